@@ -1,0 +1,145 @@
+/**
+ * The values that travel along edges, one TypeScript type per port type. Nodes, the executor's cache
+ * (byte sizes, spilling) and the transports all key off this map.
+ */
+import type { Tensor } from './tensor.ts';
+
+/** Every port type a node may declare. Order is the palette/legend order. */
+export const PORT_TYPES = [
+  'MODEL',
+  'LATENT',
+  'IMAGE',
+  'CONDITIONING',
+  'SIGMAS',
+  'NOISE',
+  'MASK',
+  'GUIDANCE',
+  'FEATURES',
+  'TRAJECTORY',
+  'METRICS',
+  'INT',
+  'FLOAT',
+  'STRING',
+  'BOOLEAN',
+] as const;
+export type PortType = (typeof PORT_TYPES)[number];
+
+/** What the model must be called with and how to read a noise level. */
+export type SigmaSpace =
+  /** VP model seen in VE variables: sigma = sqrt((1 - abar) / abar); x_ve = x_vp / alpha. */
+  | 'vp'
+  /** Rectified flow: sigma = t in [0, 1]; x_t = (1 - t) x0 + t eps. */
+  | 'flow';
+
+/**
+ * A noise schedule as the solver walks it. Level i is `sigmas[i]`; the model is called there with
+ * `timesteps[i]` (already in the units the model expects). `sigmas` has one more entry than
+ * `timesteps`: the level the last step lands on. Splitting a schedule keeps pairs together.
+ */
+export interface Sigmas {
+  space: SigmaSpace;
+  sigmas: number[];
+  timesteps: number[];
+  /**
+   * Optional per-step target level when a scheduler steps to a level that is not the next grid
+   * entry (diffusers DDIM's prev_t = t - T/N rule). Same length as `timesteps`.
+   */
+  targets?: number[];
+  /** Which scheduler rules produced the grid (e.g. "DDIMScheduler"), for display and parity checks. */
+  origin?: string;
+}
+
+/** Description of one ONNX input/output as reported by the runtime. */
+export interface TensorInfo {
+  name: string;
+  /** ONNX element type name: 'float32', 'float16', 'int64', 'int32', ... */
+  type: string;
+  /** Symbolic dims are strings (e.g. 'batch'), unknown dims are -1. */
+  shape: (number | string)[];
+}
+
+/** A feed for a model call: float data, or integer data for int64/int32 inputs. */
+export interface ModelFeed {
+  dims: readonly number[];
+  data: Float32Array | Float64Array | BigInt64Array | Int32Array | Uint16Array;
+  /** ONNX element type to send; the session layer converts `data` to it. */
+  type: 'float32' | 'float16' | 'float64' | 'int64' | 'int32';
+}
+
+/** A loaded ONNX network ready to run (one file, one provider). */
+export interface ModelSession {
+  readonly file: string;
+  /** The execution provider ORT actually used ('cuda', 'dml', 'coreml', 'webgpu', 'cpu'). */
+  readonly provider: string;
+  readonly inputs: TensorInfo[];
+  readonly outputs: TensorInfo[];
+  /** Runs the network; float outputs come back as Tensors. Honours the signal between calls. */
+  run(feeds: Record<string, ModelFeed>, signal?: AbortSignal): Promise<Record<string, Tensor>>;
+}
+
+/** diffusers scheduler_config.json, kept as read (unknown keys preserved). */
+export type SchedulerConfig = Record<string, unknown> & { _class_name?: string };
+
+/** MODEL port value: a diffusers-ONNX folder (or single .onnx) opened for sampling. */
+export interface ModelHandle {
+  /** Stable identity for caching and display: folder path + content stamp. */
+  key: string;
+  name: string;
+  folder: string;
+  /** model_index.json as read (or synthesized for a single .onnx file). */
+  modelIndex: Record<string, unknown>;
+  scheduler: SchedulerConfig;
+  /** The denoiser network: unet/ or transformer/. */
+  denoiser: ModelSession;
+  /** Which folder the denoiser came from. */
+  denoiserKind: 'unet' | 'transformer';
+}
+
+/** CONDITIONING: text embeddings or similar, per named model input. Empty for unconditional models. */
+export interface Conditioning {
+  feeds: Record<string, Tensor>;
+}
+
+/** METRICS: named scalar results (and optional per-step series) for reports and debug views. */
+export interface Metrics {
+  values: Record<string, number>;
+  series?: Record<string, number[]>;
+}
+
+/** TRAJECTORY: the states a sampler or inversion visited, and its model's x0 predictions. */
+export interface Trajectory {
+  sigmas: number[];
+  states: Tensor[];
+  denoised: Tensor[];
+}
+
+/** GUIDANCE: a hook the sampler applies around each model call (CFG and friends, later issues). */
+export interface Guidance {
+  kind: string;
+  params: Record<string, unknown>;
+}
+
+/** FEATURES: a bank of tensors keyed by string (attention values for RF-Edit, later issues). */
+export interface Features {
+  kind: string;
+  entries: Map<string, Tensor>;
+}
+
+export interface PortValueMap {
+  MODEL: ModelHandle;
+  LATENT: Tensor;
+  IMAGE: Tensor;
+  CONDITIONING: Conditioning;
+  SIGMAS: Sigmas;
+  NOISE: Tensor;
+  MASK: Tensor;
+  GUIDANCE: Guidance;
+  FEATURES: Features;
+  TRAJECTORY: Trajectory;
+  METRICS: Metrics;
+  INT: number;
+  FLOAT: number;
+  STRING: string;
+  BOOLEAN: boolean;
+}
+export type PortValue<T extends PortType = PortType> = PortValueMap[T];
