@@ -1,0 +1,181 @@
+/**
+ * `flowstudio` command line: the engine in-process. Exit codes: 0 ok, 1 run failed or cancelled,
+ * 2 invalid graph or usage.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { Engine } from '../engine/engine.ts';
+import { GraphValidationError, type GraphError } from '../engine/graph/errors.ts';
+import { readGraphFile } from '../engine/graph/io.ts';
+import { applySets, UsageError } from './args.ts';
+import { createProgressPrinter } from './progress.ts';
+
+export const EXIT_OK = 0;
+export const EXIT_RUN_FAILED = 1;
+export const EXIT_INVALID = 2;
+
+const USAGE = `Usage: flowstudio <command> [options]
+
+Commands:
+  run <graph> [--set nodeId.param=value ...] [--out dir] [--provider cpu|cuda|dml|coreml|webgpu]
+              [--target nodeId ...] [--force] [--quiet]
+      Run a graph; progress on stderr, a JSON summary on stdout.
+  validate <graph>      Check a graph file; prints the errors as JSON.
+  nodes [--json]        List the node types.
+  models [--json]       List the embedded models.
+  help                  This text.
+
+Exit codes: 0 ok, 1 run failed or cancelled, 2 invalid graph or usage.`;
+
+export interface CliIO {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WriteStream;
+}
+
+export async function main(argv: string[], io: CliIO = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'run':
+        return await runCommand(rest, io);
+      case 'validate':
+        return await validateCommand(rest, io);
+      case 'nodes':
+        return await nodesCommand(rest, io);
+      case 'models':
+        return await modelsCommand(rest, io);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        io.stdout.write(USAGE + '\n');
+        return command === undefined ? EXIT_INVALID : EXIT_OK;
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr.write(`flowstudio: ${e.message}\n\n${USAGE}\n`);
+      return EXIT_INVALID;
+    }
+    if (e instanceof GraphValidationError) {
+      printGraphErrors(e.errors, io);
+      return EXIT_INVALID;
+    }
+    io.stderr.write(`flowstudio: ${e instanceof Error ? e.message : String(e)}\n`);
+    return EXIT_RUN_FAILED;
+  }
+}
+
+function parse(args: string[], options: ParseArgsConfig['options']) {
+  try {
+    const r = parseArgs({ args, options, allowPositionals: true, strict: true });
+    return { values: r.values as Record<string, string | boolean | string[] | undefined>, positionals: r.positionals };
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+function printGraphErrors(errors: GraphError[], io: CliIO): void {
+  for (const e of errors) io.stderr.write(`error [${e.code}]${e.nodeId ? ` node "${e.nodeId}"` : ''}: ${e.message}\n`);
+  io.stdout.write(JSON.stringify({ status: 'invalid', errors }, null, 2) + '\n');
+}
+
+function graphPath(positionals: string[]): string {
+  if (positionals.length !== 1) throw new UsageError('expected exactly one graph file');
+  const p = path.resolve(positionals[0]);
+  if (!fs.existsSync(p)) throw new UsageError(`graph file not found: ${positionals[0]}`);
+  return p;
+}
+
+async function runCommand(args: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parse(args, {
+    set: { type: 'string', multiple: true },
+    out: { type: 'string' },
+    provider: { type: 'string', multiple: true },
+    target: { type: 'string', multiple: true },
+    force: { type: 'boolean' },
+    quiet: { type: 'boolean' },
+  });
+  const file = graphPath(positionals);
+  const outDir = path.resolve((values.out as string | undefined) ?? 'out');
+  const providers = (values.provider as string[] | undefined)?.flatMap((p) => p.split(','));
+  const engine = new Engine({ outDir, providers, readRoots: [path.dirname(file), process.cwd()] });
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    const doc = applySets(readGraphFile(file), (values.set as string[] | undefined) ?? [], engine.registry);
+    const unsubscribe = engine.subscribe(createProgressPrinter(io.stderr, Boolean(values.quiet)));
+    const { summary } = await engine.execute({
+      graph: doc,
+      targets: values.target as string[] | undefined,
+      force: Boolean(values.force),
+      signal: controller.signal,
+    });
+    unsubscribe();
+    if (summary.status === 'invalid') {
+      printGraphErrors(summary.errors ?? [], io);
+      return EXIT_INVALID;
+    }
+    io.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+    return summary.status === 'finished' ? EXIT_OK : EXIT_RUN_FAILED;
+  } finally {
+    process.off('SIGINT', onSigint);
+    await engine.dispose();
+  }
+}
+
+async function validateCommand(args: string[], io: CliIO): Promise<number> {
+  const { positionals } = parse(args, {});
+  const file = graphPath(positionals);
+  const engine = new Engine({ readRoots: [path.dirname(file)] });
+  try {
+    const errors = await engine.validate(readGraphFile(file));
+    if (errors.length) {
+      printGraphErrors(errors, io);
+      return EXIT_INVALID;
+    }
+    io.stdout.write(JSON.stringify({ status: 'valid', file }, null, 2) + '\n');
+    return EXIT_OK;
+  } finally {
+    await engine.dispose();
+  }
+}
+
+async function nodesCommand(args: string[], io: CliIO): Promise<number> {
+  const { values } = parse(args, { json: { type: 'boolean' } });
+  const engine = new Engine();
+  try {
+    const nodes = await engine.listNodeTypes();
+    if (values.json) {
+      io.stdout.write(JSON.stringify(nodes, null, 2) + '\n');
+    } else {
+      for (const n of nodes) {
+        const ins = n.inputs.map((p) => `${p.name}:${p.type}${p.optional ? '?' : ''}`).join(', ');
+        const outs = n.outputs.map((p) => `${p.name}:${p.type}`).join(', ');
+        io.stdout.write(`${n.type.padEnd(16)} [${n.category}] (${ins}) -> (${outs})  ${n.title}\n`);
+      }
+    }
+    return EXIT_OK;
+  } finally {
+    await engine.dispose();
+  }
+}
+
+async function modelsCommand(args: string[], io: CliIO): Promise<number> {
+  const { values } = parse(args, { json: { type: 'boolean' } });
+  const engine = new Engine();
+  try {
+    const models = await engine.listModels();
+    const withFolders = await Promise.all(
+      models.map(async (m) => ({ ...m, folder: (await engine.models.load(m.ref)).folder })),
+    );
+    if (values.json) io.stdout.write(JSON.stringify(withFolders, null, 2) + '\n');
+    else for (const m of withFolders) io.stdout.write(`${m.ref.padEnd(32)} ${m.kind.padEnd(12)} ${m.folder}\n  ${m.description}\n`);
+    return EXIT_OK;
+  } finally {
+    await engine.dispose();
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * The one engine API. Electron IPC, the local HTTP/WebSocket server and the in-process CLI all expose
+ * exactly this; the renderer talks to it through an adapter and never knows which transport it has.
+ */
+import type { EngineEventListener } from './events.ts';
+import type { GraphError } from './graph/errors.ts';
+import type { NodeTypeDescription } from './graph/describe.ts';
+import type { ValueSummary } from './summary.ts';
+
+export interface RunRequest {
+  /** The graph document (any supported schema version; migrated on the way in). */
+  graph: unknown;
+  /** Produce these node ids and what they need; default: the whole graph. */
+  targets?: string[];
+  /** Re-execute these node ids (or every node) even when cached. */
+  force?: boolean | string[];
+  /** Chosen by the caller so it can subscribe/cancel before the run starts; generated when absent. */
+  runId?: string;
+}
+
+export interface RunSummary {
+  runId: string;
+  status: 'finished' | 'cancelled' | 'failed' | 'invalid';
+  ms: number;
+  outDir: string;
+  error?: { nodeId?: string; nodeType?: string; message: string };
+  /** Validation errors when status is 'invalid'. */
+  errors?: GraphError[];
+  nodes: Record<string, { state: string; ms: number }>;
+  outputs: Record<string, Record<string, ValueSummary>>;
+}
+
+export interface ModelInfo {
+  ref: string;
+  name: string;
+  description: string;
+  kind: string;
+}
+
+export interface EngineAPI {
+  listNodeTypes(): Promise<NodeTypeDescription[]>;
+  validate(graph: unknown): Promise<GraphError[]>;
+  run(request: RunRequest): Promise<RunSummary>;
+  cancel(runId: string): Promise<boolean>;
+  subscribe(listener: EngineEventListener): () => void;
+  listModels(): Promise<ModelInfo[]>;
+}

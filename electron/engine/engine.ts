@@ -1,0 +1,186 @@
+/**
+ * The engine as a library: registry + session pool + model service + executor behind the EngineAPI.
+ * Transports (CLI, local server, Electron IPC) wrap one Engine; they add nothing but framing.
+ */
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import type { EngineAPI, ModelInfo, RunRequest, RunSummary } from './api.ts';
+import type { EngineEvent, EngineEventListener } from './events.ts';
+import { GraphValidationError, type GraphError } from './graph/errors.ts';
+import { describeRegistry } from './graph/describe.ts';
+import { parseGraphValue } from './graph/io.ts';
+import type { GraphDocument } from './graph/schema.ts';
+import { validateGraph } from './graph/validate.ts';
+import { Executor, type RunResult } from './executor/executor.ts';
+import { createFileService } from './files.ts';
+import { EMBEDDED_MODELS } from './models/embedded.ts';
+import { OnnxModelService } from './models/model-service.ts';
+import { SessionPool } from './onnx/session-pool.ts';
+import { defaultCacheDir, EXAMPLES_DIR } from './paths.ts';
+import type { NodeRegistry } from './registry.ts';
+import { createDefaultRegistry } from '../../nodes/index.ts';
+import { summarizeValue, type ValueSummary } from './summary.ts';
+
+export interface EngineOptions {
+  /** Generated models and spilled cache entries. Default: FLOWSTUDIO_CACHE_DIR or ~/.cache/flowstudio. */
+  cacheDir?: string;
+  /** Where runs write outputs. Default: ./out. */
+  outDir?: string;
+  /** Execution-provider preference, e.g. ['cuda', 'cpu']. Default: every available one, GPU first. */
+  providers?: string[];
+  /** Folders graphs may read files from (besides the examples and the cache). */
+  readRoots?: string[];
+  /** Extra folders graphs may write to (besides outDir). */
+  writeRoots?: string[];
+  /** In-memory output cache bound. */
+  cacheMaxBytes?: number;
+  registry?: NodeRegistry;
+}
+
+export class Engine implements EngineAPI {
+  readonly registry: NodeRegistry;
+  readonly pool: SessionPool;
+  readonly models: OnnxModelService;
+  readonly executor: Executor;
+  readonly cacheDir: string;
+  readonly outDir: string;
+  private readonly readRoots: string[];
+  private readonly writeRoots: string[];
+  private readonly listeners = new Set<EngineEventListener>();
+  private readonly running = new Map<string, AbortController>();
+
+  constructor(opts: EngineOptions = {}) {
+    this.cacheDir = path.resolve(opts.cacheDir ?? defaultCacheDir());
+    this.outDir = path.resolve(opts.outDir ?? 'out');
+    this.readRoots = [EXAMPLES_DIR, this.cacheDir, this.outDir, ...(opts.readRoots ?? []).map((p) => path.resolve(p))];
+    this.writeRoots = (opts.writeRoots ?? []).map((p) => path.resolve(p));
+    this.registry = opts.registry ?? createDefaultRegistry();
+    this.pool = new SessionPool({ providers: opts.providers });
+    const files = this.fileService(this.outDir);
+    this.models = new OnnxModelService({
+      pool: this.pool,
+      cacheDir: this.cacheDir,
+      providers: opts.providers,
+      resolveRead: (p) => files.resolveRead(p),
+    });
+    this.executor = new Executor({
+      registry: this.registry,
+      models: this.models,
+      files: () => this.fileService(this.outDir),
+      cache: { maxBytes: opts.cacheMaxBytes, spillDir: path.join(this.cacheDir, 'spill', String(process.pid)) },
+    });
+  }
+
+  private fileService(outDir: string) {
+    return createFileService({ outDir, readRoots: this.readRoots, writeRoots: this.writeRoots });
+  }
+
+  async listNodeTypes() {
+    return describeRegistry(this.registry);
+  }
+
+  async validate(graph: unknown): Promise<GraphError[]> {
+    try {
+      return validateGraph(parseGraphValue(graph), this.registry);
+    } catch (e) {
+      if (e instanceof GraphValidationError) return e.errors;
+      throw e;
+    }
+  }
+
+  /** Parses and migrates a graph, throwing GraphValidationError on any error. */
+  load(graph: unknown): GraphDocument {
+    return parseGraphValue(graph);
+  }
+
+  subscribe(listener: EngineEventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(e: EngineEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(e);
+      } catch {
+        // a broken listener must not break a run
+      }
+    }
+  }
+
+  async cancel(runId: string): Promise<boolean> {
+    const c = this.running.get(runId);
+    if (!c) return false;
+    c.abort();
+    return true;
+  }
+
+  /** Runs and returns the live result (tensors included): for in-process callers such as the CLI and tests. */
+  async execute(request: RunRequest & { signal?: AbortSignal }): Promise<{ summary: RunSummary; result?: RunResult }> {
+    const runId = request.runId ?? randomUUID();
+    const started = performance.now();
+    let doc: GraphDocument;
+    try {
+      doc = parseGraphValue(request.graph);
+    } catch (e) {
+      if (e instanceof GraphValidationError) return { summary: this.invalid(runId, started, e.errors) };
+      throw e;
+    }
+    const controller = new AbortController();
+    const onAbort = () => controller.abort();
+    request.signal?.addEventListener('abort', onAbort);
+    if (request.signal?.aborted) controller.abort();
+    this.running.set(runId, controller);
+    try {
+      const result = await this.executor.run(doc, {
+        runId,
+        targets: request.targets,
+        force: request.force,
+        signal: controller.signal,
+        onEvent: (e) => this.emit(e),
+      });
+      return { summary: this.summarize(result, started), result };
+    } catch (e) {
+      if (e instanceof GraphValidationError) return { summary: this.invalid(runId, started, e.errors) };
+      throw e;
+    } finally {
+      this.running.delete(runId);
+      request.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async run(request: RunRequest): Promise<RunSummary> {
+    return (await this.execute(request)).summary;
+  }
+
+  async listModels(): Promise<ModelInfo[]> {
+    return EMBEDDED_MODELS.map((m) => ({ ref: `embedded:${m.name}`, name: m.name, description: m.description, kind: m.kind }));
+  }
+
+  async dispose(): Promise<void> {
+    for (const c of this.running.values()) c.abort();
+    this.executor.clearCache();
+    await this.pool.dispose();
+  }
+
+  private invalid(runId: string, started: number, errors: GraphError[]): RunSummary {
+    return { runId, status: 'invalid', ms: performance.now() - started, outDir: this.outDir, errors, nodes: {}, outputs: {} };
+  }
+
+  private summarize(r: RunResult, started: number): RunSummary {
+    const outputs: Record<string, Record<string, ValueSummary>> = {};
+    for (const [nodeId, ports] of r.outputs) {
+      outputs[nodeId] = {};
+      for (const [port, v] of Object.entries(ports)) outputs[nodeId][port] = summarizeValue(v);
+    }
+    return {
+      runId: r.runId,
+      status: r.status,
+      ms: performance.now() - started,
+      outDir: this.outDir,
+      error: r.error,
+      nodes: r.nodes,
+      outputs,
+    };
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Cache keys: a node's outputs are identified by what produced them, never by the node's id, so two
+ * identical nodes share outputs and renaming a node keeps its cache. The key of a node folds in the keys
+ * of its sources, so any upstream change re-keys everything downstream (a Merkle chain over the graph).
+ */
+import { createHash } from 'node:crypto';
+
+/** Bumped when the key material's layout changes, so stale keys can never collide with new ones. */
+const KEY_SCHEME = 'flowstudio-cache-key/1';
+
+/** Where one input port's value comes from: the source node's cache key and the port read from it. */
+export interface InputSource {
+  key: string;
+  port: string;
+}
+
+export interface CacheKeyMaterial {
+  type: string;
+  version: number;
+  /** Resolved params (defaults filled in), JSON scalars only. */
+  params: Record<string, unknown>;
+  /** The node's cacheSalt(), when it declares one. */
+  salt?: string;
+  /** Every declared input port; an unconnected port maps to null. */
+  inputs: Record<string, InputSource | null>;
+}
+
+export function computeCacheKey(m: CacheKeyMaterial): string {
+  const material = canonicalJson({
+    scheme: KEY_SCHEME,
+    type: m.type,
+    version: m.version,
+    params: m.params,
+    salt: m.salt ?? null,
+    inputs: m.inputs,
+  });
+  return createHash('sha256').update(material).digest('hex');
+}
+
+/**
+ * JSON with object keys sorted at every depth, so equal values always give equal text regardless of
+ * insertion order. Only JSON-representable data is accepted: anything else would make the key lie.
+ */
+export function canonicalJson(value: unknown): string {
+  return write(value, '$');
+}
+
+function write(value: unknown, path: string): string {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return JSON.stringify(value);
+    case 'number':
+      if (!Number.isFinite(value)) throw new Error(`cache key: ${path} is ${value}, which JSON cannot represent`);
+      return JSON.stringify(value);
+    case 'object': {
+      if (Array.isArray(value)) return `[${value.map((v, i) => write(v, `${path}[${i}]`)).join(',')}]`;
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) {
+        throw new Error(`cache key: ${path} is a ${proto?.constructor?.name ?? 'non-plain object'}, not plain JSON data`);
+      }
+      const entries = Object.keys(value)
+        .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+        .sort()
+        .map((k) => `${JSON.stringify(k)}:${write((value as Record<string, unknown>)[k], `${path}.${k}`)}`);
+      return `{${entries.join(',')}}`;
+    }
+    default:
+      throw new Error(`cache key: ${path} is a ${typeof value}, not plain JSON data`);
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * The ExecContext a node runs with: its identity, the run's signal and services, and progress reporting
+ * that turns into node-progress / node-preview events. Once the node has settled its context goes quiet,
+ * so late progress calls from stray work cannot produce events after node-finished.
+ */
+import type { Tensor } from '../../../nodes/core/tensor.ts';
+import type { ExecContext, FileService, ModelService } from '../../../nodes/core/types.ts';
+import { throwIfAborted } from './abort.ts';
+import type { Emit } from './emitter.ts';
+
+export interface RunServices {
+  runId: string;
+  signal: AbortSignal;
+  models: ModelService;
+  /** The run's file service, created on first use (a fully cached run never makes an output folder). */
+  files: () => FileService;
+  graph: unknown;
+  emit: Emit;
+}
+
+export interface NodeContext {
+  ctx: ExecContext;
+  /** Stops event delivery for this node. */
+  close(): void;
+}
+
+export function createNodeContext(run: RunServices, nodeId: string, nodeType: string): NodeContext {
+  let open = true;
+  let lastStep = NaN;
+  let lastTotal = NaN;
+  let lastPreviewStep = NaN;
+  const ctx: ExecContext = {
+    nodeId,
+    nodeType,
+    signal: run.signal,
+    models: run.models,
+    get files() {
+      return run.files();
+    },
+    graph: run.graph,
+    progress(step: number, total: number, preview?: Tensor) {
+      if (!open || !Number.isFinite(step) || !Number.isFinite(total)) return;
+      if (step !== lastStep || total !== lastTotal) {
+        lastStep = step;
+        lastTotal = total;
+        run.emit({ type: 'node-progress', runId: run.runId, nodeId, step, total });
+      }
+      // At most one preview per step; copied, because the node may keep writing into its buffer.
+      if (preview && step !== lastPreviewStep) {
+        lastPreviewStep = step;
+        run.emit({ type: 'node-preview', runId: run.runId, nodeId, step, preview: preview.clone() });
+      }
+    },
+    throwIfAborted() {
+      throwIfAborted(run.signal);
+    },
+  };
+  return {
+    ctx,
+    close() {
+      open = false;
+    },
+  };
+}
+
+/** Calls `make` once, on first use, and remembers the result (or the error, which is rethrown each time). */
+export function lazy<T>(make: () => T): () => T {
+  let done = false;
+  let value: T;
+  let error: unknown;
+  let failed = false;
+  return () => {
+    if (!done) {
+      done = true;
+      try {
+        value = make();
+      } catch (e) {
+        failed = true;
+        error = e;
+      }
+    }
+    if (failed) throw error;
+    return value;
+  };
+}

@@ -1,0 +1,249 @@
+/**
+ * Opens models for nodes: "embedded:<name>" (generated into the cache), a diffusers-ONNX folder
+ * (model_index.json + unet/ or transformer/ + scheduler/), or a single .onnx with a sidecar .json.
+ * Sessions come from the shared SessionPool; errors name the missing or broken piece.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { ModelService } from '../../../nodes/core/types.ts';
+import type { ModelHandle, SchedulerConfig } from '../../../nodes/core/values.ts';
+import type { SessionPool } from '../onnx/session-pool.ts';
+import { embeddedName, embeddedStamp, ensureEmbeddedModel } from './embedded.ts';
+
+export interface OnnxModelServiceOptions {
+  pool: SessionPool;
+  /** Where embedded models are generated (default: FLOWSTUDIO_CACHE_DIR, XDG cache or ~/.cache/flowstudio). */
+  cacheDir?: string;
+  /** Execution-provider preference for the denoiser sessions (default: the pool's). */
+  providers?: readonly string[];
+  /** The engine's path check for paths from graphs: returns the real path of an allowed, existing file. */
+  resolveRead?: (path: string) => string;
+}
+
+const DENOISERS = ['unet', 'transformer'] as const;
+type DenoiserKind = (typeof DENOISERS)[number];
+
+/** A model's files, located and checked, and its configs as read. */
+interface ModelLayout {
+  name: string;
+  /** The folder, or the .onnx file for single-file models: identifies the model in handle keys. */
+  id: string;
+  folder: string;
+  /** Files whose size + mtime make up the stamp. */
+  files: string[];
+  denoiserFile: string;
+  denoiserKind: DenoiserKind;
+  modelIndex: Record<string, unknown>;
+  scheduler: SchedulerConfig;
+}
+
+function abortError(): Error {
+  const e = new Error('The operation was aborted');
+  e.name = 'AbortError';
+  return e;
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await fs.access(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function readJsonObject(file: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (e) {
+    throw new Error(`cannot read ${file}: ${(e as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`invalid JSON in ${file}: ${(e as Error).message}`);
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${file} must contain a JSON object`);
+  return value as Record<string, unknown>;
+}
+
+function asObject(value: unknown, what: string): Record<string, unknown> {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${what} must be a JSON object`);
+  return value as Record<string, unknown>;
+}
+
+/** x.onnx -> x.json */
+function sidecarOf(file: string): string {
+  return file.slice(0, -path.extname(file).length) + '.json';
+}
+
+export class OnnxModelService implements ModelService {
+  private readonly pool: SessionPool;
+  private readonly cacheDir?: string;
+  private readonly providers?: readonly string[];
+  private readonly resolveRead?: (path: string) => string;
+
+  constructor(opts: OnnxModelServiceOptions) {
+    this.pool = opts.pool;
+    this.cacheDir = opts.cacheDir;
+    this.providers = opts.providers;
+    this.resolveRead = opts.resolveRead;
+  }
+
+  async load(ref: string, signal?: AbortSignal): Promise<ModelHandle> {
+    if (signal?.aborted) throw abortError();
+    const layout = await this.locate(ref);
+    const stamp = await this.stampOf(ref, layout);
+    if (signal?.aborted) throw abortError();
+    const denoiser = await this.pool.get(layout.denoiserFile, { providers: this.providers });
+    if (signal?.aborted) throw abortError();
+    return {
+      key: `${layout.id}#${stamp}`,
+      name: layout.name,
+      folder: layout.folder,
+      modelIndex: layout.modelIndex,
+      scheduler: layout.scheduler,
+      denoiser,
+      denoiserKind: layout.denoiserKind,
+    };
+  }
+
+  async stamp(ref: string): Promise<string> {
+    const name = embeddedName(ref.trim());
+    if (name !== undefined) return embeddedStamp(name);
+    return this.stampOf(ref, await this.locate(ref));
+  }
+
+  /** sha1 over each file's path, size and mtime: cheap, and changes whenever a file is rewritten. */
+  private async stampOf(ref: string, layout: ModelLayout): Promise<string> {
+    const name = embeddedName(ref.trim());
+    if (name !== undefined) return embeddedStamp(name);
+    const h = createHash('sha1');
+    for (const f of layout.files) {
+      const st = await fs.stat(f);
+      h.update(`${f}\0${st.size}\0${st.mtimeMs}\n`);
+    }
+    return h.digest('hex').slice(0, 16);
+  }
+
+  /** Finds and checks the model's files (generating an embedded model's folder on first use). */
+  private async locate(refIn: string): Promise<ModelLayout> {
+    const ref = refIn.trim();
+    if (!ref) throw new Error('no model given: choose a diffusers-ONNX folder, a .onnx file or an embedded model');
+    const name = embeddedName(ref);
+    if (name !== undefined) {
+      // Embedded folders live in the cache FlowStudio controls: no user path check needed.
+      const folder = await ensureEmbeddedModel(name, this.cacheDir);
+      const layout = await this.folderLayout(folder, (p) => p);
+      return { ...layout, name };
+    }
+    if (ref.toLowerCase().endsWith('.onnx')) return this.singleFileLayout(ref);
+    return this.folderFromRef(ref);
+  }
+
+  private async folderFromRef(ref: string): Promise<ModelLayout> {
+    if (this.resolveRead) {
+      // The path check accepts files only: check the folder through its model_index.json.
+      let index: string;
+      try {
+        index = this.resolveRead(path.join(ref, 'model_index.json'));
+      } catch (e) {
+        throw new Error(`cannot open model "${ref}": expected a diffusers-ONNX folder with model_index.json (${(e as Error).message})`);
+      }
+      return this.folderLayout(path.dirname(index), (p) => this.resolveRead!(p));
+    }
+    const folder = path.resolve(ref);
+    let isDir: boolean;
+    try {
+      isDir = (await fs.stat(folder)).isDirectory();
+    } catch {
+      throw new Error(`model not found: ${folder}`);
+    }
+    if (!isDir) throw new Error(`model ${folder} is neither a diffusers-ONNX folder nor a .onnx file`);
+    return this.folderLayout(folder, (p) => p);
+  }
+
+  /** diffusers-ONNX folder: model_index.json, unet/ or transformer/ model.onnx, scheduler/scheduler_config.json. */
+  private async folderLayout(folder: string, check: (p: string) => string): Promise<ModelLayout> {
+    const indexFile = path.join(folder, 'model_index.json');
+    if (!(await exists(indexFile))) throw new Error(`model folder ${folder} has no model_index.json`);
+    const schedulerFile = path.join(folder, 'scheduler', 'scheduler_config.json');
+    if (!(await exists(schedulerFile))) throw new Error(`model folder ${folder} is missing scheduler/scheduler_config.json`);
+    // Prefer the denoiser model_index.json names; fall back to whichever folder exists.
+    const index = await readJsonObject(indexFile);
+    const order = [...DENOISERS].sort((a, b) => Number(b in index) - Number(a in index));
+    let denoiserKind: DenoiserKind | undefined;
+    for (const kind of order) {
+      if (await exists(path.join(folder, kind, 'model.onnx'))) {
+        denoiserKind = kind;
+        break;
+      }
+    }
+    if (!denoiserKind) {
+      throw new Error(`model folder ${folder} has no denoiser: expected unet/model.onnx or transformer/model.onnx`);
+    }
+    const denoiserFile = check(path.join(folder, denoiserKind, 'model.onnx'));
+    check(schedulerFile);
+    const files = [indexFile, schedulerFile, denoiserFile];
+    // Large exports keep weights next to the graph (external data); include it in the stamp when present.
+    const external = path.join(folder, denoiserKind, 'model.onnx_data');
+    if (await exists(external)) files.push(external);
+    return {
+      name: path.basename(folder),
+      id: folder,
+      folder,
+      files,
+      denoiserFile,
+      denoiserKind,
+      modelIndex: index,
+      scheduler: (await readJsonObject(schedulerFile)) as SchedulerConfig,
+    };
+  }
+
+  /** A single x.onnx with sidecar x.json: {"scheduler": {...}, "modelIndex"?: {...}, "denoiser"?: "unet" | "transformer"}. */
+  private async singleFileLayout(ref: string): Promise<ModelLayout> {
+    let file: string;
+    if (this.resolveRead) file = this.resolveRead(ref);
+    else {
+      file = path.resolve(ref);
+      if (!(await exists(file))) throw new Error(`model file not found: ${file}`);
+    }
+    const sidecar = sidecarOf(file);
+    if (!(await exists(sidecar))) {
+      throw new Error(
+        `model ${file} has no sidecar ${sidecar}: a single .onnx file needs a JSON file next to it with {"scheduler": {...diffusers scheduler_config...}}`,
+      );
+    }
+    if (this.resolveRead) this.resolveRead(sidecar);
+    const meta = await readJsonObject(sidecar);
+    if (meta.scheduler === undefined) throw new Error(`sidecar ${sidecar} has no "scheduler" object`);
+    const scheduler = asObject(meta.scheduler, `"scheduler" in ${sidecar}`) as SchedulerConfig;
+    const modelIndex =
+      meta.modelIndex === undefined
+        ? { _class_name: 'FlowStudioSingleFilePipeline' }
+        : asObject(meta.modelIndex, `"modelIndex" in ${sidecar}`);
+    let denoiserKind: DenoiserKind;
+    if (meta.denoiser !== undefined) {
+      if (meta.denoiser !== 'unet' && meta.denoiser !== 'transformer') {
+        throw new Error(`sidecar ${sidecar}: "denoiser" must be "unet" or "transformer", got ${JSON.stringify(meta.denoiser)}`);
+      }
+      denoiserKind = meta.denoiser;
+    } else {
+      const flow = 'transformer' in modelIndex || String(scheduler._class_name ?? '').startsWith('FlowMatch');
+      denoiserKind = flow ? 'transformer' : 'unet';
+    }
+    return {
+      name: path.basename(file, path.extname(file)),
+      id: file,
+      folder: path.dirname(file),
+      files: [file, sidecar],
+      denoiserFile: file,
+      denoiserKind,
+      modelIndex,
+      scheduler,
+    };
+  }
+}

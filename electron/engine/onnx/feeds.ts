@@ -1,0 +1,130 @@
+/**
+ * Checks model feeds against the inputs a model declares and converts their data to the declared
+ * element type; converts numeric outputs back to FlowStudio Tensors. Errors name the input and the file.
+ */
+import * as ort from 'onnxruntime-node';
+import { Tensor } from '../../../nodes/core/tensor.ts';
+import type { ModelFeed, TensorInfo } from '../../../nodes/core/values.ts';
+import { fromFloat16Array, toFloat16Array } from './float16.ts';
+
+type FeedData = ModelFeed['data'];
+
+function shapeString(shape: readonly (number | string)[]): string {
+  return `[${shape.map((d) => (typeof d === 'number' && d < 0 ? '?' : String(d))).join(', ')}]`;
+}
+
+/** Reads feed data as numbers (Uint16Array is taken as float16 bit patterns, as ModelFeed documents). */
+function asNumbers(data: FeedData): ArrayLike<number> {
+  if (data instanceof Uint16Array) return fromFloat16Array(data);
+  if (data instanceof BigInt64Array) return Float64Array.from(data, Number);
+  return data;
+}
+
+function checkIntegerSource(values: ArrayLike<number>, name: string, file: string): void {
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) {
+      throw new Error(`input "${name}" of model ${file}: element ${i} is ${values[i]}, which cannot become an integer`);
+    }
+  }
+}
+
+/** Converts feed data to the typed array ORT needs for `type`. Integers truncate toward zero (numpy astype). */
+export function convertFeedData(data: FeedData, type: string, name: string, file: string): ort.Tensor['data'] {
+  switch (type) {
+    case 'float32':
+      return data instanceof Float32Array ? data : Float32Array.from(asNumbers(data));
+    case 'float64':
+      return data instanceof Float64Array ? data : Float64Array.from(asNumbers(data));
+    case 'float16':
+      return data instanceof Uint16Array ? data : toFloat16Array(asNumbers(data));
+    case 'int64': {
+      if (data instanceof BigInt64Array) return data;
+      const v = asNumbers(data);
+      checkIntegerSource(v, name, file);
+      const out = new BigInt64Array(v.length);
+      for (let i = 0; i < v.length; i++) out[i] = BigInt(Math.trunc(v[i]));
+      return out;
+    }
+    case 'int32': {
+      if (data instanceof Int32Array) return data;
+      const v = asNumbers(data);
+      checkIntegerSource(v, name, file);
+      const out = new Int32Array(v.length);
+      for (let i = 0; i < v.length; i++) {
+        const t = Math.trunc(v[i]);
+        if (t < -(2 ** 31) || t >= 2 ** 31) {
+          throw new Error(`input "${name}" of model ${file}: element ${i} = ${v[i]} does not fit in int32`);
+        }
+        out[i] = t;
+      }
+      return out;
+    }
+    default:
+      throw new Error(`input "${name}" of model ${file} has element type ${type}, which FlowStudio cannot feed`);
+  }
+}
+
+/**
+ * Validates feed names and shapes against the declared inputs: every input present, no unknown names,
+ * fixed dims equal, and a symbolic dim (e.g. 'batch') the same size wherever it appears.
+ */
+export function validateFeeds(feeds: Record<string, ModelFeed>, inputs: readonly TensorInfo[], file: string): void {
+  const declared = new Set(inputs.map((i) => i.name));
+  for (const name of Object.keys(feeds)) {
+    if (!declared.has(name)) {
+      throw new Error(`unknown input "${name}" for model ${file} (inputs: ${inputs.map((i) => i.name).join(', ')})`);
+    }
+  }
+  const symbols = new Map<string, { size: number; input: string }>();
+  for (const info of inputs) {
+    const feed = feeds[info.name];
+    if (!feed) throw new Error(`missing input "${info.name}" for model ${file} (expected shape ${shapeString(info.shape)})`);
+    for (const d of feed.dims) {
+      if (!Number.isInteger(d) || d < 0) throw new Error(`input "${info.name}" of model ${file}: invalid dimension ${d}`);
+    }
+    const count = feed.dims.reduce((a, b) => a * b, 1);
+    if (feed.data.length !== count) {
+      throw new Error(
+        `input "${info.name}" of model ${file}: data has ${feed.data.length} elements but dims ${shapeString(feed.dims)} need ${count}`,
+      );
+    }
+    if (info.shape.length === 0) continue; // rank unknown to the runtime: nothing to check
+    const mismatch = () =>
+      new Error(
+        `shape mismatch for input "${info.name}" of model ${file}: expected ${shapeString(info.shape)}, got ${shapeString(feed.dims)}`,
+      );
+    if (info.shape.length !== feed.dims.length) throw mismatch();
+    info.shape.forEach((d, i) => {
+      const got = feed.dims[i];
+      if (typeof d === 'number') {
+        if (d >= 0 && d !== got) throw mismatch();
+      } else if (d !== '') {
+        const seen = symbols.get(d);
+        if (seen && seen.size !== got) {
+          throw new Error(
+            `shape mismatch for input "${info.name}" of model ${file}: dimension "${d}" is ${got} here but ${seen.size} in input "${seen.input}"`,
+          );
+        }
+        symbols.set(d, { size: got, input: info.name });
+      }
+    });
+  }
+}
+
+/** An ORT tensor for one validated feed, in the declared element type. */
+export function toOrtTensor(feed: ModelFeed, info: TensorInfo | undefined, name: string, file: string): ort.Tensor {
+  const type = info?.type ?? feed.type;
+  const data = convertFeedData(feed.data, type, name, file);
+  return new ort.Tensor(type as 'float32', data as Float32Array, [...feed.dims]);
+}
+
+/** Numeric ORT output as a Float32 Tensor; undefined for non-numeric outputs (strings). */
+export function fromOrtTensor(t: ort.Tensor): Tensor | undefined {
+  const dims = t.dims.map(Number);
+  const data = t.data;
+  if (t.type === 'float32') return new Tensor(dims, data as Float32Array);
+  if (t.type === 'float16') return new Tensor(dims, fromFloat16Array(data as Uint16Array));
+  if (t.type === 'string') return undefined;
+  if (data instanceof BigInt64Array || data instanceof BigUint64Array) return new Tensor(dims, Float32Array.from(data, Number));
+  return new Tensor(dims, Float32Array.from(data as ArrayLike<number>));
+}

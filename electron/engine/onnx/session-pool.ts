@@ -1,0 +1,185 @@
+/**
+ * ONNX Runtime sessions, opened once per (model file, provider list) and shared. Each session runs one
+ * call at a time (DirectML requires it; elsewhere it keeps memory predictable).
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type * as ort from 'onnxruntime-node';
+import type { Tensor } from '../../../nodes/core/tensor.ts';
+import type { ModelFeed, ModelSession, TensorInfo } from '../../../nodes/core/values.ts';
+import { fromOrtTensor, toOrtTensor, validateFeeds } from './feeds.ts';
+import { createSessionWithFallback, resolveProviders, SessionCreateError } from './providers.ts';
+
+function abortError(): Error {
+  const e = new Error('The operation was aborted');
+  e.name = 'AbortError';
+  return e;
+}
+
+function tensorInfos(meta: readonly ort.InferenceSession.ValueMetadata[]): TensorInfo[] {
+  return meta.map((m) => ({
+    name: m.name,
+    type: m.isTensor ? m.type : 'non-tensor',
+    shape: m.isTensor ? m.shape.map((d) => (typeof d === 'number' && d < 0 ? -1 : d)) : [],
+  }));
+}
+
+/** A ModelSession over one ORT InferenceSession. */
+export class OrtModelSession implements ModelSession {
+  readonly inputs: TensorInfo[];
+  readonly outputs: TensorInfo[];
+  private queue: Promise<unknown> = Promise.resolve();
+  private released = false;
+
+  constructor(
+    readonly file: string,
+    readonly provider: string,
+    private readonly session: ort.InferenceSession,
+  ) {
+    this.inputs = tensorInfos(session.inputMetadata);
+    this.outputs = tensorInfos(session.outputMetadata);
+  }
+
+  run(feeds: Record<string, ModelFeed>, signal?: AbortSignal): Promise<Record<string, Tensor>> {
+    if (signal?.aborted) return Promise.reject(abortError());
+    if (this.released) return Promise.reject(new Error(`model session for ${this.file} was released`));
+    // Validate and convert before queueing, so bad input fails at once with a clear message.
+    let ortFeeds: Record<string, ort.Tensor>;
+    try {
+      validateFeeds(feeds, this.inputs, this.file);
+      const byName = new Map(this.inputs.map((i) => [i.name, i]));
+      ortFeeds = Object.fromEntries(
+        Object.entries(feeds).map(([name, feed]) => [name, toOrtTensor(feed, byName.get(name), name, this.file)]),
+      );
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const result = this.queue.then(async () => {
+      if (signal?.aborted) throw abortError();
+      if (this.released) throw new Error(`model session for ${this.file} was released`);
+      let out: ort.InferenceSession.ReturnType;
+      try {
+        out = await this.session.run(ortFeeds);
+      } catch (e) {
+        throw new Error(`running model ${this.file} failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      const tensors: Record<string, Tensor> = {};
+      for (const [name, value] of Object.entries(out)) {
+        const t = fromOrtTensor(value as ort.Tensor);
+        if (t) tensors[name] = t;
+      }
+      return tensors;
+    });
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Releases the ORT session after any queued run finishes. */
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    await this.queue;
+    await this.session.release();
+  }
+}
+
+export interface SessionPoolOptions {
+  /** Provider preference for sessions opened without their own list (default: GPU first, CPU last). */
+  providers?: readonly string[];
+  /** Extra ORT session options (threads, log level...). Provider-specific ones are added per provider. */
+  sessionOptions?: ort.InferenceSession.SessionOptions;
+}
+
+export interface GetSessionOptions {
+  providers?: readonly string[];
+}
+
+interface Entry {
+  stamp: string;
+  promise: Promise<OrtModelSession>;
+}
+
+async function fileStamp(file: string): Promise<string> {
+  try {
+    const st = await fs.stat(file);
+    if (!st.isFile()) throw new Error(`model file not found: ${file} (it is not a file)`);
+    return `${st.size}:${st.mtimeMs}`;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`model file not found: ${file}`);
+    throw e;
+  }
+}
+
+/**
+ * Sessions keyed by absolute file path + provider list. A file that changed on disk (size or mtime)
+ * is reopened. Concurrent gets for the same key share one load.
+ */
+export class SessionPool {
+  private readonly entries = new Map<string, Entry>();
+  private readonly providers?: readonly string[];
+  private readonly sessionOptions: ort.InferenceSession.SessionOptions;
+
+  constructor(opts: SessionPoolOptions = {}) {
+    this.providers = opts.providers && opts.providers.length > 0 ? opts.providers : undefined;
+    this.sessionOptions = { logSeverityLevel: 3, ...opts.sessionOptions };
+  }
+
+  /** Number of sessions held (loading or loaded). */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  private key(file: string, opts: GetSessionOptions): { abs: string; key: string; providers: string[] } {
+    const abs = path.resolve(file);
+    const providers = resolveProviders(opts.providers && opts.providers.length > 0 ? opts.providers : this.providers);
+    return { abs, key: `${abs}\0${providers.join(',')}`, providers };
+  }
+
+  async get(file: string, opts: GetSessionOptions = {}): Promise<ModelSession> {
+    const { abs, key, providers } = this.key(file, opts);
+    const stamp = await fileStamp(abs);
+    const existing = this.entries.get(key);
+    if (existing && existing.stamp === stamp) return existing.promise;
+    if (existing) {
+      this.entries.delete(key);
+      existing.promise.then((s) => s.release()).catch(() => undefined);
+    }
+    const promise = this.open(abs, providers);
+    const entry: Entry = { stamp, promise };
+    this.entries.set(key, entry);
+    // A failed load is not kept: the next get retries (the file may have been fixed).
+    promise.catch(() => {
+      if (this.entries.get(key) === entry) this.entries.delete(key);
+    });
+    return promise;
+  }
+
+  private async open(file: string, providers: string[]): Promise<OrtModelSession> {
+    try {
+      const { session, provider } = await createSessionWithFallback(file, providers, this.sessionOptions);
+      return new OrtModelSession(file, provider, session);
+    } catch (e) {
+      if (!(e instanceof SessionCreateError)) throw e;
+      const tried =
+        e.attempts.length > 1 ? ` (tried ${e.attempts.map((a) => `${a.provider}: ${a.error}`).join('; ')})` : '';
+      throw new Error(`cannot load ONNX model ${file}: ${e.message}${tried}`);
+    }
+  }
+
+  /** Releases the sessions of one file (all provider lists, or only the given one). Returns how many. */
+  async release(file: string, opts?: GetSessionOptions): Promise<number> {
+    const abs = path.resolve(file);
+    const only = opts ? this.key(file, opts).key : undefined;
+    const victims = [...this.entries.entries()].filter(([k]) => (only ? k === only : k.startsWith(`${abs}\0`)));
+    for (const [k] of victims) this.entries.delete(k);
+    await Promise.all(victims.map(([, e]) => e.promise.then((s) => s.release()).catch(() => undefined)));
+    return victims.length;
+  }
+
+  /** Releases every session. The pool stays usable (later gets open new sessions). */
+  async dispose(): Promise<void> {
+    const all = [...this.entries.values()];
+    this.entries.clear();
+    await Promise.all(all.map((e) => e.promise.then((s) => s.release()).catch(() => undefined)));
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * NumPy .npy files (format spec: numpy.lib.format), so latents move between FlowStudio and Python.
+ * Reads float32/float64 in either byte order (always returned as float32); writes '<f4' exactly as
+ * np.save does, so numpy reads our files and the bytes are deterministic.
+ */
+import { Tensor } from '../tensor.ts';
+
+const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
+/** numpy pads magic + length + header to a multiple of this so the data is aligned. */
+const HEADER_ALIGN = 64;
+/** numpy leaves room after the header dict so the first axis can grow in place; copied so bytes match np.save. */
+const GROWTH_AXIS_MAX_DIGITS = 21;
+
+interface NpyHeader {
+  descr: string;
+  fortranOrder: boolean;
+  shape: number[];
+}
+
+export function readNpy(bytes: Uint8Array): Tensor {
+  if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) {
+    throw new Error('Not a .npy file: bad magic (expected "\\x93NUMPY")');
+  }
+  const major = bytes[6];
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let headerStart: number;
+  let headerLength: number;
+  if (major === 1) {
+    headerStart = 10;
+    headerLength = view.getUint16(8, true);
+  } else if (major === 2 || major === 3) {
+    if (bytes.length < 12) throw new Error('Truncated .npy file: header length missing');
+    headerStart = 12;
+    headerLength = view.getUint32(8, true);
+  } else {
+    throw new Error(`Unsupported .npy format version ${major}.${bytes[7]} (1.0, 2.0 and 3.0 are supported)`);
+  }
+  const dataStart = headerStart + headerLength;
+  if (dataStart > bytes.length) {
+    throw new Error(`Truncated .npy file: header says ${headerLength} bytes but the file ends first`);
+  }
+  // v1/v2 headers are Latin-1, v3 is UTF-8; the fields we read are ASCII either way.
+  const headerText = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(headerStart, dataStart));
+  const header = parseHeader(headerText);
+
+  if (header.fortranOrder) throw new Error('Fortran-order .npy is not supported');
+  const dtype = parseDescr(header.descr);
+  const size = header.shape.reduce((a, b) => a * b, 1);
+  const needed = size * dtype.bytes;
+  const available = bytes.length - dataStart;
+  if (available < needed) {
+    throw new Error(
+      `Truncated .npy file: shape (${header.shape.join(', ')}) of ${header.descr} needs ${needed} data bytes, found ${available}`,
+    );
+  }
+  // Trailing bytes are ignored, as np.load does.
+  const data = new Float32Array(size);
+  const little = dtype.littleEndian;
+  if (dtype.bytes === 4) {
+    for (let i = 0; i < size; i++) data[i] = view.getFloat32(dataStart + 4 * i, little);
+  } else {
+    for (let i = 0; i < size; i++) data[i] = view.getFloat64(dataStart + 8 * i, little);
+  }
+  return new Tensor(header.shape, data);
+}
+
+export function writeNpy(t: Tensor): Uint8Array {
+  const shape = t.dims;
+  const shapeRepr = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
+  let dict = `{'descr': '<f4', 'fortran_order': False, 'shape': ${shapeRepr}, }`;
+  if (shape.length > 0) dict += ' '.repeat(GROWTH_AXIS_MAX_DIGITS - String(shape[0]).length);
+  // magic(6) + version(2) + uint16 length(2) + dict + padding + '\n' is a multiple of HEADER_ALIGN.
+  const unpadded = 10 + dict.length + 1;
+  const padding = (HEADER_ALIGN - (unpadded % HEADER_ALIGN)) % HEADER_ALIGN;
+  const header = dict + ' '.repeat(padding) + '\n';
+  if (header.length > 0xffff) throw new Error(`.npy header too long for format 1.0 (${header.length} bytes)`);
+
+  const out = new Uint8Array(10 + header.length + t.data.length * 4);
+  out.set(MAGIC, 0);
+  out[6] = 1;
+  out[7] = 0;
+  const view = new DataView(out.buffer);
+  view.setUint16(8, header.length, true);
+  for (let i = 0; i < header.length; i++) out[10 + i] = header.charCodeAt(i);
+  const dataStart = 10 + header.length;
+  for (let i = 0; i < t.data.length; i++) view.setFloat32(dataStart + 4 * i, t.data[i], true);
+  return out;
+}
+
+function parseDescr(descr: string): { bytes: 4 | 8; littleEndian: boolean } {
+  switch (descr) {
+    case '<f4':
+      return { bytes: 4, littleEndian: true };
+    case '>f4':
+      return { bytes: 4, littleEndian: false };
+    case '<f8':
+      return { bytes: 8, littleEndian: true };
+    case '>f8':
+      return { bytes: 8, littleEndian: false };
+    default:
+      throw new Error(`Unsupported .npy dtype '${descr}' (supported: '<f4', '>f4', '<f8', '>f8')`);
+  }
+}
+
+/**
+ * Parses the header, a Python dict literal such as
+ * {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }. Only the literal forms numpy writes
+ * are accepted (strings, True/False, tuples of ints); never evaluated.
+ */
+function parseHeader(text: string): NpyHeader {
+  const fail = (why: string): never => {
+    throw new Error(`Bad .npy header (${why}): ${JSON.stringify(text.trim())}`);
+  };
+  let i = 0;
+  const skipSpace = () => {
+    while (i < text.length && /\s/.test(text[i])) i++;
+  };
+  const expect = (ch: string) => {
+    skipSpace();
+    if (text[i] !== ch) fail(`expected '${ch}' at offset ${i}`);
+    i++;
+  };
+  const parseString = (): string => {
+    skipSpace();
+    const quote = text[i];
+    if (quote !== "'" && quote !== '"') fail(`expected a string at offset ${i}`);
+    const end = text.indexOf(quote, i + 1);
+    if (end < 0) fail('unterminated string');
+    const s = text.slice(i + 1, end);
+    i = end + 1;
+    return s;
+  };
+  const parseValue = (): string | boolean | number[] => {
+    skipSpace();
+    if (text[i] === "'" || text[i] === '"') return parseString();
+    if (text.startsWith('True', i)) {
+      i += 4;
+      return true;
+    }
+    if (text.startsWith('False', i)) {
+      i += 5;
+      return false;
+    }
+    if (text[i] === '(') {
+      i++;
+      const dims: number[] = [];
+      for (;;) {
+        skipSpace();
+        if (text[i] === ')') break;
+        const m = /^(\d+)L?/.exec(text.slice(i));
+        if (!m) fail(`expected a dimension at offset ${i}`);
+        dims.push(Number(m![1]));
+        i += m![0].length;
+        skipSpace();
+        if (text[i] === ',') i++;
+        else if (text[i] !== ')') fail(`expected ',' or ')' at offset ${i}`);
+      }
+      i++;
+      return dims;
+    }
+    return fail(`unexpected value at offset ${i}`);
+  };
+
+  expect('{');
+  const fields = new Map<string, string | boolean | number[]>();
+  for (;;) {
+    skipSpace();
+    if (text[i] === '}') break;
+    const key = parseString();
+    expect(':');
+    fields.set(key, parseValue());
+    skipSpace();
+    if (text[i] === ',') i++;
+    else if (text[i] !== '}') fail(`expected ',' or '}' at offset ${i}`);
+  }
+
+  const descr = fields.get('descr');
+  const fortranOrder = fields.get('fortran_order');
+  const shape = fields.get('shape');
+  if (typeof descr !== 'string') fail("missing or non-string 'descr'");
+  if (typeof fortranOrder !== 'boolean') fail("missing or non-boolean 'fortran_order'");
+  if (!Array.isArray(shape)) fail("missing or non-tuple 'shape'");
+  for (const d of shape as number[]) if (!Number.isSafeInteger(d)) fail(`dimension ${d} is too large`);
+  return { descr: descr as string, fortranOrder: fortranOrder as boolean, shape: shape as number[] };
+}

@@ -1,0 +1,32 @@
+/** Every built-in node type. Adding a node = one file in nodes/ plus one line here. */
+import { NodeRegistry } from '../electron/engine/registry.ts';
+import type { AnyNodeDefinition } from './core/types.ts';
+import { EmptyLatent } from './empty-latent.ts';
+import { ImageToLatent } from './image-to-latent.ts';
+import { LatentToImage } from './latent-to-image.ts';
+import { LoadImage } from './load-image.ts';
+import { LoadLatent } from './load-latent.ts';
+import { LoadModel } from './load-model.ts';
+import { RandomNoise } from './random-noise.ts';
+import { Sampler } from './sampler.ts';
+import { SaveImage } from './save-image.ts';
+import { SaveLatent } from './save-latent.ts';
+import { TensorMetrics } from './tensor-metrics.ts';
+
+export const BUILTIN_NODES: readonly AnyNodeDefinition[] = [
+  LoadModel,
+  EmptyLatent,
+  RandomNoise,
+  LoadLatent,
+  SaveLatent,
+  LoadImage,
+  SaveImage,
+  LatentToImage,
+  ImageToLatent,
+  Sampler,
+  TensorMetrics,
+];
+
+export function createDefaultRegistry(): NodeRegistry {
+  return new NodeRegistry(BUILTIN_NODES);
+}

@@ -1,0 +1,53 @@
+/**
+ * Which noise space a model lives in and which time units its denoiser expects. Pipelines, not only
+ * scheduler configs, fix both (fact sheet section 2), so this keys on model_index.json's `_class_name`
+ * and on FlowStudio's own `flowstudio.timestep_units` / `flowstudio.space` overrides.
+ */
+import type { SchedulerConfig, SigmaSpace } from '../core/values.ts';
+
+/**
+ * 'scheduler': the scheduler's own timestep units (VP: the index t in [0, T), possibly fractional;
+ * flow: sigma * T as FlowMatchEulerDiscreteScheduler and the SD3 pipeline use).
+ * 'fraction': t / T, i.e. sigma in [0, 1] for flow models (FluxPipeline passes timestep / 1000).
+ */
+export type TimestepUnits = 'scheduler' | 'fraction';
+
+/** diffusers pipelines whose transformer takes timestep / 1000. */
+const FRACTION_PIPELINE = /^Flux/;
+/** Pipelines of rectified-flow models (the scheduler class alone may be missing or generic). */
+const FLOW_PIPELINE = /^(Flux|StableDiffusion3|SD3|Lumina2|AuraFlow|SanaSprint)/;
+
+/** Reads `flowstudio.<key>` from model_index.json, nested (`{"flowstudio": {...}}`) or flat (`"flowstudio.<key>"`). */
+function flowstudioKey(modelIndex: Record<string, unknown>, key: string): unknown {
+  const nested = modelIndex.flowstudio;
+  if (nested && typeof nested === 'object' && key in nested) return (nested as Record<string, unknown>)[key];
+  return modelIndex[`flowstudio.${key}`];
+}
+
+export function timestepUnits(modelIndex: Record<string, unknown>): TimestepUnits {
+  const declared = flowstudioKey(modelIndex, 'timestep_units');
+  if (declared !== undefined) {
+    if (declared === 'fraction' || declared === 'scheduler') return declared;
+    throw new Error(`model_index.json: flowstudio.timestep_units must be "fraction" or "scheduler", got ${JSON.stringify(declared)}`);
+  }
+  const cls = modelIndex._class_name;
+  return typeof cls === 'string' && FRACTION_PIPELINE.test(cls) ? 'fraction' : 'scheduler';
+}
+
+/** 'flow' for rectified-flow models (FlowMatch schedulers, FLUX/SD3 pipelines), else 'vp'. */
+export function sigmaSpace(modelIndex: Record<string, unknown>, scheduler: SchedulerConfig): SigmaSpace {
+  const declared = flowstudioKey(modelIndex, 'space');
+  if (declared !== undefined) {
+    if (declared === 'flow' || declared === 'vp') return declared;
+    throw new Error(`model_index.json: flowstudio.space must be "flow" or "vp", got ${JSON.stringify(declared)}`);
+  }
+  const sched = scheduler._class_name;
+  if (typeof sched === 'string' && sched.startsWith('FlowMatch')) return 'flow';
+  const cls = modelIndex._class_name;
+  return typeof cls === 'string' && FLOW_PIPELINE.test(cls) ? 'flow' : 'vp';
+}
+
+/** Converts a scheduler timestep (units of the T training steps) into what the model is called with. */
+export function toModelTimestep(schedulerTimestep: number, trainSteps: number, units: TimestepUnits): number {
+  return units === 'fraction' ? schedulerTimestep / trainSteps : schedulerTimestep;
+}

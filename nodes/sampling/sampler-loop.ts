@@ -1,0 +1,58 @@
+/**
+ * Runs a solver over a grid: one step per grid level, an abort check before every model call, a
+ * non-finite check after it (naming the step), and a callback after each step for progress and hooks.
+ */
+import type { Tensor } from '../core/tensor.ts';
+import type { Sigmas } from '../core/values.ts';
+import type { NoiseSource } from './ops.ts';
+import type { DenoiseFn, Solver, SolverContext, SolverState } from './solver.ts';
+
+export interface SamplerRun<S extends SolverState> {
+  solver: Solver<S>;
+  sigmas: Sigmas;
+  /** The starting sample at sigmas[0], in sampling variables. */
+  x: Tensor;
+  model: DenoiseFn;
+  noise?: NoiseSource;
+  /** Called before every model call; throw (e.g. an AbortError) to stop. */
+  beforeModelCall?: () => void;
+  /** Called after step i of `total`, with the new state. */
+  onStep?: (i: number, total: number, state: S) => void;
+}
+
+export interface SamplerResult {
+  /** The final sample at the grid's last level, in sampling variables. */
+  x: Tensor;
+  /** The last x0 prediction (the start sample when there were no steps). */
+  denoised: Tensor;
+  modelCalls: number;
+}
+
+function checkFinite(t: Tensor, what: string, step: number, total: number, sigma: number): void {
+  const k = t.firstNonFinite();
+  if (k >= 0) {
+    throw new Error(`model output has a non-finite value (${t.data[k]} at element ${k}, ${what}) at step ${step} of ${total} (sigma ${sigma})`);
+  }
+}
+
+export async function runSampler<S extends SolverState>(run: SamplerRun<S>): Promise<SamplerResult> {
+  const { solver, sigmas } = run;
+  const ctx: SolverContext = { sigmas, noise: run.noise };
+  const total = sigmas.timesteps.length;
+  let modelCalls = 0;
+  let step = 0;
+  const model: DenoiseFn = async (x, level) => {
+    run.beforeModelCall?.();
+    const pred = await run.model(x, level);
+    modelCalls++;
+    checkFinite(pred.denoised, 'x0 prediction', step + 1, total, level.sigma);
+    checkFinite(pred.derivative, 'derivative', step + 1, total, level.sigma);
+    return pred;
+  };
+  let state = solver.init(ctx, run.x);
+  for (step = 0; step < total; step++) {
+    state = await solver.step(ctx, state, step, model);
+    run.onStep?.(step, total, state);
+  }
+  return { x: state.x, denoised: state.denoised ?? run.x, modelCalls };
+}

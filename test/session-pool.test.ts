@@ -1,0 +1,239 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { attr, GraphBuilder, onnxDataType, type ElementType } from '../electron/engine/onnx/builder.ts';
+import { fromFloat16Bits, toFloat16Bits } from '../electron/engine/onnx/float16.ts';
+import {
+  createSessionWithFallback,
+  DEFAULT_PROVIDER_PREFERENCE,
+  parseProviderList,
+  resetUnavailableProviders,
+  resolveProviders,
+  sessionOptionsFor,
+} from '../electron/engine/onnx/providers.ts';
+import { SessionPool } from '../electron/engine/onnx/session-pool.ts';
+
+let dir: string;
+
+/** out = Cast(x to float32) * 2 for an input of the given element type and shape. */
+function doubleModel(type: ElementType, dims: (number | string)[]): Uint8Array {
+  const g = new GraphBuilder();
+  const x = g.input('x', type, dims);
+  const xf = type === 'float32' ? x : g.op('Cast', [x], { to: attr.int(onnxDataType('float32')) });
+  g.op('Mul', [xf, g.constFloat([2], [])], {}, 'out');
+  g.output('out', 'float32', dims);
+  return g.toBytes();
+}
+
+/** Two inputs sharing the symbolic dim 'batch', plus a float16 output. */
+function twoInputModel(): Uint8Array {
+  const g = new GraphBuilder();
+  const a = g.input('a', 'float32', ['batch', 4]);
+  const b = g.input('b', 'float32', ['batch', 4]);
+  const sum = g.op('Add', [a, b], {}, 'sum');
+  g.op('Cast', [sum], { to: attr.int(onnxDataType('float16')) }, 'sum_half');
+  g.output('sum', 'float32', ['batch', 4]);
+  g.output('sum_half', 'float16', ['batch', 4]);
+  return g.toBytes();
+}
+
+async function writeModel(name: string, bytes: Uint8Array): Promise<string> {
+  const file = path.join(dir, name);
+  await fs.writeFile(file, bytes);
+  return file;
+}
+
+beforeAll(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'flowstudio-pool-'));
+});
+afterAll(async () => {
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+describe('providers', () => {
+  it('filters the preference by platform and by what the ORT build supports', () => {
+    const supported = ['cpu', 'webgpu', 'cuda', 'dml', 'coreml'];
+    expect(resolveProviders(DEFAULT_PROVIDER_PREFERENCE, { platform: 'linux', supported })).toEqual(['cuda', 'webgpu', 'cpu']);
+    expect(resolveProviders(DEFAULT_PROVIDER_PREFERENCE, { platform: 'win32', supported })).toEqual(['cuda', 'dml', 'webgpu', 'cpu']);
+    expect(resolveProviders(DEFAULT_PROVIDER_PREFERENCE, { platform: 'darwin', supported })).toEqual(['coreml', 'webgpu', 'cpu']);
+    expect(resolveProviders(DEFAULT_PROVIDER_PREFERENCE, { platform: 'linux', supported: ['cpu'] })).toEqual(['cpu']);
+    expect(resolveProviders(['cpu', 'cuda'], { platform: 'linux', supported })).toEqual(['cpu', 'cuda']);
+    expect(() => resolveProviders(['dml'], { platform: 'linux', supported })).toThrow(/none of the execution providers dml is available on linux/);
+  });
+
+  it('parses CLI lists and rejects unknown names', () => {
+    expect(parseProviderList('CUDA, cpu')).toEqual(['cuda', 'cpu']);
+    expect(parseProviderList(['cuda', 'cpu,cuda'])).toEqual(['cuda', 'cpu']);
+    expect(() => parseProviderList('cuda,tpu')).toThrow(/unknown execution provider "tpu"/);
+  });
+
+  it('gives DirectML its required session options', () => {
+    expect(sessionOptionsFor('dml')).toMatchObject({ enableMemPattern: false, executionMode: 'sequential', executionProviders: ['dml'] });
+    expect(sessionOptionsFor('cpu', { intraOpNumThreads: 1 })).toEqual({ intraOpNumThreads: 1, executionProviders: ['cpu'] });
+  });
+
+  it.skipIf(process.platform === 'darwin')('falls back to the next provider when one cannot start, and says which one ran', async () => {
+    const { session, provider, failed } = await createSessionWithFallback(doubleModel('float32', [2]), ['coreml', 'cpu']);
+    expect(provider).toBe('cpu');
+    expect(failed.map((f) => f.provider)).toEqual(['coreml']);
+    await session.release();
+    // The failed provider is remembered and skipped next time; forgetting it tries it again.
+    const again = await createSessionWithFallback(doubleModel('float32', [2]), ['coreml', 'cpu']);
+    expect(again.failed).toEqual([]);
+    await again.session.release();
+    resetUnavailableProviders();
+    const fresh = await createSessionWithFallback(doubleModel('float32', [2]), ['coreml', 'cpu']);
+    expect(fresh.failed.map((f) => f.provider)).toEqual(['coreml']);
+    await fresh.session.release();
+    // When every provider is known to fail, they are tried anyway (and the error says why).
+    await expect(createSessionWithFallback(doubleModel('float32', [2]), ['coreml'])).rejects.toThrow(/coreml/);
+    resetUnavailableProviders();
+  });
+});
+
+describe('SessionPool', () => {
+  it('shares one session per file and provider list, reports metadata, and releases', async () => {
+    const file = await writeModel('two.onnx', twoInputModel());
+    const pool = new SessionPool({ providers: ['cpu'] });
+    const [s1, s2] = await Promise.all([pool.get(file), pool.get(file)]);
+    expect(s1).toBe(s2);
+    expect(await pool.get(path.relative(process.cwd(), file))).toBe(s1);
+    expect(pool.size).toBe(1);
+    expect(s1.provider).toBe('cpu');
+    expect(s1.file).toBe(file);
+    expect(s1.inputs).toEqual([
+      { name: 'a', type: 'float32', shape: ['batch', 4] },
+      { name: 'b', type: 'float32', shape: ['batch', 4] },
+    ]);
+    expect(s1.outputs.map((o) => o.type)).toEqual(['float32', 'float16']);
+    expect(await pool.release(file)).toBe(1);
+    expect(pool.size).toBe(0);
+    await expect(s1.run({})).rejects.toThrow(/released/);
+    const s3 = await pool.get(file);
+    expect(s3).not.toBe(s1);
+    await pool.dispose();
+    expect(pool.size).toBe(0);
+  });
+
+  it('reopens a model whose file changed on disk', async () => {
+    const file = await writeModel('changing.onnx', doubleModel('float32', [2]));
+    const pool = new SessionPool({ providers: ['cpu'] });
+    const s1 = await pool.get(file);
+    await fs.writeFile(file, doubleModel('float32', [3]));
+    const later = new Date(Date.now() + 5000);
+    await fs.utimes(file, later, later);
+    const s2 = await pool.get(file);
+    expect(s2).not.toBe(s1);
+    expect(s2.inputs[0].shape).toEqual([3]);
+    expect(pool.size).toBe(1);
+    await pool.dispose();
+  });
+
+  it('reports a missing file and a corrupt file clearly, and does not keep failed loads', async () => {
+    const pool = new SessionPool({ providers: ['cpu'] });
+    const missing = path.join(dir, 'nope.onnx');
+    await expect(pool.get(missing)).rejects.toThrow(`model file not found: ${missing}`);
+    const corrupt = await writeModel('corrupt.onnx', Uint8Array.from({ length: 256 }, (_, i) => (i * 73 + 11) & 0xff));
+    await expect(pool.get(corrupt)).rejects.toThrow(new RegExp(`^cannot load ONNX model ${corrupt.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .+`));
+    expect(pool.size).toBe(0);
+    await pool.dispose();
+  });
+});
+
+describe('ModelSession.run', () => {
+  const pool = new SessionPool({ providers: ['cpu'] });
+  afterAll(() => pool.dispose());
+
+  it('validates feed names, dims and data sizes with errors naming the input and file', async () => {
+    const file = await writeModel('validate.onnx', twoInputModel());
+    const s = await pool.get(file);
+    const f = (dims: number[], n = dims.reduce((a, b) => a * b, 1)) => ({ dims, data: new Float32Array(n), type: 'float32' as const });
+    await expect(s.run({ a: f([1, 4]) })).rejects.toThrow(`missing input "b" for model ${file}`);
+    await expect(s.run({ a: f([1, 4]), b: f([1, 4]), c: f([1]) })).rejects.toThrow(`unknown input "c" for model ${file}`);
+    await expect(s.run({ a: f([1, 5]), b: f([1, 4]) })).rejects.toThrow(
+      `shape mismatch for input "a" of model ${file}: expected [batch, 4], got [1, 5]`,
+    );
+    await expect(s.run({ a: f([4]), b: f([1, 4]) })).rejects.toThrow(/shape mismatch for input "a".*expected \[batch, 4\], got \[4\]/);
+    await expect(s.run({ a: f([2, 4]), b: f([3, 4]) })).rejects.toThrow(/dimension "batch" is 3 here but 2 in input "a"/);
+    await expect(s.run({ a: f([2, 4], 7), b: f([2, 4]) })).rejects.toThrow(/input "a" .*7 elements but dims \[2, 4\] need 8/);
+  });
+
+  it('returns float32 and float16 outputs as Float32 tensors', async () => {
+    const file = await writeModel('outputs.onnx', twoInputModel());
+    const s = await pool.get(file);
+    const a = Float32Array.from([0.1, 0.2, 0.3, 1000.7, -1, -2, -3, 60000]);
+    const b = Float32Array.from([1, 1, 1, 1, 0.5, 0.5, 0.5, 0.5]);
+    const out = await s.run({ a: { dims: [2, 4], data: a, type: 'float32' }, b: { dims: [2, 4], data: b, type: 'float32' } });
+    const sum = Array.from(a, (v, i) => Math.fround(v + b[i]));
+    expect(out.sum.dims).toEqual([2, 4]);
+    expect(Array.from(out.sum.data)).toEqual(sum);
+    expect(out.sum_half.data).toBeInstanceOf(Float32Array);
+    expect(Array.from(out.sum_half.data)).toEqual(sum.map((v) => fromFloat16Bits(toFloat16Bits(v))));
+  });
+
+  it('converts feeds to the declared element type: int64/int32 truncate toward zero, float16 rounds to nearest', async () => {
+    const values = [-2.7, -0.5, 0, 0.99, 2.5, 7.9999, -1e6, 123456.5];
+    const want = values.map((v) => 2 * Math.trunc(v) + 0); // + 0 turns -0 into 0, as integers have no sign of zero
+    for (const type of ['int64', 'int32'] as const) {
+      const s = await pool.get(await writeModel(`${type}.onnx`, doubleModel(type, [8])));
+      expect(s.inputs[0].type).toBe(type);
+      for (const data of [Float32Array.from(values), Float64Array.from(values)]) {
+        const out = await s.run({ x: { dims: [8], data, type } });
+        expect(Array.from(out.out.data)).toEqual(want.map((v) => Math.fround(v)));
+      }
+      // Declared type wins over the feed's type tag.
+      const out = await s.run({ x: { dims: [8], data: Float64Array.from(values), type: 'float32' } });
+      expect(Array.from(out.out.data)).toEqual(want.map((v) => Math.fround(v)));
+    }
+    const s64 = await pool.get(path.join(dir, 'int64.onnx'));
+    const big = await s64.run({ x: { dims: [8], data: BigInt64Array.from([1n, -2n, 3n, 4n, 5n, 6n, 7n, 8n]), type: 'int64' } });
+    expect(Array.from(big.out.data)).toEqual([2, -4, 6, 8, 10, 12, 14, 16]);
+    await expect(s64.run({ x: { dims: [8], data: Float32Array.from([NaN, 0, 0, 0, 0, 0, 0, 0]), type: 'int64' } })).rejects.toThrow(
+      /input "x" .*element 0 is NaN/,
+    );
+
+    const half = await pool.get(await writeModel('half.onnx', doubleModel('float16', [5])));
+    const hv = [0.1, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 3.14159, -65504];
+    const hout = await half.run({ x: { dims: [5], data: Float64Array.from(hv), type: 'float16' } });
+    expect(Array.from(hout.out.data)).toEqual(hv.map((v) => Math.fround(2 * fromFloat16Bits(toFloat16Bits(v)))));
+    // Ties to even: 1 + 2^-11 -> 1, 1 + 3*2^-11 -> 1 + 2^-9.
+    expect(hout.out.data[1]).toBe(2);
+    expect(hout.out.data[2]).toBe(2 * (1 + 2 ** -9));
+
+    const dbl = await pool.get(await writeModel('double.onnx', doubleModel('float64', [2])));
+    const dout = await dbl.run({ x: { dims: [2], data: Float32Array.from([1.5, -3]), type: 'float64' } });
+    expect(Array.from(dout.out.data)).toEqual([3, -6]);
+  });
+
+  it('checks the abort signal before running', async () => {
+    const s = await pool.get(await writeModel('abort.onnx', doubleModel('float32', [2])));
+    const c = new AbortController();
+    c.abort();
+    await expect(s.run({ x: { dims: [2], data: new Float32Array(2), type: 'float32' } }, c.signal)).rejects.toMatchObject({
+      name: 'AbortError',
+    });
+  });
+
+  it('serializes concurrent runs on one session and keeps every result with its caller', async () => {
+    const s = await pool.get(await writeModel('concurrent.onnx', doubleModel('float32', ['n'])));
+    const results = await Promise.all(
+      Array.from({ length: 16 }, (_, i) => s.run({ x: { dims: [3], data: Float32Array.of(i, i + 0.5, -i), type: 'float32' } })),
+    );
+    results.forEach((r, i) => expect(Array.from(r.out.data)).toEqual([2 * i, 2 * i + 1, -2 * i]));
+    // A runtime failure names the model file; a failing run does not block the queue.
+    const g = new GraphBuilder();
+    const idx = g.input('i', 'int64', [1]);
+    g.op('Gather', [g.constFloat([1, 2, 3]), idx], { axis: attr.int(0) }, 'y');
+    g.output('y', 'float32', [1]);
+    const gather = await pool.get(await writeModel('gather.onnx', g.toBytes()));
+    await expect(gather.run({ i: { dims: [1], data: Float64Array.of(7), type: 'int64' } })).rejects.toThrow(
+      new RegExp(`^running model .*gather\\.onnx failed: `),
+    );
+    expect(Array.from((await gather.run({ i: { dims: [1], data: Float64Array.of(2), type: 'int64' } })).y.data)).toEqual([3]);
+    const bad = s.run({ x: { dims: [2], data: new Float32Array(3), type: 'float32' } });
+    await expect(bad).rejects.toThrow(/3 elements/);
+    const ok = await s.run({ x: { dims: [1], data: Float32Array.of(4), type: 'float32' } });
+    expect(Array.from(ok.out.data)).toEqual([8]);
+  });
+});
