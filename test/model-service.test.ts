@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EMBEDDED_MODELS, embeddedModelFolder, ensureEmbeddedModel } from '../electron/engine/models/embedded.ts';
 import { OnnxModelService } from '../electron/engine/models/model-service.ts';
@@ -44,8 +46,8 @@ describe('embedded models', () => {
 
   it('loads each as a ModelHandle with its scheduler, model index and a CPU session', async () => {
     const expected = {
-      'gaussian-vp': { kind: 'unet', sched: 'DDIMScheduler', units: 'index', timestep: 'int64', input: 'sample' },
-      'gaussian-vp-continuous': { kind: 'unet', sched: 'EulerDiscreteScheduler', units: 'index', timestep: 'float32', input: 'sample' },
+      'gaussian-vp': { kind: 'unet', sched: 'DDIMScheduler', units: 'scheduler', timestep: 'int64', input: 'sample' },
+      'gaussian-vp-continuous': { kind: 'unet', sched: 'EulerDiscreteScheduler', units: 'scheduler', timestep: 'float32', input: 'sample' },
       'gaussian-rf': { kind: 'transformer', sched: 'FlowMatchEulerDiscreteScheduler', units: 'fraction', timestep: 'float32', input: 'hidden_states' },
     } as const;
     for (const [name, want] of Object.entries(expected)) {
@@ -91,12 +93,37 @@ describe('embedded models', () => {
     expect(await fs.readdir(parent)).toEqual(['gaussian-vp']);
   });
 
+  it('two processes generating the same model at once leave one complete, identical folder', async () => {
+    const dir = path.join(root, 'cache-processes');
+    const script = path.join(root, 'gen.mts');
+    const embeddedTs = path.resolve('electron/engine/models/embedded.ts');
+    await fs.writeFile(
+      script,
+      `import { ensureEmbeddedModel } from ${JSON.stringify(pathToFileURL(embeddedTs).href)};\n` +
+        `process.stdout.write(await ensureEmbeddedModel('gaussian-rf', process.argv[2]));\n`,
+    );
+    const runOne = () =>
+      new Promise<string>((resolve, reject) => {
+        execFile(process.execPath, ['--import', 'tsx', script, dir], { cwd: process.cwd() }, (err, stdout, stderr) =>
+          err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
+        );
+      });
+    const outs = await Promise.all([runOne(), runOne(), runOne()]);
+    const folder = embeddedModelFolder('gaussian-rf', dir);
+    expect(outs).toEqual([folder, folder, folder]);
+    expect(await fs.readdir(path.dirname(folder))).toEqual(['gaussian-rf']);
+    const reference = await ensureEmbeddedModel('gaussian-rf', cacheDir);
+    for (const f of ['model_index.json', 'scheduler/scheduler_config.json', 'transformer/model.onnx']) {
+      expect(Buffer.compare(await fs.readFile(path.join(folder, f)), await fs.readFile(path.join(reference, f)))).toBe(0);
+    }
+  });
+
   it('honours FLOWSTUDIO_CACHE_DIR when no cache folder is given', async () => {
     const old = process.env.FLOWSTUDIO_CACHE_DIR;
     process.env.FLOWSTUDIO_CACHE_DIR = path.join(root, 'env-cache');
     try {
-      expect(embeddedModelFolder('gaussian-rf')).toBe(path.join(root, 'env-cache', 'models', path.basename(path.dirname(embeddedModelFolder('gaussian-rf'))), 'gaussian-rf'));
-      expect(embeddedModelFolder('gaussian-rf').startsWith(path.join(root, 'env-cache'))).toBe(true);
+      expect(embeddedModelFolder('gaussian-rf')).toBe(embeddedModelFolder('gaussian-rf', path.join(root, 'env-cache')));
+      expect(embeddedModelFolder('gaussian-rf').startsWith(path.join(root, 'env-cache') + path.sep)).toBe(true);
     } finally {
       if (old === undefined) delete process.env.FLOWSTUDIO_CACHE_DIR;
       else process.env.FLOWSTUDIO_CACHE_DIR = old;

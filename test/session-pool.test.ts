@@ -54,7 +54,9 @@ afterAll(async () => {
 describe('providers', () => {
   it('filters the preference by platform and by what the ORT build supports', () => {
     const supported = ['cpu', 'webgpu', 'cuda', 'dml', 'coreml'];
-    expect(resolveProviders(DEFAULT_PROVIDER_PREFERENCE, { platform: 'linux', supported })).toEqual(['cuda', 'webgpu', 'cpu']);
+    // WebGPU on Linux (needs Vulkan) is tried only when asked for.
+    expect(resolveProviders(DEFAULT_PROVIDER_PREFERENCE, { platform: 'linux', supported })).toEqual(['cuda', 'cpu']);
+    expect(resolveProviders(['webgpu', 'cpu'], { platform: 'linux', supported })).toEqual(['webgpu', 'cpu']);
     expect(resolveProviders(DEFAULT_PROVIDER_PREFERENCE, { platform: 'win32', supported })).toEqual(['cuda', 'dml', 'webgpu', 'cpu']);
     expect(resolveProviders(DEFAULT_PROVIDER_PREFERENCE, { platform: 'darwin', supported })).toEqual(['coreml', 'webgpu', 'cpu']);
     expect(resolveProviders(DEFAULT_PROVIDER_PREFERENCE, { platform: 'linux', supported: ['cpu'] })).toEqual(['cpu']);

@@ -7,23 +7,24 @@
  *   2. plan: walking back from the targets, a node is needed when it is a target or a node that will
  *      execute reads it; a needed node is served from the cache when it can be, otherwise it executes
  *      (side-effect and forced nodes always execute). Cached values are fetched here, so nothing planned
- *      as a hit can be evicted before use, and upstream of a hit is skipped entirely;
+ *      as a hit can be evicted before use, and the upstream of a hit is not run at all;
  *   3. execute: needed nodes in order, with events, cancellation checks between nodes and output checks.
  * Runs on one executor are queued, one at a time: they share the cache and the models.
  */
 import { randomUUID } from 'node:crypto';
 import type { NodeRegistry } from '../registry.ts';
 import type { EngineEventListener } from '../events.ts';
-import { GraphValidationError, type GraphError } from '../graph/errors.ts';
-import type { GraphDocument, GraphNode, GraphParamValue } from '../graph/schema.ts';
-import { topologicalOrder, upstreamClosure, validateGraph } from '../graph/validate.ts';
-import { resolveParams } from '../../../nodes/core/params.ts';
-import { NodeInputError, type AnyNodeDefinition, type FileService, type InputSpec, type ModelService } from '../../../nodes/core/types.ts';
+import type { GraphDocument } from '../graph/schema.ts';
+import { NodeInputError, type FileService, type ModelService } from '../../../nodes/core/types.ts';
 import { computeCacheKey, type InputSource } from './cache-key.ts';
 import { OutputCache, type CachedOutputs } from './output-cache.ts';
 import { createEmitter, type Emit } from './emitter.ts';
 import { createNodeContext, lazy, type RunServices } from './run-context.ts';
 import { checkOutputs } from './output-check.ts';
+import { prepareRun, type PreparedRun } from './prepare-run.ts';
+import { RunRecord, type RunResult } from './run-record.ts';
+
+export type { NodeOutcome, RunResult } from './run-record.ts';
 
 export interface ExecutorOptions {
   registry: NodeRegistry;
@@ -53,36 +54,24 @@ export interface RunOptions {
   runId?: string;
 }
 
-export type NodeOutcome = 'cached' | 'done' | 'failed' | 'cancelled' | 'skipped';
-
-export interface RunResult {
-  runId: string;
-  status: 'finished' | 'cancelled' | 'failed';
-  /** Node id -> port -> value, for the nodes executed or served from the cache. */
-  outputs: Map<string, Record<string, unknown>>;
-  error?: { nodeId?: string; nodeType?: string; message: string };
-  /** Every node of the targets' upstream closure; 'skipped' when it was not needed or not reached. */
-  nodes: Record<string, { state: NodeOutcome; ms: number }>;
+/** A node's failure, carried out of the phases to the one place that reports it. */
+class NodeFailure {
+  constructor(
+    readonly nodeId: string,
+    readonly error: unknown,
+    readonly ms: number,
+  ) {}
 }
 
-/** One node of a prepared run: everything known before anything executes. */
-interface PreparedNode {
-  node: GraphNode;
-  def: AnyNodeDefinition;
-  /** Resolved params: every declared param, defaults filled in (JSON scalars, as stored in graphs). */
-  params: Record<string, GraphParamValue>;
-  /** Declared input port -> the connected source (node id, port), or null when unconnected. */
-  inputs: Record<string, { node: string; port: string } | null>;
-  /** Nodes of the closure that read this node's outputs. */
-  consumers: Set<string>;
+/** The run's signal fired; `nodeId` is the node it interrupted, if one was executing. */
+class RunCancelled {
+  constructor(readonly nodeId?: string) {}
 }
 
-interface PreparedRun {
-  doc: GraphDocument;
-  order: string[];
-  nodes: Map<string, PreparedNode>;
-  targets: Set<string>;
-  force: true | Set<string>;
+interface Plan {
+  keys: Map<string, string>;
+  executes: Set<string>;
+  hits: Map<string, { outputs: CachedOutputs; ms: number }>;
 }
 
 export class Executor {
@@ -108,14 +97,15 @@ export class Executor {
    * anything runs; everything that goes wrong later resolves as a 'failed' or 'cancelled' RunResult.
    */
   async run(doc: GraphDocument, o: RunOptions = {}): Promise<RunResult> {
-    const prepared = this.prepare(doc, o);
+    const prepared = prepareRun(doc, this.registry, o);
     const runId = o.runId ?? randomUUID();
     if (this.live.has(runId)) throw new Error(`run id "${runId}" is already in use by a queued or running run`);
     const internal = new AbortController();
     this.live.set(runId, internal);
     const signal = o.signal ? AbortSignal.any([o.signal, internal.signal]) : internal.signal;
     const emit = createEmitter(o.onEvent, this.log);
-    const turn = this.queue.then(() => this.execute(prepared, runId, signal, emit));
+    const record = new RunRecord(runId, prepared.order, emit);
+    const turn = this.queue.then(() => this.execute(prepared, record, signal, emit));
     this.queue = turn.catch(() => undefined);
     try {
       return await turn;
@@ -133,202 +123,153 @@ export class Executor {
     return controllers.length > 0;
   }
 
-  /** Empties the output cache (memory and spill files). */
+  /** Empties the output cache (memory and spill files). Never rejects. */
   clearCache(): Promise<void> {
     return this.cache.clear();
   }
 
-  /** Validates and snapshots the graph; throws GraphValidationError with every problem found. */
-  private prepare(input: GraphDocument, o: RunOptions): PreparedRun {
-    const doc = structuredClone(input);
-    const errors: GraphError[] = validateGraph(doc, this.registry, { targets: o.targets });
-    const ids = new Set(doc.nodes.map((n) => n.id));
-    const forced = Array.isArray(o.force) ? o.force : [];
-    for (const id of forced) {
-      if (!ids.has(id)) errors.push({ code: 'unknown_target', nodeId: id, message: `node "${id}" named in force does not exist` });
-    }
-    if (errors.length) throw new GraphValidationError(errors);
-
-    const targets = new Set(o.targets ?? ids);
-    const order = topologicalOrder(doc, upstreamClosure(doc, targets));
-    const inClosure = new Set(order);
-    const byId = new Map(doc.nodes.map((n) => [n.id, n]));
-    const nodes = new Map<string, PreparedNode>();
-    for (const id of order) {
-      const node = byId.get(id)!;
-      const def = this.registry.get(node.type)!;
-      const resolved = resolveParams(def, node.params ?? {});
-      if (resolved.errors.length) {
-        throw new GraphValidationError(resolved.errors.map((e) => ({ ...e, nodeId: id, nodeType: node.type, message: `node "${id}" (${node.type}): ${e.message}` })));
+  private async execute(run: PreparedRun, record: RunRecord, signal: AbortSignal, emit: Emit): Promise<RunResult> {
+    const services: RunServices = {
+      runId: record.runId,
+      signal,
+      models: this.models,
+      files: lazy(() => this.files(record.runId)),
+      graph: run.doc,
+      emit,
+    };
+    try {
+      const keys = await this.computeKeys(run, services, signal);
+      const plan = await this.plan(run, keys, signal);
+      record.start(run.order.filter((id) => plan.executes.has(id) || plan.hits.has(id)));
+      await this.executePlan(run, plan, record, services);
+      return record.finished();
+    } catch (e) {
+      if (e instanceof RunCancelled) return record.cancelled(e.nodeId);
+      if (e instanceof NodeFailure) {
+        const node = { id: e.nodeId, type: run.nodes.get(e.nodeId)!.node.type, ms: e.ms };
+        return record.failed(errorMessage(e.error), node);
       }
-      const inputs: PreparedNode['inputs'] = {};
-      for (const port of Object.keys(def.inputs as Record<string, InputSpec>).sort()) inputs[port] = null;
-      nodes.set(id, { node, def, params: resolved.values as Record<string, GraphParamValue>, inputs, consumers: new Set() });
+      // Executor faults, not node failures: still a result, never an unhandled rejection.
+      return record.failed(errorMessage(e));
     }
-    for (const e of doc.edges) {
-      const target = nodes.get(e.target);
-      if (!target || !inClosure.has(e.source)) continue;
-      target.inputs[e.targetPort] = { node: e.source, port: e.sourcePort };
-      nodes.get(e.source)!.consumers.add(e.target);
-    }
-    return { doc, order, nodes, targets, force: o.force === true ? true : new Set(forced) };
   }
 
-  private async execute(run: PreparedRun, runId: string, signal: AbortSignal, emit: Emit): Promise<RunResult> {
-    const t0 = performance.now();
-    const states = new Map<string, { state: NodeOutcome; ms: number }>(run.order.map((id) => [id, { state: 'skipped', ms: 0 }]));
-    const outputs = new Map<string, Record<string, unknown>>();
-    let started = false;
-    const start = (order: string[]) => {
-      if (started) return;
-      started = true;
-      emit({ type: 'run-started', runId, at: Date.now(), order });
+  /** Phase 1: cache keys in topological order, so every source's key is known before its consumers'. */
+  private async computeKeys(run: PreparedRun, services: RunServices, signal: AbortSignal): Promise<Map<string, string>> {
+    const saltContext = {
+      models: services.models,
+      get files() {
+        return services.files();
+      },
     };
-    const result = (status: RunResult['status'], error?: RunResult['error']): RunResult => ({
-      runId,
-      status,
-      outputs,
-      ...(error ? { error } : {}),
-      nodes: Object.fromEntries(states),
-    });
-    const elapsed = () => performance.now() - t0;
-    const cancelled = (nodeId?: string): RunResult => {
-      start(run.order);
-      emit({ type: 'run-cancelled', runId, ms: elapsed(), ...(nodeId !== undefined ? { nodeId } : {}) });
-      return result('cancelled');
-    };
-    const failed = (nodeId: string, e: unknown, ms: number): RunResult => {
-      start(run.order);
-      const nodeType = run.nodes.get(nodeId)!.node.type;
-      const message = errorMessage(e);
-      states.set(nodeId, { state: 'failed', ms });
-      emit({ type: 'node-failed', runId, nodeId, nodeType, message });
-      emit({ type: 'run-failed', runId, ms: elapsed(), nodeId, message });
-      return result('failed', { nodeId, nodeType, message });
-    };
-
-    try {
-      const services: RunServices = {
-        runId,
-        signal,
-        models: this.models,
-        files: lazy(() => this.files(runId)),
-        graph: run.doc,
-        emit,
-      };
-
-      // 1. Keys, in topological order so every source's key is known first.
-      const saltContext = {
-        models: services.models,
-        get files() {
-          return services.files();
-        },
-      };
-      const keys = new Map<string, string>();
-      for (const id of run.order) {
-        if (signal.aborted) return cancelled();
-        const p = run.nodes.get(id)!;
-        let salt: string | undefined;
-        if (p.def.cacheSalt) {
-          const t = performance.now();
-          try {
-            salt = String(await p.def.cacheSalt(p.params, saltContext));
-          } catch (e) {
-            return failed(id, e, performance.now() - t);
-          }
-        }
-        const inputs: Record<string, InputSource | null> = {};
-        for (const [port, src] of Object.entries(p.inputs)) inputs[port] = src ? { key: keys.get(src.node)!, port: src.port } : null;
-        keys.set(id, computeCacheKey({ type: p.node.type, version: p.def.version, params: p.params, salt, inputs }));
-      }
-
-      // 2. Plan, from the targets back: which nodes execute, which come from the cache, which are not needed.
-      const mustExecute = (id: string) => run.force === true || run.force.has(id) || run.nodes.get(id)!.def.kind === 'side-effect';
-      const executes = new Set<string>();
-      const hits = new Map<string, { outputs: CachedOutputs; ms: number }>();
-      for (let i = run.order.length - 1; i >= 0; i--) {
-        if (signal.aborted) return cancelled();
-        const id = run.order[i];
-        const p = run.nodes.get(id)!;
-        const needed = run.targets.has(id) || [...p.consumers].some((c) => executes.has(c));
-        if (!needed) continue;
-        if (mustExecute(id)) {
-          executes.add(id);
-          continue;
-        }
+    const keys = new Map<string, string>();
+    for (const id of run.order) {
+      if (signal.aborted) throw new RunCancelled();
+      const p = run.nodes.get(id)!;
+      let salt: string | undefined;
+      if (p.def.cacheSalt) {
         const t = performance.now();
-        const cached = await this.cache.get(keys.get(id)!);
-        if (cached) hits.set(id, { outputs: cached, ms: performance.now() - t });
-        else executes.add(id);
-      }
-      start(run.order.filter((id) => executes.has(id) || hits.has(id)));
-
-      // 3. Execute. Identical nodes in one run (same key) execute once.
-      const fresh = new Map<string, Record<string, unknown>>();
-      for (const id of run.order) {
-        if (!executes.has(id) && !hits.has(id)) continue;
-        if (signal.aborted) return cancelled();
-        const p = run.nodes.get(id)!;
-        const key = keys.get(id)!;
-        const nodeType = p.node.type;
-        const hit = hits.get(id) ?? (!mustExecute(id) && fresh.has(key) ? { outputs: fresh.get(key)!, ms: 0 } : undefined);
-        if (hit) {
-          outputs.set(id, hit.outputs);
-          states.set(id, { state: 'cached', ms: hit.ms });
-          emit({ type: 'node-cached', runId, nodeId: id, nodeType });
-          continue;
-        }
-
-        emit({ type: 'node-started', runId, nodeId: id, nodeType });
-        const t = performance.now();
-        const inputs: Record<string, unknown> = {};
-        for (const [port, src] of Object.entries(p.inputs)) {
-          if (!src) continue;
-          const from = outputs.get(src.node);
-          if (!from) throw new Error(`internal: node "${id}" runs before its source "${src.node}" produced outputs`);
-          inputs[port] = from[src.port];
-        }
-        const node = createNodeContext(services, id, nodeType);
-        let returned: unknown;
-        let thrown: { error: unknown } | undefined;
         try {
-          returned = await p.def.execute(node.ctx, inputs, p.params);
+          salt = String(await p.def.cacheSalt(p.params, saltContext));
         } catch (e) {
-          thrown = { error: e };
-        } finally {
-          node.close();
+          throw new NodeFailure(id, e, performance.now() - t);
         }
-        // Whatever a node returns after the run was cancelled may be partial: never keep it.
-        if (signal.aborted) {
-          states.set(id, { state: 'cancelled', ms: performance.now() - t });
-          return cancelled(id);
-        }
-        if (thrown) return failed(id, thrown.error, performance.now() - t);
-        let checked: Record<string, unknown>;
-        try {
-          checked = checkOutputs(p.def, returned);
-        } catch (e) {
-          return failed(id, e, performance.now() - t);
-        }
-        const ms = performance.now() - t;
-        if (p.def.kind !== 'side-effect') {
-          fresh.set(key, checked);
-          await this.cache.set(key, checked).catch((e) => this.log(`could not cache the outputs of node "${id}"`, e));
-        }
-        outputs.set(id, checked);
-        states.set(id, { state: 'done', ms });
-        emit({ type: 'node-finished', runId, nodeId: id, nodeType, ms });
       }
-
-      emit({ type: 'run-finished', runId, ms: elapsed() });
-      return result('finished');
-    } catch (e) {
-      // Executor bugs, not node failures: still a result, never an unhandled rejection.
-      const message = errorMessage(e);
-      start(run.order);
-      emit({ type: 'run-failed', runId, ms: elapsed(), message });
-      return result('failed', { message });
+      const inputs: Record<string, InputSource | null> = {};
+      for (const [port, src] of Object.entries(p.inputs)) inputs[port] = src ? { key: keys.get(src.node)!, port: src.port } : null;
+      keys.set(id, computeCacheKey({ type: p.node.type, version: p.def.version, params: p.params, salt, inputs }));
     }
+    return keys;
+  }
+
+  /** Phase 2: from the targets back, which nodes execute and which are served (fetched now) from the cache. */
+  private async plan(run: PreparedRun, keys: Map<string, string>, signal: AbortSignal): Promise<Plan> {
+    const executes = new Set<string>();
+    const hits = new Map<string, { outputs: CachedOutputs; ms: number }>();
+    for (let i = run.order.length - 1; i >= 0; i--) {
+      if (signal.aborted) throw new RunCancelled();
+      const id = run.order[i];
+      const needed = run.targets.has(id) || [...run.nodes.get(id)!.consumers].some((c) => executes.has(c));
+      if (!needed) continue;
+      if (this.mustExecute(run, id)) {
+        executes.add(id);
+        continue;
+      }
+      const t = performance.now();
+      const cached = await this.cache.get(keys.get(id)!);
+      if (cached) hits.set(id, { outputs: cached, ms: performance.now() - t });
+      else executes.add(id);
+    }
+    return { keys, executes, hits };
+  }
+
+  /** Phase 3: the planned nodes in order. Identical nodes in one run (same key) execute once. */
+  private async executePlan(run: PreparedRun, plan: Plan, record: RunRecord, services: RunServices): Promise<void> {
+    const fresh = new Map<string, Record<string, unknown>>();
+    for (const id of run.order) {
+      if (!plan.executes.has(id) && !plan.hits.has(id)) continue;
+      if (services.signal.aborted) throw new RunCancelled();
+      const p = run.nodes.get(id)!;
+      const key = plan.keys.get(id)!;
+      const nodeType = p.node.type;
+      const hit = plan.hits.get(id) ?? (!this.mustExecute(run, id) && fresh.has(key) ? { outputs: fresh.get(key)!, ms: 0 } : undefined);
+      if (hit) {
+        record.outputs.set(id, hit.outputs);
+        record.setNode(id, 'cached', hit.ms);
+        services.emit({ type: 'node-cached', runId: record.runId, nodeId: id, nodeType });
+        continue;
+      }
+
+      services.emit({ type: 'node-started', runId: record.runId, nodeId: id, nodeType });
+      const t = performance.now();
+      const outputs = await this.executeNode(run, id, record, services);
+      const ms = performance.now() - t;
+      if (p.def.kind !== 'side-effect') {
+        fresh.set(key, outputs);
+        await this.cache.set(key, outputs).catch((e) => this.log(`could not cache the outputs of node "${id}"`, e));
+      }
+      record.outputs.set(id, outputs);
+      record.setNode(id, 'done', ms);
+      services.emit({ type: 'node-finished', runId: record.runId, nodeId: id, nodeType, ms });
+    }
+  }
+
+  /** Runs one node to completion (never leaving its work running) and returns its checked outputs. */
+  private async executeNode(run: PreparedRun, id: string, record: RunRecord, services: RunServices): Promise<Record<string, unknown>> {
+    const p = run.nodes.get(id)!;
+    const inputs: Record<string, unknown> = {};
+    for (const [port, src] of Object.entries(p.inputs)) {
+      if (!src) continue;
+      const from = record.outputs.get(src.node);
+      if (!from) throw new Error(`internal: node "${id}" is about to run before its source "${src.node}" produced outputs`);
+      inputs[port] = from[src.port];
+    }
+    const t = performance.now();
+    const node = createNodeContext(services, id, p.node.type);
+    let returned: unknown;
+    let thrown: { error: unknown } | undefined;
+    try {
+      returned = await p.def.execute(node.ctx, inputs, p.params);
+    } catch (e) {
+      thrown = { error: e };
+    } finally {
+      node.close();
+    }
+    // Whatever a node returns or throws once the run is cancelled may be partial: never keep it.
+    if (services.signal.aborted) {
+      record.setNode(id, 'cancelled', performance.now() - t);
+      throw new RunCancelled(id);
+    }
+    if (thrown) throw new NodeFailure(id, thrown.error, performance.now() - t);
+    try {
+      return checkOutputs(p.def, returned);
+    } catch (e) {
+      throw new NodeFailure(id, e, performance.now() - t);
+    }
+  }
+
+  private mustExecute(run: PreparedRun, id: string): boolean {
+    return run.force === true || run.force.has(id) || run.nodes.get(id)!.def.kind === 'side-effect';
   }
 }
 

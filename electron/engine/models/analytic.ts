@@ -9,7 +9,7 @@ import type { GaussianParams } from '../../../nodes/sampling/gaussian.ts';
 import { attr, GraphBuilder, onnxDataType } from '../onnx/builder.ts';
 
 /** Bump when any generated graph or config changes: embedded folders are regenerated under a new version. */
-export const ANALYTIC_GENERATOR_VERSION = 1;
+export const ANALYTIC_GENERATOR_VERSION = 2;
 
 const TRAIN_BETAS = {
   num_train_timesteps: 1000,

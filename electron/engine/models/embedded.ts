@@ -31,7 +31,7 @@ interface EmbeddedModelSpec extends EmbeddedModelInfo {
   pipelineClass: string;
   denoiser: 'unet' | 'transformer';
   scheduler: Record<string, unknown>;
-  timestepUnits: 'index' | 'fraction';
+  timestepUnits: 'scheduler' | 'fraction';
   build: () => Uint8Array;
 }
 
@@ -44,7 +44,7 @@ const SPECS: readonly EmbeddedModelSpec[] = [
     pipelineClass: 'FlowStudioGaussianPipeline',
     denoiser: 'unet',
     scheduler: VP_SCHEDULER_CONFIG,
-    timestepUnits: 'index',
+    timestepUnits: 'scheduler',
     build: () => buildVpUnet(createGaussianParams()),
   },
   {
@@ -55,7 +55,7 @@ const SPECS: readonly EmbeddedModelSpec[] = [
     pipelineClass: 'FlowStudioGaussianPipeline',
     denoiser: 'unet',
     scheduler: VP_CONTINUOUS_SCHEDULER_CONFIG,
-    timestepUnits: 'index',
+    timestepUnits: 'scheduler',
     build: () => buildVpContinuousUnet(createGaussianParams()),
   },
   {

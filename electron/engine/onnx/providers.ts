@@ -2,6 +2,9 @@
  * Execution-provider choice. ONNX Runtime throws when a listed provider cannot start instead of falling
  * back, so sessions are created one provider at a time in preference order and the first that works wins.
  */
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 
 /** GPU first, CPU last. Names are FlowStudio's; `ortProviderName` maps them to ORT's. */
@@ -19,10 +22,37 @@ const PLATFORMS: Record<string, readonly NodeJS.Platform[]> = {
   cpu: ['linux', 'win32', 'darwin', 'freebsd', 'openbsd', 'sunos', 'aix', 'android'],
 };
 
-/** Provider names this onnxruntime-node build knows (bundled or loadable), as ORT reports them. */
+/** Provider library files that `npm run setup:cuda` adds next to ORT's binding (not bundled in the npm package). */
+const PROVIDER_LIBRARIES: Record<string, string[]> = {
+  cuda: ['libonnxruntime_providers_cuda.so', 'onnxruntime_providers_cuda.dll'],
+  tensorrt: ['libonnxruntime_providers_tensorrt.so', 'onnxruntime_providers_tensorrt.dll'],
+};
+
+function bindingDir(): string | undefined {
+  try {
+    const pkg = path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'));
+    const bin = path.join(pkg, 'bin');
+    for (const napi of fs.readdirSync(bin)) {
+      const dir = path.join(bin, napi, process.platform, process.arch);
+      if (fs.existsSync(dir)) return dir;
+    }
+  } catch {
+    // fall through: unknown layout
+  }
+  return undefined;
+}
+
+/**
+ * Provider names this onnxruntime-node build can start: bundled ones, plus downloadable ones (CUDA)
+ * only when their library is installed, so a default run does not try (and loudly fail) a missing one.
+ */
 export function supportedBackends(): string[] {
   try {
-    return ort.listSupportedBackends().map((b) => b.name);
+    const dir = bindingDir();
+    return ort
+      .listSupportedBackends()
+      .filter((b) => b.bundled || !dir || (PROVIDER_LIBRARIES[b.name] ?? []).some((f) => fs.existsSync(path.join(dir, f))))
+      .map((b) => b.name);
   } catch {
     return ['cpu'];
   }
@@ -51,7 +81,10 @@ export function resolveProviders(
 ): string[] {
   const platform = env.platform ?? process.platform;
   const supported = env.supported ?? supportedBackends();
-  const wanted = parseProviderList(preference);
+  const wanted = parseProviderList(preference).filter(
+    // WebGPU on Linux needs Vulkan, rarely set up for ORT: only when asked for explicitly.
+    (p) => !(p === 'webgpu' && platform === 'linux' && preference === DEFAULT_PROVIDER_PREFERENCE),
+  );
   if (wanted.length === 0) throw new Error('no execution provider given');
   const usable = wanted.filter((p) => (PLATFORMS[p] ?? []).includes(platform) && supported.includes(p));
   if (usable.length === 0) {

@@ -28,6 +28,8 @@ function tensorInfos(meta: readonly ort.InferenceSession.ValueMetadata[]): Tenso
 export class OrtModelSession implements ModelSession {
   readonly inputs: TensorInfo[];
   readonly outputs: TensorInfo[];
+  /** Calls into ORT and the time spent inside `InferenceSession.run` (benchmarks, call-count tests). */
+  readonly stats = { runs: 0, runMs: 0 };
   private queue: Promise<unknown> = Promise.resolve();
   private released = false;
 
@@ -58,11 +60,14 @@ export class OrtModelSession implements ModelSession {
       if (signal?.aborted) throw abortError();
       if (this.released) throw new Error(`model session for ${this.file} was released`);
       let out: ort.InferenceSession.ReturnType;
+      const t0 = performance.now();
       try {
         out = await this.session.run(ortFeeds);
       } catch (e) {
         throw new Error(`running model ${this.file} failed: ${e instanceof Error ? e.message : String(e)}`);
       }
+      this.stats.runMs += performance.now() - t0;
+      this.stats.runs++;
       const tensors: Record<string, Tensor> = {};
       for (const [name, value] of Object.entries(out)) {
         const t = fromOrtTensor(value as ort.Tensor);
@@ -164,6 +169,19 @@ export class SessionPool {
         e.attempts.length > 1 ? ` (tried ${e.attempts.map((a) => `${a.provider}: ${a.error}`).join('; ')})` : '';
       throw new Error(`cannot load ONNX model ${file}: ${e.message}${tried}`);
     }
+  }
+
+  /** Totals of `OrtModelSession.stats` over the sessions loaded now. */
+  async stats(): Promise<{ sessions: number; runs: number; runMs: number }> {
+    const sessions = await Promise.all([...this.entries.values()].map((e) => e.promise.catch(() => undefined)));
+    let runs = 0;
+    let runMs = 0;
+    for (const s of sessions) {
+      if (!s) continue;
+      runs += s.stats.runs;
+      runMs += s.stats.runMs;
+    }
+    return { sessions: sessions.filter(Boolean).length, runs, runMs };
   }
 
   /** Releases the sessions of one file (all provider lists, or only the given one). Returns how many. */
