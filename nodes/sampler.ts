@@ -13,7 +13,7 @@ import { sigmaSpace } from './sampling/model-time.ts';
 import { linearCombination, scale, type NoiseSource } from './sampling/ops.ts';
 import { runSampler } from './sampling/sampler-loop.ts';
 import { buildSigmas, initNoiseSigma } from './sampling/schedules.ts';
-import { createSolver } from './sampling/solvers.ts';
+import { createSolver } from './sampling/solver-registry.ts';
 import { checkSigmas, modelInputScale } from './sampling/solver.ts';
 
 /**

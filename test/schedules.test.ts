@@ -90,6 +90,14 @@ describe('Euler grid (EulerDiscreteScheduler rules)', () => {
     expect(s.sigmas[5]).toBeCloseTo(ve(0), 12);
   });
 
+  it('log_linear: geometric levels from sigma_max that end on sigma_min (diffusers never reaches its appended 0)', () => {
+    const s = eulerSigmas({ ...SD, interpolation_type: 'log_linear' }, 4);
+    expect(s.sigmas.length).toBe(5);
+    const ratio = Math.pow(ve(0) / ve(999), 1 / 4);
+    s.sigmas.forEach((v, i) => expect(v).toBeCloseTo(ve(999) * ratio ** i, 10));
+    expect(s.timesteps).toEqual([999, 666, 333, 0]);
+  });
+
   it('zero terminal SNR floors the last abar at 2^-24 (finite sigma_max ~ 4096)', () => {
     const s = eulerSigmas({ ...SD, rescale_betas_zero_snr: true, timestep_spacing: 'trailing' }, 10);
     expect(s.sigmas[0]).toBeCloseTo(Math.sqrt(2 ** 24 - 1), 6);

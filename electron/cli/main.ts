@@ -169,11 +169,8 @@ async function modelsCommand(args: string[], io: CliIO): Promise<number> {
   const engine = new Engine();
   try {
     const models = await engine.listModels();
-    const withFolders = await Promise.all(
-      models.map(async (m) => ({ ...m, folder: (await engine.models.load(m.ref)).folder })),
-    );
-    if (values.json) io.stdout.write(JSON.stringify(withFolders, null, 2) + '\n');
-    else for (const m of withFolders) io.stdout.write(`${m.ref.padEnd(32)} ${m.kind.padEnd(12)} ${m.folder}\n  ${m.description}\n`);
+    if (values.json) io.stdout.write(JSON.stringify(models, null, 2) + '\n');
+    else for (const m of models) io.stdout.write(`${m.ref.padEnd(32)} ${m.kind.padEnd(12)} ${m.folder}\n  ${m.description}\n`);
     return EXIT_OK;
   } finally {
     await engine.dispose();

@@ -35,6 +35,8 @@ export interface ModelInfo {
   name: string;
   description: string;
   kind: string;
+  /** The diffusers-ONNX folder on disk (embedded models are generated on first listing). */
+  folder: string;
 }
 
 export interface EngineAPI {

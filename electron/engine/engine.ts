@@ -13,7 +13,7 @@ import type { GraphDocument } from './graph/schema.ts';
 import { validateGraph } from './graph/validate.ts';
 import { Executor, type RunResult } from './executor/executor.ts';
 import { createFileService } from './files.ts';
-import { EMBEDDED_MODELS } from './models/embedded.ts';
+import { EMBEDDED_MODELS, ensureEmbeddedModel } from './models/embedded.ts';
 import { OnnxModelService } from './models/model-service.ts';
 import { SessionPool } from './onnx/session-pool.ts';
 import { defaultCacheDir, EXAMPLES_DIR } from './paths.ts';
@@ -154,7 +154,15 @@ export class Engine implements EngineAPI {
   }
 
   async listModels(): Promise<ModelInfo[]> {
-    return EMBEDDED_MODELS.map((m) => ({ ref: `embedded:${m.name}`, name: m.name, description: m.description, kind: m.kind }));
+    return Promise.all(
+      EMBEDDED_MODELS.map(async (m) => ({
+        ref: `embedded:${m.name}`,
+        name: m.name,
+        description: m.description,
+        kind: m.kind,
+        folder: await ensureEmbeddedModel(m.name, this.cacheDir),
+      })),
+    );
   }
 
   async dispose(): Promise<void> {

@@ -14,7 +14,8 @@ export class Tensor {
     if (data && data.length !== size) {
       throw new Error(`Tensor: data has ${data.length} elements but dims [${dims.join(', ')}] need ${size}`);
     }
-    this.dims = Object.freeze([...dims]);
+    // A private copy (callers may reuse their array); readonly by type, not frozen: this runs per solver step.
+    this.dims = dims.slice();
     this.data = data ?? new Float32Array(size);
   }
 
@@ -64,6 +65,10 @@ export class Tensor {
   /** Index of the first NaN or infinite element, or -1. */
   firstNonFinite(): number {
     const d = this.data;
+    // Fast pass: 0 * x is NaN exactly when x is NaN or infinite; runs on every model output.
+    let probe = 0;
+    for (let i = 0; i < d.length; i++) probe += d[i] * 0;
+    if (probe === 0) return -1;
     for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i])) return i;
     return -1;
   }

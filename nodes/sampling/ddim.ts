@@ -31,17 +31,27 @@ function cfgValue<T>(cfg: SchedulerConfig, key: string, fallback: T, check: (v: 
   return v as T;
 }
 
-/** x0 clipping / thresholding from a scheduler config with DDIMScheduler's defaults (clip_sample: true). */
+/** Scheduler classes whose configs carry clip_sample with DDIMScheduler's default (true). */
+const CLIPPING_CLASSES = /^(DDIM|DDPM|PNDM)/;
+
+/**
+ * x0 clipping / thresholding from a scheduler config. DDIMScheduler defaults clip_sample to true; that default
+ * applies only to configs of the DDIM/DDPM/PNDM family (or without a class). Deliberate deviation: diffusers'
+ * DDIMScheduler.from_config on, say, an EulerDiscreteScheduler config would clip x0 to [-1, 1] because that
+ * config never mentions clip_sample; here such configs are not clipped.
+ */
 export function ddimOptionsFromConfig(cfg: SchedulerConfig, eta = 0): DdimOptions {
   const isBool = (v: unknown) => typeof v === 'boolean';
   const isNum = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
   const opts: DdimOptions = { eta };
+  const cls = cfg._class_name;
+  const clipDefault = typeof cls !== 'string' || CLIPPING_CLASSES.test(cls);
   if (cfgValue(cfg, 'thresholding', false, isBool)) {
     opts.thresholding = {
       ratio: cfgValue(cfg, 'dynamic_thresholding_ratio', 0.995, isNum),
       maxValue: cfgValue(cfg, 'sample_max_value', 1, isNum),
     };
-  } else if (cfgValue(cfg, 'clip_sample', true, isBool)) {
+  } else if (cfgValue(cfg, 'clip_sample', clipDefault, isBool)) {
     opts.clipSampleRange = cfgValue(cfg, 'clip_sample_range', 1, isNum);
   }
   return opts;

@@ -23,10 +23,25 @@ export function linearCombination(terms: ReadonlyArray<readonly [number, Tensor]
   const live = terms.filter(([c]) => c !== 0);
   const out = new Tensor(terms[0][1].dims);
   const o = out.data;
-  for (let i = 0; i < o.length; i++) {
-    let acc = 0;
-    for (const [c, t] of live) acc += c * t.data[i];
-    o[i] = acc;
+  const n = o.length;
+  // Hot path of every solver step: plain indexed loops (no per-element iterators), the common
+  // one/two/three-term shapes unrolled, each element summed in float64 and rounded once.
+  if (live.length === 1) {
+    const [c, { data: a }] = live[0];
+    for (let i = 0; i < n; i++) o[i] = c * a[i];
+  } else if (live.length === 2) {
+    const [c0, { data: a }] = live[0];
+    const [c1, { data: b }] = live[1];
+    for (let i = 0; i < n; i++) o[i] = c0 * a[i] + c1 * b[i];
+  } else if (live.length === 3) {
+    const [c0, { data: a }] = live[0];
+    const [c1, { data: b }] = live[1];
+    const [c2, { data: d }] = live[2];
+    for (let i = 0; i < n; i++) o[i] = c0 * a[i] + c1 * b[i] + c2 * d[i];
+  } else if (live.length > 3) {
+    const acc = new Float64Array(n);
+    for (const [c, { data: a }] of live) for (let i = 0; i < n; i++) acc[i] += c * a[i];
+    o.set(acc);
   }
   return out;
 }

@@ -90,10 +90,17 @@ export function roundHalfEven(v: number): number {
 // ---------------------------------------------------------------------------------------------
 // VP table and timestep grids
 
+const vpTables = new WeakMap<SchedulerConfig, VpTable>();
+
+/** The model's training table. Memoized per config object (a model's config is read once): treat as read-only. */
 export function vpTable(cfg: SchedulerConfig): VpTable {
+  const cached = vpTables.get(cfg);
+  if (cached) return cached;
   const abar = alphasCumprod(betasFromConfig(cfg));
   if (cfgBool(cfg, 'rescale_betas_zero_snr', false)) abar[abar.length - 1] = ZERO_SNR_ABAR;
-  return { trainSteps: abar.length, alphasCumprod: abar, sigmas: abar.map(veSigma) };
+  const table = { trainSteps: abar.length, alphasCumprod: abar, sigmas: abar.map(veSigma) };
+  vpTables.set(cfg, table);
+  return table;
 }
 
 /**
@@ -208,22 +215,24 @@ export function eulerSigmas(cfg: SchedulerConfig, steps: number, units: Timestep
   const offset = cfgNumber(cfg, 'steps_offset', 0);
   const interpolation = cfgString(cfg, 'interpolation_type', ['linear', 'log_linear'] as const, 'linear');
   let ts = spacedTimesteps(spacing, T, steps, offset, false);
-  let levels: number[];
-  if (interpolation === 'linear') {
-    levels = ts.map((t) => interpTable(table.sigmas, t));
-  } else {
-    // log_linear: geometric levels between the table's ends; timesteps stay those of the spacing.
-    const logs = linspace(Math.log(table.sigmas[T - 1]), Math.log(table.sigmas[0]), steps + 1);
-    levels = Array.from(logs.slice(0, steps), Math.exp);
-  }
+  const finalType = cfgString(cfg, 'final_sigmas_type', ['zero', 'sigma_min'] as const, 'zero');
+  const finalLevel = finalType === 'zero' ? 0 : table.sigmas[0];
+  // Interpolated levels: N of them, or N + 1 for log_linear (see below).
+  const inSigmas =
+    interpolation === 'linear'
+      ? ts.map((t) => interpTable(table.sigmas, t))
+      : Array.from(linspace(Math.log(table.sigmas[T - 1]), Math.log(table.sigmas[0]), steps + 1), Math.exp);
+  let levels = inSigmas.slice(0, steps);
+  // log_linear: diffusers builds N + 1 geometric levels for N timesteps, so its N steps end on sigma_min
+  // and the appended final level is never reached: this grid ends on sigma_min too.
+  let last = inSigmas.length > steps ? inSigmas[steps] : finalLevel;
   if (cfgBool(cfg, 'use_karras_sigmas', false)) {
-    const smin = cfgNumber(cfg, 'sigma_min', levels[levels.length - 1]);
-    const smax = cfgNumber(cfg, 'sigma_max', levels[0]);
+    const smin = cfgNumber(cfg, 'sigma_min', inSigmas[inSigmas.length - 1]);
+    const smax = cfgNumber(cfg, 'sigma_max', inSigmas[0]);
     levels = karrasSigmas(smin, smax, steps);
+    last = finalLevel;
     ts = levels.map((s) => Math.fround(sigmaToTimestep(table, s)));
   }
-  const finalType = cfgString(cfg, 'final_sigmas_type', ['zero', 'sigma_min'] as const, 'zero');
-  const last = finalType === 'zero' ? 0 : table.sigmas[0];
   const timestepType = cfgString(cfg, 'timestep_type', ['discrete', 'continuous'] as const, 'discrete');
   const prediction = cfg.prediction_type ?? 'epsilon';
   // diffusers: continuous timesteps (EDM-style v-models) are 0.25 ln(sigma), independent of T.

@@ -8,6 +8,9 @@ import type { ExecContext, FileService, ModelService } from '../../../nodes/core
 import { throwIfAborted } from './abort.ts';
 import type { Emit } from './emitter.ts';
 
+/** Minimum time between two previews of one node (the final step's preview is always sent). */
+export const PREVIEW_INTERVAL_MS = 100;
+
 export interface RunServices {
   runId: string;
   signal: AbortSignal;
@@ -29,6 +32,7 @@ export function createNodeContext(run: RunServices, nodeId: string, nodeType: st
   let lastStep = NaN;
   let lastTotal = NaN;
   let lastPreviewStep = NaN;
+  let lastPreviewAt = -Infinity;
   const ctx: ExecContext = {
     nodeId,
     nodeType,
@@ -45,9 +49,11 @@ export function createNodeContext(run: RunServices, nodeId: string, nodeType: st
         lastTotal = total;
         run.emit({ type: 'node-progress', runId: run.runId, nodeId, step, total });
       }
-      // At most one preview per step; copied, because the node may keep writing into its buffer.
-      if (preview && step !== lastPreviewStep) {
+      // At most one preview per step and about PREVIEW_INTERVAL_MS apart (the last step always), so a fast
+      // sampler does not flood transports; copied, because the node may keep writing into its buffer.
+      if (preview && step !== lastPreviewStep && (step === total || performance.now() - lastPreviewAt >= PREVIEW_INTERVAL_MS)) {
         lastPreviewStep = step;
+        lastPreviewAt = performance.now();
         run.emit({ type: 'node-preview', runId: run.runId, nodeId, step, preview: preview.clone() });
       }
     },

@@ -69,36 +69,37 @@ export function convertFeedData(data: FeedData, type: string, name: string, file
  * fixed dims equal, and a symbolic dim (e.g. 'batch') the same size wherever it appears.
  */
 export function validateFeeds(feeds: Record<string, ModelFeed>, inputs: readonly TensorInfo[], file: string): void {
-  const declared = new Set(inputs.map((i) => i.name));
-  for (const name of Object.keys(feeds)) {
-    if (!declared.has(name)) {
-      throw new Error(`unknown input "${name}" for model ${file} (inputs: ${inputs.map((i) => i.name).join(', ')})`);
-    }
+  // Runs before every model call: plain loops, no per-call closures or collections on the happy path.
+  let known = 0;
+  for (const info of inputs) if (feeds[info.name]) known++;
+  if (known !== Object.keys(feeds).length) {
+    const declared = new Set(inputs.map((i) => i.name));
+    const unknown = Object.keys(feeds).find((n) => !declared.has(n));
+    throw new Error(`unknown input "${unknown}" for model ${file} (inputs: ${inputs.map((i) => i.name).join(', ')})`);
   }
-  const symbols = new Map<string, { size: number; input: string }>();
+  let symbols: Map<string, { size: number; input: string }> | undefined;
   for (const info of inputs) {
     const feed = feeds[info.name];
     if (!feed) throw new Error(`missing input "${info.name}" for model ${file} (expected shape ${shapeString(info.shape)})`);
+    let count = 1;
     for (const d of feed.dims) {
       if (!Number.isInteger(d) || d < 0) throw new Error(`input "${info.name}" of model ${file}: invalid dimension ${d}`);
+      count *= d;
     }
-    const count = feed.dims.reduce((a, b) => a * b, 1);
     if (feed.data.length !== count) {
       throw new Error(
         `input "${info.name}" of model ${file}: data has ${feed.data.length} elements but dims ${shapeString(feed.dims)} need ${count}`,
       );
     }
     if (info.shape.length === 0) continue; // rank unknown to the runtime: nothing to check
-    const mismatch = () =>
-      new Error(
-        `shape mismatch for input "${info.name}" of model ${file}: expected ${shapeString(info.shape)}, got ${shapeString(feed.dims)}`,
-      );
-    if (info.shape.length !== feed.dims.length) throw mismatch();
-    info.shape.forEach((d, i) => {
+    if (info.shape.length !== feed.dims.length) throw shapeMismatch(info, feed, file);
+    for (let i = 0; i < info.shape.length; i++) {
+      const d = info.shape[i];
       const got = feed.dims[i];
       if (typeof d === 'number') {
-        if (d >= 0 && d !== got) throw mismatch();
+        if (d >= 0 && d !== got) throw shapeMismatch(info, feed, file);
       } else if (d !== '') {
+        symbols ??= new Map();
         const seen = symbols.get(d);
         if (seen && seen.size !== got) {
           throw new Error(
@@ -107,8 +108,14 @@ export function validateFeeds(feeds: Record<string, ModelFeed>, inputs: readonly
         }
         symbols.set(d, { size: got, input: info.name });
       }
-    });
+    }
   }
+}
+
+function shapeMismatch(info: TensorInfo, feed: ModelFeed, file: string): Error {
+  return new Error(
+    `shape mismatch for input "${info.name}" of model ${file}: expected ${shapeString(info.shape)}, got ${shapeString(feed.dims)}`,
+  );
 }
 
 /** An ORT tensor for one validated feed, in the declared element type. */

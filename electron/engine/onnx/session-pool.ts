@@ -49,10 +49,8 @@ export class OrtModelSession implements ModelSession {
     let ortFeeds: Record<string, ort.Tensor>;
     try {
       validateFeeds(feeds, this.inputs, this.file);
-      const byName = new Map(this.inputs.map((i) => [i.name, i]));
-      ortFeeds = Object.fromEntries(
-        Object.entries(feeds).map(([name, feed]) => [name, toOrtTensor(feed, byName.get(name), name, this.file)]),
-      );
+      ortFeeds = {};
+      for (const info of this.inputs) ortFeeds[info.name] = toOrtTensor(feeds[info.name], info, info.name, this.file);
     } catch (e) {
       return Promise.reject(e);
     }

@@ -1,0 +1,105 @@
+/** The `flowstudio` CLI as a user runs it: a real child process, exit codes, stdout JSON, files written. */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { APP_ROOT } from '../electron/engine/paths.ts';
+import { tempDir, testCacheDir } from './helpers/engine.ts';
+
+const BIN = path.join(APP_ROOT, 'bin', 'flowstudio.js');
+const EXAMPLE = path.join(APP_ROOT, 'examples', 'gaussian-vp-ddim.json');
+
+function cli(args: string[], cwd = APP_ROOT) {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, FLOWSTUDIO_CACHE_DIR: testCacheDir() },
+    timeout: 60_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('flowstudio CLI', () => {
+  it('run writes a PNG and a .npy, prints a JSON summary, and is byte-reproducible', () => {
+    const out1 = tempDir('fs-cli-');
+    const out2 = tempDir('fs-cli-');
+    const r1 = cli(['run', EXAMPLE, '--out', out1, '--provider', 'cpu']);
+    expect(r1.stderr).toMatch(/run finished/);
+    expect(r1.code).toBe(0);
+    const summary = JSON.parse(r1.stdout);
+    expect(summary.status).toBe('finished');
+    expect(summary.outDir).toBe(out1);
+    const files = fs.readdirSync(out1).sort();
+    expect(files).toEqual(['gaussian-vp-ddim.npy', 'gaussian-vp-ddim.png']);
+    expect(cli(['run', EXAMPLE, '--out', out2, '--provider', 'cpu', '--quiet']).code).toBe(0);
+    const a = fs.readFileSync(path.join(out1, 'gaussian-vp-ddim.npy'));
+    const b = fs.readFileSync(path.join(out2, 'gaussian-vp-ddim.npy'));
+    expect(Buffer.compare(a, b)).toBe(0);
+  });
+
+  it('--set overrides a param (typed by its declaration) and changes the result', () => {
+    const out1 = tempDir('fs-cli-');
+    const out2 = tempDir('fs-cli-');
+    expect(cli(['run', EXAMPLE, '--out', out1, '--quiet', '--set', 'sampler.steps=5']).code).toBe(0);
+    expect(cli(['run', EXAMPLE, '--out', out2, '--quiet', '--set', 'sampler.seed=7', '--set', 'sampler.steps=5']).code).toBe(0);
+    const a = fs.readFileSync(path.join(out1, 'gaussian-vp-ddim.npy'));
+    const b = fs.readFileSync(path.join(out2, 'gaussian-vp-ddim.npy'));
+    expect(Buffer.compare(a, b)).not.toBe(0);
+  });
+
+  it('exit 2 for usage errors and invalid graphs, with the cause', () => {
+    expect(cli([]).code).toBe(2);
+    const bogus = cli(['frobnicate']);
+    expect(bogus.code).toBe(2);
+    expect(bogus.stderr).toMatch(/unknown command "frobnicate"/);
+    const badSet = cli(['run', EXAMPLE, '--set', 'nosuchnode.steps=3']);
+    expect(badSet.code).toBe(2);
+    expect(badSet.stderr).toMatch(/no node "nosuchnode"/);
+    const badValue = cli(['run', EXAMPLE, '--set', 'sampler.steps=many']);
+    expect(badValue.code).toBe(2);
+    expect(badValue.stderr).toMatch(/"many" is not a number/);
+
+    const dir = tempDir('fs-cli-bad-');
+    const broken = path.join(dir, 'cycle.json');
+    const doc = JSON.parse(fs.readFileSync(EXAMPLE, 'utf8'));
+    doc.nodes.find((n: { id: string }) => n.id === 'sampler').params.steps = 0;
+    fs.writeFileSync(broken, JSON.stringify(doc));
+    const v = cli(['validate', broken]);
+    expect(v.code).toBe(2);
+    expect(v.stderr).toMatch(/node "sampler".*steps/);
+    expect(JSON.parse(v.stdout).errors[0]).toMatchObject({ code: 'param_out_of_range', nodeId: 'sampler', param: 'steps' });
+
+    fs.writeFileSync(broken, '{ "format": "flowstudio-graph", ');
+    const malformed = cli(['run', broken]);
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr).toMatch(/cycle\.json/);
+  });
+
+  it('exit 1 when the run fails, naming the node', () => {
+    const dir = tempDir('fs-cli-fail-');
+    fs.writeFileSync(path.join(dir, 'm.onnx'), 'garbage');
+    fs.writeFileSync(path.join(dir, 'm.json'), JSON.stringify({ scheduler: { _class_name: 'DDIMScheduler' } }));
+    const doc = JSON.parse(fs.readFileSync(EXAMPLE, 'utf8'));
+    doc.nodes.find((n: { id: string }) => n.id === 'model').params.model = 'm.onnx';
+    fs.writeFileSync(path.join(dir, 'g.json'), JSON.stringify(doc));
+    const r = cli(['run', path.join(dir, 'g.json'), '--out', path.join(dir, 'out')], dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/model \(LoadModel\) FAILED: cannot load ONNX model/);
+    expect(JSON.parse(r.stdout).error.nodeId).toBe('model');
+  });
+
+  it('validate, nodes --json and models', () => {
+    const v = cli(['validate', EXAMPLE]);
+    expect(v.code).toBe(0);
+    expect(JSON.parse(v.stdout).status).toBe('valid');
+    const nodes = JSON.parse(cli(['nodes', '--json']).stdout) as { type: string; params: unknown }[];
+    const sampler = nodes.find((n) => n.type === 'Sampler');
+    expect(sampler).toBeDefined();
+    expect(JSON.stringify(sampler)).toMatch(/"ddim"/);
+    const models = cli(['models', '--json']);
+    expect(models.code).toBe(0);
+    const list = JSON.parse(models.stdout) as { ref: string; folder: string }[];
+    expect(list.map((m) => m.ref)).toContain('embedded:gaussian-vp');
+    for (const m of list) expect(fs.existsSync(path.join(m.folder, 'model_index.json'))).toBe(true);
+  });
+});
