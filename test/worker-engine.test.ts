@@ -1,0 +1,53 @@
+/** The engine in a worker thread (how the app runs it): same API, events across the thread, cancel. */
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { EngineEvent } from '../electron/engine/events.ts';
+import { readGraphFile } from '../electron/engine/graph/io.ts';
+import { EXAMPLES_DIR } from '../electron/engine/paths.ts';
+import { WorkerEngine } from '../electron/engine/worker/worker-client.ts';
+import { Tensor } from '../nodes/core/tensor.ts';
+import { graph, tempDir, testCacheDir } from './helpers/engine.ts';
+
+const engine = new WorkerEngine({ cacheDir: testCacheDir(), outDir: tempDir('fs-worker-'), providers: ['cpu'] });
+afterAll(() => engine.close());
+
+describe('WorkerEngine', () => {
+  it('runs the example in the worker and streams typed events, previews as Tensors', async () => {
+    const events: EngineEvent[] = [];
+    const off = engine.subscribe((e) => events.push(e));
+    const summary = await engine.run({ graph: readGraphFile(path.join(EXAMPLES_DIR, 'gaussian-vp-ddim.json')) });
+    off();
+    expect(summary.status).toBe('finished');
+    expect(events[0].type).toBe('run-started');
+    expect(events.at(-1)?.type).toBe('run-finished');
+    expect(events.some((e) => e.type === 'node-progress' && e.nodeId === 'sampler' && e.step === e.total)).toBe(true);
+    const preview = events.find((e) => e.type === 'node-preview');
+    expect(preview && preview.type === 'node-preview' && preview.preview instanceof Tensor).toBe(true);
+  });
+
+  it('lists node types and validates across the thread', async () => {
+    const types = await engine.listNodeTypes();
+    expect(types.map((t) => t.type)).toContain('Sampler');
+    const errors = await engine.validate(graph([{ id: 'x', type: 'NoSuchNode' }], []));
+    expect(errors[0]).toMatchObject({ code: 'unknown_node_type', nodeId: 'x' });
+  });
+
+  it('cancels a running sampler by run id', async () => {
+    const doc = graph(
+      [
+        { id: 'model', type: 'LoadModel' },
+        { id: 'latent', type: 'EmptyLatent' },
+        { id: 'sampler', type: 'Sampler', params: { steps: 500, seed: 3 } },
+      ],
+      ['model.model->sampler.model', 'latent.latent->sampler.latent'],
+    );
+    const off = engine.subscribe((e) => {
+      if (e.type === 'node-progress' && e.step === 5) void engine.cancel('w-cancel');
+    });
+    const summary = await engine.run({ graph: doc, runId: 'w-cancel' });
+    off();
+    expect(summary.error?.message ?? '').toBe('');
+    expect(summary.status).toBe('cancelled');
+    expect(summary.nodes.sampler.state).toBe('cancelled');
+  });
+});
