@@ -5,7 +5,7 @@
  */
 import type { Tensor } from '../../../nodes/core/tensor.ts';
 import type { ExecContext, FileService, ModelService } from '../../../nodes/core/types.ts';
-import { throwIfAborted } from './abort.ts';
+import { throwIfAborted } from '../abort.ts';
 import type { Emit } from './emitter.ts';
 
 /** Minimum time between two previews of one node (the final step's preview is always sent). */

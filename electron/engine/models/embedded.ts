@@ -113,7 +113,7 @@ function modelIndex(spec: EmbeddedModelSpec): Record<string, unknown> {
   };
 }
 
-async function exists(p: string): Promise<boolean> {
+export async function exists(p: string): Promise<boolean> {
   try {
     await fs.access(p);
     return true;

@@ -9,7 +9,8 @@ import path from 'node:path';
 import type { ModelService } from '../../../nodes/core/types.ts';
 import type { ModelHandle, SchedulerConfig } from '../../../nodes/core/values.ts';
 import type { SessionPool } from '../onnx/session-pool.ts';
-import { embeddedName, embeddedStamp, ensureEmbeddedModel } from './embedded.ts';
+import { abortError } from '../abort.ts';
+import { embeddedName, embeddedStamp, ensureEmbeddedModel, exists } from './embedded.ts';
 
 export interface OnnxModelServiceOptions {
   pool: SessionPool;
@@ -38,20 +39,7 @@ interface ModelLayout {
   scheduler: SchedulerConfig;
 }
 
-function abortError(): Error {
-  const e = new Error('The operation was aborted');
-  e.name = 'AbortError';
-  return e;
-}
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await fs.access(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function readJsonObject(file: string): Promise<Record<string, unknown>> {
   let text: string;

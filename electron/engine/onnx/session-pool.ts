@@ -9,12 +9,8 @@ import type { Tensor } from '../../../nodes/core/tensor.ts';
 import type { ModelFeed, ModelSession, TensorInfo } from '../../../nodes/core/values.ts';
 import { fromOrtTensor, toOrtTensor, validateFeeds } from './feeds.ts';
 import { createSessionWithFallback, resolveProviders, SessionCreateError } from './providers.ts';
+import { abortError } from '../abort.ts';
 
-function abortError(): Error {
-  const e = new Error('The operation was aborted');
-  e.name = 'AbortError';
-  return e;
-}
 
 function tensorInfos(meta: readonly ort.InferenceSession.ValueMetadata[]): TensorInfo[] {
   return meta.map((m) => ({
