@@ -1,5 +1,6 @@
 /** Every built-in node type. Adding a node = one file in nodes/ plus one line here. */
 import { NodeRegistry } from '../electron/engine/registry.ts';
+import { CFG } from './cfg.ts';
 import type { AnyNodeDefinition } from './core/types.ts';
 import { EmptyLatent } from './empty-latent.ts';
 import { ImageToLatent } from './image-to-latent.ts';
@@ -9,8 +10,11 @@ import { LoadLatent } from './load-latent.ts';
 import { LoadModel } from './load-model.ts';
 import { RandomNoise } from './random-noise.ts';
 import { Sampler } from './sampler.ts';
+import { Schedule } from './schedule.ts';
+import { SplitSigmas } from './split-sigmas.ts';
 import { SaveImage } from './save-image.ts';
 import { SaveLatent } from './save-latent.ts';
+import { SolverCompare } from './solver-compare.ts';
 import { TensorMetrics } from './tensor-metrics.ts';
 
 export const BUILTIN_NODES: readonly AnyNodeDefinition[] = [
@@ -23,7 +27,11 @@ export const BUILTIN_NODES: readonly AnyNodeDefinition[] = [
   SaveImage,
   LatentToImage,
   ImageToLatent,
+  Schedule,
+  SplitSigmas,
+  CFG,
   Sampler,
+  SolverCompare,
   TensorMetrics,
 ];
 

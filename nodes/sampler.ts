@@ -1,41 +1,38 @@
 /**
- * Sampler: runs a solver from noise (or, with denoise < 1, from a noised start latent) down a model's
- * schedule, the way the diffusers pipelines do: pure noise scaled by init_noise_sigma, or img2img's
- * add_noise at the start step chosen by `denoise` (diffusers `strength`).
+ * Sampler: runs any registered solver down a model's schedule (or a connected SIGMAS range), the way the
+ * diffusers pipelines do. Three starts:
+ *  - noise: pure noise scaled by init_noise_sigma (diffusers `latents = randn * init_noise_sigma`);
+ *  - img2img: the latent noised to the start step chosen by `denoise` (diffusers `strength`, add_noise);
+ *  - continue: the latent is a partly denoised sample at sigmas[0] (another Sampler's output over the
+ *    preceding range of the same schedule): no noise is added. Chaining Samplers over SplitSigmas ranges
+ *    gives a per-step solver schedule (USF).
+ * 'auto' is noise when denoise = 1 and img2img otherwise.
+ *
+ * NOISE layout: a tensor of the latent's shape is the initial noise; a tensor [K, ...latent dims] holds
+ * the initial noise in slice 0 and, in slices 1..K-1, the noises stochastic steps draw, in the order they
+ * draw them (one per noisy step: DDIM eta > 0, Euler churn, Euler ancestral, SDE solvers); a run that
+ * draws more than it holds fails. Without it noise comes from the seed: the initial draws first, then the
+ * step draws, from one Philox stream.
+ *
+ * Latents in and out are in the model's data variables at their level (the VP sample for VP models, x_t
+ * for flow models); the solvers run in sampling variables (VE for VP models).
  */
+import { guidedDenoiseFn } from './cfg.ts';
 import { SeededNormal } from './core/random.ts';
 import { Tensor } from './core/tensor.ts';
-import { defineNode, NodeInputError } from './core/types.ts';
-import type { SigmaSpace, Sigmas } from './core/values.ts';
-import { bindDenoiser, checkLatentShape, createDenoiseFn } from './sampling/denoiser.ts';
-import { ddimOptionsFromConfig } from './sampling/ddim.ts';
-import { sigmaSpace } from './sampling/model-time.ts';
-import { linearCombination, scale, type NoiseSource } from './sampling/ops.ts';
+import { defineNode, NodeInputError, type ParamSpec } from './core/types.ts';
+import type { SchedulerConfig, SigmaSpace, Trajectory } from './core/values.ts';
+import { img2imgSigmas, noisedStart } from './sampling/add-noise.ts';
+import { bindDenoiser, checkLatentShape, denoisedLimitFromConfig } from './sampling/denoiser.ts';
+import { sigmaSpace, timestepUnits, toModelTimestep } from './sampling/model-time.ts';
+import { scale, type NoiseSource } from './sampling/ops.ts';
 import { runSampler } from './sampling/sampler-loop.ts';
-import { buildSigmas, initNoiseSigma } from './sampling/schedules.ts';
-import { createSolver } from './sampling/solver-registry.ts';
+import { buildSigmas, initNoiseSigma, sigmaToTimestep, vpTable } from './sampling/schedules.ts';
+import { createSolver, GRID_AS, SOLVER_NAMES, solverEntry, solverParamSpecs } from './sampling/solver-registry.ts';
 import { checkSigmas, modelInputScale } from './sampling/solver.ts';
 
-/**
- * The tail of a grid that a partial denoise runs, by diffusers img2img's rule: the last
- * min(floor(N * denoise), N) steps.
- */
-export function denoiseTail(sigmas: Sigmas, denoise: number): Sigmas {
-  const n = sigmas.timesteps.length;
-  const start = n - Math.min(Math.floor(n * denoise), n);
-  if (start === 0) return sigmas;
-  const out: Sigmas = { ...sigmas, sigmas: sigmas.sigmas.slice(start), timesteps: sigmas.timesteps.slice(start) };
-  if (sigmas.targets) out.targets = sigmas.targets.slice(start);
-  return out;
-}
-
-/** A start latent noised to level s (scheduler add_noise): VE x0 + s*eps, flow (1 - s) x0 + s*eps. */
-export function noiseToLevel(x0: Tensor, noise: Tensor, sigma: number, space: SigmaSpace): Tensor {
-  return linearCombination([
-    [space === 'flow' ? 1 - sigma : 1, x0],
-    [sigma, noise],
-  ]);
-}
+export const START_MODES = ['auto', 'noise', 'img2img', 'continue'] as const;
+export type StartMode = (typeof START_MODES)[number];
 
 /** Image tokens of a latent, for FLUX-style dynamic shifting: [B, L, C] packed, or [B, C, H, W] in 2x2 patches. */
 function imageSeqLen(dims: readonly number[]): number | undefined {
@@ -44,29 +41,109 @@ function imageSeqLen(dims: readonly number[]): number | undefined {
   return undefined;
 }
 
+/** The model timestep of any level, from the model's own training table (solvers that evaluate between grid levels). */
+export function modelTimestepAt(scheduler: SchedulerConfig, modelIndex: Record<string, unknown>, space: SigmaSpace): (sigma: number) => number {
+  const units = timestepUnits(modelIndex);
+  if (space === 'flow') {
+    const T = typeof scheduler.num_train_timesteps === 'number' ? scheduler.num_train_timesteps : 1000;
+    return (sigma) => (units === 'fraction' ? sigma : Math.fround(sigma * T));
+  }
+  const table = vpTable(scheduler);
+  return (sigma) => toModelTimestep(Math.fround(sigmaToTimestep(table, sigma)), table.trainSteps, units);
+}
+
+/** Splits the NOISE input into the initial noise and the per-step noises (see the layout above). */
+export function splitNoiseInput(noise: Tensor, latent: Tensor): { initial: Tensor; steps: Tensor[] } {
+  if (noise.sameShape(latent)) return { initial: noise, steps: [] };
+  const sameTail = noise.rank === latent.rank + 1 && latent.dims.every((d, k) => noise.dims[k + 1] === d);
+  if (!sameTail || noise.dims[0] < 1) {
+    throw new NodeInputError(
+      `noise shape ${noise.shapeString()} fits neither the latent shape ${latent.shapeString()} nor [K, ${latent.dims.join(', ')}] (initial noise + per-step noises)`,
+      'noise',
+    );
+  }
+  const slices = Array.from({ length: noise.dims[0] }, (_, k) => new Tensor(latent.dims, noise.data.slice(k * latent.size, (k + 1) * latent.size)));
+  return { initial: slices[0], steps: slices.slice(1) };
+}
+
+const SOLVER_PARAMS: Record<string, ParamSpec> = solverParamSpecs();
+
+function solverParam(name: string): ParamSpec {
+  const spec = SOLVER_PARAMS[name];
+  if (!spec) throw new Error(`Sampler: no registered solver reads the param "${name}"`);
+  return spec;
+}
+
 export const Sampler = defineNode({
   type: 'Sampler',
-  version: 1,
+  version: 2,
   title: 'Sampler',
   category: 'sampling',
   description:
-    'Denoises from seeded noise down the model\'s schedule with DDIM or Euler. With denoise < 1 the latent is the start image, noised to the start step (img2img strength).',
+    'Runs a solver down the model\'s schedule (or the connected sigmas): from seeded noise, from the latent noised to the start step (img2img), or continuing a partly denoised latent.',
   inputs: {
     model: { type: 'MODEL' },
-    latent: { type: 'LATENT', help: 'Shape of the result; with denoise < 1 also the start image' },
-    noise: { type: 'NOISE', optional: true, help: 'Initial noise; generated from the seed when absent' },
-    sigmas: { type: 'SIGMAS', optional: true, help: 'Sampling grid; built from the model\'s scheduler config and steps when absent' },
+    latent: {
+      type: 'LATENT',
+      help: 'Shape of the result; img2img: the start image; continue: the partly denoised latent at the first sigma',
+    },
+    noise: {
+      type: 'NOISE',
+      optional: true,
+      help: 'Initial noise (latent shape), or [K, ...latent] = initial noise then the noises stochastic steps draw, in order. Seeded when absent',
+    },
+    sigmas: { type: 'SIGMAS', optional: true, help: 'Sampling grid or a range of one (Schedule, SplitSigmas); built from the model\'s scheduler config when absent' },
+    conditioning: { type: 'CONDITIONING', optional: true, help: 'Extra model inputs (text embeddings, ...); leave empty for unconditional models' },
+    guidance: { type: 'GUIDANCE', optional: true, help: 'CFG node: classifier-free guidance around each model call' },
   },
   outputs: {
-    latent: { type: 'LATENT', help: 'The final sample in the model\'s data variables' },
+    latent: { type: 'LATENT', help: 'The final sample at the last level, in the model\'s data variables' },
     denoised: { type: 'LATENT', help: 'The last x0 prediction' },
+    trajectory: { type: 'TRAJECTORY', help: 'Levels, states (model variables, start included) and x0 predictions per step' },
   },
   params: {
-    solver: { kind: 'enum', options: ['ddim', 'euler'], default: 'ddim', label: 'Solver' },
+    solver: { kind: 'enum', options: SOLVER_NAMES, default: 'ddim', label: 'Solver' },
     steps: { kind: 'int', default: 20, min: 1, max: 1000, label: 'Steps', help: 'Used when no sigmas are connected' },
     seed: { kind: 'seed', default: 0, label: 'Seed' },
-    eta: { kind: 'float', default: 0, min: 0, max: 1, label: 'Eta', help: 'DDIM noise: 0 deterministic, 1 DDPM-like', when: { param: 'solver', in: ['ddim'] } },
-    denoise: { kind: 'float', default: 1, min: 0, max: 1, label: 'Denoise', help: 'Fraction of the schedule to run (img2img strength)' },
+    start: {
+      kind: 'enum',
+      options: START_MODES,
+      default: 'auto',
+      label: 'Start',
+      help: 'noise: from pure noise; img2img: the latent noised by denoise; continue: the latent is already at the first sigma; auto: noise when denoise is 1, else img2img',
+    },
+    denoise: {
+      kind: 'float',
+      default: 1,
+      min: 0,
+      max: 1,
+      label: 'Denoise',
+      help: 'Fraction of the schedule to run (img2img strength)',
+      when: { param: 'start', in: ['auto', 'img2img'] },
+    },
+    record_trajectory: { kind: 'boolean', default: true, label: 'Record trajectory', help: 'Keep every state and x0 prediction for the debug views' },
+    // Solver options: the specs (and the solvers each applies to) come from the registry; every name a
+    // registered solver declares must be listed here (test/sampler-chain.test.ts checks it).
+    eta: solverParam('eta'),
+    s_churn: solverParam('s_churn'),
+    s_tmin: solverParam('s_tmin'),
+    s_tmax: solverParam('s_tmax'),
+    s_noise: solverParam('s_noise'),
+    ancestral_eta: solverParam('ancestral_eta'),
+    lms_order: solverParam('lms_order'),
+    mrs_order: solverParam('mrs_order'),
+    dpm_solver_type: solverParam('dpm_solver_type'),
+    dpm_form: solverParam('dpm_form'),
+    dpm3m_variant: solverParam('dpm3m_variant'),
+    singlestep_placement: solverParam('singlestep_placement'),
+    lower_order_final: solverParam('lower_order_final'),
+    euler_at_final: solverParam('euler_at_final'),
+    unipc_order: solverParam('unipc_order'),
+    unipc_variant: solverParam('unipc_variant'),
+    unipc_corrector: solverParam('unipc_corrector'),
+    unipc_disable_corrector: solverParam('unipc_disable_corrector'),
+    unipc_form: solverParam('unipc_form'),
+    deis_order: solverParam('deis_order'),
   },
   async execute(ctx, inputs, params) {
     const { model, latent } = inputs;
@@ -76,14 +153,24 @@ export const Sampler = defineNode({
     } catch (e) {
       throw new NodeInputError((e as Error).message, 'latent');
     }
+    const solverName = params.solver;
+    const entry = solverEntry(solverName);
     const space = sigmaSpace(model.modelIndex, model.scheduler);
-    const full = inputs.sigmas ?? buildSigmas(model.scheduler, model.modelIndex, params.steps, params.solver, { imageSeqLen: imageSeqLen(latent.dims) });
-    checkSigmas(full);
-    if (full.space !== space) {
-      throw new NodeInputError(`the sigmas are for a "${full.space}" model but this model is "${space}"`, 'sigmas');
+    if (entry.spaces && !entry.spaces.includes(space)) {
+      throw new NodeInputError(`solver "${solverName}" runs on ${entry.spaces.join('/')} models only; this model is "${space}"`);
     }
-    const sigmas = denoiseTail(full, params.denoise);
-    const partial = sigmas !== full;
+    const gridSolver = GRID_AS[solverName] ?? solverName;
+    const full = inputs.sigmas ?? buildSigmas(model.scheduler, model.modelIndex, params.steps, gridSolver, { imageSeqLen: imageSeqLen(latent.dims) });
+    try {
+      checkSigmas(full);
+    } catch (e) {
+      throw new NodeInputError((e as Error).message, 'sigmas');
+    }
+    if (full.space !== space) throw new NodeInputError(`the sigmas are for a "${full.space}" model but this model is "${space}"`, 'sigmas');
+
+    const start: Exclude<StartMode, 'auto'> = params.start === 'auto' ? (params.denoise < 1 ? 'img2img' : 'noise') : params.start;
+    // img2img (diffusers strength): the last min(floor(N * denoise), N) steps, from the latent noised by add_noise.
+    const sigmas = start === 'img2img' ? img2imgSigmas(full, params.denoise) : full;
     const steps = sigmas.timesteps.length;
 
     // One seeded stream: the initial noise first (same draws as RandomNoise with this seed), then the
@@ -92,32 +179,68 @@ export const Sampler = defineNode({
     const rng = new SeededNormal(params.seed);
     const drawn = new Tensor(latent.dims);
     rng.fill(drawn.data);
-    const noise = inputs.noise ?? drawn;
-    if (!noise.sameShape(latent)) {
-      throw new NodeInputError(`noise shape ${noise.shapeString()} does not match the latent shape ${latent.shapeString()}`, 'noise');
-    }
-    if (steps === 0) return { latent: latent.clone(), denoised: latent.clone() };
+    const given = inputs.noise ? splitNoiseInput(inputs.noise, latent) : undefined;
+    const initial = given?.initial ?? drawn;
+    let used = 0;
     const stepNoise: NoiseSource = (dims) => {
+      if (given && given.steps.length > 0) {
+        if (used >= given.steps.length) {
+          throw new NodeInputError(`the solver draws more step noises than the ${given.steps.length} the noise input holds (slices 1..${given.steps.length})`, 'noise');
+        }
+        return given.steps[used++].reshape(dims);
+      }
       const t = new Tensor(dims);
       rng.fill(t.data);
       return t;
     };
 
-    const x = partial
-      ? noiseToLevel(latent, noise, sigmas.sigmas[0], space)
-      : scale(noise, initNoiseSigma(sigmas, model.scheduler));
-    const solver = createSolver(params.solver, { ddim: ddimOptionsFromConfig(model.scheduler, params.eta) });
+    const trajectory: Trajectory = { sigmas: [...sigmas.sigmas], states: [], denoised: [] };
+    if (steps === 0) return { latent: latent.clone(), denoised: latent.clone(), trajectory: { ...trajectory, states: [latent.clone()] } };
+
+    const s0 = sigmas.sigmas[0];
+    let x: Tensor;
+    if (start === 'continue') x = scale(latent, 1 / modelInputScale(space, s0));
+    else if (start === 'img2img') x = noisedStart(latent, initial, sigmas);
+    else x = scale(initial, initNoiseSigma(sigmas, model.scheduler));
+
+    // diffusers' end-of-schedule rules count the whole schedule: tell the solver when this grid is its tail.
+    const seg = sigmas.segment;
+    const extra = seg && seg.start + steps === seg.total ? { scheduleSteps: seg.total } : {};
+    let solver;
+    try {
+      solver = createSolver(solverName, model.scheduler, params as Record<string, unknown>, extra);
+    } catch (e) {
+      throw new NodeInputError((e as Error).message);
+    }
+    const limit = entry.limitsDenoised ? undefined : denoisedLimitFromConfig(model.scheduler, gridSolver);
+    const denoiseFn = guidedDenoiseFn(model, { space, conditioning: inputs.conditioning, guidance: inputs.guidance, limit, signal: ctx.signal });
+    const toModel = (t: Tensor, level: number) => scale(t, modelInputScale(space, level));
+    if (params.record_trajectory) trajectory.states.push(toModel(x, s0));
     const result = await runSampler({
       solver,
       sigmas,
       x,
-      model: createDenoiseFn(model, { space, signal: ctx.signal }),
+      model: denoiseFn,
       noise: stepNoise,
+      timestepAt: modelTimestepAt(model.scheduler, model.modelIndex, space),
       beforeModelCall: () => ctx.throwIfAborted(),
-      onStep: (i, n, state) => ctx.progress(i + 1, n, state.denoised),
+      onStep: (i, n, state) => {
+        if (params.record_trajectory) {
+          trajectory.states.push(toModel(state.x, sigmas.sigmas[i + 1]));
+          if (state.denoised) trajectory.denoised.push(state.denoised);
+        }
+        ctx.progress(i + 1, n, state.denoised);
+      },
     });
     const last = sigmas.sigmas[sigmas.sigmas.length - 1];
-    return { latent: scale(result.x, modelInputScale(space, last)), denoised: result.denoised };
+    const out = params.record_trajectory ? trajectory.states[trajectory.states.length - 1] : toModel(result.x, last);
+    if (!params.record_trajectory) {
+      // Only the end point: the last level, the final state and its x0 prediction.
+      trajectory.sigmas = [last];
+      trajectory.states.push(out);
+      trajectory.denoised.push(result.denoised);
+    }
+    return { latent: out, denoised: result.denoised, trajectory };
   },
 });
 

@@ -147,6 +147,6 @@ describe('model output conversions (fact sheet section 1)', () => {
     const rebuilt = pr.denoised.data.map((d, k) => (1 - t) * d + t * pr.eps.data[k]);
     expect(relL2(rebuilt, x)).toBeLessThan(1e-6);
     expect(relL2(pr.derivative.data, v)).toBeLessThan(1e-7);
-    expect(() => predictionFromOutput(f32(v), xt, t, 'flow', 'epsilon')).toThrow(/velocity/);
+    expect(() => predictionFromOutput(f32(v), xt, t, 'flow', 'v_prediction')).toThrow(/VP models/);
   });
 });

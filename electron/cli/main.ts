@@ -10,6 +10,7 @@ import { GraphValidationError, type GraphError } from '../engine/graph/errors.ts
 import { readGraphFile } from '../engine/graph/io.ts';
 import { applySets, UsageError } from './args.ts';
 import { createProgressPrinter } from './progress.ts';
+import { SERVE_USAGE, serveCommand } from './serve.ts';
 
 export const EXIT_OK = 0;
 export const EXIT_RUN_FAILED = 1;
@@ -24,6 +25,7 @@ Commands:
   validate <graph>      Check a graph file; prints the errors as JSON.
   nodes [--json]        List the node types.
   models [--json]       List the embedded models.
+${SERVE_USAGE}
   help                  This text.
 
 Exit codes: 0 ok, 1 run failed or cancelled, 2 invalid graph or usage.`;
@@ -45,6 +47,8 @@ export async function main(argv: string[], io: CliIO = { stdout: process.stdout,
         return await nodesCommand(rest, io);
       case 'models':
         return await modelsCommand(rest, io);
+      case 'serve':
+        return await serveCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':

@@ -47,6 +47,16 @@ export interface Sigmas {
   targets?: number[];
   /** Which scheduler rules produced the grid (e.g. "DDIMScheduler"), for display and parity checks. */
   origin?: string;
+  /**
+   * Scale of the pure noise a full run from sigmas[0] starts from, in sampling variables (diffusers'
+   * init_noise_sigma, which depends on the scheduler class and its spacing). Absent on cut-out parts.
+   */
+  initNoiseSigma?: number;
+  /**
+   * Set when this grid is a part of a longer schedule: the index of its first step there and that
+   * schedule's step count (diffusers' lower_order_final and warm-up rules count the whole schedule).
+   */
+  segment?: { start: number; total: number };
 }
 
 /** Description of one ONNX input/output as reported by the runtime. */

@@ -65,8 +65,16 @@ export function rescaleZeroTerminalSnr(betas: Float64Array): Float64Array {
   return out;
 }
 
+export interface BetasOptions {
+  /**
+   * Apply rescale_betas_zero_snr when the config sets it (default true). False for the diffusers classes
+   * that have no such key (Heun, LMS, DEIS, DPM singlestep): from_config drops it there.
+   */
+  zeroSnr?: boolean;
+}
+
 /** Betas of the training schedule described by a diffusers scheduler config. */
-export function betasFromConfig(cfg: Record<string, unknown>): Float64Array {
+export function betasFromConfig(cfg: Record<string, unknown>, opts: BetasOptions = {}): Float64Array {
   const n = trainTimesteps(cfg);
   let betas: Float64Array;
   const trained = cfg.trained_betas;
@@ -108,7 +116,7 @@ export function betasFromConfig(cfg: Record<string, unknown>): Float64Array {
   for (let i = 0; i < betas.length; i++) {
     if (!(betas[i] > 0 && betas[i] <= 1)) throw new Error(`scheduler config: beta[${i}] = ${betas[i]} is outside (0, 1]`);
   }
-  if (cfg.rescale_betas_zero_snr === true) betas = rescaleZeroTerminalSnr(betas);
+  if (cfg.rescale_betas_zero_snr === true && opts.zeroSnr !== false) betas = rescaleZeroTerminalSnr(betas);
   return betas;
 }
 

@@ -8,11 +8,20 @@
  * x_ve(next) = x_vp_prev * sqrt(s_next^2 + 1). The VP sample at every grid level is the same as diffusers'
  * (equal in exact arithmetic; test/ddim.test.ts checks it against a VP-state reference).
  * On a flow grid DDIM is flow-matching Euler (eta must be 0).
+ *
+ * DDIM inversion (fact sheet 3.2) is the same update (eta 0) walked up an ascending grid built by
+ * `ddimInverseSigmas`, in two variants: 'diffusers' (DDIMInverseScheduler: at grid value t_k the model is
+ * called with t_k while x is still at t_k - T//N, then x moves to t_k) and 'current-level' (CODE: the model
+ * is evaluated at the level x is at). RF inversion is the flow solvers on `reversedFlowSigmas`.
  */
-import { Tensor } from '../core/tensor.ts';
-import type { SchedulerConfig } from '../core/values.ts';
+import type { Tensor } from '../core/tensor.ts';
+import type { SchedulerConfig, Sigmas } from '../core/values.ts';
+import { limitDenoisedTensor } from './denoiser.ts';
 import { createFlowEuler } from './flow-euler.ts';
+import { toModelTimestep, type TimestepUnits } from './model-time.ts';
 import { linearCombination } from './ops.ts';
+import { cfgBool, cfgNumber, cfgString } from './schedule-config.ts';
+import { checkSteps, roundHalfEven, vpTable } from './sigma-grids.ts';
 import { checkSigmas, levelAt, type Solver, type SolverContext, type SolverState } from './solver.ts';
 
 export interface DdimOptions {
@@ -57,33 +66,10 @@ export function ddimOptionsFromConfig(cfg: SchedulerConfig, eta = 0): DdimOption
   return opts;
 }
 
-/** torch.quantile with linear interpolation over a copy of the values. */
-function quantile(values: Float32Array, q: number): number {
-  const sorted = Float64Array.from(values).sort();
-  const pos = q * (sorted.length - 1);
-  const lo = Math.floor(pos);
-  const hi = Math.min(lo + 1, sorted.length - 1);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
-}
-
 /** Clamps (or dynamically thresholds) an x0 prediction per sample, as DDIMScheduler does before the update. */
 export function limitDenoised(x0: Tensor, opts: DdimOptions): Tensor {
-  if (opts.thresholding) {
-    const { ratio, maxValue } = opts.thresholding;
-    const batch = x0.dims[0] ?? 1;
-    const per = x0.size / batch;
-    const out = new Tensor(x0.dims);
-    for (let b = 0; b < batch; b++) {
-      const slice = x0.data.subarray(b * per, (b + 1) * per);
-      const s = Math.min(Math.max(quantile(slice.map(Math.abs), ratio), 1), maxValue);
-      for (let k = 0; k < per; k++) out.data[b * per + k] = Math.min(Math.max(slice[k], -s), s) / s;
-    }
-    return out;
-  }
-  if (opts.clipSampleRange !== undefined) {
-    const r = opts.clipSampleRange;
-    return new Tensor(x0.dims, x0.data.map((v) => Math.min(Math.max(v, -r), r)));
-  }
+  if (opts.thresholding) return limitDenoisedTensor(x0, { kind: 'threshold', ...opts.thresholding });
+  if (opts.clipSampleRange !== undefined) return limitDenoisedTensor(x0, { kind: 'clip', range: opts.clipSampleRange });
   return x0;
 }
 
@@ -133,4 +119,117 @@ export function createDdim(opts: DdimOptions = {}): Solver {
       return { x: linearCombination(terms), denoised };
     },
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// DDIM inversion
+
+export const DDIM_INVERSION_VARIANTS = ['diffusers', 'current-level'] as const;
+export type DdimInversionVariant = (typeof DDIM_INVERSION_VARIANTS)[number];
+
+/**
+ * Ascending timesteps of diffusers DDIMInverseScheduler.set_timesteps: leading arange(0, N) * (T//N) +
+ * steps_offset; trailing round(arange(T, 0, -T/N))[::-1] - 1 (always N entries, as the forward grids).
+ * DDIMInverseScheduler has no linspace spacing (diffusers raises); neither does this.
+ */
+export function ddimInverseTimesteps(cfg: SchedulerConfig, steps: number): number[] {
+  const T = vpTable(cfg).trainSteps;
+  checkSteps(steps, T);
+  const spacing = cfgString(cfg, 'timestep_spacing', ['linspace', 'leading', 'trailing'] as const, 'leading');
+  let ts: number[];
+  if (spacing === 'leading') {
+    const ratio = Math.floor(T / steps);
+    const offset = cfgNumber(cfg, 'steps_offset', 0);
+    ts = Array.from({ length: steps }, (_, k) => k * ratio + offset);
+  } else if (spacing === 'trailing') {
+    const ratio = T / steps;
+    ts = Array.from({ length: steps }, (_, k) => roundHalfEven(T - (steps - 1 - k) * ratio) - 1);
+  } else {
+    throw new Error('DDIM inversion supports timestep_spacing "leading" or "trailing" (diffusers DDIMInverseScheduler has no "linspace")');
+  }
+  for (const t of ts) if (t < 0 || t >= T) throw new Error(`DDIM inversion grid: timestep ${t} is outside [0, ${T}) (check steps_offset)`);
+  return ts;
+}
+
+/**
+ * The ascending grid DDIM inversion walks, in the Sigmas conventions (VE levels; step i calls the model
+ * with timesteps[i] on the sample at sigmas[i]).
+ *  - 'diffusers': N steps. Step i starts at the level of t_i - T//N (set_alpha_to_one: abar = 1, i.e.
+ *    sigma 0, when that is below 0; else abar[0]) and calls the model with t_i; x0 comes from the start
+ *    level and x is placed at t_i (`targets`, which differ from the next start level when the spacing is
+ *    not a multiple of T//N, as in diffusers).
+ *  - 'current-level': N - 1 steps between the grid's own levels t_0 < ... < t_{N-1}; each step calls the
+ *    model at the level x is at (CODE's encoder), so the walk is the exact reverse of DDIM's ODE step.
+ */
+export function ddimInverseSigmas(
+  cfg: SchedulerConfig,
+  steps: number,
+  variant: DdimInversionVariant = 'diffusers',
+  units: TimestepUnits = 'scheduler',
+): Sigmas {
+  const table = vpTable(cfg);
+  const T = table.trainSteps;
+  const ts = ddimInverseTimesteps(cfg, steps);
+  const toModel = (t: number) => toModelTimestep(t, T, units);
+  if (variant === 'current-level') {
+    return {
+      space: 'vp',
+      sigmas: ts.map((t) => table.sigmas[t]),
+      timesteps: ts.slice(0, -1).map(toModel),
+      origin: 'DDIMInverseScheduler (current level)',
+    };
+  }
+  if (variant !== 'diffusers') throw new Error(`DDIM inversion: unknown variant ${JSON.stringify(variant)} (expected ${DDIM_INVERSION_VARIANTS.join(' or ')})`);
+  const ratio = Math.floor(T / steps);
+  const initial = cfgBool(cfg, 'set_alpha_to_one', true) ? 0 : table.sigmas[0];
+  const starts = ts.map((t) => {
+    const from = Math.min(t - ratio, T - 1);
+    return from >= 0 ? table.sigmas[from] : initial;
+  });
+  const targets = ts.map((t) => table.sigmas[t]);
+  const out: Sigmas = {
+    space: 'vp',
+    sigmas: [...starts, targets[targets.length - 1]],
+    timesteps: ts.map(toModel),
+    origin: 'DDIMInverseScheduler',
+  };
+  if (targets.some((v, i) => v !== out.sigmas[i + 1])) out.targets = targets;
+  return out;
+}
+
+/**
+ * x0 limiting of DDIMInverseScheduler: clip_sample (class default true) with clip_sample_range; it has no
+ * dynamic thresholding (CODE's encoder thresholds: pass `thresholding` to createDdimInverse for that).
+ */
+export function ddimInverseOptionsFromConfig(cfg: SchedulerConfig): DdimOptions {
+  const cls = cfg._class_name;
+  const clipDefault = typeof cls !== 'string' || CLIPPING_CLASSES.test(cls);
+  return cfgBool(cfg, 'clip_sample', clipDefault) ? { clipSampleRange: cfgNumber(cfg, 'clip_sample_range', 1) } : {};
+}
+
+/** DDIM (eta 0) walking an ascending grid: VP grids from ddimInverseSigmas, or a reversed flow grid. */
+export function createDdimInverse(opts: Omit<DdimOptions, 'eta'> = {}): Solver {
+  const ddim = createDdim({ ...opts, eta: 0 });
+  return {
+    ...ddim,
+    name: 'ddim_inverse',
+    init(ctx, x) {
+      const s = ctx.sigmas.sigmas;
+      if (s.some((v, k) => k > 0 && v < s[k - 1])) throw new Error('DDIM inversion needs an ascending grid (ddimInverseSigmas or reversedFlowSigmas)');
+      return ddim.init(ctx, x);
+    },
+  };
+}
+
+/**
+ * A flow grid walked backwards (t from its last level up to its first): RF inversion with any flow solver.
+ * Timesteps are proportional to t on flow grids, so the new start level (often t = 0) gets one too.
+ */
+export function reversedFlowSigmas(s: Sigmas): Sigmas {
+  if (s.space !== 'flow') throw new Error('reversedFlowSigmas needs a flow grid (VP models invert with ddimInverseSigmas)');
+  const k = s.sigmas.findIndex((v, j) => j < s.timesteps.length && v > 0);
+  if (k < 0) throw new Error('reversedFlowSigmas: the grid has no positive level');
+  const unit = s.timesteps[k] / s.sigmas[k];
+  const levels = [...s.sigmas].reverse();
+  return { space: 'flow', sigmas: levels, timesteps: levels.slice(0, -1).map((t) => t * unit), origin: `${s.origin ?? 'grid'} (reversed)` };
 }

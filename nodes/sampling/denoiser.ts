@@ -1,15 +1,26 @@
 /**
  * Wraps a MODEL's denoiser network as the DenoiseFn the solvers call: scales the state into the model's
  * variables, builds the timestep feed in the dtype the network declares, and converts the raw output
- * (eps, x0, v or flow velocity) into a Prediction in sampling variables (fact sheet section 1).
+ * (eps, x0, v or flow velocity) into a Prediction in sampling variables (fact sheet section 1): data
+ * prediction, noise prediction and the ODE derivative. Optionally limits the x0 prediction (clip_sample,
+ * dynamic thresholding) the way diffusers' schedulers do.
  */
 import { Tensor } from '../core/tensor.ts';
-import type { Conditioning, ModelFeed, ModelHandle, SigmaSpace, TensorInfo } from '../core/values.ts';
+import type { Conditioning, ModelFeed, ModelHandle, SchedulerConfig, SigmaSpace, TensorInfo } from '../core/values.ts';
 import { linearCombination, scale } from './ops.ts';
+import { cfgBool, cfgNumber } from './schedule-config.ts';
+import { SCHEDULER_RULES, schedulerClassFor } from './schedule-rules.ts';
 import { modelInputScale, type DenoiseFn, type Prediction } from './solver.ts';
 
 export const PREDICTION_TYPES = ['epsilon', 'sample', 'v_prediction', 'flow'] as const;
 export type PredictionType = (typeof PREDICTION_TYPES)[number];
+
+/** A prediction type name as configs and node params spell it ('flow_prediction' is diffusers' name for 'flow'). */
+export function parsePredictionType(v: unknown, where = 'prediction_type'): PredictionType {
+  if (v === 'flow_prediction') return 'flow';
+  if (typeof v === 'string' && (PREDICTION_TYPES as readonly string[]).includes(v)) return v as PredictionType;
+  throw new Error(`${where}: unknown prediction type ${JSON.stringify(v)} (expected epsilon, sample, v_prediction or flow)`);
+}
 
 const TIMESTEP_NAMES = ['timestep', 'timesteps', 't', 'time'];
 const FLOAT_TYPES = ['float32', 'float16', 'float64'];
@@ -84,21 +95,15 @@ export function timestepFeed(info: TensorInfo, t: number, batch: number): ModelF
 /**
  * Converts a raw model output at level sigma into a Prediction in sampling variables. `x` is the state in
  * sampling variables (VE for 'vp'). VP with alpha = 1/sqrt(s^2+1): x_ve = D + s*eps; v = alpha*eps - s*alpha*x0.
- * Flow: v = eps - x0, so D = x - t v and eps = x + (1 - t) v.
+ * Flow (x = (1 - t) x0 + t eps, velocity v = eps - x0): from v, D = x - t v and eps = x + (1 - t) v; from
+ * eps, D = (x - t eps)/(1 - t); from x0, eps = (x - (1 - t) x0)/t.
  */
 export function predictionFromOutput(out: Tensor, x: Tensor, sigma: number, space: SigmaSpace, type: PredictionType): Prediction {
   if (!out.sameShape(x)) {
     if (out.size !== x.size) throw new Error(`model output shape ${out.shapeString()} does not match the sample shape ${x.shapeString()}`);
     out = out.reshape(x.dims);
   }
-  if (space === 'flow') {
-    if (type !== 'flow') throw new Error(`flow models predict velocity; prediction_type "${type}" is not supported for them`);
-    return {
-      denoised: linearCombination([[1, x], [-sigma, out]]),
-      eps: linearCombination([[1, x], [1 - sigma, out]]),
-      derivative: out,
-    };
-  }
+  if (space === 'flow') return flowPrediction(out, x, sigma, type);
   const alpha = 1 / Math.sqrt(sigma * sigma + 1);
   switch (type) {
     case 'epsilon':
@@ -117,16 +122,140 @@ export function predictionFromOutput(out: Tensor, x: Tensor, sigma: number, spac
   }
 }
 
-/** The prediction type of a model: flow models predict velocity; VP models read scheduler.prediction_type. */
-export function predictionType(handle: Pick<ModelHandle, 'scheduler'>, space: SigmaSpace): PredictionType {
-  if (space === 'flow') return 'flow';
-  const declared = handle.scheduler.prediction_type ?? 'epsilon';
-  if (declared === 'epsilon' || declared === 'sample' || declared === 'v_prediction') return declared;
-  throw new Error(`scheduler config: unknown prediction_type ${JSON.stringify(declared)} (expected epsilon, sample or v_prediction)`);
+function flowPrediction(out: Tensor, x: Tensor, t: number, type: PredictionType): Prediction {
+  switch (type) {
+    case 'flow':
+      return { denoised: linearCombination([[1, x], [-t, out]]), eps: linearCombination([[1, x], [1 - t, out]]), derivative: out };
+    case 'epsilon': {
+      if (t === 1) throw new Error('an eps-predicting flow model cannot give x0 at t = 1 (pure noise)');
+      const c = 1 / (1 - t);
+      return { denoised: linearCombination([[c, x], [-t * c, out]]), eps: out, derivative: linearCombination([[-c, x], [c, out]]) };
+    }
+    case 'sample': {
+      if (t === 0) throw new Error('an x0-predicting model cannot be evaluated at t = 0');
+      const c = 1 / t;
+      return { denoised: out, eps: linearCombination([[c, x], [-(1 - t) * c, out]]), derivative: linearCombination([[c, x], [-c, out]]) };
+    }
+    case 'v_prediction':
+      throw new Error('prediction_type "v_prediction" is defined for VP models (alpha^2 + sigma^2 = 1), not flow models');
+  }
 }
+
+/**
+ * The prediction type of a model, or `override` when given. VP models read scheduler.prediction_type
+ * (default epsilon); flow models predict velocity unless a (non-FlowMatch) config declares epsilon or sample.
+ */
+export function predictionType(handle: Pick<ModelHandle, 'scheduler'>, space: SigmaSpace, override?: PredictionType): PredictionType {
+  const cls = handle.scheduler._class_name;
+  // FlowMatch schedulers have no prediction_type key (diffusers ignores one): their models predict velocity.
+  const declared = typeof cls === 'string' && cls.startsWith('FlowMatch') ? undefined : handle.scheduler.prediction_type;
+  const type = override ?? parsePredictionType(declared ?? (space === 'flow' ? 'flow' : 'epsilon'), 'scheduler config prediction_type');
+  if (space === 'vp' && type === 'flow') throw new Error('prediction type "flow" (velocity) needs a flow-matching model; this model is a VP model');
+  if (space === 'flow' && type === 'v_prediction') throw new Error('prediction type "v_prediction" needs a VP model; this model is a flow model');
+  return type;
+}
+
+// ---------------------------------------------------------------------------------------------
+// x0 limits (clip_sample, dynamic thresholding)
+
+/** diffusers clip_sample (clamp x0 to [-range, range]) or Imagen dynamic thresholding (per sample). */
+export type DenoisedLimit = { kind: 'clip'; range: number } | { kind: 'threshold'; ratio: number; maxValue: number };
+
+export interface PredictionLimit {
+  limit: DenoisedLimit;
+  /**
+   * Keep the model's eps after limiting x0 (DDIMScheduler without use_clipped_model_output); otherwise eps
+   * and the derivative are recomputed from the limited x0 (DPM-Solver noise form, DEIS, Heun, UniPC).
+   */
+  keepEps?: boolean;
+}
+
+/** torch.quantile (linear interpolation) of a copy of the values. */
+function quantile(values: ArrayLike<number>, q: number): number {
+  const sorted = Float64Array.from(values).sort();
+  const pos = q * (sorted.length - 1);
+  const lo = Math.floor(pos);
+  const hi = Math.min(lo + 1, sorted.length - 1);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
+/**
+ * Limits an x0 prediction. Thresholding: per batch element s = quantile(|x0|, ratio) clamped to
+ * [1, sample_max_value], then x0 = clamp(x0, -s, s) / s (fact sheet 3.1).
+ */
+export function limitDenoisedTensor(x0: Tensor, limit: DenoisedLimit): Tensor {
+  if (limit.kind === 'clip') {
+    const r = limit.range;
+    if (!(r > 0)) throw new Error(`clip_sample_range must be positive, got ${r}`);
+    return new Tensor(x0.dims, x0.data.map((v) => Math.min(Math.max(v, -r), r)));
+  }
+  const { ratio, maxValue } = limit;
+  if (!(ratio > 0 && ratio <= 1)) throw new Error(`dynamic_thresholding_ratio must be in (0, 1], got ${ratio}`);
+  const batch = x0.dims.length > 1 ? x0.dims[0] : 1;
+  const per = x0.size / batch;
+  const out = new Tensor(x0.dims);
+  for (let b = 0; b < batch; b++) {
+    const slice = x0.data.subarray(b * per, (b + 1) * per);
+    const s = Math.min(Math.max(quantile(slice.map(Math.abs), ratio), 1), maxValue);
+    for (let k = 0; k < per; k++) out.data[b * per + k] = Math.min(Math.max(slice[k], -s), s) / s;
+  }
+  return out;
+}
+
+/** Applies a limit to a Prediction at level sigma, keeping eps/derivative consistent unless keepEps. */
+export function limitPrediction(pred: Prediction, x: Tensor, sigma: number, space: SigmaSpace, opts: PredictionLimit): Prediction {
+  const denoised = limitDenoisedTensor(pred.denoised, opts.limit);
+  if (opts.keepEps || sigma === 0) return { ...pred, denoised };
+  if (space === 'flow') {
+    const c = 1 / sigma;
+    return {
+      denoised,
+      eps: linearCombination([[c, x], [-(1 - sigma) * c, denoised]]),
+      derivative: linearCombination([[c, x], [-c, denoised]]),
+    };
+  }
+  const eps = linearCombination([[1 / sigma, x], [-1 / sigma, denoised]]);
+  return { denoised, eps, derivative: eps };
+}
+
+/** Scheduler classes whose configs carry clip_sample with DDIMScheduler's default (true). */
+const CLIPPING_CLASSES = /^(DDIM|DDPM|PNDM)/;
+
+/**
+ * The x0 limit a solver applies for a config, per its diffusers class: DDIM (thresholding, else
+ * clip_sample; eps kept), Heun (clip_sample), DPM-Solver / UniPC / DEIS (thresholding); none for the others.
+ * DDIM's clip_sample defaults to true only for DDIM/DDPM/PNDM configs (or configs without a class).
+ * Deliberate deviation: diffusers' DDIMScheduler.from_config on, say, an Euler config would clip x0 to
+ * [-1, 1] because that config never mentions clip_sample; here such configs are not clipped.
+ */
+export function denoisedLimitFromConfig(cfg: SchedulerConfig, solver: string): PredictionLimit | undefined {
+  const cls = schedulerClassFor(solver);
+  const threshold = (): DenoisedLimit | undefined =>
+    cfgBool(cfg, 'thresholding', false)
+      ? { kind: 'threshold', ratio: cfgNumber(cfg, 'dynamic_thresholding_ratio', 0.995), maxValue: cfgNumber(cfg, 'sample_max_value', 1) }
+      : undefined;
+  const clip = (fallback: boolean): DenoisedLimit | undefined =>
+    cfgBool(cfg, 'clip_sample', fallback) ? { kind: 'clip', range: cfgNumber(cfg, 'clip_sample_range', 1) } : undefined;
+  let limit: DenoisedLimit | undefined;
+  if (cls === 'DDIMScheduler') {
+    const own = cfg._class_name;
+    limit = threshold() ?? clip(typeof own !== 'string' || CLIPPING_CLASSES.test(own));
+    return limit && { limit, keepEps: true };
+  }
+  if (cls === 'HeunDiscreteScheduler') limit = clip(false);
+  else if (SCHEDULER_RULES[cls].family === 'multistep') limit = threshold();
+  // UniPC's noise-prediction form (predict_x0 false) never thresholds.
+  if (cls === 'UniPCMultistepScheduler' && cfg.predict_x0 === false) limit = undefined;
+  return limit && { limit };
+}
+
 
 export interface DenoiserOptions {
   space: SigmaSpace;
+  /** Overrides the config's prediction_type (node param). */
+  predictionType?: PredictionType;
+  /** Limits each x0 prediction (see denoisedLimitFromConfig); leave unset when the solver limits x0 itself. */
+  limit?: PredictionLimit;
   /** Extra named inputs (text embeddings, ...), fed as float tensors. */
   conditioning?: Conditioning;
   signal?: AbortSignal;
@@ -135,7 +264,7 @@ export interface DenoiserOptions {
 /** Builds the DenoiseFn for a MODEL. */
 export function createDenoiseFn(handle: ModelHandle, opts: DenoiserOptions): DenoiseFn {
   const binding = bindDenoiser(handle);
-  const type = predictionType(handle, opts.space);
+  const type = predictionType(handle, opts.space, opts.predictionType);
   const condFeeds: Record<string, ModelFeed> = {};
   for (const [name, t] of Object.entries(opts.conditioning?.feeds ?? {})) {
     const info = handle.denoiser.inputs.find((i) => i.name === name);
@@ -156,6 +285,7 @@ export function createDenoiseFn(handle: ModelHandle, opts: DenoiserOptions): Den
     const outputs = await handle.denoiser.run(feeds, opts.signal);
     const out = outputs[binding.output] ?? Object.values(outputs)[0];
     if (!out) throw new Error(`denoiser returned no output "${binding.output}"`);
-    return predictionFromOutput(out, x, level.sigma, opts.space, type);
+    const pred = predictionFromOutput(out, x, level.sigma, opts.space, type);
+    return opts.limit ? limitPrediction(pred, x, level.sigma, opts.space, opts.limit) : pred;
   };
 }

@@ -1,13 +1,14 @@
 /**
  * Flow-matching Euler (diffusers FlowMatchEulerDiscreteScheduler): x <- x + (t_next - t) * v. DDIM written
- * in rectified-flow variables is exactly this step (fact sheet 1), so 'ddim' on a flow model runs it.
+ * in rectified-flow variables is exactly this step (fact sheet 1), so 'ddim' on a flow model runs it. It
+ * walks a reversed grid (t increasing) unchanged: that is RF inversion with Euler.
  */
 import { addScaled } from './ops.ts';
 import { checkSigmas, levelAt, type Solver, type SolverState } from './solver.ts';
 
 export function createFlowEuler(): Solver {
   return {
-    name: 'flow-euler',
+    name: 'flow_euler',
     nfePerStep: 1,
     init(ctx, x): SolverState {
       checkSigmas(ctx.sigmas);

@@ -12,10 +12,13 @@ import type { SchedulerConfig, SigmaSpace } from '../core/values.ts';
  */
 export type TimestepUnits = 'scheduler' | 'fraction';
 
-/** diffusers pipelines whose transformer takes timestep / 1000. */
-const FRACTION_PIPELINE = /^Flux/;
+/**
+ * diffusers pipelines of the FLUX kind: the transformer takes timestep / 1000, and the pipeline passes its own
+ * sigmas linspace(1, 1/N, N) plus mu to the scheduler (checked in their sources: Flux*, Chroma*, QwenImage*).
+ */
+const FLUX_KIND_PIPELINE = /^(Flux|Chroma|QwenImage)/;
 /** Pipelines of rectified-flow models (the scheduler class alone may be missing or generic). */
-const FLOW_PIPELINE = /^(Flux|StableDiffusion3|SD3|Lumina2|AuraFlow|SanaSprint)/;
+const FLOW_PIPELINE = /^(Flux|Chroma|QwenImage|StableDiffusion3|SD3|Lumina2|AuraFlow|SanaSprint)/;
 
 /** Reads `flowstudio.<key>` from model_index.json, nested (`{"flowstudio": {...}}`) or flat (`"flowstudio.<key>"`). */
 function flowstudioKey(modelIndex: Record<string, unknown>, key: string): unknown {
@@ -30,11 +33,19 @@ export function timestepUnits(modelIndex: Record<string, unknown>): TimestepUnit
     if (declared === 'fraction' || declared === 'scheduler') return declared;
     throw new Error(`model_index.json: flowstudio.timestep_units must be "fraction" or "scheduler", got ${JSON.stringify(declared)}`);
   }
-  const cls = modelIndex._class_name;
-  return typeof cls === 'string' && FRACTION_PIPELINE.test(cls) ? 'fraction' : 'scheduler';
+  return usesPipelineSigmas(modelIndex) ? 'fraction' : 'scheduler';
 }
 
-/** 'flow' for rectified-flow models (FlowMatch schedulers, FLUX/SD3 pipelines), else 'vp'. */
+/** True for FLUX-kind pipelines, which fix the flow grid as linspace(1, 1/N, N) shifted by mu. */
+export function usesPipelineSigmas(modelIndex: Record<string, unknown>): boolean {
+  const cls = modelIndex._class_name;
+  return typeof cls === 'string' && FLUX_KIND_PIPELINE.test(cls);
+}
+
+/**
+ * 'flow' for rectified-flow models: FlowMatch schedulers, FLUX/SD3-kind pipelines, and multistep configs with
+ * use_flow_sigmas or prediction_type "flow_prediction" (e.g. Sana); else 'vp'.
+ */
 export function sigmaSpace(modelIndex: Record<string, unknown>, scheduler: SchedulerConfig): SigmaSpace {
   const declared = flowstudioKey(modelIndex, 'space');
   if (declared !== undefined) {
@@ -43,6 +54,7 @@ export function sigmaSpace(modelIndex: Record<string, unknown>, scheduler: Sched
   }
   const sched = scheduler._class_name;
   if (typeof sched === 'string' && sched.startsWith('FlowMatch')) return 'flow';
+  if (scheduler.use_flow_sigmas === true || scheduler.prediction_type === 'flow_prediction') return 'flow';
   const cls = modelIndex._class_name;
   return typeof cls === 'string' && FLOW_PIPELINE.test(cls) ? 'flow' : 'vp';
 }

@@ -14,6 +14,8 @@ export interface SamplerRun<S extends SolverState> {
   x: Tensor;
   model: DenoiseFn;
   noise?: NoiseSource;
+  /** The model timestep of levels between grid levels (see SolverContext.timestepAt). */
+  timestepAt?: (sigma: number) => number;
   /** Called before every model call; throw (e.g. an AbortError) to stop. */
   beforeModelCall?: () => void;
   /** Called after step i of `total`, with the new state. */
@@ -37,7 +39,7 @@ function checkFinite(t: Tensor, what: string, step: number, total: number, sigma
 
 export async function runSampler<S extends SolverState>(run: SamplerRun<S>): Promise<SamplerResult> {
   const { solver, sigmas } = run;
-  const ctx: SolverContext = { sigmas, noise: run.noise };
+  const ctx: SolverContext = { sigmas, noise: run.noise, timestepAt: run.timestepAt };
   const total = sigmas.timesteps.length;
   let modelCalls = 0;
   let step = 0;

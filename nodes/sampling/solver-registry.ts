@@ -1,25 +1,199 @@
-/** The solvers the Sampler offers, by name. Later issues add DPM-Solver++, UniPC, DEIS, Heun here. */
-import { createDdim, type DdimOptions } from './ddim.ts';
+/**
+ * The solvers the Sampler offers, by name: how to build each from a scheduler config plus the Sampler's
+ * params, and which Sampler params (with their `when` conditions) each one reads. The exponential-
+ * integrator family (DPM-Solver, UniPC, DEIS) is registered from exp-solvers.ts in the same shape.
+ */
+import type { ParamSpec } from '../core/types.ts';
+import type { SchedulerConfig } from '../core/values.ts';
+import { createDdim } from './ddim.ts';
+import { createEulerAncestral } from './euler-ancestral.ts';
 import { createEuler } from './euler.ts';
+import { EXP_INTEGRATOR_SOLVERS, EXP_SOLVER_NAMES } from './exp-solvers.ts';
 import { createFlowEuler } from './flow-euler.ts';
+import { createHeun } from './heun.ts';
+import { createLms, LMS_MAX_ORDER } from './lms.ts';
+import { createMrsOnVe } from './mrs.ts';
+import { createRfSolver } from './rf-solver.ts';
 import type { Solver } from './solver.ts';
 
-export const SOLVER_NAMES = ['ddim', 'euler', 'flow-euler'] as const;
-export type SolverName = (typeof SOLVER_NAMES)[number];
+/** Sampler param values by name (what a solver's optionsFromConfig reads its overrides from). */
+export type SolverParams = Record<string, unknown>;
 
-export interface SolverOptions {
-  ddim?: DdimOptions;
+export interface SolverEntry<O = unknown> {
+  description: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  create(opts: O): Solver<any>;
+  /** The solver's options for a model's scheduler config, with the Sampler's params applied over it. */
+  optionsFromConfig(schedulerConfig: SchedulerConfig, overrides: SolverParams): O;
+  /** Sampler params this solver reads (names are shared across solvers; one spec per name). */
+  params?: Record<string, ParamSpec>;
+  /** Model spaces it runs on (default both). */
+  spaces?: readonly ('vp' | 'flow')[];
+  /** Its steps can draw noise (ancestral / SDE / churn / DDIM eta). */
+  stochastic?: boolean;
+  /** It applies the config's x0 clipping/thresholding itself (the model wrapper must not apply it again). */
+  limitsDenoised?: boolean;
 }
 
-export function createSolver(name: string, opts: SolverOptions = {}): Solver {
-  switch (name) {
-    case 'ddim':
-      return createDdim(opts.ddim);
-    case 'euler':
-      return createEuler();
-    case 'flow-euler':
-      return createFlowEuler();
-    default:
-      throw new Error(`unknown solver "${name}" (known: ${SOLVER_NAMES.join(', ')})`);
+function num(p: SolverParams, name: string, fallback: number): number {
+  const v = p[name];
+  return typeof v === 'number' ? v : fallback;
+}
+
+const S_NOISE: ParamSpec = {
+  kind: 'float',
+  default: 1,
+  min: 0,
+  max: 2,
+  label: 'Noise scale',
+  help: 'Scale of the noise stochastic steps add (k-diffusion s_noise)',
+};
+
+/** The solvers implemented next to this file (the exponential integrators come from exp-solvers.ts). */
+const BASE_SOLVERS: Record<string, SolverEntry> = {
+  ddim: {
+    description: 'DDIM (Song et al. 2021), diffusers DDIMScheduler semantics; eta > 0 adds DDPM-like noise. On flow models: flow Euler.',
+    create: (o) => createDdim(o as { eta: number }),
+    // x0 clipping/thresholding is applied by the model wrapper (denoisedLimitFromConfig), not here.
+    optionsFromConfig: (_cfg, p) => ({ eta: num(p, 'eta', 0) }),
+    params: {
+      eta: { kind: 'float', default: 0, min: 0, max: 1, label: 'Eta', help: 'DDIM noise: 0 deterministic, 1 DDPM-like' },
+    },
+    stochastic: true,
+  },
+  euler: {
+    description: 'Euler on the probability-flow ODE (diffusers EulerDiscreteScheduler / k-diffusion), optional churn.',
+    create: (o) => createEuler(o as object),
+    optionsFromConfig: (_cfg, p) => ({
+      sChurn: num(p, 's_churn', 0),
+      sTmin: num(p, 's_tmin', 0),
+      sTmax: num(p, 's_tmax', Infinity),
+      sNoise: num(p, 's_noise', 1),
+    }),
+    params: {
+      s_churn: { kind: 'float', default: 0, min: 0, max: 100, label: 'Churn', help: 'Noise re-injected per step (0 = deterministic ODE); VP models only' },
+      s_tmin: { kind: 'float', default: 0, min: 0, label: 'Churn from sigma', help: 'Churn applies to levels >= this' },
+      s_tmax: { kind: 'float', default: 1e6, min: 0, label: 'Churn up to sigma', help: 'Churn applies to levels <= this' },
+      s_noise: S_NOISE,
+    },
+    stochastic: true,
+  },
+  euler_ancestral: {
+    description: 'Euler ancestral (k-diffusion; diffusers EulerAncestralDiscreteScheduler at eta 1): each step adds fresh noise.',
+    create: (o) => createEulerAncestral(o as object),
+    optionsFromConfig: (_cfg, p) => ({ eta: num(p, 'ancestral_eta', 1), sNoise: num(p, 's_noise', 1) }),
+    params: {
+      ancestral_eta: { kind: 'float', default: 1, min: 0, max: 1, label: 'Ancestral eta', help: 'Fraction of each step taken as fresh noise (1 = full ancestral)' },
+      s_noise: S_NOISE,
+    },
+    stochastic: true,
+  },
+  heun: {
+    description: "Heun's second-order method (diffusers HeunDiscreteScheduler, k-diffusion): 2 model calls per step, Euler on the last step to 0.",
+    create: () => createHeun(),
+    optionsFromConfig: () => ({}),
+  },
+  lms: {
+    description: 'Linear multistep in sigma (diffusers LMSDiscreteScheduler): Adams-Bashforth over the last `order` derivatives.',
+    create: (o) => createLms(o as object),
+    optionsFromConfig: (_cfg, p) => ({ order: num(p, 'lms_order', LMS_MAX_ORDER) }),
+    params: {
+      lms_order: { kind: 'int', default: LMS_MAX_ORDER, min: 1, max: LMS_MAX_ORDER, label: 'LMS order', help: 'Past derivatives used per step (diffusers default 4)' },
+    },
+  },
+  flow_euler: {
+    description: 'Flow-matching Euler (diffusers FlowMatchEulerDiscreteScheduler): x += (t_next - t) v.',
+    create: () => createFlowEuler(),
+    optionsFromConfig: () => ({}),
+    spaces: ['flow'],
+  },
+  rf_solver: {
+    description: 'RF-Solver (Wang et al. 2024): second-order midpoint step on the flow ODE, 2 model calls per step.',
+    create: () => createRfSolver(),
+    optionsFromConfig: () => ({}),
+    spaces: ['flow'],
+  },
+  mrs: {
+    description:
+      'MR Sampler (Li et al. 2025) for mean-reverting diffusion: DPM-Solver++ on x - mu, order 1 or 2. On an ordinary VP model mu = 0 and it equals DPM-Solver++ 1 / 2M (heun form).',
+    create: (o) => createMrsOnVe((o as { order: number }).order),
+    optionsFromConfig: (_cfg, p) => ({ order: num(p, 'mrs_order', 2) }),
+    params: {
+      mrs_order: { kind: 'int', default: 2, min: 1, max: 2, label: 'MRS order', help: '1 or 2 (data-prediction multistep)' },
+    },
+    spaces: ['vp'],
+  },
+};
+
+/** The exponential integrators (exp-solvers.ts), which threshold x0 themselves from the config. */
+const EXP_SOLVERS: Record<string, SolverEntry> = Object.fromEntries(
+  EXP_SOLVER_NAMES.map((name) => {
+    const e = EXP_INTEGRATOR_SOLVERS[name];
+    const entry: SolverEntry = {
+      description: e.description,
+      params: e.params,
+      create: (o) => e.create(o as object),
+      optionsFromConfig: (cfg, p) => e.optionsFromConfig(cfg, p),
+      limitsDenoised: true,
+      stochastic: name === 'dpmpp_2m_sde',
+    };
+    return [name, entry];
+  }),
+);
+
+const { ddim, euler, euler_ancestral, heun, lms, flow_euler, rf_solver, mrs } = BASE_SOLVERS;
+
+/** Every registered solver, in the order the Sampler lists them. */
+export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
+  ddim,
+  euler,
+  euler_ancestral,
+  heun,
+  lms,
+  ...EXP_SOLVERS,
+  flow_euler,
+  rf_solver,
+  mrs,
+};
+
+/** Registered solver names (the Sampler's `solver` enum). */
+export const SOLVER_NAMES: readonly string[] = Object.keys(SOLVERS);
+
+/** The grid rules a solver follows on VP models, when they are another solver's (schedule-rules.ts knows those). */
+export const GRID_AS: Readonly<Record<string, string>> = { mrs: 'dpmpp_2m', dpm_2m: 'dpmpp_2m' };
+
+export function solverEntry(name: string): SolverEntry {
+  const entry = SOLVERS[name];
+  if (!entry) throw new Error(`unknown solver "${name}" (known: ${SOLVER_NAMES.join(', ')})`);
+  return entry;
+}
+
+/**
+ * Builds a solver for a model's scheduler config with the Sampler's params (defaults for absent ones).
+ * `extra` is merged into the options: what a graph cannot set, e.g. { scheduleSteps } for the exponential
+ * integrators when the grid is the tail of a longer schedule (solvers ignore keys they do not know).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function createSolver(name: string, schedulerConfig: SchedulerConfig = {}, params: SolverParams = {}, extra: SolverParams = {}): Solver<any> {
+  const entry = solverEntry(name);
+  const opts = entry.optionsFromConfig(schedulerConfig, params);
+  return entry.create(typeof opts === 'object' && opts !== null ? { ...opts, ...extra } : opts);
+}
+
+/**
+ * The Sampler params of all solvers, each shown only for the solvers that read it (`when`). A name read by
+ * several solvers keeps the first declaration's spec.
+ */
+export function solverParamSpecs(): Record<string, ParamSpec> {
+  const users = new Map<string, { spec: ParamSpec; solvers: string[] }>();
+  for (const [name, entry] of Object.entries(SOLVERS)) {
+    for (const [param, spec] of Object.entries(entry.params ?? {})) {
+      const u = users.get(param);
+      if (u) u.solvers.push(name);
+      else users.set(param, { spec, solvers: [name] });
+    }
   }
+  const out: Record<string, ParamSpec> = {};
+  for (const [param, { spec, solvers }] of users) out[param] = { ...spec, when: { param: 'solver', in: solvers } };
+  return out;
 }

@@ -33,6 +33,12 @@ export interface SolverContext {
   readonly sigmas: Sigmas;
   /** Standard normals for stochastic steps, seeded by the caller so runs reproduce. */
   readonly noise?: NoiseSource;
+  /**
+   * The model timestep of any level, for solvers that evaluate the model between grid levels (Euler
+   * churn, RF-Solver's midpoint). The Sampler derives it from the model's training table; without it
+   * `timestepForSigma` interpolates within the grid.
+   */
+  readonly timestepAt?: (sigma: number) => number;
 }
 
 /** What every solver state carries; solvers add their own history (previous predictions, ...). */
@@ -51,11 +57,57 @@ export interface Solver<S extends SolverState = SolverState> {
   init(ctx: SolverContext, x: Tensor): S;
   /** Advances from level i to level i + 1. */
   step(ctx: SolverContext, state: S, i: number, model: DenoiseFn): Promise<S>;
+  /** Model evaluations a whole run over `sigmas` makes when that is not nfePerStep per step (Heun: 2n - 1). */
+  modelCalls?(sigmas: Sigmas): number;
+  /** True when steps draw from ctx.noise (ancestral / SDE / churn): the run depends on the seed. */
+  readonly stochastic?: boolean;
+}
+
+/** Model evaluations of a full run of `solver` over `sigmas`. */
+export function solverModelCalls(solver: Pick<Solver, 'nfePerStep' | 'modelCalls'>, sigmas: Sigmas): number {
+  return solver.modelCalls ? solver.modelCalls(sigmas) : solver.nfePerStep * sigmas.timesteps.length;
 }
 
 /** The model-call level of step i. */
 export function levelAt(sigmas: Sigmas, i: number): ModelLevel {
   return { sigma: sigmas.sigmas[i], timestep: sigmas.timesteps[i] };
+}
+
+/**
+ * The model timestep at level `sigma`: a grid level's own timestep when it is one, else ctx.timestepAt,
+ * else an interpolation within the grid (flow timesteps are proportional to t; VP ones are interpolated
+ * linearly in ln(sigma) between neighbouring grid levels, clamped to the grid's range).
+ */
+export function timestepForSigma(ctx: SolverContext, sigma: number): number {
+  const { sigmas, timesteps } = ctx.sigmas;
+  for (let k = 0; k < timesteps.length; k++) if (sigmas[k] === sigma) return timesteps[k];
+  if (ctx.timestepAt) return ctx.timestepAt(sigma);
+  const n = timesteps.length;
+  if (n === 0) throw new Error(`no timestep for level ${sigma}: the grid has no steps`);
+  if (ctx.sigmas.space === 'flow') {
+    const k = sigmas.findIndex((s, j) => j < n && s > 0);
+    if (k < 0) throw new Error(`no timestep for level ${sigma}: the flow grid has no positive level`);
+    return (timesteps[k] / sigmas[k]) * sigma;
+  }
+  // Grid pairs (level, timestep) with a positive level, sorted by level.
+  const pairs = Array.from({ length: n }, (_, k) => [sigmas[k], timesteps[k]] as const)
+    .filter(([s]) => s > 0)
+    .sort((a, b) => a[0] - b[0]);
+  if (pairs.length === 0) throw new Error(`no timestep for level ${sigma}: the grid has no positive level`);
+  if (pairs.length === 1 || sigma <= pairs[0][0]) return pairs[0][1];
+  const last = pairs[pairs.length - 1];
+  if (sigma >= last[0]) return last[1];
+  let j = 1;
+  while (pairs[j][0] < sigma) j++;
+  const [s0, t0] = pairs[j - 1];
+  const [s1, t1] = pairs[j];
+  const w = (Math.log(sigma) - Math.log(s0)) / (Math.log(s1) - Math.log(s0));
+  return t0 + w * (t1 - t0);
+}
+
+/** The model-call level at any `sigma` (see timestepForSigma). */
+export function levelOf(ctx: SolverContext, sigma: number): ModelLevel {
+  return { sigma, timestep: timestepForSigma(ctx, sigma) };
 }
 
 /** Factor from sampling variables to the model's data variables at a level: 1/sqrt(s^2+1) for VP, 1 for flow. */

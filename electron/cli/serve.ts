@@ -1,0 +1,104 @@
+/**
+ * `flowstudio serve`: the editor in a browser. The engine runs in a worker thread (a sampling run never
+ * blocks HTTP), behind the AppBackend, behind the loopback-only server. Runs until SIGINT/SIGTERM.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { AppBackend } from '../engine/app-backend.ts';
+import { APP_ROOT } from '../engine/paths.ts';
+import { WorkerEngine } from '../engine/worker/worker-client.ts';
+import { startServer } from '../server/server.ts';
+import { UsageError } from './args.ts';
+
+export const DEFAULT_STATIC_DIR = path.join(APP_ROOT, 'renderer', 'dist');
+
+export const SERVE_USAGE = `  serve [--port N] [--out dir] [--open] [--root dir ...] [--provider name ...] [--static dir]
+      Serve the editor on http://127.0.0.1 (port 0 or absent: a free one) until Ctrl+C.
+      --root adds folders graph files may be opened from and saved to.`;
+
+export interface ServeIO {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
+/** `stop` ends the server (tests); otherwise SIGINT or SIGTERM does. Resolves with the exit code. */
+export async function serveCommand(args: string[], io: ServeIO, stop?: AbortSignal): Promise<number> {
+  let values: Record<string, string | boolean | string[] | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        port: { type: 'string' },
+        out: { type: 'string' },
+        open: { type: 'boolean' },
+        root: { type: 'string', multiple: true },
+        provider: { type: 'string', multiple: true },
+        static: { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const port = parsePort(values.port as string | undefined);
+  const outDir = path.resolve((values.out as string | undefined) ?? 'out');
+  const staticDir = path.resolve((values.static as string | undefined) ?? DEFAULT_STATIC_DIR);
+  const roots = ((values.root as string[] | undefined) ?? []).map((r) => path.resolve(r));
+  for (const r of roots) if (!fs.existsSync(r)) throw new UsageError(`--root folder not found: ${r}`);
+  const providers = (values.provider as string[] | undefined)?.flatMap((p) => p.split(','));
+
+  const engine = new WorkerEngine({ outDir, providers, readRoots: roots });
+  let backend: AppBackend;
+  let server;
+  try {
+    backend = new AppBackend({ engine, outDir, graphRoots: roots });
+    server = await startServer({ backend, port, staticDir });
+  } catch (e) {
+    await engine.close();
+    throw e;
+  }
+
+  if (!fs.existsSync(path.join(staticDir, 'index.html'))) {
+    io.stderr.write(`flowstudio: warning: the editor is not built (no ${path.join(staticDir, 'index.html')}); \`npm start\` builds it.\n`);
+  }
+  io.stdout.write(`FlowStudio is running at ${server.url}\n`);
+  io.stderr.write(`Outputs go to ${outDir}; presets and autosave to ${backend.dataDir}. Press Ctrl+C to stop.\n`);
+  if (values.open) openBrowser(server.url, io);
+
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve();
+    };
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+    if (stop?.aborted) done();
+    stop?.addEventListener('abort', done, { once: true });
+  });
+  await server.close();
+  await engine.close();
+  return 0;
+}
+
+function parsePort(raw: string | undefined): number {
+  if (raw === undefined) return 0;
+  const port = Number(raw);
+  if (!/^\d+$/.test(raw) || port > 65535) throw new UsageError(`--port expects an integer from 0 to 65535, got "${raw}"`);
+  return port;
+}
+
+function openBrowser(url: string, io: ServeIO): void {
+  const [command, args] =
+    process.platform === 'darwin' ? ['open', [url]] : process.platform === 'win32' ? ['cmd', ['/c', 'start', '""', url]] : ['xdg-open', [url]];
+  try {
+    const child = spawn(command, args as string[], { detached: true, stdio: 'ignore' });
+    child.on('error', () => io.stderr.write(`flowstudio: could not open a browser (${command}); open ${url} yourself.\n`));
+    child.unref();
+  } catch {
+    io.stderr.write(`flowstudio: could not open a browser; open ${url} yourself.\n`);
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * The app backend: an EngineAPI (in-process Engine or WorkerEngine) plus what the editor needs around
+ * it (presets, autosave, graph files, recent files, output files), i.e. the AppAPI every transport carries.
+ * Everything that touches the disk is confined to known folders; names and paths from the UI are checked.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { EngineAPI, ModelInfo, RunRequest, RunSummary } from './api.ts';
+import type { AppAPI, PresetInfo, RecentFile } from './app-api.ts';
+import type { EngineEventListener } from './events.ts';
+import type { NodeTypeDescription } from './graph/describe.ts';
+import type { GraphError } from './graph/errors.ts';
+import { createFileService } from './files.ts';
+import { EXAMPLES_DIR } from './paths.ts';
+import type { FileService } from '../../nodes/core/types.ts';
+import { AutosaveStore } from './app/autosave.ts';
+import { defaultDataDir } from './app/data-dir.ts';
+import { GraphFiles } from './app/graph-files.ts';
+import { PresetStore } from './app/presets.ts';
+import { RecentFiles } from './app/recent-files.ts';
+
+export interface AppBackendOptions {
+  engine: EngineAPI;
+  /** The engine's output folder (what runs write): readable through readFile. */
+  outDir: string;
+  /** Presets, autosave, recent files. Default: FLOWSTUDIO_DATA_DIR, $XDG_DATA_HOME/flowstudio or ~/.local/share/flowstudio. */
+  dataDir?: string;
+  /** Shipped example graphs (read-only presets). Default: the app's examples/ folder. */
+  examplesDir?: string;
+  /** Folders graph files may be opened from and saved to, besides <dataDir>/graphs (where relative paths land). */
+  graphRoots?: string[];
+  /** Extra folders readFile may read (input images, ...), besides outDir, examples, data dir and graphRoots. */
+  readRoots?: string[];
+}
+
+export class AppBackend implements AppAPI {
+  readonly engine: EngineAPI;
+  readonly dataDir: string;
+  readonly outDir: string;
+  readonly graphRoots: string[];
+  private readonly presets: PresetStore;
+  private readonly autosave: AutosaveStore;
+  private readonly recent: RecentFiles;
+  private readonly graphFiles: GraphFiles;
+  private readonly outputFiles: FileService;
+
+  constructor(opts: AppBackendOptions) {
+    this.engine = opts.engine;
+    this.dataDir = path.resolve(opts.dataDir ?? defaultDataDir());
+    this.outDir = path.resolve(opts.outDir);
+    const examplesDir = path.resolve(opts.examplesDir ?? EXAMPLES_DIR);
+    this.graphRoots = [path.join(this.dataDir, 'graphs'), ...(opts.graphRoots ?? []).map((r) => path.resolve(r))];
+    // Roots must exist for realpath checks; a fresh data dir has none of them yet.
+    for (const dir of [this.dataDir, this.outDir, ...this.graphRoots]) fs.mkdirSync(dir, { recursive: true });
+
+    this.presets = new PresetStore({ examplesDir, userDir: path.join(this.dataDir, 'presets') });
+    this.autosave = new AutosaveStore(path.join(this.dataDir, 'autosave.json'));
+    this.recent = new RecentFiles(path.join(this.dataDir, 'recent-files.json'));
+    this.graphFiles = new GraphFiles({ roots: this.graphRoots, readOnlyRoots: [examplesDir] });
+    this.outputFiles = createFileService({
+      outDir: this.outDir,
+      readRoots: [this.outDir, examplesDir, this.dataDir, ...this.graphRoots, ...(opts.readRoots ?? []).map((r) => path.resolve(r))],
+    });
+  }
+
+  // ---- EngineAPI: passed through unchanged ----
+  listNodeTypes(): Promise<NodeTypeDescription[]> {
+    return this.engine.listNodeTypes();
+  }
+  validate(graph: unknown): Promise<GraphError[]> {
+    return this.engine.validate(graph);
+  }
+  run(request: RunRequest): Promise<RunSummary> {
+    return this.engine.run(request);
+  }
+  cancel(runId: string): Promise<boolean> {
+    return this.engine.cancel(runId);
+  }
+  subscribe(listener: EngineEventListener): () => void {
+    return this.engine.subscribe(listener);
+  }
+  listModels(): Promise<ModelInfo[]> {
+    return this.engine.listModels();
+  }
+
+  // ---- presets ----
+  listPresets(): Promise<PresetInfo[]> {
+    return this.presets.list();
+  }
+  readPreset(id: string): Promise<unknown> {
+    return this.presets.read(id);
+  }
+  writePreset(name: string, graph: unknown): Promise<PresetInfo> {
+    return this.presets.write(name, graph);
+  }
+  deletePreset(id: string): Promise<void> {
+    return this.presets.delete(id);
+  }
+
+  // ---- autosave ----
+  readAutosave(): Promise<{ graph: unknown; savedAt: string } | null> {
+    return this.autosave.read();
+  }
+  async writeAutosave(graph: unknown): Promise<void> {
+    await this.autosave.write(graph);
+  }
+
+  // ---- graph files ----
+  async openGraphFile(file: string): Promise<unknown> {
+    const { doc, path: real } = this.graphFiles.open(file);
+    await this.recent.add(real);
+    return doc;
+  }
+  async saveGraphFile(file: string, graph: unknown): Promise<string> {
+    const written = this.graphFiles.save(file, graph);
+    await this.recent.add(written);
+    return written;
+  }
+  listRecentFiles(): Promise<RecentFile[]> {
+    return this.recent.list();
+  }
+
+  // ---- output and input files ----
+  async readFile(file: string): Promise<Uint8Array> {
+    const real = this.outputFiles.resolveRead(file);
+    const bytes = await fs.promises.readFile(real);
+    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+}

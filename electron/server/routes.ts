@@ -1,0 +1,125 @@
+/**
+ * The JSON API: one route per AppAPI method. Bodies and query params are checked here (shape only);
+ * the backend checks meaning (graphs, names, paths). A route's result is sent as JSON, except
+ * `bytes` (raw file contents) and `undefined` (204 No Content).
+ */
+import type { AppAPI } from '../engine/app-api.ts';
+import type { RunRequest } from '../engine/api.ts';
+import { contentTypeOf } from './content-types.ts';
+import { HttpError } from './http-io.ts';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+export interface RouteInput {
+  /** The parsed JSON body (undefined when empty). */
+  body: unknown;
+  query: URLSearchParams;
+  /** The decoded path remainder for routes declared with a trailing `*`. */
+  rest: string;
+}
+
+export type RouteResult = { bytes: Uint8Array; contentType: string } | { json: unknown } | undefined;
+
+export interface Route {
+  method: HttpMethod;
+  /** Exact path, or a prefix ending in `/*`. */
+  path: string;
+  handle(api: AppAPI, input: RouteInput): Promise<RouteResult>;
+}
+
+const json = async (value: Promise<unknown>): Promise<RouteResult> => ({ json: await value });
+const none = async (value: Promise<unknown>): Promise<RouteResult> => {
+  await value;
+  return undefined;
+};
+
+export const ROUTES: Route[] = [
+  { method: 'GET', path: '/api/node-types', handle: (api) => json(api.listNodeTypes()) },
+  { method: 'GET', path: '/api/models', handle: (api) => json(api.listModels()) },
+  { method: 'POST', path: '/api/validate', handle: (api, { body }) => json(api.validate(field(body, 'graph', 'any'))) },
+  { method: 'POST', path: '/api/run', handle: (api, { body }) => json(api.run(runRequest(body))) },
+  { method: 'POST', path: '/api/cancel', handle: (api, { body }) => json(api.cancel(field(body, 'runId', 'string'))) },
+
+  { method: 'GET', path: '/api/presets', handle: (api) => json(api.listPresets()) },
+  {
+    method: 'POST',
+    path: '/api/presets',
+    handle: (api, { body }) => json(api.writePreset(field(body, 'name', 'string'), field(body, 'graph', 'any'))),
+  },
+  { method: 'GET', path: '/api/presets/*', handle: (api, { rest }) => json(api.readPreset(rest)) },
+  { method: 'DELETE', path: '/api/presets/*', handle: (api, { rest }) => none(api.deletePreset(rest)) },
+
+  { method: 'GET', path: '/api/autosave', handle: (api) => json(api.readAutosave()) },
+  { method: 'PUT', path: '/api/autosave', handle: (api, { body }) => none(api.writeAutosave(field(body, 'graph', 'any'))) },
+
+  { method: 'POST', path: '/api/graph-files/open', handle: (api, { body }) => json(api.openGraphFile(field(body, 'path', 'string'))) },
+  {
+    method: 'POST',
+    path: '/api/graph-files/save',
+    handle: (api, { body }) => json(api.saveGraphFile(field(body, 'path', 'string'), field(body, 'graph', 'any'))),
+  },
+  { method: 'GET', path: '/api/recent-files', handle: (api) => json(api.listRecentFiles()) },
+
+  {
+    method: 'GET',
+    path: '/api/file',
+    handle: async (api, { query }) => {
+      const file = query.get('path');
+      if (!file) throw badRequest('GET /api/file needs a ?path= query parameter');
+      return { bytes: await api.readFile(file), contentType: contentTypeOf(file) };
+    },
+  },
+];
+
+/** The route for a path: `route` when one matches the method, else the methods the path allows (for 405). */
+export function findRoute(method: string, pathname: string): { route: Route; rest: string } | { allowed: HttpMethod[] } {
+  const allowed: HttpMethod[] = [];
+  // Exact paths win over prefixes (GET /api/presets vs GET /api/presets/<id>).
+  for (const exact of [true, false]) {
+    for (const route of ROUTES) {
+      const rest = matchPath(route.path, pathname, exact);
+      if (rest === undefined) continue;
+      if (route.method === method || (method === 'HEAD' && route.method === 'GET')) return { route, rest };
+      allowed.push(route.method);
+    }
+  }
+  return { allowed: [...new Set(allowed)] };
+}
+
+function matchPath(pattern: string, pathname: string, exact: boolean): string | undefined {
+  if (exact) return pattern === pathname ? '' : undefined;
+  if (!pattern.endsWith('/*')) return undefined;
+  const prefix = pattern.slice(0, -1);
+  if (!pathname.startsWith(prefix) || pathname.length === prefix.length) return undefined;
+  try {
+    return decodeURIComponent(pathname.slice(prefix.length));
+  } catch {
+    throw badRequest(`Malformed URL path "${pathname}"`);
+  }
+}
+
+function badRequest(message: string): HttpError {
+  return new HttpError(400, 'BadRequestError', message);
+}
+
+function field(body: unknown, name: string, kind: 'string'): string;
+function field(body: unknown, name: string, kind: 'any'): unknown;
+function field(body: unknown, name: string, kind: 'string' | 'any'): unknown {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest(`Request body must be a JSON object with "${name}"`);
+  const value = (body as Record<string, unknown>)[name];
+  if (value === undefined) throw badRequest(`Request body is missing "${name}"`);
+  if (kind === 'string' && typeof value !== 'string') throw badRequest(`"${name}" must be a string`);
+  return value;
+}
+
+function runRequest(body: unknown): RunRequest {
+  const graph = field(body, 'graph', 'any');
+  const { targets, force, runId } = body as Record<string, unknown>;
+  const strings = (v: unknown) => Array.isArray(v) && v.every((s) => typeof s === 'string');
+  if (targets !== undefined && !strings(targets)) throw badRequest('"targets" must be an array of node ids');
+  if (force !== undefined && typeof force !== 'boolean' && !strings(force)) throw badRequest('"force" must be true/false or an array of node ids');
+  if (runId !== undefined && (typeof runId !== 'string' || runId === '' || runId.length > 200)) {
+    throw badRequest('"runId" must be a non-empty string of at most 200 characters');
+  }
+  return { graph, targets: targets as string[] | undefined, force: force as RunRequest['force'], runId: runId as string | undefined };
+}

@@ -1,0 +1,122 @@
+/**
+ * CFG: classifier-free guidance settings for a Sampler (GUIDANCE port), and how a Sampler applies them to
+ * its model: the guided DenoiseFn (nodes/sampling/guidance.ts does the math).
+ */
+import { Tensor } from './core/tensor.ts';
+import { defineNode } from './core/types.ts';
+import type { Conditioning, Guidance, ModelHandle, SigmaSpace } from './core/values.ts';
+import { batchedCfgDenoiseFn, cfgDenoiseFn, concatBatch, type CfgSettings } from './sampling/guidance.ts';
+import { bindDenoiser, createDenoiseFn, limitPrediction, predictionType, type PredictionLimit } from './sampling/denoiser.ts';
+import type { DenoiseFn } from './sampling/solver.ts';
+
+export const CFG_MODES = ['auto', 'batched', 'separate'] as const;
+export type CfgMode = (typeof CFG_MODES)[number];
+
+export const CFG = defineNode({
+  type: 'CFG',
+  version: 1,
+  title: 'CFG Guidance',
+  category: 'guidance',
+  description:
+    'Classifier-free guidance for a Sampler: out = uncond + scale * (cond - uncond) on the model output, with optional CFG rescale. The Sampler\'s conditioning input is the positive side.',
+  inputs: {
+    negative: {
+      type: 'CONDITIONING',
+      optional: true,
+      help: 'Unconditional / negative side. Unconnected: zeros of the positive conditioning\'s shapes (not an empty prompt\'s embedding)',
+    },
+  },
+  outputs: { guidance: { type: 'GUIDANCE' } },
+  params: {
+    scale: { kind: 'float', default: 7.5, min: 0, max: 50, label: 'Scale', help: 'Guidance scale; 1 = the conditional model alone (one call per step)' },
+    rescale: { kind: 'float', default: 0, min: 0, max: 1, label: 'Rescale', help: 'CFG rescale (Lin et al.): 0 off, 0.7 typical for zero-SNR v-models' },
+    mode: {
+      kind: 'enum',
+      options: CFG_MODES,
+      default: 'auto',
+      label: 'Model calls',
+      help: 'batched: one call on [uncond; cond]; separate: two calls; auto: batched when the model takes any batch size',
+    },
+  },
+  async execute(_ctx, inputs, params) {
+    const guidance: Guidance = { kind: 'cfg', params: { scale: params.scale, rescale: params.rescale, mode: params.mode, negative: inputs.negative } };
+    return { guidance };
+  },
+});
+
+export default CFG;
+
+interface CfgParams extends CfgSettings {
+  mode: CfgMode;
+  negative?: Conditioning;
+}
+
+function readCfg(g: Guidance): CfgParams {
+  if (g.kind !== 'cfg') throw new Error(`guidance of kind "${g.kind}" is not supported by the Sampler (known: cfg)`);
+  const { scale, rescale, mode, negative } = g.params;
+  if (typeof scale !== 'number' || !Number.isFinite(scale)) throw new Error(`CFG guidance: scale must be a finite number, got ${JSON.stringify(scale)}`);
+  const phi = rescale === undefined ? 0 : rescale;
+  if (typeof phi !== 'number' || !(phi >= 0 && phi <= 1)) throw new Error(`CFG guidance: rescale must be in [0, 1], got ${JSON.stringify(rescale)}`);
+  const m = mode ?? 'auto';
+  if (!CFG_MODES.includes(m as CfgMode)) throw new Error(`CFG guidance: mode must be one of ${CFG_MODES.join(', ')}, got ${JSON.stringify(mode)}`);
+  return { scale, rescale: phi, mode: m as CfgMode, negative: negative as Conditioning | undefined };
+}
+
+/** True when a declared dimension accepts any size (symbolic or -1). */
+function dynamicDim(d: number | string | undefined): boolean {
+  return typeof d !== 'number' || d <= 0;
+}
+
+export interface GuidedModelOptions {
+  space: SigmaSpace;
+  conditioning?: Conditioning;
+  guidance?: Guidance;
+  /** x0 limit of the solver's scheduler class, applied once to the guided prediction. */
+  limit?: PredictionLimit;
+  signal?: AbortSignal;
+}
+
+/** The DenoiseFn a Sampler runs: the model with its conditioning, under CFG when guidance is given. */
+export function guidedDenoiseFn(model: ModelHandle, opts: GuidedModelOptions): DenoiseFn {
+  const { space, signal, limit } = opts;
+  if (!opts.guidance) return createDenoiseFn(model, { space, conditioning: opts.conditioning, limit, signal });
+  const cfg = readCfg(opts.guidance);
+  if (cfg.scale === 1 && cfg.rescale === 0) return createDenoiseFn(model, { space, conditioning: opts.conditioning, limit, signal });
+
+  const binding = bindDenoiser(model);
+  const extraInputs = model.denoiser.inputs.filter((i) => i.name !== binding.sample.name && i.name !== binding.timestep.name);
+  if (extraInputs.length === 0) {
+    throw new Error('CFG guidance needs a conditional model; this model takes only a sample and a timestep (disconnect the guidance)');
+  }
+  const positive = opts.conditioning?.feeds ?? {};
+  if (Object.keys(positive).length === 0) throw new Error('CFG guidance needs the positive conditioning: connect the Sampler\'s conditioning input');
+  const negative: Record<string, Tensor> = {};
+  for (const [name, t] of Object.entries(positive)) {
+    const n = cfg.negative?.feeds[name];
+    if (cfg.negative && !n) throw new Error(`CFG guidance: the negative conditioning has no "${name}" (it has ${Object.keys(cfg.negative.feeds).join(', ') || 'nothing'})`);
+    negative[name] = n ?? new Tensor(t.dims);
+  }
+  const kind = { space, type: predictionType(model, space) };
+  const settings: CfgSettings = { scale: cfg.scale, rescale: cfg.rescale };
+  const batchable =
+    dynamicDim(binding.sample.shape[0]) &&
+    Object.entries(positive).every(([name, t]) => {
+      const info = model.denoiser.inputs.find((i) => i.name === name);
+      return t.dims.length > 0 && negative[name].sameShape(t) && (!info || dynamicDim(info.shape[0]));
+    });
+  if (cfg.mode === 'batched' && !batchable) {
+    throw new Error('CFG guidance: mode "batched" needs a model with a free batch size and negative/positive conditioning of equal shapes (use auto or separate)');
+  }
+  let guided: DenoiseFn;
+  if (cfg.mode !== 'separate' && batchable) {
+    const stacked: Record<string, Tensor> = {};
+    for (const [name, t] of Object.entries(positive)) stacked[name] = concatBatch([negative[name], t]);
+    guided = batchedCfgDenoiseFn(createDenoiseFn(model, { space, conditioning: { feeds: stacked }, signal }), settings, kind);
+  } else {
+    const cond = createDenoiseFn(model, { space, conditioning: { feeds: positive }, signal });
+    const uncond = createDenoiseFn(model, { space, conditioning: { feeds: negative }, signal });
+    guided = cfgDenoiseFn(cond, uncond, settings, kind);
+  }
+  if (!limit) return guided;
+  return async (x, level) => limitPrediction(await guided(x, level), x, level.sigma, space, limit);
+}

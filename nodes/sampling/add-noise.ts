@@ -1,0 +1,82 @@
+/**
+ * img2img starts (diffusers pipelines' `strength` and each scheduler's add_noise), as pure functions.
+ *
+ * The start step: init_timestep = min(floor(N * strength), N), t_start = max(N - init_timestep, 0); the run
+ * takes the last N - t_start steps of the full N-step grid (for Heun diffusers slices t_start * order
+ * entries of its doubled list: the same levels).
+ *
+ * add_noise at the first level of that tail, in each scheduler's own variables:
+ *  - DDIM (abar at the start timestep), DPM-Solver, UniPC, DEIS (alpha, sigma of the start level): the VP
+ *    sample sqrt(abar) x0 + sqrt(1 - abar) noise;
+ *  - Euler family: the VE sample x0 + sigma noise;
+ *  - flow (FlowMatch scale_noise): (1 - s) x0 + s noise.
+ * The solvers here hold VP states in VE variables (x_ve = x_vp / alpha), so for every VP family the start
+ * state is x0 + sigma noise: `noisedStart` returns that; `schedulerAddNoise` returns what diffusers holds.
+ */
+import type { Tensor } from '../core/tensor.ts';
+import type { Sigmas } from '../core/values.ts';
+import { linearCombination } from './ops.ts';
+import { SCHEDULER_RULES, type SchedulerClass } from './schedule-rules.ts';
+import { sliceSigmas } from './sigmas-split.ts';
+
+function checkStrength(strength: number): void {
+  if (!(strength >= 0 && strength <= 1)) throw new Error(`denoise strength must be in [0, 1], got ${strength}`);
+}
+
+/** diffusers get_timesteps: the index of the first step an img2img run takes. */
+export function img2imgStartStep(steps: number, strength: number): number {
+  checkStrength(strength);
+  const initTimestep = Math.min(Math.floor(steps * strength), steps);
+  return Math.max(steps - initTimestep, 0);
+}
+
+/** The tail of a full grid that an img2img run with this strength walks (the whole grid at strength 1). */
+export function img2imgSigmas(sigmas: Sigmas, strength: number): Sigmas {
+  const n = sigmas.timesteps.length;
+  return sliceSigmas(sigmas, img2imgStartStep(n, strength), n);
+}
+
+/** DDIM/DDPM add_noise: sqrt(abar) x0 + sqrt(1 - abar) noise (VP variables). */
+export function addNoiseVp(x0: Tensor, noise: Tensor, abar: number): Tensor {
+  if (!(abar >= 0 && abar <= 1)) throw new Error(`add_noise: alphas_cumprod must be in [0, 1], got ${abar}`);
+  return linearCombination([
+    [Math.sqrt(abar), x0],
+    [Math.sqrt(1 - abar), noise],
+  ]);
+}
+
+/** Euler-family add_noise: x0 + sigma noise (VE variables). */
+export function addNoiseVe(x0: Tensor, noise: Tensor, sigma: number): Tensor {
+  return linearCombination([
+    [1, x0],
+    [sigma, noise],
+  ]);
+}
+
+/** Flow-matching scale_noise: (1 - t) x0 + t noise. */
+export function addNoiseFlow(x0: Tensor, noise: Tensor, t: number): Tensor {
+  if (!(t >= 0 && t <= 1)) throw new Error(`scale_noise: flow level must be in [0, 1], got ${t}`);
+  return linearCombination([
+    [1 - t, x0],
+    [t, noise],
+  ]);
+}
+
+/** abar of a VE level: 1 / (sigma^2 + 1). */
+export function abarOfSigma(sigma: number): number {
+  return 1 / (sigma * sigma + 1);
+}
+
+/** The img2img start state in sampling variables at the grid's first level (VE for VP models). */
+export function noisedStart(x0: Tensor, noise: Tensor, sigmas: Sigmas): Tensor {
+  const s = sigmas.sigmas[0];
+  return sigmas.space === 'flow' ? addNoiseFlow(x0, noise, s) : addNoiseVe(x0, noise, s);
+}
+
+/** What the diffusers scheduler that made the grid holds after add_noise (its own variables), for parity checks. */
+export function schedulerAddNoise(x0: Tensor, noise: Tensor, sigmas: Sigmas): Tensor {
+  const s = sigmas.sigmas[0];
+  if (sigmas.space === 'flow') return addNoiseFlow(x0, noise, s);
+  const rules = sigmas.origin !== undefined ? SCHEDULER_RULES[sigmas.origin as SchedulerClass] : undefined;
+  return rules?.family === 'euler' ? addNoiseVe(x0, noise, s) : addNoiseVp(x0, noise, abarOfSigma(s));
+}

@@ -1,0 +1,110 @@
+/**
+ * DPM-Solver++(2M) SDE (Lu et al. 2022; diffusers DPMSolverMultistepScheduler with algorithm_type
+ * "sde-dpmsolver++", fact sheet 3.4):
+ *   x_t = (sigma_t/sigma_s) e^{-h} x + alpha_t (1 - e^{-2h}) D0 [+ second-order term] + sigma_t sqrt(1 - e^{-2h}) z,
+ * second-order term 0.5 alpha_t (1 - e^{-2h}) D1 (midpoint) or alpha_t ((1 - e^{-2h})/(-2h) + 1) D1 (heun),
+ * D1 = (m0 - m1)/r0 as in the ODE solver. z comes from the solver context's NoiseSource, one draw per step
+ * (diffusers draws on every step, also where its weight is 0), so a seeded source reproduces a run and a
+ * recorded sequence replays it. Same warm-up and lower_order_final rules as the ODE multistep solver.
+ *
+ * Orders 1 and 2 only: diffusers' third-order SDE coefficient on D2, ((1 - e^{-2h} - 2h)/(2h)^2 - 1/2), tends to
+ * -1 as h -> 0 where the Taylor expansion of the SDE integral needs ~2h/3, so it is not offered here.
+ * Sampling direction only: the reverse SDE has no ascending (inversion) form.
+ */
+import type { Tensor } from '../core/tensor.ts';
+import { multistepOrder, type DpmSolverType, type ExpCommonOptions } from './dpm-multistep.ts';
+import { checkIntOption, checkMonotone, combine, expLevel, isDegenerateStep, scheduleIndex, solverOutputs, usableOrder, type ExpLevel } from './lambda.ts';
+import { checkSigmas, levelAt, type Solver, type SolverState } from './solver.ts';
+
+export interface DpmSdeOptions extends ExpCommonOptions {
+  /** 1 or 2 (default). */
+  order?: number;
+  solverType?: DpmSolverType;
+  lowerOrderFinal?: boolean;
+  eulerAtFinal?: boolean;
+}
+
+export interface DpmSdeState extends SolverState {
+  outputs: Tensor[];
+  levels: ExpLevel[];
+  lowerOrderNums: number;
+}
+
+/** Coefficients of x, the outputs (newest first) and the noise for one SDE step. */
+export function dpmSdeCoefficients(order: number, solverType: DpmSolverType, s: ExpLevel, t: ExpLevel, prev: ExpLevel | undefined): { x: number; m: number[]; noise: number } {
+  const h = t.lambda - s.lambda;
+  const em2h = Math.expm1(-2 * h); // e^{-2h} - 1
+  const out = t.alpha / t.scale;
+  // (sigma_t/sigma_s) e^{-h} on the native sample, converted to sampling variables.
+  const x = ((t.sigma / s.sigma) * Math.exp(-h) * s.scale) / t.scale;
+  const noise = (t.sigma * Math.sqrt(-em2h)) / t.scale;
+  const k0 = -em2h;
+  if (order === 1) return { x, m: [out * k0], noise };
+  const r0 = (s.lambda - prev!.lambda) / h;
+  const k1 = solverType === 'midpoint' ? -0.5 * em2h : em2h / (2 * h) + 1;
+  return { x, m: [out * (k0 + k1 / r0), (-out * k1) / r0], noise };
+}
+
+export function createDpmSde(opts: DpmSdeOptions = {}): Solver<DpmSdeState> {
+  const name = 'DPM-Solver++ SDE';
+  const order = checkIntOption(name, 'order', opts.order ?? 2, 1, 2);
+  const solverType = opts.solverType ?? 'midpoint';
+  if (solverType !== 'midpoint' && solverType !== 'heun') throw new Error(`${name}: solver type must be "midpoint" or "heun", got ${JSON.stringify(solverType)}`);
+  return {
+    name: `dpmpp_${order}m_sde`,
+    nfePerStep: 1,
+    stochastic: true,
+    init(ctx, x) {
+      checkSigmas(ctx.sigmas);
+      if (checkMonotone(name, ctx.sigmas) === 'ascending') {
+        throw new Error(`${name} is a stochastic sampler and cannot run an ascending (inversion) grid; use an ODE solver such as dpmpp_2m`);
+      }
+      if (!ctx.noise) throw new Error(`${name} needs a noise source (a seed or a NOISE input)`);
+      scheduleIndex(ctx.sigmas, 0, opts.scheduleSteps);
+      return { x, outputs: [], levels: [], lowerOrderNums: 0 };
+    },
+    async step(ctx, state, i, model) {
+      const { sigmas } = ctx;
+      const s = expLevel(sigmas.space, sigmas.sigmas[i]);
+      const t = expLevel(sigmas.space, sigmas.sigmas[i + 1]);
+      const pred = await model(state.x, levelAt(sigmas, i));
+      const out = solverOutputs(pred, state.x, s, opts.thresholding);
+      const outputs = [...state.outputs, out.data].slice(-order);
+      const levels = [...state.levels, s].slice(-order);
+      const z = ctx.noise!(state.x.dims);
+      const { index, total } = scheduleIndex(sigmas, i, opts.scheduleSteps);
+      const wanted = multistepOrder({
+        order,
+        lowerOrderNums: state.lowerOrderNums,
+        index,
+        total,
+        lowerOrderFinal: opts.lowerOrderFinal ?? true,
+        eulerAtFinal: opts.eulerAtFinal ?? false,
+        finalIsZero: sigmas.sigmas[sigmas.sigmas.length - 1] === 0,
+      });
+      const history = levels.slice(0, -1).reverse();
+      const k = usableOrder(wanted, s, t, history);
+      let x: Tensor;
+      if (isDegenerateStep(s, t)) {
+        // Onto sigma 0 the step is x0-hat (e^{-h} = 0, no noise); from flow t = 1, x = eps-hat there.
+        x = t.sigma === 0 ? combine([[t.alpha / t.scale, out.data]]) : sdeFromPureNoise(t, out.data, z);
+      } else {
+        const c = dpmSdeCoefficients(k, solverType, s, t, history[0]);
+        const ms = outputs.slice(-k).reverse();
+        x = combine([[c.x, state.x], [c.noise, z], ...ms.map((m, j): [number, Tensor] => [c.m[j], m])]);
+      }
+      return { x, denoised: out.data, outputs, levels, lowerOrderNums: Math.min(state.lowerOrderNums + 1, order) };
+    },
+  };
+}
+
+/**
+ * The first-order SDE step from flow t = 1 (alpha_s = 0, lambda_s = -inf): e^{-h} = 0 there, so
+ * x_t = alpha_t D + sigma_t z: the data prediction re-noised with fresh noise.
+ */
+function sdeFromPureNoise(t: ExpLevel, data: Tensor, z: Tensor): Tensor {
+  return combine([
+    [t.alpha / t.scale, data],
+    [t.sigma / t.scale, z],
+  ]);
+}

@@ -1,0 +1,75 @@
+/**
+ * Euler ancestral (k-diffusion sample_euler_ancestral; diffusers EulerAncestralDiscreteScheduler is eta = 1).
+ * VP grids (fact sheet 3.3): s_up = min(s_next, eta sqrt(s_next^2 (s^2 - s_next^2) / s^2)),
+ * s_down = sqrt(s_next^2 - s_up^2); x <- x + (s_down - s) d, then + s_noise * s_up * z.
+ * Flow grids use the rectified-flow form (ComfyUI's sample_euler_ancestral_RF): an Euler step down to
+ * s_down = s_next (1 + (s_next/s - 1) eta), rescaled by (1 - s_next)/(1 - s_down), plus the noise that
+ * restores the marginal variance at s_next: sqrt(s_next^2 - s_down^2 (1 - s_next)^2 / (1 - s_down)^2).
+ * Noise is drawn once per step that adds any (s_up > 0), never on the step to sigma 0.
+ */
+import { linearCombination } from './ops.ts';
+import { checkSigmas, levelAt, type Solver, type SolverState } from './solver.ts';
+
+export interface EulerAncestralOptions {
+  /** 1 = full ancestral noise, 0 = plain Euler. */
+  eta?: number;
+  sNoise?: number;
+}
+
+/** k-diffusion get_ancestral_step: the deterministic target s_down and the noise level s_up. */
+export function ancestralStep(s: number, next: number, eta: number): { down: number; up: number } {
+  if (next === 0 || eta === 0) return { down: next, up: 0 };
+  const up = Math.min(next, eta * Math.sqrt(Math.max((next * next * (s * s - next * next)) / (s * s), 0)));
+  return { down: Math.sqrt(next * next - up * up), up };
+}
+
+/** The flow-grid ancestral step: Euler target, rescale factor onto s_next's signal level, and the noise std. */
+export function flowAncestralStep(s: number, next: number, eta: number): { down: number; rescale: number; up: number } {
+  if (next === 0 || eta === 0) return { down: next, rescale: 1, up: 0 };
+  const down = next * (1 + (next / s - 1) * eta);
+  const rescale = (1 - next) / (1 - down);
+  const up = Math.sqrt(Math.max(next * next - down * down * rescale * rescale, 0));
+  return { down, rescale, up };
+}
+
+export function createEulerAncestral(opts: EulerAncestralOptions = {}): Solver {
+  const eta = opts.eta ?? 1;
+  const sNoise = opts.sNoise ?? 1;
+  if (!(eta >= 0 && eta <= 1)) throw new Error(`Euler ancestral: eta must be in [0, 1], got ${eta}`);
+  if (!(sNoise >= 0 && Number.isFinite(sNoise))) throw new Error(`Euler ancestral: s_noise must be a finite number >= 0, got ${sNoise}`);
+  return {
+    name: 'euler_ancestral',
+    nfePerStep: 1,
+    stochastic: eta > 0,
+    init(ctx, x): SolverState {
+      checkSigmas(ctx.sigmas);
+      const s = ctx.sigmas.sigmas;
+      if (s.some((v, k) => k > 0 && v > s[k - 1])) throw new Error('Euler ancestral cannot walk a grid upwards (inversion): use euler or ddim');
+      if (eta > 0 && !ctx.noise) throw new Error('Euler ancestral needs a noise source');
+      return { x };
+    },
+    async step(ctx, state, i, model) {
+      const level = levelAt(ctx.sigmas, i);
+      const s = level.sigma;
+      const next = ctx.sigmas.sigmas[i + 1];
+      const pred = await model(state.x, level);
+      const d = pred.derivative;
+      if (ctx.sigmas.space === 'flow') {
+        const a = flowAncestralStep(s, next, eta);
+        const terms: [number, typeof d][] = [
+          [a.rescale, state.x],
+          [a.rescale * (a.down - s), d],
+        ];
+        if (a.up > 0) terms.push([sNoise * a.up, ctx.noise!(state.x.dims)]);
+        return { x: linearCombination(terms), denoised: pred.denoised };
+      }
+      const a = ancestralStep(s, next, eta);
+      const terms: [number, typeof d][] = [
+        [1, state.x],
+        [a.down - s, d],
+      ];
+      if (a.up > 0) terms.push([sNoise * a.up, ctx.noise!(state.x.dims)]);
+      return { x: linearCombination(terms), denoised: pred.denoised };
+    },
+  };
+}

@@ -1,0 +1,156 @@
+/**
+ * Classifier-free guidance as a DenoiseFn wrapper (Ho & Salimans 2022, as diffusers pipelines apply it):
+ *   out = out_uncond + scale * (out_cond - out_uncond)
+ * on the model output, from two model calls (conditional / unconditional) or one call on a batch that
+ * stacks [uncond; cond] (diffusers' layout). Every Prediction field is an affine function of the raw model
+ * output with weights that do not depend on it, and the CFG weights (1 - scale, scale) sum to 1, so
+ * combining the Predictions field by field equals converting the combined raw output.
+ * Optional rescale (Lin et al. 2024, diffusers rescale_noise_cfg): out_r = out * std(out_cond)/std(out) per
+ * sample, then phi * out_r + (1 - phi) * out. It acts on the raw output (eps, x0, v or flow velocity), so
+ * the wrapper needs the model's output type to recover it from the Prediction.
+ */
+import { Tensor } from '../core/tensor.ts';
+import type { SigmaSpace } from '../core/values.ts';
+import { predictionFromOutput, type PredictionType } from './denoiser.ts';
+import { linearCombination } from './ops.ts';
+import type { DenoiseFn, ModelLevel, Prediction } from './solver.ts';
+
+export interface CfgSettings {
+  /** Guidance scale w (1 = the conditional model alone). */
+  scale: number;
+  /** CFG rescale phi in [0, 1] (0 = off). */
+  rescale?: number;
+}
+
+/** What the rescale needs to go from a Prediction back to the raw output and forth. */
+export interface OutputKind {
+  space: SigmaSpace;
+  type: PredictionType;
+}
+
+function checkSettings(s: CfgSettings): void {
+  if (!Number.isFinite(s.scale)) throw new Error(`CFG: scale must be a finite number, got ${s.scale}`);
+  const phi = s.rescale ?? 0;
+  if (!(phi >= 0 && phi <= 1)) throw new Error(`CFG: rescale must be in [0, 1], got ${phi}`);
+}
+
+/** Per-sample population std over everything but the leading (batch) axis. */
+function sampleStds(t: Tensor): number[] {
+  const batch = t.dims.length > 1 ? t.dims[0] : 1;
+  const per = t.size / batch;
+  const out: number[] = [];
+  for (let b = 0; b < batch; b++) {
+    let sum = 0;
+    let sq = 0;
+    for (let k = b * per; k < (b + 1) * per; k++) {
+      sum += t.data[k];
+      sq += t.data[k] * t.data[k];
+    }
+    const mean = sum / per;
+    out.push(Math.sqrt(Math.max(sq / per - mean * mean, 0)));
+  }
+  return out;
+}
+
+/**
+ * diffusers rescale_noise_cfg on raw outputs: per sample, guided * (phi * std(cond)/std(guided) + 1 - phi).
+ * (torch's unbiased std cancels in the ratio.) A sample whose guided output is constant is left as is.
+ */
+export function rescaleGuided(guided: Tensor, cond: Tensor, phi: number): Tensor {
+  if (phi === 0) return guided;
+  const sc = sampleStds(cond);
+  const sg = sampleStds(guided);
+  const per = guided.size / sc.length;
+  const out = new Tensor(guided.dims);
+  for (let b = 0; b < sc.length; b++) {
+    const f = sg[b] > 0 ? phi * (sc[b] / sg[b]) + (1 - phi) : 1;
+    for (let k = b * per; k < (b + 1) * per; k++) out.data[k] = f * guided.data[k];
+  }
+  return out;
+}
+
+/** uncond + scale (cond - uncond), then the optional rescale: the CFG rule on raw model outputs. */
+export function combineCfg(cond: Tensor, uncond: Tensor, settings: CfgSettings): Tensor {
+  checkSettings(settings);
+  const guided = linearCombination([
+    [1 - settings.scale, uncond],
+    [settings.scale, cond],
+  ]);
+  return rescaleGuided(guided, cond, settings.rescale ?? 0);
+}
+
+/** The raw model output behind a Prediction (inverse of predictionFromOutput). */
+export function outputOfPrediction(pred: Prediction, x: Tensor, sigma: number, kind: OutputKind): Tensor {
+  if (kind.space === 'flow') return pred.derivative;
+  switch (kind.type) {
+    case 'epsilon':
+      return pred.eps;
+    case 'sample':
+      return pred.denoised;
+    case 'v_prediction': {
+      // eps = sigma alpha^2 x + alpha v (VE variables, alpha = 1/sqrt(sigma^2 + 1)).
+      const alpha = 1 / Math.sqrt(sigma * sigma + 1);
+      return linearCombination([
+        [1 / alpha, pred.eps],
+        [-sigma * alpha, x],
+      ]);
+    }
+    case 'flow':
+      throw new Error('prediction_type "flow" (velocity) needs a flow-matching model');
+  }
+}
+
+function combinePredictions(cond: Prediction, uncond: Prediction, x: Tensor, level: ModelLevel, settings: CfgSettings, kind?: OutputKind): Prediction {
+  const phi = settings.rescale ?? 0;
+  if (phi > 0) {
+    if (!kind) throw new Error('CFG rescale needs the model output type');
+    const out = combineCfg(outputOfPrediction(cond, x, level.sigma, kind), outputOfPrediction(uncond, x, level.sigma, kind), settings);
+    return predictionFromOutput(out, x, level.sigma, kind.space, kind.type);
+  }
+  const mix = (c: Tensor, u: Tensor) => combineCfg(c, u, settings);
+  return { denoised: mix(cond.denoised, uncond.denoised), eps: mix(cond.eps, uncond.eps), derivative: mix(cond.derivative, uncond.derivative) };
+}
+
+/** CFG from two model calls per evaluation: `cond` (positive conditioning) and `uncond` (negative). */
+export function cfgDenoiseFn(cond: DenoiseFn, uncond: DenoiseFn, settings: CfgSettings, kind?: OutputKind): DenoiseFn {
+  checkSettings(settings);
+  if (settings.scale === 1 && !(settings.rescale ?? 0)) return cond;
+  return async (x, level) => {
+    const u = await uncond(x, level);
+    const c = await cond(x, level);
+    return combinePredictions(c, u, x, level, settings, kind);
+  };
+}
+
+/** Stacks tensors of one shape along a new-or-existing leading batch axis: [B, ...] + [B, ...] -> [2B, ...]. */
+export function concatBatch(parts: readonly Tensor[]): Tensor {
+  const first = parts[0];
+  for (const p of parts) if (!p.sameShape(first)) throw new Error(`concatBatch: shape ${p.shapeString()} differs from ${first.shapeString()}`);
+  const dims = first.dims.length === 0 ? [parts.length] : [first.dims[0] * parts.length, ...first.dims.slice(1)];
+  const out = new Tensor(dims);
+  parts.forEach((p, k) => out.data.set(p.data, k * first.size));
+  return out;
+}
+
+/** Splits a tensor's leading axis into `n` equal parts. */
+export function splitBatch(t: Tensor, n: number): Tensor[] {
+  if (t.dims.length === 0 || t.dims[0] % n !== 0) throw new Error(`splitBatch: leading axis of ${t.shapeString()} is not a multiple of ${n}`);
+  const dims = [t.dims[0] / n, ...t.dims.slice(1)];
+  const size = t.size / n;
+  return Array.from({ length: n }, (_, k) => new Tensor(dims, t.data.slice(k * size, (k + 1) * size)));
+}
+
+/**
+ * CFG from one model call per evaluation: `pair` must evaluate a batch [x; x] whose first half sees the
+ * unconditional inputs and the second half the conditional ones (its conditioning feeds stacked the same way).
+ */
+export function batchedCfgDenoiseFn(pair: DenoiseFn, settings: CfgSettings, kind?: OutputKind): DenoiseFn {
+  checkSettings(settings);
+  return async (x, level) => {
+    const p = await pair(concatBatch([x, x]), level);
+    const [ud, cd] = splitBatch(p.denoised, 2);
+    const [ue, ce] = splitBatch(p.eps, 2);
+    const [uv, cv] = splitBatch(p.derivative, 2);
+    return combinePredictions({ denoised: cd, eps: ce, derivative: cv }, { denoised: ud, eps: ue, derivative: uv }, x, level, settings, kind);
+  };
+}

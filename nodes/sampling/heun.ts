@@ -1,0 +1,41 @@
+/**
+ * Heun's method on the probability-flow ODE (k-diffusion sample_heun with s_churn = 0, diffusers
+ * HeunDiscreteScheduler): an Euler predictor to s_next, then the average of the derivatives at both ends.
+ * The step to sigma 0 is plain Euler (the derivative is undefined there), so a run makes 2n - 1 model
+ * calls when the grid ends at 0. The second evaluation is at the next grid level with its own timestep
+ * (diffusers interleaves the timesteps t0, t1, t1, t2, t2, ...). On a flow grid this is RF Heun.
+ */
+import { addScaled, linearCombination } from './ops.ts';
+import { checkSigmas, levelAt, levelOf, type Solver, type SolverState } from './solver.ts';
+import type { Sigmas } from '../core/values.ts';
+
+export function createHeun(): Solver {
+  return {
+    name: 'heun',
+    nfePerStep: 2,
+    modelCalls(sigmas: Sigmas) {
+      const n = sigmas.timesteps.length;
+      return 2 * n - sigmas.sigmas.slice(1).filter((s) => s === 0).length;
+    },
+    init(ctx, x): SolverState {
+      checkSigmas(ctx.sigmas);
+      return { x };
+    },
+    async step(ctx, state, i, model) {
+      const level = levelAt(ctx.sigmas, i);
+      const next = ctx.sigmas.sigmas[i + 1];
+      const dt = next - level.sigma;
+      const pred = await model(state.x, level);
+      if (next === 0) return { x: addScaled(state.x, dt, pred.derivative), denoised: pred.denoised };
+      const predicted = addScaled(state.x, dt, pred.derivative);
+      const nextLevel = i + 1 < ctx.sigmas.timesteps.length ? levelAt(ctx.sigmas, i + 1) : levelOf(ctx, next);
+      const pred2 = await model(predicted, nextLevel);
+      const x = linearCombination([
+        [1, state.x],
+        [dt / 2, pred.derivative],
+        [dt / 2, pred2.derivative],
+      ]);
+      return { x, denoised: pred2.denoised };
+    },
+  };
+}

@@ -1,0 +1,217 @@
+/**
+ * Sampling grids of rectified-flow models (sigma = t in [0, 1], x_t = (1 - t) x0 + t eps):
+ *  - FlowMatchEulerDiscreteScheduler rules, with SD3's static shift and FLUX's resolution-dependent
+ *    exponential shift; pipelines of the FLUX kind pass sigmas linspace(1, 1/N, N) themselves;
+ *  - the `use_flow_sigmas` grids of DPM-Solver / UniPC / DEIS configs (e.g. Sana).
+ * Every solver on a flow model uses one of these (schedules.ts picks which).
+ *
+ * Deliberate deviations: levels are float64 (diffusers: float32); timesteps are rounded as diffusers
+ * rounds them. With a FlowMatch config, multistep solvers get the FlowMatch grid (diffusers would build a
+ * meaningless VP grid from such a config unless use_flow_sigmas is set).
+ */
+import type { SchedulerConfig, Sigmas } from '../core/values.ts';
+import { linspace, trainTimesteps } from './betas.ts';
+import type { TimestepUnits } from './model-time.ts';
+import { cfgBool, cfgNumber, cfgString } from './schedule-config.ts';
+import { configGrid, SCHEDULER_RULES, type SigmaGrid } from './schedule-rules.ts';
+import { checkCustomSigmas, type MultistepClass, type ScheduleOverrides } from './schedule-vp.ts';
+import { checkSteps, exponentialSigmas, karrasSigmas, vpTable } from './sigma-grids.ts';
+
+const f32 = Math.fround;
+
+export interface FlowShiftOptions {
+  /** use_dynamic_shifting: the exponent mu, or the image token count to derive it from. */
+  mu?: number;
+  imageSeqLen?: number;
+}
+
+/** SD3 static shift s*sigma / (1 + (s-1)*sigma) (= the FLUX exponential shift with s = e^mu). */
+export function shiftSigma(sigma: number, shift: number): number {
+  return (shift * sigma) / (1 + (shift - 1) * sigma);
+}
+
+/** diffusers time_shift: exponential e^mu / (e^mu + (1/t - 1)), or linear mu / (mu + (1/t - 1)). */
+export function timeShift(t: number, mu: number, type: 'exponential' | 'linear' = 'exponential'): number {
+  const k = type === 'exponential' ? Math.exp(mu) : mu;
+  return k / (k + (1 / t - 1));
+}
+
+/** FLUX mu from the image token count (diffusers calculate_shift with the config's bounds). */
+export function fluxMu(cfg: SchedulerConfig, imageSeqLen: number): number {
+  const baseLen = cfgNumber(cfg, 'base_image_seq_len', 256);
+  const maxLen = cfgNumber(cfg, 'max_image_seq_len', 4096);
+  const baseShift = cfgNumber(cfg, 'base_shift', 0.5);
+  const maxShift = cfgNumber(cfg, 'max_shift', 1.15);
+  const m = (maxShift - baseShift) / (maxLen - baseLen);
+  return imageSeqLen * m + (baseShift - m * baseLen);
+}
+
+function requireMu(cfg: SchedulerConfig, opts: FlowShiftOptions, who: string): number {
+  const mu = opts.mu ?? (opts.imageSeqLen !== undefined ? fluxMu(cfg, opts.imageSeqLen) : undefined);
+  if (mu === undefined) throw new Error(`${who}: use_dynamic_shifting needs mu or the image token count (connect a latent or give the image size)`);
+  return mu;
+}
+
+function checkShift(shift: number): number {
+  if (!(shift > 0 && Number.isFinite(shift))) throw new Error(`flow shift must be a positive number, got ${shift}`);
+  return shift;
+}
+
+/** LTX's shift_terminal: stretch so the last level is exactly `terminal`. */
+function stretchToTerminal(levels: number[], terminal: unknown): number[] {
+  if (terminal === undefined || terminal === null || terminal === 0) return levels;
+  if (typeof terminal !== 'number' || !(terminal > 0 && terminal < 1)) throw new Error(`scheduler config: shift_terminal must be in (0, 1), got ${JSON.stringify(terminal)}`);
+  const scale = (1 - levels[levels.length - 1]) / (1 - terminal);
+  return levels.map((t) => 1 - (1 - t) / scale);
+}
+
+/** Flow timesteps: float32 t = sigma*T (SD3), or t/T in float32 as FLUX's transformer gets timestep / 1000. */
+function flowTimestep(sigma: number, T: number, units: TimestepUnits): number {
+  const t = f32(f32(sigma) * T);
+  return units === 'fraction' ? f32(t / T) : t;
+}
+
+function flowGrid(cfg: SchedulerConfig, ov: ScheduleOverrides, cls: 'FlowMatchEulerDiscreteScheduler' | MultistepClass): SigmaGrid {
+  const grid = ov.grid ?? configGrid(cfg, SCHEDULER_RULES[cls], cls);
+  if (grid === 'lu_lambda') throw new Error('lu_lambda grids need a VP model (a flow grid starts at t = 1, where lambda is -inf)');
+  return grid;
+}
+
+/**
+ * FlowMatchEulerDiscreteScheduler. Its __init__ already shifts the training table, so sigma_min =
+ * shift(1/T) (computed in float32 there); set_timesteps spaces linspace(1, sigma_min, N) and shifts again
+ * (the fact sheet's gotcha: shift 3 ends on ~0.00893). `pipelineSigmas`: FLUX-style pipelines pass
+ * linspace(1, 1/N, N) and mu instead. A shift override is a static shift replacing both.
+ */
+export function flowMatchSigmas(
+  cfg: SchedulerConfig,
+  steps: number,
+  units: TimestepUnits = 'scheduler',
+  opts: FlowShiftOptions & ScheduleOverrides & { pipelineSigmas?: boolean } = {},
+): Sigmas {
+  for (const k of ['use_beta_sigmas', 'invert_sigmas', 'stochastic_sampling']) {
+    if (cfg[k] === true) throw new Error(`scheduler config: "${k}" is not supported for flow-matching grids`);
+  }
+  const T = trainTimesteps(cfg);
+  const grid = flowGrid(cfg, opts, 'FlowMatchEulerDiscreteScheduler');
+  let levels: number[];
+  let last = 0;
+  if (grid === 'custom') {
+    const custom = checkCustomSigmas(opts.customSigmas, 1);
+    levels = custom.slice(0, -1);
+    last = custom[custom.length - 1];
+  } else {
+    checkSteps(steps, T);
+    const shift = checkShift(opts.shift ?? cfgNumber(cfg, 'shift', 1));
+    const dynamic = opts.shift === undefined && cfgBool(cfg, 'use_dynamic_shifting', false);
+    if (opts.pipelineSigmas) {
+      levels = Array.from(linspace(1, 1 / steps, steps), f32);
+    } else {
+      // The training table's low end, in float32 as __init__ computes it; unshifted when the shift is dynamic.
+      const s1 = f32(1 / T);
+      const sigmaMin = dynamic ? s1 : f32(f32(shift * s1) / f32(1 + f32((shift - 1) * s1)));
+      levels = Array.from(linspace(T, sigmaMin * T, steps), (t) => t / T);
+    }
+    if (dynamic) {
+      const mu = requireMu(cfg, opts, 'flow-matching grid');
+      const type = cfgString(cfg, 'time_shift_type', ['exponential', 'linear'] as const, 'exponential');
+      levels = levels.map((t) => timeShift(t, mu, type));
+    } else {
+      levels = levels.map((t) => shiftSigma(t, shift));
+    }
+    levels = stretchToTerminal(levels, cfg.shift_terminal);
+    if (grid === 'karras') levels = karrasSigmas(levels[levels.length - 1], levels[0], steps);
+    else if (grid === 'exponential') levels = exponentialSigmas(levels[levels.length - 1], levels[0], steps);
+  }
+  return {
+    space: 'flow',
+    sigmas: [...levels, last],
+    timesteps: levels.map((s) => flowTimestep(s, T, units)),
+    origin: 'FlowMatchEulerDiscreteScheduler',
+    initNoiseSigma: 1,
+  };
+}
+
+/**
+ * The use_flow_sigmas grids of the multistep schedulers on flow models. DPM-Solver/DEIS: 1 - linspace(1, 1/T,
+ * N + 1), shifted by flow_shift (e^mu when dynamic), reversed, last dropped; UniPC: linspace(1, 1/T, N + 1)
+ * without its last point, shifted (exponential/linear time shift when dynamic), shift_terminal, and a first
+ * level of exactly 1 nudged to 1 - 1e-6. Timesteps sigma*T are int64-truncated, as there.
+ * final_sigmas_type sigma_min: DPM-Solver appends the VP table's sigma_min (a diffusers quirk kept for
+ * parity), UniPC/DEIS repeat the last level.
+ */
+export function multistepFlowSigmas(
+  cfg: SchedulerConfig,
+  steps: number,
+  units: TimestepUnits,
+  opts: FlowShiftOptions & ScheduleOverrides,
+  cls: MultistepClass,
+): Sigmas {
+  const rules = SCHEDULER_RULES[cls];
+  const T = trainTimesteps(cfg);
+  const grid = flowGrid(cfg, opts, cls);
+  if (grid === 'karras' || grid === 'exponential') throw new Error(`${cls} with use_flow_sigmas: ${grid} sigmas are not supported`);
+  let levels: number[];
+  let custom: readonly number[] | undefined;
+  if (grid === 'custom') {
+    custom = checkCustomSigmas(opts.customSigmas, 1);
+    levels = custom.slice(0, -1);
+  } else {
+    checkSteps(steps, T);
+    const dynamic = opts.shift === undefined && cfgBool(cfg, 'use_dynamic_shifting', false);
+    if (cls === 'UniPCMultistepScheduler') {
+      levels = Array.from(linspace(1, 1 / T, steps + 1)).slice(0, steps);
+      if (dynamic) {
+        const type = cfgString(cfg, 'time_shift_type', ['exponential', 'linear'] as const, 'exponential');
+        const mu = requireMu(cfg, opts, cls);
+        levels = levels.map((t) => timeShift(t, mu, type));
+      } else {
+        const shift = checkShift(opts.shift ?? cfgNumber(cfg, 'flow_shift', 1));
+        levels = levels.map((t) => shiftSigma(t, shift));
+      }
+      levels = stretchToTerminal(levels, cfg.shift_terminal);
+      if (Math.abs(levels[0] - 1) < 1e-6) levels[0] -= 1e-6;
+    } else {
+      // flow_shift = e^mu when dynamic and mu is known (set_timesteps(mu=...)), else the config's.
+      const mu = dynamic ? (opts.mu ?? (opts.imageSeqLen !== undefined ? requireMu(cfg, opts, cls) : undefined)) : undefined;
+      const shift = checkShift(opts.shift ?? (mu !== undefined ? Math.exp(mu) : cfgNumber(cfg, 'flow_shift', 1)));
+      const rising = Array.from(linspace(1, 1 / T, steps + 1), (a) => shiftSigma(1 - a, shift));
+      levels = rising.reverse().slice(0, steps);
+    }
+  }
+  const finalType = opts.finalSigmasType ?? (rules.final === 'key' ? cfgString(cfg, 'final_sigmas_type', ['zero', 'sigma_min'] as const, 'zero') : rules.final);
+  if (rules.final === 'sigma_min' && finalType === 'zero') {
+    throw new Error(`${cls} always ends on sigma_min (its last step divides by the final level); final_sigmas_type "zero" is not possible`);
+  }
+  const last = custom
+    ? custom[custom.length - 1]
+    : finalType === 'zero'
+      ? 0
+      : rules.sigmaMinIsLastLevel
+        ? levels[levels.length - 1]
+        : vpTable(cfg, rules.zeroSnr).sigmas[0];
+  return {
+    space: 'flow',
+    sigmas: [...levels, last],
+    timesteps: levels.map((s) => {
+      const t = Math.trunc(s * T);
+      return units === 'fraction' ? t / T : t;
+    }),
+    origin: cls,
+    initNoiseSigma: 1,
+  };
+}
+
+/**
+ * Image tokens of a latent for resolution-dependent shifting: [B, L, C] packed (FLUX) gives L; [B, C, H, W]
+ * counts 2x2 patches. From a pixel size (VAE x8, patch 2): floor(H/16) * floor(W/16).
+ */
+export function imageSeqLenOfLatent(dims: readonly number[]): number | undefined {
+  if (dims.length === 3) return dims[1];
+  if (dims.length === 4) return Math.floor(dims[2] / 2) * Math.floor(dims[3] / 2);
+  return undefined;
+}
+
+export function imageSeqLenOfPixels(width: number, height: number): number {
+  return Math.floor(width / 16) * Math.floor(height / 16);
+}

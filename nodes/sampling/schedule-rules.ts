@@ -1,0 +1,192 @@
+/**
+ * Which diffusers scheduler class each solver takes its grid rules from, and what each class reads from a
+ * scheduler_config.json. A config is configuration, not a class: like diffusers' `from_config`, keys the
+ * class has take the config's value (else the class default), and keys it lacks are ignored (e.g.
+ * EulerAncestralDiscreteScheduler ignores use_karras_sigmas; DEIS ignores rescale_betas_zero_snr).
+ */
+import type { SchedulerConfig } from '../core/values.ts';
+import { cfgBool } from './schedule-config.ts';
+import type { TimestepSpacing } from './sigma-grids.ts';
+
+export const SCHEDULER_CLASSES = [
+  'DDIMScheduler',
+  'EulerDiscreteScheduler',
+  'EulerAncestralDiscreteScheduler',
+  'HeunDiscreteScheduler',
+  'LMSDiscreteScheduler',
+  'DPMSolverMultistepScheduler',
+  'DPMSolverSinglestepScheduler',
+  'UniPCMultistepScheduler',
+  'DEISMultistepScheduler',
+  'FlowMatchEulerDiscreteScheduler',
+] as const;
+export type SchedulerClass = (typeof SCHEDULER_CLASSES)[number];
+
+/**
+ * Grid rules by family: DDIM (integer t, prev_t = t - T//N); Euler (fractional t, interpolated sigmas);
+ * multistep (integer t from N + 1 spaced points, last dropped); flow (flow-matching sigmas in [0, 1]).
+ */
+export type GridFamily = 'ddim' | 'euler' | 'multistep' | 'flow';
+
+/** How the levels between sigma_max and the end are placed. 'spaced' = at the spaced timesteps. */
+export const SIGMA_GRIDS = ['spaced', 'karras', 'exponential', 'lu_lambda', 'custom'] as const;
+export type SigmaGrid = (typeof SIGMA_GRIDS)[number];
+
+export const FINAL_SIGMA_TYPES = ['zero', 'sigma_min'] as const;
+export type FinalSigmasType = (typeof FINAL_SIGMA_TYPES)[number];
+
+export interface SchedulerRules {
+  family: GridFamily;
+  /** Default timestep_spacing; undefined when the class has no such key (linspace, always). */
+  spacing?: TimestepSpacing;
+  /** The level-grid keys the class reads, in diffusers' precedence order. */
+  grids: readonly Exclude<SigmaGrid, 'spaced' | 'custom'>[];
+  /** Reads use_beta_sigmas (which FlowStudio does not implement: rejected when set). */
+  betaSigmas: boolean;
+  /** Reads rescale_betas_zero_snr. */
+  zeroSnr: boolean;
+  /** How the last level is chosen: the final_sigmas_type key, always 0, always sigma_min, or set_alpha_to_one (DDIM). */
+  final: 'key' | 'zero' | 'sigma_min' | 'alpha_to_one';
+  /** Karras/exponential bounds come from the sigma_min / sigma_max keys when set. */
+  boundKeys: boolean;
+  /** Reads lambda_min_clipped. */
+  lambdaClip: boolean;
+  /** Reads use_flow_sigmas (multistep solvers run on flow models with alpha = 1 - t, sigma = t). */
+  flowSigmas: boolean;
+  /** sigma_min on a karras/exponential (or flow) grid repeats the last level instead of the table's (UniPC, DEIS). */
+  sigmaMinIsLastLevel: boolean;
+}
+
+const VP_DEFAULTS = { betaSigmas: true, zeroSnr: false, boundKeys: false, lambdaClip: false, flowSigmas: false, sigmaMinIsLastLevel: false };
+
+export const SCHEDULER_RULES: Record<SchedulerClass, SchedulerRules> = {
+  DDIMScheduler: { ...VP_DEFAULTS, family: 'ddim', spacing: 'leading', grids: [], betaSigmas: false, zeroSnr: true, final: 'alpha_to_one' },
+  EulerDiscreteScheduler: { ...VP_DEFAULTS, family: 'euler', spacing: 'linspace', grids: ['karras', 'exponential'], zeroSnr: true, final: 'key', boundKeys: true },
+  EulerAncestralDiscreteScheduler: { ...VP_DEFAULTS, family: 'euler', spacing: 'linspace', grids: [], betaSigmas: false, zeroSnr: true, final: 'zero' },
+  HeunDiscreteScheduler: { ...VP_DEFAULTS, family: 'euler', spacing: 'linspace', grids: ['karras', 'exponential'], final: 'zero' },
+  LMSDiscreteScheduler: { ...VP_DEFAULTS, family: 'euler', spacing: 'linspace', grids: ['karras', 'exponential'], final: 'zero' },
+  DPMSolverMultistepScheduler: {
+    ...VP_DEFAULTS,
+    family: 'multistep',
+    spacing: 'linspace',
+    grids: ['karras', 'lu_lambda', 'exponential'],
+    zeroSnr: true,
+    final: 'key',
+    lambdaClip: true,
+    flowSigmas: true,
+  },
+  // No timestep_spacing key: always linspace.
+  DPMSolverSinglestepScheduler: { ...VP_DEFAULTS, family: 'multistep', grids: ['karras', 'exponential'], final: 'key', lambdaClip: true, flowSigmas: true },
+  UniPCMultistepScheduler: {
+    ...VP_DEFAULTS,
+    family: 'multistep',
+    spacing: 'linspace',
+    grids: ['karras', 'exponential'],
+    zeroSnr: true,
+    final: 'key',
+    boundKeys: true,
+    flowSigmas: true,
+    sigmaMinIsLastLevel: true,
+  },
+  DEISMultistepScheduler: { ...VP_DEFAULTS, family: 'multistep', spacing: 'linspace', grids: ['karras', 'exponential'], final: 'sigma_min', flowSigmas: true, sigmaMinIsLastLevel: true },
+  FlowMatchEulerDiscreteScheduler: { ...VP_DEFAULTS, family: 'flow', grids: ['karras', 'exponential'], final: 'zero' },
+};
+
+/** Config keys of the level grids. */
+const GRID_KEYS: Record<Exclude<SigmaGrid, 'spaced' | 'custom'>, string> = {
+  karras: 'use_karras_sigmas',
+  exponential: 'use_exponential_sigmas',
+  lu_lambda: 'use_lu_lambdas',
+};
+
+/** The level grid a class reads from a config (diffusers' if/elif order), 'spaced' when none is set. */
+export function configGrid(cfg: SchedulerConfig, rules: SchedulerRules, cls: string): SigmaGrid {
+  const set = rules.grids.filter((g) => cfgBool(cfg, GRID_KEYS[g], false));
+  const beta = rules.betaSigmas && cfgBool(cfg, 'use_beta_sigmas', false);
+  if (set.filter((g) => g !== 'lu_lambda').length + (beta ? 1 : 0) > 1) {
+    throw new Error('scheduler config: only one of use_beta_sigmas, use_exponential_sigmas, use_karras_sigmas can be set');
+  }
+  if (set.length > 0) return set[0];
+  if (beta) throw new Error(`scheduler config: use_beta_sigmas is not supported (${cls}); use karras or exponential sigmas`);
+  return 'spaced';
+}
+
+/** Solver name -> the diffusers scheduler whose grid rules it uses (VP models). Names are matched case-insensitively, '-' = '_'. */
+export const SOLVER_SCHEDULERS: Record<string, SchedulerClass> = {
+  ddim: 'DDIMScheduler',
+  euler: 'EulerDiscreteScheduler',
+  euler_ancestral: 'EulerAncestralDiscreteScheduler',
+  heun: 'HeunDiscreteScheduler',
+  lms: 'LMSDiscreteScheduler',
+  dpmpp_2m: 'DPMSolverMultistepScheduler',
+  dpmpp_3m: 'DPMSolverMultistepScheduler',
+  dpmpp_2m_sde: 'DPMSolverMultistepScheduler',
+  dpmpp_3m_sde: 'DPMSolverMultistepScheduler',
+  dpm_1s: 'DPMSolverSinglestepScheduler',
+  dpm_2s: 'DPMSolverSinglestepScheduler',
+  dpm_3s: 'DPMSolverSinglestepScheduler',
+  dpmpp_1s: 'DPMSolverSinglestepScheduler',
+  dpmpp_2s: 'DPMSolverSinglestepScheduler',
+  dpmpp_3s: 'DPMSolverSinglestepScheduler',
+  unipc: 'UniPCMultistepScheduler',
+  deis: 'DEISMultistepScheduler',
+  flow_euler: 'FlowMatchEulerDiscreteScheduler',
+  rf_solver: 'FlowMatchEulerDiscreteScheduler',
+};
+
+/** Solvers that exist only for flow models. */
+const FLOW_ONLY = new Set(['flow_euler', 'rf_solver']);
+
+export function normalizeSolverName(solver: string): string {
+  return solver.trim().toLowerCase().replace(/-/g, '_');
+}
+
+/** The scheduler class whose rules `solver` follows; throws naming the known solvers. */
+export function schedulerClassFor(solver: string): SchedulerClass {
+  const cls = SOLVER_SCHEDULERS[normalizeSolverName(solver)];
+  if (!cls) throw new Error(`No schedule rules for solver "${solver}" (known: ${Object.keys(SOLVER_SCHEDULERS).join(', ')})`);
+  return cls;
+}
+
+export function isFlowOnlySolver(solver: string): boolean {
+  return FLOW_ONLY.has(normalizeSolverName(solver));
+}
+
+/** diffusers scheduler class name -> the solver FlowStudio runs for it by default. */
+const CLASS_DEFAULT_SOLVER: Record<string, string> = {
+  DDIMScheduler: 'ddim',
+  DDPMScheduler: 'ddim',
+  PNDMScheduler: 'ddim',
+  LCMScheduler: 'ddim',
+  EulerDiscreteScheduler: 'euler',
+  EulerAncestralDiscreteScheduler: 'euler_ancestral',
+  HeunDiscreteScheduler: 'heun',
+  LMSDiscreteScheduler: 'lms',
+  DPMSolverMultistepScheduler: 'dpmpp_2m',
+  DPMSolverSinglestepScheduler: 'dpm_2s',
+  UniPCMultistepScheduler: 'unipc',
+  DEISMultistepScheduler: 'deis',
+};
+
+/**
+ * The solver a model's scheduler config asks for. Classes FlowStudio has no solver for (PNDM's PLMS,
+ * DDPM, LCM) fall back to DDIM, whose grid keys they share; flow models default to flow-matching Euler.
+ */
+export function defaultSolverFor(scheduler: SchedulerConfig, space: 'vp' | 'flow'): string {
+  if (space === 'flow') {
+    const cls = scheduler._class_name;
+    const multistep = typeof cls === 'string' ? CLASS_DEFAULT_SOLVER[cls] : undefined;
+    // A DPM/UniPC/DEIS config with flow sigmas (e.g. Sana) keeps its own solver.
+    return multistep && scheduler.use_flow_sigmas === true ? multistep : 'flow_euler';
+  }
+  const cls = scheduler._class_name;
+  return (typeof cls === 'string' && CLASS_DEFAULT_SOLVER[cls]) || 'ddim';
+}
+
+/** The grid family of a solver on a model of the given space; every solver runs flow grids on flow models. */
+export function gridFamily(space: 'vp' | 'flow', solver: string): GridFamily {
+  const cls = schedulerClassFor(solver);
+  if (space === 'flow') return 'flow';
+  if (isFlowOnlySolver(solver)) throw new Error(`solver "${solver}" runs on flow models only; this model is a VP (diffusion) model`);
+  return SCHEDULER_RULES[cls].family;
+}

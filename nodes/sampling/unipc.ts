@@ -1,0 +1,196 @@
+/**
+ * UniPC (Zhao et al. 2023) with diffusers UniPCMultistepScheduler semantics (fact sheet 3.5): the B(h)
+ * predictor UniP-p (bh1: B(h) = hh, bh2: B(h) = e^{hh} - 1, hh = -h for data prediction) and the corrector
+ * UniC-p, orders 1-3, data (predict_x0, default) or noise prediction, lower_order_final and disable_corrector.
+ *
+ * Step i, as diffusers' step(): the model is called at the predicted (uncorrected) sample x_i; unless step i
+ * is the first or step i - 1 is in disable_corrector, the corrector then rebuilds x_i from x_{i-1} with the
+ * new output (no extra model call, order = the previous predictor's order, which is why UniPC-p + corrector
+ * reaches order p + 1); the output evaluated at the uncorrected point is what the history keeps; the predictor
+ * then steps from the corrected x_i. The sample a run returns is a predictor result (never corrected).
+ *
+ * Deviations: a step onto (or from) a level with infinite lambda is first order in the DDIM form, and a
+ * correction across such a step is skipped; diffusers produces NaN there when lower_order_final is off.
+ */
+import type { Tensor } from '../core/tensor.ts';
+import type { ExpCommonOptions } from './dpm-multistep.ts';
+import {
+  checkIntOption,
+  checkMonotone,
+  dataFormCoefficients,
+  ddimFormStep,
+  expLevel,
+  isDegenerateStep,
+  noiseFormCoefficients,
+  outputsAt,
+  scheduleIndex,
+  solverOutputs,
+  usableOrder,
+  type ExpLevel,
+  combine,
+} from './lambda.ts';
+import { checkSigmas, levelAt, type Solver, type SolverState } from './solver.ts';
+
+export type UniPCVariant = 'bh1' | 'bh2';
+
+export interface UniPCOptions extends ExpCommonOptions {
+  /** diffusers solver_order: 1, 2 (default) or 3. */
+  order?: number;
+  /** diffusers solver_type (default bh2). */
+  variant?: UniPCVariant;
+  /** Data prediction (default) or noise prediction (diffusers predict_x0). */
+  predictX0?: boolean;
+  /** Predictor order min(order, steps left) (default true). */
+  lowerOrderFinal?: boolean;
+  /** Step indices whose sample is not corrected at the next step (diffusers disable_corrector). */
+  disableCorrector?: readonly number[];
+  /** Switch the corrector off entirely (predictor-only UniP). */
+  corrector?: boolean;
+}
+
+export interface UniPCState extends SolverState {
+  /** Converted outputs at the latest levels, oldest first, and their levels. */
+  outputs: Tensor[];
+  levels: ExpLevel[];
+  /** The sample the last predictor started from (diffusers last_sample), corrected when the corrector ran. */
+  lastSample?: Tensor;
+  /** The order the last predictor used: the corrector's order on the next step. */
+  lastOrder: number;
+  lowerOrderNums: number;
+}
+
+/** Solves a small dense system (Gaussian elimination with partial pivoting). */
+export function solveSmall(A: readonly (readonly number[])[], b: readonly number[]): number[] {
+  const n = b.length;
+  const M = A.map((row, i) => [...row.slice(0, n), b[i]]);
+  for (let c = 0; c < n; c++) {
+    let p = c;
+    for (let r = c + 1; r < n; r++) if (Math.abs(M[r][c]) > Math.abs(M[p][c])) p = r;
+    if (M[p][c] === 0) throw new Error('UniPC: singular coefficient system (repeated levels in the history)');
+    [M[c], M[p]] = [M[p], M[c]];
+    for (let r = c + 1; r < n; r++) {
+      const f = M[r][c] / M[c][c];
+      for (let k = c; k <= n; k++) M[r][k] -= f * M[c][k];
+    }
+  }
+  const x = new Array<number>(n).fill(0);
+  for (let r = n - 1; r >= 0; r--) {
+    let v = M[r][n];
+    for (let k = r + 1; k < n; k++) v -= M[r][k] * x[k];
+    x[r] = v / M[r][r];
+  }
+  return x;
+}
+
+export interface UniPCUpdate {
+  predictX0: boolean;
+  variant: UniPCVariant;
+  order: number;
+  /** Start level (s0) and end level (t). */
+  s: ExpLevel;
+  t: ExpLevel;
+  /** Previous levels, newest first (order - 1 of them). */
+  history: readonly ExpLevel[];
+  /** The corrector (UniC) instead of the predictor (UniP). */
+  corrector: boolean;
+}
+
+/**
+ * Coefficients of one UniP or UniC update in sampling variables: x_t = x * x_s + m[0] m0 + m[k] m_k
+ * (history outputs, newest first) + mt * m_t (corrector only: the output at t).
+ */
+export function unipcCoefficients(u: UniPCUpdate): { x: number; m: number[]; mt: number } {
+  const { s, t, order } = u;
+  const h = t.lambda - s.lambda;
+  const hh = u.predictX0 ? -h : h;
+  const { x, out } = u.predictX0 ? dataFormCoefficients(s, t) : noiseFormCoefficients(s, t);
+  const hPhi1 = Math.expm1(hh);
+  const B = u.variant === 'bh1' ? hh : Math.expm1(hh);
+  const rks = [...u.history.slice(0, order - 1).map((l) => (l.lambda - s.lambda) / h), 1];
+  // b_k = g_k k! / B(h), g_1 = (e^{hh} - 1)/hh - 1, g_{k+1} = g_k/hh - 1/(k+1)!.
+  const b: number[] = [];
+  let g = hPhi1 / hh - 1;
+  let factorial = 1;
+  for (let k = 1; k <= order; k++) {
+    b.push((g * factorial) / B);
+    factorial *= k + 1;
+    g = g / hh - 1 / factorial;
+  }
+  const R = (n: number) => Array.from({ length: n }, (_, row) => rks.slice(0, n).map((r) => r ** row));
+  let rhos: number[]; // weights of D_k = (m_k - m0)/r_k, k = 1..order-1
+  let rhoT = 0; // weight of m_t - m0 (corrector)
+  if (!u.corrector) {
+    rhos = order === 1 ? [] : order === 2 ? [0.5] : solveSmall(R(order - 1), b.slice(0, order - 1));
+  } else if (order === 1) {
+    rhos = [];
+    rhoT = 0.5;
+  } else {
+    const all = solveSmall(R(order), b);
+    rhos = all.slice(0, -1);
+    rhoT = all[order - 1];
+  }
+  const m = [-hPhi1 + B * rhoT];
+  for (let k = 0; k < rhos.length; k++) {
+    m[0] += (B * rhos[k]) / rks[k];
+    m.push((-B * rhos[k]) / rks[k]);
+  }
+  return { x, m: m.map((c) => out * c), mt: -out * B * rhoT };
+}
+
+export function createUniPC(opts: UniPCOptions = {}): Solver<UniPCState> {
+  const name = 'UniPC';
+  const order = checkIntOption(name, 'order', opts.order ?? 2, 1, 3);
+  const variant = opts.variant ?? 'bh2';
+  const predictX0 = opts.predictX0 ?? true;
+  const form = predictX0 ? 'data' : 'noise';
+  const disabled = new Set(opts.disableCorrector ?? []);
+  if (variant !== 'bh1' && variant !== 'bh2') throw new Error(`${name}: variant must be "bh1" or "bh2", got ${JSON.stringify(variant)}`);
+  for (const k of disabled) if (!Number.isInteger(k)) throw new Error(`${name}: disable_corrector entries must be step indices, got ${k}`);
+  // diffusers thresholds only the data prediction (its noise branch has no thresholding).
+  const thresholding = predictX0 ? opts.thresholding : undefined;
+  return {
+    name: 'unipc',
+    nfePerStep: 1,
+    init(ctx, x) {
+      checkSigmas(ctx.sigmas);
+      checkMonotone(name, ctx.sigmas);
+      scheduleIndex(ctx.sigmas, 0, opts.scheduleSteps);
+      return { x, outputs: [], levels: [], lastOrder: 1, lowerOrderNums: 0 };
+    },
+    async step(ctx, state, i, model) {
+      const { sigmas } = ctx;
+      const s = expLevel(sigmas.space, sigmas.sigmas[i]);
+      const t = expLevel(sigmas.space, sigmas.sigmas[i + 1]);
+      const { index, total } = scheduleIndex(sigmas, i, opts.scheduleSteps);
+      const pred = await model(state.x, levelAt(sigmas, i));
+      const out = solverOutputs(pred, state.x, s, thresholding);
+      const m = predictX0 ? out.data : out.noise;
+
+      // The corrector (UniC) for x_i, from x_{i-1} and the new output: no extra model call.
+      const prev = state.levels[state.levels.length - 1];
+      const correct = opts.corrector !== false && index > 0 && !disabled.has(index - 1) && state.lastSample !== undefined && prev !== undefined;
+      let x = state.x;
+      if (correct && !isDegenerateStep(prev, s) && prev.lambda !== s.lambda) {
+        const history = state.levels.slice(0, -1).reverse();
+        const c = unipcCoefficients({ predictX0, variant, order: state.lastOrder, s: prev, t: s, history, corrector: true });
+        const ms = state.outputs.slice(-state.lastOrder).reverse();
+        x = combine([[c.x, state.lastSample!], [c.mt, m], ...ms.map((o, k): [number, Tensor] => [c.m[k], o])]);
+      }
+
+      // The predictor (UniP) from the corrected x_i to level i + 1.
+      const outputs = [...state.outputs, m].slice(-order);
+      const levels = [...state.levels, s].slice(-order);
+      let wanted = opts.lowerOrderFinal === false ? order : Math.min(order, total - index);
+      wanted = Math.min(wanted, state.lowerOrderNums + 1);
+      const history = levels.slice(0, -1).reverse();
+      const k = usableOrder(wanted, s, t, history);
+      let next: Tensor;
+      if (isDegenerateStep(s, t)) next = ddimFormStep(t, outputsAt(x, s, out, form));
+      else {
+        const c = unipcCoefficients({ predictX0, variant, order: k, s, t, history, corrector: false });
+        next = combine([[c.x, x], ...outputs.slice(-k).reverse().map((o, j): [number, Tensor] => [c.m[j], o])]);
+      }
+      return { x: next, denoised: out.data, outputs, levels, lastSample: x, lastOrder: k, lowerOrderNums: Math.min(state.lowerOrderNums + 1, order) };
+    },
+  };
+}

@@ -1,0 +1,140 @@
+/**
+ * Schedule: the sampling grid (SIGMAS) of a model for N steps, by the rules of a diffusers scheduler
+ * family (default: the model's own scheduler class), with overrides for spacing, level grid, final level
+ * and flow shift, custom levels, and img2img strength (the tail a partial denoise walks).
+ */
+import { defineNode, NodeInputError } from './core/types.ts';
+import { img2imgSigmas } from './sampling/add-noise.ts';
+import { sigmaSpace } from './sampling/model-time.ts';
+import { imageSeqLenOfLatent, imageSeqLenOfPixels } from './sampling/schedule-flow.ts';
+import { defaultSolverFor, SOLVER_SCHEDULERS, type FinalSigmasType, type SigmaGrid } from './sampling/schedule-rules.ts';
+import type { ScheduleOverrides } from './sampling/schedule-vp.ts';
+import { buildSigmas } from './sampling/schedules.ts';
+import type { TimestepSpacing } from './sampling/sigma-grids.ts';
+
+const SOLVER_OPTIONS = ['auto', ...Object.keys(SOLVER_SCHEDULERS)];
+
+/** Parses "14.6, 7.0 3.1; 0" into numbers; names the bad entry. */
+export function parseSigmaList(text: string): number[] {
+  const parts = text.split(/[\s,;]+/).filter((p) => p !== '');
+  if (parts.length === 0) throw new Error('custom sigmas: the list is empty (write the levels, e.g. "14.6, 7.0, 3.1, 0")');
+  return parts.map((p, i) => {
+    const v = Number(p);
+    if (!Number.isFinite(v)) throw new Error(`custom sigmas: entry ${i + 1} ("${p}") is not a number`);
+    return v;
+  });
+}
+
+export const Schedule = defineNode({
+  type: 'Schedule',
+  version: 1,
+  title: 'Schedule',
+  category: 'sampling',
+  description:
+    'The noise levels (sigmas) and model timesteps a sampler walks, as the diffusers scheduler for the chosen solver builds them from the model\'s scheduler config. With denoise < 1, only the tail an img2img run takes.',
+  inputs: {
+    model: { type: 'MODEL' },
+    latent: {
+      type: 'LATENT',
+      optional: true,
+      help: 'For resolution-dependent shift (FLUX): the image token count is taken from this latent\'s size',
+    },
+  },
+  outputs: {
+    sigmas: { type: 'SIGMAS', help: 'Levels and timesteps, for a Sampler or SplitSigmas' },
+  },
+  params: {
+    steps: { kind: 'int', default: 20, min: 1, max: 1000, label: 'Steps', help: 'Steps of the full schedule (custom sigmas set their own count)' },
+    solver: {
+      kind: 'enum',
+      options: SOLVER_OPTIONS,
+      default: 'auto',
+      label: 'Scheduler rules',
+      help: 'Whose grid rules to use: the solver you sample with. auto = the model\'s scheduler class (DDIM for classes without a solver here)',
+    },
+    spacing: {
+      kind: 'enum',
+      options: ['config', 'linspace', 'leading', 'trailing'],
+      default: 'config',
+      label: 'Timestep spacing',
+      help: 'config = the scheduler config\'s timestep_spacing',
+    },
+    grid: {
+      kind: 'enum',
+      options: ['config', 'spaced', 'karras', 'exponential', 'lu_lambda', 'custom'],
+      default: 'config',
+      label: 'Sigma grid',
+      help: 'config = the config\'s use_karras_sigmas / use_exponential_sigmas / use_lu_lambdas; spaced = levels at the spaced timesteps',
+    },
+    final_sigmas: {
+      kind: 'enum',
+      options: ['config', 'zero', 'sigma_min'],
+      default: 'config',
+      label: 'Final sigma',
+      help: 'Where the last step lands: 0, or the smallest training level (config = final_sigmas_type; DDIM: set_alpha_to_one)',
+    },
+    shift: {
+      kind: 'float',
+      default: 0,
+      min: 0,
+      max: 100,
+      step: 0.05,
+      label: 'Shift (flow)',
+      help: 'Flow models: a static time shift s (SD3 uses 3) replacing the config\'s shift and dynamic shifting; 0 = from the config',
+    },
+    denoise: {
+      kind: 'float',
+      default: 1,
+      min: 0,
+      max: 1,
+      step: 0.01,
+      label: 'Denoise',
+      help: 'img2img strength: keep the last floor(steps * denoise) steps',
+    },
+    custom_sigmas: {
+      kind: 'string',
+      default: '',
+      label: 'Custom sigmas',
+      help: 'Descending levels, comma or space separated; the last is where sampling ends (e.g. 0). Flow models: t in [0, 1]',
+      when: { param: 'grid', in: ['custom'] },
+    },
+    image_width: {
+      kind: 'int',
+      default: 1024,
+      min: 16,
+      max: 16384,
+      label: 'Image width (px)',
+      help: 'Resolution-dependent shift (FLUX) when no latent is connected: tokens = (width/16) x (height/16)',
+    },
+    image_height: { kind: 'int', default: 1024, min: 16, max: 16384, label: 'Image height (px)' },
+  },
+  async execute(_ctx, inputs, params) {
+    const { model } = inputs;
+    const space = sigmaSpace(model.modelIndex, model.scheduler);
+    const solver = params.solver === 'auto' ? defaultSolverFor(model.scheduler, space) : params.solver;
+    const overrides: ScheduleOverrides = {};
+    if (params.spacing !== 'config') overrides.spacing = params.spacing as TimestepSpacing;
+    if (params.grid !== 'config') overrides.grid = params.grid as SigmaGrid;
+    if (params.final_sigmas !== 'config') overrides.finalSigmasType = params.final_sigmas as FinalSigmasType;
+    if (params.shift > 0) {
+      if (space !== 'flow') throw new NodeInputError('shift applies to flow models only; this model is a VP (diffusion) model: set shift to 0');
+      overrides.shift = params.shift;
+    }
+    if (params.grid === 'custom') {
+      try {
+        overrides.customSigmas = parseSigmaList(params.custom_sigmas);
+      } catch (e) {
+        throw new NodeInputError((e as Error).message);
+      }
+    }
+    const fromLatent = inputs.latent ? imageSeqLenOfLatent(inputs.latent.dims) : undefined;
+    if (inputs.latent && fromLatent === undefined) {
+      throw new NodeInputError(`latent shape ${inputs.latent.shapeString()} has no image size (expected [B, C, H, W] or packed [B, L, C])`, 'latent');
+    }
+    const imageSeqLen = fromLatent ?? imageSeqLenOfPixels(params.image_width, params.image_height);
+    const full = buildSigmas(model.scheduler, model.modelIndex, params.steps, solver, { ...overrides, imageSeqLen });
+    return { sigmas: img2imgSigmas(full, params.denoise) };
+  },
+});
+
+export default Schedule;

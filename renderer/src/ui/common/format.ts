@@ -1,0 +1,54 @@
+/** How values read on nodes and in panels: short numbers, file names instead of paths, durations. */
+import type { ParamDescription } from '../../../../electron/engine/graph/describe.ts';
+import type { ParamView } from '../../graph/view-model.ts';
+
+export type ParamValue = string | number | boolean;
+
+/** The last path segment, so long model folders and output paths stay readable on a node. */
+export function baseName(path: string): string {
+  const parts = path.split(/[\\/]/).filter(Boolean);
+  return parts.length ? parts[parts.length - 1] : path;
+}
+
+/** One short line per visible param for the node body: "Steps 50", "Model gaussian-vp". */
+export function summarizeParams(params: readonly ParamView[], limit = 5): { name: string; label: string; value: string; isDefault: boolean }[] {
+  return params
+    .filter((p) => p.visible)
+    .slice(0, limit)
+    .map((p) => ({ name: p.param.name, label: p.param.label ?? p.param.name, value: formatValue(p.param, p.value), isDefault: p.isDefault }));
+}
+
+export function formatValue(spec: ParamDescription, value: ParamValue): string {
+  switch (spec.kind) {
+    case 'file': {
+      const s = String(value);
+      if (!s) return '—';
+      return s.startsWith('embedded:') ? s.slice('embedded:'.length) : baseName(s);
+    }
+    case 'float':
+      return typeof value === 'number' ? formatNumber(value) : String(value);
+    case 'boolean':
+      return value ? 'on' : 'off';
+    case 'string': {
+      const s = String(value).replace(/\s+/g, ' ').trim();
+      return s.length > 28 ? `${s.slice(0, 27)}…` : s || '—';
+    }
+    default:
+      return String(value);
+  }
+}
+
+/** Up to 4 significant digits without trailing zeros; tiny and huge values in exponent form. */
+export function formatNumber(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  if (v !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e6)) return v.toExponential(2);
+  return String(Number(v.toPrecision(4)));
+}
+
+export function formatMs(ms: number): string {
+  if (ms < 1) return '<1 ms';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+  const m = Math.floor(ms / 60_000);
+  return `${m}m ${Math.round((ms % 60_000) / 1000)}s`;
+}

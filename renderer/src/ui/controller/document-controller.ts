@@ -1,0 +1,315 @@
+/**
+ * The document's life outside the canvas: new / open (presets, graph files, dropped .json or PNG) / save /
+ * save as, the preset library and recent files, debounced autosave and crash recovery, Export PNG.
+ */
+import type { AppClient } from '../../engine/app-client.ts';
+import type { GraphDocument } from '../../../../electron/engine/graph/schema.ts';
+import { emptyDocument, parseDocument } from '../../graph/document.ts';
+import { createAutosaver, type Autosaver } from '../../io/autosave.ts';
+import { embedGraphInPng, readGraphFromPng } from '../../io/png-graph.ts';
+import { sanitizeForExport } from '../../io/sanitize.ts';
+import type { EditorStore } from '../../state/store.ts';
+import { toast } from '../common/toasts.ts';
+import { messageOf } from './run-controller.ts';
+import type { DocSource, SessionStore } from './session.ts';
+
+export const DEFAULT_EXAMPLE_ID = 'example:gaussian-vp-ddim';
+const AUTOSAVE_DELAY_MS = 1000;
+const LAST_SOURCE_KEY = 'flowstudio.lastSource';
+
+export class DocumentController {
+  private readonly autosaver: Autosaver;
+  /** Revision of the document opened at start: while a recovery offer is pending it is not autosaved over. */
+  private startRevision = -1;
+  private readonly disposers: (() => void)[] = [];
+
+  constructor(
+    private readonly client: AppClient,
+    private readonly store: EditorStore,
+    private readonly session: SessionStore,
+  ) {
+    this.autosaver = createAutosaver({ write: (doc) => this.client.writeAutosave(doc), delayMs: AUTOSAVE_DELAY_MS });
+  }
+
+  /** Opens the last document (or the default example) and offers to restore an autosave that differs from it. */
+  async start(): Promise<void> {
+    const [autosave] = await Promise.all([this.client.readAutosave().catch(() => null), this.refreshLibrary()]);
+    const opened = (await this.reopenLast()) || (await this.openPreset(DEFAULT_EXAMPLE_ID, { quiet: true }));
+    if (!opened) this.load(emptyDocument(), { kind: 'new' });
+    if (autosave && !sameGraph(autosave.graph, this.store.getState().doc)) {
+      const parsed = parseDocument(autosave.graph);
+      if (parsed.ok && parsed.doc.nodes.length > 0) {
+        this.session.setState({ recovery: { graph: autosave.graph, savedAt: autosave.savedAt, nodeCount: parsed.doc.nodes.length } });
+      }
+    }
+    this.startRevision = this.store.getState().revision;
+    this.disposers.push(this.store.subscribe((s, prev) => s.revision !== prev.revision && this.scheduleAutosave()));
+    // The page may close at any moment: write what is pending (the backend finishes the request).
+    const flush = () => void this.autosaver.flush();
+    window.addEventListener('pagehide', flush);
+    this.disposers.push(() => window.removeEventListener('pagehide', flush));
+    // The document just opened is the working graph now (unless a recovery offer is pending).
+    this.scheduleAutosave();
+  }
+
+  dispose(): void {
+    for (const d of this.disposers.splice(0)) d();
+    this.autosaver.dispose();
+  }
+
+  isDirty(): boolean {
+    return this.store.getState().isDirty() || this.session.getState().restoredUnsaved;
+  }
+
+  // ---- recovery ----
+
+  restoreRecovery(): void {
+    const offer = this.session.getState().recovery;
+    if (!offer) return;
+    const parsed = parseDocument(offer.graph);
+    if (!parsed.ok) {
+      toast.error(`Cannot restore the autosaved graph: ${parsed.reason}`);
+      this.session.setState({ recovery: null });
+      return;
+    }
+    this.load(parsed.doc, this.session.getState().source);
+    this.session.setState({ recovery: null, restoredUnsaved: true });
+    toast.success('Restored your unsaved work');
+  }
+
+  discardRecovery(): void {
+    this.session.setState({ recovery: null });
+    this.scheduleAutosave();
+  }
+
+  // ---- opening ----
+
+  /** Asks first when there are unsaved changes. */
+  guard(action: () => void, what: string): void {
+    if (!this.isDirty()) return action();
+    this.session.setState({ dialog: { kind: 'confirm-discard', then: action, message: `You have unsaved changes. ${what} anyway and lose them?` } });
+  }
+
+  newDocument(): void {
+    this.load(emptyDocument(), { kind: 'new' });
+    this.rememberSource({ kind: 'new' });
+  }
+
+  async openPreset(id: string, opts: { quiet?: boolean } = {}): Promise<boolean> {
+    try {
+      const raw = await this.client.readPreset(id);
+      const parsed = parseDocument(raw);
+      if (!parsed.ok) throw new Error(parsed.reason);
+      const info = this.session.getState().presets.find((p) => p.id === id);
+      const source: DocSource = { kind: 'preset', id, name: info?.name ?? parsed.doc.metadata.name, readOnly: id.startsWith('example:') };
+      this.load(parsed.doc, source);
+      this.rememberSource(source);
+      return true;
+    } catch (e) {
+      if (!opts.quiet) toast.error(`Cannot open preset "${id}": ${messageOf(e)}`);
+      return false;
+    }
+  }
+
+  async openFile(path: string): Promise<boolean> {
+    try {
+      const raw = await this.client.openGraphFile(path);
+      const parsed = parseDocument(raw);
+      if (!parsed.ok) throw new Error(parsed.reason);
+      const source: DocSource = { kind: 'file', path };
+      this.load(parsed.doc, source);
+      this.rememberSource(source);
+      void this.refreshLibrary();
+      return true;
+    } catch (e) {
+      toast.error(`Cannot open ${path}: ${messageOf(e)}`);
+      return false;
+    }
+  }
+
+  /** A dropped or picked file: graph JSON, or a PNG FlowStudio wrote (graph read from its metadata). */
+  async importFile(file: File): Promise<boolean> {
+    const isPng = file.type === 'image/png' || /\.png$/i.test(file.name);
+    const result = isPng ? await readGraphFromPng(new Uint8Array(await file.arrayBuffer())) : parseDocument(await file.text());
+    if (!result.ok) {
+      toast.error(`Cannot open ${file.name}: ${result.reason}`);
+      return false;
+    }
+    // An imported graph belongs to no file yet: saving asks where.
+    this.load(result.doc, { kind: 'new' });
+    this.session.setState({ restoredUnsaved: true });
+    toast.success(`Opened ${file.name}`);
+    return true;
+  }
+
+  // ---- saving ----
+
+  /** Saves where the document came from; examples and new documents go through Save As. */
+  async save(): Promise<boolean> {
+    const source = this.session.getState().source;
+    if (source.kind === 'file') return this.saveToFile(source.path);
+    if (source.kind === 'preset' && !source.readOnly) return this.saveAsPreset(source.name);
+    this.session.setState({ dialog: { kind: 'save-as' } });
+    return false;
+  }
+
+  async saveAsPreset(name: string): Promise<boolean> {
+    const trimmed = name.trim();
+    if (!trimmed) {
+      toast.error('Give the preset a name');
+      return false;
+    }
+    try {
+      const doc = this.withName(trimmed);
+      const info = await this.client.writePreset(trimmed, doc);
+      this.store.getState().markSaved();
+      const source: DocSource = { kind: 'preset', id: info.id, name: info.name, readOnly: false };
+      this.session.setState({ source, restoredUnsaved: false });
+      this.rememberSource(source);
+      toast.success(`Saved preset "${info.name}"`);
+      void this.refreshLibrary();
+      return true;
+    } catch (e) {
+      toast.error(`Cannot save preset "${trimmed}": ${messageOf(e)}`);
+      return false;
+    }
+  }
+
+  async saveToFile(path: string): Promise<boolean> {
+    const trimmed = path.trim();
+    if (!trimmed) {
+      toast.error('Enter a file path');
+      return false;
+    }
+    try {
+      const written = await this.client.saveGraphFile(trimmed, this.store.getState().documentForSave());
+      this.store.getState().markSaved();
+      const source: DocSource = { kind: 'file', path: written || trimmed };
+      this.session.setState({ source, restoredUnsaved: false });
+      this.rememberSource(source);
+      toast.success(`Saved ${written || trimmed}`);
+      void this.refreshLibrary();
+      return true;
+    } catch (e) {
+      toast.error(`Cannot save ${trimmed}: ${messageOf(e)}`);
+      return false;
+    }
+  }
+
+  async deletePreset(id: string): Promise<void> {
+    try {
+      await this.client.deletePreset(id);
+      const source = this.session.getState().source;
+      if (source.kind === 'preset' && source.id === id) this.session.setState({ source: { kind: 'new' } });
+      await this.refreshLibrary();
+    } catch (e) {
+      toast.error(`Cannot delete preset: ${messageOf(e)}`);
+    }
+  }
+
+  /** The newest output image with the sanitized graph embedded, downloaded as a file. */
+  async exportPng(): Promise<void> {
+    const image = this.session.getState().images[0];
+    if (!image) {
+      toast.info('Run the graph first: Export PNG saves the last output image with the graph inside');
+      return;
+    }
+    try {
+      const s = this.store.getState();
+      const { doc } = sanitizeForExport(s.documentForSave(), s.nodeTypes, { models: this.session.getState().models ?? [] });
+      const png = await embedGraphInPng(image.bytes, doc);
+      const url = URL.createObjectURL(new Blob([png as Uint8Array<ArrayBuffer>], { type: 'image/png' }));
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = `${safeFileStem(this.displayName())}.png`;
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      toast.success(`Exported ${a.download}`);
+    } catch (e) {
+      toast.error(`Export failed: ${messageOf(e)}`);
+    }
+  }
+
+  // ---- library ----
+
+  async refreshLibrary(): Promise<void> {
+    const [presets, recent] = await Promise.all([this.client.listPresets().catch(() => null), this.client.listRecentFiles().catch(() => null)]);
+    this.session.setState({ ...(presets ? { presets } : {}), ...(recent ? { recent } : {}) });
+  }
+
+  async loadModels(): Promise<void> {
+    try {
+      this.session.setState({ models: await this.client.listModels() });
+    } catch (e) {
+      toast.warning(`Cannot list models: ${messageOf(e)}`);
+    }
+  }
+
+  displayName(): string {
+    const source = this.session.getState().source;
+    if (source.kind === 'preset') return source.name;
+    if (source.kind === 'file') return source.path.split(/[\\/]/).pop() ?? source.path;
+    return this.store.getState().doc.metadata.name || 'Untitled';
+  }
+
+  // ---- internals ----
+
+  private load(doc: GraphDocument, source: DocSource): void {
+    this.store.getState().loadDocument(doc);
+    this.session.setState({ source, restoredUnsaved: false, docEpoch: this.session.getState().docEpoch + 1 });
+  }
+
+  private withName(name: string): GraphDocument {
+    const doc = this.store.getState().documentForSave();
+    return { ...doc, metadata: { ...doc.metadata, name } };
+  }
+
+  private rememberSource(source: DocSource): void {
+    try {
+      localStorage.setItem(LAST_SOURCE_KEY, JSON.stringify(source));
+    } catch {
+      // Storage may be unavailable (private mode): reopening the last document is a convenience only.
+    }
+  }
+
+  private async reopenLast(): Promise<boolean> {
+    let source: DocSource | null = null;
+    try {
+      source = JSON.parse(localStorage.getItem(LAST_SOURCE_KEY) ?? 'null') as DocSource | null;
+    } catch {
+      source = null;
+    }
+    if (source?.kind === 'preset') return this.openPreset(source.id, { quiet: true });
+    if (source?.kind === 'file') return this.openFile(source.path);
+    return false;
+  }
+
+  /**
+   * A pending recovery offer keeps the old autosave on disk until the user decides, or until they edit
+   * (then their new work matters more; the offer stays available from memory for this session).
+   */
+  private scheduleAutosave(): void {
+    if (this.session.getState().recovery !== null && this.store.getState().revision === this.startRevision) return;
+    this.autosaver.schedule(this.store.getState().documentForSave());
+  }
+}
+
+/** Same nodes, edges, groups and params (viewport and metadata timestamps ignored). */
+export function sameGraph(a: unknown, b: unknown): boolean {
+  const pa = parseDocument(a);
+  const pb = parseDocument(b);
+  if (!pa.ok || !pb.ok) return false;
+  const key = (d: GraphDocument) => canonicalJson([d.nodes, d.edges, d.groups, d.subgraphs]);
+  return key(pa.doc) === key(pb.doc);
+}
+
+/** JSON with object keys sorted, so documents that differ only in key order compare equal. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
+}
+
+function safeFileStem(name: string): string {
+  return name.replace(/\.(flowstudio|json)$/i, '').replace(/[^\w.-]+/g, '-').replace(/^-+|-+$/g, '') || 'flowstudio';
+}

@@ -1,0 +1,115 @@
+/** Picks the widget for a param declaration and wires it to the store (one undo step per edit). */
+import { useCallback } from 'react';
+import type { ParamView } from '../../graph/view-model.ts';
+import { useController, useEditorStore, useSession } from '../app-context.tsx';
+import { toast } from '../common/toasts.ts';
+import { seedModeKey } from '../controller/session.ts';
+import { BooleanField } from './fields/BooleanField.tsx';
+import { EnumField } from './fields/EnumField.tsx';
+import { FileField, type FileChoice } from './fields/FileField.tsx';
+import { NumberField } from './fields/NumberField.tsx';
+import { SeedField, type SeedMode } from './fields/SeedField.tsx';
+import { TextField } from './fields/TextField.tsx';
+import { fieldTestId } from './fields/types.ts';
+
+const TYPING_KEY = 'inspector';
+
+export function ParamField({ nodeId, view, invalid }: { nodeId: string; view: ParamView; invalid: boolean }) {
+  const store = useEditorStore();
+  const controller = useController();
+  const { param, value } = view;
+  const seedMode = useSession((s) => s.seedModes[seedModeKey(nodeId, param.name)] ?? 'fixed');
+
+  const onChange = useCallback(
+    (v: string | number | boolean) => {
+      const r = store.getState().setParam(nodeId, param.name, v, { transactionKey: TYPING_KEY });
+      if (!r.ok) toast.error(r.reason);
+    },
+    [store, nodeId, param.name],
+  );
+  const onCommit = useCallback(() => store.getState().sealHistory(), [store]);
+  const browse = useFileChoices(param.fileKind, param.mode, param.extensions);
+
+  const common = { spec: param, nodeId, invalid, onCommit };
+  let widget: React.ReactNode;
+  switch (param.kind) {
+    case 'int':
+    case 'float':
+      widget = <NumberField {...common} value={Number(value)} onChange={onChange} />;
+      break;
+    case 'seed':
+      widget = (
+        <SeedField
+          {...common}
+          value={Number(value)}
+          onChange={onChange}
+          mode={seedMode}
+          onModeChange={(mode: SeedMode) =>
+            controller.session.setState((s) => ({ seedModes: { ...s.seedModes, [seedModeKey(nodeId, param.name)]: mode } }))
+          }
+        />
+      );
+      break;
+    case 'enum':
+      widget = <EnumField {...common} value={value} onChange={onChange} />;
+      break;
+    case 'boolean':
+      widget = <BooleanField {...common} value={value} onChange={onChange} />;
+      break;
+    case 'file':
+      widget = <FileField {...common} value={value} onChange={onChange} browse={browse} />;
+      break;
+    default:
+      widget = <TextField {...common} value={value} onChange={onChange} />;
+  }
+
+  return (
+    <div className={`field${invalid ? ' invalid' : ''}${view.isDefault ? '' : ' changed'}`} data-testid={fieldTestId(nodeId, param.name, 'field')}>
+      <div className="field-label-row">
+        <label className="field-label" title={param.help}>
+          {param.label ?? param.name}
+        </label>
+        {!view.isDefault && (
+          <button
+            type="button"
+            className="field-reset"
+            title={`Back to the default (${String(param.default)})`}
+            data-testid={fieldTestId(nodeId, param.name, 'reset')}
+            onClick={() => {
+              store.getState().setParam(nodeId, param.name, undefined);
+              store.getState().sealHistory();
+            }}
+          >
+            ↺
+          </button>
+        )}
+      </div>
+      {widget}
+      {param.help && <div className="field-hint">{param.help}</div>}
+    </div>
+  );
+}
+
+/** What the Browse button lists for a file param: models the backend knows, or files runs wrote. */
+function useFileChoices(fileKind: string | undefined, mode: string | undefined, extensions: string[] | undefined): (() => Promise<FileChoice[]>) | undefined {
+  const controller = useController();
+  const store = useEditorStore();
+  return useCallback(async () => {
+    if (fileKind === 'model') {
+      if (!controller.session.getState().models) await controller.docs.loadModels();
+      return (controller.session.getState().models ?? []).map((m) => ({ value: m.ref, label: m.name, detail: m.description }));
+    }
+    if (mode === 'write') return [];
+    const seen = new Set<string>();
+    const choices: FileChoice[] = [];
+    for (const image of controller.session.getState().images) seen.add(image.path);
+    for (const ports of Object.values(store.getState().run.outputs)) {
+      for (const v of Object.values(ports)) if (v.kind === 'scalar' && typeof v.value === 'string') seen.add(v.value);
+    }
+    for (const path of seen) {
+      if (extensions && !extensions.some((ext) => path.toLowerCase().endsWith(ext))) continue;
+      choices.push({ value: path, label: path.split(/[\\/]/).pop() ?? path, detail: 'written by a run' });
+    }
+    return choices;
+  }, [controller, store, fileKind, mode, extensions]);
+}

@@ -1,0 +1,245 @@
+/**
+ * `npm run report:solvers`: error vs NFE of every registered solver on the embedded Gaussian models' exact
+ * problems (VP: eps-prediction, SD 1.x betas; RF: rectified flow), written to reports/solvers.md with a
+ * log-log plot reports/solvers.png.
+ *
+ * Setup (why): the models are the closed-form optimal denoisers of gaussian.ts evaluated in-process at the
+ * exact continuous level, so errors are the solvers' own. Every solver walks the same levels, at the most
+ * steps whose model calls fit the budget:
+ *  - VP: uniform in lambda = -ln(sigma) from the training table's sigma_max down to its sigma_min (t = 0),
+ *    stopping there: the final jump to sigma 0 is one first-order denoising step common to every solver,
+ *    which would dominate every error (fact sheet 8: "the final jump to sigma 0 caps observed order").
+ *  - RF: uniform in t from 1 to 0 (the flow ODE is smooth up to t = 0).
+ * A second table runs each solver on its own diffusers grid for the model's scheduler config, down to
+ * sigma 0 as a pipeline does, to show that end-point effect. Errors are relative L2 distances of the final
+ * sample from the exact PF-ODE solution from the same start (batch of samples). Orders are least-squares
+ * slopes of log(error) against log(NFE) over the budgets.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Tensor } from '../nodes/core/tensor.ts';
+import type { SchedulerConfig, Sigmas } from '../nodes/core/values.ts';
+import { GRID_AS, SOLVER_NAMES, SOLVERS, createSolver } from '../nodes/sampling/solver-registry.ts';
+import { compareSolvers, markdownTable, type CompareResult } from '../nodes/solver-compare.ts';
+import { predictionFromOutput } from '../nodes/sampling/denoiser.ts';
+import { createGaussianParams, denoisedVE, seededNormals, transportExact, velocityRF, type GaussianParams } from '../nodes/sampling/gaussian.ts';
+import { SeededNormal } from '../nodes/core/random.ts';
+import { buildSigmas, initNoiseSigma, sigmaToTimestep, vpTable } from '../nodes/sampling/schedules.ts';
+import type { DenoiseFn } from '../nodes/sampling/solver.ts';
+import { logLogPlotPng, PALETTE, type PlotPanel } from './plot-png.ts';
+import { RF_SCHEDULER_CONFIG, VP_SCHEDULER_CONFIG } from '../electron/engine/models/analytic.ts';
+
+export type ReportModel = 'vp' | 'rf';
+
+export interface ReportConfig {
+  /** Where solvers.md and solvers.png go. */
+  outDir: string;
+  /** Default: every registered solver (each on the models it supports). */
+  solvers?: readonly string[];
+  /** Default 5, 10, 20, 50. */
+  nfes?: readonly number[];
+  /** Default both. */
+  models?: readonly ReportModel[];
+  /** Gaussian sample shape (default the embedded models' [3, 16, 16]). */
+  dims?: number[];
+  /** Samples per run (default 2). */
+  batch?: number;
+  /** Also the per-solver diffusers grids to sigma 0 (default true). */
+  diffusersGrids?: boolean;
+}
+
+export interface ReportOutput {
+  markdown: string;
+  png: Buffer;
+  /** Common-grid results per model. */
+  results: Partial<Record<ReportModel, CompareResult>>;
+  /** Diffusers-grid results per model (when run). */
+  diffusers: Partial<Record<ReportModel, CompareResult>>;
+}
+
+const DEFAULT_NFES = [5, 10, 20, 50];
+
+const MODEL_SETUP: Record<ReportModel, { title: string; scheduler: SchedulerConfig; modelIndex: Record<string, unknown>; space: 'vp' | 'flow' }> = {
+  vp: {
+    title: 'VP Gaussian (eps model, SD 1.x betas)',
+    scheduler: VP_SCHEDULER_CONFIG,
+    modelIndex: { _class_name: 'FlowStudioGaussianPipeline' },
+    space: 'vp',
+  },
+  rf: {
+    title: 'RF Gaussian (velocity model)',
+    scheduler: RF_SCHEDULER_CONFIG,
+    modelIndex: { _class_name: 'FlowStudioGaussianFlowPipeline', flowstudio: { timestep_units: 'fraction' } },
+    space: 'flow',
+  },
+};
+
+/** The exact model of Gaussian data at the continuous level, in sampling variables. */
+export function exactDenoiseFn(p: GaussianParams, space: 'vp' | 'flow'): DenoiseFn {
+  return async (x, level) => {
+    const xs = Float64Array.from(x.data);
+    if (space === 'flow') return predictionFromOutput(new Tensor(x.dims, Float32Array.from(velocityRF(p, xs, level.sigma))), x, level.sigma, 'flow', 'flow');
+    const d = denoisedVE(p, xs, level.sigma);
+    const eps = new Tensor(x.dims, Float32Array.from(xs, (v, k) => (v - d[k]) / level.sigma));
+    return predictionFromOutput(eps, x, level.sigma, 'vp', 'epsilon');
+  };
+}
+
+/** The common grid of a model with `steps` steps (see the header). */
+export function commonGrid(model: ReportModel, steps: number): Sigmas {
+  if (model === 'rf') {
+    const levels = Array.from({ length: steps + 1 }, (_, i) => (i === steps ? 0 : 1 - i / steps));
+    return { space: 'flow', sigmas: levels, timesteps: levels.slice(0, -1), origin: 'uniform in t' };
+  }
+  const table = vpTable(MODEL_SETUP.vp.scheduler);
+  const smax = table.sigmas[table.sigmas.length - 1];
+  const smin = table.sigmas[0];
+  const levels = Array.from({ length: steps + 1 }, (_, i) => (i === steps ? smin : smax * (smin / smax) ** (i / steps)));
+  return { space: 'vp', sigmas: levels, timesteps: levels.slice(0, -1).map((s) => sigmaToTimestep(table, s)), origin: 'uniform in lambda' };
+}
+
+function runnable(model: ReportModel, solvers: readonly string[]): string[] {
+  const space = MODEL_SETUP[model].space;
+  return solvers.filter((s) => {
+    const e = SOLVERS[s];
+    return e !== undefined && (!e.spaces || e.spaces.includes(space));
+  });
+}
+
+async function compareOn(model: ReportModel, p: GaussianParams, dims: number[], solvers: string[], nfes: readonly number[], grid: 'common' | 'diffusers'): Promise<CompareResult> {
+  const setup = MODEL_SETUP[model];
+  const D = p.mu.length;
+  const batch = dims[0];
+  const z = Float32Array.from(seededNormals(batch * D, 2024));
+  let draws = 0;
+  return compareSolvers({
+    solvers,
+    budgets: nfes,
+    grid: (solver, steps) =>
+      grid === 'common' ? commonGrid(model, steps) : buildSigmas(setup.scheduler, setup.modelIndex, steps, GRID_AS[solver] ?? solver, {}),
+    solver: (name) => createSolver(name, setup.scheduler, {}),
+    // The same standard normals for every run, scaled to the grid's start as a pipeline does.
+    start: (sigmas) => new Tensor(dims, z.map((v) => v * initNoiseSigma(sigmas, setup.scheduler))),
+    model: exactDenoiseFn(p, setup.space),
+    referenceName: 'closed-form PF-ODE solution',
+    reference: async (x, sigmas) => {
+      const a = (s: number): [number, number] => (setup.space === 'flow' ? [1 - s, s] : [1, s]);
+      const [a1, b1] = a(sigmas.sigmas[0]);
+      const [a2, b2] = a(sigmas.sigmas[sigmas.sigmas.length - 1]);
+      return transportExact(p, Float64Array.from(x.data), a1, b1, a2, b2);
+    },
+    noise: () => {
+      const rng = new SeededNormal(7 + draws++);
+      return (d) => {
+        const t = new Tensor(d);
+        rng.fill(t.data);
+        return t;
+      };
+    },
+    timestepAt: setup.space === 'vp' ? (s) => sigmaToTimestep(vpTable(setup.scheduler), s) : (t) => t,
+  });
+}
+
+function plotPanel(title: string, r: CompareResult): PlotPanel {
+  return {
+    title,
+    xLabel: 'NFE',
+    yLabel: 'relative L2 error',
+    series: r.solvers.map((name, k) => ({
+      name,
+      color: PALETTE[k % PALETTE.length],
+      dashed: r.stochastic[name],
+      points: r.runs.filter((x) => x.solver === name).map((x) => [x.nfe, x.error] as const),
+    })),
+  };
+}
+
+function ratioLine(r: CompareResult, budget: number, against: string, names: string[]): string {
+  const err = (n: string) => r.runs.find((x) => x.solver === n && x.budget === budget)?.error;
+  const base = err(against);
+  if (base === undefined) return '';
+  const parts = names.filter((n) => err(n) !== undefined).map((n) => `${n} ${(base / err(n)!).toFixed(1)}x`);
+  return parts.length ? `At NFE ${budget}, error of ${against} divided by: ${parts.join(', ')}.` : '';
+}
+
+export async function generateSolverReport(config: ReportConfig): Promise<ReportOutput> {
+  const nfes = config.nfes ?? DEFAULT_NFES;
+  const solvers = config.solvers ?? SOLVER_NAMES;
+  const models = config.models ?? (['vp', 'rf'] as const);
+  const sampleDims = config.dims ?? [3, 16, 16];
+  const batch = config.batch ?? 2;
+  const p = createGaussianParams({ dims: sampleDims });
+  const dims = [batch, ...sampleDims];
+  const results: ReportOutput['results'] = {};
+  const diffusers: ReportOutput['diffusers'] = {};
+  const sections: string[] = [];
+  const panels: PlotPanel[] = [];
+  for (const model of models) {
+    const names = runnable(model, solvers);
+    const r = await compareOn(model, p, dims, names, nfes, 'common');
+    results[model] = r;
+    panels.push(plotPanel(model === 'vp' ? 'VP GAUSSIAN' : 'RF GAUSSIAN', r));
+    const setup = MODEL_SETUP[model];
+    const gridText = model === 'vp' ? 'levels uniform in lambda from sigma_max 14.61 to sigma_min 0.0292 (the table\'s t = 0)' : 'levels uniform in t from 1 to 0';
+    const same = model === 'vp' ? 'ddim, euler and dpm_1s' : 'ddim, euler, flow_euler and dpm_1s';
+    const lines = [
+      `## ${setup.title}`,
+      '',
+      `Common grid: ${gridText}. ${same} coincide here: on one grid they take the same first-order step (fact sheet 1).`,
+      '',
+      markdownTable(r),
+    ];
+    if (model === 'vp') {
+      const ratio = ratioLine(r, 10, 'ddim', ['dpmpp_2m', 'unipc']);
+      if (ratio) lines.push('', ratio);
+    }
+    if (config.diffusersGrids !== false) {
+      const d = await compareOn(model, p, dims, names, nfes, 'diffusers');
+      diffusers[model] = d;
+      lines.push(
+        '',
+        `Each solver on its own diffusers grid for this scheduler config (${String(setup.scheduler._class_name)}), to the grid's end (sigma 0 for most), as a pipeline runs it:`,
+        '',
+        markdownTable(d),
+      );
+    }
+    sections.push(lines.join('\n'));
+  }
+  const stochastic = Object.values(results).some((r) => r && Object.values(r.stochastic).some(Boolean));
+  const markdown = [
+    '# Solver error vs NFE',
+    '',
+    'Generated by `npm run report:solvers` (scripts/report-solvers.ts). Relative L2 error of the final sample against the exact',
+    `probability-flow ODE solution for Gaussian data (${sampleDims.join('x')}, covariance eigenvalues 1 .. 0.01, batch ${batch}),`,
+    'with the closed-form optimal model evaluated at the exact level. Each solver gets the most steps whose model calls fit the',
+    'NFE budget; a cell shows the calls made in parentheses when they differ. "order" is the least-squares slope of',
+    'log(error) against log(NFE) over the budgets (pre-asymptotic at small NFE).',
+    stochastic ? '\n\\* stochastic solver (seeded): the error is its sample\'s distance from the ODE solution, not a convergence measure.' : '',
+    '',
+    ...sections.map((s) => `${s}\n`),
+    '![error vs NFE](solvers.png)',
+    '',
+  ].join('\n');
+  const png = logLogPlotPng(panels);
+  await fs.mkdir(config.outDir, { recursive: true });
+  await fs.writeFile(path.join(config.outDir, 'solvers.md'), markdown);
+  await fs.writeFile(path.join(config.outDir, 'solvers.png'), png);
+  return { markdown, png, results, diffusers };
+}
+
+async function main(): Promise<void> {
+  const outDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'reports');
+  const t0 = performance.now();
+  const out = await generateSolverReport({ outDir });
+  const vp = out.results.vp;
+  console.log(`wrote ${path.join(outDir, 'solvers.md')} and solvers.png in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  if (vp) console.log(ratioLine(vp, 10, 'ddim', ['dpmpp_2m', 'unipc']));
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,281 @@
+/**
+ * AppBackend (presets, autosave, graph files, recent files, readFile) on a stub engine: everything
+ * here is disk and path handling, so no ONNX session is needed.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EngineAPI, RunSummary } from '../electron/engine/api.ts';
+import { AppBackend } from '../electron/engine/app-backend.ts';
+import { defaultDataDir } from '../electron/engine/app/data-dir.ts';
+import { MAX_RECENT_FILES } from '../electron/engine/app/recent-files.ts';
+import { presetFileStem } from '../electron/engine/app/safe-name.ts';
+import type { EngineEvent, EngineEventListener } from '../electron/engine/events.ts';
+import { readGraphFile, serializeGraph } from '../electron/engine/graph/io.ts';
+import type { GraphDocument } from '../electron/engine/graph/schema.ts';
+import { EXAMPLES_DIR } from '../electron/engine/paths.ts';
+import { graph, tempDir } from './helpers/engine.ts';
+
+/** Records calls; emits one event on run so subscribe pass-through is visible. */
+function stubEngine(): EngineAPI & { calls: string[] } {
+  const listeners = new Set<EngineEventListener>();
+  const calls: string[] = [];
+  return {
+    calls,
+    listNodeTypes: async () => (calls.push('listNodeTypes'), []),
+    validate: async () => (calls.push('validate'), []),
+    run: async (r) => {
+      calls.push(`run:${r.runId}`);
+      const e: EngineEvent = { type: 'run-finished', runId: r.runId ?? '', ms: 1 };
+      for (const l of listeners) l(e);
+      return { runId: r.runId ?? '', status: 'finished', ms: 1, outDir: '', nodes: {}, outputs: {} } satisfies RunSummary;
+    },
+    cancel: async (id) => (calls.push(`cancel:${id}`), false),
+    listModels: async () => (calls.push('listModels'), []),
+    subscribe: (l) => (listeners.add(l), () => listeners.delete(l)),
+  };
+}
+
+const doc = (name = 'test'): GraphDocument => ({
+  ...graph(
+    [
+      { id: 'latent', type: 'EmptyLatent', params: { width: 8 } },
+      { id: 'noise', type: 'RandomNoise', params: { seed: 5 } },
+    ],
+    [],
+  ),
+  metadata: { name, description: 'd', author: '', tags: ['t'] },
+});
+
+let base: string;
+let dataDir: string;
+let outDir: string;
+let outside: string;
+let backend: AppBackend;
+let engine: ReturnType<typeof stubEngine>;
+
+async function rejection(p: Promise<unknown>): Promise<Error & { errors?: unknown[] }> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected a rejection');
+}
+
+beforeAll(() => {
+  base = fs.realpathSync(tempDir('fs-app-'));
+  dataDir = path.join(base, 'data');
+  outDir = path.join(base, 'out');
+  outside = path.join(base, 'outside');
+  fs.mkdirSync(outside);
+  fs.writeFileSync(path.join(outside, 'secret.txt'), 'secret');
+  fs.writeFileSync(path.join(outside, 'g.flowstudio'), serializeGraph(doc('outside')));
+  engine = stubEngine();
+  backend = new AppBackend({ engine, outDir, dataDir });
+});
+
+afterAll(() => fs.rmSync(base, { recursive: true, force: true }));
+
+describe('data dir', () => {
+  it('follows FLOWSTUDIO_DATA_DIR, then XDG_DATA_HOME, then ~/.local/share', () => {
+    const saved = { d: process.env.FLOWSTUDIO_DATA_DIR, x: process.env.XDG_DATA_HOME };
+    try {
+      process.env.FLOWSTUDIO_DATA_DIR = '/tmp/a';
+      process.env.XDG_DATA_HOME = '/tmp/x';
+      expect(defaultDataDir()).toBe('/tmp/a');
+      delete process.env.FLOWSTUDIO_DATA_DIR;
+      expect(defaultDataDir()).toBe('/tmp/x/flowstudio');
+      delete process.env.XDG_DATA_HOME;
+      expect(defaultDataDir()).toMatch(/[\\/]\.local[\\/]share[\\/]flowstudio$/);
+    } finally {
+      for (const [k, v] of [['FLOWSTUDIO_DATA_DIR', saved.d], ['XDG_DATA_HOME', saved.x]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  });
+});
+
+describe('engine pass-through', () => {
+  it('forwards every EngineAPI call and event unchanged', async () => {
+    const seen: EngineEvent[] = [];
+    const off = backend.subscribe((e) => seen.push(e));
+    await backend.run({ graph: doc(), runId: 'r1' });
+    await backend.cancel('r1');
+    await backend.validate(doc());
+    await backend.listNodeTypes();
+    await backend.listModels();
+    off();
+    expect(engine.calls).toEqual(['run:r1', 'cancel:r1', 'validate', 'listNodeTypes', 'listModels']);
+    expect(seen).toEqual([{ type: 'run-finished', runId: 'r1', ms: 1 }]);
+  });
+});
+
+describe('presets', () => {
+  it('lists the shipped examples first, read-only, with their metadata', async () => {
+    const list = await backend.listPresets();
+    const stems = fs.readdirSync(EXAMPLES_DIR).filter((f) => f.endsWith('.json')).map((f) => `example:${f.slice(0, -5)}`);
+    expect(list.filter((p) => p.source === 'example').map((p) => p.id).sort()).toEqual(stems.sort());
+    const ddim = list.find((p) => p.id === 'example:gaussian-vp-ddim')!;
+    const fromFile = readGraphFile(path.join(EXAMPLES_DIR, 'gaussian-vp-ddim.json'));
+    expect(ddim).toMatchObject({ name: fromFile.metadata.name, description: fromFile.metadata.description, tags: fromFile.metadata.tags });
+    expect(await backend.readPreset('example:gaussian-vp-ddim')).toEqual(fromFile);
+    const err = await rejection(backend.deletePreset('example:gaussian-vp-ddim'));
+    expect(err.name).toBe('BadRequestError');
+    expect(fs.existsSync(path.join(EXAMPLES_DIR, 'gaussian-vp-ddim.json'))).toBe(true);
+  });
+
+  it('writes, lists after the examples, reads, overwrites and deletes a user preset', async () => {
+    const info = await backend.writePreset('My Preset', doc('ignored'));
+    expect(info).toMatchObject({ id: 'user:My Preset', name: 'My Preset', source: 'user', description: 'd', tags: ['t'] });
+    expect(fs.existsSync(path.join(dataDir, 'presets', 'My Preset.flowstudio'))).toBe(true);
+
+    const list = await backend.listPresets();
+    expect(list.at(-1)?.id).toBe('user:My Preset');
+    expect(list.findIndex((p) => p.source === 'user')).toBeGreaterThan(list.findLastIndex((p) => p.source === 'example'));
+
+    const read = (await backend.readPreset(info.id)) as GraphDocument;
+    expect(read.nodes).toEqual(doc().nodes);
+    expect(read.metadata.name).toBe('My Preset');
+    expect(Date.parse(read.metadata.modified ?? '')).toBeGreaterThan(0);
+
+    const changed = doc();
+    changed.nodes[0].params.width = 32;
+    await backend.writePreset('My Preset', changed);
+    expect(((await backend.readPreset(info.id)) as GraphDocument).nodes[0].params.width).toBe(32);
+    expect((await backend.listPresets()).filter((p) => p.id === info.id)).toHaveLength(1);
+
+    await backend.deletePreset(info.id);
+    expect((await backend.listPresets()).some((p) => p.id === info.id)).toBe(false);
+    expect((await rejection(backend.readPreset(info.id))).name).toBe('NotFoundError');
+    expect((await rejection(backend.deletePreset(info.id))).name).toBe('NotFoundError');
+  });
+
+  it('turns names into file stems that stay inside the presets folder', async () => {
+    const info = await backend.writePreset('../../escape/..\\evil', doc());
+    expect(info.id).toBe('user:escape-..-evil');
+    expect(fs.readdirSync(path.join(dataDir, 'presets'))).toContain('escape-..-evil.flowstudio');
+    expect(fs.existsSync(path.join(base, 'escape'))).toBe(false);
+    await backend.deletePreset(info.id);
+
+    expect(presetFileStem('  .hidden  ')).toBe('hidden');
+    expect(presetFileStem('CON')).toBe('CON_');
+    expect(presetFileStem('Café au lait #2')).toBe('Café au lait -2');
+    expect(presetFileStem('x'.repeat(300))).toHaveLength(80);
+    for (const bad of ['', '   ', '...', '///']) expect(() => presetFileStem(bad)).toThrow(/preset/i);
+  });
+
+  it('refuses ids that could name a path, and invalid graphs (structured errors)', async () => {
+    for (const id of ['user:../autosave', 'user:a/b', 'user:.hidden', 'other:x', 'user:', '']) {
+      expect((await rejection(backend.readPreset(id))).name).toBe('BadRequestError');
+    }
+    const err = await rejection(backend.writePreset('broken', { format: 'flowstudio-graph', schemaVersion: 1, nodes: 'no' }));
+    expect(err.name).toBe('GraphValidationError');
+    expect(err.errors?.[0]).toMatchObject({ code: 'schema', path: 'nodes' });
+    expect(fs.existsSync(path.join(dataDir, 'presets', 'broken.flowstudio'))).toBe(false);
+  });
+
+  it('skips unreadable files in the presets folder instead of failing the list', async () => {
+    fs.writeFileSync(path.join(dataDir, 'presets', 'garbage.flowstudio'), '{ nope');
+    const ids = (await backend.listPresets()).map((p) => p.id);
+    expect(ids).not.toContain('user:garbage');
+    expect(ids).toContain('example:gaussian-vp-ddim');
+    fs.rmSync(path.join(dataDir, 'presets', 'garbage.flowstudio'));
+  });
+});
+
+describe('autosave', () => {
+  it('round-trips the working graph with savedAt, keeps the last good save, recovers from a corrupt file', async () => {
+    const fresh = new AppBackend({ engine, outDir, dataDir: path.join(base, 'data-autosave') });
+    expect(await fresh.readAutosave()).toBeNull();
+
+    const before = Date.now();
+    await fresh.writeAutosave(doc('working'));
+    const saved = await fresh.readAutosave();
+    expect(saved?.graph).toEqual(doc('working'));
+    const at = Date.parse(saved?.savedAt ?? '');
+    expect(at).toBeGreaterThanOrEqual(before - 1000);
+    expect(at).toBeLessThanOrEqual(Date.now());
+
+    const err = await rejection(fresh.writeAutosave({ nodes: 3 }));
+    expect(err.name).toBe('GraphValidationError');
+    expect((await fresh.readAutosave())?.graph).toEqual(doc('working'));
+    // No temp files left behind by the atomic writes.
+    expect(fs.readdirSync(path.join(base, 'data-autosave')).filter((f) => f.includes('autosave'))).toEqual(['autosave.json']);
+
+    fs.writeFileSync(path.join(base, 'data-autosave', 'autosave.json'), '{"format":"flowstudio-autosave","savedAt":');
+    expect(await fresh.readAutosave()).toBeNull();
+  });
+});
+
+describe('graph files and recent files', () => {
+  it('saves relative paths into <data>/graphs (adding .flowstudio), opens them back, and records them as recent', async () => {
+    const written = await backend.saveGraphFile('mine', doc('mine'));
+    expect(written).toBe(path.join(dataDir, 'graphs', 'mine.flowstudio'));
+    const opened = (await backend.openGraphFile('mine.flowstudio')) as GraphDocument;
+    expect(opened.nodes).toEqual(doc().nodes);
+    expect(opened.metadata.name).toBe('mine');
+
+    const example = path.join(EXAMPLES_DIR, 'gaussian-rf-euler.json');
+    expect(await backend.openGraphFile(example)).toEqual(readGraphFile(example));
+    const recent = await backend.listRecentFiles();
+    expect(recent.slice(0, 2).map((r) => r.path)).toEqual([fs.realpathSync(example), written]);
+    expect(recent[1]).toMatchObject({ name: 'mine.flowstudio' });
+  });
+
+  it('refuses paths outside the allowed roots: .., absolute, symlinks, other extensions', async () => {
+    const graphs = path.join(dataDir, 'graphs');
+    fs.symlinkSync(path.join(outside, 'g.flowstudio'), path.join(graphs, 'link-out.flowstudio'));
+    fs.symlinkSync(outside, path.join(graphs, 'dir-out'));
+
+    const refused = async (p: Promise<unknown>, name: string) => expect((await rejection(p)).name).toBe(name);
+    await refused(backend.saveGraphFile('../escape.flowstudio', doc()), 'FileAccessError');
+    await refused(backend.saveGraphFile(path.join(outside, 'x.flowstudio'), doc()), 'FileAccessError');
+    await refused(backend.saveGraphFile('dir-out/x.flowstudio', doc()), 'FileAccessError');
+    await refused(backend.saveGraphFile('link-out.flowstudio', doc()), 'FileAccessError');
+    await refused(backend.saveGraphFile('notes.txt', doc()), 'BadRequestError');
+    await refused(backend.saveGraphFile('bad', { nodes: 1 }), 'GraphValidationError');
+    await refused(backend.openGraphFile('../outside/g.flowstudio'), 'FileAccessError');
+    await refused(backend.openGraphFile(path.join(outside, 'g.flowstudio')), 'FileAccessError');
+    await refused(backend.openGraphFile('link-out.flowstudio'), 'FileAccessError');
+    await refused(backend.openGraphFile('dir-out/g.flowstudio'), 'FileAccessError');
+    await refused(backend.openGraphFile('/etc/passwd'), 'BadRequestError');
+    expect(fs.readdirSync(outside).sort()).toEqual(['g.flowstudio', 'secret.txt']);
+    expect(readGraphFile(path.join(outside, 'g.flowstudio')).metadata.name).toBe('outside');
+  });
+
+  it('keeps the recent list newest first, deduplicated, capped, without files that are gone', async () => {
+    const fresh = new AppBackend({ engine, outDir, dataDir: path.join(base, 'data-recent') });
+    for (let i = 0; i < MAX_RECENT_FILES + 5; i++) await fresh.saveGraphFile(`g${i}`, doc());
+    await fresh.openGraphFile('g3.flowstudio');
+    const recent = await fresh.listRecentFiles();
+    expect(recent).toHaveLength(MAX_RECENT_FILES);
+    expect(recent[0].name).toBe('g3.flowstudio');
+    expect(recent[1].name).toBe(`g${MAX_RECENT_FILES + 4}.flowstudio`);
+    expect(new Set(recent.map((r) => r.path)).size).toBe(MAX_RECENT_FILES);
+    fs.rmSync(recent[1].path);
+    expect((await fresh.listRecentFiles()).map((r) => r.name)).not.toContain(recent[1].name);
+  });
+});
+
+describe('readFile', () => {
+  it('reads outputs, examples and data-dir files; refuses .. and symlink escapes', async () => {
+    fs.mkdirSync(path.join(outDir, 'sub'), { recursive: true });
+    const bytes = Uint8Array.from([137, 80, 78, 71, 0, 255]);
+    fs.writeFileSync(path.join(outDir, 'sub', 'image.png'), bytes);
+    expect(await backend.readFile(path.join(outDir, 'sub', 'image.png'))).toEqual(bytes);
+    expect(await backend.readFile('sub/image.png')).toEqual(bytes);
+    expect(Buffer.from(await backend.readFile(path.join(EXAMPLES_DIR, 'gaussian-vp-ddim.json'))).toString()).toBe(
+      fs.readFileSync(path.join(EXAMPLES_DIR, 'gaussian-vp-ddim.json'), 'utf8'),
+    );
+
+    fs.symlinkSync(path.join(outside, 'secret.txt'), path.join(outDir, 'link-secret'));
+    for (const p of ['../outside/secret.txt', 'sub/../../outside/secret.txt', path.join(outside, 'secret.txt'), 'link-secret', '/etc/passwd']) {
+      const err = await rejection(backend.readFile(p));
+      expect(err.name, p).toBe('FileAccessError');
+      expect(err.message).not.toContain('secret\n');
+    }
+    expect((await rejection(backend.readFile('missing.png'))).message).toMatch(/^File not found/);
+  });
+});

@@ -1,0 +1,142 @@
+import { describe, expect, it } from 'vitest';
+import { Tensor } from '../nodes/core/tensor.ts';
+import type { SchedulerConfig, Sigmas } from '../nodes/core/values.ts';
+import { alphasCumprod, betasFromConfig } from '../nodes/sampling/betas.ts';
+import { createDdim, createDdimInverse, ddimInverseOptionsFromConfig, ddimInverseSigmas, ddimInverseTimesteps } from '../nodes/sampling/ddim.ts';
+import { createDenoiseFn } from '../nodes/sampling/denoiser.ts';
+import { createGaussianParams, sampleData, transportExact } from '../nodes/sampling/gaussian.ts';
+import { runSampler } from '../nodes/sampling/sampler-loop.ts';
+import { sliceSigmas } from '../nodes/sampling/sigmas-split.ts';
+import { fakeVpModel, logLogSlope, relL2, SD_VP_DDIM, type FakeModel } from './sampling-fake-model.ts';
+
+const p = createGaussianParams({ dims: [3, 8, 8], seed: 5 });
+const DIMS = [1, 3, 8, 8];
+const image = Float32Array.from(sampleData(p, 1, 7));
+
+/** Runs DDIM inversion from the VP sample `xvp` at the grid's first level; returns the VP sample at its last level. */
+async function invert(model: FakeModel, sigmas: Sigmas, xvp: Float32Array): Promise<Float32Array> {
+  const s0 = sigmas.sigmas[0];
+  const sEnd = sigmas.sigmas[sigmas.sigmas.length - 1];
+  const x = new Tensor(DIMS, xvp.map((v) => v * Math.sqrt(s0 * s0 + 1)));
+  const solver = createDdimInverse(ddimInverseOptionsFromConfig(model.scheduler));
+  const r = await runSampler({ solver, sigmas, x, model: createDenoiseFn(model, { space: 'vp' }) });
+  return r.x.data.map((v) => v / Math.sqrt(sEnd * sEnd + 1));
+}
+
+/** diffusers DDIMInverseScheduler.step written out in VP variables (float64), model called as its pipelines do. */
+async function diffusersInverse(model: FakeModel, cfg: SchedulerConfig, steps: number, xvp: Float32Array): Promise<Float64Array> {
+  const abar = alphasCumprod(betasFromConfig(cfg));
+  const T = abar.length;
+  const ratioInt = Math.floor(T / steps);
+  // set_timesteps, written here: leading arange(N) * ratio + offset; trailing round(arange(T, 0, -T/N))[::-1] - 1.
+  const ts =
+    cfg.timestep_spacing === 'trailing'
+      ? Array.from({ length: steps }, (_, k) => Math.round(T - (steps - 1 - k) * (T / steps)) - 1)
+      : Array.from({ length: steps }, (_, k) => k * ratioInt + ((cfg.steps_offset as number) ?? 0));
+  const initial = cfg.set_alpha_to_one === false ? abar[0] : 1;
+  const clip = cfg.clip_sample === true ? ((cfg.clip_sample_range as number) ?? 1) : undefined;
+  let x = Float64Array.from(xvp);
+  for (const t of ts) {
+    const prev = Math.min(t - ratioInt, T - 1);
+    const ap = prev >= 0 ? abar[prev] : initial;
+    const an = abar[t];
+    const out = await model.denoiser.run({
+      sample: { dims: DIMS, data: Float32Array.from(x), type: 'float32' },
+      timestep: { dims: [1], data: Float32Array.of(t), type: 'float32' },
+    });
+    const eps = out.out_sample.data;
+    x = x.map((v, k) => {
+      let x0 = (v - Math.sqrt(1 - ap) * eps[k]) / Math.sqrt(ap);
+      if (clip !== undefined) x0 = Math.min(Math.max(x0, -clip), clip);
+      return Math.sqrt(an) * x0 + Math.sqrt(1 - an) * eps[k];
+    });
+  }
+  return x;
+}
+
+describe('DDIM inversion grids (diffusers DDIMInverseScheduler.set_timesteps)', () => {
+  it('leading: arange(N) * T//N + steps_offset; trailing: round(arange(T, 0, -T/N))[::-1] - 1', () => {
+    expect(ddimInverseTimesteps(SD_VP_DDIM, 50)).toEqual(Array.from({ length: 50 }, (_, k) => 1 + 20 * k));
+    expect(ddimInverseTimesteps({ ...SD_VP_DDIM, timestep_spacing: 'trailing' }, 10)).toEqual([99, 199, 299, 399, 499, 599, 699, 799, 899, 999]);
+    // T/N = 142.857...: round(1000 - k * 142.857) - 1 for k = 6..0.
+    expect(ddimInverseTimesteps({ ...SD_VP_DDIM, timestep_spacing: 'trailing' }, 7)).toEqual([142, 285, 428, 570, 713, 856, 999]);
+    expect(() => ddimInverseTimesteps({ ...SD_VP_DDIM, timestep_spacing: 'linspace' }, 10)).toThrow(/leading.*trailing/);
+  });
+
+  it('diffusers variant: step i starts at the level of t_i - T//N (initial abar below 0) and lands on t_i', () => {
+    const table = alphasCumprod(betasFromConfig(SD_VP_DDIM)).map((a) => Math.sqrt((1 - a) / a));
+    const g = ddimInverseSigmas(SD_VP_DDIM, 10);
+    expect(g.timesteps).toEqual([1, 101, 201, 301, 401, 501, 601, 701, 801, 901]);
+    expect(g.sigmas[0]).toBe(table[0]); // set_alpha_to_one false: abar[0]
+    expect(g.sigmas[1]).toBe(table[1]);
+    expect(g.sigmas[10]).toBe(table[901]);
+    expect(g.targets).toBeUndefined();
+    expect(ddimInverseSigmas({ ...SD_VP_DDIM, set_alpha_to_one: true }, 10).sigmas[0]).toBe(0);
+    const trailing = ddimInverseSigmas({ ...SD_VP_DDIM, timestep_spacing: 'trailing' }, 7);
+    // 285 - 142 = 143 != 142: the state sits at t_i, the next step starts from t_{i+1} - 142.
+    expect(trailing.targets?.[0]).toBe(table[142]);
+    expect(trailing.sigmas[1]).toBe(table[285 - 142]);
+    const current = ddimInverseSigmas(SD_VP_DDIM, 10, 'current-level');
+    expect(current.timesteps).toEqual([1, 101, 201, 301, 401, 501, 601, 701, 801]);
+    expect(current.sigmas).toEqual([1, 101, 201, 301, 401, 501, 601, 701, 801, 901].map((t) => table[t]));
+  });
+});
+
+describe('DDIM inversion runs', () => {
+  for (const [name, cfg, steps] of [
+    ['leading, set_alpha_to_one false', SD_VP_DDIM, 10],
+    ['leading, set_alpha_to_one true, clip_sample 0.8', { ...SD_VP_DDIM, set_alpha_to_one: true, clip_sample: true, clip_sample_range: 0.8 }, 12],
+    ['trailing, 7 steps (T//N differs from the spacing)', { ...SD_VP_DDIM, timestep_spacing: 'trailing' }, 7],
+  ] as [string, SchedulerConfig, number][]) {
+    it(`equals diffusers DDIMInverseScheduler written out (${name})`, async () => {
+      const model = fakeVpModel(p, cfg);
+      const out = await invert(model, ddimInverseSigmas(cfg, steps), image);
+      const seen = [...model.seen];
+      const ref = await diffusersInverse(fakeVpModel(p, cfg), cfg, steps, image);
+      expect(relL2(out, ref)).toBeLessThan(2e-6);
+      expect(seen).toEqual(ddimInverseTimesteps(cfg, steps));
+    });
+  }
+
+  it('current-level variant (CODE) is first order against the exact reverse ODE (from level >= 0.3)', async () => {
+    const STEPS = [10, 20, 40, 80];
+    const errors: number[] = [];
+    for (const n of STEPS) {
+      const full = ddimInverseSigmas(SD_VP_DDIM, n, 'current-level');
+      // Start above the sqrt(t) tail of uniform-in-t VP grids (see test/ddim.test.ts).
+      const k = full.sigmas.findIndex((s) => s >= 0.3);
+      const sigmas = sliceSigmas(full, k, full.timesteps.length);
+      const [a, b] = [sigmas.sigmas[0], sigmas.sigmas[sigmas.sigmas.length - 1]].map((s) => 1 / Math.sqrt(s * s + 1));
+      const start = Float32Array.from(transportExact(p, Float64Array.from(image), 1, 0, a, Math.sqrt(1 - a * a)));
+      const out = await invert(fakeVpModel(p), sigmas, start);
+      errors.push(relL2(out, transportExact(p, Float64Array.from(start), a, Math.sqrt(1 - a * a), b, Math.sqrt(1 - b * b))));
+    }
+    expect(Math.abs(-logLogSlope(STEPS, errors) - 1)).toBeLessThan(0.2);
+  });
+
+  it('both variants invert: DDIM sampling back down the same levels returns the image, better with more steps', async () => {
+    for (const variant of ['current-level', 'diffusers'] as const) {
+      const errs: number[] = [];
+      for (const n of [10, 50]) {
+        const up = ddimInverseSigmas(SD_VP_DDIM, n, variant);
+        const latent = await invert(fakeVpModel(p), up, image);
+        // Down: the inverse grid's levels reversed, each step evaluated at its own (current) level.
+        const levels = [...up.sigmas].reverse();
+        const table = alphasCumprod(betasFromConfig(SD_VP_DDIM)).map((a) => Math.sqrt((1 - a) / a));
+        const ts = levels.slice(0, -1).map((s) => table.indexOf(s));
+        const down: Sigmas = { space: 'vp', sigmas: levels, timesteps: ts };
+        const top = levels[0];
+        const x = new Tensor(DIMS, latent.map((v) => v * Math.sqrt(top * top + 1)));
+        const r = await runSampler({ solver: createDdim(), sigmas: down, x, model: createDenoiseFn(fakeVpModel(p), { space: 'vp' }) });
+        const end = levels[levels.length - 1];
+        errs.push(relL2(r.x.data.map((v) => v / Math.sqrt(end * end + 1)), image));
+      }
+      expect(errs[1]).toBeLessThan(errs[0] / 3);
+    }
+  });
+
+  it('refuses descending grids', () => {
+    const down: Sigmas = { space: 'vp', sigmas: [2, 1], timesteps: [500] };
+    expect(() => createDdimInverse().init({ sigmas: down }, new Tensor(DIMS))).toThrow(/ascending/);
+  });
+});

@@ -1,0 +1,227 @@
+import { describe, expect, it } from 'vitest';
+import { CFG } from '../nodes/cfg.ts';
+import { paramDefaults } from '../nodes/core/params.ts';
+import { Tensor } from '../nodes/core/tensor.ts';
+import type { ExecContext, FileService, ModelService } from '../nodes/core/types.ts';
+import type { Conditioning, Guidance, ModelFeed, TensorInfo } from '../nodes/core/values.ts';
+import { Sampler } from '../nodes/sampler.ts';
+import { alphasCumprod, betasFromConfig } from '../nodes/sampling/betas.ts';
+import { predictionFromOutput, type PredictionType } from '../nodes/sampling/denoiser.ts';
+import { createGaussianParams, epsVP, seededNormals } from '../nodes/sampling/gaussian.ts';
+import { cfgDenoiseFn, combineCfg, concatBatch, outputOfPrediction, rescaleGuided, splitBatch } from '../nodes/sampling/guidance.ts';
+import type { DenoiseFn } from '../nodes/sampling/solver.ts';
+import { fakeVpModel, relL2, SD_VP_DDIM, type FakeModel } from './sampling-fake-model.ts';
+
+const p = createGaussianParams({ dims: [3, 8, 8], seed: 5 });
+const D = 192;
+const DIMS = [1, 3, 8, 8];
+const t = (seed: number, scale = 1) => new Tensor(DIMS, Float32Array.from(seededNormals(D, seed), (v) => v * scale));
+
+/**
+ * A class-conditional VP unet for Gaussian data: the conditioning input `class_shift` [batch, D] shifts the
+ * data mean of each batch row, x0 ~ N(mu + c, Sigma). The optimal x0 is affine in c, so CFG with scale w on
+ * (c_cond, c_uncond) is exactly the model conditioned on c_w = c_uncond + w (c_cond - c_uncond).
+ */
+function conditionalModel(opts: { fixedBatch?: boolean } = {}): FakeModel {
+  const abar = alphasCumprod(betasFromConfig(SD_VP_DDIM));
+  const batch = opts.fixedBatch ? 1 : 'batch';
+  const inputs: TensorInfo[] = [
+    { name: 'sample', type: 'float32', shape: [batch, 3, 8, 8] },
+    { name: 'timestep', type: 'float32', shape: [1] },
+    { name: 'class_shift', type: 'float32', shape: [batch, D] },
+  ];
+  const model: FakeModel = {
+    key: 'fake:cond',
+    name: 'cond',
+    folder: '/fake/cond',
+    modelIndex: { _class_name: 'StableDiffusionPipeline' },
+    scheduler: SD_VP_DDIM,
+    denoiserKind: 'unet',
+    calls: 0,
+    seen: [],
+    denoiser: {
+      file: '/fake/cond/unet/model.onnx',
+      provider: 'cpu',
+      inputs,
+      outputs: [{ name: 'out_sample', type: 'float32', shape: [batch, 3, 8, 8] }],
+      async run(feeds: Record<string, ModelFeed>) {
+        model.calls++;
+        const ts = Number(feeds.timestep.data[0]);
+        model.seen.push(ts);
+        const s = Math.sqrt((1 - abar[ts]) / abar[ts]);
+        const alpha = 1 / Math.sqrt(s * s + 1);
+        const sigma = s * alpha;
+        const x = feeds.sample.data as Float32Array;
+        const c = feeds.class_shift.data as Float32Array;
+        const rows = feeds.sample.dims[0];
+        if (feeds.class_shift.dims[0] !== rows) throw new Error('class_shift batch differs from the sample batch');
+        const out = new Float32Array(x.length);
+        for (let b = 0; b < rows; b++) {
+          const shifted = { ...p, mu: Float64Array.from(p.mu, (m, k) => m + c[b * D + k]) };
+          out.set(epsVP(shifted, Float64Array.from(x.subarray(b * D, (b + 1) * D)), alpha, sigma), b * D);
+        }
+        return { out_sample: new Tensor(feeds.sample.dims, out) };
+      },
+    },
+  };
+  return model;
+}
+
+const cond = (c: Tensor): Conditioning => ({ feeds: { class_shift: c.reshape([1, D]) } });
+const C_POS = t(31, 0.5);
+const C_NEG = t(32, 0.3);
+
+function context(): ExecContext {
+  return {
+    nodeId: 's',
+    nodeType: 'Sampler',
+    signal: new AbortController().signal,
+    models: {} as ModelService,
+    files: {} as FileService,
+    graph: null,
+    progress() {},
+    throwIfAborted() {},
+  };
+}
+
+type Params = Parameters<typeof Sampler.execute>[2];
+
+function sample(model: FakeModel, conditioning: Conditioning | undefined, guidance: Guidance | undefined, params: Partial<Params> = {}) {
+  return Sampler.execute(
+    context(),
+    { model, latent: Tensor.zeros(DIMS), noise: undefined, sigmas: undefined, conditioning, guidance },
+    { ...(paramDefaults(Sampler) as Params), steps: 12, seed: 3, ...params },
+  );
+}
+
+async function cfgGuidance(scale: number, negative?: Tensor, mode: 'auto' | 'batched' | 'separate' = 'auto', rescale = 0): Promise<Guidance> {
+  const out = await CFG.execute(context(), { negative: negative ? cond(negative) : undefined }, { scale, rescale, mode });
+  return out.guidance;
+}
+
+describe('CFG math', () => {
+  it('combines as uncond + scale (cond - uncond); scale 1 is the conditional output, 0 the unconditional', () => {
+    const c = t(1);
+    const u = t(2);
+    const g = combineCfg(c, u, { scale: 4 });
+    g.data.forEach((v, k) => expect(v).toBeCloseTo(u.data[k] + 4 * (c.data[k] - u.data[k]), 5));
+    expect([...combineCfg(c, u, { scale: 1 }).data]).toEqual([...c.data]);
+    expect([...combineCfg(c, u, { scale: 0 }).data]).toEqual([...u.data]);
+    expect(() => combineCfg(c, u, { scale: 2, rescale: 1.5 })).toThrow(/rescale/);
+  });
+
+  it('rescale (diffusers rescale_noise_cfg): std(out) = phi std(cond) + (1 - phi) std(guided), per sample', () => {
+    const c = new Tensor([2, 3, 8, 8], Float32Array.from(seededNormals(2 * D, 3)));
+    const guided = new Tensor([2, 3, 8, 8], Float32Array.from(seededNormals(2 * D, 4), (v, k) => (k < D ? 3 : 5) * v + 0.2));
+    const std = (a: ArrayLike<number>) => {
+      const m = Array.from(a).reduce((s, v) => s + v, 0) / a.length;
+      return Math.sqrt(Array.from(a).reduce((s, v) => s + (v - m) ** 2, 0) / a.length);
+    };
+    const out = rescaleGuided(guided, c, 0.7);
+    for (const [c0, c1] of [[0, D], [D, 2 * D]]) {
+      const want = 0.7 * std(c.data.slice(c0, c1)) + 0.3 * std(guided.data.slice(c0, c1));
+      expect(std(out.data.slice(c0, c1))).toBeCloseTo(want, 4);
+    }
+    expect([...rescaleGuided(guided, c, 0).data]).toEqual([...guided.data]);
+  });
+
+  it('recovers the raw model output from a Prediction for every output type', () => {
+    const x = t(5, 3);
+    const out = t(6);
+    for (const [space, type] of [['vp', 'epsilon'], ['vp', 'sample'], ['vp', 'v_prediction'], ['flow', 'flow']] as const) {
+      const sigma = space === 'flow' ? 0.4 : 2.5;
+      const pred = predictionFromOutput(out, x, sigma, space, type as PredictionType);
+      expect(relL2(outputOfPrediction(pred, x, sigma, { space, type: type as PredictionType }).data, out.data)).toBeLessThan(1e-6);
+    }
+  });
+
+  it('cfgDenoiseFn with rescale acts on the raw output (eps here) and keeps the Prediction consistent', async () => {
+    const x = t(7, 3);
+    const level = { sigma: 2, timestep: 0 };
+    const fromEps = (eps: Tensor): DenoiseFn => async (xx) => predictionFromOutput(eps, xx, 2, 'vp', 'epsilon');
+    const ec = t(8);
+    const eu = t(9);
+    const fn = cfgDenoiseFn(fromEps(ec), fromEps(eu), { scale: 5, rescale: 0.6 }, { space: 'vp', type: 'epsilon' });
+    const pred = await fn(x, level);
+    const want = combineCfg(ec, eu, { scale: 5, rescale: 0.6 });
+    expect(relL2(pred.eps.data, want.data)).toBeLessThan(1e-6);
+    expect(relL2(pred.denoised.data, x.data.map((v, k) => v - 2 * want.data[k]))).toBeLessThan(1e-6);
+  });
+
+  it('batch helpers stack and split along the leading axis', () => {
+    const a = t(1);
+    const b = t(2);
+    const ab = concatBatch([a, b]);
+    expect(ab.dims).toEqual([2, 3, 8, 8]);
+    const [a2, b2] = splitBatch(ab, 2);
+    expect([...a2.data]).toEqual([...a.data]);
+    expect([...b2.data]).toEqual([...b.data]);
+  });
+});
+
+describe('Sampler with the CFG node', () => {
+  const cw = (w: number, neg: Tensor) => new Tensor(DIMS, C_POS.data.map((v, k) => neg.data[k] + w * (v - neg.data[k])));
+
+  it('guided sampling equals the model conditioned on c_uncond + w (c_cond - c_uncond) (exact for this affine model)', async () => {
+    const w = 3.5;
+    const guided = await sample(conditionalModel(), cond(C_POS), await cfgGuidance(w, C_NEG));
+    const direct = await sample(conditionalModel(), cond(cw(w, C_NEG)), undefined);
+    expect(relL2(guided.latent.data, direct.latent.data)).toBeLessThan(1e-5);
+    // Guidance matters: the conditional run alone is far from it.
+    const plain = await sample(conditionalModel(), cond(C_POS), undefined);
+    expect(relL2(guided.latent.data, plain.latent.data)).toBeGreaterThan(0.05);
+  });
+
+  it('one batched call or two separate calls per step give the same result; scale 1 makes one plain call', async () => {
+    const batchedModel = conditionalModel();
+    const a = await sample(batchedModel, cond(C_POS), await cfgGuidance(2, C_NEG, 'auto'));
+    expect(batchedModel.calls).toBe(12);
+    const separateModel = conditionalModel();
+    const b = await sample(separateModel, cond(C_POS), await cfgGuidance(2, C_NEG, 'separate'));
+    expect(separateModel.calls).toBe(24);
+    expect(relL2(a.latent.data, b.latent.data)).toBeLessThan(1e-6);
+    // A model with a fixed batch of 1 cannot take [uncond; cond]: auto falls back to two calls.
+    const fixed = conditionalModel({ fixedBatch: true });
+    const c = await sample(fixed, cond(C_POS), await cfgGuidance(2, C_NEG));
+    expect(fixed.calls).toBe(24);
+    expect(relL2(c.latent.data, a.latent.data)).toBeLessThan(1e-6);
+    await expect(sample(conditionalModel({ fixedBatch: true }), cond(C_POS), await cfgGuidance(2, C_NEG, 'batched'))).rejects.toThrow(/free batch size/);
+    const one = conditionalModel();
+    const d = await sample(one, cond(C_POS), await cfgGuidance(1, C_NEG));
+    expect(one.calls).toBe(12);
+    const plain = await sample(conditionalModel(), cond(C_POS), undefined);
+    expect([...d.latent.data]).toEqual([...plain.latent.data]);
+  });
+
+  it('an unconnected negative is zeros of the positive conditioning\'s shapes', async () => {
+    const guided = await sample(conditionalModel(), cond(C_POS), await cfgGuidance(2.5));
+    const direct = await sample(conditionalModel(), cond(cw(2.5, Tensor.zeros(DIMS))), undefined);
+    expect(relL2(guided.latent.data, direct.latent.data)).toBeLessThan(1e-5);
+  });
+
+  it('CFG rescale runs through the Sampler and changes the result only when phi > 0', async () => {
+    const a = await sample(conditionalModel(), cond(C_POS), await cfgGuidance(6, C_NEG, 'auto', 0));
+    const b = await sample(conditionalModel(), cond(C_POS), await cfgGuidance(6, C_NEG, 'auto', 0.7));
+    expect(relL2(a.latent.data, b.latent.data)).toBeGreaterThan(1e-3);
+    expect(b.latent.firstNonFinite()).toBe(-1);
+  });
+
+  it('explains what is missing: an unconditional model, no positive conditioning, a negative without a feed', async () => {
+    const g = await cfgGuidance(3, C_NEG);
+    await expect(sample(fakeVpModel(p), undefined, g)).rejects.toThrow(/needs a conditional model/);
+    await expect(sample(conditionalModel(), undefined, g)).rejects.toThrow(/connect the Sampler's conditioning input/);
+    const bad: Guidance = { kind: 'cfg', params: { scale: 3, negative: { feeds: { other: C_NEG } } } };
+    await expect(sample(conditionalModel(), cond(C_POS), bad)).rejects.toThrow(/no "class_shift"/);
+    await expect(sample(conditionalModel(), cond(C_POS), { kind: 'pag', params: {} })).rejects.toThrow(/"pag" is not supported/);
+  });
+
+  it('the CFG node declares its port and params and emits a cfg GUIDANCE', async () => {
+    expect(CFG.type).toBe('CFG');
+    expect(CFG.inputs.negative.optional).toBe(true);
+    expect(CFG.outputs.guidance.type).toBe('GUIDANCE');
+    const g = await cfgGuidance(4, C_NEG, 'separate', 0.5);
+    expect(g.kind).toBe('cfg');
+    expect(g.params).toMatchObject({ scale: 4, rescale: 0.5, mode: 'separate' });
+    expect((g.params.negative as Conditioning).feeds.class_shift.dims).toEqual([1, D]);
+  });
+});

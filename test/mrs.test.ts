@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import { Tensor } from '../nodes/core/tensor.ts';
+import { createGaussianParams, denoisedVP, sampleData, seededNormals, transportExact, type GaussianParams } from '../nodes/sampling/gaussian.ts';
+import { createMrs, createMrsOnVe, mrCoefficients, mrSigmas } from '../nodes/sampling/mrs.ts';
+import { runSampler } from '../nodes/sampling/sampler-loop.ts';
+import type { DenoiseFn } from '../nodes/sampling/solver.ts';
+import { exactEnd, exactModel, geometricLevels, gridOf } from './exact-models.ts';
+import { logLogSlope, relL2 } from './sampling-fake-model.ts';
+
+/**
+ * A closed-form mean-reverting problem (fact sheet 7): clean data x0 ~ N(m, Sigma), a degraded image mu, and
+ * x_t = mu + a_t (x0 - mu) + sbar_t eps with sbar_t = sigma_inf sqrt(1 - a_t^2). On y = x - mu the data are
+ * N(m - mu, Sigma) on the path y = a y0 + sbar eps, whose optimal x0 and exact ODE transport are closed forms.
+ */
+const data = createGaussianParams({ dims: [3, 8, 8], seed: 5 });
+const DIMS = [1, 3, 8, 8];
+const SIGMA_INF = 0.6;
+const muData = Float64Array.from(data.mu, (m, k) => 0.5 * m + 0.2 * Math.sin(k));
+const mu = new Tensor(DIMS, Float32Array.from(muData));
+const shifted: GaussianParams = { ...data, mu: Float64Array.from(data.mu, (m, k) => m - muData[k]) };
+const z = Float64Array.from(seededNormals(192, 11));
+
+function mrModel(): DenoiseFn {
+  return async (x, level) => {
+    const { a, sbar } = mrCoefficients(level.sigma, SIGMA_INF);
+    const y = Float64Array.from(x.data, (v, k) => v - muData[k]);
+    const dy = denoisedVP(shifted, y, a, sbar);
+    const denoised = new Tensor(x.dims, Float32Array.from(dy, (v, k) => v + muData[k]));
+    const eps = new Tensor(x.dims, Float32Array.from(y, (v, k) => (v - a * dy[k]) / sbar));
+    return { denoised, eps, derivative: eps };
+  };
+}
+
+/** The exact MR end state from x at VE level s1 to s2 (the transport acts on y = x - mu). */
+function mrExact(x: ArrayLike<number>, s1: number, s2: number): Float64Array {
+  const c1 = mrCoefficients(s1, SIGMA_INF);
+  const c2 = mrCoefficients(s2, SIGMA_INF);
+  const y = Float64Array.from(x, (v, k) => v - muData[k]);
+  return transportExact(shifted, y, c1.a, c1.sbar, c2.a, c2.sbar).map((v, k) => v + muData[k]);
+}
+
+/** A start at level s: the MR marginal's sample mu + a (x0 - mu) + sbar z for a data sample x0. */
+function startAt(s: number): Tensor {
+  const { a, sbar } = mrCoefficients(s, SIGMA_INF);
+  const x0 = sampleData(data, 1, 4);
+  return new Tensor(DIMS, Float32Array.from(x0, (v, k) => muData[k] + a * (v - muData[k]) + sbar * z[k]));
+}
+
+const STEPS = [10, 20, 40, 80];
+
+async function mrsErrors(order: number): Promise<number[]> {
+  const errors: number[] = [];
+  for (const n of STEPS) {
+    const sigmas = gridOf('vp', geometricLevels(20, 0.1, n));
+    const x = startAt(20);
+    const r = await runSampler({ solver: createMrs({ order, mu, sigmaInf: SIGMA_INF }), sigmas, x, model: mrModel() });
+    errors.push(relL2(r.x.data, mrExact(x.data, 20, 0.1)));
+  }
+  return errors;
+}
+
+describe('MR Sampler on a closed-form mean-reverting Gaussian', () => {
+  it('level conventions: a = sigma_inf/sqrt(s^2 + sigma_inf^2), sbar = s a = sigma_inf sqrt(1 - a^2)', () => {
+    const { a, sbar } = mrCoefficients(2, SIGMA_INF);
+    expect(sbar).toBeCloseTo(SIGMA_INF * Math.sqrt(1 - a * a), 12);
+    expect(sbar / a).toBeCloseTo(2, 12);
+    const grid = mrSigmas([Math.exp(-3), Math.exp(-1), 1], SIGMA_INF, [100, 50]);
+    grid.sigmas.forEach((s, i) => expect(mrCoefficients(s, SIGMA_INF).a).toBeCloseTo([Math.exp(-3), Math.exp(-1), 1][i], 12));
+    expect(grid.sigmas[2]).toBe(0);
+    expect(() => mrSigmas([0.5, 1], SIGMA_INF, [])).toThrow(/one more/);
+  });
+
+  it('order 1 is the fact sheet update: (sbar_t/sbar_s) x + a_t (1 - e^{-h}) D + mu (1 - r + r a_s - a_t)', async () => {
+    const [s, t] = [3, 1.2];
+    const x = startAt(s);
+    const r = await runSampler({ solver: createMrs({ order: 1, mu, sigmaInf: SIGMA_INF }), sigmas: gridOf('vp', [s, t]), x, model: mrModel() });
+    const cs = mrCoefficients(s, SIGMA_INF);
+    const ct = mrCoefficients(t, SIGMA_INF);
+    const h = Math.log(ct.a / ct.sbar) - Math.log(cs.a / cs.sbar);
+    const ratio = ct.sbar / cs.sbar;
+    const D = (await mrModel()(x, { sigma: s, timestep: 0 })).denoised.data;
+    const ref = Float64Array.from(x.data, (v, k) => ratio * v + ct.a * (1 - Math.exp(-h)) * D[k] + muData[k] * (1 - ratio + ratio * cs.a - ct.a));
+    expect(relL2(r.x.data, ref)).toBeLessThan(1e-6);
+  });
+
+  it('is first order at order 1 and second order at order 2 (measured to s = 0.1)', async () => {
+    const e1 = await mrsErrors(1);
+    const e2 = await mrsErrors(2);
+    expect(Math.abs(-logLogSlope(STEPS, e1) - 1)).toBeLessThan(0.2);
+    expect(Math.abs(-logLogSlope(STEPS, e2) - 2)).toBeLessThan(0.2);
+    expect(e2[3]).toBeLessThan(e1[3] / 20);
+  });
+
+  it('the step to sigma 0 returns the x0 prediction; mu = 0 is an error-free special case', async () => {
+    const x = startAt(1);
+    const r = await runSampler({ solver: createMrs({ mu, sigmaInf: SIGMA_INF }), sigmas: gridOf('vp', [1, 0.5, 0]), x, model: mrModel() });
+    expect([...r.x.data]).toEqual([...r.denoised.data]);
+    expect(() => createMrs({ order: 3 })).toThrow(/order/);
+    expect(() => createMrs({ sigmaInf: 0 })).toThrow(/sigma_inf/);
+    expect(() => createMrs({ mu: new Tensor([1, 3]) }).init({ sigmas: gridOf('vp', [1, 0]) }, x)).toThrow(/shape/);
+  });
+
+  it('on an ordinary VP model (mu = 0, sigma_inf = 1) the VE-state adapter equals MRS on the VP sample', async () => {
+    const p = createGaussianParams({ dims: [3, 8, 8], seed: 5 });
+    const levels = [...geometricLevels(12, 0.05, 12), 0];
+    const sigmas = gridOf('vp', levels);
+    const xve = new Tensor(DIMS, Float32Array.from(z, (v) => v * Math.sqrt(12 * 12 + 1)));
+    const ve = await runSampler({ solver: createMrsOnVe(2), sigmas, x: xve, model: exactModel(p, 'vp') });
+    // MR variables = VP variables: feed the VP sample and a model that takes VP samples.
+    const veModel = exactModel(p, 'vp');
+    const vpModel: DenoiseFn = (x, level) => veModel(new Tensor(x.dims, x.data.map((v) => v * Math.sqrt(level.sigma ** 2 + 1))), level);
+    const vp = await runSampler({ solver: createMrs({ order: 2 }), sigmas, x: new Tensor(DIMS, Float32Array.from(z)), model: vpModel });
+    expect(relL2(ve.x.data, vp.x.data)).toBeLessThan(1e-5);
+    // ... and it solves the VP model's ODE (second order, small error at 12 steps).
+    expect(relL2(ve.x.data, exactEnd(p, 'vp', xve.data, 12, 0))).toBeLessThan(0.02);
+  });
+});

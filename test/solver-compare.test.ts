@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest';
+import { Tensor } from '../nodes/core/tensor.ts';
+import type { ExecContext, FileService, ModelService } from '../nodes/core/types.ts';
+import { createGaussianParams } from '../nodes/sampling/gaussian.ts';
+import { buildSigmas } from '../nodes/sampling/schedules.ts';
+import { createSolver } from '../nodes/sampling/solver-registry.ts';
+import { analyticParams, markdownTable, measuredOrder, referenceGrid, SolverCompare, stepsForBudget } from '../nodes/solver-compare.ts';
+import { fakeFlowModel, fakeVpModel, FLOW_MATCH_SHIFT3, SD_VP_DDIM, type FakeModel } from './sampling-fake-model.ts';
+
+// The fake models are built on the default-seed Gaussian of these dims and flagged as embedded analytic
+// models, so SolverCompare can use the closed form (as it does for embedded:gaussian-*).
+const SAMPLE_DIMS = [3, 8, 8];
+const p = createGaussianParams({ dims: SAMPLE_DIMS });
+const DIMS = [1, ...SAMPLE_DIMS];
+
+function analytic(model: FakeModel, name: string): FakeModel {
+  model.modelIndex = { ...model.modelIndex, flowstudio: { ...(model.modelIndex.flowstudio as object), analytic: name, sample_dims: SAMPLE_DIMS } };
+  return model;
+}
+
+function context(): ExecContext & { done: number[] } {
+  const done: number[] = [];
+  return {
+    nodeId: 'c',
+    nodeType: 'SolverCompare',
+    signal: new AbortController().signal,
+    models: {} as ModelService,
+    files: {} as FileService,
+    graph: null,
+    done,
+    progress: (step) => done.push(step),
+    throwIfAborted() {},
+  };
+}
+
+type Params = Parameters<typeof SolverCompare.execute>[2];
+const defaults: Params = { solvers: 'ddim, euler, heun, lms', nfe: '5, 10, 20, 50', seed: 0, reference: 'auto', reference_steps: 400 };
+
+function compare(model: FakeModel, params: Partial<Params>, ctx = context()) {
+  return SolverCompare.execute(ctx, { model, latent: Tensor.zeros(DIMS), noise: undefined, conditioning: undefined }, { ...defaults, ...params });
+}
+
+describe('SolverCompare helpers', () => {
+  it('gives each solver the most steps whose model calls fit the budget', () => {
+    const model = fakeVpModel(p);
+    const grid = (solver: string) => (n: number) => buildSigmas(SD_VP_DDIM, model.modelIndex, n, solver);
+    expect(stepsForBudget(createSolver('euler'), grid('euler'), 10)).toBe(10);
+    // Heun to sigma 0: 2n - 1 calls.
+    expect(stepsForBudget(createSolver('heun'), grid('heun'), 10)).toBe(5);
+    expect(stepsForBudget(createSolver('heun'), grid('heun'), 5)).toBe(3);
+    const flow = fakeFlowModel(p);
+    expect(stepsForBudget(createSolver('rf_solver'), (n) => buildSigmas(FLOW_MATCH_SHIFT3, flow.modelIndex, n, 'rf_solver'), 10)).toBe(5);
+  });
+
+  it('measures the order as the log-log slope', () => {
+    expect(measuredOrder([5, 10, 20, 50], [5, 10, 20, 50].map((n) => 3 * n ** -2))).toBeCloseTo(2, 10);
+    expect(measuredOrder([10], [0.1])).toBeUndefined();
+  });
+
+  it('builds a fine reference grid between a grid\'s end levels (geometric, then the final 0)', () => {
+    const g = referenceGrid({ space: 'vp', sigmas: [10, 1, 0.1, 0], timesteps: [3, 2, 1] }, 20, (s) => s);
+    expect(g.sigmas[0]).toBe(10);
+    expect(g.sigmas[g.sigmas.length - 2]).toBeCloseTo(0.1, 12);
+    expect(g.sigmas[g.sigmas.length - 1]).toBe(0);
+    expect(g.timesteps.length).toBe(20);
+  });
+
+  it('recognises embedded analytic models', () => {
+    expect(analyticParams(fakeVpModel(p))).toBeUndefined();
+    const params = analyticParams(analytic(fakeVpModel(p), 'gaussian-vp'));
+    expect(params?.dims).toEqual(SAMPLE_DIMS);
+    expect(params?.mu[3]).toBe(p.mu[3]);
+  });
+});
+
+describe('SolverCompare node', () => {
+  it('reports error vs NFE against the closed form: errors fall with NFE, Heun and LMS beat Euler, one row per solver', async () => {
+    const ctx = context();
+    const out = await compare(analytic(fakeVpModel(p), 'gaussian-vp'), {}, ctx);
+    const v = out.metrics.values;
+    for (const s of ['ddim', 'euler', 'heun', 'lms']) {
+      expect(v[`error/${s}/50`]).toBeLessThan(v[`error/${s}/5`]);
+      expect(out.metrics.series?.[`error/${s}`].length).toBe(4);
+    }
+    expect(v['error/heun/50']).toBeLessThan(v['error/euler/50']);
+    expect(v['error/lms/50']).toBeLessThan(v['error/euler/50']);
+    expect(out.metrics.series?.['nfe/heun']).toEqual([5, 9, 19, 49]);
+    expect(out.table).toMatch(/closed-form/);
+    const rows = out.table.split('\n').filter((l) => l.startsWith('| '));
+    expect(rows[0]).toBe('| solver | NFE 5 | NFE 10 | NFE 20 | NFE 50 | order |');
+    expect(rows.slice(1).map((r) => r.split('|')[1].trim())).toEqual(['ddim', 'euler', 'heun', 'lms']);
+    expect(rows.find((r) => r.startsWith('| heun'))).toMatch(/\(9\)/);
+    expect(ctx.done.at(-1)).toBe(16);
+  });
+
+  it('the numerical reference (Heun on a fine grid) agrees with the closed form', async () => {
+    const flow = analytic(fakeFlowModel(p), 'gaussian-rf');
+    const exact = await compare(flow, { solvers: 'flow_euler, rf_solver', nfe: '4, 8' });
+    const numeric = await compare(flow, { solvers: 'flow_euler, rf_solver', nfe: '4, 8', reference: 'numerical', reference_steps: 200 });
+    for (const key of ['error/flow_euler/4', 'error/flow_euler/8', 'error/rf_solver/8']) {
+      expect(Math.abs(numeric.metrics.values[key] / exact.metrics.values[key] - 1)).toBeLessThan(0.05);
+    }
+    expect(numeric.table).toMatch(/Heun, 200 steps/);
+  });
+
+  it('marks stochastic solvers and gives them no order', async () => {
+    const out = await compare(analytic(fakeVpModel(p), 'gaussian-vp'), { solvers: 'euler_ancestral, ddim', nfe: '5, 10' });
+    expect(out.metrics.values['order/euler_ancestral']).toBeUndefined();
+    expect(out.metrics.values['order/ddim']).toBeGreaterThan(0);
+    expect(out.table).toMatch(/\| euler_ancestral \* \|/);
+  });
+
+  it('names bad input: unknown solvers, solvers of the other model space, bad budgets, closed form without an analytic model', async () => {
+    const vp = analytic(fakeVpModel(p), 'gaussian-vp');
+    await expect(compare(vp, { solvers: 'ddim, nope' })).rejects.toThrow(/unknown solver "nope"/);
+    await expect(compare(vp, { solvers: 'rf_solver' })).rejects.toThrow(/flow models only/);
+    await expect(compare(vp, { nfe: '5, x' })).rejects.toThrow(/"x" is not a positive integer/);
+    await expect(compare(fakeVpModel(p), { reference: 'closed_form' })).rejects.toThrow(/embedded analytic model/);
+  });
+
+  it('markdownTable shows the calls made when they differ from the budget', () => {
+    const table = markdownTable({
+      solvers: ['a'],
+      budgets: [10],
+      runs: [{ solver: 'a', budget: 10, steps: 5, nfe: 9, error: 0.0123 }],
+      orders: { a: undefined },
+      stochastic: { a: false },
+      reference: 'x',
+    });
+    expect(table.split('\n')[2]).toBe('| a | 1.23e-2 (9) | - |');
+  });
+});

@@ -1,0 +1,239 @@
+import { describe, expect, it } from 'vitest';
+import { Tensor } from '../nodes/core/tensor.ts';
+import type { Sigmas } from '../nodes/core/values.ts';
+import { createDenoiseFn } from '../nodes/sampling/denoiser.ts';
+import { createDpmMultistep } from '../nodes/sampling/dpm-multistep.ts';
+import { expLevel } from '../nodes/sampling/lambda.ts';
+import { runSampler } from '../nodes/sampling/sampler-loop.ts';
+import { createUniPC, solveSmall, unipcCoefficients, type UniPCOptions } from '../nodes/sampling/unipc.ts';
+import {
+  BATCH_DIMS,
+  denoiseFor,
+  exactGrid,
+  GAUSS,
+  lambdaUniformLevels,
+  measureOrder,
+  multistepTimesteps,
+  NOISE,
+  relL2,
+  runFromExact,
+  startState,
+  tableGrid,
+  uniformLevels,
+  vpStartToState,
+} from './exp-solver-helpers.ts';
+import { fakeVpModel, SD_VP_DDIM, type FakeModel } from './sampling-fake-model.ts';
+
+type Vec = Float64Array;
+const lin = (terms: [number, Vec][]): Vec => {
+  const out = new Float64Array(terms[0][1].length);
+  for (const [c, v] of terms) for (let k = 0; k < out.length; k++) out[k] += c * v[k];
+  return out;
+};
+
+/** Gaussian elimination without pivoting (the systems here are tiny and well conditioned). */
+function solve(A: number[][], b: number[]): number[] {
+  const n = b.length;
+  const M = A.map((r, i) => [...r, b[i]]);
+  for (let c = 0; c < n; c++) for (let r = c + 1; r < n; r++) {
+    const f = M[r][c] / M[c][c];
+    for (let k = c; k <= n; k++) M[r][k] -= f * M[c][k];
+  }
+  const x = new Array<number>(n).fill(0);
+  for (let r = n - 1; r >= 0; r--) x[r] = (M[r][n] - M[r].slice(r + 1, n).reduce((a, v, k) => a + v * x[r + 1 + k], 0)) / M[r][r];
+  return x;
+}
+
+interface RefConfig {
+  order: number;
+  solverType: 'bh1' | 'bh2';
+  predictX0: boolean;
+  lowerOrderFinal: boolean;
+  disableCorrector: number[];
+}
+
+/** diffusers UniPCMultistepScheduler (multistep_uni_p_bh_update / multistep_uni_c_bh_update / step), VP variables. */
+async function diffusersUniPC(model: FakeModel, c: RefConfig, timesteps: number[], sigmas: number[], sample: Vec): Promise<Vec> {
+  const as = (s: number): [number, number] => [1 / Math.sqrt(s * s + 1), s / Math.sqrt(s * s + 1)];
+  const lam = (s: number) => Math.log(as(s)[0]) - Math.log(as(s)[1]);
+  const outputs: (Vec | null)[] = Array.from({ length: c.order }, () => null);
+  let lastSample: Vec | null = null;
+  let thisOrder = 0;
+  let lowerOrderNums = 0;
+  const N = timesteps.length;
+  const bh = (hh: number) => (c.solverType === 'bh1' ? hh : Math.expm1(hh));
+  const rb = (hh: number, order: number, rks: number[]) => {
+    const R: number[][] = [];
+    const b: number[] = [];
+    let hPhiK = Math.expm1(hh) / hh - 1;
+    let fact = 1;
+    for (let i = 1; i <= order; i++) {
+      R.push(rks.map((r) => r ** (i - 1)));
+      b.push((hPhiK * fact) / bh(hh));
+      fact *= i + 1;
+      hPhiK = hPhiK / hh - 1 / fact;
+    }
+    return { R, b };
+  };
+  for (let step = 0; step < N; step++) {
+    const raw = await model.denoiser.run({
+      sample: { dims: BATCH_DIMS, data: Float32Array.from(sample), type: 'float32' },
+      timestep: { dims: [1], data: Float32Array.of(timesteps[step]), type: 'float32' },
+    });
+    const eps = Float64Array.from(raw.out_sample.data);
+    const [a, s] = as(sigmas[step]);
+    const converted = c.predictX0 ? lin([[1 / a, sample], [-s / a, eps]]) : eps;
+    const useCorrector = step > 0 && !c.disableCorrector.includes(step - 1) && lastSample !== null;
+    if (useCorrector) {
+      const order = thisOrder;
+      const m0 = outputs[outputs.length - 1]!;
+      const [aT, sT] = as(sigmas[step]);
+      const [aS0, sS0] = as(sigmas[step - 1]);
+      const h = lam(sigmas[step]) - lam(sigmas[step - 1]);
+      const rks: number[] = [];
+      const D1s: Vec[] = [];
+      for (let i = 1; i < order; i++) {
+        const rk = (lam(sigmas[step - (i + 1)]) - lam(sigmas[step - 1])) / h;
+        rks.push(rk);
+        D1s.push(lin([[1 / rk, outputs[outputs.length - (i + 1)]!], [-1 / rk, m0]]));
+      }
+      rks.push(1);
+      const hh = c.predictX0 ? -h : h;
+      const { R, b } = rb(hh, order, rks);
+      const rhos = order === 1 ? [0.5] : solve(R, b);
+      const Bh = bh(hh);
+      const base = c.predictX0 ? lin([[sT / sS0, lastSample!], [-aT * Math.expm1(hh), m0]]) : lin([[aT / aS0, lastSample!], [-sT * Math.expm1(hh), m0]]);
+      const w = c.predictX0 ? aT : sT;
+      const terms: [number, Vec][] = [[1, base], [-w * Bh * rhos[rhos.length - 1], lin([[1, converted], [-1, m0]])]];
+      D1s.forEach((d, k) => terms.push([-w * Bh * rhos[k], d]));
+      sample = lin(terms);
+    }
+    outputs.shift();
+    outputs.push(converted);
+    thisOrder = Math.min(c.lowerOrderFinal ? Math.min(c.order, N - step) : c.order, lowerOrderNums + 1);
+    lastSample = sample;
+    {
+      const order = thisOrder;
+      const m0 = outputs[outputs.length - 1]!;
+      const [aT, sT] = as(sigmas[step + 1]);
+      const [aS0, sS0] = as(sigmas[step]);
+      const h = lam(sigmas[step + 1]) - lam(sigmas[step]);
+      const rks: number[] = [];
+      const D1s: Vec[] = [];
+      for (let i = 1; i < order; i++) {
+        const rk = (lam(sigmas[step - i]) - lam(sigmas[step])) / h;
+        rks.push(rk);
+        D1s.push(lin([[1 / rk, outputs[outputs.length - (i + 1)]!], [-1 / rk, m0]]));
+      }
+      rks.push(1);
+      const hh = c.predictX0 ? -h : h;
+      const { R, b } = rb(hh, order, rks);
+      const rhos = order === 2 ? [0.5] : order > 2 ? solve(R.slice(0, -1).map((r) => r.slice(0, -1)), b.slice(0, -1)) : [];
+      const Bh = bh(hh);
+      const base = c.predictX0 ? lin([[sT / sS0, sample], [-aT * Math.expm1(hh), m0]]) : lin([[aT / aS0, sample], [-sT * Math.expm1(hh), m0]]);
+      const w = c.predictX0 ? aT : sT;
+      const terms: [number, Vec][] = [[1, base]];
+      D1s.forEach((d, k) => terms.push([-w * Bh * rhos[k], d]));
+      sample = lin(terms);
+    }
+    if (lowerOrderNums < c.order) lowerOrderNums++;
+  }
+  return sample;
+}
+
+describe('UniPC matches diffusers UniPCMultistepScheduler (VP-variable reference)', () => {
+  const base: RefConfig = { order: 2, solverType: 'bh2', predictX0: true, lowerOrderFinal: true, disableCorrector: [] };
+  const cases: { name: string; ref: Partial<RefConfig>; opts: UniPCOptions; steps: number; final: 'zero' | 'sigma_min' }[] = [
+    { name: 'bh2, order 2, 10 steps, final sigma 0', ref: {}, opts: {}, steps: 10, final: 'zero' },
+    { name: 'bh1, order 2, 12 steps, final sigma_min', ref: { solverType: 'bh1' }, opts: { variant: 'bh1' }, steps: 12, final: 'sigma_min' },
+    { name: 'bh2, order 3, 12 steps, final sigma 0', ref: { order: 3 }, opts: { order: 3 }, steps: 12, final: 'zero' },
+    { name: 'bh1, order 3, lower_order_final off, 9 steps, final sigma_min', ref: { order: 3, solverType: 'bh1', lowerOrderFinal: false }, opts: { order: 3, variant: 'bh1', lowerOrderFinal: false }, steps: 9, final: 'sigma_min' },
+    { name: 'disable_corrector [0, 3], 10 steps', ref: { disableCorrector: [0, 3] }, opts: { disableCorrector: [0, 3] }, steps: 10, final: 'zero' },
+    { name: 'noise prediction (predict_x0 false), order 2, 10 steps, final sigma_min', ref: { predictX0: false }, opts: { predictX0: false }, steps: 10, final: 'sigma_min' },
+    { name: 'order 1, 6 steps', ref: { order: 1 }, opts: { order: 1 }, steps: 6, final: 'zero' },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const ts = multistepTimesteps(c.steps);
+      const sigmas = tableGrid(SD_VP_DDIM, ts, c.final);
+      const model = fakeVpModel(GAUSS);
+      const r = await runSampler({ solver: createUniPC(c.opts), sigmas, x: new Tensor(BATCH_DIMS, vpStartToState(NOISE, sigmas.sigmas[0])), model: createDenoiseFn(model, { space: 'vp' }) });
+      const sEnd = sigmas.sigmas[c.steps];
+      const expected = await diffusersUniPC(fakeVpModel(GAUSS), { ...base, ...c.ref }, ts, sigmas.sigmas, Float64Array.from(NOISE));
+      expect(relL2(r.x.data.map((v) => v / Math.sqrt(sEnd * sEnd + 1)), expected)).toBeLessThan(2e-6);
+      expect(model.seen).toEqual(ts);
+    });
+  }
+
+  it('bh2 order-2 predictor equals DPM-Solver++(2M) midpoint (fact sheet 3.5)', () => {
+    const [s, t, prev] = [2.0, 1.3, 3.1].map((v) => expLevel('vp', v));
+    const u = unipcCoefficients({ predictX0: true, variant: 'bh2', order: 2, s, t, history: [prev], corrector: false });
+    // DPM++2M midpoint: x_t = (s_t/s_s) x - phi1 m0 - 0.5 phi1 (m0 - m1)/r0, VE variables.
+    const h = t.lambda - s.lambda;
+    const phi1 = Math.expm1(-h);
+    const r0 = (s.lambda - prev.lambda) / h;
+    expect(u.x).toBeCloseTo(1.3 / 2.0, 14);
+    expect(u.m[0]).toBeCloseTo(-phi1 - (0.5 * phi1) / r0, 14);
+    expect(u.m[1]).toBeCloseTo((0.5 * phi1) / r0, 14);
+  });
+
+  it('solves small systems with pivoting and rejects singular ones', () => {
+    expect(solveSmall([[0, 1], [2, 0]], [3, 4])).toEqual([2, 3]);
+    expect(() => solveSmall([[1, 1], [1, 1]], [1, 2])).toThrow(/singular/);
+  });
+});
+
+describe('UniPC convergence order against the closed-form PF-ODE (started from exact history, stopped above sigma 0)', () => {
+  const STEPS = [16, 24, 32, 48, 64];
+  const grids = [
+    { name: 'VP, lambda-uniform', space: 'vp' as const, levels: (n: number) => lambdaUniformLevels('vp', 5, 0.3, n) },
+    { name: 'flow, lambda-uniform', space: 'flow' as const, levels: (n: number) => lambdaUniformLevels('flow', 0.83, 0.23, n) },
+    { name: 'flow, t-uniform', space: 'flow' as const, levels: (n: number) => uniformLevels(0.83, 0.23, n) },
+  ];
+  const solvers = [
+    { name: 'bh2 p2 + corrector', opts: {}, order: 3, exact: 1 },
+    { name: 'bh1 p2 + corrector', opts: { variant: 'bh1' as const }, order: 3, exact: 1 },
+    { name: 'bh2 p2 predictor only', opts: { corrector: false }, order: 2, exact: 1 },
+    { name: 'bh2 p3 predictor only', opts: { order: 3, corrector: false }, order: 3, exact: 2 },
+    { name: 'bh2 p2 + corrector, noise prediction', opts: { predictX0: false }, order: 3, exact: 1 },
+  ];
+  for (const g of grids) {
+    for (const s of solvers) {
+      it(`${s.name} is order ${s.order} (${g.name})`, async () => {
+        const r = await measureOrder({ space: g.space, levels: g.levels, steps: STEPS, make: () => createUniPC({ ...s.opts, lowerOrderFinal: false }), exactSteps: s.exact });
+        expect(Math.abs(r.order - s.order), `measured ${r.order.toFixed(3)}; errors ${r.errors.map((e) => e.toExponential(2)).join(' ')}`).toBeLessThan(0.2);
+      });
+    }
+  }
+
+  it('p3 + corrector reaches order 4 (VP, lambda-uniform)', async () => {
+    // Its errors fall fast: fewer steps keep them above float32 round-off.
+    const r = await measureOrder({ space: 'vp', levels: (n) => lambdaUniformLevels('vp', 5, 0.3, n), steps: [12, 16, 24, 32, 48], make: () => createUniPC({ order: 3, lowerOrderFinal: false }), exactSteps: 2 });
+    expect(Math.abs(r.order - 4), `measured ${r.order.toFixed(3)}`).toBeLessThan(0.25);
+  });
+
+  it('the corrector uses no extra model calls and leaves the final sample uncorrected', async () => {
+    const levels = lambdaUniformLevels('vp', 5, 0.3, 8);
+    const sigmas: Sigmas = exactGrid('vp', levels);
+    const model = fakeVpModel(GAUSS);
+    const x0 = startState('vp', levels[0]);
+    await runFromExact(createUniPC({}), sigmas, x0, createDenoiseFn(model, { space: 'vp' }), 0);
+    expect(model.calls).toBe(8);
+    // With the corrector disabled after the last-but-one step only, the result is unchanged: the last
+    // sample is never corrected anyway (the correction of x_N would need a model call at x_N).
+    const a = await runFromExact(createUniPC({ disableCorrector: [7] }), sigmas, x0, denoiseFor('vp'), 0);
+    const b = await runFromExact(createUniPC({}), sigmas, x0, denoiseFor('vp'), 0);
+    expect(Array.from(a)).toEqual(Array.from(b));
+    const c = await runFromExact(createUniPC({ disableCorrector: [6] }), sigmas, x0, denoiseFor('vp'), 0);
+    expect(relL2(c, b)).toBeGreaterThan(1e-6);
+  });
+
+  it('p2 predictor without corrector is DPM++(2M) step for step', async () => {
+    const levels = lambdaUniformLevels('flow', 0.83, 0.23, 12);
+    const sigmas = exactGrid('flow', levels);
+    const x0 = startState('flow', levels[0]);
+    const a = await runFromExact(createUniPC({ corrector: false }), sigmas, x0, denoiseFor('flow'), 0);
+    const b = await runFromExact(createDpmMultistep({}), sigmas, x0, denoiseFor('flow'), 0);
+    expect(relL2(a, b)).toBeLessThan(1e-6);
+  });
+});
