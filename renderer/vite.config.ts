@@ -3,18 +3,13 @@
  * server (electron/server) and later the Electron window load. Relative base so it works from file:// too.
  */
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vite';
+import { defineConfig, type UserConfig } from 'vite';
 import react from '@vitejs/plugin-react';
 
-const root = fileURLToPath(new URL('.', import.meta.url));
-
-export default defineConfig(({ command, mode }) => ({
-  root,
+const config: UserConfig = {
+  root: fileURLToPath(new URL('.', import.meta.url)),
   base: './',
   plugins: [react()],
-  // A build started from a test runner inherits NODE_ENV=test, which would ship React's development
-  // build (slower, and it logs to the console): production builds always say production.
-  define: command === 'build' && mode === 'production' ? { 'process.env.NODE_ENV': JSON.stringify('production') } : {},
   build: {
     outDir: 'dist',
     emptyOutDir: true,
@@ -22,4 +17,12 @@ export default defineConfig(({ command, mode }) => ({
     chunkSizeWarningLimit: 2000,
   },
   server: { port: 5173, strictPort: false },
-}));
+};
+
+export default defineConfig(({ command, mode }) => {
+  // A build started from a test runner inherits NODE_ENV=test, which would ship React's development
+  // build (slower, console noise). Vite reads NODE_ENV after loading this config, for the bundle and for
+  // the JSX transform alike, so a production build says production here.
+  if (command === 'build' && mode === 'production') process.env.NODE_ENV = 'production';
+  return config;
+});

@@ -34,6 +34,9 @@ describe('solver report (npm run report:solvers) on a reduced config', () => {
       }
     }
     expect(md).toContain('![error vs NFE](solvers.png)');
+    // The solver settings behind the numbers are stated, with the nominal-order comparison at NFE 10.
+    expect(md).toMatch(/Solver settings: .*diffusers' defaults/);
+    expect(md).toMatch(/With lower_order_final off .* at NFE 10: dpmpp_2m \d+\.\dx/);
   });
 
   it('draws solvers.png: two log-log panels with one coloured line per solver', async () => {
@@ -59,8 +62,11 @@ describe('solver report (npm run report:solvers) on a reduced config', () => {
   it('acceptance: at NFE 10 on the VP Gaussian, DPM++ 2M and UniPC errors are far below DDIM\'s', async () => {
     const vp = (await reduced()).results.vp!;
     const err = (s: string) => vp.runs.find((r) => r.solver === s && r.budget === 10)!.error;
-    // The issue asks for >= 10x. On this setup (levels uniform in lambda from sigma_max to sigma_min, exact
-    // model) the measured factors are ~9.4x (DPM++ 2M) and ~10.0x (UniPC): see reports/solvers.md.
+    // The issue asks for >= 10x. The setup is the one we defend (every solver on the same levels, uniform in
+    // lambda from sigma_max to sigma_min > 0, exact model, diffusers-default solver settings stated in the
+    // report); there the measured factors are ~9.4x (DPM++ 2M) and ~9.8-9.9x (UniPC), and holding the
+    // solvers at second order to the last step (lower_order_final off) gives less (~7.8x / ~8.4x): NFE 10 is
+    // pre-asymptotic on this problem. The assertion keeps the truthful bound; see reports/solvers.md.
     expect(err('ddim') / err('dpmpp_2m')).toBeGreaterThan(9);
     expect(err('ddim') / err('unipc')).toBeGreaterThan(9);
     // Higher order shows as a steeper fall from NFE 5 to 10 than DDIM's.

@@ -370,6 +370,38 @@ describe('running over HTTP with events over WebSocket', () => {
     expect(summary.nodes.sampler.state).toBe('cancelled');
     expect(await client.cancel('http-cancel')).toBe(false);
   });
+
+  it('cancels a run whose client disconnects before the reply (a closed tab leaves nothing running)', async () => {
+    const doc = graph(
+      [
+        { id: 'model', type: 'LoadModel' },
+        { id: 'latent', type: 'EmptyLatent' },
+        { id: 'sampler', type: 'Sampler', params: { steps: 500, seed: 12 } },
+      ],
+      ['model.model->sampler.model', 'latent.latent->sampler.latent'],
+    );
+    const ended = new Promise<string>((resolve) => {
+      const off = client.subscribe((e) => {
+        if (e.runId !== 'gone-client') return;
+        if (e.type === 'node-progress' && e.step === 3) req.destroy();
+        if (e.type === 'run-cancelled' || e.type === 'run-finished' || e.type === 'run-failed') {
+          off();
+          resolve(e.type);
+        }
+      });
+    });
+    const body = JSON.stringify({ graph: doc, runId: 'gone-client' });
+    const req = http.request({
+      host: '127.0.0.1',
+      port: server.port,
+      method: 'POST',
+      path: '/api/run',
+      headers: { Host: `127.0.0.1:${server.port}`, Authorization: `Bearer ${server.token}`, 'Content-Type': 'application/json' },
+    });
+    req.on('error', () => undefined);
+    req.end(body);
+    expect(await ended).toBe('run-cancelled');
+  });
 });
 
 describe('preview frames', () => {

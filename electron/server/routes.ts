@@ -3,6 +3,7 @@
  * the backend checks meaning (graphs, names, paths). A route's result is sent as JSON, except
  * `bytes` (raw file contents) and `undefined` (204 No Content).
  */
+import { randomUUID } from 'node:crypto';
 import type { AppAPI } from '../engine/app-api.ts';
 import type { RunRequest } from '../engine/api.ts';
 import { contentTypeOf } from './content-types.ts';
@@ -16,6 +17,8 @@ export interface RouteInput {
   query: URLSearchParams;
   /** The decoded path remainder for routes declared with a trailing `*`. */
   rest: string;
+  /** Fires when the client disconnects before the reply is sent. */
+  clientGone?: AbortSignal;
 }
 
 export type RouteResult = { bytes: Uint8Array; contentType: string } | { json: unknown } | undefined;
@@ -37,7 +40,7 @@ export const ROUTES: Route[] = [
   { method: 'GET', path: '/api/node-types', handle: (api) => json(api.listNodeTypes()) },
   { method: 'GET', path: '/api/models', handle: (api) => json(api.listModels()) },
   { method: 'POST', path: '/api/validate', handle: (api, { body }) => json(api.validate(field(body, 'graph', 'any'))) },
-  { method: 'POST', path: '/api/run', handle: (api, { body }) => json(api.run(runRequest(body))) },
+  { method: 'POST', path: '/api/run', handle: (api, { body, clientGone }) => json(runUntilClientGone(api, runRequest(body), clientGone)) },
   { method: 'POST', path: '/api/cancel', handle: (api, { body }) => json(api.cancel(field(body, 'runId', 'string'))) },
 
   { method: 'GET', path: '/api/presets', handle: (api) => json(api.listPresets()) },
@@ -110,6 +113,18 @@ function field(body: unknown, name: string, kind: 'string' | 'any'): unknown {
   if (value === undefined) throw badRequest(`Request body is missing "${name}"`);
   if (kind === 'string' && typeof value !== 'string') throw badRequest(`"${name}" must be a string`);
   return value;
+}
+
+/** Runs, cancelling the run if the client that asked for it disconnects first. */
+async function runUntilClientGone(api: AppAPI, request: RunRequest, clientGone?: AbortSignal) {
+  const runId = request.runId ?? randomUUID();
+  const onGone = () => void api.cancel(runId);
+  clientGone?.addEventListener('abort', onGone, { once: true });
+  try {
+    return await api.run({ ...request, runId });
+  } finally {
+    clientGone?.removeEventListener('abort', onGone);
+  }
 }
 
 function runRequest(body: unknown): RunRequest {

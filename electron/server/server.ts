@@ -87,7 +87,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         throw new HttpError(405, 'MethodNotAllowed', `${method} is not allowed on ${url.pathname} (allowed: ${found.allowed.join(', ')})`);
       }
       const body = await readJsonBody(req);
-      const result = await found.route.handle(opts.backend, { body, query: url.searchParams, rest: found.rest });
+      // Aborted when the client goes away before the reply (a closed tab must not leave its run going).
+      const gone = new AbortController();
+      res.once('close', () => {
+        if (!res.writableFinished) gone.abort();
+      });
+      const result = await found.route.handle(opts.backend, { body, query: url.searchParams, rest: found.rest, clientGone: gone.signal });
       if (result === undefined) sendNoContent(res);
       else if ('bytes' in result) sendBytes(res, result.bytes, result.contentType, method === 'HEAD');
       else sendJson(res, 200, result.json);

@@ -5,12 +5,16 @@
 export class Tensor {
   readonly dims: readonly number[];
   readonly data: Float32Array;
+  /** Set by markFinite(): the producer saw every element finite while writing them. */
+  #knownFinite = false;
 
   constructor(dims: readonly number[], data?: Float32Array) {
-    for (const d of dims) {
+    let size = 1;
+    for (let k = 0; k < dims.length; k++) {
+      const d = dims[k];
       if (!Number.isInteger(d) || d < 0) throw new Error(`Tensor: invalid dimension ${d} in [${dims.join(', ')}]`);
+      size *= d;
     }
-    const size = dims.reduce((a, b) => a * b, 1);
     if (data && data.length !== size) {
       throw new Error(`Tensor: data has ${data.length} elements but dims [${dims.join(', ')}] need ${size}`);
     }
@@ -21,6 +25,11 @@ export class Tensor {
 
   static zeros(dims: readonly number[]): Tensor {
     return new Tensor(dims);
+  }
+
+  /** A zero tensor of the same shape as `t`. */
+  static like(t: Tensor): Tensor {
+    return new Tensor(t.dims);
   }
 
   static full(dims: readonly number[], value: number): Tensor {
@@ -55,15 +64,31 @@ export class Tensor {
   }
 
   sameShape(other: Tensor): boolean {
-    return this.dims.length === other.dims.length && this.dims.every((d, i) => d === other.dims[i]);
+    const a = this.dims;
+    const b = other.dims;
+    if (a === b) return true;
+    if (a.length !== b.length) return false;
+    for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) return false;
+    return true;
   }
 
   shapeString(): string {
     return `[${this.dims.join(', ')}]`;
   }
 
+  /**
+   * Records that every element is finite, so firstNonFinite() answers without a scan. For producers that
+   * checked while writing the data (one pass instead of two on a solver step's hot path); only valid for a
+   * tensor nobody writes to afterwards, which is the rule for tensors handed between nodes and solvers.
+   */
+  markFinite(): this {
+    this.#knownFinite = true;
+    return this;
+  }
+
   /** Index of the first NaN or infinite element, or -1. */
   firstNonFinite(): number {
+    if (this.#knownFinite) return -1;
     const d = this.data;
     // Fast pass: 0 * x is NaN exactly when x is NaN or infinite; runs on every model output.
     let probe = 0;

@@ -7,7 +7,7 @@
  */
 import { Tensor } from '../core/tensor.ts';
 import type { Conditioning, ModelFeed, ModelHandle, SchedulerConfig, SigmaSpace, TensorInfo } from '../core/values.ts';
-import { linearCombination, scale } from './ops.ts';
+import { axpby } from './ops.ts';
 import { cfgBool, cfgNumber } from './schedule-config.ts';
 import { SCHEDULER_RULES, schedulerClassFor } from './schedule-rules.ts';
 import { modelInputScale, type DenoiseFn, type Prediction } from './solver.ts';
@@ -77,8 +77,13 @@ function feedType(info: TensorInfo): ModelFeed['type'] {
  */
 export function timestepFeed(info: TensorInfo, t: number, batch: number): ModelFeed {
   if (info.shape.length > 1) throw new Error(`timestep input "${info.name}" has rank ${info.shape.length}, expected 0 or 1`);
-  const dims = info.shape.map((d) => (typeof d === 'number' && d > 0 ? d : batch));
-  const size = dims.reduce((a, b) => a * b, 1);
+  const dims: number[] = [];
+  let size = 1;
+  for (const d of info.shape) {
+    const n = typeof d === 'number' && d > 0 ? d : batch;
+    dims.push(n);
+    size *= n;
+  }
   const type = feedType(info);
   switch (type) {
     case 'int64':
@@ -107,34 +112,59 @@ export function predictionFromOutput(out: Tensor, x: Tensor, sigma: number, spac
   const alpha = 1 / Math.sqrt(sigma * sigma + 1);
   switch (type) {
     case 'epsilon':
-      return { denoised: linearCombination([[1, x], [-sigma, out]]), eps: out, derivative: out };
+      return { denoised: denoisedChecked(x, -sigma, out), eps: out, derivative: out };
     case 'sample': {
       if (sigma === 0) throw new Error('an x0-predicting model cannot be evaluated at sigma 0');
-      const eps = linearCombination([[1 / sigma, x], [-1 / sigma, out]]);
+      const eps = axpby(1 / sigma, x, -1 / sigma, out);
       return { denoised: out, eps, derivative: eps };
     }
     case 'v_prediction': {
-      const eps = linearCombination([[sigma * alpha * alpha, x], [alpha, out]]);
-      return { denoised: linearCombination([[alpha * alpha, x], [-sigma * alpha, out]]), eps, derivative: eps };
+      const eps = axpby(sigma * alpha * alpha, x, alpha, out);
+      return { denoised: axpby(alpha * alpha, x, -sigma * alpha, out), eps, derivative: eps };
     }
     case 'flow':
       throw new Error('prediction_type "flow" (velocity) needs a flow-matching model');
   }
 }
 
+/**
+ * x + c * out (the x0 prediction of eps and velocity models) with the finiteness scan of both the result
+ * and the raw output folded into the same pass: when all are finite both tensors are marked so, and the
+ * sampler's per-call non-finite check costs nothing. 0 * v is NaN exactly when v is NaN or infinite.
+ */
+function denoisedChecked(x: Tensor, c: number, out: Tensor): Tensor {
+  if (c === 0 || !Number.isFinite(c) || !out.sameShape(x)) return axpby(1, x, c, out);
+  const result = Tensor.like(x);
+  const o = result.data;
+  const a = x.data;
+  const b = out.data;
+  let probe = 0;
+  for (let i = 0; i < o.length; i++) {
+    const v = b[i];
+    const d = Math.fround(a[i] + c * v);
+    o[i] = d;
+    probe += v * 0 + d * 0;
+  }
+  if (probe === 0) {
+    result.markFinite();
+    out.markFinite();
+  }
+  return result;
+}
+
 function flowPrediction(out: Tensor, x: Tensor, t: number, type: PredictionType): Prediction {
   switch (type) {
     case 'flow':
-      return { denoised: linearCombination([[1, x], [-t, out]]), eps: linearCombination([[1, x], [1 - t, out]]), derivative: out };
+      return { denoised: denoisedChecked(x, -t, out), eps: axpby(1, x, 1 - t, out), derivative: out };
     case 'epsilon': {
       if (t === 1) throw new Error('an eps-predicting flow model cannot give x0 at t = 1 (pure noise)');
       const c = 1 / (1 - t);
-      return { denoised: linearCombination([[c, x], [-t * c, out]]), eps: out, derivative: linearCombination([[-c, x], [c, out]]) };
+      return { denoised: axpby(c, x, -t * c, out), eps: out, derivative: axpby(-c, x, c, out) };
     }
     case 'sample': {
       if (t === 0) throw new Error('an x0-predicting model cannot be evaluated at t = 0');
       const c = 1 / t;
-      return { denoised: out, eps: linearCombination([[c, x], [-(1 - t) * c, out]]), derivative: linearCombination([[c, x], [-c, out]]) };
+      return { denoised: out, eps: axpby(c, x, -(1 - t) * c, out), derivative: axpby(c, x, -c, out) };
     }
     case 'v_prediction':
       throw new Error('prediction_type "v_prediction" is defined for VP models (alpha^2 + sigma^2 = 1), not flow models');
@@ -210,11 +240,11 @@ export function limitPrediction(pred: Prediction, x: Tensor, sigma: number, spac
     const c = 1 / sigma;
     return {
       denoised,
-      eps: linearCombination([[c, x], [-(1 - sigma) * c, denoised]]),
-      derivative: linearCombination([[c, x], [-c, denoised]]),
+      eps: axpby(c, x, -(1 - sigma) * c, denoised),
+      derivative: axpby(c, x, -c, denoised),
     };
   }
-  const eps = linearCombination([[1 / sigma, x], [-1 / sigma, denoised]]);
+  const eps = axpby(1 / sigma, x, -1 / sigma, denoised);
   return { denoised, eps, derivative: eps };
 }
 
@@ -261,7 +291,20 @@ export interface DenoiserOptions {
   signal?: AbortSignal;
 }
 
-/** Builds the DenoiseFn for a MODEL. */
+/** Same rank and sizes (plain loop: runs on every model call). */
+function sameDims(a: readonly number[] | undefined, b: readonly number[]): boolean {
+  if (a === undefined || a.length !== b.length) return false;
+  for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) return false;
+  return true;
+}
+
+/**
+ * Builds the DenoiseFn for a MODEL. Per call it does only what changes per call: the shape check is
+ * skipped while the latent shape stays the one last checked, the timestep feed's dims are worked out once
+ * per batch size, and the scaled sample is written into a buffer reused from the previous call (a call
+ * made while another is in flight gets its own), so a step allocates no input copy. Sessions must
+ * therefore not keep feed data past the end of their run() (OrtModelSession hands it to ORT and lets go).
+ */
 export function createDenoiseFn(handle: ModelHandle, opts: DenoiserOptions): DenoiseFn {
   const binding = bindDenoiser(handle);
   const type = predictionType(handle, opts.space, opts.predictionType);
@@ -272,20 +315,46 @@ export function createDenoiseFn(handle: ModelHandle, opts: DenoiserOptions): Den
     const declared = feedType(info);
     condFeeds[name] = { dims: t.dims, data: t.data, type: declared === 'float16' ? 'float16' : 'float32' };
   }
+  const condNames = Object.keys(condFeeds);
   const sampleType = feedType(binding.sample);
+  const { space, limit, signal } = opts;
+  const sampleName = binding.sample.name;
+  const timestepName = binding.timestep.name;
+  let checkedDims: readonly number[] | undefined;
+  let spare: Float32Array | undefined;
   return async (x, level) => {
-    checkLatentShape(binding, x.dims);
-    const input = scale(x, modelInputScale(opts.space, level.sigma));
-    const batch = x.dims[0] ?? 1;
-    const feeds: Record<string, ModelFeed> = {
-      ...condFeeds,
-      [binding.sample.name]: { dims: input.dims, data: input.data, type: sampleType },
-      [binding.timestep.name]: timestepFeed(binding.timestep, level.timestep, batch),
-    };
-    const outputs = await handle.denoiser.run(feeds, opts.signal);
-    const out = outputs[binding.output] ?? Object.values(outputs)[0];
+    if (!sameDims(checkedDims, x.dims)) {
+      checkLatentShape(binding, x.dims);
+      checkedDims = x.dims.slice();
+    }
+    const c = modelInputScale(space, level.sigma);
+    if (!Number.isFinite(c)) throw new Error(`model input scale ${c} at sigma ${level.sigma} is not finite`);
+    // Flow models see the state itself (scale 1): no copy. Otherwise the scaled copy, in a reused buffer.
+    let input: Float32Array | undefined;
+    if (c !== 1) {
+      input = spare !== undefined && spare.length === x.size ? spare : new Float32Array(x.size);
+      spare = undefined; // taken: a concurrent call allocates its own
+      const src = x.data;
+      for (let i = 0; i < input.length; i++) input[i] = c * src[i];
+    }
+    const feeds: Record<string, ModelFeed> = {};
+    for (let k = 0; k < condNames.length; k++) feeds[condNames[k]] = condFeeds[condNames[k]];
+    feeds[sampleName] = { dims: x.dims, data: input ?? x.data, type: sampleType };
+    feeds[timestepName] = timestepFeed(binding.timestep, level.timestep, x.dims[0] ?? 1);
+    let outputs: Record<string, Tensor>;
+    try {
+      outputs = await handle.denoiser.run(feeds, signal);
+    } finally {
+      if (input !== undefined) spare = input;
+    }
+    const out = outputs[binding.output] ?? firstValue(outputs);
     if (!out) throw new Error(`denoiser returned no output "${binding.output}"`);
-    const pred = predictionFromOutput(out, x, level.sigma, opts.space, type);
-    return opts.limit ? limitPrediction(pred, x, level.sigma, opts.space, opts.limit) : pred;
+    const pred = predictionFromOutput(out, x, level.sigma, space, type);
+    return limit ? limitPrediction(pred, x, level.sigma, space, limit) : pred;
   };
+}
+
+function firstValue(record: Record<string, Tensor>): Tensor | undefined {
+  for (const k in record) return record[k];
+  return undefined;
 }

@@ -4,11 +4,8 @@
  */
 import { Tensor } from '../core/tensor.ts';
 
-function checkShapes(op: string, tensors: readonly Tensor[]): void {
-  const first = tensors[0];
-  for (const t of tensors) {
-    if (!t.sameShape(first)) throw new Error(`${op}: shape mismatch ${first.shapeString()} vs ${t.shapeString()}`);
-  }
+function checkShape(op: string, first: Tensor, t: Tensor): void {
+  if (!t.sameShape(first)) throw new Error(`${op}: shape mismatch ${first.shapeString()} vs ${t.shapeString()}`);
 }
 
 function checkScalar(op: string, c: number): void {
@@ -18,45 +15,76 @@ function checkScalar(op: string, c: number): void {
 /** sum_k c_k * t_k over tensors of one shape. Zero coefficients skip their tensor entirely. */
 export function linearCombination(terms: ReadonlyArray<readonly [number, Tensor]>): Tensor {
   if (terms.length === 0) throw new Error('linearCombination: no terms');
-  checkShapes('linearCombination', terms.map(([, t]) => t));
-  for (const [c] of terms) checkScalar('linearCombination', c);
-  const live = terms.filter(([c]) => c !== 0);
-  const out = new Tensor(terms[0][1].dims);
-  const o = out.data;
-  const n = o.length;
-  // Hot path of every solver step: plain indexed loops (no per-element iterators), the common
-  // one/two/three-term shapes unrolled, each element summed in float64 and rounded once.
-  if (live.length === 1) {
-    const [c, { data: a }] = live[0];
-    for (let i = 0; i < n; i++) o[i] = c * a[i];
-  } else if (live.length === 2) {
-    const [c0, { data: a }] = live[0];
-    const [c1, { data: b }] = live[1];
-    for (let i = 0; i < n; i++) o[i] = c0 * a[i] + c1 * b[i];
-  } else if (live.length === 3) {
-    const [c0, { data: a }] = live[0];
-    const [c1, { data: b }] = live[1];
-    const [c2, { data: d }] = live[2];
-    for (let i = 0; i < n; i++) o[i] = c0 * a[i] + c1 * b[i] + c2 * d[i];
-  } else if (live.length > 3) {
-    const acc = new Float64Array(n);
-    for (const [c, { data: a }] of live) for (let i = 0; i < n; i++) acc[i] += c * a[i];
-    o.set(acc);
+  const first = terms[0][1];
+  // Hot path of every solver step: plain loops, no per-call closures or filtered copies of `terms`.
+  let live = 0;
+  for (let k = 0; k < terms.length; k++) {
+    const [c, t] = terms[k];
+    checkShape('linearCombination', first, t);
+    checkScalar('linearCombination', c);
+    if (c !== 0) live++;
+  }
+  const out = Tensor.like(first);
+  if (live === terms.length) {
+    if (live === 1) scaleInto(out.data, terms[0][0], first.data);
+    else if (live === 2) axpbyInto(out.data, terms[0][0], first.data, terms[1][0], terms[1][1].data);
+    else if (live === 3) sum3Into(out.data, terms[0][0], first.data, terms[1][0], terms[1][1].data, terms[2][0], terms[2][1].data);
+    else sumManyInto(out.data, terms);
+  } else if (live > 0) {
+    const nonzero: (readonly [number, Tensor])[] = [];
+    for (const term of terms) if (term[0] !== 0) nonzero.push(term);
+    return linearCombination(nonzero);
   }
   return out;
 }
 
+// The loops below: each output element summed in float64 and rounded once (as the general path).
+
+function scaleInto(o: Float32Array, c: number, a: Float32Array): void {
+  for (let i = 0; i < o.length; i++) o[i] = c * a[i];
+}
+
+function axpbyInto(o: Float32Array, c0: number, a: Float32Array, c1: number, b: Float32Array): void {
+  for (let i = 0; i < o.length; i++) o[i] = c0 * a[i] + c1 * b[i];
+}
+
+function sum3Into(o: Float32Array, c0: number, a: Float32Array, c1: number, b: Float32Array, c2: number, d: Float32Array): void {
+  for (let i = 0; i < o.length; i++) o[i] = c0 * a[i] + c1 * b[i] + c2 * d[i];
+}
+
+function sumManyInto(o: Float32Array, terms: ReadonlyArray<readonly [number, Tensor]>): void {
+  const acc = new Float64Array(o.length);
+  for (const [c, { data: a }] of terms) for (let i = 0; i < o.length; i++) acc[i] += c * a[i];
+  o.set(acc);
+}
+
 /** c * t. */
 export function scale(t: Tensor, c: number): Tensor {
-  return linearCombination([[c, t]]);
+  checkScalar('linearCombination', c);
+  const out = Tensor.like(t);
+  if (c !== 0) scaleInto(out.data, c, t.data);
+  return out;
 }
 
 /** a + c * b (the usual solver update). */
 export function addScaled(a: Tensor, c: number, b: Tensor): Tensor {
-  return linearCombination([
-    [1, a],
-    [c, b],
-  ]);
+  checkShape('linearCombination', a, b);
+  checkScalar('linearCombination', c);
+  const out = Tensor.like(a);
+  if (c === 0) out.data.set(a.data);
+  else axpbyInto(out.data, 1, a.data, c, b.data);
+  return out;
+}
+
+/** ca * a + cb * b into a new tensor: the two-term update without building a terms list. */
+export function axpby(ca: number, a: Tensor, cb: number, b: Tensor): Tensor {
+  if (ca === 0 || cb === 0) return linearCombination([[ca, a], [cb, b]]);
+  checkShape('linearCombination', a, b);
+  checkScalar('linearCombination', ca);
+  checkScalar('linearCombination', cb);
+  const out = Tensor.like(a);
+  axpbyInto(out.data, ca, a.data, cb, b.data);
+  return out;
 }
 
 /** A tensor of standard normals with the given dims, drawn from a seeded source. */

@@ -12,7 +12,7 @@
  * Deviations: a step onto (or from) a level with infinite lambda is first order in the DDIM form, and a
  * correction across such a step is skipped; diffusers produces NaN there when lower_order_final is off.
  */
-import type { Tensor } from '../core/tensor.ts';
+import { Tensor } from '../core/tensor.ts';
 import type { ExpCommonOptions } from './dpm-multistep.ts';
 import {
   checkIntOption,
@@ -137,6 +137,37 @@ export function unipcCoefficients(u: UniPCUpdate): { x: number; m: number[]; mt:
   return { x, m: m.map((c) => out * c), mt: -out * B * rhoT };
 }
 
+type Term = [number, Tensor];
+
+/** True when every coefficient is finite and non-zero and every tensor has the shape of the first. */
+function plainTerms(terms: readonly Term[], first: Tensor): boolean {
+  for (const [c, t] of terms) if (c === 0 || !Number.isFinite(c) || !t.sameShape(first)) return false;
+  return true;
+}
+
+/**
+ * The corrector then the predictor of the usual order-2 step in one pass over the data: x = sum of the
+ * four corrector terms (rounded to float32, as combine() stores it), next = px x + the two predictor terms.
+ * Bit-identical to two combine() calls; undefined for any other shape of the update (the caller falls back).
+ */
+export function correctThenPredict(corrector: readonly Term[], px: number, predictor: readonly Term[]): [Tensor, Tensor] | undefined {
+  if (corrector.length !== 4 || predictor.length !== 2) return undefined;
+  const first = corrector[0][1];
+  if (px === 0 || !Number.isFinite(px) || !plainTerms(corrector, first) || !plainTerms(predictor, first)) return undefined;
+  const [[c0, { data: a }], [c1, { data: b }], [c2, { data: d }], [c3, { data: e }]] = corrector;
+  const [[p0, { data: f }], [p1, { data: g }]] = predictor;
+  const x = new Tensor(first.dims);
+  const next = new Tensor(first.dims);
+  const xo = x.data;
+  const no = next.data;
+  for (let i = 0; i < xo.length; i++) {
+    const v = Math.fround(c0 * a[i] + c1 * b[i] + c2 * d[i] + c3 * e[i]);
+    xo[i] = v;
+    no[i] = px * v + p0 * f[i] + p1 * g[i];
+  }
+  return [x, next];
+}
+
 export function createUniPC(opts: UniPCOptions = {}): Solver<UniPCState> {
   const name = 'UniPC';
   const order = checkIntOption(name, 'order', opts.order ?? 2, 1, 3);
@@ -169,12 +200,12 @@ export function createUniPC(opts: UniPCOptions = {}): Solver<UniPCState> {
       // The corrector (UniC) for x_i, from x_{i-1} and the new output: no extra model call.
       const prev = state.levels[state.levels.length - 1];
       const correct = opts.corrector !== false && index > 0 && !disabled.has(index - 1) && state.lastSample !== undefined && prev !== undefined;
-      let x = state.x;
+      let corrector: Term[] | undefined;
       if (correct && !isDegenerateStep(prev, s) && prev.lambda !== s.lambda) {
         const history = state.levels.slice(0, -1).reverse();
         const c = unipcCoefficients({ predictX0, variant, order: state.lastOrder, s: prev, t: s, history, corrector: true });
         const ms = state.outputs.slice(-state.lastOrder).reverse();
-        x = combine([[c.x, state.lastSample!], [c.mt, m], ...ms.map((o, k): [number, Tensor] => [c.m[k], o])]);
+        corrector = [[c.x, state.lastSample!], [c.mt, m], ...ms.map((o, k): Term => [c.m[k], o])];
       }
 
       // The predictor (UniP) from the corrected x_i to level i + 1.
@@ -184,11 +215,20 @@ export function createUniPC(opts: UniPCOptions = {}): Solver<UniPCState> {
       wanted = Math.min(wanted, state.lowerOrderNums + 1);
       const history = levels.slice(0, -1).reverse();
       const k = usableOrder(wanted, s, t, history);
+      let x = state.x;
       let next: Tensor;
-      if (isDegenerateStep(s, t)) next = ddimFormStep(t, outputsAt(x, s, out, form));
-      else {
+      if (isDegenerateStep(s, t)) {
+        if (corrector) x = combine(corrector);
+        next = ddimFormStep(t, outputsAt(x, s, out, form));
+      } else {
         const c = unipcCoefficients({ predictX0, variant, order: k, s, t, history, corrector: false });
-        next = combine([[c.x, x], ...outputs.slice(-k).reverse().map((o, j): [number, Tensor] => [c.m[j], o])]);
+        const predictor = outputs.slice(-k).reverse().map((o, j): Term => [c.m[j], o]);
+        const fused = corrector ? correctThenPredict(corrector, c.x, predictor) : undefined;
+        if (fused) [x, next] = fused;
+        else {
+          if (corrector) x = combine(corrector);
+          next = combine([[c.x, x], ...predictor]);
+        }
       }
       return { x: next, denoised: out.data, outputs, levels, lastSample: x, lastOrder: k, lowerOrderNums: Math.min(state.lowerOrderNums + 1, order) };
     },

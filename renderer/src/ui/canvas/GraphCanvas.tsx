@@ -14,6 +14,7 @@ import {
   ReactFlow,
   SelectionMode,
   useReactFlow,
+  useStore as useFlowStore,
   type Connection,
   type Edge,
   type FinalConnectionState,
@@ -35,6 +36,8 @@ import {
 import { useController, useEditor, useEditorStore, useSession } from '../app-context.tsx';
 import { toast } from '../common/toasts.ts';
 import { categoryColor, portColor } from '../theme.ts';
+import { ConnectionLine } from './ConnectionLine.tsx';
+import { edgeAtPoint, spliceIntoEdge } from './edge-drop.ts';
 import { FlowNode as FlowNodeView } from './FlowNode.tsx';
 import { GroupNode } from './GroupNode.tsx';
 
@@ -43,6 +46,12 @@ const SNAP_GRID: [number, number] = [20, 20];
 const MULTI_SELECT_KEYS = ['Shift', 'Control', 'Meta'];
 /** Above this many nodes only what is on screen is rendered (keeps panning smooth on big graphs). */
 const VIRTUALIZE_FROM = 200;
+/**
+ * Zoom levels below which small text (then all text) is hidden: unreadable there anyway, and rasterizing
+ * thousands of tiny glyphs is what makes panning a big graph stutter. Layout stays identical.
+ */
+const LOW_DETAIL_ZOOM = 0.5;
+const NO_TEXT_ZOOM = 0.28;
 
 export function GraphCanvas() {
   const store = useEditorStore();
@@ -61,6 +70,7 @@ export function GraphCanvas() {
   const showMinimap = useSession((s) => s.showMinimap);
   const selectMode = useSession((s) => s.selectMode);
   const docEpoch = useSession((s) => s.docEpoch);
+  const detail = useFlowStore((s) => (s.transform[2] < NO_TEXT_ZOOM ? ' no-text' : s.transform[2] < LOW_DETAIL_ZOOM ? ' low-detail' : ''));
 
   // Edges flagged by validation or targeted by a node drag get a class; the rest keep their identity.
   const edges = useMemo(() => {
@@ -73,7 +83,7 @@ export function GraphCanvas() {
   // A newly opened document is fitted into view once React Flow has measured its nodes.
   useEffect(() => {
     if (docEpoch === 0) return;
-    const t = setTimeout(() => void flow.fitView({ padding: 0.2, maxZoom: 1.2, duration: 0 }), 60);
+    const t = setTimeout(() => void flow.fitView({ padding: 0.12, maxZoom: 1.2, duration: 0 }), 60);
     return () => clearTimeout(t);
   }, [docEpoch, flow]);
 
@@ -183,7 +193,7 @@ export function GraphCanvas() {
   return (
     <div
       ref={wrapperRef}
-      className={`canvas-wrap${selectMode ? ' select-mode' : ''}`}
+      className={`canvas-wrap${selectMode ? ' select-mode' : ''}${detail}`}
       data-testid="canvas"
       // Focusable, so a click on the canvas takes focus from toolbar buttons and Tab opens the palette.
       tabIndex={-1}
@@ -218,6 +228,7 @@ export function GraphCanvas() {
         onConnect={onConnect}
         onConnectEnd={onConnectEnd}
         isValidConnection={isValidConnection}
+        connectionLineComponent={ConnectionLine}
         onNodeDrag={onNodeDrag}
         onNodeDragStop={onNodeDragStop}
         onEdgeDoubleClick={onEdgeDoubleClick}
@@ -227,7 +238,7 @@ export function GraphCanvas() {
         }}
         onMoveEnd={(_e, viewport) => store.getState().setViewport(viewport)}
         defaultViewport={store.getState().ui.viewport}
-        minZoom={0.1}
+        minZoom={0.05}
         maxZoom={3}
         zoomOnDoubleClick={false}
         deleteKeyCode={null}
@@ -242,7 +253,7 @@ export function GraphCanvas() {
         onlyRenderVisibleElements={nodes.length > VIRTUALIZE_FROM}
         colorMode="dark"
         defaultEdgeOptions={{ interactionWidth: 18 }}
-        proOptions={{ hideAttribution: true }}
+        attributionPosition="top-right"
       >
         <Background variant={BackgroundVariant.Dots} gap={SNAP_GRID[0]} size={1.4} color="#3a3f4b" />
         <Controls position="bottom-left" showInteractive={false} />
@@ -254,36 +265,13 @@ export function GraphCanvas() {
             nodeColor={(n) => minimapColor(n as FlowNode)}
             nodeStrokeWidth={0}
             maskColor="rgba(10, 12, 16, 0.65)"
-            style={{ width: 180, height: 120 }}
+            style={{ width: 168, height: 108 }}
             data-testid="minimap"
           />
         )}
       </ReactFlow>
     </div>
   );
-}
-
-/** Splices an existing node into an edge: edge source -> node -> edge target, as one undo step. */
-function spliceIntoEdge(store: ReturnType<typeof useEditorStore>, nodeId: string, edgeId: string): void {
-  const s = store.getState();
-  const node = s.doc.nodes.find((n) => n.id === nodeId);
-  if (!node) return;
-  const plan = planInsertOnEdge(s.doc, s.nodeTypes, edgeId, node.type);
-  if (!plan.ok) {
-    toast.warning(plan.reason);
-    return;
-  }
-  const { edge, input, output } = plan;
-  s.beginTransaction('splice', `Insert ${node.title || s.nodeTypes[node.type]?.title || node.type}`);
-  try {
-    const st = store.getState();
-    st.disconnect([edge.id]);
-    const a = st.connect(edge.source, edge.sourcePort, nodeId, input.name);
-    const b = store.getState().connect(nodeId, output.name, edge.target, edge.targetPort);
-    if (!a.ok || !b.ok) toast.warning((!a.ok && a.reason) || (!b.ok && b.reason) || 'Cannot insert the node here');
-  } finally {
-    store.getState().endTransaction();
-  }
 }
 
 function toRequest(c: Connection | Edge): ConnectionRequest {
@@ -298,15 +286,6 @@ function clientPoint(event: MouseEvent | TouchEvent | React.MouseEvent): { x: nu
 
 function isOnPane(target: EventTarget | null): boolean {
   return target instanceof Element && target.classList.contains('react-flow__pane');
-}
-
-/** The id of the edge under a screen point (its wide invisible hit path counts). */
-function edgeAtPoint(x: number, y: number): string | null {
-  for (const el of document.elementsFromPoint(x, y)) {
-    const edge = el.closest('.react-flow__edge');
-    if (edge) return edge.getAttribute('data-id');
-  }
-  return null;
 }
 
 function minimapColor(n: FlowNode): string {

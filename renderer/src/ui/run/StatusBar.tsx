@@ -13,7 +13,7 @@ export function StatusBar() {
   return (
     <footer className="statusbar" data-testid="statusbar">
       <span className={`conn conn-${connection}`} data-testid="connection" data-state={connection} title="Engine event stream">
-        <span className="conn-dot" /> engine {connection === 'open' ? 'connected' : connection}
+        <span className="conn-dot" /> {connection === 'open' ? 'engine connected' : connection === 'connecting' ? 'connecting to the engine…' : 'engine disconnected, reconnecting…'}
       </span>
       {active && <span data-testid="status-running">running {active.label ?? 'graph'}…</span>}
       {problems > 0 && (
