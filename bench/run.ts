@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Engine } from '../electron/engine/engine.ts';
 import type { GraphDocument } from '../electron/engine/graph/schema.ts';
+import { editorRows } from './editor.ts';
 import { solverStepRows } from './solver-step.ts';
 import { tempDir } from './util.ts';
 
@@ -106,6 +107,7 @@ async function main() {
     await engine.dispose();
   }
   rows.push(...(await solverStepRows()));
+  rows.push(...(await editorRows()));
   console.log(`FlowStudio benchmarks (${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} cores, node ${process.version})\n`);
   console.log('| benchmark | value | target | note |');
   console.log('|---|---|---|---|');

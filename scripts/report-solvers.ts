@@ -243,7 +243,7 @@ export async function generateSolverReport(config: ReportConfig): Promise<Report
     'Solver settings: each solver as `createSolver` builds it for the model\'s scheduler config, i.e. diffusers\' defaults',
     '(DDIM eta 0; DPM-Solver++ 2M midpoint with lower_order_final on, which makes the last step first order below 15',
     'steps; UniPC bh2, order 2, data prediction, corrector on, lower_order_final on, so its last predictor is first',
-    'order below 15 steps; DEIS / 3M / singlestep likewise). Multistep methods start with a first-order step (no',
+    'order below 15 steps; DEIS and DPM++ 3M likewise; every other option at its class default). Multistep methods start with a first-order step (no',
     'history yet); no exact warm-start values are used. Every solver walks the same levels (the common grid below),',
     'which end above sigma 0, so the error is the solvers\' own and not the final jump to clean data.',
     stochastic ? '\n\\* stochastic solver (seeded): the error is its sample\'s distance from the ODE solution, not a convergence measure.' : '',

@@ -83,7 +83,11 @@ export interface ModelSession {
   readonly provider: string;
   readonly inputs: TensorInfo[];
   readonly outputs: TensorInfo[];
-  /** Runs the network; float outputs come back as Tensors. Honours the signal between calls. */
+  /**
+   * Runs the network; float outputs come back as Tensors. Honours the signal between calls.
+   * Feed data belongs to the caller again once the promise settles (samplers reuse input buffers):
+   * an implementation must not keep references to it.
+   */
   run(feeds: Record<string, ModelFeed>, signal?: AbortSignal): Promise<Record<string, Tensor>>;
 }
 

@@ -160,10 +160,21 @@ export function correctThenPredict(corrector: readonly Term[], px: number, predi
   const next = new Tensor(first.dims);
   const xo = x.data;
   const no = next.data;
-  for (let i = 0; i < xo.length; i++) {
-    const v = Math.fround(c0 * a[i] + c1 * b[i] + c2 * d[i] + c3 * e[i]);
-    xo[i] = v;
-    no[i] = px * v + p0 * f[i] + p1 * g[i];
+  if (f === b && g === d) {
+    // The usual case: the predictor's outputs are the corrector's m_i and m_{i-1}; each is loaded once.
+    for (let i = 0; i < xo.length; i++) {
+      const bi = b[i];
+      const di = d[i];
+      const v = Math.fround(c0 * a[i] + c1 * bi + c2 * di + c3 * e[i]);
+      xo[i] = v;
+      no[i] = px * v + p0 * bi + p1 * di;
+    }
+  } else {
+    for (let i = 0; i < xo.length; i++) {
+      const v = Math.fround(c0 * a[i] + c1 * b[i] + c2 * d[i] + c3 * e[i]);
+      xo[i] = v;
+      no[i] = px * v + p0 * f[i] + p1 * g[i];
+    }
   }
   return [x, next];
 }

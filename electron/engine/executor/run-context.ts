@@ -3,7 +3,7 @@
  * that turns into node-progress / node-preview events. Once the node has settled its context goes quiet,
  * so late progress calls from stray work cannot produce events after node-finished.
  */
-import type { Tensor } from '../../../nodes/core/tensor.ts';
+import { Tensor } from '../../../nodes/core/tensor.ts';
 import type { ExecContext, FileService, ModelService } from '../../../nodes/core/types.ts';
 import { throwIfAborted } from '../abort.ts';
 import type { Emit } from './emitter.ts';
@@ -54,7 +54,7 @@ export function createNodeContext(run: RunServices, nodeId: string, nodeType: st
       if (preview && step !== lastPreviewStep && (step === total || performance.now() - lastPreviewAt >= PREVIEW_INTERVAL_MS)) {
         lastPreviewStep = step;
         lastPreviewAt = performance.now();
-        run.emit({ type: 'node-preview', runId: run.runId, nodeId, step, preview: preview.clone() });
+        run.emit({ type: 'node-preview', runId: run.runId, nodeId, step, preview: firstItem(preview) });
       }
     },
     throwIfAborted() {
@@ -67,6 +67,16 @@ export function createNodeContext(run: RunServices, nodeId: string, nodeType: st
       open = false;
     },
   };
+}
+
+/**
+ * A copy of the first batch item (the node may keep writing into its buffer, and a whole batch would
+ * make every preview frame batch-times larger for a picture the UI shows one of).
+ */
+function firstItem(t: Tensor): Tensor {
+  if (t.rank < 2 || t.dims[0] <= 1) return t.clone();
+  const per = t.size / t.dims[0];
+  return new Tensor([1, ...t.dims.slice(1)], t.data.slice(0, per));
 }
 
 /** Calls `make` once, on first use, and remembers the result (or the error, which is rethrown each time). */

@@ -127,7 +127,8 @@ export function toOrtTensor(feed: ModelFeed, info: TensorInfo | undefined, name:
 
 /** Numeric ORT output as a Float32 Tensor; undefined for non-numeric outputs (strings). */
 export function fromOrtTensor(t: ort.Tensor): Tensor | undefined {
-  const dims = t.dims.map(Number);
+  const dims: number[] = [];
+  for (const d of t.dims) dims.push(Number(d));
   const data = t.data;
   if (t.type === 'float32') return new Tensor(dims, data as Float32Array);
   if (t.type === 'float16') return new Tensor(dims, fromFloat16Array(data as Uint16Array));

@@ -63,8 +63,8 @@ export class OrtModelSession implements ModelSession {
       this.stats.runMs += performance.now() - t0;
       this.stats.runs++;
       const tensors: Record<string, Tensor> = {};
-      for (const [name, value] of Object.entries(out)) {
-        const t = fromOrtTensor(value as ort.Tensor);
+      for (const name in out) {
+        const t = fromOrtTensor(out[name] as ort.Tensor);
         if (t) tensors[name] = t;
       }
       return tensors;

@@ -255,7 +255,8 @@ export function GraphCanvas() {
         defaultEdgeOptions={{ interactionWidth: 18 }}
         attributionPosition="top-right"
       >
-        <Background variant={BackgroundVariant.Dots} gap={SNAP_GRID[0]} size={1.4} color="#3a3f4b" />
+        {/* Zoomed far out the dot pattern gets so dense that painting it dominates every pan frame. */}
+        {detail !== ' no-text' && <Background variant={BackgroundVariant.Dots} gap={SNAP_GRID[0]} size={1.4} color="#3a3f4b" />}
         <Controls position="bottom-left" showInteractive={false} />
         {showMinimap && (
           <MiniMap

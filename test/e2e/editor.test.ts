@@ -1,0 +1,428 @@
+/**
+ * The editor's end-to-end scenarios (issue 3, item 8) in Debian Chromium driven by playwright-core against
+ * the local server over a worker-thread engine: open the app, add and connect nodes from the palette, a
+ * refused type-mismatched connection, a run with a live preview then a final image, cancelling a long run,
+ * undo/redo of a delete, a preset saved / reloaded / reopened, and an exported PNG dropped back in.
+ * One browser for the file, a fresh context (own localStorage) per test; any console error or warning, or
+ * uncaught page error, fails the test it happened in. Screenshots: test/e2e/screenshots/editor-*.png.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Locator, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { GraphDocument } from '../../electron/engine/graph/schema.ts';
+import { readGraphFromPng } from '../../renderer/src/io/png-graph.ts';
+import { chromiumAvailable, GRAPH_NODE_SELECTOR, openApp, ROOT, SCREENSHOTS, startEditorHarness, type EditorHarness } from './harness.ts';
+
+const DEFAULT_EXAMPLE = JSON.parse(readFileSync(join(ROOT, 'examples', 'gaussian-vp-ddim.json'), 'utf8')) as GraphDocument;
+const EXAMPLE_PRESET_ID = 'example:gaussian-vp-ddim';
+
+// ---- page helpers ------------------------------------------------------------------------------
+
+async function center(locator: Locator): Promise<{ x: number; y: number }> {
+  const box = await locator.boundingBox();
+  if (!box) throw new Error('element has no box (not visible)');
+  return { x: box.x + box.width / 2, y: box.y + box.height / 2 };
+}
+
+/** Drags with real mouse events in small steps, as a user does (React Flow needs the moves in between). */
+async function drag(page: Page, from: { x: number; y: number }, to: { x: number; y: number }): Promise<void> {
+  await page.mouse.move(from.x, from.y);
+  await page.mouse.down();
+  await page.mouse.move(from.x + 6, from.y + 4, { steps: 2 });
+  await page.mouse.move(to.x, to.y, { steps: 12 });
+  await page.mouse.up();
+}
+
+async function dragHandle(page: Page, fromTestId: string, toTestId: string): Promise<void> {
+  await drag(page, await center(page.getByTestId(fromTestId)), await center(page.getByTestId(toTestId)));
+}
+
+/** Selects a node by clicking its title bar and waits for the inspector to show it. */
+async function selectNode(page: Page, nodeId: string): Promise<void> {
+  await page.getByTestId(`node-${nodeId}`).locator('.fs-node-header').click();
+  await page.locator(`[data-testid="inspector"][data-node-id="${nodeId}"]`).waitFor();
+}
+
+/** Types a param value into the inspector and commits it (Enter), as one undo step. */
+async function setParam(page: Page, nodeId: string, param: string, value: string): Promise<void> {
+  await selectNode(page, nodeId);
+  const input = page.getByTestId(`param-${nodeId}-${param}`);
+  await input.fill(value);
+  await input.press('Enter');
+  await expect.poll(() => input.inputValue()).toBe(value);
+}
+
+async function paramValue(page: Page, nodeId: string, param: string): Promise<string> {
+  await selectNode(page, nodeId);
+  return page.getByTestId(`param-${nodeId}-${param}`).inputValue();
+}
+
+/**
+ * Adds a node through the search palette already open: types the query, moves down the hits with the arrow
+ * keys to the wanted type (it must be among the first few), Enter. Returns the new node's id.
+ */
+async function addFromOpenPalette(page: Page, query: string, type: string): Promise<string> {
+  const before = new Set(await nodeIds(page));
+  const input = page.getByTestId('palette-input');
+  await input.fill(query);
+  const hits = await page.getByTestId('palette-item').evaluateAll((els) => els.map((e) => e.getAttribute('data-type')));
+  const rank = hits.indexOf(type);
+  expect(rank, `"${query}" finds ${type} among the top 3 (got ${hits.slice(0, 5).join(', ')})`).toBeGreaterThanOrEqual(0);
+  expect(rank).toBeLessThan(3);
+  for (let i = 0; i < rank; i++) await input.press('ArrowDown');
+  await expect(page.locator('[data-testid="palette-item"][aria-selected="true"]').getAttribute('data-type')).resolves.toBe(type);
+  await input.press('Enter');
+  await expect(page.getByTestId('palette').count()).resolves.toBe(0);
+  await expect.poll(async () => (await nodeIds(page)).filter((id) => !before.has(id))).toHaveLength(1);
+  const added = (await nodeIds(page)).find((id) => !before.has(id))!;
+  await expect(page.getByTestId(`node-${added}`).getAttribute('data-node-type')).resolves.toBe(type);
+  return added;
+}
+
+/** Ids of the graph nodes on the canvas (from node-<id>). */
+async function nodeIds(page: Page): Promise<string[]> {
+  const ids = await page.locator(GRAPH_NODE_SELECTOR).evaluateAll((els) => els.map((e) => e.getAttribute('data-testid')!.slice('node-'.length)));
+  return ids.sort();
+}
+
+/** Edges React Flow drew, as "source.port->target.port" (read from the edge ids in the store via the DOM). */
+async function edgeIds(page: Page): Promise<string[]> {
+  const ids = await page.locator('.react-flow__edge').evaluateAll((els) => els.map((e) => e.getAttribute('data-id') ?? e.getAttribute('data-testid') ?? ''));
+  return ids.map((id) => id.replace(/^rf__edge-/, '')).sort();
+}
+
+async function newGraph(page: Page): Promise<void> {
+  await page.getByTestId('menu-file').click();
+  await page.getByTestId('file-new').click();
+  // Unsaved edits make the app ask first.
+  const confirm = page.getByTestId('confirm-ok');
+  if (await confirm.isVisible().catch(() => false)) await confirm.click();
+  await expect.poll(() => nodeIds(page)).toEqual([]);
+}
+
+/** A point of the canvas at fractions of its size, checked to be empty pane (no node, edge or panel). */
+async function emptyCanvasPoint(page: Page, fx: number, fy: number): Promise<{ x: number; y: number }> {
+  const box = (await page.getByTestId('canvas').boundingBox())!;
+  return paneAt(page, { x: Math.round(box.x + box.width * fx), y: Math.round(box.y + box.height * fy) });
+}
+
+async function paneAt(page: Page, at: { x: number; y: number }): Promise<{ x: number; y: number }> {
+  const onPane = await page.evaluate(({ x, y }) => document.elementFromPoint(x, y)?.classList.contains('react-flow__pane') ?? false, at);
+  if (!onPane) {
+    const what = await page.evaluate(({ x, y }) => document.elementFromPoint(x, y)?.outerHTML.slice(0, 200), at);
+    throw new Error(`canvas point ${at.x},${at.y} is not empty pane: ${what}`);
+  }
+  return at;
+}
+
+function outFiles(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((d) => d.isFile())
+    .map((d) => {
+      const p = join(d.parentPath, d.name);
+      return `${p}@${statSync(p).mtimeMs}`;
+    })
+    .sort();
+}
+
+const shot = (page: Page, name: string) => page.screenshot({ path: join(SCREENSHOTS, `editor-${name}.png`) });
+
+// ---- scenarios ---------------------------------------------------------------------------------
+
+describe.skipIf(!chromiumAvailable())('editor end to end (browser)', () => {
+  let h: EditorHarness;
+
+  beforeAll(async () => {
+    h = await startEditorHarness('editor');
+  }, 120_000);
+
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  afterEach(() => {
+    // Any console error/warning or page error fails the test it happened in (and is not carried over).
+    const problems = h.problems.splice(0);
+    expect(problems).toEqual([]);
+  });
+
+  it('opens the app with the default example rendered', async () => {
+    const page = await h.newPage('open');
+    await openApp(page, h.url);
+    await expect(nodeIds(page)).resolves.toEqual(DEFAULT_EXAMPLE.nodes.map((n) => n.id).sort());
+    for (const node of DEFAULT_EXAMPLE.nodes) {
+      const el = page.getByTestId(`node-${node.id}`);
+      await expect(el.isVisible()).resolves.toBe(true);
+      await expect(el.getAttribute('data-node-type')).resolves.toBe(node.type);
+    }
+    await expect(edgeIds(page)).resolves.toEqual(DEFAULT_EXAMPLE.edges.map((e) => e.id).sort());
+    await expect(page.getByTestId('doc-title').textContent()).resolves.toContain(DEFAULT_EXAMPLE.metadata.name);
+    await expect(page.getByTestId('connection').getAttribute('data-state')).resolves.toBe('open');
+    await shot(page, '01-open');
+  });
+
+  it('adds two nodes from the palette and connects them by dragging', async () => {
+    const page = await h.newPage('palette');
+    await openApp(page, h.url);
+    await newGraph(page);
+
+    // Double-click on the empty canvas opens the palette there.
+    const a = await emptyCanvasPoint(page, 0.25, 0.4);
+    await page.mouse.dblclick(a.x, a.y);
+    await page.getByTestId('palette').waitFor();
+    const latent = await addFromOpenPalette(page, 'empty latent', 'EmptyLatent');
+
+    // Tab with the pointer over the canvas opens it at the pointer (here: right of the first node).
+    const first = (await page.getByTestId(`node-${latent}`).boundingBox())!;
+    const b = await paneAt(page, { x: first.x + first.width + 160, y: first.y + 10 });
+    await page.mouse.move(b.x, b.y);
+    await page.keyboard.press('Tab');
+    await page.getByTestId('palette').waitFor();
+    const toImage = await addFromOpenPalette(page, 'latent to image', 'LatentToImage');
+    await shot(page, '02a-two-nodes');
+
+    await expect(edgeIds(page)).resolves.toEqual([]);
+    await dragHandle(page, `handle-${latent}-out-latent`, `handle-${toImage}-in-latent`);
+    await expect.poll(() => edgeIds(page)).toHaveLength(1);
+    await expect(page.getByTestId(`handle-${toImage}-in-latent`).getAttribute('class')).resolves.toMatch(/\bconnected\b/);
+    await expect(page.getByTestId('statusbar').textContent()).resolves.toContain('2 nodes · 1 connections');
+    await shot(page, '02b-connected');
+  });
+
+  it('refuses a type-mismatched connection with a toast naming the types', async () => {
+    const page = await h.newPage('mismatch');
+    await openApp(page, h.url);
+    const edgesBefore = await edgeIds(page);
+    // The model handle is MODEL, the decoder's input LATENT.
+    await expect(page.getByTestId('handle-model-out-model').getAttribute('data-port-type')).resolves.toBe('MODEL');
+    await expect(page.getByTestId('handle-to_image-in-latent').getAttribute('data-port-type')).resolves.toBe('LATENT');
+    await dragHandle(page, 'handle-model-out-model', 'handle-to_image-in-latent');
+
+    const toast = page.locator('[data-testid="toast"][data-kind="error"]');
+    await toast.first().waitFor({ timeout: 5_000 });
+    const text = (await toast.first().textContent()) ?? '';
+    expect(text).toContain('MODEL');
+    expect(text).toContain('LATENT');
+    await shot(page, '03-refused');
+    await expect(edgeIds(page)).resolves.toEqual(edgesBefore);
+    await expect(page.getByTestId('dirty-indicator').count()).resolves.toBe(0);
+  });
+
+  it('runs the default example: a live preview on the sampler, then the final image', async () => {
+    const page = await h.newPage('run');
+    await openApp(page, h.url);
+    const steps = 400;
+    await setParam(page, 'sampler', 'steps', String(steps));
+
+    // Record, as the DOM changes, when the sampler's preview and the saved image first appear.
+    await page.evaluate(() => {
+      const w = window as unknown as { __timeline: { preview?: { step: number; state: string | null; t: number }; image?: number } };
+      w.__timeline = {};
+      new MutationObserver(() => {
+        const preview = document.querySelector('[data-testid="preview-sampler"]');
+        if (preview && !w.__timeline.preview) {
+          const state = document.querySelector('[data-testid="status-sampler"]')?.getAttribute('data-state') ?? null;
+          w.__timeline.preview = { step: Number(preview.getAttribute('data-step')), state, t: performance.now() };
+        }
+        if (document.querySelector('[data-testid="node-image-save_image"]') && w.__timeline.image === undefined) w.__timeline.image = performance.now();
+      }).observe(document.body, { subtree: true, childList: true, attributes: true });
+    });
+    await page.getByTestId('run').click();
+    await page.getByTestId('preview-sampler').waitFor({ timeout: 30_000 });
+    await shot(page, '04a-preview');
+    await page.locator('[data-testid="status-save_image"][data-state="done"]').waitFor({ timeout: 60_000 });
+    await page.getByTestId('node-image-save_image').waitFor({ timeout: 15_000 });
+
+    const timeline = await page.evaluate(() => (window as unknown as { __timeline: { preview?: { step: number; state: string | null; t: number }; image?: number } }).__timeline);
+    expect(timeline.preview, 'a preview was shown').toBeDefined();
+    expect(timeline.image, 'the final image was shown').toBeDefined();
+    // The first preview came mid-run (an intermediate step, sampler still running), before the image.
+    expect(timeline.preview!.step).toBeGreaterThanOrEqual(1);
+    expect(timeline.preview!.step).toBeLessThan(steps);
+    expect(timeline.preview!.state).toBe('running');
+    expect(timeline.preview!.t).toBeLessThan(timeline.image!);
+
+    const outputImage = page.locator('[data-testid="output-image"][data-node-id="save_image"]').first();
+    const size = await outputImage.evaluate((img: HTMLImageElement) => img.decode().then(() => [img.naturalWidth, img.naturalHeight]));
+    const latent = DEFAULT_EXAMPLE.nodes.find((n) => n.type === 'EmptyLatent')!.params;
+    expect(size).toEqual([latent.width, latent.height]);
+    await expect(page.getByTestId('last-run').getAttribute('data-status')).resolves.toBe('finished');
+    // After the run the preview shows the last step.
+    await expect(page.getByTestId('preview-sampler').getAttribute('data-step')).resolves.toBe(String(steps));
+    await shot(page, '04b-final-image');
+  });
+
+  it('cancels a long run: status cancelled, sampling stops, nothing written', async () => {
+    const page = await h.newPage('cancel');
+    await openApp(page, h.url);
+    // 900 steps on a batch of 64 takes seconds here; it would write the .npy (and fail at the PNG) if not stopped.
+    await setParam(page, 'latent', 'batch', '64');
+    await setParam(page, 'sampler', 'steps', '900');
+    const filesBefore = outFiles(h.outDir);
+
+    await page.getByTestId('run').click();
+    await page.getByTestId('status-running').waitFor({ timeout: 15_000 });
+    await page.locator('[data-testid="status-sampler"][data-state="running"]').waitFor({ timeout: 30_000 });
+    await page.getByTestId('preview-sampler').waitFor({ timeout: 15_000 });
+    await shot(page, '05a-running');
+    await page.getByTestId('cancel').click();
+
+    await page.locator('[data-testid="last-run"][data-status="cancelled"]').waitFor({ timeout: 15_000 });
+    await expect(page.getByTestId('status-running').count()).resolves.toBe(0);
+    await expect(page.getByTestId('cancel').isDisabled()).resolves.toBe(true);
+    const stepAtCancel = Number(await page.getByTestId('preview-sampler').getAttribute('data-step'));
+    expect(stepAtCancel).toBeLessThan(900);
+    // The sampler never finished: its badge is gone (back to idle), not "done".
+    await expect(page.getByTestId('status-sampler').count()).resolves.toBe(0);
+    // The engine really stopped: no more steps arrive and nothing reached the disk.
+    await page.waitForTimeout(1_000);
+    await expect(page.getByTestId('preview-sampler').getAttribute('data-step')).resolves.toBe(String(stepAtCancel));
+    await expect(page.getByTestId('node-image-save_image').count()).resolves.toBe(0);
+    expect(outFiles(h.outDir)).toEqual(filesBefore);
+    await shot(page, '05b-cancelled');
+  });
+
+  it('undoes and redoes a delete (same id, same connections)', async () => {
+    const page = await h.newPage('undo');
+    await openApp(page, h.url);
+    const allEdges = await edgeIds(page);
+    const touching = DEFAULT_EXAMPLE.edges.filter((e) => e.source === 'to_image' || e.target === 'to_image').map((e) => e.id);
+    expect(touching.length).toBe(2);
+    const boxBefore = await page.getByTestId('node-to_image').boundingBox();
+
+    await selectNode(page, 'to_image');
+    await page.keyboard.press('Delete');
+    await expect.poll(() => page.getByTestId('node-to_image').count()).toBe(0);
+    await expect(edgeIds(page)).resolves.toEqual(allEdges.filter((id) => !touching.includes(id)));
+    await shot(page, '06a-deleted');
+
+    await page.keyboard.press('Control+z');
+    await expect.poll(() => page.getByTestId('node-to_image').count()).toBe(1);
+    await expect(page.getByTestId('node-to_image').getAttribute('data-node-type')).resolves.toBe('LatentToImage');
+    await expect(edgeIds(page)).resolves.toEqual(allEdges);
+    for (const port of ['in-latent', 'out-image']) await expect(page.getByTestId(`handle-to_image-${port}`).count()).resolves.toBe(1);
+    await expect(page.getByTestId('handle-to_image-in-latent').getAttribute('class')).resolves.toMatch(/\bconnected\b/);
+    expect(await page.getByTestId('node-to_image').boundingBox()).toEqual(boxBefore);
+    await shot(page, '06b-undone');
+
+    await page.keyboard.press('Control+Shift+z');
+    await expect.poll(() => page.getByTestId('node-to_image').count()).toBe(0);
+    await expect(edgeIds(page)).resolves.toEqual(allEdges.filter((id) => !touching.includes(id)));
+    await shot(page, '06c-redone');
+  });
+
+  it('saves a preset, reloads the page and opens it from the library', async () => {
+    const page = await h.newPage('preset');
+    await openApp(page, h.url);
+    await setParam(page, 'sampler', 'steps', '37');
+    await selectNode(page, 'save_latent');
+    await page.keyboard.press('Delete');
+    await expect.poll(() => page.getByTestId('node-save_latent').count()).toBe(0);
+
+    await page.getByTestId('menu-file').click();
+    await page.getByTestId('file-save-as').click();
+    await page.getByTestId('dialog-save-as').waitFor();
+    await page.getByTestId('save-as-preset').click();
+    await page.getByTestId('save-as-name').fill('E2E preset');
+    await shot(page, '07a-save-as');
+    await page.getByTestId('save-as-confirm').click();
+    await expect.poll(() => page.getByTestId('dialog-save-as').count()).toBe(0);
+    const item = page.locator('[data-testid="preset-item"]', { hasText: 'E2E preset' });
+    await item.waitFor();
+    const presetId = await item.getAttribute('data-preset-id');
+    expect(presetId).toBeTruthy();
+    // The backend holds it too, edits included.
+    const stored = (await h.backend.readPreset(presetId!)) as GraphDocument;
+    expect(stored.nodes.map((n) => n.id).sort()).toEqual(['latent', 'model', 'sampler', 'save_image', 'to_image']);
+    expect(stored.nodes.find((n) => n.id === 'sampler')!.params.steps).toBe(37);
+
+    await page.reload();
+    await page.locator('[data-testid="app"][data-ready="true"]').waitFor({ timeout: 30_000 });
+    // Open the example first, so the preset below really comes from the library.
+    await page.locator(`[data-testid="preset-item"][data-preset-id="${EXAMPLE_PRESET_ID}"]`).click();
+    await expect.poll(() => nodeIds(page)).toEqual(DEFAULT_EXAMPLE.nodes.map((n) => n.id).sort());
+    await expect(paramValue(page, 'sampler', 'steps')).resolves.toBe('50');
+
+    await page.locator(`[data-testid="preset-item"][data-preset-id="${presetId}"]`).click();
+    await expect.poll(() => nodeIds(page)).toEqual(['latent', 'model', 'sampler', 'save_image', 'to_image']);
+    await expect(page.getByTestId('doc-title').textContent()).resolves.toContain('E2E preset');
+    await expect(paramValue(page, 'sampler', 'steps')).resolves.toBe('37');
+    await expect(paramValue(page, 'sampler', 'seed')).resolves.toBe('42');
+    await expect(edgeIds(page)).resolves.toEqual(DEFAULT_EXAMPLE.edges.filter((e) => e.target !== 'save_latent').map((e) => e.id).sort());
+    await shot(page, '07b-preset-reopened');
+  });
+
+  it('drops an exported PNG back in and gets the same graph (paths sanitized)', async () => {
+    const page = await h.newPage('png');
+    await openApp(page, h.url);
+    await setParam(page, 'sampler', 'seed', '1234');
+    await page.getByTestId('run').click();
+    await page.getByTestId('node-image-save_image').waitFor({ timeout: 60_000 });
+
+    // An input image given by an absolute path (the run above did not need it): the export keeps its name only.
+    const at = await emptyCanvasPoint(page, 0.5, 0.85);
+    await page.mouse.dblclick(at.x, at.y);
+    await page.getByTestId('palette').waitFor();
+    const loader = await addFromOpenPalette(page, 'load image', 'LoadImage');
+    await setParam(page, loader, 'path', '/home/alice/private/photo.png');
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-png').click()]);
+    const png = readFileSync((await download.path())!);
+    await shot(page, '08a-exported');
+
+    // What the PNG carries: the graph as edited, sanitized.
+    const embedded = await readGraphFromPng(new Uint8Array(png));
+    if (!embedded.ok) throw new Error(embedded.reason);
+    const exported = embedded.doc;
+    expect(exported.nodes.map((n) => n.id).sort()).toEqual([...DEFAULT_EXAMPLE.nodes.map((n) => n.id), loader].sort());
+    for (const node of DEFAULT_EXAMPLE.nodes) {
+      const got = exported.nodes.find((n) => n.id === node.id)!;
+      expect(got.type).toBe(node.type);
+      expect(got.params).toMatchObject(node.id === 'sampler' ? { ...node.params, seed: 1234 } : node.params);
+    }
+    expect(exported.nodes.find((n) => n.id === loader)!.params.path).toBe('photo.png');
+    expect(exported.metadata.author).toBe('');
+    expect(JSON.stringify(exported)).not.toContain('/home/alice');
+
+    await newGraph(page);
+    await page.evaluate(
+      async ({ base64, name }) => {
+        const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+        const data = new DataTransfer();
+        data.items.add(new File([bytes], name, { type: 'image/png' }));
+        const pane = document.querySelector('.react-flow__pane')!;
+        const r = pane.getBoundingClientRect();
+        const init = { dataTransfer: data, bubbles: true, cancelable: true, clientX: r.x + r.width / 2, clientY: r.y + r.height / 2 };
+        pane.dispatchEvent(new DragEvent('dragenter', init));
+        pane.dispatchEvent(new DragEvent('dragover', init));
+        pane.dispatchEvent(new DragEvent('drop', init));
+      },
+      { base64: png.toString('base64'), name: download.suggestedFilename() },
+    );
+    await page.locator('[data-testid="toast"][data-kind="success"]', { hasText: 'Opened' }).waitFor({ timeout: 10_000 });
+    await expect.poll(() => nodeIds(page)).toEqual(exported.nodes.map((n) => n.id).sort());
+    for (const node of exported.nodes) await expect(page.getByTestId(`node-${node.id}`).getAttribute('data-node-type')).resolves.toBe(node.type);
+    await expect(edgeIds(page)).resolves.toEqual(exported.edges.map((e) => e.id).sort());
+    await expect(paramValue(page, 'sampler', 'seed')).resolves.toBe('1234');
+    await expect(paramValue(page, loader, 'path')).resolves.toBe('photo.png');
+
+    // The working graph (autosaved by the app) is the PNG's graph: same nodes, params and connections.
+    await expect
+      .poll(async () => {
+        const saved = (await h.backend.readAutosave())?.graph as GraphDocument | undefined;
+        return saved && canonicalGraph(saved);
+      }, { timeout: 10_000 })
+      .toEqual(canonicalGraph(exported));
+    await shot(page, '08b-dropped-back');
+  });
+});
+
+/** Nodes (id, type, params) and edges sorted by id: what must survive a round trip. */
+function canonicalGraph(doc: GraphDocument) {
+  const byId = <T extends { id: string }>(xs: T[]) => [...xs].sort((a, b) => a.id.localeCompare(b.id));
+  return {
+    nodes: byId(doc.nodes).map((n) => ({ id: n.id, type: n.type, params: n.params })),
+    edges: byId(doc.edges),
+  };
+}

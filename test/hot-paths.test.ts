@@ -1,0 +1,171 @@
+/**
+ * The per-step fast paths equal the slow paths they replace: the unrolled ops against a float64 reference
+ * summed here (each element rounded once), UniPC's fused corrector + predictor against two combine() calls,
+ * the x0 conversion that folds in the finiteness scan, and the denoiser's reused input buffer.
+ */
+import { describe, expect, it } from 'vitest';
+import { Tensor } from '../nodes/core/tensor.ts';
+import type { ModelFeed, ModelHandle, TensorInfo } from '../nodes/core/values.ts';
+import { createDenoiseFn, predictionFromOutput } from '../nodes/sampling/denoiser.ts';
+import { combine } from '../nodes/sampling/lambda.ts';
+import { addScaled, axpby, linearCombination, scale } from '../nodes/sampling/ops.ts';
+import { correctThenPredict } from '../nodes/sampling/unipc.ts';
+
+const DIMS = [2, 3, 5];
+
+function seeded(seed: number, dims = DIMS): Tensor {
+  // A small LCG (no project code): values in [-2, 2].
+  const t = new Tensor(dims);
+  let s = seed;
+  for (let i = 0; i < t.size; i++) {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    t.data[i] = (s / 2147483648) * 4 - 2;
+  }
+  return t;
+}
+
+/** sum_k c_k t_k summed in float64 in term order, rounded once to float32. */
+function reference(terms: [number, Tensor][]): number[] {
+  const n = terms[0][1].size;
+  return Array.from({ length: n }, (_, i) => {
+    let acc = 0;
+    for (const [c, t] of terms) acc += c * t.data[i];
+    return Math.fround(acc);
+  });
+}
+
+describe('ops fast paths', () => {
+  const [a, b, d, e] = [seeded(1), seeded(2), seeded(3), seeded(4)];
+
+  it('scale, addScaled, axpby and 1..4-term linearCombination equal the float64 reference bit for bit', () => {
+    expect([...scale(a, 0.37).data]).toEqual(reference([[0.37, a]]));
+    expect([...addScaled(a, -1.3, b).data]).toEqual(reference([[1, a], [-1.3, b]]));
+    expect([...axpby(0.2, a, 0.9, b).data]).toEqual(reference([[0.2, a], [0.9, b]]));
+    const terms: [number, Tensor][] = [[0.5, a], [-0.25, b], [1.75, d], [0.125, e]];
+    for (let k = 1; k <= 4; k++) expect([...linearCombination(terms.slice(0, k)).data]).toEqual(reference(terms.slice(0, k)));
+  });
+
+  it('zero coefficients skip their tensor (a NaN there does not leak), and bad input still fails clearly', () => {
+    const nan = Tensor.full(DIMS, NaN);
+    expect([...linearCombination([[0, nan], [2, a]]).data]).toEqual(reference([[2, a]]));
+    expect([...addScaled(a, 0, nan).data]).toEqual([...a.data]);
+    expect([...axpby(0, nan, 3, b).data]).toEqual(reference([[3, b]]));
+    expect([...scale(nan, 0).data].every((v) => Object.is(v, 0))).toBe(true);
+    expect(() => addScaled(a, Infinity, b)).toThrow(/coefficient Infinity is not finite/);
+    expect(() => axpby(1, a, 1, seeded(5, [2, 15]))).toThrow(/shape mismatch \[2, 3, 5\] vs \[2, 15\]/);
+    expect(() => linearCombination([])).toThrow(/no terms/);
+  });
+});
+
+describe('UniPC fused corrector + predictor', () => {
+  const [last, m, m1, m2] = [seeded(11), seeded(12), seeded(13), seeded(14)];
+  const corrector: [number, Tensor][] = [[0.9, last], [0.31, m], [-0.22, m1], [0.04, m2]];
+  const predictor: [number, Tensor][] = [[0.55, m], [-0.12, m1]];
+
+  it('gives the corrected sample and the next sample of two combine() calls, bit for bit', () => {
+    const fused = correctThenPredict(corrector, 0.8, predictor)!;
+    const x = combine(corrector);
+    const next = combine([[0.8, x], ...predictor]);
+    expect([...fused[0].data]).toEqual([...x.data]);
+    expect([...fused[1].data]).toEqual([...next.data]);
+  });
+
+  it('the same with distinct predictor tensors (not the corrector\'s m_i and m_{i-1})', () => {
+    const other: [number, Tensor][] = [[0.55, seeded(15)], [-0.12, seeded(16)]];
+    const fused = correctThenPredict(corrector, 0.8, other)!;
+    const x = combine(corrector);
+    expect([...fused[0].data]).toEqual([...x.data]);
+    expect([...fused[1].data]).toEqual([...combine([[0.8, x], ...other]).data]);
+  });
+
+  it('declines every other shape of update (the caller then runs the two combine() calls)', () => {
+    expect(correctThenPredict(corrector.slice(0, 3), 0.8, predictor)).toBeUndefined();
+    expect(correctThenPredict(corrector, 0.8, predictor.slice(0, 1))).toBeUndefined();
+    expect(correctThenPredict(corrector, 0, predictor)).toBeUndefined();
+    expect(correctThenPredict([[0, last], ...corrector.slice(1)], 0.8, predictor)).toBeUndefined();
+    expect(correctThenPredict(corrector, NaN, predictor)).toBeUndefined();
+  });
+});
+
+describe('x0 conversion with the finiteness scan folded in', () => {
+  const x = seeded(21);
+  const out = seeded(22);
+
+  it('eps (VP) and velocity (flow) models: x0 = x - c * out exactly, both tensors known finite', () => {
+    for (const [space, type, c] of [['vp', 'epsilon', 1.7], ['flow', 'flow', 0.4]] as const) {
+      const o = out.clone();
+      const pred = predictionFromOutput(o, x, c, space, type);
+      expect([...pred.denoised.data]).toEqual(reference([[1, x], [-c, o]]));
+      expect(pred.denoised.firstNonFinite()).toBe(-1);
+      expect(pred.derivative.firstNonFinite()).toBe(-1);
+    }
+  });
+
+  it('a non-finite model output is still found, in the output and in x0', () => {
+    const bad = out.clone();
+    bad.data[7] = NaN;
+    const pred = predictionFromOutput(bad, x, 1.7, 'vp', 'epsilon');
+    expect(pred.derivative.firstNonFinite()).toBe(7);
+    expect(pred.denoised.firstNonFinite()).toBe(7);
+    const huge = out.clone();
+    huge.data[3] = 3e38;
+    expect(predictionFromOutput(huge, x, 1e3, 'vp', 'epsilon').denoised.firstNonFinite()).toBe(3);
+  });
+
+  it('markFinite() answers without a scan; an unmarked tensor is scanned', () => {
+    const t = seeded(23);
+    t.data[2] = Infinity;
+    expect(t.firstNonFinite()).toBe(2);
+    expect(t.markFinite().firstNonFinite()).toBe(-1);
+  });
+});
+
+describe('denoiser input buffer', () => {
+  function handle(delay: () => Promise<void>): ModelHandle & { seen: number[][] } {
+    const inputs: TensorInfo[] = [
+      { name: 'sample', type: 'float32', shape: ['batch', 3, 5] },
+      { name: 'timestep', type: 'float32', shape: [1] },
+    ];
+    const seen: number[][] = [];
+    return {
+      key: 'k',
+      name: 'k',
+      folder: '/k',
+      modelIndex: {},
+      scheduler: {},
+      denoiserKind: 'unet',
+      seen,
+      denoiser: {
+        file: '/k/unet/model.onnx',
+        provider: 'cpu',
+        inputs,
+        outputs: [{ name: 'out', type: 'float32', shape: ['batch', 3, 5] }],
+        async run(f: Record<string, ModelFeed>) {
+          await delay();
+          // Read the feed only after other calls had the chance to write a shared buffer.
+          seen.push([...(f.sample.data as Float32Array)]);
+          return { out: new Tensor(f.sample.dims, new Float32Array(f.sample.data.length)) };
+        },
+      },
+    };
+  }
+  const expected = (x: Tensor, s: number) => [...scale(x, 1 / Math.sqrt(s * s + 1)).data];
+
+  it('sequential calls each feed their own scaled sample', async () => {
+    const h = handle(() => Promise.resolve());
+    const fn = createDenoiseFn(h, { space: 'vp' });
+    const [x1, x2] = [seeded(31), seeded(32)];
+    await fn(x1, { sigma: 3, timestep: 900 });
+    await fn(x2, { sigma: 0.5, timestep: 100 });
+    expect(h.seen).toEqual([expected(x1, 3), expected(x2, 0.5)]);
+  });
+
+  it('overlapping calls never share a buffer', async () => {
+    const h = handle(() => new Promise((r) => setTimeout(r, 5)));
+    const fn = createDenoiseFn(h, { space: 'vp' });
+    const [x0, x1, x2] = [seeded(35), seeded(33), seeded(34)];
+    await fn(x0, { sigma: 4, timestep: 950 }); // leaves a buffer to reuse
+    await Promise.all([fn(x1, { sigma: 2, timestep: 800 }), fn(x2, { sigma: 1, timestep: 500 })]);
+    expect(h.seen).toEqual([expected(x0, 4), expected(x1, 2), expected(x2, 1)]);
+  });
+});
