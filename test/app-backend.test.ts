@@ -2,6 +2,7 @@
  * AppBackend (presets, autosave, graph files, recent files, readFile) on a stub engine: everything
  * here is disk and path handling, so no ONNX session is needed.
  */
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -277,5 +278,178 @@ describe('readFile', () => {
       expect(err.message).not.toContain('secret\n');
     }
     expect((await rejection(backend.readFile('missing.png'))).message).toMatch(/^File not found/);
+  });
+});
+
+describe('listFiles', () => {
+  let root: string;
+  let lister: AppBackend;
+  const names = (files: { name: string }[]) => files.map((f) => f.name).sort();
+
+  beforeAll(() => {
+    root = path.join(base, 'listing');
+    const put = (rel: string, bytes: string | Buffer = 'x') => {
+      const file = path.join(root, rel);
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, bytes);
+      return file;
+    };
+    fs.mkdirSync(path.join(root, 'examples'), { recursive: true });
+    put('out/a.png', Buffer.alloc(1234));
+    put('out/run1/b.png');
+    put('out/run1/c.npy');
+    put('out/run1/notes.txt');
+    put('out/.hidden/h.png');
+    put('out/.x.png');
+    put('out/l1/l2/l3/deep3.png');
+    put('out/l1/l2/l3/l4/deep4.png');
+    put('inputs/photo.jpg');
+    put('outside-root/secret.png');
+    put('outside-root/dir/x.png');
+    fs.symlinkSync(path.join(root, 'outside-root', 'secret.png'), path.join(root, 'out', 'link-out.png'));
+    fs.symlinkSync(path.join(root, 'inputs', 'photo.jpg'), path.join(root, 'out', 'link-in.png'));
+    fs.symlinkSync(path.join(root, 'outside-root', 'dir'), path.join(root, 'out', 'dir-link'));
+    put('inputs/models/sd/model_index.json', '{}');
+    put('inputs/models/sd/unet/model.onnx');
+    put('inputs/models/single.onnx');
+    put('inputs/models/single.json', '{}');
+    put('inputs/models/bare.onnx');
+    lister = new AppBackend({
+      engine,
+      outDir: path.join(root, 'out'),
+      dataDir: path.join(root, 'data'),
+      examplesDir: path.join(root, 'examples'),
+      readRoots: [path.join(root, 'inputs')],
+    });
+  });
+
+  it('lists images under the read roots: 3 levels deep, no hidden names, symlinks only when they stay inside', async () => {
+    const images = await lister.listFiles({ kind: 'image' });
+    expect(names(images)).toEqual(['a.png', 'b.png', 'deep3.png', 'link-in.png', 'photo.jpg']);
+    const a = images.find((f) => f.name === 'a.png')!;
+    expect(a).toEqual({
+      path: path.join(root, 'out', 'a.png'),
+      name: 'a.png',
+      root: path.join(root, 'out'),
+      size: 1234,
+      modified: fs.statSync(path.join(root, 'out', 'a.png')).mtime.toISOString(),
+      isFolder: false,
+    });
+    expect(images.find((f) => f.name === 'photo.jpg')!.root).toBe(path.join(root, 'inputs'));
+    // Every listed path is readable through readFile (same roots, same checks).
+    for (const f of images) await expect(lister.readFile(f.path)).resolves.toBeInstanceOf(Uint8Array);
+  });
+
+  it('filters by the given extensions (case-insensitive) and by kind', async () => {
+    expect(names(await lister.listFiles({ kind: 'image', extensions: ['.PNG'] }))).toEqual(['a.png', 'b.png', 'deep3.png', 'link-in.png']);
+    expect(names(await lister.listFiles({ kind: 'latent' }))).toEqual(['c.npy']);
+    expect(names(await lister.listFiles({ kind: 'any', extensions: ['.txt'] }))).toEqual(['notes.txt']);
+    const any = names(await lister.listFiles({ kind: 'any' }));
+    expect(any).toEqual(expect.arrayContaining(['a.png', 'c.npy', 'notes.txt', 'photo.jpg', 'model_index.json']));
+    expect(any).not.toContain('secret.png');
+    expect(any).not.toContain('x.png');
+  });
+
+  it('lists models as diffusers folders (not descended into) and .onnx files with a sidecar', async () => {
+    const models = await lister.listFiles({ kind: 'model' });
+    expect(models.map((m) => [m.name, m.isFolder]).sort()).toEqual([
+      ['sd', true],
+      ['single.onnx', false],
+    ]);
+    expect(models.find((m) => m.isFolder)!.path).toBe(path.join(root, 'inputs', 'models', 'sd'));
+  });
+
+  it('caps the listing at 500 entries, shallow files first', async () => {
+    const many = path.join(root, 'many');
+    fs.mkdirSync(path.join(many, 'sub'), { recursive: true });
+    fs.writeFileSync(path.join(many, 'sub', 'deep.png'), 'x');
+    for (let i = 0; i < 520; i++) fs.writeFileSync(path.join(many, `f${String(i).padStart(3, '0')}.png`), 'x');
+    const capped = new AppBackend({ engine, outDir: many, dataDir: path.join(root, 'data-many'), examplesDir: path.join(root, 'examples') });
+    const files = await capped.listFiles({ kind: 'image' });
+    expect(files).toHaveLength(500);
+    expect(files.map((f) => f.name)).not.toContain('deep.png');
+  });
+
+  it('refuses a bad kind or extension with BadRequestError', async () => {
+    for (const opts of [{ kind: 'secrets' }, { kind: 'image', extensions: ['png/../x'] }, { kind: 'image', extensions: '.png' }, null]) {
+      const err = await rejection(lister.listFiles(opts as never));
+      expect(err.name, JSON.stringify(opts)).toBe('BadRequestError');
+      expect(err.message).toMatch(/listFiles/);
+    }
+  });
+});
+
+describe('modelHashes', () => {
+  let root: string;
+  let hashing: AppBackend;
+  let embeddedOnnx: Buffer;
+  const sha256 = (...parts: Buffer[]) => createHash('sha256').update(Buffer.concat(parts)).digest('hex');
+
+  beforeAll(() => {
+    root = path.join(base, 'hashing');
+    const put = (rel: string, bytes: string | Buffer) => {
+      const file = path.join(root, rel);
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, bytes);
+      return file;
+    };
+    // The "embedded" model lives outside every root (like the engine's cache): found through listModels.
+    embeddedOnnx = randomBytes(300);
+    put('cache/fake/model_index.json', '{}');
+    put('cache/fake/unet/model.onnx', embeddedOnnx);
+    put('outside/secret.onnx', randomBytes(10));
+    put('outside/stolen/model_index.json', '{}');
+    put('outside/stolen/unet/model.onnx', randomBytes(10));
+    put('inputs/leaky/model_index.json', '{}');
+    fs.mkdirSync(path.join(root, 'inputs/leaky/unet'), { recursive: true });
+    fs.symlinkSync(path.join(root, 'outside/secret.onnx'), path.join(root, 'inputs/leaky/unet/model.onnx'));
+    const stub = stubEngine();
+    stub.listModels = async () => [{ ref: 'embedded:fake', name: 'fake', description: '', kind: 'vp', folder: path.join(root, 'cache', 'fake') }];
+    hashing = new AppBackend({ engine: stub, outDir: path.join(root, 'out'), dataDir: path.join(root, 'data'), readRoots: [path.join(root, 'inputs')] });
+  });
+
+  it('hashes embedded, folder and single-file models: sha256 of their weight files, keyed by the ref', async () => {
+    const unet = randomBytes(2000);
+    const te = randomBytes(700);
+    const single = randomBytes(50);
+    const put = (rel: string, bytes: string | Buffer) => fs.writeFileSync(path.join(root, rel), bytes);
+    fs.mkdirSync(path.join(root, 'inputs/sd/unet'), { recursive: true });
+    fs.mkdirSync(path.join(root, 'inputs/sd/text_encoder'), { recursive: true });
+    put('inputs/sd/model_index.json', '{}');
+    put('inputs/sd/unet/model.onnx', unet);
+    put('inputs/sd/text_encoder/model.onnx', te);
+    put('inputs/one.onnx', single);
+    const got = await hashing.modelHashes(['embedded:fake', 'sd', path.join(root, 'inputs', 'one.onnx'), 'sd']);
+    expect(got).toEqual({
+      'embedded:fake': { name: 'fake', sha256: sha256(embeddedOnnx) },
+      sd: { name: 'sd', sha256: sha256(te, unet) },
+      [path.join(root, 'inputs', 'one.onnx')]: { name: 'one.onnx', sha256: sha256(single) },
+    });
+    // A rewritten file gives a new hash.
+    const unet2 = randomBytes(2001);
+    put('inputs/sd/unet/model.onnx', unet2);
+    expect((await hashing.modelHashes(['sd'])).sd).toEqual({ name: 'sd', sha256: sha256(te, unet2) });
+  });
+
+  it('answers an error per ref it cannot hash: unknown embedded, missing, outside the roots, links out', async () => {
+    const refs = ['embedded:nope', 'missing-folder', path.join(root, 'outside', 'secret.onnx'), path.join(root, 'outside', 'stolen'), 'leaky', '../outside/stolen'];
+    const got = await hashing.modelHashes(refs);
+    expect(Object.keys(got).sort()).toEqual([...refs].sort());
+    for (const ref of refs) {
+      const r = got[ref];
+      expect('error' in r && !('sha256' in r), ref).toBe(true);
+      if ('error' in r) expect(r.error).toContain(`cannot hash model "${ref}"`);
+    }
+    const err = (ref: string) => (got[ref] as { error: string }).error;
+    expect(err('embedded:nope')).toMatch(/no embedded model "nope" \(available: embedded:fake\)/);
+    expect(err('missing-folder')).toMatch(/not found/);
+    expect(err(path.join(root, 'outside', 'secret.onnx'))).toMatch(/outside the folders/);
+    expect(err('leaky')).toMatch(/outside the folders/);
+  });
+
+  it('refuses a request that is not a list of refs with BadRequestError', async () => {
+    for (const refs of ['embedded:fake', [1], [''], Array.from({ length: 65 }, (_, i) => `m${i}`)]) {
+      expect((await rejection(hashing.modelHashes(refs as never))).name).toBe('BadRequestError');
+    }
   });
 });

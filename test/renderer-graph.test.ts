@@ -1,9 +1,10 @@
 import { applyPatches, enablePatches, produceWithPatches } from 'immer';
 import { describe, expect, it } from 'vitest';
-import type { NodeTypeDescription } from '../electron/engine/graph/describe.ts';
+import { describeRegistry, type NodeTypeDescription } from '../electron/engine/graph/describe.ts';
 import { parseGraph } from '../electron/engine/graph/io.ts';
 import type { GraphDocument } from '../electron/engine/graph/schema.ts';
 import { PORT_TYPES } from '../nodes/core/values.ts';
+import { createDefaultRegistry } from '../nodes/index.ts';
 import { alignRects } from '../renderer/src/graph/align.ts';
 import { parseClipboard, placeFragment, serializeSelection } from '../renderer/src/graph/clipboard.ts';
 import { canConnect, pathBetween } from '../renderer/src/graph/connect.ts';
@@ -127,6 +128,43 @@ describe('search ranking', () => {
     expect(hit.type.title).toBe('Tensor Metrics');
     expect(hit.titleMatches).toEqual([7, 8, 9]);
     expect(searchNodeTypes(types, 'a', 2)).toHaveLength(2);
+  });
+
+  it('a title typed in order finds that node first (the built-in node set)', () => {
+    const builtin = describeRegistry(createDefaultRegistry());
+    const first = (q: string) => searchNodeTypes(builtin, q)[0]?.type.type;
+    // Same words, so word-by-word scores tie: the order and the phrase decide.
+    expect(first('latent to image')).toBe('LatentToImage');
+    expect(first('image to latent')).toBe('ImageToLatent');
+    expect(first('Latent  To Image')).toBe('LatentToImage');
+    // Words in order without the phrase still decide the tie.
+    expect(first('latent image')).toBe('LatentToImage');
+    expect(first('image latent')).toBe('ImageToLatent');
+    // A phrase inside the title beats a scattered match that has a title prefix ("to image": Image to Latent starts with "image").
+    expect(first('to image')).toBe('LatentToImage');
+    expect(first('samp')).toBe('Sampler');
+    expect(first('save lat')).toBe('SaveLatent');
+    expect(first('split sig')).toBe('SplitSigmas');
+    // The highlight is the phrase, not an earlier occurrence of a word.
+    const hit = searchNodeTypes(builtin, 'latent to image')[0];
+    expect(hit.titleMatches).toEqual([0, 1, 2, 3, 4, 5, 7, 8, 10, 11, 12, 13, 14]);
+  });
+
+  it('order bonuses apply to multi-word queries only and never add a non-matching type', () => {
+    const pair = [
+      nodeType({ type: 'AB', title: 'Alpha Beta' }),
+      nodeType({ type: 'BA', title: 'Beta Alpha' }),
+      nodeType({ type: 'AC', title: 'Alpha Gamma' }),
+    ];
+    const ranked = (q: string) => searchNodeTypes(pair, q).map((h) => h.type.type);
+    expect(ranked('alpha beta')).toEqual(['AB', 'BA']);
+    expect(ranked('beta alpha')).toEqual(['BA', 'AB']);
+    // Single word: Alpha Beta and Alpha Gamma tie on a title prefix (same length: alphabetical); Beta Alpha is a word start.
+    expect(ranked('alpha')).toEqual(['AB', 'AC', 'BA']);
+    // Scores of a lone word are unchanged by the order rules.
+    const single = searchNodeTypes(pair, 'alpha');
+    expect(single[0].score).toBe(single[1].score);
+    expect(single[0].score).toBeGreaterThan(single[2].score);
   });
 
   it('word starts split on spaces, punctuation, camelCase and digits', () => {

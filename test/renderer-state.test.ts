@@ -119,6 +119,36 @@ describe('editor store: document actions with undo/redo', () => {
     expect(store.getState().setColor(sampler, 'red').ok).toBe(false);
   });
 
+  it('setMetadata: name, description, author and tags in one undo step, tidied; bad input refused', () => {
+    const store = newStore();
+    const { before, after } = expectUndoRoundTrip(store, () =>
+      ok(store.getState().setMetadata({ name: '  My graph ', description: ' Tests ', author: 'Ada', tags: [' vp ', 'ddim', 'vp', ''] })),
+    );
+    expect(after.metadata).toEqual({ ...before.metadata, name: 'My graph', description: 'Tests', author: 'Ada', tags: ['vp', 'ddim'] });
+    expect(after.nodes).toEqual(before.nodes);
+    expect(store.getState().isDirty()).toBe(true);
+    expect(store.getState().history.past.at(-1)?.label).toBe('Edit document info');
+
+    // A rename alone is labelled so; only the given fields change.
+    ok(store.getState().setMetadata({ name: 'Renamed' }));
+    expect(store.getState().history.past.at(-1)?.label).toBe('Rename document');
+    expect(store.getState().doc.metadata).toMatchObject({ name: 'Renamed', description: 'Tests', author: 'Ada', tags: ['vp', 'ddim'] });
+
+    // Same values again: no step. Refusals change nothing and say why.
+    const steps = store.getState().history.past.length;
+    ok(store.getState().setMetadata({ name: 'Renamed ', tags: ['vp', 'ddim'] }));
+    const empty = store.getState().setMetadata({ name: '   ' });
+    expect(empty.ok).toBe(false);
+    if (!empty.ok) expect(empty.reason).toMatch(/name is empty/);
+    const badTags = store.getState().setMetadata({ tags: 'vp' as unknown as string[] });
+    expect(badTags.ok).toBe(false);
+    if (!badTags.ok) expect(badTags.reason).toMatch(/tags/);
+    expect(store.getState().history.past.length).toBe(steps);
+    expect(store.getState().doc.metadata.name).toBe('Renamed');
+    expect(store.getState().setMetadata({ name: 'x'.repeat(500) }).ok).toBe(true);
+    expect(store.getState().doc.metadata.name).toHaveLength(200);
+  });
+
   it('a no-op action records no step', () => {
     const store = newStore();
     const { model } = pipeline(store);
@@ -509,10 +539,41 @@ describe('run state reducer', () => {
     s = runReducer(s, { type: 'event', event: { type: 'run-cancelled', runId: 'r1', ms: 50, nodeId: 'sampler' } });
     expect(s.active).toBeNull();
     expect(s.last).toEqual({ runId: 'r1', status: 'cancelled', ms: 50, nodeId: 'sampler' });
-    expect(s.nodes.sampler.state).toBe('idle');
+    // The interrupted node keeps the step it reached; nodes that never started go back to idle.
+    expect(s.nodes.sampler).toEqual({ state: 'cancelled', progress: { step: 2, total: 50 } });
     expect(s.nodes.save.state).toBe('idle');
     expect(s.nodes.latent.state).toBe('done'); // finished work keeps its status
     expect(s.previews.sampler).toBeDefined(); // the last preview stays visible
+  });
+
+  it('a cancelled mark survives validation and is cleared by the next run, even one that skips the node', () => {
+    let s = replay(INITIAL_RUN_STATE, [
+      ...events.map((event): RunAction => ({ type: 'event', event })),
+      { type: 'event', event: { type: 'run-cancelled', runId: 'r1', ms: 50, nodeId: 'sampler' } },
+    ]);
+    expect(s.nodes.sampler.state).toBe('cancelled');
+    s = runReducer(s, { type: 'validation', errors: [] });
+    expect(s.nodes.sampler.state).toBe('cancelled');
+    // A node cancelled before it started (named by the event, still queued) is marked too, without a step.
+    const early = replay(INITIAL_RUN_STATE, [
+      { type: 'event', event: { type: 'run-started', runId: 'q', at: 0, order: ['a', 'b'] } },
+      { type: 'event', event: { type: 'run-cancelled', runId: 'q', ms: 1, nodeId: 'a' } },
+    ]);
+    expect(early.nodes).toEqual({ a: { state: 'cancelled' }, b: { state: 'idle' } });
+    // The next run (here only "latent") clears it everywhere.
+    s = runReducer(s, { type: 'event', event: { type: 'run-started', runId: 'r2', at: 2000, order: ['latent'] } });
+    expect(s.nodes.sampler).toBeUndefined();
+    expect(s.nodes.latent.state).toBe('queued');
+    expect(s.nodes.model.state).toBe('cached');
+  });
+
+  it('a queued run that ends does not touch the active run\'s statuses; finished and failed runs leave nothing cancelled', () => {
+    let s = replay(INITIAL_RUN_STATE, events.map((event): RunAction => ({ type: 'event', event })));
+    s = runReducer(s, { type: 'event', event: { type: 'run-cancelled', runId: 'other', ms: 1 } });
+    expect(s.active?.runId).toBe('r1');
+    expect(s.nodes.sampler.state).toBe('running');
+    s = runReducer(s, { type: 'event', event: { type: 'run-failed', runId: 'r1', ms: 9, message: 'worker died' } });
+    expect(Object.values(s.nodes).some((n) => n.state === 'cancelled' || n.state === 'running' || n.state === 'queued')).toBe(false);
   });
 
   it('node failure, run failure and output summaries', () => {

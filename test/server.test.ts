@@ -3,6 +3,7 @@
  * WebSocket from Node (the renderer's own HTTP client with the `ws` package as its WebSocket), plus
  * raw requests for the security checks (token, Host, Origin, path escapes).
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -301,6 +302,39 @@ describe('API', () => {
     }
     expect((await raw({ path: '/api/file?path=nothing-here.png' })).status).toBe(404);
     expect((await raw({ path: '/api/file' })).status).toBe(400);
+  });
+
+  it('lists files of a kind for the pickers, with extensions, no symlink escapes; refuses a bad kind', async () => {
+    fs.mkdirSync(path.join(outDir, 'picks'), { recursive: true });
+    fs.writeFileSync(path.join(outDir, 'picks', 'in.png'), Buffer.alloc(77));
+    fs.writeFileSync(path.join(outDir, 'picks', 'lat.npy'), 'x');
+    fs.writeFileSync(path.join(base, 'secret.png'), SECRET);
+    fs.symlinkSync(path.join(base, 'secret.png'), path.join(outDir, 'picks', 'link-out.png'));
+    const images = await client.listFiles({ kind: 'image', extensions: ['.png'] });
+    const pick = images.find((f) => f.path === path.join(outDir, 'picks', 'in.png'));
+    expect(pick).toMatchObject({ name: 'in.png', root: outDir, size: 77, isFolder: false });
+    expect(images.map((f) => f.name)).not.toContain('link-out.png');
+    expect(images.every((f) => f.name.endsWith('.png'))).toBe(true);
+    expect((await client.listFiles({ kind: 'latent' })).map((f) => f.name)).toContain('lat.npy');
+    // Examples are a read root: the shipped graphs show up for 'any' .json.
+    expect((await client.listFiles({ kind: 'any', extensions: ['.json'] })).map((f) => f.path)).toContain(path.join(EXAMPLES_DIR, 'gaussian-vp-ddim.json'));
+
+    const bad = await rejection(client.listFiles({ kind: 'secrets' as never }));
+    expect([bad.status, bad.name]).toEqual([400, 'BadRequestError']);
+    expect((await raw({ path: '/api/files' })).status).toBe(400);
+    expect((await raw({ path: '/api/files?kind=image&ext=..%2Fx' })).status).toBe(400);
+  });
+
+  it('hashes models by ref: embedded:gaussian-vp is the sha256 of its unet/model.onnx; errors per ref', async () => {
+    const vp = (await client.listModels()).find((m) => m.ref === 'embedded:gaussian-vp')!;
+    const onnx = fs.readFileSync(path.join(vp.folder, 'unet', 'model.onnx'));
+    const got = await client.modelHashes(['embedded:gaussian-vp', '/etc']);
+    expect(got['embedded:gaussian-vp']).toEqual({ name: 'gaussian-vp', sha256: createHash('sha256').update(onnx).digest('hex') });
+    expect(got['/etc']).toMatchObject({ name: 'etc', error: expect.stringMatching(/cannot hash model "\/etc"/) });
+
+    const bad = await rejection(client.modelHashes('embedded:gaussian-vp' as never));
+    expect([bad.status, bad.name]).toEqual([400, 'BadRequestError']);
+    expect((await raw({ method: 'POST', path: '/api/model-hashes', body: '{}' })).status).toBe(400);
   });
 });
 

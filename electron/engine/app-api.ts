@@ -21,6 +21,35 @@ export interface RecentFile {
   openedAt: string;
 }
 
+/** A model's content hash (see electron/engine/models/model-hash.ts), or why it could not be computed. */
+export type ModelHashResult =
+  | { name: string; sha256: string }
+  /** The ref does not resolve (missing, outside the allowed folders, not a model): `error` says which. */
+  | { name: string; error: string };
+
+export type FileListKind = 'image' | 'latent' | 'model' | 'any';
+
+export interface ListFilesOptions {
+  /** What the picker wants: images, latents (.npy), models (diffusers folders, .onnx with a sidecar), anything. */
+  kind: FileListKind;
+  /** Only these extensions (lower case with the dot, e.g. [".png"]); default: the kind's usual ones. */
+  extensions?: string[];
+}
+
+export interface ListedFile {
+  /** Absolute path, usable as a file param (inside an allowed root). */
+  path: string;
+  name: string;
+  /** The allowed folder it was found under. */
+  root: string;
+  /** Bytes (0 for a model folder). */
+  size: number;
+  /** ISO time of the last change. */
+  modified: string;
+  /** A diffusers-ONNX model folder rather than a file. */
+  isFolder: boolean;
+}
+
 export interface AppAPI extends EngineAPI {
   /** Shipped examples first, then the user's presets. */
   listPresets(): Promise<PresetInfo[]>;
@@ -38,4 +67,14 @@ export interface AppAPI extends EngineAPI {
   listRecentFiles(): Promise<RecentFile[]>;
   /** Bytes of an output or input file under the allowed roots (images the graph wrote, ...). */
   readFile(path: string): Promise<Uint8Array>;
+  /**
+   * Content hashes (sha256 of the weight files) of models by ref as written in a graph ("embedded:<name>",
+   * a diffusers-ONNX folder or a .onnx file), keyed by that ref. Used to record them in exported PNGs.
+   */
+  modelHashes(refs: string[]): Promise<Record<string, ModelHashResult>>;
+  /**
+   * Files under the allowed read roots (output folder, examples, data dir, graph roots, extra read roots)
+   * for the file pickers: at most 500, at most 3 folders deep, hidden folders skipped, no symlink escapes.
+   */
+  listFiles(opts: ListFilesOptions): Promise<ListedFile[]>;
 }

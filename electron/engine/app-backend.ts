@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { EngineAPI, ModelInfo, RunRequest, RunSummary } from './api.ts';
-import type { AppAPI, PresetInfo, RecentFile } from './app-api.ts';
+import type { AppAPI, ListedFile, ListFilesOptions, ModelHashResult, PresetInfo, RecentFile } from './app-api.ts';
 import type { EngineEventListener } from './events.ts';
 import type { NodeTypeDescription } from './graph/describe.ts';
 import type { GraphError } from './graph/errors.ts';
@@ -15,7 +15,9 @@ import { EXAMPLES_DIR } from './paths.ts';
 import type { FileService } from '../../nodes/core/types.ts';
 import { AutosaveStore } from './app/autosave.ts';
 import { defaultDataDir } from './app/data-dir.ts';
+import { listFilesUnder } from './app/file-listing.ts';
 import { GraphFiles } from './app/graph-files.ts';
+import { ModelHashes } from './app/model-hashes.ts';
 import { PresetStore } from './app/presets.ts';
 import { RecentFiles } from './app/recent-files.ts';
 
@@ -29,7 +31,7 @@ export interface AppBackendOptions {
   examplesDir?: string;
   /** Folders graph files may be opened from and saved to, besides <dataDir>/graphs (where relative paths land). */
   graphRoots?: string[];
-  /** Extra folders readFile may read (input images, ...), besides outDir, examples, data dir and graphRoots. */
+  /** Extra folders readFile / listFiles / modelHashes may read (input images, models, ...), besides outDir, examples, data dir and graphRoots. */
   readRoots?: string[];
 }
 
@@ -38,11 +40,14 @@ export class AppBackend implements AppAPI {
   readonly dataDir: string;
   readonly outDir: string;
   readonly graphRoots: string[];
+  /** Folders readFile, listFiles and modelHashes may look in, in lookup order. */
+  readonly readRoots: string[];
   private readonly presets: PresetStore;
   private readonly autosave: AutosaveStore;
   private readonly recent: RecentFiles;
   private readonly graphFiles: GraphFiles;
   private readonly outputFiles: FileService;
+  private readonly hashes: ModelHashes;
 
   constructor(opts: AppBackendOptions) {
     this.engine = opts.engine;
@@ -57,10 +62,9 @@ export class AppBackend implements AppAPI {
     this.autosave = new AutosaveStore(path.join(this.dataDir, 'autosave.json'));
     this.recent = new RecentFiles(path.join(this.dataDir, 'recent-files.json'));
     this.graphFiles = new GraphFiles({ roots: this.graphRoots, readOnlyRoots: [examplesDir] });
-    this.outputFiles = createFileService({
-      outDir: this.outDir,
-      readRoots: [this.outDir, examplesDir, this.dataDir, ...this.graphRoots, ...(opts.readRoots ?? []).map((r) => path.resolve(r))],
-    });
+    this.readRoots = [this.outDir, examplesDir, this.dataDir, ...this.graphRoots, ...(opts.readRoots ?? []).map((r) => path.resolve(r))];
+    this.outputFiles = createFileService({ outDir: this.outDir, readRoots: this.readRoots });
+    this.hashes = new ModelHashes({ listModels: () => this.engine.listModels(), resolveRead: (f) => this.outputFiles.resolveRead(f) });
   }
 
   // ---- EngineAPI: passed through unchanged ----
@@ -125,5 +129,13 @@ export class AppBackend implements AppAPI {
     const real = this.outputFiles.resolveRead(file);
     const bytes = await fs.promises.readFile(real);
     return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  // ---- pickers and export ----
+  modelHashes(refs: string[]): Promise<Record<string, ModelHashResult>> {
+    return this.hashes.hash(refs);
+  }
+  listFiles(opts: ListFilesOptions): Promise<ListedFile[]> {
+    return listFilesUnder(this.readRoots, opts);
   }
 }

@@ -4,7 +4,7 @@
  * `bytes` (raw file contents) and `undefined` (204 No Content).
  */
 import { randomUUID } from 'node:crypto';
-import type { AppAPI } from '../engine/app-api.ts';
+import type { AppAPI, ListFilesOptions } from '../engine/app-api.ts';
 import type { RunRequest } from '../engine/api.ts';
 import { contentTypeOf } from './content-types.ts';
 import { HttpError } from './http-io.ts';
@@ -70,6 +70,26 @@ export const ROUTES: Route[] = [
       const file = query.get('path');
       if (!file) throw badRequest('GET /api/file needs a ?path= query parameter');
       return { bytes: await api.readFile(file), contentType: contentTypeOf(file) };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/files',
+    handle: (api, { query }) => {
+      const kind = query.get('kind');
+      if (!kind) throw badRequest('GET /api/files needs a ?kind= query parameter (image, latent, model or any)');
+      const ext = query.getAll('ext');
+      // The backend checks the values; here only their presence.
+      return json(api.listFiles({ kind: kind as ListFilesOptions['kind'], extensions: ext.length ? ext : undefined }));
+    },
+  },
+  {
+    method: 'POST',
+    path: '/api/model-hashes',
+    handle: (api, { body }) => {
+      const refs = field(body, 'refs', 'any');
+      if (!Array.isArray(refs)) throw badRequest('"refs" must be an array of model refs');
+      return json(api.modelHashes(refs as string[]));
     },
   },
 ];

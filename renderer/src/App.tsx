@@ -3,7 +3,7 @@
  *
  * data-testid attributes for end-to-end tests:
  *   app                          the root (data-ready="true" once node types and the first document are loaded)
- *   toolbar, doc-title, dirty-indicator
+ *   toolbar, doc-title, doc-name (click: rename), doc-title-input, dirty-indicator
  *   menu-file, file-new, file-open, file-save, file-save-as, file-export-png, save, export-png
  *   undo, redo
  *   add-node, menu-align, menu-align-<mode>, align-<mode> (inspector), group-selection, toggle-select-mode,

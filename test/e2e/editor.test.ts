@@ -6,8 +6,9 @@
  * One browser for the file, a fresh context (own localStorage) per test; any console error or warning, or
  * uncaught page error, fails the test it happened in. Screenshots: test/e2e/screenshots/editor-*.png.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { GraphDocument } from '../../electron/engine/graph/schema.ts';
@@ -273,8 +274,20 @@ describe.skipIf(!chromiumAvailable())('editor end to end (browser)', () => {
     await expect(page.getByTestId('cancel').isDisabled()).resolves.toBe(true);
     const stepAtCancel = Number(await page.getByTestId('preview-sampler').getAttribute('data-step'));
     expect(stepAtCancel).toBeLessThan(900);
-    // The sampler never finished: its badge is gone (back to idle), not "done".
-    await expect(page.getByTestId('status-sampler').count()).resolves.toBe(0);
+    // The sampler never finished: its badge says cancelled at the step it reached (not "done", not gone)...
+    const badge = page.locator('[data-testid="status-sampler"][data-state="cancelled"]');
+    await badge.waitFor({ timeout: 5_000 });
+    const badgeMatch = /^cancelled (\d+)\/900$/.exec(((await badge.textContent()) ?? '').trim());
+    expect(badgeMatch, `badge text: ${await badge.textContent()}`).not.toBeNull();
+    const cancelledStep = Number(badgeMatch![1]);
+    expect(cancelledStep).toBeGreaterThanOrEqual(1);
+    expect(cancelledStep).toBeLessThan(900);
+    // ...and so does the inspector; nodes that never started are back to idle (no badge).
+    await selectNode(page, 'sampler');
+    const runInfo = page.getByTestId('inspector-run-info');
+    await expect(runInfo.getAttribute('data-state')).resolves.toBe('cancelled');
+    await expect(runInfo.textContent()).resolves.toContain(`Cancelled at step ${cancelledStep} of 900`);
+    await expect(page.getByTestId('status-save_image').count()).resolves.toBe(0);
     // The engine really stopped: no more steps arrive and nothing reached the disk.
     await page.waitForTimeout(1_000);
     await expect(page.getByTestId('preview-sampler').getAttribute('data-step')).resolves.toBe(String(stepAtCancel));
@@ -353,6 +366,55 @@ describe.skipIf(!chromiumAvailable())('editor end to end (browser)', () => {
     await shot(page, '07b-preset-reopened');
   });
 
+  it('renames the document in the title bar (Esc cancels, undoable) and Save As keeps the new name', async () => {
+    const page = await h.newPage('rename');
+    await openApp(page, h.url);
+    const title = page.getByTestId('doc-title');
+    const input = page.getByTestId('doc-title-input');
+    const original = DEFAULT_EXAMPLE.metadata.name;
+    const renamed = 'Renamed E2E graph';
+    await expect(title.textContent()).resolves.toContain(original);
+
+    // Escape leaves the name as it was and records nothing.
+    await page.getByTestId('doc-name').click();
+    await input.fill('Not this one');
+    await input.press('Escape');
+    await expect(input.count()).resolves.toBe(0);
+    await expect(title.textContent()).resolves.toContain(original);
+    await expect(page.getByTestId('dirty-indicator').count()).resolves.toBe(0);
+
+    // Enter commits: a new name, unsaved, one undo step.
+    await page.getByTestId('doc-name').click();
+    await expect(input.inputValue()).resolves.toBe(original);
+    await input.fill(renamed);
+    await input.press('Enter');
+    await expect(input.count()).resolves.toBe(0);
+    await expect(page.getByTestId('doc-name').textContent()).resolves.toBe(renamed);
+    await expect(page.getByTestId('dirty-indicator').count()).resolves.toBe(1);
+    await shot(page, '09a-renamed');
+    await page.keyboard.press('Control+z');
+    await expect.poll(() => page.getByTestId('doc-name').textContent()).toBe(original);
+    await page.keyboard.press('Control+Shift+z');
+    await expect.poll(() => page.getByTestId('doc-name').textContent()).toBe(renamed);
+
+    // Save As offers the new name; the library and the stored preset carry it, and the document is clean.
+    await page.getByTestId('menu-file').click();
+    await page.getByTestId('file-save-as').click();
+    await page.getByTestId('dialog-save-as').waitFor();
+    await page.getByTestId('save-as-preset').click();
+    await expect(page.getByTestId('save-as-name').inputValue()).resolves.toBe(renamed);
+    await page.getByTestId('save-as-confirm').click();
+    await expect.poll(() => page.getByTestId('dialog-save-as').count()).toBe(0);
+    const item = page.locator('[data-testid="preset-item"]', { hasText: renamed });
+    await item.waitFor();
+    const stored = (await h.backend.readPreset((await item.getAttribute('data-preset-id'))!)) as GraphDocument;
+    expect(stored.metadata.name).toBe(renamed);
+    await expect(page.getByTestId('doc-name').textContent()).resolves.toBe(renamed);
+    await expect(title.textContent()).resolves.toContain('preset');
+    await expect(page.getByTestId('dirty-indicator').count()).resolves.toBe(0);
+    await shot(page, '09b-saved-as');
+  });
+
   it('drops an exported PNG back in and gets the same graph (paths sanitized)', async () => {
     const page = await h.newPage('png');
     await openApp(page, h.url);
@@ -365,6 +427,17 @@ describe.skipIf(!chromiumAvailable())('editor end to end (browser)', () => {
     await page.mouse.dblclick(at.x, at.y);
     await page.getByTestId('palette').waitFor();
     const loader = await addFromOpenPalette(page, 'load image', 'LoadImage');
+    // Browse lists image files under the backend's folders (here one put in the output folder by hand).
+    const picked = join(h.outDir, 'inputs', 'picked.png');
+    mkdirSync(dirname(picked), { recursive: true });
+    writeFileSync(picked, Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]));
+    await selectNode(page, loader);
+    await page.getByTestId(`param-${loader}-path-browse`).click();
+    const choice = page.getByTestId('file-choice').filter({ hasText: 'picked.png' });
+    await choice.waitFor();
+    await shot(page, '08-browse-images');
+    await choice.click();
+    await expect.poll(() => page.getByTestId(`param-${loader}-path`).inputValue()).toBe(realpathSync(picked));
     await setParam(page, loader, 'path', '/home/alice/private/photo.png');
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-png').click()]);
@@ -383,6 +456,11 @@ describe.skipIf(!chromiumAvailable())('editor end to end (browser)', () => {
     }
     expect(exported.nodes.find((n) => n.id === loader)!.params.path).toBe('photo.png');
     expect(exported.metadata.author).toBe('');
+    // Models are referenced by name and content hash: the embedded model's weights, as sha256sum prints it.
+    const vp = (await h.backend.listModels()).find((m) => m.ref === 'embedded:gaussian-vp')!;
+    const unetSha256 = createHash('sha256').update(readFileSync(join(vp.folder, 'unet', 'model.onnx'))).digest('hex');
+    expect(unetSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(exported.metadata.tags.filter((t) => t.startsWith('model-hash:'))).toEqual([`model-hash:gaussian-vp=${unetSha256}`]);
     expect(JSON.stringify(exported)).not.toContain('/home/alice');
 
     await newGraph(page);

@@ -74,5 +74,7 @@ export function createBridgeClient(bridge: FlowStudioBridge): AppClient {
     saveGraphFile: (path, graph) => invoke('saveGraphFile', path, graph),
     listRecentFiles: () => invoke('listRecentFiles'),
     readFile: (path) => invoke('readFile', path),
+    modelHashes: (refs) => invoke('modelHashes', refs),
+    listFiles: (opts) => invoke('listFiles', opts),
   };
 }

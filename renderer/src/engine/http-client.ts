@@ -80,6 +80,12 @@ export function createHttpClient(opts: HttpClientOptions): AppClient {
       const res = await send('GET', `/api/file?path=${encodeURIComponent(path)}`);
       return new Uint8Array(await res.arrayBuffer());
     },
+    modelHashes: (refs) => call('POST', '/api/model-hashes', { refs }),
+    listFiles(opts) {
+      const query = new URLSearchParams({ kind: opts.kind });
+      for (const ext of opts.extensions ?? []) query.append('ext', ext);
+      return call('GET', `/api/files?${query.toString()}`);
+    },
   };
 }
 

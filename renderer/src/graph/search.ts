@@ -4,6 +4,11 @@
  *   title prefix > title word start > category match > title subsequence > description word start
  * (a prefix always beats a word start, which always beats a subsequence; the title counts most, a long
  * description least, and a description never matches by subsequence: nearly every word would).
+ * A query of several words also earns bonuses for following the title's word order, so typing a title
+ * in order finds that node first ("latent to image" -> Latent to Image, not Image to Latent):
+ *   each next word matched later in the title than the one before, the whole query as a phrase at a
+ *   title word start, and more when that phrase starts the title. A phrase (order + phrase bonuses) beats
+ *   one tier step of a scattered match, so "to image" finds Latent to Image over Image to Latent.
  * Ties: shorter title first, then alphabetical.
  */
 import type { NodeTypeDescription } from '../../../electron/engine/graph/describe.ts';
@@ -22,6 +27,12 @@ const SCORE = {
   categoryWordStart: 400,
   titleSubsequence: 300,
   descriptionWordStart: 200,
+  /** Multi-word queries only: per next word matched after the previous one in the title. */
+  wordInOrder: 100,
+  /** Multi-word queries only: the words, space-separated, occur together at a title word start... */
+  phrase: 150,
+  /** ...at the very start of the title. */
+  phrasePrefix: 100,
 };
 
 export function searchNodeTypes(types: readonly NodeTypeDescription[], query: string, limit = Infinity): SearchHit[] {
@@ -34,6 +45,7 @@ export function searchNodeTypes(types: readonly NodeTypeDescription[], query: st
     }
     let score = 0;
     const titleMatches = new Set<number>();
+    const perWord: number[][] = [];
     for (const word of words) {
       const best = scoreWord(type, word);
       if (!best) {
@@ -41,9 +53,21 @@ export function searchNodeTypes(types: readonly NodeTypeDescription[], query: st
         break;
       }
       score += best.score;
+      perWord.push(best.titleMatches);
       for (const i of best.titleMatches) titleMatches.add(i);
     }
-    if (score >= 0) hits.push({ type, score, titleMatches: [...titleMatches].sort((a, b) => a - b) });
+    if (score < 0) continue;
+    if (words.length > 1) {
+      score += SCORE.wordInOrder * wordsInOrder(perWord);
+      const phrase = phraseMatch(type.title, words);
+      if (phrase) {
+        score += SCORE.phrase + (phrase.start === 0 ? SCORE.phrasePrefix : 0);
+        // Highlight the phrase itself: a word matched on its own may have picked an earlier occurrence.
+        titleMatches.clear();
+        for (const i of phrase.indices) titleMatches.add(i);
+      }
+    }
+    hits.push({ type, score, titleMatches: [...titleMatches].sort((a, b) => a - b) });
   }
   if (words.length > 0) {
     hits.sort((a, b) => b.score - a.score || a.type.title.length - b.type.title.length || a.type.title.localeCompare(b.type.title));
@@ -71,6 +95,45 @@ function scoreWord(type: NodeTypeDescription, word: string): { score: number; ti
   }
   const description = type.description.toLowerCase();
   if (wordStarts(type.description).some((i) => description.startsWith(word, i))) return { score: SCORE.descriptionWordStart, titleMatches: [] };
+  return undefined;
+}
+
+/** How many words' title matches start after the previous word's title match ended (words matched elsewhere break the chain). */
+function wordsInOrder(perWord: readonly number[][]): number {
+  let count = 0;
+  for (let k = 1; k < perWord.length; k++) {
+    const previous = perWord[k - 1];
+    const current = perWord[k];
+    if (previous.length && current.length && current[0] > previous[previous.length - 1]) count++;
+  }
+  return count;
+}
+
+/**
+ * Where the query words occur together, in order, at a word start of `title` (words separated in the
+ * title by anything that is not a letter or digit), or undefined. Indices exclude the separators.
+ */
+function phraseMatch(title: string, words: readonly string[]): { start: number; indices: number[] } | undefined {
+  const lower = title.toLowerCase();
+  for (const start of wordStarts(title)) {
+    const indices: number[] = [];
+    let at = start;
+    let matched = true;
+    for (let k = 0; k < words.length && matched; k++) {
+      if (k > 0) {
+        const gap = at;
+        while (at < lower.length && !/[\p{L}\p{N}]/u.test(lower[at])) at++;
+        if (at === gap) matched = false; // words must be separated in the title too
+      }
+      if (matched && lower.startsWith(words[k], at)) {
+        indices.push(...range(at, at + words[k].length));
+        at += words[k].length;
+      } else {
+        matched = false;
+      }
+    }
+    if (matched) return { start, indices };
+  }
   return undefined;
 }
 

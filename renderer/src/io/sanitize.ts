@@ -9,9 +9,10 @@
  *   paths (no whitespace, a drive, UNC, `~` or `/` start) are treated the same way.
  * - `metadata.author` is cleared: no reliable test tells a real name from an OS login, so the author
  *   is kept only when the user opted in with the tag "keep-author".
- * - Model content hashes (optional map: model ref -> hex digest) are recorded as metadata tags
- *   `model-hash:<name>=<algorithm>:<hex>`. The v1 schema has no field for them and tags survive every
- *   reader; a later schema version can lift them into a proper field.
+ * - Model content hashes (optional map: model ref or name -> digest) are recorded as metadata tags
+ *   `model-hash:<name>=<digest>`; Export PNG passes model names and sha256 hex digests (AppAPI.modelHashes).
+ *   The v1 schema has no field for them and tags survive every reader; a later schema version can lift
+ *   them into a proper field.
  */
 import type { NodeTypeDescription } from '../../../electron/engine/graph/describe.ts';
 import type { GraphDocument } from '../../../electron/engine/graph/schema.ts';
@@ -22,7 +23,7 @@ export const MODEL_HASH_TAG_PREFIX = 'model-hash:';
 const EMBEDDED_PREFIX = 'embedded:';
 
 export interface SanitizeOptions {
-  /** Model ref as written in the graph (path or name) -> content digest, e.g. "sha256:ab12...". */
+  /** Model ref as written in the graph (path or name) -> content digest, e.g. the sha256 hex "ab12...". */
   modelHashes?: Readonly<Record<string, string>>;
   /**
    * Models the backend knows (EngineAPI.listModels()): a file param pointing at one of their folders

@@ -8,10 +8,12 @@ import type { GraphError } from '../../../electron/engine/graph/errors.ts';
 import type { EngineEvent } from '../../../electron/engine/events.ts';
 import type { ValueSummary } from '../../../electron/engine/summary.ts';
 
-export type NodeStatusState = 'idle' | 'queued' | 'running' | 'cached' | 'done' | 'error';
+/** `cancelled`: the node was running when its run was cancelled; it stays so until the next run starts. */
+export type NodeStatusState = 'idle' | 'queued' | 'running' | 'cached' | 'done' | 'error' | 'cancelled';
 
 export interface NodeStatus {
   state: NodeStatusState;
+  /** Running: the latest step; cancelled: the last step reached before the cancel. */
   progress?: { step: number; total: number };
   /** How long the node took (done), in milliseconds. */
   ms?: number;
@@ -134,7 +136,9 @@ function applyEvent(state: RunState, event: RunEvent): RunState {
   switch (event.type) {
     case 'run-started': {
       const queued = state.queue.find((r) => r.runId === event.runId);
-      const nodes = { ...state.nodes };
+      const nodes: Record<string, NodeStatus> = {};
+      // A new run clears the previous run's cancelled marks, also on nodes this run does not touch.
+      for (const [id, status] of Object.entries(state.nodes)) if (status.state !== 'cancelled') nodes[id] = status;
       for (const id of event.order) nodes[id] = { state: 'queued' };
       return {
         ...state,
@@ -160,7 +164,7 @@ function applyEvent(state: RunState, event: RunEvent): RunState {
     case 'run-finished':
       return endRun(state, { runId: event.runId, status: 'finished', ms: event.ms });
     case 'run-cancelled':
-      return endRun(state, { runId: event.runId, status: 'cancelled', ms: event.ms, nodeId: event.nodeId });
+      return endRun(state, { runId: event.runId, status: 'cancelled', ms: event.ms, nodeId: event.nodeId }, event.nodeId);
     case 'run-failed': {
       const ended = endRun(state, { runId: event.runId, status: 'failed', ms: event.ms, nodeId: event.nodeId, message: event.message });
       // A failure outside any node event (e.g. the worker died) still marks the node it names.
@@ -172,12 +176,20 @@ function applyEvent(state: RunState, event: RunEvent): RunState {
   }
 }
 
-/** Nodes the run left queued or running go back to idle; the run becomes `last`. */
-function endRun(state: RunState, last: FinishedRun): RunState {
+/**
+ * Nodes the run left queued go back to idle; the run becomes `last`. A node left running (or the one a
+ * cancel names) becomes `cancelled` when the run was cancelled, keeping the step it reached; else idle.
+ */
+function endRun(state: RunState, last: FinishedRun, cancelledNodeId?: string): RunState {
   const wasActive = state.active?.runId === last.runId;
+  const cancelled = last.status === 'cancelled';
   const nodes: Record<string, NodeStatus> = { ...state.nodes };
-  for (const [id, status] of Object.entries(nodes)) {
-    if (status.state === 'queued' || status.state === 'running') nodes[id] = { state: 'idle' };
+  // Statuses belong to the active run: a queued run ending (cancelled before it started) leaves them alone.
+  const ownsStatuses = wasActive || state.active === null;
+  for (const [id, status] of Object.entries(ownsStatuses ? nodes : {})) {
+    const interrupted = status.state === 'running' || (id === cancelledNodeId && status.state === 'queued');
+    if (cancelled && interrupted) nodes[id] = { state: 'cancelled', ...(status.progress ? { progress: status.progress } : {}) };
+    else if (status.state === 'queued' || status.state === 'running') nodes[id] = { state: 'idle' };
   }
   return { ...state, nodes, active: wasActive ? null : state.active, last, queue: state.queue.filter((r) => r.runId !== last.runId) };
 }

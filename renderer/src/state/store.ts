@@ -28,7 +28,10 @@ import { EDGE_ID_PREFIX, freshId, GROUP_ID_PREFIX, nodeIdPrefix, takenIds } from
 import { planInsertOnEdge } from '../graph/insert-on-edge.ts';
 import { defaultParams, indexNodeTypes, nodeLabel, paramOf, paramValueProblem, type NodeTypeIndex } from '../graph/node-types.ts';
 import { EMPTY_HISTORY, mergeIntoLast, pushEntry, sealLast, type History } from './history.ts';
+import { metadataEditLabel, normalizeMetadataPatch, type MetadataPatch } from './metadata.ts';
 import { INITIAL_RUN_STATE, runReducer, type RunAction, type RunState } from './run-state.ts';
+
+export type { MetadataPatch } from './metadata.ts';
 
 enablePatches();
 
@@ -97,6 +100,8 @@ export interface EditorActions {
   align(ids: readonly string[], mode: AlignMode): void;
   /** Splices a new node into an edge: edge source -> new node -> edge target. */
   insertNodeOnEdge(edgeId: string, type: string, position: XY): Result<{ nodeId: string }>;
+  /** Name, description, author and/or tags of the document (trimmed; an empty name is refused); one step. */
+  setMetadata(patch: MetadataPatch): Result;
 
   // --- history ---
   beginTransaction(key: string, label?: string): void;
@@ -347,6 +352,20 @@ export function createEditorStore(options: EditorStoreOptions = {}): EditorStore
           if (trimmed) n.title = trimmed.slice(0, 200);
           else delete n.title;
         });
+      },
+
+      setMetadata(patch) {
+        const checked = normalizeMetadataPatch(patch);
+        if (!checked.ok) return checked;
+        const clean = checked.patch;
+        commit(metadataEditLabel(clean), (d) => {
+          if (clean.name !== undefined && d.metadata.name !== clean.name) d.metadata.name = clean.name;
+          if (clean.description !== undefined && d.metadata.description !== clean.description) d.metadata.description = clean.description;
+          if (clean.author !== undefined && d.metadata.author !== clean.author) d.metadata.author = clean.author;
+          const tags = clean.tags;
+          if (tags !== undefined && (tags.length !== d.metadata.tags.length || tags.some((t, i) => t !== d.metadata.tags[i]))) d.metadata.tags = [...tags];
+        });
+        return { ok: true };
       },
 
       setColor(nodeId, color) {

@@ -1,7 +1,7 @@
 import type { NodeStatus } from '../../state/run-state.ts';
 import { formatMs } from '../common/format.ts';
 
-/** The run state of one node as a small pill: queued, running n/N, cached, done 1.2 s, error. */
+/** The run state of one node as a small pill: queued, running n/N, cached, done 1.2 s, error, cancelled n/N. */
 export function StatusBadge({ nodeId, status }: { nodeId: string; status: NodeStatus | undefined }) {
   if (!status || status.state === 'idle') return null;
   const text =
@@ -17,7 +17,9 @@ export function StatusBadge({ nodeId, status }: { nodeId: string; status: NodeSt
           ? status.source === 'validation'
             ? 'invalid'
             : 'error'
-          : status.state;
+          : status.state === 'cancelled' && status.progress
+            ? `cancelled ${status.progress.step}/${status.progress.total}`
+            : status.state;
   return (
     <span className={`badge badge-${status.state}`} data-testid={`status-${nodeId}`} data-state={status.state} title={status.message ?? text}>
       {status.state === 'running' && <span className="spinner" aria-hidden />}

@@ -11,11 +11,14 @@ import { sanitizeForExport } from '../../io/sanitize.ts';
 import type { EditorStore } from '../../state/store.ts';
 import { toast } from '../common/toasts.ts';
 import { messageOf } from './run-controller.ts';
+import { hashesForExport, modelRefsOf } from './model-hashes.ts';
 import type { DocSource, SessionStore } from './session.ts';
 
 export const DEFAULT_EXAMPLE_ID = 'example:gaussian-vp-ddim';
 const AUTOSAVE_DELAY_MS = 1000;
 const LAST_SOURCE_KEY = 'flowstudio.lastSource';
+/** The schema's default document name. */
+const UNNAMED = 'Untitled';
 
 export class DocumentController {
   private readonly autosaver: Autosaver;
@@ -148,7 +151,8 @@ export class DocumentController {
   async save(): Promise<boolean> {
     const source = this.session.getState().source;
     if (source.kind === 'file') return this.saveToFile(source.path);
-    if (source.kind === 'preset' && !source.readOnly) return this.saveAsPreset(source.name);
+    // Under the document's current name: a rename in the title bar must not be undone by saving.
+    if (source.kind === 'preset' && !source.readOnly) return this.saveAsPreset(this.store.getState().doc.metadata.name || source.name);
     this.session.setState({ dialog: { kind: 'save-as' } });
     return false;
   }
@@ -162,6 +166,8 @@ export class DocumentController {
     try {
       const doc = this.withName(trimmed);
       const info = await this.client.writePreset(trimmed, doc);
+      // The open document takes the name it was saved under (one undo step, then clean).
+      this.store.getState().setMetadata({ name: info.name });
       this.store.getState().markSaved();
       const source: DocSource = { kind: 'preset', id: info.id, name: info.name, readOnly: false };
       this.session.setState({ source, restoredUnsaved: false });
@@ -216,7 +222,9 @@ export class DocumentController {
     }
     try {
       const s = this.store.getState();
-      const { doc } = sanitizeForExport(s.documentForSave(), s.nodeTypes, { models: this.session.getState().models ?? [] });
+      const current = s.documentForSave();
+      const modelHashes = await this.modelHashesFor(modelRefsOf(current, s.nodeTypes));
+      const { doc } = sanitizeForExport(current, s.nodeTypes, { models: this.session.getState().models ?? [], modelHashes });
       const png = await embedGraphInPng(image.bytes, doc);
       const url = URL.createObjectURL(new Blob([png as Uint8Array<ArrayBuffer>], { type: 'image/png' }));
       const a = document.createElement('a');
@@ -227,6 +235,19 @@ export class DocumentController {
       toast.success(`Exported ${a.download}`);
     } catch (e) {
       toast.error(`Export failed: ${messageOf(e)}`);
+    }
+  }
+
+  /** Model name -> sha256 for the export's tags; a model that cannot be hashed is left out, with a warning. */
+  private async modelHashesFor(refs: string[]): Promise<Record<string, string>> {
+    if (refs.length === 0) return {};
+    try {
+      const { hashes, failed } = hashesForExport(await this.client.modelHashes(refs));
+      if (failed.length) toast.warning(`Exported without a content hash for ${failed.length === 1 ? 'a model' : `${failed.length} models`}: ${failed.join('; ')}`);
+      return hashes;
+    } catch (e) {
+      toast.warning(`Exported without model content hashes: ${messageOf(e)}`);
+      return {};
     }
   }
 
@@ -245,11 +266,13 @@ export class DocumentController {
     }
   }
 
+  /** The document's name (what the title bar edits); a file whose document has no name of its own shows its file name. */
   displayName(): string {
     const source = this.session.getState().source;
-    if (source.kind === 'preset') return source.name;
-    if (source.kind === 'file') return source.path.split(/[\\/]/).pop() ?? source.path;
-    return this.store.getState().doc.metadata.name || 'Untitled';
+    const name = this.store.getState().doc.metadata.name.trim();
+    if (source.kind === 'file' && (!name || name === UNNAMED)) return source.path.split(/[\\/]/).pop() ?? source.path;
+    if (source.kind === 'preset') return name || source.name;
+    return name || UNNAMED;
   }
 
   // ---- internals ----

@@ -120,11 +120,12 @@ function RunInfo({ nodeId }: { nodeId: string }) {
     cached: 'Cached: reused the previous result (inputs and params unchanged)',
     done: `Computed in ${status.ms !== undefined ? formatMs(status.ms) : '?'}`,
     error: status.source === 'validation' ? 'Invalid' : 'Failed',
+    cancelled: status.progress ? `Cancelled at step ${status.progress.step} of ${status.progress.total}` : 'Cancelled while running',
   };
   return (
     <div className={`run-info state-${status.state}`} data-testid="inspector-run-info" data-state={status.state}>
       {text[status.state] ?? status.state}
-      {last && status.state !== 'running' && status.state !== 'queued' && <span className="dim"> · last run {last.status}</span>}
+      {last && status.state !== 'running' && status.state !== 'queued' && status.state !== 'cancelled' && <span className="dim"> · last run {last.status}</span>}
     </div>
   );
 }

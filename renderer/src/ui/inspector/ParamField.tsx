@@ -6,7 +6,8 @@ import { toast } from '../common/toasts.ts';
 import { seedModeKey } from '../controller/session.ts';
 import { BooleanField } from './fields/BooleanField.tsx';
 import { EnumField } from './fields/EnumField.tsx';
-import { FileField, type FileChoice } from './fields/FileField.tsx';
+import { FileField } from './fields/FileField.tsx';
+import { useFileChoices } from './fields/use-file-choices.ts';
 import { NumberField } from './fields/NumberField.tsx';
 import { SeedField, type SeedMode } from './fields/SeedField.tsx';
 import { TextField } from './fields/TextField.tsx';
@@ -88,28 +89,4 @@ export function ParamField({ nodeId, view, invalid }: { nodeId: string; view: Pa
       {param.help && <div className="field-hint">{param.help}</div>}
     </div>
   );
-}
-
-/** What the Browse button lists for a file param: models the backend knows, or files runs wrote. */
-function useFileChoices(fileKind: string | undefined, mode: string | undefined, extensions: string[] | undefined): (() => Promise<FileChoice[]>) | undefined {
-  const controller = useController();
-  const store = useEditorStore();
-  return useCallback(async () => {
-    if (fileKind === 'model') {
-      if (!controller.session.getState().models) await controller.docs.loadModels();
-      return (controller.session.getState().models ?? []).map((m) => ({ value: m.ref, label: m.name, detail: m.description }));
-    }
-    if (mode === 'write') return [];
-    const seen = new Set<string>();
-    const choices: FileChoice[] = [];
-    for (const image of controller.session.getState().images) seen.add(image.path);
-    for (const ports of Object.values(store.getState().run.outputs)) {
-      for (const v of Object.values(ports)) if (v.kind === 'scalar' && typeof v.value === 'string') seen.add(v.value);
-    }
-    for (const path of seen) {
-      if (extensions && !extensions.some((ext) => path.toLowerCase().endsWith(ext))) continue;
-      choices.push({ value: path, label: path.split(/[\\/]/).pop() ?? path, detail: 'written by a run' });
-    }
-    return choices;
-  }, [controller, store, fileKind, mode, extensions]);
 }

@@ -42,7 +42,8 @@ function SaveAsDialog() {
   const docName = useEditor((s) => s.doc.metadata.name);
   const source = useSession((s) => s.source);
   const [where, setWhere] = useState<'preset' | 'file'>(source.kind === 'file' ? 'file' : 'preset');
-  const [name, setName] = useState(source.kind === 'preset' && !source.readOnly ? source.name : source.kind === 'preset' ? `${source.name} (copy)` : docName || 'Untitled');
+  // The document's name (renamed in the title bar or not); an unrenamed example gets a copy's name.
+  const [name, setName] = useState(source.kind === 'preset' && source.readOnly && docName === source.name ? `${source.name} (copy)` : docName || 'Untitled');
   const [path, setPath] = useState(source.kind === 'file' ? source.path : `${(docName || 'untitled').replace(/[^\w.-]+/g, '-')}.flowstudio`);
   const [busy, setBusy] = useState(false);
   const submit = async () => {

@@ -2,8 +2,10 @@
  * The top bar: document name and state, file commands, undo/redo, arrange and view toggles, and the run
  * controls (Run, Run to here, Cancel, queue). Every button calls the same controller method as its shortcut.
  */
-import { useController, useEditor, useSession } from '../app-context.tsx';
+import { useRef, useState } from 'react';
+import { useController, useEditor, useEditorStore, useSession } from '../app-context.tsx';
 import { Menu, MenuItem } from '../common/Menu.tsx';
+import { toast } from '../common/toasts.ts';
 import type { AlignMode } from '../../graph/align.ts';
 
 const MOD = typeof navigator !== 'undefined' && /Mac|iPhone|iPad/.test(navigator.platform) ? '⌘' : 'Ctrl+';
@@ -43,9 +45,29 @@ function DocumentTitle() {
   useEditor((s) => s.doc.metadata.name);
   const name = controller.docs.displayName();
   const kind = source.kind === 'preset' ? (source.readOnly ? 'example' : 'preset') : source.kind === 'file' ? 'file' : 'unsaved';
+  const [editing, setEditing] = useState(false);
   return (
-    <div className="doc-title" data-testid="doc-title" title={source.kind === 'file' ? source.path : name}>
-      <span className="doc-name">{name}</span>
+    <div className="doc-title" data-testid="doc-title" title={source.kind === 'file' ? source.path : editing ? undefined : `${name} (click to rename)`}>
+      {editing ? (
+        <DocumentNameInput initial={name} onDone={() => setEditing(false)} />
+      ) : (
+        <span
+          className="doc-name editable"
+          data-testid="doc-name"
+          role="button"
+          tabIndex={0}
+          aria-label={`Document name: ${name}. Click to rename`}
+          onClick={() => setEditing(true)}
+          onKeyDown={(e) => {
+            if (e.key === 'Enter' || e.key === 'F2') {
+              e.preventDefault();
+              setEditing(true);
+            }
+          }}
+        >
+          {name}
+        </span>
+      )}
       {dirty && (
         <span className="dirty-dot" data-testid="dirty-indicator" title="Unsaved changes">
           ●
@@ -53,6 +75,52 @@ function DocumentTitle() {
       )}
       <span className="doc-kind">{kind}</span>
     </div>
+  );
+}
+
+/** Rename in place: Enter or leaving the field commits (one undo step), Escape cancels. */
+function DocumentNameInput({ initial, onDone }: { initial: string; onDone(): void }) {
+  const store = useEditorStore();
+  const [value, setValue] = useState(initial);
+  // Enter/Escape end the edit themselves; the blur that follows must not commit again.
+  // (A ref, not state: the blur may arrive before a re-render.)
+  const ended = useRef(false);
+  const commit = () => {
+    if (ended.current) return;
+    ended.current = true;
+    if (value.trim() !== initial.trim()) {
+      const result = store.getState().setMetadata({ name: value });
+      if (!result.ok) toast.error(result.reason);
+    }
+    onDone();
+  };
+  const cancel = () => {
+    ended.current = true;
+    onDone();
+  };
+  return (
+    <input
+      className="doc-name-input"
+      data-testid="doc-title-input"
+      aria-label="Document name"
+      autoFocus
+      value={value}
+      maxLength={200}
+      onFocus={(e) => e.currentTarget.select()}
+      onChange={(e) => setValue(e.target.value)}
+      onBlur={commit}
+      onKeyDown={(e) => {
+        // Keep editor shortcuts (Delete, Ctrl+Z, ...) away from the canvas while typing.
+        e.stopPropagation();
+        if (e.key === 'Enter') {
+          e.preventDefault();
+          commit();
+        } else if (e.key === 'Escape') {
+          e.preventDefault();
+          cancel();
+        }
+      }}
+    />
   );
 }
 

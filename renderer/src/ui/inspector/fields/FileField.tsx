@@ -1,15 +1,13 @@
 import { useEffect, useRef, useState } from 'react';
+import type { FileChoice } from './file-choices.ts';
 import { fieldTestId, type FieldProps } from './types.ts';
 
-export interface FileChoice {
-  value: string;
-  label: string;
-  detail?: string;
-}
+export type { FileChoice } from './file-choices.ts';
 
 /**
  * A path or model reference: typed directly, or picked from a list the backend provides (models it knows,
- * files it has written). Paths are only strings here; the backend checks them against its allowed roots.
+ * files of the param's kind under its allowed folders: see use-file-choices.ts). Paths are only strings here;
+ * the backend checks them against its allowed roots.
  */
 export function FileField(props: FieldProps & { browse?: () => Promise<FileChoice[]> }) {
   const { spec, value, nodeId, invalid, onChange, onCommit, browse } = props;
