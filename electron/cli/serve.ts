@@ -11,6 +11,7 @@ import { APP_ROOT } from '../engine/paths.ts';
 import { WorkerEngine } from '../engine/worker/worker-client.ts';
 import { startServer } from '../server/server.ts';
 import { UsageError } from './args.ts';
+import { defaultDataDir } from '../engine/app/data-dir.ts';
 
 export const DEFAULT_STATIC_DIR = path.join(APP_ROOT, 'renderer', 'dist');
 
@@ -50,11 +51,13 @@ export async function serveCommand(args: string[], io: ServeIO, stop?: AbortSign
   for (const r of roots) if (!fs.existsSync(r)) throw new UsageError(`--root folder not found: ${r}`);
   const providers = (values.provider as string[] | undefined)?.flatMap((p) => p.split(','));
 
-  const engine = new WorkerEngine({ outDir, providers, readRoots: roots });
+  // The engine may read whatever the editor can list and pick: the data dir (presets, saved graphs) and the roots.
+  const dataDir = defaultDataDir();
+  const engine = new WorkerEngine({ outDir, providers, readRoots: [dataDir, ...roots] });
   let backend: AppBackend;
   let server;
   try {
-    backend = new AppBackend({ engine, outDir, graphRoots: roots });
+    backend = new AppBackend({ engine, outDir, dataDir, graphRoots: roots });
     server = await startServer({ backend, port, staticDir });
   } catch (e) {
     await engine.close();
