@@ -33,6 +33,7 @@ function stubEngine(): EngineAPI & { calls: string[] } {
     },
     cancel: async (id) => (calls.push(`cancel:${id}`), false),
     listModels: async () => (calls.push('listModels'), []),
+    readOutput: async () => (calls.push('readOutput'), null),
     subscribe: (l) => (listeners.add(l), () => listeners.delete(l)),
   };
 }

@@ -384,6 +384,46 @@ describe('running over HTTP with events over WebSocket', () => {
     expect(Buffer.from(await client.readFile(file))).toEqual(fs.readFileSync(file));
   });
 
+  it('reads a run’s outputs back over GET /api/output: the sampler’s trajectory as the engine holds it', async () => {
+    const doc = example();
+    const steps = doc.nodes.find((n) => n.id === 'sampler')?.params?.steps as number;
+    const summary = await client.run({ graph: doc, runId: 'output-run' });
+    expect(summary.status).toBe('finished');
+    const overHttp = await client.readOutput('output-run', 'sampler', 'trajectory');
+    // The engine's own value (worker thread, structured clone): the binary frame must carry it bit for bit.
+    const own = await backend.readOutput('output-run', 'sampler', 'trajectory');
+    if (overHttp?.kind !== 'trajectory' || own?.kind !== 'trajectory') throw new Error(`expected trajectories, got ${overHttp?.kind} / ${own?.kind}`);
+    const latentDims = summary.outputs.sampler.latent.kind === 'tensor' ? summary.outputs.sampler.latent.dims : [];
+    expect(own.states.length).toBe(steps + 1); // the start state included
+    expect(own.denoised.length).toBe(steps);
+    expect(own.sigmas.length).toBe(steps + 1);
+    expect(overHttp.sigmas).toEqual(own.sigmas);
+    for (const role of ['states', 'denoised'] as const) {
+      expect(overHttp[role].length).toBe(own[role].length);
+      for (const [i, t] of overHttp[role].entries()) {
+        expect(t.dims).toEqual(latentDims);
+        expect(t.data).toBeInstanceOf(Float32Array);
+        expect(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)).toEqual(Buffer.from(own[role][i].data.buffer, own[role][i].data.byteOffset, own[role][i].data.byteLength));
+      }
+    }
+    // A tensor output: its statistics match the run summary's.
+    const latent = await client.readOutput('output-run', 'sampler', 'latent');
+    if (latent?.kind !== 'tensor' || summary.outputs.sampler.latent.kind !== 'tensor') throw new Error('expected a tensor');
+    expect(latent.dims).toEqual(latentDims);
+    expect(Math.min(...latent.data)).toBe(summary.outputs.sampler.latent.min);
+    expect(Math.max(...latent.data)).toBe(summary.outputs.sampler.latent.max);
+
+    // Unknown run / node / port: 204 -> null. A model output has no numbers: 400. Missing params: 400.
+    expect(await client.readOutput('no-such-run', 'sampler', 'trajectory')).toBeNull();
+    expect(await client.readOutput('output-run', 'sampler', 'nope')).toBeNull();
+    const model = await rejection(client.readOutput('output-run', 'model', 'model'));
+    expect([model.status, model.name]).toEqual([400, 'BadRequestError']);
+    expect(model.message).toMatch(/model\.model/);
+    expect((await raw({ path: '/api/output?runId=output-run&node=sampler' })).status).toBe(400);
+    const head = await raw({ path: '/api/output?runId=output-run&node=sampler&port=latent' });
+    expect([head.status, head.headers['content-type']]).toEqual([200, 'application/x-flowstudio-output']);
+  });
+
   it('cancels a running sampler over HTTP', async () => {
     const doc = graph(
       [

@@ -5,7 +5,7 @@
 import type { EngineEventListener } from './events.ts';
 import type { GraphError } from './graph/errors.ts';
 import type { NodeTypeDescription } from './graph/describe.ts';
-import type { ValueSummary } from './summary.ts';
+import type { OutputValue, ValueSummary } from './summary.ts';
 
 export interface RunRequest {
   /** The graph document (any supported schema version; migrated on the way in). */
@@ -46,4 +46,9 @@ export interface EngineAPI {
   cancel(runId: string): Promise<boolean>;
   subscribe(listener: EngineEventListener): () => void;
   listModels(): Promise<ModelInfo[]>;
+  /**
+   * The numbers of one output of one of the last few runs (tensors, trajectories, metrics, scalars), for
+   * the debug views. null when the run is no longer kept or produced no such node/port.
+   */
+  readOutput(runId: string, nodeId: string, port: string): Promise<OutputValue | null>;
 }

@@ -9,6 +9,7 @@ import type { EngineAPI, ModelInfo, RunRequest, RunSummary } from './api.ts';
 import type { AppAPI, ListedFile, ListFilesOptions, ModelHashResult, PresetInfo, RecentFile } from './app-api.ts';
 import type { EngineEventListener } from './events.ts';
 import type { NodeTypeDescription } from './graph/describe.ts';
+import type { OutputValue } from './summary.ts';
 import type { GraphError } from './graph/errors.ts';
 import { createFileService } from './files.ts';
 import { EXAMPLES_DIR } from './paths.ts';
@@ -85,6 +86,9 @@ export class AppBackend implements AppAPI {
   }
   listModels(): Promise<ModelInfo[]> {
     return this.engine.listModels();
+  }
+  readOutput(runId: string, nodeId: string, port: string): Promise<OutputValue | null> {
+    return this.engine.readOutput(runId, nodeId, port);
   }
 
   // ---- presets ----

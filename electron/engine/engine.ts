@@ -19,7 +19,8 @@ import { SessionPool } from './onnx/session-pool.ts';
 import { defaultCacheDir, EXAMPLES_DIR } from './paths.ts';
 import type { NodeRegistry } from './registry.ts';
 import { createDefaultRegistry } from '../../nodes/index.ts';
-import { summarizeValue, type ValueSummary } from './summary.ts';
+import { summarizeValue, type OutputValue, type ValueSummary } from './summary.ts';
+import { RecentOutputs } from './recent-outputs.ts';
 
 export interface EngineOptions {
   /** Generated models and spilled cache entries. Default: FLOWSTUDIO_CACHE_DIR or ~/.cache/flowstudio. */
@@ -34,6 +35,8 @@ export interface EngineOptions {
   writeRoots?: string[];
   /** In-memory output cache bound. */
   cacheMaxBytes?: number;
+  /** How many recent runs keep their outputs for readOutput (default 4). */
+  keptRuns?: number;
   registry?: NodeRegistry;
 }
 
@@ -48,6 +51,7 @@ export class Engine implements EngineAPI {
   private readonly writeRoots: string[];
   private readonly listeners = new Set<EngineEventListener>();
   private readonly running = new Map<string, AbortController>();
+  private readonly recent: RecentOutputs;
 
   constructor(opts: EngineOptions = {}) {
     this.cacheDir = path.resolve(opts.cacheDir ?? defaultCacheDir());
@@ -55,6 +59,7 @@ export class Engine implements EngineAPI {
     this.readRoots = [EXAMPLES_DIR, this.cacheDir, this.outDir, ...(opts.readRoots ?? []).map((p) => path.resolve(p))];
     this.writeRoots = (opts.writeRoots ?? []).map((p) => path.resolve(p));
     this.registry = opts.registry ?? createDefaultRegistry();
+    this.recent = new RecentOutputs(opts.keptRuns);
     this.pool = new SessionPool({ providers: opts.providers });
     const files = this.fileService(this.outDir);
     this.models = new OnnxModelService({
@@ -139,6 +144,7 @@ export class Engine implements EngineAPI {
         signal: controller.signal,
         onEvent: (e) => this.emit(e),
       });
+      this.recent.remember(result.runId, result.outputs);
       return { summary: this.summarize(result, started), result };
     } catch (e) {
       if (e instanceof GraphValidationError) return { summary: this.invalid(runId, started, e.errors) };
@@ -151,6 +157,13 @@ export class Engine implements EngineAPI {
 
   async run(request: RunRequest): Promise<RunSummary> {
     return (await this.execute(request)).summary;
+  }
+
+  async readOutput(runId: string, nodeId: string, port: string): Promise<OutputValue | null> {
+    for (const [name, v] of [['runId', runId], ['nodeId', nodeId], ['port', port]]) {
+      if (typeof v !== 'string' || v === '') throw Object.assign(new Error(`readOutput: ${name} must be a non-empty string`), { name: 'BadRequestError' });
+    }
+    return this.recent.read(runId, nodeId, port);
   }
 
   async listModels(): Promise<ModelInfo[]> {
@@ -168,6 +181,7 @@ export class Engine implements EngineAPI {
   async dispose(): Promise<void> {
     for (const c of this.running.values()) c.abort();
     this.executor.clearCache();
+    this.recent.clear();
     await this.pool.dispose();
   }
 

@@ -44,3 +44,57 @@ export function summarizeValue(v: unknown): ValueSummary {
   }
   return { kind: 'object', description: String(v) };
 }
+
+/** A tensor as plain data (structured-clone and JSON-header friendly). */
+export interface TensorData {
+  dims: number[];
+  data: Float32Array;
+}
+
+/**
+ * A port value with its numbers, for the debug views (EngineAPI.readOutput). Only the kinds the views
+ * can show: tensors, trajectories, metrics and scalars.
+ */
+export type OutputValue =
+  | { kind: 'tensor'; dims: number[]; data: Float32Array }
+  | { kind: 'trajectory'; sigmas: number[]; states: TensorData[]; denoised: TensorData[] }
+  | { kind: 'metrics'; values: Record<string, number>; series?: Record<string, number[]> }
+  | { kind: 'scalar'; value: number | string | boolean };
+
+/** Copies, so a caller can never write into the executor's cached tensors. */
+function tensorData(t: Tensor): TensorData {
+  return { dims: [...t.dims], data: Float32Array.from(t.data) };
+}
+
+/**
+ * The OutputValue of a port value, or a clear error naming `where` (e.g. "sampler.model") when its kind
+ * (a model, a schedule, conditioning, ...) has no numbers to show.
+ */
+export function outputValueOf(v: unknown, where: string): OutputValue {
+  if (v instanceof Tensor) return { kind: 'tensor', ...tensorData(v) };
+  if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') return { kind: 'scalar', value: v };
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    const tensors = (a: unknown) => Array.isArray(a) && a.every((t) => t instanceof Tensor);
+    if (Array.isArray(o.sigmas) && tensors(o.states) && tensors(o.denoised)) {
+      return {
+        kind: 'trajectory',
+        sigmas: [...(o.sigmas as number[])],
+        states: (o.states as Tensor[]).map(tensorData),
+        denoised: (o.denoised as Tensor[]).map(tensorData),
+      };
+    }
+    if (o.values && typeof o.values === 'object' && !Array.isArray(o.values) && !('sigmas' in o)) {
+      const series = o.series as Record<string, number[]> | undefined;
+      return {
+        kind: 'metrics',
+        values: { ...(o.values as Record<string, number>) },
+        ...(series ? { series: Object.fromEntries(Object.entries(series).map(([k, s]) => [k, [...s]])) } : {}),
+      };
+    }
+  }
+  // BadRequestError: the transports answer it as the caller's mistake (HTTP 400), not an engine failure.
+  const e = new Error(`readOutput: output ${where} is a ${summarizeValue(v).kind} value, which has no tensor, trajectory, metrics or scalar data to read`);
+  e.name = 'BadRequestError';
+  throw e;
+}

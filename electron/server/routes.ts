@@ -8,6 +8,7 @@ import type { AppAPI, ListFilesOptions } from '../engine/app-api.ts';
 import type { RunRequest } from '../engine/api.ts';
 import { contentTypeOf } from './content-types.ts';
 import { HttpError } from './http-io.ts';
+import { encodeOutputFrame } from './output-frame.ts';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -35,6 +36,9 @@ const none = async (value: Promise<unknown>): Promise<RouteResult> => {
   await value;
   return undefined;
 };
+
+/** Content type of GET /api/output bodies (format: ./output-frame.ts, docs/local-server.md). */
+export const OUTPUT_FRAME_TYPE = 'application/x-flowstudio-output';
 
 export const ROUTES: Route[] = [
   { method: 'GET', path: '/api/node-types', handle: (api) => json(api.listNodeTypes()) },
@@ -70,6 +74,17 @@ export const ROUTES: Route[] = [
       const file = query.get('path');
       if (!file) throw badRequest('GET /api/file needs a ?path= query parameter');
       return { bytes: await api.readFile(file), contentType: contentTypeOf(file) };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/output',
+    handle: async (api, { query }) => {
+      const [runId, node, port] = ['runId', 'node', 'port'].map((k) => query.get(k));
+      if (!runId || !node || !port) throw badRequest('GET /api/output needs ?runId=, ?node= and ?port= query parameters');
+      const value = await api.readOutput(runId, node, port);
+      // 204: the run is no longer kept or has no such output (not an error: the views show "not available").
+      return value === null ? undefined : { bytes: encodeOutputFrame(value), contentType: OUTPUT_FRAME_TYPE };
     },
   },
   {

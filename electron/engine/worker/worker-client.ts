@@ -6,6 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { Tensor } from '../../../nodes/core/tensor.ts';
 import type { EngineAPI, ModelInfo, RunRequest, RunSummary } from '../api.ts';
 import type { EngineEvent, EngineEventListener } from '../events.ts';
+import type { OutputValue } from '../summary.ts';
 import type { NodeTypeDescription } from '../graph/describe.ts';
 import type { GraphError } from '../graph/errors.ts';
 import type { EngineMethod, WireEvent, WorkerInit, WorkerMessage } from './protocol.ts';
@@ -88,6 +89,10 @@ export class WorkerEngine implements EngineAPI {
   }
   listModels(): Promise<ModelInfo[]> {
     return this.call('listModels');
+  }
+  /** Float32Arrays arrive by structured clone (a copy made by the worker). */
+  readOutput(runId: string, nodeId: string, port: string): Promise<OutputValue | null> {
+    return this.call('readOutput', runId, nodeId, port);
   }
   subscribe(listener: EngineEventListener): () => void {
     this.listeners.add(listener);

@@ -5,6 +5,7 @@
 import type { AppClient, ConnectionState, EngineEventListener, GraphError, RunRequest } from './app-client.ts';
 import { EngineRequestError } from './app-client.ts';
 import { EventSocket, type WebSocketFactory } from './event-socket.ts';
+import { decodeOutputFrame } from './output-frame.ts';
 
 export interface HttpClientOptions {
   /** The server's origin, e.g. "http://127.0.0.1:5171" (location.origin in the page). */
@@ -79,6 +80,11 @@ export function createHttpClient(opts: HttpClientOptions): AppClient {
     async readFile(path) {
       const res = await send('GET', `/api/file?path=${encodeURIComponent(path)}`);
       return new Uint8Array(await res.arrayBuffer());
+    },
+    async readOutput(runId, node, port) {
+      const res = await send('GET', `/api/output?${new URLSearchParams({ runId, node, port }).toString()}`);
+      // 204: that run is no longer kept, or has no such output.
+      return res.status === 204 ? null : decodeOutputFrame(await res.arrayBuffer());
     },
     modelHashes: (refs) => call('POST', '/api/model-hashes', { refs }),
     listFiles(opts) {

@@ -5,3 +5,4 @@ export { createEngineClient, TOKEN_META_NAME } from './engine-client.ts';
 export { createHttpClient, type HttpClientOptions } from './http-client.ts';
 export { decodePreviewFrame, type PreviewEvent } from './preview-frame.ts';
 export type { WebSocketFactory, WebSocketLike } from './event-socket.ts';
+export { decodeOutputFrame } from './output-frame.ts';

@@ -1,12 +1,15 @@
 /**
  * The bottom panel: images the runs wrote (newest first, click to enlarge), the values each node produced
- * in the last runs (tensor statistics, metrics, numbers, paths) and how the last run ended.
+ * in the last runs (tensor statistics, metrics, numbers, paths) and how the last run ended. Outputs the
+ * debug views can show get buttons (Scrub, View, Chart, Compare) that open them for the last run.
  */
-import { useState } from 'react';
+import { useMemo, useState } from 'react';
 import type { ValueSummary } from '../../../../electron/engine/summary.ts';
 import { useEditor, useSession } from '../app-context.tsx';
 import { formatMs, formatNumber } from '../common/format.ts';
 import type { OutputImage } from '../controller/session.ts';
+import { debugTargets, refLabel, type DebugTargets, type OutputRef } from './debug-targets.ts';
+import { DebugViewer, type DebugRequest } from './DebugViewer.tsx';
 
 export function OutputPanel() {
   const images = useSession((s) => s.images);
@@ -14,6 +17,15 @@ export function OutputPanel() {
   const last = useEditor((s) => s.run.last);
   const [open, setOpen] = useState<OutputImage | null>(null);
   const [collapsed, setCollapsed] = useState(false);
+  const [debug, setDebug] = useState<DebugRequest | null>(null);
+  const nodes = useEditor((s) => s.doc.nodes);
+  const nodeTypes = useEditor((s) => s.nodeTypes);
+  const targets = useMemo(
+    () => debugTargets(outputs, (id) => nodes.find((n) => n.id === id)?.type, nodeTypes),
+    [outputs, nodes, nodeTypes],
+  );
+  // The views read the last run's outputs (the engine keeps the last few runs).
+  const runId = last && last.status !== 'invalid' ? last.runId : null;
   const entries = Object.entries(outputs);
   return (
     <section className={`outputs${collapsed ? ' collapsed' : ''}`} data-testid="output-panel" aria-label="Outputs">
@@ -50,12 +62,14 @@ export function OutputPanel() {
                         {nodeId}.{port}
                       </td>
                       <td>{describe(v)}</td>
+                      <td className="output-debug">{runId && <DebugButtons nodeId={nodeId} port={port} targets={targets} open={(r) => setDebug({ ...r, runId })} />}</td>
                     </tr>
                   )),
                 )}
               </tbody>
             </table>
           )}
+          {runId && targets.pairs.length > 0 && <CompareControl pairs={targets.pairs} open={(a, b) => setDebug({ view: 'compare', runId, a, b })} />}
         </div>
       )}
       {open && (
@@ -64,7 +78,56 @@ export function OutputPanel() {
           <div className="lightbox-caption mono">{open.path}</div>
         </div>
       )}
+      {debug && <DebugViewer request={debug} onClose={() => setDebug(null)} />}
     </section>
+  );
+}
+
+type OpenView = (r: { view: 'trajectory' | 'latent' | 'chart'; ref: OutputRef }) => void;
+
+function DebugButtons({ nodeId, port, targets, open }: { nodeId: string; port: string; targets: DebugTargets; open: OpenView }) {
+  const is = (list: OutputRef[]) => list.some((r) => r.nodeId === nodeId && r.port === port);
+  const ref = { nodeId, port };
+  if (is(targets.trajectories)) {
+    return (
+      <button type="button" className="btn" data-testid={`open-trajectory-${nodeId}`} onClick={() => open({ view: 'trajectory', ref })} title="Step through the states and x0 predictions">
+        Scrub
+      </button>
+    );
+  }
+  if (is(targets.tensors)) {
+    return (
+      <button type="button" className="btn" data-testid={`open-latent-${nodeId}-${port}`} onClick={() => open({ view: 'latent', ref })} title="Show the tensor as an image">
+        View
+      </button>
+    );
+  }
+  if (is(targets.metrics)) {
+    return (
+      <button type="button" className="btn" data-testid={`open-chart-${nodeId}-${port}`} onClick={() => open({ view: 'chart', ref })} title="Chart the per-step series">
+        Chart
+      </button>
+    );
+  }
+  return null;
+}
+
+function CompareControl({ pairs, open }: { pairs: DebugTargets['pairs']; open(a: OutputRef, b: OutputRef): void }) {
+  const [index, setIndex] = useState(0);
+  const pair = pairs[Math.min(index, pairs.length - 1)];
+  return (
+    <div className="output-compare" data-testid="compare-control">
+      <select aria-label="Outputs to compare" value={Math.min(index, pairs.length - 1)} onChange={(e) => setIndex(Number(e.currentTarget.value))} data-testid="compare-pair">
+        {pairs.map(([a, b], i) => (
+          <option key={`${refLabel(a)}|${refLabel(b)}`} value={i}>
+            {refLabel(a)} vs {refLabel(b)}
+          </option>
+        ))}
+      </select>
+      <button type="button" className="btn" data-testid="open-compare" onClick={() => open(pair[0], pair[1])} title="A/B wipe and difference heatmap">
+        Compare
+      </button>
+    </div>
   );
 }
 
