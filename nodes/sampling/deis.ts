@@ -12,9 +12,9 @@
  * grids end at sigma_min and never reach them.
  */
 import type { Tensor } from '../core/tensor.ts';
-import { multistepOrder, type ExpCommonOptions } from './dpm-multistep.ts';
-import { checkIntOption, checkMonotone, combine, ddimFormStep, expLevel, isDegenerateStep, rhoOf, scheduleIndex, solverOutputs, usableOrder, type ExpLevel } from './lambda.ts';
-import { checkSigmas, levelAt, type Solver, type SolverState } from './solver.ts';
+import { evaluateMultistep, initMultistep, type ExpCommonOptions, type MultistepHistory } from './dpm-multistep.ts';
+import { checkIntOption, combine, ddimFormStep, isDegenerateStep, rhoOf, type ExpLevel } from './lambda.ts';
+import type { Solver } from './solver.ts';
 
 export interface DeisOptions extends ExpCommonOptions {
   /** diffusers solver_order: 1, 2 (default) or 3. */
@@ -22,12 +22,7 @@ export interface DeisOptions extends ExpCommonOptions {
   lowerOrderFinal?: boolean;
 }
 
-export interface DeisState extends SolverState {
-  /** eps predictions at the latest levels, oldest first, and their levels. */
-  outputs: Tensor[];
-  levels: ExpLevel[];
-  lowerOrderNums: number;
-}
+export type DeisState = MultistepHistory;
 
 /** Antiderivative in rho of the linear Lagrange basis (ln rho - ln c)/(ln b - ln c). */
 function ind2(t: number, b: number, c: number): number {
@@ -66,32 +61,20 @@ export function createDeis(opts: DeisOptions = {}): Solver<DeisState> {
     name: 'deis',
     nfePerStep: 1,
     init(ctx, x) {
-      checkSigmas(ctx.sigmas);
-      checkMonotone(name, ctx.sigmas);
-      scheduleIndex(ctx.sigmas, 0, opts.scheduleSteps);
-      return { x, outputs: [], levels: [], lowerOrderNums: 0 };
+      return initMultistep(name, ctx, x, opts.scheduleSteps);
     },
     async step(ctx, state, i, model) {
-      const { sigmas } = ctx;
-      const s = expLevel(sigmas.space, sigmas.sigmas[i]);
-      const t = expLevel(sigmas.space, sigmas.sigmas[i + 1]);
-      const pred = await model(state.x, levelAt(sigmas, i));
-      const out = solverOutputs(pred, state.x, s, opts.thresholding);
-      const outputs = [...state.outputs, out.noise].slice(-order);
-      const levels = [...state.levels, s].slice(-order);
-      const { index, total } = scheduleIndex(sigmas, i, opts.scheduleSteps);
       // diffusers DEIS: lower_order_final below 15 steps only (no euler_at_final, no sigma-0 rule: its grids end at sigma_min).
-      const wanted = multistepOrder({
+      const e = await evaluateMultistep(ctx, state, i, model, {
         order,
-        lowerOrderNums: state.lowerOrderNums,
-        index,
-        total,
+        pick: (out) => out.noise,
+        thresholding: opts.thresholding,
+        scheduleSteps: opts.scheduleSteps,
         lowerOrderFinal: opts.lowerOrderFinal ?? true,
         eulerAtFinal: false,
-        finalIsZero: false,
+        zeroFinalRule: false,
       });
-      const history = levels.slice(0, -1).reverse();
-      const k = usableOrder(wanted, s, t, history);
+      const { s, t, out, outputs, levels, history, k } = e;
       let x: Tensor;
       if (isDegenerateStep(s, t)) x = ddimFormStep(t, out);
       else {
@@ -102,7 +85,7 @@ export function createDeis(opts: DeisOptions = {}): Solver<DeisState> {
         const ms = outputs.slice(-k).reverse();
         x = combine([[cx, state.x], ...ms.map((m, j): [number, Tensor] => [ce * c[j], m])]);
       }
-      return { x, denoised: out.data, outputs, levels, lowerOrderNums: Math.min(state.lowerOrderNums + 1, order) };
+      return { x, denoised: out.data, outputs, levels, lowerOrderNums: e.lowerOrderNums };
     },
   };
 }

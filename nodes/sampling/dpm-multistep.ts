@@ -37,10 +37,11 @@ import {
   solverOutputs,
   usableOrder,
   type ExpLevel,
+  type SolverOutputs,
   type Thresholding,
   combine,
 } from './lambda.ts';
-import { checkSigmas, levelAt, type Solver, type SolverState } from './solver.ts';
+import { checkSigmas, levelAt, type DenoiseFn, type Solver, type SolverContext, type SolverState } from './solver.ts';
 
 /** 'data': DPM-Solver++ (diffusers "dpmsolver++"); 'noise': DPM-Solver (diffusers "dpmsolver"). */
 export type DpmForm = 'data' | 'noise';
@@ -68,14 +69,7 @@ export interface DpmMultistepOptions extends ExpCommonOptions {
   variant?: Dpm3Variant;
 }
 
-export interface DpmMultistepState extends SolverState {
-  /** The latest converted model outputs (x0 for the data form, eps for the noise form), oldest first. */
-  outputs: Tensor[];
-  /** The levels they were evaluated at, oldest first. */
-  levels: ExpLevel[];
-  /** diffusers lower_order_nums: how many steps have run, capped at the order. */
-  lowerOrderNums: number;
-}
+export type DpmMultistepState = MultistepHistory;
 
 /** diffusers' order rule for a multistep step (DPMSolverMultistepScheduler.step). */
 export function multistepOrder(p: {
@@ -94,6 +88,80 @@ export function multistepOrder(p: {
   if (p.order === 1 || p.lowerOrderNums < 1 || lowerFinal) return 1;
   if (p.order === 2 || p.lowerOrderNums < 2 || lowerSecond) return 2;
   return 3;
+}
+
+/** The history every exponential multistep solver keeps (DPM-Solver(++), its SDE form, DEIS). */
+export interface MultistepHistory extends SolverState {
+  /** The latest converted model outputs, oldest first. */
+  outputs: Tensor[];
+  /** The levels they were evaluated at, oldest first. */
+  levels: ExpLevel[];
+  /** diffusers lower_order_nums: how many steps have run, capped at the order. */
+  lowerOrderNums: number;
+}
+
+/** Checks a grid for a multistep solver and starts an empty history. */
+export function initMultistep(name: string, ctx: SolverContext, x: Tensor, scheduleSteps: number | undefined): MultistepHistory {
+  checkSigmas(ctx.sigmas);
+  checkMonotone(name, ctx.sigmas);
+  scheduleIndex(ctx.sigmas, 0, scheduleSteps);
+  return { x, outputs: [], levels: [], lowerOrderNums: 0 };
+}
+
+export interface MultistepEvaluation {
+  s: ExpLevel;
+  t: ExpLevel;
+  out: SolverOutputs;
+  /** The history with this step's output appended (at most `order` entries), oldest first. */
+  outputs: Tensor[];
+  levels: ExpLevel[];
+  /** Earlier levels, newest first (what the coefficient formulas call s1, s2). */
+  history: ExpLevel[];
+  /** The order this step may use: diffusers' rule, capped by the history and the step's levels. */
+  k: number;
+  lowerOrderNums: number;
+}
+
+/**
+ * The shared first half of a multistep step: one model call at level i, its output (picked in the
+ * solver's form) appended to the history, and the order diffusers' rules allow for this step.
+ */
+export async function evaluateMultistep(
+  ctx: SolverContext,
+  state: MultistepHistory,
+  i: number,
+  model: DenoiseFn,
+  o: {
+    order: number;
+    pick: (out: SolverOutputs) => Tensor;
+    thresholding?: Thresholding;
+    scheduleSteps?: number;
+    lowerOrderFinal: boolean;
+    eulerAtFinal: boolean;
+    /** Whether a final sigma of 0 forces a first-order last step (DEIS grids never end at 0). */
+    zeroFinalRule: boolean;
+  },
+): Promise<MultistepEvaluation> {
+  const { sigmas } = ctx;
+  const s = expLevel(sigmas.space, sigmas.sigmas[i]);
+  const t = expLevel(sigmas.space, sigmas.sigmas[i + 1]);
+  const pred = await model(state.x, levelAt(sigmas, i));
+  const out = solverOutputs(pred, state.x, s, o.thresholding);
+  const outputs = [...state.outputs, o.pick(out)].slice(-o.order);
+  const levels = [...state.levels, s].slice(-o.order);
+  const { index, total } = scheduleIndex(sigmas, i, o.scheduleSteps);
+  const wanted = multistepOrder({
+    order: o.order,
+    lowerOrderNums: state.lowerOrderNums,
+    index,
+    total,
+    lowerOrderFinal: o.lowerOrderFinal,
+    eulerAtFinal: o.eulerAtFinal,
+    finalIsZero: o.zeroFinalRule && sigmas.sigmas[sigmas.sigmas.length - 1] === 0,
+  });
+  const history = levels.slice(0, -1).reverse();
+  const k = usableOrder(wanted, s, t, history);
+  return { s, t, out, outputs, levels, history, k, lowerOrderNums: Math.min(state.lowerOrderNums + 1, o.order) };
 }
 
 /** Coefficients on [m0, m1, m2]. */
@@ -191,38 +259,26 @@ export function createDpmMultistep(opts: DpmMultistepOptions = {}): Solver<DpmMu
     name: form === 'data' ? `dpmpp_${order}m` : `dpm_${order}m`,
     nfePerStep: 1,
     init(ctx, x) {
-      checkSigmas(ctx.sigmas);
-      checkMonotone(name, ctx.sigmas);
-      scheduleIndex(ctx.sigmas, 0, opts.scheduleSteps);
-      return { x, outputs: [], levels: [], lowerOrderNums: 0 };
+      return initMultistep(name, ctx, x, opts.scheduleSteps);
     },
     async step(ctx, state, i, model) {
-      const { sigmas } = ctx;
-      const s = expLevel(sigmas.space, sigmas.sigmas[i]);
-      const t = expLevel(sigmas.space, sigmas.sigmas[i + 1]);
-      const pred = await model(state.x, levelAt(sigmas, i));
-      const out = solverOutputs(pred, state.x, s, opts.thresholding);
-      const outputs = [...state.outputs, form === 'data' ? out.data : out.noise].slice(-order);
-      const levels = [...state.levels, s].slice(-order);
-      const { index, total } = scheduleIndex(sigmas, i, opts.scheduleSteps);
-      const wanted = multistepOrder({
+      const e = await evaluateMultistep(ctx, state, i, model, {
         order,
-        lowerOrderNums: state.lowerOrderNums,
-        index,
-        total,
+        pick: (out) => (form === 'data' ? out.data : out.noise),
+        thresholding: opts.thresholding,
+        scheduleSteps: opts.scheduleSteps,
         lowerOrderFinal,
         eulerAtFinal,
-        finalIsZero: sigmas.sigmas[sigmas.sigmas.length - 1] === 0,
+        zeroFinalRule: true,
       });
-      const history = levels.slice(0, -1).reverse();
-      const k = usableOrder(wanted, s, t, history);
+      const { s, t, out, outputs, levels, history, k } = e;
       let x: Tensor;
       if (isDegenerateStep(s, t)) x = ddimFormStep(t, out);
       else {
         const c = dpmMultistepCoefficients({ form, solverType, variant, order: k, s, t, history });
         x = applyCoefficients(state.x, c.x, outputs.slice(-k).reverse(), c.m);
       }
-      return { x, denoised: out.data, outputs, levels, lowerOrderNums: Math.min(state.lowerOrderNums + 1, order) };
+      return { x, denoised: out.data, outputs, levels, lowerOrderNums: e.lowerOrderNums };
     },
   };
 }

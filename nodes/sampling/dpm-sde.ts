@@ -12,9 +12,9 @@
  * Sampling direction only: the reverse SDE has no ascending (inversion) form.
  */
 import type { Tensor } from '../core/tensor.ts';
-import { multistepOrder, type DpmSolverType, type ExpCommonOptions } from './dpm-multistep.ts';
-import { checkIntOption, checkMonotone, combine, expLevel, isDegenerateStep, scheduleIndex, solverOutputs, usableOrder, type ExpLevel } from './lambda.ts';
-import { checkSigmas, levelAt, type Solver, type SolverState } from './solver.ts';
+import { evaluateMultistep, initMultistep, type DpmSolverType, type ExpCommonOptions, type MultistepHistory } from './dpm-multistep.ts';
+import { checkIntOption, checkMonotone, combine, isDegenerateStep, type ExpLevel } from './lambda.ts';
+import { checkSigmas, type Solver } from './solver.ts';
 
 export interface DpmSdeOptions extends ExpCommonOptions {
   /** 1 or 2 (default). */
@@ -24,11 +24,7 @@ export interface DpmSdeOptions extends ExpCommonOptions {
   eulerAtFinal?: boolean;
 }
 
-export interface DpmSdeState extends SolverState {
-  outputs: Tensor[];
-  levels: ExpLevel[];
-  lowerOrderNums: number;
-}
+export type DpmSdeState = MultistepHistory;
 
 /** Coefficients of x, the outputs (newest first) and the noise for one SDE step. */
 export function dpmSdeCoefficients(order: number, solverType: DpmSolverType, s: ExpLevel, t: ExpLevel, prev: ExpLevel | undefined): { x: number; m: number[]; noise: number } {
@@ -60,30 +56,20 @@ export function createDpmSde(opts: DpmSdeOptions = {}): Solver<DpmSdeState> {
         throw new Error(`${name} is a stochastic sampler and cannot run an ascending (inversion) grid; use an ODE solver such as dpmpp_2m`);
       }
       if (!ctx.noise) throw new Error(`${name} needs a noise source (a seed or a NOISE input)`);
-      scheduleIndex(ctx.sigmas, 0, opts.scheduleSteps);
-      return { x, outputs: [], levels: [], lowerOrderNums: 0 };
+      return initMultistep(name, ctx, x, opts.scheduleSteps);
     },
     async step(ctx, state, i, model) {
-      const { sigmas } = ctx;
-      const s = expLevel(sigmas.space, sigmas.sigmas[i]);
-      const t = expLevel(sigmas.space, sigmas.sigmas[i + 1]);
-      const pred = await model(state.x, levelAt(sigmas, i));
-      const out = solverOutputs(pred, state.x, s, opts.thresholding);
-      const outputs = [...state.outputs, out.data].slice(-order);
-      const levels = [...state.levels, s].slice(-order);
-      const z = ctx.noise!(state.x.dims);
-      const { index, total } = scheduleIndex(sigmas, i, opts.scheduleSteps);
-      const wanted = multistepOrder({
+      const e = await evaluateMultistep(ctx, state, i, model, {
         order,
-        lowerOrderNums: state.lowerOrderNums,
-        index,
-        total,
+        pick: (out) => out.data,
+        thresholding: opts.thresholding,
+        scheduleSteps: opts.scheduleSteps,
         lowerOrderFinal: opts.lowerOrderFinal ?? true,
         eulerAtFinal: opts.eulerAtFinal ?? false,
-        finalIsZero: sigmas.sigmas[sigmas.sigmas.length - 1] === 0,
+        zeroFinalRule: true,
       });
-      const history = levels.slice(0, -1).reverse();
-      const k = usableOrder(wanted, s, t, history);
+      const { s, t, out, outputs, levels, history, k } = e;
+      const z = ctx.noise!(state.x.dims);
       let x: Tensor;
       if (isDegenerateStep(s, t)) {
         // Onto sigma 0 the step is x0-hat (e^{-h} = 0, no noise); from flow t = 1, x = eps-hat there.
@@ -93,7 +79,7 @@ export function createDpmSde(opts: DpmSdeOptions = {}): Solver<DpmSdeState> {
         const ms = outputs.slice(-k).reverse();
         x = combine([[c.x, state.x], [c.noise, z], ...ms.map((m, j): [number, Tensor] => [c.m[j], m])]);
       }
-      return { x, denoised: out.data, outputs, levels, lowerOrderNums: Math.min(state.lowerOrderNums + 1, order) };
+      return { x, denoised: out.data, outputs, levels, lowerOrderNums: e.lowerOrderNums };
     },
   };
 }
