@@ -5,15 +5,22 @@ import { createDeis, deisCoefficients, type DeisOptions } from '../nodes/samplin
 import { createDenoiseFn } from '../nodes/sampling/denoiser.ts';
 import { expLevel } from '../nodes/sampling/lambda.ts';
 import { runSampler } from '../nodes/sampling/sampler-loop.ts';
-import { BATCH_DIMS, GAUSS, lambdaUniformLevels, measureOrder, multistepTimesteps, NOISE, relL2, tableGrid, uniformLevels, vpStartToState } from './exp-solver-helpers.ts';
+import {
+  BATCH_DIMS,
+  GAUSS,
+  lambdaUniformLevels,
+  measureOrder,
+  multistepTimesteps,
+  NOISE,
+  relL2,
+  tableGrid,
+  uniformLevels,
+  vpStartToState,
+  lin,
+  type Vec,
+} from './exp-solver-helpers.ts';
 import { fakeVpModel, SD_VP_DDIM, type FakeModel } from './sampling-fake-model.ts';
 
-type Vec = Float64Array;
-const lin = (terms: [number, Vec][]): Vec => {
-  const out = new Float64Array(terms[0][1].length);
-  for (const [c, v] of terms) for (let k = 0; k < out.length; k++) out[k] += c * v[k];
-  return out;
-};
 
 /** diffusers DEISMultistepScheduler (log-rho) in VP variables, with its ind_fn closed forms. */
 async function diffusersDeis(model: FakeModel, cfg: SchedulerConfig, order: number, lowerOrderFinal: boolean, timesteps: number[], sigmas: number[], x: Vec): Promise<Vec> {

@@ -17,18 +17,14 @@ import {
   tableGrid,
   uniformLevels,
   vpStartToState,
+  lin,
+  type Vec,
 } from './exp-solver-helpers.ts';
 import { fakeFlowModel, fakeVpModel, SD_VP_DDIM, type FakeModel } from './sampling-fake-model.ts';
 
 // ---------------------------------------------------------------------------------------------
 // diffusers DPMSolverMultistepScheduler, written out in its own (VP-sample) variables, float64 state
 
-type Vec = Float64Array;
-const lin = (terms: [number, Vec][]): Vec => {
-  const out = new Float64Array(terms[0][1].length);
-  for (const [c, v] of terms) for (let k = 0; k < out.length; k++) out[k] += c * v[k];
-  return out;
-};
 
 interface RefConfig {
   algorithm: 'dpmsolver++' | 'dpmsolver' | 'sde-dpmsolver++';

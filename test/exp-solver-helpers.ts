@@ -180,3 +180,13 @@ export function noiseSequence(n: number, seed: number): { draws: Float32Array[];
 }
 
 export { relL2, logLogSlope };
+
+/** Float64 state vectors of the diffusers-faithful references in the solver tests. */
+export type Vec = Float64Array;
+
+/** sum_k c_k * v_k in float64 (the references' arithmetic). */
+export const lin = (terms: [number, Vec][]): Vec => {
+  const out = new Float64Array(terms[0][1].length);
+  for (const [c, v] of terms) for (let k = 0; k < out.length; k++) out[k] += c * v[k];
+  return out;
+};

@@ -21,15 +21,11 @@ import {
   tableGrid,
   uniformLevels,
   vpStartToState,
+  lin,
+  type Vec,
 } from './exp-solver-helpers.ts';
 import { fakeVpModel, SD_VP_DDIM, type FakeModel } from './sampling-fake-model.ts';
 
-type Vec = Float64Array;
-const lin = (terms: [number, Vec][]): Vec => {
-  const out = new Float64Array(terms[0][1].length);
-  for (const [c, v] of terms) for (let k = 0; k < out.length; k++) out[k] += c * v[k];
-  return out;
-};
 
 /** Gaussian elimination without pivoting (the systems here are tiny and well conditioned). */
 function solve(A: number[][], b: number[]): number[] {
