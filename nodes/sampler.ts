@@ -121,7 +121,14 @@ export const Sampler = defineNode({
       help: 'Fraction of the schedule to run (img2img strength)',
       when: { param: 'start', in: ['auto', 'img2img'] },
     },
-    record_trajectory: { kind: 'boolean', default: true, label: 'Record trajectory', help: 'Keep every state and x0 prediction for the debug views' },
+    // Off by default: every state and x0 kept is two latents per step held by the cache and recent runs
+    // (100 MB for a 50-step FLUX 1024² run) and a copy per step; turned on for the debug views.
+    record_trajectory: {
+      kind: 'boolean',
+      default: false,
+      label: 'Record trajectory',
+      help: 'Keep every state and x0 prediction for the debug views (trajectory scrubber, per-step error); off keeps only the end point',
+    },
     // Solver options: the specs (and the solvers each applies to) come from the registry; every name a
     // registered solver declares must be listed here (test/sampler-chain.test.ts checks it).
     eta: solverParam('eta'),

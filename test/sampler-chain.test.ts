@@ -71,7 +71,7 @@ describe('Sampler: chaining over SplitSigmas ranges (per-step solver schedules)'
   it('DDIM(high) then DDIM(low, continue) equals one full DDIM run', async () => {
     const whole = await sample(model(), { solver: 'ddim', seed: 4 }, { sigmas: full });
     const a = await sample(model(), { solver: 'ddim', seed: 4, start: 'noise' }, { sigmas: high });
-    const b = await sample(model(), { solver: 'ddim', seed: 99, start: 'continue' }, { sigmas: low, latent: a.latent });
+    const b = await sample(model(), { solver: 'ddim', seed: 99, start: 'continue', record_trajectory: true }, { sigmas: low, latent: a.latent });
     expect(relL2(b.latent.data, whole.latent.data)).toBeLessThan(1e-6);
     expect(b.trajectory.sigmas[0]).toBe(a.trajectory.sigmas[a.trajectory.sigmas.length - 1]);
   });
@@ -113,7 +113,7 @@ describe('Sampler: start modes', () => {
 
   it('img2img noises the latent to the start level (x0 + s noise in VE); noise ignores the latent', async () => {
     const latent = new Tensor(DIMS, Float32Array.from(sampleData(p, 1, 3)));
-    const img = await sample(fakeVpModel(p), { start: 'img2img', denoise: 0.5, steps: 10 }, { latent });
+    const img = await sample(fakeVpModel(p), { start: 'img2img', denoise: 0.5, steps: 10, record_trajectory: true }, { latent });
     const noise = new Tensor(DIMS);
     new SeededNormal(0).fill(noise.data);
     const s0 = img.trajectory.sigmas[0];
@@ -150,7 +150,7 @@ describe('Sampler: noise sequences and trajectory', () => {
   });
 
   it('the trajectory holds every level, the start and each state in model variables, and each x0 prediction', async () => {
-    const out = await sample(fakeVpModel(p), { solver: 'ddim', steps: 7, seed: 5 });
+    const out = await sample(fakeVpModel(p), { solver: 'ddim', steps: 7, seed: 5, record_trajectory: true });
     const t = out.trajectory;
     expect(t.sigmas.length).toBe(8);
     expect(t.states.length).toBe(8);
@@ -161,7 +161,7 @@ describe('Sampler: noise sequences and trajectory', () => {
     expect(relL2(t.states[0].data, noise.data)).toBeLessThan(1e-6);
     expect([...t.states[7].data]).toEqual([...out.latent.data]);
     expect([...t.denoised[6].data]).toEqual([...out.denoised.data]);
-    const lean = await sample(fakeVpModel(p), { solver: 'ddim', steps: 7, seed: 5, record_trajectory: false });
+    const lean = await sample(fakeVpModel(p), { solver: 'ddim', steps: 7, seed: 5 });
     expect(lean.trajectory.states.length).toBe(1);
     expect([...lean.latent.data]).toEqual([...out.latent.data]);
   });
@@ -170,7 +170,7 @@ describe('Sampler: noise sequences and trajectory', () => {
 describe('Sampler: every solver on the Gaussian models', () => {
   /** Sampler latent vs the exact transport of its own start state, both in model variables. */
   async function samplerError(model: ModelHandle, solver: string, steps: number): Promise<number> {
-    const out = await sample(model, { solver, steps, seed: 2 });
+    const out = await sample(model, { solver, steps, seed: 2, record_trajectory: true });
     const t = out.trajectory;
     const space = model.scheduler._class_name === 'FlowMatchEulerDiscreteScheduler' ? 'flow' : 'vp';
     const [s0, s1] = [t.sigmas[0], t.sigmas[t.sigmas.length - 1]];

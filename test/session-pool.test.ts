@@ -12,7 +12,8 @@ import {
   resolveProviders,
   sessionOptionsFor,
 } from '../electron/engine/onnx/providers.ts';
-import { SessionPool } from '../electron/engine/onnx/session-pool.ts';
+import { OrtModelSession, SessionPool } from '../electron/engine/onnx/session-pool.ts';
+import { allocFloat32 } from '../nodes/core/tensor.ts';
 
 let dir: string;
 
@@ -237,5 +238,28 @@ describe('ModelSession.run', () => {
     await expect(bad).rejects.toThrow(/3 elements/);
     const ok = await s.run({ x: { dims: [1], data: Float32Array.of(4), type: 'float32' } });
     expect(Array.from(ok.out.data)).toEqual([8]);
+  });
+
+  it('release() waits for the run in progress; runs still waiting their turn, and new ones, are refused', async () => {
+    const own = new SessionPool({ providers: ['cpu'] });
+    const s = (await own.get(await writeModel('release.onnx', doubleModel('float32', ['n'])))) as OrtModelSession;
+    const runs = [1, 2, 3].map((v) => s.run({ x: { dims: [1], data: Float32Array.of(v), type: 'float32' } }));
+    await s.release();
+    const settled = await Promise.allSettled(runs);
+    expect(settled[0]).toMatchObject({ status: 'fulfilled', value: { out: { data: Float32Array.of(2) } } });
+    for (const r of settled.slice(1)) expect(r).toMatchObject({ status: 'rejected', reason: { message: expect.stringMatching(/was released/) } });
+    await expect(s.run({ x: { dims: [1], data: Float32Array.of(1), type: 'float32' } })).rejects.toThrow(/was released/);
+    await own.dispose();
+  });
+
+  it('feeds a view into a shared buffer (small tensors live in slabs) by its own bytes only', async () => {
+    const s = await pool.get(await writeModel('view.onnx', doubleModel('float32', ['n'])));
+    allocFloat32(3).fill(99); // a neighbour in the same slab
+    const view = allocFloat32(5);
+    allocFloat32(3).fill(-99);
+    view.set([1, 2, 3, 4, 5]);
+    expect(view.byteOffset).toBeGreaterThan(0); // really a view, not a buffer of its own
+    const out = await s.run({ x: { dims: [5], data: view, type: 'float32' } });
+    expect(Array.from(out.out.data)).toEqual([2, 4, 6, 8, 10]);
   });
 });

@@ -12,6 +12,8 @@ import { parseGraphValue } from './graph/io.ts';
 import type { GraphDocument } from './graph/schema.ts';
 import { validateGraph } from './graph/validate.ts';
 import { Executor, type RunResult } from './executor/executor.ts';
+import type { PreparedRun } from './executor/prepare-run.ts';
+import { PreparedRuns } from './executor/prepared-runs.ts';
 import { createFileService } from './files.ts';
 import { EMBEDDED_MODELS, ensureEmbeddedModel } from './models/embedded.ts';
 import { OnnxModelService } from './models/model-service.ts';
@@ -52,6 +54,7 @@ export class Engine implements EngineAPI {
   private readonly listeners = new Set<EngineEventListener>();
   private readonly running = new Map<string, AbortController>();
   private readonly recent: RecentOutputs;
+  private readonly prepared = new PreparedRuns();
 
   constructor(opts: EngineOptions = {}) {
     this.cacheDir = path.resolve(opts.cacheDir ?? defaultCacheDir());
@@ -124,9 +127,9 @@ export class Engine implements EngineAPI {
   async execute(request: RunRequest & { signal?: AbortSignal }): Promise<{ summary: RunSummary; result?: RunResult }> {
     const runId = request.runId ?? randomUUID();
     const started = performance.now();
-    let doc: GraphDocument;
+    let prepared: PreparedRun;
     try {
-      doc = parseGraphValue(request.graph);
+      prepared = this.prepare(request);
     } catch (e) {
       if (e instanceof GraphValidationError) return { summary: this.invalid(runId, started, e.errors) };
       throw e;
@@ -137,10 +140,8 @@ export class Engine implements EngineAPI {
     if (request.signal?.aborted) controller.abort();
     this.running.set(runId, controller);
     try {
-      const result = await this.executor.run(doc, {
+      const result = await this.executor.runPrepared(prepared, {
         runId,
-        targets: request.targets,
-        force: request.force,
         signal: controller.signal,
         onEvent: (e) => this.emit(e),
       });
@@ -183,6 +184,16 @@ export class Engine implements EngineAPI {
     this.executor.clearCache();
     this.recent.clear();
     await this.pool.dispose();
+  }
+
+  /** Parses, validates and plans a request, or reuses the plan of an identical earlier request. */
+  private prepare(request: RunRequest): PreparedRun {
+    const key = this.prepared.keyOf(request);
+    const hit = key === undefined ? undefined : this.prepared.get(key);
+    if (hit) return hit;
+    const plan = this.executor.prepare(parseGraphValue(request.graph), { targets: request.targets, force: request.force });
+    if (key !== undefined) this.prepared.set(key, plan);
+    return plan;
   }
 
   private invalid(runId: string, started: number, errors: GraphError[]): RunSummary {

@@ -16,7 +16,9 @@ export function summarizeTensor(t: Tensor): ValueSummary {
   let min = Infinity;
   let max = -Infinity;
   let sum = 0;
-  for (const v of t.data) {
+  const d = t.data;
+  for (let i = 0; i < d.length; i++) {
+    const v = d[i];
     if (v < min) min = v;
     if (v > max) max = v;
     sum += v;

@@ -199,6 +199,7 @@ async function checkComponents(page: Page, backend: 'webgl2' | 'cpu', tolerance:
   await expect.poll(() => page.textContent('#trajectory .fs-trajectory-readout')).toMatch(/step 2 \/ 2 · σ = 0/);
   await expect.poll(() => page.locator('#trajectory figure').nth(1).textContent()).toContain('no data');
   expect(await page.locator('#trajectory figure').nth(1).textContent()).not.toContain('R:'); // no stale range caption
+  expect(await page.locator('#trajectory .fs-trajectory-hint').count()).toBe(0);
 
   // Error chart: one path per series, log scale by default, toggled off by the checkbox.
   expect(await page.locator('#chart .fs-error-series path').count()).toBe(2);
@@ -208,6 +209,12 @@ async function checkComponents(page: Page, backend: 'webgl2' | 'cpu', tolerance:
 
   mkdirSync(SCREENSHOTS, { recursive: true });
   await page.screenshot({ path: join(SCREENSHOTS, `debug-views-${backend}.png`), fullPage: true });
+
+  // A Sampler that did not record its trajectory gives only the end point: the scrubber says how to get more.
+  const endPoint = { ...mountSpec, trajectory: { sigmas: [0], states: [traj.states[2]], denoised: [traj.denoised[1]] } };
+  await page.evaluate((spec) => (window as unknown as { debugHarness: DebugHarness }).debugHarness.mount(spec), endPoint);
+  await expect.poll(() => page.textContent('#trajectory .fs-trajectory-hint')).toContain('Record trajectory');
+  expect(await page.textContent('#trajectory .fs-trajectory-readout')).toMatch(/step 0 \/ 0/);
 }
 
 // ---- browser plumbing --------------------------------------------------------------------------

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 
 /** Bumped when the key material's layout changes, so stale keys can never collide with new ones. */
-const KEY_SCHEME = 'flowstudio-cache-key/1';
+const KEY_SCHEME = 'flowstudio-cache-key/2';
 
 /** Where one input port's value comes from: the source node's cache key and the port read from it. */
 export interface InputSource {
@@ -26,14 +26,21 @@ export interface CacheKeyMaterial {
 }
 
 export function computeCacheKey(m: CacheKeyMaterial): string {
-  const material = canonicalJson({
-    scheme: KEY_SCHEME,
-    type: m.type,
-    version: m.version,
-    params: m.params,
-    salt: m.salt ?? null,
-    inputs: m.inputs,
-  });
+  return cacheKeyFromBase(cacheKeyBase(m), m.salt, m.inputs);
+}
+
+/**
+ * The part of a key fixed by the node itself (type, version, resolved params): computed once per prepared
+ * run, since canonicalising the params is most of a key's cost.
+ */
+export function cacheKeyBase(m: Pick<CacheKeyMaterial, 'type' | 'version' | 'params'>): string {
+  return canonicalJson({ scheme: KEY_SCHEME, type: m.type, version: m.version, params: m.params });
+}
+
+/** A node's key from its base and what a run adds: the salt and the keys of its sources. */
+export function cacheKeyFromBase(base: string, salt: string | undefined, inputs: Record<string, InputSource | null>): string {
+  // Canonical JSON never holds a raw newline, so base + '\n' + rest parses back one way only.
+  const material = `${base}\n${canonicalJson({ salt: salt ?? null, inputs })}`;
   return createHash('sha256').update(material).digest('hex');
 }
 

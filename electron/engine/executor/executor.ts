@@ -16,7 +16,7 @@ import type { NodeRegistry } from '../registry.ts';
 import type { EngineEventListener } from '../events.ts';
 import type { GraphDocument } from '../graph/schema.ts';
 import { NodeInputError, type FileService, type ModelService } from '../../../nodes/core/types.ts';
-import { computeCacheKey, type InputSource } from './cache-key.ts';
+import { cacheKeyFromBase, type InputSource } from './cache-key.ts';
 import { OutputCache, type CachedOutputs } from './output-cache.ts';
 import { createEmitter, type Emit } from './emitter.ts';
 import { createNodeContext, lazy, type RunServices } from './run-context.ts';
@@ -101,7 +101,19 @@ export class Executor {
    * anything runs; everything that goes wrong later resolves as a 'failed' or 'cancelled' RunResult.
    */
   async run(doc: GraphDocument, o: RunOptions = {}): Promise<RunResult> {
-    const prepared = prepareRun(doc, this.registry, o);
+    return this.runPrepared(this.prepare(doc, o), o);
+  }
+
+  /** Validates and plans a document for `run`'s targets and force (see prepareRun); throws GraphValidationError. */
+  prepare(doc: GraphDocument, o: Pick<RunOptions, 'targets' | 'force'> = {}): PreparedRun {
+    return prepareRun(doc, this.registry, o);
+  }
+
+  /**
+   * Runs a prepared document. A prepared run is immutable and may be run any number of times; its targets
+   * and force come from prepare(), not from `o`.
+   */
+  async runPrepared(prepared: PreparedRun, o: Omit<RunOptions, 'targets' | 'force'> = {}): Promise<RunResult> {
     const runId = o.runId ?? randomUUID();
     if (this.live.has(runId)) throw new Error(`run id "${runId}" is already in use by a queued or running run`);
     const internal = new AbortController();
@@ -188,7 +200,7 @@ export class Executor {
       }
       const inputs: Record<string, InputSource | null> = {};
       for (const [port, src] of Object.entries(p.inputs)) inputs[port] = src ? { key: keys.get(src.node)!, port: src.port } : null;
-      keys.set(id, computeCacheKey({ type: p.node.type, version: p.def.version, params: p.params, salt, inputs }));
+      keys.set(id, cacheKeyFromBase(p.keyBase, salt, inputs));
     }
     return keys;
   }

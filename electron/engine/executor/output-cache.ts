@@ -141,8 +141,9 @@ export class OutputCache {
     return this.serial(async () => {
       await this.remove(key);
       const bytes = estimateOutputsBytes(outputs);
-      const spillable = this.spillDir !== undefined && containsTensor(outputs);
-      if (spillable && (bytes > this.spillThresholdBytes || bytes > this.maxBytes)) {
+      // Size first: the tensor walk is only worth doing for entries big enough to spill.
+      const tooBig = bytes > this.spillThresholdBytes || bytes > this.maxBytes;
+      if (tooBig && this.spillDir !== undefined && containsTensor(outputs)) {
         if (await this.spillToDisk(key, outputs, bytes)) return;
       }
       if (bytes > this.maxBytes) return; // cannot be held at all: the run keeps its own reference

@@ -2,12 +2,16 @@
  * Turning a graph document into a runnable plan skeleton: validation (every problem at once, before
  * anything runs), a private snapshot of the document (edits during a run cannot reach it), the targets'
  * upstream closure in topological order, resolved params and each node's wiring.
+ *
+ * A prepared run is frozen (document and params): nothing in a run may change it, so the engine can reuse
+ * one for every run of the same request.
  */
 import type { NodeRegistry } from '../registry.ts';
 import { GraphValidationError, type GraphError } from '../graph/errors.ts';
 import type { GraphDocument, GraphNode, GraphParamValue } from '../graph/schema.ts';
 import { topologicalOrder, upstreamClosure, validateGraph } from '../graph/validate.ts';
 import { resolveParams } from '../../../nodes/core/params.ts';
+import { cacheKeyBase } from './cache-key.ts';
 import type { AnyNodeDefinition, InputSpec } from '../../../nodes/core/types.ts';
 
 export interface PreparedNode {
@@ -19,6 +23,8 @@ export interface PreparedNode {
   inputs: Record<string, { node: string; port: string } | null>;
   /** Nodes of the closure that read this node's outputs. */
   consumers: Set<string>;
+  /** The fixed part of the node's cache key (type, version, params): see cacheKeyBase. */
+  keyBase: string;
 }
 
 export interface PreparedRun {
@@ -56,7 +62,9 @@ export function prepareRun(input: GraphDocument, registry: NodeRegistry, o: { ta
     }
     const inputs: PreparedNode['inputs'] = {};
     for (const port of Object.keys(def.inputs as Record<string, InputSpec>).sort()) inputs[port] = null;
-    nodes.set(id, { node, def, params: resolved.values as Record<string, GraphParamValue>, inputs, consumers: new Set() });
+    const params = resolved.values as Record<string, GraphParamValue>;
+    const keyBase = cacheKeyBase({ type: node.type, version: def.version, params });
+    nodes.set(id, { node, def, params: deepFreeze(params), inputs, consumers: new Set(), keyBase });
   }
   for (const e of doc.edges) {
     const target = nodes.get(e.target);
@@ -65,5 +73,14 @@ export function prepareRun(input: GraphDocument, registry: NodeRegistry, o: { ta
     target.inputs[e.targetPort] = { node: e.source, port: e.sourcePort };
     source.consumers.add(e.target);
   }
-  return { doc, order, nodes, targets, force: o.force === true ? true : new Set(forced) };
+  return { doc: deepFreeze(doc), order, nodes, targets, force: o.force === true ? true : new Set(forced) };
+}
+
+/** Freezes plain JSON data at every depth (documents and params are nothing else). */
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
 }

@@ -77,6 +77,11 @@ export function TrajectoryScrubber({
           step {step} / {steps - 1} · σ = {sigma === undefined ? '—' : formatValue(sigma)}
         </span>
       </div>
+      {steps === 1 && (
+        <div className="fs-trajectory-hint" style={{ fontSize: 12, opacity: 0.7, marginTop: 4 }}>
+          Only the end point was kept: turn on “Record trajectory” on the Sampler to keep every step.
+        </div>
+      )}
       <div style={{ display: 'flex', gap: 12, marginTop: 6 }}>
         <LatentView label="x_t (state)" tensor={trajectory.states[step]} options={options} zoom={zoom} backend={backend} />
         <LatentView
