@@ -46,8 +46,9 @@ export class Tensor {
     if (data && data.length !== size) {
       throw new Error(`Tensor: data has ${data.length} elements but dims [${dims.join(', ')}] need ${size}`);
     }
-    // A private copy (callers may reuse their array); readonly by type, not frozen: this runs per solver step.
-    this.dims = dims.slice();
+    // A frozen private copy (callers may reuse their array). A frozen array, such as another tensor's dims,
+    // is shared as is: the solvers' many same-shape tensors then cost no copy at all.
+    this.dims = Object.isFrozen(dims) ? dims : Object.freeze(dims.slice());
     this.data = data ?? allocFloat32(size);
   }
 

@@ -77,7 +77,8 @@ export function validateFeeds(feeds: Record<string, ModelFeed>, inputs: readonly
     const unknown = Object.keys(feeds).find((n) => !declared.has(n));
     throw new Error(`unknown input "${unknown}" for model ${file} (inputs: ${inputs.map((i) => i.name).join(', ')})`);
   }
-  let symbols: Map<string, { size: number; input: string }> | undefined;
+  // Symbolic dims seen so far as [name, size, input] triples: a model has a handful, a Map would cost more.
+  let symbols: (string | number)[] | undefined;
   for (const info of inputs) {
     const feed = feeds[info.name];
     if (!feed) throw new Error(`missing input "${info.name}" for model ${file} (expected shape ${shapeString(info.shape)})`);
@@ -99,14 +100,15 @@ export function validateFeeds(feeds: Record<string, ModelFeed>, inputs: readonly
       if (typeof d === 'number') {
         if (d >= 0 && d !== got) throw shapeMismatch(info, feed, file);
       } else if (d !== '') {
-        symbols ??= new Map();
-        const seen = symbols.get(d);
-        if (seen && seen.size !== got) {
+        symbols ??= [];
+        let k = 0;
+        while (k < symbols.length && symbols[k] !== d) k += 3;
+        if (k === symbols.length) symbols.push(d, got, info.name);
+        else if (symbols[k + 1] !== got) {
           throw new Error(
-            `shape mismatch for input "${info.name}" of model ${file}: dimension "${d}" is ${got} here but ${seen.size} in input "${seen.input}"`,
+            `shape mismatch for input "${info.name}" of model ${file}: dimension "${d}" is ${got} here but ${symbols[k + 1]} in input "${symbols[k + 2]}"`,
           );
         }
-        symbols.set(d, { size: got, input: info.name });
       }
     }
   }
