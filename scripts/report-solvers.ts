@@ -52,8 +52,8 @@ export interface ReportConfig {
 export interface ReportOutput {
   markdown: string;
   png: Buffer;
-  /** Common-grid results per model. */
-  results: Partial<Record<ReportModel, CompareResult>>;
+  /** Common-grid results per model, plus UniPC at solver_order 3 on the VP model at NFE 10. */
+  results: Partial<Record<ReportModel, CompareResult>> & { unipcOrder3?: CompareResult };
   /** Diffusers-grid results per model (when run). */
   diffusers: Partial<Record<ReportModel, CompareResult>>;
 }
@@ -216,6 +216,17 @@ export async function generateSolverReport(config: ReportConfig): Promise<Report
           `At NFE 10 the step is h = ${h.toFixed(2)} in lambda: the methods are pre-asymptotic there` +
             (worse.length > 0 ? `, and the first-order last step of lower_order_final ends closer to the exact solution for ${worse.join(' and ')}.` : '.'),
         );
+      }
+      // diffusers recommends solver_order 3 for unconditional sampling, which this model is.
+      if (ratio && names.includes('unipc') && nfes.includes(10)) {
+        const third = await compareOn(model, p, dims, ['unipc'], [10], 'common', { unipc_order: '3' });
+        const base = r.runs.find((x) => x.solver === 'ddim' && x.budget === 10)!.error;
+        const e3 = third.runs[0].error;
+        lines.push(
+          '',
+          `UniPC at solver_order 3, which diffusers recommends for unconditional sampling (this model has no conditioning), at NFE 10: ${(base / e3).toFixed(1)}x (error ${e3.toExponential(2)}).`,
+        );
+        results.unipcOrder3 = third;
       }
     }
     if (config.diffusersGrids !== false) {
