@@ -6,8 +6,10 @@ import { EmptyLatent } from './empty-latent.ts';
 import { ImageToLatent } from './image-to-latent.ts';
 import { LatentToImage } from './latent-to-image.ts';
 import { LoadImage } from './load-image.ts';
+import { LoadConditioning } from './load-conditioning.ts';
 import { LoadLatent } from './load-latent.ts';
 import { LoadModel } from './load-model.ts';
+import { LoadNoise } from './load-noise.ts';
 import { RandomNoise } from './random-noise.ts';
 import { Sampler } from './sampler.ts';
 import { Schedule } from './schedule.ts';
@@ -21,7 +23,9 @@ export const BUILTIN_NODES: readonly AnyNodeDefinition[] = [
   LoadModel,
   EmptyLatent,
   RandomNoise,
+  LoadNoise,
   LoadLatent,
+  LoadConditioning,
   SaveLatent,
   LoadImage,
   SaveImage,

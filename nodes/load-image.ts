@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { decodePng } from './core/io/png.ts';
 import { NodeInputError, defineNode } from './core/types.ts';
-import { fileStamp } from './load-latent.ts';
+import { fileStamp } from './core/npy-param.ts';
 import { GRAPH_TEXT_KEYWORD } from './save-image.ts';
 
 export const LoadImage = defineNode({

@@ -1,6 +1,5 @@
 /** LoadLatent: a latent from a NumPy .npy file (float32 or float64, C order). */
-import { readFile, stat } from 'node:fs/promises';
-import { readNpy } from './core/io/npy.ts';
+import { fileStamp, readNpyParam } from './core/npy-param.ts';
 import { NodeInputError, defineNode } from './core/types.ts';
 
 export const LoadLatent = defineNode({
@@ -19,14 +18,7 @@ export const LoadLatent = defineNode({
     return fileStamp(() => ctx.files.resolveRead(params.path));
   },
   async execute(ctx, _inputs, params) {
-    if (!params.path) throw new NodeInputError('No .npy file chosen (param "path" is empty)');
-    const file = ctx.files.resolveRead(params.path);
-    let latent;
-    try {
-      latent = readNpy(await readFile(file));
-    } catch (e) {
-      throw new NodeInputError(`Cannot load latent from "${params.path}": ${(e as Error).message}`);
-    }
+    let latent = await readNpyParam(ctx, params.path, 'latent');
     if (latent.rank === 3) latent = latent.reshape([1, ...latent.dims]);
     if (latent.rank !== 4) {
       throw new NodeInputError(`Latent file "${params.path}" has shape ${latent.shapeString()}; expected [N, C, H, W] or [C, H, W]`);
@@ -34,15 +26,5 @@ export const LoadLatent = defineNode({
     return { latent };
   },
 });
-
-/** size:mtime of a resolved file, or a marker when it cannot be resolved (execute then reports why). */
-export async function fileStamp(resolvePath: () => string): Promise<string> {
-  try {
-    const s = await stat(resolvePath());
-    return `${s.size}:${s.mtimeMs}`;
-  } catch {
-    return 'unresolved';
-  }
-}
 
 export default LoadLatent;

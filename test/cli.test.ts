@@ -47,6 +47,35 @@ describe('flowstudio CLI', () => {
     expect(Buffer.compare(a, b)).not.toBe(0);
   });
 
+  it('runs a model on noise from a file (the diffusers comparison example); reads only where the user allowed', () => {
+    const parity = path.join(APP_ROOT, 'examples', 'diffusers-parity.json');
+    const out = tempDir('fs-cli-');
+    expect(cli(['run', parity, '--out', out, '--quiet']).code).toBe(0);
+    const shipped = fs.readFileSync(path.join(out, 'parity.npy'));
+
+    // A noise file elsewhere: allowed when named with --set (the user's own choice)...
+    const elsewhere = tempDir('fs-cli-noise-');
+    const noise = path.join(elsewhere, 'noise.npy');
+    const bytes = fs.readFileSync(path.join(APP_ROOT, 'examples', 'inputs', 'noise-1x3x16x16.npy'));
+    fs.writeFileSync(noise, bytes);
+    const viaSet = tempDir('fs-cli-');
+    expect(cli(['run', parity, '--out', viaSet, '--quiet', '--set', `noise.path=${noise}`]).code).toBe(0);
+    expect(Buffer.compare(fs.readFileSync(path.join(viaSet, 'parity.npy')), shipped)).toBe(0);
+
+    // ...but not when only a graph file names it, unless --read allows the folder.
+    const graphDir = tempDir('fs-cli-graph-');
+    const doc = JSON.parse(fs.readFileSync(parity, 'utf8'));
+    doc.nodes.find((n: { id: string }) => n.id === 'noise').params.path = noise;
+    const graphFile = path.join(graphDir, 'g.json');
+    fs.writeFileSync(graphFile, JSON.stringify(doc));
+    const refused = cli(['run', graphFile, '--out', tempDir('fs-cli-'), '--quiet']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr + refused.stdout).toMatch(/outside the folders files may be read from/);
+    const allowed = tempDir('fs-cli-');
+    expect(cli(['run', graphFile, '--out', allowed, '--quiet', '--read', elsewhere]).code).toBe(0);
+    expect(Buffer.compare(fs.readFileSync(path.join(allowed, 'parity.npy')), shipped)).toBe(0);
+  });
+
   it('exit 2 for usage errors and invalid graphs, with the cause', () => {
     expect(cli([]).code).toBe(2);
     const bogus = cli(['frobnicate']);

@@ -1,4 +1,6 @@
 /** `--set nodeId.param=value` overrides, typed by the node's param declaration. */
+import fs from 'node:fs';
+import path from 'node:path';
 import type { GraphDocument } from '../engine/graph/schema.ts';
 import type { NodeRegistry } from '../engine/registry.ts';
 
@@ -40,5 +42,33 @@ function convert(raw: string, kind: string, s: string): string | number | boolea
       throw new UsageError(`--set ${s}: "${raw}" is not true/false`);
     default:
       return raw;
+  }
+}
+
+/**
+ * Folders the run may read because the user named them on the command line: a path given with --set to
+ * a read-mode file param (a model folder, an input .npy) is the user's own choice, unlike a path stored
+ * in a graph file, so its folder (or the folder itself) joins the read roots.
+ */
+export function readRootsFromSets(doc: GraphDocument, sets: string[], registry: NodeRegistry, cwd = process.cwd()): string[] {
+  const roots: string[] = [];
+  for (const s of sets) {
+    const m = /^([^.=]+)\.([^=]+)=(.*)$/s.exec(s);
+    if (!m) continue; // applySets reports it
+    const [, nodeId, param, raw] = m;
+    const node = doc.nodes.find((n) => n.id === nodeId);
+    const spec = node && registry.get(node.type)?.params[param];
+    if (!spec || spec.kind !== 'file' || spec.mode !== 'read' || raw === '' || /^[a-z]+:(?![\\/])/i.test(raw)) continue;
+    const full = path.resolve(cwd, raw);
+    roots.push(isDirectory(full) ? full : path.dirname(full));
+  }
+  return roots;
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
   }
 }

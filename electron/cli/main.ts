@@ -8,7 +8,8 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Engine } from '../engine/engine.ts';
 import { GraphValidationError, type GraphError } from '../engine/graph/errors.ts';
 import { readGraphFile } from '../engine/graph/io.ts';
-import { applySets, UsageError } from './args.ts';
+import { createDefaultRegistry } from '../../nodes/index.ts';
+import { applySets, readRootsFromSets, UsageError } from './args.ts';
 import { createProgressPrinter } from './progress.ts';
 import { SERVE_USAGE, serveCommand } from './serve.ts';
 
@@ -20,8 +21,9 @@ const USAGE = `Usage: flowstudio <command> [options]
 
 Commands:
   run <graph> [--set nodeId.param=value ...] [--out dir] [--provider cpu|cuda|dml|coreml|webgpu]
-              [--target nodeId ...] [--force] [--quiet]
-      Run a graph; progress on stderr, a JSON summary on stdout.
+              [--target nodeId ...] [--force] [--quiet] [--read dir ...]
+      Run a graph; progress on stderr, a JSON summary on stdout. Graphs may read files next to
+      the graph, in the working folder, in --read folders and at paths given with --set.
   validate <graph>      Check a graph file; prints the errors as JSON.
   nodes [--json]        List the node types.
   models [--json]       List the embedded models.
@@ -101,16 +103,23 @@ async function runCommand(args: string[], io: CliIO): Promise<number> {
     target: { type: 'string', multiple: true },
     force: { type: 'boolean' },
     quiet: { type: 'boolean' },
+    read: { type: 'string', multiple: true },
   });
   const file = graphPath(positionals);
   const outDir = path.resolve((values.out as string | undefined) ?? 'out');
   const providers = (values.provider as string[] | undefined)?.flatMap((p) => p.split(','));
-  const engine = new Engine({ outDir, providers, readRoots: [path.dirname(file), process.cwd()] });
+  const sets = (values.set as string[] | undefined) ?? [];
+  const registry = createDefaultRegistry();
+  const graphDoc = readGraphFile(file);
+  // Files a graph may read: next to it, the working folder, --read folders and paths given with --set.
+  const readRoots = [path.dirname(file), process.cwd(), ...((values.read as string[] | undefined) ?? []).map((d) => path.resolve(d))];
+  readRoots.push(...readRootsFromSets(graphDoc, sets, registry));
+  const engine = new Engine({ outDir, providers, readRoots, registry });
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once('SIGINT', onSigint);
   try {
-    const doc = applySets(readGraphFile(file), (values.set as string[] | undefined) ?? [], engine.registry);
+    const doc = applySets(graphDoc, sets, engine.registry);
     const unsubscribe = engine.subscribe(createProgressPrinter(io.stderr, Boolean(values.quiet)));
     const { summary } = await engine.execute({
       graph: doc,
