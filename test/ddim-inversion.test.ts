@@ -34,7 +34,9 @@ async function diffusersInverse(model: FakeModel, cfg: SchedulerConfig, steps: n
       ? Array.from({ length: steps }, (_, k) => Math.round(T - (steps - 1 - k) * (T / steps)) - 1)
       : Array.from({ length: steps }, (_, k) => k * ratioInt + ((cfg.steps_offset as number) ?? 0));
   const initial = cfg.set_alpha_to_one === false ? abar[0] : 1;
-  const clip = cfg.clip_sample === true ? ((cfg.clip_sample_range as number) ?? 1) : undefined;
+  // clip_sample: DDIMInverseScheduler's default is true (the configs here are DDIM-class configs).
+  const clip = cfg.clip_sample !== false ? ((cfg.clip_sample_range as number) ?? 1) : undefined;
+  const type = cfg.prediction_type ?? 'epsilon';
   let x = Float64Array.from(xvp);
   for (const t of ts) {
     const prev = Math.min(t - ratioInt, T - 1);
@@ -44,9 +46,10 @@ async function diffusersInverse(model: FakeModel, cfg: SchedulerConfig, steps: n
       sample: { dims: DIMS, data: Float32Array.from(x), type: 'float32' },
       timestep: { dims: [1], data: Float32Array.of(t), type: 'float32' },
     });
-    const eps = out.out_sample.data;
+    const m = out.out_sample.data;
+    const eps = type === 'v_prediction' ? x.map((v, k) => Math.sqrt(ap) * m[k] + Math.sqrt(1 - ap) * v) : Float64Array.from(m);
     x = x.map((v, k) => {
-      let x0 = (v - Math.sqrt(1 - ap) * eps[k]) / Math.sqrt(ap);
+      let x0 = type === 'v_prediction' ? Math.sqrt(ap) * v - Math.sqrt(1 - ap) * m[k] : (v - Math.sqrt(1 - ap) * eps[k]) / Math.sqrt(ap);
       if (clip !== undefined) x0 = Math.min(Math.max(x0, -clip), clip);
       return Math.sqrt(an) * x0 + Math.sqrt(1 - an) * eps[k];
     });
@@ -82,11 +85,25 @@ describe('DDIM inversion grids (diffusers DDIMInverseScheduler.set_timesteps)', 
   });
 });
 
+describe('DDIM inversion config quirks (diffusers DDIMInverseScheduler.from_config)', () => {
+  it('the deprecated set_alpha_to_zero key (a _deprecated_kwargs entry) replaces set_alpha_to_one', () => {
+    // __init__: if kwargs.get("set_alpha_to_zero") is not None: set_alpha_to_one = kwargs["set_alpha_to_zero"];
+    // initial_alpha_cumprod = 1 if set_alpha_to_one else alphas_cumprod[0].
+    const abar0 = alphasCumprod(betasFromConfig(SD_VP_DDIM))[0];
+    const sigmaMin = Math.sqrt((1 - abar0) / abar0);
+    expect(ddimInverseSigmas({ ...SD_VP_DDIM, set_alpha_to_one: false, set_alpha_to_zero: true }, 10).sigmas[0]).toBe(0);
+    expect(ddimInverseSigmas({ ...SD_VP_DDIM, set_alpha_to_one: true, set_alpha_to_zero: false }, 10).sigmas[0]).toBeCloseTo(sigmaMin, 12);
+    expect(ddimInverseSigmas({ ...SD_VP_DDIM, set_alpha_to_one: true, set_alpha_to_zero: null }, 10).sigmas[0]).toBe(0);
+  });
+});
+
 describe('DDIM inversion runs', () => {
   for (const [name, cfg, steps] of [
     ['leading, set_alpha_to_one false', SD_VP_DDIM, 10],
     ['leading, set_alpha_to_one true, clip_sample 0.8', { ...SD_VP_DDIM, set_alpha_to_one: true, clip_sample: true, clip_sample_range: 0.8 }, 12],
     ['trailing, 7 steps (T//N differs from the spacing)', { ...SD_VP_DDIM, timestep_spacing: 'trailing' }, 7],
+    // First step from abar = 1 (sigma 0): x0 = x, eps = v; clip_sample absent = class default true.
+    ['v-prediction, set_alpha_to_one true, class-default clip_sample, leading', { ...SD_VP_DDIM, prediction_type: 'v_prediction', set_alpha_to_one: true, clip_sample: undefined }, 8],
   ] as [string, SchedulerConfig, number][]) {
     it(`equals diffusers DDIMInverseScheduler written out (${name})`, async () => {
       const model = fakeVpModel(p, cfg);

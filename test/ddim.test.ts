@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { paramDefaults } from '../nodes/core/params.ts';
 import { Tensor } from '../nodes/core/tensor.ts';
+import type { ExecContext, FileService, ModelService } from '../nodes/core/types.ts';
 import type { SchedulerConfig, Sigmas } from '../nodes/core/values.ts';
+import { Sampler } from '../nodes/sampler.ts';
 import { alphasCumprod, betasFromConfig } from '../nodes/sampling/betas.ts';
 import { createDdim, ddimOptionsFromConfig, limitDenoised } from '../nodes/sampling/ddim.ts';
 import { createDenoiseFn } from '../nodes/sampling/denoiser.ts';
@@ -184,4 +187,169 @@ describe('DDIM details', () => {
     expect(() => createDdim({ eta: 0.5 }).init({ sigmas }, x)).toThrow(/noise source/);
     expect(() => createDdim({ eta: -1 })).toThrow(/eta/);
   });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Whole pipeline runs through the Sampler node against diffusers written out independently: the training
+// table, set_timesteps, init_noise_sigma, every prediction type, clip_sample / thresholding (eps kept, as
+// use_clipped_model_output=False), eta noise, and img2img (StableDiffusionImg2ImgPipeline.get_timesteps + add_noise).
+
+/** DDIMScheduler.__init__ (linear / scaled_linear) and set_timesteps, written from diffusers' code. */
+function diffusersDdimSchedule(cfg: SchedulerConfig, n: number): { abar: Float64Array; timesteps: number[] } {
+  const T = (cfg.num_train_timesteps as number) ?? 1000;
+  const b0 = (cfg.beta_start as number) ?? 0.0001;
+  const b1 = (cfg.beta_end as number) ?? 0.02;
+  const lin = (a: number, b: number, k: number) => Array.from({ length: k }, (_, i) => (i === k - 1 ? b : a + (i * (b - a)) / (k - 1)));
+  const betas = cfg.beta_schedule === 'scaled_linear' ? lin(Math.sqrt(b0), Math.sqrt(b1), T).map((v) => v * v) : lin(b0, b1, T);
+  const abar = new Float64Array(T);
+  betas.reduce((acc, b, i) => (abar[i] = acc * (1 - b)), 1);
+  const npRound = (v: number) => (Math.abs(v - Math.trunc(v)) === 0.5 ? 2 * Math.round(v / 2) : Math.round(v));
+  const spacing = cfg.timestep_spacing ?? 'leading';
+  let timesteps: number[];
+  if (spacing === 'linspace') timesteps = Array.from({ length: n }, (_, i) => npRound(n === 1 ? 0 : i * ((T - 1) / (n - 1)))).reverse();
+  else if (spacing === 'leading') timesteps = Array.from({ length: n }, (_, i) => i * Math.floor(T / n) + ((cfg.steps_offset as number) ?? 0)).reverse();
+  else timesteps = Array.from({ length: n }, (_, i) => npRound(T - i * (T / n)) - 1);
+  return { abar, timesteps };
+}
+
+/** torch.quantile (linear) + clamp to [1, max], then clamp(x0, -s, s) / s, per batch element (one here). */
+function thresholdRef(x0: Float64Array, ratio: number, max: number): Float64Array {
+  const sorted = Float64Array.from(x0, Math.abs).sort();
+  const pos = ratio * (sorted.length - 1);
+  const lo = Math.floor(pos);
+  const q = sorted[lo] + (sorted[Math.min(lo + 1, sorted.length - 1)] - sorted[lo]) * (pos - lo);
+  const s = Math.min(Math.max(q, 1), max);
+  return x0.map((v) => Math.min(Math.max(v, -s), s) / s);
+}
+
+/** The pipeline loop with DDIMScheduler.step, float64, from `latents` over `timesteps` (N = the full grid's length). */
+async function diffusersPipeline(
+  model: FakeModel,
+  cfg: SchedulerConfig,
+  abar: Float64Array,
+  n: number,
+  timesteps: number[],
+  latents: Float64Array,
+  eta: number,
+  draws: Float32Array[],
+): Promise<{ x: Float64Array; limited: boolean }> {
+  const finalAbar = cfg.set_alpha_to_one === false ? abar[0] : 1;
+  const T = abar.length;
+  let x = latents;
+  let limited = false;
+  for (let i = 0; i < timesteps.length; i++) {
+    const t = timesteps[i];
+    const prev = t - Math.floor(T / n);
+    const at = abar[t];
+    const bt = 1 - at;
+    const ap = prev >= 0 ? abar[prev] : finalAbar;
+    const out = await model.denoiser.run({
+      sample: { dims: DIMS, data: Float32Array.from(x), type: 'float32' },
+      timestep: { dims: [1], data: Float32Array.of(t), type: 'float32' },
+    });
+    const m = Float64Array.from(out.out_sample.data as Float32Array);
+    let x0: Float64Array;
+    let eps: Float64Array;
+    const type = cfg.prediction_type ?? 'epsilon';
+    if (type === 'epsilon') {
+      x0 = x.map((v, k) => (v - Math.sqrt(bt) * m[k]) / Math.sqrt(at));
+      eps = m;
+    } else if (type === 'sample') {
+      x0 = m;
+      eps = x.map((v, k) => (v - Math.sqrt(at) * m[k]) / Math.sqrt(bt));
+    } else {
+      x0 = x.map((v, k) => Math.sqrt(at) * v - Math.sqrt(bt) * m[k]);
+      eps = x.map((v, k) => Math.sqrt(at) * m[k] + Math.sqrt(bt) * v);
+    }
+    const before = x0;
+    if (cfg.thresholding === true) {
+      x0 = thresholdRef(x0, (cfg.dynamic_thresholding_ratio as number) ?? 0.995, (cfg.sample_max_value as number) ?? 1);
+    } else if (cfg.clip_sample !== false) {
+      const r = (cfg.clip_sample_range as number) ?? 1;
+      x0 = x0.map((v) => Math.min(Math.max(v, -r), r));
+    }
+    if (x0.some((v, k) => Math.abs(v - before[k]) > 1e-3)) limited = true;
+    const variance = ((1 - ap) / bt) * (1 - at / ap);
+    const std = eta * Math.sqrt(variance);
+    x = x0.map((v, k) => Math.sqrt(ap) * v + Math.sqrt(1 - ap - std * std) * eps[k] + (eta > 0 ? std * draws[i][k] : 0));
+  }
+  return { x, limited };
+}
+
+function samplerContext(): ExecContext {
+  return {
+    nodeId: 'n1',
+    nodeType: 'Sampler',
+    signal: new AbortController().signal,
+    models: {} as ModelService,
+    files: {} as FileService,
+    graph: null,
+    progress: () => {},
+    throwIfAborted() {},
+  };
+}
+
+type SamplerParams = Parameters<typeof Sampler.execute>[2];
+
+describe('Sampler with solver ddim equals the diffusers pipeline loop (independent reference)', () => {
+  const cases: { name: string; cfg: SchedulerConfig; steps: number; eta: number; strength?: number; limited?: boolean }[] = [
+    {
+      name: 'sample prediction, clip_sample 0.3, set_alpha_to_one, leading without offset, eta 0.5',
+      cfg: { ...SD_VP_DDIM, prediction_type: 'sample', clip_sample: true, clip_sample_range: 0.3, set_alpha_to_one: true, steps_offset: 0 },
+      steps: 9,
+      eta: 0.5,
+      limited: true,
+    },
+    {
+      name: 'eps, class-default clip_sample (absent key), dynamic thresholding 0.9 / 1.15, linspace',
+      cfg: { ...SD_VP_DDIM, clip_sample: undefined, thresholding: true, dynamic_thresholding_ratio: 0.9, sample_max_value: 1.15, timestep_spacing: 'linspace' },
+      steps: 6,
+      eta: 0,
+      limited: true,
+    },
+    {
+      // T//N = 142 and the last trailing timestep is 142: the run ends on abar[0] even with set_alpha_to_one.
+      name: 'v-prediction, trailing 7 steps ending on abar[0], set_alpha_to_one',
+      cfg: { ...SD_VP_DDIM, prediction_type: 'v_prediction', timestep_spacing: 'trailing', set_alpha_to_one: true },
+      steps: 7,
+      eta: 0,
+    },
+    { name: 'img2img strength 0.55, leading, steps_offset 1, eta 1', cfg: SD_VP_DDIM, steps: 10, eta: 1, strength: 0.55 },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const { abar, timesteps: full } = diffusersDdimSchedule(c.cfg, c.steps);
+      // get_timesteps: init_timestep = min(int(N * strength), N); t_start = max(N - init_timestep, 0).
+      const strength = c.strength ?? 1;
+      const tStart = Math.max(c.steps - Math.min(Math.floor(c.steps * strength), c.steps), 0);
+      const timesteps = full.slice(tStart);
+      const noise = Array.from({ length: timesteps.length + 1 }, (_, k) => Float32Array.from(seededNormals(192, 300 + k)));
+      const image = Float32Array.from(seededNormals(192, 77), (v) => 0.4 * v + 0.1);
+      // init_noise_sigma = 1; img2img: add_noise(image, noise, timesteps[0]).
+      const a0 = abar[timesteps[0]];
+      const latents = c.strength === undefined ? Float64Array.from(noise[0]) : Float64Array.from(image, (v, k) => Math.sqrt(a0) * v + Math.sqrt(1 - a0) * noise[0][k]);
+      const ref = await diffusersPipeline(fakeVpModel(p, c.cfg), c.cfg, abar, c.steps, timesteps, latents, c.eta, noise.slice(1));
+      if (c.limited) expect(ref.limited).toBe(true);
+
+      const model = fakeVpModel(p, c.cfg);
+      const noiseInput = new Tensor([noise.length, ...DIMS]);
+      noise.forEach((z, k) => noiseInput.data.set(z, k * 192));
+      const params = {
+        ...(paramDefaults(Sampler) as SamplerParams),
+        solver: 'ddim',
+        steps: c.steps,
+        eta: c.eta,
+        start: c.strength === undefined ? 'noise' : 'img2img',
+        denoise: strength,
+      } as SamplerParams;
+      const latentIn = c.strength === undefined ? Tensor.zeros(DIMS) : new Tensor(DIMS, image.slice());
+      const r = await Sampler.execute(
+        samplerContext(),
+        { model, latent: latentIn, noise: noiseInput, sigmas: undefined, conditioning: undefined, guidance: undefined },
+        params,
+      );
+      expect(model.seen).toEqual(timesteps);
+      expect(relL2(r.latent.data, ref.x)).toBeLessThan(5e-6);
+    });
+  }
 });

@@ -209,7 +209,10 @@ describe('x0 limits', () => {
 
   it('per scheduler class from the config', () => {
     expect(denoisedLimitFromConfig({ _class_name: 'DDIMScheduler' }, 'ddim')).toEqual({ limit: { kind: 'clip', range: 1 }, keepEps: true });
-    expect(denoisedLimitFromConfig({ _class_name: 'EulerDiscreteScheduler' }, 'ddim')).toBeUndefined();
+    // DDIMScheduler.from_config on a config without clip_sample (an SDXL Euler config) clips: the class default.
+    expect(denoisedLimitFromConfig({ _class_name: 'EulerDiscreteScheduler' }, 'ddim')).toEqual({ limit: { kind: 'clip', range: 1 }, keepEps: true });
+    expect(denoisedLimitFromConfig({ _class_name: 'EulerDiscreteScheduler', clip_sample: false }, 'ddim')).toBeUndefined();
+    expect(denoisedLimitFromConfig({ _class_name: 'FlowMatchEulerDiscreteScheduler' }, 'ddim')).toBeUndefined();
     expect(denoisedLimitFromConfig({ _class_name: 'DDIMScheduler', thresholding: true, sample_max_value: 2 }, 'ddim')?.limit).toEqual({
       kind: 'threshold',
       ratio: 0.995,

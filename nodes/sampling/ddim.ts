@@ -129,8 +129,11 @@ export type DdimInversionVariant = (typeof DDIM_INVERSION_VARIANTS)[number];
 
 /**
  * Ascending timesteps of diffusers DDIMInverseScheduler.set_timesteps: leading arange(0, N) * (T//N) +
- * steps_offset; trailing round(arange(T, 0, -T/N))[::-1] - 1 (always N entries, as the forward grids).
- * DDIMInverseScheduler has no linspace spacing (diffusers raises); neither does this.
+ * steps_offset; trailing round(arange(T, 0, -T/N))[::-1] - 1. DDIMInverseScheduler has no linspace spacing
+ * (diffusers raises); neither does this.
+ * Deliberate deviation (as the forward trailing grid, sigma-grids.ts): for the N where numpy's float arange
+ * yields N + 1 entries (61, 103, ...) diffusers' first inverse step has t = -1 (the model is called with -1
+ * and alphas_cumprod[-1] wraps to the noisiest level); that entry is dropped here, always N entries.
  */
 export function ddimInverseTimesteps(cfg: SchedulerConfig, steps: number): number[] {
   const T = vpTable(cfg).trainSteps;
@@ -149,6 +152,15 @@ export function ddimInverseTimesteps(cfg: SchedulerConfig, steps: number): numbe
   }
   for (const t of ts) if (t < 0 || t >= T) throw new Error(`DDIM inversion grid: timestep ${t} is outside [0, ${T}) (check steps_offset)`);
   return ts;
+}
+
+/**
+ * DDIMInverseScheduler's initial_alpha_cumprod rule: set_alpha_to_one (default true), except that the deprecated
+ * set_alpha_to_zero key, which from_config still passes (_deprecated_kwargs), replaces it when not null.
+ */
+function inverseAlphaToOne(cfg: SchedulerConfig): boolean {
+  const legacy = cfg.set_alpha_to_zero;
+  return legacy !== undefined && legacy !== null ? cfgBool(cfg, 'set_alpha_to_zero', true) : cfgBool(cfg, 'set_alpha_to_one', true);
 }
 
 /**
@@ -181,7 +193,7 @@ export function ddimInverseSigmas(
   }
   if (variant !== 'diffusers') throw new Error(`DDIM inversion: unknown variant ${JSON.stringify(variant)} (expected ${DDIM_INVERSION_VARIANTS.join(' or ')})`);
   const ratio = Math.floor(T / steps);
-  const initial = cfgBool(cfg, 'set_alpha_to_one', true) ? 0 : table.sigmas[0];
+  const initial = inverseAlphaToOne(cfg) ? 0 : table.sigmas[0];
   const starts = ts.map((t) => {
     const from = Math.min(t - ratio, T - 1);
     return from >= 0 ? table.sigmas[from] : initial;

@@ -248,15 +248,12 @@ export function limitPrediction(pred: Prediction, x: Tensor, sigma: number, spac
   return { denoised, eps, derivative: eps };
 }
 
-/** Scheduler classes whose configs carry clip_sample with DDIMScheduler's default (true). */
-const CLIPPING_CLASSES = /^(DDIM|DDPM|PNDM)/;
-
 /**
  * The x0 limit a solver applies for a config, per its diffusers class: DDIM (thresholding, else
  * clip_sample; eps kept), Heun (clip_sample), DPM-Solver / UniPC / DEIS (thresholding); none for the others.
- * DDIM's clip_sample defaults to true only for DDIM/DDPM/PNDM configs (or configs without a class).
- * Deliberate deviation: diffusers' DDIMScheduler.from_config on, say, an Euler config would clip x0 to
- * [-1, 1] because that config never mentions clip_sample; here such configs are not clipped.
+ * A config that does not mention clip_sample gets the class default, as DDIMScheduler.from_config gives
+ * it: DDIM clips x0 to [-1, 1] even on, say, an SDXL Euler config (set clip_sample false to avoid it).
+ * Flow-matching configs are the exception: DDIM there is flow Euler, which diffusers has no DDIM for.
  */
 export function denoisedLimitFromConfig(cfg: SchedulerConfig, solver: string): PredictionLimit | undefined {
   const cls = schedulerClassFor(solver);
@@ -269,7 +266,7 @@ export function denoisedLimitFromConfig(cfg: SchedulerConfig, solver: string): P
   let limit: DenoisedLimit | undefined;
   if (cls === 'DDIMScheduler') {
     const own = cfg._class_name;
-    limit = threshold() ?? clip(typeof own !== 'string' || CLIPPING_CLASSES.test(own));
+    limit = threshold() ?? clip(!(typeof own === 'string' && own.startsWith('FlowMatch')));
     return limit && { limit, keepEps: true };
   }
   if (cls === 'HeunDiscreteScheduler') limit = clip(false);
