@@ -15,14 +15,18 @@
  * step draws, from one Philox stream.
  *
  * Latents in and out are in the model's data variables at their level (the VP sample for VP models, x_t
- * for flow models); the solvers run in sampling variables (VE for VP models).
+ * for flow models); the solvers run in sampling variables (VE for VP models). One diffusers quirk kept for
+ * parity: an Euler-family schedule that ends above sigma 0 returns the VE sample, as those schedulers do.
  */
 import { guidedDenoiseFn } from './cfg.ts';
 import { SeededNormal } from './core/random.ts';
 import { Tensor } from './core/tensor.ts';
 import { defineNode, NodeInputError, type ParamSpec } from './core/types.ts';
-import type { SchedulerConfig, SigmaSpace, Trajectory } from './core/values.ts';
-import { img2imgSigmas, noisedStart } from './sampling/add-noise.ts';
+import type { SchedulerConfig, SigmaSpace, Sigmas, Trajectory } from './core/values.ts';
+import { img2imgSigmas, noisedStart, onnxImg2imgStart, onnxNoisedStart } from './sampling/add-noise.ts';
+import { cfgNumber } from './sampling/schedule-config.ts';
+import { SCHEDULER_RULES, type SchedulerClass } from './sampling/schedule-rules.ts';
+import { sliceSigmas } from './sampling/sigmas-split.ts';
 import { bindDenoiser, checkLatentShape, denoisedLimitFromConfig } from './sampling/denoiser.ts';
 import { sigmaSpace, timestepUnits, toModelTimestep } from './sampling/model-time.ts';
 import { scale, type NoiseSource } from './sampling/ops.ts';
@@ -32,6 +36,7 @@ import { createSolver, GRID_AS, SOLVER_NAMES, solverEntry, solverParamSpecs } fr
 import { checkSigmas, modelInputScale } from './sampling/solver.ts';
 
 export const START_MODES = ['auto', 'noise', 'img2img', 'continue'] as const;
+export const IMG2IMG_RULES = ['diffusers', 'diffusers-onnx'] as const;
 export type StartMode = (typeof START_MODES)[number];
 
 /** Image tokens of a latent, for FLUX-style dynamic shifting: [B, L, C] packed, or [B, C, H, W] in 2x2 patches. */
@@ -64,6 +69,14 @@ export function splitNoiseInput(noise: Tensor, latent: Tensor): { initial: Tenso
   }
   const slices = Array.from({ length: noise.dims[0] }, (_, k) => new Tensor(latent.dims, noise.data.slice(k * latent.size, (k + 1) * latent.size)));
   return { initial: slices[0], steps: slices.slice(1) };
+}
+
+/** The legacy ONNX img2img start for a VP grid (those pipelines are SD 1.x/2.x only). */
+function legacyOnnxStart(full: Sigmas, scheduler: SchedulerConfig, strength: number, gridSolver: string): { start: number; noiseAt: number } {
+  if (full.space !== 'vp') throw new NodeInputError('img2img_rule "diffusers-onnx" follows the legacy ONNX Stable Diffusion pipeline, which has no flow models');
+  // That pipeline slices the timestep list without the solver order, which for Heun's doubled list starts mid-step.
+  if (gridSolver === 'heun') throw new NodeInputError('img2img_rule "diffusers-onnx" is not offered for Heun (the legacy pipeline starts it between its two stages)');
+  return onnxImg2imgStart(full.timesteps.length, strength, cfgNumber(scheduler, 'steps_offset', 0));
 }
 
 const SOLVER_PARAMS: Record<string, ParamSpec> = solverParamSpecs();
@@ -121,6 +134,14 @@ export const Sampler = defineNode({
       help: 'Fraction of the schedule to run (img2img strength)',
       when: { param: 'start', in: ['auto', 'img2img'] },
     },
+    img2img_rule: {
+      kind: 'enum',
+      options: IMG2IMG_RULES,
+      default: 'diffusers',
+      label: 'img2img start',
+      help: 'diffusers: as its torch pipelines (noise at the first step run); diffusers-onnx: as the legacy ONNX img2img pipeline (steps_offset added to the strength steps, noise one level above the first step run)',
+      when: { param: 'start', in: ['auto', 'img2img'] },
+    },
     // Off by default: every state and x0 kept is two latents per step held by the cache and recent runs
     // (100 MB for a 50-step FLUX 1024² run) and a copy per step; turned on for the debug views.
     record_trajectory: {
@@ -176,8 +197,10 @@ export const Sampler = defineNode({
     if (full.space !== space) throw new NodeInputError(`the sigmas are for a "${full.space}" model but this model is "${space}"`, 'sigmas');
 
     const start: Exclude<StartMode, 'auto'> = params.start === 'auto' ? (params.denoise < 1 ? 'img2img' : 'noise') : params.start;
-    // img2img (diffusers strength): the last min(floor(N * denoise), N) steps, from the latent noised by add_noise.
-    const sigmas = start === 'img2img' ? img2imgSigmas(full, params.denoise) : full;
+    // img2img (diffusers strength): the last min(floor(N * denoise), N) steps, from the latent noised by add_noise;
+    // or the legacy ONNX pipeline's start (see onnxImg2imgStart).
+    const legacy = start === 'img2img' && params.img2img_rule === 'diffusers-onnx' ? legacyOnnxStart(full, model.scheduler, params.denoise, gridSolver) : undefined;
+    const sigmas = start === 'img2img' ? (legacy ? sliceSigmas(full, legacy.start, full.timesteps.length) : img2imgSigmas(full, params.denoise)) : full;
     const steps = sigmas.timesteps.length;
 
     // One seeded stream: the initial noise first (same draws as RandomNoise with this seed), then the
@@ -207,12 +230,17 @@ export const Sampler = defineNode({
     const s0 = sigmas.sigmas[0];
     let x: Tensor;
     if (start === 'continue') x = scale(latent, 1 / modelInputScale(space, s0));
+    else if (legacy) x = onnxNoisedStart(latent, initial, full.sigmas[legacy.noiseAt], s0, full.origin);
     else if (start === 'img2img') x = noisedStart(latent, initial, sigmas);
     else x = scale(initial, initNoiseSigma(sigmas, model.scheduler));
 
     // diffusers' end-of-schedule rules count the whole schedule: tell the solver when this grid is its tail.
     const seg = sigmas.segment;
-    const extra = seg && seg.start + steps === seg.total ? { scheduleSteps: seg.total } : {};
+    const endsSchedule = !seg || seg.start + steps === seg.total;
+    const extra: Record<string, unknown> = seg && endsSchedule ? { scheduleSteps: seg.total } : {};
+    // An img2img run starts at step k of the full schedule; LMS takes its first coefficients from the levels
+    // before k, as diffusers' step_index does (other solvers ignore them).
+    if (start === 'img2img') extra.precedingLevels = full.sigmas.slice(0, full.timesteps.length - steps);
     let solver;
     try {
       solver = createSolver(solverName, model.scheduler, params as Record<string, unknown>, extra);
@@ -240,11 +268,14 @@ export const Sampler = defineNode({
       },
     });
     const last = sigmas.sigmas[sigmas.sigmas.length - 1];
-    const out = params.record_trajectory ? trajectory.states[trajectory.states.length - 1] : toModel(result.x, last);
+    // diffusers' Euler-family schedulers hold and return the VE sample; a schedule that ends above sigma 0
+    // (final_sigmas_type sigma_min) therefore hands the pipeline x0 + sigma eps, not the VP sample.
+    const veOut = endsSchedule && last > 0 && space === 'vp' && full.origin !== undefined && SCHEDULER_RULES[full.origin as SchedulerClass]?.family === 'euler';
+    const out = veOut ? result.x : params.record_trajectory ? trajectory.states[trajectory.states.length - 1] : toModel(result.x, last);
     if (!params.record_trajectory) {
       // Only the end point: the last level, the final state and its x0 prediction.
       trajectory.sigmas = [last];
-      trajectory.states.push(out);
+      trajectory.states.push(veOut ? toModel(result.x, last) : out);
       trajectory.denoised.push(result.denoised);
     }
     return { latent: out, denoised: result.denoised, trajectory };

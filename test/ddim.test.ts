@@ -5,6 +5,7 @@ import type { ExecContext, FileService, ModelService } from '../nodes/core/types
 import type { SchedulerConfig, Sigmas } from '../nodes/core/values.ts';
 import { Sampler } from '../nodes/sampler.ts';
 import { alphasCumprod, betasFromConfig } from '../nodes/sampling/betas.ts';
+import { onnxImg2imgStart } from '../nodes/sampling/add-noise.ts';
 import { createDdim, ddimOptionsFromConfig, limitDenoised } from '../nodes/sampling/ddim.ts';
 import { createDenoiseFn } from '../nodes/sampling/denoiser.ts';
 import { createFlowEuler } from '../nodes/sampling/flow-euler.ts';
@@ -292,7 +293,7 @@ function samplerContext(): ExecContext {
 type SamplerParams = Parameters<typeof Sampler.execute>[2];
 
 describe('Sampler with solver ddim equals the diffusers pipeline loop (independent reference)', () => {
-  const cases: { name: string; cfg: SchedulerConfig; steps: number; eta: number; strength?: number; limited?: boolean }[] = [
+  const cases: { name: string; cfg: SchedulerConfig; steps: number; eta: number; strength?: number; limited?: boolean; onnx?: boolean }[] = [
     {
       name: 'sample prediction, clip_sample 0.3, set_alpha_to_one, leading without offset, eta 0.5',
       cfg: { ...SD_VP_DDIM, prediction_type: 'sample', clip_sample: true, clip_sample_range: 0.3, set_alpha_to_one: true, steps_offset: 0 },
@@ -315,18 +316,24 @@ describe('Sampler with solver ddim equals the diffusers pipeline loop (independe
       eta: 0,
     },
     { name: 'img2img strength 0.55, leading, steps_offset 1, eta 1', cfg: SD_VP_DDIM, steps: 10, eta: 1, strength: 0.55 },
+    // OnnxStableDiffusionImg2ImgPipeline: init = min(int(N s) + offset, N), noise at timesteps[-init], loop from N - init + offset.
+    { name: 'legacy ONNX img2img pipeline, strength 0.6, steps_offset 1: noise one level above the first step', cfg: SD_VP_DDIM, steps: 10, eta: 0, strength: 0.6, onnx: true },
+    { name: 'legacy ONNX img2img pipeline, strength 1: the first step is skipped', cfg: SD_VP_DDIM, steps: 8, eta: 0.3, strength: 1, onnx: true },
   ];
   for (const c of cases) {
     it(c.name, async () => {
       const { abar, timesteps: full } = diffusersDdimSchedule(c.cfg, c.steps);
       // get_timesteps: init_timestep = min(int(N * strength), N); t_start = max(N - init_timestep, 0).
       const strength = c.strength ?? 1;
-      const tStart = Math.max(c.steps - Math.min(Math.floor(c.steps * strength), c.steps), 0);
+      const offset = c.onnx ? Number(c.cfg.steps_offset ?? 0) : 0;
+      const init = Math.min(Math.floor(c.steps * strength) + offset, c.steps);
+      const tStart = Math.max(c.steps - init + offset, 0);
       const timesteps = full.slice(tStart);
+      const noisedAt = c.onnx ? full[init === 0 ? 0 : c.steps - init] : timesteps[0];
       const noise = Array.from({ length: timesteps.length + 1 }, (_, k) => Float32Array.from(seededNormals(192, 300 + k)));
       const image = Float32Array.from(seededNormals(192, 77), (v) => 0.4 * v + 0.1);
-      // init_noise_sigma = 1; img2img: add_noise(image, noise, timesteps[0]).
-      const a0 = abar[timesteps[0]];
+      // init_noise_sigma = 1; img2img: add_noise(image, noise, timesteps[0]) (the legacy ONNX pipeline: its own level).
+      const a0 = abar[noisedAt];
       const latents = c.strength === undefined ? Float64Array.from(noise[0]) : Float64Array.from(image, (v, k) => Math.sqrt(a0) * v + Math.sqrt(1 - a0) * noise[0][k]);
       const ref = await diffusersPipeline(fakeVpModel(p, c.cfg), c.cfg, abar, c.steps, timesteps, latents, c.eta, noise.slice(1));
       if (c.limited) expect(ref.limited).toBe(true);
@@ -341,6 +348,7 @@ describe('Sampler with solver ddim equals the diffusers pipeline loop (independe
         eta: c.eta,
         start: c.strength === undefined ? 'noise' : 'img2img',
         denoise: strength,
+        img2img_rule: c.onnx ? 'diffusers-onnx' : 'diffusers',
       } as SamplerParams;
       const latentIn = c.strength === undefined ? Tensor.zeros(DIMS) : new Tensor(DIMS, image.slice());
       const r = await Sampler.execute(
@@ -352,4 +360,14 @@ describe('Sampler with solver ddim equals the diffusers pipeline loop (independe
       expect(relL2(r.latent.data, ref.x)).toBeLessThan(5e-6);
     });
   }
+});
+
+describe('legacy ONNX img2img rule', () => {
+  it('is refused for Heun (that pipeline starts it between stages) and for flow models', async () => {
+    const params = { ...(paramDefaults(Sampler) as SamplerParams), solver: 'heun', steps: 6, start: 'img2img', denoise: 0.5, img2img_rule: 'diffusers-onnx' } as SamplerParams;
+    const inputs = { model: fakeVpModel(p, SD_VP_DDIM), latent: Tensor.zeros(DIMS), noise: undefined, sigmas: undefined, conditioning: undefined, guidance: undefined };
+    await expect(Sampler.execute(samplerContext(), inputs, params)).rejects.toThrow(/not offered for Heun/);
+    expect(onnxImg2imgStart(10, 0.6, 1)).toEqual({ start: 4, noiseAt: 3 });
+    expect(onnxImg2imgStart(10, 0, 0)).toEqual({ start: 10, noiseAt: 0 }); // Python's timesteps[-0] is the first
+  });
 });

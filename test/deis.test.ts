@@ -4,41 +4,70 @@ import type { SchedulerConfig } from '../nodes/core/values.ts';
 import { createDeis, deisCoefficients, type DeisOptions } from '../nodes/sampling/deis.ts';
 import { createDenoiseFn } from '../nodes/sampling/denoiser.ts';
 import { expLevel } from '../nodes/sampling/lambda.ts';
+import type { Sigmas } from '../nodes/core/values.ts';
 import { runSampler } from '../nodes/sampling/sampler-loop.ts';
 import {
   BATCH_DIMS,
+  fakeVpTimestep,
   GAUSS,
   lambdaUniformLevels,
   measureOrder,
   multistepTimesteps,
   NOISE,
   relL2,
+  SD_TABLE,
   tableGrid,
   uniformLevels,
   vpStartToState,
   lin,
   type Vec,
 } from './exp-solver-helpers.ts';
-import { fakeVpModel, SD_VP_DDIM, type FakeModel } from './sampling-fake-model.ts';
+import { fakeFlowModel, fakeVpModel, SD_VP_DDIM, type FakeModel } from './sampling-fake-model.ts';
 
 
-/** diffusers DEISMultistepScheduler (log-rho) in VP variables, with its ind_fn closed forms. */
-async function diffusersDeis(model: FakeModel, cfg: SchedulerConfig, order: number, lowerOrderFinal: boolean, timesteps: number[], sigmas: number[], x: Vec): Promise<Vec> {
-  const as = (s: number): [number, number] => [1 / Math.sqrt(s * s + 1), s / Math.sqrt(s * s + 1)];
+interface DeisRefExtras {
+  /** use_flow_sigmas: alpha = 1 - sigma, sigma = sigma, flow_prediction model output. */
+  space?: 'vp' | 'flow';
+  threshold?: { ratio: number; maxValue: number };
+  /** set_begin_index (img2img). */
+  begin?: number;
+}
+
+/** torch.quantile (linear) of |x|, clamped to [1, max]; x0 = clamp(x0, -s, s) / s (DDPMScheduler._threshold_sample). */
+function thresholdSample(x0: Vec, ratio: number, maxValue: number): Vec {
+  const sorted = Float64Array.from(x0, Math.abs).sort();
+  const pos = ratio * (sorted.length - 1);
+  const lo = Math.floor(pos);
+  const q = sorted[lo] + (sorted[Math.min(lo + 1, sorted.length - 1)] - sorted[lo]) * (pos - lo);
+  const s = Math.min(Math.max(q, 1), maxValue);
+  return x0.map((v) => Math.min(Math.max(v, -s), s) / s);
+}
+
+/** diffusers DEISMultistepScheduler (log-rho) in VP (or flow) variables, with its ind_fn closed forms. */
+async function diffusersDeis(model: FakeModel, cfg: SchedulerConfig, order: number, lowerOrderFinal: boolean, timesteps: number[], sigmas: number[], x: Vec, extras: DeisRefExtras = {}): Promise<Vec> {
+  const flow = extras.space === 'flow';
+  const as = (s: number): [number, number] => (flow ? [1 - s, s] : [1 / Math.sqrt(s * s + 1), s / Math.sqrt(s * s + 1)]);
   const outputs: Vec[] = [];
   let lowerOrderNums = 0;
   const N = timesteps.length;
   const L = Math.log;
   const ind2 = (t: number, b: number, c: number) => (t * (-L(c) + L(t) - 1)) / (L(b) - L(c));
   const ind3 = (t: number, b: number, c: number, d: number) => (t * (L(c) * (L(d) - L(t) + 1) - L(d) * L(t) + L(d) + L(t) ** 2 - 2 * L(t) + 2)) / ((L(b) - L(c)) * (L(b) - L(d)));
-  for (let i = 0; i < N; i++) {
+  for (let i = extras.begin ?? 0; i < N; i++) {
     const raw = await model.denoiser.run({
-      sample: { dims: BATCH_DIMS, data: Float32Array.from(x), type: 'float32' },
+      [flow ? 'hidden_states' : 'sample']: { dims: BATCH_DIMS, data: Float32Array.from(x), type: 'float32' },
       timestep: { dims: [1], data: Float32Array.of(timesteps[i]), type: 'float32' },
     });
-    const out = Float64Array.from(raw.out_sample.data);
+    const out = Float64Array.from(Object.values(raw)[0].data);
     const [a, s] = as(sigmas[i]);
-    const x0 = cfg.prediction_type === 'v_prediction' ? lin([[a, x], [-s, out]]) : lin([[1 / a, x], [-s / a, out]]);
+    let x0 = flow
+      ? lin([[1, x], [-sigmas[i], out]])
+      : cfg.prediction_type === 'v_prediction'
+        ? lin([[a, x], [-s, out]])
+        : cfg.prediction_type === 'sample'
+          ? out
+          : lin([[1 / a, x], [-s / a, out]]);
+    if (extras.threshold) x0 = thresholdSample(x0, extras.threshold.ratio, extras.threshold.maxValue);
     outputs.push(lin([[1 / s, x], [-a / s, x0]]));
     const lowerFinal = i === N - 1 && lowerOrderFinal && N < 15;
     const lowerSecond = i === N - 2 && lowerOrderFinal && N < 15;
@@ -107,6 +136,63 @@ describe('DEIS matches diffusers DEISMultistepScheduler (VP-variable reference)'
     const rt = t.sigma / t.alpha;
     for (let j = 0; j < 3; j++) expect(c[j]).toBeCloseTo(simpson((r) => basis(j, r), rhos[0], rt), 10);
   });
+});
+
+// ---------------------------------------------------------------------------------------------
+// More of diffusers' branches (audit H4): sample prediction, thresholding, img2img (set_begin_index),
+// Karras levels (last level repeated: DEIS's always-sigma_min final), use_flow_sigmas grids.
+
+/** Karras levels between the SD table's ends, rounded timesteps, the last level repeated (DEIS). */
+function karrasGrid(n: number): Sigmas {
+  const smin = SD_TABLE[0];
+  const smax = SD_TABLE[SD_TABLE.length - 1];
+  const levels = Array.from({ length: n }, (_, i) => (smax ** (1 / 7) + (i / (n - 1)) * (smin ** (1 / 7) - smax ** (1 / 7))) ** 7);
+  return { space: 'vp', sigmas: [...levels, levels[n - 1]], timesteps: levels.map((l) => Math.round(fakeVpTimestep(l))) };
+}
+
+/** DEIS's use_flow_sigmas grid: flip(shift(1 - linspace(1, 1/T, N + 1)))[:-1], last level repeated; t = trunc(sigma*T)/T. */
+function flowGrid(n: number, shift: number): Sigmas {
+  const rising = Array.from({ length: n + 1 }, (_, i) => {
+    const s = 1 - (1 + (i / n) * (1 / 1000 - 1));
+    return (shift * s) / (1 + (shift - 1) * s);
+  });
+  const levels = rising.reverse().slice(0, n);
+  return { space: 'flow', sigmas: [...levels, levels[n - 1]], timesteps: levels.map((s) => Math.trunc(s * 1000) / 1000) };
+}
+
+describe('DEIS matches diffusers in its other branches', () => {
+  const THRESH = { ratio: 0.9, maxValue: 1.5 };
+  const X0_PRED: SchedulerConfig = { ...SD_VP_DDIM, prediction_type: 'sample' };
+  const cases: { name: string; order: number; opts: DeisOptions; lof: boolean; cfg: SchedulerConfig; grid: () => Sigmas; extras?: DeisRefExtras }[] = [
+    { name: 'sample prediction, order 3, 10 steps', order: 3, opts: { order: 3 }, lof: true, cfg: X0_PRED, grid: () => tableGrid(X0_PRED, multistepTimesteps(10), 'sigma_min') },
+    { name: 'thresholding, order 3, 12 steps', order: 3, opts: { order: 3, thresholding: THRESH }, lof: true, cfg: SD_VP_DDIM, grid: () => tableGrid(SD_VP_DDIM, multistepTimesteps(12), 'sigma_min'), extras: { threshold: THRESH } },
+    { name: 'img2img: begin 7 of 12, order 3', order: 3, opts: { order: 3, scheduleSteps: 12 }, lof: true, cfg: SD_VP_DDIM, grid: () => tableGrid(SD_VP_DDIM, multistepTimesteps(12), 'sigma_min'), extras: { begin: 7 } },
+    { name: 'img2img: begin 5 of 20 (no lower_order_final at 20 steps), order 3', order: 3, opts: { order: 3, scheduleSteps: 20 }, lof: true, cfg: SD_VP_DDIM, grid: () => tableGrid(SD_VP_DDIM, multistepTimesteps(20), 'sigma_min'), extras: { begin: 5 } },
+    { name: 'Karras, order 3, 8 steps (last step h = 0)', order: 3, opts: { order: 3 }, lof: true, cfg: SD_VP_DDIM, grid: () => karrasGrid(8) },
+    { name: 'Karras, order 3, 16 steps (third order onto the repeated level)', order: 3, opts: { order: 3 }, lof: true, cfg: SD_VP_DDIM, grid: () => karrasGrid(16) },
+    { name: 'flow sigmas (shift 3), order 2, 10 steps', order: 2, opts: {}, lof: true, cfg: SD_VP_DDIM, grid: () => flowGrid(10, 3), extras: { space: 'flow' } },
+    { name: 'flow sigmas (shift 1), order 3, 16 steps', order: 3, opts: { order: 3 }, lof: true, cfg: SD_VP_DDIM, grid: () => flowGrid(16, 1), extras: { space: 'flow' } },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const grid = c.grid();
+      const flow = grid.space === 'flow';
+      const begin = c.extras?.begin ?? 0;
+      const mk = () => (flow ? fakeFlowModel(GAUSS, undefined, 'fraction') : fakeVpModel(GAUSS, c.cfg));
+      const model = mk();
+      const tail: Sigmas = { ...grid, sigmas: grid.sigmas.slice(begin), timesteps: grid.timesteps.slice(begin) };
+      const s0 = tail.sigmas[0];
+      const start = flow ? Float32Array.from(NOISE) : vpStartToState(NOISE, s0);
+      const r = await runSampler({ solver: createDeis(c.opts), sigmas: tail, x: new Tensor(BATCH_DIMS, start), model: createDenoiseFn(model, { space: grid.space }) });
+      const sEnd = grid.sigmas[grid.sigmas.length - 1];
+      const got = r.x.data.map((v) => (flow ? v : v / Math.sqrt(sEnd * sEnd + 1)));
+      const expected = await diffusersDeis(mk(), c.cfg, c.order, c.lof, grid.timesteps, grid.sigmas, Float64Array.from(NOISE), c.extras);
+      expect(expected.every(Number.isFinite)).toBe(true);
+      // Flow grids start at alpha ~ 3e-4 (shift 3): x / alpha_s magnifies the float32 rounding of the state.
+      expect(relL2(got, expected)).toBeLessThan(flow ? 1e-5 : 2e-6);
+      expect(model.seen).toEqual(tail.timesteps.map(Math.fround));
+    });
+  }
 });
 
 describe('DEIS convergence order against the closed-form PF-ODE (started from exact history, stopped above sigma 0)', () => {

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Tensor } from '../nodes/core/tensor.ts';
+import { alphasCumprod, betasFromConfig } from '../nodes/sampling/betas.ts';
+import { buildSigmas, initNoiseSigma } from '../nodes/sampling/schedules.ts';
+import { img2imgSigmas, noisedStart } from '../nodes/sampling/add-noise.ts';
+import { createSolver, GRID_AS } from '../nodes/sampling/solver-registry.ts';
 import type { ModelFeed, SchedulerConfig, Sigmas } from '../nodes/core/values.ts';
 import { createDenoiseFn } from '../nodes/sampling/denoiser.ts';
 import { createDpmMultistep, multistepOrder, type DpmMultistepOptions } from '../nodes/sampling/dpm-multistep.ts';
@@ -35,10 +39,23 @@ interface RefConfig {
   finalZero: boolean;
   flow: boolean;
   prediction: 'epsilon' | 'v_prediction' | 'flow_prediction';
+  /** thresholding=True with (dynamic_thresholding_ratio, sample_max_value). */
+  thresholding?: { ratio: number; max: number };
+}
+
+/** DDPMScheduler._threshold_sample on one sample: s = torch.quantile(|x0|, ratio) (linear), clamped to [1, max]. */
+function refThreshold(x0: Vec, ratio: number, max: number): Vec {
+  const sorted = Array.from(x0, Math.abs).sort((a, b) => a - b);
+  const pos = ratio * (sorted.length - 1);
+  const lo = Math.floor(pos);
+  const hi = Math.min(lo + 1, sorted.length - 1);
+  const q = sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]);
+  const s = Math.min(Math.max(q, 1), max);
+  return x0.map((v) => Math.min(Math.max(v, -s), s) / s);
 }
 
 /** Runs the reference over (timesteps, sigmas) from the scheduler-space sample x (VP sample or flow sample). */
-async function diffusersDpmMultistep(model: FakeModel, c: RefConfig, timesteps: number[], sigmas: number[], x: Vec, noises?: Float32Array[]): Promise<Vec> {
+async function diffusersDpmMultistep(model: FakeModel, c: RefConfig, timesteps: number[], sigmas: number[], x: Vec, noises?: Float32Array[], begin = 0): Promise<Vec> {
   const alphaSigma = (s: number): [number, number] => (c.flow ? [1 - s, s] : [1 / Math.sqrt(s * s + 1), s / Math.sqrt(s * s + 1)]);
   const lam = (s: number) => {
     const [a, sg] = alphaSigma(s);
@@ -47,7 +64,8 @@ async function diffusersDpmMultistep(model: FakeModel, c: RefConfig, timesteps: 
   const outputs: Vec[] = [];
   let lowerOrderNums = 0;
   const N = timesteps.length;
-  for (let i = 0; i < N; i++) {
+  // begin > 0: an img2img run after set_begin_index(begin); len(self.timesteps) is still N.
+  for (let i = begin; i < N; i++) {
     const feeds: Record<string, ModelFeed> = {
       [c.flow ? 'hidden_states' : 'sample']: { dims: BATCH_DIMS, data: Float32Array.from(x), type: 'float32' },
       timestep: { dims: [1], data: Float32Array.of(timesteps[i]), type: 'float32' },
@@ -64,10 +82,18 @@ async function diffusersDpmMultistep(model: FakeModel, c: RefConfig, timesteps: 
     } else if (c.prediction === 'epsilon') m = out;
     else if (c.prediction === 'v_prediction') m = lin([[at, out], [st, x]]);
     else throw new Error('unsupported');
+    if (c.thresholding) {
+      const { ratio, max } = c.thresholding;
+      if (c.algorithm !== 'dpmsolver') m = refThreshold(m, ratio, max);
+      else {
+        const x0 = refThreshold(lin([[1 / at, x], [-st / at, m]]), ratio, max);
+        m = lin([[1 / st, x], [-at / st, x0]]);
+      }
+    }
     outputs.push(m);
     const lowerFinal = i === N - 1 && (c.eulerAtFinal || (c.lowerOrderFinal && N < 15) || c.finalZero);
     const lowerSecond = i === N - 2 && c.lowerOrderFinal && N < 15;
-    const noise = c.algorithm === 'sde-dpmsolver++' ? Float64Array.from(noises![i]) : undefined;
+    const noise = c.algorithm === 'sde-dpmsolver++' ? Float64Array.from(noises![i - begin]) : undefined;
     const [alphaT, sigmaT] = alphaSigma(sigmas[i + 1]);
     const [, sigmaS0] = alphaSigma(sigmas[i]);
     const [alphaS0] = alphaSigma(sigmas[i]);
@@ -312,5 +338,314 @@ describe('convergence order against the closed-form PF-ODE (started from exact h
         expect(Math.abs(r.order - s.order), `measured ${r.order.toFixed(3)}; errors ${r.errors.map((e) => e.toExponential(2)).join(' ')}`).toBeLessThan(0.2);
       });
     }
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// diffusers DPMSolverMultistepScheduler / DPMSolverSinglestepScheduler.set_timesteps, ported line by line
+// (float64 here; diffusers casts the finished sigmas to float32), to check the grids the solvers get from a
+// scheduler_config.json through the project's schedule code, and whole runs through the solver registry.
+
+type DpmClass = 'DPMSolverMultistepScheduler' | 'DPMSolverSinglestepScheduler';
+
+/** numpy round: half to even. */
+function npRound(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** numpy linspace: start + i * step, the last point exactly `stop`. */
+function npLinspace(start: number, stop: number, n: number): number[] {
+  if (n === 1) return [start];
+  const step = (stop - start) / (n - 1);
+  return Array.from({ length: n }, (_, i) => (i === n - 1 ? stop : i * step + start));
+}
+
+/** numpy arange with a float step: ceil((stop - start) / step) entries start + i * step. */
+function npArange(start: number, stop: number, step: number): number[] {
+  return Array.from({ length: Math.max(Math.ceil((stop - start) / step), 0) }, (_, i) => start + i * step);
+}
+
+/** EulerDiscreteScheduler._sigma_to_t (copied into both DPM classes). */
+function refSigmaToT(sigma: number, logSigmas: readonly number[]): number {
+  const logSigma = Math.log(Math.max(sigma, 1e-10));
+  // cumsum(dists >= 0).argmax(): the last index whose log sigma is <= log_sigma (0 when none), clipped.
+  let count = 0;
+  let best = 0;
+  let lowIdx = 0;
+  for (let i = 0; i < logSigmas.length; i++) {
+    if (logSigma - logSigmas[i] >= 0) count++;
+    if (count > best) {
+      best = count;
+      lowIdx = i;
+    }
+  }
+  lowIdx = Math.min(lowIdx, logSigmas.length - 2);
+  const low = logSigmas[lowIdx];
+  const high = logSigmas[lowIdx + 1];
+  const w = Math.min(Math.max((low - logSigma) / (low - high), 0), 1);
+  return (1 - w) * lowIdx + w * (lowIdx + 1);
+}
+
+/**
+ * set_timesteps(N) of the two DPM classes for a config: the int64 timesteps and the sigmas (VE levels, or
+ * flow t with use_flow_sigmas), final level included. `sigma_min` / `sigma_max` keys of the json reach
+ * `self.config` through from_config's hidden keys, and _convert_to_karras / _convert_to_exponential read
+ * them with hasattr(self.config, ...).
+ */
+function diffusersDpmGrid(cfg: SchedulerConfig, N: number, cls: DpmClass): { timesteps: number[]; sigmas: number[] } {
+  const multi = cls === 'DPMSolverMultistepScheduler';
+  const T = (cfg.num_train_timesteps as number | undefined) ?? 1000;
+  // Singlestep has no rescale_betas_zero_snr key; multistep floors the last abar at 2^-24 when rescaling.
+  const abar = alphasCumprod(betasFromConfig(cfg, { zeroSnr: multi }));
+  if (multi && cfg.rescale_betas_zero_snr === true) abar[T - 1] = 2 ** -24;
+  const table = Array.from(abar, (a) => Math.sqrt((1 - a) / a));
+  const logSigmas = table.map(Math.log);
+  const lambdaT = Array.from(abar, (a) => Math.log(Math.sqrt(a)) - Math.log(Math.sqrt(1 - a)));
+  // torch.searchsorted(flip(lambda_t), lambda_min_clipped): entries below the bound.
+  const lambdaMin = (cfg.lambda_min_clipped as number | undefined) ?? -Infinity;
+  const clippedIdx = lambdaT.filter((l) => l < lambdaMin).length;
+  let timesteps: number[];
+  if (!multi) {
+    timesteps = npLinspace(0, T - 1 - clippedIdx, N + 1).map(npRound).reverse().slice(0, -1);
+  } else {
+    const last = T - clippedIdx;
+    const spacing = (cfg.timestep_spacing as string | undefined) ?? 'linspace';
+    if (spacing === 'linspace') timesteps = npLinspace(0, last - 1, N + 1).map(npRound).reverse().slice(0, -1);
+    else if (spacing === 'leading') {
+      const ratio = Math.floor(last / (N + 1));
+      const offset = (cfg.steps_offset as number | undefined) ?? 0;
+      timesteps = npArange(0, N + 1, 1).map((i) => npRound(i * ratio)).reverse().slice(0, -1).map((t) => t + offset);
+    } else timesteps = npArange(last, 0, -(T / N)).map((t) => npRound(t) - 1);
+  }
+  const bound = (key: string, fallback: number) => (typeof cfg[key] === 'number' ? (cfg[key] as number) : fallback);
+  const smin = bound('sigma_min', table[0]);
+  const smax = bound('sigma_max', table[T - 1]);
+  const ramp = npLinspace(0, 1, N);
+  let sigmas: number[];
+  let fractional: number[] | undefined;
+  const cosine = cfg.beta_schedule === 'squaredcos_cap_v2';
+  if (cfg.use_karras_sigmas === true) {
+    sigmas = ramp.map((r) => (smax ** (1 / 7) + r * (smin ** (1 / 7) - smax ** (1 / 7))) ** 7);
+    fractional = sigmas.map((s) => refSigmaToT(s, logSigmas));
+    if (!multi || !cosine) fractional = fractional.map(npRound);
+  } else if (multi && cfg.use_lu_lambdas === true) {
+    const lmin = logSigmas[0];
+    const lmax = logSigmas[T - 1];
+    sigmas = ramp.map((r) => Math.exp(lmax + r * (lmin - lmax)));
+    fractional = sigmas.map((s) => refSigmaToT(s, logSigmas));
+    if (!cosine) fractional = fractional.map(npRound);
+  } else if (cfg.use_exponential_sigmas === true) {
+    sigmas = npLinspace(Math.log(smax), Math.log(smin), N).map(Math.exp);
+    fractional = sigmas.map((s) => refSigmaToT(s, logSigmas));
+  } else if (cfg.use_flow_sigmas === true) {
+    const shift = (cfg.flow_shift as number | undefined) ?? 1;
+    const s = npLinspace(1, 1 / T, N + 1).map((a) => 1 - a);
+    sigmas = s.map((v) => (shift * v) / (1 + (shift - 1) * v)).reverse().slice(0, -1);
+    fractional = sigmas.map((v) => v * T);
+  } else sigmas = timesteps.map((t) => table[t]);
+  if (fractional) timesteps = fractional.map((t) => Math.trunc(t)); // .to(torch.int64)
+  const finalType = (cfg.final_sigmas_type as string | undefined) ?? 'zero';
+  const last = finalType === 'sigma_min' ? Math.sqrt((1 - abar[0]) / abar[0]) : 0;
+  return { timesteps, sigmas: [...sigmas, last] };
+}
+
+const SD15 = { num_train_timesteps: 1000, beta_schedule: 'scaled_linear', beta_start: 0.00085, beta_end: 0.012, prediction_type: 'epsilon' };
+const COSINE = { num_train_timesteps: 1000, beta_schedule: 'squaredcos_cap_v2', prediction_type: 'epsilon' };
+const LINEAR = { num_train_timesteps: 1000, beta_schedule: 'linear', beta_start: 0.0001, beta_end: 0.02, prediction_type: 'epsilon' };
+
+function expectSameGrid(ours: Sigmas, ref: { timesteps: number[]; sigmas: number[] }, what: string): void {
+  expect(ours.timesteps, `${what}: timesteps`).toEqual(ref.timesteps);
+  expect(ours.sigmas.length, `${what}: levels`).toBe(ref.sigmas.length);
+  ours.sigmas.forEach((s, i) => expect(Math.abs(s - ref.sigmas[i]), `${what}: level ${i} (${s} vs ${ref.sigmas[i]})`).toBeLessThanOrEqual(1e-12 * Math.max(1, ref.sigmas[i])));
+}
+
+describe('grids from scheduler_config.json match diffusers set_timesteps (DPM multistep and singlestep)', () => {
+  const MS = 'DPMSolverMultistepScheduler' as const;
+  const SS = 'DPMSolverSinglestepScheduler' as const;
+  const cases: { name: string; cfg: SchedulerConfig; steps: number[]; cls: DpmClass }[] = [
+    { name: 'linspace, final zero', cfg: SD15, steps: [1, 2, 7, 10, 25, 50], cls: MS },
+    { name: 'linspace, final sigma_min, linear betas', cfg: { ...LINEAR, final_sigmas_type: 'sigma_min' }, steps: [10, 20], cls: MS },
+    { name: 'leading + steps_offset 1', cfg: { ...SD15, timestep_spacing: 'leading', steps_offset: 1 }, steps: [7, 10, 25, 50], cls: MS },
+    { name: 'trailing', cfg: { ...SD15, timestep_spacing: 'trailing' }, steps: [4, 7, 10, 25], cls: MS },
+    { name: 'trailing + rescale_betas_zero_snr', cfg: { ...SD15, timestep_spacing: 'trailing', rescale_betas_zero_snr: true }, steps: [4, 10], cls: MS },
+    { name: 'Karras (rounded timesteps)', cfg: { ...SD15, use_karras_sigmas: true }, steps: [5, 10, 20, 30], cls: MS },
+    { name: 'Karras, final sigma_min, zero SNR table', cfg: { ...SD15, use_karras_sigmas: true, final_sigmas_type: 'sigma_min', rescale_betas_zero_snr: true }, steps: [10], cls: MS },
+    { name: 'Karras on the cosine schedule (timesteps truncated, not rounded)', cfg: { ...COSINE, use_karras_sigmas: true }, steps: [10, 25], cls: MS },
+    { name: 'Lu lambdas', cfg: { ...SD15, use_lu_lambdas: true }, steps: [5, 10, 20], cls: MS },
+    { name: 'Lu lambdas on the cosine schedule', cfg: { ...COSINE, use_lu_lambdas: true }, steps: [10], cls: MS },
+    { name: 'exponential (timesteps truncated)', cfg: { ...SD15, use_exponential_sigmas: true }, steps: [5, 10, 20], cls: MS },
+    { name: 'lambda_min_clipped on the cosine schedule, linspace', cfg: { ...COSINE, lambda_min_clipped: -5.1 }, steps: [10, 25], cls: MS },
+    { name: 'lambda_min_clipped on the cosine schedule, leading', cfg: { ...COSINE, lambda_min_clipped: -5.1, timestep_spacing: 'leading' }, steps: [10], cls: MS },
+    { name: 'lambda_min_clipped on the cosine schedule, trailing', cfg: { ...COSINE, lambda_min_clipped: -5.1, timestep_spacing: 'trailing' }, steps: [10, 25], cls: MS },
+    { name: 'singlestep: always linspace (no timestep_spacing key)', cfg: { ...SD15, timestep_spacing: 'trailing', steps_offset: 1 }, steps: [6, 10, 25], cls: SS },
+    { name: 'singlestep: ignores rescale_betas_zero_snr', cfg: { ...SD15, rescale_betas_zero_snr: true, final_sigmas_type: 'sigma_min' }, steps: [10], cls: SS },
+    { name: 'singlestep: Karras on the cosine schedule (rounded here)', cfg: { ...COSINE, use_karras_sigmas: true }, steps: [10, 25], cls: SS },
+    { name: 'singlestep: exponential', cfg: { ...SD15, use_exponential_sigmas: true }, steps: [9], cls: SS },
+    { name: 'singlestep: lambda_min_clipped', cfg: { ...COSINE, lambda_min_clipped: -5.1 }, steps: [12], cls: SS },
+  ];
+  for (const c of cases) {
+    it(`${c.cls === MS ? 'multistep' : 'singlestep'}: ${c.name}`, () => {
+      const solver = c.cls === MS ? 'dpmpp_2m' : 'dpm_2s';
+      for (const n of c.steps) {
+        const ours = buildSigmas({ ...c.cfg, _class_name: c.cls }, { _class_name: 'StableDiffusionPipeline' }, n, solver);
+        expectSameGrid(ours, diffusersDpmGrid(c.cfg, n, c.cls), `${n} steps`);
+        // init_noise_sigma = 1 on the VP sample: sqrt(s0^2 + 1) on the VE state.
+        expect(initNoiseSigma(ours, c.cfg)).toBeCloseTo(Math.sqrt(ours.sigmas[0] ** 2 + 1), 12);
+      }
+    });
+  }
+
+  for (const cls of [MS, SS]) {
+    it(`${cls === MS ? 'multistep' : 'singlestep'}: use_flow_sigmas (flow_shift 3), final zero and sigma_min`, () => {
+      for (const final of ['zero', 'sigma_min']) {
+        const cfg = { ...LINEAR, _class_name: cls, use_flow_sigmas: true, flow_shift: 3.0, prediction_type: 'flow_prediction', final_sigmas_type: final };
+        for (const n of [4, 10, 20]) {
+          const ours = buildSigmas(cfg, { _class_name: 'SanaPipeline' }, n, cls === MS ? 'dpmpp_2m' : 'dpm_2s');
+          expect(ours.space).toBe('flow');
+          expectSameGrid(ours, diffusersDpmGrid(cfg, n, cls), `${final}, ${n} steps`);
+        }
+      }
+    });
+  }
+
+  // diffusers' from_config registers every json key the class lacks as a hidden config entry, so a
+  // scheduler_config.json carrying sigma_min / sigma_max (EDM-style or Euler-saved configs) sets the Karras /
+  // exponential bounds through _convert_to_karras' hasattr(self.config, "sigma_min").
+  it('multistep and singlestep: Karras / exponential bounds from sigma_min / sigma_max keys of the json', () => {
+    for (const cls of [MS, SS]) {
+      for (const grid of ['use_karras_sigmas', 'use_exponential_sigmas']) {
+        const cfg = { ...SD15, [grid]: true, sigma_min: 0.1, sigma_max: 10 };
+        const ours = buildSigmas({ ...cfg, _class_name: cls }, { _class_name: 'StableDiffusionPipeline' }, 10, cls === MS ? 'dpmpp_2m' : 'dpm_2s');
+        expectSameGrid(ours, diffusersDpmGrid(cfg, 10, cls), `${cls} ${grid}`);
+      }
+    }
+  });
+});
+
+describe('whole runs from scheduler_config.json through the solver registry match diffusers (VP-variable reference)', () => {
+  const SD_IDX = { _class_name: 'StableDiffusionPipeline' };
+  const MS = 'DPMSolverMultistepScheduler';
+  const cases: { name: string; solver: string; cfg: SchedulerConfig; steps: number; ref: Partial<RefConfig> }[] = [
+    { name: 'dpmpp_2m, Karras, 10 steps, final zero (lower_order_final)', solver: 'dpmpp_2m', cfg: { ...SD15, use_karras_sigmas: true }, steps: 10, ref: {} },
+    {
+      name: 'dpmpp_3m, Lu lambdas, heun warm-up, lower_order_final off, final sigma_min, 20 steps',
+      solver: 'dpmpp_3m',
+      cfg: { ...SD15, use_lu_lambdas: true, solver_type: 'heun', lower_order_final: false, final_sigmas_type: 'sigma_min' },
+      steps: 20,
+      ref: { order: 3, solverType: 'heun', lowerOrderFinal: false, finalZero: false },
+    },
+    {
+      name: 'dpmpp_3m, exponential, 12 steps, final zero',
+      solver: 'dpmpp_3m',
+      cfg: { ...SD15, use_exponential_sigmas: true },
+      steps: 12,
+      ref: { order: 3 },
+    },
+    {
+      name: 'dpm_2m (algorithm_type dpmsolver), leading + steps_offset, v-prediction, final sigma_min, 12 steps',
+      solver: 'dpm_2m',
+      cfg: { ...SD15, algorithm_type: 'dpmsolver', timestep_spacing: 'leading', steps_offset: 1, prediction_type: 'v_prediction', final_sigmas_type: 'sigma_min' },
+      steps: 12,
+      ref: { algorithm: 'dpmsolver', finalZero: false, prediction: 'v_prediction' },
+    },
+    {
+      name: 'dpmpp_2m, trailing, euler_at_final, final sigma_min, 16 steps',
+      solver: 'dpmpp_2m',
+      cfg: { ...SD15, timestep_spacing: 'trailing', euler_at_final: true, final_sigmas_type: 'sigma_min' },
+      steps: 16,
+      ref: { eulerAtFinal: true, finalZero: false },
+    },
+    {
+      name: 'dpmpp_2m, cosine schedule with lambda_min_clipped, thresholding, 10 steps',
+      solver: 'dpmpp_2m',
+      cfg: { ...COSINE, lambda_min_clipped: -5.1, thresholding: true, dynamic_thresholding_ratio: 0.9, sample_max_value: 1.2 },
+      steps: 10,
+      ref: { thresholding: { ratio: 0.9, max: 1.2 } },
+    },
+    {
+      name: 'dpm_2m (noise form) heun with thresholding, final sigma_min, 10 steps',
+      solver: 'dpm_2m',
+      cfg: { ...SD15, algorithm_type: 'dpmsolver', solver_type: 'heun', final_sigmas_type: 'sigma_min', thresholding: true, dynamic_thresholding_ratio: 0.8, sample_max_value: 1.1 },
+      steps: 10,
+      ref: { algorithm: 'dpmsolver', solverType: 'heun', finalZero: false, thresholding: { ratio: 0.8, max: 1.1 } },
+    },
+  ];
+  const base: RefConfig = { algorithm: 'dpmsolver++', order: 2, solverType: 'midpoint', lowerOrderFinal: true, eulerAtFinal: false, finalZero: true, flow: false, prediction: 'epsilon' };
+  for (const c of cases) {
+    it(c.name, async () => {
+      const cfg = { ...c.cfg, _class_name: MS };
+      const sigmas = buildSigmas(cfg, SD_IDX, c.steps, GRID_AS[c.solver] ?? c.solver);
+      const grid = diffusersDpmGrid(c.cfg, c.steps, MS);
+      const model = fakeVpModel(GAUSS, cfg);
+      const start = Float32Array.from(NOISE, (v) => v * initNoiseSigma(sigmas, cfg));
+      const ours = await runOurs(model, sigmas, start, createSolver(c.solver, cfg), 'vp');
+      const sEnd = sigmas.sigmas[c.steps];
+      // init_noise_sigma = 1: diffusers starts from the unit noise itself.
+      const expected = await diffusersDpmMultistep(fakeVpModel(GAUSS, cfg), { ...base, ...c.ref }, grid.timesteps, grid.sigmas, Float64Array.from(NOISE));
+      expect(relL2(ours.map((v) => v / Math.sqrt(sEnd * sEnd + 1)), expected)).toBeLessThan(2e-6);
+      expect(model.seen).toEqual(grid.timesteps);
+    });
+  }
+
+  it('dpmpp_2m_sde, exponential, 10 steps, final zero: one noise draw per step, in step order', async () => {
+    const cfg = { ...SD15, _class_name: MS, algorithm_type: 'sde-dpmsolver++', use_exponential_sigmas: true };
+    const steps = 10;
+    const sigmas = buildSigmas(cfg, SD_IDX, steps, 'dpmpp_2m_sde');
+    const grid = diffusersDpmGrid(cfg, steps, MS);
+    const noise = noiseSequence(steps, 700);
+    const start = Float32Array.from(NOISE, (v) => v * initNoiseSigma(sigmas, cfg));
+    const ours = await runOurs(fakeVpModel(GAUSS, cfg), sigmas, start, createSolver('dpmpp_2m_sde', cfg), 'vp', noise);
+    expect(noise.used()).toBe(steps);
+    const expected = await diffusersDpmMultistep(fakeVpModel(GAUSS, cfg), { ...base, algorithm: 'sde-dpmsolver++' }, grid.timesteps, grid.sigmas, Float64Array.from(NOISE), noise.draws);
+    expect(relL2(ours, expected)).toBeLessThan(2e-6);
+  });
+
+  it('flow model (use_flow_sigmas, flow_shift 3, flow_prediction): dpmpp_2m from the config grid, int timesteps', async () => {
+    const cfg = { ...LINEAR, _class_name: MS, use_flow_sigmas: true, flow_shift: 3.0, prediction_type: 'flow_prediction' };
+    const steps = 12;
+    const sigmas = buildSigmas(cfg, { _class_name: 'SanaPipeline' }, steps, 'dpmpp_2m');
+    const grid = diffusersDpmGrid(cfg, steps, MS);
+    const model = fakeFlowModel(GAUSS, cfg, 'scheduler');
+    const ours = await runOurs(model, sigmas, Float32Array.from(NOISE), createSolver('dpmpp_2m', cfg), 'flow');
+    const expected = await diffusersDpmMultistep(fakeFlowModel(GAUSS, cfg, 'scheduler'), { ...base, flow: true, prediction: 'flow_prediction' }, grid.timesteps, grid.sigmas, Float64Array.from(NOISE));
+    expect(relL2(ours, expected)).toBeLessThan(2e-6);
+    expect(model.seen).toEqual(grid.timesteps);
+  });
+
+  for (const [solver, strength, steps, extra] of [
+    ['dpmpp_2m', 0.6, 20, {}],
+    ['dpmpp_3m', 0.75, 12, { use_karras_sigmas: true }],
+    ['dpmpp_2m_sde', 0.5, 10, { algorithm_type: 'sde-dpmsolver++', final_sigmas_type: 'sigma_min' }],
+  ] as const) {
+    it(`img2img (${solver}, strength ${strength}, ${steps} steps): add_noise at sigmas[t_start], then diffusers' steps from set_begin_index`, async () => {
+      const cfg: SchedulerConfig = { ...SD15, _class_name: MS, ...extra };
+      const full = buildSigmas(cfg, SD_IDX, steps, solver);
+      const tail = img2imgSigmas(full, strength);
+      // diffusers get_timesteps: init_timestep = min(int(N * strength), N), t_start = N - init_timestep.
+      const tStart = steps - Math.min(Math.trunc(steps * strength), steps);
+      expect(tail.timesteps.length).toBe(steps - tStart);
+      const image = Float32Array.from(GAUSS.mu);
+      const addNoise = Float32Array.from(NOISE);
+      const x = noisedStart(new Tensor(BATCH_DIMS, image), new Tensor(BATCH_DIMS, addNoise), tail);
+      const noise = noiseSequence(steps - tStart, 900);
+      const seg = tail.segment!;
+      const solverObj = createSolver(solver, cfg, {}, seg.start + tail.timesteps.length === seg.total ? { scheduleSteps: seg.total } : {});
+      const ours = await runOurs(fakeVpModel(GAUSS, cfg), tail, x.data, solverObj, 'vp', noise);
+      const grid = diffusersDpmGrid(cfg, steps, MS);
+      // add_noise with begin_index = t_start: alpha_t x0 + sigma_t noise at sigmas[t_start] (VP sample).
+      const s = grid.sigmas[tStart];
+      const a = 1 / Math.sqrt(s * s + 1);
+      const xvp = Float64Array.from(image, (v, k) => a * v + s * a * addNoise[k]);
+      const ref: RefConfig = {
+        ...base,
+        order: solver === 'dpmpp_3m' ? 3 : 2,
+        algorithm: solver === 'dpmpp_2m_sde' ? 'sde-dpmsolver++' : 'dpmsolver++',
+        finalZero: cfg.final_sigmas_type !== 'sigma_min',
+      };
+      const expected = await diffusersDpmMultistep(fakeVpModel(GAUSS, cfg), ref, grid.timesteps, grid.sigmas, xvp, noise.draws, tStart);
+      const sEnd = grid.sigmas[steps];
+      expect(relL2(ours.map((v) => v / Math.sqrt(sEnd * sEnd + 1)), expected)).toBeLessThan(2e-6);
+    });
   }
 });

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Tensor } from '../nodes/core/tensor.ts';
-import type { Sigmas } from '../nodes/core/values.ts';
+import type { SchedulerConfig, Sigmas } from '../nodes/core/values.ts';
+import { alphasCumprod, betasFromConfig } from '../nodes/sampling/betas.ts';
+import { buildSigmas, initNoiseSigma } from '../nodes/sampling/schedules.ts';
+import { createSolver } from '../nodes/sampling/solver-registry.ts';
 import { createDenoiseFn } from '../nodes/sampling/denoiser.ts';
 import { createDpmSinglestep, singlestepOrderList, type DpmSinglestepOptions } from '../nodes/sampling/dpm-singlestep.ts';
 import { runSampler } from '../nodes/sampling/sampler-loop.ts';
@@ -279,3 +282,103 @@ describe('convergence order against the closed-form PF-ODE (self-starting groups
   });
 });
 
+
+// ---------------------------------------------------------------------------------------------
+// DPMSolverSinglestepScheduler.set_timesteps, ported (float64): always linspace over N + 1 points (no
+// timestep_spacing / steps_offset / rescale keys), lambda_min_clipped, Karras timesteps always rounded (also
+// for the cosine schedule, unlike the multistep class), exponential timesteps int64-truncated.
+
+function npRoundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+function npLinspace(start: number, stop: number, n: number): number[] {
+  if (n === 1) return [start];
+  const step = (stop - start) / (n - 1);
+  return Array.from({ length: n }, (_, i) => (i === n - 1 ? stop : i * step + start));
+}
+
+function refSigmaToT(sigma: number, logSigmas: readonly number[]): number {
+  const ls = Math.log(Math.max(sigma, 1e-10));
+  let lowIdx = 0;
+  for (let i = 0; i < logSigmas.length; i++) if (ls - logSigmas[i] >= 0) lowIdx = i;
+  lowIdx = Math.min(lowIdx, logSigmas.length - 2);
+  const w = Math.min(Math.max((logSigmas[lowIdx] - ls) / (logSigmas[lowIdx] - logSigmas[lowIdx + 1]), 0), 1);
+  return (1 - w) * lowIdx + w * (lowIdx + 1);
+}
+
+function diffusersSinglestepGrid(cfg: SchedulerConfig, N: number): { timesteps: number[]; sigmas: number[] } {
+  const abar = alphasCumprod(betasFromConfig(cfg, { zeroSnr: false }));
+  const T = abar.length;
+  const table = Array.from(abar, (a) => Math.sqrt((1 - a) / a));
+  const logSigmas = table.map(Math.log);
+  const lambdaMin = (cfg.lambda_min_clipped as number | undefined) ?? -Infinity;
+  const clipped = Array.from(abar, (a) => Math.log(Math.sqrt(a)) - Math.log(Math.sqrt(1 - a))).filter((l) => l < lambdaMin).length;
+  let timesteps = npLinspace(0, T - 1 - clipped, N + 1).map(npRoundHalfEven).reverse().slice(0, -1);
+  let sigmas: number[];
+  if (cfg.use_karras_sigmas === true) {
+    const [a, b] = [table[T - 1] ** (1 / 7), table[0] ** (1 / 7)];
+    sigmas = npLinspace(0, 1, N).map((r) => (a + r * (b - a)) ** 7);
+    timesteps = sigmas.map((s) => npRoundHalfEven(refSigmaToT(s, logSigmas)));
+  } else if (cfg.use_exponential_sigmas === true) {
+    sigmas = npLinspace(Math.log(table[T - 1]), Math.log(table[0]), N).map(Math.exp);
+    timesteps = sigmas.map((s) => Math.trunc(refSigmaToT(s, logSigmas)));
+  } else sigmas = timesteps.map((t) => table[t]);
+  return { timesteps, sigmas: [...sigmas, cfg.final_sigmas_type === 'sigma_min' ? table[0] : 0] };
+}
+
+describe('whole runs from scheduler_config.json through the solver registry match diffusers DPMSolverSinglestepScheduler', () => {
+  const SD15 = { num_train_timesteps: 1000, beta_schedule: 'scaled_linear', beta_start: 0.00085, beta_end: 0.012, prediction_type: 'epsilon' };
+  const COSINE = { num_train_timesteps: 1000, beta_schedule: 'squaredcos_cap_v2', prediction_type: 'epsilon' };
+  const cases: { name: string; solver: string; cfg: SchedulerConfig; steps: number; ref: RefConfig }[] = [
+    {
+      name: 'dpm_3s, Karras on the cosine schedule, lower_order_final off, final sigma_min, 12 steps ([1, 2, 3] x 4)',
+      solver: 'dpm_3s',
+      cfg: { ...COSINE, use_karras_sigmas: true, final_sigmas_type: 'sigma_min' },
+      steps: 12,
+      ref: { algorithm: 'dpmsolver++', order: 3, solverType: 'midpoint', lowerOrderFinal: false, finalZero: false },
+    },
+    {
+      name: 'dpm_2s, algorithm_type dpmsolver, heun, final sigma_min, 9 steps (uneven: lower_order_final switched on)',
+      solver: 'dpm_2s',
+      cfg: { ...SD15, algorithm_type: 'dpmsolver', solver_type: 'heun', final_sigmas_type: 'sigma_min' },
+      steps: 9,
+      ref: { algorithm: 'dpmsolver', order: 2, solverType: 'heun', lowerOrderFinal: false, finalZero: false },
+    },
+    {
+      name: 'dpm_3s heun, exponential, final zero, 10 steps',
+      solver: 'dpm_3s',
+      cfg: { ...SD15, use_exponential_sigmas: true, solver_type: 'heun' },
+      steps: 10,
+      ref: { algorithm: 'dpmsolver++', order: 3, solverType: 'heun', lowerOrderFinal: false, finalZero: true },
+    },
+    {
+      name: 'dpm_2s, cosine with lambda_min_clipped, config timestep_spacing ignored, final zero, 8 steps',
+      solver: 'dpm_2s',
+      cfg: { ...COSINE, lambda_min_clipped: -5.1, timestep_spacing: 'trailing', lower_order_final: true },
+      steps: 8,
+      ref: { algorithm: 'dpmsolver++', order: 2, solverType: 'midpoint', lowerOrderFinal: true, finalZero: true },
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const cfg = { ...c.cfg, _class_name: 'DPMSolverSinglestepScheduler' };
+      const sigmas = buildSigmas(cfg, { _class_name: 'StableDiffusionPipeline' }, c.steps, c.solver);
+      const grid = diffusersSinglestepGrid(c.cfg, c.steps);
+      expect(sigmas.timesteps).toEqual(grid.timesteps);
+      sigmas.sigmas.forEach((s, i) => expect(Math.abs(s - grid.sigmas[i])).toBeLessThanOrEqual(1e-12 * Math.max(1, s)));
+      const model = fakeVpModel(GAUSS, cfg);
+      const r = await runSampler({
+        solver: createSolver(c.solver, cfg),
+        sigmas,
+        x: new Tensor(BATCH_DIMS, Float32Array.from(NOISE, (v) => v * initNoiseSigma(sigmas, cfg))),
+        model: createDenoiseFn(model, { space: 'vp' }),
+      });
+      const sEnd = sigmas.sigmas[c.steps];
+      const expected = await diffusersSinglestep(fakeVpModel(GAUSS, cfg), c.ref, grid.timesteps, grid.sigmas, Float64Array.from(NOISE));
+      expect(relL2(r.x.data.map((v) => v / Math.sqrt(sEnd * sEnd + 1)), expected)).toBeLessThan(2e-6);
+      expect(model.seen).toEqual(grid.timesteps);
+    });
+  }
+});

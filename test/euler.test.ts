@@ -150,3 +150,61 @@ describe('model output conversions (fact sheet section 1)', () => {
     expect(() => predictionFromOutput(f32(v), xt, t, 'flow', 'v_prediction')).toThrow(/VP models/);
   });
 });
+
+describe('EulerDiscreteScheduler options written out (diffusers 58eb52c step(), s_churn = 0)', () => {
+  /** diffusers' loop: scale_model_input, unet(t), step(): x0 by prediction type, d = (x - x0)/sigma, x += d (sigma_next - sigma). */
+  async function diffusersEuler(cfg: typeof EULER_LINSPACE, sigmas: Sigmas, x: Float64Array): Promise<{ x: Float64Array; seen: number[] }> {
+    const model = fakeVpModel(p, cfg);
+    const type = (cfg as { prediction_type?: string }).prediction_type ?? 'epsilon';
+    let sample = x;
+    for (let i = 0; i < sigmas.timesteps.length; i++) {
+      const s = sigmas.sigmas[i];
+      const out = await model.denoiser.run({
+        sample: { dims: DIMS, data: Float32Array.from(sample, (v) => v / Math.sqrt(s * s + 1)), type: 'float32' },
+        timestep: { dims: [1], data: Float32Array.of(sigmas.timesteps[i]), type: 'float32' },
+      });
+      const o = out.out_sample.data;
+      const x0 =
+        type === 'epsilon'
+          ? sample.map((v, k) => v - s * o[k])
+          : type === 'v_prediction'
+            ? sample.map((v, k) => o[k] * (-s / Math.sqrt(s * s + 1)) + v / (s * s + 1))
+            : Float64Array.from(o);
+      sample = sample.map((v, k) => v + ((v - x0[k]) / s) * (sigmas.sigmas[i + 1] - s));
+    }
+    return { x: sample, seen: model.seen };
+  }
+
+  const cases: [string, Record<string, unknown>, number][] = [
+    ['Karras, leading + steps_offset, v_prediction, final_sigmas_type sigma_min', { timestep_spacing: 'leading', steps_offset: 1, use_karras_sigmas: true, prediction_type: 'v_prediction', final_sigmas_type: 'sigma_min' }, 6],
+    ['exponential with sigma_min / sigma_max keys, sample prediction', { use_exponential_sigmas: true, sigma_min: 0.1, sigma_max: 10, prediction_type: 'sample' }, 5],
+    ['log_linear (N + 1 geometric levels: the N steps end on sigma_min)', { interpolation_type: 'log_linear' }, 5],
+    ['trailing spacing', { timestep_spacing: 'trailing', steps_offset: 1 }, 4],
+  ];
+  for (const [name, extra, n] of cases) {
+    it(name, async () => {
+      const cfg = { ...EULER_LINSPACE, ...extra } as typeof EULER_LINSPACE;
+      const model = fakeVpModel(p, cfg);
+      const sigmas = buildSigmas(cfg, model.modelIndex, n, 'euler');
+      const x = new Tensor(DIMS, start.map((v) => v * sigmas.initNoiseSigma!));
+      const r = await runSampler({ solver: createEuler(), sigmas, x, model: createDenoiseFn(model, { space: 'vp' }) });
+      const ref = await diffusersEuler(cfg, sigmas, Float64Array.from(x.data));
+      expect(model.seen).toEqual(ref.seen);
+      // The solver's state is diffusers' latent (VE variables), also when the last level is not 0.
+      expect(relL2(r.x.data, ref.x)).toBeLessThan(1e-6);
+    });
+  }
+
+  it('grid ends: sigma_min final level and log_linear stop at the table level sqrt((1 - abar_0)/abar_0), others at 0', () => {
+    const abar0 = 1 - 0.00085; // scaled_linear: beta_0 = beta_start
+    const sigmaMin = Math.sqrt((1 - abar0) / abar0);
+    const end = (extra: Record<string, unknown>) => {
+      const s = buildSigmas({ ...EULER_LINSPACE, ...extra }, {}, 5, 'euler').sigmas;
+      return s[s.length - 1];
+    };
+    expect(end({ final_sigmas_type: 'sigma_min' })).toBeCloseTo(sigmaMin, 10);
+    expect(end({ interpolation_type: 'log_linear' })).toBeCloseTo(sigmaMin, 10);
+    expect(end({})).toBe(0);
+    expect(end({ use_karras_sigmas: true })).toBe(0);
+  });
+});

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { SeededNormal } from '../nodes/core/random.ts';
 import { Tensor } from '../nodes/core/tensor.ts';
 import type { Sigmas } from '../nodes/core/values.ts';
-import { createDenoiseFn } from '../nodes/sampling/denoiser.ts';
+import { img2imgSigmas, img2imgStartStep, noisedStart } from '../nodes/sampling/add-noise.ts';
+import { createDenoiseFn, denoisedLimitFromConfig } from '../nodes/sampling/denoiser.ts';
 import { ancestralStep, createEulerAncestral, flowAncestralStep } from '../nodes/sampling/euler-ancestral.ts';
 import { createEuler } from '../nodes/sampling/euler.ts';
 import { createGaussianParams, seededNormals } from '../nodes/sampling/gaussian.ts';
@@ -11,6 +12,7 @@ import { createLms, lmsCoefficients, type LmsState } from '../nodes/sampling/lms
 import type { NoiseSource } from '../nodes/sampling/ops.ts';
 import { runSampler } from '../nodes/sampling/sampler-loop.ts';
 import { buildSigmas } from '../nodes/sampling/schedules.ts';
+import { createSolver } from '../nodes/sampling/solver-registry.ts';
 import { solverModelCalls, type SolverContext } from '../nodes/sampling/solver.ts';
 import { exactEnd, exactModel, geometricLevels, gridOf, uniformLevels } from './exact-models.ts';
 import { fakeVpModel, logLogSlope, relL2, SD_VP_DDIM } from './sampling-fake-model.ts';
@@ -339,3 +341,172 @@ describe('Euler ancestral (k-diffusion sample_euler_ancestral)', () => {
   });
 
 });
+
+// ---------------------------------------------------------------------------------------------
+// Parity with diffusers' step() written out line by line (58eb52c), independent of the solver code.
+
+/** One model call the way diffusers' pipelines make it: input / sqrt(sigma^2 + 1), float32 timestep. */
+async function diffusersCall(model: ReturnType<typeof fakeVpModel>, sample: Float64Array, sigma: number, t: number): Promise<Float32Array> {
+  const out = await model.denoiser.run({
+    sample: { dims: DIMS, data: Float32Array.from(sample, (v) => v / Math.sqrt(sigma * sigma + 1)), type: 'float32' },
+    timestep: { dims: [1], data: Float32Array.of(t), type: 'float32' },
+  });
+  return out.out_sample.data as Float32Array;
+}
+
+/** diffusers' pred_original_sample for epsilon / v_prediction / sample at level sigma. */
+function diffusersX0(type: string, out: Float32Array, sample: Float64Array, sigma: number): Float64Array {
+  if (type === 'epsilon') return sample.map((v, k) => v - sigma * out[k]);
+  if (type === 'v_prediction') return sample.map((v, k) => out[k] * (-sigma / Math.sqrt(sigma * sigma + 1)) + v / (sigma * sigma + 1));
+  return Float64Array.from(out);
+}
+
+describe('parity with diffusers step() written out', () => {
+  it('Heun: HeunDiscreteScheduler with its doubled sigmas/timesteps, v_prediction, clip_sample and Karras levels', async () => {
+    const cfg = {
+      ...SD_VP_DDIM,
+      _class_name: 'HeunDiscreteScheduler',
+      timestep_spacing: 'leading',
+      steps_offset: 1,
+      use_karras_sigmas: true,
+      prediction_type: 'v_prediction',
+      clip_sample: true,
+      clip_sample_range: 0.6,
+    };
+    const n = 6;
+    const model = fakeVpModel(p, cfg);
+    const grid = buildSigmas(cfg, model.modelIndex, n, 'heun');
+    const x = new Tensor(DIMS, z.map((v) => v * grid.initNoiseSigma!));
+    const limit = denoisedLimitFromConfig(cfg, 'heun');
+    expect(limit?.limit).toEqual({ kind: 'clip', range: 0.6 });
+    const r = await runSampler({ solver: createHeun(), sigmas: grid, x, model: createDenoiseFn(model, { space: 'vp', limit }) });
+
+    // set_timesteps: sigmas = [s0, s1, s1, ..., s_{n-1}, s_{n-1}, 0], timesteps = [t0, t1, t1, ..., t_{n-1}, t_{n-1}].
+    const lv = grid.sigmas;
+    const sig = [lv[0], ...lv.slice(1, n).flatMap((s) => [s, s]), lv[n]];
+    const ts = [grid.timesteps[0], ...grid.timesteps.slice(1).flatMap((t) => [t, t])];
+    expect(sig.length).toBe(2 * n);
+    expect(ts.length).toBe(2 * n - 1);
+    const ref = fakeVpModel(p, cfg);
+    let sample = Float64Array.from(x.data);
+    let prevDerivative: Float64Array | undefined;
+    let dt = 0;
+    let saved = sample;
+    let clipped = 0;
+    for (let stepIndex = 0; stepIndex < ts.length; stepIndex++) {
+      const out = await diffusersCall(ref, sample, sig[stepIndex], ts[stepIndex]);
+      const first = prevDerivative === undefined;
+      const sigma = first ? sig[stepIndex] : sig[stepIndex - 1];
+      const sigmaNext = first ? sig[stepIndex + 1] : sig[stepIndex];
+      const sigmaInput = first ? sigma : sigmaNext;
+      const x0 = diffusersX0('v_prediction', out, sample, sigmaInput).map((v) => {
+        if (Math.abs(v) > 0.6) clipped++;
+        return Math.min(Math.max(v, -0.6), 0.6);
+      });
+      if (first) {
+        const d = sample.map((v, k) => (v - x0[k]) / sigma);
+        dt = sigmaNext - sigma;
+        prevDerivative = d;
+        saved = sample;
+        sample = sample.map((v, k) => v + d[k] * dt);
+      } else {
+        const d2 = sample.map((v, k) => (v - x0[k]) / sigmaNext);
+        const pd = prevDerivative!;
+        sample = saved.map((v, k) => v + ((pd[k] + d2[k]) / 2) * dt);
+        prevDerivative = undefined;
+      }
+    }
+    expect(clipped).toBeGreaterThan(0);
+    expect(model.seen).toEqual(ref.seen);
+    expect(relL2(r.x.data, sample)).toBeLessThan(1e-6);
+  });
+
+  it('Euler ancestral: EulerAncestralDiscreteScheduler for the same noise draws (one per step in step order, v_prediction)', async () => {
+    const cfg = { ...SD_VP_DDIM, _class_name: 'EulerAncestralDiscreteScheduler', timestep_spacing: 'trailing', steps_offset: 1, prediction_type: 'v_prediction' };
+    const n = 8;
+    const model = fakeVpModel(p, cfg);
+    const grid = buildSigmas(cfg, model.modelIndex, n, 'euler_ancestral');
+    const x = new Tensor(DIMS, z.map((v) => v * grid.initNoiseSigma!));
+    // diffusers draws randn(model_output.shape) on every step, the last (sigma_up = 0) included.
+    const noises = Array.from({ length: n }, (_, k) => Float32Array.from(seededNormals(192, 100 + k)));
+    let drawn = 0;
+    const noise: NoiseSource = (dims) => {
+      expect([...dims]).toEqual(DIMS);
+      return new Tensor(dims, noises[drawn++].slice());
+    };
+    const r = await runSampler({ solver: createEulerAncestral(), sigmas: grid, x, model: createDenoiseFn(model, { space: 'vp' }), noise });
+
+    const ref = fakeVpModel(p, cfg);
+    const s = grid.sigmas;
+    let sample = Float64Array.from(x.data);
+    for (let i = 0; i < n; i++) {
+      const out = await diffusersCall(ref, sample, s[i], grid.timesteps[i]);
+      const x0 = diffusersX0('v_prediction', out, sample, s[i]);
+      const [from, to] = [s[i], s[i + 1]];
+      const up = Math.sqrt((to * to * (from * from - to * to)) / (from * from));
+      const down = Math.sqrt(to * to - up * up);
+      const d = sample.map((v, k) => (v - x0[k]) / s[i]);
+      sample = sample.map((v, k) => v + d[k] * (down - s[i]) + noises[i][k] * up);
+    }
+    // Ours skips the draw of the last step (its sigma_up is 0): the same draws feed the same steps.
+    expect(drawn).toBe(n - 1);
+    expect(model.seen).toEqual(ref.seen);
+    expect(relL2(r.x.data, sample)).toBeLessThan(1e-6);
+  });
+
+  it('LMS img2img: diffusers starts at step_index k with order min(k + 1, 4) and the skipped levels in its coefficients', async () => {
+    const cfg = { ...SD_VP_DDIM, _class_name: 'LMSDiscreteScheduler', timestep_spacing: 'linspace', steps_offset: 0 };
+    const n = 10;
+    const strength = 0.6;
+    const model = fakeVpModel(p, cfg);
+    const full = buildSigmas(cfg, model.modelIndex, n, 'lms');
+    const k = img2imgStartStep(n, strength);
+    expect(k).toBe(4);
+    const tail = img2imgSigmas(full, strength);
+    const image = new Tensor(DIMS, Float32Array.from(seededNormals(192, 31), (v) => 0.5 * v));
+    const start = noisedStart(image, new Tensor(DIMS, z.slice()), tail);
+    const run = (solver: ReturnType<typeof createLms>) => runSampler({ solver, sigmas: tail, x: start, model: createDenoiseFn(fakeVpModel(p, cfg), { space: 'vp' }) });
+    // Through the registry the way the Sampler builds solvers (createSolver's `extra` options).
+    const r = await run(createSolver('lms', cfg, {}, { precedingLevels: full.sigmas.slice(0, k) }));
+
+    // Reference: set_begin_index(k); step(): derivatives list (at most 4), order = min(step_index + 1, 4),
+    // get_lms_coefficient(order, t, j) from the schedule's sigmas[t - j], zip(coeffs, reversed(derivatives)).
+    const ref = fakeVpModel(p, cfg);
+    const s = full.sigmas;
+    let sample = Float64Array.from(start.data);
+    const derivatives: Float64Array[] = [];
+    for (let t = k; t < n; t++) {
+      const out = await diffusersCall(ref, sample, s[t], full.timesteps[t]);
+      derivatives.push(Float64Array.from(sample, (v, q) => (v - (v - s[t] * out[q])) / s[t]));
+      if (derivatives.length > 4) derivatives.shift();
+      const order = Math.min(t + 1, 4);
+      const coeffs = Array.from({ length: order }, (_, j) => simpson((tau) => lagrange(s, t, order, j, tau), s[t], s[t + 1]));
+      const rev = [...derivatives].reverse();
+      const used = Math.min(coeffs.length, rev.length);
+      sample = sample.map((v, q) => {
+        let acc = v;
+        for (let j = 0; j < used; j++) acc += coeffs[j] * rev[j][q];
+        return acc;
+      });
+    }
+    expect(relL2(r.x.data, sample)).toBeLessThan(1e-6);
+    // The quirk matters: ramping up from order 1 (no skipped levels) gives a clearly different result.
+    const plain = await run(createLms());
+    expect(relL2(plain.x.data, sample)).toBeGreaterThan(1e-3);
+  });
+});
+
+/** diffusers' lms_derivative: prod over k != j of (tau - sigmas[t - k]) / (sigmas[t - j] - sigmas[t - k]). */
+function lagrange(sigmas: readonly number[], t: number, order: number, j: number, tau: number): number {
+  let prod = 1;
+  for (let k = 0; k < order; k++) if (k !== j) prod *= (tau - sigmas[t - k]) / (sigmas[t - j] - sigmas[t - k]);
+  return prod;
+}
+
+/** Composite Simpson rule (exact for the cubic integrands of LMS order <= 4). */
+function simpson(f: (x: number) => number, a: number, b: number, m = 64): number {
+  const h = (b - a) / m;
+  let acc = f(a) + f(b);
+  for (let i = 1; i < m; i++) acc += (i % 2 ? 4 : 2) * f(a + i * h);
+  return (acc * h) / 3;
+}

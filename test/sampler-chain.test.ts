@@ -11,6 +11,7 @@ import { createGaussianParams, sampleData, transportExact } from '../nodes/sampl
 import { runSampler } from '../nodes/sampling/sampler-loop.ts';
 import { buildSigmas, initNoiseSigma } from '../nodes/sampling/schedules.ts';
 import { splitSigmasAt } from '../nodes/sampling/sigmas-split.ts';
+import { img2imgSigmas, noisedStart } from '../nodes/sampling/add-noise.ts';
 import { createSolver, SOLVER_NAMES, SOLVERS, solverParamSpecs } from '../nodes/sampling/solver-registry.ts';
 import { fakeFlowModel, fakeVpModel, FLOW_MATCH_SHIFT3, relL2, SD_VP_DDIM } from './sampling-fake-model.ts';
 
@@ -213,5 +214,47 @@ describe('Sampler: every solver on the Gaussian models', () => {
     // Churned levels sit above the grid: their timesteps come from the model's training table.
     const sigmas: Sigmas = buildSigmas(cfg, model.modelIndex, 5, 'euler');
     expect(model.seen[1]).toBeGreaterThan(Math.trunc(sigmas.timesteps[1]));
+  });
+});
+
+describe('Sampler: diffusers end-of-run and img2img details', () => {
+  const latent = new Tensor(DIMS, Float32Array.from({ length: SIZE }, (_, k) => 0.3 * Math.sin(k)));
+  const noise = new Tensor(DIMS, Float32Array.from({ length: SIZE }, (_, k) => Math.cos(3 * k)));
+
+  it('img2img with LMS hands the solver the skipped levels (diffusers step_index k), unlike a run on the tail alone', async () => {
+    const cfg = { ...SD_VP_DDIM, _class_name: 'LMSDiscreteScheduler', timestep_spacing: 'linspace', steps_offset: 0 };
+    const out = await sample(fakeVpModel(p, cfg), { solver: 'lms', steps: 10, start: 'img2img', denoise: 0.6 }, { latent, noise });
+    const full = buildSigmas(cfg, fakeVpModel(p, cfg).modelIndex, 10, 'lms');
+    const tail = img2imgSigmas(full, 0.6);
+    const x = noisedStart(latent, noise, tail);
+    const run = (extra: Record<string, unknown>) =>
+      runSampler({ solver: createSolver('lms', cfg, {}, extra), sigmas: tail, x, model: createDenoiseFn(fakeVpModel(p, cfg), { space: 'vp' }) });
+    const skipped = await run({ precedingLevels: full.sigmas.slice(0, 4) });
+    const alone = await run({});
+    expect(tail.sigmas[tail.sigmas.length - 1]).toBe(0); // model variables = VE at sigma 0
+    expect([...out.latent.data]).toEqual([...skipped.x.data]);
+    expect(relL2(out.latent.data, alone.x.data)).toBeGreaterThan(1e-3);
+  });
+
+  it('an Euler-family schedule ending above sigma 0 returns the VE sample, as diffusers does; other families the VP sample', async () => {
+    for (const [solver, cls, ve] of [
+      ['euler', 'EulerDiscreteScheduler', true],
+      ['dpmpp_2m', 'DPMSolverMultistepScheduler', false],
+    ] as const) {
+      const cfg = { ...SD_VP_DDIM, _class_name: cls, timestep_spacing: 'linspace', final_sigmas_type: 'sigma_min' };
+      const model = fakeVpModel(p, cfg);
+      const out = await sample(model, { solver, steps: 6, seed: 2 }, { noise });
+      const sigmas = buildSigmas(cfg, model.modelIndex, 6, solver);
+      const last = sigmas.sigmas[6];
+      expect(last).toBeGreaterThan(0.02);
+      const r = await runSampler({
+        solver: createSolver(solver, cfg),
+        sigmas,
+        x: new Tensor(DIMS, noise.data.map((v) => v * initNoiseSigma(sigmas, cfg))),
+        model: createDenoiseFn(fakeVpModel(p, cfg), { space: 'vp' }),
+      });
+      const expected = ve ? r.x.data : r.x.data.map((v) => v / Math.sqrt(last * last + 1));
+      expect(relL2(out.latent.data, expected), solver).toBeLessThan(1e-6);
+    }
   });
 });

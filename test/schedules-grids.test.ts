@@ -72,8 +72,27 @@ describe('final_sigmas_type and per-class rules', () => {
     expect(unipc.sigmas[5]).toBeCloseTo(0.1, 12); // UniPC reads sigma_min
     expect(unipc.sigmas[6]).toBe(unipc.sigmas[5]);
     const dpm = buildSigmas(cfg, IDX, 6, 'dpmpp_2m');
-    expect(dpm.sigmas[5]).toBeCloseTo(SMIN, 12); // DPM-Solver has no sigma_min key
-    expect(dpm.sigmas[6]).toBeCloseTo(SMIN, 12);
+    expect(dpm.sigmas[5]).toBeCloseTo(0.1, 12); // its Karras converter reads the key too (from_config keeps it)
+    expect(dpm.sigmas[6]).toBeCloseTo(SMIN, 12); // but its final sigma_min is the table's
+  });
+
+  it('sigma_min / sigma_max keys bound the Karras and exponential grids of every class whose converter reads them', () => {
+    const keys = { sigma_min: 0.1, sigma_max: 10 };
+    for (const solver of ['euler', 'heun', 'dpmpp_2m', 'dpm_2s', 'unipc', 'deis']) {
+      for (const grid of ['use_karras_sigmas', 'use_exponential_sigmas']) {
+        const s = buildSigmas({ ...SD, [grid]: true, ...keys }, IDX, 6, solver).sigmas;
+        expect(s[0], `${solver} ${grid}`).toBeCloseTo(10, 10);
+        expect(s[5], `${solver} ${grid}`).toBeCloseTo(0.1, 10);
+      }
+    }
+    // LMS's Karras converter takes the table's ends whatever the keys say; its exponential one reads them.
+    const lmsKarras = buildSigmas({ ...SD, use_karras_sigmas: true, ...keys }, IDX, 6, 'lms').sigmas;
+    expect(lmsKarras[0]).toBeCloseTo(buildSigmas({ ...SD, use_karras_sigmas: true }, IDX, 6, 'lms').sigmas[0], 12);
+    expect(lmsKarras[0]).toBeGreaterThan(14);
+    expect(buildSigmas({ ...SD, use_exponential_sigmas: true, ...keys }, IDX, 6, 'lms').sigmas[0]).toBeCloseTo(10, 10);
+    // DPM-Solver's Lu grid ignores them (its converter works on the table's lambdas).
+    const lu = buildSigmas({ ...SD, use_lu_lambdas: true, ...keys }, IDX, 6, 'dpmpp_2m').sigmas;
+    expect(lu[0]).toBeCloseTo(buildSigmas({ ...SD, use_lu_lambdas: true }, IDX, 6, 'dpmpp_2m').sigmas[0], 12);
   });
 
   it('classes ignore keys they do not have (diffusers from_config): Euler ancestral has no Karras, Heun/LMS no final type', () => {

@@ -10,6 +10,7 @@ import {
   BATCH_DIMS,
   denoiseFor,
   exactGrid,
+  fakeVpTimestep,
   GAUSS,
   lambdaUniformLevels,
   measureOrder,
@@ -17,6 +18,7 @@ import {
   NOISE,
   relL2,
   runFromExact,
+  SD_TABLE,
   startState,
   tableGrid,
   uniformLevels,
@@ -24,7 +26,7 @@ import {
   lin,
   type Vec,
 } from './exp-solver-helpers.ts';
-import { fakeVpModel, SD_VP_DDIM, type FakeModel } from './sampling-fake-model.ts';
+import { fakeFlowModel, fakeVpModel, SD_VP_DDIM, type FakeModel } from './sampling-fake-model.ts';
 
 
 /** Gaussian elimination without pivoting (the systems here are tiny and well conditioned). */
@@ -46,11 +48,43 @@ interface RefConfig {
   predictX0: boolean;
   lowerOrderFinal: boolean;
   disableCorrector: number[];
+  /** use_flow_sigmas (alpha = 1 - sigma, sigma = sigma); default VP (_sigma_to_alpha_sigma_t). */
+  space?: 'vp' | 'flow';
+  /** prediction_type (default epsilon; flow models: flow_prediction). */
+  prediction?: 'epsilon' | 'sample' | 'v_prediction' | 'flow_prediction';
+  /** thresholding (data prediction only, as convert_model_output). */
+  threshold?: { ratio: number; maxValue: number };
+  /** set_begin_index (img2img): the first step's index in the schedule. */
+  begin?: number;
+  /** Return the (corrected) sample the last predictor starts from instead of running that predictor. */
+  skipLastPredictor?: boolean;
+}
+
+/** torch.quantile (linear) of |x|, clamped to [1, max]; x0 = clamp(x0, -s, s) / s (DDPMScheduler._threshold_sample). */
+function thresholdSample(x0: Vec, ratio: number, maxValue: number): Vec {
+  const sorted = Float64Array.from(x0, Math.abs).sort();
+  const pos = ratio * (sorted.length - 1);
+  const lo = Math.floor(pos);
+  const q = sorted[lo] + (sorted[Math.min(lo + 1, sorted.length - 1)] - sorted[lo]) * (pos - lo);
+  const s = Math.min(Math.max(q, 1), maxValue);
+  return x0.map((v) => Math.min(Math.max(v, -s), s) / s);
+}
+
+/** One call of the fake model on a native (VP or flow) sample, as the diffusers pipeline feeds it. */
+async function callModel(model: FakeModel, space: 'vp' | 'flow', sample: Vec, t: number): Promise<Vec> {
+  const name = space === 'vp' ? 'sample' : 'hidden_states';
+  const raw = await model.denoiser.run({
+    [name]: { dims: BATCH_DIMS, data: Float32Array.from(sample), type: 'float32' },
+    timestep: { dims: [1], data: Float32Array.of(t), type: 'float32' },
+  });
+  return Float64Array.from(Object.values(raw)[0].data);
 }
 
 /** diffusers UniPCMultistepScheduler (multistep_uni_p_bh_update / multistep_uni_c_bh_update / step), VP variables. */
 async function diffusersUniPC(model: FakeModel, c: RefConfig, timesteps: number[], sigmas: number[], sample: Vec): Promise<Vec> {
-  const as = (s: number): [number, number] => [1 / Math.sqrt(s * s + 1), s / Math.sqrt(s * s + 1)];
+  const space = c.space ?? 'vp';
+  const prediction = c.prediction ?? (space === 'flow' ? 'flow_prediction' : 'epsilon');
+  const as = (s: number): [number, number] => (space === 'flow' ? [1 - s, s] : [1 / Math.sqrt(s * s + 1), s / Math.sqrt(s * s + 1)]);
   const lam = (s: number) => Math.log(as(s)[0]) - Math.log(as(s)[1]);
   const outputs: (Vec | null)[] = Array.from({ length: c.order }, () => null);
   let lastSample: Vec | null = null;
@@ -71,14 +105,22 @@ async function diffusersUniPC(model: FakeModel, c: RefConfig, timesteps: number[
     }
     return { R, b };
   };
-  for (let step = 0; step < N; step++) {
-    const raw = await model.denoiser.run({
-      sample: { dims: BATCH_DIMS, data: Float32Array.from(sample), type: 'float32' },
-      timestep: { dims: [1], data: Float32Array.of(timesteps[step]), type: 'float32' },
-    });
-    const eps = Float64Array.from(raw.out_sample.data);
+  for (let step = c.begin ?? 0; step < N; step++) {
+    const out = await callModel(model, space, sample, timesteps[step]);
     const [a, s] = as(sigmas[step]);
-    const converted = c.predictX0 ? lin([[1 / a, sample], [-s / a, eps]]) : eps;
+    let converted: Vec;
+    if (c.predictX0) {
+      if (prediction === 'epsilon') converted = lin([[1 / a, sample], [-s / a, out]]);
+      else if (prediction === 'sample') converted = out;
+      else if (prediction === 'v_prediction') converted = lin([[a, sample], [-s, out]]);
+      else converted = lin([[1, sample], [-sigmas[step], out]]);
+      if (c.threshold) converted = thresholdSample(converted, c.threshold.ratio, c.threshold.maxValue);
+    } else {
+      if (prediction === 'epsilon') converted = out;
+      else if (prediction === 'sample') converted = lin([[1 / s, sample], [-a / s, out]]);
+      else if (prediction === 'v_prediction') converted = lin([[a, out], [s, sample]]);
+      else throw new Error('diffusers UniPC: flow_prediction needs predict_x0');
+    }
     const useCorrector = step > 0 && !c.disableCorrector.includes(step - 1) && lastSample !== null;
     if (useCorrector) {
       const order = thisOrder;
@@ -108,6 +150,7 @@ async function diffusersUniPC(model: FakeModel, c: RefConfig, timesteps: number[
     outputs.push(converted);
     thisOrder = Math.min(c.lowerOrderFinal ? Math.min(c.order, N - step) : c.order, lowerOrderNums + 1);
     lastSample = sample;
+    if (c.skipLastPredictor && step === N - 1) return sample;
     {
       const order = thisOrder;
       const m0 = outputs[outputs.length - 1]!;
@@ -176,6 +219,102 @@ describe('UniPC matches diffusers UniPCMultistepScheduler (VP-variable reference
   it('solves small systems with pivoting and rejects singular ones', () => {
     expect(solveSmall([[0, 1], [2, 0]], [3, 4])).toEqual([2, 3]);
     expect(() => solveSmall([[1, 1], [1, 1]], [1, 2])).toThrow(/singular/);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// More of diffusers' branches: prediction types, thresholding, img2img (set_begin_index), Karras levels
+// with the repeated last level (final_sigmas_type sigma_min), use_flow_sigmas grids (audit H4).
+
+/** Karras levels between the SD table's ends, integer timesteps (rounded sigma_to_t as diffusers). */
+function karrasGrid(n: number, final: 'zero' | 'sigma_min'): Sigmas {
+  const smin = SD_TABLE[0];
+  const smax = SD_TABLE[SD_TABLE.length - 1];
+  const levels = Array.from({ length: n }, (_, i) => (smax ** (1 / 7) + (i / (n - 1)) * (smin ** (1 / 7) - smax ** (1 / 7))) ** 7);
+  return { space: 'vp', sigmas: [...levels, final === 'zero' ? 0 : levels[n - 1]], timesteps: levels.map((l) => Math.round(fakeVpTimestep(l))) };
+}
+
+/** UniPC's use_flow_sigmas grid: linspace(1, 1/T, N + 1) without its last point, shifted, first level nudged; t = trunc(sigma*T)/T. */
+function flowGrid(n: number, shift: number, final: 'zero' | 'sigma_min'): Sigmas {
+  const levels = Array.from({ length: n }, (_, i) => {
+    const s = 1 + (i / n) * (1 / 1000 - 1);
+    return (shift * s) / (1 + (shift - 1) * s);
+  });
+  if (Math.abs(levels[0] - 1) < 1e-6) levels[0] -= 1e-6;
+  return { space: 'flow', sigmas: [...levels, final === 'zero' ? 0 : levels[n - 1]], timesteps: levels.map((s) => Math.trunc(s * 1000) / 1000) };
+}
+
+/** Our UniPC on the grid's tail from `begin` (img2img), from the native sample x; returns the native result. */
+async function runOurs(opts: UniPCOptions, grid: Sigmas, model: FakeModel, x: Vec, begin = 0): Promise<Float64Array> {
+  const tail: Sigmas = { ...grid, sigmas: grid.sigmas.slice(begin), timesteps: grid.timesteps.slice(begin) };
+  const vp = grid.space === 'vp';
+  const s0 = tail.sigmas[0];
+  const start = vp ? Float32Array.from(x, (v) => v * Math.sqrt(s0 * s0 + 1)) : Float32Array.from(x);
+  const r = await runSampler({ solver: createUniPC(opts), sigmas: tail, x: new Tensor(BATCH_DIMS, start), model: createDenoiseFn(model, { space: grid.space }) });
+  const sEnd = grid.sigmas[grid.sigmas.length - 1];
+  return Float64Array.from(r.x.data, (v) => (vp ? v / Math.sqrt(sEnd * sEnd + 1) : v));
+}
+
+describe('UniPC matches diffusers in its other branches (VP- and flow-variable reference)', () => {
+  const base: RefConfig = { order: 2, solverType: 'bh2', predictX0: true, lowerOrderFinal: true, disableCorrector: [] };
+  const V_PRED = { ...SD_VP_DDIM, prediction_type: 'v_prediction' };
+  const X0_PRED = { ...SD_VP_DDIM, prediction_type: 'sample' };
+  const THRESH = { ratio: 0.9, maxValue: 1.5 };
+  const cases: { name: string; ref: Partial<RefConfig>; opts: UniPCOptions; grid: () => Sigmas; cfg?: typeof SD_VP_DDIM; begin?: number }[] = [
+    { name: 'v_prediction, data form, order 3, 12 steps, final 0', ref: { order: 3, prediction: 'v_prediction' }, opts: { order: 3 }, grid: () => tableGrid(SD_VP_DDIM, multistepTimesteps(12), 'zero'), cfg: V_PRED },
+    { name: 'v_prediction, noise form, 10 steps, sigma_min', ref: { predictX0: false, prediction: 'v_prediction' }, opts: { predictX0: false }, grid: () => tableGrid(SD_VP_DDIM, multistepTimesteps(10), 'sigma_min'), cfg: V_PRED },
+    { name: 'sample prediction, bh1, order 3, 10 steps, final 0', ref: { order: 3, solverType: 'bh1', prediction: 'sample' }, opts: { order: 3, variant: 'bh1' }, grid: () => tableGrid(SD_VP_DDIM, multistepTimesteps(10), 'zero'), cfg: X0_PRED },
+    { name: 'sample prediction, noise form, bh1, 10 steps, sigma_min', ref: { predictX0: false, solverType: 'bh1', prediction: 'sample' }, opts: { predictX0: false, variant: 'bh1' }, grid: () => tableGrid(SD_VP_DDIM, multistepTimesteps(10), 'sigma_min'), cfg: X0_PRED },
+    { name: 'thresholding (data form), order 3, 10 steps', ref: { order: 3, threshold: THRESH }, opts: { order: 3, thresholding: THRESH }, grid: () => tableGrid(SD_VP_DDIM, multistepTimesteps(10), 'zero') },
+    { name: 'thresholding is ignored by the noise form', ref: { predictX0: false }, opts: { predictX0: false, thresholding: THRESH }, grid: () => tableGrid(SD_VP_DDIM, multistepTimesteps(10), 'sigma_min') },
+    { name: 'img2img: begin index 8 of 20, order 3, disable_corrector [9, 12]', ref: { order: 3, begin: 8, disableCorrector: [9, 12] }, opts: { order: 3, scheduleSteps: 20, disableCorrector: [9, 12] }, grid: () => tableGrid(SD_VP_DDIM, multistepTimesteps(20), 'zero'), begin: 8 },
+    { name: 'img2img: begin index 9 of 12 (lower_order_final counts the whole schedule)', ref: { order: 3, begin: 9 }, opts: { order: 3, scheduleSteps: 12 }, grid: () => tableGrid(SD_VP_DDIM, multistepTimesteps(12), 'sigma_min'), begin: 9 },
+    { name: 'Karras, sigma_min repeats the last level, order 3, 8 steps', ref: { order: 3 }, opts: { order: 3 }, grid: () => karrasGrid(8, 'sigma_min') },
+    { name: 'Karras, sigma_min, bh1 order 2, lower_order_final off, 16 steps', ref: { solverType: 'bh1', lowerOrderFinal: false }, opts: { variant: 'bh1', lowerOrderFinal: false }, grid: () => karrasGrid(16, 'sigma_min') },
+    { name: 'Karras, final 0, order 3, 20 steps', ref: { order: 3 }, opts: { order: 3 }, grid: () => karrasGrid(20, 'zero') },
+    { name: 'flow sigmas (shift 3), flow_prediction, order 2, 10 steps, final 0', ref: { space: 'flow' }, opts: {}, grid: () => flowGrid(10, 3, 'zero') },
+    { name: 'flow sigmas (shift 1, first level nudged), order 3, bh1, 12 steps, sigma_min', ref: { space: 'flow', order: 3, solverType: 'bh1' }, opts: { order: 3, variant: 'bh1' }, grid: () => flowGrid(12, 1, 'sigma_min') },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const grid = c.grid();
+      const flow = grid.space === 'flow';
+      const mk = () => (flow ? fakeFlowModel(GAUSS, undefined, 'fraction') : fakeVpModel(GAUSS, c.cfg ?? SD_VP_DDIM));
+      const model = mk();
+      const got = await runOurs(c.opts, grid, model, NOISE, c.begin ?? 0);
+      const expected = await diffusersUniPC(mk(), { ...base, ...c.ref }, grid.timesteps, grid.sigmas, Float64Array.from(NOISE));
+      expect(expected.every(Number.isFinite)).toBe(true);
+      expect(relL2(got, expected)).toBeLessThan(2e-6);
+      expect(model.seen).toEqual(grid.timesteps.slice(c.begin ?? 0).map(Math.fround));
+    });
+  }
+
+  it('the thresholding case really thresholds', async () => {
+    const grid = tableGrid(SD_VP_DDIM, multistepTimesteps(10), 'zero');
+    const a = await runOurs({ order: 3, thresholding: THRESH }, grid, fakeVpModel(GAUSS), NOISE);
+    const b = await runOurs({ order: 3 }, grid, fakeVpModel(GAUSS), NOISE);
+    expect(relL2(a, b)).toBeGreaterThan(1e-3);
+  });
+
+  it('deliberate deviation: finite last steps where diffusers gives NaN', async () => {
+    // diffusers' last step onto sigma 0 computes alpha_t * B_h * pred_res with B_h = -inf (bh1) and
+    // pred_res = 0, or sigma_t * (e^h - 1) = 0 * inf (noise form): NaN. On a repeated last level
+    // (sigma_min on Karras/flow grids) with order 3 and lower_order_final off, h = 0 makes b = 0/0 and
+    // the solve NaN. FlowStudio takes the first-order (DDIM-form) step there: x0 at sigma 0, x unchanged
+    // on a repeated level.
+    for (const [opts, grid] of [
+      [{ variant: 'bh1' }, tableGrid(SD_VP_DDIM, multistepTimesteps(10), 'zero')],
+      [{ predictX0: false }, tableGrid(SD_VP_DDIM, multistepTimesteps(10), 'zero')],
+      [{ order: 3, lowerOrderFinal: false }, karrasGrid(16, 'sigma_min')],
+    ] as [UniPCOptions, Sigmas][]) {
+      const out = await runOurs(opts, grid, fakeVpModel(GAUSS), NOISE);
+      expect(out.every(Number.isFinite)).toBe(true);
+    }
+    // The repeated level: the result is diffusers' corrected sample at the last level (its last_sample).
+    const grid = karrasGrid(16, 'sigma_min');
+    const full = await runOurs({ order: 3, lowerOrderFinal: false }, grid, fakeVpModel(GAUSS), NOISE);
+    const ref = await diffusersUniPC(fakeVpModel(GAUSS), { ...base, order: 3, lowerOrderFinal: false, skipLastPredictor: true }, grid.timesteps, grid.sigmas, Float64Array.from(NOISE));
+    expect(relL2(full, ref)).toBeLessThan(2e-6);
   });
 });
 

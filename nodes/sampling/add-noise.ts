@@ -30,6 +30,33 @@ export function img2imgStartStep(steps: number, strength: number): number {
   return Math.max(steps - initTimestep, 0);
 }
 
+/**
+ * diffusers' legacy ONNX img2img pipeline (OnnxStableDiffusionImg2ImgPipeline) starts differently from the
+ * torch pipelines above: init = min(floor(N * strength) + steps_offset, N); the noise goes in at
+ * timesteps[-init] (index N - init; Python's [-0] is index 0) but the loop starts at
+ * t_start = max(N - init + steps_offset, 0): one step later than the noise level with steps_offset 1 (SD 1.x
+ * configs), and at strength 1 the first step is skipped. Grid indices; start may equal N (no steps).
+ */
+export function onnxImg2imgStart(steps: number, strength: number, stepsOffset: number): { start: number; noiseAt: number } {
+  checkStrength(strength);
+  if (!Number.isInteger(stepsOffset) || stepsOffset < 0) throw new Error(`steps_offset must be a non-negative integer, got ${stepsOffset}`);
+  const init = Math.min(Math.floor(steps * strength) + stepsOffset, steps);
+  return { start: Math.min(Math.max(steps - init + stepsOffset, 0), steps), noiseAt: init === 0 ? 0 : steps - init };
+}
+
+/**
+ * The legacy ONNX img2img start state in sampling variables: add_noise at level `noiseSigma` in the
+ * scheduler's own variables (VE for the Euler family, the VP sample otherwise), then taken as the state at
+ * the first level the loop runs, `startSigma`, exactly as that pipeline hands it to step().
+ */
+export function onnxNoisedStart(x0: Tensor, noise: Tensor, noiseSigma: number, startSigma: number, origin: string | undefined): Tensor {
+  const rules = origin !== undefined ? SCHEDULER_RULES[origin as SchedulerClass] : undefined;
+  const ve = addNoiseVe(x0, noise, noiseSigma);
+  if (rules?.family === 'euler') return ve;
+  // VP sample sqrt(abar_n) (x0 + s_n noise), read as the sample at the start level: x_ve = x_vp * sqrt(s^2 + 1).
+  return linearCombination([[Math.sqrt((startSigma * startSigma + 1) / (noiseSigma * noiseSigma + 1)), ve]]);
+}
+
 /** The tail of a full grid that an img2img run with this strength walks (the whole grid at strength 1). */
 export function img2imgSigmas(sigmas: Sigmas, strength: number): Sigmas {
   const n = sigmas.timesteps.length;

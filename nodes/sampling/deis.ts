@@ -9,7 +9,8 @@
  *
  * Warm-up and lower_order_final (default on, below 15 steps) as diffusers. Steps from or onto a level
  * where rho is 0 or infinite (sigma 0, flow t = 1) are first order in the DDIM form; diffusers' own DEIS
- * grids end at sigma_min and never reach them.
+ * grids end at sigma_min and never reach them. Its Karras/exponential/flow grids repeat the last level, so
+ * the last step (h = 0) leaves the sample unchanged at every order, here as there.
  */
 import type { Tensor } from '../core/tensor.ts';
 import { evaluateMultistep, initMultistep, type ExpCommonOptions, type MultistepHistory } from './dpm-multistep.ts';

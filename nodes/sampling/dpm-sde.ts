@@ -7,8 +7,14 @@
  * (diffusers draws on every step, also where its weight is 0), so a seeded source reproduces a run and a
  * recorded sequence replays it. Same warm-up and lower_order_final rules as the ODE multistep solver.
  *
- * Orders 1 and 2 only: diffusers' third-order SDE coefficient on D2, ((1 - e^{-2h} - 2h)/(2h)^2 - 1/2), tends to
- * -1 as h -> 0 where the Taylor expansion of the SDE integral needs ~2h/3, so it is not offered here.
+ * Deliberate deviations (parts of diffusers' SDE variants not offered; no solver name reaches them):
+ *  - orders 1 and 2 only: diffusers' third-order SDE coefficient on D2, ((1 - e^{-2h} - 2h)/(2h)^2 - 1/2), tends
+ *    to -1 as h -> 0 where the Taylor expansion of the SDE integral needs ~2h/3, so solver_order 3 with
+ *    "sde-dpmsolver++" is not offered (dpmpp_2m_sde runs order 2 whatever the config's solver_order);
+ *  - the noise-prediction SDE (algorithm_type "sde-dpmsolver": x_t = (alpha_t/alpha_s) x - 2 sigma_t (e^h - 1) eps
+ *    + sigma_t sqrt(e^{2h} - 1) z) is not offered: dpmpp_2m_sde is always the data-prediction form;
+ *  - DPMSolverSinglestepScheduler's "sde-dpmsolver++" is not offered (exp-solvers.ts refuses that config for
+ *    the singlestep solvers).
  * Sampling direction only: the reverse SDE has no ascending (inversion) form.
  */
 import type { Tensor } from '../core/tensor.ts';

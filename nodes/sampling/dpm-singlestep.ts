@@ -13,6 +13,10 @@
  *   the official "dpmsolver" type, 'heun' its "taylor" type.
  *
  * Steps from or onto a level with infinite lambda (sigma 0, flow t = 1) are first order (DDIM form).
+ *
+ * Deliberate deviation: DPMSolverSinglestepScheduler's algorithm_type "sde-dpmsolver++" (a fresh noise draw on
+ * every step, each order-k step re-noising from its group's start sample) is not offered; exp-solvers.ts
+ * refuses such a config for the singlestep solvers.
  */
 import type { Tensor } from '../core/tensor.ts';
 import type { Sigmas } from '../core/values.ts';

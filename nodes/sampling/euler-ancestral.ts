@@ -5,7 +5,10 @@
  * Flow grids use the rectified-flow form (ComfyUI's sample_euler_ancestral_RF): an Euler step down to
  * s_down = s_next (1 + (s_next/s - 1) eta), rescaled by (1 - s_next)/(1 - s_down), plus the noise that
  * restores the marginal variance at s_next: sqrt(s_next^2 - s_down^2 (1 - s_next)^2 / (1 - s_down)^2).
- * Noise is drawn once per step that adds any (s_up > 0), never on the step to sigma 0.
+ * Noise is drawn once per step that adds any (s_up > 0), never on the step to sigma 0. diffusers draws
+ * randn(model_output.shape) on every step, the last included (times s_up = 0), so step k uses draw k in
+ * both and the results agree for the same draws. diffusers refuses prediction_type "sample" here; this
+ * solver accepts it (superset).
  */
 import { linearCombination } from './ops.ts';
 import { checkSigmas, levelAt, type Solver, type SolverState } from './solver.ts';

@@ -5,9 +5,13 @@
  *
  * Churn (k-diffusion, fact sheet 3.3): inside [s_tmin, s_tmax] the level is first raised to
  * s_hat = s (1 + gamma), gamma = min(s_churn / n, sqrt(2) - 1), by adding s_noise * sqrt(s_hat^2 - s^2) z,
- * and the model is evaluated at s_hat. Deliberate deviation from diffusers: diffusers evaluates the model
- * at s on the un-churned sample (the pipeline calls it before step()) and draws noise on every step; this
- * follows k-diffusion (model at s_hat, noise drawn only when gamma > 0). With s_churn = 0 both agree.
+ * and the model is evaluated at s_hat. Deliberate deviation from diffusers: diffusers' EulerDiscreteScheduler
+ * evaluates the model at s on the un-churned sample (the pipeline calls it before step()), then churns the
+ * sample and takes x0 = x_hat - s_hat * eps (v_prediction: the c_skip/c_out of s); this follows k-diffusion
+ * (model at s_hat on the churned sample). Both draw noise only when gamma > 0. gamma divides by this run's
+ * step count (k-diffusion); diffusers divides by len(sigmas) - 1 of its whole schedule (N + 1 with
+ * interpolation_type log_linear, the full N for an img2img tail). diffusers' pipelines never pass s_churn,
+ * so their runs are churn-free: with s_churn = 0 both agree exactly.
  */
 import { addScaled, linearCombination } from './ops.ts';
 import { checkSigmas, levelAt, levelOf, type Solver, type SolverState } from './solver.ts';

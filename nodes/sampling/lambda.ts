@@ -9,6 +9,9 @@
  * space 'flow' the state is the flow sample itself, alpha = 1 - t, sigma = t (diffusers use_flow_sigmas).
  * So x_native = scale * x_state with scale = alpha (vp) or 1 (flow); every update is written in the native
  * form the references use and its coefficients are converted once, in float64.
+ *
+ * Deliberate deviation: diffusers evaluates lambda, h and the exponentials (e^{-h} - 1, ...) in float32 tensors;
+ * here they are float64 (expm1), so the results differ from diffusers' only at the level of float32 rounding.
  */
 import { Tensor } from '../core/tensor.ts';
 import type { SigmaSpace, Sigmas } from '../core/values.ts';

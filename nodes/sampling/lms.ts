@@ -5,6 +5,13 @@
  * The order ramps up from 1 as history accumulates (diffusers: min(step_index + 1, order)). diffusers
  * integrates with scipy quad (epsrel 1e-4); the integrand is a polynomial of degree < 4, which 3-point
  * Gauss-Legendre integrates exactly.
+ *
+ * img2img tails (diffusers quirk): a run that starts at step k > 0 of an N-step schedule (strength < 1)
+ * has diffusers' step_index = k, so its first steps already use order min(k + 1, 4), with coefficients
+ * from the schedule's levels sigmas[k], sigmas[k-1], ... (levels this run never visited) while only the
+ * derivatives gathered so far are summed (zip with the shorter derivative list): the first step is not an
+ * Euler step. Pass the skipped levels as `precedingLevels` to reproduce that; without them (full runs,
+ * SplitSigmas chains) the order ramps up from 1 over this run's own history.
  */
 import type { Tensor } from '../core/tensor.ts';
 import { linearCombination } from './ops.ts';
@@ -15,6 +22,11 @@ export const LMS_MAX_ORDER = 4;
 export interface LmsOptions {
   /** 1..4 (diffusers default 4). */
   order?: number;
+  /**
+   * Levels of the full schedule before this run's first level, oldest first (the img2img start step k: the
+   * last min(k, order - 1) of sigmas[0..k-1]; more are ignored). See the quirk above.
+   */
+  precedingLevels?: readonly number[];
 }
 
 export interface LmsState extends SolverState {
@@ -44,6 +56,17 @@ export function lmsCoefficients(levels: readonly number[], from: number, to: num
 export function createLms(opts: LmsOptions = {}): Solver<LmsState> {
   const order = opts.order ?? LMS_MAX_ORDER;
   if (!Number.isInteger(order) || order < 1 || order > LMS_MAX_ORDER) throw new Error(`LMS: order must be an integer in 1..${LMS_MAX_ORDER}, got ${order}`);
+  const preceding = order > 1 ? (opts.precedingLevels ?? []).slice(-(order - 1)) : [];
+  if (preceding.some((s, k) => !(Number.isFinite(s) && s > 0) || (k > 0 && !(s < preceding[k - 1])))) {
+    throw new Error('LMS: precedingLevels must be positive, finite and decreasing');
+  }
+  /** Levels of the Lagrange basis at step i, newest first: diffusers' sigmas[t], sigmas[t-1], ... over the whole schedule. */
+  const basisLevels = (sigmas: readonly number[], i: number, history: LmsState['history']): number[] => {
+    if (preceding.length === 0) return [...history].reverse().map((h) => h.sigma);
+    const global = preceding.length + i;
+    const n = Math.min(global + 1, order);
+    return Array.from({ length: n }, (_, j) => (i - j >= 0 ? sigmas[i - j] : preceding[preceding.length + i - j]));
+  };
   return {
     name: 'lms',
     nfePerStep: 1,
@@ -56,12 +79,10 @@ export function createLms(opts: LmsOptions = {}): Solver<LmsState> {
       const pred = await model(state.x, level);
       const history = [...state.history, { sigma: level.sigma, d: pred.derivative }].slice(-order);
       const newestFirst = [...history].reverse();
-      const c = lmsCoefficients(
-        newestFirst.map((h) => h.sigma),
-        level.sigma,
-        ctx.sigmas.sigmas[i + 1],
-      );
-      const terms: [number, Tensor][] = [[1, state.x], ...newestFirst.map((h, j) => [c[j], h.d] as [number, Tensor])];
+      const c = lmsCoefficients(basisLevels(ctx.sigmas.sigmas, i, history), level.sigma, ctx.sigmas.sigmas[i + 1]);
+      // diffusers zips coefficients with the derivatives it holds: the shorter list wins.
+      const used = Math.min(c.length, newestFirst.length);
+      const terms: [number, Tensor][] = [[1, state.x], ...newestFirst.slice(0, used).map((h, j) => [c[j], h.d] as [number, Tensor])];
       return { x: linearCombination(terms), denoised: pred.denoised, history };
     },
   };

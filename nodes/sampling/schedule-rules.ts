@@ -47,8 +47,12 @@ export interface SchedulerRules {
   zeroSnr: boolean;
   /** How the last level is chosen: the final_sigmas_type key, always 0, always sigma_min, or set_alpha_to_one (DDIM). */
   final: 'key' | 'zero' | 'sigma_min' | 'alpha_to_one';
-  /** Karras/exponential bounds come from the sigma_min / sigma_max keys when set. */
-  boundKeys: boolean;
+  /**
+   * Grids whose bounds come from sigma_min / sigma_max config keys when the JSON has them: from_config keeps
+   * keys a class does not declare as hidden config entries, and these converters read them through
+   * hasattr(self.config, "sigma_min") (LMS's Karras and DPM's Lu grids do not).
+   */
+  boundKeys: readonly ('karras' | 'exponential')[];
   /** Reads lambda_min_clipped. */
   lambdaClip: boolean;
   /** Reads use_flow_sigmas (multistep solvers run on flow models with alpha = 1 - t, sigma = t). */
@@ -57,14 +61,15 @@ export interface SchedulerRules {
   sigmaMinIsLastLevel: boolean;
 }
 
-const VP_DEFAULTS = { betaSigmas: true, zeroSnr: false, boundKeys: false, lambdaClip: false, flowSigmas: false, sigmaMinIsLastLevel: false };
+const BOTH_BOUNDED = ['karras', 'exponential'] as const;
+const VP_DEFAULTS = { betaSigmas: true, zeroSnr: false, boundKeys: BOTH_BOUNDED, lambdaClip: false, flowSigmas: false, sigmaMinIsLastLevel: false };
 
 export const SCHEDULER_RULES: Record<SchedulerClass, SchedulerRules> = {
   DDIMScheduler: { ...VP_DEFAULTS, family: 'ddim', spacing: 'leading', grids: [], betaSigmas: false, zeroSnr: true, final: 'alpha_to_one' },
-  EulerDiscreteScheduler: { ...VP_DEFAULTS, family: 'euler', spacing: 'linspace', grids: ['karras', 'exponential'], zeroSnr: true, final: 'key', boundKeys: true },
+  EulerDiscreteScheduler: { ...VP_DEFAULTS, family: 'euler', spacing: 'linspace', grids: ['karras', 'exponential'], zeroSnr: true, final: 'key' },
   EulerAncestralDiscreteScheduler: { ...VP_DEFAULTS, family: 'euler', spacing: 'linspace', grids: [], betaSigmas: false, zeroSnr: true, final: 'zero' },
   HeunDiscreteScheduler: { ...VP_DEFAULTS, family: 'euler', spacing: 'linspace', grids: ['karras', 'exponential'], final: 'zero' },
-  LMSDiscreteScheduler: { ...VP_DEFAULTS, family: 'euler', spacing: 'linspace', grids: ['karras', 'exponential'], final: 'zero' },
+  LMSDiscreteScheduler: { ...VP_DEFAULTS, family: 'euler', spacing: 'linspace', grids: ['karras', 'exponential'], final: 'zero', boundKeys: ['exponential'] },
   DPMSolverMultistepScheduler: {
     ...VP_DEFAULTS,
     family: 'multistep',
@@ -84,7 +89,6 @@ export const SCHEDULER_RULES: Record<SchedulerClass, SchedulerRules> = {
     grids: ['karras', 'exponential'],
     zeroSnr: true,
     final: 'key',
-    boundKeys: true,
     flowSigmas: true,
     sigmaMinIsLastLevel: true,
   },

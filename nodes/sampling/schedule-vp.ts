@@ -204,9 +204,10 @@ export function eulerSigmas(
     // and the appended final level is never reached: this grid ends on sigma_min too.
     last = inSigmas.length > steps ? inSigmas[steps] : finalLevel;
     if (grid !== 'spaced') {
-      // Bounds: the sigma_min/sigma_max keys (EulerDiscrete only), else the interpolated levels' ends.
-      const smin = (rules.boundKeys ? cfgOptionalNumber(cfg, 'sigma_min') : undefined) ?? inSigmas[inSigmas.length - 1];
-      const smax = (rules.boundKeys ? cfgOptionalNumber(cfg, 'sigma_max') : undefined) ?? inSigmas[0];
+      // Bounds: the sigma_min/sigma_max keys where the class's converter reads them, else the interpolated levels' ends.
+      const keyed = (rules.boundKeys as readonly string[]).includes(grid);
+      const smin = (keyed ? cfgOptionalNumber(cfg, 'sigma_min') : undefined) ?? inSigmas[inSigmas.length - 1];
+      const smax = (keyed ? cfgOptionalNumber(cfg, 'sigma_max') : undefined) ?? inSigmas[0];
       // Lu (uniform in lambda = -ln sigma) is the exponential grid in Euler's variables.
       levels = levelGrid(grid === 'lu_lambda' ? 'exponential' : grid, smin, smax, steps);
       last = finalLevel;
@@ -255,7 +256,7 @@ export function multistepSigmas(cfg: SchedulerConfig, steps: number, units: Time
     const final = finalType === 'zero' ? 0 : rules.sigmaMinIsLastLevel && levelLike ? ('last' as const) : tableMin;
     // DPM multistep keeps Karras/Lu timesteps fractional (then int64-truncated) for the cosine schedule.
     const rounded = !(cls === 'DPMSolverMultistepScheduler' && cfg.beta_schedule === 'squaredcos_cap_v2');
-    const bounds = rules.boundKeys
+    const bounds = (rules.boundKeys as readonly string[]).includes(grid)
       ? { min: cfgOptionalNumber(cfg, 'sigma_min') ?? table.sigmas[0], max: cfgOptionalNumber(cfg, 'sigma_max') ?? table.sigmas[T - 1] }
       : undefined;
     return explicitLevels(table, grid, steps, units, ov, { origin: cls, final, rounded, bounds });

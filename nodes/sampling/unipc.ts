@@ -9,8 +9,14 @@
  * reaches order p + 1); the output evaluated at the uncorrected point is what the history keeps; the predictor
  * then steps from the corrected x_i. The sample a run returns is a predictor result (never corrected).
  *
- * Deviations: a step onto (or from) a level with infinite lambda is first order in the DDIM form, and a
- * correction across such a step is skipped; diffusers produces NaN there when lower_order_final is off.
+ * Deliberate deviations (only where diffusers' own result is NaN): a step onto (or from) a level with
+ * infinite lambda is first order in the DDIM form, and a correction across such a step is skipped. diffusers
+ * returns NaN on its last step onto sigma 0 (final_sigmas_type "zero", the class default) with bh1
+ * (alpha_t * B_h * pred_res = 1 * -inf * 0), with the noise form (sigma_t * (e^h - 1) = 0 * inf), and at
+ * order >= 2 when lower_order_final is off; here that step gives x0 (bh2's data-form result). A repeated last
+ * level (final_sigmas_type "sigma_min" on Karras/exponential/flow grids) makes the last step h = 0: first
+ * order here, the identity, as diffusers' orders 1-2 give; its order 3 (lower_order_final off) solves a
+ * system with b = 0/0 and returns NaN.
  */
 import { Tensor } from '../core/tensor.ts';
 import type { ExpCommonOptions } from './dpm-multistep.ts';
