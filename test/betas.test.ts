@@ -68,3 +68,12 @@ describe('alphasCumprod', () => {
     expect([...alphasCumprod([0.5, 0.5, 0.2])]).toEqual([0.5, 0.25, 0.2]);
   });
 });
+
+describe('beta_schedule "exp" (HeunDiscreteScheduler)', () => {
+  it('is betas_for_alpha_bar of exp(-12 t): every beta 1 - exp(-12 / T), abar(t_i) = exp(-12 (i + 1) / T)', () => {
+    const betas = betasFromConfig({ beta_schedule: 'exp', num_train_timesteps: 50 });
+    for (const b of betas) expect(b).toBeCloseTo(1 - Math.exp(-12 / 50), 14);
+    const abar = alphasCumprod(betas);
+    expect(abar[49]).toBeCloseTo(Math.exp(-12), 12);
+  });
+});

@@ -11,7 +11,7 @@ const DEFAULT_BETA_END = 0.02;
 /** diffusers betas_for_alpha_bar's max_beta: keeps the last cosine beta below 1. */
 const COSINE_MAX_BETA = 0.999;
 
-export const BETA_SCHEDULES = ['linear', 'scaled_linear', 'squaredcos_cap_v2', 'sigmoid'] as const;
+export const BETA_SCHEDULES = ['linear', 'scaled_linear', 'squaredcos_cap_v2', 'sigmoid', 'exp'] as const;
 export type BetaSchedule = (typeof BETA_SCHEDULES)[number];
 
 /** numpy/torch linspace: n points from a to b inclusive (n = 1 gives [a]). */
@@ -102,6 +102,11 @@ export function betasFromConfig(cfg: Record<string, unknown>, opts: BetasOptions
         for (let i = 0; i < n; i++) {
           betas[i] = Math.min(1 - cosineAlphaBar((i + 1) / n) / cosineAlphaBar(i / n), COSINE_MAX_BETA);
         }
+        break;
+      case 'exp':
+        // HeunDiscreteScheduler only: betas_for_alpha_bar with abar(t) = exp(-12 t), so every beta is 1 - exp(-12 / T).
+        betas = new Float64Array(n);
+        for (let i = 0; i < n; i++) betas[i] = Math.min(1 - Math.exp(-12 * ((i + 1) / n)) / Math.exp(-12 * (i / n)), COSINE_MAX_BETA);
         break;
       case 'sigmoid':
         // DDPMScheduler only (GeoDiff): sigmoid of linspace(-6, 6) mapped onto [beta_start, beta_end].
