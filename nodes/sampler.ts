@@ -25,7 +25,7 @@ import { defineNode, NodeInputError, type ParamSpec } from './core/types.ts';
 import type { SchedulerConfig, SigmaSpace, Sigmas, Trajectory } from './core/values.ts';
 import { img2imgSigmas, noisedStart, onnxImg2imgStart, onnxNoisedStart } from './sampling/add-noise.ts';
 import { cfgNumber } from './sampling/schedule-config.ts';
-import { SCHEDULER_RULES, type SchedulerClass } from './sampling/schedule-rules.ts';
+import { defaultSolverFor, SCHEDULER_RULES, type SchedulerClass } from './sampling/schedule-rules.ts';
 import { sliceSigmas } from './sampling/sigmas-split.ts';
 import { bindDenoiser, checkLatentShape, denoisedLimitFromConfig } from './sampling/denoiser.ts';
 import { sigmaSpace, timestepUnits, toModelTimestep } from './sampling/model-time.ts';
@@ -115,7 +115,13 @@ export const Sampler = defineNode({
     trajectory: { type: 'TRAJECTORY', help: 'Levels, states (model variables, start included) and x0 predictions per step' },
   },
   params: {
-    solver: { kind: 'enum', options: SOLVER_NAMES, default: 'ddim', label: 'Solver' },
+    solver: {
+      kind: 'enum',
+      options: ['auto', ...SOLVER_NAMES],
+      default: 'ddim',
+      label: 'Solver',
+      help: 'auto: the solver the model\'s scheduler_config.json names (its class; for DPM-Solver also solver_order and algorithm_type), with that config\'s options',
+    },
     steps: { kind: 'int', default: 20, min: 1, max: 1000, label: 'Steps', help: 'Used when no sigmas are connected' },
     seed: { kind: 'seed', default: 0, label: 'Seed' },
     start: {
@@ -181,9 +187,9 @@ export const Sampler = defineNode({
     } catch (e) {
       throw new NodeInputError((e as Error).message, 'latent');
     }
-    const solverName = params.solver;
-    const entry = solverEntry(solverName);
     const space = sigmaSpace(model.modelIndex, model.scheduler);
+    const solverName = params.solver === 'auto' ? defaultSolverFor(model.scheduler, space) : params.solver;
+    const entry = solverEntry(solverName);
     if (entry.spaces && !entry.spaces.includes(space)) {
       throw new NodeInputError(`solver "${solverName}" runs on ${entry.spaces.join('/')} models only; this model is "${space}"`);
     }

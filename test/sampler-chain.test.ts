@@ -51,7 +51,7 @@ const alpha = (s: number) => 1 / Math.sqrt(s * s + 1);
 describe('Sampler: solver catalogue', () => {
   it('offers every registered solver and shows each solver option only for the solvers that read it', () => {
     const expected = ['ddim', 'euler', 'euler_ancestral', 'heun', 'lms', 'dpmpp_2m', 'dpmpp_3m', 'dpmpp_2m_sde', 'dpm_1s', 'dpm_2s', 'dpm_3s', 'dpm_2m', 'unipc', 'deis', 'flow_euler', 'rf_solver', 'mrs'];
-    expect(Sampler.params.solver.options).toEqual(SOLVER_NAMES);
+    expect(Sampler.params.solver.options).toEqual(['auto', ...SOLVER_NAMES]); // auto: the scheduler config's own
     expect([...SOLVER_NAMES].sort()).toEqual([...expected].sort());
     const declared = Sampler.params as Record<string, { when?: { param: string; in: readonly unknown[] } }>;
     for (const [name, spec] of Object.entries(solverParamSpecs())) {
@@ -256,5 +256,29 @@ describe('Sampler: diffusers end-of-run and img2img details', () => {
       const expected = ve ? r.x.data : r.x.data.map((v) => v / Math.sqrt(last * last + 1));
       expect(relL2(out.latent.data, expected), solver).toBeLessThan(1e-6);
     }
+  });
+});
+
+describe('Sampler: solver auto', () => {
+  it('runs the solver the scheduler config names, with its options: the same run as naming it', async () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ _class_name: 'DDIMScheduler' }, 'ddim'],
+      [{ _class_name: 'EulerDiscreteScheduler', timestep_spacing: 'trailing' }, 'euler'],
+      [{ _class_name: 'DPMSolverMultistepScheduler', solver_order: 3 }, 'dpmpp_3m'],
+      [{ _class_name: 'DPMSolverMultistepScheduler', algorithm_type: 'dpmsolver' }, 'dpm_2m'],
+      [{ _class_name: 'DPMSolverSinglestepScheduler', solver_order: 3 }, 'dpm_3s'],
+      [{ _class_name: 'UniPCMultistepScheduler', solver_order: 3 }, 'unipc'],
+      [{ _class_name: 'PNDMScheduler' }, 'ddim'], // no PLMS here: DDIM on its grid keys
+    ];
+    for (const [over, solver] of cases) {
+      const cfg = { ...SD_VP_DDIM, ...over };
+      const auto = await sample(fakeVpModel(p, cfg), { solver: 'auto', steps: 7, seed: 3 });
+      const named = await sample(fakeVpModel(p, cfg), { solver, steps: 7, seed: 3 });
+      expect([...auto.latent.data], String(over._class_name)).toEqual([...named.latent.data]);
+    }
+    // On a flow model: flow-matching Euler.
+    const flow = await sample(fakeFlowModel(p, FLOW_MATCH_SHIFT3), { solver: 'auto', steps: 5, seed: 1 });
+    const euler = await sample(fakeFlowModel(p, FLOW_MATCH_SHIFT3), { solver: 'flow_euler', steps: 5, seed: 1 });
+    expect([...flow.latent.data]).toEqual([...euler.latent.data]);
   });
 });

@@ -173,18 +173,29 @@ const CLASS_DEFAULT_SOLVER: Record<string, string> = {
 };
 
 /**
- * The solver a model's scheduler config asks for. Classes FlowStudio has no solver for (PNDM's PLMS,
- * DDPM, LCM) fall back to DDIM, whose grid keys they share; flow models default to flow-matching Euler.
+ * The solver a model's scheduler config asks for: its class, and for DPM-Solver its solver_order and
+ * algorithm_type. Classes FlowStudio has no solver for (PNDM's PLMS, DDPM, LCM) fall back to DDIM, whose
+ * grid keys they share; flow models default to flow-matching Euler.
  */
 export function defaultSolverFor(scheduler: SchedulerConfig, space: 'vp' | 'flow'): string {
-  if (space === 'flow') {
-    const cls = scheduler._class_name;
-    const multistep = typeof cls === 'string' ? CLASS_DEFAULT_SOLVER[cls] : undefined;
-    // A DPM/UniPC/DEIS config with flow sigmas (e.g. Sana) keeps its own solver.
-    return multistep && scheduler.use_flow_sigmas === true ? multistep : 'flow_euler';
-  }
   const cls = scheduler._class_name;
-  return (typeof cls === 'string' && CLASS_DEFAULT_SOLVER[cls]) || 'ddim';
+  const solver = (typeof cls === 'string' && refineDpm(cls, scheduler)) || (typeof cls === 'string' ? CLASS_DEFAULT_SOLVER[cls] : undefined);
+  if (space === 'flow') {
+    // A DPM/UniPC/DEIS config with flow sigmas (e.g. Sana) keeps its own solver.
+    return solver && scheduler.use_flow_sigmas === true ? solver : 'flow_euler';
+  }
+  return solver || 'ddim';
+}
+
+/** DPM-Solver classes: the registered solver for solver_order x algorithm_type (undefined: the class default). */
+function refineDpm(cls: string, cfg: SchedulerConfig): string | undefined {
+  const order = cfg.solver_order ?? 2;
+  const algorithm = cfg.algorithm_type ?? 'dpmsolver++';
+  if (cls === 'DPMSolverSinglestepScheduler') return order === 1 || order === 2 || order === 3 ? `dpm_${order}s` : undefined;
+  if (cls !== 'DPMSolverMultistepScheduler') return undefined;
+  if (algorithm === 'sde-dpmsolver++') return 'dpmpp_2m_sde';
+  if (algorithm === 'dpmsolver') return 'dpm_2m';
+  return order === 3 ? 'dpmpp_3m' : undefined;
 }
 
 /** The grid family of a solver on a model of the given space; every solver runs flow grids on flow models. */

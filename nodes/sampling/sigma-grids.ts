@@ -65,8 +65,10 @@ export function tableSigmaMin(table: VpTable): number {
 
 /**
  * numpy round(arange(last, 0, -T/N)) - 1, descending. numpy's float arange can yield one entry too many
- * (N = 61, 103, ... with last = T), whose value is -1, an index diffusers then wraps around: such entries
- * are dropped (deliberate deviation), so an unclipped table always gives exactly N entries.
+ * (N = 61, 103, ... with last = T), whose value is -1. diffusers then runs N + 1 steps: DDIM and the
+ * multistep classes index their tables at -1 (the noisiest level, wrapped around), the Euler family
+ * interpolates a sigma at t = -1 (sigma_min) and calls the model with t = -1. Such entries are dropped
+ * (deliberate deviation), so an unclipped table always gives exactly N entries.
  */
 function trailingTimesteps(last: number, trainSteps: number, steps: number): number[] {
   const ratio = trainSteps / steps;
