@@ -203,7 +203,7 @@ export const Sampler = defineNode({
     if (full.space !== space) throw new NodeInputError(`the sigmas are for a "${full.space}" model but this model is "${space}"`, 'sigmas');
 
     const start: Exclude<StartMode, 'auto'> = params.start === 'auto' ? (params.denoise < 1 ? 'img2img' : 'noise') : params.start;
-    // img2img (diffusers strength): the last min(floor(N * denoise), N) steps, from the latent noised by add_noise;
+    // img2img (diffusers strength): the last min(floor(N * denoise), N) steps (ceil on flow grids), from the latent noised by add_noise;
     // or the legacy ONNX pipeline's start (see onnxImg2imgStart).
     const legacy = start === 'img2img' && params.img2img_rule === 'diffusers-onnx' ? legacyOnnxStart(full, model.scheduler, params.denoise, gridSolver) : undefined;
     const sigmas = start === 'img2img' ? (legacy ? sliceSigmas(full, legacy.start, full.timesteps.length) : img2imgSigmas(full, params.denoise)) : full;

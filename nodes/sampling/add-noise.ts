@@ -17,6 +17,7 @@ import type { Tensor } from '../core/tensor.ts';
 import type { Sigmas } from '../core/values.ts';
 import { linearCombination } from './ops.ts';
 import { SCHEDULER_RULES, type SchedulerClass } from './schedule-rules.ts';
+import { flowImg2imgStartStep } from './schedule-flow.ts';
 import { sliceSigmas } from './sigmas-split.ts';
 
 function checkStrength(strength: number): void {
@@ -57,10 +58,13 @@ export function onnxNoisedStart(x0: Tensor, noise: Tensor, noiseSigma: number, s
   return linearCombination([[Math.sqrt((startSigma * startSigma + 1) / (noiseSigma * noiseSigma + 1)), ve]]);
 }
 
-/** The tail of a full grid that an img2img run with this strength walks (the whole grid at strength 1). */
+/**
+ * The tail of a full grid that an img2img run with this strength walks (the whole grid at strength 1):
+ * floor(N * strength) steps on VP grids, ceil(N * strength) on flow grids (their pipelines do not floor).
+ */
 export function img2imgSigmas(sigmas: Sigmas, strength: number): Sigmas {
   const n = sigmas.timesteps.length;
-  return sliceSigmas(sigmas, img2imgStartStep(n, strength), n);
+  return sliceSigmas(sigmas, sigmas.space === 'flow' ? flowImg2imgStartStep(n, strength) : img2imgStartStep(n, strength), n);
 }
 
 /** DDIM/DDPM add_noise: sqrt(abar) x0 + sqrt(1 - abar) noise (VP variables). */

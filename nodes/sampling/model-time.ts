@@ -17,8 +17,21 @@ export type TimestepUnits = 'scheduler' | 'fraction';
  * sigmas linspace(1, 1/N, N) plus mu to the scheduler (checked in their sources: Flux*, Chroma*, QwenImage*).
  */
 const FLUX_KIND_PIPELINE = /^(Flux|Chroma|QwenImage)/;
+/** Pipelines whose transformer takes timestep / 1000 on the scheduler's own grid (AuraFlow: torch.tensor([t / 1000])). */
+const FRACTION_PIPELINE = /^AuraFlow/;
+/** FLUX.2 pipelines: mu = compute_empirical_mu(image_seq_len, N), not calculate_shift. */
+const FLUX2_PIPELINE = /^Flux2/;
 /** Pipelines of rectified-flow models (the scheduler class alone may be missing or generic). */
 const FLOW_PIPELINE = /^(Flux|Chroma|QwenImage|StableDiffusion3|SD3|Lumina2|AuraFlow|SanaSprint)/;
+/**
+ * Flow pipelines whose model conventions no units setting reproduces: Lumina2 gives its transformer
+ * 1 - t/1000 and negates its output; SanaSprint runs SCMScheduler with sin/cos time. Refused unless
+ * model_index.json declares flowstudio.timestep_units (the user then vouches for the model's convention).
+ */
+const UNSUPPORTED_PIPELINE: Readonly<Record<string, string>> = {
+  Lumina2: 'its transformer takes 1 - t/1000 and the pipeline negates the prediction',
+  SanaSprint: 'it samples with SCMScheduler (trigonometric time), which FlowStudio does not implement',
+};
 
 /** Reads `flowstudio.<key>` from model_index.json, nested (`{"flowstudio": {...}}`) or flat (`"flowstudio.<key>"`). */
 function flowstudioKey(modelIndex: Record<string, unknown>, key: string): unknown {
@@ -33,7 +46,24 @@ export function timestepUnits(modelIndex: Record<string, unknown>): TimestepUnit
     if (declared === 'fraction' || declared === 'scheduler') return declared;
     throw new Error(`model_index.json: flowstudio.timestep_units must be "fraction" or "scheduler", got ${JSON.stringify(declared)}`);
   }
+  const cls = modelIndex._class_name;
+  if (typeof cls === 'string') {
+    for (const [prefix, why] of Object.entries(UNSUPPORTED_PIPELINE)) {
+      if (cls.startsWith(prefix)) throw new Error(`model_index.json: ${cls} is not supported: ${why}`);
+    }
+    if (FRACTION_PIPELINE.test(cls)) return 'fraction';
+  }
   return usesPipelineSigmas(modelIndex) ? 'fraction' : 'scheduler';
+}
+
+/**
+ * How a FLUX-kind pipeline computes the mu it passes with its sigmas: calculate_shift from the config's
+ * base/max shift and sequence lengths (FLUX.1, Chroma, QwenImage), or FLUX.2's compute_empirical_mu, which
+ * also depends on the step count.
+ */
+export function pipelineMuRule(modelIndex: Record<string, unknown>): 'calculate_shift' | 'flux2_empirical' {
+  const cls = modelIndex._class_name;
+  return typeof cls === 'string' && FLUX2_PIPELINE.test(cls) ? 'flux2_empirical' : 'calculate_shift';
 }
 
 /** True for FLUX-kind pipelines, which fix the flow grid as linspace(1, 1/N, N) shifted by mu. */

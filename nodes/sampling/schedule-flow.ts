@@ -5,14 +5,17 @@
  *  - the `use_flow_sigmas` grids of DPM-Solver / UniPC / DEIS configs (e.g. Sana).
  * Every solver on a flow model uses one of these (schedules.ts picks which).
  *
- * Deliberate deviations: levels are float64 (diffusers: float32); timesteps are rounded as diffusers
- * rounds them. With a FlowMatch config, multistep solvers get the FlowMatch grid (diffusers would build a
- * meaningless VP grid from such a config unless use_flow_sigmas is set).
+ * Deliberate deviations: levels are float64 (diffusers: float32, so they differ by at most float32 rounding);
+ * the timesteps the model gets are exactly diffusers' float32 values: FlowMatch's __init__ table (torch
+ * float32) and the float32 arithmetic numpy does on pipeline-given sigmas are emulated for them (for
+ * shift_terminal on such sigmas, NumPy 2's scalar rules). With a FlowMatch config, multistep solvers get
+ * the FlowMatch grid (diffusers would build a meaningless VP grid from such a config unless
+ * use_flow_sigmas is set).
  */
 import type { SchedulerConfig, Sigmas } from '../core/values.ts';
 import { linspace, trainTimesteps } from './betas.ts';
 import type { TimestepUnits } from './model-time.ts';
-import { cfgBool, cfgNumber, cfgString } from './schedule-config.ts';
+import { cfgBool, cfgNumber, cfgOptionalNumber, cfgString } from './schedule-config.ts';
 import { configGrid, SCHEDULER_RULES, type SigmaGrid } from './schedule-rules.ts';
 import { checkCustomSigmas, type MultistepClass, type ScheduleOverrides } from './schedule-vp.ts';
 import { checkSteps, exponentialSigmas, karrasSigmas, vpTable } from './sigma-grids.ts';
@@ -23,6 +26,8 @@ export interface FlowShiftOptions {
   /** use_dynamic_shifting: the exponent mu, or the image token count to derive it from. */
   mu?: number;
   imageSeqLen?: number;
+  /** How a pipeline derives mu from the token count (model-time.ts pipelineMuRule); default calculate_shift. */
+  muRule?: 'calculate_shift' | 'flux2_empirical';
 }
 
 /** SD3 static shift s*sigma / (1 + (s-1)*sigma) (= the FLUX exponential shift with s = e^mu). */
@@ -46,8 +51,26 @@ export function fluxMu(cfg: SchedulerConfig, imageSeqLen: number): number {
   return imageSeqLen * m + (baseShift - m * baseLen);
 }
 
-function requireMu(cfg: SchedulerConfig, opts: FlowShiftOptions, who: string): number {
-  const mu = opts.mu ?? (opts.imageSeqLen !== undefined ? fluxMu(cfg, opts.imageSeqLen) : undefined);
+/**
+ * FLUX.2 pipelines' compute_empirical_mu(image_seq_len, num_steps) (black-forest-labs flux2 sampling.py):
+ * linear in the token count above 4300 tokens, else interpolated in the step count between fits at 10 and 200 steps.
+ */
+export function flux2EmpiricalMu(imageSeqLen: number, steps: number): number {
+  const a1 = 8.73809524e-5;
+  const b1 = 1.89833333;
+  const a2 = 0.00016927;
+  const b2 = 0.45666666;
+  if (imageSeqLen > 4300) return a2 * imageSeqLen + b2;
+  const m200 = a2 * imageSeqLen + b2;
+  const m10 = a1 * imageSeqLen + b1;
+  const a = (m200 - m10) / 190.0;
+  const b = m200 - 200.0 * a;
+  return a * steps + b;
+}
+
+function requireMu(cfg: SchedulerConfig, opts: FlowShiftOptions, who: string, steps?: number): number {
+  const fromTokens = (len: number) => (opts.muRule === 'flux2_empirical' && steps !== undefined ? flux2EmpiricalMu(len, steps) : fluxMu(cfg, len));
+  const mu = opts.mu ?? (opts.imageSeqLen !== undefined ? fromTokens(opts.imageSeqLen) : undefined);
   if (mu === undefined) throw new Error(`${who}: use_dynamic_shifting needs mu or the image token count (connect a latent or give the image size)`);
   return mu;
 }
@@ -57,12 +80,52 @@ function checkShift(shift: number): number {
   return shift;
 }
 
-/** LTX's shift_terminal: stretch so the last level is exactly `terminal`. */
-function stretchToTerminal(levels: number[], terminal: unknown): number[] {
+/** Rounding of one arithmetic result: none (float64, numpy's default path) or to float32 (float32 arrays). */
+type Rounding = (x: number) => number;
+const exact64: Rounding = (x) => x;
+
+/** LTX's shift_terminal: stretch so the last level is exactly `terminal` (1 - (1 - t) / scale, op by op in `r`). */
+function stretchToTerminal(levels: number[], terminal: unknown, r: Rounding = exact64): number[] {
   if (terminal === undefined || terminal === null || terminal === 0) return levels;
   if (typeof terminal !== 'number' || !(terminal > 0 && terminal < 1)) throw new Error(`scheduler config: shift_terminal must be in (0, 1), got ${JSON.stringify(terminal)}`);
-  const scale = (1 - levels[levels.length - 1]) / (1 - terminal);
-  return levels.map((t) => 1 - (1 - t) / scale);
+  const scale = r(r(1 - levels[levels.length - 1]) / r(1 - terminal));
+  return levels.map((t) => r(1 - r(r(1 - t) / scale)));
+}
+
+/**
+ * FlowMatch set_timesteps step 2, op by op in `r` (numpy/torch cast a Python-float scalar to the array's
+ * float32): time_shift(mu, 1.0, t) = k / (k + (1/t - 1)) with k = e^mu or mu, or the static shift
+ * shift * t / (1 + (shift - 1) * t). With r the identity these are timeShift and shiftSigma.
+ */
+function shiftLevels(levels: readonly number[], r: Rounding, shift: { dynamic: false; shift: number } | { dynamic: true; mu: number; type: 'exponential' | 'linear' }): number[] {
+  if (shift.dynamic) {
+    const k = r(shift.type === 'exponential' ? Math.exp(shift.mu) : shift.mu);
+    return levels.map((t) => r(k / r(k + r(r(1 / t) - 1))));
+  }
+  const s = r(shift.shift);
+  const s1 = r(shift.shift - 1);
+  return levels.map((t) => r(r(s * t) / r(1 + r(s1 * t))));
+}
+
+/**
+ * FlowMatchEulerDiscreteScheduler.__init__'s sigma_max and sigma_min: the ends of the training table
+ * float32(linspace(1, T, T)) / T, shifted in torch float32 unless the shift is dynamic. sigma_max is not
+ * always exactly 1 (shift 0.1 gives 0.99999976).
+ */
+function initTableEnds(T: number, shift: number, dynamic: boolean): { sigmaMax: number; sigmaMin: number } {
+  const ends = [f32(T / T), f32(1 / T)];
+  const [sigmaMax, sigmaMin] = dynamic ? ends : shiftLevels(ends, f32, { dynamic: false, shift });
+  return { sigmaMax, sigmaMin };
+}
+
+/**
+ * SD3 / FLUX (and Chroma, QwenImage, SanaSprint) img2img get_timesteps: init_timestep = min(N * strength, N)
+ * stays a float and t_start = int(max(N - init_timestep, 0)), so the run takes ceil(N * strength) steps
+ * (the VP pipelines floor N * strength first and take floor(N * strength)); computed in doubles as there.
+ */
+export function flowImg2imgStartStep(steps: number, strength: number): number {
+  if (!(strength >= 0 && strength <= 1)) throw new Error(`denoise strength must be in [0, 1], got ${strength}`);
+  return Math.trunc(Math.max(steps - Math.min(steps * strength, steps), 0));
 }
 
 /** Flow timesteps: float32 t = sigma*T (SD3), or t/T in float32 as FLUX's transformer gets timestep / 1000. */
@@ -79,9 +142,12 @@ function flowGrid(cfg: SchedulerConfig, ov: ScheduleOverrides, cls: 'FlowMatchEu
 
 /**
  * FlowMatchEulerDiscreteScheduler. Its __init__ already shifts the training table, so sigma_min =
- * shift(1/T) (computed in float32 there); set_timesteps spaces linspace(1, sigma_min, N) and shifts again
- * (the fact sheet's gotcha: shift 3 ends on ~0.00893). `pipelineSigmas`: FLUX-style pipelines pass
- * linspace(1, 1/N, N) and mu instead. A shift override is a static shift replacing both.
+ * shift(1/T) (computed in float32 there); set_timesteps spaces linspace(sigma_max, sigma_min, N) and shifts
+ * again (the fact sheet's gotcha: shift 3 ends on ~0.00893). `pipelineSigmas`: FLUX-style pipelines pass
+ * linspace(1, 1/N, N) and mu instead (mu by `muRule` from the token count when not given). Then
+ * shift_terminal, then Karras / exponential levels; the final level is 0. A shift override is a static
+ * shift replacing both. Not offered: use_beta_sigmas, invert_sigmas (Mochi). (stochastic_sampling changes
+ * the step, not the grid: flow-euler.ts.)
  */
 export function flowMatchSigmas(
   cfg: SchedulerConfig,
@@ -89,44 +155,52 @@ export function flowMatchSigmas(
   units: TimestepUnits = 'scheduler',
   opts: FlowShiftOptions & ScheduleOverrides & { pipelineSigmas?: boolean } = {},
 ): Sigmas {
-  for (const k of ['use_beta_sigmas', 'invert_sigmas', 'stochastic_sampling']) {
+  for (const k of ['use_beta_sigmas', 'invert_sigmas']) {
     if (cfg[k] === true) throw new Error(`scheduler config: "${k}" is not supported for flow-matching grids`);
   }
   const T = trainTimesteps(cfg);
   const grid = flowGrid(cfg, opts, 'FlowMatchEulerDiscreteScheduler');
   let levels: number[];
+  // diffusers' values before its float32 cast, for the timesteps (levels themselves stay float64).
+  let exact: number[];
   let last = 0;
   if (grid === 'custom') {
     const custom = checkCustomSigmas(opts.customSigmas, 1);
     levels = custom.slice(0, -1);
+    exact = levels;
     last = custom[custom.length - 1];
   } else {
     checkSteps(steps, T);
     const shift = checkShift(opts.shift ?? cfgNumber(cfg, 'shift', 1));
     const dynamic = opts.shift === undefined && cfgBool(cfg, 'use_dynamic_shifting', false);
+    const rule = dynamic
+      ? { dynamic, mu: requireMu(cfg, opts, 'flow-matching grid', steps), type: cfgString(cfg, 'time_shift_type', ['exponential', 'linear'] as const, 'exponential') }
+      : { dynamic, shift };
     if (opts.pipelineSigmas) {
-      levels = Array.from(linspace(1, 1 / steps, steps), f32);
+      // np.array(sigmas).astype(np.float32): the shift and stretch then run in float32 arithmetic there.
+      const given = Array.from(linspace(1, 1 / steps, steps), f32);
+      levels = stretchToTerminal(shiftLevels(given, exact64, rule), cfg.shift_terminal);
+      exact = stretchToTerminal(shiftLevels(given, f32, rule), cfg.shift_terminal, f32);
     } else {
-      // The training table's low end, in float32 as __init__ computes it; unshifted when the shift is dynamic.
-      const s1 = f32(1 / T);
-      const sigmaMin = dynamic ? s1 : f32(f32(shift * s1) / f32(1 + f32((shift - 1) * s1)));
-      levels = Array.from(linspace(T, sigmaMin * T, steps), (t) => t / T);
+      // float64 linspace between __init__'s float32 table ends (the fact sheet's double-shift gotcha), then shifted.
+      const { sigmaMax, sigmaMin } = initTableEnds(T, shift, dynamic);
+      const spaced = Array.from(linspace(sigmaMax * T, sigmaMin * T, steps), (t) => t / T);
+      levels = stretchToTerminal(shiftLevels(spaced, exact64, rule), cfg.shift_terminal);
+      exact = levels;
     }
-    if (dynamic) {
-      const mu = requireMu(cfg, opts, 'flow-matching grid');
-      const type = cfgString(cfg, 'time_shift_type', ['exponential', 'linear'] as const, 'exponential');
-      levels = levels.map((t) => timeShift(t, mu, type));
-    } else {
-      levels = levels.map((t) => shiftSigma(t, shift));
+    if (grid === 'karras' || grid === 'exponential') {
+      // _convert_to_karras / _convert_to_exponential (float64): bounded by self.config.sigma_min / sigma_max when
+      // the config file carries them (from_config keeps keys __init__ does not take), else the shifted ends.
+      const convert = grid === 'karras' ? karrasSigmas : exponentialSigmas;
+      const bounded = (l: number[]) => convert(cfgOptionalNumber(cfg, 'sigma_min') ?? l[l.length - 1], cfgOptionalNumber(cfg, 'sigma_max') ?? l[0], steps);
+      levels = bounded(levels);
+      exact = bounded(exact);
     }
-    levels = stretchToTerminal(levels, cfg.shift_terminal);
-    if (grid === 'karras') levels = karrasSigmas(levels[levels.length - 1], levels[0], steps);
-    else if (grid === 'exponential') levels = exponentialSigmas(levels[levels.length - 1], levels[0], steps);
   }
   return {
     space: 'flow',
     sigmas: [...levels, last],
-    timesteps: levels.map((s) => flowTimestep(s, T, units)),
+    timesteps: exact.map((s) => flowTimestep(s, T, units)),
     origin: 'FlowMatchEulerDiscreteScheduler',
     initNoiseSigma: 1,
   };
@@ -163,7 +237,7 @@ export function multistepFlowSigmas(
       levels = Array.from(linspace(1, 1 / T, steps + 1)).slice(0, steps);
       if (dynamic) {
         const type = cfgString(cfg, 'time_shift_type', ['exponential', 'linear'] as const, 'exponential');
-        const mu = requireMu(cfg, opts, cls);
+        const mu = requireMu(cfg, opts, cls, steps);
         levels = levels.map((t) => timeShift(t, mu, type));
       } else {
         const shift = checkShift(opts.shift ?? cfgNumber(cfg, 'flow_shift', 1));
@@ -173,7 +247,7 @@ export function multistepFlowSigmas(
       if (Math.abs(levels[0] - 1) < 1e-6) levels[0] -= 1e-6;
     } else {
       // flow_shift = e^mu when dynamic and mu is known (set_timesteps(mu=...)), else the config's.
-      const mu = dynamic ? (opts.mu ?? (opts.imageSeqLen !== undefined ? requireMu(cfg, opts, cls) : undefined)) : undefined;
+      const mu = dynamic ? (opts.mu ?? (opts.imageSeqLen !== undefined ? requireMu(cfg, opts, cls, steps) : undefined)) : undefined;
       const shift = checkShift(opts.shift ?? (mu !== undefined ? Math.exp(mu) : cfgNumber(cfg, 'flow_shift', 1)));
       const rising = Array.from(linspace(1, 1 / T, steps + 1), (a) => shiftSigma(1 - a, shift));
       levels = rising.reverse().slice(0, steps);

@@ -6,7 +6,7 @@
  * t = sigma*1000), this keys on model_index.json's `_class_name` (model-time.ts).
  */
 import type { SchedulerConfig, Sigmas } from '../core/values.ts';
-import { sigmaSpace, timestepUnits, usesPipelineSigmas } from './model-time.ts';
+import { pipelineMuRule, sigmaSpace, timestepUnits, usesPipelineSigmas } from './model-time.ts';
 import { cfgString } from './schedule-config.ts';
 import { flowMatchSigmas, multistepFlowSigmas, type FlowShiftOptions } from './schedule-flow.ts';
 import { gridFamily, SCHEDULER_RULES, schedulerClassFor } from './schedule-rules.ts';
@@ -66,9 +66,9 @@ export function buildSigmas(
   const cls = schedulerClassFor(solver);
   if (family === 'flow') {
     if (isMultistepClass(cls) && SCHEDULER_RULES[cls].flowSigmas && scheduler.use_flow_sigmas === true) {
-      return multistepFlowSigmas(scheduler, steps, units, opts, cls);
+      return multistepFlowSigmas(scheduler, steps, units, { muRule: pipelineMuRule(modelIndex), ...opts }, cls);
     }
-    return flowMatchSigmas(scheduler, steps, units, { ...opts, pipelineSigmas: usesPipelineSigmas(modelIndex) });
+    return flowMatchSigmas(scheduler, steps, units, { muRule: pipelineMuRule(modelIndex), ...opts, pipelineSigmas: usesPipelineSigmas(modelIndex) });
   }
   if (family === 'ddim') return ddimSigmas(scheduler, steps, units, opts);
   if (isEulerFamilyClass(cls)) return eulerSigmas(scheduler, steps, units, opts, cls);

@@ -9,7 +9,7 @@ import { createDdim } from './ddim.ts';
 import { createEulerAncestral } from './euler-ancestral.ts';
 import { createEuler } from './euler.ts';
 import { EXP_INTEGRATOR_SOLVERS, EXP_SOLVER_NAMES } from './exp-solvers.ts';
-import { createFlowEuler } from './flow-euler.ts';
+import { createFlowEuler, type FlowEulerOptions } from './flow-euler.ts';
 import { createHeun } from './heun.ts';
 import { createLms, LMS_MAX_ORDER } from './lms.ts';
 import { createMrsOnVe } from './mrs.ts';
@@ -103,9 +103,11 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
   },
   flow_euler: {
     description: 'Flow-matching Euler (diffusers FlowMatchEulerDiscreteScheduler): x += (t_next - t) v.',
-    create: () => createFlowEuler(),
-    optionsFromConfig: () => ({}),
+    create: (o) => createFlowEuler(o as FlowEulerOptions),
+    // FlowMatchEulerDiscreteScheduler stochastic_sampling: re-noise x0 to the next level each step.
+    optionsFromConfig: (cfg): FlowEulerOptions => ({ stochastic: cfg.stochastic_sampling === true }),
     spaces: ['flow'],
+    stochastic: true,
   },
   rf_solver: {
     description: 'RF-Solver (Wang et al. 2024): second-order midpoint step on the flow ODE, 2 model calls per step.',
