@@ -23,7 +23,7 @@ export const CFG = defineNode({
     negative: {
       type: 'CONDITIONING',
       optional: true,
-      help: 'Unconditional / negative side. Unconnected: zeros of the positive conditioning\'s shapes (not an empty prompt\'s embedding)',
+      help: 'Unconditional / negative side. Unconnected: zeros for the prompt embeddings (not an empty prompt\'s embedding); time_ids, img_ids, txt_ids and guidance keep the positive\'s value (also when a connected negative lacks them)',
     },
   },
   outputs: { guidance: { type: 'GUIDANCE' } },
@@ -62,6 +62,24 @@ function readCfg(g: Guidance): CfgParams {
   return { scale, rescale: phi, mode: m as CfgMode, negative: negative as Conditioning | undefined };
 }
 
+/**
+ * Extra inputs that describe the image rather than the prompt (SDXL's size/crop time_ids, FLUX's position
+ * ids and distilled guidance): the pipelines feed the unconditional side the same values. Every other
+ * extra input (prompt embeddings, pooled embeddings, class labels) defaults to zeros there.
+ */
+const SHARED_INPUTS = /^(time_ids|add_time_ids|img_ids|txt_ids|guidance|timestep_cond)$/;
+
+function zeroedWhenUnconditional(name: string): boolean {
+  return !SHARED_INPUTS.test(name);
+}
+
+function sameValues(a: Tensor, b: Tensor): boolean {
+  if (a === b) return true;
+  if (!a.sameShape(b)) return false;
+  for (let i = 0; i < a.data.length; i++) if (a.data[i] !== b.data[i]) return false;
+  return true;
+}
+
 /** True when a declared dimension accepts any size (symbolic or -1). */
 function dynamicDim(d: number | string | undefined): boolean {
   return typeof d !== 'number' || d <= 0;
@@ -93,24 +111,36 @@ export function guidedDenoiseFn(model: ModelHandle, opts: GuidedModelOptions): D
   const negative: Record<string, Tensor> = {};
   for (const [name, t] of Object.entries(positive)) {
     const n = cfg.negative?.feeds[name];
-    if (cfg.negative && !n) throw new Error(`CFG guidance: the negative conditioning has no "${name}" (it has ${Object.keys(cfg.negative.feeds).join(', ') || 'nothing'})`);
-    negative[name] = n ?? new Tensor(t.dims);
+    if (n) negative[name] = n;
+    // Unconnected or missing on the negative side: zero prompt embeddings (diffusers' empty-prompt zeros),
+    // the positive's own value for everything else (SDXL time_ids, FLUX ids and guidance), as the pipelines do.
+    else if (!zeroedWhenUnconditional(name)) negative[name] = t;
+    else if (cfg.negative) throw new Error(`CFG guidance: the negative conditioning has no "${name}" (it has ${Object.keys(cfg.negative.feeds).join(', ') || 'nothing'})`);
+    else negative[name] = new Tensor(t.dims);
   }
   const kind = { space, type: predictionType(model, space) };
   const settings: CfgSettings = { scale: cfg.scale, rescale: cfg.rescale };
+  // Feeds whose first axis is the sample's batch axis are stacked [negative; positive]; the others (FLUX's
+  // img_ids / txt_ids) are fed once, which needs both sides to agree on them.
+  const batchAxis = binding.sample.shape[0];
+  const isBatched = (name: string) => {
+    const info = model.denoiser.inputs.find((i) => i.name === name);
+    return info !== undefined && info.shape.length > 0 && info.shape[0] === batchAxis;
+  };
   const batchable =
-    dynamicDim(binding.sample.shape[0]) &&
-    Object.entries(positive).every(([name, t]) => {
-      const info = model.denoiser.inputs.find((i) => i.name === name);
-      return t.dims.length > 0 && negative[name].sameShape(t) && (!info || dynamicDim(info.shape[0]));
-    });
+    dynamicDim(batchAxis) &&
+    Object.entries(positive).every(([name, t]) =>
+      isBatched(name) ? t.dims.length > 0 && negative[name].sameShape(t) : sameValues(negative[name], t),
+    );
   if (cfg.mode === 'batched' && !batchable) {
-    throw new Error('CFG guidance: mode "batched" needs a model with a free batch size and negative/positive conditioning of equal shapes (use auto or separate)');
+    throw new Error(
+      'CFG guidance: mode "batched" needs a model with a free batch size, negative/positive conditioning of equal shapes, and the same values for inputs without a batch axis (use auto or separate)',
+    );
   }
   let guided: DenoiseFn;
   if (cfg.mode !== 'separate' && batchable) {
     const stacked: Record<string, Tensor> = {};
-    for (const [name, t] of Object.entries(positive)) stacked[name] = concatBatch([negative[name], t]);
+    for (const [name, t] of Object.entries(positive)) stacked[name] = isBatched(name) ? concatBatch([negative[name], t]) : t;
     guided = batchedCfgDenoiseFn(createDenoiseFn(model, { space, conditioning: { feeds: stacked }, signal }), settings, kind);
   } else {
     const cond = createDenoiseFn(model, { space, conditioning: { feeds: positive }, signal });

@@ -51,13 +51,22 @@ describe('EmptyLatent and RandomNoise', () => {
     expect(EmptyLatentDefault).toBe(EmptyLatent);
     expect(EmptyLatent.category).toBe('latent');
     for (const [k, v] of Object.entries(sizeDefaults)) expect(EmptyLatent.params[k as keyof typeof sizeDefaults].default).toBe(v);
-    const { latent } = await EmptyLatent.execute(fakeContext(), {}, { width: 5, height: 4, channels: 2, batch: 3 });
+    const { latent } = await EmptyLatent.execute(fakeContext(), {}, { width: 5, height: 4, channels: 2, batch: 3, layout: 'nchw' });
     expect(latent.dims).toEqual([3, 2, 4, 5]);
     expect(latent.data.every((v) => v === 0)).toBe(true);
   });
 
+  it('packed layout: [batch, (height/2)(width/2), 4 channels] for FLUX-style transformers; odd sizes refused', async () => {
+    const size = { width: 6, height: 4, channels: 16, batch: 2, layout: 'packed' as const };
+    expect((await EmptyLatent.execute(fakeContext(), {}, size)).latent.dims).toEqual([2, 6, 64]);
+    const { noise } = await RandomNoise.execute(fakeContext(), { like: undefined }, { ...size, seed: 4 });
+    expect(noise.dims).toEqual([2, 6, 64]);
+    expect(noise.data).toEqual(randomNormal([2, 6, 64], 4).data);
+    await expect(EmptyLatent.execute(fakeContext(), {}, { ...size, height: 5 })).rejects.toThrow(/even height and width/);
+  });
+
   it('RandomNoise draws the seeded stream at the requested size, or at the shape of `like`', async () => {
-    const params = { seed: 31, width: 6, height: 5, channels: 3, batch: 1 };
+    const params = { seed: 31, width: 6, height: 5, channels: 3, batch: 1, layout: 'nchw' as const };
     const { noise } = await RandomNoise.execute(fakeContext(), { like: undefined }, params);
     expect(noise.dims).toEqual([1, 3, 5, 6]);
     expect(noise.data).toEqual(randomNormal([1, 3, 5, 6], 31).data);
@@ -78,7 +87,7 @@ describe('SaveLatent and LoadLatent', () => {
     expect(readdirSync(join(base, 'out', 'sub'))).toEqual(['lat.npy']); // no temp file left behind
     expect(SaveLatent.kind).toBe('side-effect');
 
-    const loaded = await LoadLatent.execute(fakeContext(), {}, { path });
+    const loaded = await LoadLatent.execute(fakeContext(), {}, { path, add_batch_axis: false });
     expect(loaded.latent.dims).toEqual([1, 4, 8, 8]);
     expect(loaded.latent.data).toEqual(latent.data);
   });
@@ -87,36 +96,38 @@ describe('SaveLatent and LoadLatent', () => {
     const ctx = fakeContext();
     await SaveLatent.execute(ctx, { latent: Tensor.full([1, 1, 1, 2], 1) }, { filename: 'same.npy' });
     await SaveLatent.execute(ctx, { latent: Tensor.full([1, 1, 1, 2], 2) }, { filename: 'same.npy' });
-    expect([...(await LoadLatent.execute(ctx, {}, { path: join(base, 'out', 'same.npy') })).latent.data]).toEqual([2, 2]);
+    expect([...(await LoadLatent.execute(ctx, {}, { path: join(base, 'out', 'same.npy'), add_batch_axis: false })).latent.data]).toEqual([2, 2]);
     await expect(SaveLatent.execute(ctx, { latent: Tensor.zeros([1]) }, { filename: 'x.png' })).rejects.toThrow(/must end in \.npy/);
     await expect(SaveLatent.execute(ctx, { latent: Tensor.zeros([1]) }, { filename: '../x.npy' })).rejects.toThrow(/outside/);
   });
 
-  it('adds a batch axis to a 3-D array and rejects other ranks, empty paths and files outside the roots', async () => {
+  it('keeps a 3-D array as packed [N, L, C] unless asked to add a batch axis; rejects other ranks, empty paths and files outside the roots', async () => {
     const ctx = fakeContext();
     const { path } = await SaveLatent.execute(ctx, { latent: Tensor.from([3, 1, 2], [1, 2, 3, 4, 5, 6]) }, { filename: 'chw.npy' });
-    const { latent } = await LoadLatent.execute(ctx, {}, { path });
+    const { latent } = await LoadLatent.execute(ctx, {}, { path, add_batch_axis: true });
     expect(latent.dims).toEqual([1, 3, 1, 2]);
     expect([...latent.data]).toEqual([1, 2, 3, 4, 5, 6]);
+    expect((await LoadLatent.execute(ctx, {}, { path, add_batch_axis: false })).latent.dims).toEqual([3, 1, 2]);
 
     const flat = await SaveLatent.execute(ctx, { latent: Tensor.zeros([5]) }, { filename: 'flat.npy' });
-    await expect(LoadLatent.execute(ctx, {}, { path: flat.path })).rejects.toThrow(/shape \[5\]; expected \[N, C, H, W\]/);
-    await expect(LoadLatent.execute(ctx, {}, { path: '' })).rejects.toThrow(/No .npy file chosen/);
+    await expect(LoadLatent.execute(ctx, {}, { path: flat.path, add_batch_axis: false })).rejects.toThrow(/shape \[5\]; expected \[N, C, H, W\] or packed \[N, L, C\]/);
+    await expect(LoadLatent.execute(ctx, {}, { path: flat.path, add_batch_axis: true })).rejects.toThrow(/"add batch axis" expects \[C, H, W\]/);
+    await expect(LoadLatent.execute(ctx, {}, { path: '', add_batch_axis: false })).rejects.toThrow(/No .npy file chosen/);
     writeFileSync(join(base, 'elsewhere.npy'), 'x');
-    await expect(LoadLatent.execute(ctx, {}, { path: join(base, 'elsewhere.npy') })).rejects.toThrow(/outside/);
+    await expect(LoadLatent.execute(ctx, {}, { path: join(base, 'elsewhere.npy'), add_batch_axis: false })).rejects.toThrow(/outside/);
     writeFileSync(join(base, 'inputs', 'junk.npy'), 'not numpy');
-    await expect(LoadLatent.execute(ctx, {}, { path: 'junk.npy' })).rejects.toThrow(/Cannot load latent from "junk.npy": Not a .npy file/);
+    await expect(LoadLatent.execute(ctx, {}, { path: 'junk.npy', add_batch_axis: false })).rejects.toThrow(/Cannot load latent from "junk.npy": Not a .npy file/);
   });
 
   it('cacheSalt changes when the file changes on disk', async () => {
     const ctx = fakeContext();
     const { path } = await SaveLatent.execute(ctx, { latent: Tensor.zeros([1, 1, 1, 1]) }, { filename: 'salt.npy' });
     utimesSync(path, 1_000_000, 1_000_000);
-    const before = await LoadLatent.cacheSalt!({ path }, ctx);
+    const before = await LoadLatent.cacheSalt!({ path, add_batch_axis: false }, ctx);
     await SaveLatent.execute(ctx, { latent: Tensor.zeros([1, 1, 1, 3]) }, { filename: 'salt.npy' });
-    const after = await LoadLatent.cacheSalt!({ path }, ctx);
+    const after = await LoadLatent.cacheSalt!({ path, add_batch_axis: false }, ctx);
     expect(after).not.toBe(before);
-    expect(await LoadLatent.cacheSalt!({ path: 'missing.npy' }, ctx)).toBe('unresolved');
+    expect(await LoadLatent.cacheSalt!({ path: 'missing.npy', add_batch_axis: false }, ctx)).toBe('unresolved');
   });
 });
 

@@ -148,6 +148,13 @@ describe('diffusers-ONNX folders', () => {
     const s2 = await service.stamp(folder);
     expect(s2).not.toBe(s1);
     expect((await service.load(folder)).scheduler.shift).toBe(3.0);
+    // External weights under any name (diffusers' convert script writes weights.pb) are stamped too.
+    const weights = path.join(folder, 'transformer', 'weights.pb');
+    await fs.writeFile(weights, 'w1');
+    const s3 = await service.stamp(folder);
+    expect(s3).not.toBe(s2);
+    await fs.writeFile(weights, 'w2-longer');
+    expect(await service.stamp(folder)).not.toBe(s3);
   });
 
   it('names the missing piece: no denoiser, no scheduler config, no model_index.json, no folder', async () => {

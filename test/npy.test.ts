@@ -127,17 +127,36 @@ describe('readNpy', () => {
     expect([...readNpy(big.subarray(3)).data]).toEqual([0.5, -1, 2]);
   });
 
+  it('reads integer, bool and float16 arrays (ids and embeddings in their export dtype) as float32', () => {
+    const bytes = (n: number, write: (v: DataView, i: number) => void) => {
+      const b = new Uint8Array(n * 8);
+      const v = new DataView(b.buffer);
+      for (let i = 0; i < n; i++) write(v, i);
+      return b;
+    };
+    // python: np.array([0, -3, 2**40, 7], dtype='<i8'); big-endian int32; uint8; bool; float16 bits.
+    const i8 = readNpy(buildNpy(1, "{'descr': '<i8', 'fortran_order': False, 'shape': (2, 2), }", bytes(4, (v, i) => v.setBigInt64(8 * i, [0n, -3n, 2n ** 40n, 7n][i], true))));
+    expect(i8.dims).toEqual([2, 2]);
+    expect([...i8.data]).toEqual([0, -3, 2 ** 40, 7]);
+    const i4 = readNpy(buildNpy(1, "{'descr': '>i4', 'fortran_order': False, 'shape': (3,), }", bytes(3, (v, i) => v.setInt32(4 * i, [-1, 5, 100000][i], false))));
+    expect([...i4.data]).toEqual([-1, 5, 100000]);
+    const u1 = readNpy(buildNpy(1, "{'descr': '|u1', 'fortran_order': False, 'shape': (2,), }", Uint8Array.of(255, 3)));
+    expect([...u1.data]).toEqual([255, 3]);
+    const b1 = readNpy(buildNpy(1, "{'descr': '|b1', 'fortran_order': False, 'shape': (2,), }", Uint8Array.of(1, 0)));
+    expect([...b1.data]).toEqual([1, 0]);
+    // 0x3c00 = 1, 0xc000 = -2, 0x3555 ~ 0.33325, 0x0001 = 2^-24 (subnormal), 0x7c00 = inf
+    const f2 = readNpy(buildNpy(1, "{'descr': '<f2', 'fortran_order': False, 'shape': (5,), }", bytes(5, (v, i) => v.setUint16(2 * i, [0x3c00, 0xc000, 0x3555, 0x0001, 0x7c00][i], true))));
+    expect([...f2.data]).toEqual([1, -2, Math.fround(0.333251953125), Math.fround(2 ** -24), Infinity]);
+  });
+
   it('rejects Fortran order, other dtypes, truncated data, bad magic and unknown versions clearly', () => {
     const data = floatBytes([1, 2, 3, 4, 5, 6], 4, true);
     expect(() => readNpy(buildNpy(1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", data))).toThrow(
       'Fortran-order .npy is not supported',
     );
-    expect(() => readNpy(buildNpy(1, "{'descr': '<i4', 'fortran_order': False, 'shape': (2, 3), }", data))).toThrow(
-      /dtype '<i4'/,
-    );
-    expect(() => readNpy(buildNpy(1, "{'descr': '<f2', 'fortran_order': False, 'shape': (3,), }", data))).toThrow(
-      /dtype '<f2'/,
-    );
+    expect(() => readNpy(buildNpy(1, "{'descr': '<c8', 'fortran_order': False, 'shape': (3,), }", data))).toThrow(/dtype '<c8'/);
+    expect(() => readNpy(buildNpy(1, "{'descr': '<U4', 'fortran_order': False, 'shape': (3,), }", data))).toThrow(/dtype '<U4'/);
+    expect(() => readNpy(buildNpy(1, "{'descr': '<f1', 'fortran_order': False, 'shape': (3,), }", data))).toThrow(/dtype '<f1'/);
     expect(() => readNpy(buildNpy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4), }", data))).toThrow(
       /Truncated .npy file.*needs 32 data bytes, found 24/,
     );

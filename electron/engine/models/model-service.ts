@@ -176,9 +176,13 @@ export class OnnxModelService implements ModelService {
     const denoiserFile = check(path.join(folder, denoiserKind, 'model.onnx'));
     check(schedulerFile);
     const files = [indexFile, schedulerFile, denoiserFile];
-    // Large exports keep weights next to the graph (external data); include it in the stamp when present.
-    const external = path.join(folder, denoiserKind, 'model.onnx_data');
-    if (await exists(external)) files.push(external);
+    // Large exports keep weights next to the graph as external data under any name (model.onnx_data,
+    // weights.pb from diffusers' convert script, one file per tensor): every file there joins the stamp.
+    const denoiserDir = path.join(folder, denoiserKind);
+    for (const entry of (await fs.readdir(denoiserDir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const f = path.join(denoiserDir, entry.name);
+      if (entry.isFile() && f !== denoiserFile) files.push(f);
+    }
     return {
       name: path.basename(folder),
       id: folder,

@@ -1,7 +1,8 @@
 /**
  * NumPy .npy files (format spec: numpy.lib.format), so latents move between FlowStudio and Python.
- * Reads float32/float64 in either byte order (always returned as float32); writes '<f4' exactly as
- * np.save does, so numpy reads our files and the bytes are deterministic.
+ * Reads float16/32/64, signed and unsigned integers of 1-8 bytes and bool, in either byte order (always
+ * returned as float32: ids and embeddings dumped in their export dtype load as they are); writes '<f4'
+ * exactly as np.save does, so numpy reads our files and the bytes are deterministic.
  */
 import { Tensor } from '../tensor.ts';
 
@@ -55,12 +56,8 @@ export function readNpy(bytes: Uint8Array): Tensor {
   }
   // Trailing bytes are ignored, as np.load does.
   const data = new Float32Array(size);
-  const little = dtype.littleEndian;
-  if (dtype.bytes === 4) {
-    for (let i = 0; i < size; i++) data[i] = view.getFloat32(dataStart + 4 * i, little);
-  } else {
-    for (let i = 0; i < size; i++) data[i] = view.getFloat64(dataStart + 8 * i, little);
-  }
+  const read = elementReader(view, dtype);
+  for (let i = 0; i < size; i++) data[i] = read(dataStart + dtype.bytes * i);
   return new Tensor(header.shape, data);
 }
 
@@ -87,19 +84,62 @@ export function writeNpy(t: Tensor): Uint8Array {
   return out;
 }
 
-function parseDescr(descr: string): { bytes: 4 | 8; littleEndian: boolean } {
-  switch (descr) {
-    case '<f4':
-      return { bytes: 4, littleEndian: true };
-    case '>f4':
-      return { bytes: 4, littleEndian: false };
-    case '<f8':
-      return { bytes: 8, littleEndian: true };
-    case '>f8':
-      return { bytes: 8, littleEndian: false };
+interface Dtype {
+  kind: 'f' | 'i' | 'u' | 'b';
+  bytes: 1 | 2 | 4 | 8;
+  littleEndian: boolean;
+}
+
+const DESCR = /^([<>|=])([fiub])([1248])$/;
+
+function parseDescr(descr: string): Dtype {
+  const m = DESCR.exec(descr);
+  const kind = m?.[2] as Dtype['kind'] | undefined;
+  const bytes = Number(m?.[3]) as Dtype['bytes'];
+  const ok = m && (kind === 'f' ? bytes >= 2 : kind === 'b' ? bytes === 1 : true);
+  if (!ok || !kind) throw new Error(`Unsupported .npy dtype '${descr}' (supported: float16/32/64, int and uint of 1-8 bytes, bool)`);
+  // '=' is native order; every platform FlowStudio runs on is little-endian, as np.save's '<'.
+  return { kind, bytes, littleEndian: m[1] !== '>' };
+}
+
+/** Reads one element at a byte offset as a number (64-bit integers exactly up to 2^53). */
+function elementReader(view: DataView, t: Dtype): (at: number) => number {
+  const le = t.littleEndian;
+  switch (`${t.kind}${t.bytes}`) {
+    case 'f2':
+      return (at) => halfToNumber(view.getUint16(at, le));
+    case 'f4':
+      return (at) => view.getFloat32(at, le);
+    case 'f8':
+      return (at) => view.getFloat64(at, le);
+    case 'i1':
+      return (at) => view.getInt8(at);
+    case 'i2':
+      return (at) => view.getInt16(at, le);
+    case 'i4':
+      return (at) => view.getInt32(at, le);
+    case 'i8':
+      return (at) => Number(view.getBigInt64(at, le));
+    case 'u1':
+    case 'b1':
+      return (at) => view.getUint8(at);
+    case 'u2':
+      return (at) => view.getUint16(at, le);
+    case 'u4':
+      return (at) => view.getUint32(at, le);
     default:
-      throw new Error(`Unsupported .npy dtype '${descr}' (supported: '<f4', '>f4', '<f8', '>f8')`);
+      return (at) => Number(view.getBigUint64(at, le));
   }
+}
+
+/** IEEE 754 half-precision bits as a number. */
+function halfToNumber(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
 /**

@@ -1,0 +1,401 @@
+/**
+ * Tiny random-free "twins" of real diffusers-ONNX model folders: the denoiser declares the real input and
+ * output names, element types, ranks and symbolic dims of the exports, at small sizes, and computes
+ *
+ *   out[b, ...] = a * sample[b, ...] + sum_k w_k * mean_b(input_k)
+ *
+ * where mean_b is the mean of input k over its non-batch axes for sample b (inputs with a batch axis), or
+ * over all of it (inputs without one: a rank-0 timestep, FLUX's img_ids / txt_ids). Every input therefore
+ * moves the output by a known amount, so a test can tell from the output which values reached the model.
+ *
+ * Sources for the layouts (read, not copied):
+ *  - optimum ONNX export configs (huggingface/optimum-onnx optimum/exporters/onnx/model_configs.py and
+ *    huggingface/optimum optimum/utils/input_generators.py):
+ *    UNetOnnxConfig: sample {0: batch_size, 2: height, 3: width}, timestep {} (rank 0: the dummy generator
+ *    makes shape [] in float_dtype), encoder_hidden_states {0: batch_size, 1: sequence_length}; with
+ *    addition_embed_type "text_time" (SDXL) also text_embeds [batch_size, projection dim] and time_ids
+ *    [batch_size, 6] (float); output out_sample {0: batch_size, 2: height, 3: width}.
+ *    SD3TransformerOnnxConfig: hidden_states {0: batch_size, 2: height, 3: width}, encoder_hidden_states
+ *    {0: batch_size, 1: sequence_length}, pooled_projections {0: batch_size}, timestep {0: step} (float, 1-D);
+ *    output out_hidden_states.
+ *    FluxTransformerOnnxConfig: hidden_states {0: batch_size, 1: packed_height_width} ([B, L, 64]); for
+ *    diffusers >= 0.31 txt_ids {0: sequence_length} and img_ids {0: packed_height_width} WITHOUT a batch axis
+ *    ([S, 3], [L, 3]) and int64 (random_int_tensor with int_dtype); guidance {0: batch_size} float when
+ *    guidance_embeds (FLUX.1-dev, not schnell); output out_hidden_states {0: batch_size, 1: packed_height_width}.
+ *  - diffusers scripts/convert_stable_diffusion_checkpoint_to_onnx.py (the legacy OnnxStableDiffusionPipeline
+ *    layout): sample {0: batch, 1: channels, 2: height, 3: width}, timestep float [batch],
+ *    encoder_hidden_states {0: batch, 1: sequence}; output out_sample.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { attr, GraphBuilder, type Dim, type ElementType } from '../../electron/engine/onnx/builder.ts';
+import type { SchedulerConfig } from '../../nodes/core/values.ts';
+
+export interface TwinInput {
+  name: string;
+  type: ElementType;
+  dims: Dim[];
+  /** Axis 0 is the batch (sample b sees row b); otherwise the input is shared by the whole batch. */
+  batched: boolean;
+  /** Weight w_k of mean_b(input) in the output (0: declared and required, but not read). */
+  weight: number;
+}
+
+export interface TwinSpec {
+  /** 'unet' or 'transformer': the folder the denoiser lives in. */
+  denoiser: 'unet' | 'transformer';
+  /** model_index.json as the real folder has it (at least _class_name and the denoiser entry). */
+  modelIndex: Record<string, unknown>;
+  /** scheduler/scheduler_config.json of the real model family. */
+  scheduler: SchedulerConfig;
+  /** The input the state is fed to ('sample' or 'hidden_states'). */
+  sample: { name: string; dims: Dim[] };
+  /** Everything else the network declares (timestep included). */
+  inputs: TwinInput[];
+  output: string;
+  /** a: the weight of the sample itself. */
+  a: number;
+}
+
+/** Scheduler configs as the hub folders ship them (the keys that matter to sampling). */
+export const SCHEDULERS = {
+  /** runwayml/stable-diffusion-v1-5 scheduler/scheduler_config.json */
+  sd15: {
+    _class_name: 'PNDMScheduler',
+    _diffusers_version: '0.6.0',
+    beta_end: 0.012,
+    beta_schedule: 'scaled_linear',
+    beta_start: 0.00085,
+    num_train_timesteps: 1000,
+    set_alpha_to_one: false,
+    skip_prk_steps: true,
+    steps_offset: 1,
+    trained_betas: null,
+    clip_sample: false,
+  },
+  /** stabilityai/sd-turbo scheduler/scheduler_config.json */
+  sdTurbo: {
+    _class_name: 'EulerDiscreteScheduler',
+    _diffusers_version: '0.24.0.dev0',
+    beta_end: 0.012,
+    beta_schedule: 'scaled_linear',
+    beta_start: 0.00085,
+    clip_sample: false,
+    interpolation_type: 'linear',
+    num_train_timesteps: 1000,
+    prediction_type: 'epsilon',
+    sample_max_value: 1.0,
+    set_alpha_to_one: false,
+    skip_prk_steps: true,
+    steps_offset: 1,
+    timestep_spacing: 'trailing',
+    trained_betas: null,
+    use_karras_sigmas: false,
+  },
+  /** stabilityai/stable-diffusion-xl-base-1.0 scheduler/scheduler_config.json */
+  sdxl: {
+    _class_name: 'EulerDiscreteScheduler',
+    _diffusers_version: '0.19.0.dev0',
+    beta_end: 0.012,
+    beta_schedule: 'scaled_linear',
+    beta_start: 0.00085,
+    clip_sample: false,
+    interpolation_type: 'linear',
+    num_train_timesteps: 1000,
+    prediction_type: 'epsilon',
+    sample_max_value: 1.0,
+    set_alpha_to_one: false,
+    skip_prk_steps: true,
+    steps_offset: 1,
+    timestep_spacing: 'leading',
+    trained_betas: null,
+    use_karras_sigmas: false,
+  },
+  /** stabilityai/stable-diffusion-3-medium-diffusers scheduler/scheduler_config.json */
+  sd3: {
+    _class_name: 'FlowMatchEulerDiscreteScheduler',
+    _diffusers_version: '0.29.0.dev0',
+    num_train_timesteps: 1000,
+    shift: 3.0,
+  },
+  /** black-forest-labs/FLUX.1-dev scheduler/scheduler_config.json */
+  fluxDev: {
+    _class_name: 'FlowMatchEulerDiscreteScheduler',
+    _diffusers_version: '0.30.0.dev0',
+    base_image_seq_len: 256,
+    base_shift: 0.5,
+    max_image_seq_len: 4096,
+    max_shift: 1.15,
+    num_train_timesteps: 1000,
+    shift: 3.0,
+    use_dynamic_shifting: true,
+  },
+  /** black-forest-labs/FLUX.1-schnell scheduler/scheduler_config.json */
+  fluxSchnell: {
+    _class_name: 'FlowMatchEulerDiscreteScheduler',
+    _diffusers_version: '0.30.0.dev0',
+    base_image_seq_len: 256,
+    base_shift: 0.5,
+    max_image_seq_len: 4096,
+    max_shift: 1.15,
+    num_train_timesteps: 1000,
+    shift: 1.0,
+    use_dynamic_shifting: false,
+  },
+} satisfies Record<string, SchedulerConfig>;
+
+const ONNX_RUNTIME_MODEL = ['optimum', 'ORTModel'];
+
+/**
+ * SD 1.x unet as optimum exports it: sample [batch_size, 4, height, width], timestep float32 rank 0,
+ * encoder_hidden_states [batch_size, sequence_length, D] (D = 768 for SD 1.x; `hidden` here).
+ */
+export function sd15Twin(hidden = 8): TwinSpec {
+  return {
+    denoiser: 'unet',
+    modelIndex: { _class_name: 'StableDiffusionPipeline', _diffusers_version: '0.30.0', unet: ONNX_RUNTIME_MODEL, scheduler: ['diffusers', 'PNDMScheduler'] },
+    scheduler: SCHEDULERS.sd15,
+    sample: { name: 'sample', dims: ['batch_size', 4, 'height', 'width'] },
+    inputs: [
+      { name: 'timestep', type: 'float32', dims: [], batched: false, weight: 0.01 },
+      { name: 'encoder_hidden_states', type: 'float32', dims: ['batch_size', 'sequence_length', hidden], batched: true, weight: 1 },
+    ],
+    output: 'out_sample',
+    a: 0.25,
+  };
+}
+
+/**
+ * SD 1.x unet as diffusers' own convert script exports it (OnnxStableDiffusionPipeline): every sample dim
+ * symbolic, timestep float32 [batch].
+ */
+export function sd15LegacyTwin(hidden = 8): TwinSpec {
+  return {
+    denoiser: 'unet',
+    modelIndex: { _class_name: 'OnnxStableDiffusionPipeline', _diffusers_version: '0.6.0', unet: ['diffusers', 'OnnxRuntimeModel'], scheduler: ['diffusers', 'PNDMScheduler'] },
+    scheduler: SCHEDULERS.sd15,
+    sample: { name: 'sample', dims: ['batch', 'channels', 'height', 'width'] },
+    inputs: [
+      { name: 'timestep', type: 'float32', dims: ['batch'], batched: true, weight: 0.01 },
+      { name: 'encoder_hidden_states', type: 'float32', dims: ['batch', 'sequence', hidden], batched: true, weight: 1 },
+    ],
+    output: 'out_sample',
+    a: 0.25,
+  };
+}
+
+/** SD-Turbo (SD 2.1 unet, D = 1024 there), optimum layout, EulerDiscrete trailing config. */
+export function sdTurboTwin(hidden = 8): TwinSpec {
+  return {
+    ...sd15Twin(hidden),
+    modelIndex: { _class_name: 'StableDiffusionPipeline', _diffusers_version: '0.24.0.dev0', unet: ONNX_RUNTIME_MODEL, scheduler: ['diffusers', 'EulerDiscreteScheduler'] },
+    scheduler: SCHEDULERS.sdTurbo,
+  };
+}
+
+/**
+ * SDXL unet, optimum layout: sample [batch_size, 4, height, width], timestep float32 rank 0,
+ * encoder_hidden_states [batch_size, sequence_length, D] (2048 there), text_embeds [batch_size, P] (1280),
+ * time_ids [batch_size, 6].
+ */
+export function sdxlTwin(hidden = 8, pooled = 6): TwinSpec {
+  return {
+    denoiser: 'unet',
+    modelIndex: { _class_name: 'StableDiffusionXLPipeline', _diffusers_version: '0.19.0.dev0', unet: ONNX_RUNTIME_MODEL, scheduler: ['diffusers', 'EulerDiscreteScheduler'] },
+    scheduler: SCHEDULERS.sdxl,
+    sample: { name: 'sample', dims: ['batch_size', 4, 'height', 'width'] },
+    inputs: [
+      { name: 'timestep', type: 'float32', dims: [], batched: false, weight: 0.01 },
+      { name: 'encoder_hidden_states', type: 'float32', dims: ['batch_size', 'sequence_length', hidden], batched: true, weight: 1 },
+      { name: 'text_embeds', type: 'float32', dims: ['batch_size', pooled], batched: true, weight: 0.5 },
+      { name: 'time_ids', type: 'float32', dims: ['batch_size', 6], batched: true, weight: 0.001 },
+    ],
+    output: 'out_sample',
+    a: 0.25,
+  };
+}
+
+/**
+ * SD3 transformer, optimum layout: hidden_states [batch_size, 16, height, width], encoder_hidden_states
+ * [batch_size, sequence_length, D] (4096), pooled_projections [batch_size, P] (2048), timestep float32 [step].
+ */
+export function sd3Twin(hidden = 8, pooled = 6): TwinSpec {
+  return {
+    denoiser: 'transformer',
+    modelIndex: { _class_name: 'StableDiffusion3Pipeline', _diffusers_version: '0.29.0.dev0', transformer: ONNX_RUNTIME_MODEL, scheduler: ['diffusers', 'FlowMatchEulerDiscreteScheduler'] },
+    scheduler: SCHEDULERS.sd3,
+    sample: { name: 'hidden_states', dims: ['batch_size', 16, 'height', 'width'] },
+    inputs: [
+      { name: 'encoder_hidden_states', type: 'float32', dims: ['batch_size', 'sequence_length', hidden], batched: true, weight: 1 },
+      { name: 'pooled_projections', type: 'float32', dims: ['batch_size', pooled], batched: true, weight: 0.5 },
+      { name: 'timestep', type: 'float32', dims: ['step'], batched: true, weight: 0.001 },
+    ],
+    output: 'out_hidden_states',
+    a: 0.25,
+  };
+}
+
+/**
+ * FLUX transformer, optimum layout (diffusers >= 0.31): hidden_states [batch_size, packed_height_width, 64],
+ * encoder_hidden_states [batch_size, sequence_length, D] (4096), pooled_projections [batch_size, P] (768),
+ * timestep float32 [step], txt_ids int64 [sequence_length, 3], img_ids int64 [packed_height_width, 3], and
+ * (dev only) guidance float32 [batch_size].
+ */
+export function fluxTwin(variant: 'dev' | 'schnell' = 'dev', hidden = 8, pooled = 6): TwinSpec {
+  const inputs: TwinInput[] = [
+    { name: 'encoder_hidden_states', type: 'float32', dims: ['batch_size', 'sequence_length', hidden], batched: true, weight: 1 },
+    { name: 'pooled_projections', type: 'float32', dims: ['batch_size', pooled], batched: true, weight: 0.5 },
+    { name: 'timestep', type: 'float32', dims: ['step'], batched: true, weight: 1 },
+    { name: 'txt_ids', type: 'int64', dims: ['sequence_length', 3], batched: false, weight: 0.2 },
+    { name: 'img_ids', type: 'int64', dims: ['packed_height_width', 3], batched: false, weight: 0.1 },
+  ];
+  if (variant === 'dev') inputs.push({ name: 'guidance', type: 'float32', dims: ['batch_size'], batched: true, weight: 0.1 });
+  return {
+    denoiser: 'transformer',
+    modelIndex: { _class_name: 'FluxPipeline', _diffusers_version: '0.30.0.dev0', transformer: ONNX_RUNTIME_MODEL, scheduler: ['diffusers', 'FlowMatchEulerDiscreteScheduler'] },
+    scheduler: variant === 'dev' ? SCHEDULERS.fluxDev : SCHEDULERS.fluxSchnell,
+    sample: { name: 'hidden_states', dims: ['batch_size', 'packed_height_width', 64] },
+    inputs,
+    output: 'out_hidden_states',
+    a: 0.25,
+  };
+}
+
+/** The twin's network as .onnx bytes. */
+export function twinOnnx(spec: TwinSpec): Uint8Array {
+  const g = new GraphBuilder('twin');
+  const outRank = spec.sample.dims.length;
+  const sample = g.input(spec.sample.name, 'float32', spec.sample.dims);
+  let acc = g.op('Mul', [sample, g.constFloat([spec.a], [])]);
+  for (const input of spec.inputs) {
+    let v = g.input(input.name, input.type, input.dims);
+    if (input.type !== 'float32') v = g.op('Cast', [v], { to: attr.int(1) });
+    const rank = input.dims.length;
+    let term: string;
+    if (input.batched) {
+      // Per-sample mean over the non-batch axes, shaped [B, 1, ..., 1] to broadcast over the output.
+      const mean = rank > 1 ? g.op('ReduceMean', [v], { axes: attr.ints(Array.from({ length: rank - 1 }, (_, k) => k + 1)), keepdims: attr.int(0) }) : v;
+      term = g.op('Reshape', [mean, g.constInt64([-1, ...Array(outRank - 1).fill(1)])]);
+    } else {
+      term = rank === 0 ? v : g.op('ReduceMean', [v], { keepdims: attr.int(0) });
+    }
+    if (input.weight !== 0) acc = g.op('Add', [acc, g.op('Mul', [term, g.constFloat([input.weight], [])])]);
+  }
+  g.op('Identity', [acc], {}, spec.output);
+  g.output(spec.output, 'float32', spec.sample.dims);
+  return g.toBytes();
+}
+
+/** Writes model_index.json, <unet|transformer>/model.onnx and scheduler/scheduler_config.json; returns the folder. */
+export async function writeTwin(folder: string, spec: TwinSpec): Promise<string> {
+  await fs.mkdir(path.join(folder, spec.denoiser), { recursive: true });
+  await fs.mkdir(path.join(folder, 'scheduler'), { recursive: true });
+  await fs.writeFile(path.join(folder, spec.denoiser, 'model.onnx'), twinOnnx(spec));
+  await fs.writeFile(path.join(folder, 'model_index.json'), JSON.stringify(spec.modelIndex, null, 2));
+  await fs.writeFile(path.join(folder, 'scheduler', 'scheduler_config.json'), JSON.stringify(spec.scheduler, null, 2));
+  return folder;
+}
+
+/** A plain array with its dims (a test's view of one model input). */
+export interface Arr {
+  dims: number[];
+  data: ArrayLike<number>;
+}
+
+/** mean_b(input) as the twin computes it: per sample b for batched inputs, else over the whole array. */
+export function twinMean(input: TwinInput, value: Arr, b: number): number {
+  if (!input.batched) {
+    let s = 0;
+    for (let i = 0; i < value.data.length; i++) s += value.data[i];
+    return value.data.length === 0 ? 0 : s / value.data.length;
+  }
+  const per = value.data.length / value.dims[0];
+  let s = 0;
+  for (let i = 0; i < per; i++) s += value.data[b * per + i];
+  return s / per;
+}
+
+/**
+ * The twin's offset for sample b (the output minus a * sample) given every input but the sample, the
+ * timestep as a number (broadcast as the pipeline broadcasts it).
+ */
+export function twinOffset(spec: TwinSpec, feeds: Record<string, Arr | number>, b: number): number {
+  let r = 0;
+  for (const input of spec.inputs) {
+    const v = feeds[input.name];
+    if (v === undefined) throw new Error(`twinOffset: no value for ${input.name}`);
+    const m = typeof v === 'number' ? v : twinMean(input, v, b);
+    r += input.weight * m;
+  }
+  return r;
+}
+
+/** The twin's full output (float64) for a sample [B, ...] and the other inputs. */
+export function twinOutput(spec: TwinSpec, sample: Arr, feeds: Record<string, Arr | number>): Float64Array {
+  const out = new Float64Array(sample.data.length);
+  const B = sample.dims[0];
+  const per = sample.data.length / B;
+  for (let b = 0; b < B; b++) {
+    const r = twinOffset(spec, feeds, b);
+    for (let i = 0; i < per; i++) out[b * per + i] = spec.a * sample.data[b * per + i] + r;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Independent references of the diffusers pieces these twins exercise (written from diffusers' code:
+// the scheduler tables and the step rules, in float64 except where diffusers' float32 matters).
+
+const f32 = Math.fround;
+
+/** alphas_cumprod of a scaled_linear config: float32 linspace of sqrt(beta), squared, cumprod in float32. */
+export function scaledLinearAlphasCumprod(betaStart = 0.00085, betaEnd = 0.012, T = 1000): Float64Array {
+  const a = Math.sqrt(betaStart);
+  const b = Math.sqrt(betaEnd);
+  const out = new Float64Array(T);
+  let prod = 1;
+  for (let i = 0; i < T; i++) {
+    const root = f32(a + ((b - a) * i) / (T - 1));
+    const beta = f32(root * root);
+    prod = f32(prod * f32(1 - beta));
+    out[i] = prod;
+  }
+  return out;
+}
+
+/** diffusers EulerDiscreteScheduler sigma at an integer training timestep. */
+export function vpSigma(abar: Float64Array, t: number): number {
+  if (!Number.isInteger(t)) throw new Error('vpSigma: integer timesteps only in these references');
+  return Math.sqrt((1 - abar[t]) / abar[t]);
+}
+
+/** FlowMatchEulerDiscreteScheduler with a static shift (SD3): the sigmas set_timesteps builds (0 appended). */
+export function flowMatchStaticSigmas(steps: number, shift: number, T = 1000): number[] {
+  const sh = (s: number) => (shift * s) / (1 + (shift - 1) * s);
+  // __init__: the training sigmas (T..1)/T shifted; sigma_max = 1, sigma_min = shift(1/T).
+  const sigmaMin = f32(sh(f32(1 / T)));
+  const out: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const t = steps === 1 ? T : T + ((sigmaMin * T - T) * i) / (steps - 1);
+    out.push(f32(sh(t / T)));
+  }
+  return [...out, 0];
+}
+
+/** FluxPipeline + FlowMatchEulerDiscreteScheduler(use_dynamic_shifting): linspace(1, 1/N, N) time-shifted by mu. */
+export function fluxSigmas(steps: number, imageSeqLen: number, cfg: { base_image_seq_len: number; max_image_seq_len: number; base_shift: number; max_shift: number }): { mu: number; sigmas: number[] } {
+  const m = (cfg.max_shift - cfg.base_shift) / (cfg.max_image_seq_len - cfg.base_image_seq_len);
+  const mu = imageSeqLen * m + (cfg.base_shift - m * cfg.base_image_seq_len);
+  const out: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const s = f32(steps === 1 ? 1 : 1 + ((1 / steps - 1) * i) / (steps - 1));
+    out.push(f32(Math.exp(mu) / (Math.exp(mu) + (1 / s - 1))));
+  }
+  return { mu, sigmas: [...out, 0] };
+}
+
+/** Flow timesteps as the pipelines give them to the transformer: t = sigma*T (SD3), t/T (FLUX), in float32. */
+export function flowModelTimestep(sigma: number, units: 'scheduler' | 'fraction', T = 1000): number {
+  const t = f32(f32(sigma) * T);
+  return units === 'fraction' ? f32(t / T) : t;
+}
