@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { paramDefaults } from '../nodes/core/params.ts';
+import { fakeExecContext } from './helpers/exec-context.ts';
 import { Tensor } from '../nodes/core/tensor.ts';
-import type { ExecContext, FileService, ModelService } from '../nodes/core/types.ts';
+import type { ExecContext } from '../nodes/core/types.ts';
 import type { SchedulerConfig, Sigmas } from '../nodes/core/values.ts';
 import { Sampler } from '../nodes/sampler.ts';
 import { alphasCumprod, betasFromConfig } from '../nodes/sampling/betas.ts';
@@ -278,16 +279,7 @@ async function diffusersPipeline(
 }
 
 function samplerContext(): ExecContext {
-  return {
-    nodeId: 'n1',
-    nodeType: 'Sampler',
-    signal: new AbortController().signal,
-    models: {} as ModelService,
-    files: {} as FileService,
-    graph: null,
-    progress: () => {},
-    throwIfAborted() {},
-  };
+  return fakeExecContext();
 }
 
 type SamplerParams = Parameters<typeof Sampler.execute>[2];

@@ -17,7 +17,8 @@ import { flowImg2imgStartStep, flowMatchSigmas, flux2EmpiricalMu } from '../node
 import { buildSigmas } from '../nodes/sampling/schedules.ts';
 import type { DenoiseFn } from '../nodes/sampling/solver.ts';
 import { paramDefaults } from '../nodes/core/params.ts';
-import type { ExecContext, FileService, ModelService } from '../nodes/core/types.ts';
+import { fakeExecContext } from './helpers/exec-context.ts';
+import type { ExecContext } from '../nodes/core/types.ts';
 import { Sampler } from '../nodes/sampler.ts';
 import { fakeFlowModel } from './sampling-fake-model.ts';
 
@@ -222,17 +223,7 @@ const p = createGaussianParams({ dims: [64, 4], seed: 11 });
 const DIMS = [1, 64, 4];
 
 function fakeContext(): ExecContext {
-  const controller = new AbortController();
-  return {
-    nodeId: 'n1',
-    nodeType: 'Sampler',
-    signal: controller.signal,
-    models: {} as ModelService,
-    files: {} as FileService,
-    graph: null,
-    progress() {},
-    throwIfAborted() {},
-  };
+  return fakeExecContext();
 }
 
 type Params = Parameters<typeof Sampler.execute>[2];
@@ -436,10 +427,7 @@ describe('stochastic_sampling through the Sampler', () => {
     const cfg = { _class_name: 'FlowMatchEulerDiscreteScheduler', num_train_timesteps: 1000, shift: 3.0, stochastic_sampling: true };
     const dims = [1, 2, 4, 4];
     const noise = new Tensor(dims, Float32Array.from({ length: 32 }, (_, k) => Math.sin(k + 1)));
-    const ctx = {
-      nodeId: 's', nodeType: 'Sampler', signal: new AbortController().signal, models: {} as ModelService, files: {} as FileService,
-      graph: null, progress() {}, throwIfAborted() {},
-    } as ExecContext;
+    const ctx = fakeExecContext();
     const run = (scheduler: SchedulerConfig, seed: number) =>
       Sampler.execute(
         ctx,

@@ -11,7 +11,6 @@
  * same for every element of a sample). Final latents are compared with independent loops written here from
  * diffusers' schedulers and pipelines (DDIM, Euler discrete, FlowMatch Euler; CFG as the pipelines do it).
  *
- * Tests marked it.fails document engine gaps found by these twins (see the comment at each).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -21,9 +20,10 @@ import { OnnxModelService } from '../electron/engine/models/model-service.ts';
 import { SessionPool } from '../electron/engine/onnx/session-pool.ts';
 import { writeNpy } from '../nodes/core/io/npy.ts';
 import { paramDefaults } from '../nodes/core/params.ts';
+import { fakeExecContext } from './helpers/exec-context.ts';
 import { randomNormal } from '../nodes/core/random.ts';
 import { Tensor } from '../nodes/core/tensor.ts';
-import type { ExecContext, FileService, ModelService } from '../nodes/core/types.ts';
+import type { ExecContext } from '../nodes/core/types.ts';
 import type { Conditioning, Guidance, ModelHandle, Trajectory } from '../nodes/core/values.ts';
 import { Sampler } from '../nodes/sampler.ts';
 import { createTestEngine, graph, tempDir } from './helpers/engine.ts';
@@ -163,17 +163,7 @@ async function runSamplerDirect(opts: {
   sampler: Record<string, string | number | boolean>;
 }): Promise<GraphRun> {
   const model: ModelHandle = await service.load(opts.folder);
-  const controller = new AbortController();
-  const ctx: ExecContext = {
-    nodeId: 'sampler',
-    nodeType: 'Sampler',
-    signal: controller.signal,
-    models: {} as ModelService,
-    files: {} as FileService,
-    graph: null,
-    progress() {},
-    throwIfAborted() {},
-  };
+  const ctx: ExecContext = fakeExecContext({ nodeId: 'sampler' });
   const params = { ...(paramDefaults(Sampler) as Parameters<typeof Sampler.execute>[2]), record_trajectory: true, ...opts.sampler };
   const out = await Sampler.execute(
     ctx,
@@ -429,10 +419,9 @@ describe('SDXL twin (unet with text_embeds and time_ids; EulerDiscreteScheduler,
     }
   });
 
-  // ENGINE GAP (nodes/cfg.ts guidedDenoiseFn): with no negative connected the unconditional side is zeros of
-  // EVERY positive input, time_ids included. diffusers' SDXL pipeline without a negative prompt
-  // (force_zeros_for_empty_prompt, true in SDXL's model_index.json) zeroes only the prompt embeddings
-  // (encoder_hidden_states, text_embeds) and keeps negative_add_time_ids = add_time_ids.
+  // diffusers' SDXL pipeline without a negative prompt (force_zeros_for_empty_prompt, true in SDXL's
+  // model_index.json) zeroes only the prompt embeddings (encoder_hidden_states, text_embeds) and keeps
+  // negative_add_time_ids = add_time_ids; so does the CFG node with no negative connected.
   it('CFG without a negative: zero prompt embeddings but the positive time_ids (force_zeros_for_empty_prompt)', async () => {
     const folder = await twinFolder('sdxl-cfg-zeros', spec);
     const z = randomNormal(dims, 33);
@@ -568,45 +557,26 @@ describe('FLUX twin (packed hidden_states [B, L, 64], int64 img_ids / txt_ids wi
     expectClose(run.latent.data, flowEulerReference(twinFn(spec, arrs(feeds)), z, sigmas, (s) => flowModelTimestep(s, 'fraction')), 1e-4);
   });
 
-  it('true CFG (FluxPipeline true_cfg_scale) with mode "separate": the negative side keeps img_ids / txt_ids', async () => {
-    const spec = fluxTwin('dev');
-    const folder = await twinFolder('flux-cfg-separate', spec);
-    const feeds = condFeeds();
-    const negFeeds = { ...condFeeds(), encoder_hidden_states: withMeans([1, S, 8], [-0.05]), pooled_projections: withMeans([1, 6], [0]) };
-    const conditioning = await loadConditioning('fluxc', feeds);
-    const negative = await loadConditioning('fluxn', negFeeds);
-    const z = randomNormal(latentDims, 53);
-    const guidance: Guidance = { kind: 'cfg', params: { scale: 4, rescale: 0, mode: 'separate', negative } };
-    const run = await runSamplerDirect({ folder, latent: Tensor.zeros(latentDims), noise: z, conditioning, guidance, sampler: { solver: 'auto', steps: 3 } });
-    const { sigmas } = fluxSigmas(3, L, SCHEDULERS.fluxDev);
-    const ref = flowEulerReference(twinFn(spec, arrs(feeds), { scale: 4, negative: arrs(negFeeds) }), z, sigmas, (s) => flowModelTimestep(s, 'fraction'));
-    expectClose(run.latent.data, ref, 1e-4);
-  });
+  // FluxPipeline true_cfg_scale. Batched (auto) stacks only the feeds whose first axis is the batch axis:
+  // img_ids [packed_height_width, 3] and txt_ids [sequence_length, 3] are fed once; separate calls feed each side.
+  for (const mode of ['separate', 'auto'] as const) {
+    it(`true CFG with mode "${mode}" on FLUX: the negative side keeps img_ids / txt_ids`, async () => {
+      const spec = fluxTwin('dev');
+      const folder = await twinFolder(`flux-cfg-${mode}`, spec);
+      const feeds = condFeeds();
+      const negFeeds = { ...condFeeds(), encoder_hidden_states: withMeans([1, S, 8], [-0.05]), pooled_projections: withMeans([1, 6], [0]) };
+      const conditioning = await loadConditioning(`flux_${mode}_c`, feeds);
+      const negative = await loadConditioning(`flux_${mode}_n`, negFeeds);
+      const z = randomNormal(latentDims, mode === 'auto' ? 54 : 53);
+      const guidance: Guidance = { kind: 'cfg', params: { scale: 4, rescale: 0, mode, negative } };
+      const run = await runSamplerDirect({ folder, latent: Tensor.zeros(latentDims), noise: z, conditioning, guidance, sampler: { solver: 'auto', steps: 3 } });
+      const { sigmas } = fluxSigmas(3, L, SCHEDULERS.fluxDev);
+      const ref = flowEulerReference(twinFn(spec, arrs(feeds), { scale: 4, negative: arrs(negFeeds) }), z, sigmas, (s) => flowModelTimestep(s, 'fraction'));
+      expectClose(run.latent.data, ref, 1e-4);
+    });
+  }
 
-  // ENGINE GAP (nodes/cfg.ts guidedDenoiseFn, "batchable"): CFG mode auto/batched stacks every conditioning
-  // feed along axis 0 when that axis is symbolic. FLUX's img_ids [packed_height_width, 3] and txt_ids
-  // [sequence_length, 3] have no batch axis, so they are doubled to [2L, 3] / [2S, 3] and the model call
-  // fails (shape mismatch: "dimension \"sequence_length\" is 10 here but 5 in input \"encoder_hidden_states\""). Only inputs whose axis 0 is
-  // the sample's batch symbol should be stacked; the others must be fed once, unchanged.
-  it('true CFG with mode "auto" (batched) on FLUX: img_ids / txt_ids must not be stacked', async () => {
-    const spec = fluxTwin('dev');
-    const folder = await twinFolder('flux-cfg-auto', spec);
-    const feeds = condFeeds();
-    const negFeeds = { ...condFeeds(), encoder_hidden_states: withMeans([1, S, 8], [-0.05]), pooled_projections: withMeans([1, 6], [0]) };
-    const conditioning = await loadConditioning('fluxac', feeds);
-    const negative = await loadConditioning('fluxan', negFeeds);
-    const z = randomNormal(latentDims, 54);
-    const guidance: Guidance = { kind: 'cfg', params: { scale: 4, rescale: 0, mode: 'auto', negative } };
-    const run = await runSamplerDirect({ folder, latent: Tensor.zeros(latentDims), noise: z, conditioning, guidance, sampler: { solver: 'auto', steps: 3 } });
-    const { sigmas } = fluxSigmas(3, L, SCHEDULERS.fluxDev);
-    const ref = flowEulerReference(twinFn(spec, arrs(feeds), { scale: 4, negative: arrs(negFeeds) }), z, sigmas, (s) => flowModelTimestep(s, 'fraction'));
-    expectClose(run.latent.data, ref, 1e-4);
-  });
-
-  // ENGINE GAP (nodes/load-latent.ts, nodes/empty-latent.ts): no graph node can produce FLUX's packed latent
-  // [B, L, 64]. EmptyLatent makes [B, C, H, W] only, and LoadLatent reads a 3-D array as [C, H, W] and adds a
-  // batch axis ([1, 16, 64] -> [1, 1, 16, 64]), which the rank-3 hidden_states input rejects. So a FLUX
-  // folder cannot be sampled from a graph (or the CLI) at all.
+  // FLUX from a graph: LoadLatent keeps a packed [B, L, 64] array as stored.
   it('end to end from a graph: LoadLatent / LoadNoise / LoadConditioning chain -> Sampler on packed latents', async () => {
     const spec = fluxTwin('dev');
     const folder = await twinFolder('flux-graph', spec);
@@ -629,9 +599,7 @@ describe('FLUX twin (packed hidden_states [B, L, 64], int64 img_ids / txt_ids wi
     expectClose(latent.data, flowEulerReference(twinFn(spec, arrs(feeds)), z, sigmas, (s) => flowModelTimestep(s, 'fraction')), 1e-4);
   });
 
-  // ENGINE GAP (nodes/core/io/npy.ts readNpy): LoadConditioning reads float32/float64 .npy only. The optimum
-  // FLUX export declares img_ids / txt_ids int64, so a dump that matches the model's own dtypes
-  // (np.int64 '<i8') cannot be loaded: "Unsupported .npy dtype '<i8'".
+  // The optimum FLUX export declares img_ids / txt_ids int64: a dump in the model's own dtype ('<i8') loads.
   it('LoadConditioning reads an int64 .npy for an int64 input (img_ids)', async () => {
     const ids = fluxImageIds(h, w);
     const file = path.join(dir, 'img_ids_i8.npy');
