@@ -224,3 +224,33 @@ describe('x0 limits', () => {
     expect(denoisedLimitFromConfig({ clip_sample: true, thresholding: true }, 'euler')).toBeUndefined();
   });
 });
+
+describe('learned variance (variance_type learned / learned_range)', () => {
+  it('keeps the prediction half of a [prediction; variance] output, per batch item, and only when the config says so', async () => {
+    const dims = [2, 1, 2, 2];
+    const eps = Float32Array.from({ length: 8 }, (_, i) => 0.1 * (i + 1));
+    const junk = 100;
+    const model = (variance: string | undefined): ModelHandle => ({
+      key: 'k', name: 'if', folder: '/f', modelIndex: {}, denoiserKind: 'unet',
+      scheduler: { _class_name: 'DPMSolverMultistepScheduler', ...(variance ? { variance_type: variance } : {}) },
+      denoiser: {
+        file: '/f/unet/model.onnx', provider: 'cpu',
+        inputs: [{ name: 'sample', type: 'float32', shape: ['batch', 1, 2, 2] }, { name: 'timestep', type: 'float32', shape: [1] }],
+        outputs: [{ name: 'out_sample', type: 'float32', shape: ['batch', 2, 2, 2] }],
+        async run() {
+          // [eps_b0 (4), var_b0 (4), eps_b1 (4), var_b1 (4)]
+          const out = new Float32Array(16).fill(junk);
+          out.set(eps.subarray(0, 4), 0);
+          out.set(eps.subarray(4, 8), 8);
+          return { out_sample: new Tensor([2, 2, 2, 2], out) };
+        },
+      },
+    });
+    const x = new Tensor(dims, new Float32Array(8).fill(1));
+    for (const variance of ['learned', 'learned_range']) {
+      const pred = await createDenoiseFn(model(variance), { space: 'vp' })(x, { sigma: 1, timestep: 500 });
+      expect(maxErr(pred.eps.data, eps)).toBe(0);
+    }
+    await expect(createDenoiseFn(model(undefined), { space: 'vp' })(x, { sigma: 1, timestep: 500 })).rejects.toThrow(/does not match the sample shape/);
+  });
+});

@@ -313,6 +313,8 @@ export function createDenoiseFn(handle: ModelHandle, opts: DenoiserOptions): Den
     condFeeds[name] = { dims: t.dims, data: t.data, type: declared === 'float16' ? 'float16' : 'float32' };
   }
   const condNames = Object.keys(condFeeds);
+  const variance = handle.scheduler.variance_type;
+  const learnedVariance = variance === 'learned' || variance === 'learned_range';
   const sampleType = feedType(binding.sample);
   const { space, limit, signal } = opts;
   const sampleName = binding.sample.name;
@@ -344,11 +346,27 @@ export function createDenoiseFn(handle: ModelHandle, opts: DenoiserOptions): Den
     } finally {
       if (input !== undefined) spare = input;
     }
-    const out = outputs[binding.output] ?? firstValue(outputs);
+    let out = outputs[binding.output] ?? firstValue(outputs);
     if (!out) throw new Error(`denoiser returned no output "${binding.output}"`);
+    if (learnedVariance) out = predictionChannels(out, x);
     const pred = predictionFromOutput(out, x, level.sigma, space, type);
     return limit ? limitPrediction(pred, x, level.sigma, space, limit) : pred;
   };
+}
+
+/**
+ * Models trained with a learned variance (variance_type learned / learned_range, e.g. DeepFloyd IF) output
+ * [prediction; variance] along channels: the schedulers keep the first half (diffusers splits at the
+ * sample's channel count), since the ODE solvers have no use for the variance.
+ */
+function predictionChannels(out: Tensor, x: Tensor): Tensor {
+  if (out.rank !== 4 || x.rank !== 4 || out.dims[1] !== 2 * x.dims[1] || out.dims[0] !== x.dims[0]) return out;
+  const [b, c2, h, w] = out.dims;
+  const c = c2 / 2;
+  const plane = c * h * w;
+  const pred = new Tensor([b, c, h, w]);
+  for (let i = 0; i < b; i++) pred.data.set(out.data.subarray(i * 2 * plane, i * 2 * plane + plane), i * plane);
+  return pred;
 }
 
 function firstValue(record: Record<string, Tensor>): Tensor | undefined {
