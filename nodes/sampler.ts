@@ -25,7 +25,7 @@ import { defineNode, NodeInputError, type ParamSpec } from './core/types.ts';
 import type { SchedulerConfig, SigmaSpace, Sigmas, Trajectory } from './core/values.ts';
 import { img2imgSigmas, noisedStart, onnxImg2imgStart, onnxNoisedStart } from './sampling/add-noise.ts';
 import { cfgNumber } from './sampling/schedule-config.ts';
-import { defaultSolverFor, SCHEDULER_RULES, type SchedulerClass } from './sampling/schedule-rules.ts';
+import { defaultSolverFor, isEulerFamilyOrigin } from './sampling/schedule-rules.ts';
 import { sliceSigmas } from './sampling/sigmas-split.ts';
 import { bindDenoiser, checkLatentShape, denoisedLimitFromConfig } from './sampling/denoiser.ts';
 import { sigmaSpace, timestepUnits, toModelTimestep } from './sampling/model-time.ts';
@@ -276,7 +276,7 @@ export const Sampler = defineNode({
     const last = sigmas.sigmas[sigmas.sigmas.length - 1];
     // diffusers' Euler-family schedulers hold and return the VE sample; a schedule that ends above sigma 0
     // (final_sigmas_type sigma_min) therefore hands the pipeline x0 + sigma eps, not the VP sample.
-    const veOut = endsSchedule && last > 0 && space === 'vp' && full.origin !== undefined && SCHEDULER_RULES[full.origin as SchedulerClass]?.family === 'euler';
+    const veOut = endsSchedule && last > 0 && space === 'vp' && isEulerFamilyOrigin(full.origin);
     const out = veOut ? result.x : params.record_trajectory ? trajectory.states[trajectory.states.length - 1] : toModel(result.x, last);
     if (!params.record_trajectory) {
       // Only the end point: the last level, the final state and its x0 prediction.

@@ -139,7 +139,7 @@ describe('DEIS matches diffusers DEISMultistepScheduler (VP-variable reference)'
 });
 
 // ---------------------------------------------------------------------------------------------
-// More of diffusers' branches (audit H4): sample prediction, thresholding, img2img (set_begin_index),
+// More of diffusers' branches: sample prediction, thresholding, img2img (set_begin_index),
 // Karras levels (last level repeated: DEIS's always-sigma_min final), use_flow_sigmas grids.
 
 /** Karras levels between the SD table's ends, rounded timesteps, the last level repeated (DEIS). */

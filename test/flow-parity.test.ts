@@ -13,7 +13,8 @@ import { createGaussianParams, sampleData, velocityRF } from '../nodes/sampling/
 import { predictionFromOutput } from '../nodes/sampling/denoiser.ts';
 import { createFlowEuler } from '../nodes/sampling/flow-euler.ts';
 import { pipelineMuRule, timestepUnits } from '../nodes/sampling/model-time.ts';
-import { flowImg2imgStartStep, flowMatchSigmas, flux2EmpiricalMu } from '../nodes/sampling/schedule-flow.ts';
+import { flowImg2imgStartStep } from '../nodes/sampling/add-noise.ts';
+import { flowMatchSigmas, flux2EmpiricalMu } from '../nodes/sampling/schedule-flow.ts';
 import { buildSigmas } from '../nodes/sampling/schedules.ts';
 import type { DenoiseFn } from '../nodes/sampling/solver.ts';
 import { paramDefaults } from '../nodes/core/params.ts';
@@ -310,8 +311,7 @@ describe('flow img2img start (StableDiffusion3Img2ImgPipeline, FluxImg2ImgPipeli
     }
   });
 
-  // Needs nodes/sampling/add-noise.ts img2imgSigmas to use flowImg2imgStartStep for flow grids (see report);
-  // the Sampler currently takes floor(N * strength) steps as the VP pipelines do.
+  // img2imgSigmas takes ceil(N * strength) steps on flow grids (the VP pipelines floor it).
   it('Sampler img2img on a FLUX model: noise at sigmas[t_start] (scale_noise, float32), ceil(N * strength) steps', async () => {
     const { fake, handle } = pipelineModel(FLUX_DEV, 'FluxPipeline');
     const noise = noiseTensor(3);

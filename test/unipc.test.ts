@@ -224,7 +224,7 @@ describe('UniPC matches diffusers UniPCMultistepScheduler (VP-variable reference
 
 // ---------------------------------------------------------------------------------------------
 // More of diffusers' branches: prediction types, thresholding, img2img (set_begin_index), Karras levels
-// with the repeated last level (final_sigmas_type sigma_min), use_flow_sigmas grids (audit H4).
+// with the repeated last level (final_sigmas_type sigma_min), use_flow_sigmas grids.
 
 /** Karras levels between the SD table's ends, integer timesteps (rounded sigma_to_t as diffusers). */
 function karrasGrid(n: number, final: 'zero' | 'sigma_min'): Sigmas {

@@ -11,13 +11,19 @@ export class UsageError extends Error {
   }
 }
 
+/** One `nodeId.param=value` override, split; undefined when it has another form. */
+function splitSet(s: string): { nodeId: string; param: string; raw: string } | undefined {
+  const m = /^([^.=]+)\.([^=]+)=(.*)$/s.exec(s);
+  return m ? { nodeId: m[1], param: m[2], raw: m[3] } : undefined;
+}
+
 /** Applies overrides to a copy of the graph; values are converted by the param's kind. */
 export function applySets(doc: GraphDocument, sets: string[], registry: NodeRegistry): GraphDocument {
   const out: GraphDocument = { ...doc, nodes: doc.nodes.map((n) => ({ ...n, params: { ...n.params } })) };
   for (const s of sets) {
-    const m = /^([^.=]+)\.([^=]+)=(.*)$/s.exec(s);
-    if (!m) throw new UsageError(`--set expects nodeId.param=value, got "${s}"`);
-    const [, nodeId, param, raw] = m;
+    const set = splitSet(s);
+    if (!set) throw new UsageError(`--set expects nodeId.param=value, got "${s}"`);
+    const { nodeId, param, raw } = set;
     const node = out.nodes.find((n) => n.id === nodeId);
     if (!node) throw new UsageError(`--set ${s}: no node "${nodeId}" in the graph (nodes: ${out.nodes.map((n) => n.id).join(', ')})`);
     const spec = registry.get(node.type)?.params[param];
@@ -53,9 +59,9 @@ function convert(raw: string, kind: string, s: string): string | number | boolea
 export function readRootsFromSets(doc: GraphDocument, sets: string[], registry: NodeRegistry, cwd = process.cwd()): string[] {
   const roots: string[] = [];
   for (const s of sets) {
-    const m = /^([^.=]+)\.([^=]+)=(.*)$/s.exec(s);
-    if (!m) continue; // applySets reports it
-    const [, nodeId, param, raw] = m;
+    const set = splitSet(s);
+    if (!set) continue; // applySets reports it
+    const { nodeId, param, raw } = set;
     const node = doc.nodes.find((n) => n.id === nodeId);
     const spec = node && registry.get(node.type)?.params[param];
     if (!spec || spec.kind !== 'file' || spec.mode !== 'read' || raw === '' || /^[a-z]+:(?![\\/])/i.test(raw)) continue;

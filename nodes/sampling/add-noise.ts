@@ -16,8 +16,7 @@
 import type { Tensor } from '../core/tensor.ts';
 import type { Sigmas } from '../core/values.ts';
 import { linearCombination } from './ops.ts';
-import { SCHEDULER_RULES, type SchedulerClass } from './schedule-rules.ts';
-import { flowImg2imgStartStep } from './schedule-flow.ts';
+import { isEulerFamilyOrigin } from './schedule-rules.ts';
 import { sliceSigmas } from './sigmas-split.ts';
 
 function checkStrength(strength: number): void {
@@ -29,6 +28,16 @@ export function img2imgStartStep(steps: number, strength: number): number {
   checkStrength(strength);
   const initTimestep = Math.min(Math.floor(steps * strength), steps);
   return Math.max(steps - initTimestep, 0);
+}
+
+/**
+ * SD3 / FLUX (and Chroma, QwenImage, SanaSprint) img2img get_timesteps: init_timestep = min(N * strength, N)
+ * stays a float and t_start = int(max(N - init_timestep, 0)), so the run takes ceil(N * strength) steps
+ * (the VP pipelines floor N * strength first and take floor(N * strength)); computed in doubles as there.
+ */
+export function flowImg2imgStartStep(steps: number, strength: number): number {
+  checkStrength(strength);
+  return Math.trunc(Math.max(steps - Math.min(steps * strength, steps), 0));
 }
 
 /**
@@ -51,9 +60,8 @@ export function onnxImg2imgStart(steps: number, strength: number, stepsOffset: n
  * the first level the loop runs, `startSigma`, exactly as that pipeline hands it to step().
  */
 export function onnxNoisedStart(x0: Tensor, noise: Tensor, noiseSigma: number, startSigma: number, origin: string | undefined): Tensor {
-  const rules = origin !== undefined ? SCHEDULER_RULES[origin as SchedulerClass] : undefined;
   const ve = addNoiseVe(x0, noise, noiseSigma);
-  if (rules?.family === 'euler') return ve;
+  if (isEulerFamilyOrigin(origin)) return ve;
   // VP sample sqrt(abar_n) (x0 + s_n noise), read as the sample at the start level: x_ve = x_vp * sqrt(s^2 + 1).
   return linearCombination([[Math.sqrt((startSigma * startSigma + 1) / (noiseSigma * noiseSigma + 1)), ve]]);
 }
@@ -108,6 +116,5 @@ export function noisedStart(x0: Tensor, noise: Tensor, sigmas: Sigmas): Tensor {
 export function schedulerAddNoise(x0: Tensor, noise: Tensor, sigmas: Sigmas): Tensor {
   const s = sigmas.sigmas[0];
   if (sigmas.space === 'flow') return addNoiseFlow(x0, noise, s);
-  const rules = sigmas.origin !== undefined ? SCHEDULER_RULES[sigmas.origin as SchedulerClass] : undefined;
-  return rules?.family === 'euler' ? addNoiseVe(x0, noise, s) : addNoiseVp(x0, noise, abarOfSigma(s));
+  return isEulerFamilyOrigin(sigmas.origin) ? addNoiseVe(x0, noise, s) : addNoiseVp(x0, noise, abarOfSigma(s));
 }

@@ -118,16 +118,6 @@ function initTableEnds(T: number, shift: number, dynamic: boolean): { sigmaMax: 
   return { sigmaMax, sigmaMin };
 }
 
-/**
- * SD3 / FLUX (and Chroma, QwenImage, SanaSprint) img2img get_timesteps: init_timestep = min(N * strength, N)
- * stays a float and t_start = int(max(N - init_timestep, 0)), so the run takes ceil(N * strength) steps
- * (the VP pipelines floor N * strength first and take floor(N * strength)); computed in doubles as there.
- */
-export function flowImg2imgStartStep(steps: number, strength: number): number {
-  if (!(strength >= 0 && strength <= 1)) throw new Error(`denoise strength must be in [0, 1], got ${strength}`);
-  return Math.trunc(Math.max(steps - Math.min(steps * strength, steps), 0));
-}
-
 /** Flow timesteps: float32 t = sigma*T (SD3), or t/T in float32 as FLUX's transformer gets timestep / 1000. */
 function flowTimestep(sigma: number, T: number, units: TimestepUnits): number {
   const t = f32(f32(sigma) * T);

@@ -198,6 +198,11 @@ function refineDpm(cls: string, cfg: SchedulerConfig): string | undefined {
   return order === 3 ? 'dpmpp_3m' : undefined;
 }
 
+/** Whether a grid made by this scheduler class (a Sigmas origin) belongs to the Euler family, whose state is the VE sample. */
+export function isEulerFamilyOrigin(origin: string | undefined): boolean {
+  return origin !== undefined && origin in SCHEDULER_RULES && SCHEDULER_RULES[origin as SchedulerClass].family === 'euler';
+}
+
 /** The grid family of a solver on a model of the given space; every solver runs flow grids on flow models. */
 export function gridFamily(space: 'vp' | 'flow', solver: string): GridFamily {
   const cls = schedulerClassFor(solver);

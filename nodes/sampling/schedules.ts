@@ -9,7 +9,7 @@ import type { SchedulerConfig, Sigmas } from '../core/values.ts';
 import { pipelineMuRule, sigmaSpace, timestepUnits, usesPipelineSigmas } from './model-time.ts';
 import { cfgString } from './schedule-config.ts';
 import { flowMatchSigmas, multistepFlowSigmas, type FlowShiftOptions } from './schedule-flow.ts';
-import { gridFamily, SCHEDULER_RULES, schedulerClassFor } from './schedule-rules.ts';
+import { gridFamily, isEulerFamilyOrigin, SCHEDULER_RULES, schedulerClassFor } from './schedule-rules.ts';
 import { ddimSigmas, eulerSigmas, isEulerFamilyClass, isMultistepClass, multistepSigmas, type ScheduleOverrides } from './schedule-vp.ts';
 import { TIMESTEP_SPACINGS } from './sigma-grids.ts';
 
@@ -87,7 +87,7 @@ export function initNoiseSigma(sigmas: Sigmas, scheduler: SchedulerConfig): numb
   if (sigmas.space === 'flow') return 1;
   const smax = Math.max(...sigmas.sigmas);
   const cls = sigmas.origin;
-  if (cls !== undefined && cls in SCHEDULER_RULES && SCHEDULER_RULES[cls as keyof typeof SCHEDULER_RULES].family === 'euler') {
+  if (isEulerFamilyOrigin(cls)) {
     const spacing = cfgString(scheduler, 'timestep_spacing', TIMESTEP_SPACINGS, 'linspace');
     return spacing === 'leading' ? Math.sqrt(smax * smax + 1) : smax;
   }
