@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { thresholdSampleRef } from './exp-solver-helpers.ts';
 import { paramDefaults } from '../nodes/core/params.ts';
 import { fakeExecContext } from './helpers/exec-context.ts';
 import { Tensor } from '../nodes/core/tensor.ts';
@@ -214,16 +215,6 @@ function diffusersDdimSchedule(cfg: SchedulerConfig, n: number): { abar: Float64
   return { abar, timesteps };
 }
 
-/** torch.quantile (linear) + clamp to [1, max], then clamp(x0, -s, s) / s, per batch element (one here). */
-function thresholdRef(x0: Float64Array, ratio: number, max: number): Float64Array {
-  const sorted = Float64Array.from(x0, Math.abs).sort();
-  const pos = ratio * (sorted.length - 1);
-  const lo = Math.floor(pos);
-  const q = sorted[lo] + (sorted[Math.min(lo + 1, sorted.length - 1)] - sorted[lo]) * (pos - lo);
-  const s = Math.min(Math.max(q, 1), max);
-  return x0.map((v) => Math.min(Math.max(v, -s), s) / s);
-}
-
 /** The pipeline loop with DDIMScheduler.step, float64, from `latents` over `timesteps` (N = the full grid's length). */
 async function diffusersPipeline(
   model: FakeModel,
@@ -265,7 +256,7 @@ async function diffusersPipeline(
     }
     const before = x0;
     if (cfg.thresholding === true) {
-      x0 = thresholdRef(x0, (cfg.dynamic_thresholding_ratio as number) ?? 0.995, (cfg.sample_max_value as number) ?? 1);
+      x0 = thresholdSampleRef(x0, (cfg.dynamic_thresholding_ratio as number) ?? 0.995, (cfg.sample_max_value as number) ?? 1);
     } else if (cfg.clip_sample !== false) {
       const r = (cfg.clip_sample_range as number) ?? 1;
       x0 = x0.map((v) => Math.min(Math.max(v, -r), r));

@@ -20,8 +20,7 @@ import {
   uniformLevels,
   vpStartToState,
   lin,
-  type Vec,
-} from './exp-solver-helpers.ts';
+  type Vec, thresholdSampleRef } from './exp-solver-helpers.ts';
 import { fakeFlowModel, fakeVpModel, SD_VP_DDIM, type FakeModel } from './sampling-fake-model.ts';
 
 
@@ -31,16 +30,6 @@ interface DeisRefExtras {
   threshold?: { ratio: number; maxValue: number };
   /** set_begin_index (img2img). */
   begin?: number;
-}
-
-/** torch.quantile (linear) of |x|, clamped to [1, max]; x0 = clamp(x0, -s, s) / s (DDPMScheduler._threshold_sample). */
-function thresholdSample(x0: Vec, ratio: number, maxValue: number): Vec {
-  const sorted = Float64Array.from(x0, Math.abs).sort();
-  const pos = ratio * (sorted.length - 1);
-  const lo = Math.floor(pos);
-  const q = sorted[lo] + (sorted[Math.min(lo + 1, sorted.length - 1)] - sorted[lo]) * (pos - lo);
-  const s = Math.min(Math.max(q, 1), maxValue);
-  return x0.map((v) => Math.min(Math.max(v, -s), s) / s);
 }
 
 /** diffusers DEISMultistepScheduler (log-rho) in VP (or flow) variables, with its ind_fn closed forms. */
@@ -67,7 +56,7 @@ async function diffusersDeis(model: FakeModel, cfg: SchedulerConfig, order: numb
         : cfg.prediction_type === 'sample'
           ? out
           : lin([[1 / a, x], [-s / a, out]]);
-    if (extras.threshold) x0 = thresholdSample(x0, extras.threshold.ratio, extras.threshold.maxValue);
+    if (extras.threshold) x0 = thresholdSampleRef(x0, extras.threshold.ratio, extras.threshold.maxValue);
     outputs.push(lin([[1 / s, x], [-a / s, x0]]));
     const lowerFinal = i === N - 1 && lowerOrderFinal && N < 15;
     const lowerSecond = i === N - 2 && lowerOrderFinal && N < 15;

@@ -22,8 +22,7 @@ import {
   uniformLevels,
   vpStartToState,
   lin,
-  type Vec,
-} from './exp-solver-helpers.ts';
+  type Vec, thresholdSampleRef } from './exp-solver-helpers.ts';
 import { fakeFlowModel, fakeVpModel, SD_VP_DDIM, type FakeModel } from './sampling-fake-model.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -41,17 +40,6 @@ interface RefConfig {
   prediction: 'epsilon' | 'v_prediction' | 'flow_prediction';
   /** thresholding=True with (dynamic_thresholding_ratio, sample_max_value). */
   thresholding?: { ratio: number; max: number };
-}
-
-/** DDPMScheduler._threshold_sample on one sample: s = torch.quantile(|x0|, ratio) (linear), clamped to [1, max]. */
-function refThreshold(x0: Vec, ratio: number, max: number): Vec {
-  const sorted = Array.from(x0, Math.abs).sort((a, b) => a - b);
-  const pos = ratio * (sorted.length - 1);
-  const lo = Math.floor(pos);
-  const hi = Math.min(lo + 1, sorted.length - 1);
-  const q = sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]);
-  const s = Math.min(Math.max(q, 1), max);
-  return x0.map((v) => Math.min(Math.max(v, -s), s) / s);
 }
 
 /** Runs the reference over (timesteps, sigmas) from the scheduler-space sample x (VP sample or flow sample). */
@@ -84,9 +72,9 @@ async function diffusersDpmMultistep(model: FakeModel, c: RefConfig, timesteps: 
     else throw new Error('unsupported');
     if (c.thresholding) {
       const { ratio, max } = c.thresholding;
-      if (c.algorithm !== 'dpmsolver') m = refThreshold(m, ratio, max);
+      if (c.algorithm !== 'dpmsolver') m = thresholdSampleRef(m, ratio, max);
       else {
-        const x0 = refThreshold(lin([[1 / at, x], [-st / at, m]]), ratio, max);
+        const x0 = thresholdSampleRef(lin([[1 / at, x], [-st / at, m]]), ratio, max);
         m = lin([[1 / st, x], [-at / st, x0]]);
       }
     }

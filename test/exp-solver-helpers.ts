@@ -190,3 +190,16 @@ export const lin = (terms: [number, Vec][]): Vec => {
   for (const [c, v] of terms) for (let k = 0; k < out.length; k++) out[k] += c * v[k];
   return out;
 };
+
+/**
+ * diffusers' DDPMScheduler._threshold_sample on one sample, written from its code: s = torch.quantile(|x0|,
+ * ratio) (linear interpolation), clamped to [1, maxValue]; x0 = clamp(x0, -s, s) / s.
+ */
+export function thresholdSampleRef(x0: Vec, ratio: number, maxValue: number): Vec {
+  const sorted = Float64Array.from(x0, Math.abs).sort();
+  const pos = ratio * (sorted.length - 1);
+  const lo = Math.floor(pos);
+  const q = sorted[lo] + (sorted[Math.min(lo + 1, sorted.length - 1)] - sorted[lo]) * (pos - lo);
+  const s = Math.min(Math.max(q, 1), maxValue);
+  return x0.map((v) => Math.min(Math.max(v, -s), s) / s);
+}

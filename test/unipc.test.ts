@@ -24,8 +24,7 @@ import {
   uniformLevels,
   vpStartToState,
   lin,
-  type Vec,
-} from './exp-solver-helpers.ts';
+  type Vec, thresholdSampleRef } from './exp-solver-helpers.ts';
 import { fakeFlowModel, fakeVpModel, SD_VP_DDIM, type FakeModel } from './sampling-fake-model.ts';
 
 
@@ -58,16 +57,6 @@ interface RefConfig {
   begin?: number;
   /** Return the (corrected) sample the last predictor starts from instead of running that predictor. */
   skipLastPredictor?: boolean;
-}
-
-/** torch.quantile (linear) of |x|, clamped to [1, max]; x0 = clamp(x0, -s, s) / s (DDPMScheduler._threshold_sample). */
-function thresholdSample(x0: Vec, ratio: number, maxValue: number): Vec {
-  const sorted = Float64Array.from(x0, Math.abs).sort();
-  const pos = ratio * (sorted.length - 1);
-  const lo = Math.floor(pos);
-  const q = sorted[lo] + (sorted[Math.min(lo + 1, sorted.length - 1)] - sorted[lo]) * (pos - lo);
-  const s = Math.min(Math.max(q, 1), maxValue);
-  return x0.map((v) => Math.min(Math.max(v, -s), s) / s);
 }
 
 /** One call of the fake model on a native (VP or flow) sample, as the diffusers pipeline feeds it. */
@@ -114,7 +103,7 @@ async function diffusersUniPC(model: FakeModel, c: RefConfig, timesteps: number[
       else if (prediction === 'sample') converted = out;
       else if (prediction === 'v_prediction') converted = lin([[a, sample], [-s, out]]);
       else converted = lin([[1, sample], [-sigmas[step], out]]);
-      if (c.threshold) converted = thresholdSample(converted, c.threshold.ratio, c.threshold.maxValue);
+      if (c.threshold) converted = thresholdSampleRef(converted, c.threshold.ratio, c.threshold.maxValue);
     } else {
       if (prediction === 'epsilon') converted = out;
       else if (prediction === 'sample') converted = lin([[1 / s, sample], [-a / s, out]]);
