@@ -20,7 +20,9 @@ import {
   uniformLevels,
   vpStartToState,
   lin,
-  type Vec, thresholdSampleRef } from './exp-solver-helpers.ts';
+  thresholdSampleRef,
+  type Vec,
+} from './exp-solver-helpers.ts';
 import { fakeFlowModel, fakeVpModel, SD_VP_DDIM, type FakeModel } from './sampling-fake-model.ts';
 
 
