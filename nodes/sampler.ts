@@ -270,7 +270,7 @@ export const Sampler = defineNode({
           trajectory.states.push(toModel(state.x, sigmas.sigmas[i + 1]));
           if (state.denoised) trajectory.denoised.push(state.denoised);
         }
-        ctx.progress(i + 1, n, state.denoised);
+        ctx.progress(i + 1, n, () => state.denoised);
       },
     });
     const last = sigmas.sigmas[sigmas.sigmas.length - 1];

@@ -60,6 +60,14 @@ describe('computeCacheKey', () => {
     const keys = variants.map(computeCacheKey);
     expect(new Set([key, ...keys]).size).toBe(variants.length + 1);
   });
+
+  it('gives the same key whether it comes from the recent-key memo or a fresh digest', () => {
+    const material = (i: number): CacheKeyMaterial => ({ ...base, params: { factor: i, mode: 'a' } });
+    const first = Array.from({ length: 3000 }, (_, i) => computeCacheKey(material(i))); // more than the memo keeps
+    expect(new Set(first).size).toBe(3000);
+    for (const i of [2999, 0, 1500, 2999, 0]) expect(computeCacheKey(material(i))).toBe(first[i]);
+    expect(computeCacheKey(base)).toBe(key);
+  });
 });
 
 /** Source -> Blur -> Collect: Blur outputs a big tensor and a trajectory, so a small cache must spill. */

@@ -10,6 +10,14 @@ import { createDenoiseFn, predictionFromOutput } from '../nodes/sampling/denoise
 import { combine } from '../nodes/sampling/lambda.ts';
 import { addScaled, axpby, linearCombination, scale } from '../nodes/sampling/ops.ts';
 import { correctThenPredict } from '../nodes/sampling/unipc.ts';
+import type { FileService, ModelService } from '../nodes/core/types.ts';
+import type { Sigmas } from '../nodes/core/values.ts';
+import { DeferredPrediction } from '../nodes/sampling/deferred-prediction.ts';
+import { createEuler } from '../nodes/sampling/euler.ts';
+import { runSampler } from '../nodes/sampling/sampler-loop.ts';
+import type { DenoiseFn } from '../nodes/sampling/solver.ts';
+import { createNodeContext } from '../electron/engine/executor/run-context.ts';
+import type { EngineEvent } from '../electron/engine/events.ts';
 
 const DIMS = [2, 3, 5];
 
@@ -117,6 +125,82 @@ describe('x0 conversion with the finiteness scan folded in', () => {
     t.data[2] = Infinity;
     expect(t.firstNonFinite()).toBe(2);
     expect(t.markFinite().firstNonFinite()).toBe(-1);
+  });
+});
+
+describe('deferred x0 of eps and velocity predictions', () => {
+  const x = seeded(31);
+  const out = seeded(32);
+
+  it('computes x0 and eps only when read, once, with the eager formulas (flow eps = x + (1 - t) v)', () => {
+    const vp = predictionFromOutput(out, x, 1.7, 'vp', 'epsilon') as DeferredPrediction;
+    expect(vp).toBeInstanceOf(DeferredPrediction);
+    expect(vp.derivative).toBe(out);
+    expect(vp.eps).toBe(out);
+    expect(vp.denoisedComputed).toBe(false);
+    const d = vp.denoised;
+    expect(vp.denoisedComputed).toBe(true);
+    expect(vp.denoised).toBe(d);
+    expect([...d.data]).toEqual(reference([[1, x], [-1.7, out]]));
+    const flow = predictionFromOutput(out, x, 0.3, 'flow', 'flow');
+    expect([...flow.eps.data]).toEqual(reference([[1, x], [0.7, out]]));
+    expect(flow.eps).toBe(flow.eps);
+    expect([...flow.denoised.data]).toEqual(reference([[1, x], [-0.3, out]]));
+  });
+
+  it('an Euler run computes no x0 but the last one, which its result carries', async () => {
+    const preds: DeferredPrediction[] = [];
+    const model: DenoiseFn = async (xs, level) => {
+      const p = predictionFromOutput(axpby(0.5, xs, 0, xs), xs, level.sigma, 'vp', 'epsilon') as DeferredPrediction;
+      preds.push(p);
+      return p;
+    };
+    const sigmas: Sigmas = { space: 'vp', sigmas: [3, 2, 1, 0.5], timesteps: [900, 700, 500] };
+    const start = seeded(33);
+    const result = await runSampler({ solver: createEuler(), sigmas, x: start, model });
+    expect(preds).toHaveLength(3);
+    // Only the last call's x0 is computed: the run's result carries it.
+    expect(preds.map((p) => p.denoisedComputed)).toEqual([false, false, true]);
+    // x_{k+1} = x_k + (s_{k+1} - s_k) * 0.5 x_k; the last call is at x_2, level 1: x0 = x_2 - 1 * 0.5 x_2.
+    const states = [[...start.data]];
+    for (let k = 0; k < 3; k++) {
+      states.push(states[k].map((v) => Math.fround(v + (sigmas.sigmas[k + 1] - sigmas.sigmas[k]) * Math.fround(0.5 * v))));
+    }
+    expect([...result.x.data]).toEqual(states[3]);
+    expect(result.denoised).toBe(preds[2].denoised);
+    expect([...result.denoised.data]).toEqual(states[2].map((v) => Math.fround(v - 1 * Math.fround(0.5 * v))));
+  });
+
+  it('a NaN in the model output still stops the run at that step', async () => {
+    const model: DenoiseFn = async (xs, level) => {
+      const o = axpby(0.5, xs, 0, xs);
+      if (level.timestep === 700) o.data[4] = NaN;
+      return predictionFromOutput(o, xs, level.sigma, 'vp', 'epsilon');
+    };
+    const sigmas: Sigmas = { space: 'vp', sigmas: [3, 2, 1, 0.5], timesteps: [900, 700, 500] };
+    await expect(runSampler({ solver: createEuler(), sigmas, x: seeded(34), model })).rejects.toThrow(/non-finite value \(NaN at element 4, derivative\) at step 2 of 3/);
+  });
+});
+
+describe('progress previews given as functions', () => {
+  it('are called only when a preview is sent: at most one per interval, and always the last step', () => {
+    const events: EngineEvent[] = [];
+    const node = createNodeContext(
+      { runId: 'r', signal: new AbortController().signal, models: {} as ModelService, files: () => ({}) as FileService, graph: null, emit: (e) => events.push(e) },
+      'n',
+      'Sampler',
+    );
+    let calls = 0;
+    const preview = () => {
+      calls++;
+      return seeded(35);
+    };
+    for (let step = 1; step <= 50; step++) node.ctx.progress(step, 50, preview);
+    const sent = events.filter((e) => e.type === 'node-preview');
+    expect(calls).toBe(sent.length);
+    expect(calls).toBeLessThan(50); // fifty calls take far less than PREVIEW_INTERVAL_MS
+    expect(sent.at(-1)).toMatchObject({ step: 50 });
+    expect(events.filter((e) => e.type === 'node-progress')).toHaveLength(50);
   });
 });
 

@@ -30,7 +30,8 @@ function fakeContext(): FakeCtx {
     controller,
     steps,
     progress(step, total, preview) {
-      steps.push({ step, total, preview });
+      // A preview may come as a function, called only when one is sent: this context sends every one.
+      steps.push({ step, total, preview: typeof preview === 'function' ? preview() : preview });
     },
     throwIfAborted() {
       if (controller.signal.aborted) throw new DOMException('The run was cancelled', 'AbortError');

@@ -198,3 +198,30 @@ describe('img2img (add-noise.ts)', () => {
     expect([...addNoiseFlow(x0, noise, 1).data]).toEqual([...noise.data]);
   });
 });
+
+describe('checkSigmas and the shared grid cache', () => {
+  const good: Sigmas = { space: 'vp', sigmas: [2, 1, 0], timesteps: [900, 500] };
+
+  it('names what is wrong with a grid no solver can walk', () => {
+    expect(() => checkSigmas(good)).not.toThrow();
+    expect(() => checkSigmas({ ...good, space: 've' as 'vp' })).toThrow(/unknown space "ve"/);
+    expect(() => checkSigmas({ ...good, sigmas: [2, 1] })).toThrow(/2 levels for 2 timesteps/);
+    expect(() => checkSigmas({ ...good, targets: [1] })).toThrow(/1 targets for 2 timesteps/);
+    expect(() => checkSigmas({ ...good, sigmas: [2, Number.NaN, 0] })).toThrow(/level NaN is not a finite non-negative/);
+    expect(() => checkSigmas({ ...good, sigmas: [2, -1, 0] })).toThrow(/level -1 is not/);
+    expect(() => checkSigmas({ ...good, targets: [1, Infinity] })).toThrow(/level Infinity is not/);
+    expect(() => checkSigmas({ ...good, timesteps: [900, Number.NaN] })).toThrow(/a timestep is not finite/);
+    expect(() => checkSigmas({ space: 'flow', sigmas: [1.5, 0.5, 0], timesteps: [1, 0.5] })).toThrow(/flow levels must lie in \[0, 1\]/);
+    expect(() => checkSigmas({ space: 'flow', sigmas: [1, 0.5, 0], timesteps: [1000, 500] })).not.toThrow();
+  });
+
+  it('hands out one frozen grid per request, and a fresh one when anything in the request differs', () => {
+    const a = buildSigmas(SD_DDIM, {}, 12, 'ddim');
+    expect(buildSigmas({ ...SD_DDIM }, {}, 12, 'ddim')).toBe(a);
+    expect(Object.isFrozen(a) && Object.isFrozen(a.sigmas) && Object.isFrozen(a.timesteps)).toBe(true);
+    expect(() => (a.sigmas as number[]).push(0)).toThrow();
+    expect(buildSigmas(SD_DDIM, {}, 13, 'ddim')).not.toBe(a);
+    expect(buildSigmas({ ...SD_DDIM, steps_offset: 0 }, {}, 12, 'ddim').timesteps[0]).toBe(a.timesteps[0] - 1);
+    expect(buildSigmas(SD_DDIM, {}, 12, 'ddim', { spacing: 'trailing' }).timesteps).not.toEqual(a.timesteps);
+  });
+});

@@ -129,8 +129,11 @@ export interface ExecContext {
   readonly files: FileService;
   /** The graph document being run (SaveImage embeds it). */
   readonly graph: unknown;
-  /** Reports step i of n inside the node, optionally with a preview tensor (e.g. predicted x0). */
-  progress(step: number, total: number, preview?: Tensor): void;
+  /**
+   * Reports step i of n inside the node, optionally with a preview tensor (e.g. predicted x0). A function
+   * is called only when a preview is actually sent (they are rate-limited), for previews that cost work.
+   */
+  progress(step: number, total: number, preview?: Tensor | (() => Tensor | undefined)): void;
   /** Throws an AbortError when the run was cancelled. */
   throwIfAborted(): void;
 }

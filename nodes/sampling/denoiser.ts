@@ -7,6 +7,7 @@
  */
 import { Tensor } from '../core/tensor.ts';
 import type { Conditioning, ModelFeed, ModelHandle, SchedulerConfig, SigmaSpace, TensorInfo } from '../core/values.ts';
+import { DeferredPrediction } from './deferred-prediction.ts';
 import { axpby } from './ops.ts';
 import { cfgBool, cfgNumber } from './schedule-config.ts';
 import { SCHEDULER_RULES, schedulerClassFor } from './schedule-rules.ts';
@@ -112,7 +113,7 @@ export function predictionFromOutput(out: Tensor, x: Tensor, sigma: number, spac
   const alpha = 1 / Math.sqrt(sigma * sigma + 1);
   switch (type) {
     case 'epsilon':
-      return { denoised: denoisedChecked(x, -sigma, out), eps: out, derivative: out };
+      return new DeferredPrediction(out, x, -sigma);
     case 'sample': {
       if (sigma === 0) throw new Error('an x0-predicting model cannot be evaluated at sigma 0');
       const eps = axpby(1 / sigma, x, -1 / sigma, out);
@@ -127,35 +128,10 @@ export function predictionFromOutput(out: Tensor, x: Tensor, sigma: number, spac
   }
 }
 
-/**
- * x + c * out (the x0 prediction of eps and velocity models) with the finiteness scan of both the result
- * and the raw output folded into the same pass: when all are finite both tensors are marked so, and the
- * sampler's per-call non-finite check costs nothing. 0 * v is NaN exactly when v is NaN or infinite.
- */
-function denoisedChecked(x: Tensor, c: number, out: Tensor): Tensor {
-  if (c === 0 || !Number.isFinite(c) || !out.sameShape(x)) return axpby(1, x, c, out);
-  const result = Tensor.like(x);
-  const o = result.data;
-  const a = x.data;
-  const b = out.data;
-  let probe = 0;
-  for (let i = 0; i < o.length; i++) {
-    const v = b[i];
-    const d = Math.fround(a[i] + c * v);
-    o[i] = d;
-    probe += v * 0 + d * 0;
-  }
-  if (probe === 0) {
-    result.markFinite();
-    out.markFinite();
-  }
-  return result;
-}
-
 function flowPrediction(out: Tensor, x: Tensor, t: number, type: PredictionType): Prediction {
   switch (type) {
     case 'flow':
-      return { denoised: denoisedChecked(x, -t, out), eps: axpby(1, x, 1 - t, out), derivative: out };
+      return new DeferredPrediction(out, x, -t, 1 - t);
     case 'epsilon': {
       if (t === 1) throw new Error('an eps-predicting flow model cannot give x0 at t = 1 (pure noise)');
       const c = 1 / (1 - t);
@@ -235,7 +211,7 @@ export function limitDenoisedTensor(x0: Tensor, limit: DenoisedLimit): Tensor {
 /** Applies a limit to a Prediction at level sigma, keeping eps/derivative consistent unless keepEps. */
 export function limitPrediction(pred: Prediction, x: Tensor, sigma: number, space: SigmaSpace, opts: PredictionLimit): Prediction {
   const denoised = limitDenoisedTensor(pred.denoised, opts.limit);
-  if (opts.keepEps || sigma === 0) return { ...pred, denoised };
+  if (opts.keepEps || sigma === 0) return { denoised, eps: pred.eps, derivative: pred.derivative };
   if (space === 'flow') {
     const c = 1 / sigma;
     return {

@@ -15,6 +15,7 @@
  */
 import { addScaled, linearCombination } from './ops.ts';
 import { checkSigmas, levelAt, levelOf, type Solver, type SolverState } from './solver.ts';
+import { stateWithPrediction } from './deferred-prediction.ts';
 
 export interface EulerOptions {
   /** Amount of noise re-injected per step (0 = the deterministic ODE solver). */
@@ -62,7 +63,7 @@ export function createEuler(opts: EulerOptions = {}): Solver {
       }
       const pred = await model(x, level);
       // Euler always lands on the next grid level; DDIM-style `targets` do not apply to it.
-      return { x: addScaled(x, ctx.sigmas.sigmas[i + 1] - level.sigma, pred.derivative), denoised: pred.denoised };
+      return stateWithPrediction(addScaled(x, ctx.sigmas.sigmas[i + 1] - level.sigma, pred.derivative), pred);
     },
   };
 }

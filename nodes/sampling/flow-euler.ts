@@ -9,6 +9,7 @@
  */
 import { addScaled, axpby } from './ops.ts';
 import { checkSigmas, levelAt, type Solver, type SolverState } from './solver.ts';
+import { stateWithPrediction } from './deferred-prediction.ts';
 
 export interface FlowEulerOptions {
   /** FlowMatchEulerDiscreteScheduler stochastic_sampling (default false). */
@@ -41,7 +42,7 @@ export function createFlowEuler(opts: FlowEulerOptions = {}): Solver {
         return { x, denoised: pred.denoised };
       }
       // For flow predictions `derivative` is the velocity v = eps - x0.
-      return { x: addScaled(state.x, next - level.sigma, pred.derivative), denoised: pred.denoised };
+      return stateWithPrediction(addScaled(state.x, next - level.sigma, pred.derivative), pred);
     },
   };
 }

@@ -8,6 +8,7 @@
 import { addScaled, linearCombination } from './ops.ts';
 import { checkSigmas, levelAt, levelOf, type Solver, type SolverState } from './solver.ts';
 import type { Sigmas } from '../core/values.ts';
+import { stateWithPrediction } from './deferred-prediction.ts';
 
 export function createHeun(): Solver {
   return {
@@ -26,7 +27,7 @@ export function createHeun(): Solver {
       const next = ctx.sigmas.sigmas[i + 1];
       const dt = next - level.sigma;
       const pred = await model(state.x, level);
-      if (next === 0) return { x: addScaled(state.x, dt, pred.derivative), denoised: pred.denoised };
+      if (next === 0) return stateWithPrediction(addScaled(state.x, dt, pred.derivative), pred);
       const predicted = addScaled(state.x, dt, pred.derivative);
       const nextLevel = i + 1 < ctx.sigmas.timesteps.length ? levelAt(ctx.sigmas, i + 1) : levelOf(ctx, next);
       const pred2 = await model(predicted, nextLevel);
@@ -35,7 +36,7 @@ export function createHeun(): Solver {
         [dt / 2, pred.derivative],
         [dt / 2, pred2.derivative],
       ]);
-      return { x, denoised: pred2.denoised };
+      return stateWithPrediction(x, pred2);
     },
   };
 }

@@ -10,6 +10,7 @@
  */
 import { addScaled } from './ops.ts';
 import { checkSigmas, levelAt, levelOf, type Solver, type SolverState } from './solver.ts';
+import { stateWithPrediction } from './deferred-prediction.ts';
 
 export function createRfSolver(): Solver {
   return {
@@ -25,7 +26,7 @@ export function createRfSolver(): Solver {
       const pred = await model(state.x, level);
       const mid = addScaled(state.x, D / 2, pred.derivative);
       const predMid = await model(mid, levelOf(ctx, level.sigma + D / 2));
-      return { x: addScaled(state.x, D, predMid.derivative), denoised: predMid.denoised };
+      return stateWithPrediction(addScaled(state.x, D, predMid.derivative), predMid);
     },
   };
 }

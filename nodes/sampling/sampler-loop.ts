@@ -3,6 +3,7 @@
  * non-finite check after it (naming the step), and a callback after each step for progress and hooks.
  */
 import type { Tensor } from '../core/tensor.ts';
+import { DeferredPrediction } from './deferred-prediction.ts';
 import type { Sigmas } from '../core/values.ts';
 import type { NoiseSource } from './ops.ts';
 import type { DenoiseFn, Solver, SolverContext, SolverState } from './solver.ts';
@@ -47,7 +48,8 @@ export async function runSampler<S extends SolverState>(run: SamplerRun<S>): Pro
     run.beforeModelCall?.();
     const pred = await run.model(x, level);
     modelCalls++;
-    checkFinite(pred.denoised, 'x0 prediction', step + 1, total, level.sigma);
+    // A deferred x0 is not forced here: any NaN in the model output reaches the derivative too.
+    if (!(pred instanceof DeferredPrediction) || pred.denoisedComputed) checkFinite(pred.denoised, 'x0 prediction', step + 1, total, level.sigma);
     checkFinite(pred.derivative, 'derivative', step + 1, total, level.sigma);
     return pred;
   };

@@ -60,6 +60,40 @@ export function buildSigmas(
   solver: string,
   opts: BuildSigmasOptions = {},
 ): Sigmas {
+  // A grid is a pure function of these; rebuilding it (a 1000-entry training table and its
+  // interpolation) costs about as much as a few solver steps, and a re-run asks for the same grid again.
+  const key = JSON.stringify([scheduler, modelIndex, steps, solver, opts]);
+  const hit = builtGrids.get(key);
+  if (hit) {
+    builtGrids.delete(key);
+    builtGrids.set(key, hit);
+    return hit;
+  }
+  const grid = freezeSigmas(computeSigmas(scheduler, modelIndex, steps, solver, opts));
+  builtGrids.set(key, grid);
+  if (builtGrids.size > BUILT_GRIDS_KEPT) builtGrids.delete(builtGrids.keys().next().value as string);
+  return grid;
+}
+
+/** Recently built grids, least recently used first; shared, hence frozen. */
+const builtGrids = new Map<string, Sigmas>();
+const BUILT_GRIDS_KEPT = 64;
+
+function freezeSigmas(s: Sigmas): Sigmas {
+  Object.freeze(s.sigmas);
+  Object.freeze(s.timesteps);
+  if (s.targets) Object.freeze(s.targets);
+  if (s.segment) Object.freeze(s.segment);
+  return Object.freeze(s);
+}
+
+function computeSigmas(
+  scheduler: SchedulerConfig,
+  modelIndex: Record<string, unknown>,
+  steps: number,
+  solver: string,
+  opts: BuildSigmasOptions,
+): Sigmas {
   const space = sigmaSpace(modelIndex, scheduler);
   const units = timestepUnits(modelIndex);
   const family = gridFamily(space, solver);

@@ -123,8 +123,16 @@ export function checkSigmas(s: Sigmas): void {
     throw new Error(`SIGMAS: ${s.sigmas.length} levels for ${n} timesteps (expected one more level than timesteps)`);
   }
   if (s.targets && s.targets.length !== n) throw new Error(`SIGMAS: ${s.targets.length} targets for ${n} timesteps`);
-  const bad = [...s.sigmas, ...(s.targets ?? [])].find((v) => !Number.isFinite(v) || v < 0);
-  if (bad !== undefined) throw new Error(`SIGMAS: level ${bad} is not a finite non-negative number`);
-  if (s.timesteps.some((t) => !Number.isFinite(t))) throw new Error('SIGMAS: a timestep is not finite');
-  if (s.space === 'flow' && s.sigmas.some((v) => v > 1)) throw new Error('SIGMAS: flow levels must lie in [0, 1]');
+  // Runs at the start of every sampler run: plain loops, no spread copies.
+  checkLevels(s.sigmas, s.space === 'flow');
+  if (s.targets) checkLevels(s.targets, false);
+  for (let k = 0; k < n; k++) if (!Number.isFinite(s.timesteps[k])) throw new Error('SIGMAS: a timestep is not finite');
+}
+
+function checkLevels(levels: readonly number[], flow: boolean): void {
+  for (let k = 0; k < levels.length; k++) {
+    const v = levels[k];
+    if (!Number.isFinite(v) || v < 0) throw new Error(`SIGMAS: level ${v} is not a finite non-negative number`);
+  }
+  if (flow) for (let k = 0; k < levels.length; k++) if (levels[k] > 1) throw new Error('SIGMAS: flow levels must lie in [0, 1]');
 }

@@ -41,8 +41,21 @@ export function cacheKeyBase(m: Pick<CacheKeyMaterial, 'type' | 'version' | 'par
 export function cacheKeyFromBase(base: string, salt: string | undefined, inputs: Record<string, InputSource | null>): string {
   // Canonical JSON never holds a raw newline, so base + '\n' + rest parses back one way only.
   const material = `${base}\n${canonicalJson({ salt: salt ?? null, inputs })}`;
-  return createHash('sha256').update(material).digest('hex');
+  // Re-runs ask for the same keys again: a hash object per key costs more than the text it digests.
+  let key = recentKeys.get(material);
+  if (key === undefined) {
+    key = createHash('sha256').update(material).digest('hex');
+    if (recentKeys.size >= RECENT_KEYS_KEPT) recentKeys.delete(recentKeys.keys().next().value as string);
+  } else {
+    recentKeys.delete(material);
+  }
+  recentKeys.set(material, key);
+  return key;
 }
+
+/** Digests of recently keyed material, least recently used first. */
+const recentKeys = new Map<string, string>();
+const RECENT_KEYS_KEPT = 1024;
 
 /**
  * JSON with object keys sorted at every depth, so equal values always give equal text regardless of

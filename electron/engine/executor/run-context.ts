@@ -42,7 +42,7 @@ export function createNodeContext(run: RunServices, nodeId: string, nodeType: st
       return run.files();
     },
     graph: run.graph,
-    progress(step: number, total: number, preview?: Tensor) {
+    progress(step: number, total: number, preview?: Tensor | (() => Tensor | undefined)) {
       if (!open || !Number.isFinite(step) || !Number.isFinite(total)) return;
       if (step !== lastStep || total !== lastTotal) {
         lastStep = step;
@@ -52,9 +52,11 @@ export function createNodeContext(run: RunServices, nodeId: string, nodeType: st
       // At most one preview per step and about PREVIEW_INTERVAL_MS apart (the last step always), so a fast
       // sampler does not flood transports; copied, because the node may keep writing into its buffer.
       if (preview && step !== lastPreviewStep && (step === total || performance.now() - lastPreviewAt >= PREVIEW_INTERVAL_MS)) {
+        const tensor = typeof preview === 'function' ? preview() : preview;
+        if (!tensor) return;
         lastPreviewStep = step;
         lastPreviewAt = performance.now();
-        run.emit({ type: 'node-preview', runId: run.runId, nodeId, step, preview: firstItem(preview) });
+        run.emit({ type: 'node-preview', runId: run.runId, nodeId, step, preview: firstItem(tensor) });
       }
     },
     throwIfAborted() {

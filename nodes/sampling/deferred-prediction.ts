@@ -1,0 +1,81 @@
+/**
+ * Predictions that compute their x0 (and eps) on first read. For eps and velocity models the ODE
+ * derivative is the raw model output itself, and Euler-type steps (Euler, flow Euler, Heun, RF-Solver)
+ * read nothing else: deferring x0 saves a pass over the latent per model call there, and costs nothing
+ * when a solver does read it. The sampler checks the derivative for non-finite values after every call;
+ * a NaN or infinity in the model output always reaches the derivative, so that check still catches it.
+ */
+import { Tensor } from '../core/tensor.ts';
+import { axpby } from './ops.ts';
+import type { Prediction, SolverState } from './solver.ts';
+
+export class DeferredPrediction implements Prediction {
+  readonly derivative: Tensor;
+  #denoised: Tensor | undefined;
+  #eps: Tensor | undefined;
+
+  /**
+   * x0 = x + x0Coef * out; eps = out when epsCoef is undefined, else x + epsCoef * out; the derivative
+   * is `out`.
+   */
+  constructor(
+    private readonly out: Tensor,
+    private readonly x: Tensor,
+    private readonly x0Coef: number,
+    private readonly epsCoef?: number,
+  ) {
+    this.derivative = out;
+  }
+
+  get denoised(): Tensor {
+    return (this.#denoised ??= denoisedChecked(this.x, this.x0Coef, this.out));
+  }
+
+  get eps(): Tensor {
+    if (this.epsCoef === undefined) return this.out;
+    return (this.#eps ??= axpby(1, this.x, this.epsCoef, this.out));
+  }
+
+  /** True once something has read the x0 prediction (the sampler checks it only then). */
+  get denoisedComputed(): boolean {
+    return this.#denoised !== undefined;
+  }
+}
+
+/**
+ * The state after a step that lands on `x`, whose x0 is that of `pred`, read only when someone asks
+ * (a progress preview, the trajectory, the run's end).
+ */
+export function stateWithPrediction(x: Tensor, pred: Prediction): SolverState {
+  return {
+    x,
+    get denoised() {
+      return pred.denoised;
+    },
+  };
+}
+
+/**
+ * x + c * out (the x0 prediction of eps and velocity models) with the finiteness scan of both the result
+ * and the raw output folded into the same pass: when all are finite both tensors are marked so, and the
+ * sampler's per-call non-finite check costs nothing. 0 * v is NaN exactly when v is NaN or infinite.
+ */
+export function denoisedChecked(x: Tensor, c: number, out: Tensor): Tensor {
+  if (c === 0 || !Number.isFinite(c) || !out.sameShape(x)) return axpby(1, x, c, out);
+  const result = Tensor.like(x);
+  const o = result.data;
+  const a = x.data;
+  const b = out.data;
+  let probe = 0;
+  for (let i = 0; i < o.length; i++) {
+    const v = b[i];
+    const d = Math.fround(a[i] + c * v);
+    o[i] = d;
+    probe += v * 0 + d * 0;
+  }
+  if (probe === 0) {
+    result.markFinite();
+    out.markFinite();
+  }
+  return result;
+}
