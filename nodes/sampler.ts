@@ -19,7 +19,7 @@
  * parity: an Euler-family schedule that ends above sigma 0 returns the VE sample, as those schedulers do.
  */
 import { guidedDenoiseFn } from './cfg.ts';
-import { SeededNormal } from './core/random.ts';
+import { SeededNormal, sharedNormals } from './core/random.ts';
 import { Tensor } from './core/tensor.ts';
 import { defineNode, NodeInputError, type ParamSpec } from './core/types.ts';
 import type { SchedulerConfig, SigmaSpace, Sigmas, Trajectory } from './core/values.ts';
@@ -212,11 +212,10 @@ export const Sampler = defineNode({
     // One seeded stream: the initial noise first (same draws as RandomNoise with this seed), then the
     // per-step noise. The initial draws are consumed even when noise is connected, so step noise never
     // repeats a connected RandomNoise with the same seed.
-    const rng = new SeededNormal(params.seed);
-    const drawn = new Tensor(latent.dims);
-    rng.fill(drawn.data);
+    const rng = SeededNormal.after(params.seed, latent.size);
     const given = inputs.noise ? splitNoiseInput(inputs.noise, latent) : undefined;
-    const initial = given?.initial ?? drawn;
+    // Seeded initial draws are shared with earlier runs of this seed and size: read-only, only read below.
+    const initial = given?.initial ?? new Tensor(latent.dims, sharedNormals(params.seed, latent.size));
     let used = 0;
     const stepNoise: NoiseSource = (dims) => {
       if (given && given.steps.length > 0) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SeededNormal, philox4x32_10, randomNormal, uniformClosedOpen, uniformOpenClosed } from '../nodes/core/random.ts';
+import { SeededNormal, philox4x32_10, randomNormal, sharedNormals, uniformClosedOpen, uniformOpenClosed } from '../nodes/core/random.ts';
 
 // --- Independent reference: Philox4x32-10 in BigInt arithmetic, from the published algorithm. ---
 const MASK = 0xffffffffn;
@@ -146,5 +146,27 @@ describe('SeededNormal / randomNormal', () => {
     let lag1 = 0;
     for (let i = 0; i + 1 < n; i++) lag1 += x[i] * x[i + 1];
     expect(Math.abs(lag1 / (n - 1))).toBeLessThan(5 / Math.sqrt(n));
+  });
+});
+
+describe('resuming a stream and shared initial draws', () => {
+  it('SeededNormal.after(seed, n) continues exactly where n draws leave off (odd and even n)', () => {
+    const full = new SeededNormal(77).fill(new Float64Array(40));
+    for (const n of [0, 1, 2, 7, 8, 31]) {
+      const rest = SeededNormal.after(77, n).fill(new Float64Array(40 - n));
+      expect([...rest]).toEqual([...full.subarray(n)]);
+    }
+    expect(() => SeededNormal.after(77, -1)).toThrow(/non-negative integer/);
+  });
+
+  it('sharedNormals gives the first n float32 draws, the same array for a repeated request', () => {
+    const a = sharedNormals(91, 33);
+    expect([...a]).toEqual([...randomNormal([33], 91).data]);
+    expect(sharedNormals(91, 33)).toBe(a);
+    expect([...sharedNormals(91, 32)]).toEqual([...a.subarray(0, 32)]);
+    for (let seed = 0; seed < 10; seed++) sharedNormals(seed, 5); // push the first one out
+    const again = sharedNormals(91, 33);
+    expect(again).not.toBe(a);
+    expect([...again]).toEqual([...a]);
   });
 });

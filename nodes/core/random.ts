@@ -119,6 +119,16 @@ export class SeededNormal {
     return r * Math.cos(theta);
   }
 
+  /** The stream of `seed` positioned after its first `drawn` normals, as if they had been drawn. */
+  static after(seed: number, drawn: number): SeededNormal {
+    if (!Number.isSafeInteger(drawn) || drawn < 0) throw new Error(`SeededNormal.after: drawn must be a non-negative integer, got ${drawn}`);
+    const rng = new SeededNormal(seed);
+    // Normals come in pairs per counter block: skip whole blocks, then draw the odd one out.
+    rng.block = Math.floor(drawn / 2);
+    if (drawn % 2 === 1) rng.next();
+    return rng;
+  }
+
   /** Fills the array with the next normals (rounded to float32 when the array is a Float32Array). */
   fill<A extends Float32Array | Float64Array>(arr: A): A {
     for (let i = 0; i < arr.length; i++) arr[i] = this.next();
@@ -131,4 +141,25 @@ export function randomNormal(dims: readonly number[], seed: number): Tensor {
   const t = new Tensor(dims);
   new SeededNormal(seed).fill(t.data);
   return t;
+}
+
+const recentNormals = new Map<string, Float32Array>();
+const RECENT_NORMALS_KEPT = 4;
+
+/**
+ * The first n normals of `seed` as float32, shared with every caller that asks for the same pair: a
+ * re-run with the same seed (the usual "change one setting, run again") skips drawing them. The array is
+ * read-only by contract: copy before writing. Continue the stream with SeededNormal.after(seed, n).
+ */
+export function sharedNormals(seed: number, n: number): Float32Array {
+  const key = `${seed}:${n}`;
+  let data = recentNormals.get(key);
+  if (data) {
+    recentNormals.delete(key);
+  } else {
+    data = new SeededNormal(seed).fill(new Float32Array(n));
+    if (recentNormals.size >= RECENT_NORMALS_KEPT) recentNormals.delete(recentNormals.keys().next().value as string);
+  }
+  recentNormals.set(key, data);
+  return data;
 }
