@@ -53,8 +53,12 @@ export function modelTimestepAt(scheduler: SchedulerConfig, modelIndex: Record<s
     const T = typeof scheduler.num_train_timesteps === 'number' ? scheduler.num_train_timesteps : 1000;
     return (sigma) => (units === 'fraction' ? sigma : Math.fround(sigma * T));
   }
-  const table = vpTable(scheduler);
-  return (sigma) => toModelTimestep(Math.fround(sigmaToTimestep(table, sigma)), table.trainSteps, units);
+  // Built on first use: most solvers only evaluate grid levels, whose timesteps the grid carries.
+  let table: ReturnType<typeof vpTable> | undefined;
+  return (sigma) => {
+    table ??= vpTable(scheduler);
+    return toModelTimestep(Math.fround(sigmaToTimestep(table, sigma)), table.trainSteps, units);
+  };
 }
 
 /** Splits the NOISE input into the initial noise and the per-step noises (see the layout above). */

@@ -67,6 +67,11 @@ describe('computeCacheKey', () => {
     expect(new Set(first).size).toBe(3000);
     for (const i of [2999, 0, 1500, 2999, 0]) expect(computeCacheKey(material(i))).toBe(first[i]);
     expect(computeCacheKey(base)).toBe(key);
+    // One node (one base) whose sources keep changing: more variants than the memo keeps per base.
+    const sourced = (i: number): CacheKeyMaterial => ({ ...base, inputs: { latent: { key: i.toString(16).padStart(64, '0'), port: 'latent' }, mask: null } });
+    const bySource = Array.from({ length: 40 }, (_, i) => computeCacheKey(sourced(i)));
+    expect(new Set(bySource).size).toBe(40);
+    for (const i of [0, 39, 5, 0]) expect(computeCacheKey(sourced(i))).toBe(bySource[i]);
   });
 });
 

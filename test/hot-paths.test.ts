@@ -227,29 +227,30 @@ describe('denoiser input buffer', () => {
         async run(f: Record<string, ModelFeed>) {
           await delay();
           // Read the feed only after other calls had the chance to write a shared buffer.
-          seen.push([...(f.sample.data as Float32Array)]);
+          seen.push([...(f.sample.data as Float32Array), ...(f.timestep.data as Float32Array)]);
           return { out: new Tensor(f.sample.dims, new Float32Array(f.sample.data.length)) };
         },
       },
     };
   }
-  const expected = (x: Tensor, s: number) => [...scale(x, 1 / Math.sqrt(s * s + 1)).data];
+  // The scaled sample, then the timestep the call was made with.
+  const expected = (x: Tensor, s: number, t: number) => [...scale(x, 1 / Math.sqrt(s * s + 1)).data, t];
 
-  it('sequential calls each feed their own scaled sample', async () => {
+  it('sequential calls each feed their own scaled sample and timestep', async () => {
     const h = handle(() => Promise.resolve());
     const fn = createDenoiseFn(h, { space: 'vp' });
     const [x1, x2] = [seeded(31), seeded(32)];
     await fn(x1, { sigma: 3, timestep: 900 });
     await fn(x2, { sigma: 0.5, timestep: 100 });
-    expect(h.seen).toEqual([expected(x1, 3), expected(x2, 0.5)]);
+    expect(h.seen).toEqual([expected(x1, 3, 900), expected(x2, 0.5, 100)]);
   });
 
-  it('overlapping calls never share a buffer', async () => {
+  it('overlapping calls never share a sample or timestep buffer', async () => {
     const h = handle(() => new Promise((r) => setTimeout(r, 5)));
     const fn = createDenoiseFn(h, { space: 'vp' });
     const [x0, x1, x2] = [seeded(35), seeded(33), seeded(34)];
     await fn(x0, { sigma: 4, timestep: 950 }); // leaves a buffer to reuse
     await Promise.all([fn(x1, { sigma: 2, timestep: 800 }), fn(x2, { sigma: 1, timestep: 500 })]);
-    expect(h.seen).toEqual([expected(x0, 4), expected(x1, 2), expected(x2, 1)]);
+    expect(h.seen).toEqual([expected(x0, 4, 950), expected(x1, 2, 800), expected(x2, 1, 500)]);
   });
 });

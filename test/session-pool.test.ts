@@ -252,6 +252,30 @@ describe('ModelSession.run', () => {
     await own.dispose();
   });
 
+  it('repeated calls on the same frozen dims and buffers see each call\'s current values, converted ones included', async () => {
+    const s = await pool.get(await writeModel('reuse.onnx', twoInputModel()));
+    const dims = Object.freeze([1, 4]);
+    const a = Float32Array.from([1, 2, 3, 4]);
+    const b = new Float64Array(4); // declared float32: converted on every call
+    const run = () => s.run({ a: { dims, data: a, type: 'float32' }, b: { dims, data: b, type: 'float32' } });
+    expect(Array.from((await run()).sum.data)).toEqual([1, 2, 3, 4]);
+    a.set([10, 20, 30, 40]);
+    b.fill(0.5);
+    expect(Array.from((await run()).sum.data)).toEqual([10.5, 20.5, 30.5, 40.5]);
+    // A new array object for one input, then a different shape: still right, and still validated.
+    expect(Array.from((await s.run({ a: { dims, data: Float32Array.from([0, 0, 0, 1]), type: 'float32' }, b: { dims, data: b, type: 'float32' } })).sum.data)).toEqual([0.5, 0.5, 0.5, 1.5]);
+    await expect(s.run({ a: { dims, data: new Float32Array(3), type: 'float32' }, b: { dims, data: b, type: 'float32' } })).rejects.toThrow(/3 elements but dims \[1, 4\] need 4/);
+    await expect(s.run({ a: { dims, data: a, type: 'float32' } })).rejects.toThrow(/missing input "b"/);
+    await expect(s.run({ a: { dims, data: a, type: 'float32' }, b: { dims, data: b, type: 'float32' }, c: { dims, data: a, type: 'float32' } })).rejects.toThrow(/unknown input "c"/);
+    const two = Object.freeze([2, 4]);
+    await expect(s.run({ a: { dims: two, data: new Float32Array(8), type: 'float32' }, b: { dims, data: b, type: 'float32' } })).rejects.toThrow(/dimension "batch" is 1 here but 2/);
+    // Unfrozen dims are never trusted to stay the same: an edited dims array is validated again.
+    const loose = [1, 4];
+    await s.run({ a: { dims: loose, data: a, type: 'float32' }, b: { dims: loose, data: b, type: 'float32' } });
+    loose[1] = 5;
+    await expect(s.run({ a: { dims: loose, data: a, type: 'float32' }, b: { dims: loose, data: b, type: 'float32' } })).rejects.toThrow(/input "a" .*4 elements but dims \[1, 5\] need 5/);
+  });
+
   it('feeds a view into a shared buffer (small tensors live in slabs) by its own bytes only', async () => {
     const s = await pool.get(await writeModel('view.onnx', doubleModel('float32', ['n'])));
     allocFloat32(3).fill(99); // a neighbour in the same slab

@@ -86,16 +86,20 @@ export function timestepFeed(info: TensorInfo, t: number, batch: number): ModelF
     size *= n;
   }
   const type = feedType(info);
-  switch (type) {
-    case 'int64':
-      return { dims, type, data: new BigInt64Array(size).fill(BigInt(Math.trunc(t))) };
-    case 'int32':
-      return { dims, type, data: new Int32Array(size).fill(Math.trunc(t)) };
-    case 'float64':
-      return { dims, type, data: new Float64Array(size).fill(t) };
-    default:
-      return { dims, type, data: new Float32Array(size).fill(t) };
-  }
+  const data =
+    type === 'int64' ? new BigInt64Array(size) : type === 'int32' ? new Int32Array(size) : type === 'float64' ? new Float64Array(size) : new Float32Array(size);
+  const feed: ModelFeed = { dims: Object.freeze(dims), type, data };
+  setTimestep(feed, t);
+  return feed;
+}
+
+/** Writes t into every entry of a timestep feed (integers truncated toward zero, as timestepFeed). */
+export function setTimestep(feed: ModelFeed, t: number): void {
+  const data = feed.data;
+  if (data instanceof BigInt64Array) data.fill(BigInt(Math.trunc(t)));
+  else if (data instanceof Int32Array) data.fill(Math.trunc(t));
+  else if (data instanceof Uint16Array) throw new Error('internal: a float16 timestep feed is sent as float32 and converted by the session');
+  else data.fill(t);
 }
 
 /**
@@ -297,6 +301,8 @@ export function createDenoiseFn(handle: ModelHandle, opts: DenoiserOptions): Den
   const timestepName = binding.timestep.name;
   let checkedDims: readonly number[] | undefined;
   let spare: Float32Array | undefined;
+  let spareTimestep: ModelFeed | undefined;
+  let timestepBatch = 0;
   return async (x, level) => {
     if (!sameDims(checkedDims, x.dims)) {
       checkLatentShape(binding, x.dims);
@@ -312,15 +318,23 @@ export function createDenoiseFn(handle: ModelHandle, opts: DenoiserOptions): Den
       const src = x.data;
       for (let i = 0; i < input.length; i++) input[i] = c * src[i];
     }
+    // The timestep feed is reused the same way (same dims and array: the session can reuse its tensor).
+    const batch = x.dims[0] ?? 1;
+    let timestep = spareTimestep;
+    spareTimestep = undefined;
+    if (timestep !== undefined && timestepBatch === batch) setTimestep(timestep, level.timestep);
+    else timestep = timestepFeed(binding.timestep, level.timestep, batch);
     const feeds: Record<string, ModelFeed> = {};
     for (let k = 0; k < condNames.length; k++) feeds[condNames[k]] = condFeeds[condNames[k]];
     feeds[sampleName] = { dims: x.dims, data: input ?? x.data, type: sampleType };
-    feeds[timestepName] = timestepFeed(binding.timestep, level.timestep, x.dims[0] ?? 1);
+    feeds[timestepName] = timestep;
     let outputs: Record<string, Tensor>;
     try {
       outputs = await handle.denoiser.run(feeds, signal);
     } finally {
       if (input !== undefined) spare = input;
+      spareTimestep = timestep;
+      timestepBatch = batch;
     }
     let out = outputs[binding.output] ?? firstValue(outputs);
     if (!out) throw new Error(`denoiser returned no output "${binding.output}"`);

@@ -39,23 +39,32 @@ export function cacheKeyBase(m: Pick<CacheKeyMaterial, 'type' | 'version' | 'par
 
 /** A node's key from its base and what a run adds: the salt and the keys of its sources. */
 export function cacheKeyFromBase(base: string, salt: string | undefined, inputs: Record<string, InputSource | null>): string {
-  // Canonical JSON never holds a raw newline, so base + '\n' + rest parses back one way only.
-  const material = `${base}\n${canonicalJson({ salt: salt ?? null, inputs })}`;
-  // Re-runs ask for the same keys again: a hash object per key costs more than the text it digests.
-  let key = recentKeys.get(material);
-  if (key === undefined) {
-    key = createHash('sha256').update(material).digest('hex');
-    if (recentKeys.size >= RECENT_KEYS_KEPT) recentKeys.delete(recentKeys.keys().next().value as string);
+  const rest = canonicalJson({ salt: salt ?? null, inputs });
+  // Re-runs ask for the same keys again, and hashing the whole material (the base holds every param)
+  // costs more than finding it: look up by base (a prepared run's own string, whose hash V8 keeps),
+  // then by the short rest.
+  let byRest = recentKeys.get(base);
+  if (byRest) {
+    recentKeys.delete(base);
   } else {
-    recentKeys.delete(material);
+    byRest = new Map();
+    if (recentKeys.size >= RECENT_BASES_KEPT) recentKeys.delete(recentKeys.keys().next().value as string);
   }
-  recentKeys.set(material, key);
+  recentKeys.set(base, byRest);
+  let key = byRest.get(rest);
+  if (key === undefined) {
+    // Canonical JSON never holds a raw newline, so base + '\n' + rest parses back one way only.
+    key = createHash('sha256').update(`${base}\n${rest}`).digest('hex');
+    if (byRest.size >= RECENT_KEYS_PER_BASE) byRest.delete(byRest.keys().next().value as string);
+    byRest.set(rest, key);
+  }
   return key;
 }
 
-/** Digests of recently keyed material, least recently used first. */
-const recentKeys = new Map<string, string>();
-const RECENT_KEYS_KEPT = 1024;
+/** Digests of recently keyed material: base -> rest -> key, least recently used bases first. */
+const recentKeys = new Map<string, Map<string, string>>();
+const RECENT_BASES_KEPT = 256;
+const RECENT_KEYS_PER_BASE = 16;
 
 /**
  * JSON with object keys sorted at every depth, so equal values always give equal text regardless of
