@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { canonicalJson, computeCacheKey, type CacheKeyMaterial } from '../electron/engine/executor/cache-key.ts';
+import { canonicalJson, computeCacheKey, sourcesJson, type CacheKeyMaterial, type InputSource } from '../electron/engine/executor/cache-key.ts';
 import { Executor } from '../electron/engine/executor/executor.ts';
 import { NodeRegistry } from '../electron/engine/registry.ts';
 import { GraphDocumentSchema, type GraphDocument } from '../electron/engine/graph/schema.ts';
@@ -25,6 +25,18 @@ describe('canonicalJson', () => {
     expect(() => canonicalJson({ a: NaN })).toThrow(/\$\.a is NaN/);
     expect(() => canonicalJson({ t: new Map() })).toThrow(/\$\.t is a Map/);
     expect(() => canonicalJson([() => 1])).toThrow(/\$\[0\] is a function/);
+  });
+});
+
+describe('sourcesJson', () => {
+  it('writes exactly canonicalJson({ salt, inputs }) (the key text must not change with the faster writer)', () => {
+    const cases: [string | undefined, Record<string, InputSource | null>][] = [
+      [undefined, {}],
+      ['', { latent: null }],
+      ['stamp "q"\\', { zeta: { key: 'k1', port: 'out' }, alpha: null, mid: { key: 'k2', port: 'p\u00e9' } }],
+      ['s', { b: { key: 'x', port: 'y' }, a: { key: 'z', port: 'w' } }],
+    ];
+    for (const [salt, inputs] of cases) expect(sourcesJson(salt, inputs)).toBe(canonicalJson({ salt: salt ?? null, inputs }));
   });
 });
 

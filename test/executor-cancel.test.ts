@@ -168,6 +168,24 @@ describe('Executor cancellation', () => {
     });
   }
 
+  it('a run handed its own controller cancels through it, and that controller is aborted once the run ends', async () => {
+    const w = makeWorld();
+    const controller = new AbortController();
+    const result = await w.executor.run(pipeline('signal'), {
+      controller,
+      onEvent: (e) => {
+        if (e.type === 'node-progress' && e.step === 2) controller.abort();
+      },
+    });
+    expect(result.status).toBe('cancelled');
+    expect(w.log.modelCalls).toBeLessThanOrEqual(3);
+    const done = new AbortController();
+    const finished = await w.executor.run(pipeline('signal'), { controller: done, runId: 'own' });
+    expect(finished.status).toBe('finished');
+    expect(done.signal.aborted).toBe(true); // stray work still watching the signal learns the run is over
+    expect(w.executor.cancel('own')).toBe(false);
+  });
+
   for (const style of ['check', 'signal'] as const) {
     it(`an abort landing during a model call (${style}) waits for that call to settle`, async () => {
       const w = makeWorld();

@@ -142,7 +142,7 @@ export class Engine implements EngineAPI {
     try {
       const result = await this.executor.runPrepared(prepared, {
         runId,
-        signal: controller.signal,
+        controller,
         onEvent: (e) => this.emit(e),
       });
       this.recent.remember(result.runId, result.outputs);

@@ -54,6 +54,11 @@ export interface RunOptions {
   /** Re-execute these node ids (or all) even if cached; their fresh outputs replace the cached ones. */
   force?: boolean | string[];
   signal?: AbortSignal;
+  /**
+   * The run's own controller, from a caller that made one for this run alone (the engine): the executor
+   * cancels through it and aborts it when the run ends, with no second controller forwarding `signal`.
+   */
+  controller?: AbortController;
   onEvent?: EngineEventListener;
   runId?: string;
 }
@@ -116,10 +121,10 @@ export class Executor {
   async runPrepared(prepared: PreparedRun, o: Omit<RunOptions, 'targets' | 'force'> = {}): Promise<RunResult> {
     const runId = o.runId ?? randomUUID();
     if (this.live.has(runId)) throw new Error(`run id "${runId}" is already in use by a queued or running run`);
-    const internal = new AbortController();
+    const internal = o.controller ?? new AbortController();
     this.live.set(runId, internal);
     // The caller's signal is forwarded into the run's own (cheaper per run than AbortSignal.any).
-    const outer = o.signal;
+    const outer = o.controller ? undefined : o.signal;
     const forward = () => internal.abort(outer?.reason);
     if (outer?.aborted) forward();
     else outer?.addEventListener('abort', forward, { once: true });
