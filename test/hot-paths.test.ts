@@ -8,12 +8,14 @@ import { Tensor } from '../nodes/core/tensor.ts';
 import type { ModelFeed, ModelHandle, TensorInfo } from '../nodes/core/values.ts';
 import { createDenoiseFn, predictionFromOutput } from '../nodes/sampling/denoiser.ts';
 import { combine } from '../nodes/sampling/lambda.ts';
-import { addScaled, axpby, linearCombination, scale } from '../nodes/sampling/ops.ts';
+import { addScaled, addScaledChecked, axpby, linearCombination, scale } from '../nodes/sampling/ops.ts';
 import { correctThenPredict } from '../nodes/sampling/unipc.ts';
 import type { FileService, ModelService } from '../nodes/core/types.ts';
 import type { Sigmas } from '../nodes/core/values.ts';
 import { DeferredPrediction } from '../nodes/sampling/deferred-prediction.ts';
 import { createEuler } from '../nodes/sampling/euler.ts';
+import { createHeun } from '../nodes/sampling/heun.ts';
+import { createSolver } from '../nodes/sampling/solver-registry.ts';
 import { runSampler } from '../nodes/sampling/sampler-loop.ts';
 import type { DenoiseFn } from '../nodes/sampling/solver.ts';
 import { createNodeContext } from '../electron/engine/executor/run-context.ts';
@@ -179,6 +181,56 @@ describe('deferred x0 of eps and velocity predictions', () => {
     };
     const sigmas: Sigmas = { space: 'vp', sigmas: [3, 2, 1, 0.5], timesteps: [900, 700, 500] };
     await expect(runSampler({ solver: createEuler(), sigmas, x: seeded(34), model })).rejects.toThrow(/non-finite value \(NaN at element 4, derivative\) at step 2 of 3/);
+  });
+});
+
+describe('Euler update with the non-finite scan folded in', () => {
+  it('equals addScaled bit for bit and marks the output and the result finite', () => {
+    const [x, d] = [seeded(41), seeded(42)];
+    const r = addScaledChecked(x, -0.37, d);
+    expect([...r.data]).toEqual([...addScaled(x, -0.37, d).data]);
+    expect(r.firstNonFinite()).toBe(-1);
+    expect(d.firstNonFinite()).toBe(-1);
+  });
+
+  it('leaves a NaN, an infinity or an overflowing result unmarked, so the check still finds it', () => {
+    const x = seeded(43);
+    const nan = seeded(44);
+    nan.data[6] = NaN;
+    expect(addScaledChecked(x, 0.5, nan).firstNonFinite()).toBe(6);
+    expect(nan.firstNonFinite()).toBe(6);
+    const inf = seeded(45);
+    inf.data[2] = -Infinity;
+    addScaledChecked(x, 0.5, inf);
+    expect(inf.firstNonFinite()).toBe(2);
+    const big = seeded(46);
+    big.data[1] = 3e38;
+    const over = addScaledChecked(x, 1e3, big);
+    expect(over.firstNonFinite()).toBe(1);
+    expect(big.firstNonFinite()).toBe(-1); // finite itself, though the (scanned) result is not
+  });
+});
+
+describe('the sampler loop\'s non-finite check, after each step', () => {
+  const sigmas: Sigmas = { space: 'vp', sigmas: [3, 2, 1, 0.5], timesteps: [900, 700, 500] };
+  const nanAt = (timestep: number): DenoiseFn => async (xs, level) => {
+    const o = axpby(0.5, xs, 0, xs);
+    if (level.timestep === timestep) o.data[0] = NaN;
+    return predictionFromOutput(o, xs, level.sigma, 'vp', 'epsilon');
+  };
+
+  it('names the step for a solver that makes two calls a step (Heun), and for one that reads x0 (DPM++ 2M)', async () => {
+    await expect(runSampler({ solver: createHeun(), sigmas, x: seeded(47), model: nanAt(700) })).rejects.toThrow(/non-finite value \(NaN at element 0, (x0 prediction|derivative)\) at step 1 of 3/);
+    await expect(runSampler({ solver: createSolver('dpmpp_2m'), sigmas, x: seeded(48), model: nanAt(500) })).rejects.toThrow(/non-finite value \(NaN at element 0, x0 prediction\) at step 3 of 3/);
+  });
+
+  it('a cancel during a step stays a cancel, even after a NaN', async () => {
+    let calls = 0;
+    const model: DenoiseFn = async (xs, level) => {
+      if (++calls === 2) throw new DOMException('The run was cancelled', 'AbortError');
+      return nanAt(level.timestep)(xs, level);
+    };
+    await expect(runSampler({ solver: createHeun(), sigmas, x: seeded(49), model })).rejects.toThrow(/cancelled/);
   });
 });
 

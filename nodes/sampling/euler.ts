@@ -13,7 +13,7 @@
  * interpolation_type log_linear, the full N for an img2img tail). diffusers' pipelines never pass s_churn,
  * so their runs are churn-free: with s_churn = 0 both agree exactly.
  */
-import { addScaled, linearCombination } from './ops.ts';
+import { addScaledChecked, linearCombination } from './ops.ts';
 import { checkSigmas, levelAt, levelOf, type Solver, type SolverState } from './solver.ts';
 import { stateWithPrediction } from './deferred-prediction.ts';
 
@@ -63,7 +63,7 @@ export function createEuler(opts: EulerOptions = {}): Solver {
       }
       const pred = await model(x, level);
       // Euler always lands on the next grid level; DDIM-style `targets` do not apply to it.
-      return stateWithPrediction(addScaled(x, ctx.sigmas.sigmas[i + 1] - level.sigma, pred.derivative), pred);
+      return stateWithPrediction(addScaledChecked(x, ctx.sigmas.sigmas[i + 1] - level.sigma, pred.derivative), pred);
     },
   };
 }

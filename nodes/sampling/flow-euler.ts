@@ -7,7 +7,7 @@
  * with fresh noise z. diffusers draws z on every step, the last included (times t_next = 0); here it is
  * drawn only on steps that use it, so step k takes draw k in both.
  */
-import { addScaled, axpby } from './ops.ts';
+import { addScaledChecked, axpby } from './ops.ts';
 import { checkSigmas, levelAt, type Solver, type SolverState } from './solver.ts';
 import { stateWithPrediction } from './deferred-prediction.ts';
 
@@ -42,7 +42,7 @@ export function createFlowEuler(opts: FlowEulerOptions = {}): Solver {
         return { x, denoised: pred.denoised };
       }
       // For flow predictions `derivative` is the velocity v = eps - x0.
-      return stateWithPrediction(addScaled(state.x, next - level.sigma, pred.derivative), pred);
+      return stateWithPrediction(addScaledChecked(state.x, next - level.sigma, pred.derivative), pred);
     },
   };
 }

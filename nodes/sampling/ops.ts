@@ -76,6 +76,32 @@ export function addScaled(a: Tensor, c: number, b: Tensor): Tensor {
   return out;
 }
 
+/**
+ * a + c * b, like addScaled, with the non-finite scan of `b` and of the result folded into the same pass:
+ * when every element of both is finite, both are marked so and the sampler's check of b costs nothing.
+ * For Euler-type updates, whose b is the model output itself. 0 * v is NaN exactly when v is NaN or infinite.
+ */
+export function addScaledChecked(a: Tensor, c: number, b: Tensor): Tensor {
+  checkShape('linearCombination', a, b);
+  checkScalar('linearCombination', c);
+  const out = Tensor.like(a);
+  const o = out.data;
+  const x = a.data;
+  const d = b.data;
+  let probe = 0;
+  for (let i = 0; i < o.length; i++) {
+    const v = d[i];
+    const r = Math.fround(x[i] + c * v);
+    o[i] = r;
+    probe += v * 0 + r * 0;
+  }
+  if (probe === 0) {
+    out.markFinite();
+    b.markFinite();
+  }
+  return out;
+}
+
 /** ca * a + cb * b into a new tensor: the two-term update without building a terms list. */
 export function axpby(ca: number, a: Tensor, cb: number, b: Tensor): Tensor {
   if (ca === 0 || cb === 0) return linearCombination([[ca, a], [cb, b]]);

@@ -1,12 +1,13 @@
 /**
  * Runs a solver over a grid: one step per grid level, an abort check before every model call, a
- * non-finite check after it (naming the step), and a callback after each step for progress and hooks.
+ * non-finite check of each model output once its step is done (naming the step), and a callback after
+ * each step for progress and hooks.
  */
 import type { Tensor } from '../core/tensor.ts';
 import { DeferredPrediction } from './deferred-prediction.ts';
 import type { Sigmas } from '../core/values.ts';
 import type { NoiseSource } from './ops.ts';
-import type { DenoiseFn, Solver, SolverContext, SolverState } from './solver.ts';
+import type { DenoiseFn, Prediction, Solver, SolverContext, SolverState } from './solver.ts';
 
 export interface SamplerRun<S extends SolverState> {
   solver: Solver<S>;
@@ -43,20 +44,46 @@ export async function runSampler<S extends SolverState>(run: SamplerRun<S>): Pro
   const ctx: SolverContext = { sigmas, noise: run.noise, timestepAt: run.timestepAt };
   const total = sigmas.timesteps.length;
   let modelCalls = 0;
-  let step = 0;
+  // The predictions of the step in progress, checked for non-finite values once the step is done: an
+  // Euler-type update scans the model output while it reads it anyway (ops.addScaledChecked), which
+  // makes the check free; for any other solver it is one scan, as it would be before the update.
+  const made: Prediction[] = [];
+  const levels: number[] = [];
   const model: DenoiseFn = async (x, level) => {
     run.beforeModelCall?.();
     const pred = await run.model(x, level);
     modelCalls++;
-    // A deferred x0 is not forced here: any NaN in the model output reaches the derivative too.
-    if (!(pred instanceof DeferredPrediction) || pred.denoisedComputed) checkFinite(pred.denoised, 'x0 prediction', step + 1, total, level.sigma);
-    checkFinite(pred.derivative, 'derivative', step + 1, total, level.sigma);
+    made.push(pred);
+    levels.push(level.sigma);
     return pred;
   };
   let state = solver.init(ctx, run.x);
-  for (step = 0; step < total; step++) {
-    state = await solver.step(ctx, state, step, model);
+  for (let step = 0; step < total; step++) {
+    try {
+      state = await solver.step(ctx, state, step, model);
+    } catch (e) {
+      // A cancel stays a cancel; any other failure of a step fed a NaN is reported as the NaN.
+      if (e instanceof Error && e.name === 'AbortError') made.length = levels.length = 0;
+      else checkPredictions(made, levels, step + 1, total);
+      throw e;
+    }
+    checkPredictions(made, levels, step + 1, total);
     run.onStep?.(step, total, state);
   }
   return { x: state.x, denoised: state.denoised ?? run.x, modelCalls };
+}
+
+/** Throws for the first non-finite prediction of a step; empties the lists either way. */
+function checkPredictions(made: Prediction[], levels: number[], step: number, total: number): void {
+  try {
+    for (let k = 0; k < made.length; k++) {
+      const pred = made[k];
+      // A deferred x0 is not forced here: any NaN in the model output reaches the derivative too.
+      if (!(pred instanceof DeferredPrediction) || pred.denoisedComputed) checkFinite(pred.denoised, 'x0 prediction', step, total, levels[k]);
+      checkFinite(pred.derivative, 'derivative', step, total, levels[k]);
+    }
+  } finally {
+    made.length = 0;
+    levels.length = 0;
+  }
 }
