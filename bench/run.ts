@@ -39,6 +39,13 @@ function samplerGraph(model: string, solver: string, steps: number, batch = 1): 
   };
 }
 
+/**
+ * Runs before timing starts. A run's own code (validation, keys, the Sampler's setup) executes once per
+ * run, so V8 needs a few dozen runs to optimise it: timing earlier measures the JIT, not the engine.
+ */
+const WARMUP_RUNS = 30;
+const TIMED_RUNS = 30;
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
@@ -50,7 +57,7 @@ async function executorOverhead(engine: Engine, model: string, solver: string, s
   const ratios: number[] = [];
   const totals: number[] = [];
   const perCall: number[] = [];
-  for (let i = 0; i < reps + 5; i++) {
+  for (let i = 0; i < reps + WARMUP_RUNS; i++) {
     const before = await engine.pool.stats();
     const t0 = performance.now();
     const r = await engine.run({ graph: doc, force: ['sampler'] });
@@ -58,7 +65,7 @@ async function executorOverhead(engine: Engine, model: string, solver: string, s
     if (r.status !== 'finished') throw new Error(`bench run ${r.status}: ${r.error?.message}`);
     const after = await engine.pool.stats();
     const ortMs = after.runMs - before.runMs;
-    if (i < 5) continue; // JIT warm-up
+    if (i < WARMUP_RUNS) continue;
     ratios.push(total / ortMs);
     totals.push(total);
     perCall.push(ortMs / (after.runs - before.runs));
@@ -75,7 +82,7 @@ async function bareOrtLoop(file: string, steps: number, reps: number) {
   const [sampleName, timestepName] = session.inputNames;
   const x = new Float32Array(3 * 16 * 16);
   const ratios: number[] = [];
-  for (let rep = 0; rep < reps + 5; rep++) {
+  for (let rep = 0; rep < reps + WARMUP_RUNS; rep++) {
     x.fill(1);
     let ortMs = 0;
     const t0 = performance.now();
@@ -90,7 +97,7 @@ async function bareOrtLoop(file: string, steps: number, reps: number) {
       const eps = out[session.outputNames[0]].data as Float32Array;
       for (let k = 0; k < x.length; k++) x[k] -= 0.01 * eps[k];
     }
-    if (rep >= 5) ratios.push((performance.now() - t0) / ortMs);
+    if (rep >= WARMUP_RUNS) ratios.push((performance.now() - t0) / ortMs);
   }
   await session.release();
   return median(ratios);
@@ -100,9 +107,9 @@ async function main() {
   const engine = new Engine({ outDir: tempDir(), providers: ['cpu'] });
   const rows: Row[] = [];
   try {
-    const euler = await executorOverhead(engine, 'embedded:gaussian-vp-continuous', 'euler', 50, 15);
+    const euler = await executorOverhead(engine, 'embedded:gaussian-vp-continuous', 'euler', 50, TIMED_RUNS);
     // JS outside ORT = fixed per run + per step: two step counts separate them.
-    const short = await executorOverhead(engine, 'embedded:gaussian-vp-continuous', 'euler', 10, 15);
+    const short = await executorOverhead(engine, 'embedded:gaussian-vp-continuous', 'euler', 10, TIMED_RUNS);
     const perStepUs = ((euler.outsideOrt - short.outsideOrt) / 40) * 1000;
     const fixedMs = euler.outsideOrt - (50 * perStepUs) / 1000;
     rows.push({
@@ -110,30 +117,30 @@ async function main() {
       value: euler.ratio.toFixed(3),
       target: '<= 1.10 (later <= 1.02)',
       note:
-        `median of 15; ${euler.total.toFixed(1)} ms per run, ${euler.perCall.toFixed(3)} ms per ORT call; ` +
+        `median of ${TIMED_RUNS} after ${WARMUP_RUNS} warm-up runs; ${euler.total.toFixed(1)} ms per run, ${euler.perCall.toFixed(3)} ms per ORT call; ` +
         `JS outside ORT: ${fixedMs.toFixed(2)} ms per run + ${perStepUs.toFixed(1)} µs per step`,
     });
     const model = await engine.models.load('embedded:gaussian-vp-continuous');
-    const bare = await bareOrtLoop(model.denoiser.file, 50, 15);
+    const bare = await bareOrtLoop(model.denoiser.file, 50, TIMED_RUNS);
     rows.push({
       name: 'reference: the same 50 ORT calls with no engine (bare session.run loop + in-place Euler)',
       value: bare.toFixed(3),
       target: '-',
       note: 'the floor row 1 can approach on this model: what the engine adds is row 1 minus this',
     });
-    const ddim = await executorOverhead(engine, 'embedded:gaussian-vp', 'ddim', 50, 15);
+    const ddim = await executorOverhead(engine, 'embedded:gaussian-vp', 'ddim', 50, TIMED_RUNS);
     rows.push({
       name: 'executor overhead, 50-step DDIM (total / ORT session.run)',
       value: ddim.ratio.toFixed(3),
       target: '<= 1.10',
-      note: `median of 15; ${ddim.total.toFixed(1)} ms per run`,
+      note: `median of ${TIMED_RUNS} after ${WARMUP_RUNS} warm-up runs; ${ddim.total.toFixed(1)} ms per run`,
     });
-    const batched = await executorOverhead(engine, 'embedded:gaussian-vp-continuous', 'euler', 50, 15, 8);
+    const batched = await executorOverhead(engine, 'embedded:gaussian-vp-continuous', 'euler', 50, TIMED_RUNS, 8);
     rows.push({
       name: 'executor overhead, 50-step Euler, batch 8',
       value: batched.ratio.toFixed(3),
       target: '-',
-      note: `median of 15; ${batched.perCall.toFixed(3)} ms per ORT call: the per-step JS cost is mostly fixed, so it shrinks as the model's share grows`,
+      note: `median of ${TIMED_RUNS} after ${WARMUP_RUNS} warm-up runs; ${batched.perCall.toFixed(3)} ms per ORT call: the per-step JS cost is mostly fixed, so it shrinks as the model's share grows`,
     });
     const doc = samplerGraph('embedded:gaussian-vp', 'ddim', 50);
     const cached: number[] = [];
