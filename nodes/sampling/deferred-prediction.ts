@@ -5,8 +5,8 @@
  * when a solver does read it. The sampler checks the derivative for non-finite values after every call;
  * a NaN or infinity in the model output always reaches the derivative, so that check still catches it.
  */
-import { Tensor } from '../core/tensor.ts';
-import { axpby } from './ops.ts';
+import type { Tensor } from '../core/tensor.ts';
+import { addScaledChecked, axpby } from './ops.ts';
 import type { Prediction, SolverState } from './solver.ts';
 
 export class DeferredPrediction implements Prediction {
@@ -56,26 +56,10 @@ export function stateWithPrediction(x: Tensor, pred: Prediction): SolverState {
 }
 
 /**
- * x + c * out (the x0 prediction of eps and velocity models) with the finiteness scan of both the result
- * and the raw output folded into the same pass: when all are finite both tensors are marked so, and the
- * sampler's per-call non-finite check costs nothing. 0 * v is NaN exactly when v is NaN or infinite.
+ * x + c * out (the x0 prediction of eps and velocity models), scanning both for non-finite values in the
+ * same pass (ops.addScaledChecked), so the sampler's check of the output costs nothing afterwards.
  */
 export function denoisedChecked(x: Tensor, c: number, out: Tensor): Tensor {
   if (c === 0 || !Number.isFinite(c) || !out.sameShape(x)) return axpby(1, x, c, out);
-  const result = Tensor.like(x);
-  const o = result.data;
-  const a = x.data;
-  const b = out.data;
-  let probe = 0;
-  for (let i = 0; i < o.length; i++) {
-    const v = b[i];
-    const d = Math.fround(a[i] + c * v);
-    o[i] = d;
-    probe += v * 0 + d * 0;
-  }
-  if (probe === 0) {
-    result.markFinite();
-    out.markFinite();
-  }
-  return result;
+  return addScaledChecked(x, c, out);
 }
