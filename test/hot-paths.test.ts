@@ -55,10 +55,28 @@ describe('ops fast paths', () => {
     for (let k = 1; k <= 4; k++) expect([...linearCombination(terms.slice(0, k)).data]).toEqual(reference(terms.slice(0, k)));
   });
 
+  it('the four-at-a-time loops give every element, whatever the length modulo 4', () => {
+    for (let n = 1; n <= 9; n++) {
+      const [p, q, r] = [seeded(10 + n, [n]), seeded(20 + n, [n]), seeded(30 + n, [n])];
+      expect([...scale(p, 0.37).data]).toEqual(reference([[0.37, p]]));
+      expect([...axpby(0.2, p, 0.9, q).data]).toEqual(reference([[0.2, p], [0.9, q]]));
+      expect([...linearCombination([[0.5, p], [-0.25, q], [1.75, r]]).data]).toEqual(reference([[0.5, p], [-0.25, q], [1.75, r]]));
+      const checked = addScaledChecked(p, -1.3, q);
+      expect([...checked.data]).toEqual(reference([[1, p], [-1.3, q]]));
+      expect(checked.firstNonFinite()).toBe(-1);
+      const bad = q.clone();
+      bad.data[n - 1] = NaN; // the last element: in the tail loop for most n
+      expect(addScaledChecked(p, -1.3, bad).firstNonFinite()).toBe(n - 1);
+      expect(bad.firstNonFinite()).toBe(n - 1);
+    }
+  });
+
   it('zero coefficients skip their tensor (a NaN there does not leak), and bad input still fails clearly', () => {
     const nan = Tensor.full(DIMS, NaN);
     expect([...linearCombination([[0, nan], [2, a]]).data]).toEqual(reference([[2, a]]));
     expect([...addScaled(a, 0, nan).data]).toEqual([...a.data]);
+    expect([...addScaledChecked(a, 0, nan).data]).toEqual([...a.data]);
+    expect(nan.firstNonFinite()).toBe(0); // not read, so not vouched for
     expect([...axpby(0, nan, 3, b).data]).toEqual(reference([[3, b]]));
     expect([...scale(nan, 0).data].every((v) => Object.is(v, 0))).toBe(true);
     expect(() => addScaled(a, Infinity, b)).toThrow(/coefficient Infinity is not finite/);

@@ -8,7 +8,7 @@
 import { Tensor } from '../core/tensor.ts';
 import type { Conditioning, ModelFeed, ModelHandle, SchedulerConfig, SigmaSpace, TensorInfo } from '../core/values.ts';
 import { DeferredPrediction } from './deferred-prediction.ts';
-import { axpby } from './ops.ts';
+import { axpby, scaleInto } from './ops.ts';
 import { cfgBool, cfgNumber } from './schedule-config.ts';
 import { SCHEDULER_RULES, schedulerClassFor } from './schedule-rules.ts';
 import { modelInputScale, type DenoiseFn, type Prediction } from './solver.ts';
@@ -315,8 +315,7 @@ export function createDenoiseFn(handle: ModelHandle, opts: DenoiserOptions): Den
     if (c !== 1) {
       input = spare !== undefined && spare.length === x.size ? spare : new Float32Array(x.size);
       spare = undefined; // taken: a concurrent call allocates its own
-      const src = x.data;
-      for (let i = 0; i < input.length; i++) input[i] = c * src[i];
+      scaleInto(input, c, x.data);
     }
     // The timestep feed is reused the same way (same dims and array: the session can reuse its tensor).
     const batch = x.dims[0] ?? 1;
