@@ -276,6 +276,24 @@ describe('ModelSession.run', () => {
     await expect(s.run({ a: { dims: loose, data: a, type: 'float32' }, b: { dims: loose, data: b, type: 'float32' } })).rejects.toThrow(/input "a" .*4 elements but dims \[1, 5\] need 5/);
   });
 
+  it('a conversion failing part-way through the reuse path leaves nothing stale behind', async () => {
+    const g = new GraphBuilder();
+    const a = g.input('a', 'float32', [2]);
+    const b = g.input('b', 'int64', [2]);
+    g.op('Add', [a, g.op('Cast', [b], { to: attr.int(onnxDataType('float32')) })], {}, 'out');
+    g.output('out', 'float32', [2]);
+    const s = await pool.get(await writeModel('mixed.onnx', g.toBytes()));
+    const dims = Object.freeze([2]);
+    const b64 = Float64Array.from([10, 20]); // declared int64: converted on every call
+    const call = (data: Float32Array) => s.run({ a: { dims, data, type: 'float32' }, b: { dims, data: b64, type: 'int64' } });
+    expect(Array.from((await call(Float32Array.from([1, 2]))).out.data)).toEqual([11, 22]);
+    const second = Float32Array.from([3, 4]);
+    b64[0] = NaN;
+    await expect(call(second)).rejects.toThrow(/input "b" .*element 0 is NaN/);
+    b64[0] = 30;
+    expect(Array.from((await call(second)).out.data)).toEqual([33, 24]);
+  });
+
   it('feeds a view into a shared buffer (small tensors live in slabs) by its own bytes only', async () => {
     const s = await pool.get(await writeModel('view.onnx', doubleModel('float32', ['n'])));
     allocFloat32(3).fill(99); // a neighbour in the same slab

@@ -93,15 +93,21 @@ export class OrtModelSession implements ModelSession {
       }
     }
     let tensors = last.tensors;
-    for (let k = 0; k < sources.length; k++) {
-      const info = this.inputs[k];
-      const feed = feeds[info.name];
-      if (feed.data === sources[k].data && direct[k]) continue;
-      if (tensors === last.tensors) tensors = { ...tensors }; // a queued call may still hold the old record
-      const tensor = toOrtTensor(feed, info, info.name, this.file);
-      tensors[info.name] = tensor;
-      sources[k] = { dims: feed.dims, data: feed.data, type: feed.type };
-      direct[k] = tensor.data === feed.data;
+    try {
+      for (let k = 0; k < sources.length; k++) {
+        const info = this.inputs[k];
+        const feed = feeds[info.name];
+        if (feed.data === sources[k].data && direct[k]) continue;
+        if (tensors === last.tensors) tensors = { ...tensors }; // a queued call may still hold the old record
+        const tensor = toOrtTensor(feed, info, info.name, this.file);
+        tensors[info.name] = tensor;
+        sources[k] = { dims: feed.dims, data: feed.data, type: feed.type };
+        direct[k] = tensor.data === feed.data;
+      }
+    } catch (e) {
+      // A conversion failed part-way (a NaN for an integer input): what is remembered no longer matches.
+      this.lastFeeds = undefined;
+      throw e;
     }
     last.tensors = tensors;
     return tensors;
