@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { CFG } from '../nodes/cfg.ts';
 import { paramDefaults } from '../nodes/core/params.ts';
 import { Tensor } from '../nodes/core/tensor.ts';
-import type { ExecContext, FileService, ModelService } from '../nodes/core/types.ts';
+import type { ExecContext } from '../nodes/core/types.ts';
+import { fakeExecContext } from './helpers/exec-context.ts';
 import type { Conditioning, Guidance, ModelFeed, TensorInfo } from '../nodes/core/values.ts';
 import { Sampler } from '../nodes/sampler.ts';
 import { alphasCumprod, betasFromConfig } from '../nodes/sampling/betas.ts';
@@ -71,18 +72,7 @@ const cond = (c: Tensor): Conditioning => ({ feeds: { class_shift: c.reshape([1,
 const C_POS = t(31, 0.5);
 const C_NEG = t(32, 0.3);
 
-function context(): ExecContext {
-  return {
-    nodeId: 's',
-    nodeType: 'Sampler',
-    signal: new AbortController().signal,
-    models: {} as ModelService,
-    files: {} as FileService,
-    graph: null,
-    progress() {},
-    throwIfAborted() {},
-  };
-}
+const context = (): ExecContext => fakeExecContext({ nodeId: 's' });
 
 type Params = Parameters<typeof Sampler.execute>[2];
 

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { paramDefaults } from '../nodes/core/params.ts';
 import { SeededNormal } from '../nodes/core/random.ts';
 import { Tensor } from '../nodes/core/tensor.ts';
-import type { ExecContext, FileService, ModelService } from '../nodes/core/types.ts';
+import type { ExecContext } from '../nodes/core/types.ts';
+import { fakeExecContext } from './helpers/exec-context.ts';
 import type { ModelHandle, Sigmas } from '../nodes/core/values.ts';
 import { Sampler } from '../nodes/sampler.ts';
 import { createDdim } from '../nodes/sampling/ddim.ts';
@@ -21,17 +22,7 @@ const SIZE = 192;
 
 function context(): ExecContext & { steps: number[] } {
   const steps: number[] = [];
-  return {
-    nodeId: 'n1',
-    nodeType: 'Sampler',
-    signal: new AbortController().signal,
-    models: {} as ModelService,
-    files: {} as FileService,
-    graph: null,
-    steps,
-    progress: (step) => steps.push(step),
-    throwIfAborted() {},
-  };
+  return { ...fakeExecContext({ progress: (step) => steps.push(step) }), steps };
 }
 
 type Params = Parameters<typeof Sampler.execute>[2];

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Tensor } from '../nodes/core/tensor.ts';
-import type { ExecContext, FileService, ModelService } from '../nodes/core/types.ts';
+import type { ExecContext } from '../nodes/core/types.ts';
+import { fakeExecContext } from './helpers/exec-context.ts';
 import { createGaussianParams } from '../nodes/sampling/gaussian.ts';
 import { buildSigmas } from '../nodes/sampling/schedules.ts';
 import { createSolver } from '../nodes/sampling/solver-registry.ts';
@@ -20,17 +21,7 @@ function analytic(model: FakeModel, name: string): FakeModel {
 
 function context(): ExecContext & { done: number[] } {
   const done: number[] = [];
-  return {
-    nodeId: 'c',
-    nodeType: 'SolverCompare',
-    signal: new AbortController().signal,
-    models: {} as ModelService,
-    files: {} as FileService,
-    graph: null,
-    done,
-    progress: (step) => done.push(step),
-    throwIfAborted() {},
-  };
+  return { ...fakeExecContext({ nodeId: 'c', nodeType: 'SolverCompare', progress: (step) => done.push(step) }), done };
 }
 
 type Params = Parameters<typeof SolverCompare.execute>[2];
