@@ -4,7 +4,6 @@
  * analytic model = total run time / time spent inside ORT's session.run, in the same process.
  */
 import os from 'node:os';
-import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { Engine } from '../electron/engine/engine.ts';
 import type { GraphDocument } from '../electron/engine/graph/schema.ts';

@@ -10,14 +10,13 @@ import {
   BATCH_DIMS,
   fakeVpTimestep,
   GAUSS,
-  lambdaUniformLevels,
+  ORDER_GRIDS,
   measureOrder,
   multistepTimesteps,
   NOISE,
   relL2,
   SD_TABLE,
   tableGrid,
-  uniformLevels,
   vpStartToState,
   lin,
   thresholdSampleRef,
@@ -188,11 +187,7 @@ describe('DEIS matches diffusers in its other branches', () => {
 
 describe('DEIS convergence order against the closed-form PF-ODE (started from exact history, stopped above sigma 0)', () => {
   const STEPS = [16, 24, 32, 48, 64];
-  const grids = [
-    { name: 'VP, lambda-uniform', space: 'vp' as const, levels: (n: number) => lambdaUniformLevels('vp', 5, 0.3, n) },
-    { name: 'flow, lambda-uniform', space: 'flow' as const, levels: (n: number) => lambdaUniformLevels('flow', 0.83, 0.23, n) },
-    { name: 'flow, t-uniform', space: 'flow' as const, levels: (n: number) => uniformLevels(0.83, 0.23, n) },
-  ];
+  const grids = ORDER_GRIDS;
   for (const g of grids) {
     for (const order of [1, 2, 3]) {
       it(`DEIS-${order} is order ${order} (${g.name})`, async () => {

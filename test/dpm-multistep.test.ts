@@ -12,14 +12,13 @@ import { runSampler } from '../nodes/sampling/sampler-loop.ts';
 import {
   BATCH_DIMS,
   GAUSS,
-  lambdaUniformLevels,
+  ORDER_GRIDS,
   measureOrder,
   multistepTimesteps,
   NOISE,
   noiseSequence,
   relL2,
   tableGrid,
-  uniformLevels,
   vpStartToState,
   lin,
   thresholdSampleRef,
@@ -309,11 +308,7 @@ describe('convergence order against the closed-form PF-ODE (started from exact h
   // flow grid uniform in t (unequal lambda steps). lower_order_final off, so every step after the exact
   // warm-up runs at the full order.
   const STEPS = [16, 24, 32, 48, 64];
-  const grids = [
-    { name: 'VP, lambda-uniform', space: 'vp' as const, levels: (n: number) => lambdaUniformLevels('vp', 5, 0.3, n) },
-    { name: 'flow, lambda-uniform', space: 'flow' as const, levels: (n: number) => lambdaUniformLevels('flow', 0.83, 0.23, n) },
-    { name: 'flow, t-uniform', space: 'flow' as const, levels: (n: number) => uniformLevels(0.83, 0.23, n) },
-  ];
+  const grids = ORDER_GRIDS;
   const solvers = [
     { name: 'DPM++ 2M (midpoint)', opts: { order: 2 }, order: 2 },
     { name: 'DPM++ 2M (heun)', opts: { order: 2, solverType: 'heun' as const }, order: 2 },

@@ -13,12 +13,12 @@ import {
   fakeVpTimestep,
   GAUSS,
   lambdaUniformLevels,
+  ORDER_GRIDS,
   measureOrder,
   multistepTimesteps,
   NOISE,
   relL2,
   tableGrid,
-  uniformLevels,
   vpStartToState,
   lin,
   type Vec,
@@ -224,11 +224,7 @@ async function diffusersSinglestepFrom(timesteps: number[], sigmas: number[], x:
 describe('convergence order against the closed-form PF-ODE (self-starting groups, stopped above sigma 0)', () => {
   // Step counts divisible by 2 and 3 so every group is complete (no lowered final group).
   const STEPS = [12, 18, 24, 36, 48];
-  const grids = [
-    { name: 'VP, lambda-uniform', space: 'vp' as const, levels: (n: number) => lambdaUniformLevels('vp', 5, 0.3, n) },
-    { name: 'flow, lambda-uniform', space: 'flow' as const, levels: (n: number) => lambdaUniformLevels('flow', 0.83, 0.23, n) },
-    { name: 'flow, t-uniform', space: 'flow' as const, levels: (n: number) => uniformLevels(0.83, 0.23, n) },
-  ];
+  const grids = ORDER_GRIDS;
   const solvers = [
     { name: 'DPM++ 2S', opts: { order: 2 }, order: 2 },
     { name: 'DPM-Solver 2S (noise form)', opts: { order: 2, form: 'noise' as const }, order: 2 },

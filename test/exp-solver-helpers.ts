@@ -54,6 +54,16 @@ export function uniformLevels(from: number, to: number, n: number): number[] {
   return Array.from({ length: n + 1 }, (_, i) => from + ((to - from) * i) / n);
 }
 
+/**
+ * The grids the convergence-order tests share: uniform in lambda between VE sigma 5 and 0.3 (flow t 0.83
+ * and 0.23: the same rho range), and a flow grid uniform in t (unequal lambda steps).
+ */
+export const ORDER_GRIDS: readonly { name: string; space: SigmaSpace; levels: (n: number) => number[] }[] = [
+  { name: 'VP, lambda-uniform', space: 'vp', levels: (n) => lambdaUniformLevels('vp', 5, 0.3, n) },
+  { name: 'flow, lambda-uniform', space: 'flow', levels: (n) => lambdaUniformLevels('flow', 0.83, 0.23, n) },
+  { name: 'flow, t-uniform', space: 'flow', levels: (n) => uniformLevels(0.83, 0.23, n) },
+];
+
 function alphaSigma(space: SigmaSpace, level: number): [number, number] {
   if (space === 'flow') return [1 - level, level];
   const a = 1 / Math.sqrt(level * level + 1);

@@ -13,6 +13,7 @@ import {
   fakeVpTimestep,
   GAUSS,
   lambdaUniformLevels,
+  ORDER_GRIDS,
   measureOrder,
   multistepTimesteps,
   NOISE,
@@ -21,7 +22,6 @@ import {
   SD_TABLE,
   startState,
   tableGrid,
-  uniformLevels,
   vpStartToState,
   lin,
   thresholdSampleRef,
@@ -311,11 +311,7 @@ describe('UniPC matches diffusers in its other branches (VP- and flow-variable r
 
 describe('UniPC convergence order against the closed-form PF-ODE (started from exact history, stopped above sigma 0)', () => {
   const STEPS = [16, 24, 32, 48, 64];
-  const grids = [
-    { name: 'VP, lambda-uniform', space: 'vp' as const, levels: (n: number) => lambdaUniformLevels('vp', 5, 0.3, n) },
-    { name: 'flow, lambda-uniform', space: 'flow' as const, levels: (n: number) => lambdaUniformLevels('flow', 0.83, 0.23, n) },
-    { name: 'flow, t-uniform', space: 'flow' as const, levels: (n: number) => uniformLevels(0.83, 0.23, n) },
-  ];
+  const grids = ORDER_GRIDS;
   const solvers = [
     { name: 'bh2 p2 + corrector', opts: {}, order: 3, exact: 1 },
     { name: 'bh1 p2 + corrector', opts: { variant: 'bh1' as const }, order: 3, exact: 1 },
