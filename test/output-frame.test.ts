@@ -2,6 +2,7 @@
  * readOutput's pieces without a server: the kept-runs store (eviction, copies, clear errors) and the
  * binary /api/output frame (encode on the server, decode in the renderer) round-tripping every kind.
  */
+import { readFloat32LE, writeFloat32LE } from '../nodes/core/io/float32-le.ts';
 import { describe, expect, it } from 'vitest';
 import { RecentOutputs } from '../electron/engine/recent-outputs.ts';
 import { outputValueOf, type OutputValue } from '../electron/engine/summary.ts';
@@ -80,5 +81,21 @@ describe('/api/output frames', () => {
     expect(() => decodeOutputFrame(frame.subarray(0, frame.length - 4))).toThrow(/ends inside its data array/);
     expect(() => decodeOutputFrame(Buffer.concat([frame, Buffer.alloc(4)]))).toThrow(/4 bytes past its arrays/);
     expect(() => decodeOutputFrame(new Uint8Array(2))).toThrow(/too short/);
+  });
+});
+
+describe('float32 little-endian frame data', () => {
+  it('writes and reads float32 LE at an offset, from a view into a larger buffer', () => {
+    const backing = new Float32Array([9, 1.5, -2.25, 3e-8, 7]);
+    const data = backing.subarray(1, 4); // byteOffset 4: a view, as slab tensors are
+    const bytes = new Uint8Array(3 + 12 + 2).fill(0xee);
+    writeFloat32LE(bytes, 3, data);
+    const check = new DataView(bytes.buffer);
+    expect([0, 1, 2].map((i) => check.getFloat32(3 + 4 * i, true))).toEqual([...data]);
+    expect([bytes[2], bytes[15]]).toEqual([0xee, 0xee]); // nothing written outside the range
+    const read = readFloat32LE(bytes, 3, 3);
+    expect([...read]).toEqual([...data]);
+    bytes[3] ^= 0xff;
+    expect(read[0]).toBe(1.5); // a copy, not a view of the frame
   });
 });

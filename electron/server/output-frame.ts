@@ -7,11 +7,10 @@
  * the order their data is concatenated (role 'data' for a tensor; 'state' then 'denoised' entries, in step
  * order, for a trajectory; none for metrics and scalars). renderer/src/engine/output-frame.ts decodes it.
  */
+import { writeFloat32LE } from '../../nodes/core/io/float32-le.ts';
 import type { OutputValue, TensorData } from '../engine/summary.ts';
 
 export type OutputArrayRole = 'data' | 'state' | 'denoised';
-
-const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 export function encodeOutputFrame(value: OutputValue): Buffer {
   const arrays: { role: OutputArrayRole; t: TensorData }[] = [];
@@ -37,10 +36,8 @@ export function encodeOutputFrame(value: OutputValue): Buffer {
   header.copy(frame, 4);
   let at = dataOffset;
   for (const { t } of arrays) {
-    const d = t.data;
-    if (HOST_IS_LITTLE_ENDIAN) frame.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), at);
-    else for (let i = 0; i < d.length; i++) frame.writeFloatLE(d[i], at + 4 * i);
-    at += d.byteLength;
+    writeFloat32LE(frame, at, t.data);
+    at += t.data.byteLength;
   }
   return frame;
 }

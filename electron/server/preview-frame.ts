@@ -8,11 +8,10 @@
  * The padding lets the receiver view the data as a Float32Array without copying.
  * renderer/src/engine/preview-frame.ts decodes it.
  */
+import { writeFloat32LE } from '../../nodes/core/io/float32-le.ts';
 import type { EngineEvent } from '../engine/events.ts';
 
 type PreviewEvent = Extract<EngineEvent, { type: 'node-preview' }>;
-
-const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 export function encodePreviewFrame(e: PreviewEvent): Buffer {
   const header = Buffer.from(
@@ -24,11 +23,7 @@ export function encodePreviewFrame(e: PreviewEvent): Buffer {
   const frame = Buffer.alloc(dataOffset + data.byteLength); // zero-filled: the padding is zeros
   frame.writeUInt32LE(header.length, 0);
   header.copy(frame, 4);
-  if (HOST_IS_LITTLE_ENDIAN) {
-    frame.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), dataOffset);
-  } else {
-    for (let i = 0; i < data.length; i++) frame.writeFloatLE(data[i], dataOffset + 4 * i);
-  }
+  writeFloat32LE(frame, dataOffset, data);
   return frame;
 }
 

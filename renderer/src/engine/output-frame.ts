@@ -4,8 +4,7 @@
  * [pad to 4][float32 LE data of each array, concatenated].
  */
 import type { OutputValue } from '../../../electron/engine/summary.ts';
-
-const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+import { readFloat32LE } from '../../../nodes/core/io/float32-le.ts';
 
 interface ArrayLayout {
   role: 'data' | 'state' | 'denoised';
@@ -48,13 +47,4 @@ export function decodeOutputFrame(frame: ArrayBuffer | ArrayBufferView): OutputV
     default:
       throw new Error(`Output frame of unknown kind ${JSON.stringify(meta.kind)}`);
   }
-}
-
-/** A copy as Float32Array (a copy also frees the frame and fixes alignment). */
-function readFloat32LE(bytes: Uint8Array, offset: number, count: number): Float32Array {
-  if (HOST_IS_LITTLE_ENDIAN) return new Float32Array(bytes.slice(offset, offset + count * 4).buffer);
-  const view = new DataView(bytes.buffer, bytes.byteOffset + offset, count * 4);
-  const out = new Float32Array(count);
-  for (let i = 0; i < count; i++) out[i] = view.getFloat32(4 * i, true);
-  return out;
 }

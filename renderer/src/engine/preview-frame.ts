@@ -2,12 +2,11 @@
  * Decodes the server's binary node-preview frames (format in electron/server/preview-frame.ts and
  * docs/local-server.md): [uint32 LE header length][JSON header][pad to 4][float32 LE data].
  */
+import { readFloat32LE } from '../../../nodes/core/io/float32-le.ts';
 import { Tensor } from '../../../nodes/core/tensor.ts';
 import type { EngineEvent } from './app-client.ts';
 
 export type PreviewEvent = Extract<EngineEvent, { type: 'node-preview' }>;
-
-const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 export function decodePreviewFrame(frame: ArrayBuffer | ArrayBufferView): PreviewEvent {
   const bytes = frame instanceof ArrayBuffer ? new Uint8Array(frame) : new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength);
@@ -38,13 +37,4 @@ export function decodePreviewFrame(frame: ArrayBuffer | ArrayBufferView): Previe
     step: Number(header.step),
     preview: new Tensor(dims as number[], readFloat32LE(bytes, dataOffset, count)),
   };
-}
-
-/** A copy of the data as Float32Array (a copy also frees the frame and fixes alignment). */
-function readFloat32LE(bytes: Uint8Array, offset: number, count: number): Float32Array {
-  if (HOST_IS_LITTLE_ENDIAN) return new Float32Array(bytes.slice(offset, offset + count * 4).buffer);
-  const view = new DataView(bytes.buffer, bytes.byteOffset + offset, count * 4);
-  const out = new Float32Array(count);
-  for (let i = 0; i < count; i++) out[i] = view.getFloat32(4 * i, true);
-  return out;
 }
