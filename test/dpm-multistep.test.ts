@@ -23,6 +23,8 @@ import {
   lin,
   thresholdSampleRef,
   type Vec,
+  npLinspace,
+  npRound,
 } from './exp-solver-helpers.ts';
 import { fakeFlowModel, fakeVpModel, SD_VP_DDIM, type FakeModel } from './sampling-fake-model.ts';
 
@@ -333,18 +335,6 @@ describe('convergence order against the closed-form PF-ODE (started from exact h
 
 type DpmClass = 'DPMSolverMultistepScheduler' | 'DPMSolverSinglestepScheduler';
 
-/** numpy round: half to even. */
-function npRound(v: number): number {
-  const r = Math.round(v);
-  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
-/** numpy linspace: start + i * step, the last point exactly `stop`. */
-function npLinspace(start: number, stop: number, n: number): number[] {
-  if (n === 1) return [start];
-  const step = (stop - start) / (n - 1);
-  return Array.from({ length: n }, (_, i) => (i === n - 1 ? stop : i * step + start));
-}
 
 /** numpy arange with a float step: ceil((stop - start) / step) entries start + i * step. */
 function npArange(start: number, stop: number, step: number): number[] {

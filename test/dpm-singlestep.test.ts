@@ -22,6 +22,8 @@ import {
   vpStartToState,
   lin,
   type Vec,
+  npLinspace,
+  npRound,
 } from './exp-solver-helpers.ts';
 import { fakeVpModel, SD_VP_DDIM, type FakeModel } from './sampling-fake-model.ts';
 
@@ -284,16 +286,6 @@ describe('convergence order against the closed-form PF-ODE (self-starting groups
 // timestep_spacing / steps_offset / rescale keys), lambda_min_clipped, Karras timesteps always rounded (also
 // for the cosine schedule, unlike the multistep class), exponential timesteps int64-truncated.
 
-function npRoundHalfEven(v: number): number {
-  const r = Math.round(v);
-  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
-function npLinspace(start: number, stop: number, n: number): number[] {
-  if (n === 1) return [start];
-  const step = (stop - start) / (n - 1);
-  return Array.from({ length: n }, (_, i) => (i === n - 1 ? stop : i * step + start));
-}
 
 function refSigmaToT(sigma: number, logSigmas: readonly number[]): number {
   const ls = Math.log(Math.max(sigma, 1e-10));
@@ -311,12 +303,12 @@ function diffusersSinglestepGrid(cfg: SchedulerConfig, N: number): { timesteps: 
   const logSigmas = table.map(Math.log);
   const lambdaMin = (cfg.lambda_min_clipped as number | undefined) ?? -Infinity;
   const clipped = Array.from(abar, (a) => Math.log(Math.sqrt(a)) - Math.log(Math.sqrt(1 - a))).filter((l) => l < lambdaMin).length;
-  let timesteps = npLinspace(0, T - 1 - clipped, N + 1).map(npRoundHalfEven).reverse().slice(0, -1);
+  let timesteps = npLinspace(0, T - 1 - clipped, N + 1).map(npRound).reverse().slice(0, -1);
   let sigmas: number[];
   if (cfg.use_karras_sigmas === true) {
     const [a, b] = [table[T - 1] ** (1 / 7), table[0] ** (1 / 7)];
     sigmas = npLinspace(0, 1, N).map((r) => (a + r * (b - a)) ** 7);
-    timesteps = sigmas.map((s) => npRoundHalfEven(refSigmaToT(s, logSigmas)));
+    timesteps = sigmas.map((s) => npRound(refSigmaToT(s, logSigmas)));
   } else if (cfg.use_exponential_sigmas === true) {
     sigmas = npLinspace(Math.log(table[T - 1]), Math.log(table[0]), N).map(Math.exp);
     timesteps = sigmas.map((s) => Math.trunc(refSigmaToT(s, logSigmas)));

@@ -148,9 +148,16 @@ export async function measureOrder(c: OrderCase): Promise<{ errors: number[]; or
 // diffusers-style VP grids for the parity tests, computed here from the formulas (not the schedule code)
 
 /** numpy round: half to even. */
-function npRound(v: number): number {
+export function npRound(v: number): number {
   const r = Math.round(v);
   return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** np.linspace(start, stop, n) in float64: start + i * step, the last point exactly `stop`. */
+export function npLinspace(start: number, stop: number, n: number): number[] {
+  if (n === 1) return [start];
+  const step = (stop - start) / (n - 1);
+  return Array.from({ length: n }, (_, i) => (i === n - 1 ? stop : i * step + start));
 }
 
 /** DPMSolverMultistep/UniPC/DEIS "linspace" timesteps: round(linspace(0, T-1, N+1)) reversed, last dropped. */

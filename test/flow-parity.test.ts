@@ -22,17 +22,10 @@ import { fakeExecContext } from './helpers/exec-context.ts';
 import type { ExecContext } from '../nodes/core/types.ts';
 import { Sampler } from '../nodes/sampler.ts';
 import { fakeFlowModel } from './sampling-fake-model.ts';
+import { npLinspace } from './exp-solver-helpers.ts';
 
 const f = Math.fround;
 
-/** np.linspace(a, b, n) in float64: a + i * step, the last entry exactly b. */
-function npLinspace(a: number, b: number, n: number): number[] {
-  if (n === 1) return [a];
-  const step = (b - a) / (n - 1);
-  const out = Array.from({ length: n }, (_, i) => i * step + a);
-  out[n - 1] = b;
-  return out;
-}
 
 interface RefConfig {
   num_train_timesteps?: number;
