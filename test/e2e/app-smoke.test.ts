@@ -8,7 +8,6 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,21 +16,10 @@ import type { GraphDocument } from '../../electron/engine/graph/schema.ts';
 import { WorkerEngine } from '../../electron/engine/worker/worker-client.ts';
 import { startServer, type RunningServer } from '../../electron/server/server.ts';
 import { testCacheDir } from '../helpers/engine.ts';
+import { CHROMIUM, CHROMIUM_ARGS, ROOT, SCREENSHOTS } from './harness.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DIST = join(ROOT, 'renderer', 'dist');
-const SCREENSHOTS = join(ROOT, 'test', 'e2e', 'screenshots');
 const DEFAULT_EXAMPLE = JSON.parse(readFileSync(join(ROOT, 'examples', 'gaussian-vp-ddim.json'), 'utf8')) as GraphDocument;
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 
 describe.skipIf(!existsSync(CHROMIUM))('editor smoke (browser)', () => {
   let tmp: string;
