@@ -23,6 +23,10 @@
  * O(h^4), measured order 3.1); it equals UniPC's order-3 predictor, the unique order-3 exponential multistep
  * weights, which the same test checks. The noise form has the same structure (psi_2 = h^2 phi3 with its phi3)
  * and the same factor. 'reference' stays the default for parity with diffusers.
+ *
+ * Deliberate deviation: diffusers refuses the noise form (algorithm_type "dpmsolver") with a schedule ending
+ * at sigma 0 (final_sigmas_type "zero", the class default) with a ValueError; here that last step is the
+ * forced first-order step, as in the data form, so dpm_2m runs on every config.
  */
 import type { Tensor } from '../core/tensor.ts';
 import {

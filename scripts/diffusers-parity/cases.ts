@@ -1,0 +1,258 @@
+/**
+ * The cases of the diffusers parity check (scripts/diffusers-parity/README.md): which model, which
+ * scheduler_config.json changes, which Sampler settings, and the diffusers scheduler class and from_config
+ * overrides that the same settings mean on the Python side.
+ *
+ * The models are the embedded analytic ones. Parity needs no meaningful model, only a deterministic one that
+ * both sides call identically, so configs may reinterpret the output (v_prediction, sample) freely.
+ */
+
+export type AnalyticModel = 'gaussian-vp' | 'gaussian-vp-continuous' | 'gaussian-rf';
+/** Tiny random-weight twins of real model folders (test/helpers/twins.ts): real input names, dtypes, configs. */
+export type TwinModel = 'sd15' | 'sd15-legacy' | 'sd-turbo' | 'sdxl' | 'sd3' | 'flux-dev' | 'flux-schnell';
+export type ParityModel = AnalyticModel | TwinModel;
+export const ANALYTIC_MODELS: readonly AnalyticModel[] = ['gaussian-vp', 'gaussian-vp-continuous', 'gaussian-rf'];
+
+export interface DiffusersScheduler {
+  /** diffusers class name, e.g. "DPMSolverMultistepScheduler". */
+  cls: string;
+  /** Keyword overrides for `cls.from_config(config, **overrides)`. */
+  overrides: Record<string, unknown>;
+  /** `eta` passed to DDIMScheduler.step. */
+  eta?: number;
+}
+
+export interface ParityCase {
+  id: string;
+  model: ParityModel;
+  /** Keys merged over the model's scheduler_config.json (null removes nothing: it is written as null). */
+  config: Record<string, unknown>;
+  solver: string;
+  steps: number;
+  /** Extra Sampler params (our names). */
+  sampler: Record<string, string | number>;
+  diffusers: DiffusersScheduler;
+  /** Draws per-step noise: the noise file is [steps + 1, ...latent]. */
+  stochastic: boolean;
+  /** img2img strength (Sampler denoise); absent: from pure noise. */
+  strength?: number;
+  /**
+   * Where diffusers itself gives no result to compare with: it refuses the config, or its loop returns
+   * non-finite values where ours stays finite (each documented as a deliberate deviation in our sources).
+   * check.py verifies that diffusers still behaves so.
+   */
+  expect?: { diffusers: 'refuses' | 'nonfinite'; why: string };
+}
+
+/** Our solver name and options, as the diffusers class and from_config overrides that mean the same. */
+export function diffusersSchedulerFor(solver: string, sampler: Record<string, string | number> = {}): DiffusersScheduler {
+  const dpm = (o: Record<string, unknown>): DiffusersScheduler => ({ cls: 'DPMSolverMultistepScheduler', overrides: o });
+  switch (solver) {
+    case 'ddim':
+      return { cls: 'DDIMScheduler', overrides: {}, eta: Number(sampler.eta ?? 0) };
+    case 'euler':
+      return { cls: 'EulerDiscreteScheduler', overrides: {} };
+    case 'euler_ancestral':
+      return { cls: 'EulerAncestralDiscreteScheduler', overrides: {} };
+    case 'heun':
+      return { cls: 'HeunDiscreteScheduler', overrides: {} };
+    case 'lms':
+      return { cls: 'LMSDiscreteScheduler', overrides: {} };
+    case 'dpmpp_2m':
+      return dpm({ algorithm_type: 'dpmsolver++', solver_order: 2 });
+    case 'dpmpp_3m':
+      return dpm({ algorithm_type: 'dpmsolver++', solver_order: 3 });
+    case 'dpm_2m':
+      return dpm({ algorithm_type: 'dpmsolver', solver_order: 2 });
+    case 'dpmpp_2m_sde':
+      return dpm({ algorithm_type: 'sde-dpmsolver++', solver_order: 2 });
+    case 'dpm_1s':
+    case 'dpm_2s':
+    case 'dpm_3s':
+      return { cls: 'DPMSolverSinglestepScheduler', overrides: { solver_order: Number(solver[4]) } };
+    case 'unipc':
+      return { cls: 'UniPCMultistepScheduler', overrides: {} };
+    case 'deis':
+      return { cls: 'DEISMultistepScheduler', overrides: {} };
+    case 'flow_euler':
+      return { cls: 'FlowMatchEulerDiscreteScheduler', overrides: {} };
+    default:
+      throw new Error(`diffusers parity: no diffusers scheduler for solver "${solver}"`);
+  }
+}
+
+/** Solvers with a diffusers scheduler of the same semantics on VP models. */
+export const VP_SOLVERS = ['ddim', 'euler', 'heun', 'lms', 'dpmpp_2m', 'dpmpp_3m', 'dpm_2m', 'dpm_1s', 'dpm_2s', 'dpm_3s', 'unipc', 'deis'] as const;
+/** The ones that walk a sigma grid (Karras / exponential options apply). DDIM has no sigma options. */
+const SIGMA_GRID_SOLVERS = VP_SOLVERS.filter((s) => s !== 'ddim');
+const MULTISTEP = ['dpmpp_2m', 'dpmpp_3m', 'dpm_2m', 'unipc', 'deis'];
+const SINGLESTEP = ['dpm_1s', 'dpm_2s', 'dpm_3s'];
+
+/** Named scheduler_config.json changes over the VP models' configs (SD 1.x betas, leading, offset 1). */
+const VP_CONFIGS: Record<string, { config: Record<string, unknown>; solvers: readonly string[] }> = {
+  sd15: { config: {}, solvers: VP_SOLVERS },
+  linspace: { config: { timestep_spacing: 'linspace' }, solvers: VP_SOLVERS },
+  'trailing-vpred-zsnr': {
+    config: { timestep_spacing: 'trailing', prediction_type: 'v_prediction', rescale_betas_zero_snr: true },
+    // Euler-type solvers need a finite sigma_max; diffusers patches the zero-SNR end for Euler only.
+    solvers: ['ddim', 'euler', 'dpmpp_2m', 'unipc'],
+  },
+  'linear-vpred': { config: { beta_schedule: 'linear', beta_start: 0.0001, beta_end: 0.02, prediction_type: 'v_prediction' }, solvers: VP_SOLVERS },
+  'cos-sample': { config: { beta_schedule: 'squaredcos_cap_v2', prediction_type: 'sample' }, solvers: VP_SOLVERS },
+  karras: { config: { use_karras_sigmas: true }, solvers: SIGMA_GRID_SOLVERS },
+  exponential: { config: { use_exponential_sigmas: true }, solvers: ['euler', 'dpmpp_2m', 'unipc', 'deis'] },
+  'lu-lambdas': { config: { use_lu_lambdas: true }, solvers: ['dpmpp_2m', 'dpm_2m'] },
+  'final-sigma-min': { config: { final_sigmas_type: 'sigma_min' }, solvers: [...MULTISTEP, ...SINGLESTEP, 'euler'] },
+  thresholding: {
+    config: { thresholding: true, dynamic_thresholding_ratio: 0.9, sample_max_value: 1.5 },
+    solvers: ['ddim', 'dpmpp_2m', 'dpm_2s', 'unipc', 'deis'],
+  },
+  'clip-sample': { config: { clip_sample: true, clip_sample_range: 1.0 }, solvers: ['ddim'] },
+  'no-lower-order-final': { config: { lower_order_final: false }, solvers: MULTISTEP },
+  'euler-at-final': { config: { euler_at_final: true }, solvers: ['dpmpp_2m', 'dpmpp_3m'] },
+  'midpoint-heun': { config: { solver_type: 'heun' }, solvers: ['dpmpp_2m', 'dpm_2m', 'dpm_2s'] },
+  'unipc-bh1-order3': { config: { solver_type: 'bh1', solver_order: 3 }, solvers: ['unipc'] },
+  'unipc-noise-form': { config: { predict_x0: false }, solvers: ['unipc'] },
+  'deis-order3': { config: { solver_order: 3 }, solvers: ['deis'] },
+};
+
+/**
+ * Configs where diffusers gives no comparable result, with the reason (see the "Deliberate deviation" notes
+ * in dpm-multistep.ts and unipc.ts).
+ */
+function expectedDeviation(c: ParityCase): ParityCase['expect'] {
+  const endsAtZero = c.config.final_sigmas_type !== 'sigma_min';
+  if (c.solver === 'dpm_2m' && endsAtZero) {
+    return { diffusers: 'refuses', why: 'DPMSolverMultistepScheduler raises for algorithm_type dpmsolver with final_sigmas_type zero; ours takes a first-order last step onto sigma 0' };
+  }
+  if (c.solver === 'unipc' && endsAtZero) {
+    if (c.config.solver_type === 'bh1') return { diffusers: 'nonfinite', why: 'bh1 onto sigma 0: alpha_t * B(h) * pred_res = -inf * 0' };
+    if (c.config.predict_x0 === false) return { diffusers: 'nonfinite', why: 'noise form onto sigma 0: sigma_t * (e^h - 1) = 0 * inf' };
+    if (c.config.lower_order_final === false) return { diffusers: 'nonfinite', why: 'order 2 onto sigma 0 with lower_order_final off' };
+  }
+  return undefined;
+}
+
+function vpCases(): ParityCase[] {
+  const out: ParityCase[] = [];
+  for (const [name, { config, solvers }] of Object.entries(VP_CONFIGS)) {
+    for (const solver of solvers) {
+      for (const steps of [8, 25]) {
+        // Euler-type solvers on fractional timesteps meet the integer model's truncation; run them on the
+        // continuous model as well, which takes the fractional timestep as it is.
+        const models: ParityModel[] = name === 'sd15' && solver !== 'ddim' ? ['gaussian-vp', 'gaussian-vp-continuous'] : ['gaussian-vp'];
+        for (const model of models) {
+          const c: ParityCase = {
+            id: `${model === 'gaussian-vp' ? 'vp' : 'vpc'}-${name}-${solver}-${steps}`,
+            model,
+            config,
+            solver,
+            steps,
+            sampler: {},
+            diffusers: diffusersSchedulerFor(solver),
+            stochastic: false,
+          };
+          const expect = expectedDeviation(c);
+          out.push(expect ? { ...c, expect } : c);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+function stochasticCases(): ParityCase[] {
+  const out: ParityCase[] = [];
+  const add = (solver: string, sampler: Record<string, string | number>, steps: number, config: Record<string, unknown> = {}) =>
+    out.push({
+      id: `vp-stochastic-${solver}${Object.entries(sampler).map(([k, v]) => `-${k}${v}`).join('')}-${steps}`,
+      model: 'gaussian-vp-continuous',
+      config,
+      solver,
+      steps,
+      sampler,
+      diffusers: diffusersSchedulerFor(solver, sampler),
+      stochastic: true,
+    });
+  for (const steps of [8, 25]) {
+    add('ddim', { eta: 1 }, steps);
+    add('ddim', { eta: 0.5 }, steps);
+    add('euler_ancestral', {}, steps);
+    add('dpmpp_2m_sde', {}, steps);
+  }
+  return out;
+}
+
+function img2imgCases(): ParityCase[] {
+  const out: ParityCase[] = [];
+  for (const solver of ['ddim', 'euler', 'heun', 'lms', 'dpmpp_2m', 'dpm_2s', 'unipc', 'deis']) {
+    for (const strength of [0.3, 0.75]) {
+      out.push({
+        id: `vpc-img2img-${solver}-s${strength}`,
+        model: 'gaussian-vp-continuous',
+        config: {},
+        solver,
+        steps: 20,
+        sampler: { start: 'img2img', denoise: strength },
+        diffusers: diffusersSchedulerFor(solver),
+        stochastic: false,
+        strength,
+      });
+    }
+  }
+  return out;
+}
+
+function flowCases(): ParityCase[] {
+  const out: ParityCase[] = [];
+  for (const shift of [1, 3]) {
+    for (const steps of [8, 28]) {
+      out.push({
+        id: `rf-euler-shift${shift}-${steps}`,
+        model: 'gaussian-rf',
+        config: { shift },
+        solver: 'flow_euler',
+        steps,
+        sampler: {},
+        diffusers: diffusersSchedulerFor('flow_euler'),
+        stochastic: false,
+      });
+    }
+  }
+  // Sana-style configs: DPM-Solver / UniPC on flow sigmas with a flow_prediction model.
+  const sana = { use_flow_sigmas: true, prediction_type: 'flow_prediction', flow_shift: 3.0 };
+  for (const solver of ['dpmpp_2m', 'unipc', 'deis']) {
+    for (const steps of [8, 20]) {
+      out.push({
+        id: `rf-flowsigmas-${solver}-${steps}`,
+        model: 'gaussian-rf',
+        config: sana,
+        solver,
+        steps,
+        sampler: {},
+        diffusers: diffusersSchedulerFor(solver),
+        stochastic: false,
+      });
+    }
+  }
+  return out;
+}
+
+function twinCases(): ParityCase[] {
+  const out: ParityCase[] = [];
+  const add = (model: TwinModel, solver: string, steps: number, config: Record<string, unknown> = {}, tag = '') =>
+    out.push({ id: `twin-${model}${tag}-${solver}-${steps}`, model, config, solver, steps, sampler: {}, diffusers: diffusersSchedulerFor(solver), stochastic: false });
+  for (const solver of ['ddim', 'euler', 'dpmpp_2m', 'unipc']) for (const steps of [8, 20]) add('sd15', solver, steps);
+  for (const solver of ['ddim', 'dpmpp_2m']) add('sd15-legacy', solver, 10);
+  for (const steps of [1, 4]) add('sd-turbo', 'euler', steps);
+  add('sdxl', 'euler', 8);
+  add('sdxl', 'dpmpp_2m', 8, { use_karras_sigmas: true }, '-karras');
+  for (const steps of [8, 28]) add('sd3', 'flow_euler', steps);
+  for (const steps of [4, 8]) add('flux-dev', 'flow_euler', steps);
+  add('flux-schnell', 'flow_euler', 4);
+  return out;
+}
+
+export function parityCases(): ParityCase[] {
+  return [...vpCases(), ...stochasticCases(), ...img2imgCases(), ...flowCases(), ...twinCases()];
+}

@@ -1,0 +1,269 @@
+/**
+ * Writes what a parity case needs on disk: the model folders (embedded analytic models and tiny twins of
+ * real exports), a folder per changed scheduler_config.json, the noise / init latents / conditioning .npy
+ * files, and the graph the case runs. Shared by prepare.ts (the CLI run + manifest for check.py) and
+ * test/diffusers-parity.test.ts (the in-process run compared with the committed diffusers results).
+ *
+ * Every input is a pure function of the case id, so both places write identical files.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { writeNpy } from '../../nodes/core/io/npy.ts';
+import { randomNormal } from '../../nodes/core/random.ts';
+import { fluxTwin, sd15LegacyTwin, sd15Twin, sd3Twin, sdTurboTwin, sdxlTwin, writeTwin, type TwinSpec } from '../../test/helpers/twins.ts';
+import { ANALYTIC_MODELS, type AnalyticModel, type ParityCase, type ParityModel, type TwinModel } from './cases.ts';
+
+const TWINS: Record<TwinModel, () => TwinSpec> = {
+  sd15: () => sd15Twin(),
+  'sd15-legacy': () => sd15LegacyTwin(),
+  'sd-turbo': () => sdTurboTwin(),
+  sdxl: () => sdxlTwin(),
+  sd3: () => sd3Twin(),
+  'flux-dev': () => fluxTwin('dev'),
+  'flux-schnell': () => fluxTwin('schnell'),
+};
+
+export interface LatentParams {
+  batch: number;
+  channels: number;
+  height: number;
+  width: number;
+  layout: 'nchw' | 'packed';
+}
+
+/** EmptyLatent params per model: the analytic models' 3x16x16, an 8x8 latent for the twins. */
+export function latentParams(model: ParityModel): LatentParams {
+  if ((ANALYTIC_MODELS as readonly string[]).includes(model)) return { batch: 1, channels: 3, height: 16, width: 16, layout: 'nchw' };
+  if (model === 'sd3') return { batch: 1, channels: 16, height: 8, width: 8, layout: 'nchw' };
+  if (model.startsWith('flux')) return { batch: 1, channels: 16, height: 8, width: 8, layout: 'packed' };
+  return { batch: 1, channels: 4, height: 8, width: 8, layout: 'nchw' };
+}
+
+export function latentDims(p: LatentParams): number[] {
+  return p.layout === 'packed' ? [p.batch, (p.height / 2) * (p.width / 2), 4 * p.channels] : [p.batch, p.channels, p.height, p.width];
+}
+
+/** A little-endian .npy (format 1.0) of int64 values. */
+function npyInt64(dims: readonly number[], values: readonly number[]): Uint8Array {
+  const shape = dims.length === 1 ? `(${dims[0]},)` : `(${dims.join(', ')})`;
+  let header = `{'descr': '<i8', 'fortran_order': False, 'shape': ${shape}, }`;
+  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
+  const out = new Uint8Array(10 + header.length + 8 * values.length);
+  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
+  const view = new DataView(out.buffer);
+  view.setUint16(8, header.length, true);
+  out.set(new TextEncoder().encode(header), 10);
+  values.forEach((v, i) => view.setBigInt64(10 + header.length + 8 * i, BigInt(v), true));
+  return out;
+}
+
+async function writeNormals(file: string, dims: readonly number[], seed: number, scale = 1, offset = 0): Promise<void> {
+  const t = randomNormal(dims, seed);
+  for (let i = 0; i < t.data.length; i++) t.data[i] = t.data[i] * scale + offset;
+  await fs.writeFile(file, writeNpy(t));
+}
+
+async function readJson(file: string): Promise<Record<string, unknown>> {
+  return JSON.parse(await fs.readFile(file, 'utf8')) as Record<string, unknown>;
+}
+
+async function exists(p: string): Promise<boolean> {
+  return fs.stat(p).then(() => true, () => false);
+}
+
+export interface PreparedModel {
+  /** The denoiser subfolder: 'unet' or 'transformer'. */
+  net: string;
+  config: Record<string, unknown>;
+  timeUnits: string;
+  /** Which diffusers pipeline's loop check.py runs: 'flux' (FluxPipeline's sigmas, mu and t/1000) or 'sd'. */
+  pipeline: 'sd' | 'flux';
+  sampleInput: string | null;
+  timestepInput: string | null;
+  /** Extra model inputs: name -> .npy, relative to the parity folder. */
+  conditioning: Record<string, string>;
+}
+
+/** Writes a twin folder and one .npy per extra input (concrete sizes: batch 1, 5 tokens, the latent's L). */
+async function prepareTwin(dir: string, name: TwinModel): Promise<PreparedModel> {
+  const spec = TWINS[name]();
+  await writeTwin(path.join(dir, 'models', name), spec);
+  const dims = latentDims(latentParams(name));
+  const concrete: Record<string, number> = { batch_size: 1, batch: 1, step: 1, sequence_length: 5, sequence: 5, packed_height_width: dims[1] };
+  const conditioning: Record<string, string> = {};
+  let seed = 100;
+  for (const input of spec.inputs) {
+    if (input.name === 'timestep') continue;
+    const shape = input.dims.map((d) => (typeof d === 'number' ? d : (concrete[d] ?? 1)));
+    const rel = `inputs/cond-${name}-${input.name}.npy`;
+    const file = path.join(dir, rel);
+    if (input.type === 'int64') {
+      const n = shape.reduce((a, b) => a * b, 1);
+      await fs.writeFile(file, npyInt64(shape, Array.from({ length: n }, (_, i) => (i * 7) % 5)));
+    } else if (input.name === 'guidance') {
+      await writeNormals(file, shape, seed++, 0, 3.5);
+    } else {
+      await writeNormals(file, shape, seed++);
+    }
+    conditioning[input.name] = rel;
+  }
+  return {
+    net: spec.denoiser,
+    config: spec.scheduler as Record<string, unknown>,
+    timeUnits: 'scheduler',
+    pipeline: spec.modelIndex._class_name === 'FluxPipeline' ? 'flux' : 'sd',
+    sampleInput: spec.sample.name,
+    timestepInput: 'timestep',
+    conditioning,
+  };
+}
+
+async function prepareAnalytic(dir: string, name: AnalyticModel, folder: string): Promise<PreparedModel> {
+  await fs.cp(folder, path.join(dir, 'models', name), { recursive: true });
+  const index = await readJson(path.join(folder, 'model_index.json'));
+  const net = (await exists(path.join(folder, 'unet'))) ? 'unet' : 'transformer';
+  return {
+    net,
+    config: await readJson(path.join(folder, 'scheduler/scheduler_config.json')),
+    timeUnits: (index.flowstudio as { timestep_units?: string } | undefined)?.timestep_units ?? 'scheduler',
+    pipeline: 'sd',
+    sampleInput: null,
+    timestepInput: null,
+    conditioning: {},
+  };
+}
+
+export type PreparedModels = Map<ParityModel, PreparedModel>;
+
+/**
+ * Writes models/, inputs/ (with init.npy) and empty configs/ and graphs/ under `dir`. `embeddedFolder`
+ * returns the folder of an embedded analytic model (generated on first use).
+ */
+export async function prepareModels(dir: string, embeddedFolder: (name: AnalyticModel) => Promise<string>): Promise<PreparedModels> {
+  for (const sub of ['models', 'configs', 'inputs', 'graphs']) await fs.mkdir(path.join(dir, sub), { recursive: true });
+  const models: PreparedModels = new Map();
+  for (const name of ANALYTIC_MODELS) models.set(name, await prepareAnalytic(dir, name, await embeddedFolder(name)));
+  for (const name of Object.keys(TWINS) as TwinModel[]) models.set(name, await prepareTwin(dir, name));
+  await writeNormals(path.join(dir, 'inputs/init.npy'), latentDims(latentParams('gaussian-vp')), 7, 0.5, 0.1);
+  return models;
+}
+
+/** What check.py needs about a case (ours / ours_error are added by the runner). */
+export interface ManifestEntry {
+  id: string;
+  model: ParityModel;
+  model_file: string;
+  time_units: string;
+  pipeline: 'sd' | 'flux';
+  sample_input: string | null;
+  timestep_input: string | null;
+  conditioning: Record<string, string>;
+  expect: ParityCase['expect'] | null;
+  class: string;
+  config: Record<string, unknown>;
+  overrides: Record<string, unknown>;
+  eta: number | undefined;
+  steps: number;
+  strength: number | null;
+  stochastic: boolean;
+  noise: string;
+  init: string | null;
+}
+
+export interface PreparedCase {
+  /** The graph document (LoadModel -> Sampler -> SaveLatent "<id>.npy", with LoadNoise and conditioning). */
+  graph: Record<string, unknown>;
+  graphFile: string;
+  entry: ManifestEntry;
+}
+
+function graphFor(c: ParityCase, modelPath: string, noiseFile: string, initFile: string | null, conditioning: Record<string, string>): Record<string, unknown> {
+  const node = (id: string, type: string, params: Record<string, unknown>, x: number, y: number) => ({ id, type, position: { x, y }, params });
+  const edge = (id: string, source: string, sourcePort: string, target: string, targetPort: string) => ({ id, source, sourcePort, target, targetPort });
+  const latentNode = initFile ? node('latent', 'LoadLatent', { path: initFile }, 0, 160) : node('latent', 'EmptyLatent', { ...latentParams(c.model) }, 0, 160);
+  // One Load Conditioning per extra model input, chained through `base`.
+  const condNodes = Object.entries(conditioning).map(([input, file], k) => node(`cond${k}`, 'LoadConditioning', { input, path: file }, -320, 160 * k));
+  const condEdges = condNodes.map((n, k) =>
+    k + 1 < condNodes.length ? edge(`c${k}`, n.id, 'conditioning', condNodes[k + 1].id, 'base') : edge(`c${k}`, n.id, 'conditioning', 'sampler', 'conditioning'),
+  );
+  return {
+    format: 'flowstudio-graph',
+    schemaVersion: 1,
+    metadata: { name: `parity ${c.id}`, description: '', author: 'FlowStudio', tags: ['parity'], created: '2026-11-28T00:00:00Z', modified: '2026-11-28T00:00:00Z', appVersion: '0.1.0' },
+    nodes: [
+      node('model', 'LoadModel', { model: modelPath }, 0, 0),
+      latentNode,
+      node('noise', 'LoadNoise', { path: noiseFile }, 0, 320),
+      node('sampler', 'Sampler', { solver: c.solver, steps: c.steps, ...c.sampler }, 320, 40),
+      node('save', 'SaveLatent', { filename: `${c.id}.npy` }, 640, 40),
+      ...condNodes,
+    ],
+    edges: [
+      edge('e1', 'model', 'model', 'sampler', 'model'),
+      edge('e2', 'latent', 'latent', 'sampler', 'latent'),
+      edge('e3', 'noise', 'noise', 'sampler', 'noise'),
+      edge('e4', 'sampler', 'latent', 'save', 'latent'),
+      ...condEdges,
+    ],
+    groups: [],
+    viewport: { x: 0, y: 0, zoom: 1 },
+    subgraphs: {},
+  };
+}
+
+/** Writes a case's config folder (if its config differs), noise and graph; returns the graph and manifest entry. */
+export async function prepareCase(dir: string, models: PreparedModels, c: ParityCase): Promise<PreparedCase> {
+  const m = models.get(c.model);
+  if (!m) throw new Error(`parity case ${c.id}: model ${c.model} was not prepared`);
+  const config = { ...m.config, ...c.config };
+  // A changed config gets its own folder; the network folder is linked, not copied.
+  let modelPath = path.join(dir, 'models', c.model);
+  if (Object.keys(c.config).length > 0) {
+    const hash = createHash('sha256').update(c.model + JSON.stringify(config)).digest('hex').slice(0, 12);
+    modelPath = path.join(dir, 'configs', hash);
+    if (!(await exists(path.join(modelPath, 'scheduler/scheduler_config.json')))) {
+      await fs.mkdir(path.join(modelPath, 'scheduler'), { recursive: true });
+      await fs.copyFile(path.join(dir, 'models', c.model, 'model_index.json'), path.join(modelPath, 'model_index.json'));
+      await fs.symlink(path.join('..', '..', 'models', c.model, m.net), path.join(modelPath, m.net)).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'EEXIST') throw e;
+      });
+      await fs.writeFile(path.join(modelPath, 'scheduler/scheduler_config.json'), JSON.stringify(config, null, 2));
+    }
+  }
+  const seed = parseInt(createHash('sha256').update(c.id).digest('hex').slice(0, 8), 16);
+  const noise = `inputs/noise-${c.id}.npy`;
+  const dims = latentDims(latentParams(c.model));
+  await writeNormals(path.join(dir, noise), c.stochastic ? [c.steps + 1, ...dims] : dims, seed);
+  const init = c.strength !== undefined ? 'inputs/init.npy' : null;
+  // Graph paths resolve against the graph's folder (graphs/).
+  const up = (rel: string) => path.join('..', rel);
+  const conditioning = Object.fromEntries(Object.entries(m.conditioning).map(([k, v]) => [k, up(v)]));
+  const graph = graphFor(c, modelPath, up(noise), init && up(init), conditioning);
+  const graphFile = path.join(dir, 'graphs', `${c.id}.json`);
+  await fs.writeFile(graphFile, JSON.stringify(graph, null, 2));
+  return {
+    graph,
+    graphFile,
+    entry: {
+      id: c.id,
+      model: c.model,
+      model_file: `models/${c.model}/${m.net}/model.onnx`,
+      time_units: m.timeUnits,
+      pipeline: m.pipeline,
+      sample_input: m.sampleInput,
+      timestep_input: m.timestepInput,
+      conditioning: m.conditioning,
+      expect: c.expect ?? null,
+      class: c.diffusers.cls,
+      config,
+      overrides: c.diffusers.overrides,
+      eta: c.diffusers.eta,
+      steps: c.steps,
+      strength: c.strength ?? null,
+      stochastic: c.stochastic,
+      noise,
+      init,
+    },
+  };
+}
