@@ -2,12 +2,14 @@
  * `npm run bench`: prints a markdown table. Speed targets live here, never in tests.
  * Row 1 (issue target <= 1.10, later <= 1.02): executor overhead of a 50-step Euler run on the embedded
  * analytic model = total run time / time spent inside ORT's session.run, in the same process.
+ *
+ * `npm run bench -- --only engine,solver,editor` runs some groups of rows (default: all). The editor rows
+ * need Chromium; the others need only Node and onnxruntime-node.
  */
 import os from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { Engine } from '../electron/engine/engine.ts';
 import type { GraphDocument } from '../electron/engine/graph/schema.ts';
-import { editorRows } from './editor.ts';
 import { solverStepRows } from './solver-step.ts';
 import { tempDir } from './util.ts';
 
@@ -102,11 +104,19 @@ async function bareOrtLoop(file: string, steps: number, reps: number) {
   return median(ratios);
 }
 
-async function main() {
-  // The solver-step rows time tensor math on 1 MB latents, whose garbage costs more to collect on a heap
-  // the engine rows have filled (UniPC, which keeps the most history, read ~15% higher after them): they
-  // run first, and print after row 1.
-  const solverRows = await solverStepRows();
+const GROUPS = ['engine', 'solver', 'editor'] as const;
+type Group = (typeof GROUPS)[number];
+
+function selectedGroups(argv: readonly string[]): Set<Group> {
+  const i = argv.indexOf('--only');
+  if (i < 0) return new Set(GROUPS);
+  const names = (argv[i + 1] ?? '').split(',').filter(Boolean);
+  const bad = names.filter((n) => !(GROUPS as readonly string[]).includes(n));
+  if (names.length === 0 || bad.length > 0) throw new Error(`--only takes a comma-separated list of ${GROUPS.join(', ')}; got "${argv[i + 1] ?? ''}"`);
+  return new Set(names as Group[]);
+}
+
+async function engineRows(): Promise<Row[]> {
   const engine = new Engine({ outDir: tempDir(), providers: ['cpu'] });
   const rows: Row[] = [];
   try {
@@ -161,8 +171,19 @@ async function main() {
   } finally {
     await engine.dispose();
   }
+  return rows;
+}
+
+async function main() {
+  const groups = selectedGroups(process.argv.slice(2));
+  // The solver-step rows time tensor math on 1 MB latents, whose garbage costs more to collect on a heap
+  // the engine rows have filled (UniPC, which keeps the most history, read ~15% higher after them): they
+  // run first, and print after the engine rows.
+  const solverRows = groups.has('solver') ? await solverStepRows() : [];
+  const rows: Row[] = groups.has('engine') ? await engineRows() : [];
   rows.push(...solverRows);
-  rows.push(...(await editorRows()));
+  // Loaded only when asked for: it drives Chromium through playwright-core.
+  if (groups.has('editor')) rows.push(...(await (await import('./editor.ts')).editorRows()));
   console.log(`FlowStudio benchmarks (${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} cores, node ${process.version})\n`);
   console.log('| benchmark | value | target | note |');
   console.log('|---|---|---|---|');

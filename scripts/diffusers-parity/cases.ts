@@ -253,6 +253,53 @@ function twinCases(): ParityCase[] {
   return out;
 }
 
+/** Popular combinations the grids above miss: ancestral / SDE samplers on other configs, trailing grids, ... */
+function moreVpCases(): ParityCase[] {
+  const out: ParityCase[] = [];
+  const add = (tag: string, model: ParityModel, solver: string, steps: number, config: Record<string, unknown>, more: Partial<ParityCase> = {}) => {
+    const sampler = more.sampler ?? {};
+    const c: ParityCase = {
+      id: `${model === 'gaussian-vp' ? 'vp' : model === 'gaussian-vp-continuous' ? 'vpc' : `twin-${model}`}-${tag}-${solver}-${steps}`,
+      model,
+      config,
+      solver,
+      steps,
+      sampler,
+      diffusers: diffusersSchedulerFor(solver, sampler),
+      stochastic: false,
+      ...more,
+    };
+    const expect = expectedDeviation(c);
+    out.push(expect ? { ...c, expect } : c);
+  };
+  const vpc = 'gaussian-vp-continuous';
+  const vpred = { beta_schedule: 'linear', beta_start: 0.0001, beta_end: 0.02, prediction_type: 'v_prediction' };
+  const stochastic = { stochastic: true };
+  for (const steps of [8, 25]) {
+    add('vpred', vpc, 'euler_ancestral', steps, vpred, stochastic);
+    add('linspace', vpc, 'euler_ancestral', steps, { timestep_spacing: 'linspace' }, stochastic);
+    add('trailing-vpred-zsnr', vpc, 'euler_ancestral', steps, { timestep_spacing: 'trailing', prediction_type: 'v_prediction', rescale_betas_zero_snr: true }, stochastic);
+    add('karras', vpc, 'dpmpp_2m_sde', steps, { use_karras_sigmas: true }, stochastic);
+    add('vpred', vpc, 'dpmpp_2m_sde', steps, vpred, stochastic);
+    for (const solver of ['ddim', 'euler', 'heun', 'lms', 'dpmpp_2m', 'dpm_2s', 'unipc', 'deis']) add('trailing', 'gaussian-vp', solver, steps, { timestep_spacing: 'trailing' });
+    add('log-linear', vpc, 'euler', steps, { interpolation_type: 'log_linear' });
+    add('continuous-vpred', vpc, 'euler', steps, { timestep_type: 'continuous', prediction_type: 'v_prediction' });
+    add('karras-vpred', vpc, 'heun', steps, { use_karras_sigmas: true, prediction_type: 'v_prediction' });
+    add('alpha-to-one', 'gaussian-vp', 'ddim', steps, { set_alpha_to_one: true });
+    add('offset0', 'gaussian-vp', 'ddim', steps, { steps_offset: 0 });
+    add('karras-lof', 'gaussian-vp', 'dpm_3s', steps, { use_karras_sigmas: true, lower_order_final: true });
+    add('noise-form-sigma-min', 'gaussian-vp', 'dpm_2s', steps, { algorithm_type: 'dpmsolver', final_sigmas_type: 'sigma_min' });
+  }
+  for (const solver of ['euler', 'dpmpp_2m']) {
+    add('img2img-karras', vpc, solver, 20, { use_karras_sigmas: true }, { sampler: { start: 'img2img', denoise: 0.6 }, strength: 0.6 });
+  }
+  add('img2img', vpc, 'euler_ancestral', 20, {}, { sampler: { start: 'img2img', denoise: 0.6 }, strength: 0.6, stochastic: true });
+  add('karras', 'sdxl', 'dpmpp_2m_sde', 12, { use_karras_sigmas: true }, stochastic);
+  add('plain', 'sdxl', 'euler_ancestral', 12, {}, stochastic);
+  add('plain', 'sd-turbo', 'euler_ancestral', 4, {}, stochastic);
+  return out;
+}
+
 export function parityCases(): ParityCase[] {
-  return [...vpCases(), ...stochasticCases(), ...img2imgCases(), ...flowCases(), ...twinCases()];
+  return [...vpCases(), ...stochasticCases(), ...img2imgCases(), ...flowCases(), ...twinCases(), ...moreVpCases()];
 }
