@@ -185,7 +185,16 @@ export async function generateSolverReport(config: ReportConfig): Promise<Report
   const panels: PlotPanel[] = [];
   for (const model of models) {
     const names = runnable(model, solvers);
-    const r = await compareOn(model, p, dims, names, nfes, 'common');
+    // PNDM's PLMS walks only its own grid of training levels: it appears in the second table alone.
+    const ownGridOnly = names.filter((n) => SOLVERS[n].tableGridOnly);
+    const r = await compareOn(
+      model,
+      p,
+      dims,
+      names.filter((n) => !SOLVERS[n].tableGridOnly),
+      nfes,
+      'common',
+    );
     results[model] = r;
     panels.push(plotPanel(model === 'vp' ? 'VP GAUSSIAN' : 'RF GAUSSIAN', r));
     const setup = MODEL_SETUP[model];
@@ -194,7 +203,8 @@ export async function generateSolverReport(config: ReportConfig): Promise<Report
     const lines = [
       `## ${setup.title}`,
       '',
-      `Common grid: ${gridText}. ${same} coincide here: on one grid they take the same first-order step (fact sheet 1).`,
+      `Common grid: ${gridText}. ${same} coincide here: on one grid they take the same first-order step (fact sheet 1).` +
+        (ownGridOnly.length > 0 ? ` ${ownGridOnly.join(', ')} walks only its scheduler's grid of training levels, so it is in the second table only.` : ''),
       '',
       markdownTable(r),
     ];

@@ -64,13 +64,16 @@ beforeAll(async () => {
 const cases = parityCases();
 
 describe(`final latents match diffusers ${meta.diffusers} (${meta.diffusers_commit.slice(0, 7)}) run on the same inputs`, () => {
-  it('every case has a diffusers reference, and every reference a case', () => {
+  it('every case has a diffusers reference (or is marked as awaiting one), and every reference a case', () => {
     const ids = new Set(cases.map((c) => c.id));
-    expect(cases.filter((c) => !refs.has(c.id)).map((c) => c.id)).toEqual([]);
+    expect(cases.filter((c) => !refs.has(c.id) && !c.awaitingReference).map((c) => c.id)).toEqual([]);
     expect(meta.cases.filter((r) => !ids.has(r.id)).map((r) => r.id)).toEqual([]);
   });
 
-  it.each(cases.map((c) => [c.id, c] as const))('%s', async (_id, c) => {
+  const awaiting = cases.filter((c) => c.awaitingReference && !refs.has(c.id));
+  for (const c of awaiting) it.todo(`${c.id} (awaiting a diffusers reference)`);
+
+  it.each(cases.filter((c) => refs.has(c.id)).map((c) => [c.id, c] as const))('%s', async (_id, c) => {
     const ref = refs.get(c.id);
     if (!ref) throw new Error(`no diffusers reference for ${c.id}: regenerate test/fixtures/diffusers-parity (scripts/diffusers-parity/README.md)`);
     const { graphFile } = await prepareCase(dir, models, c);

@@ -313,11 +313,11 @@ describe('SD 1.5 twin (optimum unet layout: timestep float32 rank 0; PNDMSchedul
   // SD 1.5's PNDM config has DDIM's grid keys (leading spacing, steps_offset 1): 5 steps -> 801 ... 1.
   const timesteps = [801, 601, 401, 201, 1];
 
-  it('auto picks DDIM for the PNDM config; each sample gets its own text embedding and the timestep as a float', async () => {
+  it('DDIM on the PNDM config: each sample gets its own text embedding and the timestep as a float', async () => {
     const folder = await twinFolder('sd15', spec);
     const cond = { encoder_hidden_states: withMeans([2, 7, 8], [0.3, -0.2]) };
     const z = randomNormal(dims, 11);
-    const run = await runTwinGraph({ folder, latentDims: dims, noise: z, cond, sampler: { solver: 'auto', steps: 5 } });
+    const run = await runTwinGraph({ folder, latentDims: dims, noise: z, cond, sampler: { solver: 'ddim', steps: 5 } });
     const { offsets, spread } = callOffsets(run.trajectory, spec.a, 'vp');
     expect(spread).toBeLessThan(1e-3);
     expectOffsets(offsets, expectedOffsets(spec, arrs(cond), timesteps, 2), 1e-3);
@@ -350,7 +350,7 @@ describe('SD 1.x twin, legacy diffusers convert-script layout (OnnxStableDiffusi
     const z = randomNormal(dims, 13);
     const timesteps = [751, 501, 251, 1];
     const cfgRef = { scale: 5, negative: arrs(negative) };
-    const run = await runTwinGraph({ folder, latentDims: dims, noise: z, cond, sampler: { solver: 'auto', steps: 4 }, cfg: { scale: 5, mode: 'batched', negative } });
+    const run = await runTwinGraph({ folder, latentDims: dims, noise: z, cond, sampler: { solver: 'ddim', steps: 4 }, cfg: { scale: 5, mode: 'batched', negative } });
     expectOffsets(callOffsets(run.trajectory, spec.a, 'vp').offsets, expectedOffsets(spec, arrs(cond), timesteps, 1, cfgRef), 5e-3);
     expectClose(run.latent.data, ddimReference(twinFn(spec, arrs(cond), cfgRef), z, timesteps), 1e-4);
   });

@@ -10,6 +10,7 @@ import type { TimestepSpacing } from './sigma-grids.ts';
 
 export const SCHEDULER_CLASSES = [
   'DDIMScheduler',
+  'PNDMScheduler',
   'EulerDiscreteScheduler',
   'EulerAncestralDiscreteScheduler',
   'HeunDiscreteScheduler',
@@ -66,6 +67,8 @@ const VP_DEFAULTS = { betaSigmas: true, zeroSnr: false, boundKeys: BOTH_BOUNDED,
 
 export const SCHEDULER_RULES: Record<SchedulerClass, SchedulerRules> = {
   DDIMScheduler: { ...VP_DEFAULTS, family: 'ddim', spacing: 'leading', grids: [], betaSigmas: false, zeroSnr: true, final: 'alpha_to_one' },
+  // DDIM's grid keys, but set_alpha_to_one defaults to false and there is no rescale_betas_zero_snr.
+  PNDMScheduler: { ...VP_DEFAULTS, family: 'ddim', spacing: 'leading', grids: [], betaSigmas: false, zeroSnr: false, final: 'alpha_to_one' },
   EulerDiscreteScheduler: { ...VP_DEFAULTS, family: 'euler', spacing: 'linspace', grids: ['karras', 'exponential'], zeroSnr: true, final: 'key' },
   EulerAncestralDiscreteScheduler: { ...VP_DEFAULTS, family: 'euler', spacing: 'linspace', grids: [], betaSigmas: false, zeroSnr: true, final: 'zero' },
   HeunDiscreteScheduler: { ...VP_DEFAULTS, family: 'euler', spacing: 'linspace', grids: ['karras', 'exponential'], final: 'zero' },
@@ -118,6 +121,7 @@ export function configGrid(cfg: SchedulerConfig, rules: SchedulerRules, cls: str
 /** Solver name -> the diffusers scheduler whose grid rules it uses (VP models). Names are matched case-insensitively, '-' = '_'. */
 export const SOLVER_SCHEDULERS: Record<string, SchedulerClass> = {
   ddim: 'DDIMScheduler',
+  pndm: 'PNDMScheduler',
   euler: 'EulerDiscreteScheduler',
   euler_ancestral: 'EulerAncestralDiscreteScheduler',
   heun: 'HeunDiscreteScheduler',
@@ -160,7 +164,6 @@ export function isFlowOnlySolver(solver: string): boolean {
 const CLASS_DEFAULT_SOLVER: Record<string, string> = {
   DDIMScheduler: 'ddim',
   DDPMScheduler: 'ddim',
-  PNDMScheduler: 'ddim',
   LCMScheduler: 'ddim',
   EulerDiscreteScheduler: 'euler',
   EulerAncestralDiscreteScheduler: 'euler_ancestral',
@@ -174,12 +177,15 @@ const CLASS_DEFAULT_SOLVER: Record<string, string> = {
 
 /**
  * The solver a model's scheduler config asks for: its class, and for DPM-Solver its solver_order and
- * algorithm_type. Classes FlowStudio has no solver for (PNDM's PLMS, DDPM, LCM) fall back to DDIM, whose
- * grid keys they share; flow models default to flow-matching Euler.
+ * algorithm_type. PNDM runs as PLMS when the config skips the Runge-Kutta warm-up (skip_prk_steps, as
+ * Stable Diffusion's configs do). Classes FlowStudio has no solver for (DDPM, LCM, PNDM with its
+ * Runge-Kutta warm-up) fall back to DDIM, whose grid keys they share; flow models default to flow-matching
+ * Euler.
  */
 export function defaultSolverFor(scheduler: SchedulerConfig, space: 'vp' | 'flow'): string {
   const cls = scheduler._class_name;
-  const solver = (typeof cls === 'string' && refineDpm(cls, scheduler)) || (typeof cls === 'string' ? CLASS_DEFAULT_SOLVER[cls] : undefined);
+  const plms = cls === 'PNDMScheduler' && scheduler.skip_prk_steps === true ? 'pndm' : undefined;
+  const solver = plms || (typeof cls === 'string' && refineDpm(cls, scheduler)) || (typeof cls === 'string' ? CLASS_DEFAULT_SOLVER[cls] : undefined);
   if (space === 'flow') {
     // A DPM/UniPC/DEIS config with flow sigmas (e.g. Sana) keeps its own solver.
     return solver && scheduler.use_flow_sigmas === true ? solver : 'flow_euler';

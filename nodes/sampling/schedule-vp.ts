@@ -94,22 +94,32 @@ function integerTimesteps(table: VpTable, levels: readonly number[], rounded: bo
 // ---------------------------------------------------------------------------------------------
 // DDIM
 
-/** DDIMScheduler: integer timesteps; each step goes to prev_t = t - T//N (final_alpha_cumprod below 0). */
-export function ddimSigmas(cfg: SchedulerConfig, steps: number, units: TimestepUnits = 'scheduler', ov: ScheduleOverrides = {}): Sigmas {
-  const table = vpTable(cfg, true);
+/**
+ * DDIMScheduler (and PNDMScheduler, which shares its grid): integer timesteps; each step goes to
+ * prev_t = t - T//N (final_alpha_cumprod below 0).
+ */
+export function ddimSigmas(
+  cfg: SchedulerConfig,
+  steps: number,
+  units: TimestepUnits = 'scheduler',
+  ov: ScheduleOverrides = {},
+  cls: 'DDIMScheduler' | 'PNDMScheduler' = 'DDIMScheduler',
+): Sigmas {
+  const table = vpTable(cfg, SCHEDULER_RULES[cls].zeroSnr);
   const T = table.trainSteps;
-  const grid = gridOf(cfg, 'DDIMScheduler', ov);
-  // final_alpha_cumprod: abar = 1 (sigma 0) when set_alpha_to_one, else the first training level.
-  const alphaToOne = ov.finalSigmasType ? ov.finalSigmasType === 'zero' : cfgBool(cfg, 'set_alpha_to_one', true);
+  const grid = gridOf(cfg, cls, ov);
+  // final_alpha_cumprod: abar = 1 (sigma 0) when set_alpha_to_one (class default: DDIM true, PNDM false),
+  // else the first training level.
+  const alphaToOne = ov.finalSigmasType ? ov.finalSigmasType === 'zero' : cfgBool(cfg, 'set_alpha_to_one', cls === 'DDIMScheduler');
   const finalSigma = alphaToOne ? 0 : table.sigmas[0];
-  const origin = 'DDIMScheduler';
+  const origin = cls;
   if (grid !== 'spaced') return explicitLevels(table, grid, steps, units, ov, { origin, final: finalSigma, rounded: true });
 
   const spacing = spacingOf(cfg, 'leading', ov);
   const offset = cfgNumber(cfg, 'steps_offset', 0);
   const ts = spacedTimesteps(spacing, T, steps, offset, true);
   for (const t of ts) {
-    if (t < 0 || t >= T) throw new Error(`DDIM grid: timestep ${t} is outside [0, ${T}) (check steps_offset ${offset})`);
+    if (t < 0 || t >= T) throw new Error(`${cls === 'DDIMScheduler' ? 'DDIM' : 'PNDM'} grid: timestep ${t} is outside [0, ${T}) (check steps_offset ${offset})`);
   }
   const jump = Math.floor(T / steps);
   const targets = ts.map((t) => (t - jump >= 0 ? table.sigmas[t - jump] : finalSigma));

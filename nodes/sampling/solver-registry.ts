@@ -13,6 +13,8 @@ import { createFlowEuler, type FlowEulerOptions } from './flow-euler.ts';
 import { createHeun } from './heun.ts';
 import { createLms, LMS_MAX_ORDER } from './lms.ts';
 import { createMrsOnVe } from './mrs.ts';
+import { createPlms, type PlmsOptions } from './pndm.ts';
+import { vpTable } from './sigma-grids.ts';
 import { createRfSolver } from './rf-solver.ts';
 import type { Solver } from './solver.ts';
 
@@ -33,6 +35,8 @@ export interface SolverEntry<O = unknown> {
   stochastic?: boolean;
   /** It applies the config's x0 clipping/thresholding itself (the model wrapper must not apply it again). */
   limitsDenoised?: boolean;
+  /** It walks only grids whose levels are the model's training levels (its own scheduler's grid): no custom or Karras levels. */
+  tableGridOnly?: boolean;
 }
 
 function num(p: SolverParams, name: string, fallback: number): number {
@@ -51,6 +55,20 @@ const S_NOISE: ParamSpec = {
 
 /** The solvers implemented next to this file (the exponential integrators come from exp-solvers.ts). */
 const BASE_SOLVERS: Record<string, SolverEntry> = {
+  pndm: {
+    description:
+      "PNDM's pseudo linear multistep method (PLMS), diffusers PNDMScheduler with skip_prk_steps: Stable Diffusion 1.x's default scheduler. N + 1 model calls for N steps.",
+    create: (o) => createPlms(o as PlmsOptions),
+    optionsFromConfig: (cfg): PlmsOptions => {
+      const type = cfg.prediction_type ?? 'epsilon';
+      if (type !== 'epsilon' && type !== 'v_prediction') throw new Error(`PNDM: prediction_type ${JSON.stringify(type)} is not supported (diffusers PNDMScheduler takes epsilon or v_prediction)`);
+      return { tableSigmas: vpTable(cfg, false).sigmas, predictionType: type };
+    },
+    spaces: ['vp'],
+    // PNDMScheduler neither clips nor thresholds x0 (the wrapper would clip PNDM-family configs).
+    limitsDenoised: true,
+    tableGridOnly: true,
+  },
   ddim: {
     description: 'DDIM (Song et al. 2021), diffusers DDIMScheduler semantics; eta > 0 adds DDPM-like noise. On flow models: flow Euler.',
     create: (o) => createDdim(o as { eta: number }),
@@ -143,11 +161,12 @@ const EXP_SOLVERS: Record<string, SolverEntry> = Object.fromEntries(
   }),
 );
 
-const { ddim, euler, euler_ancestral, heun, lms, flow_euler, rf_solver, mrs } = BASE_SOLVERS;
+const { ddim, pndm, euler, euler_ancestral, heun, lms, flow_euler, rf_solver, mrs } = BASE_SOLVERS;
 
 /** Every registered solver, in the order the Sampler lists them. */
 export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
   ddim,
+  pndm,
   euler,
   euler_ancestral,
   heun,

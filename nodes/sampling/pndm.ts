@@ -1,0 +1,137 @@
+/**
+ * PNDM's pseudo linear multistep method (PLMS; Liu et al. 2022) with diffusers PNDMScheduler semantics for
+ * skip_prk_steps = true, the scheduler Stable Diffusion 1.x ships with. It walks the DDIM grid (integer
+ * timesteps, prev_t = t - T//N, final_alpha_cumprod at the end) and takes DDIM's deterministic step with a
+ * combination of the model's past outputs:
+ *   step 0: the output e0 at t0, a DDIM step to t0 - T//N, a second call there (at timestep t1), then the
+ *           step from t0 again with (e0 + e1')/2 (a Heun-like start; N + 1 model calls in all);
+ *   step k: (3 e_k - e_{k-1}) / 2, then (23, -16, 5) / 12, then (55, -59, 37, -9) / 24 (Adams-Bashforth with
+ *           constant coefficients, whatever the spacing of the grid).
+ * The outputs are combined raw (v_prediction outputs before their conversion to noise), as diffusers does;
+ * the conversion then uses the step's own level and sample. diffusers' second warm-up call treats the
+ * starting sample as if it were at t1 + T//N; that level is used here too (it is t0 on leading grids).
+ *
+ * Deliberate deviations:
+ *  - skip_prk_steps = false (PNDM's Runge-Kutta warm-up, 12 model calls over the first 3 steps) is not
+ *    offered: this solver always runs the PLMS warm-up above;
+ *  - img2img: diffusers' img2img pipeline cuts PNDM's timestep list (whose second entry is doubled) at the
+ *    strength index, so its tail starts one level early and then calls the model at levels the sample is
+ *    not at; here a tail runs PLMS from its first level, as a full run would.
+ */
+import type { Tensor } from '../core/tensor.ts';
+import { linearCombination } from './ops.ts';
+import { checkSigmas, levelAt, type Prediction, type Solver, type SolverState } from './solver.ts';
+
+export interface PlmsOptions {
+  /** The model's training table: the VE level of each integer timestep (vpTable(cfg).sigmas). */
+  tableSigmas: ArrayLike<number>;
+  /** How the model's outputs are parameterized (PNDMScheduler accepts these two). */
+  predictionType?: 'epsilon' | 'v_prediction';
+}
+
+export interface PlmsState extends SolverState {
+  /** Raw model outputs of the past steps, oldest first (at most 4). */
+  ets: Tensor[];
+}
+
+/** Adams-Bashforth weights on the last 1-4 outputs (newest first), as diffusers' step_plms. */
+const AB: readonly (readonly number[])[] = [[1], [3 / 2, -1 / 2], [23 / 12, -16 / 12, 5 / 12], [55 / 24, -59 / 24, 37 / 24, -9 / 24]];
+
+const alphaOf = (s: number) => 1 / Math.sqrt(s * s + 1);
+
+export function createPlms(opts: PlmsOptions): Solver<PlmsState> {
+  const name = 'PNDM (PLMS)';
+  const table = opts.tableSigmas;
+  if (table.length < 2) throw new Error(`${name}: the training table is empty`);
+  const type = opts.predictionType ?? 'epsilon';
+  if (type !== 'epsilon' && type !== 'v_prediction') throw new Error(`${name}: prediction_type must be epsilon or v_prediction (diffusers PNDMScheduler), got ${JSON.stringify(type)}`);
+  const indexOf = new Map<number, number>();
+  for (let t = 0; t < table.length; t++) indexOf.set(table[t], t);
+  const T = table.length;
+
+  /** The integer timestep of a grid level (the DDIM-family grid puts every level on the table). */
+  function timestepOf(sigma: number): number {
+    const t = indexOf.get(sigma);
+    if (t === undefined) throw new Error(`${name}: level ${sigma} is not one of the model's training levels (PLMS walks the DDIM grid; Karras or custom levels are not PNDM's)`);
+    return t;
+  }
+
+  /** The raw model output (eps, or v) from a prediction made on x at VE level s. */
+  function raw(pred: Prediction, x: Tensor, s: number): Tensor {
+    if (type === 'epsilon') return pred.eps;
+    // eps = s a^2 x + a v  =>  v = (eps - s a^2 x) / a
+    const a = alphaOf(s);
+    return linearCombination([
+      [1 / a, pred.eps],
+      [-s * a, x],
+    ]);
+  }
+
+  /**
+   * diffusers' _get_prev_sample: the sample x (VE at level `at`) is taken as the VP sample at level `from`,
+   * stepped by DDIM with the combined raw output to level `to`, and returned as the VE sample at `next`.
+   */
+  function prevSample(x: Tensor, at: number, from: number, to: number, next: number, out: Tensor): Tensor {
+    const aAt = alphaOf(at);
+    const aFrom = alphaOf(from);
+    const aTo = alphaOf(to);
+    const land = aTo / alphaOf(next);
+    // In VE variables at `from`: x_from = x_vp / a_from, x_to = x_from + (to - from) eps, x_vp' = a_to x_to.
+    const xScale = (aAt / aFrom) * land;
+    const epsScale = (to - from) * land;
+    if (type === 'epsilon') return linearCombination([
+      [xScale, x],
+      [epsScale, out],
+    ]);
+    // v -> eps with the `from` level and the sample: eps = a_from v + s_from a_from x_vp, x_vp = a_at x.
+    return linearCombination([
+      [xScale + epsScale * from * aFrom * aAt, x],
+      [epsScale * aFrom, out],
+    ]);
+  }
+
+  return {
+    name: 'pndm',
+    nfePerStep: 1,
+    modelCalls(sigmas) {
+      const n = sigmas.timesteps.length;
+      return n >= 2 ? n + 1 : n;
+    },
+    init(ctx, x) {
+      checkSigmas(ctx.sigmas);
+      if (ctx.sigmas.space !== 'vp') throw new Error(`${name} is defined for VP (diffusion) models only`);
+      const s = ctx.sigmas.sigmas;
+      for (let k = 1; k < s.length; k++) if (!(s[k] <= s[k - 1])) throw new Error(`${name} needs a descending grid`);
+      for (let k = 0; k < ctx.sigmas.timesteps.length; k++) timestepOf(s[k]);
+      return { x, ets: [] };
+    },
+    async step(ctx, state, i, model) {
+      const { sigmas } = ctx;
+      const n = sigmas.timesteps.length;
+      const s = sigmas.sigmas[i];
+      const next = sigmas.sigmas[i + 1];
+      const target = sigmas.targets?.[i] ?? next;
+      const pred = await model(state.x, levelAt(sigmas, i));
+      const out = raw(pred, state.x, s);
+      if (i === 0) {
+        const first = prevSample(state.x, s, s, target, next, out);
+        if (n < 2) return { x: first, denoised: pred.denoised, ets: [out] };
+        // Second warm-up call at the next grid timestep on the first-order result, then the step from
+        // the start again with the mean output, taken as from t1 + T//N (diffusers' counter 1).
+        const pred2 = await model(first, levelAt(sigmas, 1));
+        const mean = linearCombination([
+          [0.5, raw(pred2, first, next)],
+          [0.5, out],
+        ]);
+        const ratio = Math.floor(T / (sigmas.segment?.total ?? n));
+        const tFrom = timestepOf(next) + ratio;
+        if (tFrom >= T) throw new Error(`${name}: warm-up level t = ${tFrom} is outside the training table (${T} levels)`);
+        return { x: prevSample(state.x, s, table[tFrom], next, next, mean), denoised: pred.denoised, ets: [out] };
+      }
+      const ets = [...state.ets, out].slice(-4);
+      const w = AB[ets.length - 1];
+      const combined = ets.length === 1 ? out : linearCombination(w.map((c, k): [number, Tensor] => [c, ets[ets.length - 1 - k]]));
+      return { x: prevSample(state.x, s, s, target, next, combined), denoised: pred.denoised, ets };
+    },
+  };
+}

@@ -1,0 +1,164 @@
+/**
+ * PNDM's PLMS against a reference written here from diffusers' PNDMScheduler (set_timesteps with
+ * skip_prk_steps, step_plms, _get_prev_sample) in VP variables and float64: the same N + 1 model calls
+ * (timesteps and inputs) and the same final sample, for eps and v-prediction models and the three timestep
+ * spacings. The Gaussian model is exact, so the test also checks that PLMS converges to the ODE solution.
+ */
+import { describe, expect, it } from 'vitest';
+import { Tensor } from '../nodes/core/tensor.ts';
+import type { SchedulerConfig } from '../nodes/core/values.ts';
+import { alphasCumprod, betasFromConfig } from '../nodes/sampling/betas.ts';
+import { createDenoiseFn } from '../nodes/sampling/denoiser.ts';
+import { createGaussianParams, seededNormals } from '../nodes/sampling/gaussian.ts';
+import { runSampler } from '../nodes/sampling/sampler-loop.ts';
+import { defaultSolverFor } from '../nodes/sampling/schedule-rules.ts';
+import { buildSigmas } from '../nodes/sampling/schedules.ts';
+import { createSolver } from '../nodes/sampling/solver-registry.ts';
+import { fakeVpModel, relL2 } from './sampling-fake-model.ts';
+
+const DIMS = [1, 3, 8, 8];
+const P = createGaussianParams({ dims: DIMS.slice(1), seed: 3 });
+
+/** Stable Diffusion 1.5's scheduler_config.json (PNDMScheduler, PLMS). */
+const SD15_PNDM: SchedulerConfig = {
+  _class_name: 'PNDMScheduler',
+  num_train_timesteps: 1000,
+  beta_start: 0.00085,
+  beta_end: 0.012,
+  beta_schedule: 'scaled_linear',
+  set_alpha_to_one: false,
+  skip_prk_steps: true,
+  steps_offset: 1,
+  clip_sample: false,
+};
+
+/** PNDMScheduler.set_timesteps (skip_prk_steps): _timesteps ascending, then the PLMS list. */
+function plmsTimesteps(cfg: SchedulerConfig, n: number): number[] {
+  const T = 1000;
+  const spacing = (cfg.timestep_spacing as string | undefined) ?? 'leading';
+  let ts: number[];
+  if (spacing === 'linspace') ts = Array.from({ length: n }, (_, i) => Math.round((i * (T - 1)) / Math.max(n - 1, 1)));
+  else if (spacing === 'leading') ts = Array.from({ length: n }, (_, i) => i * Math.floor(T / n) + ((cfg.steps_offset as number) ?? 0));
+  else {
+    const desc: number[] = [];
+    for (let v = T; v > 0; v -= T / n) desc.push(Math.round(v) - 1);
+    ts = desc.reverse();
+  }
+  return [...ts.slice(0, -1), ...ts.slice(-2, -1), ...ts.slice(-1)].reverse();
+}
+
+/** diffusers' PNDM PLMS loop in VP variables; returns the final sample and the model's timesteps. */
+async function diffusersPlms(cfg: SchedulerConfig, n: number, x0: Float64Array, raw: (x: Float64Array, t: number) => Promise<Float64Array>) {
+  const abar = alphasCumprod(betasFromConfig(cfg));
+  const finalAbar = cfg.set_alpha_to_one === true ? 1 : abar[0];
+  const ratio = Math.floor(1000 / n);
+  const vpred = cfg.prediction_type === 'v_prediction';
+  const prevSample = (sample: Float64Array, t: number, prevT: number, out: Float64Array) => {
+    const at = abar[t];
+    const ap = prevT >= 0 ? abar[prevT] : finalAbar;
+    const res = new Float64Array(sample.length);
+    for (let k = 0; k < sample.length; k++) {
+      const e = vpred ? Math.sqrt(at) * out[k] + Math.sqrt(1 - at) * sample[k] : out[k];
+      const denom = at * Math.sqrt(1 - ap) + Math.sqrt(at * (1 - at) * ap);
+      res[k] = Math.sqrt(ap / at) * sample[k] - ((ap - at) * e) / denom;
+    }
+    return res;
+  };
+  const combine = (ws: number[], es: Float64Array[]) => es[0].map((_, k) => ws.reduce((acc, w, j) => acc + w * es[j][k], 0));
+  let x = x0;
+  let ets: Float64Array[] = [];
+  let cur: Float64Array | undefined;
+  const seen: number[] = [];
+  const list = plmsTimesteps(cfg, n);
+  for (let counter = 0; counter < list.length; counter++) {
+    let t = list[counter];
+    seen.push(t);
+    let out = await raw(x, t);
+    let prevT = t - ratio;
+    if (counter !== 1) {
+      ets = [...ets.slice(-3), out];
+    } else {
+      prevT = t;
+      t = t + ratio;
+    }
+    let sample = x;
+    if (ets.length === 1 && counter === 0) {
+      cur = x;
+    } else if (ets.length === 1 && counter === 1) {
+      out = combine([0.5, 0.5], [out, ets[0]]);
+      sample = cur!;
+      cur = undefined;
+    } else if (ets.length === 2) out = combine([3 / 2, -1 / 2], [ets[1], ets[0]]);
+    else if (ets.length === 3) out = combine([23 / 12, -16 / 12, 5 / 12], [ets[2], ets[1], ets[0]]);
+    else if (ets.length === 4) out = combine([55 / 24, -59 / 24, 37 / 24, -9 / 24], [ets[3], ets[2], ets[1], ets[0]]);
+    x = prevSample(sample, t, prevT, out);
+  }
+  return { x, seen };
+}
+
+async function compare(cfg: SchedulerConfig, n: number) {
+  const model = fakeVpModel(P, cfg);
+  const xvp = seededNormals(DIMS.reduce((a, b) => a * b, 1), 11);
+  const ref = await diffusersPlms(cfg, n, xvp, async (x, t) => {
+    const out = await model.denoiser.run({
+      sample: { dims: DIMS, data: Float32Array.from(x), type: 'float32' },
+      timestep: { dims: [1], data: Float32Array.of(t), type: 'float32' },
+    });
+    return Float64Array.from(out.out_sample.data as Float32Array);
+  });
+  model.seen.length = 0;
+  const sigmas = buildSigmas(cfg, model.modelIndex, n, 'pndm');
+  const s0 = sigmas.sigmas[0];
+  const sEnd = sigmas.sigmas[sigmas.sigmas.length - 1];
+  const x = new Tensor(DIMS, Float32Array.from(xvp, (v) => v * Math.sqrt(s0 * s0 + 1)));
+  const r = await runSampler({ solver: createSolver('pndm', cfg), sigmas, x, model: createDenoiseFn(model, { space: 'vp' }) });
+  const ours = Float64Array.from(r.x.data, (v) => v / Math.sqrt(sEnd * sEnd + 1));
+  return { ours, ref: ref.x, seen: [...model.seen], refSeen: ref.seen };
+}
+
+describe('PNDM (PLMS) matches diffusers PNDMScheduler with skip_prk_steps', () => {
+  const cases: [string, SchedulerConfig, number][] = [
+    ['SD 1.5, leading, 1 step', SD15_PNDM, 1],
+    ['SD 1.5, leading, 2 steps', SD15_PNDM, 2],
+    ['SD 1.5, leading, 5 steps', SD15_PNDM, 5],
+    ['SD 1.5, leading, 25 steps', SD15_PNDM, 25],
+    ['linspace, 10 steps', { ...SD15_PNDM, timestep_spacing: 'linspace' }, 10],
+    ['trailing, 7 steps', { ...SD15_PNDM, timestep_spacing: 'trailing', steps_offset: 0 }, 7],
+    ['v-prediction, 12 steps', { ...SD15_PNDM, prediction_type: 'v_prediction' }, 12],
+    ['set_alpha_to_one, 10 steps', { ...SD15_PNDM, set_alpha_to_one: true }, 10],
+  ];
+  it.each(cases)('%s: same model calls and final sample', async (_name, cfg, n) => {
+    const { ours, ref, seen, refSeen } = await compare(cfg, n);
+    expect(seen).toEqual(refSeen);
+    expect(relL2(ours, ref)).toBeLessThan(1e-5);
+  });
+
+  it('N steps make N + 1 model calls (one for a single step)', () => {
+    const solver = createSolver('pndm', SD15_PNDM);
+    const model = fakeVpModel(P, SD15_PNDM);
+    for (const n of [1, 2, 10]) expect(solver.modelCalls!(buildSigmas(SD15_PNDM, model.modelIndex, n, 'pndm'))).toBe(n === 1 ? 1 : n + 1);
+  });
+
+  it('runs on the PNDM grid: set_alpha_to_one defaults to false for PNDM (true for DDIM)', () => {
+    const model = fakeVpModel(P, SD15_PNDM);
+    const { set_alpha_to_one: _drop, ...noKey } = SD15_PNDM;
+    const pndm = buildSigmas(noKey, model.modelIndex, 10, 'pndm');
+    const ddim = buildSigmas(noKey, model.modelIndex, 10, 'ddim');
+    expect(pndm.sigmas.at(-1)).toBeGreaterThan(0);
+    expect(ddim.sigmas.at(-1)).toBe(0);
+    expect(pndm.timesteps).toEqual(ddim.timesteps);
+  });
+
+  it('auto picks PNDM for configs that skip the Runge-Kutta warm-up, DDIM otherwise', () => {
+    expect(defaultSolverFor(SD15_PNDM, 'vp')).toBe('pndm');
+    expect(defaultSolverFor({ ...SD15_PNDM, skip_prk_steps: false }, 'vp')).toBe('ddim');
+  });
+
+  it('refuses x0-prediction models and grids off the training table, naming the cause', async () => {
+    expect(() => createSolver('pndm', { ...SD15_PNDM, prediction_type: 'sample' })).toThrow(/prediction_type "sample"/);
+    const model = fakeVpModel(P, SD15_PNDM);
+    const karras = buildSigmas({ ...SD15_PNDM, use_karras_sigmas: true }, model.modelIndex, 8, 'dpmpp_2m');
+    const solver = createSolver('pndm', SD15_PNDM);
+    expect(() => solver.init({ sigmas: karras }, new Tensor(DIMS))).toThrow(/not one of the model's training levels/);
+  });
+});
