@@ -16,19 +16,10 @@ import {
   velocityRF,
   type GaussianParams,
 } from '../nodes/sampling/gaussian.ts';
+import { relL2 } from './sampling-fake-model.ts';
 
 // ---------------------------------------------------------------------------------------------
 // helpers
-
-function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / den);
-}
 
 function maxAbs(a: ArrayLike<number>): number {
   let m = 0;

@@ -22,6 +22,7 @@ import { ensureEmbeddedModel } from '../electron/engine/models/embedded.ts';
 import { parityCases } from '../scripts/diffusers-parity/cases.ts';
 import { prepareCase, prepareModels, type PreparedModels } from '../scripts/diffusers-parity/setup.ts';
 import { createTestEngine, tempDir, testCacheDir } from './helpers/engine.ts';
+import { relL2 } from './sampling-fake-model.ts';
 
 interface Ref {
   id: string;
@@ -39,16 +40,6 @@ const bytes = fs.readFileSync(path.join(FIXTURE, 'refs.bin'));
 const refData = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
 const refs = new Map(meta.cases.map((r) => [r.id, r]));
 const TOL = 2e-4;
-
-function relL2(ours: Float32Array, ref: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    num += (ours[i] - ref[i]) ** 2;
-    den += ref[i] ** 2;
-  }
-  return Math.sqrt(num / den);
-}
 
 let dir: string;
 let engine: Engine;
