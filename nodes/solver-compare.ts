@@ -74,9 +74,10 @@ export interface CompareSetup {
 
 /** The most steps (at least 1) whose model calls fit `budget`. */
 export function stepsForBudget(solver: Solver, grid: (steps: number) => Sigmas, budget: number): number {
-  let n = Math.max(1, Math.floor(budget / solver.nfePerStep));
+  const min = solver.minSteps ?? 1;
+  let n = Math.max(min, Math.floor(budget / solver.nfePerStep));
   while (solverModelCalls(solver, grid(n + 1)) <= budget) n++;
-  while (n > 1 && solverModelCalls(solver, grid(n)) > budget) n--;
+  while (n > min && solverModelCalls(solver, grid(n)) > budget) n--;
   return n;
 }
 
@@ -112,6 +113,7 @@ export async function compareSolvers(setup: CompareSetup): Promise<CompareResult
   const orders: Record<string, number | undefined> = {};
   const stochastic: Record<string, boolean> = {};
   const total = setup.solvers.length * setup.budgets.length;
+  let done = 0;
   for (const name of setup.solvers) {
     const probe = setup.solver(name);
     stochastic[name] = probe.stochastic === true;
@@ -119,6 +121,11 @@ export async function compareSolvers(setup: CompareSetup): Promise<CompareResult
       const solver = setup.solver(name);
       const steps = stepsForBudget(solver, (n) => setup.grid(name, n), budget);
       const sigmas = setup.grid(name, steps);
+      // A solver whose shortest run needs more calls than the budget (PNDM's Runge-Kutta warm-up) gets no entry.
+      if ((solver.minSteps ?? 1) > 1 && solverModelCalls(solver, sigmas) > budget) {
+        setup.onRun?.(++done, total);
+        continue;
+      }
       const x = setup.start(sigmas);
       const r = await runSampler({
         solver,
@@ -131,7 +138,7 @@ export async function compareSolvers(setup: CompareSetup): Promise<CompareResult
       });
       const ref = await setup.reference(x, sigmas);
       runs.push({ solver: name, budget, steps, nfe: r.modelCalls, error: relativeL2(r.x.data, ref) });
-      setup.onRun?.(runs.length, total);
+      setup.onRun?.(++done, total);
     }
     const mine = runs.filter((r) => r.solver === name);
     orders[name] = stochastic[name] ? undefined : measuredOrder(mine.map((r) => r.nfe), mine.map((r) => r.error));
@@ -150,7 +157,7 @@ export function markdownTable(result: CompareResult): string {
   const rows = result.solvers.map((name) => {
     const cells = result.budgets.map((b) => {
       const r = result.runs.find((x) => x.solver === name && x.budget === b);
-      if (!r) return '';
+      if (!r) return '-';
       return r.nfe === b ? formatError(r.error) : `${formatError(r.error)} (${r.nfe})`;
     });
     const order = result.orders[name];

@@ -1,8 +1,8 @@
 /**
- * PNDM's PLMS against a reference written here from diffusers' PNDMScheduler (set_timesteps with
- * skip_prk_steps, step_plms, _get_prev_sample) in VP variables and float64: the same N + 1 model calls
- * (timesteps and inputs) and the same final sample, for eps and v-prediction models and the three timestep
- * spacings. The Gaussian model is exact, so the test also checks that PLMS converges to the ODE solution.
+ * PNDM against a reference written here from diffusers' PNDMScheduler (set_timesteps, step_prk,
+ * step_plms, _get_prev_sample) in VP variables and float64: the same model calls (timesteps, in order) and
+ * the same final sample, with PLMS's and the Runge-Kutta warm-up, for eps and v-prediction models and the
+ * three timestep spacings.
  */
 import { describe, expect, it } from 'vitest';
 import { Tensor } from '../nodes/core/tensor.ts';
@@ -32,8 +32,8 @@ const SD15_PNDM: SchedulerConfig = {
   clip_sample: false,
 };
 
-/** PNDMScheduler.set_timesteps (skip_prk_steps): _timesteps ascending, then the PLMS list. */
-function plmsTimesteps(cfg: SchedulerConfig, n: number): number[] {
+/** PNDMScheduler.set_timesteps: _timesteps ascending, then the PRK and PLMS lists. */
+function pndmTimesteps(cfg: SchedulerConfig, n: number): { prk: number[]; plms: number[] } {
   const T = 1000;
   const spacing = (cfg.timestep_spacing as string | undefined) ?? 'leading';
   let ts: number[];
@@ -44,11 +44,16 @@ function plmsTimesteps(cfg: SchedulerConfig, n: number): number[] {
     for (let v = T; v > 0; v -= T / n) desc.push(Math.round(v) - 1);
     ts = desc.reverse();
   }
-  return [...ts.slice(0, -1), ...ts.slice(-2, -1), ...ts.slice(-1)].reverse();
+  if (cfg.skip_prk_steps === true) return { prk: [], plms: [...ts.slice(0, -1), ...ts.slice(-2, -1), ...ts.slice(-1)].reverse() };
+  // prk = _timesteps[-4:].repeat(2) + tile([0, T//N//2], 4); then prk[:-1].repeat(2)[1:-1][::-1].
+  const half = Math.floor(Math.floor(T / n) / 2);
+  const base = ts.slice(-4).flatMap((t) => [t, t + half]);
+  const doubled = base.slice(0, -1).flatMap((t) => [t, t]);
+  return { prk: doubled.slice(1, -1).reverse(), plms: ts.slice(0, -3).reverse() };
 }
 
-/** diffusers' PNDM PLMS loop in VP variables; returns the final sample and the model's timesteps. */
-async function diffusersPlms(cfg: SchedulerConfig, n: number, x0: Float64Array, raw: (x: Float64Array, t: number) => Promise<Float64Array>) {
+/** diffusers' PNDMScheduler loop (step_prk, step_plms) in VP variables; the final sample and the model's timesteps. */
+async function diffusersPndm(cfg: SchedulerConfig, n: number, x0: Float64Array, raw: (x: Float64Array, t: number) => Promise<Float64Array>) {
   const abar = alphasCumprod(betasFromConfig(cfg));
   const finalAbar = cfg.set_alpha_to_one === true ? 1 : abar[0];
   const ratio = Math.floor(1000 / n);
@@ -65,33 +70,53 @@ async function diffusersPlms(cfg: SchedulerConfig, n: number, x0: Float64Array, 
     return res;
   };
   const combine = (ws: number[], es: Float64Array[]) => es[0].map((_, k) => ws.reduce((acc, w, j) => acc + w * es[j][k], 0));
+  const { prk, plms } = pndmTimesteps(cfg, n);
   let x = x0;
   let ets: Float64Array[] = [];
   let cur: Float64Array | undefined;
+  let curOut: Float64Array | undefined;
   const seen: number[] = [];
-  const list = plmsTimesteps(cfg, n);
-  for (let counter = 0; counter < list.length; counter++) {
-    let t = list[counter];
-    seen.push(t);
-    let out = await raw(x, t);
-    let prevT = t - ratio;
-    if (counter !== 1) {
-      ets = [...ets.slice(-3), out];
+  let counter = 0;
+  for (const called of [...prk, ...plms]) {
+    seen.push(called);
+    let out = await raw(x, called);
+    if (counter < prk.length) {
+      // step_prk
+      const diff = counter % 2 ? 0 : Math.floor(ratio / 2);
+      const prevT = called - diff;
+      const t = prk[Math.floor(counter / 4) * 4];
+      const add = (w: number) => (curOut = curOut ? combine([1, w], [curOut, out]) : combine([w], [out]));
+      if (counter % 4 === 0) {
+        add(1 / 6);
+        ets.push(out);
+        cur = x;
+      } else if (counter % 4 === 1 || counter % 4 === 2) add(1 / 3);
+      else {
+        out = combine([1, 1 / 6], [curOut!, out]);
+        curOut = undefined;
+      }
+      x = prevSample(cur!, t, prevT, out);
     } else {
-      prevT = t;
-      t = t + ratio;
+      // step_plms
+      let t = called;
+      let prevT = t - ratio;
+      if (counter !== 1) ets = [...ets.slice(-3), out];
+      else {
+        prevT = t;
+        t = t + ratio;
+      }
+      let sample = x;
+      if (ets.length === 1 && counter === 0) cur = x;
+      else if (ets.length === 1 && counter === 1) {
+        out = combine([0.5, 0.5], [out, ets[0]]);
+        sample = cur!;
+        cur = undefined;
+      } else if (ets.length === 2) out = combine([3 / 2, -1 / 2], [ets[1], ets[0]]);
+      else if (ets.length === 3) out = combine([23 / 12, -16 / 12, 5 / 12], [ets[2], ets[1], ets[0]]);
+      else if (ets.length === 4) out = combine([55 / 24, -59 / 24, 37 / 24, -9 / 24], [ets[3], ets[2], ets[1], ets[0]]);
+      x = prevSample(sample, t, prevT, out);
     }
-    let sample = x;
-    if (ets.length === 1 && counter === 0) {
-      cur = x;
-    } else if (ets.length === 1 && counter === 1) {
-      out = combine([0.5, 0.5], [out, ets[0]]);
-      sample = cur!;
-      cur = undefined;
-    } else if (ets.length === 2) out = combine([3 / 2, -1 / 2], [ets[1], ets[0]]);
-    else if (ets.length === 3) out = combine([23 / 12, -16 / 12, 5 / 12], [ets[2], ets[1], ets[0]]);
-    else if (ets.length === 4) out = combine([55 / 24, -59 / 24, 37 / 24, -9 / 24], [ets[3], ets[2], ets[1], ets[0]]);
-    x = prevSample(sample, t, prevT, out);
+    counter++;
   }
   return { x, seen };
 }
@@ -99,7 +124,7 @@ async function diffusersPlms(cfg: SchedulerConfig, n: number, x0: Float64Array, 
 async function compare(cfg: SchedulerConfig, n: number) {
   const model = fakeVpModel(P, cfg);
   const xvp = seededNormals(DIMS.reduce((a, b) => a * b, 1), 11);
-  const ref = await diffusersPlms(cfg, n, xvp, async (x, t) => {
+  const ref = await diffusersPndm(cfg, n, xvp, async (x, t) => {
     const out = await model.denoiser.run({
       sample: { dims: DIMS, data: Float32Array.from(x), type: 'float32' },
       timestep: { dims: [1], data: Float32Array.of(t), type: 'float32' },
@@ -116,16 +141,22 @@ async function compare(cfg: SchedulerConfig, n: number) {
   return { ours, ref: ref.x, seen: [...model.seen], refSeen: ref.seen };
 }
 
-describe('PNDM (PLMS) matches diffusers PNDMScheduler with skip_prk_steps', () => {
+describe('PNDM matches diffusers PNDMScheduler', () => {
+  const prk = { ...SD15_PNDM, skip_prk_steps: false };
   const cases: [string, SchedulerConfig, number][] = [
-    ['SD 1.5, leading, 1 step', SD15_PNDM, 1],
-    ['SD 1.5, leading, 2 steps', SD15_PNDM, 2],
-    ['SD 1.5, leading, 5 steps', SD15_PNDM, 5],
-    ['SD 1.5, leading, 25 steps', SD15_PNDM, 25],
-    ['linspace, 10 steps', { ...SD15_PNDM, timestep_spacing: 'linspace' }, 10],
-    ['trailing, 7 steps', { ...SD15_PNDM, timestep_spacing: 'trailing', steps_offset: 0 }, 7],
-    ['v-prediction, 12 steps', { ...SD15_PNDM, prediction_type: 'v_prediction' }, 12],
-    ['set_alpha_to_one, 10 steps', { ...SD15_PNDM, set_alpha_to_one: true }, 10],
+    ['PLMS: SD 1.5, leading, 1 step', SD15_PNDM, 1],
+    ['PLMS: SD 1.5, leading, 2 steps', SD15_PNDM, 2],
+    ['PLMS: SD 1.5, leading, 5 steps', SD15_PNDM, 5],
+    ['PLMS: SD 1.5, leading, 25 steps', SD15_PNDM, 25],
+    ['PLMS: linspace, 10 steps', { ...SD15_PNDM, timestep_spacing: 'linspace' }, 10],
+    ['PLMS: trailing, 7 steps', { ...SD15_PNDM, timestep_spacing: 'trailing', steps_offset: 0 }, 7],
+    ['PLMS: v-prediction, 12 steps', { ...SD15_PNDM, prediction_type: 'v_prediction' }, 12],
+    ['PLMS: set_alpha_to_one, 10 steps', { ...SD15_PNDM, set_alpha_to_one: true }, 10],
+    ['PRK warm-up: leading, 4 steps', prk, 4],
+    ['PRK warm-up: leading, 20 steps', prk, 20],
+    ['PRK warm-up: odd T//N (9 steps: stages off by one level)', prk, 9],
+    ['PRK warm-up: linspace, 10 steps', { ...prk, timestep_spacing: 'linspace' }, 10],
+    ['PRK warm-up: v-prediction, 12 steps', { ...prk, prediction_type: 'v_prediction' }, 12],
   ];
   it.each(cases)('%s: same model calls and final sample', async (_name, cfg, n) => {
     const { ours, ref, seen, refSeen } = await compare(cfg, n);
@@ -133,10 +164,19 @@ describe('PNDM (PLMS) matches diffusers PNDMScheduler with skip_prk_steps', () =
     expect(relL2(ours, ref)).toBeLessThan(1e-5);
   });
 
-  it('N steps make N + 1 model calls (one for a single step)', () => {
-    const solver = createSolver('pndm', SD15_PNDM);
+  it('PLMS makes N + 1 model calls (one for a single step), the Runge-Kutta warm-up N + 9', () => {
+    const plms = createSolver('pndm', SD15_PNDM);
+    const rk = createSolver('pndm', { ...SD15_PNDM, skip_prk_steps: false });
     const model = fakeVpModel(P, SD15_PNDM);
-    for (const n of [1, 2, 10]) expect(solver.modelCalls!(buildSigmas(SD15_PNDM, model.modelIndex, n, 'pndm'))).toBe(n === 1 ? 1 : n + 1);
+    for (const n of [1, 2, 10]) expect(plms.modelCalls!(buildSigmas(SD15_PNDM, model.modelIndex, n, 'pndm'))).toBe(n === 1 ? 1 : n + 1);
+    expect(rk.modelCalls!(buildSigmas(SD15_PNDM, model.modelIndex, 10, 'pndm'))).toBe(19);
+  });
+
+  it('the Runge-Kutta warm-up needs 4 steps or more (diffusers cannot build its timesteps below that)', () => {
+    const cfg = { ...SD15_PNDM, skip_prk_steps: false };
+    const model = fakeVpModel(P, cfg);
+    const solver = createSolver('pndm', cfg);
+    expect(() => solver.init({ sigmas: buildSigmas(cfg, model.modelIndex, 3, 'pndm') }, new Tensor(DIMS))).toThrow(/at least 4 steps, got 3/);
   });
 
   it('runs on the PNDM grid: set_alpha_to_one defaults to false for PNDM (true for DDIM)', () => {
@@ -149,9 +189,9 @@ describe('PNDM (PLMS) matches diffusers PNDMScheduler with skip_prk_steps', () =
     expect(pndm.timesteps).toEqual(ddim.timesteps);
   });
 
-  it('auto picks PNDM for configs that skip the Runge-Kutta warm-up, DDIM otherwise', () => {
+  it('auto picks PNDM for PNDMScheduler configs, with or without the Runge-Kutta warm-up', () => {
     expect(defaultSolverFor(SD15_PNDM, 'vp')).toBe('pndm');
-    expect(defaultSolverFor({ ...SD15_PNDM, skip_prk_steps: false }, 'vp')).toBe('ddim');
+    expect(defaultSolverFor({ ...SD15_PNDM, skip_prk_steps: false }, 'vp')).toBe('pndm');
   });
 
   it('refuses x0-prediction models and grids off the training table, naming the cause', async () => {

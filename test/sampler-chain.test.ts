@@ -259,7 +259,8 @@ describe('Sampler: solver auto', () => {
       [{ _class_name: 'DPMSolverMultistepScheduler', algorithm_type: 'dpmsolver' }, 'dpm_2m'],
       [{ _class_name: 'DPMSolverSinglestepScheduler', solver_order: 3 }, 'dpm_3s'],
       [{ _class_name: 'UniPCMultistepScheduler', solver_order: 3 }, 'unipc'],
-      [{ _class_name: 'PNDMScheduler' }, 'ddim'], // no PLMS here: DDIM on its grid keys
+      [{ _class_name: 'PNDMScheduler', skip_prk_steps: true }, 'pndm'],
+      [{ _class_name: 'PNDMScheduler' }, 'pndm'],
     ];
     for (const [over, solver] of cases) {
       const cfg = { ...SD_VP_DDIM, ...over };

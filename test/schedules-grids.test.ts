@@ -243,7 +243,7 @@ describe('solver -> family', () => {
 
   it('defaults from the scheduler class', () => {
     expect(defaultSolverFor({ _class_name: 'EulerAncestralDiscreteScheduler' }, 'vp')).toBe('euler_ancestral');
-    expect(defaultSolverFor({ _class_name: 'PNDMScheduler' }, 'vp')).toBe('ddim');
+    expect(defaultSolverFor({ _class_name: 'PNDMScheduler' }, 'vp')).toBe('pndm');
     expect(defaultSolverFor({ _class_name: 'FlowMatchEulerDiscreteScheduler' }, 'flow')).toBe('flow_euler');
     expect(defaultSolverFor({ _class_name: 'DPMSolverMultistepScheduler', use_flow_sigmas: true }, 'flow')).toBe('dpmpp_2m');
   });

@@ -43,6 +43,17 @@ describe('SolverCompare helpers', () => {
     expect(stepsForBudget(createSolver('rf_solver'), (n) => buildSigmas(FLOW_MATCH_SHIFT3, flow.modelIndex, n, 'rf_solver'), 10)).toBe(5);
   });
 
+  it('PNDM with its Runge-Kutta warm-up starts at 4 steps (13 calls): smaller budgets get no entry', async () => {
+    const model = analytic(fakeVpModel(p), 'gaussian-vp');
+    const grid = (n: number) => buildSigmas(SD_VP_DDIM, model.modelIndex, n, 'pndm');
+    expect(stepsForBudget(createSolver('pndm', SD_VP_DDIM), grid, 20)).toBe(11);
+    const ctx = context();
+    const out = await compare(model, { solvers: 'ddim, pndm', nfe: '5, 20' }, ctx);
+    const table = out.table as string;
+    expect(table).toMatch(/\| pndm \| - \| \d\.\d\de-\d \|/);
+    expect(ctx.done.at(-1)).toBe(4);
+  });
+
   it('measures the order as the log-log slope', () => {
     expect(measuredOrder([5, 10, 20, 50], [5, 10, 20, 50].map((n) => 3 * n ** -2))).toBeCloseTo(2, 10);
     expect(measuredOrder([10], [0.1])).toBeUndefined();

@@ -1,32 +1,36 @@
 /**
- * PNDM's pseudo linear multistep method (PLMS; Liu et al. 2022) with diffusers PNDMScheduler semantics for
- * skip_prk_steps = true, the scheduler Stable Diffusion 1.x ships with. It walks the DDIM grid (integer
- * timesteps, prev_t = t - T//N, final_alpha_cumprod at the end) and takes DDIM's deterministic step with a
- * combination of the model's past outputs:
- *   step 0: the output e0 at t0, a DDIM step to t0 - T//N, a second call there (at timestep t1), then the
- *           step from t0 again with (e0 + e1')/2 (a Heun-like start; N + 1 model calls in all);
- *   step k: (3 e_k - e_{k-1}) / 2, then (23, -16, 5) / 12, then (55, -59, 37, -9) / 24 (Adams-Bashforth with
- *           constant coefficients, whatever the spacing of the grid).
- * The outputs are combined raw (v_prediction outputs before their conversion to noise), as diffusers does;
- * the conversion then uses the step's own level and sample. diffusers' second warm-up call treats the
- * starting sample as if it were at t1 + T//N; that level is used here too (it is t0 on leading grids).
+ * PNDM (Liu et al. 2022) with diffusers PNDMScheduler semantics. It walks the DDIM grid (integer timesteps,
+ * prev_t = t - T//N, final_alpha_cumprod at the end) and takes DDIM's deterministic step with a combination
+ * of the model's outputs, in one of two warm-ups:
+ *  - skip_prk_steps = true (PLMS, Stable Diffusion 1.x's configs): step 0 takes the output e0 at t0, a DDIM
+ *    step to t0 - T//N, a second call there (at timestep t1), then the step from t0 again with
+ *    (e0 + e1') / 2; N + 1 model calls in all;
+ *  - skip_prk_steps = false (the class default): the first three steps are classical Runge-Kutta steps
+ *    (4 calls each, stages at t + T//N//2 above the next timestep); N + 9 model calls, N >= 4.
+ * After the warm-up, step k uses (3 e_k - e_{k-1}) / 2, then (23, -16, 5) / 12, then (55, -59, 37, -9) / 24
+ * (Adams-Bashforth with constant coefficients, whatever the spacing of the grid).
+ * Outputs are combined raw (v_prediction outputs before their conversion to noise), as diffusers does; the
+ * conversion then uses the step's own level and sample. Where diffusers treats a sample as if it were at
+ * another level (PLMS's second warm-up call takes the start sample as at t1 + T//N; PRK's second stage
+ * evaluates at t1 + T//N//2 a sample moved to t0 - T//N//2), the same levels are used here; on leading
+ * grids with an even T//N they coincide.
  *
- * Deliberate deviations:
- *  - skip_prk_steps = false (PNDM's Runge-Kutta warm-up, 12 model calls over the first 3 steps) is not
- *    offered: this solver always runs the PLMS warm-up above;
- *  - img2img: diffusers' img2img pipeline cuts PNDM's timestep list (whose second entry is doubled) at the
- *    strength index, so its tail starts one level early and then calls the model at levels the sample is
- *    not at; here a tail runs PLMS from its first level, as a full run would.
+ * Deliberate deviation: diffusers' img2img pipeline cuts PNDM's timestep list (PLMS: its second entry is
+ * doubled; PRK: 12 stage entries) at the strength index, so its tail starts part-way through the warm-up
+ * and then calls the model at levels the sample is not at; here an img2img tail runs PNDM from its first
+ * level, as a full run would.
  */
 import type { Tensor } from '../core/tensor.ts';
 import { linearCombination } from './ops.ts';
-import { checkSigmas, levelAt, type Prediction, type Solver, type SolverState } from './solver.ts';
+import { checkSigmas, levelAt, type DenoiseFn, type Prediction, type Solver, type SolverState } from './solver.ts';
 
 export interface PlmsOptions {
   /** The model's training table: the VE level of each integer timestep (vpTable(cfg).sigmas). */
   tableSigmas: ArrayLike<number>;
   /** How the model's outputs are parameterized (PNDMScheduler accepts these two). */
   predictionType?: 'epsilon' | 'v_prediction';
+  /** The Runge-Kutta warm-up (diffusers skip_prk_steps = false); default: PLMS's (skip_prk_steps = true). */
+  rungeKutta?: boolean;
 }
 
 export interface PlmsState extends SolverState {
@@ -34,17 +38,21 @@ export interface PlmsState extends SolverState {
   ets: Tensor[];
 }
 
+/** Runge-Kutta steps before the multistep phase (diffusers: pndm_order 4 timesteps, 3 steps). */
+const RK_STEPS = 3;
+
 /** Adams-Bashforth weights on the last 1-4 outputs (newest first), as diffusers' step_plms. */
 const AB: readonly (readonly number[])[] = [[1], [3 / 2, -1 / 2], [23 / 12, -16 / 12, 5 / 12], [55 / 24, -59 / 24, 37 / 24, -9 / 24]];
 
 const alphaOf = (s: number) => 1 / Math.sqrt(s * s + 1);
 
 export function createPlms(opts: PlmsOptions): Solver<PlmsState> {
-  const name = 'PNDM (PLMS)';
+  const name = 'PNDM';
   const table = opts.tableSigmas;
   if (table.length < 2) throw new Error(`${name}: the training table is empty`);
   const type = opts.predictionType ?? 'epsilon';
   if (type !== 'epsilon' && type !== 'v_prediction') throw new Error(`${name}: prediction_type must be epsilon or v_prediction (diffusers PNDMScheduler), got ${JSON.stringify(type)}`);
+  const rk = opts.rungeKutta === true;
   const indexOf = new Map<number, number>();
   for (let t = 0; t < table.length; t++) indexOf.set(table[t], t);
   const T = table.length;
@@ -90,11 +98,48 @@ export function createPlms(opts: PlmsOptions): Solver<PlmsState> {
     ]);
   }
 
+  /**
+   * diffusers' step_prk over one grid step, from t_i to t_{i+1}: stages at t_i, at t_{i+1} + T//N//2 (twice)
+   * and at t_{i+1}, each DDIM-stepped from t_i; the result uses (e1 + 2 e2 + 2 e3 + e4) / 6. The first
+   * stage's output joins the multistep history.
+   */
+  async function rungeKuttaStep(state: PlmsState, i: number, levels: readonly number[], total: number, model: DenoiseFn): Promise<PlmsState> {
+    const half = Math.floor(Math.floor(T / total) / 2);
+    const s = levels[i];
+    const next = levels[i + 1];
+    const t = timestepOf(s);
+    const tNext = timestepOf(next);
+    const level = (k: number) => {
+      if (k < 0 || k >= T) throw new Error(`${name}: Runge-Kutta stage at t = ${k} is outside the training table (${T} levels)`);
+      return table[k];
+    };
+    const x = state.x;
+    // Stage 1 at t_i; the sample moves to t_i - half for stage 2, which diffusers calls at t_{i+1} + half.
+    const p1 = await model(x, { sigma: s, timestep: t });
+    const e1 = raw(p1, x, s);
+    const sMid = level(tNext + half);
+    const x2 = prevSample(x, s, s, level(t - half), level(t - half), e1);
+    const e2 = raw(await model(x2, { sigma: level(t - half), timestep: tNext + half }), x2, level(t - half));
+    const x3 = prevSample(x, s, s, sMid, sMid, e2);
+    const e3 = raw(await model(x3, { sigma: sMid, timestep: tNext + half }), x3, sMid);
+    const x4 = prevSample(x, s, s, next, next, e3);
+    const e4 = raw(await model(x4, { sigma: next, timestep: tNext }), x4, next);
+    const combined = linearCombination([
+      [1 / 6, e1],
+      [1 / 3, e2],
+      [1 / 3, e3],
+      [1 / 6, e4],
+    ]);
+    return { x: prevSample(x, s, s, next, next, combined), denoised: p1.denoised, ets: [...state.ets, e1] };
+  }
+
   return {
     name: 'pndm',
     nfePerStep: 1,
+    minSteps: rk ? RK_STEPS + 1 : 1,
     modelCalls(sigmas) {
       const n = sigmas.timesteps.length;
+      if (rk) return n + RK_STEPS * 3;
       return n >= 2 ? n + 1 : n;
     },
     init(ctx, x) {
@@ -102,7 +147,9 @@ export function createPlms(opts: PlmsOptions): Solver<PlmsState> {
       if (ctx.sigmas.space !== 'vp') throw new Error(`${name} is defined for VP (diffusion) models only`);
       const s = ctx.sigmas.sigmas;
       for (let k = 1; k < s.length; k++) if (!(s[k] <= s[k - 1])) throw new Error(`${name} needs a descending grid`);
-      for (let k = 0; k < ctx.sigmas.timesteps.length; k++) timestepOf(s[k]);
+      const n = ctx.sigmas.timesteps.length;
+      for (let k = 0; k < n; k++) timestepOf(s[k]);
+      if (rk && n <= RK_STEPS) throw new Error(`${name}: the Runge-Kutta warm-up (the config's skip_prk_steps is false) needs at least ${RK_STEPS + 1} steps, got ${n}`);
       return { x, ets: [] };
     },
     async step(ctx, state, i, model) {
@@ -111,9 +158,10 @@ export function createPlms(opts: PlmsOptions): Solver<PlmsState> {
       const s = sigmas.sigmas[i];
       const next = sigmas.sigmas[i + 1];
       const target = sigmas.targets?.[i] ?? next;
+      if (rk && i < RK_STEPS) return rungeKuttaStep(state, i, sigmas.sigmas, sigmas.segment?.total ?? n, model);
       const pred = await model(state.x, levelAt(sigmas, i));
       const out = raw(pred, state.x, s);
-      if (i === 0) {
+      if (i === 0 && !rk) {
         const first = prevSample(state.x, s, s, target, next, out);
         if (n < 2) return { x: first, denoised: pred.denoised, ets: [out] };
         // Second warm-up call at the next grid timestep on the first-order result, then the step from

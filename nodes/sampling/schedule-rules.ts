@@ -164,6 +164,7 @@ export function isFlowOnlySolver(solver: string): boolean {
 const CLASS_DEFAULT_SOLVER: Record<string, string> = {
   DDIMScheduler: 'ddim',
   DDPMScheduler: 'ddim',
+  PNDMScheduler: 'pndm',
   LCMScheduler: 'ddim',
   EulerDiscreteScheduler: 'euler',
   EulerAncestralDiscreteScheduler: 'euler_ancestral',
@@ -177,15 +178,12 @@ const CLASS_DEFAULT_SOLVER: Record<string, string> = {
 
 /**
  * The solver a model's scheduler config asks for: its class, and for DPM-Solver its solver_order and
- * algorithm_type. PNDM runs as PLMS when the config skips the Runge-Kutta warm-up (skip_prk_steps, as
- * Stable Diffusion's configs do). Classes FlowStudio has no solver for (DDPM, LCM, PNDM with its
- * Runge-Kutta warm-up) fall back to DDIM, whose grid keys they share; flow models default to flow-matching
- * Euler.
+ * algorithm_type. Classes FlowStudio has no solver for (DDPM, LCM) fall back to DDIM, whose grid keys they
+ * share; flow models default to flow-matching Euler.
  */
 export function defaultSolverFor(scheduler: SchedulerConfig, space: 'vp' | 'flow'): string {
   const cls = scheduler._class_name;
-  const plms = cls === 'PNDMScheduler' && scheduler.skip_prk_steps === true ? 'pndm' : undefined;
-  const solver = plms || (typeof cls === 'string' && refineDpm(cls, scheduler)) || (typeof cls === 'string' ? CLASS_DEFAULT_SOLVER[cls] : undefined);
+  const solver = (typeof cls === 'string' && refineDpm(cls, scheduler)) || (typeof cls === 'string' ? CLASS_DEFAULT_SOLVER[cls] : undefined);
   if (space === 'flow') {
     // A DPM/UniPC/DEIS config with flow sigmas (e.g. Sana) keeps its own solver.
     return solver && scheduler.use_flow_sigmas === true ? solver : 'flow_euler';

@@ -57,12 +57,12 @@ const S_NOISE: ParamSpec = {
 const BASE_SOLVERS: Record<string, SolverEntry> = {
   pndm: {
     description:
-      "PNDM's pseudo linear multistep method (PLMS), diffusers PNDMScheduler with skip_prk_steps: Stable Diffusion 1.x's default scheduler. N + 1 model calls for N steps.",
+      "PNDM (diffusers PNDMScheduler): linear multistep steps after a warm-up; with the config's skip_prk_steps (Stable Diffusion 1.x's default scheduler) PLMS, N + 1 model calls, else three Runge-Kutta steps first, N + 9 calls.",
     create: (o) => createPlms(o as PlmsOptions),
     optionsFromConfig: (cfg): PlmsOptions => {
       const type = cfg.prediction_type ?? 'epsilon';
       if (type !== 'epsilon' && type !== 'v_prediction') throw new Error(`PNDM: prediction_type ${JSON.stringify(type)} is not supported (diffusers PNDMScheduler takes epsilon or v_prediction)`);
-      return { tableSigmas: vpTable(cfg, false).sigmas, predictionType: type };
+      return { tableSigmas: vpTable(cfg, false).sigmas, predictionType: type, rungeKutta: cfg.skip_prk_steps !== true };
     },
     spaces: ['vp'],
     // PNDMScheduler neither clips nor thresholds x0 (the wrapper would clip PNDM-family configs).

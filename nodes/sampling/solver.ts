@@ -59,6 +59,8 @@ export interface Solver<S extends SolverState = SolverState> {
   step(ctx: SolverContext, state: S, i: number, model: DenoiseFn): Promise<S>;
   /** Model evaluations a whole run over `sigmas` makes when that is not nfePerStep per step (Heun: 2n - 1). */
   modelCalls?(sigmas: Sigmas): number;
+  /** The fewest steps a run can have (default 1; PNDM's Runge-Kutta warm-up needs 4). */
+  readonly minSteps?: number;
   /** True when steps draw from ctx.noise (ancestral / SDE / churn): the run depends on the seed. */
   readonly stochastic?: boolean;
 }

@@ -56,8 +56,7 @@ export function diffusersSchedulerFor(solver: string, sampler: Record<string, st
     case 'ddim':
       return { cls: 'DDIMScheduler', overrides: {}, eta: Number(sampler.eta ?? 0) };
     case 'pndm':
-      // Our pndm is always PLMS (no Runge-Kutta warm-up).
-      return { cls: 'PNDMScheduler', overrides: { skip_prk_steps: true } };
+      return { cls: 'PNDMScheduler', overrides: {} };
     case 'euler':
       return { cls: 'EulerDiscreteScheduler', overrides: {} };
     case 'euler_ancestral':
@@ -305,13 +304,19 @@ function moreVpCases(): ParityCase[] {
   // PNDM (PLMS): SD 1.x's default scheduler, on DDIM-family grids. No diffusers run has produced their
   // references yet (test/pndm.test.ts checks PLMS against a port of diffusers' step_plms meanwhile).
   const pending = { awaitingReference: true } as const;
-  for (const steps of [1, 2, 3, 8, 25]) add('sd15', 'gaussian-vp', 'pndm', steps, {}, pending);
+  const plms = { skip_prk_steps: true };
+  for (const steps of [1, 2, 3, 8, 25]) add('plms', 'gaussian-vp', 'pndm', steps, plms, pending);
   for (const steps of [8, 25]) {
-    add('linspace', 'gaussian-vp', 'pndm', steps, { timestep_spacing: 'linspace' }, pending);
-    add('trailing', 'gaussian-vp', 'pndm', steps, { timestep_spacing: 'trailing' }, pending);
-    add('linear-vpred', vpc, 'pndm', steps, vpred, pending);
-    add('alpha-to-one', 'gaussian-vp', 'pndm', steps, { set_alpha_to_one: true }, pending);
+    add('plms-linspace', 'gaussian-vp', 'pndm', steps, { ...plms, timestep_spacing: 'linspace' }, pending);
+    add('plms-trailing', 'gaussian-vp', 'pndm', steps, { ...plms, timestep_spacing: 'trailing' }, pending);
+    add('plms-linear-vpred', vpc, 'pndm', steps, { ...plms, ...vpred }, pending);
+    add('plms-alpha-to-one', 'gaussian-vp', 'pndm', steps, { ...plms, set_alpha_to_one: true }, pending);
+    // The Runge-Kutta warm-up (skip_prk_steps false, PNDMScheduler's default).
+    add('prk', 'gaussian-vp', 'pndm', steps, {}, pending);
+    add('prk-linspace', 'gaussian-vp', 'pndm', steps, { timestep_spacing: 'linspace' }, pending);
+    add('prk-linear-vpred', vpc, 'pndm', steps, vpred, pending);
   }
+  add('prk', 'gaussian-vp', 'pndm', 9, {}, pending);
   add('plain', 'sd15', 'pndm', 20, {}, pending);
   // `auto` on SD 1.5's own config (PNDMScheduler, skip_prk_steps) runs PNDM.
   out.push({ id: 'twin-sd15-auto-20', model: 'sd15', config: {}, solver: 'auto', steps: 20, sampler: {}, diffusers: { cls: 'PNDMScheduler', overrides: {} }, stochastic: false, ...pending });
