@@ -4,7 +4,7 @@
  * scripts/diffusers-parity/check.py with torch and onnxruntime) produced from the same ONNX models, configs,
  * noise and conditioning; here each case's graph runs through the engine and its final latent must be within
  * a relative L2 distance of 2e-4 (diffusers' float32 tables against our float64 ones account for up to
- * ~1.3e-4; README in scripts/diffusers-parity). The cases cover every solver with a diffusers class, on
+ * ~1.3e-4; README in scripts/diffusers-parity), after as many model calls as diffusers' loop made. The cases cover every solver with a diffusers class, on
  * SD 1.x-style, v/x0-prediction, zero-SNR, Karras/exponential/Lu grids, thresholding, img2img, stochastic
  * solvers fed diffusers' noise draws, Sana-style flow sigmas, and twins of SD 1.5, SD-Turbo, SDXL, SD3 and
  * FLUX with their real input names and pipeline time units.
@@ -68,7 +68,9 @@ describe(`final latents match diffusers ${meta.diffusers} (${meta.diffusers_comm
     const ref = refs.get(c.id);
     if (!ref) throw new Error(`no diffusers reference for ${c.id}: regenerate test/fixtures/diffusers-parity (scripts/diffusers-parity/README.md)`);
     const { graphFile } = await prepareCase(dir, models, c);
+    const before = await engine.pool.stats();
     const { summary, result } = await engine.execute({ graph: readGraphFile(graphFile) });
+    const calls = (await engine.pool.stats()).runs - before.runs;
     expect(summary.error?.message).toBeUndefined();
     expect(summary.status).toBe('finished');
     const latent = result!.outputs.get('sampler')!.latent as { dims: readonly number[]; data: Float32Array };
@@ -84,6 +86,8 @@ describe(`final latents match diffusers ${meta.diffusers} (${meta.diffusers_comm
       return;
     }
     expect(ref.status).toBe('ok');
+    // As many model calls as diffusers' loop made (one per timestep it walked).
+    expect(calls).toBe(ref.calls);
     expect([...latent.dims]).toEqual(ref.shape);
     const n = latent.data.length;
     const want = refData.subarray(ref.offset!, ref.offset! + n);
