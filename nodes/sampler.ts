@@ -24,6 +24,7 @@ import { Tensor } from './core/tensor.ts';
 import { defineNode, NodeInputError, type ParamSpec } from './core/types.ts';
 import type { SchedulerConfig, SigmaSpace, Sigmas, Trajectory } from './core/values.ts';
 import { img2imgSigmas, noisedStart, onnxImg2imgStart, onnxNoisedStart } from './sampling/add-noise.ts';
+import { plmsImg2imgSigmas, skipsRungeKutta } from './sampling/pndm.ts';
 import { cfgNumber } from './sampling/schedule-config.ts';
 import { defaultSolverFor, isEulerFamilyOrigin } from './sampling/schedule-rules.ts';
 import { sliceSigmas } from './sampling/sigmas-split.ts';
@@ -210,7 +211,9 @@ export const Sampler = defineNode({
     // img2img (diffusers strength): the last min(floor(N * denoise), N) steps (ceil on flow grids), from the latent noised by add_noise;
     // or the legacy ONNX pipeline's start (see onnxImg2imgStart).
     const legacy = start === 'img2img' && params.img2img_rule === 'diffusers-onnx' ? legacyOnnxStart(full, model.scheduler, params.denoise, gridSolver) : undefined;
-    const sigmas = start === 'img2img' ? (legacy ? sliceSigmas(full, legacy.start, full.timesteps.length) : img2imgSigmas(full, params.denoise)) : full;
+    // PNDM's PLMS: diffusers cuts its list with the doubled entry (pndm.ts), not the grid.
+    const plms = start === 'img2img' && !legacy && solverName === 'pndm' && skipsRungeKutta(model.scheduler) ? plmsImg2imgSigmas(full, params.denoise) : undefined;
+    const sigmas = start === 'img2img' ? (legacy ? sliceSigmas(full, legacy.start, full.timesteps.length) : (plms?.sigmas ?? img2imgSigmas(full, params.denoise))) : full;
     const steps = sigmas.timesteps.length;
 
     // One seeded stream: the initial noise first (same draws as RandomNoise with this seed), then the
@@ -250,6 +253,7 @@ export const Sampler = defineNode({
     // An img2img run starts at step k of the full schedule; LMS takes its first coefficients from the levels
     // before k, as diffusers' step_index does (other solvers ignore them).
     if (start === 'img2img') extra.precedingLevels = full.sigmas.slice(0, full.timesteps.length - steps);
+    if (plms) extra.warmup = plms.warmup;
     let solver;
     try {
       solver = createSolver(solverName, model.scheduler, params as Record<string, unknown>, extra);

@@ -5,7 +5,9 @@
  * three timestep spacings.
  */
 import { describe, expect, it } from 'vitest';
+import { paramDefaults } from '../nodes/core/params.ts';
 import { Tensor } from '../nodes/core/tensor.ts';
+import { Sampler } from '../nodes/sampler.ts';
 import type { SchedulerConfig } from '../nodes/core/values.ts';
 import { alphasCumprod, betasFromConfig } from '../nodes/sampling/betas.ts';
 import { createDenoiseFn } from '../nodes/sampling/denoiser.ts';
@@ -14,6 +16,7 @@ import { runSampler } from '../nodes/sampling/sampler-loop.ts';
 import { defaultSolverFor } from '../nodes/sampling/schedule-rules.ts';
 import { buildSigmas } from '../nodes/sampling/schedules.ts';
 import { createSolver } from '../nodes/sampling/solver-registry.ts';
+import { fakeExecContext } from './helpers/exec-context.ts';
 import { fakeVpModel, relL2 } from './sampling-fake-model.ts';
 
 const DIMS = [1, 3, 8, 8];
@@ -53,7 +56,13 @@ function pndmTimesteps(cfg: SchedulerConfig, n: number): { prk: number[]; plms: 
 }
 
 /** diffusers' PNDMScheduler loop (step_prk, step_plms) in VP variables; the final sample and the model's timesteps. */
-async function diffusersPndm(cfg: SchedulerConfig, n: number, x0: Float64Array, raw: (x: Float64Array, t: number) => Promise<Float64Array>) {
+async function diffusersPndm(
+  cfg: SchedulerConfig,
+  n: number,
+  x0: Float64Array,
+  raw: (x: Float64Array, t: number) => Promise<Float64Array>,
+  img2img?: { strength: number; noise: Float64Array },
+) {
   const abar = alphasCumprod(betasFromConfig(cfg));
   const finalAbar = cfg.set_alpha_to_one === true ? 1 : abar[0];
   const ratio = Math.floor(1000 / n);
@@ -71,13 +80,21 @@ async function diffusersPndm(cfg: SchedulerConfig, n: number, x0: Float64Array, 
   };
   const combine = (ws: number[], es: Float64Array[]) => es[0].map((_, k) => ws.reduce((acc, w, j) => acc + w * es[j][k], 0));
   const { prk, plms } = pndmTimesteps(cfg, n);
+  let list = [...prk, ...plms];
   let x = x0;
+  if (img2img) {
+    // StableDiffusionImg2ImgPipeline: timesteps[t_start * order:], add_noise at the first of them.
+    const tStart = Math.max(n - Math.min(Math.floor(n * img2img.strength), n), 0);
+    list = list.slice(tStart);
+    const a = abar[list[0]];
+    x = x0.map((v, k) => Math.sqrt(a) * v + Math.sqrt(1 - a) * img2img.noise[k]);
+  }
   let ets: Float64Array[] = [];
   let cur: Float64Array | undefined;
   let curOut: Float64Array | undefined;
   const seen: number[] = [];
   let counter = 0;
-  for (const called of [...prk, ...plms]) {
+  for (const called of list) {
     seen.push(called);
     let out = await raw(x, called);
     if (counter < prk.length) {
@@ -162,6 +179,48 @@ describe('PNDM matches diffusers PNDMScheduler', () => {
     const { ours, ref, seen, refSeen } = await compare(cfg, n);
     expect(seen).toEqual(refSeen);
     expect(relL2(ours, ref)).toBeLessThan(1e-5);
+  });
+
+  it.each([
+    [10, 0.3],
+    [10, 0.75],
+    [10, 0.85],
+    [10, 0.9],
+    [10, 0.1],
+    [25, 0.6],
+  ])('PLMS img2img, %i steps at strength %f: the img2img pipeline\'s cut list, noise and model calls', async (n, strength) => {
+    const model = fakeVpModel(P, SD15_PNDM);
+    const size = DIMS.reduce((a, b) => a * b, 1);
+    const init = seededNormals(size, 21).map((v) => 0.5 * v + 0.1);
+    const noise = seededNormals(size, 22);
+    const ref = await diffusersPndm(
+      SD15_PNDM,
+      n,
+      init,
+      async (x, t) => {
+        const out = await model.denoiser.run({
+          sample: { dims: DIMS, data: Float32Array.from(x), type: 'float32' },
+          timestep: { dims: [1], data: Float32Array.of(t), type: 'float32' },
+        });
+        return Float64Array.from(out.out_sample.data as Float32Array);
+      },
+      { strength, noise },
+    );
+    model.seen.length = 0;
+    const out = await Sampler.execute(
+      fakeExecContext({ nodeId: 's', nodeType: 'Sampler' }),
+      {
+        model,
+        latent: new Tensor(DIMS, Float32Array.from(init)),
+        noise: new Tensor(DIMS, Float32Array.from(noise)),
+        sigmas: undefined,
+        conditioning: undefined,
+        guidance: undefined,
+      },
+      { ...(paramDefaults(Sampler) as Parameters<typeof Sampler.execute>[2]), solver: 'pndm', steps: n, start: 'img2img', denoise: strength },
+    );
+    expect(model.seen).toEqual(ref.seen);
+    expect(relL2(out.latent.data, ref.x)).toBeLessThan(1e-5);
   });
 
   it('PLMS makes N + 1 model calls (one for a single step), the Runge-Kutta warm-up N + 9', () => {

@@ -15,14 +15,18 @@
  * evaluates at t1 + T//N//2 a sample moved to t0 - T//N//2), the same levels are used here; on leading
  * grids with an even T//N they coincide.
  *
- * Deliberate deviation: diffusers' img2img pipeline cuts PNDM's timestep list (PLMS: its second entry is
- * doubled; PRK: 12 stage entries) at the strength index, so its tail starts part-way through the warm-up
- * and then calls the model at levels the sample is not at; here an img2img tail runs PNDM from its first
- * level, as a full run would.
+ * img2img: diffusers' img2img pipeline cuts PNDM's timestep list at the strength index k. PLMS's list has
+ * its second entry doubled, so the cut starts one level early and its warm-up (counters 0 and 1) runs on the
+ * list's first two entries, after which the sample is called at the next entry whatever level it is at;
+ * `plmsImg2imgSigmas` builds that walk as a grid plus the warm-up's second call (`warmup`).
+ *
+ * Deliberate deviation: the Runge-Kutta list cut part-way through its 12 stage entries is not reproduced;
+ * an img2img tail with the Runge-Kutta warm-up runs it from the tail's first level, as a full run would.
  */
 import type { Tensor } from '../core/tensor.ts';
 import { linearCombination } from './ops.ts';
-import { checkSigmas, levelAt, type DenoiseFn, type Prediction, type Solver, type SolverState } from './solver.ts';
+import type { SchedulerConfig, Sigmas } from '../core/values.ts';
+import { checkSigmas, levelAt, type DenoiseFn, type ModelLevel, type Prediction, type Solver, type SolverState } from './solver.ts';
 
 export interface PlmsOptions {
   /** The model's training table: the VE level of each integer timestep (vpTable(cfg).sigmas). */
@@ -31,6 +35,11 @@ export interface PlmsOptions {
   predictionType?: 'epsilon' | 'v_prediction';
   /** The Runge-Kutta warm-up (diffusers skip_prk_steps = false); default: PLMS's (skip_prk_steps = true). */
   rungeKutta?: boolean;
+  /**
+   * PLMS: the level and timestep of the warm-up's second call (diffusers' counter 1), where step 0 then
+   * lands; default the grid's second level. Set by plmsImg2imgSigmas for img2img tails.
+   */
+  warmup?: ModelLevel;
 }
 
 export interface PlmsState extends SolverState {
@@ -162,19 +171,21 @@ export function createPlms(opts: PlmsOptions): Solver<PlmsState> {
       const pred = await model(state.x, levelAt(sigmas, i));
       const out = raw(pred, state.x, s);
       if (i === 0 && !rk) {
-        const first = prevSample(state.x, s, s, target, next, out);
-        if (n < 2) return { x: first, denoised: pred.denoised, ets: [out] };
-        // Second warm-up call at the next grid timestep on the first-order result, then the step from
-        // the start again with the mean output, taken as from t1 + T//N (diffusers' counter 1).
-        const pred2 = await model(first, levelAt(sigmas, 1));
+        if (n < 2 && !opts.warmup) return { x: prevSample(state.x, s, s, target, next, out), denoised: pred.denoised, ets: [out] };
+        // Second warm-up call (diffusers' counter 1) on the first-order result, at the next timestep of
+        // its list; then the step from the start again with the mean output, taken as from that
+        // timestep + T//N down to it.
+        const w = opts.warmup ?? levelAt(sigmas, 1);
+        const first = prevSample(state.x, s, s, target, target, out);
+        const pred2 = await model(first, { sigma: target, timestep: w.timestep });
         const mean = linearCombination([
-          [0.5, raw(pred2, first, next)],
+          [0.5, raw(pred2, first, target)],
           [0.5, out],
         ]);
         const ratio = Math.floor(T / (sigmas.segment?.total ?? n));
-        const tFrom = timestepOf(next) + ratio;
+        const tFrom = timestepOf(w.sigma) + ratio;
         if (tFrom >= T) throw new Error(`${name}: warm-up level t = ${tFrom} is outside the training table (${T} levels)`);
-        return { x: prevSample(state.x, s, table[tFrom], next, next, mean), denoised: pred.denoised, ets: [out] };
+        return { x: prevSample(state.x, s, table[tFrom], w.sigma, next, mean), denoised: pred.denoised, ets: [out] };
       }
       const ets = [...state.ets, out].slice(-4);
       const w = AB[ets.length - 1];
@@ -182,4 +193,38 @@ export function createPlms(opts: PlmsOptions): Solver<PlmsState> {
       return { x: prevSample(state.x, s, s, target, next, combined), denoised: pred.denoised, ets };
     },
   };
+}
+
+/** Whether a scheduler config runs PNDM as PLMS (skip_prk_steps) rather than after the Runge-Kutta warm-up. */
+export function skipsRungeKutta(cfg: SchedulerConfig): boolean {
+  return cfg.skip_prk_steps === true;
+}
+
+/**
+ * diffusers' StableDiffusionImg2ImgPipeline with PNDM's PLMS list [g0, g1, g1, g2, ..., g_{N-1}] cut at
+ * t_start = N - min(floor(N * strength), N): the add_noise level is the cut list's first entry; its second
+ * entry is the warm-up's second call; every later entry is one step, from its own level (where diffusers
+ * takes the sample to be) to that entry's DDIM target. As a grid: the first entry, then the entries from
+ * the third on, with the full grid's targets; step 0 lands on the second entry's level (the end of the run
+ * when the cut list has two entries). Undefined when the run is the whole schedule or nothing of it.
+ */
+export function plmsImg2imgSigmas(full: Sigmas, strength: number): { sigmas: Sigmas; warmup: ModelLevel } | undefined {
+  const n = full.timesteps.length;
+  const k = n - Math.min(Math.floor(n * strength), n);
+  if (k === 0 || k >= n || n < 2) return undefined;
+  // Indices into the full grid of the cut list's entries: plms index j is grid step j - 1 for j >= 2.
+  const plms = [0, 1, ...Array.from({ length: n - 1 }, (_, j) => j + 1)];
+  const list = plms.slice(k);
+  const steps = [list[0], ...list.slice(2)];
+  const target = (j: number) => full.targets?.[j] ?? full.sigmas[j + 1];
+  const warm = list[1];
+  const sigmas: Sigmas = {
+    space: full.space,
+    sigmas: [...steps.map((j) => full.sigmas[j]), steps.length > 1 ? target(steps[steps.length - 1]) : full.sigmas[warm]],
+    timesteps: steps.map((j) => full.timesteps[j]),
+    targets: steps.map(target),
+    segment: { start: (full.segment?.start ?? 0) + k, total: full.segment?.total ?? n },
+  };
+  if (full.origin !== undefined) sigmas.origin = full.origin;
+  return { sigmas, warmup: { sigma: full.sigmas[warm], timestep: full.timesteps[warm] } };
 }

@@ -13,7 +13,7 @@ import { createFlowEuler, type FlowEulerOptions } from './flow-euler.ts';
 import { createHeun } from './heun.ts';
 import { createLms, LMS_MAX_ORDER } from './lms.ts';
 import { createMrsOnVe } from './mrs.ts';
-import { createPlms, type PlmsOptions } from './pndm.ts';
+import { createPlms, skipsRungeKutta, type PlmsOptions } from './pndm.ts';
 import { vpTable } from './sigma-grids.ts';
 import { createRfSolver } from './rf-solver.ts';
 import type { Solver } from './solver.ts';
@@ -62,7 +62,7 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     optionsFromConfig: (cfg): PlmsOptions => {
       const type = cfg.prediction_type ?? 'epsilon';
       if (type !== 'epsilon' && type !== 'v_prediction') throw new Error(`PNDM: prediction_type ${JSON.stringify(type)} is not supported (diffusers PNDMScheduler takes epsilon or v_prediction)`);
-      return { tableSigmas: vpTable(cfg, false).sigmas, predictionType: type, rungeKutta: cfg.skip_prk_steps !== true };
+      return { tableSigmas: vpTable(cfg, false).sigmas, predictionType: type, rungeKutta: !skipsRungeKutta(cfg) };
     },
     spaces: ['vp'],
     // PNDMScheduler neither clips nor thresholds x0 (the wrapper would clip PNDM-family configs).

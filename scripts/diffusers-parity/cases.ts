@@ -317,6 +317,9 @@ function moreVpCases(): ParityCase[] {
     add('prk-linear-vpred', vpc, 'pndm', steps, vpred, pending);
   }
   add('prk', 'gaussian-vp', 'pndm', 9, {}, pending);
+  for (const strength of [0.3, 0.75, 0.9]) {
+    add(`plms-img2img-s${strength}`, 'gaussian-vp', 'pndm', 20, plms, { ...pending, sampler: { start: 'img2img', denoise: strength }, strength });
+  }
   add('plain', 'sd15', 'pndm', 20, {}, pending);
   // `auto` on SD 1.5's own config (PNDMScheduler, skip_prk_steps) runs PNDM.
   out.push({ id: 'twin-sd15-auto-20', model: 'sd15', config: {}, solver: 'auto', steps: 20, sampler: {}, diffusers: { cls: 'PNDMScheduler', overrides: {} }, stochastic: false, ...pending });
