@@ -199,7 +199,13 @@ export const Sampler = defineNode({
       throw new NodeInputError(`solver "${solverName}" runs on ${entry.spaces.join('/')} models only; this model is "${space}"`);
     }
     const gridSolver = GRID_AS[solverName] ?? solverName;
-    const full = inputs.sigmas ?? buildSigmas(model.scheduler, model.modelIndex, params.steps, gridSolver, { imageSeqLen: imageSeqLen(latent.dims) });
+    const start: Exclude<StartMode, 'auto'> = params.start === 'auto' ? (params.denoise < 1 ? 'img2img' : 'noise') : params.start;
+    // LCM's img2img pipeline passes the strength to set_timesteps: all N steps, drawn from the first part of
+    // the distillation schedule, instead of the tail of a full grid.
+    const lcmImg2img = start === 'img2img' && solverName === 'lcm' && params.img2img_rule === 'diffusers' && !inputs.sigmas;
+    const full =
+      inputs.sigmas ??
+      buildSigmas(model.scheduler, model.modelIndex, params.steps, gridSolver, { imageSeqLen: imageSeqLen(latent.dims), ...(lcmImg2img ? { lcmStrength: params.denoise } : {}) });
     try {
       checkSigmas(full);
     } catch (e) {
@@ -207,13 +213,13 @@ export const Sampler = defineNode({
     }
     if (full.space !== space) throw new NodeInputError(`the sigmas are for a "${full.space}" model but this model is "${space}"`, 'sigmas');
 
-    const start: Exclude<StartMode, 'auto'> = params.start === 'auto' ? (params.denoise < 1 ? 'img2img' : 'noise') : params.start;
     // img2img (diffusers strength): the last min(floor(N * denoise), N) steps (ceil on flow grids), from the latent noised by add_noise;
     // or the legacy ONNX pipeline's start (see onnxImg2imgStart).
     const legacy = start === 'img2img' && params.img2img_rule === 'diffusers-onnx' ? legacyOnnxStart(full, model.scheduler, params.denoise, gridSolver) : undefined;
     // PNDM's PLMS: diffusers cuts its list with the doubled entry (pndm.ts), not the grid.
     const plms = start === 'img2img' && !legacy && solverName === 'pndm' && skipsRungeKutta(model.scheduler) ? plmsImg2imgSigmas(full, params.denoise) : undefined;
-    const sigmas = start === 'img2img' ? (legacy ? sliceSigmas(full, legacy.start, full.timesteps.length) : (plms?.sigmas ?? img2imgSigmas(full, params.denoise))) : full;
+    const sigmas =
+      start !== 'img2img' || lcmImg2img ? full : legacy ? sliceSigmas(full, legacy.start, full.timesteps.length) : (plms?.sigmas ?? img2imgSigmas(full, params.denoise));
     const steps = sigmas.timesteps.length;
 
     // One seeded stream: the initial noise first (same draws as RandomNoise with this seed), then the

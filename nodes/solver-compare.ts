@@ -75,8 +75,9 @@ export interface CompareSetup {
 /** The most steps (at least 1) whose model calls fit `budget`. */
 export function stepsForBudget(solver: Solver, grid: (steps: number) => Sigmas, budget: number): number {
   const min = solver.minSteps ?? 1;
-  let n = Math.max(min, Math.floor(budget / solver.nfePerStep));
-  while (solverModelCalls(solver, grid(n + 1)) <= budget) n++;
+  const max = solver.maxSteps ?? Infinity;
+  let n = Math.min(max, Math.max(min, Math.floor(budget / solver.nfePerStep)));
+  while (n + 1 <= max && solverModelCalls(solver, grid(n + 1)) <= budget) n++;
   while (n > min && solverModelCalls(solver, grid(n)) > budget) n--;
   return n;
 }

@@ -47,6 +47,8 @@ describe('SolverCompare helpers', () => {
     const model = analytic(fakeVpModel(p), 'gaussian-vp');
     const grid = (n: number) => buildSigmas(SD_VP_DDIM, model.modelIndex, n, 'pndm');
     expect(stepsForBudget(createSolver('pndm', SD_VP_DDIM), grid, 20)).toBe(11);
+    // LCM's grid has at most original_inference_steps (50) steps, whatever the budget.
+    expect(stepsForBudget(createSolver('lcm', SD_VP_DDIM), (n) => buildSigmas(SD_VP_DDIM, model.modelIndex, n, 'lcm'), 80)).toBe(50);
     const ctx = context();
     const out = await compare(model, { solvers: 'ddim, pndm', nfe: '5, 20' }, ctx);
     const table = out.table as string;

@@ -250,6 +250,7 @@ export function denoisedLimitFromConfig(cfg: SchedulerConfig, solver: string): P
     return limit && { limit, keepEps: true };
   }
   if (cls === 'HeunDiscreteScheduler') limit = clip(false);
+  else if (cls === 'LCMScheduler') limit = threshold() ?? clip(false);
   else if (SCHEDULER_RULES[cls].family === 'multistep') limit = threshold();
   // UniPC's noise-prediction form (predict_x0 false) never thresholds.
   if (cls === 'UniPCMultistepScheduler' && cfg.predict_x0 === false) limit = undefined;

@@ -20,6 +20,7 @@ export const SCHEDULER_CLASSES = [
   'UniPCMultistepScheduler',
   'DEISMultistepScheduler',
   'FlowMatchEulerDiscreteScheduler',
+  'LCMScheduler',
 ] as const;
 export type SchedulerClass = (typeof SCHEDULER_CLASSES)[number];
 
@@ -27,7 +28,7 @@ export type SchedulerClass = (typeof SCHEDULER_CLASSES)[number];
  * Grid rules by family: DDIM (integer t, prev_t = t - T//N); Euler (fractional t, interpolated sigmas);
  * multistep (integer t from N + 1 spaced points, last dropped); flow (flow-matching sigmas in [0, 1]).
  */
-export type GridFamily = 'ddim' | 'euler' | 'multistep' | 'flow';
+export type GridFamily = 'ddim' | 'euler' | 'multistep' | 'flow' | 'lcm';
 
 /** How the levels between sigma_max and the end are placed. 'spaced' = at the spaced timesteps. */
 export const SIGMA_GRIDS = ['spaced', 'karras', 'exponential', 'lu_lambda', 'custom'] as const;
@@ -97,6 +98,8 @@ export const SCHEDULER_RULES: Record<SchedulerClass, SchedulerRules> = {
   },
   DEISMultistepScheduler: { ...VP_DEFAULTS, family: 'multistep', spacing: 'linspace', grids: ['karras', 'exponential'], final: 'sigma_min', flowSigmas: true, sigmaMinIsLastLevel: true },
   FlowMatchEulerDiscreteScheduler: { ...VP_DEFAULTS, family: 'flow', grids: ['karras', 'exponential'], final: 'zero' },
+  // Its own distillation-schedule timesteps (lcm.ts); the last step returns the denoised sample.
+  LCMScheduler: { ...VP_DEFAULTS, family: 'lcm', grids: [], betaSigmas: false, zeroSnr: true, final: 'zero' },
 };
 
 /** Config keys of the level grids. */
@@ -140,6 +143,7 @@ export const SOLVER_SCHEDULERS: Record<string, SchedulerClass> = {
   deis: 'DEISMultistepScheduler',
   flow_euler: 'FlowMatchEulerDiscreteScheduler',
   rf_solver: 'FlowMatchEulerDiscreteScheduler',
+  lcm: 'LCMScheduler',
 };
 
 /** Solvers that exist only for flow models. */
@@ -165,7 +169,7 @@ const CLASS_DEFAULT_SOLVER: Record<string, string> = {
   DDIMScheduler: 'ddim',
   DDPMScheduler: 'ddim',
   PNDMScheduler: 'pndm',
-  LCMScheduler: 'ddim',
+  LCMScheduler: 'lcm',
   EulerDiscreteScheduler: 'euler',
   EulerAncestralDiscreteScheduler: 'euler_ancestral',
   HeunDiscreteScheduler: 'heun',
@@ -178,7 +182,7 @@ const CLASS_DEFAULT_SOLVER: Record<string, string> = {
 
 /**
  * The solver a model's scheduler config asks for: its class, and for DPM-Solver its solver_order and
- * algorithm_type. Classes FlowStudio has no solver for (DDPM, LCM) fall back to DDIM, whose grid keys they
+ * algorithm_type. Classes FlowStudio has no solver for (DDPM) fall back to DDIM, whose grid keys they
  * share; flow models default to flow-matching Euler.
  */
 export function defaultSolverFor(scheduler: SchedulerConfig, space: 'vp' | 'flow'): string {

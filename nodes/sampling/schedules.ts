@@ -10,6 +10,7 @@ import { pipelineMuRule, sigmaSpace, timestepUnits, usesPipelineSigmas } from '.
 import { cfgString } from './schedule-config.ts';
 import { flowMatchSigmas, multistepFlowSigmas, type FlowShiftOptions } from './schedule-flow.ts';
 import { gridFamily, isEulerFamilyOrigin, SCHEDULER_RULES, schedulerClassFor } from './schedule-rules.ts';
+import { lcmSigmas } from './lcm.ts';
 import { ddimSigmas, eulerSigmas, isEulerFamilyClass, isMultistepClass, multistepSigmas, type ScheduleOverrides } from './schedule-vp.ts';
 import { TIMESTEP_SPACINGS } from './sigma-grids.ts';
 
@@ -46,7 +47,10 @@ export {
   type VpTable,
 } from './sigma-grids.ts';
 
-export interface BuildSigmasOptions extends FlowShiftOptions, ScheduleOverrides {}
+export interface BuildSigmasOptions extends FlowShiftOptions, ScheduleOverrides {
+  /** LCM img2img: the strength its set_timesteps takes (the grid is then drawn from the first part of the distillation schedule). */
+  lcmStrength?: number;
+}
 
 /**
  * The sampling grid a model's scheduler config gives for `steps` steps of `solver` (solver names as in
@@ -105,6 +109,7 @@ function computeSigmas(
     return flowMatchSigmas(scheduler, steps, units, { muRule: pipelineMuRule(modelIndex), ...opts, pipelineSigmas: usesPipelineSigmas(modelIndex) });
   }
   if (family === 'ddim') return ddimSigmas(scheduler, steps, units, opts, cls === 'PNDMScheduler' ? cls : 'DDIMScheduler');
+  if (family === 'lcm') return lcmSigmas(scheduler, steps, units, opts.lcmStrength);
   if (isEulerFamilyClass(cls)) return eulerSigmas(scheduler, steps, units, opts, cls);
   if (isMultistepClass(cls)) return multistepSigmas(scheduler, steps, units, opts, cls);
   throw new Error(`solver "${solver}": no VP grid rules for ${cls}`);

@@ -13,6 +13,7 @@ import { createFlowEuler, type FlowEulerOptions } from './flow-euler.ts';
 import { createHeun } from './heun.ts';
 import { createLms, LMS_MAX_ORDER } from './lms.ts';
 import { createMrsOnVe } from './mrs.ts';
+import { createLcm, type LcmOptions } from './lcm.ts';
 import { createPlms, skipsRungeKutta, type PlmsOptions } from './pndm.ts';
 import { vpTable } from './sigma-grids.ts';
 import { createRfSolver } from './rf-solver.ts';
@@ -67,6 +68,19 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     spaces: ['vp'],
     // PNDMScheduler neither clips nor thresholds x0 (the wrapper would clip PNDM-family configs).
     limitsDenoised: true,
+    tableGridOnly: true,
+  },
+  lcm: {
+    description:
+      'Latent Consistency Model sampling (diffusers LCMScheduler) for LCM-distilled models and LCM-LoRA: a consistency step and fresh noise per step, 1-8 steps.',
+    create: (o) => createLcm(o as LcmOptions),
+    optionsFromConfig: (cfg): LcmOptions => ({
+      tableSigmas: vpTable(cfg, true).sigmas,
+      timestepScaling: num(cfg, 'timestep_scaling', 10),
+      originalSteps: num(cfg, 'original_inference_steps', 50),
+    }),
+    spaces: ['vp'],
+    stochastic: true,
     tableGridOnly: true,
   },
   ddim: {
@@ -161,7 +175,7 @@ const EXP_SOLVERS: Record<string, SolverEntry> = Object.fromEntries(
   }),
 );
 
-const { ddim, pndm, euler, euler_ancestral, heun, lms, flow_euler, rf_solver, mrs } = BASE_SOLVERS;
+const { ddim, pndm, euler, euler_ancestral, heun, lms, flow_euler, rf_solver, mrs, lcm } = BASE_SOLVERS;
 
 /** Every registered solver, in the order the Sampler lists them. */
 export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
@@ -175,6 +189,7 @@ export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
   flow_euler,
   rf_solver,
   mrs,
+  lcm,
 };
 
 /** Registered solver names (the Sampler's `solver` enum). */

@@ -61,6 +61,8 @@ export interface Solver<S extends SolverState = SolverState> {
   modelCalls?(sigmas: Sigmas): number;
   /** The fewest steps a run can have (default 1; PNDM's Runge-Kutta warm-up needs 4). */
   readonly minSteps?: number;
+  /** The most steps its grid can have (LCM: original_inference_steps); default unbounded. */
+  readonly maxSteps?: number;
   /** True when steps draw from ctx.noise (ancestral / SDE / churn): the run depends on the seed. */
   readonly stochastic?: boolean;
 }

@@ -83,6 +83,8 @@ export function diffusersSchedulerFor(solver: string, sampler: Record<string, st
       return { cls: 'DEISMultistepScheduler', overrides: {} };
     case 'flow_euler':
       return { cls: 'FlowMatchEulerDiscreteScheduler', overrides: {} };
+    case 'lcm':
+      return { cls: 'LCMScheduler', overrides: {} };
     default:
       throw new Error(`diffusers parity: no diffusers scheduler for solver "${solver}"`);
   }
@@ -323,6 +325,11 @@ function moreVpCases(): ParityCase[] {
   add('plain', 'sd15', 'pndm', 20, {}, pending);
   // `auto` on SD 1.5's own config (PNDMScheduler, skip_prk_steps) runs PNDM.
   out.push({ id: 'twin-sd15-auto-20', model: 'sd15', config: {}, solver: 'auto', steps: 20, sampler: {}, diffusers: { cls: 'PNDMScheduler', overrides: {} }, stochastic: false, ...pending });
+  // LCM (LCM-LoRA / LCM-distilled models): LCMScheduler keys over the SD config.
+  const lcm = { original_inference_steps: 50, timestep_scaling: 10, set_alpha_to_one: true };
+  for (const steps of [1, 2, 4, 8]) add('lcm', 'gaussian-vp', 'lcm', steps, lcm, { ...pending, stochastic: true });
+  add('lcm-small-scaling', 'gaussian-vp', 'lcm', 6, { ...lcm, timestep_scaling: 0.01 }, { ...pending, stochastic: true });
+  add('lcm-img2img', 'gaussian-vp', 'lcm', 4, lcm, { ...pending, stochastic: true, sampler: { start: 'img2img', denoise: 0.5 }, strength: 0.5 });
   add('karras', 'sdxl', 'dpmpp_2m_sde', 12, { use_karras_sigmas: true }, stochastic);
   add('plain', 'sdxl', 'euler_ancestral', 12, {}, stochastic);
   add('plain', 'sd-turbo', 'euler_ancestral', 4, {}, stochastic);

@@ -124,7 +124,13 @@ def run_case(case, root, models, tables64=False):
         else:
             scheduler.set_timesteps(steps)
         timesteps = scheduler.timesteps
-        if case["strength"] is not None:
+        if case["strength"] is not None and case["class"] == "LCMScheduler":
+            # LatentConsistencyModelImg2ImgPipeline: the strength goes to set_timesteps; every step runs.
+            scheduler.set_timesteps(steps, strength=case["strength"])
+            timesteps = scheduler.timesteps
+            init = torch.from_numpy(np.load(os.path.join(root, case["init"])).astype(np.float32))
+            latents = scheduler.add_noise(init, torch.from_numpy(first), timesteps[:1])
+        elif case["strength"] is not None:
             # StableDiffusionImg2ImgPipeline.get_timesteps + prepare_latents.
             init_timestep = min(int(steps * case["strength"]), steps)
             t_start = max(steps - init_timestep, 0)
