@@ -132,6 +132,12 @@ export const Schedule = defineNode({
       throw new NodeInputError(`latent shape ${inputs.latent.shapeString()} has no image size (expected [B, C, H, W] or packed [B, L, C])`, 'latent');
     }
     const imageSeqLen = fromLatent ?? imageSeqLenOfPixels(params.image_width, params.image_height);
+    if (solver === 'lcm') {
+      // LCM draws its timesteps from the distillation schedule; img2img feeds the strength into that draw
+      // (diffusers' LCM img2img pipeline), so every step of the result runs.
+      if (Object.keys(overrides).length > 0) throw new NodeInputError('LCM takes its timesteps from its distillation schedule: spacing, grid and final sigma do not apply (set them to config)');
+      return { sigmas: buildSigmas(model.scheduler, model.modelIndex, params.steps, solver, params.denoise < 1 ? { lcmStrength: params.denoise } : {}) };
+    }
     const full = buildSigmas(model.scheduler, model.modelIndex, params.steps, solver, { ...overrides, imageSeqLen });
     return { sigmas: img2imgSigmas(full, params.denoise) };
   },

@@ -92,6 +92,16 @@ describe('Schedule node', () => {
     expect(s.segment).toEqual({ start: 7, total: 10 });
   });
 
+  it('LCM: the distillation-schedule timesteps; denoise feeds the strength into that draw (every step runs)', async () => {
+    const full = await schedule(handle(SD_DDIM, {}), { steps: 4, solver: 'lcm' });
+    expect(full.timesteps).toEqual([999, 759, 499, 259]);
+    expect(full.sigmas.at(-1)).toBe(0);
+    // strength 0.5: the first 25 of the 50 distillation steps (499 down to 19), 4 of them.
+    const part = await schedule(handle(SD_DDIM, {}), { steps: 4, solver: 'lcm', denoise: 0.5 });
+    expect(part.timesteps).toEqual([499, 379, 259, 139]);
+    await expect(schedule(handle(SD_DDIM, {}), { steps: 4, solver: 'lcm', spacing: 'trailing' })).rejects.toThrow(/do not apply/);
+  });
+
   it('FLUX: the token count comes from the latent, else from the image size params', async () => {
     const model = handle(FLUX_DEV, { _class_name: 'FluxPipeline' });
     const e = Math.exp(1.15); // 4096 tokens
