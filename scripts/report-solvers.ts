@@ -205,7 +205,7 @@ export async function generateSolverReport(config: ReportConfig): Promise<Report
       '',
       `Common grid: ${gridText}. ${same} coincide here: on one grid they take the same first-order step (fact sheet 1).` +
         (ownGridOnly.length > 0
-          ? ` ${ownGridOnly.join(' and ')} ${ownGridOnly.length > 1 ? 'walk' : 'walks'} only ${ownGridOnly.length > 1 ? 'their' : 'its'} scheduler's grid of training levels, so ${ownGridOnly.length > 1 ? 'they are' : 'it is'} in the second table only.`
+          ? ` ${ownGridOnly.length > 1 ? `${ownGridOnly.slice(0, -1).join(', ')} and ${ownGridOnly[ownGridOnly.length - 1]}` : ownGridOnly[0]} ${ownGridOnly.length > 1 ? 'walk' : 'walks'} only ${ownGridOnly.length > 1 ? 'their' : 'its'} scheduler's grid of training levels, so ${ownGridOnly.length > 1 ? 'they are' : 'it is'} in the second table only.`
           : ''),
       '',
       markdownTable(r),

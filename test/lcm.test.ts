@@ -42,7 +42,8 @@ function refTimesteps(n: number, strength = 1, original = 50): number[] {
   for (let i = 1; i <= Math.floor(original * strength); i++) origin.push(i * k - 1);
   origin.reverse();
   const out: number[] = [];
-  for (let i = 0; i < n; i++) out.push(origin[Math.floor((i * origin.length) / n)]);
+  // np.floor(np.linspace(0, len, n, endpoint=False)): i * (len / n) in float64.
+  for (let i = 0; i < n; i++) out.push(origin[Math.floor(i * (origin.length / n))]);
   return out;
 }
 

@@ -16,6 +16,7 @@ import { runSampler } from '../nodes/sampling/sampler-loop.ts';
 import { defaultSolverFor } from '../nodes/sampling/schedule-rules.ts';
 import { buildSigmas } from '../nodes/sampling/schedules.ts';
 import { createSolver } from '../nodes/sampling/solver-registry.ts';
+import { npRound } from './exp-solver-helpers.ts';
 import { fakeExecContext } from './helpers/exec-context.ts';
 import { fakeVpModel, relL2 } from './sampling-fake-model.ts';
 
@@ -40,12 +41,12 @@ function pndmTimesteps(cfg: SchedulerConfig, n: number): { prk: number[]; plms: 
   const T = 1000;
   const spacing = (cfg.timestep_spacing as string | undefined) ?? 'leading';
   let ts: number[];
-  if (spacing === 'linspace') ts = Array.from({ length: n }, (_, i) => Math.round((i * (T - 1)) / Math.max(n - 1, 1)));
+  // numpy rounds half to even; np.arange(T, 0, -T/N) has ceil(T / (T/N)) entries start + i * step.
+  if (spacing === 'linspace') ts = Array.from({ length: n }, (_, i) => npRound((i * (T - 1)) / Math.max(n - 1, 1)));
   else if (spacing === 'leading') ts = Array.from({ length: n }, (_, i) => i * Math.floor(T / n) + ((cfg.steps_offset as number) ?? 0));
   else {
-    const desc: number[] = [];
-    for (let v = T; v > 0; v -= T / n) desc.push(Math.round(v) - 1);
-    ts = desc.reverse();
+    const step = T / n;
+    ts = Array.from({ length: Math.ceil(T / step) }, (_, i) => npRound(T - i * step) - 1).reverse();
   }
   if (cfg.skip_prk_steps === true) return { prk: [], plms: [...ts.slice(0, -1), ...ts.slice(-2, -1), ...ts.slice(-1)].reverse() };
   // prk = _timesteps[-4:].repeat(2) + tile([0, T//N//2], 4); then prk[:-1].repeat(2)[1:-1][::-1].

@@ -244,6 +244,11 @@ export function denoisedLimitFromConfig(cfg: SchedulerConfig, solver: string): P
   const clip = (fallback: boolean): DenoisedLimit | undefined =>
     cfgBool(cfg, 'clip_sample', fallback) ? { kind: 'clip', range: cfgNumber(cfg, 'clip_sample_range', 1) } : undefined;
   let limit: DenoisedLimit | undefined;
+  if (cls === 'DDPMScheduler') {
+    // DDPMScheduler: clip_sample defaults to true; its update reads only x0 and the sample.
+    limit = threshold() ?? clip(true);
+    return limit && { limit };
+  }
   if (cls === 'DDIMScheduler') {
     const own = cfg._class_name;
     limit = threshold() ?? clip(!(typeof own === 'string' && own.startsWith('FlowMatch')));

@@ -35,8 +35,9 @@ export function lcmTimesteps(cfg: SchedulerConfig, steps: number, strength = 1):
   if (Math.floor(origin.length / steps) < 1) {
     throw new Error(`LCM: original_inference_steps x strength (${original} x ${strength}) is smaller than ${steps} steps; use fewer steps or a higher strength`);
   }
-  // np.floor(np.linspace(0, len, N, endpoint=False)).
-  return Array.from({ length: steps }, (_, i) => origin[Math.floor((i * origin.length) / steps)]);
+  // np.floor(np.linspace(0, len, N, endpoint=False)): numpy computes i * (len / N).
+  const step = origin.length / steps;
+  return Array.from({ length: steps }, (_, i) => origin[Math.floor(i * step)]);
 }
 
 /** The LCM grid: levels at the LCM timesteps, ending at 0 (the last step returns the denoised sample). */

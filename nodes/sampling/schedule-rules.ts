@@ -11,6 +11,7 @@ import type { TimestepSpacing } from './sigma-grids.ts';
 export const SCHEDULER_CLASSES = [
   'DDIMScheduler',
   'PNDMScheduler',
+  'DDPMScheduler',
   'EulerDiscreteScheduler',
   'EulerAncestralDiscreteScheduler',
   'HeunDiscreteScheduler',
@@ -70,6 +71,8 @@ export const SCHEDULER_RULES: Record<SchedulerClass, SchedulerRules> = {
   DDIMScheduler: { ...VP_DEFAULTS, family: 'ddim', spacing: 'leading', grids: [], betaSigmas: false, zeroSnr: true, final: 'alpha_to_one' },
   // DDIM's grid keys, but set_alpha_to_one defaults to false and there is no rescale_betas_zero_snr.
   PNDMScheduler: { ...VP_DEFAULTS, family: 'ddim', spacing: 'leading', grids: [], betaSigmas: false, zeroSnr: false, final: 'alpha_to_one' },
+  // DDIM's spacing keys, but each step goes to the next timestep of the list and the last one to abar = 1.
+  DDPMScheduler: { ...VP_DEFAULTS, family: 'ddim', spacing: 'leading', grids: [], betaSigmas: false, zeroSnr: true, final: 'zero' },
   EulerDiscreteScheduler: { ...VP_DEFAULTS, family: 'euler', spacing: 'linspace', grids: ['karras', 'exponential'], zeroSnr: true, final: 'key' },
   EulerAncestralDiscreteScheduler: { ...VP_DEFAULTS, family: 'euler', spacing: 'linspace', grids: [], betaSigmas: false, zeroSnr: true, final: 'zero' },
   HeunDiscreteScheduler: { ...VP_DEFAULTS, family: 'euler', spacing: 'linspace', grids: ['karras', 'exponential'], final: 'zero' },
@@ -125,6 +128,7 @@ export function configGrid(cfg: SchedulerConfig, rules: SchedulerRules, cls: str
 export const SOLVER_SCHEDULERS: Record<string, SchedulerClass> = {
   ddim: 'DDIMScheduler',
   pndm: 'PNDMScheduler',
+  ddpm: 'DDPMScheduler',
   euler: 'EulerDiscreteScheduler',
   euler_ancestral: 'EulerAncestralDiscreteScheduler',
   heun: 'HeunDiscreteScheduler',
@@ -164,10 +168,12 @@ export function isFlowOnlySolver(solver: string): boolean {
   return FLOW_ONLY.has(normalizeSolverName(solver));
 }
 
+/** DDPM variance types the ddpm solver runs (fixed_large_log gives NaN in diffusers; learned ones need the model's variance). */
+export const DDPM_FIXED_VARIANCES: ReadonlySet<string> = new Set(['fixed_small', 'fixed_small_log', 'fixed_large']);
+
 /** diffusers scheduler class name -> the solver FlowStudio runs for it by default. */
 const CLASS_DEFAULT_SOLVER: Record<string, string> = {
   DDIMScheduler: 'ddim',
-  DDPMScheduler: 'ddim',
   PNDMScheduler: 'pndm',
   LCMScheduler: 'lcm',
   EulerDiscreteScheduler: 'euler',
@@ -182,12 +188,13 @@ const CLASS_DEFAULT_SOLVER: Record<string, string> = {
 
 /**
  * The solver a model's scheduler config asks for: its class, and for DPM-Solver its solver_order and
- * algorithm_type. Classes FlowStudio has no solver for (DDPM) fall back to DDIM, whose grid keys they
- * share; flow models default to flow-matching Euler.
+ * algorithm_type. DDPM with a learned variance falls back to DDIM, whose grid keys it shares; flow models default to flow-matching Euler.
  */
 export function defaultSolverFor(scheduler: SchedulerConfig, space: 'vp' | 'flow'): string {
   const cls = scheduler._class_name;
-  const solver = (typeof cls === 'string' && refineDpm(cls, scheduler)) || (typeof cls === 'string' ? CLASS_DEFAULT_SOLVER[cls] : undefined);
+  // DDPM with a learned variance (e.g. DeepFloyd IF) needs the variance channels, which no solver here reads.
+  const ddpm = cls === 'DDPMScheduler' ? (DDPM_FIXED_VARIANCES.has(String(scheduler.variance_type ?? 'fixed_small')) ? 'ddpm' : 'ddim') : undefined;
+  const solver = ddpm || (typeof cls === 'string' && refineDpm(cls, scheduler)) || (typeof cls === 'string' ? CLASS_DEFAULT_SOLVER[cls] : undefined);
   if (space === 'flow') {
     // A DPM/UniPC/DEIS config with flow sigmas (e.g. Sana) keeps its own solver.
     return solver && scheduler.use_flow_sigmas === true ? solver : 'flow_euler';

@@ -103,14 +103,15 @@ export function ddimSigmas(
   steps: number,
   units: TimestepUnits = 'scheduler',
   ov: ScheduleOverrides = {},
-  cls: 'DDIMScheduler' | 'PNDMScheduler' = 'DDIMScheduler',
+  cls: 'DDIMScheduler' | 'PNDMScheduler' | 'DDPMScheduler' = 'DDIMScheduler',
 ): Sigmas {
   const table = vpTable(cfg, SCHEDULER_RULES[cls].zeroSnr);
   const T = table.trainSteps;
   const grid = gridOf(cfg, cls, ov);
   // final_alpha_cumprod: abar = 1 (sigma 0) when set_alpha_to_one (class default: DDIM true, PNDM false),
   // else the first training level.
-  const alphaToOne = ov.finalSigmasType ? ov.finalSigmasType === 'zero' : cfgBool(cfg, 'set_alpha_to_one', cls === 'DDIMScheduler');
+  // DDPM always ends at abar = 1 (its `one`).
+  const alphaToOne = ov.finalSigmasType ? ov.finalSigmasType === 'zero' : cls === 'DDPMScheduler' || cfgBool(cfg, 'set_alpha_to_one', cls === 'DDIMScheduler');
   const finalSigma = alphaToOne ? 0 : table.sigmas[0];
   const origin = cls;
   if (grid !== 'spaced') return explicitLevels(table, grid, steps, units, ov, { origin, final: finalSigma, rounded: true });
@@ -119,10 +120,11 @@ export function ddimSigmas(
   const offset = cfgNumber(cfg, 'steps_offset', 0);
   const ts = spacedTimesteps(spacing, T, steps, offset, true);
   for (const t of ts) {
-    if (t < 0 || t >= T) throw new Error(`${cls === 'DDIMScheduler' ? 'DDIM' : 'PNDM'} grid: timestep ${t} is outside [0, ${T}) (check steps_offset ${offset})`);
+    if (t < 0 || t >= T) throw new Error(`${cls.replace('Scheduler', '')} grid: timestep ${t} is outside [0, ${T}) (check steps_offset ${offset})`);
   }
   const jump = Math.floor(T / steps);
-  const targets = ts.map((t) => (t - jump >= 0 ? table.sigmas[t - jump] : finalSigma));
+  // DDPM steps to the next timestep of its list; DDIM and PNDM to t - T//N.
+  const targets = ts.map((t, i) => (cls === 'DDPMScheduler' ? (i + 1 < ts.length ? table.sigmas[ts[i + 1]] : finalSigma) : t - jump >= 0 ? table.sigmas[t - jump] : finalSigma));
   const sigmas = [...ts.map((t) => table.sigmas[t]), targets[targets.length - 1]];
   const out: Sigmas = {
     space: 'vp',

@@ -13,6 +13,7 @@ import { createFlowEuler, type FlowEulerOptions } from './flow-euler.ts';
 import { createHeun } from './heun.ts';
 import { createLms, LMS_MAX_ORDER } from './lms.ts';
 import { createMrsOnVe } from './mrs.ts';
+import { createDdpm, type DdpmOptions, type DdpmVariance } from './ddpm.ts';
 import { createLcm, type LcmOptions } from './lcm.ts';
 import { createPlms, skipsRungeKutta, type PlmsOptions } from './pndm.ts';
 import { vpTable } from './sigma-grids.ts';
@@ -68,6 +69,14 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     spaces: ['vp'],
     // PNDMScheduler neither clips nor thresholds x0 (the wrapper would clip PNDM-family configs).
     limitsDenoised: true,
+    tableGridOnly: true,
+  },
+  ddpm: {
+    description: 'DDPM ancestral sampling (diffusers DDPMScheduler): the posterior mean of the next timestep plus fresh noise (fixed_small or fixed_large variance).',
+    create: (o) => createDdpm(o as DdpmOptions),
+    optionsFromConfig: (cfg): DdpmOptions => ({ tableSigmas: vpTable(cfg, true).sigmas, variance: (cfg.variance_type ?? 'fixed_small') as DdpmVariance }),
+    spaces: ['vp'],
+    stochastic: true,
     tableGridOnly: true,
   },
   lcm: {
@@ -175,12 +184,13 @@ const EXP_SOLVERS: Record<string, SolverEntry> = Object.fromEntries(
   }),
 );
 
-const { ddim, pndm, euler, euler_ancestral, heun, lms, flow_euler, rf_solver, mrs, lcm } = BASE_SOLVERS;
+const { ddim, pndm, ddpm, euler, euler_ancestral, heun, lms, flow_euler, rf_solver, mrs, lcm } = BASE_SOLVERS;
 
 /** Every registered solver, in the order the Sampler lists them. */
 export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
   ddim,
   pndm,
+  ddpm,
   euler,
   euler_ancestral,
   heun,

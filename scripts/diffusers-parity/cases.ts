@@ -85,6 +85,8 @@ export function diffusersSchedulerFor(solver: string, sampler: Record<string, st
       return { cls: 'FlowMatchEulerDiscreteScheduler', overrides: {} };
     case 'lcm':
       return { cls: 'LCMScheduler', overrides: {} };
+    case 'ddpm':
+      return { cls: 'DDPMScheduler', overrides: {} };
     default:
       throw new Error(`diffusers parity: no diffusers scheduler for solver "${solver}"`);
   }
@@ -330,6 +332,9 @@ function moreVpCases(): ParityCase[] {
   for (const steps of [1, 2, 4, 8]) add('lcm', 'gaussian-vp', 'lcm', steps, lcm, { ...pending, stochastic: true });
   add('lcm-small-scaling', 'gaussian-vp', 'lcm', 6, { ...lcm, timestep_scaling: 0.01 }, { ...pending, stochastic: true });
   add('lcm-img2img', 'gaussian-vp', 'lcm', 4, lcm, { ...pending, stochastic: true, sampler: { start: 'img2img', denoise: 0.5 }, strength: 0.5 });
+  // DDPM (ancestral, fixed variances).
+  for (const steps of [10, 25]) add('ddpm', 'gaussian-vp', 'ddpm', steps, { variance_type: 'fixed_small', clip_sample: true }, { ...pending, stochastic: true });
+  add('ddpm-large-linspace', 'gaussian-vp', 'ddpm', 12, { variance_type: 'fixed_large', timestep_spacing: 'linspace' }, { ...pending, stochastic: true });
   add('karras', 'sdxl', 'dpmpp_2m_sde', 12, { use_karras_sigmas: true }, stochastic);
   add('plain', 'sdxl', 'euler_ancestral', 12, {}, stochastic);
   add('plain', 'sd-turbo', 'euler_ancestral', 4, {}, stochastic);
