@@ -12,9 +12,9 @@ import { alphasCumprod, betasFromConfig } from '../nodes/sampling/betas.ts';
 import { createGaussianParams, seededNormals } from '../nodes/sampling/gaussian.ts';
 import { defaultSolverFor } from '../nodes/sampling/schedule-rules.ts';
 import { createSolver } from '../nodes/sampling/solver-registry.ts';
-import { npRound } from './exp-solver-helpers.ts';
+import { ddimFamilyTimesteps } from './exp-solver-helpers.ts';
 import { fakeExecContext } from './helpers/exec-context.ts';
-import { fakeVpModel, relL2 } from './sampling-fake-model.ts';
+import { fakeVpModel, rawModelFn, relL2 } from './sampling-fake-model.ts';
 
 const DIMS = [1, 3, 8, 8];
 const SIZE = DIMS.reduce((a, b) => a * b, 1);
@@ -31,20 +31,10 @@ const DDPM: SchedulerConfig = {
   clip_sample: true,
 };
 
-function refTimesteps(cfg: SchedulerConfig, n: number): number[] {
-  const T = 1000;
-  const spacing = (cfg.timestep_spacing as string | undefined) ?? 'leading';
-  // numpy rounds half to even; np.arange(T, 0, -T/N) has ceil(T / (T/N)) entries start + i * step.
-  if (spacing === 'linspace') return Array.from({ length: n }, (_, i) => npRound((i * (T - 1)) / Math.max(n - 1, 1))).reverse();
-  if (spacing === 'leading') return Array.from({ length: n }, (_, i) => i * Math.floor(T / n) + ((cfg.steps_offset as number) ?? 0)).reverse();
-  const step = T / n;
-  return Array.from({ length: Math.ceil(T / step) }, (_, i) => npRound(T - i * step) - 1);
-}
-
 /** DDPMPipeline's loop with DDPMScheduler.step, in VP variables. */
 async function diffusersDdpm(cfg: SchedulerConfig, n: number, draws: Float64Array[], raw: (x: Float64Array, t: number) => Promise<Float64Array>) {
   const abar = alphasCumprod(betasFromConfig(cfg));
-  const ts = refTimesteps(cfg, n);
+  const ts = ddimFamilyTimesteps(cfg, n);
   const clip = cfg.clip_sample !== false;
   const type = (cfg.prediction_type as string | undefined) ?? 'epsilon';
   let x = draws[0].slice();
@@ -76,13 +66,7 @@ async function diffusersDdpm(cfg: SchedulerConfig, n: number, draws: Float64Arra
 async function compare(cfg: SchedulerConfig, n: number) {
   const model = fakeVpModel(P, cfg);
   const draws = Array.from({ length: n + 1 }, (_, k) => seededNormals(SIZE, 70 + k));
-  const ref = await diffusersDdpm(cfg, n, draws, async (x, t) => {
-    const out = await model.denoiser.run({
-      sample: { dims: DIMS, data: Float32Array.from(x), type: 'float32' },
-      timestep: { dims: [1], data: Float32Array.of(t), type: 'float32' },
-    });
-    return Float64Array.from(out.out_sample.data as Float32Array);
-  });
+  const ref = await diffusersDdpm(cfg, n, draws, rawModelFn(model, DIMS));
   model.seen.length = 0;
   const noise = new Tensor([n + 1, ...DIMS], Float32Array.from(draws.flatMap((d) => [...d])));
   const out = await Sampler.execute(

@@ -160,6 +160,20 @@ export function npLinspace(start: number, stop: number, n: number): number[] {
   return Array.from({ length: n }, (_, i) => (i === n - 1 ? stop : i * step + start));
 }
 
+/**
+ * The descending integer timesteps DDIM, PNDM and DDPM's set_timesteps give for a config's
+ * timestep_spacing (default leading) and steps_offset (default 0): linspace round(linspace(0, T-1, N)),
+ * leading round(arange(N) * (T//N)) + offset, trailing round(arange(T, 0, -T/N)) - 1.
+ */
+export function ddimFamilyTimesteps(cfg: SchedulerConfig, n: number, T = 1000): number[] {
+  const spacing = (cfg.timestep_spacing as string | undefined) ?? 'leading';
+  if (spacing === 'linspace') return npLinspace(0, T - 1, n).map(npRound).reverse();
+  if (spacing === 'leading') return Array.from({ length: n }, (_, i) => i * Math.floor(T / n) + ((cfg.steps_offset as number | undefined) ?? 0)).reverse();
+  // np.arange(T, 0, -T/N) has ceil(T / (T/N)) entries T - i * step.
+  const step = T / n;
+  return Array.from({ length: Math.ceil(T / step) }, (_, i) => npRound(T - i * step) - 1);
+}
+
 /** DPMSolverMultistep/UniPC/DEIS "linspace" timesteps: round(linspace(0, T-1, N+1)) reversed, last dropped. */
 export function multistepTimesteps(steps: number, T = 1000): number[] {
   const out: number[] = [];

@@ -14,7 +14,7 @@ import { createGaussianParams, seededNormals } from '../nodes/sampling/gaussian.
 import { lcmTimesteps } from '../nodes/sampling/lcm.ts';
 import { defaultSolverFor } from '../nodes/sampling/schedule-rules.ts';
 import { fakeExecContext } from './helpers/exec-context.ts';
-import { fakeVpModel, relL2 } from './sampling-fake-model.ts';
+import { fakeVpModel, rawModelFn, relL2 } from './sampling-fake-model.ts';
 
 const DIMS = [1, 4, 8, 8];
 const SIZE = DIMS.reduce((a, b) => a * b, 1);
@@ -86,13 +86,7 @@ async function compare(cfg: SchedulerConfig, n: number, strength?: number) {
   const model = fakeVpModel(P, cfg);
   const draws = Array.from({ length: n + 1 }, (_, k) => seededNormals(SIZE, 40 + k));
   const init = seededNormals(SIZE, 39).map((v) => 0.5 * v);
-  const raw = async (x: Float64Array, t: number) => {
-    const out = await model.denoiser.run({
-      sample: { dims: DIMS, data: Float32Array.from(x), type: 'float32' },
-      timestep: { dims: [1], data: Float32Array.of(t), type: 'float32' },
-    });
-    return Float64Array.from(out.out_sample.data as Float32Array);
-  };
+  const raw = rawModelFn(model, DIMS);
   const ref = await diffusersLcm(cfg, n, draws, raw, strength === undefined ? undefined : { init, strength });
   model.seen.length = 0;
   const noise = new Tensor([n + 1, ...DIMS], Float32Array.from(draws.flatMap((d) => [...d])));

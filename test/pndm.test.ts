@@ -16,9 +16,9 @@ import { runSampler } from '../nodes/sampling/sampler-loop.ts';
 import { defaultSolverFor } from '../nodes/sampling/schedule-rules.ts';
 import { buildSigmas } from '../nodes/sampling/schedules.ts';
 import { createSolver } from '../nodes/sampling/solver-registry.ts';
-import { npRound } from './exp-solver-helpers.ts';
+import { ddimFamilyTimesteps } from './exp-solver-helpers.ts';
 import { fakeExecContext } from './helpers/exec-context.ts';
-import { fakeVpModel, relL2 } from './sampling-fake-model.ts';
+import { fakeVpModel, rawModelFn, relL2 } from './sampling-fake-model.ts';
 
 const DIMS = [1, 3, 8, 8];
 const P = createGaussianParams({ dims: DIMS.slice(1), seed: 3 });
@@ -39,15 +39,8 @@ const SD15_PNDM: SchedulerConfig = {
 /** PNDMScheduler.set_timesteps: _timesteps ascending, then the PRK and PLMS lists. */
 function pndmTimesteps(cfg: SchedulerConfig, n: number): { prk: number[]; plms: number[] } {
   const T = 1000;
-  const spacing = (cfg.timestep_spacing as string | undefined) ?? 'leading';
-  let ts: number[];
-  // numpy rounds half to even; np.arange(T, 0, -T/N) has ceil(T / (T/N)) entries start + i * step.
-  if (spacing === 'linspace') ts = Array.from({ length: n }, (_, i) => npRound((i * (T - 1)) / Math.max(n - 1, 1)));
-  else if (spacing === 'leading') ts = Array.from({ length: n }, (_, i) => i * Math.floor(T / n) + ((cfg.steps_offset as number) ?? 0));
-  else {
-    const step = T / n;
-    ts = Array.from({ length: Math.ceil(T / step) }, (_, i) => npRound(T - i * step) - 1).reverse();
-  }
+  // _timesteps ascending.
+  const ts = ddimFamilyTimesteps(cfg, n, T).reverse();
   if (cfg.skip_prk_steps === true) return { prk: [], plms: [...ts.slice(0, -1), ...ts.slice(-2, -1), ...ts.slice(-1)].reverse() };
   // prk = _timesteps[-4:].repeat(2) + tile([0, T//N//2], 4); then prk[:-1].repeat(2)[1:-1][::-1].
   const half = Math.floor(Math.floor(T / n) / 2);
@@ -142,13 +135,7 @@ async function diffusersPndm(
 async function compare(cfg: SchedulerConfig, n: number) {
   const model = fakeVpModel(P, cfg);
   const xvp = seededNormals(DIMS.reduce((a, b) => a * b, 1), 11);
-  const ref = await diffusersPndm(cfg, n, xvp, async (x, t) => {
-    const out = await model.denoiser.run({
-      sample: { dims: DIMS, data: Float32Array.from(x), type: 'float32' },
-      timestep: { dims: [1], data: Float32Array.of(t), type: 'float32' },
-    });
-    return Float64Array.from(out.out_sample.data as Float32Array);
-  });
+  const ref = await diffusersPndm(cfg, n, xvp, rawModelFn(model, DIMS));
   model.seen.length = 0;
   const sigmas = buildSigmas(cfg, model.modelIndex, n, 'pndm');
   const s0 = sigmas.sigmas[0];
@@ -198,13 +185,7 @@ describe('PNDM matches diffusers PNDMScheduler', () => {
       SD15_PNDM,
       n,
       init,
-      async (x, t) => {
-        const out = await model.denoiser.run({
-          sample: { dims: DIMS, data: Float32Array.from(x), type: 'float32' },
-          timestep: { dims: [1], data: Float32Array.of(t), type: 'float32' },
-        });
-        return Float64Array.from(out.out_sample.data as Float32Array);
-      },
+      rawModelFn(model, DIMS),
       { strength, noise },
     );
     model.seen.length = 0;

@@ -141,6 +141,17 @@ export function fakeFlowModel(p: GaussianParams, scheduler: SchedulerConfig = FL
   return model;
 }
 
+/** The fake unet called as a diffusers pipeline calls it: the VP sample and the timestep; its raw output. */
+export function rawModelFn(model: FakeModel, dims: readonly number[]): (x: Float64Array, t: number) => Promise<Float64Array> {
+  return async (x, t) => {
+    const out = await model.denoiser.run({
+      sample: { dims: [...dims], data: Float32Array.from(x), type: 'float32' },
+      timestep: { dims: [1], data: Float32Array.of(t), type: 'float32' },
+    });
+    return Float64Array.from(out.out_sample.data as Float32Array);
+  };
+}
+
 export function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let num = 0;
   let den = 0;

@@ -12,6 +12,7 @@
  */
 import type { Tensor } from '../core/tensor.ts';
 import { linearCombination } from './ops.ts';
+import { trainingTimestepLookup } from './table-timesteps.ts';
 import { checkSigmas, levelAt, type Solver, type SolverState } from './solver.ts';
 
 export type DdpmVariance = 'fixed_small' | 'fixed_small_log' | 'fixed_large';
@@ -31,13 +32,7 @@ export function createDdpm(opts: DdpmOptions): Solver {
     throw new Error(`${name}: variance_type ${JSON.stringify(variance)} is not offered (fixed_small, fixed_small_log, fixed_large; learned variances need the model's variance channels)`);
   }
   const table = opts.tableSigmas;
-  const indexOf = new Map<number, number>();
-  for (let t = 0; t < table.length; t++) indexOf.set(table[t], t);
-  const timestepOf = (sigma: number): number => {
-    const t = indexOf.get(sigma);
-    if (t === undefined) throw new Error(`${name}: level ${sigma} is not one of the model's training levels (DDPM walks its own grid of training timesteps)`);
-    return t;
-  };
+  const timestepOf = trainingTimestepLookup(table, name, 'DDPM walks its own grid of training timesteps');
   return {
     name: 'ddpm',
     nfePerStep: 1,

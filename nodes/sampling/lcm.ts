@@ -15,6 +15,7 @@ import type { Tensor } from '../core/tensor.ts';
 import type { SchedulerConfig, Sigmas } from '../core/values.ts';
 import { toModelTimestep, type TimestepUnits } from './model-time.ts';
 import { linearCombination } from './ops.ts';
+import { trainingTimestepLookup } from './table-timesteps.ts';
 import { cfgNumber } from './schedule-config.ts';
 import { vpTable } from './sigma-grids.ts';
 import { checkSigmas, levelAt, type Solver, type SolverState } from './solver.ts';
@@ -76,13 +77,7 @@ export function createLcm(opts: LcmOptions): Solver {
   const table = opts.tableSigmas;
   const scaling = opts.timestepScaling ?? 10;
   if (!Number.isFinite(scaling)) throw new Error(`${name}: timestep_scaling must be a finite number, got ${scaling}`);
-  const indexOf = new Map<number, number>();
-  for (let t = 0; t < table.length; t++) indexOf.set(table[t], t);
-  const timestepOf = (sigma: number): number => {
-    const t = indexOf.get(sigma);
-    if (t === undefined) throw new Error(`${name}: level ${sigma} is not one of the model's training levels (LCM walks its own grid of training timesteps)`);
-    return t;
-  };
+  const timestepOf = trainingTimestepLookup(table, name, 'LCM walks its own grid of training timesteps');
   return {
     name: 'lcm',
     nfePerStep: 1,

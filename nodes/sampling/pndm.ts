@@ -25,6 +25,7 @@
  */
 import type { Tensor } from '../core/tensor.ts';
 import { linearCombination } from './ops.ts';
+import { trainingTimestepLookup } from './table-timesteps.ts';
 import type { SchedulerConfig, Sigmas } from '../core/values.ts';
 import { checkSigmas, levelAt, type DenoiseFn, type ModelLevel, type Prediction, type Solver, type SolverState } from './solver.ts';
 
@@ -62,16 +63,8 @@ export function createPlms(opts: PlmsOptions): Solver<PlmsState> {
   const type = opts.predictionType ?? 'epsilon';
   if (type !== 'epsilon' && type !== 'v_prediction') throw new Error(`${name}: prediction_type must be epsilon or v_prediction (diffusers PNDMScheduler), got ${JSON.stringify(type)}`);
   const rk = opts.rungeKutta === true;
-  const indexOf = new Map<number, number>();
-  for (let t = 0; t < table.length; t++) indexOf.set(table[t], t);
   const T = table.length;
-
-  /** The integer timestep of a grid level (the DDIM-family grid puts every level on the table). */
-  function timestepOf(sigma: number): number {
-    const t = indexOf.get(sigma);
-    if (t === undefined) throw new Error(`${name}: level ${sigma} is not one of the model's training levels (PLMS walks the DDIM grid; Karras or custom levels are not PNDM's)`);
-    return t;
-  }
+  const timestepOf = trainingTimestepLookup(table, name, "PNDM walks the DDIM grid; Karras or custom levels are not PNDM's");
 
   /** The raw model output (eps, or v) from a prediction made on x at VE level s. */
   function raw(pred: Prediction, x: Tensor, s: number): Tensor {
