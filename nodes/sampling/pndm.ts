@@ -24,12 +24,12 @@
  * an img2img tail with the Runge-Kutta warm-up runs it from the tail's first level, as a full run would.
  */
 import type { Tensor } from '../core/tensor.ts';
+import type { SchedulerConfig, Sigmas } from '../core/values.ts';
 import { linearCombination } from './ops.ts';
 import { trainingTimestepLookup } from './table-timesteps.ts';
-import type { SchedulerConfig, Sigmas } from '../core/values.ts';
 import { checkSigmas, levelAt, type DenoiseFn, type ModelLevel, type Prediction, type Solver, type SolverState } from './solver.ts';
 
-export interface PlmsOptions {
+export interface PndmOptions {
   /** The model's training table: the VE level of each integer timestep (vpTable(cfg).sigmas). */
   tableSigmas: ArrayLike<number>;
   /** How the model's outputs are parameterized (PNDMScheduler accepts these two). */
@@ -43,7 +43,7 @@ export interface PlmsOptions {
   warmup?: ModelLevel;
 }
 
-export interface PlmsState extends SolverState {
+export interface PndmState extends SolverState {
   /** Raw model outputs of the past steps, oldest first (at most 4). */
   ets: Tensor[];
 }
@@ -56,7 +56,7 @@ const AB: readonly (readonly number[])[] = [[1], [3 / 2, -1 / 2], [23 / 12, -16 
 
 const alphaOf = (s: number) => 1 / Math.sqrt(s * s + 1);
 
-export function createPlms(opts: PlmsOptions): Solver<PlmsState> {
+export function createPndm(opts: PndmOptions): Solver<PndmState> {
   const name = 'PNDM';
   const table = opts.tableSigmas;
   if (table.length < 2) throw new Error(`${name}: the training table is empty`);
@@ -105,7 +105,7 @@ export function createPlms(opts: PlmsOptions): Solver<PlmsState> {
    * and at t_{i+1}, each DDIM-stepped from t_i; the result uses (e1 + 2 e2 + 2 e3 + e4) / 6. The first
    * stage's output joins the multistep history.
    */
-  async function rungeKuttaStep(state: PlmsState, i: number, levels: readonly number[], total: number, model: DenoiseFn): Promise<PlmsState> {
+  async function rungeKuttaStep(state: PndmState, i: number, levels: readonly number[], total: number, model: DenoiseFn): Promise<PndmState> {
     const half = Math.floor(Math.floor(T / total) / 2);
     const s = levels[i];
     const next = levels[i + 1];

@@ -15,7 +15,7 @@ import { createLms, LMS_MAX_ORDER } from './lms.ts';
 import { createMrsOnVe } from './mrs.ts';
 import { createDdpm, type DdpmOptions, type DdpmVariance } from './ddpm.ts';
 import { createLcm, type LcmOptions } from './lcm.ts';
-import { createPlms, skipsRungeKutta, type PlmsOptions } from './pndm.ts';
+import { createPndm, skipsRungeKutta, type PndmOptions } from './pndm.ts';
 import { vpTable } from './sigma-grids.ts';
 import { createRfSolver } from './rf-solver.ts';
 import type { Solver } from './solver.ts';
@@ -60,8 +60,8 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
   pndm: {
     description:
       "PNDM (diffusers PNDMScheduler): linear multistep steps after a warm-up; with the config's skip_prk_steps (Stable Diffusion 1.x's default scheduler) PLMS, N + 1 model calls, else three Runge-Kutta steps first, N + 9 calls.",
-    create: (o) => createPlms(o as PlmsOptions),
-    optionsFromConfig: (cfg): PlmsOptions => {
+    create: (o) => createPndm(o as PndmOptions),
+    optionsFromConfig: (cfg): PndmOptions => {
       const type = cfg.prediction_type ?? 'epsilon';
       if (type !== 'epsilon' && type !== 'v_prediction') throw new Error(`PNDM: prediction_type ${JSON.stringify(type)} is not supported (diffusers PNDMScheduler takes epsilon or v_prediction)`);
       return { tableSigmas: vpTable(cfg, false).sigmas, predictionType: type, rungeKutta: !skipsRungeKutta(cfg) };
