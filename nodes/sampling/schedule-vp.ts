@@ -95,8 +95,9 @@ function integerTimesteps(table: VpTable, levels: readonly number[], rounded: bo
 // DDIM
 
 /**
- * DDIMScheduler (and PNDMScheduler, which shares its grid): integer timesteps; each step goes to
- * prev_t = t - T//N (final_alpha_cumprod below 0).
+ * DDIMScheduler and the classes sharing its spacing keys: integer timesteps. DDIM and PNDM step to
+ * prev_t = t - T//N (final_alpha_cumprod below 0); DDPM steps to the next timestep of its list and from the
+ * last one to abar = 1.
  */
 export function ddimSigmas(
   cfg: SchedulerConfig,
@@ -108,10 +109,11 @@ export function ddimSigmas(
   const table = vpTable(cfg, SCHEDULER_RULES[cls].zeroSnr);
   const T = table.trainSteps;
   const grid = gridOf(cfg, cls, ov);
-  // final_alpha_cumprod: abar = 1 (sigma 0) when set_alpha_to_one (class default: DDIM true, PNDM false),
-  // else the first training level.
-  // DDPM always ends at abar = 1 (its `one`).
-  const alphaToOne = ov.finalSigmasType ? ov.finalSigmasType === 'zero' : cls === 'DDPMScheduler' || cfgBool(cfg, 'set_alpha_to_one', cls === 'DDIMScheduler');
+  // The last level: abar = 1 (sigma 0) for DDPM (rules.final 'zero') and for set_alpha_to_one (class
+  // default: DDIM true, PNDM false), else the first training level.
+  const alphaToOne = ov.finalSigmasType
+    ? ov.finalSigmasType === 'zero'
+    : SCHEDULER_RULES[cls].final === 'zero' || cfgBool(cfg, 'set_alpha_to_one', cls === 'DDIMScheduler');
   const finalSigma = alphaToOne ? 0 : table.sigmas[0];
   const origin = cls;
   if (grid !== 'spaced') return explicitLevels(table, grid, steps, units, ov, { origin, final: finalSigma, rounded: true });
@@ -123,8 +125,8 @@ export function ddimSigmas(
     if (t < 0 || t >= T) throw new Error(`${cls.replace('Scheduler', '')} grid: timestep ${t} is outside [0, ${T}) (check steps_offset ${offset})`);
   }
   const jump = Math.floor(T / steps);
-  // DDPM steps to the next timestep of its list; DDIM and PNDM to t - T//N.
-  const targets = ts.map((t, i) => (cls === 'DDPMScheduler' ? (i + 1 < ts.length ? table.sigmas[ts[i + 1]] : finalSigma) : t - jump >= 0 ? table.sigmas[t - jump] : finalSigma));
+  const level = (t: number) => (t >= 0 ? table.sigmas[t] : finalSigma);
+  const targets = cls === 'DDPMScheduler' ? ts.map((_, i) => level(ts[i + 1] ?? -1)) : ts.map((t) => level(t - jump));
   const sigmas = [...ts.map((t) => table.sigmas[t]), targets[targets.length - 1]];
   const out: Sigmas = {
     space: 'vp',
