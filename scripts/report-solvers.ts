@@ -185,16 +185,9 @@ export async function generateSolverReport(config: ReportConfig): Promise<Report
   const panels: PlotPanel[] = [];
   for (const model of models) {
     const names = runnable(model, solvers);
-    // PNDM's PLMS walks only its own grid of training levels: it appears in the second table alone.
+    // Solvers that walk only their scheduler's grid of training levels (PNDM, DDPM, LCM) are in the second table alone.
     const ownGridOnly = names.filter((n) => SOLVERS[n].tableGridOnly);
-    const r = await compareOn(
-      model,
-      p,
-      dims,
-      names.filter((n) => !SOLVERS[n].tableGridOnly),
-      nfes,
-      'common',
-    );
+    const r = await compareOn(model, p, dims, names.filter((n) => !SOLVERS[n].tableGridOnly), nfes, 'common');
     results[model] = r;
     panels.push(plotPanel(model === 'vp' ? 'VP GAUSSIAN' : 'RF GAUSSIAN', r));
     const setup = MODEL_SETUP[model];
@@ -204,9 +197,7 @@ export async function generateSolverReport(config: ReportConfig): Promise<Report
       `## ${setup.title}`,
       '',
       `Common grid: ${gridText}. ${same} coincide here: on one grid they take the same first-order step (fact sheet 1).` +
-        (ownGridOnly.length > 0
-          ? ` ${ownGridOnly.length > 1 ? `${ownGridOnly.slice(0, -1).join(', ')} and ${ownGridOnly[ownGridOnly.length - 1]}` : ownGridOnly[0]} ${ownGridOnly.length > 1 ? 'walk' : 'walks'} only ${ownGridOnly.length > 1 ? 'their' : 'its'} scheduler's grid of training levels, so ${ownGridOnly.length > 1 ? 'they are' : 'it is'} in the second table only.`
-          : ''),
+        (ownGridOnly.length > 0 ? ` Only in the second table (they walk only their scheduler's grid of training levels): ${ownGridOnly.join(', ')}.` : ''),
       '',
       markdownTable(r),
     ];
