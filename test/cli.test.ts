@@ -96,6 +96,7 @@ describe('flowstudio CLI', () => {
     const v = cli(['validate', broken]);
     expect(v.code).toBe(2);
     expect(v.stderr).toMatch(/node "sampler".*steps/);
+    expect(v.stderr.match(/node "sampler"/g)).toHaveLength(1); // named once, not prefixed again
     expect(JSON.parse(v.stdout).errors[0]).toMatchObject({ code: 'param_out_of_range', nodeId: 'sampler', param: 'steps' });
 
     fs.writeFileSync(broken, '{ "format": "flowstudio-graph", ');

@@ -84,7 +84,11 @@ function parse(args: string[], options: ParseArgsConfig['options']) {
 }
 
 function printGraphErrors(errors: GraphError[], io: CliIO): void {
-  for (const e of errors) io.stderr.write(`error [${e.code}]${e.nodeId ? ` node "${e.nodeId}"` : ''}: ${e.message}\n`);
+  for (const e of errors) {
+    // Param errors already open with 'node "id" (Type):'; the others get the node named here.
+    const named = e.nodeId === undefined || e.message.startsWith(`node ${JSON.stringify(e.nodeId)}`);
+    io.stderr.write(`error [${e.code}]${named ? '' : ` node ${JSON.stringify(e.nodeId)}`}: ${e.message}\n`);
+  }
   io.stdout.write(JSON.stringify({ status: 'invalid', errors }, null, 2) + '\n');
 }
 
