@@ -7,6 +7,8 @@
  *    preceding range of the same schedule): no noise is added. Chaining Samplers over SplitSigmas ranges
  *    gives a per-step solver schedule (USF).
  * 'auto' is noise when denoise = 1 and img2img otherwise.
+ * A connected ascending grid (Schedule, direction invert) inverts: the latent is the clean image at the
+ * grid's first level ('auto' = continue), and DDIM on a VP model is diffusers' DDIMInverseScheduler.
  *
  * NOISE layout: a tensor of the latent's shape is the initial noise; a tensor [K, ...latent dims] holds
  * the initial noise in slice 0 and, in slices 1..K-1, the noises stochastic steps draw, in the order they
@@ -35,6 +37,7 @@ import { runSampler } from './sampling/sampler-loop.ts';
 import { buildSigmas, initNoiseSigma, sigmaToTimestep, vpTable } from './sampling/schedules.ts';
 import { createSolver, GRID_AS, SOLVER_NAMES, solverEntry, solverParamSpecs } from './sampling/solver-registry.ts';
 import { checkSigmas, modelInputScale } from './sampling/solver.ts';
+import { createDdimInverse, ddimInverseOptionsFromConfig } from './sampling/ddim.ts';
 
 export const START_MODES = ['auto', 'noise', 'img2img', 'continue'] as const;
 export const IMG2IMG_RULES = ['diffusers', 'diffusers-onnx'] as const;
@@ -60,6 +63,17 @@ export function modelTimestepAt(scheduler: SchedulerConfig, modelIndex: Record<s
     table ??= vpTable(scheduler);
     return toModelTimestep(Math.fround(sigmaToTimestep(table, sigma)), table.trainSteps, units);
   };
+}
+
+/** Whether a grid walks upwards (inversion): its last level is above its first. */
+function isInversionGrid(s: Sigmas): boolean {
+  return s.sigmas.length > 1 && s.sigmas[s.sigmas.length - 1] > s.sigmas[0];
+}
+
+/** DDIM inversion with DDIMInverseScheduler's x0 clipping (class default on); deterministic only. */
+function inverseDdim(scheduler: SchedulerConfig, eta: number) {
+  if (eta !== 0) throw new Error(`DDIM inversion is deterministic: set eta to 0 (got ${eta})`);
+  return createDdimInverse(ddimInverseOptionsFromConfig(scheduler));
 }
 
 /** Splits the NOISE input into the initial noise and the per-step noises (see the layout above). */
@@ -134,7 +148,7 @@ export const Sampler = defineNode({
       options: START_MODES,
       default: 'auto',
       label: 'Start',
-      help: 'noise: from pure noise; img2img: the latent noised by denoise; continue: the latent is already at the first sigma; auto: noise when denoise is 1, else img2img',
+      help: 'noise: from pure noise; img2img: the latent noised by denoise; continue: the latent is already at the first sigma; auto: noise when denoise is 1, else img2img (continue when the sigmas ascend: inversion)',
     },
     denoise: {
       kind: 'float',
@@ -193,13 +207,18 @@ export const Sampler = defineNode({
       throw new NodeInputError((e as Error).message, 'latent');
     }
     const space = sigmaSpace(model.modelIndex, model.scheduler);
-    const solverName = params.solver === 'auto' ? defaultSolverFor(model.scheduler, space) : params.solver;
+    // An ascending grid (Schedule direction invert) inverts: the latent is the clean image at its first level.
+    const inverting = inputs.sigmas !== undefined && isInversionGrid(inputs.sigmas);
+    const solverName = params.solver !== 'auto' ? params.solver : inverting && space === 'vp' ? 'ddim' : defaultSolverFor(model.scheduler, space);
     const entry = solverEntry(solverName);
     if (entry.spaces && !entry.spaces.includes(space)) {
       throw new NodeInputError(`solver "${solverName}" runs on ${entry.spaces.join('/')} models only; this model is "${space}"`);
     }
     const gridSolver = GRID_AS[solverName] ?? solverName;
-    const start: Exclude<StartMode, 'auto'> = params.start === 'auto' ? (params.denoise < 1 ? 'img2img' : 'noise') : params.start;
+    const start: Exclude<StartMode, 'auto'> = params.start === 'auto' ? (inverting ? 'continue' : params.denoise < 1 ? 'img2img' : 'noise') : params.start;
+    if (inverting && start !== 'continue') {
+      throw new NodeInputError(`the sigmas ascend (an inversion grid), which starts from the image latent itself: set start to auto or continue, not ${start}`, 'sigmas');
+    }
     // LCM's img2img pipeline passes the strength to set_timesteps: all N steps, drawn from the first part of
     // the distillation schedule, instead of the tail of a full grid.
     const lcmImg2img = start === 'img2img' && solverName === 'lcm' && params.img2img_rule === 'diffusers' && !inputs.sigmas;
@@ -256,17 +275,22 @@ export const Sampler = defineNode({
     const seg = sigmas.segment;
     const endsSchedule = !seg || seg.start + steps === seg.total;
     const extra: Record<string, unknown> = seg && endsSchedule ? { scheduleSteps: seg.total } : {};
+    // An inversion stopped part-way is the head of its schedule (diffusers' DiffEdit runs that prefix of its
+    // inverse scheduler's timesteps): no end-of-schedule rule fires inside it.
+    if (seg && inverting) Object.assign(extra, { scheduleSteps: seg.total, scheduleStart: seg.start });
     // An img2img run starts at step k of the full schedule; LMS takes its first coefficients from the levels
     // before k, as diffusers' step_index does (other solvers ignore them).
     if (start === 'img2img') extra.precedingLevels = full.sigmas.slice(0, full.timesteps.length - steps);
     if (plms) extra.warmup = plms.warmup;
+    // DDIM up a VP grid is diffusers' DDIMInverseScheduler, which limits x0 by its own rules (inverseDdim).
+    const ddimInverse = inverting && solverName === 'ddim' && space === 'vp';
     let solver;
     try {
-      solver = createSolver(solverName, model.scheduler, params as Record<string, unknown>, extra);
+      solver = ddimInverse ? inverseDdim(model.scheduler, Number(params.eta)) : createSolver(solverName, model.scheduler, params as Record<string, unknown>, extra);
     } catch (e) {
       throw new NodeInputError((e as Error).message);
     }
-    const limit = entry.limitsDenoised ? undefined : denoisedLimitFromConfig(model.scheduler, gridSolver);
+    const limit = entry.limitsDenoised || ddimInverse ? undefined : denoisedLimitFromConfig(model.scheduler, gridSolver);
     const denoiseFn = guidedDenoiseFn(model, { space, conditioning: inputs.conditioning, guidance: inputs.guidance, limit, signal: ctx.signal });
     const toModel = (t: Tensor, level: number) => scale(t, modelInputScale(space, level));
     if (params.record_trajectory) trajectory.states.push(toModel(x, s0));
@@ -289,7 +313,7 @@ export const Sampler = defineNode({
     const last = sigmas.sigmas[sigmas.sigmas.length - 1];
     // diffusers' Euler-family schedulers hold and return the VE sample; a schedule that ends above sigma 0
     // (final_sigmas_type sigma_min) therefore hands the pipeline x0 + sigma eps, not the VP sample.
-    const veOut = endsSchedule && last > 0 && space === 'vp' && isEulerFamilyOrigin(full.origin);
+    const veOut = !inverting && endsSchedule && last > 0 && space === 'vp' && isEulerFamilyOrigin(full.origin);
     const out = veOut ? result.x : params.record_trajectory ? trajectory.states[trajectory.states.length - 1] : toModel(result.x, last);
     if (!params.record_trajectory) {
       // Only the end point: the last level, the final state and its x0 prediction.

@@ -1,7 +1,9 @@
 /**
  * Schedule: the sampling grid (SIGMAS) of a model for N steps, by the rules of a diffusers scheduler
  * family (default: the model's own scheduler class), with overrides for spacing, level grid, final level
- * and flow shift, custom levels, and img2img strength (the tail a partial denoise walks).
+ * and flow shift, custom levels, and img2img strength (the tail a partial denoise walks). Direction
+ * 'invert' gives the ascending grid inversion walks instead (inversion-sigmas.ts): a Sampler fed it turns
+ * a clean latent into the noise that samples back to it.
  */
 import { defineNode, NodeInputError } from './core/types.ts';
 import { img2imgSigmas } from './sampling/add-noise.ts';
@@ -10,6 +12,8 @@ import { imageSeqLenOfLatent, imageSeqLenOfPixels } from './sampling/schedule-fl
 import { defaultSolverFor, SOLVER_SCHEDULERS, type FinalSigmasType, type SigmaGrid } from './sampling/schedule-rules.ts';
 import type { ScheduleOverrides } from './sampling/schedule-vp.ts';
 import { buildSigmas } from './sampling/schedules.ts';
+import { DDIM_INVERSION_VARIANTS } from './sampling/ddim.ts';
+import { buildInversionSigmas } from './sampling/inversion-sigmas.ts';
 import type { TimestepSpacing } from './sampling/sigma-grids.ts';
 
 const SOLVER_OPTIONS = ['auto', ...Object.keys(SOLVER_SCHEDULERS)];
@@ -31,7 +35,7 @@ export const Schedule = defineNode({
   title: 'Schedule',
   category: 'sampling',
   description:
-    'The noise levels (sigmas) and model timesteps a sampler walks, as the diffusers scheduler for the chosen solver builds them from the model\'s scheduler config. With denoise < 1, only the tail an img2img run takes.',
+    'The noise levels (sigmas) and model timesteps a sampler walks, as the diffusers scheduler for the chosen solver builds them from the model\'s scheduler config. With denoise < 1, only the tail an img2img run takes. Direction invert: the ascending grid that inverts a clean latent to noise (DDIM inversion, DPM-Solver inversion, RF inversion).',
   inputs: {
     model: { type: 'MODEL' },
     latent: {
@@ -45,6 +49,21 @@ export const Schedule = defineNode({
   },
   params: {
     steps: { kind: 'int', default: 20, min: 1, max: 1000, label: 'Steps', help: 'Steps of the full schedule (custom sigmas set their own count)' },
+    direction: {
+      kind: 'enum',
+      options: ['sample', 'invert'],
+      default: 'sample',
+      label: 'Direction',
+      help: 'sample: from noise down to the image; invert: from the image latent up to noise (feed a Sampler, start auto or continue, with the image latent). VP models invert with diffusers\' DDIMInverseScheduler (ddim, auto) or DPMSolverMultistepInverseScheduler (DPM-Solver multistep) grid, other ODE solvers on their own grid reversed; flow models on the flow grid reversed',
+    },
+    inversion_grid: {
+      kind: 'enum',
+      options: DDIM_INVERSION_VARIANTS,
+      default: 'diffusers',
+      label: 'DDIM inversion grid',
+      help: 'diffusers: DDIMInverseScheduler (each step calls the model at the level it moves to); current-level: each step calls the model at the level the latent is at (CODE), one step fewer',
+      when: { param: 'direction', in: ['invert'] },
+    },
     solver: {
       kind: 'enum',
       options: SOLVER_OPTIONS,
@@ -89,7 +108,7 @@ export const Schedule = defineNode({
       max: 1,
       step: 0.01,
       label: 'Denoise',
-      help: 'img2img strength: keep the last floor(steps * denoise) steps',
+      help: 'img2img strength: keep the last floor(steps * denoise) steps; when inverting, the first floor(steps * denoise) (invert up to where an img2img run of that strength starts)',
     },
     custom_sigmas: {
       kind: 'string',
@@ -111,7 +130,9 @@ export const Schedule = defineNode({
   async execute(_ctx, inputs, params) {
     const { model } = inputs;
     const space = sigmaSpace(model.modelIndex, model.scheduler);
-    const solver = params.solver === 'auto' ? defaultSolverFor(model.scheduler, space) : params.solver;
+    const invert = params.direction === 'invert';
+    // VP models invert with DDIM unless told otherwise (diffusers' inversion pipelines all use DDIMInverseScheduler).
+    const solver = params.solver !== 'auto' ? params.solver : invert && space === 'vp' ? 'ddim' : defaultSolverFor(model.scheduler, space);
     const overrides: ScheduleOverrides = {};
     if (params.spacing !== 'config') overrides.spacing = params.spacing as TimestepSpacing;
     if (params.grid !== 'config') overrides.grid = params.grid as SigmaGrid;
@@ -132,6 +153,13 @@ export const Schedule = defineNode({
       throw new NodeInputError(`latent shape ${inputs.latent.shapeString()} has no image size (expected [B, C, H, W] or packed [B, L, C])`, 'latent');
     }
     const imageSeqLen = fromLatent ?? imageSeqLenOfPixels(params.image_width, params.image_height);
+    if (invert) {
+      try {
+        return { sigmas: buildInversionSigmas(model.scheduler, model.modelIndex, params.steps, solver, { ...overrides, imageSeqLen, ddimVariant: params.inversion_grid, denoise: params.denoise }) };
+      } catch (e) {
+        throw new NodeInputError((e as Error).message);
+      }
+    }
     if (solver === 'lcm') {
       // LCM draws its timesteps from the distillation schedule; img2img feeds the strength into that draw
       // (diffusers' LCM img2img pipeline), so every step of the result runs.

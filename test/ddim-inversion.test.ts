@@ -7,7 +7,8 @@ import { createDenoiseFn } from '../nodes/sampling/denoiser.ts';
 import { createGaussianParams, sampleData, transportExact } from '../nodes/sampling/gaussian.ts';
 import { runSampler } from '../nodes/sampling/sampler-loop.ts';
 import { sliceSigmas } from '../nodes/sampling/sigmas-split.ts';
-import { fakeVpModel, logLogSlope, relL2, SD_VP_DDIM, type FakeModel } from './sampling-fake-model.ts';
+import { fakeVpModel, logLogSlope, rawModelFn, relL2, SD_VP_DDIM, type FakeModel } from './sampling-fake-model.ts';
+import { ddimInverseLoop } from './helpers/diffusers-inverse.ts';
 
 const p = createGaussianParams({ dims: [3, 8, 8], seed: 5 });
 const DIMS = [1, 3, 8, 8];
@@ -21,40 +22,6 @@ async function invert(model: FakeModel, sigmas: Sigmas, xvp: Float32Array): Prom
   const solver = createDdimInverse(ddimInverseOptionsFromConfig(model.scheduler));
   const r = await runSampler({ solver, sigmas, x, model: createDenoiseFn(model, { space: 'vp' }) });
   return r.x.data.map((v) => v / Math.sqrt(sEnd * sEnd + 1));
-}
-
-/** diffusers DDIMInverseScheduler.step written out in VP variables (float64), model called as its pipelines do. */
-async function diffusersInverse(model: FakeModel, cfg: SchedulerConfig, steps: number, xvp: Float32Array): Promise<Float64Array> {
-  const abar = alphasCumprod(betasFromConfig(cfg));
-  const T = abar.length;
-  const ratioInt = Math.floor(T / steps);
-  // set_timesteps, written here: leading arange(N) * ratio + offset; trailing round(arange(T, 0, -T/N))[::-1] - 1.
-  const ts =
-    cfg.timestep_spacing === 'trailing'
-      ? Array.from({ length: steps }, (_, k) => Math.round(T - (steps - 1 - k) * (T / steps)) - 1)
-      : Array.from({ length: steps }, (_, k) => k * ratioInt + ((cfg.steps_offset as number) ?? 0));
-  const initial = cfg.set_alpha_to_one === false ? abar[0] : 1;
-  // clip_sample: DDIMInverseScheduler's default is true (the configs here are DDIM-class configs).
-  const clip = cfg.clip_sample !== false ? ((cfg.clip_sample_range as number) ?? 1) : undefined;
-  const type = cfg.prediction_type ?? 'epsilon';
-  let x = Float64Array.from(xvp);
-  for (const t of ts) {
-    const prev = Math.min(t - ratioInt, T - 1);
-    const ap = prev >= 0 ? abar[prev] : initial;
-    const an = abar[t];
-    const out = await model.denoiser.run({
-      sample: { dims: DIMS, data: Float32Array.from(x), type: 'float32' },
-      timestep: { dims: [1], data: Float32Array.of(t), type: 'float32' },
-    });
-    const m = out.out_sample.data;
-    const eps = type === 'v_prediction' ? x.map((v, k) => Math.sqrt(ap) * m[k] + Math.sqrt(1 - ap) * v) : Float64Array.from(m);
-    x = x.map((v, k) => {
-      let x0 = type === 'v_prediction' ? Math.sqrt(ap) * v - Math.sqrt(1 - ap) * m[k] : (v - Math.sqrt(1 - ap) * eps[k]) / Math.sqrt(ap);
-      if (clip !== undefined) x0 = Math.min(Math.max(x0, -clip), clip);
-      return Math.sqrt(an) * x0 + Math.sqrt(1 - an) * eps[k];
-    });
-  }
-  return x;
 }
 
 describe('DDIM inversion grids (diffusers DDIMInverseScheduler.set_timesteps)', () => {
@@ -109,7 +76,7 @@ describe('DDIM inversion runs', () => {
       const model = fakeVpModel(p, cfg);
       const out = await invert(model, ddimInverseSigmas(cfg, steps), image);
       const seen = [...model.seen];
-      const ref = await diffusersInverse(fakeVpModel(p, cfg), cfg, steps, image);
+      const ref = await ddimInverseLoop(rawModelFn(fakeVpModel(p, cfg), DIMS), cfg, steps, image);
       expect(relL2(out, ref)).toBeLessThan(2e-6);
       expect(seen).toEqual(ddimInverseTimesteps(cfg, steps));
     });

@@ -36,6 +36,8 @@ const ctx = {} as ExecContext;
 type ScheduleParams = Parameters<typeof Schedule.execute>[2];
 const DEFAULTS: ScheduleParams = {
   steps: 20,
+  direction: 'sample',
+  inversion_grid: 'diffusers',
   solver: 'auto',
   spacing: 'config',
   grid: 'config',

@@ -62,7 +62,7 @@ export function createDeis(opts: DeisOptions = {}): Solver<DeisState> {
     name: 'deis',
     nfePerStep: 1,
     init(ctx, x) {
-      return initMultistep(name, ctx, x, opts.scheduleSteps);
+      return initMultistep(name, ctx, x, opts);
     },
     async step(ctx, state, i, model) {
       // diffusers DEIS: lower_order_final below 15 steps only (no euler_at_final, no sigma-0 rule: its grids end at sigma_min).
@@ -71,6 +71,7 @@ export function createDeis(opts: DeisOptions = {}): Solver<DeisState> {
         pick: (out) => out.noise,
         thresholding: opts.thresholding,
         scheduleSteps: opts.scheduleSteps,
+        scheduleStart: opts.scheduleStart,
         lowerOrderFinal: opts.lowerOrderFinal ?? true,
         eulerAtFinal: false,
         zeroFinalRule: false,

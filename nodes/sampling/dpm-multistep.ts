@@ -56,8 +56,10 @@ export type Dpm3Variant = 'reference' | 'corrected';
 export interface ExpCommonOptions {
   /** diffusers `thresholding` (dynamic thresholding of x0), off when absent. */
   thresholding?: Thresholding;
-  /** Length of the whole schedule when the grid is its tail (img2img), for diffusers' end-of-schedule rules. */
+  /** Length of the whole schedule when the grid is a part of it (img2img tail, inversion head), for diffusers' end-of-schedule rules. */
   scheduleSteps?: number;
+  /** Index of the grid's first step in that schedule (default: the grid is its tail). */
+  scheduleStart?: number;
 }
 
 export interface DpmMultistepOptions extends ExpCommonOptions {
@@ -105,10 +107,10 @@ export interface MultistepHistory extends SolverState {
 }
 
 /** Checks a grid for a multistep solver and starts an empty history. */
-export function initMultistep(name: string, ctx: SolverContext, x: Tensor, scheduleSteps: number | undefined): MultistepHistory {
+export function initMultistep(name: string, ctx: SolverContext, x: Tensor, schedule: Pick<ExpCommonOptions, 'scheduleSteps' | 'scheduleStart'>): MultistepHistory {
   checkSigmas(ctx.sigmas);
   checkMonotone(name, ctx.sigmas);
-  scheduleIndex(ctx.sigmas, 0, scheduleSteps);
+  scheduleIndex(ctx.sigmas, 0, schedule.scheduleSteps, schedule.scheduleStart);
   return { x, outputs: [], levels: [], lowerOrderNums: 0 };
 }
 
@@ -140,6 +142,7 @@ export async function evaluateMultistep(
     pick: (out: SolverOutputs) => Tensor;
     thresholding?: Thresholding;
     scheduleSteps?: number;
+    scheduleStart?: number;
     lowerOrderFinal: boolean;
     eulerAtFinal: boolean;
     /** Whether a final sigma of 0 forces a first-order last step (DEIS grids never end at 0). */
@@ -153,7 +156,7 @@ export async function evaluateMultistep(
   const out = solverOutputs(pred, state.x, s, o.thresholding);
   const outputs = [...state.outputs, o.pick(out)].slice(-o.order);
   const levels = [...state.levels, s].slice(-o.order);
-  const { index, total } = scheduleIndex(sigmas, i, o.scheduleSteps);
+  const { index, total } = scheduleIndex(sigmas, i, o.scheduleSteps, o.scheduleStart);
   const wanted = multistepOrder({
     order: o.order,
     lowerOrderNums: state.lowerOrderNums,
@@ -263,7 +266,7 @@ export function createDpmMultistep(opts: DpmMultistepOptions = {}): Solver<DpmMu
     name: form === 'data' ? `dpmpp_${order}m` : `dpm_${order}m`,
     nfePerStep: 1,
     init(ctx, x) {
-      return initMultistep(name, ctx, x, opts.scheduleSteps);
+      return initMultistep(name, ctx, x, opts);
     },
     async step(ctx, state, i, model) {
       const e = await evaluateMultistep(ctx, state, i, model, {
@@ -271,6 +274,7 @@ export function createDpmMultistep(opts: DpmMultistepOptions = {}): Solver<DpmMu
         pick: (out) => (form === 'data' ? out.data : out.noise),
         thresholding: opts.thresholding,
         scheduleSteps: opts.scheduleSteps,
+        scheduleStart: opts.scheduleStart,
         lowerOrderFinal,
         eulerAtFinal,
         zeroFinalRule: true,

@@ -62,7 +62,7 @@ export function createDpmSde(opts: DpmSdeOptions = {}): Solver<DpmSdeState> {
         throw new Error(`${name} is a stochastic sampler and cannot run an ascending (inversion) grid; use an ODE solver such as dpmpp_2m`);
       }
       if (!ctx.noise) throw new Error(`${name} needs a noise source (a seed or a NOISE input)`);
-      return initMultistep(name, ctx, x, opts.scheduleSteps);
+      return initMultistep(name, ctx, x, opts);
     },
     async step(ctx, state, i, model) {
       const e = await evaluateMultistep(ctx, state, i, model, {
@@ -70,6 +70,7 @@ export function createDpmSde(opts: DpmSdeOptions = {}): Solver<DpmSdeState> {
         pick: (out) => out.data,
         thresholding: opts.thresholding,
         scheduleSteps: opts.scheduleSteps,
+        scheduleStart: opts.scheduleStart,
         lowerOrderFinal: opts.lowerOrderFinal ?? true,
         eulerAtFinal: opts.eulerAtFinal ?? false,
         zeroFinalRule: true,

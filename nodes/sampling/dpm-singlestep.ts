@@ -199,7 +199,7 @@ export function createDpmSinglestep(opts: DpmSinglestepOptions = {}): Solver<Dpm
       const { sigmas } = ctx;
       checkSigmas(sigmas);
       checkMonotone(name, sigmas);
-      const { total } = scheduleIndex(sigmas, 0, opts.scheduleSteps);
+      const { total } = scheduleIndex(sigmas, 0, opts.scheduleSteps, opts.scheduleStart);
       const orderList = singlestepOrderList(total, order, opts.lowerOrderFinal ?? false, sigmas.sigmas[sigmas.sigmas.length - 1] === 0);
       return { x, groupIndex: 0, outputs: [], orderList };
     },
@@ -212,7 +212,7 @@ export function createDpmSinglestep(opts: DpmSinglestepOptions = {}): Solver<Dpm
         const x = officialOrder(s, t) === 1 ? firstOrder(state.x, s, t, first) : await officialStep(ctx, state.x, s, t, first, model);
         return { ...state, x, denoised: first.data };
       }
-      const { index } = scheduleIndex(sigmas, i, opts.scheduleSteps);
+      const { index } = scheduleIndex(sigmas, i, opts.scheduleSteps, opts.scheduleStart);
       // diffusers lowers the order while too few outputs exist (img2img starts). An order-k step needs its
       // group to have started exactly k - 1 steps back, at levels with finite, distinct lambdas; else it
       // starts a new group.

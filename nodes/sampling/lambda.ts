@@ -124,14 +124,18 @@ export function checkMonotone(solver: string, s: Sigmas): 'descending' | 'ascend
 /**
  * Index bookkeeping for diffusers' end-of-schedule rules (lower_order_final, the singlestep order list,
  * UniPC's disable_corrector): diffusers counts steps in the whole schedule it was set up with, also when an
- * img2img run starts part-way down it. `scheduleSteps` is that schedule's length when the grid passed to the
- * solver is its tail; by default the grid is the whole schedule.
+ * img2img run starts part-way down it. `scheduleSteps` is that schedule's length and `scheduleStart` the
+ * index of the grid's first step in it: by default the grid is the schedule's tail (img2img), or the whole
+ * schedule when scheduleSteps is absent too. A head (an inversion stopped part-way, as diffusers' DiffEdit
+ * runs it) has start 0.
  */
-export function scheduleIndex(s: Sigmas, i: number, scheduleSteps: number | undefined): { index: number; total: number } {
+export function scheduleIndex(s: Sigmas, i: number, scheduleSteps: number | undefined, scheduleStart?: number): { index: number; total: number } {
   const n = s.timesteps.length;
   const total = scheduleSteps ?? n;
   if (!Number.isInteger(total) || total < n) throw new Error(`scheduleSteps (${total}) must be an integer >= the grid's ${n} steps`);
-  return { index: i + total - n, total };
+  const start = scheduleStart ?? total - n;
+  if (!Number.isInteger(start) || start < 0 || start + n > total) throw new Error(`scheduleStart (${start}) must place the grid's ${n} steps inside the ${total}-step schedule`);
+  return { index: i + start, total };
 }
 
 // ---------------------------------------------------------------------------------------------

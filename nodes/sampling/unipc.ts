@@ -215,14 +215,14 @@ export function createUniPC(opts: UniPCOptions = {}): Solver<UniPCState> {
     init(ctx, x) {
       checkSigmas(ctx.sigmas);
       checkMonotone(name, ctx.sigmas);
-      scheduleIndex(ctx.sigmas, 0, opts.scheduleSteps);
+      scheduleIndex(ctx.sigmas, 0, opts.scheduleSteps, opts.scheduleStart);
       return { x, outputs: [], levels: [], lastOrder: 1, lowerOrderNums: 0 };
     },
     async step(ctx, state, i, model) {
       const { sigmas } = ctx;
       const s = expLevel(sigmas.space, sigmas.sigmas[i]);
       const t = expLevel(sigmas.space, sigmas.sigmas[i + 1]);
-      const { index, total } = scheduleIndex(sigmas, i, opts.scheduleSteps);
+      const { index, total } = scheduleIndex(sigmas, i, opts.scheduleSteps, opts.scheduleStart);
       const pred = await model(state.x, levelAt(sigmas, i));
       const out = solverOutputs(pred, state.x, s, thresholding);
       const m = predictX0 ? out.data : out.noise;

@@ -1,0 +1,139 @@
+/**
+ * The ascending grids inversion walks: from the clean image latent up to noise, so that sampling back
+ * down the same levels returns the image (fact sheet 3.2, 4). Which grid, by model and solver:
+ *  - VP, DDIM (and 'auto'): diffusers DDIMInverseScheduler (ddim.ts ddimInverseSigmas), in its
+ *    'diffusers' variant or CODE's 'current-level' one;
+ *  - VP, the DPM-Solver multistep family: diffusers DPMSolverMultistepInverseScheduler (dpmInverseSigmas);
+ *  - VP, any other ODE solver: its forward grid walked backwards (ComfyUI's FlipSigmas), the level 0 it
+ *    starts from called at the lowest training timestep;
+ *  - flow models: the forward flow grid walked backwards (RF inversion, ddim.ts reversedFlowSigmas).
+ * `denoise` < 1 keeps the first floor(N * denoise) steps, as diffusers' DiffEdit get_inverse_timesteps
+ * does: the inversion stops where an img2img run of that strength would start.
+ */
+import type { SchedulerConfig, Sigmas } from '../core/values.ts';
+import { ddimInverseSigmas, reversedFlowSigmas, type DdimInversionVariant } from './ddim.ts';
+import { sigmaSpace, timestepUnits, toModelTimestep, type TimestepUnits } from './model-time.ts';
+import { cfgNumber, cfgString } from './schedule-config.ts';
+import { normalizeSolverName, schedulerClassFor } from './schedule-rules.ts';
+import { buildSigmas, type BuildSigmasOptions } from './schedules.ts';
+import { checkSteps, clippedTableLength, roundHalfEven, sigmaToTimestep, vpTable } from './sigma-grids.ts';
+import { linspace } from './betas.ts';
+import { sliceSigmas } from './sigmas-split.ts';
+
+export interface InversionSigmasOptions extends BuildSigmasOptions {
+  /** DDIM grids only: diffusers' DDIMInverseScheduler (default) or CODE's current-level walk. */
+  ddimVariant?: DdimInversionVariant;
+  /** Fraction of the inversion to run, from the clean end (default 1). */
+  denoise?: number;
+}
+
+/** Solvers whose VP inversion grid is DPMSolverMultistepInverseScheduler's. */
+const DPM_INVERSE_SOLVERS = new Set(['dpmpp_2m', 'dpmpp_3m', 'dpm_2m', 'dpmpp_2m_sde', 'dpmpp_3m_sde', 'mrs']);
+
+/** Config keys DPMSolverMultistepInverseScheduler reads but builds no usable ascending grid from. */
+const DPM_INVERSE_UNSUPPORTED = ['use_karras_sigmas', 'use_exponential_sigmas', 'use_beta_sigmas', 'use_flow_sigmas', 'use_lu_lambdas'] as const;
+
+/**
+ * Ascending integer timesteps of DPMSolverMultistepInverseScheduler.set_timesteps, with `last` = its
+ * noisiest_timestep + 1 (the table clipped by lambda_min_clipped): linspace round(linspace(0, last - 1,
+ * N + 1))[:-1]; leading arange(N) * (last // (N + 1)) + steps_offset; trailing round(arange(last, 0,
+ * -T/N))[::-1] - 1, where numpy's float arange can give N + 1 entries whose first is -1: dropped, as in
+ * the forward trailing grid (sigma-grids.ts). Repeats (N close to T) are removed, as its np.unique does.
+ */
+export function dpmInverseTimesteps(cfg: SchedulerConfig, steps: number): number[] {
+  const table = vpTable(cfg, false);
+  const T = table.trainSteps;
+  checkSteps(steps, T);
+  const last = clippedTableLength(table, cfgNumber(cfg, 'lambda_min_clipped', -Infinity));
+  const spacing = cfgString(cfg, 'timestep_spacing', ['linspace', 'leading', 'trailing'] as const, 'linspace');
+  let ts: number[];
+  if (spacing === 'linspace') {
+    ts = Array.from(linspace(0, last - 1, steps + 1).subarray(0, steps), roundHalfEven);
+  } else if (spacing === 'leading') {
+    const ratio = Math.floor(last / (steps + 1));
+    const offset = cfgNumber(cfg, 'steps_offset', 0);
+    ts = Array.from({ length: steps }, (_, k) => k * ratio + offset);
+  } else {
+    const ratio = T / steps;
+    const count = Math.ceil(last / ratio);
+    ts = [];
+    for (let i = count - 1; i >= 0; i--) {
+      const t = roundHalfEven(last - i * ratio) - 1;
+      if (t >= 0) ts.push(t);
+    }
+  }
+  return ts.filter((t, k) => ts.indexOf(t) === k);
+}
+
+/**
+ * DPMSolverMultistepInverseScheduler's grid: the table level of each timestep, then the noisiest level
+ * (sigma_max of the clipped table) as the last step's target. That class has no rescale_betas_zero_snr
+ * (from_config drops the key), so its table is the plain one, as here.
+ */
+export function dpmInverseSigmas(cfg: SchedulerConfig, steps: number, units: TimestepUnits = 'scheduler'): Sigmas {
+  for (const key of DPM_INVERSE_UNSUPPORTED) {
+    if (cfg[key] === true) throw new Error(`DPM-Solver inversion runs on the spaced training levels only: the config's ${key} is not supported (set it to false)`);
+  }
+  const table = vpTable(cfg, false);
+  const ts = dpmInverseTimesteps(cfg, steps);
+  for (const t of ts) if (t < 0 || t >= table.trainSteps) throw new Error(`DPM-Solver inversion grid: timestep ${t} is outside [0, ${table.trainSteps}) (check steps_offset)`);
+  const noisiest = clippedTableLength(table, cfgNumber(cfg, 'lambda_min_clipped', -Infinity)) - 1;
+  return {
+    space: 'vp',
+    sigmas: [...ts.map((t) => table.sigmas[t]), table.sigmas[noisiest]],
+    timesteps: ts.map((t) => toModelTimestep(t, table.trainSteps, units)),
+    origin: 'DPMSolverMultistepInverseScheduler',
+  };
+}
+
+/**
+ * A VP grid walked backwards. Each level keeps its model timestep; the level the walk starts from (the
+ * forward grid's end, usually 0) gets the timestep of its level in the training table (t = 0 for any
+ * level at or below the table's smallest), which is what its forward grid never needed.
+ */
+export function reversedVpSigmas(s: Sigmas, cfg: SchedulerConfig, units: TimestepUnits): Sigmas {
+  if (s.space !== 'vp') throw new Error('reversedVpSigmas needs a VP grid (flow grids reverse with reversedFlowSigmas)');
+  if (s.targets) throw new Error(`the ${s.origin ?? ''} grid steps to levels off its own list (DDIM's prev_t rule): invert it with the DDIM inversion grid instead`);
+  const n = s.timesteps.length;
+  const table = vpTable(cfg);
+  const start = s.sigmas[n];
+  const timesteps = [toModelTimestep(sigmaToTimestep(table, start), table.trainSteps, units)];
+  for (let k = n - 1; k >= 1; k--) timesteps.push(s.timesteps[k]);
+  return { space: 'vp', sigmas: [...s.sigmas].reverse(), timesteps, origin: `${s.origin ?? 'grid'} (reversed)` };
+}
+
+/** The first floor(N * denoise) steps of an inversion grid (all of them at denoise 1). */
+export function inversionHead(s: Sigmas, denoise: number): Sigmas {
+  if (!(denoise >= 0 && denoise <= 1)) throw new Error(`denoise must be in [0, 1], got ${denoise}`);
+  const n = s.timesteps.length;
+  return sliceSigmas(s, 0, Math.min(Math.floor(n * denoise), n));
+}
+
+/** The ascending grid `solver` inverts along for this model (see the header). */
+export function buildInversionSigmas(
+  scheduler: SchedulerConfig,
+  modelIndex: Record<string, unknown>,
+  steps: number,
+  solver: string,
+  opts: InversionSigmasOptions = {},
+): Sigmas {
+  const { ddimVariant = 'diffusers', denoise = 1, ...forward } = opts;
+  const space = sigmaSpace(modelIndex, scheduler);
+  const name = normalizeSolverName(solver);
+  if (space === 'flow') return inversionHead(reversedFlowSigmas(buildSigmas(scheduler, modelIndex, steps, name, forward)), denoise);
+  const units = timestepUnits(modelIndex);
+  const cls = schedulerClassFor(name);
+  if (cls === 'PNDMScheduler' || cls === 'DDPMScheduler' || cls === 'LCMScheduler' || cls === 'EulerAncestralDiscreteScheduler') {
+    throw new Error(`${name} cannot invert (it walks only downwards or draws noise each step): invert with ddim, or an ODE solver such as dpmpp_2m, euler or unipc`);
+  }
+  const overridden = Object.keys(forward).filter((k) => k !== 'imageSeqLen' && forward[k as keyof typeof forward] !== undefined);
+  if (cls === 'DDIMScheduler' || DPM_INVERSE_SOLVERS.has(name)) {
+    // diffusers' inverse classes take the config as it is: grid overrides would describe another scheduler.
+    const keys = overridden.filter((k) => k !== 'spacing');
+    if (keys.length > 0) throw new Error(`the ${cls === 'DDIMScheduler' ? 'DDIM' : 'DPM-Solver'} inversion grid follows diffusers' inverse scheduler: only the timestep spacing can be overridden (got ${keys.join(', ')})`);
+    const cfg = forward.spacing ? { ...scheduler, timestep_spacing: forward.spacing } : scheduler;
+    const grid = cls === 'DDIMScheduler' ? ddimInverseSigmas(cfg, steps, ddimVariant, units) : dpmInverseSigmas(cfg, steps, units);
+    return inversionHead(grid, denoise);
+  }
+  return inversionHead(reversedVpSigmas(buildSigmas(scheduler, modelIndex, steps, name, forward), scheduler, units), denoise);
+}

@@ -1,0 +1,197 @@
+/**
+ * Inversion from a graph: Schedule (direction invert) feeding a Sampler, run by the engine on the embedded
+ * ONNX models, against diffusers' inverse schedulers written out (test/helpers/diffusers-inverse.ts) and
+ * the exact Gaussian flow; plus the inversion grids pinned against literals worked out by hand.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Tensor } from '../nodes/core/tensor.ts';
+import type { ModelHandle, SchedulerConfig, Sigmas } from '../nodes/core/values.ts';
+import { createGaussianParams, transportExact } from '../nodes/sampling/gaussian.ts';
+import { dpmInverseSigmas, dpmInverseTimesteps, inversionHead } from '../nodes/sampling/inversion-sigmas.ts';
+import { alphasCumprod, betasFromConfig } from '../nodes/sampling/betas.ts';
+import { VP_SCHEDULER_CONFIG } from '../electron/engine/models/analytic.ts';
+import { createTestEngine, graph, testCacheDir } from './helpers/engine.ts';
+import { ddimInverseLoop, dpmInverseLoop, type RawModel } from './helpers/diffusers-inverse.ts';
+import { relL2 } from './sampling-fake-model.ts';
+
+const engine = createTestEngine();
+afterAll(() => engine.dispose());
+
+type Params = Record<string, string | number | boolean>;
+
+/** gen samples an image latent from noise (DDIM, 30 steps); sched + inv invert it. */
+function inversionGraph(model: string, schedule: Params, sampler: Params) {
+  return graph(
+    [
+      { id: 'model', type: 'LoadModel', params: { model } },
+      { id: 'latent', type: 'EmptyLatent' },
+      { id: 'gen', type: 'Sampler', params: { solver: 'auto', steps: 30, seed: 3 } },
+      { id: 'sched', type: 'Schedule', params: { direction: 'invert', ...schedule } },
+      { id: 'inv', type: 'Sampler', params: sampler },
+    ],
+    ['model.model->gen.model', 'latent.latent->gen.latent', 'model.model->sched.model', 'model.model->inv.model', 'gen.latent->inv.latent', 'sched.sigmas->inv.sigmas'],
+  );
+}
+
+async function runInversion(model: string, schedule: Params, sampler: Params) {
+  const { result } = await engine.execute({ graph: inversionGraph(model, schedule, sampler) });
+  if (result?.status !== 'finished') throw new Error(`run ${result?.status}: ${result?.error?.message}`);
+  const image = result.outputs.get('gen')!.latent as Tensor;
+  const inverted = result.outputs.get('inv')!.latent as Tensor;
+  const sigmas = result.outputs.get('sched')!.sigmas as Sigmas;
+  return { image, inverted, sigmas };
+}
+
+async function failure(model: string, schedule: Params, sampler: Params) {
+  const { summary } = await engine.execute({ graph: inversionGraph(model, schedule, sampler) });
+  expect(summary.status).toBe('failed');
+  return summary.error!;
+}
+
+/** The embedded VP unet as diffusers' pipelines call it (int64 timestep, VP latent in, eps out). */
+async function vpUnet(): Promise<RawModel> {
+  const handle: ModelHandle = await engine.models.load('embedded:gaussian-vp');
+  return async (x, t) => {
+    const out = await handle.denoiser.run({
+      sample: { dims: [1, 3, 16, 16], data: Float32Array.from(x), type: 'float32' },
+      timestep: { dims: [1], data: BigInt64Array.of(BigInt(t)), type: 'int64' },
+    });
+    return Float64Array.from(out.out_sample.data);
+  };
+}
+
+const VP = 'embedded:gaussian-vp';
+const CFG = VP_SCHEDULER_CONFIG as SchedulerConfig;
+
+describe('DPMSolverMultistepInverseScheduler grid (set_timesteps, worked out by hand)', () => {
+  const table = alphasCumprod(betasFromConfig(CFG)).map((a) => Math.sqrt((1 - a) / a));
+  it('linspace: round(linspace(0, 999, N + 1))[:-1], half to even', () => {
+    // linspace(0, 999, 11) = 0, 99.9, 199.8, ..., 499.5, 599.4, ..., 899.1, 999.
+    expect(dpmInverseTimesteps({ ...CFG, timestep_spacing: 'linspace' }, 10)).toEqual([0, 100, 200, 300, 400, 500, 599, 699, 799, 899]);
+  });
+  it('leading: arange(N) * (1000 // (N + 1)) + steps_offset; trailing: round(arange(1000, 0, -T/N))[::-1] - 1', () => {
+    expect(dpmInverseTimesteps(CFG, 10)).toEqual([1, 91, 181, 271, 361, 451, 541, 631, 721, 811]);
+    expect(dpmInverseTimesteps({ ...CFG, timestep_spacing: 'trailing' }, 10)).toEqual([99, 199, 299, 399, 499, 599, 699, 799, 899, 999]);
+  });
+  it('levels: the table at each timestep, then sigma_max; the head keeps the first floor(N * denoise) steps', () => {
+    const g = dpmInverseSigmas(CFG, 10);
+    expect(g.sigmas).toEqual([...[1, 91, 181, 271, 361, 451, 541, 631, 721, 811].map((t) => table[t]), table[999]]);
+    const head = inversionHead(g, 0.55);
+    expect(head.timesteps).toEqual([1, 91, 181, 271, 361]);
+    expect(head.segment).toEqual({ start: 0, total: 10 });
+    expect(() => dpmInverseSigmas({ ...CFG, use_karras_sigmas: true }, 10)).toThrow(/use_karras_sigmas is not supported/);
+  });
+});
+
+describe('inversion in a graph: Schedule (direction invert) -> Sampler', () => {
+  it('DDIM: equals diffusers DDIMInverseScheduler written out (leading, and trailing 7 steps); auto picks it on VP models', async () => {
+    const unet = await vpUnet();
+    for (const [spacing, steps] of [['config', 10], ['trailing', 7]] as const) {
+      const cfg = spacing === 'config' ? CFG : { ...CFG, timestep_spacing: spacing };
+      const { image, inverted } = await runInversion(VP, { steps, spacing, solver: 'ddim' }, { solver: 'ddim' });
+      expect(relL2(inverted.data, await ddimInverseLoop(unet, cfg, steps, image.data))).toBeLessThan(1e-5);
+    }
+    // DDIMInverseScheduler has no thresholding and clips x0 by default: a config asking for thresholding
+    // (and silent on clip_sample) gets clipping to [-1, 1], unlike DDIMScheduler.
+    // Under the model cache: graphs may read models from there.
+    const folder = fs.mkdtempSync(path.join(testCacheDir(), 'inversion-threshold-'));
+    fs.cpSync((await engine.models.load(VP)).folder, folder, { recursive: true });
+    const thresholdCfg = { ...CFG, thresholding: true, clip_sample: undefined };
+    fs.writeFileSync(path.join(folder, 'scheduler/scheduler_config.json'), JSON.stringify(thresholdCfg));
+    const clipped = await runInversion(folder, { steps: 10 }, { solver: 'ddim' });
+    const clippedRef = await ddimInverseLoop(unet, thresholdCfg, 10, clipped.image.data);
+    expect(relL2(clipped.inverted.data, clippedRef)).toBeLessThan(1e-5);
+    expect(relL2(clippedRef, await ddimInverseLoop(unet, CFG, 10, clipped.image.data))).toBeGreaterThan(1e-4);
+
+    const ddim = await runInversion(VP, { steps: 10, solver: 'ddim' }, { solver: 'ddim' });
+    const auto = await runInversion(VP, { steps: 10 }, { solver: 'auto' });
+    expect(Array.from(auto.inverted.data)).toEqual(Array.from(ddim.inverted.data));
+  });
+
+  it('DPM-Solver++ 2M: equals diffusers DPMSolverMultistepInverseScheduler written out (leading, linspace, and a head)', async () => {
+    const unet = await vpUnet();
+    const cases: [Params, SchedulerConfig, number, number | undefined][] = [
+      [{ steps: 10, solver: 'dpmpp_2m' }, CFG, 10, undefined],
+      [{ steps: 12, solver: 'dpmpp_2m', spacing: 'linspace' }, { ...CFG, timestep_spacing: 'linspace' }, 12, undefined],
+      // DiffEdit's strength 0.5: the first 5 of 10 timesteps; lower_order_final counts all 10, so the fifth step stays second order.
+      [{ steps: 10, solver: 'dpmpp_2m', denoise: 0.5 }, CFG, 10, 5],
+    ];
+    for (const [schedule, cfg, steps, run] of cases) {
+      const { image, inverted, sigmas } = await runInversion(VP, schedule, { solver: 'dpmpp_2m' });
+      const ref = await dpmInverseLoop(unet, cfg, steps, image.data, { run });
+      expect(sigmas.timesteps).toEqual(ref.calls);
+      expect(relL2(inverted.data, ref.x)).toBeLessThan(1e-5);
+    }
+  });
+
+  it('flow models: flow Euler up the reversed flow grid; RF-Solver inverts and samples back to the image', async () => {
+    const rf = 'embedded:gaussian-rf';
+    const { image, inverted, sigmas } = await runInversion(rf, { steps: 10 }, { solver: 'auto' });
+    expect(sigmas.sigmas[0]).toBe(0);
+    expect(sigmas.sigmas[sigmas.sigmas.length - 1]).toBe(1);
+    // Written out: x += (t_next - t) v(x, t) with the transformer called at t (scheduler units: t * 1000).
+    const handle = await engine.models.load(rf);
+    const x = Float64Array.from(image.data);
+    for (let k = 0; k < sigmas.timesteps.length; k++) {
+      const out = await handle.denoiser.run({
+        [handle.denoiser.inputs[0].name]: { dims: [1, 3, 16, 16], data: Float32Array.from(x), type: 'float32' },
+        [handle.denoiser.inputs[1].name]: { dims: [1], data: Float32Array.of(sigmas.timesteps[k]), type: 'float32' },
+      });
+      const v = Object.values(out)[0].data;
+      for (let i = 0; i < x.length; i++) x[i] += (sigmas.sigmas[k + 1] - sigmas.sigmas[k]) * v[i];
+    }
+    expect(relL2(inverted.data, x)).toBeLessThan(1e-5);
+
+    // Round trip: RF-Solver up, then down the forward grid; second order, so 20 steps return the image closely.
+    const doc = graph(
+      [
+        { id: 'model', type: 'LoadModel', params: { model: rf } },
+        { id: 'latent', type: 'EmptyLatent' },
+        { id: 'gen', type: 'Sampler', params: { solver: 'auto', steps: 30, seed: 3 } },
+        { id: 'up', type: 'Schedule', params: { direction: 'invert', steps: 20, solver: 'rf_solver' } },
+        { id: 'down', type: 'Schedule', params: { steps: 20, solver: 'rf_solver' } },
+        { id: 'inv', type: 'Sampler', params: { solver: 'rf_solver' } },
+        { id: 'back', type: 'Sampler', params: { solver: 'rf_solver', start: 'continue' } },
+      ],
+      [
+        'model.model->gen.model', 'latent.latent->gen.latent', 'model.model->up.model', 'model.model->down.model',
+        'model.model->inv.model', 'gen.latent->inv.latent', 'up.sigmas->inv.sigmas',
+        'model.model->back.model', 'inv.latent->back.latent', 'down.sigmas->back.sigmas',
+      ],
+    );
+    const { result } = await engine.execute({ graph: doc });
+    expect(result?.status).toBe('finished');
+    const back = result!.outputs.get('back')!.latent as Tensor;
+    const gen = result!.outputs.get('gen')!.latent as Tensor;
+    expect(relL2(back.data, gen.data)).toBeLessThan(2e-3);
+  });
+
+  it('VP models, other ODE solvers: their forward grid reversed, converging to the exact reverse flow (Euler, first order)', async () => {
+    const p = createGaussianParams();
+    const errors: number[] = [];
+    for (const steps of [20, 80]) {
+      const { image, inverted, sigmas } = await runInversion(VP, { steps, solver: 'euler', final_sigmas: 'sigma_min' }, { solver: 'euler' });
+      const [s0, s1] = [sigmas.sigmas[0], sigmas.sigmas[sigmas.sigmas.length - 1]];
+      expect(s0).toBeLessThan(s1);
+      // VP sample in and out: x_vp = a x0 + b eps with a = 1/sqrt(1 + s^2), b = s a.
+      const a = (s: number) => 1 / Math.sqrt(1 + s * s);
+      const exact = transportExact(p, Float64Array.from(image.data), a(s0), s0 * a(s0), a(s1), s1 * a(s1));
+      errors.push(relL2(inverted.data, exact));
+    }
+    expect(errors[1]).toBeLessThan(errors[0] / 2.5);
+  });
+
+  it('refuses what cannot invert, naming the node and the cause', async () => {
+    expect((await failure(VP, { steps: 10 }, { solver: 'ddim', start: 'noise' })).message).toMatch(/ascend.*start to auto or continue/);
+    expect((await failure(VP, { steps: 10 }, { solver: 'ddim', eta: 0.5 })).message).toMatch(/deterministic: set eta to 0/);
+    const pndm = await failure(VP, { steps: 10, solver: 'pndm' }, { solver: 'ddim' });
+    expect(pndm).toMatchObject({ nodeId: 'sched', nodeType: 'Schedule' });
+    expect(pndm.message).toMatch(/pndm cannot invert/);
+    expect((await failure(VP, { steps: 10, solver: 'dpmpp_2m', grid: 'karras' }, { solver: 'dpmpp_2m' })).message).toMatch(/only the timestep spacing/);
+    const ancestral = await failure(VP, { steps: 10, solver: 'euler' }, { solver: 'euler_ancestral' });
+    expect(ancestral.nodeId).toBe('inv');
+    expect(ancestral.message).toMatch(/cannot walk a grid upwards/);
+  });
+});
