@@ -62,6 +62,12 @@ describe('DDIM inversion config quirks (diffusers DDIMInverseScheduler.from_conf
     expect(ddimInverseSigmas({ ...SD_VP_DDIM, set_alpha_to_one: true, set_alpha_to_zero: false }, 10).sigmas[0]).toBeCloseTo(sigmaMin, 12);
     expect(ddimInverseSigmas({ ...SD_VP_DDIM, set_alpha_to_one: true, set_alpha_to_zero: null }, 10).sigmas[0]).toBe(0);
   });
+
+  it('clip_sample absent means clipping whatever class wrote the config (its from_config keeps its own default, true)', () => {
+    expect(ddimInverseOptionsFromConfig({ _class_name: 'EulerDiscreteScheduler' })).toEqual({ clipSampleRange: 1 });
+    expect(ddimInverseOptionsFromConfig({ _class_name: 'DPMSolverMultistepScheduler', clip_sample_range: 2 })).toEqual({ clipSampleRange: 2 });
+    expect(ddimInverseOptionsFromConfig({ _class_name: 'EulerDiscreteScheduler', clip_sample: false })).toEqual({});
+  });
 });
 
 describe('DDIM inversion runs', () => {

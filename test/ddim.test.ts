@@ -168,8 +168,9 @@ describe('DDIM details', () => {
     t.data.forEach((v, i) => expect(v).toBeCloseTo(expected[i], 6));
     expect(ddimOptionsFromConfig({}).clipSampleRange).toBe(1); // DDIMScheduler's default clip_sample: true
     expect(ddimOptionsFromConfig({ clip_sample: false }).clipSampleRange).toBeUndefined();
-    // Configs of other scheduler families never mention clip_sample: no clipping for them.
-    expect(ddimOptionsFromConfig({ _class_name: 'EulerDiscreteScheduler' }).clipSampleRange).toBeUndefined();
+    // from_config keeps the class default for keys a config lacks, whichever class wrote it; not on flow configs.
+    expect(ddimOptionsFromConfig({ _class_name: 'EulerDiscreteScheduler' }).clipSampleRange).toBe(1);
+    expect(ddimOptionsFromConfig({ _class_name: 'FlowMatchEulerDiscreteScheduler' }).clipSampleRange).toBeUndefined();
     expect(ddimOptionsFromConfig({ _class_name: 'DDPMScheduler', clip_sample_range: 2 }).clipSampleRange).toBe(2);
   });
 

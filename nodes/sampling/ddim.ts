@@ -40,21 +40,17 @@ function cfgValue<T>(cfg: SchedulerConfig, key: string, fallback: T, check: (v: 
   return v as T;
 }
 
-/** Scheduler classes whose configs carry clip_sample with DDIMScheduler's default (true). */
-const CLIPPING_CLASSES = /^(DDIM|DDPM|PNDM)/;
-
 /**
- * x0 clipping / thresholding from a scheduler config. DDIMScheduler defaults clip_sample to true; that default
- * applies only to configs of the DDIM/DDPM/PNDM family (or without a class). Deliberate deviation: diffusers'
- * DDIMScheduler.from_config on, say, an EulerDiscreteScheduler config would clip x0 to [-1, 1] because that
- * config never mentions clip_sample; here such configs are not clipped.
+ * x0 clipping / thresholding from a scheduler config, as DDIMScheduler.from_config reads it (the same rule as
+ * the Sampler's denoisedLimitFromConfig): a config without clip_sample gets the class default, true, whichever
+ * class wrote it; flow-matching configs are the exception (DDIM there is flow Euler).
  */
 export function ddimOptionsFromConfig(cfg: SchedulerConfig, eta = 0): DdimOptions {
   const isBool = (v: unknown) => typeof v === 'boolean';
   const isNum = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
   const opts: DdimOptions = { eta };
   const cls = cfg._class_name;
-  const clipDefault = typeof cls !== 'string' || CLIPPING_CLASSES.test(cls);
+  const clipDefault = !(typeof cls === 'string' && cls.startsWith('FlowMatch'));
   if (cfgValue(cfg, 'thresholding', false, isBool)) {
     opts.thresholding = {
       ratio: cfgValue(cfg, 'dynamic_thresholding_ratio', 0.995, isNum),
@@ -210,13 +206,12 @@ export function ddimInverseSigmas(
 }
 
 /**
- * x0 limiting of DDIMInverseScheduler: clip_sample (class default true) with clip_sample_range; it has no
- * dynamic thresholding (CODE's encoder thresholds: pass `thresholding` to createDdimInverse for that).
+ * x0 limiting of DDIMInverseScheduler: clip_sample with clip_sample_range; it has no dynamic thresholding
+ * (CODE's encoder thresholds: pass `thresholding` to createDdimInverse for that). A config without the key
+ * clips, whichever class wrote it: DDIMInverseScheduler.from_config leaves absent keys at its own default.
  */
 export function ddimInverseOptionsFromConfig(cfg: SchedulerConfig): DdimOptions {
-  const cls = cfg._class_name;
-  const clipDefault = typeof cls !== 'string' || CLIPPING_CLASSES.test(cls);
-  return cfgBool(cfg, 'clip_sample', clipDefault) ? { clipSampleRange: cfgNumber(cfg, 'clip_sample_range', 1) } : {};
+  return cfgBool(cfg, 'clip_sample', true) ? { clipSampleRange: cfgNumber(cfg, 'clip_sample_range', 1) } : {};
 }
 
 /** DDIM (eta 0) walking an ascending grid: VP grids from ddimInverseSigmas, or a reversed flow grid. */

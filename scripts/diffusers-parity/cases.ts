@@ -34,8 +34,14 @@ export interface ParityCase {
   diffusers: DiffusersScheduler;
   /** Draws per-step noise: the noise file is [steps + 1, ...latent]. */
   stochastic: boolean;
-  /** img2img strength (Sampler denoise); absent: from pure noise. */
+  /** img2img strength (Sampler denoise); absent: from pure noise. With `invert`: the fraction of the inversion run. */
   strength?: number;
+  /**
+   * An inversion: a Schedule (direction invert) feeds the Sampler, which starts from the init latent; diffusers
+   * runs its inverse scheduler's loop over the same latent (the first int(N * strength) timesteps with a
+   * strength, as DiffEdit's get_inverse_timesteps takes them).
+   */
+  invert?: true;
   /**
    * Where diffusers itself gives no result to compare with: it refuses the config, or its loop returns
    * non-finite values where ours stays finite (each documented as a deliberate deviation in our sources).
@@ -341,6 +347,48 @@ function moreVpCases(): ParityCase[] {
   return out;
 }
 
+/**
+ * Inversions: DDIM (DDIMInverseScheduler) and the DPM-Solver multistep family (DPMSolverMultistepInverseScheduler)
+ * up the grids Schedule's direction invert builds. Added after the last diffusers run: awaiting references.
+ */
+function inversionCases(): ParityCase[] {
+  const out: ParityCase[] = [];
+  const ddimInverse: DiffusersScheduler = { cls: 'DDIMInverseScheduler', overrides: {} };
+  const dpmInverse = (o: Record<string, unknown>): DiffusersScheduler => ({ cls: 'DPMSolverMultistepInverseScheduler', overrides: o });
+  const add = (tag: string, model: ParityModel, solver: string, steps: number, config: Record<string, unknown>, diffusers: DiffusersScheduler, strength?: number) =>
+    out.push({
+      id: `${model === 'gaussian-vp' ? 'vp' : `twin-${model}`}-invert-${tag}-${solver}-${steps}${strength === undefined ? '' : `-s${strength}`}`,
+      model,
+      config,
+      solver,
+      steps,
+      sampler: { start: 'continue' },
+      diffusers,
+      stochastic: false,
+      invert: true,
+      awaitingReference: true,
+      ...(strength === undefined ? {} : { strength }),
+    });
+  const vpred = { beta_schedule: 'linear', beta_start: 0.0001, beta_end: 0.02, prediction_type: 'v_prediction' };
+  for (const steps of [10, 25]) {
+    add('sd15', 'gaussian-vp', 'ddim', steps, {}, ddimInverse);
+    add('sd15', 'gaussian-vp', 'dpmpp_2m', steps, {}, dpmInverse({ algorithm_type: 'dpmsolver++', solver_order: 2 }));
+  }
+  add('trailing', 'gaussian-vp', 'ddim', 7, { timestep_spacing: 'trailing' }, ddimInverse);
+  add('alpha-to-one-clip', 'gaussian-vp', 'ddim', 10, { set_alpha_to_one: true, clip_sample: true }, ddimInverse);
+  add('vpred', 'gaussian-vp', 'ddim', 10, vpred, ddimInverse);
+  add('trailing-vpred-zsnr', 'gaussian-vp', 'ddim', 10, { timestep_spacing: 'trailing', prediction_type: 'v_prediction', rescale_betas_zero_snr: true }, ddimInverse);
+  add('sd15', 'gaussian-vp', 'ddim', 20, {}, ddimInverse, 0.5);
+  add('linspace', 'gaussian-vp', 'dpmpp_2m', 12, { timestep_spacing: 'linspace' }, dpmInverse({ algorithm_type: 'dpmsolver++', solver_order: 2 }));
+  add('trailing', 'gaussian-vp', 'dpmpp_2m', 10, { timestep_spacing: 'trailing' }, dpmInverse({ algorithm_type: 'dpmsolver++', solver_order: 2 }));
+  add('vpred', 'gaussian-vp', 'dpmpp_2m', 10, vpred, dpmInverse({ algorithm_type: 'dpmsolver++', solver_order: 2 }));
+  add('sd15', 'gaussian-vp', 'dpmpp_3m', 20, {}, dpmInverse({ algorithm_type: 'dpmsolver++', solver_order: 3 }));
+  add('sd15', 'gaussian-vp', 'dpm_2m', 12, {}, dpmInverse({ algorithm_type: 'dpmsolver', solver_order: 2 }));
+  add('sd15', 'gaussian-vp', 'dpmpp_2m', 10, {}, dpmInverse({ algorithm_type: 'dpmsolver++', solver_order: 2 }), 0.5);
+  add('plain', 'sd15', 'ddim', 10, {}, ddimInverse);
+  return out;
+}
+
 export function parityCases(): ParityCase[] {
-  return [...vpCases(), ...stochasticCases(), ...img2imgCases(), ...flowCases(), ...twinCases(), ...moreVpCases()];
+  return [...vpCases(), ...stochasticCases(), ...img2imgCases(), ...flowCases(), ...twinCases(), ...moreVpCases(), ...inversionCases()];
 }

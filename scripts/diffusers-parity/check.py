@@ -6,7 +6,8 @@ Needs numpy, torch, onnxruntime and diffusers (a source checkout on PYTHONPATH w
 only: FlowStudio itself never runs Python.
 
 Each loop is what the diffusers pipelines do for the scheduler (StableDiffusionPipeline /
-StableDiffusionImg2ImgPipeline; SD3 / Sana for flow schedulers, which call no scale_model_input): the
+StableDiffusionImg2ImgPipeline; SD3 / Sana for flow schedulers, which call no scale_model_input;
+StableDiffusionDiffEditPipeline's invert() for the inverse schedulers, from the init latent): the
 noise multiplied by init_noise_sigma, scale_model_input, the model called through onnxruntime with the
 timestep cast to the dtype its ONNX input declares (np.array([t], dtype), as the ONNX pipelines do),
 scheduler.step. Stochastic steps take their noise from the case's [K, ...] noise file, slice k for the
@@ -124,7 +125,17 @@ def run_case(case, root, models, tables64=False):
         else:
             scheduler.set_timesteps(steps)
         timesteps = scheduler.timesteps
-        if case["strength"] is not None and case["class"] == "LCMScheduler":
+        if case.get("invert"):
+            # DDIMInverseScheduler / DPMSolverMultistepInverseScheduler driven as StableDiffusionDiffEditPipeline's
+            # invert() drives them: from the clean latent, no noise; a strength keeps the first timesteps
+            # (get_inverse_timesteps).
+            if case["strength"] is not None:
+                init_timestep = min(int(steps * case["strength"]), steps)
+                t_start = max(steps - init_timestep, 0)
+                if t_start > 0:
+                    timesteps = timesteps[:-t_start]
+            latents = torch.from_numpy(np.load(os.path.join(root, case["init"])).astype(np.float32))
+        elif case["strength"] is not None and case["class"] == "LCMScheduler":
             # LatentConsistencyModelImg2ImgPipeline: the strength goes to set_timesteps; every step runs.
             scheduler.set_timesteps(steps, strength=case["strength"])
             timesteps = scheduler.timesteps

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { writeNpy } from '../../nodes/core/io/npy.ts';
 import { randomNormal } from '../../nodes/core/random.ts';
 import { fluxTwin, sd15LegacyTwin, sd15Twin, sd3Twin, sdTurboTwin, sdxlTwin, writeTwin, type TwinSpec } from '../../test/helpers/twins.ts';
+import { GRID_AS } from '../../nodes/sampling/solver-registry.ts';
 import { ANALYTIC_MODELS, type AnalyticModel, type ParityCase, type ParityModel, type TwinModel } from './cases.ts';
 
 const TWINS: Record<TwinModel, () => TwinSpec> = {
@@ -146,7 +147,13 @@ export async function prepareModels(dir: string, embeddedFolder: (name: Analytic
   for (const name of ANALYTIC_MODELS) models.set(name, await prepareAnalytic(dir, name, await embeddedFolder(name)));
   for (const name of Object.keys(TWINS) as TwinModel[]) models.set(name, await prepareTwin(dir, name));
   await writeNormals(path.join(dir, 'inputs/init.npy'), latentDims(latentParams('gaussian-vp')), 7, 0.5, 0.1);
+  for (const name of Object.keys(TWINS) as TwinModel[]) await writeNormals(path.join(dir, initFile(name)), latentDims(latentParams(name)), 7, 0.5, 0.1);
   return models;
+}
+
+/** The init latent (img2img start, inversion input) of a model's cases: the analytic models share one 3x16x16. */
+function initFile(model: ParityModel): string {
+  return (ANALYTIC_MODELS as readonly string[]).includes(model) ? 'inputs/init.npy' : `inputs/init-${model}.npy`;
 }
 
 /** What check.py needs about a case (ours / ours_error are added by the runner). */
@@ -166,6 +173,8 @@ export interface ManifestEntry {
   eta: number | undefined;
   steps: number;
   strength: number | null;
+  /** Run diffusers' inverse scheduler loop from the init latent (DiffEdit-style strength prefix). */
+  invert: boolean;
   stochastic: boolean;
   noise: string;
   init: string | null;
@@ -182,6 +191,14 @@ function graphFor(c: ParityCase, modelPath: string, noiseFile: string, initFile:
   const node = (id: string, type: string, params: Record<string, unknown>, x: number, y: number) => ({ id, type, position: { x, y }, params });
   const edge = (id: string, source: string, sourcePort: string, target: string, targetPort: string) => ({ id, source, sourcePort, target, targetPort });
   const latentNode = initFile ? node('latent', 'LoadLatent', { path: initFile }, 0, 160) : node('latent', 'EmptyLatent', { ...latentParams(c.model) }, 0, 160);
+  // An inversion walks the ascending grid a Schedule node builds for the same solver.
+  const inversion = c.invert
+    ? {
+        // Schedule offers grid rules by scheduler family: dpm_2m's are dpmpp_2m's.
+        nodes: [node('schedule', 'Schedule', { direction: 'invert', solver: GRID_AS[c.solver] ?? c.solver, steps: c.steps, denoise: c.strength ?? 1 }, 0, 480)],
+        edges: [edge('i1', 'model', 'model', 'schedule', 'model'), edge('i2', 'schedule', 'sigmas', 'sampler', 'sigmas')],
+      }
+    : { nodes: [], edges: [] };
   // One Load Conditioning per extra model input, chained through `base`.
   const condNodes = Object.entries(conditioning).map(([input, file], k) => node(`cond${k}`, 'LoadConditioning', { input, path: file }, -320, 160 * k));
   const condEdges = condNodes.map((n, k) =>
@@ -198,6 +215,7 @@ function graphFor(c: ParityCase, modelPath: string, noiseFile: string, initFile:
       node('sampler', 'Sampler', { solver: c.solver, steps: c.steps, ...c.sampler }, 320, 40),
       node('save', 'SaveLatent', { filename: `${c.id}.npy` }, 640, 40),
       ...condNodes,
+      ...inversion.nodes,
     ],
     edges: [
       edge('e1', 'model', 'model', 'sampler', 'model'),
@@ -205,6 +223,7 @@ function graphFor(c: ParityCase, modelPath: string, noiseFile: string, initFile:
       edge('e3', 'noise', 'noise', 'sampler', 'noise'),
       edge('e4', 'sampler', 'latent', 'save', 'latent'),
       ...condEdges,
+      ...inversion.edges,
     ],
     groups: [],
     viewport: { x: 0, y: 0, zoom: 1 },
@@ -235,7 +254,7 @@ export async function prepareCase(dir: string, models: PreparedModels, c: Parity
   const noise = `inputs/noise-${c.id}.npy`;
   const dims = latentDims(latentParams(c.model));
   await writeNormals(path.join(dir, noise), c.stochastic ? [c.steps + 1, ...dims] : dims, seed);
-  const init = c.strength !== undefined ? 'inputs/init.npy' : null;
+  const init = c.strength !== undefined || c.invert ? initFile(c.model) : null;
   // Graph paths resolve against the graph's folder (graphs/).
   const up = (rel: string) => path.join('..', rel);
   const conditioning = Object.fromEntries(Object.entries(m.conditioning).map(([k, v]) => [k, up(v)]));
@@ -261,6 +280,7 @@ export async function prepareCase(dir: string, models: PreparedModels, c: Parity
       eta: c.diffusers.eta,
       steps: c.steps,
       strength: c.strength ?? null,
+      invert: c.invert === true,
       stochastic: c.stochastic,
       noise,
       init,
