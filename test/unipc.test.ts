@@ -24,6 +24,9 @@ import {
   tableGrid,
   vpStartToState,
   lin,
+  logLogSlope,
+  exactState,
+  uniformLevels,
   thresholdSampleRef,
   type Vec,
 } from './exp-solver-helpers.ts';
@@ -357,5 +360,38 @@ describe('UniPC convergence order against the closed-form PF-ODE (started from e
     const a = await runFromExact(createUniPC({ corrector: false }), sigmas, x0, denoiseFor('flow'), 0);
     const b = await runFromExact(createDpmMultistep({}), sigmas, x0, denoiseFor('flow'), 0);
     expect(relL2(a, b)).toBeLessThan(1e-6);
+  });
+});
+
+describe('UniPC walking up a grid (inversion)', () => {
+  /** Relative error of an upward run on a flow grid from the data sample `x0` at levels[0], against the exact flow. */
+  async function upError(opts: UniPCOptions, levels: number[], x0: Float64Array): Promise<number> {
+    const x = await runFromExact(createUniPC(opts), exactGrid('flow', levels), x0, denoiseFor('flow'), 0);
+    return relL2(x, exactState('flow', x0, levels[0], levels[levels.length - 1]));
+  }
+  // An SD3-style FlowMatch grid reversed: 0, then its 1/T level, then uniform to 1 (huge lambda steps near 0).
+  const sd3Reversed = (n: number) => [0, 0.001, ...uniformLevels(0.001, 1, n - 1).slice(1)];
+  const image = exactState('flow', startState('flow', 0.5), 0.5, 0);
+
+  it('with no form given it inverts in the noise form, which converges where the data form diverges', async () => {
+    const auto: number[] = [];
+    for (const n of [10, 20, 40]) {
+      const err = await upError({}, sd3Reversed(n), image);
+      expect(err).toBe(await upError({ predictX0: false }, sd3Reversed(n), image));
+      auto.push(err);
+    }
+    expect(auto[2]).toBeLessThan(3e-3);
+    expect(-logLogSlope([10, 20, 40], auto)).toBeGreaterThan(1.5);
+    // The data form's corrector weights grow like e^|h| upward: at 40 steps still 100x worse.
+    expect(await upError({ predictX0: true }, sd3Reversed(40), image)).toBeGreaterThan(100 * auto[2]);
+  });
+
+  it('the form the state carries is fixed at init by the grid direction, unless given', () => {
+    const x = new Tensor(BATCH_DIMS);
+    const down = exactGrid('flow', uniformLevels(0.9, 0.1, 4));
+    const up = exactGrid('flow', uniformLevels(0.1, 0.9, 4));
+    expect(createUniPC().init({ sigmas: down }, x).predictX0).toBe(true);
+    expect(createUniPC().init({ sigmas: up }, x).predictX0).toBe(false);
+    expect(createUniPC({ predictX0: true }).init({ sigmas: up }, x).predictX0).toBe(true);
   });
 });

@@ -113,7 +113,7 @@ export const EXP_SOLVER_PARAMS = {
     options: ['config', 'data', 'noise'],
     default: 'config',
     label: 'Form',
-    help: 'diffusers predict_x0: data prediction (default) or noise prediction',
+    help: 'diffusers predict_x0: data or noise prediction; config = the config\'s predict_x0, and where it has none data prediction when sampling and noise prediction when inverting (the data form is unstable walking upward)',
   } satisfies EnumParam<'config' | DpmForm>,
   deis_order: {
     kind: 'enum',
@@ -294,7 +294,8 @@ export const EXP_INTEGRATOR_SOLVERS: Record<ExpSolverName, ExpSolverEntry> = {
       return {
         order: orderOverride(o, 'unipc_order', cfgOrder(cfg, 2)),
         variant: override(o, 'unipc_variant', ['bh1', 'bh2'] as const) ?? unipcVariantFromConfig(cfg),
-        predictX0: form === undefined ? cfgBool(cfg, 'predict_x0', true) : form === 'data',
+        // Neither the node nor the config says: the solver picks by the grid's direction (unipc.ts).
+        predictX0: form !== undefined ? form === 'data' : cfg.predict_x0 === undefined || cfg.predict_x0 === null ? undefined : cfgBool(cfg, 'predict_x0', true),
         lowerOrderFinal: triOverride(o, 'lower_order_final', cfgBool(cfg, 'lower_order_final', true)),
         disableCorrector: disableCorrectorOverride(o, disableCorrectorFromConfig(cfg)),
         corrector: override(o, 'unipc_corrector', ['on', 'off'] as const) !== 'off',

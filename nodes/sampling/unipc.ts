@@ -44,7 +44,12 @@ export interface UniPCOptions extends ExpCommonOptions {
   order?: number;
   /** diffusers solver_type (default bh2). */
   variant?: UniPCVariant;
-  /** Data prediction (default) or noise prediction (diffusers predict_x0). */
+  /**
+   * Data prediction or noise prediction (diffusers predict_x0). Unset: data prediction down a grid (diffusers'
+   * default) and noise prediction up one (inversion): walking upward the data form's corrector weights grow
+   * like e^|h| in lambda, and near t = 0 (huge lambda steps) its inversions diverge where the noise form
+   * converges at high order (test/unipc.test.ts). diffusers has no inverse UniPC to follow.
+   */
   predictX0?: boolean;
   /** Predictor order min(order, steps left) (default true). */
   lowerOrderFinal?: boolean;
@@ -62,6 +67,8 @@ export interface UniPCState extends SolverState {
   lastSample?: Tensor;
   /** The order the last predictor used: the corrector's order on the next step. */
   lastOrder: number;
+  /** Which prediction this run integrates (fixed at init from the option and the grid's direction). */
+  predictX0: boolean;
   lowerOrderNums: number;
 }
 
@@ -202,29 +209,27 @@ export function createUniPC(opts: UniPCOptions = {}): Solver<UniPCState> {
   const name = 'UniPC';
   const order = checkIntOption(name, 'order', opts.order ?? 2, 1, 3);
   const variant = opts.variant ?? 'bh2';
-  const predictX0 = opts.predictX0 ?? true;
-  const form = predictX0 ? 'data' : 'noise';
   const disabled = new Set(opts.disableCorrector ?? []);
   if (variant !== 'bh1' && variant !== 'bh2') throw new Error(`${name}: variant must be "bh1" or "bh2", got ${JSON.stringify(variant)}`);
   for (const k of disabled) if (!Number.isInteger(k)) throw new Error(`${name}: disable_corrector entries must be step indices, got ${k}`);
-  // diffusers thresholds only the data prediction (its noise branch has no thresholding).
-  const thresholding = predictX0 ? opts.thresholding : undefined;
   return {
     name: 'unipc',
     nfePerStep: 1,
     init(ctx, x) {
       checkSigmas(ctx.sigmas);
-      checkMonotone(name, ctx.sigmas);
+      const direction = checkMonotone(name, ctx.sigmas);
       scheduleIndex(ctx.sigmas, 0, opts.scheduleSteps, opts.scheduleStart);
-      return { x, outputs: [], levels: [], lastOrder: 1, lowerOrderNums: 0 };
+      return { x, outputs: [], levels: [], lastOrder: 1, lowerOrderNums: 0, predictX0: opts.predictX0 ?? direction === 'descending' };
     },
     async step(ctx, state, i, model) {
       const { sigmas } = ctx;
       const s = expLevel(sigmas.space, sigmas.sigmas[i]);
       const t = expLevel(sigmas.space, sigmas.sigmas[i + 1]);
       const { index, total } = scheduleIndex(sigmas, i, opts.scheduleSteps, opts.scheduleStart);
+      const { predictX0 } = state;
       const pred = await model(state.x, levelAt(sigmas, i));
-      const out = solverOutputs(pred, state.x, s, thresholding);
+      // diffusers thresholds only the data prediction (its noise branch has no thresholding).
+      const out = solverOutputs(pred, state.x, s, predictX0 ? opts.thresholding : undefined);
       const m = predictX0 ? out.data : out.noise;
 
       // The corrector (UniC) for x_i, from x_{i-1} and the new output: no extra model call.
@@ -249,7 +254,7 @@ export function createUniPC(opts: UniPCOptions = {}): Solver<UniPCState> {
       let next: Tensor;
       if (isDegenerateStep(s, t)) {
         if (corrector) x = combine(corrector);
-        next = ddimFormStep(t, outputsAt(x, s, out, form));
+        next = ddimFormStep(t, outputsAt(x, s, out, predictX0 ? 'data' : 'noise'));
       } else {
         const c = unipcCoefficients({ predictX0, variant, order: k, s, t, history, corrector: false });
         const predictor = outputs.slice(-k).reverse().map((o, j): Term => [c.m[j], o]);
@@ -260,7 +265,7 @@ export function createUniPC(opts: UniPCOptions = {}): Solver<UniPCState> {
           next = combine([[c.x, x], ...predictor]);
         }
       }
-      return { x: next, denoised: out.data, outputs, levels, lastSample: x, lastOrder: k, lowerOrderNums: Math.min(state.lowerOrderNums + 1, order) };
+      return { x: next, denoised: out.data, outputs, levels, lastSample: x, lastOrder: k, lowerOrderNums: Math.min(state.lowerOrderNums + 1, order), predictX0 };
     },
   };
 }
