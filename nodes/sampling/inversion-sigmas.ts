@@ -27,8 +27,8 @@ export interface InversionSigmasOptions extends BuildSigmasOptions {
   denoise?: number;
 }
 
-/** Solvers whose VP inversion grid is DPMSolverMultistepInverseScheduler's. */
-const DPM_INVERSE_SOLVERS = new Set(['dpmpp_2m', 'dpmpp_3m', 'dpm_2m', 'dpmpp_2m_sde', 'dpmpp_3m_sde', 'mrs']);
+/** Grid rules (Schedule's solver names) whose VP inversion grid is DPMSolverMultistepInverseScheduler's. */
+const DPM_INVERSE_SOLVERS = new Set(['dpmpp_2m', 'dpmpp_3m', 'dpmpp_2m_sde', 'dpmpp_3m_sde']);
 
 /** Config keys DPMSolverMultistepInverseScheduler reads but builds no usable ascending grid from. */
 const DPM_INVERSE_UNSUPPORTED = ['use_karras_sigmas', 'use_exponential_sigmas', 'use_beta_sigmas', 'use_flow_sigmas', 'use_lu_lambdas'] as const;
@@ -109,7 +109,10 @@ export function inversionHead(s: Sigmas, denoise: number): Sigmas {
   return sliceSigmas(s, 0, Math.min(Math.floor(n * denoise), n));
 }
 
-/** The ascending grid `solver` inverts along for this model (see the header). */
+/**
+ * The ascending grid `solver` inverts along for this model (see the header). `solver` names grid rules, as
+ * Schedule's solver param does (solver-registry's GRID_AS maps the others: dpm_2m walks dpmpp_2m's grid).
+ */
 export function buildInversionSigmas(
   scheduler: SchedulerConfig,
   modelIndex: Record<string, unknown>,
