@@ -10,6 +10,7 @@ import { LoadConditioning } from './load-conditioning.ts';
 import { LoadLatent } from './load-latent.ts';
 import { LoadModel } from './load-model.ts';
 import { LoadNoise } from './load-noise.ts';
+import { ModelSampling } from './model-sampling.ts';
 import { RandomNoise } from './random-noise.ts';
 import { Sampler } from './sampler.ts';
 import { Schedule } from './schedule.ts';
@@ -21,6 +22,7 @@ import { TensorMetrics } from './tensor-metrics.ts';
 
 export const BUILTIN_NODES: readonly AnyNodeDefinition[] = [
   LoadModel,
+  ModelSampling,
   EmptyLatent,
   RandomNoise,
   LoadNoise,

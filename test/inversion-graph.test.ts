@@ -3,8 +3,6 @@
  * ONNX models, against diffusers' inverse schedulers written out (test/helpers/diffusers-inverse.ts) and
  * the exact Gaussian flow; plus the inversion grids pinned against literals worked out by hand.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Tensor } from '../nodes/core/tensor.ts';
 import type { ModelHandle, SchedulerConfig, Sigmas } from '../nodes/core/values.ts';
@@ -12,7 +10,7 @@ import { createGaussianParams, transportExact } from '../nodes/sampling/gaussian
 import { dpmInverseSigmas, dpmInverseTimesteps, inversionHead } from '../nodes/sampling/inversion-sigmas.ts';
 import { alphasCumprod, betasFromConfig } from '../nodes/sampling/betas.ts';
 import { VP_SCHEDULER_CONFIG } from '../electron/engine/models/analytic.ts';
-import { createTestEngine, graph, testCacheDir } from './helpers/engine.ts';
+import { createTestEngine, graph, modelWithConfig } from './helpers/engine.ts';
 import { ddimInverseLoop, dpmInverseLoop, type RawModel } from './helpers/diffusers-inverse.ts';
 import { relL2 } from './sampling-fake-model.ts';
 
@@ -95,11 +93,8 @@ describe('inversion in a graph: Schedule (direction invert) -> Sampler', () => {
     }
     // DDIMInverseScheduler has no thresholding and clips x0 by default: a config asking for thresholding
     // (and silent on clip_sample) gets clipping to [-1, 1], unlike DDIMScheduler.
-    // Under the model cache: graphs may read models from there.
-    const folder = fs.mkdtempSync(path.join(testCacheDir(), 'inversion-threshold-'));
-    fs.cpSync((await engine.models.load(VP)).folder, folder, { recursive: true });
     const thresholdCfg = { ...CFG, thresholding: true, clip_sample: undefined };
-    fs.writeFileSync(path.join(folder, 'scheduler/scheduler_config.json'), JSON.stringify(thresholdCfg));
+    const folder = await modelWithConfig(engine, VP, () => thresholdCfg);
     const clipped = await runInversion(folder, { steps: 10 }, { solver: 'ddim' });
     const clippedRef = await ddimInverseLoop(unet, thresholdCfg, 10, clipped.image.data);
     expect(relL2(clipped.inverted.data, clippedRef)).toBeLessThan(1e-5);

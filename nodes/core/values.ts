@@ -107,6 +107,11 @@ export interface ModelHandle {
   denoiser: ModelSession;
   /** Which folder the denoiser came from. */
   denoiserKind: 'unet' | 'transformer';
+  /**
+   * What the network predicts, when a Model Sampling node says so: wins over the config's prediction_type,
+   * also on flow-matching configs (whose prediction_type diffusers ignores).
+   */
+  predictionType?: 'epsilon' | 'sample' | 'v_prediction' | 'flow';
 }
 
 /** CONDITIONING: text embeddings or similar, per named model input. Empty for unconditional models. */

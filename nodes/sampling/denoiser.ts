@@ -152,14 +152,15 @@ function flowPrediction(out: Tensor, x: Tensor, t: number, type: PredictionType)
 }
 
 /**
- * The prediction type of a model, or `override` when given. VP models read scheduler.prediction_type
- * (default epsilon); flow models predict velocity unless a (non-FlowMatch) config declares epsilon or sample.
+ * The prediction type of a model: `override` when given, else the handle's own (a Model Sampling node's);
+ * otherwise VP models read scheduler.prediction_type (default epsilon) and flow models predict velocity
+ * unless a (non-FlowMatch) config declares epsilon or sample.
  */
-export function predictionType(handle: Pick<ModelHandle, 'scheduler'>, space: SigmaSpace, override?: PredictionType): PredictionType {
+export function predictionType(handle: Pick<ModelHandle, 'scheduler' | 'predictionType'>, space: SigmaSpace, override?: PredictionType): PredictionType {
   const cls = handle.scheduler._class_name;
   // FlowMatch schedulers have no prediction_type key (diffusers ignores one): their models predict velocity.
   const declared = typeof cls === 'string' && cls.startsWith('FlowMatch') ? undefined : handle.scheduler.prediction_type;
-  const type = override ?? parsePredictionType(declared ?? (space === 'flow' ? 'flow' : 'epsilon'), 'scheduler config prediction_type');
+  const type = override ?? handle.predictionType ?? parsePredictionType(declared ?? (space === 'flow' ? 'flow' : 'epsilon'), 'scheduler config prediction_type');
   if (space === 'vp' && type === 'flow') throw new Error('prediction type "flow" (velocity) needs a flow-matching model; this model is a VP model');
   if (space === 'flow' && type === 'v_prediction') throw new Error('prediction type "v_prediction" needs a VP model; this model is a flow model');
   return type;

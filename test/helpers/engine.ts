@@ -41,3 +41,16 @@ export function graph(nodes: NodeSpec[], edges: string[]): GraphDocument {
 export function readJson(file: string): unknown {
   return JSON.parse(fs.readFileSync(file, 'utf8'));
 }
+
+/**
+ * A copy of a model's folder with its scheduler_config.json replaced by `edit(config)`, under the model cache
+ * (graphs may read models from there). Returns the folder, for a LoadModel `model` param.
+ */
+export async function modelWithConfig(engine: Engine, ref: string, edit: (config: Record<string, unknown>) => Record<string, unknown>): Promise<string> {
+  const source = (await engine.models.load(ref)).folder;
+  const folder = fs.mkdtempSync(path.join(testCacheDir(), 'edited-model-'));
+  fs.cpSync(source, folder, { recursive: true });
+  const file = path.join(folder, 'scheduler', 'scheduler_config.json');
+  fs.writeFileSync(file, JSON.stringify(edit(JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>)));
+  return folder;
+}

@@ -1,0 +1,105 @@
+/**
+ * Model Sampling: overrides how a model is sampled, for every node downstream (Schedule, Sampler, CFG,
+ * SolverCompare all read the MODEL's scheduler config): what the network predicts, zero-terminal-SNR betas,
+ * timestep spacing and offset, x0 clipping and thresholding, a static flow shift. For exports whose
+ * scheduler_config.json is wrong or silent (a v-prediction model shipped with an epsilon config, a
+ * zero-SNR finetune on stock betas), as ComfyUI's ModelSampling* nodes do. 'config' keeps the file's value.
+ */
+import { defineNode, NodeInputError } from './core/types.ts';
+import type { ModelHandle, SchedulerConfig } from './core/values.ts';
+import { PREDICTION_TYPES, predictionType, type PredictionType } from './sampling/denoiser.ts';
+import { sigmaSpace } from './sampling/model-time.ts';
+
+const SWITCH = ['config', 'on', 'off'] as const;
+
+export const ModelSampling = defineNode({
+  type: 'ModelSampling',
+  version: 1,
+  title: 'Model Sampling',
+  category: 'model',
+  description:
+    "Overrides the model's sampling settings for everything downstream: prediction type, zero-terminal-SNR betas, timestep spacing and offset, x0 clipping and thresholding, flow shift. For models whose scheduler_config.json is wrong or incomplete.",
+  inputs: { model: { type: 'MODEL' } },
+  outputs: { model: { type: 'MODEL', help: 'The same network with the overridden settings' } },
+  params: {
+    prediction_type: {
+      kind: 'enum',
+      options: ['config', ...PREDICTION_TYPES],
+      default: 'config',
+      label: 'Prediction',
+      help: 'What the network outputs: epsilon (noise), v_prediction, sample (x0), flow (velocity, flow models only)',
+    },
+    zero_snr: {
+      kind: 'enum',
+      options: SWITCH,
+      default: 'config',
+      label: 'Zero terminal SNR',
+      help: 'rescale_betas_zero_snr: rescale the betas so the last training step is pure noise (zero-SNR finetunes; VP models)',
+    },
+    timestep_spacing: {
+      kind: 'enum',
+      options: ['config', 'linspace', 'leading', 'trailing'],
+      default: 'config',
+      label: 'Timestep spacing',
+      help: 'How the steps pick training timesteps (trailing suits zero-SNR models; VP models)',
+    },
+    steps_offset: {
+      kind: 'int',
+      default: -1,
+      min: -1,
+      max: 100,
+      label: 'Steps offset',
+      help: 'Added to leading timesteps (Stable Diffusion 1.x uses 1); -1 = the config\'s',
+    },
+    clip_sample: { kind: 'enum', options: SWITCH, default: 'config', label: 'Clip x0', help: 'clip_sample: clamp each x0 prediction to [-1, 1] (solvers whose diffusers class does)' },
+    thresholding: {
+      kind: 'enum',
+      options: SWITCH,
+      default: 'config',
+      label: 'Dynamic thresholding',
+      help: 'Imagen dynamic thresholding of x0 (pixel-space models; solvers whose diffusers class supports it)',
+    },
+    shift: {
+      kind: 'float',
+      default: 0,
+      min: 0,
+      max: 100,
+      step: 0.05,
+      label: 'Shift (flow)',
+      help: 'Flow models: a static time shift (SD3 uses 3), replacing the config\'s shift and dynamic shifting; 0 = the config\'s',
+    },
+  },
+  async execute(_ctx, inputs, params) {
+    const { model } = inputs;
+    const space = sigmaSpace(model.modelIndex, model.scheduler);
+    const scheduler: SchedulerConfig = { ...model.scheduler };
+    const set = (key: string, value: unknown, vpOnly: boolean) => {
+      if (vpOnly && space !== 'vp') throw new NodeInputError(`${key} applies to VP (diffusion) models; this is a flow model: leave it at config`);
+      scheduler[key] = value;
+    };
+    if (params.zero_snr !== 'config') set('rescale_betas_zero_snr', params.zero_snr === 'on', true);
+    if (params.timestep_spacing !== 'config') set('timestep_spacing', params.timestep_spacing, true);
+    if (params.steps_offset >= 0) set('steps_offset', params.steps_offset, true);
+    if (params.clip_sample !== 'config') set('clip_sample', params.clip_sample === 'on', false);
+    if (params.thresholding !== 'config') set('thresholding', params.thresholding === 'on', false);
+    if (params.shift > 0) {
+      if (space !== 'flow') throw new NodeInputError('shift applies to flow models; this is a VP (diffusion) model: set shift to 0');
+      scheduler.shift = params.shift;
+      scheduler.use_dynamic_shifting = false;
+    }
+    const declared = params.prediction_type === 'config' ? undefined : (params.prediction_type as PredictionType);
+    // VP schedulers read prediction_type from the config (PNDM, DDPM, LCM among them); flow configs may
+    // carry diffusers' own spelling, which the handle's field overrides.
+    if (declared && space === 'vp') scheduler.prediction_type = declared;
+    const out: ModelHandle = { ...model, scheduler, key: `${model.key}|sampling:${JSON.stringify(params)}` };
+    if (declared) out.predictionType = declared;
+    try {
+      predictionType(out, space);
+    } catch (e) {
+      throw new NodeInputError((e as Error).message);
+    }
+    return { model: out };
+  },
+});
+
+export default ModelSampling;
