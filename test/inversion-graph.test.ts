@@ -178,6 +178,32 @@ describe('inversion in a graph: Schedule (direction invert) -> Sampler', () => {
     expect(errors[1]).toBeLessThan(errors[0] / 2.5);
   });
 
+  it('an inversion grid splits like a sampling one: DDIM over two halves equals one run', async () => {
+    const doc = graph(
+      [
+        { id: 'model', type: 'LoadModel', params: { model: VP } },
+        { id: 'latent', type: 'EmptyLatent' },
+        { id: 'gen', type: 'Sampler', params: { solver: 'auto', steps: 30, seed: 3 } },
+        { id: 'sched', type: 'Schedule', params: { direction: 'invert', steps: 10 } },
+        { id: 'split', type: 'SplitSigmas', params: { step: 4 } },
+        { id: 'whole', type: 'Sampler', params: { solver: 'ddim' } },
+        { id: 'first', type: 'Sampler', params: { solver: 'ddim' } },
+        { id: 'second', type: 'Sampler', params: { solver: 'ddim' } },
+      ],
+      [
+        'model.model->gen.model', 'latent.latent->gen.latent', 'model.model->sched.model', 'sched.sigmas->split.sigmas',
+        'model.model->whole.model', 'gen.latent->whole.latent', 'sched.sigmas->whole.sigmas',
+        'model.model->first.model', 'gen.latent->first.latent', 'split.high->first.sigmas',
+        'model.model->second.model', 'first.latent->second.latent', 'split.low->second.sigmas',
+      ],
+    );
+    const { result } = await engine.execute({ graph: doc });
+    expect(result?.status).toBe('finished');
+    const whole = result!.outputs.get('whole')!.latent as Tensor;
+    const second = result!.outputs.get('second')!.latent as Tensor;
+    expect(relL2(second.data, whole.data)).toBeLessThan(1e-6);
+  });
+
   it('refuses what cannot invert, naming the node and the cause', async () => {
     expect((await failure(VP, { steps: 10 }, { solver: 'ddim', start: 'noise' })).message).toMatch(/ascend.*start to auto or continue/);
     expect((await failure(VP, { steps: 10 }, { solver: 'ddim', eta: 0.5 })).message).toMatch(/deterministic: set eta to 0/);
