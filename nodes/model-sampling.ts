@@ -5,6 +5,7 @@
  * scheduler_config.json is wrong or silent (a v-prediction model shipped with an epsilon config, a
  * zero-SNR finetune on stock betas), as ComfyUI's ModelSampling* nodes do. 'config' keeps the file's value.
  */
+import { FLOW_SHIFT_PARAM } from './core/flow-shift-param.ts';
 import { defineNode, NodeInputError } from './core/types.ts';
 import type { ModelHandle, SchedulerConfig } from './core/values.ts';
 import { PREDICTION_TYPES, predictionType, type PredictionType } from './sampling/denoiser.ts';
@@ -59,15 +60,7 @@ export const ModelSampling = defineNode({
       label: 'Dynamic thresholding',
       help: 'Imagen dynamic thresholding of x0 (pixel-space models; solvers whose diffusers class supports it)',
     },
-    shift: {
-      kind: 'float',
-      default: 0,
-      min: 0,
-      max: 100,
-      step: 0.05,
-      label: 'Shift (flow)',
-      help: 'Flow models: a static time shift (SD3 uses 3), replacing the config\'s shift and dynamic shifting; 0 = the config\'s',
-    },
+    shift: FLOW_SHIFT_PARAM,
   },
   async execute(_ctx, inputs, params) {
     const { model } = inputs;

@@ -5,6 +5,7 @@
  * 'invert' gives the ascending grid inversion walks instead (inversion-sigmas.ts): a Sampler fed it turns
  * a clean latent into the noise that samples back to it.
  */
+import { FLOW_SHIFT_PARAM } from './core/flow-shift-param.ts';
 import { defineNode, NodeInputError } from './core/types.ts';
 import { img2imgSigmas } from './sampling/add-noise.ts';
 import { sigmaSpace } from './sampling/model-time.ts';
@@ -92,15 +93,7 @@ export const Schedule = defineNode({
       label: 'Final sigma',
       help: 'Where the last step lands: 0, or the smallest training level (config = final_sigmas_type; DDIM: set_alpha_to_one)',
     },
-    shift: {
-      kind: 'float',
-      default: 0,
-      min: 0,
-      max: 100,
-      step: 0.05,
-      label: 'Shift (flow)',
-      help: 'Flow models: a static time shift s (SD3 uses 3) replacing the config\'s shift and dynamic shifting; 0 = from the config',
-    },
+    shift: FLOW_SHIFT_PARAM,
     denoise: {
       kind: 'float',
       default: 1,

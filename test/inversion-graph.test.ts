@@ -19,17 +19,25 @@ afterAll(() => engine.dispose());
 
 type Params = Record<string, string | number | boolean>;
 
-/** gen samples an image latent from noise (DDIM, 30 steps); sched + inv invert it. */
-function inversionGraph(model: string, schedule: Params, sampler: Params) {
+type NodeSpec = { id: string; type: string; params?: Params };
+
+/** `model`, and `gen` sampling an image latent from noise with it (30 steps), then the given nodes and edges. */
+function withImage(model: string, nodes: NodeSpec[], edges: string[]) {
   return graph(
+    [{ id: 'model', type: 'LoadModel', params: { model } }, { id: 'latent', type: 'EmptyLatent' }, { id: 'gen', type: 'Sampler', params: { solver: 'auto', steps: 30, seed: 3 } }, ...nodes],
+    ['model.model->gen.model', 'latent.latent->gen.latent', ...edges],
+  );
+}
+
+/** sched + inv invert gen's latent. */
+function inversionGraph(model: string, schedule: Params, sampler: Params) {
+  return withImage(
+    model,
     [
-      { id: 'model', type: 'LoadModel', params: { model } },
-      { id: 'latent', type: 'EmptyLatent' },
-      { id: 'gen', type: 'Sampler', params: { solver: 'auto', steps: 30, seed: 3 } },
       { id: 'sched', type: 'Schedule', params: { direction: 'invert', ...schedule } },
       { id: 'inv', type: 'Sampler', params: sampler },
     ],
-    ['model.model->gen.model', 'latent.latent->gen.latent', 'model.model->sched.model', 'model.model->inv.model', 'gen.latent->inv.latent', 'sched.sigmas->inv.sigmas'],
+    ['model.model->sched.model', 'model.model->inv.model', 'gen.latent->inv.latent', 'sched.sigmas->inv.sigmas'],
   );
 }
 
@@ -140,20 +148,17 @@ describe('inversion in a graph: Schedule (direction invert) -> Sampler', () => {
     expect(relL2(inverted.data, x)).toBeLessThan(1e-5);
 
     // Round trip: RF-Solver up, then down the forward grid; second order, so 20 steps return the image closely.
-    const doc = graph(
+    const doc = withImage(
+      rf,
       [
-        { id: 'model', type: 'LoadModel', params: { model: rf } },
-        { id: 'latent', type: 'EmptyLatent' },
-        { id: 'gen', type: 'Sampler', params: { solver: 'auto', steps: 30, seed: 3 } },
         { id: 'up', type: 'Schedule', params: { direction: 'invert', steps: 20, solver: 'rf_solver' } },
         { id: 'down', type: 'Schedule', params: { steps: 20, solver: 'rf_solver' } },
         { id: 'inv', type: 'Sampler', params: { solver: 'rf_solver' } },
         { id: 'back', type: 'Sampler', params: { solver: 'rf_solver', start: 'continue' } },
       ],
       [
-        'model.model->gen.model', 'latent.latent->gen.latent', 'model.model->up.model', 'model.model->down.model',
-        'model.model->inv.model', 'gen.latent->inv.latent', 'up.sigmas->inv.sigmas',
-        'model.model->back.model', 'inv.latent->back.latent', 'down.sigmas->back.sigmas',
+        'model.model->up.model', 'model.model->down.model', 'model.model->inv.model', 'gen.latent->inv.latent',
+        'up.sigmas->inv.sigmas', 'model.model->back.model', 'inv.latent->back.latent', 'down.sigmas->back.sigmas',
       ],
     );
     const { result } = await engine.execute({ graph: doc });
@@ -179,11 +184,9 @@ describe('inversion in a graph: Schedule (direction invert) -> Sampler', () => {
   });
 
   it('an inversion grid splits like a sampling one: DDIM over two halves equals one run', async () => {
-    const doc = graph(
+    const doc = withImage(
+      VP,
       [
-        { id: 'model', type: 'LoadModel', params: { model: VP } },
-        { id: 'latent', type: 'EmptyLatent' },
-        { id: 'gen', type: 'Sampler', params: { solver: 'auto', steps: 30, seed: 3 } },
         { id: 'sched', type: 'Schedule', params: { direction: 'invert', steps: 10 } },
         { id: 'split', type: 'SplitSigmas', params: { step: 4 } },
         { id: 'whole', type: 'Sampler', params: { solver: 'ddim' } },
@@ -191,9 +194,8 @@ describe('inversion in a graph: Schedule (direction invert) -> Sampler', () => {
         { id: 'second', type: 'Sampler', params: { solver: 'ddim' } },
       ],
       [
-        'model.model->gen.model', 'latent.latent->gen.latent', 'model.model->sched.model', 'sched.sigmas->split.sigmas',
-        'model.model->whole.model', 'gen.latent->whole.latent', 'sched.sigmas->whole.sigmas',
-        'model.model->first.model', 'gen.latent->first.latent', 'split.high->first.sigmas',
+        'model.model->sched.model', 'sched.sigmas->split.sigmas', 'model.model->whole.model', 'gen.latent->whole.latent',
+        'sched.sigmas->whole.sigmas', 'model.model->first.model', 'gen.latent->first.latent', 'split.high->first.sigmas',
         'model.model->second.model', 'first.latent->second.latent', 'split.low->second.sigmas',
       ],
     );
