@@ -39,6 +39,8 @@ const DPM_INVERSE_UNSUPPORTED = ['use_karras_sigmas', 'use_exponential_sigmas', 
  * N + 1))[:-1]; leading arange(N) * (last // (N + 1)) + steps_offset; trailing round(arange(last, 0,
  * -T/N))[::-1] - 1, where numpy's float arange can give N + 1 entries whose first is -1: dropped, as in
  * the forward trailing grid (sigma-grids.ts). Repeats (N close to T) are removed, as its np.unique does.
+ * Deliberate deviation there: diffusers builds its sigmas from the list before removing repeats, so its
+ * levels no longer line up with its timesteps; here both come from the deduplicated list.
  */
 export function dpmInverseTimesteps(cfg: SchedulerConfig, steps: number): number[] {
   const table = vpTable(cfg, false);
