@@ -35,7 +35,7 @@ import { sigmaSpace, timestepUnits, toModelTimestep } from './sampling/model-tim
 import { scale, type NoiseSource } from './sampling/ops.ts';
 import { runSampler } from './sampling/sampler-loop.ts';
 import { buildSigmas, initNoiseSigma, sigmaToTimestep, vpTable } from './sampling/schedules.ts';
-import { createSolver, GRID_AS, SOLVER_NAMES, solverEntry, solverParamSpecs } from './sampling/solver-registry.ts';
+import { createSolver, GRID_AS, SOLVER_NAMES, SOLVERS, solverEntry, solverParamSpecs } from './sampling/solver-registry.ts';
 import { checkSigmas, modelInputScale } from './sampling/solver.ts';
 import { createDdimInverse, ddimInverseOptionsFromConfig } from './sampling/ddim.ts';
 
@@ -213,6 +213,10 @@ export const Sampler = defineNode({
     const entry = solverEntry(solverName);
     if (entry.spaces && !entry.spaces.includes(space)) {
       throw new NodeInputError(`solver "${solverName}" runs on ${entry.spaces.join('/')} models only; this model is "${space}"`);
+    }
+    if (inverting && entry.noInversion) {
+      const able = SOLVER_NAMES.filter((n) => !SOLVERS[n].noInversion && (!SOLVERS[n].spaces || SOLVERS[n].spaces.includes(space)));
+      throw new NodeInputError(`solver "${solverName}" cannot invert (it draws noise every step or walks only downwards); the sigmas ascend: use one of ${able.join(', ')}`, 'sigmas');
     }
     const gridSolver = GRID_AS[solverName] ?? solverName;
     const start: Exclude<StartMode, 'auto'> = params.start === 'auto' ? (inverting ? 'continue' : params.denoise < 1 ? 'img2img' : 'noise') : params.start;

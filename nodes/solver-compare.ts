@@ -14,6 +14,10 @@
  * compared with the ODE solution too, which measures their sample's distance, not a convergence order.
  * The model wrapper applies no x0 clipping/thresholding (it would change the ODE being solved); the
  * exponential integrators still threshold when the scheduler config asks for it, as in diffusers.
+ *
+ * Direction 'invert' asks which solver inverts an image most faithfully: each solver walks its inversion
+ * grid (inversion-sigmas.ts, as Schedule's direction invert builds it) up from the latent input, and its
+ * end state is compared with the exact (or fine-grid) reverse flow from the same start.
  */
 import { guidedDenoiseFn } from './cfg.ts';
 import { randomNormal, SeededNormal } from './core/random.ts';
@@ -24,11 +28,12 @@ import { modelTimestepAt } from './sampler.ts';
 import { createGaussianParams, transportExact, type GaussianParams } from './sampling/gaussian.ts';
 import { createHeun } from './sampling/heun.ts';
 import { sigmaSpace } from './sampling/model-time.ts';
-import type { NoiseSource } from './sampling/ops.ts';
 import { runSampler } from './sampling/sampler-loop.ts';
 import { buildSigmas, initNoiseSigma } from './sampling/schedules.ts';
+import { buildInversionSigmas } from './sampling/inversion-sigmas.ts';
+import { scale, type NoiseSource } from './sampling/ops.ts';
 import { createSolver, GRID_AS, SOLVER_NAMES, solverEntry } from './sampling/solver-registry.ts';
-import { solverModelCalls, type DenoiseFn, type Solver } from './sampling/solver.ts';
+import { modelInputScale, solverModelCalls, type DenoiseFn, type Solver } from './sampling/solver.ts';
 
 export interface CompareRun {
   solver: string;
@@ -205,6 +210,12 @@ export function closedFormReference(p: GaussianParams, x: Tensor, sigmas: Sigmas
 export function referenceGrid(sigmas: Sigmas, steps: number, timestepAt: (sigma: number) => number): Sigmas {
   const from = sigmas.sigmas[0];
   const to = sigmas.sigmas[sigmas.sigmas.length - 1];
+  if (to > from) {
+    // Upwards (inversion): the same fine grid between the two ends, walked the other way.
+    const down = referenceGrid({ ...sigmas, sigmas: [...sigmas.sigmas].reverse() }, steps, timestepAt);
+    const levels = [...down.sigmas].reverse();
+    return { space: sigmas.space, sigmas: levels, timesteps: levels.slice(0, -1).map(timestepAt), origin: 'reference' };
+  }
   let levels: number[];
   if (sigmas.space === 'flow') {
     levels = Array.from({ length: steps + 1 }, (_, k) => from + ((to - from) * k) / steps);
@@ -245,7 +256,7 @@ export const SolverCompare = defineNode({
     'Runs several solvers from one noise at several NFE budgets and reports the error of each end state against the exact ODE solution (embedded analytic models) or a high-accuracy run, as METRICS and a markdown table.',
   inputs: {
     model: { type: 'MODEL' },
-    latent: { type: 'LATENT', help: 'Shape of the samples' },
+    latent: { type: 'LATENT', help: 'Shape of the samples; when inverting, the image latent each solver inverts' },
     noise: { type: 'NOISE', optional: true, help: 'Start noise (latent shape); seeded when absent' },
     conditioning: { type: 'CONDITIONING', optional: true },
   },
@@ -257,6 +268,13 @@ export const SolverCompare = defineNode({
     solvers: { kind: 'string', default: 'ddim, euler, heun, lms', label: 'Solvers', help: `Comma-separated, from: ${SOLVER_NAMES.join(', ')}` },
     nfe: { kind: 'string', default: '5, 10, 20, 50', label: 'NFE budgets', help: 'Comma-separated model-call budgets' },
     seed: { kind: 'seed', default: 0, label: 'Seed' },
+    direction: {
+      kind: 'enum',
+      options: ['sample', 'invert'],
+      default: 'sample',
+      label: 'Direction',
+      help: 'sample: from noise down to an image; invert: from the latent input up to noise, each solver on its inversion grid (which solver inverts most faithfully)',
+    },
     reference: {
       kind: 'enum',
       options: REFERENCE_MODES,
@@ -270,6 +288,7 @@ export const SolverCompare = defineNode({
     const { model, latent } = inputs;
     const solvers = parseList(params.solvers, 'solvers');
     const space = sigmaSpace(model.modelIndex, model.scheduler);
+    const invert = params.direction === 'invert';
     for (const s of solvers) {
       let entry;
       try {
@@ -278,6 +297,7 @@ export const SolverCompare = defineNode({
         throw new NodeInputError((e as Error).message);
       }
       if (entry.spaces && !entry.spaces.includes(space)) throw new NodeInputError(`solver "${s}" runs on ${entry.spaces.join('/')} models only; this model is "${space}"`);
+      if (invert && entry.noInversion) throw new NodeInputError(`solver "${s}" cannot invert (it draws noise every step or walks only downwards)`);
     }
     const budgets = parseList(params.nfe, 'nfe').map((v) => {
       const n = Number(v);
@@ -295,7 +315,11 @@ export const SolverCompare = defineNode({
     const grid = (solver: string, steps: number): Sigmas => {
       const key = `${solver}/${steps}`;
       let g = grids.get(key);
-      if (!g) grids.set(key, (g = buildSigmas(model.scheduler, model.modelIndex, steps, GRID_AS[solver] ?? solver, {})));
+      if (!g) {
+        const rules = GRID_AS[solver] ?? solver;
+        g = invert ? buildInversionSigmas(model.scheduler, model.modelIndex, steps, rules) : buildSigmas(model.scheduler, model.modelIndex, steps, rules, {});
+        grids.set(key, g);
+      }
       return g;
     };
     let draws = 0;
@@ -304,7 +328,9 @@ export const SolverCompare = defineNode({
       budgets,
       grid,
       solver: (name) => createSolver(name, model.scheduler, {}),
-      start: (sigmas) => new Tensor(noise.dims, noise.data.map((v) => v * initNoiseSigma(sigmas, model.scheduler))),
+      // Inverting starts from the latent itself (model variables at the grid's first level), sampling from noise.
+      start: (sigmas) =>
+        invert ? scale(latent, 1 / modelInputScale(space, sigmas.sigmas[0])) : new Tensor(noise.dims, noise.data.map((v) => v * initNoiseSigma(sigmas, model.scheduler))),
       model: denoise,
       referenceName: closedForm ? 'closed-form PF-ODE solution (Gaussian data)' : `Heun, ${params.reference_steps} steps`,
       reference: async (x, sigmas) => {
@@ -326,7 +352,8 @@ export const SolverCompare = defineNode({
       onRun: (done, total) => ctx.progress(done, total),
     });
     const note = Object.values(result.stochastic).some(Boolean) ? '\n\n\\* stochastic: the error is its sample\'s distance from the ODE solution, not a convergence measure.' : '';
-    const table = `Relative L2 error of the final sample against the ${result.reference}.\n\n${markdownTable(result)}${note}\n`;
+    const what = invert ? 'inverted latent' : 'final sample';
+    const table = `Relative L2 error of the ${what} against the ${result.reference}.\n\n${markdownTable(result)}${note}\n`;
     return { metrics: compareMetrics(result), table };
   },
 });

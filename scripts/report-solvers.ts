@@ -11,7 +11,8 @@
  *    which would dominate every error (fact sheet 8: "the final jump to sigma 0 caps observed order").
  *  - RF: uniform in t from 1 to 0 (the flow ODE is smooth up to t = 0).
  * A second table runs each solver on its own diffusers grid for the model's scheduler config, down to
- * sigma 0 as a pipeline does, to show that end-point effect. Errors are relative L2 distances of the final
+ * sigma 0 as a pipeline does, to show that end-point effect. A third answers "which solver inverts most
+ * faithfully": every ODE solver walks the common grid upwards from a data sample at its lowest level. Errors are relative L2 distances of the final
  * sample from the exact PF-ODE solution from the same start (batch of samples). Orders are least-squares
  * slopes of log(error) against log(NFE) over the budgets.
  */
@@ -23,7 +24,7 @@ import type { SchedulerConfig, Sigmas } from '../nodes/core/values.ts';
 import { GRID_AS, SOLVER_NAMES, SOLVERS, createSolver } from '../nodes/sampling/solver-registry.ts';
 import { compareSolvers, markdownTable, type CompareResult } from '../nodes/solver-compare.ts';
 import { predictionFromOutput } from '../nodes/sampling/denoiser.ts';
-import { createGaussianParams, denoisedVE, seededNormals, transportExact, velocityRF, type GaussianParams } from '../nodes/sampling/gaussian.ts';
+import { createGaussianParams, denoisedVE, sampleData, seededNormals, transportExact, velocityRF, type GaussianParams } from '../nodes/sampling/gaussian.ts';
 import { SeededNormal } from '../nodes/core/random.ts';
 import { buildSigmas, initNoiseSigma, sigmaToTimestep, vpTable } from '../nodes/sampling/schedules.ts';
 import type { DenoiseFn } from '../nodes/sampling/solver.ts';
@@ -56,6 +57,8 @@ export interface ReportOutput {
   results: Partial<Record<ReportModel, CompareResult>> & { unipcOrder3?: CompareResult };
   /** Diffusers-grid results per model (when run). */
   diffusers: Partial<Record<ReportModel, CompareResult>>;
+  /** Inversion results per model: the common grid walked upwards. */
+  inversion: Partial<Record<ReportModel, CompareResult>>;
 }
 
 const DEFAULT_NFES = [5, 10, 20, 50];
@@ -99,6 +102,14 @@ export function commonGrid(model: ReportModel, steps: number): Sigmas {
   return { space: 'vp', sigmas: levels, timesteps: levels.slice(0, -1).map((s) => sigmaToTimestep(table, s)), origin: 'uniform in lambda' };
 }
 
+/** The common grid walked upwards (inversion): its levels reversed, each with its model timestep. */
+export function inversionGrid(model: ReportModel, steps: number): Sigmas {
+  const down = commonGrid(model, steps);
+  const levels = [...down.sigmas].reverse();
+  const timestepOf = (s: number) => (model === 'rf' ? s : sigmaToTimestep(vpTable(MODEL_SETUP.vp.scheduler), s));
+  return { space: down.space, sigmas: levels, timesteps: levels.slice(0, -1).map(timestepOf), origin: `${down.origin} (reversed)` };
+}
+
 function runnable(model: ReportModel, solvers: readonly string[]): string[] {
   const space = MODEL_SETUP[model].space;
   return solvers.filter((s) => {
@@ -113,22 +124,31 @@ async function compareOn(
   dims: number[],
   solvers: string[],
   nfes: readonly number[],
-  grid: 'common' | 'diffusers',
+  grid: 'common' | 'diffusers' | 'inversion',
   overrides: Record<string, unknown> = {},
 ): Promise<CompareResult> {
   const setup = MODEL_SETUP[model];
   const D = p.mu.length;
   const batch = dims[0];
   const z = Float32Array.from(seededNormals(batch * D, 2024));
+  // Inversion starts from data at the grid's lowest level: x0 + s z (VE) on VP models, x0 itself at t = 0.
+  const x0 = Float32Array.from(sampleData(p, batch, 2025));
   let draws = 0;
   return compareSolvers({
     solvers,
     budgets: nfes,
     grid: (solver, steps) =>
-      grid === 'common' ? commonGrid(model, steps) : buildSigmas(setup.scheduler, setup.modelIndex, steps, GRID_AS[solver] ?? solver, {}),
+      grid === 'common'
+        ? commonGrid(model, steps)
+        : grid === 'inversion'
+          ? inversionGrid(model, steps)
+          : buildSigmas(setup.scheduler, setup.modelIndex, steps, GRID_AS[solver] ?? solver, {}),
     solver: (name) => createSolver(name, setup.scheduler, overrides),
-    // The same standard normals for every run, scaled to the grid's start as a pipeline does.
-    start: (sigmas) => new Tensor(dims, z.map((v) => v * initNoiseSigma(sigmas, setup.scheduler))),
+    // Sampling: the same standard normals for every run, scaled to the grid's start as a pipeline does.
+    start: (sigmas) =>
+      grid === 'inversion'
+        ? new Tensor(dims, x0.map((v, k) => (setup.space === 'flow' ? v : v + sigmas.sigmas[0] * z[k])))
+        : new Tensor(dims, z.map((v) => v * initNoiseSigma(sigmas, setup.scheduler))),
     model: exactDenoiseFn(p, setup.space),
     referenceName: 'closed-form PF-ODE solution',
     reference: async (x, sigmas) => {
@@ -171,6 +191,13 @@ function ratioLine(r: CompareResult, budget: number, against: string, names: str
   return parts.length ? `At NFE ${budget}, error of ${against} divided by: ${parts.join(', ')}.` : '';
 }
 
+/** "At NFE n, from most to least faithful: a (error), b (error), ..." over the deterministic solvers. */
+export function faithfulnessLine(r: CompareResult, budget: number): string {
+  const ranked = r.runs.filter((x) => x.budget === budget && !r.stochastic[x.solver]).sort((a, b) => a.error - b.error);
+  if (ranked.length === 0) return '';
+  return `At NFE ${budget}, from most to least faithful: ${ranked.map((x) => `${x.solver} (${x.error.toExponential(2)})`).join(', ')}.`;
+}
+
 export async function generateSolverReport(config: ReportConfig): Promise<ReportOutput> {
   const nfes = config.nfes ?? DEFAULT_NFES;
   const solvers = config.solvers ?? SOLVER_NAMES;
@@ -181,6 +208,7 @@ export async function generateSolverReport(config: ReportConfig): Promise<Report
   const dims = [batch, ...sampleDims];
   const results: ReportOutput['results'] = {};
   const diffusers: ReportOutput['diffusers'] = {};
+  const inversion: ReportOutput['inversion'] = {};
   const sections: string[] = [];
   const panels: PlotPanel[] = [];
   for (const model of models) {
@@ -242,6 +270,22 @@ export async function generateSolverReport(config: ReportConfig): Promise<Report
         markdownTable(d),
       );
     }
+    const inverting = names.filter((n) => !SOLVERS[n].noInversion && !SOLVERS[n].tableGridOnly);
+    if (inverting.length > 0) {
+      const inv = await compareOn(model, p, dims, inverting, nfes, 'inversion');
+      inversion[model] = inv;
+      const start = model === 'vp' ? 'a data sample noised to sigma_min (VE x0 + sigma_min z)' : 'a data sample at t = 0';
+      lines.push(
+        '',
+        `### Inversion: which solver inverts most faithfully`,
+        '',
+        `Every ODE solver walks the common grid upwards, from ${start} to the top level; error of the inverted latent against the exact reverse flow from the same start.`,
+        '',
+        markdownTable(inv),
+      );
+      const best = faithfulnessLine(inv, 10);
+      if (best) lines.push('', best);
+    }
     sections.push(lines.join('\n'));
   }
   const stochastic = Object.values(results).some((r) => r && Object.values(r.stochastic).some(Boolean));
@@ -271,7 +315,7 @@ export async function generateSolverReport(config: ReportConfig): Promise<Report
   await fs.mkdir(config.outDir, { recursive: true });
   await fs.writeFile(path.join(config.outDir, 'solvers.md'), markdown);
   await fs.writeFile(path.join(config.outDir, 'solvers.png'), png);
-  return { markdown, png, results, diffusers };
+  return { markdown, png, results, diffusers, inversion };
 }
 
 async function main(): Promise<void> {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PALETTE } from '../scripts/plot-png.ts';
-import { commonGrid, generateSolverReport, type ReportOutput } from '../scripts/report-solvers.ts';
+import { commonGrid, faithfulnessLine, generateSolverReport, inversionGrid, type ReportOutput } from '../scripts/report-solvers.ts';
 
 const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flowstudio-report-'));
 afterAll(() => fs.rmSync(outDir, { recursive: true, force: true }));
@@ -17,14 +17,15 @@ function reduced(): Promise<ReportOutput> {
 }
 
 describe('solver report (npm run report:solvers) on a reduced config', () => {
-  it('writes solvers.md with one table per model: a row per solver, a column per NFE, the measured order', async () => {
+  it('writes solvers.md with two tables per model (sampling, inversion): a row per solver, a column per NFE, the measured order', async () => {
     await reduced();
     const md = fs.readFileSync(path.join(outDir, 'solvers.md'), 'utf8');
     expect(md).toMatch(/^# Solver error vs NFE/);
     expect(md).toMatch(/## VP Gaussian/);
     expect(md).toMatch(/## RF Gaussian/);
     const tables = md.split('\n| solver |').slice(1).map((t) => `| solver |${t}`.split('\n').filter((l) => l.startsWith('|')));
-    expect(tables.length).toBe(2);
+    expect(tables.length).toBe(4);
+    expect(md.match(/### Inversion: which solver inverts most faithfully/g)?.length).toBe(2);
     for (const rows of tables) {
       expect(rows[0]).toBe('| solver | NFE 5 | NFE 10 | order |');
       expect(rows.slice(2).map((r) => r.split('|')[1].trim())).toEqual(['ddim', 'euler', 'dpmpp_2m', 'unipc']);
@@ -76,6 +77,28 @@ describe('solver report (npm run report:solvers) on a reduced config', () => {
     // Higher order shows as a steeper fall from NFE 5 to 10 than DDIM's.
     const fall = (s: string) => vp.runs.find((r) => r.solver === s && r.budget === 5)!.error / err(s);
     expect(fall('unipc')).toBeGreaterThan(fall('ddim'));
+  });
+
+  it('inversion: every ODE solver walks the common grid upwards; errors against the exact reverse flow fall with NFE, ranked at NFE 10', async () => {
+    const out = await reduced();
+    for (const model of ['vp', 'rf'] as const) {
+      const inv = out.inversion[model]!;
+      expect(inv.solvers).toEqual(['ddim', 'euler', 'dpmpp_2m', 'unipc']);
+      for (const s of inv.solvers) {
+        const [e5, e10] = [5, 10].map((b) => inv.runs.find((r) => r.solver === s && r.budget === b)!.error);
+        expect(e10).toBeLessThan(e5);
+      }
+      const line = faithfulnessLine(inv, 10);
+      const listed = [...line.matchAll(/(\w+) \(([\d.e+-]+)\)/g)].map((m) => Number(m[2]));
+      expect(listed.length).toBe(4);
+      expect([...listed].sort((a, b) => a - b)).toEqual(listed);
+      expect(out.markdown).toContain(line);
+    }
+    // The inversion grid is the common grid reversed, with the model timestep of each level.
+    const up = inversionGrid('vp', 4);
+    expect(up.sigmas).toEqual([...commonGrid('vp', 4).sigmas].reverse());
+    expect(up.timesteps[0]).toBe(0);
+    expect(inversionGrid('rf', 4).sigmas).toEqual([0, 0.25, 0.5, 0.75, 1]);
   });
 
   it('walks every solver over the same levels: uniform in lambda for VP (to sigma_min), uniform in t for RF', () => {

@@ -39,6 +39,8 @@ export interface SolverEntry<O = unknown> {
   limitsDenoised?: boolean;
   /** It walks only grids whose levels are the model's training levels (its own scheduler's grid): no custom or Karras levels. */
   tableGridOnly?: boolean;
+  /** It cannot walk a grid upwards (inversion): it draws noise every step or only knows descending grids. Default: it can. */
+  noInversion?: boolean;
 }
 
 function num(p: SolverParams, name: string, fallback: number): number {
@@ -58,6 +60,7 @@ const S_NOISE: ParamSpec = {
 /** The solvers implemented next to this file (the exponential integrators come from exp-solvers.ts). */
 const BASE_SOLVERS: Record<string, SolverEntry> = {
   pndm: {
+    noInversion: true,
     description:
       "PNDM (diffusers PNDMScheduler): linear multistep steps after a warm-up; with the config's skip_prk_steps (Stable Diffusion 1.x's default scheduler) PLMS, N + 1 model calls, else three Runge-Kutta steps first, N + 9 calls.",
     create: (o) => createPndm(o as PndmOptions),
@@ -72,6 +75,7 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     tableGridOnly: true,
   },
   ddpm: {
+    noInversion: true,
     description: 'DDPM ancestral sampling (diffusers DDPMScheduler): the posterior mean of the next timestep plus fresh noise (fixed_small or fixed_large variance).',
     create: (o) => createDdpm(o as DdpmOptions),
     optionsFromConfig: (cfg): DdpmOptions => ({ tableSigmas: vpTable(cfg, true).sigmas, variance: (cfg.variance_type ?? 'fixed_small') as DdpmVariance }),
@@ -80,6 +84,7 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     tableGridOnly: true,
   },
   lcm: {
+    noInversion: true,
     description:
       'Latent Consistency Model sampling (diffusers LCMScheduler) for LCM-distilled models and LCM-LoRA: a consistency step and fresh noise per step, 1-8 steps.',
     create: (o) => createLcm(o as LcmOptions),
@@ -120,6 +125,7 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     stochastic: true,
   },
   euler_ancestral: {
+    noInversion: true,
     description: 'Euler ancestral (k-diffusion; diffusers EulerAncestralDiscreteScheduler at eta 1): each step adds fresh noise.',
     create: (o) => createEulerAncestral(o as object),
     optionsFromConfig: (_cfg, p) => ({ eta: num(p, 'ancestral_eta', 1), sNoise: num(p, 's_noise', 1) }),
@@ -157,6 +163,7 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     spaces: ['flow'],
   },
   mrs: {
+    noInversion: true,
     description:
       'MR Sampler (Li et al. 2025) for mean-reverting diffusion: DPM-Solver++ on x - mu, order 1 or 2. On an ordinary VP model mu = 0 and it equals DPM-Solver++ 1 / 2M (heun form).',
     create: (o) => createMrsOnVe((o as { order: number }).order),
@@ -179,6 +186,7 @@ const EXP_SOLVERS: Record<string, SolverEntry> = Object.fromEntries(
       optionsFromConfig: (cfg, p) => e.optionsFromConfig(cfg, p),
       limitsDenoised: true,
       stochastic: name === 'dpmpp_2m_sde',
+      noInversion: name === 'dpmpp_2m_sde',
     };
     return [name, entry];
   }),
