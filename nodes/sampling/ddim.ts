@@ -144,7 +144,7 @@ export function ddimInverseTimesteps(cfg: SchedulerConfig, steps: number): numbe
     const ratio = T / steps;
     ts = Array.from({ length: steps }, (_, k) => roundHalfEven(T - (steps - 1 - k) * ratio) - 1);
   } else {
-    throw new Error('DDIM inversion supports timestep_spacing "leading" or "trailing" (diffusers DDIMInverseScheduler has no "linspace")');
+    throw new Error('DDIM inversion supports timestep_spacing "leading" or "trailing" (diffusers DDIMInverseScheduler has no "linspace"): set the Schedule\'s spacing to one of them');
   }
   for (const t of ts) if (t < 0 || t >= T) throw new Error(`DDIM inversion grid: timestep ${t} is outside [0, ${T}) (check steps_offset)`);
   return ts;
