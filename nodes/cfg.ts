@@ -69,7 +69,8 @@ function readCfg(g: Guidance): CfgParams {
  */
 const SHARED_INPUTS = /^(time_ids|add_time_ids|img_ids|txt_ids|guidance|timestep_cond)$/;
 
-function zeroedWhenUnconditional(name: string): boolean {
+/** Whether CFG's unconditional side gets zeros for this input (prompt embeddings) rather than the positive's value. */
+export function zeroedWhenUnconditional(name: string): boolean {
   return !SHARED_INPUTS.test(name);
 }
 

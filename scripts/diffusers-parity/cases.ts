@@ -43,6 +43,12 @@ export interface ParityCase {
    */
   invert?: true;
   /**
+   * Classifier-free guidance: a CFG node (with a negative Load Conditioning per prompt-embedding input) guides
+   * the Sampler; diffusers' pipeline loop runs the model on [negative; positive], combines uncond + scale
+   * (cond - uncond) and applies rescale_noise_cfg when rescale > 0.
+   */
+  cfg?: { scale: number; rescale: number };
+  /**
    * Where diffusers itself gives no result to compare with: it refuses the config, or its loop returns
    * non-finite values where ours stays finite (each documented as a deliberate deviation in our sources).
    * check.py verifies that diffusers still behaves so.
@@ -389,6 +395,30 @@ function inversionCases(): ParityCase[] {
   return out;
 }
 
+/** CFG on the conditional twins, as their pipelines guide (batched, guidance_rescale). Awaiting references. */
+function cfgCases(): ParityCase[] {
+  const out: ParityCase[] = [];
+  const add = (model: TwinModel, solver: string, steps: number, scale: number, rescale = 0) =>
+    out.push({
+      id: `twin-${model}-cfg${scale}${rescale ? `-rescale${rescale}` : ''}-${solver}-${steps}`,
+      model,
+      config: {},
+      solver,
+      steps,
+      sampler: {},
+      diffusers: diffusersSchedulerFor(solver),
+      stochastic: false,
+      cfg: { scale, rescale },
+      awaitingReference: true,
+    });
+  for (const solver of ['ddim', 'euler', 'dpmpp_2m', 'unipc']) add('sd15', solver, 10, 7.5);
+  add('sd15', 'dpmpp_2m', 10, 7.5, 0.7);
+  add('sd15-legacy', 'ddim', 10, 7.5);
+  add('sdxl', 'euler', 8, 5);
+  add('sd3', 'flow_euler', 8, 7);
+  return out;
+}
+
 export function parityCases(): ParityCase[] {
-  return [...vpCases(), ...stochasticCases(), ...img2imgCases(), ...flowCases(), ...twinCases(), ...moreVpCases(), ...inversionCases()];
+  return [...vpCases(), ...stochasticCases(), ...img2imgCases(), ...flowCases(), ...twinCases(), ...moreVpCases(), ...inversionCases(), ...cfgCases()];
 }

@@ -33,6 +33,13 @@ import diffusers
 ORT_DTYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
 
 
+def rescale_noise_cfg(noise_cfg, noise_pred_text, guidance_rescale):
+    """diffusers' rescale_noise_cfg (pipeline_stable_diffusion.py), restated so that check.py needs no transformers."""
+    std_text = noise_pred_text.std(dim=list(range(1, noise_pred_text.ndim)), keepdim=True)
+    std_cfg = noise_cfg.std(dim=list(range(1, noise_cfg.ndim)), keepdim=True)
+    return guidance_rescale * (noise_cfg * (std_text / std_cfg)) + (1 - guidance_rescale) * noise_cfg
+
+
 class Model:
     """An ONNX denoiser called as the diffusers pipelines call theirs."""
 
@@ -48,6 +55,9 @@ class Model:
         self.time_units = case["time_units"]
         self.pipeline = case["pipeline"]
         self.extra = {name: np.load(os.path.join(root, f)) for name, f in case["conditioning"].items()}
+        cfg = case.get("cfg")
+        self.cfg = cfg
+        self.negative = {name: np.load(os.path.join(root, f)) for name, f in cfg["negative"].items()} if cfg else {}
         self.calls = []
 
     def __call__(self, sample, t):
@@ -62,8 +72,24 @@ class Model:
         shape = [sample.shape[0] if not isinstance(d, int) else d for d in self.t_input.shape]
         # np.array([t], dtype) as the ONNX pipelines build it: integers truncated toward zero.
         feed_t = np.full(shape, t, dtype=np.float64).astype(self.t_dtype)
-        feeds = {self.sample_name: sample.numpy().astype(np.float32), self.t_input.name: feed_t, **self.extra}
-        return torch.from_numpy(self.session.run(None, feeds)[0])
+        if not self.cfg:
+            feeds = {self.sample_name: sample.numpy().astype(np.float32), self.t_input.name: feed_t, **self.extra}
+            return torch.from_numpy(self.session.run(None, feeds)[0])
+        # The SD / SDXL / SD3 pipelines' CFG: one call on [negative; positive] (torch.cat([latents] * 2) and the
+        # embeddings concatenated), chunk(2), uncond + scale (cond - uncond), then rescale_noise_cfg.
+        x = sample.numpy().astype(np.float32)
+        shape2 = [2 * x.shape[0] if not isinstance(d, int) else d for d in self.t_input.shape]
+        feeds = {self.sample_name: np.concatenate([x, x]), self.t_input.name: np.full(shape2, t, dtype=np.float64).astype(self.t_dtype)}
+        for name, pos in self.extra.items():
+            batched = len(self.inputs[name].shape) > 0 and not isinstance(self.inputs[name].shape[0], int)
+            neg = self.negative.get(name, pos)
+            feeds[name] = np.concatenate([neg, pos]) if batched else pos
+        out = torch.from_numpy(self.session.run(None, feeds)[0])
+        uncond, cond = out.chunk(2)
+        guided = uncond + self.cfg["scale"] * (cond - uncond)
+        if self.cfg["rescale"] > 0:
+            guided = rescale_noise_cfg(guided, cond, guidance_rescale=self.cfg["rescale"])
+        return guided
 
 
 class NoiseFeed:

@@ -13,6 +13,7 @@ import { writeNpy } from '../../nodes/core/io/npy.ts';
 import { randomNormal } from '../../nodes/core/random.ts';
 import { fluxTwin, sd15LegacyTwin, sd15Twin, sd3Twin, sdTurboTwin, sdxlTwin, writeTwin, type TwinSpec } from '../../test/helpers/twins.ts';
 import { GRID_AS } from '../../nodes/sampling/solver-registry.ts';
+import { zeroedWhenUnconditional } from '../../nodes/cfg.ts';
 import { ANALYTIC_MODELS, type AnalyticModel, type ParityCase, type ParityModel, type TwinModel } from './cases.ts';
 
 const TWINS: Record<TwinModel, () => TwinSpec> = {
@@ -84,6 +85,8 @@ export interface PreparedModel {
   timestepInput: string | null;
   /** Extra model inputs: name -> .npy, relative to the parity folder. */
   conditioning: Record<string, string>;
+  /** CFG's negative side: the prompt-embedding inputs only (the others keep the positive's value). */
+  negative: Record<string, string>;
 }
 
 /** Writes a twin folder and one .npy per extra input (concrete sizes: batch 1, 5 tokens, the latent's L). */
@@ -93,6 +96,7 @@ async function prepareTwin(dir: string, name: TwinModel): Promise<PreparedModel>
   const dims = latentDims(latentParams(name));
   const concrete: Record<string, number> = { batch_size: 1, batch: 1, step: 1, sequence_length: 5, sequence: 5, packed_height_width: dims[1] };
   const conditioning: Record<string, string> = {};
+  const negative: Record<string, string> = {};
   let seed = 100;
   for (const input of spec.inputs) {
     if (input.name === 'timestep') continue;
@@ -108,6 +112,10 @@ async function prepareTwin(dir: string, name: TwinModel): Promise<PreparedModel>
       await writeNormals(file, shape, seed++);
     }
     conditioning[input.name] = rel;
+    if (input.type !== 'int64' && zeroedWhenUnconditional(input.name)) {
+      negative[input.name] = `inputs/neg-${name}-${input.name}.npy`;
+      await writeNormals(path.join(dir, negative[input.name]), shape, 500 + seed);
+    }
   }
   return {
     net: spec.denoiser,
@@ -117,6 +125,7 @@ async function prepareTwin(dir: string, name: TwinModel): Promise<PreparedModel>
     sampleInput: spec.sample.name,
     timestepInput: 'timestep',
     conditioning,
+    negative,
   };
 }
 
@@ -132,6 +141,7 @@ async function prepareAnalytic(dir: string, name: AnalyticModel, folder: string)
     sampleInput: null,
     timestepInput: null,
     conditioning: {},
+    negative: {},
   };
 }
 
@@ -175,6 +185,8 @@ export interface ManifestEntry {
   strength: number | null;
   /** Run diffusers' inverse scheduler loop from the init latent (DiffEdit-style strength prefix). */
   invert: boolean;
+  /** Guide with CFG: negative conditioning files (name -> .npy) and the pipeline's scale and rescale. */
+  cfg: { scale: number; rescale: number; negative: Record<string, string> } | null;
   stochastic: boolean;
   noise: string;
   init: string | null;
@@ -187,7 +199,14 @@ export interface PreparedCase {
   entry: ManifestEntry;
 }
 
-function graphFor(c: ParityCase, modelPath: string, noiseFile: string, initFile: string | null, conditioning: Record<string, string>): Record<string, unknown> {
+function graphFor(
+  c: ParityCase,
+  modelPath: string,
+  noiseFile: string,
+  initFile: string | null,
+  conditioning: Record<string, string>,
+  negative: Record<string, string>,
+): Record<string, unknown> {
   const node = (id: string, type: string, params: Record<string, unknown>, x: number, y: number) => ({ id, type, position: { x, y }, params });
   const edge = (id: string, source: string, sourcePort: string, target: string, targetPort: string) => ({ id, source, sourcePort, target, targetPort });
   const latentNode = initFile ? node('latent', 'LoadLatent', { path: initFile }, 0, 160) : node('latent', 'EmptyLatent', { ...latentParams(c.model) }, 0, 160);
@@ -197,6 +216,17 @@ function graphFor(c: ParityCase, modelPath: string, noiseFile: string, initFile:
         // Schedule offers grid rules by scheduler family: dpm_2m's are dpmpp_2m's.
         nodes: [node('schedule', 'Schedule', { direction: 'invert', solver: GRID_AS[c.solver] ?? c.solver, steps: c.steps, denoise: c.strength ?? 1 }, 0, 480)],
         edges: [edge('i1', 'model', 'model', 'schedule', 'model'), edge('i2', 'schedule', 'sigmas', 'sampler', 'sigmas')],
+      }
+    : { nodes: [], edges: [] };
+  // CFG: one Load Conditioning per negative prompt-embedding input, chained into the CFG node's negative side.
+  const negNodes = c.cfg ? Object.entries(negative).map(([input, file], k) => node(`neg${k}`, 'LoadConditioning', { input, path: file }, -320, 640 + 160 * k)) : [];
+  const guidance = c.cfg
+    ? {
+        nodes: [node('cfg', 'CFG', { scale: c.cfg.scale, rescale: c.cfg.rescale }, 0, 640), ...negNodes],
+        edges: [
+          edge('g1', 'cfg', 'guidance', 'sampler', 'guidance'),
+          ...negNodes.map((n, k) => (k + 1 < negNodes.length ? edge(`n${k}`, n.id, 'conditioning', negNodes[k + 1].id, 'base') : edge(`n${k}`, n.id, 'conditioning', 'cfg', 'negative'))),
+        ],
       }
     : { nodes: [], edges: [] };
   // One Load Conditioning per extra model input, chained through `base`.
@@ -216,6 +246,7 @@ function graphFor(c: ParityCase, modelPath: string, noiseFile: string, initFile:
       node('save', 'SaveLatent', { filename: `${c.id}.npy` }, 640, 40),
       ...condNodes,
       ...inversion.nodes,
+      ...guidance.nodes,
     ],
     edges: [
       edge('e1', 'model', 'model', 'sampler', 'model'),
@@ -224,6 +255,7 @@ function graphFor(c: ParityCase, modelPath: string, noiseFile: string, initFile:
       edge('e4', 'sampler', 'latent', 'save', 'latent'),
       ...condEdges,
       ...inversion.edges,
+      ...guidance.edges,
     ],
     groups: [],
     viewport: { x: 0, y: 0, zoom: 1 },
@@ -258,7 +290,9 @@ export async function prepareCase(dir: string, models: PreparedModels, c: Parity
   // Graph paths resolve against the graph's folder (graphs/).
   const up = (rel: string) => path.join('..', rel);
   const conditioning = Object.fromEntries(Object.entries(m.conditioning).map(([k, v]) => [k, up(v)]));
-  const graph = graphFor(c, modelPath, up(noise), init && up(init), conditioning);
+  const negative = Object.fromEntries(Object.entries(m.negative).map(([k, v]) => [k, up(v)]));
+  if (c.cfg && Object.keys(negative).length === 0) throw new Error(`parity case ${c.id}: CFG needs a conditional model`);
+  const graph = graphFor(c, modelPath, up(noise), init && up(init), conditioning, negative);
   const graphFile = path.join(dir, 'graphs', `${c.id}.json`);
   await fs.writeFile(graphFile, JSON.stringify(graph, null, 2));
   return {
@@ -281,6 +315,7 @@ export async function prepareCase(dir: string, models: PreparedModels, c: Parity
       steps: c.steps,
       strength: c.strength ?? null,
       invert: c.invert === true,
+      cfg: c.cfg ? { ...c.cfg, negative: m.negative } : null,
       stochastic: c.stochastic,
       noise,
       init,
