@@ -268,6 +268,13 @@ function dpmSinglestepEntry(order: number, description: string): ExpSolverEntry<
 
 const MULTISTEP_PARAMS = pickParams('dpm_solver_type', 'lower_order_final', 'euler_at_final');
 
+/** UniPC's predict_x0: the node's form, else the config's; neither: undefined, and the solver picks by the grid's direction (unipc.ts). */
+function unipcPredictX0(form: DpmForm | undefined, cfg: SchedulerConfig): boolean | undefined {
+  if (form !== undefined) return form === 'data';
+  if (cfg.predict_x0 === undefined || cfg.predict_x0 === null) return undefined;
+  return cfgBool(cfg, 'predict_x0', true);
+}
+
 export const EXP_INTEGRATOR_SOLVERS: Record<ExpSolverName, ExpSolverEntry> = {
   dpmpp_2m: dpmMultistepEntry('data', 2, 'DPM-Solver++(2M): second-order multistep on the data prediction, one model call per step (diffusers DPMSolverMultistepScheduler)', MULTISTEP_PARAMS),
   dpmpp_3m: dpmMultistepEntry(
@@ -294,8 +301,7 @@ export const EXP_INTEGRATOR_SOLVERS: Record<ExpSolverName, ExpSolverEntry> = {
       return {
         order: orderOverride(o, 'unipc_order', cfgOrder(cfg, 2)),
         variant: override(o, 'unipc_variant', ['bh1', 'bh2'] as const) ?? unipcVariantFromConfig(cfg),
-        // Neither the node nor the config says: the solver picks by the grid's direction (unipc.ts).
-        predictX0: form !== undefined ? form === 'data' : cfg.predict_x0 === undefined || cfg.predict_x0 === null ? undefined : cfgBool(cfg, 'predict_x0', true),
+        predictX0: unipcPredictX0(form, cfg),
         lowerOrderFinal: triOverride(o, 'lower_order_final', cfgBool(cfg, 'lower_order_final', true)),
         disableCorrector: disableCorrectorOverride(o, disableCorrectorFromConfig(cfg)),
         corrector: override(o, 'unipc_corrector', ['on', 'off'] as const) !== 'off',
