@@ -12,7 +12,8 @@
  *  - RF: uniform in t from 1 to 0 (the flow ODE is smooth up to t = 0).
  * A second table runs each solver on its own diffusers grid for the model's scheduler config, down to
  * sigma 0 as a pipeline does, to show that end-point effect. A third answers "which solver inverts most
- * faithfully": every ODE solver walks the common grid upwards from a data sample at its lowest level. Errors are relative L2 distances of the final
+ * faithfully": every ODE solver walks the common grid upwards from a data sample at its lowest level.
+ * Errors are relative L2 distances of the final
  * sample from the exact PF-ODE solution from the same start (batch of samples). Orders are least-squares
  * slopes of log(error) against log(NFE) over the budgets.
  */
@@ -137,18 +138,17 @@ async function compareOn(
   return compareSolvers({
     solvers,
     budgets: nfes,
-    grid: (solver, steps) =>
-      grid === 'common'
-        ? commonGrid(model, steps)
-        : grid === 'inversion'
-          ? inversionGrid(model, steps)
-          : buildSigmas(setup.scheduler, setup.modelIndex, steps, GRID_AS[solver] ?? solver, {}),
+    grid: (solver, steps) => {
+      if (grid === 'common') return commonGrid(model, steps);
+      if (grid === 'inversion') return inversionGrid(model, steps);
+      return buildSigmas(setup.scheduler, setup.modelIndex, steps, GRID_AS[solver] ?? solver, {});
+    },
     solver: (name) => createSolver(name, setup.scheduler, overrides),
-    // Sampling: the same standard normals for every run, scaled to the grid's start as a pipeline does.
-    start: (sigmas) =>
-      grid === 'inversion'
-        ? new Tensor(dims, x0.map((v, k) => (setup.space === 'flow' ? v : v + sigmas.sigmas[0] * z[k])))
-        : new Tensor(dims, z.map((v) => v * initNoiseSigma(sigmas, setup.scheduler))),
+    start: (sigmas) => {
+      if (grid === 'inversion') return new Tensor(dims, x0.map((v, k) => (setup.space === 'flow' ? v : v + sigmas.sigmas[0] * z[k])));
+      // Sampling: the same standard normals for every run, scaled to the grid's start as a pipeline does.
+      return new Tensor(dims, z.map((v) => v * initNoiseSigma(sigmas, setup.scheduler)));
+    },
     model: exactDenoiseFn(p, setup.space),
     referenceName: 'closed-form PF-ODE solution',
     reference: async (x, sigmas) => {
