@@ -38,6 +38,7 @@ import { buildSigmas, initNoiseSigma, sigmaToTimestep, vpTable } from './samplin
 import { createSolver, GRID_AS, SOLVER_NAMES, SOLVERS, solverEntry, solverParamSpecs } from './sampling/solver-registry.ts';
 import { checkSigmas, modelInputScale } from './sampling/solver.ts';
 import { createDdimInverse, ddimInverseOptionsFromConfig } from './sampling/ddim.ts';
+import { defaultInversionSolver } from './sampling/inversion-sigmas.ts';
 
 export const START_MODES = ['auto', 'noise', 'img2img', 'continue'] as const;
 export const IMG2IMG_RULES = ['diffusers', 'diffusers-onnx'] as const;
@@ -63,6 +64,13 @@ export function modelTimestepAt(scheduler: SchedulerConfig, modelIndex: Record<s
     table ??= vpTable(scheduler);
     return toModelTimestep(Math.fround(sigmaToTimestep(table, sigma)), table.trainSteps, units);
   };
+}
+
+/** 'auto': continue up an inversion grid, img2img below denoise 1, else pure noise. */
+function resolveStart(start: StartMode, inverting: boolean, denoise: number): Exclude<StartMode, 'auto'> {
+  if (start !== 'auto') return start;
+  if (inverting) return 'continue';
+  return denoise < 1 ? 'img2img' : 'noise';
 }
 
 /** Whether a grid walks upwards (inversion): its last level is above its first. */
@@ -209,7 +217,8 @@ export const Sampler = defineNode({
     const space = sigmaSpace(model.modelIndex, model.scheduler);
     // An ascending grid (Schedule direction invert) inverts: the latent is the clean image at its first level.
     const inverting = inputs.sigmas !== undefined && isInversionGrid(inputs.sigmas);
-    const solverName = params.solver !== 'auto' ? params.solver : inverting && space === 'vp' ? 'ddim' : defaultSolverFor(model.scheduler, space);
+    let solverName = params.solver;
+    if (solverName === 'auto') solverName = inverting ? defaultInversionSolver(model.scheduler, space) : defaultSolverFor(model.scheduler, space);
     const entry = solverEntry(solverName);
     if (entry.spaces && !entry.spaces.includes(space)) {
       throw new NodeInputError(`solver "${solverName}" runs on ${entry.spaces.join('/')} models only; this model is "${space}"`);
@@ -219,7 +228,7 @@ export const Sampler = defineNode({
       throw new NodeInputError(`solver "${solverName}" cannot invert (it draws noise every step or walks only downwards); the sigmas ascend: use one of ${able.join(', ')}`, 'sigmas');
     }
     const gridSolver = GRID_AS[solverName] ?? solverName;
-    const start: Exclude<StartMode, 'auto'> = params.start === 'auto' ? (inverting ? 'continue' : params.denoise < 1 ? 'img2img' : 'noise') : params.start;
+    const start = resolveStart(params.start, inverting, params.denoise);
     if (inverting && start !== 'continue') {
       throw new NodeInputError(`the sigmas ascend (an inversion grid), which starts from the image latent itself: set start to auto or continue, not ${start}`, 'sigmas');
     }

@@ -14,7 +14,7 @@ import { defaultSolverFor, SOLVER_SCHEDULERS, type FinalSigmasType, type SigmaGr
 import type { ScheduleOverrides } from './sampling/schedule-vp.ts';
 import { buildSigmas } from './sampling/schedules.ts';
 import { DDIM_INVERSION_VARIANTS } from './sampling/ddim.ts';
-import { buildInversionSigmas } from './sampling/inversion-sigmas.ts';
+import { buildInversionSigmas, defaultInversionSolver } from './sampling/inversion-sigmas.ts';
 import type { TimestepSpacing } from './sampling/sigma-grids.ts';
 
 const SOLVER_OPTIONS = ['auto', ...Object.keys(SOLVER_SCHEDULERS)];
@@ -124,8 +124,8 @@ export const Schedule = defineNode({
     const { model } = inputs;
     const space = sigmaSpace(model.modelIndex, model.scheduler);
     const invert = params.direction === 'invert';
-    // VP models invert with DDIM unless told otherwise (diffusers' inversion pipelines all use DDIMInverseScheduler).
-    const solver = params.solver !== 'auto' ? params.solver : invert && space === 'vp' ? 'ddim' : defaultSolverFor(model.scheduler, space);
+    let solver = params.solver;
+    if (solver === 'auto') solver = invert ? defaultInversionSolver(model.scheduler, space) : defaultSolverFor(model.scheduler, space);
     const overrides: ScheduleOverrides = {};
     if (params.spacing !== 'config') overrides.spacing = params.spacing as TimestepSpacing;
     if (params.grid !== 'config') overrides.grid = params.grid as SigmaGrid;

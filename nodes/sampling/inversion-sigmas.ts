@@ -10,11 +10,11 @@
  * `denoise` < 1 keeps the first floor(N * denoise) steps, as diffusers' DiffEdit get_inverse_timesteps
  * does: the inversion stops where an img2img run of that strength would start.
  */
-import type { SchedulerConfig, Sigmas } from '../core/values.ts';
+import type { SchedulerConfig, SigmaSpace, Sigmas } from '../core/values.ts';
 import { ddimInverseSigmas, reversedFlowSigmas, type DdimInversionVariant } from './ddim.ts';
 import { sigmaSpace, timestepUnits, toModelTimestep, type TimestepUnits } from './model-time.ts';
 import { cfgNumber, cfgString } from './schedule-config.ts';
-import { normalizeSolverName, schedulerClassFor } from './schedule-rules.ts';
+import { defaultSolverFor, normalizeSolverName, schedulerClassFor } from './schedule-rules.ts';
 import { buildSigmas, type BuildSigmasOptions } from './schedules.ts';
 import { checkSteps, clippedTableLength, roundHalfEven, sigmaToTimestep, vpTable } from './sigma-grids.ts';
 import { linspace } from './betas.ts';
@@ -102,6 +102,11 @@ export function reversedVpSigmas(s: Sigmas, cfg: SchedulerConfig, units: Timeste
   const timesteps = [toModelTimestep(sigmaToTimestep(table, start), table.trainSteps, units)];
   for (let k = n - 1; k >= 1; k--) timesteps.push(s.timesteps[k]);
   return { space: 'vp', sigmas: [...s.sigmas].reverse(), timesteps, origin: `${s.origin ?? 'grid'} (reversed)` };
+}
+
+/** The solver 'auto' inverts with: DDIM on VP models (diffusers' inversion pipelines all use DDIMInverseScheduler), the config's on flow models. */
+export function defaultInversionSolver(scheduler: SchedulerConfig, space: SigmaSpace): string {
+  return space === 'vp' ? 'ddim' : defaultSolverFor(scheduler, space);
 }
 
 /** The first floor(N * denoise) steps of an inversion grid (all of them at denoise 1). */
