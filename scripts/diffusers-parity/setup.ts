@@ -218,22 +218,20 @@ function graphFor(
         edges: [edge('i1', 'model', 'model', 'schedule', 'model'), edge('i2', 'schedule', 'sigmas', 'sampler', 'sigmas')],
       }
     : { nodes: [], edges: [] };
-  // CFG: one Load Conditioning per negative prompt-embedding input, chained into the CFG node's negative side.
-  const negNodes = c.cfg ? Object.entries(negative).map(([input, file], k) => node(`neg${k}`, 'LoadConditioning', { input, path: file }, -320, 640 + 160 * k)) : [];
+  /** One Load Conditioning per input, chained through `base`, the last one into `target`.`port`. */
+  const loaders = (prefix: string, files: Record<string, string>, y: number, target: string, port: string) => {
+    const nodes = Object.entries(files).map(([input, file], k) => node(`${prefix}${k}`, 'LoadConditioning', { input, path: file }, -320, y + 160 * k));
+    const edges = nodes.map((n, k) =>
+      k + 1 < nodes.length ? edge(`${prefix}-e${k}`, n.id, 'conditioning', nodes[k + 1].id, 'base') : edge(`${prefix}-e${k}`, n.id, 'conditioning', target, port),
+    );
+    return { nodes, edges };
+  };
+  // CFG: a negative Load Conditioning per prompt-embedding input, into the CFG node's negative side.
+  const negatives = loaders('neg', c.cfg ? negative : {}, 640, 'cfg', 'negative');
   const guidance = c.cfg
-    ? {
-        nodes: [node('cfg', 'CFG', { scale: c.cfg.scale, rescale: c.cfg.rescale }, 0, 640), ...negNodes],
-        edges: [
-          edge('g1', 'cfg', 'guidance', 'sampler', 'guidance'),
-          ...negNodes.map((n, k) => (k + 1 < negNodes.length ? edge(`n${k}`, n.id, 'conditioning', negNodes[k + 1].id, 'base') : edge(`n${k}`, n.id, 'conditioning', 'cfg', 'negative'))),
-        ],
-      }
+    ? { nodes: [node('cfg', 'CFG', { scale: c.cfg.scale, rescale: c.cfg.rescale }, 0, 640), ...negatives.nodes], edges: [edge('g1', 'cfg', 'guidance', 'sampler', 'guidance'), ...negatives.edges] }
     : { nodes: [], edges: [] };
-  // One Load Conditioning per extra model input, chained through `base`.
-  const condNodes = Object.entries(conditioning).map(([input, file], k) => node(`cond${k}`, 'LoadConditioning', { input, path: file }, -320, 160 * k));
-  const condEdges = condNodes.map((n, k) =>
-    k + 1 < condNodes.length ? edge(`c${k}`, n.id, 'conditioning', condNodes[k + 1].id, 'base') : edge(`c${k}`, n.id, 'conditioning', 'sampler', 'conditioning'),
-  );
+  const cond = loaders('cond', conditioning, 0, 'sampler', 'conditioning');
   return {
     format: 'flowstudio-graph',
     schemaVersion: 1,
@@ -244,7 +242,7 @@ function graphFor(
       node('noise', 'LoadNoise', { path: noiseFile }, 0, 320),
       node('sampler', 'Sampler', { solver: c.solver, steps: c.steps, ...c.sampler }, 320, 40),
       node('save', 'SaveLatent', { filename: `${c.id}.npy` }, 640, 40),
-      ...condNodes,
+      ...cond.nodes,
       ...inversion.nodes,
       ...guidance.nodes,
     ],
@@ -253,7 +251,7 @@ function graphFor(
       edge('e2', 'latent', 'latent', 'sampler', 'latent'),
       edge('e3', 'noise', 'noise', 'sampler', 'noise'),
       edge('e4', 'sampler', 'latent', 'save', 'latent'),
-      ...condEdges,
+      ...cond.edges,
       ...inversion.edges,
       ...guidance.edges,
     ],
