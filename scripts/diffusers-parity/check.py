@@ -55,9 +55,8 @@ class Model:
         self.time_units = case["time_units"]
         self.pipeline = case["pipeline"]
         self.extra = {name: np.load(os.path.join(root, f)) for name, f in case["conditioning"].items()}
-        cfg = case.get("cfg")
-        self.cfg = cfg
-        self.negative = {name: np.load(os.path.join(root, f)) for name, f in cfg["negative"].items()} if cfg else {}
+        self.cfg = case.get("cfg")
+        self.negative = {name: np.load(os.path.join(root, f)) for name, f in self.cfg["negative"].items()} if self.cfg else {}
         self.calls = []
 
     def __call__(self, sample, t):
@@ -69,17 +68,18 @@ class Model:
             if self.time_units == "fraction":
                 t = t / 1000.0
         self.calls.append(t)
-        shape = [sample.shape[0] if not isinstance(d, int) else d for d in self.t_input.shape]
+        x = sample.numpy().astype(np.float32)
+        # CFG runs the model on [negative; positive]: twice the sample's batch.
+        batch = (2 if self.cfg else 1) * x.shape[0]
+        shape = [batch if not isinstance(d, int) else d for d in self.t_input.shape]
         # np.array([t], dtype) as the ONNX pipelines build it: integers truncated toward zero.
         feed_t = np.full(shape, t, dtype=np.float64).astype(self.t_dtype)
         if not self.cfg:
-            feeds = {self.sample_name: sample.numpy().astype(np.float32), self.t_input.name: feed_t, **self.extra}
+            feeds = {self.sample_name: x, self.t_input.name: feed_t, **self.extra}
             return torch.from_numpy(self.session.run(None, feeds)[0])
         # The SD / SDXL / SD3 pipelines' CFG: one call on [negative; positive] (torch.cat([latents] * 2) and the
         # embeddings concatenated), chunk(2), uncond + scale (cond - uncond), then rescale_noise_cfg.
-        x = sample.numpy().astype(np.float32)
-        shape2 = [2 * x.shape[0] if not isinstance(d, int) else d for d in self.t_input.shape]
-        feeds = {self.sample_name: np.concatenate([x, x]), self.t_input.name: np.full(shape2, t, dtype=np.float64).astype(self.t_dtype)}
+        feeds = {self.sample_name: np.concatenate([x, x]), self.t_input.name: feed_t}
         for name, pos in self.extra.items():
             batched = len(self.inputs[name].shape) > 0 and not isinstance(self.inputs[name].shape[0], int)
             neg = self.negative.get(name, pos)
