@@ -177,6 +177,8 @@ export interface ManifestEntry {
   timestep_input: string | null;
   conditioning: Record<string, string>;
   expect: ParityCase['expect'] | null;
+  /** The case's own relative L2 tolerance (ParityCase.tolerance), else null: check.py's --tol. */
+  tol: number | null;
   class: string;
   config: Record<string, unknown>;
   overrides: Record<string, unknown>;
@@ -306,6 +308,7 @@ export async function prepareCase(dir: string, models: PreparedModels, c: Parity
       timestep_input: m.timestepInput,
       conditioning: m.conditioning,
       expect: c.expect ?? null,
+      tol: c.tolerance?.relL2 ?? null,
       class: c.diffusers.cls,
       config,
       overrides: c.diffusers.overrides,
