@@ -48,6 +48,8 @@ export interface ParityCase {
    * (cond - uncond) and applies rescale_noise_cfg when rescale > 0.
    */
   cfg?: { scale: number; rescale: number };
+  /** Latent batch size (default 1). Analytic models only: the twins' conditioning files hold one prompt. */
+  batch?: number;
   /**
    * Where diffusers itself gives no result to compare with: it refuses the config, or its loop returns
    * non-finite values where ours stays finite (each documented as a deliberate deviation in our sources).
@@ -426,6 +428,47 @@ function cfgCases(): ParityCase[] {
   return out;
 }
 
+/**
+ * Batch 2: what works per sample (dynamic thresholding's quantile, CFG-free add_noise, x0 clipping) and the
+ * noise a stochastic step draws for the whole batch at once, as diffusers' randn_tensor(latents.shape) does.
+ */
+function batchCases(): ParityCase[] {
+  const out: ParityCase[] = [];
+  const add = (tag: string, model: AnalyticModel, solver: string, steps: number, config: Record<string, unknown>, more: Partial<ParityCase> = {}) => {
+    const sampler = more.sampler ?? {};
+    out.push({
+      id: `${model === 'gaussian-vp' ? 'vp' : model === 'gaussian-vp-continuous' ? 'vpc' : 'rf'}-b2-${tag}-${solver}-${steps}`,
+      model,
+      config,
+      solver,
+      steps,
+      sampler,
+      diffusers: diffusersSchedulerFor(solver, sampler),
+      stochastic: false,
+      batch: 2,
+      ...more,
+    });
+  };
+  // A bound high enough that each sample's quantile, not the clamp to [1, sample_max_value], sets its scale.
+  const thresholding = { thresholding: true, dynamic_thresholding_ratio: 0.995, sample_max_value: 5 };
+  for (const solver of ['ddim', 'dpmpp_2m', 'unipc']) add('thresholding', 'gaussian-vp', solver, 10, thresholding);
+  for (const solver of ['euler', 'heun', 'lms', 'dpm_2s', 'deis']) add('plain', 'gaussian-vp-continuous', solver, 10, {});
+  add('clip-sample', 'gaussian-vp', 'ddim', 10, { clip_sample: true, clip_sample_range: 1.0 });
+  const stochastic = { stochastic: true };
+  add('eta1', 'gaussian-vp-continuous', 'ddim', 10, {}, { ...stochastic, sampler: { eta: 1 } });
+  add('plain', 'gaussian-vp-continuous', 'euler_ancestral', 10, {}, stochastic);
+  add('plain', 'gaussian-vp-continuous', 'dpmpp_2m_sde', 10, {}, stochastic);
+  add('plain', 'gaussian-vp', 'ddpm', 10, { variance_type: 'fixed_small', clip_sample: true }, stochastic);
+  add('plain', 'gaussian-vp', 'lcm', 4, { original_inference_steps: 50, timestep_scaling: 10, set_alpha_to_one: true }, stochastic);
+  const img2img = { sampler: { start: 'img2img', denoise: 0.6 }, strength: 0.6 };
+  add('img2img', 'gaussian-vp-continuous', 'dpmpp_2m', 20, {}, img2img);
+  add('img2img', 'gaussian-vp-continuous', 'euler_ancestral', 20, {}, { ...img2img, ...stochastic });
+  add('invert', 'gaussian-vp', 'ddim', 10, {}, { sampler: { start: 'continue' }, diffusers: { cls: 'DDIMInverseScheduler', overrides: {} }, invert: true });
+  add('plain', 'gaussian-rf', 'flow_euler', 8, {});
+  add('flowsigmas', 'gaussian-rf', 'dpmpp_2m', 8, { use_flow_sigmas: true, prediction_type: 'flow_prediction', flow_shift: 3.0 });
+  return out;
+}
+
 export function parityCases(): ParityCase[] {
-  return [...vpCases(), ...stochasticCases(), ...img2imgCases(), ...flowCases(), ...twinCases(), ...moreVpCases(), ...inversionCases(), ...cfgCases()];
+  return [...vpCases(), ...stochasticCases(), ...img2imgCases(), ...flowCases(), ...twinCases(), ...moreVpCases(), ...inversionCases(), ...cfgCases(), ...batchCases()];
 }

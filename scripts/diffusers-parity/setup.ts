@@ -34,9 +34,10 @@ export interface LatentParams {
   layout: 'nchw' | 'packed';
 }
 
-/** EmptyLatent params per model: the analytic models' 3x16x16, an 8x8 latent for the twins. */
-export function latentParams(model: ParityModel): LatentParams {
-  if ((ANALYTIC_MODELS as readonly string[]).includes(model)) return { batch: 1, channels: 3, height: 16, width: 16, layout: 'nchw' };
+/** EmptyLatent params per model: the analytic models' 3x16x16 (any batch), an 8x8 latent for the twins (batch 1). */
+export function latentParams(model: ParityModel, batch = 1): LatentParams {
+  if ((ANALYTIC_MODELS as readonly string[]).includes(model)) return { batch, channels: 3, height: 16, width: 16, layout: 'nchw' };
+  if (batch !== 1) throw new Error(`parity: batch ${batch} on the twin ${model}; its conditioning files hold one prompt`);
   if (model === 'sd3') return { batch: 1, channels: 16, height: 8, width: 8, layout: 'nchw' };
   if (model.startsWith('flux')) return { batch: 1, channels: 16, height: 8, width: 8, layout: 'packed' };
   return { batch: 1, channels: 4, height: 8, width: 8, layout: 'nchw' };
@@ -161,9 +162,10 @@ export async function prepareModels(dir: string, embeddedFolder: (name: Analytic
   return models;
 }
 
-/** The init latent (img2img start, inversion input) of a model's cases: the analytic models share one 3x16x16. */
-function initFile(model: ParityModel): string {
-  return (ANALYTIC_MODELS as readonly string[]).includes(model) ? 'inputs/init.npy' : `inputs/init-${model}.npy`;
+/** The init latent (img2img start, inversion input) of a model's cases: the analytic models share one 3x16x16 per batch size. */
+function initFile(model: ParityModel, batch = 1): string {
+  if (!(ANALYTIC_MODELS as readonly string[]).includes(model)) return `inputs/init-${model}.npy`;
+  return batch === 1 ? 'inputs/init.npy' : `inputs/init-b${batch}.npy`;
 }
 
 /** What check.py needs about a case (ours / ours_error are added by the runner). */
@@ -211,7 +213,7 @@ function graphFor(
 ): Record<string, unknown> {
   const node = (id: string, type: string, params: Record<string, unknown>, x: number, y: number) => ({ id, type, position: { x, y }, params });
   const edge = (id: string, source: string, sourcePort: string, target: string, targetPort: string) => ({ id, source, sourcePort, target, targetPort });
-  const latentNode = initFile ? node('latent', 'LoadLatent', { path: initFile }, 0, 160) : node('latent', 'EmptyLatent', { ...latentParams(c.model) }, 0, 160);
+  const latentNode = initFile ? node('latent', 'LoadLatent', { path: initFile }, 0, 160) : node('latent', 'EmptyLatent', { ...latentParams(c.model, c.batch) }, 0, 160);
   // An inversion walks the ascending grid a Schedule node builds for the same solver.
   const inversion = c.invert
     ? {
@@ -284,9 +286,10 @@ export async function prepareCase(dir: string, models: PreparedModels, c: Parity
   }
   const seed = parseInt(createHash('sha256').update(c.id).digest('hex').slice(0, 8), 16);
   const noise = `inputs/noise-${c.id}.npy`;
-  const dims = latentDims(latentParams(c.model));
+  const dims = latentDims(latentParams(c.model, c.batch));
   await writeNormals(path.join(dir, noise), c.stochastic ? [c.steps + 1, ...dims] : dims, seed);
-  const init = c.strength !== undefined || c.invert ? initFile(c.model) : null;
+  const init = c.strength !== undefined || c.invert ? initFile(c.model, c.batch) : null;
+  if (init && !(await exists(path.join(dir, init)))) await writeNormals(path.join(dir, init), dims, 7, 0.5, 0.1);
   // Graph paths resolve against the graph's folder (graphs/).
   const up = (rel: string) => path.join('..', rel);
   const conditioning = Object.fromEntries(Object.entries(m.conditioning).map(([k, v]) => [k, up(v)]));
