@@ -408,23 +408,33 @@ function inversionCases(): ParityCase[] {
 /** CFG on the conditional twins, as their pipelines guide (batched, guidance_rescale). */
 function cfgCases(): ParityCase[] {
   const out: ParityCase[] = [];
-  const add = (model: TwinModel, solver: string, steps: number, scale: number, rescale = 0) =>
+  const add = (model: TwinModel, solver: string, steps: number, scale: number, rescale = 0, more: Partial<ParityCase> = {}, tag = '') => {
+    const sampler = more.sampler ?? {};
     out.push({
-      id: `twin-${model}-cfg${scale}${rescale ? `-rescale${rescale}` : ''}-${solver}-${steps}`,
+      id: `twin-${model}-cfg${scale}${rescale ? `-rescale${rescale}` : ''}${tag}-${solver}-${steps}`,
       model,
       config: {},
       solver,
       steps,
-      sampler: {},
-      diffusers: diffusersSchedulerFor(solver),
+      sampler,
+      diffusers: solver === 'auto' ? { cls: 'PNDMScheduler', overrides: {} } : diffusersSchedulerFor(solver, sampler),
       stochastic: false,
       cfg: { scale, rescale },
+      ...more,
     });
+  };
   for (const solver of ['ddim', 'euler', 'dpmpp_2m', 'unipc']) add('sd15', solver, 10, 7.5);
   add('sd15', 'dpmpp_2m', 10, 7.5, 0.7);
   add('sd15-legacy', 'ddim', 10, 7.5);
   add('sdxl', 'euler', 8, 5);
   add('sd3', 'flow_euler', 8, 7);
+  // StableDiffusionPipeline as SD 1.5 ships it: its folder's PNDM (PLMS), guided.
+  add('sd15', 'auto', 20, 7.5);
+  for (const solver of ['heun', 'lms', 'dpm_2s', 'deis']) add('sd15', solver, 10, 7.5);
+  add('sd15', 'euler_ancestral', 10, 7.5, 0, { stochastic: true });
+  add('sd15', 'dpmpp_2m', 20, 7.5, 0, { sampler: { start: 'img2img', denoise: 0.6 }, strength: 0.6 }, '-img2img');
+  add('sdxl', 'dpmpp_2m', 10, 5, 0, { config: { use_karras_sigmas: true } }, '-karras');
+  add('sdxl', 'euler', 8, 5, 0.7);
   return out;
 }
 
