@@ -10,6 +10,11 @@ import os from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { Engine } from '../electron/engine/engine.ts';
 import type { GraphDocument } from '../electron/engine/graph/schema.ts';
+import { Tensor } from '../nodes/core/tensor.ts';
+import { createDenoiseFn } from '../nodes/sampling/denoiser.ts';
+import { createEuler } from '../nodes/sampling/euler.ts';
+import { runSampler } from '../nodes/sampling/sampler-loop.ts';
+import { buildSigmas } from '../nodes/sampling/schedules.ts';
 import { solverStepRows } from './solver-step.ts';
 import { tempDir } from './util.ts';
 
@@ -104,6 +109,36 @@ async function bareOrtLoop(file: string, steps: number, reps: number) {
   return median(ratios);
 }
 
+/**
+ * The Sampler's loop with no executor around it: runSampler with Euler over the model's own session and
+ * denoiser wrapper, an abort check per call and a step callback, as the Sampler node runs it. Between the
+ * bare loop and row 1, it splits what the engine adds into the sampling layer and the executor's share.
+ */
+async function samplerLoopOverhead(engine: Engine, ref: string, steps: number, reps: number) {
+  const model = await engine.models.load(ref);
+  const session = model.denoiser as unknown as { stats: { runMs: number } };
+  const sigmas = buildSigmas(model.scheduler, model.modelIndex, steps, 'euler');
+  const dims = Object.freeze([1, 3, 16, 16]);
+  const ratios: number[] = [];
+  for (let rep = 0; rep < reps + WARMUP_RUNS; rep++) {
+    const before = session.stats.runMs;
+    const t0 = performance.now();
+    const controller = new AbortController();
+    let last = 0;
+    await runSampler({
+      solver: createEuler(),
+      sigmas,
+      x: Tensor.full(dims, 1),
+      model: createDenoiseFn(model, { space: 'vp', signal: controller.signal }),
+      beforeModelCall: () => controller.signal.throwIfAborted(),
+      onStep: (i) => (last = i),
+    });
+    if (last !== steps - 1) throw new Error('sampler loop bench: the loop stopped early');
+    if (rep >= WARMUP_RUNS) ratios.push((performance.now() - t0) / (session.stats.runMs - before));
+  }
+  return median(ratios);
+}
+
 const GROUPS = ['engine', 'solver', 'editor'] as const;
 type Group = (typeof GROUPS)[number];
 
@@ -140,6 +175,13 @@ async function engineRows(): Promise<Row[]> {
       value: bare.toFixed(3),
       target: '-',
       note: 'the floor row 1 can approach on this model: what the engine adds is row 1 minus this',
+    });
+    const loop = await samplerLoopOverhead(engine, 'embedded:gaussian-vp-continuous', 50, TIMED_RUNS);
+    rows.push({
+      name: 'reference: the same 50-step Euler through the sampling layer alone (runSampler + denoiser + session, no executor)',
+      value: loop.toFixed(3),
+      target: '-',
+      note: 'splits row 1: this minus the bare loop is the sampling layer (solver state, denoiser wrapper, NaN checks); row 1 minus this is the executor (graph run, cache, events)',
     });
     const ddim = await executorOverhead(engine, 'embedded:gaussian-vp', 'ddim', 50, TIMED_RUNS);
     rows.push({
