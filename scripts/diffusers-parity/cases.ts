@@ -283,25 +283,27 @@ function twinCases(): ParityCase[] {
   return out;
 }
 
+/** The id prefix of a model's cases: vp, vpc, rf or twin-<name>. */
+function modelTag(model: ParityModel): string {
+  if (model === 'gaussian-vp') return 'vp';
+  if (model === 'gaussian-vp-continuous') return 'vpc';
+  if (model === 'gaussian-rf') return 'rf';
+  return `twin-${model}`;
+}
+
+/** A case run with its solver's diffusers class (options from `more.sampler`), with any expected deviation attached. */
+function makeCase(id: string, model: ParityModel, solver: string, steps: number, config: Record<string, unknown>, more: Partial<ParityCase> = {}): ParityCase {
+  const sampler = more.sampler ?? {};
+  const c: ParityCase = { id, model, config, solver, steps, sampler, diffusers: diffusersSchedulerFor(solver, sampler), stochastic: false, ...more };
+  const expect = expectedDeviation(c);
+  return expect ? { ...c, expect } : c;
+}
+
 /** Popular combinations the grids above miss: ancestral / SDE samplers on other configs, trailing grids, ... */
 function moreVpCases(): ParityCase[] {
   const out: ParityCase[] = [];
-  const add = (tag: string, model: ParityModel, solver: string, steps: number, config: Record<string, unknown>, more: Partial<ParityCase> = {}) => {
-    const sampler = more.sampler ?? {};
-    const c: ParityCase = {
-      id: `${model === 'gaussian-vp' ? 'vp' : model === 'gaussian-vp-continuous' ? 'vpc' : `twin-${model}`}-${tag}-${solver}-${steps}`,
-      model,
-      config,
-      solver,
-      steps,
-      sampler,
-      diffusers: diffusersSchedulerFor(solver, sampler),
-      stochastic: false,
-      ...more,
-    };
-    const expect = expectedDeviation(c);
-    out.push(expect ? { ...c, expect } : c);
-  };
+  const add = (tag: string, model: ParityModel, solver: string, steps: number, config: Record<string, unknown>, more: Partial<ParityCase> = {}) =>
+    out.push(makeCase(`${modelTag(model)}-${tag}-${solver}-${steps}`, model, solver, steps, config, more));
   const vpc = 'gaussian-vp-continuous';
   const vpred = { beta_schedule: 'linear', beta_start: 0.0001, beta_end: 0.02, prediction_type: 'v_prediction' };
   const stochastic = { stochastic: true };
@@ -444,21 +446,8 @@ function cfgCases(): ParityCase[] {
  */
 function batchCases(): ParityCase[] {
   const out: ParityCase[] = [];
-  const add = (tag: string, model: AnalyticModel, solver: string, steps: number, config: Record<string, unknown>, more: Partial<ParityCase> = {}) => {
-    const sampler = more.sampler ?? {};
-    out.push({
-      id: `${model === 'gaussian-vp' ? 'vp' : model === 'gaussian-vp-continuous' ? 'vpc' : 'rf'}-b2-${tag}-${solver}-${steps}`,
-      model,
-      config,
-      solver,
-      steps,
-      sampler,
-      diffusers: diffusersSchedulerFor(solver, sampler),
-      stochastic: false,
-      batch: 2,
-      ...more,
-    });
-  };
+  const add = (tag: string, model: AnalyticModel, solver: string, steps: number, config: Record<string, unknown>, more: Partial<ParityCase> = {}) =>
+    out.push(makeCase(`${modelTag(model)}-b2-${tag}-${solver}-${steps}`, model, solver, steps, config, { batch: 2, ...more }));
   // A bound high enough that each sample's quantile, not the clamp to [1, sample_max_value], sets its scale.
   const thresholding = { thresholding: true, dynamic_thresholding_ratio: 0.995, sample_max_value: 5 };
   for (const solver of ['ddim', 'dpmpp_2m', 'unipc']) add('thresholding', 'gaussian-vp', solver, 10, thresholding);
