@@ -249,6 +249,13 @@ function flowCases(): ParityCase[] {
       });
     }
   }
+  // FlowMatchEulerDiscreteScheduler's other grid options, and its stochastic sampling.
+  const flowEuler = (tag: string, steps: number, config: Record<string, unknown>, stochastic = false) =>
+    out.push(makeCase(`rf-${tag}-flow_euler-${steps}`, 'gaussian-rf', 'flow_euler', steps, config, { stochastic }));
+  for (const steps of [8, 20]) flowEuler('shift-terminal', steps, { shift: 3, shift_terminal: 0.1 });
+  flowEuler('karras', 8, { shift: 3, use_karras_sigmas: true });
+  flowEuler('exponential', 8, { shift: 3, use_exponential_sigmas: true });
+  for (const steps of [8, 20]) flowEuler('stochastic', steps, { shift: 3, stochastic_sampling: true }, true);
   // Sana-style configs: DPM-Solver / UniPC on flow sigmas with a flow_prediction model.
   const sana = { use_flow_sigmas: true, prediction_type: 'flow_prediction', flow_shift: 3.0 };
   for (const solver of ['dpmpp_2m', 'unipc', 'deis']) {
@@ -280,6 +287,7 @@ function twinCases(): ParityCase[] {
   for (const steps of [8, 28]) add('sd3', 'flow_euler', steps);
   for (const steps of [4, 8]) add('flux-dev', 'flow_euler', steps);
   add('flux-schnell', 'flow_euler', 4);
+  add('flux-dev', 'flow_euler', 8, { time_shift_type: 'linear' }, '-linear-shift');
   return out;
 }
 
