@@ -333,6 +333,15 @@ function moreVpCases(): ParityCase[] {
   for (const solver of ['euler', 'dpmpp_2m']) {
     add('img2img-karras', vpc, solver, 20, { use_karras_sigmas: true }, { sampler: { start: 'img2img', denoise: 0.6 }, strength: 0.6 });
   }
+  // UniPC's corrector switched off on some steps, low orders, and Karras / exponential grids bounded by
+  // sigma_min / sigma_max keys (read by the classes that declare them: Euler, LMS and UniPC; DPM-Solver
+  // ignores them).
+  for (const steps of [8, 25]) add('disable-corrector', 'gaussian-vp', 'unipc', steps, { disable_corrector: [0, 1, 3] });
+  add('order1', 'gaussian-vp', 'unipc', 10, { solver_order: 1 });
+  add('order1', 'gaussian-vp', 'deis', 10, { solver_order: 1 });
+  const bounds = { sigma_min: 0.1, sigma_max: 10 };
+  for (const solver of ['euler', 'lms', 'unipc', 'dpmpp_2m']) add('karras-bounds', vpc, solver, 12, { use_karras_sigmas: true, ...bounds });
+  for (const solver of ['euler', 'unipc']) add('exponential-bounds', vpc, solver, 12, { use_exponential_sigmas: true, ...bounds });
   add('img2img', vpc, 'euler_ancestral', 20, {}, { sampler: { start: 'img2img', denoise: 0.6 }, strength: 0.6, stochastic: true });
   // PNDM (PLMS): SD 1.x's default scheduler, on DDIM-family grids.
   const plms = { skip_prk_steps: true };
