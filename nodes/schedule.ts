@@ -81,10 +81,10 @@ export const Schedule = defineNode({
     },
     grid: {
       kind: 'enum',
-      options: ['config', 'spaced', 'karras', 'exponential', 'lu_lambda', 'custom'],
+      options: ['config', 'spaced', 'karras', 'exponential', 'lu_lambda', 'beta', 'custom'],
       default: 'config',
       label: 'Sigma grid',
-      help: 'config = the config\'s use_karras_sigmas / use_exponential_sigmas / use_lu_lambdas; spaced = levels at the spaced timesteps',
+      help: 'config = the config\'s use_karras_sigmas / use_exponential_sigmas / use_lu_lambdas / use_beta_sigmas; spaced = levels at the spaced timesteps; beta = Beta(0.6, 0.6) quantiles, dense at both ends',
     },
     final_sigmas: {
       kind: 'enum',

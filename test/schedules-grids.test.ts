@@ -52,9 +52,30 @@ describe('Karras, Lu-lambda and exponential grids (multistep rules: table ends, 
     expect(bounded.sigmas[4]).toBeCloseTo(0.1, 12);
   });
 
-  it('only one of karras / exponential / beta may be set; beta sigmas are refused clearly', () => {
+  it('only one of karras / exponential / beta may be set', () => {
     expect(() => buildSigmas({ ...SD, use_karras_sigmas: true, use_exponential_sigmas: true }, IDX, 5, 'euler')).toThrow(/only one/);
-    expect(() => buildSigmas({ ...SD, use_beta_sigmas: true }, IDX, 5, 'dpmpp_2m')).toThrow(/use_beta_sigmas is not supported/);
+    expect(() => buildSigmas({ ...SD, use_beta_sigmas: true, use_karras_sigmas: true }, IDX, 5, 'dpmpp_2m')).toThrow(/only one/);
+  });
+
+  // diffusers 58eb52c set_timesteps(5) with use_beta_sigmas (scipy's beta.ppf at 1 - linspace(0, 1, 5), a = b = 0.6).
+  const BETA_LEVELS = [14.614645004272461, 12.052263259887695, 7.321906089782715, 2.5915496349334717, 0.029167532920837402];
+
+  it('beta: Beta(0.6, 0.6) quantiles between the table ends; multistep timesteps int64-truncated, Euler fractional', () => {
+    const dpm = buildSigmas({ ...SD, use_beta_sigmas: true }, IDX, 5, 'dpmpp_2m');
+    close(dpm.sigmas, [...BETA_LEVELS, 0], 5);
+    expect(dpm.timesteps).toEqual([999, 966, 874, 634, 0]);
+    const euler = buildSigmas({ ...SD, use_beta_sigmas: true }, IDX, 5, 'euler');
+    close(euler.timesteps, [999, 966.4949951171875, 874.6619262695312, 634.552001953125, 0], 3);
+    // UniPC's sigma_min repeats the last beta level.
+    const unipc = buildSigmas({ ...SD, use_beta_sigmas: true, final_sigmas_type: 'sigma_min' }, IDX, 5, 'unipc');
+    expect(unipc.sigmas[5]).toBe(unipc.sigmas[4]);
+    // DDIM has no use_beta_sigmas key: ignored, as diffusers ignores it.
+    expect(buildSigmas({ ...SD, use_beta_sigmas: true }, IDX, 5, 'ddim').timesteps).toEqual(buildSigmas(SD, IDX, 5, 'ddim').timesteps);
+  });
+
+  it('beta on a flow-matching grid: the shifted ends, then the quantiles', () => {
+    const flow = buildSigmas({ _class_name: 'FlowMatchEulerDiscreteScheduler', shift: 3, num_train_timesteps: 1000, use_beta_sigmas: true }, { _class_name: 'StableDiffusion3Pipeline' }, 5, 'flow_euler');
+    close(flow.sigmas, [1, 0.8258882164955139, 0.5044642686843872, 0.18304038047790527, 0.008928571827709675, 0], 6);
   });
 });
 

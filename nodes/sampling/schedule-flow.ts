@@ -18,7 +18,7 @@ import type { TimestepUnits } from './model-time.ts';
 import { cfgBool, cfgNumber, cfgOptionalNumber, cfgString } from './schedule-config.ts';
 import { configGrid, SCHEDULER_RULES, type SigmaGrid } from './schedule-rules.ts';
 import { checkCustomSigmas, type MultistepClass, type ScheduleOverrides } from './schedule-vp.ts';
-import { checkSteps, exponentialSigmas, karrasSigmas, vpTable } from './sigma-grids.ts';
+import { betaSigmas, checkSteps, exponentialSigmas, karrasSigmas, vpTable } from './sigma-grids.ts';
 
 const f32 = Math.fround;
 
@@ -135,8 +135,8 @@ function flowGrid(cfg: SchedulerConfig, ov: ScheduleOverrides, cls: 'FlowMatchEu
  * shift(1/T) (computed in float32 there); set_timesteps spaces linspace(sigma_max, sigma_min, N) and shifts
  * again (the fact sheet's gotcha: shift 3 ends on ~0.00893). `pipelineSigmas`: FLUX-style pipelines pass
  * linspace(1, 1/N, N) and mu instead (mu by `muRule` from the token count when not given). Then
- * shift_terminal, then Karras / exponential levels; the final level is 0. A shift override is a static
- * shift replacing both. Not offered: use_beta_sigmas, invert_sigmas (Mochi). (stochastic_sampling changes
+ * shift_terminal, then Karras / exponential / beta levels; the final level is 0. A shift override is a static
+ * shift replacing both. Not offered: invert_sigmas (Mochi). (stochastic_sampling changes
  * the step, not the grid: flow-euler.ts.)
  */
 export function flowMatchSigmas(
@@ -145,9 +145,7 @@ export function flowMatchSigmas(
   units: TimestepUnits = 'scheduler',
   opts: FlowShiftOptions & ScheduleOverrides & { pipelineSigmas?: boolean } = {},
 ): Sigmas {
-  for (const k of ['use_beta_sigmas', 'invert_sigmas']) {
-    if (cfg[k] === true) throw new Error(`scheduler config: "${k}" is not supported for flow-matching grids`);
-  }
+  if (cfg.invert_sigmas === true) throw new Error('scheduler config: "invert_sigmas" is not supported for flow-matching grids');
   const T = trainTimesteps(cfg);
   const grid = flowGrid(cfg, opts, 'FlowMatchEulerDiscreteScheduler');
   let levels: number[];
@@ -178,10 +176,10 @@ export function flowMatchSigmas(
       levels = stretchToTerminal(shiftLevels(spaced, exact64, rule), cfg.shift_terminal);
       exact = levels;
     }
-    if (grid === 'karras' || grid === 'exponential') {
-      // _convert_to_karras / _convert_to_exponential (float64): bounded by self.config.sigma_min / sigma_max when
+    if (grid === 'karras' || grid === 'exponential' || grid === 'beta') {
+      // _convert_to_karras / _exponential / _beta (float64): bounded by self.config.sigma_min / sigma_max when
       // the config file carries them (from_config keeps keys __init__ does not take), else the shifted ends.
-      const convert = grid === 'karras' ? karrasSigmas : exponentialSigmas;
+      const convert = grid === 'karras' ? karrasSigmas : grid === 'exponential' ? exponentialSigmas : betaSigmas;
       const bounded = (l: number[]) => convert(cfgOptionalNumber(cfg, 'sigma_min') ?? l[l.length - 1], cfgOptionalNumber(cfg, 'sigma_max') ?? l[0], steps);
       levels = bounded(levels);
       exact = bounded(exact);
@@ -214,7 +212,7 @@ export function multistepFlowSigmas(
   const rules = SCHEDULER_RULES[cls];
   const T = trainTimesteps(cfg);
   const grid = flowGrid(cfg, opts, cls);
-  if (grid === 'karras' || grid === 'exponential') throw new Error(`${cls} with use_flow_sigmas: ${grid} sigmas are not supported`);
+  if (grid === 'karras' || grid === 'exponential' || grid === 'beta') throw new Error(`${cls} with use_flow_sigmas: ${grid} sigmas are not supported`);
   let levels: number[];
   let custom: readonly number[] | undefined;
   if (grid === 'custom') {

@@ -32,7 +32,7 @@ export type SchedulerClass = (typeof SCHEDULER_CLASSES)[number];
 export type GridFamily = 'ddim' | 'euler' | 'multistep' | 'flow' | 'lcm';
 
 /** How the levels between sigma_max and the end are placed. 'spaced' = at the spaced timesteps. */
-export const SIGMA_GRIDS = ['spaced', 'karras', 'exponential', 'lu_lambda', 'custom'] as const;
+export const SIGMA_GRIDS = ['spaced', 'karras', 'exponential', 'lu_lambda', 'beta', 'custom'] as const;
 export type SigmaGrid = (typeof SIGMA_GRIDS)[number];
 
 export const FINAL_SIGMA_TYPES = ['zero', 'sigma_min'] as const;
@@ -44,8 +44,6 @@ export interface SchedulerRules {
   spacing?: TimestepSpacing;
   /** The level-grid keys the class reads, in diffusers' precedence order. */
   grids: readonly Exclude<SigmaGrid, 'spaced' | 'custom'>[];
-  /** Reads use_beta_sigmas (which FlowStudio does not implement: rejected when set). */
-  betaSigmas: boolean;
   /** Reads rescale_betas_zero_snr. */
   zeroSnr: boolean;
   /** How the last level is chosen: the final_sigmas_type key, always 0, always sigma_min, or set_alpha_to_one (DDIM). */
@@ -55,7 +53,7 @@ export interface SchedulerRules {
    * keys a class does not declare as hidden config entries, and these converters read them through
    * hasattr(self.config, "sigma_min") (LMS's Karras and DPM's Lu grids do not).
    */
-  boundKeys: readonly ('karras' | 'exponential')[];
+  boundKeys: readonly ('karras' | 'exponential' | 'beta')[];
   /** Reads lambda_min_clipped. */
   lambdaClip: boolean;
   /** Reads use_flow_sigmas (multistep solvers run on flow models with alpha = 1 - t, sigma = t). */
@@ -64,45 +62,45 @@ export interface SchedulerRules {
   sigmaMinIsLastLevel: boolean;
 }
 
-const BOTH_BOUNDED = ['karras', 'exponential'] as const;
-const VP_DEFAULTS = { betaSigmas: true, zeroSnr: false, boundKeys: BOTH_BOUNDED, lambdaClip: false, flowSigmas: false, sigmaMinIsLastLevel: false };
+const ALL_BOUNDED = ['karras', 'exponential', 'beta'] as const;
+const VP_DEFAULTS = { zeroSnr: false, boundKeys: ALL_BOUNDED, lambdaClip: false, flowSigmas: false, sigmaMinIsLastLevel: false };
 
 export const SCHEDULER_RULES: Record<SchedulerClass, SchedulerRules> = {
-  DDIMScheduler: { ...VP_DEFAULTS, family: 'ddim', spacing: 'leading', grids: [], betaSigmas: false, zeroSnr: true, final: 'alpha_to_one' },
+  DDIMScheduler: { ...VP_DEFAULTS, family: 'ddim', spacing: 'leading', grids: [], zeroSnr: true, final: 'alpha_to_one' },
   // DDIM's grid keys, but set_alpha_to_one defaults to false and there is no rescale_betas_zero_snr.
-  PNDMScheduler: { ...VP_DEFAULTS, family: 'ddim', spacing: 'leading', grids: [], betaSigmas: false, zeroSnr: false, final: 'alpha_to_one' },
+  PNDMScheduler: { ...VP_DEFAULTS, family: 'ddim', spacing: 'leading', grids: [], zeroSnr: false, final: 'alpha_to_one' },
   // DDIM's spacing keys, but each step goes to the next timestep of the list and the last one to abar = 1.
-  DDPMScheduler: { ...VP_DEFAULTS, family: 'ddim', spacing: 'leading', grids: [], betaSigmas: false, zeroSnr: true, final: 'zero' },
-  EulerDiscreteScheduler: { ...VP_DEFAULTS, family: 'euler', spacing: 'linspace', grids: ['karras', 'exponential'], zeroSnr: true, final: 'key' },
-  EulerAncestralDiscreteScheduler: { ...VP_DEFAULTS, family: 'euler', spacing: 'linspace', grids: [], betaSigmas: false, zeroSnr: true, final: 'zero' },
-  HeunDiscreteScheduler: { ...VP_DEFAULTS, family: 'euler', spacing: 'linspace', grids: ['karras', 'exponential'], final: 'zero' },
-  LMSDiscreteScheduler: { ...VP_DEFAULTS, family: 'euler', spacing: 'linspace', grids: ['karras', 'exponential'], final: 'zero', boundKeys: ['exponential'] },
+  DDPMScheduler: { ...VP_DEFAULTS, family: 'ddim', spacing: 'leading', grids: [], zeroSnr: true, final: 'zero' },
+  EulerDiscreteScheduler: { ...VP_DEFAULTS, family: 'euler', spacing: 'linspace', grids: ['karras', 'exponential', 'beta'], zeroSnr: true, final: 'key' },
+  EulerAncestralDiscreteScheduler: { ...VP_DEFAULTS, family: 'euler', spacing: 'linspace', grids: [], zeroSnr: true, final: 'zero' },
+  HeunDiscreteScheduler: { ...VP_DEFAULTS, family: 'euler', spacing: 'linspace', grids: ['karras', 'exponential', 'beta'], final: 'zero' },
+  LMSDiscreteScheduler: { ...VP_DEFAULTS, family: 'euler', spacing: 'linspace', grids: ['karras', 'exponential', 'beta'], final: 'zero', boundKeys: ['exponential', 'beta'] },
   DPMSolverMultistepScheduler: {
     ...VP_DEFAULTS,
     family: 'multistep',
     spacing: 'linspace',
-    grids: ['karras', 'lu_lambda', 'exponential'],
+    grids: ['karras', 'lu_lambda', 'exponential', 'beta'],
     zeroSnr: true,
     final: 'key',
     lambdaClip: true,
     flowSigmas: true,
   },
   // No timestep_spacing key: always linspace.
-  DPMSolverSinglestepScheduler: { ...VP_DEFAULTS, family: 'multistep', grids: ['karras', 'exponential'], final: 'key', lambdaClip: true, flowSigmas: true },
+  DPMSolverSinglestepScheduler: { ...VP_DEFAULTS, family: 'multistep', grids: ['karras', 'exponential', 'beta'], final: 'key', lambdaClip: true, flowSigmas: true },
   UniPCMultistepScheduler: {
     ...VP_DEFAULTS,
     family: 'multistep',
     spacing: 'linspace',
-    grids: ['karras', 'exponential'],
+    grids: ['karras', 'exponential', 'beta'],
     zeroSnr: true,
     final: 'key',
     flowSigmas: true,
     sigmaMinIsLastLevel: true,
   },
-  DEISMultistepScheduler: { ...VP_DEFAULTS, family: 'multistep', spacing: 'linspace', grids: ['karras', 'exponential'], final: 'sigma_min', flowSigmas: true, sigmaMinIsLastLevel: true },
-  FlowMatchEulerDiscreteScheduler: { ...VP_DEFAULTS, family: 'flow', grids: ['karras', 'exponential'], final: 'zero' },
+  DEISMultistepScheduler: { ...VP_DEFAULTS, family: 'multistep', spacing: 'linspace', grids: ['karras', 'exponential', 'beta'], final: 'sigma_min', flowSigmas: true, sigmaMinIsLastLevel: true },
+  FlowMatchEulerDiscreteScheduler: { ...VP_DEFAULTS, family: 'flow', grids: ['karras', 'exponential', 'beta'], final: 'zero' },
   // Its own distillation-schedule timesteps (lcm.ts); the last step returns the denoised sample.
-  LCMScheduler: { ...VP_DEFAULTS, family: 'lcm', grids: [], betaSigmas: false, zeroSnr: true, final: 'zero' },
+  LCMScheduler: { ...VP_DEFAULTS, family: 'lcm', grids: [], zeroSnr: true, final: 'zero' },
 };
 
 /** Config keys of the level grids. */
@@ -110,18 +108,16 @@ const GRID_KEYS: Record<Exclude<SigmaGrid, 'spaced' | 'custom'>, string> = {
   karras: 'use_karras_sigmas',
   exponential: 'use_exponential_sigmas',
   lu_lambda: 'use_lu_lambdas',
+  beta: 'use_beta_sigmas',
 };
 
 /** The level grid a class reads from a config (diffusers' if/elif order), 'spaced' when none is set. */
 export function configGrid(cfg: SchedulerConfig, rules: SchedulerRules, cls: string): SigmaGrid {
   const set = rules.grids.filter((g) => cfgBool(cfg, GRID_KEYS[g], false));
-  const beta = rules.betaSigmas && cfgBool(cfg, 'use_beta_sigmas', false);
-  if (set.filter((g) => g !== 'lu_lambda').length + (beta ? 1 : 0) > 1) {
-    throw new Error('scheduler config: only one of use_beta_sigmas, use_exponential_sigmas, use_karras_sigmas can be set');
+  if (set.filter((g) => g !== 'lu_lambda').length > 1) {
+    throw new Error(`scheduler config (${cls}): only one of use_beta_sigmas, use_exponential_sigmas, use_karras_sigmas can be set`);
   }
-  if (set.length > 0) return set[0];
-  if (beta) throw new Error(`scheduler config: use_beta_sigmas is not supported (${cls}); use karras or exponential sigmas`);
-  return 'spaced';
+  return set[0] ?? 'spaced';
 }
 
 /** Solver name -> the diffusers scheduler whose grid rules it uses (VP models). Names are matched case-insensitively, '-' = '_'. */

@@ -22,6 +22,7 @@ import { toModelTimestep, type TimestepUnits } from './model-time.ts';
 import { cfgBool, cfgNumber, cfgOptionalNumber, cfgString } from './schedule-config.ts';
 import { configGrid, SCHEDULER_RULES, type FinalSigmasType, type SchedulerClass, type SigmaGrid } from './schedule-rules.ts';
 import {
+  betaSigmas,
   checkSteps,
   clippedTableLength,
   exponentialSigmas,
@@ -72,10 +73,11 @@ function finalTypeOf(cfg: SchedulerConfig, final: 'key' | 'zero' | 'sigma_min', 
   return final === 'key' ? cfgString(cfg, 'final_sigmas_type', ['zero', 'sigma_min'] as const, 'zero') : final;
 }
 
-/** N levels of a Karras / exponential / Lu grid between the given bounds. */
-function levelGrid(grid: 'karras' | 'exponential' | 'lu_lambda', sigmaMin: number, sigmaMax: number, n: number): number[] {
+/** N levels of a Karras / exponential / Lu / beta grid between the given bounds. */
+function levelGrid(grid: 'karras' | 'exponential' | 'lu_lambda' | 'beta', sigmaMin: number, sigmaMax: number, n: number): number[] {
   if (grid === 'karras') return karrasSigmas(sigmaMin, sigmaMax, n);
   if (grid === 'exponential') return exponentialSigmas(sigmaMin, sigmaMax, n);
+  if (grid === 'beta') return betaSigmas(sigmaMin, sigmaMax, n);
   return luLambdaSigmas(sigmaMin, sigmaMax, n);
 }
 
@@ -83,7 +85,7 @@ function gridOf(cfg: SchedulerConfig, cls: SchedulerClass, ov: ScheduleOverrides
   return ov.grid ?? configGrid(cfg, SCHEDULER_RULES[cls], cls);
 }
 
-/** Integer timesteps of explicit levels: rounded for Karras/Lu/custom, truncated (int64 cast) for exponential. */
+/** Integer timesteps of explicit levels: rounded for Karras/Lu/custom, truncated (int64 cast) for exponential and beta. */
 function integerTimesteps(table: VpTable, levels: readonly number[], rounded: boolean): number[] {
   return levels.map((s) => {
     const t = sigmaToTimestep(table, s);
@@ -141,7 +143,7 @@ export function ddimSigmas(
   return out;
 }
 
-/** A DDIM-family or multistep-family grid given as levels (Karras, exponential, Lu, custom): integer timesteps. */
+/** A DDIM-family or multistep-family grid given as levels (Karras, exponential, Lu, beta, custom): integer timesteps. */
 function explicitLevels(
   table: VpTable,
   grid: Exclude<SigmaGrid, 'spaced'>,
@@ -162,7 +164,8 @@ function explicitLevels(
     levels = levelGrid(grid, o.bounds?.min ?? table.sigmas[0], o.bounds?.max ?? table.sigmas[T - 1], steps);
     last = o.final === 'last' ? levels[levels.length - 1] : o.final;
   }
-  const rounded = grid === 'exponential' ? false : o.rounded;
+  // diffusers rounds the Karras and Lu timesteps only; exponential and beta ones are int64-truncated.
+  const rounded = grid === 'exponential' || grid === 'beta' ? false : o.rounded;
   return {
     space: 'vp',
     sigmas: [...levels, last],
@@ -266,7 +269,7 @@ export function multistepSigmas(cfg: SchedulerConfig, steps: number, units: Time
   const tableMin = table.sigmas[0];
 
   if (grid !== 'spaced') {
-    const levelLike = grid === 'karras' || grid === 'exponential';
+    const levelLike = grid === 'karras' || grid === 'exponential' || grid === 'beta';
     const final = finalType === 'zero' ? 0 : rules.sigmaMinIsLastLevel && levelLike ? ('last' as const) : tableMin;
     // DPM multistep keeps Karras/Lu timesteps fractional (then int64-truncated) for the cosine schedule.
     const rounded = !(cls === 'DPMSolverMultistepScheduler' && cfg.beta_schedule === 'squaredcos_cap_v2');

@@ -5,6 +5,7 @@
  */
 import type { SchedulerConfig } from '../core/values.ts';
 import { alphasCumprod, betasFromConfig, linspace, veSigma } from './betas.ts';
+import { betaPpf } from './beta-distribution.ts';
 import { cfgBool } from './schedule-config.ts';
 
 /** The abar floor diffusers uses for a zero-terminal-SNR schedule (fp16's smallest subnormal). */
@@ -197,6 +198,15 @@ export function karrasSigmas(sigmaMin: number, sigmaMax: number, n: number, rho 
 /** Levels evenly spaced in ln(sigma) (diffusers use_exponential_sigmas). */
 export function exponentialSigmas(sigmaMin: number, sigmaMax: number, n: number): number[] {
   return Array.from(linspace(Math.log(sigmaMax), Math.log(sigmaMin), n), Math.exp);
+}
+
+/**
+ * Lee et al. (2024), "Beta Sampling is All You Need" (diffusers use_beta_sigmas): sigma_min + q (sigma_max -
+ * sigma_min) at the Beta(alpha, beta) quantiles q of 1 - linspace(0, 1, n), so the levels crowd at both ends
+ * (alpha = beta = 0.6, diffusers' fixed values).
+ */
+export function betaSigmas(sigmaMin: number, sigmaMax: number, n: number, alpha = 0.6, beta = 0.6): number[] {
+  return Array.from(linspace(0, 1, n), (u) => sigmaMin + betaPpf(1 - u, alpha, beta) * (sigmaMax - sigmaMin));
 }
 
 /**

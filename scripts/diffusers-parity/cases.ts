@@ -132,6 +132,7 @@ const VP_CONFIGS: Record<string, { config: Record<string, unknown>; solvers: rea
   karras: { config: { use_karras_sigmas: true }, solvers: SIGMA_GRID_SOLVERS },
   exponential: { config: { use_exponential_sigmas: true }, solvers: ['euler', 'dpmpp_2m', 'unipc', 'deis'] },
   'lu-lambdas': { config: { use_lu_lambdas: true }, solvers: ['dpmpp_2m', 'dpm_2m'] },
+  beta: { config: { use_beta_sigmas: true }, solvers: ['euler', 'heun', 'lms', 'dpmpp_2m', 'dpm_2s', 'unipc', 'deis'] },
   'final-sigma-min': { config: { final_sigmas_type: 'sigma_min' }, solvers: [...MULTISTEP, ...SINGLESTEP, 'euler'] },
   thresholding: {
     config: { thresholding: true, dynamic_thresholding_ratio: 0.9, sample_max_value: 1.5 },
@@ -255,6 +256,7 @@ function flowCases(): ParityCase[] {
   for (const steps of [8, 20]) flowEuler('shift-terminal', steps, { shift: 3, shift_terminal: 0.1 });
   flowEuler('karras', 8, { shift: 3, use_karras_sigmas: true });
   flowEuler('exponential', 8, { shift: 3, use_exponential_sigmas: true });
+  flowEuler('beta', 8, { shift: 3, use_beta_sigmas: true });
   for (const steps of [8, 20]) flowEuler('stochastic', steps, { shift: 3, stochastic_sampling: true }, true);
   // Sana-style configs: DPM-Solver / UniPC on flow sigmas with a flow_prediction model.
   const sana = { use_flow_sigmas: true, prediction_type: 'flow_prediction', flow_shift: 3.0 };
@@ -342,6 +344,7 @@ function moreVpCases(): ParityCase[] {
   const bounds = { sigma_min: 0.1, sigma_max: 10 };
   for (const solver of ['euler', 'lms', 'unipc', 'dpmpp_2m']) add('karras-bounds', vpc, solver, 12, { use_karras_sigmas: true, ...bounds });
   for (const solver of ['euler', 'unipc']) add('exponential-bounds', vpc, solver, 12, { use_exponential_sigmas: true, ...bounds });
+  for (const solver of ['euler', 'dpmpp_2m']) add('beta-bounds', vpc, solver, 12, { use_beta_sigmas: true, ...bounds });
   add('img2img', vpc, 'euler_ancestral', 20, {}, { sampler: { start: 'img2img', denoise: 0.6 }, strength: 0.6, stochastic: true });
   // PNDM (PLMS): SD 1.x's default scheduler, on DDIM-family grids.
   const plms = { skip_prk_steps: true };
