@@ -47,9 +47,10 @@ function samplerGraph(model: string, solver: string, steps: number, batch = 1): 
 
 /**
  * Runs before timing starts. A run's own code (validation, keys, the Sampler's setup) executes once per
- * run, so V8 needs a few dozen runs to optimise it: timing earlier measures the JIT, not the engine.
+ * run, so V8 needs many runs to optimise all of it: timing earlier measures the JIT, not the engine. Row 1
+ * read 1.17-1.19 after 30 warm-up runs and 1.15-1.17 after 100, 150 or 300 here: 150 is past the knee.
  */
-const WARMUP_RUNS = 30;
+const WARMUP_RUNS = 150;
 const TIMED_RUNS = 30;
 
 function median(xs: number[]): number {
