@@ -250,6 +250,10 @@ function flowCases(): ParityCase[] {
       });
     }
   }
+  // img2img as StableDiffusion3Img2ImgPipeline runs it: ceil(N * strength) steps from scale_noise.
+  for (const strength of [0.3, 0.6]) {
+    out.push(makeCase(`rf-img2img-s${strength}-flow_euler-28`, 'gaussian-rf', 'flow_euler', 28, { shift: 3 }, { sampler: { start: 'img2img', denoise: strength }, strength }));
+  }
   // FlowMatchEulerDiscreteScheduler's other grid options, and its stochastic sampling.
   const flowEuler = (tag: string, steps: number, config: Record<string, unknown>, stochastic = false) =>
     out.push(makeCase(`rf-${tag}-flow_euler-${steps}`, 'gaussian-rf', 'flow_euler', steps, config, { stochastic }));
@@ -290,6 +294,11 @@ function twinCases(): ParityCase[] {
   for (const steps of [4, 8]) add('flux-dev', 'flow_euler', steps);
   add('flux-schnell', 'flow_euler', 4);
   add('flux-dev', 'flow_euler', 8, { time_shift_type: 'linear' }, '-linear-shift');
+  // img2img on the flow twins (StableDiffusion3Img2ImgPipeline, FluxImg2ImgPipeline).
+  const img2img = (model: TwinModel, steps: number, strength: number) =>
+    out.push(makeCase(`twin-${model}-img2img-s${strength}-flow_euler-${steps}`, model, 'flow_euler', steps, {}, { sampler: { start: 'img2img', denoise: strength }, strength }));
+  img2img('sd3', 10, 0.6);
+  img2img('flux-dev', 8, 0.75);
   return out;
 }
 

@@ -7,7 +7,8 @@ for a Python with only Debian's python3-torch, see README.md). A developer tool 
 never runs Python.
 
 Each loop is what the diffusers pipelines do for the scheduler (StableDiffusionPipeline /
-StableDiffusionImg2ImgPipeline; SD3 / Sana for flow schedulers, which call no scale_model_input;
+StableDiffusionImg2ImgPipeline; SD3 / Sana for flow schedulers, which call no scale_model_input, and
+StableDiffusion3Img2ImgPipeline / FluxImg2ImgPipeline for their img2img;
 StableDiffusionDiffEditPipeline's invert() for the inverse schedulers, from the init latent): the
 noise multiplied by init_noise_sigma, scale_model_input, the model called through onnxruntime with the
 timestep cast to the dtype its ONNX input declares (np.array([t], dtype), as the ONNX pipelines do),
@@ -178,6 +179,15 @@ def run_case(case, root, models, tables64=False, zero_snr_floor=False):
             timesteps = scheduler.timesteps
             init = torch.from_numpy(np.load(os.path.join(root, case["init"])).astype(np.float32))
             latents = scheduler.add_noise(init, torch.from_numpy(first), timesteps[:1])
+        elif case["strength"] is not None and not hasattr(scheduler, "add_noise"):
+            # Flow matching: StableDiffusion3Img2ImgPipeline / FluxImg2ImgPipeline.get_timesteps (init_timestep
+            # stays a float, so the run takes ceil(N * strength) steps) + prepare_latents' scale_noise.
+            init_timestep = min(steps * case["strength"], steps)
+            t_start = int(max(steps - init_timestep, 0))
+            timesteps = scheduler.timesteps[t_start * scheduler.order :]
+            scheduler.set_begin_index(t_start * scheduler.order)
+            init = torch.from_numpy(np.load(os.path.join(root, case["init"])).astype(np.float32))
+            latents = scheduler.scale_noise(init, timesteps[:1], torch.from_numpy(first))
         elif case["strength"] is not None:
             # StableDiffusionImg2ImgPipeline.get_timesteps + prepare_latents.
             init_timestep = min(int(steps * case["strength"]), steps)
