@@ -284,13 +284,13 @@ export const Sampler = defineNode({
     else if (start === 'img2img') x = noisedStart(latent, initial, sigmas);
     else x = scale(initial, initNoiseSigma(sigmas, model.scheduler));
 
-    // diffusers' end-of-schedule rules count the whole schedule: tell the solver when this grid is its tail.
+    // diffusers' end-of-schedule rules (lower_order_final, the singlestep order list, disable_corrector) count
+    // the whole schedule: tell the solver where this range sits in it. A tail is an img2img run or the refiner
+    // half of SDXL's base + refiner; a head is the base half, or an inversion stopped part-way (DiffEdit):
+    // no end-of-schedule rule fires inside a head.
     const seg = sigmas.segment;
     const endsSchedule = !seg || seg.start + steps === seg.total;
-    const extra: Record<string, unknown> = seg && endsSchedule ? { scheduleSteps: seg.total } : {};
-    // An inversion stopped part-way is the head of its schedule (diffusers' DiffEdit runs that prefix of its
-    // inverse scheduler's timesteps): no end-of-schedule rule fires inside it.
-    if (seg && inverting) Object.assign(extra, { scheduleSteps: seg.total, scheduleStart: seg.start });
+    const extra: Record<string, unknown> = seg ? { scheduleSteps: seg.total, scheduleStart: seg.start } : {};
     // An img2img run starts at step k of the full schedule; LMS takes its first coefficients from the levels
     // before k, as diffusers' step_index does (other solvers ignore them).
     if (start === 'img2img') extra.precedingLevels = full.sigmas.slice(0, full.timesteps.length - steps);

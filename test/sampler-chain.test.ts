@@ -87,6 +87,24 @@ describe('Sampler: chaining over SplitSigmas ranges (per-step solver schedules)'
     // (20 steps to sigma 0 on time-uniform grids: ~0.09 for DDIM alone, dominated by the last steps.)
     expect(relL2(b.latent.data, exact)).toBeLessThan(0.15);
   });
+
+  it('a multistep head keeps its place in the schedule: no end-of-schedule rule fires at the split', async () => {
+    // DPM++ 2M on 12 steps (< 15: lower_order_final on), split after 5, as SDXL's base + refiner runs it.
+    const grid = buildSigmas(SD_VP_DDIM, fakeVpModel(p).modelIndex, 12, 'dpmpp_2m');
+    const parts = splitSigmasAt(grid, 5);
+    const a = await sample(model(), { solver: 'dpmpp_2m', seed: 4, start: 'noise' }, { sigmas: parts.high });
+    const noise = new Tensor(DIMS);
+    new SeededNormal(4).fill(noise.data);
+    const x = new Tensor(DIMS, noise.data.map((v) => v * initNoiseSigma(parts.high, SD_VP_DDIM)));
+    const fn = createDenoiseFn(model(), { space: 'vp' });
+    const head = (schedule: Record<string, unknown>) => runSampler({ solver: createSolver('dpmpp_2m', SD_VP_DDIM, {}, schedule), sigmas: parts.high, x, model: fn });
+    const placed = await head({ scheduleSteps: 12, scheduleStart: 0 });
+    // Run as a 5-step schedule of its own, its last step would be first order (lower_order_final).
+    const alone = await head({});
+    const at = alpha(parts.high.sigmas[5]);
+    expect(relL2(a.latent.data, placed.x.data.map((v) => v * at))).toBeLessThan(1e-6);
+    expect(relL2(a.latent.data, alone.x.data.map((v) => v * at))).toBeGreaterThan(1e-4);
+  });
 });
 
 describe('Sampler: start modes', () => {

@@ -48,6 +48,13 @@ export interface ParityCase {
    * (cond - uncond) and applies rescale_noise_cfg when rescale > 0.
    */
   cfg?: { scale: number; rescale: number };
+  /**
+   * A per-step solver schedule (USF): a Schedule for `solver` split after `at` steps (SplitSigmas), the first
+   * range sampled with `solver`, the rest continued by a second Sampler with `then`. diffusers' side is
+   * SDXL's base + refiner pattern: a fresh scheduler of `then`'s class over the remaining timesteps of the
+   * same config, started at step `at` (set_begin_index) from the latent as it is.
+   */
+  chain?: { at: number; then: string };
   /** Latent batch size (default 1). Analytic models only: the twins' conditioning files hold one prompt. */
   batch?: number;
   /**
@@ -497,6 +504,32 @@ function batchCases(): ParityCase[] {
   return out;
 }
 
+/**
+ * Chained Samplers over one split schedule. Pairs whose classes build the same grid only: the Schedule
+ * follows the first solver's rules, while diffusers' second scheduler builds its own (DEIS ends on
+ * sigma_min, DPM-Solver on 0). And same-family pairs only: the refiner pattern hands the latent over as it
+ * is, so both halves must keep it in the same variables (VE for the Euler family, VP for the multistep
+ * one). Euler into Euler must equal an unsplit run; a multistep solver restarts its history, and the
+ * end-of-schedule rules (lower_order_final, the singlestep order list) count the whole schedule.
+ */
+function chainCases(): ParityCase[] {
+  const out: ParityCase[] = [];
+  const pairs: [string, string, number, number][] = [
+    ['euler', 'euler', 12, 5],
+    ['dpmpp_2m', 'dpmpp_2m', 12, 5],
+    ['dpmpp_2m', 'unipc', 12, 4],
+    ['unipc', 'dpmpp_3m', 15, 9],
+    ['deis', 'deis', 10, 3],
+    ['dpm_2s', 'dpm_2s', 11, 4],
+    ['dpm_3s', 'dpm_3s', 12, 7],
+    ['ddim', 'ddim', 10, 6],
+  ];
+  for (const [solver, then, steps, at] of pairs) {
+    out.push(makeCase(`vp-chain-${solver}-${then}-at${at}-${steps}`, 'gaussian-vp', solver, steps, {}, { chain: { at, then } }));
+  }
+  return out;
+}
+
 export function parityCases(): ParityCase[] {
-  return [...vpCases(), ...stochasticCases(), ...img2imgCases(), ...flowCases(), ...twinCases(), ...moreVpCases(), ...inversionCases(), ...cfgCases(), ...batchCases()];
+  return [...vpCases(), ...stochasticCases(), ...img2imgCases(), ...flowCases(), ...twinCases(), ...moreVpCases(), ...inversionCases(), ...cfgCases(), ...batchCases(), ...chainCases()];
 }

@@ -203,10 +203,26 @@ def run_case(case, root, models, tables64=False, zero_snr_floor=False):
         step_kwargs = {}
         if case.get("eta") is not None and case["class"] == "DDIMScheduler":
             step_kwargs["eta"] = case["eta"]
-        for t in timesteps:
-            model_in = scheduler.scale_model_input(latents, t) if hasattr(scheduler, "scale_model_input") else latents
-            out = model(model_in, t)
-            latents = scheduler.step(out, t, latents, **step_kwargs).prev_sample
+
+        def walk(sched, ts, latents):
+            for t in ts:
+                model_in = sched.scale_model_input(latents, t) if hasattr(sched, "scale_model_input") else latents
+                latents = sched.step(model(model_in, t), t, latents, **step_kwargs).prev_sample
+            return latents
+
+        chain = case.get("chain")
+        if chain:
+            # SDXL's base + refiner: the first `at` timesteps, then a fresh scheduler of the second class over the
+            # rest of the same schedule (set_begin_index, as StableDiffusionXLImg2ImgPipeline with denoising_start),
+            # from the latent as it is.
+            latents = walk(scheduler, timesteps[: chain["at"]], latents)
+            second = getattr(diffusers, chain["class"]).from_config(case["config"], **chain["overrides"])
+            second.set_timesteps(steps)
+            if hasattr(second, "set_begin_index"):
+                second.set_begin_index(chain["at"])
+            latents = walk(second, second.timesteps[chain["at"] :], latents)
+        else:
+            latents = walk(scheduler, timesteps, latents)
         draws = feed.next - 1
     finally:
         if original_randn is not None:

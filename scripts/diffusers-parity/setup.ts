@@ -14,7 +14,7 @@ import { randomNormal } from '../../nodes/core/random.ts';
 import { fluxTwin, sd15LegacyTwin, sd15Twin, sd3Twin, sdTurboTwin, sdxlTwin, writeTwin, type TwinSpec } from '../../test/helpers/twins.ts';
 import { GRID_AS } from '../../nodes/sampling/solver-registry.ts';
 import { zeroedWhenUnconditional } from '../../nodes/cfg.ts';
-import { ANALYTIC_MODELS, type AnalyticModel, type ParityCase, type ParityModel, type TwinModel } from './cases.ts';
+import { ANALYTIC_MODELS, diffusersSchedulerFor, type AnalyticModel, type ParityCase, type ParityModel, type TwinModel } from './cases.ts';
 
 const TWINS: Record<TwinModel, () => TwinSpec> = {
   sd15: () => sd15Twin(),
@@ -191,6 +191,8 @@ export interface ManifestEntry {
   invert: boolean;
   /** Guide with CFG: negative conditioning files (name -> .npy) and the pipeline's scale and rescale. */
   cfg: { scale: number; rescale: number; negative: Record<string, string> } | null;
+  /** Continue from step `at` with a fresh scheduler of `class` (ParityCase.chain). */
+  chain: { at: number; class: string; overrides: Record<string, unknown> } | null;
   stochastic: boolean;
   noise: string;
   init: string | null;
@@ -235,6 +237,31 @@ function graphFor(
   const guidance = c.cfg
     ? { nodes: [node('cfg', 'CFG', { scale: c.cfg.scale, rescale: c.cfg.rescale }, 0, 640), ...negatives.nodes], edges: [edge('g1', 'cfg', 'guidance', 'sampler', 'guidance'), ...negatives.edges] }
     : { nodes: [], edges: [] };
+  // A chain: Schedule -> SplitSigmas; 'head' samples the first range, 'sampler' continues with the second solver.
+  const first = c.chain ? 'head' : 'sampler';
+  if (c.chain && (c.cfg || c.invert || c.strength !== undefined || Object.keys(conditioning).length > 0)) {
+    throw new Error(`parity case ${c.id}: chains run plain text-to-image on unconditional models`);
+  }
+  const chain = c.chain
+    ? {
+        nodes: [
+          node('schedule', 'Schedule', { solver: GRID_AS[c.solver] ?? c.solver, steps: c.steps }, 0, 480),
+          node('split', 'SplitSigmas', { mode: 'at_step', step: c.chain.at }, 160, 480),
+          node('head', 'Sampler', { solver: c.solver, steps: c.steps, ...c.sampler }, 320, 240),
+        ],
+        edges: [
+          edge('c1', 'model', 'model', 'schedule', 'model'),
+          edge('c2', 'schedule', 'sigmas', 'split', 'sigmas'),
+          edge('c3', 'split', 'high', 'head', 'sigmas'),
+          edge('c4', 'split', 'low', 'sampler', 'sigmas'),
+          edge('c5', 'model', 'model', 'head', 'model'),
+          edge('c6', 'head', 'latent', 'sampler', 'latent'),
+        ],
+      }
+    : { nodes: [], edges: [] };
+  const finalSampler = c.chain
+    ? node('sampler', 'Sampler', { solver: c.chain.then, steps: c.steps, start: 'continue' }, 640, 240)
+    : node('sampler', 'Sampler', { solver: c.solver, steps: c.steps, ...c.sampler }, 320, 40);
   const cond = loaders('cond', conditioning, 0, 'sampler', 'conditioning');
   return {
     format: 'flowstudio-graph',
@@ -244,20 +271,22 @@ function graphFor(
       node('model', 'LoadModel', { model: modelPath }, 0, 0),
       latentNode,
       node('noise', 'LoadNoise', { path: noiseFile }, 0, 320),
-      node('sampler', 'Sampler', { solver: c.solver, steps: c.steps, ...c.sampler }, 320, 40),
-      node('save', 'SaveLatent', { filename: `${c.id}.npy` }, 640, 40),
+      finalSampler,
+      node('save', 'SaveLatent', { filename: `${c.id}.npy` }, 960, 40),
       ...cond.nodes,
       ...inversion.nodes,
       ...guidance.nodes,
+      ...chain.nodes,
     ],
     edges: [
       edge('e1', 'model', 'model', 'sampler', 'model'),
-      edge('e2', 'latent', 'latent', 'sampler', 'latent'),
-      edge('e3', 'noise', 'noise', 'sampler', 'noise'),
+      edge('e2', 'latent', 'latent', first, 'latent'),
+      edge('e3', 'noise', 'noise', first, 'noise'),
       edge('e4', 'sampler', 'latent', 'save', 'latent'),
       ...cond.edges,
       ...inversion.edges,
       ...guidance.edges,
+      ...chain.edges,
     ],
     groups: [],
     viewport: { x: 0, y: 0, zoom: 1 },
@@ -320,6 +349,7 @@ export async function prepareCase(dir: string, models: PreparedModels, c: Parity
       strength: c.strength ?? null,
       invert: c.invert === true,
       cfg: c.cfg ? { ...c.cfg, negative: m.negative } : null,
+      chain: c.chain ? { at: c.chain.at, class: diffusersSchedulerFor(c.chain.then).cls, overrides: diffusersSchedulerFor(c.chain.then).overrides } : null,
       stochastic: c.stochastic,
       noise,
       init,
