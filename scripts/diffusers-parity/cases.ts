@@ -351,6 +351,8 @@ function moreVpCases(): ParityCase[] {
   for (const solver of ['euler', 'dpmpp_2m']) {
     add('img2img-karras', vpc, solver, 20, { use_karras_sigmas: true }, { sampler: { start: 'img2img', denoise: 0.6 }, strength: 0.6 });
   }
+  // Strength 1 is not pure noise: add_noise at the first timestep keeps sqrt(abar) of the image.
+  for (const solver of ['ddim', 'euler', 'dpmpp_2m']) add('img2img-full', vpc, solver, 12, {}, { sampler: { start: 'img2img', denoise: 1 }, strength: 1 });
   // UniPC's corrector switched off on some steps, low orders, and Karras / exponential grids bounded by
   // sigma_min / sigma_max keys (read by the classes that declare them: Euler, LMS and UniPC; DPM-Solver
   // ignores them).
@@ -527,6 +529,11 @@ function chainCases(): ParityCase[] {
   for (const [solver, then, steps, at] of pairs) {
     out.push(makeCase(`vp-chain-${solver}-${then}-at${at}-${steps}`, 'gaussian-vp', solver, steps, {}, { chain: { at, then } }));
   }
+  // Flow models: FlowMatch Euler, and DPM-Solver++ / UniPC on Sana-style flow sigmas.
+  out.push(makeCase('rf-chain-flow_euler-flow_euler-at4-10', 'gaussian-rf', 'flow_euler', 10, { shift: 3 }, { chain: { at: 4, then: 'flow_euler' } }));
+  const sana = { use_flow_sigmas: true, prediction_type: 'flow_prediction', flow_shift: 3.0 };
+  out.push(makeCase('rf-chain-dpmpp_2m-dpmpp_2m-at3-8', 'gaussian-rf', 'dpmpp_2m', 8, sana, { chain: { at: 3, then: 'dpmpp_2m' } }));
+  out.push(makeCase('rf-chain-unipc-unipc-at5-9', 'gaussian-rf', 'unipc', 9, sana, { chain: { at: 5, then: 'unipc' } }));
   return out;
 }
 
