@@ -291,9 +291,10 @@ export const Sampler = defineNode({
     const seg = sigmas.segment;
     const endsSchedule = !seg || seg.start + steps === seg.total;
     const extra: Record<string, unknown> = seg ? { scheduleSteps: seg.total, scheduleStart: seg.start } : {};
-    // An img2img run starts at step k of the full schedule; LMS takes its first coefficients from the levels
-    // before k, as diffusers' step_index does (other solvers ignore them).
-    if (start === 'img2img') extra.precedingLevels = full.sigmas.slice(0, full.timesteps.length - steps);
+    // A range that starts at step k of its schedule (img2img, a refiner half, a Schedule node's denoise tail):
+    // LMS takes its first coefficients from the levels before k, as diffusers' step_index does (other solvers
+    // ignore them).
+    if (seg) extra.precedingLevels = seg.preceding;
     if (plms) extra.warmup = plms.warmup;
     // DDIM up a VP grid is diffusers' DDIMInverseScheduler, which limits x0 by its own rules (inverseDdim).
     const ddimInverse = inverting && solverName === 'ddim' && space === 'vp';

@@ -86,7 +86,7 @@ describe('DPMSolverMultistepInverseScheduler grid (set_timesteps, worked out by 
     expect(g.sigmas).toEqual([...[1, 91, 181, 271, 361, 451, 541, 631, 721, 811].map((t) => table[t]), table[999]]);
     const head = inversionHead(g, 0.55);
     expect(head.timesteps).toEqual([1, 91, 181, 271, 361]);
-    expect(head.segment).toEqual({ start: 0, total: 10 });
+    expect(head.segment).toEqual({ start: 0, total: 10, preceding: [] });
     expect(() => dpmInverseSigmas({ ...CFG, use_karras_sigmas: true }, 10)).toThrow(/use_karras_sigmas is not supported/);
   });
 });

@@ -243,6 +243,17 @@ describe('Sampler: diffusers end-of-run and img2img details', () => {
     expect(tail.sigmas[tail.sigmas.length - 1]).toBe(0); // model variables = VE at sigma 0
     expect([...out.latent.data]).toEqual([...skipped.x.data]);
     expect(relL2(out.latent.data, alone.x.data)).toBeGreaterThan(1e-3);
+    // The same tail cut beforehand (a Schedule node's denoise) carries its skipped levels to the Sampler.
+    expect(tail.segment?.preceding).toEqual(full.sigmas.slice(0, 4));
+    const viaSigmas = await sample(fakeVpModel(p, cfg), { solver: 'lms', start: 'img2img', denoise: 1 }, { latent, noise, sigmas: tail });
+    expect([...viaSigmas.latent.data]).toEqual([...out.latent.data]);
+  });
+
+  it('a range of a range knows every level before it in the whole schedule', () => {
+    const full = buildSigmas(SD_VP_DDIM, fakeVpModel(p).modelIndex, 10, 'dpmpp_2m');
+    const inner = splitSigmasAt(splitSigmasAt(full, 3).low, 4).low;
+    expect(inner.segment).toEqual({ start: 7, total: 10, preceding: full.sigmas.slice(0, 7) });
+    expect(inner.sigmas[0]).toBe(full.sigmas[7]);
   });
 
   it('an Euler-family schedule ending above sigma 0 returns the VE sample, as diffusers does; other families the VP sample', async () => {

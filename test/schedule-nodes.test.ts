@@ -91,7 +91,7 @@ describe('Schedule node', () => {
     // floor(10 * 0.3) = 3 steps: t_start = 7.
     expect(s.timesteps).toEqual(full.timesteps.slice(7));
     expect(s.sigmas).toEqual(full.sigmas.slice(7));
-    expect(s.segment).toEqual({ start: 7, total: 10 });
+    expect(s.segment).toEqual({ start: 7, total: 10, preceding: full.sigmas.slice(0, 7) });
   });
 
   it('LCM: the distillation-schedule timesteps; denoise feeds the strength into that draw (every step runs)', async () => {
@@ -133,8 +133,8 @@ describe('SplitSigmas', () => {
     expect(low.sigmas).toEqual(ddimLinspace.sigmas.slice(4));
     expect([...high.timesteps, ...low.timesteps]).toEqual(ddimLinspace.timesteps);
     expect([...high.targets!, ...low.targets!]).toEqual(ddimLinspace.targets);
-    expect(high.segment).toEqual({ start: 0, total: 10 });
-    expect(low.segment).toEqual({ start: 4, total: 10 });
+    expect(high.segment).toEqual({ start: 0, total: 10, preceding: [] });
+    expect(low.segment).toEqual({ start: 4, total: 10, preceding: ddimLinspace.sigmas.slice(0, 4) });
     expect(high.initNoiseSigma).toBe(ddimLinspace.initNoiseSigma);
     expect(low.initNoiseSigma).toBeUndefined();
     for (const part of [high, low]) expect(() => checkSigmas(part)).not.toThrow();
@@ -165,7 +165,7 @@ describe('SplitSigmas', () => {
     expect(high.timesteps).toEqual(ddimLinspace.timesteps.slice(2, 6));
     expect(high.sigmas).toEqual(ddimLinspace.sigmas.slice(2, 7));
     expect(low.timesteps).toEqual(ddimLinspace.timesteps.slice(6));
-    expect(sliceSigmas(high, 1, 3).segment).toEqual({ start: 3, total: 10 });
+    expect(sliceSigmas(high, 1, 3).segment).toEqual({ start: 3, total: 10, preceding: ddimLinspace.sigmas.slice(0, 3) });
     await expect(SplitSigmas.execute(ctx, { sigmas: ddimLinspace }, { mode: 'range', step: 0, from: 5, to: 2 })).rejects.toThrow(/from \(5\)/);
     expect(() => sliceSigmas(ddimLinspace, 3, 11)).toThrow(/not inside the 10-step schedule/);
   });

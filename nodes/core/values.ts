@@ -53,10 +53,11 @@ export interface Sigmas {
    */
   initNoiseSigma?: number;
   /**
-   * Set when this grid is a part of a longer schedule: the index of its first step there and that
-   * schedule's step count (diffusers' lower_order_final and warm-up rules count the whole schedule).
+   * Set when this grid is a part of a longer schedule: the index of its first step there, that schedule's
+   * step count (diffusers' lower_order_final and warm-up rules count the whole schedule), and its levels
+   * before this part (LMS takes its first coefficients from them, as diffusers' step_index does).
    */
-  segment?: { start: number; total: number };
+  segment?: { start: number; total: number; preceding: readonly number[] };
 }
 
 /** Description of one ONNX input/output as reported by the runtime. */

@@ -216,7 +216,7 @@ export function plmsImg2imgSigmas(full: Sigmas, strength: number): { sigmas: Sig
     sigmas: [...steps.map((j) => full.sigmas[j]), steps.length > 1 ? target(steps[steps.length - 1]) : full.sigmas[warm]],
     timesteps: steps.map((j) => full.timesteps[j]),
     targets: steps.map(target),
-    segment: { start: (full.segment?.start ?? 0) + k, total: full.segment?.total ?? n },
+    segment: { start: (full.segment?.start ?? 0) + k, total: full.segment?.total ?? n, preceding: [...(full.segment?.preceding ?? []), ...full.sigmas.slice(0, steps[0])] },
   };
   if (full.origin !== undefined) sigmas.origin = full.origin;
   return { sigmas, warmup: { sigma: full.sigmas[warm], timestep: full.timesteps[warm] } };

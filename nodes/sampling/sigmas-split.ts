@@ -16,7 +16,7 @@ export function sliceSigmas(s: Sigmas, from: number, to: number): Sigmas {
     space: s.space,
     sigmas: s.sigmas.slice(from, to + 1),
     timesteps: s.timesteps.slice(from, to),
-    segment: { start: (s.segment?.start ?? 0) + from, total: s.segment?.total ?? n },
+    segment: { start: (s.segment?.start ?? 0) + from, total: s.segment?.total ?? n, preceding: [...(s.segment?.preceding ?? []), ...s.sigmas.slice(0, from)] },
   };
   if (s.targets) out.targets = s.targets.slice(from, to);
   if (s.origin !== undefined) out.origin = s.origin;

@@ -55,6 +55,11 @@ export interface ParityCase {
    * same config, started at step `at` (set_begin_index) from the latent as it is.
    */
   chain?: { at: number; then: string };
+  /**
+   * img2img with the tail cut by a Schedule node (denoise = strength) instead of by the Sampler, which then
+   * takes the connected SIGMAS whole (start img2img, denoise 1).
+   */
+  viaSchedule?: true;
   /** Latent batch size (default 1). Analytic models only: the twins' conditioning files hold one prompt. */
   batch?: number;
   /**
@@ -223,6 +228,10 @@ function stochasticCases(): ParityCase[] {
 
 function img2imgCases(): ParityCase[] {
   const out: ParityCase[] = [];
+  // The same runs with the tail cut by a Schedule node.
+  for (const solver of ['euler', 'lms', 'dpmpp_2m', 'unipc', 'dpm_2s', 'deis']) {
+    out.push(makeCase(`vpc-img2img-schedule-${solver}-s0.6`, 'gaussian-vp-continuous', solver, 20, {}, { sampler: { start: 'img2img', denoise: 1 }, strength: 0.6, viaSchedule: true }));
+  }
   for (const solver of ['ddim', 'euler', 'heun', 'lms', 'dpmpp_2m', 'dpm_2s', 'unipc', 'deis']) {
     for (const strength of [0.3, 0.75]) {
       out.push({
@@ -511,8 +520,9 @@ function batchCases(): ParityCase[] {
  * follows the first solver's rules, while diffusers' second scheduler builds its own (DEIS ends on
  * sigma_min, DPM-Solver on 0). And same-family pairs only: the refiner pattern hands the latent over as it
  * is, so both halves must keep it in the same variables (VE for the Euler family, VP for the multistep
- * one). Euler into Euler must equal an unsplit run; a multistep solver restarts its history, and the
- * end-of-schedule rules (lower_order_final, the singlestep order list) count the whole schedule.
+ * one). Euler into Euler must equal an unsplit run; a multistep solver restarts its history, the
+ * end-of-schedule rules (lower_order_final, the singlestep order list) count the whole schedule, and LMS
+ * takes its first coefficients from the levels before the split.
  */
 function chainCases(): ParityCase[] {
   const out: ParityCase[] = [];
@@ -525,6 +535,7 @@ function chainCases(): ParityCase[] {
     ['dpm_2s', 'dpm_2s', 11, 4],
     ['dpm_3s', 'dpm_3s', 12, 7],
     ['ddim', 'ddim', 10, 6],
+    ['lms', 'lms', 12, 5],
   ];
   for (const [solver, then, steps, at] of pairs) {
     out.push(makeCase(`vp-chain-${solver}-${then}-at${at}-${steps}`, 'gaussian-vp', solver, steps, {}, { chain: { at, then } }));

@@ -259,6 +259,13 @@ function graphFor(
         ],
       }
     : { nodes: [], edges: [] };
+  if (c.viaSchedule && (c.chain || c.invert || c.strength === undefined)) throw new Error(`parity case ${c.id}: viaSchedule is for img2img cases`);
+  const viaSchedule = c.viaSchedule
+    ? {
+        nodes: [node('schedule', 'Schedule', { solver: GRID_AS[c.solver] ?? c.solver, steps: c.steps, denoise: c.strength }, 0, 480)],
+        edges: [edge('v1', 'model', 'model', 'schedule', 'model'), edge('v2', 'schedule', 'sigmas', 'sampler', 'sigmas')],
+      }
+    : { nodes: [], edges: [] };
   const finalSampler = c.chain
     ? node('sampler', 'Sampler', { solver: c.chain.then, steps: c.steps, start: 'continue' }, 640, 240)
     : node('sampler', 'Sampler', { solver: c.solver, steps: c.steps, ...c.sampler }, 320, 40);
@@ -277,6 +284,7 @@ function graphFor(
       ...inversion.nodes,
       ...guidance.nodes,
       ...chain.nodes,
+      ...viaSchedule.nodes,
     ],
     edges: [
       edge('e1', 'model', 'model', 'sampler', 'model'),
@@ -287,6 +295,7 @@ function graphFor(
       ...inversion.edges,
       ...guidance.edges,
       ...chain.edges,
+      ...viaSchedule.edges,
     ],
     groups: [],
     viewport: { x: 0, y: 0, zoom: 1 },
