@@ -249,7 +249,12 @@ export const Sampler = defineNode({
     // or the legacy ONNX pipeline's start (see onnxImg2imgStart).
     const legacy = start === 'img2img' && params.img2img_rule === 'diffusers-onnx' ? legacyOnnxStart(full, model.scheduler, params.denoise, gridSolver) : undefined;
     // PNDM's PLMS: diffusers cuts its list with the doubled entry (pndm.ts), not the grid.
-    const plms = start === 'img2img' && !legacy && solverName === 'pndm' && skipsRungeKutta(model.scheduler) ? plmsImg2imgSigmas(full, params.denoise) : undefined;
+    const plmsImg2img = start === 'img2img' && !legacy && solverName === 'pndm' && skipsRungeKutta(model.scheduler);
+    // The PLMS walk of an img2img run is not a tail of the grid (pndm.ts): it needs the whole schedule.
+    if (plmsImg2img && (full.segment?.start ?? 0) > 0) {
+      throw new NodeInputError('PNDM (PLMS) img2img cuts its own step list, which a schedule already cut by denoise cannot give: connect the full schedule (denoise 1) and set the Sampler\'s denoise', 'sigmas');
+    }
+    const plms = plmsImg2img ? plmsImg2imgSigmas(full, params.denoise) : undefined;
     const sigmas =
       start !== 'img2img' || lcmImg2img ? full : legacy ? sliceSigmas(full, legacy.start, full.timesteps.length) : (plms?.sigmas ?? img2imgSigmas(full, params.denoise));
     const steps = sigmas.timesteps.length;

@@ -9,6 +9,7 @@ import { paramDefaults } from '../nodes/core/params.ts';
 import { Tensor } from '../nodes/core/tensor.ts';
 import { Sampler } from '../nodes/sampler.ts';
 import type { SchedulerConfig } from '../nodes/core/values.ts';
+import { img2imgSigmas } from '../nodes/sampling/add-noise.ts';
 import { alphasCumprod, betasFromConfig } from '../nodes/sampling/betas.ts';
 import { createDenoiseFn } from '../nodes/sampling/denoiser.ts';
 import { createGaussianParams, seededNormals } from '../nodes/sampling/gaussian.ts';
@@ -203,6 +204,17 @@ describe('PNDM matches diffusers PNDMScheduler', () => {
     );
     expect(model.seen).toEqual(ref.seen);
     expect(relL2(out.latent.data, ref.x)).toBeLessThan(1e-5);
+  });
+
+  it('PLMS img2img refuses a schedule already cut by denoise, naming the sigmas input', async () => {
+    const model = fakeVpModel(P, SD15_PNDM);
+    const tail = img2imgSigmas(buildSigmas(SD15_PNDM, model.modelIndex, 20, 'pndm'), 0.6);
+    const run = Sampler.execute(
+      fakeExecContext({ nodeId: 's', nodeType: 'Sampler' }),
+      { model, latent: new Tensor(DIMS), noise: undefined, sigmas: tail, conditioning: undefined, guidance: undefined },
+      { ...(paramDefaults(Sampler) as Parameters<typeof Sampler.execute>[2]), solver: 'pndm', start: 'img2img', denoise: 1 },
+    );
+    await expect(run).rejects.toMatchObject({ port: 'sigmas', message: expect.stringMatching(/connect the full schedule/) });
   });
 
   it('PLMS makes N + 1 model calls (one for a single step), the Runge-Kutta warm-up N + 9', () => {

@@ -229,7 +229,7 @@ function stochasticCases(): ParityCase[] {
 function img2imgCases(): ParityCase[] {
   const out: ParityCase[] = [];
   // The same runs with the tail cut by a Schedule node.
-  for (const solver of ['euler', 'lms', 'dpmpp_2m', 'unipc', 'dpm_2s', 'deis']) {
+  for (const solver of ['euler', 'lms', 'dpmpp_2m', 'unipc', 'dpm_2s', 'deis', 'ddim', 'heun']) {
     out.push(makeCase(`vpc-img2img-schedule-${solver}-s0.6`, 'gaussian-vp-continuous', solver, 20, {}, { sampler: { start: 'img2img', denoise: 1 }, strength: 0.6, viaSchedule: true }));
   }
   for (const solver of ['ddim', 'euler', 'heun', 'lms', 'dpmpp_2m', 'dpm_2s', 'unipc', 'deis']) {
