@@ -18,7 +18,7 @@ import type { TimestepUnits } from './model-time.ts';
 import { cfgBool, cfgNumber, cfgOptionalNumber, cfgString } from './schedule-config.ts';
 import { configGrid, SCHEDULER_RULES, type SigmaGrid } from './schedule-rules.ts';
 import { checkCustomSigmas, type MultistepClass, type ScheduleOverrides } from './schedule-vp.ts';
-import { betaSigmas, checkSteps, exponentialSigmas, karrasSigmas, vpTable } from './sigma-grids.ts';
+import { checkSteps, isBoundedGrid, levelGrid, vpTable } from './sigma-grids.ts';
 
 const f32 = Math.fround;
 
@@ -176,11 +176,10 @@ export function flowMatchSigmas(
       levels = stretchToTerminal(shiftLevels(spaced, exact64, rule), cfg.shift_terminal);
       exact = levels;
     }
-    if (grid === 'karras' || grid === 'exponential' || grid === 'beta') {
+    if (isBoundedGrid(grid)) {
       // _convert_to_karras / _exponential / _beta (float64): bounded by self.config.sigma_min / sigma_max when
       // the config file carries them (from_config keeps keys __init__ does not take), else the shifted ends.
-      const convert = grid === 'karras' ? karrasSigmas : grid === 'exponential' ? exponentialSigmas : betaSigmas;
-      const bounded = (l: number[]) => convert(cfgOptionalNumber(cfg, 'sigma_min') ?? l[l.length - 1], cfgOptionalNumber(cfg, 'sigma_max') ?? l[0], steps);
+      const bounded = (l: number[]) => levelGrid(grid, cfgOptionalNumber(cfg, 'sigma_min') ?? l[l.length - 1], cfgOptionalNumber(cfg, 'sigma_max') ?? l[0], steps);
       levels = bounded(levels);
       exact = bounded(exact);
     }
@@ -212,7 +211,7 @@ export function multistepFlowSigmas(
   const rules = SCHEDULER_RULES[cls];
   const T = trainTimesteps(cfg);
   const grid = flowGrid(cfg, opts, cls);
-  if (grid === 'karras' || grid === 'exponential' || grid === 'beta') throw new Error(`${cls} with use_flow_sigmas: ${grid} sigmas are not supported`);
+  if (isBoundedGrid(grid)) throw new Error(`${cls} with use_flow_sigmas: ${grid} sigmas are not supported`);
   let levels: number[];
   let custom: readonly number[] | undefined;
   if (grid === 'custom') {

@@ -6,7 +6,7 @@
  */
 import type { SchedulerConfig } from '../core/values.ts';
 import { cfgBool } from './schedule-config.ts';
-import type { TimestepSpacing } from './sigma-grids.ts';
+import { BOUNDED_GRIDS, type BoundedGrid, type TimestepSpacing } from './sigma-grids.ts';
 
 export const SCHEDULER_CLASSES = [
   'DDIMScheduler',
@@ -53,7 +53,7 @@ export interface SchedulerRules {
    * keys a class does not declare as hidden config entries, and these converters read them through
    * hasattr(self.config, "sigma_min") (LMS's Karras and DPM's Lu grids do not).
    */
-  boundKeys: readonly ('karras' | 'exponential' | 'beta')[];
+  boundKeys: readonly BoundedGrid[];
   /** Reads lambda_min_clipped. */
   lambdaClip: boolean;
   /** Reads use_flow_sigmas (multistep solvers run on flow models with alpha = 1 - t, sigma = t). */
@@ -62,8 +62,7 @@ export interface SchedulerRules {
   sigmaMinIsLastLevel: boolean;
 }
 
-const ALL_BOUNDED = ['karras', 'exponential', 'beta'] as const;
-const VP_DEFAULTS = { zeroSnr: false, boundKeys: ALL_BOUNDED, lambdaClip: false, flowSigmas: false, sigmaMinIsLastLevel: false };
+const VP_DEFAULTS = { zeroSnr: false, boundKeys: BOUNDED_GRIDS, lambdaClip: false, flowSigmas: false, sigmaMinIsLastLevel: false };
 
 export const SCHEDULER_RULES: Record<SchedulerClass, SchedulerRules> = {
   DDIMScheduler: { ...VP_DEFAULTS, family: 'ddim', spacing: 'leading', grids: [], zeroSnr: true, final: 'alpha_to_one' },

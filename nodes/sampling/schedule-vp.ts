@@ -22,13 +22,11 @@ import { toModelTimestep, type TimestepUnits } from './model-time.ts';
 import { cfgBool, cfgNumber, cfgOptionalNumber, cfgString } from './schedule-config.ts';
 import { configGrid, SCHEDULER_RULES, type FinalSigmasType, type SchedulerClass, type SigmaGrid } from './schedule-rules.ts';
 import {
-  betaSigmas,
   checkSteps,
   clippedTableLength,
-  exponentialSigmas,
   interpTable,
-  karrasSigmas,
-  luLambdaSigmas,
+  isBoundedGrid,
+  levelGrid,
   multistepTimesteps,
   roundHalfEven,
   sigmaToTimestep,
@@ -71,14 +69,6 @@ function spacingOf(cfg: SchedulerConfig, fallback: TimestepSpacing | undefined, 
 function finalTypeOf(cfg: SchedulerConfig, final: 'key' | 'zero' | 'sigma_min', ov: ScheduleOverrides): FinalSigmasType {
   if (ov.finalSigmasType) return ov.finalSigmasType;
   return final === 'key' ? cfgString(cfg, 'final_sigmas_type', ['zero', 'sigma_min'] as const, 'zero') : final;
-}
-
-/** N levels of a Karras / exponential / Lu / beta grid between the given bounds. */
-function levelGrid(grid: 'karras' | 'exponential' | 'lu_lambda' | 'beta', sigmaMin: number, sigmaMax: number, n: number): number[] {
-  if (grid === 'karras') return karrasSigmas(sigmaMin, sigmaMax, n);
-  if (grid === 'exponential') return exponentialSigmas(sigmaMin, sigmaMax, n);
-  if (grid === 'beta') return betaSigmas(sigmaMin, sigmaMax, n);
-  return luLambdaSigmas(sigmaMin, sigmaMax, n);
 }
 
 function gridOf(cfg: SchedulerConfig, cls: SchedulerClass, ov: ScheduleOverrides): SigmaGrid {
@@ -269,8 +259,7 @@ export function multistepSigmas(cfg: SchedulerConfig, steps: number, units: Time
   const tableMin = table.sigmas[0];
 
   if (grid !== 'spaced') {
-    const levelLike = grid === 'karras' || grid === 'exponential' || grid === 'beta';
-    const final = finalType === 'zero' ? 0 : rules.sigmaMinIsLastLevel && levelLike ? ('last' as const) : tableMin;
+    const final = finalType === 'zero' ? 0 : rules.sigmaMinIsLastLevel && isBoundedGrid(grid) ? ('last' as const) : tableMin;
     // DPM multistep keeps Karras/Lu timesteps fractional (then int64-truncated) for the cosine schedule.
     const rounded = !(cls === 'DPMSolverMultistepScheduler' && cfg.beta_schedule === 'squaredcos_cap_v2');
     const bounds = (rules.boundKeys as readonly string[]).includes(grid)

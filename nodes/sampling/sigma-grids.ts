@@ -209,6 +209,22 @@ export function betaSigmas(sigmaMin: number, sigmaMax: number, n: number, alpha 
   return Array.from(linspace(0, 1, n), (u) => sigmaMin + betaPpf(1 - u, alpha, beta) * (sigmaMax - sigmaMin));
 }
 
+/** The grids built as n levels between two bounds (sigma_min / sigma_max keys or the table's ends). */
+export const BOUNDED_GRIDS = ['karras', 'exponential', 'beta'] as const;
+export type BoundedGrid = (typeof BOUNDED_GRIDS)[number];
+
+export function isBoundedGrid(grid: string): grid is BoundedGrid {
+  return (BOUNDED_GRIDS as readonly string[]).includes(grid);
+}
+
+/** N levels of a Karras / exponential / beta / Lu grid from sigmaMax down to sigmaMin. */
+export function levelGrid(grid: BoundedGrid | 'lu_lambda', sigmaMin: number, sigmaMax: number, n: number): number[] {
+  if (grid === 'karras') return karrasSigmas(sigmaMin, sigmaMax, n);
+  if (grid === 'exponential') return exponentialSigmas(sigmaMin, sigmaMax, n);
+  if (grid === 'beta') return betaSigmas(sigmaMin, sigmaMax, n);
+  return luLambdaSigmas(sigmaMin, sigmaMax, n);
+}
+
 /**
  * Lu et al. (DPM-Solver): levels evenly spaced in lambda = ln(alpha/sigma) = -ln(sigma_ve), i.e. the
  * exponential grid written as diffusers' _convert_to_lu computes it (a rho = 1 ramp in log sigma).
