@@ -251,8 +251,8 @@ export const Sampler = defineNode({
     // PNDM's PLMS: diffusers cuts its list with the doubled entry (pndm.ts), not the grid.
     const plmsImg2img = start === 'img2img' && !legacy && solverName === 'pndm' && skipsRungeKutta(model.scheduler);
     // The PLMS walk of an img2img run is not a tail of the grid (pndm.ts): it needs the whole schedule.
-    if (plmsImg2img && (full.segment?.start ?? 0) > 0) {
-      throw new NodeInputError('PNDM (PLMS) img2img cuts its own step list, which a schedule already cut by denoise cannot give: connect the full schedule (denoise 1) and set the Sampler\'s denoise', 'sigmas');
+    if (plmsImg2img && full.segment) {
+      throw new NodeInputError('PNDM (PLMS) img2img cuts its own step list, which a schedule already cut (by denoise or SplitSigmas) cannot give: connect the full schedule and set the Sampler\'s denoise', 'sigmas');
     }
     const plms = plmsImg2img ? plmsImg2imgSigmas(full, params.denoise) : undefined;
     const sigmas =

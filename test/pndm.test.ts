@@ -8,8 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { paramDefaults } from '../nodes/core/params.ts';
 import { Tensor } from '../nodes/core/tensor.ts';
 import { Sampler } from '../nodes/sampler.ts';
-import type { SchedulerConfig } from '../nodes/core/values.ts';
+import type { SchedulerConfig, Sigmas } from '../nodes/core/values.ts';
 import { img2imgSigmas } from '../nodes/sampling/add-noise.ts';
+import { splitSigmasAt } from '../nodes/sampling/sigmas-split.ts';
 import { alphasCumprod, betasFromConfig } from '../nodes/sampling/betas.ts';
 import { createDenoiseFn } from '../nodes/sampling/denoiser.ts';
 import { createGaussianParams, seededNormals } from '../nodes/sampling/gaussian.ts';
@@ -206,15 +207,20 @@ describe('PNDM matches diffusers PNDMScheduler', () => {
     expect(relL2(out.latent.data, ref.x)).toBeLessThan(1e-5);
   });
 
-  it('PLMS img2img refuses a schedule already cut by denoise, naming the sigmas input', async () => {
+  it('PLMS img2img refuses a schedule already cut (by denoise or a split), naming the sigmas input', async () => {
     const model = fakeVpModel(P, SD15_PNDM);
-    const tail = img2imgSigmas(buildSigmas(SD15_PNDM, model.modelIndex, 20, 'pndm'), 0.6);
-    const run = Sampler.execute(
-      fakeExecContext({ nodeId: 's', nodeType: 'Sampler' }),
-      { model, latent: new Tensor(DIMS), noise: undefined, sigmas: tail, conditioning: undefined, guidance: undefined },
-      { ...(paramDefaults(Sampler) as Parameters<typeof Sampler.execute>[2]), solver: 'pndm', start: 'img2img', denoise: 1 },
-    );
-    await expect(run).rejects.toMatchObject({ port: 'sigmas', message: expect.stringMatching(/connect the full schedule/) });
+    const full = buildSigmas(SD15_PNDM, model.modelIndex, 20, 'pndm');
+    const run = (sigmas: Sigmas) =>
+      Sampler.execute(
+        fakeExecContext({ nodeId: 's', nodeType: 'Sampler' }),
+        { model, latent: new Tensor(DIMS), noise: undefined, sigmas, conditioning: undefined, guidance: undefined },
+        { ...(paramDefaults(Sampler) as Parameters<typeof Sampler.execute>[2]), solver: 'pndm', start: 'img2img', denoise: 0.6 },
+      );
+    for (const cut of [img2imgSigmas(full, 0.6), splitSigmasAt(full, 12).high]) {
+      await expect(run(cut)).rejects.toMatchObject({ port: 'sigmas', message: expect.stringMatching(/connect the full schedule/) });
+    }
+    // The whole schedule is cut by the Sampler itself.
+    await expect(run(full)).resolves.toBeDefined();
   });
 
   it('PLMS makes N + 1 model calls (one for a single step), the Runge-Kutta warm-up N + 9', () => {

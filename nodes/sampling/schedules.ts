@@ -87,7 +87,10 @@ function freezeSigmas(s: Sigmas): Sigmas {
   Object.freeze(s.sigmas);
   Object.freeze(s.timesteps);
   if (s.targets) Object.freeze(s.targets);
-  if (s.segment) Object.freeze(Object.freeze(s.segment).preceding);
+  if (s.segment) {
+    Object.freeze(s.segment);
+    Object.freeze(s.segment.preceding);
+  }
   return Object.freeze(s);
 }
 
