@@ -216,12 +216,19 @@ function graphFor(
   const node = (id: string, type: string, params: Record<string, unknown>, x: number, y: number) => ({ id, type, position: { x, y }, params });
   const edge = (id: string, source: string, sourcePort: string, target: string, targetPort: string) => ({ id, source, sourcePort, target, targetPort });
   const latentNode = initFile ? node('latent', 'LoadLatent', { path: initFile }, 0, 160) : node('latent', 'EmptyLatent', { ...latentParams(c.model, c.batch) }, 0, 160);
-  // An inversion walks the ascending grid a Schedule node builds for the same solver.
-  const inversion = c.invert
+  if ([c.invert, c.viaSchedule, c.chain].filter(Boolean).length > 1) throw new Error(`parity case ${c.id}: invert, viaSchedule and chain exclude each other`);
+  if (c.viaSchedule && c.strength === undefined) throw new Error(`parity case ${c.id}: viaSchedule is for img2img cases`);
+  if (c.chain && (c.cfg || c.strength !== undefined || Object.keys(conditioning).length > 0)) {
+    throw new Error(`parity case ${c.id}: chains run plain text-to-image on unconditional models`);
+  }
+  // At most one Schedule node, built for the case's solver (grid rules by family: dpm_2m's are dpmpp_2m's):
+  // the ascending grid an inversion walks, the img2img tail a viaSchedule case cuts with denoise, or the
+  // grid a chain splits.
+  const scheduleParams = c.invert ? { direction: 'invert', denoise: c.strength ?? 1 } : c.viaSchedule ? { denoise: c.strength } : c.chain ? {} : undefined;
+  const schedule = scheduleParams
     ? {
-        // Schedule offers grid rules by scheduler family: dpm_2m's are dpmpp_2m's.
-        nodes: [node('schedule', 'Schedule', { direction: 'invert', solver: GRID_AS[c.solver] ?? c.solver, steps: c.steps, denoise: c.strength ?? 1 }, 0, 480)],
-        edges: [edge('i1', 'model', 'model', 'schedule', 'model'), edge('i2', 'schedule', 'sigmas', 'sampler', 'sigmas')],
+        nodes: [node('schedule', 'Schedule', { solver: GRID_AS[c.solver] ?? c.solver, steps: c.steps, ...scheduleParams }, 0, 480)],
+        edges: [edge('s1', 'model', 'model', 'schedule', 'model'), edge('s2', 'schedule', 'sigmas', c.chain ? 'split' : 'sampler', 'sigmas')],
       }
     : { nodes: [], edges: [] };
   /** One Load Conditioning per input, chained through `base`, the last one into `target`.`port`. */
@@ -237,33 +244,20 @@ function graphFor(
   const guidance = c.cfg
     ? { nodes: [node('cfg', 'CFG', { scale: c.cfg.scale, rescale: c.cfg.rescale }, 0, 640), ...negatives.nodes], edges: [edge('g1', 'cfg', 'guidance', 'sampler', 'guidance'), ...negatives.edges] }
     : { nodes: [], edges: [] };
-  // A chain: Schedule -> SplitSigmas; 'head' samples the first range, 'sampler' continues with the second solver.
+  // A chain: the Schedule's grid split; 'head' samples the first range, 'sampler' continues with the second solver.
   const first = c.chain ? 'head' : 'sampler';
-  if (c.chain && (c.cfg || c.invert || c.strength !== undefined || Object.keys(conditioning).length > 0)) {
-    throw new Error(`parity case ${c.id}: chains run plain text-to-image on unconditional models`);
-  }
   const chain = c.chain
     ? {
         nodes: [
-          node('schedule', 'Schedule', { solver: GRID_AS[c.solver] ?? c.solver, steps: c.steps }, 0, 480),
           node('split', 'SplitSigmas', { mode: 'at_step', step: c.chain.at }, 160, 480),
           node('head', 'Sampler', { solver: c.solver, steps: c.steps, ...c.sampler }, 320, 240),
         ],
         edges: [
-          edge('c1', 'model', 'model', 'schedule', 'model'),
-          edge('c2', 'schedule', 'sigmas', 'split', 'sigmas'),
-          edge('c3', 'split', 'high', 'head', 'sigmas'),
-          edge('c4', 'split', 'low', 'sampler', 'sigmas'),
-          edge('c5', 'model', 'model', 'head', 'model'),
-          edge('c6', 'head', 'latent', 'sampler', 'latent'),
+          edge('c1', 'split', 'high', 'head', 'sigmas'),
+          edge('c2', 'split', 'low', 'sampler', 'sigmas'),
+          edge('c3', 'model', 'model', 'head', 'model'),
+          edge('c4', 'head', 'latent', 'sampler', 'latent'),
         ],
-      }
-    : { nodes: [], edges: [] };
-  if (c.viaSchedule && (c.chain || c.invert || c.strength === undefined)) throw new Error(`parity case ${c.id}: viaSchedule is for img2img cases`);
-  const viaSchedule = c.viaSchedule
-    ? {
-        nodes: [node('schedule', 'Schedule', { solver: GRID_AS[c.solver] ?? c.solver, steps: c.steps, denoise: c.strength }, 0, 480)],
-        edges: [edge('v1', 'model', 'model', 'schedule', 'model'), edge('v2', 'schedule', 'sigmas', 'sampler', 'sigmas')],
       }
     : { nodes: [], edges: [] };
   const finalSampler = c.chain
@@ -281,10 +275,9 @@ function graphFor(
       finalSampler,
       node('save', 'SaveLatent', { filename: `${c.id}.npy` }, 960, 40),
       ...cond.nodes,
-      ...inversion.nodes,
+      ...schedule.nodes,
       ...guidance.nodes,
       ...chain.nodes,
-      ...viaSchedule.nodes,
     ],
     edges: [
       edge('e1', 'model', 'model', 'sampler', 'model'),
@@ -292,15 +285,20 @@ function graphFor(
       edge('e3', 'noise', 'noise', first, 'noise'),
       edge('e4', 'sampler', 'latent', 'save', 'latent'),
       ...cond.edges,
-      ...inversion.edges,
+      ...schedule.edges,
       ...guidance.edges,
       ...chain.edges,
-      ...viaSchedule.edges,
     ],
     groups: [],
     viewport: { x: 0, y: 0, zoom: 1 },
     subgraphs: {},
   };
+}
+
+/** The diffusers class (and from_config overrides) a chain's second half continues with. */
+function chainScheduler(solver: string): { class: string; overrides: Record<string, unknown> } {
+  const { cls, overrides } = diffusersSchedulerFor(solver);
+  return { class: cls, overrides };
 }
 
 /** Writes a case's config folder (if its config differs), noise and graph; returns the graph and manifest entry. */
@@ -358,7 +356,7 @@ export async function prepareCase(dir: string, models: PreparedModels, c: Parity
       strength: c.strength ?? null,
       invert: c.invert === true,
       cfg: c.cfg ? { ...c.cfg, negative: m.negative } : null,
-      chain: c.chain ? { at: c.chain.at, class: diffusersSchedulerFor(c.chain.then).cls, overrides: diffusersSchedulerFor(c.chain.then).overrides } : null,
+      chain: c.chain ? { at: c.chain.at, ...chainScheduler(c.chain.then) } : null,
       stochastic: c.stochastic,
       noise,
       init,
