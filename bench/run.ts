@@ -117,12 +117,11 @@ async function bareOrtLoop(file: string, steps: number, reps: number) {
  */
 async function samplerLoopOverhead(engine: Engine, ref: string, steps: number, reps: number) {
   const model = await engine.models.load(ref);
-  const session = model.denoiser as unknown as { stats: { runMs: number } };
   const sigmas = buildSigmas(model.scheduler, model.modelIndex, steps, 'euler');
   const dims = Object.freeze([1, 3, 16, 16]);
   const ratios: number[] = [];
   for (let rep = 0; rep < reps + WARMUP_RUNS; rep++) {
-    const before = session.stats.runMs;
+    const before = await engine.pool.stats();
     const t0 = performance.now();
     const controller = new AbortController();
     let last = 0;
@@ -134,8 +133,9 @@ async function samplerLoopOverhead(engine: Engine, ref: string, steps: number, r
       beforeModelCall: () => controller.signal.throwIfAborted(),
       onStep: (i) => (last = i),
     });
+    const total = performance.now() - t0;
     if (last !== steps - 1) throw new Error('sampler loop bench: the loop stopped early');
-    if (rep >= WARMUP_RUNS) ratios.push((performance.now() - t0) / (session.stats.runMs - before));
+    if (rep >= WARMUP_RUNS) ratios.push(total / ((await engine.pool.stats()).runMs - before.runMs));
   }
   return median(ratios);
 }
