@@ -14,14 +14,14 @@
  * the initial noise in slice 0 and, in slices 1..K-1, the noises stochastic steps draw, in the order they
  * draw them (one per noisy step: DDIM eta > 0, Euler churn, Euler ancestral, SDE solvers); a run that
  * draws more than it holds fails. Without it noise comes from the seed: the initial draws first, then the
- * step draws, from one Philox stream.
+ * step draws, from one Philox stream, or as torch draws them for diffusers or ComfyUI (noise_generator).
  *
  * Latents in and out are in the model's data variables at their level (the VP sample for VP models, x_t
  * for flow models); the solvers run in sampling variables (VE for VP models). One diffusers quirk kept for
  * parity: an Euler-family schedule that ends above sigma 0 returns the VE sample, as those schedulers do.
  */
 import { guidedDenoiseFn } from './cfg.ts';
-import { SeededNormal, sharedNormals } from './core/random.ts';
+import { NOISE_GENERATOR_HELP, NOISE_GENERATORS, seededDraws } from './core/seeded-draws.ts';
 import { Tensor } from './core/tensor.ts';
 import { defineNode, NodeInputError, type ParamSpec } from './core/types.ts';
 import type { SchedulerConfig, SigmaSpace, Sigmas, Trajectory } from './core/values.ts';
@@ -151,6 +151,7 @@ export const Sampler = defineNode({
     },
     steps: { kind: 'int', default: 20, min: 1, max: 1000, label: 'Steps', help: 'Used when no sigmas are connected' },
     seed: { kind: 'seed', default: 0, label: 'Seed' },
+    noise_generator: { kind: 'enum', options: NOISE_GENERATORS, default: 'flowstudio', label: 'Noise generator', help: NOISE_GENERATOR_HELP },
     start: {
       kind: 'enum',
       options: START_MODES,
@@ -259,13 +260,13 @@ export const Sampler = defineNode({
       start !== 'img2img' || lcmImg2img ? full : legacy ? sliceSigmas(full, legacy.start, full.timesteps.length) : (plms?.sigmas ?? img2imgSigmas(full, params.denoise));
     const steps = sigmas.timesteps.length;
 
-    // One seeded stream: the initial noise first (same draws as RandomNoise with this seed), then the
-    // per-step noise. The initial draws are consumed even when noise is connected, so step noise never
-    // repeats a connected RandomNoise with the same seed.
-    const rng = SeededNormal.after(params.seed, latent.size);
+    // The seed's draws (seeded-draws.ts): the initial noise (the draws RandomNoise makes for this seed and
+    // generator), then the per-step noise. The initial draws are consumed even when noise is connected, so
+    // step noise never repeats a connected RandomNoise with the same seed.
+    const draws = seededDraws(params.noise_generator, params.seed, latent.size);
     const given = inputs.noise ? splitNoiseInput(inputs.noise, latent) : undefined;
-    // Seeded initial draws are shared with earlier runs of this seed and size: read-only, only read below.
-    const initial = given?.initial ?? new Tensor(latent.dims, sharedNormals(params.seed, latent.size));
+    // Seeded initial draws may be shared with earlier runs of this seed and size: read-only, only read below.
+    const initial = given?.initial ?? new Tensor(latent.dims, draws.initial);
     let used = 0;
     const stepNoise: NoiseSource = (dims) => {
       if (given && given.steps.length > 0) {
@@ -274,9 +275,7 @@ export const Sampler = defineNode({
         }
         return given.steps[used++].reshape(dims);
       }
-      const t = new Tensor(dims);
-      rng.fill(t.data);
-      return t;
+      return new Tensor(dims, draws.next(dims.reduce((a, b) => a * b, 1)));
     };
 
     const trajectory: Trajectory = { sigmas: [...sigmas.sigmas], states: [], denoised: [] };

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFileService } from '../electron/engine/files.ts';
 import { decodePng, encodePng } from '../nodes/core/io/png.ts';
 import { randomNormal } from '../nodes/core/random.ts';
+import { torchRandn } from '../nodes/core/torch-random.ts';
 import { Tensor } from '../nodes/core/tensor.ts';
 import type { ExecContext, FileService } from '../nodes/core/types.ts';
 import EmptyLatentDefault, { EmptyLatent } from '../nodes/empty-latent.ts';
@@ -59,14 +60,14 @@ describe('EmptyLatent and RandomNoise', () => {
   it('packed layout: [batch, (height/2)(width/2), 4 channels] for FLUX-style transformers; odd sizes refused', async () => {
     const size = { width: 6, height: 4, channels: 16, batch: 2, layout: 'packed' as const };
     expect((await EmptyLatent.execute(fakeContext(), {}, size)).latent.dims).toEqual([2, 6, 64]);
-    const { noise } = await RandomNoise.execute(fakeContext(), { like: undefined }, { ...size, seed: 4 });
+    const { noise } = await RandomNoise.execute(fakeContext(), { like: undefined }, { ...size, seed: 4, generator: 'flowstudio' });
     expect(noise.dims).toEqual([2, 6, 64]);
     expect(noise.data).toEqual(randomNormal([2, 6, 64], 4).data);
     await expect(EmptyLatent.execute(fakeContext(), {}, { ...size, height: 5 })).rejects.toThrow(/even height and width/);
   });
 
   it('RandomNoise draws the seeded stream at the requested size, or at the shape of `like`', async () => {
-    const params = { seed: 31, width: 6, height: 5, channels: 3, batch: 1, layout: 'nchw' as const };
+    const params = { seed: 31, generator: 'flowstudio' as const, width: 6, height: 5, channels: 3, batch: 1, layout: 'nchw' as const };
     const { noise } = await RandomNoise.execute(fakeContext(), { like: undefined }, params);
     expect(noise.dims).toEqual([1, 3, 5, 6]);
     expect(noise.data).toEqual(randomNormal([1, 3, 5, 6], 31).data);
@@ -74,6 +75,11 @@ describe('EmptyLatent and RandomNoise', () => {
     const shaped = (await RandomNoise.execute(fakeContext(), { like }, params)).noise;
     expect(shaped.dims).toEqual([2, 4, 3, 3]);
     expect(shaped.data).toEqual(randomNormal([2, 4, 3, 3], 31).data);
+    // generator torch: torch.manual_seed(31); torch.randn(1, 3, 5, 6) (torch-random.test.ts pins that to torch).
+    const torchNoise = (await RandomNoise.execute(fakeContext(), { like: undefined }, { ...params, generator: 'torch' })).noise;
+    expect(torchNoise.dims).toEqual([1, 3, 5, 6]);
+    expect(torchNoise.data).toEqual(torchRandn(90, 31));
+    expect(torchNoise.data).not.toEqual(noise.data);
     expect(RandomNoise.params.seed.kind).toBe('seed');
     expect(RandomNoise.inputs.like.optional).toBe(true);
   });

@@ -60,6 +60,12 @@ export interface ParityCase {
    * takes the connected SIGMAS whole (start img2img, denoise 1).
    */
   viaSchedule?: true;
+  /**
+   * Noise from a seed instead of a noise file: the Sampler draws it with noise_generator torch; diffusers'
+   * side runs as a pipeline given torch.Generator('cpu').manual_seed(seed): randn_tensor for the initial
+   * latents, and the same generator for every step that draws noise. Not with chains.
+   */
+  torchSeed?: number;
   /** Latent batch size (default 1). Analytic models only: the twins' conditioning files hold one prompt. */
   batch?: number;
   /**
@@ -548,6 +554,44 @@ function chainCases(): ParityCase[] {
   return out;
 }
 
+/**
+ * The same seed on both sides: our Sampler with noise_generator torch against diffusers given a CPU
+ * torch.Generator with that seed, so the noise itself is part of the comparison (no noise file). The
+ * stochastic ones draw every step's noise from the same generator after the initial latents.
+ */
+function torchSeedCases(): ParityCase[] {
+  const out: ParityCase[] = [];
+  const add = (tag: string, model: ParityModel, solver: string, steps: number, config: Record<string, unknown>, seed: number, more: Partial<ParityCase> = {}) =>
+    out.push(makeCase(`${modelTag(model)}-torchseed-${tag}-${solver}-${steps}`, model, solver, steps, config, { torchSeed: seed, ...more }));
+  const vpc = 'gaussian-vp-continuous';
+  const stochastic = { stochastic: true };
+  add('plain', 'gaussian-vp', 'ddim', 10, {}, 42);
+  add('plain', vpc, 'dpmpp_2m', 12, { use_karras_sigmas: true }, 0);
+  add('eta1', vpc, 'ddim', 10, {}, 1234, { ...stochastic, sampler: { eta: 1 } });
+  add('plain', vpc, 'euler_ancestral', 10, {}, 4294967295, stochastic);
+  add('b2', vpc, 'euler_ancestral', 8, {}, 7, { ...stochastic, batch: 2 });
+  add('plain', vpc, 'dpmpp_2m_sde', 10, {}, 99, stochastic);
+  add('plain', 'gaussian-vp', 'ddpm', 10, { variance_type: 'fixed_small', clip_sample: true }, 3, stochastic);
+  add('plain', 'gaussian-vp', 'lcm', 4, { original_inference_steps: 50, timestep_scaling: 10, set_alpha_to_one: true }, 5, stochastic);
+  add('img2img', vpc, 'euler_ancestral', 20, {}, 11, { ...stochastic, sampler: { start: 'img2img', denoise: 0.6 }, strength: 0.6 });
+  add('plain', 'gaussian-rf', 'flow_euler', 8, { shift: 3 }, 8);
+  add('stochastic', 'gaussian-rf', 'flow_euler', 8, { shift: 3, stochastic_sampling: true }, 9, stochastic);
+  add('plain', 'sd-turbo', 'euler_ancestral', 4, {}, 2024, stochastic);
+  return out;
+}
+
 export function parityCases(): ParityCase[] {
-  return [...vpCases(), ...stochasticCases(), ...img2imgCases(), ...flowCases(), ...twinCases(), ...moreVpCases(), ...inversionCases(), ...cfgCases(), ...batchCases(), ...chainCases()];
+  return [
+    ...vpCases(),
+    ...stochasticCases(),
+    ...img2imgCases(),
+    ...flowCases(),
+    ...twinCases(),
+    ...moreVpCases(),
+    ...inversionCases(),
+    ...cfgCases(),
+    ...batchCases(),
+    ...chainCases(),
+    ...torchSeedCases(),
+  ];
 }

@@ -13,7 +13,10 @@ StableDiffusionDiffEditPipeline's invert() for the inverse schedulers, from the 
 noise multiplied by init_noise_sigma, scale_model_input, the model called through onnxruntime with the
 timestep cast to the dtype its ONNX input declares (np.array([t], dtype), as the ONNX pipelines do),
 scheduler.step. Stochastic steps take their noise from the case's [K, ...] noise file, slice k for the
-k-th draw, by replacing randn_tensor in the scheduler's module.
+k-th draw, by replacing randn_tensor in the scheduler's module. A case with a torch_seed has no noise file:
+it runs as a pipeline given generator=torch.Generator("cpu").manual_seed(seed), the initial latents drawn by
+randn_tensor and the same generator passed to each step that takes one, so our Sampler's torch noise
+generator is compared too.
 
 --save-refs DIR writes diffusers' results as refs.json + refs.bin (float32, little-endian), the fixture
 test/diffusers-parity.test.ts compares our engine with in CI. With --add-missing the references already in
@@ -21,6 +24,7 @@ DIR are kept as they are and only the cases they lack are added, each recording 
 that made it.
 """
 import argparse
+import inspect
 import json
 import math
 import os
@@ -33,6 +37,7 @@ import onnxruntime as ort
 import torch
 
 import diffusers
+from diffusers.utils.torch_utils import randn_tensor as torch_randn_tensor
 
 ORT_DTYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
 
@@ -111,6 +116,18 @@ class NoiseFeed:
         return n
 
 
+class CountingRandn:
+    """Stands in for randn_tensor in seeded cases: draws as it does, counting the draws."""
+
+    def __init__(self, randn):
+        self.randn = randn
+        self.next = 1
+
+    def __call__(self, *args, **kwargs):
+        self.next += 1
+        return self.randn(*args, **kwargs)
+
+
 def float64_tables(scheduler):
     """Diagnostic: alphas_cumprod rebuilt in float64 (ours are float64, diffusers' float32) before set_timesteps reads it."""
     if not hasattr(scheduler, "betas") or not hasattr(scheduler, "alphas_cumprod"):
@@ -140,11 +157,21 @@ def run_case(case, root, models, tables64=False, zero_snr_floor=False):
         float64_tables(scheduler)
     if zero_snr_floor:
         floor_zero_snr(scheduler)
-    noise = np.load(os.path.join(root, case["noise"])).astype(np.float32)
-    first = noise[0] if case["stochastic"] else noise
     module = sys.modules[cls.__module__]
     original_randn = getattr(module, "randn_tensor", None)
-    feed = NoiseFeed(noise if case["stochastic"] else noise[None])
+    step_kwargs = {}
+    if case.get("torch_seed") is None:
+        noise = np.load(os.path.join(root, case["noise"])).astype(np.float32)
+        first = noise[0] if case["stochastic"] else noise
+        feed = NoiseFeed(noise if case["stochastic"] else noise[None])
+    else:
+        # As a pipeline given generator=torch.Generator("cpu").manual_seed(seed): prepare_latents draws the
+        # initial latents with randn_tensor, and every scheduler.step that takes a generator gets the same one.
+        generator = torch.Generator("cpu").manual_seed(case["torch_seed"])
+        first = torch_randn_tensor(tuple(case["latent_shape"]), generator=generator, dtype=torch.float32).numpy()
+        feed = CountingRandn(original_randn or torch_randn_tensor)
+        if "generator" in inspect.signature(scheduler.step).parameters:
+            step_kwargs["generator"] = generator
     if original_randn is not None:
         module.randn_tensor = feed
     try:
@@ -200,7 +227,6 @@ def run_case(case, root, models, tables64=False, zero_snr_floor=False):
         else:
             # FlowMatch schedulers have no init_noise_sigma (their pipelines start from the noise as drawn).
             latents = torch.from_numpy(first) * getattr(scheduler, "init_noise_sigma", 1.0)
-        step_kwargs = {}
         if case.get("eta") is not None and case["class"] == "DDIMScheduler":
             step_kwargs["eta"] = case["eta"]
 

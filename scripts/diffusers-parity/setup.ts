@@ -194,7 +194,12 @@ export interface ManifestEntry {
   /** Continue from step `at` with a fresh scheduler of `class` (ParityCase.chain). */
   chain: { at: number; class: string; overrides: Record<string, unknown> } | null;
   stochastic: boolean;
-  noise: string;
+  /** The noise file; null when the noise comes from torch_seed. */
+  noise: string | null;
+  /** Draw the noise with torch.Generator('cpu').manual_seed(torch_seed) (ParityCase.torchSeed). */
+  torch_seed: number | null;
+  /** The latent's shape (the initial noise drawn from torch_seed has it). */
+  latent_shape: number[];
   init: string | null;
 }
 
@@ -208,7 +213,7 @@ export interface PreparedCase {
 function graphFor(
   c: ParityCase,
   modelPath: string,
-  noiseFile: string,
+  noiseFile: string | null,
   initFile: string | null,
   conditioning: Record<string, string>,
   negative: Record<string, string>,
@@ -218,6 +223,12 @@ function graphFor(
   const latentNode = initFile ? node('latent', 'LoadLatent', { path: initFile }, 0, 160) : node('latent', 'EmptyLatent', { ...latentParams(c.model, c.batch) }, 0, 160);
   if ([c.invert, c.viaSchedule, c.chain].filter(Boolean).length > 1) throw new Error(`parity case ${c.id}: invert, viaSchedule and chain exclude each other`);
   if (c.viaSchedule && c.strength === undefined) throw new Error(`parity case ${c.id}: viaSchedule is for img2img cases`);
+  if (c.chain && c.torchSeed !== undefined) throw new Error(`parity case ${c.id}: torchSeed does not apply to chains`);
+  // A torch seed: the Sampler draws the noise itself, as torch would for that seed; else a LoadNoise node feeds it.
+  const seeded = c.torchSeed !== undefined ? { seed: c.torchSeed, noise_generator: 'torch' } : {};
+  const noise = noiseFile
+    ? { nodes: [node('noise', 'LoadNoise', { path: noiseFile }, 0, 320)], edges: [edge('e3', 'noise', 'noise', c.chain ? 'head' : 'sampler', 'noise')] }
+    : { nodes: [], edges: [] };
   if (c.chain && (c.cfg || c.strength !== undefined || Object.keys(conditioning).length > 0)) {
     throw new Error(`parity case ${c.id}: chains run plain text-to-image on unconditional models`);
   }
@@ -262,7 +273,7 @@ function graphFor(
     : { nodes: [], edges: [] };
   const finalSampler = c.chain
     ? node('sampler', 'Sampler', { solver: c.chain.then, steps: c.steps, start: 'continue' }, 640, 240)
-    : node('sampler', 'Sampler', { solver: c.solver, steps: c.steps, ...c.sampler }, 320, 40);
+    : node('sampler', 'Sampler', { solver: c.solver, steps: c.steps, ...c.sampler, ...seeded }, 320, 40);
   const cond = loaders('cond', conditioning, 0, 'sampler', 'conditioning');
   return {
     format: 'flowstudio-graph',
@@ -271,7 +282,7 @@ function graphFor(
     nodes: [
       node('model', 'LoadModel', { model: modelPath }, 0, 0),
       latentNode,
-      node('noise', 'LoadNoise', { path: noiseFile }, 0, 320),
+      ...noise.nodes,
       finalSampler,
       node('save', 'SaveLatent', { filename: `${c.id}.npy` }, 960, 40),
       ...cond.nodes,
@@ -282,7 +293,7 @@ function graphFor(
     edges: [
       edge('e1', 'model', 'model', 'sampler', 'model'),
       edge('e2', 'latent', 'latent', first, 'latent'),
-      edge('e3', 'noise', 'noise', first, 'noise'),
+      ...noise.edges,
       edge('e4', 'sampler', 'latent', 'save', 'latent'),
       ...cond.edges,
       ...schedule.edges,
@@ -321,9 +332,9 @@ export async function prepareCase(dir: string, models: PreparedModels, c: Parity
     }
   }
   const seed = parseInt(createHash('sha256').update(c.id).digest('hex').slice(0, 8), 16);
-  const noise = `inputs/noise-${c.id}.npy`;
+  const noise = c.torchSeed === undefined ? `inputs/noise-${c.id}.npy` : null;
   const dims = latentDims(latentParams(c.model, c.batch));
-  await writeNormals(path.join(dir, noise), c.stochastic ? [c.steps + 1, ...dims] : dims, seed);
+  if (noise) await writeNormals(path.join(dir, noise), c.stochastic ? [c.steps + 1, ...dims] : dims, seed);
   const init = c.strength !== undefined || c.invert ? initFile(c.model, c.batch) : null;
   if (init && !(await exists(path.join(dir, init)))) await writeNormals(path.join(dir, init), dims, 7, 0.5, 0.1);
   // Graph paths resolve against the graph's folder (graphs/).
@@ -331,7 +342,7 @@ export async function prepareCase(dir: string, models: PreparedModels, c: Parity
   const conditioning = Object.fromEntries(Object.entries(m.conditioning).map(([k, v]) => [k, up(v)]));
   const negative = Object.fromEntries(Object.entries(m.negative).map(([k, v]) => [k, up(v)]));
   if (c.cfg && Object.keys(negative).length === 0) throw new Error(`parity case ${c.id}: CFG needs a conditional model`);
-  const graph = graphFor(c, modelPath, up(noise), init && up(init), conditioning, negative);
+  const graph = graphFor(c, modelPath, noise && up(noise), init && up(init), conditioning, negative);
   const graphFile = path.join(dir, 'graphs', `${c.id}.json`);
   await fs.writeFile(graphFile, JSON.stringify(graph, null, 2));
   return {
@@ -359,6 +370,8 @@ export async function prepareCase(dir: string, models: PreparedModels, c: Parity
       chain: c.chain ? { at: c.chain.at, ...chainScheduler(c.chain.then) } : null,
       stochastic: c.stochastic,
       noise,
+      torch_seed: c.torchSeed ?? null,
+      latent_shape: dims,
       init,
     },
   };

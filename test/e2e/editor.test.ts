@@ -257,8 +257,9 @@ describe.skipIf(!chromiumAvailable())('editor end to end (browser)', () => {
   it('cancels a long run: status cancelled, sampling stops, nothing written', async () => {
     const page = await h.newPage('cancel');
     await openApp(page, h.url);
-    // 900 steps on a batch of 64 takes seconds here; it would write the .npy (and fail at the PNG) if not stopped.
-    await setParam(page, 'latent', 'batch', '64');
+    // 900 steps on a batch of 256 take many seconds here (batch 64 once finished before the click landed, with
+    // the whole suite loading both cores); it would write the .npy (and fail at the PNG) if not stopped.
+    await setParam(page, 'latent', 'batch', '256');
     await setParam(page, 'sampler', 'steps', '900');
     const filesBefore = outFiles(h.outDir);
 

@@ -1,0 +1,60 @@
+/**
+ * Where a seed's noise comes from. 'flowstudio' is the default: Philox, bit-identical on every machine
+ * (random.ts). 'torch' and 'comfyui' reproduce what those tools draw for the same seed on the CPU
+ * (torch-random.ts), so that a seed copied from a diffusers script or a ComfyUI workflow gives the same
+ * starting noise:
+ *  - torch: one torch.Generator('cpu').manual_seed(seed) for everything, as a diffusers pipeline given
+ *    that generator uses it: the initial latents (randn_tensor), then each noise a scheduler step draws;
+ *  - comfyui: the initial noise as ComfyUI's prepare_noise draws it (the same first draw), and step noise
+ *    from a second generator seeded with the same seed, as its k-diffusion samplers' default noise
+ *    sampler does on a CPU device (on a GPU ComfyUI draws step noise from the GPU's own generator, which
+ *    no CPU reproduces).
+ */
+import { SeededNormal, sharedNormals } from './random.ts';
+import { TorchCpuGenerator } from './torch-random.ts';
+
+export const NOISE_GENERATORS = ['flowstudio', 'torch', 'comfyui'] as const;
+export type NoiseGeneratorName = (typeof NOISE_GENERATORS)[number];
+
+export const NOISE_GENERATOR_HELP =
+  'flowstudio: Philox, the same on every machine; torch: torch.Generator("cpu").manual_seed(seed) and torch.randn, as diffusers draws with a CPU generator (the initial noise, then each step\'s noise from the same generator); comfyui: ComfyUI\'s initial noise (the same draw), step noise from a second generator with the same seed, as ComfyUI on a CPU device';
+
+export interface SeededDraws {
+  /** The initial noise: the first `size` normals. Read-only (it may be shared with other runs). */
+  readonly initial: Float32Array;
+  /** The next `n` normals a stochastic step draws. */
+  next(n: number): Float32Array;
+}
+
+/** The draws of one run: its initial noise of `size` elements, then the step noises, for a generator and seed. */
+export function seededDraws(generator: NoiseGeneratorName, seed: number, size: number): SeededDraws {
+  switch (generator) {
+    case 'flowstudio': {
+      let stream: SeededNormal | undefined;
+      return {
+        // One stream: the step draws continue after the initial ones.
+        initial: sharedNormals(seed, size),
+        next(n) {
+          stream ??= SeededNormal.after(seed, size);
+          return stream.fill(new Float32Array(n));
+        },
+      };
+    }
+    case 'torch': {
+      const gen = new TorchCpuGenerator(seed);
+      const initial = gen.randn(size);
+      return { initial, next: (n) => gen.randn(n) };
+    }
+    case 'comfyui': {
+      const initial = new TorchCpuGenerator(seed).randn(size);
+      let steps: TorchCpuGenerator | undefined;
+      return {
+        initial,
+        next(n) {
+          steps ??= new TorchCpuGenerator(seed);
+          return steps.randn(n);
+        },
+      };
+    }
+  }
+}
