@@ -1,6 +1,7 @@
 /** Every built-in node type. Adding a node = one file in nodes/ plus one line here. */
 import { NodeRegistry } from '../electron/engine/registry.ts';
 import { CFG } from './cfg.ts';
+import { ComfySchedule } from './comfy-schedule.ts';
 import type { AnyNodeDefinition } from './core/types.ts';
 import { EmptyLatent } from './empty-latent.ts';
 import { ImageToLatent } from './image-to-latent.ts';
@@ -34,6 +35,7 @@ export const BUILTIN_NODES: readonly AnyNodeDefinition[] = [
   LatentToImage,
   ImageToLatent,
   Schedule,
+  ComfySchedule,
   SplitSigmas,
   CFG,
   Sampler,

@@ -26,6 +26,7 @@ import { Tensor } from './core/tensor.ts';
 import { defineNode, NodeInputError, type ParamSpec } from './core/types.ts';
 import type { SchedulerConfig, SigmaSpace, Sigmas, Trajectory } from './core/values.ts';
 import { img2imgSigmas, noisedStart, onnxImg2imgStart, onnxNoisedStart } from './sampling/add-noise.ts';
+import { comfyTimestepAt } from './sampling/comfy-schedules.ts';
 import { plmsImg2imgSigmas, skipsRungeKutta } from './sampling/pndm.ts';
 import { cfgNumber } from './sampling/schedule-config.ts';
 import { defaultSolverFor, isEulerFamilyOrigin } from './sampling/schedule-rules.ts';
@@ -193,6 +194,7 @@ export const Sampler = defineNode({
     s_noise: solverParam('s_noise'),
     ancestral_eta: solverParam('ancestral_eta'),
     lms_order: solverParam('lms_order'),
+    lms_final_step: solverParam('lms_final_step'),
     mrs_order: solverParam('mrs_order'),
     dpm_solver_type: solverParam('dpm_solver_type'),
     dpm_form: solverParam('dpm_form'),
@@ -318,7 +320,10 @@ export const Sampler = defineNode({
       x,
       model: denoiseFn,
       noise: stepNoise,
-      timestepAt: modelTimestepAt(model.scheduler, model.modelIndex, space),
+      timestepAt:
+        sigmas.offGridTimesteps === 'comfyui'
+          ? comfyTimestepAt(model.scheduler, space, timestepUnits(model.modelIndex), imageSeqLen(latent.dims))
+          : modelTimestepAt(model.scheduler, model.modelIndex, space),
       beforeModelCall: () => ctx.throwIfAborted(),
       onStep: (i, n, state) => {
         if (params.record_trajectory) {

@@ -58,6 +58,12 @@ export interface Sigmas {
    * before this part (LMS takes its first coefficients from them, as diffusers' step_index does).
    */
   segment?: { start: number; total: number; preceding: readonly number[] };
+  /**
+   * How a level between grid levels (a midpoint stage, a churned level) gets its model timestep. Absent:
+   * diffusers' interpolation in the training table. 'comfyui': the nearest training timestep, as ComfyUI's
+   * discrete models take every level (comfy-schedules.ts).
+   */
+  offGridTimesteps?: 'comfyui';
 }
 
 /** Description of one ONNX input/output as reported by the runtime. */

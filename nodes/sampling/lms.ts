@@ -27,7 +27,15 @@ export interface LmsOptions {
    * last min(k, order - 1) of sigmas[0..k-1]; more are ignored). See the quirk above.
    */
   precedingLevels?: readonly number[];
+  /**
+   * The step onto sigma 0: 'multistep' (diffusers, k-diffusion) combines the derivatives as every other
+   * step; 'denoise' (ComfyUI's sample_lms) returns the x0 prediction, as Euler's step to 0 does.
+   */
+  finalStep?: LmsFinalStep;
 }
+
+export const LMS_FINAL_STEPS = ['multistep', 'denoise'] as const;
+export type LmsFinalStep = (typeof LMS_FINAL_STEPS)[number];
 
 export interface LmsState extends SolverState {
   /** Past derivatives and their levels, oldest first (at most `order`). Tests may prefill it with exact values. */
@@ -56,6 +64,9 @@ export function lmsCoefficients(levels: readonly number[], from: number, to: num
 export function createLms(opts: LmsOptions = {}): Solver<LmsState> {
   const order = opts.order ?? LMS_MAX_ORDER;
   if (!Number.isInteger(order) || order < 1 || order > LMS_MAX_ORDER) throw new Error(`LMS: order must be an integer in 1..${LMS_MAX_ORDER}, got ${order}`);
+  const finalStep = opts.finalStep ?? 'multistep';
+  if (!(LMS_FINAL_STEPS as readonly string[]).includes(finalStep)) throw new Error(`LMS: final step must be one of ${LMS_FINAL_STEPS.join(', ')}, got ${finalStep}`);
+  const denoiseAtZero = finalStep === 'denoise';
   const preceding = order > 1 ? (opts.precedingLevels ?? []).slice(-(order - 1)) : [];
   if (preceding.some((s, k) => !(Number.isFinite(s) && s > 0) || (k > 0 && !(s < preceding[k - 1])))) {
     throw new Error('LMS: precedingLevels must be positive, finite and decreasing');
@@ -78,6 +89,7 @@ export function createLms(opts: LmsOptions = {}): Solver<LmsState> {
       const level = levelAt(ctx.sigmas, i);
       const pred = await model(state.x, level);
       const history = [...state.history, { sigma: level.sigma, d: pred.derivative }].slice(-order);
+      if (denoiseAtZero && ctx.sigmas.sigmas[i + 1] === 0) return { x: pred.denoised, denoised: pred.denoised, history };
       const newestFirst = [...history].reverse();
       const c = lmsCoefficients(basisLevels(ctx.sigmas.sigmas, i, history), level.sigma, ctx.sigmas.sigmas[i + 1]);
       // diffusers zips coefficients with the derivatives it holds: the shorter list wins.

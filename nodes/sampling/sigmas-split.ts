@@ -20,6 +20,7 @@ export function sliceSigmas(s: Sigmas, from: number, to: number): Sigmas {
   };
   if (s.targets) out.targets = s.targets.slice(from, to);
   if (s.origin !== undefined) out.origin = s.origin;
+  if (s.offGridTimesteps !== undefined) out.offGridTimesteps = s.offGridTimesteps;
   // The start noise scale belongs to the schedule's first level only.
   if (from === 0 && s.initNoiseSigma !== undefined) out.initNoiseSigma = s.initNoiseSigma;
   return out;

@@ -11,7 +11,7 @@ import { createEuler } from './euler.ts';
 import { EXP_INTEGRATOR_SOLVERS, EXP_SOLVER_NAMES } from './exp-solvers.ts';
 import { createFlowEuler, type FlowEulerOptions } from './flow-euler.ts';
 import { createHeun } from './heun.ts';
-import { createLms, LMS_MAX_ORDER } from './lms.ts';
+import { createLms, LMS_FINAL_STEPS, LMS_MAX_ORDER, type LmsFinalStep } from './lms.ts';
 import { createMrsOnVe } from './mrs.ts';
 import { createDdpm, type DdpmOptions, type DdpmVariance } from './ddpm.ts';
 import { createLcm, type LcmOptions } from './lcm.ts';
@@ -143,9 +143,16 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
   lms: {
     description: 'Linear multistep in sigma (diffusers LMSDiscreteScheduler): Adams-Bashforth over the last `order` derivatives.',
     create: (o) => createLms(o as object),
-    optionsFromConfig: (_cfg, p) => ({ order: num(p, 'lms_order', LMS_MAX_ORDER) }),
+    optionsFromConfig: (_cfg, p) => ({ order: num(p, 'lms_order', LMS_MAX_ORDER), finalStep: (p.lms_final_step ?? 'multistep') as LmsFinalStep }),
     params: {
       lms_order: { kind: 'int', default: LMS_MAX_ORDER, min: 1, max: LMS_MAX_ORDER, label: 'LMS order', help: 'Past derivatives used per step (diffusers default 4)' },
+      lms_final_step: {
+        kind: 'enum',
+        options: LMS_FINAL_STEPS,
+        default: 'multistep',
+        label: 'LMS step onto 0',
+        help: 'multistep: as diffusers and k-diffusion; denoise: the x0 prediction, as ComfyUI\'s lms sampler does',
+      },
     },
   },
   flow_euler: {

@@ -11,26 +11,13 @@
  *   graphs/<id>.json       the graph each case ran
  *   ours/<id>.npy          our final latent
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ensureEmbeddedModel } from '../../electron/engine/models/embedded.ts';
+import { ROOT, runGraphCli } from '../parity-cli.ts';
 import { parityCases } from './cases.ts';
 import { prepareCase, prepareModels } from './setup.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CLI = path.join(ROOT, 'bin/flowstudio.js');
-
-function runNode(args: string[]): Promise<{ code: number; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? 1, stderr }));
-  });
-}
 
 /** Runs `fn` over `items` with at most `limit` in flight, keeping the order of results. */
 async function inPool<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -55,8 +42,7 @@ async function main(): Promise<void> {
   const cases = parityCases().filter((c) => !only || only.test(c.id));
   const manifest = await inPool(cases, 2, async (c) => {
     const { graphFile, entry } = await prepareCase(dir, models, c);
-    const r = await runNode([CLI, 'run', graphFile, '--out', path.join(dir, 'ours'), '--read', dir, '--quiet']);
-    const error = r.code === 0 ? null : (r.stderr.trim().split('\n').pop() ?? `exit ${r.code}`);
+    const error = await runGraphCli(graphFile, path.join(dir, 'ours'), dir);
     process.stderr.write(`${error ? 'FAIL' : 'ok  '} ${c.id}${error ? `: ${error}` : ''}\n`);
     return { ...entry, ours: error ? null : `ours/${c.id}.npy`, ours_error: error };
   });

@@ -1,0 +1,60 @@
+/**
+ * Schedule (ComfyUI): the levels and model timesteps a ComfyUI KSampler walks for a scheduler name, step
+ * count and denoise (comfy-schedules.ts), as SIGMAS for a Sampler. With ComfyUI's seed (Sampler
+ * noise_generator comfyui) and the matching solver, a run starts from ComfyUI's noise and takes its steps.
+ */
+import { defineNode, NodeInputError } from './core/types.ts';
+import { COMFY_SCHEDULERS, comfyModelSampling, comfySigmas, kSamplerLevels } from './sampling/comfy-schedules.ts';
+import { sigmaSpace, timestepUnits } from './sampling/model-time.ts';
+import { imageSeqLenOfLatent } from './sampling/schedule-flow.ts';
+
+export const ComfySchedule = defineNode({
+  type: 'ComfySchedule',
+  version: 1,
+  title: 'Schedule (ComfyUI)',
+  category: 'sampling',
+  description:
+    'The noise levels a ComfyUI KSampler walks: its scheduler (normal, karras, simple, ...), steps and denoise, with its model timesteps (the nearest training step on VP models). Feed a Sampler whose solver is the ComfyUI sampler\'s: euler (also ComfyUI\'s ddim), euler_ancestral, heun, lms or dpmpp_2m; start noise, or img2img with the Sampler\'s denoise at 1 (the cut is made here).',
+  inputs: {
+    model: { type: 'MODEL' },
+    latent: { type: 'LATENT', optional: true, help: 'FLUX-type models (use_dynamic_shifting): the shift comes from this latent\'s size, as ComfyUI\'s ModelSamplingFlux node sets it' },
+  },
+  outputs: {
+    sigmas: { type: 'SIGMAS', help: 'Levels (float32, as ComfyUI keeps them) and model timesteps, for a Sampler or SplitSigmas' },
+  },
+  params: {
+    scheduler: { kind: 'enum', options: COMFY_SCHEDULERS, default: 'normal', label: 'Scheduler', help: 'ComfyUI\'s scheduler name' },
+    steps: { kind: 'int', default: 20, min: 1, max: 1000, label: 'Steps' },
+    denoise: {
+      kind: 'float',
+      default: 1,
+      min: 0,
+      max: 1,
+      step: 0.01,
+      label: 'Denoise',
+      help: 'Below 1: the last steps of a longer schedule (int(steps / denoise) steps), as KSampler cuts it for img2img',
+    },
+    discard_penultimate: {
+      kind: 'boolean',
+      default: false,
+      label: 'Drop second-to-last level',
+      help: 'KSampler does this for dpm_2, dpm_2_ancestral, uni_pc and uni_pc_bh2: one step more, without its second-to-last level',
+    },
+  },
+  async execute(_ctx, inputs, params) {
+    const { model } = inputs;
+    const space = sigmaSpace(model.modelIndex, model.scheduler);
+    const tokens = inputs.latent ? imageSeqLenOfLatent(inputs.latent.dims) : undefined;
+    let ms;
+    try {
+      ms = comfyModelSampling(model.scheduler, space, tokens);
+    } catch (e) {
+      throw new NodeInputError((e as Error).message, 'latent');
+    }
+    const levels = kSamplerLevels(ms, params.scheduler, params.steps, { denoise: params.denoise, discardPenultimate: params.discard_penultimate });
+    if (levels.length < 2) throw new NodeInputError('denoise 0 leaves no steps to take');
+    return { sigmas: comfySigmas(ms, levels, timestepUnits(model.modelIndex), `ComfyUI ${params.scheduler}`) };
+  },
+});
+
+export default ComfySchedule;

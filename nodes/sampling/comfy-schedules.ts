@@ -1,0 +1,351 @@
+/**
+ * ComfyUI's sampling grids, so that a KSampler setting (scheduler, steps, denoise) gives the levels and
+ * model timesteps ComfyUI walks. Written from its model_sampling.py and samplers.py (reference only).
+ *
+ * Its "model sampling" is a table of levels, ascending, index = timestep, stored in float32:
+ *  - discrete VP models (ModelSamplingDiscrete): the VE sigmas of the training betas; a level's model
+ *    timestep is the NEAREST table index in log sigma (an integer), a fractional timestep's level is
+ *    interpolated in log sigma. zsnr rescales the sigmas with the last abar set to 4.897e-8;
+ *  - flow models with a static shift (SD3, ModelSamplingDiscreteFlow): t = shift(i / 1000), i = 1..1000,
+ *    timestep = t * 1000; with use_dynamic_shifting (FLUX, ModelSamplingFlux): t = e^mu / (e^mu + 1/u - 1),
+ *    u = i / 10000, timestep = t (sent to the model as diffusers' FLUX pipelines send it).
+ * The schedulers then pick levels from that table (simple, ddim_uniform, beta), interpolate it (normal,
+ * sgm_uniform: a linspace in timesteps mapped back through the table, which on flow tables shifts the
+ * already shifted ends once more, as ComfyUI does), or span its ends (karras, exponential, kl_optimal,
+ * linear_quadratic). KSampler adds two rules: some samplers drop the second-to-last level, and
+ * denoise < 1 keeps the last steps + 1 levels of a longer schedule (int(steps / denoise) steps).
+ */
+import type { SchedulerConfig, SigmaSpace, Sigmas } from '../core/values.ts';
+import { alphasCumprod, betasFromConfig, veSigma } from './betas.ts';
+import { betaPpf } from './beta-distribution.ts';
+import { toModelTimestep, type TimestepUnits } from './model-time.ts';
+import { cfgBool, cfgNumber } from './schedule-config.ts';
+import { fluxMu } from './schedule-flow.ts';
+import { exponentialSigmas, karrasSigmas, roundHalfEven } from './sigma-grids.ts';
+
+const f32 = Math.fround;
+
+export const COMFY_SCHEDULERS = ['simple', 'sgm_uniform', 'karras', 'exponential', 'ddim_uniform', 'beta', 'normal', 'linear_quadratic', 'kl_optimal'] as const;
+export type ComfyScheduler = (typeof COMFY_SCHEDULERS)[number];
+
+/** KSampler's samplers that take one step more and drop the second-to-last level (DISCARD_PENULTIMATE_SIGMA_SAMPLERS). */
+export const COMFY_DISCARD_PENULTIMATE = ['dpm_2', 'dpm_2_ancestral', 'uni_pc', 'uni_pc_bh2'] as const;
+
+/** A model's level table as ComfyUI keeps it, with its timestep <-> level maps. */
+export interface ComfyModelSampling {
+  space: SigmaSpace;
+  /** Levels, ascending, float32 values: index i is timestep i (discrete) or level i + 1 of the grid (flow). */
+  readonly table: Float64Array;
+  sigmaMin: number;
+  sigmaMax: number;
+  /** Training timesteps the scheduler units count (the table length for VP, 1000 for flow). */
+  trainSteps: number;
+  /** The model timestep ComfyUI feeds for a level (scheduler units: flow timesteps are t * 1000 here). */
+  timestep(sigma: number): number;
+  /** The level of a (fractional) timestep, in ComfyUI's own timestep units. */
+  sigma(timestep: number): number;
+  /** A level's timestep in ComfyUI's own units (what sigma() takes back). */
+  ownTimestep(sigma: number): number;
+}
+
+/** ComfyUI's zero-terminal-SNR rescale of VE sigmas (rescale_zero_terminal_snr_sigmas). */
+function rescaleZsnrSigmas(sigmas: Float64Array): Float64Array {
+  const sqrtAbar = sigmas.map((s) => Math.sqrt(1 / (s * s + 1)));
+  const first = sqrtAbar[0];
+  const last = sqrtAbar[sqrtAbar.length - 1];
+  const abar = sqrtAbar.map((a) => ((a - last) * first) / (first - last)).map((a) => a * a);
+  abar[abar.length - 1] = 4.8973451890853435e-8;
+  return abar.map((a) => Math.sqrt((1 - a) / a));
+}
+
+/**
+ * Index of the table entry nearest to v (ascending table), with ComfyUI's float32 distances |v - table[i]|
+ * and argmin's lower index on a tie: a level halfway between two training steps in log sigma (sgm_uniform
+ * and normal hit such levels) goes where float32 rounding sends it there.
+ */
+function nearestIndex(table: ArrayLike<number>, v: number): number {
+  let lo = 0;
+  let hi = table.length - 1;
+  if (v <= table[lo]) return lo;
+  if (v >= table[hi]) return hi;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (table[mid] <= v) lo = mid;
+    else hi = mid;
+  }
+  return f32(v - table[lo]) <= f32(table[hi] - v) ? lo : hi;
+}
+
+/**
+ * torch.linspace(start, end, n) in float32 as its CPU kernel computes it: a float32 step; element i is
+ * start + step i in the first half and end - step (n - 1 - i) in the second, except that whole blocks of 16
+ * are written as two 8-lane vectors, each lane = (the formula at the vector's first index) + k step. That is
+ * the AVX2 and default builds (AVX-512 builds use 16 lanes): the last level of a 16-step grid is then
+ * end - 7 step + 7 step, a few float32 ulps from end.
+ */
+function linspaceF32(start: number, end: number, n: number): number[] {
+  const a = f32(start);
+  const b = f32(end);
+  if (n === 1) return [a];
+  const step = f32((b - a) / (n - 1));
+  const half = Math.floor(n / 2);
+  const at = (i: number) => (i < half ? f32(a + f32(step * i)) : f32(b - f32(step * (n - i - 1))));
+  const out: number[] = [];
+  const lanes = 8;
+  let i = 0;
+  for (; i + 2 * lanes <= n; i += 2 * lanes) {
+    for (const first of [i, i + lanes]) {
+      const base = at(first);
+      for (let k = 0; k < lanes; k++) out.push(k === 0 ? base : f32(base + f32(k * step)));
+    }
+  }
+  for (; i < n; i++) out.push(at(i));
+  return out;
+}
+
+/**
+ * The ComfyUI model sampling for a model's scheduler config: discrete VP, or flow (static shift, or the
+ * FLUX exponential shift with mu from the image token count when use_dynamic_shifting is set).
+ */
+export function comfyModelSampling(cfg: SchedulerConfig, space: SigmaSpace, imageSeqLen?: number): ComfyModelSampling {
+  if (space === 'vp') {
+    let ve = alphasCumprod(betasFromConfig(cfg, { zeroSnr: false })).map(veSigma);
+    if (cfgBool(cfg, 'rescale_betas_zero_snr', false)) ve = Float64Array.from(rescaleZsnrSigmas(ve));
+    const table = ve.map(f32);
+    const logs = ve.map((s) => f32(Math.log(s)));
+    const last = table.length - 1;
+    return {
+      space,
+      table,
+      sigmaMin: table[0],
+      sigmaMax: table[last],
+      trainSteps: table.length,
+      // Float32 throughout, as ComfyUI computes it: log of the float32 level, interpolation weights and sums.
+      timestep: (sigma) => nearestIndex(logs, f32(Math.log(f32(sigma)))),
+      ownTimestep: (sigma) => nearestIndex(logs, f32(Math.log(f32(sigma)))),
+      sigma(t) {
+        const c = f32(Math.min(Math.max(t, 0), last));
+        const lo = Math.floor(c);
+        const w = f32(c - lo);
+        return f32(Math.exp(f32(f32(f32(1 - w) * logs[lo]) + f32(w * logs[Math.ceil(c)]))));
+      },
+    };
+  }
+  const dynamic = cfgBool(cfg, 'use_dynamic_shifting', false);
+  if (dynamic) {
+    if (imageSeqLen === undefined) throw new Error('ComfyUI FLUX sampling: the shift depends on the image size; connect a latent');
+    const k = Math.exp(fluxMu(cfg, imageSeqLen));
+    const kf = f32(k);
+    const shift = (t: number) => f32(kf / f32(kf + f32(f32(1 / t) - 1)));
+    const table = Float64Array.from({ length: 10000 }, (_, i) => f32(shift(f32((i + 1) / 10000))));
+    // ModelSamplingFlux: timestep = sigma (scheduler units: * 1000).
+    return flowSampling(table, (sig) => sig, (t) => shift(f32(t)));
+  }
+  const s = cfgNumber(cfg, 'shift', 1);
+  const sf = f32(s);
+  const shift = (t: number) => (s === 1 ? t : f32(f32(sf * t) / f32(1 + f32(f32(s - 1) * t))));
+  const table = Float64Array.from({ length: 1000 }, (_, i) => shift(f32(f32(f32((i + 1) / 1000) * 1000) / 1000)));
+  // ModelSamplingDiscreteFlow: timestep = sigma * 1000, sigma(t) = shift(t / 1000), in float32.
+  return flowSampling(table, (sig) => f32(sig * 1000), (t) => shift(f32(t / 1000)));
+}
+
+function flowSampling(table: Float64Array, own: (sigma: number) => number, sigmaOf: (t: number) => number): ComfyModelSampling {
+  return {
+    space: 'flow',
+    table,
+    sigmaMin: table[0],
+    sigmaMax: table[table.length - 1],
+    trainSteps: 1000,
+    timestep: (sigma) => sigma * 1000,
+    ownTimestep: own,
+    sigma: sigmaOf,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schedulers: descending levels, ending at 0 (as ComfyUI returns them)
+
+function simple(ms: ComfyModelSampling, steps: number): number[] {
+  const n = ms.table.length;
+  const ss = n / steps;
+  const out: number[] = [];
+  for (let x = 0; x < steps; x++) out.push(ms.table[n - 1 - Math.trunc(x * ss)]);
+  out.push(0);
+  return out;
+}
+
+function ddimUniform(ms: ComfyModelSampling, steps: number): number[] {
+  const n = ms.table.length;
+  let count = steps;
+  let out: number[];
+  if (Math.abs(ms.table[1]) <= 1e-5) {
+    count += 1;
+    out = [];
+  } else {
+    out = [0];
+  }
+  const ss = Math.max(Math.floor(n / count), 1);
+  for (let x = 1; x < n; x += ss) out.push(ms.table[x]);
+  return out.reverse();
+}
+
+function normal(ms: ComfyModelSampling, steps: number, sgm: boolean): number[] {
+  const start = ms.ownTimestep(ms.sigmaMax);
+  const end = ms.ownTimestep(ms.sigmaMin);
+  let ts: number[];
+  let appendZero = true;
+  if (sgm) {
+    ts = linspaceF32(start, end, steps + 1).slice(0, steps);
+  } else {
+    let n = steps;
+    if (Math.abs(ms.sigma(end)) <= 1e-5) {
+      n += 1;
+      appendZero = false;
+    }
+    ts = linspaceF32(start, end, n);
+  }
+  const out = ts.map((t) => ms.sigma(t));
+  if (appendZero) out.push(0);
+  return out;
+}
+
+function beta(ms: ComfyModelSampling, steps: number, a = 0.6, b = 0.6): number[] {
+  const total = ms.table.length - 1;
+  const out: number[] = [];
+  let last = -1;
+  const step = 1 / steps; // numpy linspace(0, 1, steps, endpoint=False) = arange(steps) * (1 / steps)
+  for (let i = 0; i < steps; i++) {
+    const t = roundHalfEven(betaPpf(1 - i * step, a, b) * total);
+    if (t !== last) out.push(ms.table[t]);
+    last = t;
+  }
+  out.push(0);
+  return out;
+}
+
+function linearQuadratic(ms: ComfyModelSampling, steps: number, threshold = 0.025): number[] {
+  let schedule: number[];
+  if (steps === 1) {
+    schedule = [1, 0];
+  } else {
+    const linearSteps = Math.floor(steps / 2);
+    const linear = Array.from({ length: linearSteps }, (_, i) => (i * threshold) / linearSteps);
+    const diff = linearSteps - threshold * steps;
+    const quadSteps = steps - linearSteps;
+    const quadCoef = diff / (linearSteps * quadSteps ** 2);
+    const linCoef = threshold / linearSteps - (2 * diff) / quadSteps ** 2;
+    const c = quadCoef * linearSteps ** 2;
+    const quad = Array.from({ length: steps - linearSteps }, (_, k) => {
+      const i = linearSteps + k;
+      return quadCoef * i * i + linCoef * i + c;
+    });
+    schedule = [...linear, ...quad, 1].map((v) => 1 - v);
+  }
+  return schedule.map((v) => f32(v) * ms.sigmaMax);
+}
+
+function klOptimal(ms: ComfyModelSampling, n: number): number[] {
+  const out: number[] = [];
+  // Float32 as ComfyUI computes it (which near pi/2 moves a large sigma_max's level by ~1e-4 relative).
+  const lo = Math.atan(ms.sigmaMin);
+  const hi = Math.atan(ms.sigmaMax);
+  for (let i = 0; i < n; i++) {
+    const adj = n === 1 ? 0 : f32(i / (n - 1));
+    out.push(f32(Math.tan(f32(f32(adj * lo) + f32(f32(1 - adj) * hi)))));
+  }
+  out.push(0);
+  return out;
+}
+
+/** calculate_sigmas: the levels of a ComfyUI scheduler for `steps` steps, descending, ending at 0 (float32 values). */
+export function comfyLevels(ms: ComfyModelSampling, scheduler: ComfyScheduler, steps: number): number[] {
+  if (!Number.isInteger(steps) || steps < 1) throw new Error(`ComfyUI schedule: steps must be a positive integer, got ${steps}`);
+  let levels: number[];
+  switch (scheduler) {
+    case 'simple':
+      levels = simple(ms, steps);
+      break;
+    case 'sgm_uniform':
+      levels = normal(ms, steps, true);
+      break;
+    case 'normal':
+      levels = normal(ms, steps, false);
+      break;
+    case 'karras':
+      levels = [...karrasSigmas(ms.sigmaMin, ms.sigmaMax, steps), 0];
+      break;
+    case 'exponential':
+      levels = [...exponentialSigmas(ms.sigmaMin, ms.sigmaMax, steps), 0];
+      break;
+    case 'ddim_uniform':
+      levels = ddimUniform(ms, steps);
+      break;
+    case 'beta':
+      levels = beta(ms, steps);
+      break;
+    case 'linear_quadratic':
+      levels = linearQuadratic(ms, steps);
+      break;
+    case 'kl_optimal':
+      levels = klOptimal(ms, steps);
+      break;
+  }
+  return levels.map(f32);
+}
+
+export interface KSamplerGridOptions {
+  /** KSampler drops the second-to-last level for dpm_2, dpm_2_ancestral, uni_pc and uni_pc_bh2. */
+  discardPenultimate?: boolean;
+  /** KSampler's denoise: below 1, the last steps + 1 levels of an int(steps / denoise)-step schedule. */
+  denoise?: number;
+}
+
+/** KSampler.set_steps: the levels a KSampler with these settings walks (descending; empty at denoise 0). */
+export function kSamplerLevels(ms: ComfyModelSampling, scheduler: ComfyScheduler, steps: number, opts: KSamplerGridOptions = {}): number[] {
+  const calc = (n: number) => {
+    if (!opts.discardPenultimate) return comfyLevels(ms, scheduler, n);
+    const l = comfyLevels(ms, scheduler, n + 1);
+    return [...l.slice(0, -2), l[l.length - 1]];
+  };
+  const denoise = opts.denoise ?? 1;
+  if (!(denoise >= 0 && denoise <= 1)) throw new Error(`ComfyUI schedule: denoise must be in [0, 1], got ${denoise}`);
+  if (denoise > 0.9999) return calc(steps);
+  if (denoise <= 0) return [];
+  const all = calc(Math.trunc(steps / denoise));
+  return all.slice(-(steps + 1));
+}
+
+/**
+ * SIGMAS for a ComfyUI grid: each step's model timestep is the one ComfyUI feeds for its level (the nearest
+ * table index for VP models, t * 1000 for flow models), levels between grid levels likewise
+ * (offGridTimesteps), and the start noise scale is KSampler's: sqrt(1 + sigma^2) when the first level is
+ * the table's top (max_denoise), else sigma (VP in VE variables); sigma for flow models.
+ */
+export function comfySigmas(ms: ComfyModelSampling, levels: readonly number[], units: TimestepUnits, origin: string): Sigmas {
+  if (levels.length < 2) throw new Error('ComfyUI schedule: no steps to take (denoise 0 or a single level)');
+  const s0 = levels[0];
+  const maxDenoise = Math.abs(ms.sigmaMax - s0) <= 1e-5 * Math.max(Math.abs(ms.sigmaMax), Math.abs(s0)) || s0 > ms.sigmaMax;
+  const init = ms.space === 'vp' && maxDenoise ? Math.sqrt(1 + s0 * s0) : s0;
+  return {
+    space: ms.space,
+    sigmas: [...levels],
+    timesteps: levels.slice(0, -1).map(comfyTimestepOf(ms, units)),
+    origin,
+    initNoiseSigma: init,
+    offGridTimesteps: 'comfyui',
+  };
+}
+
+/** A level's model timestep as ComfyUI feeds it, in the model's own units (fraction: FLUX-kind pipelines). */
+export function comfyTimestepOf(ms: ComfyModelSampling, units: TimestepUnits): (sigma: number) => number {
+  return (sigma) => f32(toModelTimestep(ms.timestep(sigma), ms.trainSteps, units));
+}
+
+/**
+ * The Sampler's timestep for levels between grid levels on a ComfyUI grid. Built on first use: most
+ * solvers evaluate only grid levels, and a FLUX table needs the image size.
+ */
+export function comfyTimestepAt(cfg: SchedulerConfig, space: SigmaSpace, units: TimestepUnits, imageSeqLen?: number): (sigma: number) => number {
+  let at: ((sigma: number) => number) | undefined;
+  return (sigma) => (at ??= comfyTimestepOf(comfyModelSampling(cfg, space, imageSeqLen), units))(sigma);
+}

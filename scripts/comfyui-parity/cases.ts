@@ -1,0 +1,174 @@
+/**
+ * The cases of the ComfyUI parity check (README.md beside this file):
+ *  - grid cases: the levels a KSampler setting gives (scheduler, steps, denoise, dropped second-to-last
+ *    level) on a model's table, VP or flow, FLUX's shifted table included; compared level by level;
+ *  - run cases: a whole KSampler run on an embedded analytic model, from ComfyUI's seed (its prepare_noise,
+ *    and for ancestral steps its CPU noise sampler) to the final latent, against our Schedule (ComfyUI) ->
+ *    Sampler graph with noise_generator comfyui and the matching solver.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { COMFY_SCHEDULERS, type ComfyScheduler } from '../../nodes/sampling/comfy-schedules.ts';
+
+export type ComfyModel = 'gaussian-vp' | 'gaussian-vp-continuous' | 'gaussian-rf';
+export const COMFY_MODELS: readonly ComfyModel[] = ['gaussian-vp', 'gaussian-vp-continuous', 'gaussian-rf'];
+
+/** ComfyUI sampler names and the solver of ours (with its options) that takes the same steps on the same levels. */
+export const COMFY_SAMPLER_SOLVERS: Record<string, { solver: string; params?: Record<string, string> }> = {
+  euler: { solver: 'euler' },
+  ddim: { solver: 'euler' }, // ComfyUI's ddim is k-diffusion's Euler (the same DDIM step in VE variables)
+  euler_ancestral: { solver: 'euler_ancestral' },
+  heun: { solver: 'heun' },
+  lms: { solver: 'lms', params: { lms_final_step: 'denoise' } }, // its step onto 0 returns the x0 prediction
+  dpmpp_2m: { solver: 'dpmpp_2m' },
+};
+
+export interface GridCase {
+  id: string;
+  space: 'vp' | 'flow';
+  /** The scheduler_config.json ComfyUI's model sampling is built from. */
+  config: Record<string, unknown>;
+  /** FLUX (use_dynamic_shifting): the image token count its shift comes from. */
+  tokens?: number;
+  scheduler: ComfyScheduler;
+  steps: number;
+  denoise: number;
+  discardPenultimate: boolean;
+}
+
+export interface RunCase {
+  id: string;
+  model: ComfyModel;
+  /** Keys merged over the model's scheduler_config.json. */
+  config: Record<string, unknown>;
+  scheduler: ComfyScheduler;
+  steps: number;
+  /** KSampler denoise; below 1 the run starts from the init latent noised to the first level (img2img). */
+  denoise: number;
+  /** ComfyUI sampler name (a key of COMFY_SAMPLER_SOLVERS). */
+  sampler: string;
+  seed: number;
+  batch: number;
+}
+
+const SD15 = { beta_schedule: 'scaled_linear', beta_start: 0.00085, beta_end: 0.012, num_train_timesteps: 1000 };
+
+export function gridCases(): GridCase[] {
+  const out: GridCase[] = [];
+  const add = (tag: string, space: 'vp' | 'flow', config: Record<string, unknown>, more: Partial<GridCase> & { tokens?: number } = {}) => {
+    for (const scheduler of COMFY_SCHEDULERS) {
+      for (const steps of [1, 4, 12, 30]) {
+        // ComfyUI's kl_optimal divides by steps - 1: one step gives NaN there (ours: the top level).
+        if (scheduler === 'kl_optimal' && steps === 1) continue;
+        const c: GridCase = { id: '', space, config, scheduler, steps, denoise: 1, discardPenultimate: false, ...more };
+        c.id = `grid-${tag}-${scheduler}-${steps}${c.denoise < 1 ? `-d${c.denoise}` : ''}${c.discardPenultimate ? '-discard' : ''}`;
+        out.push(c);
+      }
+    }
+  };
+  add('sd15', 'vp', SD15);
+  add('sd15', 'vp', SD15, { denoise: 0.6 });
+  add('sd15', 'vp', SD15, { discardPenultimate: true });
+  add('linear', 'vp', { beta_schedule: 'linear', beta_start: 0.0001, beta_end: 0.02 });
+  add('zsnr', 'vp', { ...SD15, rescale_betas_zero_snr: true });
+  add('sd3', 'flow', { _class_name: 'FlowMatchEulerDiscreteScheduler', shift: 3.0 });
+  add('sd3', 'flow', { _class_name: 'FlowMatchEulerDiscreteScheduler', shift: 3.0 }, { denoise: 0.75 });
+  add('flux-1024', 'flow', { _class_name: 'FlowMatchEulerDiscreteScheduler', use_dynamic_shifting: true, base_shift: 0.5, max_shift: 1.15 }, { tokens: 4096 });
+  add('flux-512', 'flow', { _class_name: 'FlowMatchEulerDiscreteScheduler', use_dynamic_shifting: true, base_shift: 0.5, max_shift: 1.15 }, { tokens: 1024 });
+  return out;
+}
+
+export function runCases(): RunCase[] {
+  const out: RunCase[] = [];
+  const add = (model: ComfyModel, sampler: string, scheduler: ComfyScheduler, steps: number, more: Partial<RunCase> = {}) => {
+    const c: RunCase = { id: '', model, config: {}, scheduler, steps, denoise: 1, sampler, seed: 0, batch: 1, ...more };
+    const tag = model === 'gaussian-vp' ? 'vp' : model === 'gaussian-vp-continuous' ? 'vpc' : 'rf';
+    c.id = `run-${tag}-${sampler}-${scheduler}-${steps}${c.denoise < 1 ? `-d${c.denoise}` : ''}${c.batch > 1 ? `-b${c.batch}` : ''}${more.config ? '-' + Object.keys(more.config).join('-') : ''}`;
+    c.seed = parseInt(createHash('sha256').update(c.id).digest('hex').slice(0, 8), 16);
+    out.push(c);
+  };
+  for (const scheduler of COMFY_SCHEDULERS) {
+    add('gaussian-vp', 'euler', scheduler, 12);
+    add('gaussian-vp', 'dpmpp_2m', scheduler, 12);
+  }
+  for (const scheduler of ['normal', 'karras'] as const) {
+    for (const sampler of ['ddim', 'euler_ancestral', 'heun', 'lms']) add('gaussian-vp', sampler, scheduler, 10);
+    add('gaussian-vp-continuous', 'dpmpp_2m', scheduler, 20);
+  }
+  add('gaussian-vp', 'euler', 'normal', 10, { denoise: 0.6 });
+  add('gaussian-vp', 'dpmpp_2m', 'karras', 10, { denoise: 0.5 });
+  add('gaussian-vp', 'euler_ancestral', 'normal', 8, { batch: 2 });
+  add('gaussian-vp', 'dpmpp_2m', 'karras', 15, { config: { prediction_type: 'v_prediction' } });
+  add('gaussian-vp', 'euler', 'normal', 10, { config: { prediction_type: 'v_prediction', rescale_betas_zero_snr: true } });
+  for (const scheduler of ['simple', 'normal', 'beta', 'karras'] as const) add('gaussian-rf', 'euler', scheduler, 10);
+  add('gaussian-rf', 'heun', 'simple', 8);
+  add('gaussian-rf', 'euler', 'simple', 10, { denoise: 0.7 });
+  return out;
+}
+
+/** What check.py needs about a run case. */
+export interface RunEntry {
+  id: string;
+  model_file: string;
+  config: Record<string, unknown>;
+  space: 'vp' | 'flow';
+  time_units: string;
+  scheduler: string;
+  steps: number;
+  denoise: number;
+  sampler: string;
+  seed: number;
+  latent_shape: number[];
+  init: string | null;
+}
+
+export function latentShape(c: RunCase): number[] {
+  return [c.batch, 3, 16, 16];
+}
+
+/** The model folder a run case loads: the model's own, or a copy of it with the changed scheduler config. */
+export async function caseModelFolder(dir: string, c: RunCase): Promise<string> {
+  const base = path.join(dir, 'models', c.model);
+  if (Object.keys(c.config).length === 0) return base;
+  const config = { ...JSON.parse(await fs.readFile(path.join(base, 'scheduler/scheduler_config.json'), 'utf8')), ...c.config };
+  const folder = path.join(dir, 'configs', createHash('sha256').update(c.model + JSON.stringify(config)).digest('hex').slice(0, 12));
+  await fs.mkdir(path.join(folder, 'scheduler'), { recursive: true });
+  await fs.copyFile(path.join(base, 'model_index.json'), path.join(folder, 'model_index.json'));
+  const net = (await fs.stat(path.join(base, 'unet')).then(() => true, () => false)) ? 'unet' : 'transformer';
+  await fs.rm(path.join(folder, net), { recursive: true, force: true });
+  await fs.cp(path.join(base, net), path.join(folder, net), { recursive: true });
+  await fs.writeFile(path.join(folder, 'scheduler/scheduler_config.json'), JSON.stringify(config, null, 2));
+  return folder;
+}
+
+/** Our graph for a run case: Schedule (ComfyUI) -> Sampler (ComfyUI's noise) -> Save Latent "<id>.npy". */
+export function runGraph(c: RunCase, modelFolder: string, initFile: string | null): Record<string, unknown> {
+  const node = (id: string, type: string, params: Record<string, unknown>, x: number, y: number) => ({ id, type, position: { x, y }, params });
+  const edge = (id: string, source: string, sourcePort: string, target: string, targetPort: string) => ({ id, source, sourcePort, target, targetPort });
+  const mapped = COMFY_SAMPLER_SOLVERS[c.sampler];
+  if (!mapped) throw new Error(`comfyui parity case ${c.id}: no solver for ComfyUI sampler "${c.sampler}"`);
+  const img2img = c.denoise < 1;
+  return {
+    format: 'flowstudio-graph',
+    schemaVersion: 1,
+    metadata: { name: `comfyui parity ${c.id}`, description: '', author: 'FlowStudio', tags: ['parity'], created: '2026-11-28T00:00:00Z', modified: '2026-11-28T00:00:00Z', appVersion: '0.1.0' },
+    nodes: [
+      node('model', 'LoadModel', { model: modelFolder }, 0, 0),
+      initFile ? node('latent', 'LoadLatent', { path: initFile }, 0, 160) : node('latent', 'EmptyLatent', { batch: c.batch, channels: 3, height: 16, width: 16 }, 0, 160),
+      node('schedule', 'ComfySchedule', { scheduler: c.scheduler, steps: c.steps, denoise: c.denoise }, 0, 320),
+      node('sampler', 'Sampler', { solver: mapped.solver, ...mapped.params, seed: c.seed, noise_generator: 'comfyui', start: img2img ? 'img2img' : 'noise', denoise: 1 }, 320, 40),
+      node('save', 'SaveLatent', { filename: `${c.id}.npy` }, 640, 40),
+    ],
+    edges: [
+      edge('e1', 'model', 'model', 'sampler', 'model'),
+      edge('e2', 'latent', 'latent', 'sampler', 'latent'),
+      edge('e3', 'model', 'model', 'schedule', 'model'),
+      edge('e4', 'schedule', 'sigmas', 'sampler', 'sigmas'),
+      edge('e5', 'sampler', 'latent', 'save', 'latent'),
+    ],
+    groups: [],
+    viewport: { x: 0, y: 0, zoom: 1 },
+    subgraphs: {},
+  };
+}

@@ -1,0 +1,237 @@
+"""
+Runs the cases prepare.ts wrote with ComfyUI's own code and compares them with ours (README.md here).
+
+    COMFYUI_SRC=/path/to/ComfyUI python3 scripts/comfyui-parity/check.py out/comfyui-parity \
+        [--save-refs test/fixtures/comfyui-parity] [--only REGEX]
+
+ComfyUI is loaded from its source tree (COMFYUI_SRC), not installed: its scheduler functions and KSampler
+classes are taken from comfy/samplers.py and prepare_noise from comfy/sample.py by name (those modules
+import the whole app), comfy/model_sampling.py and comfy/k_diffusion/sampling.py are imported with stubs for
+the app modules they import but these cases never reach (model patcher, model management, torchsde).
+
+Grid cases: KSampler(model, steps, device, sampler, scheduler, denoise).sigmas on a model sampling built
+from the case's scheduler config (ComfyUI's classes: ModelSamplingDiscrete + EPS / V_PREDICTION,
+ModelSamplingDiscreteFlow or ModelSamplingFlux + CONST). Run cases: what comfy.sample.sample does for an
+unconditional model: prepare_noise(latent, seed), the KSampler's sigmas, sampler_object(name).sample(...)
+with the model called as BaseModel._apply_model calls its network (calculate_input, timestep(sigma),
+calculate_denoised), here an ONNX file through onnxruntime.
+"""
+import argparse
+import ast
+import json
+import math
+import os
+import re
+import sys
+import types
+
+import numpy as np
+import onnxruntime as ort
+import torch
+
+ORT_DTYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16, "tensor(int64)": np.int64, "tensor(int32)": np.int32}
+
+
+def stub(name, **attrs):
+    m = types.ModuleType(name)
+    m.__dict__.update(attrs)
+    sys.modules[name] = m
+    return m
+
+
+def defs_from(file, names, namespace):
+    """Executes the named top-level definitions of a source file in `namespace` (in file order)."""
+    src = open(file).read()
+    tree = ast.parse(src)
+    wanted = []
+    for node in tree.body:
+        name = getattr(node, "name", None)
+        if name is None and isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            name = node.targets[0].id
+        if name in names:
+            wanted.append(ast.get_source_segment(src, node))
+    missing = set(names) - {n for n in names if any(re.match(rf"(def|class)\s+{n}\b|{n}\s*=", w) for w in wanted)}
+    if missing:
+        raise RuntimeError(f"{file}: definitions not found: {sorted(missing)}")
+    exec(compile("\n\n".join(wanted), file, "exec"), namespace)
+    return namespace
+
+
+def load_comfy(src):
+    """ComfyUI's model sampling classes, k-diffusion samplers, schedulers and KSampler, from its source tree."""
+    import numpy
+    import scipy.stats
+    from functools import partial
+    from typing import Callable, NamedTuple
+
+    sys.path.insert(0, src)
+    util = defs_from(os.path.join(src, "comfy/ldm/modules/diffusionmodules/util.py"), ["make_beta_schedule", "betas_for_alpha_bar"], {"torch": torch, "np": np, "math": math})
+    stub("torchsde")
+    stub("comfy.ldm.modules.diffusionmodules.util", make_beta_schedule=util["make_beta_schedule"])
+    for name in ("comfy.model_patcher", "comfy.model_management", "comfy.utils"):
+        stub(name)
+    import comfy.model_sampling as model_sampling
+    import comfy.k_diffusion.sampling as k_sampling
+
+    ns = {
+        "torch": torch, "math": math, "numpy": numpy, "scipy": scipy, "partial": partial, "Callable": Callable, "NamedTuple": NamedTuple,
+        "k_diffusion_sampling": k_sampling, "uni_pc": None, "comfy": sys.modules["comfy"], "logging": __import__("logging"),
+    }
+    defs_from(
+        os.path.join(src, "comfy/samplers.py"),
+        ["KSamplerX0Inpaint", "simple_scheduler", "ddim_scheduler", "normal_scheduler", "beta_scheduler", "linear_quadratic_schedule",
+         "kl_optimal_scheduler", "Sampler", "KSAMPLER", "ksampler", "SchedulerHandler", "SCHEDULER_HANDLERS", "SCHEDULER_NAMES",
+         "calculate_sigmas", "sampler_object", "KSAMPLER_NAMES", "SAMPLER_NAMES", "KSampler"],
+        ns,
+    )
+    ns["np"] = np
+    defs_from(os.path.join(src, "comfy/sample.py"), ["prepare_noise"], ns)
+    return model_sampling, k_sampling, ns
+
+
+def flux_mu(cfg, tokens):
+    """ComfyUI's ModelSamplingFlux node: shift from the image size (its width * height / 256 is the token count)."""
+    base, top = cfg.get("base_shift", 0.5), cfg.get("max_shift", 1.15)
+    lo, hi = cfg.get("base_image_seq_len", 256), cfg.get("max_image_seq_len", 4096)
+    m = (top - base) / (hi - lo)
+    return tokens * m + (base - m * lo)
+
+
+def model_sampling_for(ms_mod, space, cfg, tokens=None):
+    """The model sampling ComfyUI would build for a model with this diffusers scheduler config."""
+    if space == "vp":
+        schedule = {"scaled_linear": "linear", "linear": "sqrt_linear"}[cfg.get("beta_schedule", "linear")]
+        settings = {
+            "beta_schedule": schedule,
+            "linear_start": cfg.get("beta_start", 0.0001),
+            "linear_end": cfg.get("beta_end", 0.02),
+            "timesteps": cfg.get("num_train_timesteps", 1000),
+            "zsnr": bool(cfg.get("rescale_betas_zero_snr", False)),
+        }
+        kind = ms_mod.V_PREDICTION if cfg.get("prediction_type") == "v_prediction" else ms_mod.EPS
+        cls = type("ModelSampling", (ms_mod.ModelSamplingDiscrete, kind), {})
+    elif cfg.get("use_dynamic_shifting", False):
+        settings = {"shift": flux_mu(cfg, tokens)}
+        cls = type("ModelSampling", (ms_mod.ModelSamplingFlux, ms_mod.CONST), {})
+    else:
+        settings = {"shift": cfg.get("shift", 1.0), "multiplier": 1000}
+        cls = type("ModelSampling", (ms_mod.ModelSamplingDiscreteFlow, ms_mod.CONST), {})
+    return cls(types.SimpleNamespace(sampling_settings=settings))
+
+
+class FakeModel:
+    """What KSampler asks of its model: the model sampling object."""
+
+    def __init__(self, ms):
+        self.ms = ms
+
+    def get_model_object(self, name):
+        assert name == "model_sampling"
+        return self.ms
+
+
+def ksampler_sigmas(ns, ms, scheduler, steps, denoise, sampler="euler"):
+    return ns["KSampler"](FakeModel(ms), steps, "cpu", sampler=sampler, scheduler=scheduler, denoise=denoise).sigmas
+
+
+class OnnxDenoiser:
+    """model_wrap for KSAMPLER.sample: BaseModel._apply_model's calls around an ONNX network."""
+
+    def __init__(self, file, ms, time_units, flux):
+        self.session = ort.InferenceSession(file, providers=["CPUExecutionProvider"])
+        inputs = self.session.get_inputs()
+        self.sample_name = inputs[0].name
+        self.t_name = inputs[1].name
+        self.t_dtype = ORT_DTYPES[inputs[1].type]
+        self.inner_model = types.SimpleNamespace(model_sampling=ms)
+        self.ms = ms
+        self.time_units = time_units
+        self.flux = flux
+        self.calls = 0
+
+    def __call__(self, x, sigma, model_options={}, seed=None, **_):
+        ms = self.ms
+        xc = ms.calculate_input(sigma, x)
+        t = ms.timestep(sigma).float()
+        # The network's timestep in its own units: ModelSamplingFlux's t is sigma (the ONNX model takes t * 1000
+        # unless its folder says its timesteps are fractions); the others' are already in training steps.
+        if self.flux and self.time_units != "fraction":
+            t = t * 1000
+        elif not self.flux and self.time_units == "fraction":
+            t = t / 1000
+        feeds = {self.sample_name: xc.numpy().astype(np.float32), self.t_name: np.array(t.numpy(), dtype=self.t_dtype).reshape(-1)[:1]}
+        self.calls += 1
+        out = torch.from_numpy(self.session.run(None, feeds)[0].astype(np.float32))
+        return ms.calculate_denoised(sigma, out.float(), x)
+
+
+def run_case(case, root, ms_mod, ns):
+    cfg = case["config"]
+    flux = case["space"] == "flow" and cfg.get("use_dynamic_shifting", False)
+    tokens = (case["latent_shape"][2] // 2) * (case["latent_shape"][3] // 2)
+    ms = model_sampling_for(ms_mod, case["space"], cfg, tokens)
+    sigmas = ksampler_sigmas(ns, ms, case["scheduler"], case["steps"], case["denoise"], case["sampler"])
+    latent = torch.zeros(case["latent_shape"]) if case["init"] is None else torch.from_numpy(np.load(os.path.join(root, case["init"])).astype(np.float32))
+    noise = ns["prepare_noise"](latent, case["seed"])
+    model = OnnxDenoiser(os.path.join(root, case["model_file"]), ms, case["time_units"], flux)
+    sampler = ns["sampler_object"](case["sampler"])
+    out = sampler.sample(model, sigmas, {"seed": case["seed"], "model_options": {}}, None, noise, latent, None, True)
+    return out.numpy(), model.calls, sigmas.numpy()
+
+
+def rel_l2(a, b):
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-30))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("dir")
+    ap.add_argument("--comfy", default=os.environ.get("COMFYUI_SRC"), help="a ComfyUI source tree (default $COMFYUI_SRC)")
+    ap.add_argument("--only")
+    ap.add_argument("--save-refs")
+    ap.add_argument("--tol", type=float, default=2e-4)
+    args = ap.parse_args()
+    if not args.comfy:
+        sys.exit("check.py: give the ComfyUI source tree with --comfy or COMFYUI_SRC")
+    ms_mod, _, ns = load_comfy(args.comfy)
+    manifest = json.load(open(os.path.join(args.dir, "manifest.json")))
+    keep = lambda c: not args.only or re.search(args.only, c["id"])
+    grids, runs, blob = [], [], bytearray()
+    failures = 0
+    for g in filter(keep, manifest["grids"]):
+        ms = model_sampling_for(ms_mod, g["space"], g["config"], g.get("tokens"))
+        sampler = "dpm_2" if g["discardPenultimate"] else "euler"
+        sig = ksampler_sigmas(ns, ms, g["scheduler"], g["steps"], g["denoise"], sampler)
+        # The model timestep ComfyUI feeds at each level a step starts from (scheduler units: flow t * 1000).
+        ts = ms.timestep(sig[:-1]).double() * (1000 if g["space"] == "flow" and g["config"].get("use_dynamic_shifting", False) else 1)
+        grids.append({"id": g["id"], "sigmas": [float(v) for v in sig], "timesteps": [float(v) for v in ts]})
+    print(f"{len(grids)} grids computed")
+    for c in filter(keep, manifest["runs"]):
+        ref, calls, sig = run_case(c, args.dir, ms_mod, ns)
+        ok = bool(np.isfinite(ref).all())
+        runs.append({"id": c["id"], "shape": list(ref.shape), "offset": len(blob) // 4, "calls": calls, "sigmas": [float(v) for v in sig]})
+        blob += ref.astype("<f4").tobytes()
+        if c.get("ours") is None:
+            status, dist = "ours-failed", float("nan")
+        else:
+            dist = rel_l2(np.load(os.path.join(args.dir, c["ours"])), ref)
+            status = "ok" if ok and dist < args.tol else "FAIL"
+        failures += status != "ok"
+        print(f"{status:>12}  {dist:.3e}  {c['id']}  ({calls} calls)")
+    print(f"\n{len(runs) - failures} of {len(runs)} runs within rel L2 {args.tol} of ComfyUI")
+    if args.save_refs:
+        os.makedirs(args.save_refs, exist_ok=True)
+        commit = os.environ.get("COMFYUI_COMMIT")
+        head = {"comfyui_commit": commit, "torch": torch.__version__, "onnxruntime": ort.__version__}
+        lines = [f' {json.dumps(k)}: {json.dumps(v)},' for k, v in head.items()]
+        body = lambda rows: ",\n".join(f"  {json.dumps(r)}" for r in rows)
+        text = "{\n" + "\n".join(lines) + '\n "grids": [\n' + body(grids) + '\n ],\n "runs": [\n' + body(runs) + "\n ]\n}\n"
+        open(os.path.join(args.save_refs, "refs.json"), "w").write(text)
+        open(os.path.join(args.save_refs, "refs.bin"), "wb").write(bytes(blob))
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+/**
+ * Our ComfyUI grids and runs against ComfyUI's own code. test/fixtures/comfyui-parity/refs.{json,bin} hold
+ * what scripts/comfyui-parity/check.py got from ComfyUI (the commit named in refs.json) for the cases in
+ * scripts/comfyui-parity/cases.ts:
+ *  - grids: KSampler(...).sigmas for a scheduler, steps, denoise and the dropped second-to-last level, on VP,
+ *    SD3-style and FLUX-style tables, and the model timestep ComfyUI feeds at each step's level;
+ *  - runs: whole KSampler runs on the embedded analytic models from ComfyUI's seed (prepare_noise, and its
+ *    CPU noise sampler for ancestral steps), compared with our Schedule (ComfyUI) -> Sampler graph.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Engine } from '../electron/engine/engine.ts';
+import { readGraphFile } from '../electron/engine/graph/io.ts';
+import { ensureEmbeddedModel } from '../electron/engine/models/embedded.ts';
+import { comfyModelSampling, comfySigmas, kSamplerLevels } from '../nodes/sampling/comfy-schedules.ts';
+import { gridCases, runCases } from '../scripts/comfyui-parity/cases.ts';
+import { prepareComfyDir, runEntry } from '../scripts/comfyui-parity/setup.ts';
+import { createTestEngine, tempDir, testCacheDir } from './helpers/engine.ts';
+import { relL2 } from './sampling-fake-model.ts';
+
+interface GridRef {
+  id: string;
+  sigmas: number[];
+  timesteps: number[];
+}
+interface RunRef {
+  id: string;
+  shape: number[];
+  offset: number;
+  calls: number;
+  sigmas: number[];
+}
+
+const FIXTURE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/comfyui-parity');
+const meta = JSON.parse(fs.readFileSync(path.join(FIXTURE, 'refs.json'), 'utf8')) as { comfyui_commit: string; grids: GridRef[]; runs: RunRef[] };
+const bytes = fs.readFileSync(path.join(FIXTURE, 'refs.bin'));
+const refData = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+const gridRefs = new Map(meta.grids.map((g) => [g.id, g]));
+const runRefs = new Map(meta.runs.map((r) => [r.id, r]));
+
+/** Levels agree to float32 rounding of ComfyUI's float32 arithmetic (interpolations, powers, tan). */
+const LEVEL_RTOL = 2e-6;
+const RUN_TOL = 2e-4;
+
+const grids = gridCases();
+const runs = runCases();
+
+describe(`ComfyUI grids (${meta.comfyui_commit.slice(0, 7)}): KSampler levels and model timesteps`, () => {
+  it('every case has a reference and every reference a case', () => {
+    expect(grids.filter((c) => !gridRefs.has(c.id)).map((c) => c.id)).toEqual([]);
+    expect(runs.filter((c) => !runRefs.has(c.id)).map((c) => c.id)).toEqual([]);
+    expect(meta.grids.length).toBe(grids.length);
+    expect(meta.runs.length).toBe(runs.length);
+  });
+
+  it.each(grids.map((c) => [c.id, c] as const))('%s', (_id, c) => {
+    const ref = gridRefs.get(c.id)!;
+    const ms = comfyModelSampling(c.config, c.space, c.tokens);
+    const levels = kSamplerLevels(ms, c.scheduler, c.steps, { denoise: c.denoise, discardPenultimate: c.discardPenultimate });
+    expect(levels.length).toBe(ref.sigmas.length);
+    levels.forEach((s, k) => {
+      const want = ref.sigmas[k];
+      expect(Math.abs(s - want), `level ${k}: ${s} vs ${want}`).toBeLessThanOrEqual(LEVEL_RTOL * Math.abs(want) + 1e-12);
+    });
+    if (levels.length < 2) return;
+    // The timestep each step's model call gets, in scheduler units (VP: the nearest training step, exactly).
+    const sig = comfySigmas(ms, levels, 'scheduler', c.id);
+    if (c.space === 'vp') expect(sig.timesteps).toEqual(ref.timesteps);
+    else sig.timesteps.forEach((t, k) => expect(Math.abs(t - ref.timesteps[k])).toBeLessThan(1e-6 * 1000));
+  });
+});
+
+describe('ComfyUI runs: Schedule (ComfyUI) -> Sampler (noise_generator comfyui) against KSampler', () => {
+  let dir: string;
+  let engine: Engine;
+  beforeAll(async () => {
+    dir = tempDir('fs-comfy-parity-');
+    await prepareComfyDir(dir, (name) => ensureEmbeddedModel(name, testCacheDir()));
+    engine = createTestEngine({ readRoots: [path.join(dir, 'graphs'), dir] });
+  });
+
+  it.each(runs.map((c) => [c.id, c] as const))('%s', async (_id, c) => {
+    const ref = runRefs.get(c.id)!;
+    const { graphFile } = await runEntry(dir, c);
+    const before = await engine.pool.stats();
+    const { summary, result } = await engine.execute({ graph: readGraphFile(graphFile) });
+    expect(summary.error?.message).toBeUndefined();
+    expect(summary.status).toBe('finished');
+    // The same levels as KSampler walked, and as many model calls.
+    const sigmas = result!.outputs.get('schedule')!.sigmas as { sigmas: number[] };
+    expect(sigmas.sigmas.length).toBe(ref.sigmas.length);
+    sigmas.sigmas.forEach((s, k) => expect(Math.abs(s - ref.sigmas[k])).toBeLessThanOrEqual(LEVEL_RTOL * Math.abs(ref.sigmas[k]) + 1e-12));
+    expect((await engine.pool.stats()).runs - before.runs).toBe(ref.calls);
+    const latent = result!.outputs.get('sampler')!.latent as { dims: readonly number[]; data: Float32Array };
+    expect([...latent.dims]).toEqual(ref.shape);
+    expect(relL2(latent.data, refData.subarray(ref.offset, ref.offset + latent.data.length))).toBeLessThan(RUN_TOL);
+  });
+});
