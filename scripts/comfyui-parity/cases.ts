@@ -84,8 +84,8 @@ export function runCases(): RunCase[] {
   const add = (model: ComfyModel, sampler: string, scheduler: ComfyScheduler, steps: number, more: Partial<RunCase> = {}) => {
     const c: RunCase = { id: '', model, config: {}, scheduler, steps, denoise: 1, sampler, seed: 0, batch: 1, ...more };
     const tag = model === 'gaussian-vp' ? 'vp' : model === 'gaussian-vp-continuous' ? 'vpc' : 'rf';
-    c.id = `run-${tag}-${sampler}-${scheduler}-${steps}${c.denoise < 1 ? `-d${c.denoise}` : ''}${c.batch > 1 ? `-b${c.batch}` : ''}${more.config ? '-' + Object.keys(more.config).join('-') : ''}`;
-    c.seed = parseInt(createHash('sha256').update(c.id).digest('hex').slice(0, 8), 16);
+    c.id = `run-${tag}-${sampler}-${scheduler}-${steps}${c.denoise < 1 ? `-d${c.denoise}` : ''}${c.batch > 1 ? `-b${c.batch}` : ''}${more.config ? '-' + Object.keys(more.config).join('-') : ''}${more.seed !== undefined ? `-seed${more.seed}` : ''}`;
+    c.seed = more.seed ?? parseInt(createHash('sha256').update(c.id).digest('hex').slice(0, 8), 16);
     out.push(c);
   };
   for (const scheduler of COMFY_SCHEDULERS) {
@@ -96,6 +96,8 @@ export function runCases(): RunCase[] {
     for (const sampler of ['ddim', 'euler_ancestral', 'heun', 'lms']) add('gaussian-vp', sampler, scheduler, 10);
     add('gaussian-vp-continuous', 'dpmpp_2m', scheduler, 20);
   }
+  // examples/comfyui-dpmpp2m-karras.json's run.
+  add('gaussian-vp', 'dpmpp_2m', 'karras', 20, { seed: 42 });
   add('gaussian-vp', 'euler', 'normal', 10, { denoise: 0.6 });
   add('gaussian-vp', 'dpmpp_2m', 'karras', 10, { denoise: 0.5 });
   add('gaussian-vp', 'euler_ancestral', 'normal', 8, { batch: 2 });
