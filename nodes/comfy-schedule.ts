@@ -4,7 +4,7 @@
  * noise_generator comfyui) and the matching solver, a run starts from ComfyUI's noise and takes its steps.
  */
 import { defineNode, NodeInputError } from './core/types.ts';
-import { COMFY_SCHEDULERS, comfyModelSampling, comfySigmas, kSamplerLevels } from './sampling/comfy-schedules.ts';
+import { COMFY_SAMPLER_NAMES, COMFY_SCHEDULERS, comfyModelSampling, comfySigmas, samplerLevels } from './sampling/comfy-schedules.ts';
 import { sigmaSpace, timestepUnits } from './sampling/model-time.ts';
 import { imageSeqLenOfLatent } from './sampling/schedule-flow.ts';
 
@@ -14,7 +14,7 @@ export const ComfySchedule = defineNode({
   title: 'Schedule (ComfyUI)',
   category: 'sampling',
   description:
-    'The noise levels a ComfyUI KSampler walks: its scheduler (normal, karras, simple, ...), steps and denoise, with its model timesteps (the nearest training step on VP models). Feed a Sampler whose solver is the ComfyUI sampler\'s: euler (also ComfyUI\'s ddim), euler_ancestral, heun, lms or dpmpp_2m; start noise, or img2img with the Sampler\'s denoise at 1 (the cut is made here).',
+    'The noise levels a ComfyUI KSampler walks: its scheduler (normal, karras, simple, ...), steps and denoise, with its model timesteps (the nearest training step on VP models). Feed a Sampler set to the ComfyUI sampler\'s solver (see the sampler option) with noise_generator comfyui; start noise, or img2img with the Sampler\'s denoise at 1 (the cut is made here).',
   inputs: {
     model: { type: 'MODEL' },
     latent: { type: 'LATENT', optional: true, help: 'FLUX-type models (use_dynamic_shifting): the shift comes from this latent\'s size, as ComfyUI\'s ModelSamplingFlux node sets it' },
@@ -34,11 +34,12 @@ export const ComfySchedule = defineNode({
       label: 'Denoise',
       help: 'Below 1: the last steps of a longer schedule (int(steps / denoise) steps), as KSampler cuts it for img2img',
     },
-    discard_penultimate: {
-      kind: 'boolean',
-      default: false,
-      label: 'Drop second-to-last level',
-      help: 'KSampler does this for dpm_2, dpm_2_ancestral, uni_pc and uni_pc_bh2: one step more, without its second-to-last level',
+    sampler: {
+      kind: 'enum',
+      options: COMFY_SAMPLER_NAMES,
+      default: 'euler',
+      label: 'ComfyUI sampler',
+      help: 'The KSampler\'s sampler_name, for its grid rules (uni_pc and uni_pc_bh2 take one step more without the second-to-last level, and stop at 0.001). Set the Sampler to match: euler and ddim -> euler; euler_ancestral, heun, dpmpp_2m -> the same; lms -> lms with LMS step onto 0 = denoise; uni_pc / uni_pc_bh2 -> unipc, order 3, variant bh1 / bh2',
     },
   },
   async execute(_ctx, inputs, params) {
@@ -51,7 +52,7 @@ export const ComfySchedule = defineNode({
     } catch (e) {
       throw new NodeInputError((e as Error).message, 'latent');
     }
-    const levels = kSamplerLevels(ms, params.scheduler, params.steps, { denoise: params.denoise, discardPenultimate: params.discard_penultimate });
+    const levels = samplerLevels(ms, params.sampler, params.scheduler, params.steps, params.denoise);
     if (levels.length < 2) throw new NodeInputError('denoise 0 leaves no steps to take');
     return { sigmas: comfySigmas(ms, levels, timestepUnits(model.modelIndex), `ComfyUI ${params.scheduler}`) };
   },

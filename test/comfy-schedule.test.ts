@@ -9,7 +9,7 @@ import type { ExecContext } from '../nodes/core/types.ts';
 import type { ModelHandle, SchedulerConfig } from '../nodes/core/values.ts';
 import { ComfySchedule } from '../nodes/comfy-schedule.ts';
 import { createDefaultRegistry } from '../nodes/index.ts';
-import { comfyLevels, comfyModelSampling, comfySigmas, comfyTimestepAt, kSamplerLevels } from '../nodes/sampling/comfy-schedules.ts';
+import { COMFY_SAMPLERS, comfyLevels, comfyModelSampling, comfySigmas, comfyTimestepAt, kSamplerLevels } from '../nodes/sampling/comfy-schedules.ts';
 import { createDenoiseFn } from '../nodes/sampling/denoiser.ts';
 import { createGaussianParams, seededNormals } from '../nodes/sampling/gaussian.ts';
 import { createLms } from '../nodes/sampling/lms.ts';
@@ -25,7 +25,7 @@ function handle(scheduler: SchedulerConfig, modelIndex: Record<string, unknown> 
   return { key: 'm', name: 'm', folder: '/m', modelIndex, scheduler, denoiserKind: 'unet', denoiser: undefined as never };
 }
 type Params = Parameters<typeof ComfySchedule.execute>[2];
-const DEFAULTS: Params = { scheduler: 'normal', steps: 20, denoise: 1, discard_penultimate: false };
+const DEFAULTS: Params = { scheduler: 'normal', steps: 20, denoise: 1, sampler: 'euler' };
 const run = async (model: ModelHandle, params: Partial<Params>, latent?: Tensor) => (await ComfySchedule.execute(ctx, { model, latent }, { ...DEFAULTS, ...params })).sigmas;
 
 describe('ComfyUI model sampling (SD 1.x table)', () => {
@@ -93,6 +93,15 @@ describe('Schedule (ComfyUI) node', () => {
     // A larger image shifts the levels up (mu grows with the token count); FLUX pipelines take t / 1000.
     expect(large.sigmas[2]).toBeGreaterThan(small.sigmas[2]);
     expect(small.timesteps[1]).toBeCloseTo(small.sigmas[1], 6);
+  });
+
+  it('uni_pc: one step more without the second-to-last level, ending at 0.001 (ComfyUI sample_unipc)', async () => {
+    const plain = await run(handle(SD), { scheduler: 'karras', steps: 9 });
+    const unipc = await run(handle(SD), { scheduler: 'karras', steps: 8, sampler: 'uni_pc' });
+    expect(unipc.sigmas.length).toBe(9);
+    expect(unipc.sigmas.slice(0, 8)).toEqual(plain.sigmas.slice(0, 8));
+    expect(unipc.sigmas[8]).toBe(0.001);
+    expect(COMFY_SAMPLERS.uni_pc_bh2).toEqual({ solver: 'unipc', params: { unipc_order: '3', unipc_variant: 'bh2', unipc_form: 'data' } });
   });
 
   it('refuses denoise 0 with the reason', async () => {

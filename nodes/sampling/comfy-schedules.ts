@@ -29,7 +29,27 @@ export const COMFY_SCHEDULERS = ['simple', 'sgm_uniform', 'karras', 'exponential
 export type ComfyScheduler = (typeof COMFY_SCHEDULERS)[number];
 
 /** KSampler's samplers that take one step more and drop the second-to-last level (DISCARD_PENULTIMATE_SIGMA_SAMPLERS). */
-export const COMFY_DISCARD_PENULTIMATE = ['dpm_2', 'dpm_2_ancestral', 'uni_pc', 'uni_pc_bh2'] as const;
+export const COMFY_DISCARD_PENULTIMATE: readonly string[] = ['dpm_2', 'dpm_2_ancestral', 'uni_pc', 'uni_pc_bh2'];
+
+/** ComfyUI's UniPC samplers stop at this level instead of 0 (sample_unipc replaces a final 0 with it). */
+export const COMFY_UNIPC_END = 0.001;
+
+/**
+ * ComfyUI samplers a Sampler reproduces on these grids, with the solver and options that take the same steps:
+ * k-diffusion's Euler (ComfyUI's ddim is the same step), Euler ancestral, Heun, DPM++ 2M, LMS (whose step onto
+ * 0 returns the x0 prediction in ComfyUI), and ComfyUI's UniPC (order 3, bh1 or bh2, data prediction).
+ */
+export const COMFY_SAMPLERS: Readonly<Record<string, { solver: string; params: Readonly<Record<string, string | number>> }>> = {
+  euler: { solver: 'euler', params: {} },
+  ddim: { solver: 'euler', params: {} },
+  euler_ancestral: { solver: 'euler_ancestral', params: {} },
+  heun: { solver: 'heun', params: {} },
+  dpmpp_2m: { solver: 'dpmpp_2m', params: {} },
+  lms: { solver: 'lms', params: { lms_final_step: 'denoise' } },
+  uni_pc: { solver: 'unipc', params: { unipc_order: '3', unipc_variant: 'bh1', unipc_form: 'data' } },
+  uni_pc_bh2: { solver: 'unipc', params: { unipc_order: '3', unipc_variant: 'bh2', unipc_form: 'data' } },
+};
+export const COMFY_SAMPLER_NAMES = Object.keys(COMFY_SAMPLERS);
 
 /** A model's level table as ComfyUI keeps it, with its timestep <-> level maps. */
 export interface ComfyModelSampling {
@@ -294,7 +314,7 @@ export function comfyLevels(ms: ComfyModelSampling, scheduler: ComfyScheduler, s
 }
 
 export interface KSamplerGridOptions {
-  /** KSampler drops the second-to-last level for dpm_2, dpm_2_ancestral, uni_pc and uni_pc_bh2. */
+  /** KSampler drops the second-to-last level for dpm_2, dpm_2_ancestral, uni_pc and uni_pc_bh2 (see samplerLevels). */
   discardPenultimate?: boolean;
   /** KSampler's denoise: below 1, the last steps + 1 levels of an int(steps / denoise)-step schedule. */
   denoise?: number;
@@ -313,6 +333,16 @@ export function kSamplerLevels(ms: ComfyModelSampling, scheduler: ComfyScheduler
   if (denoise <= 0) return [];
   const all = calc(Math.trunc(steps / denoise));
   return all.slice(-(steps + 1));
+}
+
+/**
+ * The levels a KSampler with this sampler name walks: its grid rules (the dropped second-to-last level),
+ * and UniPC's end at 0.001 instead of 0.
+ */
+export function samplerLevels(ms: ComfyModelSampling, sampler: string, scheduler: ComfyScheduler, steps: number, denoise = 1): number[] {
+  const levels = kSamplerLevels(ms, scheduler, steps, { denoise, discardPenultimate: COMFY_DISCARD_PENULTIMATE.includes(sampler) });
+  if (sampler.startsWith('uni_pc') && levels.length > 1 && levels[levels.length - 1] === 0) levels[levels.length - 1] = COMFY_UNIPC_END;
+  return levels;
 }
 
 /**

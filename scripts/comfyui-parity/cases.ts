@@ -9,20 +9,10 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { COMFY_SCHEDULERS, type ComfyScheduler } from '../../nodes/sampling/comfy-schedules.ts';
+import { COMFY_SAMPLERS, COMFY_SCHEDULERS, type ComfyScheduler } from '../../nodes/sampling/comfy-schedules.ts';
 
 export type ComfyModel = 'gaussian-vp' | 'gaussian-vp-continuous' | 'gaussian-rf';
 export const COMFY_MODELS: readonly ComfyModel[] = ['gaussian-vp', 'gaussian-vp-continuous', 'gaussian-rf'];
-
-/** ComfyUI sampler names and the solver of ours (with its options) that takes the same steps on the same levels. */
-export const COMFY_SAMPLER_SOLVERS: Record<string, { solver: string; params?: Record<string, string> }> = {
-  euler: { solver: 'euler' },
-  ddim: { solver: 'euler' }, // ComfyUI's ddim is k-diffusion's Euler (the same DDIM step in VE variables)
-  euler_ancestral: { solver: 'euler_ancestral' },
-  heun: { solver: 'heun' },
-  lms: { solver: 'lms', params: { lms_final_step: 'denoise' } }, // its step onto 0 returns the x0 prediction
-  dpmpp_2m: { solver: 'dpmpp_2m' },
-};
 
 export interface GridCase {
   id: string;
@@ -46,7 +36,7 @@ export interface RunCase {
   steps: number;
   /** KSampler denoise; below 1 the run starts from the init latent noised to the first level (img2img). */
   denoise: number;
-  /** ComfyUI sampler name (a key of COMFY_SAMPLER_SOLVERS). */
+  /** ComfyUI sampler name (a key of COMFY_SAMPLERS). */
   sampler: string;
   seed: number;
   batch: number;
@@ -96,6 +86,11 @@ export function runCases(): RunCase[] {
     for (const sampler of ['ddim', 'euler_ancestral', 'heun', 'lms']) add('gaussian-vp', sampler, scheduler, 10);
     add('gaussian-vp-continuous', 'dpmpp_2m', scheduler, 20);
   }
+  for (const sampler of ['uni_pc', 'uni_pc_bh2']) {
+    for (const scheduler of ['normal', 'karras', 'simple'] as const) add('gaussian-vp', sampler, scheduler, 12);
+    add('gaussian-vp-continuous', sampler, 'karras', 20);
+  }
+  add('gaussian-vp', 'uni_pc_bh2', 'normal', 10, { denoise: 0.6 });
   // examples/comfyui-dpmpp2m-karras.json's run.
   add('gaussian-vp', 'dpmpp_2m', 'karras', 20, { seed: 42 });
   add('gaussian-vp', 'euler', 'normal', 10, { denoise: 0.6 });
@@ -148,7 +143,7 @@ export async function caseModelFolder(dir: string, c: RunCase): Promise<string> 
 export function runGraph(c: RunCase, modelFolder: string, initFile: string | null): Record<string, unknown> {
   const node = (id: string, type: string, params: Record<string, unknown>, x: number, y: number) => ({ id, type, position: { x, y }, params });
   const edge = (id: string, source: string, sourcePort: string, target: string, targetPort: string) => ({ id, source, sourcePort, target, targetPort });
-  const mapped = COMFY_SAMPLER_SOLVERS[c.sampler];
+  const mapped = COMFY_SAMPLERS[c.sampler];
   if (!mapped) throw new Error(`comfyui parity case ${c.id}: no solver for ComfyUI sampler "${c.sampler}"`);
   const img2img = c.denoise < 1;
   return {
@@ -158,7 +153,7 @@ export function runGraph(c: RunCase, modelFolder: string, initFile: string | nul
     nodes: [
       node('model', 'LoadModel', { model: modelFolder }, 0, 0),
       initFile ? node('latent', 'LoadLatent', { path: initFile }, 0, 160) : node('latent', 'EmptyLatent', { batch: c.batch, channels: 3, height: 16, width: 16 }, 0, 160),
-      node('schedule', 'ComfySchedule', { scheduler: c.scheduler, steps: c.steps, denoise: c.denoise }, 0, 320),
+      node('schedule', 'ComfySchedule', { scheduler: c.scheduler, steps: c.steps, denoise: c.denoise, sampler: c.sampler }, 0, 320),
       node('sampler', 'Sampler', { solver: mapped.solver, ...mapped.params, seed: c.seed, noise_generator: 'comfyui', start: img2img ? 'img2img' : 'noise', denoise: 1 }, 320, 40),
       node('save', 'SaveLatent', { filename: `${c.id}.npy` }, 640, 40),
     ],

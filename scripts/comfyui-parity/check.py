@@ -72,10 +72,11 @@ def load_comfy(src):
         stub(name)
     import comfy.model_sampling as model_sampling
     import comfy.k_diffusion.sampling as k_sampling
+    import comfy.extra_samplers.uni_pc as uni_pc
 
     ns = {
         "torch": torch, "math": math, "numpy": numpy, "scipy": scipy, "partial": partial, "Callable": Callable, "NamedTuple": NamedTuple,
-        "k_diffusion_sampling": k_sampling, "uni_pc": None, "comfy": sys.modules["comfy"], "logging": __import__("logging"),
+        "k_diffusion_sampling": k_sampling, "uni_pc": uni_pc, "comfy": sys.modules["comfy"], "logging": __import__("logging"),
     }
     defs_from(
         os.path.join(src, "comfy/samplers.py"),
@@ -192,10 +193,20 @@ def main():
     ap.add_argument("--only")
     ap.add_argument("--save-refs")
     ap.add_argument("--tol", type=float, default=2e-4)
+    ap.add_argument(
+        "--exact-unipc-lambda",
+        action="store_true",
+        help="diagnostic: ComfyUI's UniPC takes lambda and sigma from 1 - exp(2 log alpha) in float32, which loses digits at small "
+        "sigma (1e-5 to 4e-5 on the final latent); this gives it -log(sigma) and sigma / sqrt(1 + sigma^2) instead",
+    )
     args = ap.parse_args()
     if not args.comfy:
         sys.exit("check.py: give the ComfyUI source tree with --comfy or COMFYUI_SRC")
     ms_mod, _, ns = load_comfy(args.comfy)
+    if args.exact_unipc_lambda:
+        convert = ns["uni_pc"].SigmaConvert
+        convert.marginal_lambda = lambda self, t: -torch.log(t.double()).float()
+        convert.marginal_std = lambda self, t: (t.double() / torch.sqrt(1 + t.double() ** 2)).float()
     manifest = json.load(open(os.path.join(args.dir, "manifest.json")))
     keep = lambda c: not args.only or re.search(args.only, c["id"])
     grids, runs, blob = [], [], bytearray()
