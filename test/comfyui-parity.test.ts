@@ -42,7 +42,13 @@ const runRefs = new Map(meta.runs.map((r) => [r.id, r]));
 
 /** Levels agree to float32 rounding of ComfyUI's float32 arithmetic (interpolations, powers, tan). */
 const LEVEL_RTOL = 2e-6;
-const RUN_TOL = 2e-4;
+/**
+ * Runs agree to about 1e-6 (1e-5 with zero-SNR or linear_quadratic levels); a midpoint fed the interpolated
+ * timestep instead of ComfyUI's nearest training step moves a dpm_2 run by 2.6e-4. ComfyUI's UniPC loses
+ * digits computing lambda in float32 at small sigma (scripts/comfyui-parity/README.md): 4.4e-5 at most.
+ */
+const RUN_TOL = 3e-5;
+const UNIPC_TOL = 1e-4;
 
 const grids = gridCases();
 const runs = runCases();
@@ -95,6 +101,6 @@ describe('ComfyUI runs: Schedule (ComfyUI) -> Sampler (noise_generator comfyui) 
     expect((await engine.pool.stats()).runs - before.runs).toBe(ref.calls);
     const latent = result!.outputs.get('sampler')!.latent as { dims: readonly number[]; data: Float32Array };
     expect([...latent.dims]).toEqual(ref.shape);
-    expect(relL2(latent.data, refData.subarray(ref.offset, ref.offset + latent.data.length))).toBeLessThan(RUN_TOL);
+    expect(relL2(latent.data, refData.subarray(ref.offset, ref.offset + latent.data.length))).toBeLessThan(c.sampler.startsWith('uni_pc') ? UNIPC_TOL : RUN_TOL);
   });
 });

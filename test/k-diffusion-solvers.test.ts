@@ -8,6 +8,7 @@ import { ancestralStep, createEulerAncestral, flowAncestralStep } from '../nodes
 import { createEuler } from '../nodes/sampling/euler.ts';
 import { createGaussianParams, seededNormals } from '../nodes/sampling/gaussian.ts';
 import { createHeun } from '../nodes/sampling/heun.ts';
+import { createDpm2, createDpm2Ancestral } from '../nodes/sampling/dpm2.ts';
 import { createLms, lmsCoefficients, type LmsState } from '../nodes/sampling/lms.ts';
 import type { NoiseSource } from '../nodes/sampling/ops.ts';
 import { runSampler } from '../nodes/sampling/sampler-loop.ts';
@@ -60,6 +61,25 @@ describe('measured orders on the closed-form Gaussian PF-ODE (fact sheet 3 "Meas
   it('Heun is second order (VE and RF)', async () => {
     expect(Math.abs((await orderOf(() => createHeun(), veGrid, 'vp')).slope - 2)).toBeLessThan(0.2);
     expect(Math.abs((await orderOf(() => createHeun(), flowGrid, 'flow')).slope - 2)).toBeLessThan(0.2);
+  });
+
+  it('DPM-Solver-2 (KDPM2) is second order (VE and RF)', async () => {
+    expect(Math.abs((await orderOf(() => createDpm2(), veGrid, 'vp')).slope - 2)).toBeLessThan(0.2);
+    expect(Math.abs((await orderOf(() => createDpm2(), flowGrid, 'flow')).slope - 2)).toBeLessThan(0.2);
+  });
+
+  it('DPM-Solver-2 ancestral at eta 0 is DPM-Solver-2; at eta 1 it draws one noise per step but the last, and refuses flow grids', async () => {
+    const sigmas = veGrid(8);
+    const x = new Tensor(DIMS, z.map((v) => v * sigmas.sigmas[0]));
+    const plain = await runSampler({ solver: createDpm2(), sigmas, x, model: exactModel(p, 'vp') });
+    const eta0 = await runSampler({ solver: createDpm2Ancestral({ eta: 0 }), sigmas, x, model: exactModel(p, 'vp') });
+    expect(Array.from(eta0.x.data)).toEqual(Array.from(plain.x.data));
+    const toZero = gridOf('vp', [...geometricLevels(10, 0.3, 8), 0]);
+    const noise = noiseSource(3);
+    const r = await runSampler({ solver: createDpm2Ancestral(), sigmas: toZero, x, model: exactModel(p, 'vp'), noise });
+    expect(noise.draws).toBe(8);
+    expect(r.modelCalls).toBe(2 * 9 - 1);
+    expect(() => createDpm2Ancestral().init({ sigmas: flowGrid(4) }, x)).toThrow(/VP models/);
   });
 
   it('LMS (order 4) started from exact history reaches well above order 2', async () => {

@@ -168,7 +168,7 @@ function explicitLevels(
 // ---------------------------------------------------------------------------------------------
 // Euler family
 
-const EULER_CLASSES = ['EulerDiscreteScheduler', 'EulerAncestralDiscreteScheduler', 'HeunDiscreteScheduler', 'LMSDiscreteScheduler'] as const;
+const EULER_CLASSES = ['EulerDiscreteScheduler', 'EulerAncestralDiscreteScheduler', 'HeunDiscreteScheduler', 'KDPM2DiscreteScheduler', 'KDPM2AncestralDiscreteScheduler', 'LMSDiscreteScheduler'] as const;
 export type EulerFamilyClass = (typeof EULER_CLASSES)[number];
 
 /**
@@ -218,7 +218,9 @@ export function eulerSigmas(
       // Lu (uniform in lambda = -ln sigma) is the exponential grid in Euler's variables.
       levels = levelGrid(grid === 'lu_lambda' ? 'exponential' : grid, smin, smax, steps);
       last = finalLevel;
-      ts = levels.map((s) => Math.fround(sigmaToTimestep(table, s)));
+      // KDPM2 (both classes) rounds its Karras levels' timesteps (numpy round: half to even); the others keep them fractional.
+      const rounded = (cls === 'KDPM2DiscreteScheduler' || cls === 'KDPM2AncestralDiscreteScheduler') && grid === 'karras';
+      ts = levels.map((s) => Math.fround(rounded ? roundHalfEven(sigmaToTimestep(table, s)) : sigmaToTimestep(table, s)));
     }
   }
   const prediction = cfg.prediction_type ?? 'epsilon';

@@ -6,6 +6,7 @@
 import type { ParamSpec } from '../core/types.ts';
 import type { SchedulerConfig } from '../core/values.ts';
 import { createDdim } from './ddim.ts';
+import { createDpm2, createDpm2Ancestral, type Dpm2AncestralOptions } from './dpm2.ts';
 import { createEulerAncestral } from './euler-ancestral.ts';
 import { createEuler } from './euler.ts';
 import { EXP_INTEGRATOR_SOLVERS, EXP_SOLVER_NAMES } from './exp-solvers.ts';
@@ -140,6 +141,25 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     create: () => createHeun(),
     optionsFromConfig: () => ({}),
   },
+  dpm_2: {
+    description:
+      "DPM-Solver-2 in Karras' form (diffusers KDPM2DiscreteScheduler, k-diffusion and ComfyUI dpm_2): an Euler half-step to the geometric midpoint, the model there, the whole step with its derivative; 2 model calls per step, Euler on the last step to 0.",
+    create: () => createDpm2(),
+    optionsFromConfig: () => ({}),
+  },
+  dpm_2_ancestral: {
+    noInversion: true,
+    description:
+      'DPM-Solver-2 ancestral (diffusers KDPM2AncestralDiscreteScheduler, k-diffusion and ComfyUI dpm_2_ancestral): the dpm_2 step down to s_down, then fresh noise; VP models.',
+    create: (o) => createDpm2Ancestral(o as Dpm2AncestralOptions),
+    optionsFromConfig: (_cfg, p): Dpm2AncestralOptions => ({ eta: num(p, 'ancestral_eta', 1), sNoise: num(p, 's_noise', 1) }),
+    params: {
+      ancestral_eta: { kind: 'float', default: 1, min: 0, max: 1, label: 'Ancestral eta', help: 'Fraction of each step taken as fresh noise (1 = full ancestral)' },
+      s_noise: S_NOISE,
+    },
+    stochastic: true,
+    spaces: ['vp'],
+  },
   lms: {
     description: 'Linear multistep in sigma (diffusers LMSDiscreteScheduler): Adams-Bashforth over the last `order` derivatives.',
     create: (o) => createLms(o as object),
@@ -199,7 +219,7 @@ const EXP_SOLVERS: Record<string, SolverEntry> = Object.fromEntries(
   }),
 );
 
-const { ddim, pndm, ddpm, euler, euler_ancestral, heun, lms, flow_euler, rf_solver, mrs, lcm } = BASE_SOLVERS;
+const { ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, lms, flow_euler, rf_solver, mrs, lcm } = BASE_SOLVERS;
 
 /** Every registered solver, in the order the Sampler lists them. */
 export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
@@ -209,6 +229,8 @@ export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
   euler,
   euler_ancestral,
   heun,
+  dpm_2,
+  dpm_2_ancestral,
   lms,
   ...EXP_SOLVERS,
   flow_euler,

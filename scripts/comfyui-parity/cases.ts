@@ -86,6 +86,12 @@ export function runCases(): RunCase[] {
     for (const sampler of ['ddim', 'euler_ancestral', 'heun', 'lms']) add('gaussian-vp', sampler, scheduler, 10);
     add('gaussian-vp-continuous', 'dpmpp_2m', scheduler, 20);
   }
+  // dpm_2: one step more without the second-to-last level; the midpoints at their nearest training step.
+  for (const scheduler of ['normal', 'karras', 'exponential'] as const) add('gaussian-vp', 'dpm_2', scheduler, 10);
+  add('gaussian-vp-continuous', 'dpm_2', 'karras', 15);
+  add('gaussian-rf', 'dpm_2', 'simple', 8);
+  for (const scheduler of ['normal', 'karras'] as const) add('gaussian-vp', 'dpm_2_ancestral', scheduler, 10);
+  add('gaussian-vp-continuous', 'dpm_2_ancestral', 'karras', 12, { batch: 2 });
   for (const sampler of ['uni_pc', 'uni_pc_bh2']) {
     for (const scheduler of ['normal', 'karras', 'simple'] as const) add('gaussian-vp', sampler, scheduler, 12);
     add('gaussian-vp-continuous', sampler, 'karras', 20);

@@ -100,6 +100,10 @@ export function diffusersSchedulerFor(solver: string, sampler: Record<string, st
       return { cls: 'EulerAncestralDiscreteScheduler', overrides: {} };
     case 'heun':
       return { cls: 'HeunDiscreteScheduler', overrides: {} };
+    case 'dpm_2':
+      return { cls: 'KDPM2DiscreteScheduler', overrides: {} };
+    case 'dpm_2_ancestral':
+      return { cls: 'KDPM2AncestralDiscreteScheduler', overrides: {} };
     case 'lms':
       return { cls: 'LMSDiscreteScheduler', overrides: {} };
     case 'dpmpp_2m':
@@ -130,7 +134,7 @@ export function diffusersSchedulerFor(solver: string, sampler: Record<string, st
 }
 
 /** Solvers with a diffusers scheduler of the same semantics on VP models. */
-export const VP_SOLVERS = ['ddim', 'euler', 'heun', 'lms', 'dpmpp_2m', 'dpmpp_3m', 'dpm_2m', 'dpm_1s', 'dpm_2s', 'dpm_3s', 'unipc', 'deis'] as const;
+export const VP_SOLVERS = ['ddim', 'euler', 'heun', 'dpm_2', 'lms', 'dpmpp_2m', 'dpmpp_3m', 'dpm_2m', 'dpm_1s', 'dpm_2s', 'dpm_3s', 'unipc', 'deis'] as const;
 /** The ones that walk a sigma grid (Karras / exponential options apply). DDIM has no sigma options. */
 const SIGMA_GRID_SOLVERS = VP_SOLVERS.filter((s) => s !== 'ddim');
 const MULTISTEP = ['dpmpp_2m', 'dpmpp_3m', 'dpm_2m', 'unipc', 'deis'];
@@ -150,7 +154,7 @@ const VP_CONFIGS: Record<string, { config: Record<string, unknown>; solvers: rea
   karras: { config: { use_karras_sigmas: true }, solvers: SIGMA_GRID_SOLVERS },
   exponential: { config: { use_exponential_sigmas: true }, solvers: ['euler', 'dpmpp_2m', 'unipc', 'deis'] },
   'lu-lambdas': { config: { use_lu_lambdas: true }, solvers: ['dpmpp_2m', 'dpm_2m'] },
-  beta: { config: { use_beta_sigmas: true }, solvers: ['euler', 'heun', 'lms', 'dpmpp_2m', 'dpm_2s', 'unipc', 'deis'] },
+  beta: { config: { use_beta_sigmas: true }, solvers: ['euler', 'heun', 'dpm_2', 'lms', 'dpmpp_2m', 'dpm_2s', 'unipc', 'deis'] },
   'final-sigma-min': { config: { final_sigmas_type: 'sigma_min' }, solvers: [...MULTISTEP, ...SINGLESTEP, 'euler'] },
   thresholding: {
     config: { thresholding: true, dynamic_thresholding_ratio: 0.9, sample_max_value: 1.5 },
@@ -171,6 +175,9 @@ const VP_CONFIGS: Record<string, { config: Record<string, unknown>; solvers: rea
  */
 function expectedDeviation(c: ParityCase): ParityCase['expect'] {
   const endsAtZero = c.config.final_sigmas_type !== 'sigma_min';
+  if (c.solver === 'dpm_2' && c.config.prediction_type === 'sample') {
+    return { diffusers: 'refuses', why: 'KDPM2DiscreteScheduler raises NotImplementedError for prediction_type sample; ours converts x0 predictions as every solver does' };
+  }
   if (c.solver === 'dpm_2m' && endsAtZero) {
     return { diffusers: 'refuses', why: 'DPMSolverMultistepScheduler raises for algorithm_type dpmsolver with final_sigmas_type zero; ours takes a first-order last step onto sigma 0' };
   }
@@ -214,7 +221,7 @@ function stochasticCases(): ParityCase[] {
   const out: ParityCase[] = [];
   const add = (solver: string, sampler: Record<string, string | number>, steps: number, config: Record<string, unknown> = {}) =>
     out.push({
-      id: `vp-stochastic-${solver}${Object.entries(sampler).map(([k, v]) => `-${k}${v}`).join('')}-${steps}`,
+      id: `vp-stochastic-${solver}${Object.entries(sampler).map(([k, v]) => `-${k}${v}`).join('')}${config.use_karras_sigmas ? '-karras' : ''}-${steps}`,
       model: 'gaussian-vp-continuous',
       config,
       solver,
@@ -228,7 +235,9 @@ function stochasticCases(): ParityCase[] {
     add('ddim', { eta: 0.5 }, steps);
     add('euler_ancestral', {}, steps);
     add('dpmpp_2m_sde', {}, steps);
+    add('dpm_2_ancestral', {}, steps);
   }
+  add('dpm_2_ancestral', {}, 12, { use_karras_sigmas: true });
   return out;
 }
 
@@ -348,6 +357,8 @@ function moreVpCases(): ParityCase[] {
   const vpc = 'gaussian-vp-continuous';
   const vpred = { beta_schedule: 'linear', beta_start: 0.0001, beta_end: 0.02, prediction_type: 'v_prediction' };
   const stochastic = { stochastic: true };
+  // KDPM2 on fractional timesteps: Karras levels' timesteps are rounded, the midpoints' are not.
+  add('karras', vpc, 'dpm_2', 12, { use_karras_sigmas: true });
   for (const steps of [8, 25]) {
     add('vpred', vpc, 'euler_ancestral', steps, vpred, stochastic);
     add('linspace', vpc, 'euler_ancestral', steps, { timestep_spacing: 'linspace' }, stochastic);
@@ -571,6 +582,7 @@ function torchSeedCases(): ParityCase[] {
   add('plain', vpc, 'euler_ancestral', 10, {}, 4294967295, stochastic);
   add('b2', vpc, 'euler_ancestral', 8, {}, 7, { ...stochastic, batch: 2 });
   add('plain', vpc, 'dpmpp_2m_sde', 10, {}, 99, stochastic);
+  add('plain', vpc, 'dpm_2_ancestral', 10, {}, 21, stochastic);
   add('plain', 'gaussian-vp', 'ddpm', 10, { variance_type: 'fixed_small', clip_sample: true }, 3, stochastic);
   add('plain', 'gaussian-vp', 'lcm', 4, { original_inference_steps: 50, timestep_scaling: 10, set_alpha_to_one: true }, 5, stochastic);
   add('img2img', vpc, 'euler_ancestral', 20, {}, 11, { ...stochastic, sampler: { start: 'img2img', denoise: 0.6 }, strength: 0.6 });

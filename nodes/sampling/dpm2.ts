@@ -1,0 +1,93 @@
+/**
+ * DPM-Solver-2 in Karras' form (k-diffusion sample_dpm_2, diffusers KDPM2DiscreteScheduler, ComfyUI dpm_2):
+ * an Euler half-step to the geometric midpoint s_mid = sqrt(s s_next) (halfway in log sigma), the model
+ * there, then the whole step with the midpoint's derivative: x <- x + (s_next - s) d(x_mid, s_mid). The step
+ * onto sigma 0 is plain Euler, so a run makes 2n - 1 model calls when the grid ends at 0. The midpoint is
+ * off the grid: its timestep comes from SolverContext.timestepAt (diffusers interpolates it, ComfyUI takes
+ * the nearest training step). On a flow grid the same step in t (the derivative is the velocity).
+ *
+ * The ancestral form (k-diffusion sample_dpm_2_ancestral, diffusers KDPM2AncestralDiscreteScheduler, ComfyUI
+ * dpm_2_ancestral) takes the same step down to s_down (euler-ancestral.ts's split of s_next into s_down and
+ * s_up), midpoint sqrt(s s_down), then adds s_noise * s_up * z: one draw per step, none on the step to 0.
+ */
+import { stateWithPrediction } from './deferred-prediction.ts';
+import { ancestralStep } from './euler-ancestral.ts';
+import { addScaled, linearCombination } from './ops.ts';
+import { checkSigmas, levelAt, timestepForSigma, type ModelLevel, type Solver, type SolverContext, type SolverState } from './solver.ts';
+import type { Sigmas } from '../core/values.ts';
+
+/**
+ * The midpoint's model level. Always by the off-grid rule, even where the midpoint equals a grid level (the
+ * ancestral midpoint sqrt(s s_down) is s_next itself at eta 1): diffusers computes every midpoint's timestep
+ * apart from the grid's, and a Karras grid's own timesteps are rounded where the midpoint's are not.
+ */
+function midpointLevel(ctx: SolverContext, sigma: number): ModelLevel {
+  return { sigma, timestep: ctx.timestepAt ? ctx.timestepAt(sigma) : timestepForSigma(ctx, sigma) };
+}
+
+export function createDpm2(): Solver {
+  return {
+    name: 'dpm_2',
+    nfePerStep: 2,
+    modelCalls(sigmas: Sigmas) {
+      return 2 * sigmas.timesteps.length - sigmas.sigmas.slice(1).filter((s) => s === 0).length;
+    },
+    init(ctx, x): SolverState {
+      checkSigmas(ctx.sigmas);
+      return { x };
+    },
+    async step(ctx, state, i, model) {
+      const level = levelAt(ctx.sigmas, i);
+      const next = ctx.sigmas.sigmas[i + 1];
+      const pred = await model(state.x, level);
+      if (next === 0) return stateWithPrediction(addScaled(state.x, -level.sigma, pred.derivative), pred);
+      const mid = Math.exp((Math.log(level.sigma) + Math.log(next)) / 2);
+      const half = addScaled(state.x, mid - level.sigma, pred.derivative);
+      const pred2 = await model(half, midpointLevel(ctx, mid));
+      return stateWithPrediction(addScaled(state.x, next - level.sigma, pred2.derivative), pred2);
+    },
+  };
+}
+
+export interface Dpm2AncestralOptions {
+  /** 1 = full ancestral noise, 0 = DPM-Solver-2. */
+  eta?: number;
+  sNoise?: number;
+}
+
+export function createDpm2Ancestral(opts: Dpm2AncestralOptions = {}): Solver {
+  const eta = opts.eta ?? 1;
+  const sNoise = opts.sNoise ?? 1;
+  if (!(eta >= 0 && eta <= 1)) throw new Error(`DPM-Solver-2 ancestral: eta must be in [0, 1], got ${eta}`);
+  if (!(sNoise >= 0 && Number.isFinite(sNoise))) throw new Error(`DPM-Solver-2 ancestral: s_noise must be a finite number >= 0, got ${sNoise}`);
+  return {
+    name: 'dpm_2_ancestral',
+    nfePerStep: 2,
+    stochastic: eta > 0,
+    modelCalls(sigmas: Sigmas) {
+      return 2 * sigmas.timesteps.length - sigmas.sigmas.slice(1).filter((s) => s === 0).length;
+    },
+    init(ctx, x): SolverState {
+      checkSigmas(ctx.sigmas);
+      if (ctx.sigmas.space !== 'vp') throw new Error('DPM-Solver-2 ancestral runs on VP models; use dpm_2 or euler_ancestral on a flow model');
+      if (ctx.sigmas.sigmas.some((v, k) => k > 0 && v > ctx.sigmas.sigmas[k - 1])) throw new Error('DPM-Solver-2 ancestral cannot walk a grid upwards (inversion): use dpm_2');
+      if (eta > 0 && !ctx.noise) throw new Error('DPM-Solver-2 ancestral needs a noise source');
+      return { x };
+    },
+    async step(ctx, state, i, model) {
+      const level = levelAt(ctx.sigmas, i);
+      const s = level.sigma;
+      const pred = await model(state.x, level);
+      const { down, up } = ancestralStep(s, ctx.sigmas.sigmas[i + 1], eta);
+      if (down === 0) return stateWithPrediction(addScaled(state.x, -s, pred.derivative), pred);
+      const mid = Math.exp((Math.log(s) + Math.log(down)) / 2);
+      const pred2 = await model(addScaled(state.x, mid - s, pred.derivative), midpointLevel(ctx, mid));
+      const terms: [number, typeof state.x][] = [
+        [1, state.x],
+        [down - s, pred2.derivative],
+      ];
+      if (up > 0) terms.push([sNoise * up, ctx.noise!(state.x.dims)]);
+      return { x: linearCombination(terms), denoised: pred2.denoised };
+    },
+  };
+}
