@@ -9,6 +9,7 @@ import { createEuler } from '../nodes/sampling/euler.ts';
 import { createGaussianParams, seededNormals } from '../nodes/sampling/gaussian.ts';
 import { createHeun } from '../nodes/sampling/heun.ts';
 import { createDpm2, createDpm2Ancestral } from '../nodes/sampling/dpm2.ts';
+import { createDpmpp2sAncestral } from '../nodes/sampling/dpmpp-2s-ancestral.ts';
 import { createLms, lmsCoefficients, type LmsState } from '../nodes/sampling/lms.ts';
 import type { NoiseSource } from '../nodes/sampling/ops.ts';
 import { runSampler } from '../nodes/sampling/sampler-loop.ts';
@@ -80,6 +81,10 @@ describe('measured orders on the closed-form Gaussian PF-ODE (fact sheet 3 "Meas
     expect(noise.draws).toBe(8);
     expect(r.modelCalls).toBe(2 * 9 - 1);
     expect(() => createDpm2Ancestral().init({ sigmas: flowGrid(4) }, x)).toThrow(/VP models/);
+  });
+
+  it('DPM-Solver++(2S) ancestral at eta 0 is second order (DPM++ 2S)', async () => {
+    expect(Math.abs((await orderOf(() => createDpmpp2sAncestral({ eta: 0 }), veGrid, 'vp')).slope - 2)).toBeLessThan(0.2);
   });
 
   it('LMS (order 4) started from exact history reaches well above order 2', async () => {

@@ -13,17 +13,8 @@
 import { stateWithPrediction } from './deferred-prediction.ts';
 import { ancestralStep } from './euler-ancestral.ts';
 import { addScaled, linearCombination } from './ops.ts';
-import { checkSigmas, levelAt, timestepForSigma, type ModelLevel, type Solver, type SolverContext, type SolverState } from './solver.ts';
+import { checkSigmas, levelAt, offGridLevel, type Solver, type SolverState } from './solver.ts';
 import type { Sigmas } from '../core/values.ts';
-
-/**
- * The midpoint's model level. Always by the off-grid rule, even where the midpoint equals a grid level (the
- * ancestral midpoint sqrt(s s_down) is s_next itself at eta 1): diffusers computes every midpoint's timestep
- * apart from the grid's, and a Karras grid's own timesteps are rounded where the midpoint's are not.
- */
-function midpointLevel(ctx: SolverContext, sigma: number): ModelLevel {
-  return { sigma, timestep: ctx.timestepAt ? ctx.timestepAt(sigma) : timestepForSigma(ctx, sigma) };
-}
 
 export function createDpm2(): Solver {
   return {
@@ -43,7 +34,7 @@ export function createDpm2(): Solver {
       if (next === 0) return stateWithPrediction(addScaled(state.x, -level.sigma, pred.derivative), pred);
       const mid = Math.exp((Math.log(level.sigma) + Math.log(next)) / 2);
       const half = addScaled(state.x, mid - level.sigma, pred.derivative);
-      const pred2 = await model(half, midpointLevel(ctx, mid));
+      const pred2 = await model(half, offGridLevel(ctx, mid));
       return stateWithPrediction(addScaled(state.x, next - level.sigma, pred2.derivative), pred2);
     },
   };
@@ -81,7 +72,7 @@ export function createDpm2Ancestral(opts: Dpm2AncestralOptions = {}): Solver {
       const { down, up } = ancestralStep(s, ctx.sigmas.sigmas[i + 1], eta);
       if (down === 0) return stateWithPrediction(addScaled(state.x, -s, pred.derivative), pred);
       const mid = Math.exp((Math.log(s) + Math.log(down)) / 2);
-      const pred2 = await model(addScaled(state.x, mid - s, pred.derivative), midpointLevel(ctx, mid));
+      const pred2 = await model(addScaled(state.x, mid - s, pred.derivative), offGridLevel(ctx, mid));
       const terms: [number, typeof state.x][] = [
         [1, state.x],
         [down - s, pred2.derivative],

@@ -7,6 +7,7 @@ import type { ParamSpec } from '../core/types.ts';
 import type { SchedulerConfig } from '../core/values.ts';
 import { createDdim } from './ddim.ts';
 import { createDpm2, createDpm2Ancestral, type Dpm2AncestralOptions } from './dpm2.ts';
+import { createDpmpp2sAncestral, type Dpmpp2sAncestralOptions } from './dpmpp-2s-ancestral.ts';
 import { createEulerAncestral } from './euler-ancestral.ts';
 import { createEuler } from './euler.ts';
 import { EXP_INTEGRATOR_SOLVERS, EXP_SOLVER_NAMES } from './exp-solvers.ts';
@@ -160,6 +161,19 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     stochastic: true,
     spaces: ['vp'],
   },
+  dpmpp_2s_ancestral: {
+    noInversion: true,
+    description:
+      'DPM-Solver++(2S) ancestral (k-diffusion, ComfyUI and A1111 "DPM++ 2S a"): a second-order singlestep exponential-integrator step down to s_down with its stage at the midpoint in lambda, then fresh noise; VP models. No diffusers class.',
+    create: (o) => createDpmpp2sAncestral(o as Dpmpp2sAncestralOptions),
+    optionsFromConfig: (_cfg, p): Dpmpp2sAncestralOptions => ({ eta: num(p, 'ancestral_eta', 1), sNoise: num(p, 's_noise', 1) }),
+    params: {
+      ancestral_eta: { kind: 'float', default: 1, min: 0, max: 1, label: 'Ancestral eta', help: 'Fraction of each step taken as fresh noise (1 = full ancestral)' },
+      s_noise: S_NOISE,
+    },
+    stochastic: true,
+    spaces: ['vp'],
+  },
   lms: {
     description: 'Linear multistep in sigma (diffusers LMSDiscreteScheduler): Adams-Bashforth over the last `order` derivatives.',
     create: (o) => createLms(o as object),
@@ -219,7 +233,7 @@ const EXP_SOLVERS: Record<string, SolverEntry> = Object.fromEntries(
   }),
 );
 
-const { ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, lms, flow_euler, rf_solver, mrs, lcm } = BASE_SOLVERS;
+const { ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, lms, flow_euler, rf_solver, mrs, lcm } = BASE_SOLVERS;
 
 /** Every registered solver, in the order the Sampler lists them. */
 export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
@@ -231,6 +245,7 @@ export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
   heun,
   dpm_2,
   dpm_2_ancestral,
+  dpmpp_2s_ancestral,
   lms,
   ...EXP_SOLVERS,
   flow_euler,

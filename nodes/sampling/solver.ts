@@ -78,6 +78,16 @@ export function levelAt(sigmas: Sigmas, i: number): ModelLevel {
 }
 
 /**
+ * The model level of a stage placed off the grid by construction (a midpoint): its timestep by the off-grid
+ * rule even where it equals a grid level (the ancestral midpoint sqrt(s s_down) is s_next itself at eta 1).
+ * diffusers computes such timesteps apart from the grid's, and a Karras grid's own are rounded where these
+ * are not; ComfyUI takes the nearest training step either way.
+ */
+export function offGridLevel(ctx: SolverContext, sigma: number): ModelLevel {
+  return { sigma, timestep: ctx.timestepAt ? ctx.timestepAt(sigma) : timestepForSigma(ctx, sigma) };
+}
+
+/**
  * The model timestep at level `sigma`: a grid level's own timestep when it is one, else ctx.timestepAt,
  * else an interpolation within the grid (flow timesteps are proportional to t; VP ones are interpolated
  * linearly in ln(sigma) between neighbouring grid levels, clamped to the grid's range).
