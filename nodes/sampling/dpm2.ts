@@ -11,18 +11,15 @@
  * s_up), midpoint sqrt(s s_down), then adds s_noise * s_up * z: one draw per step, none on the step to 0.
  */
 import { stateWithPrediction } from './deferred-prediction.ts';
-import { ancestralStep } from './euler-ancestral.ts';
+import { ancestralOptions, ancestralStep, checkAncestralRun, type EulerAncestralOptions } from './euler-ancestral.ts';
 import { addScaled, linearCombination } from './ops.ts';
-import { checkSigmas, levelAt, offGridLevel, type Solver, type SolverState } from './solver.ts';
-import type { Sigmas } from '../core/values.ts';
+import { checkSigmas, levelAt, offGridLevel, twoStageModelCalls, type Solver, type SolverState } from './solver.ts';
 
 export function createDpm2(): Solver {
   return {
     name: 'dpm_2',
     nfePerStep: 2,
-    modelCalls(sigmas: Sigmas) {
-      return 2 * sigmas.timesteps.length - sigmas.sigmas.slice(1).filter((s) => s === 0).length;
-    },
+    modelCalls: twoStageModelCalls,
     init(ctx, x): SolverState {
       checkSigmas(ctx.sigmas);
       return { x };
@@ -40,29 +37,18 @@ export function createDpm2(): Solver {
   };
 }
 
-export interface Dpm2AncestralOptions {
-  /** 1 = full ancestral noise, 0 = DPM-Solver-2. */
-  eta?: number;
-  sNoise?: number;
-}
+/** eta 1 = full ancestral noise, 0 = DPM-Solver-2. */
+export type Dpm2AncestralOptions = EulerAncestralOptions;
 
 export function createDpm2Ancestral(opts: Dpm2AncestralOptions = {}): Solver {
-  const eta = opts.eta ?? 1;
-  const sNoise = opts.sNoise ?? 1;
-  if (!(eta >= 0 && eta <= 1)) throw new Error(`DPM-Solver-2 ancestral: eta must be in [0, 1], got ${eta}`);
-  if (!(sNoise >= 0 && Number.isFinite(sNoise))) throw new Error(`DPM-Solver-2 ancestral: s_noise must be a finite number >= 0, got ${sNoise}`);
+  const { eta, sNoise } = ancestralOptions('DPM-Solver-2 ancestral', opts);
   return {
     name: 'dpm_2_ancestral',
     nfePerStep: 2,
     stochastic: eta > 0,
-    modelCalls(sigmas: Sigmas) {
-      return 2 * sigmas.timesteps.length - sigmas.sigmas.slice(1).filter((s) => s === 0).length;
-    },
+    modelCalls: twoStageModelCalls,
     init(ctx, x): SolverState {
-      checkSigmas(ctx.sigmas);
-      if (ctx.sigmas.space !== 'vp') throw new Error('DPM-Solver-2 ancestral runs on VP models; use dpm_2 or euler_ancestral on a flow model');
-      if (ctx.sigmas.sigmas.some((v, k) => k > 0 && v > ctx.sigmas.sigmas[k - 1])) throw new Error('DPM-Solver-2 ancestral cannot walk a grid upwards (inversion): use dpm_2');
-      if (eta > 0 && !ctx.noise) throw new Error('DPM-Solver-2 ancestral needs a noise source');
+      checkAncestralRun(ctx, 'DPM-Solver-2 ancestral', eta, true);
       return { x };
     },
     async step(ctx, state, i, model) {

@@ -8,34 +8,22 @@
  * diffusers class has it; VP models only (ComfyUI runs a different rectified-flow form on flow models).
  */
 import { stateWithPrediction } from './deferred-prediction.ts';
-import { ancestralStep } from './euler-ancestral.ts';
+import { ancestralOptions, ancestralStep, checkAncestralRun, type EulerAncestralOptions } from './euler-ancestral.ts';
 import { addScaled, linearCombination } from './ops.ts';
-import { checkSigmas, levelAt, offGridLevel, type Solver, type SolverState } from './solver.ts';
-import type { Sigmas } from '../core/values.ts';
+import { levelAt, offGridLevel, twoStageModelCalls, type Solver, type SolverState } from './solver.ts';
 
-export interface Dpmpp2sAncestralOptions {
-  /** 1 = full ancestral noise, 0 = deterministic DPM-Solver++(2S). */
-  eta?: number;
-  sNoise?: number;
-}
+/** eta 1 = full ancestral noise, 0 = deterministic DPM-Solver++(2S). */
+export type Dpmpp2sAncestralOptions = EulerAncestralOptions;
 
 export function createDpmpp2sAncestral(opts: Dpmpp2sAncestralOptions = {}): Solver {
-  const eta = opts.eta ?? 1;
-  const sNoise = opts.sNoise ?? 1;
-  if (!(eta >= 0 && eta <= 1)) throw new Error(`DPM++ 2S ancestral: eta must be in [0, 1], got ${eta}`);
-  if (!(sNoise >= 0 && Number.isFinite(sNoise))) throw new Error(`DPM++ 2S ancestral: s_noise must be a finite number >= 0, got ${sNoise}`);
+  const { eta, sNoise } = ancestralOptions('DPM++ 2S ancestral', opts);
   return {
     name: 'dpmpp_2s_ancestral',
     nfePerStep: 2,
     stochastic: eta > 0,
-    modelCalls(sigmas: Sigmas) {
-      return 2 * sigmas.timesteps.length - sigmas.sigmas.slice(1).filter((s) => s === 0).length;
-    },
+    modelCalls: twoStageModelCalls,
     init(ctx, x): SolverState {
-      checkSigmas(ctx.sigmas);
-      if (ctx.sigmas.space !== 'vp') throw new Error('DPM++ 2S ancestral runs on VP models; use euler_ancestral on a flow model');
-      if (ctx.sigmas.sigmas.some((v, k) => k > 0 && v > ctx.sigmas.sigmas[k - 1])) throw new Error('DPM++ 2S ancestral cannot walk a grid upwards (inversion)');
-      if (eta > 0 && !ctx.noise) throw new Error('DPM++ 2S ancestral needs a noise source');
+      checkAncestralRun(ctx, 'DPM++ 2S ancestral', eta, true);
       return { x };
     },
     async step(ctx, state, i, model) {

@@ -11,7 +11,7 @@
  * solver accepts it (superset).
  */
 import { linearCombination } from './ops.ts';
-import { checkSigmas, levelAt, type Solver, type SolverState } from './solver.ts';
+import { checkSigmas, levelAt, type Solver, type SolverContext, type SolverState } from './solver.ts';
 
 export interface EulerAncestralOptions {
   /** 1 = full ancestral noise, 0 = plain Euler. */
@@ -35,20 +35,32 @@ export function flowAncestralStep(s: number, next: number, eta: number): { down:
   return { down, rescale, up };
 }
 
-export function createEulerAncestral(opts: EulerAncestralOptions = {}): Solver {
+/** An ancestral solver's eta (default 1) and s_noise (default 1), checked; `who` names the solver in errors. */
+export function ancestralOptions(who: string, opts: EulerAncestralOptions): Required<EulerAncestralOptions> {
   const eta = opts.eta ?? 1;
   const sNoise = opts.sNoise ?? 1;
-  if (!(eta >= 0 && eta <= 1)) throw new Error(`Euler ancestral: eta must be in [0, 1], got ${eta}`);
-  if (!(sNoise >= 0 && Number.isFinite(sNoise))) throw new Error(`Euler ancestral: s_noise must be a finite number >= 0, got ${sNoise}`);
+  if (!(eta >= 0 && eta <= 1)) throw new Error(`${who}: eta must be in [0, 1], got ${eta}`);
+  if (!(sNoise >= 0 && Number.isFinite(sNoise))) throw new Error(`${who}: s_noise must be a finite number >= 0, got ${sNoise}`);
+  return { eta, sNoise };
+}
+
+/** What an ancestral solver needs of a run: a descending grid (on a VP model when `vpOnly`), and noise to draw when eta > 0. */
+export function checkAncestralRun(ctx: SolverContext, who: string, eta: number, vpOnly: boolean): void {
+  checkSigmas(ctx.sigmas);
+  if (vpOnly && ctx.sigmas.space !== 'vp') throw new Error(`${who} runs on VP models; use euler_ancestral on a flow model`);
+  const s = ctx.sigmas.sigmas;
+  if (s.some((v, k) => k > 0 && v > s[k - 1])) throw new Error(`${who} cannot walk a grid upwards (inversion): use an ODE solver (euler, ddim, ...)`);
+  if (eta > 0 && !ctx.noise) throw new Error(`${who} needs a noise source`);
+}
+
+export function createEulerAncestral(opts: EulerAncestralOptions = {}): Solver {
+  const { eta, sNoise } = ancestralOptions('Euler ancestral', opts);
   return {
     name: 'euler_ancestral',
     nfePerStep: 1,
     stochastic: eta > 0,
     init(ctx, x): SolverState {
-      checkSigmas(ctx.sigmas);
-      const s = ctx.sigmas.sigmas;
-      if (s.some((v, k) => k > 0 && v > s[k - 1])) throw new Error('Euler ancestral cannot walk a grid upwards (inversion): use euler or ddim');
-      if (eta > 0 && !ctx.noise) throw new Error('Euler ancestral needs a noise source');
+      checkAncestralRun(ctx, 'Euler ancestral', eta, false);
       return { x };
     },
     async step(ctx, state, i, model) {

@@ -6,18 +6,14 @@
  * (diffusers interleaves the timesteps t0, t1, t1, t2, t2, ...). On a flow grid this is RF Heun.
  */
 import { addScaled, linearCombination } from './ops.ts';
-import { checkSigmas, levelAt, levelOf, type Solver, type SolverState } from './solver.ts';
-import type { Sigmas } from '../core/values.ts';
+import { checkSigmas, levelAt, levelOf, twoStageModelCalls, type Solver, type SolverState } from './solver.ts';
 import { stateWithPrediction } from './deferred-prediction.ts';
 
 export function createHeun(): Solver {
   return {
     name: 'heun',
     nfePerStep: 2,
-    modelCalls(sigmas: Sigmas) {
-      const n = sigmas.timesteps.length;
-      return 2 * n - sigmas.sigmas.slice(1).filter((s) => s === 0).length;
-    },
+    modelCalls: twoStageModelCalls,
     init(ctx, x): SolverState {
       checkSigmas(ctx.sigmas);
       return { x };

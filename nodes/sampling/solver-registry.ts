@@ -6,9 +6,9 @@
 import type { ParamSpec } from '../core/types.ts';
 import type { SchedulerConfig } from '../core/values.ts';
 import { createDdim } from './ddim.ts';
-import { createDpm2, createDpm2Ancestral, type Dpm2AncestralOptions } from './dpm2.ts';
-import { createDpmpp2sAncestral, type Dpmpp2sAncestralOptions } from './dpmpp-2s-ancestral.ts';
-import { createEulerAncestral } from './euler-ancestral.ts';
+import { createDpm2, createDpm2Ancestral } from './dpm2.ts';
+import { createDpmpp2sAncestral } from './dpmpp-2s-ancestral.ts';
+import { createEulerAncestral, type EulerAncestralOptions } from './euler-ancestral.ts';
 import { createEuler } from './euler.ts';
 import { EXP_INTEGRATOR_SOLVERS, EXP_SOLVER_NAMES } from './exp-solvers.ts';
 import { createFlowEuler, type FlowEulerOptions } from './flow-euler.ts';
@@ -58,6 +58,21 @@ const S_NOISE: ParamSpec = {
   label: 'Noise scale',
   help: 'Scale of the noise stochastic steps add (k-diffusion s_noise)',
 };
+
+const ANCESTRAL_ETA: ParamSpec = { kind: 'float', default: 1, min: 0, max: 1, label: 'Ancestral eta', help: 'Fraction of each step taken as fresh noise (1 = full ancestral)' };
+
+/** A VP-only ancestral two-stage solver: eta and s_noise from the Sampler, fresh noise every step, no inversion. */
+function ancestralEntry(description: string, create: (o: EulerAncestralOptions) => Solver): SolverEntry<EulerAncestralOptions> {
+  return {
+    noInversion: true,
+    description,
+    create,
+    optionsFromConfig: (_cfg, p) => ({ eta: num(p, 'ancestral_eta', 1), sNoise: num(p, 's_noise', 1) }),
+    params: { ancestral_eta: ANCESTRAL_ETA, s_noise: S_NOISE },
+    stochastic: true,
+    spaces: ['vp'],
+  };
+}
 
 /** The solvers implemented next to this file (the exponential integrators come from exp-solvers.ts). */
 const BASE_SOLVERS: Record<string, SolverEntry> = {
@@ -132,7 +147,7 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     create: (o) => createEulerAncestral(o as object),
     optionsFromConfig: (_cfg, p) => ({ eta: num(p, 'ancestral_eta', 1), sNoise: num(p, 's_noise', 1) }),
     params: {
-      ancestral_eta: { kind: 'float', default: 1, min: 0, max: 1, label: 'Ancestral eta', help: 'Fraction of each step taken as fresh noise (1 = full ancestral)' },
+      ancestral_eta: ANCESTRAL_ETA,
       s_noise: S_NOISE,
     },
     stochastic: true,
@@ -148,32 +163,14 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     create: () => createDpm2(),
     optionsFromConfig: () => ({}),
   },
-  dpm_2_ancestral: {
-    noInversion: true,
-    description:
-      'DPM-Solver-2 ancestral (diffusers KDPM2AncestralDiscreteScheduler, k-diffusion and ComfyUI dpm_2_ancestral): the dpm_2 step down to s_down, then fresh noise; VP models.',
-    create: (o) => createDpm2Ancestral(o as Dpm2AncestralOptions),
-    optionsFromConfig: (_cfg, p): Dpm2AncestralOptions => ({ eta: num(p, 'ancestral_eta', 1), sNoise: num(p, 's_noise', 1) }),
-    params: {
-      ancestral_eta: { kind: 'float', default: 1, min: 0, max: 1, label: 'Ancestral eta', help: 'Fraction of each step taken as fresh noise (1 = full ancestral)' },
-      s_noise: S_NOISE,
-    },
-    stochastic: true,
-    spaces: ['vp'],
-  },
-  dpmpp_2s_ancestral: {
-    noInversion: true,
-    description:
-      'DPM-Solver++(2S) ancestral (k-diffusion, ComfyUI and A1111 "DPM++ 2S a"): a second-order singlestep exponential-integrator step down to s_down with its stage at the midpoint in lambda, then fresh noise; VP models. No diffusers class.',
-    create: (o) => createDpmpp2sAncestral(o as Dpmpp2sAncestralOptions),
-    optionsFromConfig: (_cfg, p): Dpmpp2sAncestralOptions => ({ eta: num(p, 'ancestral_eta', 1), sNoise: num(p, 's_noise', 1) }),
-    params: {
-      ancestral_eta: { kind: 'float', default: 1, min: 0, max: 1, label: 'Ancestral eta', help: 'Fraction of each step taken as fresh noise (1 = full ancestral)' },
-      s_noise: S_NOISE,
-    },
-    stochastic: true,
-    spaces: ['vp'],
-  },
+  dpm_2_ancestral: ancestralEntry(
+    'DPM-Solver-2 ancestral (diffusers KDPM2AncestralDiscreteScheduler, k-diffusion and ComfyUI dpm_2_ancestral): the dpm_2 step down to s_down, then fresh noise; VP models.',
+    createDpm2Ancestral,
+  ),
+  dpmpp_2s_ancestral: ancestralEntry(
+    'DPM-Solver++(2S) ancestral (k-diffusion, ComfyUI and A1111 "DPM++ 2S a"): a second-order singlestep exponential-integrator step down to s_down with its stage at the midpoint in lambda, then fresh noise; VP models. No diffusers class.',
+    createDpmpp2sAncestral,
+  ),
   lms: {
     description: 'Linear multistep in sigma (diffusers LMSDiscreteScheduler): Adams-Bashforth over the last `order` derivatives.',
     create: (o) => createLms(o as object),

@@ -77,6 +77,13 @@ export function levelAt(sigmas: Sigmas, i: number): ModelLevel {
   return { sigma: sigmas.sigmas[i], timestep: sigmas.timesteps[i] };
 }
 
+/** Model calls of a two-stage-per-step solver whose steps onto sigma 0 take one (Heun, DPM-Solver-2, ...). */
+export function twoStageModelCalls(sigmas: Sigmas): number {
+  let ontoZero = 0;
+  for (let k = 1; k < sigmas.sigmas.length; k++) if (sigmas.sigmas[k] === 0) ontoZero++;
+  return 2 * sigmas.timesteps.length - ontoZero;
+}
+
 /**
  * The model level of a stage placed off the grid by construction (a midpoint): its timestep by the off-grid
  * rule even where it equals a grid level (the ancestral midpoint sqrt(s s_down) is s_next itself at eta 1).
