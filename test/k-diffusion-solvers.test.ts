@@ -10,6 +10,7 @@ import { createGaussianParams, seededNormals } from '../nodes/sampling/gaussian.
 import { createHeun } from '../nodes/sampling/heun.ts';
 import { createDpm2, createDpm2Ancestral } from '../nodes/sampling/dpm2.ts';
 import { createDpmpp2sAncestral } from '../nodes/sampling/dpmpp-2s-ancestral.ts';
+import { createIpndm, ipndmVariableCoefficients } from '../nodes/sampling/ipndm.ts';
 import { createLms, lmsCoefficients, type LmsState } from '../nodes/sampling/lms.ts';
 import type { NoiseSource } from '../nodes/sampling/ops.ts';
 import { runSampler } from '../nodes/sampling/sampler-loop.ts';
@@ -85,6 +86,34 @@ describe('measured orders on the closed-form Gaussian PF-ODE (fact sheet 3 "Meas
 
   it('DPM-Solver++(2S) ancestral at eta 0 is second order (DPM++ 2S)', async () => {
     expect(Math.abs((await orderOf(() => createDpmpp2sAncestral({ eta: 0 }), veGrid, 'vp')).slope - 2)).toBeLessThan(0.2);
+  });
+
+  it('iPNDM (fixed and variable step): measured orders, and the two agree on a uniform grid up to order 3', async () => {
+    // Geometric grids from 10 to 0.3 at 32..128 steps (8..16 are pre-asymptotic for ipndm_v): the Euler first
+    // step caps both at order 2 in theory; the variable-step one still reads ~2.7 here, its start's error tiny.
+    const slopeOf = async (variable: boolean) => {
+      const steps = [32, 64, 128];
+      const errors: number[] = [];
+      for (const n of steps) {
+        const sigmas = veGrid(n);
+        const x = new Tensor(DIMS, z.map((v) => v * sigmas.sigmas[0]));
+        const r = await runSampler({ solver: createIpndm({ variable }), sigmas, x, model: exactModel(p, 'vp') });
+        errors.push(relL2(r.x.data, exactEnd(p, 'vp', x.data, sigmas.sigmas[0], sigmas.sigmas[n])));
+      }
+      return -logLogSlope(steps, errors);
+    };
+    expect(Math.abs((await slopeOf(false)) - 2)).toBeLessThan(0.2);
+    expect(await slopeOf(true)).toBeGreaterThan(2.4);
+    // Uniform steps in sigma: up to order 3 the variable-step coefficients are the fixed ones (AB2, AB3).
+    const uniform = gridOf('vp', uniformLevels(10, 0.5, 12));
+    const x = new Tensor(DIMS, z.map((v) => v * 10));
+    const a = await runSampler({ solver: createIpndm({ maxOrder: 3 }), sigmas: uniform, x, model: exactModel(p, 'vp') });
+    const b = await runSampler({ solver: createIpndm({ variable: true, maxOrder: 3 }), sigmas: uniform, x, model: exactModel(p, 'vp') });
+    expect(relL2(b.x.data, a.x.data)).toBeLessThan(1e-6);
+    // At order 4 the published variable-step formula (diff-solvers, ComfyUI) gives (57, -65, 43, -11) / 24 on
+    // uniform steps, not AB4's (55, -59, 37, -9) / 24; both sum to 1 (consistent).
+    expect(ipndmVariableCoefficients(4, -1, [-1, -1, -1])).toEqual([57 / 24, -65 / 24, 43 / 24, -11 / 24].map((c) => expect.closeTo(c, 12)));
+    expect(ipndmVariableCoefficients(3, -1, [-1, -1])).toEqual([23 / 12, -16 / 12, 5 / 12].map((c) => expect.closeTo(c, 12)));
   });
 
   it('LMS (order 4) started from exact history reaches well above order 2', async () => {

@@ -134,8 +134,10 @@ export const SOLVER_SCHEDULERS: Record<string, SchedulerClass> = {
   heun: 'HeunDiscreteScheduler',
   dpm_2: 'KDPM2DiscreteScheduler',
   dpm_2_ancestral: 'KDPM2AncestralDiscreteScheduler',
-  // No diffusers class: Euler's grid keys (Karras, exponential, beta), as k-diffusion front ends pair it.
+  // No diffusers class: Euler's grid keys (Karras, exponential, beta), as k-diffusion front ends pair them.
   dpmpp_2s_ancestral: 'EulerDiscreteScheduler',
+  ipndm: 'EulerDiscreteScheduler',
+  ipndm_v: 'EulerDiscreteScheduler',
   lms: 'LMSDiscreteScheduler',
   dpmpp_2m: 'DPMSolverMultistepScheduler',
   dpmpp_3m: 'DPMSolverMultistepScheduler',

@@ -8,6 +8,7 @@ import type { SchedulerConfig } from '../core/values.ts';
 import { createDdim } from './ddim.ts';
 import { createDpm2, createDpm2Ancestral } from './dpm2.ts';
 import { createDpmpp2sAncestral } from './dpmpp-2s-ancestral.ts';
+import { createIpndm } from './ipndm.ts';
 import { createEulerAncestral, type EulerAncestralOptions } from './euler-ancestral.ts';
 import { createEuler } from './euler.ts';
 import { EXP_INTEGRATOR_SOLVERS, EXP_SOLVER_NAMES } from './exp-solvers.ts';
@@ -171,6 +172,16 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     'DPM-Solver++(2S) ancestral (k-diffusion, ComfyUI and A1111 "DPM++ 2S a"): a second-order singlestep exponential-integrator step down to s_down with its stage at the midpoint in lambda, then fresh noise; VP models. No diffusers class.',
     createDpmpp2sAncestral,
   ),
+  ipndm: {
+    description: 'iPNDM (ComfyUI ipndm): Adams-Bashforth in sigma up to order 4 with fixed-step coefficients, one model call per step; the step onto 0 returns the x0 prediction. No diffusers class.',
+    create: () => createIpndm(),
+    optionsFromConfig: () => ({}),
+  },
+  ipndm_v: {
+    description: 'iPNDM with variable-step coefficients (ComfyUI ipndm_v): as ipndm, the coefficients built from the last step sizes. No diffusers class.',
+    create: () => createIpndm({ variable: true }),
+    optionsFromConfig: () => ({}),
+  },
   lms: {
     description: 'Linear multistep in sigma (diffusers LMSDiscreteScheduler): Adams-Bashforth over the last `order` derivatives.',
     create: (o) => createLms(o as object),
@@ -230,7 +241,7 @@ const EXP_SOLVERS: Record<string, SolverEntry> = Object.fromEntries(
   }),
 );
 
-const { ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, lms, flow_euler, rf_solver, mrs, lcm } = BASE_SOLVERS;
+const { ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, ipndm, ipndm_v, lms, flow_euler, rf_solver, mrs, lcm } = BASE_SOLVERS;
 
 /** Every registered solver, in the order the Sampler lists them. */
 export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
@@ -243,6 +254,8 @@ export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
   dpm_2,
   dpm_2_ancestral,
   dpmpp_2s_ancestral,
+  ipndm,
+  ipndm_v,
   lms,
   ...EXP_SOLVERS,
   flow_euler,

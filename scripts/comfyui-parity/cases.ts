@@ -94,6 +94,11 @@ export function runCases(): RunCase[] {
   add('gaussian-vp-continuous', 'dpm_2_ancestral', 'karras', 12, { batch: 2 });
   for (const scheduler of ['normal', 'karras', 'exponential'] as const) add('gaussian-vp', 'dpmpp_2s_ancestral', scheduler, 10);
   add('gaussian-vp-continuous', 'dpmpp_2s_ancestral', 'karras', 15, { batch: 2 });
+  for (const sampler of ['ipndm', 'ipndm_v']) {
+    for (const scheduler of ['normal', 'karras', 'exponential'] as const) add('gaussian-vp', sampler, scheduler, 12);
+    add('gaussian-rf', sampler, 'simple', 10);
+  }
+  add('gaussian-vp', 'ipndm_v', 'karras', 10, { denoise: 0.6 });
   for (const sampler of ['uni_pc', 'uni_pc_bh2']) {
     for (const scheduler of ['normal', 'karras', 'simple'] as const) add('gaussian-vp', sampler, scheduler, 12);
     add('gaussian-vp-continuous', sampler, 'karras', 20);
