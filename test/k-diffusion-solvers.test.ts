@@ -11,6 +11,7 @@ import { createHeun } from '../nodes/sampling/heun.ts';
 import { createDpm2, createDpm2Ancestral } from '../nodes/sampling/dpm2.ts';
 import { createDpmpp2sAncestral } from '../nodes/sampling/dpmpp-2s-ancestral.ts';
 import { createIpndm, ipndmVariableCoefficients } from '../nodes/sampling/ipndm.ts';
+import { createResMultistep } from '../nodes/sampling/res-multistep.ts';
 import { createLms, lmsCoefficients, type LmsState } from '../nodes/sampling/lms.ts';
 import type { NoiseSource } from '../nodes/sampling/ops.ts';
 import { runSampler } from '../nodes/sampling/sampler-loop.ts';
@@ -114,6 +115,12 @@ describe('measured orders on the closed-form Gaussian PF-ODE (fact sheet 3 "Meas
     // uniform steps, not AB4's (55, -59, 37, -9) / 24; both sum to 1 (consistent).
     expect(ipndmVariableCoefficients(4, -1, [-1, -1, -1])).toEqual([57 / 24, -65 / 24, 43 / 24, -11 / 24].map((c) => expect.closeTo(c, 12)));
     expect(ipndmVariableCoefficients(3, -1, [-1, -1])).toEqual([23 / 12, -16 / 12, 5 / 12].map((c) => expect.closeTo(c, 12)));
+  });
+
+  it('RES multistep is second order (VE and RF); its ancestral form refuses flow grids', async () => {
+    expect(Math.abs((await orderOf(() => createResMultistep(), veGrid, 'vp')).slope - 2)).toBeLessThan(0.2);
+    expect(Math.abs((await orderOf(() => createResMultistep(), flowGrid, 'flow')).slope - 2)).toBeLessThan(0.2);
+    expect(() => createResMultistep({ eta: 1 }).init({ sigmas: flowGrid(4), noise: noiseSource(1) }, new Tensor(DIMS))).toThrow(/VP models/);
   });
 
   it('LMS (order 4) started from exact history reaches well above order 2', async () => {

@@ -138,6 +138,8 @@ export const SOLVER_SCHEDULERS: Record<string, SchedulerClass> = {
   dpmpp_2s_ancestral: 'EulerDiscreteScheduler',
   ipndm: 'EulerDiscreteScheduler',
   ipndm_v: 'EulerDiscreteScheduler',
+  res_multistep: 'EulerDiscreteScheduler',
+  res_multistep_ancestral: 'EulerDiscreteScheduler',
   lms: 'LMSDiscreteScheduler',
   dpmpp_2m: 'DPMSolverMultistepScheduler',
   dpmpp_3m: 'DPMSolverMultistepScheduler',

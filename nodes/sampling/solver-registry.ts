@@ -9,6 +9,7 @@ import { createDdim } from './ddim.ts';
 import { createDpm2, createDpm2Ancestral } from './dpm2.ts';
 import { createDpmpp2sAncestral } from './dpmpp-2s-ancestral.ts';
 import { createIpndm } from './ipndm.ts';
+import { createResMultistep } from './res-multistep.ts';
 import { createEulerAncestral, type EulerAncestralOptions } from './euler-ancestral.ts';
 import { createEuler } from './euler.ts';
 import { EXP_INTEGRATOR_SOLVERS, EXP_SOLVER_NAMES } from './exp-solvers.ts';
@@ -182,6 +183,15 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     create: () => createIpndm({ variable: true }),
     optionsFromConfig: () => ({}),
   },
+  res_multistep: {
+    description: 'RES multistep (ComfyUI res_multistep): a second-order multistep exponential integrator in -ln sigma on the x0 predictions, one model call per step. No diffusers class.',
+    create: () => createResMultistep(),
+    optionsFromConfig: () => ({}),
+  },
+  res_multistep_ancestral: ancestralEntry(
+    'RES multistep ancestral (ComfyUI res_multistep_ancestral): the res_multistep step down to s_down, then fresh noise; VP models. No diffusers class.',
+    createResMultistep,
+  ),
   lms: {
     description: 'Linear multistep in sigma (diffusers LMSDiscreteScheduler): Adams-Bashforth over the last `order` derivatives.',
     create: (o) => createLms(o as object),
@@ -241,7 +251,7 @@ const EXP_SOLVERS: Record<string, SolverEntry> = Object.fromEntries(
   }),
 );
 
-const { ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, ipndm, ipndm_v, lms, flow_euler, rf_solver, mrs, lcm } = BASE_SOLVERS;
+const { ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, ipndm, ipndm_v, res_multistep, res_multistep_ancestral, lms, flow_euler, rf_solver, mrs, lcm } = BASE_SOLVERS;
 
 /** Every registered solver, in the order the Sampler lists them. */
 export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
@@ -256,6 +266,8 @@ export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
   dpmpp_2s_ancestral,
   ipndm,
   ipndm_v,
+  res_multistep,
+  res_multistep_ancestral,
   lms,
   ...EXP_SOLVERS,
   flow_euler,
