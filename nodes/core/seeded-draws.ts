@@ -17,7 +17,7 @@ export const NOISE_GENERATORS = ['flowstudio', 'torch', 'comfyui'] as const;
 export type NoiseGeneratorName = (typeof NOISE_GENERATORS)[number];
 
 export const NOISE_GENERATOR_HELP =
-  'flowstudio: Philox, the same on every machine; torch: torch.Generator("cpu").manual_seed(seed) and torch.randn, as diffusers draws with a CPU generator (the initial noise, then each step\'s noise from the same generator); comfyui: ComfyUI\'s initial noise (the same draw), step noise from a second generator with the same seed, as ComfyUI on a CPU device';
+  'flowstudio: Philox, the same on every machine; torch: torch.Generator("cpu").manual_seed(seed) and torch.randn, as diffusers draws with a CPU generator (the initial noise, then each step\'s noise from the same generator); comfyui: ComfyUI\'s initial noise (the same draw), step noise from a second generator with the same seed, as ComfyUI on a CPU device. torch keeps a seed\'s low 32 bits: enter a larger seed as its value mod 4294967296';
 
 export interface SeededDraws {
   /** The initial noise: the first `size` normals. Read-only (it may be shared with other runs). */
