@@ -12,6 +12,7 @@ import { createDpm2, createDpm2Ancestral } from '../nodes/sampling/dpm2.ts';
 import { createDpmpp2sAncestral } from '../nodes/sampling/dpmpp-2s-ancestral.ts';
 import { createIpndm, ipndmVariableCoefficients } from '../nodes/sampling/ipndm.ts';
 import { createResMultistep } from '../nodes/sampling/res-multistep.ts';
+import { createDeisTab, deisTabCoefficients, deisTime } from '../nodes/sampling/deis-tab.ts';
 import { createLms, lmsCoefficients, type LmsState } from '../nodes/sampling/lms.ts';
 import type { NoiseSource } from '../nodes/sampling/ops.ts';
 import { runSampler } from '../nodes/sampling/sampler-loop.ts';
@@ -121,6 +122,18 @@ describe('measured orders on the closed-form Gaussian PF-ODE (fact sheet 3 "Meas
     expect(Math.abs((await orderOf(() => createResMultistep(), veGrid, 'vp')).slope - 2)).toBeLessThan(0.2);
     expect(Math.abs((await orderOf(() => createResMultistep(), flowGrid, 'flow')).slope - 2)).toBeLessThan(0.2);
     expect(() => createResMultistep({ eta: 1 }).init({ sigmas: flowGrid(4), noise: noiseSource(1) }, new Tensor(DIMS))).toThrow(/VP models/);
+  });
+
+  it("ComfyUI's DEIS: its VP time spans EDM's range, its weights integrate to the step in sigma, and it converges", async () => {
+    // t(sigma_max = 80) = 1 and t(sigma_min = 0.002) = epsilon = 1e-3, by the fit's construction.
+    expect(deisTime(80)).toBeCloseTo(1, 10);
+    expect(deisTime(0.002)).toBeCloseTo(1e-3, 10);
+    // The weight is dsigma/dt, so a step's coefficients (Lagrange basis sums to 1) add up to sigma_next - sigma.
+    const [s0, s1, s2, s3] = [4, 3, 2.2, 1.6];
+    const c = deisTabCoefficients(deisTime(s2), deisTime(s3), [s2, s1, s0].map(deisTime));
+    expect(c.reduce((a, b) => a + b, 0)).toBeCloseTo(s3 - s2, 3);
+    const { slope } = await orderOf(() => createDeisTab(), veGrid, 'vp');
+    expect(slope).toBeGreaterThan(1.8);
   });
 
   it('LMS (order 4) started from exact history reaches well above order 2', async () => {

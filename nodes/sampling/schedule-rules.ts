@@ -140,6 +140,7 @@ export const SOLVER_SCHEDULERS: Record<string, SchedulerClass> = {
   ipndm_v: 'EulerDiscreteScheduler',
   res_multistep: 'EulerDiscreteScheduler',
   res_multistep_ancestral: 'EulerDiscreteScheduler',
+  deis_tab: 'EulerDiscreteScheduler',
   lms: 'LMSDiscreteScheduler',
   dpmpp_2m: 'DPMSolverMultistepScheduler',
   dpmpp_3m: 'DPMSolverMultistepScheduler',

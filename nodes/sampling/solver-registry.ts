@@ -9,6 +9,7 @@ import { createDdim } from './ddim.ts';
 import { createDpm2, createDpm2Ancestral } from './dpm2.ts';
 import { createDpmpp2sAncestral } from './dpmpp-2s-ancestral.ts';
 import { createIpndm } from './ipndm.ts';
+import { createDeisTab } from './deis-tab.ts';
 import { createResMultistep } from './res-multistep.ts';
 import { createEulerAncestral, type EulerAncestralOptions } from './euler-ancestral.ts';
 import { createEuler } from './euler.ts';
@@ -192,6 +193,13 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     'RES multistep ancestral (ComfyUI res_multistep_ancestral): the res_multistep step down to s_down, then fresh noise; VP models. No diffusers class.',
     createResMultistep,
   ),
+  deis_tab: {
+    noInversion: true,
+    description:
+      "ComfyUI's deis sampler (diff-sampler's DEIS, 'tab' mode): multistep up to order 3 on the EDM derivative with coefficients integrated in a VP-SDE time fitted to EDM's sigma range. Not diffusers' DEISMultistepScheduler (that is `deis`).",
+    create: () => createDeisTab(),
+    optionsFromConfig: () => ({}),
+  },
   lms: {
     description: 'Linear multistep in sigma (diffusers LMSDiscreteScheduler): Adams-Bashforth over the last `order` derivatives.',
     create: (o) => createLms(o as object),
@@ -251,7 +259,7 @@ const EXP_SOLVERS: Record<string, SolverEntry> = Object.fromEntries(
   }),
 );
 
-const { ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, ipndm, ipndm_v, res_multistep, res_multistep_ancestral, lms, flow_euler, rf_solver, mrs, lcm } = BASE_SOLVERS;
+const { ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, ipndm, ipndm_v, res_multistep, res_multistep_ancestral, deis_tab, lms, flow_euler, rf_solver, mrs, lcm } = BASE_SOLVERS;
 
 /** Every registered solver, in the order the Sampler lists them. */
 export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
@@ -268,6 +276,7 @@ export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
   ipndm_v,
   res_multistep,
   res_multistep_ancestral,
+  deis_tab,
   lms,
   ...EXP_SOLVERS,
   flow_euler,

@@ -103,6 +103,9 @@ export function runCases(): RunCase[] {
   add('gaussian-rf', 'res_multistep', 'simple', 10);
   add('gaussian-vp-continuous', 'res_multistep_ancestral', 'karras', 12, { batch: 2 });
   add('gaussian-vp', 'res_multistep_ancestral', 'normal', 10);
+  for (const scheduler of ['normal', 'karras', 'simple'] as const) add('gaussian-vp', 'deis', scheduler, 12);
+  add('gaussian-vp-continuous', 'deis', 'karras', 20);
+  add('gaussian-rf', 'deis', 'simple', 10);
   for (const sampler of ['uni_pc', 'uni_pc_bh2']) {
     for (const scheduler of ['normal', 'karras', 'simple'] as const) add('gaussian-vp', sampler, scheduler, 12);
     add('gaussian-vp-continuous', sampler, 'karras', 20);
