@@ -72,7 +72,7 @@ describe('measured orders on the closed-form Gaussian PF-ODE (fact sheet 3 "Meas
     expect(Math.abs((await orderOf(() => createDpm2(), flowGrid, 'flow')).slope - 2)).toBeLessThan(0.2);
   });
 
-  it('DPM-Solver-2 ancestral at eta 0 is DPM-Solver-2; at eta 1 it draws one noise per step but the last, and refuses flow grids', async () => {
+  it('DPM-Solver-2 ancestral at eta 0 is DPM-Solver-2 (VE and RF); at eta 1 it draws one noise per step but the last', async () => {
     const sigmas = veGrid(8);
     const x = new Tensor(DIMS, z.map((v) => v * sigmas.sigmas[0]));
     const plain = await runSampler({ solver: createDpm2(), sigmas, x, model: exactModel(p, 'vp') });
@@ -83,7 +83,12 @@ describe('measured orders on the closed-form Gaussian PF-ODE (fact sheet 3 "Meas
     const r = await runSampler({ solver: createDpm2Ancestral(), sigmas: toZero, x, model: exactModel(p, 'vp'), noise });
     expect(noise.draws).toBe(8);
     expect(r.modelCalls).toBe(2 * 9 - 1);
-    expect(() => createDpm2Ancestral().init({ sigmas: flowGrid(4) }, x)).toThrow(/VP models/);
+    // On a flow grid at eta 0 the rectified-flow split is the identity (s_down = s_next, no rescale, no noise).
+    const flow = flowGrid(8);
+    const xf = new Tensor(DIMS, z.slice());
+    const plainFlow = await runSampler({ solver: createDpm2(), sigmas: flow, x: xf, model: exactModel(p, 'flow') });
+    const eta0Flow = await runSampler({ solver: createDpm2Ancestral({ eta: 0 }), sigmas: flow, x: xf, model: exactModel(p, 'flow') });
+    expect(Array.from(eta0Flow.x.data)).toEqual(Array.from(plainFlow.x.data));
   });
 
   it('DPM-Solver++(2S) ancestral at eta 0 is second order (DPM++ 2S)', async () => {

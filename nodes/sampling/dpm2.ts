@@ -8,10 +8,11 @@
  *
  * The ancestral form (k-diffusion sample_dpm_2_ancestral, diffusers KDPM2AncestralDiscreteScheduler, ComfyUI
  * dpm_2_ancestral) takes the same step down to s_down (euler-ancestral.ts's split of s_next into s_down and
- * s_up), midpoint sqrt(s s_down), then adds s_noise * s_up * z: one draw per step, none on the step to 0.
+ * s_up), midpoint sqrt(s s_down), then adds s_noise * s_up * z: one draw per step, none on the step to 0. On
+ * flow grids, ComfyUI's rectified-flow split (euler-ancestral.ts): the result rescaled onto s_next's signal.
  */
 import { stateWithPrediction } from './deferred-prediction.ts';
-import { ancestralOptions, ancestralStep, checkAncestralRun, type EulerAncestralOptions } from './euler-ancestral.ts';
+import { ancestralOptions, ancestralStep, checkAncestralRun, flowAncestralStep, type EulerAncestralOptions } from './euler-ancestral.ts';
 import { addScaled, linearCombination } from './ops.ts';
 import { checkSigmas, levelAt, offGridLevel, twoStageModelCalls, type Solver, type SolverState } from './solver.ts';
 
@@ -48,20 +49,21 @@ export function createDpm2Ancestral(opts: Dpm2AncestralOptions = {}): Solver {
     stochastic: eta > 0,
     modelCalls: twoStageModelCalls,
     init(ctx, x): SolverState {
-      checkAncestralRun(ctx, 'DPM-Solver-2 ancestral', eta, true);
+      checkAncestralRun(ctx, 'DPM-Solver-2 ancestral', eta, false);
       return { x };
     },
     async step(ctx, state, i, model) {
       const level = levelAt(ctx.sigmas, i);
       const s = level.sigma;
       const pred = await model(state.x, level);
-      const { down, up } = ancestralStep(s, ctx.sigmas.sigmas[i + 1], eta);
+      // Flow grids: ComfyUI's rectified-flow form (sample_dpm_2_ancestral_RF), the step rescaled onto s_next's signal level.
+      const { down, up, rescale } = ctx.sigmas.space === 'flow' ? flowAncestralStep(s, ctx.sigmas.sigmas[i + 1], eta) : { ...ancestralStep(s, ctx.sigmas.sigmas[i + 1], eta), rescale: 1 };
       if (down === 0) return stateWithPrediction(addScaled(state.x, -s, pred.derivative), pred);
       const mid = Math.exp((Math.log(s) + Math.log(down)) / 2);
       const pred2 = await model(addScaled(state.x, mid - s, pred.derivative), offGridLevel(ctx, mid));
       const terms: [number, typeof state.x][] = [
-        [1, state.x],
-        [down - s, pred2.derivative],
+        [rescale, state.x],
+        [rescale * (down - s), pred2.derivative],
       ];
       if (up > 0) terms.push([sNoise * up, ctx.noise!(state.x.dims)]);
       return { x: linearCombination(terms), denoised: pred2.denoised };

@@ -5,10 +5,11 @@
  * (sigma_mid = sqrt(s s_down)): in VE variables
  *   x_mid = (s_mid / s) x + (1 - s_mid / s) D(x, s),   x <- (s_down / s) x + (1 - s_down / s) D(x_mid, s_mid),
  * then + s_noise * s_up * z. The step onto sigma 0 is Euler; noise is drawn on every step but the last. No
- * diffusers class has it; VP models only (ComfyUI runs a different rectified-flow form on flow models).
+ * diffusers class has it. On flow grids ComfyUI's rectified-flow form (sample_dpmpp_2s_ancestral_RF): its
+ * stage halfway in the flow's lambda, and the result rescaled onto s_next's signal before the noise.
  */
 import { stateWithPrediction } from './deferred-prediction.ts';
-import { ancestralOptions, ancestralStep, checkAncestralRun, type EulerAncestralOptions } from './euler-ancestral.ts';
+import { ancestralOptions, ancestralStep, checkAncestralRun, flowAncestralStep, type EulerAncestralOptions } from './euler-ancestral.ts';
 import { addScaled, linearCombination } from './ops.ts';
 import { levelAt, offGridLevel, twoStageModelCalls, type Solver, type SolverState } from './solver.ts';
 
@@ -23,7 +24,7 @@ export function createDpmpp2sAncestral(opts: Dpmpp2sAncestralOptions = {}): Solv
     stochastic: eta > 0,
     modelCalls: twoStageModelCalls,
     init(ctx, x): SolverState {
-      checkAncestralRun(ctx, 'DPM++ 2S ancestral', eta, true);
+      checkAncestralRun(ctx, 'DPM++ 2S ancestral', eta, false);
       return { x };
     },
     async step(ctx, state, i, model) {
@@ -31,13 +32,14 @@ export function createDpmpp2sAncestral(opts: Dpmpp2sAncestralOptions = {}): Solv
       const s = level.sigma;
       const next = ctx.sigmas.sigmas[i + 1];
       const pred = await model(state.x, level);
-      const { down, up } = ancestralStep(s, next, eta);
+      const flow = ctx.sigmas.space === 'flow';
+      const { down, up, rescale } = flow ? flowAncestralStep(s, next, eta) : { ...ancestralStep(s, next, eta), rescale: 1 };
       let x;
       let last = pred;
       if (down === 0) {
         x = addScaled(state.x, -s, pred.derivative);
       } else {
-        const mid = Math.sqrt(s * down);
+        const mid = flow ? flowMidpoint(s, down) : Math.sqrt(s * down);
         const xMid = linearCombination([
           [mid / s, state.x],
           [1 - mid / s, pred.denoised],
@@ -48,8 +50,21 @@ export function createDpmpp2sAncestral(opts: Dpmpp2sAncestralOptions = {}): Solv
           [1 - down / s, last.denoised],
         ]);
       }
-      if (next > 0 && up > 0) x = addScaled(x, sNoise * up, ctx.noise!(state.x.dims));
+      if (next > 0 && up > 0) x = linearCombination([
+        [rescale, x],
+        [sNoise * up, ctx.noise!(state.x.dims)],
+      ]);
       return stateWithPrediction(x, last);
     },
   };
+}
+
+/**
+ * ComfyUI's flow stage level (sample_dpmpp_2s_ancestral_RF): halfway in the flow's lambda = ln((1 - t) / t)
+ * between t and t_down, and 0.9999 from t = 1 (where lambda is -infinity).
+ */
+function flowMidpoint(t: number, down: number): number {
+  if (t === 1) return 0.9999;
+  const lambda = (v: number) => Math.log((1 - v) / v);
+  return 1 / (Math.exp((lambda(t) + lambda(down)) / 2) + 1);
 }

@@ -64,8 +64,8 @@ const S_NOISE: ParamSpec = {
 
 const ANCESTRAL_ETA: ParamSpec = { kind: 'float', default: 1, min: 0, max: 1, label: 'Ancestral eta', help: 'Fraction of each step taken as fresh noise (1 = full ancestral)' };
 
-/** A VP-only ancestral two-stage solver: eta and s_noise from the Sampler, fresh noise every step, no inversion. */
-function ancestralEntry(description: string, create: (o: EulerAncestralOptions) => Solver): SolverEntry<EulerAncestralOptions> {
+/** An ancestral solver: eta and s_noise from the Sampler, fresh noise every step, no inversion (VP models unless said). */
+function ancestralEntry(description: string, create: (o: EulerAncestralOptions) => Solver, spaces: readonly ('vp' | 'flow')[] = ['vp']): SolverEntry<EulerAncestralOptions> {
   return {
     noInversion: true,
     description,
@@ -73,7 +73,7 @@ function ancestralEntry(description: string, create: (o: EulerAncestralOptions) 
     optionsFromConfig: (_cfg, p) => ({ eta: num(p, 'ancestral_eta', 1), sNoise: num(p, 's_noise', 1) }),
     params: { ancestral_eta: ANCESTRAL_ETA, s_noise: S_NOISE },
     stochastic: true,
-    spaces: ['vp'],
+    spaces,
   };
 }
 
@@ -167,12 +167,14 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     optionsFromConfig: () => ({}),
   },
   dpm_2_ancestral: ancestralEntry(
-    'DPM-Solver-2 ancestral (diffusers KDPM2AncestralDiscreteScheduler, k-diffusion and ComfyUI dpm_2_ancestral): the dpm_2 step down to s_down, then fresh noise; VP models.',
+    'DPM-Solver-2 ancestral (diffusers KDPM2AncestralDiscreteScheduler, k-diffusion and ComfyUI dpm_2_ancestral): the dpm_2 step down to s_down, then fresh noise (on flow models ComfyUI\'s rectified-flow form).',
     createDpm2Ancestral,
+    ['vp', 'flow'],
   ),
   dpmpp_2s_ancestral: ancestralEntry(
-    'DPM-Solver++(2S) ancestral (k-diffusion, ComfyUI and A1111 "DPM++ 2S a"): a second-order singlestep exponential-integrator step down to s_down with its stage at the midpoint in lambda, then fresh noise; VP models. No diffusers class.',
+    'DPM-Solver++(2S) ancestral (k-diffusion, ComfyUI and A1111 "DPM++ 2S a"): a second-order singlestep exponential-integrator step down to s_down with its stage at the midpoint in lambda, then fresh noise (on flow models ComfyUI\'s rectified-flow form). No diffusers class.',
     createDpmpp2sAncestral,
+    ['vp', 'flow'],
   ),
   ipndm: {
     description: 'iPNDM (ComfyUI ipndm): Adams-Bashforth in sigma up to order 4 with fixed-step coefficients, one model call per step; the step onto 0 returns the x0 prediction. No diffusers class.',

@@ -94,6 +94,9 @@ export function runCases(): RunCase[] {
   add('gaussian-vp-continuous', 'dpm_2_ancestral', 'karras', 12, { batch: 2 });
   for (const scheduler of ['normal', 'karras', 'exponential'] as const) add('gaussian-vp', 'dpmpp_2s_ancestral', scheduler, 10);
   add('gaussian-vp-continuous', 'dpmpp_2s_ancestral', 'karras', 15, { batch: 2 });
+  // Rectified-flow forms (ComfyUI's *_RF samplers on flow models).
+  for (const sampler of ['euler_ancestral', 'dpm_2_ancestral', 'dpmpp_2s_ancestral']) add('gaussian-rf', sampler, 'simple', 10);
+  add('gaussian-rf', 'dpmpp_2s_ancestral', 'normal', 8, { batch: 2 });
   for (const sampler of ['ipndm', 'ipndm_v']) {
     for (const scheduler of ['normal', 'karras', 'exponential'] as const) add('gaussian-vp', sampler, scheduler, 12);
     add('gaussian-rf', sampler, 'simple', 10);
