@@ -10,9 +10,9 @@
  * (ComfyUI's rule, which counts both ends). x <- x + sum_j c_j d_{i-j}; the first step and the step onto
  * sigma 0 are Euler. Named deis_tab here: `deis` is diffusers' DEISMultistepScheduler, another method.
  */
-import type { Tensor } from '../core/tensor.ts';
-import { addScaled, linearCombination } from './ops.ts';
-import { checkSigmas, levelAt, type Solver, type SolverState } from './solver.ts';
+import { combineDerivatives, keepDerivatives, type DerivativeHistoryState } from './ipndm.ts';
+import { addScaled } from './ops.ts';
+import { checkSigmas, levelAt, type Solver } from './solver.ts';
 
 const EPS_S = 1e-3;
 const EDM_SIGMA_MIN = 0.002;
@@ -52,10 +52,7 @@ export function deisTabCoefficients(t: number, tNext: number, prev: readonly num
   return out;
 }
 
-export interface DeisTabState extends SolverState {
-  /** The derivatives of the last steps, oldest first (at most maxOrder - 1). */
-  history: Tensor[];
-}
+export type DeisTabState = DerivativeHistoryState;
 
 export function createDeisTab(maxOrder = DEIS_TAB_MAX_ORDER): Solver<DeisTabState> {
   if (!Number.isInteger(maxOrder) || maxOrder < 1 || maxOrder > 4) throw new Error(`ComfyUI DEIS: order must be an integer in 1..4, got ${maxOrder}`);
@@ -73,14 +70,12 @@ export function createDeisTab(maxOrder = DEIS_TAB_MAX_ORDER): Solver<DeisTabStat
       const next = sig[i + 1];
       const pred = await model(state.x, level);
       const d = pred.derivative;
-      const history = maxOrder === 1 ? [] : [...state.history, d].slice(-(maxOrder - 1));
+      const history = keepDerivatives(state.history, d, maxOrder);
       const order = next <= 0 ? 1 : Math.min(maxOrder, i + 1);
       if (order === 1) return { x: addScaled(state.x, next - level.sigma, d), denoised: pred.denoised, history };
       const prev = Array.from({ length: order }, (_, k) => deisTime(sig[i - k]));
       const c = deisTabCoefficients(prev[0], deisTime(next), prev);
-      const ds = [d, ...state.history.slice().reverse()];
-      const terms: [number, Tensor][] = [[1, state.x], ...c.map((ck, k): [number, Tensor] => [ck, ds[k]])];
-      return { x: linearCombination(terms), denoised: pred.denoised, history };
+      return { x: combineDerivatives(state.x, c, d, state.history), denoised: pred.denoised, history };
     },
   };
 }

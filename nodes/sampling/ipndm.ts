@@ -20,9 +20,22 @@ export interface IpndmOptions {
   maxOrder?: number;
 }
 
-export interface IpndmState extends SolverState {
+/** The state of a derivative multistep method (iPNDM, ComfyUI's DEIS). */
+export interface DerivativeHistoryState extends SolverState {
   /** The derivatives of the last steps, oldest first (at most maxOrder - 1). */
   history: Tensor[];
+}
+export type IpndmState = DerivativeHistoryState;
+
+/** The history kept after a step: the last maxOrder - 1 derivatives, this step's `d` included. */
+export function keepDerivatives(history: readonly Tensor[], d: Tensor, maxOrder: number): Tensor[] {
+  return maxOrder === 1 ? [] : [...history, d].slice(-(maxOrder - 1));
+}
+
+/** x + sum_k c_k d_k over this step's derivative `d` (k = 0) and the earlier ones, newest first. */
+export function combineDerivatives(x: Tensor, c: readonly number[], d: Tensor, earlier: readonly Tensor[]): Tensor {
+  const ds = [d, ...earlier.slice().reverse()];
+  return linearCombination([[1, x], ...c.map((ck, k): [number, Tensor] => [ck, ds[k]])]);
 }
 
 const FIXED: readonly (readonly number[])[] = [[1], [3 / 2, -1 / 2], [23 / 12, -16 / 12, 5 / 12], [55 / 24, -59 / 24, 37 / 24, -9 / 24]];
@@ -67,16 +80,12 @@ export function createIpndm(opts: IpndmOptions = {}): Solver<IpndmState> {
       const next = sig[i + 1];
       const pred = await model(state.x, level);
       const d = pred.derivative;
-      // Kept for the next steps: the last maxOrder - 1 derivatives, this one included.
-      const history = maxOrder === 1 ? [] : [...state.history, d].slice(-(maxOrder - 1));
+      const history = keepDerivatives(state.history, d, maxOrder);
       if (next === 0) return { x: pred.denoised, denoised: pred.denoised, history };
       const order = Math.min(maxOrder, i + 1);
       const h = next - level.sigma;
       const c = opts.variable ? ipndmVariableCoefficients(order, h, [sig[i] - sig[i - 1], sig[i - 1] - sig[i - 2], sig[i - 2] - sig[i - 3]]) : FIXED[order - 1];
-      // Newest derivative first: this step's, then the history before it.
-      const ds = [d, ...state.history.slice().reverse()];
-      const terms: [number, Tensor][] = [[1, state.x], ...c.map((ck, k): [number, Tensor] => [h * ck, ds[k]])];
-      return { x: linearCombination(terms), denoised: pred.denoised, history };
+      return { x: combineDerivatives(state.x, c.map((ck) => h * ck), d, state.history), denoised: pred.denoised, history };
     },
   };
 }
