@@ -367,6 +367,24 @@ describe.skipIf(!chromiumAvailable())('editor end to end (browser)', () => {
     await shot(page, '07b-preset-reopened');
   });
 
+  it('opens the ComfyUI example from the library: its Schedule (ComfyUI) node shows its options, and the graph runs', async () => {
+    const page = await h.newPage('comfyui');
+    await openApp(page, h.url);
+    await page.locator('[data-testid="preset-item"][data-preset-id="example:comfyui-dpmpp2m-karras"]').click();
+    await expect.poll(() => nodeIds(page)).toEqual(['latent', 'model', 'sampler', 'save_image', 'save_latent', 'schedule', 'to_image']);
+    await expect(page.getByTestId('node-schedule').getAttribute('data-node-type')).resolves.toBe('ComfySchedule');
+    await expect(page.getByTestId('node-schedule').textContent()).resolves.toContain('Schedule (ComfyUI)');
+    await expect(paramValue(page, 'schedule', 'scheduler')).resolves.toBe('karras');
+    await expect(paramValue(page, 'sampler', 'noise_generator')).resolves.toBe('comfyui');
+    await selectNode(page, 'schedule');
+    await page.getByTestId('param-schedule-scheduler').selectOption('sgm_uniform');
+    await expect(paramValue(page, 'schedule', 'scheduler')).resolves.toBe('sgm_uniform');
+    await page.getByTestId('run').click();
+    await page.locator('[data-testid="status-save_image"][data-state="done"]').waitFor({ timeout: 60_000 });
+    await expect(page.getByTestId('last-run').getAttribute('data-status')).resolves.toBe('finished');
+    await shot(page, '08-comfyui-example');
+  });
+
   it('renames the document in the title bar (Esc cancels, undoable) and Save As keeps the new name', async () => {
     const page = await h.newPage('rename');
     await openApp(page, h.url);
