@@ -13,6 +13,8 @@ import { createDpmpp2sAncestral } from '../nodes/sampling/dpmpp-2s-ancestral.ts'
 import { createIpndm, ipndmVariableCoefficients } from '../nodes/sampling/ipndm.ts';
 import { createResMultistep } from '../nodes/sampling/res-multistep.ts';
 import { createDeisTab, deisTabCoefficients, deisTime } from '../nodes/sampling/deis-tab.ts';
+import { createGradientEstimation } from '../nodes/sampling/gradient-estimation.ts';
+import { sliceSigmas } from '../nodes/sampling/sigmas-split.ts';
 import { createLms, lmsCoefficients, type LmsState } from '../nodes/sampling/lms.ts';
 import type { NoiseSource } from '../nodes/sampling/ops.ts';
 import { runSampler } from '../nodes/sampling/sampler-loop.ts';
@@ -139,6 +141,21 @@ describe('measured orders on the closed-form Gaussian PF-ODE (fact sheet 3 "Meas
     expect(c.reduce((a, b) => a + b, 0)).toBeCloseTo(s3 - s2, 3);
     const { slope } = await orderOf(() => createDeisTab(), veGrid, 'vp');
     expect(slope).toBeGreaterThan(1.8);
+  });
+
+  it('gradient estimation at gamma 1 is Euler; at gamma 2 it moves Euler by (d - d_prev) dt from its second step', async () => {
+    const sigmas = veGrid(8);
+    const x = new Tensor(DIMS, z.map((v) => v * sigmas.sigmas[0]));
+    const euler = await runSampler({ solver: createEuler(), sigmas, x, model: exactModel(p, 'vp') });
+    const ge1 = await runSampler({ solver: createGradientEstimation(1), sigmas, x, model: exactModel(p, 'vp') });
+    expect(relL2(ge1.x.data, euler.x.data)).toBeLessThan(1e-7);
+    const one = sliceSigmas(sigmas, 0, 1);
+    const first = await runSampler({ solver: createGradientEstimation(2), sigmas: one, x, model: exactModel(p, 'vp') });
+    const eulerFirst = await runSampler({ solver: createEuler(), sigmas: one, x, model: exactModel(p, 'vp') });
+    expect(Array.from(first.x.data)).toEqual(Array.from(eulerFirst.x.data));
+    const ge2 = await runSampler({ solver: createGradientEstimation(2), sigmas, x, model: exactModel(p, 'vp') });
+    expect(relL2(ge2.x.data, euler.x.data)).toBeGreaterThan(1e-4);
+    expect(() => createGradientEstimation(Number.NaN)).toThrow(/gamma/);
   });
 
   it('LMS (order 4) started from exact history reaches well above order 2', async () => {

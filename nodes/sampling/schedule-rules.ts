@@ -141,6 +141,7 @@ export const SOLVER_SCHEDULERS: Record<string, SchedulerClass> = {
   res_multistep: 'EulerDiscreteScheduler',
   res_multistep_ancestral: 'EulerDiscreteScheduler',
   deis_tab: 'EulerDiscreteScheduler',
+  gradient_estimation: 'EulerDiscreteScheduler',
   lms: 'LMSDiscreteScheduler',
   dpmpp_2m: 'DPMSolverMultistepScheduler',
   dpmpp_3m: 'DPMSolverMultistepScheduler',

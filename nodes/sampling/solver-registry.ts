@@ -10,6 +10,7 @@ import { createDpm2, createDpm2Ancestral } from './dpm2.ts';
 import { createDpmpp2sAncestral } from './dpmpp-2s-ancestral.ts';
 import { createIpndm } from './ipndm.ts';
 import { createDeisTab } from './deis-tab.ts';
+import { createGradientEstimation } from './gradient-estimation.ts';
 import { createResMultistep } from './res-multistep.ts';
 import { createEulerAncestral, type EulerAncestralOptions } from './euler-ancestral.ts';
 import { createEuler } from './euler.ts';
@@ -202,6 +203,15 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     create: () => createDeisTab(),
     optionsFromConfig: () => ({}),
   },
+  gradient_estimation: {
+    description:
+      'Gradient estimation (ComfyUI gradient_estimation): Euler with the step taken along gamma d + (1 - gamma) d_prev from the second step on; one model call per step. No diffusers class.',
+    create: (o) => createGradientEstimation((o as { gamma: number }).gamma),
+    optionsFromConfig: (_cfg, p) => ({ gamma: num(p, 'ge_gamma', 2) }),
+    params: {
+      ge_gamma: { kind: 'float', default: 2, min: 0, max: 10, label: 'Gradient estimation gamma', help: 'Weight of this step\'s derivative against the last one (1 = Euler; ComfyUI\'s default 2)' },
+    },
+  },
   lms: {
     description: 'Linear multistep in sigma (diffusers LMSDiscreteScheduler): Adams-Bashforth over the last `order` derivatives.',
     create: (o) => createLms(o as object),
@@ -261,7 +271,7 @@ const EXP_SOLVERS: Record<string, SolverEntry> = Object.fromEntries(
   }),
 );
 
-const { ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, ipndm, ipndm_v, res_multistep, res_multistep_ancestral, deis_tab, lms, flow_euler, rf_solver, mrs, lcm } = BASE_SOLVERS;
+const { ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, ipndm, ipndm_v, res_multistep, res_multistep_ancestral, deis_tab, gradient_estimation, lms, flow_euler, rf_solver, mrs, lcm } = BASE_SOLVERS;
 
 /** Every registered solver, in the order the Sampler lists them. */
 export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
@@ -279,6 +289,7 @@ export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
   res_multistep,
   res_multistep_ancestral,
   deis_tab,
+  gradient_estimation,
   lms,
   ...EXP_SOLVERS,
   flow_euler,

@@ -109,6 +109,8 @@ export function runCases(): RunCase[] {
   for (const scheduler of ['normal', 'karras', 'simple'] as const) add('gaussian-vp', 'deis', scheduler, 12);
   add('gaussian-vp-continuous', 'deis', 'karras', 20);
   add('gaussian-rf', 'deis', 'simple', 10);
+  for (const scheduler of ['normal', 'karras'] as const) add('gaussian-vp', 'gradient_estimation', scheduler, 12);
+  add('gaussian-rf', 'gradient_estimation', 'simple', 10);
   for (const sampler of ['uni_pc', 'uni_pc_bh2']) {
     for (const scheduler of ['normal', 'karras', 'simple'] as const) add('gaussian-vp', sampler, scheduler, 12);
     add('gaussian-vp-continuous', sampler, 'karras', 20);
