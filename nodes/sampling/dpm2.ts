@@ -14,17 +14,14 @@
 import { stateWithPrediction } from './deferred-prediction.ts';
 import { ancestralOptions, ancestralStep, checkAncestralRun, flowAncestralStep, type EulerAncestralOptions } from './euler-ancestral.ts';
 import { addScaled, linearCombination } from './ops.ts';
-import { checkSigmas, levelAt, offGridLevel, twoStageModelCalls, type Solver, type SolverState } from './solver.ts';
+import { levelAt, offGridLevel, plainInit, type Solver, type SolverState, twoStageModelCalls } from './solver.ts';
 
 export function createDpm2(): Solver {
   return {
     name: 'dpm_2',
     nfePerStep: 2,
     modelCalls: twoStageModelCalls,
-    init(ctx, x): SolverState {
-      checkSigmas(ctx.sigmas);
-      return { x };
-    },
+    init: plainInit,
     async step(ctx, state, i, model) {
       const level = levelAt(ctx.sigmas, i);
       const next = ctx.sigmas.sigmas[i + 1];

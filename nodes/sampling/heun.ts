@@ -6,7 +6,7 @@
  * (diffusers interleaves the timesteps t0, t1, t1, t2, t2, ...). On a flow grid this is RF Heun.
  */
 import { addScaled, linearCombination } from './ops.ts';
-import { checkSigmas, levelAt, levelOf, twoStageModelCalls, type Solver, type SolverState } from './solver.ts';
+import { levelAt, levelOf, plainInit, type Solver, twoStageModelCalls } from './solver.ts';
 import { stateWithPrediction } from './deferred-prediction.ts';
 
 export function createHeun(): Solver {
@@ -14,10 +14,7 @@ export function createHeun(): Solver {
     name: 'heun',
     nfePerStep: 2,
     modelCalls: twoStageModelCalls,
-    init(ctx, x): SolverState {
-      checkSigmas(ctx.sigmas);
-      return { x };
-    },
+    init: plainInit,
     async step(ctx, state, i, model) {
       const level = levelAt(ctx.sigmas, i);
       const next = ctx.sigmas.sigmas[i + 1];

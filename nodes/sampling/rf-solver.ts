@@ -9,17 +9,14 @@
  * can tell the two calls apart by level: the midpoint level is never a grid level of the step.
  */
 import { addScaled } from './ops.ts';
-import { checkSigmas, levelAt, levelOf, type Solver, type SolverState } from './solver.ts';
+import { levelAt, levelOf, plainInit, type Solver } from './solver.ts';
 import { stateWithPrediction } from './deferred-prediction.ts';
 
 export function createRfSolver(): Solver {
   return {
     name: 'rf_solver',
     nfePerStep: 2,
-    init(ctx, x): SolverState {
-      checkSigmas(ctx.sigmas);
-      return { x };
-    },
+    init: plainInit,
     async step(ctx, state, i, model) {
       const level = levelAt(ctx.sigmas, i);
       const D = ctx.sigmas.sigmas[i + 1] - level.sigma;

@@ -77,6 +77,12 @@ export function levelAt(sigmas: Sigmas, i: number): ModelLevel {
   return { sigma: sigmas.sigmas[i], timestep: sigmas.timesteps[i] };
 }
 
+/** The init of a solver whose state is the sample alone: checks the grid, starts from x. */
+export function plainInit(ctx: SolverContext, x: Tensor): SolverState {
+  checkSigmas(ctx.sigmas);
+  return { x };
+}
+
 /** Model calls of a two-stage-per-step solver whose steps onto sigma 0 take one (Heun, DPM-Solver-2, ...). */
 export function twoStageModelCalls(sigmas: Sigmas): number {
   let ontoZero = 0;
