@@ -39,7 +39,7 @@ export const ComfySchedule = defineNode({
       options: COMFY_SAMPLER_NAMES,
       default: 'euler',
       label: 'ComfyUI sampler',
-      help: 'The KSampler\'s sampler_name, for its grid rules (dpm_2, dpm_2_ancestral, uni_pc and uni_pc_bh2 take one step more without the second-to-last level; uni_pc stops at 0.001). Set the Sampler to match: euler and ddim -> euler; euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, ipndm, ipndm_v, res_multistep, res_multistep_ancestral, gradient_estimation, dpmpp_2m -> the same; deis -> deis_tab; lms -> lms with LMS step onto 0 = denoise; uni_pc / uni_pc_bh2 -> unipc, order 3, variant bh1 / bh2',
+      help: 'The KSampler\'s sampler_name, for its grid rules (dpm_2, dpm_2_ancestral, uni_pc and uni_pc_bh2 take one step more without the second-to-last level; uni_pc stops at 0.001). Set the Sampler to match: euler and ddim -> euler; euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, ipndm, ipndm_v, res_multistep, res_multistep_ancestral, gradient_estimation, heunpp2, dpmpp_2m -> the same; deis -> deis_tab; lms -> lms with LMS step onto 0 = denoise; uni_pc / uni_pc_bh2 -> unipc, order 3, variant bh1 / bh2',
     },
   },
   async execute(_ctx, inputs, params) {

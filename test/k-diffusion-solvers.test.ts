@@ -14,6 +14,7 @@ import { createIpndm, ipndmVariableCoefficients } from '../nodes/sampling/ipndm.
 import { createResMultistep } from '../nodes/sampling/res-multistep.ts';
 import { createDeisTab, deisTabCoefficients, deisTime } from '../nodes/sampling/deis-tab.ts';
 import { createGradientEstimation } from '../nodes/sampling/gradient-estimation.ts';
+import { createHeunpp2 } from '../nodes/sampling/heunpp2.ts';
 import { sliceSigmas } from '../nodes/sampling/sigmas-split.ts';
 import { createLms, lmsCoefficients, type LmsState } from '../nodes/sampling/lms.ts';
 import type { NoiseSource } from '../nodes/sampling/ops.ts';
@@ -156,6 +157,15 @@ describe('measured orders on the closed-form Gaussian PF-ODE (fact sheet 3 "Meas
     const ge2 = await runSampler({ solver: createGradientEstimation(2), sigmas, x, model: exactModel(p, 'vp') });
     expect(relL2(ge2.x.data, euler.x.data)).toBeGreaterThan(1e-4);
     expect(() => createGradientEstimation(Number.NaN)).toThrow(/gamma/);
+  });
+
+  it('Heun++ is first order (its derivative weights follow the levels, not the step) and makes 3 model calls per step but 2 and 1 at the end', async () => {
+    const { slope } = await orderOf(() => createHeunpp2(), veGrid, 'vp');
+    expect(Math.abs(slope - 1)).toBeLessThan(0.2);
+    const sigmas = veGrid(10);
+    const r = await runSampler({ solver: createHeunpp2(), sigmas, x: new Tensor(DIMS, z.map((v) => v * 10)), model: exactModel(p, 'vp') });
+    expect(r.modelCalls).toBe(3 * 8 + 2 + 1);
+    expect(createHeunpp2().modelCalls!(sigmas)).toBe(r.modelCalls);
   });
 
   it('LMS (order 4) started from exact history reaches well above order 2', async () => {

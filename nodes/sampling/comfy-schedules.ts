@@ -36,7 +36,7 @@ export const COMFY_UNIPC_END = 0.001;
 
 /**
  * ComfyUI samplers a Sampler reproduces on these grids, with the solver and options that take the same steps:
- * k-diffusion's Euler (ComfyUI's ddim is the same step), Euler ancestral, Heun, DPM-Solver-2 (and ancestral), DPM++ 2S ancestral, iPNDM (fixed and variable step), RES multistep (and ancestral), its DEIS, gradient estimation, DPM++ 2M, LMS (whose step onto
+ * k-diffusion's Euler (ComfyUI's ddim is the same step), Euler ancestral, Heun, DPM-Solver-2 (and ancestral), DPM++ 2S ancestral, iPNDM (fixed and variable step), RES multistep (and ancestral), its DEIS, gradient estimation, Heun++, DPM++ 2M, LMS (whose step onto
  * 0 returns the x0 prediction in ComfyUI), and ComfyUI's UniPC (order 3, bh1 or bh2, data prediction).
  */
 export const COMFY_SAMPLERS: Readonly<Record<string, { solver: string; params: Readonly<Record<string, string | number>> }>> = {
@@ -53,6 +53,7 @@ export const COMFY_SAMPLERS: Readonly<Record<string, { solver: string; params: R
   res_multistep_ancestral: { solver: 'res_multistep_ancestral', params: {} },
   deis: { solver: 'deis_tab', params: {} },
   gradient_estimation: { solver: 'gradient_estimation', params: {} },
+  heunpp2: { solver: 'heunpp2', params: {} },
   dpmpp_2m: { solver: 'dpmpp_2m', params: {} },
   lms: { solver: 'lms', params: { lms_final_step: 'denoise' } },
   uni_pc: { solver: 'unipc', params: { unipc_order: '3', unipc_variant: 'bh1', unipc_form: 'data' } },

@@ -142,6 +142,7 @@ export const SOLVER_SCHEDULERS: Record<string, SchedulerClass> = {
   res_multistep_ancestral: 'EulerDiscreteScheduler',
   deis_tab: 'EulerDiscreteScheduler',
   gradient_estimation: 'EulerDiscreteScheduler',
+  heunpp2: 'EulerDiscreteScheduler',
   lms: 'LMSDiscreteScheduler',
   dpmpp_2m: 'DPMSolverMultistepScheduler',
   dpmpp_3m: 'DPMSolverMultistepScheduler',

@@ -17,6 +17,7 @@ import { createEuler } from './euler.ts';
 import { EXP_INTEGRATOR_SOLVERS, EXP_SOLVER_NAMES } from './exp-solvers.ts';
 import { createFlowEuler, type FlowEulerOptions } from './flow-euler.ts';
 import { createHeun } from './heun.ts';
+import { createHeunpp2 } from './heunpp2.ts';
 import { createLms, LMS_FINAL_STEPS, LMS_MAX_ORDER, type LmsFinalStep } from './lms.ts';
 import { createMrsOnVe } from './mrs.ts';
 import { createDdpm, type DdpmOptions, type DdpmVariance } from './ddpm.ts';
@@ -212,6 +213,13 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
       ge_gamma: { kind: 'float', default: 2, min: 0, max: 10, label: 'Gradient estimation gamma', help: 'Weight of this step\'s derivative against the last one (1 = Euler; ComfyUI\'s default 2)' },
     },
   },
+  heunpp2: {
+    noInversion: true,
+    description:
+      'Heun++ (ComfyUI heunpp2): Euler predictors to the next two levels and a step along their weighted derivatives, three model calls per step. No diffusers class.',
+    create: () => createHeunpp2(),
+    optionsFromConfig: () => ({}),
+  },
   lms: {
     description: 'Linear multistep in sigma (diffusers LMSDiscreteScheduler): Adams-Bashforth over the last `order` derivatives.',
     create: (o) => createLms(o as object),
@@ -271,7 +279,7 @@ const EXP_SOLVERS: Record<string, SolverEntry> = Object.fromEntries(
   }),
 );
 
-const { ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, ipndm, ipndm_v, res_multistep, res_multistep_ancestral, deis_tab, gradient_estimation, lms, flow_euler, rf_solver, mrs, lcm } = BASE_SOLVERS;
+const { ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, ipndm, ipndm_v, res_multistep, res_multistep_ancestral, deis_tab, gradient_estimation, heunpp2, lms, flow_euler, rf_solver, mrs, lcm } = BASE_SOLVERS;
 
 /** Every registered solver, in the order the Sampler lists them. */
 export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
@@ -290,6 +298,7 @@ export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
   res_multistep_ancestral,
   deis_tab,
   gradient_estimation,
+  heunpp2,
   lms,
   ...EXP_SOLVERS,
   flow_euler,

@@ -111,6 +111,8 @@ export function runCases(): RunCase[] {
   add('gaussian-rf', 'deis', 'simple', 10);
   for (const scheduler of ['normal', 'karras'] as const) add('gaussian-vp', 'gradient_estimation', scheduler, 12);
   add('gaussian-rf', 'gradient_estimation', 'simple', 10);
+  for (const scheduler of ['normal', 'karras'] as const) add('gaussian-vp', 'heunpp2', scheduler, 10);
+  add('gaussian-rf', 'heunpp2', 'simple', 8);
   for (const sampler of ['uni_pc', 'uni_pc_bh2']) {
     for (const scheduler of ['normal', 'karras', 'simple'] as const) add('gaussian-vp', sampler, scheduler, 12);
     add('gaussian-vp-continuous', sampler, 'karras', 20);
