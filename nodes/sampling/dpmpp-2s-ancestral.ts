@@ -9,7 +9,7 @@
  * stage halfway in the flow's lambda, and the result rescaled onto s_next's signal before the noise.
  */
 import { stateWithPrediction } from './deferred-prediction.ts';
-import { ancestralOptions, ancestralStep, checkAncestralRun, flowAncestralStep, type EulerAncestralOptions } from './euler-ancestral.ts';
+import { ancestralOptions, ancestralSplit, checkAncestralRun, type EulerAncestralOptions } from './euler-ancestral.ts';
 import { addScaled, linearCombination } from './ops.ts';
 import { levelAt, offGridLevel, twoStageModelCalls, type Solver, type SolverState } from './solver.ts';
 
@@ -33,7 +33,7 @@ export function createDpmpp2sAncestral(opts: Dpmpp2sAncestralOptions = {}): Solv
       const next = ctx.sigmas.sigmas[i + 1];
       const pred = await model(state.x, level);
       const flow = ctx.sigmas.space === 'flow';
-      const { down, up, rescale } = flow ? flowAncestralStep(s, next, eta) : { ...ancestralStep(s, next, eta), rescale: 1 };
+      const { down, up, rescale } = ancestralSplit(ctx.sigmas.space, s, next, eta);
       let x;
       let last = pred;
       if (down === 0) {

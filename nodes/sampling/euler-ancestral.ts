@@ -11,6 +11,7 @@
  * solver accepts it (superset).
  */
 import { linearCombination } from './ops.ts';
+import type { SigmaSpace } from '../core/values.ts';
 import { checkSigmas, levelAt, type Solver, type SolverContext, type SolverState } from './solver.ts';
 
 export interface EulerAncestralOptions {
@@ -33,6 +34,15 @@ export function flowAncestralStep(s: number, next: number, eta: number): { down:
   const rescale = (1 - next) / (1 - down);
   const up = Math.sqrt(Math.max(next * next - down * down * rescale * rescale, 0));
   return { down, rescale, up };
+}
+
+/**
+ * The ancestral split of a step s -> s_next on either grid: the deterministic target s_down, the factor the
+ * state is rescaled by after the step (1 on VP grids; onto s_next's signal level on flow grids) and the noise
+ * level s_up.
+ */
+export function ancestralSplit(space: SigmaSpace, s: number, next: number, eta: number): { down: number; rescale: number; up: number } {
+  return space === 'flow' ? flowAncestralStep(s, next, eta) : { ...ancestralStep(s, next, eta), rescale: 1 };
 }
 
 /** An ancestral solver's eta (default 1) and s_noise (default 1), checked; `who` names the solver in errors. */
@@ -69,19 +79,10 @@ export function createEulerAncestral(opts: EulerAncestralOptions = {}): Solver {
       const next = ctx.sigmas.sigmas[i + 1];
       const pred = await model(state.x, level);
       const d = pred.derivative;
-      if (ctx.sigmas.space === 'flow') {
-        const a = flowAncestralStep(s, next, eta);
-        const terms: [number, typeof d][] = [
-          [a.rescale, state.x],
-          [a.rescale * (a.down - s), d],
-        ];
-        if (a.up > 0) terms.push([sNoise * a.up, ctx.noise!(state.x.dims)]);
-        return { x: linearCombination(terms), denoised: pred.denoised };
-      }
-      const a = ancestralStep(s, next, eta);
+      const a = ancestralSplit(ctx.sigmas.space, s, next, eta);
       const terms: [number, typeof d][] = [
-        [1, state.x],
-        [a.down - s, d],
+        [a.rescale, state.x],
+        [a.rescale * (a.down - s), d],
       ];
       if (a.up > 0) terms.push([sNoise * a.up, ctx.noise!(state.x.dims)]);
       return { x: linearCombination(terms), denoised: pred.denoised };
