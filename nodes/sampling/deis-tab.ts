@@ -12,7 +12,7 @@
  */
 import { combineDerivatives, keepDerivatives, type DerivativeHistoryState } from './ipndm.ts';
 import { addScaled } from './ops.ts';
-import { checkSigmas, levelAt, type Solver } from './solver.ts';
+import { checkSigmas, hasUpwardStep, levelAt, type Solver } from './solver.ts';
 
 const EPS_S = 1e-3;
 const EDM_SIGMA_MIN = 0.002;
@@ -61,7 +61,7 @@ export function createDeisTab(maxOrder = DEIS_TAB_MAX_ORDER): Solver<DeisTabStat
     nfePerStep: 1,
     init(ctx, x): DeisTabState {
       checkSigmas(ctx.sigmas);
-      if (ctx.sigmas.sigmas.some((v, k) => k > 0 && v > ctx.sigmas.sigmas[k - 1])) throw new Error('ComfyUI DEIS cannot walk a grid upwards (inversion)');
+      if (hasUpwardStep(ctx.sigmas)) throw new Error('ComfyUI DEIS cannot walk a grid upwards (inversion)');
       return { x, history: [] };
     },
     async step(ctx, state, i, model) {

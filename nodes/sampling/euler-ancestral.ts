@@ -12,7 +12,7 @@
  */
 import { linearCombination } from './ops.ts';
 import type { SigmaSpace } from '../core/values.ts';
-import { checkSigmas, levelAt, type Solver, type SolverContext, type SolverState } from './solver.ts';
+import { checkSigmas, hasUpwardStep, levelAt, type Solver, type SolverContext, type SolverState } from './solver.ts';
 
 export interface EulerAncestralOptions {
   /** 1 = full ancestral noise, 0 = plain Euler. */
@@ -58,8 +58,7 @@ export function ancestralOptions(who: string, opts: EulerAncestralOptions): Requ
 export function checkAncestralRun(ctx: SolverContext, who: string, eta: number, vpOnly: boolean): void {
   checkSigmas(ctx.sigmas);
   if (vpOnly && ctx.sigmas.space !== 'vp') throw new Error(`${who} runs on VP models; use euler_ancestral on a flow model`);
-  const s = ctx.sigmas.sigmas;
-  if (s.some((v, k) => k > 0 && v > s[k - 1])) throw new Error(`${who} cannot walk a grid upwards (inversion): use an ODE solver (euler, ddim, ...)`);
+  if (hasUpwardStep(ctx.sigmas)) throw new Error(`${who} cannot walk a grid upwards (inversion): use an ODE solver (euler, ddim, ...)`);
   if (eta > 0 && !ctx.noise) throw new Error(`${who} needs a noise source`);
 }
 

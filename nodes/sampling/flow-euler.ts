@@ -8,7 +8,7 @@
  * drawn only on steps that use it, so step k takes draw k in both.
  */
 import { addScaledChecked, axpby } from './ops.ts';
-import { checkSigmas, levelAt, type Solver, type SolverState } from './solver.ts';
+import { checkSigmas, hasUpwardStep, levelAt, type Solver, type SolverState } from './solver.ts';
 import { stateWithPrediction } from './deferred-prediction.ts';
 
 export interface FlowEulerOptions {
@@ -26,8 +26,7 @@ export function createFlowEuler(opts: FlowEulerOptions = {}): Solver {
       checkSigmas(ctx.sigmas);
       if (ctx.sigmas.space !== 'flow') throw new Error(`flow-matching Euler needs a flow grid, got a "${ctx.sigmas.space}" grid`);
       if (stochastic) {
-        const s = ctx.sigmas.sigmas;
-        if (s.some((v, k) => k > 0 && v > s[k - 1])) throw new Error('stochastic flow Euler cannot walk a grid upwards (inversion): turn stochastic_sampling off');
+        if (hasUpwardStep(ctx.sigmas)) throw new Error('stochastic flow Euler cannot walk a grid upwards (inversion): turn stochastic_sampling off');
         if (!ctx.noise) throw new Error('stochastic flow Euler (stochastic_sampling) needs a noise source');
       }
       return { x };

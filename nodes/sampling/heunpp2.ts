@@ -7,7 +7,7 @@
  */
 import type { Tensor } from '../core/tensor.ts';
 import { addScaled, linearCombination } from './ops.ts';
-import { levelAt, plainInit, type Solver, type SolverState } from './solver.ts';
+import { hasUpwardStep, levelAt, plainInit, type Solver, type SolverState } from './solver.ts';
 import type { Sigmas } from '../core/values.ts';
 
 export function createHeunpp2(): Solver {
@@ -20,7 +20,7 @@ export function createHeunpp2(): Solver {
     },
     init(ctx, x) {
       // Its weights divide by the run's first level: a descending grid only.
-      if (ctx.sigmas.sigmas.some((v, k) => k > 0 && v > ctx.sigmas.sigmas[k - 1])) throw new Error('Heun++ cannot walk a grid upwards (inversion)');
+      if (hasUpwardStep(ctx.sigmas)) throw new Error('Heun++ cannot walk a grid upwards (inversion)');
       return plainInit(ctx, x);
     },
     async step(ctx, state, i, model): Promise<SolverState> {

@@ -15,7 +15,7 @@
 import type { Tensor } from '../core/tensor.ts';
 import type { Sigmas } from '../core/values.ts';
 import { linearCombination } from './ops.ts';
-import { checkSigmas, levelAt, type DenoiseFn, type Solver, type SolverState } from './solver.ts';
+import { checkSigmas, type DenoiseFn, hasUpwardStep, levelAt, type Solver, type SolverState } from './solver.ts';
 
 export interface MrsOptions {
   /** 1 or 2 (the reference's default is 2). */
@@ -66,8 +66,7 @@ export function createMrs(opts: MrsOptions = {}): Solver<MrsState> {
     init(ctx, x): MrsState {
       checkSigmas(ctx.sigmas);
       if (ctx.sigmas.space !== 'vp') throw new Error('MRS needs a VP-type (mean-reverting) grid, not a flow grid');
-      const s = ctx.sigmas.sigmas;
-      if (s.some((v, k) => k > 0 && v > s[k - 1])) throw new Error('MRS cannot walk a grid upwards');
+      if (hasUpwardStep(ctx.sigmas)) throw new Error('MRS cannot walk a grid upwards');
       if (mu && !mu.sameShape(x)) throw new Error(`MRS: mu has shape ${mu.shapeString()} but the sample has ${x.shapeString()}`);
       return { x };
     },

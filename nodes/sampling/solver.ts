@@ -77,6 +77,13 @@ export function levelAt(sigmas: Sigmas, i: number): ModelLevel {
   return { sigma: sigmas.sigmas[i], timestep: sigmas.timesteps[i] };
 }
 
+/** Whether a grid has a step upwards (an inversion grid, or part of one). */
+export function hasUpwardStep(sigmas: Sigmas): boolean {
+  const s = sigmas.sigmas;
+  for (let k = 1; k < s.length; k++) if (s[k] > s[k - 1]) return true;
+  return false;
+}
+
 /** The init of a solver whose state is the sample alone: checks the grid, starts from x. */
 export function plainInit(ctx: SolverContext, x: Tensor): SolverState {
   checkSigmas(ctx.sigmas);
