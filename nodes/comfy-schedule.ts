@@ -4,7 +4,7 @@
  * noise_generator comfyui) and the matching solver, a run starts from ComfyUI's noise and takes its steps.
  */
 import { defineNode, NodeInputError } from './core/types.ts';
-import { COMFY_SAMPLER_NAMES, COMFY_SCHEDULERS, comfyModelSampling, comfySigmas, samplerLevels } from './sampling/comfy-schedules.ts';
+import { COMFY_SAMPLER_NAMES, COMFY_SCHEDULERS, comfyModelSampling, comfyNeedsImageSize, comfySigmas, samplerLevels } from './sampling/comfy-schedules.ts';
 import { sigmaSpace, timestepUnits } from './sampling/model-time.ts';
 import { imageSeqLenOfLatent } from './sampling/schedule-flow.ts';
 
@@ -46,12 +46,11 @@ export const ComfySchedule = defineNode({
     const { model } = inputs;
     const space = sigmaSpace(model.modelIndex, model.scheduler);
     const tokens = inputs.latent ? imageSeqLenOfLatent(inputs.latent.dims) : undefined;
-    let ms;
-    try {
-      ms = comfyModelSampling(model.scheduler, space, tokens);
-    } catch (e) {
-      throw new NodeInputError((e as Error).message, 'latent');
+    if (tokens === undefined && comfyNeedsImageSize(model.scheduler, space)) {
+      const why = inputs.latent ? `latent shape ${inputs.latent.shapeString()} has no image size (expected [B, C, H, W] or packed [B, L, C])` : 'connect a latent';
+      throw new NodeInputError(`this model's shift (use_dynamic_shifting, as ComfyUI's ModelSamplingFlux sets it) depends on the image size: ${why}`, 'latent');
     }
+    const ms = comfyModelSampling(model.scheduler, space, tokens);
     const levels = samplerLevels(ms, params.sampler, params.scheduler, params.steps, params.denoise);
     if (levels.length < 2) throw new NodeInputError('denoise 0 leaves no steps to take');
     return { sigmas: comfySigmas(ms, levels, timestepUnits(model.modelIndex), `ComfyUI ${params.scheduler}`) };

@@ -104,6 +104,17 @@ describe('Schedule (ComfyUI) node', () => {
     expect(COMFY_SAMPLERS.uni_pc_bh2).toEqual({ solver: 'unipc', params: { unipc_order: '3', unipc_variant: 'bh2', unipc_form: 'data' } });
   });
 
+  it('a bad scheduler config is reported as it is, not blamed on the latent input', async () => {
+    const err = (await run(handle({ ...SD, beta_schedule: 'bogus' }), {}).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as Error & { port?: string };
+    expect(err).toBeInstanceOf(Error);
+    expect(err.message).toMatch(/beta_schedule/);
+    expect(err.port).toBeUndefined();
+    await expect(run(handle(FLUX, { _class_name: 'FluxPipeline' }), { steps: 4 }, new Tensor([2, 3]))).rejects.toMatchObject({ port: 'latent', message: expect.stringMatching(/no image size/) });
+  });
+
   it('refuses denoise 0 with the reason', async () => {
     await expect(run(handle(SD), { denoise: 0 })).rejects.toThrow(/no steps/);
   });

@@ -137,12 +137,18 @@ function linspaceF32(start: number, end: number, n: number): number[] {
  * The ComfyUI model sampling for a model's scheduler config: discrete VP, or flow (static shift, or the
  * FLUX exponential shift with mu from the image token count when use_dynamic_shifting is set).
  */
+/** Whether ComfyUI's table for this model depends on the image size (FLUX-type: use_dynamic_shifting). */
+export function comfyNeedsImageSize(cfg: SchedulerConfig, space: SigmaSpace): boolean {
+  return space === 'flow' && cfgBool(cfg, 'use_dynamic_shifting', false);
+}
+
 export function comfyModelSampling(cfg: SchedulerConfig, space: SigmaSpace, imageSeqLen?: number): ComfyModelSampling {
   if (space === 'vp') {
     let ve = alphasCumprod(betasFromConfig(cfg, { zeroSnr: false })).map(veSigma);
     if (cfgBool(cfg, 'rescale_betas_zero_snr', false)) ve = Float64Array.from(rescaleZsnrSigmas(ve));
     const table = ve.map(f32);
     const logs = ve.map((s) => f32(Math.log(s)));
+    const nearest = (sigma: number) => nearestIndex(logs, f32(Math.log(f32(sigma))));
     const last = table.length - 1;
     return {
       space,
@@ -151,8 +157,9 @@ export function comfyModelSampling(cfg: SchedulerConfig, space: SigmaSpace, imag
       sigmaMax: table[last],
       trainSteps: table.length,
       // Float32 throughout, as ComfyUI computes it: log of the float32 level, interpolation weights and sums.
-      timestep: (sigma) => nearestIndex(logs, f32(Math.log(f32(sigma)))),
-      ownTimestep: (sigma) => nearestIndex(logs, f32(Math.log(f32(sigma)))),
+      // The timestep fed to the model is the table index itself, in both units.
+      timestep: nearest,
+      ownTimestep: nearest,
       sigma(t) {
         const c = f32(Math.min(Math.max(t, 0), last));
         const lo = Math.floor(c);
@@ -161,8 +168,7 @@ export function comfyModelSampling(cfg: SchedulerConfig, space: SigmaSpace, imag
       },
     };
   }
-  const dynamic = cfgBool(cfg, 'use_dynamic_shifting', false);
-  if (dynamic) {
+  if (comfyNeedsImageSize(cfg, space)) {
     if (imageSeqLen === undefined) throw new Error('ComfyUI FLUX sampling: the shift depends on the image size; connect a latent');
     const k = Math.exp(fluxMu(cfg, imageSeqLen));
     const kf = f32(k);
