@@ -240,6 +240,19 @@ describe('ModelSession.run', () => {
     expect(Array.from(ok.out.data)).toEqual([8]);
   });
 
+  it('gives each output the dims of its own call when a symbolic dim changes, sharing one frozen dims array while it does not', async () => {
+    const s = await pool.get(await writeModel('dims.onnx', doubleModel('float32', ['n'])));
+    const run = (n: number) => s.run({ x: { dims: [n], data: new Float32Array(n).fill(1), type: 'float32' } });
+    const first = await run(3);
+    const same = await run(3);
+    const shorter = await run(2);
+    const longer = await run(5);
+    expect([first, same, shorter, longer].map((r) => [...r.out.dims])).toEqual([[3], [3], [2], [5]]);
+    expect(same.out.dims).toBe(first.out.dims);
+    expect(Object.isFrozen(first.out.dims)).toBe(true);
+    expect(Array.from(longer.out.data)).toEqual([2, 2, 2, 2, 2]);
+  });
+
   it('release() waits for the run in progress; runs still waiting their turn, and new ones, are refused', async () => {
     const own = new SessionPool({ providers: ['cpu'] });
     const s = (await own.get(await writeModel('release.onnx', doubleModel('float32', ['n'])))) as OrtModelSession;

@@ -127,14 +127,22 @@ export function toOrtTensor(feed: ModelFeed, info: TensorInfo | undefined, name:
   return new ort.Tensor(type as 'float32', data as Float32Array, [...feed.dims]);
 }
 
-/** Numeric ORT output as a Float32 Tensor; undefined for non-numeric outputs (strings). */
-export function fromOrtTensor(t: ort.Tensor): Tensor | undefined {
-  const dims: number[] = [];
-  for (const d of t.dims) dims.push(Number(d));
+/**
+ * Numeric ORT output as a Float32 Tensor; undefined for non-numeric outputs (strings). `dimsHint`: the
+ * frozen dims of the same output's previous call, reused when equal (a sampler's calls all have one shape).
+ */
+export function fromOrtTensor(t: ort.Tensor, dimsHint?: readonly number[]): Tensor | undefined {
+  const dims = sameDims(dimsHint, t.dims) ? dimsHint : Object.freeze(t.dims.map(Number));
   const data = t.data;
   if (t.type === 'float32') return new Tensor(dims, data as Float32Array);
   if (t.type === 'float16') return new Tensor(dims, fromFloat16Array(data as Uint16Array));
   if (t.type === 'string') return undefined;
   if (data instanceof BigInt64Array || data instanceof BigUint64Array) return new Tensor(dims, Float32Array.from(data, Number));
   return new Tensor(dims, Float32Array.from(data as ArrayLike<number>));
+}
+
+function sameDims(a: readonly number[] | undefined, b: readonly number[]): a is readonly number[] {
+  if (a === undefined || a.length !== b.length) return false;
+  for (let k = 0; k < a.length; k++) if (a[k] !== Number(b[k])) return false;
+  return true;
 }

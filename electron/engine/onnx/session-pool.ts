@@ -33,6 +33,7 @@ export class OrtModelSession implements ModelSession {
   private pending = 0;
   private tail?: Promise<unknown>;
   private drained?: () => void;
+  private readonly lastOutputDims = new Map<string, readonly number[]>();
 
   constructor(
     readonly file: string,
@@ -133,32 +134,58 @@ export class OrtModelSession implements ModelSession {
     return tensors;
   }
 
-  private async exec(ortFeeds: Record<string, ort.Tensor>, signal: AbortSignal | undefined): Promise<Record<string, Tensor>> {
+  /**
+   * One ORT run, its time and its outputs. Written with then() rather than as an async function: a sampler
+   * makes this call once per step, and every async layer costs a promise and a microtask turn.
+   */
+  private exec(ortFeeds: Record<string, ort.Tensor>, signal: AbortSignal | undefined): Promise<Record<string, Tensor>> {
+    if (signal?.aborted) return this.settled(Promise.reject(abortError()));
+    if (this.released) return this.settled(Promise.reject(new Error(`model session for ${this.file} was released`)));
+    const t0 = performance.now();
+    let running: Promise<ort.InferenceSession.ReturnType>;
     try {
-      if (signal?.aborted) throw abortError();
-      if (this.released) throw new Error(`model session for ${this.file} was released`);
-      let out: ort.InferenceSession.ReturnType;
-      const t0 = performance.now();
-      try {
-        out = await this.session.run(ortFeeds);
-      } catch (e) {
-        throw new Error(`running model ${this.file} failed: ${e instanceof Error ? e.message : String(e)}`);
-      }
-      this.stats.runMs += performance.now() - t0;
-      this.stats.runs++;
-      const tensors: Record<string, Tensor> = {};
-      for (const name in out) {
-        const t = fromOrtTensor(out[name] as ort.Tensor);
-        if (t) tensors[name] = t;
-      }
-      return tensors;
-    } finally {
-      if (--this.pending === 0) {
-        this.tail = undefined;
-        this.drained?.();
-        this.drained = undefined;
-      }
+      running = this.session.run(ortFeeds);
+    } catch (e) {
+      running = Promise.reject(e);
     }
+    return running.then(
+      (out) => {
+        this.stats.runMs += performance.now() - t0;
+        this.stats.runs++;
+        this.settle();
+        return this.tensorsOf(out);
+      },
+      (e: unknown) => {
+        this.settle();
+        throw new Error(`running model ${this.file} failed: ${e instanceof Error ? e.message : String(e)}`);
+      },
+    );
+  }
+
+  private settled<T>(p: Promise<T>): Promise<T> {
+    this.settle();
+    return p;
+  }
+
+  /** One accepted run has settled: the last one lets release() go on. */
+  private settle(): void {
+    if (--this.pending === 0) {
+      this.tail = undefined;
+      this.drained?.();
+      this.drained = undefined;
+    }
+  }
+
+  /** The run's outputs as Tensors; an output whose dims equal the previous call's reuses that frozen dims array. */
+  private tensorsOf(out: ort.InferenceSession.ReturnType): Record<string, Tensor> {
+    const tensors: Record<string, Tensor> = {};
+    for (const name in out) {
+      const t = fromOrtTensor(out[name] as ort.Tensor, this.lastOutputDims.get(name));
+      if (!t) continue;
+      this.lastOutputDims.set(name, t.dims);
+      tensors[name] = t;
+    }
+    return tensors;
   }
 
   /** Releases the ORT session once the run in progress settles; runs still waiting their turn are refused. */
