@@ -271,14 +271,16 @@ export const Sampler = defineNode({
     // Seeded initial draws may be shared with earlier runs of this seed and size: read-only, only read below.
     const initial = given?.initial ?? new Tensor(latent.dims, draws.initial);
     let used = 0;
-    const stepNoise: NoiseSource = (dims) => {
+    const stepNoise: NoiseSource = (dims, span) => {
       if (given && given.steps.length > 0) {
         if (used >= given.steps.length) {
           throw new NodeInputError(`the solver draws more step noises than the ${given.steps.length} the noise input holds (slices 1..${given.steps.length})`, 'noise');
         }
         return given.steps[used++].reshape(dims);
       }
-      return new Tensor(dims, draws.next(dims.reduce((a, b) => a * b, 1)));
+      const size = dims.reduce((a, b) => a * b, 1);
+      if (span && draws.between && size === latent.size) return new Tensor(dims, draws.between(span.from, span.to, sigmas.sigmas));
+      return new Tensor(dims, draws.next(size));
     };
 
     const trajectory: Trajectory = { sigmas: [...sigmas.sigmas], states: [], denoised: [] };

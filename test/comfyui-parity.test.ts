@@ -14,6 +14,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../electron/engine/engine.ts';
 import { readGraphFile } from '../electron/engine/graph/io.ts';
 import { ensureEmbeddedModel } from '../electron/engine/models/embedded.ts';
+import { EXAMPLES_DIR } from '../electron/engine/paths.ts';
 import { comfyModelSampling, comfySigmas, kSamplerLevels } from '../nodes/sampling/comfy-schedules.ts';
 import { gridCases, runCases } from '../scripts/comfyui-parity/cases.ts';
 import { prepareComfyDir, runEntry } from '../scripts/comfyui-parity/setup.ts';
@@ -102,5 +103,16 @@ describe('ComfyUI runs: Schedule (ComfyUI) -> Sampler (noise_generator comfyui) 
     const latent = result!.outputs.get('sampler')!.latent as { dims: readonly number[]; data: Float32Array };
     expect([...latent.dims]).toEqual(ref.shape);
     expect(relL2(latent.data, refData.subarray(ref.offset, ref.offset + latent.data.length))).toBeLessThan(c.sampler.startsWith('uni_pc') ? UNIPC_TOL : RUN_TOL);
+  });
+
+  it.each([
+    ['comfyui-dpmpp2m-karras.json', 'run-vp-dpmpp_2m-karras-20-seed42'],
+    ['comfyui-dpmpp2m-sde-karras.json', 'run-vp-dpmpp_2m_sde-karras-20-seed42'],
+  ])('examples/%s ends on the latent ComfyUI computes for its settings (%s)', async (file, id) => {
+    const ref = runRefs.get(id)!;
+    const { summary, result } = await engine.execute({ graph: readGraphFile(path.join(EXAMPLES_DIR, file)) });
+    expect(summary.status).toBe('finished');
+    const latent = result!.outputs.get('sampler')!.latent as { data: Float32Array };
+    expect(relL2(latent.data, refData.subarray(ref.offset, ref.offset + latent.data.length))).toBeLessThan(RUN_TOL);
   });
 });

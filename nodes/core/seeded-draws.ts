@@ -8,8 +8,10 @@
  *  - comfyui: the initial noise as ComfyUI's prepare_noise draws it (the same first draw), and step noise
  *    from a second generator seeded with the same seed, as its k-diffusion samplers' default noise
  *    sampler does on a CPU device (on a GPU ComfyUI draws step noise from the GPU's own generator, which
- *    no CPU reproduces).
+ *    no CPU reproduces). Its SDE samplers (dpmpp_sde, dpmpp_2m_sde, dpmpp_3m_sde) take step noise from a
+ *    Brownian tree on the CPU instead (brownian-tree.ts): `between` answers those.
  */
+import { comfyBrownianNoise } from './brownian-tree.ts';
 import { SeededNormal, sharedNormals } from './random.ts';
 import { TorchCpuGenerator } from './torch-random.ts';
 
@@ -17,13 +19,18 @@ export const NOISE_GENERATORS = ['flowstudio', 'torch', 'comfyui'] as const;
 export type NoiseGeneratorName = (typeof NOISE_GENERATORS)[number];
 
 export const NOISE_GENERATOR_HELP =
-  'flowstudio: Philox, the same on every machine; torch: torch.Generator("cpu").manual_seed(seed) and torch.randn, as diffusers draws with a CPU generator (the initial noise, then each step\'s noise from the same generator); comfyui: ComfyUI\'s initial noise (the same draw), step noise from a second generator with the same seed, as ComfyUI on a CPU device. torch keeps a seed\'s low 32 bits: enter a larger seed as its value mod 4294967296';
+  'flowstudio: Philox, the same on every machine; torch: torch.Generator("cpu").manual_seed(seed) and torch.randn, as diffusers draws with a CPU generator (the initial noise, then each step\'s noise from the same generator); comfyui: ComfyUI\'s initial noise (the same draw), step noise from a second generator with the same seed, as ComfyUI on a CPU device, and for its SDE samplers (dpmpp_sde, dpmpp_2m_sde, dpmpp_3m_sde) the Brownian tree ComfyUI builds for the seed, on any device. torch keeps a seed\'s low 32 bits: enter a larger seed as its value mod 4294967296';
 
 export interface SeededDraws {
   /** The initial noise: the first `size` normals. Read-only (it may be shared with other runs). */
   readonly initial: Float32Array;
   /** The next `n` normals a stochastic step draws. */
   next(n: number): Float32Array;
+  /**
+   * Step noise over the span from level `from` to level `to` of a run on `grid`, for generators that draw it
+   * from a Brownian path (comfyui); undefined for the others, whose SDE steps take next().
+   */
+  between?(from: number, to: number, grid: readonly number[]): Float32Array;
 }
 
 /** The draws of one run: its initial noise of `size` elements, then the step noises, for a generator and seed. */
@@ -48,13 +55,29 @@ export function seededDraws(generator: NoiseGeneratorName, seed: number, size: n
     case 'comfyui': {
       const initial = new TorchCpuGenerator(seed).randn(size);
       let steps: TorchCpuGenerator | undefined;
+      let tree: { noise: (sigma: number, next: number) => Float32Array; grid: readonly number[] } | undefined;
       return {
         initial,
         next(n) {
           steps ??= new TorchCpuGenerator(seed);
           return steps.randn(n);
         },
+        between(from, to, grid) {
+          // ComfyUI never asks for noise on a step onto 0 (it returns x0 there); its weight is 0 anyway.
+          if (from === 0 || to === 0) return new Float32Array(size);
+          if (tree === undefined || tree.grid !== grid) tree = { noise: comfyTree(seed, size, grid), grid };
+          return tree.noise(Math.fround(from), Math.fround(to));
+        },
       };
     }
   }
+}
+
+/** ComfyUI's BrownianTreeNoiseSampler for a run: its tree spans the run's positive levels, in float32. */
+function comfyTree(seed: number, size: number, grid: readonly number[]): (sigma: number, next: number) => Float32Array {
+  const positive = grid.filter((v) => v > 0);
+  if (positive.length === 0) throw new Error('Brownian noise: the grid has no positive level');
+  const sigmaMin = Math.fround(Math.min(...positive));
+  const sigmaMax = Math.fround(Math.max(...positive));
+  return comfyBrownianNoise({ sigmaMin, sigmaMax, size, seed });
 }

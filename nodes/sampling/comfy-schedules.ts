@@ -21,7 +21,7 @@ import { betaPpf } from './beta-distribution.ts';
 import { toModelTimestep, type TimestepUnits } from './model-time.ts';
 import { cfgBool, cfgNumber } from './schedule-config.ts';
 import { fluxMu } from './schedule-flow.ts';
-import { exponentialSigmas, karrasSigmas, roundHalfEven } from './sigma-grids.ts';
+import { roundHalfEven } from './sigma-grids.ts';
 
 const f32 = Math.fround;
 
@@ -37,7 +37,8 @@ export const COMFY_UNIPC_END = 0.001;
 /**
  * ComfyUI samplers a Sampler reproduces on these grids, with the solver and options that take the same steps:
  * k-diffusion's Euler (ComfyUI's ddim is the same step), Euler ancestral, Heun, DPM-Solver-2 (and ancestral), DPM++ 2S ancestral, iPNDM (fixed and variable step), RES multistep (and ancestral), its DEIS, gradient estimation, Heun++, DPM++ 2M, LMS (whose step onto
- * 0 returns the x0 prediction in ComfyUI), and ComfyUI's UniPC (order 3, bh1 or bh2, data prediction).
+ * 0 returns the x0 prediction in ComfyUI), ComfyUI's UniPC (order 3, bh1 or bh2, data prediction), and the SDE samplers DPM++ SDE,
+ * DPM++ 2M SDE (midpoint and heun) and DPM++ 3M SDE on VP models.
  */
 export const COMFY_SAMPLERS: Readonly<Record<string, { solver: string; params: Readonly<Record<string, string | number>> }>> = {
   euler: { solver: 'euler', params: {} },
@@ -55,6 +56,12 @@ export const COMFY_SAMPLERS: Readonly<Record<string, { solver: string; params: R
   gradient_estimation: { solver: 'gradient_estimation', params: {} },
   heunpp2: { solver: 'heunpp2', params: {} },
   dpmpp_2m: { solver: 'dpmpp_2m', params: {} },
+  // The SDE samplers draw from a Brownian tree on the CPU (noise_generator comfyui reproduces it); their _gpu
+  // twins draw the same tree on the GPU's generator, which no CPU reproduces.
+  dpmpp_sde: { solver: 'dpmpp_sde', params: {} },
+  dpmpp_2m_sde: { solver: 'dpmpp_2m_sde', params: {} },
+  dpmpp_2m_sde_heun: { solver: 'dpmpp_2m_sde', params: { dpm_solver_type: 'heun' } },
+  dpmpp_3m_sde: { solver: 'dpmpp_3m_sde', params: {} },
   lms: { solver: 'lms', params: { lms_final_step: 'denoise' } },
   uni_pc: { solver: 'unipc', params: { unipc_order: '3', unipc_variant: 'bh1', unipc_form: 'data' } },
   uni_pc_bh2: { solver: 'unipc', params: { unipc_order: '3', unipc_variant: 'bh2', unipc_form: 'data' } },
@@ -107,19 +114,22 @@ function nearestIndex(table: ArrayLike<number>, v: number): number {
 }
 
 /**
- * torch.linspace(start, end, n) in float32 as its CPU kernel computes it: a float32 step; element i is
- * start + step i in the first half and end - step (n - 1 - i) in the second, except that whole blocks of 16
- * are written as two 8-lane vectors, each lane = (the formula at the vector's first index) + k step. That is
+ * torch.linspace(start, end, n) in float32 as its CPU kernel computes it: a float32 step (end - start)/(n - 1);
+ * element i is start + step i in the first half and end - step (n - 1 - i) in the second, each a fused
+ * multiply-add (one rounding: the x86 builds compile these scalar formulas with FMA), except that whole
+ * blocks of 16 are written as two 8-lane vectors, each lane = (the formula at the vector's first index) +
+ * float32(k step), two roundings. Checked against torch's own values for many n and ranges. That is
  * the AVX2 and default builds (AVX-512 builds use 16 lanes): the last level of a 16-step grid is then
  * end - 7 step + 7 step, a few float32 ulps from end.
  */
-function linspaceF32(start: number, end: number, n: number): number[] {
+export function linspaceF32(start: number, end: number, n: number): number[] {
   const a = f32(start);
   const b = f32(end);
   if (n === 1) return [a];
-  const step = f32((b - a) / (n - 1));
+  const step = f32(f32(b - a) / (n - 1));
   const half = Math.floor(n / 2);
-  const at = (i: number) => (i < half ? f32(a + f32(step * i)) : f32(b - f32(step * (n - i - 1))));
+  // The scalar formulas are compiled as fused multiply-adds (one rounding): step * i is exact in a double.
+  const at = (i: number) => (i < half ? f32(a + step * i) : f32(b - step * (n - i - 1)));
   const out: number[] = [];
   const lanes = 8;
   let i = 0;
@@ -293,6 +303,24 @@ function klOptimal(ms: ComfyModelSampling, n: number): number[] {
   return out;
 }
 
+/**
+ * k-diffusion's get_sigmas_karras as torch evaluates it: the ramp a float32 linspace, the Python-float
+ * (max_inv + ramp * (min_inv - max_inv)) taken in float32 (the scalar rounded to float32 first), then ** rho.
+ * The levels must be these float32 values to the last bit: a Brownian tree (the SDE samplers' noise) rounds
+ * its query times to 1e-6, about one float32 step at sigma 14.6.
+ */
+function karras(ms: ComfyModelSampling, n: number, rho = 7): number[] {
+  const minInv = f32(ms.sigmaMin) ** (1 / rho);
+  const maxInv = f32(ms.sigmaMax) ** (1 / rho);
+  const c = f32(minInv - maxInv);
+  return linspaceF32(0, 1, n).map((r) => f32(f32(f32(r * c) + f32(maxInv)) ** rho));
+}
+
+/** k-diffusion's get_sigmas_exponential: a float32 linspace of the Python-float logs, exp in float32. */
+function exponential(ms: ComfyModelSampling, n: number): number[] {
+  return linspaceF32(Math.log(f32(ms.sigmaMax)), Math.log(f32(ms.sigmaMin)), n).map((v) => f32(Math.exp(v)));
+}
+
 /** calculate_sigmas: the levels of a ComfyUI scheduler for `steps` steps, descending, ending at 0 (float32 values). */
 export function comfyLevels(ms: ComfyModelSampling, scheduler: ComfyScheduler, steps: number): number[] {
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`ComfyUI schedule: steps must be a positive integer, got ${steps}`);
@@ -308,10 +336,10 @@ export function comfyLevels(ms: ComfyModelSampling, scheduler: ComfyScheduler, s
       levels = normal(ms, steps, false);
       break;
     case 'karras':
-      levels = [...karrasSigmas(ms.sigmaMin, ms.sigmaMax, steps), 0];
+      levels = [...karras(ms, steps), 0];
       break;
     case 'exponential':
-      levels = [...exponentialSigmas(ms.sigmaMin, ms.sigmaMax, steps), 0];
+      levels = [...exponential(ms, steps), 0];
       break;
     case 'ddim_uniform':
       levels = ddimUniform(ms, steps);

@@ -76,7 +76,8 @@ export function createDpmSde(opts: DpmSdeOptions = {}): Solver<DpmSdeState> {
         zeroFinalRule: true,
       });
       const { s, t, out, outputs, levels, history, k } = e;
-      const z = ctx.noise!(state.x.dims);
+      // The span lets a Brownian source (ComfyUI's) answer for this step's levels; sequential sources ignore it.
+      const z = ctx.noise!(state.x.dims, { from: s.level, to: t.level });
       let x: Tensor;
       if (isDegenerateStep(s, t)) {
         // Onto sigma 0 the step is x0-hat (e^{-h} = 0, no noise); from flow t = 1, x = eps-hat there.

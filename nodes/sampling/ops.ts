@@ -161,5 +161,16 @@ export function axpby(ca: number, a: Tensor, cb: number, b: Tensor): Tensor {
   return out;
 }
 
-/** A tensor of standard normals with the given dims, drawn from a seeded source. */
-export type NoiseSource = (dims: readonly number[]) => Tensor;
+/** The levels a step's noise is for: from the level the step starts at to the one it lands on (sampling levels). */
+export interface NoiseSpan {
+  from: number;
+  to: number;
+}
+
+/**
+ * A tensor of standard normals with the given dims, drawn from a seeded source. The SDE solvers that
+ * ComfyUI drives with a Brownian tree (dpmpp_sde, dpmpp_2m_sde, dpmpp_3m_sde) pass the span their noise
+ * covers: a Brownian source (noise_generator comfyui) answers from the path over that span, a sequential
+ * source ignores it and gives its next draw.
+ */
+export type NoiseSource = (dims: readonly number[], span?: NoiseSpan) => Tensor;

@@ -136,6 +136,7 @@ export const SOLVER_SCHEDULERS: Record<string, SchedulerClass> = {
   dpm_2_ancestral: 'KDPM2AncestralDiscreteScheduler',
   // No diffusers class: Euler's grid keys (Karras, exponential, beta), as k-diffusion front ends pair them.
   dpmpp_2s_ancestral: 'EulerDiscreteScheduler',
+  dpmpp_sde: 'EulerDiscreteScheduler',
   ipndm: 'EulerDiscreteScheduler',
   ipndm_v: 'EulerDiscreteScheduler',
   res_multistep: 'EulerDiscreteScheduler',

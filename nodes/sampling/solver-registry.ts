@@ -8,6 +8,8 @@ import type { SchedulerConfig } from '../core/values.ts';
 import { createDdim } from './ddim.ts';
 import { createDpm2, createDpm2Ancestral } from './dpm2.ts';
 import { createDpmpp2sAncestral } from './dpmpp-2s-ancestral.ts';
+import { createDpmpp3mSde } from './dpmpp-3m-sde.ts';
+import { createDpmppSde } from './dpmpp-sde.ts';
 import { createIpndm } from './ipndm.ts';
 import { createDeisTab } from './deis-tab.ts';
 import { createGradientEstimation } from './gradient-estimation.ts';
@@ -178,6 +180,14 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     createDpmpp2sAncestral,
     ['vp', 'flow'],
   ),
+  dpmpp_sde: ancestralEntry(
+    'DPM++ SDE (k-diffusion sample_dpmpp_sde; ComfyUI dpmpp_sde, A1111 "DPM++ SDE"): a stochastic second-order singlestep exponential-integrator step, its stage halfway in lambda, two model calls per step; with noise_generator comfyui its noise comes from ComfyUI\'s Brownian tree. VP models. No diffusers class.',
+    createDpmppSde,
+  ),
+  dpmpp_3m_sde: ancestralEntry(
+    'DPM++ 3M SDE (k-diffusion sample_dpmpp_3m_sde; ComfyUI dpmpp_3m_sde): a stochastic third-order multistep exponential integrator on the x0 predictions, one model call per step; with noise_generator comfyui its noise comes from ComfyUI\'s Brownian tree. VP models. Not diffusers\' dpmpp_3m (an ODE solver).',
+    createDpmpp3mSde,
+  ),
   ipndm: {
     description: 'iPNDM (ComfyUI ipndm): Adams-Bashforth in sigma up to order 4 with fixed-step coefficients, one model call per step; the step onto 0 returns the x0 prediction. No diffusers class.',
     create: () => createIpndm(),
@@ -279,7 +289,7 @@ const EXP_SOLVERS: Record<string, SolverEntry> = Object.fromEntries(
   }),
 );
 
-const { ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, ipndm, ipndm_v, res_multistep, res_multistep_ancestral, deis_tab, gradient_estimation, heunpp2, lms, flow_euler, rf_solver, mrs, lcm } = BASE_SOLVERS;
+const { ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, dpmpp_sde, dpmpp_3m_sde, ipndm, ipndm_v, res_multistep, res_multistep_ancestral, deis_tab, gradient_estimation, heunpp2, lms, flow_euler, rf_solver, mrs, lcm } = BASE_SOLVERS;
 
 /** Every registered solver, in the order the Sampler lists them. */
 export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
@@ -292,6 +302,7 @@ export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
   dpm_2,
   dpm_2_ancestral,
   dpmpp_2s_ancestral,
+  dpmpp_sde,
   ipndm,
   ipndm_v,
   res_multistep,
@@ -301,6 +312,7 @@ export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
   heunpp2,
   lms,
   ...EXP_SOLVERS,
+  dpmpp_3m_sde,
   flow_euler,
   rf_solver,
   mrs,

@@ -118,6 +118,14 @@ export function runCases(): RunCase[] {
     add('gaussian-vp-continuous', sampler, 'karras', 20);
   }
   add('gaussian-vp', 'uni_pc_bh2', 'normal', 10, { denoise: 0.6 });
+  // The SDE samplers: step noise from ComfyUI's Brownian tree (torchsde), so the same seed walks the same path.
+  for (const sampler of ['dpmpp_sde', 'dpmpp_2m_sde', 'dpmpp_2m_sde_heun', 'dpmpp_3m_sde']) {
+    for (const scheduler of ['normal', 'karras'] as const) add('gaussian-vp', sampler, scheduler, 10);
+    add('gaussian-vp-continuous', sampler, 'karras', 15, { batch: 2 });
+  }
+  add('gaussian-vp', 'dpmpp_2m_sde', 'karras', 20, { seed: 42 });
+  add('gaussian-vp', 'dpmpp_sde', 'exponential', 12, { denoise: 0.6 });
+  add('gaussian-vp', 'dpmpp_3m_sde', 'karras', 12, { config: { prediction_type: 'v_prediction' } });
   // examples/comfyui-dpmpp2m-karras.json's run.
   add('gaussian-vp', 'dpmpp_2m', 'karras', 20, { seed: 42 });
   add('gaussian-vp', 'euler', 'normal', 10, { denoise: 0.6 });
@@ -160,8 +168,10 @@ export async function caseModelFolder(dir: string, c: RunCase): Promise<string> 
   await fs.mkdir(path.join(folder, 'scheduler'), { recursive: true });
   await fs.copyFile(path.join(base, 'model_index.json'), path.join(folder, 'model_index.json'));
   const net = (await fs.stat(path.join(base, 'unet')).then(() => true, () => false)) ? 'unet' : 'transformer';
-  await fs.rm(path.join(folder, net), { recursive: true, force: true });
-  await fs.cp(path.join(base, net), path.join(folder, net), { recursive: true });
+  // Written once per folder (its name is the config's hash): rewriting the network would give it a new
+  // mtime, and the engine would reopen its session between two cases of one config.
+  const copied = await fs.stat(path.join(folder, net, 'model.onnx')).then(() => true, () => false);
+  if (!copied) await fs.cp(path.join(base, net), path.join(folder, net), { recursive: true });
   await fs.writeFile(path.join(folder, 'scheduler/scheduler_config.json'), JSON.stringify(config, null, 2));
   return folder;
 }

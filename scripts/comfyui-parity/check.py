@@ -7,7 +7,8 @@ Runs the cases prepare.ts wrote with ComfyUI's own code and compares them with o
 ComfyUI is loaded from its source tree (COMFYUI_SRC), not installed: its scheduler functions and KSampler
 classes are taken from comfy/samplers.py and prepare_noise from comfy/sample.py by name (those modules
 import the whole app), comfy/model_sampling.py and comfy/k_diffusion/sampling.py are imported with stubs for
-the app modules they import but these cases never reach (model patcher, model management, torchsde).
+the app modules they import but these cases never reach (model patcher, model management). torchsde, which
+the SDE samplers' Brownian tree needs, comes from its own source tree (TORCHSDE_SRC).
 
 Grid cases: KSampler(model, steps, device, sampler, scheduler, denoise).sigmas on a model sampling built
 from the case's scheduler config (ComfyUI's classes: ModelSamplingDiscrete + EPS / V_PREDICTION,
@@ -57,6 +58,39 @@ def defs_from(file, names, namespace):
     return namespace
 
 
+def load_torchsde():
+    """torchsde from its source tree (TORCHSDE_SRC) for the SDE samplers' Brownian tree, with the small
+    `trampoline` package it imports written here; without TORCHSDE_SRC a stub (the SDE cases then fail)."""
+    src = os.environ.get("TORCHSDE_SRC")
+    if not src:
+        stub("torchsde")
+        return
+
+    class TailCall(Exception):
+        def __init__(self, call):
+            self.call = call
+
+    def trampoline(gen):
+        # A generator yields a generator to call (its return value is sent back) or raises TailCall to be replaced.
+        stack, value = [gen], None
+        while stack:
+            try:
+                sub = stack[-1].send(value)
+                stack.append(sub)
+                value = None
+            except StopIteration as done:
+                stack.pop()
+                value = done.value
+            except TailCall as tail:
+                stack[-1] = tail.call
+                value = None
+        return value
+
+    stub("trampoline", trampoline=trampoline, TailCall=TailCall)
+    sys.path.insert(0, src)
+    import torchsde  # noqa: F401
+
+
 def load_comfy(src):
     """ComfyUI's model sampling classes, k-diffusion samplers, schedulers and KSampler, from its source tree."""
     import numpy
@@ -66,7 +100,7 @@ def load_comfy(src):
 
     sys.path.insert(0, src)
     util = defs_from(os.path.join(src, "comfy/ldm/modules/diffusionmodules/util.py"), ["make_beta_schedule", "betas_for_alpha_bar"], {"torch": torch, "np": np, "math": math})
-    stub("torchsde")
+    load_torchsde()
     stub("comfy.ldm.modules.diffusionmodules.util", make_beta_schedule=util["make_beta_schedule"])
     for name in ("comfy.model_patcher", "comfy.model_management", "comfy.utils"):
         stub(name)
@@ -149,6 +183,8 @@ class OnnxDenoiser:
         self.time_units = time_units
         self.flux = flux
         self.calls = 0
+        # The SDE samplers ask the patcher for the model sampling (half-log-SNR maps).
+        self.model_patcher = FakeModel(ms)
 
     def __call__(self, x, sigma, model_options={}, seed=None, **_):
         ms = self.ms

@@ -1,0 +1,163 @@
+import { describe, expect, it } from 'vitest';
+import { comfyBrownianNoise } from '../nodes/core/brownian-tree.ts';
+import { SeededNormal } from '../nodes/core/random.ts';
+import { seededDraws } from '../nodes/core/seeded-draws.ts';
+import { Tensor } from '../nodes/core/tensor.ts';
+import { createDpmpp3mSde } from '../nodes/sampling/dpmpp-3m-sde.ts';
+import { comfySdeMidpoint, createDpmppSde } from '../nodes/sampling/dpmpp-sde.ts';
+import { createGaussianParams, seededNormals } from '../nodes/sampling/gaussian.ts';
+import type { NoiseSource, NoiseSpan } from '../nodes/sampling/ops.ts';
+import { runSampler } from '../nodes/sampling/sampler-loop.ts';
+import { dpmMultistepCoefficients } from '../nodes/sampling/dpm-multistep.ts';
+import { expLevel } from '../nodes/sampling/lambda.ts';
+import { linearCombination } from '../nodes/sampling/ops.ts';
+import type { Solver } from '../nodes/sampling/solver.ts';
+import { exactEnd, exactModel, geometricLevels, gridOf } from './exact-models.ts';
+import { logLogSlope, relL2 } from './sampling-fake-model.ts';
+
+const p = createGaussianParams({ dims: [3, 8, 8], seed: 5 });
+const DIMS = [1, 3, 8, 8];
+const z = Float32Array.from(seededNormals(192, 11));
+const STEPS = [8, 16, 32, 64];
+const veGrid = (n: number) => gridOf('vp', geometricLevels(10, 0.3, n));
+
+/** A sequential seeded source that records the spans it is asked for. */
+function spanRecorder(seed: number): NoiseSource & { spans: (NoiseSpan | undefined)[] } {
+  const rng = new SeededNormal(seed);
+  const src = ((dims: readonly number[], span?: NoiseSpan) => {
+    src.spans.push(span);
+    const t = new Tensor(dims);
+    rng.fill(t.data);
+    return t;
+  }) as NoiseSource & { spans: (NoiseSpan | undefined)[] };
+  src.spans = [];
+  return src;
+}
+
+async function order(make: () => Solver): Promise<{ slope: number; errors: number[] }> {
+  const errors: number[] = [];
+  for (const n of STEPS) {
+    const sigmas = veGrid(n);
+    const s0 = sigmas.sigmas[0];
+    const x = new Tensor(DIMS, z.map((v) => v * s0));
+    const r = await runSampler({ solver: make(), sigmas, x, model: exactModel(p, 'vp') });
+    errors.push(relL2(r.x.data, exactEnd(p, 'vp', x.data, s0, sigmas.sigmas[sigmas.sigmas.length - 1])));
+  }
+  return { slope: -logLogSlope(STEPS, errors), errors };
+}
+
+describe('DPM++ SDE (k-diffusion sample_dpmpp_sde)', () => {
+  it('at eta 0 is the deterministic DPM-Solver++(2S): second order on the exact Gaussian', async () => {
+    const { slope } = await order(() => createDpmppSde({ eta: 0 }));
+    expect(Math.abs(slope - 2)).toBeLessThan(0.2);
+  });
+
+  it("computes its stage level in float32 as ComfyUI does: halfway in -ln sigma, a float32 value", () => {
+    for (const [s, t] of [[14.614641, 9.7], [1.2, 0.8], [0.06, 0.0292]]) {
+      const mid = comfySdeMidpoint(s, t);
+      expect(Math.fround(mid)).toBe(mid);
+      expect(mid).toBeCloseTo(Math.sqrt(s * t), 5);
+    }
+  });
+
+  it('asks for its two noises over (s, s_mid) and (s, s_next) on every step but the one onto 0, and makes 2 calls per step', async () => {
+    const levels = [...geometricLevels(10, 0.3, 4), 0];
+    const noise = spanRecorder(3);
+    const model = exactModel(p, 'vp');
+    await runSampler({ solver: createDpmppSde(), sigmas: gridOf('vp', levels), x: new Tensor(DIMS, z.map((v) => v * 10)), model, noise });
+    const expected: NoiseSpan[] = [];
+    for (let i = 0; i < 4; i++) expected.push({ from: levels[i], to: comfySdeMidpoint(levels[i], levels[i + 1]) }, { from: levels[i], to: levels[i + 1] });
+    expect(noise.spans).toEqual(expected);
+    expect(model.calls).toBe(9);
+    // The stages are evaluated at the float32 midpoints the spans name.
+    expect(model.levels.filter((_, k) => k % 2 === 1 && k < 8)).toEqual(expected.filter((_, k) => k % 2 === 0).map((s) => s.to));
+  });
+
+  it('refuses flow models and inversion grids', () => {
+    expect(() => createDpmppSde().init({ sigmas: gridOf('flow', [0.9, 0.5, 0]), noise: spanRecorder(1) }, new Tensor(DIMS))).toThrow(/VP models/);
+    expect(() => createDpmppSde().init({ sigmas: gridOf('vp', [0.3, 1, 3]), noise: spanRecorder(1) }, new Tensor(DIMS))).toThrow(/upwards/);
+  });
+});
+
+describe('DPM++ 3M SDE (k-diffusion sample_dpmpp_3m_sde)', () => {
+  it('at eta 0 converges (order 2: its first-order start caps it, fact sheet 8)', async () => {
+    const three = await order(() => createDpmpp3mSde({ eta: 0 }));
+    expect(three.slope).toBeGreaterThan(1.8);
+  });
+
+  it("at eta 0 one step is the reference DPM-Solver++(3M) update (diffusers' form, order 2 on the Gaussian), and 2M from its second step", async () => {
+    const [s, t, p1, p2] = [1.7, 1.1, 2.6, 4.5];
+    const rnd = (seed: number) => new Tensor(DIMS, Float32Array.from(seededNormals(192, seed)));
+    const [x, D, D1, D2] = [rnd(1), rnd(2), rnd(3), rnd(4)];
+    const model = async () => ({ denoised: D, eps: D, derivative: D });
+    const ctx = { sigmas: gridOf('vp', [s, t]) };
+    const solver = createDpmpp3mSde({ eta: 0 });
+    const lv = (v: number) => expLevel('vp', v);
+    const expect3 = dpmMultistepCoefficients({ form: 'data', solverType: 'midpoint', variant: 'reference', order: 3, s: lv(s), t: lv(t), history: [lv(p1), lv(p2)] });
+    const three = await solver.step(ctx, { x, previous: [D1, D2], steps: [Math.log(p1 / s), Math.log(p2 / p1)] }, 0, model);
+    const want3 = linearCombination([[expect3.x, x], [expect3.m[0], D], [expect3.m[1], D1], [expect3.m[2], D2]]);
+    expect(relL2(three.x.data, want3.data)).toBeLessThan(1e-6);
+    const expect2 = dpmMultistepCoefficients({ form: 'data', solverType: 'heun', variant: 'reference', order: 2, s: lv(s), t: lv(t), history: [lv(p1)] });
+    const two = await solver.step(ctx, { x, previous: [D1], steps: [Math.log(p1 / s)] }, 0, model);
+    const want2 = linearCombination([[expect2.x, x], [expect2.m[0], D], [expect2.m[1], D1]]);
+    expect(relL2(two.x.data, want2.data)).toBeLessThan(1e-6);
+  });
+
+  it('asks for one noise per step over (s, s_next), none on the step onto 0', async () => {
+    const levels = [...geometricLevels(10, 0.3, 5), 0];
+    const noise = spanRecorder(4);
+    await runSampler({ solver: createDpmpp3mSde(), sigmas: gridOf('vp', levels), x: new Tensor(DIMS, z.map((v) => v * 10)), model: exactModel(p, 'vp'), noise });
+    expect(noise.spans).toEqual(levels.slice(0, 5).map((s, i) => ({ from: s, to: levels[i + 1] })));
+  });
+});
+
+describe('the SDE samplers sample the data law', () => {
+  const SMALL = createGaussianParams({ dims: [1, 2, 2], seed: 3 });
+  const N = 3000;
+  /** Per-eigendirection variance of U^T (x - mu) over the batch. */
+  function variances(data: ArrayLike<number>): number[] {
+    const D = 4;
+    return Array.from({ length: D }, (_, k) => {
+      let m = 0;
+      const y = new Float64Array(N);
+      for (let b = 0; b < N; b++) {
+        let s = 0;
+        for (let i = 0; i < D; i++) s += SMALL.U[i * D + k] * (data[b * D + i] - SMALL.mu[i]);
+        y[b] = s;
+        m += s / N;
+      }
+      return y.reduce((a, v) => a + (v - m) ** 2, 0) / (N - 1);
+    });
+  }
+
+  for (const [name, make] of [
+    ['dpmpp_sde', () => createDpmppSde()],
+    ['dpmpp_3m_sde', () => createDpmpp3mSde()],
+  ] as const) {
+    it(`${name}: from pure noise at sigma 40, 60 steps end with the data's variance in every direction`, async () => {
+      const levels = [...geometricLevels(40, 0.02, 60), 0];
+      const x = new Tensor([N, 1, 2, 2], Float32Array.from(seededNormals(4 * N, 21), (v) => v * Math.sqrt(40 * 40 + 1)));
+      const r = await runSampler({ solver: make(), sigmas: gridOf('vp', levels), x, model: exactModel(SMALL, 'vp'), noise: spanRecorder(8) });
+      variances(r.x.data).forEach((v, k) => expect(Math.abs(v / SMALL.l[k] - 1)).toBeLessThan(0.15));
+    });
+  }
+});
+
+describe("noise_generator comfyui: the SDE samplers' Brownian noise", () => {
+  const grid = [14.614641189575195, 6.1, 2.3, 0.7, 0.0291671585, 0];
+  it('answers a span from the tree ComfyUI builds over the grid\'s positive levels, and zeros for a span onto 0', () => {
+    const draws = seededDraws('comfyui', 42, 48);
+    const tree = comfyBrownianNoise({ sigmaMin: Math.fround(0.0291671585), sigmaMax: Math.fround(14.614641189575195), size: 48, seed: 42 });
+    expect(Array.from(draws.between!(6.1, 2.3, grid))).toEqual(Array.from(tree(Math.fround(6.1), Math.fround(2.3))));
+    // Stateless: asking again, or out of order, gives the same noise (unlike next()).
+    const later = draws.between!(0.7, 0.0291671585, grid);
+    expect(Array.from(draws.between!(6.1, 2.3, grid))).toEqual(Array.from(tree(Math.fround(6.1), Math.fround(2.3))));
+    expect(Array.from(later)).toEqual(Array.from(tree(Math.fround(0.7), Math.fround(0.0291671585))));
+    expect(Array.from(draws.between!(0.0291671585, 0, grid))).toEqual(new Array(48).fill(0));
+  });
+
+  it('is offered by the comfyui generator only: torch and flowstudio draw step noise in sequence', () => {
+    expect(seededDraws('torch', 1, 8).between).toBeUndefined();
+    expect(seededDraws('flowstudio', 1, 8).between).toBeUndefined();
+  });
+});
