@@ -12,9 +12,9 @@
  * flow grids, ComfyUI's rectified-flow split (euler-ancestral.ts): the result rescaled onto s_next's signal.
  */
 import { stateWithPrediction } from './deferred-prediction.ts';
-import { ancestralOptions, ancestralSplit, checkAncestralRun, type EulerAncestralOptions } from './euler-ancestral.ts';
+import { ancestralOptions, ancestralSplit, ancestralInit, type EulerAncestralOptions } from './euler-ancestral.ts';
 import { addScaled, linearCombination } from './ops.ts';
-import { levelAt, offGridLevel, plainInit, type Solver, type SolverState, twoStageModelCalls } from './solver.ts';
+import { levelAt, offGridLevel, plainInit, type Solver, twoStageModelCalls } from './solver.ts';
 
 export function createDpm2(): Solver {
   return {
@@ -45,10 +45,7 @@ export function createDpm2Ancestral(opts: Dpm2AncestralOptions = {}): Solver {
     nfePerStep: 2,
     stochastic: eta > 0,
     modelCalls: twoStageModelCalls,
-    init(ctx, x): SolverState {
-      checkAncestralRun(ctx, 'DPM-Solver-2 ancestral', eta, false);
-      return { x };
-    },
+    init: ancestralInit('DPM-Solver-2 ancestral', eta, false),
     async step(ctx, state, i, model) {
       const level = levelAt(ctx.sigmas, i);
       const s = level.sigma;

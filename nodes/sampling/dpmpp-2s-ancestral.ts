@@ -9,9 +9,9 @@
  * stage halfway in the flow's lambda, and the result rescaled onto s_next's signal before the noise.
  */
 import { stateWithPrediction } from './deferred-prediction.ts';
-import { ancestralOptions, ancestralSplit, checkAncestralRun, type EulerAncestralOptions } from './euler-ancestral.ts';
+import { ancestralOptions, ancestralSplit, ancestralInit, type EulerAncestralOptions } from './euler-ancestral.ts';
 import { addScaled, linearCombination } from './ops.ts';
-import { levelAt, offGridLevel, twoStageModelCalls, type Solver, type SolverState } from './solver.ts';
+import { levelAt, offGridLevel, twoStageModelCalls, type Solver } from './solver.ts';
 
 /** eta 1 = full ancestral noise, 0 = deterministic DPM-Solver++(2S). */
 export type Dpmpp2sAncestralOptions = EulerAncestralOptions;
@@ -23,10 +23,7 @@ export function createDpmpp2sAncestral(opts: Dpmpp2sAncestralOptions = {}): Solv
     nfePerStep: 2,
     stochastic: eta > 0,
     modelCalls: twoStageModelCalls,
-    init(ctx, x): SolverState {
-      checkAncestralRun(ctx, 'DPM++ 2S ancestral', eta, false);
-      return { x };
-    },
+    init: ancestralInit('DPM++ 2S ancestral', eta, false),
     async step(ctx, state, i, model) {
       const level = levelAt(ctx.sigmas, i);
       const s = level.sigma;

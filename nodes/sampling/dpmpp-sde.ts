@@ -13,9 +13,9 @@
  */
 import type { Tensor } from '../core/tensor.ts';
 import { stateWithPrediction } from './deferred-prediction.ts';
-import { ancestralOptions, ancestralStep, checkAncestralRun, type EulerAncestralOptions } from './euler-ancestral.ts';
+import { ancestralOptions, ancestralStep, ancestralInit, type EulerAncestralOptions } from './euler-ancestral.ts';
 import { linearCombination } from './ops.ts';
-import { levelAt, offGridLevel, twoStageModelCalls, type Solver, type SolverState } from './solver.ts';
+import { levelAt, offGridLevel, twoStageModelCalls, type Solver } from './solver.ts';
 
 export type DpmppSdeOptions = EulerAncestralOptions;
 
@@ -41,10 +41,7 @@ export function createDpmppSde(opts: DpmppSdeOptions = {}): Solver {
     nfePerStep: 2,
     stochastic: noisy,
     modelCalls: twoStageModelCalls,
-    init(ctx, x): SolverState {
-      checkAncestralRun(ctx, 'DPM++ SDE', eta, true);
-      return { x };
-    },
+    init: ancestralInit('DPM++ SDE', eta, true),
     async step(ctx, state, i, model) {
       const level = levelAt(ctx.sigmas, i);
       const s = level.sigma;

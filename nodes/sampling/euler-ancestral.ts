@@ -10,6 +10,7 @@
  * both and the results agree for the same draws. diffusers refuses prediction_type "sample" here; this
  * solver accepts it (superset).
  */
+import type { Tensor } from '../core/tensor.ts';
 import { linearCombination } from './ops.ts';
 import type { SigmaSpace } from '../core/values.ts';
 import { checkSigmas, hasUpwardStep, levelAt, type Solver, type SolverContext, type SolverState } from './solver.ts';
@@ -62,16 +63,21 @@ export function checkAncestralRun(ctx: SolverContext, who: string, eta: number, 
   if (eta > 0 && !ctx.noise) throw new Error(`${who} needs a noise source`);
 }
 
+/** The init of an ancestral or SDE solver whose state is the sample alone: checkAncestralRun, then x. */
+export function ancestralInit(who: string, eta: number, vpOnly: boolean): (ctx: SolverContext, x: Tensor) => SolverState {
+  return (ctx, x) => {
+    checkAncestralRun(ctx, who, eta, vpOnly);
+    return { x };
+  };
+}
+
 export function createEulerAncestral(opts: EulerAncestralOptions = {}): Solver {
   const { eta, sNoise } = ancestralOptions('Euler ancestral', opts);
   return {
     name: 'euler_ancestral',
     nfePerStep: 1,
     stochastic: eta > 0,
-    init(ctx, x): SolverState {
-      checkAncestralRun(ctx, 'Euler ancestral', eta, false);
-      return { x };
-    },
+    init: ancestralInit('Euler ancestral', eta, false),
     async step(ctx, state, i, model) {
       const level = levelAt(ctx.sigmas, i);
       const s = level.sigma;
