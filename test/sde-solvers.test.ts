@@ -3,11 +3,16 @@ import { comfyBrownianNoise } from '../nodes/core/brownian-tree.ts';
 import { SeededNormal } from '../nodes/core/random.ts';
 import { seededDraws } from '../nodes/core/seeded-draws.ts';
 import { Tensor } from '../nodes/core/tensor.ts';
+import { createConsistency } from '../nodes/sampling/consistency.ts';
+import { createDdim } from '../nodes/sampling/ddim.ts';
+import { createDdpmPosterior } from '../nodes/sampling/ddpm-posterior.ts';
 import { createDpmpp3mSde } from '../nodes/sampling/dpmpp-3m-sde.ts';
 import { comfySdeMidpoint, createDpmppSde } from '../nodes/sampling/dpmpp-sde.ts';
+import { createErSde, erSdeIntegrals } from '../nodes/sampling/er-sde.ts';
 import { createGaussianParams, seededNormals } from '../nodes/sampling/gaussian.ts';
 import type { NoiseSource, NoiseSpan } from '../nodes/sampling/ops.ts';
 import { runSampler } from '../nodes/sampling/sampler-loop.ts';
+import { createSeeds } from '../nodes/sampling/seeds.ts';
 import { dpmMultistepCoefficients } from '../nodes/sampling/dpm-multistep.ts';
 import { expLevel } from '../nodes/sampling/lambda.ts';
 import { linearCombination } from '../nodes/sampling/ops.ts';
@@ -34,16 +39,16 @@ function spanRecorder(seed: number): NoiseSource & { spans: (NoiseSpan | undefin
   return src;
 }
 
-async function order(make: () => Solver): Promise<{ slope: number; errors: number[] }> {
+async function order(make: () => Solver, steps: readonly number[] = STEPS): Promise<{ slope: number; errors: number[] }> {
   const errors: number[] = [];
-  for (const n of STEPS) {
+  for (const n of steps) {
     const sigmas = veGrid(n);
     const s0 = sigmas.sigmas[0];
     const x = new Tensor(DIMS, z.map((v) => v * s0));
     const r = await runSampler({ solver: make(), sigmas, x, model: exactModel(p, 'vp') });
     errors.push(relL2(r.x.data, exactEnd(p, 'vp', x.data, s0, sigmas.sigmas[sigmas.sigmas.length - 1])));
   }
-  return { slope: -logLogSlope(STEPS, errors), errors };
+  return { slope: -logLogSlope([...steps], errors), errors };
 }
 
 describe('DPM++ SDE (k-diffusion sample_dpmpp_sde)', () => {
@@ -159,5 +164,161 @@ describe("noise_generator comfyui: the SDE samplers' Brownian noise", () => {
   it('is offered by the comfyui generator only: torch and flowstudio draw step noise in sequence', () => {
     expect(seededDraws('torch', 1, 8).between).toBeUndefined();
     expect(seededDraws('flowstudio', 1, 8).between).toBeUndefined();
+  });
+});
+
+describe("Consistency sampling (ComfyUI's lcm sampler)", () => {
+  it('takes the x0 prediction and noises it to the next level (VE: D + s z; flow: (1 - t) D + t z), D itself onto 0', async () => {
+    for (const space of ['vp', 'flow'] as const) {
+      const levels = space === 'vp' ? [10, 3, 0.5, 0] : [0.9, 0.6, 0.2, 0];
+      const model = exactModel(p, space);
+      const noise = spanRecorder(6);
+      const x = new Tensor(DIMS, z.map((v) => v * levels[0]));
+      const r = await runSampler({ solver: createConsistency(), sigmas: gridOf(space, levels), x, model, noise });
+      // Replay: the same noise stream, the formula written out.
+      const replay = spanRecorder(6);
+      let y = x;
+      for (let i = 0; i < 3; i++) {
+        const D = (await exactModel(p, space)(y, { sigma: levels[i], timestep: 0 })).denoised;
+        const next = levels[i + 1];
+        y = next === 0 ? D : linearCombination([[space === 'flow' ? 1 - next : 1, D], [next, replay(DIMS)]]);
+      }
+      expect(relL2(r.x.data, y.data)).toBeLessThan(1e-6);
+      expect(noise.spans.length).toBe(2);
+      expect(model.calls).toBe(3);
+    }
+  });
+});
+
+describe('ER-SDE-Solver-3 (ComfyUI er_sde)', () => {
+  it("its stage integrals follow ComfyUI's 200-point left rule for int 1/f and int (l - lambda_s)/f", () => {
+    const f = (x: number) => x * (Math.exp(x ** 0.3) + 10);
+    const simpson = (g: (l: number) => number, a: number, b: number, n = 2000) => {
+      const h = (b - a) / n;
+      let s = g(a) + g(b);
+      for (let k = 1; k < n; k++) s += (k % 2 ? 4 : 2) * g(a + k * h);
+      return (s * h) / 3;
+    };
+    for (const [ls, lt] of [[14.6, 9.1], [1.2, 0.8], [0.09, 0.03]]) {
+      const { s1, s2 } = erSdeIntegrals(ls, lt);
+      // The rule integrates from lambda_t up to lambda_s; a left rule over 200 points is within 1%.
+      expect(Math.abs(s1 / simpson((l) => 1 / f(l), lt, ls) - 1)).toBeLessThan(0.01);
+      expect(Math.abs(s2 / simpson((l) => (l - ls) / f(l), lt, ls) - 1)).toBeLessThan(0.02);
+    }
+  });
+
+  it('with its noise off, step 3 combines x, D and the first and second divided differences as written', async () => {
+    const levels = [8, 4, 2, 1, 0.5];
+    const preds = [rnd(11), rnd(12), rnd(13), rnd(14)];
+    let call = 0;
+    const model = async () => ({ denoised: preds[call], eps: preds[call], derivative: preds[call++] });
+    const x0 = rnd(10);
+    const r = await runSampler({ solver: createErSde({ sNoise: 0 }), sigmas: gridOf('vp', levels), x: x0, model });
+    // Written out: f, r, the two integrals and the divided differences, step by step.
+    const f = (x: number) => x * (Math.exp(x ** 0.3) + 10);
+    let x = x0;
+    let slopePrev: Tensor | undefined;
+    for (let i = 0; i < 4; i++) {
+      const [ls, lt] = [levels[i], levels[i + 1]];
+      const ratio = f(lt) / f(ls);
+      const D = preds[i];
+      const terms: [number, Tensor][] = [[ratio, x], [1 - ratio, D]];
+      let slope: Tensor | undefined;
+      if (i >= 1) {
+        const { s1, s2 } = erSdeIntegrals(ls, lt);
+        slope = linearCombination([[1 / (ls - levels[i - 1]), D], [-1 / (ls - levels[i - 1]), preds[i - 1]]]);
+        terms.push([lt - ls + s1 * f(lt), slope]);
+        if (i >= 2) {
+          const u = linearCombination([[2 / (ls - levels[i - 2]), slope], [-2 / (ls - levels[i - 2]), slopePrev!]]);
+          terms.push([((lt - ls) ** 2) / 2 + s2 * f(lt), u]);
+        }
+      }
+      x = linearCombination(terms);
+      slopePrev = slope;
+    }
+    expect(relL2(r.x.data, x.data)).toBeLessThan(1e-6);
+  });
+
+  it('from pure noise at sigma 40, 60 steps end with the data variance in every direction', async () => {
+    const SMALL = createGaussianParams({ dims: [1, 2, 2], seed: 3 });
+    const N = 3000;
+    const levels = [...geometricLevels(40, 0.02, 60), 0];
+    const x = new Tensor([N, 1, 2, 2], Float32Array.from(seededNormals(4 * N, 31), (v) => v * Math.sqrt(40 * 40 + 1)));
+    const r = await runSampler({ solver: createErSde(), sigmas: gridOf('vp', levels), x, model: exactModel(SMALL, 'vp'), noise: spanRecorder(9) });
+    for (let k = 0; k < 4; k++) {
+      let m = 0;
+      const y = new Float64Array(N);
+      for (let b = 0; b < N; b++) {
+        let s = 0;
+        for (let i = 0; i < 4; i++) s += SMALL.U[i * 4 + k] * (r.x.data[b * 4 + i] - SMALL.mu[i]);
+        y[b] = s;
+        m += s / N;
+      }
+      const v = y.reduce((a, t) => a + (t - m) ** 2, 0) / (N - 1);
+      expect(Math.abs(v / SMALL.l[k] - 1)).toBeLessThan(0.15);
+    }
+  });
+});
+
+function rnd(seed: number): Tensor {
+  return new Tensor(DIMS, Float32Array.from(seededNormals(192, seed)));
+}
+
+describe('SEEDS-2 and SEEDS-3 (ComfyUI seeds_2, seeds_3)', () => {
+  it('at eta 0 are deterministic singlestep exponential integrators of order 2 and 3', async () => {
+    expect(Math.abs((await order(() => createSeeds({ stages: 2, eta: 0 }))).slope - 2)).toBeLessThan(0.2);
+    // Third order meets float32's floor (1e-7) by 64 steps: measured up to 32.
+    expect(Math.abs((await order(() => createSeeds({ stages: 3, eta: 0 }), [4, 8, 16, 32])).slope - 3)).toBeLessThan(0.25);
+  });
+
+  it('draw one noise per stage in sequence (no span: not the Brownian tree), none on the step onto 0', async () => {
+    for (const stages of [2, 3] as const) {
+      const levels = [...geometricLevels(10, 0.3, 4), 0];
+      const noise = spanRecorder(2);
+      const model = exactModel(p, 'vp');
+      await runSampler({ solver: createSeeds({ stages }), sigmas: gridOf('vp', levels), x: new Tensor(DIMS, z.map((v) => v * 10)), model, noise });
+      expect(noise.spans).toEqual(new Array(4 * stages).fill(undefined));
+      expect(model.calls).toBe(4 * stages + 1);
+    }
+  });
+
+  for (const stages of [2, 3] as const) {
+    it(`SEEDS-${stages}: from pure noise at sigma 40, 40 steps end with the data variance in every direction`, async () => {
+      const SMALL = createGaussianParams({ dims: [1, 2, 2], seed: 3 });
+      const N = 3000;
+      const levels = [...geometricLevels(40, 0.02, 40), 0];
+      const x = new Tensor([N, 1, 2, 2], Float32Array.from(seededNormals(4 * N, 41), (v) => v * Math.sqrt(40 * 40 + 1)));
+      const r = await runSampler({ solver: createSeeds({ stages }), sigmas: gridOf('vp', levels), x, model: exactModel(SMALL, 'vp'), noise: spanRecorder(10) });
+      for (let k = 0; k < 4; k++) {
+        let m = 0;
+        const y = new Float64Array(N);
+        for (let b = 0; b < N; b++) {
+          let s = 0;
+          for (let i = 0; i < 4; i++) s += SMALL.U[i * 4 + k] * (r.x.data[b * 4 + i] - SMALL.mu[i]);
+          y[b] = s;
+          m += s / N;
+        }
+        const v = y.reduce((a, t) => a + (t - m) ** 2, 0) / (N - 1);
+        expect(Math.abs(v / SMALL.l[k] - 1)).toBeLessThan(0.15);
+      }
+    });
+  }
+});
+
+describe("DDPM posterior sampling (ComfyUI's ddpm)", () => {
+  it('is DDIM at eta 1 (the same posterior mean and variance) for the same noise, on any levels', async () => {
+    const sigmas = gridOf('vp', geometricLevels(12, 0.3, 9));
+    const x = new Tensor(DIMS, z.map((v) => v * 12));
+    const a = await runSampler({ solver: createDdpmPosterior(), sigmas, x, model: exactModel(p, 'vp'), noise: spanRecorder(5) });
+    const b = await runSampler({ solver: createDdim({ eta: 1 }), sigmas, x, model: exactModel(p, 'vp'), noise: spanRecorder(5) });
+    expect(relL2(a.x.data, b.x.data)).toBeLessThan(1e-5);
+  });
+
+  it('draws no noise on the step onto 0, where it returns the x0 prediction', async () => {
+    const noise = spanRecorder(5);
+    const model = exactModel(p, 'vp');
+    const r = await runSampler({ solver: createDdpmPosterior(), sigmas: gridOf('vp', [5, 1, 0]), x: new Tensor(DIMS, z.map((v) => v * 5)), model, noise });
+    expect(noise.spans.length).toBe(1);
+    expect(Array.from(r.x.data)).toEqual(Array.from(r.denoised.data));
   });
 });

@@ -38,7 +38,7 @@ export const COMFY_UNIPC_END = 0.001;
  * ComfyUI samplers a Sampler reproduces on these grids, with the solver and options that take the same steps:
  * k-diffusion's Euler (ComfyUI's ddim is the same step), Euler ancestral, Heun, DPM-Solver-2 (and ancestral), DPM++ 2S ancestral, iPNDM (fixed and variable step), RES multistep (and ancestral), its DEIS, gradient estimation, Heun++, DPM++ 2M, LMS (whose step onto
  * 0 returns the x0 prediction in ComfyUI), ComfyUI's UniPC (order 3, bh1 or bh2, data prediction), and the SDE samplers DPM++ SDE,
- * DPM++ 2M SDE (midpoint and heun) and DPM++ 3M SDE on VP models.
+ * DPM++ 2M SDE (midpoint and heun) and DPM++ 3M SDE on VP models, lcm (multistep consistency sampling), and ddpm, er_sde, seeds_2 and seeds_3 on VP models.
  */
 export const COMFY_SAMPLERS: Readonly<Record<string, { solver: string; params: Readonly<Record<string, string | number>> }>> = {
   euler: { solver: 'euler', params: {} },
@@ -62,6 +62,11 @@ export const COMFY_SAMPLERS: Readonly<Record<string, { solver: string; params: R
   dpmpp_2m_sde: { solver: 'dpmpp_2m_sde', params: {} },
   dpmpp_2m_sde_heun: { solver: 'dpmpp_2m_sde', params: { dpm_solver_type: 'heun' } },
   dpmpp_3m_sde: { solver: 'dpmpp_3m_sde', params: {} },
+  lcm: { solver: 'consistency', params: {} },
+  ddpm: { solver: 'ddpm_posterior', params: {} },
+  er_sde: { solver: 'er_sde', params: {} },
+  seeds_2: { solver: 'seeds_2', params: {} },
+  seeds_3: { solver: 'seeds_3', params: {} },
   lms: { solver: 'lms', params: { lms_final_step: 'denoise' } },
   uni_pc: { solver: 'unipc', params: { unipc_order: '3', unipc_variant: 'bh1', unipc_form: 'data' } },
   uni_pc_bh2: { solver: 'unipc', params: { unipc_order: '3', unipc_variant: 'bh2', unipc_form: 'data' } },

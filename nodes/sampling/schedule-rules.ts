@@ -137,6 +137,11 @@ export const SOLVER_SCHEDULERS: Record<string, SchedulerClass> = {
   // No diffusers class: Euler's grid keys (Karras, exponential, beta), as k-diffusion front ends pair them.
   dpmpp_2s_ancestral: 'EulerDiscreteScheduler',
   dpmpp_sde: 'EulerDiscreteScheduler',
+  consistency: 'EulerDiscreteScheduler',
+  ddpm_posterior: 'EulerDiscreteScheduler',
+  er_sde: 'EulerDiscreteScheduler',
+  seeds_2: 'EulerDiscreteScheduler',
+  seeds_3: 'EulerDiscreteScheduler',
   ipndm: 'EulerDiscreteScheduler',
   ipndm_v: 'EulerDiscreteScheduler',
   res_multistep: 'EulerDiscreteScheduler',

@@ -5,7 +5,11 @@
  */
 import type { ParamSpec } from '../core/types.ts';
 import type { SchedulerConfig } from '../core/values.ts';
+import { createConsistency } from './consistency.ts';
 import { createDdim } from './ddim.ts';
+import { createDdpmPosterior } from './ddpm-posterior.ts';
+import { createErSde } from './er-sde.ts';
+import { createSeeds } from './seeds.ts';
 import { createDpm2, createDpm2Ancestral } from './dpm2.ts';
 import { createDpmpp2sAncestral } from './dpmpp-2s-ancestral.ts';
 import { createDpmpp3mSde } from './dpmpp-3m-sde.ts';
@@ -188,6 +192,41 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     'DPM++ 3M SDE (k-diffusion sample_dpmpp_3m_sde; ComfyUI dpmpp_3m_sde): a stochastic third-order multistep exponential integrator on the x0 predictions, one model call per step; with noise_generator comfyui its noise comes from ComfyUI\'s Brownian tree. VP models. Not diffusers\' dpmpp_3m (an ODE solver).',
     createDpmpp3mSde,
   ),
+  er_sde: {
+    noInversion: true,
+    stochastic: true,
+    spaces: ['vp'],
+    description:
+      "ER-SDE-Solver-3 (ComfyUI er_sde): a stochastic multistep solver of the extended reverse-time SDE, up to three stages, one model call per step. VP models. No diffusers class.",
+    create: (o) => createErSde(o as { sNoise: number }),
+    optionsFromConfig: (_cfg, p) => ({ sNoise: num(p, 's_noise', 1) }),
+    params: { s_noise: S_NOISE },
+  },
+  seeds_2: ancestralEntry(
+    'SEEDS-2 (ComfyUI seeds_2): a stochastic second-order singlestep exponential integrator, its stage halfway in lambda, two model calls per step; eta 0 is deterministic. VP models. No diffusers class.',
+    (o) => createSeeds({ ...o, stages: 2 }),
+  ),
+  seeds_3: ancestralEntry(
+    'SEEDS-3 (ComfyUI seeds_3): a stochastic third-order singlestep exponential integrator, stages at 1/3 and 2/3 in lambda, three model calls per step; eta 0 is deterministic. VP models. No diffusers class.',
+    (o) => createSeeds({ ...o, stages: 3 }),
+  ),
+  ddpm_posterior: {
+    noInversion: true,
+    stochastic: true,
+    spaces: ['vp'],
+    description:
+      "DDPM ancestral sampling on any grid (ComfyUI's ddpm sampler): a draw from the DDPM posterior between two levels, one model call per step; DDIM at eta 1 without DDIMScheduler's x0 clipping. diffusers' DDPMScheduler, on its training levels, is `ddpm`. VP models.",
+    create: () => createDdpmPosterior(),
+    optionsFromConfig: () => ({}),
+  },
+  consistency: {
+    noInversion: true,
+    stochastic: true,
+    description:
+      "Multistep consistency sampling (ComfyUI's lcm sampler): the x0 prediction, noised afresh to the next level, one model call per step; for LCM and other consistency-distilled models on any grid. diffusers' LCMScheduler is `lcm`.",
+    create: () => createConsistency(),
+    optionsFromConfig: () => ({}),
+  },
   ipndm: {
     description: 'iPNDM (ComfyUI ipndm): Adams-Bashforth in sigma up to order 4 with fixed-step coefficients, one model call per step; the step onto 0 returns the x0 prediction. No diffusers class.',
     create: () => createIpndm(),
@@ -289,7 +328,7 @@ const EXP_SOLVERS: Record<string, SolverEntry> = Object.fromEntries(
   }),
 );
 
-const { ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, dpmpp_sde, dpmpp_3m_sde, ipndm, ipndm_v, res_multistep, res_multistep_ancestral, deis_tab, gradient_estimation, heunpp2, lms, flow_euler, rf_solver, mrs, lcm } = BASE_SOLVERS;
+const { ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, dpmpp_sde, dpmpp_3m_sde, er_sde, seeds_2, seeds_3, ddpm_posterior, consistency, ipndm, ipndm_v, res_multistep, res_multistep_ancestral, deis_tab, gradient_estimation, heunpp2, lms, flow_euler, rf_solver, mrs, lcm } = BASE_SOLVERS;
 
 /** Every registered solver, in the order the Sampler lists them. */
 export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
@@ -313,10 +352,15 @@ export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
   lms,
   ...EXP_SOLVERS,
   dpmpp_3m_sde,
+  er_sde,
+  seeds_2,
+  seeds_3,
   flow_euler,
   rf_solver,
   mrs,
   lcm,
+  consistency,
+  ddpm_posterior,
 };
 
 /** Registered solver names (the Sampler's `solver` enum). */

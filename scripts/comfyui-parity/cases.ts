@@ -126,6 +126,22 @@ export function runCases(): RunCase[] {
   add('gaussian-vp', 'dpmpp_2m_sde', 'karras', 20, { seed: 42 });
   add('gaussian-vp', 'dpmpp_sde', 'exponential', 12, { denoise: 0.6 });
   add('gaussian-vp', 'dpmpp_3m_sde', 'karras', 12, { config: { prediction_type: 'v_prediction' } });
+  // lcm: the x0 prediction re-noised each step from ComfyUI's CPU noise sampler (VP and flow noise scaling).
+  for (const scheduler of ['normal', 'sgm_uniform'] as const) add('gaussian-vp', 'lcm', scheduler, 8);
+  add('gaussian-vp-continuous', 'lcm', 'karras', 6, { batch: 2 });
+  add('gaussian-rf', 'lcm', 'simple', 8);
+  // ddpm: the DDPM posterior step on any grid.
+  for (const scheduler of ['normal', 'karras'] as const) add('gaussian-vp', 'ddpm', scheduler, 10);
+  add('gaussian-vp-continuous', 'ddpm', 'karras', 12, { batch: 2 });
+  // er_sde: three stages from ComfyUI's CPU noise sampler.
+  for (const scheduler of ['normal', 'karras'] as const) add('gaussian-vp', 'er_sde', scheduler, 10);
+  add('gaussian-vp-continuous', 'er_sde', 'karras', 12, { batch: 2 });
+  add('gaussian-vp', 'er_sde', 'exponential', 10, { denoise: 0.6 });
+  // SEEDS: stage noises carried through the stages, each stage's draw from ComfyUI's CPU noise sampler.
+  for (const sampler of ['seeds_2', 'seeds_3']) {
+    for (const scheduler of ['normal', 'karras'] as const) add('gaussian-vp', sampler, scheduler, 8);
+    add('gaussian-vp-continuous', sampler, 'karras', 10, { batch: 2 });
+  }
   // examples/comfyui-dpmpp2m-karras.json's run.
   add('gaussian-vp', 'dpmpp_2m', 'karras', 20, { seed: 42 });
   add('gaussian-vp', 'euler', 'normal', 10, { denoise: 0.6 });
