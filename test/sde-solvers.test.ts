@@ -117,36 +117,41 @@ describe('DPM++ 3M SDE (k-diffusion sample_dpmpp_3m_sde)', () => {
 });
 
 describe('the SDE samplers sample the data law', () => {
-  const SMALL = createGaussianParams({ dims: [1, 2, 2], seed: 3 });
-  const N = 3000;
-  /** Per-eigendirection variance of U^T (x - mu) over the batch. */
-  function variances(data: ArrayLike<number>): number[] {
-    const D = 4;
-    return Array.from({ length: D }, (_, k) => {
-      let m = 0;
-      const y = new Float64Array(N);
-      for (let b = 0; b < N; b++) {
-        let s = 0;
-        for (let i = 0; i < D; i++) s += SMALL.U[i * D + k] * (data[b * D + i] - SMALL.mu[i]);
-        y[b] = s;
-        m += s / N;
-      }
-      return y.reduce((a, v) => a + (v - m) ** 2, 0) / (N - 1);
-    });
-  }
-
   for (const [name, make] of [
     ['dpmpp_sde', () => createDpmppSde()],
     ['dpmpp_3m_sde', () => createDpmpp3mSde()],
+    ['er_sde', () => createErSde()],
+    ['seeds_2', () => createSeeds({ stages: 2 })],
+    ['seeds_3', () => createSeeds({ stages: 3 })],
   ] as const) {
     it(`${name}: from pure noise at sigma 40, 60 steps end with the data's variance in every direction`, async () => {
-      const levels = [...geometricLevels(40, 0.02, 60), 0];
-      const x = new Tensor([N, 1, 2, 2], Float32Array.from(seededNormals(4 * N, 21), (v) => v * Math.sqrt(40 * 40 + 1)));
-      const r = await runSampler({ solver: make(), sigmas: gridOf('vp', levels), x, model: exactModel(SMALL, 'vp'), noise: spanRecorder(8) });
-      variances(r.x.data).forEach((v, k) => expect(Math.abs(v / SMALL.l[k] - 1)).toBeLessThan(0.15));
+      await expectDataLaw(make(), 60);
     });
   }
 });
+
+const SMALL = createGaussianParams({ dims: [1, 2, 2], seed: 3 });
+const N_SAMPLES = 3000;
+
+/** Runs N_SAMPLES chains from pure noise at sigma 40 down a geometric grid to 0.02, then 0, and checks each eigendirection's variance against the data's. */
+async function expectDataLaw(solver: Solver, steps: number): Promise<void> {
+  const levels = [...geometricLevels(40, 0.02, steps), 0];
+  const x = new Tensor([N_SAMPLES, 1, 2, 2], Float32Array.from(seededNormals(4 * N_SAMPLES, 21), (v) => v * Math.sqrt(40 * 40 + 1)));
+  const r = await runSampler({ solver, sigmas: gridOf('vp', levels), x, model: exactModel(SMALL, 'vp'), noise: spanRecorder(8) });
+  const D = 4;
+  for (let k = 0; k < D; k++) {
+    let m = 0;
+    const y = new Float64Array(N_SAMPLES);
+    for (let b = 0; b < N_SAMPLES; b++) {
+      let s = 0;
+      for (let i = 0; i < D; i++) s += SMALL.U[i * D + k] * (r.x.data[b * D + i] - SMALL.mu[i]);
+      y[b] = s;
+      m += s / N_SAMPLES;
+    }
+    const v = y.reduce((a, t) => a + (t - m) ** 2, 0) / (N_SAMPLES - 1);
+    expect(Math.abs(v / SMALL.l[k] - 1), `direction ${k}`).toBeLessThan(0.15);
+  }
+}
 
 describe("noise_generator comfyui: the SDE samplers' Brownian noise", () => {
   const grid = [14.614641189575195, 6.1, 2.3, 0.7, 0.0291671585, 0];
@@ -238,26 +243,6 @@ describe('ER-SDE-Solver-3 (ComfyUI er_sde)', () => {
     }
     expect(relL2(r.x.data, x.data)).toBeLessThan(1e-6);
   });
-
-  it('from pure noise at sigma 40, 60 steps end with the data variance in every direction', async () => {
-    const SMALL = createGaussianParams({ dims: [1, 2, 2], seed: 3 });
-    const N = 3000;
-    const levels = [...geometricLevels(40, 0.02, 60), 0];
-    const x = new Tensor([N, 1, 2, 2], Float32Array.from(seededNormals(4 * N, 31), (v) => v * Math.sqrt(40 * 40 + 1)));
-    const r = await runSampler({ solver: createErSde(), sigmas: gridOf('vp', levels), x, model: exactModel(SMALL, 'vp'), noise: spanRecorder(9) });
-    for (let k = 0; k < 4; k++) {
-      let m = 0;
-      const y = new Float64Array(N);
-      for (let b = 0; b < N; b++) {
-        let s = 0;
-        for (let i = 0; i < 4; i++) s += SMALL.U[i * 4 + k] * (r.x.data[b * 4 + i] - SMALL.mu[i]);
-        y[b] = s;
-        m += s / N;
-      }
-      const v = y.reduce((a, t) => a + (t - m) ** 2, 0) / (N - 1);
-      expect(Math.abs(v / SMALL.l[k] - 1)).toBeLessThan(0.15);
-    }
-  });
 });
 
 function rnd(seed: number): Tensor {
@@ -281,28 +266,6 @@ describe('SEEDS-2 and SEEDS-3 (ComfyUI seeds_2, seeds_3)', () => {
       expect(model.calls).toBe(4 * stages + 1);
     }
   });
-
-  for (const stages of [2, 3] as const) {
-    it(`SEEDS-${stages}: from pure noise at sigma 40, 40 steps end with the data variance in every direction`, async () => {
-      const SMALL = createGaussianParams({ dims: [1, 2, 2], seed: 3 });
-      const N = 3000;
-      const levels = [...geometricLevels(40, 0.02, 40), 0];
-      const x = new Tensor([N, 1, 2, 2], Float32Array.from(seededNormals(4 * N, 41), (v) => v * Math.sqrt(40 * 40 + 1)));
-      const r = await runSampler({ solver: createSeeds({ stages }), sigmas: gridOf('vp', levels), x, model: exactModel(SMALL, 'vp'), noise: spanRecorder(10) });
-      for (let k = 0; k < 4; k++) {
-        let m = 0;
-        const y = new Float64Array(N);
-        for (let b = 0; b < N; b++) {
-          let s = 0;
-          for (let i = 0; i < 4; i++) s += SMALL.U[i * 4 + k] * (r.x.data[b * 4 + i] - SMALL.mu[i]);
-          y[b] = s;
-          m += s / N;
-        }
-        const v = y.reduce((a, t) => a + (t - m) ** 2, 0) / (N - 1);
-        expect(Math.abs(v / SMALL.l[k] - 1)).toBeLessThan(0.15);
-      }
-    });
-  }
 });
 
 describe("DDPM posterior sampling (ComfyUI's ddpm)", () => {
