@@ -56,12 +56,17 @@ export const COMFY_SAMPLERS: Readonly<Record<string, { solver: string; params: R
   gradient_estimation: { solver: 'gradient_estimation', params: {} },
   heunpp2: { solver: 'heunpp2', params: {} },
   dpmpp_2m: { solver: 'dpmpp_2m', params: {} },
-  // The SDE samplers draw from a Brownian tree on the CPU (noise_generator comfyui reproduces it); their _gpu
-  // twins draw the same tree on the GPU's generator, which no CPU reproduces.
+  // The SDE samplers draw from a Brownian tree on the CPU (noise_generator comfyui reproduces it). Their _gpu
+  // twins build the same tree on the sampling device: the same noise when ComfyUI samples on the CPU, another
+  // path (the GPU's generator, which no CPU reproduces) on a GPU.
   dpmpp_sde: { solver: 'dpmpp_sde', params: {} },
+  dpmpp_sde_gpu: { solver: 'dpmpp_sde', params: {} },
   dpmpp_2m_sde: { solver: 'dpmpp_2m_sde', params: {} },
+  dpmpp_2m_sde_gpu: { solver: 'dpmpp_2m_sde', params: {} },
   dpmpp_2m_sde_heun: { solver: 'dpmpp_2m_sde', params: { dpm_solver_type: 'heun' } },
+  dpmpp_2m_sde_heun_gpu: { solver: 'dpmpp_2m_sde', params: { dpm_solver_type: 'heun' } },
   dpmpp_3m_sde: { solver: 'dpmpp_3m_sde', params: {} },
+  dpmpp_3m_sde_gpu: { solver: 'dpmpp_3m_sde', params: {} },
   lcm: { solver: 'consistency', params: {} },
   ddpm: { solver: 'ddpm_posterior', params: {} },
   er_sde: { solver: 'er_sde', params: {} },

@@ -124,6 +124,8 @@ export function runCases(): RunCase[] {
     add('gaussian-vp-continuous', sampler, 'karras', 15, { batch: 2 });
   }
   add('gaussian-vp', 'dpmpp_2m_sde', 'karras', 20, { seed: 42 });
+  // The _gpu twins: the same tree when ComfyUI samples on the CPU, as here.
+  for (const sampler of ['dpmpp_sde_gpu', 'dpmpp_2m_sde_gpu', 'dpmpp_2m_sde_heun_gpu', 'dpmpp_3m_sde_gpu']) add('gaussian-vp', sampler, 'karras', 8);
   add('gaussian-vp', 'dpmpp_sde', 'exponential', 12, { denoise: 0.6 });
   add('gaussian-vp', 'dpmpp_3m_sde', 'karras', 12, { config: { prediction_type: 'v_prediction' } });
   // lcm: the x0 prediction re-noised each step from ComfyUI's CPU noise sampler (VP and flow noise scaling).
