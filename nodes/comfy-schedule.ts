@@ -4,7 +4,7 @@
  * noise_generator comfyui) and the matching solver, a run starts from ComfyUI's noise and takes its steps.
  */
 import { defineNode, NodeInputError } from './core/types.ts';
-import { COMFY_SAMPLER_NAMES, COMFY_SCHEDULERS, comfyModelSampling, comfyNeedsImageSize, comfySigmas, samplerLevels } from './sampling/comfy-schedules.ts';
+import { COMFY_SAMPLER_NAMES, COMFY_SCHEDULERS, comfyModelSampling, comfyNeedsImageSize, comfySigmas, comfySnrOffset, samplerLevels } from './sampling/comfy-schedules.ts';
 import { sigmaSpace, timestepUnits } from './sampling/model-time.ts';
 import { imageSeqLenOfLatent } from './sampling/schedule-flow.ts';
 
@@ -39,7 +39,7 @@ export const ComfySchedule = defineNode({
       options: COMFY_SAMPLER_NAMES,
       default: 'euler',
       label: 'ComfyUI sampler',
-      help: 'The KSampler\'s sampler_name, for its grid rules (dpm_2, dpm_2_ancestral, uni_pc and uni_pc_bh2 take one step more without the second-to-last level; uni_pc stops at 0.001). Set the Sampler to match: euler and ddim -> euler; euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, ipndm, ipndm_v, res_multistep, res_multistep_ancestral, gradient_estimation, heunpp2, dpmpp_2m -> the same; deis -> deis_tab; lms -> lms with LMS step onto 0 = denoise; uni_pc / uni_pc_bh2 -> unipc, order 3, variant bh1 / bh2',
+      help: 'The KSampler\'s sampler_name, for its grid rules (dpm_2, dpm_2_ancestral, uni_pc and uni_pc_bh2 take one step more without the second-to-last level; uni_pc stops at 0.001; on flow models the SDE samplers, er_sde and seeds move a first level at t = 1 to just below it). Set the Sampler to the solver COMFY_SAMPLERS names: mostly the same name; ddim -> euler; deis -> deis_tab; lms -> lms with LMS step onto 0 = denoise; lcm -> consistency; ddpm -> ddpm_posterior; dpmpp_2m_sde_heun -> dpmpp_2m_sde with solver type heun; uni_pc / uni_pc_bh2 -> unipc, order 3, variant bh1 / bh2',
     },
   },
   async execute(_ctx, inputs, params) {
@@ -53,7 +53,8 @@ export const ComfySchedule = defineNode({
     const ms = comfyModelSampling(model.scheduler, space, tokens);
     const levels = samplerLevels(ms, params.sampler, params.scheduler, params.steps, params.denoise);
     if (levels.length < 2) throw new NodeInputError('denoise 0 leaves no steps to take');
-    return { sigmas: comfySigmas(ms, levels, timestepUnits(model.modelIndex), `ComfyUI ${params.scheduler}`) };
+    const units = timestepUnits(model.modelIndex);
+    return { sigmas: comfySnrOffset(ms, params.sampler, comfySigmas(ms, levels, units, `ComfyUI ${params.scheduler}`), units) };
   },
 });
 

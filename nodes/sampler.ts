@@ -279,7 +279,7 @@ export const Sampler = defineNode({
         return given.steps[used++].reshape(dims);
       }
       const size = dims.reduce((a, b) => a * b, 1);
-      if (span && draws.between && size === latent.size) return new Tensor(dims, draws.between(span.from, span.to, sigmas.sigmas));
+      if (span && draws.between && size === latent.size) return new Tensor(dims, draws.between(span.from, span.to, sigmas.comfyNoiseRange ?? sigmas.sigmas));
       return new Tensor(dims, draws.next(size));
     };
 

@@ -95,6 +95,23 @@ describe('Schedule (ComfyUI) node', () => {
     expect(small.timesteps[1]).toBeCloseTo(small.sigmas[1], 6);
   });
 
+  it('SDE samplers on flow models: the first level moves off t = 1 to percent_to_sigma(1e-4), the start scale and the tree range stay', async () => {
+    const sd3 = handle({ _class_name: 'FlowMatchEulerDiscreteScheduler', shift: 3 }, { _class_name: 'StableDiffusion3Pipeline' });
+    const plain = await run(sd3, { scheduler: 'simple', steps: 6 });
+    const sde = await run(sd3, { scheduler: 'simple', steps: 6, sampler: 'dpmpp_2m_sde' });
+    // time_snr_shift(3, 1 - 1e-4) = 3 * 0.9999 / (1 + 2 * 0.9999), as a float32.
+    expect(sde.sigmas[0]).toBe(Math.fround((3 * 0.9999) / (1 + 2 * 0.9999)));
+    expect(sde.sigmas.slice(1)).toEqual(plain.sigmas.slice(1));
+    expect(sde.timesteps[0]).toBeCloseTo(sde.sigmas[0] * 1000, 3);
+    expect(sde.initNoiseSigma).toBe(plain.initNoiseSigma);
+    expect(sde.comfyNoiseRange).toEqual([Math.min(...plain.sigmas.filter((v) => v > 0)), 1]);
+    // A head of the grid keeps the moved level's old place as the top of its range; a tail has its own.
+    expect(sliceSigmas(sde, 0, 2).comfyNoiseRange).toEqual([sde.sigmas[2], 1]);
+    expect(sliceSigmas(sde, 2, 6).comfyNoiseRange).toBeUndefined();
+    // Not for the ODE samplers, nor on VP models.
+    expect((await run(handle(SD), { scheduler: 'karras', steps: 6, sampler: 'dpmpp_2m_sde' })).comfyNoiseRange).toBeUndefined();
+  });
+
   it('uni_pc: one step more without the second-to-last level, ending at 0.001 (ComfyUI sample_unipc)', async () => {
     const plain = await run(handle(SD), { scheduler: 'karras', steps: 9 });
     const unipc = await run(handle(SD), { scheduler: 'karras', steps: 8, sampler: 'uni_pc' });

@@ -64,6 +64,11 @@ export interface Sigmas {
    * discrete models take every level (comfy-schedules.ts).
    */
   offGridTimesteps?: 'comfyui';
+  /**
+   * The levels ComfyUI's Brownian tree spans for this grid when they are not the grid's own: a ComfyUI SDE
+   * sampler builds it before moving a flow grid's first level off t = 1 (comfySnrOffset).
+   */
+  comfyNoiseRange?: readonly [number, number];
 }
 
 /** Description of one ONNX input/output as reported by the runtime. */

@@ -93,6 +93,8 @@ export interface ComfyModelSampling {
   sigma(timestep: number): number;
   /** A level's timestep in ComfyUI's own units (what sigma() takes back). */
   ownTimestep(sigma: number): number;
+  /** percent_to_sigma (flow models): the level a fraction of the way down the schedule, in Python floats. */
+  percentToSigma?(percent: number): number;
 }
 
 /** ComfyUI's zero-terminal-SNR rescale of VE sigmas (rescale_zero_terminal_snr_sigmas). */
@@ -194,18 +196,20 @@ export function comfyModelSampling(cfg: SchedulerConfig, space: SigmaSpace, imag
     const kf = f32(k);
     const shift = (t: number) => f32(kf / f32(kf + f32(f32(1 / t) - 1)));
     const table = Float64Array.from({ length: 10000 }, (_, i) => f32(shift(f32((i + 1) / 10000))));
-    // ModelSamplingFlux: timestep = sigma (scheduler units: * 1000).
-    return flowSampling(table, (sig) => sig, (t) => shift(f32(t)));
+    // ModelSamplingFlux: timestep = sigma (scheduler units: * 1000); percent_to_sigma is flux_time_shift in Python floats.
+    return flowSampling(table, (sig) => sig, (t) => shift(f32(t)), (p) => k / (k + (1 / (1 - p) - 1)));
   }
   const s = cfgNumber(cfg, 'shift', 1);
   const sf = f32(s);
   const shift = (t: number) => (s === 1 ? t : f32(f32(sf * t) / f32(1 + f32(f32(s - 1) * t))));
   const table = Float64Array.from({ length: 1000 }, (_, i) => shift(f32(f32(f32((i + 1) / 1000) * 1000) / 1000)));
-  // ModelSamplingDiscreteFlow: timestep = sigma * 1000, sigma(t) = shift(t / 1000), in float32.
-  return flowSampling(table, (sig) => f32(sig * 1000), (t) => shift(f32(t / 1000)));
+  // ModelSamplingDiscreteFlow: timestep = sigma * 1000, sigma(t) = shift(t / 1000), in float32; percent_to_sigma
+  // is time_snr_shift in Python floats.
+  const percentToSigma = (p: number) => (s === 1 ? 1 - p : (s * (1 - p)) / (1 + (s - 1) * (1 - p)));
+  return flowSampling(table, (sig) => f32(sig * 1000), (t) => shift(f32(t / 1000)), percentToSigma);
 }
 
-function flowSampling(table: Float64Array, own: (sigma: number) => number, sigmaOf: (t: number) => number): ComfyModelSampling {
+function flowSampling(table: Float64Array, own: (sigma: number) => number, sigmaOf: (t: number) => number, percentToSigma: (p: number) => number): ComfyModelSampling {
   return {
     space: 'flow',
     table,
@@ -215,6 +219,7 @@ function flowSampling(table: Float64Array, own: (sigma: number) => number, sigma
     timestep: (sigma) => sigma * 1000,
     ownTimestep: own,
     sigma: sigmaOf,
+    percentToSigma: (p) => (p <= 0 ? 1 : p >= 1 ? 0 : percentToSigma(p)),
   };
 }
 
@@ -417,6 +422,33 @@ export function comfySigmas(ms: ComfyModelSampling, levels: readonly number[], u
     origin,
     initNoiseSigma: init,
     offGridTimesteps: 'comfyui',
+  };
+}
+
+/**
+ * ComfyUI samplers that move a flow grid's first level off t = 1 before their first step
+ * (offset_first_sigma_for_snr: their half-log-SNR is -infinity there).
+ */
+export const COMFY_SNR_OFFSET_SAMPLERS: readonly string[] = [
+  'dpmpp_sde', 'dpmpp_sde_gpu', 'dpmpp_2m_sde', 'dpmpp_2m_sde_gpu', 'dpmpp_2m_sde_heun', 'dpmpp_2m_sde_heun_gpu',
+  'dpmpp_3m_sde', 'dpmpp_3m_sde_gpu', 'er_sde', 'seeds_2', 'seeds_3',
+];
+
+/**
+ * The grid such a sampler walks on a flow model starting at t >= 1: its first level becomes
+ * percent_to_sigma(1e-4) (float32), with that level's model timestep. The start noise scale stays the
+ * grid's (KSampler scales the noise before the sampler moves the level), and the Brownian tree keeps
+ * spanning the levels before the move (the sampler builds it first): comfyNoiseRange.
+ */
+export function comfySnrOffset(ms: ComfyModelSampling, sampler: string, sig: Sigmas, units: TimestepUnits): Sigmas {
+  if (ms.space !== 'flow' || !COMFY_SNR_OFFSET_SAMPLERS.includes(sampler) || !(sig.sigmas[0] >= 1) || !ms.percentToSigma) return sig;
+  const first = f32(ms.percentToSigma(1e-4));
+  const positive = sig.sigmas.filter((v) => v > 0);
+  return {
+    ...sig,
+    sigmas: [first, ...sig.sigmas.slice(1)],
+    timesteps: [comfyTimestepOf(ms, units)(first), ...sig.timesteps.slice(1)],
+    comfyNoiseRange: [Math.min(...positive), Math.max(...positive)],
   };
 }
 

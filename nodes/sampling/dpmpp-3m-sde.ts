@@ -6,12 +6,14 @@
  * phi_2 = (e^{-h_eta} - 1) / h_eta + 1, phi_3 = phi_2 / h_eta - 1/2, and d1, d2 the first and second
  * divided differences of the last three predictions in lambda (second order from the second step, first
  * order on the first). The step onto 0 returns the x0 prediction. Its noise is asked for with the levels
- * it spans (ComfyUI draws it from a Brownian tree; see dpmpp-sde.ts). VP models only, as dpmpp_sde. eta 0
- * is a deterministic third-order multistep method (not diffusers' DPM-Solver++(3M), which is dpmpp_3m).
+ * it spans (ComfyUI draws it from a Brownian tree; see dpmpp-sde.ts). On flow grids the same step in
+ * half-log-SNR terms (half-log-snr.ts): lambda = ln((1 - t) / t), the x0 terms times alpha_next = 1 - t_next.
+ * eta 0 is the reference DPM-Solver++(3M) update (diffusers' dpmpp_3m form).
  */
 import type { Tensor } from '../core/tensor.ts';
 import { ancestralOptions, checkAncestralRun, type EulerAncestralOptions } from './euler-ancestral.ts';
 import { linearCombination } from './ops.ts';
+import { snrLevel } from './half-log-snr.ts';
 import { levelAt, type Solver, type SolverState } from './solver.ts';
 
 export type Dpmpp3mSdeOptions = EulerAncestralOptions;
@@ -30,7 +32,7 @@ export function createDpmpp3mSde(opts: Dpmpp3mSdeOptions = {}): Solver<State> {
     nfePerStep: 1,
     stochastic: noisy,
     init(ctx, x): State {
-      checkAncestralRun(ctx, 'DPM++ 3M SDE', eta, true);
+      checkAncestralRun(ctx, 'DPM++ 3M SDE', eta, false);
       return { x, previous: [], steps: [] };
     },
     async step(ctx, state, i, model) {
@@ -40,12 +42,16 @@ export function createDpmpp3mSde(opts: Dpmpp3mSdeOptions = {}): Solver<State> {
       const pred = await model(state.x, level);
       const D = pred.denoised;
       if (next === 0) return { x: D, denoised: D, previous: [], steps: [] };
-      const h = Math.log(s) - Math.log(next);
+      const { space } = ctx.sigmas;
+      const from = snrLevel(space, s);
+      const to = snrLevel(space, next);
+      const h = to.lambda - from.lambda;
       const hEta = h * (eta + 1);
       const phi1 = -Math.expm1(-hEta);
+      const alphaNext = to.alpha;
       const terms: [number, Tensor][] = [
         [(next / s) * Math.exp(-h * eta), state.x],
-        [phi1, D],
+        [alphaNext * phi1, D],
       ];
       const phi2 = 1 - phi1 / hEta;
       const [D1, D2] = state.previous;
@@ -63,9 +69,9 @@ export function createDpmpp3mSde(opts: Dpmpp3mSdeOptions = {}): Solver<State> {
         const cD = phi2 * (1 + w) * a - phi3 * v * a;
         const cD1 = -phi2 * ((1 + w) * a + w * b) + phi3 * v * (a + b);
         const cD2 = phi2 * w * b - phi3 * v * b;
-        terms.push([cD, D], [cD1, D1], [cD2, D2]);
+        terms.push([alphaNext * cD, D], [alphaNext * cD1, D1], [alphaNext * cD2, D2]);
       } else if (D1 !== undefined) {
-        const c = phi2 * (h / h1);
+        const c = alphaNext * phi2 * (h / h1);
         terms.push([c, D], [-c, D1]);
       }
       if (noisy) terms.push([sNoise * next * Math.sqrt(-Math.expm1(-2 * h * eta)), ctx.noise!(state.x.dims, { from: s, to: next })]);

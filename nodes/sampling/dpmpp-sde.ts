@@ -1,36 +1,44 @@
 /**
  * DPM-Solver++ SDE (k-diffusion sample_dpmpp_sde; ComfyUI's dpmpp_sde, A1111's "DPM++ SDE"): a singlestep
- * second-order stochastic step in lambda = -ln sigma with its stage at r = 1/2, each half an ancestral
- * split (euler-ancestral.ts) of an exponential-integrator step. In VE variables, with s_down, s_up the
- * ancestral split of s -> s_mid and then of s -> s_next:
- *   x_mid = (s_down / s) x + (1 - s_down / s) D(x, s) + s_noise s_up z(s, s_mid),
- *   x    <- (s_down / s) x + (1 - s_down / s) D(x_mid, s_mid) + s_noise s_up z(s, s_next).
+ * second-order stochastic step in the half-log-SNR lambda with its stage at r = 1/2, each half an ancestral
+ * split of an exponential-integrator step. In half-log-SNR terms (half-log-snr.ts: rho = e^{-lambda} is the
+ * VE sigma on VP grids, t / (1 - t) on flow grids), with rho_down, rho_up the ancestral split of
+ * rho_s -> rho_mid and then of rho_s -> rho_next (euler-ancestral.ts):
+ *   x_mid = (alpha_mid / alpha_s)(rho_down / rho_s) x + alpha_mid (1 - rho_down / rho_s) D(x, s) + alpha_mid s_noise rho_up z(s, mid),
+ *   x    <- the same from s to s_next with D(x_mid, mid) and z(s, s_next).
  * Both noises are asked for with the levels they span: ComfyUI draws them from one Brownian path (its
  * noise_generator takes them from the same Brownian tree, so z(s, s_mid) and z(s, s_next) are correlated as
- * there); other noise sources give two independent draws. The step onto 0 returns the x0 prediction. VP
- * models only (ComfyUI moves a flow grid's first level off t = 1 before the step; not reproduced here).
- * No diffusers class has this step.
+ * there); other noise sources give two independent draws. The step onto 0 returns the x0 prediction. No diffusers class has
+ * this step (diffusers' DPMSolverSDEScheduler is another arrangement of it).
  */
 import type { Tensor } from '../core/tensor.ts';
+import type { SigmaSpace } from '../core/values.ts';
 import { stateWithPrediction } from './deferred-prediction.ts';
-import { ancestralOptions, ancestralStep, ancestralInit, type EulerAncestralOptions } from './euler-ancestral.ts';
+import { ancestralOptions, ancestralStep, checkAncestralRun, type EulerAncestralOptions } from './euler-ancestral.ts';
+import { FLOW_SNR_CAP, snrLevel } from './half-log-snr.ts';
 import { linearCombination } from './ops.ts';
-import { levelAt, offGridLevel, twoStageModelCalls, type Solver } from './solver.ts';
+import { levelAt, offGridLevel, twoStageModelCalls, type Solver, type SolverState } from './solver.ts';
 
 export type DpmppSdeOptions = EulerAncestralOptions;
 
 const f32 = Math.fround;
 
 /**
- * The stage level sigma(lambda_s + h / 2), computed as ComfyUI computes it: float32 tensor ops on -ln sigma.
- * The level is where the model is called and where the Brownian noise is queried, so it must be the same
- * float32 value: torchsde rounds query times to 1e-6, and a one-ulp difference can cross that rounding.
+ * The stage level halfway in lambda between two levels, computed as ComfyUI computes it: float32 tensor
+ * ops on -ln sigma (VP) or -logit(t) (flow), back through exp or the sigmoid. The level is where the model
+ * is called and where the Brownian noise is queried, so it must be the same float32 value: torchsde rounds
+ * query times to 1e-6, and a one-ulp difference can cross that rounding.
  */
-export function comfySdeMidpoint(s: number, next: number): number {
-  const ls = f32(-f32(Math.log(f32(s))));
-  const lt = f32(-f32(Math.log(f32(next))));
-  const h = f32(lt - ls);
-  return f32(Math.exp(f32(-f32(ls + f32(0.5 * h)))));
+export function comfySdeMidpoint(space: SigmaSpace, s: number, next: number): number {
+  // A flow level at t = 1 is taken at FLOW_SNR_CAP (its logit is infinite); ComfyUI's grids never start there.
+  const lambda =
+    space === 'flow'
+      ? (v: number) => f32(-f32(Math.log(f32(f32(Math.min(v, FLOW_SNR_CAP)) / f32(1 - f32(Math.min(v, FLOW_SNR_CAP)))))))
+      : (v: number) => f32(-f32(Math.log(f32(v))));
+  const ls = lambda(s);
+  const h = f32(lambda(next) - ls);
+  const mid = f32(ls + f32(0.5 * h));
+  return space === 'flow' ? f32(1 / f32(1 + f32(Math.exp(mid)))) : f32(Math.exp(f32(-mid)));
 }
 
 export function createDpmppSde(opts: DpmppSdeOptions = {}): Solver {
@@ -41,22 +49,29 @@ export function createDpmppSde(opts: DpmppSdeOptions = {}): Solver {
     nfePerStep: 2,
     stochastic: noisy,
     modelCalls: twoStageModelCalls,
-    init: ancestralInit('DPM++ SDE', eta, true),
+    init(ctx, x): SolverState {
+      checkAncestralRun(ctx, 'DPM++ SDE', eta, false);
+      return { x };
+    },
     async step(ctx, state, i, model) {
+      const { space } = ctx.sigmas;
       const level = levelAt(ctx.sigmas, i);
       const s = level.sigma;
       const next = ctx.sigmas.sigmas[i + 1];
       const pred = await model(state.x, level);
       if (next === 0) return stateWithPrediction(pred.denoised, pred);
-      const mid = comfySdeMidpoint(s, next);
+      const from = snrLevel(space, s);
+      const mid = comfySdeMidpoint(space, s, next);
       // An exponential-integrator step from s towards `to` on the ancestral split, with that span's noise.
       const halfStep = (to: number, denoised: Tensor): Tensor => {
-        const { down, up } = ancestralStep(s, to, eta);
+        const target = snrLevel(space, to);
+        const { down, up } = ancestralStep(from.rho, target.rho, eta);
+        const a = target.alpha;
         const terms: [number, Tensor][] = [
-          [down / s, state.x],
-          [1 - down / s, denoised],
+          [(a / from.alpha) * (down / from.rho), state.x],
+          [a * (1 - down / from.rho), denoised],
         ];
-        if (noisy && up > 0) terms.push([sNoise * up, ctx.noise!(state.x.dims, { from: s, to })]);
+        if (noisy && up > 0) terms.push([a * sNoise * up, ctx.noise!(state.x.dims, { from: s, to })]);
         return linearCombination(terms);
       };
       const xMid = halfStep(mid, pred.denoised);

@@ -1,19 +1,21 @@
 /**
  * ER-SDE-Solver-3 (Cui et al. 2023, "Elucidating the solution space of extended reverse-time SDEs";
- * ComfyUI's er_sde, VP form): a stochastic multistep solver in lambda = sigma / alpha (the VE sigma on VP
- * models) with the noise scaler f(x) = x (e^{x^0.3} + 10), r = f(lambda_t) / f(lambda_s), in VE variables
- *   x <- r x + (1 - r) D                                            (stage 1, from the first step)
- *        + (dt + S1 f(lambda_t)) D'                                 (stage 2, from the second)
- *        + (dt^2 / 2 + S2 f(lambda_t)) D''                          (stage 3, from the third)
- *        + s_noise sqrt(lambda_t^2 - lambda_s^2 r^2) z,
+ * ComfyUI's er_sde): a stochastic multistep solver in lambda = sigma / alpha (rho in half-log-snr.ts: the VE
+ * sigma on VP grids, t / (1 - t) on flow grids) with the noise scaler f(x) = x (e^{x^0.3} + 10),
+ * r = f(lambda_t) / f(lambda_s), in sampling variables
+ *   x <- (alpha_t / alpha_s) r x + alpha_t (1 - r) D                 (stage 1, from the first step)
+ *        + alpha_t (dt + S1 f(lambda_t)) D'                          (stage 2, from the second)
+ *        + alpha_t (dt^2 / 2 + S2 f(lambda_t)) D''                   (stage 3, from the third)
+ *        + alpha_t s_noise sqrt(lambda_t^2 - lambda_s^2 r^2) z,
  * dt = lambda_t - lambda_s, D' and D'' divided differences of the x0 predictions over the grid's lambdas
  * (D'' over half the two-step span, as the reference code has it), and S1 = int 1/f, S2 = int (l -
  * lambda_s)/f over [lambda_s, lambda_t] by ComfyUI's 200-point rule (left points from lambda_t). The step
- * onto 0 returns D. VP models only (ComfyUI moves a flow grid's first level off t = 1 inside the sampler).
+ * onto 0 returns D.
  */
 import type { Tensor } from '../core/tensor.ts';
 import { checkAncestralRun } from './euler-ancestral.ts';
 import { linearCombination } from './ops.ts';
+import { snrLevel } from './half-log-snr.ts';
 import { levelAt, type Solver, type SolverState } from './solver.ts';
 
 export interface ErSdeOptions {
@@ -56,39 +58,42 @@ export function createErSde(opts: ErSdeOptions = {}): Solver<State> {
     nfePerStep: 1,
     stochastic: sNoise > 0,
     init(ctx, x): State {
-      checkAncestralRun(ctx, 'ER-SDE', sNoise, true);
+      checkAncestralRun(ctx, 'ER-SDE', sNoise, false);
       return { x };
     },
     async step(ctx, state, i, model) {
+      const { space } = ctx.sigmas;
       const levels = ctx.sigmas.sigmas;
-      const ls = levels[i];
-      const lt = levels[i + 1];
       const D = (await model(state.x, levelAt(ctx.sigmas, i))).denoised;
-      if (lt === 0) return { x: D, denoised: D };
+      if (levels[i + 1] === 0) return { x: D, denoised: D };
+      const rho = (k: number) => snrLevel(space, levels[k]).rho;
+      const from = snrLevel(space, levels[i]);
+      const to = snrLevel(space, levels[i + 1]);
+      const [ls, lt, a] = [from.rho, to.rho, to.alpha];
       const ft = scaler(lt);
       const r = ft / scaler(ls);
       const terms: [number, Tensor][] = [
-        [r, state.x],
-        [1 - r, D],
+        [(a / from.alpha) * r, state.x],
+        [a * (1 - r), D],
       ];
       let slope: Tensor | undefined;
       if (state.previous !== undefined) {
         const dt = lt - ls;
         const { s1, s2 } = erSdeIntegrals(ls, lt);
-        const c1 = 1 / (ls - levels[i - 1]);
+        const c1 = 1 / (ls - rho(i - 1));
         slope = linearCombination([
           [c1, D],
           [-c1, state.previous],
         ]);
-        terms.push([dt + s1 * ft, slope]);
+        terms.push([a * (dt + s1 * ft), slope]);
         if (state.previousSlope !== undefined) {
-          const c2 = 2 / (ls - levels[i - 2]);
-          terms.push([((dt * dt) / 2 + s2 * ft) * c2, slope], [-((dt * dt) / 2 + s2 * ft) * c2, state.previousSlope]);
+          const c2 = (a * 2 * ((dt * dt) / 2 + s2 * ft)) / (ls - rho(i - 2));
+          terms.push([c2, slope], [-c2, state.previousSlope]);
         }
       }
       if (sNoise > 0) {
         const std = Math.sqrt(lt * lt - ls * ls * r * r);
-        if (std > 0) terms.push([sNoise * std, ctx.noise!(state.x.dims)]);
+        if (std > 0) terms.push([a * sNoise * std, ctx.noise!(state.x.dims)]);
         else ctx.noise!(state.x.dims); // drawn all the same, as ComfyUI does (its weight is NaN -> 0 there)
       }
       return { x: linearCombination(terms), denoised: D, previous: D, previousSlope: slope };

@@ -23,6 +23,11 @@ export function sliceSigmas(s: Sigmas, from: number, to: number): Sigmas {
   if (s.offGridTimesteps !== undefined) out.offGridTimesteps = s.offGridTimesteps;
   // The start noise scale belongs to the schedule's first level only.
   if (from === 0 && s.initNoiseSigma !== undefined) out.initNoiseSigma = s.initNoiseSigma;
+  // ComfyUI builds a head's tree over the head's own levels, the moved first one at its old place.
+  if (from === 0 && s.comfyNoiseRange) {
+    const rest = out.sigmas.slice(1).filter((v) => v > 0);
+    out.comfyNoiseRange = [Math.min(...rest, s.comfyNoiseRange[1]), s.comfyNoiseRange[1]];
+  }
   return out;
 }
 

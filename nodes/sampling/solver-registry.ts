@@ -185,30 +185,33 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     ['vp', 'flow'],
   ),
   dpmpp_sde: ancestralEntry(
-    'DPM++ SDE (k-diffusion sample_dpmpp_sde; ComfyUI dpmpp_sde, A1111 "DPM++ SDE"): a stochastic second-order singlestep exponential-integrator step, its stage halfway in lambda, two model calls per step; with noise_generator comfyui its noise comes from ComfyUI\'s Brownian tree. VP models. No diffusers class.',
+    'DPM++ SDE (k-diffusion sample_dpmpp_sde; ComfyUI dpmpp_sde, A1111 "DPM++ SDE"): a stochastic second-order singlestep exponential-integrator step, its stage halfway in lambda, two model calls per step; with noise_generator comfyui its noise comes from ComfyUI\'s Brownian tree. No diffusers class.',
     createDpmppSde,
+    ['vp', 'flow'],
   ),
   dpmpp_3m_sde: ancestralEntry(
-    'DPM++ 3M SDE (k-diffusion sample_dpmpp_3m_sde; ComfyUI dpmpp_3m_sde): a stochastic third-order multistep exponential integrator on the x0 predictions, one model call per step; with noise_generator comfyui its noise comes from ComfyUI\'s Brownian tree. VP models. Not diffusers\' dpmpp_3m (an ODE solver).',
+    'DPM++ 3M SDE (k-diffusion sample_dpmpp_3m_sde; ComfyUI dpmpp_3m_sde): a stochastic third-order multistep exponential integrator on the x0 predictions, one model call per step; with noise_generator comfyui its noise comes from ComfyUI\'s Brownian tree. Not diffusers\' dpmpp_3m (an ODE solver).',
     createDpmpp3mSde,
+    ['vp', 'flow'],
   ),
   er_sde: {
     noInversion: true,
     stochastic: true,
-    spaces: ['vp'],
     description:
-      "ER-SDE-Solver-3 (ComfyUI er_sde): a stochastic multistep solver of the extended reverse-time SDE, up to three stages, one model call per step. VP models. No diffusers class.",
+      "ER-SDE-Solver-3 (ComfyUI er_sde): a stochastic multistep solver of the extended reverse-time SDE, up to three stages, one model call per step. No diffusers class.",
     create: (o) => createErSde(o as { sNoise: number }),
     optionsFromConfig: (_cfg, p) => ({ sNoise: num(p, 's_noise', 1) }),
     params: { s_noise: S_NOISE },
   },
   seeds_2: ancestralEntry(
-    'SEEDS-2 (ComfyUI seeds_2): a stochastic second-order singlestep exponential integrator, its stage halfway in lambda, two model calls per step; eta 0 is deterministic. VP models. No diffusers class.',
+    'SEEDS-2 (ComfyUI seeds_2): a stochastic second-order singlestep exponential integrator, its stage halfway in lambda, two model calls per step; eta 0 is deterministic. No diffusers class.',
     (o) => createSeeds({ ...o, stages: 2 }),
+    ['vp', 'flow'],
   ),
   seeds_3: ancestralEntry(
-    'SEEDS-3 (ComfyUI seeds_3): a stochastic third-order singlestep exponential integrator, stages at 1/3 and 2/3 in lambda, three model calls per step; eta 0 is deterministic. VP models. No diffusers class.',
+    'SEEDS-3 (ComfyUI seeds_3): a stochastic third-order singlestep exponential integrator, stages at 1/3 and 2/3 in lambda, three model calls per step; eta 0 is deterministic. No diffusers class.',
     (o) => createSeeds({ ...o, stages: 3 }),
+    ['vp', 'flow'],
   ),
   ddpm_posterior: {
     noInversion: true,

@@ -124,6 +124,12 @@ export function runCases(): RunCase[] {
     add('gaussian-vp-continuous', sampler, 'karras', 15, { batch: 2 });
   }
   add('gaussian-vp', 'dpmpp_2m_sde', 'karras', 20, { seed: 42 });
+  // On flow models these samplers move the first level off t = 1 (percent_to_sigma(1e-4)), their tree still
+  // spanning the grid before the move.
+  for (const scheduler of ['simple', 'beta'] as const) add('gaussian-rf', 'dpmpp_2m_sde', scheduler, 10);
+  add('gaussian-rf', 'dpmpp_2m_sde', 'simple', 12, { config: { shift: 3.0 } });
+  for (const sampler of ['dpmpp_sde', 'dpmpp_3m_sde', 'er_sde', 'seeds_2', 'seeds_3']) add('gaussian-rf', sampler, 'simple', 8);
+  add('gaussian-rf', 'er_sde', 'simple', 10, { config: { shift: 3.0 } });
   // The _gpu twins: the same tree when ComfyUI samples on the CPU, as here.
   for (const sampler of ['dpmpp_sde_gpu', 'dpmpp_2m_sde_gpu', 'dpmpp_2m_sde_heun_gpu', 'dpmpp_3m_sde_gpu']) add('gaussian-vp', sampler, 'karras', 8);
   add('gaussian-vp', 'dpmpp_sde', 'exponential', 12, { denoise: 0.6 });
