@@ -10,6 +10,7 @@ import { createDpmpp3mSde } from '../nodes/sampling/dpmpp-3m-sde.ts';
 import { comfySdeMidpoint, createDpmppSde } from '../nodes/sampling/dpmpp-sde.ts';
 import { createErSde, erSdeIntegrals } from '../nodes/sampling/er-sde.ts';
 import { createGaussianParams, seededNormals } from '../nodes/sampling/gaussian.ts';
+import { levelOfLambda, snrLevel } from '../nodes/sampling/half-log-snr.ts';
 import type { NoiseSource, NoiseSpan } from '../nodes/sampling/ops.ts';
 import { runSampler } from '../nodes/sampling/sampler-loop.ts';
 import { createSeeds } from '../nodes/sampling/seeds.ts';
@@ -282,5 +283,17 @@ describe("DDPM posterior sampling (ComfyUI's ddpm)", () => {
     const r = await runSampler({ solver: createDdpmPosterior(), sigmas: gridOf('vp', [5, 1, 0]), x: new Tensor(DIMS, z.map((v) => v * 5)), model, noise });
     expect(noise.spans.length).toBe(1);
     expect(Array.from(r.x.data)).toEqual(Array.from(r.denoised.data));
+  });
+});
+
+describe('half-log-SNR levels', () => {
+  it('take a flow level below 1 as it is (a shifted grid starts at 0.99997) and only t = 1 at 1 - 1e-4', () => {
+    const near = snrLevel('flow', 0.99996667);
+    expect(near.lambda).toBeCloseTo(Math.log((1 - 0.99996667) / 0.99996667), 10);
+    expect(near.alpha).toBeCloseTo(1 - 0.99996667, 12);
+    expect(snrLevel('flow', 1).lambda).toBeCloseTo(Math.log(1e-4 / (1 - 1e-4)), 10);
+    expect(snrLevel('vp', 2.5)).toMatchObject({ alpha: 1, rho: 2.5, lambda: -Math.log(2.5) });
+    expect(levelOfLambda('flow', snrLevel('flow', 0.3).lambda)).toBeCloseTo(0.3, 12);
+    expect(comfySdeMidpoint('flow', 0.99996667, 0.96)).toBeGreaterThan(comfySdeMidpoint('flow', 0.9999, 0.96));
   });
 });

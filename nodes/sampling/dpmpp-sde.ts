@@ -33,7 +33,10 @@ export function comfySdeMidpoint(space: SigmaSpace, s: number, next: number): nu
   // A flow level at t = 1 is taken at FLOW_SNR_CAP (its logit is infinite); ComfyUI's grids never start there.
   const lambda =
     space === 'flow'
-      ? (v: number) => f32(-f32(Math.log(f32(f32(Math.min(v, FLOW_SNR_CAP)) / f32(1 - f32(Math.min(v, FLOW_SNR_CAP)))))))
+      ? (v: number) => {
+          const t = f32(v >= 1 ? FLOW_SNR_CAP : v);
+          return f32(-f32(Math.log(f32(t / f32(1 - t)))));
+        }
       : (v: number) => f32(-f32(Math.log(f32(v))));
   const ls = lambda(s);
   const h = f32(lambda(next) - ls);

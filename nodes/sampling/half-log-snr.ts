@@ -19,7 +19,7 @@ export const FLOW_SNR_CAP = 1 - 1e-4;
 
 export function snrLevel(space: SigmaSpace, level: number): SnrLevel {
   if (space === 'flow') {
-    const t = Math.min(level, FLOW_SNR_CAP);
+    const t = level >= 1 ? FLOW_SNR_CAP : level;
     return { level, alpha: 1 - t, lambda: Math.log((1 - t) / t), rho: t / (1 - t) };
   }
   return { level, alpha: 1, lambda: -Math.log(level), rho: level };

@@ -130,6 +130,7 @@ export function runCases(): RunCase[] {
   add('gaussian-rf', 'dpmpp_2m_sde', 'simple', 12, { config: { shift: 3.0 } });
   for (const sampler of ['dpmpp_sde', 'dpmpp_3m_sde', 'er_sde', 'seeds_2', 'seeds_3']) add('gaussian-rf', sampler, 'simple', 8);
   add('gaussian-rf', 'er_sde', 'simple', 10, { config: { shift: 3.0 } });
+  add('gaussian-rf', 'dpmpp_sde', 'normal', 10, { config: { shift: 3.0 } });
   // The _gpu twins: the same tree when ComfyUI samples on the CPU, as here.
   for (const sampler of ['dpmpp_sde_gpu', 'dpmpp_2m_sde_gpu', 'dpmpp_2m_sde_heun_gpu', 'dpmpp_3m_sde_gpu']) add('gaussian-vp', sampler, 'karras', 8);
   add('gaussian-vp', 'dpmpp_sde', 'exponential', 12, { denoise: 0.6 });
