@@ -60,33 +60,17 @@ def defs_from(file, names, namespace):
 
 def load_torchsde():
     """torchsde from its source tree (TORCHSDE_SRC) for the SDE samplers' Brownian tree, with the small
-    `trampoline` package it imports written here; without TORCHSDE_SRC a stub (the SDE cases then fail)."""
+    `trampoline` package it imports from scripts/torch-random/torchsde_shim.py; without TORCHSDE_SRC a stub
+    (the SDE cases then fail)."""
     src = os.environ.get("TORCHSDE_SRC")
     if not src:
         stub("torchsde")
         return
 
-    class TailCall(Exception):
-        def __init__(self, call):
-            self.call = call
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "torch-random"))
+    from torchsde_shim import install_trampoline
 
-    def trampoline(gen):
-        # A generator yields a generator to call (its return value is sent back) or raises TailCall to be replaced.
-        stack, value = [gen], None
-        while stack:
-            try:
-                sub = stack[-1].send(value)
-                stack.append(sub)
-                value = None
-            except StopIteration as done:
-                stack.pop()
-                value = done.value
-            except TailCall as tail:
-                stack[-1] = tail.call
-                value = None
-        return value
-
-    stub("trampoline", trampoline=trampoline, TailCall=TailCall)
+    install_trampoline()
     sys.path.insert(0, src)
     import torchsde  # noqa: F401
 

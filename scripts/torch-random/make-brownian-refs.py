@@ -25,6 +25,8 @@ import warnings
 
 import numpy as np
 
+from torchsde_shim import install_trampoline
+
 # (entropy, spawn_key, pool_size, words): entropy 0, one above 2^32, ComfyUI's largest seed; spawn keys
 # padded to the pool or not (entropy longer than the pool), a multi-word key entry, pool sizes 4..24.
 SEED_SEQUENCE_CASES = [
@@ -53,47 +55,6 @@ TREE_CASES = [(0, (1, 7)), (42, (1, 3, 4, 4)), (2**32 + 5, (1, 3, 4, 4))]
 
 # Raw tree(ta, tb) queries (Python floats): several nodes, ends clamped, equal ends, a 6-digit tie, a deep one.
 RAW_QUERIES = [(1.0, 2.0), (0.5, 10.0), (0.0, 0.1), (5.0, 20.0), (3.0, 3.0), (0.5078125, 1.25), (0.03, 0.030002)]
-
-
-def install_trampoline():
-    """torchsde's recursion runs on the `trampoline` package: generators yield the generator they call and
-    get its return value sent back; raising TailCall(gen) replaces the current frame with gen."""
-
-    class TailCall(Exception):
-        def __init__(self, call):
-            super().__init__()
-            self.call = call
-
-    def trampoline(gen):
-        stack, value, error = [gen], None, None
-        while stack:
-            err, error = error, None
-            try:
-                step = stack[-1].throw(err) if err is not None else stack[-1].send(value)
-            except StopIteration as stop:
-                stack.pop()
-                value = stop.value
-                continue
-            except TailCall as tail:
-                stack[-1] = tail.call
-                value = None
-                continue
-            except BaseException as exc:  # pass it to the caller's frame, as a real call would
-                stack.pop()
-                if not stack:
-                    raise
-                error, value = exc, None
-                continue
-            if not isinstance(step, types.GeneratorType):
-                raise TypeError(f"trampoline: expected a generator to call, got {step!r}")
-            stack.append(step)
-            value = None
-        return value
-
-    module = types.ModuleType("trampoline")
-    module.trampoline = trampoline
-    module.TailCall = TailCall
-    sys.modules["trampoline"] = module
 
 
 def import_brownian():
