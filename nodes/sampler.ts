@@ -52,6 +52,20 @@ function imageSeqLen(dims: readonly number[]): number | undefined {
   return undefined;
 }
 
+/**
+ * The seed of diffusers' DPMSolverSDEScheduler Brownian tree: the config's noise_sampler_seed. Without one
+ * diffusers draws a seed from torch's global generator, which differs run to run; here the Sampler's seed
+ * stands in, so a run repeats. Seeds above 2^53 do not survive JSON numbers.
+ */
+export function noiseSamplerSeed(scheduler: SchedulerConfig, seed: number): number {
+  const v = scheduler.noise_sampler_seed;
+  if (v === undefined || v === null) return seed;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+    throw new NodeInputError(`scheduler config noise_sampler_seed must be a whole number from 0 to 2^53 - 1, got ${JSON.stringify(v)}`, 'model');
+  }
+  return v;
+}
+
 /** The model timestep of any level, from the model's own training table (solvers that evaluate between grid levels). */
 export function modelTimestepAt(scheduler: SchedulerConfig, modelIndex: Record<string, unknown>, space: SigmaSpace): (sigma: number) => number {
   const units = timestepUnits(modelIndex);
@@ -266,7 +280,12 @@ export const Sampler = defineNode({
     // The seed's draws (seeded-draws.ts): the initial noise (the draws RandomNoise makes for this seed and
     // generator), then the per-step noise. The initial draws are consumed even when noise is connected, so
     // step noise never repeats a connected RandomNoise with the same seed.
-    const draws = seededDraws(params.noise_generator, params.seed, latent.size);
+    // diffusers' DPMSolverSDEScheduler takes its step noise from a Brownian tree seeded by noise_sampler_seed,
+    // spanning the whole schedule (an img2img tail's too); ComfyUI's SDE samplers from one seeded by the
+    // KSampler seed, spanning the run's levels (before a flow grid's first level is moved).
+    const diffusersTree = params.noise_generator === 'torch' && solverName === 'dpmpp_sde' && space === 'vp';
+    const draws = seededDraws(params.noise_generator, params.seed, latent.size, diffusersTree ? { treeSeed: noiseSamplerSeed(model.scheduler, params.seed) } : {});
+    const brownianRange = diffusersTree ? [...(full.segment?.preceding ?? []), ...full.sigmas] : (sigmas.comfyNoiseRange ?? sigmas.sigmas);
     const given = inputs.noise ? splitNoiseInput(inputs.noise, latent) : undefined;
     // Seeded initial draws may be shared with earlier runs of this seed and size: read-only, only read below.
     const initial = given?.initial ?? new Tensor(latent.dims, draws.initial);
@@ -279,7 +298,7 @@ export const Sampler = defineNode({
         return given.steps[used++].reshape(dims);
       }
       const size = dims.reduce((a, b) => a * b, 1);
-      if (span && draws.between && size === latent.size) return new Tensor(dims, draws.between(span.from, span.to, sigmas.comfyNoiseRange ?? sigmas.sigmas));
+      if (span && draws.between && size === latent.size) return new Tensor(dims, draws.between(span.from, span.to, brownianRange));
       return new Tensor(dims, draws.next(size));
     };
 
@@ -305,6 +324,7 @@ export const Sampler = defineNode({
     // ignore them).
     if (seg) extra.precedingLevels = seg.preceding;
     if (plms) extra.warmup = plms.warmup;
+    if (diffusersTree) extra.noiseAt = 'diffusers';
     // DDIM up a VP grid is diffusers' DDIMInverseScheduler, which limits x0 by its own rules (inverseDdim).
     const ddimInverse = inverting && solverName === 'ddim' && space === 'vp';
     let solver;

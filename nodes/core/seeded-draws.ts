@@ -10,6 +10,8 @@
  *    sampler does on a CPU device (on a GPU ComfyUI draws step noise from the GPU's own generator, which
  *    no CPU reproduces). Its SDE samplers (dpmpp_sde, dpmpp_2m_sde, dpmpp_3m_sde) take step noise from a
  *    Brownian tree on the CPU instead (brownian-tree.ts): `between` answers those.
+ * diffusers' DPMSolverSDEScheduler draws no step noise from the generator either: it builds the same
+ * torchsde tree, seeded by its config's noise_sampler_seed (`treeSeed`), over the whole schedule's levels.
  */
 import { comfyBrownianNoise } from './brownian-tree.ts';
 import { SeededNormal, sharedNormals } from './random.ts';
@@ -19,7 +21,7 @@ export const NOISE_GENERATORS = ['flowstudio', 'torch', 'comfyui'] as const;
 export type NoiseGeneratorName = (typeof NOISE_GENERATORS)[number];
 
 export const NOISE_GENERATOR_HELP =
-  'flowstudio: Philox, the same on every machine; torch: torch.Generator("cpu").manual_seed(seed) and torch.randn, as diffusers draws with a CPU generator (the initial noise, then each step\'s noise from the same generator); comfyui: ComfyUI\'s initial noise (the same draw), step noise from a second generator with the same seed, as ComfyUI on a CPU device, and for its SDE samplers (dpmpp_sde, dpmpp_2m_sde, dpmpp_3m_sde) the Brownian tree ComfyUI builds for the seed, on any device. torch keeps a seed\'s low 32 bits: enter a larger seed as its value mod 4294967296';
+  'flowstudio: Philox, the same on every machine; torch: torch.Generator("cpu").manual_seed(seed) and torch.randn, as diffusers draws with a CPU generator (the initial noise, then each step\'s noise from the same generator; DPM++ SDE, as diffusers\' DPMSolverSDEScheduler, from a Brownian tree seeded by the config\'s noise_sampler_seed, else by the seed); comfyui: ComfyUI\'s initial noise (the same draw), step noise from a second generator with the same seed, as ComfyUI on a CPU device, and for its SDE samplers (dpmpp_sde, dpmpp_2m_sde, dpmpp_3m_sde) the Brownian tree ComfyUI builds for the seed, on any device. torch keeps a seed\'s low 32 bits: enter a larger seed as its value mod 4294967296';
 
 export interface SeededDraws {
   /** The initial noise: the first `size` normals. Read-only (it may be shared with other runs). */
@@ -33,8 +35,16 @@ export interface SeededDraws {
   between?(from: number, to: number, grid: readonly number[]): Float32Array;
 }
 
+export interface SeededDrawsOptions {
+  /**
+   * torch: step noise over spans comes from a Brownian tree with this seed (diffusers' DPMSolverSDEScheduler
+   * and its noise_sampler_seed), answered by `between`; next() still draws from the generator.
+   */
+  treeSeed?: number;
+}
+
 /** The draws of one run: its initial noise of `size` elements, then the step noises, for a generator and seed. */
-export function seededDraws(generator: NoiseGeneratorName, seed: number, size: number): SeededDraws {
+export function seededDraws(generator: NoiseGeneratorName, seed: number, size: number, opts: SeededDrawsOptions = {}): SeededDraws {
   switch (generator) {
     case 'flowstudio': {
       let stream: SeededNormal | undefined;
@@ -50,31 +60,41 @@ export function seededDraws(generator: NoiseGeneratorName, seed: number, size: n
     case 'torch': {
       const gen = new TorchCpuGenerator(seed);
       const initial = gen.randn(size);
-      return { initial, next: (n) => gen.randn(n) };
+      const draws: SeededDraws = { initial, next: (n) => gen.randn(n) };
+      if (opts.treeSeed !== undefined) draws.between = brownianBetween(opts.treeSeed, size);
+      return draws;
     }
     case 'comfyui': {
       const initial = new TorchCpuGenerator(seed).randn(size);
       let steps: TorchCpuGenerator | undefined;
-      let tree: { noise: (sigma: number, next: number) => Float32Array; grid: readonly number[] } | undefined;
       return {
         initial,
         next(n) {
           steps ??= new TorchCpuGenerator(seed);
           return steps.randn(n);
         },
-        between(from, to, grid) {
-          // ComfyUI never asks for noise on a step onto 0 (it returns x0 there); its weight is 0 anyway.
-          if (from === 0 || to === 0) return new Float32Array(size);
-          if (tree === undefined || tree.grid !== grid) tree = { noise: comfyTree(seed, size, grid), grid };
-          return tree.noise(Math.fround(from), Math.fround(to));
-        },
+        between: brownianBetween(seed, size),
       };
     }
   }
 }
 
-/** ComfyUI's BrownianTreeNoiseSampler for a run: its tree spans the run's positive levels, in float32. */
-function comfyTree(seed: number, size: number, grid: readonly number[]): (sigma: number, next: number) => Float32Array {
+/**
+ * Noise over spans from the BrownianTreeNoiseSampler k-diffusion (ComfyUI) and diffusers both build: one tree
+ * per grid, spanning its positive levels.
+ */
+function brownianBetween(seed: number, size: number): (from: number, to: number, grid: readonly number[]) => Float32Array {
+  let tree: { noise: (sigma: number, next: number) => Float32Array; grid: readonly number[] } | undefined;
+  return (from, to, grid) => {
+    // Neither asks for noise on a step onto 0 (both return x0 there); its weight is 0 anyway.
+    if (from === 0 || to === 0) return new Float32Array(size);
+    if (tree === undefined || tree.grid !== grid) tree = { noise: brownianTree(seed, size, grid), grid };
+    return tree.noise(Math.fround(from), Math.fround(to));
+  };
+}
+
+/** The BrownianTreeNoiseSampler of a run: its tree spans the grid's positive levels, in float32. */
+function brownianTree(seed: number, size: number, grid: readonly number[]): (sigma: number, next: number) => Float32Array {
   const positive = grid.filter((v) => v > 0);
   if (positive.length === 0) throw new Error('Brownian noise: the grid has no positive level');
   const sigmaMin = Math.fround(Math.min(...positive));

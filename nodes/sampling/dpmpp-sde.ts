@@ -8,8 +8,10 @@
  *   x    <- the same from s to s_next with D(x_mid, mid) and z(s, s_next).
  * Both noises are asked for with the levels they span: ComfyUI draws them from one Brownian path (its
  * noise_generator takes them from the same Brownian tree, so z(s, s_mid) and z(s, s_next) are correlated as
- * there); other noise sources give two independent draws. The step onto 0 returns the x0 prediction. No diffusers class has
- * this step (diffusers' DPMSolverSDEScheduler is another arrangement of it).
+ * there, and diffusers' DPMSolverSDEScheduler with noise_generator torch); other noise sources give two
+ * independent draws. The step onto 0 returns the x0 prediction. diffusers' DPMSolverSDEScheduler is this
+ * step at eta 1 and s_noise 1 split into two scheduler calls: the first half (to the stage level) and the
+ * second (from the saved sample, with the stage's x0 alone, which is r = 1/2's weighting).
  */
 import type { Tensor } from '../core/tensor.ts';
 import type { SigmaSpace } from '../core/values.ts';
@@ -19,7 +21,20 @@ import { FLOW_SNR_CAP, snrLevel } from './half-log-snr.ts';
 import { linearCombination } from './ops.ts';
 import { levelAt, offGridLevel, twoStageModelCalls, type Solver, type SolverState } from './solver.ts';
 
-export type DpmppSdeOptions = EulerAncestralOptions;
+export interface DpmppSdeOptions extends EulerAncestralOptions {
+  /**
+   * The levels the Brownian noise is asked for. 'levels' (ComfyUI): the grid levels and the stage level as
+   * they are. 'diffusers' (DPMSolverSDEScheduler, after k-diffusion's first form): a grid level goes
+   * through sigma_fn(t_fn(sigma)) = exp(-(-ln sigma)) in float32 first, which can move it by an ulp, and
+   * so to another point of the tree. VP grids.
+   */
+  noiseAt?: 'levels' | 'diffusers';
+}
+
+/** sigma_fn(t_fn(sigma)) as float32 tensor ops: exp(log(sigma)), each rounded to float32. */
+function float32RoundTrip(sigma: number): number {
+  return f32(Math.exp(f32(Math.log(f32(sigma)))));
+}
 
 const f32 = Math.fround;
 
@@ -46,6 +61,7 @@ export function comfySdeMidpoint(space: SigmaSpace, s: number, next: number): nu
 
 export function createDpmppSde(opts: DpmppSdeOptions = {}): Solver {
   const { eta, sNoise } = ancestralOptions('DPM++ SDE', opts);
+  const diffusersQueries = opts.noiseAt === 'diffusers';
   const noisy = eta > 0 && sNoise > 0;
   return {
     name: 'dpmpp_sde',
@@ -74,7 +90,10 @@ export function createDpmppSde(opts: DpmppSdeOptions = {}): Solver {
           [(a / from.alpha) * (down / from.rho), state.x],
           [a * (1 - down / from.rho), denoised],
         ];
-        if (noisy && up > 0) terms.push([a * sNoise * up, ctx.noise!(state.x.dims, { from: s, to })]);
+        if (noisy && up > 0) {
+          const span = diffusersQueries ? { from: float32RoundTrip(s), to: to === mid ? mid : float32RoundTrip(to) } : { from: s, to };
+          terms.push([a * sNoise * up, ctx.noise!(state.x.dims, span)]);
+        }
         return linearCombination(terms);
       };
       const xMid = halfStep(mid, pred.denoised);

@@ -18,6 +18,7 @@ export const SCHEDULER_CLASSES = [
   'KDPM2DiscreteScheduler',
   'KDPM2AncestralDiscreteScheduler',
   'LMSDiscreteScheduler',
+  'DPMSolverSDEScheduler',
   'DPMSolverMultistepScheduler',
   'DPMSolverSinglestepScheduler',
   'UniPCMultistepScheduler',
@@ -62,6 +63,8 @@ export interface SchedulerRules {
   flowSigmas: boolean;
   /** sigma_min on a karras/exponential (or flow) grid repeats the last level instead of the table's (UniPC, DEIS). */
   sigmaMinIsLastLevel: boolean;
+  /** Levels from diffusers' float32 training table to the bit (float32-table.ts), not the float64 one. */
+  float32Table?: boolean;
 }
 
 const VP_DEFAULTS = { zeroSnr: false, boundKeys: BOUNDED_GRIDS, lambdaClip: false, flowSigmas: false, sigmaMinIsLastLevel: false };
@@ -79,6 +82,17 @@ export const SCHEDULER_RULES: Record<SchedulerClass, SchedulerRules> = {
   KDPM2DiscreteScheduler: { ...VP_DEFAULTS, family: 'euler', spacing: 'linspace', grids: ['karras', 'exponential', 'beta'], final: 'zero' },
   KDPM2AncestralDiscreteScheduler: { ...VP_DEFAULTS, family: 'euler', spacing: 'linspace', grids: ['karras', 'exponential', 'beta'], final: 'zero' },
   LMSDiscreteScheduler: { ...VP_DEFAULTS, family: 'euler', spacing: 'linspace', grids: ['karras', 'exponential', 'beta'], final: 'zero', boundKeys: ['exponential', 'beta'] },
+  // LMS's keys (its Karras grid ignores sigma_min / sigma_max keys too); no rescale_betas_zero_snr. Its
+  // Brownian noise is queried at the levels, so they must be diffusers' float32 values exactly.
+  DPMSolverSDEScheduler: {
+    ...VP_DEFAULTS,
+    family: 'euler',
+    spacing: 'linspace',
+    grids: ['karras', 'exponential', 'beta'],
+    final: 'zero',
+    boundKeys: ['exponential', 'beta'],
+    float32Table: true,
+  },
   DPMSolverMultistepScheduler: {
     ...VP_DEFAULTS,
     family: 'multistep',
@@ -136,7 +150,6 @@ export const SOLVER_SCHEDULERS: Record<string, SchedulerClass> = {
   dpm_2_ancestral: 'KDPM2AncestralDiscreteScheduler',
   // No diffusers class: Euler's grid keys (Karras, exponential, beta), as k-diffusion front ends pair them.
   dpmpp_2s_ancestral: 'EulerDiscreteScheduler',
-  dpmpp_sde: 'EulerDiscreteScheduler',
   consistency: 'EulerDiscreteScheduler',
   ddpm_posterior: 'EulerDiscreteScheduler',
   er_sde: 'EulerDiscreteScheduler',
@@ -150,6 +163,7 @@ export const SOLVER_SCHEDULERS: Record<string, SchedulerClass> = {
   gradient_estimation: 'EulerDiscreteScheduler',
   heunpp2: 'EulerDiscreteScheduler',
   lms: 'LMSDiscreteScheduler',
+  dpmpp_sde: 'DPMSolverSDEScheduler',
   dpmpp_2m: 'DPMSolverMultistepScheduler',
   dpmpp_3m: 'DPMSolverMultistepScheduler',
   dpmpp_2m_sde: 'DPMSolverMultistepScheduler',
@@ -199,6 +213,7 @@ const CLASS_DEFAULT_SOLVER: Record<string, string> = {
   KDPM2DiscreteScheduler: 'dpm_2',
   KDPM2AncestralDiscreteScheduler: 'dpm_2_ancestral',
   LMSDiscreteScheduler: 'lms',
+  DPMSolverSDEScheduler: 'dpmpp_sde',
   DPMSolverMultistepScheduler: 'dpmpp_2m',
   DPMSolverSinglestepScheduler: 'dpm_2s',
   UniPCMultistepScheduler: 'unipc',

@@ -16,6 +16,7 @@
  *  - overrides (Schedule node) may ask a class for grids it lacks (Karras on DDIM, Lu on UniPC, ...): then
  *    the family's own rule for such levels is used (integer timesteps for DDIM/multistep, fractional for Euler).
  */
+import { diffusersFloat32Table } from './float32-table.ts';
 import type { SchedulerConfig, Sigmas } from '../core/values.ts';
 import { linspace } from './betas.ts';
 import { toModelTimestep, type TimestepUnits } from './model-time.ts';
@@ -112,7 +113,7 @@ export function ddimSigmas(
 
   const spacing = spacingOf(cfg, 'leading', ov);
   const offset = cfgNumber(cfg, 'steps_offset', 0);
-  const ts = spacedTimesteps(spacing, T, steps, offset, true);
+  const ts = spacedTimesteps(spacing, T, steps, offset, 'round');
   for (const t of ts) {
     if (t < 0 || t >= T) throw new Error(`${cls.replace('Scheduler', '')} grid: timestep ${t} is outside [0, ${T}) (check steps_offset ${offset})`);
   }
@@ -168,7 +169,7 @@ function explicitLevels(
 // ---------------------------------------------------------------------------------------------
 // Euler family
 
-const EULER_CLASSES = ['EulerDiscreteScheduler', 'EulerAncestralDiscreteScheduler', 'HeunDiscreteScheduler', 'KDPM2DiscreteScheduler', 'KDPM2AncestralDiscreteScheduler', 'LMSDiscreteScheduler'] as const;
+const EULER_CLASSES = ['EulerDiscreteScheduler', 'EulerAncestralDiscreteScheduler', 'HeunDiscreteScheduler', 'KDPM2DiscreteScheduler', 'KDPM2AncestralDiscreteScheduler', 'LMSDiscreteScheduler', 'DPMSolverSDEScheduler'] as const;
 export type EulerFamilyClass = (typeof EULER_CLASSES)[number];
 
 /**
@@ -183,7 +184,7 @@ export function eulerSigmas(
   cls: EulerFamilyClass = 'EulerDiscreteScheduler',
 ): Sigmas {
   const rules = SCHEDULER_RULES[cls];
-  const table = vpTable(cfg, rules.zeroSnr);
+  const table = rules.float32Table ? diffusersFloat32Table(cfg) : vpTable(cfg, rules.zeroSnr);
   const T = table.trainSteps;
   const spacing = spacingOf(cfg, rules.spacing, ov);
   const grid = gridOf(cfg, cls, ov);
@@ -199,7 +200,8 @@ export function eulerSigmas(
     ts = levels.map((s) => Math.fround(sigmaToTimestep(table, s)));
   } else {
     const offset = cfgNumber(cfg, 'steps_offset', 0);
-    ts = spacedTimesteps(spacing, T, steps, offset, false);
+    // DPMSolverSDEScheduler (float32Table) spaces in float64; the other Euler classes in float32.
+    ts = spacedTimesteps(spacing, T, steps, offset, rules.float32Table ? 'float64' : 'float32');
     const logLinear =
       cls === 'EulerDiscreteScheduler' && cfgString(cfg, 'interpolation_type', ['linear', 'log_linear'] as const, 'linear') === 'log_linear';
     // Interpolated levels: N of them, or N + 1 for log_linear (see below).

@@ -84,16 +84,24 @@ function trailingTimesteps(last: number, trainSteps: number, steps: number): num
 
 /**
  * Descending timesteps of the DDIM and Euler-family schedulers (one per step).
- * linspace: linspace(0, T-1, N), numpy-rounded when `rounded` (DDIM), else float32 (Euler keeps them
- * fractional); leading: multiples of T//N plus steps_offset; trailing: see trailingTimesteps.
+ * linspace: linspace(0, T-1, N), numpy-rounded for 'round' (DDIM), else kept fractional: in float32 (the
+ * Euler classes' np.linspace(..., dtype=np.float32)) or float64 (DPMSolverSDEScheduler's dtype=float);
+ * leading: multiples of T//N plus steps_offset; trailing: see trailingTimesteps.
  */
-export function spacedTimesteps(spacing: TimestepSpacing, trainSteps: number, steps: number, stepsOffset: number, rounded: boolean): number[] {
+export function spacedTimesteps(
+  spacing: TimestepSpacing,
+  trainSteps: number,
+  steps: number,
+  stepsOffset: number,
+  linspaceAs: 'round' | 'float32' | 'float64',
+): number[] {
   checkSteps(steps, trainSteps);
   const out: number[] = [];
   switch (spacing) {
     case 'linspace': {
       const grid = linspace(0, trainSteps - 1, steps);
-      for (let i = steps - 1; i >= 0; i--) out.push(rounded ? roundHalfEven(grid[i]) : Math.fround(grid[i]));
+      const as = linspaceAs === 'round' ? roundHalfEven : linspaceAs === 'float32' ? Math.fround : (v: number) => v;
+      for (let i = steps - 1; i >= 0; i--) out.push(as(grid[i]));
       return out;
     }
     case 'leading': {

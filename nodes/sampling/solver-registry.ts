@@ -185,7 +185,7 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     ['vp', 'flow'],
   ),
   dpmpp_sde: ancestralEntry(
-    'DPM++ SDE (k-diffusion sample_dpmpp_sde; ComfyUI dpmpp_sde, A1111 "DPM++ SDE"): a stochastic second-order singlestep exponential-integrator step, its stage halfway in lambda, two model calls per step; with noise_generator comfyui its noise comes from ComfyUI\'s Brownian tree. No diffusers class.',
+    'DPM++ SDE (k-diffusion sample_dpmpp_sde; ComfyUI dpmpp_sde, A1111 "DPM++ SDE"): a stochastic second-order singlestep exponential-integrator step, its stage halfway in lambda, two model calls per step; diffusers\' DPMSolverSDEScheduler (its grid keys; eta and s_noise 1). Its noise comes from a Brownian tree with noise_generator comfyui (seeded by the seed, as ComfyUI) and torch (seeded by the config\'s noise_sampler_seed, else the seed, as diffusers).',
     createDpmppSde,
     ['vp', 'flow'],
   ),

@@ -106,6 +106,8 @@ export function diffusersSchedulerFor(solver: string, sampler: Record<string, st
       return { cls: 'KDPM2AncestralDiscreteScheduler', overrides: {} };
     case 'lms':
       return { cls: 'LMSDiscreteScheduler', overrides: {} };
+    case 'dpmpp_sde':
+      return { cls: 'DPMSolverSDEScheduler', overrides: {} };
     case 'dpmpp_2m':
       return dpm({ algorithm_type: 'dpmsolver++', solver_order: 2 });
     case 'dpmpp_3m':
@@ -589,6 +591,18 @@ function torchSeedCases(): ParityCase[] {
   add('plain', 'gaussian-rf', 'flow_euler', 8, { shift: 3 }, 8);
   add('stochastic', 'gaussian-rf', 'flow_euler', 8, { shift: 3, stochastic_sampling: true }, 9, stochastic);
   add('plain', 'sd-turbo', 'euler_ancestral', 4, {}, 2024, stochastic);
+  // DPMSolverSDEScheduler: the initial latents from the generator, the step noise from its Brownian tree
+  // seeded by the config's noise_sampler_seed (over the whole schedule, an img2img tail's too).
+  add('plain', vpc, 'dpmpp_sde', 10, { noise_sampler_seed: 77 }, 5, stochastic);
+  add('karras', vpc, 'dpmpp_sde', 12, { use_karras_sigmas: true, noise_sampler_seed: 123456789 }, 6, stochastic);
+  add('linspace-vpred', vpc, 'dpmpp_sde', 8, { timestep_spacing: 'linspace', beta_schedule: 'linear', beta_start: 0.0001, beta_end: 0.02, prediction_type: 'v_prediction', noise_sampler_seed: 3 }, 7, stochastic);
+  add('exponential', vpc, 'dpmpp_sde', 9, { use_exponential_sigmas: true, noise_sampler_seed: 2 ** 40 + 1 }, 8, stochastic);
+  add('b2', vpc, 'dpmpp_sde', 8, { noise_sampler_seed: 4242 }, 9, { ...stochastic, batch: 2 });
+  add('leading', vpc, 'dpmpp_sde', 10, { timestep_spacing: 'leading', noise_sampler_seed: 5 }, 13, stochastic);
+  add('trailing', vpc, 'dpmpp_sde', 7, { timestep_spacing: 'trailing', noise_sampler_seed: 6 }, 14, stochastic);
+  add('cos', vpc, 'dpmpp_sde', 9, { beta_schedule: 'squaredcos_cap_v2', noise_sampler_seed: 7 }, 15, stochastic);
+  add('img2img', vpc, 'dpmpp_sde', 20, { use_karras_sigmas: true, noise_sampler_seed: 31 }, 10, { ...stochastic, sampler: { start: 'img2img', denoise: 0.6 }, strength: 0.6 });
+  add('karras', 'sdxl', 'dpmpp_sde', 8, { use_karras_sigmas: true, noise_sampler_seed: 1 }, 12, stochastic);
   return out;
 }
 

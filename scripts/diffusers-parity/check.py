@@ -3,7 +3,8 @@
 Usage: python3 check.py <dir written by `npm run parity:prepare`> [--tol 2e-4] [--only REGEX] [--json out.json]
                         [--save-refs DIR [--add-missing]] [--float64-tables] [--floor-zero-snr]
 Needs numpy, torch, onnxruntime and diffusers (a source checkout on PYTHONPATH will do; debian/ has stand-ins
-for a Python with only Debian's python3-torch, see README.md). A developer tool only: FlowStudio itself
+for a Python with only Debian's python3-torch, see README.md), and torchsde for the DPMSolverSDEScheduler
+cases (installed, or a source tree named by TORCHSDE_SRC). A developer tool only: FlowStudio itself
 never runs Python.
 
 Each loop is what the diffusers pipelines do for the scheduler (StableDiffusionPipeline /
@@ -32,12 +33,30 @@ import re
 import sys
 import traceback
 
+import tempfile
+
 import numpy as np
 import onnxruntime as ort
 import torch
 
-import diffusers
-from diffusers.utils.torch_utils import randn_tensor as torch_randn_tensor
+
+def load_torchsde():
+    """torchsde, which DPMSolverSDEScheduler's Brownian tree needs, from its source tree (TORCHSDE_SRC), with the
+    trampoline package and the metadata record that scripts/torch-random/torchsde_shim.py supplies. Must run
+    before diffusers is imported. Without TORCHSDE_SRC, an installed torchsde (if any) is used."""
+    src = os.environ.get("TORCHSDE_SRC")
+    if not src:
+        return
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "torch-random"))
+    from torchsde_shim import load_torchsde_source
+
+    load_torchsde_source(src, tempfile.mkdtemp(prefix="torchsde-record-"))
+
+
+load_torchsde()
+
+import diffusers  # noqa: E402
+from diffusers.utils.torch_utils import randn_tensor as torch_randn_tensor  # noqa: E402
 
 ORT_DTYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
 

@@ -45,3 +45,25 @@ def install_trampoline():
     module.trampoline = trampoline
     module.TailCall = TailCall
     sys.modules["trampoline"] = module
+
+
+def load_torchsde_source(src, record_dir=None):
+    """Imports torchsde from its source tree `src`, with the trampoline above. With `record_dir`, also writes
+    a minimal torchsde.dist-info there and puts it on sys.path: diffusers decides whether torchsde is
+    installed from package metadata (importlib.metadata.version), which a bare source tree has none of, and
+    otherwise replaces DPMSolverSDEScheduler by a stand-in that raises."""
+    import os
+
+    install_trampoline()
+    sys.path.insert(0, src)
+    import torchsde
+
+    if record_dir is not None:
+        info = os.path.join(record_dir, f"torchsde-{torchsde.__version__}.dist-info")
+        os.makedirs(info, exist_ok=True)
+        with open(os.path.join(info, "METADATA"), "w") as f:
+            f.write(f"Metadata-Version: 2.1\nName: torchsde\nVersion: {torchsde.__version__}\n")
+        with open(os.path.join(info, "top_level.txt"), "w") as f:
+            f.write("torchsde\n")
+        sys.path.insert(0, record_dir)
+    return torchsde
