@@ -93,6 +93,8 @@ export interface GuidedModelOptions {
   /** x0 limit of the solver's scheduler class, applied once to the guided prediction. */
   limit?: PredictionLimit;
   signal?: AbortSignal;
+  /** Run the unconditional side even at scale 1 (the CFG++ solvers read its prediction). */
+  keepUncond?: boolean;
 }
 
 /** The DenoiseFn a Sampler runs: the model with its conditioning, under CFG when guidance is given. */
@@ -100,7 +102,8 @@ export function guidedDenoiseFn(model: ModelHandle, opts: GuidedModelOptions): D
   const { space, signal, limit } = opts;
   if (!opts.guidance) return createDenoiseFn(model, { space, conditioning: opts.conditioning, limit, signal });
   const cfg = readCfg(opts.guidance);
-  if (cfg.scale === 1 && cfg.rescale === 0) return createDenoiseFn(model, { space, conditioning: opts.conditioning, limit, signal });
+  const keepUncond = opts.keepUncond === true;
+  if (cfg.scale === 1 && cfg.rescale === 0 && !keepUncond) return createDenoiseFn(model, { space, conditioning: opts.conditioning, limit, signal });
 
   const binding = bindDenoiser(model);
   const extraInputs = model.denoiser.inputs.filter((i) => i.name !== binding.sample.name && i.name !== binding.timestep.name);
@@ -146,7 +149,7 @@ export function guidedDenoiseFn(model: ModelHandle, opts: GuidedModelOptions): D
   } else {
     const cond = createDenoiseFn(model, { space, conditioning: { feeds: positive }, signal });
     const uncond = createDenoiseFn(model, { space, conditioning: { feeds: negative }, signal });
-    guided = cfgDenoiseFn(cond, uncond, settings, kind);
+    guided = cfgDenoiseFn(cond, uncond, settings, kind, keepUncond);
   }
   if (!limit) return guided;
   return async (x, level) => limitPrediction(await guided(x, level), x, level.sigma, space, limit);

@@ -113,9 +113,10 @@ export function inversionGrid(model: ReportModel, steps: number): Sigmas {
 
 function runnable(model: ReportModel, solvers: readonly string[]): string[] {
   const space = MODEL_SETUP[model].space;
+  // The CFG++ solvers need CFG's unconditional side, which these unconditional models have none of.
   return solvers.filter((s) => {
     const e = SOLVERS[s];
-    return e !== undefined && (!e.spaces || e.spaces.includes(space));
+    return e !== undefined && !e.needsUncond && (!e.spaces || e.spaces.includes(space));
   });
 }
 
@@ -304,7 +305,8 @@ export async function generateSolverReport(config: ReportConfig): Promise<Report
     'order below 15 steps; DEIS and DPM++ 3M likewise; PNDM with its class default skip_prk_steps false, whose Runge-Kutta',
     'warm-up needs 13 calls or more, hence no entry at NFE 5 and 10; every other option at its class default). Multistep methods start with a first-order step (no',
     'history yet); no exact warm-start values are used. Every solver walks the same levels (the common grid below),',
-    'which end above sigma 0, so the error is the solvers\' own and not the final jump to clean data.',
+    'which end above sigma 0, so the error is the solvers\' own and not the final jump to clean data. The CFG++ solvers',
+    '(`*_cfg_pp`) are left out: they step along CFG\'s unconditional prediction, which these unconditional models lack.',
     stochastic ? '\n\\* stochastic solver (seeded): the error is its sample\'s distance from the ODE solution, not a convergence measure.' : '',
     '',
     ...sections.map((s) => `${s}\n`),

@@ -17,7 +17,7 @@ import { ensureEmbeddedModel } from '../electron/engine/models/embedded.ts';
 import { EXAMPLES_DIR } from '../electron/engine/paths.ts';
 import { COMFY_SNR_OFFSET_SAMPLERS, comfyModelSampling, comfySigmas, kSamplerLevels } from '../nodes/sampling/comfy-schedules.ts';
 import { gridCases, runCases } from '../scripts/comfyui-parity/cases.ts';
-import { prepareComfyDir, runEntry } from '../scripts/comfyui-parity/setup.ts';
+import { prepareComfyDir, runEntry, type TwinConditioning } from '../scripts/comfyui-parity/setup.ts';
 import { createTestEngine, tempDir, testCacheDir } from './helpers/engine.ts';
 import { relL2 } from './sampling-fake-model.ts';
 
@@ -82,15 +82,16 @@ describe(`ComfyUI grids (${meta.comfyui_commit.slice(0, 7)}): KSampler levels an
 describe('ComfyUI runs: Schedule (ComfyUI) -> Sampler (noise_generator comfyui) against KSampler', () => {
   let dir: string;
   let engine: Engine;
+  let twins: TwinConditioning;
   beforeAll(async () => {
     dir = tempDir('fs-comfy-parity-');
-    await prepareComfyDir(dir, (name) => ensureEmbeddedModel(name, testCacheDir()));
+    twins = await prepareComfyDir(dir, (name) => ensureEmbeddedModel(name, testCacheDir()));
     engine = createTestEngine({ readRoots: [path.join(dir, 'graphs'), dir] });
   });
 
   it.each(runs.map((c) => [c.id, c] as const))('%s', async (_id, c) => {
     const ref = runRefs.get(c.id)!;
-    const { graphFile } = await runEntry(dir, c);
+    const { graphFile } = await runEntry(dir, c, twins);
     const before = await engine.pool.stats();
     const { summary, result } = await engine.execute({ graph: readGraphFile(graphFile) });
     expect(summary.error?.message).toBeUndefined();

@@ -11,6 +11,7 @@ import type { Prediction, SolverState } from './solver.ts';
 
 export class DeferredPrediction implements Prediction {
   readonly derivative: Tensor;
+  uncondDenoised?: Tensor;
   #denoised: Tensor | undefined;
   #eps: Tensor | undefined;
 

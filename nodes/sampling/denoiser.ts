@@ -216,17 +216,20 @@ export function limitDenoisedTensor(x0: Tensor, limit: DenoisedLimit): Tensor {
 /** Applies a limit to a Prediction at level sigma, keeping eps/derivative consistent unless keepEps. */
 export function limitPrediction(pred: Prediction, x: Tensor, sigma: number, space: SigmaSpace, opts: PredictionLimit): Prediction {
   const denoised = limitDenoisedTensor(pred.denoised, opts.limit);
-  if (opts.keepEps || sigma === 0) return { denoised, eps: pred.eps, derivative: pred.derivative };
+  // A guided call's unconditional x0 passes through as it is (only the guided prediction is limited).
+  const uncond = pred.uncondDenoised ? { uncondDenoised: pred.uncondDenoised } : {};
+  if (opts.keepEps || sigma === 0) return { denoised, eps: pred.eps, derivative: pred.derivative, ...uncond };
   if (space === 'flow') {
     const c = 1 / sigma;
     return {
       denoised,
       eps: axpby(c, x, -(1 - sigma) * c, denoised),
       derivative: axpby(c, x, -c, denoised),
+      ...uncond,
     };
   }
   const eps = axpby(1 / sigma, x, -1 / sigma, denoised);
-  return { denoised, eps, derivative: eps };
+  return { denoised, eps, derivative: eps, ...uncond };
 }
 
 /**

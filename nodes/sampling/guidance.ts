@@ -11,6 +11,7 @@
  */
 import { Tensor } from '../core/tensor.ts';
 import type { SigmaSpace } from '../core/values.ts';
+import { DeferredPrediction } from './deferred-prediction.ts';
 import { predictionFromOutput, type PredictionType } from './denoiser.ts';
 import { linearCombination } from './ops.ts';
 import type { DenoiseFn, ModelLevel, Prediction } from './solver.ts';
@@ -100,21 +101,39 @@ export function outputOfPrediction(pred: Prediction, x: Tensor, sigma: number, k
   }
 }
 
+/** A guided Prediction that also carries the unconditional side's x0 (for the CFG++ solvers). */
+function withUncond(pred: Prediction, uncondDenoised: Tensor): Prediction {
+  if (pred instanceof DeferredPrediction) {
+    pred.uncondDenoised = uncondDenoised;
+    return pred;
+  }
+  return { ...pred, uncondDenoised };
+}
+
 function combinePredictions(cond: Prediction, uncond: Prediction, x: Tensor, level: ModelLevel, settings: CfgSettings, kind?: OutputKind): Prediction {
   const phi = settings.rescale ?? 0;
   if (phi > 0) {
     if (!kind) throw new Error('CFG rescale needs the model output type');
     const out = combineCfg(outputOfPrediction(cond, x, level.sigma, kind), outputOfPrediction(uncond, x, level.sigma, kind), settings);
-    return predictionFromOutput(out, x, level.sigma, kind.space, kind.type);
+    return withUncond(predictionFromOutput(out, x, level.sigma, kind.space, kind.type), uncond.denoised);
   }
   const mix = (c: Tensor, u: Tensor) => combineCfg(c, u, settings);
-  return { denoised: mix(cond.denoised, uncond.denoised), eps: mix(cond.eps, uncond.eps), derivative: mix(cond.derivative, uncond.derivative) };
+  return {
+    denoised: mix(cond.denoised, uncond.denoised),
+    eps: mix(cond.eps, uncond.eps),
+    derivative: mix(cond.derivative, uncond.derivative),
+    uncondDenoised: uncond.denoised,
+  };
 }
 
-/** CFG from two model calls per evaluation: `cond` (positive conditioning) and `uncond` (negative). */
-export function cfgDenoiseFn(cond: DenoiseFn, uncond: DenoiseFn, settings: CfgSettings, kind?: OutputKind): DenoiseFn {
+/**
+ * CFG from two model calls per evaluation: `cond` (positive conditioning) and `uncond` (negative). At scale
+ * 1 without rescale that is the conditional call alone, unless `keepUncond` (the CFG++ solvers read the
+ * unconditional prediction at any scale, as ComfyUI's disable_cfg1_optimization keeps it).
+ */
+export function cfgDenoiseFn(cond: DenoiseFn, uncond: DenoiseFn, settings: CfgSettings, kind?: OutputKind, keepUncond = false): DenoiseFn {
   checkSettings(settings);
-  if (settings.scale === 1 && !(settings.rescale ?? 0)) return cond;
+  if (settings.scale === 1 && !(settings.rescale ?? 0) && !keepUncond) return cond;
   return async (x, level) => {
     const u = await uncond(x, level);
     const c = await cond(x, level);

@@ -7,10 +7,14 @@
  *   x <- e^-h x + h (b1 D + b2 D_prev),  b1 = phi1(-h) - phi2(-h) / c2,  b2 = phi2(-h) / c2,
  * phi1(z) = (e^z - 1) / z, phi2(z) = (phi1(z) - 1) / z; an Euler step to s_down on the first step and onto
  * sigma 0; then + s_noise * s_up * z. The same arithmetic runs on flow grids (sigma := t), as ComfyUI does.
+ * CFG++ (res_multistep_cfg_pp, res_multistep_ancestral_cfg_pp; cfg-pp.ts): the Euler steps renoise along the
+ * unconditional x0 U (x <- D + s_down (x - U) / s), the multistep one moves the state by D - U and then
+ * steps with U in D's place, and the history keeps U.
  */
 import type { Tensor } from '../core/tensor.ts';
 import { ancestralOptions, ancestralStep, checkAncestralRun, type EulerAncestralOptions } from './euler-ancestral.ts';
 import { addScaled, linearCombination } from './ops.ts';
+import { uncondOf } from './cfg-pp.ts';
 import { checkSigmas, levelAt, type Solver, type SolverState } from './solver.ts';
 
 export interface ResMultistepState extends SolverState {
@@ -24,11 +28,17 @@ function phis(z: number): [number, number] {
   return [phi1, (phi1 - 1) / z];
 }
 
+export interface ResMultistepOptions extends EulerAncestralOptions {
+  /** The CFG++ form (ComfyUI's *_cfg_pp samplers). */
+  cfgPp?: boolean;
+}
+
 /** eta 0 (default): the deterministic solver; eta > 0: res_multistep_ancestral (VP models). */
-export function createResMultistep(opts: EulerAncestralOptions = {}): Solver<ResMultistepState> {
+export function createResMultistep(opts: ResMultistepOptions = {}): Solver<ResMultistepState> {
   const { eta, sNoise } = ancestralOptions('RES multistep', { eta: opts.eta ?? 0, sNoise: opts.sNoise });
+  const cfgPp = opts.cfgPp === true;
   return {
-    name: eta > 0 ? 'res_multistep_ancestral' : 'res_multistep',
+    name: `${eta > 0 ? 'res_multistep_ancestral' : 'res_multistep'}${cfgPp ? '_cfg_pp' : ''}`,
     nfePerStep: 1,
     stochastic: eta > 0,
     init(ctx, x): ResMultistepState {
@@ -43,9 +53,17 @@ export function createResMultistep(opts: EulerAncestralOptions = {}): Solver<Res
       const next = sig[i + 1];
       const pred = await model(state.x, level);
       const { down, up } = ancestralStep(s, next, eta);
+      // CFG++ steps along the unconditional x0 (D without CFG).
+      const u = cfgPp ? uncondOf(pred) : pred.denoised;
       let x: Tensor;
       if (down === 0 || state.previous === undefined) {
-        x = addScaled(state.x, down - s, pred.derivative);
+        x = cfgPp
+          ? linearCombination([
+              [1, pred.denoised],
+              [down / s, state.x],
+              [-down / s, u],
+            ])
+          : addScaled(state.x, down - s, pred.derivative);
       } else {
         const t = -Math.log(s);
         const h = -Math.log(down) - t;
@@ -54,14 +72,17 @@ export function createResMultistep(opts: EulerAncestralOptions = {}): Solver<Res
         // ComfyUI maps NaN coefficients to 0 (nan_to_num).
         const b1 = nanToZero(phi1 - phi2 / c2);
         const b2 = nanToZero(phi2 / c2);
+        // CFG++: x + (D - U) first, then U where the plain form has D.
+        const e = Math.exp(-h);
         x = linearCombination([
-          [Math.exp(-h), state.x],
-          [h * b1, pred.denoised],
+          [e, state.x],
+          ...(cfgPp ? ([[e, pred.denoised], [-e, u]] as [number, Tensor][]) : []),
+          [h * b1, u],
           [h * b2, state.previous.denoised],
         ]);
       }
       if (next > 0 && up > 0) x = addScaled(x, sNoise * up, ctx.noise!(state.x.dims));
-      return { x, denoised: pred.denoised, previous: { denoised: pred.denoised, down } };
+      return { x, denoised: pred.denoised, previous: { denoised: u, down } };
     },
   };
 }

@@ -16,6 +16,7 @@ import { createDpmpp3mSde } from './dpmpp-3m-sde.ts';
 import { createDpmppSde } from './dpmpp-sde.ts';
 import { createIpndm } from './ipndm.ts';
 import { createDeisTab } from './deis-tab.ts';
+import { createDpmpp2mCfgPp, createDpmpp2sAncestralCfgPp, createEulerCfgPp } from './cfg-pp.ts';
 import { createGradientEstimation } from './gradient-estimation.ts';
 import { createResMultistep } from './res-multistep.ts';
 import { createEulerAncestral, type EulerAncestralOptions } from './euler-ancestral.ts';
@@ -54,6 +55,8 @@ export interface SolverEntry<O = unknown> {
   tableGridOnly?: boolean;
   /** It cannot walk a grid upwards (inversion): it draws noise every step or only knows descending grids. Default: it can. */
   noInversion?: boolean;
+  /** It reads the unconditional prediction of CFG (the CFG++ solvers): CFG runs both sides even at scale 1. */
+  needsUncond?: boolean;
 }
 
 function num(p: SolverParams, name: string, fallback: number): number {
@@ -71,6 +74,12 @@ const S_NOISE: ParamSpec = {
 };
 
 const ANCESTRAL_ETA: ParamSpec = { kind: 'float', default: 1, min: 0, max: 1, label: 'Ancestral eta', help: 'Fraction of each step taken as fresh noise (1 = full ancestral)' };
+
+/** A CFG++ solver's description: what it does, then how to use it. */
+function CFG_PP_NOTE(what: string, plainWithoutCfg = true): string {
+  const alone = plainWithoutCfg ? 'without CFG it is its plain counterpart' : 'without CFG each call counts as its own unconditional side';
+  return `${what} Use with a CFG node at a low scale (about 1 to 2); ${alone}. No diffusers class.`;
+}
 
 /** An ancestral solver: eta and s_noise from the Sampler, fresh noise every step, no inversion (VP models unless said). */
 function ancestralEntry(description: string, create: (o: EulerAncestralOptions) => Solver, spaces: readonly ('vp' | 'flow')[] = ['vp']): SolverEntry<EulerAncestralOptions> {
@@ -265,6 +274,61 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
       ge_gamma: { kind: 'float', default: 2, min: 0, max: 10, label: 'Gradient estimation gamma', help: 'Weight of this step\'s derivative against the last one (1 = Euler; ComfyUI\'s default 2)' },
     },
   },
+  // CFG++ (cfg-pp.ts): ComfyUI's *_cfg_pp samplers.
+  euler_cfg_pp: {
+    noInversion: true,
+    needsUncond: true,
+    description: CFG_PP_NOTE('Euler CFG++ (ComfyUI euler_cfg_pp): an Euler step that denoises with the guided x0 and renoises along the unconditional one; one model call per step.'),
+    create: () => createEulerCfgPp({ eta: 0 }),
+    optionsFromConfig: () => ({}),
+  },
+  euler_ancestral_cfg_pp: {
+    ...ancestralEntry(
+      CFG_PP_NOTE('Euler ancestral CFG++ (ComfyUI euler_ancestral_cfg_pp): euler_cfg_pp down to s_down, then fresh noise (on flow models in the rectified-flow split of s / (1 - s)).'),
+      createEulerCfgPp,
+      ['vp', 'flow'],
+    ),
+    needsUncond: true,
+  },
+  dpmpp_2m_cfg_pp: {
+    noInversion: true,
+    needsUncond: true,
+    description: CFG_PP_NOTE('DPM++ 2M CFG++ (ComfyUI dpmpp_2m_cfg_pp): DPM-Solver++(2M) renoising along the unconditional x0, its history the unconditional predictions; one model call per step; VP models.'),
+    create: () => createDpmpp2mCfgPp(),
+    optionsFromConfig: () => ({}),
+    spaces: ['vp'],
+  },
+  dpmpp_2s_ancestral_cfg_pp: {
+    ...ancestralEntry(
+      CFG_PP_NOTE('DPM++ 2S ancestral CFG++ (ComfyUI dpmpp_2s_ancestral_cfg_pp): DPM-Solver++(2S) to s_down with the state moved by the guided minus the unconditional x0 (for the whole step the stage call\'s, as ComfyUI reads it), then fresh noise; two model calls per step; VP models.', false),
+      createDpmpp2sAncestralCfgPp,
+    ),
+    needsUncond: true,
+  },
+  res_multistep_cfg_pp: {
+    noInversion: true,
+    needsUncond: true,
+    description: CFG_PP_NOTE('RES multistep CFG++ (ComfyUI res_multistep_cfg_pp): res_multistep renoising along the unconditional x0.'),
+    create: () => createResMultistep({ cfgPp: true }),
+    optionsFromConfig: () => ({}),
+  },
+  res_multistep_ancestral_cfg_pp: {
+    ...ancestralEntry(
+      CFG_PP_NOTE('RES multistep ancestral CFG++ (ComfyUI res_multistep_ancestral_cfg_pp): res_multistep_cfg_pp down to s_down, then fresh noise; VP models.'),
+      (o) => createResMultistep({ ...o, cfgPp: true }),
+    ),
+    needsUncond: true,
+  },
+  gradient_estimation_cfg_pp: {
+    noInversion: true,
+    needsUncond: true,
+    description: CFG_PP_NOTE('Gradient estimation CFG++ (ComfyUI gradient_estimation_cfg_pp): gradient_estimation with the derivative towards the unconditional x0.'),
+    create: (o) => createGradientEstimation((o as { gamma: number }).gamma, true),
+    optionsFromConfig: (_cfg, p) => ({ gamma: num(p, 'ge_gamma', 2) }),
+    params: {
+      ge_gamma: { kind: 'float', default: 2, min: 0, max: 10, label: 'Gradient estimation gamma', help: 'Weight of this step\'s derivative against the last one (1 = Euler; ComfyUI\'s default 2)' },
+    },
+  },
   heunpp2: {
     noInversion: true,
     description:
@@ -331,7 +395,7 @@ const EXP_SOLVERS: Record<string, SolverEntry> = Object.fromEntries(
   }),
 );
 
-const { ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, dpmpp_sde, dpmpp_3m_sde, er_sde, seeds_2, seeds_3, ddpm_posterior, consistency, ipndm, ipndm_v, res_multistep, res_multistep_ancestral, deis_tab, gradient_estimation, heunpp2, lms, flow_euler, rf_solver, mrs, lcm } = BASE_SOLVERS;
+const { ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, dpmpp_sde, dpmpp_3m_sde, er_sde, seeds_2, seeds_3, ddpm_posterior, consistency, ipndm, ipndm_v, res_multistep, res_multistep_ancestral, deis_tab, gradient_estimation, heunpp2, lms, euler_cfg_pp, euler_ancestral_cfg_pp, dpmpp_2m_cfg_pp, dpmpp_2s_ancestral_cfg_pp, res_multistep_cfg_pp, res_multistep_ancestral_cfg_pp, gradient_estimation_cfg_pp, flow_euler, rf_solver, mrs, lcm } = BASE_SOLVERS;
 
 /** Every registered solver, in the order the Sampler lists them. */
 export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
@@ -364,6 +428,13 @@ export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
   lcm,
   consistency,
   ddpm_posterior,
+  euler_cfg_pp,
+  euler_ancestral_cfg_pp,
+  dpmpp_2m_cfg_pp,
+  dpmpp_2s_ancestral_cfg_pp,
+  res_multistep_cfg_pp,
+  res_multistep_ancestral_cfg_pp,
+  gradient_estimation_cfg_pp,
 };
 
 /** Registered solver names (the Sampler's `solver` enum). */

@@ -24,6 +24,11 @@ export interface Prediction {
   eps: Tensor;
   /** dx/dsigma of the probability-flow ODE: eps for VE, the velocity eps - x0 for flow. */
   derivative: Tensor;
+  /**
+   * The unconditional side's x0 prediction when the call was guided by CFG (the CFG++ solvers step along
+   * it); absent for an unguided call.
+   */
+  uncondDenoised?: Tensor;
 }
 
 /** Evaluates the model on a state in sampling variables. */

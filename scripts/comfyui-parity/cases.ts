@@ -11,8 +11,16 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { COMFY_SAMPLERS, COMFY_SCHEDULERS, type ComfyScheduler } from '../../nodes/sampling/comfy-schedules.ts';
 
-export type ComfyModel = 'gaussian-vp' | 'gaussian-vp-continuous' | 'gaussian-rf';
-export const COMFY_MODELS: readonly ComfyModel[] = ['gaussian-vp', 'gaussian-vp-continuous', 'gaussian-rf'];
+export type AnalyticComfyModel = 'gaussian-vp' | 'gaussian-vp-continuous' | 'gaussian-rf';
+export const COMFY_MODELS: readonly AnalyticComfyModel[] = ['gaussian-vp', 'gaussian-vp-continuous', 'gaussian-rf'];
+/** Conditional twins (test/helpers/twins.ts), for runs guided by CFG: SD 1.5 (VP) and SD3 (flow). */
+export type ComfyTwin = 'sd15' | 'sd3';
+export const COMFY_TWINS: readonly ComfyTwin[] = ['sd15', 'sd3'];
+export type ComfyModel = AnalyticComfyModel | ComfyTwin;
+
+function isTwin(model: ComfyModel): model is ComfyTwin {
+  return (COMFY_TWINS as readonly string[]).includes(model);
+}
 
 export interface GridCase {
   id: string;
@@ -40,6 +48,12 @@ export interface RunCase {
   sampler: string;
   seed: number;
   batch: number;
+  /**
+   * The KSampler's cfg on a twin, with its positive and negative conditioning: ComfyUI's sampling_function
+   * and cfg_function (post-CFG hooks included, which its CFG++ samplers read) against our CFG node. A twin
+   * run without it is the conditional model alone.
+   */
+  cfg?: number;
 }
 
 const SD15 = { beta_schedule: 'scaled_linear', beta_start: 0.00085, beta_end: 0.012, num_train_timesteps: 1000 };
@@ -73,8 +87,9 @@ export function runCases(): RunCase[] {
   const out: RunCase[] = [];
   const add = (model: ComfyModel, sampler: string, scheduler: ComfyScheduler, steps: number, more: Partial<RunCase> = {}) => {
     const c: RunCase = { id: '', model, config: {}, scheduler, steps, denoise: 1, sampler, seed: 0, batch: 1, ...more };
-    const tag = model === 'gaussian-vp' ? 'vp' : model === 'gaussian-vp-continuous' ? 'vpc' : 'rf';
-    c.id = `run-${tag}-${sampler}-${scheduler}-${steps}${c.denoise < 1 ? `-d${c.denoise}` : ''}${c.batch > 1 ? `-b${c.batch}` : ''}${more.config ? '-' + Object.keys(more.config).join('-') : ''}${more.seed !== undefined ? `-seed${more.seed}` : ''}`;
+    const tag = model === 'gaussian-vp' ? 'vp' : model === 'gaussian-vp-continuous' ? 'vpc' : model === 'gaussian-rf' ? 'rf' : `twin-${model}`;
+    c.id = `run-${tag}-${sampler}-${scheduler}-${steps}${c.denoise < 1 ? `-d${c.denoise}` : ''}${c.batch > 1 ? `-b${c.batch}` : ''}${more.config ? '-' + Object.keys(more.config).join('-') : ''}${more.seed !== undefined ? `-seed${more.seed}` : ''}${c.cfg !== undefined ? `-cfg${c.cfg}` : ''}`;
+    if (c.cfg !== undefined && !isTwin(model)) throw new Error(`comfyui parity case ${c.id}: cfg needs a conditional twin`);
     c.seed = more.seed ?? parseInt(createHash('sha256').update(c.id).digest('hex').slice(0, 8), 16);
     out.push(c);
   };
@@ -161,6 +176,16 @@ export function runCases(): RunCase[] {
   for (const scheduler of ['simple', 'normal', 'beta', 'karras'] as const) add('gaussian-rf', 'euler', scheduler, 10);
   add('gaussian-rf', 'heun', 'simple', 8);
   add('gaussian-rf', 'euler', 'simple', 10, { denoise: 0.7 });
+  // CFG on the twins: plain samplers guided as ComfyUI guides them, and the CFG++ samplers, which renoise
+  // along the unconditional prediction (ComfyUI's post-CFG hook; computed even at cfg 1).
+  add('sd15', 'euler', 'normal', 8, { cfg: 7.5 });
+  add('sd15', 'dpmpp_2m', 'karras', 8, { cfg: 5 });
+  for (const sampler of ['euler_cfg_pp', 'euler_ancestral_cfg_pp', 'dpmpp_2m_cfg_pp', 'dpmpp_2s_ancestral_cfg_pp', 'res_multistep_cfg_pp', 'res_multistep_ancestral_cfg_pp', 'gradient_estimation_cfg_pp']) {
+    add('sd15', sampler, 'karras', 8, { cfg: 1.5 });
+  }
+  add('sd15', 'euler_cfg_pp', 'normal', 6, { cfg: 1 });
+  add('sd15', 'dpmpp_2m_cfg_pp', 'normal', 10, { cfg: 2 });
+  for (const sampler of ['euler', 'euler_cfg_pp', 'euler_ancestral_cfg_pp', 'res_multistep_cfg_pp', 'gradient_estimation_cfg_pp']) add('sd3', sampler, 'simple', 8, { cfg: 1.5 });
   return out;
 }
 
@@ -178,9 +203,15 @@ export interface RunEntry {
   seed: number;
   latent_shape: number[];
   init: string | null;
+  /** The twin's extra inputs (name -> .npy): the positive side, and the negative for CFG. */
+  conditioning: Record<string, string>;
+  negative: Record<string, string>;
+  cfg: number | null;
 }
 
 export function latentShape(c: RunCase): number[] {
+  if (c.model === 'sd15') return [c.batch, 4, 8, 8];
+  if (c.model === 'sd3') return [c.batch, 16, 8, 8];
   return [c.batch, 3, 16, 16];
 }
 
@@ -201,23 +232,49 @@ export async function caseModelFolder(dir: string, c: RunCase): Promise<string> 
   return folder;
 }
 
-/** Our graph for a run case: Schedule (ComfyUI) -> Sampler (ComfyUI's noise) -> Save Latent "<id>.npy". */
-export function runGraph(c: RunCase, modelFolder: string, initFile: string | null): Record<string, unknown> {
+/**
+ * Our graph for a run case: Schedule (ComfyUI) -> Sampler (ComfyUI's noise) -> Save Latent "<id>.npy"; on a
+ * twin, a Load Conditioning per extra input into the Sampler, and with cfg a CFG node fed the negatives.
+ */
+export function runGraph(
+  c: RunCase,
+  modelFolder: string,
+  initFile: string | null,
+  conditioning: Record<string, string> = {},
+  negative: Record<string, string> = {},
+): Record<string, unknown> {
   const node = (id: string, type: string, params: Record<string, unknown>, x: number, y: number) => ({ id, type, position: { x, y }, params });
   const edge = (id: string, source: string, sourcePort: string, target: string, targetPort: string) => ({ id, source, sourcePort, target, targetPort });
   const mapped = COMFY_SAMPLERS[c.sampler];
   if (!mapped) throw new Error(`comfyui parity case ${c.id}: no solver for ComfyUI sampler "${c.sampler}"`);
   const img2img = c.denoise < 1;
+  /** One Load Conditioning per input, chained through `base`, the last one into `target`.`port`. */
+  const loaders = (prefix: string, files: Record<string, string>, y: number, target: string, port: string) => {
+    const nodes = Object.entries(files).map(([input, file], k) => node(`${prefix}${k}`, 'LoadConditioning', { input, path: file }, -320, y + 160 * k));
+    const edges = nodes.map((n, k) =>
+      k + 1 < nodes.length ? edge(`${prefix}-e${k}`, n.id, 'conditioning', nodes[k + 1].id, 'base') : edge(`${prefix}-e${k}`, n.id, 'conditioning', target, port),
+    );
+    return { nodes, edges };
+  };
+  const cond = loaders('cond', conditioning, 0, 'sampler', 'conditioning');
+  const neg = loaders('neg', c.cfg !== undefined ? negative : {}, 640, 'cfg', 'negative');
+  const guidance =
+    c.cfg !== undefined
+      ? { nodes: [node('cfg', 'CFG', { scale: c.cfg, mode: 'separate' }, 0, 640), ...neg.nodes], edges: [edge('g1', 'cfg', 'guidance', 'sampler', 'guidance'), ...neg.edges] }
+      : { nodes: [], edges: [] };
+  const [, channels, height, width] = latentShape(c);
   return {
     format: 'flowstudio-graph',
     schemaVersion: 1,
     metadata: { name: `comfyui parity ${c.id}`, description: '', author: 'FlowStudio', tags: ['parity'], created: '2026-11-28T00:00:00Z', modified: '2026-11-28T00:00:00Z', appVersion: '0.1.0' },
     nodes: [
       node('model', 'LoadModel', { model: modelFolder }, 0, 0),
-      initFile ? node('latent', 'LoadLatent', { path: initFile }, 0, 160) : node('latent', 'EmptyLatent', { batch: c.batch, channels: 3, height: 16, width: 16 }, 0, 160),
+      initFile ? node('latent', 'LoadLatent', { path: initFile }, 0, 160) : node('latent', 'EmptyLatent', { batch: c.batch, channels, height, width }, 0, 160),
       node('schedule', 'ComfySchedule', { scheduler: c.scheduler, steps: c.steps, denoise: c.denoise, sampler: c.sampler }, 0, 320),
       node('sampler', 'Sampler', { solver: mapped.solver, ...mapped.params, seed: c.seed, noise_generator: 'comfyui', start: img2img ? 'img2img' : 'noise', denoise: 1 }, 320, 40),
       node('save', 'SaveLatent', { filename: `${c.id}.npy` }, 640, 40),
+      ...cond.nodes,
+      ...guidance.nodes,
     ],
     edges: [
       edge('e1', 'model', 'model', 'sampler', 'model'),
@@ -225,6 +282,8 @@ export function runGraph(c: RunCase, modelFolder: string, initFile: string | nul
       edge('e3', 'model', 'model', 'schedule', 'model'),
       edge('e4', 'schedule', 'sigmas', 'sampler', 'sigmas'),
       edge('e5', 'sampler', 'latent', 'save', 'latent'),
+      ...cond.edges,
+      ...guidance.edges,
     ],
     groups: [],
     viewport: { x: 0, y: 0, zoom: 1 },

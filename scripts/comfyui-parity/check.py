@@ -12,10 +12,11 @@ the SDE samplers' Brownian tree needs, comes from its own source tree (TORCHSDE_
 
 Grid cases: KSampler(model, steps, device, sampler, scheduler, denoise).sigmas on a model sampling built
 from the case's scheduler config (ComfyUI's classes: ModelSamplingDiscrete + EPS / V_PREDICTION,
-ModelSamplingDiscreteFlow or ModelSamplingFlux + CONST). Run cases: what comfy.sample.sample does for an
-unconditional model: prepare_noise(latent, seed), the KSampler's sigmas, sampler_object(name).sample(...)
-with the model called as BaseModel._apply_model calls its network (calculate_input, timestep(sigma),
-calculate_denoised), here an ONNX file through onnxruntime.
+ModelSamplingDiscreteFlow or ModelSamplingFlux + CONST). Run cases: what comfy.sample.sample does:
+prepare_noise(latent, seed), the KSampler's sigmas, sampler_object(name).sample(...) with the model called
+as BaseModel._apply_model calls its network (calculate_input, timestep(sigma), calculate_denoised), here an
+ONNX file through onnxruntime; on a conditional twin with the case's conditioning, and with a cfg as
+sampling_function guides it (both predictions, then cfg_function with its post-CFG hooks).
 """
 import argparse
 import ast
@@ -88,6 +89,8 @@ def load_comfy(src):
     stub("comfy.ldm.modules.diffusionmodules.util", make_beta_schedule=util["make_beta_schedule"])
     for name in ("comfy.model_patcher", "comfy.model_management", "comfy.utils"):
         stub(name)
+    # The CFG++ samplers register a post-CFG hook through the model patcher's helper.
+    defs_from(os.path.join(src, "comfy/model_patcher.py"), ["set_model_options_post_cfg_function"], sys.modules["comfy.model_patcher"].__dict__)
     import comfy.model_sampling as model_sampling
     import comfy.k_diffusion.sampling as k_sampling
     import comfy.extra_samplers.uni_pc as uni_pc
@@ -100,11 +103,13 @@ def load_comfy(src):
         os.path.join(src, "comfy/samplers.py"),
         ["KSamplerX0Inpaint", "simple_scheduler", "ddim_scheduler", "normal_scheduler", "beta_scheduler", "linear_quadratic_schedule",
          "kl_optimal_scheduler", "Sampler", "KSAMPLER", "ksampler", "SchedulerHandler", "SCHEDULER_HANDLERS", "SCHEDULER_NAMES",
-         "calculate_sigmas", "sampler_object", "KSAMPLER_NAMES", "SAMPLER_NAMES", "KSampler"],
+         "calculate_sigmas", "sampler_object", "KSAMPLER_NAMES", "SAMPLER_NAMES", "KSampler", "cfg_function"],
         ns,
     )
     ns["np"] = np
     defs_from(os.path.join(src, "comfy/sample.py"), ["prepare_noise"], ns)
+    # `import comfy.model_patcher` in the samplers finds the stub in sys.modules but does not set it on the package.
+    sys.modules["comfy"].model_patcher = sys.modules["comfy.model_patcher"]
     return model_sampling, k_sampling, ns
 
 
@@ -154,14 +159,26 @@ def ksampler_sigmas(ns, ms, scheduler, steps, denoise, sampler="euler"):
 
 
 class OnnxDenoiser:
-    """model_wrap for KSAMPLER.sample: BaseModel._apply_model's calls around an ONNX network."""
+    """model_wrap for KSAMPLER.sample: BaseModel._apply_model's calls around an ONNX network, and for a guided
+    run ComfyUI's sampling_function around those: the positive and (unless cfg is 1 and no sampler asked for
+    disable_cfg1_optimization) the negative prediction, then its cfg_function with the run's model_options,
+    whose post-CFG hooks the CFG++ samplers read the unconditional prediction from."""
 
-    def __init__(self, file, ms, time_units, flux):
+    def __init__(self, file, ms, time_units, flux, positive=None, negative=None, cfg=None, cfg_function=None):
         self.session = ort.InferenceSession(file, providers=["CPUExecutionProvider"])
         inputs = self.session.get_inputs()
-        self.sample_name = inputs[0].name
-        self.t_name = inputs[1].name
-        self.t_dtype = ORT_DTYPES[inputs[1].type]
+        names = [i.name for i in inputs]
+        sample = next((n for n in ("sample", "hidden_states") if n in names), names[0])
+        timestep = "timestep" if "timestep" in names else names[1]
+        self.sample_name = sample
+        self.t_name = timestep
+        t_input = inputs[names.index(timestep)]
+        self.t_dtype = ORT_DTYPES[t_input.type]
+        self.t_rank = len(t_input.shape)
+        self.positive = positive or {}
+        self.negative = negative or {}
+        self.cfg = cfg
+        self.cfg_function = cfg_function
         self.inner_model = types.SimpleNamespace(model_sampling=ms)
         self.ms = ms
         self.time_units = time_units
@@ -171,6 +188,15 @@ class OnnxDenoiser:
         self.model_patcher = FakeModel(ms)
 
     def __call__(self, x, sigma, model_options={}, seed=None, **_):
+        if self.cfg is None:
+            return self.predict(x, sigma, self.positive)
+        cond = self.predict(x, sigma, self.positive)
+        skip = math.isclose(self.cfg, 1.0) and not model_options.get("disable_cfg1_optimization", False)
+        # calc_cond_batch leaves a skipped side at 0.
+        uncond = torch.zeros_like(x) if skip else self.predict(x, sigma, self.negative)
+        return self.cfg_function(self, cond, uncond, self.cfg, x, sigma, model_options=model_options)
+
+    def predict(self, x, sigma, conditioning):
         ms = self.ms
         xc = ms.calculate_input(sigma, x)
         t = ms.timestep(sigma).float()
@@ -180,7 +206,8 @@ class OnnxDenoiser:
             t = t * 1000
         elif not self.flux and self.time_units == "fraction":
             t = t / 1000
-        feeds = {self.sample_name: xc.numpy().astype(np.float32), self.t_name: np.array(t.numpy(), dtype=self.t_dtype).reshape(-1)[:1]}
+        t_feed = np.array(t.numpy(), dtype=self.t_dtype).reshape(-1)[:1]
+        feeds = {self.sample_name: xc.numpy().astype(np.float32), self.t_name: t_feed.reshape(()) if self.t_rank == 0 else t_feed, **conditioning}
         self.calls += 1
         out = torch.from_numpy(self.session.run(None, feeds)[0].astype(np.float32))
         return ms.calculate_denoised(sigma, out.float(), x)
@@ -194,7 +221,11 @@ def run_case(case, root, ms_mod, ns):
     sigmas = ksampler_sigmas(ns, ms, case["scheduler"], case["steps"], case["denoise"], case["sampler"])
     latent = torch.zeros(case["latent_shape"]) if case["init"] is None else torch.from_numpy(np.load(os.path.join(root, case["init"])).astype(np.float32))
     noise = ns["prepare_noise"](latent, case["seed"])
-    model = OnnxDenoiser(os.path.join(root, case["model_file"]), ms, case["time_units"], flux)
+    load = lambda files: {name: np.load(os.path.join(root, f)) for name, f in files.items()}
+    positive = load(case["conditioning"])
+    # The negative side: the negative files for prompt embeddings, the positive's value for the rest.
+    negative = {**positive, **load(case["negative"])}
+    model = OnnxDenoiser(os.path.join(root, case["model_file"]), ms, case["time_units"], flux, positive, negative, case["cfg"], ns["cfg_function"])
     sampler = ns["sampler_object"](case["sampler"])
     out = sampler.sample(model, sigmas, {"seed": case["seed"], "model_options": {}}, None, noise, latent, None, True)
     return out.numpy(), model.calls, sigmas.numpy()

@@ -20,10 +20,10 @@ async function main(): Promise<void> {
   const dir = path.resolve(process.argv[2] ?? path.join(ROOT, 'out/comfyui-parity'));
   const only = process.argv[3] ? new RegExp(process.argv[3]) : undefined;
   await fs.rm(dir, { recursive: true, force: true });
-  await prepareComfyDir(dir, (name) => ensureEmbeddedModel(name));
+  const twins = await prepareComfyDir(dir, (name) => ensureEmbeddedModel(name));
   const runs = [];
   for (const c of runCases().filter((c) => !only || only.test(c.id))) {
-    const { graphFile, entry } = await runEntry(dir, c);
+    const { graphFile, entry } = await runEntry(dir, c, twins);
     const error = await runGraphCli(graphFile, path.join(dir, 'ours'), dir);
     process.stderr.write(`${error ? 'FAIL' : 'ok  '} ${c.id}${error ? `: ${error}` : ''}\n`);
     runs.push({ ...entry, ours: error ? null : `ours/${c.id}.npy`, ours_error: error });

@@ -4,25 +4,44 @@ import path from 'node:path';
 import { writeNpy } from '../../nodes/core/io/npy.ts';
 import { randomNormal } from '../../nodes/core/random.ts';
 import { sigmaSpace } from '../../nodes/sampling/model-time.ts';
-import { caseModelFolder, COMFY_MODELS, latentShape, runGraph, type ComfyModel, type RunCase, type RunEntry } from './cases.ts';
+import { prepareTwin } from '../diffusers-parity/setup.ts';
+import { caseModelFolder, COMFY_MODELS, COMFY_TWINS, latentShape, runGraph, type AnalyticComfyModel, type RunCase, type RunEntry } from './cases.ts';
 
 export const INIT_FILE = 'inputs/init.npy';
 
-/** Copies the analytic models into <dir>/models and writes the init latent (per batch size). */
-export async function prepareComfyDir(dir: string, embeddedFolder: (name: ComfyModel) => Promise<string>): Promise<void> {
+/** The twins' conditioning files (name -> .npy relative to the parity folder), positive and negative. */
+export type TwinConditioning = Map<string, { conditioning: Record<string, string>; negative: Record<string, string> }>;
+
+/**
+ * Copies the analytic models into <dir>/models, writes the twins with their conditioning files (as the
+ * diffusers parity check writes them) and the init latent.
+ */
+export async function prepareComfyDir(dir: string, embeddedFolder: (name: AnalyticComfyModel) => Promise<string>): Promise<TwinConditioning> {
   for (const sub of ['models', 'configs', 'inputs', 'graphs', 'ours']) await fs.mkdir(path.join(dir, sub), { recursive: true });
   for (const name of COMFY_MODELS) await fs.cp(await embeddedFolder(name), path.join(dir, 'models', name), { recursive: true });
+  const twins: TwinConditioning = new Map();
+  for (const name of COMFY_TWINS) {
+    const m = await prepareTwin(dir, name);
+    twins.set(name, { conditioning: m.conditioning, negative: m.negative });
+  }
   const init = randomNormal([1, 3, 16, 16], 7);
   for (let i = 0; i < init.data.length; i++) init.data[i] = init.data[i] * 0.5 + 0.1;
   await fs.writeFile(path.join(dir, INIT_FILE), writeNpy(init));
+  return twins;
 }
 
 /** Writes a run case's graph (and config folder); returns the graph file and check.py's manifest entry. */
-export async function runEntry(dir: string, c: RunCase): Promise<{ graphFile: string; entry: RunEntry }> {
+export async function runEntry(dir: string, c: RunCase, twins: TwinConditioning): Promise<{ graphFile: string; entry: RunEntry }> {
   if (c.denoise < 1 && c.batch !== 1) throw new Error(`comfyui parity case ${c.id}: img2img cases use the batch-1 init latent`);
+  const twin = twins.get(c.model);
+  if (twin && (c.denoise < 1 || c.batch !== 1)) throw new Error(`comfyui parity case ${c.id}: twin runs are text-to-image at batch 1`);
   const folder = await caseModelFolder(dir, c);
   const init = c.denoise < 1 ? INIT_FILE : null;
-  const graph = runGraph(c, folder, init && path.join('..', init));
+  // Graph paths resolve against the graph's folder (graphs/).
+  const up = (files: Record<string, string>) => Object.fromEntries(Object.entries(files).map(([k, v]) => [k, path.join('..', v)]));
+  const conditioning = twin?.conditioning ?? {};
+  const negative = twin?.negative ?? {};
+  const graph = runGraph(c, folder, init && path.join('..', init), up(conditioning), up(negative));
   const graphFile = path.join(dir, 'graphs', `${c.id}.json`);
   await fs.writeFile(graphFile, JSON.stringify(graph, null, 2));
   const config = JSON.parse(await fs.readFile(path.join(folder, 'scheduler/scheduler_config.json'), 'utf8')) as Record<string, unknown>;
@@ -43,6 +62,9 @@ export async function runEntry(dir: string, c: RunCase): Promise<{ graphFile: st
       seed: c.seed,
       latent_shape: latentShape(c),
       init,
+      conditioning,
+      negative: c.cfg !== undefined ? negative : {},
+      cfg: c.cfg ?? null,
     },
   };
 }

@@ -91,7 +91,7 @@ export interface PreparedModel {
 }
 
 /** Writes a twin folder and one .npy per extra input (concrete sizes: batch 1, 5 tokens, the latent's L). */
-async function prepareTwin(dir: string, name: TwinModel): Promise<PreparedModel> {
+export async function prepareTwin(dir: string, name: TwinModel): Promise<PreparedModel> {
   const spec = TWINS[name]();
   await writeTwin(path.join(dir, 'models', name), spec);
   const dims = latentDims(latentParams(name));
