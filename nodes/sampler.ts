@@ -210,6 +210,7 @@ export const Sampler = defineNode({
     lms_order: solverParam('lms_order'),
     lms_final_step: solverParam('lms_final_step'),
     ge_gamma: solverParam('ge_gamma'),
+    tcd_gamma: solverParam('tcd_gamma'),
     mrs_order: solverParam('mrs_order'),
     dpm_solver_type: solverParam('dpm_solver_type'),
     dpm_form: solverParam('dpm_form'),

@@ -153,11 +153,13 @@ export const Schedule = defineNode({
         throw new NodeInputError((e as Error).message);
       }
     }
-    if (solver === 'lcm') {
+    if (solver === 'lcm' || solver === 'tcd') {
+      if (Object.keys(overrides).length > 0) {
+        throw new NodeInputError(`${solver.toUpperCase()} takes its timesteps from its distillation schedule: spacing, grid and final sigma do not apply (set them to config)`);
+      }
       // LCM draws its timesteps from the distillation schedule; img2img feeds the strength into that draw
-      // (diffusers' LCM img2img pipeline), so every step of the result runs.
-      if (Object.keys(overrides).length > 0) throw new NodeInputError('LCM takes its timesteps from its distillation schedule: spacing, grid and final sigma do not apply (set them to config)');
-      return { sigmas: buildSigmas(model.scheduler, model.modelIndex, params.steps, solver, params.denoise < 1 ? { lcmStrength: params.denoise } : {}) };
+      // (diffusers' LCM img2img pipeline), so every step of the result runs. TCD's img2img takes the tail.
+      if (solver === 'lcm') return { sigmas: buildSigmas(model.scheduler, model.modelIndex, params.steps, solver, params.denoise < 1 ? { lcmStrength: params.denoise } : {}) };
     }
     const full = buildSigmas(model.scheduler, model.modelIndex, params.steps, solver, { ...overrides, imageSeqLen });
     return { sigmas: img2imgSigmas(full, params.denoise) };

@@ -41,17 +41,20 @@ export function lcmTimesteps(cfg: SchedulerConfig, steps: number, strength = 1):
   return Array.from({ length: steps }, (_, i) => origin[Math.floor(i * step)]);
 }
 
-/** The LCM grid: levels at the LCM timesteps, ending at 0 (the last step returns the denoised sample). */
-export function lcmSigmas(cfg: SchedulerConfig, steps: number, units: TimestepUnits = 'scheduler', strength = 1): Sigmas {
+/**
+ * The LCM grid: levels at the LCM timesteps, ending at 0 (the last step returns the denoised sample). TCD
+ * (tcd.ts) walks the same timesteps and ends on the table's first level (timestep 0).
+ */
+export function lcmSigmas(cfg: SchedulerConfig, steps: number, units: TimestepUnits = 'scheduler', strength = 1, cls: 'LCMScheduler' | 'TCDScheduler' = 'LCMScheduler'): Sigmas {
   const table = vpTable(cfg, true);
   const T = table.trainSteps;
   const ts = lcmTimesteps(cfg, steps, strength);
-  const sigmas = [...ts.map((t) => table.sigmas[t]), 0];
+  const sigmas = [...ts.map((t) => table.sigmas[t]), cls === 'TCDScheduler' ? table.sigmas[0] : 0];
   return {
     space: 'vp',
     sigmas,
     timesteps: ts.map((t) => toModelTimestep(t, T, units)),
-    origin: 'LCMScheduler',
+    origin: cls,
     // init_noise_sigma = 1 in VP variables.
     initNoiseSigma: Math.sqrt(sigmas[0] ** 2 + 1),
   };

@@ -25,6 +25,7 @@ export const SCHEDULER_CLASSES = [
   'DEISMultistepScheduler',
   'FlowMatchEulerDiscreteScheduler',
   'LCMScheduler',
+  'TCDScheduler',
 ] as const;
 export type SchedulerClass = (typeof SCHEDULER_CLASSES)[number];
 
@@ -119,6 +120,8 @@ export const SCHEDULER_RULES: Record<SchedulerClass, SchedulerRules> = {
   FlowMatchEulerDiscreteScheduler: { ...VP_DEFAULTS, family: 'flow', grids: ['karras', 'exponential', 'beta'], final: 'zero' },
   // Its own distillation-schedule timesteps (lcm.ts); the last step returns the denoised sample.
   LCMScheduler: { ...VP_DEFAULTS, family: 'lcm', grids: [], zeroSnr: true, final: 'zero' },
+  // LCM's timesteps; the last step goes to timestep 0, the table's first level (tcd.ts).
+  TCDScheduler: { ...VP_DEFAULTS, family: 'lcm', grids: [], zeroSnr: true, final: 'sigma_min' },
 };
 
 /** Config keys of the level grids. */
@@ -186,6 +189,7 @@ export const SOLVER_SCHEDULERS: Record<string, SchedulerClass> = {
   flow_euler: 'FlowMatchEulerDiscreteScheduler',
   rf_solver: 'FlowMatchEulerDiscreteScheduler',
   lcm: 'LCMScheduler',
+  tcd: 'TCDScheduler',
 };
 
 /** Solvers that exist only for flow models. */
@@ -214,6 +218,7 @@ const CLASS_DEFAULT_SOLVER: Record<string, string> = {
   DDIMScheduler: 'ddim',
   PNDMScheduler: 'pndm',
   LCMScheduler: 'lcm',
+  TCDScheduler: 'tcd',
   EulerDiscreteScheduler: 'euler',
   EulerAncestralDiscreteScheduler: 'euler_ancestral',
   HeunDiscreteScheduler: 'heun',

@@ -112,7 +112,7 @@ function computeSigmas(
     return flowMatchSigmas(scheduler, steps, units, { muRule: pipelineMuRule(modelIndex), ...opts, pipelineSigmas: usesPipelineSigmas(modelIndex) });
   }
   if (family === 'ddim') return ddimSigmas(scheduler, steps, units, opts, cls === 'PNDMScheduler' || cls === 'DDPMScheduler' ? cls : 'DDIMScheduler');
-  if (family === 'lcm') return lcmSigmas(scheduler, steps, units, opts.lcmStrength);
+  if (family === 'lcm') return lcmSigmas(scheduler, steps, units, opts.lcmStrength, cls === 'TCDScheduler' ? cls : 'LCMScheduler');
   if (isEulerFamilyClass(cls)) return eulerSigmas(scheduler, steps, units, opts, cls);
   if (isMultistepClass(cls)) return multistepSigmas(scheduler, steps, units, opts, cls);
   throw new Error(`solver "${solver}": no VP grid rules for ${cls}`);

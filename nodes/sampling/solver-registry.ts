@@ -29,6 +29,7 @@ import { createLms, LMS_FINAL_STEPS, LMS_MAX_ORDER, type LmsFinalStep } from './
 import { createMrsOnVe } from './mrs.ts';
 import { createDdpm, type DdpmOptions, type DdpmVariance } from './ddpm.ts';
 import { createLcm, type LcmOptions } from './lcm.ts';
+import { createTcd, type TcdOptions } from './tcd.ts';
 import { createPndm, skipsRungeKutta, type PndmOptions } from './pndm.ts';
 import { vpTable } from './sigma-grids.ts';
 import { createRfSolver } from './rf-solver.ts';
@@ -130,6 +131,30 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
       timestepScaling: num(cfg, 'timestep_scaling', 10),
       originalSteps: num(cfg, 'original_inference_steps', 50),
     }),
+    spaces: ['vp'],
+    stochastic: true,
+    tableGridOnly: true,
+  },
+  tcd: {
+    noInversion: true,
+    description:
+      'Trajectory Consistency Distillation sampling (diffusers TCDScheduler) for TCD-distilled models and TCD-LoRA: a DDIM step to the intermediate timestep floor((1 - gamma) t\'), then fresh noise up to t\'; 1-8 steps on LCM\'s timesteps. gamma 0 is deterministic.',
+    create: (o) => createTcd(o as TcdOptions),
+    optionsFromConfig: (cfg, p): TcdOptions => ({
+      tableSigmas: vpTable(cfg, true).sigmas,
+      gamma: num(p, 'tcd_gamma', 0.3),
+      originalSteps: num(cfg, 'original_inference_steps', 50),
+    }),
+    params: {
+      tcd_gamma: {
+        kind: 'float',
+        default: 0.3,
+        min: 0,
+        max: 1,
+        label: 'TCD gamma',
+        help: "Stochasticity of each step (TCDScheduler.step's eta): 0 deterministic, 1 all fresh noise; TCD's default 0.3. A diffusers pipeline passes its own eta, 0 unless set",
+      },
+    },
     spaces: ['vp'],
     stochastic: true,
     tableGridOnly: true,
@@ -395,7 +420,7 @@ const EXP_SOLVERS: Record<string, SolverEntry> = Object.fromEntries(
   }),
 );
 
-const { ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, dpmpp_sde, dpmpp_3m_sde, er_sde, seeds_2, seeds_3, ddpm_posterior, consistency, ipndm, ipndm_v, res_multistep, res_multistep_ancestral, deis_tab, gradient_estimation, heunpp2, lms, euler_cfg_pp, euler_ancestral_cfg_pp, dpmpp_2m_cfg_pp, dpmpp_2s_ancestral_cfg_pp, res_multistep_cfg_pp, res_multistep_ancestral_cfg_pp, gradient_estimation_cfg_pp, flow_euler, rf_solver, mrs, lcm } = BASE_SOLVERS;
+const { ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, dpmpp_sde, dpmpp_3m_sde, er_sde, seeds_2, seeds_3, ddpm_posterior, consistency, ipndm, ipndm_v, res_multistep, res_multistep_ancestral, deis_tab, gradient_estimation, heunpp2, lms, euler_cfg_pp, euler_ancestral_cfg_pp, dpmpp_2m_cfg_pp, dpmpp_2s_ancestral_cfg_pp, res_multistep_cfg_pp, res_multistep_ancestral_cfg_pp, gradient_estimation_cfg_pp, flow_euler, rf_solver, mrs, lcm, tcd } = BASE_SOLVERS;
 
 /** Every registered solver, in the order the Sampler lists them. */
 export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
@@ -426,6 +451,7 @@ export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
   rf_solver,
   mrs,
   lcm,
+  tcd,
   consistency,
   ddpm_posterior,
   euler_cfg_pp,

@@ -18,7 +18,7 @@ export interface DiffusersScheduler {
   cls: string;
   /** Keyword overrides for `cls.from_config(config, **overrides)`. */
   overrides: Record<string, unknown>;
-  /** `eta` passed to DDIMScheduler.step. */
+  /** `eta` passed to DDIMScheduler.step and TCDScheduler.step. */
   eta?: number;
 }
 
@@ -128,6 +128,9 @@ export function diffusersSchedulerFor(solver: string, sampler: Record<string, st
       return { cls: 'FlowMatchEulerDiscreteScheduler', overrides: {} };
     case 'lcm':
       return { cls: 'LCMScheduler', overrides: {} };
+    case 'tcd':
+      // TCDScheduler.step's eta is our tcd_gamma (check.py passes it, as a pipeline's eta argument would).
+      return { cls: 'TCDScheduler', overrides: {}, eta: Number(sampler.tcd_gamma ?? 0.3) };
     case 'ddpm':
       return { cls: 'DDPMScheduler', overrides: {} };
     default:
@@ -417,6 +420,13 @@ function moreVpCases(): ParityCase[] {
   for (const steps of [1, 2, 4, 8]) add('lcm', 'gaussian-vp', 'lcm', steps, lcm, { stochastic: true });
   add('lcm-small-scaling', 'gaussian-vp', 'lcm', 6, { ...lcm, timestep_scaling: 0.01 }, { stochastic: true });
   add('lcm-img2img', 'gaussian-vp', 'lcm', 4, lcm, { stochastic: true, sampler: { start: 'img2img', denoise: 0.5 }, strength: 0.5 });
+  // TCD (TCD-LoRA / TCD-distilled models): LCM's timesteps, a DDIM step to floor((1 - gamma) t') and fresh
+  // noise back up to t'.
+  for (const steps of [1, 2, 4, 8]) add('tcd', 'gaussian-vp', 'tcd', steps, lcm, { stochastic: true });
+  for (const gamma of [0, 1]) add(`tcd-gamma${gamma}`, 'gaussian-vp', 'tcd', 4, lcm, { stochastic: gamma > 0, sampler: { tcd_gamma: gamma } });
+  add('tcd-vpred', vpc, 'tcd', 6, { ...lcm, ...vpred }, { stochastic: true, sampler: { tcd_gamma: 0.5 } });
+  add('tcd-img2img', 'gaussian-vp', 'tcd', 8, lcm, { stochastic: true, sampler: { start: 'img2img', denoise: 0.6 }, strength: 0.6 });
+  add('tcd', 'sdxl', 'tcd', 4, { original_inference_steps: 50 }, { stochastic: true });
   // DDPM (ancestral, fixed variances).
   for (const steps of [10, 25]) add('ddpm', 'gaussian-vp', 'ddpm', steps, { variance_type: 'fixed_small', clip_sample: true }, { stochastic: true });
   add('ddpm-large-linspace', 'gaussian-vp', 'ddpm', 12, { variance_type: 'fixed_large', timestep_spacing: 'linspace' }, { stochastic: true });
@@ -587,6 +597,7 @@ function torchSeedCases(): ParityCase[] {
   add('plain', vpc, 'dpm_2_ancestral', 10, {}, 21, stochastic);
   add('plain', 'gaussian-vp', 'ddpm', 10, { variance_type: 'fixed_small', clip_sample: true }, 3, stochastic);
   add('plain', 'gaussian-vp', 'lcm', 4, { original_inference_steps: 50, timestep_scaling: 10, set_alpha_to_one: true }, 5, stochastic);
+  add('plain', 'gaussian-vp', 'tcd', 4, { original_inference_steps: 50 }, 16, stochastic);
   add('img2img', vpc, 'euler_ancestral', 20, {}, 11, { ...stochastic, sampler: { start: 'img2img', denoise: 0.6 }, strength: 0.6 });
   add('plain', 'gaussian-rf', 'flow_euler', 8, { shift: 3 }, 8);
   add('stochastic', 'gaussian-rf', 'flow_euler', 8, { shift: 3, stochastic_sampling: true }, 9, stochastic);

@@ -246,7 +246,7 @@ def run_case(case, root, models, tables64=False, zero_snr_floor=False):
         else:
             # FlowMatch schedulers have no init_noise_sigma (their pipelines start from the noise as drawn).
             latents = torch.from_numpy(first) * getattr(scheduler, "init_noise_sigma", 1.0)
-        if case.get("eta") is not None and case["class"] == "DDIMScheduler":
+        if case.get("eta") is not None and case["class"] in ("DDIMScheduler", "TCDScheduler"):
             step_kwargs["eta"] = case["eta"]
 
         def walk(sched, ts, latents):
