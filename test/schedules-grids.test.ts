@@ -266,6 +266,7 @@ describe('solver -> family', () => {
     expect(defaultSolverFor({ _class_name: 'EulerAncestralDiscreteScheduler' }, 'vp')).toBe('euler_ancestral');
     expect(defaultSolverFor({ _class_name: 'PNDMScheduler' }, 'vp')).toBe('pndm');
     expect(defaultSolverFor({ _class_name: 'FlowMatchEulerDiscreteScheduler' }, 'flow')).toBe('flow_euler');
+    expect(defaultSolverFor({ _class_name: 'FlowMatchHeunDiscreteScheduler' }, 'flow')).toBe('heun');
     expect(defaultSolverFor({ _class_name: 'DPMSolverMultistepScheduler', use_flow_sigmas: true }, 'flow')).toBe('dpmpp_2m');
   });
 });

@@ -242,6 +242,8 @@ export function defaultSolverFor(scheduler: SchedulerConfig, space: 'vp' | 'flow
   const ddpm = cls === 'DDPMScheduler' ? (DDPM_FIXED_VARIANCES.has(String(scheduler.variance_type ?? 'fixed_small')) ? 'ddpm' : 'ddim') : undefined;
   const solver = ddpm || (typeof cls === 'string' && refineDpm(cls, scheduler)) || (typeof cls === 'string' ? CLASS_DEFAULT_SOLVER[cls] : undefined);
   if (space === 'flow') {
+    // FlowMatchHeunDiscreteScheduler is Heun on the flow grid.
+    if (cls === 'FlowMatchHeunDiscreteScheduler') return 'heun';
     // A DPM/UniPC/DEIS config with flow sigmas (e.g. Sana) keeps its own solver.
     return solver && scheduler.use_flow_sigmas === true ? solver : 'flow_euler';
   }

@@ -198,7 +198,7 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     stochastic: true,
   },
   heun: {
-    description: "Heun's second-order method (diffusers HeunDiscreteScheduler, k-diffusion): 2 model calls per step, Euler on the last step to 0.",
+    description: "Heun's second-order method (diffusers HeunDiscreteScheduler, k-diffusion; on flow models FlowMatchHeunDiscreteScheduler): 2 model calls per step, Euler on the last step to 0.",
     create: () => createHeun(),
     optionsFromConfig: () => ({}),
   },

@@ -298,6 +298,11 @@ function flowCases(): ParityCase[] {
   flowEuler('exponential', 8, { shift: 3, use_exponential_sigmas: true });
   flowEuler('beta', 8, { shift: 3, use_beta_sigmas: true });
   for (const steps of [8, 20]) flowEuler('stochastic', steps, { shift: 3, stochastic_sampling: true }, true);
+  // Heun on a flow model is diffusers' FlowMatchHeunDiscreteScheduler (its static-shift grid, the second
+  // evaluation at the next level).
+  const flowHeun: DiffusersScheduler = { cls: 'FlowMatchHeunDiscreteScheduler', overrides: {} };
+  for (const [shift, steps] of [[1, 8], [3, 8], [3, 20]]) out.push(makeCase(`rf-shift${shift}-heun-${steps}`, 'gaussian-rf', 'heun', steps, { shift }, { diffusers: flowHeun }));
+  out.push(makeCase('twin-sd3-heun-8', 'sd3', 'heun', 8, {}, { diffusers: flowHeun }));
   // Sana-style configs: DPM-Solver / UniPC on flow sigmas with a flow_prediction model.
   const sana = { use_flow_sigmas: true, prediction_type: 'flow_prediction', flow_shift: 3.0 };
   for (const solver of ['dpmpp_2m', 'unipc', 'deis']) {
