@@ -6,6 +6,7 @@ import { Tensor } from './core/tensor.ts';
 import { defineNode } from './core/types.ts';
 import type { Conditioning, Guidance, ModelHandle, SigmaSpace } from './core/values.ts';
 import { batchedCfgDenoiseFn, cfgDenoiseFn, concatBatch, type CfgSettings } from './sampling/guidance.ts';
+import { edmParams } from './sampling/edm.ts';
 import { bindDenoiser, createDenoiseFn, limitPrediction, predictionType, type PredictionLimit } from './sampling/denoiser.ts';
 import type { DenoiseFn } from './sampling/solver.ts';
 
@@ -122,6 +123,8 @@ export function guidedDenoiseFn(model: ModelHandle, opts: GuidedModelOptions): D
     else if (cfg.negative) throw new Error(`CFG guidance: the negative conditioning has no "${name}" (it has ${Object.keys(cfg.negative.feeds).join(', ') || 'nothing'})`);
     else negative[name] = new Tensor(t.dims);
   }
+  // The rescale recovers the raw output from a Prediction by the standard parameterizations, not EDM's.
+  if ((cfg.rescale ?? 0) > 0 && space === 'vp' && edmParams(model.scheduler)) throw new Error('CFG rescale is not available for EDM-preconditioned models; set rescale to 0');
   const kind = { space, type: predictionType(model, space) };
   const settings: CfgSettings = { scale: cfg.scale, rescale: cfg.rescale };
   // Feeds whose first axis is the sample's batch axis are stacked [negative; positive]; the others (FLUX's

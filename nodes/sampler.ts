@@ -27,6 +27,7 @@ import { defineNode, NodeInputError, type ParamSpec } from './core/types.ts';
 import type { SchedulerConfig, SigmaSpace, Sigmas, Trajectory } from './core/values.ts';
 import { img2imgSigmas, noisedStart, onnxImg2imgStart, onnxNoisedStart } from './sampling/add-noise.ts';
 import { comfyTimestepAt } from './sampling/comfy-schedules.ts';
+import { edmParams, edmTimestep } from './sampling/edm.ts';
 import { plmsImg2imgSigmas, skipsRungeKutta } from './sampling/pndm.ts';
 import { cfgNumber } from './sampling/schedule-config.ts';
 import { defaultSolverFor, isEulerFamilyOrigin } from './sampling/schedule-rules.ts';
@@ -68,6 +69,7 @@ export function noiseSamplerSeed(scheduler: SchedulerConfig, seed: number): numb
 
 /** The model timestep of any level, from the model's own training table (solvers that evaluate between grid levels). */
 export function modelTimestepAt(scheduler: SchedulerConfig, modelIndex: Record<string, unknown>, space: SigmaSpace): (sigma: number) => number {
+  if (space === 'vp' && edmParams(scheduler)) return edmTimestep;
   const units = timestepUnits(modelIndex);
   if (space === 'flow') {
     const T = typeof scheduler.num_train_timesteps === 'number' ? scheduler.num_train_timesteps : 1000;
@@ -234,6 +236,7 @@ export const Sampler = defineNode({
       throw new NodeInputError((e as Error).message, 'latent');
     }
     const space = sigmaSpace(model.modelIndex, model.scheduler);
+    const edm = space === 'vp' ? edmParams(model.scheduler) : undefined;
     // An ascending grid (Schedule direction invert) inverts: the latent is the clean image at its first level.
     const inverting = inputs.sigmas !== undefined && isInversionGrid(inputs.sigmas);
     let solverName = params.solver;
@@ -308,7 +311,9 @@ export const Sampler = defineNode({
 
     const s0 = sigmas.sigmas[0];
     let x: Tensor;
-    if (start === 'continue') x = scale(latent, 1 / modelInputScale(space, s0));
+    // The model's own variables: VP (x_vp = x_ve / sqrt(s^2 + 1)) for VP models, VE itself for EDM ones.
+    const modelScale = (level: number) => (edm ? 1 : modelInputScale(space, level));
+    if (start === 'continue') x = scale(latent, 1 / modelScale(s0));
     else if (legacy) x = onnxNoisedStart(latent, initial, full.sigmas[legacy.noiseAt], s0, full.origin);
     else if (start === 'img2img') x = noisedStart(latent, initial, sigmas);
     else x = scale(initial, initNoiseSigma(sigmas, model.scheduler));
@@ -336,7 +341,7 @@ export const Sampler = defineNode({
     }
     const limit = entry.limitsDenoised || ddimInverse ? undefined : denoisedLimitFromConfig(model.scheduler, gridSolver);
     const denoiseFn = guidedDenoiseFn(model, { space, conditioning: inputs.conditioning, guidance: inputs.guidance, limit, signal: ctx.signal, keepUncond: entry.needsUncond });
-    const toModel = (t: Tensor, level: number) => scale(t, modelInputScale(space, level));
+    const toModel = (t: Tensor, level: number) => scale(t, modelScale(level));
     if (params.record_trajectory) trajectory.states.push(toModel(x, s0));
     const result = await runSampler({
       solver,

@@ -8,6 +8,7 @@
 import { Tensor } from '../core/tensor.ts';
 import type { Conditioning, ModelFeed, ModelHandle, SchedulerConfig, SigmaSpace, TensorInfo } from '../core/values.ts';
 import { DeferredPrediction } from './deferred-prediction.ts';
+import { edmDenoised, edmInputScale, edmParams, type EdmParams } from './edm.ts';
 import { axpby, scaleInto } from './ops.ts';
 import { cfgBool, cfgNumber } from './schedule-config.ts';
 import { SCHEDULER_RULES, schedulerClassFor } from './schedule-rules.ts';
@@ -307,6 +308,9 @@ export function createDenoiseFn(handle: ModelHandle, opts: DenoiserOptions): Den
   const learnedVariance = variance === 'learned' || variance === 'learned_range';
   const sampleType = feedType(binding.sample);
   const { space, limit, signal } = opts;
+  // EDM-preconditioned networks (edm.ts): their own input scale and output conversion, in VE variables.
+  const edm = space === 'vp' ? edmParams(handle.scheduler) : undefined;
+  if (edm && opts.predictionType !== undefined) throw new Error('an EDM model takes its prediction type from its scheduler config (EDM preconditioning); leave the override unset');
   const sampleName = binding.sample.name;
   const timestepName = binding.timestep.name;
   let checkedDims: readonly number[] | undefined;
@@ -318,7 +322,7 @@ export function createDenoiseFn(handle: ModelHandle, opts: DenoiserOptions): Den
       checkLatentShape(binding, x.dims);
       checkedDims = x.dims.slice();
     }
-    const c = modelInputScale(space, level.sigma);
+    const c = edm ? edmInputScale(edm, level.sigma) : modelInputScale(space, level.sigma);
     if (!Number.isFinite(c)) throw new Error(`model input scale ${c} at sigma ${level.sigma} is not finite`);
     // Flow models see the state itself (scale 1): no copy. Otherwise the scaled copy, in a reused buffer.
     let input: Float32Array | undefined;
@@ -348,9 +352,21 @@ export function createDenoiseFn(handle: ModelHandle, opts: DenoiserOptions): Den
     let out = outputs[binding.output] ?? firstValue(outputs);
     if (!out) throw new Error(`denoiser returned no output "${binding.output}"`);
     if (learnedVariance) out = predictionChannels(out, x);
-    const pred = predictionFromOutput(out, x, level.sigma, space, type);
+    const pred = edm ? edmPrediction(edm, out, x, level.sigma) : predictionFromOutput(out, x, level.sigma, space, type);
     return limit ? limitPrediction(pred, x, level.sigma, space, limit) : pred;
   };
+}
+
+/** The Prediction of an EDM network's output F at VE level s: D = c_skip x + c_out F, eps = (x - D) / s. */
+function edmPrediction(edm: EdmParams, out: Tensor, x: Tensor, s: number): Prediction {
+  if (!out.sameShape(x)) {
+    if (out.size !== x.size) throw new Error(`model output shape ${out.shapeString()} does not match the sample shape ${x.shapeString()}`);
+    out = out.reshape(x.dims);
+  }
+  if (!(s > 0)) throw new Error(`an EDM model cannot be evaluated at sigma ${s}`);
+  const denoised = edmDenoised(edm, out, x, s);
+  const eps = axpby(1 / s, x, -1 / s, denoised);
+  return { denoised, eps, derivative: eps };
 }
 
 /**

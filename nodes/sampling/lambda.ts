@@ -108,14 +108,19 @@ export function usableOrder(requested: number, s: ExpLevel, t: ExpLevel, history
 // ---------------------------------------------------------------------------------------------
 // Grids
 
-/** Throws unless the grid is monotone: descending to sample, ascending to invert (repeats allowed). */
+/**
+ * Throws unless the grid is monotone: descending to sample, ascending to invert (repeats allowed, and steps
+ * back within float32 rounding: an EDM grid ending on sigma_min repeats its last level as float32 rounds
+ * it, which can sit an ulp above the level before, and diffusers takes that step).
+ */
 export function checkMonotone(solver: string, s: Sigmas): 'descending' | 'ascending' {
   const v = s.sigmas;
+  const ROUNDING = 1e-6;
   let down = false;
   let up = false;
   for (let i = 1; i < v.length; i++) {
-    if (v[i] < v[i - 1]) down = true;
-    if (v[i] > v[i - 1]) up = true;
+    if (v[i] < v[i - 1] * (1 - ROUNDING)) down = true;
+    if (v[i] > v[i - 1] * (1 + ROUNDING)) up = true;
   }
   if (down && up) throw new Error(`${solver}: the sigma grid must be monotone (descending to sample, ascending to invert)`);
   return up ? 'ascending' : 'descending';

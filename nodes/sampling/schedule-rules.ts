@@ -230,6 +230,9 @@ const CLASS_DEFAULT_SOLVER: Record<string, string> = {
   DPMSolverSinglestepScheduler: 'dpm_2s',
   UniPCMultistepScheduler: 'unipc',
   DEISMultistepScheduler: 'deis',
+  // EDM-preconditioned models (edm.ts): Euler, or DPM-Solver by solver_order and algorithm_type.
+  EDMEulerScheduler: 'euler',
+  EDMDPMSolverMultistepScheduler: 'dpmpp_2m',
 };
 
 /**
@@ -255,7 +258,7 @@ function refineDpm(cls: string, cfg: SchedulerConfig): string | undefined {
   const order = cfg.solver_order ?? 2;
   const algorithm = cfg.algorithm_type ?? 'dpmsolver++';
   if (cls === 'DPMSolverSinglestepScheduler') return order === 1 || order === 2 || order === 3 ? `dpm_${order}s` : undefined;
-  if (cls !== 'DPMSolverMultistepScheduler') return undefined;
+  if (cls !== 'DPMSolverMultistepScheduler' && cls !== 'EDMDPMSolverMultistepScheduler') return undefined;
   if (algorithm === 'sde-dpmsolver++') return 'dpmpp_2m_sde';
   if (algorithm === 'dpmsolver') return 'dpm_2m';
   return order === 3 ? 'dpmpp_3m' : undefined;

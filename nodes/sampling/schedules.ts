@@ -10,6 +10,7 @@ import { pipelineMuRule, sigmaSpace, timestepUnits, usesPipelineSigmas } from '.
 import { cfgString } from './schedule-config.ts';
 import { flowMatchSigmas, multistepFlowSigmas, type FlowShiftOptions } from './schedule-flow.ts';
 import { gridFamily, isEulerFamilyOrigin, SCHEDULER_RULES, schedulerClassFor } from './schedule-rules.ts';
+import { edmParams, edmSigmas } from './edm.ts';
 import { lcmSigmas } from './lcm.ts';
 import { ddimSigmas, eulerSigmas, isEulerFamilyClass, isMultistepClass, multistepSigmas, type ScheduleOverrides } from './schedule-vp.ts';
 import { TIMESTEP_SPACINGS } from './sigma-grids.ts';
@@ -110,6 +111,13 @@ function computeSigmas(
       return multistepFlowSigmas(scheduler, steps, units, { muRule: pipelineMuRule(modelIndex), ...opts }, cls);
     }
     return flowMatchSigmas(scheduler, steps, units, { muRule: pipelineMuRule(modelIndex), ...opts, pipelineSigmas: usesPipelineSigmas(modelIndex) });
+  }
+  const edm = edmParams(scheduler);
+  if (edm) {
+    if (family === 'ddim' || family === 'lcm' || opts.spacing !== undefined) {
+      throw new Error(`solver "${solver}" walks a training table's timesteps${opts.spacing ? ' (timestep spacing)' : ''}, which an EDM model (${scheduler._class_name}) has none of: use euler, heun, dpmpp_2m or another sigma-grid solver`);
+    }
+    return edmSigmas(scheduler, steps, family === 'multistep' ? 'EDMDPMSolverMultistepScheduler' : 'EDMEulerScheduler', opts);
   }
   if (family === 'ddim') return ddimSigmas(scheduler, steps, units, opts, cls === 'PNDMScheduler' || cls === 'DDPMScheduler' ? cls : 'DDIMScheduler');
   if (family === 'lcm') return lcmSigmas(scheduler, steps, units, opts.lcmStrength, cls === 'TCDScheduler' ? cls : 'LCMScheduler');

@@ -442,6 +442,36 @@ function moreVpCases(): ParityCase[] {
 }
 
 /**
+ * EDM-preconditioned models (edm.ts): EDMEulerScheduler for Euler (and the k-diffusion solvers on its grid),
+ * EDMDPMSolverMultistepScheduler for DPM-Solver++, as Playground v2.5 and CosXL ship them. The analytic model
+ * is fed c_noise = 0.25 ln sigma as its timestep and c_in-scaled samples: any deterministic network will do.
+ */
+function edmCases(): ParityCase[] {
+  const out: ParityCase[] = [];
+  const vpc = 'gaussian-vp-continuous';
+  const euler: DiffusersScheduler = { cls: 'EDMEulerScheduler', overrides: {} };
+  const dpm = (o: Record<string, unknown> = {}): DiffusersScheduler => ({ cls: 'EDMDPMSolverMultistepScheduler', overrides: o });
+  const EDM = { sigma_min: 0.002, sigma_max: 80, sigma_data: 0.5, prediction_type: 'epsilon' };
+  const add = (tag: string, model: ParityModel, solver: string, steps: number, config: Record<string, unknown>, diffusers: DiffusersScheduler, more: Partial<ParityCase> = {}) =>
+    out.push(makeCase(`${modelTag(model)}-edm-${tag}-${solver}-${steps}`, model, solver, steps, { ...EDM, _class_name: diffusers.cls, ...config }, { diffusers, ...more }));
+  for (const steps of [8, 20]) add('karras', vpc, 'euler', steps, {}, euler);
+  add('vpred', vpc, 'euler', 10, { prediction_type: 'v_prediction', sigma_max: 120 }, euler);
+  add('exponential', vpc, 'euler', 8, { sigma_schedule: 'exponential' }, euler);
+  add('sigma-min', vpc, 'euler', 8, { final_sigmas_type: 'sigma_min' }, euler);
+  add('img2img', vpc, 'euler', 12, {}, euler, { sampler: { start: 'img2img', denoise: 0.6 }, strength: 0.6 });
+  for (const steps of [8, 20]) add('karras', vpc, 'dpmpp_2m', steps, {}, dpm());
+  add('order3', vpc, 'dpmpp_3m', 12, { solver_order: 3 }, dpm());
+  add('heun', vpc, 'dpmpp_2m', 10, { solver_type: 'heun' }, dpm());
+  add('exponential-sigma-min', vpc, 'dpmpp_2m', 10, { sigma_schedule: 'exponential', final_sigmas_type: 'sigma_min' }, dpm());
+  add('vpred', vpc, 'dpmpp_2m', 10, { prediction_type: 'v_prediction' }, dpm());
+  add('sde', vpc, 'dpmpp_2m_sde', 10, { algorithm_type: 'sde-dpmsolver++' }, dpm(), { stochastic: true });
+  // Playground v2.5's setup: SDXL's UNet under EDMDPMSolverMultistepScheduler, guided.
+  add('playground', 'sdxl', 'dpmpp_2m', 10, {}, dpm(), { cfg: { scale: 3, rescale: 0 } });
+  add('plain', 'sdxl', 'euler', 8, {}, euler);
+  return out;
+}
+
+/**
  * Inversions: DDIM (DDIMInverseScheduler) and the DPM-Solver multistep family (DPMSolverMultistepInverseScheduler)
  * up the grids Schedule's direction invert builds.
  */
@@ -635,5 +665,6 @@ export function parityCases(): ParityCase[] {
     ...batchCases(),
     ...chainCases(),
     ...torchSeedCases(),
+    ...edmCases(),
   ];
 }
