@@ -26,7 +26,7 @@ import { Tensor } from './core/tensor.ts';
 import { defineNode, NodeInputError, type ParamSpec } from './core/types.ts';
 import type { SchedulerConfig, SigmaSpace, Sigmas, Trajectory } from './core/values.ts';
 import { img2imgSigmas, noisedStart, onnxImg2imgStart, onnxNoisedStart } from './sampling/add-noise.ts';
-import { comfyTimestepAt } from './sampling/comfy-schedules.ts';
+import { comfyModelSampling, comfyTimestepAt } from './sampling/comfy-schedules.ts';
 import { edmParams, edmTimestep } from './sampling/edm.ts';
 import { plmsImg2imgSigmas, skipsRungeKutta } from './sampling/pndm.ts';
 import { cfgNumber } from './sampling/schedule-config.ts';
@@ -51,6 +51,13 @@ function imageSeqLen(dims: readonly number[]): number | undefined {
   if (dims.length === 3) return dims[1];
   if (dims.length === 4) return Math.floor(dims[2] / 2) * Math.floor(dims[3] / 2);
   return undefined;
+}
+
+/** SA-Solver's SDE interval: ComfyUI's percent_to_sigma(0.2) down to percent_to_sigma(0.8) of the model's table (none for EDM models). */
+function saTauInterval(scheduler: SchedulerConfig, space: SigmaSpace, dims: readonly number[], edm: boolean): { start: number; end: number } | undefined {
+  if (edm) return undefined;
+  const ms = comfyModelSampling(scheduler, space, imageSeqLen(dims));
+  return ms.percentToSigma ? { start: ms.percentToSigma(0.2), end: ms.percentToSigma(0.8) } : undefined;
 }
 
 /**
@@ -331,6 +338,8 @@ export const Sampler = defineNode({
     if (seg) extra.precedingLevels = seg.preceding;
     if (plms) extra.warmup = plms.warmup;
     if (diffusersTree) extra.noiseAt = 'diffusers';
+    // SA-Solver adds SDE noise between 20% and 80% of the model's schedule, as ComfyUI's default does.
+    if (solverName === 'sa_solver' || solverName === 'sa_solver_pece') extra.tauInterval = saTauInterval(model.scheduler, space, latent.dims, !!edm);
     // DDIM up a VP grid is diffusers' DDIMInverseScheduler, which limits x0 by its own rules (inverseDdim).
     const ddimInverse = inverting && solverName === 'ddim' && space === 'vp';
     let solver;

@@ -307,6 +307,7 @@ export async function generateSolverReport(config: ReportConfig): Promise<Report
     'history yet); no exact warm-start values are used. Every solver walks the same levels (the common grid below),',
     'which end above sigma 0, so the error is the solvers\' own and not the final jump to clean data. The CFG++ solvers',
     '(`*_cfg_pp`) are left out: they step along CFG\'s unconditional prediction, which these unconditional models lack.',
+    'sa_solver and sa_solver_pece run in their ODE form here (no SDE interval: the Sampler gives them one from the model\'s schedule).',
     stochastic ? '\n\\* stochastic solver (seeded): the error is its sample\'s distance from the ODE solution, not a convergence measure.' : '',
     '',
     ...sections.map((s) => `${s}\n`),

@@ -5,7 +5,8 @@ import { createDenoiseFn } from '../nodes/sampling/denoiser.ts';
 import { createDpmMultistep } from '../nodes/sampling/dpm-multistep.ts';
 import { expLevel } from '../nodes/sampling/lambda.ts';
 import { runSampler } from '../nodes/sampling/sampler-loop.ts';
-import { createUniPC, solveSmall, unipcCoefficients, type UniPCOptions } from '../nodes/sampling/unipc.ts';
+import { solveSmall } from '../nodes/sampling/small-linear.ts';
+import { createUniPC, unipcCoefficients, type UniPCOptions } from '../nodes/sampling/unipc.ts';
 import {
   BATCH_DIMS,
   denoiseFor,

@@ -83,6 +83,8 @@ export const COMFY_SAMPLERS: Readonly<Record<string, { solver: string; params: R
   res_multistep_cfg_pp: { solver: 'res_multistep_cfg_pp', params: {} },
   res_multistep_ancestral_cfg_pp: { solver: 'res_multistep_ancestral_cfg_pp', params: {} },
   gradient_estimation_cfg_pp: { solver: 'gradient_estimation_cfg_pp', params: {} },
+  sa_solver: { solver: 'sa_solver', params: {} },
+  sa_solver_pece: { solver: 'sa_solver_pece', params: {} },
   lms: { solver: 'lms', params: { lms_final_step: 'denoise' } },
   uni_pc: { solver: 'unipc', params: { unipc_order: '3', unipc_variant: 'bh1', unipc_form: 'data' } },
   uni_pc_bh2: { solver: 'unipc', params: { unipc_order: '3', unipc_variant: 'bh2', unipc_form: 'data' } },
@@ -169,6 +171,12 @@ export function comfyModelSampling(cfg: SchedulerConfig, space: SigmaSpace, imag
         const lo = Math.floor(c);
         const w = f32(c - lo);
         return f32(Math.exp(f32(f32(f32(1 - w) * logs[lo]) + f32(w * logs[Math.ceil(c)]))));
+      },
+      // ModelSamplingDiscrete.percent_to_sigma: sigma(torch.tensor((1 - percent) * 999.0)).
+      percentToSigma(p) {
+        if (p <= 0) return 999999999.9;
+        if (p >= 1) return 0;
+        return this.sigma(f32((1 - p) * 999));
       },
     };
   }
@@ -413,7 +421,7 @@ export function comfySigmas(ms: ComfyModelSampling, levels: readonly number[], u
  */
 export const COMFY_SNR_OFFSET_SAMPLERS: readonly string[] = [
   'dpmpp_sde', 'dpmpp_sde_gpu', 'dpmpp_2m_sde', 'dpmpp_2m_sde_gpu', 'dpmpp_2m_sde_heun', 'dpmpp_2m_sde_heun_gpu',
-  'dpmpp_3m_sde', 'dpmpp_3m_sde_gpu', 'er_sde', 'seeds_2', 'seeds_3',
+  'dpmpp_3m_sde', 'dpmpp_3m_sde_gpu', 'er_sde', 'seeds_2', 'seeds_3', 'sa_solver', 'sa_solver_pece',
 ];
 
 /**

@@ -165,6 +165,8 @@ export const SOLVER_SCHEDULERS: Record<string, SchedulerClass> = {
   deis_tab: 'EulerDiscreteScheduler',
   gradient_estimation: 'EulerDiscreteScheduler',
   heunpp2: 'EulerDiscreteScheduler',
+  sa_solver: 'EulerDiscreteScheduler',
+  sa_solver_pece: 'EulerDiscreteScheduler',
   euler_cfg_pp: 'EulerDiscreteScheduler',
   euler_ancestral_cfg_pp: 'EulerDiscreteScheduler',
   dpmpp_2m_cfg_pp: 'EulerDiscreteScheduler',

@@ -19,6 +19,7 @@ import { createDeisTab } from './deis-tab.ts';
 import { createDpmpp2mCfgPp, createDpmpp2sAncestralCfgPp, createEulerCfgPp } from './cfg-pp.ts';
 import { createGradientEstimation } from './gradient-estimation.ts';
 import { createResMultistep } from './res-multistep.ts';
+import { createSaSolver, type SaSolverOptions } from './sa-solver.ts';
 import { createEulerAncestral, type EulerAncestralOptions } from './euler-ancestral.ts';
 import { createEuler } from './euler.ts';
 import { EXP_INTEGRATOR_SOLVERS, EXP_SOLVER_NAMES } from './exp-solvers.ts';
@@ -75,6 +76,20 @@ const S_NOISE: ParamSpec = {
 };
 
 const ANCESTRAL_ETA: ParamSpec = { kind: 'float', default: 1, min: 0, max: 1, label: 'Ancestral eta', help: 'Fraction of each step taken as fresh noise (1 = full ancestral)' };
+
+/** SA-Solver (sa-solver.ts); the Sampler passes the SDE interval of the model's schedule (tauInterval). */
+function saSolverEntry(pece: boolean): SolverEntry<SaSolverOptions> {
+  return {
+    noInversion: true,
+    stochastic: true,
+    description: pece
+      ? 'SA-Solver PECE (ComfyUI sa_solver_pece): sa_solver with the model evaluated again at each corrected state; about two model calls per step. No diffusers class.'
+      : "SA-Solver (ComfyUI sa_solver; Xue et al. 2023): a stochastic Adams predictor (order 3) and corrector (order 4) on the x0 predictions in half-log-SNR, with SDE noise between 20% and 80% of the model's schedule; one model call per step. Not diffusers' SASolverScheduler.",
+    create: (o) => createSaSolver({ ...o, pece }),
+    optionsFromConfig: (_cfg, p) => ({ sNoise: num(p, 's_noise', 1) }),
+    params: { s_noise: S_NOISE },
+  };
+}
 
 /** A CFG++ solver's description: what it does, then how to use it. */
 function CFG_PP_NOTE(what: string, plainWithoutCfg = true): string {
@@ -299,6 +314,8 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
       ge_gamma: { kind: 'float', default: 2, min: 0, max: 10, label: 'Gradient estimation gamma', help: 'Weight of this step\'s derivative against the last one (1 = Euler; ComfyUI\'s default 2)' },
     },
   },
+  sa_solver: saSolverEntry(false),
+  sa_solver_pece: saSolverEntry(true),
   // CFG++ (cfg-pp.ts): ComfyUI's *_cfg_pp samplers.
   euler_cfg_pp: {
     noInversion: true,
@@ -420,7 +437,7 @@ const EXP_SOLVERS: Record<string, SolverEntry> = Object.fromEntries(
   }),
 );
 
-const { ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, dpmpp_sde, dpmpp_3m_sde, er_sde, seeds_2, seeds_3, ddpm_posterior, consistency, ipndm, ipndm_v, res_multistep, res_multistep_ancestral, deis_tab, gradient_estimation, heunpp2, lms, euler_cfg_pp, euler_ancestral_cfg_pp, dpmpp_2m_cfg_pp, dpmpp_2s_ancestral_cfg_pp, res_multistep_cfg_pp, res_multistep_ancestral_cfg_pp, gradient_estimation_cfg_pp, flow_euler, rf_solver, mrs, lcm, tcd } = BASE_SOLVERS;
+const { ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, dpmpp_sde, dpmpp_3m_sde, er_sde, seeds_2, seeds_3, ddpm_posterior, consistency, ipndm, ipndm_v, res_multistep, res_multistep_ancestral, deis_tab, gradient_estimation, heunpp2, lms, euler_cfg_pp, euler_ancestral_cfg_pp, dpmpp_2m_cfg_pp, dpmpp_2s_ancestral_cfg_pp, res_multistep_cfg_pp, res_multistep_ancestral_cfg_pp, gradient_estimation_cfg_pp, sa_solver, sa_solver_pece, flow_euler, rf_solver, mrs, lcm, tcd } = BASE_SOLVERS;
 
 /** Every registered solver, in the order the Sampler lists them. */
 export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
@@ -454,6 +471,8 @@ export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
   tcd,
   consistency,
   ddpm_posterior,
+  sa_solver,
+  sa_solver_pece,
   euler_cfg_pp,
   euler_ancestral_cfg_pp,
   dpmpp_2m_cfg_pp,

@@ -18,6 +18,7 @@
  * order here, the identity, as diffusers' orders 1-2 give; its order 3 (lower_order_final off) solves a
  * system with b = 0/0 and returns NaN.
  */
+import { solveSmall } from './small-linear.ts';
 import { Tensor } from '../core/tensor.ts';
 import type { ExpCommonOptions } from './dpm-multistep.ts';
 import {
@@ -72,28 +73,6 @@ export interface UniPCState extends SolverState {
   lowerOrderNums: number;
 }
 
-/** Solves a small dense system (Gaussian elimination with partial pivoting). */
-export function solveSmall(A: readonly (readonly number[])[], b: readonly number[]): number[] {
-  const n = b.length;
-  const M = A.map((row, i) => [...row.slice(0, n), b[i]]);
-  for (let c = 0; c < n; c++) {
-    let p = c;
-    for (let r = c + 1; r < n; r++) if (Math.abs(M[r][c]) > Math.abs(M[p][c])) p = r;
-    if (M[p][c] === 0) throw new Error('UniPC: singular coefficient system (repeated levels in the history)');
-    [M[c], M[p]] = [M[p], M[c]];
-    for (let r = c + 1; r < n; r++) {
-      const f = M[r][c] / M[c][c];
-      for (let k = c; k <= n; k++) M[r][k] -= f * M[c][k];
-    }
-  }
-  const x = new Array<number>(n).fill(0);
-  for (let r = n - 1; r >= 0; r--) {
-    let v = M[r][n];
-    for (let k = r + 1; k < n; k++) v -= M[r][k] * x[k];
-    x[r] = v / M[r][r];
-  }
-  return x;
-}
 
 export interface UniPCUpdate {
   predictX0: boolean;

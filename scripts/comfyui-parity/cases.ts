@@ -166,6 +166,14 @@ export function runCases(): RunCase[] {
     for (const scheduler of ['normal', 'karras'] as const) add('gaussian-vp', sampler, scheduler, 8);
     add('gaussian-vp-continuous', sampler, 'karras', 10, { batch: 2 });
   }
+  // SA-Solver: predictor-corrector in half-log-SNR, SDE noise between 20% and 80% of the schedule.
+  for (const sampler of ['sa_solver', 'sa_solver_pece']) {
+    for (const scheduler of ['normal', 'karras'] as const) add('gaussian-vp', sampler, scheduler, 12);
+    add('gaussian-vp-continuous', sampler, 'karras', 20, { batch: 2 });
+    add('gaussian-rf', sampler, 'simple', 10);
+  }
+  add('gaussian-rf', 'sa_solver', 'simple', 12, { config: { shift: 3.0 } });
+  add('gaussian-vp', 'sa_solver', 'exponential', 10, { denoise: 0.6 });
   // examples/comfyui-dpmpp2m-karras.json's run.
   add('gaussian-vp', 'dpmpp_2m', 'karras', 20, { seed: 42 });
   add('gaussian-vp', 'euler', 'normal', 10, { denoise: 0.6 });

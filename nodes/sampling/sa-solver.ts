@@ -1,0 +1,166 @@
+/**
+ * SA-Solver, the stochastic Adams solver (Xue et al. 2023), as ComfyUI's sa_solver and sa_solver_pece run it:
+ * a multistep predictor-corrector on the x0 predictions in the half-log-SNR lambda (half-log-snr.ts: VP and
+ * flow grids), with SDE noise of strength tau on the levels between percent 0.2 and 0.8 of the model's
+ * schedule (ComfyUI's default interval; tau 0 elsewhere: the ODE). Per step i, from the state x_pred at
+ * level s_i:
+ *  - evaluate D_i = D(x_pred, s_i);
+ *  - corrector (from the second step on; with PECE also on the last): the step from s_{i-1} to s_i taken
+ *    again with the newest predictions, x_i = (s_i / s_{i-1}) e^{-tau^2 h} x_{i-1} + sum_j b_j D_j, plus the
+ *    predictor's noise of that step; PECE evaluates D there again and replaces D_i;
+ *  - predictor: x_pred = (s_{i+1} / s_i) e^{-tau'^2 h'} x_i + sum_j b'_j D_j + s_{i+1} sqrt(1 - e^{-2 tau'^2 h'}) z
+ *    (onto sigma 0: x = D_i).
+ * The b_j are alpha_t times the integrals of the Lagrange basis through the used lambdas against
+ * e^{(1 + tau^2) lambda} over the step (ComfyUI's sa_solver.py: integration by parts, then a Vandermonde
+ * solve). Orders: predictor 3, corrector 4, lowered by the history available and, on grids ending at 0, near
+ * the end.
+ */
+import type { Tensor } from '../core/tensor.ts';
+import { FLOW_SNR_CAP } from './half-log-snr.ts';
+import { linearCombination } from './ops.ts';
+import { solveSmall } from './small-linear.ts';
+import { checkSigmas, hasUpwardStep, levelAt, type Solver, type SolverState } from './solver.ts';
+import type { Sigmas } from '../core/values.ts';
+
+export interface SaSolverOptions {
+  /** Re-evaluate the model at each corrected state (sa_solver_pece). */
+  pece?: boolean;
+  /** The SDE interval: tau = 1 for levels in [end, start] (ComfyUI: percent_to_sigma(0.8) .. (0.2)); none: the ODE. */
+  tauInterval?: { start: number; end: number };
+  sNoise?: number;
+  predictorOrder?: number;
+  correctorOrder?: number;
+}
+
+interface SaState extends SolverState {
+  /** The corrected state at the current level (ComfyUI's x), which the next corrector steps from. */
+  corrected: Tensor;
+  /** The x0 predictions, oldest first (at most max(predictor, corrector) order). */
+  preds: Tensor[];
+  /** The last predictor step: its tau, its lambda step and the noise it added (for the corrector). */
+  tau: number;
+  h: number;
+  noise?: Tensor;
+}
+
+/** (1 + tau^2) * integral over [s, t] of e^{(1 + tau^2) x} x^p dx with e^{(1 + tau^2) t} factored out, p < order. */
+function exponentialCoeffs(s: number, t: number, order: number, tau: number): number[] {
+  const tauMul = 1 + tau * tau;
+  const h = t - s;
+  const e = Math.exp(-tauMul * h);
+  const product = Array.from({ length: order }, (_, p) => t ** p - s ** p * e);
+  const logFact = (n: number) => {
+    let v = 0;
+    for (let k = 2; k <= n; k++) v += Math.log(k);
+    return v;
+  };
+  const out: number[] = [];
+  for (let i = 0; i < order; i++) {
+    let sum = 0;
+    for (let j = 0; j <= i; j++) {
+      const depth = i - j;
+      const c = Math.exp(logFact(i) - logFact(j) - (tau > 0 ? depth * Math.log(tauMul) : 0)) * (depth % 2 === 0 ? 1 : -1);
+      sum += c * product[j];
+    }
+    out.push(sum);
+  }
+  return out;
+}
+
+/**
+ * The b_j of a step from lambda_s to lambda_t through the lambdas of the predictions used (oldest first):
+ * sum_j lambda_j^k b_j = the k-th exponential integral, times alpha_t = sigma_t e^{lambda_t}.
+ */
+export function stochasticAdamsCoeffs(sigmaT: number, lambdas: readonly number[], lambdaS: number, lambdaT: number, tau: number): number[] {
+  const n = lambdas.length;
+  const integrals = exponentialCoeffs(lambdaS, lambdaT, n, tau);
+  const vandermondeT = Array.from({ length: n }, (_, k) => lambdas.map((l) => l ** k));
+  const alphaT = sigmaT * Math.exp(lambdaT);
+  return solveSmall(vandermondeT, integrals).map((b) => alphaT * b);
+}
+
+/** Half-log-SNR of a level: -ln s on VP grids, ln((1 - t) / t) on flow grids (t = 1 at FLOW_SNR_CAP). */
+function lambdaOf(sigmas: Sigmas, s: number): number {
+  if (sigmas.space === 'flow') {
+    const t = s >= 1 ? FLOW_SNR_CAP : s;
+    return Math.log((1 - t) / t);
+  }
+  return -Math.log(s);
+}
+
+export function createSaSolver(opts: SaSolverOptions = {}): Solver<SaState> {
+  const pece = opts.pece === true;
+  const sNoise = opts.sNoise ?? 1;
+  const P = opts.predictorOrder ?? 3;
+  const C = opts.correctorOrder ?? 4;
+  if (!(sNoise >= 0 && Number.isFinite(sNoise))) throw new Error(`SA-Solver: s_noise must be a finite number >= 0, got ${sNoise}`);
+  for (const [name, v] of [['predictor', P], ['corrector', C]] as const) {
+    if (!Number.isInteger(v) || v < 1 || v > 6) throw new Error(`SA-Solver: ${name} order must be an integer from 1 to 6, got ${v}`);
+  }
+  const interval = opts.tauInterval;
+  const tauAt = (s: number) => (interval && interval.start >= s && s >= interval.end ? 1 : 0);
+  const name = pece ? 'sa_solver_pece' : 'sa_solver';
+  return {
+    name,
+    nfePerStep: 1,
+    stochastic: interval !== undefined && sNoise > 0,
+    modelCalls: (sigmas) => (pece ? Math.max(2 * sigmas.timesteps.length - 1, 0) : sigmas.timesteps.length),
+    init(ctx, x): SaState {
+      checkSigmas(ctx.sigmas);
+      if (hasUpwardStep(ctx.sigmas)) throw new Error(`${name} cannot walk a grid upwards (inversion): use an ODE solver (euler, ddim, ...)`);
+      if (interval && sNoise > 0 && !ctx.noise) throw new Error(`${name} needs a noise source`);
+      return { x, corrected: x, preds: [], tau: 0, h: 0 };
+    },
+    async step(ctx, state, i, model) {
+      const { sigmas } = ctx;
+      const lv = sigmas.sigmas;
+      const n = sigmas.timesteps.length;
+      const s = lv[i];
+      const next = lv[i + 1];
+      const level = levelAt(sigmas, i);
+      let pred = await model(state.x, level);
+      const preds = [...state.preds, pred.denoised].slice(-Math.max(P, C));
+      let predictorOrder = Math.min(P, preds.length);
+      let correctorOrder = i === 0 || (next === 0 && !pece) ? 0 : Math.min(C, preds.length);
+      // Lower orders near the end of a grid that ends at 0, for stability (ComfyUI's lower_order_to_end).
+      if (lv[lv.length - 1] === 0) {
+        predictorOrder = Math.min(predictorOrder, n - 1 - i);
+        correctorOrder = Math.min(correctorOrder, n - i);
+      }
+      const combine = (base: [number, Tensor], order: number, b: number[]): [number, Tensor][] => [
+        base,
+        ...b.map((c, j): [number, Tensor] => [c, preds[preds.length - order + j]]),
+      ];
+      let x: Tensor;
+      if (correctorOrder === 0) {
+        x = state.x;
+      } else {
+        const prev = lv[i - 1];
+        const lambdas = Array.from({ length: correctorOrder }, (_, j) => lambdaOf(sigmas, lv[i - correctorOrder + 1 + j]));
+        const b = stochasticAdamsCoeffs(s, lambdas, lambdaOf(sigmas, prev), lambdaOf(sigmas, s), state.tau);
+        const terms = combine([(s / prev) * Math.exp(-(state.tau ** 2) * state.h), state.corrected], correctorOrder, b);
+        if (state.tau > 0 && sNoise > 0 && state.noise) terms.push([1, state.noise]);
+        x = linearCombination(terms);
+        if (pece) {
+          pred = await model(x, level);
+          preds[preds.length - 1] = pred.denoised;
+        }
+      }
+      if (next === 0) return { x: pred.denoised, denoised: pred.denoised, corrected: pred.denoised, preds, tau: 0, h: 0 };
+      const tau = tauAt(next);
+      const lambdas = Array.from({ length: predictorOrder }, (_, j) => lambdaOf(sigmas, lv[i - predictorOrder + 1 + j]));
+      const lambdaS = lambdaOf(sigmas, s);
+      const lambdaT = lambdaOf(sigmas, next);
+      const b = stochasticAdamsCoeffs(next, lambdas, lambdaS, lambdaT, tau);
+      const h = lambdaT - lambdaS;
+      const terms = combine([(next / s) * Math.exp(-(tau ** 2) * h), x], predictorOrder, b);
+      let noise: Tensor | undefined;
+      if (tau > 0 && sNoise > 0) {
+        const z = ctx.noise!(x.dims);
+        noise = linearCombination([[next * Math.sqrt(-Math.expm1(-2 * tau * tau * h)) * sNoise, z]]);
+        terms.push([1, noise]);
+      }
+      return { x: linearCombination(terms), denoised: pred.denoised, corrected: x, preds, tau, h, noise };
+    },
+  };
+}
