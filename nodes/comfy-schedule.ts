@@ -4,7 +4,7 @@
  * noise_generator comfyui) and the matching solver, a run starts from ComfyUI's noise and takes its steps.
  */
 import { defineNode, NodeInputError } from './core/types.ts';
-import { COMFY_SAMPLER_NAMES, COMFY_SCHEDULERS, comfyModelSampling, comfyNeedsImageSize, comfySigmas, comfySnrOffset, samplerLevels } from './sampling/comfy-schedules.ts';
+import { COMFY_SAMPLER_NAMES, COMFY_SCHEDULERS, comfyDpmFastGrid, comfyModelSampling, comfyNeedsImageSize, comfySigmas, comfySnrOffset, samplerLevels } from './sampling/comfy-schedules.ts';
 import { sigmaSpace, timestepUnits } from './sampling/model-time.ts';
 import { imageSeqLenOfLatent } from './sampling/schedule-flow.ts';
 
@@ -54,7 +54,15 @@ export const ComfySchedule = defineNode({
     const levels = samplerLevels(ms, params.sampler, params.scheduler, params.steps, params.denoise);
     if (levels.length < 2) throw new NodeInputError('denoise 0 leaves no steps to take');
     const units = timestepUnits(model.modelIndex);
-    return { sigmas: comfySnrOffset(ms, params.sampler, comfySigmas(ms, levels, units, `ComfyUI ${params.scheduler}`), units) };
+    const sigmas = comfySigmas(ms, levels, units, `ComfyUI ${params.scheduler}`);
+    if (params.sampler === 'dpm_fast') {
+      try {
+        return { sigmas: comfyDpmFastGrid(ms, sigmas, units) };
+      } catch (e) {
+        throw new NodeInputError((e as Error).message);
+      }
+    }
+    return { sigmas: comfySnrOffset(ms, params.sampler, sigmas, units) };
   },
 });
 

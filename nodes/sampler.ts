@@ -374,7 +374,8 @@ export const Sampler = defineNode({
     const last = sigmas.sigmas[sigmas.sigmas.length - 1];
     // diffusers' Euler-family schedulers hold and return the VE sample; a schedule that ends above sigma 0
     // (final_sigmas_type sigma_min) therefore hands the pipeline x0 + sigma eps, not the VP sample.
-    const veOut = !inverting && endsSchedule && last > 0 && space === 'vp' && isEulerFamilyOrigin(full.origin);
+    // ComfyUI returns its VE sample too (a run ending above 0: dpm_fast, uni_pc's 0.001).
+    const veOut = !inverting && endsSchedule && last > 0 && space === 'vp' && (isEulerFamilyOrigin(full.origin) || full.offGridTimesteps === 'comfyui');
     const out = veOut ? result.x : params.record_trajectory ? trajectory.states[trajectory.states.length - 1] : toModel(result.x, last);
     if (!params.record_trajectory) {
       // Only the end point: the last level, the final state and its x0 prediction.

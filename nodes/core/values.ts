@@ -69,6 +69,8 @@ export interface Sigmas {
    * sampler builds it before moving a flow grid's first level off t = 1 (comfySnrOffset).
    */
   comfyNoiseRange?: readonly [number, number];
+  /** The order of each step, for solvers whose grid fixes it (ComfyUI's dpm_fast: 3, ..., 3 then 2, 1 or the remainder). */
+  stepOrders?: readonly number[];
 }
 
 /** Description of one ONNX input/output as reported by the runtime. */

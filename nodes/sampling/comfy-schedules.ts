@@ -85,6 +85,7 @@ export const COMFY_SAMPLERS: Readonly<Record<string, { solver: string; params: R
   gradient_estimation_cfg_pp: { solver: 'gradient_estimation_cfg_pp', params: {} },
   sa_solver: { solver: 'sa_solver', params: {} },
   sa_solver_pece: { solver: 'sa_solver_pece', params: {} },
+  dpm_fast: { solver: 'dpm_fast', params: {} },
   lms: { solver: 'lms', params: { lms_final_step: 'denoise' } },
   uni_pc: { solver: 'unipc', params: { unipc_order: '3', unipc_variant: 'bh1', unipc_form: 'data' } },
   uni_pc_bh2: { solver: 'unipc', params: { unipc_order: '3', unipc_variant: 'bh2', unipc_form: 'data' } },
@@ -413,6 +414,31 @@ export function comfySigmas(ms: ComfyModelSampling, levels: readonly number[], u
     initNoiseSigma: init,
     offGridTimesteps: 'comfyui',
   };
+}
+
+/** DPM-Solver-fast's step orders for a number of model calls (k-diffusion dpm_solver_fast). */
+export function dpmFastOrders(nfe: number): number[] {
+  const m = Math.floor(nfe / 3) + 1;
+  return nfe % 3 === 0 ? [...Array<number>(Math.max(m - 2, 0)).fill(3), 2, 1] : [...Array<number>(m - 1).fill(3), nfe % 3];
+}
+
+/**
+ * The grid ComfyUI's dpm_fast walks for a KSampler grid: it keeps only the ends (the last positive level, as
+ * it never steps onto 0) and the step count as its number of model calls, then takes floor(N / 3) + 1 steps
+ * uniform in t = -ln sigma (float32 torch.linspace) with the orders of dpmFastOrders. The run ends at that
+ * last level, as ComfyUI's does. VP models.
+ */
+export function comfyDpmFastGrid(ms: ComfyModelSampling, sig: Sigmas, units: TimestepUnits): Sigmas {
+  if (ms.space !== 'vp') throw new Error('dpm_fast: ComfyUI runs it with VE formulas; FlowStudio offers it for VP models only');
+  const levels = sig.sigmas;
+  const nfe = levels.length - 1;
+  const sMax = levels[0];
+  const sMin = levels[nfe] === 0 ? levels[nfe - 1] : levels[nfe];
+  if (!(sMin > 0 && sMax > 0)) throw new Error('dpm_fast: the grid needs positive first and last levels');
+  const orders = dpmFastOrders(nfe);
+  const ts = linspaceF32(f32(-f32(Math.log(f32(sMax)))), f32(-f32(Math.log(f32(sMin)))), orders.length + 1);
+  const fast = ts.map((t) => f32(Math.exp(f32(-t))));
+  return { ...sig, sigmas: fast, timesteps: fast.slice(0, -1).map(comfyTimestepOf(ms, units)), stepOrders: orders };
 }
 
 /**

@@ -56,6 +56,11 @@ export interface DpmSinglestepOptions extends ExpCommonOptions {
    * interpolation within the grid (solver.ts timestepForSigma).
    */
   timestepAt?: (level: number) => number;
+  /**
+   * 'official' placement only: each step's order from the grid's stepOrders (ComfyUI's dpm_fast grid); a
+   * grid without them gets order 3 but 2 and 1 on its last two steps. `order` caps them.
+   */
+  gridOrders?: boolean;
 }
 
 export interface DpmSinglestepState extends SolverState {
@@ -166,10 +171,10 @@ export function createDpmSinglestep(opts: DpmSinglestepOptions = {}): Solver<Dpm
     solverOutputs(await model(x, level), x, l, opts.thresholding);
   const pick = (o: SolverOutputs) => (form === 'data' ? o.data : o.noise);
 
-  async function officialStep(ctx: SolverContext, x: Tensor, s: ExpLevel, t: ExpLevel, first: SolverOutputs, model: DenoiseFn): Promise<Tensor> {
+  async function officialStep(ctx: SolverContext, x: Tensor, s: ExpLevel, t: ExpLevel, first: SolverOutputs, model: DenoiseFn, k: number): Promise<Tensor> {
     const space = ctx.sigmas.space;
     const h = t.lambda - s.lambda;
-    const ratios = order === 2 ? [0.5] : [1 / 3, 2 / 3];
+    const ratios = k === 2 ? [0.5] : [1 / 3, 2 / 3];
     const stages: ExpLevel[] = [];
     const m: Tensor[] = [pick(first)];
     for (const r of ratios) {
@@ -183,8 +188,15 @@ export function createDpmSinglestep(opts: DpmSinglestepOptions = {}): Solver<Dpm
     return singlestepUpdate({ form, solverType, x, s, t, stages, m });
   }
 
+  /** The order the grid asks of step i (gridOrders), else the solver's. */
+  const requested = (sigmas: Sigmas, i: number): number => {
+    if (!opts.gridOrders) return order;
+    const n = sigmas.timesteps.length;
+    const k = sigmas.stepOrders?.[i] ?? (i === n - 1 ? 1 : i === n - 2 ? 2 : 3);
+    return Math.min(Math.max(Math.trunc(k), 1), order);
+  };
   /** The official placement's order for a step: first order where its stages cannot be placed. */
-  const officialOrder = (s: ExpLevel, t: ExpLevel) => (isDegenerateStep(s, t) || t.lambda === s.lambda ? 1 : order);
+  const officialOrder = (s: ExpLevel, t: ExpLevel, k: number) => (isDegenerateStep(s, t) || t.lambda === s.lambda ? 1 : k);
 
   return {
     name: form === 'data' ? `dpmpp_${order}s` : `dpm_${order}s`,
@@ -192,7 +204,7 @@ export function createDpmSinglestep(opts: DpmSinglestepOptions = {}): Solver<Dpm
     modelCalls(sigmas) {
       if (placement !== 'official') return sigmas.timesteps.length;
       let calls = 0;
-      for (let i = 0; i < sigmas.timesteps.length; i++) calls += officialOrder(expLevel(sigmas.space, sigmas.sigmas[i]), expLevel(sigmas.space, sigmas.sigmas[i + 1]));
+      for (let i = 0; i < sigmas.timesteps.length; i++) calls += officialOrder(expLevel(sigmas.space, sigmas.sigmas[i]), expLevel(sigmas.space, sigmas.sigmas[i + 1]), requested(sigmas, i));
       return calls;
     },
     init(ctx, x) {
@@ -209,7 +221,8 @@ export function createDpmSinglestep(opts: DpmSinglestepOptions = {}): Solver<Dpm
       const t = expLevel(sigmas.space, sigmas.sigmas[i + 1]);
       const first = await convert(model, state.x, s, levelAt(sigmas, i));
       if (placement === 'official') {
-        const x = officialOrder(s, t) === 1 ? firstOrder(state.x, s, t, first) : await officialStep(ctx, state.x, s, t, first, model);
+        const k = officialOrder(s, t, requested(sigmas, i));
+        const x = k === 1 ? firstOrder(state.x, s, t, first) : await officialStep(ctx, state.x, s, t, first, model, k);
         return { ...state, x, denoised: first.data };
       }
       const { index } = scheduleIndex(sigmas, i, opts.scheduleSteps, opts.scheduleStart);

@@ -165,6 +165,7 @@ export const SOLVER_SCHEDULERS: Record<string, SchedulerClass> = {
   deis_tab: 'EulerDiscreteScheduler',
   gradient_estimation: 'EulerDiscreteScheduler',
   heunpp2: 'EulerDiscreteScheduler',
+  dpm_fast: 'EulerDiscreteScheduler',
   sa_solver: 'EulerDiscreteScheduler',
   sa_solver_pece: 'EulerDiscreteScheduler',
   euler_cfg_pp: 'EulerDiscreteScheduler',

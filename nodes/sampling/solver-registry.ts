@@ -11,6 +11,7 @@ import { createDdpmPosterior } from './ddpm-posterior.ts';
 import { createErSde } from './er-sde.ts';
 import { createSeeds } from './seeds.ts';
 import { createDpm2, createDpm2Ancestral } from './dpm2.ts';
+import { createDpmSinglestep } from './dpm-singlestep.ts';
 import { createDpmpp2sAncestral } from './dpmpp-2s-ancestral.ts';
 import { createDpmpp3mSde } from './dpmpp-3m-sde.ts';
 import { createDpmppSde } from './dpmpp-sde.ts';
@@ -314,6 +315,14 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
       ge_gamma: { kind: 'float', default: 2, min: 0, max: 10, label: 'Gradient estimation gamma', help: 'Weight of this step\'s derivative against the last one (1 = Euler; ComfyUI\'s default 2)' },
     },
   },
+  dpm_fast: {
+    noInversion: true,
+    description:
+      "DPM-Solver-fast (ComfyUI dpm_fast; Lu et al. 2022): singlestep DPM-Solver in its noise form with the stages at r = 1/2 or 1/3, 2/3 in lambda, orders 3, ..., 3 then 2, 1 or the remainder; Schedule (ComfyUI) gives its own grid (uniform in ln sigma between the KSampler grid's ends, as many model calls as its steps), which ends above 0 as ComfyUI's run does. VP models.",
+    create: () => createDpmSinglestep({ form: 'noise', placement: 'official', order: 3, solverType: 'midpoint', gridOrders: true }),
+    optionsFromConfig: () => ({}),
+    spaces: ['vp'],
+  },
   sa_solver: saSolverEntry(false),
   sa_solver_pece: saSolverEntry(true),
   // CFG++ (cfg-pp.ts): ComfyUI's *_cfg_pp samplers.
@@ -437,7 +446,7 @@ const EXP_SOLVERS: Record<string, SolverEntry> = Object.fromEntries(
   }),
 );
 
-const { ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, dpmpp_sde, dpmpp_3m_sde, er_sde, seeds_2, seeds_3, ddpm_posterior, consistency, ipndm, ipndm_v, res_multistep, res_multistep_ancestral, deis_tab, gradient_estimation, heunpp2, lms, euler_cfg_pp, euler_ancestral_cfg_pp, dpmpp_2m_cfg_pp, dpmpp_2s_ancestral_cfg_pp, res_multistep_cfg_pp, res_multistep_ancestral_cfg_pp, gradient_estimation_cfg_pp, sa_solver, sa_solver_pece, flow_euler, rf_solver, mrs, lcm, tcd } = BASE_SOLVERS;
+const { ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, dpmpp_sde, dpmpp_3m_sde, er_sde, seeds_2, seeds_3, ddpm_posterior, consistency, ipndm, ipndm_v, res_multistep, res_multistep_ancestral, deis_tab, gradient_estimation, heunpp2, lms, euler_cfg_pp, euler_ancestral_cfg_pp, dpmpp_2m_cfg_pp, dpmpp_2s_ancestral_cfg_pp, res_multistep_cfg_pp, res_multistep_ancestral_cfg_pp, gradient_estimation_cfg_pp, dpm_fast, sa_solver, sa_solver_pece, flow_euler, rf_solver, mrs, lcm, tcd } = BASE_SOLVERS;
 
 /** Every registered solver, in the order the Sampler lists them. */
 export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
@@ -471,6 +480,7 @@ export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
   tcd,
   consistency,
   ddpm_posterior,
+  dpm_fast,
   sa_solver,
   sa_solver_pece,
   euler_cfg_pp,

@@ -166,6 +166,10 @@ export function runCases(): RunCase[] {
     for (const scheduler of ['normal', 'karras'] as const) add('gaussian-vp', sampler, scheduler, 8);
     add('gaussian-vp-continuous', sampler, 'karras', 10, { batch: 2 });
   }
+  // dpm_fast: its own grid uniform in ln sigma between the KSampler grid's ends, orders 3, ..., 2, 1.
+  for (const [scheduler, steps] of [['normal', 10], ['karras', 12], ['karras', 11], ['exponential', 13]] as const) add('gaussian-vp', 'dpm_fast', scheduler, steps);
+  add('gaussian-vp-continuous', 'dpm_fast', 'karras', 20, { batch: 2 });
+  add('gaussian-vp', 'dpm_fast', 'normal', 12, { denoise: 0.6 });
   // SA-Solver: predictor-corrector in half-log-SNR, SDE noise between 20% and 80% of the schedule.
   for (const sampler of ['sa_solver', 'sa_solver_pece']) {
     for (const scheduler of ['normal', 'karras'] as const) add('gaussian-vp', sampler, scheduler, 12);
