@@ -4,7 +4,7 @@
  * noise_generator comfyui) and the matching solver, a run starts from ComfyUI's noise and takes its steps.
  */
 import { defineNode, NodeInputError } from './core/types.ts';
-import { COMFY_SAMPLER_NAMES, COMFY_SCHEDULERS, comfyDpmFastGrid, comfyModelSampling, comfyNeedsImageSize, comfySigmas, comfySnrOffset, samplerLevels } from './sampling/comfy-schedules.ts';
+import { COMFY_SAMPLER_NAMES, COMFY_SCHEDULERS, comfyDpmAdaptiveGrid, comfyDpmFastGrid, comfyModelSampling, comfyNeedsImageSize, comfySigmas, comfySnrOffset, samplerLevels } from './sampling/comfy-schedules.ts';
 import { sigmaSpace, timestepUnits } from './sampling/model-time.ts';
 import { imageSeqLenOfLatent } from './sampling/schedule-flow.ts';
 
@@ -55,9 +55,9 @@ export const ComfySchedule = defineNode({
     if (levels.length < 2) throw new NodeInputError('denoise 0 leaves no steps to take');
     const units = timestepUnits(model.modelIndex);
     const sigmas = comfySigmas(ms, levels, units, `ComfyUI ${params.scheduler}`);
-    if (params.sampler === 'dpm_fast') {
+    if (params.sampler === 'dpm_fast' || params.sampler === 'dpm_adaptive') {
       try {
-        return { sigmas: comfyDpmFastGrid(ms, sigmas, units) };
+        return { sigmas: params.sampler === 'dpm_fast' ? comfyDpmFastGrid(ms, sigmas, units) : comfyDpmAdaptiveGrid(ms, sigmas) };
       } catch (e) {
         throw new NodeInputError((e as Error).message);
       }

@@ -50,6 +50,12 @@ const LEVEL_RTOL = 2e-6;
  */
 const RUN_TOL = 3e-5;
 const UNIPC_TOL = 1e-4;
+/**
+ * dpm_adaptive sizes its steps from the gap between two results that agree to a few float32 ulps on its
+ * first, tiny steps: that gap is rounding noise (13% apart between ComfyUI and us on the first step here, as
+ * between two torch builds), so the step sizes, and the result, drift by up to about 1e-3.
+ */
+const ADAPTIVE_TOL = 2e-3;
 
 const grids = gridCases();
 const runs = runCases();
@@ -98,16 +104,18 @@ describe('ComfyUI runs: Schedule (ComfyUI) -> Sampler (noise_generator comfyui) 
     expect(summary.status).toBe('finished');
     // The same levels as KSampler walked, and as many model calls.
     const sigmas = result!.outputs.get('schedule')!.sigmas as { sigmas: number[]; space: string };
-    if (c.sampler === 'dpm_fast') {
-      // dpm_fast walks its own grid between KSampler's first and last positive level, with as many calls as steps.
+    const ownGrid = c.sampler === 'dpm_fast' || c.sampler === 'dpm_adaptive';
+    if (ownGrid) {
+      // dpm_fast walks its own grid between KSampler's first and last positive level, with as many calls as
+      // steps; dpm_adaptive integrates that range as one step.
       const ends = [ref.sigmas[0], ref.sigmas[ref.sigmas.length - 1] || ref.sigmas[ref.sigmas.length - 2]];
-      expect(sigmas.sigmas.length).toBe(dpmFastOrders(ref.sigmas.length - 1).length + 1);
+      expect(sigmas.sigmas.length).toBe(c.sampler === 'dpm_fast' ? dpmFastOrders(ref.sigmas.length - 1).length + 1 : 2);
       for (const [ours, theirs] of [[sigmas.sigmas[0], ends[0]], [sigmas.sigmas[sigmas.sigmas.length - 1], ends[1]]]) expect(Math.abs(ours - theirs)).toBeLessThanOrEqual(1e-6 * theirs);
     } else expect(sigmas.sigmas.length).toBe(ref.sigmas.length);
     // KSampler's levels; the SDE samplers then move a flow grid's t = 1 to percent_to_sigma(1e-4) inside.
     const moved = sigmas.space === 'flow' && COMFY_SNR_OFFSET_SAMPLERS.includes(c.sampler) && ref.sigmas[0] >= 1;
     if (moved) expect(sigmas.sigmas[0]).toBeLessThan(1);
-    if (c.sampler !== 'dpm_fast') {
+    if (!ownGrid) {
       sigmas.sigmas.forEach((s, k) => {
         if (k > 0 || !moved) expect(Math.abs(s - ref.sigmas[k])).toBeLessThanOrEqual(LEVEL_RTOL * Math.abs(ref.sigmas[k]) + 1e-12);
       });
@@ -115,7 +123,7 @@ describe('ComfyUI runs: Schedule (ComfyUI) -> Sampler (noise_generator comfyui) 
     expect((await engine.pool.stats()).runs - before.runs).toBe(ref.calls);
     const latent = result!.outputs.get('sampler')!.latent as { dims: readonly number[]; data: Float32Array };
     expect([...latent.dims]).toEqual(ref.shape);
-    expect(relL2(latent.data, refData.subarray(ref.offset, ref.offset + latent.data.length))).toBeLessThan(c.sampler.startsWith('uni_pc') ? UNIPC_TOL : RUN_TOL);
+    expect(relL2(latent.data, refData.subarray(ref.offset, ref.offset + latent.data.length))).toBeLessThan(c.sampler.startsWith('uni_pc') ? UNIPC_TOL : c.sampler === 'dpm_adaptive' ? ADAPTIVE_TOL : RUN_TOL);
   });
 
   it.each([

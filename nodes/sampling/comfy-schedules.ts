@@ -86,6 +86,7 @@ export const COMFY_SAMPLERS: Readonly<Record<string, { solver: string; params: R
   sa_solver: { solver: 'sa_solver', params: {} },
   sa_solver_pece: { solver: 'sa_solver_pece', params: {} },
   dpm_fast: { solver: 'dpm_fast', params: {} },
+  dpm_adaptive: { solver: 'dpm_adaptive', params: {} },
   lms: { solver: 'lms', params: { lms_final_step: 'denoise' } },
   uni_pc: { solver: 'unipc', params: { unipc_order: '3', unipc_variant: 'bh1', unipc_form: 'data' } },
   uni_pc_bh2: { solver: 'unipc', params: { unipc_order: '3', unipc_variant: 'bh2', unipc_form: 'data' } },
@@ -439,6 +440,19 @@ export function comfyDpmFastGrid(ms: ComfyModelSampling, sig: Sigmas, units: Tim
   const ts = linspaceF32(f32(-f32(Math.log(f32(sMax)))), f32(-f32(Math.log(f32(sMin)))), orders.length + 1);
   const fast = ts.map((t) => f32(Math.exp(f32(-t))));
   return { ...sig, sigmas: fast, timesteps: fast.slice(0, -1).map(comfyTimestepOf(ms, units)), stepOrders: orders };
+}
+
+/**
+ * The grid ComfyUI's dpm_adaptive integrates for a KSampler grid: one step from its first level to its last
+ * positive one (the run ends there); the solver picks its own steps inside. VP models.
+ */
+export function comfyDpmAdaptiveGrid(ms: ComfyModelSampling, sig: Sigmas): Sigmas {
+  if (ms.space !== 'vp') throw new Error('dpm_adaptive: ComfyUI runs it with VE formulas; FlowStudio offers it for VP models only');
+  const levels = sig.sigmas;
+  const n = levels.length - 1;
+  const sMin = levels[n] === 0 ? levels[n - 1] : levels[n];
+  if (!(sMin > 0 && levels[0] > sMin)) throw new Error('dpm_adaptive: the grid needs a positive last level below its first');
+  return { ...sig, sigmas: [levels[0], sMin], timesteps: sig.timesteps.slice(0, 1) };
 }
 
 /**

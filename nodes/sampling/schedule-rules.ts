@@ -166,6 +166,7 @@ export const SOLVER_SCHEDULERS: Record<string, SchedulerClass> = {
   gradient_estimation: 'EulerDiscreteScheduler',
   heunpp2: 'EulerDiscreteScheduler',
   dpm_fast: 'EulerDiscreteScheduler',
+  dpm_adaptive: 'EulerDiscreteScheduler',
   sa_solver: 'EulerDiscreteScheduler',
   sa_solver_pece: 'EulerDiscreteScheduler',
   euler_cfg_pp: 'EulerDiscreteScheduler',

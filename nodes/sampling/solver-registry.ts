@@ -11,6 +11,7 @@ import { createDdpmPosterior } from './ddpm-posterior.ts';
 import { createErSde } from './er-sde.ts';
 import { createSeeds } from './seeds.ts';
 import { createDpm2, createDpm2Ancestral } from './dpm2.ts';
+import { createDpmAdaptive } from './dpm-adaptive.ts';
 import { createDpmSinglestep } from './dpm-singlestep.ts';
 import { createDpmpp2sAncestral } from './dpmpp-2s-ancestral.ts';
 import { createDpmpp3mSde } from './dpmpp-3m-sde.ts';
@@ -323,6 +324,14 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     optionsFromConfig: () => ({}),
     spaces: ['vp'],
   },
+  dpm_adaptive: {
+    noInversion: true,
+    description:
+      "DPM-Solver-23 with adaptive step size (ComfyUI dpm_adaptive): each grid step integrated in steps a PID controller sizes from the gap between a second- and a third-order result (rtol 0.05, atol 0.0078), three model calls per attempt; Schedule (ComfyUI) gives it ComfyUI's one step, from the top level to the last positive one. VP models.",
+    create: () => createDpmAdaptive(),
+    optionsFromConfig: () => ({}),
+    spaces: ['vp'],
+  },
   sa_solver: saSolverEntry(false),
   sa_solver_pece: saSolverEntry(true),
   // CFG++ (cfg-pp.ts): ComfyUI's *_cfg_pp samplers.
@@ -446,7 +455,7 @@ const EXP_SOLVERS: Record<string, SolverEntry> = Object.fromEntries(
   }),
 );
 
-const { ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, dpmpp_sde, dpmpp_3m_sde, er_sde, seeds_2, seeds_3, ddpm_posterior, consistency, ipndm, ipndm_v, res_multistep, res_multistep_ancestral, deis_tab, gradient_estimation, heunpp2, lms, euler_cfg_pp, euler_ancestral_cfg_pp, dpmpp_2m_cfg_pp, dpmpp_2s_ancestral_cfg_pp, res_multistep_cfg_pp, res_multistep_ancestral_cfg_pp, gradient_estimation_cfg_pp, dpm_fast, sa_solver, sa_solver_pece, flow_euler, rf_solver, mrs, lcm, tcd } = BASE_SOLVERS;
+const { ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, dpmpp_sde, dpmpp_3m_sde, er_sde, seeds_2, seeds_3, ddpm_posterior, consistency, ipndm, ipndm_v, res_multistep, res_multistep_ancestral, deis_tab, gradient_estimation, heunpp2, lms, euler_cfg_pp, euler_ancestral_cfg_pp, dpmpp_2m_cfg_pp, dpmpp_2s_ancestral_cfg_pp, res_multistep_cfg_pp, res_multistep_ancestral_cfg_pp, gradient_estimation_cfg_pp, dpm_fast, dpm_adaptive, sa_solver, sa_solver_pece, flow_euler, rf_solver, mrs, lcm, tcd } = BASE_SOLVERS;
 
 /** Every registered solver, in the order the Sampler lists them. */
 export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
@@ -481,6 +490,7 @@ export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
   consistency,
   ddpm_posterior,
   dpm_fast,
+  dpm_adaptive,
   sa_solver,
   sa_solver_pece,
   euler_cfg_pp,

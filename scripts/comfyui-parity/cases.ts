@@ -170,6 +170,10 @@ export function runCases(): RunCase[] {
   for (const [scheduler, steps] of [['normal', 10], ['karras', 12], ['karras', 11], ['exponential', 13]] as const) add('gaussian-vp', 'dpm_fast', scheduler, steps);
   add('gaussian-vp-continuous', 'dpm_fast', 'karras', 20, { batch: 2 });
   add('gaussian-vp', 'dpm_fast', 'normal', 12, { denoise: 0.6 });
+  // dpm_adaptive: ComfyUI's one step integrated with PID-controlled step sizes (its step count only sets the ends).
+  for (const scheduler of ['normal', 'karras'] as const) add('gaussian-vp', 'dpm_adaptive', scheduler, 10);
+  add('gaussian-vp-continuous', 'dpm_adaptive', 'karras', 20, { batch: 2 });
+  add('gaussian-vp', 'dpm_adaptive', 'exponential', 10, { denoise: 0.6 });
   // SA-Solver: predictor-corrector in half-log-SNR, SDE noise between 20% and 80% of the schedule.
   for (const sampler of ['sa_solver', 'sa_solver_pece']) {
     for (const scheduler of ['normal', 'karras'] as const) add('gaussian-vp', sampler, scheduler, 12);

@@ -1,0 +1,162 @@
+/**
+ * DPM-Solver-23 / -12 with adaptive step size (Lu et al. 2022; k-diffusion dpm_solver_adaptive, ComfyUI's
+ * dpm_adaptive), in t = -ln sigma on VP grids (VE variables, noise form). Each attempt from s with step h
+ * takes a lower- and a higher-order singlestep (order 3: DPM-Solver-2 with r1 = 1/3 and DPM-Solver-3 with
+ * r1 = 1/3, r2 = 2/3, sharing their first two model calls; order 2: DPM-Solver-1 and -2), measures
+ *   error = || (x_low - x_high) / max(atol, rtol max(|x_low|, |x_prev|)) || / sqrt(numel)
+ * and lets a PID controller (k-diffusion's PIDStepSizeController, default an I controller) accept the high
+ * order result and resize h. Every attempt costs its model calls, accepted or not. s and t are float32
+ * values as k-diffusion's tensors hold them.
+ *
+ * Each grid step is integrated this way, the controller's state carried from step to step: Schedule
+ * (ComfyUI) gives dpm_adaptive the one step ComfyUI integrates (from the KSampler grid's first level to its
+ * last positive one; the run ends there, above 0). A step onto sigma 0 returns the x0 prediction.
+ */
+import type { Tensor } from '../core/tensor.ts';
+import { linearCombination } from './ops.ts';
+import { checkSigmas, hasUpwardStep, offGridLevel, type DenoiseFn, type Solver, type SolverContext, type SolverState } from './solver.ts';
+
+export interface DpmAdaptiveOptions {
+  order?: 2 | 3;
+  rtol?: number;
+  atol?: number;
+  hInit?: number;
+  pcoeff?: number;
+  icoeff?: number;
+  dcoeff?: number;
+  acceptSafety?: number;
+}
+
+const f32 = Math.fround;
+
+/** k-diffusion's PIDStepSizeController. */
+class PidStepSize {
+  private readonly b1: number;
+  private readonly b2: number;
+  private readonly b3: number;
+  private errs: number[] = [];
+
+  constructor(
+    public h: number,
+    pcoeff: number,
+    icoeff: number,
+    dcoeff: number,
+    order: number,
+    private readonly acceptSafety: number,
+    private readonly eps = 1e-8,
+  ) {
+    this.b1 = (pcoeff + icoeff + dcoeff) / order;
+    this.b2 = -(pcoeff + 2 * dcoeff) / order;
+    this.b3 = dcoeff / order;
+  }
+
+  /** Takes an attempt's error: whether to accept it; resizes h either way. */
+  propose(error: number): boolean {
+    const inv = 1 / (error + this.eps);
+    if (this.errs.length === 0) this.errs = [inv, inv, inv];
+    this.errs[0] = inv;
+    const factor = 1 + Math.atan(this.errs[0] ** this.b1 * this.errs[1] ** this.b2 * this.errs[2] ** this.b3 - 1);
+    const accept = factor >= this.acceptSafety;
+    if (accept) {
+      this.errs[2] = this.errs[1];
+      this.errs[1] = this.errs[0];
+    }
+    this.h *= factor;
+    return accept;
+  }
+}
+
+interface DpmAdaptiveState extends SolverState {
+  pid: PidStepSize;
+  /** The previous accepted low-order result (the error's scale). */
+  xPrev: Tensor;
+}
+
+const sigmaOf = (t: number) => f32(Math.exp(f32(-t)));
+const tOf = (sigma: number) => f32(-f32(Math.log(f32(sigma))));
+
+export function createDpmAdaptive(opts: DpmAdaptiveOptions = {}): Solver<DpmAdaptiveState> {
+  const order = opts.order ?? 3;
+  const rtol = opts.rtol ?? 0.05;
+  const atol = opts.atol ?? 0.0078;
+  if (order !== 2 && order !== 3) throw new Error(`DPM-Solver adaptive: order must be 2 or 3, got ${order}`);
+  if (!(rtol > 0 && atol > 0)) throw new Error('DPM-Solver adaptive: rtol and atol must be positive');
+  return {
+    name: 'dpm_adaptive',
+    nfePerStep: order,
+    init(ctx, x): DpmAdaptiveState {
+      checkSigmas(ctx.sigmas);
+      if (ctx.sigmas.space !== 'vp') throw new Error('dpm_adaptive runs on VP models (ComfyUI takes its steps in -ln sigma)');
+      if (hasUpwardStep(ctx.sigmas)) throw new Error('dpm_adaptive cannot walk a grid upwards (inversion)');
+      const pid = new PidStepSize(Math.abs(opts.hInit ?? 0.05), opts.pcoeff ?? 0, opts.icoeff ?? 1, opts.dcoeff ?? 0, order, opts.acceptSafety ?? 0.81);
+      return { x, pid, xPrev: x };
+    },
+    async step(ctx, state, i, model) {
+      const from = ctx.sigmas.sigmas[i];
+      const to = ctx.sigmas.sigmas[i + 1];
+      if (to === 0) {
+        const pred = await model(state.x, offGridLevel(ctx, from));
+        return { ...state, x: pred.denoised, denoised: pred.denoised };
+      }
+      const tEnd = tOf(to);
+      let s = tOf(from);
+      let { x, xPrev } = state;
+      let denoised: Tensor | undefined;
+      while (s < f32(tEnd - 1e-5)) {
+        const t = Math.min(tEnd, f32(s + state.pid.h));
+        const attempt = await attemptStep(ctx, model, x, s, t, order);
+        denoised = attempt.denoised;
+        const error = scaledError(attempt.low, attempt.high, xPrev, rtol, atol);
+        if (state.pid.propose(error)) {
+          xPrev = attempt.low;
+          x = attempt.high;
+          s = t;
+        }
+      }
+      return { ...state, x, xPrev, denoised };
+    },
+  };
+}
+
+/** One attempt from s to t: the lower- and higher-order results (k-diffusion's eps cache shares their calls). */
+async function attemptStep(ctx: SolverContext, model: DenoiseFn, x: Tensor, s: number, t: number, order: 2 | 3): Promise<{ low: Tensor; high: Tensor; denoised: Tensor }> {
+  const eps = async (u: Tensor, at: number) => (await model(u, offGridLevel(ctx, sigmaOf(at)))).eps;
+  const h = f32(t - s);
+  const sigT = sigmaOf(t);
+  const first = await model(x, offGridLevel(ctx, sigmaOf(s)));
+  const e0 = first.eps;
+  // x - sigma(t) expm1(h) eps: the first-order part every update shares.
+  const base: [number, Tensor][] = [
+    [1, x],
+    [-sigT * Math.expm1(h), e0],
+  ];
+  const stage = (r: number, extra: [number, Tensor][] = []) => {
+    const sig = sigmaOf(f32(s + f32(r * h)));
+    return linearCombination([[1, x], [-sig * Math.expm1(r * h), e0], ...extra]);
+  };
+  const r1 = order === 3 ? 1 / 3 : 1 / 2;
+  const s1 = f32(s + f32(r1 * h));
+  const e1 = await eps(stage(r1), s1);
+  // DPM-Solver-2 with stage r1: - sigma(t) / (2 r1) expm1(h) (eps_r1 - eps).
+  const c2 = (-sigT / (2 * r1)) * Math.expm1(h);
+  const second = linearCombination([...base, [c2, e1], [-c2, e0]]);
+  if (order === 2) return { low: linearCombination(base), high: second, denoised: first.denoised };
+  const r2 = 2 / 3;
+  const s2 = f32(s + f32(r2 * h));
+  const sig2 = sigmaOf(s2);
+  const k = sig2 * (r2 / r1) * (Math.expm1(r2 * h) / (r2 * h) - 1);
+  const e2 = await eps(stage(r2, [[-k, e1], [k, e0]]), s2);
+  const c3 = (-sigT / r2) * (Math.expm1(h) / h - 1);
+  return { low: second, high: linearCombination([...base, [c3, e2], [-c3, e0]]), denoised: first.denoised };
+}
+
+/** || (low - high) / max(atol, rtol max(|low|, |prev|)) || / sqrt(numel). */
+function scaledError(low: Tensor, high: Tensor, prev: Tensor, rtol: number, atol: number): number {
+  let sum = 0;
+  for (let k = 0; k < low.size; k++) {
+    const delta = Math.max(atol, rtol * Math.max(Math.abs(low.data[k]), Math.abs(prev.data[k])));
+    const d = (low.data[k] - high.data[k]) / delta;
+    sum += d * d;
+  }
+  return Math.sqrt(sum) / Math.sqrt(low.size);
+}

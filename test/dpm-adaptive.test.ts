@@ -1,0 +1,56 @@
+/**
+ * DPM-Solver-23 with adaptive steps (ComfyUI dpm_adaptive): tighter tolerances buy accuracy with model calls,
+ * and the result approaches the exact PF-ODE solution on Gaussian data. Whole runs against ComfyUI are in
+ * test/comfyui-parity.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import { Tensor } from '../nodes/core/tensor.ts';
+import type { Sigmas } from '../nodes/core/values.ts';
+import { createDpmAdaptive, type DpmAdaptiveOptions } from '../nodes/sampling/dpm-adaptive.ts';
+import { createGaussianParams, denoisedVE, seededNormals, transportExact } from '../nodes/sampling/gaussian.ts';
+import { runSampler } from '../nodes/sampling/sampler-loop.ts';
+import type { DenoiseFn } from '../nodes/sampling/solver.ts';
+import { relL2 } from './sampling-fake-model.ts';
+
+describe('DPM-Solver adaptive', () => {
+  const p = createGaussianParams({ dims: [2, 4, 4], seed: 13 });
+  const model: DenoiseFn = async (x, level) => {
+    const s = level.sigma;
+    const d = new Tensor(x.dims, Float32Array.from(denoisedVE(p, Float64Array.from(x.data), s)));
+    const eps = new Tensor(x.dims, x.data.map((v, k) => (v - d.data[k]) / s));
+    return { denoised: d, eps, derivative: eps };
+  };
+  const GRID: Sigmas = { space: 'vp', sigmas: [14.6, 0.03], timesteps: [999] };
+
+  async function run(opts: DpmAdaptiveOptions, sigmas = GRID) {
+    const x = new Tensor([1, 2, 4, 4], Float32Array.from(seededNormals(32, 6), (v) => 14.6 * v));
+    const out = await runSampler({ solver: createDpmAdaptive(opts), sigmas, x, model });
+    const last = sigmas.sigmas[sigmas.sigmas.length - 1];
+    return { out, error: relL2(out.x.data, transportExact(p, Float64Array.from(x.data), 1, 14.6, 1, last)) };
+  }
+
+  it('tighter tolerances: more model calls, a smaller error; each attempt costs its order in calls', async () => {
+    const loose = await run({});
+    const tight = await run({ rtol: 0.005, atol: 0.00078 });
+    expect(loose.error).toBeLessThan(0.05);
+    expect(tight.error).toBeLessThan(loose.error * 0.75);
+    expect(tight.out.modelCalls).toBeGreaterThan(loose.out.modelCalls);
+    expect(loose.out.modelCalls % 3).toBe(0);
+    const second = await run({ order: 2 });
+    expect(second.out.modelCalls % 2).toBe(0);
+    expect(second.error).toBeLessThan(0.05);
+  });
+
+  it('a grid ending at 0: the step onto 0 returns the x0 prediction', async () => {
+    const sigmas: Sigmas = { space: 'vp', sigmas: [14.6, 0.03, 0], timesteps: [999, 1] };
+    const { out } = await run({}, sigmas);
+    const atLast = (await run({})).out.x;
+    const d = await model(atLast, { sigma: 0.03, timestep: 1 });
+    expect(relL2(out.x.data, d.denoised.data)).toBeLessThan(1e-6);
+  });
+
+  it('refuses bad options', () => {
+    expect(() => createDpmAdaptive({ order: 4 as 3 })).toThrow(/order/);
+    expect(() => createDpmAdaptive({ rtol: 0 })).toThrow(/rtol/);
+  });
+});
