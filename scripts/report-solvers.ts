@@ -116,7 +116,7 @@ function runnable(model: ReportModel, solvers: readonly string[]): string[] {
   // The CFG++ solvers need CFG's unconditional side, which these unconditional models have none of.
   return solvers.filter((s) => {
     const e = SOLVERS[s];
-    return e !== undefined && !e.needsUncond && (!e.spaces || e.spaces.includes(space));
+    return e !== undefined && !e.needsUncond && !e.adaptiveSteps && (!e.spaces || e.spaces.includes(space));
   });
 }
 
@@ -308,6 +308,7 @@ export async function generateSolverReport(config: ReportConfig): Promise<Report
     'which end above sigma 0, so the error is the solvers\' own and not the final jump to clean data. The CFG++ solvers',
     '(`*_cfg_pp`) are left out: they step along CFG\'s unconditional prediction, which these unconditional models lack.',
     'sa_solver and sa_solver_pece run in their ODE form here (no SDE interval: the Sampler gives them one from the model\'s schedule).',
+    'dpm_adaptive is left out: its model calls follow its error tolerance, not an NFE budget.',
     stochastic ? '\n\\* stochastic solver (seeded): the error is its sample\'s distance from the ODE solution, not a convergence measure.' : '',
     '',
     ...sections.map((s) => `${s}\n`),

@@ -61,6 +61,8 @@ export interface SolverEntry<O = unknown> {
   noInversion?: boolean;
   /** It reads the unconditional prediction of CFG (the CFG++ solvers): CFG runs both sides even at scale 1. */
   needsUncond?: boolean;
+  /** It chooses its own steps inside a grid step (dpm_adaptive): its model calls follow its tolerance, not the grid. */
+  adaptiveSteps?: boolean;
 }
 
 function num(p: SolverParams, name: string, fallback: number): number {
@@ -326,6 +328,7 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
   },
   dpm_adaptive: {
     noInversion: true,
+    adaptiveSteps: true,
     description:
       "DPM-Solver-23 with adaptive step size (ComfyUI dpm_adaptive): each grid step integrated in steps a PID controller sizes from the gap between a second- and a third-order result (rtol 0.05, atol 0.0078), three model calls per attempt; Schedule (ComfyUI) gives it ComfyUI's one step, from the top level to the last positive one. VP models.",
     create: () => createDpmAdaptive(),
