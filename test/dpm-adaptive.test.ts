@@ -7,19 +7,13 @@ import { describe, expect, it } from 'vitest';
 import { Tensor } from '../nodes/core/tensor.ts';
 import type { Sigmas } from '../nodes/core/values.ts';
 import { createDpmAdaptive, type DpmAdaptiveOptions } from '../nodes/sampling/dpm-adaptive.ts';
-import { createGaussianParams, denoisedVE, seededNormals, transportExact } from '../nodes/sampling/gaussian.ts';
+import { createGaussianParams, seededNormals, transportExact } from '../nodes/sampling/gaussian.ts';
 import { runSampler } from '../nodes/sampling/sampler-loop.ts';
-import type { DenoiseFn } from '../nodes/sampling/solver.ts';
-import { relL2 } from './sampling-fake-model.ts';
+import { exactVeDenoiseFn, relL2 } from './sampling-fake-model.ts';
 
 describe('DPM-Solver adaptive', () => {
   const p = createGaussianParams({ dims: [2, 4, 4], seed: 13 });
-  const model: DenoiseFn = async (x, level) => {
-    const s = level.sigma;
-    const d = new Tensor(x.dims, Float32Array.from(denoisedVE(p, Float64Array.from(x.data), s)));
-    const eps = new Tensor(x.dims, x.data.map((v, k) => (v - d.data[k]) / s));
-    return { denoised: d, eps, derivative: eps };
-  };
+  const model = exactVeDenoiseFn(p);
   const GRID: Sigmas = { space: 'vp', sigmas: [14.6, 0.03], timesteps: [999] };
 
   async function run(opts: DpmAdaptiveOptions, sigmas = GRID) {

@@ -6,11 +6,11 @@ import { describe, expect, it } from 'vitest';
 import { Tensor } from '../nodes/core/tensor.ts';
 import type { Sigmas } from '../nodes/core/values.ts';
 import { dpmFastOrders } from '../nodes/sampling/comfy-schedules.ts';
-import { createGaussianParams, denoisedVE, seededNormals, transportExact } from '../nodes/sampling/gaussian.ts';
+import { createGaussianParams, seededNormals, transportExact } from '../nodes/sampling/gaussian.ts';
 import { runSampler } from '../nodes/sampling/sampler-loop.ts';
 import { createSolver } from '../nodes/sampling/solver-registry.ts';
-import { solverModelCalls, type DenoiseFn } from '../nodes/sampling/solver.ts';
-import { relL2 } from './sampling-fake-model.ts';
+import { solverModelCalls } from '../nodes/sampling/solver.ts';
+import { exactVeDenoiseFn, relL2 } from './sampling-fake-model.ts';
 
 describe('DPM-Solver-fast', () => {
   it('orders: 3s, then 2, 1 or the remainder, summing to the model calls', () => {
@@ -21,12 +21,7 @@ describe('DPM-Solver-fast', () => {
   });
 
   const p = createGaussianParams({ dims: [2, 4, 4], seed: 12 });
-  const model: DenoiseFn = async (x, level) => {
-    const s = level.sigma;
-    const d = new Tensor(x.dims, Float32Array.from(denoisedVE(p, Float64Array.from(x.data), s)));
-    const eps = new Tensor(x.dims, x.data.map((v, k) => (v - d.data[k]) / s));
-    return { denoised: d, eps, derivative: eps };
-  };
+  const model = exactVeDenoiseFn(p);
   /** ComfyUI's dpm_fast grid for `nfe` calls between 14.6 and 0.03. */
   const grid = (nfe: number): Sigmas => {
     const orders = dpmFastOrders(nfe);

@@ -6,11 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import { Tensor } from '../nodes/core/tensor.ts';
 import type { Sigmas } from '../nodes/core/values.ts';
-import { createGaussianParams, denoisedVE, seededNormals, transportExact } from '../nodes/sampling/gaussian.ts';
+import { createGaussianParams, seededNormals, transportExact } from '../nodes/sampling/gaussian.ts';
 import { createSaSolver, stochasticAdamsCoeffs } from '../nodes/sampling/sa-solver.ts';
 import { runSampler } from '../nodes/sampling/sampler-loop.ts';
-import type { DenoiseFn } from '../nodes/sampling/solver.ts';
-import { relL2 } from './sampling-fake-model.ts';
+import { exactVeDenoiseFn, relL2 } from './sampling-fake-model.ts';
 
 /** alpha_t (1 + tau^2) * integral over [ls, lt] of e^{(1 + tau^2)(x - lt)} f(x) dx, by composite Simpson. */
 function weightedIntegral(f: (x: number) => number, ls: number, lt: number, tau: number, alphaT: number): number {
@@ -54,12 +53,7 @@ describe('SA-Solver coefficients', () => {
 describe('SA-Solver as an ODE solver (no SDE interval)', () => {
   const p = createGaussianParams({ dims: [2, 4, 4], seed: 11 });
   const DIMS = [1, 2, 4, 4];
-  const model: DenoiseFn = async (x, level) => {
-    const s = level.sigma;
-    const d = new Tensor(x.dims, Float32Array.from(denoisedVE(p, Float64Array.from(x.data), s)));
-    const eps = new Tensor(x.dims, x.data.map((v, k) => (v - d.data[k]) / s));
-    return { denoised: d, eps, derivative: eps };
-  };
+  const model = exactVeDenoiseFn(p);
   /** Levels uniform in lambda from 14.6 to 0.03 (the grid ends above 0: the solver's own error). */
   const grid = (n: number): Sigmas => {
     const levels = Array.from({ length: n + 1 }, (_, i) => Math.exp(Math.log(14.6) + (i / n) * (Math.log(0.03) - Math.log(14.6))));

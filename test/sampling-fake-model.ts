@@ -7,7 +7,8 @@
 import { Tensor } from '../nodes/core/tensor.ts';
 import type { ModelFeed, ModelHandle, SchedulerConfig, TensorInfo } from '../nodes/core/values.ts';
 import { alphasCumprod, betasFromConfig } from '../nodes/sampling/betas.ts';
-import { denoisedVP, epsVP, velocityRF, type GaussianParams } from '../nodes/sampling/gaussian.ts';
+import { denoisedVE, denoisedVP, epsVP, velocityRF, type GaussianParams } from '../nodes/sampling/gaussian.ts';
+import type { DenoiseFn } from '../nodes/sampling/solver.ts';
 
 export const SD_VP_DDIM: SchedulerConfig = {
   _class_name: 'DDIMScheduler',
@@ -175,4 +176,14 @@ export function logLogSlope(steps: readonly number[], errors: readonly number[])
     den += (xs[i] - mx) ** 2;
   }
   return num / den;
+}
+
+/** A DenoiseFn of the exact x0 of Gaussian data `p` in VE variables (no network, no timestep): pure-math solver tests. */
+export function exactVeDenoiseFn(p: GaussianParams): DenoiseFn {
+  return async (x, level) => {
+    const s = level.sigma;
+    const d = new Tensor(x.dims, Float32Array.from(denoisedVE(p, Float64Array.from(x.data), s)));
+    const eps = new Tensor(x.dims, x.data.map((v, k) => (v - d.data[k]) / s));
+    return { denoised: d, eps, derivative: eps };
+  };
 }
