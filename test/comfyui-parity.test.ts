@@ -15,7 +15,8 @@ import type { Engine } from '../electron/engine/engine.ts';
 import { readGraphFile } from '../electron/engine/graph/io.ts';
 import { ensureEmbeddedModel } from '../electron/engine/models/embedded.ts';
 import { EXAMPLES_DIR } from '../electron/engine/paths.ts';
-import { COMFY_SNR_OFFSET_SAMPLERS, comfyModelSampling, comfySigmas, dpmFastOrders, kSamplerLevels } from '../nodes/sampling/comfy-schedules.ts';
+import { COMFY_SAMPLER_NAMES, COMFY_SAMPLERS, COMFY_SNR_OFFSET_SAMPLERS, comfyModelSampling, comfySigmas, dpmFastOrders, kSamplerLevels } from '../nodes/sampling/comfy-schedules.ts';
+import { SOLVERS } from '../nodes/sampling/solver-registry.ts';
 import { gridCases, runCases } from '../scripts/comfyui-parity/cases.ts';
 import { prepareComfyDir, runEntry, type TwinConditioning } from '../scripts/comfyui-parity/setup.ts';
 import { createTestEngine, tempDir, testCacheDir } from './helpers/engine.ts';
@@ -82,6 +83,25 @@ describe(`ComfyUI grids (${meta.comfyui_commit.slice(0, 7)}): KSampler levels an
     const sig = comfySigmas(ms, levels, 'scheduler', c.id);
     if (c.space === 'vp') expect(sig.timesteps).toEqual(ref.timesteps);
     else sig.timesteps.forEach((t, k) => expect(Math.abs(t - ref.timesteps[k])).toBeLessThan(1e-6 * 1000));
+  });
+});
+
+/** comfy/samplers.py SAMPLER_NAMES at the commit the references come from (KSAMPLER_NAMES + ddim, uni_pc, uni_pc_bh2). */
+const COMFY_SAMPLER_LIST = [
+  'euler', 'euler_cfg_pp', 'euler_ancestral', 'euler_ancestral_cfg_pp', 'heun', 'heunpp2', 'dpm_2', 'dpm_2_ancestral', 'lms', 'dpm_fast',
+  'dpm_adaptive', 'dpmpp_2s_ancestral', 'dpmpp_2s_ancestral_cfg_pp', 'dpmpp_sde', 'dpmpp_sde_gpu', 'dpmpp_2m', 'dpmpp_2m_cfg_pp',
+  'dpmpp_2m_sde', 'dpmpp_2m_sde_gpu', 'dpmpp_2m_sde_heun', 'dpmpp_2m_sde_heun_gpu', 'dpmpp_3m_sde', 'dpmpp_3m_sde_gpu', 'ddpm', 'lcm',
+  'ipndm', 'ipndm_v', 'deis', 'res_multistep', 'res_multistep_cfg_pp', 'res_multistep_ancestral', 'res_multistep_ancestral_cfg_pp',
+  'gradient_estimation', 'gradient_estimation_cfg_pp', 'er_sde', 'seeds_2', 'seeds_3', 'sa_solver', 'sa_solver_pece', 'ddim', 'uni_pc',
+  'uni_pc_bh2',
+];
+
+describe('ComfyUI samplers', () => {
+  it('every ComfyUI sampler maps to a registered solver and has parity runs', () => {
+    expect([...COMFY_SAMPLER_NAMES].sort()).toEqual([...COMFY_SAMPLER_LIST].sort());
+    for (const name of COMFY_SAMPLER_LIST) expect(SOLVERS[COMFY_SAMPLERS[name].solver], name).toBeDefined();
+    const run = new Set(runs.map((c) => c.sampler));
+    expect(COMFY_SAMPLER_LIST.filter((n) => !run.has(n))).toEqual([]);
   });
 });
 
