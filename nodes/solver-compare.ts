@@ -123,7 +123,7 @@ export async function compareSolvers(setup: CompareSetup): Promise<CompareResult
   let done = 0;
   for (const name of setup.solvers) {
     const probe = setup.solver(name);
-    stochastic[name] = probe.stochastic === true;
+    stochastic[name] = probe.stochastic === true || setup.budgets.some((b) => probe.drawsNoiseOn?.(setup.grid(name, Math.max(1, Math.floor(b / probe.nfePerStep)))) === true);
     for (const budget of setup.budgets) {
       const solver = setup.solver(name);
       const steps = stepsForBudget(solver, (n) => setup.grid(name, n), budget);

@@ -19,12 +19,23 @@ import type { Tensor } from '../core/tensor.ts';
 import { FLOW_SNR_CAP } from './half-log-snr.ts';
 import { linearCombination } from './ops.ts';
 import { solveSmall } from './small-linear.ts';
-import { checkSigmas, hasUpwardStep, levelAt, type Solver, type SolverState } from './solver.ts';
+import { checkSigmas, hasUpwardStep, levelAt, type DenoiseFn, type Solver, type SolverContext, type SolverState } from './solver.ts';
 import type { Sigmas } from '../core/values.ts';
+
+/** diffusers' SASolverScheduler settings (its grid's runs: origin SASolverScheduler). */
+export interface DiffusersSaOptions {
+  predictorOrder: number;
+  correctorOrder: number;
+  lowerOrderFinal: boolean;
+  /** tau = 1 on levels from the table's timestep 800 down to 200 (its default tau_func), as VE levels. */
+  tauLevels: { start: number; end: number };
+}
 
 export interface SaSolverOptions {
   /** Re-evaluate the model at each corrected state (sa_solver_pece). */
   pece?: boolean;
+  /** On a grid made by SASolverScheduler's rules, run diffusers' arrangement (diffusersSaStep) with these settings. */
+  diffusers?: DiffusersSaOptions;
   /** The SDE interval: tau = 1 for levels in [end, start] (ComfyUI: percent_to_sigma(0.8) .. (0.2)); none: the ODE. */
   tauInterval?: { start: number; end: number };
   sNoise?: number;
@@ -33,6 +44,8 @@ export interface SaSolverOptions {
 }
 
 interface SaState extends SolverState {
+  /** diffusers' arrangement (a SASolverScheduler grid): its state. */
+  diffusers?: DiffusersSaState;
   /** The corrected state at the current level (ComfyUI's x), which the next corrector steps from. */
   corrected: Tensor;
   /** The x0 predictions, oldest first (at most max(predictor, corrector) order). */
@@ -104,14 +117,18 @@ export function createSaSolver(opts: SaSolverOptions = {}): Solver<SaState> {
     name,
     nfePerStep: 1,
     stochastic: interval !== undefined && sNoise > 0,
+    drawsNoiseOn: (sigmas) => (interval !== undefined && sNoise > 0) || (!pece && opts.diffusers !== undefined && sigmas.origin === 'SASolverScheduler'),
     modelCalls: (sigmas) => (pece ? Math.max(2 * sigmas.timesteps.length - 1, 0) : sigmas.timesteps.length),
     init(ctx, x): SaState {
       checkSigmas(ctx.sigmas);
       if (hasUpwardStep(ctx.sigmas)) throw new Error(`${name} cannot walk a grid upwards (inversion): use an ODE solver (euler, ddim, ...)`);
-      if (interval && sNoise > 0 && !ctx.noise) throw new Error(`${name} needs a noise source`);
-      return { x, corrected: x, preds: [], tau: 0, h: 0 };
+      const diffusers = !pece && opts.diffusers && ctx.sigmas.origin === 'SASolverScheduler' ? opts.diffusers : undefined;
+      if ((diffusers || (interval && sNoise > 0)) && !ctx.noise) throw new Error(`${name} needs a noise source`);
+      const base = { x, corrected: x, preds: [], tau: 0, h: 0 };
+      return diffusers ? { ...base, diffusers: { opts: diffusers, lowerOrderNums: 0, correctorOrder: 0 } } : base;
     },
     async step(ctx, state, i, model) {
+      if (state.diffusers) return diffusersSaStep(ctx, state, state.diffusers, i, model);
       const { sigmas } = ctx;
       const lv = sigmas.sigmas;
       const n = sigmas.timesteps.length;
@@ -162,5 +179,89 @@ export function createSaSolver(opts: SaSolverOptions = {}): Solver<SaState> {
       }
       return { x: linearCombination(terms), denoised: pred.denoised, corrected: x, preds, tau, h, noise };
     },
+  };
+}
+
+interface DiffusersSaState {
+  opts: DiffusersSaOptions;
+  /** Steps taken, capped at max(predictor order, corrector order - 1) (diffusers' warm-up counter). */
+  lowerOrderNums: number;
+  /** The corrector order the previous step set for this one. */
+  correctorOrder: number;
+}
+
+/**
+ * The extra term diffusers adds at order 2 ("similar to UniPC", for few-step sampling), in VE coefficients:
+ * the predictor's (1 + tau^2) (h^2 / 2 - (h k - 1 + e^{-k h}) / k^2) / (lambda_s - lambda_prev) and the
+ * corrector's (1 + tau^2) (h / 2 - (h k - 1 + e^{-k h}) / (k^2 h)), k = 1 + tau^2, added to the newest
+ * prediction's coefficient and taken from the older one.
+ */
+function orderTwoTerm(corrector: boolean, h: number, tau: number, lambdaGap: number): number {
+  const k = 1 + tau * tau;
+  const tail = h * k - 1 + Math.exp(-k * h);
+  return k * (corrector ? h / 2 - tail / (k * k * h) : (h * h) / 2 / lambdaGap - tail / (k * k) / lambdaGap);
+}
+
+/**
+ * diffusers' SASolverScheduler.step in VE variables: the corrector first (Adams-Moulton through the new
+ * prediction, from the previous corrected sample with the previous predictor's noise and tau), then a fresh
+ * noise draw (every step), the orders (warm-up and lower_order_final), and the Adams-Bashforth predictor.
+ * Its grid ends on the table's first level: the last predictor result is returned as it is.
+ */
+async function diffusersSaStep(ctx: SolverContext, state: SaState, d: DiffusersSaState, i: number, model: DenoiseFn): Promise<SaState> {
+  const { sigmas } = ctx;
+  const lv = sigmas.sigmas;
+  const n = sigmas.timesteps.length;
+  const { predictorOrder: P, correctorOrder: C, lowerOrderFinal, tauLevels } = d.opts;
+  const lambda = (k: number) => -Math.log(lv[k]);
+  const tauAt = (s: number) => (tauLevels.start >= s && s >= tauLevels.end ? 1 : 0);
+  const pred = await model(state.x, levelAt(sigmas, i));
+  const D = pred.denoised;
+  let sample = state.x;
+  if (i > 0) {
+    // Adams-Moulton through D from level i - 1, with the points (newest first) i, i - 1, ...
+    const order = d.correctorOrder;
+    const tau = state.tau;
+    const ds = [...state.preds.slice(-(order - 1)), D];
+    const lambdas = Array.from({ length: order }, (_, j) => lambda(i - order + 1 + j));
+    const b = stochasticAdamsCoeffs(lv[i], lambdas, lambda(i - 1), lambda(i), tau);
+    const h = lambda(i) - lambda(i - 1);
+    if (order === 2) {
+      const extra = orderTwoTerm(true, h, tau, 0);
+      b[1] += extra;
+      b[0] -= extra;
+    }
+    const terms: [number, Tensor][] = [[Math.exp(-tau * tau * h) * (lv[i] / lv[i - 1]), state.corrected], ...b.map((c, j): [number, Tensor] => [c, ds[j]])];
+    if (state.noise) terms.push([lv[i] * Math.sqrt(-Math.expm1(-2 * tau * tau * h)), state.noise]);
+    sample = linearCombination(terms);
+  }
+  const preds = [...state.preds, D].slice(-Math.max(P, C - 1, 1));
+  const noise = ctx.noise!(sample.dims);
+  let pOrder = lowerOrderFinal ? Math.min(P, n - i) : P;
+  let cOrder = lowerOrderFinal ? Math.min(C, n - i + 1) : C;
+  pOrder = Math.min(pOrder, d.lowerOrderNums + 1);
+  cOrder = Math.min(cOrder, d.lowerOrderNums + 2);
+  const tau = tauAt(lv[i]);
+  // Adams-Bashforth from level i to i + 1 through the newest pOrder predictions.
+  const lambdas = Array.from({ length: pOrder }, (_, j) => lambda(i - pOrder + 1 + j));
+  const b = stochasticAdamsCoeffs(lv[i + 1], lambdas, lambda(i), lambda(i + 1), tau);
+  const h = lambda(i + 1) - lambda(i);
+  if (pOrder === 2) {
+    const extra = orderTwoTerm(false, h, tau, lambda(i) - lambda(i - 1));
+    b[1] += extra;
+    b[0] -= extra;
+  }
+  const used = preds.slice(-pOrder);
+  const terms: [number, Tensor][] = [[Math.exp(-tau * tau * h) * (lv[i + 1] / lv[i]), sample], ...b.map((c, j): [number, Tensor] => [c, used[j]])];
+  terms.push([lv[i + 1] * Math.sqrt(-Math.expm1(-2 * tau * tau * h)), noise]);
+  return {
+    x: linearCombination(terms),
+    denoised: D,
+    corrected: sample,
+    preds,
+    tau,
+    h,
+    noise,
+    diffusers: { ...d, correctorOrder: cOrder, lowerOrderNums: Math.min(d.lowerOrderNums + 1, Math.max(P, C - 1)) },
   };
 }

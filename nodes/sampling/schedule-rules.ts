@@ -19,6 +19,7 @@ export const SCHEDULER_CLASSES = [
   'KDPM2AncestralDiscreteScheduler',
   'LMSDiscreteScheduler',
   'DPMSolverSDEScheduler',
+  'SASolverScheduler',
   'DPMSolverMultistepScheduler',
   'DPMSolverSinglestepScheduler',
   'UniPCMultistepScheduler',
@@ -117,6 +118,17 @@ export const SCHEDULER_RULES: Record<SchedulerClass, SchedulerRules> = {
     sigmaMinIsLastLevel: true,
   },
   DEISMultistepScheduler: { ...VP_DEFAULTS, family: 'multistep', spacing: 'linspace', grids: ['karras', 'exponential', 'beta'], final: 'sigma_min', flowSigmas: true, sigmaMinIsLastLevel: true },
+  // DEIS's grid rules, with lambda_min_clipped (sa-solver.ts).
+  SASolverScheduler: {
+    ...VP_DEFAULTS,
+    family: 'multistep',
+    spacing: 'linspace',
+    grids: ['karras', 'exponential', 'beta'],
+    final: 'sigma_min',
+    lambdaClip: true,
+    flowSigmas: true,
+    sigmaMinIsLastLevel: true,
+  },
   FlowMatchEulerDiscreteScheduler: { ...VP_DEFAULTS, family: 'flow', grids: ['karras', 'exponential', 'beta'], final: 'zero' },
   // Its own distillation-schedule timesteps (lcm.ts); the last step returns the denoised sample.
   LCMScheduler: { ...VP_DEFAULTS, family: 'lcm', grids: [], zeroSnr: true, final: 'zero' },
@@ -167,7 +179,7 @@ export const SOLVER_SCHEDULERS: Record<string, SchedulerClass> = {
   heunpp2: 'EulerDiscreteScheduler',
   dpm_fast: 'EulerDiscreteScheduler',
   dpm_adaptive: 'EulerDiscreteScheduler',
-  sa_solver: 'EulerDiscreteScheduler',
+  sa_solver: 'SASolverScheduler',
   sa_solver_pece: 'EulerDiscreteScheduler',
   euler_cfg_pp: 'EulerDiscreteScheduler',
   euler_ancestral_cfg_pp: 'EulerDiscreteScheduler',
@@ -234,6 +246,7 @@ const CLASS_DEFAULT_SOLVER: Record<string, string> = {
   DPMSolverSinglestepScheduler: 'dpm_2s',
   UniPCMultistepScheduler: 'unipc',
   DEISMultistepScheduler: 'deis',
+  SASolverScheduler: 'sa_solver',
   // EDM-preconditioned models (edm.ts): Euler, or DPM-Solver by solver_order and algorithm_type.
   EDMEulerScheduler: 'euler',
   EDMDPMSolverMultistepScheduler: 'dpmpp_2m',

@@ -244,7 +244,7 @@ export function eulerSigmas(
 // ---------------------------------------------------------------------------------------------
 // Multistep family
 
-const MULTISTEP_CLASSES = ['DPMSolverMultistepScheduler', 'DPMSolverSinglestepScheduler', 'UniPCMultistepScheduler', 'DEISMultistepScheduler'] as const;
+const MULTISTEP_CLASSES = ['DPMSolverMultistepScheduler', 'DPMSolverSinglestepScheduler', 'UniPCMultistepScheduler', 'DEISMultistepScheduler', 'SASolverScheduler'] as const;
 export type MultistepClass = (typeof MULTISTEP_CLASSES)[number];
 
 /**

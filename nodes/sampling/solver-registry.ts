@@ -21,7 +21,7 @@ import { createDeisTab } from './deis-tab.ts';
 import { createDpmpp2mCfgPp, createDpmpp2sAncestralCfgPp, createEulerCfgPp } from './cfg-pp.ts';
 import { createGradientEstimation } from './gradient-estimation.ts';
 import { createResMultistep } from './res-multistep.ts';
-import { createSaSolver, type SaSolverOptions } from './sa-solver.ts';
+import { createSaSolver, type DiffusersSaOptions, type SaSolverOptions } from './sa-solver.ts';
 import { createEulerAncestral, type EulerAncestralOptions } from './euler-ancestral.ts';
 import { createEuler } from './euler.ts';
 import { EXP_INTEGRATOR_SOLVERS, EXP_SOLVER_NAMES } from './exp-solvers.ts';
@@ -81,16 +81,41 @@ const S_NOISE: ParamSpec = {
 
 const ANCESTRAL_ETA: ParamSpec = { kind: 'float', default: 1, min: 0, max: 1, label: 'Ancestral eta', help: 'Fraction of each step taken as fresh noise (1 = full ancestral)' };
 
-/** SA-Solver (sa-solver.ts); the Sampler passes the SDE interval of the model's schedule (tauInterval). */
+/**
+ * diffusers' SASolverScheduler settings for a config (used on grids of its rules): orders 2 and 2,
+ * lower_order_final, and its default tau_func (1 for training timesteps 200 to 800) as levels of the table.
+ */
+function diffusersSaOptions(cfg: SchedulerConfig): DiffusersSaOptions {
+  if (cfg.algorithm_type === 'noise_prediction') throw new Error("SA-Solver: SASolverScheduler's algorithm_type noise_prediction is not offered (data_prediction is its default)");
+  if (cfg.variance_type === 'learned' || cfg.variance_type === 'learned_range') throw new Error('SA-Solver: models with a learned variance are not offered');
+  let table: Float64Array | undefined;
+  try {
+    table = vpTable(cfg, false).sigmas;
+  } catch {
+    table = undefined; // not a VP config (flow sigmas): no SDE interval there
+  }
+  const at = (t: number) => (table ? table[Math.min(t, table.length - 1)] : 0);
+  return {
+    predictorOrder: num(cfg, 'predictor_order', 2),
+    correctorOrder: num(cfg, 'corrector_order', 2),
+    lowerOrderFinal: cfg.lower_order_final !== false,
+    tauLevels: { start: at(800), end: at(200) },
+  };
+}
+
+/**
+ * SA-Solver (sa-solver.ts); the Sampler passes the SDE interval of the model's schedule (tauInterval). On a
+ * grid of SASolverScheduler's rules (a plain Sampler, a Schedule node) it runs diffusers' arrangement.
+ */
 function saSolverEntry(pece: boolean): SolverEntry<SaSolverOptions> {
   return {
     noInversion: true,
     stochastic: true,
     description: pece
       ? 'SA-Solver PECE (ComfyUI sa_solver_pece): sa_solver with the model evaluated again at each corrected state; about two model calls per step. No diffusers class.'
-      : "SA-Solver (ComfyUI sa_solver; Xue et al. 2023): a stochastic Adams predictor (order 3) and corrector (order 4) on the x0 predictions in half-log-SNR, with SDE noise between 20% and 80% of the model's schedule; one model call per step. Not diffusers' SASolverScheduler.",
+      : "SA-Solver (Xue et al. 2023): a stochastic Adams predictor and corrector on the x0 predictions in half-log-SNR, one model call per step. On Schedule (ComfyUI) grids ComfyUI's sa_solver (orders 3 and 4, SDE noise between 20% and 80% of the model's schedule); on diffusers grids diffusers' SASolverScheduler (its predictor_order and corrector_order, 2 and 2, noise on timesteps 200 to 800, a draw every step).",
     create: (o) => createSaSolver({ ...o, pece }),
-    optionsFromConfig: (_cfg, p) => ({ sNoise: num(p, 's_noise', 1) }),
+    optionsFromConfig: (cfg, p) => ({ sNoise: num(p, 's_noise', 1), diffusers: pece ? undefined : diffusersSaOptions(cfg) }),
     params: { s_noise: S_NOISE },
   };
 }

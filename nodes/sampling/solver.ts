@@ -70,6 +70,8 @@ export interface Solver<S extends SolverState = SolverState> {
   readonly maxSteps?: number;
   /** True when steps draw from ctx.noise (ancestral / SDE / churn): the run depends on the seed. */
   readonly stochastic?: boolean;
+  /** For a solver whose noise depends on the grid it walks (SA-Solver on a SASolverScheduler grid): whether it draws there. */
+  drawsNoiseOn?(sigmas: Sigmas): boolean;
 }
 
 /** Model evaluations of a full run of `solver` over `sigmas`. */

@@ -108,6 +108,8 @@ export function diffusersSchedulerFor(solver: string, sampler: Record<string, st
       return { cls: 'LMSDiscreteScheduler', overrides: {} };
     case 'dpmpp_sde':
       return { cls: 'DPMSolverSDEScheduler', overrides: {} };
+    case 'sa_solver':
+      return { cls: 'SASolverScheduler', overrides: {} };
     case 'dpmpp_2m':
       return dpm({ algorithm_type: 'dpmsolver++', solver_order: 2 });
     case 'dpmpp_3m':
@@ -432,6 +434,14 @@ function moreVpCases(): ParityCase[] {
   add('tcd-vpred', vpc, 'tcd', 6, { ...lcm, ...vpred }, { stochastic: true, sampler: { tcd_gamma: 0.5 } });
   add('tcd-img2img', 'gaussian-vp', 'tcd', 8, lcm, { stochastic: true, sampler: { start: 'img2img', denoise: 0.6 }, strength: 0.6 });
   add('tcd', 'sdxl', 'tcd', 4, { original_inference_steps: 50 }, { stochastic: true });
+  // SASolverScheduler: stochastic Adams predictor-corrector (orders 2 and 2), noise on timesteps 200..800.
+  for (const steps of [10, 25]) add('sa', 'gaussian-vp', 'sa_solver', steps, {}, { stochastic: true });
+  add('sa-linspace', vpc, 'sa_solver', 8, { timestep_spacing: 'linspace' }, { stochastic: true });
+  add('sa-karras', vpc, 'sa_solver', 12, { use_karras_sigmas: true }, { stochastic: true });
+  add('sa-vpred', vpc, 'sa_solver', 10, vpred, { stochastic: true });
+  add('sa-order3-4', 'gaussian-vp', 'sa_solver', 15, { predictor_order: 3, corrector_order: 4 }, { stochastic: true });
+  add('sa-no-lof', 'gaussian-vp', 'sa_solver', 12, { lower_order_final: false }, { stochastic: true });
+  add('sa', 'sd15', 'sa_solver', 10, {}, { stochastic: true });
   // DDPM (ancestral, fixed variances).
   for (const steps of [10, 25]) add('ddpm', 'gaussian-vp', 'ddpm', steps, { variance_type: 'fixed_small', clip_sample: true }, { stochastic: true });
   add('ddpm-large-linspace', 'gaussian-vp', 'ddpm', 12, { variance_type: 'fixed_large', timestep_spacing: 'linspace' }, { stochastic: true });
@@ -633,6 +643,7 @@ function torchSeedCases(): ParityCase[] {
   add('plain', 'gaussian-vp', 'ddpm', 10, { variance_type: 'fixed_small', clip_sample: true }, 3, stochastic);
   add('plain', 'gaussian-vp', 'lcm', 4, { original_inference_steps: 50, timestep_scaling: 10, set_alpha_to_one: true }, 5, stochastic);
   add('plain', 'gaussian-vp', 'tcd', 4, { original_inference_steps: 50 }, 16, stochastic);
+  add('plain', vpc, 'sa_solver', 12, {}, 17, stochastic);
   add('img2img', vpc, 'euler_ancestral', 20, {}, 11, { ...stochastic, sampler: { start: 'img2img', denoise: 0.6 }, strength: 0.6 });
   add('plain', 'gaussian-rf', 'flow_euler', 8, { shift: 3 }, 8);
   add('stochastic', 'gaussian-rf', 'flow_euler', 8, { shift: 3, stochastic_sampling: true }, 9, stochastic);
