@@ -7,11 +7,12 @@
 import { describe, expect, it } from 'vitest';
 import { paramDefaults } from '../nodes/core/params.ts';
 import { Tensor } from '../nodes/core/tensor.ts';
-import type { SchedulerConfig } from '../nodes/core/values.ts';
+import type { SchedulerConfig, Sigmas } from '../nodes/core/values.ts';
 import { Sampler } from '../nodes/sampler.ts';
 import { edmSigmas } from '../nodes/sampling/edm.ts';
 import { createGaussianParams, denoisedVE, seededNormals, transportExact } from '../nodes/sampling/gaussian.ts';
 import { defaultSolverFor } from '../nodes/sampling/schedule-rules.ts';
+import { buildInversionSigmas } from '../nodes/sampling/inversion-sigmas.ts';
 import { buildSigmas } from '../nodes/sampling/schedules.ts';
 import { fakeExecContext } from './helpers/exec-context.ts';
 import { fakeVpModel, relL2, type FakeModel } from './sampling-fake-model.ts';
@@ -45,6 +46,19 @@ describe('EDM grids as diffusers builds them', () => {
     expect(defaultSolverFor(cfg, 'vp')).toBe('dpmpp_2m');
     expect(defaultSolverFor({ ...cfg, algorithm_type: 'sde-dpmsolver++' }, 'vp')).toBe('dpmpp_2m_sde');
     expect(defaultSolverFor({ _class_name: 'EDMEulerScheduler' }, 'vp')).toBe('euler');
+  });
+});
+
+describe('EDM inversion grids', () => {
+  it('ascend from the smallest positive level to sigma_max, with c_noise timesteps', () => {
+    const cfg = { _class_name: 'EDMDPMSolverMultistepScheduler', sigma_min: 0.002, sigma_max: 80, sigma_data: 0.5 };
+    const s = buildInversionSigmas(cfg, {}, 5, 'dpmpp_2m');
+    expect(s.sigmas.length).toBe(6);
+    expect(s.sigmas[0]).toBeCloseTo(0.002, 6);
+    expect(s.sigmas[5]).toBeCloseTo(80, 3);
+    for (let k = 1; k < s.sigmas.length; k++) expect(s.sigmas[k]).toBeGreaterThan(s.sigmas[k - 1]);
+    expect(s.timesteps).toEqual(s.sigmas.slice(0, -1).map((v) => Math.fround(0.25 * Math.fround(Math.log(Math.fround(v))))));
+    expect(() => buildInversionSigmas(cfg, {}, 5, 'ddim')).toThrow(/EDM model/);
   });
 });
 
@@ -99,5 +113,26 @@ describe('an exact EDM network on Gaussian data', () => {
     expect(order).toBeGreaterThan((solver === 'euler' ? 1 : 2) - 0.2);
     expect(order).toBeLessThan((solver === 'euler' ? 1 : 2) + 0.2);
     expect(e160).toBeLessThan(solver === 'euler' ? 0.03 : 1e-3);
+  });
+
+  it('inverts and samples back (Schedule direction invert, then the forward grid): the ODE round trip', async () => {
+    const cfg = { _class_name: 'EDMDPMSolverMultistepScheduler', sigma_min: 0.002, sigma_max: 80, sigma_data: SD, final_sigmas_type: 'sigma_min' };
+    const model = edmModel(cfg);
+    const data = new Tensor(DIMS, Float32Array.from(seededNormals(32, 9), (v) => 0.3 * v));
+    // The inversion grid ascends (start auto = continue); sampling back continues from the inverted latent.
+    const run = (latent: Tensor, sigmas: Sigmas) =>
+      Sampler.execute(
+        fakeExecContext({ nodeId: 's', nodeType: 'Sampler' }),
+        { model, latent, noise: undefined, sigmas, conditioning: undefined, guidance: undefined },
+        { ...(paramDefaults(Sampler) as Parameters<typeof Sampler.execute>[2]), solver: 'dpmpp_2m', steps: 50, start: 'continue' },
+      );
+    const up = buildInversionSigmas(cfg, {}, 50, 'dpmpp_2m');
+    const noise = (await run(data, up)).latent;
+    // Carried exactly up to sigma_max, the data's latent is the ODE transport of the data.
+    const exactUp = transportExact(p, Float64Array.from(data.data), 1, up.sigmas[0], 1, up.sigmas[50]);
+    expect(relL2(noise.data, exactUp)).toBeLessThan(0.015);
+    const down = buildSigmas(cfg, {}, 50, 'dpmpp_2m');
+    const back = (await run(noise, down)).latent;
+    expect(relL2(back.data, data.data)).toBeLessThan(5e-3);
   });
 });

@@ -10,6 +10,7 @@
  * `denoise` < 1 keeps the first floor(N * denoise) steps, as diffusers' DiffEdit get_inverse_timesteps
  * does: the inversion stops where an img2img run of that strength would start.
  */
+import { edmParams, edmTimestep } from './edm.ts';
 import type { SchedulerConfig, SigmaSpace, Sigmas } from '../core/values.ts';
 import { ddimInverseSigmas, reversedFlowSigmas, type DdimInversionVariant } from './ddim.ts';
 import { sigmaSpace, timestepUnits, toModelTimestep, type TimestepUnits } from './model-time.ts';
@@ -104,6 +105,17 @@ export function reversedVpSigmas(s: Sigmas, cfg: SchedulerConfig, units: Timeste
   return { space: 'vp', sigmas: [...s.sigmas].reverse(), timesteps, origin: `${s.origin ?? 'grid'} (reversed)` };
 }
 
+/**
+ * An EDM model's inversion grid (edm.ts): the solver family's EDM levels for N + 1 points, ascending from the
+ * smallest positive one to sigma_max (no training table, so no diffusers inverse class to follow), each with
+ * its c_noise timestep. The clean latent is taken at the smallest level (sigma_min, 0.002 by default).
+ */
+function edmInversionSigmas(scheduler: SchedulerConfig, modelIndex: Record<string, unknown>, steps: number, solver: string, forward: BuildSigmasOptions): Sigmas {
+  const grid = buildSigmas(scheduler, modelIndex, steps + 1, solver, { ...forward, finalSigmasType: 'zero' });
+  const levels = grid.sigmas.slice(0, -1).reverse();
+  return { space: 'vp', sigmas: levels, timesteps: levels.slice(0, -1).map(edmTimestep), origin: `${grid.origin ?? 'EDM'} (reversed)` };
+}
+
 /** The solver 'auto' inverts with: DDIM on VP models (diffusers' inversion pipelines all use DDIMInverseScheduler), the config's on flow models. */
 export function defaultInversionSolver(scheduler: SchedulerConfig, space: SigmaSpace): string {
   return space === 'vp' ? 'ddim' : defaultSolverFor(scheduler, space);
@@ -133,6 +145,7 @@ export function buildInversionSigmas(
   if (space === 'flow') return inversionHead(reversedFlowSigmas(buildSigmas(scheduler, modelIndex, steps, name, forward)), denoise);
   const units = timestepUnits(modelIndex);
   const cls = schedulerClassFor(name);
+  if (edmParams(scheduler)) return inversionHead(edmInversionSigmas(scheduler, modelIndex, steps, name, forward), denoise);
   if (cls === 'PNDMScheduler' || cls === 'DDPMScheduler' || cls === 'LCMScheduler' || cls === 'EulerAncestralDiscreteScheduler') {
     throw new Error(`${name} cannot invert (it walks only downwards or draws noise each step): invert with ddim, or an ODE solver such as dpmpp_2m, euler or unipc`);
   }
