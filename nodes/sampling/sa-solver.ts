@@ -222,7 +222,8 @@ async function diffusersSaStep(ctx: SolverContext, state: SaState, d: DiffusersS
     // Adams-Moulton through D from level i - 1, with the points (newest first) i, i - 1, ...
     const order = d.correctorOrder;
     const tau = state.tau;
-    const ds = [...state.preds.slice(-(order - 1)), D];
+    // The newest order - 1 earlier predictions (none at order 1: slice(-0) would take them all), then D.
+    const ds = [...state.preds.slice(state.preds.length - (order - 1)), D];
     const lambdas = Array.from({ length: order }, (_, j) => lambda(i - order + 1 + j));
     const b = stochasticAdamsCoeffs(lv[i], lambdas, lambda(i - 1), lambda(i), tau);
     const h = lambda(i) - lambda(i - 1);

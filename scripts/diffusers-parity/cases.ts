@@ -441,6 +441,7 @@ function moreVpCases(): ParityCase[] {
   add('sa-vpred', vpc, 'sa_solver', 10, vpred, { stochastic: true });
   add('sa-order3-4', 'gaussian-vp', 'sa_solver', 15, { predictor_order: 3, corrector_order: 4 }, { stochastic: true });
   add('sa-no-lof', 'gaussian-vp', 'sa_solver', 12, { lower_order_final: false }, { stochastic: true });
+  add('sa-order3-1', 'gaussian-vp', 'sa_solver', 10, { predictor_order: 3, corrector_order: 1 }, { stochastic: true });
   add('sa', 'sd15', 'sa_solver', 10, {}, { stochastic: true });
   // DDPM (ancestral, fixed variances).
   for (const steps of [10, 25]) add('ddpm', 'gaussian-vp', 'ddpm', steps, { variance_type: 'fixed_small', clip_sample: true }, { stochastic: true });
