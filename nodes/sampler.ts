@@ -27,7 +27,7 @@ import { defineNode, NodeInputError, type ParamSpec } from './core/types.ts';
 import type { SchedulerConfig, SigmaSpace, Sigmas, Trajectory } from './core/values.ts';
 import { img2imgSigmas, noisedStart, onnxImg2imgStart, onnxNoisedStart } from './sampling/add-noise.ts';
 import { comfyModelSampling, comfyTimestepAt } from './sampling/comfy-schedules.ts';
-import { edmParams, edmTimestep } from './sampling/edm.ts';
+import { edmParams, edmTimestep, modelVariablesScale } from './sampling/edm.ts';
 import { plmsImg2imgSigmas, skipsRungeKutta } from './sampling/pndm.ts';
 import { cfgNumber } from './sampling/schedule-config.ts';
 import { defaultSolverFor, isEulerFamilyOrigin } from './sampling/schedule-rules.ts';
@@ -38,7 +38,7 @@ import { scale, type NoiseSource } from './sampling/ops.ts';
 import { runSampler } from './sampling/sampler-loop.ts';
 import { buildSigmas, initNoiseSigma, sigmaToTimestep, vpTable } from './sampling/schedules.ts';
 import { createSolver, GRID_AS, SOLVER_NAMES, SOLVERS, solverEntry, solverParamSpecs } from './sampling/solver-registry.ts';
-import { checkSigmas, modelInputScale } from './sampling/solver.ts';
+import { checkSigmas } from './sampling/solver.ts';
 import { createDdimInverse, ddimInverseOptionsFromConfig } from './sampling/ddim.ts';
 import { defaultInversionSolver } from './sampling/inversion-sigmas.ts';
 
@@ -54,8 +54,8 @@ function imageSeqLen(dims: readonly number[]): number | undefined {
 }
 
 /** SA-Solver's SDE interval: ComfyUI's percent_to_sigma(0.2) down to percent_to_sigma(0.8) of the model's table (none for EDM models). */
-function saTauInterval(scheduler: SchedulerConfig, space: SigmaSpace, dims: readonly number[], edm: boolean): { start: number; end: number } | undefined {
-  if (edm) return undefined;
+function saTauInterval(scheduler: SchedulerConfig, space: SigmaSpace, dims: readonly number[]): { start: number; end: number } | undefined {
+  if (space === 'vp' && edmParams(scheduler)) return undefined;
   const ms = comfyModelSampling(scheduler, space, imageSeqLen(dims));
   return ms.percentToSigma ? { start: ms.percentToSigma(0.2), end: ms.percentToSigma(0.8) } : undefined;
 }
@@ -243,7 +243,6 @@ export const Sampler = defineNode({
       throw new NodeInputError((e as Error).message, 'latent');
     }
     const space = sigmaSpace(model.modelIndex, model.scheduler);
-    const edm = space === 'vp' ? edmParams(model.scheduler) : undefined;
     // An ascending grid (Schedule direction invert) inverts: the latent is the clean image at its first level.
     const inverting = inputs.sigmas !== undefined && isInversionGrid(inputs.sigmas);
     let solverName = params.solver;
@@ -318,8 +317,7 @@ export const Sampler = defineNode({
 
     const s0 = sigmas.sigmas[0];
     let x: Tensor;
-    // The model's own variables: VP (x_vp = x_ve / sqrt(s^2 + 1)) for VP models, VE itself for EDM ones.
-    const modelScale = (level: number) => (edm ? 1 : modelInputScale(space, level));
+    const modelScale = (level: number) => modelVariablesScale(model.scheduler, space, level);
     if (start === 'continue') x = scale(latent, 1 / modelScale(s0));
     else if (legacy) x = onnxNoisedStart(latent, initial, full.sigmas[legacy.noiseAt], s0, full.origin);
     else if (start === 'img2img') x = noisedStart(latent, initial, sigmas);
@@ -339,7 +337,7 @@ export const Sampler = defineNode({
     if (plms) extra.warmup = plms.warmup;
     if (diffusersTree) extra.noiseAt = 'diffusers';
     // SA-Solver adds SDE noise between 20% and 80% of the model's schedule, as ComfyUI's default does.
-    if (solverName === 'sa_solver' || solverName === 'sa_solver_pece') extra.tauInterval = saTauInterval(model.scheduler, space, latent.dims, !!edm);
+    if (solverName === 'sa_solver' || solverName === 'sa_solver_pece') extra.tauInterval = saTauInterval(model.scheduler, space, latent.dims);
     // DDIM up a VP grid is diffusers' DDIMInverseScheduler, which limits x0 by its own rules (inverseDdim).
     const ddimInverse = inverting && solverName === 'ddim' && space === 'vp';
     let solver;

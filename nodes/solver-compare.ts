@@ -33,8 +33,8 @@ import { buildSigmas, initNoiseSigma } from './sampling/schedules.ts';
 import { buildInversionSigmas } from './sampling/inversion-sigmas.ts';
 import { scale, type NoiseSource } from './sampling/ops.ts';
 import { createSolver, GRID_AS, SOLVER_NAMES, solverEntry } from './sampling/solver-registry.ts';
-import { edmParams } from './sampling/edm.ts';
-import { modelInputScale, solverModelCalls, type DenoiseFn, type Solver } from './sampling/solver.ts';
+import { modelVariablesScale } from './sampling/edm.ts';
+import { solverModelCalls, type DenoiseFn, type Solver } from './sampling/solver.ts';
 
 export interface CompareRun {
   solver: string;
@@ -331,7 +331,7 @@ export const SolverCompare = defineNode({
       solver: (name) => createSolver(name, model.scheduler, {}),
       // Inverting starts from the latent itself (model variables at the grid's first level), sampling from noise.
       start: (sigmas) =>
-        invert ? scale(latent, edmParams(model.scheduler) ? 1 : 1 / modelInputScale(space, sigmas.sigmas[0])) : new Tensor(noise.dims, noise.data.map((v) => v * initNoiseSigma(sigmas, model.scheduler))),
+        invert ? scale(latent, 1 / modelVariablesScale(model.scheduler, space, sigmas.sigmas[0])) : new Tensor(noise.dims, noise.data.map((v) => v * initNoiseSigma(sigmas, model.scheduler))),
       model: denoise,
       referenceName: closedForm ? 'closed-form PF-ODE solution (Gaussian data)' : `Heun, ${params.reference_steps} steps`,
       reference: async (x, sigmas) => {

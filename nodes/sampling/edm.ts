@@ -11,7 +11,8 @@
  * Sampler's latents in and out are VE samples (x0 at sigma 0).
  */
 import { Tensor } from '../core/tensor.ts';
-import type { SchedulerConfig, Sigmas } from '../core/values.ts';
+import type { SchedulerConfig, SigmaSpace, Sigmas } from '../core/values.ts';
+import { modelInputScale } from './solver.ts';
 import { cfgNumber } from './schedule-config.ts';
 import { linspaceF32 } from './torch-linspace.ts';
 
@@ -56,6 +57,15 @@ export function edmParams(cfg: SchedulerConfig): EdmParams | undefined {
     throw new Error(`${cls}: need sigma_data > 0 and 0 < sigma_min < sigma_max, rho > 0 (got ${JSON.stringify(p)})`);
   }
   return p;
+}
+
+/**
+ * The scale from sampling variables to a model's own variables at level s (latents in and out of a
+ * Sampler): the VP sample x_ve / sqrt(s^2 + 1) for VP models, the VE sample itself for EDM models, the
+ * state itself for flow models.
+ */
+export function modelVariablesScale(scheduler: SchedulerConfig, space: SigmaSpace, s: number): number {
+  return space === 'vp' && edmParams(scheduler) ? 1 : modelInputScale(space, s);
 }
 
 /** c_in: the network's input scale at level s. */
