@@ -121,7 +121,7 @@ function saSolverEntry(pece: boolean): SolverEntry<SaSolverOptions> {
 }
 
 /** A CFG++ solver's description: what it does, then how to use it. */
-function CFG_PP_NOTE(what: string, plainWithoutCfg = true): string {
+function cfgPpDescription(what: string, plainWithoutCfg = true): string {
   const alone = plainWithoutCfg ? 'without CFG it is its plain counterpart' : 'without CFG each call counts as its own unconditional side';
   return `${what} Use with a CFG node at a low scale (about 1 to 2); ${alone}. No diffusers class.`;
 }
@@ -366,13 +366,13 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
   euler_cfg_pp: {
     noInversion: true,
     needsUncond: true,
-    description: CFG_PP_NOTE('Euler CFG++ (ComfyUI euler_cfg_pp): an Euler step that denoises with the guided x0 and renoises along the unconditional one; one model call per step.'),
+    description: cfgPpDescription('Euler CFG++ (ComfyUI euler_cfg_pp): an Euler step that denoises with the guided x0 and renoises along the unconditional one; one model call per step.'),
     create: () => createEulerCfgPp({ eta: 0 }),
     optionsFromConfig: () => ({}),
   },
   euler_ancestral_cfg_pp: {
     ...ancestralEntry(
-      CFG_PP_NOTE('Euler ancestral CFG++ (ComfyUI euler_ancestral_cfg_pp): euler_cfg_pp down to s_down, then fresh noise (on flow models in the rectified-flow split of s / (1 - s)).'),
+      cfgPpDescription('Euler ancestral CFG++ (ComfyUI euler_ancestral_cfg_pp): euler_cfg_pp down to s_down, then fresh noise (on flow models in the rectified-flow split of s / (1 - s)).'),
       createEulerCfgPp,
       ['vp', 'flow'],
     ),
@@ -381,14 +381,14 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
   dpmpp_2m_cfg_pp: {
     noInversion: true,
     needsUncond: true,
-    description: CFG_PP_NOTE('DPM++ 2M CFG++ (ComfyUI dpmpp_2m_cfg_pp): DPM-Solver++(2M) renoising along the unconditional x0, its history the unconditional predictions; one model call per step; VP models.'),
+    description: cfgPpDescription('DPM++ 2M CFG++ (ComfyUI dpmpp_2m_cfg_pp): DPM-Solver++(2M) renoising along the unconditional x0, its history the unconditional predictions; one model call per step; VP models.'),
     create: () => createDpmpp2mCfgPp(),
     optionsFromConfig: () => ({}),
     spaces: ['vp'],
   },
   dpmpp_2s_ancestral_cfg_pp: {
     ...ancestralEntry(
-      CFG_PP_NOTE('DPM++ 2S ancestral CFG++ (ComfyUI dpmpp_2s_ancestral_cfg_pp): DPM-Solver++(2S) to s_down with the state moved by the guided minus the unconditional x0 (for the whole step the stage call\'s, as ComfyUI reads it), then fresh noise; two model calls per step; VP models.', false),
+      cfgPpDescription('DPM++ 2S ancestral CFG++ (ComfyUI dpmpp_2s_ancestral_cfg_pp): DPM-Solver++(2S) to s_down with the state moved by the guided minus the unconditional x0 (for the whole step the stage call\'s, as ComfyUI reads it), then fresh noise; two model calls per step; VP models.', false),
       createDpmpp2sAncestralCfgPp,
     ),
     needsUncond: true,
@@ -396,13 +396,13 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
   res_multistep_cfg_pp: {
     noInversion: true,
     needsUncond: true,
-    description: CFG_PP_NOTE('RES multistep CFG++ (ComfyUI res_multistep_cfg_pp): res_multistep renoising along the unconditional x0.'),
+    description: cfgPpDescription('RES multistep CFG++ (ComfyUI res_multistep_cfg_pp): res_multistep renoising along the unconditional x0.'),
     create: () => createResMultistep({ cfgPp: true }),
     optionsFromConfig: () => ({}),
   },
   res_multistep_ancestral_cfg_pp: {
     ...ancestralEntry(
-      CFG_PP_NOTE('RES multistep ancestral CFG++ (ComfyUI res_multistep_ancestral_cfg_pp): res_multistep_cfg_pp down to s_down, then fresh noise; VP models.'),
+      cfgPpDescription('RES multistep ancestral CFG++ (ComfyUI res_multistep_ancestral_cfg_pp): res_multistep_cfg_pp down to s_down, then fresh noise; VP models.'),
       (o) => createResMultistep({ ...o, cfgPp: true }),
     ),
     needsUncond: true,
@@ -410,7 +410,7 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
   gradient_estimation_cfg_pp: {
     noInversion: true,
     needsUncond: true,
-    description: CFG_PP_NOTE('Gradient estimation CFG++ (ComfyUI gradient_estimation_cfg_pp): gradient_estimation with the derivative towards the unconditional x0.'),
+    description: cfgPpDescription('Gradient estimation CFG++ (ComfyUI gradient_estimation_cfg_pp): gradient_estimation with the derivative towards the unconditional x0.'),
     create: (o) => createGradientEstimation((o as { gamma: number }).gamma, true),
     optionsFromConfig: (_cfg, p) => ({ gamma: num(p, 'ge_gamma', 2) }),
     params: {
