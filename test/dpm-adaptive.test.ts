@@ -43,6 +43,19 @@ describe('DPM-Solver adaptive', () => {
     expect(relL2(out.x.data, d.denoised.data)).toBeLessThan(1e-6);
   });
 
+  // A NaN error estimate turns the step size NaN, whose coefficients linearCombination refuses; the sampler
+  // then names the non-finite output. Without that the controller would reject steps forever.
+  it('stops on a non-finite model output, naming it, instead of retrying forever', async () => {
+    const nan: typeof model = async (x, level) => {
+      const p0 = await model(x, level);
+      const eps = new Tensor(x.dims, p0.eps.data.map((v, k) => (k === 3 && level.sigma < 5 ? NaN : v)));
+      return { denoised: p0.denoised, eps, derivative: eps };
+    };
+    const x = new Tensor([1, 2, 4, 4], Float32Array.from(seededNormals(32, 6), (v) => 14.6 * v));
+    // A timestep for any level, so that no timestep lookup is what stops the loop.
+    await expect(runSampler({ solver: createDpmAdaptive(), sigmas: GRID, x, model: nan, timestepAt: () => 0 })).rejects.toThrow(/non-finite/);
+  });
+
   it('refuses bad options', () => {
     expect(() => createDpmAdaptive({ order: 4 as 3 })).toThrow(/order/);
     expect(() => createDpmAdaptive({ rtol: 0 })).toThrow(/rtol/);
