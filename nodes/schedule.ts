@@ -14,6 +14,7 @@ import { defaultSolverFor, SOLVER_SCHEDULERS, type FinalSigmasType, type SigmaGr
 import type { ScheduleOverrides } from './sampling/schedule-vp.ts';
 import { buildSigmas } from './sampling/schedules.ts';
 import { DDIM_INVERSION_VARIANTS } from './sampling/ddim.ts';
+import { SCM_INTERMEDIATE_TIMESTEP, SCM_MAX_TIMESTEP } from './sampling/scm.ts';
 import { buildInversionSigmas, defaultInversionSolver } from './sampling/inversion-sigmas.ts';
 import type { TimestepSpacing } from './sampling/sigma-grids.ts';
 
@@ -110,6 +111,26 @@ export const Schedule = defineNode({
       help: 'Descending levels, comma or space separated; the last is where sampling ends (e.g. 0). Flow models: t in [0, 1]',
       when: { param: 'grid', in: ['custom'] },
     },
+    scm_max_time: {
+      kind: 'float',
+      default: SCM_MAX_TIMESTEP,
+      min: 0.01,
+      max: SCM_MAX_TIMESTEP,
+      step: 0.0001,
+      label: 'TrigFlow start time',
+      help: 'SCMScheduler (Sana Sprint): the TrigFlow time s of the first level (pi/2 is pure noise); its flow level is sin s / (cos s + sin s). The pipeline\'s max_timesteps',
+      when: { param: 'solver', in: ['scm'] },
+    },
+    scm_mid_time: {
+      kind: 'float',
+      default: SCM_INTERMEDIATE_TIMESTEP,
+      min: 0,
+      max: SCM_MAX_TIMESTEP,
+      step: 0.0001,
+      label: 'TrigFlow middle time',
+      help: 'SCMScheduler, 2 steps only: the TrigFlow time of the middle level (the pipeline\'s intermediate_timesteps); 0 = none, evenly spaced as for other step counts',
+      when: { param: 'solver', in: ['scm'] },
+    },
     image_width: {
       kind: 'int',
       default: 1024,
@@ -161,7 +182,8 @@ export const Schedule = defineNode({
       // (diffusers' LCM img2img pipeline), so every step of the result runs. TCD's img2img takes the tail.
       if (solver === 'lcm') return { sigmas: buildSigmas(model.scheduler, model.modelIndex, params.steps, solver, params.denoise < 1 ? { lcmStrength: params.denoise } : {}) };
     }
-    const full = buildSigmas(model.scheduler, model.modelIndex, params.steps, solver, { ...overrides, imageSeqLen });
+    const scm = solver === 'scm' ? { scm: { maxTimestep: params.scm_max_time, intermediateTimestep: params.scm_mid_time > 0 ? params.scm_mid_time : null } } : {};
+    const full = buildSigmas(model.scheduler, model.modelIndex, params.steps, solver, { ...overrides, imageSeqLen, ...scm });
     return { sigmas: img2imgSigmas(full, params.denoise) };
   },
 });

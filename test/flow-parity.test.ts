@@ -12,7 +12,7 @@ import type { ModelHandle, SchedulerConfig } from '../nodes/core/values.ts';
 import { createGaussianParams, sampleData, velocityRF } from '../nodes/sampling/gaussian.ts';
 import { predictionFromOutput } from '../nodes/sampling/denoiser.ts';
 import { createFlowEuler } from '../nodes/sampling/flow-euler.ts';
-import { pipelineMuRule, timestepUnits } from '../nodes/sampling/model-time.ts';
+import { pipelineMuRule, sigmaSpace, timestepUnits } from '../nodes/sampling/model-time.ts';
 import { flowImg2imgStartStep } from '../nodes/sampling/add-noise.ts';
 import { flowMatchSigmas, flux2EmpiricalMu } from '../nodes/sampling/schedule-flow.ts';
 import { buildSigmas } from '../nodes/sampling/schedules.ts';
@@ -407,9 +407,11 @@ describe('pipeline conventions', () => {
     expect(flux1.timesteps).not.toEqual(direct.timesteps);
   });
 
-  it('refuses pipelines whose model convention no units setting reproduces (Lumina2, SanaSprint)', () => {
+  it('refuses pipelines whose model convention no units setting reproduces (Lumina2); SanaSprint takes the flow time itself', () => {
     expect(() => timestepUnits({ _class_name: 'Lumina2Pipeline' })).toThrow(/Lumina2Pipeline is not supported/);
-    expect(() => timestepUnits({ _class_name: 'SanaSprintPipeline' })).toThrow(/SCMScheduler/);
+    expect(timestepUnits({ _class_name: 'SanaSprintPipeline' })).toBe('fraction');
+    expect(sigmaSpace({ _class_name: 'SanaSprintPipeline' }, { _class_name: 'SCMScheduler' })).toBe('flow');
+    expect(sigmaSpace({}, { _class_name: 'SCMScheduler' })).toBe('flow');
     expect(timestepUnits({ _class_name: 'Lumina2Pipeline', flowstudio: { timestep_units: 'fraction' } })).toBe('fraction');
   });
 });

@@ -1,6 +1,6 @@
 /**
  * Tiny twins of real diffusers-ONNX model folders (test/helpers/twins.ts: the real input / output names,
- * element types, ranks and symbolic dims of the SD 1.x, SD-Turbo, SDXL, SD3 and FLUX exports, and each
+ * element types, ranks and symbolic dims of the SD 1.x, SD-Turbo, SDXL, SD3, FLUX and Sana Sprint exports, and each
  * family's real scheduler_config.json and model_index.json _class_name), sampled end to end through the
  * engine with their extra inputs fed by LoadConditioning (chained through `base`) and the initial noise by
  * LoadNoise.
@@ -37,6 +37,7 @@ import {
   scaledLinearAlphasCumprod,
   sd15LegacyTwin,
   sd15Twin,
+  sanaSprintTwin,
   sd3Twin,
   sdTurboTwin,
   sdxlTwin,
@@ -611,6 +612,72 @@ describe('FLUX twin (packed hidden_states [B, L, 64], int64 img_ids / txt_ids wi
     expect(r.summary.error?.message).toBeUndefined();
     const got = (r.result!.outputs.get('c')!.conditioning as Conditioning).feeds.img_ids;
     expect([...got.data]).toEqual([...ids.data]);
+  });
+});
+
+describe('Sana Sprint twin (SanaSprintPipeline + SCMScheduler: TrigFlow time, guidance, encoder_attention_mask)', () => {
+  const spec = sanaSprintTwin();
+  const dims = [1, 32, 4, 4];
+  const S = 5;
+  const cond = {
+    encoder_hidden_states: withMeans([1, S, 8], [0.2]),
+    encoder_attention_mask: Tensor.full([1, S], 1),
+    // SanaSprintPipeline feeds guidance_scale * guidance_embeds_scale: 4.5 * 0.1.
+    guidance: Tensor.from([1], [0.45]),
+  };
+
+  /**
+   * SanaSprintPipeline's loop with SCMScheduler.step, in TrigFlow variables and float64: latents = z sigma_data;
+   * the transformer gets the flow sample (latents / sigma_data) sqrt(tau^2 + (1 - tau)^2) at tau =
+   * sin s / (cos s + sin s); its velocity becomes the TrigFlow output F; x0 = cos s latents - sin s F; the next
+   * latents cos t x0 + sin t sigma_data z_k; the result is the last x0 / sigma_data.
+   */
+  function sprintReference(fn: EpsFn, noise: Tensor, trig: number[]): { x: Float64Array; taus: number[] } {
+    const sd = 0.5;
+    const per = noise.size / noise.dims[0];
+    const z = (k: number) => noise.data.subarray(k * per, (k + 1) * per);
+    const d = noise.dims.slice(1);
+    let latents = Float64Array.from(z(0), (v) => v * sd);
+    let x0 = latents;
+    const taus: number[] = [];
+    for (let i = 0; i + 1 < trig.length; i++) {
+      const [s, t] = [trig[i], trig[i + 1]];
+      const tau = Math.sin(s) / (Math.cos(s) + Math.sin(s));
+      taus.push(tau);
+      const r = Math.sqrt(tau * tau + (1 - tau) * (1 - tau));
+      const input = latents.map((v) => (v / sd) * r);
+      const v = fn(input, d, tau);
+      x0 = latents.map((lv, k) => Math.cos(s) * lv - Math.sin(s) * (((1 - 2 * tau) * input[k] + (1 - 2 * tau + 2 * tau * tau) * v[k]) / r) * sd);
+      const zk = z(i + 1);
+      latents = x0.map((xv, k) => Math.cos(t) * xv + Math.sin(t) * zk[k] * sd);
+    }
+    return { x: x0.map((v) => v / sd), taus };
+  }
+
+  for (const steps of [1, 2, 4]) {
+    it(`${steps} step${steps > 1 ? 's' : ''} with the model's default solver (scm): the transformer gets the flow time; the result is diffusers' loop`, async () => {
+      const folder = await twinFolder(`sana-sprint-${steps}`, spec);
+      const noise = randomNormal([steps + 1, ...dims], 60 + steps);
+      const run = await runTwinGraph({ folder, latentDims: dims, noise, cond, sampler: { solver: 'auto', steps } });
+      // set_timesteps: [1.5708, 1.3, 0] at 2 steps, else linspace(1.5708, 0, N + 1) (float32).
+      const trig = steps === 2 ? [1.5708, 1.3, 0] : Array.from({ length: steps + 1 }, (_, i) => 1.5708 * (1 - i / steps));
+      const ref = sprintReference(twinFn(spec, arrs(cond)), noise, trig.map(Math.fround));
+      expect(ref.taus[0]).toBeCloseTo(1.0000037, 6);
+      const { offsets, spread } = callOffsets(run.trajectory, spec.a, 'flow');
+      expect(spread).toBeLessThan(1e-3);
+      // The first level is walked as tau = 1 while the model gets 1.0000037: the offset carries the latter.
+      expectOffsets(offsets, expectedOffsets(spec, arrs(cond), ref.taus, 1), 1e-5);
+      expectClose(run.latent.data, ref.x, 1e-4);
+    });
+  }
+
+  it('any flow solver runs the model on its flow-matching grid (flow_euler: linspace levels, flow time fed as is)', async () => {
+    const folder = await twinFolder('sana-sprint-euler', spec);
+    const z = randomNormal(dims, 70);
+    const run = await runTwinGraph({ folder, latentDims: dims, noise: z, cond, sampler: { solver: 'flow_euler', steps: 3 } });
+    const sigmas = [...flowMatchStaticSigmas(3, 1)];
+    const ref = flowEulerReference(twinFn(spec, arrs(cond)), z, sigmas, (s) => s);
+    expectClose(run.latent.data, ref, 1e-4);
   });
 });
 

@@ -45,6 +45,8 @@ const DEFAULTS: ScheduleParams = {
   shift: 0,
   denoise: 1,
   custom_sigmas: '',
+  scm_max_time: 1.5708,
+  scm_mid_time: 1.3,
   image_width: 1024,
   image_height: 1024,
 };
@@ -114,6 +116,23 @@ describe('Schedule node', () => {
     for (const s of [fromLatent, fromPacked, fromSize]) expected.forEach((v, i) => expect(s.sigmas[i]).toBeCloseTo(v, 6));
     const small = await schedule(model, { steps: 4, image_width: 512, image_height: 512 });
     expect(small.sigmas[1]).toBeCloseTo(Math.exp(0.63) / (Math.exp(0.63) + 1 / 0.75 - 1), 6);
+  });
+
+  it('SCM (Sana Sprint): TrigFlow start and middle times reach the grid; denoise keeps the img2img tail', async () => {
+    const sprint = handle({ _class_name: 'SCMScheduler', num_train_timesteps: 1000, prediction_type: 'trigflow', sigma_data: 0.5 }, { _class_name: 'SanaSprintPipeline' });
+    const tau = (s: number) => Math.sin(s) / (Math.cos(s) + Math.sin(s));
+    const plain = await schedule(sprint, { steps: 2 });
+    expect(plain.origin).toBe('SCMScheduler');
+    expect(plain.sigmas[1]).toBeCloseTo(tau(1.3), 6);
+    const tuned = await schedule(sprint, { solver: 'scm', steps: 2, scm_max_time: 1.4, scm_mid_time: 1.0 });
+    expect(tuned.sigmas[0]).toBeCloseTo(tau(1.4), 6);
+    expect(tuned.sigmas[1]).toBeCloseTo(tau(1.0), 6);
+    // 0: no middle time, evenly spaced TrigFlow times.
+    const even = await schedule(sprint, { solver: 'scm', steps: 2, scm_mid_time: 0 });
+    expect(even.sigmas[1]).toBeCloseTo(tau(0.7854), 5);
+    const tail = await schedule(sprint, { solver: 'scm', steps: 4, scm_mid_time: 0, denoise: 0.6 });
+    expect(tail.timesteps).toHaveLength(3);
+    await expect(schedule(sprint, { solver: 'scm', steps: 2, scm_max_time: 1.2, scm_mid_time: 1.3 })).rejects.toThrow(/intermediate_timesteps must lie between 0 and max_timesteps/);
   });
 
   it('shift override: flow models only', async () => {

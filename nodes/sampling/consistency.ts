@@ -10,9 +10,10 @@ import { checkAncestralRun } from './euler-ancestral.ts';
 import { linearCombination } from './ops.ts';
 import { levelAt, type Solver } from './solver.ts';
 
-export function createConsistency(): Solver {
+/** `name`: the registered solver it runs as (diffusers' SCMScheduler is this step on its own grid, scm.ts). */
+export function createConsistency(name = 'consistency'): Solver {
   return {
-    name: 'consistency',
+    name,
     nfePerStep: 1,
     stochastic: true,
     init(ctx, x) {

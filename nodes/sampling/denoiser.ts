@@ -160,7 +160,9 @@ function flowPrediction(out: Tensor, x: Tensor, t: number, type: PredictionType)
 export function predictionType(handle: Pick<ModelHandle, 'scheduler' | 'predictionType'>, space: SigmaSpace, override?: PredictionType): PredictionType {
   const cls = handle.scheduler._class_name;
   // FlowMatch schedulers have no prediction_type key (diffusers ignores one): their models predict velocity.
-  const declared = typeof cls === 'string' && cls.startsWith('FlowMatch') ? undefined : handle.scheduler.prediction_type;
+  // SCMScheduler's "trigflow" is the TrigFlow output SanaSprintPipeline makes from the transformer's velocity (scm.ts).
+  const velocity = typeof cls === 'string' && (cls.startsWith('FlowMatch') || (cls === 'SCMScheduler' && (handle.scheduler.prediction_type ?? 'trigflow') === 'trigflow'));
+  const declared = velocity ? undefined : handle.scheduler.prediction_type;
   const type = override ?? handle.predictionType ?? parsePredictionType(declared ?? (space === 'flow' ? 'flow' : 'epsilon'), 'scheduler config prediction_type');
   if (space === 'vp' && type === 'flow') throw new Error('prediction type "flow" (velocity) needs a flow-matching model; this model is a VP model');
   if (space === 'flow' && type === 'v_prediction') throw new Error('prediction type "v_prediction" needs a VP model; this model is a flow model');

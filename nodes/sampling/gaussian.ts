@@ -235,7 +235,8 @@ export function denoisedVE(p: GaussianParams, x: Float64Array, s: number): Float
 /** Optimal rectified-flow velocity for x_t = (1-t) x0 + t eps: v* = E[eps - x0 | x_t]. */
 export function velocityRF(p: GaussianParams, x: Float64Array, t: number): Float64Array {
   checkFinite('velocityRF', 't', t);
-  if (t < 0 || t > 1) throw new Error(`velocityRF: t must be in [0, 1], got ${t}`);
+  // A hair past 1 is still a Gaussian path (1 - t < 0 tiny): Sana Sprint's first flow time is 1.0000037 (scm.ts).
+  if (t < 0 || t > 1 + 1e-5) throw new Error(`velocityRF: t must be in [0, 1], got ${t}`);
   const a = 1 - t;
   return spectralMap(p, x, a, perEigen(p, (l) => (t - a * l) / (a * a * l + t * t)), -1, 'velocityRF');
 }

@@ -17,20 +17,22 @@ export type TimestepUnits = 'scheduler' | 'fraction';
  * sigmas linspace(1, 1/N, N) plus mu to the scheduler (checked in their sources: Flux*, Chroma*, QwenImage*).
  */
 const FLUX_KIND_PIPELINE = /^(Flux|Chroma|QwenImage)/;
-/** Pipelines whose transformer takes timestep / 1000 on the scheduler's own grid (AuraFlow: torch.tensor([t / 1000])). */
-const FRACTION_PIPELINE = /^AuraFlow/;
+/**
+ * Pipelines whose transformer takes timestep / 1000 on the scheduler's own grid (AuraFlow: torch.tensor([t / 1000])),
+ * or the flow time itself (SanaSprint: sin s / (cos s + sin s) of its TrigFlow time s, scm.ts).
+ */
+const FRACTION_PIPELINE = /^(AuraFlow|SanaSprint)/;
 /** FLUX.2 pipelines: mu = compute_empirical_mu(image_seq_len, N), not calculate_shift. */
 const FLUX2_PIPELINE = /^Flux2/;
 /** Pipelines of rectified-flow models (the scheduler class alone may be missing or generic). */
 const FLOW_PIPELINE = /^(Flux|Chroma|QwenImage|StableDiffusion3|SD3|Lumina2|AuraFlow|SanaSprint)/;
 /**
  * Flow pipelines whose model conventions no units setting reproduces: Lumina2 gives its transformer
- * 1 - t/1000 and negates its output; SanaSprint runs SCMScheduler with sin/cos time. Refused unless
- * model_index.json declares flowstudio.timestep_units (the user then vouches for the model's convention).
+ * 1 - t/1000 and negates its output. Refused unless model_index.json declares flowstudio.timestep_units
+ * (the user then vouches for the model's convention).
  */
 const UNSUPPORTED_PIPELINE: Readonly<Record<string, string>> = {
   Lumina2: 'its transformer takes 1 - t/1000 and the pipeline negates the prediction',
-  SanaSprint: 'it samples with SCMScheduler (trigonometric time), which FlowStudio does not implement',
 };
 
 /** Reads `flowstudio.<key>` from model_index.json, nested (`{"flowstudio": {...}}`) or flat (`"flowstudio.<key>"`). */
@@ -73,7 +75,7 @@ export function usesPipelineSigmas(modelIndex: Record<string, unknown>): boolean
 }
 
 /**
- * 'flow' for rectified-flow models: FlowMatch schedulers, FLUX/SD3-kind pipelines, and multistep configs with
+ * 'flow' for rectified-flow models: FlowMatch schedulers and SCMScheduler, FLUX/SD3-kind pipelines, and multistep configs with
  * use_flow_sigmas or prediction_type "flow_prediction" (e.g. Sana); else 'vp'.
  */
 export function sigmaSpace(modelIndex: Record<string, unknown>, scheduler: SchedulerConfig): SigmaSpace {
@@ -83,7 +85,8 @@ export function sigmaSpace(modelIndex: Record<string, unknown>, scheduler: Sched
     throw new Error(`model_index.json: flowstudio.space must be "flow" or "vp", got ${JSON.stringify(declared)}`);
   }
   const sched = scheduler._class_name;
-  if (typeof sched === 'string' && sched.startsWith('FlowMatch')) return 'flow';
+  // SCMScheduler (Sana Sprint) runs in flow variables (scm.ts).
+  if (typeof sched === 'string' && (sched.startsWith('FlowMatch') || sched === 'SCMScheduler')) return 'flow';
   if (scheduler.use_flow_sigmas === true || scheduler.prediction_type === 'flow_prediction') return 'flow';
   const cls = modelIndex._class_name;
   return typeof cls === 'string' && FLOW_PIPELINE.test(cls) ? 'flow' : 'vp';

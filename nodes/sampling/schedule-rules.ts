@@ -27,6 +27,7 @@ export const SCHEDULER_CLASSES = [
   'FlowMatchEulerDiscreteScheduler',
   'LCMScheduler',
   'TCDScheduler',
+  'SCMScheduler',
 ] as const;
 export type SchedulerClass = (typeof SCHEDULER_CLASSES)[number];
 
@@ -134,6 +135,8 @@ export const SCHEDULER_RULES: Record<SchedulerClass, SchedulerRules> = {
   LCMScheduler: { ...VP_DEFAULTS, family: 'lcm', grids: [], zeroSnr: true, final: 'zero' },
   // LCM's timesteps; the last step goes to timestep 0, the table's first level (tcd.ts).
   TCDScheduler: { ...VP_DEFAULTS, family: 'lcm', grids: [], zeroSnr: true, final: 'sigma_min' },
+  // Sana Sprint: TrigFlow times mapped to flow levels (scm.ts); the last step returns the x0 prediction.
+  SCMScheduler: { ...VP_DEFAULTS, family: 'flow', grids: [], final: 'zero' },
 };
 
 /** Config keys of the level grids. */
@@ -206,10 +209,11 @@ export const SOLVER_SCHEDULERS: Record<string, SchedulerClass> = {
   rf_solver: 'FlowMatchEulerDiscreteScheduler',
   lcm: 'LCMScheduler',
   tcd: 'TCDScheduler',
+  scm: 'SCMScheduler',
 };
 
 /** Solvers that exist only for flow models. */
-const FLOW_ONLY = new Set(['flow_euler', 'rf_solver']);
+const FLOW_ONLY = new Set(['flow_euler', 'rf_solver', 'scm']);
 
 export function normalizeSolverName(solver: string): string {
   return solver.trim().toLowerCase().replace(/-/g, '_');
@@ -235,6 +239,7 @@ const CLASS_DEFAULT_SOLVER: Record<string, string> = {
   PNDMScheduler: 'pndm',
   LCMScheduler: 'lcm',
   TCDScheduler: 'tcd',
+  SCMScheduler: 'scm',
   EulerDiscreteScheduler: 'euler',
   EulerAncestralDiscreteScheduler: 'euler_ancestral',
   HeunDiscreteScheduler: 'heun',
@@ -264,6 +269,8 @@ export function defaultSolverFor(scheduler: SchedulerConfig, space: 'vp' | 'flow
   if (space === 'flow') {
     // FlowMatchHeunDiscreteScheduler is Heun on the flow grid.
     if (cls === 'FlowMatchHeunDiscreteScheduler') return 'heun';
+    // SCMScheduler (Sana Sprint) is consistency sampling on its TrigFlow grid.
+    if (cls === 'SCMScheduler') return 'scm';
     // A DPM/UniPC/DEIS config with flow sigmas (e.g. Sana) keeps its own solver.
     return solver && scheduler.use_flow_sigmas === true ? solver : 'flow_euler';
   }

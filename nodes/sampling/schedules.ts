@@ -12,6 +12,7 @@ import { flowMatchSigmas, multistepFlowSigmas, type FlowShiftOptions } from './s
 import { gridFamily, isEulerFamilyOrigin, SCHEDULER_RULES, schedulerClassFor } from './schedule-rules.ts';
 import { edmParams, edmSigmas } from './edm.ts';
 import { lcmSigmas } from './lcm.ts';
+import { scmSigmas, type ScmGridOptions } from './scm.ts';
 import { ddimSigmas, eulerSigmas, isEulerFamilyClass, isMultistepClass, multistepSigmas, type ScheduleOverrides } from './schedule-vp.ts';
 import { TIMESTEP_SPACINGS } from './sigma-grids.ts';
 
@@ -51,6 +52,8 @@ export {
 export interface BuildSigmasOptions extends FlowShiftOptions, ScheduleOverrides {
   /** LCM img2img: the strength its set_timesteps takes (the grid is then drawn from the first part of the distillation schedule). */
   lcmStrength?: number;
+  /** SCMScheduler: the TrigFlow start time and a 2-step run's middle time (set_timesteps' max_timesteps, intermediate_timesteps). */
+  scm?: Pick<ScmGridOptions, 'maxTimestep' | 'intermediateTimestep'>;
 }
 
 /**
@@ -107,6 +110,12 @@ function computeSigmas(
   const family = gridFamily(space, solver);
   const cls = schedulerClassFor(solver);
   if (family === 'flow') {
+    if (cls === 'SCMScheduler') {
+      // Its levels come from TrigFlow times, which no shift or Karras-type spacing applies to.
+      if (opts.grid !== undefined && opts.grid !== 'spaced' && opts.grid !== 'custom') throw new Error(`SCMScheduler grids (solver scm) have no ${opts.grid} variant: use the default grid or custom levels`);
+      if (opts.shift !== undefined) throw new Error('SCMScheduler grids (solver scm) take no shift: their levels come from TrigFlow times');
+      return scmSigmas(scheduler, steps, units, { ...opts.scm, customSigmas: opts.grid === 'custom' ? opts.customSigmas : undefined });
+    }
     if (isMultistepClass(cls) && SCHEDULER_RULES[cls].flowSigmas && scheduler.use_flow_sigmas === true) {
       return multistepFlowSigmas(scheduler, steps, units, { muRule: pipelineMuRule(modelIndex), ...opts }, cls);
     }

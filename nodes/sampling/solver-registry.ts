@@ -453,6 +453,15 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     optionsFromConfig: () => ({}),
     spaces: ['flow'],
   },
+  scm: {
+    noInversion: true,
+    stochastic: true,
+    description:
+      "Sana Sprint's sampler (diffusers SCMScheduler): consistency steps (the x0 prediction, noised afresh to the next level) on TrigFlow times mapped to flow levels tau = sin s / (cos s + sin s), from s = 1.5708 to 0 (1.5708, 1.3, 0 at 2 steps); 1-4 steps. Flow models only.",
+    create: () => createConsistency('scm'),
+    optionsFromConfig: () => ({}),
+    spaces: ['flow'],
+  },
   mrs: {
     noInversion: true,
     description:
@@ -483,7 +492,7 @@ const EXP_SOLVERS: Record<string, SolverEntry> = Object.fromEntries(
   }),
 );
 
-const { ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, dpmpp_sde, dpmpp_3m_sde, er_sde, seeds_2, seeds_3, ddpm_posterior, consistency, ipndm, ipndm_v, res_multistep, res_multistep_ancestral, deis_tab, gradient_estimation, heunpp2, lms, euler_cfg_pp, euler_ancestral_cfg_pp, dpmpp_2m_cfg_pp, dpmpp_2s_ancestral_cfg_pp, res_multistep_cfg_pp, res_multistep_ancestral_cfg_pp, gradient_estimation_cfg_pp, dpm_fast, dpm_adaptive, sa_solver, sa_solver_pece, flow_euler, rf_solver, mrs, lcm, tcd } = BASE_SOLVERS;
+const { ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, dpmpp_sde, dpmpp_3m_sde, er_sde, seeds_2, seeds_3, ddpm_posterior, consistency, ipndm, ipndm_v, res_multistep, res_multistep_ancestral, deis_tab, gradient_estimation, heunpp2, lms, euler_cfg_pp, euler_ancestral_cfg_pp, dpmpp_2m_cfg_pp, dpmpp_2s_ancestral_cfg_pp, res_multistep_cfg_pp, res_multistep_ancestral_cfg_pp, gradient_estimation_cfg_pp, dpm_fast, dpm_adaptive, sa_solver, sa_solver_pece, flow_euler, rf_solver, scm, mrs, lcm, tcd } = BASE_SOLVERS;
 
 /** Every registered solver, in the order the Sampler lists them. */
 export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
@@ -515,6 +524,7 @@ export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
   mrs,
   lcm,
   tcd,
+  scm,
   consistency,
   ddpm_posterior,
   dpm_fast,

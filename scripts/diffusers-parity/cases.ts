@@ -9,7 +9,7 @@
 
 export type AnalyticModel = 'gaussian-vp' | 'gaussian-vp-continuous' | 'gaussian-rf';
 /** Tiny random-weight twins of real model folders (test/helpers/twins.ts): real input names, dtypes, configs. */
-export type TwinModel = 'sd15' | 'sd15-legacy' | 'sd-turbo' | 'sdxl' | 'sd3' | 'flux-dev' | 'flux-schnell';
+export type TwinModel = 'sd15' | 'sd15-legacy' | 'sd-turbo' | 'sdxl' | 'sd3' | 'flux-dev' | 'flux-schnell' | 'sana-sprint';
 export type ParityModel = AnalyticModel | TwinModel;
 export const ANALYTIC_MODELS: readonly AnalyticModel[] = ['gaussian-vp', 'gaussian-vp-continuous', 'gaussian-rf'];
 
@@ -135,6 +135,8 @@ export function diffusersSchedulerFor(solver: string, sampler: Record<string, st
       return { cls: 'TCDScheduler', overrides: {}, eta: Number(sampler.tcd_gamma ?? 0.3) };
     case 'ddpm':
       return { cls: 'DDPMScheduler', overrides: {} };
+    case 'scm':
+      return { cls: 'SCMScheduler', overrides: {} };
     default:
       throw new Error(`diffusers parity: no diffusers scheduler for solver "${solver}"`);
   }
@@ -664,6 +666,29 @@ function torchSeedCases(): ParityCase[] {
   return out;
 }
 
+/**
+ * SCMScheduler as SanaSprintPipeline runs it (check.py: TrigFlow state, the flow sample and flow time handed to
+ * the model, its velocity turned into the TrigFlow output): on the Sana Sprint twin and, with SCM's config
+ * over it, on the analytic flow model; img2img as SanaSprintImg2ImgPipeline.
+ */
+function scmCases(): ParityCase[] {
+  const out: ParityCase[] = [];
+  const scm = { _class_name: 'SCMScheduler', prediction_type: 'trigflow', sigma_data: 0.5 };
+  const add = (tag: string, model: ParityModel, steps: number, more: Partial<ParityCase> = {}) =>
+    out.push(makeCase(`${modelTag(model)}-${tag}-scm-${steps}`, model, 'scm', steps, model === 'gaussian-rf' ? scm : {}, { stochastic: true, ...more }));
+  for (const steps of [1, 2, 4]) add('plain', 'sana-sprint', steps);
+  for (const steps of [1, 2, 3, 8]) add('plain', 'gaussian-rf', steps);
+  add('auto', 'sana-sprint', 2, { solver: 'auto' });
+  for (const [steps, strength] of [[4, 0.6], [8, 0.5], [2, 0.6]] as const) {
+    add(`img2img-s${strength}`, 'gaussian-rf', steps, { sampler: { start: 'img2img', denoise: strength }, strength });
+  }
+  add('img2img-s0.6', 'sana-sprint', 4, { sampler: { start: 'img2img', denoise: 0.6 }, strength: 0.6 });
+  // The same seed on both sides: the initial latents, then one draw per step, from one torch generator.
+  add('torchseed', 'sana-sprint', 2, { torchSeed: 2025 });
+  add('torchseed', 'gaussian-rf', 4, { torchSeed: 7 });
+  return out;
+}
+
 export function parityCases(): ParityCase[] {
   return [
     ...vpCases(),
@@ -678,5 +703,6 @@ export function parityCases(): ParityCase[] {
     ...chainCases(),
     ...torchSeedCases(),
     ...edmCases(),
+    ...scmCases(),
   ];
 }

@@ -87,8 +87,11 @@ class Model:
         self.negative = {name: np.load(os.path.join(root, f)) for name, f in self.cfg["negative"].items()} if self.cfg else {}
         self.calls = []
 
-    def __call__(self, sample, t):
-        if self.pipeline == "flux":
+    def __call__(self, sample, t, raw=False):
+        if raw:
+            # The pipeline hands the model this timestep as it is (SanaSprintPipeline's flow time).
+            t = float(t)
+        elif self.pipeline == "flux":
             # FluxPipeline: timestep = t.expand(B).to(latents.dtype), passed as timestep / 1000 (float32 math).
             t = float(np.float32(float(t)) / np.float32(1000))
         else:
@@ -165,6 +168,41 @@ def floor_zero_snr(scheduler):
         scheduler.alphas_cumprod[-1] = 2.0**-24
 
 
+def sana_sprint_loop(case, root, scheduler, model, first, step_kwargs):
+    """SanaSprintPipeline (and SanaSprintImg2ImgPipeline with a strength) around SCMScheduler.step."""
+    steps = case["steps"]
+    # The pipeline passes max_timesteps 1.5708 and intermediate_timesteps 1.3, which set_timesteps refuses for
+    # other step counts: there it takes intermediate_timesteps=None (linspace), as FlowStudio does.
+    scheduler.set_timesteps(steps, intermediate_timesteps=1.3 if steps == 2 else None)
+    scheduler.set_begin_index(0)
+    sd = scheduler.config.sigma_data
+    timesteps = scheduler.timesteps
+    if case["strength"] is not None:
+        # get_timesteps (init_timestep a float) + prepare_latents, for an image the pipeline encodes
+        # (image_latents = latents * scaling_factor * sigma_data; the init file holds latents * scaling_factor).
+        init_timestep = min(steps * case["strength"], steps)
+        t_start = int(max(steps - init_timestep, 0))
+        timesteps = scheduler.timesteps[t_start * scheduler.order :]
+        scheduler.set_begin_index(t_start * scheduler.order)
+        init = torch.from_numpy(np.load(os.path.join(root, case["init"])).astype(np.float32)) * sd
+        noise = torch.from_numpy(first) * sd
+        latents = torch.cos(timesteps[:1]) * init + torch.sin(timesteps[:1]) * noise
+    else:
+        latents = torch.from_numpy(first) * sd
+    denoised = latents
+    for t in timesteps[:-1]:
+        timestep = t.expand(latents.shape[0])
+        latents_model_input = latents / sd
+        scm_timestep = torch.sin(timestep) / (torch.cos(timestep) + torch.sin(timestep))
+        tau = scm_timestep.view(-1, 1, 1, 1)
+        latent_model_input = latents_model_input * torch.sqrt(tau**2 + (1 - tau) ** 2)
+        v = model(latent_model_input, float(scm_timestep[0]), raw=True)
+        noise_pred = ((1 - 2 * tau) * latent_model_input + (1 - 2 * tau + 2 * tau**2) * v) / torch.sqrt(tau**2 + (1 - tau) ** 2)
+        noise_pred = noise_pred.float() * sd
+        latents, denoised = scheduler.step(noise_pred, timestep, latents, return_dict=False, **step_kwargs)
+    return denoised / sd
+
+
 def run_case(case, root, models, tables64=False, zero_snr_floor=False):
     if case["model_file"] not in models:
         models[case["model_file"]] = Model(os.path.join(root, case["model_file"]))
@@ -195,6 +233,9 @@ def run_case(case, root, models, tables64=False, zero_snr_floor=False):
         module.randn_tensor = feed
     try:
         steps = case["steps"]
+        if case["class"] == "SCMScheduler":
+            latents = sana_sprint_loop(case, root, scheduler, model, first, step_kwargs)
+            return latents.numpy(), len(model.calls), feed.next - 1
         if case["pipeline"] == "flux":
             # FluxPipeline: sigmas linspace(1, 1/N, N) (none with use_flow_sigmas), mu from the token count.
             cfg = scheduler.config

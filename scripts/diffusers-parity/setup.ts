@@ -11,7 +11,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { writeNpy } from '../../nodes/core/io/npy.ts';
 import { randomNormal } from '../../nodes/core/random.ts';
-import { fluxTwin, sd15LegacyTwin, sd15Twin, sd3Twin, sdTurboTwin, sdxlTwin, writeTwin, type TwinSpec } from '../../test/helpers/twins.ts';
+import { fluxTwin, sanaSprintTwin, sd15LegacyTwin, sd15Twin, sd3Twin, sdTurboTwin, sdxlTwin, writeTwin, type TwinSpec } from '../../test/helpers/twins.ts';
 import { GRID_AS } from '../../nodes/sampling/solver-registry.ts';
 import { zeroedWhenUnconditional } from '../../nodes/cfg.ts';
 import { ANALYTIC_MODELS, diffusersSchedulerFor, type AnalyticModel, type ParityCase, type ParityModel, type TwinModel } from './cases.ts';
@@ -24,6 +24,7 @@ const TWINS: Record<TwinModel, () => TwinSpec> = {
   sd3: () => sd3Twin(),
   'flux-dev': () => fluxTwin('dev'),
   'flux-schnell': () => fluxTwin('schnell'),
+  'sana-sprint': () => sanaSprintTwin(),
 };
 
 export interface LatentParams {
@@ -40,6 +41,7 @@ export function latentParams(model: ParityModel, batch = 1): LatentParams {
   if (batch !== 1) throw new Error(`parity: batch ${batch} on the twin ${model}; its conditioning files hold one prompt`);
   if (model === 'sd3') return { batch: 1, channels: 16, height: 8, width: 8, layout: 'nchw' };
   if (model.startsWith('flux')) return { batch: 1, channels: 16, height: 8, width: 8, layout: 'packed' };
+  if (model === 'sana-sprint') return { batch: 1, channels: 32, height: 8, width: 8, layout: 'nchw' };
   return { batch: 1, channels: 4, height: 8, width: 8, layout: 'nchw' };
 }
 

@@ -22,6 +22,11 @@
  *    diffusers >= 0.31 txt_ids {0: sequence_length} and img_ids {0: packed_height_width} WITHOUT a batch axis
  *    ([S, 3], [L, 3]) and int64 (random_int_tensor with int_dtype); guidance {0: batch_size} float when
  *    guidance_embeds (FLUX.1-dev, not schnell); output out_hidden_states {0: batch_size, 1: packed_height_width}.
+ *  - Olive's SanaTransformerOnnxConfig (microsoft/Olive olive/common/hf/io_config/model_configs.py):
+ *    hidden_states {0: batch_size, 2: height, 3: width} (32 DC-AE channels), encoder_hidden_states
+ *    {0: batch_size, 1: sequence_length}, encoder_attention_mask {0: batch_size, 1: sequence_length},
+ *    timestep {0: batch_size}; output out_sample. Sana Sprint's transformer has guidance_embeds, which adds
+ *    guidance {0: batch_size} (float), as FLUX.1-dev's config adds it.
  *  - diffusers scripts/convert_stable_diffusion_checkpoint_to_onnx.py (the legacy OnnxStableDiffusionPipeline
  *    layout): sample {0: batch, 1: channels, 2: height, 3: width}, timestep float [batch],
  *    encoder_hidden_states {0: batch, 1: sequence}; output out_sample.
@@ -142,6 +147,14 @@ export const SCHEDULERS = {
     shift: 1.0,
     use_dynamic_shifting: false,
   },
+  /** Efficient-Large-Model/Sana_Sprint_1.6B_1024px_diffusers scheduler/scheduler_config.json */
+  sanaSprint: {
+    _class_name: 'SCMScheduler',
+    _diffusers_version: '0.33.0.dev0',
+    num_train_timesteps: 1000,
+    prediction_type: 'trigflow',
+    sigma_data: 0.5,
+  },
 } satisfies Record<string, SchedulerConfig>;
 
 const ONNX_RUNTIME_MODEL = ['optimum', 'ORTModel'];
@@ -257,6 +270,29 @@ export function fluxTwin(variant: 'dev' | 'schnell' = 'dev', hidden = 8, pooled 
     sample: { name: 'hidden_states', dims: ['batch_size', 'packed_height_width', 64] },
     inputs,
     output: 'out_hidden_states',
+    a: 0.25,
+  };
+}
+
+/**
+ * Sana Sprint transformer (SanaSprintPipeline + SCMScheduler): hidden_states [batch_size, 32, height, width],
+ * encoder_hidden_states [batch_size, sequence_length, D] (2304), encoder_attention_mask int64
+ * [batch_size, sequence_length], timestep float32 [batch_size] (the flow time sin s / (cos s + sin s)) and
+ * guidance float32 [batch_size] (guidance_scale x guidance_embeds_scale, 4.5 x 0.1 by default).
+ */
+export function sanaSprintTwin(hidden = 8): TwinSpec {
+  return {
+    denoiser: 'transformer',
+    modelIndex: { _class_name: 'SanaSprintPipeline', _diffusers_version: '0.33.0.dev0', transformer: ONNX_RUNTIME_MODEL, scheduler: ['diffusers', 'SCMScheduler'] },
+    scheduler: SCHEDULERS.sanaSprint,
+    sample: { name: 'hidden_states', dims: ['batch_size', 32, 'height', 'width'] },
+    inputs: [
+      { name: 'encoder_hidden_states', type: 'float32', dims: ['batch_size', 'sequence_length', hidden], batched: true, weight: 1 },
+      { name: 'encoder_attention_mask', type: 'int64', dims: ['batch_size', 'sequence_length'], batched: true, weight: 0.05 },
+      { name: 'timestep', type: 'float32', dims: ['batch_size'], batched: true, weight: 1 },
+      { name: 'guidance', type: 'float32', dims: ['batch_size'], batched: true, weight: 0.1 },
+    ],
+    output: 'out_sample',
     a: 0.25,
   };
 }
