@@ -5,7 +5,7 @@
 import { Tensor } from './core/tensor.ts';
 import { defineNode } from './core/types.ts';
 import type { Conditioning, Guidance, ModelHandle, SigmaSpace } from './core/values.ts';
-import { batchedCfgDenoiseFn, cfgDenoiseFn, concatBatch, type CfgSettings } from './sampling/guidance.ts';
+import { batchedCfgDenoiseFn, CFG_NORMALIZATIONS, cfgDenoiseFn, concatBatch, type CfgNormalization, type CfgSettings } from './sampling/guidance.ts';
 import { edmParams } from './sampling/edm.ts';
 import { bindDenoiser, createDenoiseFn, limitPrediction, predictionType, type PredictionLimit } from './sampling/denoiser.ts';
 import type { DenoiseFn } from './sampling/solver.ts';
@@ -19,7 +19,7 @@ export const CFG = defineNode({
   title: 'CFG Guidance',
   category: 'guidance',
   description:
-    'Classifier-free guidance for a Sampler: out = uncond + scale * (cond - uncond) on the model output, with optional CFG rescale. The Sampler\'s conditioning input is the positive side.',
+    'Classifier-free guidance for a Sampler: out = uncond + scale * (cond - uncond) on the model output, with optional CFG rescale, renormalization and truncation. The Sampler\'s conditioning input is the positive side. (Z-Image writes pos + s (pos - neg): its guidance_scale s is scale s + 1 here.)',
   inputs: {
     negative: {
       type: 'CONDITIONING',
@@ -38,9 +38,46 @@ export const CFG = defineNode({
       label: 'Model calls',
       help: 'batched: one call on [uncond; cond]; separate: two calls; auto: batched when the model takes any batch size',
     },
+    normalize: {
+      kind: 'enum',
+      options: CFG_NORMALIZATIONS,
+      default: 'off',
+      label: 'Renormalize',
+      help: "lumina2: each row of the guided output (last axis) scaled to the conditional output's norm, as Lumina2Pipeline's cfg_normalization (on by default there); zimage: a sample's guided output scaled down to at most limit x the conditional output's norm, as ZImagePipeline's cfg_normalization",
+    },
+    norm_limit: {
+      kind: 'float',
+      default: 1,
+      min: 0.01,
+      max: 10,
+      step: 0.01,
+      label: 'Norm limit',
+      help: "ZImagePipeline's cfg_normalization value: the most the guided output's norm may exceed the conditional output's, as a factor",
+      when: { param: 'normalize', in: ['zimage'] },
+    },
+    truncate: {
+      kind: 'float',
+      default: 1,
+      min: 0,
+      max: 1,
+      step: 0.01,
+      label: 'Guide until',
+      help: "Flow models: guide only while the denoised fraction 1 - t is at most this, the conditional model alone after it (ZImagePipeline's cfg_truncation); 1 = every step",
+    },
   },
   async execute(_ctx, inputs, params) {
-    const guidance: Guidance = { kind: 'cfg', params: { scale: params.scale, rescale: params.rescale, mode: params.mode, negative: inputs.negative } };
+    const guidance: Guidance = {
+      kind: 'cfg',
+      params: {
+        scale: params.scale,
+        rescale: params.rescale,
+        mode: params.mode,
+        normalize: params.normalize,
+        normLimit: params.norm_limit,
+        truncate: params.truncate,
+        negative: inputs.negative,
+      },
+    };
     return { guidance };
   },
 });
@@ -50,17 +87,25 @@ export default CFG;
 interface CfgParams extends CfgSettings {
   mode: CfgMode;
   negative?: Conditioning;
+  /** Flow models: CFG only while 1 - t <= truncate (1: always). */
+  truncate: number;
 }
 
 function readCfg(g: Guidance): CfgParams {
   if (g.kind !== 'cfg') throw new Error(`guidance of kind "${g.kind}" is not supported by the Sampler (known: cfg)`);
-  const { scale, rescale, mode, negative } = g.params;
+  const { scale, rescale, mode, negative, normalize, normLimit, truncate } = g.params;
   if (typeof scale !== 'number' || !Number.isFinite(scale)) throw new Error(`CFG guidance: scale must be a finite number, got ${JSON.stringify(scale)}`);
   const phi = rescale === undefined ? 0 : rescale;
   if (typeof phi !== 'number' || !(phi >= 0 && phi <= 1)) throw new Error(`CFG guidance: rescale must be in [0, 1], got ${JSON.stringify(rescale)}`);
   const m = mode ?? 'auto';
   if (!CFG_MODES.includes(m as CfgMode)) throw new Error(`CFG guidance: mode must be one of ${CFG_MODES.join(', ')}, got ${JSON.stringify(mode)}`);
-  return { scale, rescale: phi, mode: m as CfgMode, negative: negative as Conditioning | undefined };
+  const n = normalize ?? 'off';
+  if (!CFG_NORMALIZATIONS.includes(n as CfgNormalization)) throw new Error(`CFG guidance: normalize must be one of ${CFG_NORMALIZATIONS.join(', ')}, got ${JSON.stringify(normalize)}`);
+  const k = normLimit ?? 1;
+  if (typeof k !== 'number' || !(k > 0)) throw new Error(`CFG guidance: norm_limit must be positive, got ${JSON.stringify(normLimit)}`);
+  const tr = truncate ?? 1;
+  if (typeof tr !== 'number' || !(tr >= 0 && tr <= 1)) throw new Error(`CFG guidance: truncate must be in [0, 1], got ${JSON.stringify(truncate)}`);
+  return { scale, rescale: phi, mode: m as CfgMode, negative: negative as Conditioning | undefined, normalize: n as CfgNormalization, normLimit: k, truncate: tr };
 }
 
 /**
@@ -125,8 +170,11 @@ export function guidedDenoiseFn(model: ModelHandle, opts: GuidedModelOptions): D
   }
   // The rescale recovers the raw output from a Prediction by the standard parameterizations, not EDM's.
   if ((cfg.rescale ?? 0) > 0 && space === 'vp' && edmParams(model.scheduler)) throw new Error('CFG rescale is not available for EDM-preconditioned models; set rescale to 0');
+  if (cfg.normalize !== 'off' && space === 'vp' && edmParams(model.scheduler)) throw new Error('CFG renormalization is not available for EDM-preconditioned models; set normalize to off');
+  if (cfg.truncate < 1 && space !== 'flow') throw new Error('CFG truncation (guide until) applies to flow models only; set it to 1');
+  if (cfg.truncate < 1 && keepUncond) throw new Error('CFG truncation cannot be combined with a CFG++ solver, which reads the unconditional prediction on every step');
   const kind = { space, type: predictionType(model, space) };
-  const settings: CfgSettings = { scale: cfg.scale, rescale: cfg.rescale };
+  const settings: CfgSettings = { scale: cfg.scale, rescale: cfg.rescale, normalize: cfg.normalize, normLimit: cfg.normLimit };
   // Feeds whose first axis is the sample's batch axis are stacked [negative; positive]; the others (FLUX's
   // img_ids / txt_ids) are fed once, which needs both sides to agree on them.
   const batchAxis = binding.sample.shape[0];
@@ -153,6 +201,12 @@ export function guidedDenoiseFn(model: ModelHandle, opts: GuidedModelOptions): D
     const cond = createDenoiseFn(model, { space, conditioning: { feeds: positive }, signal });
     const uncond = createDenoiseFn(model, { space, conditioning: { feeds: negative }, signal });
     guided = cfgDenoiseFn(cond, uncond, settings, kind, keepUncond);
+  }
+  if (cfg.truncate < 1) {
+    // ZImagePipeline: guidance scale 0 (the positive output alone) once (1000 - t)/1000 exceeds cfg_truncation.
+    const full = guided;
+    const cond = createDenoiseFn(model, { space, conditioning: { feeds: positive }, signal });
+    guided = (x, level) => (1 - level.sigma > cfg.truncate ? cond(x, level) : full(x, level));
   }
   if (!limit) return guided;
   return async (x, level) => limitPrediction(await guided(x, level), x, level.sigma, space, limit);

@@ -33,7 +33,8 @@ import { cfgNumber } from './sampling/schedule-config.ts';
 import { defaultSolverFor, isEulerFamilyOrigin } from './sampling/schedule-rules.ts';
 import { sliceSigmas } from './sampling/sigmas-split.ts';
 import { bindDenoiser, checkLatentShape, denoisedLimitFromConfig } from './sampling/denoiser.ts';
-import { sigmaSpace, timestepUnits, toModelTimestep } from './sampling/model-time.ts';
+import { pipelineImageSeqLen, sigmaSpace, timestepUnits, toModelTimestep } from './sampling/model-time.ts';
+import { imageSeqLenOfLatent } from './sampling/schedule-flow.ts';
 import { scale, type NoiseSource } from './sampling/ops.ts';
 import { runSampler } from './sampling/sampler-loop.ts';
 import { buildSigmas, initNoiseSigma, sigmaToTimestep, vpTable } from './sampling/schedules.ts';
@@ -46,17 +47,10 @@ export const START_MODES = ['auto', 'noise', 'img2img', 'continue'] as const;
 export const IMG2IMG_RULES = ['diffusers', 'diffusers-onnx'] as const;
 export type StartMode = (typeof START_MODES)[number];
 
-/** Image tokens of a latent, for FLUX-style dynamic shifting: [B, L, C] packed, or [B, C, H, W] in 2x2 patches. */
-function imageSeqLen(dims: readonly number[]): number | undefined {
-  if (dims.length === 3) return dims[1];
-  if (dims.length === 4) return Math.floor(dims[2] / 2) * Math.floor(dims[3] / 2);
-  return undefined;
-}
-
 /** SA-Solver's SDE interval: ComfyUI's percent_to_sigma(0.2) down to percent_to_sigma(0.8) of the model's table (none for EDM models). */
 function saTauInterval(scheduler: SchedulerConfig, space: SigmaSpace, dims: readonly number[]): { start: number; end: number } | undefined {
   if (space === 'vp' && edmParams(scheduler)) return undefined;
-  const ms = comfyModelSampling(scheduler, space, imageSeqLen(dims));
+  const ms = comfyModelSampling(scheduler, space, imageSeqLenOfLatent(dims));
   return ms.percentToSigma ? { start: ms.percentToSigma(0.2), end: ms.percentToSigma(0.8) } : undefined;
 }
 
@@ -265,7 +259,7 @@ export const Sampler = defineNode({
     const lcmImg2img = start === 'img2img' && solverName === 'lcm' && params.img2img_rule === 'diffusers' && !inputs.sigmas;
     const full =
       inputs.sigmas ??
-      buildSigmas(model.scheduler, model.modelIndex, params.steps, gridSolver, { imageSeqLen: imageSeqLen(latent.dims), ...(lcmImg2img ? { lcmStrength: params.denoise } : {}) });
+      buildSigmas(model.scheduler, model.modelIndex, params.steps, gridSolver, { imageSeqLen: pipelineImageSeqLen(model.modelIndex, latent.dims), ...(lcmImg2img ? { lcmStrength: params.denoise } : {}) });
     try {
       checkSigmas(full);
     } catch (e) {
@@ -358,7 +352,7 @@ export const Sampler = defineNode({
       noise: stepNoise,
       timestepAt:
         sigmas.offGridTimesteps === 'comfyui'
-          ? comfyTimestepAt(model.scheduler, space, timestepUnits(model.modelIndex), imageSeqLen(latent.dims))
+          ? comfyTimestepAt(model.scheduler, space, timestepUnits(model.modelIndex), imageSeqLenOfLatent(latent.dims))
           : modelTimestepAt(model.scheduler, model.modelIndex, space),
       beforeModelCall: () => ctx.throwIfAborted(),
       onStep: (i, n, state) => {

@@ -8,8 +8,8 @@
 import { FLOW_SHIFT_PARAM } from './core/flow-shift-param.ts';
 import { defineNode, NodeInputError } from './core/types.ts';
 import { img2imgSigmas } from './sampling/add-noise.ts';
-import { sigmaSpace } from './sampling/model-time.ts';
-import { imageSeqLenOfLatent, imageSeqLenOfPixels } from './sampling/schedule-flow.ts';
+import { pipelineImageSeqLen, sigmaSpace } from './sampling/model-time.ts';
+import { imageSeqLenOfPixels } from './sampling/schedule-flow.ts';
 import { defaultSolverFor, SOLVER_SCHEDULERS, type FinalSigmasType, type SigmaGrid } from './sampling/schedule-rules.ts';
 import type { ScheduleOverrides } from './sampling/schedule-vp.ts';
 import { buildSigmas } from './sampling/schedules.ts';
@@ -162,7 +162,7 @@ export const Schedule = defineNode({
         throw new NodeInputError((e as Error).message);
       }
     }
-    const fromLatent = inputs.latent ? imageSeqLenOfLatent(inputs.latent.dims) : undefined;
+    const fromLatent = inputs.latent ? pipelineImageSeqLen(model.modelIndex, inputs.latent.dims) : undefined;
     if (inputs.latent && fromLatent === undefined) {
       throw new NodeInputError(`latent shape ${inputs.latent.shapeString()} has no image size (expected [B, C, H, W] or packed [B, L, C])`, 'latent');
     }

@@ -12,7 +12,7 @@ import type { ModelHandle, SchedulerConfig } from '../nodes/core/values.ts';
 import { createGaussianParams, sampleData, velocityRF } from '../nodes/sampling/gaussian.ts';
 import { predictionFromOutput } from '../nodes/sampling/denoiser.ts';
 import { createFlowEuler } from '../nodes/sampling/flow-euler.ts';
-import { pipelineMuRule, sigmaSpace, timestepUnits } from '../nodes/sampling/model-time.ts';
+import { pipelineImageSeqLen, pipelineMuRule, pipelineSigmaList, reversedFlowTime, sigmaSpace, timestepUnits } from '../nodes/sampling/model-time.ts';
 import { flowImg2imgStartStep } from '../nodes/sampling/add-noise.ts';
 import { flowMatchSigmas, flux2EmpiricalMu } from '../nodes/sampling/schedule-flow.ts';
 import { buildSigmas } from '../nodes/sampling/schedules.ts';
@@ -392,7 +392,7 @@ describe('pipeline conventions', () => {
     for (const [len, n] of [[1024, 28], [4096, 50], [4608, 28], [256, 4]]) {
       expect(flux2EmpiricalMu(len, n)).toBe(computeEmpiricalMu(len, n));
       const ref = refSetTimesteps(cfg as RefConfig, n, { sigmas: npLinspace(1, 1 / n, n), mu: computeEmpiricalMu(len, n) });
-      const s = flowMatchSigmas(cfg, n, 'fraction', { pipelineSigmas: true, imageSeqLen: len, muRule: 'flux2_empirical' });
+      const s = flowMatchSigmas(cfg, n, 'fraction', { pipelineSigmas: 'numpy', imageSeqLen: len, muRule: 'flux2_empirical' });
       expect(s.timesteps).toEqual(ref.timesteps.map(fluxModelT));
     }
   });
@@ -401,14 +401,30 @@ describe('pipeline conventions', () => {
     const n = 28;
     const len = 4096;
     const viaBuild = buildSigmas(FLUX_DEV, { _class_name: 'Flux2Pipeline' }, n, 'euler', { imageSeqLen: len });
-    const direct = flowMatchSigmas(FLUX_DEV, n, 'fraction', { pipelineSigmas: true, imageSeqLen: len, muRule: 'flux2_empirical' });
+    const direct = flowMatchSigmas(FLUX_DEV, n, 'fraction', { pipelineSigmas: 'numpy', imageSeqLen: len, muRule: 'flux2_empirical' });
     expect(viaBuild.timesteps).toEqual(direct.timesteps);
     const flux1 = buildSigmas(FLUX_DEV, { _class_name: 'FluxPipeline' }, n, 'euler', { imageSeqLen: len });
     expect(flux1.timesteps).not.toEqual(direct.timesteps);
   });
 
-  it('refuses pipelines whose model convention no units setting reproduces (Lumina2); SanaSprint takes the flow time itself', () => {
-    expect(() => timestepUnits({ _class_name: 'Lumina2Pipeline' })).toThrow(/Lumina2Pipeline is not supported/);
+  it('Lumina2 and ZImage run the flow backwards (data-fraction timestep, negated output); SanaSprint takes the flow time itself', () => {
+    for (const cls of ['Lumina2Pipeline', 'ZImagePipeline', 'ZImageImg2ImgPipeline']) {
+      expect(timestepUnits({ _class_name: cls })).toBe('fraction');
+      expect(reversedFlowTime({ _class_name: cls })).toBe(true);
+      expect(sigmaSpace({ _class_name: cls }, { _class_name: 'FlowMatchEulerDiscreteScheduler' })).toBe('flow');
+    }
+    expect(reversedFlowTime({ _class_name: 'FluxPipeline' })).toBe(false);
+    expect(reversedFlowTime({ _class_name: 'MyPipeline', flowstudio: { reversed_time: true } })).toBe(true);
+    expect(reversedFlowTime({ _class_name: 'Lumina2Pipeline', flowstudio: { reversed_time: false } })).toBe(false);
+    expect(() => reversedFlowTime({ flowstudio: { reversed_time: 'yes' } })).toThrow(/reversed_time must be true or false/);
+    // Their sigma lists: numpy's linspace (Lumina2, like FLUX) or torch's float32 one (ZImage).
+    expect(pipelineSigmaList({ _class_name: 'Lumina2Pipeline' })).toBe('numpy');
+    expect(pipelineSigmaList({ _class_name: 'ZImagePipeline' })).toBe('torch');
+    expect(pipelineSigmaList({ _class_name: 'StableDiffusion3Pipeline' })).toBeUndefined();
+    // Lumina2Pipeline's mu reads latents.shape[1]: the channels of a [B, C, H, W] latent.
+    expect(pipelineImageSeqLen({ _class_name: 'Lumina2Pipeline' }, [1, 16, 128, 128])).toBe(16);
+    expect(pipelineImageSeqLen({ _class_name: 'ZImagePipeline' }, [1, 16, 128, 128])).toBe(4096);
+    expect(pipelineImageSeqLen({ _class_name: 'FluxPipeline' }, [1, 4096, 64])).toBe(4096);
     expect(timestepUnits({ _class_name: 'SanaSprintPipeline' })).toBe('fraction');
     expect(sigmaSpace({ _class_name: 'SanaSprintPipeline' }, { _class_name: 'SCMScheduler' })).toBe('flow');
     expect(sigmaSpace({}, { _class_name: 'SCMScheduler' })).toBe('flow');

@@ -84,8 +84,9 @@ function sample(model: FakeModel, conditioning: Conditioning | undefined, guidan
   );
 }
 
-async function cfgGuidance(scale: number, negative?: Tensor, mode: 'auto' | 'batched' | 'separate' = 'auto', rescale = 0): Promise<Guidance> {
-  const out = await CFG.execute(context(), { negative: negative ? cond(negative) : undefined }, { scale, rescale, mode });
+async function cfgGuidance(scale: number, negative?: Tensor, mode: 'auto' | 'batched' | 'separate' = 'auto', rescale = 0, more: Partial<Parameters<typeof CFG.execute>[2]> = {}): Promise<Guidance> {
+  const params = { ...(paramDefaults(CFG) as Parameters<typeof CFG.execute>[2]), scale, rescale, mode, ...more };
+  const out = await CFG.execute(context(), { negative: negative ? cond(negative) : undefined }, params);
   return out.guidance;
 }
 
@@ -136,6 +137,36 @@ describe('CFG math', () => {
     const want = combineCfg(ec, eu, { scale: 5, rescale: 0.6 });
     expect(relL2(pred.eps.data, want.data)).toBeLessThan(1e-6);
     expect(relL2(pred.denoised.data, x.data.map((v, k) => v - 2 * want.data[k]))).toBeLessThan(1e-6);
+  });
+
+  it("lumina2 renormalization: every last-axis row of the guided output gets the conditional row's norm", () => {
+    const c = t(11);
+    const u = t(12, 2);
+    const out = combineCfg(c, u, { scale: 4, normalize: 'lumina2' });
+    const guided = combineCfg(c, u, { scale: 4 });
+    const w = DIMS[3];
+    const norm = (a: ArrayLike<number>, r: number) => Math.hypot(...Array.from({ length: w }, (_, k) => a[r + k]));
+    for (let r = 0; r < D; r += w) {
+      expect(norm(out.data, r)).toBeCloseTo(norm(c.data, r), 4);
+      // Same direction as the plain guided row.
+      const f = out.data[r] / guided.data[r];
+      for (let k = 0; k < w; k++) expect(out.data[r + k]).toBeCloseTo(f * guided.data[r + k], 4);
+    }
+  });
+
+  it('zimage renormalization clamps a sample only when its norm exceeds k times the conditional norm', () => {
+    const c = new Tensor([2, 3, 8, 8], Float32Array.from(seededNormals(2 * D, 13)));
+    const u = new Tensor([2, 3, 8, 8], Float32Array.from(seededNormals(2 * D, 14), (v, k) => (k < D ? 3 * v : c.data[k] * 0.9)));
+    const guided = combineCfg(c, u, { scale: 3 });
+    const out = combineCfg(c, u, { scale: 3, normalize: 'zimage', normLimit: 1.5 });
+    const norm = (a: ArrayLike<number>, b: number) => Math.hypot(...Array.from(a).slice(b * D, (b + 1) * D));
+    // Sample 0 is pushed far from cond (its norm exceeds 1.5 ||cond||): clamped to exactly that.
+    expect(norm(guided.data, 0)).toBeGreaterThan(1.5 * norm(c.data, 0));
+    expect(norm(out.data, 0)).toBeCloseTo(1.5 * norm(c.data, 0), 3);
+    // Sample 1 stays near cond: untouched.
+    expect(norm(guided.data, 1)).toBeLessThan(1.5 * norm(c.data, 1));
+    expect([...out.data.slice(D)]).toEqual([...guided.data.slice(D)]);
+    expect(() => combineCfg(c, u, { scale: 3, normalize: 'zimage', normLimit: 0 })).toThrow(/limit must be positive/);
   });
 
   it('batch helpers stack and split along the leading axis', () => {

@@ -26,6 +26,8 @@ import { Tensor } from '../nodes/core/tensor.ts';
 import type { ExecContext } from '../nodes/core/types.ts';
 import type { Conditioning, Guidance, ModelHandle, Trajectory } from '../nodes/core/values.ts';
 import { Sampler } from '../nodes/sampler.ts';
+import { linspaceF32 } from '../nodes/sampling/torch-linspace.ts';
+import { relL2 } from './sampling-fake-model.ts';
 import { createTestEngine, graph, tempDir } from './helpers/engine.ts';
 import {
   type Arr,
@@ -37,7 +39,9 @@ import {
   scaledLinearAlphasCumprod,
   sd15LegacyTwin,
   sd15Twin,
+  lumina2Twin,
   sanaSprintTwin,
+  zImageTwin,
   sd3Twin,
   sdTurboTwin,
   sdxlTwin,
@@ -125,7 +129,7 @@ async function runTwinGraph(opts: {
   noise: Tensor;
   cond: Record<string, Tensor>;
   sampler: Record<string, string | number | boolean>;
-  cfg?: { scale: number; mode: string; negative: Record<string, Tensor> };
+  cfg?: { scale: number; mode: string; negative: Record<string, Tensor> } & Record<string, string | number | Record<string, Tensor>>;
 }): Promise<GraphRun> {
   const [batch, channels, height, width] = opts.latentDims;
   const pos = await conditioningChain('pos', opts.cond);
@@ -145,7 +149,8 @@ async function runTwinGraph(opts: {
   ];
   if (opts.cfg) {
     const neg = await conditioningChain('neg', opts.cfg.negative);
-    nodes.push(...neg.nodes, { id: 'cfg', type: 'CFG', params: { scale: opts.cfg.scale, mode: opts.cfg.mode } });
+    const { negative: _neg, ...cfgParams } = opts.cfg;
+    nodes.push(...neg.nodes, { id: 'cfg', type: 'CFG', params: cfgParams as Record<string, string | number> });
     edges.push(...neg.edges, `${neg.last}.conditioning->cfg.negative`, 'cfg.guidance->sampler.guidance');
   }
   const r = await engine.execute({ graph: graph(nodes, edges) });
@@ -185,9 +190,10 @@ async function loadConditioning(prefix: string, feeds: Record<string, Tensor>): 
 /**
  * Each model call's offset per sample, recovered from the trajectory: VP (eps models) eps = (x_ve - D)/s with
  * x_ve = state * sqrt(s^2 + 1) and the model input = state; flow v = (x - D)/t with the model input x.
+ * `negated`: the network's output is minus that velocity (reversed-time models).
  * Returns offsets[step][b] and the largest spread of the offset within one sample.
  */
-function callOffsets(traj: Trajectory, a: number, space: 'vp' | 'flow'): { offsets: number[][]; spread: number } {
+function callOffsets(traj: Trajectory, a: number, space: 'vp' | 'flow', negated = false): { offsets: number[][]; spread: number } {
   const offsets: number[][] = [];
   let spread = 0;
   for (let i = 0; i < traj.denoised.length; i++) {
@@ -204,7 +210,8 @@ function callOffsets(traj: Trajectory, a: number, space: 'vp' | 'flow'): { offse
       for (let k = b * per; k < (b + 1) * per; k++) {
         const inp = state.data[k];
         const x = space === 'vp' ? inp * Math.sqrt(s * s + 1) : inp;
-        const out = (x - D.data[k]) / s;
+        // A reversed-time network (Lumina 2, Z-Image) outputs minus the velocity the solver saw.
+        const out = ((x - D.data[k]) / s) * (negated ? -1 : 1);
         const r = out - a * inp;
         lo = Math.min(lo, r);
         hi = Math.max(hi, r);
@@ -678,6 +685,128 @@ describe('Sana Sprint twin (SanaSprintPipeline + SCMScheduler: TrigFlow time, gu
     const sigmas = [...flowMatchStaticSigmas(3, 1)];
     const ref = flowEulerReference(twinFn(spec, arrs(cond)), z, sigmas, (s) => s);
     expectClose(run.latent.data, ref, 1e-4);
+  });
+});
+
+/**
+ * FLUX-kind pipeline sigmas with a static shift: linspace(1, 1/N, N) as numpy (float64, then float32) or torch
+ * (float32) makes it, shifted in float32 as set_timesteps does, then 0.
+ */
+function pipelineStaticSigmas(steps: number, shift: number, list: 'numpy' | 'torch'): number[] {
+  const f = Math.fround;
+  const given = list === 'torch' ? linspaceF32(1, 1 / steps, steps) : Array.from({ length: steps }, (_, i) => f(1 + ((1 / steps - 1) * i) / Math.max(steps - 1, 1)));
+  return [...given.map((s) => f(f(shift * s) / f(1 + f((shift - 1) * s)))), 0];
+}
+
+/**
+ * Lumina2Pipeline / ZImagePipeline around FlowMatch Euler: the transformer gets the data fraction 1 - sigma and
+ * its output is negated before the step; with CFG the pipelines' own rule (Lumina 2: uncond + s (cond - uncond),
+ * then each last-axis row scaled to the conditional row's norm; Z-Image: pos + s (pos - neg), clamped to
+ * k ||pos||, and no guidance once 1 - sigma exceeds the truncation).
+ */
+function reversedFlowReference(
+  run: (x: Float64Array, dims: number[], t: number, side: 'cond' | 'uncond') => Float64Array,
+  z: Tensor,
+  sigmas: number[],
+  cfg?: { rule: 'lumina2' | 'zimage'; scale: number; normLimit?: number; truncate?: number },
+): Float64Array {
+  let x = Float64Array.from(z.data);
+  const dims = [...z.dims];
+  const w = dims[dims.length - 1];
+  for (let i = 0; i + 1 < sigmas.length; i++) {
+    const t = 1 - sigmas[i];
+    const c = run(x, dims, t, 'cond');
+    let pred = c;
+    if (cfg && !(cfg.truncate !== undefined && t > cfg.truncate)) {
+      const u = run(x, dims, t, 'uncond');
+      if (cfg.rule === 'lumina2') {
+        const g = c.map((cv, k) => u[k] + cfg.scale * (cv - u[k]));
+        pred = g.map((gv, k) => {
+          const r = k - (k % w);
+          const nc = Math.hypot(...Array.from(c.subarray(r, r + w)));
+          const ng = Math.hypot(...Array.from(g.subarray(r, r + w)));
+          return (gv * nc) / ng;
+        });
+      } else {
+        const g = c.map((cv, k) => cv + cfg.scale * (cv - u[k]));
+        const max = (cfg.normLimit ?? 1) * Math.hypot(...Array.from(c));
+        const ng = Math.hypot(...Array.from(g));
+        pred = ng > max ? g.map((v) => (v * max) / ng) : g;
+      }
+    }
+    x = x.map((xv, k) => xv + (sigmas[i + 1] - sigmas[i]) * -pred[k]);
+  }
+  return x;
+}
+
+describe('Lumina 2 twin (Lumina2Pipeline: data-fraction timestep, negated output, np.linspace sigmas, CFG renormalization)', () => {
+  const spec = lumina2Twin();
+  const dims = [1, 16, 4, 4];
+  const S = 5;
+  const cond = { encoder_hidden_states: withMeans([1, S, 8], [0.3]), encoder_attention_mask: Tensor.full([1, S], 1) };
+  const negative = { encoder_hidden_states: withMeans([1, S, 8], [-0.2]), encoder_attention_mask: Tensor.full([1, S], 1) };
+  const sides = (feeds: Record<string, Arr>, neg: Record<string, Arr>) => (x: Float64Array, d: number[], t: number, side: 'cond' | 'uncond') =>
+    twinOutput(spec, { dims: d, data: x }, { ...(side === 'cond' ? feeds : neg), timestep: t });
+
+  it('auto: FlowMatch Euler on the pipeline sigmas (shift 6), the transformer fed 1 - sigma, its output negated', async () => {
+    const folder = await twinFolder('lumina2', spec);
+    const z = randomNormal(dims, 80);
+    const run = await runTwinGraph({ folder, latentDims: dims, noise: z, cond, sampler: { solver: 'auto', steps: 6 } });
+    const sigmas = pipelineStaticSigmas(6, 6, 'numpy');
+    const { offsets, spread } = callOffsets(run.trajectory, spec.a, 'flow', true);
+    expect(spread).toBeLessThan(1e-3);
+    // The data fraction reaches the network: 0 on the first call (pure noise), not 1.
+    expectOffsets(offsets, expectedOffsets(spec, arrs(cond), sigmas.slice(0, -1).map((s) => 1 - s), 1), 1e-4);
+    expectClose(run.latent.data, reversedFlowReference(sides(arrs(cond), arrs(negative)), z, sigmas), 1e-4);
+  });
+
+  it('CFG with the lumina2 renormalization (two calls per step, as the pipeline makes them)', async () => {
+    const folder = await twinFolder('lumina2-cfg', spec);
+    const z = randomNormal(dims, 81);
+    const run = await runTwinGraph({ folder, latentDims: dims, noise: z, cond, sampler: { solver: 'auto', steps: 5 }, cfg: { scale: 4, mode: 'separate', negative, normalize: 'lumina2' } });
+    const ref = reversedFlowReference(sides(arrs(cond), arrs(negative)), z, pipelineStaticSigmas(5, 6, 'numpy'), { rule: 'lumina2', scale: 4 });
+    expectClose(run.latent.data, ref, 1e-4);
+    const plain = await runTwinGraph({ folder, latentDims: dims, noise: z, cond, sampler: { solver: 'auto', steps: 5 }, cfg: { scale: 4, mode: 'separate', negative } });
+    expect(relL2(plain.latent.data, ref)).toBeGreaterThan(1e-3);
+  });
+});
+
+describe('Z-Image twin (ZImagePipeline: x / t / cap_feats, torch.linspace sigmas, CFG truncation and norm clamp)', () => {
+  const spec = zImageTwin();
+  const dims = [1, 16, 4, 4];
+  const cond = { cap_feats: withMeans([1, 7, 8], [0.25]) };
+  const negative = { cap_feats: withMeans([1, 7, 8], [-0.5]) };
+  const sides = (x: Float64Array, d: number[], t: number, side: 'cond' | 'uncond') =>
+    twinOutput(spec, { dims: d, data: x }, { ...arrs(side === 'cond' ? cond : negative), t });
+
+  it('Z-Image-Turbo (9 steps, no CFG): shift 3 on torch.linspace(1, 1/N, N), the network fed (1000 - t)/1000', async () => {
+    const folder = await twinFolder('zimage', spec);
+    const z = randomNormal(dims, 90);
+    const run = await runTwinGraph({ folder, latentDims: dims, noise: z, cond, sampler: { solver: 'auto', steps: 9 } });
+    const sigmas = pipelineStaticSigmas(9, 3, 'torch');
+    const { offsets } = callOffsets(run.trajectory, spec.a, 'flow', true);
+    expectOffsets(offsets, sigmas.slice(0, -1).map((s) => [twinOffset(spec, { ...arrs(cond), t: 1 - s }, 0)]), 1e-4);
+    expectClose(run.latent.data, reversedFlowReference(sides, z, sigmas), 1e-4);
+  });
+
+  it("CFG as the pipeline: guidance_scale s is scale s + 1, cfg_normalization clamps, cfg_truncation ends guidance", async () => {
+    const folder = await twinFolder('zimage-cfg', spec);
+    const z = randomNormal(dims, 91);
+    const run = await runTwinGraph({
+      folder,
+      latentDims: dims,
+      noise: z,
+      cond,
+      sampler: { solver: 'auto', steps: 8 },
+      cfg: { scale: 4, mode: 'batched', negative, normalize: 'zimage', norm_limit: 1.1, truncate: 0.6 },
+    });
+    const ref = reversedFlowReference(sides, z, pipelineStaticSigmas(8, 3, 'torch'), { rule: 'zimage', scale: 3, normLimit: 1.1, truncate: 0.6 });
+    expectClose(run.latent.data, ref, 1e-4);
+    // Without the truncation every step is guided, without the clamp the norms grow: other results.
+    const always = reversedFlowReference(sides, z, pipelineStaticSigmas(8, 3, 'torch'), { rule: 'zimage', scale: 3, normLimit: 1.1 });
+    expect(relL2(always, ref)).toBeGreaterThan(1e-3);
+    const unclamped = reversedFlowReference(sides, z, pipelineStaticSigmas(8, 3, 'torch'), { rule: 'zimage', scale: 3, normLimit: 1e9, truncate: 0.6 });
+    expect(relL2(unclamped, ref)).toBeGreaterThan(1e-3);
   });
 });
 

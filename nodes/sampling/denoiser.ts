@@ -10,6 +10,8 @@ import type { Conditioning, ModelFeed, ModelHandle, SchedulerConfig, SigmaSpace,
 import { DeferredPrediction } from './deferred-prediction.ts';
 import { edmDenoised, edmInputScale, edmParams, type EdmParams } from './edm.ts';
 import { axpby, scaleInto } from './ops.ts';
+import { trainTimesteps } from './betas.ts';
+import { reversedFlowTime, timestepUnits } from './model-time.ts';
 import { cfgBool, cfgNumber } from './schedule-config.ts';
 import { SCHEDULER_RULES, schedulerClassFor } from './schedule-rules.ts';
 import { modelInputScale, type DenoiseFn, type Prediction } from './solver.ts';
@@ -312,6 +314,8 @@ export function createDenoiseFn(handle: ModelHandle, opts: DenoiserOptions): Den
   const { space, limit, signal } = opts;
   // EDM-preconditioned networks (edm.ts): their own input scale and output conversion, in VE variables.
   const edm = space === 'vp' ? edmParams(handle.scheduler) : undefined;
+  // Lumina 2 / Z-Image networks run the flow backwards (model-time.ts): they take 1 - t and predict x0 - noise.
+  const reversedEnd = space === 'flow' && reversedFlowTime(handle.modelIndex) ? (timestepUnits(handle.modelIndex) === 'fraction' ? 1 : trainTimesteps(handle.scheduler)) : undefined;
   if (edm && opts.predictionType !== undefined) throw new Error('an EDM model takes its prediction type from its scheduler config (EDM preconditioning); leave the override unset');
   const sampleName = binding.sample.name;
   const timestepName = binding.timestep.name;
@@ -335,10 +339,11 @@ export function createDenoiseFn(handle: ModelHandle, opts: DenoiserOptions): Den
     }
     // The timestep feed is reused the same way (same dims and array: the session can reuse its tensor).
     const batch = x.dims[0] ?? 1;
+    const t = reversedEnd === undefined ? level.timestep : reversedEnd - level.timestep;
     let timestep = spareTimestep;
     spareTimestep = undefined;
-    if (timestep !== undefined && timestepBatch === batch) setTimestep(timestep, level.timestep);
-    else timestep = timestepFeed(binding.timestep, level.timestep, batch);
+    if (timestep !== undefined && timestepBatch === batch) setTimestep(timestep, t);
+    else timestep = timestepFeed(binding.timestep, t, batch);
     const feeds: Record<string, ModelFeed> = {};
     for (let k = 0; k < condNames.length; k++) feeds[condNames[k]] = condFeeds[condNames[k]];
     feeds[sampleName] = { dims: x.dims, data: input ?? x.data, type: sampleType };
@@ -354,9 +359,16 @@ export function createDenoiseFn(handle: ModelHandle, opts: DenoiserOptions): Den
     let out = outputs[binding.output] ?? firstValue(outputs);
     if (!out) throw new Error(`denoiser returned no output "${binding.output}"`);
     if (learnedVariance) out = predictionChannels(out, x);
+    if (reversedEnd !== undefined) out = negated(out);
     const pred = edm ? edmPrediction(edm, out, x, level.sigma) : predictionFromOutput(out, x, level.sigma, space, type);
     return limit ? limitPrediction(pred, x, level.sigma, space, limit) : pred;
   };
+}
+
+function negated(t: Tensor): Tensor {
+  const out = new Tensor(t.dims);
+  scaleInto(out.data, -1, t.data);
+  return out;
 }
 
 /** The Prediction of an EDM network's output F at VE level s: D = c_skip x + c_out F, eps = (x - D) / s. */

@@ -6,8 +6,9 @@
  * output with weights that do not depend on it, and the CFG weights (1 - scale, scale) sum to 1, so
  * combining the Predictions field by field equals converting the combined raw output.
  * Optional rescale (Lin et al. 2024, diffusers rescale_noise_cfg): out_r = out * std(out_cond)/std(out) per
- * sample, then phi * out_r + (1 - phi) * out. It acts on the raw output (eps, x0, v or flow velocity), so
- * the wrapper needs the model's output type to recover it from the Prediction.
+ * sample, then phi * out_r + (1 - phi) * out; optional renormalization (Lumina 2, Z-Image). Both act on the
+ * raw output (eps, x0, v or flow velocity), so the wrapper needs the model's output type to recover it from
+ * the Prediction.
  */
 import { Tensor } from '../core/tensor.ts';
 import type { SigmaSpace } from '../core/values.ts';
@@ -16,11 +17,23 @@ import { predictionFromOutput, type PredictionType } from './denoiser.ts';
 import { linearCombination } from './ops.ts';
 import type { DenoiseFn, ModelLevel, Prediction } from './solver.ts';
 
+export const CFG_NORMALIZATIONS = ['off', 'lumina2', 'zimage'] as const;
+export type CfgNormalization = (typeof CFG_NORMALIZATIONS)[number];
+
 export interface CfgSettings {
   /** Guidance scale w (1 = the conditional model alone). */
   scale: number;
   /** CFG rescale phi in [0, 1] (0 = off). */
   rescale?: number;
+  /**
+   * Renormalization of the guided output (after the rescale), as the pipelines that ship one do it:
+   * 'lumina2' (Lumina2Pipeline cfg_normalization): each row along the last axis scaled to the conditional
+   * output's norm; 'zimage' (ZImagePipeline cfg_normalization k): a sample whose norm exceeds k times the
+   * conditional output's is scaled down to it.
+   */
+  normalize?: CfgNormalization;
+  /** The k of 'zimage' normalization (> 0). */
+  normLimit?: number;
 }
 
 /** What the rescale needs to go from a Prediction back to the raw output and forth. */
@@ -33,6 +46,53 @@ function checkSettings(s: CfgSettings): void {
   if (!Number.isFinite(s.scale)) throw new Error(`CFG: scale must be a finite number, got ${s.scale}`);
   const phi = s.rescale ?? 0;
   if (!(phi >= 0 && phi <= 1)) throw new Error(`CFG: rescale must be in [0, 1], got ${phi}`);
+  const n = s.normalize ?? 'off';
+  if (!CFG_NORMALIZATIONS.includes(n)) throw new Error(`CFG: normalize must be one of ${CFG_NORMALIZATIONS.join(', ')}, got ${JSON.stringify(n)}`);
+  if (n === 'zimage' && !((s.normLimit ?? 1) > 0)) throw new Error(`CFG: the zimage normalization limit must be positive, got ${s.normLimit}`);
+}
+
+/** Whether the CFG rule needs the raw model outputs (rescale or renormalization), not only the Predictions. */
+function onRawOutputs(s: CfgSettings): boolean {
+  return (s.rescale ?? 0) > 0 || (s.normalize ?? 'off') !== 'off';
+}
+
+/**
+ * Lumina2Pipeline's cfg_normalization: guided * ||cond|| / ||guided|| per row along the last axis (torch.norm
+ * with dim=-1). A row whose guided norm is 0 is left as is (torch would give NaN).
+ */
+function normalizeRows(guided: Tensor, cond: Tensor): Tensor {
+  const w = guided.dims[guided.dims.length - 1] ?? guided.size;
+  const out = new Tensor(guided.dims);
+  for (let r = 0; r < guided.size; r += w) {
+    let gc = 0;
+    let gg = 0;
+    for (let k = r; k < r + w; k++) {
+      gc += cond.data[k] * cond.data[k];
+      gg += guided.data[k] * guided.data[k];
+    }
+    const f = gg > 0 ? Math.sqrt(gc / gg) : 1;
+    for (let k = r; k < r + w; k++) out.data[k] = f * guided.data[k];
+  }
+  return out;
+}
+
+/** ZImagePipeline's cfg_normalization k: per sample, if ||guided|| > k ||cond||, guided scaled to k ||cond||. */
+function clampSampleNorms(guided: Tensor, cond: Tensor, k: number): Tensor {
+  const batch = guided.dims.length > 1 ? guided.dims[0] : 1;
+  const per = guided.size / batch;
+  const out = new Tensor(guided.dims, Float32Array.from(guided.data));
+  for (let b = 0; b < batch; b++) {
+    let gc = 0;
+    let gg = 0;
+    for (let i = b * per; i < (b + 1) * per; i++) {
+      gc += cond.data[i] * cond.data[i];
+      gg += guided.data[i] * guided.data[i];
+    }
+    const max = k * Math.sqrt(gc);
+    const norm = Math.sqrt(gg);
+    if (norm > max) for (let i = b * per; i < (b + 1) * per; i++) out.data[i] = guided.data[i] * (max / norm);
+  }
+  return out;
 }
 
 /** Per-sample population std over everything but the leading (batch) axis. */
@@ -77,7 +137,11 @@ export function combineCfg(cond: Tensor, uncond: Tensor, settings: CfgSettings):
     [1 - settings.scale, uncond],
     [settings.scale, cond],
   ]);
-  return rescaleGuided(guided, cond, settings.rescale ?? 0);
+  const rescaled = rescaleGuided(guided, cond, settings.rescale ?? 0);
+  const n = settings.normalize ?? 'off';
+  if (n === 'lumina2') return normalizeRows(rescaled, cond);
+  if (n === 'zimage') return clampSampleNorms(rescaled, cond, settings.normLimit ?? 1);
+  return rescaled;
 }
 
 /** The raw model output behind a Prediction (inverse of predictionFromOutput). */
@@ -111,9 +175,8 @@ function withUncond(pred: Prediction, uncondDenoised: Tensor): Prediction {
 }
 
 function combinePredictions(cond: Prediction, uncond: Prediction, x: Tensor, level: ModelLevel, settings: CfgSettings, kind?: OutputKind): Prediction {
-  const phi = settings.rescale ?? 0;
-  if (phi > 0) {
-    if (!kind) throw new Error('CFG rescale needs the model output type');
+  if (onRawOutputs(settings)) {
+    if (!kind) throw new Error('CFG rescale and normalization need the model output type');
     const out = combineCfg(outputOfPrediction(cond, x, level.sigma, kind), outputOfPrediction(uncond, x, level.sigma, kind), settings);
     return withUncond(predictionFromOutput(out, x, level.sigma, kind.space, kind.type), uncond.denoised);
   }
@@ -133,6 +196,7 @@ function combinePredictions(cond: Prediction, uncond: Prediction, x: Tensor, lev
  */
 export function cfgDenoiseFn(cond: DenoiseFn, uncond: DenoiseFn, settings: CfgSettings, kind?: OutputKind, keepUncond = false): DenoiseFn {
   checkSettings(settings);
+  // Scale 1 is the conditional call (the pipelines skip their renormalization there too).
   if (settings.scale === 1 && !(settings.rescale ?? 0) && !keepUncond) return cond;
   return async (x, level) => {
     const u = await uncond(x, level);

@@ -4,6 +4,7 @@
  * and on FlowStudio's own `flowstudio.timestep_units` / `flowstudio.space` overrides.
  */
 import type { SchedulerConfig, SigmaSpace } from '../core/values.ts';
+import { imageSeqLenOfLatent } from './schedule-flow.ts';
 
 /**
  * 'scheduler': the scheduler's own timestep units (VP: the index t in [0, T), possibly fractional;
@@ -14,9 +15,12 @@ export type TimestepUnits = 'scheduler' | 'fraction';
 
 /**
  * diffusers pipelines of the FLUX kind: the transformer takes timestep / 1000, and the pipeline passes its own
- * sigmas linspace(1, 1/N, N) plus mu to the scheduler (checked in their sources: Flux*, Chroma*, QwenImage*).
+ * sigmas linspace(1, 1/N, N) plus mu to the scheduler (checked in their sources: Flux*, Chroma*, QwenImage*,
+ * Lumina2 (np.linspace), ZImage (torch.linspace, in float32)).
  */
-const FLUX_KIND_PIPELINE = /^(Flux|Chroma|QwenImage)/;
+const FLUX_KIND_PIPELINE = /^(Flux|Chroma|QwenImage|Lumina2|ZImage)/;
+/** FLUX-kind pipelines whose sigma list is torch.linspace(1, 1/N, N) in float32, not np.linspace. */
+const TORCH_SIGMAS_PIPELINE = /^ZImage/;
 /**
  * Pipelines whose transformer takes timestep / 1000 on the scheduler's own grid (AuraFlow: torch.tensor([t / 1000])),
  * or the flow time itself (SanaSprint: sin s / (cos s + sin s) of its TrigFlow time s, scm.ts).
@@ -24,16 +28,13 @@ const FLUX_KIND_PIPELINE = /^(Flux|Chroma|QwenImage)/;
 const FRACTION_PIPELINE = /^(AuraFlow|SanaSprint)/;
 /** FLUX.2 pipelines: mu = compute_empirical_mu(image_seq_len, N), not calculate_shift. */
 const FLUX2_PIPELINE = /^Flux2/;
-/** Pipelines of rectified-flow models (the scheduler class alone may be missing or generic). */
-const FLOW_PIPELINE = /^(Flux|Chroma|QwenImage|StableDiffusion3|SD3|Lumina2|AuraFlow|SanaSprint)/;
 /**
- * Flow pipelines whose model conventions no units setting reproduces: Lumina2 gives its transformer
- * 1 - t/1000 and negates its output. Refused unless model_index.json declares flowstudio.timestep_units
- * (the user then vouches for the model's convention).
+ * Pipelines whose transformer runs the flow backwards: it takes the data fraction 1 - t/1000 (Lumina2:
+ * 1 - t/1000; ZImage: (1000 - t)/1000) and predicts x0 - noise, which the pipeline negates.
  */
-const UNSUPPORTED_PIPELINE: Readonly<Record<string, string>> = {
-  Lumina2: 'its transformer takes 1 - t/1000 and the pipeline negates the prediction',
-};
+const REVERSED_TIME_PIPELINE = /^(Lumina2|ZImage)/;
+/** Pipelines of rectified-flow models (the scheduler class alone may be missing or generic). */
+const FLOW_PIPELINE = /^(Flux|Chroma|QwenImage|StableDiffusion3|SD3|Lumina2|ZImage|AuraFlow|SanaSprint)/;
 
 /** Reads `flowstudio.<key>` from model_index.json, nested (`{"flowstudio": {...}}`) or flat (`"flowstudio.<key>"`). */
 function flowstudioKey(modelIndex: Record<string, unknown>, key: string): unknown {
@@ -49,13 +50,23 @@ export function timestepUnits(modelIndex: Record<string, unknown>): TimestepUnit
     throw new Error(`model_index.json: flowstudio.timestep_units must be "fraction" or "scheduler", got ${JSON.stringify(declared)}`);
   }
   const cls = modelIndex._class_name;
-  if (typeof cls === 'string') {
-    for (const [prefix, why] of Object.entries(UNSUPPORTED_PIPELINE)) {
-      if (cls.startsWith(prefix)) throw new Error(`model_index.json: ${cls} is not supported: ${why}`);
-    }
-    if (FRACTION_PIPELINE.test(cls)) return 'fraction';
-  }
+  if (typeof cls === 'string' && FRACTION_PIPELINE.test(cls)) return 'fraction';
   return usesPipelineSigmas(modelIndex) ? 'fraction' : 'scheduler';
+}
+
+/**
+ * True when the network takes the data fraction 1 - t (t the flow time in [0, 1]) and predicts x0 - noise:
+ * Lumina2 and ZImage pipelines, or model_index.json's flowstudio.reversed_time. The denoiser feeds 1 - t
+ * and negates the output (denoiser.ts); grids and solvers keep the usual flow time.
+ */
+export function reversedFlowTime(modelIndex: Record<string, unknown>): boolean {
+  const declared = flowstudioKey(modelIndex, 'reversed_time');
+  if (declared !== undefined) {
+    if (typeof declared !== 'boolean') throw new Error(`model_index.json: flowstudio.reversed_time must be true or false, got ${JSON.stringify(declared)}`);
+    return declared;
+  }
+  const cls = modelIndex._class_name;
+  return typeof cls === 'string' && REVERSED_TIME_PIPELINE.test(cls);
 }
 
 /**
@@ -70,8 +81,25 @@ export function pipelineMuRule(modelIndex: Record<string, unknown>): 'calculate_
 
 /** True for FLUX-kind pipelines, which fix the flow grid as linspace(1, 1/N, N) shifted by mu. */
 export function usesPipelineSigmas(modelIndex: Record<string, unknown>): boolean {
+  return pipelineSigmaList(modelIndex) !== undefined;
+}
+
+/** How a FLUX-kind pipeline makes its linspace(1, 1/N, N): numpy in float64 (cast to float32 by the scheduler) or torch in float32. */
+export function pipelineSigmaList(modelIndex: Record<string, unknown>): 'numpy' | 'torch' | undefined {
   const cls = modelIndex._class_name;
-  return typeof cls === 'string' && FLUX_KIND_PIPELINE.test(cls);
+  if (typeof cls !== 'string' || !FLUX_KIND_PIPELINE.test(cls)) return undefined;
+  return TORCH_SIGMAS_PIPELINE.test(cls) ? 'torch' : 'numpy';
+}
+
+/**
+ * The image token count a pipeline's mu is computed from, for a latent of these dims: (H/2)(W/2) patches,
+ * or L of a packed [B, L, C] latent. Lumina2Pipeline takes latents.shape[1], which for its [B, C, H, W]
+ * latents is the channel count (a diffusers quirk, kept for parity; it matters only with use_dynamic_shifting).
+ */
+export function pipelineImageSeqLen(modelIndex: Record<string, unknown>, dims: readonly number[]): number | undefined {
+  const cls = modelIndex._class_name;
+  if (typeof cls === 'string' && /^Lumina2/.test(cls) && dims.length === 4) return dims[1];
+  return imageSeqLenOfLatent(dims);
 }
 
 /**

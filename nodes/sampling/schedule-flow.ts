@@ -19,6 +19,7 @@ import { cfgBool, cfgNumber, cfgOptionalNumber, cfgString } from './schedule-con
 import { configGrid, SCHEDULER_RULES, type SigmaGrid } from './schedule-rules.ts';
 import { checkCustomSigmas, type MultistepClass, type ScheduleOverrides } from './schedule-vp.ts';
 import { checkSteps, isBoundedGrid, levelGrid, vpTable } from './sigma-grids.ts';
+import { linspaceF32 } from './torch-linspace.ts';
 
 const f32 = Math.fround;
 
@@ -134,7 +135,7 @@ function flowGrid(cfg: SchedulerConfig, ov: ScheduleOverrides, cls: 'FlowMatchEu
  * FlowMatchEulerDiscreteScheduler. Its __init__ already shifts the training table, so sigma_min =
  * shift(1/T) (computed in float32 there); set_timesteps spaces linspace(sigma_max, sigma_min, N) and shifts
  * again (the fact sheet's gotcha: shift 3 ends on ~0.00893). `pipelineSigmas`: FLUX-style pipelines pass
- * linspace(1, 1/N, N) and mu instead (mu by `muRule` from the token count when not given). Then
+ * linspace(1, 1/N, N) (numpy's, or torch's float32 one) and mu instead (mu by `muRule` from the token count when not given). Then
  * shift_terminal, then Karras / exponential / beta levels; the final level is 0. A shift override is a static
  * shift replacing both. Not offered: invert_sigmas (Mochi). (stochastic_sampling changes
  * the step, not the grid: flow-euler.ts.)
@@ -143,7 +144,7 @@ export function flowMatchSigmas(
   cfg: SchedulerConfig,
   steps: number,
   units: TimestepUnits = 'scheduler',
-  opts: FlowShiftOptions & ScheduleOverrides & { pipelineSigmas?: boolean } = {},
+  opts: FlowShiftOptions & ScheduleOverrides & { pipelineSigmas?: 'numpy' | 'torch' } = {},
 ): Sigmas {
   if (cfg.invert_sigmas === true) throw new Error('scheduler config: "invert_sigmas" is not supported for flow-matching grids');
   const T = trainTimesteps(cfg);
@@ -166,7 +167,8 @@ export function flowMatchSigmas(
       : { dynamic, shift };
     if (opts.pipelineSigmas) {
       // np.array(sigmas).astype(np.float32): the shift and stretch then run in float32 arithmetic there.
-      const given = Array.from(linspace(1, 1 / steps, steps), f32);
+      // ZImage's list is torch.linspace in float32 already (.tolist() of it), not numpy's float64 rounded.
+      const given = opts.pipelineSigmas === 'torch' ? linspaceF32(1, 1 / steps, steps) : Array.from(linspace(1, 1 / steps, steps), f32);
       levels = stretchToTerminal(shiftLevels(given, exact64, rule), cfg.shift_terminal);
       exact = stretchToTerminal(shiftLevels(given, f32, rule), cfg.shift_terminal, f32);
     } else {

@@ -9,7 +9,7 @@
 
 export type AnalyticModel = 'gaussian-vp' | 'gaussian-vp-continuous' | 'gaussian-rf';
 /** Tiny random-weight twins of real model folders (test/helpers/twins.ts): real input names, dtypes, configs. */
-export type TwinModel = 'sd15' | 'sd15-legacy' | 'sd-turbo' | 'sdxl' | 'sd3' | 'flux-dev' | 'flux-schnell' | 'sana-sprint';
+export type TwinModel = 'sd15' | 'sd15-legacy' | 'sd-turbo' | 'sdxl' | 'sd3' | 'flux-dev' | 'flux-schnell' | 'sana-sprint' | 'lumina2' | 'z-image';
 export type ParityModel = AnalyticModel | TwinModel;
 export const ANALYTIC_MODELS: readonly AnalyticModel[] = ['gaussian-vp', 'gaussian-vp-continuous', 'gaussian-rf'];
 
@@ -47,7 +47,7 @@ export interface ParityCase {
    * the Sampler; diffusers' pipeline loop runs the model on [negative; positive], combines uncond + scale
    * (cond - uncond) and applies rescale_noise_cfg when rescale > 0.
    */
-  cfg?: { scale: number; rescale: number };
+  cfg?: { scale: number; rescale: number; normalize?: 'lumina2' | 'zimage'; norm_limit?: number; truncate?: number };
   /**
    * A per-step solver schedule (USF): a Schedule for `solver` split after `at` steps (SplitSigmas), the first
    * range sampled with `solver`, the rest continued by a second Sampler with `then`. diffusers' side is
@@ -667,6 +667,29 @@ function torchSeedCases(): ParityCase[] {
 }
 
 /**
+ * Lumina2Pipeline and ZImagePipeline (check.py runs their loops): the transformer fed the data fraction and
+ * its output negated, their sigma lists (np.linspace / torch.linspace), and their CFG rules: Lumina 2's
+ * cfg_normalization (on by default there), Z-Image's pos + s (pos - neg) (scale s + 1 here), norm clamp and
+ * truncation.
+ */
+function reversedTimeCases(): ParityCase[] {
+  const out: ParityCase[] = [];
+  const add = (tag: string, model: TwinModel, solver: string, steps: number, more: Partial<ParityCase> = {}) =>
+    out.push(makeCase(`twin-${model}-${tag}-${solver}-${steps}`, model, solver, steps, more.config ?? {}, more));
+  for (const steps of [8, 25]) add('plain', 'lumina2', 'flow_euler', steps);
+  // use_dynamic_shifting: mu from latents.shape[1], the channel count for these latents (a diffusers quirk).
+  // Sequence bounds 16..32 make mu steep enough that 16 and 24 tokens give clearly different grids.
+  add('dynamic', 'lumina2', 'flow_euler', 10, { config: { use_dynamic_shifting: true, base_image_seq_len: 16, max_image_seq_len: 32 } });
+  add('cfg4-norm', 'lumina2', 'flow_euler', 10, { cfg: { scale: 4, rescale: 0, normalize: 'lumina2' } });
+  add('cfg4', 'lumina2', 'flow_euler', 10, { cfg: { scale: 4, rescale: 0 } });
+  for (const steps of [8, 9]) add('plain', 'z-image', 'flow_euler', steps);
+  add('cfg4', 'z-image', 'flow_euler', 12, { cfg: { scale: 4, rescale: 0 } });
+  add('cfg4-clamp-trunc', 'z-image', 'flow_euler', 12, { cfg: { scale: 4, rescale: 0, normalize: 'zimage', norm_limit: 1.05, truncate: 0.5 } });
+  add('img2img-s0.6', 'z-image', 'flow_euler', 9, { sampler: { start: 'img2img', denoise: 0.6 }, strength: 0.6 });
+  return out;
+}
+
+/**
  * SCMScheduler as SanaSprintPipeline runs it (check.py: TrigFlow state, the flow sample and flow time handed to
  * the model, its velocity turned into the TrigFlow output): on the Sana Sprint twin and, with SCM's config
  * over it, on the analytic flow model; img2img as SanaSprintImg2ImgPipeline.
@@ -704,5 +727,6 @@ export function parityCases(): ParityCase[] {
     ...torchSeedCases(),
     ...edmCases(),
     ...scmCases(),
+    ...reversedTimeCases(),
   ];
 }

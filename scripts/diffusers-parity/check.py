@@ -87,7 +87,53 @@ class Model:
         self.negative = {name: np.load(os.path.join(root, f)) for name, f in self.cfg["negative"].items()} if self.cfg else {}
         self.calls = []
 
+    def reversed_call(self, sample, t):
+        """Lumina2Pipeline / ZImagePipeline: the data-fraction timestep, their CFG rules, the output negated."""
+        t = torch.as_tensor(t, dtype=torch.float32)
+        t_model = 1 - t / 1000 if self.pipeline == "lumina2" else (1000 - t) / 1000
+        tval = float(t_model)
+        self.calls.append(tval)
+        x = sample.numpy().astype(np.float32)
+
+        def run(xs, extra):
+            shape = [xs.shape[0] if not isinstance(d, int) else d for d in self.t_input.shape]
+            feeds = {self.sample_name: xs, self.t_input.name: np.full(shape, tval, dtype=np.float64).astype(self.t_dtype), **extra}
+            return torch.from_numpy(self.session.run(None, feeds)[0])
+
+        cfg = self.cfg
+        negative = {name: self.negative.get(name, v) for name, v in self.extra.items()}
+        if self.pipeline == "lumina2":
+            # Two calls (cond, then uncond), uncond + s (cond - uncond), cfg_normalization along the last axis.
+            pred = run(x, self.extra)
+            if cfg and cfg["scale"] > 1:
+                cond = pred
+                uncond = run(x, negative)
+                pred = uncond + cfg["scale"] * (cond - uncond)
+                if cfg.get("normalize") == "lumina2":
+                    pred = pred * (torch.norm(cond, dim=-1, keepdim=True) / torch.norm(pred, dim=-1, keepdim=True))
+        else:
+            # One call on [pos; neg]; pos + s (pos - neg) with the pipeline's s = our scale - 1; no guidance once
+            # (1000 - t)/1000 passes cfg_truncation; the guided norm clamped to cfg_normalization x ||pos||.
+            s = cfg["scale"] - 1 if cfg else 0.0
+            if cfg and cfg.get("truncate") is not None and tval > cfg["truncate"]:
+                s = 0.0
+            if s > 0:
+                both = {name: np.concatenate([self.extra[name], negative[name]]) for name in self.extra}
+                pos, neg = run(np.concatenate([x, x]), both).chunk(2)
+                pred = pos + s * (pos - neg)
+                if cfg.get("normalize") == "zimage":
+                    for j in range(pred.shape[0]):
+                        limit = torch.linalg.vector_norm(pos[j]) * float(cfg.get("norm_limit", 1.0))
+                        norm = torch.linalg.vector_norm(pred[j])
+                        if norm > limit:
+                            pred[j] = pred[j] * (limit / norm)
+            else:
+                pred = run(x, self.extra)
+        return -pred
+
     def __call__(self, sample, t, raw=False):
+        if self.pipeline in ("lumina2", "zimage"):
+            return self.reversed_call(sample, t)
         if raw:
             # The pipeline hands the model this timestep as it is (SanaSprintPipeline's flow time).
             t = float(t)
@@ -236,12 +282,20 @@ def run_case(case, root, models, tables64=False, zero_snr_floor=False):
         if case["class"] == "SCMScheduler":
             latents = sana_sprint_loop(case, root, scheduler, model, first, step_kwargs)
             return latents.numpy(), len(model.calls), feed.next - 1
-        if case["pipeline"] == "flux":
+        if case["pipeline"] in ("flux", "lumina2", "zimage"):
             # FluxPipeline: sigmas linspace(1, 1/N, N) (none with use_flow_sigmas), mu from the token count.
+            # Lumina2Pipeline the same, its token count latents.shape[1] (the channels of its 4-D latents);
+            # ZImagePipeline: torch.linspace(...).tolist() and (H // 2) (W // 2) tokens.
             cfg = scheduler.config
-            sigmas = None if cfg.get("use_flow_sigmas", False) else np.linspace(1.0, 1 / steps, steps)
+            if cfg.get("use_flow_sigmas", False):
+                sigmas = None
+            elif case["pipeline"] == "zimage":
+                sigmas = torch.linspace(1.0, 1 / steps, steps).tolist()
+            else:
+                sigmas = np.linspace(1.0, 1 / steps, steps)
+            tokens = (first.shape[2] // 2) * (first.shape[3] // 2) if case["pipeline"] == "zimage" else first.shape[1]
             m = (cfg.get("max_shift", 1.15) - cfg.get("base_shift", 0.5)) / (cfg.get("max_image_seq_len", 4096) - cfg.get("base_image_seq_len", 256))
-            mu = first.shape[1] * m + (cfg.get("base_shift", 0.5) - m * cfg.get("base_image_seq_len", 256))
+            mu = tokens * m + (cfg.get("base_shift", 0.5) - m * cfg.get("base_image_seq_len", 256))
             if sigmas is None:
                 scheduler.set_timesteps(steps, mu=mu)
             else:

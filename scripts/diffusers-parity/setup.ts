@@ -11,7 +11,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { writeNpy } from '../../nodes/core/io/npy.ts';
 import { randomNormal } from '../../nodes/core/random.ts';
-import { fluxTwin, sanaSprintTwin, sd15LegacyTwin, sd15Twin, sd3Twin, sdTurboTwin, sdxlTwin, writeTwin, type TwinSpec } from '../../test/helpers/twins.ts';
+import { fluxTwin, lumina2Twin, sanaSprintTwin, sd15LegacyTwin, sd15Twin, sd3Twin, sdTurboTwin, sdxlTwin, writeTwin, zImageTwin, type TwinSpec } from '../../test/helpers/twins.ts';
 import { GRID_AS } from '../../nodes/sampling/solver-registry.ts';
 import { zeroedWhenUnconditional } from '../../nodes/cfg.ts';
 import { ANALYTIC_MODELS, diffusersSchedulerFor, type AnalyticModel, type ParityCase, type ParityModel, type TwinModel } from './cases.ts';
@@ -25,6 +25,8 @@ const TWINS: Record<TwinModel, () => TwinSpec> = {
   'flux-dev': () => fluxTwin('dev'),
   'flux-schnell': () => fluxTwin('schnell'),
   'sana-sprint': () => sanaSprintTwin(),
+  lumina2: () => lumina2Twin(),
+  'z-image': () => zImageTwin(),
 };
 
 export interface LatentParams {
@@ -42,6 +44,9 @@ export function latentParams(model: ParityModel, batch = 1): LatentParams {
   if (model === 'sd3') return { batch: 1, channels: 16, height: 8, width: 8, layout: 'nchw' };
   if (model.startsWith('flux')) return { batch: 1, channels: 16, height: 8, width: 8, layout: 'packed' };
   if (model === 'sana-sprint') return { batch: 1, channels: 32, height: 8, width: 8, layout: 'nchw' };
+  // Lumina 2: 8 x 12, so that its mu quirk (latents.shape[1] = 16 channels) differs from the 24 patches.
+  if (model === 'lumina2') return { batch: 1, channels: 16, height: 8, width: 12, layout: 'nchw' };
+  if (model === 'z-image') return { batch: 1, channels: 16, height: 8, width: 8, layout: 'nchw' };
   return { batch: 1, channels: 4, height: 8, width: 8, layout: 'nchw' };
 }
 
@@ -82,8 +87,11 @@ export interface PreparedModel {
   net: string;
   config: Record<string, unknown>;
   timeUnits: string;
-  /** Which diffusers pipeline's loop check.py runs: 'flux' (FluxPipeline's sigmas, mu and t/1000) or 'sd'. */
-  pipeline: 'sd' | 'flux';
+  /**
+   * Which diffusers pipeline's loop check.py runs: 'flux' (FluxPipeline's sigmas, mu and t/1000), 'lumina2' /
+   * 'zimage' (their sigma lists, the data-fraction timestep, the negated output and their CFG rules) or 'sd'.
+   */
+  pipeline: 'sd' | 'flux' | 'lumina2' | 'zimage';
   sampleInput: string | null;
   timestepInput: string | null;
   /** Extra model inputs: name -> .npy, relative to the parity folder. */
@@ -92,17 +100,21 @@ export interface PreparedModel {
   negative: Record<string, string>;
 }
 
+const PIPELINE_LOOPS: Record<string, PreparedModel['pipeline']> = { FluxPipeline: 'flux', Lumina2Pipeline: 'lumina2', ZImagePipeline: 'zimage' };
+
 /** Writes a twin folder and one .npy per extra input (concrete sizes: batch 1, 5 tokens, the latent's L). */
 export async function prepareTwin(dir: string, name: TwinModel): Promise<PreparedModel> {
   const spec = TWINS[name]();
   await writeTwin(path.join(dir, 'models', name), spec);
+  // Z-Image's transformer calls it t.
+  const timestepName = spec.inputs.some((i) => i.name === 'timestep') ? 'timestep' : 't';
   const dims = latentDims(latentParams(name));
   const concrete: Record<string, number> = { batch_size: 1, batch: 1, step: 1, sequence_length: 5, sequence: 5, packed_height_width: dims[1] };
   const conditioning: Record<string, string> = {};
   const negative: Record<string, string> = {};
   let seed = 100;
   for (const input of spec.inputs) {
-    if (input.name === 'timestep') continue;
+    if (input.name === timestepName) continue;
     const shape = input.dims.map((d) => (typeof d === 'number' ? d : (concrete[d] ?? 1)));
     const rel = `inputs/cond-${name}-${input.name}.npy`;
     const file = path.join(dir, rel);
@@ -115,18 +127,21 @@ export async function prepareTwin(dir: string, name: TwinModel): Promise<Prepare
       await writeNormals(file, shape, seed++);
     }
     conditioning[input.name] = rel;
-    if (input.type !== 'int64' && zeroedWhenUnconditional(input.name)) {
+    if (zeroedWhenUnconditional(input.name)) {
       negative[input.name] = `inputs/neg-${name}-${input.name}.npy`;
-      await writeNormals(path.join(dir, negative[input.name]), shape, 500 + seed);
+      const file = path.join(dir, negative[input.name]);
+      // An attention mask (int64): the negative prompt's own, here all ones.
+      if (input.type === 'int64') await fs.writeFile(file, npyInt64(shape, Array(shape.reduce((a, b) => a * b, 1)).fill(1)));
+      else await writeNormals(file, shape, 500 + seed);
     }
   }
   return {
     net: spec.denoiser,
     config: spec.scheduler as Record<string, unknown>,
     timeUnits: 'scheduler',
-    pipeline: spec.modelIndex._class_name === 'FluxPipeline' ? 'flux' : 'sd',
+    pipeline: PIPELINE_LOOPS[String(spec.modelIndex._class_name)] ?? 'sd',
     sampleInput: spec.sample.name,
-    timestepInput: 'timestep',
+    timestepInput: timestepName,
     conditioning,
     negative,
   };
@@ -176,7 +191,7 @@ export interface ManifestEntry {
   model: ParityModel;
   model_file: string;
   time_units: string;
-  pipeline: 'sd' | 'flux';
+  pipeline: PreparedModel['pipeline'];
   sample_input: string | null;
   timestep_input: string | null;
   conditioning: Record<string, string>;
@@ -192,7 +207,7 @@ export interface ManifestEntry {
   /** Run diffusers' inverse scheduler loop from the init latent (DiffEdit-style strength prefix). */
   invert: boolean;
   /** Guide with CFG: negative conditioning files (name -> .npy) and the pipeline's scale and rescale. */
-  cfg: { scale: number; rescale: number; negative: Record<string, string> } | null;
+  cfg: { scale: number; rescale: number; normalize?: string; norm_limit?: number; truncate?: number; negative: Record<string, string> } | null;
   /** Continue from step `at` with a fresh scheduler of `class` (ParityCase.chain). */
   chain: { at: number; class: string; overrides: Record<string, unknown> } | null;
   stochastic: boolean;
@@ -254,8 +269,9 @@ function graphFor(
   };
   // CFG: a negative Load Conditioning per prompt-embedding input, into the CFG node's negative side.
   const negatives = loaders('neg', c.cfg ? negative : {}, 640, 'cfg', 'negative');
+  const cfgParams = c.cfg ? { scale: c.cfg.scale, rescale: c.cfg.rescale, ...(c.cfg.normalize ? { normalize: c.cfg.normalize } : {}), ...(c.cfg.norm_limit ? { norm_limit: c.cfg.norm_limit } : {}), ...(c.cfg.truncate !== undefined ? { truncate: c.cfg.truncate } : {}) } : {};
   const guidance = c.cfg
-    ? { nodes: [node('cfg', 'CFG', { scale: c.cfg.scale, rescale: c.cfg.rescale }, 0, 640), ...negatives.nodes], edges: [edge('g1', 'cfg', 'guidance', 'sampler', 'guidance'), ...negatives.edges] }
+    ? { nodes: [node('cfg', 'CFG', cfgParams, 0, 640), ...negatives.nodes], edges: [edge('g1', 'cfg', 'guidance', 'sampler', 'guidance'), ...negatives.edges] }
     : { nodes: [], edges: [] };
   // A chain: the Schedule's grid split; 'head' samples the first range, 'sampler' continues with the second solver.
   const first = c.chain ? 'head' : 'sampler';

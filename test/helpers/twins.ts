@@ -147,6 +147,26 @@ export const SCHEDULERS = {
     shift: 1.0,
     use_dynamic_shifting: false,
   },
+  /** Alpha-VLLM/Lumina-Image-2.0: FlowMatch Euler with a static shift of 6 (the keys that matter). */
+  lumina2: {
+    _class_name: 'FlowMatchEulerDiscreteScheduler',
+    _diffusers_version: '0.33.0.dev0',
+    base_image_seq_len: 256,
+    base_shift: 0.5,
+    max_image_seq_len: 4096,
+    max_shift: 1.15,
+    num_train_timesteps: 1000,
+    shift: 6.0,
+    use_dynamic_shifting: false,
+  },
+  /** Tongyi-MAI/Z-Image-Turbo scheduler/scheduler_config.json */
+  zImageTurbo: {
+    _class_name: 'FlowMatchEulerDiscreteScheduler',
+    _diffusers_version: '0.36.0.dev0',
+    num_train_timesteps: 1000,
+    shift: 3.0,
+    use_dynamic_shifting: false,
+  },
   /** Efficient-Large-Model/Sana_Sprint_1.6B_1024px_diffusers scheduler/scheduler_config.json */
   sanaSprint: {
     _class_name: 'SCMScheduler',
@@ -293,6 +313,49 @@ export function sanaSprintTwin(hidden = 8): TwinSpec {
       { name: 'guidance', type: 'float32', dims: ['batch_size'], batched: true, weight: 0.1 },
     ],
     output: 'out_sample',
+    a: 0.25,
+  };
+}
+
+/**
+ * Lumina Image 2.0 transformer (Lumina2Pipeline): hidden_states [batch_size, 16, height, width], timestep float32
+ * [batch_size] (the data fraction 1 - t/1000), encoder_hidden_states [batch_size, sequence_length, D] (2304,
+ * Gemma 2), encoder_attention_mask int64 [batch_size, sequence_length], as Lumina2Transformer2DModel.forward
+ * takes them. It predicts x0 - noise, which the pipeline negates.
+ */
+export function lumina2Twin(hidden = 8): TwinSpec {
+  return {
+    denoiser: 'transformer',
+    modelIndex: { _class_name: 'Lumina2Pipeline', _diffusers_version: '0.33.0.dev0', transformer: ONNX_RUNTIME_MODEL, scheduler: ['diffusers', 'FlowMatchEulerDiscreteScheduler'] },
+    scheduler: SCHEDULERS.lumina2,
+    sample: { name: 'hidden_states', dims: ['batch_size', 16, 'height', 'width'] },
+    inputs: [
+      { name: 'timestep', type: 'float32', dims: ['batch_size'], batched: true, weight: 1 },
+      { name: 'encoder_hidden_states', type: 'float32', dims: ['batch_size', 'sequence_length', hidden], batched: true, weight: 1 },
+      { name: 'encoder_attention_mask', type: 'int64', dims: ['batch_size', 'sequence_length'], batched: true, weight: 0.05 },
+    ],
+    output: 'out_sample',
+    a: 0.25,
+  };
+}
+
+/**
+ * Z-Image transformer (ZImagePipeline): ZImageTransformer2DModel.forward(x, t, cap_feats) takes lists of
+ * [C, 1, H, W] latents and [L, D] caption features; an export batches them: x [batch_size, 16, height, width],
+ * t float32 [batch_size] ((1000 - t)/1000, the data fraction), cap_feats [batch_size, sequence_length, D]
+ * (2560, Qwen3). It predicts x0 - noise, which the pipeline negates.
+ */
+export function zImageTwin(hidden = 8): TwinSpec {
+  return {
+    denoiser: 'transformer',
+    modelIndex: { _class_name: 'ZImagePipeline', _diffusers_version: '0.36.0.dev0', transformer: ONNX_RUNTIME_MODEL, scheduler: ['diffusers', 'FlowMatchEulerDiscreteScheduler'] },
+    scheduler: SCHEDULERS.zImageTurbo,
+    sample: { name: 'x', dims: ['batch_size', 16, 'height', 'width'] },
+    inputs: [
+      { name: 't', type: 'float32', dims: ['batch_size'], batched: true, weight: 1 },
+      { name: 'cap_feats', type: 'float32', dims: ['batch_size', 'sequence_length', hidden], batched: true, weight: 1 },
+    ],
+    output: 'out',
     a: 0.25,
   };
 }
