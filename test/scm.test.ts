@@ -12,7 +12,7 @@ import { buildSigmas, defaultSolverFor } from '../nodes/sampling/schedules.ts';
 import { flowToTrigTime, scmSigmas, scmTrigTimesteps, trigToFlowTime } from '../nodes/sampling/scm.ts';
 import { Sampler } from '../nodes/sampler.ts';
 import { fakeExecContext } from './helpers/exec-context.ts';
-import { fakeFlowModel, fakeVpModel, relL2, SD_VP_DDIM } from './sampling-fake-model.ts';
+import { fakeFlowModel, relL2, SD_VP_DDIM } from './sampling-fake-model.ts';
 
 const SCM = { _class_name: 'SCMScheduler', num_train_timesteps: 1000, prediction_type: 'trigflow', sigma_data: 0.5 };
 const SPRINT = { _class_name: 'SanaSprintPipeline' };
