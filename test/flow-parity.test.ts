@@ -12,7 +12,7 @@ import type { ModelHandle, SchedulerConfig } from '../nodes/core/values.ts';
 import { createGaussianParams, sampleData, velocityRF } from '../nodes/sampling/gaussian.ts';
 import { predictionFromOutput } from '../nodes/sampling/denoiser.ts';
 import { createFlowEuler } from '../nodes/sampling/flow-euler.ts';
-import { pipelineImageSeqLen, pipelineMuRule, pipelineSigmaList, reversedFlowTime, sigmaSpace, timestepUnits } from '../nodes/sampling/model-time.ts';
+import { negatedFlowOutput, pipelineImageSeqLen, pipelineMuOptions, pipelineSigmaList, reversedFlowTime, sigmaSpace, timestepUnits } from '../nodes/sampling/model-time.ts';
 import { flowImg2imgStartStep } from '../nodes/sampling/add-noise.ts';
 import { flowMatchSigmas, flux2EmpiricalMu } from '../nodes/sampling/schedule-flow.ts';
 import { buildSigmas } from '../nodes/sampling/schedules.ts';
@@ -387,8 +387,8 @@ describe('pipeline conventions', () => {
 
   it('Flux2Pipeline: mu = compute_empirical_mu(image_seq_len, N) with its sigmas', () => {
     const cfg = { ...FLUX_DEV };
-    expect(pipelineMuRule({ _class_name: 'Flux2Pipeline' })).toBe('flux2_empirical');
-    expect(pipelineMuRule({ _class_name: 'FluxPipeline' })).toBe('calculate_shift');
+    expect(pipelineMuOptions({ _class_name: 'Flux2Pipeline' }).muRule).toBe('flux2_empirical');
+    expect(pipelineMuOptions({ _class_name: 'FluxPipeline' }).muRule).toBe('calculate_shift');
     for (const [len, n] of [[1024, 28], [4096, 50], [4608, 28], [256, 4]]) {
       expect(flux2EmpiricalMu(len, n)).toBe(computeEmpiricalMu(len, n));
       const ref = refSetTimesteps(cfg as RefConfig, n, { sigmas: npLinspace(1, 1 / n, n), mu: computeEmpiricalMu(len, n) });
@@ -426,9 +426,52 @@ describe('pipeline conventions', () => {
     expect(pipelineImageSeqLen({ _class_name: 'ZImagePipeline' }, [1, 16, 128, 128])).toBe(4096);
     expect(pipelineImageSeqLen({ _class_name: 'FluxPipeline' }, [1, 4096, 64])).toBe(4096);
     expect(timestepUnits({ _class_name: 'SanaSprintPipeline' })).toBe('fraction');
+    // Negated output alone (HiDream-style networks without the reversed time): NucleusMoE, or declared.
+    expect(negatedFlowOutput({ _class_name: 'NucleusMoEImagePipeline' })).toBe(true);
+    expect(reversedFlowTime({ _class_name: 'NucleusMoEImagePipeline' })).toBe(false);
+    expect(negatedFlowOutput({ _class_name: 'MyPipeline', flowstudio: { negated_output: true } })).toBe(true);
+    expect(negatedFlowOutput({ _class_name: 'MyPipeline', flowstudio: { reversed_time: true } })).toBe(true);
     expect(sigmaSpace({ _class_name: 'SanaSprintPipeline' }, { _class_name: 'SCMScheduler' })).toBe('flow');
     expect(sigmaSpace({}, { _class_name: 'SCMScheduler' })).toBe('flow');
     expect(timestepUnits({ _class_name: 'Lumina2Pipeline', flowstudio: { timestep_units: 'fraction' } })).toBe('fraction');
+  });
+});
+
+describe('pipeline conventions of the newer FLUX-kind pipelines (model-time.ts PIPELINES)', () => {
+  // diffusers calculate_shift, written out: mu = len (maxS - baseS)/(maxL - baseL) + baseS - baseL (maxS - baseS)/(maxL - baseL).
+  const calcShift = (len: number, baseL: number, maxL: number, baseS: number, maxS: number) => {
+    const m = (maxS - baseS) / (maxL - baseL);
+    return len * m + baseS - m * baseL;
+  };
+  const DYN = { _class_name: 'FlowMatchEulerDiscreteScheduler', num_train_timesteps: 1000, use_dynamic_shifting: true };
+
+  it('Krea2 falls back to max_image_seq_len 6400, and a distilled Krea2 (is_distilled) fixes mu at 1.15', () => {
+    const grid = buildSigmas(DYN, { _class_name: 'Krea2Pipeline' }, 3, 'euler', { imageSeqLen: 1024 }) as { sigmas: number[] };
+    // The exponential time shift adds mu to the logit of each level: mu = logit(shifted) - logit(given), given = 2/3 here.
+    const given = 2 / 3;
+    const mu = (g: { sigmas: number[] }) => Math.log(g.sigmas[1] / (1 - g.sigmas[1])) - Math.log(given / (1 - given));
+    expect(mu(grid)).toBeCloseTo(calcShift(1024, 256, 6400, 0.5, 1.15), 5);
+    expect(mu(buildSigmas(DYN, { _class_name: 'FluxPipeline' }, 3, 'euler', { imageSeqLen: 1024 }))).toBeCloseTo(calcShift(1024, 256, 4096, 0.5, 1.15), 5);
+    expect(mu(buildSigmas(DYN, { _class_name: 'Krea2Pipeline', is_distilled: true }, 3, 'euler', { imageSeqLen: 1024 }))).toBeCloseTo(1.15, 5);
+  });
+
+  it('DreamLite: max_shift falls back to 1.16 and the transformer takes the scheduler timestep (sigma * 1000)', () => {
+    const grid = buildSigmas(DYN, { _class_name: 'DreamLitePipeline' }, 3, 'euler', { imageSeqLen: 1024 });
+    const given = 2 / 3;
+    expect(Math.log(grid.sigmas[1] / (1 - grid.sigmas[1])) - Math.log(given / (1 - given))).toBeCloseTo(calcShift(1024, 256, 4096, 0.5, 1.16), 5);
+    expect(grid.timesteps[0]).toBeCloseTo(1000, 3);
+    expect(timestepUnits({ _class_name: 'LongCatImagePipeline' })).toBe('fraction');
+    expect(pipelineSigmaList({ _class_name: 'OvisImagePipeline' })).toBe('numpy');
+  });
+
+  it('refuses pipelines whose loops no convention here reproduces, naming the reason; a declared convention overrides', () => {
+    expect(() => timestepUnits({ _class_name: 'HiDreamImagePipeline' })).toThrow(/HiDreamImagePipeline is not supported: its mu comes from the transformer/);
+    expect(() => timestepUnits({ _class_name: 'CogView4Pipeline' })).toThrow(/its own timestep list/);
+    expect(() => timestepUnits({ _class_name: 'LuminaPipeline' })).toThrow(/Lumina-Next/);
+    const declared = { _class_name: 'HiDreamImagePipeline', flowstudio: { timestep_units: 'scheduler', negated_output: true } };
+    expect(timestepUnits(declared)).toBe('scheduler');
+    expect(negatedFlowOutput(declared)).toBe(true);
+    expect(() => timestepUnits({ flowstudio: { timestep_units: 'seconds' } })).toThrow(/must be "fraction" or "scheduler"/);
   });
 });
 

@@ -11,7 +11,7 @@ import { DeferredPrediction } from './deferred-prediction.ts';
 import { edmDenoised, edmInputScale, edmParams, type EdmParams } from './edm.ts';
 import { axpby, scaleInto } from './ops.ts';
 import { trainTimesteps } from './betas.ts';
-import { reversedFlowTime, timestepUnits } from './model-time.ts';
+import { negatedFlowOutput, reversedFlowTime, timestepUnits } from './model-time.ts';
 import { cfgBool, cfgNumber } from './schedule-config.ts';
 import { SCHEDULER_RULES, schedulerClassFor } from './schedule-rules.ts';
 import { modelInputScale, type DenoiseFn, type Prediction } from './solver.ts';
@@ -314,8 +314,10 @@ export function createDenoiseFn(handle: ModelHandle, opts: DenoiserOptions): Den
   const { space, limit, signal } = opts;
   // EDM-preconditioned networks (edm.ts): their own input scale and output conversion, in VE variables.
   const edm = space === 'vp' ? edmParams(handle.scheduler) : undefined;
-  // Lumina 2 / Z-Image networks run the flow backwards (model-time.ts): they take 1 - t and predict x0 - noise.
+  // Lumina 2 / Z-Image networks run the flow backwards (model-time.ts): they take 1 - t; they, HiDream and
+  // NucleusMoE predict x0 - noise, the velocity negated.
   const reversedEnd = space === 'flow' && reversedFlowTime(handle.modelIndex) ? (timestepUnits(handle.modelIndex) === 'fraction' ? 1 : trainTimesteps(handle.scheduler)) : undefined;
+  const negate = space === 'flow' && negatedFlowOutput(handle.modelIndex);
   if (edm && opts.predictionType !== undefined) throw new Error('an EDM model takes its prediction type from its scheduler config (EDM preconditioning); leave the override unset');
   const sampleName = binding.sample.name;
   const timestepName = binding.timestep.name;
@@ -359,7 +361,7 @@ export function createDenoiseFn(handle: ModelHandle, opts: DenoiserOptions): Den
     let out = outputs[binding.output] ?? firstValue(outputs);
     if (!out) throw new Error(`denoiser returned no output "${binding.output}"`);
     if (learnedVariance) out = predictionChannels(out, x);
-    if (reversedEnd !== undefined) out = negated(out);
+    if (negate) out = negated(out);
     const pred = edm ? edmPrediction(edm, out, x, level.sigma) : predictionFromOutput(out, x, level.sigma, space, type);
     return limit ? limitPrediction(pred, x, level.sigma, space, limit) : pred;
   };

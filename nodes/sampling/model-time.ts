@@ -1,7 +1,7 @@
 /**
  * Which noise space a model lives in and which time units its denoiser expects. Pipelines, not only
  * scheduler configs, fix both (fact sheet section 2), so this keys on model_index.json's `_class_name`
- * and on FlowStudio's own `flowstudio.timestep_units` / `flowstudio.space` overrides.
+ * (a table of pipeline conventions) and on FlowStudio's own `flowstudio.*` overrides in model_index.json.
  */
 import type { SchedulerConfig, SigmaSpace } from '../core/values.ts';
 import { imageSeqLenOfLatent } from './schedule-flow.ts';
@@ -13,28 +13,62 @@ import { imageSeqLenOfLatent } from './schedule-flow.ts';
  */
 export type TimestepUnits = 'scheduler' | 'fraction';
 
+/** calculate_shift's bounds, as a pipeline reads them from the scheduler config (with its own fallbacks). */
+export interface ShiftBounds {
+  base_image_seq_len: number;
+  max_image_seq_len: number;
+  base_shift: number;
+  max_shift: number;
+}
+
+/** What a diffusers pipeline does around its flow transformer, beyond what the scheduler config says. */
+export interface PipelineConvention {
+  /** The transformer's timestep: the scheduler's (sigma * T) or t / T. */
+  units: TimestepUnits;
+  /** It takes the data fraction 1 - t/T instead of t (Lumina 2, Z-Image). */
+  reversedTime?: boolean;
+  /** Its output is x0 - noise, which the pipeline negates into the velocity (Lumina 2, Z-Image, HiDream, NucleusMoE). */
+  negatedOutput?: boolean;
+  /** The FLUX kind: the pipeline passes linspace(1, 1/N, N) (numpy's float64, or torch's float32) with mu. */
+  sigmaList?: 'numpy' | 'torch';
+  /** How it computes that mu (default calculate_shift from the token count). */
+  mu?: 'calculate_shift' | 'flux2_empirical';
+  /** calculate_shift fallbacks where the pipeline's differ from FLUX's 256 / 4096 / 0.5 / 1.15. */
+  muDefaults?: Partial<ShiftBounds>;
+  /** The token count: latents.shape[1] (Lumina 2's 4-D latents give the channel count), else the patch count. */
+  tokens?: 'shape1';
+  /** A model_index.json key that, when true, fixes mu (Krea2's is_distilled: 1.15). */
+  fixedMu?: { key: string; mu: number };
+}
+
+const FLUX_KIND: PipelineConvention = { units: 'fraction', sigmaList: 'numpy' };
+
 /**
- * diffusers pipelines of the FLUX kind: the transformer takes timestep / 1000, and the pipeline passes its own
- * sigmas linspace(1, 1/N, N) plus mu to the scheduler (checked in their sources: Flux*, Chroma*, QwenImage*,
- * Lumina2 (np.linspace), ZImage (torch.linspace, in float32)).
+ * Conventions by pipeline class-name prefix, first match wins (read in each pipeline's __call__ at diffusers
+ * 58eb52c). A value of `string` is a pipeline FlowStudio refuses, with the reason: its loop does something no
+ * convention here reproduces, and running it with another pipeline's rules would give a wrong picture quietly.
  */
-const FLUX_KIND_PIPELINE = /^(Flux|Chroma|QwenImage|Lumina2|ZImage)/;
-/** FLUX-kind pipelines whose sigma list is torch.linspace(1, 1/N, N) in float32, not np.linspace. */
-const TORCH_SIGMAS_PIPELINE = /^ZImage/;
-/**
- * Pipelines whose transformer takes timestep / 1000 on the scheduler's own grid (AuraFlow: torch.tensor([t / 1000])),
- * or the flow time itself (SanaSprint: sin s / (cos s + sin s) of its TrigFlow time s, scm.ts).
- */
-const FRACTION_PIPELINE = /^(AuraFlow|SanaSprint)/;
-/** FLUX.2 pipelines: mu = compute_empirical_mu(image_seq_len, N), not calculate_shift. */
-const FLUX2_PIPELINE = /^Flux2/;
-/**
- * Pipelines whose transformer runs the flow backwards: it takes the data fraction 1 - t/1000 (Lumina2:
- * 1 - t/1000; ZImage: (1000 - t)/1000) and predicts x0 - noise, which the pipeline negates.
- */
-const REVERSED_TIME_PIPELINE = /^(Lumina2|ZImage)/;
-/** Pipelines of rectified-flow models (the scheduler class alone may be missing or generic). */
-const FLOW_PIPELINE = /^(Flux|Chroma|QwenImage|StableDiffusion3|SD3|Lumina2|ZImage|AuraFlow|SanaSprint)/;
+const PIPELINES: ReadonlyArray<readonly [RegExp, PipelineConvention | string]> = [
+  [/^Flux2/, { ...FLUX_KIND, mu: 'flux2_empirical' }],
+  [/^(Flux|Chroma|QwenImage|LongCatImage|OvisImage)/, FLUX_KIND],
+  [/^NucleusMoEImage/, { ...FLUX_KIND, negatedOutput: true }],
+  [/^Krea2/, { ...FLUX_KIND, muDefaults: { max_image_seq_len: 6400 }, fixedMu: { key: 'is_distilled', mu: 1.15 } }],
+  [/^DreamLite/, { units: 'scheduler', sigmaList: 'numpy', muDefaults: { max_shift: 1.16 } }],
+  // 1 - t/1000 (Lumina 2), (1000 - t)/1000 (Z-Image); Lumina2Pipeline's mu reads latents.shape[1].
+  [/^Lumina2/, { ...FLUX_KIND, reversedTime: true, negatedOutput: true, tokens: 'shape1' }],
+  [/^ZImage/, { units: 'fraction', sigmaList: 'torch', reversedTime: true, negatedOutput: true }],
+  // torch.tensor([t / 1000]) on the scheduler's own grid; Sana Sprint: the flow time itself (scm.ts).
+  [/^(AuraFlow|SanaSprint)/, { units: 'fraction' }],
+  [/^(StableDiffusion3|SD3)/, { units: 'scheduler' }],
+  [/^HiDreamImage/, 'its mu comes from the transformer\'s max_seq and it negates the output'],
+  [/^(CogView4|GlmImage)/, 'it builds its own timestep list and mu (from the image side length), and GLM-Image feeds t - 1'],
+  [/^HunyuanImage/, 'it walks linspace(1, 0, N + 1) without its last level and guides through its own guider'],
+  [/^OmniGen/, 'it walks linspace(1, 0, N + 1)[:N] with image-conditioned inputs'],
+  [/^Ideogram4/, 'it draws logit-normal sigmas with a resolution-aware mu'],
+  [/^ErnieImage/, 'it runs its own loop over linspace(1, 0, N + 1)'],
+  [/^(PRX|BriaFibo|Bria)/, 'its loop feeds the transformer its own continuous time or sigma list'],
+  [/^Lumina/, 'Lumina-Next scales its time and sigmas its own way'],
+];
 
 /** Reads `flowstudio.<key>` from model_index.json, nested (`{"flowstudio": {...}}`) or flat (`"flowstudio.<key>"`). */
 function flowstudioKey(modelIndex: Record<string, unknown>, key: string): unknown {
@@ -43,52 +77,75 @@ function flowstudioKey(modelIndex: Record<string, unknown>, key: string): unknow
   return modelIndex[`flowstudio.${key}`];
 }
 
-export function timestepUnits(modelIndex: Record<string, unknown>): TimestepUnits {
-  const declared = flowstudioKey(modelIndex, 'timestep_units');
-  if (declared !== undefined) {
-    if (declared === 'fraction' || declared === 'scheduler') return declared;
-    throw new Error(`model_index.json: flowstudio.timestep_units must be "fraction" or "scheduler", got ${JSON.stringify(declared)}`);
-  }
-  const cls = modelIndex._class_name;
-  if (typeof cls === 'string' && FRACTION_PIPELINE.test(cls)) return 'fraction';
-  return usesPipelineSigmas(modelIndex) ? 'fraction' : 'scheduler';
+function declaredBoolean(modelIndex: Record<string, unknown>, key: string): boolean | undefined {
+  const v = flowstudioKey(modelIndex, key);
+  if (v !== undefined && typeof v !== 'boolean') throw new Error(`model_index.json: flowstudio.${key} must be true or false, got ${JSON.stringify(v)}`);
+  return v;
 }
 
 /**
- * True when the network takes the data fraction 1 - t (t the flow time in [0, 1]) and predicts x0 - noise:
- * Lumina2 and ZImage pipelines, or model_index.json's flowstudio.reversed_time. The denoiser feeds 1 - t
- * and negates the output (denoiser.ts); grids and solvers keep the usual flow time.
+ * The convention of the folder's pipeline (undefined: none known, the scheduler's own rules), with
+ * model_index.json's flowstudio.timestep_units / reversed_time / negated_output applied over it. A refused
+ * pipeline throws, unless flowstudio.timestep_units is declared: the user then vouches for the model.
+ */
+export function pipelineConvention(modelIndex: Record<string, unknown>): PipelineConvention | undefined {
+  const cls = modelIndex._class_name;
+  const units = flowstudioKey(modelIndex, 'timestep_units');
+  if (units !== undefined && units !== 'fraction' && units !== 'scheduler') {
+    throw new Error(`model_index.json: flowstudio.timestep_units must be "fraction" or "scheduler", got ${JSON.stringify(units)}`);
+  }
+  const found = typeof cls === 'string' ? PIPELINES.find(([re]) => re.test(cls))?.[1] : undefined;
+  if (typeof found === 'string' && units === undefined) throw new Error(`model_index.json: ${String(cls)} is not supported: ${found}`);
+  const known = typeof found === 'string' ? undefined : found;
+  const reversed = declaredBoolean(modelIndex, 'reversed_time');
+  const negated = declaredBoolean(modelIndex, 'negated_output');
+  if (units === undefined && reversed === undefined && negated === undefined) return known;
+  const base: PipelineConvention = known ?? { units: 'scheduler' };
+  return {
+    ...base,
+    ...(units !== undefined ? { units } : {}),
+    ...(reversed !== undefined ? { reversedTime: reversed, negatedOutput: negated ?? reversed } : {}),
+    ...(negated !== undefined ? { negatedOutput: negated } : {}),
+  };
+}
+
+export function timestepUnits(modelIndex: Record<string, unknown>): TimestepUnits {
+  return pipelineConvention(modelIndex)?.units ?? 'scheduler';
+}
+
+/**
+ * True when the network takes the data fraction 1 - t (t the flow time in [0, 1]) instead of t: Lumina2 and
+ * ZImage pipelines, or flowstudio.reversed_time. The denoiser feeds 1 - t (denoiser.ts); grids and solvers
+ * keep the usual flow time.
  */
 export function reversedFlowTime(modelIndex: Record<string, unknown>): boolean {
-  const declared = flowstudioKey(modelIndex, 'reversed_time');
-  if (declared !== undefined) {
-    if (typeof declared !== 'boolean') throw new Error(`model_index.json: flowstudio.reversed_time must be true or false, got ${JSON.stringify(declared)}`);
-    return declared;
-  }
-  const cls = modelIndex._class_name;
-  return typeof cls === 'string' && REVERSED_TIME_PIPELINE.test(cls);
+  return pipelineConvention(modelIndex)?.reversedTime === true;
+}
+
+/** True when the network predicts x0 - noise, which the denoiser negates into the velocity (flowstudio.negated_output). */
+export function negatedFlowOutput(modelIndex: Record<string, unknown>): boolean {
+  return pipelineConvention(modelIndex)?.negatedOutput === true;
 }
 
 /**
  * How a FLUX-kind pipeline computes the mu it passes with its sigmas: calculate_shift from the config's
- * base/max shift and sequence lengths (FLUX.1, Chroma, QwenImage), or FLUX.2's compute_empirical_mu, which
- * also depends on the step count.
+ * base/max shift and sequence lengths (with the pipeline's own fallbacks), FLUX.2's compute_empirical_mu,
+ * which also depends on the step count, or a fixed value (Krea2's distilled models).
  */
-export function pipelineMuRule(modelIndex: Record<string, unknown>): 'calculate_shift' | 'flux2_empirical' {
-  const cls = modelIndex._class_name;
-  return typeof cls === 'string' && FLUX2_PIPELINE.test(cls) ? 'flux2_empirical' : 'calculate_shift';
+export function pipelineMuOptions(modelIndex: Record<string, unknown>): { muRule: 'calculate_shift' | 'flux2_empirical'; muDefaults?: Partial<ShiftBounds>; fixedMu?: number } {
+  const c = pipelineConvention(modelIndex);
+  const fixed = c?.fixedMu && modelIndex[c.fixedMu.key] === true ? { fixedMu: c.fixedMu.mu } : {};
+  return { muRule: c?.mu ?? 'calculate_shift', ...(c?.muDefaults ? { muDefaults: c.muDefaults } : {}), ...fixed };
+}
+
+/** How a FLUX-kind pipeline makes its linspace(1, 1/N, N): numpy in float64 (cast to float32 by the scheduler) or torch in float32. */
+export function pipelineSigmaList(modelIndex: Record<string, unknown>): 'numpy' | 'torch' | undefined {
+  return pipelineConvention(modelIndex)?.sigmaList;
 }
 
 /** True for FLUX-kind pipelines, which fix the flow grid as linspace(1, 1/N, N) shifted by mu. */
 export function usesPipelineSigmas(modelIndex: Record<string, unknown>): boolean {
   return pipelineSigmaList(modelIndex) !== undefined;
-}
-
-/** How a FLUX-kind pipeline makes its linspace(1, 1/N, N): numpy in float64 (cast to float32 by the scheduler) or torch in float32. */
-export function pipelineSigmaList(modelIndex: Record<string, unknown>): 'numpy' | 'torch' | undefined {
-  const cls = modelIndex._class_name;
-  if (typeof cls !== 'string' || !FLUX_KIND_PIPELINE.test(cls)) return undefined;
-  return TORCH_SIGMAS_PIPELINE.test(cls) ? 'torch' : 'numpy';
 }
 
 /**
@@ -97,10 +154,12 @@ export function pipelineSigmaList(modelIndex: Record<string, unknown>): 'numpy' 
  * latents is the channel count (a diffusers quirk, kept for parity; it matters only with use_dynamic_shifting).
  */
 export function pipelineImageSeqLen(modelIndex: Record<string, unknown>, dims: readonly number[]): number | undefined {
-  const cls = modelIndex._class_name;
-  if (typeof cls === 'string' && /^Lumina2/.test(cls) && dims.length === 4) return dims[1];
+  if (pipelineConvention(modelIndex)?.tokens === 'shape1' && dims.length >= 2) return dims[1];
   return imageSeqLenOfLatent(dims);
 }
+
+/** Pipelines of rectified-flow models (the scheduler class alone may be missing or generic). */
+const FLOW_PIPELINE = /^(Flux|Chroma|QwenImage|LongCatImage|OvisImage|NucleusMoEImage|Krea2|DreamLite|StableDiffusion3|SD3|Lumina2|ZImage|AuraFlow|SanaSprint)/;
 
 /**
  * 'flow' for rectified-flow models: FlowMatch schedulers and SCMScheduler, FLUX/SD3-kind pipelines, and multistep configs with

@@ -14,7 +14,7 @@
  */
 import type { SchedulerConfig, Sigmas } from '../core/values.ts';
 import { linspace, trainTimesteps } from './betas.ts';
-import type { TimestepUnits } from './model-time.ts';
+import type { ShiftBounds, TimestepUnits } from './model-time.ts';
 import { cfgBool, cfgNumber, cfgOptionalNumber, cfgString } from './schedule-config.ts';
 import { configGrid, SCHEDULER_RULES, type SigmaGrid } from './schedule-rules.ts';
 import { checkCustomSigmas, type MultistepClass, type ScheduleOverrides } from './schedule-vp.ts';
@@ -27,8 +27,12 @@ export interface FlowShiftOptions {
   /** use_dynamic_shifting: the exponent mu, or the image token count to derive it from. */
   mu?: number;
   imageSeqLen?: number;
-  /** How a pipeline derives mu from the token count (model-time.ts pipelineMuRule); default calculate_shift. */
+  /** How a pipeline derives mu from the token count (model-time.ts pipelineMuOptions); default calculate_shift. */
   muRule?: 'calculate_shift' | 'flux2_empirical';
+  /** calculate_shift's fallbacks for keys the config lacks, where the pipeline's differ from FLUX's. */
+  muDefaults?: Partial<ShiftBounds>;
+  /** A mu the pipeline fixes whatever the token count (Krea2's distilled models); an explicit mu still wins. */
+  fixedMu?: number;
 }
 
 /** SD3 static shift s*sigma / (1 + (s-1)*sigma) (= the FLUX exponential shift with s = e^mu). */
@@ -43,11 +47,11 @@ export function timeShift(t: number, mu: number, type: 'exponential' | 'linear' 
 }
 
 /** FLUX mu from the image token count (diffusers calculate_shift with the config's bounds). */
-export function fluxMu(cfg: SchedulerConfig, imageSeqLen: number): number {
-  const baseLen = cfgNumber(cfg, 'base_image_seq_len', 256);
-  const maxLen = cfgNumber(cfg, 'max_image_seq_len', 4096);
-  const baseShift = cfgNumber(cfg, 'base_shift', 0.5);
-  const maxShift = cfgNumber(cfg, 'max_shift', 1.15);
+export function fluxMu(cfg: SchedulerConfig, imageSeqLen: number, defaults: Partial<ShiftBounds> = {}): number {
+  const baseLen = cfgNumber(cfg, 'base_image_seq_len', defaults.base_image_seq_len ?? 256);
+  const maxLen = cfgNumber(cfg, 'max_image_seq_len', defaults.max_image_seq_len ?? 4096);
+  const baseShift = cfgNumber(cfg, 'base_shift', defaults.base_shift ?? 0.5);
+  const maxShift = cfgNumber(cfg, 'max_shift', defaults.max_shift ?? 1.15);
   const m = (maxShift - baseShift) / (maxLen - baseLen);
   return imageSeqLen * m + (baseShift - m * baseLen);
 }
@@ -70,8 +74,8 @@ export function flux2EmpiricalMu(imageSeqLen: number, steps: number): number {
 }
 
 function requireMu(cfg: SchedulerConfig, opts: FlowShiftOptions, who: string, steps?: number): number {
-  const fromTokens = (len: number) => (opts.muRule === 'flux2_empirical' && steps !== undefined ? flux2EmpiricalMu(len, steps) : fluxMu(cfg, len));
-  const mu = opts.mu ?? (opts.imageSeqLen !== undefined ? fromTokens(opts.imageSeqLen) : undefined);
+  const fromTokens = (len: number) => (opts.muRule === 'flux2_empirical' && steps !== undefined ? flux2EmpiricalMu(len, steps) : fluxMu(cfg, len, opts.muDefaults));
+  const mu = opts.mu ?? opts.fixedMu ?? (opts.imageSeqLen !== undefined ? fromTokens(opts.imageSeqLen) : undefined);
   if (mu === undefined) throw new Error(`${who}: use_dynamic_shifting needs mu or the image token count (connect a latent or give the image size)`);
   return mu;
 }

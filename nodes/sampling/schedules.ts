@@ -6,7 +6,7 @@
  * t = sigma*1000), this keys on model_index.json's `_class_name` (model-time.ts).
  */
 import type { SchedulerConfig, Sigmas } from '../core/values.ts';
-import { pipelineMuRule, pipelineSigmaList, sigmaSpace, timestepUnits } from './model-time.ts';
+import { pipelineMuOptions, pipelineSigmaList, sigmaSpace, timestepUnits } from './model-time.ts';
 import { cfgString } from './schedule-config.ts';
 import { flowMatchSigmas, multistepFlowSigmas, type FlowShiftOptions } from './schedule-flow.ts';
 import { gridFamily, isEulerFamilyOrigin, SCHEDULER_RULES, schedulerClassFor } from './schedule-rules.ts';
@@ -117,9 +117,9 @@ function computeSigmas(
       return scmSigmas(scheduler, steps, units, { ...opts.scm, customSigmas: opts.grid === 'custom' ? opts.customSigmas : undefined });
     }
     if (isMultistepClass(cls) && SCHEDULER_RULES[cls].flowSigmas && scheduler.use_flow_sigmas === true) {
-      return multistepFlowSigmas(scheduler, steps, units, { muRule: pipelineMuRule(modelIndex), ...opts }, cls);
+      return multistepFlowSigmas(scheduler, steps, units, { ...pipelineMuOptions(modelIndex), ...opts }, cls);
     }
-    return flowMatchSigmas(scheduler, steps, units, { muRule: pipelineMuRule(modelIndex), ...opts, pipelineSigmas: pipelineSigmaList(modelIndex) });
+    return flowMatchSigmas(scheduler, steps, units, { ...pipelineMuOptions(modelIndex), ...opts, pipelineSigmas: pipelineSigmaList(modelIndex) });
   }
   const edm = edmParams(scheduler);
   if (edm) {
