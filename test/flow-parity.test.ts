@@ -455,6 +455,17 @@ describe('pipeline conventions of the newer FLUX-kind pipelines (model-time.ts P
     expect(mu(buildSigmas(DYN, { _class_name: 'Krea2Pipeline', is_distilled: true }, 3, 'euler', { imageSeqLen: 1024 }))).toBeCloseTo(1.15, 5);
   });
 
+  it('HiDream: the scheduler timestep, the output negated, mu 1.15 (calculate_shift of the transformer max_seq 4096)', () => {
+    const hidream = { _class_name: 'HiDreamImagePipeline' };
+    expect(timestepUnits(hidream)).toBe('scheduler');
+    expect(negatedFlowOutput(hidream)).toBe(true);
+    expect(reversedFlowTime(hidream)).toBe(false);
+    expect(pipelineMuOptions(hidream).fixedMu).toBeCloseTo(calcShift(4096, 256, 4096, 0.5, 1.15), 12);
+    // Its own scheduler grid (no pipeline sigma list): a FlowMatch config with dynamic shifting at that mu.
+    const grid = buildSigmas(DYN, hidream, 4, 'euler', { imageSeqLen: 64 });
+    expect(grid).toEqual(buildSigmas(DYN, {}, 4, 'euler', { mu: 1.15 }));
+  });
+
   it('DreamLite: max_shift falls back to 1.16 and the transformer takes the scheduler timestep (sigma * 1000)', () => {
     const grid = buildSigmas(DYN, { _class_name: 'DreamLitePipeline' }, 3, 'euler', { imageSeqLen: 1024 });
     const given = 2 / 3;
@@ -465,13 +476,59 @@ describe('pipeline conventions of the newer FLUX-kind pipelines (model-time.ts P
   });
 
   it('refuses pipelines whose loops no convention here reproduces, naming the reason; a declared convention overrides', () => {
-    expect(() => timestepUnits({ _class_name: 'HiDreamImagePipeline' })).toThrow(/HiDreamImagePipeline is not supported: its mu comes from the transformer/);
-    expect(() => timestepUnits({ _class_name: 'CogView4Pipeline' })).toThrow(/its own timestep list/);
+    expect(() => timestepUnits({ _class_name: 'CogView4Pipeline' })).toThrow(/CogView4Pipeline is not supported: it builds its own timestep list/);
     expect(() => timestepUnits({ _class_name: 'LuminaPipeline' })).toThrow(/Lumina-Next/);
-    const declared = { _class_name: 'HiDreamImagePipeline', flowstudio: { timestep_units: 'scheduler', negated_output: true } };
+    const declared = { _class_name: 'CogView4Pipeline', flowstudio: { timestep_units: 'scheduler', negated_output: true } };
     expect(timestepUnits(declared)).toBe('scheduler');
     expect(negatedFlowOutput(declared)).toBe(true);
     expect(() => timestepUnits({ flowstudio: { timestep_units: 'seconds' } })).toThrow(/must be "fraction" or "scheduler"/);
+  });
+});
+
+describe('negated-output and reversed-time networks through the Sampler', () => {
+  const p = createGaussianParams({ dims: [2, 4, 4], seed: 8 });
+  const dims = [1, 2, 4, 4];
+  const noise = new Tensor(dims, Float32Array.from({ length: 32 }, (_, k) => Math.cos(k + 2)));
+  const cfg = { _class_name: 'FlowMatchEulerDiscreteScheduler', num_train_timesteps: 1000, shift: 3.0 };
+  const run = (model: ModelHandle) =>
+    Sampler.execute(
+      fakeExecContext(),
+      { model, latent: Tensor.zeros(dims), noise, sigmas: undefined, conditioning: undefined, guidance: undefined },
+      { ...(paramDefaults(Sampler) as Parameters<typeof Sampler.execute>[2]), solver: 'dpmpp_2m', steps: 7 },
+    );
+
+  /** The exact flow model re-wired to another convention: fed `timeOf(t)`, answering `sign` x velocity. */
+  function rewired(convention: Record<string, unknown>, timeOf: (fed: number) => number, sign: number): ModelHandle {
+    const base = fakeFlowModel(p, cfg, 'fraction');
+    return {
+      ...base,
+      modelIndex: { _class_name: 'MyPipeline', flowstudio: { timestep_units: 'fraction', ...convention } },
+      denoiser: {
+        ...base.denoiser,
+        async run(feeds) {
+          const t = timeOf(Number(feeds.timestep.data[0]));
+          const v = velocityRF(p, Float64Array.from(feeds.hidden_states.data as Float32Array), t);
+          return { velocity: new Tensor(feeds.hidden_states.dims, Float32Array.from(v, (x) => sign * x)) };
+        },
+      },
+    };
+  }
+
+  it('negated_output: a network answering x0 - noise samples to the same latent as the plain one', async () => {
+    const plain = await run(fakeFlowModel(p, cfg, 'fraction'));
+    const negated = await run(rewired({ negated_output: true }, (t) => t, -1));
+    expect(Array.from(negated.latent.data)).toEqual(Array.from(plain.latent.data));
+    // Not declared: the sign flips the flow and the run goes elsewhere.
+    const wrong = await run(rewired({}, (t) => t, -1));
+    expect(Array.from(wrong.latent.data)).not.toEqual(Array.from(plain.latent.data));
+  });
+
+  it('reversed_time: the network is fed 1 - t (and answers x0 - noise); the run is the plain one', async () => {
+    const plain = await run(fakeFlowModel(p, cfg, 'fraction'));
+    const reversed = await run(rewired({ reversed_time: true }, (fed) => 1 - fed, -1));
+    const a = Array.from(reversed.latent.data);
+    const b = Array.from(plain.latent.data);
+    a.forEach((v, k) => expect(v).toBeCloseTo(b[k], 5));
   });
 });
 

@@ -37,8 +37,8 @@ export interface PipelineConvention {
   muDefaults?: Partial<ShiftBounds>;
   /** The token count: latents.shape[1] (Lumina 2's 4-D latents give the channel count), else the patch count. */
   tokens?: 'shape1';
-  /** A model_index.json key that, when true, fixes mu (Krea2's is_distilled: 1.15). */
-  fixedMu?: { key: string; mu: number };
+  /** A fixed mu: always, or when a model_index.json key is true (Krea2's is_distilled: 1.15). */
+  fixedMu?: { key?: string; mu: number };
 }
 
 const FLUX_KIND: PipelineConvention = { units: 'fraction', sigmaList: 'numpy' };
@@ -60,7 +60,9 @@ const PIPELINES: ReadonlyArray<readonly [RegExp, PipelineConvention | string]> =
   // torch.tensor([t / 1000]) on the scheduler's own grid; Sana Sprint: the flow time itself (scm.ts).
   [/^(AuraFlow|SanaSprint)/, { units: 'fraction' }],
   [/^(StableDiffusion3|SD3)/, { units: 'scheduler' }],
-  [/^HiDreamImage/, 'its mu comes from the transformer\'s max_seq and it negates the output'],
+  // HiDream-I1: the scheduler's timestep, the output negated; mu = calculate_shift(transformer.max_seq) with
+  // calculate_shift's own bounds, 1.15 at the default max_resolution 128 x 128 (4096 tokens).
+  [/^HiDreamImage/, { units: 'scheduler', negatedOutput: true, fixedMu: { mu: 1.15 } }],
   [/^(CogView4|GlmImage)/, 'it builds its own timestep list and mu (from the image side length), and GLM-Image feeds t - 1'],
   [/^HunyuanImage/, 'it walks linspace(1, 0, N + 1) without its last level and guides through its own guider'],
   [/^OmniGen/, 'it walks linspace(1, 0, N + 1)[:N] with image-conditioned inputs'],
@@ -134,7 +136,7 @@ export function negatedFlowOutput(modelIndex: Record<string, unknown>): boolean 
  */
 export function pipelineMuOptions(modelIndex: Record<string, unknown>): { muRule: 'calculate_shift' | 'flux2_empirical'; muDefaults?: Partial<ShiftBounds>; fixedMu?: number } {
   const c = pipelineConvention(modelIndex);
-  const fixed = c?.fixedMu && modelIndex[c.fixedMu.key] === true ? { fixedMu: c.fixedMu.mu } : {};
+  const fixed = c?.fixedMu && (c.fixedMu.key === undefined || modelIndex[c.fixedMu.key] === true) ? { fixedMu: c.fixedMu.mu } : {};
   return { muRule: c?.mu ?? 'calculate_shift', ...(c?.muDefaults ? { muDefaults: c.muDefaults } : {}), ...fixed };
 }
 
@@ -159,7 +161,7 @@ export function pipelineImageSeqLen(modelIndex: Record<string, unknown>, dims: r
 }
 
 /** Pipelines of rectified-flow models (the scheduler class alone may be missing or generic). */
-const FLOW_PIPELINE = /^(Flux|Chroma|QwenImage|LongCatImage|OvisImage|NucleusMoEImage|Krea2|DreamLite|StableDiffusion3|SD3|Lumina2|ZImage|AuraFlow|SanaSprint)/;
+const FLOW_PIPELINE = /^(Flux|Chroma|QwenImage|LongCatImage|OvisImage|NucleusMoEImage|Krea2|DreamLite|HiDreamImage|StableDiffusion3|SD3|Lumina2|ZImage|AuraFlow|SanaSprint)/;
 
 /**
  * 'flow' for rectified-flow models: FlowMatch schedulers and SCMScheduler, FLUX/SD3-kind pipelines, and multistep configs with
