@@ -64,6 +64,15 @@ describe('SCMScheduler grid', () => {
   });
 });
 
+describe('FlowMatchLCMScheduler configs', () => {
+  const LCM_FLOW = { _class_name: 'FlowMatchLCMScheduler', num_train_timesteps: 1000, shift: 3 };
+  it("sample with consistency on FlowMatch Euler's grid; scale-wise generation (scale_factors) is refused", () => {
+    expect(defaultSolverFor(LCM_FLOW, 'flow')).toBe('consistency');
+    expect(buildSigmas(LCM_FLOW, {}, 4, 'consistency')).toEqual({ ...buildSigmas({ ...LCM_FLOW, _class_name: 'FlowMatchEulerDiscreteScheduler' }, {}, 4, 'flow_euler') });
+    expect(() => buildSigmas({ ...LCM_FLOW, scale_factors: [1.5, 2] }, {}, 4, 'consistency')).toThrow(/scale_factors .* upsamples x0 between steps/);
+  });
+});
+
 describe('scm sampling on the exact Gaussian flow model', () => {
   const P = createGaussianParams({ dims: [3, 8, 8], seed: 5 });
   const DIMS = [1, 3, 8, 8];

@@ -2,8 +2,9 @@
  * Multistep consistency sampling (ComfyUI's lcm sampler, sample_lcm): each step takes the model's x0
  * prediction and noises it afresh to the next level, x <- alpha_next D + sigma_next z (VE: D + s_next z;
  * flow: (1 - t_next) D + t_next z); the step onto 0 returns D. Noise is drawn only on steps that add it.
- * It is what an LCM or other consistency-distilled model is sampled with in ComfyUI. diffusers'
- * LCMScheduler (`lcm`) is another thing: its own grid and the LCM boundary conditions (c_skip, c_out).
+ * It is what an LCM or other consistency-distilled model is sampled with in ComfyUI, and on flow models
+ * diffusers' FlowMatchLCMScheduler step (on FlowMatch Euler's grid). diffusers' LCMScheduler (`lcm`) is
+ * another thing: its own grid and the LCM boundary conditions (c_skip, c_out).
  */
 import { stateWithPrediction } from './deferred-prediction.ts';
 import { checkAncestralRun } from './euler-ancestral.ts';

@@ -269,8 +269,10 @@ export function defaultSolverFor(scheduler: SchedulerConfig, space: 'vp' | 'flow
   if (space === 'flow') {
     // FlowMatchHeunDiscreteScheduler is Heun on the flow grid.
     if (cls === 'FlowMatchHeunDiscreteScheduler') return 'heun';
-    // SCMScheduler (Sana Sprint) is consistency sampling on its TrigFlow grid.
+    // SCMScheduler (Sana Sprint) is consistency sampling on its TrigFlow grid; FlowMatchLCMScheduler (DMD2- and
+    // consistency-distilled SD3.5 / FLUX) is consistency sampling on FlowMatch Euler's grid.
     if (cls === 'SCMScheduler') return 'scm';
+    if (cls === 'FlowMatchLCMScheduler') return 'consistency';
     // A DPM/UniPC/DEIS config with flow sigmas (e.g. Sana) keeps its own solver.
     return solver && scheduler.use_flow_sigmas === true ? solver : 'flow_euler';
   }

@@ -110,6 +110,10 @@ function computeSigmas(
   const family = gridFamily(space, solver);
   const cls = schedulerClassFor(solver);
   if (family === 'flow') {
+    const scaleFactors = scheduler.scale_factors;
+    if (scheduler._class_name === 'FlowMatchLCMScheduler' && Array.isArray(scaleFactors) && scaleFactors.length > 0) {
+      throw new Error('FlowMatchLCMScheduler with scale_factors (scale-wise generation) upsamples x0 between steps, which FlowStudio does not do: remove scale_factors from the scheduler config to sample at one size');
+    }
     if (cls === 'SCMScheduler') {
       // Its levels come from TrigFlow times, which no shift or Karras-type spacing applies to.
       if (opts.grid !== undefined && opts.grid !== 'spaced' && opts.grid !== 'custom') throw new Error(`SCMScheduler grids (solver scm) have no ${opts.grid} variant: use the default grid or custom levels`);

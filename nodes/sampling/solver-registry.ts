@@ -304,7 +304,7 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     noInversion: true,
     stochastic: true,
     description:
-      "Multistep consistency sampling (ComfyUI's lcm sampler): the x0 prediction, noised afresh to the next level, one model call per step; for LCM and other consistency-distilled models on any grid. diffusers' LCMScheduler is `lcm`.",
+      "Multistep consistency sampling (ComfyUI's lcm sampler; diffusers' FlowMatchLCMScheduler on flow models): the x0 prediction, noised afresh to the next level, one model call per step; for LCM, DMD2 and other consistency-distilled models on any grid. diffusers' LCMScheduler for VP models is `lcm`.",
     create: () => createConsistency(),
     optionsFromConfig: () => ({}),
   },

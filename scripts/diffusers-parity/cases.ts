@@ -137,6 +137,9 @@ export function diffusersSchedulerFor(solver: string, sampler: Record<string, st
       return { cls: 'DDPMScheduler', overrides: {} };
     case 'scm':
       return { cls: 'SCMScheduler', overrides: {} };
+    case 'consistency':
+      // On flow models: FlowMatchLCMScheduler (x0, then fresh noise to the next level on FlowMatch Euler's grid).
+      return { cls: 'FlowMatchLCMScheduler', overrides: {} };
     default:
       throw new Error(`diffusers parity: no diffusers scheduler for solver "${solver}"`);
   }
@@ -701,6 +704,14 @@ function scmCases(): ParityCase[] {
     out.push(makeCase(`${modelTag(model)}-${tag}-scm-${steps}`, model, 'scm', steps, model === 'gaussian-rf' ? scm : {}, { stochastic: true, ...more }));
   for (const steps of [1, 2, 4]) add('plain', 'sana-sprint', steps);
   for (const steps of [1, 2, 3, 8]) add('plain', 'gaussian-rf', steps);
+  // FlowMatchLCMScheduler: the same consistency step on FlowMatch Euler's grid (its config keys: shift, Karras).
+  const lcmFlow = (tag: string, model: ParityModel, steps: number, config: Record<string, unknown>, more: Partial<ParityCase> = {}) =>
+    out.push(makeCase(`${modelTag(model)}-flowlcm-${tag}-consistency-${steps}`, model, 'consistency', steps, { _class_name: 'FlowMatchLCMScheduler', ...config }, { stochastic: true, ...more }));
+  for (const steps of [1, 2, 4, 8]) lcmFlow('shift3', 'gaussian-rf', steps, { shift: 3 });
+  lcmFlow('karras', 'gaussian-rf', 6, { shift: 1, use_karras_sigmas: true });
+  lcmFlow('img2img-s0.5', 'gaussian-rf', 8, { shift: 3 }, { sampler: { start: 'img2img', denoise: 0.5 }, strength: 0.5 });
+  lcmFlow('plain', 'sd3', 4, {});
+  lcmFlow('torchseed', 'gaussian-rf', 4, { shift: 3 }, { torchSeed: 31 });
   add('auto', 'sana-sprint', 2, { solver: 'auto' });
   for (const [steps, strength] of [[4, 0.6], [8, 0.5], [2, 0.6]] as const) {
     add(`img2img-s${strength}`, 'gaussian-rf', steps, { sampler: { start: 'img2img', denoise: strength }, strength });
