@@ -466,6 +466,18 @@ describe('pipeline conventions of the newer FLUX-kind pipelines (model-time.ts P
     expect(grid).toEqual(buildSigmas(DYN, {}, 4, 'euler', { mu: 1.15 }));
   });
 
+  it('CogView4: sigmas int(linspace(1000, 1, N)) / 1000, linear shift by mu = sqrt(tokens / 256) 0.75 + 0.25, t = sigma * 1000', () => {
+    const cfg = { ...DYN, time_shift_type: 'linear', base_shift: 0.25, max_shift: 0.75 };
+    const n = 7;
+    const grid = buildSigmas(cfg, { _class_name: 'CogView4Pipeline' }, n, 'euler', { imageSeqLen: 1024 });
+    const mu = Math.sqrt(1024 / 256) * 0.75 + 0.25;
+    // linspace(1000, 1, 7) = 1000, 833.5, 667, 500.5, 334, 167.5, 1, truncated; linear time shift mu / (mu + 1/s - 1).
+    const given = [1000, 833, 667, 500, 334, 167, 1].map((t) => t / 1000);
+    given.forEach((s, i) => expect(grid.sigmas[i]).toBeCloseTo(mu / (mu + 1 / s - 1), 6));
+    expect(grid.sigmas[n]).toBe(0);
+    grid.timesteps.forEach((t, i) => expect(t).toBeCloseTo(grid.sigmas[i] * 1000, 3));
+  });
+
   it('DreamLite: max_shift falls back to 1.16 and the transformer takes the scheduler timestep (sigma * 1000)', () => {
     const grid = buildSigmas(DYN, { _class_name: 'DreamLitePipeline' }, 3, 'euler', { imageSeqLen: 1024 });
     const given = 2 / 3;
@@ -476,9 +488,9 @@ describe('pipeline conventions of the newer FLUX-kind pipelines (model-time.ts P
   });
 
   it('refuses pipelines whose loops no convention here reproduces, naming the reason; a declared convention overrides', () => {
-    expect(() => timestepUnits({ _class_name: 'CogView4Pipeline' })).toThrow(/CogView4Pipeline is not supported: it builds its own timestep list/);
+    expect(() => timestepUnits({ _class_name: 'GlmImagePipeline' })).toThrow(/GlmImagePipeline is not supported: it feeds the transformer t - 1/);
     expect(() => timestepUnits({ _class_name: 'LuminaPipeline' })).toThrow(/Lumina-Next/);
-    const declared = { _class_name: 'CogView4Pipeline', flowstudio: { timestep_units: 'scheduler', negated_output: true } };
+    const declared = { _class_name: 'GlmImagePipeline', flowstudio: { timestep_units: 'scheduler', negated_output: true } };
     expect(timestepUnits(declared)).toBe('scheduler');
     expect(negatedFlowOutput(declared)).toBe(true);
     expect(() => timestepUnits({ flowstudio: { timestep_units: 'seconds' } })).toThrow(/must be "fraction" or "scheduler"/);

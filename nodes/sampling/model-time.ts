@@ -13,6 +13,11 @@ import { imageSeqLenOfLatent } from './schedule-flow.ts';
  */
 export type TimestepUnits = 'scheduler' | 'fraction';
 
+/** How a FLUX-kind pipeline makes its sigma list (schedule-flow.ts pipelineSigmaValues). */
+export type PipelineSigmaList = 'numpy' | 'torch' | 'cogview4';
+/** How a pipeline computes mu from the token count: FLUX's calculate_shift, FLUX.2's empirical fit, CogView4's square root. */
+export type MuRule = 'calculate_shift' | 'flux2_empirical' | 'cogview4';
+
 /** calculate_shift's bounds, as a pipeline reads them from the scheduler config (with its own fallbacks). */
 export interface ShiftBounds {
   base_image_seq_len: number;
@@ -29,10 +34,10 @@ export interface PipelineConvention {
   reversedTime?: boolean;
   /** Its output is x0 - noise, which the pipeline negates into the velocity (Lumina 2, Z-Image, HiDream, NucleusMoE). */
   negatedOutput?: boolean;
-  /** The FLUX kind: the pipeline passes linspace(1, 1/N, N) (numpy's float64, or torch's float32) with mu. */
-  sigmaList?: 'numpy' | 'torch';
+  /** The FLUX kind: the pipeline passes linspace(1, 1/N, N) (numpy's float64, or torch's float32; CogView4 its own) with mu. */
+  sigmaList?: PipelineSigmaList;
   /** How it computes that mu (default calculate_shift from the token count). */
-  mu?: 'calculate_shift' | 'flux2_empirical';
+  mu?: MuRule;
   /** calculate_shift fallbacks where the pipeline's differ from FLUX's 256 / 4096 / 0.5 / 1.15. */
   muDefaults?: Partial<ShiftBounds>;
   /** The token count: latents.shape[1] (Lumina 2's 4-D latents give the channel count), else the patch count. */
@@ -63,7 +68,9 @@ const PIPELINES: ReadonlyArray<readonly [RegExp, PipelineConvention | string]> =
   // HiDream-I1: the scheduler's timestep, the output negated; mu = calculate_shift(transformer.max_seq) with
   // calculate_shift's own bounds, 1.15 at the default max_resolution 128 x 128 (4096 tokens).
   [/^HiDreamImage/, { units: 'scheduler', negatedOutput: true, fixedMu: { mu: 1.15 } }],
-  [/^(CogView4|GlmImage)/, 'it builds its own timestep list and mu (from the image side length), and GLM-Image feeds t - 1'],
+  // CogView4: sigmas int(linspace(1000, 1, N)) / 1000, mu from the square root of the token count; t = sigma * 1000.
+  [/^CogView4/, { units: 'scheduler', sigmaList: 'cogview4', mu: 'cogview4' }],
+  [/^GlmImage/, 'it feeds the transformer t - 1 and conditions on prior image tokens'],
   [/^HunyuanImage/, 'it walks linspace(1, 0, N + 1) without its last level and guides through its own guider'],
   [/^OmniGen/, 'it walks linspace(1, 0, N + 1)[:N] with image-conditioned inputs'],
   [/^Ideogram4/, 'it draws logit-normal sigmas with a resolution-aware mu'],
@@ -134,14 +141,14 @@ export function negatedFlowOutput(modelIndex: Record<string, unknown>): boolean 
  * base/max shift and sequence lengths (with the pipeline's own fallbacks), FLUX.2's compute_empirical_mu,
  * which also depends on the step count, or a fixed value (Krea2's distilled models).
  */
-export function pipelineMuOptions(modelIndex: Record<string, unknown>): { muRule: 'calculate_shift' | 'flux2_empirical'; muDefaults?: Partial<ShiftBounds>; fixedMu?: number } {
+export function pipelineMuOptions(modelIndex: Record<string, unknown>): { muRule: MuRule; muDefaults?: Partial<ShiftBounds>; fixedMu?: number } {
   const c = pipelineConvention(modelIndex);
   const fixed = c?.fixedMu && (c.fixedMu.key === undefined || modelIndex[c.fixedMu.key] === true) ? { fixedMu: c.fixedMu.mu } : {};
   return { muRule: c?.mu ?? 'calculate_shift', ...(c?.muDefaults ? { muDefaults: c.muDefaults } : {}), ...fixed };
 }
 
 /** How a FLUX-kind pipeline makes its linspace(1, 1/N, N): numpy in float64 (cast to float32 by the scheduler) or torch in float32. */
-export function pipelineSigmaList(modelIndex: Record<string, unknown>): 'numpy' | 'torch' | undefined {
+export function pipelineSigmaList(modelIndex: Record<string, unknown>): PipelineSigmaList | undefined {
   return pipelineConvention(modelIndex)?.sigmaList;
 }
 
@@ -161,7 +168,7 @@ export function pipelineImageSeqLen(modelIndex: Record<string, unknown>, dims: r
 }
 
 /** Pipelines of rectified-flow models (the scheduler class alone may be missing or generic). */
-const FLOW_PIPELINE = /^(Flux|Chroma|QwenImage|LongCatImage|OvisImage|NucleusMoEImage|Krea2|DreamLite|HiDreamImage|StableDiffusion3|SD3|Lumina2|ZImage|AuraFlow|SanaSprint)/;
+const FLOW_PIPELINE = /^(Flux|Chroma|QwenImage|LongCatImage|OvisImage|NucleusMoEImage|Krea2|DreamLite|HiDreamImage|CogView4|StableDiffusion3|SD3|Lumina2|ZImage|AuraFlow|SanaSprint)/;
 
 /**
  * 'flow' for rectified-flow models: FlowMatch schedulers and SCMScheduler, FLUX/SD3-kind pipelines, and multistep configs with

@@ -14,7 +14,7 @@
  */
 import type { SchedulerConfig, Sigmas } from '../core/values.ts';
 import { linspace, trainTimesteps } from './betas.ts';
-import type { ShiftBounds, TimestepUnits } from './model-time.ts';
+import type { MuRule, PipelineSigmaList, ShiftBounds, TimestepUnits } from './model-time.ts';
 import { cfgBool, cfgNumber, cfgOptionalNumber, cfgString } from './schedule-config.ts';
 import { configGrid, SCHEDULER_RULES, type SigmaGrid } from './schedule-rules.ts';
 import { checkCustomSigmas, type MultistepClass, type ScheduleOverrides } from './schedule-vp.ts';
@@ -28,7 +28,7 @@ export interface FlowShiftOptions {
   mu?: number;
   imageSeqLen?: number;
   /** How a pipeline derives mu from the token count (model-time.ts pipelineMuOptions); default calculate_shift. */
-  muRule?: 'calculate_shift' | 'flux2_empirical';
+  muRule?: MuRule;
   /** calculate_shift's fallbacks for keys the config lacks, where the pipeline's differ from FLUX's. */
   muDefaults?: Partial<ShiftBounds>;
   /** A mu the pipeline fixes whatever the token count (Krea2's distilled models); an explicit mu still wins. */
@@ -73,8 +73,21 @@ export function flux2EmpiricalMu(imageSeqLen: number, steps: number): number {
   return a * steps + b;
 }
 
+/**
+ * CogView4Pipeline's calculate_shift: mu = sqrt(tokens / base_image_seq_len) max_shift + base_shift, with
+ * its fallbacks 256, 0.25 and 0.75.
+ */
+export function cogView4Mu(cfg: SchedulerConfig, imageSeqLen: number): number {
+  const m = (imageSeqLen / cfgNumber(cfg, 'base_image_seq_len', 256)) ** 0.5;
+  return m * cfgNumber(cfg, 'max_shift', 0.75) + cfgNumber(cfg, 'base_shift', 0.25);
+}
+
 function requireMu(cfg: SchedulerConfig, opts: FlowShiftOptions, who: string, steps?: number): number {
-  const fromTokens = (len: number) => (opts.muRule === 'flux2_empirical' && steps !== undefined ? flux2EmpiricalMu(len, steps) : fluxMu(cfg, len, opts.muDefaults));
+  const fromTokens = (len: number) => {
+    if (opts.muRule === 'flux2_empirical' && steps !== undefined) return flux2EmpiricalMu(len, steps);
+    if (opts.muRule === 'cogview4') return cogView4Mu(cfg, len);
+    return fluxMu(cfg, len, opts.muDefaults);
+  };
   const mu = opts.mu ?? opts.fixedMu ?? (opts.imageSeqLen !== undefined ? fromTokens(opts.imageSeqLen) : undefined);
   if (mu === undefined) throw new Error(`${who}: use_dynamic_shifting needs mu or the image token count (connect a latent or give the image size)`);
   return mu;
@@ -136,6 +149,17 @@ function flowGrid(cfg: SchedulerConfig, ov: ScheduleOverrides, cls: 'FlowMatchEu
 }
 
 /**
+ * The sigma list a FLUX-kind pipeline passes (model-time.ts), as float32 values: linspace(1, 1/N, N) by numpy
+ * (float64, cast by the scheduler) or torch (float32); CogView4's linspace(T, 1, N) truncated to int64, as
+ * float32, over T.
+ */
+function pipelineSigmaValues(list: PipelineSigmaList, steps: number, T: number): number[] {
+  if (list === 'torch') return linspaceF32(1, 1 / steps, steps);
+  if (list === 'cogview4') return Array.from(linspace(T, 1, steps), (t) => f32(f32(Math.trunc(t)) / T));
+  return Array.from(linspace(1, 1 / steps, steps), f32);
+}
+
+/**
  * FlowMatchEulerDiscreteScheduler. Its __init__ already shifts the training table, so sigma_min =
  * shift(1/T) (computed in float32 there); set_timesteps spaces linspace(sigma_max, sigma_min, N) and shifts
  * again (the fact sheet's gotcha: shift 3 ends on ~0.00893). `pipelineSigmas`: FLUX-style pipelines pass
@@ -148,7 +172,7 @@ export function flowMatchSigmas(
   cfg: SchedulerConfig,
   steps: number,
   units: TimestepUnits = 'scheduler',
-  opts: FlowShiftOptions & ScheduleOverrides & { pipelineSigmas?: 'numpy' | 'torch' } = {},
+  opts: FlowShiftOptions & ScheduleOverrides & { pipelineSigmas?: PipelineSigmaList } = {},
 ): Sigmas {
   if (cfg.invert_sigmas === true) throw new Error('scheduler config: "invert_sigmas" is not supported for flow-matching grids');
   const T = trainTimesteps(cfg);
@@ -172,7 +196,7 @@ export function flowMatchSigmas(
     if (opts.pipelineSigmas) {
       // np.array(sigmas).astype(np.float32): the shift and stretch then run in float32 arithmetic there.
       // ZImage's list is torch.linspace in float32 already (.tolist() of it), not numpy's float64 rounded.
-      const given = opts.pipelineSigmas === 'torch' ? linspaceF32(1, 1 / steps, steps) : Array.from(linspace(1, 1 / steps, steps), f32);
+      const given = pipelineSigmaValues(opts.pipelineSigmas, steps, T);
       levels = stretchToTerminal(shiftLevels(given, exact64, rule), cfg.shift_terminal);
       exact = stretchToTerminal(shiftLevels(given, f32, rule), cfg.shift_terminal, f32);
     } else {

@@ -9,7 +9,7 @@
 
 export type AnalyticModel = 'gaussian-vp' | 'gaussian-vp-continuous' | 'gaussian-rf';
 /** Tiny random-weight twins of real model folders (test/helpers/twins.ts): real input names, dtypes, configs. */
-export type TwinModel = 'sd15' | 'sd15-legacy' | 'sd-turbo' | 'sdxl' | 'sd3' | 'flux-dev' | 'flux-schnell' | 'sana-sprint' | 'lumina2' | 'z-image';
+export type TwinModel = 'sd15' | 'sd15-legacy' | 'sd-turbo' | 'sdxl' | 'sd3' | 'flux-dev' | 'flux-schnell' | 'sana-sprint' | 'lumina2' | 'z-image' | 'cogview4';
 export type ParityModel = AnalyticModel | TwinModel;
 export const ANALYTIC_MODELS: readonly AnalyticModel[] = ['gaussian-vp', 'gaussian-vp-continuous', 'gaussian-rf'];
 
@@ -689,6 +689,10 @@ function reversedTimeCases(): ParityCase[] {
   add('cfg4', 'z-image', 'flow_euler', 12, { cfg: { scale: 4, rescale: 0 } });
   add('cfg4-clamp-trunc', 'z-image', 'flow_euler', 12, { cfg: { scale: 4, rescale: 0, normalize: 'zimage', norm_limit: 1.05, truncate: 0.5 } });
   add('img2img-s0.6', 'z-image', 'flow_euler', 9, { sampler: { start: 'img2img', denoise: 0.6 }, strength: 0.6 });
+  // CogView4Pipeline: sigmas int(linspace(1000, 1, N)) / 1000, linear time shift by its square-root mu, two-call CFG
+  // with the size inputs shared.
+  for (const steps of [10, 50]) add('plain', 'cogview4', 'flow_euler', steps);
+  add('cfg5', 'cogview4', 'flow_euler', 12, { cfg: { scale: 5, rescale: 0 } });
   return out;
 }
 

@@ -282,7 +282,16 @@ def run_case(case, root, models, tables64=False, zero_snr_floor=False):
         if case["class"] == "SCMScheduler":
             latents = sana_sprint_loop(case, root, scheduler, model, first, step_kwargs)
             return latents.numpy(), len(model.calls), feed.next - 1
-        if case["pipeline"] in ("flux", "lumina2", "zimage"):
+        if case["pipeline"] == "cogview4":
+            # CogView4Pipeline: int64 linspace(T, 1, N) as float32, sigmas = that / T, both passed with its mu,
+            # mu = sqrt(tokens / base_image_seq_len) max_shift + base_shift, tokens (H // 2) (W // 2).
+            cfg = scheduler.config
+            T = cfg.num_train_timesteps
+            ts = np.linspace(T, 1.0, steps).astype(np.int64).astype(np.float32)
+            tokens = (first.shape[2] // 2) * (first.shape[3] // 2)
+            mu = (tokens / cfg.get("base_image_seq_len", 256)) ** 0.5 * cfg.get("max_shift", 0.75) + cfg.get("base_shift", 0.25)
+            scheduler.set_timesteps(timesteps=ts, sigmas=ts / T, mu=mu)
+        elif case["pipeline"] in ("flux", "lumina2", "zimage"):
             # FluxPipeline: sigmas linspace(1, 1/N, N) (none with use_flow_sigmas), mu from the token count.
             # Lumina2Pipeline the same, its token count latents.shape[1] (the channels of its 4-D latents);
             # ZImagePipeline: torch.linspace(...).tolist() and (H // 2) (W // 2) tokens.

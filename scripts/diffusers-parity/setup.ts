@@ -11,7 +11,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { writeNpy } from '../../nodes/core/io/npy.ts';
 import { randomNormal } from '../../nodes/core/random.ts';
-import { fluxTwin, lumina2Twin, sanaSprintTwin, sd15LegacyTwin, sd15Twin, sd3Twin, sdTurboTwin, sdxlTwin, writeTwin, zImageTwin, type TwinSpec } from '../../test/helpers/twins.ts';
+import { cogView4Twin, fluxTwin, lumina2Twin, sanaSprintTwin, sd15LegacyTwin, sd15Twin, sd3Twin, sdTurboTwin, sdxlTwin, writeTwin, zImageTwin, type TwinSpec } from '../../test/helpers/twins.ts';
 import { GRID_AS } from '../../nodes/sampling/solver-registry.ts';
 import { zeroedWhenUnconditional } from '../../nodes/cfg.ts';
 import { ANALYTIC_MODELS, diffusersSchedulerFor, type AnalyticModel, type ParityCase, type ParityModel, type TwinModel } from './cases.ts';
@@ -26,6 +26,7 @@ const TWINS: Record<TwinModel, () => TwinSpec> = {
   'flux-schnell': () => fluxTwin('schnell'),
   'sana-sprint': () => sanaSprintTwin(),
   lumina2: () => lumina2Twin(),
+  cogview4: () => cogView4Twin(),
   'z-image': () => zImageTwin(),
 };
 
@@ -47,6 +48,7 @@ export function latentParams(model: ParityModel, batch = 1): LatentParams {
   // Lumina 2: 8 x 12, so that its mu quirk (latents.shape[1] = 16 channels) differs from the 24 patches.
   if (model === 'lumina2') return { batch: 1, channels: 16, height: 8, width: 12, layout: 'nchw' };
   if (model === 'z-image') return { batch: 1, channels: 16, height: 8, width: 8, layout: 'nchw' };
+  if (model === 'cogview4') return { batch: 1, channels: 16, height: 8, width: 12, layout: 'nchw' };
   return { batch: 1, channels: 4, height: 8, width: 8, layout: 'nchw' };
 }
 
@@ -89,9 +91,10 @@ export interface PreparedModel {
   timeUnits: string;
   /**
    * Which diffusers pipeline's loop check.py runs: 'flux' (FluxPipeline's sigmas, mu and t/1000), 'lumina2' /
-   * 'zimage' (their sigma lists, the data-fraction timestep, the negated output and their CFG rules) or 'sd'.
+   * 'zimage' (their sigma lists, the data-fraction timestep, the negated output and their CFG rules),
+   * 'cogview4' (its truncated timestep list and square-root mu, the scheduler timestep) or 'sd'.
    */
-  pipeline: 'sd' | 'flux' | 'lumina2' | 'zimage';
+  pipeline: 'sd' | 'flux' | 'lumina2' | 'zimage' | 'cogview4';
   sampleInput: string | null;
   timestepInput: string | null;
   /** Extra model inputs: name -> .npy, relative to the parity folder. */
@@ -100,7 +103,7 @@ export interface PreparedModel {
   negative: Record<string, string>;
 }
 
-const PIPELINE_LOOPS: Record<string, PreparedModel['pipeline']> = { FluxPipeline: 'flux', Lumina2Pipeline: 'lumina2', ZImagePipeline: 'zimage' };
+const PIPELINE_LOOPS: Record<string, PreparedModel['pipeline']> = { FluxPipeline: 'flux', Lumina2Pipeline: 'lumina2', ZImagePipeline: 'zimage', CogView4Pipeline: 'cogview4' };
 
 /** Writes a twin folder and one .npy per extra input (concrete sizes: batch 1, 5 tokens, the latent's L). */
 export async function prepareTwin(dir: string, name: TwinModel): Promise<PreparedModel> {

@@ -159,6 +159,19 @@ export const SCHEDULERS = {
     shift: 6.0,
     use_dynamic_shifting: false,
   },
+  /** THUDM/CogView4-6B: FlowMatch Euler with linear dynamic shifting between shifts 0.25 and 0.75. */
+  cogview4: {
+    _class_name: 'FlowMatchEulerDiscreteScheduler',
+    _diffusers_version: '0.33.0.dev0',
+    base_image_seq_len: 256,
+    base_shift: 0.25,
+    max_image_seq_len: 4096,
+    max_shift: 0.75,
+    num_train_timesteps: 1000,
+    shift: 1.0,
+    time_shift_type: 'linear',
+    use_dynamic_shifting: true,
+  },
   /** Tongyi-MAI/Z-Image-Turbo scheduler/scheduler_config.json */
   zImageTurbo: {
     _class_name: 'FlowMatchEulerDiscreteScheduler',
@@ -356,6 +369,29 @@ export function zImageTwin(hidden = 8): TwinSpec {
       { name: 'cap_feats', type: 'float32', dims: ['batch_size', 'sequence_length', hidden], batched: true, weight: 1 },
     ],
     output: 'out',
+    a: 0.25,
+  };
+}
+
+/**
+ * CogView4 transformer (CogView4Pipeline): hidden_states [batch_size, 16, height, width], encoder_hidden_states
+ * [batch_size, sequence_length, D] (4096, GLM-4), timestep float32 [batch_size] (sigma * 1000), original_size,
+ * target_size and crop_coords float32 [batch_size, 2], as CogView4Transformer2DModel.forward takes them.
+ */
+export function cogView4Twin(hidden = 8): TwinSpec {
+  return {
+    denoiser: 'transformer',
+    modelIndex: { _class_name: 'CogView4Pipeline', _diffusers_version: '0.33.0.dev0', transformer: ONNX_RUNTIME_MODEL, scheduler: ['diffusers', 'FlowMatchEulerDiscreteScheduler'] },
+    scheduler: SCHEDULERS.cogview4,
+    sample: { name: 'hidden_states', dims: ['batch_size', 16, 'height', 'width'] },
+    inputs: [
+      { name: 'encoder_hidden_states', type: 'float32', dims: ['batch_size', 'sequence_length', hidden], batched: true, weight: 1 },
+      { name: 'timestep', type: 'float32', dims: ['batch_size'], batched: true, weight: 0.001 },
+      { name: 'original_size', type: 'float32', dims: ['batch_size', 2], batched: true, weight: 0.0001 },
+      { name: 'target_size', type: 'float32', dims: ['batch_size', 2], batched: true, weight: 0.0002 },
+      { name: 'crop_coords', type: 'float32', dims: ['batch_size', 2], batched: true, weight: 0.01 },
+    ],
+    output: 'out_sample',
     a: 0.25,
   };
 }
