@@ -1,5 +1,6 @@
 /** LoadModel: opens a diffusers-ONNX folder, a single .onnx (with sidecar JSON) or an embedded model. */
 import { defineNode } from './core/types.ts';
+import { pipelineConvention, sigmaSpace } from './sampling/model-time.ts';
 
 export const LoadModel = defineNode({
   type: 'LoadModel',
@@ -25,7 +26,12 @@ export const LoadModel = defineNode({
   // The model's files can change on disk under the same path: their stamp keeps the cache truthful.
   cacheSalt: (params, ctx) => ctx.models.stamp(params.model),
   async execute(ctx, _inputs, params) {
-    return { model: await ctx.models.load(params.model, ctx.signal) };
+    const model = await ctx.models.load(params.model, ctx.signal);
+    // A pipeline whose conventions FlowStudio refuses, or malformed flowstudio.* keys, fail here, on the
+    // node that opened the folder, rather than at the first Sampler.
+    pipelineConvention(model.modelIndex);
+    sigmaSpace(model.modelIndex, model.scheduler);
+    return { model };
   },
 });
 

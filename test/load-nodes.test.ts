@@ -112,6 +112,22 @@ describe('LoadNoise', () => {
   });
 });
 
+describe('LoadModel', () => {
+  it('refuses a pipeline class whose conventions FlowStudio does not reproduce, naming the node and the reason', async () => {
+    const folder = path.join(dir, 'glm-twin');
+    await fs.cp(twin, folder, { recursive: true });
+    await fs.writeFile(path.join(folder, 'model_index.json'), JSON.stringify({ _class_name: 'GlmImagePipeline' }));
+    const r = await engine.run({ graph: graph([{ id: 'model', type: 'LoadModel', params: { model: folder } }], []) });
+    expect(r.status).toBe('failed');
+    expect(r.error?.nodeId).toBe('model');
+    expect(r.error?.message).toMatch(/GlmImagePipeline is not supported: it feeds the transformer t - 1/);
+    // Declaring the model's convention vouches for it.
+    await fs.writeFile(path.join(folder, 'model_index.json'), JSON.stringify({ _class_name: 'GlmImagePipeline', flowstudio: { timestep_units: 'scheduler' } }));
+    const ok = await engine.run({ graph: graph([{ id: 'model', type: 'LoadModel', params: { model: folder } }], []) });
+    expect(ok.error?.message).toBeUndefined();
+  });
+});
+
 describe('LoadConditioning', () => {
   const sdGraph = (conditioning: { id: string; params: Record<string, string> }[], extraEdges: string[] = []) =>
     graph(
