@@ -110,10 +110,10 @@ function readCfg(g: Guidance): CfgParams {
 
 /**
  * Extra inputs that describe the image rather than the prompt (SDXL's size/crop time_ids, CogView4's
- * original_size / target_size / crop_coords, FLUX's position ids and distilled guidance): the pipelines feed the unconditional side the same values. Every other
+ * original_size / target_size / crop_coords, PixArt-alpha's resolution / aspect_ratio, FLUX's position ids and distilled guidance): the pipelines feed the unconditional side the same values. Every other
  * extra input (prompt embeddings, pooled embeddings, class labels) defaults to zeros there.
  */
-const SHARED_INPUTS = /^(time_ids|add_time_ids|img_ids|txt_ids|guidance|timestep_cond|original_size|target_size|crop_coords)$/;
+const SHARED_INPUTS = /^(time_ids|add_time_ids|img_ids|txt_ids|guidance|timestep_cond|original_size|target_size|crop_coords|resolution|aspect_ratio)$/;
 
 /** Whether CFG's unconditional side gets zeros for this input (prompt embeddings) rather than the positive's value. */
 export function zeroedWhenUnconditional(name: string): boolean {

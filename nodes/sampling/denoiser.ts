@@ -308,8 +308,6 @@ export function createDenoiseFn(handle: ModelHandle, opts: DenoiserOptions): Den
     condFeeds[name] = { dims: t.dims, data: t.data, type: declared === 'float16' ? 'float16' : 'float32' };
   }
   const condNames = Object.keys(condFeeds);
-  const variance = handle.scheduler.variance_type;
-  const learnedVariance = variance === 'learned' || variance === 'learned_range';
   const sampleType = feedType(binding.sample);
   const { space, limit, signal } = opts;
   // EDM-preconditioned networks (edm.ts): their own input scale and output conversion, in VE variables.
@@ -360,7 +358,7 @@ export function createDenoiseFn(handle: ModelHandle, opts: DenoiserOptions): Den
     }
     let out = outputs[binding.output] ?? firstValue(outputs);
     if (!out) throw new Error(`denoiser returned no output "${binding.output}"`);
-    if (learnedVariance) out = predictionChannels(out, x);
+    out = predictionChannels(out, x);
     if (negate) out = negated(out);
     const pred = edm ? edmPrediction(edm, out, x, level.sigma) : predictionFromOutput(out, x, level.sigma, space, type);
     return limit ? limitPrediction(pred, x, level.sigma, space, limit) : pred;
@@ -386,9 +384,10 @@ function edmPrediction(edm: EdmParams, out: Tensor, x: Tensor, s: number): Predi
 }
 
 /**
- * Models trained with a learned variance (variance_type learned / learned_range, e.g. DeepFloyd IF) output
- * [prediction; variance] along channels: the schedulers keep the first half (diffusers splits at the
- * sample's channel count), since the ODE solvers have no use for the variance.
+ * Models trained with a learned variance output [prediction; variance] along channels: DeepFloyd IF
+ * (variance_type learned / learned_range, split by the scheduler), PixArt and DiT (learn_sigma, split by the
+ * pipeline whenever the transformer's out_channels is twice the latent's, whatever the scheduler config
+ * says). Either way the first half is kept, since the ODE solvers have no use for the variance.
  */
 function predictionChannels(out: Tensor, x: Tensor): Tensor {
   if (out.rank !== 4 || x.rank !== 4 || out.dims[1] !== 2 * x.dims[1] || out.dims[0] !== x.dims[0]) return out;

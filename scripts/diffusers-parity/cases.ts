@@ -9,7 +9,7 @@
 
 export type AnalyticModel = 'gaussian-vp' | 'gaussian-vp-continuous' | 'gaussian-rf';
 /** Tiny random-weight twins of real model folders (test/helpers/twins.ts): real input names, dtypes, configs. */
-export type TwinModel = 'sd15' | 'sd15-legacy' | 'sd-turbo' | 'sdxl' | 'sd3' | 'flux-dev' | 'flux-schnell' | 'sana-sprint' | 'lumina2' | 'z-image' | 'cogview4';
+export type TwinModel = 'sd15' | 'sd15-legacy' | 'sd-turbo' | 'sdxl' | 'sd3' | 'flux-dev' | 'flux-schnell' | 'sana-sprint' | 'lumina2' | 'z-image' | 'cogview4' | 'pixart-sigma';
 export type ParityModel = AnalyticModel | TwinModel;
 export const ANALYTIC_MODELS: readonly AnalyticModel[] = ['gaussian-vp', 'gaussian-vp-continuous', 'gaussian-rf'];
 
@@ -692,6 +692,9 @@ function reversedTimeCases(): ParityCase[] {
   // CogView4Pipeline: sigmas int(linspace(1000, 1, N)) / 1000, linear time shift by its square-root mu, two-call CFG
   // with the size inputs shared.
   for (const steps of [10, 50]) add('plain', 'cogview4', 'flow_euler', steps);
+  // PixArt-Sigma: a learn_sigma transformer (8 output channels, the pipeline keeps 4) under DPM-Solver++ and CFG.
+  add('plain', 'pixart-sigma', 'dpmpp_2m', 14);
+  add('cfg4.5', 'pixart-sigma', 'dpmpp_2m', 20, { cfg: { scale: 4.5, rescale: 0 } });
   add('cfg5', 'cogview4', 'flow_euler', 12, { cfg: { scale: 5, rescale: 0 } });
   return out;
 }

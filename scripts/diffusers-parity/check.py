@@ -87,6 +87,13 @@ class Model:
         self.negative = {name: np.load(os.path.join(root, f)) for name, f in self.cfg["negative"].items()} if self.cfg else {}
         self.calls = []
 
+    @staticmethod
+    def prediction_half(out, x):
+        """PixArt / DiT pipelines: a learn_sigma transformer's [prediction; variance] output, chunk(2, dim=1)[0]."""
+        if out.ndim == 4 and out.shape[1] == 2 * x.shape[1]:
+            return out.chunk(2, dim=1)[0]
+        return out
+
     def reversed_call(self, sample, t):
         """Lumina2Pipeline / ZImagePipeline: the data-fraction timestep, their CFG rules, the output negated."""
         t = torch.as_tensor(t, dtype=torch.float32)
@@ -153,7 +160,7 @@ class Model:
         feed_t = np.full(shape, t, dtype=np.float64).astype(self.t_dtype)
         if not self.cfg:
             feeds = {self.sample_name: x, self.t_input.name: feed_t, **self.extra}
-            return torch.from_numpy(self.session.run(None, feeds)[0])
+            return self.prediction_half(torch.from_numpy(self.session.run(None, feeds)[0]), x)
         # The SD / SDXL / SD3 pipelines' CFG: one call on [negative; positive] (torch.cat([latents] * 2) and the
         # embeddings concatenated), chunk(2), uncond + scale (cond - uncond), then rescale_noise_cfg.
         feeds = {self.sample_name: np.concatenate([x, x]), self.t_input.name: feed_t}
@@ -161,7 +168,7 @@ class Model:
             batched = len(self.inputs[name].shape) > 0 and not isinstance(self.inputs[name].shape[0], int)
             neg = self.negative.get(name, pos)
             feeds[name] = np.concatenate([neg, pos]) if batched else pos
-        out = torch.from_numpy(self.session.run(None, feeds)[0])
+        out = self.prediction_half(torch.from_numpy(self.session.run(None, feeds)[0]), x)
         uncond, cond = out.chunk(2)
         guided = uncond + self.cfg["scale"] * (cond - uncond)
         if self.cfg["rescale"] > 0:

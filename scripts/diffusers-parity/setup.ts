@@ -11,7 +11,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { writeNpy } from '../../nodes/core/io/npy.ts';
 import { randomNormal } from '../../nodes/core/random.ts';
-import { cogView4Twin, fluxTwin, lumina2Twin, sanaSprintTwin, sd15LegacyTwin, sd15Twin, sd3Twin, sdTurboTwin, sdxlTwin, writeTwin, zImageTwin, type TwinSpec } from '../../test/helpers/twins.ts';
+import { cogView4Twin, fluxTwin, lumina2Twin, pixartSigmaTwin, sanaSprintTwin, sd15LegacyTwin, sd15Twin, sd3Twin, sdTurboTwin, sdxlTwin, writeTwin, zImageTwin, type TwinSpec } from '../../test/helpers/twins.ts';
 import { GRID_AS } from '../../nodes/sampling/solver-registry.ts';
 import { zeroedWhenUnconditional } from '../../nodes/cfg.ts';
 import { ANALYTIC_MODELS, diffusersSchedulerFor, type AnalyticModel, type ParityCase, type ParityModel, type TwinModel } from './cases.ts';
@@ -27,6 +27,7 @@ const TWINS: Record<TwinModel, () => TwinSpec> = {
   'sana-sprint': () => sanaSprintTwin(),
   lumina2: () => lumina2Twin(),
   cogview4: () => cogView4Twin(),
+  'pixart-sigma': () => pixartSigmaTwin(),
   'z-image': () => zImageTwin(),
 };
 

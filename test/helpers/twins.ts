@@ -60,6 +60,8 @@ export interface TwinSpec {
   output: string;
   /** a: the weight of the sample itself. */
   a: number;
+  /** The output doubles the channels, [prediction; variance], as PixArt's and DiT's learn_sigma transformers. */
+  learnSigma?: boolean;
 }
 
 /** Scheduler configs as the hub folders ship them (the keys that matter to sampling). */
@@ -171,6 +173,17 @@ export const SCHEDULERS = {
     shift: 1.0,
     time_shift_type: 'linear',
     use_dynamic_shifting: true,
+  },
+  /** PixArt-alpha/PixArt-Sigma-XL-2-1024-MS: DPM-Solver++ on SD's linear betas (the keys that matter). */
+  pixartSigma: {
+    _class_name: 'DPMSolverMultistepScheduler',
+    _diffusers_version: '0.22.0.dev0',
+    beta_end: 0.02,
+    beta_schedule: 'linear',
+    beta_start: 0.0001,
+    num_train_timesteps: 1000,
+    prediction_type: 'epsilon',
+    solver_order: 2,
   },
   /** Tongyi-MAI/Z-Image-Turbo scheduler/scheduler_config.json */
   zImageTurbo: {
@@ -396,6 +409,29 @@ export function cogView4Twin(hidden = 8): TwinSpec {
   };
 }
 
+/**
+ * PixArt-Sigma transformer (PixArtSigmaPipeline): hidden_states [batch_size, 4, height, width],
+ * encoder_hidden_states [batch_size, sequence_length, D] (4096, T5), encoder_attention_mask int64
+ * [batch_size, sequence_length], timestep float32 [batch_size]; it learns sigma: 8 output channels, of which
+ * the pipeline keeps the first 4.
+ */
+export function pixartSigmaTwin(hidden = 8): TwinSpec {
+  return {
+    denoiser: 'transformer',
+    modelIndex: { _class_name: 'PixArtSigmaPipeline', _diffusers_version: '0.28.0.dev0', transformer: ONNX_RUNTIME_MODEL, scheduler: ['diffusers', 'DPMSolverMultistepScheduler'] },
+    scheduler: SCHEDULERS.pixartSigma,
+    sample: { name: 'hidden_states', dims: ['batch_size', 4, 'height', 'width'] },
+    inputs: [
+      { name: 'encoder_hidden_states', type: 'float32', dims: ['batch_size', 'sequence_length', hidden], batched: true, weight: 1 },
+      { name: 'encoder_attention_mask', type: 'int64', dims: ['batch_size', 'sequence_length'], batched: true, weight: 0.05 },
+      { name: 'timestep', type: 'float32', dims: ['batch_size'], batched: true, weight: 0.001 },
+    ],
+    output: 'out_sample',
+    a: 0.25,
+    learnSigma: true,
+  };
+}
+
 /** The twin's network as .onnx bytes. */
 export function twinOnnx(spec: TwinSpec): Uint8Array {
   const g = new GraphBuilder('twin');
@@ -415,6 +451,13 @@ export function twinOnnx(spec: TwinSpec): Uint8Array {
       term = rank === 0 ? v : g.op('ReduceMean', [v], { keepdims: attr.int(0) });
     }
     if (input.weight !== 0) acc = g.op('Add', [acc, g.op('Mul', [term, g.constFloat([input.weight], [])])]);
+  }
+  if (spec.learnSigma) {
+    // [prediction; variance] along channels, the variance half 3x the prediction (any junk the pipeline drops).
+    g.op('Concat', [acc, g.op('Mul', [acc, g.constFloat([3], [])])], { axis: attr.int(1) }, spec.output);
+    const [b, c, ...rest] = spec.sample.dims;
+    g.output(spec.output, 'float32', [b, typeof c === 'number' ? 2 * c : c, ...rest]);
+    return g.toBytes();
   }
   g.op('Identity', [acc], {}, spec.output);
   g.output(spec.output, 'float32', spec.sample.dims);
