@@ -98,6 +98,16 @@ function declaredBoolean(modelIndex: Record<string, unknown>, key: string): bool
  * pipeline throws, unless flowstudio.timestep_units is declared: the user then vouches for the model.
  */
 export function pipelineConvention(modelIndex: Record<string, unknown>): PipelineConvention | undefined {
+  // Every model call setup asks: remember the answer per model_index object (a model handle keeps its own).
+  if (conventions.has(modelIndex)) return conventions.get(modelIndex);
+  const c = readConvention(modelIndex);
+  conventions.set(modelIndex, c);
+  return c;
+}
+
+const conventions = new WeakMap<Record<string, unknown>, PipelineConvention | undefined>();
+
+function readConvention(modelIndex: Record<string, unknown>): PipelineConvention | undefined {
   const cls = modelIndex._class_name;
   const units = flowstudioKey(modelIndex, 'timestep_units');
   if (units !== undefined && units !== 'fraction' && units !== 'scheduler') {
