@@ -7,6 +7,7 @@ import { defineNode } from './core/types.ts';
 import type { Conditioning, Guidance, ModelHandle, SigmaSpace } from './core/values.ts';
 import { batchedCfgDenoiseFn, CFG_NORMALIZATIONS, cfgDenoiseFn, concatBatch, type CfgNormalization, type CfgSettings } from './sampling/guidance.ts';
 import { edmParams } from './sampling/edm.ts';
+import { pipelineCfgNormalization } from './sampling/model-time.ts';
 import { bindDenoiser, createDenoiseFn, limitPrediction, predictionType, type PredictionLimit } from './sampling/denoiser.ts';
 import type { DenoiseFn } from './sampling/solver.ts';
 
@@ -40,10 +41,10 @@ export const CFG = defineNode({
     },
     normalize: {
       kind: 'enum',
-      options: CFG_NORMALIZATIONS,
-      default: 'off',
+      options: ['auto', ...CFG_NORMALIZATIONS],
+      default: 'auto',
       label: 'Renormalize',
-      help: "lumina2: each row of the guided output (last axis) scaled to the conditional output's norm, as Lumina2Pipeline's cfg_normalization (on by default there); zimage: a sample's guided output scaled down to at most limit x the conditional output's norm, as ZImagePipeline's cfg_normalization",
+      help: "rows: each row of the guided output (last axis) scaled to the conditional output's norm, as Lumina2Pipeline's cfg_normalization and QwenImage's and NucleusMoE's true CFG do; clamp: a sample's guided output scaled down to at most limit x the conditional output's norm, as ZImagePipeline's cfg_normalization; auto: what the model's pipeline does by default (rows for Lumina 2, QwenImage, NucleusMoE; else off)",
     },
     norm_limit: {
       kind: 'float',
@@ -53,7 +54,7 @@ export const CFG = defineNode({
       step: 0.01,
       label: 'Norm limit',
       help: "ZImagePipeline's cfg_normalization value: the most the guided output's norm may exceed the conditional output's, as a factor",
-      when: { param: 'normalize', in: ['zimage'] },
+      when: { param: 'normalize', in: ['clamp'] },
     },
     truncate: {
       kind: 'float',
@@ -84,7 +85,9 @@ export const CFG = defineNode({
 
 export default CFG;
 
-interface CfgParams extends CfgSettings {
+interface CfgParams extends Omit<CfgSettings, 'normalize'> {
+  /** auto: the model's pipeline's own rule (model-time.ts pipelineCfgNormalization). */
+  normalize: CfgNormalization | 'auto';
   mode: CfgMode;
   negative?: Conditioning;
   /** Flow models: CFG only while 1 - t <= truncate (1: always). */
@@ -99,13 +102,13 @@ function readCfg(g: Guidance): CfgParams {
   if (typeof phi !== 'number' || !(phi >= 0 && phi <= 1)) throw new Error(`CFG guidance: rescale must be in [0, 1], got ${JSON.stringify(rescale)}`);
   const m = mode ?? 'auto';
   if (!CFG_MODES.includes(m as CfgMode)) throw new Error(`CFG guidance: mode must be one of ${CFG_MODES.join(', ')}, got ${JSON.stringify(mode)}`);
-  const n = normalize ?? 'off';
-  if (!CFG_NORMALIZATIONS.includes(n as CfgNormalization)) throw new Error(`CFG guidance: normalize must be one of ${CFG_NORMALIZATIONS.join(', ')}, got ${JSON.stringify(normalize)}`);
+  const n = normalize ?? 'auto';
+  if (n !== 'auto' && !CFG_NORMALIZATIONS.includes(n as CfgNormalization)) throw new Error(`CFG guidance: normalize must be auto or one of ${CFG_NORMALIZATIONS.join(', ')}, got ${JSON.stringify(normalize)}`);
   const k = normLimit ?? 1;
   if (typeof k !== 'number' || !(k > 0)) throw new Error(`CFG guidance: norm_limit must be positive, got ${JSON.stringify(normLimit)}`);
   const tr = truncate ?? 1;
   if (typeof tr !== 'number' || !(tr >= 0 && tr <= 1)) throw new Error(`CFG guidance: truncate must be in [0, 1], got ${JSON.stringify(truncate)}`);
-  return { scale, rescale: phi, mode: m as CfgMode, negative: negative as Conditioning | undefined, normalize: n as CfgNormalization, normLimit: k, truncate: tr };
+  return { scale, rescale: phi, mode: m as CfgMode, negative: negative as Conditioning | undefined, normalize: n as CfgNormalization | 'auto', normLimit: k, truncate: tr };
 }
 
 /**
@@ -170,11 +173,12 @@ export function guidedDenoiseFn(model: ModelHandle, opts: GuidedModelOptions): D
   }
   // The rescale recovers the raw output from a Prediction by the standard parameterizations, not EDM's.
   if ((cfg.rescale ?? 0) > 0 && space === 'vp' && edmParams(model.scheduler)) throw new Error('CFG rescale is not available for EDM-preconditioned models; set rescale to 0');
-  if (cfg.normalize !== 'off' && space === 'vp' && edmParams(model.scheduler)) throw new Error('CFG renormalization is not available for EDM-preconditioned models; set normalize to off');
+  const normalize = cfg.normalize === 'auto' ? pipelineCfgNormalization(model.modelIndex) : cfg.normalize;
+  if (normalize !== 'off' && space === 'vp' && edmParams(model.scheduler)) throw new Error('CFG renormalization is not available for EDM-preconditioned models; set normalize to off');
   if (cfg.truncate < 1 && space !== 'flow') throw new Error('CFG truncation (guide until) applies to flow models only; set it to 1');
   if (cfg.truncate < 1 && keepUncond) throw new Error('CFG truncation cannot be combined with a CFG++ solver, which reads the unconditional prediction on every step');
   const kind = { space, type: predictionType(model, space) };
-  const settings: CfgSettings = { scale: cfg.scale, rescale: cfg.rescale, normalize: cfg.normalize, normLimit: cfg.normLimit };
+  const settings: CfgSettings = { scale: cfg.scale, rescale: cfg.rescale, normalize, normLimit: cfg.normLimit };
   // Feeds whose first axis is the sample's batch axis are stacked [negative; positive]; the others (FLUX's
   // img_ids / txt_ids) are fed once, which needs both sides to agree on them.
   const batchAxis = binding.sample.shape[0];

@@ -12,7 +12,7 @@ import type { ModelHandle, SchedulerConfig } from '../nodes/core/values.ts';
 import { createGaussianParams, sampleData, velocityRF } from '../nodes/sampling/gaussian.ts';
 import { predictionFromOutput } from '../nodes/sampling/denoiser.ts';
 import { createFlowEuler } from '../nodes/sampling/flow-euler.ts';
-import { negatedFlowOutput, pipelineImageSeqLen, pipelineMuOptions, pipelineSigmaList, reversedFlowTime, sigmaSpace, timestepUnits } from '../nodes/sampling/model-time.ts';
+import { negatedFlowOutput, pipelineCfgNormalization, pipelineImageSeqLen, pipelineMuOptions, pipelineSigmaList, reversedFlowTime, sigmaSpace, timestepUnits } from '../nodes/sampling/model-time.ts';
 import { flowImg2imgStartStep } from '../nodes/sampling/add-noise.ts';
 import { flowMatchSigmas, flux2EmpiricalMu } from '../nodes/sampling/schedule-flow.ts';
 import { buildSigmas } from '../nodes/sampling/schedules.ts';
@@ -426,6 +426,9 @@ describe('pipeline conventions', () => {
     expect(pipelineImageSeqLen({ _class_name: 'ZImagePipeline' }, [1, 16, 128, 128])).toBe(4096);
     expect(pipelineImageSeqLen({ _class_name: 'FluxPipeline' }, [1, 4096, 64])).toBe(4096);
     expect(timestepUnits({ _class_name: 'SanaSprintPipeline' })).toBe('fraction');
+    // The pipelines that renormalize their CFG output row by row (the CFG node's normalize auto follows them).
+    for (const cls of ['Lumina2Pipeline', 'QwenImagePipeline', 'QwenImageEditPlusPipeline', 'NucleusMoEImagePipeline']) expect(pipelineCfgNormalization({ _class_name: cls })).toBe('rows');
+    for (const cls of ['FluxPipeline', 'ZImagePipeline', 'StableDiffusionXLPipeline']) expect(pipelineCfgNormalization({ _class_name: cls })).toBe('off');
     // Negated output alone (HiDream-style networks without the reversed time): NucleusMoE, or declared.
     expect(negatedFlowOutput({ _class_name: 'NucleusMoEImagePipeline' })).toBe(true);
     expect(reversedFlowTime({ _class_name: 'NucleusMoEImagePipeline' })).toBe(false);

@@ -139,10 +139,10 @@ describe('CFG math', () => {
     expect(relL2(pred.denoised.data, x.data.map((v, k) => v - 2 * want.data[k]))).toBeLessThan(1e-6);
   });
 
-  it("lumina2 renormalization: every last-axis row of the guided output gets the conditional row's norm", () => {
+  it("rows renormalization (Lumina 2, QwenImage): every last-axis row of the guided output gets the conditional row's norm", () => {
     const c = t(11);
     const u = t(12, 2);
-    const out = combineCfg(c, u, { scale: 4, normalize: 'lumina2' });
+    const out = combineCfg(c, u, { scale: 4, normalize: 'rows' });
     const guided = combineCfg(c, u, { scale: 4 });
     const w = DIMS[3];
     const norm = (a: ArrayLike<number>, r: number) => Math.hypot(...Array.from({ length: w }, (_, k) => a[r + k]));
@@ -154,11 +154,11 @@ describe('CFG math', () => {
     }
   });
 
-  it('zimage renormalization clamps a sample only when its norm exceeds k times the conditional norm', () => {
+  it('clamp renormalization (Z-Image) clamps a sample only when its norm exceeds k times the conditional norm', () => {
     const c = new Tensor([2, 3, 8, 8], Float32Array.from(seededNormals(2 * D, 13)));
     const u = new Tensor([2, 3, 8, 8], Float32Array.from(seededNormals(2 * D, 14), (v, k) => (k < D ? 3 * v : c.data[k] * 0.9)));
     const guided = combineCfg(c, u, { scale: 3 });
-    const out = combineCfg(c, u, { scale: 3, normalize: 'zimage', normLimit: 1.5 });
+    const out = combineCfg(c, u, { scale: 3, normalize: 'clamp', normLimit: 1.5 });
     const norm = (a: ArrayLike<number>, b: number) => Math.hypot(...Array.from(a).slice(b * D, (b + 1) * D));
     // Sample 0 is pushed far from cond (its norm exceeds 1.5 ||cond||): clamped to exactly that.
     expect(norm(guided.data, 0)).toBeGreaterThan(1.5 * norm(c.data, 0));
@@ -166,7 +166,7 @@ describe('CFG math', () => {
     // Sample 1 stays near cond: untouched.
     expect(norm(guided.data, 1)).toBeLessThan(1.5 * norm(c.data, 1));
     expect([...out.data.slice(D)]).toEqual([...guided.data.slice(D)]);
-    expect(() => combineCfg(c, u, { scale: 3, normalize: 'zimage', normLimit: 0 })).toThrow(/limit must be positive/);
+    expect(() => combineCfg(c, u, { scale: 3, normalize: 'clamp', normLimit: 0 })).toThrow(/limit must be positive/);
   });
 
   it('batch helpers stack and split along the leading axis', () => {

@@ -760,13 +760,13 @@ describe('Lumina 2 twin (Lumina2Pipeline: data-fraction timestep, negated output
     expectClose(run.latent.data, reversedFlowReference(sides(arrs(cond), arrs(negative)), z, sigmas), 1e-4);
   });
 
-  it('CFG with the lumina2 renormalization (two calls per step, as the pipeline makes them)', async () => {
+  it('CFG renormalizes rows by default on Lumina 2, as Lumina2Pipeline (two calls per step, as the pipeline makes them); off turns it off', async () => {
     const folder = await twinFolder('lumina2-cfg', spec);
     const z = randomNormal(dims, 81);
-    const run = await runTwinGraph({ folder, latentDims: dims, noise: z, cond, sampler: { solver: 'auto', steps: 5 }, cfg: { scale: 4, mode: 'separate', negative, normalize: 'lumina2' } });
+    const run = await runTwinGraph({ folder, latentDims: dims, noise: z, cond, sampler: { solver: 'auto', steps: 5 }, cfg: { scale: 4, mode: 'separate', negative } });
     const ref = reversedFlowReference(sides(arrs(cond), arrs(negative)), z, pipelineStaticSigmas(5, 6, 'numpy'), { rule: 'lumina2', scale: 4 });
     expectClose(run.latent.data, ref, 1e-4);
-    const plain = await runTwinGraph({ folder, latentDims: dims, noise: z, cond, sampler: { solver: 'auto', steps: 5 }, cfg: { scale: 4, mode: 'separate', negative } });
+    const plain = await runTwinGraph({ folder, latentDims: dims, noise: z, cond, sampler: { solver: 'auto', steps: 5 }, cfg: { scale: 4, mode: 'separate', negative, normalize: 'off' } });
     expect(relL2(plain.latent.data, ref)).toBeGreaterThan(1e-3);
   });
 });
@@ -798,7 +798,7 @@ describe('Z-Image twin (ZImagePipeline: x / t / cap_feats, torch.linspace sigmas
       noise: z,
       cond,
       sampler: { solver: 'auto', steps: 8 },
-      cfg: { scale: 4, mode: 'batched', negative, normalize: 'zimage', norm_limit: 1.1, truncate: 0.6 },
+      cfg: { scale: 4, mode: 'batched', negative, normalize: 'clamp', norm_limit: 1.1, truncate: 0.6 },
     });
     const ref = reversedFlowReference(sides, z, pipelineStaticSigmas(8, 3, 'torch'), { rule: 'zimage', scale: 3, normLimit: 1.1, truncate: 0.6 });
     expectClose(run.latent.data, ref, 1e-4);

@@ -17,7 +17,7 @@ import { predictionFromOutput, type PredictionType } from './denoiser.ts';
 import { linearCombination } from './ops.ts';
 import type { DenoiseFn, ModelLevel, Prediction } from './solver.ts';
 
-export const CFG_NORMALIZATIONS = ['off', 'lumina2', 'zimage'] as const;
+export const CFG_NORMALIZATIONS = ['off', 'rows', 'clamp'] as const;
 export type CfgNormalization = (typeof CFG_NORMALIZATIONS)[number];
 
 export interface CfgSettings {
@@ -27,12 +27,12 @@ export interface CfgSettings {
   rescale?: number;
   /**
    * Renormalization of the guided output (after the rescale), as the pipelines that ship one do it:
-   * 'lumina2' (Lumina2Pipeline cfg_normalization): each row along the last axis scaled to the conditional
-   * output's norm; 'zimage' (ZImagePipeline cfg_normalization k): a sample whose norm exceeds k times the
-   * conditional output's is scaled down to it.
+   * 'rows' (Lumina2Pipeline's cfg_normalization, QwenImage's and NucleusMoE's true-CFG renorm): each row along
+   * the last axis scaled to the conditional output's norm; 'clamp' (ZImagePipeline cfg_normalization k): a
+   * sample whose norm exceeds k times the conditional output's is scaled down to it.
    */
   normalize?: CfgNormalization;
-  /** The k of 'zimage' normalization (> 0). */
+  /** The k of 'clamp' normalization (> 0). */
   normLimit?: number;
 }
 
@@ -48,7 +48,7 @@ function checkSettings(s: CfgSettings): void {
   if (!(phi >= 0 && phi <= 1)) throw new Error(`CFG: rescale must be in [0, 1], got ${phi}`);
   const n = s.normalize ?? 'off';
   if (!CFG_NORMALIZATIONS.includes(n)) throw new Error(`CFG: normalize must be one of ${CFG_NORMALIZATIONS.join(', ')}, got ${JSON.stringify(n)}`);
-  if (n === 'zimage' && !((s.normLimit ?? 1) > 0)) throw new Error(`CFG: the zimage normalization limit must be positive, got ${s.normLimit}`);
+  if (n === 'clamp' && !((s.normLimit ?? 1) > 0)) throw new Error(`CFG: the clamp normalization limit must be positive, got ${s.normLimit}`);
 }
 
 /** Whether the CFG rule needs the raw model outputs (rescale or renormalization), not only the Predictions. */
@@ -57,7 +57,7 @@ function onRawOutputs(s: CfgSettings): boolean {
 }
 
 /**
- * Lumina2Pipeline's cfg_normalization: guided * ||cond|| / ||guided|| per row along the last axis (torch.norm
+ * Lumina2Pipeline's cfg_normalization (QwenImage's and NucleusMoE's true-CFG renorm too): guided * ||cond|| / ||guided|| per row along the last axis (torch.norm
  * with dim=-1). A row whose guided norm is 0 is left as is (torch would give NaN).
  */
 function normalizeRows(guided: Tensor, cond: Tensor): Tensor {
@@ -139,8 +139,8 @@ export function combineCfg(cond: Tensor, uncond: Tensor, settings: CfgSettings):
   ]);
   const rescaled = rescaleGuided(guided, cond, settings.rescale ?? 0);
   const n = settings.normalize ?? 'off';
-  if (n === 'lumina2') return normalizeRows(rescaled, cond);
-  if (n === 'zimage') return clampSampleNorms(rescaled, cond, settings.normLimit ?? 1);
+  if (n === 'rows') return normalizeRows(rescaled, cond);
+  if (n === 'clamp') return clampSampleNorms(rescaled, cond, settings.normLimit ?? 1);
   return rescaled;
 }
 

@@ -42,6 +42,8 @@ export interface PipelineConvention {
   muDefaults?: Partial<ShiftBounds>;
   /** The token count: latents.shape[1] (Lumina 2's 4-D latents give the channel count), else the patch count. */
   tokens?: 'shape1';
+  /** The pipeline's own CFG renormalization (guidance.ts 'rows'): Lumina 2, QwenImage and NucleusMoE apply it. */
+  cfgNormalize?: 'rows';
   /** A fixed mu: always, or when a model_index.json key is true (Krea2's is_distilled: 1.15). */
   fixedMu?: { key?: string; mu: number };
 }
@@ -55,12 +57,14 @@ const FLUX_KIND: PipelineConvention = { units: 'fraction', sigmaList: 'numpy' };
  */
 const PIPELINES: ReadonlyArray<readonly [RegExp, PipelineConvention | string]> = [
   [/^Flux2/, { ...FLUX_KIND, mu: 'flux2_empirical' }],
-  [/^(Flux|Chroma|QwenImage|LongCatImage|OvisImage)/, FLUX_KIND],
-  [/^NucleusMoEImage/, { ...FLUX_KIND, negatedOutput: true }],
+  // QwenImage and NucleusMoE rescale their true-CFG output row by row to the conditional norm.
+  [/^QwenImage/, { ...FLUX_KIND, cfgNormalize: 'rows' }],
+  [/^(Flux|Chroma|LongCatImage|OvisImage)/, FLUX_KIND],
+  [/^NucleusMoEImage/, { ...FLUX_KIND, negatedOutput: true, cfgNormalize: 'rows' }],
   [/^Krea2/, { ...FLUX_KIND, muDefaults: { max_image_seq_len: 6400 }, fixedMu: { key: 'is_distilled', mu: 1.15 } }],
   [/^DreamLite/, { units: 'scheduler', sigmaList: 'numpy', muDefaults: { max_shift: 1.16 } }],
   // 1 - t/1000 (Lumina 2), (1000 - t)/1000 (Z-Image); Lumina2Pipeline's mu reads latents.shape[1].
-  [/^Lumina2/, { ...FLUX_KIND, reversedTime: true, negatedOutput: true, tokens: 'shape1' }],
+  [/^Lumina2/, { ...FLUX_KIND, reversedTime: true, negatedOutput: true, tokens: 'shape1', cfgNormalize: 'rows' }],
   [/^ZImage/, { units: 'fraction', sigmaList: 'torch', reversedTime: true, negatedOutput: true }],
   // torch.tensor([t / 1000]) on the scheduler's own grid; Sana Sprint: the flow time itself (scm.ts).
   [/^(AuraFlow|SanaSprint)/, { units: 'fraction' }],
@@ -139,6 +143,11 @@ export function timestepUnits(modelIndex: Record<string, unknown>): TimestepUnit
  */
 export function reversedFlowTime(modelIndex: Record<string, unknown>): boolean {
   return pipelineConvention(modelIndex)?.reversedTime === true;
+}
+
+/** The CFG renormalization the folder's pipeline applies by default ('off' when it has none). */
+export function pipelineCfgNormalization(modelIndex: Record<string, unknown>): 'rows' | 'off' {
+  return pipelineConvention(modelIndex)?.cfgNormalize ?? 'off';
 }
 
 /** True when the network predicts x0 - noise, which the denoiser negates into the velocity (flowstudio.negated_output). */

@@ -47,7 +47,7 @@ export interface ParityCase {
    * the Sampler; diffusers' pipeline loop runs the model on [negative; positive], combines uncond + scale
    * (cond - uncond) and applies rescale_noise_cfg when rescale > 0.
    */
-  cfg?: { scale: number; rescale: number; normalize?: 'lumina2' | 'zimage'; norm_limit?: number; truncate?: number };
+  cfg?: { scale: number; rescale: number; normalize?: 'off' | 'rows' | 'clamp'; norm_limit?: number; truncate?: number };
   /**
    * A per-step solver schedule (USF): a Schedule for `solver` split after `at` steps (SplitSigmas), the first
    * range sampled with `solver`, the rest continued by a second Sampler with `then`. diffusers' side is
@@ -683,11 +683,12 @@ function reversedTimeCases(): ParityCase[] {
   // use_dynamic_shifting: mu from latents.shape[1], the channel count for these latents (a diffusers quirk).
   // Sequence bounds 16..32 make mu steep enough that 16 and 24 tokens give clearly different grids.
   add('dynamic', 'lumina2', 'flow_euler', 10, { config: { use_dynamic_shifting: true, base_image_seq_len: 16, max_image_seq_len: 32 } });
-  add('cfg4-norm', 'lumina2', 'flow_euler', 10, { cfg: { scale: 4, rescale: 0, normalize: 'lumina2' } });
-  add('cfg4', 'lumina2', 'flow_euler', 10, { cfg: { scale: 4, rescale: 0 } });
+  // Normalize auto: Lumina2Pipeline's cfg_normalization (on by default); off: plain CFG.
+  add('cfg4-norm', 'lumina2', 'flow_euler', 10, { cfg: { scale: 4, rescale: 0 } });
+  add('cfg4', 'lumina2', 'flow_euler', 10, { cfg: { scale: 4, rescale: 0, normalize: 'off' } });
   for (const steps of [8, 9]) add('plain', 'z-image', 'flow_euler', steps);
   add('cfg4', 'z-image', 'flow_euler', 12, { cfg: { scale: 4, rescale: 0 } });
-  add('cfg4-clamp-trunc', 'z-image', 'flow_euler', 12, { cfg: { scale: 4, rescale: 0, normalize: 'zimage', norm_limit: 1.05, truncate: 0.5 } });
+  add('cfg4-clamp-trunc', 'z-image', 'flow_euler', 12, { cfg: { scale: 4, rescale: 0, normalize: 'clamp', norm_limit: 1.05, truncate: 0.5 } });
   add('img2img-s0.6', 'z-image', 'flow_euler', 9, { sampler: { start: 'img2img', denoise: 0.6 }, strength: 0.6 });
   // CogView4Pipeline: sigmas int(linspace(1000, 1, N)) / 1000, linear time shift by its square-root mu, two-call CFG
   // with the size inputs shared.

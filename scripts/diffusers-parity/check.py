@@ -116,7 +116,8 @@ class Model:
                 cond = pred
                 uncond = run(x, negative)
                 pred = uncond + cfg["scale"] * (cond - uncond)
-                if cfg.get("normalize") == "lumina2":
+                # cfg_normalization is on by default in Lumina2Pipeline (our normalize auto); off turns it off.
+                if cfg.get("normalize", "auto") in ("auto", "rows"):
                     pred = pred * (torch.norm(cond, dim=-1, keepdim=True) / torch.norm(pred, dim=-1, keepdim=True))
         else:
             # One call on [pos; neg]; pos + s (pos - neg) with the pipeline's s = our scale - 1; no guidance once
@@ -128,7 +129,7 @@ class Model:
                 both = {name: np.concatenate([self.extra[name], negative[name]]) for name in self.extra}
                 pos, neg = run(np.concatenate([x, x]), both).chunk(2)
                 pred = pos + s * (pos - neg)
-                if cfg.get("normalize") == "zimage":
+                if cfg.get("normalize") == "clamp":
                     for j in range(pred.shape[0]):
                         limit = torch.linalg.vector_norm(pos[j]) * float(cfg.get("norm_limit", 1.0))
                         norm = torch.linalg.vector_norm(pred[j])
