@@ -274,24 +274,37 @@ export function sdxlTwin(hidden = 8, pooled = 6): TwinSpec {
   };
 }
 
+/** A transformer twin of a diffusers pipeline folder: model_index.json names the pipeline and its scheduler class. */
+function transformerTwin(pipeline: string, version: string, scheduler: SchedulerConfig, sample: TwinSpec['sample'], inputs: TwinInput[], output = 'out_sample', more: Partial<TwinSpec> = {}): TwinSpec {
+  return {
+    denoiser: 'transformer',
+    modelIndex: { _class_name: pipeline, _diffusers_version: version, transformer: ONNX_RUNTIME_MODEL, scheduler: ['diffusers', String(scheduler._class_name)] },
+    scheduler,
+    sample,
+    inputs,
+    output,
+    a: 0.25,
+    ...more,
+  };
+}
+
+/** Prompt embeddings [batch_size, sequence_length, hidden], the input every text-conditioned twin reads with weight 1. */
+const promptEmbeds = (hidden: number, name = 'encoder_hidden_states'): TwinInput => ({ name, type: 'float32', dims: ['batch_size', 'sequence_length', hidden], batched: true, weight: 1 });
+/** An int64 attention mask [batch_size, sequence_length] (Sana, Lumina 2, PixArt). */
+const attentionMask: TwinInput = { name: 'encoder_attention_mask', type: 'int64', dims: ['batch_size', 'sequence_length'], batched: true, weight: 0.05 };
+/** A float32 [batch_size] input: the timestep (with its weight) or a distilled guidance value. */
+const perSample = (name: string, weight: number): TwinInput => ({ name, type: 'float32', dims: ['batch_size'], batched: true, weight });
+
 /**
  * SD3 transformer, optimum layout: hidden_states [batch_size, 16, height, width], encoder_hidden_states
  * [batch_size, sequence_length, D] (4096), pooled_projections [batch_size, P] (2048), timestep float32 [step].
  */
 export function sd3Twin(hidden = 8, pooled = 6): TwinSpec {
-  return {
-    denoiser: 'transformer',
-    modelIndex: { _class_name: 'StableDiffusion3Pipeline', _diffusers_version: '0.29.0.dev0', transformer: ONNX_RUNTIME_MODEL, scheduler: ['diffusers', 'FlowMatchEulerDiscreteScheduler'] },
-    scheduler: SCHEDULERS.sd3,
-    sample: { name: 'hidden_states', dims: ['batch_size', 16, 'height', 'width'] },
-    inputs: [
-      { name: 'encoder_hidden_states', type: 'float32', dims: ['batch_size', 'sequence_length', hidden], batched: true, weight: 1 },
-      { name: 'pooled_projections', type: 'float32', dims: ['batch_size', pooled], batched: true, weight: 0.5 },
-      { name: 'timestep', type: 'float32', dims: ['step'], batched: true, weight: 0.001 },
-    ],
-    output: 'out_hidden_states',
-    a: 0.25,
-  };
+  return transformerTwin('StableDiffusion3Pipeline', '0.29.0.dev0', SCHEDULERS.sd3, { name: 'hidden_states', dims: ['batch_size', 16, 'height', 'width'] }, [
+    promptEmbeds(hidden),
+    { name: 'pooled_projections', type: 'float32', dims: ['batch_size', pooled], batched: true, weight: 0.5 },
+    { name: 'timestep', type: 'float32', dims: ['step'], batched: true, weight: 0.001 },
+  ], 'out_hidden_states');
 }
 
 /**
@@ -302,22 +315,15 @@ export function sd3Twin(hidden = 8, pooled = 6): TwinSpec {
  */
 export function fluxTwin(variant: 'dev' | 'schnell' = 'dev', hidden = 8, pooled = 6): TwinSpec {
   const inputs: TwinInput[] = [
-    { name: 'encoder_hidden_states', type: 'float32', dims: ['batch_size', 'sequence_length', hidden], batched: true, weight: 1 },
+    promptEmbeds(hidden),
     { name: 'pooled_projections', type: 'float32', dims: ['batch_size', pooled], batched: true, weight: 0.5 },
     { name: 'timestep', type: 'float32', dims: ['step'], batched: true, weight: 1 },
     { name: 'txt_ids', type: 'int64', dims: ['sequence_length', 3], batched: false, weight: 0.2 },
     { name: 'img_ids', type: 'int64', dims: ['packed_height_width', 3], batched: false, weight: 0.1 },
   ];
-  if (variant === 'dev') inputs.push({ name: 'guidance', type: 'float32', dims: ['batch_size'], batched: true, weight: 0.1 });
-  return {
-    denoiser: 'transformer',
-    modelIndex: { _class_name: 'FluxPipeline', _diffusers_version: '0.30.0.dev0', transformer: ONNX_RUNTIME_MODEL, scheduler: ['diffusers', 'FlowMatchEulerDiscreteScheduler'] },
-    scheduler: variant === 'dev' ? SCHEDULERS.fluxDev : SCHEDULERS.fluxSchnell,
-    sample: { name: 'hidden_states', dims: ['batch_size', 'packed_height_width', 64] },
-    inputs,
-    output: 'out_hidden_states',
-    a: 0.25,
-  };
+  if (variant === 'dev') inputs.push(perSample('guidance', 0.1));
+  const scheduler = variant === 'dev' ? SCHEDULERS.fluxDev : SCHEDULERS.fluxSchnell;
+  return transformerTwin('FluxPipeline', '0.30.0.dev0', scheduler, { name: 'hidden_states', dims: ['batch_size', 'packed_height_width', 64] }, inputs, 'out_hidden_states');
 }
 
 /**
@@ -327,20 +333,12 @@ export function fluxTwin(variant: 'dev' | 'schnell' = 'dev', hidden = 8, pooled 
  * guidance float32 [batch_size] (guidance_scale x guidance_embeds_scale, 4.5 x 0.1 by default).
  */
 export function sanaSprintTwin(hidden = 8): TwinSpec {
-  return {
-    denoiser: 'transformer',
-    modelIndex: { _class_name: 'SanaSprintPipeline', _diffusers_version: '0.33.0.dev0', transformer: ONNX_RUNTIME_MODEL, scheduler: ['diffusers', 'SCMScheduler'] },
-    scheduler: SCHEDULERS.sanaSprint,
-    sample: { name: 'hidden_states', dims: ['batch_size', 32, 'height', 'width'] },
-    inputs: [
-      { name: 'encoder_hidden_states', type: 'float32', dims: ['batch_size', 'sequence_length', hidden], batched: true, weight: 1 },
-      { name: 'encoder_attention_mask', type: 'int64', dims: ['batch_size', 'sequence_length'], batched: true, weight: 0.05 },
-      { name: 'timestep', type: 'float32', dims: ['batch_size'], batched: true, weight: 1 },
-      { name: 'guidance', type: 'float32', dims: ['batch_size'], batched: true, weight: 0.1 },
-    ],
-    output: 'out_sample',
-    a: 0.25,
-  };
+  return transformerTwin('SanaSprintPipeline', '0.33.0.dev0', SCHEDULERS.sanaSprint, { name: 'hidden_states', dims: ['batch_size', 32, 'height', 'width'] }, [
+    promptEmbeds(hidden),
+    attentionMask,
+    perSample('timestep', 1),
+    perSample('guidance', 0.1),
+  ]);
 }
 
 /**
@@ -350,19 +348,11 @@ export function sanaSprintTwin(hidden = 8): TwinSpec {
  * takes them. It predicts x0 - noise, which the pipeline negates.
  */
 export function lumina2Twin(hidden = 8): TwinSpec {
-  return {
-    denoiser: 'transformer',
-    modelIndex: { _class_name: 'Lumina2Pipeline', _diffusers_version: '0.33.0.dev0', transformer: ONNX_RUNTIME_MODEL, scheduler: ['diffusers', 'FlowMatchEulerDiscreteScheduler'] },
-    scheduler: SCHEDULERS.lumina2,
-    sample: { name: 'hidden_states', dims: ['batch_size', 16, 'height', 'width'] },
-    inputs: [
-      { name: 'timestep', type: 'float32', dims: ['batch_size'], batched: true, weight: 1 },
-      { name: 'encoder_hidden_states', type: 'float32', dims: ['batch_size', 'sequence_length', hidden], batched: true, weight: 1 },
-      { name: 'encoder_attention_mask', type: 'int64', dims: ['batch_size', 'sequence_length'], batched: true, weight: 0.05 },
-    ],
-    output: 'out_sample',
-    a: 0.25,
-  };
+  return transformerTwin('Lumina2Pipeline', '0.33.0.dev0', SCHEDULERS.lumina2, { name: 'hidden_states', dims: ['batch_size', 16, 'height', 'width'] }, [
+    perSample('timestep', 1),
+    promptEmbeds(hidden),
+    attentionMask,
+  ]);
 }
 
 /**
@@ -372,18 +362,7 @@ export function lumina2Twin(hidden = 8): TwinSpec {
  * (2560, Qwen3). It predicts x0 - noise, which the pipeline negates.
  */
 export function zImageTwin(hidden = 8): TwinSpec {
-  return {
-    denoiser: 'transformer',
-    modelIndex: { _class_name: 'ZImagePipeline', _diffusers_version: '0.36.0.dev0', transformer: ONNX_RUNTIME_MODEL, scheduler: ['diffusers', 'FlowMatchEulerDiscreteScheduler'] },
-    scheduler: SCHEDULERS.zImageTurbo,
-    sample: { name: 'x', dims: ['batch_size', 16, 'height', 'width'] },
-    inputs: [
-      { name: 't', type: 'float32', dims: ['batch_size'], batched: true, weight: 1 },
-      { name: 'cap_feats', type: 'float32', dims: ['batch_size', 'sequence_length', hidden], batched: true, weight: 1 },
-    ],
-    output: 'out',
-    a: 0.25,
-  };
+  return transformerTwin('ZImagePipeline', '0.36.0.dev0', SCHEDULERS.zImageTurbo, { name: 'x', dims: ['batch_size', 16, 'height', 'width'] }, [perSample('t', 1), promptEmbeds(hidden, 'cap_feats')], 'out');
 }
 
 /**
@@ -392,21 +371,14 @@ export function zImageTwin(hidden = 8): TwinSpec {
  * target_size and crop_coords float32 [batch_size, 2], as CogView4Transformer2DModel.forward takes them.
  */
 export function cogView4Twin(hidden = 8): TwinSpec {
-  return {
-    denoiser: 'transformer',
-    modelIndex: { _class_name: 'CogView4Pipeline', _diffusers_version: '0.33.0.dev0', transformer: ONNX_RUNTIME_MODEL, scheduler: ['diffusers', 'FlowMatchEulerDiscreteScheduler'] },
-    scheduler: SCHEDULERS.cogview4,
-    sample: { name: 'hidden_states', dims: ['batch_size', 16, 'height', 'width'] },
-    inputs: [
-      { name: 'encoder_hidden_states', type: 'float32', dims: ['batch_size', 'sequence_length', hidden], batched: true, weight: 1 },
-      { name: 'timestep', type: 'float32', dims: ['batch_size'], batched: true, weight: 0.001 },
-      { name: 'original_size', type: 'float32', dims: ['batch_size', 2], batched: true, weight: 0.0001 },
-      { name: 'target_size', type: 'float32', dims: ['batch_size', 2], batched: true, weight: 0.0002 },
-      { name: 'crop_coords', type: 'float32', dims: ['batch_size', 2], batched: true, weight: 0.01 },
-    ],
-    output: 'out_sample',
-    a: 0.25,
-  };
+  const size = (name: string, weight: number): TwinInput => ({ name, type: 'float32', dims: ['batch_size', 2], batched: true, weight });
+  return transformerTwin('CogView4Pipeline', '0.33.0.dev0', SCHEDULERS.cogview4, { name: 'hidden_states', dims: ['batch_size', 16, 'height', 'width'] }, [
+    promptEmbeds(hidden),
+    perSample('timestep', 0.001),
+    size('original_size', 0.0001),
+    size('target_size', 0.0002),
+    size('crop_coords', 0.01),
+  ]);
 }
 
 /**
@@ -416,20 +388,15 @@ export function cogView4Twin(hidden = 8): TwinSpec {
  * the pipeline keeps the first 4.
  */
 export function pixartSigmaTwin(hidden = 8): TwinSpec {
-  return {
-    denoiser: 'transformer',
-    modelIndex: { _class_name: 'PixArtSigmaPipeline', _diffusers_version: '0.28.0.dev0', transformer: ONNX_RUNTIME_MODEL, scheduler: ['diffusers', 'DPMSolverMultistepScheduler'] },
-    scheduler: SCHEDULERS.pixartSigma,
-    sample: { name: 'hidden_states', dims: ['batch_size', 4, 'height', 'width'] },
-    inputs: [
-      { name: 'encoder_hidden_states', type: 'float32', dims: ['batch_size', 'sequence_length', hidden], batched: true, weight: 1 },
-      { name: 'encoder_attention_mask', type: 'int64', dims: ['batch_size', 'sequence_length'], batched: true, weight: 0.05 },
-      { name: 'timestep', type: 'float32', dims: ['batch_size'], batched: true, weight: 0.001 },
-    ],
-    output: 'out_sample',
-    a: 0.25,
-    learnSigma: true,
-  };
+  return transformerTwin(
+    'PixArtSigmaPipeline',
+    '0.28.0.dev0',
+    SCHEDULERS.pixartSigma,
+    { name: 'hidden_states', dims: ['batch_size', 4, 'height', 'width'] },
+    [promptEmbeds(hidden), attentionMask, perSample('timestep', 0.001)],
+    'out_sample',
+    { learnSigma: true },
+  );
 }
 
 /** The twin's network as .onnx bytes. */
