@@ -44,7 +44,7 @@ export const CFG = defineNode({
       options: ['auto', ...CFG_NORMALIZATIONS],
       default: 'auto',
       label: 'Renormalize',
-      help: "rows: each row of the guided output (last axis) scaled to the conditional output's norm, as Lumina2Pipeline's cfg_normalization and QwenImage's and NucleusMoE's true CFG do; clamp: a sample's guided output scaled down to at most limit x the conditional output's norm, as ZImagePipeline's cfg_normalization; auto: what the model's pipeline does by default (rows for Lumina 2, QwenImage, NucleusMoE; else off)",
+      help: "rows: each row of the guided output (last axis) scaled to the conditional output's norm, as Lumina2Pipeline's cfg_normalization and QwenImage's and NucleusMoE's true CFG do; rows-down: the same, but rows only shrink (scale clamped to [min, 1]), as LongCat-Image's cfg_renorm; clamp: a sample's guided output scaled down to at most limit x the conditional output's norm, as ZImagePipeline's cfg_normalization; auto: what the model's pipeline does by default (rows for Lumina 2, QwenImage, NucleusMoE; rows-down for LongCat-Image; else off)",
     },
     norm_limit: {
       kind: 'float',
@@ -55,6 +55,16 @@ export const CFG = defineNode({
       label: 'Norm limit',
       help: "ZImagePipeline's cfg_normalization value: the most the guided output's norm may exceed the conditional output's, as a factor",
       when: { param: 'normalize', in: ['clamp'] },
+    },
+    renorm_min: {
+      kind: 'float',
+      default: 0,
+      min: 0,
+      max: 1,
+      step: 0.01,
+      label: 'Renorm floor',
+      help: "LongCat-Image's cfg_renorm_min: the smallest scale rows-down may apply to a row (1 turns it off)",
+      when: { param: 'normalize', in: ['rows-down'] },
     },
     truncate: {
       kind: 'float',
@@ -75,6 +85,7 @@ export const CFG = defineNode({
         mode: params.mode,
         normalize: params.normalize,
         normLimit: params.norm_limit,
+        renormMin: params.renorm_min,
         truncate: params.truncate,
         negative: inputs.negative,
       },
@@ -96,7 +107,7 @@ interface CfgParams extends Omit<CfgSettings, 'normalize'> {
 
 function readCfg(g: Guidance): CfgParams {
   if (g.kind !== 'cfg') throw new Error(`guidance of kind "${g.kind}" is not supported by the Sampler (known: cfg)`);
-  const { scale, rescale, mode, negative, normalize, normLimit, truncate } = g.params;
+  const { scale, rescale, mode, negative, normalize, normLimit, renormMin, truncate } = g.params;
   if (typeof scale !== 'number' || !Number.isFinite(scale)) throw new Error(`CFG guidance: scale must be a finite number, got ${JSON.stringify(scale)}`);
   const phi = rescale === undefined ? 0 : rescale;
   if (typeof phi !== 'number' || !(phi >= 0 && phi <= 1)) throw new Error(`CFG guidance: rescale must be in [0, 1], got ${JSON.stringify(rescale)}`);
@@ -108,7 +119,9 @@ function readCfg(g: Guidance): CfgParams {
   if (typeof k !== 'number' || !(k > 0)) throw new Error(`CFG guidance: norm_limit must be positive, got ${JSON.stringify(normLimit)}`);
   const tr = truncate ?? 1;
   if (typeof tr !== 'number' || !(tr >= 0 && tr <= 1)) throw new Error(`CFG guidance: truncate must be in [0, 1], got ${JSON.stringify(truncate)}`);
-  return { scale, rescale: phi, mode: m as CfgMode, negative: negative as Conditioning | undefined, normalize: n as CfgNormalization | 'auto', normLimit: k, truncate: tr };
+  const floor = renormMin ?? 0;
+  if (typeof floor !== 'number' || !(floor >= 0 && floor <= 1)) throw new Error(`CFG guidance: renorm_min must be in [0, 1], got ${JSON.stringify(renormMin)}`);
+  return { scale, rescale: phi, mode: m as CfgMode, negative: negative as Conditioning | undefined, normalize: n as CfgNormalization | 'auto', normLimit: k, renormMin: floor, truncate: tr };
 }
 
 /**
@@ -178,7 +191,7 @@ export function guidedDenoiseFn(model: ModelHandle, opts: GuidedModelOptions): D
   if (cfg.truncate < 1 && space !== 'flow') throw new Error('CFG truncation (guide until) applies to flow models only; set it to 1');
   if (cfg.truncate < 1 && keepUncond) throw new Error('CFG truncation cannot be combined with a CFG++ solver, which reads the unconditional prediction on every step');
   const kind = { space, type: predictionType(model, space) };
-  const settings: CfgSettings = { scale: cfg.scale, rescale: cfg.rescale, normalize, normLimit: cfg.normLimit };
+  const settings: CfgSettings = { scale: cfg.scale, rescale: cfg.rescale, normalize, normLimit: cfg.normLimit, renormMin: cfg.renormMin };
   // Feeds whose first axis is the sample's batch axis are stacked [negative; positive]; the others (FLUX's
   // img_ids / txt_ids) are fed once, which needs both sides to agree on them.
   const batchAxis = binding.sample.shape[0];

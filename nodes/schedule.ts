@@ -8,7 +8,7 @@
 import { FLOW_SHIFT_PARAM } from './core/flow-shift-param.ts';
 import { defineNode, NodeInputError } from './core/types.ts';
 import { img2imgSigmas } from './sampling/add-noise.ts';
-import { pipelineImageSeqLen, sigmaSpace } from './sampling/model-time.ts';
+import { pipelineImageSeqLen, pipelineTokensFromLatent, sigmaSpace } from './sampling/model-time.ts';
 import { imageSeqLenOfPixels } from './sampling/schedule-flow.ts';
 import { defaultSolverFor, SOLVER_SCHEDULERS, type FinalSigmasType, type SigmaGrid } from './sampling/schedule-rules.ts';
 import type { ScheduleOverrides } from './sampling/schedule-vp.ts';
@@ -166,7 +166,8 @@ export const Schedule = defineNode({
     if (inputs.latent && fromLatent === undefined) {
       throw new NodeInputError(`latent shape ${inputs.latent.shapeString()} has no image size (expected [B, C, H, W] or packed [B, L, C])`, 'latent');
     }
-    const imageSeqLen = fromLatent ?? imageSeqLenOfPixels(params.image_width, params.image_height);
+    // Lumina 2 counts its latent's channels: without a latent there is no count to derive (dynamic shifting then asks for one).
+    const imageSeqLen = fromLatent ?? (pipelineTokensFromLatent(model.modelIndex) ? undefined : imageSeqLenOfPixels(params.image_width, params.image_height));
     if (invert) {
       try {
         return { sigmas: buildInversionSigmas(model.scheduler, model.modelIndex, params.steps, solver, { ...overrides, imageSeqLen, ddimVariant: params.inversion_grid, denoise: params.denoise }) };

@@ -428,12 +428,15 @@ describe('pipeline conventions', () => {
     expect(timestepUnits({ _class_name: 'SanaSprintPipeline' })).toBe('fraction');
     // The pipelines that renormalize their CFG output row by row (the CFG node's normalize auto follows them).
     for (const cls of ['Lumina2Pipeline', 'QwenImagePipeline', 'QwenImageEditPlusPipeline', 'NucleusMoEImagePipeline']) expect(pipelineCfgNormalization({ _class_name: cls })).toBe('rows');
+    expect(pipelineCfgNormalization({ _class_name: 'LongCatImagePipeline' })).toBe('rows-down');
     for (const cls of ['FluxPipeline', 'ZImagePipeline', 'StableDiffusionXLPipeline']) expect(pipelineCfgNormalization({ _class_name: cls })).toBe('off');
     // Negated output alone (HiDream-style networks without the reversed time): NucleusMoE, or declared.
     expect(negatedFlowOutput({ _class_name: 'NucleusMoEImagePipeline' })).toBe(true);
     expect(reversedFlowTime({ _class_name: 'NucleusMoEImagePipeline' })).toBe(false);
     expect(negatedFlowOutput({ _class_name: 'MyPipeline', flowstudio: { negated_output: true } })).toBe(true);
     expect(negatedFlowOutput({ _class_name: 'MyPipeline', flowstudio: { reversed_time: true } })).toBe(true);
+    // Declaring the time direction alone keeps a pipeline's own sign: HiDream negates without reversing.
+    expect(negatedFlowOutput({ _class_name: 'HiDreamImagePipeline', flowstudio: { reversed_time: false } })).toBe(true);
     expect(sigmaSpace({ _class_name: 'SanaSprintPipeline' }, { _class_name: 'SCMScheduler' })).toBe('flow');
     expect(sigmaSpace({}, { _class_name: 'SCMScheduler' })).toBe('flow');
     expect(timestepUnits({ _class_name: 'Lumina2Pipeline', flowstudio: { timestep_units: 'fraction' } })).toBe('fraction');
@@ -481,11 +484,7 @@ describe('pipeline conventions of the newer FLUX-kind pipelines (model-time.ts P
     grid.timesteps.forEach((t, i) => expect(t).toBeCloseTo(grid.sigmas[i] * 1000, 3));
   });
 
-  it('DreamLite: max_shift falls back to 1.16 and the transformer takes the scheduler timestep (sigma * 1000)', () => {
-    const grid = buildSigmas(DYN, { _class_name: 'DreamLitePipeline' }, 3, 'euler', { imageSeqLen: 1024 });
-    const given = 2 / 3;
-    expect(Math.log(grid.sigmas[1] / (1 - grid.sigmas[1])) - Math.log(given / (1 - given))).toBeCloseTo(calcShift(1024, 256, 4096, 0.5, 1.16), 5);
-    expect(grid.timesteps[0]).toBeCloseTo(1000, 3);
+  it('LongCat-Image and Ovis-Image: the FLUX kind (t/1000, numpy linspace with calculate_shift)', () => {
     expect(timestepUnits({ _class_name: 'LongCatImagePipeline' })).toBe('fraction');
     expect(pipelineSigmaList({ _class_name: 'OvisImagePipeline' })).toBe('numpy');
   });
@@ -493,6 +492,10 @@ describe('pipeline conventions of the newer FLUX-kind pipelines (model-time.ts P
   it('refuses pipelines whose loops no convention here reproduces, naming the reason; a declared convention overrides', () => {
     expect(() => timestepUnits({ _class_name: 'GlmImagePipeline' })).toThrow(/GlmImagePipeline is not supported: it feeds the transformer t - 1/);
     expect(() => timestepUnits({ _class_name: 'LuminaPipeline' })).toThrow(/Lumina-Next/);
+    // Prefix neighbours of supported pipelines that run other loops.
+    expect(() => timestepUnits({ _class_name: 'QwenImageLayeredPipeline' })).toThrow(/QwenImageLayeredPipeline is not supported: it walks linspace\(1, 0, N \+ 1\)/);
+    expect(timestepUnits({ _class_name: 'QwenImageEditPlusPipeline' })).toBe('fraction');
+    expect(() => timestepUnits({ _class_name: 'DreamLiteMobilePipeline' })).toThrow(/side by side with a condition image/);
     const declared = { _class_name: 'GlmImagePipeline', flowstudio: { timestep_units: 'scheduler', negated_output: true } };
     expect(timestepUnits(declared)).toBe('scheduler');
     expect(negatedFlowOutput(declared)).toBe(true);

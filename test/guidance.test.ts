@@ -154,6 +154,25 @@ describe('CFG math', () => {
     }
   });
 
+  it('rows-down renormalization (LongCat-Image cfg_renorm): each row scaled by clamp(||cond|| / (||guided|| + 1e-8), min, 1)', () => {
+    const c = t(15);
+    const u = t(16, 2);
+    const guided = combineCfg(c, u, { scale: 4 });
+    const w = DIMS[3];
+    const norm = (a: ArrayLike<number>, r: number) => Math.hypot(...Array.from({ length: w }, (_, k) => a[r + k]));
+    for (const min of [0, 0.9]) {
+      const out = combineCfg(c, u, { scale: 4, normalize: 'rows-down', renormMin: min });
+      let shrunk = 0;
+      for (let r = 0; r < D; r += w) {
+        const f = Math.min(Math.max(norm(c.data, r) / (norm(guided.data, r) + 1e-8), min), 1);
+        if (f < 1) shrunk++;
+        for (let k = 0; k < w; k++) expect(out.data[r + k]).toBeCloseTo(f * guided.data[r + k], 5);
+      }
+      expect(shrunk).toBeGreaterThan(0);
+    }
+    expect(() => combineCfg(c, u, { scale: 4, normalize: 'rows-down', renormMin: 2 })).toThrow(/lower bound must be in \[0, 1\]/);
+  });
+
   it('clamp renormalization (Z-Image) clamps a sample only when its norm exceeds k times the conditional norm', () => {
     const c = new Tensor([2, 3, 8, 8], Float32Array.from(seededNormals(2 * D, 13)));
     const u = new Tensor([2, 3, 8, 8], Float32Array.from(seededNormals(2 * D, 14), (v, k) => (k < D ? 3 * v : c.data[k] * 0.9)));

@@ -135,6 +135,15 @@ describe('Schedule node', () => {
     await expect(schedule(sprint, { solver: 'scm', steps: 2, scm_max_time: 1.2, scm_mid_time: 1.3 })).rejects.toThrow(/intermediate_timesteps must lie between 0 and max_timesteps/);
   });
 
+  it("Lumina 2 with dynamic shifting takes its token count from the latent (its channels): without a latent it asks for one", async () => {
+    const lumina = handle({ _class_name: 'FlowMatchEulerDiscreteScheduler', num_train_timesteps: 1000, use_dynamic_shifting: true }, { _class_name: 'Lumina2Pipeline' });
+    await expect(schedule(lumina, { steps: 4 })).rejects.toThrow(/connect a latent/);
+    const withLatent = await schedule(lumina, { steps: 4 }, Tensor.zeros([1, 16, 64, 64]));
+    const flux = handle({ _class_name: 'FlowMatchEulerDiscreteScheduler', num_train_timesteps: 1000, use_dynamic_shifting: true }, { _class_name: 'FluxPipeline' });
+    // Lumina 2 counts 16 (channels); the same grid as a FLUX-kind run given 16 tokens.
+    expect(withLatent.sigmas).toEqual((await schedule(flux, { steps: 4 }, Tensor.zeros([1, 16, 64]))).sigmas);
+  });
+
   it('shift override: flow models only', async () => {
     const s = await schedule(handle(FLUX_DEV, { _class_name: 'FluxPipeline' }), { steps: 2, shift: 3 });
     expect(s.sigmas[1]).toBeCloseTo(1.5 / 2, 6); // shift 3 of t = 0.5: 1.5 / (1 + 1)

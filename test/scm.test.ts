@@ -11,6 +11,7 @@ import { createGaussianParams, seededNormals } from '../nodes/sampling/gaussian.
 import { buildSigmas, defaultSolverFor } from '../nodes/sampling/schedules.ts';
 import { flowToTrigTime, scmSigmas, scmTrigTimesteps, trigToFlowTime } from '../nodes/sampling/scm.ts';
 import { Sampler } from '../nodes/sampler.ts';
+import { sigmaSpace } from '../nodes/sampling/model-time.ts';
 import { fakeExecContext } from './helpers/exec-context.ts';
 import { fakeFlowModel, relL2, SD_VP_DDIM } from './sampling-fake-model.ts';
 
@@ -61,6 +62,8 @@ describe('SCMScheduler grid', () => {
 
   it("an SCMScheduler config samples with scm by default and is a flow model whatever its pipeline", () => {
     expect(defaultSolverFor(SCM, 'flow')).toBe('scm');
+    expect(sigmaSpace({}, SCM)).toBe('flow');
+    expect(sigmaSpace({ _class_name: 'MyPipeline' }, SCM)).toBe('flow');
   });
 });
 

@@ -315,7 +315,8 @@ export function createDenoiseFn(handle: ModelHandle, opts: DenoiserOptions): Den
   // Lumina 2 / Z-Image networks run the flow backwards (model-time.ts): they take 1 - t; they, HiDream and
   // NucleusMoE predict x0 - noise, the velocity negated.
   const reversedEnd = space === 'flow' && reversedFlowTime(handle.modelIndex) ? (timestepUnits(handle.modelIndex) === 'fraction' ? 1 : trainTimesteps(handle.scheduler)) : undefined;
-  const negate = space === 'flow' && negatedFlowOutput(handle.modelIndex);
+  // The sign belongs to the velocity: an overridden prediction type reads the raw output as it is.
+  const negate = space === 'flow' && type === 'flow' && negatedFlowOutput(handle.modelIndex);
   if (edm && opts.predictionType !== undefined) throw new Error('an EDM model takes its prediction type from its scheduler config (EDM preconditioning); leave the override unset');
   const sampleName = binding.sample.name;
   const timestepName = binding.timestep.name;

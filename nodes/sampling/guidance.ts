@@ -17,7 +17,7 @@ import { predictionFromOutput, type PredictionType } from './denoiser.ts';
 import { linearCombination } from './ops.ts';
 import type { DenoiseFn, ModelLevel, Prediction } from './solver.ts';
 
-export const CFG_NORMALIZATIONS = ['off', 'rows', 'clamp'] as const;
+export const CFG_NORMALIZATIONS = ['off', 'rows', 'rows-down', 'clamp'] as const;
 export type CfgNormalization = (typeof CFG_NORMALIZATIONS)[number];
 
 export interface CfgSettings {
@@ -28,12 +28,15 @@ export interface CfgSettings {
   /**
    * Renormalization of the guided output (after the rescale), as the pipelines that ship one do it:
    * 'rows' (Lumina2Pipeline's cfg_normalization, QwenImage's and NucleusMoE's true-CFG renorm): each row along
-   * the last axis scaled to the conditional output's norm; 'clamp' (ZImagePipeline cfg_normalization k): a
+   * the last axis scaled to the conditional output's norm; 'rows-down' (LongCat-Image's cfg_renorm): the same
+   * ratio clamped to [renormMin, 1], so rows only shrink; 'clamp' (ZImagePipeline cfg_normalization k): a
    * sample whose norm exceeds k times the conditional output's is scaled down to it.
    */
   normalize?: CfgNormalization;
   /** The k of 'clamp' normalization (> 0). */
   normLimit?: number;
+  /** The lower bound of 'rows-down' scales, in [0, 1] (LongCat-Image's cfg_renorm_min, default 0). */
+  renormMin?: number;
 }
 
 /** What the rescale needs to go from a Prediction back to the raw output and forth. */
@@ -48,6 +51,8 @@ function checkSettings(s: CfgSettings): void {
   if (!(phi >= 0 && phi <= 1)) throw new Error(`CFG: rescale must be in [0, 1], got ${phi}`);
   const n = s.normalize ?? 'off';
   if (!CFG_NORMALIZATIONS.includes(n)) throw new Error(`CFG: normalize must be one of ${CFG_NORMALIZATIONS.join(', ')}, got ${JSON.stringify(n)}`);
+  const m = s.renormMin ?? 0;
+  if (n === 'rows-down' && !(m >= 0 && m <= 1)) throw new Error(`CFG: the rows-down lower bound must be in [0, 1], got ${m}`);
   if (n === 'clamp' && !((s.normLimit ?? 1) > 0)) throw new Error(`CFG: the clamp normalization limit must be positive, got ${s.normLimit}`);
 }
 
@@ -60,7 +65,7 @@ function onRawOutputs(s: CfgSettings): boolean {
  * Lumina2Pipeline's cfg_normalization (QwenImage's and NucleusMoE's true-CFG renorm too): guided * ||cond|| / ||guided|| per row along the last axis (torch.norm
  * with dim=-1). A row whose guided norm is 0 is left as is (torch would give NaN).
  */
-function normalizeRows(guided: Tensor, cond: Tensor): Tensor {
+function normalizeRows(guided: Tensor, cond: Tensor, down?: { min: number }): Tensor {
   const w = guided.dims[guided.dims.length - 1] ?? guided.size;
   const out = new Tensor(guided.dims);
   for (let r = 0; r < guided.size; r += w) {
@@ -70,7 +75,8 @@ function normalizeRows(guided: Tensor, cond: Tensor): Tensor {
       gc += cond.data[k] * cond.data[k];
       gg += guided.data[k] * guided.data[k];
     }
-    const f = gg > 0 ? Math.sqrt(gc / gg) : 1;
+    // LongCat-Image: scale = clamp(||cond|| / (||guided|| + 1e-8), min, 1).
+    const f = down ? Math.min(Math.max(Math.sqrt(gc) / (Math.sqrt(gg) + 1e-8), down.min), 1) : gg > 0 ? Math.sqrt(gc / gg) : 1;
     for (let k = r; k < r + w; k++) out.data[k] = f * guided.data[k];
   }
   return out;
@@ -140,6 +146,7 @@ export function combineCfg(cond: Tensor, uncond: Tensor, settings: CfgSettings):
   const rescaled = rescaleGuided(guided, cond, settings.rescale ?? 0);
   const n = settings.normalize ?? 'off';
   if (n === 'rows') return normalizeRows(rescaled, cond);
+  if (n === 'rows-down') return normalizeRows(rescaled, cond, { min: settings.renormMin ?? 0 });
   if (n === 'clamp') return clampSampleNorms(rescaled, cond, settings.normLimit ?? 1);
   return rescaled;
 }

@@ -42,8 +42,8 @@ export interface PipelineConvention {
   muDefaults?: Partial<ShiftBounds>;
   /** The token count: latents.shape[1] (Lumina 2's 4-D latents give the channel count), else the patch count. */
   tokens?: 'shape1';
-  /** The pipeline's own CFG renormalization (guidance.ts 'rows'): Lumina 2, QwenImage and NucleusMoE apply it. */
-  cfgNormalize?: 'rows';
+  /** The pipeline's own CFG renormalization (guidance.ts): 'rows' for Lumina 2, QwenImage and NucleusMoE, 'rows-down' for LongCat-Image. */
+  cfgNormalize?: 'rows' | 'rows-down';
   /** A fixed mu: always, or when a model_index.json key is true (Krea2's is_distilled: 1.15). */
   fixedMu?: { key?: string; mu: number };
 }
@@ -58,11 +58,14 @@ const FLUX_KIND: PipelineConvention = { units: 'fraction', sigmaList: 'numpy' };
 const PIPELINES: ReadonlyArray<readonly [RegExp, PipelineConvention | string]> = [
   [/^Flux2/, { ...FLUX_KIND, mu: 'flux2_empirical' }],
   // QwenImage and NucleusMoE rescale their true-CFG output row by row to the conditional norm.
+  [/^QwenImageLayered/, 'it walks linspace(1, 0, N + 1) without its last level, with mu from the square root of the image tokens'],
   [/^QwenImage/, { ...FLUX_KIND, cfgNormalize: 'rows' }],
-  [/^(Flux|Chroma|LongCatImage|OvisImage)/, FLUX_KIND],
+  // LongCat-Image: enable_cfg_renorm (on by default) shrinks rows towards the conditional norm.
+  [/^LongCatImage/, { ...FLUX_KIND, cfgNormalize: 'rows-down' }],
+  [/^(Flux|Chroma|OvisImage)/, FLUX_KIND],
   [/^NucleusMoEImage/, { ...FLUX_KIND, negatedOutput: true, cfgNormalize: 'rows' }],
   [/^Krea2/, { ...FLUX_KIND, muDefaults: { max_image_seq_len: 6400 }, fixedMu: { key: 'is_distilled', mu: 1.15 } }],
-  [/^DreamLite/, { units: 'scheduler', sigmaList: 'numpy', muDefaults: { max_shift: 1.16 } }],
+  [/^DreamLite/, 'it feeds the transformer the latent joined side by side with a condition image and crops the output'],
   // 1 - t/1000 (Lumina 2), (1000 - t)/1000 (Z-Image); Lumina2Pipeline's mu reads latents.shape[1].
   [/^Lumina2/, { ...FLUX_KIND, reversedTime: true, negatedOutput: true, tokens: 'shape1', cfgNormalize: 'rows' }],
   [/^ZImage/, { units: 'fraction', sigmaList: 'torch', reversedTime: true, negatedOutput: true }],
@@ -127,7 +130,9 @@ function readConvention(modelIndex: Record<string, unknown>): PipelineConvention
   return {
     ...base,
     ...(units !== undefined ? { units } : {}),
-    ...(reversed !== undefined ? { reversedTime: reversed, negatedOutput: negated ?? reversed } : {}),
+    // Declaring reversed time alone implies the negated output that goes with it (Lumina 2's convention),
+    // unless the pipeline has its own sign (HiDream negates without reversing).
+    ...(reversed !== undefined ? { reversedTime: reversed, negatedOutput: base.negatedOutput ?? reversed } : {}),
     ...(negated !== undefined ? { negatedOutput: negated } : {}),
   };
 }
@@ -146,7 +151,7 @@ export function reversedFlowTime(modelIndex: Record<string, unknown>): boolean {
 }
 
 /** The CFG renormalization the folder's pipeline applies by default ('off' when it has none). */
-export function pipelineCfgNormalization(modelIndex: Record<string, unknown>): 'rows' | 'off' {
+export function pipelineCfgNormalization(modelIndex: Record<string, unknown>): 'rows' | 'rows-down' | 'off' {
   return pipelineConvention(modelIndex)?.cfgNormalize ?? 'off';
 }
 
@@ -176,6 +181,11 @@ export function usesPipelineSigmas(modelIndex: Record<string, unknown>): boolean
   return pipelineSigmaList(modelIndex) !== undefined;
 }
 
+/** True when the pipeline's token count comes from the latent itself (Lumina 2's latents.shape[1]), not from the image size. */
+export function pipelineTokensFromLatent(modelIndex: Record<string, unknown>): boolean {
+  return pipelineConvention(modelIndex)?.tokens === 'shape1';
+}
+
 /**
  * The image token count a pipeline's mu is computed from, for a latent of these dims: (H/2)(W/2) patches,
  * or L of a packed [B, L, C] latent. Lumina2Pipeline takes latents.shape[1], which for its [B, C, H, W]
@@ -187,7 +197,7 @@ export function pipelineImageSeqLen(modelIndex: Record<string, unknown>, dims: r
 }
 
 /** Pipelines of rectified-flow models (the scheduler class alone may be missing or generic). */
-const FLOW_PIPELINE = /^(Flux|Chroma|QwenImage|LongCatImage|OvisImage|NucleusMoEImage|Krea2|DreamLite|HiDreamImage|CogView4|StableDiffusion3|SD3|Lumina2|ZImage|AuraFlow|SanaSprint)/;
+const FLOW_PIPELINE = /^(Flux|Chroma|QwenImage|LongCatImage|OvisImage|NucleusMoEImage|Krea2|HiDreamImage|CogView4|StableDiffusion3|SD3|Lumina2|ZImage|AuraFlow|SanaSprint)/;
 
 /**
  * 'flow' for rectified-flow models: FlowMatch schedulers and SCMScheduler, FLUX/SD3-kind pipelines, and multistep configs with
