@@ -9,7 +9,7 @@ import { paramDefaults } from '../nodes/core/params.ts';
 import { Tensor } from '../nodes/core/tensor.ts';
 import { createGaussianParams, seededNormals } from '../nodes/sampling/gaussian.ts';
 import { buildSigmas, defaultSolverFor } from '../nodes/sampling/schedules.ts';
-import { flowToTrigTime, scmSigmas, scmTrigTimesteps, trigToFlowTime } from '../nodes/sampling/scm.ts';
+import { scmSigmas, scmTrigTimesteps, trigToFlowTime } from '../nodes/sampling/scm.ts';
 import { Sampler } from '../nodes/sampler.ts';
 import { sigmaSpace } from '../nodes/sampling/model-time.ts';
 import { fakeExecContext } from './helpers/exec-context.ts';
@@ -45,10 +45,6 @@ describe('SCMScheduler grid', () => {
     const custom = buildSigmas(SCM, SPRINT, 2, 'scm', { grid: 'custom', customSigmas: [1, 0.5, 0] });
     expect(custom.sigmas).toEqual([1, 0.5, 0]);
     expect(custom.timesteps).toEqual([1, 0.5]);
-  });
-
-  it('flowToTrigTime inverts trigToFlowTime', () => {
-    for (const s of [0.1, 0.5, 1, 1.3, 1.5]) expect(flowToTrigTime(trigToFlowTime(s))).toBeCloseTo(s, 6);
   });
 
   it('refuses what SCM has no meaning for, naming it', () => {

@@ -176,11 +176,6 @@ export function pipelineSigmaList(modelIndex: Record<string, unknown>): Pipeline
   return pipelineConvention(modelIndex)?.sigmaList;
 }
 
-/** True for FLUX-kind pipelines, which fix the flow grid as linspace(1, 1/N, N) shifted by mu. */
-export function usesPipelineSigmas(modelIndex: Record<string, unknown>): boolean {
-  return pipelineSigmaList(modelIndex) !== undefined;
-}
-
 /** True when the pipeline's token count comes from the latent itself (Lumina 2's latents.shape[1]), not from the image size. */
 export function pipelineTokensFromLatent(modelIndex: Record<string, unknown>): boolean {
   return pipelineConvention(modelIndex)?.tokens === 'shape1';
@@ -196,11 +191,8 @@ export function pipelineImageSeqLen(modelIndex: Record<string, unknown>, dims: r
   return imageSeqLenOfLatent(dims);
 }
 
-/** Pipelines of rectified-flow models (the scheduler class alone may be missing or generic). */
-const FLOW_PIPELINE = /^(Flux|Chroma|QwenImage|LongCatImage|OvisImage|NucleusMoEImage|Krea2|HiDreamImage|CogView4|StableDiffusion3|SD3|Lumina2|ZImage|AuraFlow|SanaSprint)/;
-
 /**
- * 'flow' for rectified-flow models: FlowMatch schedulers and SCMScheduler, FLUX/SD3-kind pipelines, and multistep configs with
+ * 'flow' for rectified-flow models: FlowMatch schedulers and SCMScheduler, the pipelines of the conventions table, and multistep configs with
  * use_flow_sigmas or prediction_type "flow_prediction" (e.g. Sana); else 'vp'.
  */
 export function sigmaSpace(modelIndex: Record<string, unknown>, scheduler: SchedulerConfig): SigmaSpace {
@@ -214,7 +206,8 @@ export function sigmaSpace(modelIndex: Record<string, unknown>, scheduler: Sched
   if (typeof sched === 'string' && (sched.startsWith('FlowMatch') || sched === 'SCMScheduler')) return 'flow';
   if (scheduler.use_flow_sigmas === true || scheduler.prediction_type === 'flow_prediction') return 'flow';
   const cls = modelIndex._class_name;
-  return typeof cls === 'string' && FLOW_PIPELINE.test(cls) ? 'flow' : 'vp';
+  // Every pipeline in the conventions table, supported or refused, is a rectified-flow pipeline.
+  return typeof cls === 'string' && PIPELINES.some(([re]) => re.test(cls)) ? 'flow' : 'vp';
 }
 
 /** Converts a scheduler timestep (units of the T training steps) into what the model is called with. */

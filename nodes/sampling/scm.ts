@@ -42,11 +42,6 @@ export function trigToFlowTime(s: number): number {
   return f32(sin / f32(cos + sin));
 }
 
-/** TrigFlow time of flow time tau (the inverse of trigToFlowTime, float64): atan(tau / (1 - tau)). */
-export function flowToTrigTime(tau: number): number {
-  return Math.atan2(tau, 1 - tau);
-}
-
 /** set_timesteps' TrigFlow times: [max, intermediate, 0] for 2 steps, else linspace(max, 0, N + 1), float32. */
 export function scmTrigTimesteps(steps: number, opts: ScmGridOptions = {}): number[] {
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`SCMScheduler: steps must be a positive integer, got ${steps}`);
