@@ -5,7 +5,7 @@
 import { Tensor } from './core/tensor.ts';
 import { defineNode } from './core/types.ts';
 import type { Conditioning, Guidance, ModelHandle, SigmaSpace } from './core/values.ts';
-import { batchedCfgDenoiseFn, CFG_NORMALIZATIONS, cfgDenoiseFn, concatBatch, type CfgNormalization, type CfgSettings } from './sampling/guidance.ts';
+import { APG_CONVENTIONS, batchedCfgDenoiseFn, CFG_NORMALIZATIONS, cfgDenoiseFn, concatBatch, type ApgConvention, type ApgSettings, type CfgNormalization, type CfgSettings } from './sampling/guidance.ts';
 import { edmParams } from './sampling/edm.ts';
 import { pipelineCfgNormalization } from './sampling/model-time.ts';
 import { bindDenoiser, createDenoiseFn, limitPrediction, predictionType, type PredictionLimit } from './sampling/denoiser.ts';
@@ -13,6 +13,8 @@ import type { DenoiseFn } from './sampling/solver.ts';
 
 export const CFG_MODES = ['auto', 'batched', 'separate'] as const;
 export type CfgMode = (typeof CFG_MODES)[number];
+export const CFG_METHODS = ['cfg', 'apg'] as const;
+export type CfgMethod = (typeof CFG_METHODS)[number];
 
 export const CFG = defineNode({
   type: 'CFG',
@@ -20,7 +22,7 @@ export const CFG = defineNode({
   title: 'CFG Guidance',
   category: 'guidance',
   description:
-    'Classifier-free guidance for a Sampler: out = uncond + scale * (cond - uncond) on the model output, with optional CFG rescale, renormalization and truncation. The Sampler\'s conditioning input is the positive side. (Z-Image writes pos + s (pos - neg): its guidance_scale s is scale s + 1 here.)',
+    'Classifier-free guidance for a Sampler: out = uncond + scale * (cond - uncond) on the model output, with optional CFG rescale, renormalization and truncation, or adaptive projected guidance (APG), which keeps high scales from oversaturating. The Sampler\'s conditioning input is the positive side. (Z-Image writes pos + s (pos - neg): its guidance_scale s is scale s + 1 here.)',
   inputs: {
     negative: {
       type: 'CONDITIONING',
@@ -31,6 +33,51 @@ export const CFG = defineNode({
   outputs: { guidance: { type: 'GUIDANCE' } },
   params: {
     scale: { kind: 'float', default: 7.5, min: 0, max: 50, label: 'Scale', help: 'Guidance scale; 1 = the conditional model alone (one call per step)' },
+    method: {
+      kind: 'enum',
+      options: CFG_METHODS,
+      default: 'cfg',
+      label: 'Method',
+      help: 'cfg: the difference cond - uncond as it is; apg: adaptive projected guidance (Sadat et al. 2024): the difference, optionally averaged with momentum and capped in norm, with its part along the conditional prediction weighted by eta',
+    },
+    apg_convention: {
+      kind: 'enum',
+      options: APG_CONVENTIONS,
+      default: 'diffusers',
+      label: 'APG convention',
+      help: "diffusers (AdaptiveProjectedGuidance): on the model output, out = uncond + scale * update, so eta 1 without cap or momentum is plain CFG; comfyui (its APG node): on the denoised x0, out = cond + scale * update, so eta 1 without cap or momentum is CFG at scale + 1; it resets the momentum when the noise level rises, and has no rescale or renormalization",
+      when: { param: 'method', in: ['apg'] },
+    },
+    apg_eta: {
+      kind: 'float',
+      default: 1,
+      min: -10,
+      max: 10,
+      step: 0.01,
+      label: 'APG eta',
+      help: 'Weight of the update along the conditional prediction (the part that oversaturates); 0 drops it, 1 keeps it',
+      when: { param: 'method', in: ['apg'] },
+    },
+    apg_norm_threshold: {
+      kind: 'float',
+      default: 15,
+      min: 0,
+      max: 100,
+      step: 0.1,
+      label: 'APG norm cap',
+      help: "Per sample, the update's L2 norm is capped at this (diffusers' adaptive_projected_guidance_rescale, default 15; ComfyUI's norm_threshold, default 5); 0 = no cap",
+      when: { param: 'method', in: ['apg'] },
+    },
+    apg_momentum: {
+      kind: 'float',
+      default: 0,
+      min: -5,
+      max: 1,
+      step: 0.01,
+      label: 'APG momentum',
+      help: 'Running average of the difference over the model calls, r = diff + momentum * r (negative values, e.g. -0.5, push away from past directions); 0 = off',
+      when: { param: 'method', in: ['apg'] },
+    },
     rescale: { kind: 'float', default: 0, min: 0, max: 1, label: 'Rescale', help: 'CFG rescale (Lin et al.): 0 off, 0.7 typical for zero-SNR v-models' },
     mode: {
       kind: 'enum',
@@ -87,6 +134,11 @@ export const CFG = defineNode({
         normLimit: params.norm_limit,
         renormMin: params.renorm_min,
         truncate: params.truncate,
+        method: params.method,
+        apgConvention: params.apg_convention,
+        apgEta: params.apg_eta,
+        apgNormThreshold: params.apg_norm_threshold,
+        apgMomentum: params.apg_momentum,
         negative: inputs.negative,
       },
     };
@@ -105,6 +157,29 @@ interface CfgParams extends Omit<CfgSettings, 'normalize'> {
   truncate: number;
 }
 
+function finiteParam(value: unknown, fallback: number, name: string): number {
+  const v = value ?? fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`CFG guidance: ${name} must be a finite number, got ${JSON.stringify(value)}`);
+  return v;
+}
+
+/** The APG settings of a cfg GUIDANCE (undefined for method cfg). */
+function readApg(params: Record<string, unknown>): ApgSettings | undefined {
+  const method = params.method ?? 'cfg';
+  if (!CFG_METHODS.includes(method as CfgMethod)) throw new Error(`CFG guidance: method must be one of ${CFG_METHODS.join(', ')}, got ${JSON.stringify(method)}`);
+  if (method === 'cfg') return undefined;
+  const convention = params.apgConvention ?? 'diffusers';
+  if (!APG_CONVENTIONS.includes(convention as ApgConvention)) throw new Error(`CFG guidance: apg_convention must be one of ${APG_CONVENTIONS.join(', ')}, got ${JSON.stringify(convention)}`);
+  const normThreshold = finiteParam(params.apgNormThreshold, 15, 'apg_norm_threshold');
+  if (normThreshold < 0) throw new Error(`CFG guidance: apg_norm_threshold must be >= 0, got ${normThreshold}`);
+  return {
+    convention: convention as ApgConvention,
+    eta: finiteParam(params.apgEta, 1, 'apg_eta'),
+    normThreshold,
+    momentum: finiteParam(params.apgMomentum, 0, 'apg_momentum'),
+  };
+}
+
 function readCfg(g: Guidance): CfgParams {
   if (g.kind !== 'cfg') throw new Error(`guidance of kind "${g.kind}" is not supported by the Sampler (known: cfg)`);
   const { scale, rescale, mode, negative, normalize, normLimit, renormMin, truncate } = g.params;
@@ -121,7 +196,8 @@ function readCfg(g: Guidance): CfgParams {
   if (typeof tr !== 'number' || !(tr >= 0 && tr <= 1)) throw new Error(`CFG guidance: truncate must be in [0, 1], got ${JSON.stringify(truncate)}`);
   const floor = renormMin ?? 0;
   if (typeof floor !== 'number' || !(floor >= 0 && floor <= 1)) throw new Error(`CFG guidance: renorm_min must be in [0, 1], got ${JSON.stringify(renormMin)}`);
-  return { scale, rescale: phi, mode: m as CfgMode, negative: negative as Conditioning | undefined, normalize: n as CfgNormalization | 'auto', normLimit: k, renormMin: floor, truncate: tr };
+  const apg = readApg(g.params);
+  return { scale, rescale: phi, mode: m as CfgMode, negative: negative as Conditioning | undefined, normalize: n as CfgNormalization | 'auto', normLimit: k, renormMin: floor, truncate: tr, apg };
 }
 
 /**
@@ -186,12 +262,14 @@ export function guidedDenoiseFn(model: ModelHandle, opts: GuidedModelOptions): D
   }
   // The rescale recovers the raw output from a Prediction by the standard parameterizations, not EDM's.
   if ((cfg.rescale ?? 0) > 0 && space === 'vp' && edmParams(model.scheduler)) throw new Error('CFG rescale is not available for EDM-preconditioned models; set rescale to 0');
-  const normalize = cfg.normalize === 'auto' ? pipelineCfgNormalization(model.modelIndex) : cfg.normalize;
+  // ComfyUI's APG has no renormalization: auto resolves to off there (an explicit one is refused in guidance.ts).
+  const normalize = cfg.normalize === 'auto' ? (cfg.apg?.convention === 'comfyui' ? 'off' : pipelineCfgNormalization(model.modelIndex)) : cfg.normalize;
   if (normalize !== 'off' && space === 'vp' && edmParams(model.scheduler)) throw new Error('CFG renormalization is not available for EDM-preconditioned models; set normalize to off');
+  if (cfg.apg?.convention === 'diffusers' && space === 'vp' && edmParams(model.scheduler)) throw new Error('APG with the diffusers convention (on the model output) is not available for EDM-preconditioned models; use the comfyui convention (on x0)');
   if (cfg.truncate < 1 && space !== 'flow') throw new Error('CFG truncation (guide until) applies to flow models only; set it to 1');
   if (cfg.truncate < 1 && keepUncond) throw new Error('CFG truncation cannot be combined with a CFG++ solver, which reads the unconditional prediction on every step');
   const kind = { space, type: predictionType(model, space) };
-  const settings: CfgSettings = { scale: cfg.scale, rescale: cfg.rescale, normalize, normLimit: cfg.normLimit, renormMin: cfg.renormMin };
+  const settings: CfgSettings = { scale: cfg.scale, rescale: cfg.rescale, normalize, normLimit: cfg.normLimit, renormMin: cfg.renormMin, apg: cfg.apg };
   // Feeds whose first axis is the sample's batch axis are stacked [negative; positive]; the others (FLUX's
   // img_ids / txt_ids) are fed once, which needs both sides to agree on them.
   const batchAxis = binding.sample.shape[0];

@@ -9,7 +9,7 @@ import { Sampler } from '../nodes/sampler.ts';
 import { alphasCumprod, betasFromConfig } from '../nodes/sampling/betas.ts';
 import { predictionFromOutput, type PredictionType } from '../nodes/sampling/denoiser.ts';
 import { createGaussianParams, epsVP, seededNormals } from '../nodes/sampling/gaussian.ts';
-import { cfgDenoiseFn, combineCfg, concatBatch, outputOfPrediction, rescaleGuided, splitBatch } from '../nodes/sampling/guidance.ts';
+import { apgUpdate, cfgDenoiseFn, combineCfg, concatBatch, outputOfPrediction, rescaleGuided, splitBatch, type ApgSettings, type ApgState } from '../nodes/sampling/guidance.ts';
 import type { DenoiseFn } from '../nodes/sampling/solver.ts';
 import { fakeVpModel, relL2, SD_VP_DDIM, type FakeModel } from './sampling-fake-model.ts';
 
@@ -188,6 +188,97 @@ describe('CFG math', () => {
     expect(() => combineCfg(c, u, { scale: 3, normalize: 'clamp', normLimit: 0 })).toThrow(/limit must be positive/);
   });
 
+  const apgOf = (more: Partial<ApgSettings> = {}): ApgSettings => ({ convention: 'diffusers', eta: 1, normThreshold: 0, momentum: 0, ...more });
+  const dot = (a: ArrayLike<number>, b: ArrayLike<number>, lo: number, hi: number) => {
+    let s = 0;
+    for (let k = lo; k < hi; k++) s += a[k] * b[k];
+    return s;
+  };
+
+  it('APG with eta 1, no cap and no momentum is the plain difference: diffusers APG is then CFG itself', () => {
+    const c = t(41);
+    const u = t(42, 0.7);
+    const upd = apgUpdate(c, u, apgOf(), {}, 1);
+    upd.forEach((v, k) => expect(v).toBeCloseTo(c.data[k] - u.data[k], 5));
+    const plain = combineCfg(c, u, { scale: 6 });
+    const apg = combineCfg(c, u, { scale: 6, apg: apgOf() }, { state: {}, sigma: 1 });
+    expect(relL2(apg.data, plain.data)).toBeLessThan(1e-6);
+  });
+
+  it('APG keeps the difference orthogonal to the conditional prediction and weights the parallel part by eta, per sample', () => {
+    // Per sample b: diff = a_b cond_b + o_b with o_b orthogonal to cond_b, so the update is eta a_b cond_b + o_b.
+    const dims = [2, 3, 8, 8];
+    const n = D;
+    const cond = new Tensor(dims, Float32Array.from(seededNormals(2 * n, 51)));
+    const raw = Float64Array.from(seededNormals(2 * n, 52));
+    const a = [0.8, -1.7];
+    const diff = new Float64Array(2 * n);
+    const orth = new Float64Array(2 * n);
+    for (let b = 0; b < 2; b++) {
+      const lo = b * n;
+      const f = dot(raw, cond.data, lo, lo + n) / dot(cond.data, cond.data, lo, lo + n);
+      for (let k = lo; k < lo + n; k++) {
+        orth[k] = raw[k] - f * cond.data[k];
+        diff[k] = a[b] * cond.data[k] + orth[k];
+      }
+    }
+    const uncond = new Tensor(dims, Float32Array.from(cond.data, (v, k) => v - diff[k]));
+    const eta = 0.25;
+    const upd = apgUpdate(cond, uncond, apgOf({ eta }), {}, 1);
+    for (let b = 0; b < 2; b++) {
+      const lo = b * n;
+      const expected = Float64Array.from({ length: n }, (_, k) => eta * a[b] * cond.data[lo + k] + orth[lo + k]);
+      expect(relL2(upd.subarray(lo, lo + n), expected)).toBeLessThan(1e-5);
+    }
+    // eta 0 removes the parallel part entirely: the update is orthogonal to cond.
+    const ortho = apgUpdate(cond, uncond, apgOf({ eta: 0 }), {}, 1);
+    for (let b = 0; b < 2; b++) expect(Math.abs(dot(ortho, cond.data, b * n, (b + 1) * n))).toBeLessThan(1e-4 * Math.sqrt(dot(cond.data, cond.data, b * n, (b + 1) * n)));
+  });
+
+  it('APG caps each sample\'s difference at the norm threshold before projecting, and leaves smaller ones alone', () => {
+    const c = t(61);
+    const u = t(62);
+    const norm = Math.sqrt(dot(c.data.map((v, k) => v - u.data[k]), c.data.map((v, k) => v - u.data[k]), 0, D));
+    const capped = apgUpdate(c, u, apgOf({ normThreshold: norm / 4 }), {}, 1);
+    expect(Math.sqrt(dot(capped, capped, 0, D))).toBeCloseTo(norm / 4, 4);
+    capped.forEach((v, k) => expect(v).toBeCloseTo((c.data[k] - u.data[k]) / 4, 5));
+    const loose = apgUpdate(c, u, apgOf({ normThreshold: norm * 2 }), {}, 1);
+    loose.forEach((v, k) => expect(v).toBeCloseTo(c.data[k] - u.data[k], 5));
+  });
+
+  it('APG momentum keeps r = diff + momentum * r over the calls; the comfyui convention restarts it when the level rises', () => {
+    const conds = [t(71), t(72), t(73)];
+    const unconds = [t(74), t(75), t(76)];
+    const d = conds.map((c, i) => Float64Array.from(c.data, (v, k) => v - unconds[i].data[k]));
+    const m = -0.5;
+    const state: ApgState = {};
+    const r1 = apgUpdate(conds[0], unconds[0], apgOf({ momentum: m }), state, 3);
+    const r2 = apgUpdate(conds[1], unconds[1], apgOf({ momentum: m }), state, 2);
+    const r3 = apgUpdate(conds[2], unconds[2], apgOf({ momentum: m }), state, 1);
+    const e2 = d[1].map((v, k) => v + m * d[0][k]);
+    const e3 = d[2].map((v, k) => v + m * e2[k]);
+    expect(relL2(r1, d[0])).toBeLessThan(1e-6);
+    expect(relL2(r2, e2)).toBeLessThan(1e-6);
+    expect(relL2(r3, e3)).toBeLessThan(1e-6);
+    // A rising level (a new run, or an inversion step): ComfyUI's node starts over, diffusers' buffer does not.
+    const comfy: ApgState = {};
+    apgUpdate(conds[0], unconds[0], apgOf({ convention: 'comfyui', momentum: m }), comfy, 1);
+    const restarted = apgUpdate(conds[1], unconds[1], apgOf({ convention: 'comfyui', momentum: m }), comfy, 2);
+    expect(relL2(restarted, d[1])).toBeLessThan(1e-6);
+    const kept: ApgState = {};
+    apgUpdate(conds[0], unconds[0], apgOf({ momentum: m }), kept, 1);
+    expect(relL2(apgUpdate(conds[1], unconds[1], apgOf({ momentum: m }), kept, 2), e2)).toBeLessThan(1e-6);
+  });
+
+  it('APG settings are checked: the comfyui convention (on x0) refuses rescale and renormalization', () => {
+    const c = t(81);
+    const u = t(82);
+    expect(() => combineCfg(c, u, { scale: 3, rescale: 0.5, apg: apgOf({ convention: 'comfyui' }) }, { state: {}, sigma: 1 })).toThrow(/comfyui convention works on x0/);
+    expect(() => combineCfg(c, u, { scale: 3, apg: apgOf({ normThreshold: -1 }) }, { state: {}, sigma: 1 })).toThrow(/norm threshold/);
+    expect(() => combineCfg(c, u, { scale: 3, apg: apgOf({ eta: Number.NaN }) }, { state: {}, sigma: 1 })).toThrow(/eta/);
+    expect(() => combineCfg(c, u, { scale: 3, apg: apgOf() })).toThrow(/running state/);
+  });
+
   it('batch helpers stack and split along the leading axis', () => {
     const a = t(1);
     const b = t(2);
@@ -244,6 +335,27 @@ describe('Sampler with the CFG node', () => {
     const b = await sample(conditionalModel(), cond(C_POS), await cfgGuidance(6, C_NEG, 'auto', 0.7));
     expect(relL2(a.latent.data, b.latent.data)).toBeGreaterThan(1e-3);
     expect(b.latent.firstNonFinite()).toBe(-1);
+  });
+
+  it('APG through the Sampler: eta 1 without cap or momentum is CFG (diffusers) or CFG at scale + 1 (comfyui); batched and separate agree', async () => {
+    const apg = (scale: number, more: Record<string, unknown>, mode: 'auto' | 'separate' = 'auto') =>
+      cfgGuidance(scale, C_NEG, mode, 0, { method: 'apg', apg_norm_threshold: 0, ...more } as Partial<Parameters<typeof CFG.execute>[2]>);
+    const plain = await sample(conditionalModel(), cond(C_POS), await cfgGuidance(4, C_NEG));
+    const diffusersApg = await sample(conditionalModel(), cond(C_POS), await apg(4, {}));
+    expect(relL2(diffusersApg.latent.data, plain.latent.data)).toBeLessThan(1e-5);
+    const plain5 = await sample(conditionalModel(), cond(C_POS), await cfgGuidance(5, C_NEG));
+    const comfyApg = await sample(conditionalModel(), cond(C_POS), await apg(4, { apg_convention: 'comfyui' }));
+    expect(relL2(comfyApg.latent.data, plain5.latent.data)).toBeLessThan(1e-5);
+    // The projection changes the run; one batched call or two separate calls give the same guided run.
+    const projected = await apg(6, { apg_eta: 0, apg_norm_threshold: 5, apg_momentum: -0.5 });
+    const a = await sample(conditionalModel(), cond(C_POS), projected);
+    const b = await sample(conditionalModel(), cond(C_POS), await apg(6, { apg_eta: 0, apg_norm_threshold: 5, apg_momentum: -0.5 }, 'separate'));
+    expect(relL2(a.latent.data, b.latent.data)).toBeLessThan(1e-6);
+    const cfg6 = await sample(conditionalModel(), cond(C_POS), await cfgGuidance(6, C_NEG));
+    expect(relL2(a.latent.data, cfg6.latent.data)).toBeGreaterThan(1e-3);
+    expect(a.latent.firstNonFinite()).toBe(-1);
+    await expect(sample(conditionalModel(), cond(C_POS), await apg(6, { apg_convention: 'comfyui', normalize: 'rows' }))).rejects.toThrow(/comfyui convention works on x0/);
+    await expect(sample(conditionalModel(), cond(C_POS), { kind: 'cfg', params: { scale: 3, method: 'pag' } })).rejects.toThrow(/method must be one of cfg, apg/);
   });
 
   it('explains what is missing: an unconditional model, no positive conditioning, a negative without a feed', async () => {

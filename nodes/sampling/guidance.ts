@@ -9,6 +9,12 @@
  * sample, then phi * out_r + (1 - phi) * out; optional renormalization (Lumina 2, Z-Image). Both act on the
  * raw output (eps, x0, v or flow velocity), so the wrapper needs the model's output type to recover it from
  * the Prediction.
+ *
+ * Adaptive projected guidance (APG, Sadat et al. 2024) replaces the difference cond - uncond by an update
+ * built from it: an optional momentum running average, a cap on its norm, and its component parallel to the
+ * conditional prediction weighted by eta (the orthogonal one kept whole), all per sample. Two conventions:
+ * diffusers' AdaptiveProjectedGuidance works on the raw model output and gives uncond + scale * update;
+ * ComfyUI's APG node works on x0 (the denoised prediction) and, through its CFG, gives cond + scale * update.
  */
 import { Tensor } from '../core/tensor.ts';
 import type { SigmaSpace } from '../core/values.ts';
@@ -20,9 +26,25 @@ import type { DenoiseFn, ModelLevel, Prediction } from './solver.ts';
 export const CFG_NORMALIZATIONS = ['off', 'rows', 'rows-down', 'clamp'] as const;
 export type CfgNormalization = (typeof CFG_NORMALIZATIONS)[number];
 
+export const APG_CONVENTIONS = ['diffusers', 'comfyui'] as const;
+export type ApgConvention = (typeof APG_CONVENTIONS)[number];
+
+export interface ApgSettings {
+  /** diffusers: on the raw output, uncond + scale * update; comfyui: on x0, cond + scale * update. */
+  convention: ApgConvention;
+  /** Weight of the update's component parallel to the conditional prediction (1 keeps it whole). */
+  eta: number;
+  /** Per sample, the update's norm is capped at this (0: no cap). diffusers' adaptive_projected_guidance_rescale. */
+  normThreshold: number;
+  /** Running average r <- diff + momentum * r over the model evaluations (0: off). */
+  momentum: number;
+}
+
 export interface CfgSettings {
   /** Guidance scale w (1 = the conditional model alone). */
   scale: number;
+  /** Adaptive projected guidance instead of the plain difference (undefined: plain CFG). */
+  apg?: ApgSettings;
   /** CFG rescale phi in [0, 1] (0 = off). */
   rescale?: number;
   /**
@@ -54,6 +76,78 @@ function checkSettings(s: CfgSettings): void {
   const m = s.renormMin ?? 0;
   if (n === 'rows-down' && !(m >= 0 && m <= 1)) throw new Error(`CFG: the rows-down lower bound must be in [0, 1], got ${m}`);
   if (n === 'clamp' && !((s.normLimit ?? 1) > 0)) throw new Error(`CFG: the clamp normalization limit must be positive, got ${s.normLimit}`);
+  if (s.apg) checkApg(s.apg, s);
+}
+
+function checkApg(a: ApgSettings, s: CfgSettings): void {
+  if (!APG_CONVENTIONS.includes(a.convention)) throw new Error(`APG: convention must be one of ${APG_CONVENTIONS.join(', ')}, got ${JSON.stringify(a.convention)}`);
+  if (!Number.isFinite(a.eta)) throw new Error(`APG: eta must be a finite number, got ${a.eta}`);
+  if (!(a.normThreshold >= 0 && Number.isFinite(a.normThreshold))) throw new Error(`APG: the norm threshold must be a finite number >= 0, got ${a.normThreshold}`);
+  if (!Number.isFinite(a.momentum)) throw new Error(`APG: momentum must be a finite number, got ${a.momentum}`);
+  // ComfyUI's APG works on x0 and has no output rescale or renormalization: those are diffusers' rules on the raw output.
+  if (a.convention === 'comfyui' && onRawOutputs(s)) throw new Error('APG with the comfyui convention works on x0: set rescale to 0 and renormalize to off, or use the diffusers convention');
+}
+
+/**
+ * An APG run's state: the momentum running average, and (ComfyUI) the last level, since ComfyUI's node starts
+ * the average over whenever the level rises (a new run through the same model).
+ */
+export interface ApgState {
+  running?: Float64Array;
+  lastSigma?: number;
+}
+
+/**
+ * The APG update from the conditional and unconditional outputs (both raw, or both x0), per sample (the
+ * leading axis): diff = cond - uncond, or the momentum average of it; capped at normThreshold; then
+ * orthogonal(diff, cond) + eta * parallel(diff, cond). In float64, as diffusers projects.
+ */
+export function apgUpdate(cond: Tensor, uncond: Tensor, apg: ApgSettings, state: ApgState, sigma: number): Float64Array {
+  if (!cond.sameShape(uncond)) throw new Error(`APG: conditional ${cond.shapeString()} and unconditional ${uncond.shapeString()} outputs differ in shape`);
+  if (apg.convention === 'comfyui' && state.lastSigma !== undefined && sigma > state.lastSigma) state.running = undefined;
+  state.lastSigma = sigma;
+  const n = cond.size;
+  let diff = Float64Array.from(cond.data, (c, k) => c - uncond.data[k]);
+  if (apg.momentum !== 0) {
+    const r = state.running;
+    if (r) for (let k = 0; k < n; k++) diff[k] += apg.momentum * r[k];
+    state.running = diff;
+    diff = Float64Array.from(diff);
+  }
+  const batch = cond.dims.length > 1 ? cond.dims[0] : 1;
+  const per = n / batch;
+  for (let b = 0; b < batch; b++) {
+    const lo = b * per;
+    const hi = lo + per;
+    if (apg.normThreshold > 0) {
+      let dd = 0;
+      for (let k = lo; k < hi; k++) dd += diff[k] * diff[k];
+      const f = Math.min(1, apg.normThreshold / Math.sqrt(dd));
+      for (let k = lo; k < hi; k++) diff[k] *= f;
+    }
+    // torch.nn.functional.normalize: cond / max(||cond||, 1e-12).
+    let cc = 0;
+    let dc = 0;
+    for (let k = lo; k < hi; k++) {
+      cc += cond.data[k] * cond.data[k];
+      dc += diff[k] * cond.data[k];
+    }
+    const norm = Math.max(Math.sqrt(cc), 1e-12);
+    const along = dc / (norm * norm);
+    for (let k = lo; k < hi; k++) {
+      const parallel = along * cond.data[k];
+      diff[k] = diff[k] - parallel + apg.eta * parallel;
+    }
+  }
+  return diff;
+}
+
+/** The APG-guided output (raw for diffusers, x0 for comfyui): base + scale * update, base = uncond or cond. */
+function combineApg(cond: Tensor, uncond: Tensor, settings: CfgSettings, state: ApgState, sigma: number): Tensor {
+  const apg = settings.apg!;
+  const update = apgUpdate(cond, uncond, apg, state, sigma);
+  const base = apg.convention === 'diffusers' ? uncond : cond;
+  return new Tensor(cond.dims, Float32Array.from(update, (u, k) => base.data[k] + settings.scale * u));
 }
 
 /** Whether the CFG rule needs the raw model outputs (rescale or renormalization), not only the Predictions. */
@@ -136,13 +230,19 @@ export function rescaleGuided(guided: Tensor, cond: Tensor, phi: number): Tensor
   return out;
 }
 
-/** uncond + scale (cond - uncond), then the optional rescale: the CFG rule on raw model outputs. */
-export function combineCfg(cond: Tensor, uncond: Tensor, settings: CfgSettings): Tensor {
+/**
+ * uncond + scale (cond - uncond) (or the diffusers APG rule, given its state and level), then the optional
+ * rescale and renormalization: the CFG rule on raw model outputs.
+ */
+export function combineCfg(cond: Tensor, uncond: Tensor, settings: CfgSettings, apg?: { state: ApgState; sigma: number }): Tensor {
   checkSettings(settings);
-  const guided = linearCombination([
-    [1 - settings.scale, uncond],
-    [settings.scale, cond],
-  ]);
+  if (settings.apg && !apg) throw new Error('CFG: APG needs its running state and the level');
+  const guided = settings.apg
+    ? combineApg(cond, uncond, settings, apg!.state, apg!.sigma)
+    : linearCombination([
+        [1 - settings.scale, uncond],
+        [settings.scale, cond],
+      ]);
   const rescaled = rescaleGuided(guided, cond, settings.rescale ?? 0);
   const n = settings.normalize ?? 'off';
   if (n === 'rows') return normalizeRows(rescaled, cond);
@@ -181,10 +281,15 @@ function withUncond(pred: Prediction, uncondDenoised: Tensor): Prediction {
   return { ...pred, uncondDenoised };
 }
 
-function combinePredictions(cond: Prediction, uncond: Prediction, x: Tensor, level: ModelLevel, settings: CfgSettings, kind?: OutputKind): Prediction {
-  if (onRawOutputs(settings)) {
-    if (!kind) throw new Error('CFG rescale and normalization need the model output type');
-    const out = combineCfg(outputOfPrediction(cond, x, level.sigma, kind), outputOfPrediction(uncond, x, level.sigma, kind), settings);
+function combinePredictions(cond: Prediction, uncond: Prediction, x: Tensor, level: ModelLevel, settings: CfgSettings, kind: OutputKind | undefined, apg: ApgState): Prediction {
+  if (settings.apg?.convention === 'comfyui') {
+    // ComfyUI's APG: on the x0 predictions; the guided x0 defines the rest of the Prediction.
+    const x0 = combineApg(cond.denoised, uncond.denoised, settings, apg, level.sigma);
+    return withUncond(predictionFromOutput(x0, x, level.sigma, kind?.space ?? 'vp', 'sample'), uncond.denoised);
+  }
+  if (onRawOutputs(settings) || settings.apg) {
+    if (!kind) throw new Error('CFG rescale, normalization and APG need the model output type');
+    const out = combineCfg(outputOfPrediction(cond, x, level.sigma, kind), outputOfPrediction(uncond, x, level.sigma, kind), settings, { state: apg, sigma: level.sigma });
     return withUncond(predictionFromOutput(out, x, level.sigma, kind.space, kind.type), uncond.denoised);
   }
   const mix = (c: Tensor, u: Tensor) => combineCfg(c, u, settings);
@@ -205,10 +310,11 @@ export function cfgDenoiseFn(cond: DenoiseFn, uncond: DenoiseFn, settings: CfgSe
   checkSettings(settings);
   // Scale 1 is the conditional call (the pipelines skip their renormalization there too).
   if (settings.scale === 1 && !(settings.rescale ?? 0) && !keepUncond) return cond;
+  const apg: ApgState = {};
   return async (x, level) => {
     const u = await uncond(x, level);
     const c = await cond(x, level);
-    return combinePredictions(c, u, x, level, settings, kind);
+    return combinePredictions(c, u, x, level, settings, kind, apg);
   };
 }
 
@@ -236,11 +342,12 @@ export function splitBatch(t: Tensor, n: number): Tensor[] {
  */
 export function batchedCfgDenoiseFn(pair: DenoiseFn, settings: CfgSettings, kind?: OutputKind): DenoiseFn {
   checkSettings(settings);
+  const apg: ApgState = {};
   return async (x, level) => {
     const p = await pair(concatBatch([x, x]), level);
     const [ud, cd] = splitBatch(p.denoised, 2);
     const [ue, ce] = splitBatch(p.eps, 2);
     const [uv, cv] = splitBatch(p.derivative, 2);
-    return combinePredictions({ denoised: cd, eps: ce, derivative: cv }, { denoised: ud, eps: ue, derivative: uv }, x, level, settings, kind);
+    return combinePredictions({ denoised: cd, eps: ce, derivative: cv }, { denoised: ud, eps: ue, derivative: uv }, x, level, settings, kind, apg);
   };
 }

@@ -54,6 +54,11 @@ export interface RunCase {
    * run without it is the conditional model alone.
    */
   cfg?: number;
+  /**
+   * ComfyUI's APG node (comfy_extras/nodes_apg.py) on the model: its pre-CFG function rewrites the positive
+   * prediction before cfg_function; ours is the CFG node with method apg, convention comfyui.
+   */
+  apg?: { eta: number; norm_threshold: number; momentum: number };
 }
 
 const SD15 = { beta_schedule: 'scaled_linear', beta_start: 0.00085, beta_end: 0.012, num_train_timesteps: 1000 };
@@ -88,7 +93,8 @@ export function runCases(): RunCase[] {
   const add = (model: ComfyModel, sampler: string, scheduler: ComfyScheduler, steps: number, more: Partial<RunCase> = {}) => {
     const c: RunCase = { id: '', model, config: {}, scheduler, steps, denoise: 1, sampler, seed: 0, batch: 1, ...more };
     const tag = model === 'gaussian-vp' ? 'vp' : model === 'gaussian-vp-continuous' ? 'vpc' : model === 'gaussian-rf' ? 'rf' : `twin-${model}`;
-    c.id = `run-${tag}-${sampler}-${scheduler}-${steps}${c.denoise < 1 ? `-d${c.denoise}` : ''}${c.batch > 1 ? `-b${c.batch}` : ''}${more.config ? '-' + Object.keys(more.config).join('-') : ''}${more.seed !== undefined ? `-seed${more.seed}` : ''}${c.cfg !== undefined ? `-cfg${c.cfg}` : ''}`;
+    c.id = `run-${tag}-${sampler}-${scheduler}-${steps}${c.denoise < 1 ? `-d${c.denoise}` : ''}${c.batch > 1 ? `-b${c.batch}` : ''}${more.config ? '-' + Object.keys(more.config).join('-') : ''}${more.seed !== undefined ? `-seed${more.seed}` : ''}${c.cfg !== undefined ? `-cfg${c.cfg}` : ''}${c.apg ? `-apg${c.apg.eta}_${c.apg.norm_threshold}_${c.apg.momentum}` : ''}`;
+    if (c.apg && c.cfg === undefined) throw new Error(`comfyui parity case ${c.id}: APG needs a cfg`);
     if (c.cfg !== undefined && !isTwin(model)) throw new Error(`comfyui parity case ${c.id}: cfg needs a conditional twin`);
     c.seed = more.seed ?? parseInt(createHash('sha256').update(c.id).digest('hex').slice(0, 8), 16);
     out.push(c);
@@ -202,6 +208,13 @@ export function runCases(): RunCase[] {
   add('sd15', 'euler_cfg_pp', 'normal', 6, { cfg: 1 });
   add('sd15', 'dpmpp_2m_cfg_pp', 'normal', 10, { cfg: 2 });
   for (const sampler of ['euler', 'euler_cfg_pp', 'euler_ancestral_cfg_pp', 'res_multistep_cfg_pp', 'gradient_estimation_cfg_pp']) add('sd3', sampler, 'simple', 8, { cfg: 1.5 });
+  // ComfyUI's APG node: its defaults (eta 1, norm_threshold 5), projected and momentum-averaged updates, on
+  // both twins; Heun's two calls per step feed the momentum twice, an ancestral sampler adds its noise.
+  add('sd15', 'euler', 'normal', 8, { cfg: 7.5, apg: { eta: 1, norm_threshold: 5, momentum: 0 } });
+  add('sd15', 'dpmpp_2m', 'karras', 8, { cfg: 6, apg: { eta: 0, norm_threshold: 2.5, momentum: -0.5 } });
+  add('sd15', 'heun', 'karras', 5, { cfg: 5, apg: { eta: 0.3, norm_threshold: 0, momentum: 0.4 } });
+  add('sd15', 'euler_ancestral', 'normal', 8, { cfg: 4, apg: { eta: 0.5, norm_threshold: 3, momentum: -0.75 } });
+  add('sd3', 'euler', 'simple', 8, { cfg: 4, apg: { eta: 0, norm_threshold: 1, momentum: -0.5 } });
   return out;
 }
 
@@ -223,6 +236,7 @@ export interface RunEntry {
   conditioning: Record<string, string>;
   negative: Record<string, string>;
   cfg: number | null;
+  apg: { eta: number; norm_threshold: number; momentum: number } | null;
 }
 
 export function latentShape(c: RunCase): number[] {
@@ -246,6 +260,12 @@ export async function caseModelFolder(dir: string, c: RunCase): Promise<string> 
   if (!copied) await fs.cp(path.join(base, net), path.join(folder, net), { recursive: true });
   await fs.writeFile(path.join(folder, 'scheduler/scheduler_config.json'), JSON.stringify(config, null, 2));
   return folder;
+}
+
+/** The CFG node's APG params for a case run with ComfyUI's APG node. */
+function apgParams(c: RunCase): Record<string, unknown> {
+  if (!c.apg) return {};
+  return { method: 'apg', apg_convention: 'comfyui', apg_eta: c.apg.eta, apg_norm_threshold: c.apg.norm_threshold, apg_momentum: c.apg.momentum };
 }
 
 /**
@@ -276,7 +296,7 @@ export function runGraph(
   const neg = loaders('neg', c.cfg !== undefined ? negative : {}, 640, 'cfg', 'negative');
   const guidance =
     c.cfg !== undefined
-      ? { nodes: [node('cfg', 'CFG', { scale: c.cfg, mode: 'separate' }, 0, 640), ...neg.nodes], edges: [edge('g1', 'cfg', 'guidance', 'sampler', 'guidance'), ...neg.edges] }
+      ? { nodes: [node('cfg', 'CFG', { scale: c.cfg, mode: 'separate', ...apgParams(c) }, 0, 640), ...neg.nodes], edges: [edge('g1', 'cfg', 'guidance', 'sampler', 'guidance'), ...neg.edges] }
       : { nodes: [], edges: [] };
   const [, channels, height, width] = latentShape(c);
   return {

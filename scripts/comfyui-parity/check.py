@@ -108,6 +108,27 @@ def load_comfy(src):
     )
     ns["np"] = np
     defs_from(os.path.join(src, "comfy/sample.py"), ["prepare_noise"], ns)
+    # The APG node: its class (whose execute builds the pre-CFG function) and its projection, with the node API stubbed.
+    class Api:
+        """comfy_api's io: anything the class body names (annotations, schema types) resolves to this stub."""
+
+        ComfyNode = object
+
+        @staticmethod
+        def NodeOutput(model):
+            return model
+
+        def __getattr__(self, name):
+            return self
+
+        def __call__(self, *args, **kwargs):
+            return self
+
+    io = Api()
+    apg_ns = {"torch": torch, "io": io}
+    defs_from(os.path.join(src, "comfy_extras/nodes_apg.py"), ["project", "APG"], apg_ns)
+    ns["APG"] = apg_ns["APG"]
+    defs_from(os.path.join(src, "comfy/model_patcher.py"), ["set_model_options_pre_cfg_function"], ns)
     # `import comfy.model_patcher` in the samplers finds the stub in sys.modules but does not set it on the package.
     sys.modules["comfy"].model_patcher = sys.modules["comfy.model_patcher"]
     return model_sampling, k_sampling, ns
@@ -164,7 +185,7 @@ class OnnxDenoiser:
     disable_cfg1_optimization) the negative prediction, then its cfg_function with the run's model_options,
     whose post-CFG hooks the CFG++ samplers read the unconditional prediction from."""
 
-    def __init__(self, file, ms, time_units, flux, positive=None, negative=None, cfg=None, cfg_function=None):
+    def __init__(self, file, ms, time_units, flux, positive=None, negative=None, cfg=None, cfg_function=None, model_options=None):
         self.session = ort.InferenceSession(file, providers=["CPUExecutionProvider"])
         inputs = self.session.get_inputs()
         names = [i.name for i in inputs]
@@ -179,6 +200,8 @@ class OnnxDenoiser:
         self.negative = negative or {}
         self.cfg = cfg
         self.cfg_function = cfg_function
+        # A patched model's options (the APG node's pre-CFG function): what KSampler hands sampling_function.
+        self.model_options = model_options or {}
         self.inner_model = types.SimpleNamespace(model_sampling=ms)
         self.ms = ms
         self.time_units = time_units
@@ -190,11 +213,17 @@ class OnnxDenoiser:
     def __call__(self, x, sigma, model_options={}, seed=None, **_):
         if self.cfg is None:
             return self.predict(x, sigma, self.positive)
+        model_options = {**self.model_options, **model_options}
         cond = self.predict(x, sigma, self.positive)
         skip = math.isclose(self.cfg, 1.0) and not model_options.get("disable_cfg1_optimization", False)
         # calc_cond_batch leaves a skipped side at 0.
         uncond = torch.zeros_like(x) if skip else self.predict(x, sigma, self.negative)
-        return self.cfg_function(self, cond, uncond, self.cfg, x, sigma, model_options=model_options)
+        # sampling_function: the pre-CFG functions (ComfyUI's APG node) rewrite the predictions before cfg_function.
+        out = [cond, uncond]
+        for fn in model_options.get("sampler_pre_cfg_function", []):
+            args = {"conds": [None, None], "conds_out": out, "cond_scale": self.cfg, "timestep": sigma, "input": x, "sigma": sigma, "model": self, "model_options": model_options}
+            out = fn(args)
+        return self.cfg_function(self, out[0], out[1], self.cfg, x, sigma, model_options=model_options)
 
     def predict(self, x, sigma, conditioning):
         ms = self.ms
@@ -213,6 +242,27 @@ class OnnxDenoiser:
         return ms.calculate_denoised(sigma, out.float(), x)
 
 
+class Patcher:
+    """The ModelPatcher calls the APG node makes: clone, then register its pre-CFG function in the options."""
+
+    def __init__(self, set_pre_cfg):
+        self.model_options = {}
+        self.set_pre_cfg = set_pre_cfg
+
+    def clone(self):
+        return self
+
+    def set_model_sampler_pre_cfg_function(self, fn, disable_cfg1_optimization=False):
+        self.model_options = self.set_pre_cfg(self.model_options, fn, disable_cfg1_optimization)
+
+
+def apg_model_options(ns, apg):
+    """The model options ComfyUI's APG node (comfy_extras/nodes_apg.py) leaves on a model for these settings."""
+    patcher = Patcher(ns["set_model_options_pre_cfg_function"])
+    out = ns["APG"].execute(patcher, apg["eta"], apg["norm_threshold"], apg["momentum"])
+    return out.model_options
+
+
 def run_case(case, root, ms_mod, ns):
     cfg = case["config"]
     flux = case["space"] == "flow" and cfg.get("use_dynamic_shifting", False)
@@ -225,7 +275,8 @@ def run_case(case, root, ms_mod, ns):
     positive = load(case["conditioning"])
     # The negative side: the negative files for prompt embeddings, the positive's value for the rest.
     negative = {**positive, **load(case["negative"])}
-    model = OnnxDenoiser(os.path.join(root, case["model_file"]), ms, case["time_units"], flux, positive, negative, case["cfg"], ns["cfg_function"])
+    model_options = apg_model_options(ns, case["apg"]) if case.get("apg") else {}
+    model = OnnxDenoiser(os.path.join(root, case["model_file"]), ms, case["time_units"], flux, positive, negative, case["cfg"], ns["cfg_function"], model_options)
     sampler = ns["sampler_object"](case["sampler"])
     out = sampler.sample(model, sigmas, {"seed": case["seed"], "model_options": {}}, None, noise, latent, None, True)
     return out.numpy(), model.calls, sigmas.numpy()

@@ -65,6 +65,7 @@ export async function runEntry(dir: string, c: RunCase, twins: TwinConditioning)
       conditioning,
       negative: c.cfg !== undefined ? negative : {},
       cfg: c.cfg ?? null,
+      apg: c.apg ?? null,
     },
   };
 }

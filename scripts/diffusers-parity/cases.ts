@@ -47,7 +47,18 @@ export interface ParityCase {
    * the Sampler; diffusers' pipeline loop runs the model on [negative; positive], combines uncond + scale
    * (cond - uncond) and applies rescale_noise_cfg when rescale > 0.
    */
-  cfg?: { scale: number; rescale: number; normalize?: 'off' | 'rows' | 'clamp'; norm_limit?: number; truncate?: number };
+  cfg?: {
+    scale: number;
+    rescale: number;
+    normalize?: 'off' | 'rows' | 'clamp';
+    norm_limit?: number;
+    truncate?: number;
+    /**
+     * diffusers' AdaptiveProjectedGuidance in the loop instead of the plain CFG rule (its normalized_guidance
+     * with adaptive_projected_guidance_rescale = norm_threshold and _momentum = momentum, null for none).
+     */
+    apg?: { eta: number; norm_threshold: number; momentum: number | null };
+  };
   /**
    * A per-step solver schedule (USF): a Schedule for `solver` split after `at` steps (SplitSigmas), the first
    * range sampled with `solver`, the rest continued by a second Sampler with `then`. diffusers' side is
@@ -557,6 +568,11 @@ function cfgCases(): ParityCase[] {
   add('sd15-legacy', 'ddim', 10, 7.5);
   add('sdxl', 'euler', 8, 5);
   add('sd3', 'flow_euler', 8, 7);
+  // diffusers' AdaptiveProjectedGuidance: its defaults (eta 1, rescale 15, no momentum), and projected,
+  // capped, momentum-averaged updates, on the eps and flow twins.
+  add('sd15', 'euler', 10, 7.5, 0, { cfg: { scale: 7.5, rescale: 0, apg: { eta: 1, norm_threshold: 15, momentum: null } } }, '-apg');
+  add('sd15', 'dpmpp_2m', 10, 7.5, 0.5, { cfg: { scale: 7.5, rescale: 0.5, apg: { eta: 0, norm_threshold: 2, momentum: -0.5 } } }, '-apg0_2_-0.5');
+  add('sd3', 'flow_euler', 8, 5, 0, { cfg: { scale: 5, rescale: 0, apg: { eta: 0.3, norm_threshold: 1, momentum: 0.4 } } }, '-apg0.3_1_0.4');
   // StableDiffusionPipeline as SD 1.5 ships it: its folder's PNDM (PLMS), guided.
   add('sd15', 'auto', 20, 7.5);
   for (const solver of ['heun', 'lms', 'dpm_2s', 'deis']) add('sd15', solver, 10, 7.5);

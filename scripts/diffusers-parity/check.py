@@ -68,6 +68,24 @@ def rescale_noise_cfg(noise_cfg, noise_pred_text, guidance_rescale):
     return guidance_rescale * (noise_cfg * (std_text / std_cfg)) + (1 - guidance_rescale) * noise_cfg
 
 
+def diffusers_defs(relpath, names):
+    """Named top-level definitions of a diffusers source file, executed alone: diffusers.guiders imports its hooks
+    package, which needs a newer torch than Debian's; the guidance math itself is plain torch."""
+    import ast
+
+    file = os.path.join(os.path.dirname(diffusers.__file__), relpath)
+    src = open(file).read()
+    parts = [ast.get_source_segment(src, n) for n in ast.parse(src).body if getattr(n, "name", None) in names]
+    if len(parts) != len(names):
+        raise RuntimeError(f"{file}: expected definitions {names}")
+    namespace = {"torch": torch}
+    exec(compile("\n\n".join(parts), file, "exec"), namespace)
+    return namespace
+
+
+APG = diffusers_defs("guiders/adaptive_projected_guidance.py", ["MomentumBuffer", "normalized_guidance"])
+
+
 class Model:
     """An ONNX denoiser called as the diffusers pipelines call theirs."""
 
@@ -86,6 +104,9 @@ class Model:
         self.cfg = case.get("cfg")
         self.negative = {name: np.load(os.path.join(root, f)) for name, f in self.cfg["negative"].items()} if self.cfg else {}
         self.calls = []
+        # AdaptiveProjectedGuidance.prepare_inputs makes its momentum buffer at step 0 (once per run).
+        apg = self.cfg.get("apg") if self.cfg else None
+        self.apg_momentum = APG["MomentumBuffer"](apg["momentum"]) if apg and apg["momentum"] is not None else None
 
     @staticmethod
     def prediction_half(out, x):
@@ -171,7 +192,12 @@ class Model:
             feeds[name] = np.concatenate([neg, pos]) if batched else pos
         out = self.prediction_half(torch.from_numpy(self.session.run(None, feeds)[0]), x)
         uncond, cond = out.chunk(2)
-        guided = uncond + self.cfg["scale"] * (cond - uncond)
+        apg = self.cfg.get("apg")
+        if apg:
+            # AdaptiveProjectedGuidance.forward (guidance_scale != 1): normalized_guidance, then its rescale.
+            guided = APG["normalized_guidance"](cond, uncond, self.cfg["scale"], self.apg_momentum, apg["eta"], apg["norm_threshold"], False)
+        else:
+            guided = uncond + self.cfg["scale"] * (cond - uncond)
         if self.cfg["rescale"] > 0:
             guided = rescale_noise_cfg(guided, cond, guidance_rescale=self.cfg["rescale"])
         return guided

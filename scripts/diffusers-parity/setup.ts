@@ -211,7 +211,7 @@ export interface ManifestEntry {
   /** Run diffusers' inverse scheduler loop from the init latent (DiffEdit-style strength prefix). */
   invert: boolean;
   /** Guide with CFG: negative conditioning files (name -> .npy) and the pipeline's scale and rescale. */
-  cfg: { scale: number; rescale: number; normalize?: string; norm_limit?: number; truncate?: number; negative: Record<string, string> } | null;
+  cfg: { scale: number; rescale: number; normalize?: string; norm_limit?: number; truncate?: number; apg?: { eta: number; norm_threshold: number; momentum: number | null }; negative: Record<string, string> } | null;
   /** Continue from step `at` with a fresh scheduler of `class` (ParityCase.chain). */
   chain: { at: number; class: string; overrides: Record<string, unknown> } | null;
   stochastic: boolean;
@@ -273,7 +273,7 @@ function graphFor(
   };
   // CFG: a negative Load Conditioning per prompt-embedding input, into the CFG node's negative side.
   const negatives = loaders('neg', c.cfg ? negative : {}, 640, 'cfg', 'negative');
-  const cfgParams = c.cfg ? { scale: c.cfg.scale, rescale: c.cfg.rescale, ...(c.cfg.normalize ? { normalize: c.cfg.normalize } : {}), ...(c.cfg.norm_limit ? { norm_limit: c.cfg.norm_limit } : {}), ...(c.cfg.truncate !== undefined ? { truncate: c.cfg.truncate } : {}) } : {};
+  const cfgParams = c.cfg ? { scale: c.cfg.scale, rescale: c.cfg.rescale, ...(c.cfg.normalize ? { normalize: c.cfg.normalize } : {}), ...(c.cfg.norm_limit ? { norm_limit: c.cfg.norm_limit } : {}), ...(c.cfg.truncate !== undefined ? { truncate: c.cfg.truncate } : {}), ...apgParams(c.cfg.apg) } : {};
   const guidance = c.cfg
     ? { nodes: [node('cfg', 'CFG', cfgParams, 0, 640), ...negatives.nodes], edges: [edge('g1', 'cfg', 'guidance', 'sampler', 'guidance'), ...negatives.edges] }
     : { nodes: [], edges: [] };
@@ -326,6 +326,12 @@ function graphFor(
     viewport: { x: 0, y: 0, zoom: 1 },
     subgraphs: {},
   };
+}
+
+/** The CFG node's params for diffusers' AdaptiveProjectedGuidance (momentum None: 0, the same update). */
+function apgParams(apg: { eta: number; norm_threshold: number; momentum: number | null } | undefined): Record<string, unknown> {
+  if (!apg) return {};
+  return { method: 'apg', apg_convention: 'diffusers', apg_eta: apg.eta, apg_norm_threshold: apg.norm_threshold, apg_momentum: apg.momentum ?? 0 };
 }
 
 /** The diffusers class (and from_config overrides) a chain's second half continues with. */
