@@ -78,6 +78,24 @@ export const CFG = defineNode({
       help: 'Running average of the difference over the model calls, r = diff + momentum * r (negative values, e.g. -0.5, push away from past directions); 0 = off',
       when: { param: 'method', in: ['apg'] },
     },
+    apg_start: {
+      kind: 'int',
+      default: 0,
+      min: 0,
+      max: 1000,
+      label: 'Plain CFG first',
+      help: "diffusers convention: the first this many model calls use plain CFG at the start scale (the momentum average still takes their differences), APG after, as AdaptiveProjectedMixGuidance does (HunyuanImage 2.1: its adaptive_projected_guidance_start_step + 1); 0 = APG from the first call",
+      when: { param: 'method', in: ['apg'] },
+    },
+    apg_start_scale: {
+      kind: 'float',
+      default: 3.5,
+      min: 0,
+      max: 50,
+      label: 'Start scale',
+      help: "The CFG scale of those first calls (AdaptiveProjectedMixGuidance's guidance_scale; Scale above is its adaptive_projected_guidance_scale)",
+      when: { param: 'method', in: ['apg'] },
+    },
     rescale: { kind: 'float', default: 0, min: 0, max: 1, label: 'Rescale', help: 'CFG rescale (Lin et al.): 0 off, 0.7 typical for zero-SNR v-models' },
     mode: {
       kind: 'enum',
@@ -139,6 +157,8 @@ export const CFG = defineNode({
         apgEta: params.apg_eta,
         apgNormThreshold: params.apg_norm_threshold,
         apgMomentum: params.apg_momentum,
+        apgStart: params.apg_start,
+        apgStartScale: params.apg_start_scale,
         negative: inputs.negative,
       },
     };
@@ -177,6 +197,8 @@ function readApg(params: Record<string, unknown>): ApgSettings | undefined {
     eta: finiteParam(params.apgEta, 1, 'apg_eta'),
     normThreshold,
     momentum: finiteParam(params.apgMomentum, 0, 'apg_momentum'),
+    start: finiteParam(params.apgStart, 0, 'apg_start'),
+    startScale: finiteParam(params.apgStartScale, 3.5, 'apg_start_scale'),
   };
 }
 

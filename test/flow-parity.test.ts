@@ -484,6 +484,23 @@ describe('pipeline conventions of the newer FLUX-kind pipelines (model-time.ts P
     grid.timesteps.forEach((t, i) => expect(t).toBeCloseTo(grid.sigmas[i] * 1000, 3));
   });
 
+  it('HunyuanImage 2.1: t = sigma * 1000 on numpy linspace(1, 0, N + 1)[:-1] with the static shift; its refiner is refused', () => {
+    const index = { _class_name: 'HunyuanImagePipeline' };
+    expect(timestepUnits(index)).toBe('scheduler');
+    expect(pipelineSigmaList(index)).toBe('numpy-open');
+    const cfg = { _class_name: 'FlowMatchEulerDiscreteScheduler', num_train_timesteps: 1000, shift: 5.0, use_dynamic_shifting: false };
+    const n = 7;
+    const grid = flowMatchSigmas(cfg, n, 'scheduler', { pipelineSigmas: 'numpy-open' });
+    // 1 - k/7 (k = 0..6), shifted: 5 s / (1 + 4 s); then 0.
+    for (let k = 0; k < n; k++) {
+      const s = 1 - k / n;
+      expect(grid.sigmas[k]).toBeCloseTo((5 * s) / (1 + 4 * s), 6);
+    }
+    expect(grid.sigmas[n]).toBe(0);
+    grid.timesteps.forEach((t, i) => expect(t).toBeCloseTo(grid.sigmas[i] * 1000, 3));
+    expect(() => timestepUnits({ _class_name: 'HunyuanImageRefinerPipeline' })).toThrow(/HunyuanImageRefinerPipeline is not supported: it feeds the transformer the latent joined/);
+  });
+
   it('LongCat-Image and Ovis-Image: the FLUX kind (t/1000, numpy linspace with calculate_shift)', () => {
     expect(timestepUnits({ _class_name: 'LongCatImagePipeline' })).toBe('fraction');
     expect(pipelineSigmaList({ _class_name: 'OvisImagePipeline' })).toBe('numpy');

@@ -270,6 +270,25 @@ describe('CFG math', () => {
     expect(relL2(apgUpdate(conds[1], unconds[1], apgOf({ momentum: m }), kept, 2), e2)).toBeLessThan(1e-6);
   });
 
+  it('a plain-CFG start (AdaptiveProjectedMixGuidance): the first calls are uncond + startScale (cond - uncond), the momentum average takes them, APG after', () => {
+    const conds = [t(91), t(92), t(93)];
+    const unconds = [t(94, 0.5), t(95, 0.5), t(96, 0.5)];
+    const d = conds.map((c, i) => Float64Array.from(c.data, (v, k) => v - unconds[i].data[k]));
+    const m = -0.5;
+    const settings = { scale: 9, apg: apgOf({ momentum: m, start: 2, startScale: 3 }) };
+    const state: ApgState = {};
+    for (let i = 0; i < 2; i++) {
+      const out = combineCfg(conds[i], unconds[i], settings, { state, sigma: 3 - i });
+      expect(relL2(out.data, Float64Array.from(conds[i].data, (c, k) => unconds[i].data[k] + 3 * (c - unconds[i].data[k])))).toBeLessThan(1e-6);
+    }
+    // Third call: APG (eta 1, no cap) on r3 = d3 + m (d2 + m d1), at scale 9.
+    const r = d[2].map((v, k) => v + m * (d[1][k] + m * d[0][k]));
+    const third = combineCfg(conds[2], unconds[2], settings, { state, sigma: 1 });
+    expect(relL2(third.data, Float64Array.from(r, (v, k) => unconds[2].data[k] + 9 * v))).toBeLessThan(1e-6);
+    expect(() => combineCfg(conds[0], unconds[0], { scale: 9, apg: apgOf({ convention: 'comfyui', start: 1, startScale: 2 }) }, { state: {}, sigma: 1 })).toThrow(/needs the diffusers convention/);
+    expect(() => combineCfg(conds[0], unconds[0], { scale: 9, apg: apgOf({ start: 1.5, startScale: 2 }) }, { state: {}, sigma: 1 })).toThrow(/whole number/);
+  });
+
   it('APG settings are checked: the comfyui convention (on x0) refuses rescale and renormalization', () => {
     const c = t(81);
     const u = t(82);

@@ -42,6 +42,7 @@ import {
   lumina2Twin,
   sanaSprintTwin,
   zImageTwin,
+  hunyuanImageTwin,
   sd3Twin,
   sdTurboTwin,
   sdxlTwin,
@@ -824,3 +825,75 @@ function npyInt64(dims: number[], values: number[]): Uint8Array {
   values.forEach((v, i) => view.setBigInt64(10 + header.length + 8 * i, BigInt(v), true));
   return out;
 }
+
+describe('HunyuanImage 2.1 twins (HunyuanImagePipeline: linspace(1, 0, N + 1)[:-1], t = sigma * 1000; timestep_r on the distilled model)', () => {
+  const dims = [1, 64, 2, 2];
+  const S = 5;
+  const cond = {
+    encoder_hidden_states: withMeans([1, S, 8], [0.3]),
+    encoder_attention_mask: Tensor.full([1, S], 1),
+    encoder_hidden_states_2: withMeans([1, S, 6], [-0.2]),
+    encoder_attention_mask_2: Tensor.full([1, S], 1),
+  };
+  // numpy's linspace(1, 0, N + 1)[:-1] = 1 - k/N, cast to float32, shifted by 5 in float32.
+  const hunyuanSigmas = (steps: number) => {
+    const f = Math.fround;
+    return [...Array.from({ length: steps }, (_, k) => f(1 + k * (-1 / steps))).map((s) => f(f(5 * s) / f(1 + f(4 * s)))), 0];
+  };
+  const modelT = (s: number) => Math.fround(s * 1000);
+
+  it('base model: auto walks the pipeline sigmas with FlowMatch Euler, the transformer fed sigma * 1000', async () => {
+    const spec = hunyuanImageTwin('base');
+    const folder = await twinFolder('hunyuan-image', spec);
+    const z = randomNormal(dims, 95);
+    const run = await runTwinGraph({ folder, latentDims: dims, noise: z, cond, sampler: { solver: 'auto', steps: 6 } });
+    const sigmas = hunyuanSigmas(6);
+    // The first level is 1 and the list has no 1/N floor (FLUX's linspace(1, 1/N, N) would end at shift(1/6)).
+    expect(sigmas[0]).toBe(1);
+    expect(sigmas[5]).toBeCloseTo((5 / 6) / (1 + 4 / 6), 6);
+    const { offsets, spread } = callOffsets(run.trajectory, spec.a, 'flow');
+    expect(spread).toBeLessThan(1e-3);
+    expectOffsets(offsets, expectedOffsets(spec, arrs(cond), sigmas.slice(0, -1).map(modelT), 1), 2e-4);
+    expectClose(run.latent.data, flowEulerReference(twinFn(spec, arrs(cond)), z, sigmas, modelT), 1e-4);
+  });
+
+  it('distilled (mean-flow) model: timestep_r is the next timestep, 0 on the last step, and its guidance input is fed as given', async () => {
+    const spec = hunyuanImageTwin('distilled');
+    const folder = await twinFolder('hunyuan-image-distilled', spec);
+    const z = randomNormal(dims, 96);
+    const feeds = { ...cond, guidance: Tensor.full([1], 3250) };
+    const run = await runTwinGraph({ folder, latentDims: dims, noise: z, cond: feeds, sampler: { solver: 'auto', steps: 4 } });
+    const sigmas = hunyuanSigmas(4);
+    const ts = sigmas.map(modelT);
+    const { offsets } = callOffsets(run.trajectory, spec.a, 'flow');
+    expectOffsets(offsets, ts.slice(0, -1).map((t, i) => [twinOffset(spec, { ...arrs(feeds), timestep: t, timestep_r: ts[i + 1] }, 0)]), 2e-4);
+    // The reference: each Euler step sees the interval end it is taken to.
+    let x = Float64Array.from(z.data);
+    for (let i = 0; i < 4; i++) {
+      const v = twinOutput(spec, { dims, data: x }, { ...arrs(feeds), timestep: ts[i], timestep_r: ts[i + 1] });
+      x = x.map((xv, k) => xv + (sigmas[i + 1] - sigmas[i]) * v[k]);
+    }
+    expectClose(run.latent.data, x, 1e-4);
+    // r = t instead (an instantaneous velocity) would be another run: the input matters here.
+    const same = Float64Array.from(z.data);
+    let y = same;
+    for (let i = 0; i < 4; i++) {
+      const v = twinOutput(spec, { dims, data: y }, { ...arrs(feeds), timestep: ts[i], timestep_r: ts[i] });
+      y = y.map((yv, k) => yv + (sigmas[i + 1] - sigmas[i]) * v[k]);
+    }
+    expect(relL2(run.latent.data, y)).toBeGreaterThan(1e-3);
+  });
+
+  it('timestep_r comes from the sampler: a conditioning file for it is refused, naming the input', async () => {
+    const spec = hunyuanImageTwin('distilled');
+    const folder = await twinFolder('hunyuan-image-distilled-bad', spec);
+    const feeds = { ...cond, guidance: Tensor.full([1], 3250), timestep_r: Tensor.full([1], 0) };
+    await expect(runTwinGraph({ folder, latentDims: dims, noise: randomNormal(dims, 97), cond: feeds, sampler: { solver: 'auto', steps: 2 } })).rejects.toThrow(/timestep_r.*the sampler feeds/);
+  });
+
+  it('the refiner pipeline is refused with its reason', async () => {
+    const spec = hunyuanImageTwin('base');
+    const folder = await twinFolder('hunyuan-image-refiner', { ...spec, modelIndex: { ...spec.modelIndex, _class_name: 'HunyuanImageRefinerPipeline' } });
+    await expect(runTwinGraph({ folder, latentDims: dims, noise: randomNormal(dims, 98), cond, sampler: { solver: 'auto', steps: 2 } })).rejects.toThrow(/HunyuanImageRefinerPipeline is not supported: it feeds the transformer the latent joined/);
+  });
+});

@@ -14,7 +14,7 @@ import { trainTimesteps } from './betas.ts';
 import { negatedFlowOutput, reversedFlowTime, timestepUnits } from './model-time.ts';
 import { cfgBool, cfgNumber } from './schedule-config.ts';
 import { SCHEDULER_RULES, schedulerClassFor } from './schedule-rules.ts';
-import { modelInputScale, type DenoiseFn, type Prediction } from './solver.ts';
+import { modelInputScale, type DenoiseFn, type ModelLevel, type Prediction } from './solver.ts';
 
 export const PREDICTION_TYPES = ['epsilon', 'sample', 'v_prediction', 'flow'] as const;
 export type PredictionType = (typeof PREDICTION_TYPES)[number];
@@ -33,8 +33,17 @@ const FLOAT_TYPES = ['float32', 'float16', 'float64'];
 export interface DenoiserBinding {
   sample: TensorInfo;
   timestep: TensorInfo;
+  /**
+   * A mean-flow network's second time input (HunyuanImage 2.1 distilled: timestep_r), the end of the interval
+   * whose average velocity it predicts: fed the grid's next level, or the timestep itself between grid levels
+   * (r = t is the instantaneous velocity).
+   */
+  timestepR?: TensorInfo;
   output: string;
 }
+
+/** The input name of a mean-flow network's interval end. */
+export const TIMESTEP_R_NAME = 'timestep_r';
 
 function describeInputs(inputs: readonly TensorInfo[]): string {
   return inputs.map((i) => `${i.name} (${i.type} [${i.shape.join(', ')}])`).join(', ') || 'none';
@@ -49,13 +58,14 @@ export function bindDenoiser(handle: Pick<ModelHandle, 'denoiser' | 'denoiserKin
     inputs.find((i) => i.name === 'sample' || i.name === 'hidden_states') ??
     inputs.find((i) => FLOAT_TYPES.includes(i.type) && i.shape.length === 4);
   if (!sample) throw new Error(`denoiser ${handle.denoiser.file}: no sample input found (inputs: ${describeInputs(inputs)})`);
+  const timestepR = inputs.find((i) => i.name === TIMESTEP_R_NAME);
   const timestep =
     inputs.find((i) => TIMESTEP_NAMES.includes(i.name)) ??
-    inputs.find((i) => i !== sample && i.shape.length <= 1 && (FLOAT_TYPES.includes(i.type) || i.type.startsWith('int')));
+    inputs.find((i) => i !== sample && i !== timestepR && i.shape.length <= 1 && (FLOAT_TYPES.includes(i.type) || i.type.startsWith('int')));
   if (!timestep) throw new Error(`denoiser ${handle.denoiser.file}: no timestep input found (inputs: ${describeInputs(inputs)})`);
   if (!FLOAT_TYPES.includes(sample.type)) throw new Error(`denoiser input "${sample.name}" has element type ${sample.type}, expected a float type`);
   if (outputs.length === 0) throw new Error(`denoiser ${handle.denoiser.file}: the network has no outputs`);
-  return { sample, timestep, output: outputs[0].name };
+  return timestepR ? { sample, timestep, timestepR, output: outputs[0].name } : { sample, timestep, output: outputs[0].name };
 }
 
 /** Throws when a latent cannot be fed to the sample input (rank or any fixed dimension differs). */
@@ -304,6 +314,7 @@ export function createDenoiseFn(handle: ModelHandle, opts: DenoiserOptions): Den
   for (const [name, t] of Object.entries(opts.conditioning?.feeds ?? {})) {
     const info = handle.denoiser.inputs.find((i) => i.name === name);
     if (!info) throw new Error(`conditioning input "${name}" is not an input of the denoiser (inputs: ${describeInputs(handle.denoiser.inputs)})`);
+    if (info === binding.timestepR) throw new Error(`conditioning input "${name}" is the network's interval end, which the sampler feeds (the grid's next level): leave it out of the conditioning`);
     const declared = feedType(info);
     condFeeds[name] = { dims: t.dims, data: t.data, type: declared === 'float16' ? 'float16' : 'float32' };
   }
@@ -320,6 +331,15 @@ export function createDenoiseFn(handle: ModelHandle, opts: DenoiserOptions): Den
   if (edm && opts.predictionType !== undefined) throw new Error('an EDM model takes its prediction type from its scheduler config (EDM preconditioning); leave the override unset');
   const sampleName = binding.sample.name;
   const timestepName = binding.timestep.name;
+  // A mean-flow network's interval end: the grid's next level in the model's time units (its last level,
+  // sigma 0 for a full run, has no timestep in the grid: sigma * T or sigma itself, as the first one).
+  const rInfo = binding.timestepR;
+  const flowUnitsT = space === 'flow' ? (timestepUnits(handle.modelIndex) === 'fraction' ? 1 : trainTimesteps(handle.scheduler)) : undefined;
+  const intervalEnd = (level: ModelLevel): number => {
+    if (level.nextSigma === undefined) return level.timestep;
+    if (level.nextTimestep !== undefined) return level.nextTimestep;
+    return flowUnitsT === undefined ? level.timestep : Math.fround(level.nextSigma * flowUnitsT);
+  };
   let checkedDims: readonly number[] | undefined;
   let spare: Float32Array | undefined;
   let spareTimestep: ModelFeed | undefined;
@@ -349,6 +369,10 @@ export function createDenoiseFn(handle: ModelHandle, opts: DenoiserOptions): Den
     for (let k = 0; k < condNames.length; k++) feeds[condNames[k]] = condFeeds[condNames[k]];
     feeds[sampleName] = { dims: x.dims, data: input ?? x.data, type: sampleType };
     feeds[timestepName] = timestep;
+    if (rInfo) {
+      const r = intervalEnd(level);
+      feeds[rInfo.name] = timestepFeed(rInfo, reversedEnd === undefined ? r : reversedEnd - r, batch);
+    }
     let outputs: Record<string, Tensor>;
     try {
       outputs = await handle.denoiser.run(feeds, signal);

@@ -38,6 +38,12 @@ export interface ApgSettings {
   normThreshold: number;
   /** Running average r <- diff + momentum * r over the model evaluations (0: off). */
   momentum: number;
+  /**
+   * diffusers' AdaptiveProjectedMixGuidance (HunyuanImage 2.1): the first `start` model evaluations use plain
+   * CFG at `startScale` (the momentum average still takes their differences), APG after (0: APG throughout).
+   */
+  start?: number;
+  startScale?: number;
 }
 
 export interface CfgSettings {
@@ -84,6 +90,10 @@ function checkApg(a: ApgSettings, s: CfgSettings): void {
   if (!Number.isFinite(a.eta)) throw new Error(`APG: eta must be a finite number, got ${a.eta}`);
   if (!(a.normThreshold >= 0 && Number.isFinite(a.normThreshold))) throw new Error(`APG: the norm threshold must be a finite number >= 0, got ${a.normThreshold}`);
   if (!Number.isFinite(a.momentum)) throw new Error(`APG: momentum must be a finite number, got ${a.momentum}`);
+  const start = a.start ?? 0;
+  if (!(Number.isInteger(start) && start >= 0)) throw new Error(`APG: the plain-CFG start must be a whole number of model calls >= 0, got ${start}`);
+  if (start > 0 && a.convention !== 'diffusers') throw new Error('APG: a plain-CFG start (diffusers\' AdaptiveProjectedMixGuidance) needs the diffusers convention');
+  if (start > 0 && !Number.isFinite(a.startScale ?? Number.NaN)) throw new Error(`APG: the plain-CFG start needs a finite scale, got ${a.startScale}`);
   // ComfyUI's APG works on x0 and has no output rescale or renormalization: those are diffusers' rules on the raw output.
   if (a.convention === 'comfyui' && onRawOutputs(s)) throw new Error('APG with the comfyui convention works on x0: set rescale to 0 and renormalize to off, or use the diffusers convention');
 }
@@ -95,6 +105,8 @@ function checkApg(a: ApgSettings, s: CfgSettings): void {
 export interface ApgState {
   running?: Float64Array;
   lastSigma?: number;
+  /** Model evaluations guided so far (the plain-CFG start counts them). */
+  calls?: number;
 }
 
 /**
@@ -107,13 +119,7 @@ export function apgUpdate(cond: Tensor, uncond: Tensor, apg: ApgSettings, state:
   if (apg.convention === 'comfyui' && state.lastSigma !== undefined && sigma > state.lastSigma) state.running = undefined;
   state.lastSigma = sigma;
   const n = cond.size;
-  let diff = Float64Array.from(cond.data, (c, k) => c - uncond.data[k]);
-  if (apg.momentum !== 0) {
-    const r = state.running;
-    if (r) for (let k = 0; k < n; k++) diff[k] += apg.momentum * r[k];
-    state.running = diff;
-    diff = Float64Array.from(diff);
-  }
+  const diff = averagedDifference(cond, uncond, apg, state);
   const batch = cond.dims.length > 1 ? cond.dims[0] : 1;
   const per = n / batch;
   for (let b = 0; b < batch; b++) {
@@ -142,9 +148,29 @@ export function apgUpdate(cond: Tensor, uncond: Tensor, apg: ApgSettings, state:
   return diff;
 }
 
-/** The APG-guided output (raw for diffusers, x0 for comfyui): base + scale * update, base = uncond or cond. */
+/** cond - uncond, or (momentum) the running average r <- diff + momentum * r, which the state keeps. A fresh array. */
+function averagedDifference(cond: Tensor, uncond: Tensor, apg: ApgSettings, state: ApgState): Float64Array {
+  const diff = Float64Array.from(cond.data, (c, k) => c - uncond.data[k]);
+  if (apg.momentum === 0) return diff;
+  const r = state.running;
+  if (r) for (let k = 0; k < diff.length; k++) diff[k] += apg.momentum * r[k];
+  state.running = diff;
+  return Float64Array.from(diff);
+}
+
+/**
+ * The APG-guided output (raw for diffusers, x0 for comfyui): base + scale * update, base = uncond or cond. During
+ * a plain-CFG start, uncond + startScale (cond - uncond), the momentum average taking the difference all the same.
+ */
 function combineApg(cond: Tensor, uncond: Tensor, settings: CfgSettings, state: ApgState, sigma: number): Tensor {
   const apg = settings.apg!;
+  const call = state.calls ?? 0;
+  state.calls = call + 1;
+  if (call < (apg.start ?? 0)) {
+    averagedDifference(cond, uncond, apg, state);
+    const w = apg.startScale!;
+    return new Tensor(cond.dims, Float32Array.from(cond.data, (c, k) => uncond.data[k] + w * (c - uncond.data[k])));
+  }
   const update = apgUpdate(cond, uncond, apg, state, sigma);
   const base = apg.convention === 'diffusers' ? uncond : cond;
   return new Tensor(cond.dims, Float32Array.from(update, (u, k) => base.data[k] + settings.scale * u));

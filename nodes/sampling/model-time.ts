@@ -14,7 +14,7 @@ import { imageSeqLenOfLatent } from './schedule-flow.ts';
 export type TimestepUnits = 'scheduler' | 'fraction';
 
 /** How a FLUX-kind pipeline makes its sigma list (schedule-flow.ts pipelineSigmaValues). */
-export type PipelineSigmaList = 'numpy' | 'torch' | 'cogview4';
+export type PipelineSigmaList = 'numpy' | 'torch' | 'cogview4' | 'numpy-open';
 /** How a pipeline computes mu from the token count: FLUX's calculate_shift, FLUX.2's empirical fit, CogView4's square root. */
 export type MuRule = 'calculate_shift' | 'flux2_empirical' | 'cogview4';
 
@@ -34,7 +34,10 @@ export interface PipelineConvention {
   reversedTime?: boolean;
   /** Its output is x0 - noise, which the pipeline negates into the velocity (Lumina 2, Z-Image, HiDream, NucleusMoE). */
   negatedOutput?: boolean;
-  /** The FLUX kind: the pipeline passes linspace(1, 1/N, N) (numpy's float64, or torch's float32; CogView4 its own) with mu. */
+  /**
+   * The pipeline passes its own sigma list: linspace(1, 1/N, N) (numpy's float64, or torch's float32; the FLUX
+   * kind, with mu), numpy's linspace(1, 0, N + 1) without its last level (HunyuanImage), or CogView4's.
+   */
   sigmaList?: PipelineSigmaList;
   /** How it computes that mu (default calculate_shift from the token count). */
   mu?: MuRule;
@@ -78,7 +81,11 @@ const PIPELINES: ReadonlyArray<readonly [RegExp, PipelineConvention | string]> =
   // CogView4: sigmas int(linspace(1000, 1, N)) / 1000, mu from the square root of the token count; t = sigma * 1000.
   [/^CogView4/, { units: 'scheduler', sigmaList: 'cogview4', mu: 'cogview4' }],
   [/^GlmImage/, 'it feeds the transformer t - 1 and conditions on prior image tokens'],
-  [/^HunyuanImage/, 'it walks linspace(1, 0, N + 1) without its last level and guides through its own guider'],
+  [/^HunyuanImageRefiner/, 'it feeds the transformer the latent joined with the noised input image'],
+  // HunyuanImage 2.1: sigmas linspace(1, 0, N + 1)[:-1] (static shift), t = sigma * 1000; the distilled model
+  // also takes timestep_r (the next level; denoiser.ts) and its guidance * 1000 as an input. Its guider
+  // (AdaptiveProjectedMixGuidance) is the CFG node's APG with a plain-CFG start.
+  [/^HunyuanImage/, { units: 'scheduler', sigmaList: 'numpy-open' }],
   [/^OmniGen/, 'it walks linspace(1, 0, N + 1)[:N] with image-conditioned inputs'],
   [/^Ideogram4/, 'it draws logit-normal sigmas with a resolution-aware mu'],
   [/^ErnieImage/, 'it runs its own loop over linspace(1, 0, N + 1)'],

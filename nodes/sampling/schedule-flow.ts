@@ -156,6 +156,7 @@ function flowGrid(cfg: SchedulerConfig, ov: ScheduleOverrides, cls: 'FlowMatchEu
 function pipelineSigmaValues(list: PipelineSigmaList, steps: number, T: number): number[] {
   if (list === 'torch') return linspaceF32(1, 1 / steps, steps);
   if (list === 'cogview4') return Array.from(linspace(T, 1, steps), (t) => f32(f32(Math.trunc(t)) / T));
+  if (list === 'numpy-open') return Array.from(linspace(1, 0, steps + 1).subarray(0, steps), f32);
   return Array.from(linspace(1, 1 / steps, steps), f32);
 }
 

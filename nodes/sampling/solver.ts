@@ -14,6 +14,13 @@ import type { NoiseSource } from './ops.ts';
 export interface ModelLevel {
   sigma: number;
   timestep: number;
+  /**
+   * At a grid level, the grid's next level (and its model timestep, unless it is the grid's last level):
+   * what a mean-flow network's second time input (HunyuanImage 2.1's timestep_r) is fed. Unset for levels
+   * between grid levels.
+   */
+  nextSigma?: number;
+  nextTimestep?: number;
 }
 
 /** One model evaluation as the solvers see it, in sampling variables. */
@@ -81,7 +88,7 @@ export function solverModelCalls(solver: Pick<Solver, 'nfePerStep' | 'modelCalls
 
 /** The model-call level of step i. */
 export function levelAt(sigmas: Sigmas, i: number): ModelLevel {
-  return { sigma: sigmas.sigmas[i], timestep: sigmas.timesteps[i] };
+  return { sigma: sigmas.sigmas[i], timestep: sigmas.timesteps[i], nextSigma: sigmas.sigmas[i + 1], nextTimestep: sigmas.timesteps[i + 1] };
 }
 
 /** Whether a grid has a step upwards (an inversion grid, or part of one). */

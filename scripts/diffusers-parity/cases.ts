@@ -9,7 +9,19 @@
 
 export type AnalyticModel = 'gaussian-vp' | 'gaussian-vp-continuous' | 'gaussian-rf';
 /** Tiny random-weight twins of real model folders (test/helpers/twins.ts): real input names, dtypes, configs. */
-export type TwinModel = 'sd15' | 'sd15-legacy' | 'sd-turbo' | 'sdxl' | 'sd3' | 'flux-dev' | 'flux-schnell' | 'sana-sprint' | 'lumina2' | 'z-image' | 'cogview4' | 'pixart-sigma';
+/**
+ * diffusers' adaptive projected guidance: AdaptiveProjectedGuidance, or with `start` AdaptiveProjectedMixGuidance
+ * (adaptive_projected_guidance_start_step = start - 1: plain CFG at start_scale for the first `start` steps).
+ */
+export interface ApgCase {
+  eta: number;
+  norm_threshold: number;
+  momentum: number | null;
+  start?: number;
+  start_scale?: number;
+}
+
+export type TwinModel = 'sd15' | 'sd15-legacy' | 'sd-turbo' | 'sdxl' | 'sd3' | 'flux-dev' | 'flux-schnell' | 'sana-sprint' | 'lumina2' | 'z-image' | 'cogview4' | 'pixart-sigma' | 'hunyuan-image' | 'hunyuan-image-distilled';
 export type ParityModel = AnalyticModel | TwinModel;
 export const ANALYTIC_MODELS: readonly AnalyticModel[] = ['gaussian-vp', 'gaussian-vp-continuous', 'gaussian-rf'];
 
@@ -57,7 +69,7 @@ export interface ParityCase {
      * diffusers' AdaptiveProjectedGuidance in the loop instead of the plain CFG rule (its normalized_guidance
      * with adaptive_projected_guidance_rescale = norm_threshold and _momentum = momentum, null for none).
      */
-    apg?: { eta: number; norm_threshold: number; momentum: number | null };
+    apg?: ApgCase;
   };
   /**
    * A per-step solver schedule (USF): a Schedule for `solver` split after `at` steps (SplitSigmas), the first
@@ -713,6 +725,12 @@ function reversedTimeCases(): ParityCase[] {
   add('plain', 'pixart-sigma', 'dpmpp_2m', 14);
   add('cfg4.5', 'pixart-sigma', 'dpmpp_2m', 20, { cfg: { scale: 4.5, rescale: 0 } });
   add('cfg5', 'cogview4', 'flow_euler', 12, { cfg: { scale: 5, rescale: 0 } });
+  // HunyuanImagePipeline: sigmas linspace(1, 0, N + 1)[:-1] with the config's static shift, t = sigma * 1000;
+  // its AdaptiveProjectedMixGuidance (plain CFG for the first start_step + 1 steps, APG after, one momentum
+  // average throughout); the distilled model also fed timestep_r (the next timestep, 0 at the end).
+  for (const steps of [8, 50]) add('plain', 'hunyuan-image', 'flow_euler', steps);
+  add('mix-apg', 'hunyuan-image', 'flow_euler', 12, { cfg: { scale: 10, rescale: 0, apg: { eta: 0, norm_threshold: 10, momentum: -0.5, start: 6, start_scale: 3.5 } } });
+  for (const steps of [4, 8]) add('meanflow', 'hunyuan-image-distilled', 'flow_euler', steps);
   return out;
 }
 

@@ -84,6 +84,7 @@ def diffusers_defs(relpath, names):
 
 
 APG = diffusers_defs("guiders/adaptive_projected_guidance.py", ["MomentumBuffer", "normalized_guidance"])
+APG_MIX = diffusers_defs("guiders/adaptive_projected_guidance_mix.py", ["MomentumBuffer", "update_momentum_buffer", "normalized_guidance"])
 
 
 class Model:
@@ -106,7 +107,11 @@ class Model:
         self.calls = []
         # AdaptiveProjectedGuidance.prepare_inputs makes its momentum buffer at step 0 (once per run).
         apg = self.cfg.get("apg") if self.cfg else None
-        self.apg_momentum = APG["MomentumBuffer"](apg["momentum"]) if apg and apg["momentum"] is not None else None
+        self.apg_defs = (APG_MIX if apg and apg.get("start") else APG) if apg else None
+        self.apg_momentum = self.apg_defs["MomentumBuffer"](apg["momentum"]) if apg and apg["momentum"] is not None else None
+        self.apg_step = 0
+        # HunyuanImagePipeline (use_meanflow): the step's timestep_r, set by the loop before each call.
+        self.timestep_r = None
 
     @staticmethod
     def prediction_half(out, x):
@@ -180,6 +185,11 @@ class Model:
         shape = [batch if not isinstance(d, int) else d for d in self.t_input.shape]
         # np.array([t], dtype) as the ONNX pipelines build it: integers truncated toward zero.
         feed_t = np.full(shape, t, dtype=np.float64).astype(self.t_dtype)
+        if "timestep_r" in self.inputs:
+            # timestep_r.expand(B).to(latents.dtype): the next timestep, 0 after the last.
+            r_input = self.inputs["timestep_r"]
+            r_shape = [x.shape[0] if not isinstance(d, int) else d for d in r_input.shape]
+            self.extra = {**self.extra, "timestep_r": np.full(r_shape, float(self.timestep_r), dtype=ORT_DTYPES[r_input.type])}
         if not self.cfg:
             feeds = {self.sample_name: x, self.t_input.name: feed_t, **self.extra}
             return self.prediction_half(torch.from_numpy(self.session.run(None, feeds)[0]), x)
@@ -193,7 +203,18 @@ class Model:
         out = self.prediction_half(torch.from_numpy(self.session.run(None, feeds)[0]), x)
         uncond, cond = out.chunk(2)
         apg = self.cfg.get("apg")
-        if apg:
+        if apg and apg.get("start"):
+            # AdaptiveProjectedMixGuidance.forward: plain CFG up to adaptive_projected_guidance_start_step (its
+            # momentum buffer updated all the same), normalized_guidance after; set_state(step=i) per step.
+            step = self.apg_step
+            self.apg_step += 1
+            if step > apg["start"] - 1:
+                guided = APG_MIX["normalized_guidance"](cond, uncond, self.cfg["scale"], self.apg_momentum, apg["eta"], apg["norm_threshold"], False)
+            else:
+                if self.apg_momentum is not None:
+                    APG_MIX["update_momentum_buffer"](cond, uncond, self.apg_momentum)
+                guided = uncond + apg["start_scale"] * (cond - uncond)
+        elif apg:
             # AdaptiveProjectedGuidance.forward (guidance_scale != 1): normalized_guidance, then its rescale.
             guided = APG["normalized_guidance"](cond, uncond, self.cfg["scale"], self.apg_momentum, apg["eta"], apg["norm_threshold"], False)
         else:
@@ -325,6 +346,10 @@ def run_case(case, root, models, tables64=False, zero_snr_floor=False):
             tokens = (first.shape[2] // 2) * (first.shape[3] // 2)
             mu = (tokens / cfg.get("base_image_seq_len", 256)) ** 0.5 * cfg.get("max_shift", 0.75) + cfg.get("base_shift", 0.25)
             scheduler.set_timesteps(timesteps=ts, sigmas=ts / T, mu=mu)
+        elif case["pipeline"] == "hunyuanimage":
+            # HunyuanImagePipeline: sigmas np.linspace(1, 0, N + 1)[:-1] and no mu (the config's static shift).
+            scheduler.set_timesteps(sigmas=np.linspace(1.0, 0.0, steps + 1)[:-1])
+            scheduler.set_begin_index(0)
         elif case["pipeline"] in ("flux", "lumina2", "zimage"):
             # FluxPipeline: sigmas linspace(1, 1/N, N) (none with use_flow_sigmas), mu from the token count.
             # Lumina2Pipeline the same, its token count latents.shape[1] (the channels of its 4-D latents);
@@ -388,7 +413,8 @@ def run_case(case, root, models, tables64=False, zero_snr_floor=False):
             step_kwargs["eta"] = case["eta"]
 
         def walk(sched, ts, latents):
-            for t in ts:
+            for i, t in enumerate(ts):
+                model.timestep_r = ts[i + 1] if i + 1 < len(ts) else 0.0
                 model_in = sched.scale_model_input(latents, t) if hasattr(sched, "scale_model_input") else latents
                 latents = sched.step(model(model_in, t), t, latents, **step_kwargs).prev_sample
             return latents

@@ -11,10 +11,11 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { writeNpy } from '../../nodes/core/io/npy.ts';
 import { randomNormal } from '../../nodes/core/random.ts';
-import { cogView4Twin, fluxTwin, lumina2Twin, pixartSigmaTwin, sanaSprintTwin, sd15LegacyTwin, sd15Twin, sd3Twin, sdTurboTwin, sdxlTwin, writeTwin, zImageTwin, type TwinSpec } from '../../test/helpers/twins.ts';
+import { cogView4Twin, fluxTwin, hunyuanImageTwin, lumina2Twin, pixartSigmaTwin, sanaSprintTwin, sd15LegacyTwin, sd15Twin, sd3Twin, sdTurboTwin, sdxlTwin, writeTwin, zImageTwin, type TwinSpec } from '../../test/helpers/twins.ts';
 import { GRID_AS } from '../../nodes/sampling/solver-registry.ts';
 import { zeroedWhenUnconditional } from '../../nodes/cfg.ts';
-import { ANALYTIC_MODELS, diffusersSchedulerFor, type AnalyticModel, type ParityCase, type ParityModel, type TwinModel } from './cases.ts';
+import { TIMESTEP_R_NAME } from '../../nodes/sampling/denoiser.ts';
+import { ANALYTIC_MODELS, diffusersSchedulerFor, type AnalyticModel, type ApgCase, type ParityCase, type ParityModel, type TwinModel } from './cases.ts';
 
 const TWINS: Record<TwinModel, () => TwinSpec> = {
   sd15: () => sd15Twin(),
@@ -29,6 +30,8 @@ const TWINS: Record<TwinModel, () => TwinSpec> = {
   cogview4: () => cogView4Twin(),
   'pixart-sigma': () => pixartSigmaTwin(),
   'z-image': () => zImageTwin(),
+  'hunyuan-image': () => hunyuanImageTwin('base'),
+  'hunyuan-image-distilled': () => hunyuanImageTwin('distilled'),
 };
 
 export interface LatentParams {
@@ -50,6 +53,7 @@ export function latentParams(model: ParityModel, batch = 1): LatentParams {
   if (model === 'lumina2') return { batch: 1, channels: 16, height: 8, width: 12, layout: 'nchw' };
   if (model === 'z-image') return { batch: 1, channels: 16, height: 8, width: 8, layout: 'nchw' };
   if (model === 'cogview4') return { batch: 1, channels: 16, height: 8, width: 12, layout: 'nchw' };
+  if (model.startsWith('hunyuan-image')) return { batch: 1, channels: 64, height: 8, width: 8, layout: 'nchw' };
   return { batch: 1, channels: 4, height: 8, width: 8, layout: 'nchw' };
 }
 
@@ -95,7 +99,7 @@ export interface PreparedModel {
    * 'zimage' (their sigma lists, the data-fraction timestep, the negated output and their CFG rules),
    * 'cogview4' (its truncated timestep list and square-root mu, the scheduler timestep) or 'sd'.
    */
-  pipeline: 'sd' | 'flux' | 'lumina2' | 'zimage' | 'cogview4';
+  pipeline: 'sd' | 'flux' | 'lumina2' | 'zimage' | 'cogview4' | 'hunyuanimage';
   sampleInput: string | null;
   timestepInput: string | null;
   /** Extra model inputs: name -> .npy, relative to the parity folder. */
@@ -104,7 +108,13 @@ export interface PreparedModel {
   negative: Record<string, string>;
 }
 
-const PIPELINE_LOOPS: Record<string, PreparedModel['pipeline']> = { FluxPipeline: 'flux', Lumina2Pipeline: 'lumina2', ZImagePipeline: 'zimage', CogView4Pipeline: 'cogview4' };
+const PIPELINE_LOOPS: Record<string, PreparedModel['pipeline']> = {
+  FluxPipeline: 'flux',
+  Lumina2Pipeline: 'lumina2',
+  ZImagePipeline: 'zimage',
+  CogView4Pipeline: 'cogview4',
+  HunyuanImagePipeline: 'hunyuanimage',
+};
 
 /** Writes a twin folder and one .npy per extra input (concrete sizes: batch 1, 5 tokens, the latent's L). */
 export async function prepareTwin(dir: string, name: TwinModel): Promise<PreparedModel> {
@@ -118,7 +128,8 @@ export async function prepareTwin(dir: string, name: TwinModel): Promise<Prepare
   const negative: Record<string, string> = {};
   let seed = 100;
   for (const input of spec.inputs) {
-    if (input.name === timestepName) continue;
+    // The timestep, and a mean-flow network's interval end, come from the sampler.
+    if (input.name === timestepName || input.name === TIMESTEP_R_NAME) continue;
     const shape = input.dims.map((d) => (typeof d === 'number' ? d : (concrete[d] ?? 1)));
     const rel = `inputs/cond-${name}-${input.name}.npy`;
     const file = path.join(dir, rel);
@@ -211,7 +222,7 @@ export interface ManifestEntry {
   /** Run diffusers' inverse scheduler loop from the init latent (DiffEdit-style strength prefix). */
   invert: boolean;
   /** Guide with CFG: negative conditioning files (name -> .npy) and the pipeline's scale and rescale. */
-  cfg: { scale: number; rescale: number; normalize?: string; norm_limit?: number; truncate?: number; apg?: { eta: number; norm_threshold: number; momentum: number | null }; negative: Record<string, string> } | null;
+  cfg: { scale: number; rescale: number; normalize?: string; norm_limit?: number; truncate?: number; apg?: ApgCase; negative: Record<string, string> } | null;
   /** Continue from step `at` with a fresh scheduler of `class` (ParityCase.chain). */
   chain: { at: number; class: string; overrides: Record<string, unknown> } | null;
   stochastic: boolean;
@@ -328,10 +339,11 @@ function graphFor(
   };
 }
 
-/** The CFG node's params for diffusers' AdaptiveProjectedGuidance (momentum None: 0, the same update). */
-function apgParams(apg: { eta: number; norm_threshold: number; momentum: number | null } | undefined): Record<string, unknown> {
+/** The CFG node's params for diffusers' AdaptiveProjected(Mix)Guidance (momentum None: 0, the same update). */
+function apgParams(apg: ApgCase | undefined): Record<string, unknown> {
   if (!apg) return {};
-  return { method: 'apg', apg_convention: 'diffusers', apg_eta: apg.eta, apg_norm_threshold: apg.norm_threshold, apg_momentum: apg.momentum ?? 0 };
+  const start = apg.start ? { apg_start: apg.start, apg_start_scale: apg.start_scale } : {};
+  return { method: 'apg', apg_convention: 'diffusers', apg_eta: apg.eta, apg_norm_threshold: apg.norm_threshold, apg_momentum: apg.momentum ?? 0, ...start };
 }
 
 /** The diffusers class (and from_config overrides) a chain's second half continues with. */

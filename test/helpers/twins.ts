@@ -193,6 +193,14 @@ export const SCHEDULERS = {
     shift: 3.0,
     use_dynamic_shifting: false,
   },
+  /** HunyuanImage 2.1: FlowMatch Euler with a static shift (the keys that matter; 5, as Tencent's own pipeline runs it). */
+  hunyuanImage: {
+    _class_name: 'FlowMatchEulerDiscreteScheduler',
+    _diffusers_version: '0.36.0.dev0',
+    num_train_timesteps: 1000,
+    shift: 5.0,
+    use_dynamic_shifting: false,
+  },
   /** Efficient-Large-Model/Sana_Sprint_1.6B_1024px_diffusers scheduler/scheduler_config.json */
   sanaSprint: {
     _class_name: 'SCMScheduler',
@@ -397,6 +405,26 @@ export function pixartSigmaTwin(hidden = 8): TwinSpec {
     'out_sample',
     { learnSigma: true },
   );
+}
+
+/**
+ * HunyuanImage 2.1 transformer (HunyuanImagePipeline): hidden_states [batch_size, 64, height, width], timestep
+ * float32 [batch_size] (sigma * 1000), encoder_hidden_states [batch_size, sequence_length, D] (3584, Qwen2.5-VL)
+ * with its int64 encoder_attention_mask, encoder_hidden_states_2 [batch_size, sequence_length, D2] (1472, ByT5)
+ * with encoder_attention_mask_2, as HunyuanImageTransformer2DModel.forward takes them; the distilled model
+ * (use_meanflow, guidance_embeds) also timestep_r float32 [batch_size] (the next timestep, 0 at the end) and
+ * guidance float32 [batch_size] (distilled_guidance_scale * 1000).
+ */
+export function hunyuanImageTwin(variant: 'base' | 'distilled' = 'base', hidden = 8): TwinSpec {
+  const inputs: TwinInput[] = [
+    promptEmbeds(hidden),
+    attentionMask,
+    promptEmbeds(hidden - 2, 'encoder_hidden_states_2'),
+    { ...attentionMask, name: 'encoder_attention_mask_2', weight: 0.03 },
+    perSample('timestep', 0.001),
+  ];
+  if (variant === 'distilled') inputs.push(perSample('timestep_r', 0.002), perSample('guidance', 0.0001));
+  return transformerTwin('HunyuanImagePipeline', '0.36.0.dev0', SCHEDULERS.hunyuanImage, { name: 'hidden_states', dims: ['batch_size', 64, 'height', 'width'] }, inputs);
 }
 
 /** The twin's network as .onnx bytes. */
