@@ -5,7 +5,7 @@
 import { Tensor } from './core/tensor.ts';
 import { defineNode } from './core/types.ts';
 import type { Conditioning, Guidance, ModelHandle, SigmaSpace } from './core/values.ts';
-import { APG_CONVENTIONS, batchedCfgDenoiseFn, CFG_NORMALIZATIONS, cfgDenoiseFn, concatBatch, type ApgConvention, type ApgSettings, type CfgNormalization, type CfgSettings } from './sampling/guidance.ts';
+import { APG_CONVENTIONS, batchedCfgDenoiseFn, CFG_NORMALIZATIONS, cfgDenoiseFn, concatBatch, conditionalOnly, type ApgConvention, type ApgSettings, type CfgNormalization, type CfgSettings } from './sampling/guidance.ts';
 import { edmParams } from './sampling/edm.ts';
 import { pipelineCfgNormalization } from './sampling/model-time.ts';
 import { bindDenoiser, createDenoiseFn, limitPrediction, predictionType, type PredictionLimit } from './sampling/denoiser.ts';
@@ -263,7 +263,7 @@ export function guidedDenoiseFn(model: ModelHandle, opts: GuidedModelOptions): D
   if (!opts.guidance) return createDenoiseFn(model, { space, conditioning: opts.conditioning, limit, signal });
   const cfg = readCfg(opts.guidance);
   const keepUncond = opts.keepUncond === true;
-  if (cfg.scale === 1 && cfg.rescale === 0 && !keepUncond) return createDenoiseFn(model, { space, conditioning: opts.conditioning, limit, signal });
+  if (conditionalOnly({ scale: cfg.scale, rescale: cfg.rescale, apg: cfg.apg }) && !keepUncond) return createDenoiseFn(model, { space, conditioning: opts.conditioning, limit, signal });
 
   const binding = bindDenoiser(model);
   const extraInputs = model.denoiser.inputs.filter((i) => i.name !== binding.sample.name && i.name !== binding.timestep.name);
@@ -310,7 +310,9 @@ export function guidedDenoiseFn(model: ModelHandle, opts: GuidedModelOptions): D
     );
   }
   let guided: DenoiseFn;
-  if (cfg.mode !== 'separate' && batchable) {
+  // ComfyUI's APG at cfg 1 makes the conditional call alone (cfgDenoiseFn): no batch with the unconditional side.
+  const condCallOnly = cfg.apg?.convention === 'comfyui' && cfg.scale === 1 && !keepUncond;
+  if (cfg.mode !== 'separate' && batchable && !condCallOnly) {
     const stacked: Record<string, Tensor> = {};
     for (const [name, t] of Object.entries(positive)) stacked[name] = isBatched(name) ? concatBatch([negative[name], t]) : t;
     guided = batchedCfgDenoiseFn(createDenoiseFn(model, { space, conditioning: { feeds: stacked }, signal }), settings, kind);

@@ -119,7 +119,7 @@ describe('CFG math', () => {
   it('recovers the raw model output from a Prediction for every output type', () => {
     const x = t(5, 3);
     const out = t(6);
-    for (const [space, type] of [['vp', 'epsilon'], ['vp', 'sample'], ['vp', 'v_prediction'], ['flow', 'flow']] as const) {
+    for (const [space, type] of [['vp', 'epsilon'], ['vp', 'sample'], ['vp', 'v_prediction'], ['flow', 'flow'], ['flow', 'epsilon'], ['flow', 'sample']] as const) {
       const sigma = space === 'flow' ? 0.4 : 2.5;
       const pred = predictionFromOutput(out, x, sigma, space, type as PredictionType);
       expect(relL2(outputOfPrediction(pred, x, sigma, { space, type: type as PredictionType }).data, out.data)).toBeLessThan(1e-6);
@@ -287,6 +287,55 @@ describe('CFG math', () => {
     expect(relL2(third.data, Float64Array.from(r, (v, k) => unconds[2].data[k] + 9 * v))).toBeLessThan(1e-6);
     expect(() => combineCfg(conds[0], unconds[0], { scale: 9, apg: apgOf({ convention: 'comfyui', start: 1, startScale: 2 }) }, { state: {}, sigma: 1 })).toThrow(/needs the diffusers convention/);
     expect(() => combineCfg(conds[0], unconds[0], { scale: 9, apg: apgOf({ start: 1.5, startScale: 2 }) }, { state: {}, sigma: 1 })).toThrow(/whole number/);
+  });
+
+  it('APG at scale 1: diffusers turns itself off (the conditional prediction, also with rescale or CFG++); ComfyUI rewrites cond against zeros in one call', async () => {
+    const x = t(101, 2);
+    const kind = { space: 'vp' as const, type: 'epsilon' as const };
+    const condOut = t(102);
+    const uncondOut = t(103);
+    let uncondCalls = 0;
+    const condFn: DenoiseFn = async (xs, level) => predictionFromOutput(condOut, xs, level.sigma, 'vp', 'epsilon');
+    const uncondFn: DenoiseFn = async (xs, level) => {
+      uncondCalls++;
+      return predictionFromOutput(uncondOut, xs, level.sigma, 'vp', 'epsilon');
+    };
+    const level = { sigma: 1.5, timestep: 500 };
+    const diffusers = apgOf({ eta: 0, normThreshold: 1 });
+    for (const [rescale, keep] of [[0.7, false], [0, true], [0.7, true]] as const) {
+      const pred = await cfgDenoiseFn(condFn, uncondFn, { scale: 1, rescale, apg: diffusers }, kind, keep)(x, level);
+      expect(relL2(pred.eps.data, condOut.data)).toBeLessThan(1e-6);
+    }
+    // ComfyUI at cfg 1: no unconditional call; APG against zeros: cond + update(cond, 0) = (1 + eta) cond in x0 (no cap).
+    uncondCalls = 0;
+    const comfy = cfgDenoiseFn(condFn, uncondFn, { scale: 1, apg: apgOf({ convention: 'comfyui', eta: 0.5 }) }, kind);
+    const pred = await comfy(x, level);
+    expect(uncondCalls).toBe(0);
+    const c0 = predictionFromOutput(condOut, x, level.sigma, 'vp', 'epsilon').denoised;
+    expect(relL2(pred.denoised.data, c0.data.map((v) => 1.5 * v))).toBeLessThan(1e-6);
+    // ...which it cannot do at level 0, where x0 is the sample itself.
+    await expect(cfgDenoiseFn(condFn, uncondFn, { scale: 3, apg: apgOf({ convention: 'comfyui' }) }, kind)(x, { sigma: 0, timestep: 0 })).rejects.toThrow(/level 0/);
+  });
+
+  it("the Mix guider's edge scales: APG scale 1 leaves its plain CFG on every call; start scale 1 turns all guidance off", async () => {
+    const x = t(111, 2);
+    const kind = { space: 'vp' as const, type: 'epsilon' as const };
+    const condOut = t(112);
+    const uncondOut = t(113);
+    let uncondCalls = 0;
+    const condFn: DenoiseFn = async (xs, level) => predictionFromOutput(condOut, xs, level.sigma, 'vp', 'epsilon');
+    const uncondFn: DenoiseFn = async (xs, level) => {
+      uncondCalls++;
+      return predictionFromOutput(uncondOut, xs, level.sigma, 'vp', 'epsilon');
+    };
+    const mix = (scale: number, startScale: number) => cfgDenoiseFn(condFn, uncondFn, { scale, apg: apgOf({ eta: 0, normThreshold: 1, momentum: -0.5, start: 1, startScale }) }, kind);
+    const plain = Float64Array.from(condOut.data, (c, k) => uncondOut.data[k] + 4 * (c - uncondOut.data[k]));
+    const fn = mix(1, 4);
+    for (let i = 0; i < 3; i++) expect(relL2((await fn(x, { sigma: 2 - i * 0.5, timestep: 700 })).eps.data, plain)).toBeLessThan(1e-6);
+    uncondCalls = 0;
+    const off = mix(8, 1);
+    for (let i = 0; i < 3; i++) expect(relL2((await off(x, { sigma: 2 - i * 0.5, timestep: 700 })).eps.data, condOut.data)).toBeLessThan(1e-6);
+    expect(uncondCalls).toBe(0);
   });
 
   it('APG settings are checked: the comfyui convention (on x0) refuses rescale and renormalization', () => {

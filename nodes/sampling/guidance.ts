@@ -98,6 +98,24 @@ function checkApg(a: ApgSettings, s: CfgSettings): void {
   if (a.convention === 'comfyui' && onRawOutputs(s)) throw new Error('APG with the comfyui convention works on x0: set rescale to 0 and renormalize to off, or use the diffusers convention');
 }
 
+/** Python's math.isclose with its default tolerance: how diffusers' guiders test a scale against 1. */
+function isClose(a: number, b: number): boolean {
+  return Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b));
+}
+
+/**
+ * Whether these settings guide the model to its conditional prediction alone, so that the unconditional call
+ * can be skipped: plain CFG at scale 1 without rescale; diffusers' APG at scale 1 (it turns itself off); its Mix
+ * guider at a start scale of 1 (its CFG is off, and APG with it). ComfyUI's APG never: at cfg 1 it still
+ * rewrites the conditional prediction, against zeros (cfgDenoiseFn).
+ */
+export function conditionalOnly(settings: CfgSettings): boolean {
+  const apg = settings.apg;
+  if (!apg) return settings.scale === 1 && !(settings.rescale ?? 0);
+  if (apg.convention === 'comfyui') return false;
+  return (apg.start ?? 0) > 0 ? isClose(apg.startScale ?? Number.NaN, 1) : isClose(settings.scale, 1);
+}
+
 /**
  * An APG run's state: the momentum running average, and (ComfyUI) the last level, since ComfyUI's node starts
  * the average over whenever the level rises (a new run through the same model).
@@ -166,7 +184,10 @@ function combineApg(cond: Tensor, uncond: Tensor, settings: CfgSettings, state: 
   const apg = settings.apg!;
   const call = state.calls ?? 0;
   state.calls = call + 1;
-  if (call < (apg.start ?? 0)) {
+  if (apg.convention === 'diffusers' && conditionalOnly(settings)) return cond;
+  // The Mix guider's start, or all of it when its APG scale is 1 (APG off, its plain CFG on).
+  const start = apg.start ?? 0;
+  if (start > 0 && (call < start || isClose(settings.scale, 1))) {
     averagedDifference(cond, uncond, apg, state);
     const w = apg.startScale!;
     return new Tensor(cond.dims, Float32Array.from(cond.data, (c, k) => uncond.data[k] + w * (c - uncond.data[k])));
@@ -279,7 +300,13 @@ export function combineCfg(cond: Tensor, uncond: Tensor, settings: CfgSettings, 
 
 /** The raw model output behind a Prediction (inverse of predictionFromOutput). */
 export function outputOfPrediction(pred: Prediction, x: Tensor, sigma: number, kind: OutputKind): Tensor {
-  if (kind.space === 'flow') return pred.derivative;
+  if (kind.space === 'flow') {
+    // A flow model's raw output is what its prediction type says: the velocity, or (overridden) eps or x0.
+    if (kind.type === 'epsilon') return pred.eps;
+    if (kind.type === 'sample') return pred.denoised;
+    if (kind.type === 'v_prediction') throw new Error('prediction_type "v_prediction" is defined for VP models (alpha^2 + sigma^2 = 1), not flow models');
+    return pred.derivative;
+  }
   switch (kind.type) {
     case 'epsilon':
       return pred.eps;
@@ -309,9 +336,12 @@ function withUncond(pred: Prediction, uncondDenoised: Tensor): Prediction {
 
 function combinePredictions(cond: Prediction, uncond: Prediction, x: Tensor, level: ModelLevel, settings: CfgSettings, kind: OutputKind | undefined, apg: ApgState): Prediction {
   if (settings.apg?.convention === 'comfyui') {
+    if (!kind) throw new Error('APG needs the model output type');
+    // At level 0 (where an inversion grid starts) x0 is the sample itself: it holds nothing of the model output.
+    if (level.sigma === 0) throw new Error('APG with the comfyui convention guides x0, which at level 0 (an inversion grid\'s start) carries no model output: use the diffusers convention or plain CFG there');
     // ComfyUI's APG: on the x0 predictions; the guided x0 defines the rest of the Prediction.
     const x0 = combineApg(cond.denoised, uncond.denoised, settings, apg, level.sigma);
-    return withUncond(predictionFromOutput(x0, x, level.sigma, kind?.space ?? 'vp', 'sample'), uncond.denoised);
+    return withUncond(predictionFromOutput(x0, x, level.sigma, kind.space, 'sample'), uncond.denoised);
   }
   if (onRawOutputs(settings) || settings.apg) {
     if (!kind) throw new Error('CFG rescale, normalization and APG need the model output type');
@@ -335,8 +365,16 @@ function combinePredictions(cond: Prediction, uncond: Prediction, x: Tensor, lev
 export function cfgDenoiseFn(cond: DenoiseFn, uncond: DenoiseFn, settings: CfgSettings, kind?: OutputKind, keepUncond = false): DenoiseFn {
   checkSettings(settings);
   // Scale 1 is the conditional call (the pipelines skip their renormalization there too).
-  if (settings.scale === 1 && !(settings.rescale ?? 0) && !keepUncond) return cond;
+  if (conditionalOnly(settings) && !keepUncond) return cond;
   const apg: ApgState = {};
+  if (settings.apg?.convention === 'comfyui' && settings.scale === 1 && !keepUncond) {
+    // ComfyUI at cfg 1 calls no unconditional model: its APG node rewrites the conditional x0 against zeros.
+    return async (x, level) => {
+      const c = await cond(x, level);
+      const zero: Prediction = { denoised: new Tensor(x.dims), eps: new Tensor(x.dims), derivative: new Tensor(x.dims) };
+      return combinePredictions(c, zero, x, level, settings, kind, apg);
+    };
+  }
   return async (x, level) => {
     const u = await uncond(x, level);
     const c = await cond(x, level);

@@ -215,6 +215,8 @@ export function runCases(): RunCase[] {
   add('sd15', 'heun', 'karras', 5, { cfg: 5, apg: { eta: 0.3, norm_threshold: 0, momentum: 0.4 } });
   add('sd15', 'euler_ancestral', 'normal', 8, { cfg: 4, apg: { eta: 0.5, norm_threshold: 3, momentum: -0.75 } });
   add('sd3', 'euler', 'simple', 8, { cfg: 4, apg: { eta: 0, norm_threshold: 1, momentum: -0.5 } });
+  // At cfg 1 ComfyUI calls no unconditional model, and its APG rewrites the conditional x0 against zeros.
+  add('sd15', 'euler', 'normal', 6, { cfg: 1, apg: { eta: 0.5, norm_threshold: 5, momentum: -0.25 } });
   return out;
 }
 
