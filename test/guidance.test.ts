@@ -188,6 +188,19 @@ describe('CFG math', () => {
     expect(() => combineCfg(c, u, { scale: 3, normalize: 'clamp', normLimit: 0 })).toThrow(/limit must be positive/);
   });
 
+  /** Conditional and unconditional eps models with fixed outputs, counting the unconditional calls. */
+  const fixedPair = (condSeed: number, uncondSeed: number) => {
+    const kind = { space: 'vp' as const, type: 'epsilon' as const };
+    const condOut = t(condSeed);
+    const uncondOut = t(uncondSeed);
+    const counter = { uncond: 0 };
+    const condFn: DenoiseFn = async (xs, level) => predictionFromOutput(condOut, xs, level.sigma, 'vp', 'epsilon');
+    const uncondFn: DenoiseFn = async (xs, level) => {
+      counter.uncond++;
+      return predictionFromOutput(uncondOut, xs, level.sigma, 'vp', 'epsilon');
+    };
+    return { kind, condOut, uncondOut, condFn, uncondFn, counter };
+  };
   const apgOf = (more: Partial<ApgSettings> = {}): ApgSettings => ({ convention: 'diffusers', eta: 1, normThreshold: 0, momentum: 0, ...more });
   const dot = (a: ArrayLike<number>, b: ArrayLike<number>, lo: number, hi: number) => {
     let s = 0;
@@ -291,15 +304,7 @@ describe('CFG math', () => {
 
   it('APG at scale 1: diffusers turns itself off (the conditional prediction, also with rescale or CFG++); ComfyUI rewrites cond against zeros in one call', async () => {
     const x = t(101, 2);
-    const kind = { space: 'vp' as const, type: 'epsilon' as const };
-    const condOut = t(102);
-    const uncondOut = t(103);
-    let uncondCalls = 0;
-    const condFn: DenoiseFn = async (xs, level) => predictionFromOutput(condOut, xs, level.sigma, 'vp', 'epsilon');
-    const uncondFn: DenoiseFn = async (xs, level) => {
-      uncondCalls++;
-      return predictionFromOutput(uncondOut, xs, level.sigma, 'vp', 'epsilon');
-    };
+    const { kind, condOut, condFn, uncondFn, counter } = fixedPair(102, 103);
     const level = { sigma: 1.5, timestep: 500 };
     const diffusers = apgOf({ eta: 0, normThreshold: 1 });
     for (const [rescale, keep] of [[0.7, false], [0, true], [0.7, true]] as const) {
@@ -307,10 +312,10 @@ describe('CFG math', () => {
       expect(relL2(pred.eps.data, condOut.data)).toBeLessThan(1e-6);
     }
     // ComfyUI at cfg 1: no unconditional call; APG against zeros: cond + update(cond, 0) = (1 + eta) cond in x0 (no cap).
-    uncondCalls = 0;
+    counter.uncond = 0;
     const comfy = cfgDenoiseFn(condFn, uncondFn, { scale: 1, apg: apgOf({ convention: 'comfyui', eta: 0.5 }) }, kind);
     const pred = await comfy(x, level);
-    expect(uncondCalls).toBe(0);
+    expect(counter.uncond).toBe(0);
     const c0 = predictionFromOutput(condOut, x, level.sigma, 'vp', 'epsilon').denoised;
     expect(relL2(pred.denoised.data, c0.data.map((v) => 1.5 * v))).toBeLessThan(1e-6);
     // ...which it cannot do at level 0, where x0 is the sample itself.
@@ -319,23 +324,15 @@ describe('CFG math', () => {
 
   it("the Mix guider's edge scales: APG scale 1 leaves its plain CFG on every call; start scale 1 turns all guidance off", async () => {
     const x = t(111, 2);
-    const kind = { space: 'vp' as const, type: 'epsilon' as const };
-    const condOut = t(112);
-    const uncondOut = t(113);
-    let uncondCalls = 0;
-    const condFn: DenoiseFn = async (xs, level) => predictionFromOutput(condOut, xs, level.sigma, 'vp', 'epsilon');
-    const uncondFn: DenoiseFn = async (xs, level) => {
-      uncondCalls++;
-      return predictionFromOutput(uncondOut, xs, level.sigma, 'vp', 'epsilon');
-    };
+    const { kind, condOut, uncondOut, condFn, uncondFn, counter } = fixedPair(112, 113);
     const mix = (scale: number, startScale: number) => cfgDenoiseFn(condFn, uncondFn, { scale, apg: apgOf({ eta: 0, normThreshold: 1, momentum: -0.5, start: 1, startScale }) }, kind);
     const plain = Float64Array.from(condOut.data, (c, k) => uncondOut.data[k] + 4 * (c - uncondOut.data[k]));
     const fn = mix(1, 4);
     for (let i = 0; i < 3; i++) expect(relL2((await fn(x, { sigma: 2 - i * 0.5, timestep: 700 })).eps.data, plain)).toBeLessThan(1e-6);
-    uncondCalls = 0;
+    counter.uncond = 0;
     const off = mix(8, 1);
     for (let i = 0; i < 3; i++) expect(relL2((await off(x, { sigma: 2 - i * 0.5, timestep: 700 })).eps.data, condOut.data)).toBeLessThan(1e-6);
-    expect(uncondCalls).toBe(0);
+    expect(counter.uncond).toBe(0);
   });
 
   it('APG settings are checked: the comfyui convention (on x0) refuses rescale and renormalization', () => {
