@@ -190,15 +190,17 @@ function readApg(params: Record<string, unknown>): ApgSettings | undefined {
   if (method === 'cfg') return undefined;
   const convention = params.apgConvention ?? 'diffusers';
   if (!APG_CONVENTIONS.includes(convention as ApgConvention)) throw new Error(`CFG guidance: apg_convention must be one of ${APG_CONVENTIONS.join(', ')}, got ${JSON.stringify(convention)}`);
-  const normThreshold = finiteParam(params.apgNormThreshold, 15, 'apg_norm_threshold');
+  // A hand-built GUIDANCE may leave settings out: the node's defaults, declared once above.
+  const d = CFG.params;
+  const normThreshold = finiteParam(params.apgNormThreshold, d.apg_norm_threshold.default, 'apg_norm_threshold');
   if (normThreshold < 0) throw new Error(`CFG guidance: apg_norm_threshold must be >= 0, got ${normThreshold}`);
   return {
     convention: convention as ApgConvention,
-    eta: finiteParam(params.apgEta, 1, 'apg_eta'),
+    eta: finiteParam(params.apgEta, d.apg_eta.default, 'apg_eta'),
     normThreshold,
-    momentum: finiteParam(params.apgMomentum, 0, 'apg_momentum'),
-    start: finiteParam(params.apgStart, 0, 'apg_start'),
-    startScale: finiteParam(params.apgStartScale, 3.5, 'apg_start_scale'),
+    momentum: finiteParam(params.apgMomentum, d.apg_momentum.default, 'apg_momentum'),
+    start: finiteParam(params.apgStart, d.apg_start.default, 'apg_start'),
+    startScale: finiteParam(params.apgStartScale, d.apg_start_scale.default, 'apg_start_scale'),
   };
 }
 
