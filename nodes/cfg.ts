@@ -7,6 +7,7 @@ import { defineNode } from './core/types.ts';
 import type { Conditioning, Guidance, ModelHandle, SigmaSpace } from './core/values.ts';
 import { APG_CONVENTIONS, batchedCfgDenoiseFn, CFG_NORMALIZATIONS, cfgDenoiseFn, concatBatch, conditionalOnly, type ApgConvention, type ApgSettings, type CfgNormalization, type CfgSettings } from './sampling/guidance.ts';
 import { edmParams } from './sampling/edm.ts';
+import { guiderSettings } from './sampling/guider-config.ts';
 import { pipelineCfgNormalization } from './sampling/model-time.ts';
 import { bindDenoiser, createDenoiseFn, limitPrediction, predictionType, type PredictionLimit } from './sampling/denoiser.ts';
 import type { DenoiseFn } from './sampling/solver.ts';
@@ -15,6 +16,11 @@ export const CFG_MODES = ['auto', 'batched', 'separate'] as const;
 export type CfgMode = (typeof CFG_MODES)[number];
 export const CFG_METHODS = ['cfg', 'apg'] as const;
 export type CfgMethod = (typeof CFG_METHODS)[number];
+export const CFG_SETTINGS_SOURCES = ['node', 'model'] as const;
+export type CfgSettingsSource = (typeof CFG_SETTINGS_SOURCES)[number];
+
+/** The params a model's guider config replaces (settings_from model). */
+const FROM_NODE = { param: 'settings_from', in: ['node'] };
 
 export const CFG = defineNode({
   type: 'CFG',
@@ -32,13 +38,41 @@ export const CFG = defineNode({
   },
   outputs: { guidance: { type: 'GUIDANCE' } },
   params: {
-    scale: { kind: 'float', default: 7.5, min: 0, max: 50, label: 'Scale', help: 'Guidance scale; 1 = the conditional model alone (one call per step)' },
+    settings_from: {
+      kind: 'enum',
+      options: CFG_SETTINGS_SOURCES,
+      default: 'node',
+      label: 'Settings from',
+      help: "node: this node's scale, method, APG settings, rescale and step range; model: the model folder's diffusers guider (guider/guider_config.json: ClassifierFreeGuidance, AdaptiveProjectedGuidance or AdaptiveProjectedMixGuidance, as HunyuanImage 2.1 ships; its ocr_guider when the positive encoder_hidden_states_2 is not all zeros, as HunyuanImagePipeline picks it), which replaces those; the negative input, model calls, renormalization and 'guide until' stay this node's",
+    },
+    scale: { kind: 'float', default: 7.5, min: 0, max: 50, label: 'Scale', help: 'Guidance scale; 1 = the conditional model alone (one call per step)', when: FROM_NODE },
+    start: {
+      kind: 'float',
+      default: 0,
+      min: 0,
+      max: 1,
+      step: 0.01,
+      when: FROM_NODE,
+      label: 'Guide from step',
+      help: "diffusers guiders' start, as a fraction of the Sampler's steps N: model calls i (from 0) with floor(start N) <= i < floor(stop N) are guided, the others run the conditional model alone",
+    },
+    stop: {
+      kind: 'float',
+      default: 1,
+      min: 0,
+      max: 1,
+      step: 0.01,
+      when: FROM_NODE,
+      label: 'Guide to step',
+      help: "diffusers guiders' stop (see Guide from step); 1 = to the end",
+    },
     method: {
       kind: 'enum',
       options: CFG_METHODS,
       default: 'cfg',
       label: 'Method',
       help: 'cfg: the difference cond - uncond as it is; apg: adaptive projected guidance (Sadat et al. 2024): the difference, optionally averaged with momentum and capped in norm, with its part along the conditional prediction weighted by eta',
+      when: FROM_NODE,
     },
     apg_convention: {
       kind: 'enum',
@@ -96,7 +130,7 @@ export const CFG = defineNode({
       help: "The CFG scale of those first calls (AdaptiveProjectedMixGuidance's guidance_scale; Scale above is its adaptive_projected_guidance_scale)",
       when: { param: 'method', in: ['apg'] },
     },
-    rescale: { kind: 'float', default: 0, min: 0, max: 1, label: 'Rescale', help: 'CFG rescale (Lin et al.): 0 off, 0.7 typical for zero-SNR v-models' },
+    rescale: { kind: 'float', default: 0, min: 0, max: 1, label: 'Rescale', help: 'CFG rescale (Lin et al.): 0 off, 0.7 typical for zero-SNR v-models', when: FROM_NODE },
     mode: {
       kind: 'enum',
       options: CFG_MODES,
@@ -159,6 +193,9 @@ export const CFG = defineNode({
         apgMomentum: params.apg_momentum,
         apgStart: params.apg_start,
         apgStartScale: params.apg_start_scale,
+        settingsFrom: params.settings_from,
+        start: params.start,
+        stop: params.stop,
         negative: inputs.negative,
       },
     };
@@ -175,6 +212,11 @@ interface CfgParams extends Omit<CfgSettings, 'normalize'> {
   negative?: Conditioning;
   /** Flow models: CFG only while 1 - t <= truncate (1: always). */
   truncate: number;
+  /** model: scale, rescale, APG and the step range come from the model folder's guider config. */
+  settingsFrom: CfgSettingsSource;
+  /** The guided fraction of the Sampler's steps (diffusers guiders' start / stop). */
+  start: number;
+  stop: number;
 }
 
 function finiteParam(value: unknown, fallback: number, name: string): number {
@@ -221,7 +263,47 @@ function readCfg(g: Guidance): CfgParams {
   const floor = renormMin ?? 0;
   if (typeof floor !== 'number' || !(floor >= 0 && floor <= 1)) throw new Error(`CFG guidance: renorm_min must be in [0, 1], got ${JSON.stringify(renormMin)}`);
   const apg = readApg(g.params);
-  return { scale, rescale: phi, mode: m as CfgMode, negative: negative as Conditioning | undefined, normalize: n as CfgNormalization | 'auto', normLimit: k, renormMin: floor, truncate: tr, apg };
+  const from = g.params.settingsFrom ?? 'node';
+  if (!CFG_SETTINGS_SOURCES.includes(from as CfgSettingsSource)) throw new Error(`CFG guidance: settings_from must be one of ${CFG_SETTINGS_SOURCES.join(', ')}, got ${JSON.stringify(from)}`);
+  const start = finiteParam(g.params.start, 0, 'start');
+  const stop = finiteParam(g.params.stop, 1, 'stop');
+  if (!(start >= 0 && start <= stop && stop <= 1)) throw new Error(`CFG guidance: the step range needs 0 <= start <= stop <= 1, got start ${start}, stop ${stop}`);
+  return {
+    scale,
+    rescale: phi,
+    mode: m as CfgMode,
+    negative: negative as Conditioning | undefined,
+    normalize: n as CfgNormalization | 'auto',
+    normLimit: k,
+    renormMin: floor,
+    truncate: tr,
+    apg,
+    settingsFrom: from as CfgSettingsSource,
+    start,
+    stop,
+  };
+}
+
+/**
+ * The diffusers guider config a model folder ships for these positive inputs: HunyuanImagePipeline's rule, its
+ * ocr_guider when the ByT5 embeddings (encoder_hidden_states_2) are not all zeros, else its guider.
+ */
+export function modelGuider(model: ModelHandle, positive: Record<string, Tensor>): { config: Record<string, unknown>; where: string } {
+  const guiders = model.guiders ?? {};
+  const ocr = positive.encoder_hidden_states_2;
+  if (guiders.ocr_guider && ocr && ocr.data.some((v) => v !== 0)) return { config: guiders.ocr_guider, where: `${model.name}: ocr_guider/guider_config.json` };
+  if (guiders.guider) return { config: guiders.guider, where: `${model.name}: guider/guider_config.json` };
+  throw new Error(`CFG guidance: settings from the model, but model ${model.name} has no guider/guider_config.json; set "Settings from" to node`);
+}
+
+/** The node's CFG settings with the model's guider config in place of its own, when the node says so. */
+function withModelGuider(cfg: CfgParams, model: ModelHandle, positive: Record<string, Tensor>): CfgParams {
+  if (cfg.settingsFrom === 'node') return cfg;
+  const { config, where } = modelGuider(model, positive);
+  const g = guiderSettings(config, where);
+  // A guider that never guides: the conditional model alone (scale 1).
+  if (!g.enabled) return { ...cfg, scale: 1, rescale: 0, apg: undefined, start: 0, stop: 1 };
+  return { ...cfg, scale: g.scale, rescale: g.rescale, apg: g.apg, start: g.start, stop: g.stop };
 }
 
 /**
@@ -257,15 +339,29 @@ export interface GuidedModelOptions {
   signal?: AbortSignal;
   /** Run the unconditional side even at scale 1 (the CFG++ solvers read its prediction). */
   keepUncond?: boolean;
+  /** The run's step count N, for a guided step range (floor(start N) <= call < floor(stop N)). */
+  steps?: number;
+}
+
+/**
+ * The model calls a step range guides, as diffusers' guiders count them: from int(start N) up to, not including,
+ * int(stop N), N the run's steps. Undefined when the range is the whole run.
+ */
+function guidedCallsOf(cfg: { start: number; stop: number }, steps: number | undefined): { from: number; to: number } | undefined {
+  if (cfg.start === 0 && cfg.stop === 1) return undefined;
+  if (steps === undefined) throw new Error('CFG guidance: a step range (guide from / to) needs the run\'s step count');
+  return { from: Math.trunc(cfg.start * steps), to: Math.trunc(cfg.stop * steps) };
 }
 
 /** The DenoiseFn a Sampler runs: the model with its conditioning, under CFG when guidance is given. */
 export function guidedDenoiseFn(model: ModelHandle, opts: GuidedModelOptions): DenoiseFn {
   const { space, signal, limit } = opts;
   if (!opts.guidance) return createDenoiseFn(model, { space, conditioning: opts.conditioning, limit, signal });
-  const cfg = readCfg(opts.guidance);
+  const cfg = withModelGuider(readCfg(opts.guidance), model, opts.conditioning?.feeds ?? {});
   const keepUncond = opts.keepUncond === true;
-  if (conditionalOnly({ scale: cfg.scale, rescale: cfg.rescale, apg: cfg.apg }) && !keepUncond) return createDenoiseFn(model, { space, conditioning: opts.conditioning, limit, signal });
+  const range = guidedCallsOf(cfg, opts.steps);
+  const unguided = conditionalOnly({ scale: cfg.scale, rescale: cfg.rescale, apg: cfg.apg }) || (range !== undefined && range.from >= range.to);
+  if (unguided && !keepUncond) return createDenoiseFn(model, { space, conditioning: opts.conditioning, limit, signal });
 
   const binding = bindDenoiser(model);
   const extraInputs = model.denoiser.inputs.filter((i) => i.name !== binding.sample.name && i.name !== binding.timestep.name);
@@ -293,7 +389,9 @@ export function guidedDenoiseFn(model: ModelHandle, opts: GuidedModelOptions): D
   if (cfg.truncate < 1 && space !== 'flow') throw new Error('CFG truncation (guide until) applies to flow models only; set it to 1');
   if (cfg.truncate < 1 && keepUncond) throw new Error('CFG truncation cannot be combined with a CFG++ solver, which reads the unconditional prediction on every step');
   const kind = { space, type: predictionType(model, space) };
-  const settings: CfgSettings = { scale: cfg.scale, rescale: cfg.rescale, normalize, normLimit: cfg.normLimit, renormMin: cfg.renormMin, apg: cfg.apg };
+  const guidedCalls = range;
+  if (guidedCalls && keepUncond) throw new Error('CFG guidance: a step range (guide from / to) cannot be combined with a CFG++ solver, which reads the unconditional prediction on every step');
+  const settings: CfgSettings = { scale: cfg.scale, rescale: cfg.rescale, normalize, normLimit: cfg.normLimit, renormMin: cfg.renormMin, apg: cfg.apg, guidedCalls };
   // Feeds whose first axis is the sample's batch axis are stacked [negative; positive]; the others (FLUX's
   // img_ids / txt_ids) are fed once, which needs both sides to agree on them.
   const batchAxis = binding.sample.shape[0];
@@ -317,7 +415,8 @@ export function guidedDenoiseFn(model: ModelHandle, opts: GuidedModelOptions): D
   if (cfg.mode !== 'separate' && batchable && !condCallOnly) {
     const stacked: Record<string, Tensor> = {};
     for (const [name, t] of Object.entries(positive)) stacked[name] = isBatched(name) ? concatBatch([negative[name], t]) : t;
-    guided = batchedCfgDenoiseFn(createDenoiseFn(model, { space, conditioning: { feeds: stacked }, signal }), settings, kind);
+    const cond = guidedCalls ? createDenoiseFn(model, { space, conditioning: { feeds: positive }, signal }) : undefined;
+    guided = batchedCfgDenoiseFn(createDenoiseFn(model, { space, conditioning: { feeds: stacked }, signal }), settings, kind, cond);
   } else {
     const cond = createDenoiseFn(model, { space, conditioning: { feeds: positive }, signal });
     const uncond = createDenoiseFn(model, { space, conditioning: { feeds: negative }, signal });

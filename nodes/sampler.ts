@@ -341,7 +341,7 @@ export const Sampler = defineNode({
       throw new NodeInputError((e as Error).message);
     }
     const limit = entry.limitsDenoised || ddimInverse ? undefined : denoisedLimitFromConfig(model.scheduler, gridSolver);
-    const denoiseFn = guidedDenoiseFn(model, { space, conditioning: inputs.conditioning, guidance: inputs.guidance, limit, signal: ctx.signal, keepUncond: entry.needsUncond });
+    const denoiseFn = guidedDenoiseFn(model, { space, conditioning: inputs.conditioning, guidance: inputs.guidance, limit, signal: ctx.signal, keepUncond: entry.needsUncond, steps: sigmas.timesteps.length });
     const toModel = (t: Tensor, level: number) => scale(t, modelScale(level));
     if (params.record_trajectory) trajectory.states.push(toModel(x, s0));
     const result = await runSampler({

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CFG } from '../nodes/cfg.ts';
+import { CFG, modelGuider } from '../nodes/cfg.ts';
 import { paramDefaults } from '../nodes/core/params.ts';
 import { Tensor } from '../nodes/core/tensor.ts';
 import type { ExecContext } from '../nodes/core/types.ts';
@@ -9,7 +9,7 @@ import { Sampler } from '../nodes/sampler.ts';
 import { alphasCumprod, betasFromConfig } from '../nodes/sampling/betas.ts';
 import { predictionFromOutput, type PredictionType } from '../nodes/sampling/denoiser.ts';
 import { createGaussianParams, epsVP, seededNormals } from '../nodes/sampling/gaussian.ts';
-import { apgUpdate, cfgDenoiseFn, combineCfg, concatBatch, outputOfPrediction, rescaleGuided, splitBatch, type ApgSettings, type ApgState } from '../nodes/sampling/guidance.ts';
+import { apgUpdate, batchedCfgDenoiseFn, cfgDenoiseFn, combineCfg, concatBatch, outputOfPrediction, rescaleGuided, splitBatch, type ApgSettings, type ApgState } from '../nodes/sampling/guidance.ts';
 import type { DenoiseFn } from '../nodes/sampling/solver.ts';
 import { fakeVpModel, relL2, SD_VP_DDIM, type FakeModel } from './sampling-fake-model.ts';
 
@@ -335,6 +335,33 @@ describe('CFG math', () => {
     expect(counter.uncond).toBe(0);
   });
 
+  it('a guided range of model calls (diffusers guiders\' start / stop): the conditional prediction outside it, one call there; the Mix start counts every call', async () => {
+    const x = t(121, 2);
+    const { kind, condOut, uncondOut, condFn, uncondFn, counter } = fixedPair(122, 123);
+    const cfgAt = (w: number) => Float64Array.from(condOut.data, (c, k) => uncondOut.data[k] + w * (c - uncondOut.data[k]));
+    const run = async (fn: DenoiseFn, n: number) => {
+      const outs: Float32Array[] = [];
+      for (let i = 0; i < n; i++) outs.push((await fn(x, { sigma: 3 - i * 0.3, timestep: 900 - i * 90 })).eps.data);
+      return outs;
+    };
+    // Plain CFG guided on calls 2, 3, 4 of 8.
+    const plain = await run(cfgDenoiseFn(condFn, uncondFn, { scale: 5, guidedCalls: { from: 2, to: 5 } }, kind), 8);
+    plain.forEach((out, i) => expect(relL2(out, i >= 2 && i < 5 ? cfgAt(5) : condOut.data)).toBeLessThan(1e-6));
+    expect(counter.uncond).toBe(3);
+    // The Mix guider (start 3: plain CFG on calls 0..2) with guidance from call 2: call 2 is its plain CFG at
+    // the start scale, calls 3 and 4 its APG (eta 1, no cap: the difference at the APG scale).
+    const mix = await run(cfgDenoiseFn(condFn, uncondFn, { scale: 9, apg: apgOf({ start: 3, startScale: 2 }), guidedCalls: { from: 2, to: 5 } }, kind), 6);
+    const expected = [condOut.data, condOut.data, cfgAt(2), cfgAt(9), cfgAt(9), condOut.data];
+    mix.forEach((out, i) => expect(relL2(out, expected[i])).toBeLessThan(1e-6));
+    // The batched form takes the conditional model for the calls outside the range, and needs it.
+    const pair: DenoiseFn = async (xs, level) => predictionFromOutput(concatBatch([uncondOut, condOut]), xs, level.sigma, 'vp', 'epsilon');
+    const batched = await run(batchedCfgDenoiseFn(pair, { scale: 5, guidedCalls: { from: 2, to: 5 } }, kind, condFn), 8);
+    batched.forEach((out, i) => expect(relL2(out, plain[i])).toBeLessThan(1e-6));
+    expect(() => batchedCfgDenoiseFn(pair, { scale: 5, guidedCalls: { from: 2, to: 5 } }, kind)).toThrow(/needs the conditional model/);
+    expect(() => cfgDenoiseFn(condFn, uncondFn, { scale: 5, guidedCalls: { from: 2, to: 5 } }, kind, true)).toThrow(/CFG\+\+/);
+    expect(() => cfgDenoiseFn(condFn, uncondFn, { scale: 5, guidedCalls: { from: 3, to: 2 } }, kind)).toThrow(/from <= to/);
+  });
+
   it('APG settings are checked: the comfyui convention (on x0) refuses rescale and renormalization', () => {
     const c = t(81);
     const u = t(82);
@@ -421,6 +448,59 @@ describe('Sampler with the CFG node', () => {
     expect(a.latent.firstNonFinite()).toBe(-1);
     await expect(sample(conditionalModel(), cond(C_POS), await apg(6, { apg_convention: 'comfyui', normalize: 'rows' }))).rejects.toThrow(/comfyui convention works on x0/);
     await expect(sample(conditionalModel(), cond(C_POS), { kind: 'cfg', params: { scale: 3, method: 'pag' } })).rejects.toThrow(/method must be one of cfg, apg/);
+  });
+
+  it('a step range guides floor(start N) <= call < floor(stop N) only: one call on the others, and an empty range is the plain run', async () => {
+    const ranged = conditionalModel();
+    const a = await sample(ranged, cond(C_POS), await cfgGuidance(3, C_NEG, 'separate', 0, { start: 0.25, stop: 0.75 }));
+    // 12 steps: calls 3..8 guided (two calls each), the rest one call.
+    expect(ranged.calls).toBe(12 + 6);
+    const batched = conditionalModel();
+    const b = await sample(batched, cond(C_POS), await cfgGuidance(3, C_NEG, 'batched', 0, { start: 0.25, stop: 0.75 }));
+    expect(batched.calls).toBe(12);
+    expect(relL2(a.latent.data, b.latent.data)).toBeLessThan(1e-6);
+    const full = await sample(conditionalModel(), cond(C_POS), await cfgGuidance(3, C_NEG));
+    const plain = await sample(conditionalModel(), cond(C_POS), undefined);
+    expect(relL2(a.latent.data, full.latent.data)).toBeGreaterThan(1e-4);
+    expect(relL2(a.latent.data, plain.latent.data)).toBeGreaterThan(1e-4);
+    const none = conditionalModel();
+    const c = await sample(none, cond(C_POS), await cfgGuidance(3, C_NEG, 'auto', 0, { start: 0.5, stop: 0.5 }));
+    expect(none.calls).toBe(12);
+    expect([...c.latent.data]).toEqual([...plain.latent.data]);
+    await expect(sample(conditionalModel(), cond(C_POS), await cfgGuidance(3, C_NEG, 'auto', 0, { start: 0.6, stop: 0.5 }))).rejects.toThrow(/0 <= start <= stop <= 1/);
+  });
+
+  it("settings from the model: its guider config replaces the node's scale, APG and step range", async () => {
+    const guided = (guider: Record<string, unknown> | undefined) => Object.assign(conditionalModel(), guider ? { guiders: { guider } } : {});
+    const fromModel = await cfgGuidance(9, C_NEG, 'auto', 0, { settings_from: 'model' });
+    const same = async (guider: Record<string, unknown>, node: Partial<Parameters<typeof CFG.execute>[2]>) => {
+      const a = await sample(guided(guider), cond(C_POS), fromModel);
+      const b = await sample(conditionalModel(), cond(C_POS), await cfgGuidance(node.scale ?? 7.5, C_NEG, 'auto', node.rescale ?? 0, node));
+      expect([...a.latent.data]).toEqual([...b.latent.data]);
+    };
+    await same({ _class_name: 'ClassifierFreeGuidance', guidance_scale: 2.5, use_original_formulation: true, guidance_rescale: 0.3, stop: 0.5 }, { scale: 3.5, rescale: 0.3, stop: 0.5 });
+    await same(
+      { _class_name: 'AdaptiveProjectedMixGuidance', adaptive_projected_guidance_start_step: 2 },
+      { scale: 10, method: 'apg', apg_eta: 0, apg_norm_threshold: 10, apg_momentum: -0.5, apg_start: 3, apg_start_scale: 3.5 },
+    );
+    // Guidance is on: the guided run is not the conditional one; a disabled guider is.
+    const plain = await sample(conditionalModel(), cond(C_POS), undefined);
+    const on = await sample(guided({ _class_name: 'ClassifierFreeGuidance', guidance_scale: 4 }), cond(C_POS), fromModel);
+    expect(relL2(on.latent.data, plain.latent.data)).toBeGreaterThan(0.01);
+    const off = guided({ _class_name: 'ClassifierFreeGuidance', enabled: false });
+    expect([...(await sample(off, cond(C_POS), fromModel)).latent.data]).toEqual([...plain.latent.data]);
+    expect(off.calls).toBe(12);
+    await expect(sample(guided(undefined), cond(C_POS), fromModel)).rejects.toThrow(/model cond has no guider\/guider_config.json; set "Settings from" to node/);
+    await expect(sample(guided({ _class_name: 'SkipLayerGuidance' }), cond(C_POS), fromModel)).rejects.toThrow(/cond: guider\/guider_config.json: guider SkipLayerGuidance is not supported/);
+  });
+
+  it("HunyuanImagePipeline's guider choice: the ocr_guider when the ByT5 embeddings are not all zeros", () => {
+    const model = Object.assign(conditionalModel(), { guiders: { guider: { _class_name: 'ClassifierFreeGuidance' }, ocr_guider: { _class_name: 'AdaptiveProjectedMixGuidance' } } });
+    const byt5 = (v: number) => new Tensor([1, 4, 2], new Float32Array(8).fill(v));
+    expect(modelGuider(model, { encoder_hidden_states_2: byt5(0) }).config._class_name).toBe('ClassifierFreeGuidance');
+    expect(modelGuider(model, { encoder_hidden_states_2: byt5(0.5) }).where).toBe('cond: ocr_guider/guider_config.json');
+    expect(modelGuider(model, {}).config._class_name).toBe('ClassifierFreeGuidance');
+    expect(modelGuider({ ...model, guiders: { guider: model.guiders.guider } }, { encoder_hidden_states_2: byt5(1) }).config._class_name).toBe('ClassifierFreeGuidance');
   });
 
   it('explains what is missing: an unconditional model, no positive conditioning, a negative without a feed', async () => {

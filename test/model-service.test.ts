@@ -157,6 +157,32 @@ describe('diffusers-ONNX folders', () => {
     expect(await service.stamp(folder)).not.toBe(s3);
   });
 
+  it("reads the folder's diffusers guider configs (guider/, ocr_guider/), stamps them, and skips a component model_index.json sets to null", async () => {
+    const folder = await copyEmbedded('gaussian-rf', 'rf-guided');
+    expect((await service.load(folder)).guiders).toBeUndefined();
+    const guider = { _class_name: 'AdaptiveProjectedMixGuidance', guidance_scale: 3.5, adaptive_projected_guidance_start_step: 5 };
+    await fs.mkdir(path.join(folder, 'guider'));
+    await fs.writeFile(path.join(folder, 'guider', 'guider_config.json'), JSON.stringify(guider));
+    const s1 = await service.stamp(folder);
+    expect((await service.load(folder)).guiders).toEqual({ guider });
+    // An edited guider config restamps the model (cached runs see the change).
+    await fs.writeFile(path.join(folder, 'guider', 'guider_config.json'), JSON.stringify({ ...guider, guidance_scale: 4 }));
+    const later = new Date(Date.now() + 10_000);
+    await fs.utimes(path.join(folder, 'guider', 'guider_config.json'), later, later);
+    expect(await service.stamp(folder)).not.toBe(s1);
+    await fs.mkdir(path.join(folder, 'ocr_guider'));
+    await fs.writeFile(path.join(folder, 'ocr_guider', 'guider_config.json'), JSON.stringify({ _class_name: 'ClassifierFreeGuidance' }));
+    const both = await service.load(folder);
+    expect(both.guiders?.guider?.guidance_scale).toBe(4);
+    expect(both.guiders?.ocr_guider).toEqual({ _class_name: 'ClassifierFreeGuidance' });
+    const indexFile = path.join(folder, 'model_index.json');
+    const index = JSON.parse(await fs.readFile(indexFile, 'utf8'));
+    await fs.writeFile(indexFile, JSON.stringify({ ...index, ocr_guider: [null, null] }));
+    expect(Object.keys((await service.load(folder)).guiders ?? {})).toEqual(['guider']);
+    await fs.writeFile(path.join(folder, 'guider', 'guider_config.json'), '{ not json');
+    await expect(service.load(folder)).rejects.toThrow(new RegExp(`invalid JSON in ${escape(path.join(folder, 'guider', 'guider_config.json'))}`));
+  });
+
   it('names the missing piece: no denoiser, no scheduler config, no model_index.json, no folder', async () => {
     const noUnet = await copyEmbedded('gaussian-vp', 'no-unet');
     await fs.rm(path.join(noUnet, 'unet'), { recursive: true });
@@ -214,6 +240,19 @@ describe('single .onnx with sidecar', () => {
     expect(h2.modelIndex).toEqual({ _class_name: 'X', flowstudio: { timestep_units: 'fraction' } });
     expect(h2.denoiserKind).toBe('transformer');
     expect(h2.key).not.toBe(h.key);
+  });
+
+  it('takes guider configs from the sidecar\'s "guider" / "ocr_guider" objects', async () => {
+    const src = await ensureEmbeddedModel('gaussian-rf', cacheDir);
+    const file = path.join(work, 'guided.onnx');
+    await fs.copyFile(path.join(src, 'transformer', 'model.onnx'), file);
+    const guider = { _class_name: 'ClassifierFreeGuidance', guidance_scale: 5 };
+    await fs.writeFile(path.join(work, 'guided.json'), JSON.stringify({ scheduler: { _class_name: 'FlowMatchEulerDiscreteScheduler' }, guider }));
+    expect((await service.load(file)).guiders).toEqual({ guider });
+    await fs.writeFile(path.join(work, 'guided.json'), JSON.stringify({ scheduler: { _class_name: 'FlowMatchEulerDiscreteScheduler' }, guider: [1] }));
+    const later = new Date(Date.now() + 10_000);
+    await fs.utimes(path.join(work, 'guided.json'), later, later);
+    await expect(service.load(file)).rejects.toThrow(/"guider" in .*guided\.json must be a JSON object/);
   });
 
   it('requires the sidecar and its scheduler object; reports missing and corrupt files', async () => {

@@ -126,7 +126,12 @@ export interface ModelHandle {
    * also on flow-matching configs (whose prediction_type diffusers ignores).
    */
   predictionType?: 'epsilon' | 'sample' | 'v_prediction' | 'flow';
+  /** The folder's diffusers guider configs (guider/ and ocr_guider/ guider_config.json), as read. */
+  guiders?: Partial<Record<GuiderComponent, Record<string, unknown>>>;
 }
+
+export const GUIDER_COMPONENTS = ['guider', 'ocr_guider'] as const;
+export type GuiderComponent = (typeof GUIDER_COMPONENTS)[number];
 
 /** CONDITIONING: text embeddings or similar, per named model input. Empty for unconditional models. */
 export interface Conditioning {

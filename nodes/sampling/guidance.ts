@@ -65,6 +65,12 @@ export interface CfgSettings {
   normLimit?: number;
   /** The lower bound of 'rows-down' scales, in [0, 1] (LongCat-Image's cfg_renorm_min, default 0). */
   renormMin?: number;
+  /**
+   * Only the model evaluations i (counted from 0 over the run) with from <= i < to are guided; the others get
+   * the conditional prediction alone, as diffusers' guiders outside their start / stop steps. The APG start
+   * still counts them. Undefined: every evaluation.
+   */
+  guidedCalls?: { from: number; to: number };
 }
 
 /** What the rescale needs to go from a Prediction back to the raw output and forth. */
@@ -83,6 +89,26 @@ function checkSettings(s: CfgSettings): void {
   if (n === 'rows-down' && !(m >= 0 && m <= 1)) throw new Error(`CFG: the rows-down lower bound must be in [0, 1], got ${m}`);
   if (n === 'clamp' && !((s.normLimit ?? 1) > 0)) throw new Error(`CFG: the clamp normalization limit must be positive, got ${s.normLimit}`);
   if (s.apg) checkApg(s.apg, s);
+  const r = s.guidedCalls;
+  if (r && !(Number.isInteger(r.from) && Number.isInteger(r.to) && r.from >= 0 && r.to >= r.from)) {
+    throw new Error(`CFG: the guided model calls must be a range of whole numbers from <= to, got ${r.from} to ${r.to}`);
+  }
+}
+
+/**
+ * `guided` on the evaluations settings.guidedCalls allows, `cond` alone on the others (their APG call count
+ * advanced all the same, as diffusers' step index is).
+ */
+function withinGuidedCalls(guided: DenoiseFn, cond: DenoiseFn, settings: CfgSettings, apg: ApgState): DenoiseFn {
+  const range = settings.guidedCalls;
+  if (!range) return guided;
+  let calls = 0;
+  return (x, level) => {
+    const i = calls++;
+    if (i >= range.from && i < range.to) return guided(x, level);
+    if (settings.apg) apg.calls = (apg.calls ?? 0) + 1;
+    return cond(x, level);
+  };
 }
 
 function checkApg(a: ApgSettings, s: CfgSettings): void {
@@ -366,20 +392,23 @@ export function cfgDenoiseFn(cond: DenoiseFn, uncond: DenoiseFn, settings: CfgSe
   checkSettings(settings);
   // Scale 1 is the conditional call (the pipelines skip their renormalization there too).
   if (conditionalOnly(settings) && !keepUncond) return cond;
+  if (keepUncond && settings.guidedCalls) throw new Error('CFG: a guided range of steps cannot be combined with a CFG++ solver, which reads the unconditional prediction on every step');
   const apg: ApgState = {};
   if (settings.apg?.convention === 'comfyui' && settings.scale === 1 && !keepUncond) {
     // ComfyUI at cfg 1 calls no unconditional model: its APG node rewrites the conditional x0 against zeros.
-    return async (x, level) => {
+    const againstZeros: DenoiseFn = async (x, level) => {
       const c = await cond(x, level);
       const zero: Prediction = { denoised: new Tensor(x.dims), eps: new Tensor(x.dims), derivative: new Tensor(x.dims) };
       return combinePredictions(c, zero, x, level, settings, kind, apg);
     };
+    return withinGuidedCalls(againstZeros, cond, settings, apg);
   }
-  return async (x, level) => {
+  const guided: DenoiseFn = async (x, level) => {
     const u = await uncond(x, level);
     const c = await cond(x, level);
     return combinePredictions(c, u, x, level, settings, kind, apg);
   };
+  return withinGuidedCalls(guided, cond, settings, apg);
 }
 
 /** Stacks tensors of one shape along a new-or-existing leading batch axis: [B, ...] + [B, ...] -> [2B, ...]. */
@@ -403,15 +432,19 @@ export function splitBatch(t: Tensor, n: number): Tensor[] {
 /**
  * CFG from one model call per evaluation: `pair` must evaluate a batch [x; x] whose first half sees the
  * unconditional inputs and the second half the conditional ones (its conditioning feeds stacked the same way).
+ * `cond`, the conditional model alone, runs the evaluations outside settings.guidedCalls.
  */
-export function batchedCfgDenoiseFn(pair: DenoiseFn, settings: CfgSettings, kind?: OutputKind): DenoiseFn {
+export function batchedCfgDenoiseFn(pair: DenoiseFn, settings: CfgSettings, kind?: OutputKind, cond?: DenoiseFn): DenoiseFn {
   checkSettings(settings);
   const apg: ApgState = {};
-  return async (x, level) => {
+  const guided: DenoiseFn = async (x, level) => {
     const p = await pair(concatBatch([x, x]), level);
     const [ud, cd] = splitBatch(p.denoised, 2);
     const [ue, ce] = splitBatch(p.eps, 2);
     const [uv, cv] = splitBatch(p.derivative, 2);
     return combinePredictions({ denoised: cd, eps: ce, derivative: cv }, { denoised: ud, eps: ue, derivative: uv }, x, level, settings, kind, apg);
   };
+  if (!settings.guidedCalls) return guided;
+  if (!cond) throw new Error('CFG: a guided range of steps needs the conditional model for the steps outside it');
+  return withinGuidedCalls(guided, cond, settings, apg);
 }

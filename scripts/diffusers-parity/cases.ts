@@ -70,6 +70,12 @@ export interface ParityCase {
      * with adaptive_projected_guidance_rescale = norm_threshold and _momentum = momentum, null for none).
      */
     apg?: ApgCase;
+    /**
+     * A diffusers guider config (with _class_name), written to the case's model folder as
+     * guider/guider_config.json: the CFG node takes its settings from the model (settings_from model), and
+     * check.py runs that guider class itself, from diffusers' source, per model call (scale and rescale unused).
+     */
+    guider?: Record<string, unknown>;
   };
   /**
    * A per-step solver schedule (USF): a Schedule for `solver` split after `at` steps (SplitSigmas), the first
@@ -562,8 +568,9 @@ function cfgCases(): ParityCase[] {
   const out: ParityCase[] = [];
   const add = (model: TwinModel, solver: string, steps: number, scale: number, rescale = 0, more: Partial<ParityCase> = {}, tag = '') => {
     const sampler = more.sampler ?? {};
+    const head = more.cfg?.guider ? 'guider' : `cfg${scale}${rescale ? `-rescale${rescale}` : ''}`;
     out.push({
-      id: `twin-${model}-cfg${scale}${rescale ? `-rescale${rescale}` : ''}${tag}-${solver}-${steps}`,
+      id: `twin-${model}-${head}${tag}-${solver}-${steps}`,
       model,
       config: {},
       solver,
@@ -585,6 +592,12 @@ function cfgCases(): ParityCase[] {
   add('sd15', 'euler', 10, 7.5, 0, { cfg: { scale: 7.5, rescale: 0, apg: { eta: 1, norm_threshold: 15, momentum: null } } }, '-apg');
   add('sd15', 'dpmpp_2m', 10, 7.5, 0.5, { cfg: { scale: 7.5, rescale: 0.5, apg: { eta: 0, norm_threshold: 2, momentum: -0.5 } } }, '-apg0_2_-0.5');
   add('sd3', 'flow_euler', 8, 5, 0, { cfg: { scale: 5, rescale: 0, apg: { eta: 0.3, norm_threshold: 1, momentum: 0.4 } } }, '-apg0.3_1_0.4');
+  // diffusers guider classes run from a folder's guider/guider_config.json (the CFG node's settings from the model),
+  // with start / stop counted in model calls: Heun's 2N - 1 calls against int(stop * N).
+  const guider = (g: Record<string, unknown>) => ({ cfg: { scale: 0, rescale: 0, guider: g } });
+  add('sd15', 'euler', 10, 0, 0, guider({ _class_name: 'AdaptiveProjectedGuidance', guidance_scale: 6, adaptive_projected_guidance_momentum: -0.5, adaptive_projected_guidance_rescale: 5, eta: 0.5, guidance_rescale: 0.3, stop: 0.7 }), '-apg');
+  add('sd15', 'heun', 10, 0, 0, guider({ _class_name: 'ClassifierFreeGuidance', guidance_scale: 7.5, stop: 0.5 }), '-cfg-stop0.5');
+  add('sd3', 'flow_euler', 8, 0, 0, guider({ _class_name: 'ClassifierFreeGuidance', guidance_scale: 3, use_original_formulation: true, start: 0.3 }), '-cfg-original');
   // StableDiffusionPipeline as SD 1.5 ships it: its folder's PNDM (PLMS), guided.
   add('sd15', 'auto', 20, 7.5);
   for (const solver of ['heun', 'lms', 'dpm_2s', 'deis']) add('sd15', solver, 10, 7.5);
@@ -731,6 +744,10 @@ function reversedTimeCases(): ParityCase[] {
   for (const steps of [8, 50]) add('plain', 'hunyuan-image', 'flow_euler', steps);
   add('mix-apg', 'hunyuan-image', 'flow_euler', 12, { cfg: { scale: 10, rescale: 0, apg: { eta: 0, norm_threshold: 10, momentum: -0.5, start: 6, start_scale: 3.5 } } });
   for (const steps of [4, 8]) add('meanflow', 'hunyuan-image-distilled', 'flow_euler', steps);
+  // The guider a HunyuanImage folder ships (guider/guider_config.json), read by the CFG node (settings from the
+  // model): AdaptiveProjectedMixGuidance with its class defaults, and ClassifierFreeGuidance over a step range.
+  add('guider-mix', 'hunyuan-image', 'flow_euler', 12, { cfg: { scale: 0, rescale: 0, guider: { _class_name: 'AdaptiveProjectedMixGuidance' } } });
+  add('guider-cfg-range', 'hunyuan-image', 'flow_euler', 10, { cfg: { scale: 0, rescale: 0, guider: { _class_name: 'ClassifierFreeGuidance', guidance_scale: 4, start: 0.2, stop: 0.8 } } });
   return out;
 }
 

@@ -83,6 +83,45 @@ def diffusers_defs(relpath, names):
     return namespace
 
 
+def diffusers_guider(config):
+    """A diffusers guider built from its guider_config.json as from_pretrained would: the class and BaseGuidance run
+    from diffusers' source, with what only registers, saves or logs stubbed (ConfigMixin, PushToHubMixin,
+    register_to_config, the logger) and _prepare_batch returning its identifier (it builds modular pipelines'
+    BlockState, which needs a newer torch; prepare_inputs then yields one entry per model call)."""
+    import __future__
+    import ast
+    import logging
+    import math
+    from typing import Any
+
+    def top_level(relpath, wanted=None):
+        file = os.path.join(os.path.dirname(diffusers.__file__), relpath)
+        src = open(file).read()
+        kinds = (ast.ClassDef, ast.FunctionDef)
+        nodes = [n for n in ast.parse(src).body if isinstance(n, kinds) and (wanted is None or n.name in wanted)]
+        return file, "\n\n".join(ast.get_source_segment(src, n) for n in nodes)
+
+    class GuiderOutput:
+        def __init__(self, pred=None, pred_cond=None, pred_uncond=None):
+            self.pred, self.pred_cond, self.pred_uncond = pred, pred_cond, pred_uncond
+
+    namespace = {
+        "torch": torch, "math": math, "Any": Any, "TYPE_CHECKING": False, "ConfigMixin": type("ConfigMixin", (), {}), "PushToHubMixin": type("PushToHubMixin", (), {}),
+        "register_to_config": lambda f: f, "logger": logging.getLogger("diffusers-guider"), "GUIDER_CONFIG_NAME": "guider_config.json",
+        "validate_hf_hub_args": lambda f: f, "GuiderOutput": GuiderOutput,
+    }
+    flags = __future__.annotations.compiler_flag
+    file, src = top_level("guiders/guider_utils.py", ["BaseGuidance", "rescale_noise_cfg"])
+    exec(compile(src, file, "exec", flags=flags, dont_inherit=True), namespace)
+    namespace["BaseGuidance"]._prepare_batch = classmethod(lambda cls, data, tuple_index, identifier: identifier)
+    cls = config["_class_name"]
+    module = {"ClassifierFreeGuidance": "classifier_free_guidance", "AdaptiveProjectedGuidance": "adaptive_projected_guidance",
+              "AdaptiveProjectedMixGuidance": "adaptive_projected_guidance_mix"}[cls]
+    file, src = top_level(f"guiders/{module}.py")
+    exec(compile(src, file, "exec", flags=flags, dont_inherit=True), namespace)
+    return namespace[cls](**{k: v for k, v in config.items() if not k.startswith("_")})
+
+
 APG = diffusers_defs("guiders/adaptive_projected_guidance.py", ["MomentumBuffer", "normalized_guidance"])
 APG_MIX = diffusers_defs("guiders/adaptive_projected_guidance_mix.py", ["MomentumBuffer", "update_momentum_buffer", "normalized_guidance"])
 
@@ -110,6 +149,11 @@ class Model:
         self.apg_defs = (APG_MIX if apg and apg.get("start") else APG) if apg else None
         self.apg_momentum = self.apg_defs["MomentumBuffer"](apg["momentum"]) if apg and apg["momentum"] is not None else None
         self.apg_step = 0
+        # A guider from the folder's guider_config.json (ParityCase cfg.guider): set_state per model call, with the
+        # step index counting calls and num_inference_steps the case's steps, as the pipelines set it.
+        self.guider = diffusers_guider(self.cfg["guider"]) if self.cfg and self.cfg.get("guider") else None
+        self.guider_step = 0
+        self.guider_steps = case["steps"]
         # HunyuanImagePipeline (use_meanflow): the step's timestep_r, set by the loop before each call.
         self.timestep_r = None
 
@@ -190,7 +234,16 @@ class Model:
             r_input = self.inputs["timestep_r"]
             r_shape = [x.shape[0] if not isinstance(d, int) else d for d in r_input.shape]
             self.extra = {**self.extra, "timestep_r": np.full(r_shape, float(self.timestep_r), dtype=ORT_DTYPES[r_input.type])}
-        if not self.cfg:
+        guider_calls = None
+        if self.guider is not None:
+            self.guider.set_state(step=self.guider_step, num_inference_steps=self.guider_steps, timestep=t)
+            self.guider_step += 1
+            # One batch: the conditional call alone (outside start / stop, or a scale that turns the guider off).
+            guider_calls = len(self.guider.prepare_inputs({}))
+            if guider_calls == 1:
+                shape = [x.shape[0] if not isinstance(d, int) else d for d in self.t_input.shape]
+                feed_t = np.full(shape, t, dtype=np.float64).astype(self.t_dtype)
+        if not self.cfg or guider_calls == 1:
             feeds = {self.sample_name: x, self.t_input.name: feed_t, **self.extra}
             return self.prediction_half(torch.from_numpy(self.session.run(None, feeds)[0]), x)
         # The SD / SDXL / SD3 pipelines' CFG: one call on [negative; positive] (torch.cat([latents] * 2) and the
@@ -202,6 +255,8 @@ class Model:
             feeds[name] = np.concatenate([neg, pos]) if batched else pos
         out = self.prediction_half(torch.from_numpy(self.session.run(None, feeds)[0]), x)
         uncond, cond = out.chunk(2)
+        if self.guider is not None:
+            return self.guider.forward(cond, uncond).pred
         apg = self.cfg.get("apg")
         if apg and apg.get("start"):
             # AdaptiveProjectedMixGuidance.forward: plain CFG up to adaptive_projected_guidance_start_step (its

@@ -222,7 +222,7 @@ export interface ManifestEntry {
   /** Run diffusers' inverse scheduler loop from the init latent (DiffEdit-style strength prefix). */
   invert: boolean;
   /** Guide with CFG: negative conditioning files (name -> .npy) and the pipeline's scale and rescale. */
-  cfg: { scale: number; rescale: number; normalize?: string; norm_limit?: number; truncate?: number; apg?: ApgCase; negative: Record<string, string> } | null;
+  cfg: { scale: number; rescale: number; normalize?: string; norm_limit?: number; truncate?: number; apg?: ApgCase; guider?: Record<string, unknown>; negative: Record<string, string> } | null;
   /** Continue from step `at` with a fresh scheduler of `class` (ParityCase.chain). */
   chain: { at: number; class: string; overrides: Record<string, unknown> } | null;
   stochastic: boolean;
@@ -284,7 +284,7 @@ function graphFor(
   };
   // CFG: a negative Load Conditioning per prompt-embedding input, into the CFG node's negative side.
   const negatives = loaders('neg', c.cfg ? negative : {}, 640, 'cfg', 'negative');
-  const cfgParams = c.cfg ? { scale: c.cfg.scale, rescale: c.cfg.rescale, ...(c.cfg.normalize ? { normalize: c.cfg.normalize } : {}), ...(c.cfg.norm_limit ? { norm_limit: c.cfg.norm_limit } : {}), ...(c.cfg.truncate !== undefined ? { truncate: c.cfg.truncate } : {}), ...apgParams(c.cfg.apg) } : {};
+  const cfgParams = c.cfg?.guider ? { settings_from: 'model' } : c.cfg ? { scale: c.cfg.scale, rescale: c.cfg.rescale, ...(c.cfg.normalize ? { normalize: c.cfg.normalize } : {}), ...(c.cfg.norm_limit ? { norm_limit: c.cfg.norm_limit } : {}), ...(c.cfg.truncate !== undefined ? { truncate: c.cfg.truncate } : {}), ...apgParams(c.cfg.apg) } : {};
   const guidance = c.cfg
     ? { nodes: [node('cfg', 'CFG', cfgParams, 0, 640), ...negatives.nodes], edges: [edge('g1', 'cfg', 'guidance', 'sampler', 'guidance'), ...negatives.edges] }
     : { nodes: [], edges: [] };
@@ -358,9 +358,11 @@ export async function prepareCase(dir: string, models: PreparedModels, c: Parity
   if (!m) throw new Error(`parity case ${c.id}: model ${c.model} was not prepared`);
   const config = { ...m.config, ...c.config };
   // A changed config gets its own folder; the network folder is linked, not copied.
+  // A case's guider config (ParityCase cfg.guider) goes into such a folder too, as guider/guider_config.json.
   let modelPath = path.join(dir, 'models', c.model);
-  if (Object.keys(c.config).length > 0) {
-    const hash = createHash('sha256').update(c.model + JSON.stringify(config)).digest('hex').slice(0, 12);
+  const guider = c.cfg?.guider;
+  if (Object.keys(c.config).length > 0 || guider) {
+    const hash = createHash('sha256').update(c.model + JSON.stringify(config) + (guider ? JSON.stringify(guider) : '')).digest('hex').slice(0, 12);
     modelPath = path.join(dir, 'configs', hash);
     if (!(await exists(path.join(modelPath, 'scheduler/scheduler_config.json')))) {
       await fs.mkdir(path.join(modelPath, 'scheduler'), { recursive: true });
@@ -368,6 +370,10 @@ export async function prepareCase(dir: string, models: PreparedModels, c: Parity
       await fs.symlink(path.join('..', '..', 'models', c.model, m.net), path.join(modelPath, m.net)).catch((e: NodeJS.ErrnoException) => {
         if (e.code !== 'EEXIST') throw e;
       });
+      if (guider) {
+        await fs.mkdir(path.join(modelPath, 'guider'), { recursive: true });
+        await fs.writeFile(path.join(modelPath, 'guider', 'guider_config.json'), JSON.stringify(guider, null, 2));
+      }
       await fs.writeFile(path.join(modelPath, 'scheduler/scheduler_config.json'), JSON.stringify(config, null, 2));
     }
   }

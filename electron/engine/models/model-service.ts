@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { ModelService } from '../../../nodes/core/types.ts';
-import type { ModelHandle, SchedulerConfig } from '../../../nodes/core/values.ts';
+import { GUIDER_COMPONENTS, type ModelHandle, type SchedulerConfig } from '../../../nodes/core/values.ts';
 import type { SessionPool } from '../onnx/session-pool.ts';
 import { abortError } from '../abort.ts';
 import { embeddedName, embeddedStamp, ensureEmbeddedModel, exists } from './embedded.ts';
@@ -37,6 +37,7 @@ interface ModelLayout {
   denoiserKind: DenoiserKind;
   modelIndex: Record<string, unknown>;
   scheduler: SchedulerConfig;
+  guiders: ModelHandle['guiders'];
 }
 
 
@@ -96,6 +97,7 @@ export class OnnxModelService implements ModelService {
       scheduler: layout.scheduler,
       denoiser,
       denoiserKind: layout.denoiserKind,
+      ...(layout.guiders ? { guiders: layout.guiders } : {}),
     };
   }
 
@@ -176,6 +178,7 @@ export class OnnxModelService implements ModelService {
     const denoiserFile = check(path.join(folder, denoiserKind, 'model.onnx'));
     check(schedulerFile);
     const files = [indexFile, schedulerFile, denoiserFile];
+    const guiders = await this.folderGuiders(folder, index, check, files);
     // Large exports keep weights next to the graph as external data under any name (model.onnx_data,
     // weights.pb from diffusers' convert script, one file per tensor): every file there joins the stamp.
     const denoiserDir = path.join(folder, denoiserKind);
@@ -192,10 +195,32 @@ export class OnnxModelService implements ModelService {
       denoiserKind,
       modelIndex: index,
       scheduler: (await readJsonObject(schedulerFile)) as SchedulerConfig,
+      guiders,
     };
   }
 
-  /** A single x.onnx with sidecar x.json: {"scheduler": {...}, "modelIndex"?: {...}, "denoiser"?: "unet" | "transformer"}. */
+  /**
+   * The folder's diffusers guider configs (guider/ and ocr_guider/ guider_config.json, read as diffusers loads
+   * the components model_index.json names; one it sets to [null, null] is absent). Each file read joins `files`.
+   */
+  private async folderGuiders(folder: string, index: Record<string, unknown>, check: (p: string) => string, files: string[]): Promise<ModelHandle['guiders']> {
+    let guiders: ModelHandle['guiders'];
+    for (const name of GUIDER_COMPONENTS) {
+      const entry = index[name];
+      if (Array.isArray(entry) && entry.every((v) => v === null)) continue;
+      const file = path.join(folder, name, 'guider_config.json');
+      if (!(await exists(file))) continue;
+      check(file);
+      files.push(file);
+      (guiders ??= {})[name] = await readJsonObject(file);
+    }
+    return guiders;
+  }
+
+  /**
+   * A single x.onnx with sidecar x.json: {"scheduler": {...}, "modelIndex"?: {...}, "denoiser"?: "unet" | "transformer",
+   * "guider"?: {...}, "ocr_guider"?: {...}} (diffusers guider configs).
+   */
   private async singleFileLayout(ref: string): Promise<ModelLayout> {
     let file: string;
     if (this.resolveRead) file = this.resolveRead(ref);
@@ -227,6 +252,10 @@ export class OnnxModelService implements ModelService {
       const flow = 'transformer' in modelIndex || String(scheduler._class_name ?? '').startsWith('FlowMatch');
       denoiserKind = flow ? 'transformer' : 'unet';
     }
+    let guiders: ModelHandle['guiders'];
+    for (const name of GUIDER_COMPONENTS) {
+      if (meta[name] !== undefined && meta[name] !== null) (guiders ??= {})[name] = asObject(meta[name], `"${name}" in ${sidecar}`);
+    }
     return {
       name: path.basename(file, path.extname(file)),
       id: file,
@@ -236,6 +265,7 @@ export class OnnxModelService implements ModelService {
       denoiserKind,
       modelIndex,
       scheduler,
+      guiders,
     };
   }
 }
