@@ -309,13 +309,21 @@ function withModelGuider(cfg: CfgParams, model: ModelHandle, positive: Record<st
 /**
  * Extra inputs that describe the image rather than the prompt (SDXL's size/crop time_ids, CogView4's
  * original_size / target_size / crop_coords, PixArt-alpha's resolution / aspect_ratio, FLUX's position ids and distilled guidance): the pipelines feed the unconditional side the same values. Every other
- * extra input (prompt embeddings, pooled embeddings, class labels) defaults to zeros there.
+ * extra input (prompt embeddings, pooled embeddings) defaults to zeros there, but DiT's class label.
  */
 const SHARED_INPUTS = /^(time_ids|add_time_ids|img_ids|txt_ids|guidance|timestep_cond|original_size|target_size|crop_coords|resolution|aspect_ratio)$/;
 
-/** Whether CFG's unconditional side gets zeros for this input (prompt embeddings) rather than the positive's value. */
-export function zeroedWhenUnconditional(name: string): boolean {
-  return !SHARED_INPUTS.test(name);
+/** DiTPipeline's unconditional class label: 1000, the null class (the class embedding's extra row, ImageNet's 1000 classes). */
+export const DIT_NULL_CLASS = 1000;
+
+/**
+ * What CFG's unconditional side gets for an input the negative conditioning does not set: zeros (prompt
+ * embeddings, as diffusers' empty-prompt zeros), the positive's own value (image descriptions), or a constant
+ * (DiTPipeline's class_labels: its null class).
+ */
+export function unconditionalFill(modelIndex: Record<string, unknown>, name: string): 'zeros' | 'positive' | number {
+  if (name === 'class_labels' && modelIndex._class_name === 'DiTPipeline') return DIT_NULL_CLASS;
+  return SHARED_INPUTS.test(name) ? 'positive' : 'zeros';
 }
 
 function sameValues(a: Tensor, b: Tensor): boolean {
@@ -373,10 +381,14 @@ export function guidedDenoiseFn(model: ModelHandle, opts: GuidedModelOptions): D
   const negative: Record<string, Tensor> = {};
   for (const [name, t] of Object.entries(positive)) {
     const n = cfg.negative?.feeds[name];
-    if (n) negative[name] = n;
-    // Unconnected or missing on the negative side: zero prompt embeddings (diffusers' empty-prompt zeros),
-    // the positive's own value for everything else (SDXL time_ids, FLUX ids and guidance), as the pipelines do.
-    else if (!zeroedWhenUnconditional(name)) negative[name] = t;
+    if (n) {
+      negative[name] = n;
+      continue;
+    }
+    // Unconnected or missing on the negative side, as the pipelines fill it (unconditionalFill).
+    const fill = unconditionalFill(model.modelIndex, name);
+    if (fill === 'positive') negative[name] = t;
+    else if (typeof fill === 'number') negative[name] = Tensor.full(t.dims, fill);
     else if (cfg.negative) throw new Error(`CFG guidance: the negative conditioning has no "${name}" (it has ${Object.keys(cfg.negative.feeds).join(', ') || 'nothing'})`);
     else negative[name] = new Tensor(t.dims);
   }

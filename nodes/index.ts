@@ -1,6 +1,7 @@
 /** Every built-in node type. Adding a node = one file in nodes/ plus one line here. */
 import { NodeRegistry } from '../electron/engine/registry.ts';
 import { CFG } from './cfg.ts';
+import { ClassLabel } from './class-label.ts';
 import { ComfySchedule } from './comfy-schedule.ts';
 import type { AnyNodeDefinition } from './core/types.ts';
 import { EmptyLatent } from './empty-latent.ts';
@@ -29,6 +30,7 @@ export const BUILTIN_NODES: readonly AnyNodeDefinition[] = [
   LoadNoise,
   LoadLatent,
   LoadConditioning,
+  ClassLabel,
   SaveLatent,
   LoadImage,
   SaveImage,

@@ -42,6 +42,7 @@ import {
   lumina2Twin,
   sanaSprintTwin,
   zImageTwin,
+  ditTwin,
   hunyuanImageTwin,
   sd3Twin,
   sdTurboTwin,
@@ -895,5 +896,55 @@ describe('HunyuanImage 2.1 twins (HunyuanImagePipeline: linspace(1, 0, N + 1)[:-
     const spec = hunyuanImageTwin('base');
     const folder = await twinFolder('hunyuan-image-refiner', { ...spec, modelIndex: { ...spec.modelIndex, _class_name: 'HunyuanImageRefinerPipeline' } });
     await expect(runTwinGraph({ folder, latentDims: dims, noise: randomNormal(dims, 98), cond, sampler: { solver: 'auto', steps: 2 } })).rejects.toThrow(/HunyuanImageRefinerPipeline is not supported: it feeds the transformer the latent joined/);
+  });
+});
+
+describe('DiT twin (DiTPipeline: int64 class_labels from a Class Label node, its null class under CFG, learn_sigma output)', () => {
+  const spec = ditTwin();
+  const dims = [2, 4, 8, 8];
+  // DiT's folder: DDIMScheduler, leading spacing, steps_offset 0: 10 steps -> 900, 800, ..., 0.
+  const timesteps = Array.from({ length: 10 }, (_, i) => 900 - 100 * i);
+
+  async function run(folder: string, labels: NodeSpec, cfg?: Record<string, string | number>): Promise<GraphRun> {
+    const nodes: NodeSpec[] = [
+      { id: 'model', type: 'LoadModel', params: { model: folder } },
+      { id: 'latent', type: 'EmptyLatent', params: { batch: 2, channels: 4, height: 8, width: 8 } },
+      { id: 'noise', type: 'LoadNoise', params: { path: await npy('dit-noise.npy', randomNormal(dims, 120)) } },
+      { ...labels, id: 'labels' },
+      { id: 'sampler', type: 'Sampler', params: { record_trajectory: true, solver: 'ddim', steps: 10 } },
+    ];
+    const edges = ['model.model->sampler.model', 'latent.latent->sampler.latent', 'noise.noise->sampler.noise', 'labels.conditioning->sampler.conditioning'];
+    if (cfg) {
+      nodes.push({ id: 'cfg', type: 'CFG', params: cfg });
+      edges.push('cfg.guidance->sampler.guidance');
+    }
+    const r = await engine.execute({ graph: graph(nodes, edges) });
+    if (r.summary.status !== 'finished') throw new Error(`run ${r.summary.status}: ${r.summary.error?.message}`);
+    const out = r.result!.outputs.get('sampler')!;
+    return { latent: out.latent as Tensor, trajectory: out.trajectory as Trajectory };
+  }
+  const offsetsFor = (labels: number[], cfg?: number) =>
+    timesteps.map((t) =>
+      labels.map((c) => {
+        const cond = twinOffset(spec, { timestep: t, class_labels: c }, 0);
+        if (cfg === undefined) return cond;
+        const uncond = twinOffset(spec, { timestep: t, class_labels: 1000 }, 0);
+        return uncond + cfg * (cond - uncond);
+      }),
+    );
+
+  it('each sample gets its class; under CFG the unconditional side is class 1000; Class Label equals a loaded int64 file', async () => {
+    const folder = await twinFolder('dit', spec);
+    const plain = await run(folder, { id: '', type: 'ClassLabel', params: { labels: '207, 360' } });
+    const { offsets, spread } = callOffsets(plain.trajectory, spec.a, 'vp');
+    // Offsets read back from float32 states at DiT's high noise levels (sigma near 60 at t = 900): a few 1e-3.
+    expect(spread).toBeLessThan(5e-3);
+    expectOffsets(offsets, offsetsFor([207, 360]), 5e-3);
+    const guided = await run(folder, { id: '', type: 'ClassLabel', params: { labels: '207, 360' } }, { scale: 4 });
+    expectOffsets(callOffsets(guided.trajectory, spec.a, 'vp').offsets, offsetsFor([207, 360], 4), 5e-3);
+    const loaded = await run(folder, { id: '', type: 'LoadConditioning', params: { input: 'class_labels', path: await npy('dit-labels.npy', new Tensor([2], Float32Array.of(207, 360))) } });
+    expect([...loaded.latent.data]).toEqual([...plain.latent.data]);
+    // One label for a batch of two is the model's shape error, naming the input.
+    await expect(run(folder, { id: '', type: 'ClassLabel', params: { labels: '207' } })).rejects.toThrow(/class_labels/);
   });
 });

@@ -21,7 +21,7 @@ export interface ApgCase {
   start_scale?: number;
 }
 
-export type TwinModel = 'sd15' | 'sd15-legacy' | 'sd-turbo' | 'sdxl' | 'sd3' | 'flux-dev' | 'flux-schnell' | 'sana-sprint' | 'lumina2' | 'z-image' | 'cogview4' | 'pixart-sigma' | 'hunyuan-image' | 'hunyuan-image-distilled';
+export type TwinModel = 'sd15' | 'sd15-legacy' | 'sd-turbo' | 'sdxl' | 'sd3' | 'flux-dev' | 'flux-schnell' | 'sana-sprint' | 'lumina2' | 'z-image' | 'cogview4' | 'pixart-sigma' | 'hunyuan-image' | 'hunyuan-image-distilled' | 'dit';
 export type ParityModel = AnalyticModel | TwinModel;
 export const ANALYTIC_MODELS: readonly AnalyticModel[] = ['gaussian-vp', 'gaussian-vp-continuous', 'gaussian-rf'];
 
@@ -376,6 +376,9 @@ function twinCases(): ParityCase[] {
     out.push(makeCase(`twin-${model}-img2img-s${strength}-flow_euler-${steps}`, model, 'flow_euler', steps, {}, { sampler: { start: 'img2img', denoise: strength }, strength }));
   img2img('sd3', 10, 0.6);
   img2img('flux-dev', 8, 0.75);
+  // DiT (class-conditional, learn_sigma) unguided: its folder's DDIM; DPM++ 2M swapped in, as its docs show.
+  add('dit', 'ddim', 10);
+  add('dit', 'dpmpp_2m', 25);
   return out;
 }
 
@@ -592,6 +595,10 @@ function cfgCases(): ParityCase[] {
   add('sd15', 'euler', 10, 7.5, 0, { cfg: { scale: 7.5, rescale: 0, apg: { eta: 1, norm_threshold: 15, momentum: null } } }, '-apg');
   add('sd15', 'dpmpp_2m', 10, 7.5, 0.5, { cfg: { scale: 7.5, rescale: 0.5, apg: { eta: 0, norm_threshold: 2, momentum: -0.5 } } }, '-apg0_2_-0.5');
   add('sd3', 'flow_euler', 8, 5, 0, { cfg: { scale: 5, rescale: 0, apg: { eta: 0.3, norm_threshold: 1, momentum: 0.4 } } }, '-apg0.3_1_0.4');
+  // DiTPipeline: class-conditional, its null class 1000 on the unconditional side (the CFG node's own, no negative
+  // connected), a learn_sigma transformer, DDIM from its converted folder; and with DPM++ 2M swapped in, as its docs do.
+  add('dit', 'ddim', 10, 4);
+  add('dit', 'dpmpp_2m', 12, 1.5);
   // diffusers guider classes run from a folder's guider/guider_config.json (the CFG node's settings from the model),
   // with start / stop counted in model calls: Heun's 2N - 1 calls against int(stop * N).
   const guider = (g: Record<string, unknown>) => ({ cfg: { scale: 0, rescale: 0, guider: g } });

@@ -246,6 +246,19 @@ class Model:
         if not self.cfg or guider_calls == 1:
             feeds = {self.sample_name: x, self.t_input.name: feed_t, **self.extra}
             return self.prediction_half(torch.from_numpy(self.session.run(None, feeds)[0]), x)
+        if self.pipeline == "dit":
+            # DiTPipeline (guidance_scale > 1): one call on [latents; latents] with class_labels cat([labels, null])
+            # (null: 1000), the guidance on the first latent_channels output channels (eps), its learned variance
+            # dropped after (model_output, _ = split).
+            if not self.cfg["scale"] > 1:
+                raise RuntimeError("DiTPipeline guides only at guidance_scale > 1")
+            labels = self.extra["class_labels"]
+            feeds = {self.sample_name: np.concatenate([x, x]), self.t_input.name: feed_t, "class_labels": np.concatenate([labels, np.full_like(labels, 1000)])}
+            noise_pred = torch.from_numpy(self.session.run(None, feeds)[0])
+            channels = x.shape[1]
+            eps = noise_pred[:, :channels]
+            cond_eps, uncond_eps = torch.split(eps, len(eps) // 2, dim=0)
+            return uncond_eps + self.cfg["scale"] * (cond_eps - uncond_eps)
         # The SD / SDXL / SD3 pipelines' CFG: one call on [negative; positive] (torch.cat([latents] * 2) and the
         # embeddings concatenated), chunk(2), uncond + scale (cond - uncond), then rescale_noise_cfg.
         feeds = {self.sample_name: np.concatenate([x, x]), self.t_input.name: feed_t}

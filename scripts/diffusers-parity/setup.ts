@@ -11,9 +11,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { writeNpy } from '../../nodes/core/io/npy.ts';
 import { randomNormal } from '../../nodes/core/random.ts';
-import { cogView4Twin, fluxTwin, hunyuanImageTwin, lumina2Twin, pixartSigmaTwin, sanaSprintTwin, sd15LegacyTwin, sd15Twin, sd3Twin, sdTurboTwin, sdxlTwin, writeTwin, zImageTwin, type TwinSpec } from '../../test/helpers/twins.ts';
+import { cogView4Twin, ditTwin, fluxTwin, hunyuanImageTwin, lumina2Twin, pixartSigmaTwin, sanaSprintTwin, sd15LegacyTwin, sd15Twin, sd3Twin, sdTurboTwin, sdxlTwin, writeTwin, zImageTwin, type TwinSpec } from '../../test/helpers/twins.ts';
 import { GRID_AS } from '../../nodes/sampling/solver-registry.ts';
-import { zeroedWhenUnconditional } from '../../nodes/cfg.ts';
+import { unconditionalFill } from '../../nodes/cfg.ts';
 import { TIMESTEP_R_NAME } from '../../nodes/sampling/denoiser.ts';
 import { ANALYTIC_MODELS, diffusersSchedulerFor, type AnalyticModel, type ApgCase, type ParityCase, type ParityModel, type TwinModel } from './cases.ts';
 
@@ -32,6 +32,7 @@ const TWINS: Record<TwinModel, () => TwinSpec> = {
   'z-image': () => zImageTwin(),
   'hunyuan-image': () => hunyuanImageTwin('base'),
   'hunyuan-image-distilled': () => hunyuanImageTwin('distilled'),
+  dit: () => ditTwin(),
 };
 
 export interface LatentParams {
@@ -99,12 +100,12 @@ export interface PreparedModel {
    * 'zimage' (their sigma lists, the data-fraction timestep, the negated output and their CFG rules),
    * 'cogview4' (its truncated timestep list and square-root mu, the scheduler timestep) or 'sd'.
    */
-  pipeline: 'sd' | 'flux' | 'lumina2' | 'zimage' | 'cogview4' | 'hunyuanimage';
+  pipeline: 'sd' | 'flux' | 'lumina2' | 'zimage' | 'cogview4' | 'hunyuanimage' | 'dit';
   sampleInput: string | null;
   timestepInput: string | null;
   /** Extra model inputs: name -> .npy, relative to the parity folder. */
   conditioning: Record<string, string>;
-  /** CFG's negative side: the prompt-embedding inputs only (the others keep the positive's value). */
+  /** CFG's negative side: the prompt-embedding inputs only (the others keep the positive's value, or DiT's null class). */
   negative: Record<string, string>;
 }
 
@@ -114,6 +115,7 @@ const PIPELINE_LOOPS: Record<string, PreparedModel['pipeline']> = {
   ZImagePipeline: 'zimage',
   CogView4Pipeline: 'cogview4',
   HunyuanImagePipeline: 'hunyuanimage',
+  DiTPipeline: 'dit',
 };
 
 /** Writes a twin folder and one .npy per extra input (concrete sizes: batch 1, 5 tokens, the latent's L). */
@@ -133,7 +135,10 @@ export async function prepareTwin(dir: string, name: TwinModel): Promise<Prepare
     const shape = input.dims.map((d) => (typeof d === 'number' ? d : (concrete[d] ?? 1)));
     const rel = `inputs/cond-${name}-${input.name}.npy`;
     const file = path.join(dir, rel);
-    if (input.type === 'int64') {
+    if (input.name === 'class_labels') {
+      // DiT: one ImageNet class (207, golden retriever, as the pipeline's examples use it).
+      await fs.writeFile(file, npyInt64(shape, Array(shape.reduce((a, b) => a * b, 1)).fill(207)));
+    } else if (input.type === 'int64') {
       const n = shape.reduce((a, b) => a * b, 1);
       await fs.writeFile(file, npyInt64(shape, Array.from({ length: n }, (_, i) => (i * 7) % 5)));
     } else if (input.name === 'guidance') {
@@ -142,7 +147,8 @@ export async function prepareTwin(dir: string, name: TwinModel): Promise<Prepare
       await writeNormals(file, shape, seed++);
     }
     conditioning[input.name] = rel;
-    if (zeroedWhenUnconditional(input.name)) {
+    // Only inputs whose unconditional value is zeros get a negative file: DiT's null class is the CFG node's own.
+    if (unconditionalFill(spec.modelIndex, input.name) === 'zeros') {
       negative[input.name] = `inputs/neg-${name}-${input.name}.npy`;
       const file = path.join(dir, negative[input.name]);
       // An attention mask (int64): the negative prompt's own, here all ones.
@@ -387,7 +393,7 @@ export async function prepareCase(dir: string, models: PreparedModels, c: Parity
   const up = (rel: string) => path.join('..', rel);
   const conditioning = Object.fromEntries(Object.entries(m.conditioning).map(([k, v]) => [k, up(v)]));
   const negative = Object.fromEntries(Object.entries(m.negative).map(([k, v]) => [k, up(v)]));
-  if (c.cfg && Object.keys(negative).length === 0) throw new Error(`parity case ${c.id}: CFG needs a conditional model`);
+  if (c.cfg && Object.keys(conditioning).length === 0) throw new Error(`parity case ${c.id}: CFG needs a conditional model`);
   const graph = graphFor(c, modelPath, noise && up(noise), init && up(init), conditioning, negative);
   const graphFile = path.join(dir, 'graphs', `${c.id}.json`);
   await fs.writeFile(graphFile, JSON.stringify(graph, null, 2));

@@ -201,6 +201,20 @@ export const SCHEDULERS = {
     shift: 5.0,
     use_dynamic_shifting: false,
   },
+  /** facebook/DiT-XL-2-256: diffusers' convert_dit_to_diffusers.py writes DDIMScheduler(linear betas, clip_sample=False), the rest its defaults. */
+  dit: {
+    _class_name: 'DDIMScheduler',
+    _diffusers_version: '0.12.0.dev0',
+    beta_end: 0.02,
+    beta_schedule: 'linear',
+    beta_start: 0.0001,
+    clip_sample: false,
+    num_train_timesteps: 1000,
+    prediction_type: 'epsilon',
+    set_alpha_to_one: true,
+    steps_offset: 0,
+    trained_betas: null,
+  },
   /** Efficient-Large-Model/Sana_Sprint_1.6B_1024px_diffusers scheduler/scheduler_config.json */
   sanaSprint: {
     _class_name: 'SCMScheduler',
@@ -402,6 +416,26 @@ export function pixartSigmaTwin(hidden = 8): TwinSpec {
     SCHEDULERS.pixartSigma,
     { name: 'hidden_states', dims: ['batch_size', 4, 'height', 'width'] },
     [promptEmbeds(hidden), attentionMask, perSample('timestep', 0.001)],
+    'out_sample',
+    { learnSigma: true },
+  );
+}
+
+/**
+ * DiT transformer (DiTPipeline, class-conditional on ImageNet): hidden_states [batch_size, 4, height, width],
+ * timestep int64 [batch_size] (the pipeline's int64 timesteps, expanded), class_labels int64 [batch_size] (its
+ * null class 1000 on CFG's unconditional side); it learns sigma: 8 output channels, of which the pipeline keeps 4.
+ */
+export function ditTwin(): TwinSpec {
+  return transformerTwin(
+    'DiTPipeline',
+    '0.12.0.dev0',
+    SCHEDULERS.dit,
+    { name: 'hidden_states', dims: ['batch_size', 4, 'height', 'width'] },
+    [
+      { name: 'timestep', type: 'int64', dims: ['batch_size'], batched: true, weight: 0.001 },
+      { name: 'class_labels', type: 'int64', dims: ['batch_size'], batched: true, weight: 0.0005 },
+    ],
     'out_sample',
     { learnSigma: true },
   );
