@@ -54,7 +54,7 @@ export const CFG = defineNode({
       step: 0.01,
       when: FROM_NODE,
       label: 'Guide from step',
-      help: "diffusers guiders' start, as a fraction of the Sampler's steps N: model calls i (from 0) with floor(start N) <= i < floor(stop N) are guided, the others run the conditional model alone",
+      help: "diffusers guiders' start, as a fraction of the Sampler's steps N: steps i (from 0) with floor(start N) <= i < floor(stop N) are guided, the others run the conditional model alone",
     },
     stop: {
       kind: 'float',
@@ -347,15 +347,19 @@ export interface GuidedModelOptions {
   signal?: AbortSignal;
   /** Run the unconditional side even at scale 1 (the CFG++ solvers read its prediction). */
   keepUncond?: boolean;
-  /** The run's step count N, for a guided step range (floor(start N) <= call < floor(stop N)). */
+  /** The run's step count N, for a guided step range (floor(start N) <= step < floor(stop N)). */
   steps?: number;
+  /** The solver step in progress (from 0), for a guided step range. */
+  currentStep?: () => number;
 }
 
 /**
- * The model calls a step range guides, as diffusers' guiders count them: from int(start N) up to, not including,
- * int(stop N), N the run's steps. Undefined when the range is the whole run.
+ * The solver steps a step range guides, as diffusers' guiders count them: from int(start N) up to, not
+ * including, int(stop N), N the run's steps. Undefined when the range is the whole run. diffusers counts its
+ * loop's model calls, one per scheduler timestep: for Heun and KDPM2, whose 2N - 1 timesteps it counts
+ * against N, its guiders guide only the first calls; here a step's calls are guided together.
  */
-function guidedCallsOf(cfg: { start: number; stop: number }, steps: number | undefined): { from: number; to: number } | undefined {
+function guidedStepsOf(cfg: { start: number; stop: number }, steps: number | undefined): { from: number; to: number } | undefined {
   if (cfg.start === 0 && cfg.stop === 1) return undefined;
   if (steps === undefined) throw new Error('CFG guidance: a step range (guide from / to) needs the run\'s step count');
   return { from: Math.trunc(cfg.start * steps), to: Math.trunc(cfg.stop * steps) };
@@ -367,7 +371,7 @@ export function guidedDenoiseFn(model: ModelHandle, opts: GuidedModelOptions): D
   if (!opts.guidance) return createDenoiseFn(model, { space, conditioning: opts.conditioning, limit, signal });
   const cfg = withModelGuider(readCfg(opts.guidance), model, opts.conditioning?.feeds ?? {});
   const keepUncond = opts.keepUncond === true;
-  const range = guidedCallsOf(cfg, opts.steps);
+  const range = guidedStepsOf(cfg, opts.steps);
   const unguided = conditionalOnly({ scale: cfg.scale, rescale: cfg.rescale, apg: cfg.apg }) || (range !== undefined && range.from >= range.to);
   if (unguided && !keepUncond) return createDenoiseFn(model, { space, conditioning: opts.conditioning, limit, signal });
 
@@ -401,9 +405,10 @@ export function guidedDenoiseFn(model: ModelHandle, opts: GuidedModelOptions): D
   if (cfg.truncate < 1 && space !== 'flow') throw new Error('CFG truncation (guide until) applies to flow models only; set it to 1');
   if (cfg.truncate < 1 && keepUncond) throw new Error('CFG truncation cannot be combined with a CFG++ solver, which reads the unconditional prediction on every step');
   const kind = { space, type: predictionType(model, space) };
-  const guidedCalls = range;
-  if (guidedCalls && keepUncond) throw new Error('CFG guidance: a step range (guide from / to) cannot be combined with a CFG++ solver, which reads the unconditional prediction on every step');
-  const settings: CfgSettings = { scale: cfg.scale, rescale: cfg.rescale, normalize, normLimit: cfg.normLimit, renormMin: cfg.renormMin, apg: cfg.apg, guidedCalls };
+  if (range && keepUncond) throw new Error('CFG guidance: a step range (guide from / to) cannot be combined with a CFG++ solver, which reads the unconditional prediction on every step');
+  if (range && !opts.currentStep) throw new Error('CFG guidance: a step range (guide from / to) needs the sampler\'s step in progress');
+  const guidedSteps = range && { ...range, step: opts.currentStep! };
+  const settings: CfgSettings = { scale: cfg.scale, rescale: cfg.rescale, normalize, normLimit: cfg.normLimit, renormMin: cfg.renormMin, apg: cfg.apg, guidedSteps };
   // Feeds whose first axis is the sample's batch axis are stacked [negative; positive]; the others (FLUX's
   // img_ids / txt_ids) are fed once, which needs both sides to agree on them.
   const batchAxis = binding.sample.shape[0];
@@ -427,7 +432,7 @@ export function guidedDenoiseFn(model: ModelHandle, opts: GuidedModelOptions): D
   if (cfg.mode !== 'separate' && batchable && !condCallOnly) {
     const stacked: Record<string, Tensor> = {};
     for (const [name, t] of Object.entries(positive)) stacked[name] = isBatched(name) ? concatBatch([negative[name], t]) : t;
-    const cond = guidedCalls ? createDenoiseFn(model, { space, conditioning: { feeds: positive }, signal }) : undefined;
+    const cond = guidedSteps ? createDenoiseFn(model, { space, conditioning: { feeds: positive }, signal }) : undefined;
     guided = batchedCfgDenoiseFn(createDenoiseFn(model, { space, conditioning: { feeds: stacked }, signal }), settings, kind, cond);
   } else {
     const cond = createDenoiseFn(model, { space, conditioning: { feeds: positive }, signal });

@@ -341,7 +341,9 @@ export const Sampler = defineNode({
       throw new NodeInputError((e as Error).message);
     }
     const limit = entry.limitsDenoised || ddimInverse ? undefined : denoisedLimitFromConfig(model.scheduler, gridSolver);
-    const denoiseFn = guidedDenoiseFn(model, { space, conditioning: inputs.conditioning, guidance: inputs.guidance, limit, signal: ctx.signal, keepUncond: entry.needsUncond, steps: sigmas.timesteps.length });
+    // The step in progress, for guidance over a range of steps: every step before it has called onStep.
+    let stepsDone = 0;
+    const denoiseFn = guidedDenoiseFn(model, { space, conditioning: inputs.conditioning, guidance: inputs.guidance, limit, signal: ctx.signal, keepUncond: entry.needsUncond, steps: sigmas.timesteps.length, currentStep: () => stepsDone });
     const toModel = (t: Tensor, level: number) => scale(t, modelScale(level));
     if (params.record_trajectory) trajectory.states.push(toModel(x, s0));
     const result = await runSampler({
@@ -356,6 +358,7 @@ export const Sampler = defineNode({
           : modelTimestepAt(model.scheduler, model.modelIndex, space),
       beforeModelCall: () => ctx.throwIfAborted(),
       onStep: (i, n, state) => {
+        stepsDone = i + 1;
         if (params.record_trajectory) {
           trajectory.states.push(toModel(state.x, sigmas.sigmas[i + 1]));
           if (state.denoised) trajectory.denoised.push(state.denoised);

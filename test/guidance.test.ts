@@ -335,31 +335,63 @@ describe('CFG math', () => {
     expect(counter.uncond).toBe(0);
   });
 
-  it('a guided range of model calls (diffusers guiders\' start / stop): the conditional prediction outside it, one call there; the Mix start counts every call', async () => {
+  it('a guided range of steps (diffusers guiders\' start / stop): the conditional prediction outside it, one call there; the Mix start counts every call', async () => {
     const x = t(121, 2);
     const { kind, condOut, uncondOut, condFn, uncondFn, counter } = fixedPair(122, 123);
     const cfgAt = (w: number) => Float64Array.from(condOut.data, (c, k) => uncondOut.data[k] + w * (c - uncondOut.data[k]));
-    const run = async (fn: DenoiseFn, n: number) => {
+    // The sampler's step in progress: `perStep` model calls per step.
+    let step = 0;
+    const range = (from: number, to: number) => ({ from, to, step: () => step });
+    const run = async (fn: DenoiseFn, n: number, perStep = 1) => {
       const outs: Float32Array[] = [];
-      for (let i = 0; i < n; i++) outs.push((await fn(x, { sigma: 3 - i * 0.3, timestep: 900 - i * 90 })).eps.data);
+      for (let i = 0; i < n; i++) {
+        step = Math.floor(i / perStep);
+        outs.push((await fn(x, { sigma: 3 - i * 0.3, timestep: 900 - i * 90 })).eps.data);
+      }
       return outs;
     };
-    // Plain CFG guided on calls 2, 3, 4 of 8.
-    const plain = await run(cfgDenoiseFn(condFn, uncondFn, { scale: 5, guidedCalls: { from: 2, to: 5 } }, kind), 8);
+    // Plain CFG guided on steps 2, 3, 4 of 8.
+    const plain = await run(cfgDenoiseFn(condFn, uncondFn, { scale: 5, guidedSteps: range(2, 5) }, kind), 8);
     plain.forEach((out, i) => expect(relL2(out, i >= 2 && i < 5 ? cfgAt(5) : condOut.data)).toBeLessThan(1e-6));
     expect(counter.uncond).toBe(3);
-    // The Mix guider (start 3: plain CFG on calls 0..2) with guidance from call 2: call 2 is its plain CFG at
-    // the start scale, calls 3 and 4 its APG (eta 1, no cap: the difference at the APG scale).
-    const mix = await run(cfgDenoiseFn(condFn, uncondFn, { scale: 9, apg: apgOf({ start: 3, startScale: 2 }), guidedCalls: { from: 2, to: 5 } }, kind), 6);
+    // Two calls per step (Heun): both calls of steps 2, 3 and 4 are guided, calls 4 to 9.
+    const twoCalls = await run(cfgDenoiseFn(condFn, uncondFn, { scale: 5, guidedSteps: range(2, 5) }, kind), 12, 2);
+    twoCalls.forEach((out, i) => expect(relL2(out, i >= 4 && i < 10 ? cfgAt(5) : condOut.data)).toBeLessThan(1e-6));
+    // The Mix guider (start 3: plain CFG on calls 0..2) guided from step 2: call 2 is its plain CFG at the start
+    // scale, calls 3 and 4 its APG (eta 1, no cap: the difference at the APG scale).
+    const mix = await run(cfgDenoiseFn(condFn, uncondFn, { scale: 9, apg: apgOf({ start: 3, startScale: 2 }), guidedSteps: range(2, 5) }, kind), 6);
     const expected = [condOut.data, condOut.data, cfgAt(2), cfgAt(9), cfgAt(9), condOut.data];
     mix.forEach((out, i) => expect(relL2(out, expected[i])).toBeLessThan(1e-6));
     // The batched form takes the conditional model for the calls outside the range, and needs it.
     const pair: DenoiseFn = async (xs, level) => predictionFromOutput(concatBatch([uncondOut, condOut]), xs, level.sigma, 'vp', 'epsilon');
-    const batched = await run(batchedCfgDenoiseFn(pair, { scale: 5, guidedCalls: { from: 2, to: 5 } }, kind, condFn), 8);
+    const batched = await run(batchedCfgDenoiseFn(pair, { scale: 5, guidedSteps: range(2, 5) }, kind, condFn), 8);
     batched.forEach((out, i) => expect(relL2(out, plain[i])).toBeLessThan(1e-6));
-    expect(() => batchedCfgDenoiseFn(pair, { scale: 5, guidedCalls: { from: 2, to: 5 } }, kind)).toThrow(/needs the conditional model/);
-    expect(() => cfgDenoiseFn(condFn, uncondFn, { scale: 5, guidedCalls: { from: 2, to: 5 } }, kind, true)).toThrow(/CFG\+\+/);
-    expect(() => cfgDenoiseFn(condFn, uncondFn, { scale: 5, guidedCalls: { from: 3, to: 2 } }, kind)).toThrow(/from <= to/);
+    expect(() => batchedCfgDenoiseFn(pair, { scale: 5, guidedSteps: range(2, 5) }, kind)).toThrow(/needs the conditional model/);
+    expect(() => cfgDenoiseFn(condFn, uncondFn, { scale: 5, guidedSteps: range(2, 5) }, kind, true)).toThrow(/CFG\+\+/);
+    expect(() => cfgDenoiseFn(condFn, uncondFn, { scale: 5, guidedSteps: range(3, 2) }, kind)).toThrow(/from <= to/);
+  });
+
+  it("APG momentum outside the guided steps: diffusers' guiders leave the running average alone there", async () => {
+    const x = t(131, 2);
+    const conds = [t(132), t(133), t(134)];
+    const unconds = [t(135, 0.5), t(136, 0.5), t(137, 0.5)];
+    let call = 0;
+    const condFn: DenoiseFn = async (xs, level) => predictionFromOutput(conds[call], xs, level.sigma, 'vp', 'epsilon');
+    const uncondFn: DenoiseFn = async (xs, level) => predictionFromOutput(unconds[call], xs, level.sigma, 'vp', 'epsilon');
+    const kind = { space: 'vp' as const, type: 'epsilon' as const };
+    const m = -0.5;
+    // Step 0 outside the range: the average takes d1 and d2 only, r = d2 + m d1 (not d2 + m d1 + m^2 d0).
+    let step = 0;
+    const fn = cfgDenoiseFn(condFn, uncondFn, { scale: 4, apg: apgOf({ momentum: m }), guidedSteps: { from: 1, to: 3, step: () => step } }, kind);
+    const outs: Float32Array[] = [];
+    for (call = 0; call < 3; call++) {
+      step = call;
+      outs.push((await fn(x, { sigma: 2, timestep: 500 })).eps.data);
+    }
+    expect(relL2(outs[0], conds[0].data)).toBeLessThan(1e-6);
+    const d = conds.map((c, i) => Float64Array.from(c.data, (v, k) => v - unconds[i].data[k]));
+    const r = d[2].map((v, k) => v + m * d[1][k]);
+    expect(relL2(outs[2], Float64Array.from(r, (v, k) => unconds[2].data[k] + 4 * v))).toBeLessThan(1e-6);
   });
 
   it('APG settings are checked: the comfyui convention (on x0) refuses rescale and renormalization', () => {
@@ -450,7 +482,7 @@ describe('Sampler with the CFG node', () => {
     await expect(sample(conditionalModel(), cond(C_POS), { kind: 'cfg', params: { scale: 3, method: 'pag' } })).rejects.toThrow(/method must be one of cfg, apg/);
   });
 
-  it('a step range guides floor(start N) <= call < floor(stop N) only: one call on the others, and an empty range is the plain run', async () => {
+  it('a step range guides floor(start N) <= step < floor(stop N) only: one call on the others, and an empty range is the plain run', async () => {
     const ranged = conditionalModel();
     const a = await sample(ranged, cond(C_POS), await cfgGuidance(3, C_NEG, 'separate', 0, { start: 0.25, stop: 0.75 }));
     // 12 steps: calls 3..8 guided (two calls each), the rest one call.
@@ -468,6 +500,10 @@ describe('Sampler with the CFG node', () => {
     expect(none.calls).toBe(12);
     expect([...c.latent.data]).toEqual([...plain.latent.data]);
     await expect(sample(conditionalModel(), cond(C_POS), await cfgGuidance(3, C_NEG, 'auto', 0, { start: 0.6, stop: 0.5 }))).rejects.toThrow(/0 <= start <= stop <= 1/);
+    // Heun (two calls a step, one on the last): steps 3..8 guided, both their calls.
+    const heun = conditionalModel();
+    await sample(heun, cond(C_POS), await cfgGuidance(3, C_NEG, 'separate', 0, { start: 0.25, stop: 0.75 }), { solver: 'heun' });
+    expect(heun.calls).toBe(23 + 12);
   });
 
   it("settings from the model: its guider config replaces the node's scale, APG and step range", async () => {

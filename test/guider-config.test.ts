@@ -51,7 +51,8 @@ describe('diffusers guider configs', () => {
     // Its CFG at scale 1 turns APG off too; APG at scale 1 from the first step leaves its plain CFG.
     expect(read({ _class_name: 'AdaptiveProjectedMixGuidance', guidance_scale: 1 }).enabled).toBe(false);
     expect(read({ _class_name: 'AdaptiveProjectedMixGuidance', adaptive_projected_guidance_start_step: -1, adaptive_projected_guidance_scale: 1 })).toEqual({ enabled: true, scale: 3.5, rescale: 0, start: 0, stop: 1 });
-    expect(() => read({ _class_name: 'AdaptiveProjectedMixGuidance', adaptive_projected_guidance_start_step: 2.5 })).toThrow(/whole number/);
+    // step > 2.5 first holds at step 3, as at start_step 2.
+    expect(read({ _class_name: 'AdaptiveProjectedMixGuidance', adaptive_projected_guidance_start_step: 2.5 }).apg?.start).toBe(3);
   });
 
   it('refuses what it cannot honour, naming the file and the key', () => {
@@ -61,6 +62,8 @@ describe('diffusers guider configs', () => {
     expect(() => read({ _class_name: 'ClassifierFreeGuidance', start: 0.5, stop: 0.4 })).toThrow(/stop must be in \[start, 1\]/);
     expect(() => read({ _class_name: 'ClassifierFreeGuidance', guidance_scale: '7' })).toThrow(/guidance_scale must be a finite number, got "7"/);
     expect(() => read({ _class_name: 'ClassifierFreeGuidance', enabled: 1 })).toThrow(/enabled must be true or false/);
+    expect(() => read({ _class_name: 'ClassifierFreeGuidance', guidance_scale: null })).toThrow(/guidance_scale must be a finite number, got null/);
+    expect(() => read({ _class_name: 'AdaptiveProjectedMixGuidance', eta: null })).toThrow(/eta must be a finite number, got null/);
     expect(() => read({ _class_name: 'ClassifierFreeGuidance', guidance_rescale: 2 })).toThrow(/guidance_rescale must be in \[0, 1\]/);
   });
 });

@@ -157,12 +157,18 @@ describe('diffusers-ONNX folders', () => {
     expect(await service.stamp(folder)).not.toBe(s3);
   });
 
-  it("reads the folder's diffusers guider configs (guider/, ocr_guider/), stamps them, and skips a component model_index.json sets to null", async () => {
+  it("reads the folder's diffusers guider configs (guider/, ocr_guider/) that model_index.json names, and stamps them", async () => {
     const folder = await copyEmbedded('gaussian-rf', 'rf-guided');
     expect((await service.load(folder)).guiders).toBeUndefined();
     const guider = { _class_name: 'AdaptiveProjectedMixGuidance', guidance_scale: 3.5, adaptive_projected_guidance_start_step: 5 };
     await fs.mkdir(path.join(folder, 'guider'));
     await fs.writeFile(path.join(folder, 'guider', 'guider_config.json'), JSON.stringify(guider));
+    // Not named in model_index.json: diffusers would not load it either.
+    expect((await service.load(folder)).guiders).toBeUndefined();
+    const indexFile = path.join(folder, 'model_index.json');
+    const index = JSON.parse(await fs.readFile(indexFile, 'utf8'));
+    const listed = { ...index, guider: ['diffusers', 'AdaptiveProjectedMixGuidance'], ocr_guider: ['diffusers', 'ClassifierFreeGuidance'] };
+    await fs.writeFile(indexFile, JSON.stringify(listed));
     const s1 = await service.stamp(folder);
     expect((await service.load(folder)).guiders).toEqual({ guider });
     // An edited guider config restamps the model (cached runs see the change).
@@ -175,9 +181,7 @@ describe('diffusers-ONNX folders', () => {
     const both = await service.load(folder);
     expect(both.guiders?.guider?.guidance_scale).toBe(4);
     expect(both.guiders?.ocr_guider).toEqual({ _class_name: 'ClassifierFreeGuidance' });
-    const indexFile = path.join(folder, 'model_index.json');
-    const index = JSON.parse(await fs.readFile(indexFile, 'utf8'));
-    await fs.writeFile(indexFile, JSON.stringify({ ...index, ocr_guider: [null, null] }));
+    await fs.writeFile(indexFile, JSON.stringify({ ...listed, ocr_guider: [null, null] }));
     expect(Object.keys((await service.load(folder)).guiders ?? {})).toEqual(['guider']);
     await fs.writeFile(path.join(folder, 'guider', 'guider_config.json'), '{ not json');
     await expect(service.load(folder)).rejects.toThrow(new RegExp(`invalid JSON in ${escape(path.join(folder, 'guider', 'guider_config.json'))}`));

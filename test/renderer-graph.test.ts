@@ -289,6 +289,21 @@ describe('port colours and node view model', () => {
     expect(masked.unknownParams).toEqual(['legacy']);
     expect(masked.inputs[2].color).toBe(PORT_COLORS.MASK);
   });
+
+  it('conditions follow chains as the engine resolves them: the CFG node hides its APG settings with its method when the model gives the settings', () => {
+    const cfg = describeRegistry(createDefaultRegistry()).find((d) => d.type === 'CFG')!;
+    const shown = (params: Record<string, string | number>) => nodeViewModel(cfg, { params }).params.filter((p) => p.visible).map((p) => p.param.name);
+    expect(shown({ method: 'apg' })).toContain('apg_eta');
+    expect(shown({ method: 'cfg' })).not.toContain('apg_eta');
+    const fromModel = nodeViewModel(cfg, { params: { settings_from: 'model', method: 'apg', apg_eta: 0.3 } });
+    const visible = fromModel.params.filter((p) => p.visible).map((p) => p.param.name);
+    expect(visible).not.toContain('method');
+    expect(visible).not.toContain('apg_eta');
+    expect(visible).not.toContain('scale');
+    expect(visible).toContain('mode');
+    // The values shown are the ones the run takes: an inactive param its default.
+    expect(fromModel.params.find((p) => p.param.name === 'apg_eta')!.value).toBe(1);
+  });
 });
 
 describe('combinePatches', () => {

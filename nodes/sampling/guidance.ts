@@ -66,11 +66,11 @@ export interface CfgSettings {
   /** The lower bound of 'rows-down' scales, in [0, 1] (LongCat-Image's cfg_renorm_min, default 0). */
   renormMin?: number;
   /**
-   * Only the model evaluations i (counted from 0 over the run) with from <= i < to are guided; the others get
-   * the conditional prediction alone, as diffusers' guiders outside their start / stop steps. The APG start
-   * still counts them. Undefined: every evaluation.
+   * Only the evaluations of solver steps from <= step < to are guided (`step()`: the step in progress, from the
+   * sampler); the others get the conditional prediction alone, as diffusers' guiders outside their start / stop.
+   * The APG start still counts their model calls. Undefined: every evaluation.
    */
-  guidedCalls?: { from: number; to: number };
+  guidedSteps?: { from: number; to: number; step: () => number };
 }
 
 /** What the rescale needs to go from a Prediction back to the raw output and forth. */
@@ -89,23 +89,22 @@ function checkSettings(s: CfgSettings): void {
   if (n === 'rows-down' && !(m >= 0 && m <= 1)) throw new Error(`CFG: the rows-down lower bound must be in [0, 1], got ${m}`);
   if (n === 'clamp' && !((s.normLimit ?? 1) > 0)) throw new Error(`CFG: the clamp normalization limit must be positive, got ${s.normLimit}`);
   if (s.apg) checkApg(s.apg, s);
-  const r = s.guidedCalls;
-  if (r && !(Number.isInteger(r.from) && Number.isInteger(r.to) && r.from >= 0 && r.to >= r.from)) {
-    throw new Error(`CFG: the guided model calls must be a range of whole numbers from <= to, got ${r.from} to ${r.to}`);
+  const r = s.guidedSteps;
+  if (r && !(Number.isInteger(r.from) && Number.isInteger(r.to) && r.from >= 0 && r.to >= r.from && typeof r.step === 'function')) {
+    throw new Error(`CFG: the guided steps must be a range of whole numbers from <= to, with the step in progress, got ${r.from} to ${r.to}`);
   }
 }
 
 /**
- * `guided` on the evaluations settings.guidedCalls allows, `cond` alone on the others (their APG call count
- * advanced all the same, as diffusers' step index is).
+ * `guided` on the evaluations of the steps settings.guidedSteps allows, `cond` alone on the others (the APG
+ * call count advanced all the same, as diffusers' step index is).
  */
-function withinGuidedCalls(guided: DenoiseFn, cond: DenoiseFn, settings: CfgSettings, apg: ApgState): DenoiseFn {
-  const range = settings.guidedCalls;
+function withinGuidedSteps(guided: DenoiseFn, cond: DenoiseFn, settings: CfgSettings, apg: ApgState): DenoiseFn {
+  const range = settings.guidedSteps;
   if (!range) return guided;
-  let calls = 0;
   return (x, level) => {
-    const i = calls++;
-    if (i >= range.from && i < range.to) return guided(x, level);
+    const step = range.step();
+    if (step >= range.from && step < range.to) return guided(x, level);
     if (settings.apg) apg.calls = (apg.calls ?? 0) + 1;
     return cond(x, level);
   };
@@ -392,7 +391,7 @@ export function cfgDenoiseFn(cond: DenoiseFn, uncond: DenoiseFn, settings: CfgSe
   checkSettings(settings);
   // Scale 1 is the conditional call (the pipelines skip their renormalization there too).
   if (conditionalOnly(settings) && !keepUncond) return cond;
-  if (keepUncond && settings.guidedCalls) throw new Error('CFG: a guided range of steps cannot be combined with a CFG++ solver, which reads the unconditional prediction on every step');
+  if (keepUncond && settings.guidedSteps) throw new Error('CFG: a guided range of steps cannot be combined with a CFG++ solver, which reads the unconditional prediction on every step');
   const apg: ApgState = {};
   if (settings.apg?.convention === 'comfyui' && settings.scale === 1 && !keepUncond) {
     // ComfyUI at cfg 1 calls no unconditional model: its APG node rewrites the conditional x0 against zeros.
@@ -401,14 +400,14 @@ export function cfgDenoiseFn(cond: DenoiseFn, uncond: DenoiseFn, settings: CfgSe
       const zero: Prediction = { denoised: new Tensor(x.dims), eps: new Tensor(x.dims), derivative: new Tensor(x.dims) };
       return combinePredictions(c, zero, x, level, settings, kind, apg);
     };
-    return withinGuidedCalls(againstZeros, cond, settings, apg);
+    return withinGuidedSteps(againstZeros, cond, settings, apg);
   }
   const guided: DenoiseFn = async (x, level) => {
     const u = await uncond(x, level);
     const c = await cond(x, level);
     return combinePredictions(c, u, x, level, settings, kind, apg);
   };
-  return withinGuidedCalls(guided, cond, settings, apg);
+  return withinGuidedSteps(guided, cond, settings, apg);
 }
 
 /** Stacks tensors of one shape along a new-or-existing leading batch axis: [B, ...] + [B, ...] -> [2B, ...]. */
@@ -432,7 +431,7 @@ export function splitBatch(t: Tensor, n: number): Tensor[] {
 /**
  * CFG from one model call per evaluation: `pair` must evaluate a batch [x; x] whose first half sees the
  * unconditional inputs and the second half the conditional ones (its conditioning feeds stacked the same way).
- * `cond`, the conditional model alone, runs the evaluations outside settings.guidedCalls.
+ * `cond`, the conditional model alone, runs the evaluations outside settings.guidedSteps.
  */
 export function batchedCfgDenoiseFn(pair: DenoiseFn, settings: CfgSettings, kind?: OutputKind, cond?: DenoiseFn): DenoiseFn {
   checkSettings(settings);
@@ -444,7 +443,7 @@ export function batchedCfgDenoiseFn(pair: DenoiseFn, settings: CfgSettings, kind
     const [uv, cv] = splitBatch(p.derivative, 2);
     return combinePredictions({ denoised: cd, eps: ce, derivative: cv }, { denoised: ud, eps: ue, derivative: uv }, x, level, settings, kind, apg);
   };
-  if (!settings.guidedCalls) return guided;
+  if (!settings.guidedSteps) return guided;
   if (!cond) throw new Error('CFG: a guided range of steps needs the conditional model for the steps outside it');
-  return withinGuidedCalls(guided, cond, settings, apg);
+  return withinGuidedSteps(guided, cond, settings, apg);
 }

@@ -28,14 +28,15 @@ function isClose(a: number, b: number): boolean {
 
 /** Reads one key with its class default; a wrong type is an error naming the file's key. */
 function reader(config: Record<string, unknown>, where: string) {
+  // An absent key takes the class default; an explicit null is None in diffusers, which these keys do not take.
   const num = (key: string, fallback: number): number => {
-    const v = config[key] ?? fallback;
+    const v = config[key] === undefined ? fallback : config[key];
     if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${where}: ${key} must be a finite number, got ${JSON.stringify(config[key])}`);
     return v;
   };
   const optionalNum = (key: string, fallback: number | null): number | null => (config[key] === null || (config[key] === undefined && fallback === null) ? null : num(key, fallback ?? 0));
   const bool = (key: string, fallback: boolean): boolean => {
-    const v = config[key] ?? fallback;
+    const v = config[key] === undefined ? fallback : config[key];
     if (typeof v !== 'boolean') throw new Error(`${where}: ${key} must be true or false, got ${JSON.stringify(config[key])}`);
     return v;
   };
@@ -90,8 +91,8 @@ export function guiderSettings(config: Record<string, unknown>, where: string): 
   // AdaptiveProjectedMixGuidance: plain CFG at guidance_scale up to and including adaptive_projected_guidance_start_step
   // (APG once step > start_step), then APG at adaptive_projected_guidance_scale; off altogether when its CFG scale is 1.
   const startScale = num('guidance_scale', 3.5);
+  // APG from the first step with step > start_step: floor(start_step) + 1 (a fractional one compares all the same).
   const startStep = num('adaptive_projected_guidance_start_step', 5);
-  if (!Number.isInteger(startStep)) throw new Error(`${where}: adaptive_projected_guidance_start_step must be a whole number, got ${startStep}`);
   if (isClose(startScale, 1)) enabled = false;
   const apgScale = num('adaptive_projected_guidance_scale', 10);
   // APG at scale 1 is off: its plain CFG then runs every step.
@@ -101,7 +102,7 @@ export function guiderSettings(config: Record<string, unknown>, where: string): 
     eta: num('eta', 0),
     normThreshold: num('adaptive_projected_guidance_rescale', 10),
     momentum: optionalNum('adaptive_projected_guidance_momentum', -0.5) ?? 0,
-    start: Math.max(startStep + 1, 0),
+    start: Math.max(Math.floor(startStep) + 1, 0),
     startScale,
   };
   return { enabled, scale: apgScale, rescale, apg, start, stop };

@@ -600,10 +600,11 @@ function cfgCases(): ParityCase[] {
   add('dit', 'ddim', 10, 4);
   add('dit', 'dpmpp_2m', 12, 1.5);
   // diffusers guider classes run from a folder's guider/guider_config.json (the CFG node's settings from the model),
-  // with start / stop counted in model calls: Heun's 2N - 1 calls against int(stop * N).
+  // with start / stop as int(fraction * N) (0.75 * 10 -> 7); APG's momentum untouched before its start step.
+  // (Not Heun: diffusers counts its 2N - 1 model calls against N, FlowStudio its steps; cfg.ts guidedStepsOf.)
   const guider = (g: Record<string, unknown>) => ({ cfg: { scale: 0, rescale: 0, guider: g } });
-  add('sd15', 'euler', 10, 0, 0, guider({ _class_name: 'AdaptiveProjectedGuidance', guidance_scale: 6, adaptive_projected_guidance_momentum: -0.5, adaptive_projected_guidance_rescale: 5, eta: 0.5, guidance_rescale: 0.3, stop: 0.7 }), '-apg');
-  add('sd15', 'heun', 10, 0, 0, guider({ _class_name: 'ClassifierFreeGuidance', guidance_scale: 7.5, stop: 0.5 }), '-cfg-stop0.5');
+  add('sd15', 'euler', 10, 0, 0, guider({ _class_name: 'AdaptiveProjectedGuidance', guidance_scale: 6, adaptive_projected_guidance_momentum: -0.5, adaptive_projected_guidance_rescale: 5, eta: 0.5, guidance_rescale: 0.3, start: 0.2, stop: 0.7 }), '-apg');
+  add('sd15', 'ddim', 10, 0, 0, guider({ _class_name: 'ClassifierFreeGuidance', guidance_scale: 7.5, start: 0.25, stop: 0.75 }), '-cfg-range');
   add('sd3', 'flow_euler', 8, 0, 0, guider({ _class_name: 'ClassifierFreeGuidance', guidance_scale: 3, use_original_formulation: true, start: 0.3 }), '-cfg-original');
   // StableDiffusionPipeline as SD 1.5 ships it: its folder's PNDM (PLMS), guided.
   add('sd15', 'auto', 20, 7.5);

@@ -372,7 +372,9 @@ export async function prepareCase(dir: string, models: PreparedModels, c: Parity
     modelPath = path.join(dir, 'configs', hash);
     if (!(await exists(path.join(modelPath, 'scheduler/scheduler_config.json')))) {
       await fs.mkdir(path.join(modelPath, 'scheduler'), { recursive: true });
-      await fs.copyFile(path.join(dir, 'models', c.model, 'model_index.json'), path.join(modelPath, 'model_index.json'));
+      // A guider is loaded as a component model_index.json names, as diffusers loads it.
+      const index = await readJson(path.join(dir, 'models', c.model, 'model_index.json'));
+      await fs.writeFile(path.join(modelPath, 'model_index.json'), JSON.stringify(guider ? { ...index, guider: ['diffusers', guider._class_name] } : index, null, 2));
       await fs.symlink(path.join('..', '..', 'models', c.model, m.net), path.join(modelPath, m.net)).catch((e: NodeJS.ErrnoException) => {
         if (e.code !== 'EEXIST') throw e;
       });

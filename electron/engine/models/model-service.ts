@@ -200,14 +200,14 @@ export class OnnxModelService implements ModelService {
   }
 
   /**
-   * The folder's diffusers guider configs (guider/ and ocr_guider/ guider_config.json, read as diffusers loads
-   * the components model_index.json names; one it sets to [null, null] is absent). Each file read joins `files`.
+   * The folder's diffusers guider configs (guider/ and ocr_guider/ guider_config.json), read as diffusers loads
+   * components: only those model_index.json names with a class (not [null, null]). Each file read joins `files`.
    */
   private async folderGuiders(folder: string, index: Record<string, unknown>, check: (p: string) => string, files: string[]): Promise<ModelHandle['guiders']> {
     let guiders: ModelHandle['guiders'];
     for (const name of GUIDER_COMPONENTS) {
       const entry = index[name];
-      if (Array.isArray(entry) && entry.every((v) => v === null)) continue;
+      if (!Array.isArray(entry) || entry.every((v) => v === null)) continue;
       const file = path.join(folder, name, 'guider_config.json');
       if (!(await exists(file))) continue;
       check(file);

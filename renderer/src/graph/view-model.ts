@@ -48,10 +48,10 @@ export function nodeViewModel(
   node: Pick<GraphNode, 'params' | 'title'>,
   connectedInputs: ReadonlySet<string> = new Set(),
 ): NodeViewModel {
-  const values = resolvedValues(desc, node.params);
+  const { values, active } = resolvedParams(desc, node.params);
   const params = desc.params.map((param) => {
     const value = values[param.name];
-    return { param, value, isDefault: value === param.default, visible: conditionHolds(param.when, values) };
+    return { param, value, isDefault: value === param.default, visible: active.has(param.name) };
   });
   const inputs = desc.inputs.map((port) => {
     const visible = conditionHolds(port.when, values);
@@ -70,9 +70,37 @@ export function nodeViewModel(
   };
 }
 
-/** Stored values with declared defaults for the absent ones. */
+/**
+ * The values the engine runs with (nodes/core/params.ts): stored values, declared defaults for absent ones, and
+ * the default for a param whose condition does not hold. A condition reads the other param's value as resolved
+ * so, so chains follow (the APG settings hide with the CFG method, which hides with "settings from model").
+ * `active`: the params whose conditions hold, the ones the inspector shows.
+ */
+export function resolvedParams(desc: NodeTypeDescription, params: Readonly<Record<string, GraphParamValue>>): { values: Record<string, GraphParamValue>; active: Set<string> } {
+  const specs = new Map(desc.params.map((p) => [p.name, p]));
+  const values: Record<string, GraphParamValue> = {};
+  const active = new Set<string>();
+  const state = new Map<string, 'resolving' | 'done'>();
+  const resolve = (name: string): GraphParamValue | undefined => {
+    const spec = specs.get(name);
+    if (!spec) return undefined;
+    if (state.get(name) === 'done') return values[name];
+    // A condition chain that leads back to itself: the default, as the engine takes it.
+    if (state.get(name) === 'resolving') return spec.default;
+    state.set(name, 'resolving');
+    const on = !spec.when || conditionHolds(spec.when, { [spec.when.param]: resolve(spec.when.param) });
+    if (on) active.add(name);
+    values[name] = on ? (params[name] ?? spec.default) : spec.default;
+    state.set(name, 'done');
+    return values[name];
+  };
+  for (const p of desc.params) resolve(p.name);
+  return { values, active };
+}
+
+/** Stored values with declared defaults for absent ones and for params whose condition does not hold. */
 export function resolvedValues(desc: NodeTypeDescription, params: Readonly<Record<string, GraphParamValue>>): Record<string, GraphParamValue> {
-  return Object.fromEntries(desc.params.map((p) => [p.name, params[p.name] ?? p.default]));
+  return resolvedParams(desc, params).values;
 }
 
 /** Same rule as the engine (nodes/core/params.ts isConditionMet): no condition, or the value is one of `in`. */
