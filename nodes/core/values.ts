@@ -59,6 +59,11 @@ export interface Sigmas {
    */
   segment?: { start: number; total: number; preceding: readonly number[] };
   /**
+   * A part cut from a longer schedule: the model timestep of the level it ends on, which the whole grid
+   * holds as the next step's (a mean-flow network's interval end at the part's last step).
+   */
+  endTimestep?: number;
+  /**
    * How a level between grid levels (a midpoint stage, a churned level) gets its model timestep. Absent:
    * diffusers' interpolation in the training table. 'comfyui': the nearest training timestep, as ComfyUI's
    * discrete models take every level (comfy-schedules.ts).

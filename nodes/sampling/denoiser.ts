@@ -35,8 +35,9 @@ export interface DenoiserBinding {
   timestep: TensorInfo;
   /**
    * A mean-flow network's second time input (HunyuanImage 2.1 distilled: timestep_r), the end of the interval
-   * whose average velocity it predicts: fed the grid's next level, or the timestep itself between grid levels
-   * (r = t is the instantaneous velocity).
+   * whose average velocity it predicts: fed the timestep of the level the step lands on (0 on a schedule's last
+   * step, as HunyuanImagePipeline feeds it); the timestep itself (r = t, the instantaneous velocity) between
+   * grid levels, on a step's later stages (Heun's corrector) and on upward (inversion) steps.
    */
   timestepR?: TensorInfo;
   output: string;
@@ -331,14 +332,14 @@ export function createDenoiseFn(handle: ModelHandle, opts: DenoiserOptions): Den
   if (edm && opts.predictionType !== undefined) throw new Error('an EDM model takes its prediction type from its scheduler config (EDM preconditioning); leave the override unset');
   const sampleName = binding.sample.name;
   const timestepName = binding.timestep.name;
-  // A mean-flow network's interval end: the grid's next level in the model's time units (its last level,
-  // sigma 0 for a full run, has no timestep in the grid: sigma * T or sigma itself, as the first one).
+  // A mean-flow network's interval end: the timestep of the level the step lands on.
   const rInfo = binding.timestepR;
-  const flowUnitsT = space === 'flow' ? (timestepUnits(handle.modelIndex) === 'fraction' ? 1 : trainTimesteps(handle.scheduler)) : undefined;
   const intervalEnd = (level: ModelLevel): number => {
-    if (level.nextSigma === undefined) return level.timestep;
+    // Between grid levels, and on an upward (inversion) step, r = t: a mean-flow network learns r <= t.
+    if (level.nextSigma === undefined || level.nextSigma > level.sigma) return level.timestep;
     if (level.nextTimestep !== undefined) return level.nextTimestep;
-    return flowUnitsT === undefined ? level.timestep : Math.fround(level.nextSigma * flowUnitsT);
+    // The schedule's last step: HunyuanImagePipeline feeds 0 there, wherever its grid ends.
+    return 0;
   };
   let checkedDims: readonly number[] | undefined;
   let spare: Float32Array | undefined;

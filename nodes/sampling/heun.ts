@@ -6,7 +6,7 @@
  * (diffusers interleaves the timesteps t0, t1, t1, t2, t2, ...). On a flow grid this is RF Heun.
  */
 import { addScaled, linearCombination } from './ops.ts';
-import { levelAt, levelOf, plainInit, type Solver, twoStageModelCalls } from './solver.ts';
+import { gridLevel, levelAt, levelOf, plainInit, type Solver, twoStageModelCalls } from './solver.ts';
 import { stateWithPrediction } from './deferred-prediction.ts';
 
 export function createHeun(): Solver {
@@ -22,7 +22,7 @@ export function createHeun(): Solver {
       const pred = await model(state.x, level);
       if (next === 0) return stateWithPrediction(addScaled(state.x, dt, pred.derivative), pred);
       const predicted = addScaled(state.x, dt, pred.derivative);
-      const nextLevel = i + 1 < ctx.sigmas.timesteps.length ? levelAt(ctx.sigmas, i + 1) : levelOf(ctx, next);
+      const nextLevel = i + 1 < ctx.sigmas.timesteps.length ? gridLevel(ctx.sigmas, i + 1) : levelOf(ctx, next);
       const pred2 = await model(predicted, nextLevel);
       const x = linearCombination([
         [1, state.x],

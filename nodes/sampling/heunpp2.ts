@@ -7,7 +7,7 @@
  */
 import type { Tensor } from '../core/tensor.ts';
 import { addScaled, linearCombination } from './ops.ts';
-import { hasUpwardStep, levelAt, plainInit, type Solver, type SolverState } from './solver.ts';
+import { gridLevel, hasUpwardStep, levelAt, plainInit, type Solver, type SolverState } from './solver.ts';
 import type { Sigmas } from '../core/values.ts';
 
 export function createHeunpp2(): Solver {
@@ -33,7 +33,7 @@ export function createHeunpp2(): Solver {
       const d = pred.derivative;
       if (next === end) return { x: addScaled(state.x, dt, d), denoised: pred.denoised };
       const x2 = addScaled(state.x, dt, d);
-      const pred2 = await model(x2, levelAt(ctx.sigmas, i + 1));
+      const pred2 = await model(x2, gridLevel(ctx.sigmas, i + 1));
       const terms: [number, Tensor][] = [[1, state.x]];
       if (sig[i + 2] === end) {
         const w2 = next / (2 * sig[0]);
@@ -41,7 +41,7 @@ export function createHeunpp2(): Solver {
         return { x: linearCombination(terms), denoised: pred2.denoised };
       }
       const x3 = addScaled(x2, sig[i + 2] - next, pred2.derivative);
-      const pred3 = await model(x3, levelAt(ctx.sigmas, i + 2));
+      const pred3 = await model(x3, gridLevel(ctx.sigmas, i + 2));
       const w2 = next / (3 * sig[0]);
       const w3 = sig[i + 2] / (3 * sig[0]);
       terms.push([(1 - w2 - w3) * dt, d], [w2 * dt, pred2.derivative], [w3 * dt, pred3.derivative]);

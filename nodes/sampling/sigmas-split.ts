@@ -18,6 +18,9 @@ export function sliceSigmas(s: Sigmas, from: number, to: number): Sigmas {
     timesteps: s.timesteps.slice(from, to),
     segment: { start: (s.segment?.start ?? 0) + from, total: s.segment?.total ?? n, preceding: [...(s.segment?.preceding ?? []), ...s.sigmas.slice(0, from)] },
   };
+  // The model timestep of the level the part ends on, when the whole grid has one (not its final level).
+  const end = to < n ? s.timesteps[to] : s.endTimestep;
+  if (end !== undefined) out.endTimestep = end;
   if (s.targets) out.targets = s.targets.slice(from, to);
   if (s.origin !== undefined) out.origin = s.origin;
   if (s.offGridTimesteps !== undefined) out.offGridTimesteps = s.offGridTimesteps;

@@ -88,7 +88,18 @@ export function solverModelCalls(solver: Pick<Solver, 'nfePerStep' | 'modelCalls
 
 /** The model-call level of step i. */
 export function levelAt(sigmas: Sigmas, i: number): ModelLevel {
-  return { sigma: sigmas.sigmas[i], timestep: sigmas.timesteps[i], nextSigma: sigmas.sigmas[i + 1], nextTimestep: sigmas.timesteps[i + 1] };
+  // A part of a split schedule ends on the whole grid's level: its timestep is kept as endTimestep.
+  const nextTimestep = i + 1 < sigmas.timesteps.length ? sigmas.timesteps[i + 1] : sigmas.endTimestep;
+  return { sigma: sigmas.sigmas[i], timestep: sigmas.timesteps[i], nextSigma: sigmas.sigmas[i + 1], nextTimestep };
+}
+
+/**
+ * Grid level i as a later stage of a step evaluates it (Heun's corrector at the step's target): the level
+ * alone, without the level after it, which belongs to the next step's own first call (a mean-flow network
+ * then takes its interval end r = t).
+ */
+export function gridLevel(sigmas: Sigmas, i: number): ModelLevel {
+  return { sigma: sigmas.sigmas[i], timestep: sigmas.timesteps[i] };
 }
 
 /** Whether a grid has a step upwards (an inversion grid, or part of one). */
