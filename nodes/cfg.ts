@@ -265,8 +265,8 @@ function readCfg(g: Guidance): CfgParams {
   const apg = readApg(g.params);
   const from = g.params.settingsFrom ?? 'node';
   if (!CFG_SETTINGS_SOURCES.includes(from as CfgSettingsSource)) throw new Error(`CFG guidance: settings_from must be one of ${CFG_SETTINGS_SOURCES.join(', ')}, got ${JSON.stringify(from)}`);
-  const start = finiteParam(g.params.start, 0, 'start');
-  const stop = finiteParam(g.params.stop, 1, 'stop');
+  const start = finiteParam(g.params.start, CFG.params.start.default, 'start');
+  const stop = finiteParam(g.params.stop, CFG.params.stop.default, 'stop');
   if (!(start >= 0 && start <= stop && stop <= 1)) throw new Error(`CFG guidance: the step range needs 0 <= start <= stop <= 1, got start ${start}, stop ${stop}`);
   return {
     scale,
@@ -347,10 +347,8 @@ export interface GuidedModelOptions {
   signal?: AbortSignal;
   /** Run the unconditional side even at scale 1 (the CFG++ solvers read its prediction). */
   keepUncond?: boolean;
-  /** The run's step count N, for a guided step range (floor(start N) <= step < floor(stop N)). */
-  steps?: number;
-  /** The solver step in progress (from 0), for a guided step range. */
-  currentStep?: () => number;
+  /** The run's step count N and the step in progress (from 0), for a guided step range (floor(start N) <= step < floor(stop N)). */
+  steps?: { total: number; current: () => number };
 }
 
 /**
@@ -359,10 +357,10 @@ export interface GuidedModelOptions {
  * loop's model calls, one per scheduler timestep: for Heun and KDPM2, whose 2N - 1 timesteps it counts
  * against N, its guiders guide only the first calls; here a step's calls are guided together.
  */
-function guidedStepsOf(cfg: { start: number; stop: number }, steps: number | undefined): { from: number; to: number } | undefined {
+function guidedStepsOf(cfg: { start: number; stop: number }, steps: GuidedModelOptions['steps']): CfgSettings['guidedSteps'] {
   if (cfg.start === 0 && cfg.stop === 1) return undefined;
-  if (steps === undefined) throw new Error('CFG guidance: a step range (guide from / to) needs the run\'s step count');
-  return { from: Math.trunc(cfg.start * steps), to: Math.trunc(cfg.stop * steps) };
+  if (steps === undefined) throw new Error('CFG guidance: a step range (guide from / to) needs the run\'s steps');
+  return { from: Math.trunc(cfg.start * steps.total), to: Math.trunc(cfg.stop * steps.total), step: steps.current };
 }
 
 /** The DenoiseFn a Sampler runs: the model with its conditioning, under CFG when guidance is given. */
@@ -406,9 +404,7 @@ export function guidedDenoiseFn(model: ModelHandle, opts: GuidedModelOptions): D
   if (cfg.truncate < 1 && keepUncond) throw new Error('CFG truncation cannot be combined with a CFG++ solver, which reads the unconditional prediction on every step');
   const kind = { space, type: predictionType(model, space) };
   if (range && keepUncond) throw new Error('CFG guidance: a step range (guide from / to) cannot be combined with a CFG++ solver, which reads the unconditional prediction on every step');
-  if (range && !opts.currentStep) throw new Error('CFG guidance: a step range (guide from / to) needs the sampler\'s step in progress');
-  const guidedSteps = range && { ...range, step: opts.currentStep! };
-  const settings: CfgSettings = { scale: cfg.scale, rescale: cfg.rescale, normalize, normLimit: cfg.normLimit, renormMin: cfg.renormMin, apg: cfg.apg, guidedSteps };
+  const settings: CfgSettings = { scale: cfg.scale, rescale: cfg.rescale, normalize, normLimit: cfg.normLimit, renormMin: cfg.renormMin, apg: cfg.apg, guidedSteps: range };
   // Feeds whose first axis is the sample's batch axis are stacked [negative; positive]; the others (FLUX's
   // img_ids / txt_ids) are fed once, which needs both sides to agree on them.
   const batchAxis = binding.sample.shape[0];
@@ -432,7 +428,7 @@ export function guidedDenoiseFn(model: ModelHandle, opts: GuidedModelOptions): D
   if (cfg.mode !== 'separate' && batchable && !condCallOnly) {
     const stacked: Record<string, Tensor> = {};
     for (const [name, t] of Object.entries(positive)) stacked[name] = isBatched(name) ? concatBatch([negative[name], t]) : t;
-    const cond = guidedSteps ? createDenoiseFn(model, { space, conditioning: { feeds: positive }, signal }) : undefined;
+    const cond = range ? createDenoiseFn(model, { space, conditioning: { feeds: positive }, signal }) : undefined;
     guided = batchedCfgDenoiseFn(createDenoiseFn(model, { space, conditioning: { feeds: stacked }, signal }), settings, kind, cond);
   } else {
     const cond = createDenoiseFn(model, { space, conditioning: { feeds: positive }, signal });
