@@ -905,7 +905,7 @@ describe('DiT twin (DiTPipeline: int64 class_labels from a Class Label node, its
   // DiT's folder: DDIMScheduler, leading spacing, steps_offset 0: 10 steps -> 900, 800, ..., 0.
   const timesteps = Array.from({ length: 10 }, (_, i) => 900 - 100 * i);
 
-  async function run(folder: string, labels: NodeSpec, cfg?: Record<string, string | number>): Promise<GraphRun> {
+  async function run(folder: string, labels: NodeSpec, cfg?: Record<string, string | number>, labelsFromModel = false): Promise<GraphRun> {
     const nodes: NodeSpec[] = [
       { id: 'model', type: 'LoadModel', params: { model: folder } },
       { id: 'latent', type: 'EmptyLatent', params: { batch: 2, channels: 4, height: 8, width: 8 } },
@@ -914,6 +914,7 @@ describe('DiT twin (DiTPipeline: int64 class_labels from a Class Label node, its
       { id: 'sampler', type: 'Sampler', params: { record_trajectory: true, solver: 'ddim', steps: 10 } },
     ];
     const edges = ['model.model->sampler.model', 'latent.latent->sampler.latent', 'noise.noise->sampler.noise', 'labels.conditioning->sampler.conditioning'];
+    if (labelsFromModel) edges.push('model.model->labels.model');
     if (cfg) {
       nodes.push({ id: 'cfg', type: 'CFG', params: cfg });
       edges.push('cfg.guidance->sampler.guidance');
@@ -946,5 +947,12 @@ describe('DiT twin (DiTPipeline: int64 class_labels from a Class Label node, its
     expect([...loaded.latent.data]).toEqual([...plain.latent.data]);
     // One label for a batch of two is the model's shape error, naming the input.
     await expect(run(folder, { id: '', type: 'ClassLabel', params: { labels: '207' } })).rejects.toThrow(/class_labels/);
+  });
+
+  it("Class Label takes class names from the folder's model_index.json id2label, as DiTPipeline.get_label_ids does", async () => {
+    const folder = await twinFolder('dit-names', { ...spec, modelIndex: { ...spec.modelIndex, id2label: { '207': 'golden retriever', '360': 'otter', '361': 'skunk, polecat, wood pussy' } } });
+    const named = await run(folder, { id: '', type: 'ClassLabel', params: { labels: 'golden retriever, polecat' } }, undefined, true);
+    expectOffsets(callOffsets(named.trajectory, spec.a, 'vp').offsets, offsetsFor([207, 361]), 5e-3);
+    await expect(run(folder, { id: '', type: 'ClassLabel', params: { labels: 'golden retriever, weasel' } }, undefined, true)).rejects.toThrow(/label 2 \("weasel"\) is not a class name in the model's id2label/);
   });
 });
