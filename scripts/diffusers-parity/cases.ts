@@ -752,6 +752,9 @@ function reversedTimeCases(): ParityCase[] {
   for (const steps of [8, 50]) add('plain', 'hunyuan-image', 'flow_euler', steps);
   add('mix-apg', 'hunyuan-image', 'flow_euler', 12, { cfg: { scale: 10, rescale: 0, apg: { eta: 0, norm_threshold: 10, momentum: -0.5, start: 6, start_scale: 3.5 } } });
   for (const steps of [4, 8]) add('meanflow', 'hunyuan-image-distilled', 'flow_euler', steps);
+  // A split schedule on the mean-flow model: the first part's last step is fed the whole grid's next timestep
+  // as timestep_r (0 only at the schedule's end), so the chained run equals one unsplit pipeline loop.
+  add('meanflow-chain', 'hunyuan-image-distilled', 'flow_euler', 8, { chain: { at: 3, then: 'flow_euler' } });
   // The guider a HunyuanImage folder ships (guider/guider_config.json), read by the CFG node (settings from the
   // model): AdaptiveProjectedMixGuidance with its class defaults, and ClassifierFreeGuidance over a step range.
   add('guider-mix', 'hunyuan-image', 'flow_euler', 12, { cfg: { scale: 0, rescale: 0, guider: { _class_name: 'AdaptiveProjectedMixGuidance' } } });

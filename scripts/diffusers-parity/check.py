@@ -405,40 +405,44 @@ def run_case(case, root, models, tables64=False, zero_snr_floor=False):
         if case["class"] == "SCMScheduler":
             latents = sana_sprint_loop(case, root, scheduler, model, first, step_kwargs)
             return latents.numpy(), len(model.calls), feed.next - 1
-        if case["pipeline"] == "cogview4":
-            # CogView4Pipeline: int64 linspace(T, 1, N) as float32, sigmas = that / T, both passed with its mu,
-            # mu = sqrt(tokens / base_image_seq_len) max_shift + base_shift, tokens (H // 2) (W // 2).
-            cfg = scheduler.config
-            T = cfg.num_train_timesteps
-            ts = np.linspace(T, 1.0, steps).astype(np.int64).astype(np.float32)
-            tokens = (first.shape[2] // 2) * (first.shape[3] // 2)
-            mu = (tokens / cfg.get("base_image_seq_len", 256)) ** 0.5 * cfg.get("max_shift", 0.75) + cfg.get("base_shift", 0.25)
-            scheduler.set_timesteps(timesteps=ts, sigmas=ts / T, mu=mu)
-        elif case["pipeline"] == "hunyuanimage":
-            # HunyuanImagePipeline: sigmas np.linspace(1, 0, N + 1)[:-1] and no mu (the config's static shift).
-            scheduler.set_timesteps(sigmas=np.linspace(1.0, 0.0, steps + 1)[:-1])
-            scheduler.set_begin_index(0)
-        elif case["pipeline"] in ("flux", "lumina2", "zimage"):
-            # FluxPipeline: sigmas linspace(1, 1/N, N) (none with use_flow_sigmas), mu from the token count.
-            # Lumina2Pipeline the same, its token count latents.shape[1] (the channels of its 4-D latents);
-            # ZImagePipeline: torch.linspace(...).tolist() and (H // 2) (W // 2) tokens.
-            cfg = scheduler.config
-            if cfg.get("use_flow_sigmas", False):
-                sigmas = None
-            elif case["pipeline"] == "zimage":
-                sigmas = torch.linspace(1.0, 1 / steps, steps).tolist()
+        def set_pipeline_timesteps(scheduler):
+            # The grid each pipeline hands its scheduler (a chain's second scheduler gets the same one).
+            if case["pipeline"] == "cogview4":
+                # CogView4Pipeline: int64 linspace(T, 1, N) as float32, sigmas = that / T, both passed with its mu,
+                # mu = sqrt(tokens / base_image_seq_len) max_shift + base_shift, tokens (H // 2) (W // 2).
+                cfg = scheduler.config
+                T = cfg.num_train_timesteps
+                ts = np.linspace(T, 1.0, steps).astype(np.int64).astype(np.float32)
+                tokens = (first.shape[2] // 2) * (first.shape[3] // 2)
+                mu = (tokens / cfg.get("base_image_seq_len", 256)) ** 0.5 * cfg.get("max_shift", 0.75) + cfg.get("base_shift", 0.25)
+                scheduler.set_timesteps(timesteps=ts, sigmas=ts / T, mu=mu)
+            elif case["pipeline"] == "hunyuanimage":
+                # HunyuanImagePipeline: sigmas np.linspace(1, 0, N + 1)[:-1] and no mu (the config's static shift).
+                scheduler.set_timesteps(sigmas=np.linspace(1.0, 0.0, steps + 1)[:-1])
+                scheduler.set_begin_index(0)
+            elif case["pipeline"] in ("flux", "lumina2", "zimage"):
+                # FluxPipeline: sigmas linspace(1, 1/N, N) (none with use_flow_sigmas), mu from the token count.
+                # Lumina2Pipeline the same, its token count latents.shape[1] (the channels of its 4-D latents);
+                # ZImagePipeline: torch.linspace(...).tolist() and (H // 2) (W // 2) tokens.
+                cfg = scheduler.config
+                if cfg.get("use_flow_sigmas", False):
+                    sigmas = None
+                elif case["pipeline"] == "zimage":
+                    sigmas = torch.linspace(1.0, 1 / steps, steps).tolist()
+                else:
+                    sigmas = np.linspace(1.0, 1 / steps, steps)
+                tokens = (first.shape[2] // 2) * (first.shape[3] // 2) if case["pipeline"] == "zimage" else first.shape[1]
+                m = (cfg.get("max_shift", 1.15) - cfg.get("base_shift", 0.5)) / (cfg.get("max_image_seq_len", 4096) - cfg.get("base_image_seq_len", 256))
+                mu = tokens * m + (cfg.get("base_shift", 0.5) - m * cfg.get("base_image_seq_len", 256))
+                if sigmas is None:
+                    scheduler.set_timesteps(steps, mu=mu)
+                else:
+                    scheduler.set_timesteps(sigmas=sigmas, mu=mu)
+                scheduler.set_begin_index(0)
             else:
-                sigmas = np.linspace(1.0, 1 / steps, steps)
-            tokens = (first.shape[2] // 2) * (first.shape[3] // 2) if case["pipeline"] == "zimage" else first.shape[1]
-            m = (cfg.get("max_shift", 1.15) - cfg.get("base_shift", 0.5)) / (cfg.get("max_image_seq_len", 4096) - cfg.get("base_image_seq_len", 256))
-            mu = tokens * m + (cfg.get("base_shift", 0.5) - m * cfg.get("base_image_seq_len", 256))
-            if sigmas is None:
-                scheduler.set_timesteps(steps, mu=mu)
-            else:
-                scheduler.set_timesteps(sigmas=sigmas, mu=mu)
-            scheduler.set_begin_index(0)
-        else:
-            scheduler.set_timesteps(steps)
+                scheduler.set_timesteps(steps)
+
+        set_pipeline_timesteps(scheduler)
         timesteps = scheduler.timesteps
         if case.get("invert"):
             # DDIMInverseScheduler / DPMSolverMultistepInverseScheduler driven as StableDiffusionDiffEditPipeline's
@@ -480,9 +484,11 @@ def run_case(case, root, models, tables64=False, zero_snr_floor=False):
         if case.get("eta") is not None and case["class"] in ("DDIMScheduler", "TCDScheduler"):
             step_kwargs["eta"] = case["eta"]
 
-        def walk(sched, ts, latents):
+        def walk(sched, ts, latents, after=0.0):
+            # timestep_r: the next timestep; after a part's last step, the whole schedule's next one (`after`),
+            # 0 only past the schedule's end, as one unsplit HunyuanImagePipeline loop feeds it.
             for i, t in enumerate(ts):
-                model.timestep_r = ts[i + 1] if i + 1 < len(ts) else 0.0
+                model.timestep_r = ts[i + 1] if i + 1 < len(ts) else after
                 model_in = sched.scale_model_input(latents, t) if hasattr(sched, "scale_model_input") else latents
                 latents = sched.step(model(model_in, t), t, latents, **step_kwargs).prev_sample
             return latents
@@ -492,9 +498,9 @@ def run_case(case, root, models, tables64=False, zero_snr_floor=False):
             # SDXL's base + refiner: the first `at` timesteps, then a fresh scheduler of the second class over the
             # rest of the same schedule (set_begin_index, as StableDiffusionXLImg2ImgPipeline with denoising_start),
             # from the latent as it is.
-            latents = walk(scheduler, timesteps[: chain["at"]], latents)
+            latents = walk(scheduler, timesteps[: chain["at"]], latents, timesteps[chain["at"]])
             second = getattr(diffusers, chain["class"]).from_config(case["config"], **chain["overrides"])
-            second.set_timesteps(steps)
+            set_pipeline_timesteps(second)
             if hasattr(second, "set_begin_index"):
                 second.set_begin_index(chain["at"])
             latents = walk(second, second.timesteps[chain["at"] :], latents)

@@ -267,9 +267,7 @@ function graphFor(
   const noise = noiseFile
     ? { nodes: [node('noise', 'LoadNoise', { path: noiseFile }, 0, 320)], edges: [edge('e3', 'noise', 'noise', c.chain ? 'head' : 'sampler', 'noise')] }
     : { nodes: [], edges: [] };
-  if (c.chain && (c.cfg || c.strength !== undefined || Object.keys(conditioning).length > 0)) {
-    throw new Error(`parity case ${c.id}: chains run plain text-to-image on unconditional models`);
-  }
+  if (c.chain && (c.cfg || c.strength !== undefined)) throw new Error(`parity case ${c.id}: chains run plain text-to-image, without CFG`);
   // At most one Schedule node, built for the case's solver (grid rules by family: dpm_2m's are dpmpp_2m's):
   // the ascending grid an inversion walks, the img2img tail a viaSchedule case cuts with denoise, or the
   // grid a chain splits.
@@ -314,6 +312,8 @@ function graphFor(
     ? node('sampler', 'Sampler', { solver: c.chain.then, steps: c.steps, start: 'continue' }, 640, 240)
     : node('sampler', 'Sampler', { solver: c.solver, steps: c.steps, ...c.sampler, ...seeded }, 320, 40);
   const cond = loaders('cond', conditioning, 0, 'sampler', 'conditioning');
+  // A chain's first Sampler takes the same conditioning.
+  if (c.chain && cond.nodes.length > 0) cond.edges.push(edge('cond-head', cond.nodes[cond.nodes.length - 1].id, 'conditioning', 'head', 'conditioning'));
   return {
     format: 'flowstudio-graph',
     schemaVersion: 1,
