@@ -17,6 +17,7 @@ import { runSampler } from '../nodes/sampling/sampler-loop.ts';
 import { buildSigmas } from '../nodes/sampling/schedules.ts';
 import { solverStepRows } from './solver-step.ts';
 import { tempDir } from './util.ts';
+import { writeConvModel } from './conv-model.ts';
 
 interface Row {
   name: string;
@@ -25,14 +26,14 @@ interface Row {
   note: string;
 }
 
-function samplerGraph(model: string, solver: string, steps: number, batch = 1): GraphDocument {
+function samplerGraph(model: string, solver: string, steps: number, batch = 1, latent: Record<string, number> = {}): GraphDocument {
   return {
     format: 'flowstudio-graph',
     schemaVersion: 1,
     metadata: { name: 'bench', description: '', author: '', tags: [] },
     nodes: [
       { id: 'model', type: 'LoadModel', params: { model }, position: { x: 0, y: 0 } },
-      { id: 'latent', type: 'EmptyLatent', params: { batch }, position: { x: 0, y: 100 } },
+      { id: 'latent', type: 'EmptyLatent', params: { batch, ...latent }, position: { x: 0, y: 100 } },
       { id: 'sampler', type: 'Sampler', params: { solver, steps, seed: 1 }, position: { x: 200, y: 0 } },
     ],
     edges: [
@@ -52,19 +53,23 @@ function samplerGraph(model: string, solver: string, steps: number, batch = 1): 
  */
 const WARMUP_RUNS = 150;
 const TIMED_RUNS = 30;
+/** The conv-net row: each run is 50 calls of several ms, so the JIT is warm after a few. */
+const CONV_WARMUP = 3;
+const CONV_RUNS = 7;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
 }
 
-async function executorOverhead(engine: Engine, model: string, solver: string, steps: number, reps: number, batch = 1) {
-  const doc = samplerGraph(model, solver, steps, batch);
+async function executorOverhead(engine: Engine, model: string, solver: string, steps: number, reps: number, batch = 1, opts: { warmup?: number; latent?: Record<string, number> } = {}) {
+  const warmup = opts.warmup ?? WARMUP_RUNS;
+  const doc = samplerGraph(model, solver, steps, batch, opts.latent);
   await engine.run({ graph: doc }); // warm: model generation, session creation, JIT
   const ratios: number[] = [];
   const totals: number[] = [];
   const perCall: number[] = [];
-  for (let i = 0; i < reps + WARMUP_RUNS; i++) {
+  for (let i = 0; i < reps + warmup; i++) {
     const before = await engine.pool.stats();
     const t0 = performance.now();
     const r = await engine.run({ graph: doc, force: ['sampler'] });
@@ -72,7 +77,7 @@ async function executorOverhead(engine: Engine, model: string, solver: string, s
     if (r.status !== 'finished') throw new Error(`bench run ${r.status}: ${r.error?.message}`);
     const after = await engine.pool.stats();
     const ortMs = after.runMs - before.runMs;
-    if (i < WARMUP_RUNS) continue;
+    if (i < warmup) continue;
     ratios.push(total / ortMs);
     totals.push(total);
     perCall.push(ortMs / (after.runs - before.runs));
@@ -153,7 +158,8 @@ function selectedGroups(argv: readonly string[]): Set<Group> {
 }
 
 async function engineRows(): Promise<Row[]> {
-  const engine = new Engine({ outDir: tempDir(), providers: ['cpu'] });
+  const outDir = tempDir();
+  const engine = new Engine({ outDir, providers: ['cpu'] });
   const rows: Row[] = [];
   try {
     const euler = await executorOverhead(engine, 'embedded:gaussian-vp-continuous', 'euler', 50, TIMED_RUNS);
@@ -197,6 +203,15 @@ async function engineRows(): Promise<Row[]> {
       value: batched.ratio.toFixed(3),
       target: '-',
       note: `median of ${TIMED_RUNS} after ${WARMUP_RUNS} warm-up runs; ${batched.perCall.toFixed(3)} ms per ORT call (vs ${euler.perCall.toFixed(3)} at batch 1): this model reads one 768x768 matrix per call whatever the batch, while the JS passes grow with the latent, so the ratio rises with batch here; a real network's cost grows with the latent too`,
+    });
+    // A latent the size of SD 1.x's at 512x512, through a small conv net (bench/conv-model.ts): what the
+    // engine adds when the model call, not the analytic model's 0.1 ms, sets the pace.
+    const conv = await executorOverhead(engine, await writeConvModel(outDir), 'euler', 50, CONV_RUNS, 1, { warmup: CONV_WARMUP, latent: { channels: 4, height: 64, width: 64 } });
+    rows.push({
+      name: 'reference: executor overhead, 50-step Euler, 4x64x64 latent through a 3-layer conv net',
+      value: conv.ratio.toFixed(3),
+      target: '-',
+      note: `median of ${CONV_RUNS} after ${CONV_WARMUP} warm-up runs; ${conv.perCall.toFixed(2)} ms per ORT call, JS outside ORT ${conv.outsideOrt.toFixed(2)} ms per run; the net costs ~0.35 GFLOP per call, a real SD 1.x UNet ~800 at this size, so this ratio bounds the engine's share there from above`,
     });
     const doc = samplerGraph('embedded:gaussian-vp', 'ddim', 50);
     const cached: number[] = [];
