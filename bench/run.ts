@@ -89,18 +89,18 @@ async function executorOverhead(engine: Engine, model: string, solver: string, s
  * The same 50 model calls with no engine at all: onnxruntime-node's session.run on fresh feeds and an
  * in-place Euler update, timed the same way. Its ratio is the floor any engine on this model can reach.
  */
-async function bareOrtLoop(file: string, steps: number, reps: number) {
+async function bareOrtLoop(file: string, steps: number, reps: number, dims: readonly number[] = [1, 3, 16, 16], warmup = WARMUP_RUNS) {
   const session = await ort.InferenceSession.create(file, { executionProviders: ['cpu'], logSeverityLevel: 3 });
   const [sampleName, timestepName] = session.inputNames;
-  const x = new Float32Array(3 * 16 * 16);
+  const x = new Float32Array(dims.reduce((a, b) => a * b, 1));
   const ratios: number[] = [];
-  for (let rep = 0; rep < reps + WARMUP_RUNS; rep++) {
+  for (let rep = 0; rep < reps + warmup; rep++) {
     x.fill(1);
     let ortMs = 0;
     const t0 = performance.now();
     for (let i = 0; i < steps; i++) {
       const feeds = {
-        [sampleName]: new ort.Tensor('float32', x, [1, 3, 16, 16]),
+        [sampleName]: new ort.Tensor('float32', x, dims),
         [timestepName]: new ort.Tensor('float32', Float32Array.of(999 * (1 - i / steps)), [1]),
       };
       const a = performance.now();
@@ -109,7 +109,7 @@ async function bareOrtLoop(file: string, steps: number, reps: number) {
       const eps = out[session.outputNames[0]].data as Float32Array;
       for (let k = 0; k < x.length; k++) x[k] -= 0.01 * eps[k];
     }
-    if (rep >= WARMUP_RUNS) ratios.push((performance.now() - t0) / ortMs);
+    if (rep >= warmup) ratios.push((performance.now() - t0) / ortMs);
   }
   await session.release();
   return median(ratios);
@@ -206,12 +206,14 @@ async function engineRows(): Promise<Row[]> {
     });
     // A latent the size of SD 1.x's at 512x512, through a small conv net (bench/conv-model.ts): what the
     // engine adds when the model call, not the analytic model's 0.1 ms, sets the pace.
-    const conv = await executorOverhead(engine, await writeConvModel(outDir), 'euler', 50, CONV_RUNS, 1, { warmup: CONV_WARMUP, latent: { channels: 4, height: 64, width: 64 } });
+    const convFolder = await writeConvModel(outDir);
+    const conv = await executorOverhead(engine, convFolder, 'euler', 50, CONV_RUNS, 1, { warmup: CONV_WARMUP, latent: { channels: 4, height: 64, width: 64 } });
+    const convBare = await bareOrtLoop((await engine.models.load(convFolder)).denoiser.file, 50, CONV_RUNS, [1, 4, 64, 64], CONV_WARMUP);
     rows.push({
       name: 'reference: executor overhead, 50-step Euler, 4x64x64 latent through a 3-layer conv net',
       value: conv.ratio.toFixed(3),
       target: '-',
-      note: `median of ${CONV_RUNS} after ${CONV_WARMUP} warm-up runs; ${conv.perCall.toFixed(2)} ms per ORT call, JS outside ORT ${conv.outsideOrt.toFixed(2)} ms per run; the net costs ~0.35 GFLOP per call, a real SD 1.x UNet ~800 at this size, so this ratio bounds the engine's share there from above`,
+      note: `median of ${CONV_RUNS} after ${CONV_WARMUP} warm-up runs; ${conv.perCall.toFixed(2)} ms per ORT call, JS outside ORT ${conv.outsideOrt.toFixed(2)} ms per run; the bare session.run loop on this model reads ${convBare.toFixed(3)}; the net costs ~0.35 GFLOP per call, a real SD 1.x UNet ~800 at this size, so this ratio bounds the engine's share there from above`,
     });
     const doc = samplerGraph('embedded:gaussian-vp', 'ddim', 50);
     const cached: number[] = [];
