@@ -11,6 +11,7 @@ import { GUIDER_COMPONENTS, type ModelHandle, type SchedulerConfig } from '../..
 import type { SessionPool } from '../onnx/session-pool.ts';
 import { abortError } from '../abort.ts';
 import { embeddedName, embeddedStamp, ensureEmbeddedModel, exists } from './embedded.ts';
+import { StampCache } from './stamp-cache.ts';
 
 export interface OnnxModelServiceOptions {
   pool: SessionPool;
@@ -74,6 +75,7 @@ export class OnnxModelService implements ModelService {
   private readonly cacheDir?: string;
   private readonly providers?: readonly string[];
   private readonly resolveRead?: (path: string) => string;
+  private readonly stamps = new StampCache();
 
   constructor(opts: OnnxModelServiceOptions) {
     this.pool = opts.pool;
@@ -104,7 +106,29 @@ export class OnnxModelService implements ModelService {
   async stamp(ref: string): Promise<string> {
     const name = embeddedName(ref.trim());
     if (name !== undefined) return embeddedStamp(name);
-    return this.stampOf(ref, await this.locate(ref));
+    const known = await this.stamps.lookup(ref);
+    if (known !== undefined) return known;
+    const dirs = this.watchedDirs(ref);
+    // A path that does not resolve is located as usual, for its error.
+    if (dirs === undefined) return this.stampOf(ref, await this.locate(ref));
+    return this.stamps.compute(ref, dirs, () => this.locate(ref), (layout) => this.stampOf(ref, layout));
+  }
+
+  /**
+   * The folders whose listings locate() reads for `ref`: a folder model's folder and the component folders it
+   * looks into; a single file's folder (its sidecar). undefined when the path does not resolve, or is relative:
+   * the path check looks a relative path up in each read folder in turn, so one appearing earlier could move it.
+   */
+  private watchedDirs(refIn: string): string[] | undefined {
+    const ref = refIn.trim();
+    if (!path.isAbsolute(ref)) return undefined;
+    try {
+      if (ref.toLowerCase().endsWith('.onnx')) return [path.dirname(this.resolveRead ? this.resolveRead(ref) : path.resolve(ref))];
+      const folder = this.resolveRead ? path.dirname(this.resolveRead(path.join(ref, 'model_index.json'))) : path.resolve(ref);
+      return [folder, ...[...DENOISERS, 'scheduler', ...GUIDER_COMPONENTS].map((d) => path.join(folder, d))];
+    } catch {
+      return undefined;
+    }
   }
 
   /** sha1 over each file's path, size and mtime: cheap, and changes whenever a file is rewritten. */

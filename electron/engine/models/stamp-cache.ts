@@ -1,0 +1,62 @@
+/**
+ * Remembers model stamps between runs. A run salts LoadModel's cache key with the model's stamp, and
+ * locating a folder model afresh (path checks, JSON configs, directory listings) costs about a millisecond
+ * of file-system round trips per run. A remembered stamp holds while every watched path stats the same:
+ * the model's folders (an entry added, removed or renamed changes a folder's mtime) and its stamped files
+ * (a rewrite changes size, mtime or inode). The folders are statted before the model is located, so a change
+ * racing the locate shows up on the next check instead of being remembered as current.
+ */
+import fs from 'node:fs/promises';
+
+/** Distinct models remembered; the oldest is dropped first. */
+const ENTRIES = 64;
+
+/** One stat per path, in order: size, mtime and inode, or "missing". */
+export async function statSignature(paths: readonly string[]): Promise<string> {
+  const parts = await Promise.all(
+    paths.map(async (p) => {
+      try {
+        const st = await fs.stat(p);
+        return `${st.size}:${st.mtimeMs}:${st.ino}`;
+      } catch {
+        return 'missing';
+      }
+    }),
+  );
+  return parts.join('|');
+}
+
+interface Entry {
+  dirs: readonly string[];
+  files: readonly string[];
+  signature: string;
+  stamp: string;
+}
+
+export class StampCache {
+  private readonly entries = new Map<string, Entry>();
+
+  /** The remembered stamp of `ref` when nothing it watches has changed since, else undefined. */
+  async lookup(ref: string): Promise<string | undefined> {
+    const entry = this.entries.get(ref);
+    if (!entry) return undefined;
+    if ((await statSignature([...entry.dirs, ...entry.files])) === entry.signature) return entry.stamp;
+    this.entries.delete(ref);
+    return undefined;
+  }
+
+  /**
+   * Stamps `ref` afresh: `dirs` are statted first, then `locate` finds the files, which are statted after it;
+   * `stampOf` turns the located model into its stamp.
+   */
+  async compute<L extends { files: readonly string[] }>(ref: string, dirs: readonly string[], locate: () => Promise<L>, stampOf: (layout: L) => Promise<string>): Promise<string> {
+    const dirSignature = await statSignature(dirs);
+    const layout = await locate();
+    const fileSignature = await statSignature(layout.files);
+    const stamp = await stampOf(layout);
+    this.entries.delete(ref);
+    this.entries.set(ref, { dirs, files: [...layout.files], signature: dirs.length > 0 ? `${dirSignature}|${fileSignature}` : fileSignature, stamp });
+    while (this.entries.size > ENTRIES) this.entries.delete(this.entries.keys().next().value!);
+    return stamp;
+  }
+}
