@@ -1,5 +1,5 @@
 /** The `flowstudio` CLI as a user runs it: a real child process, exit codes, stdout JSON, files written. */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -104,6 +104,50 @@ describe('flowstudio CLI', () => {
     expect(malformed.code).toBe(2);
     expect(malformed.stderr).toMatch(/cycle\.json/);
   });
+
+  it('exit 2 for an unknown --provider and for a graph with a cycle, before anything runs', () => {
+    const out = tempDir('fs-cli-usage-');
+    const provider = cli(['run', EXAMPLE, '--out', out, '--provider', 'cpu,bogus']);
+    expect(provider.code).toBe(2);
+    expect(provider.stderr).toMatch(/--provider: unknown execution provider "bogus" \(known: cuda, tensorrt, dml, coreml, webgpu, cpu\)/);
+    // A second Sampler feeding the first, which feeds it: sampler -> loop -> sampler.
+    const doc = JSON.parse(fs.readFileSync(EXAMPLE, 'utf8'));
+    doc.nodes.push({ id: 'loop', type: 'Sampler', params: { steps: 2 }, position: { x: 0, y: 0 } });
+    doc.edges = doc.edges.filter((e: { target: string; targetPort: string }) => !(e.target === 'sampler' && e.targetPort === 'latent'));
+    doc.edges.push(
+      { id: 'c1', source: 'model', sourcePort: 'model', target: 'loop', targetPort: 'model' },
+      { id: 'c2', source: 'sampler', sourcePort: 'latent', target: 'loop', targetPort: 'latent' },
+      { id: 'c3', source: 'loop', sourcePort: 'latent', target: 'sampler', targetPort: 'latent' },
+    );
+    const file = path.join(out, 'cyclic.json');
+    fs.writeFileSync(file, JSON.stringify(doc));
+    const r = cli(['run', file, '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/cycle/);
+    expect(JSON.parse(r.stdout).errors.find((e: { code: string }) => e.code === 'cycle')).toMatchObject({ cycle: ['sampler', 'loop'] });
+    expect(fs.existsSync(path.join(out, 'gaussian-vp-ddim.npy'))).toBe(false);
+  });
+
+  it('Ctrl+C cancels the run: exit 1, status cancelled, nothing saved', async () => {
+    const out = tempDir('fs-cli-sigint-');
+    // A run of several seconds (999 steps on a batch of 256).
+    const child = spawn(process.execPath, [BIN, 'run', EXAMPLE, '--out', out, '--set', 'sampler.steps=999', '--set', 'latent.batch=256', '--set', 'sampler.record_trajectory=false'], {
+      cwd: APP_ROOT,
+      env: { ...process.env, FLOWSTUDIO_CACHE_DIR: testCacheDir() },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    // Interrupted once the model is loaded (its line on stderr), so the run is under way and the sampler next.
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      if (/LoadModel/.test(stderr) && child.exitCode === null && !child.killed) child.kill('SIGINT');
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(1);
+    expect(JSON.parse(stdout).status).toBe('cancelled');
+    expect(fs.existsSync(path.join(out, 'gaussian-vp-ddim.npy'))).toBe(false);
+  }, 60_000);
 
   it('exit 1 when the run fails, naming the node', () => {
     const dir = tempDir('fs-cli-fail-');

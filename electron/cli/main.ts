@@ -10,6 +10,7 @@ import { GraphValidationError, type GraphError } from '../engine/graph/errors.ts
 import { readGraphFile } from '../engine/graph/io.ts';
 import { createDefaultRegistry } from '../../nodes/index.ts';
 import { applySets, readRootsFromSets, UsageError } from './args.ts';
+import { parseProviderList } from '../engine/onnx/providers.ts';
 import { createProgressPrinter } from './progress.ts';
 import { SERVE_USAGE, serveCommand } from './serve.ts';
 
@@ -99,6 +100,16 @@ function graphPath(positionals: string[]): string {
   return p;
 }
 
+/** --provider values (repeated or comma-separated), checked up front: a misspelt name is a usage error. */
+function providerOption(values: string[] | undefined): string[] | undefined {
+  if (values === undefined) return undefined;
+  try {
+    return parseProviderList(values);
+  } catch (e) {
+    throw new UsageError(`--provider: ${(e as Error).message}`);
+  }
+}
+
 async function runCommand(args: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parse(args, {
     set: { type: 'string', multiple: true },
@@ -111,7 +122,7 @@ async function runCommand(args: string[], io: CliIO): Promise<number> {
   });
   const file = graphPath(positionals);
   const outDir = path.resolve((values.out as string | undefined) ?? 'out');
-  const providers = (values.provider as string[] | undefined)?.flatMap((p) => p.split(','));
+  const providers = providerOption(values.provider as string[] | undefined);
   const sets = (values.set as string[] | undefined) ?? [];
   const registry = createDefaultRegistry();
   const graphDoc = readGraphFile(file);
