@@ -228,6 +228,8 @@ describe('convergence order against the closed-form PF-ODE (self-starting groups
   const STEPS = [12, 18, 24, 36, 48];
   const grids = ORDER_GRIDS;
   const solvers = [
+    { name: 'DPM-Solver 1 (dpm_1s)', opts: { order: 1 }, order: 1 },
+    { name: 'DPM-Solver 1 (noise form)', opts: { order: 1, form: 'noise' as const }, order: 1 },
     { name: 'DPM++ 2S', opts: { order: 2 }, order: 2 },
     { name: 'DPM-Solver 2S (noise form)', opts: { order: 2, form: 'noise' as const }, order: 2 },
     { name: 'DPM++ 3S', opts: { order: 3 }, order: 3 },
