@@ -21,10 +21,13 @@
  * parity: an Euler-family schedule that ends above sigma 0 returns the VE sample, as those schedulers do.
  */
 import { guidedDenoiseFn } from './cfg.ts';
+import { irsdeSigmas, irsdeTable } from './sampling/irsde.ts';
+import { irsdeSettings, isMeanReverting, mrDenoiseFn } from './sampling/mean-reverting.ts';
+import { createMrs } from './sampling/mrs.ts';
 import { NOISE_GENERATOR_HELP, NOISE_GENERATORS, seededDraws } from './core/seeded-draws.ts';
 import { Tensor } from './core/tensor.ts';
-import { defineNode, NodeInputError, type ParamSpec } from './core/types.ts';
-import type { SchedulerConfig, SigmaSpace, Sigmas, Trajectory } from './core/values.ts';
+import { defineNode, NodeInputError, type ExecContext, type ParamSpec } from './core/types.ts';
+import type { Conditioning, ModelHandle, SchedulerConfig, SigmaSpace, Sigmas, Trajectory } from './core/values.ts';
 import { img2imgSigmas, noisedStart, onnxImg2imgStart, onnxNoisedStart } from './sampling/add-noise.ts';
 import { comfyModelSampling, comfyTimestepAt } from './sampling/comfy-schedules.ts';
 import { edmParams, edmTimestep, modelVariablesScale } from './sampling/edm.ts';
@@ -132,6 +135,68 @@ function solverParam(name: string): ParamSpec {
   return spec;
 }
 
+/**
+ * A mean-reverting (IR-SDE) model's run: MR Sampler's grid (or the connected one), from mu + sigma_inf z as its
+ * reference starts (or the latent as it is, start continue), the MR Sampler on x itself.
+ */
+async function sampleMeanReverting(
+  ctx: ExecContext,
+  inputs: { model: ModelHandle; latent: Tensor; mean?: Tensor; noise?: Tensor; sigmas?: Sigmas; conditioning?: Conditioning; guidance?: unknown },
+  params: { solver: string; steps: number; seed: number; noise_generator: string; start: string; mrs_order?: unknown; record_trajectory: boolean },
+): Promise<{ latent: Tensor; denoised: Tensor; trajectory: Trajectory }> {
+  const { model, latent, mean } = inputs;
+  if (params.solver !== 'mrs' && params.solver !== 'auto') throw new NodeInputError(`a mean-reverting (IR-SDE) model runs with the MR Sampler: set solver to mrs or auto (got ${params.solver})`);
+  if (inputs.guidance) throw new NodeInputError('guidance is not supported on mean-reverting models', 'guidance');
+  if (!mean) throw new NodeInputError('a mean-reverting (IR-SDE) model needs the degraded image mu: connect it to mean', 'mean');
+  if (!mean.sameShape(latent)) throw new NodeInputError(`mean has shape ${mean.shapeString()} but the latent has ${latent.shapeString()}`, 'mean');
+  const start = params.start === 'auto' ? 'noise' : params.start;
+  if (start !== 'noise' && start !== 'continue') throw new NodeInputError(`a mean-reverting model starts from noise around mu or continues a latent: set start to auto, noise or continue (got ${start})`);
+  let settings;
+  let table;
+  try {
+    settings = irsdeSettings(model.scheduler);
+    table = irsdeTable(settings.table);
+  } catch (e) {
+    throw new NodeInputError((e as Error).message, 'model');
+  }
+  const sigmas = inputs.sigmas ?? irsdeSigmas(table, { steps: params.steps, lambdaMin: settings.lambdaMin });
+  if (sigmas.origin !== 'IRSDE') throw new NodeInputError("the sigmas are not an IR-SDE grid: build them with a Schedule node on this model, or leave sigmas unconnected", 'sigmas');
+  let x: Tensor;
+  if (start === 'continue') x = latent;
+  else {
+    const given = inputs.noise ? splitNoiseInput(inputs.noise, latent).initial : undefined;
+    const z = given ?? new Tensor(latent.dims, seededDraws(params.noise_generator as (typeof NOISE_GENERATORS)[number], params.seed, latent.size).initial);
+    x = new Tensor(latent.dims, Float32Array.from(z.data, (v, k) => mean.data[k] + table.sigmaInf * v));
+  }
+  let model_;
+  try {
+    model_ = mrDenoiseFn(model, { mu: mean, sigmaInf: table.sigmaInf, muInput: settings.muInput, conditioning: inputs.conditioning, signal: ctx.signal });
+  } catch (e) {
+    throw new NodeInputError((e as Error).message, 'model');
+  }
+  const trajectory: Trajectory = { sigmas: [...sigmas.sigmas], states: params.record_trajectory ? [x] : [], denoised: [] };
+  const result = await runSampler({
+    solver: createMrs({ order: Number(params.mrs_order ?? 2), mu: mean, sigmaInf: table.sigmaInf }),
+    sigmas,
+    x,
+    model: model_,
+    beforeModelCall: () => ctx.throwIfAborted(),
+    onStep: (i, n, state) => {
+      if (params.record_trajectory) {
+        trajectory.states.push(state.x);
+        if (state.denoised) trajectory.denoised.push(state.denoised);
+      }
+      ctx.progress(i + 1, n, () => state.denoised);
+    },
+  });
+  if (!params.record_trajectory) {
+    trajectory.sigmas = [sigmas.sigmas[sigmas.sigmas.length - 1]];
+    trajectory.states.push(result.x);
+    trajectory.denoised.push(result.denoised);
+  }
+  return { latent: result.x, denoised: result.denoised, trajectory };
+}
+
 export const Sampler = defineNode({
   type: 'Sampler',
   version: 2,
@@ -153,6 +218,11 @@ export const Sampler = defineNode({
     sigmas: { type: 'SIGMAS', optional: true, help: 'Sampling grid or a range of one (Schedule, SplitSigmas); built from the model\'s scheduler config when absent' },
     conditioning: { type: 'CONDITIONING', optional: true, help: 'Extra model inputs (text embeddings, ...); leave empty for unconditional models' },
     guidance: { type: 'GUIDANCE', optional: true, help: 'CFG node: classifier-free guidance around each model call' },
+    mean: {
+      type: 'LATENT',
+      optional: true,
+      help: 'Mean-reverting models (IR-SDE, scheduler IRSDEScheduler): the degraded image mu the process reverts to, fed to the network and to the MR Sampler; the run starts from mu + sigma_inf noise',
+    },
   },
   outputs: {
     latent: { type: 'LATENT', help: 'The final sample at the last level, in the model\'s data variables' },
@@ -236,6 +306,8 @@ export const Sampler = defineNode({
     } catch (e) {
       throw new NodeInputError((e as Error).message, 'latent');
     }
+    if (isMeanReverting(model.scheduler)) return sampleMeanReverting(ctx, inputs, params);
+    if (inputs.mean) throw new NodeInputError('the mean input is for mean-reverting (IR-SDE) models; this model\'s scheduler is not IRSDEScheduler', 'mean');
     const space = sigmaSpace(model.modelIndex, model.scheduler);
     // An ascending grid (Schedule direction invert) inverts: the latent is the clean image at its first level.
     const inverting = inputs.sigmas !== undefined && isInversionGrid(inputs.sigmas);

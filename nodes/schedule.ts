@@ -5,6 +5,9 @@
  * 'invert' gives the ascending grid inversion walks instead (inversion-sigmas.ts): a Sampler fed it turns
  * a clean latent into the noise that samples back to it.
  */
+import type { SchedulerConfig } from './core/values.ts';
+import { irsdeSigmas, irsdeTable } from './sampling/irsde.ts';
+import { irsdeSettings, isMeanReverting } from './sampling/mean-reverting.ts';
 import { FLOW_SHIFT_PARAM } from './core/flow-shift-param.ts';
 import { defineNode, NodeInputError } from './core/types.ts';
 import { img2imgSigmas } from './sampling/add-noise.ts';
@@ -29,6 +32,19 @@ export function parseSigmaList(text: string): number[] {
     if (!Number.isFinite(v)) throw new Error(`custom sigmas: entry ${i + 1} ("${p}") is not a number`);
     return v;
   });
+}
+
+/** A mean-reverting (IR-SDE) model's grid: MR Sampler's linspace over IR-SDE's schedule; the other options do not apply. */
+function meanRevertingSchedule(cfg: SchedulerConfig, params: { steps: number; direction: string; denoise: number; solver: string }) {
+  if (params.direction === 'invert') throw new NodeInputError('a mean-reverting (IR-SDE) model cannot be inverted: the MR Sampler walks only down');
+  if (params.denoise < 1) throw new NodeInputError('denoise < 1 does not apply to a mean-reverting model, which starts from noise around mu');
+  if (params.solver !== 'auto' && params.solver !== 'mrs') throw new NodeInputError(`a mean-reverting (IR-SDE) model's grid is the MR Sampler's: set solver to mrs or auto (got ${params.solver})`);
+  try {
+    const settings = irsdeSettings(cfg);
+    return irsdeSigmas(irsdeTable(settings.table), { steps: params.steps, lambdaMin: settings.lambdaMin });
+  } catch (e) {
+    throw new NodeInputError((e as Error).message, 'model');
+  }
 }
 
 export const Schedule = defineNode({
@@ -143,6 +159,7 @@ export const Schedule = defineNode({
   },
   async execute(_ctx, inputs, params) {
     const { model } = inputs;
+    if (isMeanReverting(model.scheduler)) return { sigmas: meanRevertingSchedule(model.scheduler, params) };
     const space = sigmaSpace(model.modelIndex, model.scheduler);
     const invert = params.direction === 'invert';
     let solver = params.solver;

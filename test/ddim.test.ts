@@ -337,7 +337,7 @@ describe('Sampler with solver ddim equals the diffusers pipeline loop (independe
       const latentIn = c.strength === undefined ? Tensor.zeros(DIMS) : new Tensor(DIMS, image.slice());
       const r = await Sampler.execute(
         samplerContext(),
-        { model, latent: latentIn, noise: noiseInput, sigmas: undefined, conditioning: undefined, guidance: undefined },
+        { model, latent: latentIn, noise: noiseInput, sigmas: undefined, conditioning: undefined, guidance: undefined, mean: undefined },
         params,
       );
       expect(model.seen).toEqual(timesteps);
@@ -349,7 +349,7 @@ describe('Sampler with solver ddim equals the diffusers pipeline loop (independe
 describe('legacy ONNX img2img rule', () => {
   it('is refused for Heun (that pipeline starts it between stages) and for flow models', async () => {
     const params = { ...(paramDefaults(Sampler) as SamplerParams), solver: 'heun', steps: 6, start: 'img2img', denoise: 0.5, img2img_rule: 'diffusers-onnx' } as SamplerParams;
-    const inputs = { model: fakeVpModel(p, SD_VP_DDIM), latent: Tensor.zeros(DIMS), noise: undefined, sigmas: undefined, conditioning: undefined, guidance: undefined };
+    const inputs = { model: fakeVpModel(p, SD_VP_DDIM), latent: Tensor.zeros(DIMS), noise: undefined, sigmas: undefined, conditioning: undefined, guidance: undefined, mean: undefined };
     await expect(Sampler.execute(samplerContext(), inputs, params)).rejects.toThrow(/not offered for Heun/);
     expect(onnxImg2imgStart(10, 0.6, 1)).toEqual({ start: 4, noiseAt: 3 });
     expect(onnxImg2imgStart(10, 0, 0)).toEqual({ start: 10, noiseAt: 0 }); // Python's timesteps[-0] is the first

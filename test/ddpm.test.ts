@@ -71,7 +71,7 @@ async function compare(cfg: SchedulerConfig, n: number) {
   const noise = new Tensor([n + 1, ...DIMS], Float32Array.from(draws.flatMap((d) => [...d])));
   const out = await Sampler.execute(
     fakeExecContext({ nodeId: 's', nodeType: 'Sampler' }),
-    { model, latent: Tensor.zeros(DIMS), noise, sigmas: undefined, conditioning: undefined, guidance: undefined },
+    { model, latent: Tensor.zeros(DIMS), noise, sigmas: undefined, conditioning: undefined, guidance: undefined, mean: undefined },
     { ...(paramDefaults(Sampler) as Parameters<typeof Sampler.execute>[2]), solver: 'ddpm', steps: n, start: 'noise' },
   );
   return { ours: out.latent.data, ref: ref.x, seen: [...model.seen], refSeen: ref.seen };

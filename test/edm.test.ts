@@ -89,7 +89,7 @@ describe('an exact EDM network on Gaussian data', () => {
     const noise = new Tensor(DIMS, Float32Array.from(seededNormals(32, 3)));
     const out = await Sampler.execute(
       fakeExecContext({ nodeId: 's', nodeType: 'Sampler' }),
-      { model, latent: Tensor.zeros(DIMS), noise, sigmas: undefined, conditioning: undefined, guidance: undefined },
+      { model, latent: Tensor.zeros(DIMS), noise, sigmas: undefined, conditioning: undefined, guidance: undefined, mean: undefined },
       { ...(paramDefaults(Sampler) as Parameters<typeof Sampler.execute>[2]), solver, steps, record_trajectory: true },
     );
     const t = out.trajectory;
@@ -123,7 +123,7 @@ describe('an exact EDM network on Gaussian data', () => {
     const run = (latent: Tensor, sigmas: Sigmas) =>
       Sampler.execute(
         fakeExecContext({ nodeId: 's', nodeType: 'Sampler' }),
-        { model, latent, noise: undefined, sigmas, conditioning: undefined, guidance: undefined },
+        { model, latent, noise: undefined, sigmas, conditioning: undefined, guidance: undefined, mean: undefined },
         { ...(paramDefaults(Sampler) as Parameters<typeof Sampler.execute>[2]), solver: 'dpmpp_2m', steps: 50, start: 'continue' },
       );
     const up = buildInversionSigmas(cfg, {}, 50, 'dpmpp_2m');

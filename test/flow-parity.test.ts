@@ -256,7 +256,7 @@ describe('Sampler loops against the diffusers pipeline loop', () => {
     const n = 12;
     const out = await Sampler.execute(
       fakeContext(),
-      { model: handle, latent: Tensor.zeros(DIMS), noise, sigmas: undefined, conditioning: undefined, guidance: undefined },
+      { model: handle, latent: Tensor.zeros(DIMS), noise, sigmas: undefined, conditioning: undefined, guidance: undefined, mean: undefined },
       { ...defaults, solver: 'auto', steps: n },
     );
     // latents = randn (no init_noise_sigma); image_seq_len = latents.shape[1] of the packed latent.
@@ -273,7 +273,7 @@ describe('Sampler loops against the diffusers pipeline loop', () => {
     const noise = noiseTensor(2);
     const out = await Sampler.execute(
       fakeContext(),
-      { model: handle, latent: Tensor.zeros(DIMS), noise, sigmas: undefined, conditioning: undefined, guidance: undefined },
+      { model: handle, latent: Tensor.zeros(DIMS), noise, sigmas: undefined, conditioning: undefined, guidance: undefined, mean: undefined },
       { ...defaults, solver: 'auto', steps: 10 },
     );
     const ref = refLoop(refSetTimesteps(SD3 as RefConfig, 10), noise.data, (t) => t);
@@ -313,7 +313,7 @@ describe('flow img2img start (StableDiffusion3Img2ImgPipeline, FluxImg2ImgPipeli
     const strength = 0.6;
     const out = await Sampler.execute(
       fakeContext(),
-      { model: handle, latent: x0, noise, sigmas: undefined, conditioning: undefined, guidance: undefined },
+      { model: handle, latent: x0, noise, sigmas: undefined, conditioning: undefined, guidance: undefined, mean: undefined },
       { ...defaults, solver: 'auto', steps: n, denoise: strength },
     );
     const ref = refFlux(FLUX_DEV as RefConfig, n, 64);
@@ -528,7 +528,7 @@ describe('negated-output and reversed-time networks through the Sampler', () => 
   const run = (model: ModelHandle) =>
     Sampler.execute(
       fakeExecContext(),
-      { model, latent: Tensor.zeros(dims), noise, sigmas: undefined, conditioning: undefined, guidance: undefined },
+      { model, latent: Tensor.zeros(dims), noise, sigmas: undefined, conditioning: undefined, guidance: undefined, mean: undefined },
       { ...(paramDefaults(Sampler) as Parameters<typeof Sampler.execute>[2]), solver: 'dpmpp_2m', steps: 7 },
     );
 
@@ -577,7 +577,7 @@ describe('stochastic_sampling through the Sampler', () => {
     const run = (scheduler: SchedulerConfig, seed: number) =>
       Sampler.execute(
         ctx,
-        { model: fakeFlowModel(p, scheduler), latent: Tensor.zeros(dims), noise, sigmas: undefined, conditioning: undefined, guidance: undefined },
+        { model: fakeFlowModel(p, scheduler), latent: Tensor.zeros(dims), noise, sigmas: undefined, conditioning: undefined, guidance: undefined, mean: undefined },
         { ...(paramDefaults(Sampler) as Parameters<typeof Sampler.execute>[2]), solver: 'flow_euler', steps: 6, seed },
       );
     const a = await run(cfg, 1);

@@ -79,7 +79,7 @@ type Params = Parameters<typeof Sampler.execute>[2];
 function sample(model: FakeModel, conditioning: Conditioning | undefined, guidance: Guidance | undefined, params: Partial<Params> = {}) {
   return Sampler.execute(
     context(),
-    { model, latent: Tensor.zeros(DIMS), noise: undefined, sigmas: undefined, conditioning, guidance },
+    { model, latent: Tensor.zeros(DIMS), noise: undefined, sigmas: undefined, conditioning, guidance, mean: undefined },
     { ...(paramDefaults(Sampler) as Params), steps: 12, seed: 3, ...params },
   );
 }

@@ -92,7 +92,7 @@ async function compare(cfg: SchedulerConfig, n: number, strength?: number) {
   const noise = new Tensor([n + 1, ...DIMS], Float32Array.from(draws.flatMap((d) => [...d])));
   const out = await Sampler.execute(
     fakeExecContext({ nodeId: 's', nodeType: 'Sampler' }),
-    { model, latent: new Tensor(DIMS, Float32Array.from(init)), noise, sigmas: undefined, conditioning: undefined, guidance: undefined },
+    { model, latent: new Tensor(DIMS, Float32Array.from(init)), noise, sigmas: undefined, conditioning: undefined, guidance: undefined, mean: undefined },
     {
       ...(paramDefaults(Sampler) as Parameters<typeof Sampler.execute>[2]),
       solver: 'lcm',

@@ -175,7 +175,7 @@ async function runSamplerDirect(opts: {
   const params = { ...(paramDefaults(Sampler) as Parameters<typeof Sampler.execute>[2]), record_trajectory: true, ...opts.sampler };
   const out = await Sampler.execute(
     ctx,
-    { model, latent: opts.latent, noise: opts.noise, sigmas: undefined, conditioning: opts.conditioning, guidance: opts.guidance },
+    { model, latent: opts.latent, noise: opts.noise, sigmas: undefined, conditioning: opts.conditioning, guidance: opts.guidance, mean: undefined },
     params as Parameters<typeof Sampler.execute>[2],
   );
   return { latent: out.latent, trajectory: out.trajectory };

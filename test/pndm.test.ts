@@ -200,6 +200,7 @@ describe('PNDM matches diffusers PNDMScheduler', () => {
         sigmas: undefined,
         conditioning: undefined,
         guidance: undefined,
+        mean: undefined,
       },
       { ...(paramDefaults(Sampler) as Parameters<typeof Sampler.execute>[2]), solver: 'pndm', steps: n, start: 'img2img', denoise: strength },
     );
@@ -213,7 +214,7 @@ describe('PNDM matches diffusers PNDMScheduler', () => {
     const run = (sigmas: Sigmas) =>
       Sampler.execute(
         fakeExecContext({ nodeId: 's', nodeType: 'Sampler' }),
-        { model, latent: new Tensor(DIMS), noise: undefined, sigmas, conditioning: undefined, guidance: undefined },
+        { model, latent: new Tensor(DIMS), noise: undefined, sigmas, conditioning: undefined, guidance: undefined, mean: undefined },
         { ...(paramDefaults(Sampler) as Parameters<typeof Sampler.execute>[2]), solver: 'pndm', start: 'img2img', denoise: 0.6 },
       );
     for (const cut of [img2imgSigmas(full, 0.6), splitSigmasAt(full, 12).high]) {

@@ -31,7 +31,7 @@ type Inputs = Parameters<typeof Sampler.execute>[1];
 function sample(model: ModelHandle, params: Partial<Params>, inputs: Partial<Inputs> = {}) {
   return Sampler.execute(
     context(),
-    { model, latent: Tensor.zeros(DIMS), noise: undefined, sigmas: undefined, conditioning: undefined, guidance: undefined, ...inputs },
+    { model, latent: Tensor.zeros(DIMS), noise: undefined, sigmas: undefined, conditioning: undefined, guidance: undefined, mean: undefined, ...inputs },
     { ...(paramDefaults(Sampler) as Params), ...params },
   );
 }

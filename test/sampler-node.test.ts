@@ -46,7 +46,7 @@ function run(model: ModelHandle, opts: { params?: Partial<Params>; latent?: Tens
   const ctx = opts.ctx ?? fakeContext();
   return Sampler.execute(
     ctx,
-    { model, latent: opts.latent ?? Tensor.zeros(DIMS), noise: opts.noise, sigmas: opts.sigmas, conditioning: undefined, guidance: undefined },
+    { model, latent: opts.latent ?? Tensor.zeros(DIMS), noise: opts.noise, sigmas: opts.sigmas, conditioning: undefined, guidance: undefined, mean: undefined },
     { ...defaults, ...opts.params },
   );
 }

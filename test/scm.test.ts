@@ -83,7 +83,7 @@ describe('scm sampling on the exact Gaussian flow model', () => {
     const noise = new Tensor([steps + 1, ...DIMS], Float32Array.from(draws.flatMap((d) => [...d])));
     const out = await Sampler.execute(
       fakeExecContext({ nodeId: 's', nodeType: 'Sampler' }),
-      { model, latent: Tensor.zeros(DIMS), noise, sigmas: undefined, conditioning: undefined, guidance: undefined },
+      { model, latent: Tensor.zeros(DIMS), noise, sigmas: undefined, conditioning: undefined, guidance: undefined, mean: undefined },
       { ...(paramDefaults(Sampler) as Parameters<typeof Sampler.execute>[2]), solver: 'auto', steps },
     );
     return { x: out.latent.data, seen: model.seen };

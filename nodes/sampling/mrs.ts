@@ -103,8 +103,8 @@ export function createMrs(opts: MrsOptions = {}): Solver<MrsState> {
 /**
  * MRS on an ordinary VP model inside the Sampler loop, whose states are VE samples: with mu = 0 and
  * sigma_inf = 1 the MR sample is the VP sample x_ve / sqrt(s^2 + 1), so each step converts in and out.
- * (That makes it DPM-Solver++ 1 / 2M in its "heun" form; mean-reverting networks need their own model
- * wrapper, which FlowStudio does not load yet.)
+ * (That makes it DPM-Solver++ 1 / 2M in its "heun" form. IR-SDE networks run MRS on x itself, through
+ * mean-reverting.ts's model wrapper and irsde.ts's grid.)
  */
 export function createMrsOnVe(order = 2): Solver<MrsState> {
   const inner = createMrs({ order });
