@@ -30,6 +30,7 @@ import { SeededNormal } from '../nodes/core/random.ts';
 import { buildSigmas, initNoiseSigma, sigmaToTimestep, vpTable } from '../nodes/sampling/schedules.ts';
 import type { DenoiseFn } from '../nodes/sampling/solver.ts';
 import { logLogPlotPng, PALETTE, type PlotPanel } from './plot-png.ts';
+import { meanRevertingReport } from './report-mrs.ts';
 import { RF_SCHEDULER_CONFIG, VP_SCHEDULER_CONFIG } from '../electron/engine/models/analytic.ts';
 
 export type ReportModel = 'vp' | 'rf';
@@ -60,6 +61,8 @@ export interface ReportOutput {
   diffusers: Partial<Record<ReportModel, CompareResult>>;
   /** Inversion results per model: the common grid walked upwards. */
   inversion: Partial<Record<ReportModel, CompareResult>>;
+  /** The MR Sampler on the mean-reverting Gaussian (when mrs is among the solvers). */
+  meanReverting?: CompareResult;
 }
 
 const DEFAULT_NFES = [5, 10, 20, 50];
@@ -289,6 +292,13 @@ export async function generateSolverReport(config: ReportConfig): Promise<Report
     }
     sections.push(lines.join('\n'));
   }
+  // The MR Sampler on a mean-reverting model, its own setting (the tables above run it with mu = 0).
+  let meanReverting: CompareResult | undefined;
+  if (solvers.includes('mrs') && models.includes('vp')) {
+    const mr = await meanRevertingReport(p, dims, nfes);
+    meanReverting = mr.result;
+    sections.push(mr.markdown);
+  }
   const stochastic = Object.values(results).some((r) => r && Object.values(r.stochastic).some(Boolean));
   const markdown = [
     '# Solver error vs NFE',
@@ -320,7 +330,7 @@ export async function generateSolverReport(config: ReportConfig): Promise<Report
   await fs.mkdir(config.outDir, { recursive: true });
   await fs.writeFile(path.join(config.outDir, 'solvers.md'), markdown);
   await fs.writeFile(path.join(config.outDir, 'solvers.png'), png);
-  return { markdown, png, results, diffusers, inversion };
+  return { markdown, png, results, diffusers, inversion, meanReverting };
 }
 
 async function main(): Promise<void> {

@@ -16,6 +16,30 @@ function reduced(): Promise<ReportOutput> {
   return report;
 }
 
+describe('solver report: the mean-reverting section', () => {
+  it('runs the MR Sampler on the mean-reverting Gaussian over IR-SDE\'s grid when mrs is reported: order 1 and 2 errors, falling with NFE', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flowstudio-report-mr-'));
+    try {
+      const out = await generateSolverReport({ outDir: dir, solvers: ['ddim', 'mrs'], nfes: [10, 20, 40], models: ['vp'], batch: 1, diffusersGrids: false });
+      const mr = out.meanReverting!;
+      expect(mr.solvers).toEqual(['mrs order 1', 'mrs order 2']);
+      expect(Math.abs(mr.orders['mrs order 1']! - 1)).toBeLessThan(0.25);
+      expect(mr.orders['mrs order 2']!).toBeGreaterThan(1.7);
+      for (const b of [10, 20, 40]) {
+        const e1 = mr.runs.find((r) => r.solver === 'mrs order 1' && r.budget === b)!;
+        const e2 = mr.runs.find((r) => r.solver === 'mrs order 2' && r.budget === b)!;
+        expect(e1.nfe).toBe(b);
+        expect(e2.error).toBeLessThan(e1.error);
+      }
+      const md = fs.readFileSync(path.join(dir, 'solvers.md'), 'utf8');
+      expect(md).toMatch(/## Mean-reverting Gaussian \(IR-SDE, MR Sampler\)/);
+      expect(md).toMatch(/\| MR Sampler \| NFE 10 \| NFE 20 \| NFE 40 \| order \|/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('solver report (npm run report:solvers) on a reduced config', () => {
   it('writes solvers.md with two tables per model (sampling, inversion): a row per solver, a column per NFE, the measured order', async () => {
     await reduced();
