@@ -10,32 +10,7 @@ import { irsdeSigmas, irsdeTable } from '../nodes/sampling/irsde.ts';
 import { createMrs, mrCoefficients } from '../nodes/sampling/mrs.ts';
 import { runSampler } from '../nodes/sampling/sampler-loop.ts';
 import type { DenoiseFn } from '../nodes/sampling/solver.ts';
-import { markdownTable, type CompareResult } from '../nodes/solver-compare.ts';
-
-function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let k = 0; k < a.length; k++) {
-    num += (a[k] - b[k]) ** 2;
-    den += b[k] ** 2;
-  }
-  return Math.sqrt(num / den);
-}
-
-function logLogOrder(nfes: readonly number[], errors: readonly number[]): number | undefined {
-  if (nfes.length < 2) return undefined;
-  const xs = nfes.map(Math.log);
-  const ys = errors.map(Math.log);
-  const mx = xs.reduce((a, b) => a + b) / xs.length;
-  const my = ys.reduce((a, b) => a + b) / ys.length;
-  let sxy = 0;
-  let sxx = 0;
-  for (let i = 0; i < xs.length; i++) {
-    sxy += (xs[i] - mx) * (ys[i] - my);
-    sxx += (xs[i] - mx) ** 2;
-  }
-  return -sxy / sxx;
-}
+import { markdownTable, measuredOrder, relativeL2, type CompareResult } from '../nodes/solver-compare.ts';
 
 /** `p` is the clean data; `dims` [batch, ...sample]; one MRS run per order and NFE (one model call per step). */
 export async function meanRevertingReport(p: GaussianParams, dims: readonly number[], nfes: readonly number[]): Promise<{ markdown: string; result: CompareResult }> {
@@ -68,11 +43,11 @@ export async function meanRevertingReport(p: GaussianParams, dims: readonly numb
       const r = await runSampler({ solver: createMrs({ order, mu, sigmaInf: table.sigmaInf }), sigmas: grid, x, model });
       const y = Float64Array.from(x.data, (v, i) => v - muAll[i]);
       const exact = transportExact(shifted, y, start.a, start.sbar, end.a, end.sbar).map((v, i) => v + muAll[i]);
-      const error = relL2(r.x.data, exact);
+      const error = relativeL2(r.x.data, exact);
       errors.push(error);
       result.runs.push({ solver: solvers[k], budget: nfe, steps: nfe, nfe: r.modelCalls, error });
     }
-    result.orders[solvers[k]] = logLogOrder(nfes, errors);
+    result.orders[solvers[k]] = measuredOrder(nfes, errors);
   }
   const lines = [
     '## Mean-reverting Gaussian (IR-SDE, MR Sampler)',
