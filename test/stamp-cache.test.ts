@@ -175,3 +175,50 @@ describe('refs the path check looks up', () => {
     expect(locate.mock.calls.length).toBe(3);
   });
 });
+
+describe('symlinks on the way to a model (path check on)', () => {
+  it('a re-pointed folder link, a re-pointed file link inside the folder, and a link moved outside the read folders are all seen', async () => {
+    const base = path.join(root, 'links');
+    const models = path.join(base, 'models');
+    const store = path.join(base, 'store');
+    const outside = path.join(root, 'links-outside');
+    for (const d of [models, store, outside]) await fs.mkdir(d, { recursive: true });
+    const src = await ensureEmbeddedModel('gaussian-vp', cacheDir);
+    await fs.cp(src, path.join(store, 'v1'), { recursive: true });
+    await fs.cp(src, path.join(store, 'v2'), { recursive: true });
+    await fs.cp(src, path.join(outside, 'v3'), { recursive: true });
+    // v2 differs in its scheduler config, so its stamp differs.
+    await touch(path.join(store, 'v2', 'scheduler', 'scheduler_config.json'), 30);
+    const files = createFileService({ outDir: path.join(root, 'links-out'), readRoots: [models, store] });
+    const service = new OnnxModelService({ pool, cacheDir, providers: ['cpu'], resolveRead: (p) => files.resolveRead(p) });
+    const fresh = (ref: string) => new OnnxModelService({ pool, cacheDir, providers: ['cpu'], resolveRead: (p) => files.resolveRead(p) }).stamp(ref);
+    const link = path.join(models, 'sd');
+    await fs.symlink(path.join(store, 'v1'), link);
+    const s1 = await service.stamp(link);
+    expect(await service.stamp(link)).toBe(s1);
+    // The folder link re-pointed: the remembered stamp follows.
+    await fs.rm(link);
+    await fs.symlink(path.join(store, 'v2'), link);
+    const s2 = await service.stamp(link);
+    expect(s2).not.toBe(s1);
+    expect(s2).toBe(await fresh(link));
+    // A link inside the model: unet/model.onnx -> weights/current.onnx -> a.onnx, then current -> b.onnx.
+    const v2 = path.join(store, 'v2');
+    await fs.mkdir(path.join(v2, 'weights'));
+    await fs.rename(path.join(v2, 'unet', 'model.onnx'), path.join(v2, 'weights', 'a.onnx'));
+    await fs.copyFile(path.join(v2, 'weights', 'a.onnx'), path.join(v2, 'weights', 'b.onnx'));
+    await fs.symlink(path.join(v2, 'weights', 'a.onnx'), path.join(v2, 'weights', 'current.onnx'));
+    await fs.symlink(path.join(v2, 'weights', 'current.onnx'), path.join(v2, 'unet', 'model.onnx'));
+    const s3 = await service.stamp(link);
+    expect(await service.stamp(link)).toBe(s3);
+    await fs.rm(path.join(v2, 'weights', 'current.onnx'));
+    await fs.symlink(path.join(v2, 'weights', 'b.onnx'), path.join(v2, 'weights', 'current.onnx'));
+    const s4 = await service.stamp(link);
+    expect(s4).not.toBe(s3);
+    expect(s4).toBe(await fresh(link));
+    // Re-pointed outside the read folders: refused, as a fresh locate refuses it.
+    await fs.rm(link);
+    await fs.symlink(path.join(outside, 'v3'), link);
+    await expect(service.stamp(link)).rejects.toThrow(/outside the folders files may be read from/);
+  });
+});

@@ -106,12 +106,13 @@ export class OnnxModelService implements ModelService {
   async stamp(ref: string): Promise<string> {
     const name = embeddedName(ref.trim());
     if (name !== undefined) return embeddedStamp(name);
-    const known = await this.stamps.lookup(ref);
-    if (known !== undefined) return known;
+    // Resolved afresh each time (the path check runs again): a re-pointed link moves these.
     const dirs = this.watchedDirs(ref);
     // A path that does not resolve is located as usual, for its error.
     if (dirs === undefined) return this.stampOf(ref, await this.locate(ref));
-    return this.stamps.compute(ref, dirs, () => this.locate(ref), (layout) => this.stampOf(ref, layout));
+    const known = await this.stamps.lookup(ref, dirs, this.resolveRead);
+    if (known !== undefined) return known;
+    return this.stamps.compute(ref, dirs, (resolve) => this.locate(ref, resolve), (layout) => this.stampOf(ref, layout), this.resolveRead);
   }
 
   /**
@@ -144,7 +145,8 @@ export class OnnxModelService implements ModelService {
   }
 
   /** Finds and checks the model's files (generating an embedded model's folder on first use). */
-  private async locate(refIn: string): Promise<ModelLayout> {
+  /** `resolve`: the path check to locate through (default the service's; the stamp cache records its answers). */
+  private async locate(refIn: string, resolve = this.resolveRead): Promise<ModelLayout> {
     const ref = refIn.trim();
     if (!ref) throw new Error('no model given: choose a diffusers-ONNX folder, a .onnx file or an embedded model');
     const name = embeddedName(ref);
@@ -154,20 +156,20 @@ export class OnnxModelService implements ModelService {
       const layout = await this.folderLayout(folder, (p) => p);
       return { ...layout, name };
     }
-    if (ref.toLowerCase().endsWith('.onnx')) return this.singleFileLayout(ref);
-    return this.folderFromRef(ref);
+    if (ref.toLowerCase().endsWith('.onnx')) return this.singleFileLayout(ref, resolve);
+    return this.folderFromRef(ref, resolve);
   }
 
-  private async folderFromRef(ref: string): Promise<ModelLayout> {
-    if (this.resolveRead) {
+  private async folderFromRef(ref: string, resolve: ((p: string) => string) | undefined): Promise<ModelLayout> {
+    if (resolve) {
       // The path check accepts files only: check the folder through its model_index.json.
       let index: string;
       try {
-        index = this.resolveRead(path.join(ref, 'model_index.json'));
+        index = resolve(path.join(ref, 'model_index.json'));
       } catch (e) {
         throw new Error(`cannot open model "${ref}": expected a diffusers-ONNX folder with model_index.json (${(e as Error).message})`);
       }
-      return this.folderLayout(path.dirname(index), (p) => this.resolveRead!(p));
+      return this.folderLayout(path.dirname(index), resolve);
     }
     const folder = path.resolve(ref);
     let isDir: boolean;
@@ -245,9 +247,9 @@ export class OnnxModelService implements ModelService {
    * A single x.onnx with sidecar x.json: {"scheduler": {...}, "modelIndex"?: {...}, "denoiser"?: "unet" | "transformer",
    * "guider"?: {...}, "ocr_guider"?: {...}} (diffusers guider configs).
    */
-  private async singleFileLayout(ref: string): Promise<ModelLayout> {
+  private async singleFileLayout(ref: string, resolve: ((p: string) => string) | undefined): Promise<ModelLayout> {
     let file: string;
-    if (this.resolveRead) file = this.resolveRead(ref);
+    if (resolve) file = resolve(ref);
     else {
       file = path.resolve(ref);
       if (!(await exists(file))) throw new Error(`model file not found: ${file}`);
@@ -258,7 +260,7 @@ export class OnnxModelService implements ModelService {
         `model ${file} has no sidecar ${sidecar}: a single .onnx file needs a JSON file next to it with {"scheduler": {...diffusers scheduler_config...}}`,
       );
     }
-    if (this.resolveRead) this.resolveRead(sidecar);
+    if (resolve) resolve(sidecar);
     const meta = await readJsonObject(sidecar);
     if (meta.scheduler === undefined) throw new Error(`sidecar ${sidecar} has no "scheduler" object`);
     const scheduler = asObject(meta.scheduler, `"scheduler" in ${sidecar}`) as SchedulerConfig;

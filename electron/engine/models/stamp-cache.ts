@@ -3,8 +3,9 @@
  * locating a folder model afresh (path checks, JSON configs, directory listings) costs about a millisecond
  * of file-system round trips per run. A remembered stamp holds while every watched path stats the same:
  * the model's folders (an entry added, removed or renamed changes a folder's mtime) and its stamped files
- * (a rewrite changes size, mtime or inode). The folders are statted before the model is located, so a change
- * racing the locate shows up on the next check instead of being remembered as current.
+ * (a rewrite changes size, mtime or inode), and every path the path check resolved while locating still
+ * resolves to the same real path (a re-pointed symlink). The folders are statted before the model is located,
+ * so a change racing the locate shows up on the next check instead of being remembered as current.
  */
 import fs from 'node:fs/promises';
 
@@ -29,34 +30,68 @@ export async function statSignature(paths: readonly string[]): Promise<string> {
 interface Entry {
   dirs: readonly string[];
   files: readonly string[];
+  /** Each path the path check resolved while locating, with the real path it gave (symlinks re-pointed show here). */
+  resolutions: readonly (readonly [string, string])[];
   signature: string;
   stamp: string;
 }
 
+/** The path check: the real path of an allowed, existing file, or a throw. */
+export type Resolve = (path: string) => string;
+
 export class StampCache {
   private readonly entries = new Map<string, Entry>();
 
-  /** The remembered stamp of `ref` when nothing it watches has changed since, else undefined. */
-  async lookup(ref: string): Promise<string | undefined> {
+  /**
+   * The remembered stamp of `ref` when nothing it watches has changed since, else undefined: the same folders
+   * (`dirs`, resolved afresh by the caller), every path the check resolved still resolving to the same real
+   * path (it also runs the check again, so a link re-pointed outside the allowed folders is refused), and the
+   * same stats.
+   */
+  async lookup(ref: string, dirs: readonly string[], resolve?: Resolve): Promise<string | undefined> {
     const entry = this.entries.get(ref);
     if (!entry) return undefined;
-    if ((await statSignature([...entry.dirs, ...entry.files])) === entry.signature) return entry.stamp;
+    const same = entry.dirs.length === dirs.length && entry.dirs.every((d, k) => d === dirs[k]) && entry.resolutions.every(([p, real]) => stillResolves(resolve, p, real));
+    if (same && (await statSignature([...entry.dirs, ...entry.files])) === entry.signature) return entry.stamp;
     this.entries.delete(ref);
     return undefined;
   }
 
   /**
-   * Stamps `ref` afresh: `dirs` are statted first, then `locate` finds the files, which are statted after it;
-   * `stampOf` turns the located model into its stamp.
+   * Stamps `ref` afresh: `dirs` are statted first, then `locate` finds the files (through `resolve`, whose
+   * answers are recorded), which are statted after it; `stampOf` turns the located model into its stamp.
    */
-  async compute<L extends { files: readonly string[] }>(ref: string, dirs: readonly string[], locate: () => Promise<L>, stampOf: (layout: L) => Promise<string>): Promise<string> {
+  async compute<L extends { files: readonly string[] }>(
+    ref: string,
+    dirs: readonly string[],
+    locate: (resolve: Resolve | undefined) => Promise<L>,
+    stampOf: (layout: L) => Promise<string>,
+    resolve?: Resolve,
+  ): Promise<string> {
     const dirSignature = await statSignature(dirs);
-    const layout = await locate();
+    const resolutions: [string, string][] = [];
+    const recording = resolve
+      ? (p: string) => {
+          const real = resolve(p);
+          resolutions.push([p, real]);
+          return real;
+        }
+      : undefined;
+    const layout = await locate(recording);
     const fileSignature = await statSignature(layout.files);
     const stamp = await stampOf(layout);
     this.entries.delete(ref);
-    this.entries.set(ref, { dirs, files: [...layout.files], signature: dirs.length > 0 ? `${dirSignature}|${fileSignature}` : fileSignature, stamp });
+    this.entries.set(ref, { dirs, files: [...layout.files], resolutions, signature: dirs.length > 0 ? `${dirSignature}|${fileSignature}` : fileSignature, stamp });
     while (this.entries.size > ENTRIES) this.entries.delete(this.entries.keys().next().value!);
     return stamp;
+  }
+}
+
+function stillResolves(resolve: Resolve | undefined, path: string, real: string): boolean {
+  if (!resolve) return true;
+  try {
+    return resolve(path) === real;
+  } catch {
+    return false;
   }
 }
