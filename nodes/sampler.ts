@@ -21,7 +21,7 @@
  * parity: an Euler-family schedule that ends above sigma 0 returns the VE sample, as those schedulers do.
  */
 import { guidedDenoiseFn } from './cfg.ts';
-import { irsdeSigmas, irsdeTable } from './sampling/irsde.ts';
+import { irsdeSigmas, irsdeTable, isGridOf } from './sampling/irsde.ts';
 import { irsdeSettings, isMeanReverting, mrDenoiseFn } from './sampling/mean-reverting.ts';
 import { createMrs } from './sampling/mrs.ts';
 import { NOISE_GENERATOR_HELP, NOISE_GENERATORS, seededDraws } from './core/seeded-draws.ts';
@@ -160,7 +160,9 @@ async function sampleMeanReverting(
     throw new NodeInputError((e as Error).message, 'model');
   }
   const sigmas = inputs.sigmas ?? irsdeSigmas(table, { steps: params.steps, lambdaMin: settings.lambdaMin });
-  if (sigmas.origin !== 'IRSDE') throw new NodeInputError("the sigmas are not an IR-SDE grid: build them with a Schedule node on this model, or leave sigmas unconnected", 'sigmas');
+  if (sigmas.origin !== 'IRSDE' || !isGridOf(table, sigmas)) {
+    throw new NodeInputError("the sigmas are not this model's IR-SDE grid: build them with a Schedule node on this model, or leave sigmas unconnected", 'sigmas');
+  }
   let x: Tensor;
   if (start === 'continue') x = latent;
   else {
@@ -176,7 +178,8 @@ async function sampleMeanReverting(
   }
   const trajectory: Trajectory = { sigmas: [...sigmas.sigmas], states: params.record_trajectory ? [x] : [], denoised: [] };
   const result = await runSampler({
-    solver: createMrs({ order: Number(params.mrs_order ?? 2), mu: mean, sigmaInf: table.sigmaInf }),
+    // A part of a split schedule counts its steps in the whole one (the short-run rule fires near its end only).
+    solver: createMrs({ order: Number(params.mrs_order ?? 2), mu: mean, sigmaInf: table.sigmaInf, scheduleSteps: sigmas.segment?.total, scheduleStart: sigmas.segment?.start }),
     sigmas,
     x,
     model: model_,

@@ -122,6 +122,23 @@ describe('mean-reverting (IR-SDE) models in a graph', () => {
       graph: graph([{ id: 'model', type: 'LoadModel', params: { model: folder } }, { id: 'sched', type: 'Schedule', params: { direction: 'invert' } }], ['model.model->sched.model']),
     });
     expect(inverted.summary.error!.message).toMatch(/cannot be inverted/);
+    // A grid built on another IR-SDE model (another sigma_inf) is refused, not sampled with the wrong levels.
+    const other = writeTwin({ ...CONFIG, max_sigma: 10 });
+    const mixed = await engine.execute({
+      graph: graph(
+        [
+          { id: 'a', type: 'LoadModel', params: { model: other } },
+          { id: 'b', type: 'LoadModel', params: { model: folder } },
+          { id: 'latent', type: 'EmptyLatent', params: { channels: 3, height: 8, width: 8 } },
+          { id: 'mu', type: 'LoadLatent', params: { path: mean } },
+          { id: 'sched', type: 'Schedule', params: { steps: 12 } },
+          { id: 'sampler', type: 'Sampler', params: { solver: 'mrs' } },
+        ],
+        ['a.model->sched.model', 'sched.sigmas->sampler.sigmas', 'b.model->sampler.model', 'latent.latent->sampler.latent', 'mu.latent->sampler.mean'],
+      ),
+    });
+    expect(mixed.summary.error).toMatchObject({ nodeId: 'sampler' });
+    expect(mixed.summary.error!.message).toMatch(/not this model's IR-SDE grid/);
   });
 
   it('refuses what it cannot run, naming the port or param', async () => {

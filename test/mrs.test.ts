@@ -100,6 +100,50 @@ describe('MR Sampler on a closed-form mean-reverting Gaussian', () => {
     expect(() => createMrs({ mu: new Tensor([1, 3]) }).init({ sigmas: gridOf('vp', [1, 0]) }, x)).toThrow(/shape/);
   });
 
+  /**
+   * MR Sampler's sampling loop written out (data parameterization): step i (1..M) from level i-1 to i at the
+   * given order; order 1 x_i = r x + a_i (1 - e^{-h}) D + mu (1 - r + r a_{i-1} - a_i), order 2 adds
+   * a_i (1 - (1 - e^{-h}) / h) (D - D_prev) / (h_prev / h), with r = sbar_i / sbar_{i-1} and h the lambda step.
+   */
+  async function referenceLoop(levels: number[], orders: number[]): Promise<Float64Array> {
+    const model = mrModel();
+    let x = Float64Array.from(startAt(levels[0]).data);
+    let prevD: Float64Array | undefined;
+    for (let i = 1; i < levels.length; i++) {
+      const from = mrCoefficients(levels[i - 1], SIGMA_INF);
+      const to = mrCoefficients(levels[i], SIGMA_INF);
+      const D = Float64Array.from((await model(new Tensor(DIMS, Float32Array.from(x)), { sigma: levels[i - 1], timestep: 0 })).denoised.data);
+      const h = Math.log(levels[i - 1] / levels[i]);
+      const r = to.sbar / from.sbar;
+      const phi = 1 - Math.exp(-h);
+      const hPrev = i > 1 ? Math.log(levels[i - 2] / levels[i - 1]) : 0;
+      x = x.map((v, k) => {
+        let out = r * v + to.a * phi * D[k] + muData[k] * (1 - r + r * from.a - to.a);
+        if (orders[i - 1] === 2) out += (to.a * (1 - phi / h) * (D[k] - prevD![k])) / (hPrev / h);
+        return out;
+      });
+      prevD = D;
+    }
+    return x;
+  }
+
+  it("short runs order their steps as MR Sampler's loop does: below 10 steps the second-to-last is order 1, the last order 2", async () => {
+    for (const [n, orders] of [
+      [2, [1, 2]],
+      [3, [1, 1, 2]],
+      [5, [1, 2, 2, 1, 2]],
+      [10, [1, 2, 2, 2, 2, 2, 2, 2, 2, 2]],
+    ] as const) {
+      const levels = geometricLevels(20, 0.1, n);
+      const r = await runSampler({ solver: createMrs({ order: 2, mu, sigmaInf: SIGMA_INF }), sigmas: gridOf('vp', levels), x: startAt(20), model: mrModel() });
+      expect(relL2(r.x.data, await referenceLoop(levels, [...orders])), `${n} steps`).toBeLessThan(1e-5);
+    }
+    // A split run counts its steps in the whole schedule: the head of a 5-step schedule fires no end rule.
+    const levels = geometricLevels(20, 0.1, 5);
+    const head = await runSampler({ solver: createMrs({ order: 2, mu, sigmaInf: SIGMA_INF, scheduleSteps: 5, scheduleStart: 0 }), sigmas: gridOf('vp', levels.slice(0, 4)), x: startAt(20), model: mrModel() });
+    expect(relL2(head.x.data, (await referenceLoop(levels.slice(0, 4), [1, 2, 2])))).toBeLessThan(1e-5);
+  });
+
   it('on an ordinary VP model (mu = 0, sigma_inf = 1) the VE-state adapter equals MRS on the VP sample', async () => {
     const p = createGaussianParams({ dims: [3, 8, 8], seed: 5 });
     const levels = [...geometricLevels(12, 0.05, 12), 0];

@@ -86,6 +86,17 @@ function interpolate(table: Float64Array, t: number): number {
   return table[lo] + w * (table[lo + 1] - table[lo]);
 }
 
+/** The level s = e^{-lambda(t)} at a (fractional) training time t. */
+export function irsdeLevelAt(table: IrsdeTable, t: number): number {
+  if (!(t >= 0 && t <= table.T)) throw new Error(`IR-SDE: time ${t} is outside [0, ${table.T}]`);
+  return Math.exp(-interpolate(table.lambda, t));
+}
+
+/** Whether every step of `sigmas` sits at this table's level for its time (a grid built for another model does not). */
+export function isGridOf(table: IrsdeTable, sigmas: Sigmas): boolean {
+  return sigmas.timesteps.every((t, i) => t >= 0 && t <= table.T && Math.abs(sigmas.sigmas[i] / irsdeLevelAt(table, t) - 1) < 1e-9);
+}
+
 export interface IrsdeGridOptions {
   /** Steps N (N + 1 levels). */
   steps: number;
@@ -106,7 +117,7 @@ export function irsdeSigmas(table: IrsdeTable, opts: IrsdeGridOptions): Sigmas {
   const times = Array.from({ length: steps + 1 }, (_, i) => (maxT * (steps - i)) / steps);
   return {
     space: 'vp',
-    sigmas: times.map((t) => Math.exp(-interpolate(table.lambda, t))),
+    sigmas: times.map((t) => irsdeLevelAt(table, t)),
     timesteps: times.slice(0, steps),
     origin: 'IRSDE',
   };

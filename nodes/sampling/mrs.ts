@@ -9,8 +9,10 @@
  * Grid convention: a mean-reverting schedule is carried in an ordinary 'vp' Sigmas whose levels are the VE
  * levels of y, s = sbar/a (so lambda = -ln s), and a = sigma_inf/sqrt(s^2 + sigma_inf^2). The solver's
  * state is the MR sample x itself (not VE-scaled), and its DenoiseFn must return x0-hat in x.
- * Warm-up: the first step is order 1; the step to sigma 0 is order 1 (it returns D); with fewer than 10
- * steps the last step is order 1 too (the reference lowers the order near the end of short runs).
+ * Warm-up: the first step is order 1; the step to sigma 0 is order 1 (it returns D). With fewer than 10 steps
+ * the second-to-last step is order 1 and the last order 2 again, as the reference's sampling loop orders them
+ * (min(order, M - i) over its middle steps, then its final step at the full order). A split run counts steps
+ * within the whole schedule (scheduleSteps, scheduleStart), so the rule fires only near the schedule's end.
  */
 import type { Tensor } from '../core/tensor.ts';
 import type { Sigmas } from '../core/values.ts';
@@ -24,6 +26,10 @@ export interface MrsOptions {
   mu?: Tensor;
   /** Stationary std of the MR SDE (IR-SDE max_sigma); 1 with mu = 0 is an ordinary VP model. */
   sigmaInf?: number;
+  /** Steps of the whole schedule when this run walks a part of it (default: this grid's). */
+  scheduleSteps?: number;
+  /** The schedule step this grid's first step is (default 0). */
+  scheduleStart?: number;
 }
 
 export interface MrsState extends SolverState {
@@ -31,7 +37,7 @@ export interface MrsState extends SolverState {
   prev?: { denoised: Tensor; lambda: number };
 }
 
-/** Below this many steps the last step is taken at order 1 (the reference's short-run rule). */
+/** Below this many steps the second-to-last step is taken at order 1 (the reference's short-run rule). */
 const SHORT_RUN = 10;
 
 /** The MR coefficients of a grid level s = sbar/a: a = sigma_inf / sqrt(s^2 + sigma_inf^2), sbar = s a. */
@@ -88,9 +94,10 @@ export function createMrs(opts: MrsOptions = {}): Solver<MrsState> {
         [to.a * phi, D],
       ];
       if (mu) terms.push([1 - ratio + ratio * from.a - to.a, mu]);
-      const n = ctx.sigmas.timesteps.length;
-      const lastOfShortRun = n < SHORT_RUN && i === n - 1;
-      if (order === 2 && state.prev && !lastOfShortRun) {
+      const n = opts.scheduleSteps ?? ctx.sigmas.timesteps.length;
+      const global = (opts.scheduleStart ?? 0) + i;
+      const loweredInShortRun = n < SHORT_RUN && global === n - 2;
+      if (order === 2 && state.prev && !loweredInShortRun) {
         const r = (lambdaS - state.prev.lambda) / h;
         const c = (to.a * (1 - phi / h)) / r;
         terms.push([c, D], [-c, state.prev.denoised]);
@@ -106,8 +113,8 @@ export function createMrs(opts: MrsOptions = {}): Solver<MrsState> {
  * (That makes it DPM-Solver++ 1 / 2M in its "heun" form. IR-SDE networks run MRS on x itself, through
  * mean-reverting.ts's model wrapper and irsde.ts's grid.)
  */
-export function createMrsOnVe(order = 2): Solver<MrsState> {
-  const inner = createMrs({ order });
+export function createMrsOnVe(order = 2, place: Pick<MrsOptions, 'scheduleSteps' | 'scheduleStart'> = {}): Solver<MrsState> {
+  const inner = createMrs({ order, ...place });
   const toVp = (s: number) => 1 / Math.sqrt(s * s + 1);
   return {
     name: 'mrs',
