@@ -34,15 +34,23 @@ async function copyEmbedded(name: string, as: string): Promise<string> {
 
 /** A service whose locate() calls are counted (the slow path a remembered stamp skips). */
 function countingService(): { service: OnnxModelService; locates: () => number; locate: ReturnType<typeof vi.spyOn> } {
-  const service = new OnnxModelService({ pool, cacheDir, providers: ['cpu'] });
+  // No racy window: these tests change files and stamp again at once (the window has its own test).
+  const service = new OnnxModelService({ pool, cacheDir, providers: ['cpu'], stampRacyMs: 0 });
   const locate = vi.spyOn(service as unknown as { locate: (ref: string) => Promise<unknown> }, 'locate');
   return { service, locates: () => locate.mock.calls.length, locate };
 }
 
-/** Moves a file's mtime, as an edit a second later would. */
+/** Sets a file's mtime to a distinct time an hour back (in the past, so no racy window applies). */
 async function touch(file: string, seconds: number): Promise<void> {
-  const t = new Date(Date.now() + seconds * 1000);
+  const t = new Date(Date.now() - 3600_000 + seconds * 1000);
   await fs.utimes(file, t, t);
+}
+
+/** Every file and folder under `dir` (and itself) last changed `seconds` ago. */
+async function age(dir: string, seconds: number): Promise<void> {
+  const t = new Date(Date.now() - seconds * 1000);
+  for (const entry of await fs.readdir(dir, { withFileTypes: true, recursive: true })) await fs.utimes(path.join(entry.parentPath, entry.name), t, t);
+  await fs.utimes(dir, t, t);
 }
 
 describe('statSignature', () => {
@@ -152,6 +160,27 @@ describe('remembered model stamps', () => {
   });
 });
 
+describe('the racy window', () => {
+  it('a model changed within the last 2 s is stamped afresh every time, and remembered once older', async () => {
+    const folder = await copyEmbedded('gaussian-vp', 'vp-racy');
+    const service = new OnnxModelService({ pool, cacheDir, providers: ['cpu'] });
+    const locate = vi.spyOn(service as unknown as { locate: (ref: string) => Promise<unknown> }, 'locate');
+    const s1 = await service.stamp(folder);
+    expect(await service.stamp(folder)).toBe(s1);
+    expect(locate.mock.calls.length).toBe(2);
+    await age(folder, 60);
+    const s2 = await service.stamp(folder);
+    expect(await service.stamp(folder)).toBe(s2);
+    expect(locate.mock.calls.length).toBe(3);
+    // A file added now makes it racy again: seen, and not remembered.
+    await fs.writeFile(path.join(folder, 'unet', 'model.onnx_data'), 'w');
+    const s3 = await service.stamp(folder);
+    expect(s3).not.toBe(s2);
+    await service.stamp(folder);
+    expect(locate.mock.calls.length).toBe(5);
+  });
+});
+
 describe('refs the path check looks up', () => {
   it('a relative folder ref is located every time (a read folder earlier in the list could come to hold it)', async () => {
     const first = path.join(root, 'roots-a');
@@ -160,7 +189,7 @@ describe('refs the path check looks up', () => {
     await fs.mkdir(second);
     await fs.cp(await ensureEmbeddedModel('gaussian-vp', cacheDir), path.join(second, 'm'), { recursive: true });
     const files = createFileService({ outDir: path.join(root, 'out'), readRoots: [first, second] });
-    const service = new OnnxModelService({ pool, cacheDir, providers: ['cpu'], resolveRead: (p) => files.resolveRead(p) });
+    const service = new OnnxModelService({ pool, cacheDir, providers: ['cpu'], resolveRead: (p) => files.resolveRead(p), stampRacyMs: 0 });
     const locate = vi.spyOn(service as unknown as { locate: (ref: string) => Promise<unknown> }, 'locate');
     const s1 = await service.stamp('m');
     await fs.cp(path.join(second, 'm'), path.join(first, 'm'), { recursive: true });
@@ -190,7 +219,7 @@ describe('symlinks on the way to a model (path check on)', () => {
     // v2 differs in its scheduler config, so its stamp differs.
     await touch(path.join(store, 'v2', 'scheduler', 'scheduler_config.json'), 30);
     const files = createFileService({ outDir: path.join(root, 'links-out'), readRoots: [models, store] });
-    const service = new OnnxModelService({ pool, cacheDir, providers: ['cpu'], resolveRead: (p) => files.resolveRead(p) });
+    const service = new OnnxModelService({ pool, cacheDir, providers: ['cpu'], resolveRead: (p) => files.resolveRead(p), stampRacyMs: 0 });
     const fresh = (ref: string) => new OnnxModelService({ pool, cacheDir, providers: ['cpu'], resolveRead: (p) => files.resolveRead(p) }).stamp(ref);
     const link = path.join(models, 'sd');
     await fs.symlink(path.join(store, 'v1'), link);

@@ -21,6 +21,8 @@ export interface OnnxModelServiceOptions {
   providers?: readonly string[];
   /** The engine's path check for paths from graphs: returns the real path of an allowed, existing file. */
   resolveRead?: (path: string) => string;
+  /** Stamps are remembered only for models unchanged this long (ms; default stamp-cache.ts RACY_MS). */
+  stampRacyMs?: number;
 }
 
 const DENOISERS = ['unet', 'transformer'] as const;
@@ -75,13 +77,14 @@ export class OnnxModelService implements ModelService {
   private readonly cacheDir?: string;
   private readonly providers?: readonly string[];
   private readonly resolveRead?: (path: string) => string;
-  private readonly stamps = new StampCache();
+  private readonly stamps: StampCache;
 
   constructor(opts: OnnxModelServiceOptions) {
     this.pool = opts.pool;
     this.cacheDir = opts.cacheDir;
     this.providers = opts.providers;
     this.resolveRead = opts.resolveRead;
+    this.stamps = new StampCache(opts.stampRacyMs);
   }
 
   async load(ref: string, signal?: AbortSignal): Promise<ModelHandle> {

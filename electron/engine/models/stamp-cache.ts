@@ -14,18 +14,32 @@ const ENTRIES = 64;
 
 /** One stat per path, in order: size, mtime and inode, or "missing". */
 export async function statSignature(paths: readonly string[]): Promise<string> {
+  return (await statPaths(paths)).signature;
+}
+
+/** The signature and the newest mtime among the paths (-Infinity when none exists). */
+async function statPaths(paths: readonly string[]): Promise<{ signature: string; newest: number }> {
+  let newest = -Infinity;
   const parts = await Promise.all(
     paths.map(async (p) => {
       try {
         const st = await fs.stat(p);
+        newest = Math.max(newest, st.mtimeMs);
         return `${st.size}:${st.mtimeMs}:${st.ino}`;
       } catch {
         return 'missing';
       }
     }),
   );
-  return parts.join('|');
+  return { signature: parts.join('|'), newest };
 }
+
+/**
+ * How recent a watched mtime may be for the stamp to be remembered. A change in the same timestamp tick as
+ * the stat leaves the mtime as it was (2 s on FAT, coarse on some network shares), so a model changed this
+ * recently is stamped afresh each time until it is older, as git treats racily clean files.
+ */
+export const RACY_MS = 2000;
 
 interface Entry {
   dirs: readonly string[];
@@ -41,6 +55,9 @@ export type Resolve = (path: string) => string;
 
 export class StampCache {
   private readonly entries = new Map<string, Entry>();
+
+  /** `racyMs`: see RACY_MS (tests of the remembering itself pass 0). */
+  constructor(private readonly racyMs = RACY_MS) {}
 
   /**
    * The remembered stamp of `ref` when nothing it watches has changed since, else undefined: the same folders
@@ -68,7 +85,8 @@ export class StampCache {
     stampOf: (layout: L) => Promise<string>,
     resolve?: Resolve,
   ): Promise<string> {
-    const dirSignature = await statSignature(dirs);
+    const startedAt = Date.now();
+    const dirStats = await statPaths(dirs);
     const resolutions: [string, string][] = [];
     const recording = resolve
       ? (p: string) => {
@@ -78,10 +96,12 @@ export class StampCache {
         }
       : undefined;
     const layout = await locate(recording);
-    const fileSignature = await statSignature(layout.files);
+    const fileStats = await statPaths(layout.files);
     const stamp = await stampOf(layout);
     this.entries.delete(ref);
-    this.entries.set(ref, { dirs, files: [...layout.files], resolutions, signature: dirs.length > 0 ? `${dirSignature}|${fileSignature}` : fileSignature, stamp });
+    // Racily recent: not remembered (the next run stamps afresh).
+    if (Math.max(dirStats.newest, fileStats.newest) > startedAt - this.racyMs) return stamp;
+    this.entries.set(ref, { dirs, files: [...layout.files], resolutions, signature: dirs.length > 0 ? `${dirStats.signature}|${fileStats.signature}` : fileStats.signature, stamp });
     while (this.entries.size > ENTRIES) this.entries.delete(this.entries.keys().next().value!);
     return stamp;
   }
