@@ -4,15 +4,17 @@
  * mu the degraded image. On y = x - mu the path is VP-like, and MRS is DPM-Solver++ on y, written back in x:
  *   order 1: x_t = (sbar_t/sbar_s) x + a_t (1 - e^{-h}) D + mu (1 - sbar_t/sbar_s + (sbar_t/sbar_s) a_s - a_t),
  *   order 2 (multistep, the reference's "heun" form): + a_t (1 - (1 - e^{-h})/h) (D - D_prev)/r,
+ *   order 3 (the reference's step_ode_3rd, DPM-Solver++ 3M's reference form: asymptotically second order on the
+ *   Gaussian test, like that form, fact sheet 3.4),
  * with lambda = ln(a/sbar), h = lambda_t - lambda_s, r = h_prev/h and D the data (x0) prediction in x.
  *
  * Grid convention: a mean-reverting schedule is carried in an ordinary 'vp' Sigmas whose levels are the VE
  * levels of y, s = sbar/a (so lambda = -ln s), and a = sigma_inf/sqrt(s^2 + sigma_inf^2). The solver's
  * state is the MR sample x itself (not VE-scaled), and its DenoiseFn must return x0-hat in x.
- * Warm-up: the first step is order 1; the step to sigma 0 is order 1 (it returns D). With fewer than 10 steps
- * the second-to-last step is order 1 and the last order 2 again, as the reference's sampling loop orders them
- * (min(order, M - i) over its middle steps, then its final step at the full order). A split run counts steps
- * within the whole schedule (scheduleSteps, scheduleStart), so the rule fires only near the schedule's end.
+ * Step orders as the reference's sampling loop picks them (mrsStepOrder): warm-up at orders 1, 2; the last step
+ * at the full order; with fewer than 10 steps min(order, n - g - 1) before it, which lowers the steps just before
+ * the last. The step to sigma 0 returns D. A split run counts steps within the whole schedule (scheduleSteps,
+ * scheduleStart), so the end rule fires only near the schedule's end, and each part warms up again.
  */
 import type { Tensor } from '../core/tensor.ts';
 import type { Sigmas } from '../core/values.ts';
@@ -20,7 +22,7 @@ import { linearCombination } from './ops.ts';
 import { checkSigmas, type DenoiseFn, hasUpwardStep, levelAt, type Solver, type SolverState } from './solver.ts';
 
 export interface MrsOptions {
-  /** 1 or 2 (the reference's default is 2). */
+  /** 1, 2 or 3 (the reference's default is 2). */
   order?: number;
   /** The mean the process reverts to (the degraded image); absent = 0. */
   mu?: Tensor;
@@ -33,11 +35,13 @@ export interface MrsOptions {
 }
 
 export interface MrsState extends SolverState {
-  /** The previous data prediction and its lambda (order 2). */
+  /** The previous data prediction and its lambda (orders 2 and 3). */
   prev?: { denoised: Tensor; lambda: number };
+  /** The one before it (order 3). */
+  prev2?: { denoised: Tensor; lambda: number };
 }
 
-/** Below this many steps the second-to-last step is taken at order 1 (the reference's short-run rule). */
+/** Below this many steps the steps before the last are taken at lowered orders (the reference's short-run rule). */
 const SHORT_RUN = 10;
 
 /** The MR coefficients of a grid level s = sbar/a: a = sigma_inf / sqrt(s^2 + sigma_inf^2), sbar = s a. */
@@ -60,11 +64,22 @@ export function mrSigmas(a: readonly number[], sigmaInf: number, timesteps: read
   return { space: 'vp', sigmas, timesteps: [...timesteps], origin: 'MeanReverting' };
 }
 
+/**
+ * The order of schedule step g (from 0) of n, as MR Sampler's sampling loop picks it: the first order - 1 steps
+ * warm up at orders 1, 2; the last step runs at the full order; in between, runs shorter than 10 steps take
+ * min(order, n - g - 1), which lowers the steps just before the last.
+ */
+export function mrsStepOrder(order: number, g: number, n: number): number {
+  if (g < order - 1) return g + 1;
+  if (g === n - 1) return order;
+  return n < SHORT_RUN ? Math.min(order, n - g - 1) : order;
+}
+
 export function createMrs(opts: MrsOptions = {}): Solver<MrsState> {
   const order = opts.order ?? 2;
   const sigmaInf = opts.sigmaInf ?? 1;
   const mu = opts.mu;
-  if (order !== 1 && order !== 2) throw new Error(`MRS: order must be 1 or 2, got ${order}`);
+  if (order !== 1 && order !== 2 && order !== 3) throw new Error(`MRS: order must be 1, 2 or 3, got ${order}`);
   if (!(sigmaInf > 0 && Number.isFinite(sigmaInf))) throw new Error(`MRS: sigma_inf must be a finite number > 0, got ${sigmaInf}`);
   return {
     name: 'mrs',
@@ -96,13 +111,27 @@ export function createMrs(opts: MrsOptions = {}): Solver<MrsState> {
       if (mu) terms.push([1 - ratio + ratio * from.a - to.a, mu]);
       const n = opts.scheduleSteps ?? ctx.sigmas.timesteps.length;
       const global = (opts.scheduleStart ?? 0) + i;
-      const loweredInShortRun = n < SHORT_RUN && global === n - 2;
-      if (order === 2 && state.prev && !loweredInShortRun) {
-        const r = (lambdaS - state.prev.lambda) / h;
-        const c = (to.a * (1 - phi / h)) / r;
-        terms.push([c, D], [-c, state.prev.denoised]);
+      const history = state.prev2 ? 2 : state.prev ? 1 : 0;
+      const stepOrder = Math.min(mrsStepOrder(order, global, n), history + 1);
+      if (stepOrder >= 2) {
+        const r = (lambdaS - state.prev!.lambda) / h;
+        // phi2 = (e^{-h} - 1)/h + 1, the reference's coefficient of D1 (with a_t and the sign folded in).
+        const phi2 = 1 - phi / h;
+        if (stepOrder === 2) {
+          const c = (to.a * phi2) / r;
+          terms.push([c, D], [-c, state.prev!.denoised]);
+        } else {
+          // The reference's third order (its step_ode_3rd): D1 = D1_0 + w (D1_0 - D1_1), D2 = (D1_0 - D1_1)/(r + r1),
+          // w = r/(r + r1), added as a_t (phi2 D1 - phi3 D2), phi3 = phi2/h - 1/2; written on (D - D_prev) and (D_prev - D_prev2).
+          const r1 = (state.prev!.lambda - state.prev2!.lambda) / h;
+          const phi3 = phi2 / h - 0.5;
+          const w = r / (r + r1);
+          const cA = (to.a * (phi2 * (1 + w) - phi3 / (r + r1))) / r;
+          const cB = (-to.a * (phi2 * w - phi3 / (r + r1))) / r1;
+          terms.push([cA, D], [-cA + cB, state.prev!.denoised], [-cB, state.prev2!.denoised]);
+        }
       }
-      return { x: linearCombination(terms), denoised: D, prev: { denoised: D, lambda: lambdaS } };
+      return { x: linearCombination(terms), denoised: D, prev: { denoised: D, lambda: lambdaS }, prev2: state.prev };
     },
   };
 }

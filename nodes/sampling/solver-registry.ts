@@ -465,14 +465,14 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
   mrs: {
     noInversion: true,
     description:
-      "MR Sampler (Li et al. 2025) for mean-reverting diffusion: DPM-Solver++ on x - mu, order 1 or 2. On an IR-SDE model (scheduler IRSDEScheduler) it walks MR Sampler's grid from mu + sigma_inf noise, mu from the Sampler's mean input; on an ordinary VP model mu = 0 and it equals DPM-Solver++ 1 / 2M (heun form).",
+      "MR Sampler (Li et al. 2025) for mean-reverting diffusion: DPM-Solver++ on x - mu, order 1, 2 or 3. On an IR-SDE model (scheduler IRSDEScheduler) it walks MR Sampler's grid from mu + sigma_inf noise, mu from the Sampler's mean input; on an ordinary VP model mu = 0 and it equals DPM-Solver++ 1 / 2M (heun form).",
     create: (o) => {
       const { order, scheduleSteps, scheduleStart } = o as { order: number; scheduleSteps?: number; scheduleStart?: number };
       return createMrsOnVe(order, { scheduleSteps, scheduleStart });
     },
     optionsFromConfig: (_cfg, p) => ({ order: num(p, 'mrs_order', 2) }),
     params: {
-      mrs_order: { kind: 'int', default: 2, min: 1, max: 2, label: 'MRS order', help: '1 or 2 (data-prediction multistep)' },
+      mrs_order: { kind: 'int', default: 2, min: 1, max: 3, label: 'MRS order', help: '1, 2 or 3 (data-prediction multistep; 3 is the reference\'s third-order form)' },
     },
     spaces: ['vp'],
   },
