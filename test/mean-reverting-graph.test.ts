@@ -156,6 +156,8 @@ describe('mean-reverting (IR-SDE) models in a graph', () => {
     }
     const noMuInput = await runGraph(writeTwin({ ...CONFIG, mu_input: 'lq' }), {});
     expect(noMuInput.summary.error!.message).toMatch(/has no input "lq" for the degraded image mu \(inputs: sample, cond, timestep\)/);
+    const muIsTime = await runGraph(writeTwin({ ...CONFIG, mu_input: 'timestep' }), {});
+    expect(muIsTime.summary.error!.message).toMatch(/mu_input "timestep" is the network's timestep input/);
     const badSchedule = await runGraph(writeTwin({ ...CONFIG, schedule: 'sigmoid' }), {});
     expect(badSchedule.summary.error!.message).toMatch(/unknown schedule "sigmoid"/);
     // The mean input on an ordinary model is a mistake, said so.

@@ -80,7 +80,8 @@ export function checkLatentShape(binding: DenoiserBinding, dims: readonly number
   }
 }
 
-function feedType(info: TensorInfo): ModelFeed['type'] {
+/** The element type a feed for this input is sent as (the session converts the data to it). */
+export function feedType(info: TensorInfo): ModelFeed['type'] {
   const t = info.type;
   if (t === 'float32' || t === 'float16' || t === 'float64' || t === 'int64' || t === 'int32') return t;
   throw new Error(`model input "${info.name}" has unsupported element type ${t}`);
@@ -301,6 +302,19 @@ function sameDims(a: readonly number[] | undefined, b: readonly number[]): boole
   return true;
 }
 
+/** The conditioning's tensors as feeds, each checked against the denoiser's declared inputs. */
+export function conditioningFeeds(handle: ModelHandle, binding: DenoiserBinding, conditioning: Conditioning | undefined): Record<string, ModelFeed> {
+  const feeds: Record<string, ModelFeed> = {};
+  for (const [name, t] of Object.entries(conditioning?.feeds ?? {})) {
+    const info = handle.denoiser.inputs.find((i) => i.name === name);
+    if (!info) throw new Error(`conditioning input "${name}" is not an input of the denoiser (inputs: ${describeInputs(handle.denoiser.inputs)})`);
+    if (info === binding.timestepR) throw new Error(`conditioning input "${name}" is the network's interval end, which the sampler feeds (the grid's next level): leave it out of the conditioning`);
+    const declared = feedType(info);
+    feeds[name] = { dims: t.dims, data: t.data, type: declared === 'float16' ? 'float16' : 'float32' };
+  }
+  return feeds;
+}
+
 /**
  * Builds the DenoiseFn for a MODEL. Per call it does only what changes per call: the shape check is
  * skipped while the latent shape stays the one last checked, the timestep feed's dims are worked out once
@@ -311,14 +325,7 @@ function sameDims(a: readonly number[] | undefined, b: readonly number[]): boole
 export function createDenoiseFn(handle: ModelHandle, opts: DenoiserOptions): DenoiseFn {
   const binding = bindDenoiser(handle);
   const type = predictionType(handle, opts.space, opts.predictionType);
-  const condFeeds: Record<string, ModelFeed> = {};
-  for (const [name, t] of Object.entries(opts.conditioning?.feeds ?? {})) {
-    const info = handle.denoiser.inputs.find((i) => i.name === name);
-    if (!info) throw new Error(`conditioning input "${name}" is not an input of the denoiser (inputs: ${describeInputs(handle.denoiser.inputs)})`);
-    if (info === binding.timestepR) throw new Error(`conditioning input "${name}" is the network's interval end, which the sampler feeds (the grid's next level): leave it out of the conditioning`);
-    const declared = feedType(info);
-    condFeeds[name] = { dims: t.dims, data: t.data, type: declared === 'float16' ? 'float16' : 'float32' };
-  }
+  const condFeeds = conditioningFeeds(handle, binding, opts.conditioning);
   const condNames = Object.keys(condFeeds);
   const sampleType = feedType(binding.sample);
   const { space, limit, signal } = opts;

@@ -8,8 +8,8 @@
  * x_t = mu + a_t (x0 - mu) + sbar_t eps at training time t; the sampler's state is x_t itself.
  */
 import { Tensor } from '../core/tensor.ts';
-import type { Conditioning, ModelFeed, ModelHandle, SchedulerConfig } from '../core/values.ts';
-import { bindDenoiser, checkLatentShape, timestepFeed } from './denoiser.ts';
+import type { Conditioning, ModelHandle, SchedulerConfig } from '../core/values.ts';
+import { bindDenoiser, checkLatentShape, conditioningFeeds, feedType, timestepFeed } from './denoiser.ts';
 import type { IrsdeConfig } from './irsde.ts';
 import { mrCoefficients } from './mrs.ts';
 import type { DenoiseFn } from './solver.ts';
@@ -56,11 +56,6 @@ export interface MrDenoiserOptions {
   signal?: AbortSignal;
 }
 
-/** ONNX float type a float tensor is sent as. */
-function floatType(type: string): ModelFeed['type'] {
-  return type === 'float16' ? 'float16' : 'float32';
-}
-
 /**
  * The network at level s (IR-SDE training time t = level.timestep): eps from (x, mu, t), and
  * x0 = mu + (x - mu - sbar eps) / a, IR-SDE's get_init_state_from_noise.
@@ -71,20 +66,17 @@ export function mrDenoiseFn(handle: ModelHandle, opts: MrDenoiserOptions): Denoi
   const names = handle.denoiser.inputs.map((i) => i.name);
   const muInfo = handle.denoiser.inputs.find((i) => i.name === muInput);
   if (!muInfo) throw new Error(`the mean-reverting network has no input "${muInput}" for the degraded image mu (inputs: ${names.join(', ')}); set mu_input in its scheduler config`);
+  if (!muInfo.type.startsWith('float')) throw new Error(`mu_input "${muInput}" has element type ${muInfo.type}, expected a float type for the degraded image`);
   if (muInfo === binding.sample || muInfo === binding.timestep) throw new Error(`mu_input "${muInput}" is the network's ${muInfo === binding.sample ? 'sample' : 'timestep'} input`);
-  const feeds: Record<string, ModelFeed> = {};
-  for (const [name, t] of Object.entries(opts.conditioning?.feeds ?? {})) {
-    const info = handle.denoiser.inputs.find((i) => i.name === name);
-    if (!info) throw new Error(`conditioning input "${name}" is not an input of the denoiser (inputs: ${names.join(', ')})`);
-    if (name === muInput) throw new Error(`conditioning input "${name}" is the mu input, which the Sampler feeds from its mean input`);
-    feeds[name] = { dims: t.dims, data: t.data, type: floatType(info.type) };
-  }
-  feeds[muInput] = { dims: mu.dims, data: mu.data, type: floatType(muInfo.type) };
+  const feeds = conditioningFeeds(handle, binding, opts.conditioning);
+  if (muInput in feeds) throw new Error(`conditioning input "${muInput}" is the mu input, which the Sampler feeds from its mean input`);
+  feeds[muInput] = { dims: mu.dims, data: mu.data, type: feedType(muInfo) };
+  const sampleType = feedType(binding.sample);
   return async (x, level) => {
     checkLatentShape(binding, x.dims);
     const batch = x.dims[0] ?? 1;
     const outputs = await handle.denoiser.run(
-      { ...feeds, [binding.sample.name]: { dims: x.dims, data: x.data, type: floatType(binding.sample.type) }, [binding.timestep.name]: timestepFeed(binding.timestep, level.timestep, batch) },
+      { ...feeds, [binding.sample.name]: { dims: x.dims, data: x.data, type: sampleType }, [binding.timestep.name]: timestepFeed(binding.timestep, level.timestep, batch) },
       opts.signal,
     );
     let eps = outputs[binding.output] ?? Object.values(outputs)[0];
