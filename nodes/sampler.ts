@@ -21,8 +21,8 @@
  * parity: an Euler-family schedule that ends above sigma 0 returns the VE sample, as those schedulers do.
  */
 import { guidedDenoiseFn } from './cfg.ts';
-import { irsdeSigmas, irsdeTable, isGridOf } from './sampling/irsde.ts';
-import { irsdeSettings, isMeanReverting, mrDenoiseFn } from './sampling/mean-reverting.ts';
+import { isGridOf } from './sampling/irsde.ts';
+import { irsdeModelGrid, isMeanReverting, mrDenoiseFn, readIrsdeModel } from './sampling/mean-reverting.ts';
 import { createMrs } from './sampling/mrs.ts';
 import { NOISE_GENERATOR_HELP, NOISE_GENERATORS, seededDraws } from './core/seeded-draws.ts';
 import { Tensor } from './core/tensor.ts';
@@ -151,15 +151,14 @@ async function sampleMeanReverting(
   if (!mean.sameShape(latent)) throw new NodeInputError(`mean has shape ${mean.shapeString()} but the latent has ${latent.shapeString()}`, 'mean');
   const start = params.start === 'auto' ? 'noise' : params.start;
   if (start !== 'noise' && start !== 'continue') throw new NodeInputError(`a mean-reverting model starts from noise around mu or continues a latent: set start to auto, noise or continue (got ${start})`);
-  let settings;
-  let table;
+  let irsde;
   try {
-    settings = irsdeSettings(model.scheduler);
-    table = irsdeTable(settings.table);
+    irsde = readIrsdeModel(model.scheduler);
   } catch (e) {
     throw new NodeInputError((e as Error).message, 'model');
   }
-  const sigmas = inputs.sigmas ?? irsdeSigmas(table, { steps: params.steps, lambdaMin: settings.lambdaMin });
+  const { table } = irsde;
+  const sigmas = inputs.sigmas ?? irsdeModelGrid(irsde, params.steps);
   if (sigmas.origin !== 'IRSDE' || !isGridOf(table, sigmas)) {
     throw new NodeInputError("the sigmas are not this model's IR-SDE grid: build them with a Schedule node on this model, or leave sigmas unconnected", 'sigmas');
   }
@@ -170,9 +169,9 @@ async function sampleMeanReverting(
     const z = given ?? new Tensor(latent.dims, seededDraws(params.noise_generator as (typeof NOISE_GENERATORS)[number], params.seed, latent.size).initial);
     x = new Tensor(latent.dims, Float32Array.from(z.data, (v, k) => mean.data[k] + table.sigmaInf * v));
   }
-  let model_;
+  let denoise;
   try {
-    model_ = mrDenoiseFn(model, { mu: mean, sigmaInf: table.sigmaInf, muInput: settings.muInput, conditioning: inputs.conditioning, signal: ctx.signal });
+    denoise = mrDenoiseFn(model, { mu: mean, sigmaInf: table.sigmaInf, muInput: irsde.muInput, conditioning: inputs.conditioning, signal: ctx.signal });
   } catch (e) {
     throw new NodeInputError((e as Error).message, 'model');
   }
@@ -182,7 +181,7 @@ async function sampleMeanReverting(
     solver: createMrs({ order: Number(params.mrs_order ?? 2), mu: mean, sigmaInf: table.sigmaInf, scheduleSteps: sigmas.segment?.total, scheduleStart: sigmas.segment?.start }),
     sigmas,
     x,
-    model: model_,
+    model: denoise,
     beforeModelCall: () => ctx.throwIfAborted(),
     onStep: (i, n, state) => {
       if (params.record_trajectory) {

@@ -6,8 +6,7 @@
  * a clean latent into the noise that samples back to it.
  */
 import type { SchedulerConfig } from './core/values.ts';
-import { irsdeSigmas, irsdeTable } from './sampling/irsde.ts';
-import { irsdeSettings, isMeanReverting } from './sampling/mean-reverting.ts';
+import { irsdeModelGrid, isMeanReverting, readIrsdeModel } from './sampling/mean-reverting.ts';
 import { FLOW_SHIFT_PARAM } from './core/flow-shift-param.ts';
 import { defineNode, NodeInputError } from './core/types.ts';
 import { img2imgSigmas } from './sampling/add-noise.ts';
@@ -40,8 +39,7 @@ function meanRevertingSchedule(cfg: SchedulerConfig, params: { steps: number; di
   if (params.denoise < 1) throw new NodeInputError('denoise < 1 does not apply to a mean-reverting model, which starts from noise around mu');
   if (params.solver !== 'auto' && params.solver !== 'mrs') throw new NodeInputError(`a mean-reverting (IR-SDE) model's grid is the MR Sampler's: set solver to mrs or auto (got ${params.solver})`);
   try {
-    const settings = irsdeSettings(cfg);
-    return irsdeSigmas(irsdeTable(settings.table), { steps: params.steps, lambdaMin: settings.lambdaMin });
+    return irsdeModelGrid(readIrsdeModel(cfg), params.steps);
   } catch (e) {
     throw new NodeInputError((e as Error).message, 'model');
   }

@@ -8,9 +8,9 @@
  * x_t = mu + a_t (x0 - mu) + sbar_t eps at training time t; the sampler's state is x_t itself.
  */
 import { Tensor } from '../core/tensor.ts';
-import type { Conditioning, ModelHandle, SchedulerConfig } from '../core/values.ts';
+import type { Conditioning, ModelHandle, SchedulerConfig, Sigmas } from '../core/values.ts';
 import { bindDenoiser, checkLatentShape, conditioningFeeds, feedType, timestepFeed } from './denoiser.ts';
-import type { IrsdeConfig } from './irsde.ts';
+import { irsdeSigmas, irsdeTable, type IrsdeTable } from './irsde.ts';
 import { mrCoefficients } from './mrs.ts';
 import type { DenoiseFn } from './solver.ts';
 
@@ -20,8 +20,9 @@ export function isMeanReverting(cfg: SchedulerConfig): boolean {
   return cfg._class_name === IRSDE_SCHEDULER;
 }
 
-export interface IrsdeSettings {
-  table: IrsdeConfig;
+/** What an IRSDEScheduler config says: the schedule tables, MR Sampler's lambda_min and the network's mu input. */
+export interface IrsdeModel {
+  table: IrsdeTable;
   /** MR Sampler's lambda_min (default -inf: the grid starts at t = T). */
   lambdaMin: number;
   /** The network input fed mu. */
@@ -35,16 +36,21 @@ function optionalNumber(cfg: SchedulerConfig, key: string): number | undefined {
   return v;
 }
 
-export function irsdeSettings(cfg: SchedulerConfig): IrsdeSettings {
+export function readIrsdeModel(cfg: SchedulerConfig): IrsdeModel {
   const schedule = cfg.schedule;
   if (schedule !== undefined && typeof schedule !== 'string') throw new Error(`IRSDEScheduler config: schedule must be a string, got ${JSON.stringify(schedule)}`);
   const muInput = cfg.mu_input ?? 'cond';
   if (typeof muInput !== 'string' || !muInput) throw new Error(`IRSDEScheduler config: mu_input must be an input name, got ${JSON.stringify(muInput)}`);
   return {
-    table: { max_sigma: optionalNumber(cfg, 'max_sigma'), T: optionalNumber(cfg, 'T'), schedule, eps: optionalNumber(cfg, 'eps') },
+    table: irsdeTable({ max_sigma: optionalNumber(cfg, 'max_sigma'), T: optionalNumber(cfg, 'T'), schedule, eps: optionalNumber(cfg, 'eps') }),
     lambdaMin: optionalNumber(cfg, 'lambda_min') ?? -Infinity,
     muInput,
   };
+}
+
+/** MR Sampler's grid of `steps` steps for the model. */
+export function irsdeModelGrid(m: IrsdeModel, steps: number): Sigmas {
+  return irsdeSigmas(m.table, { steps, lambdaMin: m.lambdaMin });
 }
 
 export interface MrDenoiserOptions {
