@@ -147,8 +147,10 @@ export class OnnxModelService implements ModelService {
     return h.digest('hex').slice(0, 16);
   }
 
-  /** Finds and checks the model's files (generating an embedded model's folder on first use). */
-  /** `resolve`: the path check to locate through (default the service's; the stamp cache records its answers). */
+  /**
+   * Finds and checks the model's files (generating an embedded model's folder on first use). `resolve`: the path
+   * check to locate through (default the service's; the stamp cache passes one that records its answers).
+   */
   private async locate(refIn: string, resolve = this.resolveRead): Promise<ModelLayout> {
     const ref = refIn.trim();
     if (!ref) throw new Error('no model given: choose a diffusers-ONNX folder, a .onnx file or an embedded model');
