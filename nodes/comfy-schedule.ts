@@ -4,9 +4,25 @@
  * noise_generator comfyui) and the matching solver, a run starts from ComfyUI's noise and takes its steps.
  */
 import { defineNode, NodeInputError } from './core/types.ts';
-import { COMFY_SAMPLER_NAMES, COMFY_SCHEDULERS, comfyDpmAdaptiveGrid, comfyDpmFastGrid, comfyModelSampling, comfyNeedsImageSize, comfySigmas, comfySnrOffset, samplerLevels } from './sampling/comfy-schedules.ts';
+import type { Tensor } from './core/tensor.ts';
+import type { ModelHandle } from './core/values.ts';
+import { COMFY_SAMPLER_NAMES, COMFY_SCHEDULERS, type ComfyModelSampling, comfyModelSampling, comfyNeedsImageSize, comfySamplerSigmas, samplerLevels } from './sampling/comfy-schedules.ts';
 import { sigmaSpace, timestepUnits } from './sampling/model-time.ts';
 import { imageSeqLenOfLatent } from './sampling/schedule-flow.ts';
+
+/**
+ * ComfyUI's model sampling (level table) for a model; FLUX-type models (use_dynamic_shifting) take their
+ * shift from the latent's image size, as ComfyUI's ModelSamplingFlux node sets it.
+ */
+export function comfyModelSamplingFor(model: ModelHandle, latent: Tensor | undefined): ComfyModelSampling {
+  const space = sigmaSpace(model.modelIndex, model.scheduler);
+  const tokens = latent ? imageSeqLenOfLatent(latent.dims) : undefined;
+  if (tokens === undefined && comfyNeedsImageSize(model.scheduler, space)) {
+    const why = latent ? `latent shape ${latent.shapeString()} has no image size (expected [B, C, H, W] or packed [B, L, C])` : 'connect a latent';
+    throw new NodeInputError(`this model's shift (use_dynamic_shifting, as ComfyUI's ModelSamplingFlux sets it) depends on the image size: ${why}`, 'latent');
+  }
+  return comfyModelSampling(model.scheduler, space, tokens);
+}
 
 export const ComfySchedule = defineNode({
   type: 'ComfySchedule',
@@ -43,26 +59,14 @@ export const ComfySchedule = defineNode({
     },
   },
   async execute(_ctx, inputs, params) {
-    const { model } = inputs;
-    const space = sigmaSpace(model.modelIndex, model.scheduler);
-    const tokens = inputs.latent ? imageSeqLenOfLatent(inputs.latent.dims) : undefined;
-    if (tokens === undefined && comfyNeedsImageSize(model.scheduler, space)) {
-      const why = inputs.latent ? `latent shape ${inputs.latent.shapeString()} has no image size (expected [B, C, H, W] or packed [B, L, C])` : 'connect a latent';
-      throw new NodeInputError(`this model's shift (use_dynamic_shifting, as ComfyUI's ModelSamplingFlux sets it) depends on the image size: ${why}`, 'latent');
-    }
-    const ms = comfyModelSampling(model.scheduler, space, tokens);
+    const ms = comfyModelSamplingFor(inputs.model, inputs.latent);
     const levels = samplerLevels(ms, params.sampler, params.scheduler, params.steps, params.denoise);
     if (levels.length < 2) throw new NodeInputError('denoise 0 leaves no steps to take');
-    const units = timestepUnits(model.modelIndex);
-    const sigmas = comfySigmas(ms, levels, units, `ComfyUI ${params.scheduler}`);
-    if (params.sampler === 'dpm_fast' || params.sampler === 'dpm_adaptive') {
-      try {
-        return { sigmas: params.sampler === 'dpm_fast' ? comfyDpmFastGrid(ms, sigmas, units) : comfyDpmAdaptiveGrid(ms, sigmas) };
-      } catch (e) {
-        throw new NodeInputError((e as Error).message);
-      }
+    try {
+      return { sigmas: comfySamplerSigmas(ms, params.sampler, levels, timestepUnits(inputs.model.modelIndex), `ComfyUI ${params.scheduler}`) };
+    } catch (e) {
+      throw new NodeInputError((e as Error).message);
     }
-    return { sigmas: comfySnrOffset(ms, params.sampler, sigmas, units) };
   },
 });
 

@@ -2,6 +2,7 @@
 import { NodeRegistry } from '../electron/engine/registry.ts';
 import { CFG } from './cfg.ts';
 import { ClassLabel } from './class-label.ts';
+import { ComfyCustomSchedule } from './comfy-custom-schedule.ts';
 import { ComfySchedule } from './comfy-schedule.ts';
 import type { AnyNodeDefinition } from './core/types.ts';
 import { EmptyLatent } from './empty-latent.ts';
@@ -38,6 +39,7 @@ export const BUILTIN_NODES: readonly AnyNodeDefinition[] = [
   ImageToLatent,
   Schedule,
   ComfySchedule,
+  ComfyCustomSchedule,
   SplitSigmas,
   CFG,
   Sampler,

@@ -17,7 +17,10 @@ import { ensureEmbeddedModel } from '../electron/engine/models/embedded.ts';
 import { EXAMPLES_DIR } from '../electron/engine/paths.ts';
 import { COMFY_SAMPLER_NAMES, COMFY_SAMPLERS, COMFY_SNR_OFFSET_SAMPLERS, comfyModelSampling, comfySigmas, dpmFastOrders, kSamplerLevels } from '../nodes/sampling/comfy-schedules.ts';
 import { SOLVERS } from '../nodes/sampling/solver-registry.ts';
-import { gridCases, runCases } from '../scripts/comfyui-parity/cases.ts';
+import { ComfyCustomSchedule } from '../nodes/comfy-custom-schedule.ts';
+import type { ExecContext } from '../nodes/core/types.ts';
+import type { ModelHandle } from '../nodes/core/values.ts';
+import { curveCases, gridCases, runCases } from '../scripts/comfyui-parity/cases.ts';
 import { prepareComfyDir, runEntry, type TwinConditioning } from '../scripts/comfyui-parity/setup.ts';
 import { createTestEngine, tempDir, testCacheDir } from './helpers/engine.ts';
 import { relL2 } from './sampling-fake-model.ts';
@@ -83,6 +86,46 @@ describe(`ComfyUI grids (${meta.comfyui_commit.slice(0, 7)}): KSampler levels an
     const sig = comfySigmas(ms, levels, 'scheduler', c.id);
     if (c.space === 'vp') expect(sig.timesteps).toEqual(ref.timesteps);
     else sig.timesteps.forEach((t, k) => expect(Math.abs(t - ref.timesteps[k])).toBeLessThan(1e-6 * 1000));
+  });
+});
+
+/** timesteps: null for flow cases (levels only). */
+const curveMeta = JSON.parse(fs.readFileSync(path.join(FIXTURE, 'curves.json'), 'utf8')) as { comfyui_files: Record<string, string>; curves: (Omit<GridRef, 'timesteps'> & { timesteps: number[] | null })[] };
+const curveRefs = new Map(curveMeta.curves.map((g) => [g.id, g]));
+const curves = curveCases();
+
+/** A curve case's node inputs (ComfyUI's names) as the Schedule (ComfyUI custom) node's params. */
+function curveParams(c: (typeof curves)[number]): Record<string, number | string> {
+  const { rho, beta, model_type, ...rest } = c.params;
+  const out: Record<string, number | string> = { ...rest, curve: c.curve };
+  if (model_type !== undefined) out[c.curve === 'optimal_steps' ? 'oss_model_type' : 'model_type'] = model_type;
+  if (rho !== undefined) out[c.curve === 'polyexponential' ? 'poly_rho' : 'rho'] = rho;
+  if (beta !== undefined) out[c.curve === 'laplace' ? 'laplace_beta' : 'beta'] = beta;
+  return out;
+}
+
+describe(`ComfyUI scheduler nodes (${Object.keys(curveMeta.comfyui_files).length} source files): Schedule (ComfyUI custom) levels and model timesteps`, () => {
+  const defaults = Object.fromEntries(Object.entries(ComfyCustomSchedule.params).map(([k, p]) => [k, p.default]));
+
+  it('every case has a reference and every reference a case', () => {
+    expect(curves.filter((c) => !curveRefs.has(c.id)).map((c) => c.id)).toEqual([]);
+    expect(curveMeta.curves.length).toBe(curves.length);
+  });
+
+  it.each(curves.map((c) => [c.id, c] as const))('%s', async (_id, c) => {
+    const ref = curveRefs.get(c.id)!;
+    const modelIndex = { _class_name: c.space === 'vp' ? 'StableDiffusionPipeline' : 'StableDiffusion3Pipeline' };
+    const model: ModelHandle = { key: 'm', name: 'm', folder: '/m', scheduler: c.config, denoiserKind: 'unet', denoiser: undefined as never, modelIndex };
+    const params = { ...defaults, ...curveParams(c) } as Parameters<typeof ComfyCustomSchedule.execute>[2];
+    const sig = (await ComfyCustomSchedule.execute({} as ExecContext, { model, latent: undefined }, params)).sigmas;
+    expect(sig.sigmas.length).toBe(ref.sigmas.length);
+    sig.sigmas.forEach((s, k) => {
+      const want = ref.sigmas[k];
+      expect(Math.abs(s - want), `level ${k}: ${s} vs ${want}`).toBeLessThanOrEqual(LEVEL_RTOL * Math.abs(want) + 1e-12);
+    });
+    // The timestep each step's model call gets on VP models: the nearest training step, exactly.
+    if (c.space === 'vp') expect(sig.timesteps).toEqual(ref.timesteps);
+    else expect(ref.timesteps).toBeNull();
   });
 });
 

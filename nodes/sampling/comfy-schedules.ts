@@ -17,11 +17,10 @@
  */
 import type { SchedulerConfig, SigmaSpace, Sigmas } from '../core/values.ts';
 import { alphasCumprod, betasFromConfig, veSigma } from './betas.ts';
-import { betaPpf } from './beta-distribution.ts';
+import { betaSamplingLevels, exponentialCurve, karrasCurve } from './comfy-sigma-curves.ts';
 import { toModelTimestep, type TimestepUnits } from './model-time.ts';
 import { cfgBool, cfgNumber } from './schedule-config.ts';
 import { fluxMu } from './schedule-flow.ts';
-import { roundHalfEven } from './sigma-grids.ts';
 import { linspaceF32 } from './torch-linspace.ts';
 
 export { linspaceF32 };
@@ -262,20 +261,6 @@ function normal(ms: ComfyModelSampling, steps: number, sgm: boolean): number[] {
   return out;
 }
 
-function beta(ms: ComfyModelSampling, steps: number, a = 0.6, b = 0.6): number[] {
-  const total = ms.table.length - 1;
-  const out: number[] = [];
-  let last = -1;
-  const step = 1 / steps; // numpy linspace(0, 1, steps, endpoint=False) = arange(steps) * (1 / steps)
-  for (let i = 0; i < steps; i++) {
-    const t = roundHalfEven(betaPpf(1 - i * step, a, b) * total);
-    if (t !== last) out.push(ms.table[t]);
-    last = t;
-  }
-  out.push(0);
-  return out;
-}
-
 function linearQuadratic(ms: ComfyModelSampling, steps: number, threshold = 0.025): number[] {
   let schedule: number[];
   if (steps === 1) {
@@ -310,24 +295,6 @@ function klOptimal(ms: ComfyModelSampling, n: number): number[] {
   return out;
 }
 
-/**
- * k-diffusion's get_sigmas_karras as torch evaluates it: the ramp a float32 linspace, the Python-float
- * (max_inv + ramp * (min_inv - max_inv)) taken in float32 (the scalar rounded to float32 first), then ** rho.
- * The levels must be these float32 values to the last bit: a Brownian tree (the SDE samplers' noise) rounds
- * its query times to 1e-6, about one float32 step at sigma 14.6.
- */
-function karras(ms: ComfyModelSampling, n: number, rho = 7): number[] {
-  const minInv = f32(ms.sigmaMin) ** (1 / rho);
-  const maxInv = f32(ms.sigmaMax) ** (1 / rho);
-  const c = f32(minInv - maxInv);
-  return linspaceF32(0, 1, n).map((r) => f32(f32(f32(r * c) + f32(maxInv)) ** rho));
-}
-
-/** k-diffusion's get_sigmas_exponential: a float32 linspace of the Python-float logs, exp in float32. */
-function exponential(ms: ComfyModelSampling, n: number): number[] {
-  return linspaceF32(Math.log(f32(ms.sigmaMax)), Math.log(f32(ms.sigmaMin)), n).map((v) => f32(Math.exp(v)));
-}
-
 /** calculate_sigmas: the levels of a ComfyUI scheduler for `steps` steps, descending, ending at 0 (float32 values). */
 export function comfyLevels(ms: ComfyModelSampling, scheduler: ComfyScheduler, steps: number): number[] {
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`ComfyUI schedule: steps must be a positive integer, got ${steps}`);
@@ -343,16 +310,18 @@ export function comfyLevels(ms: ComfyModelSampling, scheduler: ComfyScheduler, s
       levels = normal(ms, steps, false);
       break;
     case 'karras':
-      levels = [...karras(ms, steps), 0];
+      // The levels must be these float32 values to the last bit: a Brownian tree (the SDE samplers' noise)
+      // rounds its query times to 1e-6, about one float32 step at sigma 14.6.
+      levels = karrasCurve(steps, ms.sigmaMin, ms.sigmaMax, 7);
       break;
     case 'exponential':
-      levels = [...exponential(ms, steps), 0];
+      levels = exponentialCurve(steps, ms.sigmaMin, ms.sigmaMax);
       break;
     case 'ddim_uniform':
       levels = ddimUniform(ms, steps);
       break;
     case 'beta':
-      levels = beta(ms, steps);
+      levels = betaSamplingLevels(ms, steps, 0.6, 0.6);
       break;
     case 'linear_quadratic':
       levels = linearQuadratic(ms, steps);
@@ -386,14 +355,9 @@ export function kSamplerLevels(ms: ComfyModelSampling, scheduler: ComfyScheduler
   return all.slice(-(steps + 1));
 }
 
-/**
- * The levels a KSampler with this sampler name walks: its grid rules (the dropped second-to-last level),
- * and UniPC's end at 0.001 instead of 0.
- */
+/** The levels a KSampler with this sampler name sets: its grid rule (the dropped second-to-last level) and denoise cut. */
 export function samplerLevels(ms: ComfyModelSampling, sampler: string, scheduler: ComfyScheduler, steps: number, denoise = 1): number[] {
-  const levels = kSamplerLevels(ms, scheduler, steps, { denoise, discardPenultimate: COMFY_DISCARD_PENULTIMATE.includes(sampler) });
-  if (sampler.startsWith('uni_pc') && levels.length > 1 && levels[levels.length - 1] === 0) levels[levels.length - 1] = COMFY_UNIPC_END;
-  return levels;
+  return kSamplerLevels(ms, scheduler, steps, { denoise, discardPenultimate: COMFY_DISCARD_PENULTIMATE.includes(sampler) });
 }
 
 /**
@@ -415,6 +379,20 @@ export function comfySigmas(ms: ComfyModelSampling, levels: readonly number[], u
     initNoiseSigma: init,
     offGridTimesteps: 'comfyui',
   };
+}
+
+/**
+ * SIGMAS for a ComfyUI sampler on a grid of levels, with the rules its sampling function applies to any
+ * grid (a KSampler's or custom sigmas): UniPC ends at 0.001 instead of 0, dpm_fast and dpm_adaptive walk
+ * their own grids between the grid's ends, and on flow models the SDE samplers move a first level at t = 1.
+ */
+export function comfySamplerSigmas(ms: ComfyModelSampling, sampler: string, levels: readonly number[], units: TimestepUnits, origin: string): Sigmas {
+  const own = [...levels];
+  if (sampler.startsWith('uni_pc') && own.length > 1 && own[own.length - 1] === 0) own[own.length - 1] = COMFY_UNIPC_END;
+  const sigmas = comfySigmas(ms, own, units, origin);
+  if (sampler === 'dpm_fast') return comfyDpmFastGrid(ms, sigmas, units);
+  if (sampler === 'dpm_adaptive') return comfyDpmAdaptiveGrid(ms, sigmas);
+  return comfySnrOffset(ms, sampler, sigmas, units);
 }
 
 /** DPM-Solver-fast's step orders for a number of model calls (k-diffusion dpm_solver_fast). */

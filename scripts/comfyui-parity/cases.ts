@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { COMFY_SAMPLERS, COMFY_SCHEDULERS, type ComfyScheduler } from '../../nodes/sampling/comfy-schedules.ts';
+import type { ComfySigmaCurve } from '../../nodes/sampling/comfy-sigma-curves.ts';
 
 export type AnalyticComfyModel = 'gaussian-vp' | 'gaussian-vp-continuous' | 'gaussian-rf';
 export const COMFY_MODELS: readonly AnalyticComfyModel[] = ['gaussian-vp', 'gaussian-vp-continuous', 'gaussian-rf'];
@@ -85,6 +86,51 @@ export function gridCases(): GridCase[] {
   add('sd3', 'flow', { _class_name: 'FlowMatchEulerDiscreteScheduler', shift: 3.0 }, { denoise: 0.75 });
   add('flux-1024', 'flow', { _class_name: 'FlowMatchEulerDiscreteScheduler', use_dynamic_shifting: true, base_shift: 0.5, max_shift: 1.15 }, { tokens: 4096 });
   add('flux-512', 'flow', { _class_name: 'FlowMatchEulerDiscreteScheduler', use_dynamic_shifting: true, base_shift: 0.5, max_shift: 1.15 }, { tokens: 1024 });
+  return out;
+}
+
+/**
+ * A stand-alone scheduler node's sigmas (AlignYourStepsScheduler, GITSScheduler, KarrasScheduler, ...), the
+ * node's own inputs in `params` (ComfyUI's names), on SD 1.5's model sampling for the timesteps (and for SD
+ * Turbo and beta sampling, the levels); Optimal Steps' flow levels on SD3's, compared level by level only
+ * (the model sampling the references come from predates ComfyUI's flow classes; the flow grid cases check
+ * flow timesteps).
+ */
+export interface CurveCase {
+  id: string;
+  /** flow: levels only (their timesteps are the flow grid cases' business). */
+  space: 'vp' | 'flow';
+  config: Record<string, unknown>;
+  curve: ComfySigmaCurve;
+  params: Record<string, number | string>;
+}
+
+const SD3_FLOW = { _class_name: 'FlowMatchEulerDiscreteScheduler', shift: 3.0 };
+
+export function curveCases(): CurveCase[] {
+  const out: CurveCase[] = [];
+  const add = (curve: ComfySigmaCurve, params: Record<string, number | string>) => {
+    const tag = Object.entries(params).map(([k, v]) => `${k}${v}`).join('-');
+    if (curve === 'optimal_steps') out.push({ id: `curve-sd3-${curve}-${tag}`, space: 'flow', config: SD3_FLOW, curve, params });
+    else out.push({ id: `curve-sd15-${curve}-${tag}`, space: 'vp', config: SD15, curve, params });
+  };
+  for (const model_type of ['SD1', 'SDXL', 'SVD']) for (const steps of [4, 10, 16, 30]) add('align_your_steps', { model_type, steps, denoise: 1 });
+  for (const denoise of [0.6, 0.45]) add('align_your_steps', { model_type: 'SD1', steps: 10, denoise });
+  for (let k = 0; k < 15; k++) for (const steps of [2, 3, 7, 12, 20]) add('gits', { coeff: Number((0.8 + 0.05 * k).toFixed(2)), steps, denoise: 1 });
+  add('gits', { coeff: 1.2, steps: 30, denoise: 1 });
+  add('gits', { coeff: 1.2, steps: 7, denoise: 0.5 });
+  for (const steps of [1, 7, 20]) add('karras', { steps, sigma_max: 14.614642, sigma_min: 0.0291675, rho: 7 });
+  add('karras', { steps: 12, sigma_max: 80, sigma_min: 0.1, rho: 3 });
+  for (const steps of [1, 7, 20]) add('exponential', { steps, sigma_max: 14.614642, sigma_min: 0.0291675 });
+  for (const rho of [1, 0.5, 2, 3.3]) add('polyexponential', { steps: 12, sigma_max: 14.614642, sigma_min: 0.0291675, rho });
+  for (const steps of [7, 20, 21]) add('laplace', { steps, sigma_max: 14.614642, sigma_min: 0.0291675, mu: 0, beta: 0.5 });
+  add('laplace', { steps: 12, sigma_max: 14.614642, sigma_min: 0.0291675, mu: 0.5, beta: 1.2 });
+  for (const steps of [7, 20]) add('vp', { steps, beta_d: 19.9, beta_min: 0.1, eps_s: 0.001 });
+  add('vp', { steps: 12, beta_d: 10, beta_min: 0.2, eps_s: 0.01 });
+  for (const [steps, denoise] of [[1, 1], [4, 1], [10, 1], [2, 0.5], [3, 0.3], [3, 0.7]]) add('sd_turbo', { steps, denoise });
+  for (const [steps, alpha, beta] of [[20, 0.6, 0.6], [4, 1, 1], [12, 2, 0.5], [30, 0.3, 0.3]]) add('beta', { steps, alpha, beta });
+  for (const model_type of ['FLUX', 'Wan', 'Chroma']) for (const steps of [3, 10, 20, 40]) add('optimal_steps', { model_type, steps, denoise: 1 });
+  add('optimal_steps', { model_type: 'FLUX', steps: 12, denoise: 0.625 });
   return out;
 }
 

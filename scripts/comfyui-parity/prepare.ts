@@ -13,7 +13,7 @@ import path from 'node:path';
 import { ensureEmbeddedModel } from '../../electron/engine/models/embedded.ts';
 import { ROOT, runGraphCli } from '../parity-cli.ts';
 import { prepareComfyDir, runEntry } from './setup.ts';
-import { gridCases, runCases } from './cases.ts';
+import { curveCases, gridCases, runCases } from './cases.ts';
 
 
 async function main(): Promise<void> {
@@ -29,8 +29,9 @@ async function main(): Promise<void> {
     runs.push({ ...entry, ours: error ? null : `ours/${c.id}.npy`, ours_error: error });
   }
   const grids = gridCases().filter((c) => !only || only.test(c.id));
-  await fs.writeFile(path.join(dir, 'manifest.json'), JSON.stringify({ grids, runs }, null, 1));
-  process.stderr.write(`${grids.length} grid and ${runs.length} run cases written to ${dir}\n`);
+  const curves = curveCases().filter((c) => !only || only.test(c.id));
+  await fs.writeFile(path.join(dir, 'manifest.json'), JSON.stringify({ grids, curves, runs }, null, 1));
+  process.stderr.write(`${grids.length} grid, ${curves.length} curve and ${runs.length} run cases written to ${dir}\n`);
 }
 
 await main();
