@@ -41,7 +41,7 @@ import { imageSeqLenOfLatent } from './sampling/schedule-flow.ts';
 import { scale, type NoiseSource } from './sampling/ops.ts';
 import { runSampler } from './sampling/sampler-loop.ts';
 import { buildSigmas, initNoiseSigma, sigmaToTimestep, vpTable } from './sampling/schedules.ts';
-import { createSolver, GRID_AS, SOLVER_NAMES, SOLVERS, solverEntry, solverParamSpecs } from './sampling/solver-registry.ts';
+import { createSolver, GRID_AS, mrsOptions, SOLVER_NAMES, SOLVERS, solverEntry, solverParamSpecs } from './sampling/solver-registry.ts';
 import { checkSigmas } from './sampling/solver.ts';
 import { createDdimInverse, ddimInverseOptionsFromConfig } from './sampling/ddim.ts';
 import { defaultInversionSolver } from './sampling/inversion-sigmas.ts';
@@ -142,7 +142,7 @@ function solverParam(name: string): ParamSpec {
 async function sampleMeanReverting(
   ctx: ExecContext,
   inputs: { model: ModelHandle; latent: Tensor; mean?: Tensor; noise?: Tensor; sigmas?: Sigmas; conditioning?: Conditioning; guidance?: unknown },
-  params: { solver: string; steps: number; seed: number; noise_generator: string; start: string; mrs_order?: unknown; record_trajectory: boolean },
+  params: { solver: string; steps: number; seed: number; noise_generator: string; start: string; record_trajectory: boolean } & Record<string, unknown>,
 ): Promise<{ latent: Tensor; denoised: Tensor; trajectory: Trajectory }> {
   const { model, latent, mean } = inputs;
   if (params.solver !== 'mrs' && params.solver !== 'auto') throw new NodeInputError(`a mean-reverting (IR-SDE) model runs with the MR Sampler: set solver to mrs or auto (got ${params.solver})`);
@@ -162,11 +162,27 @@ async function sampleMeanReverting(
   if (sigmas.origin !== 'IRSDE' || !isGridOf(table, sigmas)) {
     throw new NodeInputError("the sigmas are not this model's IR-SDE grid: build them with a Schedule node on this model, or leave sigmas unconnected", 'sigmas');
   }
+  let mrs;
+  try {
+    mrs = mrsOptions(params);
+  } catch (e) {
+    throw new NodeInputError((e as Error).message);
+  }
+  // The prior draw first, then (SDE) one step noise per step: the Sampler's seeded stream, or the noise input's slices.
+  const given = inputs.noise ? splitNoiseInput(inputs.noise, latent) : undefined;
+  const draws = seededDraws(params.noise_generator as (typeof NOISE_GENERATORS)[number], params.seed, latent.size);
+  let used = 0;
+  const stepNoise: NoiseSource = (dims) => {
+    if (given && given.steps.length > 0) {
+      if (used >= given.steps.length) throw new NodeInputError(`the solver draws more step noises than the ${given.steps.length} the noise input holds (slices 1..${given.steps.length})`, 'noise');
+      return given.steps[used++].reshape(dims);
+    }
+    return new Tensor(dims, draws.next(dims.reduce((a, b) => a * b, 1)));
+  };
   let x: Tensor;
   if (start === 'continue') x = latent;
   else {
-    const given = inputs.noise ? splitNoiseInput(inputs.noise, latent).initial : undefined;
-    const z = given ?? new Tensor(latent.dims, seededDraws(params.noise_generator as (typeof NOISE_GENERATORS)[number], params.seed, latent.size).initial);
+    const z = given?.initial ?? new Tensor(latent.dims, draws.initial);
     x = new Tensor(latent.dims, Float32Array.from(z.data, (v, k) => mean.data[k] + table.sigmaInf * v));
   }
   let denoise;
@@ -178,9 +194,10 @@ async function sampleMeanReverting(
   const trajectory: Trajectory = { sigmas: [...sigmas.sigmas], states: params.record_trajectory ? [x] : [], denoised: [] };
   const result = await runSampler({
     // A part of a split schedule counts its steps in the whole one (the short-run rule fires near its end only).
-    solver: createMrs({ order: Number(params.mrs_order ?? 2), mu: mean, sigmaInf: table.sigmaInf, scheduleSteps: sigmas.segment?.total, scheduleStart: sigmas.segment?.start }),
+    solver: createMrs({ ...mrs, mu: mean, sigmaInf: table.sigmaInf, scheduleSteps: sigmas.segment?.total, scheduleStart: sigmas.segment?.start }),
     sigmas,
     x,
+    noise: stepNoise,
     model: denoise,
     beforeModelCall: () => ctx.throwIfAborted(),
     onStep: (i, n, state) => {
@@ -287,6 +304,8 @@ export const Sampler = defineNode({
     ge_gamma: solverParam('ge_gamma'),
     tcd_gamma: solverParam('tcd_gamma'),
     mrs_order: solverParam('mrs_order'),
+    mrs_solver_type: solverParam('mrs_solver_type'),
+    mrs_parameterization: solverParam('mrs_parameterization'),
     dpm_solver_type: solverParam('dpm_solver_type'),
     dpm_form: solverParam('dpm_form'),
     dpm3m_variant: solverParam('dpm3m_variant'),

@@ -12,7 +12,7 @@ import { seededDraws } from '../nodes/core/seeded-draws.ts';
 import { Tensor } from '../nodes/core/tensor.ts';
 import { writeNpy } from '../nodes/core/io/npy.ts';
 import { irsdeSigmas, irsdeTable } from '../nodes/sampling/irsde.ts';
-import { createMrs, mrCoefficients } from '../nodes/sampling/mrs.ts';
+import { createMrs, mrCoefficients, type MrsOptions } from '../nodes/sampling/mrs.ts';
 import { runSampler } from '../nodes/sampling/sampler-loop.ts';
 import type { DenoiseFn } from '../nodes/sampling/solver.ts';
 import { createTestEngine, graph, testCacheDir } from './helpers/engine.ts';
@@ -61,12 +61,13 @@ async function runGraph(folder: string, sampler: Record<string, string | number 
   return { summary: r.summary, latent: r.result?.outputs.get('sampler')?.latent as Tensor | undefined };
 }
 
-/** The same run from the pure pieces. */
-async function reference(steps: number, order: number): Promise<Float32Array> {
+/** The same run from the pure pieces (SDE: step noise from the seed's stream after the prior draw). */
+async function reference(steps: number, order: number, more: Pick<MrsOptions, 'solverType' | 'parameterization'> = {}): Promise<Float32Array> {
   const table = irsdeTable(CONFIG);
   const sigmas = irsdeSigmas(table, { steps, lambdaMin: -5 });
   const mu = new Tensor(DIMS, muValues);
-  const z = seededDraws('flowstudio', 5, 192).initial;
+  const draws = seededDraws('flowstudio', 5, 192);
+  const z = draws.initial;
   const x = new Tensor(DIMS, Float32Array.from(z, (v, k) => muValues[k] + table.sigmaInf * v));
   const model: DenoiseFn = async (xt, level) => {
     const eps = new Tensor(DIMS, Float32Array.from(xt.data, (v, k) => 0.3 * v - 0.2 * muValues[k] + 0.001 * Math.fround(level.timestep)));
@@ -74,7 +75,8 @@ async function reference(steps: number, order: number): Promise<Float32Array> {
     const denoised = new Tensor(DIMS, Float32Array.from(xt.data, (v, k) => muValues[k] + (v - muValues[k] - sbar * eps.data[k]) / a));
     return { denoised, eps, derivative: eps };
   };
-  return (await runSampler({ solver: createMrs({ order, mu, sigmaInf: table.sigmaInf }), sigmas, x, model })).x.data;
+  const noise = (dims: readonly number[]) => new Tensor(dims, draws.next(192));
+  return (await runSampler({ solver: createMrs({ order, mu, sigmaInf: table.sigmaInf, ...more }), sigmas, x, model, noise })).x.data;
 }
 
 describe('mean-reverting (IR-SDE) models in a graph', () => {
@@ -88,6 +90,24 @@ describe('mean-reverting (IR-SDE) models in a graph', () => {
     // auto picks the MR Sampler too.
     const auto = await runGraph(folder, { solver: 'auto' });
     expect(relL2(auto.latent!.data, await reference(12, 2))).toBeLessThan(1e-5);
+  });
+
+  it('the SDE solver and the noise parameterization: the same walks, step noise from the seed after the prior draw', async () => {
+    const folder = writeTwin();
+    for (const [type, param, order] of [['sde', 'data', 1], ['sde', 'data', 2], ['sde', 'noise', 2], ['ode', 'noise', 3]] as const) {
+      const { summary, latent } = await runGraph(folder, { mrs_order: order, mrs_solver_type: type, mrs_parameterization: param });
+      expect(summary.error).toBeUndefined();
+      expect(relL2(latent!.data, await reference(12, order, { solverType: type, parameterization: param }))).toBeLessThan(1e-5);
+    }
+    // The SDE draws fresh noise: another seed moves the result more than the prior alone would explain, and the ODE differs.
+    const a = await runGraph(folder, { mrs_solver_type: 'sde' });
+    const b = await runGraph(folder, { mrs_solver_type: 'sde', seed: 6 });
+    const ode = await runGraph(folder, {});
+    expect(relL2(a.latent!.data, b.latent!.data)).toBeGreaterThan(1e-3);
+    expect(relL2(a.latent!.data, ode.latent!.data)).toBeGreaterThan(1e-3);
+    const three = await runGraph(folder, { mrs_solver_type: 'sde', mrs_order: 3 });
+    expect(three.summary.status).toBe('failed');
+    expect(three.summary.error?.message).toMatch(/orders 1 and 2/);
   });
 
   it('a Schedule node builds the same grid, and SplitSigmas halves chain into one run', async () => {

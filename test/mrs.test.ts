@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Tensor } from '../nodes/core/tensor.ts';
 import { createGaussianParams, denoisedVP, sampleData, seededNormals, transportExact, type GaussianParams } from '../nodes/sampling/gaussian.ts';
 import { createMrs, createMrsOnVe, mrCoefficients, mrSigmas } from '../nodes/sampling/mrs.ts';
+import { createDpmSde } from '../nodes/sampling/dpm-sde.ts';
 import { runSampler } from '../nodes/sampling/sampler-loop.ts';
 import type { DenoiseFn } from '../nodes/sampling/solver.ts';
 import { exactEnd, exactModel, geometricLevels, gridOf } from './exact-models.ts';
@@ -181,7 +182,7 @@ describe('MR Sampler on a closed-form mean-reverting Gaussian', () => {
     const levels = [...geometricLevels(12, 0.05, 12), 0];
     const sigmas = gridOf('vp', levels);
     const xve = new Tensor(DIMS, Float32Array.from(z, (v) => v * Math.sqrt(12 * 12 + 1)));
-    const ve = await runSampler({ solver: createMrsOnVe(2), sigmas, x: xve, model: exactModel(p, 'vp') });
+    const ve = await runSampler({ solver: createMrsOnVe({ order: 2 }), sigmas, x: xve, model: exactModel(p, 'vp') });
     // MR variables = VP variables: feed the VP sample and a model that takes VP samples.
     const veModel = exactModel(p, 'vp');
     const vpModel: DenoiseFn = (x, level) => veModel(new Tensor(x.dims, x.data.map((v) => v * Math.sqrt(level.sigma ** 2 + 1))), level);
@@ -191,3 +192,117 @@ describe('MR Sampler on a closed-form mean-reverting Gaussian', () => {
     expect(relL2(ve.x.data, exactEnd(p, 'vp', xve.data, 12, 0))).toBeLessThan(0.02);
   });
 });
+
+describe('MR Sampler: noise parameterization and the SDE solver', () => {
+  async function errorsOf(opts: Parameters<typeof createMrs>[0]): Promise<number[]> {
+    const errors: number[] = [];
+    for (const n of STEPS) {
+      const sigmas = gridOf('vp', geometricLevels(20, 0.1, n));
+      const x = startAt(20);
+      const r = await runSampler({ solver: createMrs({ mu, sigmaInf: SIGMA_INF, ...opts }), sigmas, x, model: mrModel() });
+      errors.push(relL2(r.x.data, mrExact(x.data, 20, 0.1)));
+    }
+    return errors;
+  }
+
+  it('at order 1 the noise form is the data form (both are the exact first-order exponential step)', async () => {
+    const sigmas = gridOf('vp', geometricLevels(20, 0.1, 7));
+    const x = startAt(20);
+    const data = await runSampler({ solver: createMrs({ order: 1, mu, sigmaInf: SIGMA_INF }), sigmas, x, model: mrModel() });
+    const noise = await runSampler({ solver: createMrs({ order: 1, parameterization: 'noise', mu, sigmaInf: SIGMA_INF }), sigmas, x, model: mrModel() });
+    expect(relL2(noise.x.data, data.x.data)).toBeLessThan(2e-6);
+  });
+
+  it('the noise form is second order at order 2 and at least second order at order 3 (the reference\'s form)', async () => {
+    const two = await errorsOf({ order: 2, parameterization: 'noise' });
+    expect(Math.abs(logLogSlope(STEPS, two) + 2)).toBeLessThan(0.2);
+    const three = await errorsOf({ order: 3, parameterization: 'noise' });
+    expect(-logLogSlope(STEPS, three)).toBeGreaterThan(1.9);
+    // It is a different multistep method from the data form: not the same numbers at order 2.
+    const data = await errorsOf({ order: 2 });
+    expect(Math.abs(two[0] - data[0]) / data[0]).toBeGreaterThan(0.01);
+  });
+
+  it('on an ordinary VP model the data-form SDE is DPM-Solver++(2M) SDE (heun), with the same noise', async () => {
+    const p = createGaussianParams({ dims: [3, 8, 8], seed: 5 });
+    const sigmas = gridOf('vp', geometricLevels(12, 0.05, 16));
+    const xve = new Tensor(DIMS, Float32Array.from(z, (v) => v * Math.sqrt(12 * 12 + 1)));
+    for (const order of [1, 2]) {
+      const draws = (seed: number) => {
+        const seq = Array.from({ length: 16 }, (_, i) => Float32Array.from(seededNormals(192, seed + i)));
+        let k = 0;
+        return (dims: readonly number[]) => new Tensor(dims, seq[k++].slice());
+      };
+      const mrs = await runSampler({ solver: createMrsOnVe({ order, solverType: 'sde' }), sigmas, x: xve, model: exactModel(p, 'vp'), noise: draws(40) });
+      const dpm = await runSampler({ solver: createDpmSde({ order, solverType: 'heun', lowerOrderFinal: false }), sigmas, x: xve, model: exactModel(p, 'vp'), noise: draws(40) });
+      expect(relL2(mrs.x.data, dpm.x.data)).toBeLessThan(1e-5);
+    }
+  });
+
+  /**
+   * Independent per-element data x0 ~ N(m_c, v_c) (four channels), degraded image mu: the SDE's samples must
+   * have the data's moments. 1024 samples a channel: the variance is known to ~4.4% (one standard error);
+   * at 240 steps the discretisation leaves under 5% (the data form at order 1, ~1/steps weak error).
+   */
+  it('SDE samples from mu + sigma_inf z have the data distribution (data and noise forms, orders 1 and 2)', async () => {
+    const dims = [1, 4, 32, 32];
+    const per = 32 * 32;
+    const m = [0.5, -0.3, 0.1, 0.8];
+    const v = [0.2, 0.05, 0.5, 0.1];
+    const muImg = Float32Array.from({ length: 4 * per }, (_, k) => 0.3 * Math.sin(k / 13));
+    const model: DenoiseFn = async (x, level) => {
+      const { a, sbar } = mrCoefficients(level.sigma, SIGMA_INF);
+      const D = new Float32Array(x.size);
+      const eps = new Float32Array(x.size);
+      for (let k = 0; k < x.size; k++) {
+        const c = Math.floor(k / per);
+        const y = x.data[k] - muImg[k];
+        const my = m[c] - muImg[k];
+        const dy = my + ((a * v[c]) / (a * a * v[c] + sbar * sbar)) * (y - a * my);
+        D[k] = dy + muImg[k];
+        eps[k] = (y - a * dy) / sbar;
+      }
+      return { denoised: new Tensor(x.dims, D), eps: new Tensor(x.dims, eps), derivative: new Tensor(x.dims, eps) };
+    };
+    const start = mrCoefficients(400, SIGMA_INF);
+    const run = async (parameterization: 'data' | 'noise', order: number, steps: number) => {
+      const sigmas = gridOf('vp', [...geometricLevels(400, 0.005, steps), 0]);
+      const zs = seededNormals(4 * per * (steps + 1), 3);
+      let used = 1;
+      const draw = (d: readonly number[]) => new Tensor(d, Float32Array.from(zs.subarray(used * 4 * per, ++used * 4 * per)));
+      // The exact marginal at the first level (a ~ 0.0015: essentially mu + sigma_inf z).
+      const x0 = sampleDiag(m, v, per, 9);
+      const x = new Tensor(dims, Float32Array.from(x0, (d, k) => muImg[k] + start.a * (d - muImg[k]) + start.sbar * zs[k]));
+      const r = await runSampler({ solver: createMrs({ order, solverType: 'sde', parameterization, mu: new Tensor(dims, muImg), sigmaInf: SIGMA_INF }), sigmas, x, model, noise: draw });
+      return [0, 1, 2, 3].map((c) => {
+        const xs = r.x.data.subarray(c * per, (c + 1) * per);
+        const mean = xs.reduce((a, t) => a + t, 0) / per;
+        return { mean, variance: xs.reduce((a, t) => a + (t - mean) ** 2, 0) / (per - 1) };
+      });
+    };
+    for (const [parameterization, order] of [['data', 1], ['data', 2], ['noise', 1], ['noise', 2]] as const) {
+      const moments = await run(parameterization, order, 240);
+      moments.forEach(({ mean, variance }, c) => {
+        expect(Math.abs(mean - m[c]), `${parameterization} ${order} channel ${c} mean`).toBeLessThan(4 * Math.sqrt(v[c] / per) + 0.01 * Math.sqrt(v[c]));
+        expect(Math.abs(variance / v[c] - 1), `${parameterization} ${order} channel ${c} variance ${variance} vs ${v[c]}`).toBeLessThan(0.1);
+      });
+    }
+    // Weak first order: the data form's order-1 variance deficit (its largest) shrinks with the step count.
+    const deficit = async (steps: number) => (await run('data', 1, steps)).reduce((a, { variance }, c) => a + Math.abs(variance / v[c] - 1), 0);
+    const coarse = await deficit(60);
+    expect(coarse).toBeGreaterThan(0.2);
+    expect(await deficit(240)).toBeLessThan(coarse / 2.5);
+  });
+
+  it('refuses a third-order SDE and an SDE run without a noise source', async () => {
+    expect(() => createMrs({ order: 3, solverType: 'sde' })).toThrow(/orders 1 and 2/);
+    const sigmas = gridOf('vp', geometricLevels(20, 0.1, 4));
+    await expect(runSampler({ solver: createMrs({ solverType: 'sde', mu, sigmaInf: SIGMA_INF }), sigmas, x: startAt(20), model: mrModel() })).rejects.toThrow(/noise source/);
+  });
+});
+
+/** n samples a channel of independent N(m_c, v_c) data, channel-major. */
+function sampleDiag(m: number[], v: number[], n: number, seed: number): Float64Array {
+  const zs = seededNormals(m.length * n, seed);
+  return zs.map((t, k) => m[Math.floor(k / n)] + Math.sqrt(v[Math.floor(k / n)]) * t);
+}

@@ -29,7 +29,7 @@ import { createFlowEuler, type FlowEulerOptions } from './flow-euler.ts';
 import { createHeun } from './heun.ts';
 import { createHeunpp2 } from './heunpp2.ts';
 import { createLms, LMS_FINAL_STEPS, LMS_MAX_ORDER, type LmsFinalStep } from './lms.ts';
-import { createMrsOnVe } from './mrs.ts';
+import { createMrsOnVe, type MrsOptions } from './mrs.ts';
 import { createDdpm, type DdpmOptions, type DdpmVariance } from './ddpm.ts';
 import { createLcm, type LcmOptions } from './lcm.ts';
 import { createTcd, type TcdOptions } from './tcd.ts';
@@ -465,14 +465,13 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
   mrs: {
     noInversion: true,
     description:
-      "MR Sampler (Li et al. 2025) for mean-reverting diffusion: DPM-Solver++ on x - mu, order 1, 2 or 3. On an IR-SDE model (scheduler IRSDEScheduler) it walks MR Sampler's grid from mu + sigma_inf noise, mu from the Sampler's mean input; on an ordinary VP model mu = 0 and it equals DPM-Solver++ 1 / 2M (heun form).",
-    create: (o) => {
-      const { order, scheduleSteps, scheduleStart } = o as { order: number; scheduleSteps?: number; scheduleStart?: number };
-      return createMrsOnVe(order, { scheduleSteps, scheduleStart });
-    },
-    optionsFromConfig: (_cfg, p) => ({ order: num(p, 'mrs_order', 2) }),
+      "MR Sampler (Li et al. 2025) for mean-reverting diffusion: DPM-Solver++ on x - mu, order 1, 2 or 3, as an ODE or (orders 1, 2) an SDE, on data or noise predictions. On an IR-SDE model (scheduler IRSDEScheduler) it walks MR Sampler's grid from mu + sigma_inf noise, mu from the Sampler's mean input; on an ordinary VP model mu = 0 and it equals DPM-Solver++ 1 / 2M (heun form).",
+    create: (o) => createMrsOnVe(o as MrsOptions),
+    optionsFromConfig: (_cfg, p): MrsOptions => mrsOptions(p),
     params: {
-      mrs_order: { kind: 'int', default: 2, min: 1, max: 3, label: 'MRS order', help: '1, 2 or 3 (data-prediction multistep; 3 is the reference\'s third-order form)' },
+      mrs_order: { kind: 'int', default: 2, min: 1, max: 3, label: 'MRS order', help: '1, 2 or 3 (3: the reference\'s third-order form; ODE only)' },
+      mrs_solver_type: { kind: 'enum', options: ['ode', 'sde'], default: 'ode', label: 'MRS solver', help: 'ode: the probability-flow ODE; sde: the reverse SDE, fresh seeded noise every step (orders 1, 2)' },
+      mrs_parameterization: { kind: 'enum', options: ['data', 'noise'], default: 'data', label: 'MRS parameterization', help: 'What the multistep history holds: data (x0) or noise (eps) predictions, as MR Sampler\'s parameterization option' },
     },
     spaces: ['vp'],
   },
@@ -494,6 +493,16 @@ const EXP_SOLVERS: Record<string, SolverEntry> = Object.fromEntries(
     return [name, entry];
   }),
 );
+
+/** The MR Sampler's options from a Sampler's params (mrs_order, mrs_solver_type, mrs_parameterization). */
+export function mrsOptions(p: SolverParams): MrsOptions {
+  const pick = <T extends string>(name: string, allowed: readonly T[]): T => {
+    const v = p[name] ?? allowed[0];
+    if (typeof v !== 'string' || !allowed.includes(v as T)) throw new Error(`solver option "${name}" must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
+    return v as T;
+  };
+  return { order: num(p, 'mrs_order', 2), solverType: pick('mrs_solver_type', ['ode', 'sde'] as const), parameterization: pick('mrs_parameterization', ['data', 'noise'] as const) };
+}
 
 const { ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, dpmpp_sde, dpmpp_3m_sde, er_sde, seeds_2, seeds_3, ddpm_posterior, consistency, ipndm, ipndm_v, res_multistep, res_multistep_ancestral, deis_tab, gradient_estimation, heunpp2, lms, euler_cfg_pp, euler_ancestral_cfg_pp, dpmpp_2m_cfg_pp, dpmpp_2s_ancestral_cfg_pp, res_multistep_cfg_pp, res_multistep_ancestral_cfg_pp, gradient_estimation_cfg_pp, dpm_fast, dpm_adaptive, sa_solver, sa_solver_pece, flow_euler, rf_solver, scm, mrs, lcm, tcd } = BASE_SOLVERS;
 
