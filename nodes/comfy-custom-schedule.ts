@@ -4,10 +4,10 @@
  * own alpha and beta), as SIGMAS for a Sampler: what SamplerCustom walks when one of them feeds it. The
  * model gives each level its timestep (ComfyUI's nearest training step on VP models).
  */
-import { comfyModelSamplingFor } from './comfy-schedule.ts';
+import { comfyModelSamplingFor, comfySamplerParam } from './comfy-schedule.ts';
 import { defineNode, NodeInputError } from './core/types.ts';
 import { AYS_MODEL_TYPES, COMFY_SIGMA_CURVES, OSS_MODEL_TYPES, alignYourSteps, optimalSteps, betaSamplingLevels, exponentialCurve, gitsLevels, karrasCurve, laplaceCurve, polyexponentialCurve, sdTurboLevels, vpCurve, type ComfySigmaCurve } from './sampling/comfy-sigma-curves.ts';
-import { COMFY_SAMPLER_NAMES, comfyNeedsImageSize, comfySamplerSigmas, type ComfyModelSampling } from './sampling/comfy-schedules.ts';
+import { comfyNeedsImageSize, comfySamplerSigmas, type ComfyModelSampling } from './sampling/comfy-schedules.ts';
 import { timestepUnits } from './sampling/model-time.ts';
 
 const RANGE_CURVES = ['karras', 'exponential', 'polyexponential', 'laplace'] as const;
@@ -106,13 +106,9 @@ export const ComfyCustomSchedule = defineNode({
     eps_s: { kind: 'float', default: 0.001, min: 0, max: 1, step: 0.0001, label: 'eps_s', help: 'The continuous time the curve ends at', when: { param: 'curve', in: ['vp'] } },
     alpha: { kind: 'float', default: 0.6, min: 0, max: 50, step: 0.01, label: 'Alpha', when: { param: 'curve', in: ['beta'] } },
     beta: { kind: 'float', default: 0.6, min: 0, max: 50, step: 0.01, label: 'Beta', when: { param: 'curve', in: ['beta'] } },
-    sampler: {
-      kind: 'enum',
-      options: COMFY_SAMPLER_NAMES,
-      default: 'euler',
-      label: 'ComfyUI sampler',
-      help: 'The sampler SamplerCustom runs, for the rules its sampling function applies to any grid (uni_pc stops at 0.001; dpm_fast and dpm_adaptive walk their own grids; on flow models the SDE samplers move a first level at t = 1). Set the Sampler to its solver as for Schedule (ComfyUI)',
-    },
+    sampler: comfySamplerParam(
+      'The sampler SamplerCustom runs, for the rules its sampling function applies to any grid (uni_pc stops at 0.001; dpm_fast and dpm_adaptive walk their own grids; on flow models the SDE samplers move a first level at t = 1). Set the Sampler to its solver as for Schedule (ComfyUI)',
+    ),
   },
   async execute(_ctx, inputs, params) {
     const ms = comfyModelSamplingFor(inputs.model, inputs.latent);

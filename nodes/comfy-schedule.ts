@@ -24,6 +24,11 @@ export function comfyModelSamplingFor(model: ModelHandle, latent: Tensor | undef
   return comfyModelSampling(model.scheduler, space, tokens);
 }
 
+/** The ComfyUI sampler a schedule is for (its grid rules), as both ComfyUI schedule nodes declare it. */
+export function comfySamplerParam(help: string) {
+  return { kind: 'enum', options: COMFY_SAMPLER_NAMES, default: 'euler', label: 'ComfyUI sampler', help } as const;
+}
+
 export const ComfySchedule = defineNode({
   type: 'ComfySchedule',
   version: 1,
@@ -50,13 +55,9 @@ export const ComfySchedule = defineNode({
       label: 'Denoise',
       help: 'Below 1: the last steps of a longer schedule (int(steps / denoise) steps), as KSampler cuts it for img2img',
     },
-    sampler: {
-      kind: 'enum',
-      options: COMFY_SAMPLER_NAMES,
-      default: 'euler',
-      label: 'ComfyUI sampler',
-      help: 'The KSampler\'s sampler_name, for its grid rules (dpm_2, dpm_2_ancestral, uni_pc and uni_pc_bh2 take one step more without the second-to-last level; uni_pc stops at 0.001; on flow models the SDE samplers, er_sde and seeds move a first level at t = 1 to just below it). Set the Sampler to the solver COMFY_SAMPLERS names: mostly the same name; ddim -> euler; deis -> deis_tab; lms -> lms with LMS step onto 0 = denoise; lcm -> consistency; ddpm -> ddpm_posterior; dpmpp_2m_sde_heun -> dpmpp_2m_sde with solver type heun; uni_pc / uni_pc_bh2 -> unipc, order 3, variant bh1 / bh2',
-    },
+    sampler: comfySamplerParam(
+      'The KSampler\'s sampler_name, for its grid rules (dpm_2, dpm_2_ancestral, uni_pc and uni_pc_bh2 take one step more without the second-to-last level; uni_pc stops at 0.001; on flow models the SDE samplers, er_sde and seeds move a first level at t = 1 to just below it). Set the Sampler to the solver COMFY_SAMPLERS names: mostly the same name; ddim -> euler; deis -> deis_tab; lms -> lms with LMS step onto 0 = denoise; lcm -> consistency; ddpm -> ddpm_posterior; dpmpp_2m_sde_heun -> dpmpp_2m_sde with solver type heun; uni_pc / uni_pc_bh2 -> unipc, order 3, variant bh1 / bh2',
+    ),
   },
   async execute(_ctx, inputs, params) {
     const ms = comfyModelSamplingFor(inputs.model, inputs.latent);
