@@ -104,7 +104,7 @@ export const ComfyCustomSchedule = defineNode({
     beta_d: { kind: 'float', default: 19.9, min: 0, max: 5000, step: 0.01, label: 'beta_d', when: { param: 'curve', in: ['vp'] } },
     beta_min: { kind: 'float', default: 0.1, min: 0, max: 5000, step: 0.01, label: 'beta_min', when: { param: 'curve', in: ['vp'] } },
     eps_s: { kind: 'float', default: 0.001, min: 0, max: 1, step: 0.0001, label: 'eps_s', help: 'The continuous time the curve ends at', when: { param: 'curve', in: ['vp'] } },
-    alpha: { kind: 'float', default: 0.6, min: 0, max: 50, step: 0.01, label: 'Alpha', when: { param: 'curve', in: ['beta'] } },
+    alpha: { kind: 'float', default: 0.6, min: 0, max: 50, step: 0.01, label: 'Alpha', help: 'With alpha = beta and an even step count, the middle level is a tie between two training steps: the exact quantile takes the even one, where ComfyUI (scipy) sometimes takes the other', when: { param: 'curve', in: ['beta'] } },
     beta: { kind: 'float', default: 0.6, min: 0, max: 50, step: 0.01, label: 'Beta', when: { param: 'curve', in: ['beta'] } },
     sampler: comfySamplerParam(
       'The sampler SamplerCustom runs, for the rules its sampling function applies to any grid (uni_pc stops at 0.001; dpm_fast and dpm_adaptive walk their own grids; on flow models the SDE samplers move a first level at t = 1). Set the Sampler to its solver as for Schedule (ComfyUI)',
@@ -115,11 +115,14 @@ export const ComfyCustomSchedule = defineNode({
     const { curve } = params;
     if (ms.space === 'vp' && curve === 'optimal_steps') throw new NodeInputError('optimal_steps\' levels are flow times t of FLUX, Wan and Chroma; this is a VP model, whose levels are VE sigmas');
     if (ms.space === 'flow') {
+      // ComfyUI rescales a flow run that ends above 0 (CONST.inverse_noise_scaling: latent / (1 - sigma)).
+      if (curve === 'laplace') throw new NodeInputError('laplace ends at sigma_min, not 0, where ComfyUI rescales a flow model\'s result by 1 / (1 - sigma_min); it is offered on VP models only');
       // ComfyUI would read these VE sigmas as flow times and feed the model nonsense.
       if ((TABLE_CURVES as readonly string[]).includes(curve) || curve === 'vp') throw new NodeInputError(`${curve}'s levels are VE sigmas of SD-family (VP) models; this is a flow model, whose levels are t in [0, 1]`);
       if ((RANGE_CURVES as readonly string[]).includes(curve) && params.sigma_max > 1) throw new NodeInputError(`a flow model's levels are t in [0, 1]: set sigma_max to at most 1 (got ${params.sigma_max})`);
       if (curve === 'sd_turbo' && comfyNeedsImageSize(inputs.model.scheduler, ms.space)) throw new NodeInputError('sd_turbo takes levels at training timesteps 999 ... 99, which this FLUX-type table does not have');
     }
+    if (curve === 'laplace' && params.steps < 2) throw new NodeInputError('laplace returns its levels without a final 0, so it needs at least 2 steps');
     let levels: number[];
     try {
       levels = curveLevels(ms, params);

@@ -174,6 +174,8 @@ describe('model-table schedules: SD Turbo and beta sampling', () => {
     const dense = betaSamplingLevels(ms, 400, 0.6, 0.6);
     expect(new Set(dense).size).toBe(dense.length);
     expect(() => betaSamplingLevels(ms, 4, 0, 1)).toThrow(/alpha > 0/);
+    // alpha = beta: the middle quantile is exactly 1/2, 499.5 training steps, which rounds to the even 500.
+    for (const ab of [2, 0.6, 3.7]) expect(betaSamplingLevels(ms, 60, ab, ab)[30]).toBe(ms.table[500]);
   });
 });
 
@@ -229,6 +231,8 @@ describe('Schedule (ComfyUI custom) node', () => {
     oss.timesteps.forEach((t, i) => close(t, oss.sigmas[i], 1e-6));
     await expect(run(handle(SD), { curve: 'optimal_steps' })).rejects.toThrow(/flow times t of FLUX/);
     await expect(run(handle(SD3, { _class_name: 'StableDiffusion3Pipeline' }), { curve: 'karras' })).rejects.toThrow(/sigma_max to at most 1/);
+    // Laplace ends above 0, where ComfyUI rescales a flow result: not offered there.
+    await expect(run(handle(SD3, { _class_name: 'StableDiffusion3Pipeline' }), { curve: 'laplace', sigma_max: 1, sigma_min: 0.01 })).rejects.toThrow(/VP models only/);
     const latent = Tensor.zeros([1, 16, 64, 64]);
     await expect(run(handle(FLUX, { _class_name: 'FluxPipeline' }), { curve: 'sd_turbo', steps: 2 }, latent)).rejects.toThrow(/FLUX-type/);
     await expect(run(handle(FLUX, { _class_name: 'FluxPipeline' }), { curve: 'exponential', sigma_max: 1, sigma_min: 0.01 })).rejects.toThrow(/connect a latent/);
@@ -238,6 +242,7 @@ describe('Schedule (ComfyUI custom) node', () => {
     await expect(run(handle(SD), { denoise: 0 })).rejects.toThrow(/leaves no steps/);
     await expect(run(handle(SD), { curve: 'gits', coeff: 1.23 })).rejects.toThrow(/GITS has tables/);
     await expect(run(handle(SD), { curve: 'karras', sigma_min: 20 })).rejects.toThrow(/sigma_min < sigma_max/);
+    await expect(run(handle(SD), { curve: 'laplace', steps: 1 })).rejects.toThrow(/at least 2 steps/);
   });
 });
 

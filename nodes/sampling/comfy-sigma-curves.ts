@@ -226,7 +226,10 @@ export function sdTurboLevels(ms: ComfyModelSampling, steps: number, denoise: nu
 
 /**
  * beta_scheduler (BetaSamplingScheduler, and the KSampler's `beta` at alpha = beta = 0.6): training steps at
- * the Beta(alpha, beta) quantiles 1 - i/steps, rounded half to even, repeats dropped, then 0.
+ * the Beta(alpha, beta) quantiles 1 - i/steps, rounded half to even, repeats dropped, then 0. Deliberate
+ * deviation: with alpha = beta and an even step count the middle quantile is exactly 1/2, a half training
+ * step; ComfyUI rounds whatever last bit scipy's quantile has (for about half of such alpha one step lower),
+ * FlowStudio the exact value.
  */
 export function betaSamplingLevels(ms: ComfyModelSampling, steps: number, alpha: number, beta: number): number[] {
   checkCount(steps);
@@ -236,7 +239,11 @@ export function betaSamplingLevels(ms: ComfyModelSampling, steps: number, alpha:
   let last = -1;
   const step = 1 / steps; // numpy linspace(0, 1, steps, endpoint=False) = arange(steps) * (1 / steps)
   for (let i = 0; i < steps; i++) {
-    const t = roundHalfEven(betaPpf(1 - i * step, alpha, beta) * total);
+    const q = 1 - i * step;
+    // A symmetric distribution's median is exactly 1/2, which puts that level on a half training step: the
+    // exact quantile rounds it to the even step (scipy's, a last bit off either way, rounds it either way).
+    const u = alpha === beta && q === 0.5 ? 0.5 : betaPpf(q, alpha, beta);
+    const t = roundHalfEven(u * total);
     if (t !== last) out.push(ms.table[t]);
     last = t;
   }
