@@ -1,5 +1,5 @@
 /**
- * The solver report's mean-reverting section: the MR Sampler (orders 1, 2 and 3) on a closed-form mean-reverting
+ * The solver report's mean-reverting section: the MR Sampler (orders 1, 2 and 3; noise form; SDE) on a closed-form mean-reverting
  * Gaussian over IR-SDE's default schedule (cosine, max_sigma 50, T 100, eps 0.005) and MR Sampler's linspace
  * grid, error against the exact transport from the grid's first level to t = 0. (The common-grid tables run
  * `mrs` on the VP model, where mu = 0 makes it DPM-Solver++ 1 / 2M.)
@@ -7,7 +7,7 @@
 import { Tensor } from '../nodes/core/tensor.ts';
 import { denoisedVP, sampleData, seededNormals, transportExact, type GaussianParams } from '../nodes/sampling/gaussian.ts';
 import { irsdeSigmas, irsdeTable } from '../nodes/sampling/irsde.ts';
-import { createMrs, mrCoefficients } from '../nodes/sampling/mrs.ts';
+import { createMrs, mrCoefficients, type MrsOptions } from '../nodes/sampling/mrs.ts';
 import { runSampler } from '../nodes/sampling/sampler-loop.ts';
 import type { DenoiseFn } from '../nodes/sampling/solver.ts';
 import { markdownTable, measuredOrder, relativeL2, type CompareResult } from '../nodes/solver-compare.ts';
@@ -31,23 +31,36 @@ export async function meanRevertingReport(p: GaussianParams, dims: readonly numb
     const eps = new Tensor(x.dims, Float32Array.from(y, (v, k) => (v - a * dy[k]) / sbar));
     return { denoised: new Tensor(x.dims, Float32Array.from(dy, (v, k) => v + muAll[k])), eps, derivative: eps };
   };
-  const solvers = ['mrs order 1', 'mrs order 2', 'mrs order 3'];
+  // The reference's forms: data-prediction ODE (its default) at orders 1-3, the noise parameterization, and the
+  // SDE solver, whose seeded samples are not a convergence measure (their distance from the ODE solution).
+  const variants: { name: string; opts: MrsOptions; stochastic?: true }[] = [
+    { name: 'mrs order 1', opts: { order: 1 } },
+    { name: 'mrs order 2', opts: { order: 2 } },
+    { name: 'mrs order 3', opts: { order: 3 } },
+    { name: 'mrs noise order 2', opts: { order: 2, parameterization: 'noise' } },
+    { name: 'mrs noise order 3', opts: { order: 3, parameterization: 'noise' } },
+    { name: 'mrs sde order 2', opts: { order: 2, solverType: 'sde' }, stochastic: true },
+  ];
+  const solvers = variants.map((v) => v.name);
   const result: CompareResult = { solvers, budgets: [...nfes], runs: [], orders: {}, stochastic: {}, reference: 'exact mean-reverting transport' };
-  for (const [k, order] of [1, 2, 3].entries()) {
+  for (const variant of variants) {
     const errors: number[] = [];
     for (const nfe of nfes) {
       const grid = irsdeSigmas(table, { steps: nfe });
       const start = mrCoefficients(grid.sigmas[0], table.sigmaInf);
       const end = mrCoefficients(grid.sigmas[nfe], table.sigmaInf);
       const x = new Tensor([...dims], Float32Array.from(x0, (v, i) => muAll[i] + start.a * (v - muAll[i]) + start.sbar * z[i]));
-      const r = await runSampler({ solver: createMrs({ order, mu, sigmaInf: table.sigmaInf }), sigmas: grid, x, model });
+      let draw = 0;
+      const noise = (d: readonly number[]) => new Tensor(d, Float32Array.from(seededNormals(size, 100 + draw++)));
+      const r = await runSampler({ solver: createMrs({ ...variant.opts, mu, sigmaInf: table.sigmaInf }), sigmas: grid, x, model, noise });
       const y = Float64Array.from(x.data, (v, i) => v - muAll[i]);
       const exact = transportExact(shifted, y, start.a, start.sbar, end.a, end.sbar).map((v, i) => v + muAll[i]);
       const error = relativeL2(r.x.data, exact);
       errors.push(error);
-      result.runs.push({ solver: solvers[k], budget: nfe, steps: nfe, nfe: r.modelCalls, error });
+      result.runs.push({ solver: variant.name, budget: nfe, steps: nfe, nfe: r.modelCalls, error });
     }
-    result.orders[solvers[k]] = measuredOrder(nfes, errors);
+    if (variant.stochastic) result.stochastic[variant.name] = true;
+    else result.orders[variant.name] = measuredOrder(nfes, errors);
   }
   const lines = [
     '## Mean-reverting Gaussian (IR-SDE, MR Sampler)',
@@ -57,6 +70,8 @@ export async function meanRevertingReport(p: GaussianParams, dims: readonly numb
     "each run starts at the grid's first level from the exact marginal and is compared with the exact transport to t = 0. With fewer than 10 steps",
     "the steps just before the last run at lowered orders (order 2: the second-to-last at 1), as MR Sampler's reference loop orders them.",
     "Order 3 is the reference's third-order form, which like DPM-Solver++ 3M's reference form is second order asymptotically.",
+    "The noise rows keep eps predictions in the multistep history (the reference's parameterization noise); the sde row is its SDE solver with",
+    'seeded step noise, whose sample is not the ODE solution: its distance from it is shown, not a convergence order.',
     '',
     markdownTable(result).replace('| solver |', '| MR Sampler |'),
   ];

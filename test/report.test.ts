@@ -22,7 +22,9 @@ describe('solver report: the mean-reverting section', () => {
     try {
       const out = await generateSolverReport({ outDir: dir, solvers: ['ddim', 'mrs'], nfes: [10, 20, 40], models: ['vp'], batch: 1, diffusersGrids: false });
       const mr = out.meanReverting!;
-      expect(mr.solvers).toEqual(['mrs order 1', 'mrs order 2', 'mrs order 3']);
+      expect(mr.solvers).toEqual(['mrs order 1', 'mrs order 2', 'mrs order 3', 'mrs noise order 2', 'mrs noise order 3', 'mrs sde order 2']);
+      expect(mr.orders['mrs noise order 2']!).toBeGreaterThan(1.7);
+      expect(mr.stochastic['mrs sde order 2']).toBe(true);
       expect(Math.abs(mr.orders['mrs order 1']! - 1)).toBeLessThan(0.25);
       expect(mr.orders['mrs order 2']!).toBeGreaterThan(1.7);
       for (const b of [10, 20, 40]) {
