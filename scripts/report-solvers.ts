@@ -116,10 +116,11 @@ export function inversionGrid(model: ReportModel, steps: number): Sigmas {
 
 function runnable(model: ReportModel, solvers: readonly string[]): string[] {
   const space = MODEL_SETUP[model].space;
-  // The CFG++ solvers need CFG's unconditional side, which these unconditional models have none of.
+  // The CFG++ solvers need CFG's unconditional side, which these unconditional models have none of; a solver
+  // for one model class (consistency models' cm_stochastic) has no such model here.
   return solvers.filter((s) => {
     const e = SOLVERS[s];
-    return e !== undefined && !e.needsUncond && !e.adaptiveSteps && (!e.spaces || e.spaces.includes(space));
+    return e !== undefined && !e.needsUncond && !e.adaptiveSteps && !e.modelClass && (!e.spaces || e.spaces.includes(space));
   });
 }
 

@@ -8,6 +8,7 @@
 import { Tensor } from '../core/tensor.ts';
 import type { Conditioning, ModelFeed, ModelHandle, SchedulerConfig, SigmaSpace, TensorInfo } from '../core/values.ts';
 import { DeferredPrediction } from './deferred-prediction.ts';
+import { cmDenoised, cmInputScale, cmParams, type CmParams } from './cm.ts';
 import { edmDenoised, edmInputScale, edmParams, type EdmParams } from './edm.ts';
 import { axpby, scaleInto } from './ops.ts';
 import { trainTimesteps } from './betas.ts';
@@ -331,12 +332,15 @@ export function createDenoiseFn(handle: ModelHandle, opts: DenoiserOptions): Den
   const { space, limit, signal } = opts;
   // EDM-preconditioned networks (edm.ts): their own input scale and output conversion, in VE variables.
   const edm = space === 'vp' ? edmParams(handle.scheduler) : undefined;
+  // Consistency models (cm.ts): the same input scale, the consistency function's boundary scalings on output.
+  const cm = space === 'vp' ? cmParams(handle.scheduler) : undefined;
   // Lumina 2 / Z-Image networks run the flow backwards (model-time.ts): they take 1 - t; they, HiDream and
   // NucleusMoE predict x0 - noise, the velocity negated.
   const reversedEnd = space === 'flow' && reversedFlowTime(handle.modelIndex) ? (timestepUnits(handle.modelIndex) === 'fraction' ? 1 : trainTimesteps(handle.scheduler)) : undefined;
   // The sign belongs to the velocity: an overridden prediction type reads the raw output as it is.
   const negate = space === 'flow' && type === 'flow' && negatedFlowOutput(handle.modelIndex);
   if (edm && opts.predictionType !== undefined) throw new Error('an EDM model takes its prediction type from its scheduler config (EDM preconditioning); leave the override unset');
+  if (cm && opts.predictionType !== undefined) throw new Error('a consistency model (CMStochasticIterativeScheduler) outputs its consistency function; leave the prediction type override unset');
   const sampleName = binding.sample.name;
   const timestepName = binding.timestep.name;
   // A mean-flow network's interval end: the timestep of the level the step lands on.
@@ -357,7 +361,7 @@ export function createDenoiseFn(handle: ModelHandle, opts: DenoiserOptions): Den
       checkLatentShape(binding, x.dims);
       checkedDims = x.dims.slice();
     }
-    const c = edm ? edmInputScale(edm, level.sigma) : modelInputScale(space, level.sigma);
+    const c = edm ? edmInputScale(edm, level.sigma) : cm ? cmInputScale(cm, level.sigma) : modelInputScale(space, level.sigma);
     if (!Number.isFinite(c)) throw new Error(`model input scale ${c} at sigma ${level.sigma} is not finite`);
     // Flow models see the state itself (scale 1): no copy. Otherwise the scaled copy, in a reused buffer.
     let input: Float32Array | undefined;
@@ -393,7 +397,7 @@ export function createDenoiseFn(handle: ModelHandle, opts: DenoiserOptions): Den
     if (!out) throw new Error(`denoiser returned no output "${binding.output}"`);
     out = predictionChannels(out, x);
     if (negate) out = negated(out);
-    const pred = edm ? edmPrediction(edm, out, x, level.sigma) : predictionFromOutput(out, x, level.sigma, space, type);
+    const pred = edm ? edmPrediction(edm, out, x, level.sigma) : cm ? cmPrediction(cm, out, x, level.sigma) : predictionFromOutput(out, x, level.sigma, space, type);
     return limit ? limitPrediction(pred, x, level.sigma, space, limit) : pred;
   };
 }
@@ -412,6 +416,18 @@ function edmPrediction(edm: EdmParams, out: Tensor, x: Tensor, s: number): Predi
   }
   if (!(s > 0)) throw new Error(`an EDM model cannot be evaluated at sigma ${s}`);
   const denoised = edmDenoised(edm, out, x, s);
+  const eps = axpby(1 / s, x, -1 / s, denoised);
+  return { denoised, eps, derivative: eps };
+}
+
+/** The Prediction of a consistency model's output F at VE level s: D = f(x, s), eps = (x - D) / s. */
+function cmPrediction(cm: CmParams, out: Tensor, x: Tensor, s: number): Prediction {
+  if (!out.sameShape(x)) {
+    if (out.size !== x.size) throw new Error(`model output shape ${out.shapeString()} does not match the sample shape ${x.shapeString()}`);
+    out = out.reshape(x.dims);
+  }
+  if (!(s > 0)) throw new Error(`a consistency model cannot be evaluated at sigma ${s}`);
+  const denoised = cmDenoised(cm, out, x, s);
   const eps = axpby(1 / s, x, -1 / s, denoised);
   return { denoised, eps, derivative: eps };
 }

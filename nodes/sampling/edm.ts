@@ -12,6 +12,7 @@
  */
 import { Tensor } from '../core/tensor.ts';
 import type { SchedulerConfig, SigmaSpace, Sigmas } from '../core/values.ts';
+import { CM_CLASS } from './cm.ts';
 import { modelInputScale } from './solver.ts';
 import { cfgNumber } from './schedule-config.ts';
 import { linspaceF32 } from './torch-linspace.ts';
@@ -61,11 +62,11 @@ export function edmParams(cfg: SchedulerConfig): EdmParams | undefined {
 
 /**
  * The scale from sampling variables to a model's own variables at level s (latents in and out of a
- * Sampler): the VP sample x_ve / sqrt(s^2 + 1) for VP models, the VE sample itself for EDM models, the
+ * Sampler): the VP sample x_ve / sqrt(s^2 + 1) for VP models, the VE sample itself for EDM and consistency models, the
  * state itself for flow models.
  */
 export function modelVariablesScale(scheduler: SchedulerConfig, space: SigmaSpace, s: number): number {
-  return space === 'vp' && edmParams(scheduler) ? 1 : modelInputScale(space, s);
+  return space === 'vp' && (edmParams(scheduler) || scheduler._class_name === CM_CLASS) ? 1 : modelInputScale(space, s);
 }
 
 /** c_in: the network's input scale at level s. */

@@ -169,6 +169,8 @@ export const SOLVER_SCHEDULERS: Record<string, SchedulerClass> = {
   // No diffusers class: Euler's grid keys (Karras, exponential, beta), as k-diffusion front ends pair them.
   dpmpp_2s_ancestral: 'EulerDiscreteScheduler',
   consistency: 'EulerDiscreteScheduler',
+  // Consistency models' sampler: its grid is the model's own (cm.ts), which buildSigmas takes first.
+  cm_stochastic: 'EulerDiscreteScheduler',
   ddpm_posterior: 'EulerDiscreteScheduler',
   er_sde: 'EulerDiscreteScheduler',
   seeds_2: 'EulerDiscreteScheduler',
@@ -255,6 +257,8 @@ const CLASS_DEFAULT_SOLVER: Record<string, string> = {
   // EDM-preconditioned models (edm.ts): Euler, or DPM-Solver by solver_order and algorithm_type.
   EDMEulerScheduler: 'euler',
   EDMDPMSolverMultistepScheduler: 'dpmpp_2m',
+  // Consistency models (cm.ts): multistep consistency sampling with the boundary-condition noise.
+  CMStochasticIterativeScheduler: 'cm_stochastic',
 };
 
 /**

@@ -10,6 +10,7 @@ import { pipelineMuOptions, pipelineSigmaList, sigmaSpace, timestepUnits } from 
 import { cfgString } from './schedule-config.ts';
 import { flowMatchSigmas, multistepFlowSigmas, type FlowShiftOptions } from './schedule-flow.ts';
 import { gridFamily, isEulerFamilyOrigin, SCHEDULER_RULES, schedulerClassFor } from './schedule-rules.ts';
+import { cmParams, cmSigmas } from './cm.ts';
 import { edmParams, edmSigmas } from './edm.ts';
 import { lcmSigmas } from './lcm.ts';
 import { scmSigmas, type ScmGridOptions } from './scm.ts';
@@ -124,6 +125,12 @@ function computeSigmas(
       return multistepFlowSigmas(scheduler, steps, units, { ...pipelineMuOptions(modelIndex), ...opts }, cls);
     }
     return flowMatchSigmas(scheduler, steps, units, { ...pipelineMuOptions(modelIndex), ...opts, pipelineSigmas: pipelineSigmaList(modelIndex) });
+  }
+  if (cmParams(scheduler)) {
+    if (family === 'ddim' || family === 'lcm' || opts.spacing !== undefined || (opts.grid !== undefined && opts.grid !== 'custom')) {
+      throw new Error(`a consistency model (${scheduler._class_name}) walks its own Karras levels over its training indices, or custom sigmas: solver "${solver}"${opts.spacing ? ' with a timestep spacing' : ''}${opts.grid && opts.grid !== 'custom' ? ` and grid "${opts.grid}"` : ''} do not apply`);
+    }
+    return cmSigmas(scheduler, steps, opts.grid === 'custom' ? opts.customSigmas : undefined);
   }
   const edm = edmParams(scheduler);
   if (edm) {

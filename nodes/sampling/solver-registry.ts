@@ -30,6 +30,7 @@ import { createHeun } from './heun.ts';
 import { createHeunpp2 } from './heunpp2.ts';
 import { createLms, LMS_FINAL_STEPS, LMS_MAX_ORDER, type LmsFinalStep } from './lms.ts';
 import { createMrsOnVe, type MrsOptions } from './mrs.ts';
+import { CM_CLASS, cmParams, createCmStochastic, type CmParams } from './cm.ts';
 import { createDdpm, type DdpmOptions, type DdpmVariance } from './ddpm.ts';
 import { createLcm, type LcmOptions } from './lcm.ts';
 import { createTcd, type TcdOptions } from './tcd.ts';
@@ -63,6 +64,8 @@ export interface SolverEntry<O = unknown> {
   needsUncond?: boolean;
   /** It chooses its own steps inside a grid step (dpm_adaptive): its model calls follow its tolerance, not the grid. */
   adaptiveSteps?: boolean;
+  /** It runs only models whose scheduler config is this class (cm_stochastic: consistency models). */
+  modelClass?: string;
 }
 
 function num(p: SolverParams, name: string, fallback: number): number {
@@ -308,6 +311,20 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     create: () => createConsistency(),
     optionsFromConfig: () => ({}),
   },
+  cm_stochastic: {
+    noInversion: true,
+    stochastic: true,
+    modelClass: CM_CLASS,
+    description:
+      "Consistency models' multistep sampling (diffusers CMStochasticIterativeScheduler, ConsistencyModelPipeline): the consistency function's x0, noised afresh by sqrt(s_next^2 - sigma_min^2) z, one model call per step, on the model's own Karras levels (at most num_train_timesteps steps, 40 for openai's checkpoints). Models whose scheduler config is CMStochasticIterativeScheduler only.",
+    create: (o) => createCmStochastic(o as CmParams),
+    optionsFromConfig: (cfg) => {
+      const p = cmParams(cfg);
+      if (!p) throw new Error(`cm_stochastic samples consistency models, whose scheduler config is ${CM_CLASS}; this model's is ${JSON.stringify(cfg._class_name)}`);
+      return p;
+    },
+    spaces: ['vp'],
+  },
   ipndm: {
     description: 'iPNDM (ComfyUI ipndm): Adams-Bashforth in sigma up to order 4 with fixed-step coefficients, one model call per step; the step onto 0 returns the x0 prediction. No diffusers class.',
     create: () => createIpndm(),
@@ -504,7 +521,7 @@ export function mrsOptions(p: SolverParams): MrsOptions {
   return { order: num(p, 'mrs_order', 2), solverType: pick('mrs_solver_type', ['ode', 'sde'] as const), parameterization: pick('mrs_parameterization', ['data', 'noise'] as const) };
 }
 
-const { ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, dpmpp_sde, dpmpp_3m_sde, er_sde, seeds_2, seeds_3, ddpm_posterior, consistency, ipndm, ipndm_v, res_multistep, res_multistep_ancestral, deis_tab, gradient_estimation, heunpp2, lms, euler_cfg_pp, euler_ancestral_cfg_pp, dpmpp_2m_cfg_pp, dpmpp_2s_ancestral_cfg_pp, res_multistep_cfg_pp, res_multistep_ancestral_cfg_pp, gradient_estimation_cfg_pp, dpm_fast, dpm_adaptive, sa_solver, sa_solver_pece, flow_euler, rf_solver, scm, mrs, lcm, tcd } = BASE_SOLVERS;
+const { cm_stochastic, ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, dpmpp_sde, dpmpp_3m_sde, er_sde, seeds_2, seeds_3, ddpm_posterior, consistency, ipndm, ipndm_v, res_multistep, res_multistep_ancestral, deis_tab, gradient_estimation, heunpp2, lms, euler_cfg_pp, euler_ancestral_cfg_pp, dpmpp_2m_cfg_pp, dpmpp_2s_ancestral_cfg_pp, res_multistep_cfg_pp, res_multistep_ancestral_cfg_pp, gradient_estimation_cfg_pp, dpm_fast, dpm_adaptive, sa_solver, sa_solver_pece, flow_euler, rf_solver, scm, mrs, lcm, tcd } = BASE_SOLVERS;
 
 /** Every registered solver, in the order the Sampler lists them. */
 export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
@@ -538,6 +555,7 @@ export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
   tcd,
   scm,
   consistency,
+  cm_stochastic,
   ddpm_posterior,
   dpm_fast,
   dpm_adaptive,

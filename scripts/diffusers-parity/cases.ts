@@ -166,6 +166,8 @@ export function diffusersSchedulerFor(solver: string, sampler: Record<string, st
       return { cls: 'DDPMScheduler', overrides: {} };
     case 'scm':
       return { cls: 'SCMScheduler', overrides: {} };
+    case 'cm_stochastic':
+      return { cls: 'CMStochasticIterativeScheduler', overrides: {} };
     case 'consistency':
       // On flow models: FlowMatchLCMScheduler (x0, then fresh noise to the next level on FlowMatch Euler's grid).
       return { cls: 'FlowMatchLCMScheduler', overrides: {} };
@@ -793,6 +795,24 @@ function scmCases(): ParityCase[] {
   return out;
 }
 
+/**
+ * Consistency models: CMStochasticIterativeScheduler (ConsistencyModelPipeline's loop) on the continuous VP
+ * model read as a consistency network; its step noise from the case's noise file.
+ */
+function cmCases(): ParityCase[] {
+  const vpc = 'gaussian-vp-continuous';
+  const CM = { _class_name: 'CMStochasticIterativeScheduler', num_train_timesteps: 40, sigma_min: 0.002, sigma_max: 80, sigma_data: 0.5, s_noise: 1, rho: 7, clip_denoised: true };
+  const add = (tag: string, steps: number, config: Record<string, unknown> = {}) =>
+    makeCase(`${modelTag(vpc)}-cm-${tag}-cm_stochastic-${steps}`, vpc, 'cm_stochastic', steps, { ...CM, ...config }, { stochastic: true });
+  return [
+    ...[1, 2, 4, 8].map((steps) => add('default', steps)),
+    add('noclip', 4, { clip_denoised: false }),
+    add('snoise', 5, { s_noise: 1.011 }),
+    add('range', 6, { sigma_max: 120, sigma_min: 0.01, rho: 5, sigma_data: 0.7, num_train_timesteps: 18 }),
+    add('train40', 40),
+  ];
+}
+
 export function parityCases(): ParityCase[] {
   return [
     ...vpCases(),
@@ -808,6 +828,7 @@ export function parityCases(): ParityCase[] {
     ...torchSeedCases(),
     ...edmCases(),
     ...scmCases(),
+    ...cmCases(),
     ...reversedTimeCases(),
   ];
 }
