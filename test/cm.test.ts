@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { Tensor } from '../nodes/core/tensor.ts';
 import { CM_CLASS, cmDenoised, cmParams, cmSigmas, createCmStochastic } from '../nodes/sampling/cm.ts';
 import { runSampler } from '../nodes/sampling/sampler-loop.ts';
+import { buildInversionSigmas } from '../nodes/sampling/inversion-sigmas.ts';
 import { buildSigmas } from '../nodes/sampling/schedules.ts';
 import { createSolver } from '../nodes/sampling/solver-registry.ts';
 import { defaultSolverFor } from '../nodes/sampling/schedule-rules.ts';
@@ -39,6 +40,7 @@ describe('CMStochasticIterativeScheduler grid', () => {
     expect(buildSigmas(CFG, {}, 4, 'euler').sigmas).toEqual(DIFFUSERS[4].sigmas);
     expect(() => buildSigmas(CFG, {}, 4, 'ddim')).toThrow(/consistency model/);
     expect(defaultSolverFor(CFG, 'vp')).toBe('cm_stochastic');
+    expect(() => buildInversionSigmas(CFG, {}, 4, 'euler')).toThrow(/consistency model .* cannot invert/);
   });
 });
 

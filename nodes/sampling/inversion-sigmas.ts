@@ -10,6 +10,7 @@
  * `denoise` < 1 keeps the first floor(N * denoise) steps, as diffusers' DiffEdit get_inverse_timesteps
  * does: the inversion stops where an img2img run of that strength would start.
  */
+import { CM_CLASS, cmParams } from './cm.ts';
 import { edmParams, edmTimestep } from './edm.ts';
 import type { SchedulerConfig, SigmaSpace, Sigmas } from '../core/values.ts';
 import { ddimInverseSigmas, reversedFlowSigmas, type DdimInversionVariant } from './ddim.ts';
@@ -146,6 +147,8 @@ export function buildInversionSigmas(
   const units = timestepUnits(modelIndex);
   const cls = schedulerClassFor(name);
   if (edmParams(scheduler)) return inversionHead(edmInversionSigmas(scheduler, modelIndex, steps, name, forward), denoise);
+  // A consistency model maps any level straight to x0; it defines no ODE to walk back up.
+  if (cmParams(scheduler)) throw new Error(`a consistency model (${CM_CLASS}) cannot invert: it jumps from any level to x0 and defines no probability-flow ODE to walk back up`);
   if (cls === 'PNDMScheduler' || cls === 'DDPMScheduler' || cls === 'LCMScheduler' || cls === 'EulerAncestralDiscreteScheduler') {
     throw new Error(`${name} cannot invert (it walks only downwards or draws noise each step): invert with ddim, or an ODE solver such as dpmpp_2m, euler or unipc`);
   }
