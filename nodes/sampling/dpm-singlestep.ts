@@ -252,13 +252,19 @@ export function createDpmSinglestep(opts: DpmSinglestepOptions = {}): Solver<Dpm
   }
 }
 
-/** Every level of a group (start .. end index) has a finite lambda and they are distinct. */
+/**
+ * A group (start .. stage levels, then its target `to`) can take a higher-order step: its own levels have finite,
+ * distinct lambdas, and the target's is finite and not the start's. The target may repeat a stage (a grid that
+ * ends on sigma_min twice, as exponential and beta grids with final_sigmas_type sigma_min do): diffusers then
+ * takes the step with that stage's r = 1, which is well defined.
+ */
 function groupUsable(s: Sigmas, from: number, to: number): boolean {
   const lambdas: number[] = [];
-  for (let j = from; j <= to; j++) {
+  for (let j = from; j < to; j++) {
     const l = expLevel(s.space, s.sigmas[j]).lambda;
     if (!Number.isFinite(l) || lambdas.includes(l)) return false;
     lambdas.push(l);
   }
-  return true;
+  const target = expLevel(s.space, s.sigmas[to]).lambda;
+  return Number.isFinite(target) && target !== lambdas[0];
 }

@@ -410,6 +410,11 @@ function moreVpCases(): ParityCase[] {
   const stochastic = { stochastic: true };
   // KDPM2 on fractional timesteps: Karras levels' timesteps are rounded, the midpoints' are not.
   add('karras', vpc, 'dpm_2', 12, { use_karras_sigmas: true });
+  // Singlestep groups whose target repeats their last stage (exponential and beta grids end on sigma_min twice
+  // with final_sigmas_type sigma_min): diffusers takes the higher-order step there (found by a fuzz run).
+  add('exponential-sigma-min', 'gaussian-vp', 'dpm_2s', 2, { use_exponential_sigmas: true, final_sigmas_type: 'sigma_min' });
+  add('beta-sigma-min', 'gaussian-vp', 'dpm_3s', 6, { use_beta_sigmas: true, final_sigmas_type: 'sigma_min' });
+  add('exponential-sigma-min-sample', vpc, 'dpm_3s', 9, { use_exponential_sigmas: true, final_sigmas_type: 'sigma_min', prediction_type: 'sample' });
   for (const steps of [8, 25]) {
     add('vpred', vpc, 'euler_ancestral', steps, vpred, stochastic);
     add('linspace', vpc, 'euler_ancestral', steps, { timestep_spacing: 'linspace' }, stochastic);
