@@ -66,14 +66,15 @@ export function createPndm(opts: PndmOptions): Solver<PndmState> {
   const T = table.length;
   const timestepOf = trainingTimestepLookup(table, name, "PNDM walks the DDIM grid; Karras or custom levels are not PNDM's");
 
-  /** The raw model output (eps, or v) from a prediction made on x at VE level s. */
-  function raw(pred: Prediction, x: Tensor, s: number): Tensor {
+  /** The raw model output (eps, or v) from a prediction made at VE level s. */
+  function raw(pred: Prediction, s: number): Tensor {
     if (type === 'epsilon') return pred.eps;
-    // eps = s a^2 x + a v  =>  v = (eps - s a^2 x) / a
+    // v = a eps - s a x0 (VP: alpha eps - sigma x0). Not (eps - s a^2 x) / a: at the top of a cosine schedule
+    // (a ~ 5e-5) that subtracts two numbers of the VE sample's size (~2e4) and keeps v to ~1e-3.
     const a = alphaOf(s);
     return linearCombination([
-      [1 / a, pred.eps],
-      [-s * a, x],
+      [a, pred.eps],
+      [-s * a, pred.denoised],
     ]);
   }
 
@@ -118,14 +119,14 @@ export function createPndm(opts: PndmOptions): Solver<PndmState> {
     const x = state.x;
     // Stage 1 at t_i; the sample moves to t_i - half for stage 2, which diffusers calls at t_{i+1} + half.
     const p1 = await model(x, { sigma: s, timestep: t });
-    const e1 = raw(p1, x, s);
+    const e1 = raw(p1, s);
     const sMid = level(tNext + half);
     const x2 = prevSample(x, s, s, level(t - half), level(t - half), e1);
-    const e2 = raw(await model(x2, { sigma: level(t - half), timestep: tNext + half }), x2, level(t - half));
+    const e2 = raw(await model(x2, { sigma: level(t - half), timestep: tNext + half }), level(t - half));
     const x3 = prevSample(x, s, s, sMid, sMid, e2);
-    const e3 = raw(await model(x3, { sigma: sMid, timestep: tNext + half }), x3, sMid);
+    const e3 = raw(await model(x3, { sigma: sMid, timestep: tNext + half }), sMid);
     const x4 = prevSample(x, s, s, next, next, e3);
-    const e4 = raw(await model(x4, { sigma: next, timestep: tNext }), x4, next);
+    const e4 = raw(await model(x4, { sigma: next, timestep: tNext }), next);
     const combined = linearCombination([
       [1 / 6, e1],
       [1 / 3, e2],
@@ -162,7 +163,7 @@ export function createPndm(opts: PndmOptions): Solver<PndmState> {
       const target = sigmas.targets?.[i] ?? next;
       if (rk && i < RK_STEPS) return rungeKuttaStep(state, i, sigmas.sigmas, sigmas.segment?.total ?? n, model);
       const pred = await model(state.x, levelAt(sigmas, i));
-      const out = raw(pred, state.x, s);
+      const out = raw(pred, s);
       if (i === 0 && !rk) {
         if (n < 2 && !opts.warmup) return { x: prevSample(state.x, s, s, target, next, out), denoised: pred.denoised, ets: [out] };
         // Second warm-up call (diffusers' counter 1) on the first-order result, at the next timestep of
@@ -172,7 +173,7 @@ export function createPndm(opts: PndmOptions): Solver<PndmState> {
         const first = prevSample(state.x, s, s, target, target, out);
         const pred2 = await model(first, { sigma: target, timestep: w.timestep });
         const mean = linearCombination([
-          [0.5, raw(pred2, first, target)],
+          [0.5, raw(pred2, target)],
           [0.5, out],
         ]);
         const ratio = Math.floor(T / (sigmas.segment?.total ?? n));

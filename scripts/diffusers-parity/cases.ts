@@ -415,6 +415,12 @@ function moreVpCases(): ParityCase[] {
   add('exponential-sigma-min', 'gaussian-vp', 'dpm_2s', 2, { use_exponential_sigmas: true, final_sigmas_type: 'sigma_min' });
   add('beta-sigma-min', 'gaussian-vp', 'dpm_3s', 6, { use_beta_sigmas: true, final_sigmas_type: 'sigma_min' });
   add('exponential-sigma-min-sample', vpc, 'dpm_3s', 9, { use_exponential_sigmas: true, final_sigmas_type: 'sigma_min', prediction_type: 'sample' });
+  // PNDM on v-prediction at the top of a cosine schedule (alpha ~ 5e-5), where v must not be rebuilt from the
+  // VE sample's size (found by a fuzz run); with and without its Runge-Kutta warm-up.
+  const cosineV = { beta_schedule: 'squaredcos_cap_v2', prediction_type: 'v_prediction', timestep_spacing: 'linspace' };
+  add('cosine-vpred-plms', 'gaussian-vp', 'pndm', 5, { ...cosineV, skip_prk_steps: true });
+  add('cosine-vpred-trailing', 'gaussian-vp', 'pndm', 8, { ...cosineV, timestep_spacing: 'trailing', skip_prk_steps: true });
+  add('cosine-vpred-prk', 'gaussian-vp', 'pndm', 20, { ...cosineV, skip_prk_steps: false });
   for (const steps of [8, 25]) {
     add('vpred', vpc, 'euler_ancestral', steps, vpred, stochastic);
     add('linspace', vpc, 'euler_ancestral', steps, { timestep_spacing: 'linspace' }, stochastic);
