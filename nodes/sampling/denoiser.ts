@@ -8,8 +8,8 @@
 import { Tensor } from '../core/tensor.ts';
 import type { Conditioning, ModelFeed, ModelHandle, SchedulerConfig, SigmaSpace, TensorInfo } from '../core/values.ts';
 import { DeferredPrediction } from './deferred-prediction.ts';
-import { cmDenoised, cmInputScale, cmParams, type CmParams } from './cm.ts';
-import { edmDenoised, edmInputScale, edmParams, type EdmParams } from './edm.ts';
+import { cmDenoised, cmInputScale, cmParams } from './cm.ts';
+import { edmDenoised, edmInputScale, edmParams } from './edm.ts';
 import { axpby, scaleInto } from './ops.ts';
 import { trainTimesteps } from './betas.ts';
 import { negatedFlowOutput, reversedFlowTime, timestepUnits } from './model-time.ts';
@@ -397,7 +397,12 @@ export function createDenoiseFn(handle: ModelHandle, opts: DenoiserOptions): Den
     if (!out) throw new Error(`denoiser returned no output "${binding.output}"`);
     out = predictionChannels(out, x);
     if (negate) out = negated(out);
-    const pred = edm ? edmPrediction(edm, out, x, level.sigma) : cm ? cmPrediction(cm, out, x, level.sigma) : predictionFromOutput(out, x, level.sigma, space, type);
+    const s = level.sigma;
+    const pred = edm
+      ? preconditionedPrediction('an EDM model', out, x, s, (f) => edmDenoised(edm, f, x, s))
+      : cm
+        ? preconditionedPrediction('a consistency model', out, x, s, (f) => cmDenoised(cm, f, x, s))
+        : predictionFromOutput(out, x, s, space, type);
     return limit ? limitPrediction(pred, x, level.sigma, space, limit) : pred;
   };
 }
@@ -408,26 +413,17 @@ function negated(t: Tensor): Tensor {
   return out;
 }
 
-/** The Prediction of an EDM network's output F at VE level s: D = c_skip x + c_out F, eps = (x - D) / s. */
-function edmPrediction(edm: EdmParams, out: Tensor, x: Tensor, s: number): Prediction {
+/**
+ * The Prediction of a preconditioned network's output F at VE level s, D = toDenoised(F) (EDM: c_skip x + c_out F;
+ * a consistency model: its consistency function), eps = (x - D) / s.
+ */
+function preconditionedPrediction(kind: string, out: Tensor, x: Tensor, s: number, toDenoised: (out: Tensor) => Tensor): Prediction {
   if (!out.sameShape(x)) {
     if (out.size !== x.size) throw new Error(`model output shape ${out.shapeString()} does not match the sample shape ${x.shapeString()}`);
     out = out.reshape(x.dims);
   }
-  if (!(s > 0)) throw new Error(`an EDM model cannot be evaluated at sigma ${s}`);
-  const denoised = edmDenoised(edm, out, x, s);
-  const eps = axpby(1 / s, x, -1 / s, denoised);
-  return { denoised, eps, derivative: eps };
-}
-
-/** The Prediction of a consistency model's output F at VE level s: D = f(x, s), eps = (x - D) / s. */
-function cmPrediction(cm: CmParams, out: Tensor, x: Tensor, s: number): Prediction {
-  if (!out.sameShape(x)) {
-    if (out.size !== x.size) throw new Error(`model output shape ${out.shapeString()} does not match the sample shape ${x.shapeString()}`);
-    out = out.reshape(x.dims);
-  }
-  if (!(s > 0)) throw new Error(`a consistency model cannot be evaluated at sigma ${s}`);
-  const denoised = cmDenoised(cm, out, x, s);
+  if (!(s > 0)) throw new Error(`${kind} cannot be evaluated at sigma ${s}`);
+  const denoised = toDenoised(out);
   const eps = axpby(1 / s, x, -1 / s, denoised);
   return { denoised, eps, derivative: eps };
 }
