@@ -67,6 +67,16 @@ export function onnxNoisedStart(x0: Tensor, noise: Tensor, noiseSigma: number, s
 }
 
 /**
+ * SASolverScheduler's img2img start: its add_noise is DDPM's, at alphas_cumprod[t] of the grid's first (int64)
+ * timestep t, which on Karras, exponential and beta grids is not the grid's first level (their timesteps are
+ * rounded or truncated); the VP sample it makes is then stepped as the sample at that first level.
+ */
+export function tableNoisedStart(x0: Tensor, noise: Tensor, abarAtTimestep: number, startSigma: number): Tensor {
+  if (!(abarAtTimestep > 0 && abarAtTimestep <= 1)) throw new Error(`add_noise: alphas_cumprod must be in (0, 1], got ${abarAtTimestep}`);
+  return onnxNoisedStart(x0, noise, Math.sqrt((1 - abarAtTimestep) / abarAtTimestep), startSigma, undefined);
+}
+
+/**
  * The tail of a full grid that an img2img run with this strength walks (the whole grid at strength 1):
  * floor(N * strength) steps on VP grids, ceil(N * strength) on flow grids (their pipelines do not floor).
  */

@@ -39,7 +39,9 @@ export function dpmSdeCoefficients(order: number, solverType: DpmSolverType, s: 
   const out = t.alpha / t.scale;
   // (sigma_t/sigma_s) e^{-h} on the native sample, converted to sampling variables.
   const x = ((t.sigma / s.sigma) * Math.exp(-h) * s.scale) / t.scale;
-  const noise = (t.sigma * Math.sqrt(-em2h)) / t.scale;
+  // A step that does not descend (an EDM grid ending on sigma_min twice, one float32 ulp up) adds no noise,
+  // as diffusers, whose float32 logs make h exactly 0 there.
+  const noise = (t.sigma * Math.sqrt(Math.max(-em2h, 0))) / t.scale;
   const k0 = -em2h;
   if (order === 1) return { x, m: [out * k0], noise };
   const r0 = (s.lambda - prev!.lambda) / h;

@@ -492,6 +492,12 @@ function moreVpCases(): ParityCase[] {
   add('sa-order3-4', 'gaussian-vp', 'sa_solver', 15, { predictor_order: 3, corrector_order: 4 }, { stochastic: true });
   add('sa-no-lof', 'gaussian-vp', 'sa_solver', 12, { lower_order_final: false }, { stochastic: true });
   add('sa-order3-1', 'gaussian-vp', 'sa_solver', 10, { predictor_order: 3, corrector_order: 1 }, { stochastic: true });
+  // img2img on sigma grids: SASolverScheduler's add_noise (DDPM's) noises at the first int64 timestep's training
+  // level, not the grid's first level (found by a fuzz run).
+  const img2img = (strength: number) => ({ stochastic: true, sampler: { start: 'img2img', denoise: strength }, strength });
+  add('sa-exponential-img2img', vpc, 'sa_solver', 10, { use_exponential_sigmas: true }, img2img(0.5));
+  add('sa-karras-img2img', vpc, 'sa_solver', 12, { use_karras_sigmas: true }, img2img(0.6));
+  add('sa-beta-img2img', 'gaussian-vp', 'sa_solver', 9, { use_beta_sigmas: true }, img2img(0.7));
   add('sa', 'sd15', 'sa_solver', 10, {}, { stochastic: true });
   // DDPM (ancestral, fixed variances).
   for (const steps of [10, 25]) add('ddpm', 'gaussian-vp', 'ddpm', steps, { variance_type: 'fixed_small', clip_sample: true }, { stochastic: true });
@@ -526,6 +532,9 @@ function edmCases(): ParityCase[] {
   add('exponential-sigma-min', vpc, 'dpmpp_2m', 10, { sigma_schedule: 'exponential', final_sigmas_type: 'sigma_min' }, dpm());
   add('vpred', vpc, 'dpmpp_2m', 10, { prediction_type: 'v_prediction' }, dpm());
   add('sde', vpc, 'dpmpp_2m_sde', 10, { algorithm_type: 'sde-dpmsolver++' }, dpm(), { stochastic: true });
+  // Its grid ends on sigma_min twice, one float32 ulp upwards: a zero-length SDE step, no noise (a fuzz run).
+  add('sde-sigma-min', vpc, 'dpmpp_2m_sde', 5, { algorithm_type: 'sde-dpmsolver++', final_sigmas_type: 'sigma_min' }, dpm(), { stochastic: true });
+  add('sde-exponential-sigma-min', vpc, 'dpmpp_2m_sde', 8, { algorithm_type: 'sde-dpmsolver++', sigma_schedule: 'exponential', final_sigmas_type: 'sigma_min', solver_type: 'heun' }, dpm(), { stochastic: true });
   // Playground v2.5's setup: SDXL's UNet under EDMDPMSolverMultistepScheduler, guided.
   add('playground', 'sdxl', 'dpmpp_2m', 10, {}, dpm(), { cfg: { scale: 3, rescale: 0 } });
   add('plain', 'sdxl', 'euler', 8, {}, euler);
