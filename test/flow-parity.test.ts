@@ -190,6 +190,8 @@ describe('FlowMatchEuler grids against a dtype-exact diffusers reference', () =>
     expect(buildSigmas(cfg, SD3_INDEX, 12, 'euler').timesteps).toEqual(refSetTimesteps(cfg as RefConfig, 12).timesteps);
     const dev = { ...FLUX_DEV, shift_terminal: 0.05 };
     expect(buildSigmas(dev, FLUX_INDEX, 12, 'euler', { imageSeqLen: 1024 }).timesteps).toEqual(refFlux(dev as RefConfig, 12, 1024).timesteps.map(fluxModelT));
+    // One step is the single level t = 1, which it cannot stretch (diffusers: an IndexError): said plainly.
+    expect(() => buildSigmas(cfg, SD3_INDEX, 1, 'euler')).toThrow(/at least 2 steps/);
   });
 
   it('Karras / exponential levels between the shifted ends, or the sigma_min / sigma_max keys a config carries', () => {

@@ -106,6 +106,8 @@ const exact64: Rounding = (x) => x;
 function stretchToTerminal(levels: number[], terminal: unknown, r: Rounding = exact64): number[] {
   if (terminal === undefined || terminal === null || terminal === 0) return levels;
   if (typeof terminal !== 'number' || !(terminal > 0 && terminal < 1)) throw new Error(`scheduler config: shift_terminal must be in (0, 1), got ${JSON.stringify(terminal)}`);
+  // A one-step grid is the single level t = 1: nothing to stretch (diffusers fails there with an IndexError).
+  if (levels[levels.length - 1] >= 1) throw new Error('scheduler config: shift_terminal stretches the levels below t = 1, and this grid has no other (one step): use at least 2 steps');
   const scale = r(r(1 - levels[levels.length - 1]) / r(1 - terminal));
   return levels.map((t) => r(1 - r(r(1 - t) / scale)));
 }
