@@ -28,8 +28,7 @@ import { NOISE_GENERATOR_HELP, NOISE_GENERATORS, seededDraws } from './core/seed
 import { Tensor } from './core/tensor.ts';
 import { defineNode, NodeInputError, type ExecContext, type ParamSpec } from './core/types.ts';
 import type { Conditioning, ModelHandle, SchedulerConfig, SigmaSpace, Sigmas, Trajectory } from './core/values.ts';
-import { img2imgSigmas, noisedStart, onnxImg2imgStart, onnxNoisedStart, tableNoisedStart } from './sampling/add-noise.ts';
-import { alphasCumprod, betasFromConfig } from './sampling/betas.ts';
+import { img2imgSigmas, noisedStart, onnxImg2imgStart, onnxNoisedStart } from './sampling/add-noise.ts';
 import { comfyModelSampling, comfyTimestepAt } from './sampling/comfy-schedules.ts';
 import { edmParams, edmTimestep, modelVariablesScale } from './sampling/edm.ts';
 import { plmsImg2imgSigmas, skipsRungeKutta } from './sampling/pndm.ts';
@@ -408,12 +407,7 @@ export const Sampler = defineNode({
     const modelScale = (level: number) => modelVariablesScale(model.scheduler, space, level);
     if (start === 'continue') x = scale(latent, 1 / modelScale(s0));
     else if (legacy) x = onnxNoisedStart(latent, initial, full.sigmas[legacy.noiseAt], s0, full.origin);
-    else if (start === 'img2img' && space === 'vp' && sigmas.origin === 'SASolverScheduler') {
-      // SASolverScheduler noises at its first int64 timestep's training level (DDPM's add_noise), not the grid level.
-      const abar = alphasCumprod(betasFromConfig(model.scheduler));
-      const t = Math.min(Math.max(Math.trunc(sigmas.timesteps[0]), 0), abar.length - 1);
-      x = tableNoisedStart(latent, initial, abar[t], s0);
-    } else if (start === 'img2img') x = noisedStart(latent, initial, sigmas);
+    else if (start === 'img2img') x = noisedStart(latent, initial, sigmas, model.scheduler);
     else x = scale(initial, initNoiseSigma(sigmas, model.scheduler));
 
     // diffusers' end-of-schedule rules (lower_order_final, the singlestep order list, disable_corrector) count

@@ -14,9 +14,10 @@
  * state is x0 + sigma noise: `noisedStart` returns that; `schedulerAddNoise` returns what diffusers holds.
  */
 import type { Tensor } from '../core/tensor.ts';
-import type { Sigmas } from '../core/values.ts';
+import type { SchedulerConfig, Sigmas } from '../core/values.ts';
 import { linearCombination } from './ops.ts';
-import { isEulerFamilyOrigin } from './schedule-rules.ts';
+import { isEulerFamilyOrigin, SCHEDULER_RULES } from './schedule-rules.ts';
+import { vpTable } from './sigma-grids.ts';
 import { sliceSigmas } from './sigmas-split.ts';
 
 function checkStrength(strength: number): void {
@@ -67,16 +68,6 @@ export function onnxNoisedStart(x0: Tensor, noise: Tensor, noiseSigma: number, s
 }
 
 /**
- * SASolverScheduler's img2img start: its add_noise is DDPM's, at alphas_cumprod[t] of the grid's first (int64)
- * timestep t, which on Karras, exponential and beta grids is not the grid's first level (their timesteps are
- * rounded or truncated); the VP sample it makes is then stepped as the sample at that first level.
- */
-export function tableNoisedStart(x0: Tensor, noise: Tensor, abarAtTimestep: number, startSigma: number): Tensor {
-  if (!(abarAtTimestep > 0 && abarAtTimestep <= 1)) throw new Error(`add_noise: alphas_cumprod must be in (0, 1], got ${abarAtTimestep}`);
-  return onnxNoisedStart(x0, noise, Math.sqrt((1 - abarAtTimestep) / abarAtTimestep), startSigma, undefined);
-}
-
-/**
  * The tail of a full grid that an img2img run with this strength walks (the whole grid at strength 1):
  * floor(N * strength) steps on VP grids, ceil(N * strength) on flow grids (their pipelines do not floor).
  */
@@ -116,10 +107,21 @@ export function abarOfSigma(sigma: number): number {
   return 1 / (sigma * sigma + 1);
 }
 
-/** The img2img start state in sampling variables at the grid's first level (VE for VP models). */
-export function noisedStart(x0: Tensor, noise: Tensor, sigmas: Sigmas): Tensor {
+/**
+ * The img2img start state in sampling variables at the grid's first level (VE for VP models). A
+ * SASolverScheduler grid (with its model's scheduler config) is the exception: that class's add_noise is
+ * DDPM's, at the training level of the grid's first int64 timestep, which on Karras, exponential and beta
+ * grids is not the grid's first level; the VP sample it makes is then stepped as the sample at that level.
+ */
+export function noisedStart(x0: Tensor, noise: Tensor, sigmas: Sigmas, scheduler?: SchedulerConfig): Tensor {
   const s = sigmas.sigmas[0];
-  return sigmas.space === 'flow' ? addNoiseFlow(x0, noise, s) : addNoiseVe(x0, noise, s);
+  if (sigmas.space === 'flow') return addNoiseFlow(x0, noise, s);
+  if (sigmas.origin === 'SASolverScheduler' && scheduler) {
+    const table = vpTable(scheduler, SCHEDULER_RULES.SASolverScheduler.zeroSnr).sigmas;
+    const t = Math.min(Math.max(Math.trunc(sigmas.timesteps[0]), 0), table.length - 1);
+    return onnxNoisedStart(x0, noise, table[t], s, sigmas.origin);
+  }
+  return addNoiseVe(x0, noise, s);
 }
 
 /** What the diffusers scheduler that made the grid holds after add_noise (its own variables), for parity checks. */
