@@ -24,7 +24,7 @@ import { guidedDenoiseFn } from './cfg.ts';
 import { isGridOf } from './sampling/irsde.ts';
 import { irsdeModelGrid, isMeanReverting, mrDenoiseFn, readIrsdeModel } from './sampling/mean-reverting.ts';
 import { createMrs } from './sampling/mrs.ts';
-import { NOISE_GENERATOR_HELP, NOISE_GENERATORS, seededDraws } from './core/seeded-draws.ts';
+import { NOISE_GENERATOR_HELP, NOISE_GENERATORS, seededDraws, type SeededDraws } from './core/seeded-draws.ts';
 import { Tensor } from './core/tensor.ts';
 import { defineNode, NodeInputError, type ExecContext, type ParamSpec } from './core/types.ts';
 import type { Conditioning, ModelHandle, SchedulerConfig, SigmaSpace, Sigmas, Trajectory } from './core/values.ts';
@@ -119,6 +119,26 @@ export function splitNoiseInput(noise: Tensor, latent: Tensor): { initial: Tenso
   return { initial: slices[0], steps: slices.slice(1) };
 }
 
+/**
+ * A run's step noise: the connected noise's slices 1.. in order (refused once used up), else the seed's draws
+ * after the initial ones; over a span (an SDE step's from/to levels) a Brownian generator answers from its path
+ * on `brownianGrid`.
+ */
+function stepNoiseSource(given: { steps: Tensor[] } | undefined, draws: SeededDraws, latentSize: number, brownianGrid?: readonly number[]): NoiseSource {
+  let used = 0;
+  return (dims, span) => {
+    if (given && given.steps.length > 0) {
+      if (used >= given.steps.length) {
+        throw new NodeInputError(`the solver draws more step noises than the ${given.steps.length} the noise input holds (slices 1..${given.steps.length})`, 'noise');
+      }
+      return given.steps[used++].reshape(dims);
+    }
+    const size = dims.reduce((a, b) => a * b, 1);
+    if (span && draws.between && brownianGrid && size === latentSize) return new Tensor(dims, draws.between(span.from, span.to, brownianGrid));
+    return new Tensor(dims, draws.next(size));
+  };
+}
+
 /** The legacy ONNX img2img start for a VP grid (those pipelines are SD 1.x/2.x only). */
 function legacyOnnxStart(full: Sigmas, scheduler: SchedulerConfig, strength: number, gridSolver: string): { start: number; noiseAt: number } {
   if (full.space !== 'vp') throw new NodeInputError('img2img_rule "diffusers-onnx" follows the legacy ONNX Stable Diffusion pipeline, which has no flow models');
@@ -171,14 +191,7 @@ async function sampleMeanReverting(
   // The prior draw first, then (SDE) one step noise per step: the Sampler's seeded stream, or the noise input's slices.
   const given = inputs.noise ? splitNoiseInput(inputs.noise, latent) : undefined;
   const draws = seededDraws(params.noise_generator as (typeof NOISE_GENERATORS)[number], params.seed, latent.size);
-  let used = 0;
-  const stepNoise: NoiseSource = (dims) => {
-    if (given && given.steps.length > 0) {
-      if (used >= given.steps.length) throw new NodeInputError(`the solver draws more step noises than the ${given.steps.length} the noise input holds (slices 1..${given.steps.length})`, 'noise');
-      return given.steps[used++].reshape(dims);
-    }
-    return new Tensor(dims, draws.next(dims.reduce((a, b) => a * b, 1)));
-  };
+  const stepNoise = stepNoiseSource(given, draws, latent.size);
   let x: Tensor;
   if (start === 'continue') x = latent;
   else {
@@ -386,18 +399,7 @@ export const Sampler = defineNode({
     const given = inputs.noise ? splitNoiseInput(inputs.noise, latent) : undefined;
     // Seeded initial draws may be shared with earlier runs of this seed and size: read-only, only read below.
     const initial = given?.initial ?? new Tensor(latent.dims, draws.initial);
-    let used = 0;
-    const stepNoise: NoiseSource = (dims, span) => {
-      if (given && given.steps.length > 0) {
-        if (used >= given.steps.length) {
-          throw new NodeInputError(`the solver draws more step noises than the ${given.steps.length} the noise input holds (slices 1..${given.steps.length})`, 'noise');
-        }
-        return given.steps[used++].reshape(dims);
-      }
-      const size = dims.reduce((a, b) => a * b, 1);
-      if (span && draws.between && size === latent.size) return new Tensor(dims, draws.between(span.from, span.to, brownianRange));
-      return new Tensor(dims, draws.next(size));
-    };
+    const stepNoise = stepNoiseSource(given, draws, latent.size, brownianRange);
 
     const trajectory: Trajectory = { sigmas: [...sigmas.sigmas], states: [], denoised: [] };
     if (steps === 0) return { latent: latent.clone(), denoised: latent.clone(), trajectory: { ...trajectory, states: [latent.clone()] } };
