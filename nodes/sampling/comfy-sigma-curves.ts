@@ -10,6 +10,7 @@
  * sigmas; Optimal Steps: flow times) are resampled log-linearly in float64 (numpy) for other step counts.
  */
 import { betaPpf } from './beta-distribution.ts';
+import { linspace } from './betas.ts';
 import type { ComfyModelSampling } from './comfy-schedules.ts';
 import { GITS_NOISE_LEVELS } from './gits-noise-levels.ts';
 import { roundHalfEven } from './sigma-grids.ts';
@@ -134,15 +135,14 @@ export function vpCurve(n: number, betaD: number, betaMin: number, epsS: number)
 }
 
 /**
- * numpy's linspace(0, 1, m) (i * 1/(m-1), the last exactly 1) and interp: the line through the two
- * neighbouring knots, a knot's own value where x hits one.
+ * numpy's interp of `values` on knots linspace(0, 1) at the points linspace(0, 1, m): the line through the two
+ * neighbouring knots, a knot's own value where x hits one (numpy's formula, for its rounding).
  */
 function interpLinspace(values: readonly number[], m: number): number[] {
   const knots = values.length;
-  const xs = Array.from({ length: knots }, (_, i) => (i === knots - 1 ? 1 : i * (1 / (knots - 1))));
+  const xs = linspace(0, 1, knots);
   const out: number[] = [];
-  for (let i = 0; i < m; i++) {
-    const x = i === m - 1 ? 1 : i * (1 / (m - 1));
+  for (const x of linspace(0, 1, m)) {
     let j = 0;
     while (j < knots - 1 && xs[j + 1] <= x) j++;
     if (j === knots - 1 || xs[j] === x) out.push(values[j]);
