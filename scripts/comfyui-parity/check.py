@@ -76,6 +76,23 @@ def load_torchsde():
     import torchsde  # noqa: F401
 
 
+class Api:
+    """comfy_api's io: anything a node class body names (annotations, schema types) resolves to this stub;
+    NodeOutput gives back its value."""
+
+    ComfyNode = object
+
+    @staticmethod
+    def NodeOutput(value):
+        return value
+
+    def __getattr__(self, name):
+        return self
+
+    def __call__(self, *args, **kwargs):
+        return self
+
+
 def load_comfy(src):
     """ComfyUI's model sampling classes, k-diffusion samplers, schedulers and KSampler, from its source tree."""
     import numpy
@@ -109,21 +126,6 @@ def load_comfy(src):
     ns["np"] = np
     defs_from(os.path.join(src, "comfy/sample.py"), ["prepare_noise"], ns)
     # The APG node: its class (whose execute builds the pre-CFG function) and its projection, with the node API stubbed.
-    class Api:
-        """comfy_api's io: anything the class body names (annotations, schema types) resolves to this stub."""
-
-        ComfyNode = object
-
-        @staticmethod
-        def NodeOutput(model):
-            return model
-
-        def __getattr__(self, name):
-            return self
-
-        def __call__(self, *args, **kwargs):
-            return self
-
     io = Api()
     apg_ns = {"torch": torch, "io": io}
     defs_from(os.path.join(src, "comfy_extras/nodes_apg.py"), ["project", "APG"], apg_ns)

@@ -29,23 +29,7 @@ import torch
 
 sys.modules.setdefault("onnxruntime", types.ModuleType("onnxruntime"))  # check.py's run cases need it; these do not
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check import FakeModel, defs_from, model_sampling_for, stub  # noqa: E402
-
-
-class Api:
-    """comfy_api's io: whatever a node class body names resolves to this stub; NodeOutput gives back its value."""
-
-    ComfyNode = object
-
-    @staticmethod
-    def NodeOutput(value):
-        return value
-
-    def __getattr__(self, name):
-        return self
-
-    def __call__(self, *args, **kwargs):
-        return self
+from check import Api, FakeModel, defs_from, model_sampling_for, stub  # noqa: E402
 
 
 CURVE_NODES = {
