@@ -6,8 +6,9 @@
  * `npm run bench -- --only engine,solver,editor` runs some groups of rows (default: all). The editor rows
  * need Chromium; the others need only Node and onnxruntime-node.
  */
+import fs from 'node:fs';
 import os from 'node:os';
-import * as ort from 'onnxruntime-node';
+import * as ort from '../electron/engine/onnx/ort.ts';
 import { Engine } from '../electron/engine/engine.ts';
 import type { GraphDocument } from '../electron/engine/graph/schema.ts';
 import { Tensor } from '../nodes/core/tensor.ts';
@@ -230,6 +231,7 @@ async function engineRows(): Promise<Row[]> {
     });
   } finally {
     await engine.dispose();
+    fs.rmSync(outDir, { recursive: true, force: true });
   }
   return rows;
 }

@@ -15,7 +15,7 @@ import { irsdeSigmas, irsdeTable } from '../nodes/sampling/irsde.ts';
 import { createMrs, mrCoefficients, type MrsOptions } from '../nodes/sampling/mrs.ts';
 import { runSampler } from '../nodes/sampling/sampler-loop.ts';
 import type { DenoiseFn } from '../nodes/sampling/solver.ts';
-import { createTestEngine, graph, testCacheDir } from './helpers/engine.ts';
+import { createTestEngine, graph, tempDir, testCacheDir } from './helpers/engine.ts';
 import { relL2 } from './sampling-fake-model.ts';
 
 const engine = createTestEngine();
@@ -33,7 +33,7 @@ function writeTwin(config: Record<string, unknown> = CONFIG): string {
   const tb = g.op('Reshape', [g.op('Mul', [t, g.constFloat([0.001], [])]), g.constInt64([-1, 1, 1, 1])]);
   const out = g.op('Add', [g.op('Sub', [g.op('Mul', [x, g.constFloat([0.3], [])]), g.op('Mul', [mu, g.constFloat([0.2], [])])]), tb], {}, 'out_sample');
   g.output(out, 'float32', ['batch', 3, 8, 8]);
-  const folder = fs.mkdtempSync(path.join(testCacheDir(), 'irsde-twin-'));
+  const folder = tempDir('irsde-twin-', testCacheDir());
   fs.mkdirSync(path.join(folder, 'unet'));
   fs.mkdirSync(path.join(folder, 'scheduler'));
   fs.writeFileSync(path.join(folder, 'unet', 'model.onnx'), g.toBytes());
@@ -44,7 +44,7 @@ function writeTwin(config: Record<string, unknown> = CONFIG): string {
 
 const muValues = Float32Array.from({ length: 192 }, (_, k) => 0.5 * Math.sin(k / 7) - 0.1);
 function writeMean(): string {
-  const file = path.join(fs.mkdtempSync(path.join(testCacheDir(), 'irsde-mu-')), 'mu.npy');
+  const file = path.join(tempDir('irsde-mu-', testCacheDir()), 'mu.npy');
   fs.writeFileSync(file, writeNpy(new Tensor(DIMS, muValues)));
   return file;
 }

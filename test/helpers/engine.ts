@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { tempDir } from './temp.ts';
 import { Engine, type EngineOptions } from '../../electron/engine/engine.ts';
 import type { GraphDocument } from '../../electron/engine/graph/schema.ts';
 
@@ -10,9 +11,7 @@ export function testCacheDir(): string {
   return process.env.FLOWSTUDIO_CACHE_DIR ?? path.join(os.tmpdir(), 'flowstudio-test-cache');
 }
 
-export function tempDir(prefix = 'fs-test-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-}
+export { tempDir } from './temp.ts';
 
 export function createTestEngine(opts: EngineOptions = {}): Engine {
   return new Engine({ cacheDir: testCacheDir(), outDir: tempDir('fs-out-'), providers: ['cpu'], ...opts });
@@ -48,7 +47,7 @@ export function readJson(file: string): unknown {
  */
 export async function modelWithConfig(engine: Engine, ref: string, edit: (config: Record<string, unknown>) => Record<string, unknown>): Promise<string> {
   const source = (await engine.models.load(ref)).folder;
-  const folder = fs.mkdtempSync(path.join(testCacheDir(), 'edited-model-'));
+  const folder = tempDir('edited-model-', testCacheDir());
   fs.cpSync(source, folder, { recursive: true });
   const file = path.join(folder, 'scheduler', 'scheduler_config.json');
   fs.writeFileSync(file, JSON.stringify(edit(JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>)));

@@ -2,7 +2,7 @@
  * Checks model feeds against the inputs a model declares and converts their data to the declared
  * element type; converts numeric outputs back to FlowStudio Tensors. Errors name the input and the file.
  */
-import * as ort from 'onnxruntime-node';
+import * as ort from './ort.ts';
 import { Tensor } from '../../../nodes/core/tensor.ts';
 import type { ModelFeed, TensorInfo } from '../../../nodes/core/values.ts';
 import { fromFloat16Array, toFloat16Array } from './float16.ts';

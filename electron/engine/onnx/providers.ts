@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import * as ort from 'onnxruntime-node';
+import * as ort from './ort.ts';
 
 /** GPU first, CPU last. Names are FlowStudio's; `ortProviderName` maps them to ORT's. */
 export const DEFAULT_PROVIDER_PREFERENCE: readonly string[] = Object.freeze(['cuda', 'dml', 'coreml', 'webgpu', 'cpu']);

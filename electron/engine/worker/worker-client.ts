@@ -10,6 +10,7 @@ import type { OutputValue } from '../summary.ts';
 import type { NodeTypeDescription } from '../graph/describe.ts';
 import type { GraphError } from '../graph/errors.ts';
 import type { EngineMethod, WireEvent, WorkerInit, WorkerMessage } from './protocol.ts';
+import { disableOrtTelemetry } from '../onnx/telemetry.ts';
 
 function fromWire(e: WireEvent): EngineEvent {
   if (e.type !== 'node-preview') return e;
@@ -25,6 +26,8 @@ export class WorkerEngine implements EngineAPI {
   private exited = false;
 
   constructor(init: WorkerInit = {}) {
+    // The worker's sessions read the real process environment, which only this thread can set.
+    disableOrtTelemetry();
     this.worker = new Worker(new URL('./worker-entry.mjs', import.meta.url), { workerData: init });
     this.ready = new Promise((resolve, reject) => {
       const onMessage = (m: WorkerMessage) => {

@@ -10,6 +10,9 @@
  */
 import * as ort from 'onnxruntime-node';
 
+// As the engine does (electron/engine/onnx/telemetry.ts): no ORT telemetry. ORT reads it at the first session.
+process.env.ORT_DISABLE_TELEMETRY ??= '1';
+
 const ARRAYS = { float32: Float32Array, float64: Float64Array, int64: BigInt64Array, int32: Int32Array, float16: Uint16Array };
 const sessions = [];
 
