@@ -23,12 +23,14 @@ function isolatedEnv(home: string): NodeJS.ProcessEnv {
   return env;
 }
 
-/** What ORT's telemetry writes: its database under the cache folder and a debug log per process in TMPDIR. */
-function telemetryTraces(home: string): string[] {
-  const traces: string[] = [];
-  if (fs.existsSync(path.join(home, 'cache', 'Microsoft'))) traces.push('cache/Microsoft');
-  for (const f of fs.readdirSync(path.join(home, 'tmp'))) if (f.startsWith('mat-debug-')) traces.push(`tmp/${f}`);
-  return traces;
+/**
+ * Everything a run left in its home outside its output folder, its script and tsx's compile cache. ORT's
+ * telemetry writes a database under the cache folder, a debug log per process and a session file in TMPDIR.
+ */
+function leftovers(home: string): string[] {
+  const expected = new Set(['out', 'worker-run.mjs', 'tmp']);
+  const found = fs.readdirSync(home, { recursive: true, encoding: 'utf8' }).map((f) => f.split(path.sep).join('/'));
+  return found.filter((f) => !expected.has(f) && !f.startsWith('out/') && !/^tmp\/tsx-\d+(\/|$)/.test(f)).sort();
 }
 
 function run(args: string[], env: NodeJS.ProcessEnv) {
@@ -52,7 +54,7 @@ describe('ONNX Runtime telemetry', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(fs.readdirSync(path.join(home, 'out')).length).toBeGreaterThan(0);
-    expect(telemetryTraces(home)).toEqual([]);
+    expect(leftovers(home)).toEqual([]);
   });
 
   it('leaves no trace from a run in the engine worker', () => {
@@ -72,6 +74,6 @@ describe('ONNX Runtime telemetry', () => {
     const r = run(['--import', 'tsx', file], isolatedEnv(home));
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(telemetryTraces(home)).toEqual([]);
+    expect(leftovers(home)).toEqual([]);
   });
 });
