@@ -6,6 +6,7 @@ import { ComfyCustomSchedule } from './comfy-custom-schedule.ts';
 import { ComfySchedule } from './comfy-schedule.ts';
 import type { AnyNodeDefinition } from './core/types.ts';
 import { EmptyLatent } from './empty-latent.ts';
+import { FlipSigmas } from './flip-sigmas.ts';
 import { ImageToLatent } from './image-to-latent.ts';
 import { LatentToImage } from './latent-to-image.ts';
 import { LoadImage } from './load-image.ts';
@@ -41,6 +42,7 @@ export const BUILTIN_NODES: readonly AnyNodeDefinition[] = [
   ComfySchedule,
   ComfyCustomSchedule,
   SplitSigmas,
+  FlipSigmas,
   CFG,
   Sampler,
   SolverCompare,

@@ -218,3 +218,82 @@ describe('inversion in a graph: Schedule (direction invert) -> Sampler', () => {
     expect(ancestral.message).toMatch(/solver "euler_ancestral" cannot invert.*use one of ddim, euler, heun/);
   });
 });
+
+describe('Flip Sigmas (ComfyUI FlipSigmas) -> Sampler: unsampling along any schedule', () => {
+  /** gen's latent inverted along `forward` flipped, then sampled back down `forward` by `solver`. */
+  async function flipRoundTrip(model: string, forward: NodeSpec, solver: string) {
+    const doc = withImage(
+      model,
+      [
+        { ...forward, id: 'down' },
+        { id: 'flip', type: 'FlipSigmas' },
+        { id: 'inv', type: 'Sampler', params: { solver } },
+        { id: 'back', type: 'Sampler', params: { solver, start: 'continue' } },
+      ],
+      [
+        'model.model->down.model', 'model.model->flip.model', 'down.sigmas->flip.sigmas', 'model.model->inv.model', 'gen.latent->inv.latent',
+        'flip.sigmas->inv.sigmas', 'model.model->back.model', 'inv.latent->back.latent', 'down.sigmas->back.sigmas',
+      ],
+    );
+    const { result } = await engine.execute({ graph: doc });
+    if (result?.status !== 'finished') throw new Error(`run ${result?.status}: ${result?.error?.message}`);
+    const out = (id: string, port: string) => result.outputs.get(id)![port];
+    return { image: out('gen', 'latent') as Tensor, inverted: out('inv', 'latent') as Tensor, back: out('back', 'latent') as Tensor, down: out('down', 'sigmas') as Sigmas, up: out('flip', 'sigmas') as Sigmas };
+  }
+
+  it('VP: the levels reversed, a last level 0 moved to 1e-4 and called at the lowest training step; Euler converges to the exact reverse flow', async () => {
+    const p = createGaussianParams();
+    const errors: number[] = [];
+    for (const steps of [20, 80]) {
+      const { image, inverted, down, up } = await flipRoundTrip(VP, { id: 'down', type: 'Schedule', params: { steps, solver: 'euler', grid: 'karras' } }, 'euler');
+      const n = down.timesteps.length;
+      expect(down.sigmas[n]).toBe(0);
+      expect(up.sigmas).toEqual([1e-4, ...down.sigmas.slice(0, n).reverse()]);
+      // Each level keeps its timestep; 1e-4 lies below the table's smallest level (0.0292): training step 0.
+      expect(up.timesteps).toEqual([0, ...down.timesteps.slice(1).reverse()]);
+      const [s0, s1] = [up.sigmas[0], up.sigmas[n]];
+      const a = (s: number) => 1 / Math.sqrt(1 + s * s);
+      const exact = transportExact(p, Float64Array.from(image.data), a(s0), s0 * a(s0), a(s1), s1 * a(s1));
+      errors.push(relL2(inverted.data, exact));
+    }
+    expect(errors[1]).toBeLessThan(errors[0] / 2.5);
+  });
+
+  it("unsamples along a ComfyUI schedule (Align Your Steps) and samples back to the image", async () => {
+    const ays = { id: 'down', type: 'ComfyCustomSchedule', params: { curve: 'align_your_steps', model_type: 'SD1', steps: 30 } };
+    const { image, back, up } = await flipRoundTrip(VP, ays, 'dpmpp_2m');
+    expect(up.sigmas[0]).toBe(1e-4);
+    expect(up.sigmas.at(-1)).toBeCloseTo(14.615, 3);
+    expect(relL2(back.data, image.data)).toBeLessThan(2e-2);
+  });
+
+  it('flow: the flow grid reversed from t = 1e-4, timesteps proportional to t as on the forward grid', async () => {
+    const rf = 'embedded:gaussian-rf';
+    const { image, back, down, up } = await flipRoundTrip(rf, { id: 'down', type: 'Schedule', params: { steps: 20, solver: 'rf_solver' } }, 'rf_solver');
+    const n = down.timesteps.length;
+    expect(up.sigmas).toEqual([1e-4, ...down.sigmas.slice(0, n).reverse()]);
+    const unit = down.timesteps[0] / down.sigmas[0];
+    for (let k = 0; k < n; k++) expect(up.timesteps[k]).toBeCloseTo(up.sigmas[k] * unit, 9);
+    expect(relL2(back.data, image.data)).toBeLessThan(2e-3);
+  });
+
+  it('refuses a grid it cannot flip, naming the node', async () => {
+    const refuse = async (model: string, schedule: Params) => {
+      const doc = withImage(
+        model,
+        [
+          { id: 'down', type: 'Schedule', params: schedule },
+          { id: 'flip', type: 'FlipSigmas' },
+        ],
+        ['model.model->down.model', 'model.model->flip.model', 'down.sigmas->flip.sigmas'],
+      );
+      const { summary } = await engine.execute({ graph: doc });
+      expect(summary.status).toBe('failed');
+      expect(summary.error).toMatchObject({ nodeId: 'flip', nodeType: 'FlipSigmas' });
+      return summary.error!.message;
+    };
+    expect(await refuse(VP, { steps: 10, direction: 'invert' })).toMatch(/already ascends/);
+    // DDIM on a linspace grid of 7 steps steps to prev_t = t - 1000 // 7, off its own list (999 -> 857, not 832).
+    expect(await refuse(VP, { steps: 7, solver: 'ddim', spacing: 'linspace' })).toMatch(/prev_t.*Schedule \(direction invert\)/);
+  });
+});

@@ -117,6 +117,32 @@ function edmInversionSigmas(scheduler: SchedulerConfig, modelIndex: Record<strin
   return { space: 'vp', sigmas: levels, timesteps: levels.slice(0, -1).map(edmTimestep), origin: `${grid.origin ?? 'EDM'} (reversed)` };
 }
 
+/** ComfyUI's FlipSigmas: a flipped grid that would start at level 0 starts here instead. */
+export const FLIP_START_LEVEL = 1e-4;
+
+/**
+ * Any descending grid walked backwards, as ComfyUI's FlipSigmas turns a schedule into an unsampling one: the
+ * levels reversed, a start level of 0 moved up to FLIP_START_LEVEL (so every model call has a positive
+ * level, as ComfyUI's node does it), and the model timesteps of the levels kept; the new start level gets
+ * its own (the training table's on VP models, c_noise on EDM ones, proportional to t on flow ones).
+ */
+export function flippedSigmas(s: Sigmas, scheduler: SchedulerConfig, modelIndex: Record<string, unknown>): Sigmas {
+  const n = s.timesteps.length;
+  if (n === 0) throw new Error('the schedule has no steps to flip');
+  if (s.sigmas[n] > s.sigmas[0]) throw new Error('the schedule already ascends (an inversion grid): flipping it would walk down');
+  if (cmParams(scheduler)) throw new Error(`a consistency model (${CM_CLASS}) cannot invert: it jumps from any level to x0 and defines no probability-flow ODE to walk back up`);
+  const sigmas = [...s.sigmas];
+  if (sigmas[n] === 0) sigmas[n] = FLIP_START_LEVEL;
+  const lifted: Sigmas = { space: s.space, sigmas, timesteps: s.timesteps, origin: s.origin, ...(s.targets ? { targets: s.targets } : {}) };
+  if (s.space === 'flow') return reversedFlowSigmas(lifted);
+  if (s.targets) throw new Error(`the ${s.origin ?? ''} grid steps to levels off its own list (DDIM's prev_t rule): it has no reverse walk; invert with Schedule (direction invert) instead`);
+  if (edmParams(scheduler)) {
+    const levels = sigmas.reverse();
+    return { space: 'vp', sigmas: levels, timesteps: levels.slice(0, -1).map(edmTimestep), origin: `${s.origin ?? 'grid'} (flipped)` };
+  }
+  return { ...reversedVpSigmas(lifted, scheduler, timestepUnits(modelIndex)), origin: `${s.origin ?? 'grid'} (flipped)` };
+}
+
 /** The solver 'auto' inverts with: DDIM on VP models (diffusers' inversion pipelines all use DDIMInverseScheduler), the config's on flow models. */
 export function defaultInversionSolver(scheduler: SchedulerConfig, space: SigmaSpace): string {
   return space === 'vp' ? 'ddim' : defaultSolverFor(scheduler, space);
