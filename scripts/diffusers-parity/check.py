@@ -25,11 +25,13 @@ DIR are kept as they are and only the cases they lack are added, each recording 
 that made it.
 """
 import argparse
+import atexit
 import inspect
 import json
 import math
 import os
 import re
+import shutil
 import sys
 import traceback
 
@@ -50,7 +52,10 @@ def load_torchsde():
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "torch-random"))
     from torchsde_shim import load_torchsde_source
 
-    load_torchsde_source(src, tempfile.mkdtemp(prefix="torchsde-record-"))
+    # The record is read while torchsde and diffusers import; it goes when this process exits.
+    record = tempfile.mkdtemp(prefix="torchsde-record-")
+    atexit.register(shutil.rmtree, record, True)
+    load_torchsde_source(src, record)
 
 
 load_torchsde()
