@@ -33,7 +33,7 @@ import { comfyModelSampling, comfyTimestepAt } from './sampling/comfy-schedules.
 import { edmParams, edmTimestep, modelVariablesScale } from './sampling/edm.ts';
 import { plmsImg2imgSigmas, skipsRungeKutta } from './sampling/pndm.ts';
 import { cfgNumber } from './sampling/schedule-config.ts';
-import { defaultSolverFor, isEulerFamilyOrigin } from './sampling/schedule-rules.ts';
+import { autoSolverExtra, defaultSolverFor, isEulerFamilyOrigin } from './sampling/schedule-rules.ts';
 import { sliceSigmas } from './sampling/sigmas-split.ts';
 import { bindDenoiser, checkLatentShape, denoisedLimitFromConfig } from './sampling/denoiser.ts';
 import { pipelineImageSeqLen, sigmaSpace, timestepUnits, toModelTimestep } from './sampling/model-time.ts';
@@ -431,6 +431,8 @@ export const Sampler = defineNode({
     const ddimInverse = inverting && solverName === 'ddim' && space === 'vp';
     let solver;
     try {
+      // 'auto' on a DPM-Solver multistep config: the config's solver_order (the solver names fix theirs).
+      if (params.solver === 'auto') Object.assign(extra, autoSolverExtra(model.scheduler, solverName));
       solver = ddimInverse ? inverseDdim(model.scheduler, Number(params.eta)) : createSolver(solverName, model.scheduler, params as Record<string, unknown>, extra);
     } catch (e) {
       throw new NodeInputError((e as Error).message);

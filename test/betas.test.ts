@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { alphasCumprod, betasFromConfig, rescaleZeroTerminalSnr, veSigma } from '../nodes/sampling/betas.ts';
+import { vpTable } from '../nodes/sampling/sigma-grids.ts';
 
 const SD15 = { beta_schedule: 'scaled_linear', beta_start: 0.00085, beta_end: 0.012, num_train_timesteps: 1000 };
 
@@ -75,5 +76,35 @@ describe('beta_schedule "exp" (HeunDiscreteScheduler)', () => {
     for (const b of betas) expect(b).toBeCloseTo(1 - Math.exp(-12 / 50), 14);
     const abar = alphasCumprod(betas);
     expect(abar[49]).toBeCloseTo(Math.exp(-12), 12);
+  });
+});
+
+describe('vpTable: the training table as diffusers holds it (float32 tensors)', () => {
+  // Literals printed by torch 1.13 (CPU) from diffusers' own expressions: torch.linspace(..., dtype=float32)
+  // (** 2 for scaled_linear), rescale_zero_terminal_snr, torch.cumprod(1 - betas), ((1 - abar) / abar) ** 0.5.
+  it("SD 1.x scaled_linear: its first and last levels and two abar entries, to the bit", () => {
+    const t = vpTable({ ...SD15 });
+    expect(t.sigmas[0]).toBe(0.029167532920837402);
+    expect(t.sigmas[999]).toBe(14.614645004272461);
+    expect(t.alphasCumprod[0]).toBe(0.9991499781608582);
+    expect(t.alphasCumprod[500]).toBe(0.2763324975967407);
+    // The float64 table's first level is 1e-5 relative away: 1 - abar cancels there.
+    expect(Math.abs(veSigma(alphasCumprod(betasFromConfig(SD15))[0]) / t.sigmas[0] - 1)).toBeGreaterThan(1e-5);
+  });
+
+  it('the class defaults (linear 1e-4..0.02), to the bit', () => {
+    const t = vpTable({});
+    expect(t.sigmas[0]).toBe(0.010001329705119133);
+    expect(t.sigmas[999]).toBe(157.40725708007812);
+  });
+
+  it('zero terminal SNR: the rescale in float32, the last abar floored at 2^-24 only where the class has the key', () => {
+    const cfg = { ...SD15, rescale_betas_zero_snr: true };
+    const t = vpTable(cfg);
+    expect(t.alphasCumprod[998]).toBe(1.9678900287090073e-7);
+    expect(t.sigmas[998]).toBe(2254.23681640625);
+    expect(t.alphasCumprod[999]).toBe(2 ** -24);
+    // Without the key (Heun, LMS, DEIS, ...): the plain SD table.
+    expect(vpTable(cfg, false).sigmas[999]).toBe(14.614645004272461);
   });
 });

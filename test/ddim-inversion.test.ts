@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Tensor } from '../nodes/core/tensor.ts';
 import type { SchedulerConfig, Sigmas } from '../nodes/core/values.ts';
-import { alphasCumprod, betasFromConfig } from '../nodes/sampling/betas.ts';
 import { createDdim, createDdimInverse, ddimInverseOptionsFromConfig, ddimInverseSigmas, ddimInverseTimesteps } from '../nodes/sampling/ddim.ts';
 import { createDenoiseFn } from '../nodes/sampling/denoiser.ts';
 import { createGaussianParams, sampleData, transportExact } from '../nodes/sampling/gaussian.ts';
@@ -9,6 +8,7 @@ import { runSampler } from '../nodes/sampling/sampler-loop.ts';
 import { sliceSigmas } from '../nodes/sampling/sigmas-split.ts';
 import { fakeVpModel, logLogSlope, rawModelFn, relL2, SD_VP_DDIM, type FakeModel } from './sampling-fake-model.ts';
 import { ddimInverseLoop } from './helpers/diffusers-inverse.ts';
+import { diffusersAbar, veLevel } from './helpers/diffusers-table.ts';
 
 const p = createGaussianParams({ dims: [3, 8, 8], seed: 5 });
 const DIMS = [1, 3, 8, 8];
@@ -34,7 +34,7 @@ describe('DDIM inversion grids (diffusers DDIMInverseScheduler.set_timesteps)', 
   });
 
   it('diffusers variant: step i starts at the level of t_i - T//N (initial abar below 0) and lands on t_i', () => {
-    const table = alphasCumprod(betasFromConfig(SD_VP_DDIM)).map((a) => Math.sqrt((1 - a) / a));
+    const table = diffusersAbar(SD_VP_DDIM).map((a) => veLevel(a));
     const g = ddimInverseSigmas(SD_VP_DDIM, 10);
     expect(g.timesteps).toEqual([1, 101, 201, 301, 401, 501, 601, 701, 801, 901]);
     expect(g.sigmas[0]).toBe(table[0]); // set_alpha_to_one false: abar[0]
@@ -56,8 +56,8 @@ describe('DDIM inversion config quirks (diffusers DDIMInverseScheduler.from_conf
   it('the deprecated set_alpha_to_zero key (a _deprecated_kwargs entry) replaces set_alpha_to_one', () => {
     // __init__: if kwargs.get("set_alpha_to_zero") is not None: set_alpha_to_one = kwargs["set_alpha_to_zero"];
     // initial_alpha_cumprod = 1 if set_alpha_to_one else alphas_cumprod[0].
-    const abar0 = alphasCumprod(betasFromConfig(SD_VP_DDIM))[0];
-    const sigmaMin = Math.sqrt((1 - abar0) / abar0);
+    const abar0 = diffusersAbar(SD_VP_DDIM)[0];
+    const sigmaMin = veLevel(abar0);
     expect(ddimInverseSigmas({ ...SD_VP_DDIM, set_alpha_to_one: false, set_alpha_to_zero: true }, 10).sigmas[0]).toBe(0);
     expect(ddimInverseSigmas({ ...SD_VP_DDIM, set_alpha_to_one: true, set_alpha_to_zero: false }, 10).sigmas[0]).toBeCloseTo(sigmaMin, 12);
     expect(ddimInverseSigmas({ ...SD_VP_DDIM, set_alpha_to_one: true, set_alpha_to_zero: null }, 10).sigmas[0]).toBe(0);
@@ -112,7 +112,7 @@ describe('DDIM inversion runs', () => {
         const latent = await invert(fakeVpModel(p), up, image);
         // Down: the inverse grid's levels reversed, each step evaluated at its own (current) level.
         const levels = [...up.sigmas].reverse();
-        const table = alphasCumprod(betasFromConfig(SD_VP_DDIM)).map((a) => Math.sqrt((1 - a) / a));
+        const table = diffusersAbar(SD_VP_DDIM).map((a) => veLevel(a));
         const ts = levels.slice(0, -1).map((s) => table.indexOf(s));
         const down: Sigmas = { space: 'vp', sigmas: levels, timesteps: ts };
         const top = levels[0];

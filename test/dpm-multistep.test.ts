@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { Tensor } from '../nodes/core/tensor.ts';
-import { alphasCumprod, betasFromConfig } from '../nodes/sampling/betas.ts';
 import { buildSigmas, initNoiseSigma } from '../nodes/sampling/schedules.ts';
 import { img2imgSigmas, noisedStart } from '../nodes/sampling/add-noise.ts';
 import { createSolver, GRID_AS } from '../nodes/sampling/solver-registry.ts';
@@ -27,6 +26,7 @@ import {
   npRound,
 } from './exp-solver-helpers.ts';
 import { fakeFlowModel, fakeVpModel, SD_VP_DDIM, type FakeModel } from './sampling-fake-model.ts';
+import { diffusersAbar, veLevel } from './helpers/diffusers-table.ts';
 
 // ---------------------------------------------------------------------------------------------
 // diffusers DPMSolverMultistepScheduler, written out in its own (VP-sample) variables, float64 state
@@ -372,9 +372,9 @@ function diffusersDpmGrid(cfg: SchedulerConfig, N: number, cls: DpmClass): { tim
   const multi = cls === 'DPMSolverMultistepScheduler';
   const T = (cfg.num_train_timesteps as number | undefined) ?? 1000;
   // Singlestep has no rescale_betas_zero_snr key; multistep floors the last abar at 2^-24 when rescaling.
-  const abar = alphasCumprod(betasFromConfig(cfg, { zeroSnr: multi }));
+  const abar = diffusersAbar(cfg, multi);
   if (multi && cfg.rescale_betas_zero_snr === true) abar[T - 1] = 2 ** -24;
-  const table = Array.from(abar, (a) => Math.sqrt((1 - a) / a));
+  const table = Array.from(abar, (a) => veLevel(a));
   const logSigmas = table.map(Math.log);
   const lambdaT = Array.from(abar, (a) => Math.log(Math.sqrt(a)) - Math.log(Math.sqrt(1 - a)));
   // torch.searchsorted(flip(lambda_t), lambda_min_clipped): entries below the bound.
@@ -421,7 +421,7 @@ function diffusersDpmGrid(cfg: SchedulerConfig, N: number, cls: DpmClass): { tim
   } else sigmas = timesteps.map((t) => table[t]);
   if (fractional) timesteps = fractional.map((t) => Math.trunc(t)); // .to(torch.int64)
   const finalType = (cfg.final_sigmas_type as string | undefined) ?? 'zero';
-  const last = finalType === 'sigma_min' ? Math.sqrt((1 - abar[0]) / abar[0]) : 0;
+  const last = finalType === 'sigma_min' ? veLevel(abar[0]) : 0;
   return { timesteps, sigmas: [...sigmas, last] };
 }
 

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Tensor } from '../nodes/core/tensor.ts';
 import type { SchedulerConfig, Sigmas } from '../nodes/core/values.ts';
-import { alphasCumprod, betasFromConfig } from '../nodes/sampling/betas.ts';
 import { buildSigmas, initNoiseSigma } from '../nodes/sampling/schedules.ts';
 import { createSolver } from '../nodes/sampling/solver-registry.ts';
 import { createDenoiseFn } from '../nodes/sampling/denoiser.ts';
@@ -26,6 +25,7 @@ import {
   npRound,
 } from './exp-solver-helpers.ts';
 import { fakeVpModel, SD_VP_DDIM, type FakeModel } from './sampling-fake-model.ts';
+import { diffusersAbar, veLevel } from './helpers/diffusers-table.ts';
 
 
 /** diffusers DPMSolverSinglestepScheduler.get_order_list, as written there (after set_timesteps' switch). */
@@ -299,9 +299,9 @@ function refSigmaToT(sigma: number, logSigmas: readonly number[]): number {
 }
 
 function diffusersSinglestepGrid(cfg: SchedulerConfig, N: number): { timesteps: number[]; sigmas: number[] } {
-  const abar = alphasCumprod(betasFromConfig(cfg, { zeroSnr: false }));
+  const abar = diffusersAbar(cfg, false);
   const T = abar.length;
-  const table = Array.from(abar, (a) => Math.sqrt((1 - a) / a));
+  const table = Array.from(abar, (a) => veLevel(a));
   const logSigmas = table.map(Math.log);
   const lambdaMin = (cfg.lambda_min_clipped as number | undefined) ?? -Infinity;
   const clipped = Array.from(abar, (a) => Math.log(Math.sqrt(a)) - Math.log(Math.sqrt(1 - a))).filter((l) => l < lambdaMin).length;

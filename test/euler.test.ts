@@ -196,8 +196,10 @@ describe('EulerDiscreteScheduler options written out (diffusers 58eb52c step(), 
   }
 
   it('grid ends: sigma_min final level and log_linear stop at the table level sqrt((1 - abar_0)/abar_0), others at 0', () => {
-    const abar0 = 1 - 0.00085; // scaled_linear: beta_0 = beta_start
-    const sigmaMin = Math.sqrt((1 - abar0) / abar0);
+    // scaled_linear: beta_0 = beta_start; diffusers takes the table in float32 (torch: 0.029167532920837402).
+    const abar0 = Math.fround(1 - Math.fround(Math.fround(Math.sqrt(0.00085)) ** 2));
+    const sigmaMin = Math.fround(Math.sqrt(Math.fround(Math.fround(1 - abar0) / abar0)));
+    expect(sigmaMin).toBe(0.029167532920837402);
     const end = (extra: Record<string, unknown>) => {
       const s = buildSigmas({ ...EULER_LINSPACE, ...extra }, {}, 5, 'euler').sigmas;
       return s[s.length - 1];

@@ -453,12 +453,13 @@ describe('pipeline conventions of the newer FLUX-kind pipelines (model-time.ts P
   };
   const DYN = { _class_name: 'FlowMatchEulerDiscreteScheduler', num_train_timesteps: 1000, use_dynamic_shifting: true };
 
-  it('Krea2 falls back to max_image_seq_len 6400, and a distilled Krea2 (is_distilled) fixes mu at 1.15', () => {
+  it("Krea2's max_image_seq_len fallback 6400 never reaches FlowMatch Euler (its config registers 4096), and a distilled Krea2 (is_distilled) fixes mu at 1.15", () => {
     const grid = buildSigmas(DYN, { _class_name: 'Krea2Pipeline' }, 3, 'euler', { imageSeqLen: 1024 }) as { sigmas: number[] };
     // The exponential time shift adds mu to the logit of each level: mu = logit(shifted) - logit(given), given = 2/3 here.
     const given = 2 / 3;
     const mu = (g: { sigmas: number[] }) => Math.log(g.sigmas[1] / (1 - g.sigmas[1])) - Math.log(given / (1 - given));
-    expect(mu(grid)).toBeCloseTo(calcShift(1024, 256, 6400, 0.5, 1.15), 5);
+    expect(mu(grid)).toBeCloseTo(calcShift(1024, 256, 4096, 0.5, 1.15), 5);
+    expect(mu(buildSigmas({ ...DYN, max_image_seq_len: 6400 }, { _class_name: 'Krea2Pipeline' }, 3, 'euler', { imageSeqLen: 1024 }))).toBeCloseTo(calcShift(1024, 256, 6400, 0.5, 1.15), 5);
     expect(mu(buildSigmas(DYN, { _class_name: 'FluxPipeline' }, 3, 'euler', { imageSeqLen: 1024 }))).toBeCloseTo(calcShift(1024, 256, 4096, 0.5, 1.15), 5);
     expect(mu(buildSigmas(DYN, { _class_name: 'Krea2Pipeline', is_distilled: true }, 3, 'euler', { imageSeqLen: 1024 }))).toBeCloseTo(1.15, 5);
   });

@@ -8,11 +8,11 @@ import type { Tensor } from '../nodes/core/tensor.ts';
 import type { ModelHandle, SchedulerConfig, Sigmas } from '../nodes/core/values.ts';
 import { createGaussianParams, transportExact } from '../nodes/sampling/gaussian.ts';
 import { dpmInverseSigmas, dpmInverseTimesteps, inversionHead } from '../nodes/sampling/inversion-sigmas.ts';
-import { alphasCumprod, betasFromConfig } from '../nodes/sampling/betas.ts';
 import { VP_SCHEDULER_CONFIG } from '../electron/engine/models/analytic.ts';
 import { createTestEngine, graph, modelWithConfig } from './helpers/engine.ts';
 import { ddimInverseLoop, dpmInverseLoop, type RawModel } from './helpers/diffusers-inverse.ts';
 import { relL2 } from './sampling-fake-model.ts';
+import { diffusersAbar, veLevel } from './helpers/diffusers-table.ts';
 
 const engine = createTestEngine();
 afterAll(() => engine.dispose());
@@ -72,7 +72,7 @@ const VP = 'embedded:gaussian-vp';
 const CFG = VP_SCHEDULER_CONFIG as SchedulerConfig;
 
 describe('DPMSolverMultistepInverseScheduler grid (set_timesteps, worked out by hand)', () => {
-  const table = alphasCumprod(betasFromConfig(CFG)).map((a) => Math.sqrt((1 - a) / a));
+  const table = diffusersAbar(CFG).map((a) => veLevel(a));
   it('linspace: round(linspace(0, 999, N + 1))[:-1], half to even', () => {
     // linspace(0, 999, 11) = 0, 99.9, 199.8, ..., 499.5, 599.4, ..., 899.1, 999.
     expect(dpmInverseTimesteps({ ...CFG, timestep_spacing: 'linspace' }, 10)).toEqual([0, 100, 200, 300, 400, 500, 599, 699, 799, 899]);

@@ -3,14 +3,15 @@
  * come from the closed forms in the comments or from numpy transcriptions of diffusers' set_timesteps.
  */
 import { describe, expect, it } from 'vitest';
-import { alphasCumprod, betasFromConfig } from '../nodes/sampling/betas.ts';
 import { sigmaSpace } from '../nodes/sampling/model-time.ts';
 import { buildSigmas, defaultSolverFor, gridFamily, initNoiseSigma, karrasSigmas, SOLVER_SCHEDULERS } from '../nodes/sampling/schedules.ts';
+import { diffusersAbar } from './helpers/diffusers-table.ts';
 
 const SD = { beta_schedule: 'scaled_linear', beta_start: 0.00085, beta_end: 0.012, num_train_timesteps: 1000 };
 const IDX = { _class_name: 'StableDiffusionPipeline' };
-const SMAX = 14.614641229333639;
-const SMIN = 0.029167158151720367;
+/** The SD table's ends as diffusers' float32 tensors hold them (torch: ((1 - abar) / abar) ** 0.5, abar float32). */
+const SMAX = 14.614645004272461;
+const SMIN = 0.029167532920837402;
 
 function close(actual: readonly number[], expected: readonly number[], digits = 10): void {
   expect(actual.length).toBe(expected.length);
@@ -45,7 +46,9 @@ describe('Karras, Lu-lambda and exponential grids (multistep rules: table ends, 
 
   it('Euler family keeps Karras timesteps fractional and takes the bounds from the interpolated levels', () => {
     const s = buildSigmas({ ...SD, use_karras_sigmas: true }, IDX, 5, 'euler');
-    close(s.timesteps, [999, 785.95361328125, 427.48870849609375, 58.89096450805664, 0], 5);
+    // EulerDiscreteScheduler(use_karras_sigmas=True).set_timesteps(5).timesteps, printed by diffusers; to a float32
+    // ulp (3e-5 at 427): numpy takes the log of the float32 table in float32, ours in float64.
+    close(s.timesteps, [999, 785.9539794921875, 427.48980712890625, 58.8914909362793, 0], 4);
     // EulerDiscrete reads sigma_min / sigma_max.
     const bounded = buildSigmas({ ...SD, use_karras_sigmas: true, sigma_min: 0.1, sigma_max: 10 }, IDX, 5, 'euler');
     expect(bounded.sigmas[0]).toBeCloseTo(10, 12);
@@ -149,21 +152,22 @@ describe('zero terminal SNR (rescale_betas_zero_snr)', () => {
   const ZSNR = { ...SD, rescale_betas_zero_snr: true, timestep_spacing: 'trailing' };
 
   it('keeps abar_0, reaches abar = 0 at the end, which is floored at 2^-24', () => {
-    const raw = alphasCumprod(betasFromConfig(ZSNR));
-    // numpy rescale_zero_terminal_snr reference: abar_0 unchanged (0.99915), abar_500 = 0.24101878275731575.
-    expect(raw[0]).toBeCloseTo(0.99915, 12);
-    expect(raw[500]).toBeCloseTo(0.24101878275731575, 10);
+    const raw = diffusersAbar(ZSNR);
+    // diffusers' rescale_zero_terminal_snr on its float32 betas (torch): abar_0 unchanged, abar_500 as printed.
+    expect(raw[0]).toBe(0.9991499781608582);
+    expect(raw[500]).toBe(0.24101859331130981);
     expect(raw[999]).toBeCloseTo(0, 15);
     const s = buildSigmas(ZSNR, IDX, 4, 'euler');
-    // sqrt((1 - 2^-24) / 2^-24) = sqrt(2^24 - 1).
-    expect(s.sigmas[0]).toBeCloseTo(Math.sqrt(2 ** 24 - 1), 6);
+    // sqrt((1 - 2^-24) / 2^-24) = sqrt(2^24 - 1) = 4095.99987793 in float64; diffusers' float32 sqrt rounds it
+    // down to 4095.999755859375 (the float64 value lies just below the midpoint of its two float32 neighbours).
+    expect(s.sigmas[0]).toBe(4095.999755859375);
     expect(s.timesteps).toEqual([999, 749, 499, 249]);
   });
 
   it('classes without the key (DEIS, Heun, singlestep) use the plain table', () => {
     expect(buildSigmas(ZSNR, IDX, 4, 'deis').sigmas[0]).toBeCloseTo(SMAX, 10);
     expect(buildSigmas(ZSNR, IDX, 4, 'heun').sigmas[0]).toBeCloseTo(SMAX, 10);
-    expect(buildSigmas(ZSNR, IDX, 4, 'dpmpp_2m').sigmas[0]).toBeCloseTo(Math.sqrt(2 ** 24 - 1), 6);
+    expect(buildSigmas(ZSNR, IDX, 4, 'dpmpp_2m').sigmas[0]).toBe(4095.999755859375);
   });
 });
 

@@ -1,16 +1,20 @@
 /**
  * Grids of representative models pinned against literals computed outside the project: by hand from the
  * formulas in the comments, or with a few lines of numpy that follow diffusers' set_timesteps (float64
- * numpy, float32 where diffusers casts), e.g. `np.linspace(0, 999, 11).round()[::-1][:-1]`.
+ * numpy, float32 where diffusers casts, its training table included), e.g. `np.linspace(0, 999, 11).round()[::-1][:-1]`.
  */
 import { describe, expect, it } from 'vitest';
 import { buildSigmas, initNoiseSigma } from '../nodes/sampling/schedules.ts';
 
 const SD = { beta_schedule: 'scaled_linear', beta_start: 0.00085, beta_end: 0.012, num_train_timesteps: 1000 };
 const SD_INDEX = { _class_name: 'StableDiffusionPipeline' };
-/** numpy: sig = sqrt((1 - abar) / abar), abar = cumprod(1 - linspace(sqrt(0.00085), sqrt(0.012), 1000)^2). */
-const SD_SIGMA_MAX = 14.614641229333639;
-const SD_SIGMA_MIN = 0.029167158151720367;
+/**
+ * diffusers' table, as its float32 tensors hold it (torch): sig = ((1 - abar) / abar) ** 0.5, abar =
+ * cumprod(1 - linspace(sqrt(0.00085), sqrt(0.012), 1000, dtype=float32) ** 2). Levels between its entries:
+ * numpy's float64 np.interp over those float32 values.
+ */
+const SD_SIGMA_MAX = 14.614645004272461;
+const SD_SIGMA_MIN = 0.029167532920837402;
 
 function close(actual: readonly number[], expected: readonly number[], digits = 10): void {
   expect(actual.length).toBe(expected.length);
@@ -43,7 +47,7 @@ describe('SD-Turbo (EulerDiscrete, trailing)', () => {
   it('4 steps -> 999, 749, 499, 249 (round(arange(1000, 0, -250)) - 1)', () => {
     const s = buildSigmas(TURBO, SD_INDEX, 4, 'euler');
     expect(s.timesteps).toEqual([999, 749, 499, 249]);
-    close(s.sigmas, [SD_SIGMA_MAX, 4.081729363724308, 1.612886194303876, 0.6932048996386885, 0]);
+    close(s.sigmas, [SD_SIGMA_MAX, 4.081730842590332, 1.6128870248794556, 0.6932054162025452, 0]);
   });
 });
 
@@ -53,16 +57,16 @@ describe('SDXL (EulerDiscrete, leading, steps_offset 1)', () => {
   it('25 steps: T//25 = 40 -> 961, 921, ..., 1; init noise sqrt(sigma(961)^2 + 1)', () => {
     const s = buildSigmas(SDXL, { _class_name: 'StableDiffusionXLPipeline' }, 25, 'euler');
     expect(s.timesteps).toEqual(Array.from({ length: 25 }, (_, i) => 961 - 40 * i));
-    expect(s.sigmas[0]).toBeCloseTo(11.676046271897636, 10);
+    expect(s.sigmas[0]).toBeCloseTo(11.676050186157227, 10);
     expect(s.sigmas[25]).toBe(0);
-    expect(initNoiseSigma(s, SDXL)).toBeCloseTo(11.718790745784938, 10);
+    expect(initNoiseSigma(s, SDXL)).toBeCloseTo(11.71879464576721, 10);
   });
 
   it('linspace interpolates sigmas at fractional timesteps (float32 linspace(0, 999, 7))', () => {
     const s = buildSigmas({ ...SDXL, timestep_spacing: 'linspace' }, SD_INDEX, 7, 'euler');
     expect(s.timesteps).toEqual([999, 832.5, 666, 499.5, 333, 166.5, 0]);
     // numpy: np.interp(ts, np.arange(1000), sig).
-    close(s.sigmas.slice(0, 7), [SD_SIGMA_MAX, 5.948916172611938, 2.9183071154268285, 1.6155825101612464, 0.9323579668348474, 0.49355304576156867, SD_SIGMA_MIN]);
+    close(s.sigmas.slice(0, 7), [SD_SIGMA_MAX, 5.948917865753174, 2.9183082580566406, 1.6155833005905151, 0.9323583245277405, 0.4935535043478012, SD_SIGMA_MIN]);
   });
 });
 

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { alphasCumprod, betasFromConfig } from '../nodes/sampling/betas.ts';
 import { sigmaSpace, timestepUnits } from '../nodes/sampling/model-time.ts';
 import {
   buildSigmas,
@@ -11,14 +10,15 @@ import {
   sigmaToTimestep,
   vpTable,
 } from '../nodes/sampling/schedules.ts';
+import { diffusersAbar, veLevel } from './helpers/diffusers-table.ts';
 
 const SD = { beta_schedule: 'scaled_linear', beta_start: 0.00085, beta_end: 0.012, num_train_timesteps: 1000 };
 const SD_DDIM = { ...SD, _class_name: 'DDIMScheduler', timestep_spacing: 'leading', steps_offset: 1, set_alpha_to_one: false };
 const SD_INDEX = { _class_name: 'StableDiffusionPipeline' };
 
 /** VE level of training step t, computed here from the (separately tested) cumulative product. */
-const abar = alphasCumprod(betasFromConfig(SD));
-const ve = (t: number) => Math.sqrt((1 - abar[t]) / abar[t]);
+const abar = diffusersAbar(SD);
+const ve = (t: number) => veLevel(abar[t]);
 
 describe('DDIM grid (DDIMScheduler rules)', () => {
   it('pin: 50 steps, leading, steps_offset 1 -> 981, 961, ..., 21, 1', () => {
@@ -100,7 +100,7 @@ describe('Euler grid (EulerDiscreteScheduler rules)', () => {
 
   it('zero terminal SNR floors the last abar at 2^-24 (finite sigma_max ~ 4096)', () => {
     const s = eulerSigmas({ ...SD, rescale_betas_zero_snr: true, timestep_spacing: 'trailing' }, 10);
-    expect(s.sigmas[0]).toBeCloseTo(Math.sqrt(2 ** 24 - 1), 6);
+    expect(s.sigmas[0]).toBe(4095.999755859375);
   });
 
   it('karras levels span the table and map back to t by log-sigma interpolation', () => {

@@ -10,12 +10,12 @@ import { Tensor } from '../nodes/core/tensor.ts';
 import type { SchedulerConfig } from '../nodes/core/values.ts';
 import { Sampler } from '../nodes/sampler.ts';
 import { Schedule } from '../nodes/schedule.ts';
-import { alphasCumprod, betasFromConfig } from '../nodes/sampling/betas.ts';
 import { createGaussianParams, seededNormals } from '../nodes/sampling/gaussian.ts';
 import { defaultSolverFor } from '../nodes/sampling/schedule-rules.ts';
 import { buildSigmas } from '../nodes/sampling/schedules.ts';
 import { fakeExecContext } from './helpers/exec-context.ts';
 import { fakeVpModel, rawModelFn, relL2 } from './sampling-fake-model.ts';
+import { diffusersAbar, veLevel } from './helpers/diffusers-table.ts';
 
 const DIMS = [1, 4, 8, 8];
 const SIZE = DIMS.reduce((a, b) => a * b, 1);
@@ -34,7 +34,7 @@ const TCD_SD15: SchedulerConfig = {
 
 /** diffusers' TCD loop in VP variables: draws[0] is the start noise, draws[1..] the step noises. */
 async function diffusersTcd(cfg: SchedulerConfig, ts: number[], gamma: number, draws: Float64Array[], raw: (x: Float64Array, t: number) => Promise<Float64Array>) {
-  const abar = alphasCumprod(betasFromConfig(cfg));
+  const abar = diffusersAbar(cfg);
   let x = draws[0].slice();
   let used = 1;
   for (let i = 0; i < ts.length; i++) {
@@ -75,8 +75,8 @@ describe('TCD matches diffusers TCDScheduler', () => {
     const s = buildSigmas(TCD_SD15, {}, 4, 'tcd');
     // np.floor(np.linspace(0, 50, 4, endpoint=False)) into [999, 979, ..., 19]: indices 0, 12, 25, 37.
     expect(s.timesteps).toEqual([999, 759, 499, 259]);
-    const abar0 = alphasCumprod(betasFromConfig(TCD_SD15))[0];
-    expect(s.sigmas[4]).toBeCloseTo(Math.sqrt((1 - abar0) / abar0), 12);
+    const abar0 = diffusersAbar(TCD_SD15)[0];
+    expect(s.sigmas[4]).toBeCloseTo(veLevel(abar0), 12);
     expect(s.origin).toBe('TCDScheduler');
   });
 

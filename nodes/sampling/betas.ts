@@ -1,8 +1,8 @@
 /**
  * Training noise schedules (betas and their cumulative products) from a diffusers scheduler_config.json.
- * Follows diffusers' semantics key by key. Deliberate deviation: diffusers builds betas and alphas_cumprod
- * in float32 torch tensors; here everything is float64 (relative differences ~1e-6 on abar), which its own
- * test tolerances admit.
+ * Follows diffusers' semantics key by key, in float64. The diffusers grids use these values rounded as
+ * diffusers' float32 tensors hold them (float32-table.ts); the float64 table serves the analytic models'
+ * closed forms and ComfyUI's schedules, which ComfyUI computes in float64.
  */
 
 const DEFAULT_TRAIN_TIMESTEPS = 1000;

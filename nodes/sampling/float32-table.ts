@@ -1,13 +1,15 @@
 /**
- * A VP training table as diffusers builds it, in float32 torch tensors, to the last bit: betas from a
+ * The VP training table as diffusers builds it, in float32 torch tensors, to the last bit: betas from a
  * float32 torch.linspace (squared in float32 for scaled_linear; betas_for_alpha_bar's Python floats
- * rounded once for squaredcos_cap_v2), alphas = 1 - betas in float32, torch.cumprod (which accumulates
- * in double on the CPU and rounds each product to float32), and sigmas = ((1 - abar) / abar) ** 0.5 in
- * float32 (the 0.5 power is a correctly rounded sqrt).
+ * rounded once for squaredcos_cap_v2, trained_betas likewise), rescale_zero_terminal_snr in float32 ops,
+ * alphas = 1 - betas in float32, torch.cumprod (which accumulates in double on the CPU and rounds each
+ * product to float32), and sigmas = ((1 - abar) / abar) ** 0.5 in float32 (the 0.5 power is a correctly
+ * rounded sqrt).
  *
- * The other grids use the float64 table of betas.ts (a documented deviation of ~1e-7 in the levels). This
- * one is for DPMSolverSDEScheduler, whose noise comes from a Brownian tree queried at the levels: torchsde
- * resolves query times to 1e-6, so a level one float32 ulp off is another point of the path.
+ * Every diffusers grid reads its levels from this table (sigma-grids.ts vpTable). The float32 rounding
+ * matters most where 1 - abar cancels: the first level of a table (SD's 0.0292, linear betas' 0.0100) is
+ * off by about 1e-4 relative in float32, and Karras, exponential and beta grids take it as their end; a
+ * float64 table moved diffusers' results by up to 1.3e-4 on cosine schedules and 1.6e-3 in fuzzed configs.
  */
 import type { SchedulerConfig } from '../core/values.ts';
 import { betasFromConfig, trainTimesteps } from './betas.ts';
@@ -16,20 +18,71 @@ import { linspaceF32 } from './torch-linspace.ts';
 
 const f32 = Math.fround;
 
-/** The betas of a config as diffusers' float32 tensors hold them (schedules DPMSolverSDEScheduler takes). */
-function float32Betas(cfg: SchedulerConfig): number[] {
-  const trained = cfg.trained_betas;
+interface BetaDefaults {
+  start: number;
+  end: number;
+}
+
+/** What the diffusers DDPM-family classes default beta_start / beta_end to (DPMSolverSDEScheduler: its own). */
+const CLASS_BETAS: BetaDefaults = { start: 0.0001, end: 0.02 };
+const DPM_SDE_BETAS: BetaDefaults = { start: 0.00085, end: 0.012 };
+
+/** The betas of a config as diffusers' float32 tensors hold them, before any zero-SNR rescale. */
+function float32Betas(cfg: SchedulerConfig, defaults: BetaDefaults): number[] {
+  // Validation, and the betas of the other schedules (rounded once below), as betas.ts gives them.
+  const float64 = betasFromConfig(cfg, { zeroSnr: false });
   const schedule = cfg.beta_schedule ?? 'linear';
-  if ((trained === undefined || trained === null) && (schedule === 'linear' || schedule === 'scaled_linear')) {
+  if (cfg.trained_betas == null && (schedule === 'linear' || schedule === 'scaled_linear')) {
     const n = trainTimesteps(cfg);
-    const start = typeof cfg.beta_start === 'number' ? cfg.beta_start : 0.00085;
-    const end = typeof cfg.beta_end === 'number' ? cfg.beta_end : 0.012;
+    const start = typeof cfg.beta_start === 'number' ? cfg.beta_start : defaults.start;
+    const end = typeof cfg.beta_end === 'number' ? cfg.beta_end : defaults.end;
     if (schedule === 'linear') return linspaceF32(start, end, n);
     return linspaceF32(Math.sqrt(start), Math.sqrt(end), n).map((r) => f32(r * r));
   }
-  // trained_betas and squaredcos_cap_v2: Python floats made into a float32 tensor. Validation (and the
-  // errors for other schedules) as betas.ts gives them.
-  return Array.from(betasFromConfig(cfg, { zeroSnr: false }), f32);
+  return Array.from(float64, f32);
+}
+
+/** torch.cumprod(1 - betas) on float32 tensors: the product kept in double, each output rounded. */
+function float32Cumprod(betas: readonly number[]): Float64Array {
+  const out = new Float64Array(betas.length);
+  let product = 1;
+  for (let i = 0; i < betas.length; i++) {
+    product *= f32(1 - betas[i]);
+    out[i] = f32(product);
+  }
+  return out;
+}
+
+/** diffusers' rescale_zero_terminal_snr, each tensor op rounded to float32 as torch does it. */
+function float32RescaleZeroTerminalSnr(betas: readonly number[]): number[] {
+  const root = Array.from(float32Cumprod(betas), (a) => f32(Math.sqrt(a)));
+  const first = root[0];
+  const last = root[root.length - 1];
+  if (!(first > last)) throw new Error('rescale_betas_zero_snr: the schedule must have decreasing alphas_cumprod');
+  const factor = f32(first / f32(first - last));
+  const abar = root.map((a) => f32(f32(a - last) * factor)).map((a) => f32(a * a));
+  return abar.map((a, i) => f32(1 - (i === 0 ? a : f32(a / abar[i - 1]))));
+}
+
+/** ((1 - abar) / abar) ** 0.5 on a float32 abar, in float32. */
+export function float32VeSigma(abar: number): number {
+  return f32(Math.sqrt(f32(f32(1 - abar) / abar)));
+}
+
+function tableOf(betas: readonly number[]): VpTable {
+  const alphasCumprod = float32Cumprod(betas);
+  const sigmas = alphasCumprod.map(float32VeSigma);
+  return { trainSteps: betas.length, alphasCumprod, sigmas };
+}
+
+/**
+ * The table of a DDPM-family scheduler class for a config. `zeroSnr`: apply rescale_betas_zero_snr when the
+ * config sets it (false for the classes without that key: from_config drops it there). The abar floor those
+ * classes put on a zero-SNR table's last entry is the caller's (sigma-grids.ts).
+ */
+export function diffusersVpTable(cfg: SchedulerConfig, zeroSnr: boolean): VpTable {
+  const betas = float32Betas(cfg, CLASS_BETAS);
+  return tableOf(zeroSnr && cfg.rescale_betas_zero_snr === true ? float32RescaleZeroTerminalSnr(betas) : betas);
 }
 
 const tables = new WeakMap<SchedulerConfig, VpTable>();
@@ -41,17 +94,7 @@ const tables = new WeakMap<SchedulerConfig, VpTable>();
 export function diffusersFloat32Table(cfg: SchedulerConfig): VpTable {
   const cached = tables.get(cfg);
   if (cached) return cached;
-  const betas = float32Betas(cfg);
-  const alphasCumprod = new Float64Array(betas.length);
-  const sigmas = new Float64Array(betas.length);
-  let product = 1;
-  for (let i = 0; i < betas.length; i++) {
-    product *= f32(1 - betas[i]);
-    const abar = f32(product);
-    alphasCumprod[i] = abar;
-    sigmas[i] = f32(Math.sqrt(f32(f32(1 - abar) / abar)));
-  }
-  const table = { trainSteps: betas.length, alphasCumprod, sigmas };
+  const table = tableOf(float32Betas(cfg, DPM_SDE_BETAS));
   tables.set(cfg, table);
   return table;
 }

@@ -32,8 +32,25 @@ export interface InversionSigmasOptions extends BuildSigmasOptions {
 /** Grid rules (Schedule's solver names) whose VP inversion grid is DPMSolverMultistepInverseScheduler's. */
 const DPM_INVERSE_SOLVERS = new Set(['dpmpp_2m', 'dpmpp_3m', 'dpmpp_2m_sde', 'dpmpp_3m_sde']);
 
-/** Config keys DPMSolverMultistepInverseScheduler reads but builds no usable ascending grid from. */
-const DPM_INVERSE_UNSUPPORTED = ['use_karras_sigmas', 'use_exponential_sigmas', 'use_beta_sigmas', 'use_flow_sigmas', 'use_lu_lambdas'] as const;
+/**
+ * Config keys of sigma grids DPMSolverMultistepInverseScheduler builds ascending (dpmInverseSigmaGrid), not by
+ * dpmInverseSigmas. use_lu_lambdas is not among its keys (from_config drops it: the plain grid), and
+ * use_flow_sigmas grids are flow models' (reversedFlowSigmas).
+ */
+const DPM_INVERSE_SIGMA_GRIDS = ['use_karras_sigmas', 'use_exponential_sigmas', 'use_beta_sigmas'] as const;
+const DPM_INVERSE_UNSUPPORTED = [...DPM_INVERSE_SIGMA_GRIDS, 'use_flow_sigmas'] as const;
+
+/**
+ * DPMSolverMultistepInverseScheduler on Karras, exponential and beta levels: it converts the ascending training
+ * table, so its N levels run from the table's smallest to its largest sigma, the forward grid's levels in
+ * reverse (the three constructions are symmetric in their ends), each with the forward grid's timestep (rounded
+ * for Karras, fractional otherwise), and its last step's target repeats the largest level (a zero-length step).
+ */
+function dpmInverseSigmaGrid(cfg: SchedulerConfig, modelIndex: Record<string, unknown>, steps: number): Sigmas {
+  const forward = buildSigmas({ ...cfg, final_sigmas_type: 'zero' }, modelIndex, steps, 'dpmpp_2m');
+  const levels = forward.sigmas.slice(0, steps).reverse();
+  return { space: 'vp', sigmas: [...levels, levels[levels.length - 1]], timesteps: forward.timesteps.slice().reverse(), origin: 'DPMSolverMultistepInverseScheduler' };
+}
 
 /**
  * Ascending integer timesteps of DPMSolverMultistepInverseScheduler.set_timesteps, with `last` = its
@@ -184,7 +201,8 @@ export function buildInversionSigmas(
     const keys = overridden.filter((k) => k !== 'spacing');
     if (keys.length > 0) throw new Error(`the ${cls === 'DDIMScheduler' ? 'DDIM' : 'DPM-Solver'} inversion grid follows diffusers' inverse scheduler: only the timestep spacing can be overridden (got ${keys.join(', ')})`);
     const cfg = forward.spacing ? { ...scheduler, timestep_spacing: forward.spacing } : scheduler;
-    const grid = cls === 'DDIMScheduler' ? ddimInverseSigmas(cfg, steps, ddimVariant, units) : dpmInverseSigmas(cfg, steps, units);
+    const sigmaGrid = cls !== 'DDIMScheduler' && DPM_INVERSE_SIGMA_GRIDS.some((k) => cfg[k] === true);
+    const grid = cls === 'DDIMScheduler' ? ddimInverseSigmas(cfg, steps, ddimVariant, units) : sigmaGrid ? dpmInverseSigmaGrid(cfg, modelIndex, steps) : dpmInverseSigmas(cfg, steps, units);
     return inversionHead(grid, denoise);
   }
   return inversionHead(reversedVpSigmas(buildSigmas(scheduler, modelIndex, steps, name, forward), scheduler, units), denoise);

@@ -74,7 +74,8 @@ const PIPELINES: ReadonlyArray<readonly [RegExp, PipelineConvention | string]> =
   [/^ZImage/, { units: 'fraction', sigmaList: 'torch', reversedTime: true, negatedOutput: true }],
   // torch.tensor([t / 1000]) on the scheduler's own grid; Sana Sprint: the flow time itself (scm.ts).
   [/^(AuraFlow|SanaSprint)/, { units: 'fraction' }],
-  [/^(StableDiffusion3|SD3)/, { units: 'scheduler' }],
+  // calculate_shift with config.get('max_shift', 1.16): the fallback only reaches classes that lack the key (schedule-flow.ts requireMu).
+  [/^(StableDiffusion3|SD3)/, { units: 'scheduler', muDefaults: { max_shift: 1.16 } }],
   // HiDream-I1: the scheduler's timestep, the output negated; mu = calculate_shift(transformer.max_seq) with
   // calculate_shift's own bounds, 1.15 at the default max_resolution 128 x 128 (4096 tokens).
   [/^HiDreamImage/, { units: 'scheduler', negatedOutput: true, fixedMu: { mu: 1.15 } }],

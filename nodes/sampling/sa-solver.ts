@@ -213,7 +213,11 @@ async function diffusersSaStep(ctx: SolverContext, state: SaState, d: DiffusersS
   const lv = sigmas.sigmas;
   const n = sigmas.timesteps.length;
   const { predictorOrder: P, correctorOrder: C, lowerOrderFinal, tauLevels } = d.opts;
-  const lambda = (k: number) => -Math.log(lv[k]);
+  // Half-log-SNR of a level: VE sigmas on VP grids; on use_flow_sigmas grids ln((1 - t) / t), diffusers' alpha_t = 1 - t,
+  // sigma_t = t (with the state in flow variables, the (s_t / s_s) e^{-tau^2 h} and s_t sqrt(.) factors read the same).
+  const lambda = (k: number) => (sigmas.space === 'flow' ? lambdaOf(sigmas, lv[k]) : -Math.log(lv[k]));
+  // alpha_t of the target level: 1 in VE variables, 1 - t on flow grids (the order-2 terms are alpha_t times theirs).
+  const alphaOf = (k: number) => (sigmas.space === 'flow' ? 1 - lv[k] : 1);
   const tauAt = (s: number) => (tauLevels.start >= s && s >= tauLevels.end ? 1 : 0);
   const pred = await model(state.x, levelAt(sigmas, i));
   const D = pred.denoised;
@@ -228,7 +232,7 @@ async function diffusersSaStep(ctx: SolverContext, state: SaState, d: DiffusersS
     const b = stochasticAdamsCoeffs(lv[i], lambdas, lambda(i - 1), lambda(i), tau);
     const h = lambda(i) - lambda(i - 1);
     if (order === 2) {
-      const extra = orderTwoTerm(true, h, tau, 0);
+      const extra = alphaOf(i) * orderTwoTerm(true, h, tau, 0);
       b[1] += extra;
       b[0] -= extra;
     }
@@ -248,7 +252,7 @@ async function diffusersSaStep(ctx: SolverContext, state: SaState, d: DiffusersS
   const b = stochasticAdamsCoeffs(lv[i + 1], lambdas, lambda(i), lambda(i + 1), tau);
   const h = lambda(i + 1) - lambda(i);
   if (pOrder === 2) {
-    const extra = orderTwoTerm(false, h, tau, lambda(i) - lambda(i - 1));
+    const extra = alphaOf(i + 1) * orderTwoTerm(false, h, tau, lambda(i) - lambda(i - 1));
     b[1] += extra;
     b[0] -= extra;
   }

@@ -82,11 +82,17 @@ export function cogView4Mu(cfg: SchedulerConfig, imageSeqLen: number): number {
   return m * cfgNumber(cfg, 'max_shift', 0.75) + cfgNumber(cfg, 'base_shift', 0.25);
 }
 
-function requireMu(cfg: SchedulerConfig, opts: FlowShiftOptions, who: string, steps?: number): number {
+/**
+ * `registersBounds`: the scheduler class registers base_shift, max_shift, base_image_seq_len and max_image_seq_len
+ * in its config (FlowMatchEuler / FlowMatchLCM: 0.5, 1.15, 256, 4096), so a pipeline's
+ * scheduler.config.get(key, fallback) never reaches its fallback (muDefaults: SD3's max_shift 1.16, Krea2's
+ * max_image_seq_len 6400); the multistep classes (DPM-Solver, UniPC, DEIS) do not, and there it does.
+ */
+function requireMu(cfg: SchedulerConfig, opts: FlowShiftOptions, who: string, steps?: number, registersBounds = false): number {
   const fromTokens = (len: number) => {
     if (opts.muRule === 'flux2_empirical' && steps !== undefined) return flux2EmpiricalMu(len, steps);
     if (opts.muRule === 'cogview4') return cogView4Mu(cfg, len);
-    return fluxMu(cfg, len, opts.muDefaults);
+    return fluxMu(cfg, len, registersBounds ? {} : opts.muDefaults);
   };
   const mu = opts.mu ?? opts.fixedMu ?? (opts.imageSeqLen !== undefined ? fromTokens(opts.imageSeqLen) : undefined);
   if (mu === undefined) throw new Error(`${who}: use_dynamic_shifting needs mu or the image token count (connect a latent or give the image size)`);
@@ -194,7 +200,7 @@ export function flowMatchSigmas(
     const shift = checkShift(opts.shift ?? cfgNumber(cfg, 'shift', 1));
     const dynamic = opts.shift === undefined && cfgBool(cfg, 'use_dynamic_shifting', false);
     const rule = dynamic
-      ? { dynamic, mu: requireMu(cfg, opts, 'flow-matching grid', steps), type: cfgString(cfg, 'time_shift_type', ['exponential', 'linear'] as const, 'exponential') }
+      ? { dynamic, mu: requireMu(cfg, opts, 'flow-matching grid', steps, true), type: cfgString(cfg, 'time_shift_type', ['exponential', 'linear'] as const, 'exponential') }
       : { dynamic, shift };
     if (opts.pipelineSigmas) {
       // np.array(sigmas).astype(np.float32): the shift and stretch then run in float32 arithmetic there.
@@ -216,6 +222,10 @@ export function flowMatchSigmas(
       levels = bounded(levels);
       exact = bounded(exact);
     }
+    // __init__'s float32 shift of the table's top (shift 2.89, 4.32, 0.33, ...: 1.0000001) shifted again can put
+    // the first level an ulp or so above 1 (1.00000004 for shift 2.89; diffusers' float32 level is 1.0 there,
+    // 1.0000004 for shift 0.33). A flow level is at most 1: clamp (the timesteps keep diffusers' values).
+    levels = levels.map((t) => Math.min(t, 1));
   }
   return {
     space: 'flow',
@@ -244,10 +254,19 @@ export function multistepFlowSigmas(
   const rules = SCHEDULER_RULES[cls];
   const T = trainTimesteps(cfg);
   const grid = flowGrid(cfg, opts, cls);
-  if (isBoundedGrid(grid)) throw new Error(`${cls} with use_flow_sigmas: ${grid} sigmas are not supported`);
+  // UniPC alone maps Karras levels to flow time (below); the other bounded grids would be VP grids on a flow model.
+  if (isBoundedGrid(grid) && !(grid === 'karras' && cls === 'UniPCMultistepScheduler')) throw new Error(`${cls} with use_flow_sigmas: ${grid} sigmas are not supported`);
   let levels: number[];
   let custom: readonly number[] | undefined;
-  if (grid === 'custom') {
+  if (grid === 'karras') {
+    // UniPC's Karras branch: the VP table's Karras levels (bounded by sigma_min / sigma_max keys when the
+    // config has them) turned into flow time s / (s + 1); no flow_shift, and no mu even when dynamic.
+    checkSteps(steps, T);
+    const table = vpTable(cfg, rules.zeroSnr);
+    const smin = cfgOptionalNumber(cfg, 'sigma_min') ?? table.sigmas[0];
+    const smax = cfgOptionalNumber(cfg, 'sigma_max') ?? table.sigmas[T - 1];
+    levels = levelGrid('karras', smin, smax, steps).map((v) => v / (v + 1));
+  } else if (grid === 'custom') {
     custom = checkCustomSigmas(opts.customSigmas, 1);
     levels = custom.slice(0, -1);
   } else {

@@ -294,6 +294,26 @@ function refineDpm(cls: string, cfg: SchedulerConfig): string | undefined {
   return order === 3 ? 'dpmpp_3m' : undefined;
 }
 
+/**
+ * What solver 'auto' adds to the options of the solver defaultSolverFor named, for a DPM-Solver multistep
+ * config: its solver_order, which the registered names fix (dpmpp_2m and dpm_2m at 2, dpmpp_3m at 3), so that
+ * orders 1 and 3 run as diffusers runs them. The SDE form runs orders 1 and 2 (order 3 stays 2, dpm-sde.ts).
+ * Refuses algorithm_type "sde-dpmsolver" (the noise-prediction SDE, not offered: dpm-sde.ts), which
+ * defaultSolverFor would otherwise run as the deterministic DPM-Solver++.
+ */
+export function autoSolverExtra(scheduler: SchedulerConfig, solver: string): Record<string, unknown> {
+  const cls = scheduler._class_name;
+  if (cls !== 'DPMSolverMultistepScheduler' && cls !== 'EDMDPMSolverMultistepScheduler') return {};
+  if (scheduler.algorithm_type === 'sde-dpmsolver') {
+    throw new Error('scheduler config: algorithm_type "sde-dpmsolver" (the noise-prediction SDE) is not offered; choose a solver (dpmpp_2m_sde is the data-prediction SDE, algorithm_type "sde-dpmsolver++")');
+  }
+  const order = scheduler.solver_order ?? 2;
+  if (order !== 1 && order !== 2 && order !== 3) return {};
+  if (solver === 'dpmpp_2m_sde') return { order: Math.min(order, 2) };
+  if (solver === 'dpmpp_2m' || solver === 'dpmpp_3m' || solver === 'dpm_2m') return { order };
+  return {};
+}
+
 /** Whether a grid made by this scheduler class (a Sigmas origin) belongs to the Euler family, whose state is the VE sample. */
 export function isEulerFamilyOrigin(origin: string | undefined): boolean {
   return origin !== undefined && origin in SCHEDULER_RULES && SCHEDULER_RULES[origin as SchedulerClass].family === 'euler';

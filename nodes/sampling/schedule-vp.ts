@@ -7,8 +7,9 @@
  * Levels are VE sigmas sqrt((1 - abar) / abar); timesteps are converted to the model's units.
  *
  * Deliberate deviations from diffusers (all below the float32 noise of a sampler run, except where noted):
- *  - levels and the training table are float64 (diffusers: float32); timesteps a model sees ARE rounded as
- *    diffusers rounds them (float32 for Euler, integers for DDIM/multistep), since a model sees exactly those;
+ *  - the training table holds diffusers' float32 values (float32-table.ts), but the levels between its
+ *    entries are float64 (diffusers: float32); timesteps a model sees ARE rounded as diffusers rounds them
+ *    (float32 for Euler, integers for DDIM/multistep), since a model sees exactly those;
  *  - trailing spacing never yields the extra -1 entry numpy's float arange gives for some N (61, 103, ...);
  *  - with rescale_betas_zero_snr DDIM's last abar is floored at 2^-24 like the other families (diffusers'
  *    DDIM keeps 0): the VE level must stay finite. This changes DDIM's first x0 prediction by ~2^-12;

@@ -4,7 +4,8 @@
  * Lu-lambda level grids. Pure functions of numbers; the per-scheduler rules live in schedule-vp.ts.
  */
 import type { SchedulerConfig } from '../core/values.ts';
-import { alphasCumprod, betasFromConfig, linspace, veSigma } from './betas.ts';
+import { linspace } from './betas.ts';
+import { diffusersVpTable, float32VeSigma } from './float32-table.ts';
 import { betaPpf } from './beta-distribution.ts';
 import { cfgBool } from './schedule-config.ts';
 
@@ -40,18 +41,22 @@ export function checkSteps(steps: number, trainSteps: number): void {
 const vpTables = new WeakMap<SchedulerConfig, Map<boolean, VpTable>>();
 
 /**
- * The model's training table. `zeroSnr` false ignores rescale_betas_zero_snr (classes without that key).
- * With the rescale, the last abar is floored at 2^-24 as diffusers' Euler/DPM/UniPC do, so the top VE
- * level stays finite. Memoized per config object (a model's config is read once): treat as read-only.
+ * The model's training table, in diffusers' float32 values (float32-table.ts). `zeroSnr` false ignores
+ * rescale_betas_zero_snr (classes without that key). With the rescale, the last abar is floored at 2^-24 as
+ * diffusers' Euler/DPM/UniPC do, so the top VE level stays finite. Memoized per config object (a model's
+ * config is read once): treat as read-only.
  */
 export function vpTable(cfg: SchedulerConfig, zeroSnr = true): VpTable {
   let byFlag = vpTables.get(cfg);
   if (!byFlag) vpTables.set(cfg, (byFlag = new Map()));
   const cached = byFlag.get(zeroSnr);
   if (cached) return cached;
-  const abar = alphasCumprod(betasFromConfig(cfg, { zeroSnr }));
-  if (zeroSnr && cfgBool(cfg, 'rescale_betas_zero_snr', false)) abar[abar.length - 1] = ZERO_SNR_ABAR;
-  const table = { trainSteps: abar.length, alphasCumprod: abar, sigmas: abar.map(veSigma) };
+  const table = diffusersVpTable(cfg, zeroSnr);
+  if (zeroSnr && cfgBool(cfg, 'rescale_betas_zero_snr', false)) {
+    const last = table.trainSteps - 1;
+    table.alphasCumprod[last] = ZERO_SNR_ABAR;
+    table.sigmas[last] = float32VeSigma(ZERO_SNR_ABAR);
+  }
   byFlag.set(zeroSnr, table);
   return table;
 }

@@ -91,6 +91,12 @@ const ANCESTRAL_ETA: ParamSpec = { kind: 'float', default: 1, min: 0, max: 1, la
 function diffusersSaOptions(cfg: SchedulerConfig): DiffusersSaOptions {
   if (cfg.algorithm_type === 'noise_prediction') throw new Error("SA-Solver: SASolverScheduler's algorithm_type noise_prediction is not offered (data_prediction is its default)");
   if (cfg.variance_type === 'learned' || cfg.variance_type === 'learned_range') throw new Error('SA-Solver: models with a learned variance are not offered');
+  const base = { predictorOrder: num(cfg, 'predictor_order', 2), correctorOrder: num(cfg, 'corrector_order', 2), lowerOrderFinal: cfg.lower_order_final !== false };
+  if (cfg.use_flow_sigmas === true) {
+    // Flow sigmas: tau_func sees the int64 timesteps trunc(t * T), 1 for 200..800, i.e. levels t in [200 / T, 801 / T).
+    const T = num(cfg, 'num_train_timesteps', 1000);
+    return { ...base, tauLevels: { start: 801 / T - 1e-12, end: 200 / T } };
+  }
   let table: Float64Array | undefined;
   try {
     table = vpTable(cfg, false).sigmas;

@@ -341,8 +341,26 @@ function flowCases(): ParityCase[] {
   const flowHeun: DiffusersScheduler = { cls: 'FlowMatchHeunDiscreteScheduler', overrides: {} };
   for (const [shift, steps] of [[1, 8], [3, 8], [3, 20]]) out.push(makeCase(`rf-shift${shift}-heun-${steps}`, 'gaussian-rf', 'heun', steps, { shift }, { diffusers: flowHeun }));
   out.push(makeCase('twin-sd3-heun-8', 'sd3', 'heun', 8, {}, { diffusers: flowHeun }));
+  // Shifts whose float32 table top (1.0000001) shifted again lands a float64 first level an ulp above 1
+  // (found by fuzzing: 2.89 and 4.32 among them); diffusers' own float32 level is 1.
+  out.push(makeCase('rf-shift2.89-flow_euler-2', 'gaussian-rf', 'flow_euler', 2, { shift: 2.89 }));
+  out.push(makeCase('rf-shift4.32-heun-13', 'gaussian-rf', 'heun', 13, { shift: 4.32 }, { diffusers: flowHeun }));
+  out.push(makeCase('rf-flowlcm-shift2.89-consistency-11', 'gaussian-rf', 'consistency', 11, { _class_name: 'FlowMatchLCMScheduler', shift: 2.89 }, { stochastic: true }));
   // Sana-style configs: DPM-Solver / UniPC on flow sigmas with a flow_prediction model.
   const sana = { use_flow_sigmas: true, prediction_type: 'flow_prediction', flow_shift: 3.0 };
+  // SA-Solver there: the flow half-log-SNR ln((1 - t) / t), alpha_t = 1 - t in its second-order terms, and the
+  // tau window over the flow timesteps.
+  out.push(makeCase('rf-flowsigmas-sa_solver-10', 'gaussian-rf', 'sa_solver', 10, sana, { stochastic: true }));
+  out.push(makeCase('twin-sd3-flowsigmas-sa_solver-10', 'sd3', 'sa_solver', 10, sana, { stochastic: true }));
+  // StableDiffusion3Pipeline's mu with dynamic shifting: config.get(key, fallback), whose max_shift fallback
+  // 1.16 reaches the multistep classes (they register no shift bounds), not FlowMatch Euler (it registers 1.15).
+  const sd3Dynamic = { use_flow_sigmas: true, prediction_type: 'flow_prediction', use_dynamic_shifting: true, base_image_seq_len: 4, max_image_seq_len: 64 };
+  for (const solver of ['unipc', 'dpmpp_2m']) out.push(makeCase(`twin-sd3-dynamic-flowsigmas-${solver}-8`, 'sd3', solver, 8, sd3Dynamic));
+  out.push(makeCase('twin-sd3-dynamic-flow_euler-8', 'sd3', 'flow_euler', 8, { use_dynamic_shifting: true, base_image_seq_len: 4, max_image_seq_len: 64 }));
+  // UniPC's Karras levels on flow sigmas: the VP table's Karras grid mapped to flow time s / (s + 1).
+  out.push(makeCase('rf-flowsigmas-karras-unipc-10', 'gaussian-rf', 'unipc', 10, { ...sana, use_karras_sigmas: true }));
+  out.push(makeCase('rf-flowsigmas-karras-sigma_min-unipc-7', 'gaussian-rf', 'unipc', 7, { ...sana, use_karras_sigmas: true, final_sigmas_type: 'sigma_min', sigma_max: 40 }));
+  out.push(makeCase('twin-sd3-flowsigmas-karras-unipc-8', 'sd3', 'unipc', 8, { ...sana, use_karras_sigmas: true }));
   for (const solver of ['dpmpp_2m', 'unipc', 'deis']) {
     for (const steps of [8, 20]) {
       out.push({
@@ -472,6 +490,12 @@ function moreVpCases(): ParityCase[] {
   add('plain', 'sd15', 'pndm', 20, {});
   // `auto` on SD 1.5's own config (PNDMScheduler, skip_prk_steps) runs PNDM.
   out.push({ id: 'twin-sd15-auto-20', model: 'sd15', config: {}, solver: 'auto', steps: 20, sampler: {}, diffusers: { cls: 'PNDMScheduler', overrides: {} }, stochastic: false });
+  // `auto` on a DPMSolverMultistepScheduler config runs its solver_order and algorithm_type.
+  const dpmAuto = (tag: string, model: ParityModel, config: Record<string, unknown>) =>
+    out.push({ id: `${modelTag(model)}-auto-dpm-${tag}-10`, model, config: { _class_name: 'DPMSolverMultistepScheduler', ...config }, solver: 'auto', steps: 10, sampler: {}, diffusers: { cls: 'DPMSolverMultistepScheduler', overrides: {} }, stochastic: false });
+  dpmAuto('order1', 'gaussian-vp', { solver_order: 1 });
+  dpmAuto('order3-dpmsolver', 'gaussian-vp', { solver_order: 3, algorithm_type: 'dpmsolver', final_sigmas_type: 'sigma_min' });
+  dpmAuto('order1', 'pixart-sigma', { solver_order: 1 });
   // LCM (LCM-LoRA / LCM-distilled models): LCMScheduler keys over the SD config.
   const lcm = { original_inference_steps: 50, timestep_scaling: 10, set_alpha_to_one: true };
   for (const steps of [1, 2, 4, 8]) add('lcm', 'gaussian-vp', 'lcm', steps, lcm, { stochastic: true });
@@ -585,6 +609,14 @@ function inversionCases(): ParityCase[] {
   add('sd15', 'gaussian-vp', 'dpm_2m', 12, {}, dpmInverse({ algorithm_type: 'dpmsolver', solver_order: 2 }));
   add('sd15', 'gaussian-vp', 'dpmpp_2m', 10, {}, dpmInverse({ algorithm_type: 'dpmsolver++', solver_order: 2 }), 0.5);
   add('plain', 'sd15', 'ddim', 10, {}, ddimInverse);
+  // DPMSolverMultistepInverseScheduler on Karras, exponential and beta levels (the table's converted ends,
+  // ascending, the top level repeated); it does not know use_lu_lambdas, so from_config drops it.
+  const dpmpp2 = dpmInverse({ algorithm_type: 'dpmsolver++', solver_order: 2 });
+  add('karras', 'gaussian-vp', 'dpmpp_2m', 8, { use_karras_sigmas: true }, dpmpp2);
+  add('exponential', 'gaussian-vp', 'dpmpp_2m', 8, { use_exponential_sigmas: true }, dpmpp2);
+  add('beta', 'gaussian-vp', 'dpmpp_2m', 8, { use_beta_sigmas: true }, dpmpp2);
+  add('lu', 'gaussian-vp', 'dpmpp_2m', 8, { use_lu_lambdas: true }, dpmpp2);
+  add('karras', 'gaussian-vp', 'dpmpp_2m', 12, { use_karras_sigmas: true }, dpmpp2, 0.5);
   return out;
 }
 

@@ -444,6 +444,13 @@ def run_case(case, root, models, tables64=False, zero_snr_floor=False):
                 else:
                     scheduler.set_timesteps(sigmas=sigmas, mu=mu)
                 scheduler.set_begin_index(0)
+            elif case["pipeline"] == "sd3" and scheduler.config.get("use_dynamic_shifting", False):
+                # StableDiffusion3Pipeline: mu = calculate_shift((H // patch) (W // patch)) with config.get fallbacks
+                # (max_shift 1.16), passed to set_timesteps.
+                cfg = scheduler.config
+                tokens = (first.shape[2] // 2) * (first.shape[3] // 2)
+                m = (cfg.get("max_shift", 1.16) - cfg.get("base_shift", 0.5)) / (cfg.get("max_image_seq_len", 4096) - cfg.get("base_image_seq_len", 256))
+                scheduler.set_timesteps(steps, mu=tokens * m + (cfg.get("base_shift", 0.5) - m * cfg.get("base_image_seq_len", 256)))
             else:
                 scheduler.set_timesteps(steps)
 

@@ -98,9 +98,10 @@ export interface PreparedModel {
   /**
    * Which diffusers pipeline's loop check.py runs: 'flux' (FluxPipeline's sigmas, mu and t/1000), 'lumina2' /
    * 'zimage' (their sigma lists, the data-fraction timestep, the negated output and their CFG rules),
-   * 'cogview4' (its truncated timestep list and square-root mu, the scheduler timestep) or 'sd'.
+   * 'cogview4' (its truncated timestep list and square-root mu, the scheduler timestep), 'sd3' (the SD loop, with
+   * StableDiffusion3Pipeline's mu under dynamic shifting) or 'sd'.
    */
-  pipeline: 'sd' | 'flux' | 'lumina2' | 'zimage' | 'cogview4' | 'hunyuanimage' | 'dit';
+  pipeline: 'sd' | 'sd3' | 'flux' | 'lumina2' | 'zimage' | 'cogview4' | 'hunyuanimage' | 'dit';
   sampleInput: string | null;
   timestepInput: string | null;
   /** Extra model inputs: name -> .npy, relative to the parity folder. */
@@ -110,6 +111,7 @@ export interface PreparedModel {
 }
 
 const PIPELINE_LOOPS: Record<string, PreparedModel['pipeline']> = {
+  StableDiffusion3Pipeline: 'sd3',
   FluxPipeline: 'flux',
   Lumina2Pipeline: 'lumina2',
   ZImagePipeline: 'zimage',
