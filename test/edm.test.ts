@@ -12,7 +12,7 @@ import { Sampler } from '../nodes/sampler.ts';
 import { edmSigmas } from '../nodes/sampling/edm.ts';
 import { createGaussianParams, denoisedVE, seededNormals, transportExact } from '../nodes/sampling/gaussian.ts';
 import { defaultSolverFor } from '../nodes/sampling/schedule-rules.ts';
-import { buildInversionSigmas } from '../nodes/sampling/inversion-sigmas.ts';
+import { buildInversionSigmas, flippedSigmas } from '../nodes/sampling/inversion-sigmas.ts';
 import { buildSigmas } from '../nodes/sampling/schedules.ts';
 import { fakeExecContext } from './helpers/exec-context.ts';
 import { fakeVpModel, relL2, type FakeModel } from './sampling-fake-model.ts';
@@ -46,6 +46,16 @@ describe('EDM grids as diffusers builds them', () => {
     expect(defaultSolverFor(cfg, 'vp')).toBe('dpmpp_2m');
     expect(defaultSolverFor({ ...cfg, algorithm_type: 'sde-dpmsolver++' }, 'vp')).toBe('dpmpp_2m_sde');
     expect(defaultSolverFor({ _class_name: 'EDMEulerScheduler' }, 'vp')).toBe('euler');
+  });
+
+  it('Flip Sigmas on an EDM grid: the levels reversed from 1e-4, every timestep c_noise = ln(sigma) / 4 of its level', () => {
+    const cfg = { _class_name: 'EDMEulerScheduler', sigma_min: 0.002, sigma_max: 80, sigma_data: 0.5 };
+    const forward = buildSigmas(cfg, {}, 6, 'euler');
+    expect(forward.sigmas[6]).toBe(0);
+    const up = flippedSigmas(forward, cfg, {});
+    expect(up.sigmas).toEqual([1e-4, ...forward.sigmas.slice(0, 6).reverse()]);
+    up.timesteps.forEach((t, k) => expect(t).toBeCloseTo(Math.log(up.sigmas[k]) / 4, 6));
+    expect(() => flippedSigmas(up, cfg, {})).toThrow(/already ascends/);
   });
 });
 

@@ -114,7 +114,7 @@ export function dpmInverseSigmas(cfg: SchedulerConfig, steps: number, units: Tim
  */
 export function reversedVpSigmas(s: Sigmas, cfg: SchedulerConfig, units: TimestepUnits): Sigmas {
   if (s.space !== 'vp') throw new Error('reversedVpSigmas needs a VP grid (flow grids reverse with reversedFlowSigmas)');
-  if (s.targets) throw new Error(`the ${s.origin ?? ''} grid steps to levels off its own list (DDIM's prev_t rule): invert it with the DDIM inversion grid instead`);
+  if (s.targets) throw new Error(`the ${s.origin ?? ''} grid steps to levels off its own list (DDIM's prev_t rule): it has no reverse walk; invert with Schedule (direction invert), DDIM's inversion grid, instead`);
   const n = s.timesteps.length;
   const table = vpTable(cfg);
   const start = s.sigmas[n];
@@ -134,6 +134,9 @@ function edmInversionSigmas(scheduler: SchedulerConfig, modelIndex: Record<strin
   return { space: 'vp', sigmas: levels, timesteps: levels.slice(0, -1).map(edmTimestep), origin: `${grid.origin ?? 'EDM'} (reversed)` };
 }
 
+/** Why a consistency model has no inversion grid. */
+const CM_CANNOT_INVERT = `a consistency model (${CM_CLASS}) cannot invert: it jumps from any level to x0 and defines no probability-flow ODE to walk back up`;
+
 /** ComfyUI's FlipSigmas: a flipped grid that would start at level 0 starts here instead. */
 export const FLIP_START_LEVEL = 1e-4;
 
@@ -147,14 +150,13 @@ export function flippedSigmas(s: Sigmas, scheduler: SchedulerConfig, modelIndex:
   const n = s.timesteps.length;
   if (n === 0) throw new Error('the schedule has no steps to flip');
   if (s.sigmas[n] > s.sigmas[0]) throw new Error('the schedule already ascends (an inversion grid): flipping it would walk down');
-  if (cmParams(scheduler)) throw new Error(`a consistency model (${CM_CLASS}) cannot invert: it jumps from any level to x0 and defines no probability-flow ODE to walk back up`);
+  if (cmParams(scheduler)) throw new Error(CM_CANNOT_INVERT);
   const sigmas = [...s.sigmas];
   if (sigmas[n] === 0) sigmas[n] = FLIP_START_LEVEL;
-  const lifted: Sigmas = { space: s.space, sigmas, timesteps: s.timesteps, origin: s.origin, ...(s.targets ? { targets: s.targets } : {}) };
+  const lifted: Sigmas = { ...s, sigmas };
   if (s.space === 'flow') return reversedFlowSigmas(lifted);
-  if (s.targets) throw new Error(`the ${s.origin ?? ''} grid steps to levels off its own list (DDIM's prev_t rule): it has no reverse walk; invert with Schedule (direction invert) instead`);
   if (edmParams(scheduler)) {
-    const levels = sigmas.reverse();
+    const levels = [...sigmas].reverse();
     return { space: 'vp', sigmas: levels, timesteps: levels.slice(0, -1).map(edmTimestep), origin: `${s.origin ?? 'grid'} (flipped)` };
   }
   return { ...reversedVpSigmas(lifted, scheduler, timestepUnits(modelIndex)), origin: `${s.origin ?? 'grid'} (flipped)` };
@@ -191,7 +193,7 @@ export function buildInversionSigmas(
   const cls = schedulerClassFor(name);
   if (edmParams(scheduler)) return inversionHead(edmInversionSigmas(scheduler, modelIndex, steps, name, forward), denoise);
   // A consistency model maps any level straight to x0; it defines no ODE to walk back up.
-  if (cmParams(scheduler)) throw new Error(`a consistency model (${CM_CLASS}) cannot invert: it jumps from any level to x0 and defines no probability-flow ODE to walk back up`);
+  if (cmParams(scheduler)) throw new Error(CM_CANNOT_INVERT);
   if (cls === 'PNDMScheduler' || cls === 'DDPMScheduler' || cls === 'LCMScheduler' || cls === 'EulerAncestralDiscreteScheduler') {
     throw new Error(`${name} cannot invert (it walks only downwards or draws noise each step): invert with ddim, or an ODE solver such as dpmpp_2m, euler or unipc`);
   }

@@ -101,15 +101,10 @@ function diffusersSaOptions(cfg: SchedulerConfig): DiffusersSaOptions {
   try {
     table = vpTable(cfg, false).sigmas;
   } catch {
-    table = undefined; // not a VP config (flow sigmas): no SDE interval there
+    table = undefined; // no VP table (a flow config without flow sigmas): no SDE interval there
   }
   const at = (t: number) => (table ? table[Math.min(t, table.length - 1)] : 0);
-  return {
-    predictorOrder: num(cfg, 'predictor_order', 2),
-    correctorOrder: num(cfg, 'corrector_order', 2),
-    lowerOrderFinal: cfg.lower_order_final !== false,
-    tauLevels: { start: at(800), end: at(200) },
-  };
+  return { ...base, tauLevels: { start: at(800), end: at(200) } };
 }
 
 /**
