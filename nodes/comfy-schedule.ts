@@ -56,7 +56,7 @@ export const ComfySchedule = defineNode({
       help: 'Below 1: the last steps of a longer schedule (int(steps / denoise) steps), as KSampler cuts it for img2img',
     },
     sampler: comfySamplerParam(
-      'The KSampler\'s sampler_name, for its grid rules (dpm_2, dpm_2_ancestral, uni_pc and uni_pc_bh2 take one step more without the second-to-last level; uni_pc stops at 0.001; on flow models the SDE samplers, er_sde and seeds move a first level at t = 1 to just below it). Set the Sampler to the solver COMFY_SAMPLERS names: mostly the same name; ddim -> euler; deis -> deis_tab; lms -> lms with LMS step onto 0 = denoise; lcm -> consistency; ddpm -> ddpm_posterior; dpmpp_2m_sde_heun -> dpmpp_2m_sde with solver type heun; uni_pc / uni_pc_bh2 -> unipc, order 3, variant bh1 / bh2',
+      'The KSampler\'s sampler_name, for its grid rules (dpm_2, dpm_2_ancestral, uni_pc and uni_pc_bh2 take one step more without the second-to-last level; uni_pc stops at 0.001; on flow models the SDE samplers, er_sde and seeds move a first level at t = 1 to just below it). Set the Sampler to the solver COMFY_SAMPLERS names: mostly the same name; ddim -> euler; deis -> deis_tab; lms -> lms with LMS step onto 0 = denoise; lcm -> consistency; ddpm -> ddpm_posterior; dpmpp_2m_sde_heun -> dpmpp_2m_sde with solver type heun; dpmpp_2m -> dpmpp_2m with level formulas ve (ComfyUI reads flow grids in VE terms too); uni_pc / uni_pc_bh2 -> unipc, order 3, variant bh1 / bh2, form data, level formulas ve',
     ),
   },
   async execute(_ctx, inputs, params) {

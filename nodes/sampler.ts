@@ -331,6 +331,7 @@ export const Sampler = defineNode({
     unipc_disable_corrector: solverParam('unipc_disable_corrector'),
     unipc_form: solverParam('unipc_form'),
     deis_order: solverParam('deis_order'),
+    exp_level_space: solverParam('exp_level_space'),
   },
   async execute(ctx, inputs, params) {
     const { model, latent } = inputs;
@@ -468,11 +469,20 @@ export const Sampler = defineNode({
     // (final_sigmas_type sigma_min) therefore hands the pipeline x0 + sigma eps, not the VP sample.
     // ComfyUI returns its VE sample too (a run ending above 0: dpm_fast, uni_pc's 0.001).
     const veOut = !inverting && endsSchedule && last > 0 && space === 'vp' && (isEulerFamilyOrigin(full.origin) || full.offGridTimesteps === 'comfyui');
-    const out = veOut ? result.x : params.record_trajectory ? trajectory.states[trajectory.states.length - 1] : toModel(result.x, last);
+    // ComfyUI's flow models (CONST) end every run with inverse_noise_scaling: the sample over (1 - last sigma), which
+    // a run ending at 0 leaves as it is; UniPC's 0.001 end (which it writes into the run's sigmas) divides by 0.999.
+    const flowOut = !inverting && endsSchedule && last > 0 && last < 1 && space === 'flow' && full.offGridTimesteps === 'comfyui';
+    const out = veOut
+      ? result.x
+      : flowOut
+        ? scale(toModel(result.x, last), 1 / (1 - last))
+        : params.record_trajectory
+          ? trajectory.states[trajectory.states.length - 1]
+          : toModel(result.x, last);
     if (!params.record_trajectory) {
       // Only the end point: the last level, the final state and its x0 prediction.
       trajectory.sigmas = [last];
-      trajectory.states.push(veOut ? toModel(result.x, last) : out);
+      trajectory.states.push(veOut || flowOut ? toModel(result.x, last) : out);
       trajectory.denoised.push(result.denoised);
     }
     return { latent: out, denoised: result.denoised, trajectory };

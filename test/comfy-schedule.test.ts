@@ -118,7 +118,7 @@ describe('Schedule (ComfyUI) node', () => {
     expect(unipc.sigmas.length).toBe(9);
     expect(unipc.sigmas.slice(0, 8)).toEqual(plain.sigmas.slice(0, 8));
     expect(unipc.sigmas[8]).toBe(0.001);
-    expect(COMFY_SAMPLERS.uni_pc_bh2).toEqual({ solver: 'unipc', params: { unipc_order: '3', unipc_variant: 'bh2', unipc_form: 'data' } });
+    expect(COMFY_SAMPLERS.uni_pc_bh2).toEqual({ solver: 'unipc', params: { unipc_order: '3', unipc_variant: 'bh2', unipc_form: 'data', exp_level_space: 've' } });
   });
 
   it('a bad scheduler config is reported as it is, not blamed on the latent input', async () => {

@@ -121,6 +121,10 @@ export function noisedStart(x0: Tensor, noise: Tensor, sigmas: Sigmas, scheduler
     const t = Math.min(Math.max(Math.trunc(sigmas.timesteps[0]), 0), table.length - 1);
     return onnxNoisedStart(x0, noise, table[t], s, sigmas.origin);
   }
+  // ComfyUI's noise_scaling (EPS / V_PREDICTION): latent + noise * sqrt(1 + sigma^2) when the grid starts at the
+  // table's top (max_denoise: a denoise close enough to 1 that int(steps / denoise) == steps), else latent +
+  // noise * sigma. comfySigmas records that factor as the grid's initNoiseSigma.
+  if (sigmas.offGridTimesteps === 'comfyui' && sigmas.initNoiseSigma !== undefined) return addNoiseVe(x0, noise, sigmas.initNoiseSigma);
   return addNoiseVe(x0, noise, s);
 }
 

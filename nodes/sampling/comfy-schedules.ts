@@ -57,7 +57,8 @@ export const COMFY_SAMPLERS: Readonly<Record<string, { solver: string; params: R
   deis: { solver: 'deis_tab', params: {} },
   gradient_estimation: { solver: 'gradient_estimation', params: {} },
   heunpp2: { solver: 'heunpp2', params: {} },
-  dpmpp_2m: { solver: 'dpmpp_2m', params: {} },
+  // ComfyUI's dpmpp_2m and uni_pc take lambda = -ln sigma on every model: on flow models too (exp_level_space ve).
+  dpmpp_2m: { solver: 'dpmpp_2m', params: { exp_level_space: 've' } },
   // The SDE samplers draw from a Brownian tree on the CPU (noise_generator comfyui reproduces it). Their _gpu
   // twins build the same tree on the sampling device: the same noise when ComfyUI samples on the CPU, another
   // path (the GPU's generator, which no CPU reproduces) on a GPU.
@@ -87,8 +88,8 @@ export const COMFY_SAMPLERS: Readonly<Record<string, { solver: string; params: R
   dpm_fast: { solver: 'dpm_fast', params: {} },
   dpm_adaptive: { solver: 'dpm_adaptive', params: {} },
   lms: { solver: 'lms', params: { lms_final_step: 'denoise' } },
-  uni_pc: { solver: 'unipc', params: { unipc_order: '3', unipc_variant: 'bh1', unipc_form: 'data' } },
-  uni_pc_bh2: { solver: 'unipc', params: { unipc_order: '3', unipc_variant: 'bh2', unipc_form: 'data' } },
+  uni_pc: { solver: 'unipc', params: { unipc_order: '3', unipc_variant: 'bh1', unipc_form: 'data', exp_level_space: 've' } },
+  uni_pc_bh2: { solver: 'unipc', params: { unipc_order: '3', unipc_variant: 'bh2', unipc_form: 'data', exp_level_space: 've' } },
 };
 export const COMFY_SAMPLER_NAMES = Object.keys(COMFY_SAMPLERS);
 

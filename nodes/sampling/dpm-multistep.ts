@@ -29,6 +29,7 @@
  * forced first-order step, as in the data form, so dpm_2m runs on every config.
  */
 import type { Tensor } from '../core/tensor.ts';
+import type { SigmaSpace } from '../core/values.ts';
 import {
   checkIntOption,
   checkMonotone,
@@ -60,6 +61,11 @@ export interface ExpCommonOptions {
   scheduleSteps?: number;
   /** Index of the grid's first step in that schedule (default: the grid is its tail). */
   scheduleStart?: number;
+  /**
+   * The space whose alpha, sigma and lambda the grid's levels are read in (default: the grid's own). 'vp' on a
+   * flow grid: the levels as VE sigmas (lambda = -ln sigma), as ComfyUI's dpmpp_2m and uni_pc read any grid.
+   */
+  levelSpace?: SigmaSpace;
 }
 
 export interface DpmMultistepOptions extends ExpCommonOptions {
@@ -147,11 +153,13 @@ export async function evaluateMultistep(
     eulerAtFinal: boolean;
     /** Whether a final sigma of 0 forces a first-order last step (DEIS grids never end at 0). */
     zeroFinalRule: boolean;
+    levelSpace?: SigmaSpace;
   },
 ): Promise<MultistepEvaluation> {
   const { sigmas } = ctx;
-  const s = expLevel(sigmas.space, sigmas.sigmas[i]);
-  const t = expLevel(sigmas.space, sigmas.sigmas[i + 1]);
+  const space = o.levelSpace ?? sigmas.space;
+  const s = expLevel(space, sigmas.sigmas[i]);
+  const t = expLevel(space, sigmas.sigmas[i + 1]);
   const pred = await model(state.x, levelAt(sigmas, i));
   const out = solverOutputs(pred, state.x, s, o.thresholding);
   const outputs = [...state.outputs, o.pick(out)].slice(-o.order);
@@ -278,6 +286,7 @@ export function createDpmMultistep(opts: DpmMultistepOptions = {}): Solver<DpmMu
         lowerOrderFinal,
         eulerAtFinal,
         zeroFinalRule: true,
+        levelSpace: opts.levelSpace,
       });
       const { s, t, out, outputs, levels, history, k } = e;
       let x: Tensor;

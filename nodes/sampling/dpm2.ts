@@ -12,7 +12,7 @@
  * flow grids, ComfyUI's rectified-flow split (euler-ancestral.ts): the result rescaled onto s_next's signal.
  */
 import { stateWithPrediction } from './deferred-prediction.ts';
-import { ancestralOptions, ancestralSplit, ancestralInit, type EulerAncestralOptions } from './euler-ancestral.ts';
+import { ancestralOptions, ancestralSplit, ancestralInit, comfyFloat32Split, type EulerAncestralOptions } from './euler-ancestral.ts';
 import { addScaled, linearCombination } from './ops.ts';
 import { levelAt, offGridLevel, plainInit, type Solver, twoStageModelCalls } from './solver.ts';
 
@@ -51,7 +51,7 @@ export function createDpm2Ancestral(opts: Dpm2AncestralOptions = {}): Solver {
       const s = level.sigma;
       const pred = await model(state.x, level);
       // Flow grids: ComfyUI's rectified-flow form (sample_dpm_2_ancestral_RF), the step rescaled onto s_next's signal level.
-      const { down, up, rescale } = ancestralSplit(ctx.sigmas.space, s, ctx.sigmas.sigmas[i + 1], eta);
+      const { down, up, rescale } = ancestralSplit(ctx.sigmas.space, s, ctx.sigmas.sigmas[i + 1], eta, comfyFloat32Split(ctx.sigmas));
       if (down === 0) return stateWithPrediction(addScaled(state.x, -s, pred.derivative), pred);
       const mid = Math.exp((Math.log(s) + Math.log(down)) / 2);
       const pred2 = await model(addScaled(state.x, mid - s, pred.derivative), offGridLevel(ctx, mid));

@@ -9,7 +9,7 @@
  * stage halfway in the flow's lambda, and the result rescaled onto s_next's signal before the noise.
  */
 import { stateWithPrediction } from './deferred-prediction.ts';
-import { ancestralOptions, ancestralSplit, ancestralInit, type EulerAncestralOptions } from './euler-ancestral.ts';
+import { ancestralOptions, ancestralSplit, ancestralInit, comfyFloat32Split, type EulerAncestralOptions } from './euler-ancestral.ts';
 import { addScaled, linearCombination } from './ops.ts';
 import { levelAt, offGridLevel, twoStageModelCalls, type Solver } from './solver.ts';
 
@@ -30,7 +30,7 @@ export function createDpmpp2sAncestral(opts: Dpmpp2sAncestralOptions = {}): Solv
       const next = ctx.sigmas.sigmas[i + 1];
       const pred = await model(state.x, level);
       const flow = ctx.sigmas.space === 'flow';
-      const { down, up, rescale } = ancestralSplit(ctx.sigmas.space, s, next, eta);
+      const { down, up, rescale } = ancestralSplit(ctx.sigmas.space, s, next, eta, comfyFloat32Split(ctx.sigmas));
       let x;
       let last = pred;
       if (down === 0) {

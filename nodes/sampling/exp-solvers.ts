@@ -11,7 +11,7 @@
 import type { EnumParam, ParamSpecs, StringParam } from '../core/types.ts';
 import type { SchedulerConfig } from '../core/values.ts';
 import { createDeis, type DeisOptions } from './deis.ts';
-import { createDpmMultistep, type Dpm3Variant, type DpmForm, type DpmMultistepOptions, type DpmSolverType } from './dpm-multistep.ts';
+import { createDpmMultistep, type Dpm3Variant, type DpmForm, type DpmMultistepOptions, type DpmSolverType, type ExpCommonOptions } from './dpm-multistep.ts';
 import { createDpmSde, type DpmSdeOptions } from './dpm-sde.ts';
 import { createDpmSinglestep, type DpmSinglestepOptions, type SinglestepPlacement } from './dpm-singlestep.ts';
 import type { Thresholding } from './lambda.ts';
@@ -115,6 +115,13 @@ export const EXP_SOLVER_PARAMS = {
     label: 'Form',
     help: 'diffusers predict_x0: data or noise prediction; config = the config\'s predict_x0, and where it has none data prediction when sampling and noise prediction when inverting (the data form is unstable walking upward)',
   } satisfies EnumParam<'config' | DpmForm>,
+  exp_level_space: {
+    kind: 'enum',
+    options: ['grid', 've'],
+    default: 'grid',
+    label: 'Level formulas',
+    help: 'grid: alpha, sigma and lambda of each level as the grid\'s space defines them (flow: alpha = 1 - t, sigma = t); ve: the levels read as VE sigmas (lambda = -ln sigma, alpha = 1 / sqrt(1 + sigma^2)) on any model, as ComfyUI\'s dpmpp_2m and uni_pc samplers take them on flow models too',
+  } satisfies EnumParam<'grid' | 've'>,
   deis_order: {
     kind: 'enum',
     options: ['config', '1', '2', '3'],
@@ -237,7 +244,7 @@ function dpmMultistepEntry(form: DpmForm, order: number, description: string, pa
     description,
     params,
     optionsFromConfig(cfg, o = {}) {
-      const opts: DpmMultistepOptions = { ...multistepOptions(cfg, o), form, order };
+      const opts: DpmMultistepOptions = { ...multistepOptions(cfg, o), form, order, ...levelSpaceOverride(o) };
       if (order === 3) opts.variant = override(o, 'dpm3m_variant', ['reference', 'corrected'] as const) ?? 'reference';
       return opts;
     },
@@ -268,6 +275,11 @@ function dpmSinglestepEntry(order: number, description: string): ExpSolverEntry<
 
 const MULTISTEP_PARAMS = pickParams('dpm_solver_type', 'lower_order_final', 'euler_at_final');
 
+/** exp_level_space ve: the solver reads the grid's levels as VE sigmas whatever the model (ComfyUI's dpmpp_2m, uni_pc). */
+function levelSpaceOverride(o: ExpSolverOverrides): Pick<ExpCommonOptions, 'levelSpace'> {
+  return override(o, 'exp_level_space', ['grid', 've'] as const) === 've' ? { levelSpace: 'vp' } : {};
+}
+
 /** UniPC's predict_x0: the node's form, else the config's; neither: undefined, and the solver picks by the grid's direction (unipc.ts). */
 function unipcPredictX0(form: DpmForm | undefined, cfg: SchedulerConfig): boolean | undefined {
   if (form !== undefined) return form === 'data';
@@ -276,7 +288,10 @@ function unipcPredictX0(form: DpmForm | undefined, cfg: SchedulerConfig): boolea
 }
 
 export const EXP_INTEGRATOR_SOLVERS: Record<ExpSolverName, ExpSolverEntry> = {
-  dpmpp_2m: dpmMultistepEntry('data', 2, 'DPM-Solver++(2M): second-order multistep on the data prediction, one model call per step (diffusers DPMSolverMultistepScheduler)', MULTISTEP_PARAMS),
+  dpmpp_2m: dpmMultistepEntry('data', 2, 'DPM-Solver++(2M): second-order multistep on the data prediction, one model call per step (diffusers DPMSolverMultistepScheduler)', {
+    ...MULTISTEP_PARAMS,
+    ...pickParams('exp_level_space'),
+  }),
   dpmpp_3m: dpmMultistepEntry(
     'data',
     3,
@@ -295,7 +310,7 @@ export const EXP_INTEGRATOR_SOLVERS: Record<ExpSolverName, ExpSolverEntry> = {
   dpm_2m: dpmMultistepEntry('noise', 2, 'DPM-Solver(2M): second-order multistep on the noise prediction (diffusers algorithm_type dpmsolver)', MULTISTEP_PARAMS),
   unipc: {
     description: 'UniPC: B(h) predictor with a free corrector (order p + 1 at one model call per step; diffusers UniPCMultistepScheduler)',
-    params: pickParams('unipc_order', 'unipc_variant', 'unipc_corrector', 'unipc_disable_corrector', 'unipc_form', 'lower_order_final'),
+    params: pickParams('unipc_order', 'unipc_variant', 'unipc_corrector', 'unipc_disable_corrector', 'unipc_form', 'lower_order_final', 'exp_level_space'),
     optionsFromConfig(cfg, o = {}): UniPCOptions {
       const form = override(o, 'unipc_form', ['data', 'noise'] as const);
       return {
@@ -306,6 +321,7 @@ export const EXP_INTEGRATOR_SOLVERS: Record<ExpSolverName, ExpSolverEntry> = {
         disableCorrector: disableCorrectorOverride(o, disableCorrectorFromConfig(cfg)),
         corrector: override(o, 'unipc_corrector', ['on', 'off'] as const) !== 'off',
         thresholding: thresholdingFromConfig(cfg),
+        ...levelSpaceOverride(o),
       };
     },
     create: (opts: UniPCOptions = {}) => createUniPC(opts),

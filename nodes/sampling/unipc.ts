@@ -202,8 +202,9 @@ export function createUniPC(opts: UniPCOptions = {}): Solver<UniPCState> {
     },
     async step(ctx, state, i, model) {
       const { sigmas } = ctx;
-      const s = expLevel(sigmas.space, sigmas.sigmas[i]);
-      const t = expLevel(sigmas.space, sigmas.sigmas[i + 1]);
+      const space = opts.levelSpace ?? sigmas.space;
+      const s = expLevel(space, sigmas.sigmas[i]);
+      const t = expLevel(space, sigmas.sigmas[i + 1]);
       const { index, total } = scheduleIndex(sigmas, i, opts.scheduleSteps, opts.scheduleStart);
       const { predictX0 } = state;
       const pred = await model(state.x, levelAt(sigmas, i));

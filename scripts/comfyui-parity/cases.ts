@@ -263,6 +263,22 @@ export function runCases(): RunCase[] {
   add('sd3', 'euler', 'simple', 8, { cfg: 4, apg: { eta: 0, norm_threshold: 1, momentum: -0.5 } });
   // At cfg 1 ComfyUI calls no unconditional model, and its APG rewrites the conditional x0 against zeros.
   add('sd15', 'euler', 'normal', 6, { cfg: 1, apg: { eta: 0.5, norm_threshold: 5, momentum: -0.25 } });
+  // Fuzz round C (comfyui round 1): a denoise close enough to 1 that int(steps / denoise) == steps keeps the
+  // table's top level, and KSampler's noise_scaling then takes max_denoise (noise * sqrt(1 + sigma^2)) for
+  // img2img too.
+  add('gaussian-vp', 'euler', 'normal', 8, { denoise: 0.95 });
+  add('gaussian-vp-continuous', 'dpm_2', 'sgm_uniform', 8, { denoise: 0.97 });
+  // ComfyUI's dpmpp_2m and uni_pc take lambda = -ln sigma on flow models too; uni_pc's 0.001 end, written into
+  // the run's sigmas, makes CONST's inverse_noise_scaling divide the result by 0.999.
+  add('gaussian-rf', 'dpmpp_2m', 'simple', 8);
+  add('gaussian-rf', 'dpmpp_2m', 'beta', 8, { config: { shift: 3.0 } });
+  add('gaussian-rf', 'uni_pc', 'simple', 8);
+  add('gaussian-rf', 'uni_pc_bh2', 'karras', 9);
+  add('sd3', 'uni_pc', 'normal', 8, { cfg: 1 });
+  // get_ancestral_step in float32: s_down = sqrt(s_next^2 - s_up^2) cancels on a long step (14.6 -> 0.029 here),
+  // and DPM++ 2S ancestral (and its CFG++ form) takes its stage at ln(s_down).
+  add('gaussian-vp', 'dpmpp_2s_ancestral', 'karras', 2, { config: { prediction_type: 'v_prediction' } });
+  add('sd15', 'dpmpp_2s_ancestral_cfg_pp', 'karras', 2, { cfg: 3 });
   return out;
 }
 

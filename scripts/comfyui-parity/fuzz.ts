@@ -1,0 +1,106 @@
+/**
+ * Randomized ComfyUI parity cases (fuzz round C, scratch): `npx tsx scripts/comfyui-parity/fuzz.ts <dir> <seed>
+ * <unguided count> <guided count> [<id regex>]`. Writes the same layout prepare.ts writes (manifest.json with runs
+ * only) for random KSampler settings, through setup.ts's runEntry and the CLI; check.py then runs them.
+ * FUZZ_CASES=<file.json> instead replays a list of RunCase objects (minimal repros).
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { ensureEmbeddedModel } from '../../electron/engine/models/embedded.ts';
+import { runGraphCli } from '../parity-cli.ts';
+import { COMFY_SAMPLERS, COMFY_SCHEDULERS, type ComfyScheduler } from '../../nodes/sampling/comfy-schedules.ts';
+import { prepareComfyDir, runEntry } from './setup.ts';
+import type { AnalyticComfyModel, RunCase } from './cases.ts';
+
+function rng(seed: number) {
+  let s = seed >>> 0 || 1;
+  const next = () => {
+    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    return s / 4294967296;
+  };
+  return {
+    next,
+    int: (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)),
+    pick: <T,>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)],
+  };
+}
+
+const UNGUIDED = Object.keys(COMFY_SAMPLERS).filter((s) => !s.endsWith('_cfg_pp'));
+const CFG_PP = Object.keys(COMFY_SAMPLERS).filter((s) => s.endsWith('_cfg_pp'));
+
+function steps(r: ReturnType<typeof rng>): number {
+  const u = r.next();
+  if (u < 0.35) return r.int(1, 4);
+  if (u < 0.75) return r.int(5, 12);
+  if (u < 0.92) return r.int(13, 25);
+  return r.int(26, 40);
+}
+
+function tag(c: RunCase, k: number): string {
+  const m = c.model === 'gaussian-vp' ? 'vp' : c.model === 'gaussian-vp-continuous' ? 'vpc' : c.model === 'gaussian-rf' ? 'rf' : c.model;
+  const cfg = Object.entries(c.config).map(([a, b]) => `${a.replace(/_/g, '')}${String(b).replace(/_/g, '')}`).join('-');
+  return `fz${k}-${m}-${c.sampler}-${c.scheduler}-${c.steps}-d${c.denoise}-b${c.batch}${cfg ? '-' + cfg : ''}${c.cfg !== undefined ? `-cfg${c.cfg}` : ''}${c.apg ? `-apg${c.apg.eta}_${c.apg.norm_threshold}_${c.apg.momentum}` : ''}`;
+}
+
+export function fuzzCases(seed: number, nUnguided: number, nGuided: number): RunCase[] {
+  const r = rng(seed);
+  const out: RunCase[] = [];
+  for (let k = 0; k < nUnguided; k++) {
+    const model = r.pick<AnalyticComfyModel>(['gaussian-vp', 'gaussian-vp', 'gaussian-vp-continuous', 'gaussian-rf', 'gaussian-rf']);
+    const sampler = r.pick(UNGUIDED);
+    let scheduler: ComfyScheduler = r.pick(COMFY_SCHEDULERS);
+    let n = steps(r);
+    if (scheduler === 'kl_optimal' && n === 1) n = 2; // known: NaN in ComfyUI
+    const denoise = r.next() < 0.7 ? 1 : Number((0.05 + r.next() * 0.94).toFixed(2));
+    const batch = denoise < 1 ? 1 : r.pick([1, 1, 1, 2, 3]);
+    const config: Record<string, unknown> = {};
+    if (model !== 'gaussian-rf') {
+      const u = r.next();
+      if (u < 0.15) config.prediction_type = 'v_prediction';
+      else if (u < 0.25) Object.assign(config, { prediction_type: 'v_prediction', rescale_betas_zero_snr: true });
+      else if (u < 0.35) Object.assign(config, { beta_schedule: 'linear', beta_start: 0.0001, beta_end: 0.02 });
+    } else {
+      const u = r.next();
+      if (u < 0.45) config.shift = r.pick([0.5, 1.5, 2, 3, 5, 7.5]);
+    }
+    const c: RunCase = { id: '', model, config, scheduler, steps: n, denoise, sampler, seed: r.int(0, 2 ** 31 - 1), batch };
+    c.id = tag(c, k);
+    out.push(c);
+  }
+  for (let k = 0; k < nGuided; k++) {
+    const model = r.pick(['sd15', 'sd15', 'sd3'] as const);
+    const u = r.next();
+    let sampler: string;
+    if (u < 0.45) sampler = r.pick(CFG_PP);
+    else sampler = r.pick(['euler', 'euler_ancestral', 'heun', 'dpmpp_2m', 'dpmpp_2m_sde', 'dpmpp_sde', 'uni_pc', 'res_multistep', 'lms', 'ddim', 'dpm_2', 'deis', 'ipndm', 'er_sde', 'sa_solver']);
+    const scheduler: ComfyScheduler = model === 'sd3' ? r.pick(['simple', 'normal', 'beta', 'karras', 'sgm_uniform', 'linear_quadratic']) : r.pick(COMFY_SCHEDULERS.filter((s) => s !== 'kl_optimal'));
+    const cfg = r.next() < 0.2 ? 1 : Number((1 + r.next() * 11).toFixed(1));
+    const apg = r.next() < 0.3 ? { eta: r.pick([0, 0.5, 1, -0.5, 2]), norm_threshold: r.pick([0, 1, 2.5, 5, 15]), momentum: r.pick([0, -0.5, -0.75, 0.3, 0.5, -2]) } : undefined;
+    const c: RunCase = { id: '', model, config: {}, scheduler, steps: r.int(1, 12), denoise: 1, sampler, seed: r.int(0, 2 ** 31 - 1), batch: 1, cfg, ...(apg ? { apg } : {}) };
+    c.id = tag(c, nUnguided + k);
+    out.push(c);
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const dir = path.resolve(process.argv[2]);
+  const cases: RunCase[] = process.env.FUZZ_CASES
+    ? JSON.parse(await fs.readFile(process.env.FUZZ_CASES, 'utf8'))
+    : fuzzCases(Number(process.argv[3] ?? 1), Number(process.argv[4] ?? 10), Number(process.argv[5] ?? 0));
+  const only = process.argv[6] ? new RegExp(process.argv[6]) : undefined;
+  await fs.rm(dir, { recursive: true, force: true });
+  const twins = await prepareComfyDir(dir, (name) => ensureEmbeddedModel(name));
+  const runs = [];
+  await fs.writeFile(path.join(dir, 'cases.json'), JSON.stringify(cases, null, 1));
+  for (const c of cases.filter((c) => !only || only.test(c.id))) {
+    const t0 = Date.now();
+    const { graphFile, entry } = await runEntry(dir, c, twins);
+    const error = await runGraphCli(graphFile, path.join(dir, 'ours'), dir);
+    process.stderr.write(`${error ? 'FAIL' : 'ok  '} ${c.id} ${Date.now() - t0}ms${error ? `: ${error}` : ''}\n`);
+    runs.push({ ...entry, ours: error ? null : `ours/${c.id}.npy`, ours_error: error });
+  }
+  await fs.writeFile(path.join(dir, 'manifest.json'), JSON.stringify({ grids: [], curves: [], runs }, null, 1));
+}
+
+await main();
