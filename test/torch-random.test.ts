@@ -116,12 +116,16 @@ describe('seeded draws of a run', () => {
     expect(d.next(32)).toEqual(g.randn(32));
   });
 
-  it('comfyui: step draws come from a second generator with the same seed (its first step noise repeats the initial noise)', () => {
+  it('comfyui: step draws come from a second generator seeded with seed + 1 (ComfyUI since #11528), not a repeat of the initial noise', () => {
     const d = seededDraws('comfyui', 5, 32);
     expect(d.initial).toEqual(torchRandn(32, 5));
-    const g = new TorchCpuGenerator(5);
+    const g = new TorchCpuGenerator(6);
+    const first = d.next(32);
+    expect(first).toEqual(g.randn(32));
     expect(d.next(32)).toEqual(g.randn(32));
-    expect(d.next(32)).toEqual(g.randn(32));
-    expect(d.next(32)).not.toEqual(d.initial);
+    expect(first).not.toEqual(d.initial);
+    // torch keeps the seed's low 32 bits: seed + 1 wraps there, as manual_seed(seed + 1) does.
+    expect(seededDraws('comfyui', 4294967295, 8).next(8)).toEqual(new TorchCpuGenerator(0).randn(8));
+    expect(seededDraws('comfyui', 2 ** 40 + 7, 8).next(8)).toEqual(new TorchCpuGenerator(8).randn(8));
   });
 });

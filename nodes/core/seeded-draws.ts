@@ -6,9 +6,11 @@
  *  - torch: one torch.Generator('cpu').manual_seed(seed) for everything, as a diffusers pipeline given
  *    that generator uses it: the initial latents (randn_tensor), then each noise a scheduler step draws;
  *  - comfyui: the initial noise as ComfyUI's prepare_noise draws it (the same first draw), and step noise
- *    from a second generator seeded with the same seed, as its k-diffusion samplers' default noise
- *    sampler does on a CPU device (on a GPU ComfyUI draws step noise from the GPU's own generator, which
- *    no CPU reproduces). Its SDE samplers (dpmpp_sde, dpmpp_2m_sde, dpmpp_3m_sde) take step noise from a
+ *    from a second generator seeded with seed + 1, as its k-diffusion samplers' default noise sampler does
+ *    on a CPU device since Comfy-Org/ComfyUI#11528 (before it, that generator took the seed itself and its
+ *    first step noise repeated the initial noise, which made ancestral samplers on a CPU too noisy:
+ *    ComfyUI issue #9819). On a GPU ComfyUI draws step noise from the GPU's own generator, which no CPU
+ *    reproduces. Its SDE samplers (dpmpp_sde, dpmpp_2m_sde, dpmpp_3m_sde) take step noise from a
  *    Brownian tree on the CPU instead (brownian-tree.ts): `between` answers those.
  * diffusers' DPMSolverSDEScheduler draws no step noise from the generator either: it builds the same
  * torchsde tree, seeded by its config's noise_sampler_seed (`treeSeed`), over the whole schedule's levels.
@@ -17,11 +19,13 @@ import { comfyBrownianNoise } from './brownian-tree.ts';
 import { SeededNormal, sharedNormals } from './random.ts';
 import { TorchCpuGenerator } from './torch-random.ts';
 
+const TWO_POW_32 = 4294967296;
+
 export const NOISE_GENERATORS = ['flowstudio', 'torch', 'comfyui'] as const;
 export type NoiseGeneratorName = (typeof NOISE_GENERATORS)[number];
 
 export const NOISE_GENERATOR_HELP =
-  'flowstudio: Philox, the same on every machine; torch: torch.Generator("cpu").manual_seed(seed) and torch.randn, as diffusers draws with a CPU generator (the initial noise, then each step\'s noise from the same generator; DPM++ SDE, as diffusers\' DPMSolverSDEScheduler, from a Brownian tree seeded by the config\'s noise_sampler_seed, else by the seed); comfyui: ComfyUI\'s initial noise (the same draw), step noise from a second generator with the same seed, as ComfyUI on a CPU device, and for its SDE samplers (dpmpp_sde, dpmpp_2m_sde, dpmpp_3m_sde) the Brownian tree ComfyUI builds for the seed, on any device. torch keeps a seed\'s low 32 bits: enter a larger seed as its value mod 4294967296';
+  'flowstudio: Philox, the same on every machine; torch: torch.Generator("cpu").manual_seed(seed) and torch.randn, as diffusers draws with a CPU generator (the initial noise, then each step\'s noise from the same generator; DPM++ SDE, as diffusers\' DPMSolverSDEScheduler, from a Brownian tree seeded by the config\'s noise_sampler_seed, else by the seed); comfyui: ComfyUI\'s initial noise (the same draw), step noise from a second generator seeded with seed + 1, as ComfyUI on a CPU device (since its fix #11528), and for its SDE samplers (dpmpp_sde, dpmpp_2m_sde, dpmpp_3m_sde) the Brownian tree ComfyUI builds for the seed, on any device. torch keeps a seed\'s low 32 bits: enter a larger seed as its value mod 4294967296';
 
 export interface SeededDraws {
   /** The initial noise: the first `size` normals. Read-only (it may be shared with other runs). */
@@ -70,7 +74,8 @@ export function seededDraws(generator: NoiseGeneratorName, seed: number, size: n
       return {
         initial,
         next(n) {
-          steps ??= new TorchCpuGenerator(seed);
+          // manual_seed(seed + 1): the generator keeps the low 32 bits, so this never overflows.
+          steps ??= new TorchCpuGenerator(((seed % TWO_POW_32) + 1) % TWO_POW_32);
           return steps.randn(n);
         },
         between: brownianBetween(seed, size),
