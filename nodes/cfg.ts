@@ -45,7 +45,7 @@ export const CFG = defineNode({
       label: 'Settings from',
       help: "node: this node's scale, method, APG settings, rescale and step range; model: the model folder's diffusers guider (guider/guider_config.json: ClassifierFreeGuidance, AdaptiveProjectedGuidance or AdaptiveProjectedMixGuidance, as HunyuanImage 2.1 ships; its ocr_guider when the positive encoder_hidden_states_2 is not all zeros, as HunyuanImagePipeline picks it), which replaces those; the negative input, model calls, renormalization and 'guide until' stay this node's",
     },
-    scale: { kind: 'float', default: 7.5, min: 0, max: 50, label: 'Scale', help: 'Guidance scale; 1 = the conditional model alone (one call per step)', when: FROM_NODE },
+    scale: { kind: 'float', default: 7.5, min: 0, max: 50, label: 'Scale', help: "Guidance scale; 1 = the conditional model alone (one call per step). Below 1 the formula applies as written (0 = the unconditional model), as diffusers' guider classes and ComfyUI do; diffusers' classic pipelines (Stable Diffusion, SDXL, SD3, FLUX's true CFG, PixArt, DiT, CogView4, Lumina 2, Z-Image) switch guidance off at guidance_scale <= 1, so their guidance_scale 0 (SD-Turbo's) is no CFG node here, or scale 1", when: FROM_NODE },
     start: {
       kind: 'float',
       default: 0,
@@ -355,7 +355,8 @@ export interface GuidedModelOptions {
  * The solver steps a step range guides, as diffusers' guiders count them: from int(start N) up to, not
  * including, int(stop N), N the run's steps. Undefined when the range is the whole run. diffusers counts its
  * loop's model calls, one per scheduler timestep: for Heun and KDPM2, whose 2N - 1 timesteps it counts
- * against N, its guiders guide only the first calls; here a step's calls are guided together.
+ * against N (PNDM: N + 1, its first PLMS step calls twice), its guiders guide only the first calls; here a
+ * step's calls are guided together.
  */
 function guidedStepsOf(cfg: { start: number; stop: number }, steps: GuidedModelOptions['steps']): CfgSettings['guidedSteps'] {
   if (cfg.start === 0 && cfg.stop === 1) return undefined;

@@ -33,7 +33,7 @@ import { comfyModelSampling, comfyTimestepAt } from './sampling/comfy-schedules.
 import { edmParams, edmTimestep, modelVariablesScale } from './sampling/edm.ts';
 import { plmsImg2imgSigmas, skipsRungeKutta } from './sampling/pndm.ts';
 import { cfgNumber } from './sampling/schedule-config.ts';
-import { autoSolverExtra, defaultSolverFor, isEulerFamilyOrigin } from './sampling/schedule-rules.ts';
+import { autoSolverExtra, defaultSolverFor, isEulerFamilyOrigin, SCHEDULER_RULES, type SchedulerClass } from './sampling/schedule-rules.ts';
 import { sliceSigmas } from './sampling/sigmas-split.ts';
 import { bindDenoiser, checkLatentShape, denoisedLimitFromConfig } from './sampling/denoiser.ts';
 import { pipelineImageSeqLen, sigmaSpace, timestepUnits, toModelTimestep } from './sampling/model-time.ts';
@@ -71,8 +71,12 @@ export function noiseSamplerSeed(scheduler: SchedulerConfig, seed: number): numb
   return v;
 }
 
-/** The model timestep of any level, from the model's own training table (solvers that evaluate between grid levels). */
-export function modelTimestepAt(scheduler: SchedulerConfig, modelIndex: Record<string, unknown>, space: SigmaSpace): (sigma: number) => number {
+/**
+ * The model timestep of any level, from the model's own training table (solvers that evaluate between grid levels).
+ * `origin`: the grid's diffusers class; a class without rescale_betas_zero_snr (KDPM2, DPMSolverSDEScheduler)
+ * ignores that config key, and so does its table here.
+ */
+export function modelTimestepAt(scheduler: SchedulerConfig, modelIndex: Record<string, unknown>, space: SigmaSpace, origin?: string): (sigma: number) => number {
   if (space === 'vp' && edmParams(scheduler)) return edmTimestep;
   const units = timestepUnits(modelIndex);
   if (space === 'flow') {
@@ -82,7 +86,7 @@ export function modelTimestepAt(scheduler: SchedulerConfig, modelIndex: Record<s
   // Built on first use: most solvers only evaluate grid levels, whose timesteps the grid carries.
   let table: ReturnType<typeof vpTable> | undefined;
   return (sigma) => {
-    table ??= vpTable(scheduler);
+    table ??= vpTable(scheduler, origin !== undefined && origin in SCHEDULER_RULES ? SCHEDULER_RULES[origin as SchedulerClass].zeroSnr : true);
     return toModelTimestep(Math.fround(sigmaToTimestep(table, sigma)), table.trainSteps, units);
   };
 }
@@ -453,7 +457,7 @@ export const Sampler = defineNode({
       timestepAt:
         sigmas.offGridTimesteps === 'comfyui'
           ? comfyTimestepAt(model.scheduler, space, timestepUnits(model.modelIndex), imageSeqLenOfLatent(latent.dims))
-          : modelTimestepAt(model.scheduler, model.modelIndex, space),
+          : modelTimestepAt(model.scheduler, model.modelIndex, space, sigmas.origin),
       beforeModelCall: () => ctx.throwIfAborted(),
       onStep: (i, n, state) => {
         stepsDone = i + 1;

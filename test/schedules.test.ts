@@ -51,6 +51,15 @@ describe('DDIM grid (DDIMScheduler rules)', () => {
     expect(s.targets?.[1]).toBeCloseTo(ve(875), 12);
   });
 
+  it('trailing at N = 48: numpy arange fills entry i as T + i ((T - T/N) - T), so 937.4999999999999 rounds down', () => {
+    // numpy: np.round(np.arange(1000, 0, -1000/48)) - 1 (i * T/N would give 937.5 -> 938, one above at i = 3).
+    const s = ddimSigmas({ ...SD, timestep_spacing: 'trailing' }, 48);
+    expect(s.timesteps).toEqual([
+      999, 978, 957, 936, 916, 895, 874, 853, 832, 811, 791, 770, 749, 728, 707, 686, 666, 645, 624, 603, 582, 561, 541, 520, 499, 478, 457, 436, 416, 395,
+      374, 353, 332, 311, 291, 270, 249, 228, 207, 186, 166, 145, 124, 103, 82, 61, 41, 20,
+    ]);
+  });
+
   it('trailing spacing always gives N steps (numpy arange gives N + 1 for N = 61)', () => {
     const s = ddimSigmas({ ...SD, timestep_spacing: 'trailing' }, 61);
     expect(s.timesteps.length).toBe(61);

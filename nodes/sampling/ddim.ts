@@ -21,7 +21,7 @@ import { createFlowEuler } from './flow-euler.ts';
 import { toModelTimestep, type TimestepUnits } from './model-time.ts';
 import { linearCombination } from './ops.ts';
 import { cfgBool, cfgNumber, cfgString } from './schedule-config.ts';
-import { checkSteps, roundHalfEven, vpTable } from './sigma-grids.ts';
+import { arangeDown, checkSteps, roundHalfEven, vpTable } from './sigma-grids.ts';
 import { checkSigmas, levelAt, type Solver, type SolverContext, type SolverState } from './solver.ts';
 
 export interface DdimOptions {
@@ -142,7 +142,7 @@ export function ddimInverseTimesteps(cfg: SchedulerConfig, steps: number): numbe
     ts = Array.from({ length: steps }, (_, k) => k * ratio + offset);
   } else if (spacing === 'trailing') {
     const ratio = T / steps;
-    ts = Array.from({ length: steps }, (_, k) => roundHalfEven(T - (steps - 1 - k) * ratio) - 1);
+    ts = Array.from({ length: steps }, (_, k) => roundHalfEven(arangeDown(T, ratio, steps - 1 - k)) - 1);
   } else {
     throw new Error('DDIM inversion supports timestep_spacing "leading" or "trailing" (diffusers DDIMInverseScheduler has no "linspace"): set the Schedule\'s spacing to one of them');
   }

@@ -18,7 +18,7 @@ import { sigmaSpace, timestepUnits, toModelTimestep, type TimestepUnits } from '
 import { cfgNumber, cfgString } from './schedule-config.ts';
 import { defaultSolverFor, normalizeSolverName, schedulerClassFor } from './schedule-rules.ts';
 import { buildSigmas, type BuildSigmasOptions } from './schedules.ts';
-import { checkSteps, clippedTableLength, roundHalfEven, sigmaToTimestep, vpTable } from './sigma-grids.ts';
+import { arangeDown, checkSteps, clippedTableLength, roundHalfEven, sigmaToTimestep, vpTable } from './sigma-grids.ts';
 import { linspace } from './betas.ts';
 import { sliceSigmas } from './sigmas-split.ts';
 
@@ -79,7 +79,7 @@ export function dpmInverseTimesteps(cfg: SchedulerConfig, steps: number): number
     const count = Math.ceil(last / ratio);
     ts = [];
     for (let i = count - 1; i >= 0; i--) {
-      const t = roundHalfEven(last - i * ratio) - 1;
+      const t = roundHalfEven(arangeDown(last, ratio, i)) - 1;
       if (t >= 0) ts.push(t);
     }
   }

@@ -181,7 +181,7 @@ export function flowMatchSigmas(
   cfg: SchedulerConfig,
   steps: number,
   units: TimestepUnits = 'scheduler',
-  opts: FlowShiftOptions & ScheduleOverrides & { pipelineSigmas?: PipelineSigmaList } = {},
+  opts: FlowShiftOptions & ScheduleOverrides & { pipelineSigmas?: PipelineSigmaList; keepPipelineTimesteps?: boolean } = {},
 ): Sigmas {
   if (cfg.invert_sigmas === true) throw new Error('scheduler config: "invert_sigmas" is not supported for flow-matching grids');
   const T = trainTimesteps(cfg);
@@ -227,10 +227,15 @@ export function flowMatchSigmas(
     // 1.0000004 for shift 0.33). A flow level is at most 1: clamp (the timesteps keep diffusers' values).
     levels = levels.map((t) => Math.min(t, 1));
   }
+  // CogView4Pipeline passes its timesteps list with its sigmas. FlowMatchEulerDiscreteScheduler recomputes the
+  // timesteps from the shifted (Karras, ...) sigmas; FlowMatchLCMScheduler keeps the list it was given
+  // (is_timesteps_provided), so the model is fed the unshifted int(linspace(T, 1, N)) while the steps walk the
+  // shifted levels: a diffusers quirk, kept.
+  const pipelineTimesteps = opts.keepPipelineTimesteps && grid !== 'custom' && opts.pipelineSigmas === 'cogview4' ? Array.from(linspace(T, 1, steps), (t) => f32(Math.trunc(t))) : undefined;
   return {
     space: 'flow',
     sigmas: [...levels, last],
-    timesteps: exact.map((s) => flowTimestep(s, T, units)),
+    timesteps: pipelineTimesteps ? pipelineTimesteps.map((t) => (units === 'fraction' ? f32(t / T) : t)) : exact.map((s) => flowTimestep(s, T, units)),
     origin: 'FlowMatchEulerDiscreteScheduler',
     initNoiseSigma: 1,
   };

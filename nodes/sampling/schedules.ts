@@ -9,7 +9,7 @@ import type { SchedulerConfig, Sigmas } from '../core/values.ts';
 import { pipelineMuOptions, pipelineSigmaList, sigmaSpace, timestepUnits } from './model-time.ts';
 import { cfgString } from './schedule-config.ts';
 import { flowMatchSigmas, multistepFlowSigmas, type FlowShiftOptions } from './schedule-flow.ts';
-import { gridFamily, isEulerFamilyOrigin, SCHEDULER_RULES, schedulerClassFor } from './schedule-rules.ts';
+import { gridFamily, isEulerFamilyOrigin, normalizeSolverName, SCHEDULER_RULES, schedulerClassFor } from './schedule-rules.ts';
 import { cmParams, cmSigmas } from './cm.ts';
 import { edmParams, edmSigmas } from './edm.ts';
 import { lcmSigmas } from './lcm.ts';
@@ -124,7 +124,9 @@ function computeSigmas(
     if (isMultistepClass(cls) && SCHEDULER_RULES[cls].flowSigmas && scheduler.use_flow_sigmas === true) {
       return multistepFlowSigmas(scheduler, steps, units, { ...pipelineMuOptions(modelIndex), ...opts }, cls);
     }
-    return flowMatchSigmas(scheduler, steps, units, { ...pipelineMuOptions(modelIndex), ...opts, pipelineSigmas: pipelineSigmaList(modelIndex) });
+    // FlowMatchLCMScheduler (consistency on flow models) keeps a pipeline's own timesteps list (CogView4's).
+    const keepTimesteps = normalizeSolverName(solver) === 'consistency';
+    return flowMatchSigmas(scheduler, steps, units, { ...pipelineMuOptions(modelIndex), ...opts, pipelineSigmas: pipelineSigmaList(modelIndex), keepPipelineTimesteps: keepTimesteps });
   }
   if (cmParams(scheduler)) {
     if (family === 'ddim' || family === 'lcm' || opts.spacing !== undefined || (opts.grid !== undefined && opts.grid !== 'custom')) {

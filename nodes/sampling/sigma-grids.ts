@@ -70,7 +70,19 @@ export function tableSigmaMin(table: VpTable): number {
 // Timestep spacings
 
 /**
- * numpy round(arange(last, 0, -T/N)) - 1, descending. numpy's float arange can yield one entry too many
+ * Entry i of numpy's float64 arange(start, 0, -step): start, start - step, then start + i * delta with delta =
+ * (start - step) - start, since its fill recomputes the step from the first two entries. That delta can differ
+ * from -step in the last bits, enough to move an entry across a .5 boundary before rounding (T = 1000: N = 48
+ * gives 937.4999999999999 where i * T/N gives 937.5; so do 96, 112, 144, ...).
+ */
+export function arangeDown(start: number, step: number, i: number): number {
+  if (i === 0) return start;
+  const second = start - step;
+  return i === 1 ? second : start + i * (second - start);
+}
+
+/**
+ * numpy round(arange(last, 0, -T/N)) - 1, descending (arangeDown). numpy's float arange can yield one entry too many
  * (N = 61, 103, ... with last = T), whose value is -1. diffusers then runs N + 1 steps: DDIM and the
  * multistep classes index their tables at -1 (the noisiest level, wrapped around), the Euler family
  * interpolates a sigma at t = -1 (sigma_min) and calls the model with t = -1. Such entries are dropped
@@ -81,7 +93,7 @@ function trailingTimesteps(last: number, trainSteps: number, steps: number): num
   const count = Math.ceil(last / ratio);
   const out: number[] = [];
   for (let i = 0; i < count; i++) {
-    const t = roundHalfEven(last - i * ratio) - 1;
+    const t = roundHalfEven(arangeDown(last, ratio, i)) - 1;
     if (t >= 0) out.push(t);
   }
   return out;

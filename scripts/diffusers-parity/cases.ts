@@ -76,6 +76,11 @@ export interface ParityCase {
      * check.py runs that guider class itself, from diffusers' source, per model call (scale and rescale unused).
      */
     guider?: Record<string, unknown>;
+    /**
+     * check.py applies the pipeline's do_classifier_free_guidance (guidance_scale > 1) instead of always guiding:
+     * at scale <= 1 diffusers' side calls the conditional model alone.
+     */
+    pipelineRule?: true;
   };
   /**
    * A per-step solver schedule (USF): a Schedule for `solver` split after `at` steps (SplitSigmas), the first
@@ -95,8 +100,10 @@ export interface ParityCase {
    * latents, and the same generator for every step that draws noise. Not with chains.
    */
   torchSeed?: number;
-  /** Latent batch size (default 1). Analytic models only: the twins' conditioning files hold one prompt. */
+  /** Latent batch size (default 1); a twin at batch > 1 gets conditioning files of that batch (one prompt per sample). */
   batch?: number;
+  /** A twin's latent height and width (default: latentParams'); FLUX and CogView4 derive their mu from it. */
+  latent?: { height: number; width: number };
   /**
    * Where diffusers itself gives no result to compare with: it refuses the config, or its loop returns
    * non-finite values where ours stays finite (each documented as a deliberate deviation in our sources).
@@ -411,7 +418,7 @@ function modelTag(model: ParityModel): string {
 }
 
 /** A case run with its solver's diffusers class (options from `more.sampler`), with any expected deviation attached. */
-function makeCase(id: string, model: ParityModel, solver: string, steps: number, config: Record<string, unknown>, more: Partial<ParityCase> = {}): ParityCase {
+export function makeCase(id: string, model: ParityModel, solver: string, steps: number, config: Record<string, unknown>, more: Partial<ParityCase> = {}): ParityCase {
   const sampler = more.sampler ?? {};
   const c: ParityCase = { id, model, config, solver, steps, sampler, diffusers: diffusersSchedulerFor(solver, sampler), stochastic: false, ...more };
   const expect = expectedDeviation(c);
@@ -592,6 +599,9 @@ function inversionCases(): ParityCase[] {
     add('sd15', 'gaussian-vp', 'dpmpp_2m', steps, {}, dpmInverse({ algorithm_type: 'dpmsolver++', solver_order: 2 }));
   }
   add('trailing', 'gaussian-vp', 'ddim', 7, { timestep_spacing: 'trailing' }, ddimInverse);
+  // 48 trailing steps: numpy's arange(1000, 0, -1000/48) gives 937.4999999999999 (its fill's recomputed step), not 937.5.
+  add('trailing', 'gaussian-vp', 'ddim', 48, { timestep_spacing: 'trailing' }, ddimInverse);
+  add('trailing', 'gaussian-vp', 'dpmpp_2m', 48, { timestep_spacing: 'trailing' }, dpmInverse({ algorithm_type: 'dpmsolver++', solver_order: 2 }));
   add('alpha-to-one-clip', 'gaussian-vp', 'ddim', 10, { set_alpha_to_one: true, clip_sample: true }, ddimInverse);
   add('vpred', 'gaussian-vp', 'ddim', 10, vpred, ddimInverse);
   add('trailing-vpred-zsnr', 'gaussian-vp', 'ddim', 10, { timestep_spacing: 'trailing', prediction_type: 'v_prediction', rescale_betas_zero_snr: true }, ddimInverse);
@@ -836,6 +846,10 @@ function scmCases(): ParityCase[] {
   lcmFlow('img2img-s0.5', 'gaussian-rf', 8, { shift: 3 }, { sampler: { start: 'img2img', denoise: 0.5 }, strength: 0.5 });
   lcmFlow('plain', 'sd3', 4, {});
   lcmFlow('torchseed', 'gaussian-rf', 4, { shift: 3 }, { torchSeed: 31 });
+  // CogView4Pipeline hands set_timesteps its timesteps list with its sigmas: FlowMatchLCMScheduler keeps that list
+  // (FlowMatch Euler recomputes it from the shifted levels), so the model is fed the unshifted int(linspace(1000, 1, N)).
+  lcmFlow('plain', 'cogview4', 10, {});
+  lcmFlow('karras', 'cogview4', 8, { use_karras_sigmas: true });
   add('auto', 'sana-sprint', 2, { solver: 'auto' });
   for (const [steps, strength] of [[4, 0.6], [8, 0.5], [2, 0.6]] as const) {
     add(`img2img-s${strength}`, 'gaussian-rf', steps, { sampler: { start: 'img2img', denoise: strength }, strength });
@@ -865,6 +879,31 @@ function cmCases(): ParityCase[] {
   ];
 }
 
+/**
+ * Twins at batch 2 (one prompt per sample, as a list of prompts runs) and at other latent sizes: FLUX's and CogView4's
+ * mu from the token count, CFG's per-sample rescale and norms, and DiT's class labels per sample.
+ */
+function twinBatchSizeCases(): ParityCase[] {
+  const out: ParityCase[] = [];
+  const add = (tag: string, model: TwinModel, solver: string, steps: number, more: Partial<ParityCase> = {}) =>
+    out.push(makeCase(`twin-${model}-${tag}-${solver}-${steps}`, model, solver, steps, more.config ?? {}, more));
+  add('b2-16x24', 'flux-dev', 'flow_euler', 8, { batch: 2, latent: { height: 16, width: 24 } });
+  add('cfg4-b2-32x32', 'flux-schnell', 'flow_euler', 4, { batch: 2, latent: { height: 32, width: 32 }, cfg: { scale: 4, rescale: 0 } });
+  add('cfg5-b2-16x24', 'cogview4', 'flow_euler', 10, { batch: 2, latent: { height: 16, width: 24 }, cfg: { scale: 5, rescale: 0 } });
+  add('cfg7.5-rescale0.7-b2', 'sd15', 'dpmpp_2m', 10, { batch: 2, cfg: { scale: 7.5, rescale: 0.7 } });
+  add('cfg5-b2-16x12', 'sdxl', 'euler_ancestral', 8, { batch: 2, latent: { height: 16, width: 12 }, cfg: { scale: 5, rescale: 0 }, stochastic: true });
+  add('cfg4-clamp-b2', 'z-image', 'flow_euler', 9, { batch: 2, cfg: { scale: 4, rescale: 0, normalize: 'clamp', norm_limit: 1.05 } });
+  add('cfg4-norm-b2-16x16', 'lumina2', 'flow_euler', 10, { batch: 2, latent: { height: 16, width: 16 }, cfg: { scale: 4, rescale: 0 } });
+  add('cfg4-b2', 'dit', 'ddim', 10, { batch: 2, cfg: { scale: 4, rescale: 0 } });
+  // Trailing spacing at 48 steps (SD-Turbo's config): numpy's float arange rounds four timesteps one lower than
+  // i * T/N does (sigma-grids.ts arangeDown); stochastic solvers show it most.
+  add('arange48', 'sd-turbo', 'euler_ancestral', 48, { stochastic: true });
+  add('arange48-cfg3', 'sd-turbo', 'ddim', 48, { sampler: { eta: 1 }, stochastic: true, cfg: { scale: 3, rescale: 0 } });
+  return out;
+}
+
+const ZSNR_VPRED = { rescale_betas_zero_snr: true, timestep_spacing: 'linspace', prediction_type: 'v_prediction' };
+
 export function parityCases(): ParityCase[] {
   return [
     ...vpCases(),
@@ -882,5 +921,17 @@ export function parityCases(): ParityCase[] {
     ...scmCases(),
     ...cmCases(),
     ...reversedTimeCases(),
+    ...twinBatchSizeCases(),
+    makeCase('vpc-trailing-arange48-sa_solver-48', 'gaussian-vp-continuous', 'sa_solver', 48, { timestep_spacing: 'trailing' }, { stochastic: true }),
+    makeCase('vpc-trailing-arange48-dpmpp_2m_sde-48', 'gaussian-vp-continuous', 'dpmpp_2m_sde', 48, { timestep_spacing: 'trailing' }, { stochastic: true }),
+    makeCase('vpc-trailing-arange48-unipc-48', 'gaussian-vp-continuous', 'unipc', 48, { timestep_spacing: 'trailing' }),
+    // KDPM2 (both classes) and DPMSolverSDEScheduler have no rescale_betas_zero_snr: the key a swapped-in config keeps
+    // leaves their table alone, the midpoints' timesteps included.
+    ...[
+      makeCase('vpc-zsnr-ignored-dpm_2-10', 'gaussian-vp-continuous', 'dpm_2', 10, ZSNR_VPRED),
+      makeCase('vpc-zsnr-ignored-dpm_2_ancestral-10', 'gaussian-vp-continuous', 'dpm_2_ancestral', 10, ZSNR_VPRED, { stochastic: true }),
+      makeCase('vpc-zsnr-ignored-dpmpp_sde-10', 'gaussian-vp-continuous', 'dpmpp_sde', 10, { ...ZSNR_VPRED, noise_sampler_seed: 9 }, { torchSeed: 4, stochastic: true }),
+      makeCase('twin-pixart-sigma-zsnr-ignored-dpm_2-5', 'pixart-sigma', 'dpm_2', 5, ZSNR_VPRED),
+    ],
   ];
 }

@@ -147,6 +147,11 @@ class Model:
         self.pipeline = case["pipeline"]
         self.extra = {name: np.load(os.path.join(root, f)) for name, f in case["conditioning"].items()}
         self.cfg = case.get("cfg")
+        if self.cfg and self.cfg.get("pipelineRule") and self.pipeline not in ("zimage", "hunyuanimage") and not self.cfg.get("apg") and not self.cfg.get("guider") and not self.cfg["scale"] > 1:
+            # The pipelines' do_classifier_free_guidance (guidance_scale > 1; FluxPipeline's true_cfg_scale > 1):
+            # at 1 or below they call the conditional model alone. (ZImagePipeline: its s = scale - 1 > 0, below;
+            # HunyuanImagePipeline guides with its guider, ClassifierFreeGuidance off at exactly 1 only.)
+            self.cfg = None
         self.negative = {name: np.load(os.path.join(root, f)) for name, f in self.cfg["negative"].items()} if self.cfg else {}
         self.calls = []
         # AdaptiveProjectedGuidance.prepare_inputs makes its momentum buffer at step 0 (once per run).
@@ -281,7 +286,10 @@ class Model:
             # momentum buffer updated all the same), normalized_guidance after; set_state(step=i) per step.
             step = self.apg_step
             self.apg_step += 1
-            if step > apg["start"] - 1:
+            if math.isclose(apg["start_scale"], 1.0):
+                # _is_cfg_enabled: guidance_scale 1 turns the whole guider off (APG too, which needs it), momentum untouched.
+                return cond
+            if step > apg["start"] - 1 and not math.isclose(self.cfg["scale"], 1.0):
                 guided = APG_MIX["normalized_guidance"](cond, uncond, self.cfg["scale"], self.apg_momentum, apg["eta"], apg["norm_threshold"], False)
             else:
                 if self.apg_momentum is not None:
@@ -493,6 +501,10 @@ def run_case(case, root, models, tables64=False, zero_snr_floor=False):
         else:
             # FlowMatch schedulers have no init_noise_sigma (their pipelines start from the noise as drawn).
             latents = torch.from_numpy(first) * getattr(scheduler, "init_noise_sigma", 1.0)
+        if case["strength"] is not None:
+            # The modular pipelines' img2img (get_timesteps) sets num_inference_steps to the steps it walks, and
+            # their guiders' set_state reads that count.
+            model.guider_steps = len(timesteps)
         if case.get("eta") is not None and case["class"] in ("DDIMScheduler", "TCDScheduler"):
             step_kwargs["eta"] = case["eta"]
 

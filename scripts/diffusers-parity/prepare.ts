@@ -15,7 +15,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ensureEmbeddedModel } from '../../electron/engine/models/embedded.ts';
 import { ROOT, runGraphCli } from '../parity-cli.ts';
-import { parityCases } from './cases.ts';
+import { parityCases, type ParityCase } from './cases.ts';
 import { prepareCase, prepareModels } from './setup.ts';
 
 
@@ -39,7 +39,9 @@ async function main(): Promise<void> {
   await fs.rm(dir, { recursive: true, force: true });
   await fs.mkdir(path.join(dir, 'ours'), { recursive: true });
   const models = await prepareModels(dir, (name) => ensureEmbeddedModel(name));
-  const cases = parityCases().filter((c) => !only || only.test(c.id));
+  // PARITY_CASES_JSON: a JSON array of ParityCase (a fuzz run's generated cases) in place of cases.ts's.
+  const source = process.env.PARITY_CASES_JSON ? (JSON.parse(await fs.readFile(process.env.PARITY_CASES_JSON, 'utf8')) as ParityCase[]) : parityCases();
+  const cases = source.filter((c) => !only || only.test(c.id));
   const manifest = await inPool(cases, 2, async (c) => {
     const { graphFile, entry } = await prepareCase(dir, models, c);
     const error = await runGraphCli(graphFile, path.join(dir, 'ours'), dir);

@@ -44,9 +44,10 @@ export interface LatentParams {
 }
 
 /** EmptyLatent params per model: the analytic models' 3x16x16 (any batch), an 8x8 latent for the twins (batch 1). */
-export function latentParams(model: ParityModel, batch = 1): LatentParams {
+export function latentParams(model: ParityModel, batch = 1, size?: { height: number; width: number }): LatentParams {
   if ((ANALYTIC_MODELS as readonly string[]).includes(model)) return { batch, channels: 3, height: 16, width: 16, layout: 'nchw' };
-  if (batch !== 1) throw new Error(`parity: batch ${batch} on the twin ${model}; its conditioning files hold one prompt`);
+  // A twin at another batch or latent size (ParityCase.batch / latent): its own conditioning files (twinInputs).
+  if (batch !== 1 || size) return { ...latentParams(model), batch, ...(size ?? {}) };
   if (model === 'sd3') return { batch: 1, channels: 16, height: 8, width: 8, layout: 'nchw' };
   if (model.startsWith('flux')) return { batch: 1, channels: 16, height: 8, width: 8, layout: 'packed' };
   if (model === 'sana-sprint') return { batch: 1, channels: 32, height: 8, width: 8, layout: 'nchw' };
@@ -126,8 +127,26 @@ export async function prepareTwin(dir: string, name: TwinModel): Promise<Prepare
   await writeTwin(path.join(dir, 'models', name), spec);
   // Z-Image's transformer calls it t.
   const timestepName = spec.inputs.some((i) => i.name === 'timestep') ? 'timestep' : 't';
-  const dims = latentDims(latentParams(name));
-  const concrete: Record<string, number> = { batch_size: 1, batch: 1, step: 1, sequence_length: 5, sequence: 5, packed_height_width: dims[1] };
+  const { conditioning, negative } = await writeTwinInputs(dir, name, spec, latentDims(latentParams(name)), '');
+  return {
+    net: spec.denoiser,
+    config: spec.scheduler as Record<string, unknown>,
+    timeUnits: 'scheduler',
+    pipeline: PIPELINE_LOOPS[String(spec.modelIndex._class_name)] ?? 'sd',
+    sampleInput: spec.sample.name,
+    timestepInput: timestepName,
+    conditioning,
+    negative,
+  };
+}
+
+/**
+ * One .npy per extra twin input (and per negative prompt-embedding input) for a latent of `dims` (its batch and,
+ * for FLUX, its packed token count); `tag` names a non-default batch / size ('' for the default).
+ */
+async function writeTwinInputs(dir: string, name: TwinModel, spec: TwinSpec, dims: number[], tag: string): Promise<{ conditioning: Record<string, string>; negative: Record<string, string> }> {
+  const timestepName = spec.inputs.some((i) => i.name === 'timestep') ? 'timestep' : 't';
+    const concrete: Record<string, number> = { batch_size: dims[0], batch: dims[0], step: 1, sequence_length: 5, sequence: 5, packed_height_width: dims[1] };
   const conditioning: Record<string, string> = {};
   const negative: Record<string, string> = {};
   let seed = 100;
@@ -135,7 +154,7 @@ export async function prepareTwin(dir: string, name: TwinModel): Promise<Prepare
     // The timestep, and a mean-flow network's interval end, come from the sampler.
     if (input.name === timestepName || input.name === TIMESTEP_R_NAME) continue;
     const shape = input.dims.map((d) => (typeof d === 'number' ? d : (concrete[d] ?? 1)));
-    const rel = `inputs/cond-${name}-${input.name}.npy`;
+    const rel = `inputs/cond-${name}${tag}-${input.name}.npy`;
     const file = path.join(dir, rel);
     if (input.name === 'class_labels') {
       // DiT: one ImageNet class (207, golden retriever, as the pipeline's examples use it).
@@ -151,24 +170,27 @@ export async function prepareTwin(dir: string, name: TwinModel): Promise<Prepare
     conditioning[input.name] = rel;
     // Only inputs whose unconditional value is zeros get a negative file: DiT's null class is the CFG node's own.
     if (unconditionalFill(spec.modelIndex, input.name) === 'zeros') {
-      negative[input.name] = `inputs/neg-${name}-${input.name}.npy`;
+      negative[input.name] = `inputs/neg-${name}${tag}-${input.name}.npy`;
       const file = path.join(dir, negative[input.name]);
       // An attention mask (int64): the negative prompt's own, here all ones.
       if (input.type === 'int64') await fs.writeFile(file, npyInt64(shape, Array(shape.reduce((a, b) => a * b, 1)).fill(1)));
       else await writeNormals(file, shape, 500 + seed);
     }
   }
-  return {
-    net: spec.denoiser,
-    config: spec.scheduler as Record<string, unknown>,
-    timeUnits: 'scheduler',
-    pipeline: PIPELINE_LOOPS[String(spec.modelIndex._class_name)] ?? 'sd',
-    sampleInput: spec.sample.name,
-    timestepInput: timestepName,
-    conditioning,
-    negative,
-  };
+  return { conditioning, negative };
 }
+
+/** A twin case's conditioning at its own batch / latent size (the default files when it has neither). */
+export async function twinInputsFor(dir: string, c: ParityCase, m: PreparedModel): Promise<{ conditioning: Record<string, string>; negative: Record<string, string>; tag: string }> {
+  if ((ANALYTIC_MODELS as readonly string[]).includes(c.model) || ((c.batch ?? 1) === 1 && !c.latent)) return { conditioning: m.conditioning, negative: m.negative, tag: '' };
+  const dims = latentDims(latentParams(c.model, c.batch ?? 1, c.latent));
+  const tag = `-b${dims[0]}-${c.latent ? `${c.latent.height}x${c.latent.width}` : 'default'}`;
+  const key = `${dir}\0${c.model}${tag}`;
+  if (!twinInputCache.has(key)) twinInputCache.set(key, writeTwinInputs(dir, c.model as TwinModel, TWINS[c.model as TwinModel](), dims, tag));
+  return { ...(await twinInputCache.get(key)!), tag };
+}
+/** Written once per folder, model and tag (cases run two at a time). */
+const twinInputCache = new Map<string, Promise<{ conditioning: Record<string, string>; negative: Record<string, string> }>>();
 
 async function prepareAnalytic(dir: string, name: AnalyticModel, folder: string): Promise<PreparedModel> {
   await fs.cp(folder, path.join(dir, 'models', name), { recursive: true });
@@ -203,8 +225,8 @@ export async function prepareModels(dir: string, embeddedFolder: (name: Analytic
 }
 
 /** The init latent (img2img start, inversion input) of a model's cases: the analytic models share one 3x16x16 per batch size. */
-function initFile(model: ParityModel, batch = 1): string {
-  if (!(ANALYTIC_MODELS as readonly string[]).includes(model)) return `inputs/init-${model}.npy`;
+function initFile(model: ParityModel, batch = 1, tag = ''): string {
+  if (!(ANALYTIC_MODELS as readonly string[]).includes(model)) return `inputs/init-${model}${tag}.npy`;
   return batch === 1 ? 'inputs/init.npy' : `inputs/init-b${batch}.npy`;
 }
 
@@ -260,7 +282,7 @@ function graphFor(
 ): Record<string, unknown> {
   const node = (id: string, type: string, params: Record<string, unknown>, x: number, y: number) => ({ id, type, position: { x, y }, params });
   const edge = (id: string, source: string, sourcePort: string, target: string, targetPort: string) => ({ id, source, sourcePort, target, targetPort });
-  const latentNode = initFile ? node('latent', 'LoadLatent', { path: initFile }, 0, 160) : node('latent', 'EmptyLatent', { ...latentParams(c.model, c.batch) }, 0, 160);
+  const latentNode = initFile ? node('latent', 'LoadLatent', { path: initFile }, 0, 160) : node('latent', 'EmptyLatent', { ...latentParams(c.model, c.batch, c.latent) }, 0, 160);
   if ([c.invert, c.viaSchedule, c.chain].filter(Boolean).length > 1) throw new Error(`parity case ${c.id}: invert, viaSchedule and chain exclude each other`);
   if (c.viaSchedule && c.strength === undefined) throw new Error(`parity case ${c.id}: viaSchedule is for img2img cases`);
   if (c.chain && c.torchSeed !== undefined) throw new Error(`parity case ${c.id}: torchSeed does not apply to chains`);
@@ -389,14 +411,15 @@ export async function prepareCase(dir: string, models: PreparedModels, c: Parity
   }
   const seed = parseInt(createHash('sha256').update(c.id).digest('hex').slice(0, 8), 16);
   const noise = c.torchSeed === undefined ? `inputs/noise-${c.id}.npy` : null;
-  const dims = latentDims(latentParams(c.model, c.batch));
+  const dims = latentDims(latentParams(c.model, c.batch, c.latent));
+  const twinInputs = await twinInputsFor(dir, c, m);
   if (noise) await writeNormals(path.join(dir, noise), c.stochastic ? [c.steps + 1, ...dims] : dims, seed);
-  const init = c.strength !== undefined || c.invert ? initFile(c.model, c.batch) : null;
+  const init = c.strength !== undefined || c.invert ? initFile(c.model, c.batch, twinInputs.tag) : null;
   if (init && !(await exists(path.join(dir, init)))) await writeNormals(path.join(dir, init), dims, 7, 0.5, 0.1);
   // Graph paths resolve against the graph's folder (graphs/).
   const up = (rel: string) => path.join('..', rel);
-  const conditioning = Object.fromEntries(Object.entries(m.conditioning).map(([k, v]) => [k, up(v)]));
-  const negative = Object.fromEntries(Object.entries(m.negative).map(([k, v]) => [k, up(v)]));
+  const conditioning = Object.fromEntries(Object.entries(twinInputs.conditioning).map(([k, v]) => [k, up(v)]));
+  const negative = Object.fromEntries(Object.entries(twinInputs.negative).map(([k, v]) => [k, up(v)]));
   if (c.cfg && Object.keys(conditioning).length === 0) throw new Error(`parity case ${c.id}: CFG needs a conditional model`);
   const graph = graphFor(c, modelPath, noise && up(noise), init && up(init), conditioning, negative);
   const graphFile = path.join(dir, 'graphs', `${c.id}.json`);
@@ -412,7 +435,7 @@ export async function prepareCase(dir: string, models: PreparedModels, c: Parity
       pipeline: m.pipeline,
       sample_input: m.sampleInput,
       timestep_input: m.timestepInput,
-      conditioning: m.conditioning,
+      conditioning: twinInputs.conditioning,
       expect: c.expect ?? null,
       tol: c.tolerance?.relL2 ?? null,
       class: c.diffusers.cls,
@@ -422,7 +445,7 @@ export async function prepareCase(dir: string, models: PreparedModels, c: Parity
       steps: c.steps,
       strength: c.strength ?? null,
       invert: c.invert === true,
-      cfg: c.cfg ? { ...c.cfg, negative: m.negative } : null,
+      cfg: c.cfg ? { ...c.cfg, negative: twinInputs.negative } : null,
       chain: c.chain ? { at: c.chain.at, ...chainScheduler(c.chain.then) } : null,
       stochastic: c.stochastic,
       noise,
