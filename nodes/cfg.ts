@@ -9,7 +9,7 @@ import { APG_CONVENTIONS, batchedCfgDenoiseFn, CFG_NORMALIZATIONS, cfgDenoiseFn,
 import { edmParams } from './sampling/edm.ts';
 import { guiderSettings } from './sampling/guider-config.ts';
 import { pipelineCfgNormalization } from './sampling/model-time.ts';
-import { bindDenoiser, createDenoiseFn, limitPrediction, predictionType, type PredictionLimit } from './sampling/denoiser.ts';
+import { bindDenoiser, conditioningForBatch, createDenoiseFn, limitPrediction, predictionType, type PredictionLimit } from './sampling/denoiser.ts';
 import type { DenoiseFn } from './sampling/solver.ts';
 
 export const CFG_MODES = ['auto', 'batched', 'separate'] as const;
@@ -349,6 +349,8 @@ export interface GuidedModelOptions {
   keepUncond?: boolean;
   /** The run's step count N and the step in progress (from 0), for a guided step range (floor(start N) <= step < floor(stop N)). */
   steps?: { total: number; current: () => number };
+  /** The latent's batch size: one-sample conditioning (either side) is repeated to it (conditioningForBatch). */
+  batch?: number;
 }
 
 /**
@@ -367,19 +369,21 @@ function guidedStepsOf(cfg: { start: number; stop: number }, steps: GuidedModelO
 /** The DenoiseFn a Sampler runs: the model with its conditioning, under CFG when guidance is given. */
 export function guidedDenoiseFn(model: ModelHandle, opts: GuidedModelOptions): DenoiseFn {
   const { space, signal, limit } = opts;
-  if (!opts.guidance) return createDenoiseFn(model, { space, conditioning: opts.conditioning, limit, signal });
-  const cfg = withModelGuider(readCfg(opts.guidance), model, opts.conditioning?.feeds ?? {});
+  const conditioning = conditioningForBatch(model, opts.conditioning, opts.batch ?? 1);
+  if (!opts.guidance) return createDenoiseFn(model, { space, conditioning, limit, signal });
+  const settings0 = withModelGuider(readCfg(opts.guidance), model, conditioning?.feeds ?? {});
+  const cfg = { ...settings0, negative: conditioningForBatch(model, settings0.negative, opts.batch ?? 1, 'negative conditioning') };
   const keepUncond = opts.keepUncond === true;
   const range = guidedStepsOf(cfg, opts.steps);
   const unguided = conditionalOnly({ scale: cfg.scale, rescale: cfg.rescale, apg: cfg.apg }) || (range !== undefined && range.from >= range.to);
-  if (unguided && !keepUncond) return createDenoiseFn(model, { space, conditioning: opts.conditioning, limit, signal });
+  if (unguided && !keepUncond) return createDenoiseFn(model, { space, conditioning, limit, signal });
 
   const binding = bindDenoiser(model);
   const extraInputs = model.denoiser.inputs.filter((i) => i.name !== binding.sample.name && i.name !== binding.timestep.name);
   if (extraInputs.length === 0) {
     throw new Error('CFG guidance needs a conditional model; this model takes only a sample and a timestep (disconnect the guidance)');
   }
-  const positive = opts.conditioning?.feeds ?? {};
+  const positive = conditioning?.feeds ?? {};
   if (Object.keys(positive).length === 0) throw new Error('CFG guidance needs the positive conditioning: connect the Sampler\'s conditioning input');
   const negative: Record<string, Tensor> = {};
   for (const [name, t] of Object.entries(positive)) {

@@ -76,7 +76,7 @@ export const ClassLabel = defineNode({
       kind: 'string',
       default: '207',
       label: 'Labels',
-      help: `Comma-separated class ids or names, one per sample (the latent's batch must match their count), e.g. "207, tabby": a name is any synonym in the connected model's id2label (exact, or ignoring case when that is unambiguous); ${DIT_NULL_CLASS} is DiT's null class, an unconditional sample`,
+      help: `Comma-separated class ids or names, one per sample (their count matches the latent's batch; a single one is repeated for every sample), e.g. "207, tabby": a name is any synonym in the connected model's id2label (exact, or ignoring case when that is unambiguous); ${DIT_NULL_CLASS} is DiT's null class, an unconditional sample`,
     },
     input: { kind: 'string', default: 'class_labels', label: 'Model input', help: 'The denoiser input that takes the class ids' },
   },

@@ -445,7 +445,7 @@ export const Sampler = defineNode({
     const limit = entry.limitsDenoised || ddimInverse ? undefined : denoisedLimitFromConfig(model.scheduler, gridSolver);
     // The step in progress, for guidance over a range of steps: every step before it has called onStep.
     let stepsDone = 0;
-    const denoiseFn = guidedDenoiseFn(model, { space, conditioning: inputs.conditioning, guidance: inputs.guidance, limit, signal: ctx.signal, keepUncond: entry.needsUncond, steps: { total: sigmas.timesteps.length, current: () => stepsDone } });
+    const denoiseFn = guidedDenoiseFn(model, { space, conditioning: inputs.conditioning, guidance: inputs.guidance, limit, signal: ctx.signal, keepUncond: entry.needsUncond, steps: { total: sigmas.timesteps.length, current: () => stepsDone }, batch: x.dims[0] });
     const toModel = (t: Tensor, level: number) => scale(t, modelScale(level));
     if (params.record_trajectory) trajectory.states.push(toModel(x, s0));
     const result = await runSampler({

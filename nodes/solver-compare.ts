@@ -310,7 +310,7 @@ export const SolverCompare = defineNode({
     const gaussian = analyticParams(model);
     if (params.reference === 'closed_form' && !gaussian) throw new NodeInputError('reference "closed_form" needs an embedded analytic model (embedded:gaussian-*)');
     const closedForm = gaussian !== undefined && params.reference !== 'numerical';
-    const denoise = guidedDenoiseFn(model, { space, conditioning: inputs.conditioning, signal: ctx.signal });
+    const denoise = guidedDenoiseFn(model, { space, conditioning: inputs.conditioning, signal: ctx.signal, batch: latent.dims[0] });
     const timestepAt = modelTimestepAt(model.scheduler, model.modelIndex, space);
     const grids = new Map<string, Sigmas>();
     const grid = (solver: string, steps: number): Sigmas => {

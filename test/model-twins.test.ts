@@ -349,6 +349,37 @@ describe('SD 1.5 twin (optimum unet layout: timestep float32 rank 0; PNDMSchedul
   });
 });
 
+describe('SD 1.5 twin: one prompt for a latent batch (num_images_per_prompt)', () => {
+  const spec = sd15Twin();
+  const dims = [2, 4, 8, 8];
+  const timesteps = [801, 601, 401, 201, 1];
+
+  it('a one-sample conditioning and negative are repeated for each latent sample (alone, batched and separate CFG)', async () => {
+    const folder = await twinFolder('sd15-one-prompt', spec);
+    const one = { encoder_hidden_states: withMeans([1, 7, 8], [0.3]) };
+    const each = { encoder_hidden_states: withMeans([2, 7, 8], [0.3, 0.3]) };
+    const negativeOne = { encoder_hidden_states: withMeans([1, 7, 8], [0.05]) };
+    const negativeEach = { encoder_hidden_states: withMeans([2, 7, 8], [0.05, 0.05]) };
+    const z = randomNormal(dims, 14);
+    const plain = await runTwinGraph({ folder, latentDims: dims, noise: z, cond: one, sampler: { solver: 'ddim', steps: 5 } });
+    expectClose(plain.latent.data, ddimReference(twinFn(spec, arrs(each)), z, timesteps), 1e-4);
+    const cfgRef = { scale: 7.5, negative: arrs(negativeEach) };
+    const ref = ddimReference(twinFn(spec, arrs(each), cfgRef), z, timesteps);
+    for (const mode of ['batched', 'separate']) {
+      const run = await runTwinGraph({ folder, latentDims: dims, noise: z, cond: one, sampler: { solver: 'ddim', steps: 5 }, cfg: { scale: 7.5, mode, negative: negativeOne } });
+      expectClose(run.latent.data, ref, 1e-4);
+    }
+  });
+
+  it('a conditioning of another batch size is refused, naming the input and both sizes', async () => {
+    const folder = await twinFolder('sd15-three-prompts', spec);
+    const three = { encoder_hidden_states: withMeans([3, 7, 8], [0.3, 0.1, -0.1]) };
+    await expect(runTwinGraph({ folder, latentDims: dims, noise: randomNormal(dims, 15), cond: three, sampler: { solver: 'ddim', steps: 2 } })).rejects.toThrow(
+      /conditioning input "encoder_hidden_states" holds 3 samples .* and the latent 2/,
+    );
+  });
+});
+
 describe('SD 1.x twin, legacy diffusers convert-script layout (OnnxStableDiffusionPipeline: timestep float32 [batch])', () => {
   const spec = sd15LegacyTwin();
   const dims = [1, 4, 8, 8];
@@ -945,8 +976,10 @@ describe('DiT twin (DiTPipeline: int64 class_labels from a Class Label node, its
     expectOffsets(callOffsets(guided.trajectory, spec.a, 'vp').offsets, offsetsFor([207, 360], 4), 5e-3);
     const loaded = await run(folder, { id: '', type: 'LoadConditioning', params: { input: 'class_labels', path: await npy('dit-labels.npy', new Tensor([2], Float32Array.of(207, 360))) } });
     expect([...loaded.latent.data]).toEqual([...plain.latent.data]);
-    // One label for a batch of two is the model's shape error, naming the input.
-    await expect(run(folder, { id: '', type: 'ClassLabel', params: { labels: '207' } })).rejects.toThrow(/class_labels/);
+    // One label for a batch of two is repeated (both samples class 207), as one prompt is; three are refused.
+    const one = await run(folder, { id: '', type: 'ClassLabel', params: { labels: '207' } });
+    expectOffsets(callOffsets(one.trajectory, spec.a, 'vp').offsets, offsetsFor([207, 207]), 5e-3);
+    await expect(run(folder, { id: '', type: 'ClassLabel', params: { labels: '207, 360, 1' } })).rejects.toThrow(/class_labels" holds 3 samples/);
   });
 
   it("Class Label takes class names from the folder's model_index.json id2label, as DiTPipeline.get_label_ids does", async () => {

@@ -317,6 +317,36 @@ export function conditioningFeeds(handle: ModelHandle, binding: DenoiserBinding,
 }
 
 /**
+ * Conditioning for a latent of `batch` samples. A feed whose network input is batched along the sample's batch
+ * axis and that holds one sample (one prompt) is repeated for every latent sample, as diffusers'
+ * num_images_per_prompt and ComfyUI's conditioning over a latent batch do; a feed of `batch` samples is kept,
+ * one per sample. Other batch sizes are refused, naming the input. Inputs without a batch axis (FLUX's img_ids,
+ * txt_ids) are fed as they are. `what` names the conditioning in errors.
+ */
+export function conditioningForBatch(handle: ModelHandle, conditioning: Conditioning | undefined, batch: number, what = 'conditioning'): Conditioning | undefined {
+  if (!conditioning || batch <= 1) return conditioning;
+  const batchAxis = bindDenoiser(handle).sample.shape[0];
+  let changed = false;
+  const feeds: Record<string, Tensor> = {};
+  for (const [name, t] of Object.entries(conditioning.feeds)) {
+    const info = handle.denoiser.inputs.find((i) => i.name === name);
+    const batched = info !== undefined && info.shape.length > 0 && info.shape[0] === batchAxis && t.rank > 0;
+    if (!batched || t.dims[0] === batch) {
+      feeds[name] = t;
+      continue;
+    }
+    if (t.dims[0] !== 1) {
+      throw new Error(`${what} input "${name}" holds ${t.dims[0]} samples (shape ${t.shapeString()}) and the latent ${batch}: give one per latent sample, or one for all of them`);
+    }
+    const out = new Tensor([batch, ...t.dims.slice(1)]);
+    for (let k = 0; k < batch; k++) out.data.set(t.data, k * t.size);
+    feeds[name] = out;
+    changed = true;
+  }
+  return changed ? { ...conditioning, feeds } : conditioning;
+}
+
+/**
  * Builds the DenoiseFn for a MODEL. Per call it does only what changes per call: the shape check is
  * skipped while the latent shape stays the one last checked, the timestep feed's dims are worked out once
  * per batch size, and the scaled sample is written into a buffer reused from the previous call (a call
