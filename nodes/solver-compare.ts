@@ -73,7 +73,8 @@ export interface CompareSetup {
   referenceName: string;
   /** A fresh seeded noise source per run, so stochastic runs reproduce. */
   noise(): NoiseSource;
-  timestepAt?: (sigma: number) => number;
+  /** The model timestep of a level between the levels of `grid` (a run's own grid: its scheduler class's table). */
+  timestepAt?: (sigma: number, grid: Sigmas) => number;
   beforeModelCall?: () => void;
   onRun?: (done: number, total: number) => void;
 }
@@ -140,7 +141,7 @@ export async function compareSolvers(setup: CompareSetup): Promise<CompareResult
         x,
         model: setup.model,
         noise: setup.noise(),
-        timestepAt: setup.timestepAt,
+        timestepAt: setup.timestepAt && ((s) => setup.timestepAt!(s, sigmas)),
         beforeModelCall: setup.beforeModelCall,
       });
       const ref = await setup.reference(x, sigmas);
@@ -311,7 +312,13 @@ export const SolverCompare = defineNode({
     if (params.reference === 'closed_form' && !gaussian) throw new NodeInputError('reference "closed_form" needs an embedded analytic model (embedded:gaussian-*)');
     const closedForm = gaussian !== undefined && params.reference !== 'numerical';
     const denoise = guidedDenoiseFn(model, { space, conditioning: inputs.conditioning, signal: ctx.signal, batch: latent.dims[0] });
-    const timestepAt = modelTimestepAt(model.scheduler, model.modelIndex, space);
+    // Off-grid timesteps per grid class: a class without rescale_betas_zero_snr reads the plain table (modelTimestepAt).
+    const timestepsByClass = new Map<string | undefined, (sigma: number) => number>();
+    const timestepAt = (sigma: number, g: Sigmas): number => {
+      let at = timestepsByClass.get(g.origin);
+      if (!at) timestepsByClass.set(g.origin, (at = modelTimestepAt(model.scheduler, model.modelIndex, space, g.origin)));
+      return at(sigma);
+    };
     const grids = new Map<string, Sigmas>();
     const grid = (solver: string, steps: number): Sigmas => {
       const key = `${solver}/${steps}`;
@@ -336,8 +343,9 @@ export const SolverCompare = defineNode({
       referenceName: closedForm ? 'closed-form PF-ODE solution (Gaussian data)' : `Heun, ${params.reference_steps} steps`,
       reference: async (x, sigmas) => {
         if (closedForm) return closedFormReference(gaussian!, x, sigmas);
-        const fine = referenceGrid(sigmas, params.reference_steps, timestepAt);
-        const r = await runSampler({ solver: createHeun(), sigmas: fine, x, model: denoise, timestepAt, beforeModelCall: () => ctx.throwIfAborted() });
+        const at = (s: number) => timestepAt(s, sigmas);
+        const fine = referenceGrid(sigmas, params.reference_steps, at);
+        const r = await runSampler({ solver: createHeun(), sigmas: fine, x, model: denoise, timestepAt: at, beforeModelCall: () => ctx.throwIfAborted() });
         return r.x.data;
       },
       noise: () => {

@@ -7,6 +7,7 @@ import { createDdim, ddimInverseSigmas } from '../nodes/sampling/ddim.ts';
 import { createDenoiseFn } from '../nodes/sampling/denoiser.ts';
 import { runSampler } from '../nodes/sampling/sampler-loop.ts';
 import { buildSigmas } from '../nodes/sampling/schedules.ts';
+import { modelTimestepAt } from '../nodes/sampler.ts';
 import { createSolver } from '../nodes/sampling/solver-registry.ts';
 import { analyticParams, closedFormReference, markdownTable, measuredOrder, referenceGrid, SolverCompare, stepsForBudget } from '../nodes/solver-compare.ts';
 import { fakeFlowModel, fakeVpModel, FLOW_MATCH_SHIFT3, relL2, SD_VP_DDIM, type FakeModel } from './sampling-fake-model.ts';
@@ -126,6 +127,22 @@ describe('SolverCompare node', () => {
     const numeric = await compare(vp, { direction: 'invert', solvers: 'dpmpp_2m', nfe: '10', reference: 'numerical', reference_steps: 400 }, context(), image);
     expect(Math.abs(numeric.metrics.values['error/dpmpp_2m/10'] / v['error/dpmpp_2m/10'] - 1)).toBeLessThan(0.05);
     await expect(compare(vp, { direction: 'invert', solvers: 'euler_ancestral' }, context(), image)).rejects.toThrow(/cannot invert/);
+  });
+
+  it("feeds off-grid levels the timesteps of each grid's own class table (KDPM2 ignores rescale_betas_zero_snr)", async () => {
+    const cfg = { ...SD_VP_DDIM, rescale_betas_zero_snr: true, timestep_spacing: 'trailing' };
+    // The network is the plain table's (its zero-SNR top is infinite); the folder's config carries the key.
+    const vp = analytic(fakeVpModel(p, { ...cfg, rescale_betas_zero_snr: false }), 'gaussian-vp');
+    vp.scheduler = cfg;
+    await compare(vp, { solvers: 'dpm_2', nfe: '5' });
+    // 3 steps to sigma 0: the grid's levels and two midpoints between them, t0, m0, t1, m1, t2.
+    const grid = buildSigmas(cfg, vp.modelIndex, 3, 'dpm_2');
+    const mids = [0, 1].map((i) => Math.sqrt(grid.sigmas[i] * grid.sigmas[i + 1]));
+    const plain = modelTimestepAt(cfg, vp.modelIndex, 'vp', grid.origin);
+    const zeroSnr = modelTimestepAt(cfg, vp.modelIndex, 'vp');
+    expect(vp.seen).toEqual([grid.timesteps[0], plain(mids[0]), grid.timesteps[1], plain(mids[1]), grid.timesteps[2]].map(Math.fround));
+    // The zero-SNR table would feed other midpoint timesteps.
+    expect(Math.abs(zeroSnr(mids[0]) - plain(mids[0]))).toBeGreaterThan(0.5);
   });
 
   it('marks stochastic solvers and gives them no order', async () => {
