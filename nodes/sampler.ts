@@ -353,8 +353,11 @@ export const Sampler = defineNode({
     let solverName = params.solver;
     if (solverName === 'auto') solverName = inverting ? defaultInversionSolver(model.scheduler, space) : defaultSolverFor(model.scheduler, space);
     const entry = solverEntry(solverName);
-    if (entry.spaces && !entry.spaces.includes(space)) {
-      throw new NodeInputError(`solver "${solverName}" runs on ${entry.spaces.join('/')} models only; this model is "${space}"`);
+    // A comfyFlow solver runs flow models on a ComfyUI schedule's grid, with the VE formulas ComfyUI's sampler runs there.
+    const comfyFlow = entry.comfyFlow === true && space === 'flow' && inputs.sigmas?.offGridTimesteps === 'comfyui';
+    if (entry.spaces && !entry.spaces.includes(space) && !comfyFlow) {
+      const also = entry.comfyFlow ? ', and flow models on a Schedule (ComfyUI) grid (ComfyUI\'s VE formulas)' : '';
+      throw new NodeInputError(`solver "${solverName}" runs on ${entry.spaces.join('/')} models only${also}; this model is "${space}"`);
     }
     if (inverting && entry.noInversion) {
       const able = SOLVER_NAMES.filter((n) => !SOLVERS[n].noInversion && (!SOLVERS[n].spaces || SOLVERS[n].spaces.includes(space)));
@@ -475,7 +478,8 @@ export const Sampler = defineNode({
     const veOut = !inverting && endsSchedule && last > 0 && space === 'vp' && (isEulerFamilyOrigin(full.origin) || full.offGridTimesteps === 'comfyui');
     // ComfyUI's flow models (CONST) end every run with inverse_noise_scaling: the sample over (1 - last sigma), which
     // a run ending at 0 leaves as it is; UniPC's 0.001 end (which it writes into the run's sigmas) divides by 0.999.
-    const flowOut = !inverting && endsSchedule && last > 0 && last < 1 && space === 'flow' && full.offGridTimesteps === 'comfyui';
+    // dpm_fast and dpm_adaptive stop at the grid's last positive level, but ComfyUI rescales by the KSampler grid's 0 there.
+    const flowOut = !inverting && endsSchedule && last > 0 && last < 1 && space === 'flow' && full.offGridTimesteps === 'comfyui' && !full.comfyUnscaledEnd;
     const out = veOut
       ? result.x
       : flowOut

@@ -220,6 +220,10 @@ describe('Sampler: every solver on the Gaussian models', () => {
   it('rejects solvers the model space does not support, naming both', async () => {
     await expect(sample(fakeVpModel(p), { solver: 'flow_euler' })).rejects.toThrow(/flow models only.*"vp"/);
     await expect(sample(fakeFlowModel(p), { solver: 'mrs' })).rejects.toThrow(/vp models only.*"flow"/);
+    // ComfyUI's VE-formula samplers run flow models only on a Schedule (ComfyUI) grid (comfyui-parity run-rf-*).
+    for (const solver of ['dpm_fast', 'dpm_adaptive', 'ddpm_posterior', 'res_multistep_ancestral', 'dpmpp_2m_cfg_pp']) {
+      await expect(sample(fakeFlowModel(p), { solver }), solver).rejects.toThrow(/vp models only, and flow models on a Schedule \(ComfyUI\) grid.*"flow"/);
+    }
   });
 
   it('an int64 timestep input gets integer timesteps, also from solvers that evaluate between grid levels', async () => {

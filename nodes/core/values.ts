@@ -76,6 +76,12 @@ export interface Sigmas {
   comfyNoiseRange?: readonly [number, number];
   /** The order of each step, for solvers whose grid fixes it (ComfyUI's dpm_fast: 3, ..., 3 then 2, 1 or the remainder). */
   stepOrders?: readonly number[];
+  /**
+   * A ComfyUI flow run that ends above 0 inside a KSampler grid ending at 0 (dpm_fast, dpm_adaptive walk their
+   * own grid to its last positive level): ComfyUI's inverse_noise_scaling then divides by 1 - 0, so the result
+   * is not rescaled by 1 / (1 - last level) as uni_pc's 0.001 end is.
+   */
+  comfyUnscaledEnd?: boolean;
 }
 
 /** Description of one ONNX input/output as reported by the runtime. */

@@ -21,7 +21,7 @@
  */
 import type { Tensor } from '../core/tensor.ts';
 import { stateWithPrediction } from './deferred-prediction.ts';
-import { ancestralInit, ancestralOptions, ancestralStep, comfyFloat32Split, type EulerAncestralOptions } from './euler-ancestral.ts';
+import { ancestralInit, ancestralOptions, ancestralStep, comfyFloat32Split, comfyFlowGrid, type EulerAncestralOptions } from './euler-ancestral.ts';
 import { linearCombination } from './ops.ts';
 import { levelAt, offGridLevel, twoStageModelCalls, type Prediction, type Solver, type SolverState } from './solver.ts';
 
@@ -83,12 +83,15 @@ interface Dpmpp2mCfgPpState extends SolverState {
   previousUncond?: Tensor;
 }
 
-/** dpmpp_2m_cfg_pp: DPM-Solver++(2M) in CFG++ form; VP grids. */
+/**
+ * dpmpp_2m_cfg_pp: DPM-Solver++(2M) in CFG++ form; VP grids, and flow grids from a ComfyUI schedule, where this
+ * repeats ComfyUI's VE formulas (t = -ln sigma on the flow levels, the flow sample as the VE state).
+ */
 export function createDpmpp2mCfgPp(): Solver<Dpmpp2mCfgPpState> {
   return {
     name: 'dpmpp_2m_cfg_pp',
     nfePerStep: 1,
-    init: ancestralInit('DPM++ 2M CFG++', 0, true),
+    init: ancestralInit('DPM++ 2M CFG++', 0, 'comfy-flow'),
     async step(ctx, state, i, model) {
       const sig = ctx.sigmas.sigmas;
       const level = levelAt(ctx.sigmas, i);
@@ -114,7 +117,11 @@ export function createDpmpp2mCfgPp(): Solver<Dpmpp2mCfgPpState> {
   };
 }
 
-/** dpmpp_2s_ancestral_cfg_pp: DPM-Solver++(2S) ancestral in CFG++ form; VP grids. */
+/**
+ * dpmpp_2s_ancestral_cfg_pp: DPM-Solver++(2S) ancestral in CFG++ form; VP grids, and flow grids from a ComfyUI
+ * schedule, where this repeats the VE formulas ComfyUI's function runs on flow models: the flow levels as VE
+ * sigmas, the split in float32. (Comfy-Org/ComfyUI#14814, an open pull request, would give it a rectified-flow form.)
+ */
 export function createDpmpp2sAncestralCfgPp(opts: EulerAncestralOptions = {}): Solver {
   const { eta, sNoise } = ancestralOptions('DPM++ 2S ancestral CFG++', opts);
   return {
@@ -122,13 +129,13 @@ export function createDpmpp2sAncestralCfgPp(opts: EulerAncestralOptions = {}): S
     nfePerStep: 2,
     stochastic: eta > 0,
     modelCalls: twoStageModelCalls,
-    init: ancestralInit('DPM++ 2S ancestral CFG++', eta, true),
+    init: ancestralInit('DPM++ 2S ancestral CFG++', eta, 'comfy-flow'),
     async step(ctx, state, i, model) {
       const level = levelAt(ctx.sigmas, i);
       const s = level.sigma;
       const next = ctx.sigmas.sigmas[i + 1];
       const pred = await model(state.x, level);
-      const { down, up } = ancestralStep(s, next, eta, comfyFloat32Split(ctx.sigmas));
+      const { down, up } = ancestralStep(s, next, eta, comfyFloat32Split(ctx.sigmas) || comfyFlowGrid(ctx.sigmas));
       const u = uncondOf(pred);
       let x: Tensor;
       let last = pred;

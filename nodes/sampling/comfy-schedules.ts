@@ -41,6 +41,10 @@ export const COMFY_UNIPC_END = 0.001;
  * k-diffusion's Euler (ComfyUI's ddim is the same step), Euler ancestral, Heun, DPM-Solver-2 (and ancestral), DPM++ 2S ancestral, iPNDM (fixed and variable step), RES multistep (and ancestral), its DEIS, gradient estimation, Heun++, DPM++ 2M, LMS (whose step onto
  * 0 returns the x0 prediction in ComfyUI), ComfyUI's UniPC (order 3, bh1 or bh2, data prediction), and the SDE samplers DPM++ SDE,
  * DPM++ 2M SDE (midpoint and heun) and DPM++ 3M SDE on VP models, lcm (multistep consistency sampling), and ddpm, er_sde, seeds_2 and seeds_3 on VP models.
+ * On flow models ComfyUI runs the samplers without a rectified-flow form with their VE formulas, the flow levels
+ * read as VE sigmas and the flow sample as the VE state; on these grids (offGridTimesteps 'comfyui', space flow)
+ * FlowStudio's res_multistep_ancestral(_cfg_pp), dpmpp_2m_cfg_pp, ddpm_posterior, dpm_fast and dpm_adaptive repeat
+ * that (comfyFlowGrid), as exp_level_space ve does for dpmpp_2m and uni_pc.
  */
 export const COMFY_SAMPLERS: Readonly<Record<string, { solver: string; params: Readonly<Record<string, string | number>> }>> = {
   euler: { solver: 'euler', params: {} },
@@ -406,10 +410,10 @@ export function dpmFastOrders(nfe: number): number[] {
  * The grid ComfyUI's dpm_fast walks for a KSampler grid: it keeps only the ends (the last positive level, as
  * it never steps onto 0) and the step count as its number of model calls, then takes floor(N / 3) + 1 steps
  * uniform in t = -ln sigma (float32 torch.linspace) with the orders of dpmFastOrders. The run ends at that
- * last level, as ComfyUI's does. VP models.
+ * last level, as ComfyUI's does. On flow models the same, the flow levels read as VE sigmas (ComfyUI's VE
+ * formulas there); a KSampler grid ending at 0 leaves the result unscaled (comfyUnscaledEnd).
  */
 export function comfyDpmFastGrid(ms: ComfyModelSampling, sig: Sigmas, units: TimestepUnits): Sigmas {
-  if (ms.space !== 'vp') throw new Error('dpm_fast: ComfyUI runs it with VE formulas; FlowStudio offers it for VP models only');
   const levels = sig.sigmas;
   const nfe = levels.length - 1;
   const sMax = levels[0];
@@ -418,20 +422,25 @@ export function comfyDpmFastGrid(ms: ComfyModelSampling, sig: Sigmas, units: Tim
   const orders = dpmFastOrders(nfe);
   const ts = linspaceF32(f32(-f32(Math.log(f32(sMax)))), f32(-f32(Math.log(f32(sMin)))), orders.length + 1);
   const fast = ts.map((t) => f32(Math.exp(f32(-t))));
-  return { ...sig, sigmas: fast, timesteps: fast.slice(0, -1).map(comfyTimestepOf(ms, units)), stepOrders: orders };
+  return { ...sig, sigmas: fast, timesteps: fast.slice(0, -1).map(comfyTimestepOf(ms, units)), stepOrders: orders, ...unscaledEnd(ms, levels) };
 }
 
 /**
  * The grid ComfyUI's dpm_adaptive integrates for a KSampler grid: one step from its first level to its last
- * positive one (the run ends there); the solver picks its own steps inside. VP models.
+ * positive one (the run ends there); the solver picks its own steps inside. VP models, and flow models with
+ * ComfyUI's VE formulas, as for dpm_fast.
  */
 export function comfyDpmAdaptiveGrid(ms: ComfyModelSampling, sig: Sigmas): Sigmas {
-  if (ms.space !== 'vp') throw new Error('dpm_adaptive: ComfyUI runs it with VE formulas; FlowStudio offers it for VP models only');
   const levels = sig.sigmas;
   const n = levels.length - 1;
   const sMin = levels[n] === 0 ? levels[n - 1] : levels[n];
   if (!(sMin > 0 && levels[0] > sMin)) throw new Error('dpm_adaptive: the grid needs a positive last level below its first');
-  return { ...sig, sigmas: [levels[0], sMin], timesteps: sig.timesteps.slice(0, 1) };
+  return { ...sig, sigmas: [levels[0], sMin], timesteps: sig.timesteps.slice(0, 1), ...unscaledEnd(ms, levels) };
+}
+
+/** dpm_fast / dpm_adaptive on a flow model: ComfyUI's inverse_noise_scaling sees the KSampler grid's 0, not their end. */
+function unscaledEnd(ms: ComfyModelSampling, levels: readonly number[]): { comfyUnscaledEnd?: boolean } {
+  return ms.space === 'flow' && levels[levels.length - 1] === 0 ? { comfyUnscaledEnd: true } : {};
 }
 
 /**

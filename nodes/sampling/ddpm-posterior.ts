@@ -5,10 +5,12 @@
  *   x_next = (x - (1 - a) eps / sqrt(1 - abar)) / sqrt(a) + sqrt((1 - a)(1 - abar_next) / (1 - abar)) z,
  * eps = (x_ve - D) / s; onto 0 it is the x0 prediction. This is DDIM at eta 1 without diffusers'
  * DDIMScheduler defaults (its x0 clipping, its timestep rules): diffusers' DDPMScheduler, which walks only
- * its training levels, is `ddpm`. Noise is drawn only on steps that add it. VP models only.
+ * its training levels, is `ddpm`. Noise is drawn only on steps that add it. VP models, and flow models on a
+ * ComfyUI grid: ComfyUI's ddpm runs these VE formulas there too (abar = 1 / (t^2 + 1) of a flow level t, the flow
+ * sample as the VE state), and so does this solver.
  */
 import { stateWithPrediction } from './deferred-prediction.ts';
-import { ancestralInit } from './euler-ancestral.ts';
+import { ancestralInit, comfyFlowGrid } from './euler-ancestral.ts';
 import { linearCombination } from './ops.ts';
 import { levelAt, type Solver } from './solver.ts';
 
@@ -17,20 +19,23 @@ export function createDdpmPosterior(): Solver {
     name: 'ddpm_posterior',
     nfePerStep: 1,
     stochastic: true,
-    init: ancestralInit('DDPM posterior sampling', 1, true),
+    init: ancestralInit('DDPM posterior sampling', 1, 'comfy-flow'),
     async step(ctx, state, i, model) {
       const s = ctx.sigmas.sigmas[i];
       const t = ctx.sigmas.sigmas[i + 1];
       const pred = await model(state.x, levelAt(ctx.sigmas, i));
       if (t === 0) return stateWithPrediction(pred.denoised, pred);
-      const abar = 1 / (s * s + 1);
-      const abarNext = 1 / (t * t + 1);
-      const a = abar / abarNext;
+      // On ComfyUI flow grids the scalars are rounded as ComfyUI's float32 tensors hold them: 1 - a cancels on
+      // the small last levels of a flow grid (t^2 ~ 1e-6), where float32 leaves it percents off.
+      const f = comfyFlowGrid(ctx.sigmas) ? Math.fround : (v: number) => v;
+      const abar = f(1 / f(f(s * s) + 1));
+      const abarNext = f(1 / f(f(t * t) + 1));
+      const a = f(abar / abarNext);
       // In VE variables: x_vp = x / sqrt(1 + s^2), and the result is scaled back by sqrt(1 + t^2).
-      const back = Math.sqrt(1 + t * t);
-      const cx = (back / Math.sqrt(1 + s * s)) / Math.sqrt(a);
-      const cEps = (-back * (1 - a)) / Math.sqrt(1 - abar) / Math.sqrt(a);
-      const cz = back * Math.sqrt(((1 - a) * (1 - abarNext)) / (1 - abar));
+      const back = f(Math.sqrt(f(1 + f(t * t))));
+      const cx = (back / f(Math.sqrt(f(1 + f(s * s))))) * f(Math.sqrt(f(1 / a)));
+      const cEps = (-back * f(1 - a)) / f(Math.sqrt(f(1 - abar))) * f(Math.sqrt(f(1 / a)));
+      const cz = back * f(Math.sqrt(f(f(f(1 - a) * f(1 - abarNext)) / f(1 - abar))));
       // eps from the x0 prediction, as ComfyUI's step takes it: (x - D) / s.
       const x = linearCombination([
         [cx + cEps / s, state.x],

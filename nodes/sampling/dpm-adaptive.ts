@@ -11,8 +11,12 @@
  * Each grid step is integrated this way, the controller's state carried from step to step: Schedule
  * (ComfyUI) gives dpm_adaptive the one step ComfyUI integrates (from the KSampler grid's first level to its
  * last positive one; the run ends there, above 0). A step onto sigma 0 returns the x0 prediction.
+ *
+ * Flow models: only on a ComfyUI grid, where this repeats the VE formulas ComfyUI's DPMSolver runs there (the flow
+ * levels read as VE sigmas, t = -ln sigma, the flow sample as the VE state and eps = (x - D) / sigma).
  */
 import type { Tensor } from '../core/tensor.ts';
+import { comfyFlowGrid } from './euler-ancestral.ts';
 import { linearCombination } from './ops.ts';
 import { checkSigmas, hasUpwardStep, offGridLevel, type DenoiseFn, type Solver, type SolverContext, type SolverState } from './solver.ts';
 
@@ -86,7 +90,9 @@ export function createDpmAdaptive(opts: DpmAdaptiveOptions = {}): Solver<DpmAdap
     nfePerStep: order,
     init(ctx, x): DpmAdaptiveState {
       checkSigmas(ctx.sigmas);
-      if (ctx.sigmas.space !== 'vp') throw new Error('dpm_adaptive runs on VP models (ComfyUI takes its steps in -ln sigma)');
+      if (ctx.sigmas.space !== 'vp' && !comfyFlowGrid(ctx.sigmas)) {
+        throw new Error('dpm_adaptive runs on VP models, and on flow models on a Schedule (ComfyUI) grid (ComfyUI takes its steps in -ln sigma)');
+      }
       if (hasUpwardStep(ctx.sigmas)) throw new Error('dpm_adaptive cannot walk a grid upwards (inversion)');
       const pid = new PidStepSize(Math.abs(opts.hInit ?? 0.05), opts.pcoeff ?? 0, opts.icoeff ?? 1, opts.dcoeff ?? 0, order, opts.acceptSafety ?? 0.81);
       return { x, pid, xPrev: x };
@@ -120,10 +126,17 @@ export function createDpmAdaptive(opts: DpmAdaptiveOptions = {}): Solver<DpmAdap
 
 /** One attempt from s to t: the lower- and higher-order results (k-diffusion's eps cache shares their calls). */
 async function attemptStep(ctx: SolverContext, model: DenoiseFn, x: Tensor, s: number, t: number, order: 2 | 3): Promise<{ low: Tensor; high: Tensor; denoised: Tensor }> {
-  const eps = async (u: Tensor, at: number) => (await model(u, offGridLevel(ctx, sigmaOf(at)))).eps;
+  // On a flow grid the model's eps is the flow noise; ComfyUI's DPMSolver takes (x - D) / sigma, the VE noise.
+  const flow = ctx.sigmas.space === 'flow';
+  const call = async (u: Tensor, at: number) => {
+    const sig = sigmaOf(at);
+    const pred = await model(u, offGridLevel(ctx, sig));
+    return { denoised: pred.denoised, eps: flow ? linearCombination([[1 / sig, u], [-1 / sig, pred.denoised]]) : pred.eps };
+  };
+  const eps = async (u: Tensor, at: number) => (await call(u, at)).eps;
   const h = f32(t - s);
   const sigT = sigmaOf(t);
-  const first = await model(x, offGridLevel(ctx, sigmaOf(s)));
+  const first = await call(x, s);
   const e0 = first.eps;
   // x - sigma(t) expm1(h) eps: the first-order part every update shares.
   const base: [number, Tensor][] = [

@@ -19,7 +19,8 @@
  * refuses such a config for the singlestep solvers.
  */
 import type { Tensor } from '../core/tensor.ts';
-import type { Sigmas } from '../core/values.ts';
+import type { SigmaSpace, Sigmas } from '../core/values.ts';
+import { comfyFlowGrid } from './euler-ancestral.ts';
 import { applyCoefficients, type DpmForm, type DpmSolverType, type ExpCommonOptions } from './dpm-multistep.ts';
 import {
   checkIntOption,
@@ -30,6 +31,7 @@ import {
   isDegenerateStep,
   levelAtLambda,
   noiseFormCoefficients,
+  outputsAt,
   scheduleIndex,
   solverOutputs,
   type ExpLevel,
@@ -61,6 +63,12 @@ export interface DpmSinglestepOptions extends ExpCommonOptions {
    * grid without them gets order 3 but 2 and 1 on its last two steps. `order` caps them.
    */
   gridOrders?: boolean;
+  /**
+   * ComfyUI's dpm_fast on flow models: flow grids only from a ComfyUI schedule, whose levels it then reads as VE
+   * sigmas (lambda = -ln sigma) and whose sample as the VE state, eps = (x - D) / sigma, repeating the VE
+   * formulas ComfyUI's DPMSolver runs on flow models. Other flow grids are refused.
+   */
+  comfyFlowVe?: boolean;
 }
 
 export interface DpmSinglestepState extends SolverState {
@@ -167,12 +175,18 @@ export function createDpmSinglestep(opts: DpmSinglestepOptions = {}): Solver<Dpm
   const placement = opts.placement ?? 'diffusers';
   if (solverType !== 'midpoint' && solverType !== 'heun') throw new Error(`${name}: solver type must be "midpoint" or "heun", got ${JSON.stringify(solverType)}`);
   if (placement !== 'diffusers' && placement !== 'official') throw new Error(`${name}: placement must be "diffusers" or "official", got ${JSON.stringify(placement)}`);
-  const convert = async (model: DenoiseFn, x: Tensor, l: ExpLevel, level: ModelLevel): Promise<SolverOutputs> =>
-    solverOutputs(await model(x, level), x, l, opts.thresholding);
+  /** The space whose formulas the solver takes on a grid: VE on a ComfyUI flow grid with comfyFlowVe. */
+  const spaceOf = (sigmas: Sigmas): SigmaSpace => (opts.comfyFlowVe && comfyFlowGrid(sigmas) ? 'vp' : sigmas.space);
+  const convert = async (model: DenoiseFn, x: Tensor, l: ExpLevel, level: ModelLevel, veOnFlow: boolean): Promise<SolverOutputs> => {
+    const out = solverOutputs(await model(x, level), x, l, opts.thresholding);
+    // The model's eps is the flow noise; ComfyUI's is (x - D) / sigma, the VE noise at the level.
+    return veOnFlow ? outputsAt(x, l, out, 'data') : out;
+  };
   const pick = (o: SolverOutputs) => (form === 'data' ? o.data : o.noise);
 
   async function officialStep(ctx: SolverContext, x: Tensor, s: ExpLevel, t: ExpLevel, first: SolverOutputs, model: DenoiseFn, k: number): Promise<Tensor> {
-    const space = ctx.sigmas.space;
+    const space = spaceOf(ctx.sigmas);
+    const veOnFlow = space !== ctx.sigmas.space;
     const h = t.lambda - s.lambda;
     const ratios = k === 2 ? [0.5] : [1 / 3, 2 / 3];
     const stages: ExpLevel[] = [];
@@ -183,7 +197,7 @@ export function createDpmSinglestep(opts: DpmSinglestepOptions = {}): Solver<Dpm
       const xs = officialStage(form, x, s, stage, m, ratios[0] * h);
       stages.push(stage);
       const timestep = opts.timestepAt ? opts.timestepAt(level) : timestepForSigma(ctx, level);
-      m.push(pick(await convert(model, xs, stage, { sigma: level, timestep })));
+      m.push(pick(await convert(model, xs, stage, { sigma: level, timestep }, veOnFlow)));
     }
     return singlestepUpdate({ form, solverType, x, s, t, stages, m });
   }
@@ -204,22 +218,27 @@ export function createDpmSinglestep(opts: DpmSinglestepOptions = {}): Solver<Dpm
     modelCalls(sigmas) {
       if (placement !== 'official') return sigmas.timesteps.length;
       let calls = 0;
-      for (let i = 0; i < sigmas.timesteps.length; i++) calls += officialOrder(expLevel(sigmas.space, sigmas.sigmas[i]), expLevel(sigmas.space, sigmas.sigmas[i + 1]), requested(sigmas, i));
+      const space = spaceOf(sigmas);
+      for (let i = 0; i < sigmas.timesteps.length; i++) calls += officialOrder(expLevel(space, sigmas.sigmas[i]), expLevel(space, sigmas.sigmas[i + 1]), requested(sigmas, i));
       return calls;
     },
     init(ctx, x) {
       const { sigmas } = ctx;
       checkSigmas(sigmas);
       checkMonotone(name, sigmas);
+      if (opts.comfyFlowVe && sigmas.space === 'flow' && !comfyFlowGrid(sigmas)) {
+        throw new Error(`${name}: on flow models this solver (ComfyUI's dpm_fast) runs only on a Schedule (ComfyUI) grid, where it repeats ComfyUI's VE formulas`);
+      }
       const { total } = scheduleIndex(sigmas, 0, opts.scheduleSteps, opts.scheduleStart);
       const orderList = singlestepOrderList(total, order, opts.lowerOrderFinal ?? false, sigmas.sigmas[sigmas.sigmas.length - 1] === 0);
       return { x, groupIndex: 0, outputs: [], orderList };
     },
     async step(ctx, state, i, model) {
       const { sigmas } = ctx;
-      const s = expLevel(sigmas.space, sigmas.sigmas[i]);
-      const t = expLevel(sigmas.space, sigmas.sigmas[i + 1]);
-      const first = await convert(model, state.x, s, levelAt(sigmas, i));
+      const space = spaceOf(sigmas);
+      const s = expLevel(space, sigmas.sigmas[i]);
+      const t = expLevel(space, sigmas.sigmas[i + 1]);
+      const first = await convert(model, state.x, s, levelAt(sigmas, i), space !== sigmas.space);
       if (placement === 'official') {
         const k = officialOrder(s, t, requested(sigmas, i));
         const x = k === 1 ? firstOrder(state.x, s, t, first) : await officialStep(ctx, state.x, s, t, first, model, k);

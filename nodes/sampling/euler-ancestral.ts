@@ -48,6 +48,16 @@ export function comfyFloat32Split(sigmas: { offGridTimesteps?: string; space: Si
   return sigmas.offGridTimesteps === 'comfyui' && sigmas.space === 'vp';
 }
 
+/**
+ * A ComfyUI grid on a flow model (a Schedule (ComfyUI) node's): there ComfyUI runs the samplers that have no
+ * rectified-flow form (res_multistep_ancestral, dpmpp_2m_cfg_pp, ddpm, dpm_fast, dpm_adaptive, ...) with their VE
+ * formulas, the flow levels read as VE sigmas and the flow sample as the VE state; FlowStudio's solvers repeat
+ * that on these grids only.
+ */
+export function comfyFlowGrid(sigmas: { offGridTimesteps?: string; space: SigmaSpace }): boolean {
+  return sigmas.offGridTimesteps === 'comfyui' && sigmas.space === 'flow';
+}
+
 /** The flow-grid ancestral step: Euler target, rescale factor onto s_next's signal level, and the noise std. */
 export function flowAncestralStep(s: number, next: number, eta: number): { down: number; rescale: number; up: number } {
   if (next === 0 || eta === 0) return { down: next, rescale: 1, up: 0 };
@@ -75,16 +85,23 @@ export function ancestralOptions(who: string, opts: EulerAncestralOptions): Requ
   return { eta, sNoise };
 }
 
-/** What an ancestral solver needs of a run: a descending grid (on a VP model when `vpOnly`), and noise to draw when eta > 0. */
-export function checkAncestralRun(ctx: SolverContext, who: string, eta: number, vpOnly: boolean): void {
+/**
+ * What an ancestral solver needs of a run: a descending grid (on a VP model when `vpOnly`; 'comfy-flow': a VP
+ * model, or a flow model on a ComfyUI grid, where the solver repeats ComfyUI's VE formulas), and noise to draw
+ * when eta > 0.
+ */
+export function checkAncestralRun(ctx: SolverContext, who: string, eta: number, vpOnly: boolean | 'comfy-flow'): void {
   checkSigmas(ctx.sigmas);
-  if (vpOnly && ctx.sigmas.space !== 'vp') throw new Error(`${who} runs on VP models; use euler_ancestral on a flow model`);
+  if (vpOnly === 'comfy-flow' && ctx.sigmas.space !== 'vp' && !comfyFlowGrid(ctx.sigmas)) {
+    throw new Error(`${who} runs on VP models, and on flow models on a Schedule (ComfyUI) grid (ComfyUI's VE formulas); use euler_ancestral on this flow grid`);
+  }
+  if (vpOnly === true && ctx.sigmas.space !== 'vp') throw new Error(`${who} runs on VP models; use euler_ancestral on a flow model`);
   if (hasUpwardStep(ctx.sigmas)) throw new Error(`${who} cannot walk a grid upwards (inversion): use an ODE solver (euler, ddim, ...)`);
   if (eta > 0 && !ctx.noise) throw new Error(`${who} needs a noise source`);
 }
 
 /** The init of an ancestral or SDE solver whose state is the sample alone: checkAncestralRun, then x. */
-export function ancestralInit(who: string, eta: number, vpOnly: boolean): (ctx: SolverContext, x: Tensor) => SolverState {
+export function ancestralInit(who: string, eta: number, vpOnly: boolean | 'comfy-flow'): (ctx: SolverContext, x: Tensor) => SolverState {
   return (ctx, x) => {
     checkAncestralRun(ctx, who, eta, vpOnly);
     return { x };

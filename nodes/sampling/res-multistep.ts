@@ -6,13 +6,14 @@
  * c2 = (t(s_prev) - t(s_down of the previous step)) / h,
  *   x <- e^-h x + h (b1 D + b2 D_prev),  b1 = phi1(-h) - phi2(-h) / c2,  b2 = phi2(-h) / c2,
  * phi1(z) = (e^z - 1) / z, phi2(z) = (phi1(z) - 1) / z; an Euler step to s_down on the first step and onto
- * sigma 0; then + s_noise * s_up * z. The same arithmetic runs on flow grids (sigma := t), as ComfyUI does.
+ * sigma 0; then + s_noise * s_up * z. The same arithmetic runs on flow grids (sigma := t), as ComfyUI does; the
+ * ancestral forms only on ComfyUI grids (ComfyUI's VE get_ancestral_step on flow levels; other flow grids refuse them).
  * CFG++ (res_multistep_cfg_pp, res_multistep_ancestral_cfg_pp; cfg-pp.ts): the Euler steps renoise along the
  * unconditional x0 U (x <- D + s_down (x - U) / s), the multistep one moves the state by D - U and then
  * steps with U in D's place, and the history keeps U.
  */
 import type { Tensor } from '../core/tensor.ts';
-import { ancestralOptions, ancestralStep, checkAncestralRun, comfyFloat32Split, type EulerAncestralOptions } from './euler-ancestral.ts';
+import { ancestralOptions, ancestralStep, checkAncestralRun, comfyFloat32Split, comfyFlowGrid, type EulerAncestralOptions } from './euler-ancestral.ts';
 import { addScaled, linearCombination } from './ops.ts';
 import { uncondOf } from './cfg-pp.ts';
 import { checkSigmas, levelAt, type Solver, type SolverState } from './solver.ts';
@@ -33,7 +34,7 @@ export interface ResMultistepOptions extends EulerAncestralOptions {
   cfgPp?: boolean;
 }
 
-/** eta 0 (default): the deterministic solver; eta > 0: res_multistep_ancestral (VP models). */
+/** eta 0 (default): the deterministic solver; eta > 0: res_multistep_ancestral (VP models; flow models on ComfyUI grids). */
 export function createResMultistep(opts: ResMultistepOptions = {}): Solver<ResMultistepState> {
   const { eta, sNoise } = ancestralOptions('RES multistep', { eta: opts.eta ?? 0, sNoise: opts.sNoise });
   const cfgPp = opts.cfgPp === true;
@@ -42,7 +43,8 @@ export function createResMultistep(opts: ResMultistepOptions = {}): Solver<ResMu
     nfePerStep: 1,
     stochastic: eta > 0,
     init(ctx, x): ResMultistepState {
-      if (eta > 0) checkAncestralRun(ctx, 'RES multistep ancestral', eta, true);
+      // On flow models only on ComfyUI grids, where ComfyUI runs it with these VE formulas (flow levels as VE sigmas).
+      if (eta > 0) checkAncestralRun(ctx, 'RES multistep ancestral', eta, 'comfy-flow');
       else checkSigmas(ctx.sigmas);
       return { x };
     },
@@ -52,7 +54,8 @@ export function createResMultistep(opts: ResMultistepOptions = {}): Solver<ResMu
       const s = level.sigma;
       const next = sig[i + 1];
       const pred = await model(state.x, level);
-      const { down, up } = ancestralStep(s, next, eta, comfyFloat32Split(ctx.sigmas));
+      // ComfyUI splits the step in float32 on flow grids too (its VE get_ancestral_step on the flow levels).
+      const { down, up } = ancestralStep(s, next, eta, comfyFloat32Split(ctx.sigmas) || comfyFlowGrid(ctx.sigmas));
       // CFG++ steps along the unconditional x0 (D without CFG).
       const u = cfgPp ? uncondOf(pred) : pred.denoised;
       let x: Tensor;

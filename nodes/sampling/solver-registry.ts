@@ -52,6 +52,11 @@ export interface SolverEntry<O = unknown> {
   params?: Record<string, ParamSpec>;
   /** Model spaces it runs on (default both). */
   spaces?: readonly ('vp' | 'flow')[];
+  /**
+   * A VP solver that also runs flow models on a Schedule (ComfyUI) grid (offGridTimesteps 'comfyui'): there it
+   * repeats the VE formulas ComfyUI's sampler runs on flow models (the flow levels as VE sigmas).
+   */
+  comfyFlow?: boolean;
   /** Its steps can draw noise (ancestral / SDE / churn / DDIM eta). */
   stochastic?: boolean;
   /** It applies the config's x0 clipping/thresholding itself (the model wrapper must not apply it again). */
@@ -299,8 +304,9 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     noInversion: true,
     stochastic: true,
     spaces: ['vp'],
+    comfyFlow: true,
     description:
-      "DDPM ancestral sampling on any grid (ComfyUI's ddpm sampler): a draw from the DDPM posterior between two levels, one model call per step; DDIM at eta 1 without DDIMScheduler's x0 clipping. diffusers' DDPMScheduler, on its training levels, is `ddpm`. VP models.",
+      "DDPM ancestral sampling on any grid (ComfyUI's ddpm sampler): a draw from the DDPM posterior between two levels, one model call per step; DDIM at eta 1 without DDIMScheduler's x0 clipping. diffusers' DDPMScheduler, on its training levels, is `ddpm`. VP models, and flow models on a Schedule (ComfyUI) grid, where it repeats ComfyUI's VE formulas (the flow levels as VE sigmas).",
     create: () => createDdpmPosterior(),
     optionsFromConfig: () => ({}),
   },
@@ -341,10 +347,13 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     create: () => createResMultistep(),
     optionsFromConfig: () => ({}),
   },
-  res_multistep_ancestral: ancestralEntry(
-    'RES multistep ancestral (ComfyUI res_multistep_ancestral): the res_multistep step down to s_down, then fresh noise; VP models. No diffusers class.',
-    createResMultistep,
-  ),
+  res_multistep_ancestral: {
+    ...ancestralEntry(
+      'RES multistep ancestral (ComfyUI res_multistep_ancestral): the res_multistep step down to s_down, then fresh noise; VP models, and flow models on a Schedule (ComfyUI) grid, where it repeats ComfyUI\'s VE formulas. No diffusers class.',
+      createResMultistep,
+    ),
+    comfyFlow: true,
+  },
   deis_tab: {
     noInversion: true,
     description:
@@ -364,19 +373,21 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
   dpm_fast: {
     noInversion: true,
     description:
-      "DPM-Solver-fast (ComfyUI dpm_fast; Lu et al. 2022): singlestep DPM-Solver in its noise form with the stages at r = 1/2 or 1/3, 2/3 in lambda, orders 3, ..., 3 then 2, 1 or the remainder; Schedule (ComfyUI) gives its own grid (uniform in ln sigma between the KSampler grid's ends, as many model calls as its steps), which ends above 0 as ComfyUI's run does. VP models.",
-    create: () => createDpmSinglestep({ form: 'noise', placement: 'official', order: 3, solverType: 'midpoint', gridOrders: true }),
+      "DPM-Solver-fast (ComfyUI dpm_fast; Lu et al. 2022): singlestep DPM-Solver in its noise form with the stages at r = 1/2 or 1/3, 2/3 in lambda, orders 3, ..., 3 then 2, 1 or the remainder; Schedule (ComfyUI) gives its own grid (uniform in ln sigma between the KSampler grid's ends, as many model calls as its steps), which ends above 0 as ComfyUI's run does. VP models, and flow models on a Schedule (ComfyUI) grid, where it repeats ComfyUI's VE formulas (the flow levels as VE sigmas).",
+    create: () => createDpmSinglestep({ form: 'noise', placement: 'official', order: 3, solverType: 'midpoint', gridOrders: true, comfyFlowVe: true }),
     optionsFromConfig: () => ({}),
     spaces: ['vp'],
+    comfyFlow: true,
   },
   dpm_adaptive: {
     noInversion: true,
     adaptiveSteps: true,
     description:
-      "DPM-Solver-23 with adaptive step size (ComfyUI dpm_adaptive): each grid step integrated in steps a PID controller sizes from the gap between a second- and a third-order result (rtol 0.05, atol 0.0078), three model calls per attempt; Schedule (ComfyUI) gives it ComfyUI's one step, from the top level to the last positive one. VP models.",
+      "DPM-Solver-23 with adaptive step size (ComfyUI dpm_adaptive): each grid step integrated in steps a PID controller sizes from the gap between a second- and a third-order result (rtol 0.05, atol 0.0078), three model calls per attempt; Schedule (ComfyUI) gives it ComfyUI's one step, from the top level to the last positive one. VP models, and flow models on a Schedule (ComfyUI) grid (ComfyUI's VE formulas).",
     create: () => createDpmAdaptive(),
     optionsFromConfig: () => ({}),
     spaces: ['vp'],
+    comfyFlow: true,
   },
   sa_solver: saSolverEntry(false),
   sa_solver_pece: saSolverEntry(true),
@@ -399,17 +410,19 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
   dpmpp_2m_cfg_pp: {
     noInversion: true,
     needsUncond: true,
-    description: cfgPpDescription('DPM++ 2M CFG++ (ComfyUI dpmpp_2m_cfg_pp): DPM-Solver++(2M) renoising along the unconditional x0, its history the unconditional predictions; one model call per step; VP models.'),
+    description: cfgPpDescription('DPM++ 2M CFG++ (ComfyUI dpmpp_2m_cfg_pp): DPM-Solver++(2M) renoising along the unconditional x0, its history the unconditional predictions; one model call per step; VP models, and flow models on a Schedule (ComfyUI) grid (ComfyUI\'s VE formulas, lambda = -ln sigma).'),
     create: () => createDpmpp2mCfgPp(),
     optionsFromConfig: () => ({}),
     spaces: ['vp'],
+    comfyFlow: true,
   },
   dpmpp_2s_ancestral_cfg_pp: {
     ...ancestralEntry(
-      cfgPpDescription('DPM++ 2S ancestral CFG++ (ComfyUI dpmpp_2s_ancestral_cfg_pp): DPM-Solver++(2S) to s_down with the state moved by the guided minus the unconditional x0 (for the whole step the stage call\'s, as ComfyUI reads it), then fresh noise; two model calls per step; VP models.', false),
+      cfgPpDescription('DPM++ 2S ancestral CFG++ (ComfyUI dpmpp_2s_ancestral_cfg_pp): DPM-Solver++(2S) to s_down with the state moved by the guided minus the unconditional x0 (for the whole step the stage call\'s, as ComfyUI reads it), then fresh noise; two model calls per step; VP models, and flow models on a Schedule (ComfyUI) grid (ComfyUI\'s VE formulas).', false),
       createDpmpp2sAncestralCfgPp,
     ),
     needsUncond: true,
+    comfyFlow: true,
   },
   res_multistep_cfg_pp: {
     noInversion: true,
@@ -420,10 +433,11 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
   },
   res_multistep_ancestral_cfg_pp: {
     ...ancestralEntry(
-      cfgPpDescription('RES multistep ancestral CFG++ (ComfyUI res_multistep_ancestral_cfg_pp): res_multistep_cfg_pp down to s_down, then fresh noise; VP models.'),
+      cfgPpDescription('RES multistep ancestral CFG++ (ComfyUI res_multistep_ancestral_cfg_pp): res_multistep_cfg_pp down to s_down, then fresh noise; VP models, and flow models on a Schedule (ComfyUI) grid (ComfyUI\'s VE formulas).'),
       (o) => createResMultistep({ ...o, cfgPp: true }),
     ),
     needsUncond: true,
+    comfyFlow: true,
   },
   gradient_estimation_cfg_pp: {
     noInversion: true,

@@ -279,6 +279,22 @@ export function runCases(): RunCase[] {
   // and DPM++ 2S ancestral (and its CFG++ form) takes its stage at ln(s_down).
   add('gaussian-vp', 'dpmpp_2s_ancestral', 'karras', 2, { config: { prediction_type: 'v_prediction' } });
   add('sd15', 'dpmpp_2s_ancestral_cfg_pp', 'karras', 2, { cfg: 3 });
+  // Samplers without a rectified-flow form, which ComfyUI runs on flow models (CONST) with their VE formulas:
+  // the flow levels read as VE sigmas, the flow sample as the VE state.
+  add('gaussian-rf', 'res_multistep_ancestral', 'simple', 10);
+  add('gaussian-rf', 'res_multistep_ancestral', 'karras', 8, { config: { shift: 3.0 } });
+  add('gaussian-rf', 'ddpm', 'simple', 10);
+  add('gaussian-rf', 'ddpm', 'beta', 8, { batch: 2 });
+  add('gaussian-rf', 'dpm_fast', 'simple', 10);
+  add('gaussian-rf', 'dpm_fast', 'normal', 12, { config: { shift: 3.0 } });
+  add('gaussian-rf', 'dpm_adaptive', 'simple', 10);
+  add('gaussian-rf', 'dpm_adaptive', 'karras', 10, { batch: 2 });
+  add('sd3', 'dpmpp_2m_cfg_pp', 'simple', 8, { cfg: 1.5 });
+  add('sd3', 'dpmpp_2m_cfg_pp', 'beta', 10, { cfg: 1 });
+  add('sd3', 'res_multistep_ancestral_cfg_pp', 'simple', 8, { cfg: 1.5 });
+  add('sd3', 'res_multistep_ancestral_cfg_pp', 'normal', 6, { cfg: 2 });
+  add('sd3', 'dpmpp_2s_ancestral_cfg_pp', 'simple', 6, { cfg: 1.5 });
+  add('sd3', 'dpmpp_2s_ancestral_cfg_pp', 'karras', 4, { cfg: 2 });
   return out;
 }
 
