@@ -91,7 +91,7 @@ export function createDpmpp2mCfgPp(): Solver<Dpmpp2mCfgPpState> {
   return {
     name: 'dpmpp_2m_cfg_pp',
     nfePerStep: 1,
-    init: ancestralInit('DPM++ 2M CFG++', 0, 'comfy-flow'),
+    init: ancestralInit('DPM++ 2M CFG++', 0, true),
     async step(ctx, state, i, model) {
       const sig = ctx.sigmas.sigmas;
       const level = levelAt(ctx.sigmas, i);
@@ -129,7 +129,7 @@ export function createDpmpp2sAncestralCfgPp(opts: EulerAncestralOptions = {}): S
     nfePerStep: 2,
     stochastic: eta > 0,
     modelCalls: twoStageModelCalls,
-    init: ancestralInit('DPM++ 2S ancestral CFG++', eta, 'comfy-flow'),
+    init: ancestralInit('DPM++ 2S ancestral CFG++', eta, true),
     async step(ctx, state, i, model) {
       const level = levelAt(ctx.sigmas, i);
       const s = level.sigma;

@@ -19,7 +19,7 @@ export function createDdpmPosterior(): Solver {
     name: 'ddpm_posterior',
     nfePerStep: 1,
     stochastic: true,
-    init: ancestralInit('DDPM posterior sampling', 1, 'comfy-flow'),
+    init: ancestralInit('DDPM posterior sampling', 1, true),
     async step(ctx, state, i, model) {
       const s = ctx.sigmas.sigmas[i];
       const t = ctx.sigmas.sigmas[i + 1];

@@ -86,24 +86,22 @@ export function ancestralOptions(who: string, opts: EulerAncestralOptions): Requ
 }
 
 /**
- * What an ancestral solver needs of a run: a descending grid (on a VP model when `vpOnly`; 'comfy-flow': a VP
- * model, or a flow model on a ComfyUI grid, where the solver repeats ComfyUI's VE formulas), and noise to draw
- * when eta > 0.
+ * What an ancestral solver needs of a run: a descending grid (with `veFormulas`, a VP model or a flow model on a
+ * ComfyUI grid, where the solver repeats ComfyUI's VE formulas), and noise to draw when eta > 0.
  */
-export function checkAncestralRun(ctx: SolverContext, who: string, eta: number, vpOnly: boolean | 'comfy-flow'): void {
+export function checkAncestralRun(ctx: SolverContext, who: string, eta: number, veFormulas: boolean): void {
   checkSigmas(ctx.sigmas);
-  if (vpOnly === 'comfy-flow' && ctx.sigmas.space !== 'vp' && !comfyFlowGrid(ctx.sigmas)) {
+  if (veFormulas && ctx.sigmas.space !== 'vp' && !comfyFlowGrid(ctx.sigmas)) {
     throw new Error(`${who} runs on VP models, and on flow models on a Schedule (ComfyUI) grid (ComfyUI's VE formulas); use euler_ancestral on this flow grid`);
   }
-  if (vpOnly === true && ctx.sigmas.space !== 'vp') throw new Error(`${who} runs on VP models; use euler_ancestral on a flow model`);
   if (hasUpwardStep(ctx.sigmas)) throw new Error(`${who} cannot walk a grid upwards (inversion): use an ODE solver (euler, ddim, ...)`);
   if (eta > 0 && !ctx.noise) throw new Error(`${who} needs a noise source`);
 }
 
 /** The init of an ancestral or SDE solver whose state is the sample alone: checkAncestralRun, then x. */
-export function ancestralInit(who: string, eta: number, vpOnly: boolean | 'comfy-flow'): (ctx: SolverContext, x: Tensor) => SolverState {
+export function ancestralInit(who: string, eta: number, veFormulas: boolean): (ctx: SolverContext, x: Tensor) => SolverState {
   return (ctx, x) => {
-    checkAncestralRun(ctx, who, eta, vpOnly);
+    checkAncestralRun(ctx, who, eta, veFormulas);
     return { x };
   };
 }

@@ -44,7 +44,7 @@ export function createResMultistep(opts: ResMultistepOptions = {}): Solver<ResMu
     stochastic: eta > 0,
     init(ctx, x): ResMultistepState {
       // On flow models only on ComfyUI grids, where ComfyUI runs it with these VE formulas (flow levels as VE sigmas).
-      if (eta > 0) checkAncestralRun(ctx, 'RES multistep ancestral', eta, 'comfy-flow');
+      if (eta > 0) checkAncestralRun(ctx, 'RES multistep ancestral', eta, true);
       else checkSigmas(ctx.sigmas);
       return { x };
     },
