@@ -9,7 +9,7 @@ import { APG_CONVENTIONS, batchedCfgDenoiseFn, CFG_NORMALIZATIONS, cfgDenoiseFn,
 import { edmParams } from './sampling/edm.ts';
 import { guiderSettings } from './sampling/guider-config.ts';
 import { pipelineCfgNormalization } from './sampling/model-time.ts';
-import { bindDenoiser, conditioningForBatch, createDenoiseFn, limitPrediction, predictionType, type PredictionLimit } from './sampling/denoiser.ts';
+import { batchedInputs, bindDenoiser, conditioningForBatch, createDenoiseFn, limitPrediction, predictionType, type PredictionLimit } from './sampling/denoiser.ts';
 import type { DenoiseFn } from './sampling/solver.ts';
 
 export const CFG_MODES = ['auto', 'batched', 'separate'] as const;
@@ -412,13 +412,9 @@ export function guidedDenoiseFn(model: ModelHandle, opts: GuidedModelOptions): D
   const settings: CfgSettings = { scale: cfg.scale, rescale: cfg.rescale, normalize, normLimit: cfg.normLimit, renormMin: cfg.renormMin, apg: cfg.apg, guidedSteps: range };
   // Feeds whose first axis is the sample's batch axis are stacked [negative; positive]; the others (FLUX's
   // img_ids / txt_ids) are fed once, which needs both sides to agree on them.
-  const batchAxis = binding.sample.shape[0];
-  const isBatched = (name: string) => {
-    const info = model.denoiser.inputs.find((i) => i.name === name);
-    return info !== undefined && info.shape.length > 0 && info.shape[0] === batchAxis;
-  };
+  const isBatched = batchedInputs(model);
   const batchable =
-    dynamicDim(batchAxis) &&
+    dynamicDim(binding.sample.shape[0]) &&
     Object.entries(positive).every(([name, t]) =>
       isBatched(name) ? t.dims.length > 0 && negative[name].sameShape(t) : sameValues(negative[name], t),
     );

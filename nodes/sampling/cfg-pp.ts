@@ -21,7 +21,7 @@
  */
 import type { Tensor } from '../core/tensor.ts';
 import { stateWithPrediction } from './deferred-prediction.ts';
-import { ancestralInit, ancestralOptions, ancestralStep, comfyFloat32Split, comfyFlowGrid, type EulerAncestralOptions } from './euler-ancestral.ts';
+import { ancestralInit, ancestralOptions, ancestralStep, comfyFloat32Split, type EulerAncestralOptions } from './euler-ancestral.ts';
 import { linearCombination } from './ops.ts';
 import { levelAt, offGridLevel, twoStageModelCalls, type Prediction, type Solver, type SolverState } from './solver.ts';
 
@@ -135,7 +135,7 @@ export function createDpmpp2sAncestralCfgPp(opts: EulerAncestralOptions = {}): S
       const s = level.sigma;
       const next = ctx.sigmas.sigmas[i + 1];
       const pred = await model(state.x, level);
-      const { down, up } = ancestralStep(s, next, eta, comfyFloat32Split(ctx.sigmas) || comfyFlowGrid(ctx.sigmas));
+      const { down, up } = ancestralStep(s, next, eta, comfyFloat32Split(ctx.sigmas));
       const u = uncondOf(pred);
       let x: Tensor;
       let last = pred;

@@ -316,6 +316,15 @@ export function conditioningFeeds(handle: ModelHandle, binding: DenoiserBinding,
   return feeds;
 }
 
+/** Which network inputs are batched along the sample's batch axis (their first dim is the sample's). */
+export function batchedInputs(handle: Pick<ModelHandle, 'denoiser' | 'denoiserKind'>): (name: string) => boolean {
+  const batchAxis = bindDenoiser(handle).sample.shape[0];
+  return (name) => {
+    const info = handle.denoiser.inputs.find((i) => i.name === name);
+    return info !== undefined && info.shape.length > 0 && info.shape[0] === batchAxis;
+  };
+}
+
 /**
  * Conditioning for a latent of `batch` samples. A feed whose network input is batched along the sample's batch
  * axis and that holds one sample (one prompt) is repeated for every latent sample, as diffusers'
@@ -325,13 +334,11 @@ export function conditioningFeeds(handle: ModelHandle, binding: DenoiserBinding,
  */
 export function conditioningForBatch(handle: ModelHandle, conditioning: Conditioning | undefined, batch: number, what = 'conditioning'): Conditioning | undefined {
   if (!conditioning || batch <= 1) return conditioning;
-  const batchAxis = bindDenoiser(handle).sample.shape[0];
+  const batched = batchedInputs(handle);
   let changed = false;
   const feeds: Record<string, Tensor> = {};
   for (const [name, t] of Object.entries(conditioning.feeds)) {
-    const info = handle.denoiser.inputs.find((i) => i.name === name);
-    const batched = info !== undefined && info.shape.length > 0 && info.shape[0] === batchAxis && t.rank > 0;
-    if (!batched || t.dims[0] === batch) {
+    if (!batched(name) || t.rank === 0 || t.dims[0] === batch) {
       feeds[name] = t;
       continue;
     }

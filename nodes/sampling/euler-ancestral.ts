@@ -43,9 +43,12 @@ export function ancestralStep(s: number, next: number, eta: number, float32 = fa
   return { down: Math.sqrt(next * next - up * up), up };
 }
 
-/** Whether a run's ancestral splits follow ComfyUI's float32 arithmetic: on the grids ComfyUI's schedules give (VP). */
-export function comfyFloat32Split(sigmas: { offGridTimesteps?: string; space: SigmaSpace }): boolean {
-  return sigmas.offGridTimesteps === 'comfyui' && sigmas.space === 'vp';
+/**
+ * Whether a run's ancestral splits follow ComfyUI's float32 get_ancestral_step: on the grids ComfyUI's schedules
+ * give, VP ones and the flow ones its VE-formula samplers walk (ancestralSplit's rectified-flow split ignores it).
+ */
+export function comfyFloat32Split(sigmas: { offGridTimesteps?: string }): boolean {
+  return sigmas.offGridTimesteps === 'comfyui';
 }
 
 /**

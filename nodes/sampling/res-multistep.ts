@@ -13,7 +13,7 @@
  * steps with U in D's place, and the history keeps U.
  */
 import type { Tensor } from '../core/tensor.ts';
-import { ancestralOptions, ancestralStep, checkAncestralRun, comfyFloat32Split, comfyFlowGrid, type EulerAncestralOptions } from './euler-ancestral.ts';
+import { ancestralOptions, ancestralStep, checkAncestralRun, comfyFloat32Split, type EulerAncestralOptions } from './euler-ancestral.ts';
 import { addScaled, linearCombination } from './ops.ts';
 import { uncondOf } from './cfg-pp.ts';
 import { checkSigmas, levelAt, type Solver, type SolverState } from './solver.ts';
@@ -55,7 +55,7 @@ export function createResMultistep(opts: ResMultistepOptions = {}): Solver<ResMu
       const next = sig[i + 1];
       const pred = await model(state.x, level);
       // ComfyUI splits the step in float32 on flow grids too (its VE get_ancestral_step on the flow levels).
-      const { down, up } = ancestralStep(s, next, eta, comfyFloat32Split(ctx.sigmas) || comfyFlowGrid(ctx.sigmas));
+      const { down, up } = ancestralStep(s, next, eta, comfyFloat32Split(ctx.sigmas));
       // CFG++ steps along the unconditional x0 (D without CFG).
       const u = cfgPp ? uncondOf(pred) : pred.denoised;
       let x: Tensor;

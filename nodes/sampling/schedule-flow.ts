@@ -156,6 +156,11 @@ function flowGrid(cfg: SchedulerConfig, ov: ScheduleOverrides, cls: 'FlowMatchEu
   return grid;
 }
 
+/** CogView4Pipeline's timesteps list: int(linspace(T, 1, N)), as float32 values. */
+function cogView4Timesteps(T: number, steps: number): number[] {
+  return Array.from(linspace(T, 1, steps), (t) => f32(Math.trunc(t)));
+}
+
 /**
  * The sigma list a FLUX-kind pipeline passes (model-time.ts), as float32 values: linspace(1, 1/N, N) by numpy
  * (float64, cast by the scheduler) or torch (float32); CogView4's linspace(T, 1, N) truncated to int64, as
@@ -163,7 +168,7 @@ function flowGrid(cfg: SchedulerConfig, ov: ScheduleOverrides, cls: 'FlowMatchEu
  */
 function pipelineSigmaValues(list: PipelineSigmaList, steps: number, T: number): number[] {
   if (list === 'torch') return linspaceF32(1, 1 / steps, steps);
-  if (list === 'cogview4') return Array.from(linspace(T, 1, steps), (t) => f32(f32(Math.trunc(t)) / T));
+  if (list === 'cogview4') return cogView4Timesteps(T, steps).map((t) => f32(t / T));
   if (list === 'numpy-open') return Array.from(linspace(1, 0, steps + 1).subarray(0, steps), f32);
   return Array.from(linspace(1, 1 / steps, steps), f32);
 }
@@ -231,7 +236,7 @@ export function flowMatchSigmas(
   // timesteps from the shifted (Karras, ...) sigmas; FlowMatchLCMScheduler keeps the list it was given
   // (is_timesteps_provided), so the model is fed the unshifted int(linspace(T, 1, N)) while the steps walk the
   // shifted levels: a diffusers quirk, kept.
-  const pipelineTimesteps = opts.keepPipelineTimesteps && grid !== 'custom' && opts.pipelineSigmas === 'cogview4' ? Array.from(linspace(T, 1, steps), (t) => f32(Math.trunc(t))) : undefined;
+  const pipelineTimesteps = opts.keepPipelineTimesteps && grid !== 'custom' && opts.pipelineSigmas === 'cogview4' ? cogView4Timesteps(T, steps) : undefined;
   return {
     space: 'flow',
     sigmas: [...levels, last],
