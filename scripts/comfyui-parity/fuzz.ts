@@ -1,5 +1,5 @@
 /**
- * Randomized ComfyUI parity cases (fuzz round C, scratch): `npx tsx scripts/comfyui-parity/fuzz.ts <dir> <seed>
+ * Randomized ComfyUI parity cases (the README's fuzz round): `npx tsx scripts/comfyui-parity/fuzz.ts <dir> <seed>
  * <unguided count> <guided count> [<id regex>]`. Writes the same layout prepare.ts writes (manifest.json with runs
  * only) for random KSampler settings, through setup.ts's runEntry and the CLI; check.py then runs them.
  * FUZZ_CASES=<file.json> instead replays a list of RunCase objects (minimal repros).
