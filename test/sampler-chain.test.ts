@@ -41,7 +41,7 @@ const alpha = (s: number) => 1 / Math.sqrt(s * s + 1);
 
 describe('Sampler: solver catalogue', () => {
   it('offers every registered solver and shows each solver option only for the solvers that read it', () => {
-    const expected = ['ddim', 'pndm', 'ddpm', 'euler', 'euler_ancestral', 'heun', 'dpm_2', 'dpm_2_ancestral', 'dpmpp_2s_ancestral', 'dpmpp_sde', 'ipndm', 'ipndm_v', 'res_multistep', 'res_multistep_ancestral', 'deis_tab', 'gradient_estimation', 'heunpp2', 'lms', 'dpmpp_2m', 'dpmpp_3m', 'dpmpp_2m_sde', 'dpm_1s', 'dpm_2s', 'dpm_3s', 'dpm_2m', 'unipc', 'deis', 'dpmpp_3m_sde', 'er_sde', 'seeds_2', 'seeds_3', 'flow_euler', 'rf_solver', 'mrs', 'lcm', 'tcd', 'scm', 'consistency', 'cm_stochastic', 'ddpm_posterior', 'dpm_fast', 'dpm_adaptive', 'sa_solver', 'sa_solver_pece', 'euler_cfg_pp', 'euler_ancestral_cfg_pp', 'dpmpp_2m_cfg_pp', 'dpmpp_2s_ancestral_cfg_pp', 'res_multistep_cfg_pp', 'res_multistep_ancestral_cfg_pp', 'gradient_estimation_cfg_pp'];
+    const expected = ['ddim', 'pndm', 'ddpm', 'euler', 'euler_ancestral', 'heun', 'dpm_2', 'dpm_2_ancestral', 'dpmpp_2s_ancestral', 'dpmpp_sde', 'ipndm', 'ipndm_v', 'res_multistep', 'res_multistep_ancestral', 'deis_tab', 'gradient_estimation', 'heunpp2', 'lms', 'dpmpp_2m', 'dpmpp_3m', 'dpmpp_2m_sde', 'dpm_1s', 'dpm_2s', 'dpm_3s', 'dpm_2m', 'unipc', 'deis', 'dpmpp_3m_sde', 'er_sde', 'seeds_2', 'seeds_3', 'exp_heun_2_x0', 'exp_heun_2_x0_sde', 'flow_euler', 'rf_solver', 'mrs', 'lcm', 'tcd', 'scm', 'consistency', 'cm_stochastic', 'ddpm_posterior', 'dpm_fast', 'dpm_adaptive', 'sa_solver', 'sa_solver_pece', 'euler_cfg_pp', 'euler_ancestral_cfg_pp', 'dpmpp_2m_cfg_pp', 'dpmpp_2s_ancestral_cfg_pp', 'res_multistep_cfg_pp', 'res_multistep_ancestral_cfg_pp', 'gradient_estimation_cfg_pp'];
     expect(Sampler.params.solver.options).toEqual(['auto', ...SOLVER_NAMES]); // auto: the scheduler config's own
     expect([...SOLVER_NAMES].sort()).toEqual([...expected].sort());
     const declared = Sampler.params as Record<string, { when?: { param: string; in: readonly unknown[] } }>;
@@ -52,8 +52,8 @@ describe('Sampler: solver catalogue', () => {
     }
     expect(declared.s_churn.when?.in).toEqual(['euler']);
     const ancestralCfgPp = ['euler_ancestral_cfg_pp', 'dpmpp_2s_ancestral_cfg_pp', 'res_multistep_ancestral_cfg_pp'];
-    expect(declared.s_noise.when?.in).toEqual(['euler', 'euler_ancestral', 'dpm_2_ancestral', 'dpmpp_2s_ancestral', 'dpmpp_sde', 'res_multistep_ancestral', 'dpmpp_3m_sde', 'er_sde', 'seeds_2', 'seeds_3', 'sa_solver', 'sa_solver_pece', ...ancestralCfgPp]);
-    expect(declared.ancestral_eta.when?.in).toEqual(['euler_ancestral', 'dpm_2_ancestral', 'dpmpp_2s_ancestral', 'dpmpp_sde', 'res_multistep_ancestral', 'dpmpp_3m_sde', 'seeds_2', 'seeds_3', ...ancestralCfgPp]);
+    expect(declared.s_noise.when?.in).toEqual(['euler', 'euler_ancestral', 'dpm_2_ancestral', 'dpmpp_2s_ancestral', 'dpmpp_sde', 'res_multistep_ancestral', 'dpmpp_3m_sde', 'er_sde', 'seeds_2', 'seeds_3', 'exp_heun_2_x0_sde', 'sa_solver', 'sa_solver_pece', ...ancestralCfgPp]);
+    expect(declared.ancestral_eta.when?.in).toEqual(['euler_ancestral', 'dpm_2_ancestral', 'dpmpp_2s_ancestral', 'dpmpp_sde', 'res_multistep_ancestral', 'dpmpp_3m_sde', 'seeds_2', 'seeds_3', 'exp_heun_2_x0_sde', ...ancestralCfgPp]);
   });
 });
 

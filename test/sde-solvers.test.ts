@@ -123,6 +123,7 @@ describe('the SDE samplers sample the data law', () => {
     ['er_sde', () => createErSde()],
     ['seeds_2', () => createSeeds({ stages: 2 })],
     ['seeds_3', () => createSeeds({ stages: 3 })],
+    ['exp_heun_2_x0_sde', () => createSeeds({ stages: 2, r: 1, solverType: 'phi_2' })],
   ] as const) {
     it(`${name}: from pure noise at sigma 40, 60 steps end with the data's variance in every direction`, async () => {
       await expectDataLaw(make(), 60);
@@ -254,6 +255,25 @@ describe('SEEDS-2 and SEEDS-3 (ComfyUI seeds_2, seeds_3)', () => {
     expect(Math.abs((await order(() => createSeeds({ stages: 2, eta: 0 }))).slope - 2)).toBeLessThan(0.2);
     // Third order meets float32's floor (1e-7) by 64 steps: measured up to 32.
     expect(Math.abs((await order(() => createSeeds({ stages: 3, eta: 0 }), [4, 8, 16, 32])).slope - 3)).toBeLessThan(0.25);
+  });
+
+  it("with the stage at the step's end and the phi_2 rule (ComfyUI exp_heun_2_x0) are second order, and so is phi_1 there", async () => {
+    expect(Math.abs((await order(() => createSeeds({ stages: 2, r: 1, solverType: 'phi_2', eta: 0 }))).slope - 2)).toBeLessThan(0.2);
+    expect(Math.abs((await order(() => createSeeds({ stages: 2, r: 1, solverType: 'phi_1', eta: 0 }))).slope - 2)).toBeLessThan(0.2);
+  });
+
+  it('phi_1 at r = 1/2 is the default SEEDS-2, and the options are checked', async () => {
+    const sigmas = gridOf('vp', geometricLevels(10, 0.3, 6));
+    const x = new Tensor(DIMS, z.map((v) => v * 10));
+    const a = await runSampler({ solver: createSeeds({ stages: 2, eta: 0 }), sigmas, x, model: exactModel(p, 'vp') });
+    const b = await runSampler({ solver: createSeeds({ stages: 2, r: 0.5, solverType: 'phi_1', eta: 0 }), sigmas, x, model: exactModel(p, 'vp') });
+    expect(Array.from(b.x.data)).toEqual(Array.from(a.x.data));
+    // phi_2 at r = 1/2 is another second-order rule: a different result on the same grid.
+    const c = await runSampler({ solver: createSeeds({ stages: 2, r: 0.5, solverType: 'phi_2', eta: 0 }), sigmas, x, model: exactModel(p, 'vp') });
+    expect(relL2(c.x.data, a.x.data)).toBeGreaterThan(1e-6);
+    expect(() => createSeeds({ stages: 2, r: 0 })).toThrow(/r must be in \(0, 1\]/);
+    expect(() => createSeeds({ stages: 3, r: 1 })).toThrow(/SEEDS-2 only/);
+    expect(() => createSeeds({ stages: 2, solverType: 'phi_3' as 'phi_1' })).toThrow(/phi_1 or phi_2/);
   });
 
   it('draw one noise per stage in sequence (no span: not the Brownian tree), none on the step onto 0', async () => {

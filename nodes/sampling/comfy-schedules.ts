@@ -40,7 +40,8 @@ export const COMFY_UNIPC_END = 0.001;
  * ComfyUI samplers a Sampler reproduces on these grids, with the solver and options that take the same steps:
  * k-diffusion's Euler (ComfyUI's ddim is the same step), Euler ancestral, Heun, DPM-Solver-2 (and ancestral), DPM++ 2S ancestral, iPNDM (fixed and variable step), RES multistep (and ancestral), its DEIS, gradient estimation, Heun++, DPM++ 2M, LMS (whose step onto
  * 0 returns the x0 prediction in ComfyUI), ComfyUI's UniPC (order 3, bh1 or bh2, data prediction), and the SDE samplers DPM++ SDE,
- * DPM++ 2M SDE (midpoint and heun) and DPM++ 3M SDE on VP models, lcm (multistep consistency sampling), and ddpm, er_sde, seeds_2 and seeds_3 on VP models.
+ * DPM++ 2M SDE (midpoint and heun) and DPM++ 3M SDE on VP models, lcm (multistep consistency sampling), and ddpm, er_sde, seeds_2, seeds_3,
+ * exp_heun_2_x0 and exp_heun_2_x0_sde (SEEDS-2 with its stage at the step's end) on VP models.
  * On flow models ComfyUI runs the samplers without a rectified-flow form with their VE formulas, the flow levels
  * read as VE sigmas and the flow sample as the VE state; on these grids (offGridTimesteps 'comfyui', space flow)
  * FlowStudio's res_multistep_ancestral(_cfg_pp), dpmpp_2m_cfg_pp, ddpm_posterior, dpm_fast and dpm_adaptive repeat
@@ -79,6 +80,8 @@ export const COMFY_SAMPLERS: Readonly<Record<string, { solver: string; params: R
   er_sde: { solver: 'er_sde', params: {} },
   seeds_2: { solver: 'seeds_2', params: {} },
   seeds_3: { solver: 'seeds_3', params: {} },
+  exp_heun_2_x0: { solver: 'exp_heun_2_x0', params: {} },
+  exp_heun_2_x0_sde: { solver: 'exp_heun_2_x0_sde', params: {} },
   // CFG++: the unconditional prediction comes from the CFG node (ComfyUI's post-CFG hook).
   euler_cfg_pp: { solver: 'euler_cfg_pp', params: {} },
   euler_ancestral_cfg_pp: { solver: 'euler_ancestral_cfg_pp', params: {} },
@@ -449,7 +452,7 @@ function unscaledEnd(ms: ComfyModelSampling, levels: readonly number[]): { comfy
  */
 export const COMFY_SNR_OFFSET_SAMPLERS: readonly string[] = [
   'dpmpp_sde', 'dpmpp_sde_gpu', 'dpmpp_2m_sde', 'dpmpp_2m_sde_gpu', 'dpmpp_2m_sde_heun', 'dpmpp_2m_sde_heun_gpu',
-  'dpmpp_3m_sde', 'dpmpp_3m_sde_gpu', 'er_sde', 'seeds_2', 'seeds_3', 'sa_solver', 'sa_solver_pece',
+  'dpmpp_3m_sde', 'dpmpp_3m_sde_gpu', 'er_sde', 'seeds_2', 'seeds_3', 'exp_heun_2_x0', 'exp_heun_2_x0_sde', 'sa_solver', 'sa_solver_pece',
 ];
 
 /**

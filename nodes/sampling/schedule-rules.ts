@@ -175,6 +175,8 @@ export const SOLVER_SCHEDULERS: Record<string, SchedulerClass> = {
   er_sde: 'EulerDiscreteScheduler',
   seeds_2: 'EulerDiscreteScheduler',
   seeds_3: 'EulerDiscreteScheduler',
+  exp_heun_2_x0: 'EulerDiscreteScheduler',
+  exp_heun_2_x0_sde: 'EulerDiscreteScheduler',
   ipndm: 'EulerDiscreteScheduler',
   ipndm_v: 'EulerDiscreteScheduler',
   res_multistep: 'EulerDiscreteScheduler',

@@ -295,6 +295,19 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     (o) => createSeeds({ ...o, stages: 2 }),
     ['vp', 'flow'],
   ),
+  exp_heun_2_x0: {
+    noInversion: true,
+    description:
+      "Exponential Heun in x0 and log-SNR (ComfyUI exp_heun_2_x0): a first-order step to the next level, the model called there, then the second-order exponential step from both x0 predictions; two model calls per step. SEEDS-2 with its stage at the step's end, deterministic. No diffusers class.",
+    create: () => createSeeds({ stages: 2, r: 1, solverType: 'phi_2', eta: 0, sNoise: 0, name: 'exp_heun_2_x0' }),
+    optionsFromConfig: () => ({}),
+    spaces: ['vp', 'flow'],
+  },
+  exp_heun_2_x0_sde: ancestralEntry(
+    'Stochastic exponential Heun in x0 and log-SNR (ComfyUI exp_heun_2_x0_sde): exp_heun_2_x0 with SDE noise of strength eta carried through its stage, two model calls per step; eta 0 is exp_heun_2_x0. No diffusers class.',
+    (o) => createSeeds({ ...o, stages: 2, r: 1, solverType: 'phi_2', name: 'exp_heun_2_x0_sde' }),
+    ['vp', 'flow'],
+  ),
   seeds_3: ancestralEntry(
     'SEEDS-3 (ComfyUI seeds_3): a stochastic third-order singlestep exponential integrator, stages at 1/3 and 2/3 in lambda, three model calls per step; eta 0 is deterministic. No diffusers class.',
     (o) => createSeeds({ ...o, stages: 3 }),
@@ -536,7 +549,7 @@ export function mrsOptions(p: SolverParams): MrsOptions {
   return { order: num(p, 'mrs_order', 2), solverType: pick('mrs_solver_type', ['ode', 'sde'] as const), parameterization: pick('mrs_parameterization', ['data', 'noise'] as const) };
 }
 
-const { cm_stochastic, ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, dpmpp_sde, dpmpp_3m_sde, er_sde, seeds_2, seeds_3, ddpm_posterior, consistency, ipndm, ipndm_v, res_multistep, res_multistep_ancestral, deis_tab, gradient_estimation, heunpp2, lms, euler_cfg_pp, euler_ancestral_cfg_pp, dpmpp_2m_cfg_pp, dpmpp_2s_ancestral_cfg_pp, res_multistep_cfg_pp, res_multistep_ancestral_cfg_pp, gradient_estimation_cfg_pp, dpm_fast, dpm_adaptive, sa_solver, sa_solver_pece, flow_euler, rf_solver, scm, mrs, lcm, tcd } = BASE_SOLVERS;
+const { cm_stochastic, ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, dpmpp_sde, dpmpp_3m_sde, er_sde, seeds_2, exp_heun_2_x0, exp_heun_2_x0_sde, seeds_3, ddpm_posterior, consistency, ipndm, ipndm_v, res_multistep, res_multistep_ancestral, deis_tab, gradient_estimation, heunpp2, lms, euler_cfg_pp, euler_ancestral_cfg_pp, dpmpp_2m_cfg_pp, dpmpp_2s_ancestral_cfg_pp, res_multistep_cfg_pp, res_multistep_ancestral_cfg_pp, gradient_estimation_cfg_pp, dpm_fast, dpm_adaptive, sa_solver, sa_solver_pece, flow_euler, rf_solver, scm, mrs, lcm, tcd } = BASE_SOLVERS;
 
 /** Every registered solver, in the order the Sampler lists them. */
 export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
@@ -563,6 +576,8 @@ export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
   er_sde,
   seeds_2,
   seeds_3,
+  exp_heun_2_x0,
+  exp_heun_2_x0_sde,
   flow_euler,
   rf_solver,
   mrs,

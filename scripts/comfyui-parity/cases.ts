@@ -218,6 +218,13 @@ export function runCases(): RunCase[] {
     for (const scheduler of ['normal', 'karras'] as const) add('gaussian-vp', sampler, scheduler, 8);
     add('gaussian-vp-continuous', sampler, 'karras', 10, { batch: 2 });
   }
+  // exp_heun_2_x0 and exp_heun_2_x0_sde (a later ComfyUI than a125cd8): SEEDS-2 with its stage at the step's end,
+  // its end weighing both x0 predictions by phi_2; the SDE form draws two noises a step, the second weighted 0.
+  for (const sampler of ['exp_heun_2_x0', 'exp_heun_2_x0_sde']) {
+    for (const scheduler of ['normal', 'karras'] as const) add('gaussian-vp', sampler, scheduler, 8);
+    add('gaussian-vp-continuous', sampler, 'karras', 10, { batch: 2 });
+    add('gaussian-rf', sampler, 'simple', 8);
+  }
   // dpm_fast: its own grid uniform in ln sigma between the KSampler grid's ends, orders 3, ..., 2, 1.
   for (const [scheduler, steps] of [['normal', 10], ['karras', 12], ['karras', 11], ['exponential', 13]] as const) add('gaussian-vp', 'dpm_fast', scheduler, steps);
   add('gaussian-vp-continuous', 'dpm_fast', 'karras', 20, { batch: 2 });
