@@ -151,6 +151,58 @@ describe('CFG++ steps with CFG', () => {
   });
 });
 
+describe('cfgpp_ud10_ab (ComfyUI#15951): CFG++ Euler with history', () => {
+  /** The guided model, recording each call's (D, U) as the solver saw them. */
+  function recorded(w: number): { model: DenoiseFn; calls: { d: Float32Array; u: Float32Array }[] } {
+    const inner = guidedModel(w);
+    const calls: { d: Float32Array; u: Float32Array }[] = [];
+    const model: DenoiseFn = async (x, level) => {
+      const pred = await inner(x, level);
+      calls.push({ d: pred.denoised.data.slice(), u: (pred.uncondDenoised ?? pred.denoised).data.slice() });
+      return pred;
+    };
+    return { model, calls };
+  }
+
+  it('takes the euler_cfg_pp step first, then blends 1/4 of a two-step Adams-Bashforth step with the history-extrapolated Euler step', async () => {
+    const [s0, s1, s2] = [6, 2.5, 1];
+    const x0 = start(3);
+    const one = (await runSampler({ solver: createSolver('cfgpp_ud10_ab'), sigmas: veGrid([s0, s1]), x: x0, model: guidedModel(1.6) })).x;
+    const euler = (await runSampler({ solver: createSolver('euler_cfg_pp'), sigmas: veGrid([s0, s1]), x: x0, model: guidedModel(1.6) })).x;
+    expect(relL2(one.data, euler.data)).toBeLessThan(1e-6);
+
+    const { model, calls } = recorded(1.6);
+    const got = (await runSampler({ solver: createSolver('cfgpp_ud10_ab'), sigmas: veGrid([s0, s1, s2]), x: x0, model })).x;
+    // Written out: the AB2 weights integrate the Lagrange basis through s1 (newest) and s0 over [s1, s2].
+    const c0 = ((s2 - s0) ** 2 - (s1 - s0) ** 2) / (2 * (s1 - s0));
+    const c1 = (s2 - s1) ** 2 / (2 * (s0 - s1));
+    const [a, b] = calls;
+    const want = x0.data.map((x, k) => {
+      const u0 = (x - a.u[k]) / s0;
+      const x1 = a.d[k] + s1 * u0; // e0 = x1 - x0
+      const d0 = (x1 - x) / (s1 - s0);
+      const u1 = (x1 - b.u[k]) / s1;
+      const ud = u1 + 0.1 * ((s2 - s1) / (s1 - s0)) * (u1 - u0);
+      const e = b.d[k] + s2 * ud - x1;
+      const d1 = e / (s2 - s1);
+      return x1 + 0.75 * e + 0.25 * (c0 * d1 + c1 * d0);
+    });
+    expect(relL2(got.data, want)).toBeLessThan(1e-5);
+  });
+
+  it('onto sigma 0 ends on the line through the last two x0 predictions, read at 0; a one-step run onto 0 on D', async () => {
+    const { model, calls } = recorded(2);
+    const levels = [6, 2.5, 1, 0];
+    const got = (await runSampler({ solver: createSolver('cfgpp_ud10_ab'), sigmas: veGrid(levels), x: start(4), model })).x;
+    const [prev, last] = calls.slice(-2);
+    const want = last.d.map((d, k) => d - levels[2] * ((d - prev.d[k]) / (levels[2] - levels[1])));
+    expect(relL2(got.data, want)).toBeLessThan(1e-5);
+    const single = recorded(2);
+    const r = await runSampler({ solver: createSolver('cfgpp_ud10_ab'), sigmas: veGrid([6, 0]), x: start(4), model: single.model });
+    expect(relL2(r.x.data, single.calls[0].d)).toBeLessThan(1e-6);
+  });
+});
+
 describe('CFG keeps the unconditional side for CFG++', () => {
   it('at scale 1: both sides run only when asked, and the prediction carries the unconditional x0', async () => {
     const calls = { n: 0 };

@@ -131,14 +131,14 @@ describe(`ComfyUI scheduler nodes (${Object.keys(curveMeta.comfyui_files).length
 
 /**
  * comfy/samplers.py SAMPLER_NAMES at the commit most references come from (KSAMPLER_NAMES + ddim, uni_pc, uni_pc_bh2),
- * plus exp_heun_2_x0 and exp_heun_2_x0_sde, which a later ComfyUI added (their references come from that tree).
+ * plus exp_heun_2_x0, exp_heun_2_x0_sde and cfgpp_ud10_ab, which later ComfyUIs added (their references come from those).
  */
 const COMFY_SAMPLER_LIST = [
   'euler', 'euler_cfg_pp', 'euler_ancestral', 'euler_ancestral_cfg_pp', 'heun', 'heunpp2', 'dpm_2', 'dpm_2_ancestral', 'lms', 'dpm_fast',
   'dpm_adaptive', 'dpmpp_2s_ancestral', 'dpmpp_2s_ancestral_cfg_pp', 'dpmpp_sde', 'dpmpp_sde_gpu', 'dpmpp_2m', 'dpmpp_2m_cfg_pp',
   'dpmpp_2m_sde', 'dpmpp_2m_sde_gpu', 'dpmpp_2m_sde_heun', 'dpmpp_2m_sde_heun_gpu', 'dpmpp_3m_sde', 'dpmpp_3m_sde_gpu', 'ddpm', 'lcm',
   'ipndm', 'ipndm_v', 'deis', 'res_multistep', 'res_multistep_cfg_pp', 'res_multistep_ancestral', 'res_multistep_ancestral_cfg_pp',
-  'gradient_estimation', 'gradient_estimation_cfg_pp', 'er_sde', 'seeds_2', 'seeds_3', 'exp_heun_2_x0', 'exp_heun_2_x0_sde', 'sa_solver', 'sa_solver_pece', 'ddim', 'uni_pc',
+  'gradient_estimation', 'gradient_estimation_cfg_pp', 'cfgpp_ud10_ab', 'er_sde', 'seeds_2', 'seeds_3', 'exp_heun_2_x0', 'exp_heun_2_x0_sde', 'sa_solver', 'sa_solver_pece', 'ddim', 'uni_pc',
   'uni_pc_bh2',
 ];
 

@@ -90,6 +90,7 @@ export const COMFY_SAMPLERS: Readonly<Record<string, { solver: string; params: R
   res_multistep_cfg_pp: { solver: 'res_multistep_cfg_pp', params: {} },
   res_multistep_ancestral_cfg_pp: { solver: 'res_multistep_ancestral_cfg_pp', params: {} },
   gradient_estimation_cfg_pp: { solver: 'gradient_estimation_cfg_pp', params: {} },
+  cfgpp_ud10_ab: { solver: 'cfgpp_ud10_ab', params: {} },
   sa_solver: { solver: 'sa_solver', params: {} },
   sa_solver_pece: { solver: 'sa_solver_pece', params: {} },
   dpm_fast: { solver: 'dpm_fast', params: {} },

@@ -177,6 +177,7 @@ export const SOLVER_SCHEDULERS: Record<string, SchedulerClass> = {
   seeds_3: 'EulerDiscreteScheduler',
   exp_heun_2_x0: 'EulerDiscreteScheduler',
   exp_heun_2_x0_sde: 'EulerDiscreteScheduler',
+  cfgpp_ud10_ab: 'EulerDiscreteScheduler',
   ipndm: 'EulerDiscreteScheduler',
   ipndm_v: 'EulerDiscreteScheduler',
   res_multistep: 'EulerDiscreteScheduler',

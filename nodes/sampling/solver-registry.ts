@@ -19,6 +19,7 @@ import { createDpmppSde } from './dpmpp-sde.ts';
 import { createIpndm } from './ipndm.ts';
 import { createDeisTab } from './deis-tab.ts';
 import { createDpmpp2mCfgPp, createDpmpp2sAncestralCfgPp, createEulerCfgPp } from './cfg-pp.ts';
+import { createCfgppHistory, UD10_AB } from './cfgpp-history.ts';
 import { createGradientEstimation } from './gradient-estimation.ts';
 import { createResMultistep } from './res-multistep.ts';
 import { createSaSolver, type DiffusersSaOptions, type SaSolverOptions } from './sa-solver.ts';
@@ -452,6 +453,15 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     needsUncond: true,
     comfyFlow: true,
   },
+  // Not needsUncond: at CFG scale 1 ComfyUI's cfgpp_ud10_ab lets the single-call optimization skip the
+  // unconditional side and reads the conditional x0 in its place, which the CFG node's scale-1 shortcut gives.
+  cfgpp_ud10_ab: {
+    noInversion: true,
+    description: cfgPpDescription("CFG++ UD10 AB (ComfyUI cfgpp_ud10_ab): Euler CFG++ with the unconditional derivative extrapolated from the last step, blended (1/4) with a two-step Adams-Bashforth step, and the last step onto 0 replaced by the x0 history extrapolated to 0; one model call per step; VP and flow models. At scale 1 it makes the conditional call alone, as ComfyUI does.", false),
+    create: () => createCfgppHistory('cfgpp_ud10_ab', UD10_AB),
+    optionsFromConfig: () => ({}),
+    spaces: ['vp', 'flow'],
+  },
   gradient_estimation_cfg_pp: {
     noInversion: true,
     needsUncond: true,
@@ -549,7 +559,7 @@ export function mrsOptions(p: SolverParams): MrsOptions {
   return { order: num(p, 'mrs_order', 2), solverType: pick('mrs_solver_type', ['ode', 'sde'] as const), parameterization: pick('mrs_parameterization', ['data', 'noise'] as const) };
 }
 
-const { cm_stochastic, ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, dpmpp_sde, dpmpp_3m_sde, er_sde, seeds_2, exp_heun_2_x0, exp_heun_2_x0_sde, seeds_3, ddpm_posterior, consistency, ipndm, ipndm_v, res_multistep, res_multistep_ancestral, deis_tab, gradient_estimation, heunpp2, lms, euler_cfg_pp, euler_ancestral_cfg_pp, dpmpp_2m_cfg_pp, dpmpp_2s_ancestral_cfg_pp, res_multistep_cfg_pp, res_multistep_ancestral_cfg_pp, gradient_estimation_cfg_pp, dpm_fast, dpm_adaptive, sa_solver, sa_solver_pece, flow_euler, rf_solver, scm, mrs, lcm, tcd } = BASE_SOLVERS;
+const { cm_stochastic, ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, dpmpp_sde, dpmpp_3m_sde, er_sde, seeds_2, exp_heun_2_x0, exp_heun_2_x0_sde, seeds_3, ddpm_posterior, consistency, ipndm, ipndm_v, res_multistep, res_multistep_ancestral, deis_tab, gradient_estimation, heunpp2, lms, euler_cfg_pp, euler_ancestral_cfg_pp, dpmpp_2m_cfg_pp, dpmpp_2s_ancestral_cfg_pp, res_multistep_cfg_pp, res_multistep_ancestral_cfg_pp, gradient_estimation_cfg_pp, cfgpp_ud10_ab, dpm_fast, dpm_adaptive, sa_solver, sa_solver_pece, flow_euler, rf_solver, scm, mrs, lcm, tcd } = BASE_SOLVERS;
 
 /** Every registered solver, in the order the Sampler lists them. */
 export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
@@ -598,6 +608,7 @@ export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
   res_multistep_cfg_pp,
   res_multistep_ancestral_cfg_pp,
   gradient_estimation_cfg_pp,
+  cfgpp_ud10_ab,
 };
 
 /** Registered solver names (the Sampler's `solver` enum). */

@@ -261,6 +261,14 @@ export function runCases(): RunCase[] {
   add('sd15', 'euler_cfg_pp', 'normal', 6, { cfg: 1 });
   add('sd15', 'dpmpp_2m_cfg_pp', 'normal', 10, { cfg: 2 });
   for (const sampler of ['euler', 'euler_cfg_pp', 'euler_ancestral_cfg_pp', 'res_multistep_cfg_pp', 'gradient_estimation_cfg_pp']) add('sd3', sampler, 'simple', 8, { cfg: 1.5 });
+  // cfgpp_ud10_ab (ComfyUI#15951, after a125cd8): AB2 history, unconditional-derivative history and the x0 history
+  // extrapolated to 0 on the last step; VP and flow.
+  add('sd15', 'cfgpp_ud10_ab', 'karras', 8, { cfg: 1.5 });
+  add('sd15', 'cfgpp_ud10_ab', 'normal', 10, { cfg: 2 });
+  add('sd3', 'cfgpp_ud10_ab', 'simple', 8, { cfg: 1.5 });
+  add('sd3', 'cfgpp_ud10_ab', 'beta', 6, { cfg: 2 });
+  // At cfg 1 ComfyUI's single-call optimization skips the unconditional side: the sampler reads the conditional x0.
+  add('sd15', 'cfgpp_ud10_ab', 'normal', 6, { cfg: 1 });
   // ComfyUI's APG node: its defaults (eta 1, norm_threshold 5), projected and momentum-averaged updates, on
   // both twins; Heun's two calls per step feed the momentum twice, an ancestral sampler adds its noise.
   add('sd15', 'euler', 'normal', 8, { cfg: 7.5, apg: { eta: 1, norm_threshold: 5, momentum: 0 } });

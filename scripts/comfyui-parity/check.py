@@ -225,7 +225,9 @@ class OnnxDenoiser:
         for fn in model_options.get("sampler_pre_cfg_function", []):
             args = {"conds": [None, None], "conds_out": out, "cond_scale": self.cfg, "timestep": sigma, "input": x, "sigma": sigma, "model": self, "model_options": model_options}
             out = fn(args)
-        return self.cfg_function(self, out[0], out[1], self.cfg, x, sigma, model_options=model_options)
+        # sampling_function passes the conditionings too: a post-CFG hook reads uncond None when the cfg-1
+        # optimization skipped that side (cfgpp_ud10_ab then takes the conditional x0).
+        return self.cfg_function(self, out[0], out[1], self.cfg, x, sigma, model_options=model_options, cond=self.positive, uncond=None if skip else self.negative)
 
     def predict(self, x, sigma, conditioning):
         ms = self.ms
