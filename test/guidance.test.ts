@@ -318,6 +318,8 @@ describe('CFG math', () => {
     expect(counter.uncond).toBe(0);
     const c0 = predictionFromOutput(condOut, x, level.sigma, 'vp', 'epsilon').denoised;
     expect(relL2(pred.denoised.data, c0.data.map((v) => 1.5 * v))).toBeLessThan(1e-6);
+    // No unconditional x0 rides along (ComfyUI's post-CFG hook sees none): a CFG++ solver reads the guided one.
+    expect(pred.uncondDenoised).toBeUndefined();
     // ...which it cannot do at level 0, where x0 is the sample itself.
     await expect(cfgDenoiseFn(condFn, uncondFn, { scale: 3, apg: apgOf({ convention: 'comfyui' }) }, kind)(x, { sigma: 0, timestep: 0 })).rejects.toThrow(/level 0/);
   });

@@ -398,7 +398,10 @@ export function cfgDenoiseFn(cond: DenoiseFn, uncond: DenoiseFn, settings: CfgSe
     const againstZeros: DenoiseFn = async (x, level) => {
       const c = await cond(x, level);
       const zero: Prediction = { denoised: new Tensor(x.dims), eps: new Tensor(x.dims), derivative: new Tensor(x.dims) };
-      return combinePredictions(c, zero, x, level, settings, kind, apg);
+      // No unconditional call was made, and ComfyUI's post-CFG hook sees none: a CFG++ sampler that allows this
+      // (cfgpp_ud10_ab) reads the guided x0 in its place, not the zeros.
+      const { uncondDenoised: _zeros, ...guided } = combinePredictions(c, zero, x, level, settings, kind, apg);
+      return guided;
     };
     return withinGuidedSteps(againstZeros, cond, settings, apg);
   }

@@ -269,6 +269,8 @@ export function runCases(): RunCase[] {
   add('sd3', 'cfgpp_ud10_ab', 'beta', 6, { cfg: 2 });
   // At cfg 1 ComfyUI's single-call optimization skips the unconditional side: the sampler reads the conditional x0.
   add('sd15', 'cfgpp_ud10_ab', 'normal', 6, { cfg: 1 });
+  // ...and with ComfyUI's APG there, rewriting the conditional x0 against zeros: the hook still sees no unconditional side.
+  add('sd15', 'cfgpp_ud10_ab', 'karras', 9, { cfg: 1, apg: { eta: 2, norm_threshold: 2.5, momentum: 0 } });
   // ComfyUI's APG node: its defaults (eta 1, norm_threshold 5), projected and momentum-averaged updates, on
   // both twins; Heun's two calls per step feed the momentum twice, an ancestral sampler adds its noise.
   add('sd15', 'euler', 'normal', 8, { cfg: 7.5, apg: { eta: 1, norm_threshold: 5, momentum: 0 } });

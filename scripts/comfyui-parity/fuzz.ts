@@ -25,8 +25,10 @@ function rng(seed: number) {
   };
 }
 
-const UNGUIDED = Object.keys(COMFY_SAMPLERS).filter((s) => !s.endsWith('_cfg_pp'));
-const CFG_PP = Object.keys(COMFY_SAMPLERS).filter((s) => s.endsWith('_cfg_pp'));
+/** The CFG++ samplers read ComfyUI's post-CFG hook, which fires only in guided runs (on the twins). */
+const isCfgPp = (s: string) => s.endsWith('_cfg_pp') || s.startsWith('cfgpp_');
+const UNGUIDED = Object.keys(COMFY_SAMPLERS).filter((s) => !isCfgPp(s));
+const CFG_PP = Object.keys(COMFY_SAMPLERS).filter(isCfgPp);
 
 function steps(r: ReturnType<typeof rng>): number {
   const u = r.next();
