@@ -33,8 +33,8 @@ export const UD10_AB: Readonly<CfgppHistoryOptions> = Object.freeze({ historyWei
 interface CfgppHistoryState extends SolverState {
   /** The last two step derivatives, oldest first. */
   derivatives: Tensor[];
-  /** The last two guided x0 predictions, oldest first. */
-  history: Tensor[];
+  /** The last step's guided x0 (for the extrapolation to sigma 0). */
+  prevDenoised?: Tensor;
   /** The last step's unconditional derivative u. */
   uncondD?: Tensor;
 }
@@ -49,7 +49,7 @@ export function createCfgppHistory(name: string, opts: CfgppHistoryOptions): Sol
     nfePerStep: 1,
     init(ctx, x) {
       checkSigmas(ctx.sigmas);
-      return { x, derivatives: [], history: [] };
+      return { x, derivatives: [] };
     },
     async step(ctx, state, i, model) {
       const sig = ctx.sigmas.sigmas;
@@ -93,7 +93,7 @@ export function createCfgppHistory(name: string, opts: CfgppHistoryOptions): Sol
         [1, state.x],
         [1, step],
       ]);
-      const prevD = state.history[state.history.length - 1];
+      const prevD = state.prevDenoised;
       if (next === 0 && w0 !== undefined && prevD) {
         // The line through the last two x0 predictions, read at sigma 0.
         const slope = 1 / (s - sig[i - 1]);
@@ -106,7 +106,7 @@ export function createCfgppHistory(name: string, opts: CfgppHistoryOptions): Sol
           [w0, zero],
         ]);
       }
-      return { x, denoised: D, derivatives, history: [...state.history, D].slice(-2), uncondD: u };
+      return { x, denoised: D, derivatives, prevDenoised: D, uncondD: u };
     },
   };
 }
