@@ -320,6 +320,8 @@ export const Sampler = defineNode({
     lms_final_step: solverParam('lms_final_step'),
     ge_gamma: solverParam('ge_gamma'),
     tcd_gamma: solverParam('tcd_gamma'),
+    seeds_r: solverParam('seeds_r'),
+    seeds_solver_type: solverParam('seeds_solver_type'),
     mrs_order: solverParam('mrs_order'),
     mrs_solver_type: solverParam('mrs_solver_type'),
     mrs_parameterization: solverParam('mrs_parameterization'),

@@ -51,6 +51,8 @@ describe('Sampler: solver catalogue', () => {
       for (const solver of spec.when!.in) expect(SOLVERS[solver as string].params?.[name]).toBeDefined();
     }
     expect(declared.s_churn.when?.in).toEqual(['euler']);
+    expect(declared.seeds_r.when?.in).toEqual(['seeds_2']);
+    expect(declared.seeds_solver_type.when?.in).toEqual(['seeds_2']);
     const ancestralCfgPp = ['euler_ancestral_cfg_pp', 'dpmpp_2s_ancestral_cfg_pp', 'res_multistep_ancestral_cfg_pp'];
     expect(declared.s_noise.when?.in).toEqual(['euler', 'euler_ancestral', 'dpm_2_ancestral', 'dpmpp_2s_ancestral', 'dpmpp_sde', 'res_multistep_ancestral', 'dpmpp_3m_sde', 'er_sde', 'seeds_2', 'seeds_3', 'exp_heun_2_x0_sde', 'sa_solver', 'sa_solver_pece', ...ancestralCfgPp]);
     expect(declared.ancestral_eta.when?.in).toEqual(['euler_ancestral', 'dpm_2_ancestral', 'dpmpp_2s_ancestral', 'dpmpp_sde', 'res_multistep_ancestral', 'dpmpp_3m_sde', 'seeds_2', 'seeds_3', 'exp_heun_2_x0_sde', ...ancestralCfgPp]);

@@ -13,6 +13,7 @@ import { createGaussianParams, seededNormals } from '../nodes/sampling/gaussian.
 import { levelOfLambda, snrLevel } from '../nodes/sampling/half-log-snr.ts';
 import type { NoiseSource, NoiseSpan } from '../nodes/sampling/ops.ts';
 import { runSampler } from '../nodes/sampling/sampler-loop.ts';
+import { createSolver } from '../nodes/sampling/solver-registry.ts';
 import { createSeeds } from '../nodes/sampling/seeds.ts';
 import { dpmMultistepCoefficients } from '../nodes/sampling/dpm-multistep.ts';
 import { expLevel } from '../nodes/sampling/lambda.ts';
@@ -260,6 +261,16 @@ describe('SEEDS-2 and SEEDS-3 (ComfyUI seeds_2, seeds_3)', () => {
   it("with the stage at the step's end and the phi_2 rule (ComfyUI exp_heun_2_x0) are second order, and so is phi_1 there", async () => {
     expect(Math.abs((await order(() => createSeeds({ stages: 2, r: 1, solverType: 'phi_2', eta: 0 }))).slope - 2)).toBeLessThan(0.2);
     expect(Math.abs((await order(() => createSeeds({ stages: 2, r: 1, solverType: 'phi_1', eta: 0 }))).slope - 2)).toBeLessThan(0.2);
+  });
+
+  it("the Sampler's seeds_2 takes SamplerSEEDS2's r and end rule: r 1, phi_2, eta 0 is exp_heun_2_x0", async () => {
+    const sigmas = gridOf('vp', geometricLevels(10, 0.3, 5));
+    const x = new Tensor(DIMS, z.map((v) => v * 10));
+    const viaSeeds = await runSampler({ solver: createSolver('seeds_2', {}, { seeds_r: 1, seeds_solver_type: 'phi_2', ancestral_eta: 0 }), sigmas, x, model: exactModel(p, 'vp') });
+    const heun = await runSampler({ solver: createSolver('exp_heun_2_x0', {}, {}), sigmas, x, model: exactModel(p, 'vp') });
+    expect(Array.from(viaSeeds.x.data)).toEqual(Array.from(heun.x.data));
+    const plain = await runSampler({ solver: createSolver('seeds_2', {}, { ancestral_eta: 0 }), sigmas, x, model: exactModel(p, 'vp') });
+    expect(relL2(plain.x.data, heun.x.data)).toBeGreaterThan(1e-6);
   });
 
   it('phi_1 at r = 1/2 is the default SEEDS-2, and the options are checked', async () => {

@@ -9,7 +9,7 @@ import { createConsistency } from './consistency.ts';
 import { createDdim } from './ddim.ts';
 import { createDdpmPosterior } from './ddpm-posterior.ts';
 import { createErSde } from './er-sde.ts';
-import { createSeeds } from './seeds.ts';
+import { createSeeds, type SeedsOptions } from './seeds.ts';
 import { createDpm2, createDpm2Ancestral } from './dpm2.ts';
 import { createDpmAdaptive } from './dpm-adaptive.ts';
 import { createDpmSinglestep } from './dpm-singlestep.ts';
@@ -291,11 +291,28 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     optionsFromConfig: (_cfg, p) => ({ sNoise: num(p, 's_noise', 1) }),
     params: { s_noise: S_NOISE },
   },
-  seeds_2: ancestralEntry(
-    'SEEDS-2 (ComfyUI seeds_2): a stochastic second-order singlestep exponential integrator, its stage halfway in lambda, two model calls per step; eta 0 is deterministic. No diffusers class.',
-    (o) => createSeeds({ ...o, stages: 2 }),
-    ['vp', 'flow'],
-  ),
+  seeds_2: (() => {
+    const base = ancestralEntry(
+      "SEEDS-2 (ComfyUI seeds_2, and its SamplerSEEDS2 node's options): a stochastic second-order singlestep exponential integrator, its stage a fraction r of the step in lambda (default halfway), two model calls per step; eta 0 is deterministic; r 1 with the phi_2 rule is exp_heun_2_x0. No diffusers class.",
+      (o) => createSeeds({ ...(o as SeedsOptions), stages: 2 }),
+      ['vp', 'flow'],
+    );
+    return {
+      ...base,
+      optionsFromConfig: (cfg, p) => ({ ...(base.optionsFromConfig(cfg, p) as object), r: num(p, 'seeds_r', 0.5), solverType: (p.seeds_solver_type ?? 'phi_1') as 'phi_1' | 'phi_2' }),
+      params: {
+        ...base.params,
+        seeds_r: { kind: 'float', default: 0.5, min: 0.01, max: 1, label: 'SEEDS-2 stage', help: "Where the intermediate stage sits, as a fraction of the step in lambda (ComfyUI SamplerSEEDS2's r)" },
+        seeds_solver_type: {
+          kind: 'enum',
+          options: ['phi_1', 'phi_2'],
+          default: 'phi_1',
+          label: 'SEEDS-2 end rule',
+          help: 'How the step combines its two x0 predictions: phi_1 (SEEDS-2) or phi_2 (the exponential Heun rule of exp_heun_2_x0)',
+        },
+      },
+    } as SolverEntry;
+  })(),
   exp_heun_2_x0: {
     noInversion: true,
     description:
