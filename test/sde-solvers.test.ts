@@ -198,6 +198,23 @@ describe("Consistency sampling (ComfyUI's lcm sampler)", () => {
 });
 
 describe('ER-SDE-Solver-3 (ComfyUI er_sde)', () => {
+  it("takes SamplerER_SDE's options: the ODE draws no noise, the reverse-time SDE at eta 0 is that ODE, and bad options are named", async () => {
+    const sigmas = gridOf('vp', geometricLevels(10, 0.3, 6));
+    const x = new Tensor(DIMS, z.map((v) => v * 10));
+    const noise = spanRecorder(3);
+    const ode = await runSampler({ solver: createErSde({ type: 'ode' }), sigmas, x, model: exactModel(p, 'vp'), noise });
+    expect(noise.spans.length).toBe(0);
+    const sde0 = await runSampler({ solver: createErSde({ type: 'reverse-time-sde', eta: 0 }), sigmas, x, model: exactModel(p, 'vp'), noise: spanRecorder(3) });
+    expect(Array.from(sde0.x.data)).toEqual(Array.from(ode.x.data));
+    // The ODE (f(x) = x) with all three stages is a third-order multistep method: closer to the exact end than one stage.
+    const exact = exactEnd(p, 'vp', x.data, 10, sigmas.sigmas[sigmas.sigmas.length - 1]);
+    const oneStage = await runSampler({ solver: createErSde({ type: 'ode', maxStage: 1 }), sigmas, x, model: exactModel(p, 'vp') });
+    expect(relL2(ode.x.data, exact)).toBeLessThan(relL2(oneStage.x.data, exact));
+    expect(() => createErSde({ maxStage: 4 })).toThrow(/max stage must be 1, 2 or 3/);
+    expect(() => createErSde({ type: 'sde' as 'ode' })).toThrow(/type must be one of/);
+    expect(() => createErSde({ eta: -1 })).toThrow(/eta must be/);
+  });
+
   it("its stage integrals follow ComfyUI's 200-point left rule for int 1/f and int (l - lambda_s)/f", () => {
     const f = (x: number) => x * (Math.exp(x ** 0.3) + 10);
     const simpson = (g: (l: number) => number, a: number, b: number, n = 2000) => {

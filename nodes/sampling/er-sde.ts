@@ -11,6 +11,10 @@
  * (D'' over half the two-step span, as the reference code has it), and S1 = int 1/f, S2 = int (l -
  * lambda_s)/f over [lambda_s, lambda_t] by ComfyUI's 200-point rule (left points from lambda_t). The step
  * onto 0 returns D.
+ *
+ * ComfyUI's SamplerER_SDE node picks the noise scaler and the stages: 'er-sde' (the scaler above), 'reverse-time-sde'
+ * (f(x) = x^(eta + 1): the reverse-time SDE of strength eta; eta 0 is the ODE) or 'ode' (eta 0 and no noise), and a
+ * max_stage of 1 to 3.
  */
 import type { Tensor } from '../core/tensor.ts';
 import { checkAncestralRun } from './euler-ancestral.ts';
@@ -18,8 +22,17 @@ import { linearCombination } from './ops.ts';
 import { snrLevel } from './half-log-snr.ts';
 import { levelAt, type Solver, type SolverState } from './solver.ts';
 
+export const ER_SDE_TYPES = ['er-sde', 'reverse-time-sde', 'ode'] as const;
+export type ErSdeType = (typeof ER_SDE_TYPES)[number];
+
 export interface ErSdeOptions {
   sNoise?: number;
+  /** The noise scaler (default er-sde). */
+  type?: ErSdeType;
+  /** The reverse-time SDE's strength (type reverse-time-sde; default 1). */
+  eta?: number;
+  /** Stages used at most, 1 to 3 (default 3). */
+  maxStage?: number;
 }
 
 interface State extends SolverState {
@@ -31,12 +44,12 @@ interface State extends SolverState {
 const POINTS = 200;
 
 /** ComfyUI's default ER-SDE noise scaler. */
-function scaler(x: number): number {
+function erScaler(x: number): number {
   return x * (Math.exp(x ** 0.3) + 10);
 }
 
 /** The two integrals of stage 2 and 3 by ComfyUI's rule: POINTS left points from lambda_t towards lambda_s. */
-export function erSdeIntegrals(ls: number, lt: number): { s1: number; s2: number } {
+export function erSdeIntegrals(ls: number, lt: number, scaler: (x: number) => number = erScaler): { s1: number; s2: number } {
   const dt = lt - ls;
   const step = -dt / POINTS;
   let s1 = 0;
@@ -51,8 +64,17 @@ export function erSdeIntegrals(ls: number, lt: number): { s1: number; s2: number
 }
 
 export function createErSde(opts: ErSdeOptions = {}): Solver<State> {
-  const sNoise = opts.sNoise ?? 1;
+  const type = opts.type ?? 'er-sde';
+  if (!(ER_SDE_TYPES as readonly string[]).includes(type)) throw new Error(`ER-SDE: type must be one of ${ER_SDE_TYPES.join(', ')}, got ${JSON.stringify(type)}`);
+  const maxStage = opts.maxStage ?? 3;
+  if (!(Number.isInteger(maxStage) && maxStage >= 1 && maxStage <= 3)) throw new Error(`ER-SDE: max stage must be 1, 2 or 3, got ${maxStage}`);
+  let eta = opts.eta ?? 1;
+  if (!(eta >= 0 && Number.isFinite(eta))) throw new Error(`ER-SDE: eta must be a finite number >= 0, got ${eta}`);
+  let sNoise = opts.sNoise ?? 1;
   if (!(sNoise >= 0 && Number.isFinite(sNoise))) throw new Error(`ER-SDE: s_noise must be a finite number >= 0, got ${sNoise}`);
+  // As SamplerER_SDE: the ODE, or the reverse-time SDE at eta 0, takes no noise.
+  if (type === 'ode' || (type === 'reverse-time-sde' && eta === 0)) eta = sNoise = 0;
+  const scaler = type === 'er-sde' ? erScaler : (x: number) => x ** (eta + 1);
   return {
     name: 'er_sde',
     nfePerStep: 1,
@@ -77,16 +99,16 @@ export function createErSde(opts: ErSdeOptions = {}): Solver<State> {
         [a * (1 - r), D],
       ];
       let slope: Tensor | undefined;
-      if (state.previous !== undefined) {
+      if (state.previous !== undefined && maxStage >= 2) {
         const dt = lt - ls;
-        const { s1, s2 } = erSdeIntegrals(ls, lt);
+        const { s1, s2 } = erSdeIntegrals(ls, lt, scaler);
         const c1 = 1 / (ls - rho(i - 1));
         slope = linearCombination([
           [c1, D],
           [-c1, state.previous],
         ]);
         terms.push([a * (dt + s1 * ft), slope]);
-        if (state.previousSlope !== undefined) {
+        if (state.previousSlope !== undefined && maxStage >= 3) {
           const c2 = (a * 2 * ((dt * dt) / 2 + s2 * ft)) / (ls - rho(i - 2));
           terms.push([c2, slope], [-c2, state.previousSlope]);
         }

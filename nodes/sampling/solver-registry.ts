@@ -8,7 +8,7 @@ import type { SchedulerConfig } from '../core/values.ts';
 import { createConsistency } from './consistency.ts';
 import { createDdim } from './ddim.ts';
 import { createDdpmPosterior } from './ddpm-posterior.ts';
-import { createErSde } from './er-sde.ts';
+import { createErSde, ER_SDE_TYPES, type ErSdeOptions, type ErSdeType } from './er-sde.ts';
 import { createSeeds, type SeedsOptions } from './seeds.ts';
 import { createDpm2, createDpm2Ancestral } from './dpm2.ts';
 import { createDpmAdaptive } from './dpm-adaptive.ts';
@@ -286,10 +286,26 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     noInversion: true,
     stochastic: true,
     description:
-      "ER-SDE-Solver-3 (ComfyUI er_sde): a stochastic multistep solver of the extended reverse-time SDE, up to three stages, one model call per step. No diffusers class.",
-    create: (o) => createErSde(o as { sNoise: number }),
-    optionsFromConfig: (_cfg, p) => ({ sNoise: num(p, 's_noise', 1) }),
-    params: { s_noise: S_NOISE },
+      "ER-SDE-Solver-3 (ComfyUI er_sde, and its SamplerER_SDE node's options): a stochastic multistep solver of the extended reverse-time SDE, up to three stages, one model call per step; the reverse-time SDE's noise scaler and the ODE as options. No diffusers class.",
+    create: (o) => createErSde(o as ErSdeOptions),
+    optionsFromConfig: (_cfg, p): ErSdeOptions => ({
+      sNoise: num(p, 's_noise', 1),
+      type: (p.er_sde_type ?? 'er-sde') as ErSdeType,
+      eta: num(p, 'er_sde_eta', 1),
+      maxStage: num(p, 'er_sde_max_stage', 3),
+    }),
+    params: {
+      s_noise: S_NOISE,
+      er_sde_type: {
+        kind: 'enum',
+        options: ER_SDE_TYPES,
+        default: 'er-sde',
+        label: 'ER-SDE type',
+        help: "The noise scaler (ComfyUI SamplerER_SDE's solver_type): er-sde (the paper's), reverse-time-sde (of strength eta), ode (no noise)",
+      },
+      er_sde_eta: { kind: 'float', default: 1, min: 0, max: 100, label: 'ER-SDE eta', help: 'Strength of the reverse-time SDE (type reverse-time-sde; 0 is the ODE)' },
+      er_sde_max_stage: { kind: 'int', default: 3, min: 1, max: 3, label: 'ER-SDE stages', help: 'Stages used at most (1: first order; 3: the full ER-SDE-Solver-3)' },
+    },
   },
   seeds_2: (() => {
     const base = ancestralEntry(

@@ -60,7 +60,25 @@ export interface RunCase {
    * prediction before cfg_function; ours is the CFG node with method apg, convention comfyui.
    */
   apg?: { eta: number; norm_threshold: number; momentum: number };
+  /**
+   * A sampler node's options in place of the KSampler's defaults (comfy_extras/nodes_custom_sampler.py), which
+   * check.py runs the node itself for; ours sets the Sampler's matching params (SAMPLER_NODE_PARAMS).
+   */
+  samplerNode?: { name: SamplerNodeName; inputs: Record<string, number | string> };
 }
+
+export type SamplerNodeName = 'SamplerSEEDS2' | 'SamplerER_SDE';
+
+/** A sampler node's inputs as the Sampler params of the solver its ComfyUI sampler maps to. */
+const SAMPLER_NODE_PARAMS: Record<SamplerNodeName, (inputs: Record<string, number | string>) => Record<string, unknown>> = {
+  SamplerSEEDS2: (i) => ({ seeds_solver_type: i.solver_type, ancestral_eta: i.eta, s_noise: i.s_noise, seeds_r: i.r }),
+  SamplerER_SDE: (i) => ({
+    er_sde_type: ({ 'ER-SDE': 'er-sde', 'Reverse-time SDE': 'reverse-time-sde', ODE: 'ode' } as Record<string, string>)[String(i.solver_type)],
+    er_sde_max_stage: i.max_stage,
+    er_sde_eta: i.eta,
+    s_noise: i.s_noise,
+  }),
+};
 
 const SD15 = { beta_schedule: 'scaled_linear', beta_start: 0.00085, beta_end: 0.012, num_train_timesteps: 1000 };
 
@@ -139,7 +157,7 @@ export function runCases(): RunCase[] {
   const add = (model: ComfyModel, sampler: string, scheduler: ComfyScheduler, steps: number, more: Partial<RunCase> = {}) => {
     const c: RunCase = { id: '', model, config: {}, scheduler, steps, denoise: 1, sampler, seed: 0, batch: 1, ...more };
     const tag = model === 'gaussian-vp' ? 'vp' : model === 'gaussian-vp-continuous' ? 'vpc' : model === 'gaussian-rf' ? 'rf' : `twin-${model}`;
-    c.id = `run-${tag}-${sampler}-${scheduler}-${steps}${c.denoise < 1 ? `-d${c.denoise}` : ''}${c.batch > 1 ? `-b${c.batch}` : ''}${more.config ? '-' + Object.keys(more.config).join('-') : ''}${more.seed !== undefined ? `-seed${more.seed}` : ''}${c.cfg !== undefined ? `-cfg${c.cfg}` : ''}${c.apg ? `-apg${c.apg.eta}_${c.apg.norm_threshold}_${c.apg.momentum}` : ''}`;
+    c.id = `run-${tag}-${sampler}-${scheduler}-${steps}${c.denoise < 1 ? `-d${c.denoise}` : ''}${c.batch > 1 ? `-b${c.batch}` : ''}${more.config ? '-' + Object.keys(more.config).join('-') : ''}${more.seed !== undefined ? `-seed${more.seed}` : ''}${c.cfg !== undefined ? `-cfg${c.cfg}` : ''}${c.apg ? `-apg${c.apg.eta}_${c.apg.norm_threshold}_${c.apg.momentum}` : ''}${c.samplerNode ? `-${c.samplerNode.name}-${Object.values(c.samplerNode.inputs).join('_').replace(/[^A-Za-z0-9._]/g, '')}` : ''}`;
     if (c.apg && c.cfg === undefined) throw new Error(`comfyui parity case ${c.id}: APG needs a cfg`);
     if (c.cfg !== undefined && !isTwin(model)) throw new Error(`comfyui parity case ${c.id}: cfg needs a conditional twin`);
     c.seed = more.seed ?? parseInt(createHash('sha256').update(c.id).digest('hex').slice(0, 8), 16);
@@ -225,6 +243,16 @@ export function runCases(): RunCase[] {
     add('gaussian-vp-continuous', sampler, 'karras', 10, { batch: 2 });
     add('gaussian-rf', sampler, 'simple', 8);
   }
+  // The SamplerSEEDS2 and SamplerER_SDE nodes: their options through the node's own execute.
+  const seeds2 = (inputs: Record<string, number | string>) => ({ samplerNode: { name: 'SamplerSEEDS2' as const, inputs } });
+  add('gaussian-vp', 'seeds_2', 'karras', 8, seeds2({ solver_type: 'phi_2', eta: 0.5, s_noise: 1, r: 0.3 }));
+  add('gaussian-vp-continuous', 'seeds_2', 'normal', 8, seeds2({ solver_type: 'phi_1', eta: 0, s_noise: 1, r: 0.7 }));
+  add('gaussian-rf', 'seeds_2', 'simple', 8, seeds2({ solver_type: 'phi_2', eta: 1, s_noise: 0.8, r: 0.5 }));
+  const erSde = (inputs: Record<string, number | string>) => ({ samplerNode: { name: 'SamplerER_SDE' as const, inputs } });
+  add('gaussian-vp', 'er_sde', 'karras', 10, erSde({ solver_type: 'Reverse-time SDE', max_stage: 2, eta: 0.5, s_noise: 1 }));
+  add('gaussian-vp', 'er_sde', 'normal', 10, erSde({ solver_type: 'ODE', max_stage: 3, eta: 1, s_noise: 1 }));
+  add('gaussian-vp-continuous', 'er_sde', 'karras', 10, erSde({ solver_type: 'ER-SDE', max_stage: 1, eta: 1, s_noise: 1.2 }));
+  add('gaussian-rf', 'er_sde', 'simple', 8, erSde({ solver_type: 'Reverse-time SDE', max_stage: 3, eta: 1.5, s_noise: 1 }));
   // dpm_fast: its own grid uniform in ln sigma between the KSampler grid's ends, orders 3, ..., 2, 1.
   for (const [scheduler, steps] of [['normal', 10], ['karras', 12], ['karras', 11], ['exponential', 13]] as const) add('gaussian-vp', 'dpm_fast', scheduler, steps);
   add('gaussian-vp-continuous', 'dpm_fast', 'karras', 20, { batch: 2 });
@@ -334,6 +362,7 @@ export interface RunEntry {
   negative: Record<string, string>;
   cfg: number | null;
   apg: { eta: number; norm_threshold: number; momentum: number } | null;
+  sampler_node: { name: SamplerNodeName; inputs: Record<string, number | string> } | null;
 }
 
 export function latentShape(c: RunCase): number[] {
@@ -404,7 +433,7 @@ export function runGraph(
       node('model', 'LoadModel', { model: modelFolder }, 0, 0),
       initFile ? node('latent', 'LoadLatent', { path: initFile }, 0, 160) : node('latent', 'EmptyLatent', { batch: c.batch, channels, height, width }, 0, 160),
       node('schedule', 'ComfySchedule', { scheduler: c.scheduler, steps: c.steps, denoise: c.denoise, sampler: c.sampler }, 0, 320),
-      node('sampler', 'Sampler', { solver: mapped.solver, ...mapped.params, seed: c.seed, noise_generator: 'comfyui', start: img2img ? 'img2img' : 'noise', denoise: 1 }, 320, 40),
+      node('sampler', 'Sampler', { solver: mapped.solver, ...mapped.params, ...(c.samplerNode ? SAMPLER_NODE_PARAMS[c.samplerNode.name](c.samplerNode.inputs) : {}), seed: c.seed, noise_generator: 'comfyui', start: img2img ? 'img2img' : 'noise', denoise: 1 }, 320, 40),
       node('save', 'SaveLatent', { filename: `${c.id}.npy` }, 640, 40),
       ...cond.nodes,
       ...guidance.nodes,

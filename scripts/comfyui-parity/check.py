@@ -130,6 +130,9 @@ def load_comfy(src):
     apg_ns = {"torch": torch, "io": io}
     defs_from(os.path.join(src, "comfy_extras/nodes_apg.py"), ["project", "APG"], apg_ns)
     ns["APG"] = apg_ns["APG"]
+    # Sampler nodes whose options a run sets (nodes_custom_sampler.py; execute builds the KSAMPLER through ksampler).
+    nodes_ns = {"torch": torch, "io": io, "comfy": types.SimpleNamespace(samplers=types.SimpleNamespace(ksampler=ns["ksampler"]))}
+    ns["sampler_nodes"] = defs_from(os.path.join(src, "comfy_extras/nodes_custom_sampler.py"), ["SamplerSEEDS2", "SamplerER_SDE"], nodes_ns)
     defs_from(os.path.join(src, "comfy/model_patcher.py"), ["set_model_options_pre_cfg_function"], ns)
     # `import comfy.model_patcher` in the samplers finds the stub in sys.modules but does not set it on the package.
     sys.modules["comfy"].model_patcher = sys.modules["comfy.model_patcher"]
@@ -281,7 +284,8 @@ def run_case(case, root, ms_mod, ns):
     negative = {**positive, **load(case["negative"])}
     model_options = apg_model_options(ns, case["apg"]) if case.get("apg") else {}
     model = OnnxDenoiser(os.path.join(root, case["model_file"]), ms, case["time_units"], flux, positive, negative, case["cfg"], ns["cfg_function"], model_options)
-    sampler = ns["sampler_object"](case["sampler"])
+    node = case.get("sampler_node")
+    sampler = ns["sampler_nodes"][node["name"]].execute(**node["inputs"]) if node else ns["sampler_object"](case["sampler"])
     out = sampler.sample(model, sigmas, {"seed": case["seed"], "model_options": {}}, None, noise, latent, None, True)
     return out.numpy(), model.calls, sigmas.numpy()
 

@@ -66,6 +66,7 @@ export async function runEntry(dir: string, c: RunCase, twins: TwinConditioning)
       negative: c.cfg !== undefined ? negative : {},
       cfg: c.cfg ?? null,
       apg: c.apg ?? null,
+      sampler_node: c.samplerNode ?? null,
     },
   };
 }
