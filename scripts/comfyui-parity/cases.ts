@@ -67,11 +67,15 @@ export interface RunCase {
   samplerNode?: { name: SamplerNodeName; inputs: Record<string, number | string> };
 }
 
-export type SamplerNodeName = 'SamplerSEEDS2' | 'SamplerER_SDE';
+export type SamplerNodeName = 'SamplerSEEDS2' | 'SamplerER_SDE' | 'SamplerEulerAncestral' | 'SamplerDPMPP_2S_Ancestral' | 'SamplerDPMPP_3M_SDE' | 'SamplerLMS';
 
 /** A sampler node's inputs as the Sampler params of the solver its ComfyUI sampler maps to. */
 const SAMPLER_NODE_PARAMS: Record<SamplerNodeName, (inputs: Record<string, number | string>) => Record<string, unknown>> = {
   SamplerSEEDS2: (i) => ({ seeds_solver_type: i.solver_type, ancestral_eta: i.eta, s_noise: i.s_noise, seeds_r: i.r }),
+  SamplerEulerAncestral: (i) => ({ ancestral_eta: i.eta, s_noise: i.s_noise }),
+  SamplerDPMPP_2S_Ancestral: (i) => ({ ancestral_eta: i.eta, s_noise: i.s_noise }),
+  SamplerDPMPP_3M_SDE: (i) => ({ ancestral_eta: i.eta, s_noise: i.s_noise }),
+  SamplerLMS: (i) => ({ lms_order: i.order }),
   SamplerER_SDE: (i) => ({
     er_sde_type: ({ 'ER-SDE': 'er-sde', 'Reverse-time SDE': 'reverse-time-sde', ODE: 'ode' } as Record<string, string>)[String(i.solver_type)],
     er_sde_max_stage: i.max_stage,
@@ -253,6 +257,13 @@ export function runCases(): RunCase[] {
   add('gaussian-vp', 'er_sde', 'normal', 10, erSde({ solver_type: 'ODE', max_stage: 3, eta: 1, s_noise: 1 }));
   add('gaussian-vp-continuous', 'er_sde', 'karras', 10, erSde({ solver_type: 'ER-SDE', max_stage: 1, eta: 1, s_noise: 1.2 }));
   add('gaussian-rf', 'er_sde', 'simple', 8, erSde({ solver_type: 'Reverse-time SDE', max_stage: 3, eta: 1.5, s_noise: 1 }));
+  // Sampler nodes whose options map to params the Sampler already had: eta, s_noise, the LMS order.
+  const via = (name: SamplerNodeName, inputs: Record<string, number | string>) => ({ samplerNode: { name, inputs } });
+  add('gaussian-vp', 'euler_ancestral', 'karras', 10, via('SamplerEulerAncestral', { eta: 0.6, s_noise: 0.9 }));
+  add('gaussian-rf', 'euler_ancestral', 'simple', 8, via('SamplerEulerAncestral', { eta: 0.5, s_noise: 1 }));
+  add('gaussian-vp', 'dpmpp_2s_ancestral', 'normal', 8, via('SamplerDPMPP_2S_Ancestral', { eta: 0.4, s_noise: 1.1 }));
+  add('gaussian-vp-continuous', 'dpmpp_3m_sde', 'karras', 12, via('SamplerDPMPP_3M_SDE', { eta: 0.7, s_noise: 0.8, noise_device: 'cpu' }));
+  add('gaussian-vp', 'lms', 'karras', 10, via('SamplerLMS', { order: 2 }));
   // dpm_fast: its own grid uniform in ln sigma between the KSampler grid's ends, orders 3, ..., 2, 1.
   for (const [scheduler, steps] of [['normal', 10], ['karras', 12], ['karras', 11], ['exponential', 13]] as const) add('gaussian-vp', 'dpm_fast', scheduler, steps);
   add('gaussian-vp-continuous', 'dpm_fast', 'karras', 20, { batch: 2 });
