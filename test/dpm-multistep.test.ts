@@ -217,6 +217,28 @@ describe('DPM-Solver++(2M) SDE matches diffusers sde-dpmsolver++ with the same n
     });
   }
 
+  it("k-diffusion's eta: 0 is the DPM-Solver++(2M) ODE step (no noise drawn), and s_noise scales the noise alone", async () => {
+    for (const [solverType, finalZero] of [['midpoint', true], ['heun', false]] as const) {
+      const ts = multistepTimesteps(10);
+      const sigmas = tableGrid(SD_VP_DDIM, ts, finalZero ? 'zero' : 'sigma_min');
+      const x = vpStartToState(xvpStart, sigmas.sigmas[0]);
+      const noise = noiseSequence(10, 5);
+      const sde0 = await runOurs(fakeVpModel(GAUSS), sigmas, x, createDpmSde({ solverType, eta: 0 }), 'vp', noise);
+      expect(noise.used()).toBe(0);
+      const ode = await runOurs(fakeVpModel(GAUSS), sigmas, x, createDpmMultistep({ form: 'data', order: 2, solverType }), 'vp');
+      expect(relL2(sde0, ode)).toBeLessThan(1e-6);
+    }
+    // s_noise 0 at eta 1 drops the noise term and keeps the SDE drift: the same as a zero noise draw.
+    const ts = multistepTimesteps(8);
+    const sigmas = tableGrid(SD_VP_DDIM, ts, 'zero');
+    const x = vpStartToState(xvpStart, sigmas.sigmas[0]);
+    const quiet = await runOurs(fakeVpModel(GAUSS), sigmas, x, createDpmSde({ sNoise: 0 }), 'vp', noiseSequence(8, 1));
+    const zeros = { ...noiseSequence(8, 1), source: (dims: readonly number[]) => new Tensor(dims) };
+    const drift = await runOurs(fakeVpModel(GAUSS), sigmas, x, createDpmSde(), 'vp', zeros as ReturnType<typeof noiseSequence>);
+    expect(relL2(quiet, drift)).toBeLessThan(1e-6);
+    expect(() => createDpmSde({ eta: -0.5 })).toThrow(/eta must be/);
+  });
+
   it('reproduces with the same seeded noise and differs with another', async () => {
     const ts = multistepTimesteps(8);
     const sigmas = tableGrid(SD_VP_DDIM, ts, 'zero');

@@ -16,15 +16,25 @@
  *  - DPMSolverSinglestepScheduler's "sde-dpmsolver++" is not offered (exp-solvers.ts refuses that config for
  *    the singlestep solvers).
  * Sampling direction only: the reverse SDE has no ascending (inversion) form.
+ *
+ * eta and s_noise (k-diffusion's sample_dpmpp_2m_sde, ComfyUI's SamplerDPMPP_2M_SDE node): with h_eta = (1 + eta) h,
+ *   x_t = (sigma_t/sigma_s) e^{-eta h} x + alpha_t (1 - e^{-h_eta}) D0 [+ the D1 term with h_eta for 2h]
+ *         + s_noise sigma_t sqrt(1 - e^{-2 eta h}) z;
+ * eta 1 and s_noise 1 (the defaults) are diffusers' form above, eta 0 the DPM-Solver++(2M) ODE step. No noise is
+ * drawn when eta or s_noise is 0, as k-diffusion.
  */
 import type { Tensor } from '../core/tensor.ts';
 import { evaluateMultistep, initMultistep, type DpmSolverType, type ExpCommonOptions, type MultistepHistory } from './dpm-multistep.ts';
-import { checkIntOption, checkMonotone, combine, isDegenerateStep, type ExpLevel } from './lambda.ts';
+import { checkIntOption, checkMonotone, combine, ddimFormStep, isDegenerateStep, type ExpLevel } from './lambda.ts';
 import { checkSigmas, type Solver } from './solver.ts';
 
 export interface DpmSdeOptions extends ExpCommonOptions {
   /** 1 or 2 (default). */
   order?: number;
+  /** k-diffusion's eta (default 1: the SDE; 0: the ODE). */
+  eta?: number;
+  /** Scale of the noise (default 1). */
+  sNoise?: number;
   solverType?: DpmSolverType;
   lowerOrderFinal?: boolean;
   eulerAtFinal?: boolean;
@@ -32,20 +42,21 @@ export interface DpmSdeOptions extends ExpCommonOptions {
 
 export type DpmSdeState = MultistepHistory;
 
-/** Coefficients of x, the outputs (newest first) and the noise for one SDE step. */
-export function dpmSdeCoefficients(order: number, solverType: DpmSolverType, s: ExpLevel, t: ExpLevel, prev: ExpLevel | undefined): { x: number; m: number[]; noise: number } {
+/** Coefficients of x, the outputs (newest first) and the noise for one SDE step (eta 1: diffusers' form). */
+export function dpmSdeCoefficients(order: number, solverType: DpmSolverType, s: ExpLevel, t: ExpLevel, prev: ExpLevel | undefined, eta = 1): { x: number; m: number[]; noise: number } {
   const h = t.lambda - s.lambda;
-  const em2h = Math.expm1(-2 * h); // e^{-2h} - 1
+  const hEta = (1 + eta) * h;
+  const em = Math.expm1(-hEta); // e^{-h_eta} - 1
   const out = t.alpha / t.scale;
-  // (sigma_t/sigma_s) e^{-h} on the native sample, converted to sampling variables.
-  const x = ((t.sigma / s.sigma) * Math.exp(-h) * s.scale) / t.scale;
+  // (sigma_t/sigma_s) e^{-eta h} on the native sample, converted to sampling variables.
+  const x = ((t.sigma / s.sigma) * Math.exp(-eta * h) * s.scale) / t.scale;
   // A step that does not descend (an EDM grid ending on sigma_min twice, one float32 ulp up) adds no noise,
   // as diffusers, whose float32 logs make h exactly 0 there.
-  const noise = (t.sigma * Math.sqrt(Math.max(-em2h, 0))) / t.scale;
-  const k0 = -em2h;
+  const noise = (t.sigma * Math.sqrt(Math.max(-Math.expm1(-2 * eta * h), 0))) / t.scale;
+  const k0 = -em;
   if (order === 1) return { x, m: [out * k0], noise };
   const r0 = (s.lambda - prev!.lambda) / h;
-  const k1 = solverType === 'midpoint' ? -0.5 * em2h : em2h / (2 * h) + 1;
+  const k1 = solverType === 'midpoint' ? -0.5 * em : em / hEta + 1;
   return { x, m: [out * (k0 + k1 / r0), (-out * k1) / r0], noise };
 }
 
@@ -54,16 +65,21 @@ export function createDpmSde(opts: DpmSdeOptions = {}): Solver<DpmSdeState> {
   const order = checkIntOption(name, 'order', opts.order ?? 2, 1, 2);
   const solverType = opts.solverType ?? 'midpoint';
   if (solverType !== 'midpoint' && solverType !== 'heun') throw new Error(`${name}: solver type must be "midpoint" or "heun", got ${JSON.stringify(solverType)}`);
+  const eta = opts.eta ?? 1;
+  const sNoise = opts.sNoise ?? 1;
+  if (!(eta >= 0 && Number.isFinite(eta))) throw new Error(`${name}: eta must be a finite number >= 0, got ${eta}`);
+  if (!(sNoise >= 0 && Number.isFinite(sNoise))) throw new Error(`${name}: s_noise must be a finite number >= 0, got ${sNoise}`);
+  const noisy = eta > 0 && sNoise > 0;
   return {
     name: `dpmpp_${order}m_sde`,
     nfePerStep: 1,
-    stochastic: true,
+    stochastic: noisy,
     init(ctx, x) {
       checkSigmas(ctx.sigmas);
       if (checkMonotone(name, ctx.sigmas) === 'ascending') {
         throw new Error(`${name} is a stochastic sampler and cannot run an ascending (inversion) grid; use an ODE solver such as dpmpp_2m`);
       }
-      if (!ctx.noise) throw new Error(`${name} needs a noise source (a seed or a NOISE input)`);
+      if (noisy && !ctx.noise) throw new Error(`${name} needs a noise source (a seed or a NOISE input)`);
       return initMultistep(name, ctx, x, opts);
     },
     async step(ctx, state, i, model) {
@@ -79,15 +95,17 @@ export function createDpmSde(opts: DpmSdeOptions = {}): Solver<DpmSdeState> {
       });
       const { s, t, out, outputs, levels, history, k } = e;
       // The span lets a Brownian source (ComfyUI's) answer for this step's levels; sequential sources ignore it.
-      const z = ctx.noise!(state.x.dims, { from: s.level, to: t.level });
+      const z = noisy ? ctx.noise!(state.x.dims, { from: s.level, to: t.level }) : undefined;
       let x: Tensor;
       if (isDegenerateStep(s, t)) {
-        // Onto sigma 0 the step is x0-hat (e^{-h} = 0, no noise); from flow t = 1, x = eps-hat there.
-        x = t.sigma === 0 ? combine([[t.alpha / t.scale, out.data]]) : sdeFromPureNoise(t, out.data, z);
+        // Onto sigma 0 the step is x0-hat (e^{-h} = 0, no noise); from flow t = 1, x0-hat re-noised (the ODE: eps-hat).
+        x = t.sigma === 0 ? combine([[t.alpha / t.scale, out.data]]) : z ? sdeFromPureNoise(t, out.data, z, sNoise) : ddimFormStep(t, out);
       } else {
-        const c = dpmSdeCoefficients(k, solverType, s, t, history[0]);
+        const c = dpmSdeCoefficients(k, solverType, s, t, history[0], eta);
         const ms = outputs.slice(-k).reverse();
-        x = combine([[c.x, state.x], [c.noise, z], ...ms.map((m, j): [number, Tensor] => [c.m[j], m])]);
+        const terms: [number, Tensor][] = [[c.x, state.x], ...ms.map((m, j): [number, Tensor] => [c.m[j], m])];
+        if (z) terms.splice(1, 0, [c.noise * sNoise, z]);
+        x = combine(terms);
       }
       return { x, denoised: out.data, outputs, levels, lowerOrderNums: e.lowerOrderNums };
     },
@@ -98,9 +116,9 @@ export function createDpmSde(opts: DpmSdeOptions = {}): Solver<DpmSdeState> {
  * The first-order SDE step from flow t = 1 (alpha_s = 0, lambda_s = -inf): e^{-h} = 0 there, so
  * x_t = alpha_t D + sigma_t z: the data prediction re-noised with fresh noise.
  */
-function sdeFromPureNoise(t: ExpLevel, data: Tensor, z: Tensor): Tensor {
+function sdeFromPureNoise(t: ExpLevel, data: Tensor, z: Tensor, sNoise: number): Tensor {
   return combine([
     [t.alpha / t.scale, data],
-    [t.sigma / t.scale, z],
+    [(sNoise * t.sigma) / t.scale, z],
   ]);
 }

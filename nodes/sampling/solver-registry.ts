@@ -592,6 +592,16 @@ export function mrsOptions(p: SolverParams): MrsOptions {
   return { order: num(p, 'mrs_order', 2), solverType: pick('mrs_solver_type', ['ode', 'sde'] as const), parameterization: pick('mrs_parameterization', ['data', 'noise'] as const) };
 }
 
+/**
+ * DPM++ 2M SDE with k-diffusion's eta and s_noise (ComfyUI's SamplerDPMPP_2M_SDE node), over the exponential
+ * integrators' entry; their defaults (1, 1) are diffusers' sde-dpmsolver++.
+ */
+const dpmpp_2m_sde: SolverEntry = {
+  ...EXP_SOLVERS.dpmpp_2m_sde,
+  optionsFromConfig: (cfg, p) => ({ ...(EXP_SOLVERS.dpmpp_2m_sde.optionsFromConfig(cfg, p) as object), eta: num(p, 'ancestral_eta', 1), sNoise: num(p, 's_noise', 1) }),
+  params: { ...EXP_SOLVERS.dpmpp_2m_sde.params, ancestral_eta: ANCESTRAL_ETA, s_noise: S_NOISE },
+};
+
 const { cm_stochastic, ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, dpmpp_sde, dpmpp_3m_sde, er_sde, seeds_2, exp_heun_2_x0, exp_heun_2_x0_sde, seeds_3, ddpm_posterior, consistency, ipndm, ipndm_v, res_multistep, res_multistep_ancestral, deis_tab, gradient_estimation, heunpp2, lms, euler_cfg_pp, euler_ancestral_cfg_pp, dpmpp_2m_cfg_pp, dpmpp_2s_ancestral_cfg_pp, res_multistep_cfg_pp, res_multistep_ancestral_cfg_pp, gradient_estimation_cfg_pp, cfgpp_ud10_ab, dpm_fast, dpm_adaptive, sa_solver, sa_solver_pece, flow_euler, rf_solver, scm, mrs, lcm, tcd } = BASE_SOLVERS;
 
 /** Every registered solver, in the order the Sampler lists them. */
@@ -615,6 +625,7 @@ export const SOLVERS: Readonly<Record<string, SolverEntry>> = {
   heunpp2,
   lms,
   ...EXP_SOLVERS,
+  dpmpp_2m_sde,
   dpmpp_3m_sde,
   er_sde,
   seeds_2,
