@@ -320,6 +320,7 @@ export const Sampler = defineNode({
     lms_final_step: solverParam('lms_final_step'),
     ge_gamma: solverParam('ge_gamma'),
     tcd_gamma: solverParam('tcd_gamma'),
+    dpmpp_sde_r: solverParam('dpmpp_sde_r'),
     er_sde_type: solverParam('er_sde_type'),
     er_sde_eta: solverParam('er_sde_eta'),
     er_sde_max_stage: solverParam('er_sde_max_stage'),

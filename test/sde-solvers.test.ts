@@ -59,6 +59,19 @@ describe('DPM++ SDE (k-diffusion sample_dpmpp_sde)', () => {
     expect(Math.abs(slope - 2)).toBeLessThan(0.2);
   });
 
+  it("takes k-diffusion's r (SamplerDPMPP_SDE): still second order with its stage elsewhere, and 1/2 is the default", async () => {
+    for (const r of [0.3, 0.8]) expect(Math.abs((await order(() => createDpmppSde({ eta: 0, r }))).slope - 2)).toBeLessThan(0.2);
+    const sigmas = veGrid(6);
+    const x = new Tensor(DIMS, z.map((v) => v * 10));
+    const half = await runSampler({ solver: createDpmppSde({ eta: 0, r: 0.5 }), sigmas, x, model: exactModel(p, 'vp') });
+    const plain = await runSampler({ solver: createDpmppSde({ eta: 0 }), sigmas, x, model: exactModel(p, 'vp') });
+    expect(Array.from(half.x.data)).toEqual(Array.from(plain.x.data));
+    const third = await runSampler({ solver: createDpmppSde({ eta: 0, r: 1 / 3 }), sigmas, x, model: exactModel(p, 'vp') });
+    expect(relL2(third.x.data, plain.x.data)).toBeGreaterThan(1e-6);
+    expect(() => createDpmppSde({ r: 0 })).toThrow(/r must be a positive number/);
+    expect(() => createDpmppSde({ r: 0.3, noiseAt: 'diffusers' })).toThrow(/halfway/);
+  });
+
   it("computes its stage level in float32 as ComfyUI does: halfway in -ln sigma, a float32 value", () => {
     for (const [s, t] of [[14.614641, 9.7], [1.2, 0.8], [0.06, 0.0292]]) {
       const mid = comfySdeMidpoint('vp', s, t);

@@ -29,6 +29,11 @@ export interface DpmppSdeOptions extends EulerAncestralOptions {
    * so to another point of the tree. VP grids.
    */
   noiseAt?: 'levels' | 'diffusers';
+  /**
+   * The stage's fraction of the step in lambda (k-diffusion's r, ComfyUI SamplerDPMPP_SDE's; default 1/2). The
+   * step's x0 is lerp(D, D_stage, 1 / (2 r)), D_stage alone at 1/2.
+   */
+  r?: number;
 }
 
 /** sigma_fn(t_fn(sigma)) as float32 tensor ops: exp(log(sigma)), each rounded to float32. */
@@ -44,7 +49,7 @@ const f32 = Math.fround;
  * is called and where the Brownian noise is queried, so it must be the same float32 value: torchsde rounds
  * query times to 1e-6, and a one-ulp difference can cross that rounding.
  */
-export function comfySdeMidpoint(space: SigmaSpace, s: number, next: number): number {
+export function comfySdeMidpoint(space: SigmaSpace, s: number, next: number, r = 0.5): number {
   // A flow level at t = 1 is taken at FLOW_SNR_CAP (its logit is infinite); ComfyUI's grids never start there.
   const lambda =
     space === 'flow'
@@ -55,7 +60,7 @@ export function comfySdeMidpoint(space: SigmaSpace, s: number, next: number): nu
       : (v: number) => f32(-f32(Math.log(f32(v))));
   const ls = lambda(s);
   const h = f32(lambda(next) - ls);
-  const mid = f32(ls + f32(0.5 * h));
+  const mid = f32(ls + f32(f32(r) * h));
   return space === 'flow' ? f32(1 / f32(1 + f32(Math.exp(mid)))) : f32(Math.exp(f32(-mid)));
 }
 
@@ -63,6 +68,10 @@ export function createDpmppSde(opts: DpmppSdeOptions = {}): Solver {
   const { eta, sNoise } = ancestralOptions('DPM++ SDE', opts);
   const diffusersQueries = opts.noiseAt === 'diffusers';
   const noisy = eta > 0 && sNoise > 0;
+  const r = opts.r ?? 0.5;
+  if (!(r > 0 && Number.isFinite(r))) throw new Error(`DPM++ SDE: r must be a positive number, got ${r}`);
+  if (diffusersQueries && r !== 0.5) throw new Error("DPM++ SDE: diffusers' DPMSolverSDEScheduler takes its stage halfway (r 1/2)");
+  const fac = 1 / (2 * r);
   return {
     name: 'dpmpp_sde',
     nfePerStep: 2,
@@ -80,7 +89,7 @@ export function createDpmppSde(opts: DpmppSdeOptions = {}): Solver {
       const pred = await model(state.x, level);
       if (next === 0) return stateWithPrediction(pred.denoised, pred);
       const from = snrLevel(space, s);
-      const mid = comfySdeMidpoint(space, s, next);
+      const mid = comfySdeMidpoint(space, s, next, r);
       // An exponential-integrator step from s towards `to` on the ancestral split, with that span's noise.
       const halfStep = (to: number, denoised: Tensor): Tensor => {
         const target = snrLevel(space, to);
@@ -98,7 +107,9 @@ export function createDpmppSde(opts: DpmppSdeOptions = {}): Solver {
       };
       const xMid = halfStep(mid, pred.denoised);
       const last = await model(xMid, offGridLevel(ctx, mid));
-      return stateWithPrediction(halfStep(next, last.denoised), last);
+      // (1 - fac) D + fac D_stage: the stage's x0 alone at r = 1/2.
+      const blended = fac === 1 ? last.denoised : linearCombination([[1 - fac, pred.denoised], [fac, last.denoised]]);
+      return stateWithPrediction(halfStep(next, blended), last);
     },
   };
 }

@@ -272,11 +272,21 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     createDpmpp2sAncestral,
     ['vp', 'flow'],
   ),
-  dpmpp_sde: ancestralEntry(
-    'DPM++ SDE (k-diffusion sample_dpmpp_sde; ComfyUI dpmpp_sde, A1111 "DPM++ SDE"): a stochastic second-order singlestep exponential-integrator step, its stage halfway in lambda, two model calls per step; diffusers\' DPMSolverSDEScheduler (its grid keys; eta and s_noise 1). Its noise comes from a Brownian tree with noise_generator comfyui (seeded by the seed, as ComfyUI) and torch (seeded by the config\'s noise_sampler_seed, else the seed, as diffusers).',
-    createDpmppSde,
-    ['vp', 'flow'],
-  ),
+  dpmpp_sde: (() => {
+    const base = ancestralEntry(
+      'DPM++ SDE (k-diffusion sample_dpmpp_sde; ComfyUI dpmpp_sde, A1111 "DPM++ SDE"): a stochastic second-order singlestep exponential-integrator step, its stage halfway in lambda (ComfyUI SamplerDPMPP_SDE\'s r moves it), two model calls per step; diffusers\' DPMSolverSDEScheduler (its grid keys; eta and s_noise 1). Its noise comes from a Brownian tree with noise_generator comfyui (seeded by the seed, as ComfyUI) and torch (seeded by the config\'s noise_sampler_seed, else the seed, as diffusers).',
+      createDpmppSde,
+      ['vp', 'flow'],
+    );
+    return {
+      ...base,
+      optionsFromConfig: (cfg, p) => ({ ...(base.optionsFromConfig(cfg, p) as object), r: num(p, 'dpmpp_sde_r', 0.5) }),
+      params: {
+        ...base.params,
+        dpmpp_sde_r: { kind: 'float', default: 0.5, min: 0.01, max: 10, label: 'DPM++ SDE stage', help: "Where the stage sits, as a fraction of the step in lambda (k-diffusion's r, ComfyUI SamplerDPMPP_SDE's; 1/2 as diffusers)" },
+      },
+    } as SolverEntry;
+  })(),
   dpmpp_3m_sde: ancestralEntry(
     'DPM++ 3M SDE (k-diffusion sample_dpmpp_3m_sde; ComfyUI dpmpp_3m_sde): a stochastic third-order multistep exponential integrator on the x0 predictions, one model call per step; with noise_generator comfyui its noise comes from ComfyUI\'s Brownian tree. Not diffusers\' dpmpp_3m (an ODE solver).',
     createDpmpp3mSde,

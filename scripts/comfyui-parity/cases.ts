@@ -67,7 +67,7 @@ export interface RunCase {
   samplerNode?: { name: SamplerNodeName; inputs: Record<string, number | string> };
 }
 
-export type SamplerNodeName = 'SamplerSEEDS2' | 'SamplerER_SDE' | 'SamplerEulerAncestral' | 'SamplerDPMPP_2S_Ancestral' | 'SamplerDPMPP_3M_SDE' | 'SamplerDPMPP_2M_SDE' | 'SamplerLMS';
+export type SamplerNodeName = 'SamplerSEEDS2' | 'SamplerER_SDE' | 'SamplerEulerAncestral' | 'SamplerDPMPP_2S_Ancestral' | 'SamplerDPMPP_3M_SDE' | 'SamplerDPMPP_2M_SDE' | 'SamplerDPMPP_SDE' | 'SamplerLMS';
 
 /** A sampler node's inputs as the Sampler params of the solver its ComfyUI sampler maps to. */
 const SAMPLER_NODE_PARAMS: Record<SamplerNodeName, (inputs: Record<string, number | string>) => Record<string, unknown>> = {
@@ -76,6 +76,7 @@ const SAMPLER_NODE_PARAMS: Record<SamplerNodeName, (inputs: Record<string, numbe
   SamplerDPMPP_2S_Ancestral: (i) => ({ ancestral_eta: i.eta, s_noise: i.s_noise }),
   SamplerDPMPP_3M_SDE: (i) => ({ ancestral_eta: i.eta, s_noise: i.s_noise }),
   SamplerDPMPP_2M_SDE: (i) => ({ dpm_solver_type: i.solver_type, ancestral_eta: i.eta, s_noise: i.s_noise }),
+  SamplerDPMPP_SDE: (i) => ({ ancestral_eta: i.eta, s_noise: i.s_noise, dpmpp_sde_r: i.r }),
   SamplerLMS: (i) => ({ lms_order: i.order }),
   SamplerER_SDE: (i) => ({
     er_sde_type: ({ 'ER-SDE': 'er-sde', 'Reverse-time SDE': 'reverse-time-sde', ODE: 'ode' } as Record<string, string>)[String(i.solver_type)],
@@ -265,6 +266,10 @@ export function runCases(): RunCase[] {
   add('gaussian-vp', 'dpmpp_2s_ancestral', 'normal', 8, via('SamplerDPMPP_2S_Ancestral', { eta: 0.4, s_noise: 1.1 }));
   add('gaussian-vp-continuous', 'dpmpp_3m_sde', 'karras', 12, via('SamplerDPMPP_3M_SDE', { eta: 0.7, s_noise: 0.8, noise_device: 'cpu' }));
   add('gaussian-vp', 'lms', 'karras', 10, via('SamplerLMS', { order: 2 }));
+  // DPM++ SDE's stage fraction r away from 1/2, with eta and s_noise.
+  add('gaussian-vp', 'dpmpp_sde', 'karras', 8, via('SamplerDPMPP_SDE', { eta: 1, s_noise: 1, r: 0.3, noise_device: 'cpu' }));
+  add('gaussian-vp-continuous', 'dpmpp_sde', 'normal', 8, via('SamplerDPMPP_SDE', { eta: 0.5, s_noise: 0.9, r: 0.7, noise_device: 'cpu' }));
+  add('gaussian-rf', 'dpmpp_sde', 'simple', 8, via('SamplerDPMPP_SDE', { eta: 1, s_noise: 1, r: 0.4, noise_device: 'cpu' }));
   // DPM++ 2M SDE's eta (0: the ODE) and s_noise, both solver types, VP and flow.
   add('gaussian-vp', 'dpmpp_2m_sde', 'karras', 10, via('SamplerDPMPP_2M_SDE', { solver_type: 'heun', eta: 0.5, s_noise: 1.1, noise_device: 'cpu' }));
   add('gaussian-vp-continuous', 'dpmpp_2m_sde', 'normal', 12, via('SamplerDPMPP_2M_SDE', { solver_type: 'midpoint', eta: 0, s_noise: 1, noise_device: 'cpu' }));
