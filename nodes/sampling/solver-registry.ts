@@ -11,7 +11,7 @@ import { createDdpmPosterior } from './ddpm-posterior.ts';
 import { createErSde, ER_SDE_TYPES, type ErSdeOptions, type ErSdeType } from './er-sde.ts';
 import { createSeeds, type SeedsOptions } from './seeds.ts';
 import { createDpm2, createDpm2Ancestral } from './dpm2.ts';
-import { createDpmAdaptive } from './dpm-adaptive.ts';
+import { createDpmAdaptive, type DpmAdaptiveOptions } from './dpm-adaptive.ts';
 import { createDpmSinglestep } from './dpm-singlestep.ts';
 import { createDpmpp2sAncestral } from './dpmpp-2s-ancestral.ts';
 import { createDpmpp3mSde } from './dpmpp-3m-sde.ts';
@@ -441,8 +441,28 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     adaptiveSteps: true,
     description:
       "DPM-Solver-23 with adaptive step size (ComfyUI dpm_adaptive): each grid step integrated in steps a PID controller sizes from the gap between a second- and a third-order result (rtol 0.05, atol 0.0078), three model calls per attempt; Schedule (ComfyUI) gives it ComfyUI's one step, from the top level to the last positive one. VP models, and flow models on a Schedule (ComfyUI) grid (ComfyUI's VE formulas).",
-    create: () => createDpmAdaptive(),
-    optionsFromConfig: () => ({}),
+    create: (o) => createDpmAdaptive(o as DpmAdaptiveOptions),
+    // ComfyUI SamplerDPMAdaptative's options (its eta, the SDE form, is not offered: eta 0).
+    optionsFromConfig: (_cfg, p): DpmAdaptiveOptions => ({
+      order: num(p, 'adaptive_order', 3) as 2 | 3,
+      rtol: num(p, 'adaptive_rtol', 0.05),
+      atol: num(p, 'adaptive_atol', 0.0078),
+      hInit: num(p, 'adaptive_h_init', 0.05),
+      pcoeff: num(p, 'adaptive_pcoeff', 0),
+      icoeff: num(p, 'adaptive_icoeff', 1),
+      dcoeff: num(p, 'adaptive_dcoeff', 0),
+      acceptSafety: num(p, 'adaptive_accept_safety', 0.81),
+    }),
+    params: {
+      adaptive_order: { kind: 'int', default: 3, min: 2, max: 3, label: 'Adaptive order', help: 'The higher of the two orders whose difference sizes the steps (k-diffusion order)' },
+      adaptive_rtol: { kind: 'float', default: 0.05, min: 1e-6, max: 100, label: 'Adaptive rtol', help: 'Relative error tolerance per attempted step' },
+      adaptive_atol: { kind: 'float', default: 0.0078, min: 1e-6, max: 100, label: 'Adaptive atol', help: 'Absolute error tolerance per attempted step' },
+      adaptive_h_init: { kind: 'float', default: 0.05, min: 1e-6, max: 100, label: 'Adaptive first step', help: 'The first attempted step, in -ln sigma' },
+      adaptive_pcoeff: { kind: 'float', default: 0, min: 0, max: 100, label: 'PID p', help: "Proportional weight of the step-size controller (k-diffusion's pcoeff)" },
+      adaptive_icoeff: { kind: 'float', default: 1, min: 0, max: 100, label: 'PID i', help: "Integral weight of the step-size controller (k-diffusion's icoeff)" },
+      adaptive_dcoeff: { kind: 'float', default: 0, min: 0, max: 100, label: 'PID d', help: "Derivative weight of the step-size controller (k-diffusion's dcoeff)" },
+      adaptive_accept_safety: { kind: 'float', default: 0.81, min: 0, max: 100, label: 'Accept safety', help: 'A step is accepted when its error factor is at least this' },
+    },
     spaces: ['vp'],
     comfyFlow: true,
   },

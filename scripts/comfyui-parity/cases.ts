@@ -67,7 +67,7 @@ export interface RunCase {
   samplerNode?: { name: SamplerNodeName; inputs: Record<string, number | string> };
 }
 
-export type SamplerNodeName = 'SamplerSEEDS2' | 'SamplerER_SDE' | 'SamplerEulerAncestral' | 'SamplerDPMPP_2S_Ancestral' | 'SamplerDPMPP_3M_SDE' | 'SamplerDPMPP_2M_SDE' | 'SamplerDPMPP_SDE' | 'SamplerLMS';
+export type SamplerNodeName = 'SamplerSEEDS2' | 'SamplerER_SDE' | 'SamplerEulerAncestral' | 'SamplerDPMPP_2S_Ancestral' | 'SamplerDPMPP_3M_SDE' | 'SamplerDPMPP_2M_SDE' | 'SamplerDPMPP_SDE' | 'SamplerDPMAdaptative' | 'SamplerLMS';
 
 /** A sampler node's inputs as the Sampler params of the solver its ComfyUI sampler maps to. */
 const SAMPLER_NODE_PARAMS: Record<SamplerNodeName, (inputs: Record<string, number | string>) => Record<string, unknown>> = {
@@ -77,6 +77,16 @@ const SAMPLER_NODE_PARAMS: Record<SamplerNodeName, (inputs: Record<string, numbe
   SamplerDPMPP_3M_SDE: (i) => ({ ancestral_eta: i.eta, s_noise: i.s_noise }),
   SamplerDPMPP_2M_SDE: (i) => ({ dpm_solver_type: i.solver_type, ancestral_eta: i.eta, s_noise: i.s_noise }),
   SamplerDPMPP_SDE: (i) => ({ ancestral_eta: i.eta, s_noise: i.s_noise, dpmpp_sde_r: i.r }),
+  SamplerDPMAdaptative: (i) => ({
+    adaptive_order: i.order,
+    adaptive_rtol: i.rtol,
+    adaptive_atol: i.atol,
+    adaptive_h_init: i.h_init,
+    adaptive_pcoeff: i.pcoeff,
+    adaptive_icoeff: i.icoeff,
+    adaptive_dcoeff: i.dcoeff,
+    adaptive_accept_safety: i.accept_safety,
+  }),
   SamplerLMS: (i) => ({ lms_order: i.order }),
   SamplerER_SDE: (i) => ({
     er_sde_type: ({ 'ER-SDE': 'er-sde', 'Reverse-time SDE': 'reverse-time-sde', ODE: 'ode' } as Record<string, string>)[String(i.solver_type)],
@@ -266,6 +276,11 @@ export function runCases(): RunCase[] {
   add('gaussian-vp', 'dpmpp_2s_ancestral', 'normal', 8, via('SamplerDPMPP_2S_Ancestral', { eta: 0.4, s_noise: 1.1 }));
   add('gaussian-vp-continuous', 'dpmpp_3m_sde', 'karras', 12, via('SamplerDPMPP_3M_SDE', { eta: 0.7, s_noise: 0.8, noise_device: 'cpu' }));
   add('gaussian-vp', 'lms', 'karras', 10, via('SamplerLMS', { order: 2 }));
+  // dpm_adaptive's controller and tolerances (eta 0: its ODE form).
+  const adaptive = (more: Record<string, number>) => ({ order: 3, rtol: 0.05, atol: 0.0078, h_init: 0.05, pcoeff: 0, icoeff: 1, dcoeff: 0, accept_safety: 0.81, eta: 0, s_noise: 1, ...more });
+  add('gaussian-vp', 'dpm_adaptive', 'karras', 10, via('SamplerDPMAdaptative', adaptive({ order: 2, rtol: 0.02, atol: 0.004 })));
+  add('gaussian-vp-continuous', 'dpm_adaptive', 'normal', 10, via('SamplerDPMAdaptative', adaptive({ pcoeff: 0.2, icoeff: 0.6, dcoeff: 0.1 })));
+  add('gaussian-vp', 'dpm_adaptive', 'normal', 10, via('SamplerDPMAdaptative', adaptive({ h_init: 0.2, accept_safety: 0.9 })));
   // DPM++ SDE's stage fraction r away from 1/2, with eta and s_noise.
   add('gaussian-vp', 'dpmpp_sde', 'karras', 8, via('SamplerDPMPP_SDE', { eta: 1, s_noise: 1, r: 0.3, noise_device: 'cpu' }));
   add('gaussian-vp-continuous', 'dpmpp_sde', 'normal', 8, via('SamplerDPMPP_SDE', { eta: 0.5, s_noise: 0.9, r: 0.7, noise_device: 'cpu' }));
