@@ -67,7 +67,7 @@ export interface RunCase {
   samplerNode?: { name: SamplerNodeName; inputs: Record<string, number | string> };
 }
 
-export type SamplerNodeName = 'SamplerSEEDS2' | 'SamplerER_SDE' | 'SamplerEulerAncestral' | 'SamplerDPMPP_2S_Ancestral' | 'SamplerDPMPP_3M_SDE' | 'SamplerDPMPP_2M_SDE' | 'SamplerDPMPP_SDE' | 'SamplerDPMAdaptative' | 'SamplerLMS';
+export type SamplerNodeName = 'SamplerSEEDS2' | 'SamplerER_SDE' | 'SamplerEulerAncestral' | 'SamplerDPMPP_2S_Ancestral' | 'SamplerDPMPP_3M_SDE' | 'SamplerDPMPP_2M_SDE' | 'SamplerDPMPP_SDE' | 'SamplerDPMAdaptative' | 'SamplerEulerAncestralCFGPP' | 'SamplerLMS';
 
 /** A sampler node's inputs as the Sampler params of the solver its ComfyUI sampler maps to. */
 const SAMPLER_NODE_PARAMS: Record<SamplerNodeName, (inputs: Record<string, number | string>) => Record<string, unknown>> = {
@@ -87,6 +87,7 @@ const SAMPLER_NODE_PARAMS: Record<SamplerNodeName, (inputs: Record<string, numbe
     adaptive_dcoeff: i.dcoeff,
     adaptive_accept_safety: i.accept_safety,
   }),
+  SamplerEulerAncestralCFGPP: (i) => ({ ancestral_eta: i.eta, s_noise: i.s_noise }),
   SamplerLMS: (i) => ({ lms_order: i.order }),
   SamplerER_SDE: (i) => ({
     er_sde_type: ({ 'ER-SDE': 'er-sde', 'Reverse-time SDE': 'reverse-time-sde', ODE: 'ode' } as Record<string, string>)[String(i.solver_type)],
@@ -325,6 +326,8 @@ export function runCases(): RunCase[] {
   add('sd15', 'euler_cfg_pp', 'normal', 6, { cfg: 1 });
   add('sd15', 'dpmpp_2m_cfg_pp', 'normal', 10, { cfg: 2 });
   for (const sampler of ['euler', 'euler_cfg_pp', 'euler_ancestral_cfg_pp', 'res_multistep_cfg_pp', 'gradient_estimation_cfg_pp']) add('sd3', sampler, 'simple', 8, { cfg: 1.5 });
+  // SamplerEulerAncestralCFGPP's eta and s_noise, guided on the SD 1.5 twin.
+  add('sd15', 'euler_ancestral_cfg_pp', 'karras', 8, { cfg: 1.5, samplerNode: { name: 'SamplerEulerAncestralCFGPP', inputs: { eta: 0.5, s_noise: 0.9 } } });
   // cfgpp_ud10_ab (ComfyUI#15951, after a125cd8): AB2 history, unconditional-derivative history and the x0 history
   // extrapolated to 0 on the last step; VP and flow.
   add('sd15', 'cfgpp_ud10_ab', 'karras', 8, { cfg: 1.5 });

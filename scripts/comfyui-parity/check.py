@@ -132,7 +132,7 @@ def load_comfy(src):
     ns["APG"] = apg_ns["APG"]
     # Sampler nodes whose options a run sets (nodes_custom_sampler.py; execute builds the KSAMPLER through ksampler).
     nodes_ns = {"torch": torch, "io": io, "comfy": types.SimpleNamespace(samplers=types.SimpleNamespace(ksampler=ns["ksampler"]))}
-    ns["sampler_nodes"] = defs_from(os.path.join(src, "comfy_extras/nodes_custom_sampler.py"), ["SamplerSEEDS2", "SamplerER_SDE", "SamplerEulerAncestral", "SamplerDPMPP_2S_Ancestral", "SamplerDPMPP_3M_SDE", "SamplerDPMPP_2M_SDE", "SamplerDPMPP_SDE", "SamplerDPMAdaptative", "SamplerLMS"], nodes_ns)
+    ns["sampler_nodes"] = defs_from(os.path.join(src, "comfy_extras/nodes_custom_sampler.py"), ["SamplerSEEDS2", "SamplerER_SDE", "SamplerEulerAncestral", "SamplerDPMPP_2S_Ancestral", "SamplerDPMPP_3M_SDE", "SamplerDPMPP_2M_SDE", "SamplerDPMPP_SDE", "SamplerDPMAdaptative", "SamplerEulerAncestralCFGPP", "SamplerLMS"], nodes_ns)
     defs_from(os.path.join(src, "comfy/model_patcher.py"), ["set_model_options_pre_cfg_function"], ns)
     # `import comfy.model_patcher` in the samplers finds the stub in sys.modules but does not set it on the package.
     sys.modules["comfy"].model_patcher = sys.modules["comfy.model_patcher"]
