@@ -51,10 +51,10 @@ export const IMG2IMG_RULES = ['diffusers', 'diffusers-onnx'] as const;
 export type StartMode = (typeof START_MODES)[number];
 
 /** SA-Solver's SDE interval: ComfyUI's percent_to_sigma(0.2) down to percent_to_sigma(0.8) of the model's table (none for EDM models). */
-function saTauInterval(scheduler: SchedulerConfig, space: SigmaSpace, dims: readonly number[]): { start: number; end: number } | undefined {
+function saTauInterval(scheduler: SchedulerConfig, space: SigmaSpace, dims: readonly number[], from = 0.2, to = 0.8): { start: number; end: number } | undefined {
   if (space === 'vp' && edmParams(scheduler)) return undefined;
   const ms = comfyModelSampling(scheduler, space, imageSeqLenOfLatent(dims));
-  return ms.percentToSigma ? { start: ms.percentToSigma(0.2), end: ms.percentToSigma(0.8) } : undefined;
+  return ms.percentToSigma ? { start: ms.percentToSigma(from), end: ms.percentToSigma(to) } : undefined;
 }
 
 /**
@@ -321,6 +321,11 @@ export const Sampler = defineNode({
     ge_gamma: solverParam('ge_gamma'),
     tcd_gamma: solverParam('tcd_gamma'),
     dpmpp_sde_r: solverParam('dpmpp_sde_r'),
+    sa_eta: solverParam('sa_eta'),
+    sa_sde_start: solverParam('sa_sde_start'),
+    sa_sde_end: solverParam('sa_sde_end'),
+    sa_predictor_order: solverParam('sa_predictor_order'),
+    sa_corrector_order: solverParam('sa_corrector_order'),
     adaptive_order: solverParam('adaptive_order'),
     adaptive_rtol: solverParam('adaptive_rtol'),
     adaptive_atol: solverParam('adaptive_atol'),
@@ -448,7 +453,9 @@ export const Sampler = defineNode({
     if (plms) extra.warmup = plms.warmup;
     if (diffusersTree) extra.noiseAt = 'diffusers';
     // SA-Solver adds SDE noise between 20% and 80% of the model's schedule, as ComfyUI's default does.
-    if (solverName === 'sa_solver' || solverName === 'sa_solver_pece') extra.tauInterval = saTauInterval(model.scheduler, space, latent.dims);
+    if (solverName === 'sa_solver' || solverName === 'sa_solver_pece') {
+      extra.tauInterval = saTauInterval(model.scheduler, space, latent.dims, Number(params.sa_sde_start ?? 0.2), Number(params.sa_sde_end ?? 0.8));
+    }
     // DDIM up a VP grid is diffusers' DDIMInverseScheduler, which limits x0 by its own rules (inverseDdim).
     const ddimInverse = inverting && solverName === 'ddim' && space === 'vp';
     let solver;

@@ -78,3 +78,37 @@ describe('SA-Solver as an ODE solver (no SDE interval)', () => {
     expect(e40).toBeLessThan(1e-4);
   });
 });
+
+describe("SA-Solver takes ComfyUI SamplerSASolver's options", () => {
+  const p = createGaussianParams({ dims: [2, 4, 4], seed: 12 });
+  const DIMS = [1, 2, 4, 4];
+  const levels = Array.from({ length: 9 }, (_, i) => Math.exp(Math.log(14.6) + (i / 8) * (Math.log(0.03) - Math.log(14.6))));
+  const sigmas: Sigmas = { space: 'vp', sigmas: levels, timesteps: levels.slice(0, -1) };
+  const x = new Tensor(DIMS, Float32Array.from(seededNormals(32, 6), (v) => 14.6 * v));
+  const interval = { start: 5, end: 0.5 };
+  const noise = () => {
+    let k = 0;
+    return (dims: readonly number[]) => new Tensor(dims, Float32Array.from(seededNormals(dims.reduce((a, b) => a * b, 1), 100 + k++)));
+  };
+
+  it('tau 0 is the ODE whatever the interval (no noise drawn); another tau draws and moves the sample', async () => {
+    const ode = await runSampler({ solver: createSaSolver({}), sigmas, x, model: exactVeDenoiseFn(p) });
+    let draws = 0;
+    const counting = (dims: readonly number[]) => (draws++, new Tensor(dims));
+    const tau0 = await runSampler({ solver: createSaSolver({ tauInterval: interval, tau: 0 }), sigmas, x, model: exactVeDenoiseFn(p), noise: counting });
+    expect(draws).toBe(0);
+    expect(Array.from(tau0.x.data)).toEqual(Array.from(ode.x.data));
+    const half = await runSampler({ solver: createSaSolver({ tauInterval: interval, tau: 0.5 }), sigmas, x, model: exactVeDenoiseFn(p), noise: noise() });
+    const one = await runSampler({ solver: createSaSolver({ tauInterval: interval }), sigmas, x, model: exactVeDenoiseFn(p), noise: noise() });
+    expect(relL2(half.x.data, one.x.data)).toBeGreaterThan(1e-4);
+  });
+
+  it('corrector order 0 turns the corrector off; orders and tau are checked', async () => {
+    const none = await runSampler({ solver: createSaSolver({ correctorOrder: 0 }), sigmas, x, model: exactVeDenoiseFn(p) });
+    const withC = await runSampler({ solver: createSaSolver({}), sigmas, x, model: exactVeDenoiseFn(p) });
+    expect(relL2(none.x.data, withC.x.data)).toBeGreaterThan(1e-6);
+    expect(() => createSaSolver({ correctorOrder: 7 })).toThrow(/corrector order must be an integer from 0 to 6/);
+    expect(() => createSaSolver({ predictorOrder: 0 })).toThrow(/predictor order must be an integer from 1 to 6/);
+    expect(() => createSaSolver({ tau: -1 })).toThrow(/eta \(tau\)/);
+  });
+});

@@ -39,7 +39,10 @@ export interface SaSolverOptions {
   /** The SDE interval: tau = 1 for levels in [end, start] (ComfyUI: percent_to_sigma(0.8) .. (0.2)); none: the ODE. */
   tauInterval?: { start: number; end: number };
   sNoise?: number;
+  /** tau inside the SDE interval (ComfyUI SamplerSASolver's eta; default 1; 0: the ODE). */
+  tau?: number;
   predictorOrder?: number;
+  /** 0 to 6 (0: no corrector). */
   correctorOrder?: number;
 }
 
@@ -107,11 +110,14 @@ export function createSaSolver(opts: SaSolverOptions = {}): Solver<SaState> {
   const P = opts.predictorOrder ?? 3;
   const C = opts.correctorOrder ?? 4;
   if (!(sNoise >= 0 && Number.isFinite(sNoise))) throw new Error(`SA-Solver: s_noise must be a finite number >= 0, got ${sNoise}`);
-  for (const [name, v] of [['predictor', P], ['corrector', C]] as const) {
-    if (!Number.isInteger(v) || v < 1 || v > 6) throw new Error(`SA-Solver: ${name} order must be an integer from 1 to 6, got ${v}`);
+  for (const [name, v, min] of [['predictor', P, 1], ['corrector', C, 0]] as const) {
+    if (!Number.isInteger(v) || v < min || v > 6) throw new Error(`SA-Solver: ${name} order must be an integer from ${min} to 6, got ${v}`);
   }
-  const interval = opts.tauInterval;
-  const tauAt = (s: number) => (interval && interval.start >= s && s >= interval.end ? 1 : 0);
+  const tauIn = opts.tau ?? 1;
+  if (!(tauIn >= 0 && Number.isFinite(tauIn))) throw new Error(`SA-Solver: eta (tau) must be a finite number >= 0, got ${tauIn}`);
+  // No SDE interval, or tau 0: the ODE (get_tau_interval_func at eta 0).
+  const interval = tauIn > 0 ? opts.tauInterval : undefined;
+  const tauAt = (s: number) => (interval && interval.start >= s && s >= interval.end ? tauIn : 0);
   const name = pece ? 'sa_solver_pece' : 'sa_solver';
   return {
     name,

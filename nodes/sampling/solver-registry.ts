@@ -125,8 +125,23 @@ function saSolverEntry(pece: boolean): SolverEntry<SaSolverOptions> {
       ? 'SA-Solver PECE (ComfyUI sa_solver_pece): sa_solver with the model evaluated again at each corrected state; about two model calls per step. No diffusers class.'
       : "SA-Solver (Xue et al. 2023): a stochastic Adams predictor and corrector on the x0 predictions in half-log-SNR, one model call per step. On Schedule (ComfyUI) grids ComfyUI's sa_solver (orders 3 and 4, SDE noise between 20% and 80% of the model's schedule); on diffusers grids diffusers' SASolverScheduler (its predictor_order and corrector_order, 2 and 2, noise on timesteps 200 to 800, a draw every step).",
     create: (o) => createSaSolver({ ...o, pece }),
-    optionsFromConfig: (cfg, p) => ({ sNoise: num(p, 's_noise', 1), diffusers: pece ? undefined : diffusersSaOptions(cfg) }),
-    params: { s_noise: S_NOISE },
+    // ComfyUI SamplerSASolver's options for its arrangement (the diffusers one takes its orders from the config);
+    // the Sampler turns sa_sde_start / sa_sde_end into the SDE interval (tauInterval).
+    optionsFromConfig: (cfg, p) => ({
+      sNoise: num(p, 's_noise', 1),
+      tau: num(p, 'sa_eta', 1),
+      predictorOrder: num(p, 'sa_predictor_order', 3),
+      correctorOrder: num(p, 'sa_corrector_order', 4),
+      diffusers: pece ? undefined : diffusersSaOptions(cfg),
+    }),
+    params: {
+      s_noise: S_NOISE,
+      sa_eta: { kind: 'float', default: 1, min: 0, max: 10, label: 'SA-Solver eta', help: 'The SDE\'s tau inside its interval (0: the ODE), as ComfyUI SamplerSASolver\'s eta' },
+      sa_sde_start: { kind: 'float', default: 0.2, min: 0, max: 1, label: 'SDE from', help: 'Where the SDE interval starts, as a fraction of the model\'s schedule (ComfyUI sde_start_percent)' },
+      sa_sde_end: { kind: 'float', default: 0.8, min: 0, max: 1, label: 'SDE to', help: 'Where the SDE interval ends, as a fraction of the model\'s schedule (ComfyUI sde_end_percent)' },
+      sa_predictor_order: { kind: 'int', default: 3, min: 1, max: 6, label: 'Predictor order', help: 'Past x0 predictions the stochastic Adams predictor uses' },
+      sa_corrector_order: { kind: 'int', default: 4, min: 0, max: 6, label: 'Corrector order', help: 'Past x0 predictions the corrector uses (0: no corrector)' },
+    },
   };
 }
 

@@ -64,13 +64,13 @@ export interface RunCase {
    * A sampler node's options in place of the KSampler's defaults (comfy_extras/nodes_custom_sampler.py), which
    * check.py runs the node itself for; ours sets the Sampler's matching params (SAMPLER_NODE_PARAMS).
    */
-  samplerNode?: { name: SamplerNodeName; inputs: Record<string, number | string> };
+  samplerNode?: { name: SamplerNodeName; inputs: Record<string, number | string | boolean> };
 }
 
-export type SamplerNodeName = 'SamplerSEEDS2' | 'SamplerER_SDE' | 'SamplerEulerAncestral' | 'SamplerDPMPP_2S_Ancestral' | 'SamplerDPMPP_3M_SDE' | 'SamplerDPMPP_2M_SDE' | 'SamplerDPMPP_SDE' | 'SamplerDPMAdaptative' | 'SamplerEulerAncestralCFGPP' | 'SamplerLMS';
+export type SamplerNodeName = 'SamplerSEEDS2' | 'SamplerER_SDE' | 'SamplerEulerAncestral' | 'SamplerDPMPP_2S_Ancestral' | 'SamplerDPMPP_3M_SDE' | 'SamplerDPMPP_2M_SDE' | 'SamplerDPMPP_SDE' | 'SamplerDPMAdaptative' | 'SamplerEulerAncestralCFGPP' | 'SamplerSASolver' | 'SamplerLMS';
 
 /** A sampler node's inputs as the Sampler params of the solver its ComfyUI sampler maps to. */
-const SAMPLER_NODE_PARAMS: Record<SamplerNodeName, (inputs: Record<string, number | string>) => Record<string, unknown>> = {
+const SAMPLER_NODE_PARAMS: Record<SamplerNodeName, (inputs: Record<string, number | string | boolean>) => Record<string, unknown>> = {
   SamplerSEEDS2: (i) => ({ seeds_solver_type: i.solver_type, ancestral_eta: i.eta, s_noise: i.s_noise, seeds_r: i.r }),
   SamplerEulerAncestral: (i) => ({ ancestral_eta: i.eta, s_noise: i.s_noise }),
   SamplerDPMPP_2S_Ancestral: (i) => ({ ancestral_eta: i.eta, s_noise: i.s_noise }),
@@ -88,6 +88,17 @@ const SAMPLER_NODE_PARAMS: Record<SamplerNodeName, (inputs: Record<string, numbe
     adaptive_accept_safety: i.accept_safety,
   }),
   SamplerEulerAncestralCFGPP: (i) => ({ ancestral_eta: i.eta, s_noise: i.s_noise }),
+  SamplerSASolver: (i) => {
+    if (i.simple_order_2) throw new Error("SamplerSASolver's simple_order_2 is not offered");
+    return {
+    sa_eta: i.eta,
+    sa_sde_start: i.sde_start_percent,
+    sa_sde_end: i.sde_end_percent,
+    s_noise: i.s_noise,
+    sa_predictor_order: i.predictor_order,
+    sa_corrector_order: i.corrector_order,
+    };
+  },
   SamplerLMS: (i) => ({ lms_order: i.order }),
   SamplerER_SDE: (i) => ({
     er_sde_type: ({ 'ER-SDE': 'er-sde', 'Reverse-time SDE': 'reverse-time-sde', ODE: 'ode' } as Record<string, string>)[String(i.solver_type)],
@@ -271,7 +282,7 @@ export function runCases(): RunCase[] {
   add('gaussian-vp-continuous', 'er_sde', 'karras', 10, erSde({ solver_type: 'ER-SDE', max_stage: 1, eta: 1, s_noise: 1.2 }));
   add('gaussian-rf', 'er_sde', 'simple', 8, erSde({ solver_type: 'Reverse-time SDE', max_stage: 3, eta: 1.5, s_noise: 1 }));
   // Sampler nodes whose options map to params the Sampler already had: eta, s_noise, the LMS order.
-  const via = (name: SamplerNodeName, inputs: Record<string, number | string>) => ({ samplerNode: { name, inputs } });
+  const via = (name: SamplerNodeName, inputs: Record<string, number | string | boolean>) => ({ samplerNode: { name, inputs } });
   add('gaussian-vp', 'euler_ancestral', 'karras', 10, via('SamplerEulerAncestral', { eta: 0.6, s_noise: 0.9 }));
   add('gaussian-rf', 'euler_ancestral', 'simple', 8, via('SamplerEulerAncestral', { eta: 0.5, s_noise: 1 }));
   add('gaussian-vp', 'dpmpp_2s_ancestral', 'normal', 8, via('SamplerDPMPP_2S_Ancestral', { eta: 0.4, s_noise: 1.1 }));
@@ -282,6 +293,12 @@ export function runCases(): RunCase[] {
   add('gaussian-vp', 'dpm_adaptive', 'karras', 10, via('SamplerDPMAdaptative', adaptive({ order: 2, rtol: 0.02, atol: 0.004 })));
   add('gaussian-vp-continuous', 'dpm_adaptive', 'normal', 10, via('SamplerDPMAdaptative', adaptive({ pcoeff: 0.2, icoeff: 0.6, dcoeff: 0.1 })));
   add('gaussian-vp', 'dpm_adaptive', 'normal', 10, via('SamplerDPMAdaptative', adaptive({ h_init: 0.2, accept_safety: 0.9 })));
+  // SA-Solver's tau, SDE interval and orders (use_pece through sa_solver_pece; simple_order_2 is not offered).
+  const sa = (more: Record<string, number | boolean>) => ({ eta: 1, sde_start_percent: 0.2, sde_end_percent: 0.8, s_noise: 1, predictor_order: 3, corrector_order: 4, use_pece: false, simple_order_2: false, ...more });
+  add('gaussian-vp', 'sa_solver', 'karras', 10, via('SamplerSASolver', sa({ eta: 0.6, sde_start_percent: 0.1, sde_end_percent: 0.9, predictor_order: 2, corrector_order: 1 })));
+  add('gaussian-vp-continuous', 'sa_solver', 'normal', 12, via('SamplerSASolver', sa({ eta: 0, corrector_order: 0 })));
+  add('gaussian-rf', 'sa_solver', 'simple', 10, via('SamplerSASolver', sa({ eta: 1.5, predictor_order: 4, corrector_order: 3, s_noise: 0.8 })));
+  add('gaussian-vp', 'sa_solver_pece', 'normal', 8, via('SamplerSASolver', sa({ use_pece: true, predictor_order: 2, corrector_order: 2 })));
   // DPM++ SDE's stage fraction r away from 1/2, with eta and s_noise.
   add('gaussian-vp', 'dpmpp_sde', 'karras', 8, via('SamplerDPMPP_SDE', { eta: 1, s_noise: 1, r: 0.3, noise_device: 'cpu' }));
   add('gaussian-vp-continuous', 'dpmpp_sde', 'normal', 8, via('SamplerDPMPP_SDE', { eta: 0.5, s_noise: 0.9, r: 0.7, noise_device: 'cpu' }));
@@ -401,7 +418,7 @@ export interface RunEntry {
   negative: Record<string, string>;
   cfg: number | null;
   apg: { eta: number; norm_threshold: number; momentum: number } | null;
-  sampler_node: { name: SamplerNodeName; inputs: Record<string, number | string> } | null;
+  sampler_node: { name: SamplerNodeName; inputs: Record<string, number | string | boolean> } | null;
 }
 
 export function latentShape(c: RunCase): number[] {

@@ -131,8 +131,8 @@ def load_comfy(src):
     defs_from(os.path.join(src, "comfy_extras/nodes_apg.py"), ["project", "APG"], apg_ns)
     ns["APG"] = apg_ns["APG"]
     # Sampler nodes whose options a run sets (nodes_custom_sampler.py; execute builds the KSAMPLER through ksampler).
-    nodes_ns = {"torch": torch, "io": io, "comfy": types.SimpleNamespace(samplers=types.SimpleNamespace(ksampler=ns["ksampler"]))}
-    ns["sampler_nodes"] = defs_from(os.path.join(src, "comfy_extras/nodes_custom_sampler.py"), ["SamplerSEEDS2", "SamplerER_SDE", "SamplerEulerAncestral", "SamplerDPMPP_2S_Ancestral", "SamplerDPMPP_3M_SDE", "SamplerDPMPP_2M_SDE", "SamplerDPMPP_SDE", "SamplerDPMAdaptative", "SamplerEulerAncestralCFGPP", "SamplerLMS"], nodes_ns)
+    nodes_ns = {"torch": torch, "io": io, "comfy": types.SimpleNamespace(samplers=types.SimpleNamespace(ksampler=ns["ksampler"])), "sa_solver": sys.modules["comfy.k_diffusion.sa_solver"]}
+    ns["sampler_nodes"] = defs_from(os.path.join(src, "comfy_extras/nodes_custom_sampler.py"), ["SamplerSEEDS2", "SamplerER_SDE", "SamplerEulerAncestral", "SamplerDPMPP_2S_Ancestral", "SamplerDPMPP_3M_SDE", "SamplerDPMPP_2M_SDE", "SamplerDPMPP_SDE", "SamplerDPMAdaptative", "SamplerEulerAncestralCFGPP", "SamplerSASolver", "SamplerLMS"], nodes_ns)
     defs_from(os.path.join(src, "comfy/model_patcher.py"), ["set_model_options_pre_cfg_function"], ns)
     # `import comfy.model_patcher` in the samplers finds the stub in sys.modules but does not set it on the package.
     sys.modules["comfy"].model_patcher = sys.modules["comfy.model_patcher"]
@@ -285,7 +285,9 @@ def run_case(case, root, ms_mod, ns):
     model_options = apg_model_options(ns, case["apg"]) if case.get("apg") else {}
     model = OnnxDenoiser(os.path.join(root, case["model_file"]), ms, case["time_units"], flux, positive, negative, case["cfg"], ns["cfg_function"], model_options)
     node = case.get("sampler_node")
-    sampler = ns["sampler_nodes"][node["name"]].execute(**node["inputs"]) if node else ns["sampler_object"](case["sampler"])
+    # SamplerSASolver reads the model's sampling (percent_to_sigma) from its model input.
+    node_inputs = {**node["inputs"], **({"model": FakeModel(ms)} if node and node["name"] == "SamplerSASolver" else {})} if node else None
+    sampler = ns["sampler_nodes"][node["name"]].execute(**node_inputs) if node else ns["sampler_object"](case["sampler"])
     out = sampler.sample(model, sigmas, {"seed": case["seed"], "model_options": {}}, None, noise, latent, None, True)
     return out.numpy(), model.calls, sigmas.numpy()
 
