@@ -326,6 +326,7 @@ export const Sampler = defineNode({
     sa_sde_end: solverParam('sa_sde_end'),
     sa_predictor_order: solverParam('sa_predictor_order'),
     sa_corrector_order: solverParam('sa_corrector_order'),
+    sa_simple_order_2: solverParam('sa_simple_order_2'),
     adaptive_order: solverParam('adaptive_order'),
     adaptive_rtol: solverParam('adaptive_rtol'),
     adaptive_atol: solverParam('adaptive_atol'),

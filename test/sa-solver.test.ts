@@ -112,3 +112,21 @@ describe("SA-Solver takes ComfyUI SamplerSASolver's options", () => {
     expect(() => createSaSolver({ tau: -1 })).toThrow(/eta \(tau\)/);
   });
 });
+
+describe('SA-Solver simple order-2 coefficients (ComfyUI simple_order_2)', () => {
+  it('sum to the whole step weight alpha_t (1 - e^{-k h}), with the written-out share on one prediction', () => {
+    const [sigmaT, ls, lt, prev, tau] = [0.8, -1.2, -0.4, -1.9, 0.7];
+    const k = 1 + tau * tau;
+    const alphaT = sigmaT * Math.exp(lt);
+    const whole = alphaT * -Math.expm1(-k * (lt - ls));
+    const pred = stochasticAdamsCoeffs(sigmaT, [prev, ls], ls, lt, tau, true, false);
+    expect(pred[0] + pred[1]).toBeCloseTo(whole, 12);
+    expect(pred[0]).toBeCloseTo((alphaT * 0.5 * k * (lt - ls) ** 2) / (prev - ls), 12);
+    const corr = stochasticAdamsCoeffs(sigmaT, [ls, lt], ls, lt, tau, true, true);
+    expect(corr[0] + corr[1]).toBeCloseTo(whole, 12);
+    expect(corr[1]).toBeCloseTo(alphaT * 0.5 * k * (lt - ls), 12);
+    // Only at order 2: three predictions keep the Lagrange coefficients.
+    const three = [prev - 0.5, prev, ls];
+    expect(stochasticAdamsCoeffs(sigmaT, three, ls, lt, tau, true)).toEqual(stochasticAdamsCoeffs(sigmaT, three, ls, lt, tau));
+  });
+});

@@ -55,7 +55,7 @@ describe('Sampler: solver catalogue', () => {
     expect(declared.seeds_solver_type.when?.in).toEqual(['seeds_2']);
     for (const name of ['er_sde_type', 'er_sde_eta', 'er_sde_max_stage']) expect(declared[name].when?.in).toEqual(['er_sde']);
     expect(declared.dpmpp_sde_r.when?.in).toEqual(['dpmpp_sde']);
-    for (const name of ['sa_eta', 'sa_sde_start', 'sa_sde_end', 'sa_predictor_order', 'sa_corrector_order']) expect(declared[name].when?.in).toEqual(['sa_solver', 'sa_solver_pece']);
+    for (const name of ['sa_eta', 'sa_sde_start', 'sa_sde_end', 'sa_predictor_order', 'sa_corrector_order', 'sa_simple_order_2']) expect(declared[name].when?.in).toEqual(['sa_solver', 'sa_solver_pece']);
     for (const name of ['adaptive_order', 'adaptive_rtol', 'adaptive_atol', 'adaptive_h_init', 'adaptive_pcoeff', 'adaptive_icoeff', 'adaptive_dcoeff', 'adaptive_accept_safety']) {
       expect(declared[name].when?.in).toEqual(['dpm_adaptive']);
     }

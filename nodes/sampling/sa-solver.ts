@@ -44,6 +44,8 @@ export interface SaSolverOptions {
   predictorOrder?: number;
   /** 0 to 6 (0: no corrector). */
   correctorOrder?: number;
+  /** Order-2 steps with the paper's simple coefficients (ComfyUI simple_order_2). */
+  simpleOrder2?: boolean;
 }
 
 interface SaState extends SolverState {
@@ -87,12 +89,31 @@ function exponentialCoeffs(s: number, t: number, order: number, tau: number): nu
  * The b_j of a step from lambda_s to lambda_t through the lambdas of the predictions used (oldest first):
  * sum_j lambda_j^k b_j = the k-th exponential integral, times alpha_t = sigma_t e^{lambda_t}.
  */
-export function stochasticAdamsCoeffs(sigmaT: number, lambdas: readonly number[], lambdaS: number, lambdaT: number, tau: number): number[] {
+export function stochasticAdamsCoeffs(sigmaT: number, lambdas: readonly number[], lambdaS: number, lambdaT: number, tau: number, simpleOrder2 = false, corrector = false): number[] {
   const n = lambdas.length;
+  if (simpleOrder2 && n === 2) return simpleOrder2Coeffs(sigmaT, lambdas, lambdaS, lambdaT, tau, corrector);
   const integrals = exponentialCoeffs(lambdaS, lambdaT, n, tau);
   const vandermondeT = Array.from({ length: n }, (_, k) => lambdas.map((l) => l ** k));
   const alphaT = sigmaT * Math.exp(lambdaT);
   return solveSmall(vandermondeT, integrals).map((b) => alphaT * b);
+}
+
+/**
+ * The SA-Solver paper's simple order-2 coefficients (its Appendix D; ComfyUI's simple_order_2), oldest first: with
+ * k = 1 + tau^2 and the whole step's weight w = alpha_t (1 - e^{-k h}), the corrector puts alpha_t k h / 2 on the
+ * newest prediction, the predictor alpha_t k h^2 / 2 / (lambda_prev - lambda_s) on the older; the other takes the rest.
+ */
+function simpleOrder2Coeffs(sigmaT: number, lambdas: readonly number[], lambdaS: number, lambdaT: number, tau: number, corrector: boolean): number[] {
+  const k = 1 + tau * tau;
+  const h = lambdaT - lambdaS;
+  const alphaT = sigmaT * Math.exp(lambdaT);
+  const whole = -alphaT * Math.expm1(-h * k);
+  if (corrector) {
+    const newest = alphaT * 0.5 * k * h;
+    return [whole - newest, newest];
+  }
+  const older = (alphaT * 0.5 * k * h * h) / (lambdas[0] - lambdaS);
+  return [older, whole - older];
 }
 
 /** Half-log-SNR of a level: -ln s on VP grids, ln((1 - t) / t) on flow grids (t = 1 at FLOW_SNR_CAP). */
@@ -113,6 +134,7 @@ export function createSaSolver(opts: SaSolverOptions = {}): Solver<SaState> {
   for (const [name, v, min] of [['predictor', P, 1], ['corrector', C, 0]] as const) {
     if (!Number.isInteger(v) || v < min || v > 6) throw new Error(`SA-Solver: ${name} order must be an integer from ${min} to 6, got ${v}`);
   }
+  const simple2 = opts.simpleOrder2 === true;
   const tauIn = opts.tau ?? 1;
   if (!(tauIn >= 0 && Number.isFinite(tauIn))) throw new Error(`SA-Solver: eta (tau) must be a finite number >= 0, got ${tauIn}`);
   // No SDE interval, or tau 0: the ODE (get_tau_interval_func at eta 0).
@@ -160,7 +182,7 @@ export function createSaSolver(opts: SaSolverOptions = {}): Solver<SaState> {
       } else {
         const prev = lv[i - 1];
         const lambdas = Array.from({ length: correctorOrder }, (_, j) => lambdaOf(sigmas, lv[i - correctorOrder + 1 + j]));
-        const b = stochasticAdamsCoeffs(s, lambdas, lambdaOf(sigmas, prev), lambdaOf(sigmas, s), state.tau);
+        const b = stochasticAdamsCoeffs(s, lambdas, lambdaOf(sigmas, prev), lambdaOf(sigmas, s), state.tau, simple2, true);
         const terms = combine([(s / prev) * Math.exp(-(state.tau ** 2) * state.h), state.corrected], correctorOrder, b);
         if (state.tau > 0 && sNoise > 0 && state.noise) terms.push([1, state.noise]);
         x = linearCombination(terms);
@@ -174,7 +196,7 @@ export function createSaSolver(opts: SaSolverOptions = {}): Solver<SaState> {
       const lambdas = Array.from({ length: predictorOrder }, (_, j) => lambdaOf(sigmas, lv[i - predictorOrder + 1 + j]));
       const lambdaS = lambdaOf(sigmas, s);
       const lambdaT = lambdaOf(sigmas, next);
-      const b = stochasticAdamsCoeffs(next, lambdas, lambdaS, lambdaT, tau);
+      const b = stochasticAdamsCoeffs(next, lambdas, lambdaS, lambdaT, tau, simple2, false);
       const h = lambdaT - lambdaS;
       const terms = combine([(next / s) * Math.exp(-(tau ** 2) * h), x], predictorOrder, b);
       let noise: Tensor | undefined;

@@ -132,6 +132,7 @@ function saSolverEntry(pece: boolean): SolverEntry<SaSolverOptions> {
       tau: num(p, 'sa_eta', 1),
       predictorOrder: num(p, 'sa_predictor_order', 3),
       correctorOrder: num(p, 'sa_corrector_order', 4),
+      simpleOrder2: p.sa_simple_order_2 === true,
       diffusers: pece ? undefined : diffusersSaOptions(cfg),
     }),
     params: {
@@ -141,6 +142,7 @@ function saSolverEntry(pece: boolean): SolverEntry<SaSolverOptions> {
       sa_sde_end: { kind: 'float', default: 0.8, min: 0, max: 1, label: 'SDE to', help: 'Where the SDE interval ends, as a fraction of the model\'s schedule (ComfyUI sde_end_percent)' },
       sa_predictor_order: { kind: 'int', default: 3, min: 1, max: 6, label: 'Predictor order', help: 'Past x0 predictions the stochastic Adams predictor uses' },
       sa_corrector_order: { kind: 'int', default: 4, min: 0, max: 6, label: 'Corrector order', help: 'Past x0 predictions the corrector uses (0: no corrector)' },
+      sa_simple_order_2: { kind: 'boolean', default: false, label: 'Simple order 2', help: "Order-2 steps with the SA-Solver paper's simple coefficients (ComfyUI simple_order_2)" },
     },
   };
 }

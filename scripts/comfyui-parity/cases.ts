@@ -89,7 +89,6 @@ const SAMPLER_NODE_PARAMS: Record<SamplerNodeName, (inputs: Record<string, numbe
   }),
   SamplerEulerAncestralCFGPP: (i) => ({ ancestral_eta: i.eta, s_noise: i.s_noise }),
   SamplerSASolver: (i) => {
-    if (i.simple_order_2) throw new Error("SamplerSASolver's simple_order_2 is not offered");
     return {
     sa_eta: i.eta,
     sa_sde_start: i.sde_start_percent,
@@ -97,6 +96,7 @@ const SAMPLER_NODE_PARAMS: Record<SamplerNodeName, (inputs: Record<string, numbe
     s_noise: i.s_noise,
     sa_predictor_order: i.predictor_order,
     sa_corrector_order: i.corrector_order,
+    sa_simple_order_2: i.simple_order_2,
     };
   },
   SamplerLMS: (i) => ({ lms_order: i.order }),
@@ -293,12 +293,14 @@ export function runCases(): RunCase[] {
   add('gaussian-vp', 'dpm_adaptive', 'karras', 10, via('SamplerDPMAdaptative', adaptive({ order: 2, rtol: 0.02, atol: 0.004 })));
   add('gaussian-vp-continuous', 'dpm_adaptive', 'normal', 10, via('SamplerDPMAdaptative', adaptive({ pcoeff: 0.2, icoeff: 0.6, dcoeff: 0.1 })));
   add('gaussian-vp', 'dpm_adaptive', 'normal', 10, via('SamplerDPMAdaptative', adaptive({ h_init: 0.2, accept_safety: 0.9 })));
-  // SA-Solver's tau, SDE interval and orders (use_pece through sa_solver_pece; simple_order_2 is not offered).
+  // SA-Solver's tau, SDE interval, orders and simple order-2 coefficients (use_pece through sa_solver_pece).
   const sa = (more: Record<string, number | boolean>) => ({ eta: 1, sde_start_percent: 0.2, sde_end_percent: 0.8, s_noise: 1, predictor_order: 3, corrector_order: 4, use_pece: false, simple_order_2: false, ...more });
   add('gaussian-vp', 'sa_solver', 'karras', 10, via('SamplerSASolver', sa({ eta: 0.6, sde_start_percent: 0.1, sde_end_percent: 0.9, predictor_order: 2, corrector_order: 1 })));
   add('gaussian-vp-continuous', 'sa_solver', 'normal', 12, via('SamplerSASolver', sa({ eta: 0, corrector_order: 0 })));
   add('gaussian-rf', 'sa_solver', 'simple', 10, via('SamplerSASolver', sa({ eta: 1.5, predictor_order: 4, corrector_order: 3, s_noise: 0.8 })));
   add('gaussian-vp', 'sa_solver_pece', 'normal', 8, via('SamplerSASolver', sa({ use_pece: true, predictor_order: 2, corrector_order: 2 })));
+  add('gaussian-vp', 'sa_solver', 'karras', 10, via('SamplerSASolver', sa({ predictor_order: 2, corrector_order: 2, simple_order_2: true })));
+  add('gaussian-rf', 'sa_solver', 'simple', 8, via('SamplerSASolver', sa({ predictor_order: 2, corrector_order: 2, simple_order_2: true, eta: 0.7 })));
   // DPM++ SDE's stage fraction r away from 1/2, with eta and s_noise.
   add('gaussian-vp', 'dpmpp_sde', 'karras', 8, via('SamplerDPMPP_SDE', { eta: 1, s_noise: 1, r: 0.3, noise_device: 'cpu' }));
   add('gaussian-vp-continuous', 'dpmpp_sde', 'normal', 8, via('SamplerDPMPP_SDE', { eta: 0.5, s_noise: 0.9, r: 0.7, noise_device: 'cpu' }));
