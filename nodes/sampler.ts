@@ -335,6 +335,7 @@ export const Sampler = defineNode({
     adaptive_icoeff: solverParam('adaptive_icoeff'),
     adaptive_dcoeff: solverParam('adaptive_dcoeff'),
     adaptive_accept_safety: solverParam('adaptive_accept_safety'),
+    adaptive_eta: solverParam('adaptive_eta'),
     er_sde_type: solverParam('er_sde_type'),
     er_sde_eta: solverParam('er_sde_eta'),
     er_sde_max_stage: solverParam('er_sde_max_stage'),

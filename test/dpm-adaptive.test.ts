@@ -35,6 +35,20 @@ describe('DPM-Solver adaptive', () => {
     expect(second.error).toBeLessThan(0.05);
   });
 
+  it('with eta (SamplerDPMAdaptative): one noise draw per accepted step, none at eta 0; the options are checked', async () => {
+    const x = new Tensor([1, 2, 4, 4], Float32Array.from(seededNormals(32, 6), (v) => 14.6 * v));
+    let draws = 0;
+    const noise = (dims: readonly number[]) => (draws++, new Tensor(dims, Float32Array.from(seededNormals(dims.reduce((a, b) => a * b, 1), 50 + draws))));
+    const ode = await runSampler({ solver: createDpmAdaptive({}), sigmas: GRID, x, model, noise });
+    expect(draws).toBe(0);
+    const sde = await runSampler({ solver: createDpmAdaptive({ eta: 1 }), sigmas: GRID, x, model, noise });
+    expect(draws).toBeGreaterThan(0);
+    expect(draws).toBeLessThanOrEqual(sde.modelCalls / 3);
+    expect(relL2(sde.x.data, ode.x.data)).toBeGreaterThan(1e-3);
+    expect(() => createDpmAdaptive({ eta: -1 })).toThrow(/eta must be/);
+    expect(() => createDpmAdaptive({ eta: 1 }).init({ sigmas: GRID }, x)).toThrow(/needs a noise source/);
+  });
+
   it('a grid ending at 0: the step onto 0 returns the x0 prediction', async () => {
     const sigmas: Sigmas = { space: 'vp', sigmas: [14.6, 0.03, 0], timesteps: [999, 1] };
     const { out } = await run({}, sigmas);

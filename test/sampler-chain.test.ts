@@ -56,11 +56,11 @@ describe('Sampler: solver catalogue', () => {
     for (const name of ['er_sde_type', 'er_sde_eta', 'er_sde_max_stage']) expect(declared[name].when?.in).toEqual(['er_sde']);
     expect(declared.dpmpp_sde_r.when?.in).toEqual(['dpmpp_sde']);
     for (const name of ['sa_eta', 'sa_sde_start', 'sa_sde_end', 'sa_predictor_order', 'sa_corrector_order', 'sa_simple_order_2']) expect(declared[name].when?.in).toEqual(['sa_solver', 'sa_solver_pece']);
-    for (const name of ['adaptive_order', 'adaptive_rtol', 'adaptive_atol', 'adaptive_h_init', 'adaptive_pcoeff', 'adaptive_icoeff', 'adaptive_dcoeff', 'adaptive_accept_safety']) {
+    for (const name of ['adaptive_order', 'adaptive_rtol', 'adaptive_atol', 'adaptive_h_init', 'adaptive_pcoeff', 'adaptive_icoeff', 'adaptive_dcoeff', 'adaptive_accept_safety', 'adaptive_eta']) {
       expect(declared[name].when?.in).toEqual(['dpm_adaptive']);
     }
     const ancestralCfgPp = ['euler_ancestral_cfg_pp', 'dpmpp_2s_ancestral_cfg_pp', 'res_multistep_ancestral_cfg_pp'];
-    expect(declared.s_noise.when?.in).toEqual(['euler', 'euler_ancestral', 'dpm_2_ancestral', 'dpmpp_2s_ancestral', 'dpmpp_sde', 'res_multistep_ancestral', 'dpmpp_2m_sde', 'dpmpp_3m_sde', 'er_sde', 'seeds_2', 'seeds_3', 'exp_heun_2_x0_sde', 'sa_solver', 'sa_solver_pece', ...ancestralCfgPp]);
+    expect(declared.s_noise.when?.in).toEqual(['euler', 'euler_ancestral', 'dpm_2_ancestral', 'dpmpp_2s_ancestral', 'dpmpp_sde', 'res_multistep_ancestral', 'dpmpp_2m_sde', 'dpmpp_3m_sde', 'er_sde', 'seeds_2', 'seeds_3', 'exp_heun_2_x0_sde', 'dpm_adaptive', 'sa_solver', 'sa_solver_pece', ...ancestralCfgPp]);
     expect(declared.ancestral_eta.when?.in).toEqual(['euler_ancestral', 'dpm_2_ancestral', 'dpmpp_2s_ancestral', 'dpmpp_sde', 'res_multistep_ancestral', 'dpmpp_2m_sde', 'dpmpp_3m_sde', 'seeds_2', 'seeds_3', 'exp_heun_2_x0_sde', ...ancestralCfgPp]);
   });
 });

@@ -16,7 +16,7 @@
  * levels read as VE sigmas, t = -ln sigma, the flow sample as the VE state and eps = (x - D) / sigma).
  */
 import type { Tensor } from '../core/tensor.ts';
-import { comfyFlowGrid } from './euler-ancestral.ts';
+import { ancestralStep, comfyFlowGrid } from './euler-ancestral.ts';
 import { linearCombination } from './ops.ts';
 import { checkSigmas, hasUpwardStep, offGridLevel, type DenoiseFn, type Solver, type SolverContext, type SolverState } from './solver.ts';
 
@@ -29,6 +29,12 @@ export interface DpmAdaptiveOptions {
   icoeff?: number;
   dcoeff?: number;
   acceptSafety?: number;
+  /**
+   * k-diffusion's eta (ComfyUI SamplerDPMAdaptative's; default 0): each attempt aims at the ancestral step's lower
+   * level, and an accepted step adds s_noise times that split's noise (the controller then takes order 1.5).
+   */
+  eta?: number;
+  sNoise?: number;
 }
 
 const f32 = Math.fround;
@@ -85,16 +91,22 @@ export function createDpmAdaptive(opts: DpmAdaptiveOptions = {}): Solver<DpmAdap
   const atol = opts.atol ?? 0.0078;
   if (order !== 2 && order !== 3) throw new Error(`DPM-Solver adaptive: order must be 2 or 3, got ${order}`);
   if (!(rtol > 0 && atol > 0)) throw new Error('DPM-Solver adaptive: rtol and atol must be positive');
+  const eta = opts.eta ?? 0;
+  const sNoise = opts.sNoise ?? 1;
+  if (!(eta >= 0 && Number.isFinite(eta))) throw new Error(`DPM-Solver adaptive: eta must be a finite number >= 0, got ${eta}`);
+  if (!(sNoise >= 0 && Number.isFinite(sNoise))) throw new Error(`DPM-Solver adaptive: s_noise must be a finite number >= 0, got ${sNoise}`);
   return {
     name: 'dpm_adaptive',
     nfePerStep: order,
+    stochastic: eta > 0 && sNoise > 0,
     init(ctx, x): DpmAdaptiveState {
       checkSigmas(ctx.sigmas);
       if (ctx.sigmas.space !== 'vp' && !comfyFlowGrid(ctx.sigmas)) {
         throw new Error('dpm_adaptive runs on VP models, and on flow models on a Schedule (ComfyUI) grid (ComfyUI takes its steps in -ln sigma)');
       }
       if (hasUpwardStep(ctx.sigmas)) throw new Error('dpm_adaptive cannot walk a grid upwards (inversion)');
-      const pid = new PidStepSize(Math.abs(opts.hInit ?? 0.05), opts.pcoeff ?? 0, opts.icoeff ?? 1, opts.dcoeff ?? 0, order, opts.acceptSafety ?? 0.81);
+      if (eta > 0 && !ctx.noise) throw new Error('dpm_adaptive with eta > 0 needs a noise source');
+      const pid = new PidStepSize(Math.abs(opts.hInit ?? 0.05), opts.pcoeff ?? 0, opts.icoeff ?? 1, opts.dcoeff ?? 0, eta > 0 ? 1.5 : order, opts.acceptSafety ?? 0.81);
       return { x, pid, xPrev: x };
     },
     async step(ctx, state, i, model) {
@@ -110,12 +122,23 @@ export function createDpmAdaptive(opts: DpmAdaptiveOptions = {}): Solver<DpmAdap
       let denoised: Tensor | undefined;
       while (s < f32(tEnd - 1e-5)) {
         const t = Math.min(tEnd, f32(s + state.pid.h));
-        const attempt = await attemptStep(ctx, model, x, s, t, order);
+        // With eta, the attempt aims at the ancestral split's lower level t_, and su is the noise back up to t.
+        let target = t;
+        let su = 0;
+        if (eta > 0) {
+          const { down } = ancestralStep(sigmaOf(s), sigmaOf(t), eta, true);
+          target = Math.min(tEnd, tOf(down));
+          const sigT = sigmaOf(t);
+          const sigTarget = sigmaOf(target);
+          su = f32(Math.sqrt(Math.max(f32(f32(sigT * sigT) - f32(sigTarget * sigTarget)), 0)));
+        }
+        const attempt = await attemptStep(ctx, model, x, s, target, order);
         denoised = attempt.denoised;
         const error = scaledError(attempt.low, attempt.high, xPrev, rtol, atol);
         if (state.pid.propose(error)) {
           xPrev = attempt.low;
-          x = attempt.high;
+          // ComfyUI draws on every accepted step (a zero weight at eta 0).
+          x = su > 0 && sNoise > 0 ? linearCombination([[1, attempt.high], [su * sNoise, ctx.noise!(x.dims)]]) : attempt.high;
           s = t;
         }
       }

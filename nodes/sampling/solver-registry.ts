@@ -459,7 +459,7 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     description:
       "DPM-Solver-23 with adaptive step size (ComfyUI dpm_adaptive): each grid step integrated in steps a PID controller sizes from the gap between a second- and a third-order result (rtol 0.05, atol 0.0078), three model calls per attempt; Schedule (ComfyUI) gives it ComfyUI's one step, from the top level to the last positive one. VP models, and flow models on a Schedule (ComfyUI) grid (ComfyUI's VE formulas).",
     create: (o) => createDpmAdaptive(o as DpmAdaptiveOptions),
-    // ComfyUI SamplerDPMAdaptative's options (its eta, the SDE form, is not offered: eta 0).
+    // ComfyUI SamplerDPMAdaptative's options.
     optionsFromConfig: (_cfg, p): DpmAdaptiveOptions => ({
       order: num(p, 'adaptive_order', 3) as 2 | 3,
       rtol: num(p, 'adaptive_rtol', 0.05),
@@ -469,6 +469,8 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
       icoeff: num(p, 'adaptive_icoeff', 1),
       dcoeff: num(p, 'adaptive_dcoeff', 0),
       acceptSafety: num(p, 'adaptive_accept_safety', 0.81),
+      eta: num(p, 'adaptive_eta', 0),
+      sNoise: num(p, 's_noise', 1),
     }),
     params: {
       adaptive_order: { kind: 'int', default: 3, min: 2, max: 3, label: 'Adaptive order', help: 'The higher of the two orders whose difference sizes the steps (k-diffusion order)' },
@@ -479,6 +481,8 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
       adaptive_icoeff: { kind: 'float', default: 1, min: 0, max: 100, label: 'PID i', help: "Integral weight of the step-size controller (k-diffusion's icoeff)" },
       adaptive_dcoeff: { kind: 'float', default: 0, min: 0, max: 100, label: 'PID d', help: "Derivative weight of the step-size controller (k-diffusion's dcoeff)" },
       adaptive_accept_safety: { kind: 'float', default: 0.81, min: 0, max: 100, label: 'Accept safety', help: 'A step is accepted when its error factor is at least this' },
+      adaptive_eta: { kind: 'float', default: 0, min: 0, max: 100, label: 'Adaptive eta', help: 'Fresh noise on each accepted step (k-diffusion eta; 0: the ODE, as ComfyUI\'s dpm_adaptive sampler)' },
+      s_noise: S_NOISE,
     },
     spaces: ['vp'],
     comfyFlow: true,

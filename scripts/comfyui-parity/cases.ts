@@ -86,6 +86,8 @@ const SAMPLER_NODE_PARAMS: Record<SamplerNodeName, (inputs: Record<string, numbe
     adaptive_icoeff: i.icoeff,
     adaptive_dcoeff: i.dcoeff,
     adaptive_accept_safety: i.accept_safety,
+    adaptive_eta: i.eta,
+    s_noise: i.s_noise,
   }),
   SamplerEulerAncestralCFGPP: (i) => ({ ancestral_eta: i.eta, s_noise: i.s_noise }),
   SamplerSASolver: (i) => {
@@ -293,6 +295,8 @@ export function runCases(): RunCase[] {
   add('gaussian-vp', 'dpm_adaptive', 'karras', 10, via('SamplerDPMAdaptative', adaptive({ order: 2, rtol: 0.02, atol: 0.004 })));
   add('gaussian-vp-continuous', 'dpm_adaptive', 'normal', 10, via('SamplerDPMAdaptative', adaptive({ pcoeff: 0.2, icoeff: 0.6, dcoeff: 0.1 })));
   add('gaussian-vp', 'dpm_adaptive', 'normal', 10, via('SamplerDPMAdaptative', adaptive({ h_init: 0.2, accept_safety: 0.9 })));
+  add('gaussian-vp', 'dpm_adaptive', 'karras', 10, via('SamplerDPMAdaptative', adaptive({ eta: 0.5, s_noise: 0.9 })));
+  add('gaussian-vp-continuous', 'dpm_adaptive', 'normal', 10, via('SamplerDPMAdaptative', adaptive({ eta: 1, order: 2 })));
   // SA-Solver's tau, SDE interval, orders and simple order-2 coefficients (use_pece through sa_solver_pece).
   const sa = (more: Record<string, number | boolean>) => ({ eta: 1, sde_start_percent: 0.2, sde_end_percent: 0.8, s_noise: 1, predictor_order: 3, corrector_order: 4, use_pece: false, simple_order_2: false, ...more });
   add('gaussian-vp', 'sa_solver', 'karras', 10, via('SamplerSASolver', sa({ eta: 0.6, sde_start_percent: 0.1, sde_end_percent: 0.9, predictor_order: 2, corrector_order: 1 })));
