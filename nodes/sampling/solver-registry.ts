@@ -166,6 +166,15 @@ function ancestralEntry(description: string, create: (o: EulerAncestralOptions) 
   };
 }
 
+/** `entry` with more Sampler params: `read` turns them into options merged over the entry's own. */
+function withParams<O>(entry: SolverEntry<O>, params: Record<string, ParamSpec>, read: (p: SolverParams) => object): SolverEntry {
+  return {
+    ...(entry as SolverEntry),
+    params: { ...entry.params, ...params },
+    optionsFromConfig: (cfg, p) => ({ ...(entry.optionsFromConfig(cfg, p) as object), ...read(p) }),
+  };
+}
+
 /** The solvers implemented next to this file (the exponential integrators come from exp-solvers.ts). */
 const BASE_SOLVERS: Record<string, SolverEntry> = {
   pndm: {
@@ -289,21 +298,17 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     createDpmpp2sAncestral,
     ['vp', 'flow'],
   ),
-  dpmpp_sde: (() => {
-    const base = ancestralEntry(
+  dpmpp_sde: withParams(
+    ancestralEntry(
       'DPM++ SDE (k-diffusion sample_dpmpp_sde; ComfyUI dpmpp_sde, A1111 "DPM++ SDE"): a stochastic second-order singlestep exponential-integrator step, its stage halfway in lambda (ComfyUI SamplerDPMPP_SDE\'s r moves it), two model calls per step; diffusers\' DPMSolverSDEScheduler (its grid keys; eta and s_noise 1). Its noise comes from a Brownian tree with noise_generator comfyui (seeded by the seed, as ComfyUI) and torch (seeded by the config\'s noise_sampler_seed, else the seed, as diffusers).',
       createDpmppSde,
       ['vp', 'flow'],
-    );
-    return {
-      ...base,
-      optionsFromConfig: (cfg, p) => ({ ...(base.optionsFromConfig(cfg, p) as object), r: num(p, 'dpmpp_sde_r', 0.5) }),
-      params: {
-        ...base.params,
-        dpmpp_sde_r: { kind: 'float', default: 0.5, min: 0.01, max: 10, label: 'DPM++ SDE stage', help: "Where the stage sits, as a fraction of the step in lambda (k-diffusion's r, ComfyUI SamplerDPMPP_SDE's; 1/2 as diffusers)" },
-      },
-    } as SolverEntry;
-  })(),
+    ),
+    {
+      dpmpp_sde_r: { kind: 'float', default: 0.5, min: 0.01, max: 10, label: 'DPM++ SDE stage', help: "Where the stage sits, as a fraction of the step in lambda (k-diffusion's r, ComfyUI SamplerDPMPP_SDE's; 1/2 as diffusers)" },
+    },
+    (p) => ({ r: num(p, 'dpmpp_sde_r', 0.5) }),
+  ),
   dpmpp_3m_sde: ancestralEntry(
     'DPM++ 3M SDE (k-diffusion sample_dpmpp_3m_sde; ComfyUI dpmpp_3m_sde): a stochastic third-order multistep exponential integrator on the x0 predictions, one model call per step; with noise_generator comfyui its noise comes from ComfyUI\'s Brownian tree. Not diffusers\' dpmpp_3m (an ODE solver).',
     createDpmpp3mSde,
@@ -334,28 +339,24 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
       er_sde_max_stage: { kind: 'int', default: 3, min: 1, max: 3, label: 'ER-SDE stages', help: 'Stages used at most (1: first order; 3: the full ER-SDE-Solver-3)' },
     },
   },
-  seeds_2: (() => {
-    const base = ancestralEntry(
+  seeds_2: withParams(
+    ancestralEntry(
       "SEEDS-2 (ComfyUI seeds_2, and its SamplerSEEDS2 node's options): a stochastic second-order singlestep exponential integrator, its stage a fraction r of the step in lambda (default halfway), two model calls per step; eta 0 is deterministic; r 1 with the phi_2 rule is exp_heun_2_x0. No diffusers class.",
       (o) => createSeeds({ ...(o as SeedsOptions), stages: 2 }),
       ['vp', 'flow'],
-    );
-    return {
-      ...base,
-      optionsFromConfig: (cfg, p) => ({ ...(base.optionsFromConfig(cfg, p) as object), r: num(p, 'seeds_r', 0.5), solverType: (p.seeds_solver_type ?? 'phi_1') as 'phi_1' | 'phi_2' }),
-      params: {
-        ...base.params,
-        seeds_r: { kind: 'float', default: 0.5, min: 0.01, max: 1, label: 'SEEDS-2 stage', help: "Where the intermediate stage sits, as a fraction of the step in lambda (ComfyUI SamplerSEEDS2's r)" },
-        seeds_solver_type: {
-          kind: 'enum',
-          options: ['phi_1', 'phi_2'],
-          default: 'phi_1',
-          label: 'SEEDS-2 end rule',
-          help: 'How the step combines its two x0 predictions: phi_1 (SEEDS-2) or phi_2 (the exponential Heun rule of exp_heun_2_x0)',
-        },
+    ),
+    {
+      seeds_r: { kind: 'float', default: 0.5, min: 0.01, max: 1, label: 'SEEDS-2 stage', help: "Where the intermediate stage sits, as a fraction of the step in lambda (ComfyUI SamplerSEEDS2's r)" },
+      seeds_solver_type: {
+        kind: 'enum',
+        options: ['phi_1', 'phi_2'],
+        default: 'phi_1',
+        label: 'SEEDS-2 end rule',
+        help: 'How the step combines its two x0 predictions: phi_1 (SEEDS-2) or phi_2 (the exponential Heun rule of exp_heun_2_x0)',
       },
-    } as SolverEntry;
-  })(),
+    },
+    (p) => ({ r: num(p, 'seeds_r', 0.5), solverType: p.seeds_solver_type ?? 'phi_1' }),
+  ),
   exp_heun_2_x0: {
     noInversion: true,
     description:
@@ -647,11 +648,7 @@ export function mrsOptions(p: SolverParams): MrsOptions {
  * DPM++ 2M SDE with k-diffusion's eta and s_noise (ComfyUI's SamplerDPMPP_2M_SDE node), over the exponential
  * integrators' entry; their defaults (1, 1) are diffusers' sde-dpmsolver++.
  */
-const dpmpp_2m_sde: SolverEntry = {
-  ...EXP_SOLVERS.dpmpp_2m_sde,
-  optionsFromConfig: (cfg, p) => ({ ...(EXP_SOLVERS.dpmpp_2m_sde.optionsFromConfig(cfg, p) as object), eta: num(p, 'ancestral_eta', 1), sNoise: num(p, 's_noise', 1) }),
-  params: { ...EXP_SOLVERS.dpmpp_2m_sde.params, ancestral_eta: ANCESTRAL_ETA, s_noise: S_NOISE },
-};
+const dpmpp_2m_sde = withParams(EXP_SOLVERS.dpmpp_2m_sde, { ancestral_eta: ANCESTRAL_ETA, s_noise: S_NOISE }, (p) => ({ eta: num(p, 'ancestral_eta', 1), sNoise: num(p, 's_noise', 1) }));
 
 const { cm_stochastic, ddim, pndm, ddpm, euler, euler_ancestral, heun, dpm_2, dpm_2_ancestral, dpmpp_2s_ancestral, dpmpp_sde, dpmpp_3m_sde, er_sde, seeds_2, exp_heun_2_x0, exp_heun_2_x0_sde, seeds_3, ddpm_posterior, consistency, ipndm, ipndm_v, res_multistep, res_multistep_ancestral, deis_tab, gradient_estimation, heunpp2, lms, euler_cfg_pp, euler_ancestral_cfg_pp, dpmpp_2m_cfg_pp, dpmpp_2s_ancestral_cfg_pp, res_multistep_cfg_pp, res_multistep_ancestral_cfg_pp, gradient_estimation_cfg_pp, cfgpp_ud10_ab, dpm_fast, dpm_adaptive, sa_solver, sa_solver_pece, flow_euler, rf_solver, scm, mrs, lcm, tcd } = BASE_SOLVERS;
 

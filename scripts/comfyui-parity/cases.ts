@@ -274,17 +274,17 @@ export function runCases(): RunCase[] {
     add('gaussian-rf', sampler, 'simple', 8);
   }
   // The SamplerSEEDS2 and SamplerER_SDE nodes: their options through the node's own execute.
-  const seeds2 = (inputs: Record<string, number | string>) => ({ samplerNode: { name: 'SamplerSEEDS2' as const, inputs } });
+  const via = (name: SamplerNodeName, inputs: Record<string, number | string | boolean>) => ({ samplerNode: { name, inputs } });
+  const seeds2 = (inputs: Record<string, number | string>) => via('SamplerSEEDS2', inputs);
   add('gaussian-vp', 'seeds_2', 'karras', 8, seeds2({ solver_type: 'phi_2', eta: 0.5, s_noise: 1, r: 0.3 }));
   add('gaussian-vp-continuous', 'seeds_2', 'normal', 8, seeds2({ solver_type: 'phi_1', eta: 0, s_noise: 1, r: 0.7 }));
   add('gaussian-rf', 'seeds_2', 'simple', 8, seeds2({ solver_type: 'phi_2', eta: 1, s_noise: 0.8, r: 0.5 }));
-  const erSde = (inputs: Record<string, number | string>) => ({ samplerNode: { name: 'SamplerER_SDE' as const, inputs } });
+  const erSde = (inputs: Record<string, number | string>) => via('SamplerER_SDE', inputs);
   add('gaussian-vp', 'er_sde', 'karras', 10, erSde({ solver_type: 'Reverse-time SDE', max_stage: 2, eta: 0.5, s_noise: 1 }));
   add('gaussian-vp', 'er_sde', 'normal', 10, erSde({ solver_type: 'ODE', max_stage: 3, eta: 1, s_noise: 1 }));
   add('gaussian-vp-continuous', 'er_sde', 'karras', 10, erSde({ solver_type: 'ER-SDE', max_stage: 1, eta: 1, s_noise: 1.2 }));
   add('gaussian-rf', 'er_sde', 'simple', 8, erSde({ solver_type: 'Reverse-time SDE', max_stage: 3, eta: 1.5, s_noise: 1 }));
   // Sampler nodes whose options map to params the Sampler already had: eta, s_noise, the LMS order.
-  const via = (name: SamplerNodeName, inputs: Record<string, number | string | boolean>) => ({ samplerNode: { name, inputs } });
   add('gaussian-vp', 'euler_ancestral', 'karras', 10, via('SamplerEulerAncestral', { eta: 0.6, s_noise: 0.9 }));
   add('gaussian-rf', 'euler_ancestral', 'simple', 8, via('SamplerEulerAncestral', { eta: 0.5, s_noise: 1 }));
   add('gaussian-vp', 'dpmpp_2s_ancestral', 'normal', 8, via('SamplerDPMPP_2S_Ancestral', { eta: 0.4, s_noise: 1.1 }));

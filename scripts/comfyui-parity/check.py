@@ -285,9 +285,14 @@ def run_case(case, root, ms_mod, ns):
     model_options = apg_model_options(ns, case["apg"]) if case.get("apg") else {}
     model = OnnxDenoiser(os.path.join(root, case["model_file"]), ms, case["time_units"], flux, positive, negative, case["cfg"], ns["cfg_function"], model_options)
     node = case.get("sampler_node")
-    # SamplerSASolver reads the model's sampling (percent_to_sigma) from its model input.
-    node_inputs = {**node["inputs"], **({"model": FakeModel(ms)} if node and node["name"] == "SamplerSASolver" else {})} if node else None
-    sampler = ns["sampler_nodes"][node["name"]].execute(**node_inputs) if node else ns["sampler_object"](case["sampler"])
+    if node:
+        inputs = dict(node["inputs"])
+        # SamplerSASolver reads the model's sampling (percent_to_sigma) from its model input.
+        if node["name"] == "SamplerSASolver":
+            inputs["model"] = FakeModel(ms)
+        sampler = ns["sampler_nodes"][node["name"]].execute(**inputs)
+    else:
+        sampler = ns["sampler_object"](case["sampler"])
     out = sampler.sample(model, sigmas, {"seed": case["seed"], "model_options": {}}, None, noise, latent, None, True)
     return out.numpy(), model.calls, sigmas.numpy()
 
