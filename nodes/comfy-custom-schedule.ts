@@ -4,10 +4,10 @@
  * own alpha and beta), as SIGMAS for a Sampler: what SamplerCustom walks when one of them feeds it. The
  * model gives each level its timestep (ComfyUI's nearest training step on VP models).
  */
-import { comfyModelSamplingFor, comfySamplerParam } from './comfy-schedule.ts';
+import { comfyModelSamplingFor } from './comfy-schedule.ts';
 import { defineNode, NodeInputError } from './core/types.ts';
 import { AYS_MODEL_TYPES, COMFY_SIGMA_CURVES, OSS_MODEL_TYPES, alignYourSteps, optimalSteps, betaSamplingLevels, exponentialCurve, gitsLevels, karrasCurve, laplaceCurve, polyexponentialCurve, sdTurboLevels, vpCurve, type ComfySigmaCurve } from './sampling/comfy-sigma-curves.ts';
-import { comfyNeedsImageSize, comfySamplerSigmas, type ComfyModelSampling } from './sampling/comfy-schedules.ts';
+import { comfyNeedsImageSize, comfySigmas, type ComfyModelSampling } from './sampling/comfy-schedules.ts';
 import { timestepUnits } from './sampling/model-time.ts';
 
 const RANGE_CURVES = ['karras', 'exponential', 'polyexponential', 'laplace'] as const;
@@ -61,7 +61,7 @@ function curveLevels(ms: ComfyModelSampling, p: CurveParams): number[] {
 
 export const ComfyCustomSchedule = defineNode({
   type: 'ComfyCustomSchedule',
-  version: 1,
+  version: 2,
   title: 'Schedule (ComfyUI custom)',
   category: 'sampling',
   description:
@@ -106,9 +106,9 @@ export const ComfyCustomSchedule = defineNode({
     eps_s: { kind: 'float', default: 0.001, min: 0, max: 1, step: 0.0001, label: 'eps_s', help: 'The continuous time the curve ends at', when: { param: 'curve', in: ['vp'] } },
     alpha: { kind: 'float', default: 0.6, min: 0, max: 50, step: 0.01, label: 'Alpha', help: 'With alpha = beta and an even step count, the middle level is a tie between two training steps: the exact quantile takes the even one, where ComfyUI (scipy) sometimes takes the other', when: { param: 'curve', in: ['beta'] } },
     beta: { kind: 'float', default: 0.6, min: 0, max: 50, step: 0.01, label: 'Beta', when: { param: 'curve', in: ['beta'] } },
-    sampler: comfySamplerParam(
-      'The sampler SamplerCustom runs, for the rules its sampling function applies to any grid (uni_pc stops at 0.001; dpm_fast and dpm_adaptive walk their own grids; on flow models the SDE samplers move a first level at t = 1). Set the Sampler to its solver as for Schedule (ComfyUI)',
-    ),
+  },
+  retiredParams: {
+    sampler: 'the rules a ComfyUI sampler applies to the grid it is given (uni_pc\'s 0.001 end, dpm_fast\'s and dpm_adaptive\'s own grids, the SDE samplers\' first flow level) are now the Sampler\'s, for its solver',
   },
   async execute(_ctx, inputs, params) {
     const ms = comfyModelSamplingFor(inputs.model, inputs.latent);
@@ -131,7 +131,7 @@ export const ComfyCustomSchedule = defineNode({
     }
     if (levels.length < 2) throw new NodeInputError(`${curve} with steps ${params.steps} and denoise ${params.denoise} leaves no steps to take`);
     try {
-      return { sigmas: comfySamplerSigmas(ms, params.sampler, levels, timestepUnits(inputs.model.modelIndex), `ComfyUI ${curve}`) };
+      return { sigmas: comfySigmas(ms, levels, timestepUnits(inputs.model.modelIndex), `ComfyUI ${curve}`) };
     } catch (e) {
       throw new NodeInputError((e as Error).message);
     }

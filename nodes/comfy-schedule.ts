@@ -6,7 +6,7 @@
 import { defineNode, NodeInputError } from './core/types.ts';
 import type { Tensor } from './core/tensor.ts';
 import type { ModelHandle } from './core/values.ts';
-import { COMFY_SAMPLER_NAMES, COMFY_SCHEDULERS, type ComfyModelSampling, comfyModelSampling, comfyNeedsImageSize, comfySamplerSigmas, samplerLevels } from './sampling/comfy-schedules.ts';
+import { COMFY_SAMPLER_NAMES, COMFY_SCHEDULERS, type ComfyModelSampling, comfyModelSampling, comfyNeedsImageSize, comfySigmas, samplerLevels } from './sampling/comfy-schedules.ts';
 import { sigmaSpace, timestepUnits } from './sampling/model-time.ts';
 import { imageSeqLenOfLatent } from './sampling/schedule-flow.ts';
 
@@ -31,7 +31,7 @@ export function comfySamplerParam(help: string) {
 
 export const ComfySchedule = defineNode({
   type: 'ComfySchedule',
-  version: 1,
+  version: 2,
   title: 'Schedule (ComfyUI)',
   category: 'sampling',
   description:
@@ -56,7 +56,7 @@ export const ComfySchedule = defineNode({
       help: 'Below 1: the last steps of a longer schedule (int(steps / denoise) steps), as KSampler cuts it for img2img',
     },
     sampler: comfySamplerParam(
-      'The KSampler\'s sampler_name, for its grid rules (dpm_2, dpm_2_ancestral, uni_pc and uni_pc_bh2 take one step more without the second-to-last level; uni_pc stops at 0.001; on flow models the SDE samplers, er_sde and seeds move a first level at t = 1 to just below it). Set the Sampler to the solver COMFY_SAMPLERS names: mostly the same name; ddim -> euler; deis -> deis_tab; lms -> lms with LMS step onto 0 = denoise; lcm -> consistency; ddpm -> ddpm_posterior; dpmpp_2m_sde_heun -> dpmpp_2m_sde with solver type heun; dpmpp_2m -> dpmpp_2m with level formulas ve (ComfyUI reads flow grids in VE terms too); uni_pc / uni_pc_bh2 -> unipc, order 3, variant bh1 / bh2, form data, level formulas ve. On flow models res_multistep_ancestral, ddpm, dpm_fast, dpm_adaptive and the dpmpp_2m / dpmpp_2s_ancestral / res_multistep_ancestral CFG++ samplers run with ComfyUI\'s VE formulas, on this node\'s grid only',
+      'The KSampler\'s sampler_name, for its grid rule: dpm_2, dpm_2_ancestral, uni_pc and uni_pc_bh2 take one step more without the second-to-last level. The rules a ComfyUI sampler applies to any grid it is given (uni_pc stops at 0.001; dpm_fast and dpm_adaptive walk their own grids; on flow models the SDE samplers, er_sde, seeds and sa_solver move a first level at t = 1 to just below it) are the Sampler\'s, for its solver, as ComfyUI applies them when it samples. Set the Sampler to the solver COMFY_SAMPLERS names: mostly the same name; ddim -> euler; deis -> deis_tab; lms -> lms with LMS step onto 0 = denoise; lcm -> consistency; ddpm -> ddpm_posterior; dpmpp_2m_sde_heun -> dpmpp_2m_sde with solver type heun; dpmpp_2m -> dpmpp_2m with level formulas ve (ComfyUI reads flow grids in VE terms too); uni_pc / uni_pc_bh2 -> unipc, order 3, variant bh1 / bh2, form data, level formulas ve. On flow models res_multistep_ancestral, ddpm, dpm_fast, dpm_adaptive and the dpmpp_2m / dpmpp_2s_ancestral / res_multistep_ancestral CFG++ samplers run with ComfyUI\'s VE formulas, on a ComfyUI grid only',
     ),
   },
   async execute(_ctx, inputs, params) {
@@ -64,7 +64,7 @@ export const ComfySchedule = defineNode({
     const levels = samplerLevels(ms, params.sampler, params.scheduler, params.steps, params.denoise);
     if (levels.length < 2) throw new NodeInputError('denoise 0 leaves no steps to take');
     try {
-      return { sigmas: comfySamplerSigmas(ms, params.sampler, levels, timestepUnits(inputs.model.modelIndex), `ComfyUI ${params.scheduler}`) };
+      return { sigmas: comfySigmas(ms, levels, timestepUnits(inputs.model.modelIndex), `ComfyUI ${params.scheduler}`) };
     } catch (e) {
       throw new NodeInputError((e as Error).message);
     }

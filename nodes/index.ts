@@ -6,6 +6,7 @@ import { ComfyCustomSchedule } from './comfy-custom-schedule.ts';
 import { ComfySchedule } from './comfy-schedule.ts';
 import type { AnyNodeDefinition } from './core/types.ts';
 import { EmptyLatent } from './empty-latent.ts';
+import { ExtendIntermediateSigmas } from './extend-intermediate-sigmas.ts';
 import { FlipSigmas } from './flip-sigmas.ts';
 import { ImageToLatent } from './image-to-latent.ts';
 import { LatentToImage } from './latent-to-image.ts';
@@ -21,6 +22,7 @@ import { Schedule } from './schedule.ts';
 import { SplitSigmas } from './split-sigmas.ts';
 import { SaveImage } from './save-image.ts';
 import { SaveLatent } from './save-latent.ts';
+import { SetFirstSigma } from './set-first-sigma.ts';
 import { SolverCompare } from './solver-compare.ts';
 import { TensorMetrics } from './tensor-metrics.ts';
 
@@ -43,6 +45,8 @@ export const BUILTIN_NODES: readonly AnyNodeDefinition[] = [
   ComfyCustomSchedule,
   SplitSigmas,
   FlipSigmas,
+  SetFirstSigma,
+  ExtendIntermediateSigmas,
   CFG,
   Sampler,
   SolverCompare,

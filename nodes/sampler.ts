@@ -29,18 +29,19 @@ import { Tensor } from './core/tensor.ts';
 import { defineNode, NodeInputError, type ExecContext, type ParamSpec } from './core/types.ts';
 import type { Conditioning, ModelHandle, SchedulerConfig, SigmaSpace, Sigmas, Trajectory } from './core/values.ts';
 import { img2imgSigmas, noisedStart, onnxImg2imgStart, onnxNoisedStart } from './sampling/add-noise.ts';
-import { comfyModelSampling, comfyTimestepAt } from './sampling/comfy-schedules.ts';
-import { edmParams, edmTimestep, modelVariablesScale } from './sampling/edm.ts';
+import { comfyModelSampling, comfyRunGrid } from './sampling/comfy-schedules.ts';
+import { gridTimestepAt } from './sampling/level-timestep.ts';
+import { edmParams, modelVariablesScale } from './sampling/edm.ts';
 import { plmsImg2imgSigmas, skipsRungeKutta } from './sampling/pndm.ts';
 import { cfgNumber } from './sampling/schedule-config.ts';
-import { autoSolverExtra, defaultSolverFor, isEulerFamilyOrigin, SCHEDULER_RULES, type SchedulerClass } from './sampling/schedule-rules.ts';
+import { autoSolverExtra, defaultSolverFor, isEulerFamilyOrigin } from './sampling/schedule-rules.ts';
 import { sliceSigmas } from './sampling/sigmas-split.ts';
 import { bindDenoiser, checkLatentShape, denoisedLimitFromConfig } from './sampling/denoiser.ts';
-import { pipelineImageSeqLen, sigmaSpace, timestepUnits, toModelTimestep } from './sampling/model-time.ts';
+import { pipelineImageSeqLen, sigmaSpace, timestepUnits } from './sampling/model-time.ts';
 import { imageSeqLenOfLatent } from './sampling/schedule-flow.ts';
 import { scale, type NoiseSource } from './sampling/ops.ts';
 import { runSampler } from './sampling/sampler-loop.ts';
-import { buildSigmas, initNoiseSigma, sigmaToTimestep, vpTable } from './sampling/schedules.ts';
+import { buildSigmas, initNoiseSigma } from './sampling/schedules.ts';
 import { createSolver, GRID_AS, mrsOptions, SOLVER_NAMES, SOLVERS, solverEntry, solverParamSpecs } from './sampling/solver-registry.ts';
 import { checkSigmas } from './sampling/solver.ts';
 import { createDdimInverse, ddimInverseOptionsFromConfig } from './sampling/ddim.ts';
@@ -69,26 +70,6 @@ export function noiseSamplerSeed(scheduler: SchedulerConfig, seed: number): numb
     throw new NodeInputError(`scheduler config noise_sampler_seed must be a whole number from 0 to 2^53 - 1, got ${JSON.stringify(v)}`, 'model');
   }
   return v;
-}
-
-/**
- * The model timestep of any level, from the model's own training table (solvers that evaluate between grid levels).
- * `origin`: the grid's diffusers class; a class without rescale_betas_zero_snr (KDPM2, DPMSolverSDEScheduler)
- * ignores that config key, and so does its table here.
- */
-export function modelTimestepAt(scheduler: SchedulerConfig, modelIndex: Record<string, unknown>, space: SigmaSpace, origin?: string): (sigma: number) => number {
-  if (space === 'vp' && edmParams(scheduler)) return edmTimestep;
-  const units = timestepUnits(modelIndex);
-  if (space === 'flow') {
-    const T = typeof scheduler.num_train_timesteps === 'number' ? scheduler.num_train_timesteps : 1000;
-    return (sigma) => (units === 'fraction' ? sigma : Math.fround(sigma * T));
-  }
-  // Built on first use: most solvers only evaluate grid levels, whose timesteps the grid carries.
-  let table: ReturnType<typeof vpTable> | undefined;
-  return (sigma) => {
-    table ??= vpTable(scheduler, origin !== undefined && origin in SCHEDULER_RULES ? SCHEDULER_RULES[origin as SchedulerClass].zeroSnr : true);
-    return toModelTimestep(Math.fround(sigmaToTimestep(table, sigma)), table.trainSteps, units);
-  };
 }
 
 /** 'auto': continue up an inversion grid, img2img below denoise 1, else pure noise. */
@@ -412,8 +393,17 @@ export const Sampler = defineNode({
       throw new NodeInputError('PNDM (PLMS) img2img cuts its own step list, which a schedule already cut (by denoise or SplitSigmas) cannot give: connect the full schedule and set the Sampler\'s denoise', 'sigmas');
     }
     const plms = plmsImg2img ? plmsImg2imgSigmas(full, params.denoise) : undefined;
-    const sigmas =
+    const cut =
       start !== 'img2img' || lcmImg2img ? full : legacy ? sliceSigmas(full, legacy.start, full.timesteps.length) : (plms?.sigmas ?? img2imgSigmas(full, params.denoise));
+    // A ComfyUI grid: the rules ComfyUI's sampler applies to the levels it is handed, when it samples.
+    let sigmas = cut;
+    if (cut.offGridTimesteps === 'comfyui' && !inverting) {
+      try {
+        sigmas = comfyRunGrid(comfyModelSampling(model.scheduler, space, imageSeqLenOfLatent(latent.dims)), solverName, cut, timestepUnits(model.modelIndex));
+      } catch (e) {
+        throw new NodeInputError((e as Error).message, 'sigmas');
+      }
+    }
     const steps = sigmas.timesteps.length;
 
     // The seed's draws (seeded-draws.ts): the initial noise (the draws RandomNoise makes for this seed and
@@ -438,20 +428,24 @@ export const Sampler = defineNode({
     const modelScale = (level: number) => modelVariablesScale(model.scheduler, space, level);
     if (start === 'continue') x = scale(latent, 1 / modelScale(s0));
     else if (legacy) x = onnxNoisedStart(latent, initial, full.sigmas[legacy.noiseAt], s0, full.origin);
-    else if (start === 'img2img') x = noisedStart(latent, initial, sigmas, model.scheduler);
+    // ComfyUI scales the noise at the level it was handed, before its sampler moves a first flow level.
+    else if (start === 'img2img') x = noisedStart(latent, initial, cut, model.scheduler);
     else x = scale(initial, initNoiseSigma(sigmas, model.scheduler));
 
     // diffusers' end-of-schedule rules (lower_order_final, the singlestep order list, disable_corrector) count
     // the whole schedule: tell the solver where this range sits in it. A tail is an img2img run or the refiner
     // half of SDXL's base + refiner; a head is the base half, or an inversion stopped part-way (DiffEdit):
-    // no end-of-schedule rule fires inside a head.
+    // no end-of-schedule rule fires inside a head. A ComfyUI sampler sees only the sigmas it is handed, so on a
+    // ComfyUI grid a part is a schedule of its own to the solver (its result is still in the model's
+    // variables unless it ends the schedule, for the next part to continue from).
     const seg = sigmas.segment;
-    const endsSchedule = !seg || seg.start + steps === seg.total;
-    const extra: Record<string, unknown> = seg ? { scheduleSteps: seg.total, scheduleStart: seg.start } : {};
+    const endsSchedule = !seg || seg.start + cut.timesteps.length === seg.total;
+    const solverSeg = sigmas.offGridTimesteps === 'comfyui' ? undefined : seg;
+    const extra: Record<string, unknown> = solverSeg ? { scheduleSteps: solverSeg.total, scheduleStart: solverSeg.start } : {};
     // A range that starts at step k of its schedule (img2img, a refiner half, a Schedule node's denoise tail):
     // LMS takes its first coefficients from the levels before k, as diffusers' step_index does (other solvers
     // ignore them).
-    if (seg) extra.precedingLevels = seg.preceding;
+    if (solverSeg) extra.precedingLevels = solverSeg.preceding;
     if (plms) extra.warmup = plms.warmup;
     if (diffusersTree) extra.noiseAt = 'diffusers';
     // SA-Solver adds SDE noise between 20% and 80% of the model's schedule, as ComfyUI's default does.
@@ -480,10 +474,7 @@ export const Sampler = defineNode({
       x,
       model: denoiseFn,
       noise: stepNoise,
-      timestepAt:
-        sigmas.offGridTimesteps === 'comfyui'
-          ? comfyTimestepAt(model.scheduler, space, timestepUnits(model.modelIndex), imageSeqLenOfLatent(latent.dims))
-          : modelTimestepAt(model.scheduler, model.modelIndex, space, sigmas.origin),
+      timestepAt: gridTimestepAt(model.scheduler, model.modelIndex, sigmas, imageSeqLenOfLatent(latent.dims)),
       beforeModelCall: () => ctx.throwIfAborted(),
       onStep: (i, n, state) => {
         stepsDone = i + 1;
@@ -502,7 +493,7 @@ export const Sampler = defineNode({
     // ComfyUI's flow models (CONST) end every run with inverse_noise_scaling: the sample over (1 - last sigma), which
     // a run ending at 0 leaves as it is; UniPC's 0.001 end (which it writes into the run's sigmas) divides by 0.999.
     // dpm_fast and dpm_adaptive stop at the grid's last positive level, but ComfyUI rescales by the KSampler grid's 0 there.
-    const flowOut = !inverting && endsSchedule && last > 0 && last < 1 && space === 'flow' && full.offGridTimesteps === 'comfyui' && !full.comfyUnscaledEnd;
+    const flowOut = !inverting && endsSchedule && last > 0 && last < 1 && space === 'flow' && full.offGridTimesteps === 'comfyui' && !sigmas.comfyUnscaledEnd;
     const out = veOut
       ? result.x
       : flowOut

@@ -24,7 +24,7 @@ import { randomNormal, SeededNormal } from './core/random.ts';
 import { Tensor } from './core/tensor.ts';
 import { defineNode, NodeInputError } from './core/types.ts';
 import type { Metrics, ModelHandle, SigmaSpace, Sigmas } from './core/values.ts';
-import { modelTimestepAt } from './sampler.ts';
+import { modelTimestepAt } from './sampling/level-timestep.ts';
 import { createGaussianParams, transportExact, type GaussianParams } from './sampling/gaussian.ts';
 import { createHeun } from './sampling/heun.ts';
 import { sigmaSpace } from './sampling/model-time.ts';

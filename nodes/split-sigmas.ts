@@ -4,6 +4,7 @@
  */
 import { defineNode, NodeInputError } from './core/types.ts';
 import { sliceSigmas, splitSigmasAt } from './sampling/sigmas-split.ts';
+import { splitSigmasDenoise } from './sampling/sigmas-edit.ts';
 
 export const SplitSigmas = defineNode({
   type: 'SplitSigmas',
@@ -11,7 +12,7 @@ export const SplitSigmas = defineNode({
   title: 'Split Sigmas',
   category: 'sampling',
   description:
-    'Splits a schedule after a step: `high` runs the first steps, `low` the rest from the same level. In range mode `high` is steps [from, to) and `low` the steps after `to`.',
+    'Splits a schedule after a step: `high` runs the first steps, `low` the rest from the same level. In range mode `high` is steps [from, to) and `low` the steps after `to`; in denoise mode (ComfyUI\'s SplitSigmasDenoise) `low` is the last round(N * denoise) steps.',
   inputs: {
     sigmas: { type: 'SIGMAS' },
   },
@@ -20,7 +21,7 @@ export const SplitSigmas = defineNode({
     low: { type: 'SIGMAS', help: 'Steps [step, N), or [to, N) in range mode; starts where high ends' },
   },
   params: {
-    mode: { kind: 'enum', options: ['at_step', 'range'], default: 'at_step', label: 'Mode' },
+    mode: { kind: 'enum', options: ['at_step', 'range', 'denoise'], default: 'at_step', label: 'Mode' },
     step: {
       kind: 'int',
       default: 10,
@@ -32,10 +33,21 @@ export const SplitSigmas = defineNode({
     },
     from: { kind: 'int', default: 0, min: 0, max: 10000, label: 'From step', when: { param: 'mode', in: ['range'] } },
     to: { kind: 'int', default: 10, min: 0, max: 10000, label: 'To step', help: 'Exclusive; clamped to the schedule\'s length', when: { param: 'mode', in: ['range'] } },
+    denoise: {
+      kind: 'float',
+      default: 1,
+      min: 0,
+      max: 1,
+      step: 0.01,
+      label: 'Denoise',
+      help: 'The fraction of the steps `low` runs: round(N * denoise), halves to even as Python rounds (none: `high` is the whole schedule, where ComfyUI leaves `high` empty)',
+      when: { param: 'mode', in: ['denoise'] },
+    },
   },
   async execute(_ctx, inputs, params) {
     const { sigmas } = inputs;
     if (params.mode === 'at_step') return splitSigmasAt(sigmas, params.step);
+    if (params.mode === 'denoise') return splitSigmasDenoise(sigmas, params.denoise);
     if (params.from > params.to) throw new NodeInputError(`from (${params.from}) must not be after to (${params.to})`);
     const n = sigmas.timesteps.length;
     const to = Math.min(params.to, n);

@@ -9,7 +9,7 @@ import type { ExecContext } from '../nodes/core/types.ts';
 import type { ModelHandle, SchedulerConfig } from '../nodes/core/values.ts';
 import { ComfyCustomSchedule } from '../nodes/comfy-custom-schedule.ts';
 import { AYS_NOISE_LEVELS, OSS_NOISE_LEVELS, alignYourSteps, optimalSteps, betaSamplingLevels, exponentialCurve, gitsLevels, karrasCurve, laplaceCurve, loglinearInterp, polyexponentialCurve, sdTurboLevels, vpCurve } from '../nodes/sampling/comfy-sigma-curves.ts';
-import { comfyModelSampling } from '../nodes/sampling/comfy-schedules.ts';
+import { COMFY_SAMPLERS, comfyModelSampling, comfyRunGrid } from '../nodes/sampling/comfy-schedules.ts';
 import { GITS_NOISE_LEVELS } from '../nodes/sampling/gits-noise-levels.ts';
 import { createTestEngine, graph } from './helpers/engine.ts';
 
@@ -185,7 +185,7 @@ function handle(scheduler: SchedulerConfig, modelIndex: Record<string, unknown> 
 type Params = Parameters<typeof ComfyCustomSchedule.execute>[2];
 const DEFAULTS: Params = {
   curve: 'align_your_steps', steps: 10, denoise: 1, model_type: 'SD1', oss_model_type: 'FLUX', coeff: 1.2, sigma_max: 14.614642, sigma_min: 0.0291675, rho: 7, poly_rho: 1,
-  mu: 0, laplace_beta: 0.5, beta_d: 19.9, beta_min: 0.1, eps_s: 0.001, alpha: 0.6, beta: 0.6, sampler: 'euler',
+  mu: 0, laplace_beta: 0.5, beta_d: 19.9, beta_min: 0.1, eps_s: 0.001, alpha: 0.6, beta: 0.6,
 };
 const run = async (model: ModelHandle, params: Partial<Params>, latent?: Tensor) => (await ComfyCustomSchedule.execute(ctx, { model, latent }, { ...DEFAULTS, ...params })).sigmas;
 
@@ -206,15 +206,18 @@ describe('Schedule (ComfyUI custom) node', () => {
     close(svd.initNoiseSigma!, Math.sqrt(1 + 700 ** 2), 1e-9);
   });
 
-  it('a Laplace run ends at its last level; uni_pc ends at 0.001; dpm_fast walks its own grid', async () => {
+  it('a Laplace run ends at its last level; the Sampler then applies uni_pc\'s 0.001 end and dpm_fast\'s own grid to these levels', async () => {
     const lap = await run(handle(SD), { curve: 'laplace', steps: 6 });
     expect(lap.sigmas).toHaveLength(6);
     expect(lap.sigmas[5]).toBeGreaterThan(0);
-    const uni = await run(handle(SD), { curve: 'karras', steps: 6, sampler: 'uni_pc' });
-    expect(uni.sigmas[6]).toBe(0.001);
-    const fast = await run(handle(SD), { curve: 'exponential', steps: 6, sampler: 'dpm_fast' });
+    const karras = await run(handle(SD), { curve: 'karras', steps: 6 });
+    expect(karras.sigmas[6]).toBe(0);
+    const uni = comfyRunGrid(ms, 'unipc', karras, 'scheduler');
+    expect(uni.sigmas).toEqual([...karras.sigmas.slice(0, 6), 0.001]);
+    const fast = comfyRunGrid(ms, 'dpm_fast', await run(handle(SD), { curve: 'exponential', steps: 6 }), 'scheduler');
     expect(fast.stepOrders).toEqual([3, 2, 1]);
   });
+
 
   it('on flow models: range curves in t, sd_turbo on a static-shift table; SD-family tables and t > 1 are refused', async () => {
     const k = await run(handle(SD3, { _class_name: 'StableDiffusion3Pipeline' }), { curve: 'karras', sigma_max: 1, sigma_min: 0.002, steps: 5 });
@@ -264,6 +267,20 @@ describe('Schedule (ComfyUI custom) in a graph', () => {
     expect(result?.status, result?.error?.message).toBe('finished');
     return result!.outputs.get('sampler')!.latent as Tensor;
   };
+
+  it('a graph that still sets the retired sampler param runs as before: the Sampler applies that sampler\'s rules for its solver', async () => {
+    const params = { curve: 'karras', steps: 6 };
+    const withUnipc = (schedule: Record<string, string | number>) => {
+      const doc = nodes({ type: 'ComfyCustomSchedule', params: schedule });
+      const sampler = doc.nodes.find((n) => n.id === 'sampler')!;
+      sampler.params = { ...sampler.params, ...COMFY_SAMPLERS.uni_pc.params, solver: COMFY_SAMPLERS.uni_pc.solver };
+      return doc;
+    };
+    const old = await latentOf(withUnipc({ ...params, sampler: 'uni_pc' }));
+    expect(Array.from(old.data)).toEqual(Array.from((await latentOf(withUnipc(params))).data));
+    // A param the node never had is still an error.
+    expect((await engine.run({ graph: nodes({ type: 'ComfyCustomSchedule', params: { ...params, bogus: 1 } }) })).status).toBe('invalid');
+  });
 
   it('KarrasScheduler over the model\'s own sigma range runs exactly as the KSampler\'s karras scheduler', async () => {
     const ms = comfyModelSampling(SD, 'vp');

@@ -9,7 +9,7 @@ import type { ExecContext } from '../nodes/core/types.ts';
 import type { ModelHandle, SchedulerConfig } from '../nodes/core/values.ts';
 import { ComfySchedule } from '../nodes/comfy-schedule.ts';
 import { createDefaultRegistry } from '../nodes/index.ts';
-import { COMFY_SAMPLERS, comfyLevels, comfyModelSampling, comfySigmas, comfyTimestepAt, kSamplerLevels } from '../nodes/sampling/comfy-schedules.ts';
+import { COMFY_SAMPLERS, comfyLevels, comfyModelSampling, comfyRunGrid, comfySigmas, comfyTimestepAt, kSamplerLevels } from '../nodes/sampling/comfy-schedules.ts';
 import { createDenoiseFn } from '../nodes/sampling/denoiser.ts';
 import { createGaussianParams, seededNormals } from '../nodes/sampling/gaussian.ts';
 import { createLms } from '../nodes/sampling/lms.ts';
@@ -96,28 +96,38 @@ describe('Schedule (ComfyUI) node', () => {
   });
 
   it('SDE samplers on flow models: the first level moves off t = 1 to percent_to_sigma(1e-4), the start scale and the tree range stay', async () => {
-    const sd3 = handle({ _class_name: 'FlowMatchEulerDiscreteScheduler', shift: 3 }, { _class_name: 'StableDiffusion3Pipeline' });
+    const sd3Config = { _class_name: 'FlowMatchEulerDiscreteScheduler', shift: 3 };
+    const sd3 = handle(sd3Config, { _class_name: 'StableDiffusion3Pipeline' });
     const plain = await run(sd3, { scheduler: 'simple', steps: 6 });
-    const sde = await run(sd3, { scheduler: 'simple', steps: 6, sampler: 'dpmpp_2m_sde' });
+    const flowMs = comfyModelSampling(sd3Config, 'flow');
+    const sde = comfyRunGrid(flowMs, 'dpmpp_2m_sde', plain, 'scheduler');
     // time_snr_shift(3, 1 - 1e-4) = 3 * 0.9999 / (1 + 2 * 0.9999), as a float32.
     expect(sde.sigmas[0]).toBe(Math.fround((3 * 0.9999) / (1 + 2 * 0.9999)));
     expect(sde.sigmas.slice(1)).toEqual(plain.sigmas.slice(1));
     expect(sde.timesteps[0]).toBeCloseTo(sde.sigmas[0] * 1000, 3);
     expect(sde.initNoiseSigma).toBe(plain.initNoiseSigma);
     expect(sde.comfyNoiseRange).toEqual([Math.min(...plain.sigmas.filter((v) => v > 0)), 1]);
-    // A head of the grid keeps the moved level's old place as the top of its range; a tail has its own.
-    expect(sliceSigmas(sde, 0, 2).comfyNoiseRange).toEqual([sde.sigmas[2], 1]);
-    expect(sliceSigmas(sde, 2, 6).comfyNoiseRange).toBeUndefined();
+    // A head of the grid (SplitSigmas' high part, starting at t = 1) moves too; a tail, below 1, keeps its levels.
+    expect(comfyRunGrid(flowMs, 'dpmpp_2m_sde', sliceSigmas(plain, 0, 2), 'scheduler').comfyNoiseRange).toEqual([plain.sigmas[2], 1]);
+    const tail = sliceSigmas(plain, 2, 6);
+    expect(comfyRunGrid(flowMs, 'dpmpp_2m_sde', tail, 'scheduler')).toBe(tail);
     // Not for the ODE samplers, nor on VP models.
-    expect((await run(handle(SD), { scheduler: 'karras', steps: 6, sampler: 'dpmpp_2m_sde' })).comfyNoiseRange).toBeUndefined();
+    expect(comfyRunGrid(flowMs, 'dpmpp_2m', plain, 'scheduler')).toBe(plain);
+    const vp = await run(handle(SD), { scheduler: 'karras', steps: 6 });
+    expect(comfyRunGrid(comfyModelSampling(SD, 'vp'), 'dpmpp_2m_sde', vp, 'scheduler')).toBe(vp);
   });
 
-  it('uni_pc: one step more without the second-to-last level, ending at 0.001 (ComfyUI sample_unipc)', async () => {
+  it('uni_pc: one step more without the second-to-last level (the schedule), ending at 0.001 (ComfyUI sample_unipc, the Sampler)', async () => {
     const plain = await run(handle(SD), { scheduler: 'karras', steps: 9 });
     const unipc = await run(handle(SD), { scheduler: 'karras', steps: 8, sampler: 'uni_pc' });
     expect(unipc.sigmas.length).toBe(9);
     expect(unipc.sigmas.slice(0, 8)).toEqual(plain.sigmas.slice(0, 8));
-    expect(unipc.sigmas[8]).toBe(0.001);
+    expect(unipc.sigmas[8]).toBe(0);
+    const walked = comfyRunGrid(comfyModelSampling(SD, 'vp'), 'unipc', unipc, 'scheduler');
+    expect(walked.sigmas).toEqual([...unipc.sigmas.slice(0, 8), 0.001]);
+    // A part that ends above 0 keeps its end.
+    const head = sliceSigmas(unipc, 0, 4);
+    expect(comfyRunGrid(comfyModelSampling(SD, 'vp'), 'unipc', head, 'scheduler')).toBe(head);
     expect(COMFY_SAMPLERS.uni_pc_bh2).toEqual({ solver: 'unipc', params: { unipc_order: '3', unipc_variant: 'bh2', unipc_form: 'data', exp_level_space: 've' } });
   });
 

@@ -15,6 +15,7 @@ import {
 } from '../nodes/sampling/add-noise.ts';
 import { buildSigmas } from '../nodes/sampling/schedules.ts';
 import { sliceSigmas, splitSigmasAt } from '../nodes/sampling/sigmas-split.ts';
+import { splitSigmasDenoise } from '../nodes/sampling/sigmas-edit.ts';
 import { checkSigmas } from '../nodes/sampling/solver.ts';
 import { createDdim } from '../nodes/sampling/ddim.ts';
 import { createDenoiseFn } from '../nodes/sampling/denoiser.ts';
@@ -156,7 +157,7 @@ describe('SplitSigmas', () => {
 
   it('at a step: high = steps [0, k), low = [k, N), sharing level k; pairs and targets stay together', async () => {
     expect(ddimLinspace.targets).toBeDefined();
-    const { high, low } = await SplitSigmas.execute(ctx, { sigmas: ddimLinspace }, { mode: 'at_step', step: 4, from: 0, to: 0 });
+    const { high, low } = await SplitSigmas.execute(ctx, { sigmas: ddimLinspace }, { mode: 'at_step', step: 4, from: 0, to: 0, denoise: 1 });
     expect(high.sigmas).toEqual(ddimLinspace.sigmas.slice(0, 5));
     expect(low.sigmas).toEqual(ddimLinspace.sigmas.slice(4));
     expect([...high.timesteps, ...low.timesteps]).toEqual(ddimLinspace.timesteps);
@@ -189,13 +190,27 @@ describe('SplitSigmas', () => {
   });
 
   it('range mode: high = [from, to), low = [to, N); nested cuts keep whole-schedule positions', async () => {
-    const { high, low } = await SplitSigmas.execute(ctx, { sigmas: ddimLinspace }, { mode: 'range', step: 0, from: 2, to: 6 });
+    const { high, low } = await SplitSigmas.execute(ctx, { sigmas: ddimLinspace }, { mode: 'range', step: 0, from: 2, to: 6, denoise: 1 });
     expect(high.timesteps).toEqual(ddimLinspace.timesteps.slice(2, 6));
     expect(high.sigmas).toEqual(ddimLinspace.sigmas.slice(2, 7));
     expect(low.timesteps).toEqual(ddimLinspace.timesteps.slice(6));
     expect(sliceSigmas(high, 1, 3).segment).toEqual({ start: 3, total: 10, preceding: ddimLinspace.sigmas.slice(0, 3) });
-    await expect(SplitSigmas.execute(ctx, { sigmas: ddimLinspace }, { mode: 'range', step: 0, from: 5, to: 2 })).rejects.toThrow(/from \(5\)/);
+    await expect(SplitSigmas.execute(ctx, { sigmas: ddimLinspace }, { mode: 'range', step: 0, from: 5, to: 2, denoise: 1 })).rejects.toThrow(/from \(5\)/);
     expect(() => sliceSigmas(ddimLinspace, 3, 11)).toThrow(/not inside the 10-step schedule/);
+  });
+  it('denoise mode (ComfyUI SplitSigmasDenoise): low = the last round(N * denoise) steps, Python rounding halves to even', async () => {
+    const split = (denoise: number) => SplitSigmas.execute(ctx, { sigmas: ddimLinspace }, { mode: 'denoise', step: 0, from: 0, to: 0, denoise });
+    const { high, low } = await split(0.3);
+    expect(low.timesteps).toEqual(ddimLinspace.timesteps.slice(7));
+    expect(high.timesteps).toEqual(ddimLinspace.timesteps.slice(0, 7));
+    expect(low.sigmas[0]).toBe(high.sigmas[high.sigmas.length - 1]);
+    // 10 * 0.25 = 2.5 and 10 * 0.35 = 3.5: to the even neighbour, as Python's round.
+    expect((await split(0.25)).low.timesteps).toHaveLength(2);
+    expect((await split(0.35)).low.timesteps).toHaveLength(4);
+    expect((await split(1)).high.timesteps).toEqual([]);
+    expect((await split(0)).high).toBe(ddimLinspace);
+    expect((await split(0.04)).low.timesteps).toEqual([]);
+    expect(() => splitSigmasDenoise(ddimLinspace, 1.5)).toThrow(/\[0, 1\]/);
   });
 });
 

@@ -7,7 +7,7 @@ import { createDdim, ddimInverseSigmas } from '../nodes/sampling/ddim.ts';
 import { createDenoiseFn } from '../nodes/sampling/denoiser.ts';
 import { runSampler } from '../nodes/sampling/sampler-loop.ts';
 import { buildSigmas } from '../nodes/sampling/schedules.ts';
-import { modelTimestepAt } from '../nodes/sampler.ts';
+import { modelTimestepAt } from '../nodes/sampling/level-timestep.ts';
 import { createSolver } from '../nodes/sampling/solver-registry.ts';
 import { analyticParams, closedFormReference, markdownTable, measuredOrder, referenceGrid, SolverCompare, stepsForBudget } from '../nodes/solver-compare.ts';
 import { fakeFlowModel, fakeVpModel, FLOW_MATCH_SHIFT3, relL2, SD_VP_DDIM, type FakeModel } from './sampling-fake-model.ts';

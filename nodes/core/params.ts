@@ -37,7 +37,7 @@ export function resolveParams(def: AnyNodeDefinition, raw: Record<string, RawPar
   const errors: GraphError[] = [];
 
   for (const name of Object.keys(raw)) {
-    if (!Object.hasOwn(specs, name)) {
+    if (!Object.hasOwn(specs, name) && !Object.hasOwn(def.retiredParams ?? {}, name)) {
       const known = Object.keys(specs);
       errors.push({
         code: 'unknown_param',

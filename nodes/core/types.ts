@@ -154,6 +154,11 @@ export interface NodeDefinition<
   outputs: O;
   params: P;
   /**
+   * Params the node no longer has, each with the reason: a graph that still sets one loads, and the value
+   * is ignored (the reason says where its effect went), so older files keep running.
+   */
+  retiredParams?: Readonly<Record<string, string>>;
+  /**
    * 'pure' (default): output depends only on type, version, params and inputs, so it is cached.
    * 'side-effect': writes files or similar; re-executed whenever it is requested.
    */

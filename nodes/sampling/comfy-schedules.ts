@@ -63,16 +63,19 @@ export const COMFY_SAMPLERS: Readonly<Record<string, { solver: string; params: R
   gradient_estimation: { solver: 'gradient_estimation', params: {} },
   heunpp2: { solver: 'heunpp2', params: {} },
   // ComfyUI's dpmpp_2m and uni_pc take lambda = -ln sigma on every model: on flow models too (exp_level_space ve).
-  dpmpp_2m: { solver: 'dpmpp_2m', params: { exp_level_space: 've' } },
+  // k-diffusion's dpmpp_2m takes a first-order step only onto 0 (no lower_order_final: a run up flipped sigmas,
+  // or down a grid ending above 0, ends second order).
+  dpmpp_2m: { solver: 'dpmpp_2m', params: { exp_level_space: 've', lower_order_final: 'off' } },
   // The SDE samplers draw from a Brownian tree on the CPU (noise_generator comfyui reproduces it). Their _gpu
   // twins build the same tree on the sampling device: the same noise when ComfyUI samples on the CPU, another
   // path (the GPU's generator, which no CPU reproduces) on a GPU.
   dpmpp_sde: { solver: 'dpmpp_sde', params: {} },
   dpmpp_sde_gpu: { solver: 'dpmpp_sde', params: {} },
-  dpmpp_2m_sde: { solver: 'dpmpp_2m_sde', params: {} },
-  dpmpp_2m_sde_gpu: { solver: 'dpmpp_2m_sde', params: {} },
-  dpmpp_2m_sde_heun: { solver: 'dpmpp_2m_sde', params: { dpm_solver_type: 'heun' } },
-  dpmpp_2m_sde_heun_gpu: { solver: 'dpmpp_2m_sde', params: { dpm_solver_type: 'heun' } },
+  // Like dpmpp_2m: first order (the x0 prediction) only onto 0.
+  dpmpp_2m_sde: { solver: 'dpmpp_2m_sde', params: { lower_order_final: 'off' } },
+  dpmpp_2m_sde_gpu: { solver: 'dpmpp_2m_sde', params: { lower_order_final: 'off' } },
+  dpmpp_2m_sde_heun: { solver: 'dpmpp_2m_sde', params: { dpm_solver_type: 'heun', lower_order_final: 'off' } },
+  dpmpp_2m_sde_heun_gpu: { solver: 'dpmpp_2m_sde', params: { dpm_solver_type: 'heun', lower_order_final: 'off' } },
   dpmpp_3m_sde: { solver: 'dpmpp_3m_sde', params: {} },
   dpmpp_3m_sde_gpu: { solver: 'dpmpp_3m_sde', params: {} },
   lcm: { solver: 'consistency', params: {} },
@@ -377,31 +380,37 @@ export function samplerLevels(ms: ComfyModelSampling, sampler: string, scheduler
  */
 export function comfySigmas(ms: ComfyModelSampling, levels: readonly number[], units: TimestepUnits, origin: string): Sigmas {
   if (levels.length < 2) throw new Error('ComfyUI schedule: no steps to take (denoise 0 or a single level)');
-  const s0 = levels[0];
-  const maxDenoise = Math.abs(ms.sigmaMax - s0) <= 1e-5 * Math.max(Math.abs(ms.sigmaMax), Math.abs(s0)) || s0 > ms.sigmaMax;
-  const init = ms.space === 'vp' && maxDenoise ? Math.sqrt(1 + s0 * s0) : s0;
   return {
     space: ms.space,
     sigmas: [...levels],
     timesteps: levels.slice(0, -1).map(comfyTimestepOf(ms, units)),
     origin,
-    initNoiseSigma: init,
+    initNoiseSigma: comfyStartScale(ms, levels[0]),
     offGridTimesteps: 'comfyui',
   };
 }
 
+/** KSampler's start noise scale for a first level: sqrt(1 + sigma^2) at the table's top or above (max_denoise, VP), else sigma. */
+export function comfyStartScale(ms: ComfyModelSampling, s0: number): number {
+  const maxDenoise = Math.abs(ms.sigmaMax - s0) <= 1e-5 * Math.max(Math.abs(ms.sigmaMax), Math.abs(s0)) || s0 > ms.sigmaMax;
+  return ms.space === 'vp' && maxDenoise ? Math.sqrt(1 + s0 * s0) : s0;
+}
+
 /**
- * SIGMAS for a ComfyUI sampler on a grid of levels, with the rules its sampling function applies to any
- * grid (a KSampler's or custom sigmas): UniPC ends at 0.001 instead of 0, dpm_fast and dpm_adaptive walk
- * their own grids between the grid's ends, and on flow models the SDE samplers move a first level at t = 1.
+ * The grid a ComfyUI sampler walks for the levels it is handed (a KSampler's, a scheduler node's, or those
+ * split or edited), by the rules its own sampling function applies to any grid: UniPC ends at 0.001 instead
+ * of 0, dpm_fast and dpm_adaptive walk their own grids between the grid's ends, and on flow models the SDE
+ * samplers move a first level at t = 1. `solver` is the Sampler's solver (COMFY_SAMPLERS' names). The Sampler
+ * applies this when it runs, not the schedule nodes: so each part of a split grid, or an edited one, gets
+ * the rules as ComfyUI's SamplerCustom applies them to the sigmas it is given.
  */
-export function comfySamplerSigmas(ms: ComfyModelSampling, sampler: string, levels: readonly number[], units: TimestepUnits, origin: string): Sigmas {
-  const own = [...levels];
-  if (sampler.startsWith('uni_pc') && own.length > 1 && own[own.length - 1] === 0) own[own.length - 1] = COMFY_UNIPC_END;
-  const sigmas = comfySigmas(ms, own, units, origin);
-  if (sampler === 'dpm_fast') return comfyDpmFastGrid(ms, sigmas, units);
-  if (sampler === 'dpm_adaptive') return comfyDpmAdaptiveGrid(ms, sigmas);
-  return comfySnrOffset(ms, sampler, sigmas, units);
+export function comfyRunGrid(ms: ComfyModelSampling, solver: string, sig: Sigmas, units: TimestepUnits): Sigmas {
+  const n = sig.sigmas.length - 1;
+  if (solver === 'unipc') return n >= 1 && sig.sigmas[n] === 0 ? { ...sig, sigmas: [...sig.sigmas.slice(0, n), COMFY_UNIPC_END] } : sig;
+  if (solver === 'dpm_fast') return comfyDpmFastGrid(ms, sig, units);
+  if (solver === 'dpm_adaptive') return comfyDpmAdaptiveGrid(ms, sig);
+  if (SNR_OFFSET_SOLVERS.has(solver)) return comfySnrOffset(ms, sig, units);
+  return sig;
 }
 
 /** DPM-Solver-fast's step orders for a number of model calls (k-diffusion dpm_solver_fast). */
@@ -455,15 +464,17 @@ export const COMFY_SNR_OFFSET_SAMPLERS: readonly string[] = [
   'dpmpp_sde', 'dpmpp_sde_gpu', 'dpmpp_2m_sde', 'dpmpp_2m_sde_gpu', 'dpmpp_2m_sde_heun', 'dpmpp_2m_sde_heun_gpu',
   'dpmpp_3m_sde', 'dpmpp_3m_sde_gpu', 'er_sde', 'seeds_2', 'seeds_3', 'exp_heun_2_x0', 'exp_heun_2_x0_sde', 'sa_solver', 'sa_solver_pece',
 ];
+/** Their solvers (COMFY_SAMPLERS), which the Sampler moves such a first level for. */
+const SNR_OFFSET_SOLVERS: ReadonlySet<string> = new Set(COMFY_SNR_OFFSET_SAMPLERS.map((name) => COMFY_SAMPLERS[name].solver));
 
 /**
- * The grid such a sampler walks on a flow model starting at t >= 1: its first level becomes
+ * The grid such a sampler (SNR_OFFSET_SOLVERS) walks on a flow model starting at t >= 1: its first level becomes
  * percent_to_sigma(1e-4) (float32), with that level's model timestep. The start noise scale stays the
  * grid's (KSampler scales the noise before the sampler moves the level), and the Brownian tree keeps
  * spanning the levels before the move (the sampler builds it first): comfyNoiseRange.
  */
-export function comfySnrOffset(ms: ComfyModelSampling, sampler: string, sig: Sigmas, units: TimestepUnits): Sigmas {
-  if (ms.space !== 'flow' || !COMFY_SNR_OFFSET_SAMPLERS.includes(sampler) || !(sig.sigmas[0] >= 1) || !ms.percentToSigma) return sig;
+function comfySnrOffset(ms: ComfyModelSampling, sig: Sigmas, units: TimestepUnits): Sigmas {
+  if (ms.space !== 'flow' || !(sig.sigmas[0] >= 1) || !ms.percentToSigma) return sig;
   const first = f32(ms.percentToSigma(1e-4));
   const positive = sig.sigmas.filter((v) => v > 0);
   return {

@@ -20,6 +20,7 @@ import { defaultSolverFor, normalizeSolverName, schedulerClassFor } from './sche
 import { buildSigmas, type BuildSigmasOptions } from './schedules.ts';
 import { arangeDown, checkSteps, clippedTableLength, roundHalfEven, sigmaToTimestep, vpTable } from './sigma-grids.ts';
 import { linspace } from './betas.ts';
+import { comfyModelSampling, comfyTimestepOf } from './comfy-schedules.ts';
 import { sliceSigmas } from './sigmas-split.ts';
 
 export interface InversionSigmasOptions extends BuildSigmasOptions {
@@ -112,13 +113,17 @@ export function dpmInverseSigmas(cfg: SchedulerConfig, steps: number, units: Tim
  * forward grid's end, usually 0) gets the timestep of its level in the training table (t = 0 for any
  * level at or below the table's smallest), which is what its forward grid never needed.
  */
-export function reversedVpSigmas(s: Sigmas, cfg: SchedulerConfig, units: TimestepUnits): Sigmas {
+export function reversedVpSigmas(s: Sigmas, cfg: SchedulerConfig, units: TimestepUnits, startTimestep?: (sigma: number) => number): Sigmas {
   if (s.space !== 'vp') throw new Error('reversedVpSigmas needs a VP grid (flow grids reverse with reversedFlowSigmas)');
   if (s.targets) throw new Error(`the ${s.origin ?? ''} grid steps to levels off its own list (DDIM's prev_t rule): it has no reverse walk; invert with Schedule (direction invert), DDIM's inversion grid, instead`);
   const n = s.timesteps.length;
-  const table = vpTable(cfg);
   const start = s.sigmas[n];
-  const timesteps = [toModelTimestep(sigmaToTimestep(table, start), table.trainSteps, units)];
+  let timesteps: number[];
+  if (startTimestep) timesteps = [startTimestep(start)];
+  else {
+    const table = vpTable(cfg);
+    timesteps = [toModelTimestep(sigmaToTimestep(table, start), table.trainSteps, units)];
+  }
   for (let k = n - 1; k >= 1; k--) timesteps.push(s.timesteps[k]);
   return { space: 'vp', sigmas: [...s.sigmas].reverse(), timesteps, origin: `${s.origin ?? 'grid'} (reversed)` };
 }
@@ -154,12 +159,16 @@ export function flippedSigmas(s: Sigmas, scheduler: SchedulerConfig, modelIndex:
   const sigmas = [...s.sigmas];
   if (sigmas[n] === 0) sigmas[n] = FLIP_START_LEVEL;
   const lifted: Sigmas = { ...s, sigmas };
-  if (s.space === 'flow') return reversedFlowSigmas(lifted);
+  // A ComfyUI grid stays one: its new start level, and any stage between its levels, at ComfyUI's timesteps.
+  const comfy = s.offGridTimesteps === 'comfyui' ? { offGridTimesteps: s.offGridTimesteps } : {};
+  if (s.space === 'flow') return { ...reversedFlowSigmas(lifted), ...comfy };
   if (edmParams(scheduler)) {
     const levels = [...sigmas].reverse();
     return { space: 'vp', sigmas: levels, timesteps: levels.slice(0, -1).map(edmTimestep), origin: `${s.origin ?? 'grid'} (flipped)` };
   }
-  return { ...reversedVpSigmas(lifted, scheduler, timestepUnits(modelIndex)), origin: `${s.origin ?? 'grid'} (flipped)` };
+  const units = timestepUnits(modelIndex);
+  const startTimestep = s.offGridTimesteps === 'comfyui' ? comfyTimestepOf(comfyModelSampling(scheduler, 'vp'), units) : undefined;
+  return { ...reversedVpSigmas(lifted, scheduler, units, startTimestep), origin: `${s.origin ?? 'grid'} (flipped)`, ...comfy };
 }
 
 /** The solver 'auto' inverts with: DDIM on VP models (diffusers' inversion pipelines all use DDIMInverseScheduler), the config's on flow models. */

@@ -65,6 +65,53 @@ export interface RunCase {
    * check.py runs the node itself for; ours sets the Sampler's matching params (SAMPLER_NODE_PARAMS).
    */
   samplerNode?: { name: SamplerNodeName; inputs: Record<string, number | string | boolean> };
+  /**
+   * SamplerCustom on edited sigmas: BasicScheduler's levels (no KSampler rule for the sampler), then these
+   * sigma nodes in order (nodes_custom_sampler.py), from the init latent; ours: Schedule (ComfyUI) -> the
+   * matching nodes -> Sampler (start img2img, or continue without noise).
+   */
+  sigmaOps?: SigmaOp[];
+  /** SamplerCustom's add_noise (default true); false: ComfyUI's empty noise, our Sampler's start continue. */
+  addNoise?: boolean;
+}
+
+/** One of ComfyUI's sigma nodes with its inputs; `part`: which output of a split goes on. */
+export type SigmaOp =
+  | { op: 'split'; step: number; part: 'high' | 'low' }
+  | { op: 'split_denoise'; denoise: number; part: 'high' | 'low' }
+  | { op: 'flip' }
+  | { op: 'set_first'; sigma: number }
+  | { op: 'extend'; steps: number; start_at_sigma: number; end_at_sigma: number; spacing: 'linear' | 'cosine' | 'sine' };
+
+function opTag(o: SigmaOp): string {
+  switch (o.op) {
+    case 'split':
+      return `split${o.step}${o.part}`;
+    case 'split_denoise':
+      return `sd${o.denoise}${o.part}`;
+    case 'flip':
+      return 'flip';
+    case 'set_first':
+      return `first${o.sigma}`;
+    case 'extend':
+      return `ext${o.steps}_${o.start_at_sigma}_${o.end_at_sigma}_${o.spacing}`;
+  }
+}
+
+/** Our node for a sigma op: its type, params, whether it reads the model, and the output port that goes on. */
+function opNode(o: SigmaOp): { type: string; params: Record<string, unknown>; model: boolean; port: string } {
+  switch (o.op) {
+    case 'split':
+      return { type: 'SplitSigmas', params: { mode: 'at_step', step: o.step }, model: false, port: o.part };
+    case 'split_denoise':
+      return { type: 'SplitSigmas', params: { mode: 'denoise', denoise: o.denoise }, model: false, port: o.part };
+    case 'flip':
+      return { type: 'FlipSigmas', params: {}, model: true, port: 'sigmas' };
+    case 'set_first':
+      return { type: 'SetFirstSigma', params: { sigma: o.sigma }, model: true, port: 'sigmas' };
+    case 'extend':
+      return { type: 'ExtendIntermediateSigmas', params: { steps: o.steps, start_at_sigma: o.start_at_sigma, end_at_sigma: o.end_at_sigma, spacing: o.spacing }, model: true, port: 'sigmas' };
+  }
 }
 
 export type SamplerNodeName = 'SamplerSEEDS2' | 'SamplerER_SDE' | 'SamplerEulerAncestral' | 'SamplerDPMPP_2S_Ancestral' | 'SamplerDPMPP_3M_SDE' | 'SamplerDPMPP_2M_SDE' | 'SamplerDPMPP_SDE' | 'SamplerDPMAdaptative' | 'SamplerEulerAncestralCFGPP' | 'SamplerSASolver' | 'SamplerLMS';
@@ -187,9 +234,10 @@ export function runCases(): RunCase[] {
   const add = (model: ComfyModel, sampler: string, scheduler: ComfyScheduler, steps: number, more: Partial<RunCase> = {}) => {
     const c: RunCase = { id: '', model, config: {}, scheduler, steps, denoise: 1, sampler, seed: 0, batch: 1, ...more };
     const tag = model === 'gaussian-vp' ? 'vp' : model === 'gaussian-vp-continuous' ? 'vpc' : model === 'gaussian-rf' ? 'rf' : `twin-${model}`;
-    c.id = `run-${tag}-${sampler}-${scheduler}-${steps}${c.denoise < 1 ? `-d${c.denoise}` : ''}${c.batch > 1 ? `-b${c.batch}` : ''}${more.config ? '-' + Object.keys(more.config).join('-') : ''}${more.seed !== undefined ? `-seed${more.seed}` : ''}${c.cfg !== undefined ? `-cfg${c.cfg}` : ''}${c.apg ? `-apg${c.apg.eta}_${c.apg.norm_threshold}_${c.apg.momentum}` : ''}${c.samplerNode ? `-${c.samplerNode.name}-${Object.values(c.samplerNode.inputs).join('_').replace(/[^A-Za-z0-9._]/g, '')}` : ''}`;
+    c.id = `run-${tag}-${sampler}-${scheduler}-${steps}${c.denoise < 1 ? `-d${c.denoise}` : ''}${c.batch > 1 ? `-b${c.batch}` : ''}${more.config ? '-' + Object.keys(more.config).join('-') : ''}${more.seed !== undefined ? `-seed${more.seed}` : ''}${c.cfg !== undefined ? `-cfg${c.cfg}` : ''}${c.apg ? `-apg${c.apg.eta}_${c.apg.norm_threshold}_${c.apg.momentum}` : ''}${c.samplerNode ? `-${c.samplerNode.name}-${Object.values(c.samplerNode.inputs).join('_').replace(/[^A-Za-z0-9._]/g, '')}` : ''}${c.sigmaOps ? `-ops-${c.sigmaOps.map(opTag).join('-')}` : ''}${c.addNoise === false ? '-nonoise' : ''}`;
     if (c.apg && c.cfg === undefined) throw new Error(`comfyui parity case ${c.id}: APG needs a cfg`);
     if (c.cfg !== undefined && !isTwin(model)) throw new Error(`comfyui parity case ${c.id}: cfg needs a conditional twin`);
+    if (c.addNoise === false && !c.sigmaOps) throw new Error(`comfyui parity case ${c.id}: a run without noise is a SamplerCustom run (give sigmaOps)`);
     c.seed = more.seed ?? parseInt(createHash('sha256').update(c.id).digest('hex').slice(0, 8), 16);
     out.push(c);
   };
@@ -402,6 +450,48 @@ export function runCases(): RunCase[] {
   add('sd3', 'res_multistep_ancestral_cfg_pp', 'normal', 6, { cfg: 2 });
   add('sd3', 'dpmpp_2s_ancestral_cfg_pp', 'simple', 6, { cfg: 1.5 });
   add('sd3', 'dpmpp_2s_ancestral_cfg_pp', 'karras', 4, { cfg: 2 });
+  // SamplerCustom on sigmas edited by ComfyUI's sigma nodes, from the init latent. The sampler's own rules apply
+  // to the sigmas it is handed: dpm_fast's grid per part, uni_pc's 0.001 end on the part that ends at 0, the
+  // SDE samplers' first flow level on a part that starts at t = 1.
+  const ops = (...sigmaOps: SigmaOp[]) => ({ sigmaOps });
+  const split = (step: number, part: 'high' | 'low'): SigmaOp => ({ op: 'split', step, part });
+  add('gaussian-vp', 'euler', 'karras', 10, ops(split(4, 'low')));
+  add('gaussian-vp', 'dpmpp_2m', 'normal', 10, ops(split(6, 'high')));
+  add('gaussian-vp', 'dpm_fast', 'normal', 12, ops(split(5, 'low')));
+  add('gaussian-vp', 'dpm_fast', 'karras', 12, ops(split(6, 'high')));
+  add('gaussian-vp', 'uni_pc', 'karras', 10, ops(split(4, 'low')));
+  add('gaussian-vp', 'uni_pc_bh2', 'karras', 10, ops(split(4, 'high')));
+  add('gaussian-vp', 'dpmpp_2m_sde', 'karras', 10, ops(split(3, 'low')));
+  add('gaussian-rf', 'dpmpp_2m_sde', 'simple', 8, ops(split(3, 'high')));
+  add('gaussian-rf', 'dpmpp_2m_sde', 'simple', 8, ops(split(3, 'low')));
+  add('gaussian-rf', 'er_sde', 'simple', 8, ops(split(4, 'high')));
+  add('gaussian-vp', 'euler', 'normal', 10, ops({ op: 'split_denoise', denoise: 0.45, part: 'low' }));
+  add('gaussian-vp', 'dpmpp_2m', 'karras', 12, ops({ op: 'split_denoise', denoise: 0.5, part: 'high' }));
+  add('gaussian-rf', 'euler', 'simple', 10, ops({ op: 'split_denoise', denoise: 0.35, part: 'low' }));
+  // SetFirstSigma: above the table's top (max_denoise: noise * sqrt(1 + sigma^2), the top training step), below it.
+  add('gaussian-vp', 'euler', 'karras', 10, ops({ op: 'set_first', sigma: 136 }));
+  add('gaussian-vp', 'dpmpp_2m', 'normal', 10, ops({ op: 'set_first', sigma: 8 }));
+  add('gaussian-vp', 'euler_ancestral', 'karras', 8, ops({ op: 'set_first', sigma: 20.5 }));
+  add('gaussian-rf', 'euler', 'simple', 8, ops({ op: 'set_first', sigma: 0.85 }));
+  add('gaussian-vp', 'dpmpp_2m', 'karras', 10, ops(split(4, 'low'), { op: 'set_first', sigma: 3 }));
+  // ExtendIntermediateSigmas: every spacing, bounded and unbounded ranges; new levels at their own model timesteps.
+  const extend = (steps: number, start_at_sigma: number, end_at_sigma: number, spacing: 'linear' | 'cosine' | 'sine'): SigmaOp => ({ op: 'extend', steps, start_at_sigma, end_at_sigma, spacing });
+  add('gaussian-vp', 'euler', 'karras', 8, ops(extend(2, -1, 12, 'linear')));
+  add('gaussian-vp', 'dpmpp_2m', 'normal', 8, ops(extend(3, 10, 1, 'cosine')));
+  add('gaussian-vp', 'heun', 'karras', 6, ops(extend(2, -1, 0.5, 'sine')));
+  add('gaussian-vp', 'dpm_2', 'exponential', 6, ops(extend(4, 5, 0.2, 'cosine')));
+  add('gaussian-vp-continuous', 'dpmpp_2m', 'karras', 8, ops(extend(3, -1, 0, 'sine')));
+  add('gaussian-rf', 'euler', 'simple', 8, ops(extend(2, -1, 0.3, 'sine')));
+  add('gaussian-rf', 'dpmpp_2m_sde', 'simple', 6, ops(extend(3, 0.9, 0.1, 'linear')));
+  add('gaussian-vp', 'uni_pc', 'karras', 8, ops(extend(2, 2, 0, 'linear'), split(7, 'low')));
+  // FlipSigmas: unsampling the init latent (no noise) up the reversed schedule; ComfyUI returns the VE state
+  // there, ours the model's (check.py scales). dpm_2's midpoints keep ComfyUI's nearest training steps.
+  const unsample = (...more: SigmaOp[]) => ({ sigmaOps: [{ op: 'flip' } as SigmaOp, ...more], addNoise: false });
+  add('gaussian-vp', 'euler', 'normal', 10, unsample());
+  add('gaussian-vp', 'heun', 'karras', 8, unsample());
+  add('gaussian-vp', 'dpm_2', 'karras', 8, unsample());
+  add('gaussian-vp', 'dpmpp_2m', 'normal', 10, unsample());
+  add('gaussian-vp-continuous', 'dpm_2', 'normal', 8, unsample(extend(2, 1, 0, 'linear')));
   return out;
 }
 
@@ -425,6 +515,8 @@ export interface RunEntry {
   cfg: number | null;
   apg: { eta: number; norm_threshold: number; momentum: number } | null;
   sampler_node: { name: SamplerNodeName; inputs: Record<string, number | string | boolean> } | null;
+  sigma_ops: SigmaOp[] | null;
+  add_noise: boolean;
 }
 
 export function latentShape(c: RunCase): number[] {
@@ -487,6 +579,14 @@ export function runGraph(
       ? { nodes: [node('cfg', 'CFG', { scale: c.cfg, mode: 'separate', ...apgParams(c) }, 0, 640), ...neg.nodes], edges: [edge('g1', 'cfg', 'guidance', 'sampler', 'guidance'), ...neg.edges] }
       : { nodes: [], edges: [] };
   const [, channels, height, width] = latentShape(c);
+  // The sigma nodes between the schedule and the Sampler, each fed the previous one's output.
+  const ops = (c.sigmaOps ?? []).map((o, k) => ({ id: `op${k}`, ...opNode(o) }));
+  const opEdges = ops.flatMap((o, k) => [
+    k === 0 ? edge(`op-e${k}`, 'schedule', 'sigmas', o.id, 'sigmas') : edge(`op-e${k}`, ops[k - 1].id, ops[k - 1].port, o.id, 'sigmas'),
+    ...(o.model ? [edge(`op-m${k}`, 'model', 'model', o.id, 'model')] : []),
+  ]);
+  const last = ops.length ? { node: ops[ops.length - 1].id, port: ops[ops.length - 1].port } : { node: 'schedule', port: 'sigmas' };
+  const start = c.addNoise === false ? 'continue' : img2img || ops.length ? 'img2img' : 'noise';
   return {
     format: 'flowstudio-graph',
     schemaVersion: 1,
@@ -494,8 +594,10 @@ export function runGraph(
     nodes: [
       node('model', 'LoadModel', { model: modelFolder }, 0, 0),
       initFile ? node('latent', 'LoadLatent', { path: initFile }, 0, 160) : node('latent', 'EmptyLatent', { batch: c.batch, channels, height, width }, 0, 160),
-      node('schedule', 'ComfySchedule', { scheduler: c.scheduler, steps: c.steps, denoise: c.denoise, sampler: c.sampler }, 0, 320),
-      node('sampler', 'Sampler', { solver: mapped.solver, ...mapped.params, ...(c.samplerNode ? SAMPLER_NODE_PARAMS[c.samplerNode.name](c.samplerNode.inputs) : {}), seed: c.seed, noise_generator: 'comfyui', start: img2img ? 'img2img' : 'noise', denoise: 1 }, 320, 40),
+      // SamplerCustom's sigmas come from BasicScheduler, which has no KSampler rule for the sampler.
+      node('schedule', 'ComfySchedule', { scheduler: c.scheduler, steps: c.steps, denoise: c.denoise, sampler: ops.length ? 'euler' : c.sampler }, 0, 320),
+      ...ops.map((o, k) => node(o.id, o.type, o.params, 160 * k, 480)),
+      node('sampler', 'Sampler', { solver: mapped.solver, ...mapped.params, ...(c.samplerNode ? SAMPLER_NODE_PARAMS[c.samplerNode.name](c.samplerNode.inputs) : {}), seed: c.seed, noise_generator: 'comfyui', start, denoise: 1 }, 320, 40),
       node('save', 'SaveLatent', { filename: `${c.id}.npy` }, 640, 40),
       ...cond.nodes,
       ...guidance.nodes,
@@ -504,7 +606,8 @@ export function runGraph(
       edge('e1', 'model', 'model', 'sampler', 'model'),
       edge('e2', 'latent', 'latent', 'sampler', 'latent'),
       edge('e3', 'model', 'model', 'schedule', 'model'),
-      edge('e4', 'schedule', 'sigmas', 'sampler', 'sigmas'),
+      edge('e4', last.node, last.port, 'sampler', 'sigmas'),
+      ...opEdges,
       edge('e5', 'sampler', 'latent', 'save', 'latent'),
       ...cond.edges,
       ...guidance.edges,

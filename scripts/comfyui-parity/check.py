@@ -83,8 +83,8 @@ class Api:
     ComfyNode = object
 
     @staticmethod
-    def NodeOutput(value):
-        return value
+    def NodeOutput(*values):
+        return values[0] if len(values) == 1 else values
 
     def __getattr__(self, name):
         return self
@@ -132,6 +132,8 @@ def load_comfy(src):
     ns["APG"] = apg_ns["APG"]
     # Sampler nodes whose options a run sets (nodes_custom_sampler.py; execute builds the KSAMPLER through ksampler).
     nodes_ns = {"torch": torch, "io": io, "comfy": types.SimpleNamespace(samplers=types.SimpleNamespace(ksampler=ns["ksampler"])), "sa_solver": sys.modules["comfy.k_diffusion.sa_solver"]}
+    # The sigma nodes SamplerCustom runs take their sigmas through (their execute, torch only).
+    ns["sigma_nodes"] = defs_from(os.path.join(src, "comfy_extras/nodes_custom_sampler.py"), ["SplitSigmas", "SplitSigmasDenoise", "FlipSigmas", "SetFirstSigma", "ExtendIntermediateSigmas"], {"torch": torch, "io": io, "math": math})
     ns["sampler_nodes"] = defs_from(os.path.join(src, "comfy_extras/nodes_custom_sampler.py"), ["SamplerSEEDS2", "SamplerER_SDE", "SamplerEulerAncestral", "SamplerDPMPP_2S_Ancestral", "SamplerDPMPP_3M_SDE", "SamplerDPMPP_2M_SDE", "SamplerDPMPP_SDE", "SamplerDPMAdaptative", "SamplerEulerAncestralCFGPP", "SamplerSASolver", "SamplerLMS"], nodes_ns)
     defs_from(os.path.join(src, "comfy/model_patcher.py"), ["set_model_options_pre_cfg_function"], ns)
     # `import comfy.model_patcher` in the samplers finds the stub in sys.modules but does not set it on the package.
@@ -270,14 +272,36 @@ def apg_model_options(ns, apg):
     return out.model_options
 
 
+def apply_sigma_op(nodes, op, sigmas):
+    """One of ComfyUI's sigma nodes on the sigmas, through its own execute; a split passes its chosen part on."""
+    kind = op["op"]
+    if kind == "split":
+        return nodes["SplitSigmas"].execute(sigmas, op["step"])[0 if op["part"] == "high" else 1]
+    if kind == "split_denoise":
+        return nodes["SplitSigmasDenoise"].execute(sigmas, op["denoise"])[0 if op["part"] == "high" else 1]
+    if kind == "flip":
+        return nodes["FlipSigmas"].execute(sigmas)
+    if kind == "set_first":
+        return nodes["SetFirstSigma"].execute(sigmas, op["sigma"])
+    if kind == "extend":
+        return nodes["ExtendIntermediateSigmas"].execute(sigmas, op["steps"], op["start_at_sigma"], op["end_at_sigma"], op["spacing"])
+    raise ValueError(f"unknown sigma op {kind}")
+
+
 def run_case(case, root, ms_mod, ns):
     cfg = case["config"]
     flux = case["space"] == "flow" and cfg.get("use_dynamic_shifting", False)
     tokens = (case["latent_shape"][2] // 2) * (case["latent_shape"][3] // 2)
     ms = model_sampling_for(ms_mod, case["space"], cfg, tokens)
-    sigmas = ksampler_sigmas(ns, ms, case["scheduler"], case["steps"], case["denoise"], case["sampler"])
+    ops = case.get("sigma_ops") or []
+    # SamplerCustom on edited sigmas: BasicScheduler's levels (KSampler's with no sampler rule: euler's).
+    sigmas = ksampler_sigmas(ns, ms, case["scheduler"], case["steps"], case["denoise"], "euler" if ops else case["sampler"])
+    for op in ops:
+        sigmas = apply_sigma_op(ns["sigma_nodes"], op, sigmas)
     latent = torch.zeros(case["latent_shape"]) if case["init"] is None else torch.from_numpy(np.load(os.path.join(root, case["init"])).astype(np.float32))
-    noise = ns["prepare_noise"](latent, case["seed"])
+    # SamplerCustom without add_noise: Noise_EmptyNoise's zeros.
+    noise = ns["prepare_noise"](latent, case["seed"]) if case.get("add_noise", True) else torch.zeros_like(latent)
+    units_scale = comfy_units_scale(case["space"], sigmas) if ops else 1.0
     load = lambda files: {name: np.load(os.path.join(root, f)) for name, f in files.items()}
     positive = load(case["conditioning"])
     # The negative side: the negative files for prompt embeddings, the positive's value for the rest.
@@ -294,7 +318,18 @@ def run_case(case, root, ms_mod, ns):
     else:
         sampler = ns["sampler_object"](case["sampler"])
     out = sampler.sample(model, sigmas, {"seed": case["seed"], "model_options": {}}, None, noise, latent, None, True)
-    return out.numpy(), model.calls, sigmas.numpy()
+    return out.numpy(), model.calls, sigmas.numpy(), units_scale
+
+
+def comfy_units_scale(space, sigmas):
+    """The factor from our result to ComfyUI's on sigmas that end above 0 (a split's high part, an unsampling
+    run up flipped sigmas): ComfyUI returns a VP model's VE state there (x0 + sigma eps) and divides a flow
+    state by 1 - sigma (CONST.inverse_noise_scaling); our Sampler returns the model's own variables, which the
+    next part continues from. `sigmas`: as handed to the sampler, before its own rules (uni_pc's 0.001 end)."""
+    last = float(sigmas[-1])
+    if len(sigmas) < 2 or last == 0:
+        return 1.0
+    return math.sqrt(1 + last * last) if space == "vp" else 1 / (1 - last)
 
 
 def rel_l2(a, b):
@@ -337,14 +372,18 @@ def main():
         grids.append({"id": g["id"], "sigmas": [float(v) for v in sig], "timesteps": [float(v) for v in ts]})
     print(f"{len(grids)} grids computed")
     for c in filter(keep, manifest["runs"]):
-        ref, calls, sig = run_case(c, args.dir, ms_mod, ns)
+        ref, calls, sig, units_scale = run_case(c, args.dir, ms_mod, ns)
         ok = bool(np.isfinite(ref).all())
-        runs.append({"id": c["id"], "shape": list(ref.shape), "offset": len(blob) // 4, "calls": calls, "sigmas": [float(v) for v in sig]})
+        entry = {"id": c["id"], "shape": list(ref.shape), "offset": len(blob) // 4, "calls": calls, "sigmas": [float(v) for v in sig]}
+        # How to read ours in ComfyUI's variables (comfy_units_scale), where that is not ours as it is.
+        if units_scale != 1.0:
+            entry["ours_scale"] = units_scale
+        runs.append(entry)
         blob += ref.astype("<f4").tobytes()
         if c.get("ours") is None:
             status, dist = "ours-failed", float("nan")
         else:
-            dist = rel_l2(np.load(os.path.join(args.dir, c["ours"])), ref)
+            dist = rel_l2(np.load(os.path.join(args.dir, c["ours"])) * units_scale, ref)
             # dpm_adaptive's step-size control reacts to float32 rounding noise in its first error estimates.
             tol = max(args.tol, 2e-3) if c["sampler"] == "dpm_adaptive" else args.tol
             status = "ok" if ok and dist < tol else "FAIL"
