@@ -6,7 +6,7 @@
  */
 import { comfyModelSamplingFor } from './comfy-schedule.ts';
 import { defineNode, NodeInputError } from './core/types.ts';
-import { AYS_MODEL_TYPES, COMFY_SIGMA_CURVES, OSS_MODEL_TYPES, alignYourSteps, optimalSteps, betaSamplingLevels, exponentialCurve, gitsLevels, karrasCurve, laplaceCurve, polyexponentialCurve, sdTurboLevels, vpCurve, type ComfySigmaCurve } from './sampling/comfy-sigma-curves.ts';
+import { AYS_MODEL_TYPES, COMFY_SIGMA_CURVES, OSS_MODEL_TYPES, alignYourSteps, optimalSteps, betaSamplingLevels, exponentialCurve, gitsLevels, karrasCurve, laplaceCurve, manualSigmas, polyexponentialCurve, sdTurboLevels, vpCurve, type ComfySigmaCurve } from './sampling/comfy-sigma-curves.ts';
 import { comfyNeedsImageSize, comfySigmas, type ComfyModelSampling } from './sampling/comfy-schedules.ts';
 import { timestepUnits } from './sampling/model-time.ts';
 
@@ -32,6 +32,7 @@ interface CurveParams {
   eps_s: number;
   alpha: number;
   beta: number;
+  sigma_list: string;
 }
 
 function curveLevels(ms: ComfyModelSampling, p: CurveParams): number[] {
@@ -56,6 +57,8 @@ function curveLevels(ms: ComfyModelSampling, p: CurveParams): number[] {
       return sdTurboLevels(ms, p.steps, p.denoise);
     case 'beta':
       return betaSamplingLevels(ms, p.steps, p.alpha, p.beta);
+    case 'manual':
+      return manualSigmas(p.sigma_list);
   }
 }
 
@@ -65,7 +68,7 @@ export const ComfyCustomSchedule = defineNode({
   title: 'Schedule (ComfyUI custom)',
   category: 'sampling',
   description:
-    'The levels of ComfyUI\'s scheduler nodes for SamplerCustom: Align Your Steps and GITS (tuned step tables for SD-family models), Optimal Steps (for FLUX, Wan and Chroma), Karras, exponential, polyexponential and Laplace curves over a sigma range, the continuous VP curve, SD Turbo\'s timesteps and beta sampling with its own alpha and beta. Feed a Sampler set to the ComfyUI sampler\'s solver with noise_generator comfyui, as for Schedule (ComfyUI).',
+    'The levels of ComfyUI\'s scheduler nodes for SamplerCustom: Align Your Steps and GITS (tuned step tables for SD-family models), Optimal Steps (for FLUX, Wan and Chroma), Karras, exponential, polyexponential and Laplace curves over a sigma range, the continuous VP curve, SD Turbo\'s timesteps, beta sampling with its own alpha and beta, and a list of levels you type (ManualSigmas). Feed a Sampler set to the ComfyUI sampler\'s solver with noise_generator comfyui, as for Schedule (ComfyUI).',
   inputs: {
     model: { type: 'MODEL', help: 'Gives each level its model timestep, and the level table for sd_turbo and beta' },
     latent: { type: 'LATENT', optional: true, help: 'FLUX-type models (use_dynamic_shifting): the shift comes from this latent\'s size' },
@@ -79,9 +82,24 @@ export const ComfyCustomSchedule = defineNode({
       options: COMFY_SIGMA_CURVES,
       default: 'align_your_steps',
       label: 'Scheduler',
-      help: 'align_your_steps: AlignYourStepsScheduler; gits: GITSScheduler; optimal_steps: OptimalStepsScheduler (flow models); karras, exponential, polyexponential, laplace, vp: the k-diffusion curves of those nodes; sd_turbo: SDTurboScheduler; beta: BetaSamplingScheduler',
+      help: 'align_your_steps: AlignYourStepsScheduler; gits: GITSScheduler; optimal_steps: OptimalStepsScheduler (flow models); karras, exponential, polyexponential, laplace, vp: the k-diffusion curves of those nodes; sd_turbo: SDTurboScheduler; beta: BetaSamplingScheduler; manual: ManualSigmas, the levels you type',
     },
-    steps: { kind: 'int', default: 10, min: 1, max: 10000, label: 'Steps', help: 'gits: at least 2; optimal_steps: at least 3; sd_turbo: at most 10' },
+    steps: {
+      kind: 'int',
+      default: 10,
+      min: 1,
+      max: 10000,
+      label: 'Steps',
+      help: 'gits: at least 2; optimal_steps: at least 3; sd_turbo: at most 10',
+      when: { param: 'curve', in: COMFY_SIGMA_CURVES.filter((c) => c !== 'manual') },
+    },
+    sigma_list: {
+      kind: 'string',
+      default: '1, 0.5',
+      label: 'Sigmas',
+      help: 'The levels, in the order walked (ManualSigmas; its default is ComfyUI\'s): VE sigmas on VP models (SD 1.x: 14.61 down to 0.0292, then 0), t in [0, 1] on flow models. Read as ComfyUI reads them: every number of digits and points, so no exponents (1e-3 reads as 1 and -3)',
+      when: { param: 'curve', in: ['manual'] },
+    },
     denoise: {
       kind: 'float',
       default: 1,
@@ -128,6 +146,11 @@ export const ComfyCustomSchedule = defineNode({
       levels = curveLevels(ms, params);
     } catch (e) {
       throw new NodeInputError((e as Error).message);
+    }
+    if (curve === 'manual') {
+      if (levels.length < 2) throw new NodeInputError(`the sigma list "${params.sigma_list}" has ${levels.length} level${levels.length === 1 ? '' : 's'}: a schedule needs at least 2`);
+      const bad = levels.find((v) => !(v >= 0) || (ms.space === 'flow' && v > 1));
+      if (bad !== undefined) throw new NodeInputError(`the sigma list has level ${bad}: ${ms.space === 'flow' ? "a flow model's levels are t in [0, 1]" : 'levels are VE sigmas, 0 or more'}`);
     }
     if (levels.length < 2) throw new NodeInputError(`${curve} with steps ${params.steps} and denoise ${params.denoise} leaves no steps to take`);
     try {

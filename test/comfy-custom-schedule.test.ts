@@ -8,7 +8,7 @@ import { Tensor } from '../nodes/core/tensor.ts';
 import type { ExecContext } from '../nodes/core/types.ts';
 import type { ModelHandle, SchedulerConfig } from '../nodes/core/values.ts';
 import { ComfyCustomSchedule } from '../nodes/comfy-custom-schedule.ts';
-import { AYS_NOISE_LEVELS, OSS_NOISE_LEVELS, alignYourSteps, optimalSteps, betaSamplingLevels, exponentialCurve, gitsLevels, karrasCurve, laplaceCurve, loglinearInterp, polyexponentialCurve, sdTurboLevels, vpCurve } from '../nodes/sampling/comfy-sigma-curves.ts';
+import { AYS_NOISE_LEVELS, OSS_NOISE_LEVELS, alignYourSteps, optimalSteps, betaSamplingLevels, exponentialCurve, gitsLevels, karrasCurve, laplaceCurve, loglinearInterp, manualSigmas, polyexponentialCurve, sdTurboLevels, vpCurve } from '../nodes/sampling/comfy-sigma-curves.ts';
 import { COMFY_SAMPLERS, comfyModelSampling, comfyRunGrid } from '../nodes/sampling/comfy-schedules.ts';
 import { GITS_NOISE_LEVELS } from '../nodes/sampling/gits-noise-levels.ts';
 import { createTestEngine, graph } from './helpers/engine.ts';
@@ -185,7 +185,7 @@ function handle(scheduler: SchedulerConfig, modelIndex: Record<string, unknown> 
 type Params = Parameters<typeof ComfyCustomSchedule.execute>[2];
 const DEFAULTS: Params = {
   curve: 'align_your_steps', steps: 10, denoise: 1, model_type: 'SD1', oss_model_type: 'FLUX', coeff: 1.2, sigma_max: 14.614642, sigma_min: 0.0291675, rho: 7, poly_rho: 1,
-  mu: 0, laplace_beta: 0.5, beta_d: 19.9, beta_min: 0.1, eps_s: 0.001, alpha: 0.6, beta: 0.6,
+  mu: 0, laplace_beta: 0.5, beta_d: 19.9, beta_min: 0.1, eps_s: 0.001, alpha: 0.6, beta: 0.6, sigma_list: '1, 0.5',
 };
 const run = async (model: ModelHandle, params: Partial<Params>, latent?: Tensor) => (await ComfyCustomSchedule.execute(ctx, { model, latent }, { ...DEFAULTS, ...params })).sigmas;
 
@@ -218,6 +218,24 @@ describe('Schedule (ComfyUI custom) node', () => {
     expect(fast.stepOrders).toEqual([3, 2, 1]);
   });
 
+
+  it('manual (ManualSigmas): the typed levels in order, float32, read by ComfyUI\'s pattern; too few, negative or flow levels above 1 are refused', async () => {
+    expect(manualSigmas('14.6, 7;3 | .5 0')).toEqual([14.6, 7, 3, 0.5, 0].map(Math.fround));
+    expect(manualSigmas('+2, -.5')).toEqual([2, -0.5]);
+    // No exponents in its pattern: 1e-3 is the numbers 1 and -3; a match Python's float refuses is an error.
+    expect(manualSigmas('1e-3')).toEqual([1, -3]);
+    expect(() => manualSigmas('1..5, 0')).toThrow(/not a number/);
+    expect(manualSigmas('none')).toEqual([]);
+    const s = await run(handle(SD), { curve: 'manual', sigma_list: '10, 4, 1, 0' });
+    expect(s.sigmas).toEqual([10, 4, 1, 0]);
+    expect(s.timesteps).toEqual([10, 4, 1].map((v) => ms.timestep(v)));
+    // Below the table's top: KSampler scales the start noise by the level itself.
+    expect(s.initNoiseSigma).toBe(10);
+    await expect(run(handle(SD), { curve: 'manual', sigma_list: '7' })).rejects.toThrow(/at least 2/);
+    await expect(run(handle(SD), { curve: 'manual', sigma_list: '1e-3, 0' })).rejects.toThrow(/level -3/);
+    await expect(run(handle(SD3, { _class_name: 'StableDiffusion3Pipeline' }), { curve: 'manual', sigma_list: '1.5, 0.5, 0' })).rejects.toThrow(/t in \[0, 1\]/);
+    expect((await run(handle(SD3, { _class_name: 'StableDiffusion3Pipeline' }), { curve: 'manual', sigma_list: '1, 0.5, 0' })).timesteps[1]).toBeCloseTo(500, 3);
+  });
 
   it('on flow models: range curves in t, sd_turbo on a static-shift table; SD-family tables and t > 1 are refused', async () => {
     const k = await run(handle(SD3, { _class_name: 'StableDiffusion3Pipeline' }), { curve: 'karras', sigma_max: 1, sigma_min: 0.002, steps: 5 });

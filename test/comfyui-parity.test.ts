@@ -98,8 +98,9 @@ const curves = curveCases();
 
 /** A curve case's node inputs (ComfyUI's names) as the Schedule (ComfyUI custom) node's params. */
 function curveParams(c: (typeof curves)[number]): Record<string, number | string> {
-  const { rho, beta, model_type, ...rest } = c.params;
+  const { rho, beta, model_type, sigmas, ...rest } = c.params;
   const out: Record<string, number | string> = { ...rest, curve: c.curve };
+  if (sigmas !== undefined) out.sigma_list = sigmas;
   if (model_type !== undefined) out[c.curve === 'optimal_steps' ? 'oss_model_type' : 'model_type'] = model_type;
   if (rho !== undefined) out[c.curve === 'polyexponential' ? 'poly_rho' : 'rho'] = rho;
   if (beta !== undefined) out[c.curve === 'laplace' ? 'laplace_beta' : 'beta'] = beta;

@@ -18,7 +18,7 @@ import { linspaceF32 } from './torch-linspace.ts';
 
 const f32 = Math.fround;
 
-export const COMFY_SIGMA_CURVES = ['align_your_steps', 'gits', 'optimal_steps', 'karras', 'exponential', 'polyexponential', 'laplace', 'vp', 'sd_turbo', 'beta'] as const;
+export const COMFY_SIGMA_CURVES = ['align_your_steps', 'gits', 'optimal_steps', 'karras', 'exponential', 'polyexponential', 'laplace', 'vp', 'sd_turbo', 'beta', 'manual'] as const;
 export type ComfySigmaCurve = (typeof COMFY_SIGMA_CURVES)[number];
 
 /**
@@ -249,4 +249,18 @@ export function betaSamplingLevels(ms: ComfyModelSampling, steps: number, alpha:
   }
   out.push(0);
   return out;
+}
+
+/**
+ * ManualSigmas: the levels typed into a text, read as ComfyUI's node reads them: every match of
+ * [-+]?(?:\d*\.*\d+), each through Python's float, into a float32 tensor, in the order given. Its pattern has no
+ * exponent: "1e-3" reads as the two numbers 1 and -3 (which the caller then refuses as a level), and a match
+ * Python's float refuses ("1..5") is an error here too.
+ */
+export function manualSigmas(text: string): number[] {
+  const tokens = text.match(/[-+]?(?:\d*\.*\d+)/g) ?? [];
+  return tokens.map((token) => {
+    if ((token.match(/\./g) ?? []).length > 1) throw new Error(`"${token}" in the sigma list is not a number`);
+    return Math.fround(Number(token));
+  });
 }

@@ -204,9 +204,9 @@ const SD3_FLOW = { _class_name: 'FlowMatchEulerDiscreteScheduler', shift: 3.0 };
 
 export function curveCases(): CurveCase[] {
   const out: CurveCase[] = [];
-  const add = (curve: ComfySigmaCurve, params: Record<string, number | string>) => {
-    const tag = Object.entries(params).map(([k, v]) => `${k}${v}`).join('-');
-    if (curve === 'optimal_steps') out.push({ id: `curve-sd3-${curve}-${tag}`, space: 'flow', config: SD3_FLOW, curve, params });
+  const add = (curve: ComfySigmaCurve, params: Record<string, number | string>, space: 'vp' | 'flow' = curve === 'optimal_steps' ? 'flow' : 'vp') => {
+    const tag = Object.entries(params).map(([k, v]) => `${k}${String(v).replace(/[^A-Za-z0-9.+-]/g, '_')}`).join('-');
+    if (space === 'flow') out.push({ id: `curve-sd3-${curve}-${tag}`, space: 'flow', config: SD3_FLOW, curve, params });
     else out.push({ id: `curve-sd15-${curve}-${tag}`, space: 'vp', config: SD15, curve, params });
   };
   for (const model_type of ['SD1', 'SDXL', 'SVD']) for (const steps of [4, 10, 16, 30]) add('align_your_steps', { model_type, steps, denoise: 1 });
@@ -226,6 +226,11 @@ export function curveCases(): CurveCase[] {
   for (const [steps, alpha, beta] of [[20, 0.6, 0.6], [4, 1, 1], [12, 2, 0.5], [30, 0.3, 0.3]]) add('beta', { steps, alpha, beta });
   for (const model_type of ['FLUX', 'Wan', 'Chroma']) for (const steps of [3, 10, 20, 40]) add('optimal_steps', { model_type, steps, denoise: 1 });
   add('optimal_steps', { model_type: 'FLUX', steps: 12, denoise: 0.625 });
+  // ManualSigmas: the levels as its pattern reads them (any separators, a leading point, ending above 0, ascending).
+  add('manual', { sigmas: '14.6146, 7.0, 3.1, 1, 0.3, 0' });
+  add('manual', { sigmas: '20;10 |5.55,, 2, .5 0.0292' });
+  add('manual', { sigmas: '0.0292, 0.5, 3, 14.6146' });
+  add('manual', { sigmas: '1, 0.75, 0.5, 0.25, 0' }, 'flow');
   return out;
 }
 

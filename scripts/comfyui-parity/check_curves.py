@@ -2,7 +2,7 @@
 The curve cases of the ComfyUI parity check (cases.ts curveCases): the sigmas of ComfyUI's stand-alone
 scheduler nodes (AlignYourStepsScheduler, GITSScheduler, OptimalStepsScheduler, KarrasScheduler,
 ExponentialScheduler, PolyexponentialScheduler, LaplaceScheduler, VPScheduler, SDTurboScheduler,
-BetaSamplingScheduler), computed by the nodes' own code, and on VP models the model timestep ComfyUI feeds at
+BetaSamplingScheduler, ManualSigmas), computed by the nodes' own code, and on VP models the model timestep ComfyUI feeds at
 each step's level.
 
     npm run parity:comfyui:prepare -- out/comfyui-parity '^curve-'
@@ -19,6 +19,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 import types
 
@@ -43,6 +44,7 @@ CURVE_NODES = {
     "sd_turbo": "SDTurboScheduler",
     "beta": "BetaSamplingScheduler",
     "optimal_steps": "OptimalStepsScheduler",
+    "manual": "ManualSigmas",
 }
 K_CURVES = ["get_sigmas_karras", "get_sigmas_exponential", "get_sigmas_polyexponential", "get_sigmas_vp", "get_sigmas_laplace"]
 
@@ -63,7 +65,7 @@ def load(src):
     samplers = defs_from(os.path.join(src, "comfy/samplers.py"), ["beta_scheduler"], {"torch": torch, "numpy": np, "scipy": scipy, "np": np})
     io = Api()
     node_ns = {
-        "torch": torch, "math": math, "np": np, "io": io,
+        "torch": torch, "math": math, "np": np, "io": io, "re": re,
         "k_diffusion_sampling": types.SimpleNamespace(**{k: k_ns[k] for k in K_CURVES}),
         "comfy": types.SimpleNamespace(samplers=types.SimpleNamespace(beta_scheduler=samplers["beta_scheduler"])),
     }
