@@ -14,7 +14,7 @@ export const ExtendIntermediateSigmas = defineNode({
   title: 'Extend Intermediate Sigmas',
   category: 'sampling',
   description:
-    'ComfyUI\'s ExtendIntermediateSigmas: every step that starts at a level between end_at_sigma and start_at_sigma becomes `steps` steps, the new levels spaced linearly, or by sin (cosine: denser near the next level) or 1 - cos (sine: denser near the step\'s start). The result is a schedule of its own.',
+    'ComfyUI\'s ExtendIntermediateSigmas: every step that starts at a level between end_at_sigma and start_at_sigma becomes `steps` steps, the new levels spaced linearly, or by sin (cosine: denser near the next level) or 1 - cos (sine: denser near the step\'s start). A part of a longer schedule keeps its place in it (a head stays a head).',
   inputs: {
     model: { type: 'MODEL', help: 'Gives the new levels their model timesteps' },
     sigmas: { type: 'SIGMAS' },

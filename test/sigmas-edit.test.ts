@@ -61,7 +61,7 @@ describe('extendIntermediateSigmas', () => {
     expect(out.offGridTimesteps).toBe('comfyui');
   });
 
-  it('a bounded range leaves the others alone; a part of a longer schedule becomes one of its own', async () => {
+  it('a bounded range leaves the others alone; a part keeps its place, the whole counted with the added steps', async () => {
     const grid = await comfyGrid(handle(SD), 'normal', 8);
     const at = () => 500;
     const none = extendIntermediateSigmas(grid, { steps: 3, startAt: 0.5, endAt: 0.4, spacing: 'sine' }, at);
@@ -71,7 +71,10 @@ describe('extendIntermediateSigmas', () => {
     expect(tail.segment).toBeDefined();
     const extended = extendIntermediateSigmas(tail, { steps: 2, startAt: -1, endAt: 0, spacing: 'linear' }, at);
     expect(extended.timesteps).toHaveLength(10);
-    expect(extended.segment).toBeUndefined();
+    expect(extended.segment).toEqual({ ...tail.segment, total: 13 });
+    // A head stays a head: it does not end the (longer) schedule.
+    const head = extendIntermediateSigmas(sliceSigmas(grid, 0, 3), { steps: 3, startAt: -1, endAt: 0, spacing: 'linear' }, at);
+    expect(head.segment).toEqual({ start: 0, total: 14, preceding: [] });
   });
 
   it('refuses a grid whose steps land off its list (DDIM\'s prev_t rule)', () => {

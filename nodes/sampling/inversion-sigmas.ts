@@ -157,7 +157,8 @@ export function flippedSigmas(s: Sigmas, scheduler: SchedulerConfig, modelIndex:
   if (s.sigmas[n] > s.sigmas[0]) throw new Error('the schedule already ascends (an inversion grid): flipping it would walk down');
   if (cmParams(scheduler)) throw new Error(CM_CANNOT_INVERT);
   const sigmas = [...s.sigmas];
-  if (sigmas[n] === 0) sigmas[n] = FLIP_START_LEVEL;
+  // ComfyUI writes it into its float32 sigmas.
+  if (sigmas[n] === 0) sigmas[n] = s.offGridTimesteps === 'comfyui' ? Math.fround(FLIP_START_LEVEL) : FLIP_START_LEVEL;
   const lifted: Sigmas = { ...s, sigmas };
   // A ComfyUI grid stays one: its new start level, and any stage between its levels, at ComfyUI's timesteps.
   const comfy = s.offGridTimesteps === 'comfyui' ? { offGridTimesteps: s.offGridTimesteps } : {};

@@ -68,8 +68,8 @@ export interface ExtendOptions {
 
 /**
  * ExtendIntermediateSigmas: every step that starts at a level in [endAt, startAt] is split into `steps`
- * steps, the new levels at cur + f (next - cur) for the spacing's fractions f. The result is a schedule of
- * its own: a part of a longer one no longer counts its steps there (its place in the whole is dropped).
+ * steps, the new levels at cur + f (next - cur) for the spacing's fractions f. A part of a longer schedule
+ * keeps its place in it, the whole counted with the added steps.
  * Grids that step to levels off their list (DDIM's prev_t rule) are refused: a new level has no such target.
  */
 export function extendIntermediateSigmas(s: Sigmas, o: ExtendOptions, timestepOf: (sigma: number) => number): Sigmas {
@@ -97,6 +97,10 @@ export function extendIntermediateSigmas(s: Sigmas, o: ExtendOptions, timestepOf
     }
   }
   sigmas.push(s.sigmas[n]);
-  const { segment: _segment, stepOrders: _orders, ...rest } = s;
-  return { ...rest, sigmas, timesteps };
+  const { stepOrders: _orders, ...rest } = s;
+  const out: Sigmas = { ...rest, sigmas, timesteps };
+  // A part keeps its place: the whole schedule is longer by the steps added here, so a head stays a head
+  // (its result stays in the model's variables for the next part) and a tail still ends the schedule.
+  if (s.segment) out.segment = { ...s.segment, total: s.segment.total + timesteps.length - n };
+  return out;
 }

@@ -489,6 +489,10 @@ export function runCases(): RunCase[] {
   add('gaussian-rf', 'euler', 'simple', 8, ops(extend(2, -1, 0.3, 'sine')));
   add('gaussian-rf', 'dpmpp_2m_sde', 'simple', 6, ops(extend(3, 0.9, 0.1, 'linear')));
   add('gaussian-vp', 'uni_pc', 'karras', 8, ops(extend(2, 2, 0, 'linear'), split(7, 'low')));
+  // Extending a head keeps it a head (its result in the model's variables, as an unextended head's).
+  add('gaussian-vp', 'ipndm_v', 'simple', 15, ops(split(9, 'high'), extend(2, -1, 7.8, 'sine')));
+  add('gaussian-vp', 'dpmpp_sde', 'normal', 8, ops(split(6, 'high'), extend(4, 2.83, 0.15, 'cosine')));
+  add('gaussian-vp-continuous', 'dpm_fast', 'beta', 11, ops({ op: 'split_denoise', denoise: 0.39, part: 'high' }, extend(4, 0.7, 0.51, 'sine')));
   // FlipSigmas: unsampling the init latent (no noise) up the reversed schedule; ComfyUI returns the VE state
   // there, ours the model's (check.py scales). dpm_2's midpoints keep ComfyUI's nearest training steps.
   const unsample = (...more: SigmaOp[]) => ({ sigmaOps: [{ op: 'flip' } as SigmaOp, ...more], addNoise: false });

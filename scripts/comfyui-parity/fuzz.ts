@@ -2,7 +2,8 @@
  * Randomized ComfyUI parity cases (the README's fuzz round): `npx tsx scripts/comfyui-parity/fuzz.ts <dir> <seed>
  * <unguided count> <guided count> [<id regex>]`. Writes the same layout prepare.ts writes (manifest.json with runs
  * only) for random KSampler settings, through setup.ts's runEntry and the CLI; check.py then runs them.
- * FUZZ_CASES=<file.json> instead replays a list of RunCase objects (minimal repros).
+ * FUZZ_CASES=<file.json> instead replays a list of RunCase objects (minimal repros); FUZZ_EDITED=<count> adds that
+ * many SamplerCustom cases on sigmas edited by random sigma nodes (editedCases).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -10,7 +11,7 @@ import { ensureEmbeddedModel } from '../../electron/engine/models/embedded.ts';
 import { runGraphCli } from '../parity-cli.ts';
 import { COMFY_SAMPLERS, COMFY_SCHEDULERS, type ComfyScheduler } from '../../nodes/sampling/comfy-schedules.ts';
 import { prepareComfyDir, runEntry } from './setup.ts';
-import type { AnalyticComfyModel, RunCase } from './cases.ts';
+import type { AnalyticComfyModel, RunCase, SigmaOp } from './cases.ts';
 
 function rng(seed: number) {
   let s = seed >>> 0 || 1;
@@ -85,11 +86,70 @@ export function fuzzCases(seed: number, nUnguided: number, nGuided: number): Run
   return out;
 }
 
+/**
+ * ODE samplers that walk up flipped sigmas (unsampling): no noise, no grid of their own. Not ComfyUI's uni_pc, whose
+ * code assumes a descending grid (its order is min(3, levels - 2), its result is divided by the last level's alpha).
+ */
+const UNSAMPLERS = ['euler', 'heun', 'dpm_2', 'dpmpp_2m', 'lms', 'ipndm', 'res_multistep', 'gradient_estimation'];
+
+/** SamplerCustom cases on BasicScheduler levels edited by one or two random sigma nodes, from the init latent. */
+export function editedCases(seed: number, n: number, first: number): RunCase[] {
+  const r = rng(seed);
+  const out: RunCase[] = [];
+  for (let k = 0; k < n; k++) {
+    const model = r.pick<AnalyticComfyModel>(['gaussian-vp', 'gaussian-vp', 'gaussian-vp-continuous', 'gaussian-rf', 'gaussian-rf']);
+    const flow = model === 'gaussian-rf';
+    const scheduler: ComfyScheduler = r.pick(COMFY_SCHEDULERS.filter((s) => s !== 'kl_optimal'));
+    const steps = r.int(3, 16);
+    const config: Record<string, unknown> = flow && r.next() < 0.4 ? { shift: r.pick([1.5, 3, 5]) } : {};
+    const ops: SigmaOp[] = [];
+    let count = steps;
+    // Unsampling runs on VP models only: ComfyUI's flow result divides by 1 - 1 there.
+    const unsample = !flow && r.next() < 0.2;
+    const sampler = unsample ? r.pick(UNSAMPLERS) : r.pick(UNGUIDED);
+    if (unsample) ops.push({ op: 'flip' });
+    for (let j = r.int(1, 2); j > 0; j--) {
+      const u = r.next();
+      if (u < 0.3 && count >= 2) {
+        const step = r.int(1, count - 1);
+        // After a flip only the part that starts at its bottom: a Sampler continues from its latent in the model's
+        // variables, where ComfyUI takes it as its VE state (they agree only at a level near 0).
+        const part = unsample ? 'high' : r.pick(['high', 'low'] as const);
+        ops.push({ op: 'split', step, part });
+        count = part === 'high' ? step : count - step;
+      } else if (u < 0.45 && count >= 2) {
+        const denoise = Number((0.1 + r.next() * 0.8).toFixed(2));
+        const low = Math.round(count * denoise);
+        if (low < 1 || low >= count) continue;
+        const part = unsample ? 'high' : r.pick(['high', 'low'] as const);
+        ops.push({ op: 'split_denoise', denoise, part });
+        count = part === 'low' ? low : count - low;
+      } else if (u < 0.7 && !unsample) {
+        ops.push({ op: 'set_first', sigma: flow ? r.pick([0.3, 0.7, 0.95, 1]) : r.pick([0.5, 3, 8, 14.614642, 20, 136]) });
+      } else {
+        const extend = r.int(1, 4);
+        const spacing = r.pick(['linear', 'cosine', 'sine'] as const);
+        const top = flow ? 1 : 15;
+        const a = Number((r.next() * top).toFixed(2));
+        const b = Number((r.next() * top).toFixed(2));
+        // The step count grows by the steps inside the range only: `count` stays a lower bound for later splits.
+        ops.push({ op: 'extend', steps: extend, start_at_sigma: r.next() < 0.4 ? -1 : Math.max(a, b), end_at_sigma: Math.min(a, b), spacing });
+      }
+    }
+    if (ops.length === 0) ops.push({ op: 'set_first', sigma: flow ? 0.8 : 10 });
+    const c: RunCase = { id: '', model, config, scheduler, steps, denoise: 1, sampler, seed: r.int(0, 2 ** 31 - 1), batch: 1, sigmaOps: ops, ...(unsample ? { addNoise: false } : {}) };
+    c.id = `${tag(c, first + k)}-${ops.map((o) => Object.values(o).join('_')).join('-').replace(/[^A-Za-z0-9._-]/g, '')}`;
+    out.push(c);
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   const dir = path.resolve(process.argv[2]);
   const cases: RunCase[] = process.env.FUZZ_CASES
     ? JSON.parse(await fs.readFile(process.env.FUZZ_CASES, 'utf8'))
     : fuzzCases(Number(process.argv[3] ?? 1), Number(process.argv[4] ?? 10), Number(process.argv[5] ?? 0));
+  if (!process.env.FUZZ_CASES && process.env.FUZZ_EDITED) cases.push(...editedCases(Number(process.argv[3] ?? 1) + 7919, Number(process.env.FUZZ_EDITED), cases.length));
   const only = process.argv[6] ? new RegExp(process.argv[6]) : undefined;
   await fs.rm(dir, { recursive: true, force: true });
   const twins = await prepareComfyDir(dir, (name) => ensureEmbeddedModel(name));
