@@ -185,7 +185,7 @@ describe('ComfyUI runs: Schedule (ComfyUI) -> Sampler (noise_generator comfyui) 
       expect(Math.abs(s - theirs)).toBeLessThanOrEqual(LEVEL_RTOL * Math.abs(theirs) + 1e-12);
     });
     expect((await engine.pool.stats()).runs - before.runs).toBe(ref.calls);
-    const latent = result!.outputs.get('sampler')!.latent as { dims: readonly number[]; data: Float32Array };
+    const latent = result!.outputs.get(c.then ? 'sampler2' : 'sampler')!.latent as { dims: readonly number[]; data: Float32Array };
     expect([...latent.dims]).toEqual(ref.shape);
     const scale = ref.ours_scale ?? 1;
     const ours = scale === 1 ? latent.data : latent.data.map((v) => v * scale);

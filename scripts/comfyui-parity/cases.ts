@@ -73,6 +73,12 @@ export interface RunCase {
   sigmaOps?: SigmaOp[];
   /** SamplerCustom's add_noise (default true); false: ComfyUI's empty noise, our Sampler's start continue. */
   addNoise?: boolean;
+  /**
+   * A second SamplerCustom stage (add_noise off, the same seed) from the first one's latent, on the same
+   * BasicScheduler levels through its own sigma nodes: a two-sampler chain (base and refiner, a split with
+   * another sampler for the last steps). Ours: a second Sampler (start continue) fed the first one's latent.
+   */
+  then?: { sampler: string; sigmaOps: SigmaOp[] };
 }
 
 /** One of ComfyUI's sigma nodes with its inputs; `part`: which output of a split goes on. */
@@ -239,10 +245,10 @@ export function runCases(): RunCase[] {
   const add = (model: ComfyModel, sampler: string, scheduler: ComfyScheduler, steps: number, more: Partial<RunCase> = {}) => {
     const c: RunCase = { id: '', model, config: {}, scheduler, steps, denoise: 1, sampler, seed: 0, batch: 1, ...more };
     const tag = model === 'gaussian-vp' ? 'vp' : model === 'gaussian-vp-continuous' ? 'vpc' : model === 'gaussian-rf' ? 'rf' : `twin-${model}`;
-    c.id = `run-${tag}-${sampler}-${scheduler}-${steps}${c.denoise < 1 ? `-d${c.denoise}` : ''}${c.batch > 1 ? `-b${c.batch}` : ''}${more.config ? '-' + Object.keys(more.config).join('-') : ''}${more.seed !== undefined ? `-seed${more.seed}` : ''}${c.cfg !== undefined ? `-cfg${c.cfg}` : ''}${c.apg ? `-apg${c.apg.eta}_${c.apg.norm_threshold}_${c.apg.momentum}` : ''}${c.samplerNode ? `-${c.samplerNode.name}-${Object.values(c.samplerNode.inputs).join('_').replace(/[^A-Za-z0-9._]/g, '')}` : ''}${c.sigmaOps ? `-ops-${c.sigmaOps.map(opTag).join('-')}` : ''}${c.addNoise === false ? '-nonoise' : ''}`;
+    c.id = `run-${tag}-${sampler}-${scheduler}-${steps}${c.denoise < 1 ? `-d${c.denoise}` : ''}${c.batch > 1 ? `-b${c.batch}` : ''}${more.config ? '-' + Object.keys(more.config).join('-') : ''}${more.seed !== undefined ? `-seed${more.seed}` : ''}${c.cfg !== undefined ? `-cfg${c.cfg}` : ''}${c.apg ? `-apg${c.apg.eta}_${c.apg.norm_threshold}_${c.apg.momentum}` : ''}${c.samplerNode ? `-${c.samplerNode.name}-${Object.values(c.samplerNode.inputs).join('_').replace(/[^A-Za-z0-9._]/g, '')}` : ''}${c.sigmaOps ? `-ops-${c.sigmaOps.map(opTag).join('-')}` : ''}${c.addNoise === false ? '-nonoise' : ''}${c.then ? ['-then', c.then.sampler, ...c.then.sigmaOps.map(opTag)].join('-') : ''}`;
     if (c.apg && c.cfg === undefined) throw new Error(`comfyui parity case ${c.id}: APG needs a cfg`);
     if (c.cfg !== undefined && !isTwin(model)) throw new Error(`comfyui parity case ${c.id}: cfg needs a conditional twin`);
-    if (c.addNoise === false && !c.sigmaOps) throw new Error(`comfyui parity case ${c.id}: a run without noise is a SamplerCustom run (give sigmaOps)`);
+    if ((c.addNoise === false || c.then) && !c.sigmaOps) throw new Error(`comfyui parity case ${c.id}: a run without noise or a chain is a SamplerCustom run (give sigmaOps)`);
     c.seed = more.seed ?? parseInt(createHash('sha256').update(c.id).digest('hex').slice(0, 8), 16);
     out.push(c);
   };
@@ -501,6 +507,18 @@ export function runCases(): RunCase[] {
   add('gaussian-vp', 'dpm_2', 'karras', 8, unsample());
   add('gaussian-vp', 'dpmpp_2m', 'normal', 10, unsample());
   add('gaussian-vp-continuous', 'dpm_2', 'normal', 8, unsample(extend(2, 1, 0, 'linear')));
+  // Two-sampler chains (KSamplerAdvanced-style base and refiner, another sampler for the last steps): the second
+  // SamplerCustom continues from the first one's latent without noise, the same seed for its ancestral noise.
+  const chain = (k: number, sampler: string, more: SigmaOp[] = []) => ({ sigmaOps: [split(k, 'high')], then: { sampler, sigmaOps: [split(k, 'low'), ...more] } });
+  add('gaussian-vp', 'dpmpp_2m_sde', 'karras', 20, chain(12, 'euler_ancestral'));
+  add('gaussian-vp', 'euler', 'normal', 10, chain(6, 'dpmpp_2m', [extend(2, -1, 0, 'linear')]));
+  add('gaussian-vp', 'dpm_fast', 'karras', 12, chain(5, 'uni_pc'));
+  add('gaussian-vp-continuous', 'heun', 'exponential', 8, chain(3, 'lms'));
+  add('gaussian-rf', 'dpmpp_2m_sde', 'simple', 10, chain(4, 'euler'));
+  add('gaussian-rf', 'euler', 'simple', 8, chain(3, 'heun'));
+  // Unsampling, then sampling back down the same levels (the round trip ComfyUI's FlipSigmas is for).
+  add('gaussian-vp', 'euler', 'normal', 10, { sigmaOps: [{ op: 'flip' }], addNoise: false, then: { sampler: 'euler', sigmaOps: [] } });
+  add('gaussian-vp', 'dpmpp_2m', 'karras', 12, { sigmaOps: [{ op: 'flip' }], addNoise: false, then: { sampler: 'dpmpp_2m', sigmaOps: [] } });
   return out;
 }
 
@@ -526,6 +544,7 @@ export interface RunEntry {
   sampler_node: { name: SamplerNodeName; inputs: Record<string, number | string | boolean> } | null;
   sigma_ops: SigmaOp[] | null;
   add_noise: boolean;
+  then: { sampler: string; sigmaOps: SigmaOp[] } | null;
 }
 
 export function latentShape(c: RunCase): number[] {
@@ -588,14 +607,30 @@ export function runGraph(
       ? { nodes: [node('cfg', 'CFG', { scale: c.cfg, mode: 'separate', ...apgParams(c) }, 0, 640), ...neg.nodes], edges: [edge('g1', 'cfg', 'guidance', 'sampler', 'guidance'), ...neg.edges] }
       : { nodes: [], edges: [] };
   const [, channels, height, width] = latentShape(c);
-  // The sigma nodes between the schedule and the Sampler, each fed the previous one's output.
-  const ops = (c.sigmaOps ?? []).map((o, k) => ({ id: `op${k}`, ...opNode(o) }));
-  const opEdges = ops.flatMap((o, k) => [
-    k === 0 ? edge(`op-e${k}`, 'schedule', 'sigmas', o.id, 'sigmas') : edge(`op-e${k}`, ops[k - 1].id, ops[k - 1].port, o.id, 'sigmas'),
-    ...(o.model ? [edge(`op-m${k}`, 'model', 'model', o.id, 'model')] : []),
-  ]);
-  const last = ops.length ? { node: ops[ops.length - 1].id, port: ops[ops.length - 1].port } : { node: 'schedule', port: 'sigmas' };
-  const start = c.addNoise === false ? 'continue' : img2img || ops.length ? 'img2img' : 'noise';
+  // The sigma nodes between the schedule and a Sampler, each fed the previous one's output.
+  const sigmaChain = (prefix: string, list: readonly SigmaOp[], sampler: string) => {
+    const ops = list.map((o, k) => ({ id: `${prefix}${k}`, ...opNode(o) }));
+    const edges = ops.flatMap((o, k) => [
+      k === 0 ? edge(`${prefix}-e${k}`, 'schedule', 'sigmas', o.id, 'sigmas') : edge(`${prefix}-e${k}`, ops[k - 1].id, ops[k - 1].port, o.id, 'sigmas'),
+      ...(o.model ? [edge(`${prefix}-m${k}`, 'model', 'model', o.id, 'model')] : []),
+    ]);
+    const last = ops.length ? { node: ops[ops.length - 1].id, port: ops[ops.length - 1].port } : { node: 'schedule', port: 'sigmas' };
+    return { nodes: ops.map((o, k) => node(o.id, o.type, o.params, 160 * k, prefix === 'op' ? 480 : 640)), edges: [...edges, edge(`${prefix}-s`, last.node, last.port, sampler, 'sigmas')] };
+  };
+  const ops = sigmaChain('op', c.sigmaOps ?? [], 'sampler');
+  // A second stage: its own sigma nodes, a Sampler continuing from the first one's latent (ComfyUI: no noise added).
+  const second = c.then ? COMFY_SAMPLERS[c.then.sampler] : undefined;
+  if (c.then && !second) throw new Error(`comfyui parity case ${c.id}: no solver for ComfyUI sampler "${c.then.sampler}"`);
+  const thenOps = c.then ? sigmaChain('then', c.then.sigmaOps, 'sampler2') : undefined;
+  const then =
+    thenOps && second
+      ? {
+          nodes: [...thenOps.nodes, node('sampler2', 'Sampler', { solver: second.solver, ...second.params, seed: c.seed, noise_generator: 'comfyui', start: 'continue', denoise: 1 }, 480, 40)],
+          edges: [...thenOps.edges, edge('t1', 'model', 'model', 'sampler2', 'model'), edge('t2', 'sampler', 'latent', 'sampler2', 'latent')],
+        }
+      : { nodes: [], edges: [] };
+  const finalSampler = c.then ? 'sampler2' : 'sampler';
+  const start = c.addNoise === false ? 'continue' : img2img || c.sigmaOps ? 'img2img' : 'noise';
   return {
     format: 'flowstudio-graph',
     schemaVersion: 1,
@@ -604,8 +639,9 @@ export function runGraph(
       node('model', 'LoadModel', { model: modelFolder }, 0, 0),
       initFile ? node('latent', 'LoadLatent', { path: initFile }, 0, 160) : node('latent', 'EmptyLatent', { batch: c.batch, channels, height, width }, 0, 160),
       // SamplerCustom's sigmas come from BasicScheduler, which has no KSampler rule for the sampler.
-      node('schedule', 'ComfySchedule', { scheduler: c.scheduler, steps: c.steps, denoise: c.denoise, sampler: ops.length ? 'euler' : c.sampler }, 0, 320),
-      ...ops.map((o, k) => node(o.id, o.type, o.params, 160 * k, 480)),
+      node('schedule', 'ComfySchedule', { scheduler: c.scheduler, steps: c.steps, denoise: c.denoise, sampler: c.sigmaOps ? 'euler' : c.sampler }, 0, 320),
+      ...ops.nodes,
+      ...then.nodes,
       node('sampler', 'Sampler', { solver: mapped.solver, ...mapped.params, ...(c.samplerNode ? SAMPLER_NODE_PARAMS[c.samplerNode.name](c.samplerNode.inputs) : {}), seed: c.seed, noise_generator: 'comfyui', start, denoise: 1 }, 320, 40),
       node('save', 'SaveLatent', { filename: `${c.id}.npy` }, 640, 40),
       ...cond.nodes,
@@ -615,9 +651,9 @@ export function runGraph(
       edge('e1', 'model', 'model', 'sampler', 'model'),
       edge('e2', 'latent', 'latent', 'sampler', 'latent'),
       edge('e3', 'model', 'model', 'schedule', 'model'),
-      edge('e4', last.node, last.port, 'sampler', 'sigmas'),
-      ...opEdges,
-      edge('e5', 'sampler', 'latent', 'save', 'latent'),
+      ...ops.edges,
+      ...then.edges,
+      edge('e5', finalSampler, 'latent', 'save', 'latent'),
       ...cond.edges,
       ...guidance.edges,
     ],

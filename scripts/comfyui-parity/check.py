@@ -318,6 +318,15 @@ def run_case(case, root, ms_mod, ns):
     else:
         sampler = ns["sampler_object"](case["sampler"])
     out = sampler.sample(model, sigmas, {"seed": case["seed"], "model_options": {}}, None, noise, latent, None, True)
+    then = case.get("then")
+    if then:
+        # A second SamplerCustom (add_noise off, the same seed) from the first one's result, on the same levels
+        # through its own sigma nodes.
+        sigmas2 = ksampler_sigmas(ns, ms, case["scheduler"], case["steps"], case["denoise"], "euler")
+        for op in then["sigmaOps"]:
+            sigmas2 = apply_sigma_op(ns["sigma_nodes"], op, sigmas2)
+        units_scale = comfy_units_scale(case["space"], sigmas2)
+        out = ns["sampler_object"](then["sampler"]).sample(model, sigmas2, {"seed": case["seed"], "model_options": {}}, None, torch.zeros_like(out), out, None, True)
     return out.numpy(), model.calls, sigmas.numpy(), units_scale
 
 

@@ -70,6 +70,7 @@ export async function runEntry(dir: string, c: RunCase, twins: TwinConditioning)
       sampler_node: c.samplerNode ?? null,
       sigma_ops: c.sigmaOps ?? null,
       add_noise: c.addNoise !== false,
+      then: c.then ?? null,
     },
   };
 }
