@@ -193,13 +193,14 @@ describe('ComfyUI runs: Schedule (ComfyUI) -> Sampler (noise_generator comfyui) 
   });
 
   it.each([
-    ['comfyui-dpmpp2m-karras.json', 'run-vp-dpmpp_2m-karras-20-seed42'],
-    ['comfyui-dpmpp2m-sde-karras.json', 'run-vp-dpmpp_2m_sde-karras-20-seed42'],
-  ])('examples/%s ends on the latent ComfyUI computes for its settings (%s)', async (file, id) => {
+    ['comfyui-dpmpp2m-karras.json', 'run-vp-dpmpp_2m-karras-20-seed42', 'sampler'],
+    ['comfyui-dpmpp2m-sde-karras.json', 'run-vp-dpmpp_2m_sde-karras-20-seed42', 'sampler'],
+    ['comfyui-two-samplers.json', 'run-vp-dpmpp_2m_sde-karras-20-seed42-ops-split14high-then-dpmpp_2m-split14low-ext2_-1_0_linear-empty', 'refine'],
+  ])('examples/%s ends on the latent ComfyUI computes for its settings (%s)', async (file, id, last) => {
     const ref = runRefs.get(id)!;
     const { summary, result } = await engine.execute({ graph: readGraphFile(path.join(EXAMPLES_DIR, file)) });
     expect(summary.status).toBe('finished');
-    const latent = result!.outputs.get('sampler')!.latent as { data: Float32Array };
+    const latent = result!.outputs.get(last)!.latent as { data: Float32Array };
     expect(relL2(latent.data, refData.subarray(ref.offset, ref.offset + latent.data.length))).toBeLessThan(RUN_TOL);
   });
 });

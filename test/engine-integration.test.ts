@@ -32,7 +32,7 @@ afterAll(async () => {
 const modelCalls = async (e: Engine) => (await e.pool.stats()).runs;
 
 describe('examples', () => {
-  for (const name of ['gaussian-vp-ddim.json', 'gaussian-rf-euler.json', 'gaussian-vp-ddim-inversion.json', 'comfyui-dpmpp2m-karras.json', 'comfyui-dpmpp2m-sde-karras.json', 'comfyui-align-your-steps.json']) {
+  for (const name of ['gaussian-vp-ddim.json', 'gaussian-rf-euler.json', 'gaussian-vp-ddim-inversion.json', 'comfyui-dpmpp2m-karras.json', 'comfyui-dpmpp2m-sde-karras.json', 'comfyui-align-your-steps.json', 'comfyui-two-samplers.json']) {
     it(`${name} writes a PNG with its graph embedded and a reproducible .npy`, async () => {
       const doc = readGraphFile(path.join(EXAMPLES_DIR, name));
       const first = await engine().run({ graph: doc });

@@ -79,6 +79,8 @@ export interface RunCase {
    * another sampler for the last steps). Ours: a second Sampler (start continue) fed the first one's latent.
    */
   then?: { sampler: string; sigmaOps: SigmaOp[] };
+  /** A SamplerCustom case from an empty latent (EmptyLatentImage's zeros) instead of the init latent; ours starts from noise. */
+  emptyLatent?: boolean;
 }
 
 /** One of ComfyUI's sigma nodes with its inputs; `part`: which output of a split goes on. */
@@ -245,7 +247,7 @@ export function runCases(): RunCase[] {
   const add = (model: ComfyModel, sampler: string, scheduler: ComfyScheduler, steps: number, more: Partial<RunCase> = {}) => {
     const c: RunCase = { id: '', model, config: {}, scheduler, steps, denoise: 1, sampler, seed: 0, batch: 1, ...more };
     const tag = model === 'gaussian-vp' ? 'vp' : model === 'gaussian-vp-continuous' ? 'vpc' : model === 'gaussian-rf' ? 'rf' : `twin-${model}`;
-    c.id = `run-${tag}-${sampler}-${scheduler}-${steps}${c.denoise < 1 ? `-d${c.denoise}` : ''}${c.batch > 1 ? `-b${c.batch}` : ''}${more.config ? '-' + Object.keys(more.config).join('-') : ''}${more.seed !== undefined ? `-seed${more.seed}` : ''}${c.cfg !== undefined ? `-cfg${c.cfg}` : ''}${c.apg ? `-apg${c.apg.eta}_${c.apg.norm_threshold}_${c.apg.momentum}` : ''}${c.samplerNode ? `-${c.samplerNode.name}-${Object.values(c.samplerNode.inputs).join('_').replace(/[^A-Za-z0-9._]/g, '')}` : ''}${c.sigmaOps ? `-ops-${c.sigmaOps.map(opTag).join('-')}` : ''}${c.addNoise === false ? '-nonoise' : ''}${c.then ? ['-then', c.then.sampler, ...c.then.sigmaOps.map(opTag)].join('-') : ''}`;
+    c.id = `run-${tag}-${sampler}-${scheduler}-${steps}${c.denoise < 1 ? `-d${c.denoise}` : ''}${c.batch > 1 ? `-b${c.batch}` : ''}${more.config ? '-' + Object.keys(more.config).join('-') : ''}${more.seed !== undefined ? `-seed${more.seed}` : ''}${c.cfg !== undefined ? `-cfg${c.cfg}` : ''}${c.apg ? `-apg${c.apg.eta}_${c.apg.norm_threshold}_${c.apg.momentum}` : ''}${c.samplerNode ? `-${c.samplerNode.name}-${Object.values(c.samplerNode.inputs).join('_').replace(/[^A-Za-z0-9._]/g, '')}` : ''}${c.sigmaOps ? `-ops-${c.sigmaOps.map(opTag).join('-')}` : ''}${c.addNoise === false ? '-nonoise' : ''}${c.then ? ['-then', c.then.sampler, ...c.then.sigmaOps.map(opTag)].join('-') : ''}${c.emptyLatent ? '-empty' : ''}`;
     if (c.apg && c.cfg === undefined) throw new Error(`comfyui parity case ${c.id}: APG needs a cfg`);
     if (c.cfg !== undefined && !isTwin(model)) throw new Error(`comfyui parity case ${c.id}: cfg needs a conditional twin`);
     if ((c.addNoise === false || c.then) && !c.sigmaOps) throw new Error(`comfyui parity case ${c.id}: a run without noise or a chain is a SamplerCustom run (give sigmaOps)`);
@@ -516,6 +518,9 @@ export function runCases(): RunCase[] {
   add('gaussian-vp-continuous', 'heun', 'exponential', 8, chain(3, 'lms'));
   add('gaussian-rf', 'dpmpp_2m_sde', 'simple', 10, chain(4, 'euler'));
   add('gaussian-rf', 'euler', 'simple', 8, chain(3, 'heun'));
+  // examples/comfyui-two-samplers.json's run: from an empty latent, DPM++ 2M SDE for 14 of 20 Karras steps, then
+  // DPM++ 2M on the last 6 with each split in two.
+  add('gaussian-vp', 'dpmpp_2m_sde', 'karras', 20, { ...chain(14, 'dpmpp_2m', [extend(2, -1, 0, 'linear')]), emptyLatent: true, seed: 42 });
   // Unsampling, then sampling back down the same levels (the round trip ComfyUI's FlipSigmas is for).
   add('gaussian-vp', 'euler', 'normal', 10, { sigmaOps: [{ op: 'flip' }], addNoise: false, then: { sampler: 'euler', sigmaOps: [] } });
   add('gaussian-vp', 'dpmpp_2m', 'karras', 12, { sigmaOps: [{ op: 'flip' }], addNoise: false, then: { sampler: 'dpmpp_2m', sigmaOps: [] } });
@@ -630,7 +635,7 @@ export function runGraph(
         }
       : { nodes: [], edges: [] };
   const finalSampler = c.then ? 'sampler2' : 'sampler';
-  const start = c.addNoise === false ? 'continue' : img2img || c.sigmaOps ? 'img2img' : 'noise';
+  const start = c.addNoise === false ? 'continue' : img2img || (c.sigmaOps && !c.emptyLatent) ? 'img2img' : 'noise';
   return {
     format: 'flowstudio-graph',
     schemaVersion: 1,

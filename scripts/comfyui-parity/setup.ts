@@ -32,12 +32,12 @@ export async function prepareComfyDir(dir: string, embeddedFolder: (name: Analyt
 
 /** Writes a run case's graph (and config folder); returns the graph file and check.py's manifest entry. */
 export async function runEntry(dir: string, c: RunCase, twins: TwinConditioning): Promise<{ graphFile: string; entry: RunEntry }> {
-  if ((c.denoise < 1 || c.sigmaOps) && c.batch !== 1) throw new Error(`comfyui parity case ${c.id}: img2img and sigma-edit cases use the batch-1 init latent`);
+  if ((c.denoise < 1 || (c.sigmaOps && !c.emptyLatent)) && c.batch !== 1) throw new Error(`comfyui parity case ${c.id}: img2img and sigma-edit cases use the batch-1 init latent`);
   const twin = twins.get(c.model);
   if (twin && (c.denoise < 1 || c.batch !== 1 || c.sigmaOps)) throw new Error(`comfyui parity case ${c.id}: twin runs are text-to-image at batch 1`);
   const folder = await caseModelFolder(dir, c);
   // SamplerCustom runs on edited sigmas start from the init latent (noised at their first level, or as it is).
-  const init = c.denoise < 1 || c.sigmaOps ? INIT_FILE : null;
+  const init = c.denoise < 1 || (c.sigmaOps && !c.emptyLatent) ? INIT_FILE : null;
   // Graph paths resolve against the graph's folder (graphs/).
   const up = (files: Record<string, string>) => Object.fromEntries(Object.entries(files).map(([k, v]) => [k, path.join('..', v)]));
   const conditioning = twin?.conditioning ?? {};
