@@ -448,7 +448,7 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
   dpm_fast: {
     noInversion: true,
     description:
-      "DPM-Solver-fast (ComfyUI dpm_fast; Lu et al. 2022): singlestep DPM-Solver in its noise form with the stages at r = 1/2 or 1/3, 2/3 in lambda, orders 3, ..., 3 then 2, 1 or the remainder; Schedule (ComfyUI) gives its own grid (uniform in ln sigma between the KSampler grid's ends, as many model calls as its steps), which ends above 0 as ComfyUI's run does. VP models, and flow models on a Schedule (ComfyUI) grid, where it repeats ComfyUI's VE formulas (the flow levels as VE sigmas).",
+      "DPM-Solver-fast (ComfyUI dpm_fast; Lu et al. 2022): singlestep DPM-Solver in its noise form with the stages at r = 1/2 or 1/3, 2/3 in lambda, orders 3, ..., 3 then 2, 1 or the remainder; on a ComfyUI grid (Schedule (ComfyUI) or ComfyUI custom, split or edited) the Sampler walks its own grid (uniform in ln sigma between that grid's ends, as many model calls as its steps), which ends above 0 as ComfyUI's run does. VP models, and flow models on a Schedule (ComfyUI) grid, where it repeats ComfyUI's VE formulas (the flow levels as VE sigmas).",
     create: () => createDpmSinglestep({ form: 'noise', placement: 'official', order: 3, solverType: 'midpoint', gridOrders: true, comfyFlowVe: true }),
     optionsFromConfig: () => ({}),
     spaces: ['vp'],
@@ -458,7 +458,7 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     noInversion: true,
     adaptiveSteps: true,
     description:
-      "DPM-Solver-23 with adaptive step size (ComfyUI dpm_adaptive): each grid step integrated in steps a PID controller sizes from the gap between a second- and a third-order result (rtol 0.05, atol 0.0078), three model calls per attempt; Schedule (ComfyUI) gives it ComfyUI's one step, from the top level to the last positive one. VP models, and flow models on a Schedule (ComfyUI) grid (ComfyUI's VE formulas).",
+      "DPM-Solver-23 with adaptive step size (ComfyUI dpm_adaptive): each grid step integrated in steps a PID controller sizes from the gap between a second- and a third-order result (rtol 0.05, atol 0.0078), three model calls per attempt; on a ComfyUI grid the Sampler gives it ComfyUI's one step, from the grid's top level to its last positive one. VP models, and flow models on a Schedule (ComfyUI) grid (ComfyUI's VE formulas).",
     create: (o) => createDpmAdaptive(o as DpmAdaptiveOptions),
     // ComfyUI SamplerDPMAdaptative's options.
     optionsFromConfig: (_cfg, p): DpmAdaptiveOptions => ({
