@@ -113,6 +113,10 @@ describe('FLUX (FluxPipeline sigmas, t / 1000)', () => {
     close(s.sigmas.slice(0, 4), [1, 0.75, 0.5, 0.25].map((t) => e / (e + 1 / t - 1)), 9);
   });
 
+  it('equal base and max token counts: the shift slope would divide by 0 (diffusers: ZeroDivisionError), refused with the keys named', () => {
+    expect(() => buildSigmas({ ...DEV, max_image_seq_len: 256 }, FLUX, 4, 'euler', { imageSeqLen: 1024 })).toThrow(/base_image_seq_len and max_image_seq_len are both 256/);
+  });
+
   it('schnell: no shift, 4 steps -> 1, 0.75, 0.5, 0.25, 0', () => {
     const s = buildSigmas(SCHNELL, FLUX, 4, 'euler');
     expect(s.sigmas).toEqual([1, 0.75, 0.5, 0.25, 0]);

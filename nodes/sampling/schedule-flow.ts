@@ -52,6 +52,8 @@ export function fluxMu(cfg: SchedulerConfig, imageSeqLen: number, defaults: Part
   const maxLen = cfgNumber(cfg, 'max_image_seq_len', defaults.max_image_seq_len ?? 4096);
   const baseShift = cfgNumber(cfg, 'base_shift', defaults.base_shift ?? 0.5);
   const maxShift = cfgNumber(cfg, 'max_shift', defaults.max_shift ?? 1.15);
+  // diffusers raises ZeroDivisionError there.
+  if (maxLen === baseLen) throw new Error(`scheduler config: base_image_seq_len and max_image_seq_len are both ${baseLen}, so the dynamic shift's slope (max_shift - base_shift) / (max_image_seq_len - base_image_seq_len) divides by 0`);
   const m = (maxShift - baseShift) / (maxLen - baseLen);
   return imageSeqLen * m + (baseShift - m * baseLen);
 }

@@ -345,8 +345,8 @@ def float64_tables(scheduler):
 
 
 def floor_zero_snr(scheduler):
-    """Diagnostic: DDIM's zero-SNR terminal alphas_cumprod floored at 2^-24, as ours (schedule-vp.ts) and diffusers' Euler family floor it."""
-    if type(scheduler).__name__ in ("DDIMScheduler", "DDIMInverseScheduler") and float(scheduler.alphas_cumprod[-1]) == 0.0:
+    """Diagnostic: the zero-SNR terminal alphas_cumprod of DDIM's classes, TCD and LCM (which keep 0) floored at 2^-24, as ours (schedule-vp.ts) and diffusers' Euler family floor it."""
+    if type(scheduler).__name__ in ("DDIMScheduler", "DDIMInverseScheduler", "TCDScheduler", "LCMScheduler") and float(scheduler.alphas_cumprod[-1]) == 0.0:
         scheduler.alphas_cumprod[-1] = 2.0**-24
 
 
@@ -576,7 +576,7 @@ def main():
     ap.add_argument("--save-refs", help="folder to write diffusers' results to (refs.json, refs.bin)")
     ap.add_argument("--add-missing", action="store_true", help="with --save-refs: keep the references already there, add only the missing cases")
     ap.add_argument("--float64-tables", action="store_true", help="diagnostic: run diffusers with float64 alphas_cumprod, as ours")
-    ap.add_argument("--floor-zero-snr", action="store_true", help="diagnostic: floor DDIM's zero-SNR terminal alphas_cumprod at 2^-24, as ours")
+    ap.add_argument("--floor-zero-snr", action="store_true", help="diagnostic: floor the zero-SNR terminal alphas_cumprod of DDIM, TCD and LCM at 2^-24, as ours")
     args = ap.parse_args()
     manifest = json.load(open(os.path.join(args.dir, "manifest.json")))
     models = {}
