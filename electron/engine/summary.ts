@@ -8,9 +8,13 @@ export type ValueSummary =
   | { kind: 'tensor'; dims: number[]; min: number; max: number; mean: number }
   | { kind: 'scalar'; value: number | string | boolean }
   | { kind: 'model'; name: string; folder: string; provider: string }
-  | { kind: 'sigmas'; space: string; steps: number; first: number; last: number }
+  /** A schedule: its levels and each step's model timestep (the first SIGMAS_SUMMARY_LIMIT of them). */
+  | { kind: 'sigmas'; space: string; steps: number; first: number; last: number; levels: number[]; timesteps: number[] }
   | { kind: 'metrics'; values: Record<string, number> }
   | { kind: 'object'; description: string };
+
+/** The most steps a schedule's summary lists (a Schedule node allows 1000; an extended one may have more). */
+export const SIGMAS_SUMMARY_LIMIT = 1000;
 
 export function summarizeTensor(t: Tensor): ValueSummary {
   let min = Infinity;
@@ -37,7 +41,8 @@ export function summarizeValue(v: unknown): ValueSummary {
     }
     if (Array.isArray(o.sigmas) && Array.isArray(o.timesteps)) {
       const s = o.sigmas as number[];
-      return { kind: 'sigmas', space: String(o.space), steps: (o.timesteps as number[]).length, first: s[0], last: s[s.length - 1] };
+      const t = o.timesteps as number[];
+      return { kind: 'sigmas', space: String(o.space), steps: t.length, first: s[0], last: s[s.length - 1], levels: s.slice(0, SIGMAS_SUMMARY_LIMIT + 1), timesteps: t.slice(0, SIGMAS_SUMMARY_LIMIT) };
     }
     if (o.values && typeof o.values === 'object' && !Array.isArray(o.values)) {
       return { kind: 'metrics', values: { ...(o.values as Record<string, number>) } };

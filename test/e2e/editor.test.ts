@@ -382,6 +382,12 @@ describe.skipIf(!chromiumAvailable())('editor end to end (browser)', () => {
     await page.getByTestId('run').click();
     await page.locator('[data-testid="status-save_image"][data-state="done"]').waitFor({ timeout: 60_000 });
     await expect(page.getByTestId('last-run').getAttribute('data-status')).resolves.toBe('finished');
+    // The schedule's output unfolds to each step's level and model timestep, then its end level.
+    const levels = page.getByTestId('output-values').getByTestId('sigma-levels');
+    await page.locator('[data-testid="output-values"] details.output-sigmas summary').first().click();
+    await expect.poll(() => levels.locator('li').count()).toBe(21);
+    await expect(levels.locator('li').first().textContent()).resolves.toMatch(/^σ 14\.6\d* · t 999$/);
+    await expect(levels.locator('li').last().textContent()).resolves.toBe('σ 0 (end)');
     await shot(page, '08-comfyui-example');
   });
 

@@ -61,7 +61,7 @@ export function OutputPanel() {
                       <td className="mono">
                         {nodeId}.{port}
                       </td>
-                      <td>{describe(v)}</td>
+                      <td>{v.kind === 'sigmas' ? <SigmasList v={v} /> : describe(v)}</td>
                       <td className="output-debug">{runId && <DebugButtons nodeId={nodeId} port={port} targets={targets} open={(r) => setDebug({ ...r, runId })} />}</td>
                     </tr>
                   )),
@@ -128,6 +128,25 @@ function CompareControl({ pairs, open }: { pairs: DebugTargets['pairs']; open(a:
         Compare
       </button>
     </div>
+  );
+}
+
+/** A schedule's summary, unfolding to each step's level and model timestep (what the sigma nodes changed). */
+function SigmasList({ v }: { v: Extract<ValueSummary, { kind: 'sigmas' }> }) {
+  const more = v.steps - v.timesteps.length;
+  return (
+    <details className="output-sigmas">
+      <summary>{describe(v)}</summary>
+      <ol className="mono small" start={0} data-testid="sigma-levels">
+        {v.timesteps.map((t, k) => (
+          <li key={k}>
+            σ {formatNumber(v.levels[k])} · t {formatNumber(t)}
+          </li>
+        ))}
+        {more === 0 && <li key="end">σ {formatNumber(v.last)} (end)</li>}
+      </ol>
+      {more > 0 && <p className="dim small">and {more} more steps</p>}
+    </details>
   );
 }
 
