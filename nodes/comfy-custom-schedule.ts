@@ -4,6 +4,7 @@
  * own alpha and beta), as SIGMAS for a Sampler: what SamplerCustom walks when one of them feeds it. The
  * model gives each level its timestep (ComfyUI's nearest training step on VP models).
  */
+import { denoiseParam } from './core/denoise-param.ts';
 import { comfyModelSamplingFor } from './comfy-schedule.ts';
 import { defineNode, NodeInputError } from './core/types.ts';
 import { AYS_MODEL_TYPES, COMFY_SIGMA_CURVES, OSS_MODEL_TYPES, alignYourSteps, optimalSteps, betaSamplingLevels, exponentialCurve, gitsLevels, karrasCurve, laplaceCurve, manualSigmas, polyexponentialCurve, sdTurboLevels, vpCurve, type ComfySigmaCurve } from './sampling/comfy-sigma-curves.ts';
@@ -100,16 +101,10 @@ export const ComfyCustomSchedule = defineNode({
       help: 'The levels, in the order walked (ManualSigmas; its default is ComfyUI\'s): VE sigmas on VP models (SD 1.x: 14.61 down to 0.0292, then 0), t in [0, 1] on flow models. Read as ComfyUI reads them: every number of digits and points, so no exponents (1e-3 reads as 1 and -3)',
       when: { param: 'curve', in: ['manual'] },
     },
-    denoise: {
-      kind: 'float',
-      default: 1,
-      min: 0,
-      max: 1,
-      step: 0.01,
-      label: 'Denoise',
-      help: 'Below 1: align_your_steps, gits and optimal_steps keep the last round(steps * denoise) steps; sd_turbo starts at step 10 - int(10 * denoise)',
-      when: { param: 'curve', in: [...TABLE_CURVES, 'optimal_steps', 'sd_turbo'] },
-    },
+    denoise: denoiseParam('Below 1: align_your_steps, gits and optimal_steps keep the last round(steps * denoise) steps; sd_turbo starts at step 10 - int(10 * denoise)', {
+      param: 'curve',
+      in: [...TABLE_CURVES, 'optimal_steps', 'sd_turbo'],
+    }),
     model_type: { kind: 'enum', options: AYS_MODEL_TYPES, default: 'SD1', label: 'Model type', help: 'Whose tuned levels: SD 1.x, SDXL or Stable Video Diffusion', when: { param: 'curve', in: ['align_your_steps'] } },
     oss_model_type: { kind: 'enum', options: OSS_MODEL_TYPES, default: 'FLUX', label: 'Model type', help: 'Whose searched levels: FLUX, Wan or Chroma', when: { param: 'curve', in: ['optimal_steps'] } },
     coeff: { kind: 'float', default: 1.2, min: 0.8, max: 1.5, step: 0.05, label: 'Coefficient', help: 'GITS\' search coefficient (tables for 0.80 to 1.50 in steps of 0.05)', when: { param: 'curve', in: ['gits'] } },

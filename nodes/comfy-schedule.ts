@@ -3,6 +3,7 @@
  * count and denoise (comfy-schedules.ts), as SIGMAS for a Sampler. With ComfyUI's seed (Sampler
  * noise_generator comfyui) and the matching solver, a run starts from ComfyUI's noise and takes its steps.
  */
+import { denoiseParam } from './core/denoise-param.ts';
 import { defineNode, NodeInputError } from './core/types.ts';
 import type { Tensor } from './core/tensor.ts';
 import type { ModelHandle } from './core/values.ts';
@@ -46,15 +47,7 @@ export const ComfySchedule = defineNode({
   params: {
     scheduler: { kind: 'enum', options: COMFY_SCHEDULERS, default: 'normal', label: 'Scheduler', help: 'ComfyUI\'s scheduler name' },
     steps: { kind: 'int', default: 20, min: 1, max: 1000, label: 'Steps' },
-    denoise: {
-      kind: 'float',
-      default: 1,
-      min: 0,
-      max: 1,
-      step: 0.01,
-      label: 'Denoise',
-      help: 'Below 1: the last steps of a longer schedule (int(steps / denoise) steps), as KSampler cuts it for img2img',
-    },
+    denoise: denoiseParam('Below 1: the last steps of a longer schedule (int(steps / denoise) steps), as KSampler cuts it for img2img'),
     sampler: comfySamplerParam(
       'The KSampler\'s sampler_name, for its grid rule: dpm_2, dpm_2_ancestral, uni_pc and uni_pc_bh2 take one step more without the second-to-last level. The rules a ComfyUI sampler applies to any grid it is given (uni_pc stops at 0.001; dpm_fast and dpm_adaptive walk their own grids; on flow models the SDE samplers, er_sde, seeds and sa_solver move a first level at t = 1 to just below it) are the Sampler\'s, for its solver, as ComfyUI applies them when it samples. Set the Sampler to the solver COMFY_SAMPLERS names: mostly the same name; ddim -> euler; deis -> deis_tab; lms -> lms with LMS step onto 0 = denoise; lcm -> consistency; ddpm -> ddpm_posterior; dpmpp_2m_sde_heun -> dpmpp_2m_sde with solver type heun; dpmpp_2m -> dpmpp_2m with level formulas ve (ComfyUI reads flow grids in VE terms too); uni_pc / uni_pc_bh2 -> unipc, order 3, variant bh1 / bh2, form data, level formulas ve. On flow models res_multistep_ancestral, ddpm, dpm_fast, dpm_adaptive and the dpmpp_2m / dpmpp_2s_ancestral / res_multistep_ancestral CFG++ samplers run with ComfyUI\'s VE formulas, on a ComfyUI grid only',
     ),

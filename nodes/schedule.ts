@@ -5,6 +5,7 @@
  * 'invert' gives the ascending grid inversion walks instead (inversion-sigmas.ts): a Sampler fed it turns
  * a clean latent into the noise that samples back to it.
  */
+import { denoiseParam } from './core/denoise-param.ts';
 import type { SchedulerConfig } from './core/values.ts';
 import { irsdeModelGrid, isMeanReverting, readIrsdeModel } from './sampling/mean-reverting.ts';
 import { FLOW_SHIFT_PARAM } from './core/flow-shift-param.ts';
@@ -109,15 +110,9 @@ export const Schedule = defineNode({
       help: 'Where the last step lands: 0, or the smallest training level (config = final_sigmas_type; DDIM: set_alpha_to_one)',
     },
     shift: FLOW_SHIFT_PARAM,
-    denoise: {
-      kind: 'float',
-      default: 1,
-      min: 0,
-      max: 1,
-      step: 0.01,
-      label: 'Denoise',
-      help: 'img2img strength: keep the last floor(steps * denoise) steps; when inverting, the first floor(steps * denoise) (invert up to where an img2img run of that strength starts)',
-    },
+    denoise: denoiseParam(
+      'img2img strength: keep the last floor(steps * denoise) steps; when inverting, the first floor(steps * denoise) (invert up to where an img2img run of that strength starts)',
+    ),
     custom_sigmas: {
       kind: 'string',
       default: '',

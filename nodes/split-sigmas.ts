@@ -2,6 +2,7 @@
  * SplitSigmas: cuts a schedule into two step ranges that share their boundary level, so two samplers
  * (possibly different solvers) can run one schedule in turn. Each step keeps its timestep and target.
  */
+import { denoiseParam } from './core/denoise-param.ts';
 import { defineNode, NodeInputError } from './core/types.ts';
 import { sliceSigmas, splitSigmasAt } from './sampling/sigmas-split.ts';
 import { splitSigmasDenoise } from './sampling/sigmas-edit.ts';
@@ -33,16 +34,10 @@ export const SplitSigmas = defineNode({
     },
     from: { kind: 'int', default: 0, min: 0, max: 10000, label: 'From step', when: { param: 'mode', in: ['range'] } },
     to: { kind: 'int', default: 10, min: 0, max: 10000, label: 'To step', help: 'Exclusive; clamped to the schedule\'s length', when: { param: 'mode', in: ['range'] } },
-    denoise: {
-      kind: 'float',
-      default: 1,
-      min: 0,
-      max: 1,
-      step: 0.01,
-      label: 'Denoise',
-      help: 'The fraction of the steps `low` runs: round(N * denoise), halves to even as Python rounds (none: `high` is the whole schedule, where ComfyUI leaves `high` empty)',
-      when: { param: 'mode', in: ['denoise'] },
-    },
+    denoise: denoiseParam('The fraction of the steps `low` runs: round(N * denoise), halves to even as Python rounds (none: `high` is the whole schedule, where ComfyUI leaves `high` empty)', {
+      param: 'mode',
+      in: ['denoise'],
+    }),
   },
   async execute(_ctx, inputs, params) {
     const { sigmas } = inputs;
