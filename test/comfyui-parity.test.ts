@@ -20,7 +20,7 @@ import { SOLVERS } from '../nodes/sampling/solver-registry.ts';
 import { ComfyCustomSchedule } from '../nodes/comfy-custom-schedule.ts';
 import type { ExecContext } from '../nodes/core/types.ts';
 import type { ModelHandle } from '../nodes/core/values.ts';
-import { curveCases, gridCases, runCases } from '../scripts/comfyui-parity/cases.ts';
+import { curveCases, curveNodeParams, gridCases, runCases } from '../scripts/comfyui-parity/cases.ts';
 import { prepareComfyDir, runEntry, type TwinConditioning } from '../scripts/comfyui-parity/setup.ts';
 import { createTestEngine, tempDir, testCacheDir } from './helpers/engine.ts';
 import { relL2 } from './sampling-fake-model.ts';
@@ -97,15 +97,7 @@ const curveRefs = new Map(curveMeta.curves.map((g) => [g.id, g]));
 const curves = curveCases();
 
 /** A curve case's node inputs (ComfyUI's names) as the Schedule (ComfyUI custom) node's params. */
-function curveParams(c: (typeof curves)[number]): Record<string, number | string> {
-  const { rho, beta, model_type, sigmas, ...rest } = c.params;
-  const out: Record<string, number | string> = { ...rest, curve: c.curve };
-  if (sigmas !== undefined) out.sigma_list = sigmas;
-  if (model_type !== undefined) out[c.curve === 'optimal_steps' ? 'oss_model_type' : 'model_type'] = model_type;
-  if (rho !== undefined) out[c.curve === 'polyexponential' ? 'poly_rho' : 'rho'] = rho;
-  if (beta !== undefined) out[c.curve === 'laplace' ? 'laplace_beta' : 'beta'] = beta;
-  return out;
-}
+const curveParams = (c: (typeof curves)[number]) => curveNodeParams(c.curve, c.params);
 
 describe(`ComfyUI scheduler nodes (${Object.keys(curveMeta.comfyui_files).length} source files): Schedule (ComfyUI custom) levels and model timesteps`, () => {
   const defaults = Object.fromEntries(Object.entries(ComfyCustomSchedule.params).map(([k, p]) => [k, p.default]));
@@ -196,6 +188,7 @@ describe('ComfyUI runs: Schedule (ComfyUI) -> Sampler (noise_generator comfyui) 
     ['comfyui-dpmpp2m-karras.json', 'run-vp-dpmpp_2m-karras-20-seed42', 'sampler'],
     ['comfyui-dpmpp2m-sde-karras.json', 'run-vp-dpmpp_2m_sde-karras-20-seed42', 'sampler'],
     ['comfyui-two-samplers.json', 'run-vp-dpmpp_2m_sde-karras-20-seed42-ops-split14high-then-dpmpp_2m-split14low-ext2_-1_0_linear-empty', 'refine'],
+    ['comfyui-align-your-steps.json', 'run-vp-dpmpp_2m-curve-align_your_steps-model_typeSD1-steps10-denoise1-seed42', 'sampler'],
   ])('examples/%s ends on the latent ComfyUI computes for its settings (%s)', async (file, id, last) => {
     const ref = runRefs.get(id)!;
     const { summary, result } = await engine.execute({ graph: readGraphFile(path.join(EXAMPLES_DIR, file)) });

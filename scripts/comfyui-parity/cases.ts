@@ -81,6 +81,22 @@ export interface RunCase {
   then?: { sampler: string; sigmaOps: SigmaOp[] };
   /** A SamplerCustom case from an empty latent (EmptyLatentImage's zeros) instead of the init latent; ours starts from noise. */
   emptyLatent?: boolean;
+  /**
+   * SamplerCustom on a stand-alone scheduler node's levels (its ComfyUI inputs, as curveCases name them) instead
+   * of BasicScheduler's; ours: Schedule (ComfyUI custom). `scheduler`, `steps` and `denoise` are then unused.
+   */
+  curve?: { name: ComfySigmaCurve; params: Record<string, number | string> };
+}
+
+/** A scheduler node's ComfyUI inputs as Schedule (ComfyUI custom)'s params. */
+export function curveNodeParams(curve: ComfySigmaCurve, params: Record<string, number | string>): Record<string, number | string> {
+  const { rho, beta, model_type, sigmas, ...rest } = params;
+  const out: Record<string, number | string> = { ...rest, curve };
+  if (model_type !== undefined) out[curve === 'optimal_steps' ? 'oss_model_type' : 'model_type'] = model_type;
+  if (rho !== undefined) out[curve === 'polyexponential' ? 'poly_rho' : 'rho'] = rho;
+  if (beta !== undefined) out[curve === 'laplace' ? 'laplace_beta' : 'beta'] = beta;
+  if (sigmas !== undefined) out.sigma_list = sigmas;
+  return out;
 }
 
 /** One of ComfyUI's sigma nodes with its inputs; `part`: which output of a split goes on. */
@@ -248,6 +264,7 @@ export function runCases(): RunCase[] {
     const c: RunCase = { id: '', model, config: {}, scheduler, steps, denoise: 1, sampler, seed: 0, batch: 1, ...more };
     const tag = model === 'gaussian-vp' ? 'vp' : model === 'gaussian-vp-continuous' ? 'vpc' : model === 'gaussian-rf' ? 'rf' : `twin-${model}`;
     c.id = `run-${tag}-${sampler}-${scheduler}-${steps}${c.denoise < 1 ? `-d${c.denoise}` : ''}${c.batch > 1 ? `-b${c.batch}` : ''}${more.config ? '-' + Object.keys(more.config).join('-') : ''}${more.seed !== undefined ? `-seed${more.seed}` : ''}${c.cfg !== undefined ? `-cfg${c.cfg}` : ''}${c.apg ? `-apg${c.apg.eta}_${c.apg.norm_threshold}_${c.apg.momentum}` : ''}${c.samplerNode ? `-${c.samplerNode.name}-${Object.values(c.samplerNode.inputs).join('_').replace(/[^A-Za-z0-9._]/g, '')}` : ''}${c.sigmaOps ? `-ops-${c.sigmaOps.map(opTag).join('-')}` : ''}${c.addNoise === false ? '-nonoise' : ''}${c.then ? ['-then', c.then.sampler, ...c.then.sigmaOps.map(opTag)].join('-') : ''}${c.emptyLatent ? '-empty' : ''}`;
+    if (c.curve) c.id = c.id.replace(`-${scheduler}-${steps}`, `-curve-${c.curve.name}-${Object.entries(c.curve.params).map(([k, v]) => `${k}${String(v).replace(/[^A-Za-z0-9.+-]/g, '_')}`).join('-')}`);
     if (c.apg && c.cfg === undefined) throw new Error(`comfyui parity case ${c.id}: APG needs a cfg`);
     if (c.cfg !== undefined && !isTwin(model)) throw new Error(`comfyui parity case ${c.id}: cfg needs a conditional twin`);
     if ((c.addNoise === false || c.then) && !c.sigmaOps) throw new Error(`comfyui parity case ${c.id}: a run without noise or a chain is a SamplerCustom run (give sigmaOps)`);
@@ -521,6 +538,22 @@ export function runCases(): RunCase[] {
   // examples/comfyui-two-samplers.json's run: from an empty latent, DPM++ 2M SDE for 14 of 20 Karras steps, then
   // DPM++ 2M on the last 6 with each split in two.
   add('gaussian-vp', 'dpmpp_2m_sde', 'karras', 20, { ...chain(14, 'dpmpp_2m', [extend(2, -1, 0, 'linear')]), emptyLatent: true, seed: 42 });
+  // SamplerCustom on the stand-alone scheduler nodes' levels (Schedule (ComfyUI custom)), from an empty latent; the
+  // Sampler applies the sampler's own rules there (uni_pc's 0.001 end, dpm_fast's grid) and k-diffusion's end rules.
+  const curve = (name: ComfySigmaCurve, params: Record<string, number | string>, more: Partial<RunCase> = {}) => ({ curve: { name, params }, ...more });
+  const SD_RANGE = { sigma_max: 14.614642, sigma_min: 0.0291675 };
+  add('gaussian-vp', 'dpmpp_2m', 'normal', 10, curve('align_your_steps', { model_type: 'SD1', steps: 10, denoise: 1 }, { seed: 42 }));
+  add('gaussian-vp', 'uni_pc', 'normal', 10, curve('align_your_steps', { model_type: 'SD1', steps: 10, denoise: 1 }));
+  add('gaussian-vp', 'dpm_fast', 'normal', 8, curve('gits', { coeff: 1.2, steps: 8, denoise: 1 }));
+  add('gaussian-vp', 'dpmpp_2m_sde', 'normal', 12, curve('karras', { steps: 12, ...SD_RANGE, rho: 7 }));
+  add('gaussian-vp', 'dpmpp_2m', 'normal', 10, curve('laplace', { steps: 10, ...SD_RANGE, mu: 0, beta: 0.5 }));
+  add('gaussian-vp', 'euler_ancestral', 'normal', 5, curve('manual', { sigmas: '14.6146, 7, 3, 1, 0.3, 0' }));
+  add('gaussian-vp', 'euler_ancestral', 'normal', 4, curve('sd_turbo', { steps: 4, denoise: 1 }));
+  add('gaussian-vp-continuous', 'heun', 'normal', 12, curve('beta', { steps: 12, alpha: 0.6, beta: 0.6 }));
+  add('gaussian-vp', 'dpm_2', 'normal', 10, curve('polyexponential', { steps: 10, ...SD_RANGE, rho: 2 }));
+  add('gaussian-vp', 'euler', 'normal', 10, curve('vp', { steps: 10, beta_d: 19.9, beta_min: 0.1, eps_s: 0.001 }));
+  add('gaussian-rf', 'euler', 'normal', 8, curve('karras', { steps: 8, sigma_max: 1, sigma_min: 0.002, rho: 7 }));
+  add('gaussian-rf', 'dpmpp_2m', 'normal', 10, curve('optimal_steps', { model_type: 'FLUX', steps: 10, denoise: 1 }));
   // Unsampling, then sampling back down the same levels (the round trip ComfyUI's FlipSigmas is for).
   add('gaussian-vp', 'euler', 'normal', 10, { sigmaOps: [{ op: 'flip' }], addNoise: false, then: { sampler: 'euler', sigmaOps: [] } });
   add('gaussian-vp', 'dpmpp_2m', 'karras', 12, { sigmaOps: [{ op: 'flip' }], addNoise: false, then: { sampler: 'dpmpp_2m', sigmaOps: [] } });
@@ -550,6 +583,7 @@ export interface RunEntry {
   sigma_ops: SigmaOp[] | null;
   add_noise: boolean;
   then: { sampler: string; sigmaOps: SigmaOp[] } | null;
+  curve: { name: ComfySigmaCurve; params: Record<string, number | string> } | null;
 }
 
 export function latentShape(c: RunCase): number[] {
@@ -644,7 +678,9 @@ export function runGraph(
       node('model', 'LoadModel', { model: modelFolder }, 0, 0),
       initFile ? node('latent', 'LoadLatent', { path: initFile }, 0, 160) : node('latent', 'EmptyLatent', { batch: c.batch, channels, height, width }, 0, 160),
       // SamplerCustom's sigmas come from BasicScheduler, which has no KSampler rule for the sampler.
-      node('schedule', 'ComfySchedule', { scheduler: c.scheduler, steps: c.steps, denoise: c.denoise, sampler: c.sigmaOps ? 'euler' : c.sampler }, 0, 320),
+      c.curve
+        ? node('schedule', 'ComfyCustomSchedule', curveNodeParams(c.curve.name, c.curve.params), 0, 320)
+        : node('schedule', 'ComfySchedule', { scheduler: c.scheduler, steps: c.steps, denoise: c.denoise, sampler: c.sigmaOps ? 'euler' : c.sampler }, 0, 320),
       ...ops.nodes,
       ...then.nodes,
       node('sampler', 'Sampler', { solver: mapped.solver, ...mapped.params, ...(c.samplerNode ? SAMPLER_NODE_PARAMS[c.samplerNode.name](c.samplerNode.inputs) : {}), seed: c.seed, noise_generator: 'comfyui', start, denoise: 1 }, 320, 40),

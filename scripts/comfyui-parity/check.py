@@ -272,6 +272,22 @@ def apg_model_options(ns, apg):
     return out.model_options
 
 
+_CURVE_NODES = {}
+COMFY_TREE = None  # the ComfyUI source tree main() was given
+
+
+def curve_sigmas(ms, curve):
+    """A stand-alone scheduler node's SIGMAS (check_curves.py loads the node classes), for SamplerCustom."""
+    import check_curves
+
+    if not _CURVE_NODES:
+        _CURVE_NODES.update(check_curves.load(COMFY_TREE)[1])
+    params = dict(curve["params"])
+    if curve["name"] in ("sd_turbo", "beta"):
+        params["model"] = FakeModel(ms)
+    return check_curves.node_sigmas(_CURVE_NODES[check_curves.CURVE_NODES[curve["name"]]], **params).float()
+
+
 def apply_sigma_op(nodes, op, sigmas):
     """One of ComfyUI's sigma nodes on the sigmas, through its own execute; a split passes its chosen part on."""
     kind = op["op"]
@@ -294,8 +310,10 @@ def run_case(case, root, ms_mod, ns):
     tokens = (case["latent_shape"][2] // 2) * (case["latent_shape"][3] // 2)
     ms = model_sampling_for(ms_mod, case["space"], cfg, tokens)
     ops = case.get("sigma_ops") or []
-    # SamplerCustom on edited sigmas: BasicScheduler's levels (KSampler's with no sampler rule: euler's).
-    sigmas = ksampler_sigmas(ns, ms, case["scheduler"], case["steps"], case["denoise"], "euler" if ops else case["sampler"])
+    curve = case.get("curve")
+    base_sigmas = lambda: curve_sigmas(ms, curve) if curve else ksampler_sigmas(ns, ms, case["scheduler"], case["steps"], case["denoise"], "euler")
+    # SamplerCustom: a scheduler node's levels, or BasicScheduler's (KSampler's with no sampler rule: euler's).
+    sigmas = base_sigmas() if ops or curve else ksampler_sigmas(ns, ms, case["scheduler"], case["steps"], case["denoise"], case["sampler"])
     for op in ops:
         sigmas = apply_sigma_op(ns["sigma_nodes"], op, sigmas)
     latent = torch.zeros(case["latent_shape"]) if case["init"] is None else torch.from_numpy(np.load(os.path.join(root, case["init"])).astype(np.float32))
@@ -322,7 +340,7 @@ def run_case(case, root, ms_mod, ns):
     if then:
         # A second SamplerCustom (add_noise off, the same seed) from the first one's result, on the same levels
         # through its own sigma nodes.
-        sigmas2 = ksampler_sigmas(ns, ms, case["scheduler"], case["steps"], case["denoise"], "euler")
+        sigmas2 = base_sigmas()
         for op in then["sigmaOps"]:
             sigmas2 = apply_sigma_op(ns["sigma_nodes"], op, sigmas2)
         units_scale = comfy_units_scale(case["space"], sigmas2)
@@ -363,6 +381,8 @@ def main():
     args = ap.parse_args()
     if not args.comfy:
         sys.exit("check.py: give the ComfyUI source tree with --comfy or COMFYUI_SRC")
+    global COMFY_TREE
+    COMFY_TREE = args.comfy
     ms_mod, _, ns = load_comfy(args.comfy)
     if args.exact_unipc_lambda:
         convert = ns["uni_pc"].SigmaConvert

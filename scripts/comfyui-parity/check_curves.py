@@ -123,4 +123,5 @@ def main():
         open(os.path.join(args.save_refs, "curves.json"), "w").write("{\n" + "\n".join(lines) + '\n "curves": [\n' + body + "\n ]\n}\n")
 
 
-main()
+if __name__ == "__main__":
+    main()

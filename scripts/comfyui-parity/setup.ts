@@ -71,6 +71,7 @@ export async function runEntry(dir: string, c: RunCase, twins: TwinConditioning)
       sigma_ops: c.sigmaOps ?? null,
       add_noise: c.addNoise !== false,
       then: c.then ?? null,
+      curve: c.curve ?? null,
     },
   };
 }
