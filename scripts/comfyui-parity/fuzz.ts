@@ -3,13 +3,15 @@
  * <unguided count> <guided count> [<id regex>]`. Writes the same layout prepare.ts writes (manifest.json with runs
  * only) for random KSampler settings, through setup.ts's runEntry and the CLI; check.py then runs them.
  * FUZZ_CASES=<file.json> instead replays a list of RunCase objects (minimal repros); FUZZ_EDITED=<count> adds that
- * many SamplerCustom cases on sigmas edited by random sigma nodes (editedCases).
+ * many SamplerCustom cases on sigmas edited by random sigma nodes (editedCases); FUZZ_CURVES=<count> that many on
+ * random stand-alone scheduler nodes' levels (curveRunCases).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ensureEmbeddedModel } from '../../electron/engine/models/embedded.ts';
 import { runGraphCli } from '../parity-cli.ts';
 import { COMFY_SAMPLERS, COMFY_SCHEDULERS, type ComfyScheduler } from '../../nodes/sampling/comfy-schedules.ts';
+import type { ComfySigmaCurve } from '../../nodes/sampling/comfy-sigma-curves.ts';
 import { prepareComfyDir, runEntry } from './setup.ts';
 import type { AnalyticComfyModel, RunCase, SigmaOp } from './cases.ts';
 
@@ -155,12 +157,51 @@ export function editedCases(seed: number, n: number, first: number): RunCase[] {
   return out;
 }
 
+/** SamplerCustom cases on a random scheduler node's levels (Schedule (ComfyUI custom)), from an empty latent. */
+export function curveRunCases(seed: number, n: number, first: number): RunCase[] {
+  const r = rng(seed);
+  const out: RunCase[] = [];
+  const num = (lo: number, hi: number, digits = 2) => Number((lo + r.next() * (hi - lo)).toFixed(digits));
+  for (let k = 0; k < n; k++) {
+    const flow = r.next() < 0.35;
+    const model: AnalyticComfyModel = flow ? 'gaussian-rf' : r.pick(['gaussian-vp', 'gaussian-vp-continuous'] as const);
+    const steps = r.int(2, 16);
+    const top = flow ? 1 : r.pick([14.614642, 10, 80]);
+    const low = flow ? num(0.001, 0.05, 3) : r.pick([0.0291675, 0.1, 0.03]);
+    const options: [ComfySigmaCurve, Record<string, number | string>][] = flow
+      ? [
+          ['karras', { steps, sigma_max: top, sigma_min: low, rho: r.pick([3, 7]) }],
+          ['exponential', { steps, sigma_max: top, sigma_min: low }],
+          ['polyexponential', { steps, sigma_max: top, sigma_min: low, rho: r.pick([0.5, 1, 2]) }],
+          ['optimal_steps', { model_type: r.pick(['FLUX', 'Wan', 'Chroma']), steps: Math.max(steps, 3), denoise: 1 }],
+          ['manual', { sigmas: [1, ...Array.from({ length: steps - 1 }, (_, j) => (1 - (j + 1) / steps).toFixed(3)), 0].join(', ') }],
+        ]
+      : [
+          ['align_your_steps', { model_type: r.pick(['SD1', 'SDXL']), steps, denoise: r.next() < 0.8 ? 1 : num(0.4, 0.9) }],
+          ['gits', { coeff: r.pick([0.8, 1.0, 1.2, 1.5]), steps: Math.max(steps, 2), denoise: 1 }],
+          ['karras', { steps, sigma_max: top, sigma_min: low, rho: r.pick([3, 7]) }],
+          ['exponential', { steps, sigma_max: top, sigma_min: low }],
+          ['laplace', { steps, sigma_max: top, sigma_min: low, mu: r.pick([0, 0.5]), beta: r.pick([0.5, 1]) }],
+          ['vp', { steps, beta_d: 19.9, beta_min: 0.1, eps_s: 0.001 }],
+          ['sd_turbo', { steps: Math.min(steps, 10), denoise: 1 }],
+          ['beta', { steps, alpha: r.pick([0.6, 1, 2]), beta: r.pick([0.6, 0.5]) }],
+          ['manual', { sigmas: [14.6146, ...Array.from({ length: steps - 1 }, (_, j) => (14.6146 * (1 - (j + 1) / steps) ** 2).toFixed(3)), 0].join(', ') }],
+        ];
+    const [name, params] = r.pick(options);
+    const c: RunCase = { id: '', model, config: {}, scheduler: 'normal', steps, denoise: 1, sampler: r.pick(UNGUIDED), seed: r.int(0, 2 ** 31 - 1), batch: 1, curve: { name, params } };
+    c.id = `fz${first + k}-${model === 'gaussian-rf' ? 'rf' : model === 'gaussian-vp' ? 'vp' : 'vpc'}-${c.sampler}-curve-${name}-${Object.values(params).join('_')}`.replace(/[^A-Za-z0-9._-]/g, '');
+    out.push(c);
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   const dir = path.resolve(process.argv[2]);
   const cases: RunCase[] = process.env.FUZZ_CASES
     ? JSON.parse(await fs.readFile(process.env.FUZZ_CASES, 'utf8'))
     : fuzzCases(Number(process.argv[3] ?? 1), Number(process.argv[4] ?? 10), Number(process.argv[5] ?? 0));
   if (!process.env.FUZZ_CASES && process.env.FUZZ_EDITED) cases.push(...editedCases(Number(process.argv[3] ?? 1) + 7919, Number(process.env.FUZZ_EDITED), cases.length));
+  if (!process.env.FUZZ_CASES && process.env.FUZZ_CURVES) cases.push(...curveRunCases(Number(process.argv[3] ?? 1) + 104729, Number(process.env.FUZZ_CURVES), cases.length));
   const only = process.argv[6] ? new RegExp(process.argv[6]) : undefined;
   await fs.rm(dir, { recursive: true, force: true });
   const twins = await prepareComfyDir(dir, (name) => ensureEmbeddedModel(name));
