@@ -86,6 +86,11 @@ export interface RunCase {
    * of BasicScheduler's; ours: Schedule (ComfyUI custom). `scheduler`, `steps` and `denoise` are then unused.
    */
   curve?: { name: ComfySigmaCurve; params: Record<string, number | string> };
+  /**
+   * KSamplerAdvanced instead of SamplerCustom: the levels KSampler computes for the (first) sampler, with its rule
+   * for dpm_2 and uni_pc (one step more without the second-to-last level), before the split.
+   */
+  kSamplerGrid?: boolean;
 }
 
 /** A scheduler node's ComfyUI inputs as Schedule (ComfyUI custom)'s params. */
@@ -263,7 +268,7 @@ export function runCases(): RunCase[] {
   const add = (model: ComfyModel, sampler: string, scheduler: ComfyScheduler, steps: number, more: Partial<RunCase> = {}) => {
     const c: RunCase = { id: '', model, config: {}, scheduler, steps, denoise: 1, sampler, seed: 0, batch: 1, ...more };
     const tag = model === 'gaussian-vp' ? 'vp' : model === 'gaussian-vp-continuous' ? 'vpc' : model === 'gaussian-rf' ? 'rf' : `twin-${model}`;
-    c.id = `run-${tag}-${sampler}-${scheduler}-${steps}${c.denoise < 1 ? `-d${c.denoise}` : ''}${c.batch > 1 ? `-b${c.batch}` : ''}${more.config ? '-' + Object.keys(more.config).join('-') : ''}${more.seed !== undefined ? `-seed${more.seed}` : ''}${c.cfg !== undefined ? `-cfg${c.cfg}` : ''}${c.apg ? `-apg${c.apg.eta}_${c.apg.norm_threshold}_${c.apg.momentum}` : ''}${c.samplerNode ? `-${c.samplerNode.name}-${Object.values(c.samplerNode.inputs).join('_').replace(/[^A-Za-z0-9._]/g, '')}` : ''}${c.sigmaOps ? `-ops-${c.sigmaOps.map(opTag).join('-')}` : ''}${c.addNoise === false ? '-nonoise' : ''}${c.then ? ['-then', c.then.sampler, ...c.then.sigmaOps.map(opTag)].join('-') : ''}${c.emptyLatent ? '-empty' : ''}`;
+    c.id = `run-${tag}-${sampler}-${scheduler}-${steps}${c.denoise < 1 ? `-d${c.denoise}` : ''}${c.batch > 1 ? `-b${c.batch}` : ''}${more.config ? '-' + Object.keys(more.config).join('-') : ''}${more.seed !== undefined ? `-seed${more.seed}` : ''}${c.cfg !== undefined ? `-cfg${c.cfg}` : ''}${c.apg ? `-apg${c.apg.eta}_${c.apg.norm_threshold}_${c.apg.momentum}` : ''}${c.samplerNode ? `-${c.samplerNode.name}-${Object.values(c.samplerNode.inputs).join('_').replace(/[^A-Za-z0-9._]/g, '')}` : ''}${c.sigmaOps ? `-ops-${c.sigmaOps.map(opTag).join('-')}` : ''}${c.addNoise === false ? '-nonoise' : ''}${c.then ? ['-then', c.then.sampler, ...c.then.sigmaOps.map(opTag)].join('-') : ''}${c.emptyLatent ? '-empty' : ''}${c.kSamplerGrid ? '-ksampler' : ''}`;
     if (c.curve) c.id = c.id.replace(`-${scheduler}-${steps}`, `-curve-${c.curve.name}-${Object.entries(c.curve.params).map(([k, v]) => `${k}${String(v).replace(/[^A-Za-z0-9.+-]/g, '_')}`).join('-')}`);
     if (c.apg && c.cfg === undefined) throw new Error(`comfyui parity case ${c.id}: APG needs a cfg`);
     if (c.cfg !== undefined && !isTwin(model)) throw new Error(`comfyui parity case ${c.id}: cfg needs a conditional twin`);
@@ -535,6 +540,10 @@ export function runCases(): RunCase[] {
   add('gaussian-vp-continuous', 'heun', 'exponential', 8, chain(3, 'lms'));
   add('gaussian-rf', 'dpmpp_2m_sde', 'simple', 10, chain(4, 'euler'));
   add('gaussian-rf', 'euler', 'simple', 8, chain(3, 'heun'));
+  // KSamplerAdvanced pairs (start/end steps, leftover noise returned, no noise added on the second): their levels
+  // come from KSampler, which drops dpm_2's and uni_pc's second-to-last level before the split.
+  add('gaussian-vp', 'dpm_2', 'karras', 10, { ...chain(6, 'dpm_2'), kSamplerGrid: true });
+  add('gaussian-vp', 'uni_pc', 'normal', 12, { ...chain(8, 'uni_pc'), kSamplerGrid: true, emptyLatent: true });
   // examples/comfyui-two-samplers.json's run: from an empty latent, DPM++ 2M SDE for 14 of 20 Karras steps, then
   // DPM++ 2M on the last 6 with each split in two.
   add('gaussian-vp', 'dpmpp_2m_sde', 'karras', 20, { ...chain(14, 'dpmpp_2m', [extend(2, -1, 0, 'linear')]), emptyLatent: true, seed: 42 });
@@ -584,6 +593,7 @@ export interface RunEntry {
   add_noise: boolean;
   then: { sampler: string; sigmaOps: SigmaOp[] } | null;
   curve: { name: ComfySigmaCurve; params: Record<string, number | string> } | null;
+  ksampler_grid: boolean;
 }
 
 export function latentShape(c: RunCase): number[] {
@@ -680,7 +690,7 @@ export function runGraph(
       // SamplerCustom's sigmas come from BasicScheduler, which has no KSampler rule for the sampler.
       c.curve
         ? node('schedule', 'ComfyCustomSchedule', curveNodeParams(c.curve.name, c.curve.params), 0, 320)
-        : node('schedule', 'ComfySchedule', { scheduler: c.scheduler, steps: c.steps, denoise: c.denoise, sampler: c.sigmaOps ? 'euler' : c.sampler }, 0, 320),
+        : node('schedule', 'ComfySchedule', { scheduler: c.scheduler, steps: c.steps, denoise: c.denoise, sampler: c.sigmaOps && !c.kSamplerGrid ? 'euler' : c.sampler }, 0, 320),
       ...ops.nodes,
       ...then.nodes,
       node('sampler', 'Sampler', { solver: mapped.solver, ...mapped.params, ...(c.samplerNode ? SAMPLER_NODE_PARAMS[c.samplerNode.name](c.samplerNode.inputs) : {}), seed: c.seed, noise_generator: 'comfyui', start, denoise: 1 }, 320, 40),

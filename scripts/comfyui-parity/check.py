@@ -311,8 +311,10 @@ def run_case(case, root, ms_mod, ns):
     ms = model_sampling_for(ms_mod, case["space"], cfg, tokens)
     ops = case.get("sigma_ops") or []
     curve = case.get("curve")
-    base_sigmas = lambda: curve_sigmas(ms, curve) if curve else ksampler_sigmas(ns, ms, case["scheduler"], case["steps"], case["denoise"], "euler")
-    # SamplerCustom: a scheduler node's levels, or BasicScheduler's (KSampler's with no sampler rule: euler's).
+    grid_rule = case["sampler"] if case.get("ksampler_grid") else "euler"
+    base_sigmas = lambda: curve_sigmas(ms, curve) if curve else ksampler_sigmas(ns, ms, case["scheduler"], case["steps"], case["denoise"], grid_rule)
+    # SamplerCustom: a scheduler node's levels, or BasicScheduler's (KSampler's with no sampler rule: euler's);
+    # KSamplerAdvanced: KSampler's for the sampler.
     sigmas = base_sigmas() if ops or curve else ksampler_sigmas(ns, ms, case["scheduler"], case["steps"], case["denoise"], case["sampler"])
     for op in ops:
         sigmas = apply_sigma_op(ns["sigma_nodes"], op, sigmas)

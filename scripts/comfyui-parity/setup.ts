@@ -72,6 +72,7 @@ export async function runEntry(dir: string, c: RunCase, twins: TwinConditioning)
       add_noise: c.addNoise !== false,
       then: c.then ?? null,
       curve: c.curve ?? null,
+      ksampler_grid: c.kSamplerGrid === true,
     },
   };
 }
