@@ -29,7 +29,7 @@ import { Tensor } from './core/tensor.ts';
 import { defineNode, NodeInputError, type ExecContext, type ParamSpec } from './core/types.ts';
 import type { Conditioning, ModelHandle, SchedulerConfig, SigmaSpace, Sigmas, Trajectory } from './core/values.ts';
 import { img2imgSigmas, noisedStart, onnxImg2imgStart, onnxNoisedStart } from './sampling/add-noise.ts';
-import { comfyModelSampling, comfyRunGrid } from './sampling/comfy-schedules.ts';
+import { comfyModelSampling, comfyRunGrid, comfyStartScale } from './sampling/comfy-schedules.ts';
 import { gridTimestepAt } from './sampling/level-timestep.ts';
 import { edmParams, modelVariablesScale } from './sampling/edm.ts';
 import { plmsImg2imgSigmas, skipsRungeKutta } from './sampling/pndm.ts';
@@ -397,9 +397,13 @@ export const Sampler = defineNode({
       start !== 'img2img' || lcmImg2img ? full : legacy ? sliceSigmas(full, legacy.start, full.timesteps.length) : (plms?.sigmas ?? img2imgSigmas(full, params.denoise));
     // A ComfyUI grid: the rules ComfyUI's sampler applies to the levels it is handed, when it samples.
     let sigmas = cut;
+    // KSampler's start noise scale for the level a ComfyUI grid starts at (a part records none of its own).
+    let comfyStart: number | undefined;
     if (cut.offGridTimesteps === 'comfyui' && !inverting) {
       try {
-        sigmas = comfyRunGrid(comfyModelSampling(model.scheduler, space, imageSeqLenOfLatent(latent.dims)), solverName, cut, timestepUnits(model.modelIndex));
+        const ms = comfyModelSampling(model.scheduler, space, imageSeqLenOfLatent(latent.dims));
+        sigmas = comfyRunGrid(ms, solverName, cut, timestepUnits(model.modelIndex));
+        comfyStart = cut.initNoiseSigma ?? comfyStartScale(ms, cut.sigmas[0]);
       } catch (e) {
         throw new NodeInputError((e as Error).message, 'sigmas');
       }
@@ -430,7 +434,7 @@ export const Sampler = defineNode({
     else if (legacy) x = onnxNoisedStart(latent, initial, full.sigmas[legacy.noiseAt], s0, full.origin);
     // ComfyUI scales the noise at the level it was handed, before its sampler moves a first flow level.
     else if (start === 'img2img') x = noisedStart(latent, initial, cut, model.scheduler);
-    else x = scale(initial, initNoiseSigma(sigmas, model.scheduler));
+    else x = scale(initial, comfyStart ?? initNoiseSigma(sigmas, model.scheduler));
 
     // diffusers' end-of-schedule rules (lower_order_final, the singlestep order list, disable_corrector) count
     // the whole schedule: tell the solver where this range sits in it. A tail is an img2img run or the refiner

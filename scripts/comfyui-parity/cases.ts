@@ -491,6 +491,9 @@ export function runCases(): RunCase[] {
   const ops = (...sigmaOps: SigmaOp[]) => ({ sigmaOps });
   const split = (step: number, part: 'high' | 'low'): SigmaOp => ({ op: 'split', step, part });
   add('gaussian-vp', 'euler', 'karras', 10, ops(split(4, 'low')));
+  // From an empty latent with noise (the Sampler's start noise): KSampler scales it by the part's first level.
+  add('gaussian-vp', 'euler_ancestral', 'karras', 10, { ...ops(split(4, 'low')), emptyLatent: true });
+  add('gaussian-rf', 'euler', 'simple', 8, { ...ops(split(3, 'low')), emptyLatent: true });
   add('gaussian-vp', 'dpmpp_2m', 'normal', 10, ops(split(6, 'high')));
   add('gaussian-vp', 'dpm_fast', 'normal', 12, ops(split(5, 'low')));
   add('gaussian-vp', 'dpm_fast', 'karras', 12, ops(split(6, 'high')));
