@@ -149,7 +149,7 @@ export function editedCases(seed: number, n: number, first: number): RunCase[] {
       if (r.next() < 0.4) rest.push({ op: 'extend', steps: r.int(2, 3), start_at_sigma: -1, end_at_sigma: 0, spacing: r.pick(['linear', 'cosine', 'sine'] as const) });
       then = { sampler: r.pick(UNGUIDED.filter((s) => s !== 'dpm_adaptive')), sigmaOps: rest };
     }
-    const c: RunCase = { id: '', model, config, scheduler, steps, denoise: 1, sampler, seed: r.int(0, 2 ** 31 - 1), batch: 1, sigmaOps: ops, ...(unsample ? { addNoise: false } : {}), ...(then ? { then } : {}), ...(chained && r.next() < 0.5 ? { emptyLatent: true } : {}) };
+    const c: RunCase = { id: '', model, config, scheduler, steps, denoise: 1, sampler, seed: r.int(0, 2 ** 31 - 1), batch: 1, sigmaOps: ops, ...(unsample ? { addNoise: false } : {}), ...(then ? { then } : {}), ...(!unsample && r.next() < 0.4 ? { emptyLatent: true } : {}) };
     const opsTag = (list: SigmaOp[]) => list.map((o) => Object.values(o).join('_')).join('-');
     c.id = `${tag(c, first + k)}-${opsTag(ops)}${then ? `-then-${then.sampler}-${opsTag(then.sigmaOps)}` : ''}${c.emptyLatent ? '-empty' : ''}`.replace(/[^A-Za-z0-9._-]/g, '');
     out.push(c);
