@@ -69,6 +69,10 @@ export interface Sigmas {
    * discrete models take every level (comfy-schedules.ts).
    */
   offGridTimesteps?: 'comfyui';
+  /*
+   * The last three are set only on the grid a Sampler walks on a ComfyUI grid (comfyRunGrid, the ComfyUI
+   * sampler's own rules), never on a schedule node's output: splitting or editing never sees them.
+   */
   /**
    * The levels ComfyUI's Brownian tree spans for this grid when they are not the grid's own: a ComfyUI SDE
    * sampler builds it before moving a flow grid's first level off t = 1 (comfySnrOffset).

@@ -97,8 +97,7 @@ export function extendIntermediateSigmas(s: Sigmas, o: ExtendOptions, timestepOf
     }
   }
   sigmas.push(s.sigmas[n]);
-  const { stepOrders: _orders, ...rest } = s;
-  const out: Sigmas = { ...rest, sigmas, timesteps };
+  const out: Sigmas = { ...s, sigmas, timesteps };
   // A part keeps its place: the whole schedule is longer by the steps added here, so a head stays a head
   // (its result stays in the model's variables for the next part) and a tail still ends the schedule.
   if (s.segment) out.segment = { ...s.segment, total: s.segment.total + timesteps.length - n };

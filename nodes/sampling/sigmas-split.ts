@@ -24,14 +24,8 @@ export function sliceSigmas(s: Sigmas, from: number, to: number): Sigmas {
   if (s.targets) out.targets = s.targets.slice(from, to);
   if (s.origin !== undefined) out.origin = s.origin;
   if (s.offGridTimesteps !== undefined) out.offGridTimesteps = s.offGridTimesteps;
-  if (s.stepOrders) out.stepOrders = s.stepOrders.slice(from, to);
   // The start noise scale belongs to the schedule's first level only.
   if (from === 0 && s.initNoiseSigma !== undefined) out.initNoiseSigma = s.initNoiseSigma;
-  // ComfyUI builds a head's tree over the head's own levels, the moved first one at its old place.
-  if (from === 0 && s.comfyNoiseRange) {
-    const rest = out.sigmas.slice(1).filter((v) => v > 0);
-    out.comfyNoiseRange = [Math.min(...rest, s.comfyNoiseRange[1]), s.comfyNoiseRange[1]];
-  }
   return out;
 }
 
