@@ -20,7 +20,7 @@ import { defaultSolverFor, normalizeSolverName, schedulerClassFor } from './sche
 import { buildSigmas, type BuildSigmasOptions } from './schedules.ts';
 import { arangeDown, checkSteps, clippedTableLength, roundHalfEven, sigmaToTimestep, vpTable } from './sigma-grids.ts';
 import { linspace } from './betas.ts';
-import { comfyModelSampling, comfyTimestepOf } from './comfy-schedules.ts';
+import { gridTimestepAt } from './level-timestep.ts';
 import { sliceSigmas } from './sigmas-split.ts';
 
 export interface InversionSigmasOptions extends BuildSigmasOptions {
@@ -167,9 +167,8 @@ export function flippedSigmas(s: Sigmas, scheduler: SchedulerConfig, modelIndex:
     const levels = [...sigmas].reverse();
     return { space: 'vp', sigmas: levels, timesteps: levels.slice(0, -1).map(edmTimestep), origin: `${s.origin ?? 'grid'} (flipped)` };
   }
-  const units = timestepUnits(modelIndex);
-  const startTimestep = s.offGridTimesteps === 'comfyui' ? comfyTimestepOf(comfyModelSampling(scheduler, 'vp'), units) : undefined;
-  return { ...reversedVpSigmas(lifted, scheduler, units, startTimestep), origin: `${s.origin ?? 'grid'} (flipped)`, ...comfy };
+  const startTimestep = s.offGridTimesteps === 'comfyui' ? gridTimestepAt(scheduler, modelIndex, s) : undefined;
+  return { ...reversedVpSigmas(lifted, scheduler, timestepUnits(modelIndex), startTimestep), origin: `${s.origin ?? 'grid'} (flipped)`, ...comfy };
 }
 
 /** The solver 'auto' inverts with: DDIM on VP models (diffusers' inversion pipelines all use DDIMInverseScheduler), the config's on flow models. */
