@@ -95,9 +95,23 @@ describe('parseGraph / serializeGraph', () => {
     expect(byPath['nodes[1].position.x']).toMatchObject({ code: 'schema', nodeId: 'n1', nodeType: 'Scale' });
     expect(byPath['edges[0].targetPort']).toMatchObject({ code: 'schema', edgeId: 'e0' });
     expect(byPath['edges[0].targetPort'].message).toContain('edges[0].targetPort: required field is missing (expected string)');
-    expect(byPath['nodes[2].params.factor'].message).toContain('expected number, string or boolean, got an array');
+    expect(byPath['nodes[2].params.factor'].message).toContain('node "n2" (Scale): param "factor": expected number, string or boolean, got an array');
     expect(byPath['nodes[2].color'].message).toMatch(/^bad\.flowstudio: nodes\[2\]\.color: /);
     expect(e.message).toContain('4 graph errors');
+  });
+
+  it('names a bad param value by node and param, and says a non-finite number is one', () => {
+    const doc = JSON.parse(fixture('v1-invalid.flowstudio'));
+    doc.nodes = [{ id: 'blur', type: 'Scale', params: { factor: NaN, gain: Infinity, mode: null } }];
+    doc.edges = [];
+    const errors = thrown(() => parseGraphValue(doc)).errors;
+    const messages = errors.map((x) => x.message).sort();
+    expect(messages).toEqual([
+      'node "blur" (Scale): param "factor": expected number, string or boolean, got NaN (not a finite number)',
+      'node "blur" (Scale): param "gain": expected number, string or boolean, got Infinity (not a finite number)',
+      'node "blur" (Scale): param "mode": expected number, string or boolean, got null',
+    ]);
+    expect(errors.every((x) => x.nodeId === 'blur' && x.path?.startsWith('nodes[0].params.'))).toBe(true);
   });
 
   it('formats JSON paths, quoting keys that are not identifiers', () => {

@@ -91,9 +91,12 @@ export function writeGraphFile(file: string, doc: GraphDocument): void {
 export function zodIssuesToGraphErrors(issues: readonly z.core.$ZodIssue[], doc: unknown): GraphError[] {
   return issues.map((issue) => {
     const where = formatJsonPath(issue.path);
-    const error: GraphError = { code: 'schema', path: where, message: `${where || '(document)'}: ${issueMessage(issue, doc)}` };
-    const [list, i] = issue.path;
+    const [list, i, field, param] = issue.path;
     const item = typeof i === 'number' && isObject(doc) && Array.isArray(doc[list as string]) ? (doc[list as string] as unknown[])[i] : undefined;
+    // A param value is named as validation names params: by node id and param name, not by position.
+    const named = list === 'nodes' && field === 'params' && typeof param === 'string' && issue.path.length === 4 && isObject(item) && typeof item.id === 'string';
+    const label = named ? `node "${item.id}"${typeof item.type === 'string' ? ` (${item.type})` : ''}: param "${param}"` : where || '(document)';
+    const error: GraphError = { code: 'schema', path: where, message: `${label}: ${issueMessage(issue, doc)}` };
     if (isObject(item) && typeof item.id === 'string') {
       if (list === 'nodes') {
         error.nodeId = item.id;
@@ -110,9 +113,18 @@ function issueMessage(issue: z.core.$ZodIssue, doc: unknown): string {
   if (issue.code === 'invalid_type' && value === undefined) return `required field is missing (expected ${issue.expected})`;
   if (issue.code === 'invalid_union') {
     const expected = issue.errors.flat().flatMap((i) => (i.code === 'invalid_type' ? [i.expected] : []));
-    if (expected.length === issue.errors.length) return `expected ${expected.slice(0, -1).join(', ')}${expected.length > 1 ? ' or ' : ''}${expected[expected.length - 1]}, got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}`;
+    if (expected.length === issue.errors.length) return `expected ${expected.slice(0, -1).join(', ')}${expected.length > 1 ? ' or ' : ''}${expected[expected.length - 1]}, got ${describeKind(value)}`;
   }
+  if (issue.code === 'invalid_type' && typeof value === 'number' && !Number.isFinite(value)) return `expected a finite ${issue.expected}, got ${value}`;
   return issue.message;
+}
+
+/** What a value is, for "expected X, got Y": NaN and infinities are numbers to JavaScript but not to a graph (JSON has neither). */
+function describeKind(value: unknown): string {
+  if (Array.isArray(value)) return 'an array';
+  if (value === null) return 'null';
+  if (typeof value === 'number' && !Number.isFinite(value)) return `${value} (not a finite number)`;
+  return typeof value === 'object' ? 'an object' : typeof value;
 }
 
 function valueAt(doc: unknown, parts: readonly PropertyKey[]): unknown {
