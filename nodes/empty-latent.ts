@@ -1,5 +1,5 @@
 /** EmptyLatent: an all-zero latent of a chosen size (the starting point for img2img-free graphs and tests). */
-import { Tensor } from './core/tensor.ts';
+import { checkTensorSize, Tensor } from './core/tensor.ts';
 import { defineNode, NodeInputError } from './core/types.ts';
 
 /** Size params shared with RandomNoise. Sizes are in latent elements (pixels for pixel-space models). */
@@ -19,9 +19,15 @@ export const LATENT_SIZE_PARAMS = {
 
 /** The dims the size params describe: NCHW, or the packed token layout of FLUX-style transformers. */
 export function latentDims(p: { width: number; height: number; channels: number; batch: number; layout?: string }): number[] {
-  if (p.layout !== 'packed') return [p.batch, p.channels, p.height, p.width];
-  if (p.height % 2 || p.width % 2) throw new NodeInputError(`a packed latent needs an even height and width (2x2 patches), got ${p.height} x ${p.width}`);
-  return [p.batch, (p.height / 2) * (p.width / 2), 4 * p.channels];
+  if (p.layout === 'packed' && (p.height % 2 || p.width % 2)) throw new NodeInputError(`a packed latent needs an even height and width (2x2 patches), got ${p.height} x ${p.width}`);
+  const dims = p.layout === 'packed' ? [p.batch, (p.height / 2) * (p.width / 2), 4 * p.channels] : [p.batch, p.channels, p.height, p.width];
+  // Each size param is within its range; their product may still be more than a tensor can hold.
+  try {
+    checkTensorSize(dims, 'the latent');
+  } catch (e) {
+    throw new NodeInputError((e as Error).message);
+  }
+  return dims;
 }
 
 export const EmptyLatent = defineNode({

@@ -6,7 +6,7 @@ import { createFileService } from '../electron/engine/files.ts';
 import { decodePng, encodePng } from '../nodes/core/io/png.ts';
 import { randomNormal } from '../nodes/core/random.ts';
 import { torchRandn } from '../nodes/core/torch-random.ts';
-import { Tensor } from '../nodes/core/tensor.ts';
+import { checkTensorSize, Tensor } from '../nodes/core/tensor.ts';
 import type { ExecContext, FileService } from '../nodes/core/types.ts';
 import EmptyLatentDefault, { EmptyLatent } from '../nodes/empty-latent.ts';
 import { ImageToLatent } from '../nodes/image-to-latent.ts';
@@ -64,6 +64,18 @@ describe('EmptyLatent and RandomNoise', () => {
     expect(noise.dims).toEqual([2, 6, 64]);
     expect(noise.data).toEqual(randomNormal([2, 6, 64], 4).data);
     await expect(EmptyLatent.execute(fakeContext(), {}, { ...size, height: 5 })).rejects.toThrow(/even height and width/);
+  });
+
+  it('refuses a size whose values a tensor cannot hold, before allocating, with the shape and the limit', async () => {
+    // Each param is within its range; the product (2^31 values, 8 GiB) is not.
+    const size = { width: 16384, height: 16384, channels: 8, batch: 1, layout: 'nchw' as const };
+    const message = /the latent of shape \[1, 8, 16384, 16384\] would hold 2\.15e\+9 values \(8\.00 GiB as float32\); the limit is 2\^29 values/;
+    await expect(EmptyLatent.execute(fakeContext(), {}, size)).rejects.toThrow(message);
+    await expect(RandomNoise.execute(fakeContext(), { like: undefined }, { ...size, seed: 1, generator: 'torch' })).rejects.toThrow(message);
+    // The limit itself is allowed (checked on shape alone: no allocation).
+    expect(() => checkTensorSize([1, 2, 16384, 16384])).not.toThrow();
+    expect(() => checkTensorSize([1, 2, 16384, 16385])).toThrow(/limit is 2\^29/);
+    expect(() => new Tensor([1, 1024, 1024, 1024])).toThrow(/a tensor of shape \[1, 1024, 1024, 1024\] would hold 1\.07e\+9 values \(4\.00 GiB/);
   });
 
   it('RandomNoise draws the seeded stream at the requested size, or at the shape of `like`', async () => {

@@ -73,6 +73,17 @@ describe('spill files', () => {
     }
   });
 
+  it('moves data in chunks, as tensors past 2 GiB need (one call moves less), and round-trips at any chunk size', async () => {
+    const t = tensor(1001).reshape([7, 11, 13]);
+    for (const [w, r] of [[1, 3], [64, 100], [4000, 4004], [4003, 1]]) {
+      const file = join(dir, `chunk-${w}-${r}.tensor`);
+      await writeTensorFile(file, t, w);
+      expect(statSync(file).size - t.byteLength).toBeLessThan(128);
+      const back = await readTensorFile(file, r);
+      expect(bits(back)).toEqual(bits(t));
+    }
+  });
+
   it('rejects a truncated or foreign file', async () => {
     const file = join(dir, 'bad.tensor');
     await writeTensorFile(file, tensor(10));

@@ -30,6 +30,25 @@ export function allocFloat32(n: number): Float32Array {
   return out;
 }
 
+/**
+ * The most values one tensor may hold: 2^29 (2 GiB of float32). A .npy file of it still fits one Node
+ * buffer (4 GiB at most), and no image model's latent comes near it: SDXL at batch 64 is 2^22 values,
+ * FLUX at 4096x4096 and batch 64 is 2^28.
+ */
+export const MAX_TENSOR_VALUES = 2 ** 29;
+
+/** Throws a readable error when a shape holds more values than MAX_TENSOR_VALUES (what: how the message names it). */
+export function checkTensorSize(dims: readonly number[], what = 'a tensor'): void {
+  let size = 1;
+  for (const d of dims) size *= d;
+  if (size > MAX_TENSOR_VALUES) {
+    throw new Error(
+      `${what} of shape [${dims.join(', ')}] would hold ${size.toPrecision(3)} values (${((size * 4) / 2 ** 30).toPrecision(3)} GiB as float32); ` +
+        `the limit is 2^29 values (2 GiB): lower the batch or the size`,
+    );
+  }
+}
+
 export class Tensor {
   readonly dims: readonly number[];
   readonly data: Float32Array;
@@ -43,6 +62,7 @@ export class Tensor {
       if (!Number.isInteger(d) || d < 0) throw new Error(`Tensor: invalid dimension ${d} in [${dims.join(', ')}]`);
       size *= d;
     }
+    if (size > MAX_TENSOR_VALUES) checkTensorSize(dims);
     if (data && data.length !== size) {
       throw new Error(`Tensor: data has ${data.length} elements but dims [${dims.join(', ')}] need ${size}`);
     }

@@ -89,7 +89,13 @@ export async function restoreValue(skeleton: unknown): Promise<unknown> {
   return mapRefs(skeleton, (r) => loaded.get(r.file)!);
 }
 
-export async function writeTensorFile(path: string, tensor: Tensor): Promise<void> {
+/**
+ * One read or write call moves at most 2^31 - 1 bytes in Node (and Linux moves less than 2 GiB per call),
+ * while a tensor may hold 2 GiB: large transfers go in chunks, each of which may itself come up short.
+ */
+const IO_CHUNK_BYTES = 1 << 30;
+
+export async function writeTensorFile(path: string, tensor: Tensor, chunkBytes = IO_CHUNK_BYTES): Promise<void> {
   const header = Buffer.from(JSON.stringify({ dtype: 'float32', dims: tensor.dims }), 'utf8');
   const prefixLength = MAGIC.length + 4 + header.length;
   const padding = (4 - (prefixLength % 4)) % 4;
@@ -101,14 +107,14 @@ export async function writeTensorFile(path: string, tensor: Tensor): Promise<voi
   const data = LITTLE_ENDIAN_HOST ? tensor.data : toLittleEndian(tensor.data);
   const handle = await open(path, 'w');
   try {
-    await handle.write(prefix);
-    await handle.write(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    await writeFully(handle, prefix, chunkBytes);
+    await writeFully(handle, new Uint8Array(data.buffer, data.byteOffset, data.byteLength), chunkBytes);
   } finally {
     await handle.close();
   }
 }
 
-export async function readTensorFile(path: string): Promise<Tensor> {
+export async function readTensorFile(path: string, chunkBytes = IO_CHUNK_BYTES): Promise<Tensor> {
   const handle = await open(path, 'r');
   try {
     const corrupt = (why: string) => new Error(`spill file ${path} is corrupt: ${why}`);
@@ -133,7 +139,7 @@ export async function readTensorFile(path: string): Promise<Tensor> {
     const count = dims.reduce((a, b) => a * b, 1);
     if (size - dataStart !== count * 4) throw corrupt(`expected ${count * 4} data bytes, found ${size - dataStart}`);
     const data = new Float32Array(count);
-    await readExactly(handle, new Uint8Array(data.buffer), dataStart);
+    await readExactly(handle, new Uint8Array(data.buffer), dataStart, chunkBytes);
     return new Tensor(dims, LITTLE_ENDIAN_HOST ? data : fromLittleEndian(data));
   } finally {
     await handle.close();
@@ -151,10 +157,18 @@ export async function removeFiles(files: readonly string[]): Promise<void> {
   }
 }
 
-async function readExactly(handle: Awaited<ReturnType<typeof open>>, into: Uint8Array, position: number): Promise<void> {
+async function writeFully(handle: Awaited<ReturnType<typeof open>>, bytes: Uint8Array, chunkBytes: number): Promise<void> {
+  let done = 0;
+  while (done < bytes.byteLength) {
+    const { bytesWritten } = await handle.write(bytes, done, Math.min(chunkBytes, bytes.byteLength - done));
+    done += bytesWritten;
+  }
+}
+
+async function readExactly(handle: Awaited<ReturnType<typeof open>>, into: Uint8Array, position: number, chunkBytes = IO_CHUNK_BYTES): Promise<void> {
   let done = 0;
   while (done < into.byteLength) {
-    const { bytesRead } = await handle.read(into, done, into.byteLength - done, position + done);
+    const { bytesRead } = await handle.read(into, done, Math.min(chunkBytes, into.byteLength - done), position + done);
     if (bytesRead === 0) throw new Error(`unexpected end of file at byte ${position + done}`);
     done += bytesRead;
   }
