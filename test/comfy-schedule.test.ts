@@ -115,6 +115,11 @@ describe('Schedule (ComfyUI) node', () => {
     expect(comfyRunGrid(flowMs, 'dpmpp_2m', plain, 'scheduler')).toBe(plain);
     const vp = await run(handle(SD), { scheduler: 'karras', steps: 6 });
     expect(comfyRunGrid(comfyModelSampling(SD, 'vp'), 'dpmpp_2m_sde', vp, 'scheduler')).toBe(vp);
+    // A part with no steps (SplitSigmas' high part at denoise 1: the level t = 1 alone) stays as it is, for
+    // every sampler with a grid rule: there is nothing to sample (a moved level without a timestep broke it).
+    const empty = sliceSigmas(plain, 0, 0);
+    expect(empty.sigmas).toEqual([1]);
+    for (const solver of ['dpmpp_2m_sde', 'seeds_2', 'dpm_fast', 'dpm_adaptive', 'unipc']) expect(comfyRunGrid(flowMs, solver, empty, 'scheduler'), solver).toBe(empty);
   });
 
   it('uni_pc: one step more without the second-to-last level (the schedule), ending at 0.001 (ComfyUI sample_unipc, the Sampler)', async () => {

@@ -10,6 +10,7 @@ import {
   sigmaToTimestep,
   vpTable,
 } from '../nodes/sampling/schedules.ts';
+import { comfyModelSampling } from '../nodes/sampling/comfy-schedules.ts';
 import { diffusersAbar, veLevel } from './helpers/diffusers-table.ts';
 
 const SD = { beta_schedule: 'scaled_linear', beta_start: 0.00085, beta_end: 0.012, num_train_timesteps: 1000 };
@@ -186,6 +187,30 @@ describe('model space and units', () => {
   it('VP fraction units divide the scheduler timestep by T', () => {
     const s = buildSigmas(SD_DDIM, { flowstudio: { timestep_units: 'fraction' } }, 50, 'ddim');
     expect(s.timesteps[0]).toBeCloseTo(0.981, 12);
+  });
+
+  it('refuses betas that leave no signal (an infinite level) with the config keys, in every table', () => {
+    // sum(beta) ~ 270 here: abar falls below float32's smallest value (diffusers' tables) and its level
+    // past float32's largest (ComfyUI's float64 levels kept in float32).
+    const washed = { ...SD_DDIM, beta_end: 0.79 };
+    const refused = /betas \(beta_schedule scaled_linear, beta_start 0\.00085, beta_end 0\.79\) leave no signal from training step (\d+) of 1000 on/;
+    for (const solver of ['ddim', 'euler', 'dpmpp_2m', 'dpmpp_sde']) {
+      const thrown = (() => {
+        try {
+          buildSigmas(washed, SD_INDEX, 10, solver);
+        } catch (e) {
+          return (e as Error).message;
+        }
+        return 'no error';
+      })();
+      expect(thrown, solver).toMatch(refused);
+      expect(Number(refused.exec(thrown)![1])).toBeGreaterThan(500);
+    }
+    expect(() => comfyModelSampling(washed, 'vp')).toThrow(refused);
+    // Large but finite everywhere, and a zero-SNR table, whose last abar is 0 by design, are fine.
+    expect(buildSigmas({ ...SD_DDIM, beta_end: 0.1 }, SD_INDEX, 10, 'euler').sigmas[0]).toBeGreaterThan(1e6);
+    expect(buildSigmas({ ...SD_DDIM, rescale_betas_zero_snr: true, timestep_spacing: 'trailing' }, SD_INDEX, 10, 'ddim').timesteps[0]).toBe(999);
+    expect(comfyModelSampling({ ...SD_DDIM, beta_end: 0.1 }, 'vp').sigmaMax).toBeLessThan(Infinity);
   });
 
   it('unknown solvers are named', () => {

@@ -17,6 +17,7 @@
  */
 import type { SchedulerConfig, SigmaSpace, Sigmas } from '../core/values.ts';
 import { alphasCumprod, betasFromConfig, veSigma } from './betas.ts';
+import { noSignalError } from './float32-table.ts';
 import { betaSamplingLevels, exponentialCurve, karrasCurve } from './comfy-sigma-curves.ts';
 import { toModelTimestep, type TimestepUnits } from './model-time.ts';
 import { cfgBool, cfgNumber } from './schedule-config.ts';
@@ -152,18 +153,21 @@ function nearestIndex(table: ArrayLike<number>, v: number): number {
 }
 
 
-/**
- * The ComfyUI model sampling for a model's scheduler config: discrete VP, or flow (static shift, or the
- * FLUX exponential shift with mu from the image token count when use_dynamic_shifting is set).
- */
 /** Whether ComfyUI's table for this model depends on the image size (FLUX-type: use_dynamic_shifting). */
 export function comfyNeedsImageSize(cfg: SchedulerConfig, space: SigmaSpace): boolean {
   return space === 'flow' && cfgBool(cfg, 'use_dynamic_shifting', false);
 }
 
+/**
+ * The ComfyUI model sampling for a model's scheduler config: discrete VP, or flow (static shift, or the
+ * FLUX exponential shift with mu from the image token count when use_dynamic_shifting is set).
+ */
 export function comfyModelSampling(cfg: SchedulerConfig, space: SigmaSpace, imageSeqLen?: number): ComfyModelSampling {
   if (space === 'vp') {
     let ve = alphasCumprod(betasFromConfig(cfg, { zeroSnr: false })).map(veSigma);
+    // ComfyUI takes the levels in float64 and keeps them in float32, where they may overflow.
+    const infinite = ve.findIndex((s) => !Number.isFinite(f32(s)));
+    if (infinite >= 0) throw noSignalError(cfg, infinite, ve.length);
     if (cfgBool(cfg, 'rescale_betas_zero_snr', false)) ve = Float64Array.from(rescaleZsnrSigmas(ve));
     const table = ve.map(f32);
     const logs = ve.map((s) => f32(Math.log(s)));
@@ -405,6 +409,8 @@ export function comfyStartScale(ms: ComfyModelSampling, s0: number): number {
  * the rules as ComfyUI's SamplerCustom applies them to the sigmas it is given.
  */
 export function comfyRunGrid(ms: ComfyModelSampling, solver: string, sig: Sigmas, units: TimestepUnits): Sigmas {
+  // No steps, nothing to sample: ComfyUI's samplers return the latent as it is.
+  if (sig.timesteps.length === 0) return sig;
   const n = sig.sigmas.length - 1;
   if (solver === 'unipc') return n >= 1 && sig.sigmas[n] === 0 ? { ...sig, sigmas: [...sig.sigmas.slice(0, n), COMFY_UNIPC_END] } : sig;
   if (solver === 'dpm_fast') return comfyDpmFastGrid(ms, sig, units);

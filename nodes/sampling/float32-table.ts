@@ -82,7 +82,28 @@ function tableOf(betas: readonly number[]): VpTable {
  */
 export function diffusersVpTable(cfg: SchedulerConfig, zeroSnr: boolean): VpTable {
   const betas = float32Betas(cfg, CLASS_BETAS);
-  return tableOf(zeroSnr && cfg.rescale_betas_zero_snr === true ? float32RescaleZeroTerminalSnr(betas) : betas);
+  const rescaled = zeroSnr && cfg.rescale_betas_zero_snr === true;
+  const table = tableOf(rescaled ? float32RescaleZeroTerminalSnr(betas) : betas);
+  // A zero-SNR table ends at abar 0 by design (its classes floor that entry); any other 0 is an underflow.
+  checkSignalLeft(table.alphasCumprod, cfg, rescaled ? table.trainSteps - 1 : table.trainSteps);
+  return table;
+}
+
+/**
+ * Throws, naming the config's betas, when abar underflows to 0 in float32 before entry `upTo`: betas that
+ * large leave no signal there, and the level sigma = sqrt((1 - abar) / abar) is infinite (in diffusers and
+ * ComfyUI alike, which then sample NaN).
+ */
+export function checkSignalLeft(abar: ArrayLike<number>, cfg: SchedulerConfig, upTo = abar.length): void {
+  for (let i = 0; i < upTo; i++) if (f32(abar[i]) === 0) throw noSignalError(cfg, i, abar.length);
+}
+
+/** The error for a training table whose level at step `step` is infinite (no signal left). */
+export function noSignalError(cfg: SchedulerConfig, step: number, total: number): Error {
+  const keys = cfg.trained_betas != null ? 'trained_betas' : `beta_schedule ${cfg.beta_schedule ?? 'linear'}, beta_start ${cfg.beta_start ?? 'default'}, beta_end ${cfg.beta_end ?? 'default'}`;
+  return new Error(
+    `scheduler config: the betas (${keys}) leave no signal from training step ${step} of ${total} on: alphas_cumprod underflows there and the noise level is infinite; use smaller betas (SD 1.x: scaled_linear from 0.00085 to 0.012)`,
+  );
 }
 
 const tables = new WeakMap<SchedulerConfig, VpTable>();
@@ -95,6 +116,7 @@ export function diffusersFloat32Table(cfg: SchedulerConfig): VpTable {
   const cached = tables.get(cfg);
   if (cached) return cached;
   const table = tableOf(float32Betas(cfg, DPM_SDE_BETAS));
+  checkSignalLeft(table.alphasCumprod, cfg);
   tables.set(cfg, table);
   return table;
 }
