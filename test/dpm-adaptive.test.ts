@@ -73,5 +73,34 @@ describe('DPM-Solver adaptive', () => {
   it('refuses bad options', () => {
     expect(() => createDpmAdaptive({ order: 4 as 3 })).toThrow(/order/);
     expect(() => createDpmAdaptive({ rtol: 0 })).toThrow(/rtol/);
+    // The controller's factor never reaches 1 + pi/2: a higher accept safety could accept nothing.
+    expect(() => createDpmAdaptive({ acceptSafety: 2.58 })).toThrow(/accept safety must be in \[0, 2\.571\)/);
+    expect(() => createDpmAdaptive({ acceptSafety: 2.57 })).not.toThrow();
+  });
+
+  // k-diffusion loops on in both cases; a run that cannot finish is refused with its cause instead.
+  it('refuses a run whose controller accepts nothing, or whose step falls below float32 resolution', async () => {
+    // Above 1 the bar can sit over every factor the controller proposes while the step stays clamped to the
+    // grid step's end: 100 rejections in a row end the run (3 model calls each at order 3).
+    const calls = { n: 0 };
+    const counted: typeof model = async (x, level) => (calls.n++, model(x, level));
+    const x = new Tensor([1, 2, 4, 4], Float32Array.from(seededNormals(32, 6), (v) => 14.6 * v));
+    await expect(runSampler({ solver: createDpmAdaptive({ acceptSafety: 2.5 }), sigmas: GRID, x, model: counted })).rejects.toThrow(
+      /dpm_adaptive: 100 attempts in a row rejected at sigma [\d.]+ \(accept safety 2\.5, rtol 0\.05, atol 0\.0078\)/,
+    );
+    // Steps of tiny error (factors near 1 + pi/2) pass before the bar stops every attempt.
+    expect(calls.n).toBeGreaterThanOrEqual(300);
+    expect(calls.n % 3).toBe(0);
+    // A model whose output jitters from call to call (stage differences that do not vanish with h) and
+    // tolerances no step can meet: each rejection shrinks the step until s + h rounds to s in float32.
+    const jittery: typeof model = async (u, level) => {
+      const p0 = await model(u, level);
+      const eps = new Tensor(u.dims, p0.eps.data.map((v) => v + (calls.n % 2 ? 1e-3 : -1e-3)));
+      calls.n++;
+      return { denoised: p0.denoised, eps, derivative: eps };
+    };
+    await expect(runSampler({ solver: createDpmAdaptive({ rtol: 1e-9, atol: 1e-9 }), sigmas: GRID, x, model: jittery })).rejects.toThrow(
+      /the step size fell to .* at sigma 14\.6\d*, below float32's resolution there: the tolerances cannot be met; loosen rtol \(1e-9\) or atol \(1e-9\)/,
+    );
   });
 });

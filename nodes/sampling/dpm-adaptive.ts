@@ -39,6 +39,15 @@ export interface DpmAdaptiveOptions {
 
 const f32 = Math.fround;
 
+/** The largest factor the PID controller proposes, 1 + pi/2 (an accept safety at or above it accepts nothing). */
+const MAX_STEP_FACTOR = 1 + Math.PI / 2;
+/**
+ * Rejections in a row before a run is refused. A rejection shrinks the step by a factor of 0.21 at most, so an
+ * accept safety up to 1 reaches float32's resolution (refused too) long before; above 1, a controller can
+ * propose factors between 1 and the safety forever while the step stays clamped to the grid step's end.
+ */
+const MAX_REJECTED_IN_A_ROW = 100;
+
 /** k-diffusion's PIDStepSizeController. */
 class PidStepSize {
   private readonly b1: number;
@@ -92,6 +101,9 @@ export function createDpmAdaptive(opts: DpmAdaptiveOptions = {}): Solver<DpmAdap
   if (order !== 2 && order !== 3) throw new Error(`DPM-Solver adaptive: order must be 2 or 3, got ${order}`);
   if (!(rtol > 0 && atol > 0)) throw new Error('DPM-Solver adaptive: rtol and atol must be positive');
   const eta = opts.eta ?? 0;
+  const acceptSafety = opts.acceptSafety ?? 0.81;
+  // The controller's factor 1 + atan(...) stays below 1 + pi/2: a higher bar accepts nothing.
+  if (!(acceptSafety >= 0 && acceptSafety < MAX_STEP_FACTOR)) throw new Error(`DPM-Solver adaptive: accept safety must be in [0, ${MAX_STEP_FACTOR.toFixed(3)}) (the controller's largest factor), got ${acceptSafety}`);
   const sNoise = opts.sNoise ?? 1;
   if (!(eta >= 0 && Number.isFinite(eta))) throw new Error(`DPM-Solver adaptive: eta must be a finite number >= 0, got ${eta}`);
   if (!(sNoise >= 0 && Number.isFinite(sNoise))) throw new Error(`DPM-Solver adaptive: s_noise must be a finite number >= 0, got ${sNoise}`);
@@ -106,7 +118,7 @@ export function createDpmAdaptive(opts: DpmAdaptiveOptions = {}): Solver<DpmAdap
       }
       if (hasUpwardStep(ctx.sigmas)) throw new Error('dpm_adaptive cannot walk a grid upwards (inversion)');
       if (eta > 0 && !ctx.noise) throw new Error('dpm_adaptive with eta > 0 needs a noise source');
-      const pid = new PidStepSize(Math.abs(opts.hInit ?? 0.05), opts.pcoeff ?? 0, opts.icoeff ?? 1, opts.dcoeff ?? 0, eta > 0 ? 1.5 : order, opts.acceptSafety ?? 0.81);
+      const pid = new PidStepSize(Math.abs(opts.hInit ?? 0.05), opts.pcoeff ?? 0, opts.icoeff ?? 1, opts.dcoeff ?? 0, eta > 0 ? 1.5 : order, acceptSafety);
       return { x, pid, xPrev: x };
     },
     async step(ctx, state, i, model) {
@@ -120,8 +132,14 @@ export function createDpmAdaptive(opts: DpmAdaptiveOptions = {}): Solver<DpmAdap
       let s = tOf(from);
       let { x, xPrev } = state;
       let denoised: Tensor | undefined;
+      let rejected = 0;
       while (s < f32(tEnd - 1e-5)) {
         const t = Math.min(tEnd, f32(s + state.pid.h));
+        // k-diffusion loops on here for good: a run that cannot move is refused instead (a cancel would be the only way out).
+        if (!(t > s)) throw new Error(`dpm_adaptive: the step size fell to ${state.pid.h.toPrecision(3)} at sigma ${Number(sigmaOf(s).toPrecision(6))}, below float32's resolution there: the tolerances cannot be met; loosen rtol (${rtol}) or atol (${atol})`);
+        if (rejected >= MAX_REJECTED_IN_A_ROW) {
+          throw new Error(`dpm_adaptive: ${rejected} attempts in a row rejected at sigma ${Number(sigmaOf(s).toPrecision(6))} (accept safety ${acceptSafety}, rtol ${rtol}, atol ${atol}): lower the accept safety or loosen the tolerances`);
+        }
         // With eta, the attempt aims at the ancestral split's lower level t_, and su is the noise back up to t.
         let target = t;
         let su = 0;
@@ -135,7 +153,9 @@ export function createDpmAdaptive(opts: DpmAdaptiveOptions = {}): Solver<DpmAdap
         const attempt = await attemptStep(ctx, model, x, s, target, order);
         denoised = attempt.denoised;
         const error = scaledError(attempt.low, attempt.high, xPrev, rtol, atol);
+        rejected++;
         if (state.pid.propose(error)) {
+          rejected = 0;
           xPrev = attempt.low;
           // ComfyUI draws on every accepted step (a zero weight at eta 0).
           x = su > 0 && sNoise > 0 ? linearCombination([[1, attempt.high], [su * sNoise, ctx.noise!(x.dims)]]) : attempt.high;

@@ -481,7 +481,7 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
       adaptive_pcoeff: { kind: 'float', default: 0, min: 0, max: 100, label: 'PID p', help: "Proportional weight of the step-size controller (k-diffusion's pcoeff)" },
       adaptive_icoeff: { kind: 'float', default: 1, min: 0, max: 100, label: 'PID i', help: "Integral weight of the step-size controller (k-diffusion's icoeff)" },
       adaptive_dcoeff: { kind: 'float', default: 0, min: 0, max: 100, label: 'PID d', help: "Derivative weight of the step-size controller (k-diffusion's dcoeff)" },
-      adaptive_accept_safety: { kind: 'float', default: 0.81, min: 0, max: 100, label: 'Accept safety', help: 'A step is accepted when its error factor is at least this' },
+      adaptive_accept_safety: { kind: 'float', default: 0.81, min: 0, max: 2.5, label: 'Accept safety', help: "A step is accepted when the controller's factor is at least this (factors lie between 0.21 and 1 + pi/2)" },
       adaptive_eta: { kind: 'float', default: 0, min: 0, max: 100, label: 'Adaptive eta', help: 'Fresh noise on each accepted step (k-diffusion eta; 0: the ODE, as ComfyUI\'s dpm_adaptive sampler)' },
       s_noise: S_NOISE,
     },
