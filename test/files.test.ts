@@ -98,6 +98,11 @@ describe('resolveWrite', () => {
     expect(existsSync(join(base, 'out', 'runs', '1'))).toBe(true);
   });
 
+  it.runIf(existsSync('/proc/self'))('reports an output folder that cannot be made (under /proc, where Node\'s own mkdir -p never returns)', () => {
+    const files = createFileService({ outDir: '/proc/flowstudio-out', readRoots: [] });
+    expect(() => files.resolveWrite('latent.npy')).toThrow(/Cannot write "latent\.npy": could not create folder "\/proc\/flowstudio-out" \(ENOENT/);
+  });
+
   it('accepts absolute paths in outDir or an extra write root', () => {
     const files = service();
     expect(files.resolveWrite(join(base, 'extra', 'deep', 'e.png'))).toBe(join(base, 'extra', 'deep', 'e.png'));

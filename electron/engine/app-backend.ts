@@ -12,6 +12,7 @@ import type { NodeTypeDescription } from './graph/describe.ts';
 import type { OutputValue } from './summary.ts';
 import type { GraphError } from './graph/errors.ts';
 import { createFileService } from './files.ts';
+import { makeDirsSync } from './make-dirs.ts';
 import { EXAMPLES_DIR } from './paths.ts';
 import type { FileService } from '../../nodes/core/types.ts';
 import { AutosaveStore } from './app/autosave.ts';
@@ -57,7 +58,7 @@ export class AppBackend implements AppAPI {
     const examplesDir = path.resolve(opts.examplesDir ?? EXAMPLES_DIR);
     this.graphRoots = [path.join(this.dataDir, 'graphs'), ...(opts.graphRoots ?? []).map((r) => path.resolve(r))];
     // Roots must exist for realpath checks; a fresh data dir has none of them yet.
-    for (const dir of [this.dataDir, this.outDir, ...this.graphRoots]) fs.mkdirSync(dir, { recursive: true });
+    for (const dir of [this.dataDir, this.outDir, ...this.graphRoots]) makeDirsSync(dir);
 
     this.presets = new PresetStore({ examplesDir, userDir: path.join(this.dataDir, 'presets') });
     this.autosave = new AutosaveStore(path.join(this.dataDir, 'autosave.json'));

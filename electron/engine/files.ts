@@ -4,9 +4,10 @@
  * symlinks are followed: `..` tricks and links pointing outside are refused with an error that names
  * the path and the allowed folders.
  */
-import { existsSync, lstatSync, mkdirSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { FileService } from '../../nodes/core/types.ts';
+import { makeDirsSync } from './make-dirs.ts';
 
 export interface FileServiceOptions {
   /** The run's output folder: relative write paths land here. Created on first write. */
@@ -130,7 +131,7 @@ function realRoots(roots: string[]): string[] {
 
 function makeFolder(folder: string, path: string): void {
   try {
-    mkdirSync(folder, { recursive: true });
+    makeDirsSync(folder);
   } catch (e) {
     throw new FileAccessError(`Cannot write "${path}": could not create folder "${folder}" (${(e as Error).message})`, path);
   }

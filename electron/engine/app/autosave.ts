@@ -7,6 +7,7 @@ import path from 'node:path';
 import { writeFileAtomic } from '../../../nodes/core/io/atomic-write.ts';
 import { parseGraphValue } from '../graph/io.ts';
 import type { GraphDocument } from '../graph/schema.ts';
+import { makeDirs } from '../make-dirs.ts';
 
 const AUTOSAVE_FORMAT = 'flowstudio-autosave';
 
@@ -38,7 +39,7 @@ export class AutosaveStore {
   /** Validates first (GraphValidationError), so a broken document never replaces a good save. */
   async write(graph: unknown): Promise<AutosaveEntry> {
     const entry = { graph: parseGraphValue(graph), savedAt: new Date().toISOString() };
-    await fs.promises.mkdir(path.dirname(this.file), { recursive: true });
+    await makeDirs(path.dirname(this.file));
     await writeFileAtomic(this.file, Buffer.from(JSON.stringify({ format: AUTOSAVE_FORMAT, ...entry }), 'utf8'));
     return entry;
   }

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { PresetInfo } from '../app-api.ts';
 import { parseGraphValue, readGraphFile, writeGraphFile } from '../graph/io.ts';
+import { makeDirsSync } from '../make-dirs.ts';
 import { GRAPH_FILE_EXTENSION, type GraphDocument } from '../graph/schema.ts';
 import { BadRequestError, NotFoundError } from './errors.ts';
 import { isPlainFileStem, presetFileStem } from './safe-name.ts';
@@ -43,7 +44,7 @@ export class PresetStore {
     const doc = parseGraphValue(graph);
     const now = new Date().toISOString();
     const saved: GraphDocument = { ...doc, metadata: { ...doc.metadata, name: name.trim(), created: doc.metadata.created ?? now, modified: now } };
-    fs.mkdirSync(this.dirs.user, { recursive: true });
+    makeDirsSync(this.dirs.user);
     // Another extension of the same stem would shadow or duplicate this one in the list.
     for (const ext of PRESET_EXTENSIONS.slice(1)) fs.rmSync(path.join(this.dirs.user, stem + ext), { force: true });
     writeGraphFile(path.join(this.dirs.user, stem + GRAPH_FILE_EXTENSION), saved);

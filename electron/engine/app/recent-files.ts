@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../../../nodes/core/io/atomic-write.ts';
 import type { RecentFile } from '../app-api.ts';
+import { makeDirs } from '../make-dirs.ts';
 
 export const MAX_RECENT_FILES = 20;
 
@@ -23,7 +24,7 @@ export class RecentFiles {
     const next = this.queue.then(async () => {
       const entry: RecentFile = { path: file, name: path.basename(file), openedAt: new Date().toISOString() };
       const files = [entry, ...this.load().filter((f) => f.path !== file)].slice(0, MAX_RECENT_FILES);
-      await fs.promises.mkdir(path.dirname(this.file), { recursive: true });
+      await makeDirs(path.dirname(this.file));
       await writeFileAtomic(this.file, Buffer.from(JSON.stringify(files, null, 2) + '\n', 'utf8'));
     });
     this.queue = next.catch(() => undefined);

@@ -5,11 +5,11 @@
  * hit; values without tensors are just dropped. Operations run one at a time (a promise chain), so an
  * eviction's file writes never interleave with a lookup.
  */
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { estimateOutputsBytes } from './value-size.ts';
 import { containsTensor, removeFiles, restoreValue, spillValue, type SpilledValue } from './spill.ts';
+import { makeDirs } from '../make-dirs.ts';
 
 export type CachedOutputs = Record<string, unknown>;
 
@@ -215,7 +215,7 @@ export class OutputCache {
     let spilled: SpilledValue;
     try {
       if (!this.spillDirReady) {
-        await mkdir(dir, { recursive: true });
+        await makeDirs(dir);
         this.spillDirReady = true;
       }
       spilled = await spillValue(outputs, () => join(dir, `${this.filePrefix}-${++this.fileSeq}.tensor`));

@@ -8,6 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { createGaussianParams } from '../../../nodes/sampling/gaussian.ts';
 import { defaultCacheDir } from '../paths.ts';
+import { makeDirs } from '../make-dirs.ts';
 import {
   ANALYTIC_GENERATOR_VERSION,
   buildRfTransformer,
@@ -129,8 +130,8 @@ async function isComplete(folder: string, spec: EmbeddedModelSpec): Promise<bool
 }
 
 async function writeFolder(dir: string, spec: EmbeddedModelSpec): Promise<void> {
-  await fs.mkdir(path.join(dir, 'scheduler'), { recursive: true });
-  await fs.mkdir(path.join(dir, spec.denoiser), { recursive: true });
+  await makeDirs(path.join(dir, 'scheduler'));
+  await makeDirs(path.join(dir, spec.denoiser));
   await fs.writeFile(path.join(dir, spec.denoiser, 'model.onnx'), spec.build());
   await fs.writeFile(path.join(dir, 'scheduler', 'scheduler_config.json'), `${JSON.stringify(spec.scheduler, null, 2)}\n`);
   // model_index.json last: its presence marks a finished folder even on file systems without atomic rename.
@@ -140,7 +141,7 @@ async function writeFolder(dir: string, spec: EmbeddedModelSpec): Promise<void> 
 async function generate(folder: string, spec: EmbeddedModelSpec): Promise<string> {
   if (await isComplete(folder, spec)) return folder;
   const parent = path.dirname(folder);
-  await fs.mkdir(parent, { recursive: true });
+  await makeDirs(parent);
   const tmp = path.join(parent, `.tmp-${spec.name}-${process.pid}-${randomUUID()}`);
   try {
     await writeFolder(tmp, spec);
