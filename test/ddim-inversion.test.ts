@@ -125,8 +125,11 @@ describe('DDIM inversion runs', () => {
     }
   });
 
-  it('refuses descending grids', () => {
+  it('refuses grids that go down anywhere, naming the step', () => {
     const down: Sigmas = { space: 'vp', sigmas: [2, 1], timesteps: [500] };
-    expect(() => createDdimInverse().init({ sigmas: down }, new Tensor(DIMS))).toThrow(/ascending/);
+    expect(() => createDdimInverse().init({ sigmas: down }, new Tensor(DIMS))).toThrow(/walks up the levels, but these go down at step 1 \(2 -> 1\): use a schedule that only ascends/);
+    // Up, then down (an edited schedule): the Sampler takes it for an inversion grid by its ends.
+    const upDown: Sigmas = { space: 'vp', sigmas: [1, 3, 2], timesteps: [100, 700] };
+    expect(() => createDdimInverse().init({ sigmas: upDown }, new Tensor(DIMS))).toThrow(/go down at step 2 \(3 -> 2\)/);
   });
 });

@@ -222,7 +222,10 @@ export function createDdimInverse(opts: Omit<DdimOptions, 'eta'> = {}): Solver {
     name: 'ddim_inverse',
     init(ctx, x) {
       const s = ctx.sigmas.sigmas;
-      if (s.some((v, k) => k > 0 && v < s[k - 1])) throw new Error('DDIM inversion needs an ascending grid (ddimInverseSigmas or reversedFlowSigmas)');
+      const down = s.findIndex((v, k) => k > 0 && v < s[k - 1]);
+      if (down > 0) {
+        throw new Error(`DDIM inversion walks up the levels, but these go down at step ${down} (${s[down - 1]} -> ${s[down]}): use a schedule that only ascends (Schedule with direction invert, or FlipSigmas)`);
+      }
       return ddim.init(ctx, x);
     },
   };
