@@ -4,9 +4,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GraphValidationError } from '../electron/engine/graph/errors.ts';
+import { formatJsonPath, locateJsonError } from '../electron/engine/graph/parse.ts';
 import {
-  formatJsonPath,
-  locateJsonError,
   parseGraph,
   parseGraphValue,
   readGraphFile,

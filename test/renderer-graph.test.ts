@@ -230,8 +230,21 @@ describe('parseDocument', () => {
     if (result.ok) expect(result.doc).toEqual(parseGraph(text));
     const bad = parseDocument('{"format":"flowstudio-graph","schemaVersion":1,"nodes":[{"id":""}]}');
     expect(bad.ok).toBe(false);
-    if (!bad.ok) expect(bad.reason).toMatch(/nodes\.0/);
+    if (!bad.ok) expect(bad.reason).toMatch(/nodes\[0\]/);
     expect(parseDocument('{').ok).toBe(false);
+  });
+
+  it("gives the engine's messages: a bad param by node and param, a JSON error by line and column", () => {
+    const doc = { format: 'flowstudio-graph', schemaVersion: 1, nodes: [{ id: 'blur', type: 'Scale', params: { factor: [1, 2] }, position: { x: 0, y: 0 } }], edges: [] };
+    const bad = parseDocument(doc);
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) {
+      expect(bad.reason).toBe('Not a valid graph file: node "blur" (Scale): param "factor": expected number, string or boolean, got an array');
+      expect(bad.errors[0]).toMatchObject({ nodeId: 'blur', path: 'nodes[0].params.factor' });
+    }
+    const json = parseDocument('{\n  "format": "flowstudio-graph",\n  "nodes": [1,]\n}');
+    expect(json.ok).toBe(false);
+    if (!json.ok) expect(json.reason).toBe("Not a valid graph file: invalid JSON at line 3, column 15: unexpected \"]\"");
   });
 });
 

@@ -2,10 +2,9 @@
  * Graph documents in the renderer: parse (any supported version, migrated) without Node modules, and a
  * fresh empty document. Errors come back as values with one readable sentence plus the GraphErrors.
  */
-import type { GraphError } from '../../../electron/engine/graph/errors.ts';
-import { GraphValidationError } from '../../../electron/engine/graph/errors.ts';
-import { migrateGraph } from '../../../electron/engine/graph/migrate.ts';
-import { GRAPH_FORMAT, GRAPH_SCHEMA_VERSION, GraphDocumentSchema, type GraphDocument } from '../../../electron/engine/graph/schema.ts';
+import { GraphValidationError, type GraphError } from '../../../electron/engine/graph/errors.ts';
+import { parseGraphObject, parseGraphText } from '../../../electron/engine/graph/parse.ts';
+import { GRAPH_FORMAT, GRAPH_SCHEMA_VERSION, type GraphDocument } from '../../../electron/engine/graph/schema.ts';
 
 export type ParseResult = { ok: true; doc: GraphDocument } | { ok: false; reason: string; errors: GraphError[] };
 
@@ -24,26 +23,11 @@ export function emptyDocument(name = 'Untitled'): GraphDocument {
 
 /** A graph document from JSON text or an already parsed value (older versions are migrated). */
 export function parseDocument(input: unknown): ParseResult {
-  let value = input;
-  if (typeof input === 'string') {
-    try {
-      value = JSON.parse(input.charCodeAt(0) === 0xfeff ? input.slice(1) : input);
-    } catch (e) {
-      const reason = `Not a graph file: the text is not valid JSON (${(e as Error).message})`;
-      return { ok: false, reason, errors: [{ code: 'schema', path: '', message: reason }] };
-    }
-  }
   try {
-    const { doc } = migrateGraph(value);
-    const result = GraphDocumentSchema.safeParse(doc);
-    if (result.success) return { ok: true, doc: result.data };
-    const errors: GraphError[] = result.error.issues.map((issue) => {
-      const path = issue.path.map(String).join('.');
-      return { code: 'schema', path, message: `${path || 'document'}: ${issue.message}` };
-    });
-    return { ok: false, reason: `Not a valid graph file: ${errors.map((e) => e.message).join('; ')}`, errors };
+    return { ok: true, doc: typeof input === 'string' ? parseGraphText(input) : parseGraphObject(input) };
   } catch (e) {
-    if (e instanceof GraphValidationError) return { ok: false, reason: `Not a valid graph file: ${e.message}`, errors: e.errors };
-    throw e;
+    if (!(e instanceof GraphValidationError)) throw e;
+    // Same messages as the engine's (node ids, JSON paths, line and column of a JSON error).
+    return { ok: false, reason: `Not a valid graph file: ${e.errors.map((x) => x.message).join('; ')}`, errors: e.errors };
   }
 }
