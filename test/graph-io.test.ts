@@ -113,6 +113,22 @@ describe('parseGraph / serializeGraph', () => {
     expect(errors.every((x) => x.nodeId === 'blur' && x.path?.startsWith('nodes[0].params.'))).toBe(true);
   });
 
+  it('refuses canvas coordinates a browser cannot draw, naming the node', () => {
+    const doc = JSON.parse(fixture('v1-invalid.flowstudio'));
+    doc.edges = [];
+    doc.nodes = [
+      { id: 'far', type: 'Scale', position: { x: 1e300, y: 0 } },
+      { id: 'edge', type: 'Scale', position: { x: -10_000_000, y: 10_000_000 } },
+    ];
+    doc.groups = [{ id: 'g', bounds: { x: 0, y: 0, width: 3e7, height: 10 } }];
+    const errors = thrown(() => parseGraphValue(doc)).errors;
+    expect(errors.map((x) => x.message).sort()).toEqual([
+      'groups[0].bounds.width: larger than the canvas (at most 20,000,000)',
+      'nodes[0].position.x: outside the canvas (at most 10,000,000 from the origin)',
+    ]);
+    expect(errors.find((x) => x.path === 'nodes[0].position.x')?.nodeId).toBe('far');
+  });
+
   it('formats JSON paths, quoting keys that are not identifiers', () => {
     expect(formatJsonPath(['nodes', 2, 'position', 'x'])).toBe('nodes[2].position.x');
     expect(formatJsonPath(['nodes', 0, 'params', 'cfg scale'])).toBe('nodes[0].params["cfg scale"]');

@@ -11,7 +11,15 @@ export const GRAPH_FILE_EXTENSION = '.flowstudio';
 
 const Id = z.string().min(1).max(200);
 const Color = z.string().regex(/^#[0-9a-fA-F]{6}$/, 'colour must be #rrggbb');
-const Position = z.object({ x: z.number().finite(), y: z.number().finite() });
+/**
+ * Canvas coordinates stay within ±10 million units: the canvas draws them as SVG and CSS numbers, which
+ * browsers refuse far beyond that (1e300 turned into console errors and an unusable view).
+ */
+export const CANVAS_LIMIT = 10_000_000;
+const canvasMessage = `outside the canvas (at most ${CANVAS_LIMIT.toLocaleString('en-US')} from the origin)`;
+const Coordinate = z.number().finite().min(-CANVAS_LIMIT, canvasMessage).max(CANVAS_LIMIT, canvasMessage);
+const Extent = z.number().nonnegative().max(2 * CANVAS_LIMIT, `larger than the canvas (at most ${(2 * CANVAS_LIMIT).toLocaleString('en-US')})`);
+const Position = z.object({ x: Coordinate, y: Coordinate });
 
 /** A param value as stored: JSON scalars only (files are strings, seeds integers). */
 export const ParamValueSchema = z.union([z.number(), z.string(), z.boolean()]);
@@ -39,7 +47,7 @@ export const GraphGroupSchema = z.object({
   id: Id,
   title: z.string().max(200).default(''),
   color: Color.optional(),
-  bounds: z.object({ x: z.number(), y: z.number(), width: z.number().nonnegative(), height: z.number().nonnegative() }),
+  bounds: z.object({ x: Coordinate, y: Coordinate, width: Extent, height: Extent }),
 });
 
 export const GraphMetadataSchema = z.object({
@@ -52,7 +60,8 @@ export const GraphMetadataSchema = z.object({
   appVersion: z.string().optional(),
 });
 
-export const ViewportSchema = z.object({ x: z.number(), y: z.number(), zoom: z.number().positive() });
+/** The pan is in screen pixels (canvas coordinates times the zoom). */
+export const ViewportSchema = z.object({ x: z.number().finite(), y: z.number().finite(), zoom: z.number().positive().finite() });
 
 export const GraphDocumentSchema = z.object({
   format: z.literal(GRAPH_FORMAT),
