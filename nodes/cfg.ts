@@ -5,7 +5,7 @@
 import { Tensor } from './core/tensor.ts';
 import { defineNode } from './core/types.ts';
 import type { Conditioning, Guidance, ModelHandle, SigmaSpace } from './core/values.ts';
-import { APG_CONVENTIONS, batchedCfgDenoiseFn, CFG_NORMALIZATIONS, cfgDenoiseFn, concatBatch, conditionalOnly, type ApgConvention, type ApgSettings, type CfgNormalization, type CfgSettings } from './sampling/guidance.ts';
+import { APG_CONVENTIONS, batchedCfgDenoiseFn, CFG_NORMALIZATIONS, checkApgSettings, cfgDenoiseFn, concatBatch, conditionalOnly, type ApgConvention, type ApgSettings, type CfgNormalization, type CfgSettings } from './sampling/guidance.ts';
 import { edmParams } from './sampling/edm.ts';
 import { guiderSettings } from './sampling/guider-config.ts';
 import { pipelineCfgNormalization } from './sampling/model-time.ts';
@@ -199,6 +199,10 @@ export const CFG = defineNode({
         negative: inputs.negative,
       },
     };
+    // What holds whatever the model is checked here, so that the error names this node (the model-dependent
+    // rules, such as truncation on flow models only, are the Sampler's, on its guidance input).
+    const settings = readCfg(guidance);
+    if (settings.apg) checkApgSettings(settings.apg);
     return { guidance };
   },
 });

@@ -469,7 +469,14 @@ export const Sampler = defineNode({
     const limit = entry.limitsDenoised || ddimInverse ? undefined : denoisedLimitFromConfig(model.scheduler, gridSolver);
     // The step in progress, for guidance over a range of steps: every step before it has called onStep.
     let stepsDone = 0;
-    const denoiseFn = guidedDenoiseFn(model, { space, conditioning: inputs.conditioning, guidance: inputs.guidance, limit, signal: ctx.signal, keepUncond: entry.needsUncond, steps: { total: sigmas.timesteps.length, current: () => stepsDone }, batch: x.dims[0] });
+    let denoiseFn;
+    try {
+      denoiseFn = guidedDenoiseFn(model, { space, conditioning: inputs.conditioning, guidance: inputs.guidance, limit, signal: ctx.signal, keepUncond: entry.needsUncond, steps: { total: sigmas.timesteps.length, current: () => stepsDone }, batch: x.dims[0] });
+    } catch (e) {
+      // A CFG setting this model or solver cannot take: mark the guidance input, which leads to the CFG node.
+      if (inputs.guidance && !(e instanceof NodeInputError) && /^(CFG|APG)/.test((e as Error).message)) throw new NodeInputError((e as Error).message, 'guidance');
+      throw e;
+    }
     const toModel = (t: Tensor, level: number) => scale(t, modelScale(level));
     if (params.record_trajectory) trajectory.states.push(toModel(x, s0));
     const result = await runSampler({

@@ -501,11 +501,23 @@ describe('Sampler with the CFG node', () => {
     const c = await sample(none, cond(C_POS), await cfgGuidance(3, C_NEG, 'auto', 0, { start: 0.5, stop: 0.5 }));
     expect(none.calls).toBe(12);
     expect([...c.latent.data]).toEqual([...plain.latent.data]);
-    await expect(sample(conditionalModel(), cond(C_POS), await cfgGuidance(3, C_NEG, 'auto', 0, { start: 0.6, stop: 0.5 }))).rejects.toThrow(/0 <= start <= stop <= 1/);
+    // An empty-by-order range is the CFG node's own error (it holds for any model).
+    await expect(cfgGuidance(3, C_NEG, 'auto', 0, { start: 0.6, stop: 0.5 })).rejects.toThrow(/0 <= start <= stop <= 1/);
     // Heun (two calls a step, one on the last): steps 3..8 guided, both their calls.
     const heun = conditionalModel();
     await sample(heun, cond(C_POS), await cfgGuidance(3, C_NEG, 'separate', 0, { start: 0.25, stop: 0.75 }), { solver: 'heun' });
     expect(heun.calls).toBe(23 + 12);
+  });
+
+  it('the CFG node refuses settings wrong for any model; the Sampler marks its guidance input for settings this model cannot take', async () => {
+    await expect(cfgGuidance(3, C_NEG, 'auto', 0, { method: 'apg', apg_convention: 'comfyui', apg_start: 2 })).rejects.toThrow(/plain-CFG start .* needs the diffusers convention/);
+    // Truncation is for flow models; this one is VP.
+    const truncated = await cfgGuidance(3, C_NEG, 'auto', 0, { truncate: 0.5 });
+    await expect(sample(conditionalModel(), cond(C_POS), truncated)).rejects.toMatchObject({
+      name: 'NodeInputError',
+      port: 'guidance',
+      message: expect.stringMatching(/^CFG truncation \(guide until\) applies to flow models only/),
+    });
   });
 
   it("settings from the model: its guider config replaces the node's scale, APG and step range", async () => {

@@ -111,6 +111,13 @@ function withinGuidedSteps(guided: DenoiseFn, cond: DenoiseFn, settings: CfgSett
 }
 
 function checkApg(a: ApgSettings, s: CfgSettings): void {
+  checkApgSettings(a);
+  // ComfyUI's APG works on x0 and has no output rescale or renormalization: those are diffusers' rules on the raw output.
+  if (a.convention === 'comfyui' && onRawOutputs(s)) throw new Error('APG with the comfyui convention works on x0: set rescale to 0 and renormalize to off, or use the diffusers convention');
+}
+
+/** The APG settings on their own (what holds for any model): the CFG node checks them when it runs. */
+export function checkApgSettings(a: ApgSettings): void {
   if (!APG_CONVENTIONS.includes(a.convention)) throw new Error(`APG: convention must be one of ${APG_CONVENTIONS.join(', ')}, got ${JSON.stringify(a.convention)}`);
   if (!Number.isFinite(a.eta)) throw new Error(`APG: eta must be a finite number, got ${a.eta}`);
   if (!(a.normThreshold >= 0 && Number.isFinite(a.normThreshold))) throw new Error(`APG: the norm threshold must be a finite number >= 0, got ${a.normThreshold}`);
@@ -119,8 +126,6 @@ function checkApg(a: ApgSettings, s: CfgSettings): void {
   if (!(Number.isInteger(start) && start >= 0)) throw new Error(`APG: the plain-CFG start must be a whole number of model calls >= 0, got ${start}`);
   if (start > 0 && a.convention !== 'diffusers') throw new Error('APG: a plain-CFG start (diffusers\' AdaptiveProjectedMixGuidance) needs the diffusers convention');
   if (start > 0 && !Number.isFinite(a.startScale ?? Number.NaN)) throw new Error(`APG: the plain-CFG start needs a finite scale, got ${a.startScale}`);
-  // ComfyUI's APG works on x0 and has no output rescale or renormalization: those are diffusers' rules on the raw output.
-  if (a.convention === 'comfyui' && onRawOutputs(s)) throw new Error('APG with the comfyui convention works on x0: set rescale to 0 and renormalize to off, or use the diffusers convention');
 }
 
 /** Python's math.isclose with its default tolerance: how diffusers' guiders test a scale against 1. */
