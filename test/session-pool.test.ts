@@ -139,6 +139,9 @@ describe('SessionPool', () => {
     await expect(pool.get(missing)).rejects.toThrow(`model file not found: ${missing}`);
     const corrupt = await writeModel('corrupt.onnx', Uint8Array.from({ length: 256 }, (_, i) => (i * 73 + 11) & 0xff));
     await expect(pool.get(corrupt)).rejects.toThrow(new RegExp(`^cannot load ONNX model ${corrupt.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .+`));
+    // An empty file (an interrupted download) is named as such, not by ORT's C++ signature.
+    const empty = await writeModel('empty.onnx', new Uint8Array(0));
+    await expect(pool.get(empty)).rejects.toThrow(`cannot load ONNX model ${empty}: the file is empty (0 bytes)`);
     expect(pool.size).toBe(0);
     await pool.dispose();
   });

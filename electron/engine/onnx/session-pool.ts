@@ -217,6 +217,8 @@ async function fileStamp(file: string): Promise<string> {
   try {
     const st = await fs.stat(file);
     if (!st.isFile()) throw new Error(`model file not found: ${file} (it is not a file)`);
+    // ORT's own message for this case is a C++ signature: say it plainly (an interrupted download or copy).
+    if (st.size === 0) throw new Error(`cannot load ONNX model ${file}: the file is empty (0 bytes)`);
     return `${st.size}:${st.mtimeMs}`;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`model file not found: ${file}`);
