@@ -1,0 +1,79 @@
+/**
+ * A graph fuzz round (README.md here):
+ *   npx tsx scripts/graph-fuzz/run.ts <seed> <count> [--mutate] [--out DIR]
+ * runs <count> graphs through an in-process engine on the embedded models, prints the outcomes and the
+ * failure causes by count, and writes each graph that breaks a rule (check.ts), or runs past 30 s, to DIR
+ * (default: a temp folder) for replay with `flowstudio run`. Exit code 1 when any graph broke a rule.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Engine } from '../../electron/engine/engine.ts';
+import { EXAMPLES_DIR } from '../../electron/engine/paths.ts';
+import { judge } from './check.ts';
+import { createRng, mutateGraph, randomGraph } from './generate.ts';
+
+const RUN_LIMIT_MS = 30_000;
+
+async function main(argv: string[]): Promise<number> {
+  const [seedArg, countArg] = argv.filter((a) => !a.startsWith('--'));
+  const seed = Number(seedArg ?? 1);
+  const count = Number(countArg ?? 100);
+  if (!Number.isInteger(seed) || !Number.isInteger(count) || count < 1) {
+    console.error('usage: run.ts <seed> <count> [--mutate] [--out DIR]');
+    return 2;
+  }
+  const mutate = argv.includes('--mutate');
+  const outFlag = argv.indexOf('--out');
+  const saveDir = outFlag >= 0 ? path.resolve(argv[outFlag + 1]) : fs.mkdtempSync(path.join(os.tmpdir(), 'graph-fuzz-'));
+  fs.mkdirSync(saveDir, { recursive: true });
+  const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'graph-fuzz-out-'));
+  const engine = new Engine({ outDir: runDir, providers: ['cpu'] });
+  const rng = createRng(seed);
+  const types = await engine.listNodeTypes();
+  const examples = fs
+    .readdirSync(EXAMPLES_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => JSON.parse(fs.readFileSync(path.join(EXAMPLES_DIR, f), 'utf8')));
+  const outcomes = new Map<string, number>();
+  const causes = new Map<string, number>();
+  let broken = 0;
+  try {
+    for (let i = 0; i < count; i++) {
+      const graph = mutate ? mutateGraph(rng, rng.pick(examples), types) : randomGraph(rng, types);
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), RUN_LIMIT_MS);
+      let tag: string;
+      let problem: string | undefined;
+      try {
+        const { summary } = await engine.execute({ graph, signal: controller.signal });
+        const verdict = judge(summary);
+        tag = summary.status === 'cancelled' ? 'ran past the limit' : verdict.outcome;
+        problem = verdict.problem ?? (summary.status === 'cancelled' ? `ran past ${RUN_LIMIT_MS / 1000} s` : undefined);
+        if (verdict.category) causes.set(verdict.category.slice(0, 140), (causes.get(verdict.category.slice(0, 140)) ?? 0) + 1);
+      } catch (e) {
+        tag = 'threw';
+        problem = `the engine threw: ${(e as Error).stack ?? String(e)}`;
+      } finally {
+        clearTimeout(timer);
+      }
+      outcomes.set(tag, (outcomes.get(tag) ?? 0) + 1);
+      if (problem) {
+        broken++;
+        const file = path.join(saveDir, `seed${seed}-${i}.json`);
+        fs.writeFileSync(file, JSON.stringify(graph, null, 1));
+        console.log(`#${i}: ${problem}\n  graph: ${file}`);
+      }
+    }
+  } finally {
+    await engine.dispose();
+    fs.rmSync(runDir, { recursive: true, force: true });
+  }
+  console.log(`\n${count} graphs (seed ${seed}${mutate ? ', mutated examples' : ''}):`, Object.fromEntries(outcomes));
+  for (const [cause, n] of [...causes].sort((a, b) => b[1] - a[1])) console.log(String(n).padStart(5), cause);
+  // A temp folder of our own with nothing in it goes; a folder the caller named stays.
+  if (broken === 0 && outFlag < 0) fs.rmSync(saveDir, { recursive: true, force: true });
+  return broken > 0 ? 1 : 0;
+}
+
+process.exitCode = await main(process.argv.slice(2));
