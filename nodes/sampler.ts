@@ -408,6 +408,14 @@ export const Sampler = defineNode({
         throw new NodeInputError((e as Error).message, 'sigmas');
       }
     }
+    // The input was checked above; a cut or a ComfyUI grid rule that breaks it is this node's bug, said so.
+    if (sigmas !== full) {
+      try {
+        checkSigmas(sigmas);
+      } catch (e) {
+        throw new Error(`internal: the grid this run walks (cut from the schedule) is malformed: ${(e as Error).message}`);
+      }
+    }
     const steps = sigmas.timesteps.length;
 
     // The seed's draws (seeded-draws.ts): the initial noise (the draws RandomNoise makes for this seed and

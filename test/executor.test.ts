@@ -4,12 +4,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Executor, type RunResult } from '../electron/engine/executor/executor.ts';
+import { checkOutputs } from '../electron/engine/executor/output-check.ts';
 import { NodeRegistry } from '../electron/engine/registry.ts';
 import { GraphDocumentSchema, type GraphDocument } from '../electron/engine/graph/schema.ts';
 import { GraphValidationError } from '../electron/engine/graph/errors.ts';
 import type { EngineEvent } from '../electron/engine/events.ts';
 import { Tensor } from '../nodes/core/tensor.ts';
-import { defineNode, NodeInputError, type FileService, type ModelService } from '../nodes/core/types.ts';
+import { defineNode, NodeInputError, type AnyNodeDefinition, type FileService, type ModelService } from '../nodes/core/types.ts';
 
 const SIZE = 16;
 
@@ -394,6 +395,16 @@ describe('Executor: failures', () => {
     }
     // Each mode ran twice: failures were not cached.
     expect(w.calls.get('bad')).toBe(2 * cases.length);
+  });
+
+  it("a malformed schedule output is the producing node's internal error; a well-formed one passes", () => {
+    const def = { outputs: { sigmas: { type: 'SIGMAS' } } } as unknown as AnyNodeDefinition;
+    expect(() => checkOutputs(def, { sigmas: { space: 'flow', sigmas: [1], timesteps: [500] } })).toThrow(
+      'internal: output "sigmas" is not a well-formed schedule: SIGMAS: 1 levels for 1 timesteps (expected one more level than timesteps)',
+    );
+    expect(() => checkOutputs(def, { sigmas: { space: 'vp', sigmas: [14.6, Infinity], timesteps: [999] } })).toThrow(/internal: .*level Infinity/);
+    const good = { space: 'vp', sigmas: [14.6, 1, 0], timesteps: [999, 500] };
+    expect(checkOutputs(def, { sigmas: good })).toEqual({ sigmas: good });
   });
 
   it('a throwing event listener does not break the run', async () => {

@@ -6,7 +6,7 @@
 import type { RunSummary } from '../../electron/engine/api.ts';
 
 /** Messages that leak a bug rather than explain a cause. */
-const INTERNALS = /Cannot read propert|of undefined|of null|is not a function|is not iterable|\[object \w+\]|Maximum call stack|TypeError|RangeError|ReferenceError|Invalid typed array length|\bundefined\b/;
+const INTERNALS = /\binternal:|Cannot read propert|of undefined|of null|is not a function|is not iterable|\[object \w+\]|Maximum call stack|TypeError|RangeError|ReferenceError|Invalid typed array length|\bundefined\b/;
 
 export interface Verdict {
   /** finished, failed, invalid or cancelled: the outcome when nothing is wrong. */

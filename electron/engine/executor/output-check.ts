@@ -4,7 +4,8 @@
  */
 import { isTensor } from '../../../nodes/core/tensor.ts';
 import type { AnyNodeDefinition, OutputSpec } from '../../../nodes/core/types.ts';
-import type { PortType } from '../../../nodes/core/values.ts';
+import type { PortType, Sigmas } from '../../../nodes/core/values.ts';
+import { checkSigmas } from '../../../nodes/sampling/solver.ts';
 
 /** Port types whose values are plain Tensors of real numbers. */
 const TENSOR_PORTS: ReadonlySet<PortType> = new Set<PortType>(['LATENT', 'IMAGE', 'NOISE', 'MASK']);
@@ -25,6 +26,14 @@ export function checkOutputs(def: AnyNodeDefinition, returned: unknown): Record<
     const value = values[name];
     const type = specs[name].type;
     if (value === undefined) throw new Error(`output "${name}" (${type}) is missing from what execute() returned`);
+    if (type === 'SIGMAS') {
+      // Every consumer validates its inputs against the user's mistakes; a malformed schedule is the producer's bug.
+      try {
+        checkSigmas(value as Sigmas);
+      } catch (e) {
+        throw new Error(`internal: output "${name}" is not a well-formed schedule: ${(e as Error).message}`);
+      }
+    }
     if (TENSOR_PORTS.has(type)) {
       if (!isTensor(value)) throw new Error(`output "${name}" (${type}) is ${describe(value)}, expected a Tensor`);
       const bad = value.firstNonFinite();
