@@ -1,6 +1,7 @@
 /**
  * A fixed-seed round of the graph fuzz (scripts/graph-fuzz): random well-formed graphs over the embedded
- * models, and structurally damaged copies of the shipped examples, run through the engine. Most fail; none
+ * models and over the conditional twins, and structurally damaged copies of the shipped examples, run
+ * through the engine. Most fail; none
  * may throw out of the engine, fail without naming its node, explain itself with a JavaScript internal or
  * finish with a non-finite tensor (check.ts). Larger rounds: `npx tsx scripts/graph-fuzz/run.ts <seed> <n>`.
  */
@@ -10,10 +11,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { EXAMPLES_DIR } from '../electron/engine/paths.ts';
 import { judge } from '../scripts/graph-fuzz/check.ts';
 import { createRng, mutateGraph, randomGraph } from '../scripts/graph-fuzz/generate.ts';
+import { prepareFuzzTwins, twinGraph } from '../scripts/graph-fuzz/twins.ts';
 import type { RunSummary } from '../electron/engine/api.ts';
 import { createTestEngine } from './helpers/engine.ts';
+import { tempDir } from './helpers/temp.ts';
 
-const engine = createTestEngine();
+const twinDir = tempDir('fs-graph-fuzz-twins-');
+const engine = createTestEngine({ readRoots: [twinDir] });
 afterAll(() => engine.dispose());
 
 async function round(graphs: unknown[]): Promise<{ outcomes: Record<string, number>; problems: string[] }> {
@@ -53,6 +57,16 @@ describe('graph fuzz (fixed seeds)', () => {
     const { outcomes, problems } = await round(Array.from({ length: 150 }, () => mutateGraph(rng, rng.pick(examples), types)));
     expect(problems).toEqual([]);
     expect(outcomes.invalid).toBeGreaterThan(100);
+  });
+
+  it('conditional twins with random CFG settings: every failure names its node and its cause', async () => {
+    const rng = createRng(61);
+    const types = await engine.listNodeTypes();
+    const twins = await prepareFuzzTwins(twinDir);
+    const { outcomes, problems } = await round(Array.from({ length: 80 }, () => twinGraph(rng, types, twins)));
+    expect(problems).toEqual([]);
+    expect(outcomes.finished).toBeGreaterThan(20);
+    expect(outcomes.failed).toBeGreaterThan(10);
   });
 
   it('judges what it must: an unnamed failure, a leaked internal, a non-finite result', () => {

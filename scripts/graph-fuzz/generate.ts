@@ -1,5 +1,5 @@
 /**
- * Random graphs for robustness fuzzing (README.md here). Two sources:
+ * Random graphs for robustness fuzzing (README.md here; twins.ts adds graphs over conditional models). Two sources:
  * - `randomGraph`: well-formed graphs over the embedded models (a model, a latent, maybe a schedule with
  *   sigma edits, noise, CFG, a second sampler, metrics, image output) whose params are drawn from their
  *   declarations, now and then out of range or of the wrong kind;
@@ -66,7 +66,7 @@ function randomParam(rng: Rng, p: ParamDescription, junkChance: number): unknown
   return p.default;
 }
 
-interface Doc {
+export interface Doc {
   format: string;
   schemaVersion: number;
   metadata: { name: string; description: string; author: string; tags: string[] };
@@ -77,22 +77,27 @@ interface Doc {
   subgraphs: Record<string, unknown>;
 }
 
-/** A well-formed graph over the embedded models, with params drawn from the declarations. */
-export function randomGraph(rng: Rng, types: readonly NodeTypeDescription[], opts: RandomGraphOptions = {}): Doc {
+/** A node's params: `fixed` ones as given, each other one drawn (or left at its default). */
+export function randomNodeParams(rng: Rng, def: NodeTypeDescription, fixed: Record<string, unknown> = {}, opts: RandomGraphOptions = {}): Record<string, unknown> {
   const paramChance = opts.paramChance ?? 0.3;
   const junkChance = opts.junkChance ?? 0.003;
+  const params: Record<string, unknown> = {};
+  for (const p of def.params) {
+    if (p.name in fixed) params[p.name] = fixed[p.name];
+    else if (rng.chance(paramChance)) params[p.name] = randomParam(rng, p, junkChance);
+  }
+  return params;
+}
+
+/** A well-formed graph over the embedded models, with params drawn from the declarations. */
+export function randomGraph(rng: Rng, types: readonly NodeTypeDescription[], opts: RandomGraphOptions = {}): Doc {
   const byType = new Map(types.map((t) => [t.type, t] as const));
   const nodes: Doc['nodes'] = [];
   const edges: Doc['edges'] = [];
   const node = (id: string, type: string, fixed: Record<string, unknown> = {}) => {
     const def = byType.get(type);
     if (!def) throw new Error(`graph fuzz: no node type ${type}`);
-    const params: Record<string, unknown> = {};
-    for (const p of def.params) {
-      if (p.name in fixed) params[p.name] = fixed[p.name];
-      else if (rng.chance(paramChance)) params[p.name] = randomParam(rng, p, junkChance);
-    }
-    nodes.push({ id, type, params, position: { x: 0, y: 0 } });
+    nodes.push({ id, type, params: randomNodeParams(rng, def, fixed, opts), position: { x: 0, y: 0 } });
   };
   const link = (source: string, sourcePort: string, target: string, targetPort: string) =>
     edges.push({ id: `e${edges.length}`, source, sourcePort, target, targetPort });

@@ -1,7 +1,8 @@
 /**
  * A graph fuzz round (README.md here):
- *   npx tsx scripts/graph-fuzz/run.ts <seed> <count> [--mutate] [--out DIR]
- * runs <count> graphs through an in-process engine on the embedded models, prints the outcomes and the
+ *   npx tsx scripts/graph-fuzz/run.ts <seed> <count> [--mutate | --twins] [--out DIR]
+ * runs <count> graphs through an in-process engine (on the embedded models, or the conditional twins with
+ * --twins), prints the outcomes and the
  * failure causes by count, and writes each graph that breaks a rule (check.ts), or runs past 30 s, to DIR
  * (default: a temp folder) for replay with `flowstudio run`. Exit code 1 when any graph broke a rule.
  */
@@ -12,6 +13,7 @@ import { Engine } from '../../electron/engine/engine.ts';
 import { EXAMPLES_DIR } from '../../electron/engine/paths.ts';
 import { judge } from './check.ts';
 import { createRng, mutateGraph, randomGraph } from './generate.ts';
+import { prepareFuzzTwins, twinGraph } from './twins.ts';
 
 const RUN_LIMIT_MS = 30_000;
 
@@ -20,15 +22,18 @@ async function main(argv: string[]): Promise<number> {
   const seed = Number(seedArg ?? 1);
   const count = Number(countArg ?? 100);
   if (!Number.isInteger(seed) || !Number.isInteger(count) || count < 1) {
-    console.error('usage: run.ts <seed> <count> [--mutate] [--out DIR]');
+    console.error('usage: run.ts <seed> <count> [--mutate | --twins] [--out DIR]');
     return 2;
   }
   const mutate = argv.includes('--mutate');
+  const withTwins = argv.includes('--twins');
   const outFlag = argv.indexOf('--out');
   const saveDir = outFlag >= 0 ? path.resolve(argv[outFlag + 1]) : fs.mkdtempSync(path.join(os.tmpdir(), 'graph-fuzz-'));
   fs.mkdirSync(saveDir, { recursive: true });
   const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'graph-fuzz-out-'));
-  const engine = new Engine({ outDir: runDir, providers: ['cpu'] });
+  const twinDir = path.join(runDir, 'twins');
+  const engine = new Engine({ outDir: runDir, providers: ['cpu'], readRoots: [twinDir] });
+  const twins = withTwins ? await prepareFuzzTwins((fs.mkdirSync(twinDir), twinDir)) : [];
   const rng = createRng(seed);
   const types = await engine.listNodeTypes();
   const examples = fs
@@ -40,7 +45,7 @@ async function main(argv: string[]): Promise<number> {
   let broken = 0;
   try {
     for (let i = 0; i < count; i++) {
-      const graph = mutate ? mutateGraph(rng, rng.pick(examples), types) : randomGraph(rng, types);
+      const graph = mutate ? mutateGraph(rng, rng.pick(examples), types) : withTwins ? twinGraph(rng, types, twins) : randomGraph(rng, types);
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(), RUN_LIMIT_MS);
       let tag: string;
@@ -69,7 +74,7 @@ async function main(argv: string[]): Promise<number> {
     await engine.dispose();
     fs.rmSync(runDir, { recursive: true, force: true });
   }
-  console.log(`\n${count} graphs (seed ${seed}${mutate ? ', mutated examples' : ''}):`, Object.fromEntries(outcomes));
+  console.log(`\n${count} graphs (seed ${seed}${mutate ? ', mutated examples' : withTwins ? ', conditional twins' : ''}):`, Object.fromEntries(outcomes));
   for (const [cause, n] of [...causes].sort((a, b) => b[1] - a[1])) console.log(String(n).padStart(5), cause);
   // A temp folder of our own with nothing in it goes; a folder the caller named stays.
   if (broken === 0 && outFlag < 0) fs.rmSync(saveDir, { recursive: true, force: true });
