@@ -2,7 +2,8 @@
  * The editor's end-to-end scenarios (issue 3, item 8) in Debian Chromium driven by playwright-core against
  * the local server over a worker-thread engine: open the app, add and connect nodes from the palette, a
  * refused type-mismatched connection, a run with a live preview then a final image, cancelling a long run,
- * undo/redo of a delete, a preset saved / reloaded / reopened, and an exported PNG dropped back in.
+ * undo/redo of a delete, a preset saved / reloaded / reopened, an exported PNG dropped back in, and damaged
+ * graph files dropped on the canvas (scripts/graph-fuzz).
  * One browser for the file, a fresh context (own localStorage) per test; any console error or warning, or
  * uncaught page error, fails the test it happened in. Screenshots: test/e2e/screenshots/editor-*.png.
  */
@@ -13,6 +14,7 @@ import type { Locator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { GraphDocument } from '../../electron/engine/graph/schema.ts';
 import { readGraphFromPng } from '../../renderer/src/io/png-graph.ts';
+import { createRng, mutateGraph } from '../../scripts/graph-fuzz/generate.ts';
 import { chromiumAvailable, GRAPH_NODE_SELECTOR, openApp, ROOT, SCREENSHOTS, startEditorHarness, type EditorHarness } from './harness.ts';
 
 const DEFAULT_EXAMPLE = JSON.parse(readFileSync(join(ROOT, 'examples', 'gaussian-vp-ddim.json'), 'utf8')) as GraphDocument;
@@ -518,6 +520,43 @@ describe.skipIf(!chromiumAvailable())('editor end to end (browser)', () => {
       }, { timeout: 10_000 })
       .toEqual(canonicalGraph(exported));
     await shot(page, '08b-dropped-back');
+  });
+
+  it('drops damaged graph files on the canvas: each opens or is refused with a toast naming it, and the page logs no error', async () => {
+    const page = await h.newPage('damaged-drops');
+    await openApp(page, h.url);
+    const examples = readdirSync(join(ROOT, 'examples'))
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => JSON.parse(readFileSync(join(ROOT, 'examples', f), 'utf8')) as unknown);
+    const nodeTypes = await h.backend.listNodeTypes();
+    const rng = createRng(5);
+    const seen = { opened: 0, refused: 0 };
+    for (let i = 0; i < 25; i++) {
+      const name = `damaged-${i}.json`;
+      const text = JSON.stringify(mutateGraph(rng, rng.pick(examples), nodeTypes));
+      await page.evaluate(
+        ({ text, name }) => {
+          const data = new DataTransfer();
+          data.items.add(new File([text], name, { type: 'application/json' }));
+          const pane = document.querySelector('.react-flow__pane')!;
+          const r = pane.getBoundingClientRect();
+          const init = { dataTransfer: data, bubbles: true, cancelable: true, clientX: r.x + r.width / 2, clientY: r.y + r.height / 2 };
+          for (const type of ['dragenter', 'dragover', 'drop']) pane.dispatchEvent(new DragEvent(type, init));
+        },
+        { text, name },
+      );
+      const confirm = page.getByTestId('confirm-ok');
+      if (await confirm.isVisible().catch(() => false)) await confirm.click();
+      const toast = page.locator('[data-testid="toast"]', { hasText: name });
+      await toast.first().waitFor({ timeout: 10_000 });
+      const kind = await toast.first().getAttribute('data-kind');
+      expect(['success', 'error']).toContain(kind);
+      seen[kind === 'success' ? 'opened' : 'refused']++;
+    }
+    // Both kinds happened, and the editor still opens a good graph afterwards.
+    expect(seen.opened).toBeGreaterThan(0);
+    expect(seen.refused).toBeGreaterThan(5);
+    await newGraph(page);
   });
 });
 
