@@ -25,6 +25,23 @@ describe('WorkerEngine', () => {
     expect(preview && preview.type === 'node-preview' && preview.preview instanceof Tensor).toBe(true);
   });
 
+  it('closing rejects the calls still in flight with "the engine was closed", and later calls at once', async () => {
+    const own = new WorkerEngine({ cacheDir: testCacheDir(), outDir: tempDir('fs-worker-close-'), providers: ['cpu'] });
+    const doc = graph(
+      [
+        { id: 'model', type: 'LoadModel' },
+        { id: 'latent', type: 'EmptyLatent' },
+        { id: 'sampler', type: 'Sampler', params: { steps: 1000, seed: 5 } },
+      ],
+      ['model.model->sampler.model', 'latent.latent->sampler.latent'],
+    );
+    await own.listNodeTypes();
+    const running = own.run({ graph: doc });
+    await own.close();
+    await expect(running).rejects.toThrow('the engine was closed');
+    await expect(own.listNodeTypes()).rejects.toThrow('engine worker has exited');
+  });
+
   it('lists node types and validates across the thread', async () => {
     const types = await engine.listNodeTypes();
     expect(types.map((t) => t.type)).toContain('Sampler');

@@ -24,6 +24,7 @@ export class WorkerEngine implements EngineAPI {
   private readonly listeners = new Set<EngineEventListener>();
   private nextId = 1;
   private exited = false;
+  private closing = false;
 
   constructor(init: WorkerInit = {}) {
     // The worker's sessions read the real process environment, which only this thread can set.
@@ -40,7 +41,8 @@ export class WorkerEngine implements EngineAPI {
     this.worker.on('error', (e) => this.failAll(e));
     this.worker.on('exit', (code) => {
       this.exited = true;
-      this.failAll(new Error(`engine worker exited (code ${code})`));
+      // terminate() exits with code 1 too: say which it was, so a run cut short by quitting is not read as a crash.
+      this.failAll(new Error(this.closing ? 'the engine was closed' : `engine worker exited (code ${code})`));
     });
   }
 
@@ -104,6 +106,7 @@ export class WorkerEngine implements EngineAPI {
 
   /** Stops the worker (its engine's sessions go with it). */
   async close(): Promise<void> {
+    this.closing = true;
     if (!this.exited) await this.worker.terminate();
   }
 }
