@@ -377,6 +377,12 @@ describe('SD 1.5 twin: one prompt for a latent batch (num_images_per_prompt)', (
     await expect(runTwinGraph({ folder, latentDims: dims, noise: randomNormal(dims, 15), cond: three, sampler: { solver: 'ddim', steps: 2 } })).rejects.toThrow(
       /conditioning input "encoder_hidden_states" holds 3 samples .* and the latent 2/,
     );
+    // A one-sample latent too (it went to ORT, whose message named the batch axis, doubled under CFG).
+    const single = [1, ...dims.slice(1)];
+    const two = { encoder_hidden_states: withMeans([2, 7, 8], [0.3, 0.1]) };
+    await expect(
+      runTwinGraph({ folder, latentDims: single, noise: randomNormal(single, 15), cond: two, sampler: { solver: 'ddim', steps: 2 }, cfg: { scale: 3, mode: 'batched', negative: two } }),
+    ).rejects.toThrow(/conditioning input "encoder_hidden_states" holds 2 samples .* and the latent 1/);
   });
 });
 

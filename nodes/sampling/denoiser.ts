@@ -333,7 +333,9 @@ export function batchedInputs(handle: Pick<ModelHandle, 'denoiser' | 'denoiserKi
  * txt_ids) are fed as they are. `what` names the conditioning in errors.
  */
 export function conditioningForBatch(handle: ModelHandle, conditioning: Conditioning | undefined, batch: number, what = 'conditioning'): Conditioning | undefined {
-  if (!conditioning || batch <= 1) return conditioning;
+  // A latent of one sample is checked too: two prompts for it reached ORT, whose message named the batch
+  // axis (doubled under CFG) instead of the conditioning.
+  if (!conditioning) return conditioning;
   const batched = batchedInputs(handle);
   let changed = false;
   const feeds: Record<string, Tensor> = {};

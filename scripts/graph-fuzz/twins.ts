@@ -1,6 +1,7 @@
 /**
  * Conditional models for the graph fuzz: the tiny twins of real diffusers-ONNX folders (SD 1.x, SD-Turbo,
- * SDXL, SD3; test/helpers/twins.ts) with conditioning files for their extra inputs, and random graphs that
+ * SDXL, SD3, FLUX dev and schnell on packed latents, DiT on class labels; test/helpers/twins.ts) with
+ * conditioning files for their extra inputs, and random graphs that
  * sample them with a LoadConditioning chain, often a CFG node of random settings with a negative chain,
  * and sometimes a schedule node.
  */
@@ -9,7 +10,7 @@ import path from 'node:path';
 import type { NodeTypeDescription } from '../../electron/engine/graph/describe.ts';
 import { writeNpy } from '../../nodes/core/io/npy.ts';
 import { Tensor } from '../../nodes/core/tensor.ts';
-import { sd15Twin, sd3Twin, sdTurboTwin, sdxlTwin, writeTwin, type TwinSpec } from '../../test/helpers/twins.ts';
+import { ditTwin, fluxTwin, sd15Twin, sd3Twin, sdTurboTwin, sdxlTwin, writeTwin, type TwinSpec } from '../../test/helpers/twins.ts';
 import { randomNodeParams, type Doc, type Rng } from './generate.ts';
 
 export interface FuzzTwin {
@@ -17,12 +18,18 @@ export interface FuzzTwin {
   folder: string;
   /** Latent channels. */
   channels: number;
+  /** FLUX: the latent is packed [B, (H/2)(W/2), 4C]. */
+  packed?: boolean;
+  /** DiT: conditioned by class labels (ClassLabel), not by files. */
+  classLabels?: boolean;
   /** Conditioning files per batch size: one set for the positive, one for the negative prompt. */
   conditioning: Record<number, { positive: Record<string, string>; negative: Record<string, string> }>;
 }
 
 const BATCHES = [1, 2];
 const SEQUENCE = 7;
+/** Every fuzz latent is 8 x 8: FLUX's packed length is then 16. */
+const PACKED_LENGTH = 16;
 
 function conditioningFiles(dir: string, spec: TwinSpec, batch: number, tag: string, seed: number): Record<string, string> {
   const files: Record<string, string> = {};
@@ -30,7 +37,7 @@ function conditioningFiles(dir: string, spec: TwinSpec, batch: number, tag: stri
   const value = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2147483648 - 1);
   for (const input of spec.inputs) {
     if (input.name === 'timestep') continue;
-    const dims = input.dims.map((d) => (typeof d === 'number' ? d : d.startsWith('batch') ? batch : SEQUENCE));
+    const dims = input.dims.map((d) => (typeof d === 'number' ? d : d.startsWith('batch') ? batch : d === 'packed_height_width' ? PACKED_LENGTH : SEQUENCE));
     const t = new Tensor(dims, Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, value));
     const file = path.join(dir, `${tag}-b${batch}-${input.name}.npy`);
     fs.writeFileSync(file, writeNpy(t));
@@ -41,20 +48,23 @@ function conditioningFiles(dir: string, spec: TwinSpec, batch: number, tag: stri
 
 /** Writes the twins and their conditioning files under `dir` (which runs must be allowed to read). */
 export async function prepareFuzzTwins(dir: string): Promise<FuzzTwin[]> {
-  const specs: [string, TwinSpec, number][] = [
-    ['sd15', sd15Twin(), 4],
-    ['sd-turbo', sdTurboTwin(), 4],
-    ['sdxl', sdxlTwin(), 4],
-    ['sd3', sd3Twin(), 16],
+  const specs: [string, TwinSpec, number, Partial<FuzzTwin>][] = [
+    ['sd15', sd15Twin(), 4, {}],
+    ['sd-turbo', sdTurboTwin(), 4, {}],
+    ['sdxl', sdxlTwin(), 4, {}],
+    ['sd3', sd3Twin(), 16, {}],
+    ['flux-dev', fluxTwin('dev'), 16, { packed: true }],
+    ['flux-schnell', fluxTwin('schnell'), 16, { packed: true }],
+    ['dit', ditTwin(), 4, { classLabels: true }],
   ];
   const twins: FuzzTwin[] = [];
-  for (const [name, spec, channels] of specs) {
+  for (const [name, spec, channels, more] of specs) {
     const folder = await writeTwin(path.join(dir, name), spec);
     const conditioning: FuzzTwin['conditioning'] = {};
     for (const b of BATCHES) {
       conditioning[b] = { positive: conditioningFiles(dir, spec, b, `${name}-pos`, 11 + b), negative: conditioningFiles(dir, spec, b, `${name}-neg`, 29 + b) };
     }
-    twins.push({ name, folder, channels, conditioning });
+    twins.push({ name, folder, channels, conditioning, ...more });
   }
   return twins;
 }
@@ -81,14 +91,20 @@ export function twinGraph(rng: Rng, types: readonly NodeTypeDescription[], twins
     return last;
   };
   node('model', 'LoadModel', { model: twin.folder }, 0);
-  node('latent', 'EmptyLatent', { channels: twin.channels, height: 8, width: 8, batch, layout: 'nchw' }, 0);
+  node('latent', 'EmptyLatent', { channels: twin.channels, height: 8, width: 8, batch, layout: twin.packed ? 'packed' : 'nchw' }, 0);
   node('sampler', 'Sampler', { steps: 2 + Math.floor(rng.next() * 12) }, 0.25);
   link('model', 'model', 'sampler', 'model');
   link('latent', 'latent', 'sampler', 'latent');
-  link(chain('positive', twin.conditioning[batch].positive), 'conditioning', 'sampler', 'conditioning');
+  // DiT takes ImageNet class labels (by number or by name, read from the model), the others their files.
+  const labels = (id: string) => {
+    node(id, 'ClassLabel', { labels: rng.pick(['207', '1, 2', 'golden retriever', '999', 'otter, 3']) }, 0);
+    if (rng.chance(0.5)) link('model', 'model', id, 'model');
+    return id;
+  };
+  link(twin.classLabels ? labels('positive') : chain('positive', twin.conditioning[batch].positive), 'conditioning', 'sampler', 'conditioning');
   if (rng.chance(0.7)) {
     node('cfg', 'CFG', {}, 0.5);
-    if (rng.chance(0.7)) link(chain('negative', twin.conditioning[batch].negative), 'conditioning', 'cfg', 'negative');
+    if (rng.chance(0.7)) link(twin.classLabels ? labels('negative') : chain('negative', twin.conditioning[batch].negative), 'conditioning', 'cfg', 'negative');
     link('cfg', 'guidance', 'sampler', 'guidance');
   }
   if (rng.chance(0.4)) {
