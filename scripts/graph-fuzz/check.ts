@@ -5,8 +5,11 @@
  */
 import type { RunSummary } from '../../electron/engine/api.ts';
 
-/** Messages that leak a bug rather than explain a cause. */
-const INTERNALS = /\binternal:|Cannot read propert|of undefined|of null|is not a function|is not iterable|\[object \w+\]|Maximum call stack|TypeError|RangeError|ReferenceError|Invalid typed array length|\bundefined\b/;
+/**
+ * Messages that leak a bug rather than explain a cause. "shape mismatch for input" is the session layer's
+ * last-line check of ORT feeds: a graph that gets that far slipped past the node that should have said why.
+ */
+const INTERNALS = /shape mismatch for input|\binternal:|Cannot read propert|of undefined|of null|is not a function|is not iterable|\[object \w+\]|Maximum call stack|TypeError|RangeError|ReferenceError|Invalid typed array length|\bundefined\b/;
 
 export interface Verdict {
   /** finished, failed, invalid or cancelled: the outcome when nothing is wrong. */
