@@ -110,7 +110,20 @@ export function twinGraph(rng: Rng, types: readonly NodeTypeDescription[], twins
   if (rng.chance(0.4)) {
     node('schedule', rng.pick(['Schedule', 'ComfySchedule', 'ComfyCustomSchedule']), { steps: 2 + Math.floor(rng.next() * 12) }, 0.2);
     link('model', 'model', 'schedule', 'model');
+    if (rng.chance(0.5)) link('latent', 'latent', 'schedule', 'latent');
     link('schedule', 'sigmas', 'sampler', 'sigmas');
+  }
+  if (rng.chance(0.25)) {
+    node('noise', 'RandomNoise', { layout: twin.packed ? 'packed' : 'nchw' }, 0.3);
+    link('latent', 'latent', 'noise', 'like');
+    link('noise', 'noise', 'sampler', 'noise');
+  }
+  if (rng.chance(0.25)) {
+    // A second pass continuing from the first (a refiner, or an img2img of the result).
+    node('sampler2', 'Sampler', { steps: 1 + Math.floor(rng.next() * 8) }, 0.25);
+    link('model', 'model', 'sampler2', 'model');
+    link('sampler', 'latent', 'sampler2', 'latent');
+    link(twin.classLabels ? labels('positive2') : chain('positive2', twin.conditioning[batch].positive), 'conditioning', 'sampler2', 'conditioning');
   }
   return {
     format: 'flowstudio-graph',
