@@ -207,6 +207,10 @@ describe('model space and units', () => {
       expect(Number(refused.exec(thrown)![1])).toBeGreaterThan(500);
     }
     expect(() => comfyModelSampling(washed, 'vp')).toThrow(refused);
+    // abar positive but below ~3e-39: (1 - abar) / abar, taken before the root, overflows float32. The
+    // DPM-Solver family's beta levels came out Infinity and NaN here.
+    const overflow = { ...SD_DDIM, beta_end: 0.25, use_beta_sigmas: true };
+    for (const solver of ['dpmpp_2m', 'unipc', 'euler']) expect(() => buildSigmas(overflow, SD_INDEX, 5, solver), solver).toThrow(/beta_end 0\.25\) leave no signal from training step \d+ of 1000 on/);
     // Large but finite everywhere, and a zero-SNR table, whose last abar is 0 by design, are fine.
     expect(buildSigmas({ ...SD_DDIM, beta_end: 0.1 }, SD_INDEX, 10, 'euler').sigmas[0]).toBeGreaterThan(1e6);
     expect(buildSigmas({ ...SD_DDIM, rescale_betas_zero_snr: true, timestep_spacing: 'trailing' }, SD_INDEX, 10, 'ddim').timesteps[0]).toBe(999);

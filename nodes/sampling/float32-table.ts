@@ -90,19 +90,19 @@ export function diffusersVpTable(cfg: SchedulerConfig, zeroSnr: boolean): VpTabl
 }
 
 /**
- * Throws, naming the config's betas, when abar underflows to 0 in float32 before entry `upTo`: betas that
- * large leave no signal there, and the level sigma = sqrt((1 - abar) / abar) is infinite (in diffusers and
- * ComfyUI alike, which then sample NaN).
+ * Throws, naming the config's betas, when the level of an entry before `upTo` is infinite in float32: abar
+ * underflows to 0, or (1 - abar) / abar, which diffusers takes before the square root, overflows (abar below
+ * about 3e-39). Betas that large leave no signal there; diffusers and ComfyUI then sample NaN.
  */
 export function checkSignalLeft(abar: ArrayLike<number>, cfg: SchedulerConfig, upTo = abar.length): void {
-  for (let i = 0; i < upTo; i++) if (f32(abar[i]) === 0) throw noSignalError(cfg, i, abar.length);
+  for (let i = 0; i < upTo; i++) if (!Number.isFinite(float32VeSigma(f32(abar[i])))) throw noSignalError(cfg, i, abar.length);
 }
 
 /** The error for a training table whose level at step `step` is infinite (no signal left). */
 export function noSignalError(cfg: SchedulerConfig, step: number, total: number): Error {
   const keys = cfg.trained_betas != null ? 'trained_betas' : `beta_schedule ${cfg.beta_schedule ?? 'linear'}, beta_start ${cfg.beta_start ?? 'default'}, beta_end ${cfg.beta_end ?? 'default'}`;
   return new Error(
-    `scheduler config: the betas (${keys}) leave no signal from training step ${step} of ${total} on: alphas_cumprod underflows there and the noise level is infinite; use smaller betas (SD 1.x: scaled_linear from 0.00085 to 0.012)`,
+    `scheduler config: the betas (${keys}) leave no signal from training step ${step} of ${total} on: alphas_cumprod falls below float32's range there and the noise level is infinite; use smaller betas (SD 1.x: scaled_linear from 0.00085 to 0.012)`,
   );
 }
 
