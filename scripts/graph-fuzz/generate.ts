@@ -161,9 +161,30 @@ export function randomGraph(rng: Rng, types: readonly NodeTypeDescription[], opt
     link('sampler', 'denoised', 'metrics', 'b');
   }
   if (rng.chance(0.15)) {
-    node('compare', 'SolverCompare', { steps: 3 });
+    // Real solver names and budgets (the declaration's string params would only draw junk for them).
+    const solvers = byType.get('Sampler')?.params.find((p) => p.name === 'solver')?.options?.filter((o) => o !== 'auto') ?? ['euler'];
+    const picked = Array.from({ length: 1 + Math.floor(rng.next() * 3) }, () => rng.pick(solvers)).join(', ');
+    node('compare', 'SolverCompare', { solvers: picked, nfe: rng.pick(['3', '4, 8', '2, 5, 9', '1']), reference_steps: rng.pick([20, 50, 100]) });
     link(model, 'model', 'compare', 'model');
     link('latent', 'latent', 'compare', 'latent');
+  }
+  if (rng.chance(0.15) && !nodes.some((n) => n.id === 'noise')) {
+    node('loaded_noise', 'LoadNoise', { path: 'inputs/noise-1x3x16x16.npy' });
+    link('loaded_noise', 'noise', 'sampler', 'noise');
+  }
+  if (rng.chance(0.15)) {
+    node('save_latent', 'SaveLatent', { filename: 'fuzz.npy' });
+    link('sampler', 'latent', 'save_latent', 'latent');
+  }
+  if (rng.chance(0.15) && !nodes.some((n) => n.id === 'sampler2')) {
+    // An image round trip into an img2img pass.
+    node('to_image', 'LatentToImage');
+    link('sampler', 'latent', 'to_image', 'latent');
+    node('to_latent', 'ImageToLatent');
+    link('to_image', 'image', 'to_latent', 'image');
+    node('img2img', 'Sampler', { steps: 1 + Math.floor(rng.next() * 10), start: 'img2img' });
+    link(model, 'model', 'img2img', 'model');
+    link('to_latent', 'latent', 'img2img', 'latent');
   }
   if (rng.chance(0.2)) {
     node('image', 'LatentToImage');
