@@ -212,7 +212,9 @@ describe('inversion in a graph: Schedule (direction invert) -> Sampler', () => {
     const pndm = await failure(VP, { steps: 10, solver: 'pndm' }, { solver: 'ddim' });
     expect(pndm).toMatchObject({ nodeId: 'sched', nodeType: 'Schedule' });
     expect(pndm.message).toMatch(/pndm cannot invert/);
-    expect((await failure(VP, { steps: 10, solver: 'dpmpp_2m', grid: 'karras' }, { solver: 'dpmpp_2m' })).message).toMatch(/only the timestep spacing/);
+    expect((await failure(VP, { steps: 10, solver: 'dpmpp_2m', grid: 'karras' }, { solver: 'dpmpp_2m' })).message).toMatch(/only the timestep spacing can be overridden \(set grid to config\)/);
+    // The Schedule's own param names, not the fields behind them.
+    expect((await failure(VP, { steps: 10, solver: 'ddim', final_sigmas: 'zero' }, { solver: 'ddim' })).message).toMatch(/\(set final_sigmas to config\)$/);
     const ancestral = await failure(VP, { steps: 10, solver: 'euler' }, { solver: 'euler_ancestral' });
     expect(ancestral.nodeId).toBe('inv');
     expect(ancestral.message).toMatch(/solver "euler_ancestral" cannot invert.*use one of ddim, euler, heun/);

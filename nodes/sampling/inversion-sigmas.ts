@@ -30,6 +30,9 @@ export interface InversionSigmasOptions extends BuildSigmasOptions {
   denoise?: number;
 }
 
+/** The Schedule params behind the override fields, for messages. */
+const OVERRIDE_PARAMS: Record<string, string> = { grid: 'grid', finalSigmasType: 'final_sigmas', shift: 'shift', customSigmas: 'custom_sigmas' };
+
 /** Grid rules (Schedule's solver names) whose VP inversion grid is DPMSolverMultistepInverseScheduler's. */
 const DPM_INVERSE_SOLVERS = new Set(['dpmpp_2m', 'dpmpp_3m', 'dpmpp_2m_sde', 'dpmpp_3m_sde']);
 
@@ -210,7 +213,10 @@ export function buildInversionSigmas(
   if (cls === 'DDIMScheduler' || DPM_INVERSE_SOLVERS.has(name)) {
     // diffusers' inverse classes take the config as it is: grid overrides would describe another scheduler.
     const keys = overridden.filter((k) => k !== 'spacing');
-    if (keys.length > 0) throw new Error(`the ${cls === 'DDIMScheduler' ? 'DDIM' : 'DPM-Solver'} inversion grid follows diffusers' inverse scheduler: only the timestep spacing can be overridden (got ${keys.join(', ')})`);
+    if (keys.length > 0) {
+      const named = keys.map((k) => OVERRIDE_PARAMS[k] ?? k);
+      throw new Error(`the ${cls === 'DDIMScheduler' ? 'DDIM' : 'DPM-Solver'} inversion grid follows diffusers' inverse scheduler: only the timestep spacing can be overridden (set ${named.join(', ')} to config)`);
+    }
     const cfg = forward.spacing ? { ...scheduler, timestep_spacing: forward.spacing } : scheduler;
     const sigmaGrid = cls !== 'DDIMScheduler' && DPM_INVERSE_SIGMA_GRIDS.some((k) => cfg[k] === true);
     const grid = cls === 'DDIMScheduler' ? ddimInverseSigmas(cfg, steps, ddimVariant, units) : sigmaGrid ? dpmInverseSigmaGrid(cfg, modelIndex, steps) : dpmInverseSigmas(cfg, steps, units);
