@@ -19,7 +19,9 @@ import type { GraphDocument } from '../electron/engine/graph/schema.ts';
 import { EXAMPLES_DIR } from '../electron/engine/paths.ts';
 import { WorkerEngine } from '../electron/engine/worker/worker-client.ts';
 import { encodePreviewFrame } from '../electron/server/preview-frame.ts';
+import { ROUTES } from '../electron/server/routes.ts';
 import { startServer, type RunningServer } from '../electron/server/server.ts';
+import { createRng } from '../scripts/graph-fuzz/generate.ts';
 import { Tensor } from '../nodes/core/tensor.ts';
 import { EventSocket, type WebSocketLike } from '../renderer/src/engine/event-socket.ts';
 import { createHttpClient } from '../renderer/src/engine/http-client.ts';
@@ -635,5 +637,45 @@ describe('flowstudio serve', () => {
     const io = { stdout: new PassThrough(), stderr: new PassThrough() };
     await expect(serveCommand(['--port', 'http'], io)).rejects.toThrow(/--port expects an integer/);
     await expect(serveCommand(['--host', '0.0.0.0'], io)).rejects.toThrow(/host/);
+  });
+});
+
+describe('junk requests (fuzz, fixed seed)', () => {
+  // Every route gets bodies and queries of the wrong shape; the server answers each with a 4xx (or 2xx) and a
+  // JSON error, never a 500, and keeps serving.
+  it('answers 200 junk requests over every route without a 500 and stays up', async () => {
+    const rng = createRng(29);
+    const junk: unknown[] = [null, 1, -1, 'x', '', [], {}, true, 1e300, '../../etc/passwd', '/etc/passwd', 'a'.repeat(3000), ['a'], '%00', { nodes: 5 }, example()];
+    const fieldsOf: Record<string, string[]> = {
+      '/api/validate': ['graph'],
+      '/api/run': ['graph', 'targets', 'force', 'runId'],
+      '/api/cancel': ['runId'],
+      '/api/presets': ['name', 'graph'],
+      '/api/autosave': ['graph'],
+      '/api/graph-files/open': ['path'],
+      '/api/graph-files/save': ['path', 'graph'],
+      '/api/model-hashes': ['refs'],
+    };
+    const statuses = new Map<number, number>();
+    for (let i = 0; i < 200; i++) {
+      const route = rng.pick(ROUTES);
+      let target = route.path.endsWith('*') ? route.path.slice(0, -1) + encodeURIComponent(String(rng.pick(junk)).slice(0, 100)) : route.path;
+      let body: string | undefined;
+      if (route.method === 'GET' || route.method === 'DELETE') {
+        const q = new URLSearchParams();
+        for (const k of ['path', 'kind', 'ext', 'runId', 'node', 'port']) if (rng.chance(0.5)) q.append(k, String(rng.pick(junk)).slice(0, 200));
+        target += `?${q}`;
+      } else {
+        const fields = Object.fromEntries((fieldsOf[route.path] ?? []).filter(() => rng.chance(0.7)).map((f) => [f, rng.pick(junk)]));
+        body = rng.chance(0.1) ? rng.pick(['{', 'null', '[]', '"x"', '{"graph": }', '']) : JSON.stringify(fields);
+      }
+      const res = await raw({ method: route.method, path: target, body });
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+      expect(res.status, `${route.method} ${target} ${body?.slice(0, 80)}: ${res.body.slice(0, 200)}`).toBeLessThan(500);
+      if (res.status >= 400) expect(JSON.parse(res.body).error.message, res.body).toMatch(/\w/);
+    }
+    // Junk is mostly refused, and the server still runs a graph afterwards.
+    expect([...statuses].filter(([s]) => s >= 400).reduce((a, [, n]) => a + n, 0)).toBeGreaterThan(100);
+    expect((await client.run({ graph: example() })).status).toBe('finished');
   });
 });
