@@ -2,8 +2,9 @@
  * The editor's end-to-end scenarios (issue 3, item 8) in Debian Chromium driven by playwright-core against
  * the local server over a worker-thread engine: open the app, add and connect nodes from the palette, a
  * refused type-mismatched connection, a run with a live preview then a final image, cancelling a long run,
- * undo/redo of a delete, a preset saved / reloaded / reopened, an exported PNG dropped back in, and damaged
- * graph files dropped on the canvas (scripts/graph-fuzz).
+ * undo/redo of a delete, a preset saved / reloaded / reopened, an exported PNG dropped back in, 80 random
+ * editing actions (fixed seed) that must leave the autosaved graph well formed, and damaged graph files
+ * dropped on the canvas (scripts/graph-fuzz).
  * One browser for the file, a fresh context (own localStorage) per test; any console error or warning, or
  * uncaught page error, fails the test it happened in. Screenshots: test/e2e/screenshots/editor-*.png.
  */
@@ -520,6 +521,62 @@ describe.skipIf(!chromiumAvailable())('editor end to end (browser)', () => {
       }, { timeout: 10_000 })
       .toEqual(canonicalGraph(exported));
     await shot(page, '08b-dropped-back');
+  });
+
+  it('random editing (select, delete, duplicate, group, copy/paste, drag, connect, add, undo/redo): no console error, and the autosaved graph stays well formed', async () => {
+    const page = await h.newPage('random-editing');
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
+    await openApp(page, h.url);
+    const rng = createRng(11);
+    const structural = ['dangling_edge', 'duplicate_id', 'unknown_port', 'duplicate_input', 'cycle', 'type_mismatch', 'schema'];
+    const done: string[] = [];
+    const checkAutosave = async () => {
+      // The autosave is the document as the store holds it: every edit must leave it a graph the engine reads.
+      await expect.poll(async () => (await h.backend.readAutosave())?.graph !== undefined, { timeout: 10_000 }).toBe(true);
+      await page.waitForTimeout(1500);
+      const saved = (await h.backend.readAutosave())!.graph;
+      const problems = (await h.backend.validate(saved)).filter((e) => structural.includes(e.code));
+      expect(problems, `after ${done.slice(-8).join(', ')}`).toEqual([]);
+    };
+    for (let i = 0; i < 80; i++) {
+      const ids = await nodeIds(page);
+      const action = rng.pick(['click', 'click', 'all', 'delete', 'duplicate', 'group', 'undo', 'undo', 'redo', 'paste', 'drag', 'connect', 'add', 'escape']);
+      if (action === 'click' && ids.length) {
+        await page.getByTestId(`node-${rng.pick(ids)}`).locator('.fs-node-header').click({ timeout: 2000, modifiers: rng.chance(0.3) ? ['Shift'] : [] }).catch(() => undefined);
+      } else if (action === 'all') await page.keyboard.press('Control+a');
+      else if (action === 'delete') await page.keyboard.press('Delete');
+      else if (action === 'duplicate' && ids.length < 30) await page.keyboard.press('Control+d');
+      else if (action === 'group') await page.keyboard.press('Control+g');
+      else if (action === 'undo') await page.keyboard.press('Control+z');
+      else if (action === 'redo') await page.keyboard.press('Control+Shift+z');
+      else if (action === 'paste' && ids.length < 30) {
+        await page.keyboard.press('Control+c');
+        await page.keyboard.press('Control+v');
+      } else if (action === 'drag' && ids.length) {
+        const box = await page.getByTestId(`node-${rng.pick(ids)}`).locator('.fs-node-header').boundingBox();
+        if (box) await drag(page, { x: box.x + 10, y: box.y + 5 }, { x: box.x + 10 + (rng.next() - 0.5) * 300, y: box.y + 5 + (rng.next() - 0.5) * 200 });
+      } else if (action === 'connect') {
+        const handles = await page.locator('[data-testid^="handle-"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-testid')!));
+        const outs = handles.filter((t) => t.includes('-out-'));
+        const ins = handles.filter((t) => t.includes('-in-'));
+        if (outs.length && ins.length) await dragHandle(page, rng.pick(outs), rng.pick(ins)).catch(() => undefined);
+      } else if (action === 'add') {
+        // Only where the pane shows (a node may cover the drawn point): click it, Tab, type, Enter.
+        const at = await emptyCanvasPoint(page, 0.2 + 0.6 * rng.next(), 0.2 + 0.6 * rng.next()).catch(() => undefined);
+        if (at) {
+          await page.mouse.click(at.x, at.y);
+          await page.keyboard.press('Tab');
+          const input = page.getByTestId('palette-input');
+          if (await input.isVisible().catch(() => false)) {
+            await input.fill(rng.pick(['sampler', 'schedule', 'noise', 'cfg', 'split', 'metrics', 'save image']));
+            await input.press('Enter');
+          }
+        }
+      } else if (action === 'escape') await page.keyboard.press('Escape');
+      done.push(action);
+      if (i % 20 === 19) await checkAutosave();
+    }
+    await checkAutosave();
   });
 
   it('drops damaged graph files on the canvas: each opens or is refused with a toast naming it, and the page logs no error', async () => {
