@@ -217,7 +217,7 @@ export function mutateGraph(rng: Rng, source: unknown, types: readonly NodeTypeD
     const e = doc.edges.length ? rng.pick(doc.edges) : undefined;
     switch (Math.floor(rng.next() * 14)) {
       case 0: // rewire an edge to another node
-        if (e) e.target = rng.pick(doc.nodes).id;
+        if (e && n) e.target = rng.pick(doc.nodes).id;
         break;
       case 1:
         if (e) e.targetPort = rng.pick(PORTS);
@@ -230,7 +230,9 @@ export function mutateGraph(rng: Rng, source: unknown, types: readonly NodeTypeD
         break;
       case 4: {
         const def = n && types.find((t) => t.type === n.type);
-        if (n && def?.params.length) (n.params as Record<string, unknown>)[rng.pick(def.params).name] = rng.pick(JUNK);
+        // An earlier mutation may have replaced the params themselves.
+        const params = n?.params;
+        if (def?.params.length && typeof params === 'object' && params !== null && !Array.isArray(params)) (params as Record<string, unknown>)[rng.pick(def.params).name] = rng.pick(JUNK);
         break;
       }
       case 5: // duplicate id

@@ -45,7 +45,12 @@ async function main(argv: string[]): Promise<number> {
   let broken = 0;
   try {
     for (let i = 0; i < count; i++) {
-      const graph = mutate ? mutateGraph(rng, rng.pick(examples), types) : withTwins ? twinGraph(rng, types, twins) : randomGraph(rng, types);
+      // --mutate damages a shipped example or, half the time, a random graph.
+      const graph = mutate
+        ? mutateGraph(rng, rng.chance(0.5) ? rng.pick(examples) : randomGraph(rng, types), types)
+        : withTwins
+          ? twinGraph(rng, types, twins)
+          : randomGraph(rng, types);
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(), RUN_LIMIT_MS);
       let tag: string;
@@ -74,7 +79,7 @@ async function main(argv: string[]): Promise<number> {
     await engine.dispose();
     fs.rmSync(runDir, { recursive: true, force: true });
   }
-  console.log(`\n${count} graphs (seed ${seed}${mutate ? ', mutated examples' : withTwins ? ', conditional twins' : ''}):`, Object.fromEntries(outcomes));
+  console.log(`\n${count} graphs (seed ${seed}${mutate ? ', mutated examples and random graphs' : withTwins ? ', conditional twins' : ''}):`, Object.fromEntries(outcomes));
   for (const [cause, n] of [...causes].sort((a, b) => b[1] - a[1])) console.log(String(n).padStart(5), cause);
   // A temp folder of our own with nothing in it goes; a folder the caller named stays.
   if (broken === 0 && outFlag < 0) fs.rmSync(saveDir, { recursive: true, force: true });
