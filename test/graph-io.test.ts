@@ -129,6 +129,17 @@ describe('parseGraph / serializeGraph', () => {
     expect(errors.find((x) => x.path === 'nodes[0].position.x')?.nodeId).toBe('far');
   });
 
+  it('refuses values nested deeper than any graph needs, instead of overflowing the stack later', () => {
+    for (const depth of [100, 200_000]) {
+      const text = `{"format":"flowstudio-graph","schemaVersion":1,"nodes":[],"subgraphs":{"a":${'['.repeat(depth)}${']'.repeat(depth)}}}`;
+      const e = thrown(() => parseGraph(text, 'deep.flowstudio'));
+      expect(e.errors).toEqual([{ code: 'schema', path: 'subgraphs.a[0]', message: 'deep.flowstudio: subgraphs.a[0]: nested more than 64 levels deep (a graph never needs that)' }]);
+    }
+    // 64 levels are fine, and survive writing.
+    const ok = `{"format":"flowstudio-graph","schemaVersion":1,"nodes":[],"subgraphs":{"a":${'['.repeat(62)}${']'.repeat(62)}}}`;
+    expect(serializeGraph(parseGraph(ok))).toContain('"subgraphs"');
+  });
+
   it('formats JSON paths, quoting keys that are not identifiers', () => {
     expect(formatJsonPath(['nodes', 2, 'position', 'x'])).toBe('nodes[2].position.x');
     expect(formatJsonPath(['nodes', 0, 'params', 'cfg scale'])).toBe('nodes[0].params["cfg scale"]');

@@ -674,6 +674,13 @@ describe('junk requests (fuzz, fixed seed)', () => {
       expect(res.status, `${route.method} ${target} ${body?.slice(0, 80)}: ${res.body.slice(0, 200)}`).toBeLessThan(500);
       if (res.status >= 400) expect(JSON.parse(res.body).error.message, res.body).toMatch(/\w/);
     }
+    // A body nested past any stack (JSON.parse takes it; the worker's structured clone did not: a 500).
+    const deep = `{"graph":{"format":"flowstudio-graph","schemaVersion":1,"nodes":[],"subgraphs":{"a":${'['.repeat(50_000)}${']'.repeat(50_000)}}}}`;
+    for (const route of ['/api/run', '/api/validate']) {
+      const res = await raw({ method: 'POST', path: route, body: deep });
+      expect(res.status).toBe(400);
+      expect(JSON.parse(res.body).error.message).toBe('Request body is nested more than 72 levels deep');
+    }
     // Junk is mostly refused, and the server still runs a graph afterwards.
     expect([...statuses].filter(([s]) => s >= 400).reduce((a, [, n]) => a + n, 0)).toBeGreaterThan(100);
     expect((await client.run({ graph: example() })).status).toBe('finished');

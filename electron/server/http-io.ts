@@ -1,8 +1,11 @@
 /** Request bodies in, JSON and bytes out, errors as {error: {name, message, errors?}} with a fitting status. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { MAX_NESTING, tooDeep } from '../engine/graph/parse.ts';
 
 /** Largest request body accepted (graph documents are small; this leaves room for big embedded data). */
 export const MAX_BODY_BYTES = 32 * 1024 * 1024;
+/** Deepest nesting accepted in a body: a graph allows MAX_NESTING, and a body wraps it once or twice. */
+export const MAX_BODY_NESTING = MAX_NESTING + 8;
 
 export class HttpError extends Error {
   constructor(
@@ -31,11 +34,15 @@ export async function readJsonBody(req: IncomingMessage, maxBytes = MAX_BODY_BYT
   if (!/^application\/json\s*(;|$)/i.test(type)) {
     throw new HttpError(415, 'UnsupportedMediaType', `Request body must be application/json (got "${type || 'no content type'}")`);
   }
+  let body: unknown;
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
   } catch (e) {
     throw new HttpError(400, 'BadRequestError', `Request body is not valid JSON: ${(e as Error).message}`);
   }
+  // JSON.parse builds values deeper than the engine worker's structured clone (or any recursive code) can take.
+  if (tooDeep(body, MAX_BODY_NESTING)) throw new HttpError(400, 'BadRequestError', `Request body is nested more than ${MAX_BODY_NESTING} levels deep`);
+  return body;
 }
 
 function tooLarge(maxBytes: number): HttpError {

@@ -215,7 +215,7 @@ export function mutateGraph(rng: Rng, source: unknown, types: readonly NodeTypeD
     if (!Array.isArray(doc.nodes) || !Array.isArray(doc.edges)) return doc;
     const n = doc.nodes.length ? rng.pick(doc.nodes) : undefined;
     const e = doc.edges.length ? rng.pick(doc.edges) : undefined;
-    switch (Math.floor(rng.next() * 14)) {
+    switch (Math.floor(rng.next() * 15)) {
       case 0: // rewire an edge to another node
         if (e && n) e.target = rng.pick(doc.nodes).id;
         break;
@@ -261,6 +261,9 @@ export function mutateGraph(rng: Rng, source: unknown, types: readonly NodeTypeD
         break;
       case 13:
         if (n) n.position = rng.pick([{ x: 1e300, y: 0 }, { x: 'left', y: 0 }, null]);
+        break;
+      case 14: // free-form data nested deeper than any graph needs (past the stack it broke runs; test/graph-io)
+        doc.subgraphs = { deep: JSON.parse(`${'['.repeat(1000)}${']'.repeat(1000)}`) };
         break;
     }
   }

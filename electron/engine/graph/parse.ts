@@ -20,12 +20,43 @@ export function parseGraphText(text: string): GraphDocument {
   return parseGraphObject(raw);
 }
 
+/**
+ * How deep any value in a document may nest. A real graph nests about five levels; JSON.parse accepts
+ * hundreds of thousands, which the recursive steps after it (freezing a prepared run, writing the canonical
+ * text) then overflow the stack on.
+ */
+export const MAX_NESTING = 64;
+
 /** A value parsed from JSON (or received over IPC) as a current-version document. */
 export function parseGraphObject(value: unknown): GraphDocument {
+  checkNesting(value);
   const { doc } = migrateGraph(value);
   const result = GraphDocumentSchema.safeParse(doc);
   if (!result.success) throw new GraphValidationError(zodIssuesToGraphErrors(result.error.issues, doc));
   return result.data;
+}
+
+/** Throws a schema error naming the first path that nests deeper than MAX_NESTING. */
+function checkNesting(value: unknown): void {
+  const path = tooDeep(value, MAX_NESTING);
+  if (!path) return;
+  const where = formatJsonPath(path.slice(0, 3));
+  throw new GraphValidationError([{ code: 'schema', path: where, message: `${where || '(document)'}: nested more than ${MAX_NESTING} levels deep (a graph never needs that)` }]);
+}
+
+/**
+ * The path to the first object or array nested more than `max` levels deep in a JSON value, or undefined.
+ * Iterative, so any depth is safe to check (JSON.parse builds values deeper than recursive code can walk).
+ */
+export function tooDeep(value: unknown, max: number): PropertyKey[] | undefined {
+  const stack: { v: unknown; path: PropertyKey[] }[] = [{ v: value, path: [] }];
+  while (stack.length > 0) {
+    const { v, path } = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (path.length >= max) return path;
+    for (const [k, child] of Array.isArray(v) ? v.entries() : Object.entries(v)) if (typeof child === 'object' && child !== null) stack.push({ v: child, path: [...path, k] });
+  }
+  return undefined;
 }
 
 /** Zod issues as 'schema' GraphErrors with readable JSON paths (`nodes[2].position.x`), tied to node/edge ids where possible. */
