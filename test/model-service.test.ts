@@ -205,6 +205,11 @@ describe('diffusers-ONNX folders', () => {
     await fs.writeFile(path.join(badJson, 'scheduler', 'scheduler_config.json'), '{"_class_name": ');
     await expect(service.load(badJson)).rejects.toThrow(/invalid JSON in .*scheduler_config\.json/);
 
+    // Nested past the stack: refused on reading, not a bare "Maximum call stack size exceeded" later.
+    const deep = await copyEmbedded('gaussian-vp', 'deep-json');
+    await fs.writeFile(path.join(deep, 'scheduler', 'scheduler_config.json'), `{"_class_name": "DDIMScheduler", "x": ${'['.repeat(50_000)}${']'.repeat(50_000)}}`);
+    await expect(service.load(deep)).rejects.toThrow(/scheduler_config\.json: x\[0\]\[0\] is nested more than 64 levels deep/);
+
     await expect(service.load(path.join(work, 'does-not-exist'))).rejects.toThrow(/model not found: .*does-not-exist/);
     await expect(service.load('  ')).rejects.toThrow(/no model given/);
   });

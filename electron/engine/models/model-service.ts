@@ -10,6 +10,7 @@ import type { ModelService } from '../../../nodes/core/types.ts';
 import { GUIDER_COMPONENTS, type ModelHandle, type SchedulerConfig } from '../../../nodes/core/values.ts';
 import type { SessionPool } from '../onnx/session-pool.ts';
 import { abortError } from '../abort.ts';
+import { formatJsonPath, MAX_NESTING, tooDeep } from '../graph/parse.ts';
 import { embeddedName, embeddedStamp, ensureEmbeddedModel, exists } from './embedded.ts';
 import { StampCache } from './stamp-cache.ts';
 
@@ -59,6 +60,9 @@ async function readJsonObject(file: string): Promise<Record<string, unknown>> {
     throw new Error(`invalid JSON in ${file}: ${(e as Error).message}`);
   }
   if (!value || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${file} must contain a JSON object`);
+  // Configs are flat; one nested past the stack broke whatever walks it later, with a bare "Maximum call stack".
+  const deep = tooDeep(value, MAX_NESTING);
+  if (deep) throw new Error(`${file}: ${formatJsonPath(deep.slice(0, 3))} is nested more than ${MAX_NESTING} levels deep (a model config never needs that)`);
   return value as Record<string, unknown>;
 }
 
