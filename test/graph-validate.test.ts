@@ -128,6 +128,18 @@ describe('validateGraph', () => {
     expect(codes(validateGraph(doc, registry))).toContain('type_mismatch');
   });
 
+  it('spells out a long cycle by its ends and length (the cycle field keeps every node)', () => {
+    const n = 5000;
+    const ids = Array.from({ length: n }, (_, i) => `n${i}`);
+    const doc = graph(
+      ids.map((id) => ({ id, type: 'Scale' })),
+      ids.map((id, i) => `${id}.latent>${ids[(i + 1) % n]}.latent`),
+    );
+    const [cycle] = validateGraph(doc, registry).filter((e) => e.code === 'cycle');
+    expect(cycle.cycle).toHaveLength(n);
+    expect(cycle.message).toBe('the graph has a cycle: "n0" -> "n1" -> "n2" -> "n3" -> "n4" -> "n5" -> ... -> "n4999" -> "n0" (5000 nodes)');
+  });
+
   it('with targets: completeness only upstream of them, structure everywhere', () => {
     const doc = graph(
       [

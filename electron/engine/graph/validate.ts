@@ -156,13 +156,16 @@ export function findCycles(doc: GraphShape, nodeIds?: Iterable<string>): string[
   return cycles.sort((a, b) => index.get(a[0])! - index.get(b[0])!);
 }
 
+/** Nodes of a cycle a message spells out; a longer one shows its start and end (the `cycle` field has them all). */
+const CYCLE_SHOWN = 8;
+
 function cycleError(cycle: string[]): GraphError {
-  return {
-    code: 'cycle',
-    nodeId: cycle[0],
-    cycle,
-    message: `the graph has a cycle: ${[...cycle, cycle[0]].map((id) => `"${id}"`).join(' -> ')}`,
-  };
+  const quote = (ids: string[]) => ids.map((id) => `"${id}"`).join(' -> ');
+  const path =
+    cycle.length <= CYCLE_SHOWN
+      ? quote([...cycle, cycle[0]])
+      : `${quote(cycle.slice(0, CYCLE_SHOWN - 2))} -> ... -> ${quote([cycle[cycle.length - 1], cycle[0]])} (${cycle.length} nodes)`;
+  return { code: 'cycle', nodeId: cycle[0], cycle, message: `the graph has a cycle: ${path}` };
 }
 
 function duplicateIdErrors(doc: GraphDocument): GraphError[] {
