@@ -3,8 +3,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { applySets } from '../electron/cli/args.ts';
 import { APP_ROOT } from '../electron/engine/paths.ts';
-import { tempDir, testCacheDir } from './helpers/engine.ts';
+import { createDefaultRegistry } from '../nodes/index.ts';
+import { graph, tempDir, testCacheDir } from './helpers/engine.ts';
 
 const BIN = path.join(APP_ROOT, 'bin', 'flowstudio.js');
 const EXAMPLE = path.join(APP_ROOT, 'examples', 'gaussian-vp-ddim.json');
@@ -84,6 +86,9 @@ describe('flowstudio CLI', () => {
     const badSet = cli(['run', EXAMPLE, '--set', 'nosuchnode.steps=3']);
     expect(badSet.code).toBe(2);
     expect(badSet.stderr).toMatch(/no node "nosuchnode"/);
+    // A big graph lists its first 20 node ids, not all of them.
+    const big = graph(Array.from({ length: 30 }, (_, i) => ({ id: `n${i}`, type: 'EmptyLatent' })), []);
+    expect(() => applySets(big, ['nope.width=3'], createDefaultRegistry())).toThrow(/\(nodes: n0, n1, .*, n19, \.\.\. \(30 in all\)\)$/);
     const badValue = cli(['run', EXAMPLE, '--set', 'sampler.steps=many']);
     expect(badValue.code).toBe(2);
     expect(badValue.stderr).toMatch(/"many" is not a number/);

@@ -25,7 +25,12 @@ export function applySets(doc: GraphDocument, sets: string[], registry: NodeRegi
     if (!set) throw new UsageError(`--set expects nodeId.param=value, got "${s}"`);
     const { nodeId, param, raw } = set;
     const node = out.nodes.find((n) => n.id === nodeId);
-    if (!node) throw new UsageError(`--set ${s}: no node "${nodeId}" in the graph (nodes: ${out.nodes.map((n) => n.id).join(', ')})`);
+    if (!node) {
+      // A big graph's ids would flood the terminal: the first 20, and how many more.
+      const ids = out.nodes.map((n) => n.id);
+      const listed = ids.length > 20 ? `${ids.slice(0, 20).join(', ')}, ... (${ids.length} in all)` : ids.join(', ');
+      throw new UsageError(`--set ${s}: no node "${nodeId}" in the graph (nodes: ${listed})`);
+    }
     const spec = registry.get(node.type)?.params[param];
     if (!spec) throw new UsageError(`--set ${s}: node "${nodeId}" (${node.type}) has no param "${param}"`);
     node.params[param] = convert(raw, spec.kind, s);
