@@ -85,17 +85,17 @@ export function diffusersVpTable(cfg: SchedulerConfig, zeroSnr: boolean): VpTabl
   const rescaled = zeroSnr && cfg.rescale_betas_zero_snr === true;
   const table = tableOf(rescaled ? float32RescaleZeroTerminalSnr(betas) : betas);
   // A zero-SNR table ends at abar 0 by design (its classes floor that entry); any other 0 is an underflow.
-  checkSignalLeft(table.alphasCumprod, cfg, rescaled ? table.trainSteps - 1 : table.trainSteps);
+  checkSignalLeft(table, cfg, rescaled ? table.trainSteps - 1 : table.trainSteps);
   return table;
 }
 
 /**
- * Throws, naming the config's betas, when the level of an entry before `upTo` is infinite in float32: abar
+ * Throws, naming the config's betas, when a table level before entry `upTo` is infinite in float32: abar
  * underflows to 0, or (1 - abar) / abar, which diffusers takes before the square root, overflows (abar below
  * about 3e-39). Betas that large leave no signal there; diffusers and ComfyUI then sample NaN.
  */
-export function checkSignalLeft(abar: ArrayLike<number>, cfg: SchedulerConfig, upTo = abar.length): void {
-  for (let i = 0; i < upTo; i++) if (!Number.isFinite(float32VeSigma(f32(abar[i])))) throw noSignalError(cfg, i, abar.length);
+function checkSignalLeft(table: VpTable, cfg: SchedulerConfig, upTo = table.trainSteps): void {
+  for (let i = 0; i < upTo; i++) if (!Number.isFinite(table.sigmas[i])) throw noSignalError(cfg, i, table.trainSteps);
 }
 
 /** The error for a training table whose level at step `step` is infinite (no signal left). */
@@ -116,7 +116,7 @@ export function diffusersFloat32Table(cfg: SchedulerConfig): VpTable {
   const cached = tables.get(cfg);
   if (cached) return cached;
   const table = tableOf(float32Betas(cfg, DPM_SDE_BETAS));
-  checkSignalLeft(table.alphasCumprod, cfg);
+  checkSignalLeft(table, cfg);
   tables.set(cfg, table);
   return table;
 }
