@@ -33,7 +33,7 @@ import { comfyModelSampling, comfyRunGrid, comfyStartScale } from './sampling/co
 import { gridTimestepAt } from './sampling/level-timestep.ts';
 import { edmParams, modelVariablesScale } from './sampling/edm.ts';
 import { plmsImg2imgSigmas, skipsRungeKutta } from './sampling/pndm.ts';
-import { cfgNumber } from './sampling/schedule-config.ts';
+import { cfgInt } from './sampling/schedule-config.ts';
 import { autoSolverExtra, defaultSolverFor, isEulerFamilyOrigin } from './sampling/schedule-rules.ts';
 import { sliceSigmas } from './sampling/sigmas-split.ts';
 import { bindDenoiser, checkLatentShape, denoisedLimitFromConfig } from './sampling/denoiser.ts';
@@ -129,7 +129,7 @@ function legacyOnnxStart(full: Sigmas, scheduler: SchedulerConfig, strength: num
   if (full.space !== 'vp') throw new NodeInputError('img2img_rule "diffusers-onnx" follows the legacy ONNX Stable Diffusion pipeline, which has no flow models');
   // That pipeline slices the timestep list without the solver order, which for Heun's doubled list starts mid-step.
   if (gridSolver === 'heun') throw new NodeInputError('img2img_rule "diffusers-onnx" is not offered for Heun (the legacy pipeline starts it between its two stages)');
-  return onnxImg2imgStart(full.timesteps.length, strength, cfgNumber(scheduler, 'steps_offset', 0));
+  return onnxImg2imgStart(full.timesteps.length, strength, cfgInt(scheduler, 'steps_offset', 0));
 }
 
 const SOLVER_PARAMS: Record<string, ParamSpec> = solverParamSpecs();

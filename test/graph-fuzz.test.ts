@@ -10,20 +10,24 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EXAMPLES_DIR } from '../electron/engine/paths.ts';
 import { judge } from '../scripts/graph-fuzz/check.ts';
+import { configGraph, randomConfigCase, writeConfigCase } from '../scripts/graph-fuzz/configs.ts';
 import { createRng, mutateGraph, randomGraph } from '../scripts/graph-fuzz/generate.ts';
 import { prepareFuzzTwins, twinGraph } from '../scripts/graph-fuzz/twins.ts';
 import type { RunSummary } from '../electron/engine/api.ts';
-import { createTestEngine } from './helpers/engine.ts';
+import { createTestEngine, testCacheDir } from './helpers/engine.ts';
 import { tempDir } from './helpers/temp.ts';
 
 const twinDir = tempDir('fs-graph-fuzz-twins-');
-const engine = createTestEngine({ readRoots: [twinDir] });
+const configDir = tempDir('fs-graph-fuzz-configs-');
+const engine = createTestEngine({ readRoots: [twinDir, configDir] });
 afterAll(() => engine.dispose());
 
-async function round(graphs: unknown[]): Promise<{ outcomes: Record<string, number>; problems: string[] }> {
+async function round(graphs: Iterable<unknown> | AsyncIterable<unknown>): Promise<{ outcomes: Record<string, number>; problems: string[] }> {
   const outcomes: Record<string, number> = {};
   const problems: string[] = [];
-  for (const [i, graph] of graphs.entries()) {
+  let i = -1;
+  for await (const graph of graphs) {
+    i++;
     let summary: RunSummary;
     try {
       summary = (await engine.execute({ graph })).summary;
@@ -67,6 +71,23 @@ describe('graph fuzz (fixed seeds)', () => {
     expect(problems).toEqual([]);
     expect(outcomes.finished).toBeGreaterThan(20);
     expect(outcomes.failed).toBeGreaterThan(10);
+  });
+
+  it('random scheduler configs (zero, negative, huge, wrong-kind and conflicting keys): every failure names its cause', async () => {
+    const rng = createRng(1);
+    const types = await engine.listNodeTypes();
+    // Each graph samples a fresh copy of an embedded model with its own config (the model service caches by folder).
+    async function* graphs() {
+      for (let i = 0; i < 150; i++) {
+        const folder = path.join(configDir, `m${i}`);
+        await writeConfigCase(folder, randomConfigCase(rng), testCacheDir());
+        yield configGraph(rng, types, folder);
+      }
+    }
+    const { outcomes, problems } = await round(graphs());
+    expect(problems).toEqual([]);
+    expect(outcomes.finished).toBeGreaterThan(20);
+    expect(outcomes.failed).toBeGreaterThan(50);
   });
 
   it('judges what it must: an unnamed failure, a leaked internal, a non-finite result', () => {

@@ -11,7 +11,7 @@ import { GraphBuilder } from '../electron/engine/onnx/builder.ts';
 import { seededDraws } from '../nodes/core/seeded-draws.ts';
 import { Tensor } from '../nodes/core/tensor.ts';
 import { writeNpy } from '../nodes/core/io/npy.ts';
-import { irsdeSigmas, irsdeTable } from '../nodes/sampling/irsde.ts';
+import { irsdeLevelAt, irsdeSigmas, irsdeTable, irsdeTimeAt } from '../nodes/sampling/irsde.ts';
 import { createMrs, mrCoefficients, type MrsOptions } from '../nodes/sampling/mrs.ts';
 import { runSampler } from '../nodes/sampling/sampler-loop.ts';
 import type { DenoiseFn } from '../nodes/sampling/solver.ts';
@@ -161,6 +161,31 @@ describe('mean-reverting (IR-SDE) models in a graph', () => {
     });
     expect(mixed.summary.error).toMatchObject({ nodeId: 'sampler' });
     expect(mixed.summary.error!.message).toMatch(/not this model's IR-SDE grid/);
+  });
+
+  it('sigma edits give new levels IR-SDE times (not a VP table\'s), so the MR Sampler walks the edited grid', async () => {
+    const table = irsdeTable(CONFIG);
+    for (const t of [0, 0.25, 17.5, 63, 99.9, 100]) expect(irsdeTimeAt(table, irsdeLevelAt(table, t))).toBeCloseTo(t, 10);
+    expect(() => irsdeTimeAt(table, irsdeLevelAt(table, 100) * 2)).toThrow(/outside this model's levels/);
+    const folder = writeTwin();
+    const nodes: { id: string; type: string; params: Record<string, string | number | boolean> }[] = [
+      { id: 'model', type: 'LoadModel', params: { model: folder } },
+      { id: 'latent', type: 'EmptyLatent', params: { channels: 3, height: 8, width: 8 } },
+      { id: 'mu', type: 'LoadLatent', params: { path: writeMean() } },
+      { id: 'sched', type: 'Schedule', params: { steps: 6 } },
+      { id: 'extend', type: 'ExtendIntermediateSigmas', params: { steps: 2, end_at_sigma: 0 } },
+      { id: 'sampler', type: 'Sampler', params: { solver: 'mrs', mrs_order: 2, seed: 5 } },
+    ];
+    const edges = ['model.model->sched.model', 'sched.sigmas->extend.sigmas', 'model.model->extend.model', 'extend.sigmas->sampler.sigmas', 'model.model->sampler.model', 'latent.latent->sampler.latent', 'mu.latent->sampler.mean'];
+    const r = await engine.execute({ graph: graph(nodes, edges) });
+    expect(r.summary.error).toBeUndefined();
+    const grid = r.result!.outputs.get('extend')!.sigmas as { sigmas: number[]; timesteps: number[] };
+    // Each step split in two: 12 steps, each level at its own time's level.
+    expect(grid.timesteps).toHaveLength(12);
+    grid.timesteps.forEach((t, i) => expect(grid.sigmas[i] / irsdeLevelAt(table, t)).toBeCloseTo(1, 9));
+    // The new levels' times lie between their neighbours' (a VP table's timesteps would be in 0..999).
+    for (let i = 1; i < 12; i += 2) expect(grid.timesteps[i]).toBeLessThan(grid.timesteps[i - 1]);
+    expect(Math.max(...grid.timesteps)).toBeLessThanOrEqual(100);
   });
 
   it('refuses what it cannot run, naming the port or param', async () => {

@@ -21,7 +21,7 @@ import { noSignalError } from './float32-table.ts';
 import { betaSamplingLevels, exponentialCurve, karrasCurve } from './comfy-sigma-curves.ts';
 import { toModelTimestep, type TimestepUnits } from './model-time.ts';
 import { cfgBool, cfgNumber } from './schedule-config.ts';
-import { fluxMu } from './schedule-flow.ts';
+import { checkShift, dynamicShiftFactor, fluxMu } from './schedule-flow.ts';
 import { linspaceF32 } from './torch-linspace.ts';
 
 export { linspaceF32 };
@@ -199,21 +199,29 @@ export function comfyModelSampling(cfg: SchedulerConfig, space: SigmaSpace, imag
   }
   if (comfyNeedsImageSize(cfg, space)) {
     if (imageSeqLen === undefined) throw new Error('ComfyUI FLUX sampling: the shift depends on the image size; connect a latent');
-    const k = Math.exp(fluxMu(cfg, imageSeqLen));
-    const kf = f32(k);
+    const mu = fluxMu(cfg, imageSeqLen);
+    const k = dynamicShiftFactor(mu, 'exponential');
+    const kf = dynamicShiftFactor(mu, 'exponential', f32);
     const shift = (t: number) => f32(kf / f32(kf + f32(f32(1 / t) - 1)));
-    const table = Float64Array.from({ length: 10000 }, (_, i) => f32(shift(f32((i + 1) / 10000))));
+    const table = checkFlowTable(Float64Array.from({ length: 10000 }, (_, i) => f32(shift(f32((i + 1) / 10000)))), `the FLUX shift e^mu = ${k}`);
     // ModelSamplingFlux: timestep = sigma (scheduler units: * 1000); percent_to_sigma is flux_time_shift in Python floats.
     return flowSampling(table, (sig) => sig, (t) => shift(f32(t)), (p) => k / (k + (1 / (1 - p) - 1)));
   }
-  const s = cfgNumber(cfg, 'shift', 1);
-  const sf = f32(s);
+  const s = checkShift(cfgNumber(cfg, 'shift', 1));
+  const sf = checkShift(f32(s));
   const shift = (t: number) => (s === 1 ? t : f32(f32(sf * t) / f32(1 + f32(f32(s - 1) * t))));
-  const table = Float64Array.from({ length: 1000 }, (_, i) => shift(f32(f32(f32((i + 1) / 1000) * 1000) / 1000)));
+  const table = checkFlowTable(Float64Array.from({ length: 1000 }, (_, i) => shift(f32(f32(f32((i + 1) / 1000) * 1000) / 1000))), `flow shift ${s}`);
   // ModelSamplingDiscreteFlow: timestep = sigma * 1000, sigma(t) = shift(t / 1000), in float32; percent_to_sigma
   // is time_snr_shift in Python floats.
   const percentToSigma = (p: number) => (s === 1 ? 1 - p : (s * (1 - p)) / (1 + (s - 1) * (1 - p)));
   return flowSampling(table, (sig) => f32(sig * 1000), (t) => shift(f32(t / 1000)), percentToSigma);
+}
+
+/** A shift within float32's rounding of 0 makes ComfyUI's level 1 / 0 (shift 1e-9: 1 + (shift - 1) t is 0 at t = 1). */
+function checkFlowTable(table: Float64Array, what: string): Float64Array {
+  const bad = table.findIndex((v) => !(Number.isFinite(v) && v >= 0));
+  if (bad >= 0) throw new Error(`${what} takes ComfyUI's level ${bad + 1} of ${table.length} to ${table[bad]} in float32 arithmetic: use a shift further from 0`);
+  return table;
 }
 
 function flowSampling(table: Float64Array, own: (sigma: number) => number, sigmaOf: (t: number) => number, percentToSigma: (p: number) => number): ComfyModelSampling {
@@ -346,7 +354,14 @@ export function comfyLevels(ms: ComfyModelSampling, scheduler: ComfyScheduler, s
       levels = klOptimal(ms, steps);
       break;
   }
-  return levels.map(f32);
+  const out = levels.map(f32);
+  // ComfyUI's float32 arithmetic can leave a curve's range: kl_optimal's tan of a float32 atan(sigma_max) is
+  // negative once sigma_max is past about 1e7 (the float32 angle lands above pi / 2).
+  const bad = out.findIndex((v) => !(Number.isFinite(v) && v >= 0));
+  if (bad >= 0) {
+    throw new Error(`ComfyUI's ${scheduler} schedule puts level ${bad + 1} of ${out.length} at ${out[bad]} for this model's levels ${ms.sigmaMin} to ${ms.sigmaMax} (in float32, as ComfyUI computes it): the model's top level is out of this schedule's range; check the scheduler config's betas, or use another schedule`);
+  }
+  return out;
 }
 
 export interface KSamplerGridOptions {

@@ -20,7 +20,7 @@ import { limitDenoisedTensor } from './denoiser.ts';
 import { createFlowEuler } from './flow-euler.ts';
 import { toModelTimestep, type TimestepUnits } from './model-time.ts';
 import { linearCombination } from './ops.ts';
-import { cfgBool, cfgNumber, cfgString } from './schedule-config.ts';
+import { cfgBool, cfgInt, cfgNumber, cfgString } from './schedule-config.ts';
 import { arangeDown, checkSteps, roundHalfEven, vpTable } from './sigma-grids.ts';
 import { checkSigmas, levelAt, type Solver, type SolverContext, type SolverState } from './solver.ts';
 
@@ -138,7 +138,7 @@ export function ddimInverseTimesteps(cfg: SchedulerConfig, steps: number): numbe
   let ts: number[];
   if (spacing === 'leading') {
     const ratio = Math.floor(T / steps);
-    const offset = cfgNumber(cfg, 'steps_offset', 0);
+    const offset = cfgInt(cfg, 'steps_offset', 0);
     ts = Array.from({ length: steps }, (_, k) => k * ratio + offset);
   } else if (spacing === 'trailing') {
     const ratio = T / steps;

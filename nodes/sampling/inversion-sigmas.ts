@@ -15,7 +15,7 @@ import { edmParams, edmTimestep } from './edm.ts';
 import type { SchedulerConfig, SigmaSpace, Sigmas } from '../core/values.ts';
 import { ddimInverseSigmas, reversedFlowSigmas, type DdimInversionVariant } from './ddim.ts';
 import { sigmaSpace, timestepUnits, toModelTimestep, type TimestepUnits } from './model-time.ts';
-import { cfgNumber, cfgString } from './schedule-config.ts';
+import { cfgInt, cfgNumber, cfgString } from './schedule-config.ts';
 import { defaultSolverFor, normalizeSolverName, schedulerClassFor } from './schedule-rules.ts';
 import { buildSigmas, type BuildSigmasOptions } from './schedules.ts';
 import { arangeDown, checkSteps, clippedTableLength, roundHalfEven, sigmaToTimestep, vpTable } from './sigma-grids.ts';
@@ -76,7 +76,7 @@ export function dpmInverseTimesteps(cfg: SchedulerConfig, steps: number): number
     ts = Array.from(linspace(0, last - 1, steps + 1).subarray(0, steps), roundHalfEven);
   } else if (spacing === 'leading') {
     const ratio = Math.floor(last / (steps + 1));
-    const offset = cfgNumber(cfg, 'steps_offset', 0);
+    const offset = cfgInt(cfg, 'steps_offset', 0);
     ts = Array.from({ length: steps }, (_, k) => k * ratio + offset);
   } else {
     const ratio = T / steps;

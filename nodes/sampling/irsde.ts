@@ -92,6 +92,28 @@ export function irsdeLevelAt(table: IrsdeTable, t: number): number {
   return Math.exp(-interpolate(table.lambda, t));
 }
 
+/**
+ * The training time of a level, irsdeLevelAt's inverse: lambda = -ln s, linear in t between training steps
+ * and decreasing, so the time is found by bisection and one linear solve. Levels a sigma edit puts into the
+ * grid get their time from here, which keeps the grid this model's (isGridOf).
+ */
+export function irsdeTimeAt(table: IrsdeTable, level: number): number {
+  const lam = -Math.log(level);
+  const { lambda, T } = table;
+  if (!(lam <= lambda[0] && lam >= lambda[T])) {
+    throw new Error(`IR-SDE: level ${level} is outside this model's levels [${irsdeLevelAt(table, 0)}, ${irsdeLevelAt(table, T)}]`);
+  }
+  let lo = 0;
+  let hi = T;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (lambda[mid] >= lam) lo = mid;
+    else hi = mid;
+  }
+  const span = lambda[lo] - lambda[hi];
+  return span > 0 ? lo + (lambda[lo] - lam) / span : lo;
+}
+
 /** Whether every step of `sigmas` sits at this table's level for its time (a grid built for another model does not). */
 export function isGridOf(table: IrsdeTable, sigmas: Sigmas): boolean {
   return sigmas.timesteps.every((t, i) => t >= 0 && t <= table.T && Math.abs(sigmas.sigmas[i] / irsdeLevelAt(table, t) - 1) < 1e-9);

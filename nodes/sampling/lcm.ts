@@ -16,7 +16,8 @@ import type { SchedulerConfig, Sigmas } from '../core/values.ts';
 import { toModelTimestep, type TimestepUnits } from './model-time.ts';
 import { linearCombination } from './ops.ts';
 import { trainingTimestepLookup } from './table-timesteps.ts';
-import { cfgNumber } from './schedule-config.ts';
+import { trainTimesteps } from './betas.ts';
+import { cfgInt } from './schedule-config.ts';
 import { vpTable } from './sigma-grids.ts';
 import { checkSigmas, levelAt, type Solver, type SolverState } from './solver.ts';
 
@@ -24,8 +25,9 @@ const SIGMA_DATA = 0.5;
 
 /** LCMScheduler.set_timesteps(N, strength): descending integer training timesteps. */
 export function lcmTimesteps(cfg: SchedulerConfig, steps: number, strength = 1): number[] {
-  const T = cfgNumber(cfg, 'num_train_timesteps', 1000);
-  const original = cfgNumber(cfg, 'original_inference_steps', 50);
+  const T = trainTimesteps(cfg);
+  const original = cfgInt(cfg, 'original_inference_steps', 50);
+  if (original < 1) throw new Error(`LCM: original_inference_steps must be at least 1, got ${original}`);
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`LCM: steps must be a positive integer, got ${steps}`);
   if (!(strength > 0 && strength <= 1)) throw new Error(`LCM: strength must be in (0, 1], got ${strength}`);
   if (original > T) throw new Error(`LCM: original_inference_steps ${original} cannot exceed num_train_timesteps ${T}`);
@@ -49,6 +51,10 @@ export function lcmSigmas(cfg: SchedulerConfig, steps: number, units: TimestepUn
   const table = vpTable(cfg, true);
   const T = table.trainSteps;
   const ts = lcmTimesteps(cfg, steps, strength);
+  // The timesteps count num_train_timesteps, the table trained_betas when the config has them: diffusers
+  // indexes alphas_cumprod past its end there (IndexError).
+  const past = ts.find((t) => t >= T);
+  if (past !== undefined) throw new Error(`${cls.replace('Scheduler', '')} grid: timestep ${past} is past the end of the training table (${T} level${T === 1 ? '' : 's'} from trained_betas, num_train_timesteps ${trainTimesteps(cfg)}): they must agree`);
   const sigmas = [...ts.map((t) => table.sigmas[t]), cls === 'TCDScheduler' ? table.sigmas[0] : 0];
   return {
     space: 'vp',

@@ -6,17 +6,24 @@
 import type { SchedulerConfig, SigmaSpace, Sigmas } from '../core/values.ts';
 import { comfyTimestepAt } from './comfy-schedules.ts';
 import { edmParams, edmTimestep } from './edm.ts';
+import { irsdeTimeAt } from './irsde.ts';
+import { readIrsdeModel } from './mean-reverting.ts';
 import { timestepUnits, toModelTimestep } from './model-time.ts';
 import { SCHEDULER_RULES, type SchedulerClass } from './schedule-rules.ts';
 import { sigmaToTimestep, vpTable } from './schedules.ts';
 
 /**
  * The model timestep of any level, from the model's own training table (solvers that evaluate between grid levels).
- * `origin`: the grid's diffusers class; a class without rescale_betas_zero_snr (KDPM2, DPMSolverSDEScheduler)
+ * `origin`: the grid's diffusers class (or IRSDE, whose time is its own); a class without rescale_betas_zero_snr (KDPM2, DPMSolverSDEScheduler)
  * ignores that config key, and so does its table here.
  */
 export function modelTimestepAt(scheduler: SchedulerConfig, modelIndex: Record<string, unknown>, space: SigmaSpace, origin?: string): (sigma: number) => number {
   if (space === 'vp' && edmParams(scheduler)) return edmTimestep;
+  if (origin === 'IRSDE') {
+    // A mean-reverting model's time is IR-SDE's own (0..T), not a VP table's.
+    const { table } = readIrsdeModel(scheduler);
+    return (sigma) => irsdeTimeAt(table, sigma);
+  }
   const units = timestepUnits(modelIndex);
   if (space === 'flow') {
     const T = typeof scheduler.num_train_timesteps === 'number' ? scheduler.num_train_timesteps : 1000;

@@ -11,6 +11,13 @@ export function cfgNumber(cfg: SchedulerConfig, key: string, fallback: number): 
   return v;
 }
 
+/** An integer key (steps_offset: diffusers adds it to an int64 array, which numpy refuses for a fraction). */
+export function cfgInt(cfg: SchedulerConfig, key: string, fallback: number): number {
+  const v = cfgNumber(cfg, key, fallback);
+  if (!Number.isInteger(v)) throw new Error(`scheduler config: "${key}" must be a whole number, got ${v}`);
+  return v;
+}
+
 /** A number key whose absence means "not set" (diffusers' None). */
 export function cfgOptionalNumber(cfg: SchedulerConfig, key: string): number | undefined {
   const v = cfg[key];

@@ -101,9 +101,22 @@ function requireMu(cfg: SchedulerConfig, opts: FlowShiftOptions, who: string, st
   return mu;
 }
 
-function checkShift(shift: number): number {
+export function checkShift(shift: number): number {
   if (!(shift > 0 && Number.isFinite(shift))) throw new Error(`flow shift must be a positive number, got ${shift}`);
   return shift;
+}
+
+/**
+ * The dynamic shift's factor k = e^mu (exponential) or mu (linear): a shift, so positive and finite. A linear
+ * mu of 0 or below, or an e^mu past float range, turned every level into NaN or a negative number.
+ */
+export function dynamicShiftFactor(mu: number, type: 'exponential' | 'linear', r: (x: number) => number = (x) => x): number {
+  const k = r(type === 'exponential' ? Math.exp(mu) : mu);
+  if (!(k > 0 && Number.isFinite(k))) {
+    const factor = type === 'exponential' ? `e^mu = ${k}` : `mu = ${k}`;
+    throw new Error(`the dynamic shift (time_shift_type ${type}) needs a positive finite shift, got ${factor} (mu ${mu}): check mu, or the scheduler config's base_shift, max_shift, base_image_seq_len and max_image_seq_len`);
+  }
+  return k;
 }
 
 /** Rounding of one arithmetic result: none (float64, numpy's default path) or to float32 (float32 arrays). */
@@ -126,13 +139,24 @@ function stretchToTerminal(levels: number[], terminal: unknown, r: Rounding = ex
  * shift * t / (1 + (shift - 1) * t). With r the identity these are timeShift and shiftSigma.
  */
 function shiftLevels(levels: readonly number[], r: Rounding, shift: { dynamic: false; shift: number } | { dynamic: true; mu: number; type: 'exponential' | 'linear' }): number[] {
+  let out: number[];
   if (shift.dynamic) {
-    const k = r(shift.type === 'exponential' ? Math.exp(shift.mu) : shift.mu);
-    return levels.map((t) => r(k / r(k + r(r(1 / t) - 1))));
+    const k = dynamicShiftFactor(shift.mu, shift.type, r);
+    out = levels.map((t) => r(k / r(k + r(r(1 / t) - 1))));
+  } else {
+    const s = r(shift.shift);
+    const s1 = r(shift.shift - 1);
+    out = levels.map((t) => r(r(s * t) / r(1 + r(s1 * t))));
   }
-  const s = r(shift.shift);
-  const s1 = r(shift.shift - 1);
-  return levels.map((t) => r(r(s * t) / r(1 + r(s1 * t))));
+  // A shift within float32's rounding of 0 makes 1 + (shift - 1) t exactly 0 at t = 1 (shift 1e-9: the
+  // level is 1e-9 / 0), as it does in diffusers' float32 arithmetic.
+  // (A level an ulp above 1 is normal there: callers clamp it.)
+  const bad = out.findIndex((v) => !(Number.isFinite(v) && v >= 0));
+  if (bad >= 0) {
+    const what = shift.dynamic ? `the dynamic shift (mu ${shift.mu})` : `flow shift ${shift.shift}`;
+    throw new Error(`${what} takes level t = ${levels[bad]} to ${out[bad]} in float32 arithmetic: use a shift further from 0`);
+  }
+  return out;
 }
 
 /**
@@ -289,6 +313,7 @@ export function multistepFlowSigmas(
       if (dynamic) {
         const type = cfgString(cfg, 'time_shift_type', ['exponential', 'linear'] as const, 'exponential');
         const mu = requireMu(cfg, opts, cls, steps);
+        dynamicShiftFactor(mu, type);
         levels = levels.map((t) => timeShift(t, mu, type));
       } else {
         const shift = checkShift(opts.shift ?? cfgNumber(cfg, 'flow_shift', 1));

@@ -21,7 +21,7 @@ import { diffusersFloat32Table } from './float32-table.ts';
 import type { SchedulerConfig, Sigmas } from '../core/values.ts';
 import { linspace } from './betas.ts';
 import { toModelTimestep, type TimestepUnits } from './model-time.ts';
-import { cfgBool, cfgNumber, cfgOptionalNumber, cfgString } from './schedule-config.ts';
+import { cfgBool, cfgInt, cfgNumber, cfgOptionalNumber, cfgString } from './schedule-config.ts';
 import { configGrid, SCHEDULER_RULES, type FinalSigmasType, type SchedulerClass, type SigmaGrid } from './schedule-rules.ts';
 import {
   checkSteps,
@@ -113,7 +113,7 @@ export function ddimSigmas(
   if (grid !== 'spaced') return explicitLevels(table, grid, steps, units, ov, { origin, final: finalSigma, rounded: true });
 
   const spacing = spacingOf(cfg, 'leading', ov);
-  const offset = cfgNumber(cfg, 'steps_offset', 0);
+  const offset = cfgInt(cfg, 'steps_offset', 0);
   const ts = spacedTimesteps(spacing, T, steps, offset, 'round');
   for (const t of ts) {
     if (t < 0 || t >= T) throw new Error(`${cls.replace('Scheduler', '')} grid: timestep ${t} is outside [0, ${T}) (check steps_offset ${offset})`);
@@ -200,7 +200,7 @@ export function eulerSigmas(
     last = custom[custom.length - 1];
     ts = levels.map((s) => Math.fround(sigmaToTimestep(table, s)));
   } else {
-    const offset = cfgNumber(cfg, 'steps_offset', 0);
+    const offset = cfgInt(cfg, 'steps_offset', 0);
     // DPMSolverSDEScheduler (float32Table) spaces in float64; the other Euler classes in float32.
     ts = spacedTimesteps(spacing, T, steps, offset, rules.float32Table ? 'float64' : 'float32');
     const logLinear =
@@ -274,7 +274,7 @@ export function multistepSigmas(cfg: SchedulerConfig, steps: number, units: Time
   }
 
   const spacing = spacingOf(cfg, rules.spacing, ov);
-  const offset = cfgNumber(cfg, 'steps_offset', 0);
+  const offset = cfgInt(cfg, 'steps_offset', 0);
   const last = rules.lambdaClip ? clippedTableLength(table, cfgNumber(cfg, 'lambda_min_clipped', -Infinity)) : T;
   const ts = multistepTimesteps(spacing, T, steps, offset, last);
   for (const t of ts) {

@@ -187,6 +187,8 @@ export function interpTable(table: ArrayLike<number>, t: number): number {
 export function sigmaToTimestep(table: VpTable, sigma: number): number {
   const levels = table.sigmas;
   const n = levels.length;
+  // diffusers' _sigma_to_t clips its index to n - 2 and reads past the table there.
+  if (n < 2) throw new Error(`a level between training steps needs a training table of 2 or more levels to interpolate in; this one has ${n} (num_train_timesteps, or the length of trained_betas)`);
   const s = Math.max(sigma, 1e-10);
   // lo = the last index whose level is <= sigma (0 if none), clipped to n - 2; the table increases.
   let lo = 0;
@@ -244,10 +246,26 @@ export function isBoundedGrid(grid: string): grid is BoundedGrid {
 
 /** N levels of a Karras / exponential / beta / Lu grid from sigmaMax down to sigmaMin. */
 export function levelGrid(grid: BoundedGrid | 'lu_lambda', sigmaMin: number, sigmaMax: number, n: number): number[] {
+  checkGridBounds(grid, sigmaMin, sigmaMax);
   if (grid === 'karras') return karrasSigmas(sigmaMin, sigmaMax, n);
   if (grid === 'exponential') return exponentialSigmas(sigmaMin, sigmaMax, n);
   if (grid === 'beta') return betaSigmas(sigmaMin, sigmaMax, n);
   return luLambdaSigmas(sigmaMin, sigmaMax, n);
+}
+
+/**
+ * A bounded grid runs down from sigma_max to sigma_min: bounds out of order gave a rising grid, and a log
+ * grid reaching 0, NaN levels. The bounds come from the scheduler config's sigma_min / sigma_max when it
+ * has them, which is where a wrong pair usually comes from.
+ */
+function checkGridBounds(grid: string, sigmaMin: number, sigmaMax: number): void {
+  const logGrid = grid === 'exponential' || grid === 'lu_lambda';
+  const ok = Number.isFinite(sigmaMin) && Number.isFinite(sigmaMax) && sigmaMax >= sigmaMin && (logGrid ? sigmaMin > 0 : sigmaMin >= 0);
+  if (!ok) {
+    throw new Error(
+      `${grid === 'lu_lambda' ? 'Lu lambda' : grid} levels need finite bounds with ${logGrid ? '0 < sigma_min' : '0 <= sigma_min'} <= sigma_max, got sigma_min ${sigmaMin} and sigma_max ${sigmaMax} (a scheduler config's sigma_min and sigma_max set them when it has them)`,
+    );
+  }
 }
 
 /**

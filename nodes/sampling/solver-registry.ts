@@ -402,7 +402,7 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
     create: (o) => createCmStochastic(o as CmParams),
     optionsFromConfig: (cfg) => {
       const p = cmParams(cfg);
-      if (!p) throw new Error(`cm_stochastic samples consistency models, whose scheduler config is ${CM_CLASS}; this model's is ${JSON.stringify(cfg._class_name)}`);
+      if (!p) throw new Error(`cm_stochastic samples consistency models, whose scheduler config is ${CM_CLASS}; this model's is ${typeof cfg._class_name === 'string' ? cfg._class_name : 'not named (no _class_name)'}`);
       return p;
     },
     spaces: ['vp'],
@@ -482,7 +482,7 @@ const BASE_SOLVERS: Record<string, SolverEntry> = {
       adaptive_icoeff: { kind: 'float', default: 1, min: 0, max: 100, label: 'PID i', help: "Integral weight of the step-size controller (k-diffusion's icoeff)" },
       adaptive_dcoeff: { kind: 'float', default: 0, min: 0, max: 100, label: 'PID d', help: "Derivative weight of the step-size controller (k-diffusion's dcoeff)" },
       adaptive_accept_safety: { kind: 'float', default: 0.81, min: 0, max: 2.5, label: 'Accept safety', help: "A step is accepted when the controller's factor is at least this (factors lie between 0.21 and 1 + pi/2)" },
-      adaptive_eta: { kind: 'float', default: 0, min: 0, max: 100, label: 'Adaptive eta', help: 'Fresh noise on each accepted step (k-diffusion eta; 0: the ODE, as ComfyUI\'s dpm_adaptive sampler)' },
+      adaptive_eta: { kind: 'float', default: 0, min: 0, max: 100, label: 'Adaptive eta', help: 'Fresh noise on each accepted step (k-diffusion eta; 0: the ODE, as ComfyUI\'s dpm_adaptive sampler). Far above 1 every attempt aims at a level far below its step while an accepted step moves only by the controller\'s step, so a run crawls (k-diffusion and ComfyUI do the same)' },
       s_noise: S_NOISE,
     },
     spaces: ['vp'],

@@ -36,6 +36,8 @@ export interface RandomGraphOptions {
   paramChance?: number;
   /** Chance that a set param gets a junk value. */
   junkChance?: number;
+  /** The LoadModel reference (default: one of the embedded models). */
+  model?: string;
 }
 
 function randomParam(rng: Rng, p: ParamDescription, junkChance: number): unknown {
@@ -102,7 +104,7 @@ export function randomGraph(rng: Rng, types: readonly NodeTypeDescription[], opt
   const link = (source: string, sourcePort: string, target: string, targetPort: string) =>
     edges.push({ id: `e${edges.length}`, source, sourcePort, target, targetPort });
 
-  node('model', 'LoadModel', { model: rng.pick(EMBEDDED_MODELS) });
+  node('model', 'LoadModel', { model: opts.model ?? rng.pick(EMBEDDED_MODELS) });
   let model = 'model';
   if (rng.chance(0.25)) {
     node('ms', 'ModelSampling');

@@ -1,8 +1,8 @@
 /**
  * A graph fuzz round (README.md here):
- *   npx tsx scripts/graph-fuzz/run.ts <seed> <count> [--mutate | --twins] [--out DIR]
- * runs <count> graphs through an in-process engine (on the embedded models, or the conditional twins with
- * --twins), prints the outcomes and the
+ *   npx tsx scripts/graph-fuzz/run.ts <seed> <count> [--mutate | --twins | --configs] [--out DIR]
+ * runs <count> graphs through an in-process engine (on the embedded models, the conditional twins with
+ * --twins, or copies of the embedded models with random scheduler configs with --configs), prints the outcomes and the
  * failure causes by count, and writes each graph that breaks a rule (check.ts), or runs past 30 s, to DIR
  * (default: a temp folder) for replay with `flowstudio run`. Exit code 1 when any graph broke a rule.
  */
@@ -12,6 +12,7 @@ import path from 'node:path';
 import { Engine } from '../../electron/engine/engine.ts';
 import { EXAMPLES_DIR } from '../../electron/engine/paths.ts';
 import { judge } from './check.ts';
+import { configGraph, randomConfigCase, writeConfigCase } from './configs.ts';
 import { createRng, mutateGraph, randomGraph } from './generate.ts';
 import { prepareFuzzTwins, twinGraph } from './twins.ts';
 
@@ -22,17 +23,19 @@ async function main(argv: string[]): Promise<number> {
   const seed = Number(seedArg ?? 1);
   const count = Number(countArg ?? 100);
   if (!Number.isInteger(seed) || !Number.isInteger(count) || count < 1) {
-    console.error('usage: run.ts <seed> <count> [--mutate | --twins] [--out DIR]');
+    console.error('usage: run.ts <seed> <count> [--mutate | --twins | --configs] [--out DIR]');
     return 2;
   }
   const mutate = argv.includes('--mutate');
   const withTwins = argv.includes('--twins');
+  const withConfigs = argv.includes('--configs');
   const outFlag = argv.indexOf('--out');
   const saveDir = outFlag >= 0 ? path.resolve(argv[outFlag + 1]) : fs.mkdtempSync(path.join(os.tmpdir(), 'graph-fuzz-'));
   fs.mkdirSync(saveDir, { recursive: true });
   const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'graph-fuzz-out-'));
   const twinDir = path.join(runDir, 'twins');
-  const engine = new Engine({ outDir: runDir, providers: ['cpu'], readRoots: [twinDir] });
+  const configDir = path.join(runDir, 'configs');
+  const engine = new Engine({ outDir: runDir, providers: ['cpu'], readRoots: [twinDir, configDir, saveDir] });
   const twins = withTwins ? await prepareFuzzTwins((fs.mkdirSync(twinDir), twinDir)) : [];
   const rng = createRng(seed);
   const types = await engine.listNodeTypes();
@@ -45,8 +48,14 @@ async function main(argv: string[]): Promise<number> {
   let broken = 0;
   try {
     for (let i = 0; i < count; i++) {
+      // --configs: a fresh folder per graph (the model service caches a folder's config by its path).
+      const configCase = withConfigs ? randomConfigCase(rng) : undefined;
+      const folder = path.join(configDir, `m${i}`);
+      if (configCase) await writeConfigCase(folder, configCase);
       // --mutate damages a shipped example or, half the time, a random graph.
-      const graph = mutate
+      const graph = configCase
+        ? configGraph(rng, types, folder)
+        : mutate
         ? mutateGraph(rng, rng.chance(0.5) ? rng.pick(examples) : randomGraph(rng, types), types)
         : withTwins
           ? twinGraph(rng, types, twins)
@@ -71,15 +80,22 @@ async function main(argv: string[]): Promise<number> {
       if (problem) {
         broken++;
         const file = path.join(saveDir, `seed${seed}-${i}.json`);
+        if (configCase) {
+          // The model folder goes along, and the graph names the kept copy.
+          const kept = path.join(saveDir, `seed${seed}-${i}-model`);
+          fs.cpSync(folder, kept, { recursive: true });
+          (graph as { nodes: { id: string; params: Record<string, unknown> }[] }).nodes.find((n) => n.id === 'model')!.params.model = kept;
+        }
         fs.writeFileSync(file, JSON.stringify(graph, null, 1));
         console.log(`#${i}: ${problem}\n  graph: ${file}`);
       }
+      if (configCase) fs.rmSync(folder, { recursive: true, force: true });
     }
   } finally {
     await engine.dispose();
     fs.rmSync(runDir, { recursive: true, force: true });
   }
-  console.log(`\n${count} graphs (seed ${seed}${mutate ? ', mutated examples and random graphs' : withTwins ? ', conditional twins' : ''}):`, Object.fromEntries(outcomes));
+  console.log(`\n${count} graphs (seed ${seed}${mutate ? ', mutated examples and random graphs' : withTwins ? ', conditional twins' : withConfigs ? ', random scheduler configs' : ''}):`, Object.fromEntries(outcomes));
   for (const [cause, n] of [...causes].sort((a, b) => b[1] - a[1])) console.log(String(n).padStart(5), cause);
   // A temp folder of our own with nothing in it goes; a folder the caller named stays.
   if (broken === 0 && outFlag < 0) fs.rmSync(saveDir, { recursive: true, force: true });
