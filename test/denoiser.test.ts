@@ -123,10 +123,16 @@ describe('timestep feeds', () => {
 });
 
 /** A handle whose network records its feeds and returns a fixed output. */
-function recordingModel(timestepType: string, output: Float64Array, scheduler: Record<string, unknown> = {}): ModelHandle & { feeds: Record<string, ModelFeed>[] } {
+function recordingModel(
+  timestepType: string,
+  output: Float64Array,
+  scheduler: Record<string, unknown> = {},
+  more: { sample?: TensorInfo['shape']; timestep?: TensorInfo['shape']; extra?: TensorInfo[] } = {},
+): ModelHandle & { feeds: Record<string, ModelFeed>[] } {
   const inputs: TensorInfo[] = [
-    { name: 'sample', type: 'float32', shape: ['batch', 3, 4] },
-    { name: 'timestep', type: timestepType, shape: [1] },
+    { name: 'sample', type: 'float32', shape: more.sample ?? ['batch', 3, 4] },
+    { name: 'timestep', type: timestepType, shape: more.timestep ?? [1] },
+    ...(more.extra ?? []),
   ];
   const feeds: Record<string, ModelFeed>[] = [];
   return {
@@ -171,6 +177,56 @@ describe('createDenoiseFn', () => {
     expect(Math.max(...p.denoised.data.map(Math.abs))).toBeLessThanOrEqual(1);
     // eps = (x - x0') / sigma.
     expect(maxErr(p.eps.data, x.data.map((v, i) => v - p.denoised.data[i]))).toBeLessThan(1e-6);
+  });
+});
+
+describe('createDenoiseFn: what each input must be, checked before the network is called', () => {
+  const level = { sigma: 1, timestep: 100 };
+  const x = t32(X0);
+  const text: TensorInfo = { name: 'encoder_hidden_states', type: 'float32', shape: ['batch', 7, 8] };
+  const ids: TensorInfo = { name: 'img_ids', type: 'float32', shape: [5, 3] };
+
+  it('names every input no conditioning gives, and what to connect', () => {
+    const model = recordingModel('float32', X0, {}, { extra: [text, ids] });
+    expect(() => createDenoiseFn(model, { space: 'vp' })).toThrow(
+      'missing input "encoder_hidden_states" [batch, 7, 8], "img_ids" [5, 3]: the model takes them besides its sample and timestep, and no conditioning is connected; connect a conditioning that holds them',
+    );
+    const partial = { feeds: { encoder_hidden_states: Tensor.zeros([2, 7, 8]) } };
+    expect(() => createDenoiseFn(model, { space: 'vp', conditioning: partial })).toThrow(/missing input "img_ids" \[5, 3\]: the model takes it besides .* the conditioning gives only "encoder_hidden_states"/);
+    const full = { feeds: { encoder_hidden_states: Tensor.zeros([2, 7, 8]), img_ids: Tensor.zeros([5, 3]) } };
+    expect(() => createDenoiseFn(model, { space: 'vp', conditioning: full })).not.toThrow();
+  });
+
+  it('refuses conditioning that does not fit its input: rank, a fixed dim, or a named dim the latent sizes otherwise', async () => {
+    const model = recordingModel('float32', X0, {}, { extra: [text, ids] });
+    const run = (feeds: Record<string, Tensor>) => createDenoiseFn(model, { space: 'vp', conditioning: { feeds } })(x, level);
+    await expect(run({ encoder_hidden_states: Tensor.zeros([2, 7]), img_ids: Tensor.zeros([5, 3]) })).rejects.toThrow(
+      'conditioning input "encoder_hidden_states" [2, 7] does not fit the model input\'s shape [batch, 7, 8]',
+    );
+    await expect(run({ encoder_hidden_states: Tensor.zeros([2, 7, 8]), img_ids: Tensor.zeros([4, 3]) })).rejects.toThrow(/conditioning input "img_ids" \[4, 3\] does not fit the model input's shape \[5, 3\]/);
+    // The latent holds 2 samples along "batch"; three prompts do not fit.
+    await expect(run({ encoder_hidden_states: Tensor.zeros([3, 7, 8]), img_ids: Tensor.zeros([5, 3]) })).rejects.toThrow(
+      'conditioning input "encoder_hidden_states" [3, 7, 8] has 3 along the model\'s "batch" axis (axis 0 of input "encoder_hidden_states" [batch, 7, 8]), where the latent [2, 3, 4] has 2',
+    );
+    expect(model.feeds).toHaveLength(0);
+    await run({ encoder_hidden_states: Tensor.zeros([2, 7, 8]), img_ids: Tensor.zeros([5, 3]) });
+    expect(model.feeds).toHaveLength(1);
+  });
+
+  it('a conditioning for the sample or timestep input is refused (the sampler feeds those)', () => {
+    const model = recordingModel('float32', X0);
+    expect(() => createDenoiseFn(model, { space: 'vp', conditioning: { feeds: { timestep: Tensor.zeros([1]) } } })).toThrow(/"timestep" is the network's timestep input, which the sampler feeds/);
+    expect(() => createDenoiseFn(model, { space: 'vp', conditioning: { feeds: { sample: Tensor.zeros([2, 3, 4]) } } })).toThrow(/"sample" is the network's sample input/);
+  });
+
+  it('a named dim used twice in the sample input ties those axes', async () => {
+    const square = recordingModel('float32', X0, {}, { sample: ['batch', 's', 's'] });
+    await expect(createDenoiseFn(square, { space: 'vp' })(x, level)).rejects.toThrow(
+      'latent shape [2, 3, 4] does not match the model input "sample" shape [batch, s, s]: its axes 1 and 2 are both "s", so they must be equal (got 3 and 4)',
+    );
+    const free = recordingModel('float32', X0, {}, { sample: [-1, 's', -1] });
+    await createDenoiseFn(free, { space: 'vp' })(x, level);
+    expect(free.feeds).toHaveLength(1);
   });
 });
 

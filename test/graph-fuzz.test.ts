@@ -12,6 +12,7 @@ import { EXAMPLES_DIR } from '../electron/engine/paths.ts';
 import { judge } from '../scripts/graph-fuzz/check.ts';
 import { configGraph, randomConfigCase, writeConfigCase } from '../scripts/graph-fuzz/configs.ts';
 import { createRng, mutateGraph, randomGraph } from '../scripts/graph-fuzz/generate.ts';
+import { randomSignatureCase, signatureGraph, writeSignatureCase } from '../scripts/graph-fuzz/signatures.ts';
 import { prepareFuzzTwins, twinGraph } from '../scripts/graph-fuzz/twins.ts';
 import type { RunSummary } from '../electron/engine/api.ts';
 import { createTestEngine, testCacheDir } from './helpers/engine.ts';
@@ -82,6 +83,23 @@ describe('graph fuzz (fixed seeds)', () => {
         const folder = path.join(configDir, `m${i}`);
         await writeConfigCase(folder, randomConfigCase(rng), testCacheDir());
         yield configGraph(rng, types, folder);
+      }
+    }
+    const { outcomes, problems } = await round(graphs());
+    expect(problems).toEqual([]);
+    expect(outcomes.finished).toBeGreaterThan(20);
+    expect(outcomes.failed).toBeGreaterThan(50);
+  });
+
+  it('networks with random input and output signatures, with or without fitting conditioning: refused by the input at fault', async () => {
+    const rng = createRng(2);
+    const types = await engine.listNodeTypes();
+    async function* graphs() {
+      for (let i = 0; i < 150; i++) {
+        const folder = path.join(configDir, `sig${i}`);
+        const c = randomSignatureCase(rng);
+        await writeSignatureCase(folder, c, testCacheDir());
+        yield signatureGraph(rng, types, folder, c);
       }
     }
     const { outcomes, problems } = await round(graphs());

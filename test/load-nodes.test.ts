@@ -190,6 +190,6 @@ describe('LoadConditioning', () => {
     const wrong = await npy('ehs-wrong.npy', full([1, 5, 16], 0));
     const r = await engine.run({ graph: sdGraph([{ id: 'cond', params: { path: wrong } }], ['cond.conditioning->sampler.conditioning']) });
     expect(r.status).toBe('failed');
-    expect(r.error?.message).toMatch(/shape mismatch for input "encoder_hidden_states".*expected \[batch, 7, 16\], got \[1, 5, 16\]/);
+    expect(r.error?.message).toMatch(/conditioning input "encoder_hidden_states" \[1, 5, 16\] does not fit the model input.s shape \[batch, 7, 16\]/);
   });
 });

@@ -165,6 +165,18 @@ describe('ModelSession.run', () => {
     await expect(s.run({ a: f([2, 4], 7), b: f([2, 4]) })).rejects.toThrow(/input "a" .*7 elements but dims \[2, 4\] need 8/);
   });
 
+  it('dynamic dims without a name are free each on its own (ORT reports them as \'\', not as one shared symbol)', async () => {
+    const file = await writeModel('unnamed-dims.onnx', doubleModel('float32', [-1, 3, -1, -1]));
+    const s = await pool.get(file);
+    expect(s.inputs[0].shape).toEqual([-1, 3, -1, -1]);
+    const out = await s.run({ x: { dims: [1, 3, 16, 8], data: new Float32Array(384).fill(1), type: 'float32' } });
+    expect(out.out.dims).toEqual([1, 3, 16, 8]);
+    expect(out.out.data[383]).toBe(2);
+    await expect(s.run({ x: { dims: [1, 4, 16, 8], data: new Float32Array(512), type: 'float32' } })).rejects.toThrow(
+      `shape mismatch for input "x" of model ${file}: expected [?, 3, ?, ?], got [1, 4, 16, 8]`,
+    );
+  });
+
   it('returns float32 and float16 outputs as Float32 tensors', async () => {
     const file = await writeModel('outputs.onnx', twoInputModel());
     const s = await pool.get(file);

@@ -97,6 +97,11 @@ export interface TensorInfo {
   shape: (number | string)[];
 }
 
+/** A declared shape for messages: [batch, 4, ?, ?], unknown dims as ?. */
+export function declaredShapeString(shape: readonly (number | string)[]): string {
+  return `[${shape.map((d) => (typeof d === 'number' && d < 0 ? '?' : String(d))).join(', ')}]`;
+}
+
 /** A feed for a model call: float data, or integer data for int64/int32 inputs. */
 export interface ModelFeed {
   dims: readonly number[];

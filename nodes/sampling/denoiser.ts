@@ -6,7 +6,7 @@
  * dynamic thresholding) the way diffusers' schedulers do.
  */
 import { Tensor } from '../core/tensor.ts';
-import type { Conditioning, ModelFeed, ModelHandle, SchedulerConfig, SigmaSpace, TensorInfo } from '../core/values.ts';
+import { declaredShapeString, type Conditioning, type ModelFeed, type ModelHandle, type SchedulerConfig, type SigmaSpace, type TensorInfo } from '../core/values.ts';
 import { DeferredPrediction } from './deferred-prediction.ts';
 import { cmDenoised, cmInputScale, cmParams } from './cm.ts';
 import { edmDenoised, edmInputScale, edmParams } from './edm.ts';
@@ -48,7 +48,7 @@ export interface DenoiserBinding {
 export const TIMESTEP_R_NAME = 'timestep_r';
 
 function describeInputs(inputs: readonly TensorInfo[]): string {
-  return inputs.map((i) => `${i.name} (${i.type} [${i.shape.join(', ')}])`).join(', ') || 'none';
+  return inputs.map((i) => `${i.name} (${i.type} ${declaredShapeString(i.shape)})`).join(', ') || 'none';
 }
 
 /** Finds the sample and timestep inputs: 'sample' (unet/), 'hidden_states' (transformer/), else the first rank-4 float input. */
@@ -76,8 +76,17 @@ export function checkLatentShape(binding: DenoiserBinding, dims: readonly number
   const fits = declared.length === dims.length && declared.every((d, k) => typeof d !== 'number' || d < 0 || d === dims[k]);
   if (!fits) {
     throw new Error(
-      `latent shape [${dims.join(', ')}] does not match the model input "${binding.sample.name}" shape [${declared.join(', ')}]`,
+      `latent shape [${dims.join(', ')}] does not match the model input "${binding.sample.name}" shape ${declaredShapeString(declared)}`,
     );
+  }
+  // A named dim that appears twice ties those axes: [batch, c, s, s] takes square latents only.
+  for (let k = 0; k < declared.length; k++) {
+    const first = declared.indexOf(declared[k]);
+    if (typeof declared[k] === 'string' && first < k && dims[first] !== dims[k]) {
+      throw new Error(
+        `latent shape [${dims.join(', ')}] does not match the model input "${binding.sample.name}" shape ${declaredShapeString(declared)}: its axes ${first} and ${k} are both "${declared[k]}", so they must be equal (got ${dims[first]} and ${dims[k]})`,
+      );
+    }
   }
 }
 
@@ -93,20 +102,52 @@ export function feedType(info: TensorInfo): ModelFeed['type'] {
  * Integer inputs get t truncated toward zero, as diffusers' ONNX pipelines' np.array([t], dtype) does.
  */
 export function timestepFeed(info: TensorInfo, t: number, batch: number): ModelFeed {
-  if (info.shape.length > 1) throw new Error(`timestep input "${info.name}" has rank ${info.shape.length}, expected 0 or 1`);
-  const dims: number[] = [];
-  let size = 1;
-  for (const d of info.shape) {
-    const n = typeof d === 'number' && d > 0 ? d : batch;
-    dims.push(n);
-    size *= n;
-  }
+  const dims = timestepDims(info, batch);
+  const size = dims.length ? dims[0] : 1;
   const type = feedType(info);
   const data =
     type === 'int64' ? new BigInt64Array(size) : type === 'int32' ? new Int32Array(size) : type === 'float64' ? new Float64Array(size) : new Float32Array(size);
   const feed: ModelFeed = { dims: Object.freeze(dims), type, data };
   setTimestep(feed, t);
   return feed;
+}
+
+/** The timestep feed's dims: the declared shape, a symbolic or unknown dim taking the batch size. */
+function timestepDims(info: TensorInfo, batch: number): number[] {
+  if (info.shape.length > 1) throw new Error(`timestep input "${info.name}" has rank ${info.shape.length}, expected 0 or 1`);
+  return info.shape.map((d) => (typeof d === 'number' && d > 0 ? d : batch));
+}
+
+/**
+ * The conditioning feeds against the inputs they fill, before the first model call of a latent shape: rank and
+ * fixed dims, and each named dim the same size wherever it appears (in the latent, the timestep feed and the
+ * conditioning). ORT would refuse the same feeds, in terms of the network's inputs rather than of the
+ * conditioning that brought them.
+ */
+function checkConditioningShapes(handle: ModelHandle, binding: DenoiserBinding, condFeeds: Record<string, ModelFeed>, sampleDims: readonly number[]): void {
+  const seen = new Map<string, { size: number; from: string }>();
+  const tie = (info: TensorInfo, dims: readonly number[], what: string) => {
+    info.shape.forEach((d, k) => {
+      if (typeof d !== 'string') return;
+      const first = seen.get(d);
+      if (!first) seen.set(d, { size: dims[k], from: what });
+      else if (first.size !== dims[k]) {
+        throw new Error(`${what} has ${dims[k]} along the model's "${d}" axis (axis ${k} of input "${info.name}" ${declaredShapeString(info.shape)}), where ${first.from} has ${first.size}`);
+      }
+    });
+  };
+  const batch = sampleDims[0] ?? 1;
+  tie(binding.sample, sampleDims, `the latent [${sampleDims.join(', ')}]`);
+  tie(binding.timestep, timestepDims(binding.timestep, batch), `the timestep feed`);
+  if (binding.timestepR) tie(binding.timestepR, timestepDims(binding.timestepR, batch), `the interval-end feed`);
+  for (const [name, feed] of Object.entries(condFeeds)) {
+    const info = handle.denoiser.inputs.find((i) => i.name === name)!;
+    const what = `conditioning input "${name}" [${feed.dims.join(', ')}]`;
+    if (info.shape.length === 0) continue; // rank unknown to the runtime
+    const fits = info.shape.length === feed.dims.length && info.shape.every((d, k) => typeof d !== 'number' || d < 0 || d === feed.dims[k]);
+    if (!fits) throw new Error(`${what} does not fit the model input's shape ${declaredShapeString(info.shape)}: check the file loaded for it`);
+    tie(info, feed.dims, what);
+  }
 }
 
 /** Writes t into every entry of a timestep feed (integers truncated toward zero, as timestepFeed). */
@@ -310,10 +351,27 @@ export function conditioningFeeds(handle: ModelHandle, binding: DenoiserBinding,
     const info = handle.denoiser.inputs.find((i) => i.name === name);
     if (!info) throw new Error(`conditioning input "${name}" is not an input of the denoiser (inputs: ${describeInputs(handle.denoiser.inputs)})`);
     if (info === binding.timestepR) throw new Error(`conditioning input "${name}" is the network's interval end, which the sampler feeds (the grid's next level): leave it out of the conditioning`);
+    if (info === binding.sample || info === binding.timestep) {
+      throw new Error(`conditioning input "${name}" is the network's ${info === binding.sample ? 'sample' : 'timestep'} input, which the sampler feeds: leave it out of the conditioning`);
+    }
     const declared = feedType(info);
     feeds[name] = { dims: t.dims, data: t.data, type: declared === 'float16' ? 'float16' : 'float32' };
   }
   return feeds;
+}
+
+/**
+ * Every network input besides the sample and the times comes from the conditioning: say which are missing
+ * when the run is set up, and how to give them, instead of failing at the first model call.
+ */
+function checkEveryInputFed(handle: ModelHandle, binding: DenoiserBinding, condFeeds: Record<string, ModelFeed>): void {
+  const missing = handle.denoiser.inputs.filter((i) => i !== binding.sample && i !== binding.timestep && i !== binding.timestepR && !(i.name in condFeeds));
+  if (missing.length === 0) return;
+  const list = missing.map((i) => `"${i.name}" ${declaredShapeString(i.shape)}`).join(', ');
+  const given = Object.keys(condFeeds);
+  throw new Error(
+    `missing input ${list}: the model takes ${missing.length === 1 ? 'it' : 'them'} besides its sample and timestep, and ${given.length ? `the conditioning gives only ${given.map((n) => `"${n}"`).join(', ')}` : 'no conditioning is connected'}; connect a conditioning that holds ${missing.length === 1 ? 'it' : 'them'} (Load Conditioning, one per input, chained)`,
+  );
 }
 
 /** Which network inputs are batched along the sample's batch axis (their first dim is the sample's). */
@@ -367,6 +425,7 @@ export function createDenoiseFn(handle: ModelHandle, opts: DenoiserOptions): Den
   const type = predictionType(handle, opts.space, opts.predictionType);
   const condFeeds = conditioningFeeds(handle, binding, opts.conditioning);
   const condNames = Object.keys(condFeeds);
+  checkEveryInputFed(handle, binding, condFeeds);
   const sampleType = feedType(binding.sample);
   const { space, limit, signal } = opts;
   // EDM-preconditioned networks (edm.ts): their own input scale and output conversion, in VE variables.
@@ -398,6 +457,7 @@ export function createDenoiseFn(handle: ModelHandle, opts: DenoiserOptions): Den
   return async (x, level) => {
     if (!sameDims(checkedDims, x.dims)) {
       checkLatentShape(binding, x.dims);
+      checkConditioningShapes(handle, binding, condFeeds, x.dims);
       checkedDims = x.dims.slice();
     }
     const c = edm ? edmInputScale(edm, level.sigma) : cm ? cmInputScale(cm, level.sigma) : modelInputScale(space, level.sigma);

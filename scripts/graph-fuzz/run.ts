@@ -1,8 +1,9 @@
 /**
  * A graph fuzz round (README.md here):
- *   npx tsx scripts/graph-fuzz/run.ts <seed> <count> [--mutate | --twins | --configs] [--out DIR]
+ *   npx tsx scripts/graph-fuzz/run.ts <seed> <count> [--mutate | --twins | --configs | --signatures] [--out DIR]
  * runs <count> graphs through an in-process engine (on the embedded models, the conditional twins with
- * --twins, or copies of the embedded models with random scheduler configs with --configs), prints the outcomes and the
+ * --twins, copies of the embedded models with random scheduler configs with --configs, or tiny networks
+ * with random input and output signatures with --signatures), prints the outcomes and the
  * failure causes by count, and writes each graph that breaks a rule (check.ts), or runs past 30 s, to DIR
  * (default: a temp folder) for replay with `flowstudio run`. Exit code 1 when any graph broke a rule.
  */
@@ -14,6 +15,7 @@ import { EXAMPLES_DIR } from '../../electron/engine/paths.ts';
 import { judge } from './check.ts';
 import { configGraph, randomConfigCase, writeConfigCase } from './configs.ts';
 import { createRng, mutateGraph, randomGraph } from './generate.ts';
+import { randomSignatureCase, signatureGraph, writeSignatureCase } from './signatures.ts';
 import { prepareFuzzTwins, twinGraph } from './twins.ts';
 
 const RUN_LIMIT_MS = 30_000;
@@ -23,12 +25,14 @@ async function main(argv: string[]): Promise<number> {
   const seed = Number(seedArg ?? 1);
   const count = Number(countArg ?? 100);
   if (!Number.isInteger(seed) || !Number.isInteger(count) || count < 1) {
-    console.error('usage: run.ts <seed> <count> [--mutate | --twins | --configs] [--out DIR]');
+    console.error('usage: run.ts <seed> <count> [--mutate | --twins | --configs | --signatures] [--out DIR]');
     return 2;
   }
   const mutate = argv.includes('--mutate');
   const withTwins = argv.includes('--twins');
   const withConfigs = argv.includes('--configs');
+  const withSignatures = argv.includes('--signatures');
+  const ownFolder = withConfigs || withSignatures;
   const outFlag = argv.indexOf('--out');
   const saveDir = outFlag >= 0 ? path.resolve(argv[outFlag + 1]) : fs.mkdtempSync(path.join(os.tmpdir(), 'graph-fuzz-'));
   fs.mkdirSync(saveDir, { recursive: true });
@@ -48,14 +52,17 @@ async function main(argv: string[]): Promise<number> {
   let broken = 0;
   try {
     for (let i = 0; i < count; i++) {
-      // --configs: a fresh folder per graph (the model service caches a folder's config by its path).
-      const configCase = withConfigs ? randomConfigCase(rng) : undefined;
+      // --configs, --signatures: a fresh folder per graph (the model service caches a folder's config by its path).
       const folder = path.join(configDir, `m${i}`);
-      if (configCase) await writeConfigCase(folder, configCase);
+      if (withConfigs) await writeConfigCase(folder, randomConfigCase(rng));
+      const signature = withSignatures ? randomSignatureCase(rng) : undefined;
+      if (signature) await writeSignatureCase(folder, signature);
       // --mutate damages a shipped example or, half the time, a random graph.
-      const graph = configCase
+      const graph = withConfigs
         ? configGraph(rng, types, folder)
-        : mutate
+        : signature
+          ? signatureGraph(rng, types, folder, signature)
+          : mutate
         ? mutateGraph(rng, rng.chance(0.5) ? rng.pick(examples) : randomGraph(rng, types), types)
         : withTwins
           ? twinGraph(rng, types, twins)
@@ -80,7 +87,7 @@ async function main(argv: string[]): Promise<number> {
       if (problem) {
         broken++;
         const file = path.join(saveDir, `seed${seed}-${i}.json`);
-        if (configCase) {
+        if (ownFolder) {
           // The model folder goes along, and the graph names the kept copy.
           const kept = path.join(saveDir, `seed${seed}-${i}-model`);
           fs.cpSync(folder, kept, { recursive: true });
@@ -89,13 +96,13 @@ async function main(argv: string[]): Promise<number> {
         fs.writeFileSync(file, JSON.stringify(graph, null, 1));
         console.log(`#${i}: ${problem}\n  graph: ${file}`);
       }
-      if (configCase) fs.rmSync(folder, { recursive: true, force: true });
+      if (ownFolder) fs.rmSync(folder, { recursive: true, force: true });
     }
   } finally {
     await engine.dispose();
     fs.rmSync(runDir, { recursive: true, force: true });
   }
-  console.log(`\n${count} graphs (seed ${seed}${mutate ? ', mutated examples and random graphs' : withTwins ? ', conditional twins' : withConfigs ? ', random scheduler configs' : ''}):`, Object.fromEntries(outcomes));
+  console.log(`\n${count} graphs (seed ${seed}${mutate ? ', mutated examples and random graphs' : withTwins ? ', conditional twins' : withConfigs ? ', random scheduler configs' : withSignatures ? ', random network signatures' : ''}):`, Object.fromEntries(outcomes));
   for (const [cause, n] of [...causes].sort((a, b) => b[1] - a[1])) console.log(String(n).padStart(5), cause);
   // A temp folder of our own with nothing in it goes; a folder the caller named stays.
   if (broken === 0 && outFlag < 0) fs.rmSync(saveDir, { recursive: true, force: true });

@@ -4,14 +4,10 @@
  */
 import * as ort from './ort.ts';
 import { Tensor } from '../../../nodes/core/tensor.ts';
-import type { ModelFeed, TensorInfo } from '../../../nodes/core/values.ts';
+import { declaredShapeString, type ModelFeed, type TensorInfo } from '../../../nodes/core/values.ts';
 import { fromFloat16Array, toFloat16Array } from './float16.ts';
 
 type FeedData = ModelFeed['data'];
-
-function shapeString(shape: readonly (number | string)[]): string {
-  return `[${shape.map((d) => (typeof d === 'number' && d < 0 ? '?' : String(d))).join(', ')}]`;
-}
 
 /** Reads feed data as numbers (Uint16Array is taken as float16 bit patterns, as ModelFeed documents). */
 function asNumbers(data: FeedData): ArrayLike<number> {
@@ -81,7 +77,7 @@ export function validateFeeds(feeds: Record<string, ModelFeed>, inputs: readonly
   let symbols: (string | number)[] | undefined;
   for (const info of inputs) {
     const feed = feeds[info.name];
-    if (!feed) throw new Error(`missing input "${info.name}" for model ${file} (expected shape ${shapeString(info.shape)})`);
+    if (!feed) throw new Error(`missing input "${info.name}" for model ${file} (expected shape ${declaredShapeString(info.shape)})`);
     let count = 1;
     for (const d of feed.dims) {
       if (!Number.isInteger(d) || d < 0) throw new Error(`input "${info.name}" of model ${file}: invalid dimension ${d}`);
@@ -89,7 +85,7 @@ export function validateFeeds(feeds: Record<string, ModelFeed>, inputs: readonly
     }
     if (feed.data.length !== count) {
       throw new Error(
-        `input "${info.name}" of model ${file}: data has ${feed.data.length} elements but dims ${shapeString(feed.dims)} need ${count}`,
+        `input "${info.name}" of model ${file}: data has ${feed.data.length} elements but dims ${declaredShapeString(feed.dims)} need ${count}`,
       );
     }
     if (info.shape.length === 0) continue; // rank unknown to the runtime: nothing to check
@@ -116,7 +112,7 @@ export function validateFeeds(feeds: Record<string, ModelFeed>, inputs: readonly
 
 function shapeMismatch(info: TensorInfo, feed: ModelFeed, file: string): Error {
   return new Error(
-    `shape mismatch for input "${info.name}" of model ${file}: expected ${shapeString(info.shape)}, got ${shapeString(feed.dims)}`,
+    `shape mismatch for input "${info.name}" of model ${file}: expected ${declaredShapeString(info.shape)}, got ${declaredShapeString(feed.dims)}`,
   );
 }
 

@@ -16,7 +16,8 @@ function tensorInfos(meta: readonly ort.InferenceSession.ValueMetadata[]): Tenso
   return meta.map((m) => ({
     name: m.name,
     type: m.isTensor ? m.type : 'non-tensor',
-    shape: m.isTensor ? m.shape.map((d) => (typeof d === 'number' && d < 0 ? -1 : d)) : [],
+    // onnxruntime reports a dynamic dim without a name as '' (a symbol that would tie every such dim together).
+    shape: m.isTensor ? m.shape.map((d) => ((typeof d === 'number' && d < 0) || d === '' ? -1 : d)) : [],
   }));
 }
 
