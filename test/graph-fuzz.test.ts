@@ -43,6 +43,11 @@ async function round(graphs: Iterable<unknown> | AsyncIterable<unknown>): Promis
   return { outcomes, problems };
 }
 
+/** Graphs that each sample a model folder of their own (the model service caches a folder's config by its path). */
+async function* folderGraphs(prefix: string, count: number, make: (folder: string) => Promise<unknown>): AsyncGenerator<unknown> {
+  for (let i = 0; i < count; i++) yield await make(path.join(configDir, `${prefix}${i}`));
+}
+
 describe('graph fuzz (fixed seeds)', () => {
   it('random graphs on the embedded models: every failure names its node and its cause', async () => {
     const rng = createRng(20261129);
@@ -77,15 +82,12 @@ describe('graph fuzz (fixed seeds)', () => {
   it('random scheduler configs (zero, negative, huge, wrong-kind and conflicting keys): every failure names its cause', async () => {
     const rng = createRng(1);
     const types = await engine.listNodeTypes();
-    // Each graph samples a fresh copy of an embedded model with its own config (the model service caches by folder).
-    async function* graphs() {
-      for (let i = 0; i < 150; i++) {
-        const folder = path.join(configDir, `m${i}`);
+    const { outcomes, problems } = await round(
+      folderGraphs('m', 150, async (folder) => {
         await writeConfigCase(folder, randomConfigCase(rng), testCacheDir());
-        yield configGraph(rng, types, folder);
-      }
-    }
-    const { outcomes, problems } = await round(graphs());
+        return configGraph(rng, types, folder);
+      }),
+    );
     expect(problems).toEqual([]);
     expect(outcomes.finished).toBeGreaterThan(20);
     expect(outcomes.failed).toBeGreaterThan(50);
@@ -94,15 +96,13 @@ describe('graph fuzz (fixed seeds)', () => {
   it('networks with random input and output signatures, with or without fitting conditioning: refused by the input at fault', async () => {
     const rng = createRng(2);
     const types = await engine.listNodeTypes();
-    async function* graphs() {
-      for (let i = 0; i < 150; i++) {
-        const folder = path.join(configDir, `sig${i}`);
+    const { outcomes, problems } = await round(
+      folderGraphs('sig', 150, async (folder) => {
         const c = randomSignatureCase(rng);
         await writeSignatureCase(folder, c, testCacheDir());
-        yield signatureGraph(rng, types, folder, c);
-      }
-    }
-    const { outcomes, problems } = await round(graphs());
+        return signatureGraph(rng, types, folder, c);
+      }),
+    );
     expect(problems).toEqual([]);
     expect(outcomes.finished).toBeGreaterThan(20);
     expect(outcomes.failed).toBeGreaterThan(50);

@@ -194,10 +194,15 @@ export function randomGraph(rng: Rng, types: readonly NodeTypeDescription[], opt
     node('save', 'SaveImage', { filename: 'fuzz.png' });
     link('image', 'image', 'save', 'image');
   }
+  return fuzzDoc('fuzz', nodes, edges);
+}
+
+/** A v1 graph document around fuzzed nodes and edges. */
+export function fuzzDoc(name: string, nodes: Doc['nodes'], edges: Doc['edges']): Doc {
   return {
     format: 'flowstudio-graph',
     schemaVersion: 1,
-    metadata: { name: 'fuzz', description: '', author: '', tags: [] },
+    metadata: { name, description: '', author: '', tags: [] },
     nodes,
     edges,
     groups: [],

@@ -13,7 +13,7 @@ import { attr, GraphBuilder, onnxDataType, type Dim, type ElementType } from '..
 import { ensureEmbeddedModel } from '../../electron/engine/models/embedded.ts';
 import { writeNpy } from '../../nodes/core/io/npy.ts';
 import { Tensor } from '../../nodes/core/tensor.ts';
-import { randomNodeParams, type Doc, type Rng } from './generate.ts';
+import { fuzzDoc, randomNodeParams, type Doc, type Rng } from './generate.ts';
 
 const BASES = ['gaussian-vp', 'gaussian-vp-continuous', 'gaussian-rf'] as const;
 const FLOATS: readonly ElementType[] = ['float32', 'float32', 'float16', 'float64'];
@@ -144,14 +144,5 @@ export function signatureGraph(rng: Rng, types: readonly NodeTypeDescription[], 
     link('model', 'model', 'schedule', 'model');
     link('schedule', 'sigmas', 'sampler', 'sigmas');
   }
-  return {
-    format: 'flowstudio-graph',
-    schemaVersion: 1,
-    metadata: { name: 'fuzz signature', description: '', author: '', tags: [] },
-    nodes,
-    edges,
-    groups: [],
-    viewport: { x: 0, y: 0, zoom: 1 },
-    subgraphs: {},
-  };
+  return fuzzDoc('fuzz signature', nodes, edges);
 }

@@ -11,7 +11,7 @@ import type { NodeTypeDescription } from '../../electron/engine/graph/describe.t
 import { writeNpy } from '../../nodes/core/io/npy.ts';
 import { Tensor } from '../../nodes/core/tensor.ts';
 import { ditTwin, fluxTwin, sd15Twin, sd3Twin, sdTurboTwin, sdxlTwin, writeTwin, type TwinSpec } from '../../test/helpers/twins.ts';
-import { randomNodeParams, type Doc, type Rng } from './generate.ts';
+import { fuzzDoc, randomNodeParams, type Doc, type Rng } from './generate.ts';
 
 export interface FuzzTwin {
   name: string;
@@ -125,14 +125,5 @@ export function twinGraph(rng: Rng, types: readonly NodeTypeDescription[], twins
     link('sampler', 'latent', 'sampler2', 'latent');
     link(twin.classLabels ? labels('positive2') : chain('positive2', twin.conditioning[batch].positive), 'conditioning', 'sampler2', 'conditioning');
   }
-  return {
-    format: 'flowstudio-graph',
-    schemaVersion: 1,
-    metadata: { name: `fuzz ${twin.name}`, description: '', author: '', tags: [] },
-    nodes,
-    edges,
-    groups: [],
-    viewport: { x: 0, y: 0, zoom: 1 },
-    subgraphs: {},
-  };
+  return fuzzDoc(`fuzz ${twin.name}`, nodes, edges);
 }
