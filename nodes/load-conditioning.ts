@@ -41,7 +41,7 @@ export const LoadConditioning = defineNode({
     if (!INPUT_NAME.test(name)) throw new NodeInputError(`"${params.input}" is not a model input name (param "input")`);
     const base = inputs.base?.feeds ?? {};
     if (name in base) throw new NodeInputError(`model input "${name}" is already set by the connected conditioning`, 'base');
-    const tensor = await readNpyParam(ctx, params.path, `model input "${name}"`);
+    const tensor = await readNpyParam(ctx, params.path, `model input "${name}"`, 'path', 'no-nan');
     const conditioning: Conditioning = { feeds: { ...base, [name]: tensor } };
     return { conditioning };
   },

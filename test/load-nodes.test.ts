@@ -112,6 +112,29 @@ describe('LoadNoise', () => {
   });
 });
 
+describe('non-finite values in a loaded file', () => {
+  it('are refused by the loader naming the file and the element: NaN anywhere, infinities in latents and noise', async () => {
+    const bad = (k: number, v: number) => {
+      const t = full([1, 7, 16], 0.25);
+      t.data[k] = v;
+      return t;
+    };
+    const nan = await npy('nan.npy', bad(5, Number.NaN));
+    const inf = await npy('inf.npy', bad(9, Number.NEGATIVE_INFINITY));
+    const load = async (type: string, file: string) => {
+      const params: Record<string, string> = type === 'LoadConditioning' ? { path: file, input: 'encoder_hidden_states' } : { path: file };
+      return (await engine.run({ graph: graph([{ id: 'n', type, params }], []) })).error?.message;
+    };
+    for (const [type, what] of [['LoadLatent', 'latent'], ['LoadNoise', 'noise']]) {
+      expect(await load(type, nan)).toBe(`Cannot load ${what} from "${nan}": element 5 of [1, 7, 16] is NaN (the file must hold finite numbers)`);
+      expect(await load(type, inf)).toMatch(/element 9 of \[1, 7, 16\] is -Infinity \(the file must hold finite numbers\)/);
+    }
+    // A conditioning may hold -inf (an additive attention mask), never NaN.
+    expect(await load('LoadConditioning', nan)).toBe(`Cannot load model input "encoder_hidden_states" from "${nan}": element 5 of [1, 7, 16] is NaN`);
+    expect(await load('LoadConditioning', inf)).toBeUndefined();
+  });
+});
+
 describe('LoadModel', () => {
   it('refuses a pipeline class whose conventions FlowStudio does not reproduce, naming the node and the reason', async () => {
     const folder = path.join(dir, 'glm-twin');
