@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SchedulerConfig } from '../nodes/core/values.ts';
 import { comfyLevels, comfyModelSampling } from '../nodes/sampling/comfy-schedules.ts';
+import { dpmInverseSigmas } from '../nodes/sampling/inversion-sigmas.ts';
 import { buildSigmas } from '../nodes/sampling/schedules.ts';
 import { createSolver } from '../nodes/sampling/solver-registry.ts';
 
@@ -67,6 +68,14 @@ describe('scheduler configs no grid can be built from', () => {
     const karras = { ...SD, _class_name: 'DPMSolverMultistepScheduler', use_karras_sigmas: true };
     finiteGrid({ ...karras, num_train_timesteps: 2 }, 'dpmpp_2m', 1);
     expect(() => buildSigmas({ ...karras, num_train_timesteps: 1 }, {}, 1, 'dpmpp_2m')).toThrow(/needs a training table of 2 or more levels to interpolate in; this one has 1/);
+  });
+
+  it('a lambda_min_clipped above every training level, forward and inverted', () => {
+    const dpm = { ...SD, _class_name: 'DPMSolverMultistepScheduler' };
+    finiteGrid({ ...dpm, lambda_min_clipped: -5.1 }, 'dpmpp_2m');
+    expect(() => buildSigmas({ ...dpm, lambda_min_clipped: 10 }, {}, 8, 'dpmpp_2m')).toThrow(/lambda_min_clipped 10 cuts every training step \(the least noisy one has lambda 3\.5\d*\): lower it/);
+    expect(dpmInverseSigmas({ ...dpm, lambda_min_clipped: -5.1 }, 8).sigmas.every(Number.isFinite)).toBe(true);
+    expect(() => dpmInverseSigmas({ ...dpm, lambda_min_clipped: 10 }, 8)).toThrow(/lambda_min_clipped 10 cuts every training step/);
   });
 
   it('a fractional steps_offset (numpy refuses to add it to int64 timesteps)', () => {

@@ -164,6 +164,10 @@ export function clippedTableLength(table: VpTable, lambdaMin: number): number {
   let below = 0;
   // lambda_t = -ln(sigma_ve), decreasing in t; count the entries below the bound.
   for (let t = 0; t < table.trainSteps; t++) if (-Math.log(table.sigmas[t]) < lambdaMin) below++;
+  // Nothing left: diffusers goes on with timesteps below 0 (noisiest_timestep -1).
+  if (below === table.trainSteps) {
+    throw new Error(`scheduler config: lambda_min_clipped ${lambdaMin} cuts every training step (the least noisy one has lambda ${(-Math.log(table.sigmas[0])).toPrecision(4)}): lower it`);
+  }
   return table.trainSteps - below;
 }
 
