@@ -477,6 +477,7 @@ export const Sampler = defineNode({
     const limit = entry.limitsDenoised || ddimInverse ? undefined : denoisedLimitFromConfig(model.scheduler, gridSolver);
     // The step in progress, for guidance over a range of steps: every step before it has called onStep.
     let stepsDone = 0;
+    const progress = samplerProgress(ctx);
     let denoiseFn;
     try {
       denoiseFn = guidedDenoiseFn(model, { space, conditioning: inputs.conditioning, guidance: inputs.guidance, limit, signal: ctx.signal, keepUncond: entry.needsUncond, steps: { total: sigmas.timesteps.length, current: () => stepsDone }, batch: x.dims[0] });
@@ -495,13 +496,14 @@ export const Sampler = defineNode({
       noise: stepNoise,
       timestepAt: gridTimestepAt(model.scheduler, model.modelIndex, sigmas, imageSeqLenOfLatent(latent.dims)),
       beforeModelCall: () => ctx.throwIfAborted(),
+      onStepProgress: progress.inStep,
       onStep: (i, n, state) => {
         stepsDone = i + 1;
         if (params.record_trajectory) {
           trajectory.states.push(toModel(state.x, sigmas.sigmas[i + 1]));
           if (state.denoised) trajectory.denoised.push(state.denoised);
         }
-        ctx.progress(i + 1, n, () => state.denoised);
+        progress.stepDone(i, n, () => state.denoised);
       },
     });
     const last = sigmas.sigmas[sigmas.sigmas.length - 1];
@@ -531,3 +533,22 @@ export const Sampler = defineNode({
 });
 
 export default Sampler;
+
+/**
+ * The Sampler's progress: steps of its grid, or percent of the whole walk once a solver reports progress inside
+ * its steps (dpm_adaptive walks its whole range in one grid step, however many model calls that takes).
+ */
+function samplerProgress(ctx: ExecContext) {
+  let percent = false;
+  const share = (i: number, n: number, fraction: number) => Math.floor((100 * (i + fraction)) / n);
+  return {
+    inStep(i: number, n: number, fraction: number) {
+      percent = true;
+      ctx.progress(share(i, n, fraction), 100, undefined, 'percent');
+    },
+    stepDone(i: number, n: number, preview: () => Tensor | undefined) {
+      if (percent) ctx.progress(share(i, n, 1), 100, preview, 'percent');
+      else ctx.progress(i + 1, n, preview);
+    },
+  };
+}

@@ -35,6 +35,25 @@ describe('DPM-Solver adaptive', () => {
     expect(second.error).toBeLessThan(0.05);
   });
 
+  it('reports progress inside its step: the share of the -ln sigma span walked, once per accepted step, ending at 1', async () => {
+    const x = new Tensor([1, 2, 4, 4], Float32Array.from(seededNormals(32, 6), (v) => 14.6 * v));
+    const seen: [number, number, number][] = [];
+    let attempts = 0;
+    const counting: typeof model = async (u, level) => {
+      attempts++;
+      return model(u, level);
+    };
+    const out = await runSampler({ solver: createDpmAdaptive({}), sigmas: GRID, x, model: counting, onStepProgress: (i, n, f) => seen.push([i, n, f]) });
+    expect(out.modelCalls).toBe(attempts);
+    // One report per accepted step: fewer than the attempts (3 calls each), rising, the last at the grid's end.
+    expect(seen.length).toBeGreaterThan(3);
+    expect(seen.length).toBeLessThanOrEqual(attempts / 3);
+    expect(seen.every(([i, n]) => i === 0 && n === 1)).toBe(true);
+    const fractions = seen.map((r) => r[2]);
+    fractions.forEach((f, k) => expect(f).toBeGreaterThan(k ? fractions[k - 1] : 0));
+    expect(fractions[fractions.length - 1]).toBeCloseTo(1, 5);
+  });
+
   it('with eta (SamplerDPMAdaptative): one noise draw per accepted step, none at eta 0; the options are checked', async () => {
     const x = new Tensor([1, 2, 4, 4], Float32Array.from(seededNormals(32, 6), (v) => 14.6 * v));
     let draws = 0;

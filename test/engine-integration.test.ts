@@ -142,6 +142,37 @@ describe('cancellation', () => {
   });
 });
 
+describe('progress events', () => {
+  const run = async (solver: string) => {
+    const e = engine();
+    const doc = graph(
+      [
+        { id: 'model', type: 'LoadModel', params: { model: 'embedded:gaussian-vp' } },
+        { id: 'latent', type: 'EmptyLatent' },
+        { id: 'sampler', type: 'Sampler', params: { solver, steps: 6, seed: 1 } },
+      ],
+      ['model.model->sampler.model', 'latent.latent->sampler.latent'],
+    );
+    const progress: { step: number; total: number; unit?: string }[] = [];
+    const off = e.subscribe((ev) => {
+      if (ev.type === 'node-progress' && ev.nodeId === 'sampler') progress.push({ step: ev.step, total: ev.total, ...(ev.unit ? { unit: ev.unit } : {}) });
+    });
+    const r = await e.run({ graph: doc });
+    off();
+    expect(r.status).toBe('finished');
+    return progress;
+  };
+
+  it('a Sampler counts its steps; dpm_adaptive, one grid step of many model calls, counts percent of its walk', async () => {
+    expect(await run('euler')).toEqual([1, 2, 3, 4, 5, 6].map((step) => ({ step, total: 6 })));
+    const adaptive = await run('dpm_adaptive');
+    expect(adaptive.length).toBeGreaterThan(3);
+    expect(adaptive.every((p) => p.unit === 'percent' && p.total === 100)).toBe(true);
+    adaptive.forEach((p, k) => expect(p.step).toBeGreaterThan(k ? adaptive[k - 1].step : -1));
+    expect(adaptive[adaptive.length - 1].step).toBe(100);
+  });
+});
+
 describe('bad models', () => {
   it('a corrupt .onnx fails the run with the LoadModel node named and a clear cause', async () => {
     const dir = tempDir('fs-bad-model-');

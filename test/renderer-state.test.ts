@@ -6,6 +6,7 @@ import { createDefaultRegistry } from '../nodes/index.ts';
 import { Tensor } from '../nodes/core/tensor.ts';
 import { emptyDocument } from '../renderer/src/graph/document.ts';
 import { applyFlowNodeChanges } from '../renderer/src/state/flow-changes.ts';
+import { describeProgress, formatProgress } from '../renderer/src/ui/common/format.ts';
 import { INITIAL_RUN_STATE, nextQueuedRun, runReducer, type RunAction, type RunState } from '../renderer/src/state/run-state.ts';
 import { createFlowEdgesSelector, createFlowNodesSelector, createHistoryLabelsSelector, groupFlowId } from '../renderer/src/state/selectors.ts';
 import { createEditorStore, type EditorStore } from '../renderer/src/state/store.ts';
@@ -544,6 +545,18 @@ describe('run state reducer', () => {
     expect(s.nodes.save.state).toBe('idle');
     expect(s.nodes.latent.state).toBe('done'); // finished work keeps its status
     expect(s.previews.sampler).toBeDefined(); // the last preview stays visible
+  });
+
+  it('keeps a percent unit (an adaptive solver\'s progress), shown as percent on the badge and in the inspector', () => {
+    const s = replay(INITIAL_RUN_STATE, [
+      { type: 'event', event: { type: 'run-started', runId: 'p', at: 0, order: ['sampler'] } },
+      { type: 'event', event: { type: 'node-started', runId: 'p', nodeId: 'sampler', nodeType: 'Sampler' } },
+      { type: 'event', event: { type: 'node-progress', runId: 'p', nodeId: 'sampler', step: 37, total: 100, unit: 'percent' } },
+    ]);
+    const progress = s.nodes.sampler.progress!;
+    expect(progress).toEqual({ step: 37, total: 100, unit: 'percent' });
+    expect([formatProgress(progress), describeProgress(progress)]).toEqual(['37%', '37% done']);
+    expect([formatProgress({ step: 3, total: 20 }), describeProgress({ step: 3, total: 20 })]).toEqual(['3/20', 'step 3 of 20']);
   });
 
   it('a cancelled mark survives validation and is cleared by the next run, even one that skips the node', () => {

@@ -19,7 +19,7 @@ export function createProgressPrinter(stream: NodeJS.WriteStream, quiet = false)
         if (!tty) return;
         const width = 30;
         const filled = Math.round((e.step / Math.max(1, e.total)) * width);
-        stream.write(`\r\x1b[2K${e.nodeId} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${e.step}/${e.total}`);
+        stream.write(`\r\x1b[2K${e.nodeId} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${e.unit === 'percent' ? `${e.step}%` : `${e.step}/${e.total}`}`);
         barShown = true;
         return;
       }

@@ -10,7 +10,8 @@ export type EngineEvent =
   | { type: 'run-started'; runId: string; at: number; order: string[] }
   | { type: 'node-started'; runId: string; nodeId: string; nodeType: string }
   | { type: 'node-cached'; runId: string; nodeId: string; nodeType: string }
-  | { type: 'node-progress'; runId: string; nodeId: string; step: number; total: number }
+  /** unit percent: step of total = 100 is the share done (work with no step count, an adaptive solver); absent: steps. */
+  | { type: 'node-progress'; runId: string; nodeId: string; step: number; total: number; unit?: 'percent' }
   | { type: 'node-preview'; runId: string; nodeId: string; step: number; preview: Tensor }
   | { type: 'node-finished'; runId: string; nodeId: string; nodeType: string; ms: number }
   | { type: 'node-failed'; runId: string; nodeId: string; nodeType: string; message: string }

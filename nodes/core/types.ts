@@ -132,11 +132,15 @@ export interface ExecContext {
   /**
    * Reports step i of n inside the node, optionally with a preview tensor (e.g. predicted x0). A function
    * is called only when a preview is actually sent (they are rate-limited), for previews that cost work.
+   * Unit 'percent': step of total = 100 is the share done, for work with no step count (an adaptive solver).
    */
-  progress(step: number, total: number, preview?: Tensor | (() => Tensor | undefined)): void;
+  progress(step: number, total: number, preview?: Tensor | (() => Tensor | undefined), unit?: ProgressUnit): void;
   /** Throws an AbortError when the run was cancelled. */
   throwIfAborted(): void;
 }
+
+/** What a node's progress counts: its steps, or percent of its work. */
+export type ProgressUnit = 'steps' | 'percent';
 
 export interface NodeDefinition<
   I extends InputSpecs = InputSpecs,

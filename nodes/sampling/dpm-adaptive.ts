@@ -129,7 +129,8 @@ export function createDpmAdaptive(opts: DpmAdaptiveOptions = {}): Solver<DpmAdap
         return { ...state, x: pred.denoised, denoised: pred.denoised };
       }
       const tEnd = tOf(to);
-      let s = tOf(from);
+      const tStart = tOf(from);
+      let s = tStart;
       let { x, xPrev } = state;
       let denoised: Tensor | undefined;
       let rejected = 0;
@@ -160,6 +161,8 @@ export function createDpmAdaptive(opts: DpmAdaptiveOptions = {}): Solver<DpmAdap
           // ComfyUI draws on every accepted step (a zero weight at eta 0).
           x = su > 0 && sNoise > 0 ? linearCombination([[1, attempt.high], [su * sNoise, ctx.noise!(x.dims)]]) : attempt.high;
           s = t;
+          // The share of the step's -ln sigma span walked (k-diffusion's progress bar counts the same).
+          ctx.progress?.(Math.min(1, (s - tStart) / (tEnd - tStart)));
         }
       }
       return { ...state, x, xPrev, denoised };

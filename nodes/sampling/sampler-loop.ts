@@ -22,6 +22,8 @@ export interface SamplerRun<S extends SolverState> {
   beforeModelCall?: () => void;
   /** Called after step i of `total`, with the new state. */
   onStep?: (i: number, total: number, state: S) => void;
+  /** Called while step i runs, by solvers whose step makes many model calls: the fraction of it done. */
+  onStepProgress?: (i: number, total: number, fraction: number) => void;
 }
 
 export interface SamplerResult {
@@ -41,8 +43,15 @@ function checkFinite(t: Tensor, what: string, step: number, total: number, sigma
 
 export async function runSampler<S extends SolverState>(run: SamplerRun<S>): Promise<SamplerResult> {
   const { solver, sigmas } = run;
-  const ctx: SolverContext = { sigmas, noise: run.noise, timestepAt: run.timestepAt };
   const total = sigmas.timesteps.length;
+  let current = 0;
+  const onStepProgress = run.onStepProgress;
+  const ctx: SolverContext = {
+    sigmas,
+    noise: run.noise,
+    timestepAt: run.timestepAt,
+    progress: onStepProgress ? (fraction) => onStepProgress(current, total, fraction) : undefined,
+  };
   let modelCalls = 0;
   // The predictions of the step in progress, checked for non-finite values once the step is done: an
   // Euler-type update scans the model output while it reads it anyway (ops.addScaledChecked), which
@@ -59,6 +68,7 @@ export async function runSampler<S extends SolverState>(run: SamplerRun<S>): Pro
   };
   let state = solver.init(ctx, run.x);
   for (let step = 0; step < total; step++) {
+    current = step;
     try {
       state = await solver.step(ctx, state, step, model);
     } catch (e) {

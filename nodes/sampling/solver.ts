@@ -51,6 +51,8 @@ export interface SolverContext {
    * `timestepForSigma` interpolates within the grid.
    */
   readonly timestepAt?: (sigma: number) => number;
+  /** Progress inside the current step, as the fraction of it done: for steps of many model calls (dpm_adaptive). */
+  readonly progress?: (fraction: number) => void;
 }
 
 /** What every solver state carries; solvers add their own history (previous predictions, ...). */

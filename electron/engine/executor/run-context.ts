@@ -4,7 +4,7 @@
  * so late progress calls from stray work cannot produce events after node-finished.
  */
 import { Tensor } from '../../../nodes/core/tensor.ts';
-import type { ExecContext, FileService, ModelService } from '../../../nodes/core/types.ts';
+import type { ExecContext, FileService, ModelService, ProgressUnit } from '../../../nodes/core/types.ts';
 import { throwIfAborted } from '../abort.ts';
 import type { Emit } from './emitter.ts';
 
@@ -31,6 +31,7 @@ export function createNodeContext(run: RunServices, nodeId: string, nodeType: st
   let open = true;
   let lastStep = NaN;
   let lastTotal = NaN;
+  let lastUnit: ProgressUnit = 'steps';
   let lastPreviewStep = NaN;
   let lastPreviewAt = -Infinity;
   const ctx: ExecContext = {
@@ -42,12 +43,13 @@ export function createNodeContext(run: RunServices, nodeId: string, nodeType: st
       return run.files();
     },
     graph: run.graph,
-    progress(step: number, total: number, preview?: Tensor | (() => Tensor | undefined)) {
+    progress(step: number, total: number, preview?: Tensor | (() => Tensor | undefined), unit: ProgressUnit = 'steps') {
       if (!open || !Number.isFinite(step) || !Number.isFinite(total)) return;
-      if (step !== lastStep || total !== lastTotal) {
+      if (step !== lastStep || total !== lastTotal || unit !== lastUnit) {
         lastStep = step;
         lastTotal = total;
-        run.emit({ type: 'node-progress', runId: run.runId, nodeId, step, total });
+        lastUnit = unit;
+        run.emit({ type: 'node-progress', runId: run.runId, nodeId, step, total, ...(unit === 'percent' ? { unit } : {}) });
       }
       // At most one preview per step and about PREVIEW_INTERVAL_MS apart (the last step always), so a fast
       // sampler does not flood transports; copied, because the node may keep writing into its buffer.

@@ -11,10 +11,16 @@ import type { ValueSummary } from '../../../electron/engine/summary.ts';
 /** `cancelled`: the node was running when its run was cancelled; it stays so until the next run starts. */
 export type NodeStatusState = 'idle' | 'queued' | 'running' | 'cached' | 'done' | 'error' | 'cancelled';
 
+export interface NodeProgress {
+  step: number;
+  total: number;
+  unit?: 'percent';
+}
+
 export interface NodeStatus {
   state: NodeStatusState;
-  /** Running: the latest step; cancelled: the last step reached before the cancel. */
-  progress?: { step: number; total: number };
+  /** Running: the latest step; cancelled: the last step reached before the cancel. Unit percent: step of 100 done. */
+  progress?: NodeProgress;
   /** How long the node took (done), in milliseconds. */
   ms?: number;
   message?: string;
@@ -150,7 +156,7 @@ function applyEvent(state: RunState, event: RunEvent): RunState {
     case 'node-started':
       return setNode(state, event.nodeId, { state: 'running' });
     case 'node-progress':
-      return setNode(state, event.nodeId, { state: 'running', progress: { step: event.step, total: event.total } });
+      return setNode(state, event.nodeId, { state: 'running', progress: { step: event.step, total: event.total, ...(event.unit ? { unit: event.unit } : {}) } });
     case 'node-cached':
       return setNode(state, event.nodeId, { state: 'cached' });
     case 'node-finished':

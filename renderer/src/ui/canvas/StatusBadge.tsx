@@ -1,5 +1,5 @@
 import type { NodeStatus } from '../../state/run-state.ts';
-import { formatMs } from '../common/format.ts';
+import { formatMs, formatProgress } from '../common/format.ts';
 
 /** The run state of one node as a small pill: queued, running n/N, cached, done 1.2 s, error, cancelled n/N. */
 export function StatusBadge({ nodeId, status }: { nodeId: string; status: NodeStatus | undefined }) {
@@ -7,7 +7,7 @@ export function StatusBadge({ nodeId, status }: { nodeId: string; status: NodeSt
   const text =
     status.state === 'running'
       ? status.progress
-        ? `${status.progress.step}/${status.progress.total}`
+        ? formatProgress(status.progress)
         : 'running'
       : status.state === 'done'
         ? status.ms !== undefined
@@ -18,7 +18,7 @@ export function StatusBadge({ nodeId, status }: { nodeId: string; status: NodeSt
             ? 'invalid'
             : 'error'
           : status.state === 'cancelled' && status.progress
-            ? `cancelled ${status.progress.step}/${status.progress.total}`
+            ? `cancelled ${formatProgress(status.progress)}`
             : status.state;
   return (
     <span className={`badge badge-${status.state}`} data-testid={`status-${nodeId}`} data-state={status.state} title={status.message ?? text}>

@@ -1,6 +1,7 @@
 /** How values read on nodes and in panels: short numbers, file names instead of paths, durations. */
 import type { ParamDescription } from '../../../../electron/engine/graph/describe.ts';
 import type { ParamView } from '../../graph/view-model.ts';
+import type { NodeProgress } from '../../state/run-state.ts';
 
 export type ParamValue = string | number | boolean;
 
@@ -51,4 +52,14 @@ export function formatMs(ms: number): string {
   if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
   const m = Math.floor(ms / 60_000);
   return `${m}m ${Math.round((ms % 60_000) / 1000)}s`;
+}
+
+/** A node's progress, short: "3/20" in steps, "37%" in percent. */
+export function formatProgress(p: NodeProgress): string {
+  return p.unit === 'percent' ? `${p.step}%` : `${p.step}/${p.total}`;
+}
+
+/** A node's progress in words: "step 3 of 20", "37% done". */
+export function describeProgress(p: NodeProgress): string {
+  return p.unit === 'percent' ? `${p.step}% done` : `step ${p.step} of ${p.total}`;
 }

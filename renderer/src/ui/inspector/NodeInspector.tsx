@@ -7,7 +7,7 @@ import type { GraphNode } from '../../../../electron/engine/graph/schema.ts';
 import { nodeViewModel } from '../../graph/view-model.ts';
 import { useController, useEditor, useEditorStore } from '../app-context.tsx';
 import { CommitInput } from '../common/CommitInput.tsx';
-import { formatMs } from '../common/format.ts';
+import { describeProgress, formatMs } from '../common/format.ts';
 import { GROUP_COLORS, categoryColor, portColor } from '../theme.ts';
 import { ParamField } from './ParamField.tsx';
 
@@ -116,11 +116,11 @@ function RunInfo({ nodeId }: { nodeId: string }) {
   }
   const text: Record<string, string> = {
     queued: 'Queued',
-    running: status.progress ? `Running: step ${status.progress.step} of ${status.progress.total}` : 'Running…',
+    running: status.progress ? `Running: ${describeProgress(status.progress)}` : 'Running…',
     cached: 'Cached: reused the previous result (inputs and params unchanged)',
     done: `Computed in ${status.ms !== undefined ? formatMs(status.ms) : '?'}`,
     error: status.source === 'validation' ? 'Invalid' : 'Failed',
-    cancelled: status.progress ? `Cancelled at step ${status.progress.step} of ${status.progress.total}` : 'Cancelled while running',
+    cancelled: status.progress ? `Cancelled at ${status.progress.unit === 'percent' ? `${status.progress.step}%` : describeProgress(status.progress)}` : 'Cancelled while running',
   };
   return (
     <div className={`run-info state-${status.state}`} data-testid="inspector-run-info" data-state={status.state}>
