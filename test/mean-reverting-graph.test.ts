@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { GraphBuilder } from '../electron/engine/onnx/builder.ts';
+import { attr, GraphBuilder } from '../electron/engine/onnx/builder.ts';
 import { seededDraws } from '../nodes/core/seeded-draws.ts';
 import { Tensor } from '../nodes/core/tensor.ts';
 import { writeNpy } from '../nodes/core/io/npy.ts';
@@ -25,12 +25,14 @@ const DIMS = [1, 3, 8, 8];
 const CONFIG = { _class_name: 'IRSDEScheduler', max_sigma: 50, T: 100, schedule: 'cosine', eps: 0.005, lambda_min: -5 };
 
 /** unet/model.onnx: inputs sample, cond (mu), timestep float32 [batch]; eps = 0.3 sample - 0.2 cond + 0.001 t. */
-function writeTwin(config: Record<string, unknown> = CONFIG): string {
+function writeTwin(config: Record<string, unknown> = CONFIG, withText = false): string {
   const g = new GraphBuilder('irsde-twin');
   const x = g.input('sample', 'float32', ['batch', 3, 8, 8]);
   const mu = g.input('cond', 'float32', ['batch', 3, 8, 8]);
   const t = g.input('timestep', 'float32', ['batch']);
-  const tb = g.op('Reshape', [g.op('Mul', [t, g.constFloat([0.001], [])]), g.constInt64([-1, 1, 1, 1])]);
+  let tb = g.op('Reshape', [g.op('Mul', [t, g.constFloat([0.001], [])]), g.constInt64([-1, 1, 1, 1])]);
+  // A text context variant: an input the network reads (times 0), fed from the conditioning.
+  if (withText) tb = g.op('Add', [tb, g.op('Mul', [g.op('ReduceMean', [g.input('text', 'float32', ['batch', 5])], { keepdims: attr.int(0) }), g.constFloat([0], [])])]);
   const out = g.op('Add', [g.op('Sub', [g.op('Mul', [x, g.constFloat([0.3], [])]), g.op('Mul', [mu, g.constFloat([0.2], [])])]), tb], {}, 'out_sample');
   g.output(out, 'float32', ['batch', 3, 8, 8]);
   const folder = tempDir('irsde-twin-', testCacheDir());
@@ -205,6 +207,9 @@ describe('mean-reverting (IR-SDE) models in a graph', () => {
     expect(noMuInput.summary.error!.message).toMatch(/has no input "lq" for the degraded image mu \(inputs: sample, cond, timestep\)/);
     const muIsTime = await runGraph(writeTwin({ ...CONFIG, mu_input: 'timestep' }), {});
     expect(muIsTime.summary.error!.message).toMatch(/mu_input "timestep" is the network's timestep input/);
+    // A network input no conditioning gives, named before the first model call.
+    const noText = await runGraph(writeTwin(CONFIG, true), {});
+    expect(noText.summary.error!.message).toMatch(/missing input "text" \[batch, 5\]: the model takes it besides its sample and timestep, and no conditioning is connected/);
     const badSchedule = await runGraph(writeTwin({ ...CONFIG, schedule: 'sigmoid' }), {});
     expect(badSchedule.summary.error!.message).toMatch(/unknown schedule "sigmoid"/);
     // The mean input on an ordinary model is a mistake, said so.

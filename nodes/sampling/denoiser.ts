@@ -124,7 +124,7 @@ function timestepDims(info: TensorInfo, batch: number): number[] {
  * conditioning). ORT would refuse the same feeds, in terms of the network's inputs rather than of the
  * conditioning that brought them.
  */
-function checkConditioningShapes(handle: ModelHandle, binding: DenoiserBinding, condFeeds: Record<string, ModelFeed>, sampleDims: readonly number[]): void {
+export function checkConditioningShapes(handle: ModelHandle, binding: DenoiserBinding, condFeeds: Record<string, ModelFeed>, sampleDims: readonly number[]): void {
   const seen = new Map<string, { size: number; from: string }>();
   const tie = (info: TensorInfo, dims: readonly number[], what: string) => {
     info.shape.forEach((d, k) => {
@@ -364,8 +364,10 @@ export function conditioningFeeds(handle: ModelHandle, binding: DenoiserBinding,
  * Every network input besides the sample and the times comes from the conditioning: say which are missing
  * when the run is set up, and how to give them, instead of failing at the first model call.
  */
-function checkEveryInputFed(handle: ModelHandle, binding: DenoiserBinding, condFeeds: Record<string, ModelFeed>): void {
-  const missing = handle.denoiser.inputs.filter((i) => i !== binding.sample && i !== binding.timestep && i !== binding.timestepR && !(i.name in condFeeds));
+export function checkEveryInputFed(handle: ModelHandle, binding: DenoiserBinding, condFeeds: Record<string, ModelFeed>, fedElsewhere: readonly string[] = []): void {
+  const missing = handle.denoiser.inputs.filter(
+    (i) => i !== binding.sample && i !== binding.timestep && i !== binding.timestepR && !(i.name in condFeeds) && !fedElsewhere.includes(i.name),
+  );
   if (missing.length === 0) return;
   const list = missing.map((i) => `"${i.name}" ${declaredShapeString(i.shape)}`).join(', ');
   const given = Object.keys(condFeeds);

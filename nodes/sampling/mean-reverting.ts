@@ -9,7 +9,7 @@
  */
 import { Tensor } from '../core/tensor.ts';
 import type { Conditioning, ModelHandle, SchedulerConfig, Sigmas } from '../core/values.ts';
-import { bindDenoiser, checkLatentShape, conditioningFeeds, feedType, timestepFeed } from './denoiser.ts';
+import { bindDenoiser, checkConditioningShapes, checkEveryInputFed, checkLatentShape, conditioningFeeds, feedType, timestepFeed } from './denoiser.ts';
 import { irsdeSigmas, irsdeTable, type IrsdeTable } from './irsde.ts';
 import { mrCoefficients } from './mrs.ts';
 import type { DenoiseFn } from './solver.ts';
@@ -76,10 +76,16 @@ export function mrDenoiseFn(handle: ModelHandle, opts: MrDenoiserOptions): Denoi
   if (muInfo === binding.sample || muInfo === binding.timestep) throw new Error(`mu_input "${muInput}" is the network's ${muInfo === binding.sample ? 'sample' : 'timestep'} input`);
   const feeds = conditioningFeeds(handle, binding, opts.conditioning);
   if (muInput in feeds) throw new Error(`conditioning input "${muInput}" is the mu input, which the Sampler feeds from its mean input`);
+  checkEveryInputFed(handle, binding, feeds, [muInput]);
   feeds[muInput] = { dims: mu.dims, data: mu.data, type: feedType(muInfo) };
   const sampleType = feedType(binding.sample);
+  let checkedDims: readonly number[] | undefined;
   return async (x, level) => {
-    checkLatentShape(binding, x.dims);
+    if (checkedDims === undefined || checkedDims.length !== x.dims.length || checkedDims.some((d, k) => d !== x.dims[k])) {
+      checkLatentShape(binding, x.dims);
+      checkConditioningShapes(handle, binding, feeds, x.dims);
+      checkedDims = x.dims.slice();
+    }
     const batch = x.dims[0] ?? 1;
     const outputs = await handle.denoiser.run(
       { ...feeds, [binding.sample.name]: { dims: x.dims, data: x.data, type: sampleType }, [binding.timestep.name]: timestepFeed(binding.timestep, level.timestep, batch) },

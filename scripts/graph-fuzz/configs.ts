@@ -136,7 +136,7 @@ export interface ConfigCase {
 }
 
 /** A random scheduler config (and sometimes pipeline class) over one of the analytic models. */
-export function randomConfigCase(rng: Rng): ConfigCase {
+export function randomConfigCase(rng: Rng, maxKeys = 6): ConfigCase {
   const base = rng.pick(BASES);
   const scheduler: Record<string, unknown> = {};
   // Usually a class of the model's own kind; now and then any class, an unknown one or none.
@@ -146,7 +146,7 @@ export function randomConfigCase(rng: Rng): ConfigCase {
   else if (u < 0.92) scheduler._class_name = rng.pick([...VP_CLASSES, ...FLOW_CLASSES]);
   else if (u < 0.97) scheduler._class_name = rng.pick(['FooScheduler', '', 7]);
   const keys = Object.keys(VALUES);
-  const count = 1 + Math.floor(rng.next() * 6);
+  const count = 1 + Math.floor(rng.next() * maxKeys);
   for (let k = 0; k < count; k++) {
     const key = rng.pick(keys);
     const values = VALUES[key];

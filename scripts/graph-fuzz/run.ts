@@ -54,7 +54,7 @@ async function main(argv: string[]): Promise<number> {
     for (let i = 0; i < count; i++) {
       // --configs, --signatures: a fresh folder per graph (the model service caches a folder's config by its path).
       const folder = path.join(configDir, `m${i}`);
-      if (withConfigs) await writeConfigCase(folder, randomConfigCase(rng));
+      if (withConfigs) await writeConfigCase(folder, randomConfigCase(rng, Number(process.env.FUZZ_CONFIG_KEYS ?? 6)));
       const signature = withSignatures ? randomSignatureCase(rng) : undefined;
       if (signature) await writeSignatureCase(folder, signature);
       // --mutate damages a shipped example or, half the time, a random graph.
