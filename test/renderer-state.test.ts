@@ -6,7 +6,7 @@ import { createDefaultRegistry } from '../nodes/index.ts';
 import { Tensor } from '../nodes/core/tensor.ts';
 import { emptyDocument } from '../renderer/src/graph/document.ts';
 import { applyFlowNodeChanges } from '../renderer/src/state/flow-changes.ts';
-import { describeProgress, formatProgress } from '../renderer/src/ui/common/format.ts';
+import { describeProgress, formatNumber, formatProgress } from '../renderer/src/ui/common/format.ts';
 import { INITIAL_RUN_STATE, nextQueuedRun, runReducer, type RunAction, type RunState } from '../renderer/src/state/run-state.ts';
 import { createFlowEdgesSelector, createFlowNodesSelector, createHistoryLabelsSelector, groupFlowId } from '../renderer/src/state/selectors.ts';
 import { createEditorStore, type EditorStore } from '../renderer/src/state/store.ts';
@@ -557,6 +557,7 @@ describe('run state reducer', () => {
     expect(progress).toEqual({ step: 37, total: 100, unit: 'percent' });
     expect([formatProgress(progress), describeProgress(progress)]).toEqual(['37%', '37% done']);
     expect([formatProgress({ step: 3, total: 20 }), describeProgress({ step: 3, total: 20 })]).toEqual(['3/20', 'step 3 of 20']);
+    expect([Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.NaN, 0.000123, 41.987654].map(formatNumber)).toEqual(['∞', '−∞', 'NaN', '1.23e-4', '41.99']);
   });
 
   it('a cancelled mark survives validation and is cleared by the next run, even one that skips the node', () => {

@@ -426,6 +426,23 @@ describe('running over HTTP with events over WebSocket', () => {
     expect([head.status, head.headers['content-type']]).toEqual([200, 'application/x-flowstudio-output']);
   });
 
+  it('carries non-finite numbers as the engine has them: the PSNR of two identical tensors is Infinity, not null', async () => {
+    const doc = graph(
+      [
+        { id: 'latent', type: 'EmptyLatent' },
+        { id: 'm', type: 'TensorMetrics' },
+      ],
+      ['latent.latent->m.a', 'latent.latent->m.b'],
+    );
+    const summary = await client.run({ graph: doc, runId: 'psnr-run' });
+    expect(summary.outputs.m.psnr).toEqual({ kind: 'scalar', value: Number.POSITIVE_INFINITY });
+    expect(summary.outputs.m.metrics).toMatchObject({ kind: 'metrics', values: { mse: 0, psnr: Number.POSITIVE_INFINITY } });
+    // The output frame's header too; on the wire, JSON's null would have lost it.
+    expect(await client.readOutput('psnr-run', 'm', 'psnr')).toEqual({ kind: 'scalar', value: Number.POSITIVE_INFINITY });
+    const body = await raw({ method: 'POST', path: '/api/run', body: JSON.stringify({ graph: doc }), headers: { 'Content-Type': 'application/json' } });
+    expect(body.body).toContain('"psnr":{"kind":"scalar","value":{"$nonfinite":"Infinity"}}');
+  });
+
   it('cancels a running sampler over HTTP', async () => {
     const doc = graph(
       [

@@ -13,6 +13,7 @@ import { applySets, readRootsFromSets, UsageError } from './args.ts';
 import { parseProviderList } from '../engine/onnx/providers.ts';
 import { createProgressPrinter } from './progress.ts';
 import { SERVE_USAGE, serveCommand } from './serve.ts';
+import { toWireJson } from '../engine/wire-json.ts';
 
 export const EXIT_OK = 0;
 export const EXIT_RUN_FAILED = 1;
@@ -147,7 +148,7 @@ async function runCommand(args: string[], io: CliIO): Promise<number> {
       printGraphErrors(summary.errors ?? [], io);
       return EXIT_INVALID;
     }
-    io.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+    io.stdout.write(toWireJson(summary, 2) + '\n');
     return summary.status === 'finished' ? EXIT_OK : EXIT_RUN_FAILED;
   } finally {
     process.off('SIGINT', onSigint);

@@ -11,6 +11,7 @@ import type { EngineAPI } from '../engine/api.ts';
 import type { EngineEvent } from '../engine/events.ts';
 import { encodePreviewFrame } from './preview-frame.ts';
 import { WS_PROTOCOL_PREFIX } from './security.ts';
+import { toWireJson } from '../engine/wire-json.ts';
 
 /** Previews are skipped for a client with more than this many bytes still unsent. */
 const MAX_PREVIEW_BACKLOG_BYTES = 8 * 1024 * 1024;
@@ -61,7 +62,7 @@ export class EventStream {
   private broadcast(e: EngineEvent): void {
     if (this.wss.clients.size === 0) return;
     const preview = e.type === 'node-preview';
-    const frame = preview ? encodePreviewFrame(e) : JSON.stringify(e);
+    const frame = preview ? encodePreviewFrame(e) : toWireJson(e);
     for (const ws of this.wss.clients) {
       if (ws.readyState !== WebSocket.OPEN) continue;
       if (preview && ws.bufferedAmount > MAX_PREVIEW_BACKLOG_BYTES) continue;

@@ -1,6 +1,7 @@
 /** Request bodies in, JSON and bytes out, errors as {error: {name, message, errors?}} with a fitting status. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { MAX_NESTING, tooDeep } from '../engine/graph/parse.ts';
+import { toWireJson } from '../engine/wire-json.ts';
 
 /** Largest request body accepted (graph documents are small; this leaves room for big embedded data). */
 export const MAX_BODY_BYTES = 32 * 1024 * 1024;
@@ -50,7 +51,7 @@ function tooLarge(maxBytes: number): HttpError {
 }
 
 export function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
-  const body = Buffer.from(JSON.stringify(value), 'utf8');
+  const body = Buffer.from(toWireJson(value), 'utf8');
   res.writeHead(status, { ...headers, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': body.length, 'Cache-Control': 'no-store' });
   res.end(body);
 }

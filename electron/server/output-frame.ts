@@ -7,6 +7,7 @@
  * the order their data is concatenated (role 'data' for a tensor; 'state' then 'denoised' entries, in step
  * order, for a trajectory; none for metrics and scalars). renderer/src/engine/output-frame.ts decodes it.
  */
+import { toWireJson } from '../engine/wire-json.ts';
 import { writeFloat32LE } from '../../nodes/core/io/float32-le.ts';
 import type { OutputValue, TensorData } from '../engine/summary.ts';
 
@@ -28,7 +29,7 @@ export function encodeOutputFrame(value: OutputValue): Buffer {
     default:
       meta = value;
   }
-  const header = Buffer.from(JSON.stringify({ ...meta, arrays: arrays.map((a) => ({ role: a.role, dims: a.t.dims })) }), 'utf8');
+  const header = Buffer.from(toWireJson({ ...meta, arrays: arrays.map((a) => ({ role: a.role, dims: a.t.dims })) }), 'utf8');
   const dataOffset = (4 + header.length + 3) & ~3;
   const dataBytes = arrays.reduce((n, a) => n + a.t.data.byteLength, 0);
   const frame = Buffer.alloc(dataOffset + dataBytes); // zero-filled: the padding is zeros

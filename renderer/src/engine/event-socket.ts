@@ -3,6 +3,7 @@
  * (server restart, laptop sleep). Text frames are JSON events; binary frames are node previews.
  * Events sent while disconnected are lost: the UI treats a reconnect as "state may be stale".
  */
+import { fromWireJson } from '../../../electron/engine/wire-json.ts';
 import type { ConnectionState, EngineEvent, EngineEventListener } from './app-client.ts';
 import { decodePreviewFrame } from './preview-frame.ts';
 
@@ -132,7 +133,7 @@ export class EventSocket {
   private dispatch(data: unknown): void {
     let event: EngineEvent;
     try {
-      if (typeof data === 'string') event = JSON.parse(data) as EngineEvent;
+      if (typeof data === 'string') event = fromWireJson(data) as EngineEvent;
       else if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) event = decodePreviewFrame(data);
       else throw new Error(`Unexpected event frame of type ${Object.prototype.toString.call(data)}`);
     } catch (e) {

@@ -2,6 +2,7 @@
  * AppClient over the local server: JSON calls with fetch (token in the Authorization header) and the
  * event stream over a WebSocket (token as the subprotocol "flowstudio.<token>"). docs/local-server.md.
  */
+import { fromWireJson } from '../../../electron/engine/wire-json.ts';
 import type { AppClient, ConnectionState, EngineEventListener, GraphError, RunRequest } from './app-client.ts';
 import { EngineRequestError } from './app-client.ts';
 import { EventSocket, type WebSocketFactory } from './event-socket.ts';
@@ -42,7 +43,7 @@ export function createHttpClient(opts: HttpClientOptions): AppClient {
 
   async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const res = await send(method, path, body);
-    return (res.status === 204 ? undefined : await res.json()) as T;
+    return (res.status === 204 ? undefined : fromWireJson(await res.text())) as T;
   }
 
   const presetPath = (id: string) => `/api/presets/${encodeURIComponent(id)}`;

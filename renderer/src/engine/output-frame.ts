@@ -3,6 +3,7 @@
  * [uint32 LE header length][JSON header: OutputValue less its arrays, plus `arrays: {role, dims}[]`]
  * [pad to 4][float32 LE data of each array, concatenated].
  */
+import { fromWireJson } from '../../../electron/engine/wire-json.ts';
 import type { OutputValue } from '../../../electron/engine/summary.ts';
 import { readFloat32LE } from '../../../nodes/core/io/float32-le.ts';
 
@@ -16,7 +17,7 @@ export function decodeOutputFrame(frame: ArrayBuffer | ArrayBufferView): OutputV
   if (bytes.byteLength < 4) throw new Error(`Output frame too short (${bytes.byteLength} bytes)`);
   const headerLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
   if (4 + headerLength > bytes.byteLength) throw new Error(`Output frame header (${headerLength} bytes) runs past the frame`);
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + headerLength))) as Record<string, unknown> & { arrays?: unknown };
+  const header = fromWireJson(new TextDecoder().decode(bytes.subarray(4, 4 + headerLength))) as Record<string, unknown> & { arrays?: unknown };
   const layout = header.arrays;
   const dimsOk = (d: unknown) => Array.isArray(d) && d.every((x) => Number.isInteger(x) && x >= 0);
   if (!Array.isArray(layout) || !layout.every((a: ArrayLayout) => a && typeof a.role === 'string' && dimsOk(a.dims))) {

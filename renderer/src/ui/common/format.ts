@@ -41,7 +41,8 @@ export function formatValue(spec: ParamDescription, value: ParamValue): string {
 
 /** Up to 4 significant digits without trailing zeros; tiny and huge values in exponent form. */
 export function formatNumber(v: number): string {
-  if (!Number.isFinite(v)) return String(v);
+  // PSNR of identical tensors is Infinity.
+  if (!Number.isFinite(v)) return Number.isNaN(v) ? 'NaN' : v > 0 ? '∞' : '−∞';
   if (v !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e6)) return v.toExponential(2);
   return String(Number(v.toPrecision(4)));
 }
