@@ -12,7 +12,9 @@ import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { serveCommand } from '../electron/cli/serve.ts';
+import type { RunSummary } from '../electron/engine/api.ts';
 import { AppBackend } from '../electron/engine/app-backend.ts';
+import { Engine } from '../electron/engine/engine.ts';
 import type { EngineEvent } from '../electron/engine/events.ts';
 import { readGraphFile, serializeGraph } from '../electron/engine/graph/io.ts';
 import type { GraphDocument } from '../electron/engine/graph/schema.ts';
@@ -21,7 +23,7 @@ import { WorkerEngine } from '../electron/engine/worker/worker-client.ts';
 import { encodePreviewFrame } from '../electron/server/preview-frame.ts';
 import { ROUTES } from '../electron/server/routes.ts';
 import { startServer, type RunningServer } from '../electron/server/server.ts';
-import { createRng } from '../scripts/graph-fuzz/generate.ts';
+import { createRng, randomGraph } from '../scripts/graph-fuzz/generate.ts';
 import { Tensor } from '../nodes/core/tensor.ts';
 import { EventSocket, type WebSocketLike } from '../renderer/src/engine/event-socket.ts';
 import { createHttpClient } from '../renderer/src/engine/http-client.ts';
@@ -441,6 +443,40 @@ describe('running over HTTP with events over WebSocket', () => {
     expect(await client.readOutput('psnr-run', 'm', 'psnr')).toEqual({ kind: 'scalar', value: Number.POSITIVE_INFINITY });
     const body = await raw({ method: 'POST', path: '/api/run', body: JSON.stringify({ graph: doc }), headers: { 'Content-Type': 'application/json' } });
     expect(body.body).toContain('"psnr":{"kind":"scalar","value":{"$nonfinite":"Infinity"}}');
+  });
+
+  it('gives a random graph the same summary over HTTP as in process (values, failures, refusals: NaN params included)', async () => {
+    const local = new Engine({ cacheDir: testCacheDir(), outDir, providers: ['cpu'] });
+    try {
+      const rng = createRng(4242);
+      const types = await local.listNodeTypes();
+      // Paths differ by out folder, timings and run ids always; NaN compares unequal to itself in toEqual's eyes too.
+      const comparable = (s: RunSummary) =>
+        JSON.parse(
+          JSON.stringify({ status: s.status, error: s.error?.message, errors: s.errors?.map((e) => e.message), outputs: s.outputs }, (k, v: unknown) =>
+            k === 'path' || k === 'ms' ? undefined : typeof v === 'number' && !Number.isFinite(v) ? String(v) : v,
+          ),
+        );
+      const outcomes: Record<string, number> = {};
+      for (let i = 0; i < 40; i++) {
+        const doc = randomGraph(rng, types, { junkChance: 0.02 }) as GraphDocument;
+        const force = doc.nodes.map((n) => n.id);
+        const inProcess = (await local.execute({ graph: doc, force })).summary;
+        let overHttp: RunSummary;
+        try {
+          overHttp = await client.run({ graph: doc, force });
+        } catch (e) {
+          // Validation errors come back as a 400 GraphValidationError.
+          overHttp = { status: 'invalid', errors: (e as EngineRequestError).errors ?? [] } as unknown as RunSummary;
+        }
+        expect(comparable(overHttp)).toEqual(comparable(inProcess));
+        outcomes[inProcess.status] = (outcomes[inProcess.status] ?? 0) + 1;
+      }
+      // Every outcome is compared: finished runs, failed ones and refused graphs.
+      expect(outcomes).toMatchObject({ finished: expect.any(Number), failed: expect.any(Number), invalid: expect.any(Number) });
+    } finally {
+      await local.dispose();
+    }
   });
 
   it('cancels a running sampler over HTTP', async () => {

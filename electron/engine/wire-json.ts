@@ -12,7 +12,19 @@ export function toWireJson(value: unknown, indent?: number): string {
 
 /** The value back from toWireJson's text: tagged non-finite numbers become numbers again. */
 export function fromWireJson(text: string): unknown {
-  return JSON.parse(text, (_key, v: unknown) => (isTagged(v) ? Number(v[TAG]) : v));
+  return reviveNonFinite(JSON.parse(text));
+}
+
+/**
+ * Tagged non-finite numbers in a parsed value replaced by numbers (in place where nested). Recursive, like
+ * JSON.parse's reviver: a caller that takes untrusted input checks its depth first (the local server does).
+ */
+export function reviveNonFinite(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (isTagged(value)) return Number(value[TAG]);
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) record[key] = reviveNonFinite(record[key]);
+  return value;
 }
 
 function isTagged(v: unknown): v is Record<typeof TAG, string> {

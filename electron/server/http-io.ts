@@ -1,7 +1,7 @@
 /** Request bodies in, JSON and bytes out, errors as {error: {name, message, errors?}} with a fitting status. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { MAX_NESTING, tooDeep } from '../engine/graph/parse.ts';
-import { toWireJson } from '../engine/wire-json.ts';
+import { reviveNonFinite, toWireJson } from '../engine/wire-json.ts';
 
 /** Largest request body accepted (graph documents are small; this leaves room for big embedded data). */
 export const MAX_BODY_BYTES = 32 * 1024 * 1024;
@@ -43,7 +43,8 @@ export async function readJsonBody(req: IncomingMessage, maxBytes = MAX_BODY_BYT
   }
   // JSON.parse builds values deeper than the engine worker's structured clone (or any recursive code) can take.
   if (tooDeep(body, MAX_BODY_NESTING)) throw new HttpError(400, 'BadRequestError', `Request body is nested more than ${MAX_BODY_NESTING} levels deep`);
-  return body;
+  // Non-finite numbers as the transport writes them (wire-json.ts), once the depth is known to be safe.
+  return reviveNonFinite(body);
 }
 
 function tooLarge(maxBytes: number): HttpError {

@@ -2,7 +2,7 @@
  * AppClient over the local server: JSON calls with fetch (token in the Authorization header) and the
  * event stream over a WebSocket (token as the subprotocol "flowstudio.<token>"). docs/local-server.md.
  */
-import { fromWireJson } from '../../../electron/engine/wire-json.ts';
+import { fromWireJson, toWireJson } from '../../../electron/engine/wire-json.ts';
 import type { AppClient, ConnectionState, EngineEventListener, GraphError, RunRequest } from './app-client.ts';
 import { EngineRequestError } from './app-client.ts';
 import { EventSocket, type WebSocketFactory } from './event-socket.ts';
@@ -36,7 +36,7 @@ export function createHttpClient(opts: HttpClientOptions): AppClient {
   async function send(method: string, path: string, body?: unknown): Promise<Response> {
     const headers: Record<string, string> = { Authorization: `Bearer ${opts.token}` };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
-    const res = await doFetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await doFetch(base + path, { method, headers, body: body === undefined ? undefined : toWireJson(body) });
     if (!res.ok) throw await errorOf(res, method, path);
     return res;
   }
