@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { applySets } from '../electron/cli/args.ts';
 import { APP_ROOT } from '../electron/engine/paths.ts';
+import { fromWireJson } from '../electron/engine/wire-json.ts';
 import { createDefaultRegistry } from '../nodes/index.ts';
 import { graph, tempDir, testCacheDir } from './helpers/engine.ts';
 
@@ -37,6 +38,16 @@ describe('flowstudio CLI', () => {
     const a = fs.readFileSync(path.join(out1, 'gaussian-vp-ddim.npy'));
     const b = fs.readFileSync(path.join(out2, 'gaussian-vp-ddim.npy'));
     expect(Buffer.compare(a, b)).toBe(0);
+  });
+
+  it('the summary keeps a non-finite number (PSNR of identical tensors) in the transport\'s form, not as null', () => {
+    const dir = tempDir('fs-cli-');
+    const file = path.join(dir, 'psnr.json');
+    fs.writeFileSync(file, JSON.stringify(graph([{ id: 'latent', type: 'EmptyLatent' }, { id: 'm', type: 'TensorMetrics' }], ['latent.latent->m.a', 'latent.latent->m.b'])));
+    const r = cli(['run', file, '--out', dir, '--quiet']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).outputs.m.psnr).toEqual({ kind: 'scalar', value: { $nonfinite: 'Infinity' } });
+    expect(fromWireJson(r.stdout)).toMatchObject({ outputs: { m: { psnr: { value: Number.POSITIVE_INFINITY } } } });
   });
 
   it('--set overrides a param (typed by its declaration) and changes the result', () => {
