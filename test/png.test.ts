@@ -156,6 +156,16 @@ describe('encodePng / decodePng pixels', () => {
     expect([...rgba.data]).toEqual([9, 99, 199].map((k) => Math.fround(k / 255)));
   });
 
+  it('refuses a chunk whose length runs past the end before reading it (one damaged byte claimed 369 MB)', () => {
+    const good = encodePng(new Tensor([1, 3, 4, 5], new Float32Array(60).fill(0.25)), { text: { flowstudio: '{"a":1}' } });
+    const bad = good.slice();
+    bad[8] = 0x16; // IHDR's length, high byte: 0x1600000d
+    expect(() => decodePng(bad)).toThrow('PNG is damaged or truncated: chunk "IHDR" at byte 8 claims 369098765 bytes, but the file has');
+    const cut = good.slice(0, 60);
+    expect(() => decodePng(cut)).toThrow(/PNG is damaged or truncated: chunk "iTXt" at byte 33 claims \d+ bytes, but the file has 15 left/);
+    expect(decodePng(good).text).toEqual({ flowstudio: '{"a":1}' });
+  });
+
   it('rejects bytes that are not a PNG', () => {
     expect(() => decodePng(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]))).toThrow(/header/);
   });

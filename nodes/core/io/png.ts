@@ -75,6 +75,7 @@ export function encodePng(image: Tensor, opts: EncodePngOptions = {}): Uint8Arra
 /** Decodes any PNG pngjs reads (8/16-bit, palette, grayscale, with or without alpha) to RGB in [0, 1]. */
 export function decodePng(bytes: Uint8Array): DecodedPng {
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  checkChunkBounds(buffer);
   const chunks = extractChunks(buffer);
   const header = readIhdr(chunks[0]);
   if (header.width * header.height > MAX_PIXELS) {
@@ -103,6 +104,24 @@ export function decodePng(bytes: Uint8Array): DecodedPng {
     else if (chunk.name === 'iTXt') Object.assign(text, readItxt(chunk.data));
   }
   return { image, text };
+}
+
+/**
+ * Every chunk's length against the bytes left, before png-chunks-extract reads them: it allocates and fills
+ * whatever length a chunk header claims, so one damaged length byte cost seconds and gigabytes.
+ */
+function checkChunkBounds(bytes: Uint8Array): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = 8;
+  while (at + 8 <= bytes.length) {
+    const length = view.getUint32(at);
+    const type = String.fromCharCode(...bytes.subarray(at + 4, at + 8));
+    if (type === 'IEND') return;
+    if (at + 12 + length > bytes.length) {
+      throw new Error(`PNG is damaged or truncated: chunk "${type.replace(/[^\x20-\x7e]/g, '?')}" at byte ${at} claims ${length} bytes, but the file has ${Math.max(0, bytes.length - at - 12)} left`);
+    }
+    at += 12 + length;
+  }
 }
 
 function readIhdr(chunk: PngChunk | undefined): { width: number; height: number; bitDepth: number; colorType: number } {
