@@ -113,7 +113,9 @@ export function decodePng(bytes: Uint8Array): DecodedPng {
 function checkChunkBounds(bytes: Uint8Array): void {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let at = 8;
-  while (at + 8 <= bytes.length) {
+  while (at < bytes.length) {
+    // A header cut short: png-chunks-extract reads the missing bytes as 0 and goes on.
+    if (at + 12 > bytes.length) throw new Error(`PNG is truncated: the chunk header at byte ${at} runs past the end`);
     const length = view.getUint32(at);
     const type = String.fromCharCode(...bytes.subarray(at + 4, at + 8));
     if (type === 'IEND') return;
