@@ -175,6 +175,24 @@ describe('readNpy', () => {
     );
   });
 
+  it('refuses more axes than numpy allows (64): a 100,000-axis shape parsed, and every later message printed it', () => {
+    const dims = (n: number) => Array(n).fill('1').join(', ');
+    expect(readNpy(buildNpy(2, `{'descr': '<f4', 'fortran_order': False, 'shape': (${dims(64)},), }`, new Uint8Array(4))).rank).toBe(64);
+    expect(() => readNpy(buildNpy(2, `{'descr': '<f4', 'fortran_order': False, 'shape': (${dims(100000)}), }`, new Uint8Array(4)))).toThrow(
+      '.npy shape has 100000 axes; numpy allows at most 64',
+    );
+    // A bad header is quoted by its start only.
+    const long = `{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'x': ${'9'.repeat(300000)} }`;
+    let message = '';
+    try {
+      readNpy(buildNpy(2, long, new Uint8Array(8)));
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/^Bad \.npy header \(.*\): "\{'descr': '<f4'.*" \(first 200 of 300\d{3} characters\)$/);
+    expect(message.length).toBeLessThan(400);
+  });
+
   it('does not allocate for an absurd shape in a short file', () => {
     const file = buildNpy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (100000000000, 100000), }", new Uint8Array(8));
     expect(() => readNpy(file)).toThrow(/Truncated/);

@@ -11,6 +11,8 @@ const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
 const HEADER_ALIGN = 64;
 /** numpy leaves room after the header dict so the first axis can grow in place; copied so bytes match np.save. */
 const GROWTH_AXIS_MAX_DIGITS = 21;
+/** NPY_MAXDIMS of numpy 2. */
+const MAX_RANK = 64;
 
 interface NpyHeader {
   descr: string;
@@ -45,6 +47,8 @@ export function readNpy(bytes: Uint8Array): Tensor {
   const header = parseHeader(headerText);
 
   if (header.fortranOrder) throw new Error('Fortran-order .npy is not supported');
+  // numpy itself stops at 64 axes (32 before 2.0); a longer shape only made every later message that long.
+  if (header.shape.length > MAX_RANK) throw new Error(`.npy shape has ${header.shape.length} axes; numpy allows at most ${MAX_RANK}`);
   const dtype = parseDescr(header.descr);
   const size = header.shape.reduce((a, b) => a * b, 1);
   const needed = size * dtype.bytes;
@@ -149,7 +153,9 @@ function halfToNumber(h: number): number {
  */
 function parseHeader(text: string): NpyHeader {
   const fail = (why: string): never => {
-    throw new Error(`Bad .npy header (${why}): ${JSON.stringify(text.trim())}`);
+    // A format 2.0 header may be gigabytes long: quote its start only.
+    const shown = text.trim();
+    throw new Error(`Bad .npy header (${why}): ${JSON.stringify(shown.slice(0, 200))}${shown.length > 200 ? ` (first 200 of ${shown.length} characters)` : ''}`);
   };
   let i = 0;
   const skipSpace = () => {
