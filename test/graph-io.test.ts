@@ -154,6 +154,30 @@ describe('parseGraph / serializeGraph', () => {
   });
 });
 
+describe('long names and values in messages', () => {
+  it('node types, port and param names are at most 200 characters, and a long name or value is quoted by its start', () => {
+    const big = 'X'.repeat(1_000_000);
+    const doc = (change: (d: Record<string, any>) => void) => {
+      const d: Record<string, any> = {
+        format: 'flowstudio-graph',
+        schemaVersion: 1,
+        nodes: [{ id: 'latent', type: 'EmptyLatent', params: {} }, { id: 'm', type: 'TensorMetrics', params: {} }],
+        edges: [{ id: 'e0', source: 'latent', sourcePort: 'latent', target: 'm', targetPort: 'a' }],
+      };
+      change(d);
+      return d;
+    };
+    const messages = (d: unknown) => thrown(() => parseGraphValue(d)).errors.map((e) => e.message);
+    expect(messages(doc((d) => (d.nodes[0].type = big)))).toEqual(['nodes[0].type: Too big: expected string to have <=200 characters']);
+    expect(messages(doc((d) => (d.edges[0].targetPort = big)))).toEqual(['edges[0].targetPort: Too big: expected string to have <=200 characters']);
+    const [param] = messages(doc((d) => (d.nodes[0].params[big] = 1)));
+    expect(param).toMatch(/^node "latent" \(EmptyLatent\): param "X{60}… \(1000000 characters\)": /);
+    expect(param.length).toBeLessThan(200);
+    // Names up to the limit are fine.
+    expect(parseGraphValue(doc((d) => (d.nodes[0].params['p'.repeat(200)] = 1))).nodes[0].params).toHaveProperty('p'.repeat(200));
+  });
+});
+
 describe('readGraphFile / writeGraphFile', () => {
   let dir: string;
   beforeEach(() => {

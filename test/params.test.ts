@@ -169,4 +169,11 @@ describe('checkParamValue', () => {
     expect(checkParamValue('x', spec, -1)).toBeUndefined();
     expect(checkParamValue('x', spec, 1 + Number.EPSILON)?.code).toBe('param_out_of_range');
   });
+
+  it('quotes a long wrong value by its start', () => {
+    const long = 'abc'.repeat(100_000);
+    expect(checkParamValue('steps', { kind: 'int', default: 1 }, long)?.message).toBe(`param "steps" = ${JSON.stringify(long.slice(0, 100))}… (300000 characters) is not an integer (got a string)`);
+    expect(checkParamValue('mode', { kind: 'enum', default: 'a', options: ['a', 'b'] }, 'c'.repeat(121))?.message).toMatch(/^param "mode" = "c{100}"… \(121 characters\) is not one of "a", "b"$/);
+    expect(checkParamValue('mode', { kind: 'enum', default: 'a', options: ['a', 'b'] }, 'c'.repeat(120))?.message).toBe(`param "mode" = "${'c'.repeat(120)}" is not one of "a", "b"`);
+  });
 });

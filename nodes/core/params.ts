@@ -135,8 +135,10 @@ function checkRange(name: string, value: number, min: number | undefined, max: n
   return undefined;
 }
 
+/** A param value for a message: a long string by its start (a graph may hold megabytes in one). */
 function show(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+  if (typeof value !== 'string') return String(value);
+  return value.length > 120 ? `${JSON.stringify(value.slice(0, 100))}… (${value.length} characters)` : JSON.stringify(value);
 }
 
 function describeKind(value: unknown): string {

@@ -67,7 +67,7 @@ export function zodIssuesToGraphErrors(issues: readonly z.core.$ZodIssue[], doc:
     const item = typeof i === 'number' && isObject(doc) && Array.isArray(doc[list as string]) ? (doc[list as string] as unknown[])[i] : undefined;
     // A param value is named as validation names params: by node id and param name, not by position.
     const named = list === 'nodes' && field === 'params' && typeof param === 'string' && issue.path.length === 4 && isObject(item) && typeof item.id === 'string';
-    const label = named ? `node "${item.id}"${typeof item.type === 'string' ? ` (${item.type})` : ''}: param "${param}"` : where || '(document)';
+    const label = named ? `node "${item.id}"${typeof item.type === 'string' ? ` (${abbreviate(item.type)})` : ''}: param "${abbreviate(param)}"` : where || '(document)';
     const error: GraphError = { code: 'schema', path: where, message: `${label}: ${issueMessage(issue, doc)}` };
     if (isObject(item) && typeof item.id === 'string') {
       if (list === 'nodes') {
@@ -114,9 +114,14 @@ export function formatJsonPath(parts: readonly PropertyKey[]): string {
   for (const p of parts) {
     if (typeof p === 'number') out += `[${p}]`;
     else if (typeof p === 'string' && /^[A-Za-z_$][\w$]*$/.test(p)) out += out ? `.${p}` : p;
-    else out += `[${JSON.stringify(String(p))}]`;
+    else out += `[${JSON.stringify(abbreviate(String(p)))}]`;
   }
   return out;
+}
+
+/** A name from the document, cut to its start when long: a megabyte key made a megabyte message. */
+export function abbreviate(s: string, max = 80): string {
+  return s.length > max ? `${s.slice(0, max - 20)}… (${s.length} characters)` : s;
 }
 
 /** A JSON.parse failure as "invalid JSON at line 3, column 7: unexpected ','" (Node 20's messages often lack a position). */

@@ -10,6 +10,8 @@ export const GRAPH_SCHEMA_VERSION = 1;
 export const GRAPH_FILE_EXTENSION = '.flowstudio';
 
 const Id = z.string().min(1).max(200);
+/** Node types, port and param names: every validation message quotes them, so a megabyte one made a megabyte message. */
+const Name = z.string().min(1).max(200);
 const Color = z.string().regex(/^#[0-9a-fA-F]{6}$/, 'colour must be #rrggbb');
 /**
  * Canvas coordinates stay within ±10 million units: the canvas draws them as SVG and CSS numbers, which
@@ -26,8 +28,8 @@ export const ParamValueSchema = z.union([z.number(), z.string(), z.boolean()]);
 
 export const GraphNodeSchema = z.object({
   id: Id,
-  type: z.string().min(1),
-  params: z.record(z.string(), ParamValueSchema).default({}),
+  type: Name,
+  params: z.record(Name, ParamValueSchema).default({}),
   position: Position.default({ x: 0, y: 0 }),
   title: z.string().max(200).optional(),
   color: Color.optional(),
@@ -38,9 +40,9 @@ export const GraphNodeSchema = z.object({
 export const GraphEdgeSchema = z.object({
   id: Id,
   source: Id,
-  sourcePort: z.string().min(1),
+  sourcePort: Name,
   target: Id,
-  targetPort: z.string().min(1),
+  targetPort: Name,
 });
 
 export const GraphGroupSchema = z.object({
