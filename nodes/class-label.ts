@@ -7,6 +7,7 @@ import { Tensor } from './core/tensor.ts';
 import type { Conditioning } from './core/values.ts';
 import { NodeInputError, defineNode } from './core/types.ts';
 import { DIT_NULL_CLASS } from './cfg.ts';
+import { quoted } from './core/quote.ts';
 
 /**
  * DiTPipeline's name table: every comma-separated synonym of every id2label entry ("tench, Tinca tinca" gives
@@ -39,7 +40,7 @@ function lookUp(name: string, k: number, names: Map<string, number>): number {
   const lower = name.toLowerCase();
   const folded = [...names.keys()].filter((n) => n.toLowerCase() === lower);
   if (folded.length === 1) return names.get(folded[0])!;
-  throw new Error(`label ${k + 1} ("${name}") is not a class name in the model's id2label${suggestions(name, names)}`);
+  throw new Error(`label ${k + 1} (${quoted(name)}) is not a class name in the model's id2label${suggestions(name, names)}`);
 }
 
 /**
@@ -51,7 +52,7 @@ export function parseClassLabels(text: string, max: number, names?: Map<string, 
   if (parts.length === 1 && parts[0] === '') throw new Error('no class label given');
   return parts.map((p, k) => {
     if (!/^\d+$/.test(p)) {
-      if (names === undefined || p === '') throw new Error(`label ${k + 1} ("${p}") is not a whole number${p === '' ? '' : ' (class names need a connected model whose model_index.json has id2label)'}`);
+      if (names === undefined || p === '') throw new Error(`label ${k + 1} (${quoted(p)}) is not a whole number${p === '' ? '' : ' (class names need a connected model whose model_index.json has id2label)'}`);
       return lookUp(p, k, names);
     }
     const v = Number(p);

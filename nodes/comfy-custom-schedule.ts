@@ -10,6 +10,7 @@ import { defineNode, NodeInputError } from './core/types.ts';
 import { AYS_MODEL_TYPES, COMFY_SIGMA_CURVES, OSS_MODEL_TYPES, alignYourSteps, optimalSteps, betaSamplingLevels, exponentialCurve, gitsLevels, karrasCurve, laplaceCurve, manualSigmas, polyexponentialCurve, sdTurboLevels, vpCurve, type ComfySigmaCurve } from './sampling/comfy-sigma-curves.ts';
 import { comfyNeedsImageSize, comfySigmas, type ComfyModelSampling } from './sampling/comfy-schedules.ts';
 import { timestepUnits } from './sampling/model-time.ts';
+import { quoted } from './core/quote.ts';
 
 const RANGE_CURVES = ['karras', 'exponential', 'polyexponential', 'laplace'] as const;
 /** Published tables of SD-family VE sigmas. */
@@ -143,7 +144,7 @@ export const ComfyCustomSchedule = defineNode({
       throw new NodeInputError((e as Error).message);
     }
     if (curve === 'manual') {
-      if (levels.length < 2) throw new NodeInputError(`the sigma list "${params.sigma_list}" has ${levels.length} level${levels.length === 1 ? '' : 's'}: a schedule needs at least 2`);
+      if (levels.length < 2) throw new NodeInputError(`the sigma list ${quoted(params.sigma_list)} has ${levels.length} level${levels.length === 1 ? '' : 's'}: a schedule needs at least 2`);
       const bad = levels.find((v) => !(v >= 0) || (ms.space === 'flow' && v > 1));
       if (bad !== undefined) throw new NodeInputError(`the sigma list has level ${bad}: ${ms.space === 'flow' ? "a flow model's levels are t in [0, 1]" : 'levels are VE sigmas, 0 or more'}`);
     }

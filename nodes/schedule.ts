@@ -20,6 +20,7 @@ import { DDIM_INVERSION_VARIANTS } from './sampling/ddim.ts';
 import { SCM_INTERMEDIATE_TIMESTEP, SCM_MAX_TIMESTEP } from './sampling/scm.ts';
 import { buildInversionSigmas, defaultInversionSolver } from './sampling/inversion-sigmas.ts';
 import type { TimestepSpacing } from './sampling/sigma-grids.ts';
+import { quoted } from './core/quote.ts';
 
 const SOLVER_OPTIONS = ['auto', ...Object.keys(SOLVER_SCHEDULERS)];
 
@@ -29,7 +30,7 @@ export function parseSigmaList(text: string): number[] {
   if (parts.length === 0) throw new Error('custom sigmas: the list is empty (write the levels, e.g. "14.6, 7.0, 3.1, 0")');
   return parts.map((p, i) => {
     const v = Number(p);
-    if (!Number.isFinite(v)) throw new Error(`custom sigmas: entry ${i + 1} ("${p}") is not a number`);
+    if (!Number.isFinite(v)) throw new Error(`custom sigmas: entry ${i + 1} (${quoted(p)}) is not a number`);
     return v;
   });
 }

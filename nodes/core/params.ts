@@ -4,6 +4,7 @@
  */
 import type { GraphError } from '../../electron/engine/graph/errors.ts';
 import type { AnyNodeDefinition, Condition, ParamSpec } from './types.ts';
+import { quoted } from './quote.ts';
 
 export type RawParamValue = string | number | boolean;
 
@@ -137,8 +138,7 @@ function checkRange(name: string, value: number, min: number | undefined, max: n
 
 /** A param value for a message: a long string by its start (a graph may hold megabytes in one). */
 function show(value: unknown): string {
-  if (typeof value !== 'string') return String(value);
-  return value.length > 120 ? `${JSON.stringify(value.slice(0, 100))}… (${value.length} characters)` : JSON.stringify(value);
+  return typeof value === 'string' ? quoted(value) : String(value);
 }
 
 function describeKind(value: unknown): string {

@@ -15,6 +15,7 @@ import type { ComfyModelSampling } from './comfy-schedules.ts';
 import { GITS_NOISE_LEVELS } from './gits-noise-levels.ts';
 import { roundHalfEven } from './sigma-grids.ts';
 import { linspaceF32 } from './torch-linspace.ts';
+import { quoted } from '../core/quote.ts';
 
 const f32 = Math.fround;
 
@@ -260,7 +261,7 @@ export function betaSamplingLevels(ms: ComfyModelSampling, steps: number, alpha:
 export function manualSigmas(text: string): number[] {
   const tokens = text.match(/[-+]?(?:\d*\.*\d+)/g) ?? [];
   return tokens.map((token) => {
-    if ((token.match(/\./g) ?? []).length > 1) throw new Error(`"${token}" in the sigma list is not a number`);
+    if ((token.match(/\./g) ?? []).length > 1) throw new Error(`${quoted(token)} in the sigma list is not a number`);
     return Math.fround(Number(token));
   });
 }

@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { GraphValidationError, type GraphError } from './errors.ts';
 import { migrateGraph } from './migrate.ts';
 import { GraphDocumentSchema, type GraphDocument } from './schema.ts';
+import { abbreviate } from '../../../nodes/core/quote.ts';
 
 /** Parses graph file text (any supported schema version) into a current-version document. */
 export function parseGraphText(text: string): GraphDocument {
@@ -119,10 +120,6 @@ export function formatJsonPath(parts: readonly PropertyKey[]): string {
   return out;
 }
 
-/** A name from the document, cut to its start when long: a megabyte key made a megabyte message. */
-export function abbreviate(s: string, max = 80): string {
-  return s.length > max ? `${s.slice(0, max - 20)}… (${s.length} characters)` : s;
-}
 
 /** A JSON.parse failure as "invalid JSON at line 3, column 7: unexpected ','" (Node 20's messages often lack a position). */
 function jsonErrorMessage(text: string, e: Error): string {
