@@ -124,7 +124,7 @@ function timestepDims(info: TensorInfo, batch: number): number[] {
  * conditioning). ORT would refuse the same feeds, in terms of the network's inputs rather than of the
  * conditioning that brought them.
  */
-export function checkConditioningShapes(handle: ModelHandle, binding: DenoiserBinding, condFeeds: Record<string, ModelFeed>, sampleDims: readonly number[]): void {
+function checkConditioningShapes(handle: ModelHandle, binding: DenoiserBinding, condFeeds: Record<string, ModelFeed>, sampleDims: readonly number[]): void {
   const seen = new Map<string, { size: number; from: string }>();
   const tie = (info: TensorInfo, dims: readonly number[], what: string) => {
     info.shape.forEach((d, k) => {
@@ -338,6 +338,20 @@ export interface DenoiserOptions {
 }
 
 /** Same rank and sizes (plain loop: runs on every model call). */
+/**
+ * The latent and conditioning checks a model call needs, run only when the latent's shape changes (a sampler
+ * calls with one shape throughout, so a step pays one comparison).
+ */
+export function feedShapeChecker(handle: ModelHandle, binding: DenoiserBinding, condFeeds: Record<string, ModelFeed>): (dims: readonly number[]) => void {
+  let checkedDims: readonly number[] | undefined;
+  return (dims) => {
+    if (sameDims(checkedDims, dims)) return;
+    checkLatentShape(binding, dims);
+    checkConditioningShapes(handle, binding, condFeeds, dims);
+    checkedDims = dims.slice();
+  };
+}
+
 function sameDims(a: readonly number[] | undefined, b: readonly number[]): boolean {
   if (a === undefined || a.length !== b.length) return false;
   for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) return false;
@@ -452,16 +466,12 @@ export function createDenoiseFn(handle: ModelHandle, opts: DenoiserOptions): Den
     // The schedule's last step: HunyuanImagePipeline feeds 0 there, wherever its grid ends.
     return 0;
   };
-  let checkedDims: readonly number[] | undefined;
+  const checkShapes = feedShapeChecker(handle, binding, condFeeds);
   let spare: Float32Array | undefined;
   let spareTimestep: ModelFeed | undefined;
   let timestepBatch = 0;
   return async (x, level) => {
-    if (!sameDims(checkedDims, x.dims)) {
-      checkLatentShape(binding, x.dims);
-      checkConditioningShapes(handle, binding, condFeeds, x.dims);
-      checkedDims = x.dims.slice();
-    }
+    checkShapes(x.dims);
     const c = edm ? edmInputScale(edm, level.sigma) : cm ? cmInputScale(cm, level.sigma) : modelInputScale(space, level.sigma);
     if (!Number.isFinite(c)) throw new Error(`model input scale ${c} at sigma ${level.sigma} is not finite`);
     // Flow models see the state itself (scale 1): no copy. Otherwise the scaled copy, in a reused buffer.

@@ -9,7 +9,7 @@
  */
 import { Tensor } from '../core/tensor.ts';
 import type { Conditioning, ModelHandle, SchedulerConfig, Sigmas } from '../core/values.ts';
-import { bindDenoiser, checkConditioningShapes, checkEveryInputFed, checkLatentShape, conditioningFeeds, feedType, timestepFeed } from './denoiser.ts';
+import { bindDenoiser, checkEveryInputFed, conditioningFeeds, feedShapeChecker, feedType, timestepFeed } from './denoiser.ts';
 import { irsdeSigmas, irsdeTable, type IrsdeTable } from './irsde.ts';
 import { mrCoefficients } from './mrs.ts';
 import type { DenoiseFn } from './solver.ts';
@@ -79,13 +79,9 @@ export function mrDenoiseFn(handle: ModelHandle, opts: MrDenoiserOptions): Denoi
   checkEveryInputFed(handle, binding, feeds, [muInput]);
   feeds[muInput] = { dims: mu.dims, data: mu.data, type: feedType(muInfo) };
   const sampleType = feedType(binding.sample);
-  let checkedDims: readonly number[] | undefined;
+  const checkShapes = feedShapeChecker(handle, binding, feeds);
   return async (x, level) => {
-    if (checkedDims === undefined || checkedDims.length !== x.dims.length || checkedDims.some((d, k) => d !== x.dims[k])) {
-      checkLatentShape(binding, x.dims);
-      checkConditioningShapes(handle, binding, feeds, x.dims);
-      checkedDims = x.dims.slice();
-    }
+    checkShapes(x.dims);
     const batch = x.dims[0] ?? 1;
     const outputs = await handle.denoiser.run(
       { ...feeds, [binding.sample.name]: { dims: x.dims, data: x.data, type: sampleType }, [binding.timestep.name]: timestepFeed(binding.timestep, level.timestep, batch) },
