@@ -24,6 +24,34 @@ describe('RecentOutputs', () => {
     expect(store.read('c', 'node', 'toString')).toBeNull(); // own ports only
   });
 
+  it('drops the oldest runs once the kept ones pass the byte bound, but always keeps the latest', () => {
+    const big = () => tensor([1000], 7); // 4,000 bytes and a little overhead
+    const store = new RecentOutputs(4, 10_000);
+    store.remember('a', outputs({ t: big() }));
+    store.remember('b', outputs({ t: big() }));
+    expect(store.runIds).toEqual(['a', 'b']);
+    store.remember('c', outputs({ t: big() }));
+    expect(store.runIds).toEqual(['b', 'c']);
+    expect(store.read('a', 'node', 't')).toBeNull();
+    expect(store.heldBytes).toBeGreaterThanOrEqual(8000);
+    expect(store.heldBytes).toBeLessThanOrEqual(10_000);
+    // A tensor on two ports (or two nodes) of one run counts once.
+    const shared = big();
+    store.remember('d', new Map([['n1', { latent: shared, trajectory: { sigmas: [1, 0], states: [shared], denoised: [shared] } }], ['n2', { x: shared }]]));
+    expect(store.runIds).toEqual(['c', 'd']);
+    // One run over the bound on its own stays: the views are about to read it.
+    store.remember('huge', outputs({ t: tensor([5000], 1) }));
+    expect(store.runIds).toEqual(['huge']);
+    expect(store.read('huge', 'node', 't')?.kind).toBe('tensor');
+    // Remembering a kept id again replaces it without counting it twice.
+    store.remember('huge', outputs({ t: big() }));
+    expect(store.runIds).toEqual(['huge']);
+    expect(store.heldBytes).toBeLessThan(5000);
+    store.clear();
+    expect(store.heldBytes).toBe(0);
+    expect(() => new RecentOutputs(2, NaN)).toThrow(/maxBytes/);
+  });
+
   it('returns copies: a reader cannot write into the run’s tensors', () => {
     const t = tensor([1, 2, 2, 2], 1);
     const store = new RecentOutputs();

@@ -39,6 +39,8 @@ export interface EngineOptions {
   cacheMaxBytes?: number;
   /** How many recent runs keep their outputs for readOutput (default 4). */
   keptRuns?: number;
+  /** Bytes those runs may hold together (default 1 GiB); the latest run is kept whatever its size. */
+  keptRunsMaxBytes?: number;
   registry?: NodeRegistry;
 }
 
@@ -62,7 +64,7 @@ export class Engine implements EngineAPI {
     this.readRoots = [EXAMPLES_DIR, this.cacheDir, this.outDir, ...(opts.readRoots ?? []).map((p) => path.resolve(p))];
     this.writeRoots = (opts.writeRoots ?? []).map((p) => path.resolve(p));
     this.registry = opts.registry ?? createDefaultRegistry();
-    this.recent = new RecentOutputs(opts.keptRuns);
+    this.recent = new RecentOutputs(opts.keptRuns, opts.keptRunsMaxBytes);
     this.pool = new SessionPool({ providers: opts.providers });
     const files = this.fileService(this.outDir);
     this.models = new OnnxModelService({

@@ -7,7 +7,8 @@
  * array with a backing store of its own costs about 1.3 µs of V8 bookkeeping whatever its size, a view on
  * an existing buffer about 0.03 µs, and solvers allocate several latent-sized tensors per model call.
  * Slabs are never reused, so a view starts zero-filled like a fresh array and a slab is freed with its last
- * view. The price: a small tensor kept alive pins its slab (SLAB_BYTES at most), and code reaching for
+ * view. The price: a small tensor kept alive pins its slab (SLAB_BYTES at most), so what outlives a node
+ * is copied out (compacted(); the executor does it for every node's outputs), and code reaching for
  * `data.buffer` must honour byteOffset/byteLength (it must anyway: subarrays share buffers too).
  */
 const SLAB_BYTES = 64 * 1024;
@@ -107,6 +108,19 @@ export class Tensor {
     const copy = allocFloat32(this.data.length);
     copy.set(this.data);
     return new Tensor(this.dims, copy);
+  }
+
+  /**
+   * This tensor, or a copy that owns a buffer of its own when the data is a view on a buffer more than twice
+   * its size (a slab, a slice of a bigger tensor): a tensor that outlives its node should pin only what it
+   * holds. The copy keeps the finite mark.
+   */
+  compacted(): Tensor {
+    const d = this.data;
+    if (d.buffer.byteLength <= 2 * d.byteLength) return this;
+    const copy = new Tensor(this.dims, d.slice());
+    copy.#knownFinite = this.#knownFinite;
+    return copy;
   }
 
   /** Same data, new shape (no copy). */

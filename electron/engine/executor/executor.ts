@@ -21,6 +21,7 @@ import { OutputCache, type CachedOutputs } from './output-cache.ts';
 import { createEmitter, type Emit } from './emitter.ts';
 import { createNodeContext, lazy, type RunServices } from './run-context.ts';
 import { checkOutputs } from './output-check.ts';
+import { compactOutputs } from './compact-outputs.ts';
 import { prepareRun, type PreparedRun } from './prepare-run.ts';
 import { RunRecord, type RunResult } from './run-record.ts';
 import { abortError } from '../abort.ts';
@@ -290,7 +291,7 @@ export class Executor {
     }
     if (thrown) throw new NodeFailure(id, thrown.error, performance.now() - t);
     try {
-      return checkOutputs(p.def, returned);
+      return compactOutputs(checkOutputs(p.def, returned));
     } catch (e) {
       throw new NodeFailure(id, e, performance.now() - t);
     }

@@ -1,7 +1,7 @@
 /**
- * Byte estimates for cached port values. Tensors dominate, so they are counted exactly; everything else
- * (scalars, sigma lists, handles) gets a small flat cost. MODEL handles count as small: the session pool
- * owns model memory, the cache only holds a reference.
+ * Byte estimates for cached port values. Tensors dominate, so they are counted by the buffers they keep
+ * alive; everything else (scalars, sigma lists, handles) gets a small flat cost. MODEL handles count as
+ * small: the session pool owns model memory, the cache only holds a reference.
  */
 import { isTensor } from '../../../nodes/core/tensor.ts';
 
@@ -40,8 +40,8 @@ function walk(value: unknown, seen: Set<object>, depth: number): number {
   const obj = value as object;
   if (seen.has(obj)) return 0;
   seen.add(obj);
-  if (isTensor(obj)) return obj.byteLength + OPAQUE_BYTES;
-  if (ArrayBuffer.isView(obj)) return obj.byteLength + OPAQUE_BYTES;
+  if (isTensor(obj)) return pinned(obj.data, seen) + OPAQUE_BYTES;
+  if (ArrayBuffer.isView(obj)) return pinned(obj, seen) + OPAQUE_BYTES;
   if (obj instanceof ArrayBuffer) return obj.byteLength + OPAQUE_BYTES;
   if (depth >= MAX_DEPTH) return OPAQUE_BYTES;
   if (Array.isArray(obj)) return obj.reduce<number>((sum, v) => sum + walk(v, seen, depth + 1), SLOT_BYTES);
@@ -56,4 +56,16 @@ function walk(value: unknown, seen: Set<object>, depth: number): number {
   let sum = SLOT_BYTES;
   for (const [k, v] of Object.entries(obj)) sum += SLOT_BYTES + k.length + walk(v, seen, depth + 1);
   return sum;
+}
+
+/**
+ * What a view keeps alive is its whole buffer (a slab, the tensor it was sliced from), counted once however
+ * many views share it. The executor compacts node outputs (compact-outputs.ts), so this is the view's own
+ * size, give or take a factor of two, for every value the cache sees from a run.
+ */
+function pinned(view: ArrayBufferView, seen: Set<object>): number {
+  const buffer = view.buffer;
+  if (seen.has(buffer)) return 0;
+  seen.add(buffer);
+  return buffer.byteLength;
 }
