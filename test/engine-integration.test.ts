@@ -173,6 +173,38 @@ describe('progress events', () => {
   });
 });
 
+describe('loaded models', () => {
+  it('past the bound a model is unloaded and its cached handle loads it again: results stay exact', async () => {
+    const twoModels = graph(
+      [
+        { id: 'vp', type: 'LoadModel', params: { model: 'embedded:gaussian-vp' } },
+        { id: 'rf', type: 'LoadModel', params: { model: 'embedded:gaussian-rf' } },
+        { id: 'latent', type: 'EmptyLatent' },
+        { id: 'a', type: 'Sampler', params: { solver: 'ddim', steps: 6, seed: 1 } },
+        { id: 'b', type: 'Sampler', params: { solver: 'euler', steps: 6, seed: 2 } },
+      ],
+      ['vp.model->a.model', 'rf.model->b.model', 'latent.latent->a.latent', 'latent.latent->b.latent'],
+    );
+    const latents = async (e: Engine, force?: string[]) => {
+      const { result } = await e.execute({ graph: twoModels, force });
+      expect(result?.error).toBeUndefined();
+      return ['a', 'b'].map((id) => Array.from((result!.outputs.get(id)!.latent as Tensor).data));
+    };
+    const free = engine();
+    const bounded = engine({ maxLoadedModels: 1 });
+    const want = await latents(free);
+    expect(await latents(bounded)).toEqual(want);
+    expect((await bounded.pool.stats()).loaded).toBe(1);
+    // Both LoadModel outputs now come from the cache, one of them holding an unloaded session.
+    const calls = await modelCalls(bounded);
+    expect(await latents(bounded, ['a', 'b'])).toEqual(want);
+    expect((await modelCalls(bounded)) - calls).toBe(12);
+    const stats = await bounded.pool.stats();
+    expect(stats.loaded).toBe(1);
+    expect(stats.sessions).toBe(2);
+  });
+});
+
 describe('bad models', () => {
   it('a corrupt .onnx fails the run with the LoadModel node named and a clear cause', async () => {
     const dir = tempDir('fs-bad-model-');

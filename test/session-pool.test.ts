@@ -147,6 +147,100 @@ describe('SessionPool', () => {
   });
 });
 
+describe('SessionPool bound on loaded sessions', () => {
+  const feed = (v: number) => ({ x: { dims: [1], data: Float32Array.of(v), type: 'float32' as const } });
+  const value = async (s: { run: OrtModelSession['run'] }, v: number) => (await s.run(feed(v))).out.data[0];
+  /** out = x * factor, as its own file. */
+  async function scaleModel(name: string, factor: number): Promise<string> {
+    const g = new GraphBuilder();
+    const x = g.input('x', 'float32', ['n']);
+    g.op('Mul', [x, g.constFloat([factor], [])], {}, 'out');
+    g.output('out', 'float32', ['n']);
+    return writeModel(name, g.toBytes());
+  }
+
+  it('unloads the least recently run idle session past the count, and a held session loads itself again on its next run', async () => {
+    const pool = new SessionPool({ providers: ['cpu'], maxLoadedSessions: 2 });
+    const [a, b, c] = (await Promise.all([
+      scaleModel('bound-a.onnx', 2).then((f) => pool.get(f)),
+      scaleModel('bound-b.onnx', 3).then((f) => pool.get(f)),
+      scaleModel('bound-c.onnx', 5).then((f) => pool.get(f)),
+    ])) as OrtModelSession[];
+    // Loading c made a third: the one run least recently (a or b, both only loaded) went.
+    expect((await pool.stats()).loaded).toBe(2);
+    expect(await value(a, 1)).toBe(2); // a again (loads if it was the one unloaded)
+    expect(await value(c, 1)).toBe(5);
+    // b is now the least recently run: loading nothing new keeps it, but b's next run brings it back and a goes.
+    expect(a.loaded && c.loaded).toBe(true);
+    expect(b.loaded).toBe(false);
+    expect(await value(b, 2)).toBe(6);
+    expect(b.loaded && c.loaded).toBe(true);
+    expect(a.loaded).toBe(false);
+    expect(pool.size).toBe(3); // held, not forgotten: cached MODEL handles keep the same session objects
+    const stats = await pool.stats();
+    expect(stats.loaded).toBe(2);
+    expect(stats.sessions).toBe(3);
+    // Concurrent runs on an unloaded session share one reload and keep their order.
+    expect(await Promise.all([1, 2, 3].map((v) => value(a, v)))).toEqual([2, 4, 6]);
+    await pool.dispose();
+  });
+
+  it('never unloads a session with a run in flight, nor the one just loaded, whatever the byte bound', async () => {
+    const pool = new SessionPool({ providers: ['cpu'], maxLoadedBytes: 1 });
+    const a = (await pool.get(await scaleModel('busy-a.onnx', 2))) as OrtModelSession;
+    expect(a.loaded).toBe(true); // over the bound on its own, but the newest stays
+    // A run counts from the call: the session is busy until it settles.
+    const running = a.run(feed(4));
+    expect(a.idle).toBe(false);
+    expect(a.unload()).toBe(false);
+    expect((await running).out.data[0]).toBe(8);
+    expect(a.idle).toBe(true);
+    const b = (await pool.get(await scaleModel('busy-b.onnx', 3))) as OrtModelSession;
+    expect(a.loaded).toBe(false); // idle, and b is over the bound by itself
+    expect(b.loaded).toBe(true);
+    // A's next run loads it again and b, idle, goes.
+    expect(await value(a, 1)).toBe(2);
+    expect(a.loaded).toBe(true);
+    expect(b.loaded).toBe(false);
+    await pool.dispose();
+  });
+
+  it('refuses to load again a model whose file changed while it was unloaded, naming the file and what to do', async () => {
+    const pool = new SessionPool({ providers: ['cpu'], maxLoadedSessions: 1 });
+    const fileA = await scaleModel('changed-a.onnx', 2);
+    const a = (await pool.get(fileA)) as OrtModelSession;
+    await pool.get(await scaleModel('changed-b.onnx', 3));
+    expect(a.loaded).toBe(false);
+    await fs.writeFile(fileA, doubleModel('float32', [3]));
+    const later = new Date(Date.now() + 5000);
+    await fs.utimes(fileA, later, later);
+    await expect(a.run(feed(1))).rejects.toThrow(`model file ${fileA} changed on disk since it was loaded (it was unloaded to free memory): run again to load the new version`);
+    // A get sees the change and opens the new file as a new session.
+    const a2 = await pool.get(fileA);
+    expect(a2).not.toBe(a);
+    expect(a2.inputs[0].shape).toEqual([3]);
+    await pool.dispose();
+  });
+
+  it('a released session stays released, even when a reload was under way', async () => {
+    const pool = new SessionPool({ providers: ['cpu'], maxLoadedSessions: 1 });
+    const a = (await pool.get(await scaleModel('rel-a.onnx', 2))) as OrtModelSession;
+    await pool.get(await scaleModel('rel-b.onnx', 3));
+    expect(a.loaded).toBe(false);
+    const pending = a.run(feed(1));
+    await a.release();
+    await expect(pending).rejects.toThrow(/was released/);
+    expect(a.loaded).toBe(false);
+    expect(a.unload()).toBe(false);
+    await pool.dispose();
+  });
+
+  it('refuses bounds that are not positive counts or byte sizes', () => {
+    expect(() => new SessionPool({ maxLoadedSessions: 0 })).toThrow(/maxLoadedSessions must be a positive integer, got 0/);
+    expect(() => new SessionPool({ maxLoadedBytes: NaN })).toThrow(/maxLoadedBytes must be a number of bytes, got NaN/);
+  });
+});
+
 describe('ModelSession.run', () => {
   const pool = new SessionPool({ providers: ['cpu'] });
   afterAll(() => pool.dispose());

@@ -37,6 +37,10 @@ export interface EngineOptions {
   writeRoots?: string[];
   /** In-memory output cache bound. */
   cacheMaxBytes?: number;
+  /** ONNX sessions kept loaded at most; the least recently run idle ones are unloaded past it (default 16). */
+  maxLoadedModels?: number;
+  /** Model bytes (files on disk) kept loaded at most, with the same rule (default half the machine's memory). */
+  maxLoadedModelBytes?: number;
   /** How many recent runs keep their outputs for readOutput (default 4). */
   keptRuns?: number;
   /** Bytes those runs may hold together (default 1 GiB); the latest run is kept whatever its size. */
@@ -65,7 +69,7 @@ export class Engine implements EngineAPI {
     this.writeRoots = (opts.writeRoots ?? []).map((p) => path.resolve(p));
     this.registry = opts.registry ?? createDefaultRegistry();
     this.recent = new RecentOutputs(opts.keptRuns, opts.keptRunsMaxBytes);
-    this.pool = new SessionPool({ providers: opts.providers });
+    this.pool = new SessionPool({ providers: opts.providers, maxLoadedSessions: opts.maxLoadedModels, maxLoadedBytes: opts.maxLoadedModelBytes });
     const files = this.fileService(this.outDir);
     this.models = new OnnxModelService({
       pool: this.pool,

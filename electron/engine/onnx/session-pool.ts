@@ -1,8 +1,13 @@
 /**
  * ONNX Runtime sessions, opened once per (model file, provider list) and shared. Each session runs one
  * call at a time (DirectML requires it; elsewhere it keeps memory predictable).
+ *
+ * Loaded sessions are bounded (count and model bytes): past the bound the least recently run idle ones are
+ * unloaded. An unloaded session keeps its identity, so a cached MODEL handle stays valid: its next run
+ * loads it again (on the provider it ran on, after checking the file is unchanged).
  */
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import type { Tensor } from '../../../nodes/core/tensor.ts';
@@ -21,6 +26,17 @@ function tensorInfos(meta: readonly ort.InferenceSession.ValueMetadata[]): Tenso
   }));
 }
 
+/** What the pool gives a session so it can be loaded again after being unloaded to make room. */
+export interface SessionReloader {
+  /** Opens the file again (refusing a file that changed on disk since the first load). */
+  reload(): Promise<ort.InferenceSession>;
+  /** The session holds an ORT session again: the pool may unload others to stay within its bound. */
+  loaded(session: OrtModelSession): void;
+}
+
+/** Orders sessions by their last run, for unloading the least recently used first. */
+let useClock = 0;
+
 /** A ModelSession over one ORT InferenceSession. */
 export class OrtModelSession implements ModelSession {
   readonly inputs: TensorInfo[];
@@ -35,14 +51,44 @@ export class OrtModelSession implements ModelSession {
   private tail?: Promise<unknown>;
   private drained?: () => void;
   private readonly lastOutputDims = new Map<string, readonly number[]>();
+  /** undefined while unloaded (see unload); `loading` is the reload in flight. */
+  private session: ort.InferenceSession | undefined;
+  private loading?: Promise<void>;
+  /** When it last ran (useClock), for the pool's least-recently-used order. */
+  lastUsed = ++useClock;
 
   constructor(
     readonly file: string,
     readonly provider: string,
-    private readonly session: ort.InferenceSession,
+    session: ort.InferenceSession,
+    private readonly reloader?: SessionReloader,
   ) {
+    this.session = session;
     this.inputs = tensorInfos(session.inputMetadata);
     this.outputs = tensorInfos(session.outputMetadata);
+  }
+
+  /** Whether it holds an ORT session now (false once unloaded or released). */
+  get loaded(): boolean {
+    return this.session !== undefined;
+  }
+
+  /** No run queued, running or waiting for a reload. */
+  get idle(): boolean {
+    return this.pending === 0 && this.loading === undefined;
+  }
+
+  /**
+   * Frees the ORT session when idle; the next run loads it again. Only sessions the pool can reload are
+   * unloaded. Returns whether it was.
+   */
+  unload(): boolean {
+    const session = this.session;
+    if (!this.reloader || this.released || session === undefined || !this.idle) return false;
+    this.session = undefined;
+    this.lastFeeds = undefined;
+    session.release().catch(() => undefined);
+    return true;
   }
 
   run(feeds: Record<string, ModelFeed>, signal?: AbortSignal): Promise<Record<string, Tensor>> {
@@ -58,6 +104,7 @@ export class OrtModelSession implements ModelSession {
     // One run at a time, so each one's time is its own. The common case, a sampler's calls one after
     // another, finds the session idle and starts at once (a promise hop less per model call).
     this.pending++;
+    this.lastUsed = ++useClock;
     let result: Promise<Record<string, Tensor>>;
     if (this.tail === undefined) result = this.exec(ortFeeds, signal);
     else {
@@ -142,10 +189,18 @@ export class OrtModelSession implements ModelSession {
   private exec(ortFeeds: Record<string, ort.Tensor>, signal: AbortSignal | undefined): Promise<Record<string, Tensor>> {
     if (signal?.aborted) return this.settled(Promise.reject(abortError()));
     if (this.released) return this.settled(Promise.reject(new Error(`model session for ${this.file} was released`)));
+    const session = this.session;
+    if (session === undefined) {
+      // Unloaded to make room: load it again, then run (the reload's time is not ORT run time).
+      return this.reload().then(
+        () => this.exec(ortFeeds, signal),
+        (e: unknown) => this.settled(Promise.reject(e)),
+      );
+    }
     const t0 = performance.now();
     let running: Promise<ort.InferenceSession.ReturnType>;
     try {
-      running = this.session.run(ortFeeds);
+      running = session.run(ortFeeds);
     } catch (e) {
       running = Promise.reject(e);
     }
@@ -189,12 +244,34 @@ export class OrtModelSession implements ModelSession {
     return tensors;
   }
 
+  /** One reload shared by every run that finds the session unloaded. */
+  private reload(): Promise<void> {
+    this.loading ??= this.reloader!.reload().then(
+      (session) => {
+        this.loading = undefined;
+        if (this.released) {
+          session.release().catch(() => undefined);
+          throw new Error(`model session for ${this.file} was released`);
+        }
+        this.session = session;
+        this.reloader!.loaded(this);
+      },
+      (e: unknown) => {
+        this.loading = undefined;
+        throw e;
+      },
+    );
+    return this.loading;
+  }
+
   /** Releases the ORT session once the run in progress settles; runs still waiting their turn are refused. */
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
     if (this.pending > 0) await new Promise<void>((resolve) => (this.drained = resolve));
-    await this.session.release();
+    const session = this.session;
+    this.session = undefined;
+    await session?.release();
   }
 }
 
@@ -203,7 +280,16 @@ export interface SessionPoolOptions {
   providers?: readonly string[];
   /** Extra ORT session options (threads, log level...). Provider-specific ones are added per provider. */
   sessionOptions?: ort.InferenceSession.SessionOptions;
+  /** Sessions kept loaded at most; past it the least recently run idle ones are unloaded (default 16). */
+  maxLoadedSessions?: number;
+  /**
+   * Model bytes (each .onnx file and its external data) kept loaded at most, with the same rule (default:
+   * half the machine's memory). The session loaded last always stays, however big.
+   */
+  maxLoadedBytes?: number;
 }
+
+export const DEFAULT_MAX_LOADED_SESSIONS = 16;
 
 export interface GetSessionOptions {
   providers?: readonly string[];
@@ -212,6 +298,39 @@ export interface GetSessionOptions {
 interface Entry {
   stamp: string;
   promise: Promise<OrtModelSession>;
+  /** Set once loaded. */
+  session?: OrtModelSession;
+  /** The model's size on disk, the pool's measure of what a loaded session holds. */
+  bytes: number;
+}
+
+/**
+ * A model's bytes on disk: the .onnx file plus the external data files next to it that ORT exporters write
+ * (model.onnx_data, model.onnx.data, model.data: named after the model; weights.pb in diffusers' folders).
+ */
+async function modelBytes(file: string): Promise<number> {
+  const dir = path.dirname(file);
+  const base = path.basename(file, path.extname(file));
+  let total = 0;
+  let names: string[] = [];
+  try {
+    names = await fs.readdir(dir);
+  } catch {
+    // Unreadable folder: the .onnx file alone.
+  }
+  for (const name of names) {
+    const lower = name.toLowerCase();
+    const namedAfter = (name.startsWith(`${base}.`) || name.startsWith(`${base}_`)) && !lower.endsWith('.onnx') && !lower.endsWith('.json');
+    const related = name === path.basename(file) || name === 'weights.pb' || namedAfter;
+    if (!related) continue;
+    try {
+      const st = await fs.stat(path.join(dir, name));
+      if (st.isFile()) total += st.size;
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return total;
 }
 
 async function fileStamp(file: string): Promise<string> {
@@ -235,10 +354,18 @@ export class SessionPool {
   private readonly entries = new Map<string, Entry>();
   private readonly providers?: readonly string[];
   private readonly sessionOptions: ort.InferenceSession.SessionOptions;
+  private readonly maxLoadedSessions: number;
+  private readonly maxLoadedBytes: number;
 
   constructor(opts: SessionPoolOptions = {}) {
     this.providers = opts.providers && opts.providers.length > 0 ? opts.providers : undefined;
     this.sessionOptions = { logSeverityLevel: 3, ...opts.sessionOptions };
+    this.maxLoadedSessions = opts.maxLoadedSessions ?? DEFAULT_MAX_LOADED_SESSIONS;
+    this.maxLoadedBytes = opts.maxLoadedBytes ?? Math.floor(os.totalmem() / 2);
+    if (!Number.isInteger(this.maxLoadedSessions) || this.maxLoadedSessions < 1) {
+      throw new Error(`SessionPool: maxLoadedSessions must be a positive integer, got ${this.maxLoadedSessions}`);
+    }
+    if (!(this.maxLoadedBytes >= 0)) throw new Error(`SessionPool: maxLoadedBytes must be a number of bytes, got ${this.maxLoadedBytes}`);
   }
 
   /** Number of sessions held (loading or loaded). */
@@ -261,8 +388,9 @@ export class SessionPool {
       this.entries.delete(key);
       existing.promise.then((s) => s.release()).catch(() => undefined);
     }
-    const promise = this.open(abs, providers);
-    const entry: Entry = { stamp, promise };
+    const entry: Entry = { stamp, promise: undefined!, bytes: 0 };
+    const promise = this.open(abs, providers, entry);
+    entry.promise = promise;
     this.entries.set(key, entry);
     // A failed load is not kept: the next get retries (the file may have been fixed).
     promise.catch(() => {
@@ -271,10 +399,18 @@ export class SessionPool {
     return promise;
   }
 
-  private async open(file: string, providers: string[]): Promise<OrtModelSession> {
+  private async open(file: string, providers: string[], entry: Entry): Promise<OrtModelSession> {
     try {
       const { session, provider } = await createSessionWithFallback(file, providers, this.sessionOptions);
-      return new OrtModelSession(file, provider, session);
+      entry.bytes = await modelBytes(file);
+      const reloader: SessionReloader = {
+        reload: () => this.reopen(file, provider, entry.stamp),
+        loaded: (s) => this.makeRoom(s),
+      };
+      const opened = new OrtModelSession(file, provider, session, reloader);
+      entry.session = opened;
+      this.makeRoom(opened);
+      return opened;
     } catch (e) {
       if (!(e instanceof SessionCreateError)) throw e;
       const tried =
@@ -283,17 +419,46 @@ export class SessionPool {
     }
   }
 
-  /** Totals of `OrtModelSession.stats` over the sessions loaded now. */
-  async stats(): Promise<{ sessions: number; runs: number; runMs: number }> {
+  /** A session unloaded to make room, loaded again on the provider it ran on, if its file is unchanged. */
+  private async reopen(file: string, provider: string, stamp: string): Promise<ort.InferenceSession> {
+    if ((await fileStamp(file)) !== stamp) {
+      throw new Error(`model file ${file} changed on disk since it was loaded (it was unloaded to free memory): run again to load the new version`);
+    }
+    try {
+      return (await createSessionWithFallback(file, [provider], this.sessionOptions)).session;
+    } catch (e) {
+      throw new Error(`cannot load ONNX model ${file} again on ${provider} (it was unloaded to free memory): ${(e as Error).message}`);
+    }
+  }
+
+  /** Unloads the least recently run idle sessions, other than `keep`, while the loaded ones pass the bound. */
+  private makeRoom(keep: OrtModelSession): void {
+    const loaded = [...this.entries.values()].filter((e) => e.session?.loaded);
+    let count = loaded.length;
+    let bytes = loaded.reduce((sum, e) => sum + e.bytes, 0);
+    if (count <= this.maxLoadedSessions && bytes <= this.maxLoadedBytes) return;
+    loaded.sort((a, b) => a.session!.lastUsed - b.session!.lastUsed);
+    for (const e of loaded) {
+      if (count <= this.maxLoadedSessions && bytes <= this.maxLoadedBytes) break;
+      if (e.session === keep || !e.session!.unload()) continue;
+      count--;
+      bytes -= e.bytes;
+    }
+  }
+
+  /** Totals of `OrtModelSession.stats` over the sessions held now; `loaded`: how many hold an ORT session. */
+  async stats(): Promise<{ sessions: number; loaded: number; runs: number; runMs: number }> {
     const sessions = await Promise.all([...this.entries.values()].map((e) => e.promise.catch(() => undefined)));
     let runs = 0;
     let runMs = 0;
+    let loaded = 0;
     for (const s of sessions) {
       if (!s) continue;
       runs += s.stats.runs;
       runMs += s.stats.runMs;
+      if (s.loaded) loaded++;
     }
-    return { sessions: sessions.filter(Boolean).length, runs, runMs };
+    return { sessions: sessions.filter(Boolean).length, loaded, runs, runMs };
   }
 
   /** Releases the sessions of one file (all provider lists, or only the given one). Returns how many. */
