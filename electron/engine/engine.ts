@@ -23,6 +23,7 @@ import type { NodeRegistry } from './registry.ts';
 import { createDefaultRegistry } from '../../nodes/index.ts';
 import { summarizeValue, type OutputValue, type ValueSummary } from './summary.ts';
 import { RecentOutputs } from './recent-outputs.ts';
+import { sweepStaleSpillDirsOnce } from './executor/spill-sweep.ts';
 
 export interface EngineOptions {
   /** Generated models and spilled cache entries. Default: FLOWSTUDIO_CACHE_DIR or ~/.cache/flowstudio. */
@@ -83,6 +84,7 @@ export class Engine implements EngineAPI {
       files: () => this.fileService(this.outDir),
       cache: { maxBytes: opts.cacheMaxBytes, spillDir: path.join(this.cacheDir, 'spill', String(process.pid)) },
     });
+    sweepStaleSpillDirsOnce(path.join(this.cacheDir, 'spill'), (message, e) => console.warn(`[engine] ${message}:`, e));
   }
 
   private fileService(outDir: string) {
