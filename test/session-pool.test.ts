@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attr, GraphBuilder, onnxDataType, type ElementType } from '../electron/engine/onnx/builder.ts';
 import { fromFloat16Bits, toFloat16Bits } from '../electron/engine/onnx/float16.ts';
 import {
+  classifyProviderFailure,
   createSessionWithFallback,
   DEFAULT_PROVIDER_PREFERENCE,
   parseProviderList,
@@ -14,6 +15,8 @@ import {
 } from '../electron/engine/onnx/providers.ts';
 import { OrtModelSession, SessionPool } from '../electron/engine/onnx/session-pool.ts';
 import { allocFloat32 } from '../nodes/core/tensor.ts';
+import * as ort from '../electron/engine/onnx/ort.ts';
+import { summarizeValue } from '../electron/engine/summary.ts';
 
 let dir: string;
 
@@ -92,6 +95,113 @@ describe('providers', () => {
     // When every provider is known to fail, they are tried anyway (and the error says why).
     await expect(createSessionWithFallback(doubleModel('float32', [2]), ['coreml'])).rejects.toThrow(/coreml/);
     resetUnavailableProviders();
+  });
+});
+
+describe('provider failures', () => {
+  it('are sorted into setup, memory and model failures by what ORT says', () => {
+    // What this machine's onnxruntime-node said for providers it lacks.
+    expect(classifyProviderFailure('no available backend found. ERR: [coreml] backend not found.')).toBe('setup');
+    expect(classifyProviderFailure('OrtSessionOptionsAppendExecutionProvider_Cuda: Failed to load shared library')).toBe('setup');
+    expect(classifyProviderFailure('webgpu_context.cc:136 ... Failed to get a WebGPU adapter: No supported adapters')).toBe('setup');
+    expect(classifyProviderFailure('FAIL : LoadLibrary failed with error 126 "" when trying to load "onnxruntime_providers_cuda.dll"')).toBe('setup');
+    expect(classifyProviderFailure('CUDA failure 100: no CUDA-capable device is detected ; GPU=0')).toBe('setup');
+    expect(classifyProviderFailure('CUDA failure 2: out of memory ; GPU=0 ; hostname=x')).toBe('memory');
+    expect(classifyProviderFailure('BFCArena::AllocateRawInternal Failed to allocate memory for requested buffer of size 1073741824')).toBe('memory');
+    expect(classifyProviderFailure('The parameter is incorrect. 0x8007000E E_OUTOFMEMORY')).toBe('memory');
+    expect(classifyProviderFailure('Could not find an implementation for ConvInteger(10) node with name conv')).toBe('model');
+  });
+
+  /** A stand-in for a GPU provider: fails as told, else creates a CPU session. */
+  function device(script: (provider: string, call: number) => string | undefined) {
+    const calls: string[] = [];
+    const create = async (model: string | Uint8Array, options: ort.InferenceSession.SessionOptions) => {
+      const provider = String(options.executionProviders?.[0]);
+      calls.push(provider);
+      const error = script(provider, calls.filter((p) => p === provider).length);
+      if (error) throw new Error(error);
+      const cpu = { ...options, executionProviders: ['cpu'] };
+      return typeof model === 'string' ? ort.InferenceSession.create(model, cpu) : ort.InferenceSession.create(model, cpu);
+    };
+    return { calls, create };
+  }
+
+  it('out of memory: the provider is tried once more after memory is freed, and never skipped later', async () => {
+    resetUnavailableProviders();
+    const model = doubleModel('float32', [2]);
+    const full = device((p, n) => (p === 'cuda' && n === 1 ? 'CUDA failure 2: out of memory' : undefined));
+    let freed = 0;
+    const ok = await createSessionWithFallback(model, ['cuda', 'cpu'], {}, { create: full.create, onOutOfMemory: () => (freed++, true) });
+    expect(ok.provider).toBe('cuda');
+    expect(ok.failed).toEqual([]);
+    expect(full.calls).toEqual(['cuda', 'cuda']);
+    expect(freed).toBe(1);
+    await ok.session.release();
+    // Nothing to free: CPU this time, with the reason; the next model still tries the GPU first.
+    const stuck = device((p) => (p === 'cuda' ? 'CUDA failure 2: out of memory' : undefined));
+    const cpu = await createSessionWithFallback(model, ['cuda', 'cpu'], {}, { create: stuck.create, onOutOfMemory: () => false });
+    expect(cpu.provider).toBe('cpu');
+    expect(cpu.failed).toEqual([{ provider: 'cuda', error: 'CUDA failure 2: out of memory', kind: 'memory' }]);
+    expect(stuck.calls).toEqual(['cuda', 'cpu']);
+    await cpu.session.release();
+    const later = device(() => undefined);
+    await (await createSessionWithFallback(model, ['cuda', 'cpu'], {}, { create: later.create })).session.release();
+    expect(later.calls).toEqual(['cuda']);
+  });
+
+  it('a model one provider cannot run falls back for that model only; a missing provider is skipped from then on', async () => {
+    resetUnavailableProviders();
+    const model = doubleModel('float32', [2]);
+    const noOp = device((p) => (p === 'cuda' ? 'Could not find an implementation for ConvInteger(10) node with name c' : undefined));
+    expect((await createSessionWithFallback(model, ['cuda', 'cpu'], {}, { create: noOp.create })).provider).toBe('cpu');
+    const next = device(() => undefined);
+    await (await createSessionWithFallback(model, ['cuda', 'cpu'], {}, { create: next.create })).session.release();
+    expect(next.calls).toEqual(['cuda']);
+    const missing = device((p) => (p === 'cuda' ? 'OrtSessionOptionsAppendExecutionProvider_Cuda: Failed to load shared library' : undefined));
+    await (await createSessionWithFallback(model, ['cuda', 'cpu'], {}, { create: missing.create })).session.release();
+    const after = device(() => undefined);
+    await (await createSessionWithFallback(model, ['cuda', 'cpu'], {}, { create: after.create })).session.release();
+    expect(after.calls).toEqual(['cpu']);
+    resetUnavailableProviders();
+  });
+
+  it('the model summary names the preferred providers that could not load the model, and why', async () => {
+    const refuse = device((p) => (p === 'webgpu' ? 'Could not find an implementation for ConvInteger(10) node with name c' : undefined));
+    const pool = new SessionPool({ providers: ['webgpu', 'cpu'], createSession: refuse.create });
+    const session = await pool.get(await writeModel('fallback.onnx', doubleModel('float32', [2])));
+    expect(session.provider).toBe('cpu');
+    const failures = [{ provider: 'webgpu', error: 'Could not find an implementation for ConvInteger(10) node with name c' }];
+    expect(session.providerFailures).toEqual(failures);
+    expect(summarizeValue({ name: 'm', folder: '/m', denoiser: session })).toEqual({ kind: 'model', name: 'm', folder: '/m', provider: 'cpu', fallbackFrom: failures });
+    const plain = new SessionPool({ providers: ['cpu'] });
+    const direct = await plain.get(await writeModel('direct.onnx', doubleModel('float32', [2])));
+    expect(summarizeValue({ name: 'm', folder: '/m', denoiser: direct })).toEqual({ kind: 'model', name: 'm', folder: '/m', provider: 'cpu' });
+    await Promise.all([pool.dispose(), plain.dispose()]);
+  });
+
+  it('a pool whose device is full unloads its idle sessions and loads the new model there', async () => {
+    // The "device" holds one session: creating another while one lives fails with out of memory.
+    let live = 0;
+    const createSession = async (model: string | Uint8Array, options: ort.InferenceSession.SessionOptions) => {
+      if (live > 0) throw new Error('CUDA failure 2: out of memory ; GPU=0');
+      const session = await ort.InferenceSession.create(model as string, options);
+      live++;
+      const release = session.release.bind(session);
+      session.release = () => (live--, release());
+      return session;
+    };
+    const pool = new SessionPool({ providers: ['cpu'], createSession });
+    const a = (await pool.get(await writeModel('oom-a.onnx', doubleModel('float32', ['n'])))) as OrtModelSession;
+    const b = (await pool.get(await writeModel('oom-b.onnx', doubleModel('float32', ['n'])))) as OrtModelSession;
+    expect(a.loaded).toBe(false);
+    expect(b.loaded).toBe(true);
+    // a's next run finds the device full again: b, idle, makes way.
+    expect((await a.run({ x: { dims: [1], data: Float32Array.of(3), type: 'float32' } })).out.data[0]).toBe(6);
+    expect(a.loaded).toBe(true);
+    expect(b.loaded).toBe(false);
+    expect(live).toBe(1);
+    await pool.dispose();
+    expect(live).toBe(0);
   });
 });
 

@@ -7,7 +7,8 @@ import { Tensor } from '../../nodes/core/tensor.ts';
 export type ValueSummary =
   | { kind: 'tensor'; dims: number[]; min: number; max: number; mean: number }
   | { kind: 'scalar'; value: number | string | boolean }
-  | { kind: 'model'; name: string; folder: string; provider: string }
+  /** fallbackFrom: the providers preferred over `provider` that could not load the model, and why. */
+  | { kind: 'model'; name: string; folder: string; provider: string; fallbackFrom?: { provider: string; error: string }[] }
   /** A schedule: its levels and each step's model timestep (the first SIGMAS_SUMMARY_LIMIT of them). */
   | { kind: 'sigmas'; space: string; steps: number; first: number; last: number; levels: number[]; timesteps: number[] }
   | { kind: 'metrics'; values: Record<string, number> }
@@ -36,8 +37,10 @@ export function summarizeValue(v: unknown): ValueSummary {
   if (v && typeof v === 'object') {
     const o = v as Record<string, unknown>;
     if ('denoiser' in o && 'folder' in o) {
-      const d = o.denoiser as { provider?: string };
-      return { kind: 'model', name: String(o.name), folder: String(o.folder), provider: String(d?.provider ?? '') };
+      const d = o.denoiser as { provider?: string; providerFailures?: readonly { provider: string; error: string }[] };
+      const summary: ValueSummary = { kind: 'model', name: String(o.name), folder: String(o.folder), provider: String(d?.provider ?? '') };
+      if (d?.providerFailures?.length) summary.fallbackFrom = d.providerFailures.map((f) => ({ provider: f.provider, error: f.error }));
+      return summary;
     }
     if (Array.isArray(o.sigmas) && Array.isArray(o.timesteps)) {
       const s = o.sigmas as number[];

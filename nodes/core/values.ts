@@ -115,6 +115,8 @@ export interface ModelSession {
   readonly file: string;
   /** The execution provider ORT actually used ('cuda', 'dml', 'coreml', 'webgpu', 'cpu'). */
   readonly provider: string;
+  /** Providers preferred over it that could not load this model, and why (a GPU that was full, a missing library). */
+  readonly providerFailures?: readonly { provider: string; error: string }[];
   readonly inputs: TensorInfo[];
   readonly outputs: TensorInfo[];
   /**

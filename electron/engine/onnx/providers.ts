@@ -111,9 +111,29 @@ export function sessionOptionsFor(
   return opts;
 }
 
+/**
+ * Why a provider could not create a session:
+ * - setup: its library, driver or device is missing; every later model would fail the same way;
+ * - memory: the device is full now (other sessions hold it); freeing memory may let it work;
+ * - model: this model cannot run there (an operator, a type); other models may.
+ */
+export type ProviderFailureKind = 'setup' | 'memory' | 'model';
+
+const SETUP_FAILURE =
+  /backend not found|failed to load (shared )?library|loadlibrary failed|cannot open shared object|not enabled in this build|no cuda-capable device|cuda driver version is insufficient|cudaErrorNoDevice|cudaErrorInsufficientDriver|no supported adapters|failed to get a webgpu adapter|failed to create \w+executionprovider|is not in available provider names|DXGI_ERROR_UNSUPPORTED/i;
+const MEMORY_FAILURE = /out of memory|failed to allocate|allocation failed|cudaErrorMemoryAllocation|CUBLAS_STATUS_ALLOC_FAILED|CUDNN_STATUS_ALLOC_FAILED|E_OUTOFMEMORY|0x8007000e|bad_alloc/i;
+
+/** Sorts a session-creation error by what it says (ORT reports no codes for these). */
+export function classifyProviderFailure(message: string): ProviderFailureKind {
+  if (MEMORY_FAILURE.test(message)) return 'memory';
+  if (SETUP_FAILURE.test(message)) return 'setup';
+  return 'model';
+}
+
 export interface ProviderAttempt {
   provider: string;
   error: string;
+  kind: ProviderFailureKind;
 }
 
 export interface CreatedSession {
@@ -135,8 +155,10 @@ export class SessionCreateError extends Error {
 }
 
 /**
- * Providers that failed to start in this process while a later provider loaded the same model: their
- * libraries or devices are missing, so later sessions skip them instead of failing (and logging) again.
+ * Providers that could not start in this process (a setup failure) while a later provider loaded the same
+ * model: their libraries or devices are missing, so later sessions skip them instead of failing (and
+ * logging) again. A provider that was out of memory, or could not run one model, is tried again next time:
+ * skipping it would put every later model on the CPU.
  */
 const unavailable = new Set<string>();
 
@@ -145,26 +167,45 @@ export function resetUnavailableProviders(): void {
   unavailable.clear();
 }
 
+export interface CreateSessionHooks {
+  /**
+   * Called when a provider is out of memory: free what can be freed (idle sessions) and say whether anything
+   * was, in which case that provider is tried once more before falling back.
+   */
+  onOutOfMemory?: () => boolean | Promise<boolean>;
+  /** Creates one session (tests stand in for devices this machine lacks). Default: ORT's. */
+  create?: (model: string | Uint8Array, options: ort.InferenceSession.SessionOptions) => Promise<ort.InferenceSession>;
+}
+
+function ortCreate(model: string | Uint8Array, options: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> {
+  return typeof model === 'string' ? ort.InferenceSession.create(model, options) : ort.InferenceSession.create(model, options);
+}
+
 /** Creates a session on the first provider of `providers` that works. */
 export async function createSessionWithFallback(
   model: string | Uint8Array,
   providers: readonly string[],
   base: ort.InferenceSession.SessionOptions = {},
+  hooks: CreateSessionHooks = {},
 ): Promise<CreatedSession> {
+  const create = hooks.create ?? ortCreate;
   const known = providers.filter((p) => !unavailable.has(p));
   const order = known.length > 0 ? known : providers;
   const failed: ProviderAttempt[] = [];
   for (const provider of order) {
-    try {
-      const opts = sessionOptionsFor(provider, base);
-      const session =
-        typeof model === 'string'
-          ? await ort.InferenceSession.create(model, opts)
-          : await ort.InferenceSession.create(model, opts);
-      for (const f of failed) unavailable.add(f.provider);
-      return { session, provider, failed };
-    } catch (e) {
-      failed.push({ provider, error: e instanceof Error ? e.message : String(e) });
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const session = await create(model, sessionOptionsFor(provider, base));
+        for (const f of failed) if (f.kind === 'setup') unavailable.add(f.provider);
+        return { session, provider, failed: failed.filter((f) => f.provider !== provider) };
+      } catch (e) {
+        const error = e instanceof Error ? e.message : String(e);
+        const kind = classifyProviderFailure(error);
+        failed.push({ provider, error, kind });
+        // Out of memory: once, after the pool frees its idle sessions, before settling for a slower provider.
+        if (kind === 'memory' && attempt === 0 && hooks.onOutOfMemory && (await hooks.onOutOfMemory())) continue;
+        break;
+      }
     }
   }
   const last = failed[failed.length - 1];

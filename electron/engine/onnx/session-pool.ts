@@ -13,7 +13,7 @@ import type * as ort from 'onnxruntime-node';
 import type { Tensor } from '../../../nodes/core/tensor.ts';
 import type { ModelFeed, ModelSession, TensorInfo } from '../../../nodes/core/values.ts';
 import { fromOrtTensor, toOrtTensor, validateFeeds } from './feeds.ts';
-import { createSessionWithFallback, resolveProviders, SessionCreateError } from './providers.ts';
+import { createSessionWithFallback, resolveProviders, SessionCreateError, type CreateSessionHooks } from './providers.ts';
 import { abortError } from '../abort.ts';
 
 
@@ -62,6 +62,7 @@ export class OrtModelSession implements ModelSession {
     readonly provider: string,
     session: ort.InferenceSession,
     private readonly reloader?: SessionReloader,
+    readonly providerFailures: readonly { provider: string; error: string }[] = [],
   ) {
     this.session = session;
     this.inputs = tensorInfos(session.inputMetadata);
@@ -287,6 +288,8 @@ export interface SessionPoolOptions {
    * half the machine's memory). The session loaded last always stays, however big.
    */
   maxLoadedBytes?: number;
+  /** Creates one ORT session (tests stand in for GPUs this machine lacks). Default: ORT's. */
+  createSession?: CreateSessionHooks['create'];
 }
 
 export const DEFAULT_MAX_LOADED_SESSIONS = 16;
@@ -356,8 +359,11 @@ export class SessionPool {
   private readonly sessionOptions: ort.InferenceSession.SessionOptions;
   private readonly maxLoadedSessions: number;
   private readonly maxLoadedBytes: number;
+  /** A provider out of memory while loading gets one more try after the idle sessions are unloaded. */
+  private readonly createHooks: CreateSessionHooks;
 
   constructor(opts: SessionPoolOptions = {}) {
+    this.createHooks = { create: opts.createSession, onOutOfMemory: () => this.unloadIdle() > 0 };
     this.providers = opts.providers && opts.providers.length > 0 ? opts.providers : undefined;
     this.sessionOptions = { logSeverityLevel: 3, ...opts.sessionOptions };
     this.maxLoadedSessions = opts.maxLoadedSessions ?? DEFAULT_MAX_LOADED_SESSIONS;
@@ -401,13 +407,14 @@ export class SessionPool {
 
   private async open(file: string, providers: string[], entry: Entry): Promise<OrtModelSession> {
     try {
-      const { session, provider } = await createSessionWithFallback(file, providers, this.sessionOptions);
+      const { session, provider, failed } = await createSessionWithFallback(file, providers, this.sessionOptions, this.createHooks);
       entry.bytes = await modelBytes(file);
       const reloader: SessionReloader = {
         reload: () => this.reopen(file, provider, entry.stamp),
         loaded: (s) => this.makeRoom(s),
       };
-      const opened = new OrtModelSession(file, provider, session, reloader);
+      const failures = failed.map((f) => ({ provider: f.provider, error: f.error }));
+      const opened = new OrtModelSession(file, provider, session, reloader, failures);
       entry.session = opened;
       this.makeRoom(opened);
       return opened;
@@ -425,10 +432,17 @@ export class SessionPool {
       throw new Error(`model file ${file} changed on disk since it was loaded (it was unloaded to free memory): run again to load the new version`);
     }
     try {
-      return (await createSessionWithFallback(file, [provider], this.sessionOptions)).session;
+      return (await createSessionWithFallback(file, [provider], this.sessionOptions, this.createHooks)).session;
     } catch (e) {
       throw new Error(`cannot load ONNX model ${file} again on ${provider} (it was unloaded to free memory): ${(e as Error).message}`);
     }
+  }
+
+  /** Unloads every idle loaded session (the next run of each loads it again); returns how many. */
+  unloadIdle(): number {
+    let count = 0;
+    for (const e of this.entries.values()) if (e.session?.unload()) count++;
+    return count;
   }
 
   /** Unloads the least recently run idle sessions, other than `keep`, while the loaded ones pass the bound. */

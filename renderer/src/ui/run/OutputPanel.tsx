@@ -7,6 +7,7 @@ import { useMemo, useState } from 'react';
 import type { ValueSummary } from '../../../../electron/engine/summary.ts';
 import { useEditor, useSession } from '../app-context.tsx';
 import { formatMs, formatNumber } from '../common/format.ts';
+import { abbreviate } from '../../../../nodes/core/quote.ts';
 import type { OutputImage } from '../controller/session.ts';
 import { debugTargets, refLabel, type DebugTargets, type OutputRef } from './debug-targets.ts';
 import { DebugViewer, type DebugRequest } from './DebugViewer.tsx';
@@ -157,7 +158,7 @@ function describe(v: ValueSummary): string {
     case 'scalar':
       return typeof v.value === 'number' ? formatNumber(v.value) : String(v.value);
     case 'model':
-      return `model ${v.name} (${v.provider})`;
+      return `model ${v.name} (${v.provider}${(v.fallbackFrom ?? []).map((f) => `; ${f.provider} could not load it: ${abbreviate(f.error, 160)}`).join('')})`;
     case 'sigmas':
       return `${v.steps} steps, σ ${formatNumber(v.first)} → ${formatNumber(v.last)} (${v.space})`;
     case 'metrics':
