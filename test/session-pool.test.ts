@@ -203,6 +203,37 @@ describe('provider failures', () => {
     await pool.dispose();
     expect(live).toBe(0);
   });
+
+  it('a run out of memory unloads the other idle sessions and runs once more; alone, it fails saying why', async () => {
+    // The "device" can run a model only while it holds no other session.
+    let live = 0;
+    const createSession = async (model: string | Uint8Array, options: ort.InferenceSession.SessionOptions) => {
+      const session = await ort.InferenceSession.create(model as string, options);
+      live++;
+      const release = session.release.bind(session);
+      session.release = () => (live--, release());
+      const run = session.run.bind(session);
+      session.run = ((feeds: ort.InferenceSession.FeedsType) =>
+        live > 1 ? Promise.reject(new Error('CUDA failure 2: out of memory ; GPU=0')) : run(feeds)) as typeof session.run;
+      return session;
+    };
+    const pool = new SessionPool({ providers: ['cpu'], createSession });
+    const a = (await pool.get(await writeModel('run-oom-a.onnx', doubleModel('float32', ['n'])))) as OrtModelSession;
+    const b = (await pool.get(await writeModel('run-oom-b.onnx', doubleModel('float32', ['n'])))) as OrtModelSession;
+    expect(live).toBe(2);
+    const x = (v: number) => ({ x: { dims: [1], data: Float32Array.of(v), type: 'float32' as const } });
+    expect((await a.run(x(5))).out.data[0]).toBe(10);
+    expect(b.loaded).toBe(false);
+    expect(a.stats.runs).toBe(1);
+    // b loads again and its run finds a idle: a goes.
+    expect((await b.run(x(1))).out.data[0]).toBe(2);
+    expect(a.loaded).toBe(false);
+    // Nothing else to free: the error is the device's, with the model named.
+    live = 5;
+    await expect(b.run(x(1))).rejects.toThrow(`running model ${b.file} failed: CUDA failure 2: out of memory ; GPU=0`);
+    live = 1;
+    await pool.dispose();
+  });
 });
 
 describe('SessionPool', () => {

@@ -13,7 +13,7 @@ import type * as ort from 'onnxruntime-node';
 import type { Tensor } from '../../../nodes/core/tensor.ts';
 import type { ModelFeed, ModelSession, TensorInfo } from '../../../nodes/core/values.ts';
 import { fromOrtTensor, toOrtTensor, validateFeeds } from './feeds.ts';
-import { createSessionWithFallback, resolveProviders, SessionCreateError, type CreateSessionHooks } from './providers.ts';
+import { classifyProviderFailure, createSessionWithFallback, resolveProviders, SessionCreateError, type CreateSessionHooks } from './providers.ts';
 import { abortError } from '../abort.ts';
 
 
@@ -32,6 +32,8 @@ export interface SessionReloader {
   reload(): Promise<ort.InferenceSession>;
   /** The session holds an ORT session again: the pool may unload others to stay within its bound. */
   loaded(session: OrtModelSession): void;
+  /** A run was out of memory: unload the other idle sessions; true when any was. */
+  freeOthers(session: OrtModelSession): boolean;
 }
 
 /** Orders sessions by their last run, for unloading the least recently used first. */
@@ -187,7 +189,7 @@ export class OrtModelSession implements ModelSession {
    * One ORT run, its time and its outputs. Written with then() rather than as an async function: a sampler
    * makes this call once per step, and every async layer costs a promise and a microtask turn.
    */
-  private exec(ortFeeds: Record<string, ort.Tensor>, signal: AbortSignal | undefined): Promise<Record<string, Tensor>> {
+  private exec(ortFeeds: Record<string, ort.Tensor>, signal: AbortSignal | undefined, retried = false): Promise<Record<string, Tensor>> {
     if (signal?.aborted) return this.settled(Promise.reject(abortError()));
     if (this.released) return this.settled(Promise.reject(new Error(`model session for ${this.file} was released`)));
     const session = this.session;
@@ -213,8 +215,11 @@ export class OrtModelSession implements ModelSession {
         return this.tensorsOf(out);
       },
       (e: unknown) => {
+        const message = e instanceof Error ? e.message : String(e);
+        // Out of memory with other models idle on the device: unload them and run once more.
+        if (!retried && classifyProviderFailure(message) === 'memory' && this.reloader?.freeOthers(this)) return this.exec(ortFeeds, signal, true);
         this.settle();
-        throw new Error(`running model ${this.file} failed: ${e instanceof Error ? e.message : String(e)}`);
+        throw new Error(`running model ${this.file} failed: ${message}`);
       },
     );
   }
@@ -412,6 +417,7 @@ export class SessionPool {
       const reloader: SessionReloader = {
         reload: () => this.reopen(file, provider, entry.stamp),
         loaded: (s) => this.makeRoom(s),
+        freeOthers: (s) => this.unloadIdle(s) > 0,
       };
       const failures = failed.map((f) => ({ provider: f.provider, error: f.error }));
       const opened = new OrtModelSession(file, provider, session, reloader, failures);
@@ -438,10 +444,10 @@ export class SessionPool {
     }
   }
 
-  /** Unloads every idle loaded session (the next run of each loads it again); returns how many. */
-  unloadIdle(): number {
+  /** Unloads every idle loaded session but `keep` (the next run of each loads it again); returns how many. */
+  unloadIdle(keep?: OrtModelSession): number {
     let count = 0;
-    for (const e of this.entries.values()) if (e.session?.unload()) count++;
+    for (const e of this.entries.values()) if (e.session !== keep && e.session?.unload()) count++;
     return count;
   }
 
