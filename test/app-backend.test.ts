@@ -34,6 +34,7 @@ function stubEngine(): EngineAPI & { calls: string[] } {
     cancel: async (id) => (calls.push(`cancel:${id}`), false),
     listModels: async () => (calls.push('listModels'), []),
     readOutput: async () => (calls.push('readOutput'), null),
+    freeMemory: async (r) => (calls.push(`freeMemory:${JSON.stringify(r)}`), { modelsUnloaded: 2, modelsLoaded: 0, cacheBytesFreed: 5 }),
     subscribe: (l) => (listeners.add(l), () => listeners.delete(l)),
   };
 }
@@ -108,8 +109,9 @@ describe('engine pass-through', () => {
     await backend.validate(doc());
     await backend.listNodeTypes();
     await backend.listModels();
+    expect(await backend.freeMemory({ cache: false })).toEqual({ modelsUnloaded: 2, modelsLoaded: 0, cacheBytesFreed: 5 });
     off();
-    expect(engine.calls).toEqual(['run:r1', 'cancel:r1', 'validate', 'listNodeTypes', 'listModels']);
+    expect(engine.calls).toEqual(['run:r1', 'cancel:r1', 'validate', 'listNodeTypes', 'listModels', 'freeMemory:{"cache":false}']);
     expect(seen).toEqual([{ type: 'run-finished', runId: 'r1', ms: 1 }]);
   });
 });

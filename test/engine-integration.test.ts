@@ -205,6 +205,37 @@ describe('loaded models', () => {
   });
 });
 
+describe('freeMemory', () => {
+  it('keeps the model a run in progress calls, unloads it once the run is done, drops the cache, and refuses bad options', async () => {
+    const e = engine();
+    const doc = graph(
+      [
+        { id: 'model', type: 'LoadModel', params: { model: 'embedded:gaussian-vp' } },
+        { id: 'latent', type: 'EmptyLatent' },
+        { id: 'sampler', type: 'Sampler', params: { solver: 'ddim', steps: 300, seed: 4 } },
+      ],
+      ['model.model->sampler.model', 'latent.latent->sampler.latent'],
+    );
+    let during: Promise<unknown> | undefined;
+    const off = e.subscribe((ev) => {
+      if (ev.type === 'node-progress' && ev.nodeId === 'sampler' && ev.step === 5 && !during) during = e.freeMemory({ cache: false });
+    });
+    const summary = await e.run({ graph: doc });
+    off();
+    expect(summary.status).toBe('finished');
+    expect(await during).toMatchObject({ modelsUnloaded: 0, modelsLoaded: 1 });
+    const after = await e.freeMemory();
+    expect(after.modelsUnloaded).toBe(1);
+    expect(after.modelsLoaded).toBe(0);
+    expect(after.cacheBytesFreed).toBeGreaterThan(0);
+    expect(e.executor.cache.stats.entries).toBe(0);
+    expect(await e.freeMemory({ models: false })).toEqual({ modelsUnloaded: 0, modelsLoaded: 0, cacheBytesFreed: 0 });
+    await expect(e.freeMemory({ models: 1 } as never)).rejects.toThrow('freeMemory: "models" must be true or false');
+    await expect(e.freeMemory({ all: true } as never)).rejects.toThrow('freeMemory: unknown option "all" (known: models, cache)');
+    await expect(e.freeMemory('all' as never)).rejects.toThrow(/freeMemory: the request must be an object/);
+  });
+});
+
 describe('bad models', () => {
   it('a corrupt .onnx fails the run with the LoadModel node named and a clear cause', async () => {
     const dir = tempDir('fs-bad-model-');

@@ -6,7 +6,7 @@ import { createDefaultRegistry } from '../nodes/index.ts';
 import { Tensor } from '../nodes/core/tensor.ts';
 import { emptyDocument } from '../renderer/src/graph/document.ts';
 import { applyFlowNodeChanges } from '../renderer/src/state/flow-changes.ts';
-import { describeProgress, formatNumber, formatProgress } from '../renderer/src/ui/common/format.ts';
+import { describeFreedMemory, describeProgress, formatBytes, formatNumber, formatProgress } from '../renderer/src/ui/common/format.ts';
 import { INITIAL_RUN_STATE, nextQueuedRun, runReducer, type RunAction, type RunState } from '../renderer/src/state/run-state.ts';
 import { createFlowEdgesSelector, createFlowNodesSelector, createHistoryLabelsSelector, groupFlowId } from '../renderer/src/state/selectors.ts';
 import { createEditorStore, type EditorStore } from '../renderer/src/state/store.ts';
@@ -651,5 +651,19 @@ describe('run state reducer', () => {
     expect(s.queue).toEqual([]);
     expect(s.last?.status).toBe('invalid');
     expect(s.nodes.n.errorPorts).toEqual(['p']);
+  });
+});
+
+describe('memory figures', () => {
+  it('formats bytes in binary units with three significant digits', () => {
+    expect([0, 512, 1023, 1024, 3481, 340 * 1024 ** 2, 1.25 * 1024 ** 3, 5 * 1024 ** 5].map(formatBytes)).toEqual(['0 B', '512 B', '1023 B', '1 KiB', '3.4 KiB', '340 MiB', '1.25 GiB', '5120 TiB']);
+  });
+
+  it('says what Free memory did in one sentence', () => {
+    expect(describeFreedMemory({ modelsUnloaded: 2, modelsLoaded: 0, cacheBytesFreed: 340 * 1024 ** 2 })).toBe('Unloaded 2 models and dropped 340 MiB of cached results.');
+    expect(describeFreedMemory({ modelsUnloaded: 1, modelsLoaded: 0, cacheBytesFreed: 0 })).toBe('Unloaded 1 model.');
+    expect(describeFreedMemory({ modelsUnloaded: 0, modelsLoaded: 0, cacheBytesFreed: 2048 })).toBe('Dropped 2 KiB of cached results.');
+    expect(describeFreedMemory({ modelsUnloaded: 0, modelsLoaded: 1, cacheBytesFreed: 0 })).toBe('Nothing to free. 1 model in use by a run stays loaded.');
+    expect(describeFreedMemory({ modelsUnloaded: 1, modelsLoaded: 2, cacheBytesFreed: 0 })).toBe('Unloaded 1 model. 2 models in use by a run stay loaded.');
   });
 });

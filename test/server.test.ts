@@ -428,6 +428,26 @@ describe('running over HTTP with events over WebSocket', () => {
     expect([head.status, head.headers['content-type']]).toEqual([200, 'application/x-flowstudio-output']);
   });
 
+  it('frees memory on request: idle models unloaded and cached outputs dropped, bad options refused', async () => {
+    const doc = example();
+    expect((await client.run({ graph: doc })).status).toBe('finished');
+    const report = await client.freeMemory();
+    expect(report.modelsUnloaded).toBeGreaterThanOrEqual(1);
+    expect(report.modelsLoaded).toBe(0);
+    expect(report.cacheBytesFreed).toBeGreaterThan(0);
+    expect(await client.freeMemory({ models: true, cache: true })).toEqual({ modelsUnloaded: 0, modelsLoaded: 0, cacheBytesFreed: 0 });
+    // Everything recomputes, on a model loaded again.
+    const again = await client.run({ graph: doc });
+    expect(again.status).toBe('finished');
+    expect(Object.values(again.nodes).every((n) => n.state === 'done')).toBe(true);
+    expect(await client.freeMemory({ cache: false })).toMatchObject({ modelsUnloaded: 1, cacheBytesFreed: 0 });
+    for (const body of [{ models: 'yes' }, { everything: true }, [1]]) {
+      const bad = await rejection(client.freeMemory(body as never));
+      expect([bad.status, bad.name]).toEqual([400, 'BadRequestError']);
+      expect(bad.message).toMatch(/^freeMemory: /);
+    }
+  });
+
   it('carries non-finite numbers as the engine has them: the PSNR of two identical tensors is Infinity, not null', async () => {
     const doc = graph(
       [

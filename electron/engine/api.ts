@@ -30,6 +30,23 @@ export interface RunSummary {
   outputs: Record<string, Record<string, ValueSummary>>;
 }
 
+/** What freeMemory should free; each defaults to true. */
+export interface FreeMemoryRequest {
+  /** Unload the ONNX models no run is using (the next run of each loads it again). */
+  models?: boolean;
+  /** Drop the cached node outputs, in memory and spilled to disk (the next run recomputes them). */
+  cache?: boolean;
+}
+
+/** What freeMemory freed, and what stays held. */
+export interface MemoryReport {
+  modelsUnloaded: number;
+  /** Models still loaded: a run was using them. */
+  modelsLoaded: number;
+  /** Bytes of cached outputs dropped (memory and disk; the cache's own estimate). */
+  cacheBytesFreed: number;
+}
+
 export interface ModelInfo {
   ref: string;
   name: string;
@@ -51,4 +68,9 @@ export interface EngineAPI {
    * the debug views. null when the run is no longer kept or produced no such node/port.
    */
   readOutput(runId: string, nodeId: string, port: string): Promise<OutputValue | null>;
+  /**
+   * Unloads idle models and drops cached outputs, for the user who needs the memory elsewhere. The models a
+   * run in progress has called stay loaded, and the outputs of recent runs stay readable.
+   */
+  freeMemory(request?: FreeMemoryRequest): Promise<MemoryReport>;
 }

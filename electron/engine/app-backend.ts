@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { EngineAPI, ModelInfo, RunRequest, RunSummary } from './api.ts';
+import type { EngineAPI, FreeMemoryRequest, MemoryReport, ModelInfo, RunRequest, RunSummary } from './api.ts';
 import type { AppAPI, ListedFile, ListFilesOptions, ModelHashResult, PresetInfo, RecentFile } from './app-api.ts';
 import type { EngineEventListener } from './events.ts';
 import type { NodeTypeDescription } from './graph/describe.ts';
@@ -90,6 +90,9 @@ export class AppBackend implements AppAPI {
   }
   readOutput(runId: string, nodeId: string, port: string): Promise<OutputValue | null> {
     return this.engine.readOutput(runId, nodeId, port);
+  }
+  freeMemory(request?: FreeMemoryRequest): Promise<MemoryReport> {
+    return this.engine.freeMemory(request);
   }
 
   // ---- presets ----

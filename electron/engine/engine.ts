@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import type { EngineAPI, ModelInfo, RunRequest, RunSummary } from './api.ts';
+import type { EngineAPI, FreeMemoryRequest, MemoryReport, ModelInfo, RunRequest, RunSummary } from './api.ts';
 import type { EngineEvent, EngineEventListener } from './events.ts';
 import { GraphValidationError, type GraphError } from './graph/errors.ts';
 import { describeRegistry } from './graph/describe.ts';
@@ -17,13 +17,14 @@ import { PreparedRuns } from './executor/prepared-runs.ts';
 import { createFileService } from './files.ts';
 import { EMBEDDED_MODELS, ensureEmbeddedModel } from './models/embedded.ts';
 import { OnnxModelService } from './models/model-service.ts';
-import { SessionPool } from './onnx/session-pool.ts';
+import { SessionPool, useClockNow } from './onnx/session-pool.ts';
 import { defaultCacheDir, EXAMPLES_DIR } from './paths.ts';
 import type { NodeRegistry } from './registry.ts';
 import { createDefaultRegistry } from '../../nodes/index.ts';
 import { summarizeValue, type OutputValue, type ValueSummary } from './summary.ts';
 import { RecentOutputs } from './recent-outputs.ts';
 import { sweepStaleSpillDirsOnce } from './executor/spill-sweep.ts';
+import { abbreviate } from '../../nodes/core/quote.ts';
 
 export interface EngineOptions {
   /** Generated models and spilled cache entries. Default: FLOWSTUDIO_CACHE_DIR or ~/.cache/flowstudio. */
@@ -60,6 +61,8 @@ export class Engine implements EngineAPI {
   private readonly writeRoots: string[];
   private readonly listeners = new Set<EngineEventListener>();
   private readonly running = new Map<string, AbortController>();
+  /** Per run in progress (or queued), the session clock when it was asked for: freeMemory keeps what it ran. */
+  private readonly runsSince = new Map<string, number>();
   private readonly recent: RecentOutputs;
   private readonly prepared = new PreparedRuns();
 
@@ -147,6 +150,7 @@ export class Engine implements EngineAPI {
     request.signal?.addEventListener('abort', onAbort);
     if (request.signal?.aborted) controller.abort();
     this.running.set(runId, controller);
+    this.runsSince.set(runId, useClockNow());
     try {
       const result = await this.executor.runPrepared(prepared, {
         runId,
@@ -160,6 +164,7 @@ export class Engine implements EngineAPI {
       throw e;
     } finally {
       this.running.delete(runId);
+      this.runsSince.delete(runId);
       request.signal?.removeEventListener('abort', onAbort);
     }
   }
@@ -185,6 +190,19 @@ export class Engine implements EngineAPI {
         folder: await ensureEmbeddedModel(m.name, this.cacheDir),
       })),
     );
+  }
+
+  async freeMemory(request: FreeMemoryRequest = {}): Promise<MemoryReport> {
+    const what = checkFreeMemoryRequest(request);
+    const held = this.executor.cache.stats;
+    if (what.cache) await this.executor.clearCache();
+    // Models a run in progress has called stay: it would only load them again at its next step.
+    const modelsUnloaded = what.models ? this.pool.unloadIdle(undefined, Math.min(...this.runsSince.values())) : 0;
+    return {
+      modelsUnloaded,
+      modelsLoaded: (await this.pool.stats()).loaded,
+      cacheBytesFreed: what.cache ? held.bytesInMemory + held.bytesOnDisk : 0,
+    };
   }
 
   async dispose(): Promise<void> {
@@ -224,4 +242,17 @@ export class Engine implements EngineAPI {
       outputs,
     };
   }
+}
+
+/** A freeMemory request from any transport: an object whose keys, when given, are booleans. */
+function checkFreeMemoryRequest(request: unknown): Required<FreeMemoryRequest> {
+  const bad = (why: string) => Object.assign(new Error(`freeMemory: ${why}`), { name: 'BadRequestError' });
+  if (request === undefined || request === null) return { models: true, cache: true };
+  if (typeof request !== 'object' || Array.isArray(request)) throw bad('the request must be an object like {"models": true, "cache": false}');
+  const r = request as Record<string, unknown>;
+  for (const key of Object.keys(r)) {
+    if (key !== 'models' && key !== 'cache') throw bad(`unknown option "${abbreviate(key, 60)}" (known: models, cache)`);
+    if (typeof r[key] !== 'boolean') throw bad(`"${key}" must be true or false`);
+  }
+  return { models: r.models !== false, cache: r.cache !== false };
 }

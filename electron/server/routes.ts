@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { AppAPI, ListFilesOptions } from '../engine/app-api.ts';
-import type { RunRequest } from '../engine/api.ts';
+import type { FreeMemoryRequest, RunRequest } from '../engine/api.ts';
 import { contentTypeOf } from './content-types.ts';
 import { HttpError } from './http-io.ts';
 import { encodeOutputFrame } from './output-frame.ts';
@@ -46,6 +46,8 @@ export const ROUTES: Route[] = [
   { method: 'POST', path: '/api/validate', handle: (api, { body }) => json(api.validate(field(body, 'graph', 'any'))) },
   { method: 'POST', path: '/api/run', handle: (api, { body, clientGone }) => json(runUntilClientGone(api, runRequest(body), clientGone)) },
   { method: 'POST', path: '/api/cancel', handle: (api, { body }) => json(api.cancel(field(body, 'runId', 'string'))) },
+  // The engine checks the options (from every transport alike); an empty body frees everything.
+  { method: 'POST', path: '/api/free-memory', handle: (api, { body }) => json(api.freeMemory(body as FreeMemoryRequest | undefined)) },
 
   { method: 'GET', path: '/api/presets', handle: (api) => json(api.listPresets()) },
   {

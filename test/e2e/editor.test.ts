@@ -257,6 +257,21 @@ describe.skipIf(!chromiumAvailable())('editor end to end (browser)', () => {
     await shot(page, '04b-final-image');
   });
 
+  it('frees memory from the toolbar: the loaded model and the cached results go, and a toast says so', async () => {
+    const page = await h.newPage('free-memory');
+    await openApp(page, h.url);
+    await page.getByTestId('run').click();
+    await page.locator('[data-testid="status-save_image"][data-state="done"]').waitFor({ timeout: 60_000 });
+    await page.getByTestId('menu-memory').click();
+    await shot(page, '04c-memory-menu');
+    await page.getByTestId('memory-free').click();
+    const freed = page.locator('[data-testid="toast"][data-kind="success"]', { hasText: /^Unloaded 1 model and dropped [\d.]+ (B|KiB|MiB) of cached results\.$/ });
+    await freed.waitFor({ timeout: 10_000 });
+    await page.getByTestId('menu-memory').click();
+    await page.getByTestId('memory-unload-models').click();
+    await page.locator('[data-testid="toast"][data-kind="success"]', { hasText: 'Nothing to free.' }).waitFor({ timeout: 10_000 });
+  });
+
   it('cancels a long run: status cancelled, sampling stops, nothing written', async () => {
     const page = await h.newPage('cancel');
     await openApp(page, h.url);

@@ -39,6 +39,11 @@ export interface SessionReloader {
 /** Orders sessions by their last run, for unloading the least recently used first. */
 let useClock = 0;
 
+/** The clock now: a session whose `lastUsed` is at or past this value has run since. */
+export function useClockNow(): number {
+  return useClock + 1;
+}
+
 /** A ModelSession over one ORT InferenceSession. */
 export class OrtModelSession implements ModelSession {
   readonly inputs: TensorInfo[];
@@ -444,10 +449,16 @@ export class SessionPool {
     }
   }
 
-  /** Unloads every idle loaded session but `keep` (the next run of each loads it again); returns how many. */
-  unloadIdle(keep?: OrtModelSession): number {
+  /**
+   * Unloads every idle loaded session but `keep`, and but those run since `usedSince` (useClockNow(): a graph
+   * still running will call them again); the next run of each loads it again. Returns how many.
+   */
+  unloadIdle(keep?: OrtModelSession, usedSince = Infinity): number {
     let count = 0;
-    for (const e of this.entries.values()) if (e.session !== keep && e.session?.unload()) count++;
+    for (const e of this.entries.values()) {
+      const s = e.session;
+      if (s && s !== keep && s.lastUsed < usedSince && s.unload()) count++;
+    }
     return count;
   }
 

@@ -4,7 +4,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { Tensor } from '../../../nodes/core/tensor.ts';
-import type { EngineAPI, ModelInfo, RunRequest, RunSummary } from '../api.ts';
+import type { EngineAPI, FreeMemoryRequest, MemoryReport, ModelInfo, RunRequest, RunSummary } from '../api.ts';
 import type { EngineEvent, EngineEventListener } from '../events.ts';
 import type { OutputValue } from '../summary.ts';
 import type { NodeTypeDescription } from '../graph/describe.ts';
@@ -98,6 +98,9 @@ export class WorkerEngine implements EngineAPI {
   /** Float32Arrays arrive by structured clone (a copy made by the worker). */
   readOutput(runId: string, nodeId: string, port: string): Promise<OutputValue | null> {
     return this.call('readOutput', runId, nodeId, port);
+  }
+  freeMemory(request?: FreeMemoryRequest): Promise<MemoryReport> {
+    return this.call('freeMemory', request);
   }
   subscribe(listener: EngineEventListener): () => void {
     this.listeners.add(listener);

@@ -78,5 +78,6 @@ export function createBridgeClient(bridge: FlowStudioBridge): AppClient {
     listFiles: (opts) => invoke('listFiles', opts),
     // Float32Arrays cross IPC by structured clone: nothing to decode.
     readOutput: (runId, nodeId, port) => invoke('readOutput', runId, nodeId, port),
+    freeMemory: (request) => invoke('freeMemory', request),
   };
 }

@@ -65,6 +65,7 @@ export function createHttpClient(opts: HttpClientOptions): AppClient {
       return call('POST', '/api/run', { ...request, runId: request.runId ?? newRunId() });
     },
     cancel: (runId) => call('POST', '/api/cancel', { runId }),
+    freeMemory: (request) => call('POST', '/api/free-memory', request ?? {}),
 
     listPresets: () => call('GET', '/api/presets'),
     readPreset: (id) => call('GET', presetPath(id)),

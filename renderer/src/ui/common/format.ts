@@ -2,6 +2,7 @@
 import type { ParamDescription } from '../../../../electron/engine/graph/describe.ts';
 import type { ParamView } from '../../graph/view-model.ts';
 import type { NodeProgress } from '../../state/run-state.ts';
+import type { MemoryReport } from '../../../../electron/engine/api.ts';
 
 export type ParamValue = string | number | boolean;
 
@@ -63,4 +64,27 @@ export function formatProgress(p: NodeProgress): string {
 /** A node's progress in words: "step 3 of 20", "37% done". */
 export function describeProgress(p: NodeProgress): string {
   return p.unit === 'percent' ? `${p.step}% done` : `step ${p.step} of ${p.total}`;
+}
+
+/** Bytes in binary units: "512 B", "3.4 KiB", "340 MiB", "1.25 GiB". */
+export function formatBytes(bytes: number): string {
+  if (!(bytes >= 1024)) return `${Math.max(0, Math.round(bytes || 0))} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = bytes / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${Number(v.toPrecision(3))} ${units[u]}`;
+}
+
+/** What Free memory did, in one sentence: "Unloaded 2 models and dropped 340 MiB of cached results." */
+export function describeFreedMemory(r: MemoryReport): string {
+  const parts: string[] = [];
+  if (r.modelsUnloaded > 0) parts.push(`unloaded ${r.modelsUnloaded} model${r.modelsUnloaded === 1 ? '' : 's'}`);
+  if (r.cacheBytesFreed > 0) parts.push(`dropped ${formatBytes(r.cacheBytesFreed)} of cached results`);
+  const done = parts.length ? `${parts.join(' and ')}.` : 'nothing to free.';
+  const busy = r.modelsLoaded > 0 ? ` ${r.modelsLoaded} model${r.modelsLoaded === 1 ? '' : 's'} in use by a run stay${r.modelsLoaded === 1 ? 's' : ''} loaded.` : '';
+  return `${done[0].toUpperCase()}${done.slice(1)}${busy}`;
 }

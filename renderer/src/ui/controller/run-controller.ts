@@ -9,6 +9,7 @@ import type { GraphDocument } from '../../../../electron/engine/graph/schema.ts'
 import { nextQueuedRun, type RunEvent } from '../../state/run-state.ts';
 import type { EditorStore } from '../../state/store.ts';
 import { toast } from '../common/toasts.ts';
+import { describeFreedMemory } from '../common/format.ts';
 import { randomSeed } from '../inspector/fields/SeedField.tsx';
 import { MAX_OUTPUT_IMAGES, seedModeKey, type OutputImage, type SessionStore } from './session.ts';
 
@@ -69,6 +70,15 @@ export class RunController {
     } else {
       this.graphs.delete(id);
       this.ownRuns.delete(id);
+    }
+  }
+
+  /** Unloads idle models and (unless `modelsOnly`) drops cached results, then says what was freed. */
+  async freeMemory(modelsOnly = false): Promise<void> {
+    try {
+      toast.success(describeFreedMemory(await this.client.freeMemory(modelsOnly ? { cache: false } : {})));
+    } catch (e) {
+      toast.error(`Free memory failed: ${messageOf(e)}`);
     }
   }
 

@@ -251,6 +251,14 @@ function RunControls() {
           {queued} queued
         </span>
       )}
+      <Menu label="Memory" testId="menu-memory" title="Free the memory FlowStudio holds between runs">
+        <MenuItem testId="memory-free" onClick={() => void controller.runs.freeMemory()}>
+          Free memory (unload models, drop cached results)
+        </MenuItem>
+        <MenuItem testId="memory-unload-models" onClick={() => void controller.runs.freeMemory(true)}>
+          Unload models only
+        </MenuItem>
+      </Menu>
       <button type="button" className="tb-btn" data-testid="run-to-here" disabled={selected === 0} title="Run only what the selected node needs" onClick={() => controller.runToSelected()}>
         Run to here
       </button>
