@@ -376,6 +376,31 @@ describe('SessionPool bound on loaded sessions', () => {
     await pool.dispose();
   });
 
+  it('a cancelled run does not wait for its session to load again; the load completes for the next run', async () => {
+    let slow = false;
+    const createSession = async (model: string | Uint8Array, options: ort.InferenceSession.SessionOptions) => {
+      if (slow) await new Promise((r) => setTimeout(r, 400));
+      return ort.InferenceSession.create(model as string, options);
+    };
+    const pool = new SessionPool({ providers: ['cpu'], maxLoadedSessions: 1, createSession });
+    const a = (await pool.get(await scaleModel('slow-a.onnx', 2))) as OrtModelSession;
+    await pool.get(await scaleModel('slow-b.onnx', 3));
+    expect(a.loaded).toBe(false);
+    slow = true;
+    const controller = new AbortController();
+    const t0 = performance.now();
+    const run = a.run(feed(1), controller.signal);
+    setTimeout(() => controller.abort(), 20);
+    await expect(run).rejects.toMatchObject({ name: 'AbortError' });
+    expect(performance.now() - t0).toBeLessThan(300);
+    expect(a.idle).toBe(false); // the load goes on
+    for (let i = 0; i < 100 && !a.loaded; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(a.loaded).toBe(true);
+    slow = false;
+    expect(await value(a, 4)).toBe(8);
+    await pool.dispose();
+  });
+
   it('refuses bounds that are not positive counts or byte sizes', () => {
     expect(() => new SessionPool({ maxLoadedSessions: 0 })).toThrow(/maxLoadedSessions must be a positive integer, got 0/);
     expect(() => new SessionPool({ maxLoadedBytes: NaN })).toThrow(/maxLoadedBytes must be a number of bytes, got NaN/);

@@ -14,7 +14,7 @@ import type { Tensor } from '../../../nodes/core/tensor.ts';
 import type { ModelFeed, ModelSession, TensorInfo } from '../../../nodes/core/values.ts';
 import { fromOrtTensor, toOrtTensor, validateFeeds } from './feeds.ts';
 import { classifyProviderFailure, createSessionWithFallback, resolveProviders, SessionCreateError, type CreateSessionHooks } from './providers.ts';
-import { abortError } from '../abort.ts';
+import { abortError, untilAborted } from '../abort.ts';
 
 
 function tensorInfos(meta: readonly ort.InferenceSession.ValueMetadata[]): TensorInfo[] {
@@ -199,8 +199,9 @@ export class OrtModelSession implements ModelSession {
     if (this.released) return this.settled(Promise.reject(new Error(`model session for ${this.file} was released`)));
     const session = this.session;
     if (session === undefined) {
-      // Unloaded to make room: load it again, then run (the reload's time is not ORT run time).
-      return this.reload().then(
+      // Unloaded to make room: load it again, then run (the reload's time is not ORT run time). A cancel does
+      // not wait for the load, which goes on and leaves the session loaded for the next run.
+      return untilAborted(this.reload(), signal).then(
         () => this.exec(ortFeeds, signal),
         (e: unknown) => this.settled(Promise.reject(e)),
       );
