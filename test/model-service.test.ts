@@ -317,6 +317,36 @@ describe('path checks and cancellation', () => {
   });
 });
 
+describe('cancelling a slow load', () => {
+  it('rejects at once; the session goes on loading and the next load gets it', async () => {
+    const ort = await import('../electron/engine/onnx/ort.ts');
+    let creations = 0;
+    const slowPool = new SessionPool({
+      providers: ['cpu'],
+      createSession: async (model, options) => {
+        creations++;
+        await new Promise((r) => setTimeout(r, 400));
+        return ort.InferenceSession.create(model as string, options);
+      },
+    });
+    const slow = new OnnxModelService({ pool: slowPool, cacheDir, providers: ['cpu'] });
+    await ensureEmbeddedModel('gaussian-vp', cacheDir); // generated already: only the session load is slow
+    try {
+      const controller = new AbortController();
+      const t0 = performance.now();
+      const load = slow.load('embedded:gaussian-vp', controller.signal);
+      setTimeout(() => controller.abort(), 30);
+      await expect(load).rejects.toMatchObject({ name: 'AbortError' });
+      expect(performance.now() - t0).toBeLessThan(350);
+      const handle = await slow.load('embedded:gaussian-vp');
+      expect(handle.denoiser.provider).toBe('cpu');
+      expect(creations).toBe(1);
+    } finally {
+      await slowPool.dispose();
+    }
+  });
+});
+
 describe('LoadModel node', () => {
   it('declares a model file param defaulting to the embedded VP model and a MODEL output', () => {
     expect(LoadModel.type).toBe('LoadModel');

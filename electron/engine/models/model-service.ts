@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { ModelService } from '../../../nodes/core/types.ts';
 import { GUIDER_COMPONENTS, type ModelHandle, type SchedulerConfig } from '../../../nodes/core/values.ts';
 import type { SessionPool } from '../onnx/session-pool.ts';
-import { abortError } from '../abort.ts';
+import { abortError, untilAborted } from '../abort.ts';
 import { formatJsonPath, MAX_NESTING, tooDeep } from '../graph/parse.ts';
 import { embeddedName, embeddedStamp, ensureEmbeddedModel, exists } from './embedded.ts';
 import { StampCache } from './stamp-cache.ts';
@@ -96,8 +96,9 @@ export class OnnxModelService implements ModelService {
     const layout = await this.locate(ref);
     const stamp = await this.stampOf(ref, layout);
     if (signal?.aborted) throw abortError();
-    const denoiser = await this.pool.get(layout.denoiserFile, { providers: this.providers });
-    if (signal?.aborted) throw abortError();
+    // Loading a big model takes seconds and cannot be stopped: a cancel does not wait for it (the pool keeps
+    // the session for the next run).
+    const denoiser = await untilAborted(this.pool.get(layout.denoiserFile, { providers: this.providers }), signal);
     return {
       key: `${layout.id}#${stamp}`,
       name: layout.name,
