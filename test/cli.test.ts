@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { applySets } from '../electron/cli/args.ts';
+import { providerWarnings } from '../electron/cli/main.ts';
 import { APP_ROOT } from '../electron/engine/paths.ts';
 import { fromWireJson } from '../electron/engine/wire-json.ts';
 import { createDefaultRegistry } from '../nodes/index.ts';
@@ -191,5 +192,23 @@ describe('flowstudio CLI', () => {
     const list = JSON.parse(models.stdout) as { ref: string; folder: string }[];
     expect(list.map((m) => m.ref)).toContain('embedded:gaussian-vp');
     for (const m of list) expect(fs.existsSync(path.join(m.folder, 'model_index.json'))).toBe(true);
+  });
+});
+
+describe('provider warnings', () => {
+  it('name each model that runs on a later provider, with why the earlier ones refused it', () => {
+    const summary = {
+      runId: 'r',
+      status: 'finished' as const,
+      ms: 1,
+      outDir: '/o',
+      nodes: {},
+      outputs: {
+        model: { model: { kind: 'model' as const, name: 'sdxl', folder: '/m', provider: 'cpu', fallbackFrom: [{ provider: 'cuda', error: 'CUDA failure 2: out of memory' }] } },
+        other: { model: { kind: 'model' as const, name: 'vp', folder: '/v', provider: 'cuda' } },
+        latent: { latent: { kind: 'tensor' as const, dims: [1], min: 0, max: 0, mean: 0 } },
+      },
+    };
+    expect(providerWarnings(summary)).toEqual(['model: model sdxl runs on cpu: cuda could not load it (CUDA failure 2: out of memory)']);
   });
 });

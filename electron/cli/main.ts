@@ -14,6 +14,8 @@ import { parseProviderList } from '../engine/onnx/providers.ts';
 import { createProgressPrinter } from './progress.ts';
 import { SERVE_USAGE, serveCommand } from './serve.ts';
 import { toWireJson } from '../engine/wire-json.ts';
+import type { RunSummary } from '../engine/api.ts';
+import { abbreviate } from '../../nodes/core/quote.ts';
 
 export const EXIT_OK = 0;
 export const EXIT_RUN_FAILED = 1;
@@ -148,6 +150,7 @@ async function runCommand(args: string[], io: CliIO): Promise<number> {
       printGraphErrors(summary.errors ?? [], io);
       return EXIT_INVALID;
     }
+    if (!values.quiet) for (const warning of providerWarnings(summary)) io.stderr.write(`warning: ${warning}\n`);
     io.stdout.write(toWireJson(summary, 2) + '\n');
     return summary.status === 'finished' ? EXIT_OK : EXIT_RUN_FAILED;
   } finally {
@@ -204,4 +207,17 @@ async function modelsCommand(args: string[], io: CliIO): Promise<number> {
   } finally {
     await engine.dispose();
   }
+}
+
+/** One line per model that runs on a provider other than the first it tried: a GPU user should know. */
+export function providerWarnings(summary: RunSummary): string[] {
+  const lines: string[] = [];
+  for (const [nodeId, ports] of Object.entries(summary.outputs)) {
+    for (const v of Object.values(ports)) {
+      if (v.kind !== 'model' || !v.fallbackFrom?.length) continue;
+      const why = v.fallbackFrom.map((f) => `${f.provider} could not load it (${abbreviate(f.error, 200)})`).join('; ');
+      lines.push(`${nodeId}: model ${v.name} runs on ${v.provider}: ${why}`);
+    }
+  }
+  return lines;
 }
