@@ -42,6 +42,44 @@ describe('WorkerEngine', () => {
     await expect(own.listNodeTypes()).rejects.toThrow('engine worker has exited');
   });
 
+  it('a worker that dies unexpectedly fails the calls in flight, and the next call runs on a fresh one', async () => {
+    const own = new WorkerEngine({ cacheDir: testCacheDir(), outDir: tempDir('fs-worker-crash-'), providers: ['cpu'] });
+    const crash = async () => {
+      const worker = (own as unknown as { worker: import('node:worker_threads').Worker }).worker;
+      await worker.terminate(); // not through close(): what an uncaught exception or out of memory looks like
+    };
+    try {
+      const doc = graph(
+        [
+          { id: 'model', type: 'LoadModel' },
+          { id: 'latent', type: 'EmptyLatent' },
+          { id: 'sampler', type: 'Sampler', params: { steps: 1000, seed: 5 } },
+        ],
+        ['model.model->sampler.model', 'latent.latent->sampler.latent'],
+      );
+      const events: EngineEvent[] = [];
+      own.subscribe((e) => events.push(e));
+      await own.listNodeTypes();
+      const running = own.run({ graph: doc });
+      await new Promise((r) => setImmediate(r)); // the request is posted
+      const crashed = crash();
+      await expect(running).rejects.toThrow('engine worker exited (code 1); the next request starts a fresh engine');
+      await crashed;
+      // A fresh engine: it runs, and events still reach the listeners subscribed before the crash.
+      events.length = 0;
+      const summary = await own.run({ graph: readGraphFile(path.join(EXAMPLES_DIR, 'gaussian-vp-ddim.json')) });
+      expect(summary.status).toBe('finished');
+      expect(events.some((e) => e.type === 'run-finished' && e.runId === summary.runId)).toBe(true);
+      // A worker that keeps dying is not started over and over: the third death within 10 s is the last.
+      await crash();
+      await own.listNodeTypes();
+      await crash();
+      await expect(own.listNodeTypes()).rejects.toThrow('engine worker has exited and could not be started again');
+    } finally {
+      await own.close();
+    }
+  });
+
   it('lists node types and validates across the thread', async () => {
     const types = await engine.listNodeTypes();
     expect(types.map((t) => t.type)).toContain('Sampler');

@@ -17,32 +17,57 @@ function fromWire(e: WireEvent): EngineEvent {
   return { ...e, preview: new Tensor(e.preview.dims, e.preview.data) };
 }
 
+/** A worker that dies this many times within RESTART_WINDOW_MS is not started again (it cannot start). */
+const MAX_QUICK_RESTARTS = 3;
+const RESTART_WINDOW_MS = 10_000;
+
 export class WorkerEngine implements EngineAPI {
-  private readonly worker: Worker;
-  private readonly ready: Promise<void>;
+  private worker!: Worker;
+  private ready!: Promise<void>;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private readonly listeners = new Set<EngineEventListener>();
   private nextId = 1;
   private exited = false;
   private closing = false;
+  /** When the worker died unexpectedly, recently: the next call starts a fresh one unless these pile up. */
+  private readonly crashes: number[] = [];
 
-  constructor(init: WorkerInit = {}) {
+  constructor(private readonly init: WorkerInit = {}) {
     // The worker's sessions read the real process environment, which only this thread can set.
     disableOrtTelemetry();
-    this.worker = new Worker(new URL('./worker-entry.mjs', import.meta.url), { workerData: init });
+    this.start();
+  }
+
+  /**
+   * Starts a worker and wires it. Events of a worker that has been replaced are ignored. A worker that
+   * dies unexpectedly (an exception nothing caught, out of memory) fails the calls in flight, and the next
+   * call starts a fresh engine: models and cached outputs are gone, the app and the user's graphs are not.
+   */
+  private start(): void {
+    const worker = new Worker(new URL('./worker-entry.mjs', import.meta.url), { workerData: this.init });
+    this.worker = worker;
+    this.exited = false;
     this.ready = new Promise((resolve, reject) => {
       const onMessage = (m: WorkerMessage) => {
         if (m.kind === 'ready') resolve();
       };
-      this.worker.on('message', onMessage);
-      this.worker.once('error', reject);
+      worker.on('message', onMessage);
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`engine worker exited while starting (code ${code})`)));
     });
-    this.worker.on('message', (m: WorkerMessage) => this.onMessage(m));
-    this.worker.on('error', (e) => this.failAll(e));
-    this.worker.on('exit', (code) => {
+    this.ready.catch(() => undefined); // reported by the call that awaits it
+    worker.on('message', (m: WorkerMessage) => {
+      if (worker === this.worker) this.onMessage(m);
+    });
+    worker.on('error', (e) => {
+      if (worker === this.worker) this.failAll(e);
+    });
+    worker.on('exit', (code) => {
+      if (worker !== this.worker) return;
       this.exited = true;
+      if (!this.closing) this.crashes.push(Date.now());
       // terminate() exits with code 1 too: say which it was, so a run cut short by quitting is not read as a crash.
-      this.failAll(new Error(this.closing ? 'the engine was closed' : `engine worker exited (code ${code})`));
+      this.failAll(new Error(this.closing ? 'the engine was closed' : `engine worker exited (code ${code}); the next request starts a fresh engine`));
     });
   }
 
@@ -71,8 +96,9 @@ export class WorkerEngine implements EngineAPI {
   }
 
   private async call<T>(method: EngineMethod, ...args: unknown[]): Promise<T> {
+    if (this.exited && !this.closing) this.restart();
     await this.ready;
-    if (this.exited) throw new Error('engine worker has exited');
+    if (this.exited) throw new Error(this.closing ? 'engine worker has exited' : 'engine worker has exited and could not be started again');
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
@@ -105,6 +131,13 @@ export class WorkerEngine implements EngineAPI {
   subscribe(listener: EngineEventListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  private restart(): void {
+    const now = Date.now();
+    while (this.crashes.length && now - this.crashes[0] > RESTART_WINDOW_MS) this.crashes.shift();
+    if (this.crashes.length >= MAX_QUICK_RESTARTS) return;
+    this.start();
   }
 
   /** Stops the worker (its engine's sessions go with it). */
