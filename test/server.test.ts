@@ -11,7 +11,8 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { serveCommand } from '../electron/cli/serve.ts';
+import { memoryOptions, serveCommand } from '../electron/cli/serve.ts';
+import { parseByteSize, parseCount } from '../electron/cli/args.ts';
 import type { RunSummary } from '../electron/engine/api.ts';
 import { AppBackend } from '../electron/engine/app-backend.ts';
 import { Engine } from '../electron/engine/engine.ts';
@@ -690,7 +691,7 @@ describe('flowstudio serve', () => {
     // Keep the command's data and cache dirs in temp folders (vitest runs each file in its own process).
     process.env.FLOWSTUDIO_DATA_DIR = path.join(base, 'serve-data');
     process.env.FLOWSTUDIO_CACHE_DIR = testCacheDir();
-    const done = serveCommand(['--port', '0', '--out', serveOut, '--static', staticDir], { stdout, stderr }, stop.signal);
+    const done = serveCommand(['--port', '0', '--out', serveOut, '--static', staticDir, '--max-models', '4', '--cache-memory', '1GiB'], { stdout, stderr }, stop.signal);
     for (let i = 0; i < 200 && !/http:\/\/127\.0\.0\.1:\d+\//.test(printed); i++) await new Promise((r) => setTimeout(r, 25));
     const url = /http:\/\/127\.0\.0\.1:(\d+)\//.exec(printed);
     expect(url).not.toBeNull();
@@ -710,6 +711,22 @@ describe('flowstudio serve', () => {
     const io = { stdout: new PassThrough(), stderr: new PassThrough() };
     await expect(serveCommand(['--port', 'http'], io)).rejects.toThrow(/--port expects an integer/);
     await expect(serveCommand(['--host', '0.0.0.0'], io)).rejects.toThrow(/host/);
+  });
+
+  it('reads the memory bounds: --max-models, --model-memory and --cache-memory, refusing what is not a count or a size', async () => {
+    expect(memoryOptions({})).toEqual({});
+    expect(memoryOptions({ 'max-models': '2', 'model-memory': '6GiB', 'cache-memory': '512 MiB' })).toEqual({
+      maxLoadedModels: 2,
+      maxLoadedModelBytes: 6 * 1024 ** 3,
+      cacheMaxBytes: 512 * 1024 ** 2,
+    });
+    expect(['1000', '1.5GB', '2kb', '3KiB', '1TiB'].map((v) => parseByteSize('--x', v))).toEqual([1000, 1.5e9, 2000, 3072, 1024 ** 4]);
+    for (const bad of ['', '4XB', '-1', 'lots', '1e9', '2 G B']) expect(() => parseByteSize('--cache-memory', bad)).toThrow(`--cache-memory expects a size such as 512MiB, 4GiB or a number of bytes, got "${bad}"`);
+    expect(() => parseCount('--max-models', '0')).toThrow('--max-models expects an integer of at least 1, got "0"');
+    expect(() => parseCount('--max-models', '1.5')).toThrow(/--max-models expects an integer/);
+    const io = { stdout: new PassThrough(), stderr: new PassThrough() };
+    await expect(serveCommand(['--max-models', '0'], io)).rejects.toThrow('--max-models expects an integer of at least 1, got "0"');
+    await expect(serveCommand(['--cache-memory', 'big'], io)).rejects.toThrow(/--cache-memory expects a size/);
   });
 });
 

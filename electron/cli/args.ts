@@ -83,3 +83,20 @@ function isDirectory(p: string): boolean {
     return false;
   }
 }
+
+const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4 };
+
+/** A size flag: bytes, or a number with a unit ("512MiB", "4 GiB", "1.5GB"; KB/MB/GB are decimal). */
+export function parseByteSize(flag: string, raw: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(raw);
+  const unit = m ? SIZE_UNITS[(m[2] || 'b').toLowerCase()] : undefined;
+  if (!m || unit === undefined) throw new UsageError(`${flag} expects a size such as 512MiB, 4GiB or a number of bytes, got "${raw}"`);
+  return Math.floor(Number(m[1]) * unit);
+}
+
+/** A count flag: an integer of at least `min`. */
+export function parseCount(flag: string, raw: string, min = 1): number {
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || n < min) throw new UsageError(`${flag} expects an integer of at least ${min}, got "${raw}"`);
+  return n;
+}

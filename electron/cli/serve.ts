@@ -10,14 +10,17 @@ import { AppBackend } from '../engine/app-backend.ts';
 import { APP_ROOT } from '../engine/paths.ts';
 import { WorkerEngine } from '../engine/worker/worker-client.ts';
 import { startServer } from '../server/server.ts';
-import { UsageError } from './args.ts';
+import { parseByteSize, parseCount, UsageError } from './args.ts';
 import { defaultDataDir } from '../engine/app/data-dir.ts';
 
 export const DEFAULT_STATIC_DIR = path.join(APP_ROOT, 'renderer', 'dist');
 
 export const SERVE_USAGE = `  serve [--port N] [--out dir] [--open] [--root dir ...] [--provider name ...] [--static dir]
+        [--max-models N] [--model-memory SIZE] [--cache-memory SIZE]
       Serve the editor on http://127.0.0.1 (port 0 or absent: a free one) until Ctrl+C.
-      --root adds folders graph files may be opened from and saved to.`;
+      --root adds folders graph files may be opened from and saved to.
+      --max-models and --model-memory bound the models kept loaded (default 16, half the memory; the least
+      recently run are unloaded past them), --cache-memory the cached node outputs (default 2GiB).`;
 
 export interface ServeIO {
   stdout: NodeJS.WritableStream;
@@ -37,6 +40,9 @@ export async function serveCommand(args: string[], io: ServeIO, stop?: AbortSign
         root: { type: 'string', multiple: true },
         provider: { type: 'string', multiple: true },
         static: { type: 'string' },
+        'max-models': { type: 'string' },
+        'model-memory': { type: 'string' },
+        'cache-memory': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -50,10 +56,11 @@ export async function serveCommand(args: string[], io: ServeIO, stop?: AbortSign
   const roots = ((values.root as string[] | undefined) ?? []).map((r) => path.resolve(r));
   for (const r of roots) if (!fs.existsSync(r)) throw new UsageError(`--root folder not found: ${r}`);
   const providers = (values.provider as string[] | undefined)?.flatMap((p) => p.split(','));
+  const memory = memoryOptions(values);
 
   // The engine may read whatever the editor can list and pick: the data dir (presets, saved graphs) and the roots.
   const dataDir = defaultDataDir();
-  const engine = new WorkerEngine({ outDir, providers, readRoots: [dataDir, ...roots] });
+  const engine = new WorkerEngine({ outDir, providers, readRoots: [dataDir, ...roots], ...memory });
   let backend: AppBackend;
   let server;
   try {
@@ -85,6 +92,16 @@ export async function serveCommand(args: string[], io: ServeIO, stop?: AbortSign
   await server.close();
   await engine.close();
   return 0;
+}
+
+/** The engine's memory bounds from --max-models, --model-memory and --cache-memory (absent: its defaults). */
+export function memoryOptions(values: Record<string, unknown>): { maxLoadedModels?: number; maxLoadedModelBytes?: number; cacheMaxBytes?: number } {
+  const raw = (flag: string) => values[flag] as string | undefined;
+  return {
+    ...(raw('max-models') !== undefined ? { maxLoadedModels: parseCount('--max-models', raw('max-models')!) } : {}),
+    ...(raw('model-memory') !== undefined ? { maxLoadedModelBytes: parseByteSize('--model-memory', raw('model-memory')!) } : {}),
+    ...(raw('cache-memory') !== undefined ? { cacheMaxBytes: parseByteSize('--cache-memory', raw('cache-memory')!) } : {}),
+  };
 }
 
 function parsePort(raw: string | undefined): number {
