@@ -67,6 +67,17 @@ describe('compactOutputs', () => {
     expect(out.n).toBe(3);
     const plain = { a: new Tensor([2000]), list: [1, 2] };
     expect(compactOutputs(plain)).toBe(plain);
+    // A list is copied from its first changed item on, the items before it kept.
+    const own = new Tensor([2000]);
+    const mixed = [1, 'a', own, pooled(4, 7), null];
+    const out2 = compactOutputs({ mixed }).mixed as unknown[];
+    expect(out2).not.toBe(mixed);
+    expect(out2.slice(0, 3)).toEqual([1, 'a', own]);
+    expect(out2[2]).toBe(own);
+    expect(out2[3]).not.toBe(mixed[3]);
+    expect(Array.from((out2[3] as Tensor).data)).toEqual([7, 7, 7, 7]);
+    expect(out2[4]).toBeNull();
+    expect(out2.length).toBe(5);
   });
 
   it('keeps the finite mark (the copy is not scanned again)', () => {

@@ -35,13 +35,19 @@ function compactObject(obj: object, memo: Map<object, unknown>, depth: number): 
   }
   if (depth >= MAX_DEPTH) return obj;
   if (Array.isArray(obj)) {
-    let changed = false;
-    const items = obj.map((item) => {
+    // Copied from the first changed item on: long lists of numbers (schedules, metric series) cost no copy.
+    let items: unknown[] | undefined;
+    for (let i = 0; i < obj.length; i++) {
+      const item: unknown = obj[i];
+      if (item === null || typeof item !== 'object') {
+        if (items) items[i] = item;
+        continue;
+      }
       const c = compact(item, memo, depth + 1);
-      changed ||= c !== item;
-      return c;
-    });
-    return changed ? refrozen(obj, items) : obj;
+      if (c !== item && !items) items = obj.slice(0, i);
+      if (items) items[i] = c;
+    }
+    return items ? refrozen(obj, items) : obj;
   }
   if (obj instanceof Map) {
     let changed = false;
