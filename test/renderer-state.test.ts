@@ -7,6 +7,7 @@ import { Tensor } from '../nodes/core/tensor.ts';
 import { emptyDocument } from '../renderer/src/graph/document.ts';
 import { applyFlowNodeChanges } from '../renderer/src/state/flow-changes.ts';
 import { describeFreedMemory, describeProgress, formatBytes, formatNumber, formatProgress } from '../renderer/src/ui/common/format.ts';
+import { outputChips } from '../renderer/src/ui/canvas/output-chips.ts';
 import { INITIAL_RUN_STATE, nextQueuedRun, runReducer, type RunAction, type RunState } from '../renderer/src/state/run-state.ts';
 import { createFlowEdgesSelector, createFlowNodesSelector, createHistoryLabelsSelector, groupFlowId } from '../renderer/src/state/selectors.ts';
 import { createEditorStore, type EditorStore } from '../renderer/src/state/store.ts';
@@ -665,5 +666,40 @@ describe('memory figures', () => {
     expect(describeFreedMemory({ modelsUnloaded: 0, modelsLoaded: 0, cacheBytesFreed: 2048 })).toBe('Dropped 2 KiB of cached results.');
     expect(describeFreedMemory({ modelsUnloaded: 0, modelsLoaded: 1, cacheBytesFreed: 0 })).toBe('Nothing to free. 1 model in use by a run stays loaded.');
     expect(describeFreedMemory({ modelsUnloaded: 1, modelsLoaded: 2, cacheBytesFreed: 0 })).toBe('Unloaded 1 model. 2 models in use by a run stay loaded.');
+  });
+});
+
+describe('output chips on a node', () => {
+  it('show metrics, numbers and where a model runs; a model that fell back is flagged with the refusals', () => {
+    expect(
+      outputChips({
+        m: { kind: 'metrics', values: { mse: 0.000123, psnr: Infinity } },
+        n: { kind: 'scalar', value: 3.14159 },
+        s: { kind: 'scalar', value: 'text' },
+        t: { kind: 'tensor', dims: [1], min: 0, max: 0, mean: 0 },
+        model: { kind: 'model', name: 'vp', folder: '/m', provider: 'cuda' },
+      }),
+    ).toEqual([
+      { key: 'm.mse', text: 'mse 1.23e-4' },
+      { key: 'm.psnr', text: 'psnr ∞' },
+      { key: 'n', text: 'n 3.142' },
+      { key: 'model', text: 'on cuda' },
+    ]);
+    const fell = outputChips({
+      model: {
+        kind: 'model',
+        name: 'sdxl',
+        folder: '/m',
+        provider: 'cpu',
+        fallbackFrom: [
+          { provider: 'cuda', error: 'CUDA failure 2: out of memory' },
+          { provider: 'dml', error: 'x'.repeat(1000) },
+        ],
+      },
+    });
+    expect(fell).toHaveLength(1);
+    expect(fell[0].text).toBe('on cpu (cuda, dml refused)');
+    expect(fell[0].warn?.split('\n')[0]).toBe('cuda could not load this model: CUDA failure 2: out of memory');
+    expect(fell[0].warn?.split('\n')[1]).toMatch(/^dml could not load this model: x{280}… \(1000 characters\)$/);
   });
 });

@@ -262,6 +262,8 @@ describe.skipIf(!chromiumAvailable())('editor end to end (browser)', () => {
     await openApp(page, h.url);
     await page.getByTestId('run').click();
     await page.locator('[data-testid="status-save_image"][data-state="done"]').waitFor({ timeout: 60_000 });
+    // The model node says where it runs.
+    await page.locator('[data-testid="node-model"] .chip', { hasText: /^on cpu$/ }).waitFor({ timeout: 5_000 });
     await page.getByTestId('menu-memory').click();
     await shot(page, '04c-memory-menu');
     await page.getByTestId('memory-free').click();

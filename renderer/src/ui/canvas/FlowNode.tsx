@@ -9,10 +9,11 @@ import type { GraphFlowNode } from '../../state/selectors.ts';
 import { nodeViewModel, type NodeViewModel } from '../../graph/view-model.ts';
 import type { ValueSummary } from '../../../../electron/engine/summary.ts';
 import { useEditor, useSession } from '../app-context.tsx';
-import { formatNumber, summarizeParams } from '../common/format.ts';
+import { summarizeParams } from '../common/format.ts';
 import { tensorToDataUrl } from '../common/latent-image.ts';
 import { categoryColor } from '../theme.ts';
 import { StatusBadge } from './StatusBadge.tsx';
+import { outputChips } from './output-chips.ts';
 import type { NodePreview, NodeStatus } from '../../state/run-state.ts';
 
 export const FlowNode = memo(function FlowNode({ id, data, selected }: NodeProps<GraphFlowNode>) {
@@ -160,18 +161,14 @@ function PreviewImage({ nodeId, preview }: { nodeId: string; preview: NodePrevie
   );
 }
 
-/** Small values a node produced (metrics, numbers); tensors and models are summarized in the output panel. */
+/** Small values a node produced and where a model runs (output-chips.ts). */
 function OutputValues({ outputs }: { outputs: Record<string, ValueSummary> }) {
-  const rows: { key: string; text: string }[] = [];
-  for (const [port, v] of Object.entries(outputs)) {
-    if (v.kind === 'metrics') for (const [k, x] of Object.entries(v.values)) rows.push({ key: `${port}.${k}`, text: `${k} ${formatNumber(x)}` });
-    else if (v.kind === 'scalar' && typeof v.value === 'number') rows.push({ key: port, text: `${port} ${formatNumber(v.value)}` });
-  }
+  const rows = outputChips(outputs);
   if (!rows.length) return null;
   return (
     <div className="fs-node-values">
       {rows.slice(0, 6).map((r) => (
-        <span key={r.key} className="chip">
+        <span key={r.key} className={r.warn ? 'chip warn' : 'chip'} title={r.warn} data-testid={r.warn ? 'provider-fallback' : undefined}>
           {r.text}
         </span>
       ))}
