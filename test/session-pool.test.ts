@@ -109,6 +109,7 @@ describe('provider failures', () => {
     expect(classifyProviderFailure('CUDA failure 2: out of memory ; GPU=0 ; hostname=x')).toBe('memory');
     expect(classifyProviderFailure('BFCArena::AllocateRawInternal Failed to allocate memory for requested buffer of size 1073741824')).toBe('memory');
     expect(classifyProviderFailure('The parameter is incorrect. 0x8007000E E_OUTOFMEMORY')).toBe('memory');
+    expect(classifyProviderFailure('Not enough memory resources are available to complete this operation.')).toBe('memory');
     expect(classifyProviderFailure('Could not find an implementation for ConvInteger(10) node with name conv')).toBe('model');
   });
 
