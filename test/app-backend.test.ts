@@ -35,6 +35,7 @@ function stubEngine(): EngineAPI & { calls: string[] } {
     listModels: async () => (calls.push('listModels'), []),
     readOutput: async () => (calls.push('readOutput'), null),
     freeMemory: async (r) => (calls.push(`freeMemory:${JSON.stringify(r)}`), { modelsUnloaded: 2, modelsLoaded: 0, cacheBytesFreed: 5 }),
+    memoryStatus: async () => (calls.push('memoryStatus'), { modelsLoaded: 1, modelBytes: 2, cacheBytes: 3, cacheBytesOnDisk: 4 }),
     subscribe: (l) => (listeners.add(l), () => listeners.delete(l)),
   };
 }
@@ -110,8 +111,9 @@ describe('engine pass-through', () => {
     await backend.listNodeTypes();
     await backend.listModels();
     expect(await backend.freeMemory({ cache: false })).toEqual({ modelsUnloaded: 2, modelsLoaded: 0, cacheBytesFreed: 5 });
+    expect(await backend.memoryStatus()).toEqual({ modelsLoaded: 1, modelBytes: 2, cacheBytes: 3, cacheBytesOnDisk: 4 });
     off();
-    expect(engine.calls).toEqual(['run:r1', 'cancel:r1', 'validate', 'listNodeTypes', 'listModels', 'freeMemory:{"cache":false}']);
+    expect(engine.calls).toEqual(['run:r1', 'cancel:r1', 'validate', 'listNodeTypes', 'listModels', 'freeMemory:{"cache":false}', 'memoryStatus']);
     expect(seen).toEqual([{ type: 'run-finished', runId: 'r1', ms: 1 }]);
   });
 });

@@ -224,7 +224,14 @@ describe('freeMemory', () => {
     off();
     expect(summary.status).toBe('finished');
     expect(await during).toMatchObject({ modelsUnloaded: 0, modelsLoaded: 1 });
+    const held = await e.memoryStatus();
+    expect(held.modelsLoaded).toBe(1);
+    expect(held.modelBytes).toBe(fs.statSync((await e.models.load('embedded:gaussian-vp')).denoiser.file).size);
+    expect(held.cacheBytes).toBe(e.executor.cache.stats.bytesInMemory);
+    expect(held.cacheBytes).toBeGreaterThan(0);
     const after = await e.freeMemory();
+    expect(after.cacheBytesFreed).toBe(held.cacheBytes + held.cacheBytesOnDisk);
+    expect(await e.memoryStatus()).toEqual({ modelsLoaded: 0, modelBytes: 0, cacheBytes: 0, cacheBytesOnDisk: 0 });
     expect(after.modelsUnloaded).toBe(1);
     expect(after.modelsLoaded).toBe(0);
     expect(after.cacheBytesFreed).toBeGreaterThan(0);

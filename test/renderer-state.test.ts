@@ -6,7 +6,7 @@ import { createDefaultRegistry } from '../nodes/index.ts';
 import { Tensor } from '../nodes/core/tensor.ts';
 import { emptyDocument } from '../renderer/src/graph/document.ts';
 import { applyFlowNodeChanges } from '../renderer/src/state/flow-changes.ts';
-import { describeFreedMemory, describeProgress, formatBytes, formatNumber, formatProgress } from '../renderer/src/ui/common/format.ts';
+import { describeFreedMemory, describeMemory, describeProgress, formatBytes, formatNumber, formatProgress } from '../renderer/src/ui/common/format.ts';
 import { outputChips } from '../renderer/src/ui/canvas/output-chips.ts';
 import { INITIAL_RUN_STATE, nextQueuedRun, runReducer, type RunAction, type RunState } from '../renderer/src/state/run-state.ts';
 import { createFlowEdgesSelector, createFlowNodesSelector, createHistoryLabelsSelector, groupFlowId } from '../renderer/src/state/selectors.ts';
@@ -658,6 +658,14 @@ describe('run state reducer', () => {
 describe('memory figures', () => {
   it('formats bytes in binary units with three significant digits', () => {
     expect([0, 512, 1023, 1024, 3481, 340 * 1024 ** 2, 1.25 * 1024 ** 3, 5 * 1024 ** 5].map(formatBytes)).toEqual(['0 B', '512 B', '1023 B', '1 KiB', '3.4 KiB', '340 MiB', '1.25 GiB', '5120 TiB']);
+  });
+
+  it('puts what the engine holds in one status-bar line, the breakdown in its tooltip', () => {
+    const m = describeMemory({ modelsLoaded: 2, modelBytes: 3 * 1024 ** 3, cacheBytes: 300 * 1024 ** 2, cacheBytesOnDisk: 40 * 1024 ** 2 });
+    expect(m.text).toBe('2 models loaded · 340 MiB cached');
+    expect(m.title.split('\n')).toEqual(['Models loaded: 2 (3 GiB on disk)', 'Cached node outputs: 300 MiB in memory, 40 MiB on disk', 'Memory ▸ Free memory releases them.']);
+    expect(describeMemory({ modelsLoaded: 0, modelBytes: 0, cacheBytes: 0, cacheBytesOnDisk: 0 }).text).toBe('no model loaded · nothing cached');
+    expect(describeMemory({ modelsLoaded: 1, modelBytes: 10, cacheBytes: 512, cacheBytesOnDisk: 0 }).text).toBe('1 model loaded · 512 B cached');
   });
 
   it('says what Free memory did in one sentence', () => {

@@ -432,8 +432,12 @@ describe('running over HTTP with events over WebSocket', () => {
   it('frees memory on request: idle models unloaded and cached outputs dropped, bad options refused', async () => {
     const doc = example();
     expect((await client.run({ graph: doc })).status).toBe('finished');
+    const held = await client.memoryStatus();
+    expect(held.modelsLoaded).toBeGreaterThanOrEqual(1);
+    expect(held.cacheBytes).toBeGreaterThan(0);
     const report = await client.freeMemory();
-    expect(report.modelsUnloaded).toBeGreaterThanOrEqual(1);
+    expect(report.modelsUnloaded).toBe(held.modelsLoaded);
+    expect(await client.memoryStatus()).toEqual({ modelsLoaded: 0, modelBytes: 0, cacheBytes: 0, cacheBytesOnDisk: 0 });
     expect(report.modelsLoaded).toBe(0);
     expect(report.cacheBytesFreed).toBeGreaterThan(0);
     expect(await client.freeMemory({ models: true, cache: true })).toEqual({ modelsUnloaded: 0, modelsLoaded: 0, cacheBytesFreed: 0 });

@@ -47,6 +47,16 @@ export interface MemoryReport {
   cacheBytesFreed: number;
 }
 
+/** What the engine holds between runs. */
+export interface MemoryStatus {
+  modelsLoaded: number;
+  /** The loaded models' size on disk: roughly what their weights take in memory. */
+  modelBytes: number;
+  /** Cached node outputs in memory, and spilled to disk (the cache's own estimate). */
+  cacheBytes: number;
+  cacheBytesOnDisk: number;
+}
+
 export interface ModelInfo {
   ref: string;
   name: string;
@@ -73,4 +83,6 @@ export interface EngineAPI {
    * run in progress has called stay loaded, and the outputs of recent runs stay readable.
    */
   freeMemory(request?: FreeMemoryRequest): Promise<MemoryReport>;
+  /** Loaded models and cached outputs now, for the editor's status bar. */
+  memoryStatus(): Promise<MemoryStatus>;
 }

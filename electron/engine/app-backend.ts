@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { EngineAPI, FreeMemoryRequest, MemoryReport, ModelInfo, RunRequest, RunSummary } from './api.ts';
+import type { EngineAPI, FreeMemoryRequest, MemoryReport, MemoryStatus, ModelInfo, RunRequest, RunSummary } from './api.ts';
 import type { AppAPI, ListedFile, ListFilesOptions, ModelHashResult, PresetInfo, RecentFile } from './app-api.ts';
 import type { EngineEventListener } from './events.ts';
 import type { NodeTypeDescription } from './graph/describe.ts';
@@ -93,6 +93,9 @@ export class AppBackend implements AppAPI {
   }
   freeMemory(request?: FreeMemoryRequest): Promise<MemoryReport> {
     return this.engine.freeMemory(request);
+  }
+  memoryStatus(): Promise<MemoryStatus> {
+    return this.engine.memoryStatus();
   }
 
   // ---- presets ----

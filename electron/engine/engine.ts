@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import type { EngineAPI, FreeMemoryRequest, MemoryReport, ModelInfo, RunRequest, RunSummary } from './api.ts';
+import type { EngineAPI, FreeMemoryRequest, MemoryReport, MemoryStatus, ModelInfo, RunRequest, RunSummary } from './api.ts';
 import type { EngineEvent, EngineEventListener } from './events.ts';
 import { GraphValidationError, type GraphError } from './graph/errors.ts';
 import { describeRegistry } from './graph/describe.ts';
@@ -203,6 +203,12 @@ export class Engine implements EngineAPI {
       modelsLoaded: (await this.pool.stats()).loaded,
       cacheBytesFreed: what.cache ? held.bytesInMemory + held.bytesOnDisk : 0,
     };
+  }
+
+  async memoryStatus(): Promise<MemoryStatus> {
+    const models = this.pool.loadedNow();
+    const cache = this.executor.cache.stats;
+    return { modelsLoaded: models.count, modelBytes: models.bytes, cacheBytes: cache.bytesInMemory, cacheBytesOnDisk: cache.bytesOnDisk };
   }
 
   async dispose(): Promise<void> {

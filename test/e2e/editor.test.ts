@@ -262,13 +262,15 @@ describe.skipIf(!chromiumAvailable())('editor end to end (browser)', () => {
     await openApp(page, h.url);
     await page.getByTestId('run').click();
     await page.locator('[data-testid="status-save_image"][data-state="done"]').waitFor({ timeout: 60_000 });
-    // The model node says where it runs.
+    // The model node says where it runs; the status bar, what the engine holds.
     await page.locator('[data-testid="node-model"] .chip', { hasText: /^on cpu$/ }).waitFor({ timeout: 5_000 });
+    await page.locator('[data-testid="status-memory"]', { hasText: /^\d+ models? loaded · [\d.]+ (B|KiB|MiB) cached$/ }).waitFor({ timeout: 5_000 });
     await page.getByTestId('menu-memory').click();
     await shot(page, '04c-memory-menu');
     await page.getByTestId('memory-free').click();
-    const freed = page.locator('[data-testid="toast"][data-kind="success"]', { hasText: /^Unloaded 1 model and dropped [\d.]+ (B|KiB|MiB) of cached results\.$/ });
+    const freed = page.locator('[data-testid="toast"][data-kind="success"]', { hasText: /^Unloaded \d+ models? and dropped [\d.]+ (B|KiB|MiB) of cached results\.$/ });
     await freed.waitFor({ timeout: 10_000 });
+    await page.locator('[data-testid="status-memory"]', { hasText: 'no model loaded · nothing cached' }).waitFor({ timeout: 5_000 });
     await page.getByTestId('menu-memory').click();
     await page.getByTestId('memory-unload-models').click();
     await page.locator('[data-testid="toast"][data-kind="success"]', { hasText: 'Nothing to free.' }).waitFor({ timeout: 10_000 });

@@ -478,6 +478,18 @@ export class SessionPool {
     }
   }
 
+  /** The sessions holding an ORT session now, and their models' bytes on disk. */
+  loadedNow(): { count: number; bytes: number } {
+    let count = 0;
+    let bytes = 0;
+    for (const e of this.entries.values()) {
+      if (!e.session?.loaded) continue;
+      count++;
+      bytes += e.bytes;
+    }
+    return { count, bytes };
+  }
+
   /** Totals of `OrtModelSession.stats` over the sessions held now; `loaded`: how many hold an ORT session. */
   async stats(): Promise<{ sessions: number; loaded: number; runs: number; runMs: number }> {
     const sessions = await Promise.all([...this.entries.values()].map((e) => e.promise.catch(() => undefined)));

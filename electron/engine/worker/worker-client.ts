@@ -4,7 +4,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { Tensor } from '../../../nodes/core/tensor.ts';
-import type { EngineAPI, FreeMemoryRequest, MemoryReport, ModelInfo, RunRequest, RunSummary } from '../api.ts';
+import type { EngineAPI, FreeMemoryRequest, MemoryReport, MemoryStatus, ModelInfo, RunRequest, RunSummary } from '../api.ts';
 import type { EngineEvent, EngineEventListener } from '../events.ts';
 import type { OutputValue } from '../summary.ts';
 import type { NodeTypeDescription } from '../graph/describe.ts';
@@ -127,6 +127,9 @@ export class WorkerEngine implements EngineAPI {
   }
   freeMemory(request?: FreeMemoryRequest): Promise<MemoryReport> {
     return this.call('freeMemory', request);
+  }
+  memoryStatus(): Promise<MemoryStatus> {
+    return this.call('memoryStatus');
   }
   subscribe(listener: EngineEventListener): () => void {
     this.listeners.add(listener);

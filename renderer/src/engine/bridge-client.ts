@@ -79,5 +79,6 @@ export function createBridgeClient(bridge: FlowStudioBridge): AppClient {
     // Float32Arrays cross IPC by structured clone: nothing to decode.
     readOutput: (runId, nodeId, port) => invoke('readOutput', runId, nodeId, port),
     freeMemory: (request) => invoke('freeMemory', request),
+    memoryStatus: () => invoke('memoryStatus'),
   };
 }

@@ -2,7 +2,7 @@
 import type { ParamDescription } from '../../../../electron/engine/graph/describe.ts';
 import type { ParamView } from '../../graph/view-model.ts';
 import type { NodeProgress } from '../../state/run-state.ts';
-import type { MemoryReport } from '../../../../electron/engine/api.ts';
+import type { MemoryReport, MemoryStatus } from '../../../../electron/engine/api.ts';
 
 export type ParamValue = string | number | boolean;
 
@@ -87,4 +87,15 @@ export function describeFreedMemory(r: MemoryReport): string {
   const done = parts.length ? `${parts.join(' and ')}.` : 'nothing to free.';
   const busy = r.modelsLoaded > 0 ? ` ${r.modelsLoaded} model${r.modelsLoaded === 1 ? '' : 's'} in use by a run stay${r.modelsLoaded === 1 ? 's' : ''} loaded.` : '';
   return `${done[0].toUpperCase()}${done.slice(1)}${busy}`;
+}
+
+/** The status bar's memory line, short, and its tooltip. */
+export function describeMemory(m: MemoryStatus): { text: string; title: string } {
+  const models = m.modelsLoaded === 0 ? 'no model loaded' : `${m.modelsLoaded} model${m.modelsLoaded === 1 ? '' : 's'} loaded`;
+  const cached = m.cacheBytes + m.cacheBytesOnDisk > 0 ? `${formatBytes(m.cacheBytes + m.cacheBytesOnDisk)} cached` : 'nothing cached';
+  const title =
+    `Models loaded: ${m.modelsLoaded} (${formatBytes(m.modelBytes)} on disk)\n` +
+    `Cached node outputs: ${formatBytes(m.cacheBytes)} in memory, ${formatBytes(m.cacheBytesOnDisk)} on disk\n` +
+    'Memory ▸ Free memory releases them.';
+  return { text: `${models} · ${cached}`, title };
 }

@@ -50,6 +50,7 @@ export class AppController {
     await this.docs.start();
     this.session.setState({ ready: true });
     void this.docs.loadModels();
+    void this.runs.refreshMemory();
   }
 
   // ---- editing commands ----

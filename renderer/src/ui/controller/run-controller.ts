@@ -80,6 +80,16 @@ export class RunController {
     } catch (e) {
       toast.error(`Free memory failed: ${messageOf(e)}`);
     }
+    await this.refreshMemory();
+  }
+
+  /** Asks the engine what it holds, for the status bar; a failure leaves the last answer (it is only a display). */
+  async refreshMemory(): Promise<void> {
+    try {
+      this.session.setState({ memory: await this.client.memoryStatus() });
+    } catch {
+      // The engine is away (reconnecting): the next run or Free memory asks again.
+    }
   }
 
   /** Cancels the active run and empties the queue. */
@@ -109,6 +119,7 @@ export class RunController {
         this.ownRuns.delete(next.runId);
         this.inFlight = null;
         this.pump();
+        if (!this.inFlight) void this.refreshMemory();
       });
   }
 

@@ -4,7 +4,7 @@
  * the few preferences mirrored to localStorage by ./preferences.ts.
  */
 import { createStore } from 'zustand/vanilla';
-import type { ModelInfo, PresetInfo, RecentFile } from '../../engine/app-client.ts';
+import type { MemoryStatus, ModelInfo, PresetInfo, RecentFile } from '../../engine/app-client.ts';
 import type { ConnectionState } from '../../engine/app-client.ts';
 import type { SeedMode } from '../inspector/fields/SeedField.tsx';
 
@@ -45,6 +45,8 @@ export interface SessionState {
   presets: PresetInfo[];
   recent: RecentFile[];
   models: ModelInfo[] | null;
+  /** What the engine holds between runs (refreshed after each run and Free memory); null until known. */
+  memory: MemoryStatus | null;
   recovery: RecoveryOffer | null;
   dialog: Dialog;
   snapToGrid: boolean;
@@ -84,6 +86,7 @@ export function createSessionStore() {
     presets: [],
     recent: [],
     models: null,
+    memory: null,
     recovery: null,
     dialog: null,
     snapToGrid: false,

@@ -1,5 +1,6 @@
 /** The bottom line: engine connection, what is running, graph-level problems, counts. */
 import { useEditor, useSession } from '../app-context.tsx';
+import { describeMemory } from '../common/format.ts';
 
 export function StatusBar() {
   const connection = useSession((s) => s.connection);
@@ -10,6 +11,8 @@ export function StatusBar() {
   const counts = useEditor((s) => `${s.doc.nodes.length} nodes · ${s.doc.edges.length} connections`);
   const selected = useEditor((s) => s.selection.nodes.length);
   const problems = issues.length + edgeIssues + invalidNodes;
+  const memory = useSession((s) => s.memory);
+  const memoryLine = memory ? describeMemory(memory) : undefined;
   return (
     <footer className="statusbar" data-testid="statusbar">
       <span className={`conn conn-${connection}`} data-testid="connection" data-state={connection} title="Engine event stream">
@@ -23,6 +26,11 @@ export function StatusBar() {
         </span>
       )}
       <span className="tb-spacer" />
+      {memoryLine && (
+        <span data-testid="status-memory" title={memoryLine.title}>
+          {memoryLine.text}
+        </span>
+      )}
       {selected > 0 && <span>{selected} selected</span>}
       <span>{counts}</span>
     </footer>
