@@ -200,7 +200,7 @@ export class Engine implements EngineAPI {
     const modelsUnloaded = what.models ? this.pool.unloadIdle(undefined, Math.min(...this.runsSince.values())) : 0;
     return {
       modelsUnloaded,
-      modelsLoaded: (await this.pool.stats()).loaded,
+      modelsLoaded: this.pool.loadedNow().count,
       cacheBytesFreed: what.cache ? held.bytesInMemory + held.bytesOnDisk : 0,
     };
   }
