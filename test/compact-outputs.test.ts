@@ -80,6 +80,18 @@ describe('compactOutputs', () => {
     expect(out2.length).toBe(5);
   });
 
+  it('copies bare typed arrays and Node Buffers out of shared buffers too', () => {
+    const pooledBytes = Buffer.from('small bytes'); // from Node's shared 8 KiB pool
+    expect(pooledBytes.buffer.byteLength).toBeGreaterThan(2 * pooledBytes.length);
+    const floats = new Float32Array(1000).subarray(10, 20);
+    const out = compactOutputs({ bytes: pooledBytes, floats });
+    const bytes = out.bytes as Buffer;
+    expect(Buffer.isBuffer(bytes)).toBe(true);
+    expect(bytes.toString()).toBe('small bytes');
+    expect(bytes.buffer.byteLength).toBe(pooledBytes.length);
+    expect((out.floats as Float32Array).buffer.byteLength).toBe(40);
+  });
+
   it('keeps the finite mark (the copy is not scanned again)', () => {
     // A deliberately wrong mark shows whether it was carried over: a scan would find the NaN.
     const t = pooled(4);

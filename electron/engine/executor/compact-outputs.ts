@@ -31,7 +31,7 @@ function compactObject(obj: object, memo: Map<object, unknown>, depth: number): 
   if (isTensor(obj)) return obj.compacted();
   if (ArrayBuffer.isView(obj)) {
     const pinsMore = obj.buffer.byteLength > PIN_FACTOR * obj.byteLength;
-    return pinsMore && !(obj instanceof DataView) ? (obj as unknown as { slice(): unknown }).slice() : obj;
+    return pinsMore && !(obj instanceof DataView) ? ownCopy(obj) : obj;
   }
   if (depth >= MAX_DEPTH) return obj;
   if (Array.isArray(obj)) {
@@ -73,4 +73,17 @@ function compactObject(obj: object, memo: Map<object, unknown>, depth: number): 
 
 function refrozen<T extends object>(original: object, copy: T): T {
   return Object.isFrozen(original) ? Object.freeze(copy) : copy;
+}
+
+/**
+ * A typed array's values in a buffer of their own. A Node Buffer's slice() is a view and Buffer.from takes
+ * small ones from Node's shared pool again: it gets an unpooled buffer.
+ */
+function ownCopy(view: ArrayBufferView): ArrayBufferView {
+  if (Buffer.isBuffer(view)) {
+    const copy = Buffer.allocUnsafeSlow(view.length);
+    view.copy(copy);
+    return copy;
+  }
+  return (view as unknown as { slice(): ArrayBufferView }).slice();
 }
