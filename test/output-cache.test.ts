@@ -228,6 +228,37 @@ describe('OutputCache', () => {
     expect(readdirSync(spill)).toEqual([]);
   });
 
+  it('never spills into the last free gigabytes of the disk: such entries are dropped, and it says so once', async () => {
+    const spill = join(dir, 'spill');
+    const problems: string[] = [];
+    let free = 5 * 1024 ** 3;
+    const cache = new OutputCache({
+      maxBytes: 0,
+      maxDiskBytes: 1e9,
+      spillDir: spill,
+      minFreeDiskBytes: 2 * 1024 ** 3,
+      freeDiskBytes: async (d) => (expect(d).toBe(spill), free),
+      onError: (m) => problems.push(m),
+    });
+    await cache.set('a', { x: tensor(1000) });
+    expect(problems).toEqual([]);
+    expect(cache.location('a')).toBe('disk');
+    free = 2 * 1024 ** 3 + 3999; // one 4,000-byte entry would go past the margin
+    await cache.set('b', { x: tensor(1000) });
+    await cache.set('c', { x: tensor(1000) });
+    expect([cache.location('b'), cache.location('c')]).toEqual([undefined, undefined]);
+    expect(problems).toEqual([`not spilling cache entries to ${spill}: the disk has 2.0 GiB free, and spilling keeps 2.0 GiB free for everything else`]);
+    expect(readdirSync(spill)).toHaveLength(1);
+    // Space again: spilling resumes (and a later shortage is reported again).
+    free = 10 * 1024 ** 3;
+    await cache.set('d', { x: tensor(1000) });
+    expect(cache.location('d')).toBe('disk');
+    free = 0;
+    await cache.set('e', { x: tensor(1000) });
+    expect(problems).toHaveLength(2);
+    expect(() => new OutputCache({ minFreeDiskBytes: -1 })).toThrow(/minFreeDiskBytes must be a non-negative/);
+  });
+
   it('rejects a negative budget', () => {
     expect(() => new OutputCache({ maxBytes: -1 })).toThrow(/maxBytes must be a non-negative/);
   });

@@ -5,6 +5,7 @@
  * hit; values without tensors are just dropped. Operations run one at a time (a promise chain), so an
  * eviction's file writes never interleave with a lookup.
  */
+import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { estimateOutputsBytes } from './value-size.ts';
@@ -24,6 +25,13 @@ export interface OutputCacheOptions {
   maxDiskBytes?: number;
   /** Where problems that must not fail a run are reported (a spill that failed, a corrupt spill file). */
   onError?: (message: string, error: unknown) => void;
+  /**
+   * Free space a spill must leave on the spill folder's disk (default 2 GiB): the cache never fills the
+   * disk the user's outputs go to. An entry that would is dropped instead, as without a spill folder.
+   */
+  minFreeDiskBytes?: number;
+  /** Free bytes on the disk holding `dir` (tests stand in for a full disk). Default: statfs. */
+  freeDiskBytes?: (dir: string) => Promise<number>;
 }
 
 export interface OutputCacheStats {
@@ -38,6 +46,12 @@ export interface OutputCacheStats {
 
 export const DEFAULT_CACHE_MAX_BYTES = 2 * 1024 ** 3;
 export const DEFAULT_SPILL_THRESHOLD_BYTES = 64 * 1024 ** 2;
+export const DEFAULT_MIN_FREE_DISK_BYTES = 2 * 1024 ** 3;
+
+async function statfsFreeBytes(dir: string): Promise<number> {
+  const s = await statfs(dir);
+  return s.bavail * s.bsize;
+}
 
 interface MemoryEntry {
   where: 'memory';
@@ -58,6 +72,10 @@ export class OutputCache {
   readonly spillDir: string | undefined;
   readonly spillThresholdBytes: number;
   readonly maxDiskBytes: number;
+  readonly minFreeDiskBytes: number;
+  private readonly freeDiskBytes: (dir: string) => Promise<number>;
+  /** The disk was too full to spill once: said once, not at every eviction. */
+  private diskFullReported = false;
 
   /** Insertion order is recency order: the first entry is the least recently used. */
   private readonly entries = new Map<string, Entry>();
@@ -76,6 +94,8 @@ export class OutputCache {
     this.spillDir = o.spillDir;
     this.spillThresholdBytes = nonNegative('spillThresholdBytes', o.spillThresholdBytes ?? DEFAULT_SPILL_THRESHOLD_BYTES);
     this.maxDiskBytes = nonNegative('maxDiskBytes', o.maxDiskBytes ?? 4 * this.maxBytes);
+    this.minFreeDiskBytes = nonNegative('minFreeDiskBytes', o.minFreeDiskBytes ?? DEFAULT_MIN_FREE_DISK_BYTES);
+    this.freeDiskBytes = o.freeDiskBytes ?? statfsFreeBytes;
     this.onError = o.onError ?? ((message, error) => console.warn(`[output-cache] ${message}:`, error));
   }
 
@@ -218,6 +238,15 @@ export class OutputCache {
         await makeDirs(dir);
         this.spillDirReady = true;
       }
+      const free = await this.freeDiskBytes(dir);
+      if (free - bytes < this.minFreeDiskBytes) {
+        if (!this.diskFullReported) {
+          this.diskFullReported = true;
+          this.onError(`not spilling cache entries to ${dir}: the disk has ${formatGiB(free)} free, and spilling keeps ${formatGiB(this.minFreeDiskBytes)} free for everything else`, undefined);
+        }
+        return false;
+      }
+      this.diskFullReported = false;
       spilled = await spillValue(outputs, () => join(dir, `${this.filePrefix}-${++this.fileSeq}.tensor`));
     } catch (e) {
       this.onError(`could not spill cache entry ${key.slice(0, 12)} to ${dir}`, e);
@@ -248,4 +277,8 @@ export class OutputCache {
 function nonNegative(name: string, value: number): number {
   if (!(value >= 0)) throw new Error(`OutputCache: ${name} must be a non-negative number of bytes, got ${value}`);
   return value;
+}
+
+function formatGiB(bytes: number): string {
+  return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
 }
