@@ -231,7 +231,7 @@ describe('provider failures', () => {
     expect(a.loaded).toBe(false);
     // Nothing else to free: the error is the device's, with the model named.
     live = 5;
-    await expect(b.run(x(1))).rejects.toThrow(`running model ${b.file} failed: CUDA failure 2: out of memory ; GPU=0`);
+    await expect(b.run(x(1))).rejects.toThrow(`running model ${b.file} failed: CUDA failure 2: out of memory ; GPU=0 (out of memory on cpu: lower the batch or the image size)`);
     live = 1;
     await pool.dispose();
   });

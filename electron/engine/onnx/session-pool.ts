@@ -222,10 +222,12 @@ export class OrtModelSession implements ModelSession {
       },
       (e: unknown) => {
         const message = e instanceof Error ? e.message : String(e);
+        const outOfMemory = classifyProviderFailure(message) === 'memory';
         // Out of memory with other models idle on the device: unload them and run once more.
-        if (!retried && classifyProviderFailure(message) === 'memory' && this.reloader?.freeOthers(this)) return this.exec(ortFeeds, signal, true);
+        if (!retried && outOfMemory && this.reloader?.freeOthers(this)) return this.exec(ortFeeds, signal, true);
         this.settle();
-        throw new Error(`running model ${this.file} failed: ${message}`);
+        const hint = outOfMemory ? ` (out of memory on ${this.provider}: lower the batch or the image size)` : '';
+        throw new Error(`running model ${this.file} failed: ${message}${hint}`);
       },
     );
   }
