@@ -123,7 +123,7 @@ const SETUP_FAILURE =
   /backend not found|failed to load (shared )?library|loadlibrary failed|cannot open shared object|not enabled in this build|no cuda-capable device|cuda driver version is insufficient|cudaErrorNoDevice|cudaErrorInsufficientDriver|no supported adapters|failed to get a webgpu adapter|failed to create \w+executionprovider|is not in available provider names|DXGI_ERROR_UNSUPPORTED/i;
 const MEMORY_FAILURE = /out of memory|not enough memory|insufficient memory|failed to allocate|allocation failed|cudaErrorMemoryAllocation|CUBLAS_STATUS_ALLOC_FAILED|CUDNN_STATUS_ALLOC_FAILED|E_OUTOFMEMORY|0x8007000e|bad_alloc/i;
 
-/** Sorts a session-creation error by what it says (ORT reports no codes for these). */
+/** Sorts a provider's error (creating a session, or a run) by what it says: ORT reports no codes for these. */
 export function classifyProviderFailure(message: string): ProviderFailureKind {
   if (MEMORY_FAILURE.test(message)) return 'memory';
   if (SETUP_FAILURE.test(message)) return 'setup';
