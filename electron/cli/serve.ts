@@ -20,7 +20,7 @@ export const SERVE_USAGE = `  serve [--port N] [--out dir] [--open] [--root dir 
       Serve the editor on http://127.0.0.1 (port 0 or absent: a free one) until Ctrl+C.
       --root adds folders graph files may be opened from and saved to.
       --max-models and --model-memory bound the models kept loaded (default 16, half the memory; the least
-      recently run are unloaded past them), --cache-memory the cached node outputs (default 2GiB).`;
+      recently run are unloaded past them), --cache-memory the cached node outputs (default 2GiB, or an eighth of the memory if less).`;
 
 export interface ServeIO {
   stdout: NodeJS.WritableStream;

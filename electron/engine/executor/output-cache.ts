@@ -6,6 +6,7 @@
  * eviction's file writes never interleave with a lookup.
  */
 import { statfs } from 'node:fs/promises';
+import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { estimateOutputsBytes } from './value-size.ts';
@@ -15,7 +16,7 @@ import { makeDirs } from '../make-dirs.ts';
 export type CachedOutputs = Record<string, unknown>;
 
 export interface OutputCacheOptions {
-  /** Memory budget for cached values. Default 2 GiB. */
+  /** Memory budget for cached values. Default 2 GiB (an eighth of the machine's memory if less). */
   maxBytes?: number;
   /** Folder for spill files; without it nothing is written to disk. */
   spillDir?: string;
@@ -44,7 +45,8 @@ export interface OutputCacheStats {
   bytesOnDisk: number;
 }
 
-export const DEFAULT_CACHE_MAX_BYTES = 2 * 1024 ** 3;
+/** 2 GiB, or an eighth of the machine's memory when that is less: an 8 GB laptop also holds a model and the OS. */
+export const DEFAULT_CACHE_MAX_BYTES = Math.min(2 * 1024 ** 3, Math.floor(totalmem() / 8));
 export const DEFAULT_SPILL_THRESHOLD_BYTES = 64 * 1024 ** 2;
 export const DEFAULT_MIN_FREE_DISK_BYTES = 2 * 1024 ** 3;
 
