@@ -212,3 +212,32 @@ describe('provider warnings', () => {
     expect(providerWarnings(summary)).toEqual(['model: model sdxl runs on cpu: cuda could not load it (CUDA failure 2: out of memory)']);
   });
 });
+
+describe('flowstudio providers', () => {
+  it('lists every known provider: whether this machine and build have it, whether it starts, and the default order', () => {
+    const json = cli(['providers', '--json']);
+    expect(json.code).toBe(0);
+    const checks = JSON.parse(json.stdout) as { provider: string; state: string; defaultRank?: number; error?: string; kind?: string }[];
+    expect(checks.map((c) => c.provider)).toEqual(['cuda', 'tensorrt', 'dml', 'coreml', 'webgpu', 'cpu']);
+    for (const c of checks) {
+      expect(['works', 'fails', 'not-on-platform', 'not-installed']).toContain(c.state);
+      // A failure says why, sorted the way the session pool sorts it.
+      if (c.state === 'fails') expect([typeof c.error, c.kind && ['setup', 'memory', 'model'].includes(c.kind)]).toEqual(['string', true]);
+      else expect(c.error).toBeUndefined();
+    }
+    const cpu = checks.find((c) => c.provider === 'cpu')!;
+    expect(cpu.state).toBe('works');
+    // The CPU is tried last: after whichever GPU providers this machine has.
+    const ranked = checks.filter((c) => c.defaultRank !== undefined).sort((a, b) => a.defaultRank! - b.defaultRank!);
+    expect(ranked.at(-1)).toBe(cpu);
+    expect(ranked.map((c) => c.defaultRank)).toEqual(ranked.map((_, i) => i + 1));
+    if (process.platform === 'linux') {
+      expect(checks.filter((c) => c.state === 'not-on-platform').map((c) => c.provider)).toEqual(['dml', 'coreml']);
+    }
+    const text = cli(['providers']);
+    expect(text.code).toBe(0);
+    const lines = text.stdout.trim().split('\n');
+    expect(lines).toHaveLength(checks.length);
+    expect(lines.at(-1)).toMatch(/^cpu\s+works \[tried \d(st|nd|rd|th) by default\]$/);
+  });
+});

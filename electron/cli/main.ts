@@ -11,6 +11,7 @@ import { readGraphFile } from '../engine/graph/io.ts';
 import { createDefaultRegistry } from '../../nodes/index.ts';
 import { applySets, readRootsFromSets, UsageError } from './args.ts';
 import { parseProviderList } from '../engine/onnx/providers.ts';
+import { checkProviders, describeProviderChecks } from '../engine/onnx/provider-check.ts';
 import { createProgressPrinter } from './progress.ts';
 import { SERVE_USAGE, serveCommand } from './serve.ts';
 import { toWireJson } from '../engine/wire-json.ts';
@@ -31,6 +32,8 @@ Commands:
   validate <graph>      Check a graph file; prints the errors as JSON.
   nodes [--json]        List the node types.
   models [--json]       List the embedded models.
+  providers [--json]    Which execution providers (CUDA, DirectML, CoreML, WebGPU, CPU) this machine
+                        and build have, and whether each can start.
 ${SERVE_USAGE}
   help                  This text.
 
@@ -53,6 +56,8 @@ export async function main(argv: string[], io: CliIO = { stdout: process.stdout,
         return await nodesCommand(rest, io);
       case 'models':
         return await modelsCommand(rest, io);
+      case 'providers':
+        return await providersCommand(rest, io);
       case 'serve':
         return await serveCommand(rest, io);
       case undefined:
@@ -207,6 +212,14 @@ async function modelsCommand(args: string[], io: CliIO): Promise<number> {
   } finally {
     await engine.dispose();
   }
+}
+
+async function providersCommand(args: string[], io: CliIO): Promise<number> {
+  const { values } = parse(args, { json: { type: 'boolean' } });
+  const checks = await checkProviders();
+  if (values.json) io.stdout.write(JSON.stringify(checks, null, 2) + '\n');
+  else for (const line of describeProviderChecks(checks)) io.stdout.write(line + '\n');
+  return EXIT_OK;
 }
 
 /** One line per model that runs on a provider other than the first it tried: a GPU user should know. */

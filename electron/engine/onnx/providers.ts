@@ -58,6 +58,11 @@ export function supportedBackends(): string[] {
   }
 }
 
+/** Whether a provider can exist on a platform at all (CUDA on Windows and Linux, DirectML on Windows, ...). */
+export function providerRunsOn(provider: string, platform: NodeJS.Platform = process.platform): boolean {
+  return (PLATFORMS[provider] ?? []).includes(platform);
+}
+
 /** Parses a CLI value like "cuda,cpu" (also accepts repeated flags joined by the caller). */
 export function parseProviderList(value: string | readonly string[]): string[] {
   const parts = (typeof value === 'string' ? [value] : value).flatMap((v) => v.split(','));
