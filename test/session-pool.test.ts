@@ -66,6 +66,11 @@ describe('providers', () => {
     expect(resolveProviders(DEFAULT_PROVIDER_PREFERENCE, { platform: 'linux', supported: ['cpu'] })).toEqual(['cpu']);
     expect(resolveProviders(['cpu', 'cuda'], { platform: 'linux', supported })).toEqual(['cpu', 'cuda']);
     expect(() => resolveProviders(['dml'], { platform: 'linux', supported })).toThrow(/none of the execution providers dml is available on linux/);
+    // CUDA asked for where it could run but is not installed: say how to install it, and where to look.
+    expect(() => resolveProviders(['cuda'], { platform: 'linux', supported: ['cpu', 'webgpu'] })).toThrow(
+      'none of the execution providers cuda is available on linux (this build supports: cpu, webgpu; npm run setup:cuda installs CUDA; `flowstudio providers` shows what this machine has)',
+    );
+    expect(() => resolveProviders(['cuda'], { platform: 'darwin', supported: ['cpu'] })).toThrow(/\(this build supports: cpu; `flowstudio providers`/);
   });
 
   it('parses CLI lists and rejects unknown names', () => {

@@ -93,8 +93,9 @@ export function resolveProviders(
   if (wanted.length === 0) throw new Error('no execution provider given');
   const usable = wanted.filter((p) => (PLATFORMS[p] ?? []).includes(platform) && supported.includes(p));
   if (usable.length === 0) {
+    const cudaHint = wanted.some((p) => p === 'cuda' || p === 'tensorrt') && PLATFORMS.cuda.includes(platform) && !supported.includes('cuda') ? '; npm run setup:cuda installs CUDA' : '';
     throw new Error(
-      `none of the execution providers ${wanted.join(', ')} is available on ${platform} (this build supports: ${supported.join(', ')})`,
+      `none of the execution providers ${wanted.join(', ')} is available on ${platform} (this build supports: ${supported.join(', ')}${cudaHint}; \`flowstudio providers\` shows what this machine has)`,
     );
   }
   return usable;
