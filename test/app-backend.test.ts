@@ -36,6 +36,10 @@ function stubEngine(): EngineAPI & { calls: string[] } {
     readOutput: async () => (calls.push('readOutput'), null),
     freeMemory: async (r) => (calls.push(`freeMemory:${JSON.stringify(r)}`), { modelsUnloaded: 2, modelsLoaded: 0, cacheBytesFreed: 5 }),
     memoryStatus: async () => (calls.push('memoryStatus'), { modelsLoaded: 1, modelBytes: 2, cacheBytes: 3, cacheBytesOnDisk: 4 }),
+    systemInfo: async () => {
+      calls.push('systemInfo');
+      return { appVersion: '1', onnxruntimeVersion: '2', nodeVersion: '3', platform: 'p', arch: 'a', cpus: 1, totalMemory: 1, freeMemory: 1, cacheDir: '/c', outDir: '/o', providers: [] };
+    },
     subscribe: (l) => (listeners.add(l), () => listeners.delete(l)),
   };
 }
@@ -112,8 +116,9 @@ describe('engine pass-through', () => {
     await backend.listModels();
     expect(await backend.freeMemory({ cache: false })).toEqual({ modelsUnloaded: 2, modelsLoaded: 0, cacheBytesFreed: 5 });
     expect(await backend.memoryStatus()).toEqual({ modelsLoaded: 1, modelBytes: 2, cacheBytes: 3, cacheBytesOnDisk: 4 });
+    expect((await backend.systemInfo()).appVersion).toBe('1');
     off();
-    expect(engine.calls).toEqual(['run:r1', 'cancel:r1', 'validate', 'listNodeTypes', 'listModels', 'freeMemory:{"cache":false}', 'memoryStatus']);
+    expect(engine.calls).toEqual(['run:r1', 'cancel:r1', 'validate', 'listNodeTypes', 'listModels', 'freeMemory:{"cache":false}', 'memoryStatus', 'systemInfo']);
     expect(seen).toEqual([{ type: 'run-finished', runId: 'r1', ms: 1 }]);
   });
 });

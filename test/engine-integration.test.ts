@@ -205,6 +205,17 @@ describe('loaded models', () => {
   });
 });
 
+describe('systemInfo', () => {
+  it('checks the execution providers once per engine, and reports the engine\'s folders', async () => {
+    const e = engine();
+    const first = await e.systemInfo();
+    const second = await e.systemInfo();
+    expect(second.providers).toBe(first.providers); // the same check, not a second round of test sessions
+    expect([first.cacheDir, first.outDir]).toEqual([e.cacheDir, e.outDir]);
+    expect(first.providers.find((p) => p.provider === 'cpu')).toMatchObject({ state: 'works' });
+  });
+});
+
 describe('freeMemory', () => {
   it('keeps the model a run in progress calls, unloads it once the run is done, drops the cache, and refuses bad options', async () => {
     const e = engine();

@@ -8,6 +8,7 @@ import { emptyDocument } from '../renderer/src/graph/document.ts';
 import { applyFlowNodeChanges } from '../renderer/src/state/flow-changes.ts';
 import { describeFreedMemory, describeMemory, describeProgress, formatBytes, formatNumber, formatProgress } from '../renderer/src/ui/common/format.ts';
 import { outputChips } from '../renderer/src/ui/canvas/output-chips.ts';
+import { describeProvider } from '../renderer/src/ui/run/system-info.ts';
 import { INITIAL_RUN_STATE, nextQueuedRun, runReducer, type RunAction, type RunState } from '../renderer/src/state/run-state.ts';
 import { createFlowEdgesSelector, createFlowNodesSelector, createHistoryLabelsSelector, groupFlowId } from '../renderer/src/state/selectors.ts';
 import { createEditorStore, type EditorStore } from '../renderer/src/state/store.ts';
@@ -663,7 +664,7 @@ describe('memory figures', () => {
   it('puts what the engine holds in one status-bar line, the breakdown in its tooltip', () => {
     const m = describeMemory({ modelsLoaded: 2, modelBytes: 3 * 1024 ** 3, cacheBytes: 300 * 1024 ** 2, cacheBytesOnDisk: 40 * 1024 ** 2 });
     expect(m.text).toBe('2 models loaded · 340 MiB cached');
-    expect(m.title.split('\n')).toEqual(['Models loaded: 2 (3 GiB on disk)', 'Cached node outputs: 300 MiB in memory, 40 MiB on disk', 'Memory ▸ Free memory releases them.']);
+    expect(m.title.split('\n')).toEqual(['Models loaded: 2 (3 GiB on disk)', 'Cached node outputs: 300 MiB in memory, 40 MiB on disk', 'Engine ▸ Free memory releases them.']);
     expect(describeMemory({ modelsLoaded: 0, modelBytes: 0, cacheBytes: 0, cacheBytesOnDisk: 0 }).text).toBe('no model loaded · nothing cached');
     expect(describeMemory({ modelsLoaded: 1, modelBytes: 10, cacheBytes: 512, cacheBytesOnDisk: 0 }).text).toBe('1 model loaded · 512 B cached');
   });
@@ -709,5 +710,19 @@ describe('output chips on a node', () => {
     expect(fell[0].text).toBe('on cpu (cuda, dml refused)');
     expect(fell[0].warn?.split('\n')[0]).toBe('cuda could not load this model: CUDA failure 2: out of memory');
     expect(fell[0].warn?.split('\n')[1]).toMatch(/^dml could not load this model: x{280}… \(1000 characters\)$/);
+  });
+});
+
+describe('the System dialog', () => {
+  it('words each provider check: works, fails and why, missing (CUDA: how to add it), not on this platform', () => {
+    expect(describeProvider({ provider: 'cuda', state: 'works', defaultRank: 1 })).toEqual({ text: 'works, tried first', tone: 'ok' });
+    expect(describeProvider({ provider: 'webgpu', state: 'works' })).toEqual({ text: 'works (only when a run asks for it)', tone: 'ok' });
+    expect(describeProvider({ provider: 'cpu', state: 'works', defaultRank: 2 }).text).toBe('works, tried second');
+    expect(describeProvider({ provider: 'webgpu', state: 'fails', error: 'No supported adapters', kind: 'setup' })).toEqual({ text: 'present but does not start: its library or device is missing', tone: 'warn' });
+    expect(describeProvider({ provider: 'cuda', state: 'fails', defaultRank: 1, error: 'out of memory', kind: 'memory' }).text).toBe('present but does not start: out of memory, tried first');
+    expect(describeProvider({ provider: 'dml', state: 'fails', error: 'x', kind: 'model' }).text).toBe('present but does not start: it refused a test model');
+    expect(describeProvider({ provider: 'cuda', state: 'not-installed' })).toEqual({ text: 'not installed (npm run setup:cuda adds it)', tone: 'dim' });
+    expect(describeProvider({ provider: 'tensorrt', state: 'not-installed' }).text).toBe('not in this build');
+    expect(describeProvider({ provider: 'coreml', state: 'not-on-platform', defaultRank: undefined })).toEqual({ text: 'not on this platform', tone: 'dim' });
   });
 });

@@ -12,6 +12,7 @@ import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { memoryOptions, serveCommand } from '../electron/cli/serve.ts';
+import { APP_ROOT } from '../electron/engine/paths.ts';
 import { parseByteSize, parseCount } from '../electron/cli/args.ts';
 import type { RunSummary } from '../electron/engine/api.ts';
 import { AppBackend } from '../electron/engine/app-backend.ts';
@@ -427,6 +428,18 @@ describe('running over HTTP with events over WebSocket', () => {
     expect((await raw({ path: '/api/output?runId=output-run&node=sampler' })).status).toBe(400);
     const head = await raw({ path: '/api/output?runId=output-run&node=sampler&port=latent' });
     expect([head.status, head.headers['content-type']]).toEqual([200, 'application/x-flowstudio-output']);
+  });
+
+  it('describes the system: versions, the machine, folders and each execution provider', async () => {
+    const info = await client.systemInfo();
+    const pkg = JSON.parse(fs.readFileSync(path.join(APP_ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(info.appVersion).toBe(pkg.version);
+    expect(info.onnxruntimeVersion).toBe(JSON.parse(fs.readFileSync(path.join(APP_ROOT, 'node_modules', 'onnxruntime-node', 'package.json'), 'utf8')).version);
+    expect(info).toMatchObject({ nodeVersion: process.versions.node, platform: process.platform, arch: process.arch, outDir });
+    expect(info.cpus).toBeGreaterThan(0);
+    expect(info.totalMemory).toBeGreaterThan(info.freeMemory);
+    expect(info.providers.map((p) => p.provider)).toEqual(['cuda', 'tensorrt', 'dml', 'coreml', 'webgpu', 'cpu']);
+    expect(info.providers.find((p) => p.provider === 'cpu')?.state).toBe('works');
   });
 
   it('frees memory on request: idle models unloaded and cached outputs dropped, bad options refused', async () => {

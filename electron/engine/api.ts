@@ -57,6 +57,44 @@ export interface MemoryStatus {
   cacheBytesOnDisk: number;
 }
 
+export type ProviderState =
+  /** It created a session. */
+  | 'works'
+  /** In the build, but it could not create a session (why: error, kind). */
+  | 'fails'
+  /** This platform never has it (DirectML off Windows, CoreML off macOS). */
+  | 'not-on-platform'
+  /** This onnxruntime-node build lacks it, or its library is not installed (CUDA: npm run setup:cuda). */
+  | 'not-installed';
+
+/** One execution provider on this machine (electron/engine/onnx/provider-check.ts). */
+export interface ProviderCheck {
+  provider: string;
+  state: ProviderState;
+  /** Its place in the order a run tries providers in by default on this machine (1 = first); absent: not tried. */
+  defaultRank?: number;
+  error?: string;
+  /** Why it failed, sorted as the session pool sorts it (onnx/providers.ts classifyProviderFailure). */
+  kind?: 'setup' | 'memory' | 'model';
+}
+
+/** Versions, the machine and its execution providers: the System dialog, and what a bug report needs. */
+export interface SystemInfo {
+  appVersion: string;
+  onnxruntimeVersion: string;
+  nodeVersion: string;
+  platform: string;
+  arch: string;
+  cpus: number;
+  totalMemory: number;
+  freeMemory: number;
+  /** Generated models and spilled cache entries. */
+  cacheDir: string;
+  /** Where runs write their outputs. */
+  outDir: string;
+  providers: ProviderCheck[];
+}
+
 export interface ModelInfo {
   ref: string;
   name: string;
@@ -85,4 +123,6 @@ export interface EngineAPI {
   freeMemory(request?: FreeMemoryRequest): Promise<MemoryReport>;
   /** Loaded models and cached outputs now, for the editor's status bar. */
   memoryStatus(): Promise<MemoryStatus>;
+  /** Versions, the machine, and which execution providers start here (checked once per engine). */
+  systemInfo(): Promise<SystemInfo>;
 }

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { EngineAPI, FreeMemoryRequest, MemoryReport, MemoryStatus, ModelInfo, RunRequest, RunSummary } from './api.ts';
+import type { EngineAPI, FreeMemoryRequest, MemoryReport, MemoryStatus, ModelInfo, RunRequest, RunSummary, SystemInfo } from './api.ts';
 import type { AppAPI, ListedFile, ListFilesOptions, ModelHashResult, PresetInfo, RecentFile } from './app-api.ts';
 import type { EngineEventListener } from './events.ts';
 import type { NodeTypeDescription } from './graph/describe.ts';
@@ -96,6 +96,9 @@ export class AppBackend implements AppAPI {
   }
   memoryStatus(): Promise<MemoryStatus> {
     return this.engine.memoryStatus();
+  }
+  systemInfo(): Promise<SystemInfo> {
+    return this.engine.systemInfo();
   }
 
   // ---- presets ----

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import type { EngineAPI, FreeMemoryRequest, MemoryReport, MemoryStatus, ModelInfo, RunRequest, RunSummary } from './api.ts';
+import type { EngineAPI, FreeMemoryRequest, MemoryReport, MemoryStatus, ModelInfo, RunRequest, RunSummary, SystemInfo } from './api.ts';
 import type { EngineEvent, EngineEventListener } from './events.ts';
 import { GraphValidationError, type GraphError } from './graph/errors.ts';
 import { describeRegistry } from './graph/describe.ts';
@@ -24,6 +24,7 @@ import { createDefaultRegistry } from '../../nodes/index.ts';
 import { summarizeValue, type OutputValue, type ValueSummary } from './summary.ts';
 import { RecentOutputs } from './recent-outputs.ts';
 import { sweepStaleSpillDirsOnce } from './executor/spill-sweep.ts';
+import { systemInfoOnce } from './system-info.ts';
 import { abbreviate } from '../../nodes/core/quote.ts';
 
 export interface EngineOptions {
@@ -63,6 +64,7 @@ export class Engine implements EngineAPI {
   private readonly running = new Map<string, AbortController>();
   /** Per run in progress (or queued), the session clock when it was asked for: freeMemory keeps what it ran. */
   private readonly runsSince = new Map<string, number>();
+  private readonly system: () => Promise<SystemInfo>;
   private readonly recent: RecentOutputs;
   private readonly prepared = new PreparedRuns();
 
@@ -88,6 +90,7 @@ export class Engine implements EngineAPI {
       cache: { maxBytes: opts.cacheMaxBytes, spillDir: path.join(this.cacheDir, 'spill', String(process.pid)) },
     });
     sweepStaleSpillDirsOnce(path.join(this.cacheDir, 'spill'), (message, e) => console.warn(`[engine] ${message}:`, e));
+    this.system = systemInfoOnce({ cacheDir: this.cacheDir, outDir: this.outDir });
   }
 
   private fileService(outDir: string) {
@@ -209,6 +212,10 @@ export class Engine implements EngineAPI {
     const models = this.pool.loadedNow();
     const cache = this.executor.cache.stats;
     return { modelsLoaded: models.count, modelBytes: models.bytes, cacheBytes: cache.bytesInMemory, cacheBytesOnDisk: cache.bytesOnDisk };
+  }
+
+  systemInfo(): Promise<SystemInfo> {
+    return this.system();
   }
 
   async dispose(): Promise<void> {

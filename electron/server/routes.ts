@@ -48,6 +48,7 @@ export const ROUTES: Route[] = [
   { method: 'POST', path: '/api/cancel', handle: (api, { body }) => json(api.cancel(field(body, 'runId', 'string'))) },
   // The engine checks the options (from every transport alike); an empty body frees everything.
   { method: 'GET', path: '/api/memory', handle: (api) => json(api.memoryStatus()) },
+  { method: 'GET', path: '/api/system', handle: (api) => json(api.systemInfo()) },
   { method: 'POST', path: '/api/free-memory', handle: (api, { body }) => json(api.freeMemory(body as FreeMemoryRequest | undefined)) },
 
   { method: 'GET', path: '/api/presets', handle: (api) => json(api.listPresets()) },

@@ -265,15 +265,23 @@ describe.skipIf(!chromiumAvailable())('editor end to end (browser)', () => {
     // The model node says where it runs; the status bar, what the engine holds.
     await page.locator('[data-testid="node-model"] .chip', { hasText: /^on cpu$/ }).waitFor({ timeout: 5_000 });
     await page.locator('[data-testid="status-memory"]', { hasText: /^\d+ models? loaded · [\d.]+ (B|KiB|MiB) cached$/ }).waitFor({ timeout: 5_000 });
-    await page.getByTestId('menu-memory').click();
+    await page.getByTestId('menu-engine').click();
     await shot(page, '04c-memory-menu');
     await page.getByTestId('memory-free').click();
     const freed = page.locator('[data-testid="toast"][data-kind="success"]', { hasText: /^Unloaded \d+ models? and dropped [\d.]+ (B|KiB|MiB) of cached results\.$/ });
     await freed.waitFor({ timeout: 10_000 });
     await page.locator('[data-testid="status-memory"]', { hasText: 'no model loaded · nothing cached' }).waitFor({ timeout: 5_000 });
-    await page.getByTestId('menu-memory').click();
+    await page.getByTestId('menu-engine').click();
     await page.getByTestId('memory-unload-models').click();
     await page.locator('[data-testid="toast"][data-kind="success"]', { hasText: 'Nothing to free.' }).waitFor({ timeout: 10_000 });
+    // Engine ▸ System: versions and each execution provider; the CPU works here.
+    await page.getByTestId('menu-engine').click();
+    await page.getByTestId('engine-system').click();
+    await page.locator('[data-testid="system-providers"] li[data-provider="cpu"][data-state="works"]').waitFor({ timeout: 30_000 });
+    await expect(page.getByTestId('system-info').textContent()).resolves.toContain('ONNX Runtime');
+    await shot(page, '04d-system');
+    await page.getByTestId('system-close').click();
+    await expect(page.getByTestId('dialog-system').count()).resolves.toBe(0);
   });
 
   it('cancels a long run: status cancelled, sampling stops, nothing written', async () => {

@@ -4,26 +4,8 @@
  * `flowstudio providers` prints it.
  */
 import { GraphBuilder } from './builder.ts';
-import { classifyProviderFailure, createSessionWithFallback, DEFAULT_PROVIDER_PREFERENCE, KNOWN_PROVIDERS, providerRunsOn, resolveProviders, supportedBackends, type ProviderFailureKind } from './providers.ts';
-
-export type ProviderState =
-  /** It created a session. */
-  | 'works'
-  /** In the build, but it could not create a session (why: error, kind). */
-  | 'fails'
-  /** This platform never has it (DirectML off Windows, CoreML off macOS). */
-  | 'not-on-platform'
-  /** This onnxruntime-node build lacks it, or its library is not installed (CUDA: npm run setup:cuda). */
-  | 'not-installed';
-
-export interface ProviderCheck {
-  provider: string;
-  state: ProviderState;
-  /** Its place in the order a run tries providers in by default on this machine (1 = first); absent: not tried. */
-  defaultRank?: number;
-  error?: string;
-  kind?: ProviderFailureKind;
-}
+import type { ProviderCheck, ProviderState } from '../api.ts';
+import { classifyProviderFailure, createSessionWithFallback, DEFAULT_PROVIDER_PREFERENCE, KNOWN_PROVIDERS, providerRunsOn, resolveProviders, supportedBackends } from './providers.ts';
 
 /** A model every provider can run: out = Identity(x). */
 function probeModel(): Uint8Array {

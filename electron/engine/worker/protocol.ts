@@ -2,7 +2,7 @@
 import type { EngineEvent } from '../events.ts';
 import type { EngineOptions } from '../engine.ts';
 
-export type EngineMethod = 'listNodeTypes' | 'validate' | 'run' | 'cancel' | 'listModels' | 'readOutput' | 'freeMemory' | 'memoryStatus';
+export type EngineMethod = 'listNodeTypes' | 'validate' | 'run' | 'cancel' | 'listModels' | 'readOutput' | 'freeMemory' | 'memoryStatus' | 'systemInfo';
 
 export interface WorkerRequest {
   id: number;

@@ -4,7 +4,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { Tensor } from '../../../nodes/core/tensor.ts';
-import type { EngineAPI, FreeMemoryRequest, MemoryReport, MemoryStatus, ModelInfo, RunRequest, RunSummary } from '../api.ts';
+import type { EngineAPI, FreeMemoryRequest, MemoryReport, MemoryStatus, ModelInfo, RunRequest, RunSummary, SystemInfo } from '../api.ts';
 import type { EngineEvent, EngineEventListener } from '../events.ts';
 import type { OutputValue } from '../summary.ts';
 import type { NodeTypeDescription } from '../graph/describe.ts';
@@ -130,6 +130,9 @@ export class WorkerEngine implements EngineAPI {
   }
   memoryStatus(): Promise<MemoryStatus> {
     return this.call('memoryStatus');
+  }
+  systemInfo(): Promise<SystemInfo> {
+    return this.call('systemInfo');
   }
   subscribe(listener: EngineEventListener): () => void {
     this.listeners.add(listener);

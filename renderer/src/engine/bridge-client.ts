@@ -80,5 +80,6 @@ export function createBridgeClient(bridge: FlowStudioBridge): AppClient {
     readOutput: (runId, nodeId, port) => invoke('readOutput', runId, nodeId, port),
     freeMemory: (request) => invoke('freeMemory', request),
     memoryStatus: () => invoke('memoryStatus'),
+    systemInfo: () => invoke('systemInfo'),
   };
 }

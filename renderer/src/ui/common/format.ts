@@ -96,6 +96,6 @@ export function describeMemory(m: MemoryStatus): { text: string; title: string }
   const title =
     `Models loaded: ${m.modelsLoaded} (${formatBytes(m.modelBytes)} on disk)\n` +
     `Cached node outputs: ${formatBytes(m.cacheBytes)} in memory, ${formatBytes(m.cacheBytesOnDisk)} on disk\n` +
-    'Memory ▸ Free memory releases them.';
+    'Engine ▸ Free memory releases them.';
   return { text: `${models} · ${cached}`, title };
 }

@@ -28,7 +28,7 @@ export interface RecoveryOffer {
 }
 
 /** Modal dialogs (one at a time). */
-export type Dialog = { kind: 'open-file' } | { kind: 'save-as' } | { kind: 'confirm-discard'; then: () => void; message: string } | null;
+export type Dialog = { kind: 'open-file' } | { kind: 'save-as' } | { kind: 'system' } | { kind: 'confirm-discard'; then: () => void; message: string } | null;
 
 export interface SessionState {
   source: DocSource;

@@ -1,12 +1,14 @@
-/** Modal dialogs: Save As (preset library or a graph file path), Open file (path or recent), confirmations. */
+/** Modal dialogs: Save As (preset library or a graph file path), Open file (path or recent), System, confirmations. */
 import { useState } from 'react';
 import { useController, useEditor, useSession } from '../app-context.tsx';
+import { SystemDialogBody } from '../run/SystemDialog.tsx';
 
 export function Dialogs() {
   const dialog = useSession((s) => s.dialog);
   if (!dialog) return null;
   if (dialog.kind === 'save-as') return <SaveAsDialog />;
   if (dialog.kind === 'open-file') return <OpenFileDialog />;
+  if (dialog.kind === 'system') return <SystemDialog />;
   return <ConfirmDialog message={dialog.message} then={dialog.then} />;
 }
 
@@ -135,6 +137,15 @@ function OpenFileDialog() {
           </button>
         </div>
       </form>
+    </Modal>
+  );
+}
+
+function SystemDialog() {
+  const close = useClose();
+  return (
+    <Modal title="System" onClose={close} testId="dialog-system">
+      <SystemDialogBody onClose={close} />
     </Modal>
   );
 }

@@ -251,12 +251,15 @@ function RunControls() {
           {queued} queued
         </span>
       )}
-      <Menu label="Memory" testId="menu-memory" title="Free the memory FlowStudio holds between runs">
+      <Menu label="Engine" testId="menu-engine" title="The memory the engine holds between runs, and the machine it runs on">
         <MenuItem testId="memory-free" onClick={() => void controller.runs.freeMemory()}>
           Free memory (unload models, drop cached results)
         </MenuItem>
         <MenuItem testId="memory-unload-models" onClick={() => void controller.runs.freeMemory(true)}>
           Unload models only
+        </MenuItem>
+        <MenuItem testId="engine-system" onClick={() => controller.session.setState({ dialog: { kind: 'system' } })}>
+          System and execution providers…
         </MenuItem>
       </Menu>
       <button type="button" className="tb-btn" data-testid="run-to-here" disabled={selected === 0} title="Run only what the selected node needs" onClick={() => controller.runToSelected()}>
