@@ -73,7 +73,10 @@ describe('WorkerEngine', () => {
       // A worker that keeps dying is not started over and over: the third death within 10 s is the last.
       await crash();
       await own.listNodeTypes();
+      const inFlight = own.run({ graph: doc });
+      await new Promise((r) => setImmediate(r));
       await crash();
+      await expect(inFlight).rejects.toThrow('engine worker exited (code 1); it died 3 times within 10 s and is not started again');
       await expect(own.listNodeTypes()).rejects.toThrow('engine worker has exited and could not be started again');
     } finally {
       await own.close();

@@ -66,8 +66,9 @@ export class WorkerEngine implements EngineAPI {
       if (worker !== this.worker) return;
       this.exited = true;
       if (!this.closing) this.crashes.push(Date.now());
+      const next = this.mayRestart() ? 'the next request starts a fresh engine' : `it died ${MAX_QUICK_RESTARTS} times within ${RESTART_WINDOW_MS / 1000} s and is not started again`;
       // terminate() exits with code 1 too: say which it was, so a run cut short by quitting is not read as a crash.
-      this.failAll(new Error(this.closing ? 'the engine was closed' : `engine worker exited (code ${code}); the next request starts a fresh engine`));
+      this.failAll(new Error(this.closing ? 'the engine was closed' : `engine worker exited (code ${code}); ${next}`));
     });
   }
 
@@ -139,11 +140,15 @@ export class WorkerEngine implements EngineAPI {
     return () => this.listeners.delete(listener);
   }
 
-  private restart(): void {
+  /** Fewer than MAX_QUICK_RESTARTS deaths within the window. */
+  private mayRestart(): boolean {
     const now = Date.now();
     while (this.crashes.length && now - this.crashes[0] > RESTART_WINDOW_MS) this.crashes.shift();
-    if (this.crashes.length >= MAX_QUICK_RESTARTS) return;
-    this.start();
+    return this.crashes.length < MAX_QUICK_RESTARTS;
+  }
+
+  private restart(): void {
+    if (this.mayRestart()) this.start();
   }
 
   /** Stops the worker (its engine's sessions go with it). */
