@@ -407,6 +407,22 @@ describe('SessionPool bound on loaded sessions', () => {
     await pool.dispose();
   });
 
+  it('counts a model\'s bytes as its .onnx file and the external data next to it, not its neighbours', async () => {
+    const folder = await fs.mkdtemp(path.join(dir, 'bytes-'));
+    const file = path.join(folder, 'model.onnx');
+    await fs.writeFile(file, doubleModel('float32', [2]));
+    await fs.writeFile(path.join(folder, 'model.onnx_data'), new Uint8Array(1000)); // optimum's external data
+    await fs.writeFile(path.join(folder, 'weights.pb'), new Uint8Array(500)); // diffusers' legacy export
+    await fs.writeFile(path.join(folder, 'model2.onnx_data'), new Uint8Array(7000)); // another model's
+    await fs.writeFile(path.join(folder, 'model.json'), '{}'); // a sidecar
+    await fs.writeFile(path.join(folder, 'other.onnx'), doubleModel('float32', [3]));
+    const pool = new SessionPool({ providers: ['cpu'] });
+    await pool.get(file);
+    expect(pool.loadedNow()).toEqual({ count: 1, bytes: (await fs.stat(file)).size + 1000 + 500 });
+    await pool.dispose();
+    expect(pool.loadedNow()).toEqual({ count: 0, bytes: 0 });
+  });
+
   it('refuses bounds that are not positive counts or byte sizes', () => {
     expect(() => new SessionPool({ maxLoadedSessions: 0 })).toThrow(/maxLoadedSessions must be a positive integer, got 0/);
     expect(() => new SessionPool({ maxLoadedBytes: NaN })).toThrow(/maxLoadedBytes must be a number of bytes, got NaN/);
