@@ -161,7 +161,7 @@ describe('export tags from the backend answers', () => {
 
   it('describes listed files for the picker: name, folder under its root, size', () => {
     const f = { path: '/data/out/run1/a.png', name: 'a.png', root: '/data/out', size: 2048, modified: '2024-01-01T00:00:00.000Z', isFolder: false };
-    expect(listedChoice(f)).toEqual({ value: '/data/out/run1/a.png', label: 'a.png', detail: 'out/run1 · 2.0 KB' });
+    expect(listedChoice(f)).toEqual({ value: '/data/out/run1/a.png', label: 'a.png', detail: 'out/run1 · 2 KiB' });
     expect(listedChoice({ ...f, path: '/data/out/sd', name: 'sd', size: 0, isFolder: true }).detail).toBe('out · model folder');
     expect(mergeChoices([{ value: 'a', label: '1' }], [{ value: 'a', label: '2' }, { value: 'b', label: '3' }]).map((c) => c.label)).toEqual(['1', '3']);
   });

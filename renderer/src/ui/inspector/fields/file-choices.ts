@@ -1,5 +1,6 @@
 /** Entries of a file picker's list, built from the backend's file listing. Pure: no React, no client. */
 import type { ListedFile } from '../../../engine/app-client.ts';
+import { baseName, formatBytes } from '../../common/format.ts';
 
 export interface FileChoice {
   value: string;
@@ -23,20 +24,4 @@ export function mergeChoices(...lists: FileChoice[][]): FileChoice[] {
 
 export function newestFirst(files: readonly ListedFile[]): ListedFile[] {
   return [...files].sort((a, b) => (a.modified < b.modified ? 1 : a.modified > b.modified ? -1 : 0));
-}
-
-export function baseName(p: string): string {
-  return p.split(/[\\/]/).filter(Boolean).pop() ?? p;
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KB', 'MB', 'GB', 'TB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
 }

@@ -7,7 +7,8 @@
 import { useCallback } from 'react';
 import type { FileListKind } from '../../../engine/app-client.ts';
 import { useClient, useController, useEditorStore } from '../../app-context.tsx';
-import { baseName, listedChoice, mergeChoices, newestFirst, type FileChoice } from './file-choices.ts';
+import { listedChoice, mergeChoices, newestFirst, type FileChoice } from './file-choices.ts';
+import { baseName } from '../../common/format.ts';
 
 const KINDS: readonly string[] = ['image', 'latent', 'model', 'any'] satisfies FileListKind[];
 
