@@ -492,19 +492,17 @@ export class SessionPool {
     return { count, bytes };
   }
 
-  /** Totals of `OrtModelSession.stats` over the sessions held now; `loaded`: how many hold an ORT session. */
-  async stats(): Promise<{ sessions: number; loaded: number; runs: number; runMs: number }> {
+  /** Totals of `OrtModelSession.stats` over the sessions held now (loaded or not: see loadedNow). */
+  async stats(): Promise<{ sessions: number; runs: number; runMs: number }> {
     const sessions = await Promise.all([...this.entries.values()].map((e) => e.promise.catch(() => undefined)));
     let runs = 0;
     let runMs = 0;
-    let loaded = 0;
     for (const s of sessions) {
       if (!s) continue;
       runs += s.stats.runs;
       runMs += s.stats.runMs;
-      if (s.loaded) loaded++;
     }
-    return { sessions: sessions.filter(Boolean).length, loaded, runs, runMs };
+    return { sessions: sessions.filter(Boolean).length, runs, runMs };
   }
 
   /** Releases the sessions of one file (all provider lists, or only the given one). Returns how many. */
