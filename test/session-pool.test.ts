@@ -382,26 +382,38 @@ describe('SessionPool bound on loaded sessions', () => {
   });
 
   it('a cancelled run does not wait for its session to load again; the load completes for the next run', async () => {
-    let slow = false;
+    // A load held at a gate the test opens, so "did not wait" is an order of events, not a time.
+    let gated = false;
+    let opened = false;
+    let open = () => {};
+    let started = () => {};
+    const loadStarted = new Promise<void>((r) => (started = r));
+    const gate = new Promise<void>((r) => (open = () => ((opened = true), r())));
     const createSession = async (model: string | Uint8Array, options: ort.InferenceSession.SessionOptions) => {
-      if (slow) await new Promise((r) => setTimeout(r, 400));
+      if (gated) {
+        started();
+        await gate;
+      }
       return ort.InferenceSession.create(model as string, options);
     };
     const pool = new SessionPool({ providers: ['cpu'], maxLoadedSessions: 1, createSession });
     const a = (await pool.get(await scaleModel('slow-a.onnx', 2))) as OrtModelSession;
     await pool.get(await scaleModel('slow-b.onnx', 3));
     expect(a.loaded).toBe(false);
-    slow = true;
+    gated = true;
     const controller = new AbortController();
-    const t0 = performance.now();
     const run = a.run(feed(1), controller.signal);
-    setTimeout(() => controller.abort(), 20);
+    await loadStarted;
+    const fallback = setTimeout(open, 5000); // a wrong implementation fails below instead of hanging
+    controller.abort();
     await expect(run).rejects.toMatchObject({ name: 'AbortError' });
-    expect(performance.now() - t0).toBeLessThan(300);
+    expect(opened).toBe(false); // rejected while the load was still held
     expect(a.idle).toBe(false); // the load goes on
-    for (let i = 0; i < 100 && !a.loaded; i++) await new Promise((r) => setTimeout(r, 20));
+    clearTimeout(fallback);
+    gated = false;
+    open();
+    for (let i = 0; i < 200 && !a.loaded; i++) await new Promise((r) => setTimeout(r, 10));
     expect(a.loaded).toBe(true);
-    slow = false;
     expect(await value(a, 4)).toBe(8);
     await pool.dispose();
   });
