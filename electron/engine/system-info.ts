@@ -21,10 +21,12 @@ function appVersion(): string {
 /** The provider check creates a session per provider (WebGPU's start takes a while): once per engine. */
 export function systemInfoOnce(dirs: { cacheDir: string; outDir: string }): () => Promise<SystemInfo> {
   let checked: Promise<SystemInfo['providers']> | undefined;
+  let version: string | undefined;
   return async () => {
     checked ??= checkProviders();
+    version ??= appVersion();
     return {
-      appVersion: appVersion(),
+      appVersion: version,
       onnxruntimeVersion: ort.env.versions.node ?? ort.env.versions.common ?? 'unknown',
       nodeVersion: process.versions.node,
       platform: process.platform,
