@@ -1,38 +1,40 @@
 #!/usr/bin/env node
-// `npm start`: the editor. Until the desktop window lands, this serves it on 127.0.0.1 in the browser:
-// builds the renderer when renderer/dist is missing or older than its sources, then `flowstudio serve`.
-// Arguments are passed on (`npm start -- --port 5171 --open`).
+// `npm start`: the editor. Builds the renderer when renderer/dist is missing or older than its sources,
+// then opens the desktop window where Electron is installed, else serves the editor on 127.0.0.1 for a
+// browser (`flowstudio serve`). `--browser` serves it even where Electron is installed. Other arguments
+// are passed on (`npm start -- --out renders`, `npm start -- --browser --port 5171 --open`).
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { register } from 'tsx/esm/api';
+import { findElectron, runElectron } from './electron-launch.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const rendererDir = path.join(root, 'renderer');
 const viteConfig = path.join(rendererDir, 'vite.config.ts');
 const builtIndex = path.join(rendererDir, 'dist', 'index.html');
 /** Sources whose changes need a rebuild (the renderer imports engine types and pure node code too). */
-const SOURCE_DIRS = [rendererDir, path.join(root, 'shaders'), path.join(root, 'nodes', 'core')];
+const SOURCE_DIRS = [rendererDir, path.join(root, 'shaders'), path.join(root, 'nodes', 'core'), path.join(root, 'electron', 'engine', 'graph')];
+/** Engine files the renderer bundles (the graph format above, and the wire formats it decodes). */
+const SOURCE_FILES = ['wire-json.ts', 'wire-messages.ts'].map((f) => path.join(root, 'electron', 'engine', f));
 const SKIP = new Set(['dist', 'node_modules']);
 
-const electron = usableElectron();
-if (electron) console.error(`Electron found (${electron}); the desktop window is not wired up yet, serving the editor in the browser.`);
+const args = process.argv.slice(2);
+const browserOnly = args.includes('--browser');
+const rest = args.filter((a) => a !== '--browser');
 
 if (needsBuild()) await buildRenderer();
 
-register();
-const { main } = await import('../electron/cli/main.ts');
-process.exitCode = await main(['serve', ...process.argv.slice(2)]);
-
-/** The binary named by node_modules/electron/path.txt, when both exist. */
-function usableElectron() {
-  const dir = path.join(root, 'node_modules', 'electron');
-  try {
-    const binary = path.join(dir, 'dist', fs.readFileSync(path.join(dir, 'path.txt'), 'utf8').trim());
-    return fs.existsSync(binary) ? binary : undefined;
-  } catch {
-    return undefined;
-  }
+const electron = browserOnly ? undefined : findElectron(root);
+const code = electron ? await runElectron(electron, root, rest) : 'not-started';
+if (code === 'not-started') {
+  if (!browserOnly) console.error('Electron is not installed here: serving the editor for a browser instead.');
+  register();
+  const { main } = await import('../electron/cli/main.ts');
+  process.exitCode = await main(['serve', ...rest]);
+} else {
+  if (code !== 0) console.error(`flowstudio: the desktop app exited with code ${code}; \`npm start -- --browser\` serves the editor for a browser instead.`);
+  process.exitCode = code;
 }
 
 function needsBuild() {
@@ -42,7 +44,7 @@ function needsBuild() {
   } catch {
     return true;
   }
-  return SOURCE_DIRS.some((dir) => newestMtime(dir) > built);
+  return SOURCE_DIRS.some((dir) => newestMtime(dir) > built) || SOURCE_FILES.some((f) => fs.existsSync(f) && fs.statSync(f).mtimeMs > built);
 }
 
 function newestMtime(dir) {

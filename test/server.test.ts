@@ -650,10 +650,12 @@ describe('transport selection', () => {
     const calls: unknown[][] = [];
     let emit: (e: unknown) => void = () => undefined;
     const bridge = {
+      // The preload's contract: failures come back as replies, not rejections (an Error crossing IPC keeps only its message).
       invoke: async (...args: unknown[]) => {
         calls.push(args);
-        if (args[0] === 'readPreset') throw Object.assign(new Error('No preset "user:x"'), { name: 'NotFoundError' });
-        return [];
+        if (args[0] === 'readPreset') return { ok: false, error: { name: 'NotFoundError', message: 'No preset "user:x"' } };
+        if (args[0] === 'validate') return { ok: false, error: { name: 'GraphValidationError', message: 'bad', errors: [{ code: 'cycle', nodeId: 'a' }] } };
+        return { ok: true, value: [] };
       },
       onEvent: (l: (e: unknown) => void) => ((emit = l), () => undefined),
     } as unknown as FlowStudioBridge;
@@ -666,6 +668,8 @@ describe('transport selection', () => {
       expect(calls).toEqual([['listPresets'], ['writePreset', 'n', { x: 1 }]]);
       const err = await rejection(c.readPreset('user:x'));
       expect([err.name, err.message]).toEqual(['NotFoundError', 'No preset "user:x"']);
+      const invalid = (await rejection(c.validate({}))) as Error & { errors?: unknown };
+      expect([invalid.name, invalid.errors]).toEqual(['GraphValidationError', [{ code: 'cycle', nodeId: 'a' }]]);
       const got: EngineEvent[] = [];
       c.subscribe((e) => got.push(e));
       emit({ type: 'node-preview', runId: 'r', nodeId: 'n', step: 1, preview: { dims: [1, 2], data: Float32Array.of(3, 4) } });

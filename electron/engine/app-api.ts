@@ -78,3 +78,6 @@ export interface AppAPI extends EngineAPI {
    */
   listFiles(opts: ListFilesOptions): Promise<ListedFile[]>;
 }
+
+/** Every AppAPI method a client calls (events come by subscribe, or as pushed messages over a transport). */
+export type AppMethod = Exclude<keyof AppAPI, 'subscribe'>;

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AppAPI, ListFilesOptions } from '../engine/app-api.ts';
 import type { FreeMemoryRequest, RunRequest } from '../engine/api.ts';
+import { parseRunRequest } from '../engine/app/run-request.ts';
 import { contentTypeOf } from './content-types.ts';
 import { HttpError } from './http-io.ts';
 import { encodeOutputFrame } from './output-frame.ts';
@@ -44,7 +45,7 @@ export const ROUTES: Route[] = [
   { method: 'GET', path: '/api/node-types', handle: (api) => json(api.listNodeTypes()) },
   { method: 'GET', path: '/api/models', handle: (api) => json(api.listModels()) },
   { method: 'POST', path: '/api/validate', handle: (api, { body }) => json(api.validate(field(body, 'graph', 'any'))) },
-  { method: 'POST', path: '/api/run', handle: (api, { body, clientGone }) => json(runUntilClientGone(api, runRequest(body), clientGone)) },
+  { method: 'POST', path: '/api/run', handle: (api, { body, clientGone }) => json(runUntilClientGone(api, parseRunRequest(body), clientGone)) },
   { method: 'POST', path: '/api/cancel', handle: (api, { body }) => json(api.cancel(field(body, 'runId', 'string'))) },
   // The engine checks the options (from every transport alike); an empty body frees everything.
   { method: 'GET', path: '/api/memory', handle: (api) => json(api.memoryStatus()) },
@@ -164,16 +165,4 @@ async function runUntilClientGone(api: AppAPI, request: RunRequest, clientGone?:
   } finally {
     clientGone?.removeEventListener('abort', onGone);
   }
-}
-
-function runRequest(body: unknown): RunRequest {
-  const graph = field(body, 'graph', 'any');
-  const { targets, force, runId } = body as Record<string, unknown>;
-  const strings = (v: unknown) => Array.isArray(v) && v.every((s) => typeof s === 'string');
-  if (targets !== undefined && !strings(targets)) throw badRequest('"targets" must be an array of node ids');
-  if (force !== undefined && typeof force !== 'boolean' && !strings(force)) throw badRequest('"force" must be true/false or an array of node ids');
-  if (runId !== undefined && (typeof runId !== 'string' || runId === '' || runId.length > 200)) {
-    throw badRequest('"runId" must be a non-empty string of at most 200 characters');
-  }
-  return { graph, targets: targets as string[] | undefined, force: force as RunRequest['force'], runId: runId as string | undefined };
 }

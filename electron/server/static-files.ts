@@ -21,18 +21,24 @@ export class StaticFiles {
 
   /** Sends the file for a URL path (already split from its query), or throws an HttpError (403/404). */
   serve(res: ServerResponse, pathname: string, token: string, headOnly: boolean): void {
-    const rel = this.relativePath(pathname);
-    if (rel === 'favicon.ico' && !fs.existsSync(path.join(this.root, rel))) {
-      // Browsers ask for it unprompted; a 404 would be a console error in every session.
+    const file = this.file(pathname);
+    if (file === null) {
       sendNoContent(res);
       return;
     }
-    if (rel === 'index.html') {
-      const html = this.read('index.html', pathname).toString('utf8');
-      sendBytes(res, Buffer.from(injectToken(html, token), 'utf8'), contentTypeOf('index.html'), headOnly);
-      return;
-    }
-    sendBytes(res, this.read(rel, pathname), contentTypeOf(rel), headOnly);
+    const bytes = file.path === 'index.html' ? Buffer.from(injectToken(file.bytes.toString('utf8'), token), 'utf8') : file.bytes;
+    sendBytes(res, bytes, file.contentType, headOnly);
+  }
+
+  /**
+   * The file for a URL path: its path relative to the root, bytes and content type; null for a favicon the
+   * build does not have (browsers ask for it unprompted, and a 404 would be a console error in every
+   * session). Throws an HttpError (400/403/404). The desktop window's app:// protocol serves through it too.
+   */
+  file(pathname: string): { path: string; bytes: Buffer; contentType: string } | null {
+    const rel = this.relativePath(pathname);
+    if (rel === 'favicon.ico' && !fs.existsSync(path.join(this.root, rel))) return null;
+    return { path: rel, bytes: this.read(rel, pathname), contentType: contentTypeOf(rel) };
   }
 
   /** URL path -> path relative to the root; refuses anything that could climb out. */

@@ -3,19 +3,14 @@
  * so a long sampler loop never stalls IPC or the UI.
  */
 import { Worker } from 'node:worker_threads';
-import { Tensor } from '../../../nodes/core/tensor.ts';
 import type { EngineAPI, FreeMemoryRequest, MemoryReport, MemoryStatus, ModelInfo, RunRequest, RunSummary, SystemInfo } from '../api.ts';
-import type { EngineEvent, EngineEventListener } from '../events.ts';
+import type { EngineEventListener } from '../events.ts';
 import type { OutputValue } from '../summary.ts';
 import type { NodeTypeDescription } from '../graph/describe.ts';
 import type { GraphError } from '../graph/errors.ts';
-import type { EngineMethod, WireEvent, WorkerInit, WorkerMessage } from './protocol.ts';
+import type { EngineMethod, WorkerInit, WorkerMessage } from './protocol.ts';
+import { fromWireEvent } from '../wire-messages.ts';
 import { disableOrtTelemetry } from '../onnx/telemetry.ts';
-
-function fromWire(e: WireEvent): EngineEvent {
-  if (e.type !== 'node-preview') return e;
-  return { ...e, preview: new Tensor(e.preview.dims, e.preview.data) };
-}
 
 /** A worker that dies this many times within RESTART_WINDOW_MS is not started again (it cannot start). */
 const MAX_QUICK_RESTARTS = 3;
@@ -74,7 +69,7 @@ export class WorkerEngine implements EngineAPI {
 
   private onMessage(m: WorkerMessage): void {
     if (m.kind === 'event') {
-      const e = fromWire(m.event);
+      const e = fromWireEvent(m.event);
       for (const l of this.listeners) {
         try {
           l(e);

@@ -6,7 +6,7 @@
 import type { AppAPI } from '../../../electron/engine/app-api.ts';
 import type { GraphError } from '../../../electron/engine/graph/errors.ts';
 
-export type { AppAPI, FileListKind, ListedFile, ListFilesOptions, ModelHashResult, PresetInfo, RecentFile } from '../../../electron/engine/app-api.ts';
+export type { AppAPI, AppMethod, FileListKind, ListedFile, ListFilesOptions, ModelHashResult, PresetInfo, RecentFile } from '../../../electron/engine/app-api.ts';
 export type { MemoryReport, MemoryStatus, ModelInfo, RunRequest, RunSummary, SystemInfo } from '../../../electron/engine/api.ts';
 export type { OutputValue, TensorData } from '../../../electron/engine/summary.ts';
 export type { EngineEvent, EngineEventListener, NodeRunState } from '../../../electron/engine/events.ts';

@@ -1,23 +1,19 @@
 /**
- * AppClient over the Electron preload bridge (`window.flowstudio`). The desktop issue writes the
- * preload; this fixes the shape it must expose: one `invoke` per AppAPI method (ipcRenderer.invoke
- * underneath) and an event feed whose previews arrive structured-cloned as {dims, data}.
+ * AppClient over the Electron preload bridge (`window.flowstudio`, electron/desktop/preload.cjs): one
+ * `invoke` per AppAPI method (ipcRenderer.invoke underneath), answered with a WireReply, and an event feed
+ * whose previews arrive structured-cloned as {dims, data}. Replies carry failures as values because an
+ * Error crossing IPC and the context bridge keeps only its message.
  */
-import { Tensor } from '../../../nodes/core/tensor.ts';
-import type { AppAPI, AppClient, EngineEvent, EngineEventListener } from './app-client.ts';
+import { fromWireEvent, type WireEvent, type WireReply } from '../../../electron/engine/wire-messages.ts';
+import type { AppAPI, AppClient, AppMethod, EngineEventListener, GraphError } from './app-client.ts';
 import { EngineRequestError } from './app-client.ts';
 
-/** Every AppAPI method except subscribe (events come through onEvent). */
-export type AppMethod = Exclude<keyof AppAPI, 'subscribe'>;
-
 /** An engine event after structured clone: the preview tensor is plain data. */
-export type BridgeEvent =
-  | Exclude<EngineEvent, { type: 'node-preview' }>
-  | (Omit<Extract<EngineEvent, { type: 'node-preview' }>, 'preview'> & { preview: { dims: number[]; data: Float32Array } });
+export type BridgeEvent = WireEvent;
 
 /** What the preload exposes as `window.flowstudio`. */
 export interface FlowStudioBridge {
-  invoke<M extends AppMethod>(method: M, ...args: Parameters<AppAPI[M]>): ReturnType<AppAPI[M]>;
+  invoke(method: AppMethod, ...args: unknown[]): Promise<WireReply>;
   onEvent(listener: (event: BridgeEvent) => void): () => void;
 }
 
@@ -26,7 +22,7 @@ export function createBridgeClient(bridge: FlowStudioBridge): AppClient {
   let off: (() => void) | undefined;
   const ensureFeed = () => {
     off ??= bridge.onEvent((e) => {
-      const event: EngineEvent = e.type === 'node-preview' ? { ...e, preview: new Tensor(e.preview.dims, e.preview.data) } : e;
+      const event = fromWireEvent(e);
       for (const l of listeners) {
         try {
           l(event);
@@ -36,14 +32,12 @@ export function createBridgeClient(bridge: FlowStudioBridge): AppClient {
       }
     });
   };
-  // IPC errors lose their class; keep the name and structured errors the same as the HTTP transport.
+  // Failures keep their name and structured errors, the same as over the HTTP transport.
   const invoke = async <M extends AppMethod>(method: M, ...args: Parameters<AppAPI[M]>): Promise<Awaited<ReturnType<AppAPI[M]>>> => {
-    try {
-      return await bridge.invoke(method, ...args);
-    } catch (e) {
-      const err = e as { name?: string; message?: string; errors?: [] };
-      throw new EngineRequestError(err.name ?? 'Error', err.message ?? String(e), undefined, err.errors);
-    }
+    const reply = await bridge.invoke(method, ...args);
+    if (reply.ok) return reply.value as Awaited<ReturnType<AppAPI[M]>>;
+    const errors = Array.isArray(reply.error.errors) ? (reply.error.errors as GraphError[]) : undefined;
+    throw new EngineRequestError(reply.error.name, reply.error.message, undefined, errors);
   };
 
   return {

@@ -1,0 +1,155 @@
+/**
+ * The desktop app: one window on app://flowstudio/, the engine in a worker thread behind the AppBackend,
+ * and the Electron IPC transport between them (ipc-dispatch.ts for calls, EVENT_CHANNEL for events).
+ * Electron is passed in rather than imported, so this wiring runs in tests against a fake Electron; main.ts
+ * passes the real one. Typed against Electron's own declarations.
+ */
+import path from 'node:path';
+import type { BrowserWindow as BrowserWindowType, IpcMainInvokeEvent } from 'electron';
+import type { EngineAPI } from '../engine/api.ts';
+import { AppBackend } from '../engine/app-backend.ts';
+import { defaultDataDir } from '../engine/app/data-dir.ts';
+import { toWireEvent, type WireReply } from '../engine/wire-messages.ts';
+import { WorkerEngine } from '../engine/worker/worker-client.ts';
+import type { WorkerInit } from '../engine/worker/protocol.ts';
+import { DEFAULT_STATIC_DIR } from '../cli/serve.ts';
+import { APP_ENTRY_URL, APP_SCHEME, EVENT_CHANNEL, INVOKE_CHANNEL } from './channels.ts';
+import { APP_SCHEME_PRIVILEGES, createAppProtocolHandler } from './app-protocol.ts';
+import { parseDesktopArgs } from './desktop-args.ts';
+import { createIpcDispatcher, type IpcDispatcher } from './ipc-dispatch.ts';
+import { guardWebContents, isTrustedSender, restrictPermissions, windowOptions } from './window-security.ts';
+
+export type ElectronModule = Pick<typeof import('electron'), 'app' | 'BrowserWindow' | 'ipcMain' | 'protocol' | 'session' | 'shell'>;
+
+export type DesktopEngine = EngineAPI & { close(): Promise<void> };
+
+export interface DesktopOptions {
+  /** The user's arguments (flags as `flowstudio serve` takes them). */
+  args: readonly string[];
+  /** The sandboxed preload script (electron/desktop/preload.cjs). */
+  preloadPath: string;
+  /** Default: a WorkerEngine (sampling never blocks the main process). */
+  createEngine?: (init: WorkerInit) => DesktopEngine;
+  dataDir?: string;
+  log?: (line: string) => void;
+}
+
+export interface DesktopApp {
+  backend: AppBackend;
+  dispatcher: IpcDispatcher;
+  /** Opens another editor window (also on macOS's dock click with none open). */
+  openWindow(): Promise<BrowserWindowType>;
+  /** Stops event forwarding and IPC and closes the engine; idempotent. */
+  shutdown(): Promise<void>;
+}
+
+/** Resolves once the first window is loading; null when another instance already runs (this one quits). */
+export async function startDesktop(electron: ElectronModule, options: DesktopOptions): Promise<DesktopApp | null> {
+  const { app, BrowserWindow, ipcMain, protocol, session, shell } = electron;
+  const log = options.log ?? ((line) => console.error(line));
+  const args = parseDesktopArgs(options.args);
+
+  // A second launch (a double-clicked graph file, a second `npm start`) focuses the running window instead.
+  if (!app.requestSingleInstanceLock()) {
+    app.quit();
+    return null;
+  }
+  // Before 'ready', as Electron requires.
+  protocol.registerSchemesAsPrivileged([APP_SCHEME_PRIVILEGES]);
+  app.on('web-contents-created', (_event, contents) => guardWebContents(contents, shell));
+  await app.whenReady();
+
+  restrictPermissions(session.defaultSession);
+  const staticDir = args.staticDir ?? DEFAULT_STATIC_DIR;
+  protocol.handle(APP_SCHEME, createAppProtocolHandler(staticDir));
+
+  const dataDir = options.dataDir ?? defaultDataDir();
+  const outDir = args.outDir ?? (app.isPackaged ? path.join(app.getPath('documents'), 'FlowStudio') : path.resolve('out'));
+  const engine = (options.createEngine ?? ((init) => new WorkerEngine(init)))({
+    outDir,
+    providers: args.providers,
+    readRoots: [dataDir, ...args.roots],
+    ...args.memory,
+  });
+  let backend: AppBackend;
+  try {
+    backend = new AppBackend({ engine, outDir, dataDir, graphRoots: args.roots });
+  } catch (e) {
+    await engine.close();
+    throw e;
+  }
+  const dispatcher = createIpcDispatcher(backend);
+
+  ipcMain.handle(INVOKE_CHANNEL, (event: IpcMainInvokeEvent, method: unknown, ...callArgs: unknown[]): Promise<WireReply> | WireReply => {
+    if (!isTrustedSender(event)) {
+      return { ok: false, error: { name: 'ForbiddenError', message: `IPC refused: the sending page (${event.senderFrame?.url ?? 'gone'}) is not the app's` } };
+    }
+    return dispatcher.dispatch(event.sender.id, method, callArgs);
+  });
+
+  // Every event to every window, encoded once per event.
+  const stopEvents = backend.subscribe((e) => {
+    const wire = toWireEvent(e);
+    for (const win of BrowserWindow.getAllWindows()) {
+      if (!win.isDestroyed() && !win.webContents.isDestroyed()) win.webContents.send(EVENT_CHANNEL, wire);
+    }
+  });
+
+  const openWindow = async (): Promise<BrowserWindowType> => {
+    const win = new BrowserWindow(windowOptions(options.preloadPath));
+    const contents = win.webContents;
+    const sender = contents.id;
+    // The page that started a run is gone (closed, crashed, reloaded): nobody will read its result.
+    const cancelRuns = () => void dispatcher.cancelRunsOf(sender);
+    win.on('closed', cancelRuns);
+    contents.on('render-process-gone', cancelRuns);
+    contents.on('did-start-navigation', (details) => {
+      if (details.isMainFrame && !details.isSameDocument) cancelRuns();
+    });
+    win.once('ready-to-show', () => win.show());
+    try {
+      await win.loadURL(APP_ENTRY_URL);
+    } catch (e) {
+      log(`flowstudio: the editor page did not load (${(e as Error).message}); is renderer/dist built? \`npm start\` builds it.`);
+    }
+    return win;
+  };
+
+  app.on('second-instance', () => {
+    const [win] = BrowserWindow.getAllWindows();
+    if (!win) return void openWindow();
+    if (win.isMinimized()) win.restore();
+    win.focus();
+  });
+  app.on('activate', () => {
+    if (BrowserWindow.getAllWindows().length === 0) void openWindow();
+  });
+  // macOS keeps an app without windows running (dock); elsewhere closing the last window quits.
+  app.on('window-all-closed', () => {
+    if (process.platform !== 'darwin') app.quit();
+  });
+
+  let closing: Promise<void> | undefined;
+  const shutdown = () =>
+    (closing ??= (async () => {
+      stopEvents();
+      ipcMain.removeHandler(INVOKE_CHANNEL);
+      await engine.close();
+    })());
+  // Quit waits for the engine worker to stop (sessions released, spill folder removed).
+  let closed = false;
+  app.on('will-quit', (event) => {
+    if (closed) return;
+    event.preventDefault();
+    void shutdown()
+      .catch((e: unknown) => log(`flowstudio: the engine did not close cleanly: ${(e as Error).message}`))
+      .finally(() => {
+        closed = true;
+        app.quit();
+      });
+  });
+
+  log(`FlowStudio desktop: outputs go to ${outDir}; presets and autosave to ${backend.dataDir}.`);
+  await openWindow();
+  return { backend, dispatcher, openWindow, shutdown };
+}

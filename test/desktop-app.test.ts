@@ -1,0 +1,230 @@
+/**
+ * The desktop app's main process (electron/desktop/desktop-app.ts) against a fake Electron
+ * (test/helpers/fake-electron.ts), with the real preload script, the renderer's bridge client, the app
+ * backend and an in-process engine on the embedded models: the Electron IPC transport end to end, short
+ * of Electron itself (whose binary cannot be downloaded here).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { APP_ENTRY_URL, APP_SCHEME, EVENT_CHANNEL, INVOKE_CHANNEL } from '../electron/desktop/channels.ts';
+import { startDesktop, type DesktopApp } from '../electron/desktop/desktop-app.ts';
+import { Engine } from '../electron/engine/engine.ts';
+import type { EngineEvent } from '../electron/engine/events.ts';
+import type { GraphDocument } from '../electron/engine/graph/schema.ts';
+import { EXAMPLES_DIR } from '../electron/engine/paths.ts';
+import { Tensor } from '../nodes/core/tensor.ts';
+import { createBridgeClient, type FlowStudioBridge } from '../renderer/src/engine/bridge-client.ts';
+import { EngineRequestError } from '../renderer/src/engine/app-client.ts';
+import { fakeEvent, FakeElectron, loadPreload, type FakeWindow } from './helpers/fake-electron.ts';
+import { tempDir, testCacheDir } from './helpers/engine.ts';
+
+const PRELOAD = path.resolve('electron/desktop/preload.cjs');
+const EXAMPLE = JSON.parse(fs.readFileSync(path.join(EXAMPLES_DIR, 'gaussian-vp-ddim.json'), 'utf8')) as GraphDocument;
+
+interface Started {
+  electron: FakeElectron;
+  desktop: DesktopApp;
+  window: FakeWindow;
+  outDir: string;
+  engine: Engine;
+  closed: { count: number };
+}
+
+const running: Started[] = [];
+
+async function start(): Promise<Started> {
+  const electron = new FakeElectron();
+  const outDir = tempDir('fs-desktop-out-');
+  const closed = { count: 0 };
+  let engine!: Engine;
+  const desktop = await startDesktop(electron.asElectron(), {
+    args: ['--out', outDir, '--no-sandbox-chromium-switch'],
+    preloadPath: PRELOAD,
+    dataDir: tempDir('fs-desktop-data-'),
+    log: () => undefined,
+    createEngine: (init) => {
+      engine = new Engine({ ...init, cacheDir: testCacheDir(), providers: ['cpu'] });
+      return Object.assign(engine, { close: async () => (closed.count++, engine.dispose()) });
+    },
+  });
+  if (!desktop) throw new Error('startDesktop did not start');
+  const s = { electron, desktop, window: electron.windows[0], outDir, engine, closed };
+  running.push(s);
+  return s;
+}
+
+afterEach(async () => {
+  for (const s of running.splice(0)) await s.desktop.shutdown();
+});
+
+/** The renderer's engine client on the page of `window`, through the real preload. */
+async function pageClient(s: Started) {
+  const exposed = await loadPreload(PRELOAD, s.electron, s.window.webContents);
+  return createBridgeClient(exposed.flowstudio as FlowStudioBridge);
+}
+
+describe('desktop main process', () => {
+  it('registers app:// as privileged before ready and opens a sandboxed, isolated window on it', async () => {
+    const s = await start();
+    expect(s.electron.privileged).toHaveLength(1);
+    expect(s.electron.privileged[0].beforeReady).toBe(true);
+    expect(s.electron.protocolHandlers.has(APP_SCHEME)).toBe(true);
+    expect(s.electron.windows).toHaveLength(1);
+    const prefs = s.window.options.webPreferences;
+    expect(prefs).toMatchObject({ contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true, webviewTag: false, navigateOnDragDrop: false });
+    expect(fs.existsSync(prefs.preload)).toBe(true);
+    expect(s.window.webContents.url).toBe(APP_ENTRY_URL);
+    expect(s.window.shown).toBe(true);
+  });
+
+  it('keeps the window on the app: foreign navigation, new windows and webviews are refused', async () => {
+    const s = await start();
+    const contents = s.window.webContents;
+    for (const [url, allowed] of [
+      ['https://example.com/', false],
+      ['file:///etc/passwd', false],
+      ['app://other/index.html', false],
+      [`${APP_ENTRY_URL}#x`, true],
+    ] as const) {
+      const e = fakeEvent({ url });
+      contents.emit('will-navigate', e);
+      expect(e.defaultPrevented, url).toBe(!allowed);
+      const r = fakeEvent({ url });
+      contents.emit('will-redirect', r);
+      expect(r.defaultPrevented, url).toBe(!allowed);
+    }
+    const webview = fakeEvent({});
+    contents.emit('will-attach-webview', webview);
+    expect(webview.defaultPrevented).toBe(true);
+    // New windows are denied; web links go to the system browser, nothing else does.
+    for (const url of ['https://arxiv.org/abs/2411.04746', 'file:///etc/passwd', 'javascript:alert(1)', APP_ENTRY_URL]) {
+      expect(contents.windowOpenHandler!({ url })).toEqual({ action: 'deny' });
+    }
+    await Promise.resolve();
+    expect(s.electron.openedExternally).toEqual(['https://arxiv.org/abs/2411.04746']);
+  });
+
+  it('grants no permission but clipboard writes and fullscreen, and those only to the app', async () => {
+    const s = await start();
+    const ask = (permission: string, requestingUrl: string) =>
+      new Promise<boolean>((resolve) => s.electron.permissionRequest!(s.window.webContents, permission, resolve, { requestingUrl }));
+    await expect(ask('clipboard-sanitized-write', APP_ENTRY_URL)).resolves.toBe(true);
+    await expect(ask('fullscreen', APP_ENTRY_URL)).resolves.toBe(true);
+    await expect(ask('clipboard-sanitized-write', 'https://example.com/')).resolves.toBe(false);
+    for (const p of ['media', 'geolocation', 'notifications', 'clipboard-read', 'openExternal']) await expect(ask(p, APP_ENTRY_URL)).resolves.toBe(false);
+    expect(s.electron.permissionCheck!(s.window.webContents, 'fullscreen', 'app://flowstudio')).toBe(true);
+    expect(s.electron.permissionCheck!(s.window.webContents, 'media', 'app://flowstudio')).toBe(false);
+    expect(s.electron.permissionCheck!(s.window.webContents, 'fullscreen', 'https://example.com')).toBe(false);
+  });
+
+  it('answers IPC only for the app page: a foreign page gets a refusal and the engine is not called', async () => {
+    const s = await start();
+    let runs = 0;
+    s.engine.subscribe((e) => void (e.type === 'run-started' && runs++));
+    s.window.webContents.url = 'https://evil.example/';
+    const reply = (await s.electron.invoke(s.window.webContents, INVOKE_CHANNEL, 'run', { graph: EXAMPLE })) as { ok: boolean; error: { name: string; message: string } };
+    expect(reply.ok).toBe(false);
+    expect(reply.error.name).toBe('ForbiddenError');
+    expect(reply.error.message).toContain('https://evil.example/');
+    expect(runs).toBe(0);
+  });
+
+  it('runs the default example through preload, IPC and the bridge client: summary, events, output bytes', async () => {
+    const s = await start();
+    const client = await pageClient(s);
+    const events: EngineEvent[] = [];
+    client.subscribe((e) => events.push(e));
+    const types = await client.listNodeTypes();
+    expect(types.map((t) => t.type)).toEqual(expect.arrayContaining(['LoadModel', 'Sampler', 'SaveImage']));
+
+    const summary = await client.run({ graph: EXAMPLE, runId: 'desktop-run-1' });
+    expect(summary.status).toBe('finished');
+    expect(summary.runId).toBe('desktop-run-1');
+    expect(events.find((e) => e.type === 'run-started')?.runId).toBe('desktop-run-1');
+    expect(events.at(-1)).toMatchObject({ type: 'run-finished', runId: 'desktop-run-1' });
+    const preview = events.find((e) => e.type === 'node-preview');
+    expect(preview?.type === 'node-preview' && preview.preview).toBeInstanceOf(Tensor);
+    // Events went out on the event channel, to this window.
+    expect(s.window.webContents.sent.filter((m) => m.channel === EVENT_CHANNEL).length).toBe(events.length);
+
+    const png = await client.readFile(path.join(summary.outDir, 'gaussian-vp-ddim.png'));
+    expect(png).toBeInstanceOf(Uint8Array);
+    expect([...png.subarray(0, 8)]).toEqual([137, 80, 78, 71, 13, 10, 26, 10]);
+    const trajectory = await client.readOutput('desktop-run-1', 'sampler', 'trajectory');
+    expect(trajectory).not.toBeNull();
+  });
+
+  it('keeps error names and structured graph errors across IPC', async () => {
+    const s = await start();
+    const client = await pageClient(s);
+    const broken = structuredClone(EXAMPLE);
+    broken.nodes.find((n) => n.id === 'sampler')!.params.steps = -3;
+    const summary = await client.run({ graph: broken });
+    expect(summary.status).toBe('invalid');
+    expect(summary.errors?.some((g) => g.nodeId === 'sampler')).toBe(true);
+    // A thrown GraphValidationError keeps its name and its structured errors.
+    const err = await client.writePreset('broken', { format: 'flowstudio-graph', nodes: 3 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EngineRequestError);
+    expect((err as EngineRequestError).name).toBe('GraphValidationError');
+    expect((err as EngineRequestError).errors?.[0]).toMatchObject({ path: 'schemaVersion' });
+    const missing = await client.readPreset('user:no-such-preset').catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(EngineRequestError);
+    expect((missing as EngineRequestError).name).toBe('NotFoundError');
+    const outside = await client.readFile('/etc/passwd').catch((e: unknown) => e);
+    expect((outside as EngineRequestError).name).toBe('FileAccessError');
+  });
+
+  it('cancels the runs of a window that closes', async () => {
+    const s = await start();
+    const client = await pageClient(s);
+    const graph = structuredClone(EXAMPLE);
+    graph.nodes.find((n) => n.id === 'sampler')!.params.steps = 400;
+    let steps = 0;
+    // The first sampler step closes the window: its run must stop there, not run to the end.
+    s.engine.subscribe((e) => {
+      if (e.type === 'node-progress' && e.nodeId === 'sampler' && ++steps === 1) s.window.close();
+    });
+    const summary = await client.run({ graph, runId: 'closing-run', force: true });
+    expect(summary.status).toBe('cancelled');
+    expect(steps).toBeLessThan(400);
+    expect(s.desktop.dispatcher.runsOf(s.window.webContents.id)).toEqual([]);
+  });
+
+  it('closes the engine before quitting, once', async () => {
+    const s = await start();
+    s.electron.app.quit();
+    expect(s.electron.events.at(-1)).toBe('quit');
+    await expect.poll(() => s.electron.events.filter((e) => e === 'quit-done').length).toBe(1);
+    expect(s.closed.count).toBe(1);
+    expect(s.electron.ipcHandlers.has(INVOKE_CHANNEL)).toBe(false);
+    await s.desktop.shutdown();
+    expect(s.closed.count).toBe(1);
+  });
+
+  it('a second instance quits at once and opens nothing', async () => {
+    const electron = new FakeElectron();
+    electron.singleInstance = false;
+    let engines = 0;
+    const desktop = await startDesktop(electron.asElectron(), {
+      args: [],
+      preloadPath: PRELOAD,
+      log: () => undefined,
+      createEngine: () => {
+        engines++;
+        throw new Error('no engine for a second instance');
+      },
+    });
+    expect(desktop).toBeNull();
+    expect(electron.quitCalls).toBe(1);
+    expect(electron.windows).toHaveLength(0);
+    expect(engines).toBe(0);
+  });
+
+  it('a second launch focuses the open window', async () => {
+    const s = await start();
+    s.electron.app.emit('second-instance', fakeEvent({}), [], '/');
+    expect(s.window.focused).toBe(1);
+    expect(s.electron.windows).toHaveLength(1);
+  });
+});

@@ -1,0 +1,182 @@
+/**
+ * The editor as the desktop window runs it, short of Electron: the built renderer served by the app://
+ * protocol handler (with the desktop CSP), the real preload script exposing `window.flowstudio`, and the
+ * desktop main process (startDesktop on a fake Electron) over a worker-thread engine. Chromium stands in
+ * for Electron's renderer; a Playwright binding stands in for IPC, with structured clone's typed arrays
+ * and non-finite numbers carried through. No local server runs: the page can reach the engine only
+ * through the bridge. The newcomer's path must work, with no console error (a CSP violation is one).
+ */
+import fs from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAppProtocolHandler } from '../../electron/desktop/app-protocol.ts';
+import { APP_ORIGIN, EVENT_CHANNEL, INVOKE_CHANNEL } from '../../electron/desktop/channels.ts';
+import { startDesktop, type DesktopApp } from '../../electron/desktop/desktop-app.ts';
+import type { GraphDocument } from '../../electron/engine/graph/schema.ts';
+import { WorkerEngine } from '../../electron/engine/worker/worker-client.ts';
+import { FakeElectron } from '../helpers/fake-electron.ts';
+import { testCacheDir } from '../helpers/engine.ts';
+import { buildRenderer, CHROMIUM, CHROMIUM_ARGS, chromiumAvailable, ROOT, SCREENSHOTS, VIEWPORT } from './harness.ts';
+
+/** The page's stand-in origin: every request to it is answered by the app:// protocol handler. */
+const PAGE_ORIGIN = 'http://flowstudio.test';
+const PRELOAD = path.join(ROOT, 'electron', 'desktop', 'preload.cjs');
+const EXAMPLE = JSON.parse(fs.readFileSync(path.join(ROOT, 'examples', 'gaussian-vp-ddim.json'), 'utf8')) as GraphDocument;
+
+/**
+ * JSON that keeps what structured clone keeps and JSON drops: typed arrays and non-finite numbers.
+ * Runs in Node and, by its source text, in the page.
+ */
+function ipcCodec() {
+  const TYPED: Record<string, new (b: ArrayBuffer) => ArrayBufferView> = { Float32Array, Float64Array, Uint8Array, Int32Array, Uint16Array };
+  const toB64 = (v: ArrayBufferView) => {
+    const bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+    let s = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return btoa(s);
+  };
+  const encode = (value: unknown) =>
+    JSON.stringify(value, function (this: Record<string, unknown>, key) {
+      const v = this[key];
+      if (ArrayBuffer.isView(v)) return { $typed: v.constructor.name, b64: toB64(v) };
+      if (typeof v === 'number' && !Number.isFinite(v)) return { $number: String(v) };
+      return v;
+    });
+  const decode = (text: string) =>
+    JSON.parse(text, (_key, v) => {
+      if (v && typeof v === 'object' && typeof v.$typed === 'string') {
+        const bin = atob(v.b64);
+        const bytes = new Uint8Array(bin.length);
+        for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+        return new TYPED[v.$typed](bytes.buffer);
+      }
+      if (v && typeof v === 'object' && typeof v.$number === 'string') return Number(v.$number);
+      return v;
+    });
+  return { encode, decode };
+}
+
+describe.skipIf(!chromiumAvailable())('desktop window (renderer over the preload bridge, in Chromium)', () => {
+  let tmp: string;
+  let browser: Browser;
+  let page: Page;
+  let desktop: DesktopApp | null = null;
+  let ipcCalls = 0;
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    tmp = mkdtempSync(path.join(tmpdir(), 'fs-e2e-desktop-'));
+    const dist = await buildRenderer(tmp);
+    const electron = new FakeElectron();
+    desktop = await startDesktop(electron.asElectron(), {
+      args: ['--out', path.join(tmp, 'out'), '--static', dist],
+      preloadPath: PRELOAD,
+      dataDir: path.join(tmp, 'data'),
+      log: () => undefined,
+      createEngine: (init) => new WorkerEngine({ ...init, cacheDir: testCacheDir(), providers: ['cpu'] }),
+    });
+    const contents = electron.windows[0].webContents;
+    const appFiles = createAppProtocolHandler(dist);
+    const codec = ipcCodec();
+
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    const context = await browser.newContext({ viewport: VIEWPORT });
+    await context.route(`${PAGE_ORIGIN}/**`, async (route) => {
+      const url = new URL(route.request().url());
+      const res = await appFiles(new Request(`${APP_ORIGIN}${url.pathname}${url.search}`, { method: route.request().method() }));
+      const headers: Record<string, string> = {};
+      res.headers.forEach((value, name) => void (headers[name] = value));
+      await route.fulfill({ status: res.status, headers, body: Buffer.from(await res.arrayBuffer()) });
+    });
+    // ipcRenderer.invoke -> the main process's handler, as the window's own webContents.
+    await context.exposeBinding('__ipcInvoke', async (_source, channel: string, payload: string) => {
+      ipcCalls++;
+      return codec.encode(await electron.invoke(contents, channel, ...codec.decode(payload)));
+    });
+    // The preload, run in the page before its scripts, with `require('electron')` answered by a shim.
+    const preloadSource = fs.readFileSync(PRELOAD, 'utf8');
+    await context.addInitScript(
+      ({ codecSource, preloadSource }) => {
+        const codec = new Function(`return (${codecSource})()`)() as ReturnType<typeof ipcCodec>;
+        const listeners = new Map<string, Set<(...a: unknown[]) => void>>();
+        const w = window as unknown as Record<string, unknown>;
+        w.__ipcDeliver = (channel: string, payload: string) => {
+          for (const l of listeners.get(channel) ?? []) l({}, ...codec.decode(payload));
+        };
+        const ipcRenderer = {
+          invoke: async (channel: string, ...args: unknown[]) =>
+            codec.decode(await (w.__ipcInvoke as (c: string, p: string) => Promise<string>)(channel, codec.encode(args))),
+          on: (channel: string, l: (...a: unknown[]) => void) => void listeners.set(channel, (listeners.get(channel) ?? new Set()).add(l)),
+          removeListener: (channel: string, l: (...a: unknown[]) => void) => void listeners.get(channel)?.delete(l),
+        };
+        const contextBridge = { exposeInMainWorld: (key: string, api: unknown) => void (w[key] = Object.freeze(api)) };
+        const require = (name: string) => {
+          if (name !== 'electron') throw new Error(`a sandboxed preload cannot require ${name}`);
+          return { contextBridge, ipcRenderer };
+        };
+        new Function('require', preloadSource)(require);
+      },
+      { codecSource: ipcCodec.toString(), preloadSource },
+    );
+    page = await context.newPage();
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') problems.push(`[${m.type()}] ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`[pageerror] ${e.message}`));
+    // webContents.send(EVENT_CHANNEL, ...) -> the page's ipcRenderer.on listeners, in order.
+    let delivery = Promise.resolve();
+    contents.rendererListeners.set(
+      EVENT_CHANNEL,
+      new Set([
+        (_event: unknown, ...args: unknown[]) => {
+          const payload = codec.encode(args);
+          delivery = delivery.then(() => page.evaluate(([c, p]) => (window as unknown as { __ipcDeliver(c: string, p: string): void }).__ipcDeliver(c, p), [EVENT_CHANNEL, payload] as const)).catch(() => undefined);
+        },
+      ]),
+    );
+    fs.mkdirSync(SCREENSHOTS, { recursive: true });
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await desktop?.shutdown();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('opens the editor from app files over the bridge, runs the default example and shows its image', async () => {
+    await page.goto(`${PAGE_ORIGIN}/index.html`);
+    await page.locator('[data-testid="app"][data-ready="true"]').waitFor({ timeout: 30_000 });
+    // The page talks through the bridge: no server token, and the engine answered IPC calls.
+    await expect(page.evaluate(() => typeof (window as unknown as { flowstudio?: unknown }).flowstudio)).resolves.toBe('object');
+    await expect(page.locator('meta[name="flowstudio-token"]').count()).resolves.toBe(0);
+    expect(ipcCalls).toBeGreaterThan(0);
+    for (const node of EXAMPLE.nodes) await expect(page.getByTestId(`node-${node.id}`).isVisible()).resolves.toBe(true);
+
+    const saver = EXAMPLE.nodes.find((n) => n.type === 'SaveImage')!;
+    const sampler = EXAMPLE.nodes.find((n) => n.type === 'Sampler')!;
+    await page.getByTestId('run').click();
+    await page.locator(`[data-testid="status-${saver.id}"][data-state="done"]`).waitFor({ timeout: 60_000 });
+    const image = page.getByTestId('output-image').first();
+    await image.waitFor({ timeout: 15_000 });
+    const size = await image.evaluate((img: HTMLImageElement) => img.decode().then(() => [img.naturalWidth, img.naturalHeight]));
+    const latent = EXAMPLE.nodes.find((n) => n.type === 'EmptyLatent')!.params;
+    expect(size).toEqual([latent.width, latent.height]);
+    // Previews came as events over the event channel.
+    await expect(page.getByTestId(`preview-${sampler.id}`).isVisible()).resolves.toBe(true);
+    await expect(page.getByTestId('last-run').getAttribute('data-status')).resolves.toBe('finished');
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'desktop-01-after-run.png') });
+    expect(problems).toEqual([]);
+  });
+
+  it('IPC calls from the page go through the invoke channel only', async () => {
+    // The page cannot pick the channel: the bridge has exactly invoke and onEvent.
+    const keys = await page.evaluate(() => Object.keys((window as unknown as { flowstudio: object }).flowstudio).sort());
+    expect(keys).toEqual(['invoke', 'onEvent']);
+    const reply = await page.evaluate(() => (window as unknown as { flowstudio: { invoke(m: string): Promise<unknown> } }).flowstudio.invoke('subscribe'));
+    expect(reply).toMatchObject({ ok: false, error: { name: 'BadRequestError' } });
+    expect(INVOKE_CHANNEL).toBe('flowstudio:invoke');
+  });
+});
