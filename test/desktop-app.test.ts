@@ -33,13 +33,13 @@ interface Started {
 
 const running: Started[] = [];
 
-async function start(): Promise<Started> {
+async function start(extraArgs: string[] = []): Promise<Started> {
   const electron = new FakeElectron();
   const outDir = tempDir('fs-desktop-out-');
   const closed = { count: 0 };
   let engine!: Engine;
   const desktop = await startDesktop(electron.asElectron(), {
-    args: ['--out', outDir, '--no-sandbox-chromium-switch'],
+    args: ['--out', outDir, '--no-sandbox-chromium-switch', ...extraArgs],
     preloadPath: PRELOAD,
     dataDir: tempDir('fs-desktop-data-'),
     log: () => undefined,
@@ -202,6 +202,31 @@ describe('desktop main process', () => {
     expect(s.closed.count).toBe(1);
   });
 
+  it('quitting during a run cancels it and closes the engine only after the run has settled', async () => {
+    const s = await start();
+    const client = await pageClient(s);
+    const graph = structuredClone(EXAMPLE);
+    graph.nodes.find((n) => n.id === 'sampler')!.params.steps = 400;
+    const order: string[] = [];
+    const close = s.engine.dispose.bind(s.engine);
+    s.engine.dispose = async () => {
+      order.push('engine-closed');
+      await close();
+    };
+    let quit = false;
+    s.engine.subscribe((e) => {
+      if (e.type === 'node-progress' && !quit) {
+        quit = true;
+        s.electron.app.quit();
+      }
+    });
+    const summary = await client.run({ graph, runId: 'quitting-run', force: true });
+    order.push(`run-${summary.status}`);
+    await expect.poll(() => s.electron.events.includes('quit-done')).toBe(true);
+    expect(summary.status).toBe('cancelled');
+    expect(order).toEqual(['run-cancelled', 'engine-closed']);
+  });
+
   it('a second instance quits at once and opens nothing', async () => {
     const electron = new FakeElectron();
     electron.singleInstance = false;
@@ -226,5 +251,67 @@ describe('desktop main process', () => {
     s.electron.app.emit('second-instance', fakeEvent({}), [], '/');
     expect(s.window.focused).toBe(1);
     expect(s.electron.windows).toHaveLength(1);
+  });
+
+  /** A graph file in a folder that is none of the app's roots, as a double-clicked file is. */
+  function graphFileElsewhere(name: string): string {
+    const file = path.join(tempDir('fs-desktop-elsewhere-'), name);
+    fs.writeFileSync(file, JSON.stringify(EXAMPLE));
+    return fs.realpathSync(file);
+  }
+
+  it('opens a graph file named on the command line: the editor takes it, and may open and save it back', async () => {
+    const file = graphFileElsewhere('launched.flowstudio');
+    const s = await start([file]);
+    const client = await pageClient(s);
+    await expect(client.takeOpenRequests()).resolves.toEqual([file]);
+    await expect(client.takeOpenRequests()).resolves.toEqual([]);
+    const doc = (await client.openGraphFile(file)) as GraphDocument;
+    expect(doc.nodes.map((n) => n.id)).toEqual(EXAMPLE.nodes.map((n) => n.id));
+    await expect(client.saveGraphFile(file, { ...doc, metadata: { ...doc.metadata, name: 'saved back' } })).resolves.toBe(file);
+    expect(JSON.parse(fs.readFileSync(file, 'utf8')).metadata.name).toBe('saved back');
+    // Another file in a folder nobody opened stays out of reach.
+    const other = graphFileElsewhere('other.flowstudio');
+    await expect(client.openGraphFile(other)).rejects.toThrow();
+  });
+
+  it('a second launch on a file, and macOS open-file (also before ready), queue it and bring the window up', async () => {
+    const early = graphFileElsewhere('early.flowstudio');
+    const s = await start();
+    const client = await pageClient(s);
+    const second = graphFileElsewhere('second.flowstudio');
+    s.electron.app.emit('second-instance', fakeEvent({}), ['/opt/FlowStudio/flowstudio', '--enable-logging', path.basename(second), 'notes.txt'], path.dirname(second));
+    expect(s.window.focused).toBe(1);
+    const opened = fakeEvent({});
+    s.electron.app.emit('open-file', opened, early);
+    expect(opened.defaultPrevented).toBe(true);
+    expect(s.window.focused).toBe(2);
+    await expect(client.takeOpenRequests()).resolves.toEqual([second, early]);
+  });
+
+  it('an open-file event before the app is ready is kept until the editor can take it', async () => {
+    const early = graphFileElsewhere('at-launch.flowstudio');
+    const electron = new FakeElectron();
+    // macOS sends open-file for the file that launched the app before 'ready'.
+    const whenReady = electron.app.whenReady;
+    electron.app.whenReady = async () => {
+      electron.app.emit('open-file', fakeEvent({}), early);
+      await whenReady();
+    };
+    const desktop = await startDesktop(electron.asElectron(), {
+      args: ['--out', tempDir('fs-desktop-out-')],
+      preloadPath: PRELOAD,
+      dataDir: tempDir('fs-desktop-data-'),
+      log: () => undefined,
+      createEngine: (init) => {
+        const engine = new Engine({ ...init, cacheDir: testCacheDir(), providers: ['cpu'] });
+        return Object.assign(engine, { close: () => engine.dispose() });
+      },
+    });
+    try {
+      await expect(desktop!.backend.takeOpenRequests()).resolves.toEqual([early]);
+    } finally {
+      await desktop!.shutdown();
+    }
   });
 });

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { findElectron, runElectron } from '../bin/electron-launch.js';
 import { createAppProtocolHandler, desktopContentSecurityPolicy } from '../electron/desktop/app-protocol.ts';
 import { APP_ORIGIN, EVENT_CHANNEL, INVOKE_CHANNEL } from '../electron/desktop/channels.ts';
-import { parseDesktopArgs } from '../electron/desktop/desktop-args.ts';
+import { graphFilesIn, parseDesktopArgs } from '../electron/desktop/desktop-args.ts';
 import { createIpcDispatcher } from '../electron/desktop/ipc-dispatch.ts';
 import { isAppUrl, isTrustedSender } from '../electron/desktop/window-security.ts';
 import type { AppAPI } from '../electron/engine/app-api.ts';
@@ -111,6 +111,23 @@ describe('IPC dispatcher', () => {
     expect(((await generated) as { value: { runId: string } }).value.runId).toMatch(/^[0-9a-f-]{36}$/);
   });
 
+  it('idle() waits for the calls in flight; cancelAll() cancels every sender\'s runs', async () => {
+    const { api, calls, release } = recordingApi();
+    const d = createIpcDispatcher(api);
+    const a = d.dispatch(1, 'run', [{ graph: {}, runId: 'a' }]);
+    const b = d.dispatch(2, 'run', [{ graph: {}, runId: 'b' }]);
+    let idle = false;
+    const waiting = d.idle().then(() => (idle = true));
+    await d.cancelAll();
+    expect(calls.filter((c) => c.method === 'cancel').map((c) => c.args[0]).sort()).toEqual(['a', 'b']);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(idle).toBe(false);
+    release();
+    await Promise.all([a, b, waiting]);
+    expect(idle).toBe(true);
+    await d.idle();
+  });
+
   it('the preload uses the channel names the main process answers on', () => {
     const preload = fs.readFileSync(path.resolve('electron/desktop/preload.cjs'), 'utf8');
     expect(preload).toContain(`const INVOKE_CHANNEL = '${INVOKE_CHANNEL}'`);
@@ -197,7 +214,10 @@ describe('desktop command line', () => {
     expect(args.roots).toEqual([path.resolve('a'), path.resolve('b')]);
     expect(args.providers).toEqual(['cuda', 'cpu']);
     expect(args.memory).toEqual({ maxLoadedModels: 3, cacheMaxBytes: 2 ** 30 });
-    expect(parseDesktopArgs([])).toEqual({ outDir: undefined, roots: [], providers: undefined, staticDir: undefined, memory: {} });
+    expect(parseDesktopArgs([])).toEqual({ outDir: undefined, roots: [], providers: undefined, staticDir: undefined, memory: {}, files: [] });
+    // Graph files among the arguments are what to open; other positionals (the app path) are not.
+    expect(parseDesktopArgs(['.', 'a/graph.flowstudio', '--enable-logging', 'b.JSON', 'c.png']).files).toEqual([path.resolve('a/graph.flowstudio'), path.resolve('b.JSON')]);
+    expect(graphFilesIn(['/usr/bin/flowstudio', 'x.flowstudio', '--flag=y.flowstudio'], '/home/u')).toEqual([path.resolve('/home/u', 'x.flowstudio')]);
   });
 
   it('refuses bad values with the flag named', () => {

@@ -712,7 +712,12 @@ describe('flowstudio serve', () => {
     // Keep the command's data and cache dirs in temp folders (vitest runs each file in its own process).
     process.env.FLOWSTUDIO_DATA_DIR = path.join(base, 'serve-data');
     process.env.FLOWSTUDIO_CACHE_DIR = testCacheDir();
-    const done = serveCommand(['--port', '0', '--out', serveOut, '--static', staticDir, '--max-models', '4', '--cache-memory', '1GiB'], { stdout, stderr }, stop.signal);
+    // A graph file named on the command line, in a folder that is no root: the editor gets it to open.
+    const elsewhere = path.join(base, 'elsewhere');
+    fs.mkdirSync(elsewhere, { recursive: true });
+    const named = path.join(elsewhere, 'mine.flowstudio');
+    fs.writeFileSync(named, JSON.stringify(example()));
+    const done = serveCommand(['--port', '0', '--out', serveOut, '--static', staticDir, '--max-models', '4', '--cache-memory', '1GiB', named], { stdout, stderr }, stop.signal);
     for (let i = 0; i < 200 && !/http:\/\/127\.0\.0\.1:\d+\//.test(printed); i++) await new Promise((r) => setTimeout(r, 25));
     const url = /http:\/\/127\.0\.0\.1:(\d+)\//.exec(printed);
     expect(url).not.toBeNull();
@@ -722,6 +727,15 @@ describe('flowstudio serve', () => {
     const types = await fetch(`${url![0]}api/node-types`, { headers: { Authorization: `Bearer ${token}` } });
     expect(types.status).toBe(200);
     expect((await fetch(`${url![0]}api/node-types`)).status).toBe(401);
+    const take = () => fetch(`${url![0]}api/open-requests/take`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } }).then((r) => r.json());
+    const real = fs.realpathSync(named);
+    await expect(take()).resolves.toEqual([real]);
+    await expect(take()).resolves.toEqual([]);
+    // Its folder may now be opened from and saved to.
+    const post = (route: string, body: unknown) =>
+      fetch(`${url![0]}api/graph-files/${route}`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    expect((await post('open', { path: real })).status).toBe(200);
+    expect((await post('save', { path: real, graph: example() })).status).toBe(200);
     stop.abort();
     expect(await done).toBe(0);
     await expect(fetch(url![0])).rejects.toThrow();
@@ -732,6 +746,8 @@ describe('flowstudio serve', () => {
     const io = { stdout: new PassThrough(), stderr: new PassThrough() };
     await expect(serveCommand(['--port', 'http'], io)).rejects.toThrow(/--port expects an integer/);
     await expect(serveCommand(['--host', '0.0.0.0'], io)).rejects.toThrow(/host/);
+    await expect(serveCommand(['--port', '0', path.join(base, 'no-such.flowstudio')], io)).rejects.toThrow(/Graph file not found/);
+    await expect(serveCommand(['--port', '0', path.join(base, 'notes.txt')], io)).rejects.toThrow(/not a graph file/);
   });
 
   it('reads the memory bounds: --max-models, --model-memory and --cache-memory, refusing what is not a count or a size', async () => {

@@ -15,9 +15,10 @@ import { defaultDataDir } from '../engine/app/data-dir.ts';
 
 export const DEFAULT_STATIC_DIR = path.join(APP_ROOT, 'renderer', 'dist');
 
-export const SERVE_USAGE = `  serve [--port N] [--out dir] [--open] [--root dir ...] [--provider name ...] [--static dir]
+export const SERVE_USAGE = `  serve [graph.flowstudio] [--port N] [--out dir] [--open] [--root dir ...] [--provider name ...] [--static dir]
         [--max-models N] [--model-memory SIZE] [--cache-memory SIZE]
-      Serve the editor on http://127.0.0.1 (port 0 or absent: a free one) until Ctrl+C.
+      Serve the editor on http://127.0.0.1 (port 0 or absent: a free one) until Ctrl+C. A graph file named
+      is what the editor opens (its folder may then be saved to).
       --root adds folders graph files may be opened from and saved to.
       --max-models and --model-memory bound the models kept loaded (default 16, half the memory; the least
       recently run are unloaded past them), --cache-memory the cached node outputs (default 2GiB, or an eighth of the memory if less).`;
@@ -30,8 +31,9 @@ export interface ServeIO {
 /** `stop` ends the server (tests); otherwise SIGINT or SIGTERM does. Resolves with the exit code. */
 export async function serveCommand(args: string[], io: ServeIO, stop?: AbortSignal): Promise<number> {
   let values: Record<string, string | boolean | string[] | undefined>;
+  let positionals: string[];
   try {
-    ({ values } = parseArgs({
+    ({ values, positionals } = parseArgs({
       args,
       options: {
         port: { type: 'string' },
@@ -45,7 +47,7 @@ export async function serveCommand(args: string[], io: ServeIO, stop?: AbortSign
         'cache-memory': { type: 'string' },
       },
       strict: true,
-      allowPositionals: false,
+      allowPositionals: true,
     }));
   } catch (e) {
     throw new UsageError((e as Error).message);
@@ -65,6 +67,13 @@ export async function serveCommand(args: string[], io: ServeIO, stop?: AbortSign
   let server;
   try {
     backend = new AppBackend({ engine, outDir, dataDir, graphRoots: roots });
+    for (const file of positionals) {
+      try {
+        backend.requestOpen(file);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+    }
     server = await startServer({ backend, port, staticDir });
   } catch (e) {
     await engine.close();

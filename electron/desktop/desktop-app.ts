@@ -15,9 +15,12 @@ import type { WorkerInit } from '../engine/worker/protocol.ts';
 import { DEFAULT_STATIC_DIR } from '../cli/serve.ts';
 import { APP_ENTRY_URL, APP_SCHEME, EVENT_CHANNEL, INVOKE_CHANNEL } from './channels.ts';
 import { APP_SCHEME_PRIVILEGES, createAppProtocolHandler } from './app-protocol.ts';
-import { parseDesktopArgs } from './desktop-args.ts';
+import { graphFilesIn, parseDesktopArgs } from './desktop-args.ts';
 import { createIpcDispatcher, type IpcDispatcher } from './ipc-dispatch.ts';
 import { guardWebContents, isTrustedSender, restrictPermissions, windowOptions } from './window-security.ts';
+
+/** How long quitting waits for calls in flight (a cancelled run's last model call, an autosave write). */
+const SHUTDOWN_WAIT_MS = 5000;
 
 export type ElectronModule = Pick<typeof import('electron'), 'app' | 'BrowserWindow' | 'ipcMain' | 'protocol' | 'session' | 'shell'>;
 
@@ -57,6 +60,15 @@ export async function startDesktop(electron: ElectronModule, options: DesktopOpt
   // Before 'ready', as Electron requires.
   protocol.registerSchemesAsPrivileged([APP_SCHEME_PRIVILEGES]);
   app.on('web-contents-created', (_event, contents) => guardWebContents(contents, shell));
+  // Graph files opened from the system: the command line's now, macOS's 'open-file' (which can come
+  // before 'ready', at launch) and a second launch's later; the editor takes them on start and on focus.
+  const pendingOpens = [...args.files];
+  let requestOpen = (file: string) => void pendingOpens.push(file);
+  app.on('open-file', (event, file) => {
+    event.preventDefault();
+    requestOpen(file);
+    focusWindow();
+  });
   await app.whenReady();
 
   restrictPermissions(session.defaultSession);
@@ -79,6 +91,14 @@ export async function startDesktop(electron: ElectronModule, options: DesktopOpt
     throw e;
   }
   const dispatcher = createIpcDispatcher(backend);
+  requestOpen = (file) => {
+    try {
+      backend.requestOpen(file);
+    } catch (e) {
+      log(`flowstudio: cannot open ${file}: ${(e as Error).message}`);
+    }
+  };
+  for (const file of pendingOpens.splice(0)) requestOpen(file);
 
   ipcMain.handle(INVOKE_CHANNEL, (event: IpcMainInvokeEvent, method: unknown, ...callArgs: unknown[]): Promise<WireReply> | WireReply => {
     if (!isTrustedSender(event)) {
@@ -115,11 +135,16 @@ export async function startDesktop(electron: ElectronModule, options: DesktopOpt
     return win;
   };
 
-  app.on('second-instance', () => {
+  function focusWindow(): void {
+    if (!app.isReady()) return;
     const [win] = BrowserWindow.getAllWindows();
     if (!win) return void openWindow();
     if (win.isMinimized()) win.restore();
     win.focus();
+  }
+  app.on('second-instance', (_event, argv, workingDirectory) => {
+    for (const file of graphFilesIn(argv.slice(1), workingDirectory)) requestOpen(file);
+    focusWindow();
   });
   app.on('activate', () => {
     if (BrowserWindow.getAllWindows().length === 0) void openWindow();
@@ -132,8 +157,11 @@ export async function startDesktop(electron: ElectronModule, options: DesktopOpt
   let closing: Promise<void> | undefined;
   const shutdown = () =>
     (closing ??= (async () => {
-      stopEvents();
+      // No new calls; runs stop; what is in flight (an autosave from the closing window) lands first.
       ipcMain.removeHandler(INVOKE_CHANNEL);
+      await dispatcher.cancelAll();
+      await Promise.race([dispatcher.idle(), new Promise((r) => setTimeout(r, SHUTDOWN_WAIT_MS).unref())]);
+      stopEvents();
       await engine.close();
     })());
   // Quit waits for the engine worker to stop (sessions released, spill folder removed).

@@ -15,6 +15,13 @@ export interface DesktopArgs {
   providers?: string[];
   staticDir?: string;
   memory: ReturnType<typeof memoryOptions>;
+  /** Graph files named on the command line (a double-click on one starts the app so), absolute. */
+  files: string[];
+}
+
+/** The graph files among a command line's arguments, resolved against `cwd` (flags, the app path and other files ignored). */
+export function graphFilesIn(argv: readonly string[], cwd: string): string[] {
+  return argv.filter((a) => !a.startsWith('-') && /\.(flowstudio|json)$/i.test(a)).map((a) => path.resolve(cwd, a));
 }
 
 const VALUE_FLAGS = {
@@ -29,7 +36,7 @@ const VALUE_FLAGS = {
 
 /** `args`: the user's arguments, without the Electron binary and app path. Throws a UsageError on bad values. */
 export function parseDesktopArgs(args: readonly string[]): DesktopArgs {
-  const { values } = parseArgs({ args: [...args], options: VALUE_FLAGS, strict: false, allowPositionals: true });
+  const { values, positionals } = parseArgs({ args: [...args], options: VALUE_FLAGS, strict: false, allowPositionals: true });
   // Not strict (Chromium's switches pass through), so a value-taking flag given without one is caught here.
   for (const [flag, value] of Object.entries(values)) {
     if (value === true && flag in VALUE_FLAGS) throw new UsageError(`--${flag} needs a value`);
@@ -43,5 +50,6 @@ export function parseDesktopArgs(args: readonly string[]): DesktopArgs {
     providers: providers.length ? providers : undefined,
     staticDir: str(values.static) === undefined ? undefined : path.resolve(str(values.static)!),
     memory: memoryOptions(Object.fromEntries(['max-models', 'model-memory', 'cache-memory'].map((k) => [k, str(values[k])]))),
+    files: graphFilesIn(positionals, process.cwd()),
   };
 }

@@ -18,12 +18,17 @@ export interface IpcDispatcher {
   dispatch(sender: number, method: unknown, args: unknown[]): Promise<WireReply>;
   /** Cancels the runs `sender` started that are still going (window closed, reloaded or crashed). */
   cancelRunsOf(sender: number): Promise<void>;
+  /** Cancels every run started over IPC. */
+  cancelAll(): Promise<void>;
+  /** Resolves once every call in flight now has been answered (quitting waits for an autosave to land). */
+  idle(): Promise<void>;
   /** The runs going per sender (tests, diagnostics). */
   runsOf(sender: number): string[];
 }
 
 export function createIpcDispatcher(api: AppAPI): IpcDispatcher {
   const runs = new Map<number, Set<string>>();
+  const inFlight = new Set<Promise<WireReply>>();
 
   const run: Call = async (a, args, sender) => {
     arity('run', args, 1);
@@ -64,25 +69,32 @@ export function createIpcDispatcher(api: AppAPI): IpcDispatcher {
     modelHashes: (a, args) => (arity('modelHashes', args, 1), a.modelHashes(textList('modelHashes', args[0], 'refs'))),
     // The backend checks the options' values.
     listFiles: (a, args) => (arity('listFiles', args, 1), a.listFiles(args[0] as Parameters<AppAPI['listFiles']>[0])),
+    takeOpenRequests: (a, args) => (arity('takeOpenRequests', args, 0), a.takeOpenRequests()),
   };
 
-  return {
-    async dispatch(sender, method, args) {
-      try {
-        if (typeof method !== 'string' || !Object.hasOwn(calls, method)) {
-          throw new BadRequestError(`Unknown engine method ${JSON.stringify(method)}`);
-        }
-        if (!Array.isArray(args)) throw new BadRequestError(`${method}: arguments must be a list`);
-        return { ok: true, value: await calls[method as AppMethod](api, args, sender) };
-      } catch (e) {
-        return { ok: false, error: toWireError(e) };
+  const answer = async (sender: number, method: unknown, args: unknown[]): Promise<WireReply> => {
+    try {
+      if (typeof method !== 'string' || !Object.hasOwn(calls, method)) {
+        throw new BadRequestError(`Unknown engine method ${JSON.stringify(method)}`);
       }
+      if (!Array.isArray(args)) throw new BadRequestError(`${method}: arguments must be a list`);
+      return { ok: true, value: await calls[method as AppMethod](api, args, sender) };
+    } catch (e) {
+      return { ok: false, error: toWireError(e) };
+    }
+  };
+  const cancel = (ids: Iterable<string>) => Promise.all([...ids].map((id) => api.cancel(id).catch(() => false))).then(() => undefined);
+
+  return {
+    dispatch(sender, method, args) {
+      const reply = answer(sender, method, args);
+      inFlight.add(reply);
+      void reply.finally(() => inFlight.delete(reply));
+      return reply;
     },
-    async cancelRunsOf(sender) {
-      const mine = runs.get(sender);
-      if (!mine) return;
-      await Promise.all([...mine].map((id) => api.cancel(id).catch(() => false)));
-    },
+    cancelRunsOf: (sender) => cancel(runs.get(sender) ?? []),
+    cancelAll: () => cancel([...runs.values()].flatMap((ids) => [...ids])),
+    idle: () => Promise.allSettled([...inFlight]).then(() => undefined),
     runsOf: (sender) => [...(runs.get(sender) ?? [])],
   };
 }

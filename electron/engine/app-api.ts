@@ -77,6 +77,12 @@ export interface AppAPI extends EngineAPI {
    * for the file pickers: at most 500, at most 3 folders deep, hidden folders skipped, no symlink escapes.
    */
   listFiles(opts: ListFilesOptions): Promise<ListedFile[]>;
+  /**
+   * Graph files the user opened from the operating system (a double-click on a .flowstudio file, a file
+   * named on the command line) since the last call, oldest first; taking them clears the list, so one
+   * editor opens each. Editors ask at start and whenever their window gets the focus.
+   */
+  takeOpenRequests(): Promise<string[]>;
 }
 
 /** Every AppAPI method a client calls (events come by subscribe, or as pushed messages over a transport). */

@@ -18,6 +18,7 @@ import type { FileService } from '../../nodes/core/types.ts';
 import { AutosaveStore } from './app/autosave.ts';
 import { defaultDataDir } from './app/data-dir.ts';
 import { listFilesUnder } from './app/file-listing.ts';
+import { BadRequestError, NotFoundError } from './app/errors.ts';
 import { GraphFiles } from './app/graph-files.ts';
 import { ModelHashes } from './app/model-hashes.ts';
 import { PresetStore } from './app/presets.ts';
@@ -44,11 +45,12 @@ export class AppBackend implements AppAPI {
   readonly graphRoots: string[];
   /** Folders readFile, listFiles and modelHashes may look in, in lookup order. */
   readonly readRoots: string[];
+  private readonly openRequests: string[] = [];
   private readonly presets: PresetStore;
   private readonly autosave: AutosaveStore;
   private readonly recent: RecentFiles;
   private readonly graphFiles: GraphFiles;
-  private readonly outputFiles: FileService;
+  private outputFiles: FileService;
   private readonly hashes: ModelHashes;
 
   constructor(opts: AppBackendOptions) {
@@ -151,5 +153,37 @@ export class AppBackend implements AppAPI {
   }
   listFiles(opts: ListFilesOptions): Promise<ListedFile[]> {
     return listFilesUnder(this.readRoots, opts);
+  }
+
+  // ---- graph files opened from the operating system ----
+
+  /**
+   * Queues a graph file the user opened from the system (a double-click, a command-line argument: never a
+   * path from a page). That is the user's own choice of file, so its folder joins the graph roots for this
+   * session: the editor can open it and save it back. Returns the real path; throws NotFoundError or
+   * BadRequestError (not a graph file).
+   */
+  requestOpen(file: string): string {
+    if (!GraphFiles.isGraphPath(file)) throw new BadRequestError(`Cannot open "${file}": not a graph file (.flowstudio or .json)`);
+    let real: string;
+    try {
+      real = fs.realpathSync(path.resolve(file));
+    } catch {
+      throw new NotFoundError(`Graph file not found: ${file}`);
+    }
+    if (!fs.statSync(real).isFile()) throw new BadRequestError(`Cannot open "${file}": not a file`);
+    const dir = path.dirname(real);
+    if (!this.graphRoots.includes(dir)) {
+      this.graphRoots.push(dir);
+      this.readRoots.push(dir);
+      this.graphFiles.addRoot(dir);
+      this.outputFiles = createFileService({ outDir: this.outDir, readRoots: this.readRoots });
+    }
+    this.openRequests.push(real);
+    return real;
+  }
+
+  async takeOpenRequests(): Promise<string[]> {
+    return this.openRequests.splice(0);
   }
 }

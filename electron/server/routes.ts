@@ -71,6 +71,8 @@ export const ROUTES: Route[] = [
     handle: (api, { body }) => json(api.saveGraphFile(field(body, 'path', 'string'), field(body, 'graph', 'any'))),
   },
   { method: 'GET', path: '/api/recent-files', handle: (api) => json(api.listRecentFiles()) },
+  // POST: taking the files the user opened from the system clears them.
+  { method: 'POST', path: '/api/open-requests/take', handle: (api) => json(api.takeOpenRequests()) },
 
   {
     method: 'GET',

@@ -171,6 +171,30 @@ describe.skipIf(!chromiumAvailable())('desktop window (renderer over the preload
     expect(problems).toEqual([]);
   });
 
+  it('opens graph files opened from the system: at start, and when the window gets the focus', async () => {
+    const elsewhere = mkdtempSync(path.join(tmpdir(), 'fs-e2e-desktop-files-'));
+    const write = (name: string, title: string) => {
+      const file = path.join(elsewhere, name);
+      fs.writeFileSync(file, JSON.stringify({ ...EXAMPLE, metadata: { ...EXAMPLE.metadata, name: title } }));
+      return file;
+    };
+    try {
+      desktop!.backend.requestOpen(write('launch.flowstudio', 'Opened at launch'));
+      await page.reload();
+      await page.locator('[data-testid="app"][data-ready="true"]').waitFor({ timeout: 30_000 });
+      const discard = page.getByTestId('recovery-discard');
+      if (await discard.count()) await discard.click();
+      await expect.poll(() => page.getByTestId('doc-title').textContent()).toContain('Opened at launch');
+      // A second launch on a file focuses the running window, which takes it.
+      desktop!.backend.requestOpen(write('later.flowstudio', 'Opened while running'));
+      await page.evaluate(() => window.dispatchEvent(new Event('focus')));
+      await expect.poll(() => page.getByTestId('doc-title').textContent()).toContain('Opened while running');
+      expect(problems).toEqual([]);
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
+  });
+
   it('IPC calls from the page go through the invoke channel only', async () => {
     // The page cannot pick the channel: the bridge has exactly invoke and onEvent.
     const keys = await page.evaluate(() => Object.keys((window as unknown as { flowstudio: object }).flowstudio).sort());

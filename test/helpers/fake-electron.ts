@@ -83,6 +83,7 @@ export class FakeElectron {
       this.events.push('ready');
     },
     requestSingleInstanceLock: () => this.singleInstance,
+    isReady: () => this.ready,
     quit: () => {
       this.quitCalls++;
       this.events.push('quit');

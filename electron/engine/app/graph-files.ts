@@ -22,15 +22,35 @@ export interface GraphFilesOptions {
 }
 
 export class GraphFiles {
-  private readonly files: FileService;
+  private files!: FileService;
+  private readonly roots: string[];
+  private readonly readOnlyRoots: string[];
 
   constructor(opts: GraphFilesOptions) {
     if (opts.roots.length === 0) throw new Error('GraphFiles needs at least one root folder');
+    this.roots = [...opts.roots];
+    this.readOnlyRoots = [...(opts.readOnlyRoots ?? [])];
+    this.rebuild();
+  }
+
+  /** One more folder to open from and save to (a folder the user opened a graph file in, from the system). */
+  addRoot(dir: string): void {
+    if (this.roots.includes(dir)) return;
+    this.roots.push(dir);
+    this.rebuild();
+  }
+
+  private rebuild(): void {
     this.files = createFileService({
-      outDir: opts.roots[0],
-      readRoots: [...opts.roots, ...(opts.readOnlyRoots ?? [])],
-      writeRoots: opts.roots.slice(1),
+      outDir: this.roots[0],
+      readRoots: [...this.roots, ...this.readOnlyRoots],
+      writeRoots: this.roots.slice(1),
     });
+  }
+
+  /** Whether a path has a graph file's extension. */
+  static isGraphPath(file: string): boolean {
+    return GRAPH_EXTENSIONS.includes(path.extname(file).toLowerCase());
   }
 
   /** Reads, parses and migrates; returns the document and the real path it came from. */

@@ -70,6 +70,7 @@ export function createBridgeClient(bridge: FlowStudioBridge): AppClient {
     readFile: (path) => invoke('readFile', path),
     modelHashes: (refs) => invoke('modelHashes', refs),
     listFiles: (opts) => invoke('listFiles', opts),
+    takeOpenRequests: () => invoke('takeOpenRequests'),
     // Float32Arrays cross IPC by structured clone: nothing to decode.
     readOutput: (runId, nodeId, port) => invoke('readOutput', runId, nodeId, port),
     freeMemory: (request) => invoke('freeMemory', request),

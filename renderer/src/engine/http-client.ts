@@ -91,6 +91,7 @@ export function createHttpClient(opts: HttpClientOptions): AppClient {
       return res.status === 204 ? null : decodeOutputFrame(await res.arrayBuffer());
     },
     modelHashes: (refs) => call('POST', '/api/model-hashes', { refs }),
+    takeOpenRequests: () => call('POST', '/api/open-requests/take'),
     listFiles(opts) {
       const query = new URLSearchParams({ kind: opts.kind });
       for (const ext of opts.extensions ?? []) query.append('ext', ext);

@@ -9,6 +9,7 @@ import { createAutosaver, type Autosaver } from '../../io/autosave.ts';
 import { embedGraphInPng, readGraphFromPng } from '../../io/png-graph.ts';
 import { sanitizeForExport } from '../../io/sanitize.ts';
 import type { EditorStore } from '../../state/store.ts';
+import { baseName } from '../common/format.ts';
 import { toast } from '../common/toasts.ts';
 import { messageOf } from './run-controller.ts';
 import { hashesForExport, modelRefsOf } from './model-hashes.ts';
@@ -37,7 +38,12 @@ export class DocumentController {
   /** Opens the last document (or the default example) and offers to restore an autosave that differs from it. */
   async start(): Promise<void> {
     const [autosave] = await Promise.all([this.client.readAutosave().catch(() => null), this.refreshLibrary()]);
-    const opened = (await this.reopenLast()) || (await this.openPreset(DEFAULT_EXAMPLE_ID, { quiet: true }));
+    // A graph file the app was launched on (a double-click, the command line) comes first.
+    const requested = (await this.client.takeOpenRequests().catch(() => [] as string[])).at(-1);
+    const opened =
+      (requested !== undefined && (await this.openFile(requested))) ||
+      (await this.reopenLast()) ||
+      (await this.openPreset(DEFAULT_EXAMPLE_ID, { quiet: true }));
     if (!opened) this.load(emptyDocument(), { kind: 'new' });
     if (autosave && !sameGraph(autosave.graph, this.store.getState().doc)) {
       const parsed = parseDocument(autosave.graph);
@@ -51,6 +57,10 @@ export class DocumentController {
     const flush = () => void this.autosaver.flush();
     window.addEventListener('pagehide', flush);
     this.disposers.push(() => window.removeEventListener('pagehide', flush));
+    // A file opened from the system while the app runs brings its window to the front: take it then.
+    const takeRequested = () => void this.openRequested();
+    window.addEventListener('focus', takeRequested);
+    this.disposers.push(() => window.removeEventListener('focus', takeRequested));
     // The document just opened is the working graph now (unless a recovery offer is pending).
     this.scheduleAutosave();
   }
@@ -128,6 +138,13 @@ export class DocumentController {
       toast.error(`Cannot open ${path}: ${messageOf(e)}`);
       return false;
     }
+  }
+
+  /** The newest graph file opened from the system since the last look, if any (asking first when there are unsaved changes). */
+  async openRequested(): Promise<void> {
+    const paths = await this.client.takeOpenRequests().catch(() => [] as string[]);
+    const file = paths.at(-1);
+    if (file !== undefined) this.guard(() => void this.openFile(file), `Open ${baseName(file)}`);
   }
 
   /** A dropped or picked file: graph JSON, or a PNG FlowStudio wrote (graph read from its metadata). */
