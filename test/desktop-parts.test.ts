@@ -6,8 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findElectron, runElectron } from '../bin/electron-launch.js';
-import { createAppProtocolHandler, desktopContentSecurityPolicy } from '../electron/desktop/app-protocol.ts';
-import { APP_ORIGIN, EVENT_CHANNEL, INVOKE_CHANNEL } from '../electron/desktop/channels.ts';
+import { APP_SCHEME_PRIVILEGES, createAppProtocolHandler, desktopContentSecurityPolicy } from '../electron/desktop/app-protocol.ts';
+import { APP_ORIGIN, APP_SCHEME, EVENT_CHANNEL, INVOKE_CHANNEL } from '../electron/desktop/channels.ts';
 import { graphFilesIn, parseDesktopArgs } from '../electron/desktop/desktop-args.ts';
 import { createIpcDispatcher } from '../electron/desktop/ipc-dispatch.ts';
 import { isAppUrl, isTrustedSender } from '../electron/desktop/window-security.ts';
@@ -132,6 +132,34 @@ describe('IPC dispatcher', () => {
     const preload = fs.readFileSync(path.resolve('electron/desktop/preload.cjs'), 'utf8');
     expect(preload).toContain(`const INVOKE_CHANNEL = '${INVOKE_CHANNEL}'`);
     expect(preload).toContain(`const EVENT_CHANNEL = '${EVENT_CHANNEL}'`);
+  });
+});
+
+describe('desktop entry (entry.cjs)', () => {
+  it('registers the app:// scheme synchronously, first, before any TypeScript loads', async () => {
+    const vm = await import('node:vm');
+    const file = path.resolve('electron/desktop/entry.cjs');
+    const calls: string[] = [];
+    let privileges: unknown;
+    const fakeRequire = (name: string) => {
+      if (name === 'electron') {
+        return {
+          app: { exit: (code: number) => calls.push(`exit:${code}`) },
+          protocol: { registerSchemesAsPrivileged: (schemes: unknown) => (calls.push('register-scheme'), (privileges = schemes)) },
+        };
+      }
+      if (name === './app-scheme.cjs') return { APP_SCHEME_PRIVILEGES };
+      if (name === 'tsx/esm/api') return { register: () => calls.push('tsx') };
+      throw new Error(`unexpected require ${name}`);
+    };
+    const errors: string[] = [];
+    vm.runInNewContext(fs.readFileSync(file, 'utf8'), { require: fakeRequire, console: { error: (line: string) => errors.push(line) } }, { filename: file });
+    // main.ts is imported last; a vm without module loading cannot, so the entry reports that and exits 2.
+    await expect.poll(() => calls).toEqual(['register-scheme', 'tsx', 'exit:2']);
+    expect(errors.join('\n')).toMatch(/the desktop app did not start/);
+    expect(privileges).toEqual([APP_SCHEME_PRIVILEGES]);
+    expect(APP_SCHEME_PRIVILEGES.scheme).toBe(APP_SCHEME);
+    expect(APP_SCHEME_PRIVILEGES.privileges).toMatchObject({ standard: true, secure: true });
   });
 });
 

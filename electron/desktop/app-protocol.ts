@@ -27,11 +27,8 @@ export function desktopContentSecurityPolicy(): string {
   ].join('; ');
 }
 
-/** What `protocol.registerSchemesAsPrivileged` gets, before the app is ready. */
-export const APP_SCHEME_PRIVILEGES = {
-  scheme: APP_SCHEME,
-  privileges: { standard: true, secure: true, supportFetchAPI: true, codeCache: true },
-} as const;
+/** What `protocol.registerSchemesAsPrivileged` gets, at startup (entry.cjs registers it). */
+export { APP_SCHEME_PRIVILEGES } from './app-scheme.cjs';
 
 const HEADERS = {
   'Content-Security-Policy': desktopContentSecurityPolicy(),

@@ -35,6 +35,8 @@ export interface DesktopOptions {
   createEngine?: (init: WorkerInit) => DesktopEngine;
   dataDir?: string;
   log?: (line: string) => void;
+  /** entry.cjs registered the app:// scheme at startup already (as it must: synchronously). */
+  schemeRegistered?: boolean;
 }
 
 export interface DesktopApp {
@@ -57,8 +59,8 @@ export async function startDesktop(electron: ElectronModule, options: DesktopOpt
     app.quit();
     return null;
   }
-  // Before 'ready', as Electron requires.
-  protocol.registerSchemesAsPrivileged([APP_SCHEME_PRIVILEGES]);
+  // Before 'ready', as Electron requires; the real app does it earlier still, in entry.cjs.
+  if (!options.schemeRegistered) protocol.registerSchemesAsPrivileged([APP_SCHEME_PRIVILEGES]);
   app.on('web-contents-created', (_event, contents) => guardWebContents(contents, shell));
   // Graph files opened from the system: the command line's now, macOS's 'open-file' (which can come
   // before 'ready', at launch) and a second launch's later; the editor takes them on start and on focus.

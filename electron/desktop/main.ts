@@ -1,4 +1,4 @@
-/** The Electron main process (loaded by entry.mjs): the real Electron module into startDesktop. */
+/** The Electron main process (loaded by entry.cjs, which has registered the app:// scheme): the real Electron module into startDesktop. */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as electron from 'electron';
@@ -9,7 +9,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(electron.app.isPackaged ? 1 : 2);
 
 try {
-  await startDesktop(electron, { args, preloadPath: path.join(here, 'preload.cjs') });
+  await startDesktop(electron, { args, preloadPath: path.join(here, 'preload.cjs'), schemeRegistered: true });
 } catch (e) {
   console.error(`flowstudio: ${(e as Error).message}`);
   electron.app.exit(2);
