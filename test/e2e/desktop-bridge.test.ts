@@ -91,10 +91,15 @@ describe.skipIf(!chromiumAvailable())('desktop window (renderer over the preload
       res.headers.forEach((value, name) => void (headers[name] = value));
       await route.fulfill({ status: res.status, headers, body: Buffer.from(await res.arrayBuffer()) });
     });
-    // ipcRenderer.invoke -> the main process's handler, as the window's own webContents.
+    // Events sent to the page so far, delivered in order (see below).
+    let delivery = Promise.resolve();
+    // ipcRenderer.invoke -> the main process's handler, as the window's own webContents. Electron carries
+    // replies and sent events over one ordered channel: a reply waits for the events sent before it.
     await context.exposeBinding('__ipcInvoke', async (_source, channel: string, payload: string) => {
       ipcCalls++;
-      return codec.encode(await electron.invoke(contents, channel, ...codec.decode(payload)));
+      const reply = await electron.invoke(contents, channel, ...codec.decode(payload));
+      await delivery;
+      return codec.encode(reply);
     });
     // The preload, run in the page before its scripts, with `require('electron')` answered by a shim.
     const preloadSource = fs.readFileSync(PRELOAD, 'utf8');
@@ -127,7 +132,6 @@ describe.skipIf(!chromiumAvailable())('desktop window (renderer over the preload
     });
     page.on('pageerror', (e) => problems.push(`[pageerror] ${e.message}`));
     // webContents.send(EVENT_CHANNEL, ...) -> the page's ipcRenderer.on listeners, in order.
-    let delivery = Promise.resolve();
     contents.rendererListeners.set(
       EVENT_CHANNEL,
       new Set([
