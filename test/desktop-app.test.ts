@@ -253,6 +253,40 @@ describe('desktop main process', () => {
     expect(s.electron.windows).toHaveLength(1);
   });
 
+  it('opens the next window where the last one closed, maximized if it was, and on screen', async () => {
+    const dataDir = tempDir('fs-desktop-data-');
+    const launch = async (workAreas?: { x: number; y: number; width: number; height: number }[]) => {
+      const electron = new FakeElectron();
+      if (workAreas) electron.workAreas = workAreas;
+      const desktop = await startDesktop(electron.asElectron(), {
+        args: ['--out', tempDir('fs-desktop-out-')],
+        preloadPath: PRELOAD,
+        dataDir,
+        log: () => undefined,
+        createEngine: (init) => {
+          const engine = new Engine({ ...init, cacheDir: testCacheDir(), providers: ['cpu'] });
+          return Object.assign(engine, { close: () => engine.dispose() });
+        },
+      });
+      running.push({ electron, desktop: desktop!, window: electron.windows[0], outDir: '', engine: undefined as never, closed: { count: 0 } });
+      return electron.windows[0];
+    };
+    const first = await launch();
+    expect([first.options.x, first.options.width]).toEqual([undefined, 1440]);
+    first.bounds = { x: 300, y: 200, width: 1000, height: 700 };
+    first.maximized = true;
+    first.close();
+    const statePath = path.join(dataDir, 'window-state.json');
+    await expect.poll(() => fs.existsSync(statePath)).toBe(true);
+    const second = await launch();
+    expect(second.options).toMatchObject({ x: 300, y: 200, width: 1000, height: 700 });
+    expect(second.maximized).toBe(true);
+    // The display it was on is gone: the size is kept, the place is left to the system.
+    const third = await launch([{ x: 2000, y: 0, width: 1280, height: 1000 }]);
+    expect(third.options).toMatchObject({ width: 1000, height: 700 });
+    expect(third.options.x).toBeUndefined();
+  });
+
   /** A graph file in a folder that is none of the app's roots, as a double-clicked file is. */
   function graphFileElsewhere(name: string): string {
     const file = path.join(tempDir('fs-desktop-elsewhere-'), name);

@@ -11,6 +11,7 @@ import { APP_ORIGIN, APP_SCHEME, EVENT_CHANNEL, INVOKE_CHANNEL } from '../electr
 import { graphFilesIn, parseDesktopArgs } from '../electron/desktop/desktop-args.ts';
 import { createIpcDispatcher } from '../electron/desktop/ipc-dispatch.ts';
 import { isAppUrl, isTrustedSender } from '../electron/desktop/window-security.ts';
+import { placeOnDisplays, readWindowState, writeWindowState } from '../electron/desktop/window-state.ts';
 import type { AppAPI } from '../electron/engine/app-api.ts';
 import { NotFoundError } from '../electron/engine/app/errors.ts';
 import { tempDir } from './helpers/engine.ts';
@@ -220,6 +221,35 @@ describe('app:// protocol', () => {
     const res = await get(createAppProtocolHandler(tempDir('fs-app-empty-')), `${APP_ORIGIN}/`);
     expect(res.status).toBe(404);
     expect(await res.text()).toMatch(/not built.*npm start/);
+  });
+});
+
+describe('window state', () => {
+  it('reads back what was written, and nothing from a missing, corrupt or implausible file', async () => {
+    const dir = tempDir('fs-window-state-');
+    const file = path.join(dir, 'window-state.json');
+    expect(readWindowState(file)).toBeUndefined();
+    await writeWindowState(file, { bounds: { x: -10, y: 20, width: 1200, height: 800 }, maximized: true });
+    expect(readWindowState(file)).toEqual({ bounds: { x: -10, y: 20, width: 1200, height: 800 }, maximized: true });
+    for (const junk of ['{', 'null', '[]', '{"bounds":{"x":0,"y":0,"width":100,"height":800}}', '{"bounds":{"x":0.5,"y":0,"width":1000,"height":800}}', '{"bounds":{"x":0,"y":0,"width":1e9,"height":800}}', '{"bounds":{"x":"0","y":0,"width":1000,"height":800}}']) {
+      fs.writeFileSync(file, junk);
+      expect(readWindowState(file), junk).toBeUndefined();
+    }
+  });
+
+  it('keeps a saved place only where a display shows the title bar', () => {
+    const laptop = [{ x: 0, y: 0, width: 1920, height: 1040 }];
+    const withMonitor = [...laptop, { x: 1920, y: 0, width: 2560, height: 1400 }];
+    const state = (x: number, y: number) => ({ bounds: { x, y, width: 1200, height: 800 }, maximized: false });
+    expect(placeOnDisplays(state(100, 50), laptop)).toEqual({ x: 100, y: 50, width: 1200, height: 800 });
+    // On the monitor that is now unplugged: same size, placed by the system.
+    expect(placeOnDisplays(state(2500, 100), withMonitor)).toEqual({ x: 2500, y: 100, width: 1200, height: 800 });
+    expect(placeOnDisplays(state(2500, 100), laptop)).toEqual({ width: 1200, height: 800 });
+    // Title bar above the screen, or only a sliver of it at the right edge: moved.
+    expect(placeOnDisplays(state(100, -900), laptop)).toEqual({ width: 1200, height: 800 });
+    expect(placeOnDisplays(state(1900, 100), laptop)).toEqual({ width: 1200, height: 800 });
+    // Hanging off the left edge with most of the title bar visible: kept.
+    expect(placeOnDisplays(state(-300, 100), laptop)).toEqual({ x: -300, y: 100, width: 1200, height: 800 });
   });
 });
 

@@ -18,11 +18,12 @@ import { APP_SCHEME_PRIVILEGES, createAppProtocolHandler } from './app-protocol.
 import { graphFilesIn, parseDesktopArgs } from './desktop-args.ts';
 import { createIpcDispatcher, type IpcDispatcher } from './ipc-dispatch.ts';
 import { guardWebContents, isTrustedSender, restrictPermissions, windowOptions } from './window-security.ts';
+import { placeOnDisplays, readWindowState, writeWindowState } from './window-state.ts';
 
 /** How long quitting waits for calls in flight (a cancelled run's last model call, an autosave write). */
 const SHUTDOWN_WAIT_MS = 5000;
 
-export type ElectronModule = Pick<typeof import('electron'), 'app' | 'BrowserWindow' | 'ipcMain' | 'protocol' | 'session' | 'shell'>;
+export type ElectronModule = Pick<typeof import('electron'), 'app' | 'BrowserWindow' | 'ipcMain' | 'protocol' | 'screen' | 'session' | 'shell'>;
 
 export type DesktopEngine = EngineAPI & { close(): Promise<void> };
 
@@ -50,7 +51,7 @@ export interface DesktopApp {
 
 /** Resolves once the first window is loading; null when another instance already runs (this one quits). */
 export async function startDesktop(electron: ElectronModule, options: DesktopOptions): Promise<DesktopApp | null> {
-  const { app, BrowserWindow, ipcMain, protocol, session, shell } = electron;
+  const { app, BrowserWindow, ipcMain, protocol, screen, session, shell } = electron;
   const log = options.log ?? ((line) => console.error(line));
   const args = parseDesktopArgs(options.args);
 
@@ -117,8 +118,17 @@ export async function startDesktop(electron: ElectronModule, options: DesktopOpt
     }
   });
 
+  const stateFile = path.join(backend.dataDir, 'window-state.json');
   const openWindow = async (): Promise<BrowserWindowType> => {
-    const win = new BrowserWindow(windowOptions(options.preloadPath));
+    // Where the last window was, if a display still shows that place.
+    const saved = readWindowState(stateFile);
+    const place = saved ? placeOnDisplays(saved, screen.getAllDisplays().map((d) => d.workArea)) : {};
+    const win = new BrowserWindow({ ...windowOptions(options.preloadPath), ...place });
+    if (saved?.maximized) win.maximize();
+    win.on('close', () => {
+      const state = { bounds: win.getNormalBounds(), maximized: win.isMaximized() };
+      void writeWindowState(stateFile, state).catch((e: unknown) => log(`flowstudio: could not save the window's place: ${(e as Error).message}`));
+    });
     const contents = win.webContents;
     const sender = contents.id;
     // The page that started a run is gone (closed, crashed, reloaded): nobody will read its result.

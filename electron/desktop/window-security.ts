@@ -6,13 +6,14 @@
  */
 import type { BrowserWindowConstructorOptions, Session, Shell, WebContents } from 'electron';
 import { APP_HOST, APP_SCHEME } from './channels.ts';
+import { MIN_WINDOW } from './window-state.ts';
 
 export function windowOptions(preload: string): BrowserWindowConstructorOptions {
   return {
     width: 1440,
     height: 900,
-    minWidth: 900,
-    minHeight: 600,
+    minWidth: MIN_WINDOW.width,
+    minHeight: MIN_WINDOW.height,
     title: 'FlowStudio',
     backgroundColor: '#1b1d22',
     // Shown at ready-to-show: no white flash before the first paint.

@@ -116,6 +116,12 @@ export class FakeElectron {
     },
   };
 
+  /** One 1920x1080 display unless a test says otherwise. */
+  workAreas = [{ x: 0, y: 0, width: 1920, height: 1040 }];
+  readonly screen = {
+    getAllDisplays: () => this.workAreas.map((workArea) => ({ workArea })),
+  };
+
   readonly shell = {
     openExternal: async (url: string) => void this.openedExternally.push(url),
   };
@@ -155,8 +161,20 @@ export class FakeWindow extends Emitter {
   shown = false;
   destroyed = false;
   focused = 0;
+  maximized = false;
+  bounds: { x: number; y: number; width: number; height: number };
   constructor(readonly options: any) {
     super();
+    this.bounds = { x: options.x ?? 100, y: options.y ?? 100, width: options.width, height: options.height };
+  }
+  getNormalBounds() {
+    return { ...this.bounds };
+  }
+  isMaximized(): boolean {
+    return this.maximized;
+  }
+  maximize(): void {
+    this.maximized = true;
   }
   async loadURL(url: string): Promise<void> {
     this.webContents.emit('did-start-navigation', fakeEvent({ url, isMainFrame: true, isSameDocument: false }));
@@ -177,6 +195,7 @@ export class FakeWindow extends Emitter {
     this.focused++;
   }
   close(): void {
+    this.emit('close', fakeEvent({}));
     this.destroyed = true;
     this.webContents.destroyed = true;
     this.emit('closed');
