@@ -15,8 +15,8 @@ const viteConfig = path.join(rendererDir, 'vite.config.ts');
 const builtIndex = path.join(rendererDir, 'dist', 'index.html');
 /** Sources whose changes need a rebuild (the renderer imports engine types and pure node code too). */
 const SOURCE_DIRS = [rendererDir, path.join(root, 'shaders'), path.join(root, 'nodes', 'core'), path.join(root, 'electron', 'engine', 'graph')];
-/** Engine files the renderer bundles (the graph format above, and the wire formats it decodes). */
-const SOURCE_FILES = ['wire-json.ts', 'wire-messages.ts'].map((f) => path.join(root, 'electron', 'engine', f));
+/** Main-process files the renderer bundles (the graph format above, the wire formats, the menu's commands). */
+const SOURCE_FILES = [...['wire-json.ts', 'wire-messages.ts'].map((f) => path.join(root, 'electron', 'engine', f)), path.join(root, 'electron', 'desktop', 'commands.ts')];
 const SKIP = new Set(['dist', 'node_modules']);
 
 const args = process.argv.slice(2);

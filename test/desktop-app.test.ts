@@ -227,6 +227,22 @@ describe('desktop main process', () => {
     expect(order).toEqual(['run-cancelled', 'engine-closed']);
   });
 
+  it('sets the menu bar; a menu command reaches the focused page through the preload', async () => {
+    const s = await start();
+    const client = await pageClient(s);
+    const template = (s.electron.applicationMenu as { template: { label?: string }[] }).template;
+    expect(template.map((m) => m.label)).toEqual(expect.arrayContaining(['File', 'Edit', 'Run', 'View']));
+    const got: string[] = [];
+    const stop = client.onCommand!((c) => got.push(c));
+    const run = (template.find((m) => m.label === 'Run') as unknown as { submenu: { label: string; click(): void }[] }).submenu.find((i) => i.label === 'Run')!;
+    run.click();
+    s.electron.focusedWindow = s.window;
+    run.click();
+    stop();
+    run.click();
+    expect(got).toEqual(['run', 'run']);
+  });
+
   it('a second instance quits at once and opens nothing', async () => {
     const electron = new FakeElectron();
     electron.singleInstance = false;

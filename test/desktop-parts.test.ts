@@ -7,7 +7,10 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findElectron, runElectron } from '../bin/electron-launch.js';
 import { APP_SCHEME_PRIVILEGES, createAppProtocolHandler, desktopContentSecurityPolicy } from '../electron/desktop/app-protocol.ts';
+import type { MenuItemConstructorOptions } from 'electron';
+import { appMenuTemplate } from '../electron/desktop/app-menu.ts';
 import { APP_ORIGIN, APP_SCHEME, EVENT_CHANNEL, INVOKE_CHANNEL } from '../electron/desktop/channels.ts';
+import { APP_COMMANDS, COMMAND_CHANNEL } from '../electron/desktop/commands.ts';
 import { graphFilesIn, parseDesktopArgs } from '../electron/desktop/desktop-args.ts';
 import { createIpcDispatcher } from '../electron/desktop/ipc-dispatch.ts';
 import { isAppUrl, isTrustedSender } from '../electron/desktop/window-security.ts';
@@ -133,6 +136,7 @@ describe('IPC dispatcher', () => {
     const preload = fs.readFileSync(path.resolve('electron/desktop/preload.cjs'), 'utf8');
     expect(preload).toContain(`const INVOKE_CHANNEL = '${INVOKE_CHANNEL}'`);
     expect(preload).toContain(`const EVENT_CHANNEL = '${EVENT_CHANNEL}'`);
+    expect(preload).toContain(`const COMMAND_CHANNEL = '${COMMAND_CHANNEL}'`);
   });
 });
 
@@ -221,6 +225,45 @@ describe('app:// protocol', () => {
     const res = await get(createAppProtocolHandler(tempDir('fs-app-empty-')), `${APP_ORIGIN}/`);
     expect(res.status).toBe(404);
     expect(await res.text()).toMatch(/not built.*npm start/);
+  });
+});
+
+describe('menu bar', () => {
+  type Item = MenuItemConstructorOptions;
+  const flatten = (items: Item[]): Item[] => items.flatMap((i) => [i, ...(Array.isArray(i.submenu) ? flatten(i.submenu) : [])]);
+  const menu = (platform: NodeJS.Platform, developer = false) => {
+    const sent: string[] = [];
+    const items = flatten(appMenuTemplate({ platform, developer, send: (c) => sent.push(c) }));
+    return { items, sent };
+  };
+
+  it('offers every editor command, each item sending its own', () => {
+    for (const platform of ['linux', 'win32', 'darwin'] as const) {
+      const { items, sent } = menu(platform);
+      const commandItems = items.filter((i) => i.click);
+      for (const i of commandItems) (i.click as () => void)();
+      expect([...sent].sort(), platform).toEqual([...APP_COMMANDS].sort());
+      expect(new Set(sent).size).toBe(sent.length);
+    }
+  });
+
+  it('shows shortcuts without taking the keys from the editor on Windows and Linux', () => {
+    const { items } = menu('linux');
+    const withKeys = items.filter((i) => i.click && i.accelerator);
+    expect(withKeys.length).toBeGreaterThan(5);
+    for (const i of withKeys) expect(i.registerAccelerator, i.label).toBe(false);
+    // Keys that type or move focus in a field are not menu accelerators at all.
+    expect(items.some((i) => i.accelerator === 'Tab' || i.accelerator === 'F')).toBe(false);
+  });
+
+  it('keeps the clipboard roles, adds the macOS app and window menus, and developer items only from a checkout', () => {
+    const roles = (items: Item[]) => items.map((i) => i.role).filter(Boolean);
+    expect(roles(menu('linux').items)).toEqual(expect.arrayContaining(['cut', 'copy', 'paste', 'quit']));
+    expect(roles(menu('linux').items)).not.toContain('toggleDevTools');
+    expect(roles(menu('linux', true).items)).toEqual(expect.arrayContaining(['reload', 'toggleDevTools']));
+    const mac = roles(menu('darwin').items);
+    expect(mac).toEqual(expect.arrayContaining(['appMenu', 'windowMenu', 'cut', 'copy', 'paste']));
+    expect(mac).not.toContain('quit');
   });
 });
 

@@ -14,6 +14,8 @@ import { WorkerEngine } from '../engine/worker/worker-client.ts';
 import type { WorkerInit } from '../engine/worker/protocol.ts';
 import { DEFAULT_STATIC_DIR } from '../cli/serve.ts';
 import { APP_ENTRY_URL, APP_SCHEME, EVENT_CHANNEL, INVOKE_CHANNEL } from './channels.ts';
+import { appMenuTemplate } from './app-menu.ts';
+import { COMMAND_CHANNEL, type AppCommand } from './commands.ts';
 import { APP_SCHEME_PRIVILEGES, createAppProtocolHandler } from './app-protocol.ts';
 import { graphFilesIn, parseDesktopArgs } from './desktop-args.ts';
 import { createIpcDispatcher, type IpcDispatcher } from './ipc-dispatch.ts';
@@ -23,7 +25,7 @@ import { placeOnDisplays, readWindowState, writeWindowState } from './window-sta
 /** How long quitting waits for calls in flight (a cancelled run's last model call, an autosave write). */
 const SHUTDOWN_WAIT_MS = 5000;
 
-export type ElectronModule = Pick<typeof import('electron'), 'app' | 'BrowserWindow' | 'ipcMain' | 'protocol' | 'screen' | 'session' | 'shell'>;
+export type ElectronModule = Pick<typeof import('electron'), 'app' | 'BrowserWindow' | 'ipcMain' | 'Menu' | 'protocol' | 'screen' | 'session' | 'shell'>;
 
 export type DesktopEngine = EngineAPI & { close(): Promise<void> };
 
@@ -51,7 +53,7 @@ export interface DesktopApp {
 
 /** Resolves once the first window is loading; null when another instance already runs (this one quits). */
 export async function startDesktop(electron: ElectronModule, options: DesktopOptions): Promise<DesktopApp | null> {
-  const { app, BrowserWindow, ipcMain, protocol, screen, session, shell } = electron;
+  const { app, BrowserWindow, ipcMain, Menu, protocol, screen, session, shell } = electron;
   const log = options.log ?? ((line) => console.error(line));
   const args = parseDesktopArgs(options.args);
 
@@ -117,6 +119,13 @@ export async function startDesktop(electron: ElectronModule, options: DesktopOpt
       if (!win.isDestroyed() && !win.webContents.isDestroyed()) win.webContents.send(EVENT_CHANNEL, wire);
     }
   });
+
+  // The menu's commands go to the window the user is in.
+  const sendCommand = (command: AppCommand) => {
+    const win = BrowserWindow.getFocusedWindow() ?? BrowserWindow.getAllWindows()[0];
+    if (win && !win.isDestroyed()) win.webContents.send(COMMAND_CHANNEL, command);
+  };
+  Menu.setApplicationMenu(Menu.buildFromTemplate(appMenuTemplate({ platform: process.platform, send: sendCommand, developer: !app.isPackaged })));
 
   const stateFile = path.join(backend.dataDir, 'window-state.json');
   const openWindow = async (): Promise<BrowserWindowType> => {

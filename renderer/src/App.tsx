@@ -42,6 +42,7 @@ import { RecoveryBanner } from './ui/presets/RecoveryBanner.tsx';
 import { OutputPanel } from './ui/run/OutputPanel.tsx';
 import { StatusBar } from './ui/run/StatusBar.tsx';
 import { useShortcuts } from './ui/shortcuts.ts';
+import { useAppCommands } from './ui/app-commands.ts';
 import { Toolbar } from './ui/toolbar/Toolbar.tsx';
 
 export function App({ controller }: { controller: AppController }) {
@@ -56,6 +57,7 @@ export function App({ controller }: { controller: AppController }) {
 
 function Shell({ controller }: { controller: AppController }) {
   useShortcuts(controller);
+  useAppCommands(controller);
   const ready = useSession((s) => s.ready);
   const fatal = useSession((s) => s.fatal);
   if (fatal) return <FatalScreen message={fatal} />;

@@ -14,6 +14,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAppProtocolHandler } from '../../electron/desktop/app-protocol.ts';
 import { APP_ORIGIN, EVENT_CHANNEL, INVOKE_CHANNEL } from '../../electron/desktop/channels.ts';
+import { COMMAND_CHANNEL } from '../../electron/desktop/commands.ts';
 import { startDesktop, type DesktopApp } from '../../electron/desktop/desktop-app.ts';
 import type { GraphDocument } from '../../electron/engine/graph/schema.ts';
 import { WorkerEngine } from '../../electron/engine/worker/worker-client.ts';
@@ -65,6 +66,8 @@ describe.skipIf(!chromiumAvailable())('desktop window (renderer over the preload
   let page: Page;
   let desktop: DesktopApp | null = null;
   let ipcCalls = 0;
+  /** Sends a menu command to the page, as a menu click does, and waits until it is delivered. */
+  let menuCommand: (command: string) => Promise<void> = async () => undefined;
   const problems: string[] = [];
 
   beforeAll(async () => {
@@ -131,16 +134,22 @@ describe.skipIf(!chromiumAvailable())('desktop window (renderer over the preload
       if (m.type() === 'error' || m.type() === 'warning') problems.push(`[${m.type()}] ${m.text()}`);
     });
     page.on('pageerror', (e) => problems.push(`[pageerror] ${e.message}`));
-    // webContents.send(EVENT_CHANNEL, ...) -> the page's ipcRenderer.on listeners, in order.
-    contents.rendererListeners.set(
-      EVENT_CHANNEL,
-      new Set([
-        (_event: unknown, ...args: unknown[]) => {
-          const payload = codec.encode(args);
-          delivery = delivery.then(() => page.evaluate(([c, p]) => (window as unknown as { __ipcDeliver(c: string, p: string): void }).__ipcDeliver(c, p), [EVENT_CHANNEL, payload] as const)).catch(() => undefined);
-        },
-      ]),
-    );
+    // webContents.send(channel, ...) -> the page's ipcRenderer.on listeners, in order.
+    for (const channel of [EVENT_CHANNEL, COMMAND_CHANNEL]) {
+      contents.rendererListeners.set(
+        channel,
+        new Set([
+          (_event: unknown, ...args: unknown[]) => {
+            const payload = codec.encode(args);
+            delivery = delivery.then(() => page.evaluate(([c, p]) => (window as unknown as { __ipcDeliver(c: string, p: string): void }).__ipcDeliver(c, p), [channel, payload] as const)).catch(() => undefined);
+          },
+        ]),
+      );
+    }
+    menuCommand = async (command: string) => {
+      contents.send(COMMAND_CHANNEL, command);
+      await delivery;
+    };
     fs.mkdirSync(SCREENSHOTS, { recursive: true });
   }, 180_000);
 
@@ -199,10 +208,41 @@ describe.skipIf(!chromiumAvailable())('desktop window (renderer over the preload
     }
   });
 
+  it('runs menu commands on the graph, and a key plus its menu echo as one action', async () => {
+    const nodes = () => page.locator('[data-testid^="node-"][data-node-type]').count();
+    const selected = () => page.locator('.react-flow__node.selected').count();
+    const total = await nodes();
+    await page.locator('.react-flow__pane').click({ position: { x: 5, y: 5 } });
+    await menuCommand('select-all');
+    await expect.poll(selected).toBe(total);
+    await page.keyboard.press('Delete');
+    await expect.poll(nodes).toBe(0);
+    await menuCommand('undo');
+    await expect.poll(nodes).toBe(total);
+    // Two deletes, then undo by key with the menu's echo right behind it (as on macOS): one undo, not two.
+    for (const id of ['to_image', 'save_latent']) {
+      await page.getByTestId(`node-${id}`).click();
+      await page.keyboard.press('Delete');
+      await expect.poll(() => page.getByTestId(`node-${id}`).count()).toBe(0);
+    }
+    await expect.poll(nodes).toBe(total - 2);
+    await page.keyboard.press('Control+z');
+    await menuCommand('undo');
+    await expect.poll(() => page.getByTestId('node-save_latent').count()).toBe(1);
+    // The echo was delivered and handled before menuCommand returned: had it undone too, both would be back.
+    await expect(nodes()).resolves.toBe(total - 1);
+    await menuCommand('undo');
+    await expect.poll(nodes).toBe(total);
+    await menuCommand('system');
+    await page.getByTestId('system-info').waitFor({ timeout: 10_000 });
+    await page.keyboard.press('Escape');
+    expect(problems).toEqual([]);
+  });
+
   it('IPC calls from the page go through the invoke channel only', async () => {
     // The page cannot pick the channel: the bridge has exactly invoke and onEvent.
     const keys = await page.evaluate(() => Object.keys((window as unknown as { flowstudio: object }).flowstudio).sort());
-    expect(keys).toEqual(['invoke', 'onEvent']);
+    expect(keys).toEqual(['invoke', 'onCommand', 'onEvent']);
     const reply = await page.evaluate(() => (window as unknown as { flowstudio: { invoke(m: string): Promise<unknown> } }).flowstudio.invoke('subscribe'));
     expect(reply).toMatchObject({ ok: false, error: { name: 'BadRequestError' } });
     expect(INVOKE_CHANNEL).toBe('flowstudio:invoke');

@@ -122,6 +122,13 @@ export class FakeElectron {
     getAllDisplays: () => this.workAreas.map((workArea) => ({ workArea })),
   };
 
+  applicationMenu: unknown;
+  readonly Menu = {
+    buildFromTemplate: (template: unknown[]) => ({ template }),
+    setApplicationMenu: (menu: unknown) => (this.applicationMenu = menu),
+  };
+  focusedWindow: FakeWindow | null = null;
+
   readonly shell = {
     openExternal: async (url: string) => void this.openedExternally.push(url),
   };
@@ -139,6 +146,9 @@ export class FakeElectron {
       }
       static getAllWindows() {
         return [...electron.windows];
+      }
+      static getFocusedWindow() {
+        return electron.focusedWindow;
       }
     };
   }

@@ -21,6 +21,8 @@ export interface AppClient extends AppAPI {
   onConnectionChange(listener: (state: ConnectionState) => void): () => void;
   /** Stops the event stream; calls made afterwards still work (HTTP) but no events arrive. */
   close(): void;
+  /** Commands from the app around the page (the desktop menu); absent where there is none (a browser tab). */
+  onCommand?(listener: (command: string) => void): () => void;
 }
 
 /**

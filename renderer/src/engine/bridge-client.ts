@@ -15,6 +15,8 @@ export type BridgeEvent = WireEvent;
 export interface FlowStudioBridge {
   invoke(method: AppMethod, ...args: unknown[]): Promise<WireReply>;
   onEvent(listener: (event: BridgeEvent) => void): () => void;
+  /** The desktop menu's commands (electron/desktop/commands.ts). */
+  onCommand?(listener: (command: string) => void): () => void;
 }
 
 export function createBridgeClient(bridge: FlowStudioBridge): AppClient {
@@ -41,6 +43,7 @@ export function createBridgeClient(bridge: FlowStudioBridge): AppClient {
   };
 
   return {
+    ...(bridge.onCommand ? { onCommand: (listener: (command: string) => void) => bridge.onCommand!(listener) } : {}),
     connection: 'open',
     onConnectionChange: () => () => undefined,
     close: () => {

@@ -5,6 +5,7 @@
  */
 import { useEffect } from 'react';
 import type { AppController } from './controller/app-controller.ts';
+import { noteKeyCommand } from './app-commands.ts';
 
 export function useShortcuts(controller: AppController): void {
   useEffect(() => {
@@ -42,12 +43,14 @@ function handleKey(controller: AppController, e: KeyboardEvent): void {
   // Work everywhere, fields included.
   if (mod && key === 's') {
     e.preventDefault();
+    noteKeyCommand(e.shiftKey ? 'save-as' : 'save');
     if (e.shiftKey) controller.session.setState({ dialog: { kind: 'save-as' } });
     else void controller.docs.save();
     return;
   }
   if (mod && key === 'enter') {
     e.preventDefault();
+    noteKeyCommand(e.shiftKey ? 'run-to-selected' : 'run');
     if (e.shiftKey) controller.runToSelected();
     else controller.run();
     return;
@@ -62,27 +65,33 @@ function handleKey(controller: AppController, e: KeyboardEvent): void {
 
   if (mod && (key === 'z' || key === 'y')) {
     e.preventDefault();
-    if (key === 'y' || e.shiftKey) controller.redo();
+    const redo = key === 'y' || e.shiftKey;
+    noteKeyCommand(redo ? 'redo' : 'undo');
+    if (redo) controller.redo();
     else controller.undo();
     return;
   }
   if (mod && key === 'o') {
     e.preventDefault();
+    noteKeyCommand('open');
     controller.session.setState({ dialog: { kind: 'open-file' } });
     return;
   }
   if (mod && key === 'd') {
     e.preventDefault();
+    noteKeyCommand('duplicate');
     controller.duplicate();
     return;
   }
   if (mod && key === 'a') {
     e.preventDefault();
+    noteKeyCommand('select-all');
     controller.store.getState().selectAll();
     return;
   }
   if (mod && key === 'g') {
     e.preventDefault();
+    noteKeyCommand('group');
     controller.groupSelection();
     return;
   }
