@@ -23,6 +23,17 @@ export const SERVE_USAGE = `  serve [graph.flowstudio] [--port N] [--out dir] [-
       --max-models and --model-memory bound the models kept loaded (default 16, half the memory; the least
       recently run are unloaded past them), --cache-memory the cached node outputs (default 2GiB, or an eighth of the memory if less).`;
 
+/** The flags the editor takes wherever it runs: `flowstudio serve`, and the desktop app (desktop-args.ts). */
+export const EDITOR_FLAGS = {
+  out: { type: 'string' },
+  root: { type: 'string', multiple: true },
+  provider: { type: 'string', multiple: true },
+  static: { type: 'string' },
+  'max-models': { type: 'string' },
+  'model-memory': { type: 'string' },
+  'cache-memory': { type: 'string' },
+} as const;
+
 export interface ServeIO {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
@@ -35,17 +46,7 @@ export async function serveCommand(args: string[], io: ServeIO, stop?: AbortSign
   try {
     ({ values, positionals } = parseArgs({
       args,
-      options: {
-        port: { type: 'string' },
-        out: { type: 'string' },
-        open: { type: 'boolean' },
-        root: { type: 'string', multiple: true },
-        provider: { type: 'string', multiple: true },
-        static: { type: 'string' },
-        'max-models': { type: 'string' },
-        'model-memory': { type: 'string' },
-        'cache-memory': { type: 'string' },
-      },
+      options: { ...EDITOR_FLAGS, port: { type: 'string' }, open: { type: 'boolean' } },
       strict: true,
       allowPositionals: true,
     }));

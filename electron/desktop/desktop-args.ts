@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../cli/args.ts';
-import { memoryOptions } from '../cli/serve.ts';
+import { EDITOR_FLAGS, memoryOptions } from '../cli/serve.ts';
 
 export interface DesktopArgs {
   /** Absent: the app picks (./out when run from a checkout, Documents/FlowStudio when installed). */
@@ -24,15 +24,8 @@ export function graphFilesIn(argv: readonly string[], cwd: string): string[] {
   return argv.filter((a) => !a.startsWith('-') && /\.(flowstudio|json)$/i.test(a)).map((a) => path.resolve(cwd, a));
 }
 
-const VALUE_FLAGS = {
-  out: { type: 'string' },
-  root: { type: 'string', multiple: true },
-  provider: { type: 'string', multiple: true },
-  static: { type: 'string' },
-  'max-models': { type: 'string' },
-  'model-memory': { type: 'string' },
-  'cache-memory': { type: 'string' },
-} as const;
+/** serve's editor flags, all of which take a value. */
+const VALUE_FLAGS = EDITOR_FLAGS;
 
 /** `args`: the user's arguments, without the Electron binary and app path. Throws a UsageError on bad values. */
 export function parseDesktopArgs(args: readonly string[]): DesktopArgs {
