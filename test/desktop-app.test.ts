@@ -339,6 +339,30 @@ describe('desktop main process', () => {
     await expect(client.takeOpenRequests()).resolves.toEqual([second, early]);
   });
 
+  it('the system file dialogs: a chosen file opens and saves back, a cancel is null, a bad call is refused', async () => {
+    const s = await start();
+    const client = await pageClient(s);
+    const chosen = graphFileElsewhere('picked.flowstudio');
+    s.electron.dialogAnswers.push(chosen, null);
+    await expect(client.chooseGraphFile!('open')).resolves.toBe(chosen);
+    expect(s.electron.dialogCalls[0]).toMatchObject({ kind: 'open', attached: true, options: { filters: [{ extensions: ['flowstudio', 'json'] }] } });
+    await expect(client.openGraphFile(chosen)).resolves.toMatchObject({ format: 'flowstudio-graph' });
+    await expect(client.chooseGraphFile!('open')).resolves.toBeNull();
+    // Save: the extension is added, the folder may be written.
+    const folder = tempDir('fs-desktop-save-');
+    s.electron.dialogAnswers.push(path.join(folder, 'new-graph'));
+    const target = await client.chooseGraphFile!('save', 'My graph.flowstudio');
+    expect(target).toBe(path.join(folder, 'new-graph.flowstudio'));
+    expect(s.electron.dialogCalls[2].options.defaultPath).toBe(path.join('/fake/documents', 'My graph.flowstudio'));
+    await client.saveGraphFile(target!, EXAMPLE);
+    expect(fs.existsSync(target!)).toBe(true);
+    for (const bad of [[], ['delete'], ['open', 3], ['save', 'x', 'y']]) {
+      const reply = (await s.electron.invoke(s.window.webContents, INVOKE_CHANNEL, 'chooseGraphFile', ...bad)) as { ok: boolean; error?: { name: string } };
+      expect(reply, JSON.stringify(bad)).toMatchObject({ ok: false, error: { name: 'BadRequestError' } });
+    }
+    expect(s.electron.dialogCalls).toHaveLength(3);
+  });
+
   it('an open-file event before the app is ready is kept until the editor can take it', async () => {
     const early = graphFileElsewhere('at-launch.flowstudio');
     const electron = new FakeElectron();

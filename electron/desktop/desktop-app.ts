@@ -4,10 +4,13 @@
  * Electron is passed in rather than imported, so this wiring runs in tests against a fake Electron; main.ts
  * passes the real one. Typed against Electron's own declarations.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import type { BrowserWindow as BrowserWindowType, IpcMainInvokeEvent } from 'electron';
 import type { EngineAPI } from '../engine/api.ts';
 import { AppBackend } from '../engine/app-backend.ts';
+import { BadRequestError } from '../engine/app/errors.ts';
+import { GraphFiles } from '../engine/app/graph-files.ts';
 import { defaultDataDir } from '../engine/app/data-dir.ts';
 import { toWireEvent, type WireReply } from '../engine/wire-messages.ts';
 import { WorkerEngine } from '../engine/worker/worker-client.ts';
@@ -25,7 +28,7 @@ import { placeOnDisplays, readWindowState, writeWindowState } from './window-sta
 /** How long quitting waits for calls in flight (a cancelled run's last model call, an autosave write). */
 const SHUTDOWN_WAIT_MS = 5000;
 
-export type ElectronModule = Pick<typeof import('electron'), 'app' | 'BrowserWindow' | 'ipcMain' | 'Menu' | 'protocol' | 'screen' | 'session' | 'shell'>;
+export type ElectronModule = Pick<typeof import('electron'), 'app' | 'BrowserWindow' | 'dialog' | 'ipcMain' | 'Menu' | 'protocol' | 'screen' | 'session' | 'shell'>;
 
 export type DesktopEngine = EngineAPI & { close(): Promise<void> };
 
@@ -53,7 +56,7 @@ export interface DesktopApp {
 
 /** Resolves once the first window is loading; null when another instance already runs (this one quits). */
 export async function startDesktop(electron: ElectronModule, options: DesktopOptions): Promise<DesktopApp | null> {
-  const { app, BrowserWindow, ipcMain, Menu, protocol, screen, session, shell } = electron;
+  const { app, BrowserWindow, dialog, ipcMain, Menu, protocol, screen, session, shell } = electron;
   const log = options.log ?? ((line) => console.error(line));
   const args = parseDesktopArgs(options.args);
 
@@ -95,7 +98,9 @@ export async function startDesktop(electron: ElectronModule, options: DesktopOpt
     await engine.close();
     throw e;
   }
-  const dispatcher = createIpcDispatcher(backend);
+  const dispatcher = createIpcDispatcher(backend, {
+    chooseGraphFile: (callArgs, sender) => chooseGraphFile(callArgs, BrowserWindow.getAllWindows().find((w) => !w.isDestroyed() && w.webContents.id === sender)),
+  });
   requestOpen = (file) => {
     try {
       backend.requestOpen(file);
@@ -197,6 +202,31 @@ export async function startDesktop(electron: ElectronModule, options: DesktopOpt
         app.quit();
       });
   });
+
+  /** DesktopAPI.chooseGraphFile over IPC: the system dialog, attached to the asking window. */
+  async function chooseGraphFile(callArgs: unknown[], win: BrowserWindowType | undefined): Promise<string | null> {
+    const [mode, suggested] = callArgs;
+    if (callArgs.length < 1 || callArgs.length > 2 || (mode !== 'open' && mode !== 'save') || (suggested !== undefined && typeof suggested !== 'string')) {
+      throw new BadRequestError('chooseGraphFile takes "open" or "save", and optionally a suggested path');
+    }
+    const filters = [{ name: 'FlowStudio graph', extensions: ['flowstudio', 'json'] }];
+    if (mode === 'open') {
+      const options = { title: 'Open graph', properties: ['openFile' as const], filters };
+      const result = win ? await dialog.showOpenDialog(win, options) : await dialog.showOpenDialog(options);
+      const chosen = result.canceled ? undefined : result.filePaths[0];
+      if (!chosen) return null;
+      const real = fs.realpathSync(chosen);
+      backend.allowGraphFolder(path.dirname(real));
+      return real;
+    }
+    const defaultPath = suggested === undefined ? undefined : path.isAbsolute(suggested) ? suggested : path.join(app.getPath('documents'), path.basename(suggested));
+    const options = { title: 'Save graph as', defaultPath, filters };
+    const result = win ? await dialog.showSaveDialog(win, options) : await dialog.showSaveDialog(options);
+    if (result.canceled || !result.filePath) return null;
+    const file = GraphFiles.isGraphPath(result.filePath) ? result.filePath : `${result.filePath}.flowstudio`;
+    backend.allowGraphFolder(path.dirname(file));
+    return file;
+  }
 
   log(`FlowStudio desktop: outputs go to ${outDir}; presets and autosave to ${backend.dataDir}.`);
   await openWindow();

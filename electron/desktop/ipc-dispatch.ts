@@ -12,6 +12,8 @@ import { parseRunRequest } from '../engine/app/run-request.ts';
 import { toWireError, type WireReply } from '../engine/wire-messages.ts';
 
 type Call = (api: AppAPI, args: unknown[], sender: number) => Promise<unknown>;
+/** A transport's own calls beyond the AppAPI (the desktop's file dialogs), checked by their own code. */
+export type ExtraCall = (args: unknown[], sender: number) => Promise<unknown>;
 
 export interface IpcDispatcher {
   /** Runs one call for the renderer `sender` (its webContents id); never throws: failures are replies. */
@@ -26,7 +28,7 @@ export interface IpcDispatcher {
   runsOf(sender: number): string[];
 }
 
-export function createIpcDispatcher(api: AppAPI): IpcDispatcher {
+export function createIpcDispatcher(api: AppAPI, extra: Record<string, ExtraCall> = {}): IpcDispatcher {
   const runs = new Map<number, Set<string>>();
   const inFlight = new Set<Promise<WireReply>>();
 
@@ -74,11 +76,11 @@ export function createIpcDispatcher(api: AppAPI): IpcDispatcher {
 
   const answer = async (sender: number, method: unknown, args: unknown[]): Promise<WireReply> => {
     try {
-      if (typeof method !== 'string' || !Object.hasOwn(calls, method)) {
-        throw new BadRequestError(`Unknown engine method ${JSON.stringify(method)}`);
-      }
+      const known = typeof method === 'string' && (Object.hasOwn(calls, method) || Object.hasOwn(extra, method));
+      if (!known) throw new BadRequestError(`Unknown engine method ${JSON.stringify(method)}`);
       if (!Array.isArray(args)) throw new BadRequestError(`${method}: arguments must be a list`);
-      return { ok: true, value: await calls[method as AppMethod](api, args, sender) };
+      const value = Object.hasOwn(calls, method) ? await calls[method as AppMethod](api, args, sender) : await extra[method as string](args, sender);
+      return { ok: true, value };
     } catch (e) {
       return { ok: false, error: toWireError(e) };
     }

@@ -172,15 +172,22 @@ export class AppBackend implements AppAPI {
       throw new NotFoundError(`Graph file not found: ${file}`);
     }
     if (!fs.statSync(real).isFile()) throw new BadRequestError(`Cannot open "${file}": not a file`);
-    const dir = path.dirname(real);
-    if (!this.graphRoots.includes(dir)) {
-      this.graphRoots.push(dir);
-      this.readRoots.push(dir);
-      this.graphFiles.addRoot(dir);
-      this.outputFiles = createFileService({ outDir: this.outDir, readRoots: this.readRoots });
-    }
+    this.allowGraphFolder(path.dirname(real));
     this.openRequests.push(real);
     return real;
+  }
+
+  /**
+   * Lets graph files be opened from and saved to `dir` for this session, and its files be read. Only for a
+   * folder the user chose through the system (a file they opened, a system file dialog): never a page's path.
+   */
+  allowGraphFolder(dir: string): void {
+    const resolved = path.resolve(dir);
+    if (this.graphRoots.includes(resolved)) return;
+    this.graphRoots.push(resolved);
+    this.readRoots.push(resolved);
+    this.graphFiles.addRoot(resolved);
+    this.outputFiles = createFileService({ outDir: this.outDir, readRoots: this.readRoots });
   }
 
   async takeOpenRequests(): Promise<string[]> {

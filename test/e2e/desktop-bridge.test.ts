@@ -65,6 +65,7 @@ describe.skipIf(!chromiumAvailable())('desktop window (renderer over the preload
   let browser: Browser;
   let page: Page;
   let desktop: DesktopApp | null = null;
+  let fakeElectron: FakeElectron;
   let ipcCalls = 0;
   /** Sends a menu command to the page, as a menu click does, and waits until it is delivered. */
   let menuCommand: (command: string) => Promise<void> = async () => undefined;
@@ -73,7 +74,7 @@ describe.skipIf(!chromiumAvailable())('desktop window (renderer over the preload
   beforeAll(async () => {
     tmp = mkdtempSync(path.join(tmpdir(), 'fs-e2e-desktop-'));
     const dist = await buildRenderer(tmp);
-    const electron = new FakeElectron();
+    const electron = (fakeElectron = new FakeElectron());
     desktop = await startDesktop(electron.asElectron(), {
       args: ['--out', path.join(tmp, 'out'), '--static', dist],
       preloadPath: PRELOAD,
@@ -237,6 +238,36 @@ describe.skipIf(!chromiumAvailable())('desktop window (renderer over the preload
     await page.getByTestId('system-info').waitFor({ timeout: 10_000 });
     await page.keyboard.press('Escape');
     expect(problems).toEqual([]);
+  });
+
+  it('File > Open and Save As use the system dialogs', async () => {
+    const folder = mkdtempSync(path.join(tmpdir(), 'fs-e2e-desktop-dialogs-'));
+    try {
+      const picked = path.join(folder, 'picked.flowstudio');
+      fs.writeFileSync(picked, JSON.stringify({ ...EXAMPLE, metadata: { ...EXAMPLE.metadata, name: 'Picked in the dialog' } }));
+      fakeElectron.dialogAnswers.push(picked);
+      await page.locator('.react-flow__pane').click({ position: { x: 5, y: 5 } });
+      await page.keyboard.press('Control+o');
+      const discard = page.getByTestId('confirm-ok');
+      await expect.poll(async () => (await discard.count()) > 0 || (await page.getByTestId('doc-title').textContent())?.includes('Picked in the dialog')).toBe(true);
+      if (await discard.count()) await discard.click();
+      await expect.poll(() => page.getByTestId('doc-title').textContent()).toContain('Picked in the dialog');
+      // The editor's own open dialog (a path field) is not shown on the desktop.
+      await expect(page.getByTestId('dialog-open').count()).resolves.toBe(0);
+
+      const target = path.join(folder, 'saved-from-dialog.flowstudio');
+      fakeElectron.dialogAnswers.push(target);
+      await page.keyboard.press('Control+Shift+s');
+      await page.getByTestId('save-as-file').click();
+      await page.getByTestId('save-as-browse').click();
+      await expect.poll(() => page.getByTestId('save-as-path').inputValue()).toBe(target);
+      await page.getByTestId('save-as-confirm').click();
+      await expect.poll(() => fs.existsSync(target)).toBe(true);
+      expect(JSON.parse(fs.readFileSync(target, 'utf8')).metadata.name).toBe('Picked in the dialog');
+      expect(problems).toEqual([]);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 
   it('IPC calls from the page go through the invoke channel only', async () => {

@@ -128,6 +128,23 @@ export class FakeElectron {
     setApplicationMenu: (menu: unknown) => (this.applicationMenu = menu),
   };
   focusedWindow: FakeWindow | null = null;
+  /** What the next system file dialogs answer (a path, or null for Cancel), and what they were asked. */
+  readonly dialogAnswers: (string | null)[] = [];
+  readonly dialogCalls: { kind: 'open' | 'save'; attached: boolean; options: any }[] = [];
+  readonly dialog = {
+    showOpenDialog: async (...args: any[]) => {
+      const options = args.length === 2 ? args[1] : args[0];
+      this.dialogCalls.push({ kind: 'open', attached: args.length === 2, options });
+      const answer = this.dialogAnswers.shift() ?? null;
+      return { canceled: answer === null, filePaths: answer === null ? [] : [answer] };
+    },
+    showSaveDialog: async (...args: any[]) => {
+      const options = args.length === 2 ? args[1] : args[0];
+      this.dialogCalls.push({ kind: 'save', attached: args.length === 2, options });
+      const answer = this.dialogAnswers.shift() ?? null;
+      return { canceled: answer === null, filePath: answer ?? '' };
+    },
+  };
 
   readonly shell = {
     openExternal: async (url: string) => void this.openedExternally.push(url),

@@ -21,6 +21,8 @@ export interface AppClient extends AppAPI {
   onConnectionChange(listener: (state: ConnectionState) => void): () => void;
   /** Stops the event stream; calls made afterwards still work (HTTP) but no events arrive. */
   close(): void;
+  /** The system's file dialog for graph files (electron/desktop/desktop-api.ts); absent in a browser tab. */
+  chooseGraphFile?(mode: 'open' | 'save', suggestedPath?: string): Promise<string | null>;
   /** Commands from the app around the page (the desktop menu); absent where there is none (a browser tab). */
   onCommand?(listener: (command: string) => void): () => void;
 }

@@ -4,6 +4,7 @@
  * whose previews arrive structured-cloned as {dims, data}. Replies carry failures as values because an
  * Error crossing IPC and the context bridge keeps only its message.
  */
+import type { DesktopMethod } from '../../../electron/desktop/desktop-api.ts';
 import { fromWireEvent, type WireEvent, type WireReply } from '../../../electron/engine/wire-messages.ts';
 import type { AppAPI, AppClient, AppMethod, EngineEventListener, GraphError } from './app-client.ts';
 import { EngineRequestError } from './app-client.ts';
@@ -13,7 +14,7 @@ export type BridgeEvent = WireEvent;
 
 /** What the preload exposes as `window.flowstudio`. */
 export interface FlowStudioBridge {
-  invoke(method: AppMethod, ...args: unknown[]): Promise<WireReply>;
+  invoke(method: AppMethod | DesktopMethod, ...args: unknown[]): Promise<WireReply>;
   onEvent(listener: (event: BridgeEvent) => void): () => void;
   /** The desktop menu's commands (electron/desktop/commands.ts). */
   onCommand?(listener: (command: string) => void): () => void;
@@ -35,16 +36,18 @@ export function createBridgeClient(bridge: FlowStudioBridge): AppClient {
     });
   };
   // Failures keep their name and structured errors, the same as over the HTTP transport.
-  const invoke = async <M extends AppMethod>(method: M, ...args: Parameters<AppAPI[M]>): Promise<Awaited<ReturnType<AppAPI[M]>>> => {
+  const call = async (method: AppMethod | DesktopMethod, args: unknown[]): Promise<unknown> => {
     const reply = await bridge.invoke(method, ...args);
-    if (reply.ok) return reply.value as Awaited<ReturnType<AppAPI[M]>>;
+    if (reply.ok) return reply.value;
     const errors = Array.isArray(reply.error.errors) ? (reply.error.errors as GraphError[]) : undefined;
     throw new EngineRequestError(reply.error.name, reply.error.message, undefined, errors);
   };
+  const invoke = <M extends AppMethod>(method: M, ...args: Parameters<AppAPI[M]>) => call(method, args) as Promise<Awaited<ReturnType<AppAPI[M]>>>;
 
   return {
     ...(bridge.onCommand ? { onCommand: (listener: (command: string) => void) => bridge.onCommand!(listener) } : {}),
     connection: 'open',
+    chooseGraphFile: (mode, suggestedPath) => call('chooseGraphFile', suggestedPath === undefined ? [mode] : [mode, suggestedPath]) as Promise<string | null>,
     onConnectionChange: () => () => undefined,
     close: () => {
       off?.();

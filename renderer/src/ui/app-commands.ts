@@ -31,7 +31,7 @@ export function runAppCommand(controller: AppController, command: AppCommand): v
     case 'new':
       return docs.guard(() => docs.newDocument(), 'Start a new graph');
     case 'open':
-      return session.setState({ dialog: { kind: 'open-file' } });
+      return void docs.showOpen();
     case 'save':
       return void docs.save();
     case 'save-as':

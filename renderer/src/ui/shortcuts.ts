@@ -74,7 +74,7 @@ function handleKey(controller: AppController, e: KeyboardEvent): void {
   if (mod && key === 'o') {
     e.preventDefault();
     noteKeyCommand('open');
-    controller.session.setState({ dialog: { kind: 'open-file' } });
+    void controller.docs.showOpen();
     return;
   }
   if (mod && key === 'd') {

@@ -140,6 +140,20 @@ export class DocumentController {
     }
   }
 
+  /** File ▸ Open: the system's dialog where the app has one (desktop), else the editor's own. */
+  async showOpen(): Promise<void> {
+    if (!this.client.chooseGraphFile) {
+      this.session.setState({ dialog: { kind: 'open-file' } });
+      return;
+    }
+    try {
+      const file = await this.client.chooseGraphFile('open');
+      if (file) this.guard(() => void this.openFile(file), `Open ${baseName(file)}`);
+    } catch (e) {
+      toast.error(`Cannot show the open dialog: ${messageOf(e)}`);
+    }
+  }
+
   /** The newest graph file opened from the system since the last look, if any (asking first when there are unsaved changes). */
   async openRequested(): Promise<void> {
     const paths = await this.client.takeOpenRequests().catch(() => [] as string[]);

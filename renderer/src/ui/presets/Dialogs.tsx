@@ -78,7 +78,24 @@ function SaveAsDialog() {
         ) : (
           <label className="field">
             <span className="field-label">File path (relative paths go to your graphs folder)</span>
-            <input className="text-input mono" data-testid="save-as-path" autoFocus value={path} onChange={(e) => setPath(e.target.value)} />
+            <span className="field-row">
+              <input className="text-input mono" data-testid="save-as-path" autoFocus value={path} onChange={(e) => setPath(e.target.value)} />
+              {controller.client.chooseGraphFile && (
+                <button
+                  type="button"
+                  className="btn"
+                  data-testid="save-as-browse"
+                  onClick={() =>
+                    void controller.client.chooseGraphFile!('save', path).then(
+                      (chosen) => chosen && setPath(chosen),
+                      () => undefined,
+                    )
+                  }
+                >
+                  Browse…
+                </button>
+              )}
+            </span>
           </label>
         )}
         <div className="modal-actions">

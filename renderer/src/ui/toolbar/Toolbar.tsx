@@ -134,7 +134,7 @@ function FileButtons() {
         <MenuItem testId="file-new" onClick={() => docs.guard(() => docs.newDocument(), 'Start a new graph')}>
           New
         </MenuItem>
-        <MenuItem testId="file-open" onClick={() => controller.session.setState({ dialog: { kind: 'open-file' } })} hint={`${MOD}O`}>
+        <MenuItem testId="file-open" onClick={() => void docs.showOpen()} hint={`${MOD}O`}>
           Open file…
         </MenuItem>
         <MenuItem testId="file-save" onClick={() => void docs.save()} hint={`${MOD}S`}>
