@@ -13,6 +13,7 @@ import { Engine } from '../electron/engine/engine.ts';
 import type { EngineEvent } from '../electron/engine/events.ts';
 import type { GraphDocument } from '../electron/engine/graph/schema.ts';
 import { EXAMPLES_DIR } from '../electron/engine/paths.ts';
+import { writeNpy } from '../nodes/core/io/npy.ts';
 import { Tensor } from '../nodes/core/tensor.ts';
 import { createBridgeClient, type FlowStudioBridge } from '../renderer/src/engine/bridge-client.ts';
 import { EngineRequestError } from '../renderer/src/engine/app-client.ts';
@@ -361,6 +362,29 @@ describe('desktop main process', () => {
       expect(reply, JSON.stringify(bad)).toMatchObject({ ok: false, error: { name: 'BadRequestError' } });
     }
     expect(s.electron.dialogCalls).toHaveLength(3);
+  });
+
+  it('an input picked in the system dialog becomes readable by runs; a model pick is a folder', async () => {
+    const s = await start();
+    const client = await pageClient(s);
+    const dir = tempDir('fs-desktop-input-');
+    const file = path.join(dir, 'mine.npy');
+    fs.writeFileSync(file, writeNpy(Tensor.full([1, 3, 4, 4], 0.25)));
+    const doc: GraphDocument = { ...EXAMPLE, nodes: [{ id: 'load', type: 'LoadLatent', params: { path: file }, position: { x: 0, y: 0 } }], edges: [] };
+    expect((await client.run({ graph: doc })).status).toBe('failed');
+    s.electron.dialogAnswers.push(file);
+    await expect(client.chooseInputFile!('latent', ['.npy'])).resolves.toBe(fs.realpathSync(file));
+    expect(s.electron.dialogCalls.at(-1)!.options).toMatchObject({ properties: ['openFile'], filters: [{ extensions: ['npy'] }] });
+    expect((await client.run({ graph: doc, force: true })).status).toBe('finished');
+    // The picker lists it now too.
+    expect((await client.listFiles({ kind: 'latent' })).map((f) => f.path)).toContain(fs.realpathSync(file));
+    s.electron.dialogAnswers.push(null);
+    await expect(client.chooseInputFile!('model')).resolves.toBeNull();
+    expect(s.electron.dialogCalls.at(-1)!.options.properties).toEqual(['openDirectory']);
+    for (const bad of [['pictures'], ['image', ['png']], ['image', '.png'], []]) {
+      const reply = (await s.electron.invoke(s.window.webContents, INVOKE_CHANNEL, 'chooseInputFile', ...bad)) as { ok: boolean };
+      expect(reply.ok, JSON.stringify(bad)).toBe(false);
+    }
   });
 
   it('an open-file event before the app is ready is kept until the editor can take it', async () => {

@@ -1,10 +1,13 @@
 /** The engine in a worker thread (how the app runs it): same API, events across the thread, cancel. */
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { EngineEvent } from '../electron/engine/events.ts';
 import { readGraphFile } from '../electron/engine/graph/io.ts';
 import { EXAMPLES_DIR } from '../electron/engine/paths.ts';
+import { Engine } from '../electron/engine/engine.ts';
 import { WorkerEngine } from '../electron/engine/worker/worker-client.ts';
+import { writeNpy } from '../nodes/core/io/npy.ts';
 import { Tensor } from '../nodes/core/tensor.ts';
 import { graph, tempDir, testCacheDir } from './helpers/engine.ts';
 
@@ -107,5 +110,44 @@ describe('WorkerEngine', () => {
     expect(summary.error?.message ?? '').toBe('');
     expect(summary.status).toBe('cancelled');
     expect(summary.nodes.sampler.state).toBe('cancelled');
+  });
+});
+
+describe('allowReadFolder (ReadFolderGrant)', () => {
+  /** A .npy in a folder that is none of the engine's roots, and a graph that loads it. */
+  function latentElsewhere() {
+    const dir = tempDir('fs-grant-');
+    const file = path.join(dir, 'x.npy');
+    fs.writeFileSync(file, writeNpy(Tensor.full([1, 3, 4, 4], 0.5)));
+    const doc = graph([{ id: 'load', type: 'LoadLatent', params: { path: file } }], []);
+    return { dir, file, doc };
+  }
+
+  it('lets runs read a folder granted at run time, in process', async () => {
+    const { dir, doc } = latentElsewhere();
+    const own = new Engine({ cacheDir: testCacheDir(), outDir: tempDir('fs-grant-out-'), providers: ['cpu'] });
+    try {
+      const before = await own.run({ graph: doc });
+      expect(before.status).toBe('failed');
+      expect(before.error?.message).toMatch(/outside|allowed|not/i);
+      await own.allowReadFolder(dir);
+      await expect(own.run({ graph: doc, force: true })).resolves.toMatchObject({ status: 'finished' });
+    } finally {
+      await own.dispose();
+    }
+  });
+
+  it('in a worker, and still after the worker died and was started again', async () => {
+    const { dir, doc } = latentElsewhere();
+    const own = new WorkerEngine({ cacheDir: testCacheDir(), outDir: tempDir('fs-grant-worker-'), providers: ['cpu'] });
+    try {
+      expect((await own.run({ graph: doc })).status).toBe('failed');
+      await own.allowReadFolder(dir);
+      expect((await own.run({ graph: doc, force: true })).status).toBe('finished');
+      await (own as unknown as { worker: import('node:worker_threads').Worker }).worker.terminate();
+      expect((await own.run({ graph: doc, force: true })).status).toBe('finished');
+    } finally {
+      await own.close();
+    }
   });
 });

@@ -9,6 +9,11 @@ export interface DesktopAPI {
    * .flowstudio when it has no graph extension), or null when the user cancelled.
    */
   chooseGraphFile(mode: 'open' | 'save', suggestedPath?: string): Promise<string | null>;
+  /**
+   * Shows the system's open dialog for a node's input: a file with one of `extensions` (".png"), or for
+   * `kind` "model" a diffusers-ONNX model folder. Its folder becomes readable by runs. Null on cancel.
+   */
+  chooseInputFile(kind: 'image' | 'latent' | 'model' | 'any', extensions?: string[]): Promise<string | null>;
 }
 
 export type DesktopMethod = keyof DesktopAPI;

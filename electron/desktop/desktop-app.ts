@@ -99,8 +99,10 @@ export async function startDesktop(electron: ElectronModule, options: DesktopOpt
     throw e;
   }
   const dispatcher = createIpcDispatcher(backend, {
-    chooseGraphFile: (callArgs, sender) => chooseGraphFile(callArgs, BrowserWindow.getAllWindows().find((w) => !w.isDestroyed() && w.webContents.id === sender)),
+    chooseGraphFile: (callArgs, sender) => chooseGraphFile(callArgs, windowOf(sender)),
+    chooseInputFile: (callArgs, sender) => chooseInputFile(callArgs, windowOf(sender)),
   });
+  const windowOf = (sender: number) => BrowserWindow.getAllWindows().find((w) => !w.isDestroyed() && w.webContents.id === sender);
   requestOpen = (file) => {
     try {
       backend.requestOpen(file);
@@ -226,6 +228,28 @@ export async function startDesktop(electron: ElectronModule, options: DesktopOpt
     const file = GraphFiles.isGraphPath(result.filePath) ? result.filePath : `${result.filePath}.flowstudio`;
     backend.allowGraphFolder(path.dirname(file));
     return file;
+  }
+
+  /** DesktopAPI.chooseInputFile over IPC. */
+  async function chooseInputFile(callArgs: unknown[], win: BrowserWindowType | undefined): Promise<string | null> {
+    const [kind, extensions] = callArgs;
+    const extensionList = Array.isArray(extensions) && extensions.every((e) => typeof e === 'string' && /^\.[\w.-]{1,16}$/.test(e)) ? (extensions as string[]) : undefined;
+    if (callArgs.length < 1 || callArgs.length > 2 || !['image', 'latent', 'model', 'any'].includes(kind as string) || (extensions !== undefined && !extensionList)) {
+      throw new BadRequestError('chooseInputFile takes a kind (image, latent, model or any) and optionally a list of extensions such as ".png"');
+    }
+    const folder = kind === 'model';
+    const options = {
+      title: folder ? 'Choose a model folder' : 'Choose a file',
+      properties: [folder ? ('openDirectory' as const) : ('openFile' as const)],
+      filters: !folder && extensionList?.length ? [{ name: extensionList.join(', '), extensions: extensionList.map((e) => e.slice(1)) }] : undefined,
+    };
+    const result = win ? await dialog.showOpenDialog(win, options) : await dialog.showOpenDialog(options);
+    const chosen = result.canceled ? undefined : result.filePaths[0];
+    if (!chosen) return null;
+    const real = fs.realpathSync(chosen);
+    // The containing folder: a model folder itself is not inside a root named by itself.
+    backend.allowReadFolder(path.dirname(real));
+    return real;
   }
 
   log(`FlowStudio desktop: outputs go to ${outDir}; presets and autosave to ${backend.dataDir}.`);

@@ -104,6 +104,16 @@ export interface ModelInfo {
   folder: string;
 }
 
+/**
+ * Run-time file access for the app's own code, for a folder the user chose through the operating system
+ * (a graph file they opened, a system file dialog). Not part of EngineAPI: no transport carries it, so a
+ * page can never widen what the engine reads.
+ */
+export interface ReadFolderGrant {
+  /** Graphs may read files under `dir` from now on (relative paths are looked up there too, last). */
+  allowReadFolder(dir: string): Promise<void>;
+}
+
 export interface EngineAPI {
   listNodeTypes(): Promise<NodeTypeDescription[]>;
   validate(graph: unknown): Promise<GraphError[]>;

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { EngineAPI, FreeMemoryRequest, MemoryReport, MemoryStatus, ModelInfo, RunRequest, RunSummary, SystemInfo } from './api.ts';
+import type { EngineAPI, ReadFolderGrant, FreeMemoryRequest, MemoryReport, MemoryStatus, ModelInfo, RunRequest, RunSummary, SystemInfo } from './api.ts';
 import type { AppAPI, ListedFile, ListFilesOptions, ModelHashResult, PresetInfo, RecentFile } from './app-api.ts';
 import type { EngineEventListener } from './events.ts';
 import type { NodeTypeDescription } from './graph/describe.ts';
@@ -25,7 +25,8 @@ import { PresetStore } from './app/presets.ts';
 import { RecentFiles } from './app/recent-files.ts';
 
 export interface AppBackendOptions {
-  engine: EngineAPI;
+  /** With ReadFolderGrant (Engine, WorkerEngine), folders the user picks through the system are readable by runs too. */
+  engine: EngineAPI & Partial<ReadFolderGrant>;
   /** The engine's output folder (what runs write): readable through readFile. */
   outDir: string;
   /** Presets, autosave, recent files. Default: FLOWSTUDIO_DATA_DIR, $XDG_DATA_HOME/flowstudio or ~/.local/share/flowstudio. */
@@ -39,7 +40,7 @@ export interface AppBackendOptions {
 }
 
 export class AppBackend implements AppAPI {
-  readonly engine: EngineAPI;
+  readonly engine: EngineAPI & Partial<ReadFolderGrant>;
   readonly dataDir: string;
   readonly outDir: string;
   readonly graphRoots: string[];
@@ -178,16 +179,30 @@ export class AppBackend implements AppAPI {
   }
 
   /**
-   * Lets graph files be opened from and saved to `dir` for this session, and its files be read. Only for a
-   * folder the user chose through the system (a file they opened, a system file dialog): never a page's path.
+   * Lets graph files be opened from and saved to `dir` for this session, and files under it be read (by the
+   * editor and by runs). Only for a folder the user chose through the system (a file they opened, a system
+   * file dialog): never a page's path.
    */
   allowGraphFolder(dir: string): void {
     const resolved = path.resolve(dir);
+    this.allowReadFolder(resolved);
     if (this.graphRoots.includes(resolved)) return;
     this.graphRoots.push(resolved);
-    this.readRoots.push(resolved);
     this.graphFiles.addRoot(resolved);
-    this.outputFiles = createFileService({ outDir: this.outDir, readRoots: this.readRoots });
+  }
+
+  /**
+   * Lets files under `dir` be read for this session: by readFile and the pickers, and by runs (an input image
+   * picked in a system dialog, or lying next to a graph file opened from the system). Same trust rule.
+   */
+  allowReadFolder(dir: string): void {
+    const resolved = path.resolve(dir);
+    if (!this.readRoots.includes(resolved)) {
+      this.readRoots.push(resolved);
+      this.outputFiles = createFileService({ outDir: this.outDir, readRoots: this.readRoots });
+    }
+    // The worker takes requests in order: a run asked for after this sees the folder.
+    void this.engine.allowReadFolder?.(resolved).catch(() => undefined);
   }
 
   async takeOpenRequests(): Promise<string[]> {

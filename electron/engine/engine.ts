@@ -58,6 +58,7 @@ export class Engine implements EngineAPI {
   readonly executor: Executor;
   readonly cacheDir: string;
   readonly outDir: string;
+  /** Grows by allowReadFolder; every file service reads it afresh. */
   private readonly readRoots: string[];
   private readonly writeRoots: string[];
   private readonly listeners = new Set<EngineEventListener>();
@@ -76,12 +77,11 @@ export class Engine implements EngineAPI {
     this.registry = opts.registry ?? createDefaultRegistry();
     this.recent = new RecentOutputs(opts.keptRuns, opts.keptRunsMaxBytes);
     this.pool = new SessionPool({ providers: opts.providers, maxLoadedSessions: opts.maxLoadedModels, maxLoadedBytes: opts.maxLoadedModelBytes });
-    const files = this.fileService(this.outDir);
     this.models = new OnnxModelService({
       pool: this.pool,
       cacheDir: this.cacheDir,
       providers: opts.providers,
-      resolveRead: (p) => files.resolveRead(p),
+      resolveRead: (p) => this.fileService(this.outDir).resolveRead(p),
     });
     this.executor = new Executor({
       registry: this.registry,
@@ -91,6 +91,12 @@ export class Engine implements EngineAPI {
     });
     sweepStaleSpillDirsOnce(path.join(this.cacheDir, 'spill'), (message, e) => console.warn(`[engine] ${message}:`, e));
     this.system = systemInfoOnce({ cacheDir: this.cacheDir, outDir: this.outDir });
+  }
+
+  /** ReadFolderGrant: for the app's own code only (see api.ts); no transport exposes it. */
+  async allowReadFolder(dir: string): Promise<void> {
+    const resolved = path.resolve(dir);
+    if (!this.readRoots.includes(resolved)) this.readRoots.push(resolved);
   }
 
   private fileService(outDir: string) {

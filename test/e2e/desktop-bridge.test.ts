@@ -270,6 +270,26 @@ describe.skipIf(!chromiumAvailable())('desktop window (renderer over the preload
     }
   });
 
+  it("a file param offers the system's dialog, whose pick becomes the param", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'fs-e2e-desktop-input-'));
+    try {
+      await page.getByTestId('node-model').click();
+      await page.getByTestId('param-model-model-browse').click();
+      const system = page.getByTestId('param-model-model-system');
+      await expect(system.textContent()).resolves.toContain('Model folder on this computer');
+      const calls = fakeElectron.dialogCalls.length;
+      fakeElectron.dialogAnswers.push(dir);
+      await system.click();
+      await expect.poll(() => page.getByTestId('param-model-model').inputValue()).toBe(fs.realpathSync(dir));
+      expect(fakeElectron.dialogCalls[calls].options.properties).toEqual(['openDirectory']);
+      // Back to the embedded model, as the example had it.
+      await page.keyboard.press('Control+z');
+      expect(problems).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('IPC calls from the page go through the invoke channel only', async () => {
     // The page cannot pick the channel: the bridge has exactly invoke and onEvent.
     const keys = await page.evaluate(() => Object.keys((window as unknown as { flowstudio: object }).flowstudio).sort());

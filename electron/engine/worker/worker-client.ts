@@ -3,7 +3,7 @@
  * so a long sampler loop never stalls IPC or the UI.
  */
 import { Worker } from 'node:worker_threads';
-import type { EngineAPI, FreeMemoryRequest, MemoryReport, MemoryStatus, ModelInfo, RunRequest, RunSummary, SystemInfo } from '../api.ts';
+import type { EngineAPI, ReadFolderGrant, FreeMemoryRequest, MemoryReport, MemoryStatus, ModelInfo, RunRequest, RunSummary, SystemInfo } from '../api.ts';
 import type { EngineEventListener } from '../events.ts';
 import type { OutputValue } from '../summary.ts';
 import type { NodeTypeDescription } from '../graph/describe.ts';
@@ -16,7 +16,7 @@ import { disableOrtTelemetry } from '../onnx/telemetry.ts';
 const MAX_QUICK_RESTARTS = 3;
 const RESTART_WINDOW_MS = 10_000;
 
-export class WorkerEngine implements EngineAPI {
+export class WorkerEngine implements EngineAPI, ReadFolderGrant {
   private worker!: Worker;
   private ready!: Promise<void>;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
@@ -27,7 +27,11 @@ export class WorkerEngine implements EngineAPI {
   /** When the worker died unexpectedly, recently: the next call starts a fresh one unless these pile up. */
   private readonly crashes: number[] = [];
 
-  constructor(private readonly init: WorkerInit = {}) {
+  /** A copy: allowReadFolder adds to its read roots. */
+  private readonly init: WorkerInit;
+
+  constructor(init: WorkerInit = {}) {
+    this.init = { ...init };
     // The worker's sessions read the real process environment, which only this thread can set.
     disableOrtTelemetry();
     this.start();
@@ -129,6 +133,11 @@ export class WorkerEngine implements EngineAPI {
   }
   systemInfo(): Promise<SystemInfo> {
     return this.call('systemInfo');
+  }
+  /** ReadFolderGrant; remembered, so a worker started again after a crash has it too. */
+  allowReadFolder(dir: string): Promise<void> {
+    this.init.readRoots = [...(this.init.readRoots ?? []), dir];
+    return this.call('allowReadFolder', dir);
   }
   subscribe(listener: EngineEventListener): () => void {
     this.listeners.add(listener);

@@ -5,6 +5,7 @@
  */
 import type { AppAPI } from '../../../electron/engine/app-api.ts';
 import type { GraphError } from '../../../electron/engine/graph/errors.ts';
+import type { FileListKind } from '../../../electron/engine/app-api.ts';
 
 export type { AppAPI, AppMethod, FileListKind, ListedFile, ListFilesOptions, ModelHashResult, PresetInfo, RecentFile } from '../../../electron/engine/app-api.ts';
 export type { MemoryReport, MemoryStatus, ModelInfo, RunRequest, RunSummary, SystemInfo } from '../../../electron/engine/api.ts';
@@ -23,6 +24,8 @@ export interface AppClient extends AppAPI {
   close(): void;
   /** The system's file dialog for graph files (electron/desktop/desktop-api.ts); absent in a browser tab. */
   chooseGraphFile?(mode: 'open' | 'save', suggestedPath?: string): Promise<string | null>;
+  /** The system's open dialog for a node's input file (or model folder); absent in a browser tab. */
+  chooseInputFile?(kind: FileListKind, extensions?: string[]): Promise<string | null>;
   /** Commands from the app around the page (the desktop menu); absent where there is none (a browser tab). */
   onCommand?(listener: (command: string) => void): () => void;
 }

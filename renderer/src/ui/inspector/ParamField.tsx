@@ -1,7 +1,8 @@
 /** Picks the widget for a param declaration and wires it to the store (one undo step per edit). */
-import { useCallback } from 'react';
+import { useCallback, useMemo } from 'react';
 import type { ParamView } from '../../graph/view-model.ts';
-import { useController, useEditorStore, useSession } from '../app-context.tsx';
+import type { FileListKind } from '../../engine/app-client.ts';
+import { useClient, useController, useEditorStore, useSession } from '../app-context.tsx';
 import { toast } from '../common/toasts.ts';
 import { seedModeKey } from '../controller/session.ts';
 import { BooleanField } from './fields/BooleanField.tsx';
@@ -30,6 +31,13 @@ export function ParamField({ nodeId, view, invalid }: { nodeId: string; view: Pa
   );
   const onCommit = useCallback(() => store.getState().sealHistory(), [store]);
   const browse = useFileChoices(param.fileKind, param.mode, param.extensions);
+  const client = useClient();
+  // The system's own dialog, where the app has one (desktop) and the param reads a file.
+  const pickOnSystem = useMemo(() => {
+    if (!client.chooseInputFile || param.mode === 'write') return undefined;
+    const kind = (['image', 'latent', 'model'].includes(param.fileKind ?? '') ? param.fileKind : 'any') as FileListKind;
+    return () => client.chooseInputFile!(kind, param.extensions);
+  }, [client, param.mode, param.fileKind, param.extensions]);
 
   const common = { spec: param, nodeId, invalid, onCommit };
   let widget: React.ReactNode;
@@ -58,7 +66,7 @@ export function ParamField({ nodeId, view, invalid }: { nodeId: string; view: Pa
       widget = <BooleanField {...common} value={value} onChange={onChange} />;
       break;
     case 'file':
-      widget = <FileField {...common} value={value} onChange={onChange} browse={browse} />;
+      widget = <FileField {...common} value={value} onChange={onChange} browse={browse} pickOnSystem={pickOnSystem} systemLabel={param.fileKind === 'model' ? 'Model folder on this computer…' : 'Other file on this computer…'} />;
       break;
     default:
       widget = <TextField {...common} value={value} onChange={onChange} />;

@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from 'react';
+import { toast } from '../../common/toasts.ts';
 import type { FileChoice } from './file-choices.ts';
 import { fieldTestId, type FieldProps } from './types.ts';
 
@@ -9,8 +10,8 @@ export type { FileChoice } from './file-choices.ts';
  * files of the param's kind under its allowed folders: see use-file-choices.ts). Paths are only strings here;
  * the backend checks them against its allowed roots.
  */
-export function FileField(props: FieldProps & { browse?: () => Promise<FileChoice[]> }) {
-  const { spec, value, nodeId, invalid, onChange, onCommit, browse } = props;
+export function FileField(props: FieldProps & { browse?: () => Promise<FileChoice[]>; pickOnSystem?: () => Promise<string | null>; systemLabel?: string }) {
+  const { spec, value, nodeId, invalid, onChange, onCommit, browse, pickOnSystem, systemLabel } = props;
   const [open, setOpen] = useState(false);
   const [choices, setChoices] = useState<FileChoice[] | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -65,6 +66,26 @@ export function FileField(props: FieldProps & { browse?: () => Promise<FileChoic
       </div>
       {open && (
         <div className="file-choices" data-testid={fieldTestId(nodeId, spec.name, 'choices')}>
+          {pickOnSystem && (
+            <button
+              type="button"
+              className="file-choice system"
+              data-testid={fieldTestId(nodeId, spec.name, 'system')}
+              onClick={() => {
+                setOpen(false);
+                pickOnSystem().then(
+                  (chosen) => {
+                    if (chosen === null) return;
+                    onChange(chosen);
+                    onCommit();
+                  },
+                  (e: unknown) => toast.error(`Cannot show the file dialog: ${e instanceof Error ? e.message : String(e)}`),
+                );
+              }}
+            >
+              <span className="file-choice-label">{systemLabel ?? 'Other file on this computer…'}</span>
+            </button>
+          )}
           {error && <div className="field-hint error">{error}</div>}
           {!error && !choices && <div className="field-hint">Loading…</div>}
           {choices?.length === 0 && <div className="field-hint">Nothing to pick from yet.</div>}
