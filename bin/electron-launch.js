@@ -5,18 +5,23 @@ import path from 'node:path';
 
 /**
  * The Electron binary to open the desktop window with: FLOWSTUDIO_ELECTRON when set (a system-wide
- * Electron), else the one the electron package downloaded (node_modules/electron/path.txt names it).
- * Undefined when neither exists, as on machines where Electron's download is blocked.
+ * Electron), else the one the electron package downloaded (node_modules/electron/path.txt names it, under
+ * dist/ or under ELECTRON_OVERRIDE_DIST_PATH as the package itself honours). Undefined when none exists:
+ * the package downloads its binary only on request (`npm run setup:desktop`), which needs network access.
  */
 export function findElectron(root, env = process.env) {
   if (env.FLOWSTUDIO_ELECTRON) return fs.existsSync(env.FLOWSTUDIO_ELECTRON) ? env.FLOWSTUDIO_ELECTRON : undefined;
   const dir = path.join(root, 'node_modules', 'electron');
+  let name;
   try {
-    const binary = path.join(dir, 'dist', fs.readFileSync(path.join(dir, 'path.txt'), 'utf8').trim());
-    return fs.existsSync(binary) ? binary : undefined;
+    name = fs.readFileSync(path.join(dir, 'path.txt'), 'utf8').trim();
   } catch {
-    return undefined;
+    name = undefined;
   }
+  const binary = env.ELECTRON_OVERRIDE_DIST_PATH
+    ? path.join(env.ELECTRON_OVERRIDE_DIST_PATH, name || 'electron')
+    : name && path.join(dir, 'dist', name);
+  return binary && fs.existsSync(binary) ? binary : undefined;
 }
 
 /**

@@ -28,7 +28,9 @@ if (needsBuild()) await buildRenderer();
 const electron = browserOnly ? undefined : findElectron(root);
 const code = electron ? await runElectron(electron, root, rest) : 'not-started';
 if (code === 'not-started') {
-  if (!browserOnly) console.error('Electron is not installed here: serving the editor for a browser instead.');
+  if (!browserOnly && !electron) {
+    console.error('Electron is not downloaded here (`npm run setup:desktop` fetches it, with network access): serving the editor for a browser.');
+  }
   register();
   const { main } = await import('../electron/cli/main.ts');
   process.exitCode = await main(['serve', ...rest]);

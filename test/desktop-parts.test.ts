@@ -2,6 +2,7 @@
  * The desktop app's pieces alone: the IPC dispatcher's argument checks and run bookkeeping, the app://
  * protocol's file serving, the command line, and how `npm start` finds and starts Electron.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -343,6 +344,20 @@ describe('npm start: Electron', () => {
     fs.writeFileSync(system, '');
     expect(findElectron(root, { FLOWSTUDIO_ELECTRON: system })).toBe(system);
     expect(findElectron(root, { FLOWSTUDIO_ELECTRON: path.join(root, 'missing') })).toBeUndefined();
+    // Electron's own override of where its binary lives.
+    const override = path.join(root, 'override');
+    fs.mkdirSync(override);
+    expect(findElectron(root, { ELECTRON_OVERRIDE_DIST_PATH: override })).toBeUndefined();
+    fs.writeFileSync(path.join(override, 'electron'), '');
+    expect(findElectron(root, { ELECTRON_OVERRIDE_DIST_PATH: override })).toBe(path.join(override, 'electron'));
+  });
+
+  it('npm run setup:desktop leaves an Electron that is already there alone', () => {
+    const binary = path.join(tempDir('fs-electron-setup-'), 'electron');
+    fs.writeFileSync(binary, '');
+    const r = spawnSync(process.execPath, [path.resolve('bin/setup-desktop.js')], { env: { ...process.env, FLOWSTUDIO_ELECTRON: binary }, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`Electron is already here: ${binary}`);
   });
 
   it('starts Electron on the app with the user\'s arguments and passes its exit code on', async () => {
