@@ -154,6 +154,11 @@ describe('desktop main process', () => {
     expect([...png.subarray(0, 8)]).toEqual([137, 80, 78, 71, 13, 10, 26, 10]);
     const trajectory = await client.readOutput('desktop-run-1', 'sampler', 'trajectory');
     expect(trajectory).not.toBeNull();
+    // Show in folder: outputs yes, anything outside the allowed folders no.
+    await client.showInFolder!(path.join(summary.outDir, 'gaussian-vp-ddim.png'));
+    expect(s.electron.shownInFolder).toEqual([fs.realpathSync(path.join(summary.outDir, 'gaussian-vp-ddim.png'))]);
+    await expect(client.showInFolder!('/etc/passwd')).rejects.toMatchObject({ name: 'FileAccessError' });
+    expect(s.electron.shownInFolder).toHaveLength(1);
   });
 
   it('keeps error names and structured graph errors across IPC', async () => {

@@ -14,6 +14,8 @@ export interface DesktopAPI {
    * `kind` "model" a diffusers-ONNX model folder. Its folder becomes readable by runs. Null on cancel.
    */
   chooseInputFile(kind: 'image' | 'latent' | 'model' | 'any', extensions?: string[]): Promise<string | null>;
+  /** Shows a file the app may read (an output image) selected in the system's file manager. */
+  showInFolder(file: string): Promise<void>;
 }
 
 export type DesktopMethod = keyof DesktopAPI;

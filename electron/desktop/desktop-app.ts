@@ -101,6 +101,12 @@ export async function startDesktop(electron: ElectronModule, options: DesktopOpt
   const dispatcher = createIpcDispatcher(backend, {
     chooseGraphFile: (callArgs, sender) => chooseGraphFile(callArgs, windowOf(sender)),
     chooseInputFile: (callArgs, sender) => chooseInputFile(callArgs, windowOf(sender)),
+    showInFolder: async (callArgs) => {
+      const [file] = callArgs;
+      if (callArgs.length !== 1 || typeof file !== 'string') throw new BadRequestError('showInFolder takes the path of a file');
+      // Only what the app may read anyway: a page cannot probe the disk through the file manager.
+      shell.showItemInFolder(backend.resolveRead(file));
+    },
   });
   const windowOf = (sender: number) => BrowserWindow.getAllWindows().find((w) => !w.isDestroyed() && w.webContents.id === sender);
   requestOpen = (file) => {

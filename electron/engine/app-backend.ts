@@ -142,8 +142,13 @@ export class AppBackend implements AppAPI {
   }
 
   // ---- output and input files ----
+  /** The real path of a file under the allowed read roots; throws FileAccessError otherwise. */
+  resolveRead(file: string): string {
+    return this.outputFiles.resolveRead(file);
+  }
+
   async readFile(file: string): Promise<Uint8Array> {
-    const real = this.outputFiles.resolveRead(file);
+    const real = this.resolveRead(file);
     const bytes = await fs.promises.readFile(real);
     return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }

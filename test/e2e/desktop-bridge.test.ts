@@ -182,6 +182,12 @@ describe.skipIf(!chromiumAvailable())('desktop window (renderer over the preload
     await expect(page.getByTestId(`preview-${sampler.id}`).isVisible()).resolves.toBe(true);
     await expect(page.getByTestId('last-run').getAttribute('data-status')).resolves.toBe('finished');
     await page.screenshot({ path: path.join(SCREENSHOTS, 'desktop-01-after-run.png') });
+    // The enlarged image can be shown in the system's file manager.
+    await image.click();
+    await page.getByTestId('show-in-folder').click();
+    await expect.poll(() => fakeElectron.shownInFolder.length).toBe(1);
+    expect(path.basename(fakeElectron.shownInFolder[0])).toBe('gaussian-vp-ddim.png');
+    await page.getByTestId('lightbox').click();
     expect(problems).toEqual([]);
   });
 

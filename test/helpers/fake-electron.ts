@@ -146,8 +146,10 @@ export class FakeElectron {
     },
   };
 
+  readonly shownInFolder: string[] = [];
   readonly shell = {
     openExternal: async (url: string) => void this.openedExternally.push(url),
+    showItemInFolder: (file: string) => void this.shownInFolder.push(file),
   };
 
   readonly BrowserWindow: any;

@@ -26,6 +26,8 @@ export interface AppClient extends AppAPI {
   chooseGraphFile?(mode: 'open' | 'save', suggestedPath?: string): Promise<string | null>;
   /** The system's open dialog for a node's input file (or model folder); absent in a browser tab. */
   chooseInputFile?(kind: FileListKind, extensions?: string[]): Promise<string | null>;
+  /** Shows an output file in the system's file manager; absent in a browser tab. */
+  showInFolder?(file: string): Promise<void>;
   /** Commands from the app around the page (the desktop menu); absent where there is none (a browser tab). */
   onCommand?(listener: (command: string) => void): () => void;
 }

@@ -48,6 +48,7 @@ export function createBridgeClient(bridge: FlowStudioBridge): AppClient {
     ...(bridge.onCommand ? { onCommand: (listener: (command: string) => void) => bridge.onCommand!(listener) } : {}),
     connection: 'open',
     chooseGraphFile: (mode, suggestedPath) => call('chooseGraphFile', suggestedPath === undefined ? [mode] : [mode, suggestedPath]) as Promise<string | null>,
+    showInFolder: (file) => call('showInFolder', [file]) as Promise<void>,
     chooseInputFile: (kind, extensions) => call('chooseInputFile', extensions === undefined ? [kind] : [kind, extensions]) as Promise<string | null>,
     onConnectionChange: () => () => undefined,
     close: () => {

@@ -5,7 +5,8 @@
  */
 import { useMemo, useState } from 'react';
 import type { ValueSummary } from '../../../../electron/engine/summary.ts';
-import { useEditor, useSession } from '../app-context.tsx';
+import { useClient, useEditor, useSession } from '../app-context.tsx';
+import { toast } from '../common/toasts.ts';
 import { formatMs, formatNumber } from '../common/format.ts';
 import { abbreviate } from '../../../../nodes/core/quote.ts';
 import type { OutputImage } from '../controller/session.ts';
@@ -13,6 +14,7 @@ import { debugTargets, refLabel, type DebugTargets, type OutputRef } from './deb
 import { DebugViewer, type DebugRequest } from './DebugViewer.tsx';
 
 export function OutputPanel() {
+  const client = useClient();
   const images = useSession((s) => s.images);
   const outputs = useEditor((s) => s.run.outputs);
   const last = useEditor((s) => s.run.last);
@@ -76,7 +78,22 @@ export function OutputPanel() {
       {open && (
         <div className="lightbox" role="dialog" aria-label="Output image" onClick={() => setOpen(null)} data-testid="lightbox">
           <img src={open.url} alt={open.path} />
-          <div className="lightbox-caption mono">{open.path}</div>
+          <div className="lightbox-caption mono">
+            {open.path}
+            {client.showInFolder && (
+              <button
+                type="button"
+                className="btn btn-small"
+                data-testid="show-in-folder"
+                onClick={(e) => {
+                  e.stopPropagation();
+                  client.showInFolder!(open.path).catch((err: unknown) => toast.error(`Cannot show ${open.path}: ${err instanceof Error ? err.message : String(err)}`));
+                }}
+              >
+                Show in folder
+              </button>
+            )}
+          </div>
         </div>
       )}
       {debug && <DebugViewer request={debug} onClose={() => setDebug(null)} />}
