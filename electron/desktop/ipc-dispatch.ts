@@ -9,7 +9,11 @@ import { randomUUID } from 'node:crypto';
 import type { AppAPI, AppMethod } from '../engine/app-api.ts';
 import { BadRequestError } from '../engine/app/errors.ts';
 import { parseRunRequest } from '../engine/app/run-request.ts';
+import { MAX_NESTING, tooDeep } from '../engine/graph/parse.ts';
 import { toWireError, type WireReply } from '../engine/wire-messages.ts';
+
+/** A graph allows MAX_NESTING levels; the argument list and a request object add a few. */
+const MAX_ARG_NESTING = MAX_NESTING + 8;
 
 type Call = (api: AppAPI, args: unknown[], sender: number) => Promise<unknown>;
 /** A transport's own calls beyond the AppAPI (the desktop's file dialogs), checked by their own code. */
@@ -79,6 +83,8 @@ export function createIpcDispatcher(api: AppAPI, extra: Record<string, ExtraCall
       const known = typeof method === 'string' && (Object.hasOwn(calls, method) || Object.hasOwn(extra, method));
       if (!known) throw new BadRequestError(`Unknown engine method ${JSON.stringify(method)}`);
       if (!Array.isArray(args)) throw new BadRequestError(`${method}: arguments must be a list`);
+      // As the HTTP server does for bodies: deeper values overflow the stack of code that copies them on (the worker's structured clone).
+      if (tooDeep(args, MAX_ARG_NESTING)) throw new BadRequestError(`${method}: arguments are nested more than ${MAX_ARG_NESTING} levels deep`);
       const value = Object.hasOwn(calls, method) ? await calls[method as AppMethod](api, args, sender) : await extra[method as string](args, sender);
       return { ok: true, value };
     } catch (e) {
