@@ -4,13 +4,10 @@
  * Electron is passed in rather than imported, so this wiring runs in tests against a fake Electron; main.ts
  * passes the real one. Typed against Electron's own declarations.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import type { BrowserWindow as BrowserWindowType, IpcMainInvokeEvent } from 'electron';
 import type { EngineAPI } from '../engine/api.ts';
 import { AppBackend } from '../engine/app-backend.ts';
-import { BadRequestError } from '../engine/app/errors.ts';
-import { GraphFiles } from '../engine/app/graph-files.ts';
 import { defaultDataDir } from '../engine/app/data-dir.ts';
 import { toWireEvent, type WireReply } from '../engine/wire-messages.ts';
 import { WorkerEngine } from '../engine/worker/worker-client.ts';
@@ -22,6 +19,7 @@ import { COMMAND_CHANNEL, type AppCommand } from './commands.ts';
 import { APP_SCHEME_PRIVILEGES, createAppProtocolHandler } from './app-protocol.ts';
 import { graphFilesIn, parseDesktopArgs } from './desktop-args.ts';
 import { createIpcDispatcher, type IpcDispatcher } from './ipc-dispatch.ts';
+import { systemDialogCalls } from './system-dialogs.ts';
 import { guardWebContents, isTrustedSender, restrictPermissions, windowOptions } from './window-security.ts';
 import { placeOnDisplays, readWindowState, writeWindowState } from './window-state.ts';
 
@@ -98,17 +96,8 @@ export async function startDesktop(electron: ElectronModule, options: DesktopOpt
     await engine.close();
     throw e;
   }
-  const dispatcher = createIpcDispatcher(backend, {
-    chooseGraphFile: (callArgs, sender) => chooseGraphFile(callArgs, windowOf(sender)),
-    chooseInputFile: (callArgs, sender) => chooseInputFile(callArgs, windowOf(sender)),
-    showInFolder: async (callArgs) => {
-      const [file] = callArgs;
-      if (callArgs.length !== 1 || typeof file !== 'string') throw new BadRequestError('showInFolder takes the path of a file');
-      // Only what the app may read anyway: a page cannot probe the disk through the file manager.
-      shell.showItemInFolder(backend.resolveRead(file));
-    },
-  });
   const windowOf = (sender: number) => BrowserWindow.getAllWindows().find((w) => !w.isDestroyed() && w.webContents.id === sender);
+  const dispatcher = createIpcDispatcher(backend, systemDialogCalls({ app, dialog, shell, backend, windowOf }));
   requestOpen = (file) => {
     try {
       backend.requestOpen(file);
@@ -210,53 +199,6 @@ export async function startDesktop(electron: ElectronModule, options: DesktopOpt
         app.quit();
       });
   });
-
-  /** DesktopAPI.chooseGraphFile over IPC: the system dialog, attached to the asking window. */
-  async function chooseGraphFile(callArgs: unknown[], win: BrowserWindowType | undefined): Promise<string | null> {
-    const [mode, suggested] = callArgs;
-    if (callArgs.length < 1 || callArgs.length > 2 || (mode !== 'open' && mode !== 'save') || (suggested !== undefined && typeof suggested !== 'string')) {
-      throw new BadRequestError('chooseGraphFile takes "open" or "save", and optionally a suggested path');
-    }
-    const filters = [{ name: 'FlowStudio graph', extensions: ['flowstudio', 'json'] }];
-    if (mode === 'open') {
-      const options = { title: 'Open graph', properties: ['openFile' as const], filters };
-      const result = win ? await dialog.showOpenDialog(win, options) : await dialog.showOpenDialog(options);
-      const chosen = result.canceled ? undefined : result.filePaths[0];
-      if (!chosen) return null;
-      const real = fs.realpathSync(chosen);
-      backend.allowGraphFolder(path.dirname(real));
-      return real;
-    }
-    const defaultPath = suggested === undefined ? undefined : path.isAbsolute(suggested) ? suggested : path.join(app.getPath('documents'), path.basename(suggested));
-    const options = { title: 'Save graph as', defaultPath, filters };
-    const result = win ? await dialog.showSaveDialog(win, options) : await dialog.showSaveDialog(options);
-    if (result.canceled || !result.filePath) return null;
-    const file = GraphFiles.isGraphPath(result.filePath) ? result.filePath : `${result.filePath}.flowstudio`;
-    backend.allowGraphFolder(path.dirname(file));
-    return file;
-  }
-
-  /** DesktopAPI.chooseInputFile over IPC. */
-  async function chooseInputFile(callArgs: unknown[], win: BrowserWindowType | undefined): Promise<string | null> {
-    const [kind, extensions] = callArgs;
-    const extensionList = Array.isArray(extensions) && extensions.every((e) => typeof e === 'string' && /^\.[\w.-]{1,16}$/.test(e)) ? (extensions as string[]) : undefined;
-    if (callArgs.length < 1 || callArgs.length > 2 || !['image', 'latent', 'model', 'any'].includes(kind as string) || (extensions !== undefined && !extensionList)) {
-      throw new BadRequestError('chooseInputFile takes a kind (image, latent, model or any) and optionally a list of extensions such as ".png"');
-    }
-    const folder = kind === 'model';
-    const options = {
-      title: folder ? 'Choose a model folder' : 'Choose a file',
-      properties: [folder ? ('openDirectory' as const) : ('openFile' as const)],
-      filters: !folder && extensionList?.length ? [{ name: extensionList.join(', '), extensions: extensionList.map((e) => e.slice(1)) }] : undefined,
-    };
-    const result = win ? await dialog.showOpenDialog(win, options) : await dialog.showOpenDialog(options);
-    const chosen = result.canceled ? undefined : result.filePaths[0];
-    if (!chosen) return null;
-    const real = fs.realpathSync(chosen);
-    // The containing folder: a model folder itself is not inside a root named by itself.
-    backend.allowReadFolder(path.dirname(real));
-    return real;
-  }
 
   log(`FlowStudio desktop: outputs go to ${outDir}; presets and autosave to ${backend.dataDir}.`);
   await openWindow();
