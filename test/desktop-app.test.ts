@@ -249,6 +249,18 @@ describe('desktop main process', () => {
     expect(got).toEqual(['run', 'run']);
   });
 
+  it('reloads a crashed editor page once, and does not loop on a page that keeps crashing', async () => {
+    const s = await start();
+    expect(s.window.loads).toBe(1);
+    const gone = (reason: string) => s.window.webContents.emit('render-process-gone', fakeEvent({}), { reason, exitCode: 1 });
+    gone('crashed');
+    expect(s.window.loads).toBe(2);
+    gone('oom');
+    expect(s.window.loads).toBe(2);
+    gone('clean-exit');
+    expect(s.window.loads).toBe(2);
+  });
+
   it('a second instance quits at once and opens nothing', async () => {
     const electron = new FakeElectron();
     electron.singleInstance = false;

@@ -25,6 +25,10 @@ import { placeOnDisplays, readWindowState, writeWindowState } from './window-sta
 
 /** How long quitting waits for calls in flight (a cancelled run's last model call, an autosave write). */
 const SHUTDOWN_WAIT_MS = 5000;
+/** A page that crashes again within this long after being reloaded is left as it is (no reload loop). */
+const CRASH_RELOAD_INTERVAL_MS = 10_000;
+/** The Windows taskbar groups the app's windows under this id (electron-builder.yml's appId). */
+const APP_USER_MODEL_ID = 'app.flowstudio.desktop';
 
 export type ElectronModule = Pick<typeof import('electron'), 'app' | 'BrowserWindow' | 'dialog' | 'ipcMain' | 'Menu' | 'protocol' | 'screen' | 'session' | 'shell'>;
 
@@ -77,6 +81,7 @@ export async function startDesktop(electron: ElectronModule, options: DesktopOpt
   });
   await app.whenReady();
 
+  if (process.platform === 'win32') app.setAppUserModelId(APP_USER_MODEL_ID);
   restrictPermissions(session.defaultSession);
   const staticDir = args.staticDir ?? DEFAULT_STATIC_DIR;
   protocol.handle(APP_SCHEME, createAppProtocolHandler(staticDir));
@@ -145,7 +150,20 @@ export async function startDesktop(electron: ElectronModule, options: DesktopOpt
     // The page that started a run is gone (closed, crashed, reloaded): nobody will read its result.
     const cancelRuns = () => void dispatcher.cancelRunsOf(sender);
     win.on('closed', cancelRuns);
-    contents.on('render-process-gone', cancelRuns);
+    // A crashed page comes back with its autosaved graph (the editor offers to restore it); not in a loop.
+    let lastCrashReload = -Infinity;
+    contents.on('render-process-gone', (_event, details) => {
+      cancelRuns();
+      if (details.reason === 'clean-exit' || win.isDestroyed()) return;
+      const now = Date.now();
+      if (now - lastCrashReload < CRASH_RELOAD_INTERVAL_MS) {
+        log(`flowstudio: the editor page failed again (${details.reason}); not reloading it. Reload it from View, or restart the app.`);
+        return;
+      }
+      lastCrashReload = now;
+      log(`flowstudio: the editor page failed (${details.reason}, exit code ${details.exitCode}); reloading it.`);
+      void win.loadURL(APP_ENTRY_URL).catch(() => undefined);
+    });
     contents.on('did-start-navigation', (details) => {
       if (details.isMainFrame && !details.isSameDocument) cancelRuns();
     });

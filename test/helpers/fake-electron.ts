@@ -84,6 +84,7 @@ export class FakeElectron {
     },
     requestSingleInstanceLock: () => this.singleInstance,
     isReady: () => this.ready,
+    setAppUserModelId: (id: string) => this.events.push(`app-user-model-id:${id}`),
     quit: () => {
       this.quitCalls++;
       this.events.push('quit');
@@ -205,7 +206,9 @@ export class FakeWindow extends Emitter {
   maximize(): void {
     this.maximized = true;
   }
+  loads = 0;
   async loadURL(url: string): Promise<void> {
+    this.loads++;
     this.webContents.emit('did-start-navigation', fakeEvent({ url, isMainFrame: true, isSameDocument: false }));
     this.webContents.url = url;
     this.emit('ready-to-show');
