@@ -338,6 +338,8 @@ describe('desktop main process', () => {
     expect(doc.nodes.map((n) => n.id)).toEqual(EXAMPLE.nodes.map((n) => n.id));
     await expect(client.saveGraphFile(file, { ...doc, metadata: { ...doc.metadata, name: 'saved back' } })).resolves.toBe(file);
     expect(JSON.parse(fs.readFileSync(file, 'utf8')).metadata.name).toBe('saved back');
+    // Both joined the system's recent documents.
+    expect(s.electron.recentDocuments).toEqual([file, file]);
     // Another file in a folder nobody opened stays out of reach.
     const other = graphFileElsewhere('other.flowstudio');
     await expect(client.openGraphFile(other)).rejects.toThrow();

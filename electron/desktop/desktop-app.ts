@@ -96,7 +96,8 @@ export async function startDesktop(electron: ElectronModule, options: DesktopOpt
   });
   let backend: AppBackend;
   try {
-    backend = new AppBackend({ engine, outDir, dataDir, graphRoots: args.roots });
+    // Opened and saved graphs join the system's recent documents (Dock, Jump List), which reopen them by open-file or the command line.
+    backend = new AppBackend({ engine, outDir, dataDir, graphRoots: args.roots, onRecentFile: (file) => app.addRecentDocument(file) });
   } catch (e) {
     await engine.close();
     throw e;

@@ -37,6 +37,8 @@ export interface AppBackendOptions {
   graphRoots?: string[];
   /** Extra folders readFile / listFiles / modelHashes may read (input images, models, ...), besides outDir, examples, data dir and graphRoots. */
   readRoots?: string[];
+  /** Told each graph file opened or saved (the desktop adds it to the system's recent documents). */
+  onRecentFile?: (file: string) => void;
 }
 
 export class AppBackend implements AppAPI {
@@ -47,6 +49,7 @@ export class AppBackend implements AppAPI {
   /** Folders readFile, listFiles and modelHashes may look in, in lookup order. */
   readonly readRoots: string[];
   private readonly openRequests: string[] = [];
+  private readonly onRecentFile?: (file: string) => void;
   private readonly presets: PresetStore;
   private readonly autosave: AutosaveStore;
   private readonly recent: RecentFiles;
@@ -56,6 +59,7 @@ export class AppBackend implements AppAPI {
 
   constructor(opts: AppBackendOptions) {
     this.engine = opts.engine;
+    this.onRecentFile = opts.onRecentFile;
     this.dataDir = path.resolve(opts.dataDir ?? defaultDataDir());
     this.outDir = path.resolve(opts.outDir);
     const examplesDir = path.resolve(opts.examplesDir ?? EXAMPLES_DIR);
@@ -129,14 +133,19 @@ export class AppBackend implements AppAPI {
   // ---- graph files ----
   async openGraphFile(file: string): Promise<unknown> {
     const { doc, path: real } = this.graphFiles.open(file);
-    await this.recent.add(real);
+    await this.addRecent(real);
     return doc;
   }
   async saveGraphFile(file: string, graph: unknown): Promise<string> {
     const written = this.graphFiles.save(file, graph);
-    await this.recent.add(written);
+    await this.addRecent(written);
     return written;
   }
+  private async addRecent(file: string): Promise<void> {
+    await this.recent.add(file);
+    this.onRecentFile?.(file);
+  }
+
   listRecentFiles(): Promise<RecentFile[]> {
     return this.recent.list();
   }

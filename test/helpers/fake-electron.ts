@@ -65,6 +65,7 @@ export class FakeWebContents extends Emitter {
 
 export class FakeElectron {
   readonly events: string[] = [];
+  readonly recentDocuments: string[] = [];
   ready = false;
   singleInstance = true;
   quitCalls = 0;
@@ -85,6 +86,7 @@ export class FakeElectron {
     requestSingleInstanceLock: () => this.singleInstance,
     isReady: () => this.ready,
     setAppUserModelId: (id: string) => this.events.push(`app-user-model-id:${id}`),
+    addRecentDocument: (file: string) => this.recentDocuments.push(file),
     quit: () => {
       this.quitCalls++;
       this.events.push('quit');
