@@ -43,6 +43,7 @@ import { OutputPanel } from './ui/run/OutputPanel.tsx';
 import { StatusBar } from './ui/run/StatusBar.tsx';
 import { useShortcuts } from './ui/shortcuts.ts';
 import { useAppCommands } from './ui/app-commands.ts';
+import { useWindowTitle } from './ui/window-title.ts';
 import { Toolbar } from './ui/toolbar/Toolbar.tsx';
 
 export function App({ controller }: { controller: AppController }) {
@@ -58,6 +59,7 @@ export function App({ controller }: { controller: AppController }) {
 function Shell({ controller }: { controller: AppController }) {
   useShortcuts(controller);
   useAppCommands(controller);
+  useWindowTitle();
   const ready = useSession((s) => s.ready);
   const fatal = useSession((s) => s.fatal);
   if (fatal) return <FatalScreen message={fatal} />;

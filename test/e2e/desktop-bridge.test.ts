@@ -168,6 +168,8 @@ describe.skipIf(!chromiumAvailable())('desktop window (renderer over the preload
     await expect(page.locator('meta[name="flowstudio-token"]').count()).resolves.toBe(0);
     expect(ipcCalls).toBeGreaterThan(0);
     for (const node of EXAMPLE.nodes) await expect(page.getByTestId(`node-${node.id}`).isVisible()).resolves.toBe(true);
+    // The window's title names the document.
+    await expect.poll(() => page.title()).toBe(`${EXAMPLE.metadata.name} — FlowStudio`);
 
     const saver = EXAMPLE.nodes.find((n) => n.type === 'SaveImage')!;
     const sampler = EXAMPLE.nodes.find((n) => n.type === 'Sampler')!;
@@ -224,6 +226,8 @@ describe.skipIf(!chromiumAvailable())('desktop window (renderer over the preload
     await expect.poll(selected).toBe(total);
     await page.keyboard.press('Delete');
     await expect.poll(nodes).toBe(0);
+    // Unsaved changes mark the title.
+    await expect.poll(() => page.title()).toMatch(/^• .+ — FlowStudio$/);
     await menuCommand('undo');
     await expect.poll(nodes).toBe(total);
     // Two deletes, then undo by key with the menu's echo right behind it (as on macOS): one undo, not two.
