@@ -7,7 +7,7 @@
 import { useEffect } from 'react';
 import { isAppCommand, type AppCommand } from '../../../electron/desktop/commands.ts';
 import type { AppController } from './controller/app-controller.ts';
-import { isEditable } from './shortcuts.ts';
+import { isEditable } from './editable.ts';
 
 /** A key shortcut and a menu item for the same command within this window are one action. */
 const SAME_ACTION_MS = 150;

@@ -6,6 +6,7 @@
 import { useEffect } from 'react';
 import type { AppController } from './controller/app-controller.ts';
 import { noteKeyCommand } from './app-commands.ts';
+import { isEditable } from './editable.ts';
 
 export function useShortcuts(controller: AppController): void {
   useEffect(() => {
@@ -117,14 +118,4 @@ function canvasOwnsClipboard(e: ClipboardEvent): boolean {
   if (isEditable(e.target) || isEditable(document.activeElement)) return false;
   const selection = window.getSelection();
   return !selection || selection.isCollapsed;
-}
-
-export function isEditable(target: EventTarget | null): boolean {
-  if (!(target instanceof HTMLElement)) return false;
-  if (target.isContentEditable) return true;
-  const tag = target.tagName;
-  if (tag === 'TEXTAREA' || tag === 'SELECT') return true;
-  if (tag !== 'INPUT') return false;
-  const type = (target as HTMLInputElement).type;
-  return !['checkbox', 'radio', 'range', 'button', 'submit'].includes(type);
 }
