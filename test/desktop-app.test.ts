@@ -261,6 +261,31 @@ describe('desktop main process', () => {
     expect(s.window.loads).toBe(2);
   });
 
+  it("main.ts starts the app from the Electron module entry.cjs hands it, without registering the scheme twice", async () => {
+    const electron = new FakeElectron();
+    const outDir = tempDir('fs-desktop-main-out-');
+    const saved = { argv: process.argv, data: process.env.FLOWSTUDIO_DATA_DIR, cache: process.env.FLOWSTUDIO_CACHE_DIR };
+    process.argv = ['/path/to/electron', '/path/to/app', '--out', outDir];
+    process.env.FLOWSTUDIO_DATA_DIR = tempDir('fs-desktop-main-data-');
+    process.env.FLOWSTUDIO_CACHE_DIR = testCacheDir();
+    try {
+      const { start } = await import('../electron/desktop/main.ts');
+      await start(electron.asElectron() as never);
+      expect(electron.privileged).toEqual([]);
+      expect(electron.windows).toHaveLength(1);
+      expect(fs.existsSync(electron.windows[0].options.webPreferences.preload)).toBe(true);
+      expect(electron.windows[0].webContents.url).toBe(APP_ENTRY_URL);
+      electron.app.quit();
+      await expect.poll(() => electron.events.includes('quit-done'), { timeout: 20_000 }).toBe(true);
+    } finally {
+      process.argv = saved.argv;
+      for (const [key, value] of [['FLOWSTUDIO_DATA_DIR', saved.data], ['FLOWSTUDIO_CACHE_DIR', saved.cache]] as const) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+    }
+  });
+
   it('a second instance quits at once and opens nothing', async () => {
     const electron = new FakeElectron();
     electron.singleInstance = false;
