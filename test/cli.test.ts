@@ -2,6 +2,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { providerHint } from '../electron/engine/onnx/provider-hints.ts';
 import { describe, expect, it } from 'vitest';
 import { applySets } from '../electron/cli/args.ts';
 import { providerWarnings } from '../electron/cli/main.ts';
@@ -239,5 +240,21 @@ describe('flowstudio providers', () => {
     const lines = text.stdout.trim().split('\n');
     expect(lines).toHaveLength(checks.length);
     expect(lines.at(-1)).toMatch(/^cpu\s+works \[tried \d(st|nd|rd|th) by default\]$/);
+    // A WebGPU provider with no adapter (this machine has no GPU) says what to install.
+    const webgpu = checks.find((c) => c.provider === 'webgpu') as { state: string; error?: string; hint?: string };
+    if (process.platform === 'linux' && webgpu.state === 'fails' && /adapter/i.test(webgpu.error ?? '')) {
+      expect(webgpu.hint).toMatch(/libvulkan1/);
+      expect(lines.find((l) => l.startsWith('webgpu'))).toContain('libglvnd');
+    }
+  });
+
+  it('knows what to do about a missing CUDA and a WebGPU with no adapter, per platform', () => {
+    expect(providerHint({ provider: 'cuda', state: 'not-installed' }, 'linux')).toBe('npm run setup:cuda adds it');
+    const noAdapter = { provider: 'webgpu', state: 'fails' as const, error: 'Failed to get a WebGPU adapter: No supported adapters' };
+    expect(providerHint(noAdapter, 'linux')).toMatch(/Vulkan loader \(libvulkan1\).*libglvnd/);
+    expect(providerHint(noAdapter, 'win32')).toBe('no GPU adapter: install or update the GPU driver');
+    expect(providerHint({ provider: 'webgpu', state: 'fails', error: 'out of memory' }, 'linux')).toBeUndefined();
+    expect(providerHint({ provider: 'webgpu', state: 'works' }, 'linux')).toBeUndefined();
+    expect(providerHint({ provider: 'cuda', state: 'fails', error: 'adapter' }, 'linux')).toBeUndefined();
   });
 });

@@ -722,6 +722,10 @@ describe('the System dialog', () => {
     expect(describeProvider({ provider: 'cuda', state: 'fails', defaultRank: 1, error: 'out of memory', kind: 'memory' }).text).toBe('present but does not start: out of memory, tried first');
     expect(describeProvider({ provider: 'dml', state: 'fails', error: 'x', kind: 'model' }).text).toBe('present but does not start: it refused a test model');
     expect(describeProvider({ provider: 'cuda', state: 'not-installed' })).toEqual({ text: 'not installed (npm run setup:cuda adds it)', tone: 'dim' });
+    expect(describeProvider({ provider: 'webgpu', state: 'fails', kind: 'setup', error: 'No supported adapters', hint: 'install libvulkan1' })).toEqual({
+      text: 'present but does not start: its library or device is missing (install libvulkan1)',
+      tone: 'warn',
+    });
     expect(describeProvider({ provider: 'tensorrt', state: 'not-installed' }).text).toBe('not in this build');
     expect(describeProvider({ provider: 'coreml', state: 'not-on-platform', defaultRank: undefined })).toEqual({ text: 'not on this platform', tone: 'dim' });
   });

@@ -76,6 +76,8 @@ export interface ProviderCheck {
   error?: string;
   /** Why it failed, sorted as the session pool sorts it (onnx/providers.ts classifyProviderFailure). */
   kind?: 'setup' | 'memory' | 'model';
+  /** What would make it work, where FlowStudio knows (onnx/provider-hints.ts). */
+  hint?: string;
 }
 
 /** Versions, the machine and its execution providers: the System dialog, and what a bug report needs. */

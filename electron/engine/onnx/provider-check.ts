@@ -5,6 +5,7 @@
  */
 import { GraphBuilder } from './builder.ts';
 import type { ProviderCheck, ProviderState } from '../api.ts';
+import { providerHint } from './provider-hints.ts';
 import { classifyProviderFailure, createSessionWithFallback, DEFAULT_PROVIDER_PREFERENCE, KNOWN_PROVIDERS, providerRunsOn, resolveProviders, supportedBackends } from './providers.ts';
 
 /** A model every provider can run: out = Identity(x). */
@@ -37,6 +38,10 @@ export async function checkProviders(): Promise<ProviderCheck[]> {
       }
     }
   }
+  for (const check of checks) {
+    const hint = providerHint(check, process.platform);
+    if (hint) check.hint = hint;
+  }
   return checks;
 }
 
@@ -50,7 +55,7 @@ export function describeProviderChecks(checks: readonly ProviderCheck[]): string
   };
   return checks.map((c) => {
     const order = c.defaultRank !== undefined ? `tried ${ordinal(c.defaultRank)} by default` : c.state === 'works' || c.state === 'fails' ? 'only with --provider' : '';
-    const hint = c.provider === 'cuda' && c.state === 'not-installed' ? ' (npm run setup:cuda adds it)' : '';
+    const hint = c.hint ? ` (${c.hint})` : '';
     return `${c.provider.padEnd(9)} ${why[c.state]}${hint}${c.error ? `: ${gist(c.error)}` : ''}${order ? ` [${order}]` : ''}`;
   });
 }

@@ -10,10 +10,10 @@ export function describeProvider(p: ProviderCheck): { text: string; tone: 'ok' |
       return { text: `works${order}${p.defaultRank === undefined ? ' (only when a run asks for it)' : ''}`, tone: 'ok' };
     case 'fails': {
       const why = p.kind === 'memory' ? 'out of memory' : p.kind === 'setup' ? 'its library or device is missing' : 'it refused a test model';
-      return { text: `present but does not start: ${why}${order}`, tone: 'warn' };
+      return { text: `present but does not start: ${why}${order}${p.hint ? ` (${p.hint})` : ''}`, tone: 'warn' };
     }
     case 'not-installed':
-      return { text: p.provider === 'cuda' ? 'not installed (npm run setup:cuda adds it)' : 'not in this build', tone: 'dim' };
+      return { text: p.provider === 'cuda' ? `not installed (${p.hint ?? 'npm run setup:cuda adds it'})` : 'not in this build', tone: 'dim' };
     case 'not-on-platform':
       return { text: 'not on this platform', tone: 'dim' };
   }
