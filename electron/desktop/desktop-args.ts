@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../cli/args.ts';
+import { GraphFiles } from '../engine/app/graph-files.ts';
 import { EDITOR_FLAGS, memoryOptions } from '../cli/serve.ts';
 
 export interface DesktopArgs {
@@ -21,18 +22,17 @@ export interface DesktopArgs {
 
 /** The graph files among a command line's arguments, resolved against `cwd` (flags, the app path and other files ignored). */
 export function graphFilesIn(argv: readonly string[], cwd: string): string[] {
-  return argv.filter((a) => !a.startsWith('-') && /\.(flowstudio|json)$/i.test(a)).map((a) => path.resolve(cwd, a));
+  return argv.filter((a) => !a.startsWith('-') && GraphFiles.isGraphPath(a)).map((a) => path.resolve(cwd, a));
 }
 
-/** serve's editor flags, all of which take a value. */
-const VALUE_FLAGS = EDITOR_FLAGS;
 
 /** `args`: the user's arguments, without the Electron binary and app path. Throws a UsageError on bad values. */
 export function parseDesktopArgs(args: readonly string[]): DesktopArgs {
-  const { values, positionals } = parseArgs({ args: [...args], options: VALUE_FLAGS, strict: false, allowPositionals: true });
-  // Not strict (Chromium's switches pass through), so a value-taking flag given without one is caught here.
+  const { values, positionals } = parseArgs({ args: [...args], options: EDITOR_FLAGS, strict: false, allowPositionals: true });
+  // Not strict (Chromium's switches pass through), so a value-taking flag given without one is caught here
+  // (every editor flag takes a value).
   for (const [flag, value] of Object.entries(values)) {
-    if (value === true && flag in VALUE_FLAGS) throw new UsageError(`--${flag} needs a value`);
+    if (value === true && flag in EDITOR_FLAGS) throw new UsageError(`--${flag} needs a value`);
   }
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
   const list = (v: unknown) => (Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : []);

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { App, BrowserWindow, Dialog, OpenDialogOptions, Shell } from 'electron';
 import type { AppBackend } from '../engine/app-backend.ts';
 import { BadRequestError } from '../engine/app/errors.ts';
-import { GraphFiles } from '../engine/app/graph-files.ts';
+import { GRAPH_EXTENSIONS, GraphFiles } from '../engine/app/graph-files.ts';
 import type { DesktopMethod } from './desktop-api.ts';
 import type { ExtraCall } from './ipc-dispatch.ts';
 
@@ -40,7 +40,7 @@ export function systemDialogCalls({ app, dialog, shell, backend, windowOf }: Sys
     if (callArgs.length < 1 || callArgs.length > 2 || (mode !== 'open' && mode !== 'save') || (suggested !== undefined && typeof suggested !== 'string')) {
       throw new BadRequestError('chooseGraphFile takes "open" or "save", and optionally a suggested path');
     }
-    const filters = [{ name: 'FlowStudio graph', extensions: ['flowstudio', 'json'] }];
+    const filters = [{ name: 'FlowStudio graph', extensions: GRAPH_EXTENSIONS.map((e) => e.slice(1)) }];
     if (mode === 'open') {
       const real = await openOne(win, { title: 'Open graph', properties: ['openFile'], filters });
       if (real) backend.allowGraphFolder(path.dirname(real));
@@ -50,7 +50,7 @@ export function systemDialogCalls({ app, dialog, shell, backend, windowOf }: Sys
     const options = { title: 'Save graph as', defaultPath, filters };
     const result = win ? await dialog.showSaveDialog(win, options) : await dialog.showSaveDialog(options);
     if (result.canceled || !result.filePath) return null;
-    const file = GraphFiles.isGraphPath(result.filePath) ? result.filePath : `${result.filePath}.flowstudio`;
+    const file = GraphFiles.isGraphPath(result.filePath) ? result.filePath : `${result.filePath}${GRAPH_EXTENSIONS[0]}`;
     backend.allowGraphFolder(path.dirname(file));
     return file;
   }

@@ -10,7 +10,8 @@ import { GRAPH_FILE_EXTENSION, type GraphDocument } from '../graph/schema.ts';
 import type { FileService } from '../../../nodes/core/types.ts';
 import { BadRequestError } from './errors.ts';
 
-const GRAPH_EXTENSIONS = [GRAPH_FILE_EXTENSION, '.json'];
+/** The extensions graph files are opened and saved with (with the dot). */
+export const GRAPH_EXTENSIONS = [GRAPH_FILE_EXTENSION, '.json'];
 /** PNGs are let through on open so the reader can say that embedded graphs are not supported yet. */
 const OPENABLE_EXTENSIONS = [...GRAPH_EXTENSIONS, '.png'];
 
