@@ -463,3 +463,17 @@ describe('modelHashes', () => {
     }
   });
 });
+
+describe('folders the user chose through the system', () => {
+  it('allowReadFolder makes a folder readable and passes it to the engine once; a folder already allowed is not passed on', async () => {
+    const granted: string[] = [];
+    const grantEngine = Object.assign(stubEngine(), { allowReadFolder: async (dir: string) => void granted.push(dir) });
+    const own = new AppBackend({ engine: grantEngine, outDir, dataDir: path.join(base, 'data-grant') });
+    await expect(rejection(own.readFile(path.join(outside, 'secret.txt')))).resolves.toMatchObject({ name: 'FileAccessError' });
+    own.allowReadFolder(outside);
+    own.allowReadFolder(outside);
+    own.allowReadFolder(outDir);
+    expect(Buffer.from(await own.readFile(path.join(outside, 'secret.txt'))).toString()).toBe('secret');
+    expect(granted).toEqual([outside]);
+  });
+});

@@ -211,10 +211,11 @@ export class AppBackend implements AppAPI {
    */
   allowReadFolder(dir: string): void {
     const resolved = path.resolve(dir);
-    if (!this.readRoots.includes(resolved)) {
-      this.readRoots.push(resolved);
-      this.outputFiles = createFileService({ outDir: this.outDir, readRoots: this.readRoots });
-    }
+    // A folder already here needs nothing: the app gives the engine the folders it gives the backend
+    // (output, examples, data dir, --root folders), so only a new one is passed on.
+    if (this.readRoots.includes(resolved)) return;
+    this.readRoots.push(resolved);
+    this.outputFiles = createFileService({ outDir: this.outDir, readRoots: this.readRoots });
     // The worker takes requests in order: a run asked for after this sees the folder.
     void this.engine.allowReadFolder?.(resolved).catch(() => undefined);
   }

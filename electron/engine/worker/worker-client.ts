@@ -136,7 +136,8 @@ export class WorkerEngine implements EngineAPI, ReadFolderGrant {
   }
   /** ReadFolderGrant; remembered, so a worker started again after a crash has it too. */
   allowReadFolder(dir: string): Promise<void> {
-    this.init.readRoots = [...(this.init.readRoots ?? []), dir];
+    const roots = this.init.readRoots ?? [];
+    if (!roots.includes(dir)) this.init.readRoots = [...roots, dir];
     return this.call('allowReadFolder', dir);
   }
   subscribe(listener: EngineEventListener): () => void {
