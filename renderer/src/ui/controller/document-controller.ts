@@ -148,7 +148,7 @@ export class DocumentController {
     }
     try {
       const file = await this.client.chooseGraphFile('open');
-      if (file) this.guard(() => void this.openFile(file), `Open ${baseName(file)}`);
+      if (file) this.confirmOpen(file);
     } catch (e) {
       toast.error(`Cannot show the open dialog: ${messageOf(e)}`);
     }
@@ -158,7 +158,12 @@ export class DocumentController {
   async openRequested(): Promise<void> {
     const paths = await this.client.takeOpenRequests().catch(() => [] as string[]);
     const file = paths.at(-1);
-    if (file !== undefined) this.guard(() => void this.openFile(file), `Open ${baseName(file)}`);
+    if (file !== undefined) this.confirmOpen(file);
+  }
+
+  /** Opens a graph file, asking first when there are unsaved changes. */
+  private confirmOpen(file: string): void {
+    this.guard(() => void this.openFile(file), `Open ${baseName(file)}`);
   }
 
   /** A dropped or picked file: graph JSON, or a PNG FlowStudio wrote (graph read from its metadata). */

@@ -1,14 +1,13 @@
 /** Picks the widget for a param declaration and wires it to the store (one undo step per edit). */
 import { useCallback, useMemo } from 'react';
 import type { ParamView } from '../../graph/view-model.ts';
-import type { FileListKind } from '../../engine/app-client.ts';
 import { useClient, useController, useEditorStore, useSession } from '../app-context.tsx';
 import { toast } from '../common/toasts.ts';
 import { seedModeKey } from '../controller/session.ts';
 import { BooleanField } from './fields/BooleanField.tsx';
 import { EnumField } from './fields/EnumField.tsx';
 import { FileField } from './fields/FileField.tsx';
-import { useFileChoices } from './fields/use-file-choices.ts';
+import { fileListKind, useFileChoices } from './fields/use-file-choices.ts';
 import { NumberField } from './fields/NumberField.tsx';
 import { SeedField, type SeedMode } from './fields/SeedField.tsx';
 import { TextField } from './fields/TextField.tsx';
@@ -33,10 +32,13 @@ export function ParamField({ nodeId, view, invalid }: { nodeId: string; view: Pa
   const browse = useFileChoices(param.fileKind, param.mode, param.extensions);
   const client = useClient();
   // The system's own dialog, where the app has one (desktop) and the param reads a file.
-  const pickOnSystem = useMemo(() => {
+  const systemPick = useMemo(() => {
     if (!client.chooseInputFile || param.mode === 'write') return undefined;
-    const kind = (['image', 'latent', 'model'].includes(param.fileKind ?? '') ? param.fileKind : 'any') as FileListKind;
-    return () => client.chooseInputFile!(kind, param.extensions);
+    const kind = fileListKind(param.fileKind);
+    return {
+      label: kind === 'model' ? 'Model folder on this computer…' : 'Other file on this computer…',
+      pick: () => client.chooseInputFile!(kind, param.extensions),
+    };
   }, [client, param.mode, param.fileKind, param.extensions]);
 
   const common = { spec: param, nodeId, invalid, onCommit };
@@ -66,7 +68,7 @@ export function ParamField({ nodeId, view, invalid }: { nodeId: string; view: Pa
       widget = <BooleanField {...common} value={value} onChange={onChange} />;
       break;
     case 'file':
-      widget = <FileField {...common} value={value} onChange={onChange} browse={browse} pickOnSystem={pickOnSystem} systemLabel={param.fileKind === 'model' ? 'Model folder on this computer…' : 'Other file on this computer…'} />;
+      widget = <FileField {...common} value={value} onChange={onChange} browse={browse} systemPick={systemPick} />;
       break;
     default:
       widget = <TextField {...common} value={value} onChange={onChange} />;

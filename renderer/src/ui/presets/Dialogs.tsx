@@ -1,6 +1,7 @@
 /** Modal dialogs: Save As (preset library or a graph file path), Open file (path or recent), System, confirmations. */
 import { useState } from 'react';
 import { useController, useEditor, useSession } from '../app-context.tsx';
+import { toast } from '../common/toasts.ts';
 import { SystemDialogBody } from '../run/SystemDialog.tsx';
 
 export function Dialogs() {
@@ -88,7 +89,7 @@ function SaveAsDialog() {
                   onClick={() =>
                     void controller.client.chooseGraphFile!('save', path).then(
                       (chosen) => chosen && setPath(chosen),
-                      () => undefined,
+                      (e: unknown) => toast.error(`Cannot show the save dialog: ${e instanceof Error ? e.message : String(e)}`),
                     )
                   }
                 >

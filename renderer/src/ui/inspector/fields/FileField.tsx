@@ -10,8 +10,15 @@ export type { FileChoice } from './file-choices.ts';
  * files of the param's kind under its allowed folders: see use-file-choices.ts). Paths are only strings here;
  * the backend checks them against its allowed roots.
  */
-export function FileField(props: FieldProps & { browse?: () => Promise<FileChoice[]>; pickOnSystem?: () => Promise<string | null>; systemLabel?: string }) {
-  const { spec, value, nodeId, invalid, onChange, onCommit, browse, pickOnSystem, systemLabel } = props;
+/** The system's own file dialog (desktop): the list's first entry. */
+export interface SystemPick {
+  label: string;
+  /** The chosen path, or null when the user cancelled. */
+  pick(): Promise<string | null>;
+}
+
+export function FileField(props: FieldProps & { browse?: () => Promise<FileChoice[]>; systemPick?: SystemPick }) {
+  const { spec, value, nodeId, invalid, onChange, onCommit, browse, systemPick } = props;
   const [open, setOpen] = useState(false);
   const [choices, setChoices] = useState<FileChoice[] | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -66,14 +73,14 @@ export function FileField(props: FieldProps & { browse?: () => Promise<FileChoic
       </div>
       {open && (
         <div className="file-choices" data-testid={fieldTestId(nodeId, spec.name, 'choices')}>
-          {pickOnSystem && (
+          {systemPick && (
             <button
               type="button"
               className="file-choice system"
               data-testid={fieldTestId(nodeId, spec.name, 'system')}
               onClick={() => {
                 setOpen(false);
-                pickOnSystem().then(
+                systemPick.pick().then(
                   (chosen) => {
                     if (chosen === null) return;
                     onChange(chosen);
@@ -83,7 +90,7 @@ export function FileField(props: FieldProps & { browse?: () => Promise<FileChoic
                 );
               }}
             >
-              <span className="file-choice-label">{systemLabel ?? 'Other file on this computer…'}</span>
+              <span className="file-choice-label">{systemPick.label}</span>
             </button>
           )}
           {error && <div className="field-hint error">{error}</div>}

@@ -12,13 +12,18 @@ import { baseName } from '../../common/format.ts';
 
 const KINDS: readonly string[] = ['image', 'latent', 'model', 'any'] satisfies FileListKind[];
 
+/** The listing kind for a param's fileKind (one the backend does not list by is 'any'). */
+export function fileListKind(fileKind: string | undefined): FileListKind {
+  return (KINDS.includes(fileKind ?? '') ? fileKind : 'any') as FileListKind;
+}
+
 export function useFileChoices(fileKind: string | undefined, mode: string | undefined, extensions: string[] | undefined): () => Promise<FileChoice[]> {
   const controller = useController();
   const store = useEditorStore();
   const client = useClient();
   return useCallback(async () => {
     if (mode === 'write') return [];
-    const kind = (KINDS.includes(fileKind ?? '') ? fileKind : 'any') as FileListKind;
+    const kind = fileListKind(fileKind);
     const listing = client.listFiles({ kind, extensions });
     if (kind === 'model') {
       if (!controller.session.getState().models) await controller.docs.loadModels();
