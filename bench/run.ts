@@ -3,8 +3,9 @@
  * Row 1 (issue target <= 1.10, later <= 1.02): executor overhead of a 50-step Euler run on the embedded
  * analytic model = total run time / time spent inside ORT's session.run, in the same process.
  *
- * `npm run bench -- --only engine,solver,editor` runs some groups of rows (default: all). The editor rows
- * need Chromium; the others need only Node and onnxruntime-node.
+ * `npm run bench -- --only engine,solver,editor,webgpu` runs some groups of rows (default: all but webgpu).
+ * The editor rows need Chromium, the webgpu rows a GPU adapter (bench/webgpu.ts); the others need only
+ * Node and onnxruntime-node.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -146,12 +147,14 @@ async function samplerLoopOverhead(engine: Engine, ref: string, steps: number, r
   return median(ratios);
 }
 
-const GROUPS = ['engine', 'solver', 'editor'] as const;
+const GROUPS = ['engine', 'solver', 'editor', 'webgpu'] as const;
 type Group = (typeof GROUPS)[number];
+/** webgpu only when asked for: it needs a GPU adapter. */
+const DEFAULT_GROUPS: readonly Group[] = ['engine', 'solver', 'editor'];
 
 function selectedGroups(argv: readonly string[]): Set<Group> {
   const i = argv.indexOf('--only');
-  if (i < 0) return new Set(GROUPS);
+  if (i < 0) return new Set(DEFAULT_GROUPS);
   const names = (argv[i + 1] ?? '').split(',').filter(Boolean);
   const bad = names.filter((n) => !(GROUPS as readonly string[]).includes(n));
   if (names.length === 0 || bad.length > 0) throw new Error(`--only takes a comma-separated list of ${GROUPS.join(', ')}; got "${argv[i + 1] ?? ''}"`);
@@ -246,6 +249,7 @@ async function main() {
   rows.push(...solverRows);
   // Loaded only when asked for: it drives Chromium through playwright-core.
   if (groups.has('editor')) rows.push(...(await (await import('./editor.ts')).editorRows()));
+  if (groups.has('webgpu')) rows.push(...(await (await import('./webgpu.ts')).webgpuRows()));
   console.log(`FlowStudio benchmarks (${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} cores, node ${process.version})\n`);
   console.log('| benchmark | value | target | note |');
   console.log('|---|---|---|---|');
