@@ -11,14 +11,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import * as ort from '../electron/engine/onnx/ort.ts';
 import { Engine } from '../electron/engine/engine.ts';
-import type { GraphDocument } from '../electron/engine/graph/schema.ts';
 import { Tensor } from '../nodes/core/tensor.ts';
 import { createDenoiseFn } from '../nodes/sampling/denoiser.ts';
 import { createEuler } from '../nodes/sampling/euler.ts';
 import { runSampler } from '../nodes/sampling/sampler-loop.ts';
 import { buildSigmas } from '../nodes/sampling/schedules.ts';
 import { solverStepRows } from './solver-step.ts';
-import { tempDir } from './util.ts';
+import { samplerGraph, tempDir } from './util.ts';
 import { writeConvModel } from './conv-model.ts';
 
 interface Row {
@@ -28,25 +27,6 @@ interface Row {
   note: string;
 }
 
-function samplerGraph(model: string, solver: string, steps: number, batch = 1, latent: Record<string, number> = {}): GraphDocument {
-  return {
-    format: 'flowstudio-graph',
-    schemaVersion: 1,
-    metadata: { name: 'bench', description: '', author: '', tags: [] },
-    nodes: [
-      { id: 'model', type: 'LoadModel', params: { model }, position: { x: 0, y: 0 } },
-      { id: 'latent', type: 'EmptyLatent', params: { batch, ...latent }, position: { x: 0, y: 100 } },
-      { id: 'sampler', type: 'Sampler', params: { solver, steps, seed: 1 }, position: { x: 200, y: 0 } },
-    ],
-    edges: [
-      { id: 'e0', source: 'model', sourcePort: 'model', target: 'sampler', targetPort: 'model' },
-      { id: 'e1', source: 'latent', sourcePort: 'latent', target: 'sampler', targetPort: 'latent' },
-    ],
-    groups: [],
-    viewport: { x: 0, y: 0, zoom: 1 },
-    subgraphs: {},
-  };
-}
 
 /**
  * Runs before timing starts. A run's own code (validation, keys, the Sampler's setup) executes once per

@@ -9,37 +9,18 @@ import { Engine } from '../electron/engine/engine.ts';
 import { checkProviders } from '../electron/engine/onnx/provider-check.ts';
 import type { BenchRow } from './solver-step.ts';
 import { writeConvModel } from './conv-model.ts';
-import { tempDir } from './util.ts';
+import { samplerGraph, tempDir } from './util.ts';
 
 const BATCHES = [1, 16, 64];
 const STEPS = 20;
 const RUNS = 3;
 
-function convGraph(model: string, batch: number) {
-  return {
-    format: 'flowstudio-graph',
-    schemaVersion: 1,
-    metadata: { name: 'bench-webgpu', description: '', author: '', tags: [] },
-    nodes: [
-      { id: 'model', type: 'LoadModel', params: { model }, position: { x: 0, y: 0 } },
-      { id: 'latent', type: 'EmptyLatent', params: { channels: 4, height: 64, width: 64, batch }, position: { x: 0, y: 100 } },
-      { id: 'sampler', type: 'Sampler', params: { solver: 'euler', steps: STEPS, seed: 1 }, position: { x: 200, y: 0 } },
-    ],
-    edges: [
-      { id: 'e0', source: 'model', sourcePort: 'model', target: 'sampler', targetPort: 'model' },
-      { id: 'e1', source: 'latent', sourcePort: 'latent', target: 'sampler', targetPort: 'latent' },
-    ],
-    groups: [],
-    viewport: { x: 0, y: 0, zoom: 1 },
-    subgraphs: {},
-  };
-}
 
 /** Median ms per ORT call over RUNS forced runs, after one run that loads the model. */
 async function msPerCall(provider: string, model: string, root: string, batch: number): Promise<number> {
   const engine = new Engine({ outDir: tempDir('flowstudio-bench-webgpu-'), providers: [provider], readRoots: [root] });
   try {
-    const graph = convGraph(model, batch);
+    const graph = samplerGraph(model, 'euler', STEPS, batch, { channels: 4, height: 64, width: 64 });
     const first = await engine.run({ graph });
     if (first.status !== 'finished') throw new Error(`${provider} run ${first.status}: ${first.error?.message ?? first.errors?.[0]?.message}`);
     const perCall: number[] = [];
