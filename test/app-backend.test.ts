@@ -38,7 +38,7 @@ function stubEngine(): EngineAPI & { calls: string[] } {
     memoryStatus: async () => (calls.push('memoryStatus'), { modelsLoaded: 1, modelBytes: 2, cacheBytes: 3, cacheBytesOnDisk: 4 }),
     systemInfo: async () => {
       calls.push('systemInfo');
-      return { appVersion: '1', onnxruntimeVersion: '2', nodeVersion: '3', platform: 'p', arch: 'a', cpus: 1, totalMemory: 1, freeMemory: 1, cacheDir: '/c', outDir: '/o', providers: [] };
+      return { appVersion: '1', onnxruntimeVersion: '2', nodeVersion: '3', platform: 'p', arch: 'a', cpus: 1, totalMemory: 1, freeMemory: 1, cacheDir: '/c', outDir: '/o', providers: [], engine: { runsIn: 'app', pid: 1 } };
     },
     subscribe: (l) => (listeners.add(l), () => listeners.delete(l)),
   };

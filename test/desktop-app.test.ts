@@ -457,3 +457,79 @@ describe('desktop main process', () => {
     }
   });
 });
+
+describe('the engine in a utility process (what the desktop app runs by default)', () => {
+  /** A desktop app with its own engine: no createEngine, so a utility process (or a thread with --engine thread). */
+  async function startDefault(extraArgs: string[] = []) {
+    const electron = new FakeElectron();
+    // The engine process reads the model cache folder from the environment it is started with.
+    const before = process.env.FLOWSTUDIO_CACHE_DIR;
+    process.env.FLOWSTUDIO_CACHE_DIR = testCacheDir();
+    try {
+      const desktop = await startDesktop(electron.asElectron(), {
+        args: ['--out', tempDir('fs-desktop-out-'), '--provider', 'cpu', ...extraArgs],
+        preloadPath: PRELOAD,
+        dataDir: tempDir('fs-desktop-data-'),
+        log: () => undefined,
+      });
+      if (!desktop) throw new Error('startDesktop did not start');
+      const s = { electron, desktop, window: electron.windows[0] };
+      const exposed = await loadPreload(PRELOAD, electron, s.window.webContents);
+      return { ...s, client: createBridgeClient(exposed.flowstudio as FlowStudioBridge) };
+    } finally {
+      if (before === undefined) delete process.env.FLOWSTUDIO_CACHE_DIR;
+      else process.env.FLOWSTUDIO_CACHE_DIR = before;
+    }
+  }
+
+  const longGraph = () => {
+    const graph = structuredClone(EXAMPLE);
+    graph.nodes.find((n) => n.id === 'sampler')!.params.steps = 999;
+    return graph;
+  };
+
+  it('a native crash in the engine fails the run at its node; the window, IPC and the next run carry on', async () => {
+    const s = await startDefault();
+    try {
+      const info = await s.client.systemInfo();
+      const [child] = s.electron.utilityProcess.forked;
+      expect(info.engine).toEqual({ runsIn: 'process', pid: child.pid });
+      const events: EngineEvent[] = [];
+      s.client.subscribe((e) => events.push(e));
+      let crashed = false;
+      s.client.subscribe((e) => {
+        if (e.type === 'node-progress' && e.nodeId === 'sampler' && !crashed) {
+          crashed = true;
+          process.kill(child.pid!, 'SIGSEGV');
+        }
+      });
+      const summary = await s.client.run({ graph: longGraph(), runId: 'crashing-run', force: true });
+      expect(summary).toMatchObject({ runId: 'crashing-run', status: 'failed', error: { nodeId: 'sampler', nodeType: 'Sampler' } });
+      expect(summary.error?.message).toMatch(/^the engine process exited \(code \d+\) while this node ran; .*the next run starts a fresh engine$/);
+      // The page saw the node fail as any node failure, through the event channel.
+      expect(events.filter((e) => e.runId === 'crashing-run').at(-1)).toMatchObject({ type: 'run-failed', nodeId: 'sampler' });
+      expect(events.some((e) => e.type === 'node-failed' && e.nodeId === 'sampler')).toBe(true);
+      expect(s.window.isDestroyed()).toBe(false);
+
+      const next = await s.client.run({ graph: EXAMPLE, runId: 'after-crash' });
+      expect(next.status).toBe('finished');
+      expect(s.electron.utilityProcess.forked).toHaveLength(2);
+      expect((await s.client.systemInfo()).engine.pid).toBe(s.electron.utilityProcess.forked[1].pid);
+    } finally {
+      await s.desktop.shutdown();
+    }
+    // Quitting ended the engine process.
+    expect(s.electron.utilityProcess.forked.every((c) => c.pid === undefined)).toBe(true);
+  });
+
+  it('--engine thread runs it in a worker thread instead, and a bad --engine value is refused', async () => {
+    const s = await startDefault(['--engine', 'thread']);
+    try {
+      expect((await s.client.systemInfo()).engine).toEqual({ runsIn: 'thread', pid: process.pid });
+      expect(s.electron.utilityProcess.forked).toHaveLength(0);
+    } finally {
+      await s.desktop.shutdown();
+    }
+    await expect(startDefault(['--engine', 'gpu'])).rejects.toThrow('--engine expects "process" or "thread", got "gpu"');
+  });
+});

@@ -316,7 +316,8 @@ describe('desktop command line', () => {
     expect(args.roots).toEqual([path.resolve('a'), path.resolve('b')]);
     expect(args.providers).toEqual(['cuda', 'cpu']);
     expect(args.memory).toEqual({ maxLoadedModels: 3, cacheMaxBytes: 2 ** 30 });
-    expect(parseDesktopArgs([])).toEqual({ outDir: undefined, roots: [], providers: undefined, staticDir: undefined, memory: {}, files: [] });
+    expect(parseDesktopArgs([])).toEqual({ outDir: undefined, roots: [], providers: undefined, staticDir: undefined, memory: {}, engineHost: 'process', files: [] });
+    expect(parseDesktopArgs(['--engine', 'thread']).engineHost).toBe('thread');
     // Graph files among the arguments are what to open; other positionals (the app path) are not.
     expect(parseDesktopArgs(['.', 'a/graph.flowstudio', '--enable-logging', 'b.JSON', 'c.png']).files).toEqual([path.resolve('a/graph.flowstudio'), path.resolve('b.JSON')]);
     expect(graphFilesIn(['/usr/bin/flowstudio', 'x.flowstudio', '--flag=y.flowstudio'], '/home/u')).toEqual([path.resolve('/home/u', 'x.flowstudio')]);
@@ -326,6 +327,7 @@ describe('desktop command line', () => {
     expect(() => parseDesktopArgs(['--out'])).toThrow(/--out needs a value/);
     expect(() => parseDesktopArgs(['--model-memory', 'lots'])).toThrow(/--model-memory/);
     expect(() => parseDesktopArgs(['--max-models', '-1'])).toThrow(/--max-models/);
+    expect(() => parseDesktopArgs(['--engine', 'cuda'])).toThrow('--engine expects "process" or "thread", got "cuda"');
   });
 });
 

@@ -8,7 +8,7 @@ import { emptyDocument } from '../renderer/src/graph/document.ts';
 import { applyFlowNodeChanges } from '../renderer/src/state/flow-changes.ts';
 import { describeFreedMemory, describeMemory, describeProgress, formatBytes, formatNumber, formatProgress } from '../renderer/src/ui/common/format.ts';
 import { outputChips } from '../renderer/src/ui/canvas/output-chips.ts';
-import { describeProvider } from '../renderer/src/ui/run/system-info.ts';
+import { describeEngineHost, describeProvider } from '../renderer/src/ui/run/system-info.ts';
 import { INITIAL_RUN_STATE, nextQueuedRun, runReducer, type RunAction, type RunState } from '../renderer/src/state/run-state.ts';
 import { createFlowEdgesSelector, createFlowNodesSelector, createHistoryLabelsSelector, groupFlowId } from '../renderer/src/state/selectors.ts';
 import { createEditorStore, type EditorStore } from '../renderer/src/state/store.ts';
@@ -728,5 +728,12 @@ describe('the System dialog', () => {
     });
     expect(describeProvider({ provider: 'tensorrt', state: 'not-installed' }).text).toBe('not in this build');
     expect(describeProvider({ provider: 'coreml', state: 'not-on-platform', defaultRank: undefined })).toEqual({ text: 'not on this platform', tone: 'dim' });
+  });
+
+  it('says where the engine runs, and what a crash there costs', () => {
+    expect(describeEngineHost({ runsIn: 'process', pid: 42 })).toBe('its own process (pid 42): a crash there restarts the engine, the editor keeps your graph');
+    expect(describeEngineHost({ runsIn: 'thread', pid: 7 })).toBe('a worker thread of the app (pid 7)');
+    expect(describeEngineHost({ runsIn: 'app', pid: 7 })).toBe("the app's own process (pid 7)");
+    expect(describeEngineHost(undefined)).toBe('unknown (an older engine)');
   });
 });

@@ -381,7 +381,9 @@ describe('running over HTTP with events over WebSocket', () => {
       expect(p.preview).toBeInstanceOf(Tensor);
       expect(p.preview.dims).toEqual([1, 3, 16, 16]);
       expect([p.nodeId, p.step]).toEqual([ref.nodeId, ref.step]);
-      expect(Buffer.from(p.preview.data.buffer)).toEqual(Buffer.from(ref.preview.data.buffer));
+      // Byte for byte (a tensor from the engine process is a view into the message it came in).
+      const bytes = (d: Float32Array) => Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+      expect(bytes(p.preview.data)).toEqual(bytes(ref.preview.data));
     }
 
     // The image the run wrote comes back through /api/file.
@@ -727,6 +729,10 @@ describe('flowstudio serve', () => {
     const types = await fetch(`${url![0]}api/node-types`, { headers: { Authorization: `Bearer ${token}` } });
     expect(types.status).toBe(200);
     expect((await fetch(`${url![0]}api/node-types`)).status).toBe(401);
+    // Its engine runs in a process of its own (the default; --engine thread would keep it in this one).
+    const system = await (await fetch(`${url![0]}api/system`, { headers: { Authorization: `Bearer ${token}` } })).json();
+    expect(system.engine.runsIn).toBe('process');
+    expect(system.engine.pid).not.toBe(process.pid);
     const take = () => fetch(`${url![0]}api/open-requests/take`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } }).then((r) => r.json());
     const real = fs.realpathSync(named);
     await expect(take()).resolves.toEqual([real]);
@@ -745,6 +751,7 @@ describe('flowstudio serve', () => {
   it('rejects a bad port as a usage error', async () => {
     const io = { stdout: new PassThrough(), stderr: new PassThrough() };
     await expect(serveCommand(['--port', 'http'], io)).rejects.toThrow(/--port expects an integer/);
+    await expect(serveCommand(['--port', '0', '--engine', 'gpu'], io)).rejects.toThrow('--engine expects "process" or "thread", got "gpu"');
     await expect(serveCommand(['--host', '0.0.0.0'], io)).rejects.toThrow(/host/);
     await expect(serveCommand(['--port', '0', path.join(base, 'no-such.flowstudio')], io)).rejects.toThrow(/Graph file not found/);
     await expect(serveCommand(['--port', '0', path.join(base, 'notes.txt')], io)).rejects.toThrow(/not a graph file/);

@@ -1,6 +1,7 @@
 /**
- * `flowstudio serve`: the editor in a browser. The engine runs in a worker thread (a sampling run never
- * blocks HTTP), behind the AppBackend, behind the loopback-only server. Runs until SIGINT/SIGTERM.
+ * `flowstudio serve`: the editor in a browser. The engine runs in a process of its own (a sampling run never
+ * blocks HTTP, and a native crash does not end the server), behind the AppBackend, behind the loopback-only
+ * server. Runs until SIGINT/SIGTERM.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -9,6 +10,8 @@ import { parseArgs } from 'node:util';
 import { AppBackend } from '../engine/app-backend.ts';
 import { APP_ROOT } from '../engine/paths.ts';
 import { WorkerEngine } from '../engine/worker/worker-client.ts';
+import { processHost } from '../engine/worker/process-host.ts';
+import { threadHost } from '../engine/worker/thread-host.ts';
 import { startServer } from '../server/server.ts';
 import { parseByteSize, parseCount, UsageError } from './args.ts';
 import { defaultDataDir } from '../engine/app/data-dir.ts';
@@ -16,12 +19,15 @@ import { defaultDataDir } from '../engine/app/data-dir.ts';
 export const DEFAULT_STATIC_DIR = path.join(APP_ROOT, 'renderer', 'dist');
 
 export const SERVE_USAGE = `  serve [graph.flowstudio] [--port N] [--out dir] [--open] [--root dir ...] [--provider name ...] [--static dir]
-        [--max-models N] [--model-memory SIZE] [--cache-memory SIZE]
+        [--max-models N] [--model-memory SIZE] [--cache-memory SIZE] [--engine process|thread]
       Serve the editor on http://127.0.0.1 (port 0 or absent: a free one) until Ctrl+C. A graph file named
       is what the editor opens (its folder may then be saved to).
       --root adds folders graph files may be opened from and saved to.
       --max-models and --model-memory bound the models kept loaded (default 16, half the memory; the least
-      recently run are unloaded past them), --cache-memory the cached node outputs (default 2GiB, or an eighth of the memory if less).`;
+      recently run are unloaded past them), --cache-memory the cached node outputs (default 2GiB, or an eighth of the memory if less).
+      --engine process (default) runs the engine in a process of its own: a crash in native code (ONNX
+      Runtime, a GPU driver) fails the run and restarts the engine, and the editor keeps going. --engine
+      thread runs it in a thread of this process: it starts faster, but such a crash ends everything.`;
 
 /** The flags the editor takes wherever it runs: `flowstudio serve`, and the desktop app (desktop-args.ts). */
 export const EDITOR_FLAGS = {
@@ -32,7 +38,17 @@ export const EDITOR_FLAGS = {
   'max-models': { type: 'string' },
   'model-memory': { type: 'string' },
   'cache-memory': { type: 'string' },
+  engine: { type: 'string' },
 } as const;
+
+export type EngineHostKind = 'process' | 'thread';
+
+/** --engine: where the engine runs. A process (the default) survives a native crash; a thread starts faster. */
+export function parseEngineHostKind(raw: string | undefined): EngineHostKind {
+  if (raw === undefined || raw === 'process') return 'process';
+  if (raw === 'thread') return 'thread';
+  throw new UsageError(`--engine expects "process" or "thread", got "${raw}"`);
+}
 
 export interface ServeIO {
   stdout: NodeJS.WritableStream;
@@ -60,10 +76,11 @@ export async function serveCommand(args: string[], io: ServeIO, stop?: AbortSign
   for (const r of roots) if (!fs.existsSync(r)) throw new UsageError(`--root folder not found: ${r}`);
   const providers = (values.provider as string[] | undefined)?.flatMap((p) => p.split(','));
   const memory = memoryOptions(values);
+  const engineHost = parseEngineHostKind(values.engine as string | undefined);
 
   // The engine may read whatever the editor can list and pick: the data dir (presets, saved graphs) and the roots.
   const dataDir = defaultDataDir();
-  const engine = new WorkerEngine({ outDir, providers, readRoots: [dataDir, ...roots], ...memory });
+  const engine = new WorkerEngine({ outDir, providers, readRoots: [dataDir, ...roots], ...memory }, { host: engineHost === 'thread' ? threadHost : processHost });
   let backend: AppBackend;
   let server;
   try {

@@ -1,5 +1,5 @@
 /**
- * The desktop app: one window on app://flowstudio/, the engine in a worker thread behind the AppBackend,
+ * The desktop app: one window on app://flowstudio/, the engine in a utility process behind the AppBackend,
  * and the Electron IPC transport between them (ipc-dispatch.ts for calls, EVENT_CHANNEL for events).
  * Electron is passed in rather than imported, so this wiring runs in tests against a fake Electron; main.ts
  * passes the real one. Typed against Electron's own declarations.
@@ -11,6 +11,8 @@ import { AppBackend } from '../engine/app-backend.ts';
 import { defaultDataDir } from '../engine/app/data-dir.ts';
 import { toWireEvent, type WireReply } from '../engine/wire-messages.ts';
 import { WorkerEngine } from '../engine/worker/worker-client.ts';
+import { threadHost } from '../engine/worker/thread-host.ts';
+import { utilityProcessHost } from './utility-host.ts';
 import type { WorkerInit } from '../engine/worker/protocol.ts';
 import { DEFAULT_STATIC_DIR } from '../cli/serve.ts';
 import { APP_ENTRY_URL, APP_SCHEME, EVENT_CHANNEL, INVOKE_CHANNEL } from './channels.ts';
@@ -30,7 +32,7 @@ const CRASH_RELOAD_INTERVAL_MS = 10_000;
 /** The Windows taskbar groups the app's windows under this id (electron-builder.yml's appId). */
 const APP_USER_MODEL_ID = 'app.flowstudio.desktop';
 
-export type ElectronModule = Pick<typeof import('electron'), 'app' | 'BrowserWindow' | 'dialog' | 'ipcMain' | 'Menu' | 'protocol' | 'screen' | 'session' | 'shell'>;
+export type ElectronModule = Pick<typeof import('electron'), 'app' | 'BrowserWindow' | 'dialog' | 'ipcMain' | 'Menu' | 'protocol' | 'screen' | 'session' | 'shell' | 'utilityProcess'>;
 
 export type DesktopEngine = EngineAPI & { close(): Promise<void> };
 
@@ -39,7 +41,10 @@ export interface DesktopOptions {
   args: readonly string[];
   /** The sandboxed preload script (electron/desktop/preload.cjs). */
   preloadPath: string;
-  /** Default: a WorkerEngine (sampling never blocks the main process). */
+  /**
+   * Default: a WorkerEngine in a utility process (sampling never blocks the main process, and a native
+   * crash ends the engine only), or in a worker thread with --engine thread.
+   */
   createEngine?: (init: WorkerInit) => DesktopEngine;
   dataDir?: string;
   log?: (line: string) => void;
@@ -58,7 +63,7 @@ export interface DesktopApp {
 
 /** Resolves once the first window is loading; null when another instance already runs (this one quits). */
 export async function startDesktop(electron: ElectronModule, options: DesktopOptions): Promise<DesktopApp | null> {
-  const { app, BrowserWindow, dialog, ipcMain, Menu, protocol, screen, session, shell } = electron;
+  const { app, BrowserWindow, dialog, ipcMain, Menu, protocol, screen, session, shell, utilityProcess } = electron;
   const log = options.log ?? ((line) => console.error(line));
   const args = parseDesktopArgs(options.args);
 
@@ -88,7 +93,8 @@ export async function startDesktop(electron: ElectronModule, options: DesktopOpt
 
   const dataDir = options.dataDir ?? defaultDataDir();
   const outDir = args.outDir ?? (app.isPackaged ? path.join(app.getPath('documents'), 'FlowStudio') : path.resolve('out'));
-  const engine = (options.createEngine ?? ((init) => new WorkerEngine(init)))({
+  const host = args.engineHost === 'thread' ? threadHost : utilityProcessHost(utilityProcess);
+  const engine = (options.createEngine ?? ((init) => new WorkerEngine(init, { host })))({
     outDir,
     providers: args.providers,
     readRoots: [dataDir, ...args.roots],

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../cli/args.ts';
 import { GraphFiles } from '../engine/app/graph-files.ts';
-import { EDITOR_FLAGS, memoryOptions } from '../cli/serve.ts';
+import { EDITOR_FLAGS, memoryOptions, parseEngineHostKind, type EngineHostKind } from '../cli/serve.ts';
 
 export interface DesktopArgs {
   /** Absent: the app picks (./out when run from a checkout, Documents/FlowStudio when installed). */
@@ -16,6 +16,8 @@ export interface DesktopArgs {
   providers?: string[];
   staticDir?: string;
   memory: ReturnType<typeof memoryOptions>;
+  /** Where the engine runs (--engine): a utility process unless asked for a thread. */
+  engineHost: EngineHostKind;
   /** Graph files named on the command line (a double-click on one starts the app so), absolute. */
   files: string[];
 }
@@ -43,6 +45,7 @@ export function parseDesktopArgs(args: readonly string[]): DesktopArgs {
     providers: providers.length ? providers : undefined,
     staticDir: str(values.static) === undefined ? undefined : path.resolve(str(values.static)!),
     memory: memoryOptions(Object.fromEntries(['max-models', 'model-memory', 'cache-memory'].map((k) => [k, str(values[k])]))),
+    engineHost: parseEngineHostKind(str(values.engine)),
     files: graphFilesIn(positionals, process.cwd()),
   };
 }

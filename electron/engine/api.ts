@@ -95,6 +95,11 @@ export interface SystemInfo {
   /** Where runs write their outputs. */
   outDir: string;
   providers: ProviderCheck[];
+  /**
+   * Where the engine runs: in the app's own thread ('app', the CLI), a worker thread, or a process of its
+   * own, whose native crash the app survives. `pid` is that process's.
+   */
+  engine: { runsIn: 'app' | 'thread' | 'process'; pid: number };
 }
 
 export interface ModelInfo {

@@ -37,6 +37,7 @@ export function systemInfoOnce(dirs: { cacheDir: string; outDir: string }): () =
       cacheDir: dirs.cacheDir,
       outDir: dirs.outDir,
       providers: await checked,
+      engine: { runsIn: 'app', pid: process.pid },
     };
   };
 }

@@ -279,6 +279,8 @@ describe.skipIf(!chromiumAvailable())('editor end to end (browser)', () => {
     await page.getByTestId('engine-system').click();
     await page.locator('[data-testid="system-providers"] li[data-provider="cpu"][data-state="works"]').waitFor({ timeout: 30_000 });
     await expect(page.getByTestId('system-info').textContent()).resolves.toContain('ONNX Runtime');
+    // The server's engine runs in a process of its own.
+    await expect(page.getByTestId('system-engine').textContent()).resolves.toMatch(/^its own process \(pid \d+\)/);
     await shot(page, '04d-system');
     await page.getByTestId('system-close').click();
     await expect(page.getByTestId('dialog-system').count()).resolves.toBe(0);

@@ -5,6 +5,7 @@
  * structured-cloned, the sender frame carries the page's URL. Cast to ElectronModule by the tests.
  */
 import type { ElectronModule } from '../../electron/desktop/desktop-app.ts';
+import { fakeUtilityProcess } from './fake-utility-process.ts';
 
 type Listener = (...args: any[]) => unknown;
 
@@ -154,6 +155,9 @@ export class FakeElectron {
     openExternal: async (url: string) => void this.openedExternally.push(url),
     showItemInFolder: (file: string) => void this.shownInFolder.push(file),
   };
+
+  /** Utility processes are real Node child processes here (fake-utility-process.ts). */
+  readonly utilityProcess = fakeUtilityProcess();
 
   readonly BrowserWindow: any;
 

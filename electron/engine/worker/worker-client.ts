@@ -1,144 +1,210 @@
 /**
- * EngineAPI over a worker thread: what the desktop app's main process (and the local server) use,
- * so a long sampler loop never stalls IPC or the UI.
+ * EngineAPI over an engine worker: what the desktop app's main process and the local server use, so a long
+ * sampler loop never stalls IPC or the UI. The worker is a process of its own by default (processHost;
+ * the desktop app passes Electron's utilityProcessHost), so a native crash ends the engine, not the app.
  */
-import { Worker } from 'node:worker_threads';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import type { EngineAPI, ReadFolderGrant, FreeMemoryRequest, MemoryReport, MemoryStatus, ModelInfo, RunRequest, RunSummary, SystemInfo } from '../api.ts';
-import type { EngineEventListener } from '../events.ts';
+import type { EngineEventListener, EngineEvent } from '../events.ts';
 import type { OutputValue } from '../summary.ts';
 import type { NodeTypeDescription } from '../graph/describe.ts';
 import type { GraphError } from '../graph/errors.ts';
 import type { EngineMethod, WorkerInit, WorkerMessage } from './protocol.ts';
-import { fromWireEvent } from '../wire-messages.ts';
+import { fromWireEvent, type WireError } from '../wire-messages.ts';
 import { disableOrtTelemetry } from '../onnx/telemetry.ts';
+import { describeExit, type EngineHost, type EngineHostFactory, type HostExit } from './engine-host.ts';
+import { processHost } from './process-host.ts';
+import { RunsInFlight } from './runs-in-flight.ts';
 
 /** A worker that dies this many times within RESTART_WINDOW_MS is not started again (it cannot start). */
 const MAX_QUICK_RESTARTS = 3;
 const RESTART_WINDOW_MS = 10_000;
 
+export interface WorkerEngineOptions {
+  /** Where the worker runs. Default: a child process (processHost). */
+  host?: EngineHostFactory;
+}
+
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  /** For run calls: a worker that dies mid-run ends the run as failed instead of rejecting. */
+  runId?: string;
+}
+
+function wireToError(error: WireError): Error {
+  return Object.assign(new Error(error.message), { name: error.name, errors: error.errors });
+}
+
 export class WorkerEngine implements EngineAPI, ReadFolderGrant {
-  private worker!: Worker;
+  private host!: EngineHost;
   private ready!: Promise<void>;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, Pending>();
   private readonly listeners = new Set<EngineEventListener>();
+  private readonly runs = new RunsInFlight();
   private nextId = 1;
   private exited = false;
   private closing = false;
   /** When the worker died unexpectedly, recently: the next call starts a fresh one unless these pile up. */
   private readonly crashes: number[] = [];
+  private readonly hostFactory: EngineHostFactory;
 
   /** A copy: allowReadFolder adds to its read roots. */
   private readonly init: WorkerInit;
 
-  constructor(init: WorkerInit = {}) {
+  constructor(init: WorkerInit = {}, options: WorkerEngineOptions = {}) {
     this.init = { ...init };
-    // The worker's sessions read the real process environment, which only this thread can set.
+    this.hostFactory = options.host ?? processHost;
+    // The worker's sessions read the environment this process gives them.
     disableOrtTelemetry();
     this.start();
   }
 
-  /**
-   * Starts a worker and wires it. Events of a worker that has been replaced are ignored. A worker that
-   * dies unexpectedly (an exception nothing caught, out of memory) fails the calls in flight, and the next
-   * call starts a fresh engine: models and cached outputs are gone, the app and the user's graphs are not.
-   */
-  private start(): void {
-    const worker = new Worker(new URL('./worker-entry.mjs', import.meta.url), { workerData: this.init });
-    this.worker = worker;
-    this.exited = false;
-    this.ready = new Promise((resolve, reject) => {
-      const onMessage = (m: WorkerMessage) => {
-        if (m.kind === 'ready') resolve();
-      };
-      worker.on('message', onMessage);
-      worker.once('error', reject);
-      worker.once('exit', (code) => reject(new Error(`engine worker exited while starting (code ${code})`)));
-    });
-    this.ready.catch(() => undefined); // reported by the call that awaits it
-    worker.on('message', (m: WorkerMessage) => {
-      if (worker === this.worker) this.onMessage(m);
-    });
-    worker.on('error', (e) => {
-      if (worker === this.worker) this.failAll(e);
-    });
-    worker.on('exit', (code) => {
-      if (worker !== this.worker) return;
-      this.exited = true;
-      if (!this.closing) this.crashes.push(Date.now());
-      const next = this.mayRestart() ? 'the next request starts a fresh engine' : `it died ${MAX_QUICK_RESTARTS} times within ${RESTART_WINDOW_MS / 1000} s and is not started again`;
-      // terminate() exits with code 1 too: say which it was, so a run cut short by quitting is not read as a crash.
-      this.failAll(new Error(this.closing ? 'the engine was closed' : `engine worker exited (code ${code}); ${next}`));
-    });
+  /** The worker process's id while one runs (undefined for a thread): for diagnostics and tests. */
+  get pid(): number | undefined {
+    return this.exited ? undefined : this.host.pid;
   }
 
-  private onMessage(m: WorkerMessage): void {
+  /**
+   * Starts a worker and wires it. Messages of a worker that has been replaced are ignored. A worker that
+   * dies unexpectedly (a native crash, an exception nothing caught, out of memory) ends the runs in flight
+   * as failed at the node that was running and fails the other calls, and the next call starts a fresh
+   * engine: models and cached outputs are gone, the app and the user's graphs are not.
+   */
+  private start(): void {
+    let current = false;
+    let fatal: string | undefined;
+    let settleReady: { resolve: () => void; reject: (e: Error) => void } | undefined;
+    this.ready = new Promise<void>((resolve, reject) => (settleReady = { resolve, reject }));
+    this.ready.catch(() => undefined); // reported by the call that awaits it
+    const host = this.hostFactory({
+      message: (m: WorkerMessage) => {
+        if (!current) return;
+        if (m.kind === 'ready') settleReady?.resolve();
+        else if (m.kind === 'start-failed') settleReady?.reject(wireToError(m.error));
+        else if (m.kind === 'fatal') fatal = m.error.message;
+        else this.onMessage(m);
+      },
+      error: (e) => {
+        if (current) fatal ??= e.message;
+      },
+      exit: (how: HostExit) => {
+        if (!current) return;
+        current = false;
+        this.exited = true;
+        const label = host.label;
+        settleReady?.reject(new Error(`engine ${label} ${describeExit(how)} while starting${fatal ? `: ${fatal}` : ''}`));
+        if (this.closing) return this.failAll(new Error('the engine was closed'));
+        this.crashes.push(Date.now());
+        const cause = `the engine ${label} ${describeExit(how)}${fatal ? ` after an error nothing caught (${fatal})` : ''}`;
+        const next = this.mayRestart() ? 'the next request starts a fresh engine' : `it died ${MAX_QUICK_RESTARTS} times within ${RESTART_WINDOW_MS / 1000} s and is not started again`;
+        this.endRunsInFlight(cause);
+        this.failAll(new Error(`${cause.replace(/^the /, '')}; ${next}`));
+      },
+    });
+    current = true;
+    this.host = host;
+    this.exited = false;
+    host.post({ kind: 'init', init: this.init });
+  }
+
+  private onMessage(m: Exclude<WorkerMessage, { kind: 'ready' | 'start-failed' | 'fatal' }>): void {
     if (m.kind === 'event') {
       const e = fromWireEvent(m.event);
-      for (const l of this.listeners) {
-        try {
-          l(e);
-        } catch {
-          // a broken listener must not break the stream
-        }
-      }
-    } else if (m.kind === 'reply') {
+      this.runs.observe(e);
+      this.emit(e);
+    } else {
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
+      if (p.runId !== undefined) this.runs.end(p.runId);
       if (m.ok) p.resolve(m.value);
-      else p.reject(Object.assign(new Error(m.error.message), { name: m.error.name, errors: m.error.errors }));
+      else p.reject(wireToError(m.error));
+    }
+  }
+
+  private emit(e: EngineEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(e);
+      } catch {
+        // a broken listener must not break the stream
+      }
+    }
+  }
+
+  /** Each run in flight ends as failed, with its events, as a run whose node failed does. */
+  private endRunsInFlight(cause: string): void {
+    const outDir = path.resolve(this.init.outDir ?? 'out');
+    for (const [id, p] of this.pending) {
+      if (p.runId === undefined) continue;
+      this.pending.delete(id);
+      const { events, summary } = this.runs.fail(p.runId, cause, outDir);
+      for (const e of events) this.emit(e);
+      p.resolve(summary);
     }
   }
 
   private failAll(e: Error): void {
-    for (const p of this.pending.values()) p.reject(e);
+    for (const p of this.pending.values()) {
+      if (p.runId !== undefined) this.runs.end(p.runId);
+      p.reject(e);
+    }
     this.pending.clear();
   }
 
-  private async call<T>(method: EngineMethod, ...args: unknown[]): Promise<T> {
+  private async call<T>(method: EngineMethod, args: unknown[], runId?: string): Promise<T> {
     if (this.exited && !this.closing) this.restart();
     await this.ready;
-    if (this.exited) throw new Error(this.closing ? 'engine worker has exited' : 'engine worker has exited and could not be started again');
+    if (this.exited) throw new Error(this.closing ? `engine ${this.host.label} has exited` : `engine ${this.host.label} has exited and could not be started again`);
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.worker.postMessage({ id, method, args });
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, runId });
+      if (runId !== undefined) this.runs.begin(runId);
+      this.host.post({ kind: 'call', id, method, args });
     });
   }
 
   listNodeTypes(): Promise<NodeTypeDescription[]> {
-    return this.call('listNodeTypes');
+    return this.call('listNodeTypes', []);
   }
   validate(graph: unknown): Promise<GraphError[]> {
-    return this.call('validate', graph);
+    return this.call('validate', [graph]);
   }
+  /** The run id is chosen here when the request has none, so a run cut short by a dying worker is still reported under it. */
   run(request: RunRequest): Promise<RunSummary> {
-    return this.call('run', request);
+    // Anything else is the engine's to refuse, with its own words.
+    if (request === null || typeof request !== 'object' || Array.isArray(request)) return this.call('run', [request]);
+    const withId = request.runId === undefined ? { ...request, runId: randomUUID() } : request;
+    return this.call('run', [withId], typeof withId.runId === 'string' ? withId.runId : undefined);
   }
   cancel(runId: string): Promise<boolean> {
-    return this.call('cancel', runId);
+    return this.call('cancel', [runId]);
   }
   listModels(): Promise<ModelInfo[]> {
-    return this.call('listModels');
+    return this.call('listModels', []);
   }
   /** Float32Arrays arrive by structured clone (a copy made by the worker). */
   readOutput(runId: string, nodeId: string, port: string): Promise<OutputValue | null> {
-    return this.call('readOutput', runId, nodeId, port);
+    return this.call('readOutput', [runId, nodeId, port]);
   }
   freeMemory(request?: FreeMemoryRequest): Promise<MemoryReport> {
-    return this.call('freeMemory', request);
+    return this.call('freeMemory', [request]);
   }
   memoryStatus(): Promise<MemoryStatus> {
-    return this.call('memoryStatus');
+    return this.call('memoryStatus', []);
   }
-  systemInfo(): Promise<SystemInfo> {
-    return this.call('systemInfo');
+  /** The engine's report, with where it runs: this worker's kind and process. */
+  async systemInfo(): Promise<SystemInfo> {
+    const info = await this.call<SystemInfo>('systemInfo', []);
+    return { ...info, engine: { runsIn: this.host.label === 'process' ? 'process' : 'thread', pid: this.host.pid ?? process.pid } };
   }
   /** ReadFolderGrant; remembered, so a worker started again after a crash has it too. */
   allowReadFolder(dir: string): Promise<void> {
     const roots = this.init.readRoots ?? [];
     if (!roots.includes(dir)) this.init.readRoots = [...roots, dir];
-    return this.call('allowReadFolder', dir);
+    return this.call('allowReadFolder', [dir]);
   }
   subscribe(listener: EngineEventListener): () => void {
     this.listeners.add(listener);
@@ -159,6 +225,6 @@ export class WorkerEngine implements EngineAPI, ReadFolderGrant {
   /** Stops the worker (its engine's sessions go with it). */
   async close(): Promise<void> {
     this.closing = true;
-    if (!this.exited) await this.worker.terminate();
+    if (!this.exited) await this.host.terminate();
   }
 }

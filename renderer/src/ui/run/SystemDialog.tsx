@@ -6,7 +6,7 @@ import { useEffect, useState } from 'react';
 import type { SystemInfo } from '../../engine/app-client.ts';
 import { useController } from '../app-context.tsx';
 import { formatBytes } from '../common/format.ts';
-import { describeProvider } from './system-info.ts';
+import { describeEngineHost, describeProvider } from './system-info.ts';
 
 export function SystemDialogBody({ onClose }: { onClose(): void }) {
   const controller = useController();
@@ -34,6 +34,7 @@ export function SystemDialogBody({ onClose }: { onClose(): void }) {
               <tr><th>ONNX Runtime</th><td>{info.onnxruntimeVersion}</td></tr>
               <tr><th>Node</th><td>{info.nodeVersion}</td></tr>
               <tr><th>Machine</th><td>{`${info.platform} ${info.arch}, ${info.cpus} CPU threads, ${formatBytes(info.totalMemory)} memory (${formatBytes(info.freeMemory)} free)`}</td></tr>
+              <tr><th>Engine</th><td data-testid="system-engine">{describeEngineHost(info.engine)}</td></tr>
               <tr><th>Cache folder</th><td className="mono">{info.cacheDir}</td></tr>
               <tr><th>Outputs</th><td className="mono">{info.outDir}</td></tr>
             </tbody>
