@@ -249,10 +249,13 @@ describe('WorkerEngine in a process of its own', () => {
     }
   });
 
-  it('close() ends the process', async () => {
+  it('close() ends the process; Ctrl+C (SIGINT, which a terminal sends the whole process group) does not', async () => {
     const own = newEngine('process', 'fs-worker-end-');
     await own.listNodeTypes();
     const pid = own.pid!;
+    process.kill(pid, 'SIGINT');
+    expect((await own.listNodeTypes()).length).toBeGreaterThan(0);
+    expect(own.pid).toBe(pid);
     expect(alive(pid)).toBe(true);
     await own.close();
     expect(alive(pid)).toBe(false);

@@ -43,6 +43,9 @@ function channel(): ParentChannel & { postThenExit(m: WorkerMessage, code: numbe
 }
 
 const parent = channel();
+// Ctrl+C in a terminal reaches the whole process group: the app decides when its engine ends (it closes it
+// on its own SIGINT), so a run is not cut short as a crash while the app is still shutting down.
+process.on('SIGINT', () => undefined);
 // The app learns why, not only that the process ended.
 process.on('uncaughtException', (e) => parent.postThenExit({ kind: 'fatal', error: toWireError(e) }, FATAL_EXIT_CODE));
 serveEngine(parent);
