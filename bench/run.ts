@@ -3,7 +3,7 @@
  * Row 1 (issue target <= 1.10, later <= 1.02): executor overhead of a 50-step Euler run on the embedded
  * analytic model = total run time / time spent inside ORT's session.run, in the same process.
  *
- * `npm run bench -- --only engine,solver,editor,webgpu` runs some groups of rows (default: all but webgpu).
+ * `npm run bench -- --only engine,worker,solver,editor,webgpu` runs some groups of rows (default: all but webgpu).
  * The editor rows need Chromium, the webgpu rows a GPU adapter (bench/webgpu.ts); the others need only
  * Node and onnxruntime-node.
  */
@@ -127,10 +127,10 @@ async function samplerLoopOverhead(engine: Engine, ref: string, steps: number, r
   return median(ratios);
 }
 
-const GROUPS = ['engine', 'solver', 'editor', 'webgpu'] as const;
+const GROUPS = ['engine', 'worker', 'solver', 'editor', 'webgpu'] as const;
 type Group = (typeof GROUPS)[number];
 /** webgpu only when asked for: it needs a GPU adapter. */
-const DEFAULT_GROUPS: readonly Group[] = ['engine', 'solver', 'editor'];
+const DEFAULT_GROUPS: readonly Group[] = ['engine', 'worker', 'solver', 'editor'];
 
 function selectedGroups(argv: readonly string[]): Set<Group> {
   const i = argv.indexOf('--only');
@@ -226,6 +226,7 @@ async function main() {
   // run first, and print after the engine rows.
   const solverRows = groups.has('solver') ? await solverStepRows() : [];
   const rows: Row[] = groups.has('engine') ? await engineRows() : [];
+  if (groups.has('worker')) rows.push(...(await (await import('./worker.ts')).workerRows()));
   rows.push(...solverRows);
   // Loaded only when asked for: it drives Chromium through playwright-core.
   if (groups.has('editor')) rows.push(...(await (await import('./editor.ts')).editorRows()));

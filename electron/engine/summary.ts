@@ -73,7 +73,7 @@ export type OutputValue =
 
 /** Copies, so a caller can never write into the executor's cached tensors. */
 function tensorData(t: Tensor): TensorData {
-  return { dims: [...t.dims], data: Float32Array.from(t.data) };
+  return { dims: [...t.dims], data: t.data.slice() };
 }
 
 /**
