@@ -135,6 +135,15 @@ describe.each(['thread', 'process'] as const)('WorkerEngine with the worker as a
     expect(summary.nodes.sampler.state).toBe('cancelled');
   });
 
+  it('refuses arguments that cannot cross (a function in the graph) and keeps no trace of the call', async () => {
+    const doc = { ...example(), metadata: { ...example().metadata, name: (() => 'x') as unknown as string } };
+    await expect(engine.run({ graph: doc, runId: `uncloneable-${hostName}` })).rejects.toThrow(/clone|serializ/i);
+    const calls = engine as unknown as { pending: Map<number, unknown>; runs: RunsInFlight };
+    expect(calls.pending.size).toBe(0);
+    expect(calls.runs.ids()).toEqual([]);
+    expect((await engine.run({ graph: example() })).status).toBe('finished');
+  });
+
   it('says where it runs', async () => {
     const info = await engine.systemInfo();
     if (hostName === 'thread') expect(info.engine).toEqual({ runsIn: 'thread', pid: process.pid });

@@ -6,6 +6,12 @@
 import { Worker } from 'node:worker_threads';
 import type { EngineHost, EngineHostFactory } from './engine-host.ts';
 
+/**
+ * How long terminate() waits for the thread to stop by itself before terminating it: only a thread stuck
+ * in JavaScript, or in one very long model call, takes that long (the latter may then abort the process).
+ */
+const FORCE_AFTER_MS = 10_000;
+
 export const threadHost: EngineHostFactory = (handlers): EngineHost => {
   const worker = new Worker(new URL('./worker-entry.mjs', import.meta.url));
   worker.on('message', handlers.message);
@@ -24,7 +30,9 @@ export const threadHost: EngineHostFactory = (handlers): EngineHost => {
     terminate: async () => {
       if (ended) return;
       worker.postMessage({ kind: 'stop' });
+      const timer = setTimeout(() => void worker.terminate(), FORCE_AFTER_MS);
       await exited;
+      clearTimeout(timer);
     },
   };
 };

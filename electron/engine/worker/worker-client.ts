@@ -162,7 +162,14 @@ export class WorkerEngine implements EngineAPI, ReadFolderGrant {
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, runId });
       if (runId !== undefined) this.runs.begin(runId);
-      this.host.post({ kind: 'call', id, method, args });
+      try {
+        this.host.post({ kind: 'call', id, method, args });
+      } catch (e) {
+        // Arguments that cannot be copied across (a function, a class instance in a graph): nothing was sent.
+        this.pending.delete(id);
+        if (runId !== undefined) this.runs.end(runId);
+        reject(e);
+      }
     });
   }
 
