@@ -286,6 +286,32 @@ describe.skipIf(!chromiumAvailable())('editor end to end (browser)', () => {
     await expect(page.getByTestId('dialog-system').count()).resolves.toBe(0);
   });
 
+  it('survives a crash of the engine process mid-run: the sampler fails with the cause, the graph stays, the next run finishes', async () => {
+    const page = await h.newPage('engine-crash');
+    await openApp(page, h.url);
+    await setParam(page, 'latent', 'batch', '256');
+    await setParam(page, 'sampler', 'steps', '900');
+    await page.getByTestId('run').click();
+    await page.locator('[data-testid="status-sampler"][data-state="running"]').waitFor({ timeout: 30_000 });
+    await page.getByTestId('preview-sampler').waitFor({ timeout: 15_000 });
+    // What a fault in native code (ONNX Runtime, a GPU driver) does to the process it happens in.
+    const pid = h.engine.pid!;
+    process.kill(pid, 'SIGSEGV');
+
+    await page.locator('[data-testid="last-run"][data-status="failed"]').waitFor({ timeout: 15_000 });
+    await page.locator('[data-testid="status-sampler"][data-state="error"]').waitFor({ timeout: 5_000 });
+    await expect(page.getByTestId('node-error-sampler').textContent()).resolves.toContain('the engine process crashed (SIGSEGV) while this node ran');
+    await shot(page, '05c-engine-crashed');
+    // The page and the graph are untouched: the edits are still there, and the next run starts a fresh engine.
+    await expect(page.getByTestId('connection').getAttribute('data-state')).resolves.toBe('open');
+    await setParam(page, 'latent', 'batch', '1');
+    await setParam(page, 'sampler', 'steps', '20');
+    await page.getByTestId('run').click();
+    await page.locator('[data-testid="status-save_image"][data-state="done"]').waitFor({ timeout: 60_000 });
+    await expect(page.getByTestId('node-error-sampler').count()).resolves.toBe(0);
+    expect(h.engine.pid).not.toBe(pid);
+  });
+
   it('cancels a long run: status cancelled, sampling stops, nothing written', async () => {
     const page = await h.newPage('cancel');
     await openApp(page, h.url);

@@ -1,7 +1,7 @@
 /**
  * Shared launcher for browser tests and the editor bench: builds the renderer into a temp folder of its own
- * (so test files running in parallel never race on renderer/dist), starts the local server over a worker-
- * thread engine with fresh output and data folders, and launches Debian Chromium through playwright-core.
+ * (so test files running in parallel never race on renderer/dist), starts the local server over an engine
+ * in a worker process (as `flowstudio serve` does) with fresh output and data folders, and launches Debian Chromium through playwright-core.
  * Every page it opens reports console errors/warnings and uncaught page errors into `problems`.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
