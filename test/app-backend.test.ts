@@ -25,6 +25,7 @@ function stubEngine(): EngineAPI & { calls: string[] } {
     calls,
     listNodeTypes: async () => (calls.push('listNodeTypes'), []),
     validate: async () => (calls.push('validate'), []),
+    checkFiles: async () => (calls.push('checkFiles'), []),
     run: async (r) => {
       calls.push(`run:${r.runId}`);
       const e: EngineEvent = { type: 'run-finished', runId: r.runId ?? '', ms: 1 };
@@ -112,13 +113,14 @@ describe('engine pass-through', () => {
     await backend.run({ graph: doc(), runId: 'r1' });
     await backend.cancel('r1');
     await backend.validate(doc());
+    await backend.checkFiles(doc());
     await backend.listNodeTypes();
     await backend.listModels();
     expect(await backend.freeMemory({ cache: false })).toEqual({ modelsUnloaded: 2, modelsLoaded: 0, cacheBytesFreed: 5 });
     expect(await backend.memoryStatus()).toEqual({ modelsLoaded: 1, modelBytes: 2, cacheBytes: 3, cacheBytesOnDisk: 4 });
     expect((await backend.systemInfo()).appVersion).toBe('1');
     off();
-    expect(engine.calls).toEqual(['run:r1', 'cancel:r1', 'validate', 'listNodeTypes', 'listModels', 'freeMemory:{"cache":false}', 'memoryStatus', 'systemInfo']);
+    expect(engine.calls).toEqual(['run:r1', 'cancel:r1', 'validate', 'checkFiles', 'listNodeTypes', 'listModels', 'freeMemory:{"cache":false}', 'memoryStatus', 'systemInfo']);
     expect(seen).toEqual([{ type: 'run-finished', runId: 'r1', ms: 1 }]);
   });
 });

@@ -22,7 +22,7 @@ afterAll(() => engine.close());
 
 /** Every method with the number of arguments it takes, so most junk gets past the count to the values. */
 const ARITY: Record<AppMethod, number> = {
-  listNodeTypes: 0, listModels: 0, validate: 1, run: 1, cancel: 1, readOutput: 3, freeMemory: 1, memoryStatus: 0, systemInfo: 0,
+  listNodeTypes: 0, listModels: 0, validate: 1, checkFiles: 1, run: 1, cancel: 1, readOutput: 3, freeMemory: 1, memoryStatus: 0, systemInfo: 0,
   listPresets: 0, readPreset: 1, writePreset: 2, deletePreset: 1, readAutosave: 0, writeAutosave: 1, openGraphFile: 1,
   saveGraphFile: 2, listRecentFiles: 0, readFile: 1, modelHashes: 1, listFiles: 1, takeOpenRequests: 0,
 };

@@ -249,6 +249,14 @@ describe('API', () => {
     expect(errors[0]).toMatchObject({ code: 'unknown_node_type', nodeId: 'x' });
   });
 
+  it('checks the files a graph reads over POST /api/check-files', async () => {
+    const missing = await client.checkFiles(graph([{ id: 'img', type: 'LoadImage', params: { path: 'not-here.png' } }], []));
+    expect(missing).toEqual([{ nodeId: 'img', nodeType: 'LoadImage', param: 'path', value: 'not-here.png', fileKind: 'image', message: expect.stringMatching(/^File not found: "not-here\.png"/) }]);
+    await expect(client.checkFiles(example())).resolves.toEqual([]);
+    const err = await rejection(client.checkFiles({ nodes: 'no' }));
+    expect([err.name, err.status]).toEqual(['GraphValidationError', 400]);
+  });
+
   it('lists, writes, reads and deletes presets', async () => {
     const before = await client.listPresets();
     expect(before.filter((p) => p.source === 'example').map((p) => p.id)).toContain('example:gaussian-vp-ddim');

@@ -55,6 +55,7 @@ export function createIpcDispatcher(api: AppAPI, extra: Record<string, ExtraCall
     listNodeTypes: (a, args) => (arity('listNodeTypes', args, 0), a.listNodeTypes()),
     listModels: (a, args) => (arity('listModels', args, 0), a.listModels()),
     validate: (a, args) => (arity('validate', args, 1), a.validate(present('validate', args[0], 'graph'))),
+    checkFiles: (a, args) => (arity('checkFiles', args, 1), a.checkFiles(present('checkFiles', args[0], 'graph'))),
     run,
     cancel: (a, args) => (arity('cancel', args, 1), a.cancel(text('cancel', args[0], 'runId'))),
     readOutput: (a, args) => (arity('readOutput', args, 3), a.readOutput(text('readOutput', args[0], 'runId'), text('readOutput', args[1], 'nodeId'), text('readOutput', args[2], 'port'))),

@@ -121,9 +121,26 @@ export interface ReadFolderGrant {
   allowReadFolder(dir: string): Promise<void>;
 }
 
+/** A file a graph reads that cannot be read here: what checkFiles reports, one per node param. */
+export interface MissingFile {
+  nodeId: string;
+  nodeType: string;
+  param: string;
+  /** The param's value: a path, or a shared graph's bare name ("sd-turbo", "photo.png"). */
+  value: string;
+  fileKind: 'model' | 'image' | 'latent' | 'any';
+  /** Why it cannot be read, as a run would say it. */
+  message: string;
+}
+
 export interface EngineAPI {
   listNodeTypes(): Promise<NodeTypeDescription[]>;
   validate(graph: unknown): Promise<GraphError[]>;
+  /**
+   * The files a graph reads (params declared as files to read) that are missing or not allowed here, so the
+   * editor can say so when a graph is opened, not at the node that fails mid-run. [] when all are there.
+   */
+  checkFiles(graph: unknown): Promise<MissingFile[]>;
   run(request: RunRequest): Promise<RunSummary>;
   cancel(runId: string): Promise<boolean>;
   subscribe(listener: EngineEventListener): () => void;

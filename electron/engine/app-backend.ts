@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { EngineAPI, ReadFolderGrant, FreeMemoryRequest, MemoryReport, MemoryStatus, ModelInfo, RunRequest, RunSummary, SystemInfo } from './api.ts';
+import type { EngineAPI, ReadFolderGrant, FreeMemoryRequest, MemoryReport, MemoryStatus, MissingFile, ModelInfo, RunRequest, RunSummary, SystemInfo } from './api.ts';
 import type { AppAPI, ListedFile, ListFilesOptions, ModelHashResult, PresetInfo, RecentFile } from './app-api.ts';
 import type { EngineEventListener } from './events.ts';
 import type { NodeTypeDescription } from './graph/describe.ts';
@@ -82,6 +82,9 @@ export class AppBackend implements AppAPI {
   }
   validate(graph: unknown): Promise<GraphError[]> {
     return this.engine.validate(graph);
+  }
+  checkFiles(graph: unknown): Promise<MissingFile[]> {
+    return this.engine.checkFiles(graph);
   }
   run(request: RunRequest): Promise<RunSummary> {
     return this.engine.run(request);

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import type { EngineAPI, FreeMemoryRequest, MemoryReport, MemoryStatus, ModelInfo, RunRequest, RunSummary, SystemInfo } from './api.ts';
+import type { EngineAPI, FreeMemoryRequest, MemoryReport, MemoryStatus, MissingFile, ModelInfo, RunRequest, RunSummary, SystemInfo } from './api.ts';
 import type { EngineEvent, EngineEventListener } from './events.ts';
 import { GraphValidationError, type GraphError } from './graph/errors.ts';
 import { describeRegistry } from './graph/describe.ts';
@@ -26,6 +26,7 @@ import { RecentOutputs } from './recent-outputs.ts';
 import { sweepStaleSpillDirsOnce } from './executor/spill-sweep.ts';
 import { systemInfoOnce } from './system-info.ts';
 import { abbreviate } from '../../nodes/core/quote.ts';
+import type { ParamSpec } from '../../nodes/core/types.ts';
 
 export interface EngineOptions {
   /** Generated models and spilled cache entries. Default: FLOWSTUDIO_CACHE_DIR or ~/.cache/flowstudio. */
@@ -114,6 +115,30 @@ export class Engine implements EngineAPI {
       if (e instanceof GraphValidationError) return e.errors;
       throw e;
     }
+  }
+
+  async checkFiles(graph: unknown): Promise<MissingFile[]> {
+    const doc = parseGraphValue(graph);
+    const files = this.fileService(this.outDir);
+    const missing: MissingFile[] = [];
+    for (const node of doc.nodes) {
+      const def = this.registry.get(node.type);
+      if (!def) continue; // validation's to report
+      for (const [param, spec] of Object.entries(def.params as Record<string, ParamSpec>)) {
+        if (spec.kind !== 'file' || spec.mode !== 'read') continue;
+        const value = node.params[param] ?? spec.default;
+        // An empty file param is the node's own error ("no model given"), not a missing file.
+        if (typeof value !== 'string' || value.trim() === '') continue;
+        try {
+          // A model is located and its layout checked (no session is loaded); any other file through the path check.
+          if (spec.fileKind === 'model') await this.models.stamp(value);
+          else files.resolveRead(value);
+        } catch (e) {
+          missing.push({ nodeId: node.id, nodeType: node.type, param, value, fileKind: spec.fileKind, message: e instanceof Error ? e.message : String(e) });
+        }
+      }
+    }
+    return missing;
   }
 
   /** Parses and migrates a graph, throwing GraphValidationError on any error. */

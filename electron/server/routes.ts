@@ -45,6 +45,7 @@ export const ROUTES: Route[] = [
   { method: 'GET', path: '/api/node-types', handle: (api) => json(api.listNodeTypes()) },
   { method: 'GET', path: '/api/models', handle: (api) => json(api.listModels()) },
   { method: 'POST', path: '/api/validate', handle: (api, { body }) => json(api.validate(field(body, 'graph', 'any'))) },
+  { method: 'POST', path: '/api/check-files', handle: (api, { body }) => json(api.checkFiles(field(body, 'graph', 'any'))) },
   { method: 'POST', path: '/api/run', handle: (api, { body, clientGone }) => json(runUntilClientGone(api, parseRunRequest(body), clientGone)) },
   { method: 'POST', path: '/api/cancel', handle: (api, { body }) => json(api.cancel(field(body, 'runId', 'string'))) },
   // The engine checks the options (from every transport alike); an empty body frees everything.

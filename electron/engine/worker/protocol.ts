@@ -2,7 +2,7 @@
 import type { EngineOptions } from '../engine.ts';
 import type { WireError, WireEvent } from '../wire-messages.ts';
 
-export type EngineMethod = 'listNodeTypes' | 'validate' | 'run' | 'cancel' | 'listModels' | 'readOutput' | 'freeMemory' | 'memoryStatus' | 'systemInfo' | 'allowReadFolder';
+export type EngineMethod = 'listNodeTypes' | 'validate' | 'checkFiles' | 'run' | 'cancel' | 'listModels' | 'readOutput' | 'freeMemory' | 'memoryStatus' | 'systemInfo' | 'allowReadFolder';
 
 export type WorkerInit = Omit<EngineOptions, 'registry'>;
 

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import type { EngineAPI, ReadFolderGrant, FreeMemoryRequest, MemoryReport, MemoryStatus, ModelInfo, RunRequest, RunSummary, SystemInfo } from '../api.ts';
+import type { EngineAPI, ReadFolderGrant, FreeMemoryRequest, MemoryReport, MemoryStatus, MissingFile, ModelInfo, RunRequest, RunSummary, SystemInfo } from '../api.ts';
 import type { EngineEventListener, EngineEvent } from '../events.ts';
 import type { OutputValue } from '../summary.ts';
 import type { NodeTypeDescription } from '../graph/describe.ts';
@@ -178,6 +178,9 @@ export class WorkerEngine implements EngineAPI, ReadFolderGrant {
   }
   validate(graph: unknown): Promise<GraphError[]> {
     return this.call('validate', [graph]);
+  }
+  checkFiles(graph: unknown): Promise<MissingFile[]> {
+    return this.call('checkFiles', [graph]);
   }
   /** The run id is chosen here when the request has none, so a run cut short by a dying worker is still reported under it. */
   run(request: RunRequest): Promise<RunSummary> {

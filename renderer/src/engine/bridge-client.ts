@@ -64,6 +64,7 @@ export function createBridgeClient(bridge: FlowStudioBridge): AppClient {
     listNodeTypes: () => invoke('listNodeTypes'),
     listModels: () => invoke('listModels'),
     validate: (graph) => invoke('validate', graph),
+    checkFiles: (graph) => invoke('checkFiles', graph),
     run: (request) => invoke('run', request),
     cancel: (runId) => invoke('cancel', runId),
     listPresets: () => invoke('listPresets'),

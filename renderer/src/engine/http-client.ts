@@ -59,6 +59,7 @@ export function createHttpClient(opts: HttpClientOptions): AppClient {
     listNodeTypes: () => call('GET', '/api/node-types'),
     listModels: () => call('GET', '/api/models'),
     validate: (graph) => call('POST', '/api/validate', { graph }),
+    checkFiles: (graph) => call('POST', '/api/check-files', { graph }),
     async run(request: RunRequest) {
       // Subscribers expect run-started and the first previews: wait (briefly) for the stream first.
       if (events.hasListeners) await events.whenOpen(opts.eventsOpenTimeoutMs ?? 3000);
