@@ -6,6 +6,7 @@
  * and non-finite numbers carried through. No local server runs: the page can reach the engine only
  * through the bridge. The newcomer's path must work, with no console error (a CSP violation is one).
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -297,6 +298,54 @@ describe.skipIf(!chromiumAvailable())('desktop window (renderer over the preload
       expect(problems).toEqual([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a shared graph whose files are not here: Locate… in the system dialog fixes every node that reads one, and checks a model against its hash', async () => {
+    const folder = mkdtempSync(path.join(tmpdir(), 'fs-e2e-desktop-missing-'));
+    try {
+      // The embedded VP model stands in for the "sd-turbo" the graph's author had, with that model's hash recorded.
+      const vp = (await desktop!.backend.listModels()).find((m) => m.ref === 'embedded:gaussian-vp')!;
+      const sha256 = createHash('sha256').update(fs.readFileSync(path.join(vp.folder, 'unet', 'model.onnx'))).digest('hex');
+      const shared = structuredClone(EXAMPLE);
+      shared.metadata = { ...shared.metadata, name: 'Shared with me', tags: [`model-hash:sd-turbo=${sha256}`] };
+      shared.nodes.find((n) => n.id === 'model')!.params.model = 'sd-turbo';
+      shared.nodes.push({ id: 'photo', type: 'LoadImage', params: { path: 'holiday.png' }, position: { x: 0, y: 600 } });
+      const graphFile = path.join(folder, 'shared.flowstudio');
+      fs.writeFileSync(graphFile, JSON.stringify(shared));
+      const image = path.join(folder, 'photos', 'holiday.png');
+      fs.mkdirSync(path.dirname(image));
+      fs.writeFileSync(image, Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]));
+
+      fakeElectron.dialogAnswers.push(graphFile);
+      await page.locator('.react-flow__pane').click({ position: { x: 5, y: 5 } });
+      await page.keyboard.press('Control+o');
+      const discard = page.getByTestId('confirm-ok');
+      const dialog = page.getByTestId('dialog-missing-files');
+      await expect.poll(async () => (await discard.count()) > 0 || (await dialog.count()) > 0).toBe(true);
+      if (await discard.count()) await discard.click();
+      await dialog.waitFor({ timeout: 15_000 });
+      await expect(page.getByTestId('missing-file').evaluateAll((els) => els.map((e) => e.getAttribute('data-value')))).resolves.toEqual(['sd-turbo', 'holiday.png']);
+
+      // The model: a folder from the system dialog; the hash the graph recorded matches it.
+      fakeElectron.dialogAnswers.push(vp.folder);
+      await page.locator('[data-testid="missing-file"][data-value="sd-turbo"]').getByTestId('missing-locate').click();
+      await page.locator('[data-testid="toast"]', { hasText: 'sd-turbo: the same model the graph was made with (sha256 matches)' }).waitFor({ timeout: 15_000 });
+      await page.locator('[data-testid="missing-file"][data-value="sd-turbo"]').waitFor({ state: 'detached', timeout: 10_000 });
+      // The image: the last one missing, so the dialog closes.
+      fakeElectron.dialogAnswers.push(image);
+      await page.locator('[data-testid="missing-file"][data-value="holiday.png"]').getByTestId('missing-locate').click();
+      await dialog.waitFor({ state: 'detached', timeout: 10_000 });
+      await page.locator('[data-testid="toast"]', { hasText: 'Every file this graph reads is here now.' }).waitFor({ timeout: 10_000 });
+      await page.getByTestId('node-photo').click();
+      await expect(page.getByTestId('param-photo-path').inputValue()).resolves.toBe(fs.realpathSync(image));
+      // Each Locate is one undo step.
+      await page.keyboard.press('Control+z');
+      await expect(page.getByTestId('param-photo-path').inputValue()).resolves.toBe('holiday.png');
+      await page.screenshot({ path: path.join(SCREENSHOTS, 'desktop-02-missing-files-located.png') });
+      expect(problems).toEqual([]);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
     }
   });
 

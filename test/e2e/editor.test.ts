@@ -562,6 +562,10 @@ describe.skipIf(!chromiumAvailable())('editor end to end (browser)', () => {
       { base64: png.toString('base64'), name: download.suggestedFilename() },
     );
     await page.locator('[data-testid="toast"][data-kind="success"]', { hasText: 'Opened' }).waitFor({ timeout: 10_000 });
+    // The sanitized image name is not a file here: the Missing files dialog says so (the embedded model is here).
+    await page.getByTestId('dialog-missing-files').waitFor({ timeout: 10_000 });
+    await expect(page.getByTestId('missing-file').evaluateAll((els) => els.map((e) => e.getAttribute('data-value')))).resolves.toEqual(['photo.png']);
+    await page.getByTestId('missing-close').click();
     await expect.poll(() => nodeIds(page)).toEqual(exported.nodes.map((n) => n.id).sort());
     for (const node of exported.nodes) await expect(page.getByTestId(`node-${node.id}`).getAttribute('data-node-type')).resolves.toBe(node.type);
     await expect(edgeIds(page)).resolves.toEqual(exported.edges.map((e) => e.id).sort());
@@ -634,6 +638,52 @@ describe.skipIf(!chromiumAvailable())('editor end to end (browser)', () => {
     await checkAutosave();
   });
 
+  it('says which files a dropped shared graph reads that are not here, and checks again once one is put in place', async () => {
+    const page = await h.newPage('missing-files');
+    await openApp(page, h.url);
+    const shared = {
+      format: 'flowstudio-graph',
+      schemaVersion: 1,
+      metadata: { name: 'shared', description: '', author: '', tags: ['model-hash:sd-turbo=0123456789abcdef0123'] },
+      nodes: [
+        { id: 'model', type: 'LoadModel', params: { model: 'sd-turbo' }, position: { x: 0, y: 0 } },
+        { id: 'photo', type: 'LoadImage', params: { path: 'holiday.png' }, position: { x: 0, y: 200 } },
+        { id: 'again', type: 'LoadImage', params: { path: 'holiday.png' }, position: { x: 0, y: 400 } },
+      ],
+      edges: [],
+      groups: [],
+      viewport: { x: 0, y: 0, zoom: 1 },
+      subgraphs: {},
+    };
+    await dropJson(page, 'shared.json', JSON.stringify(shared));
+    const dialog = page.getByTestId('dialog-missing-files');
+    await dialog.waitFor({ timeout: 15_000 });
+    const rows = page.getByTestId('missing-file');
+    await expect(rows.count()).resolves.toBe(2);
+    await expect(rows.evaluateAll((els) => els.map((e) => [e.getAttribute('data-kind'), e.getAttribute('data-value')]))).resolves.toEqual([
+      ['model', 'sd-turbo'],
+      ['image', 'holiday.png'],
+    ]);
+    const image = page.locator('[data-testid="missing-file"][data-value="holiday.png"]');
+    await expect(image.textContent()).resolves.toContain('read by Load Image (photo.path), Load Image (again.path)');
+    await expect(image.textContent()).resolves.toContain('File not found: "holiday.png"');
+    const model = page.locator('[data-testid="missing-file"][data-value="sd-turbo"]');
+    await expect(model.textContent()).resolves.toContain('made with sha256 0123456789abcdef');
+    // A browser has no system file dialog: the rows offer Show, not Locate.
+    await expect(page.getByTestId('missing-locate').count()).resolves.toBe(0);
+    await shot(page, '14a-missing-files');
+
+    // The image put where runs read from: Check again drops its row.
+    writeFileSync(join(h.outDir, 'holiday.png'), 'bytes');
+    await page.getByTestId('missing-check').click();
+    await page.locator('[data-testid="missing-file"][data-value="holiday.png"]').waitFor({ state: 'detached', timeout: 10_000 });
+    await expect(rows.count()).resolves.toBe(1);
+    // Show selects the nodes that read the model and closes the dialog.
+    await model.getByTestId('missing-show').click();
+    await dialog.waitFor({ state: 'detached', timeout: 5_000 });
+    await expect(page.getByTestId('inspector').getAttribute('data-node-id')).resolves.toBe('model');
+  });
+
   it('drops damaged graph files on the canvas: each opens or is refused with a toast naming it, and the page logs no error', async () => {
     const page = await h.newPage('damaged-drops');
     await openApp(page, h.url);
@@ -646,19 +696,7 @@ describe.skipIf(!chromiumAvailable())('editor end to end (browser)', () => {
     for (let i = 0; i < 25; i++) {
       const name = `damaged-${i}.json`;
       const text = JSON.stringify(mutateGraph(rng, rng.pick(examples), nodeTypes));
-      await page.evaluate(
-        ({ text, name }) => {
-          const data = new DataTransfer();
-          data.items.add(new File([text], name, { type: 'application/json' }));
-          const pane = document.querySelector('.react-flow__pane')!;
-          const r = pane.getBoundingClientRect();
-          const init = { dataTransfer: data, bubbles: true, cancelable: true, clientX: r.x + r.width / 2, clientY: r.y + r.height / 2 };
-          for (const type of ['dragenter', 'dragover', 'drop']) pane.dispatchEvent(new DragEvent(type, init));
-        },
-        { text, name },
-      );
-      const confirm = page.getByTestId('confirm-ok');
-      if (await confirm.isVisible().catch(() => false)) await confirm.click();
+      await dropJson(page, name, text);
       const toast = page.locator('[data-testid="toast"]', { hasText: name });
       await toast.first().waitFor({ timeout: 10_000 });
       const kind = await toast.first().getAttribute('data-kind');
@@ -671,6 +709,23 @@ describe.skipIf(!chromiumAvailable())('editor end to end (browser)', () => {
     await newGraph(page);
   });
 });
+
+/** Drops a JSON file on the canvas as the user's file manager would. */
+async function dropJson(page: Page, name: string, text: string): Promise<void> {
+  await page.evaluate(
+    ({ text, name }) => {
+      const data = new DataTransfer();
+      data.items.add(new File([text], name, { type: 'application/json' }));
+      const pane = document.querySelector('.react-flow__pane')!;
+      const r = pane.getBoundingClientRect();
+      const init = { dataTransfer: data, bubbles: true, cancelable: true, clientX: r.x + r.width / 2, clientY: r.y + r.height / 2 };
+      for (const type of ['dragenter', 'dragover', 'drop']) pane.dispatchEvent(new DragEvent(type, init));
+    },
+    { text, name },
+  );
+  const confirm = page.getByTestId('confirm-ok');
+  if (await confirm.isVisible().catch(() => false)) await confirm.click();
+}
 
 /** Nodes (id, type, params) and edges sorted by id: what must survive a round trip. */
 function canonicalGraph(doc: GraphDocument) {

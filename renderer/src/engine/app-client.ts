@@ -8,7 +8,7 @@ import type { GraphError } from '../../../electron/engine/graph/errors.ts';
 import type { FileListKind } from '../../../electron/engine/app-api.ts';
 
 export type { AppAPI, AppMethod, FileListKind, ListedFile, ListFilesOptions, ModelHashResult, PresetInfo, RecentFile } from '../../../electron/engine/app-api.ts';
-export type { MemoryReport, MemoryStatus, ModelInfo, RunRequest, RunSummary, SystemInfo } from '../../../electron/engine/api.ts';
+export type { MemoryReport, MemoryStatus, MissingFile, ModelInfo, RunRequest, RunSummary, SystemInfo } from '../../../electron/engine/api.ts';
 export type { OutputValue, TensorData } from '../../../electron/engine/summary.ts';
 export type { EngineEvent, EngineEventListener, NodeRunState } from '../../../electron/engine/events.ts';
 export type { GraphError } from '../../../electron/engine/graph/errors.ts';

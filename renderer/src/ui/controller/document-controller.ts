@@ -2,12 +2,13 @@
  * The document's life outside the canvas: new / open (presets, graph files, dropped .json or PNG) / save /
  * save as, the preset library and recent files, debounced autosave and crash recovery, Export PNG.
  */
-import type { AppClient } from '../../engine/app-client.ts';
+import type { AppClient, MissingFile } from '../../engine/app-client.ts';
 import type { GraphDocument } from '../../../../electron/engine/graph/schema.ts';
 import { emptyDocument, parseDocument } from '../../graph/document.ts';
 import { createAutosaver, type Autosaver } from '../../io/autosave.ts';
 import { embedGraphInPng, readGraphFromPng } from '../../io/png-graph.ts';
 import { sanitizeForExport } from '../../io/sanitize.ts';
+import { fileNameOf, type MissingGroup } from '../../graph/missing-files.ts';
 import type { EditorStore } from '../../state/store.ts';
 import { baseName } from '../common/format.ts';
 import { toast } from '../common/toasts.ts';
@@ -311,11 +312,50 @@ export class DocumentController {
     return name || UNNAMED;
   }
 
+  /**
+   * After a document is opened: the files it reads that are not here (a shared graph's models and images),
+   * in the Missing files dialog, before a run fails on them. Nothing when all are here, when the engine
+   * cannot answer (the run will say it) or when another document was opened meanwhile.
+   */
+  async reportMissingFiles(): Promise<void> {
+    const epoch = this.session.getState().docEpoch;
+    const doc = this.store.getState().documentForSave();
+    if (doc.nodes.length === 0) return;
+    let missing: MissingFile[];
+    try {
+      missing = await this.client.checkFiles(doc);
+    } catch {
+      return;
+    }
+    const now = this.session.getState();
+    // A dialog the user is in (a confirmation, Save As) is not replaced.
+    if (now.docEpoch !== epoch || missing.length === 0 || now.dialog) return;
+    this.session.setState({ dialog: { kind: 'missing-files', missing } });
+  }
+
+  /**
+   * Points every node param that read `group`'s file at `file` (one undo step) and checks the document's files
+   * again: what is still missing, for the dialog.
+   */
+  async relocate(group: MissingGroup, file: string): Promise<MissingFile[]> {
+    this.store.getState().beginTransaction('relocate', `Locate ${fileNameOf(group.value)}`);
+    try {
+      for (const use of group.uses) {
+        const r = this.store.getState().setParam(use.nodeId, use.param, file);
+        if (!r.ok) throw new Error(r.reason);
+      }
+    } finally {
+      this.store.getState().endTransaction();
+    }
+    return this.client.checkFiles(this.store.getState().documentForSave());
+  }
+
   // ---- internals ----
 
   private load(doc: GraphDocument, source: DocSource): void {
     this.store.getState().loadDocument(doc);
     this.session.setState({ source, restoredUnsaved: false, docEpoch: this.session.getState().docEpoch + 1 });
+    void this.reportMissingFiles();
   }
 
   private withName(name: string): GraphDocument {

@@ -4,7 +4,7 @@
  * the few preferences mirrored to localStorage by ./preferences.ts.
  */
 import { createStore } from 'zustand/vanilla';
-import type { MemoryStatus, ModelInfo, PresetInfo, RecentFile } from '../../engine/app-client.ts';
+import type { MemoryStatus, MissingFile, ModelInfo, PresetInfo, RecentFile } from '../../engine/app-client.ts';
 import type { ConnectionState } from '../../engine/app-client.ts';
 import type { SeedMode } from '../inspector/fields/SeedField.tsx';
 
@@ -28,7 +28,14 @@ export interface RecoveryOffer {
 }
 
 /** Modal dialogs (one at a time). */
-export type Dialog = { kind: 'open-file' } | { kind: 'save-as' } | { kind: 'system' } | { kind: 'confirm-discard'; then: () => void; message: string } | null;
+export type Dialog =
+  | { kind: 'open-file' }
+  | { kind: 'save-as' }
+  | { kind: 'system' }
+  | { kind: 'confirm-discard'; then: () => void; message: string }
+  /** The files the open document reads that are not here (checkFiles), to locate before a run fails on them. */
+  | { kind: 'missing-files'; missing: MissingFile[] }
+  | null;
 
 export interface SessionState {
   source: DocSource;

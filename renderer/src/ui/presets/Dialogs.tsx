@@ -1,8 +1,10 @@
-/** Modal dialogs: Save As (preset library or a graph file path), Open file (path or recent), System, confirmations. */
+/** Modal dialogs: Save As (preset library or a graph file path), Open file (path or recent), System, Missing files, confirmations. */
 import { useState } from 'react';
 import { useController, useEditor, useSession } from '../app-context.tsx';
 import { toast } from '../common/toasts.ts';
 import { SystemDialogBody } from '../run/SystemDialog.tsx';
+import { MissingFilesBody } from '../run/MissingFilesDialog.tsx';
+import type { MissingFile } from '../../engine/app-client.ts';
 
 export function Dialogs() {
   const dialog = useSession((s) => s.dialog);
@@ -10,6 +12,7 @@ export function Dialogs() {
   if (dialog.kind === 'save-as') return <SaveAsDialog />;
   if (dialog.kind === 'open-file') return <OpenFileDialog />;
   if (dialog.kind === 'system') return <SystemDialog />;
+  if (dialog.kind === 'missing-files') return <MissingFilesDialog missing={dialog.missing} />;
   return <ConfirmDialog message={dialog.message} then={dialog.then} />;
 }
 
@@ -164,6 +167,15 @@ function SystemDialog() {
   return (
     <Modal title="System" onClose={close} testId="dialog-system">
       <SystemDialogBody onClose={close} />
+    </Modal>
+  );
+}
+
+function MissingFilesDialog({ missing }: { missing: MissingFile[] }) {
+  const close = useClose();
+  return (
+    <Modal title="Missing files" onClose={close} testId="dialog-missing-files">
+      <MissingFilesBody missing={missing} onClose={close} />
     </Modal>
   );
 }
