@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import type { Page } from 'playwright-core';
 import type { GraphDocument, GraphEdge, GraphNode } from '../electron/engine/graph/schema.ts';
 import { chromiumAvailable, GRAPH_NODE_SELECTOR, openApp, startEditorHarness } from '../test/e2e/harness.ts';
-import type { BenchRow } from './solver-step.ts';
+import { median, type BenchRow } from './util.ts';
 
 const NODE_COUNT = 300;
 const LOAD_TARGET_MS = 1500;
@@ -59,11 +59,6 @@ export function largeGraph(chains = NODE_COUNT / 6, columns = 5): GraphDocument 
     viewport: { x: 0, y: 0, zoom: 1 },
     subgraphs: {},
   };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 /** Clicks a preset in the library and times (in the page) until `count` graph nodes are in the DOM. */

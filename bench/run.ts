@@ -17,15 +17,8 @@ import { createEuler } from '../nodes/sampling/euler.ts';
 import { runSampler } from '../nodes/sampling/sampler-loop.ts';
 import { buildSigmas } from '../nodes/sampling/schedules.ts';
 import { solverStepRows } from './solver-step.ts';
-import { samplerGraph, tempDir } from './util.ts';
+import { median, samplerGraph, tempDir, type BenchRow as Row } from './util.ts';
 import { writeConvModel } from './conv-model.ts';
-
-interface Row {
-  name: string;
-  value: string;
-  target: string;
-  note: string;
-}
 
 
 /**
@@ -38,11 +31,6 @@ const TIMED_RUNS = 30;
 /** The conv-net row: each run is 50 calls of several ms, so the JIT is warm after a few. */
 const CONV_WARMUP = 3;
 const CONV_RUNS = 7;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 async function executorOverhead(engine: Engine, model: string, solver: string, steps: number, reps: number, batch = 1, opts: { warmup?: number; latent?: Record<string, number> } = {}) {
   const warmup = opts.warmup ?? WARMUP_RUNS;

@@ -10,13 +10,8 @@ import { Tensor } from '../nodes/core/tensor.ts';
 import type { Sigmas } from '../nodes/core/values.ts';
 import { createSolver } from '../nodes/sampling/solver-registry.ts';
 import type { DenoiseFn, Prediction } from '../nodes/sampling/solver.ts';
+import { median, type BenchRow } from './util.ts';
 
-export interface BenchRow {
-  name: string;
-  value: string;
-  target: string;
-  note: string;
-}
 
 const LATENT = [1, 16, 128, 128];
 const STEPS = 24;
@@ -37,11 +32,6 @@ function filled(dims: number[], seed: number): Tensor {
 function grid(steps: number): Sigmas {
   const levels = Array.from({ length: steps + 1 }, (_, i) => 14.6 * (0.03 / 14.6) ** (i / steps));
   return { space: 'vp', sigmas: levels, timesteps: levels.slice(0, -1).map((_, i) => 999 - i) };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 /**

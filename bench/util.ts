@@ -3,6 +3,19 @@ import os from 'node:os';
 import path from 'node:path';
 import type { GraphDocument } from '../electron/engine/graph/schema.ts';
 
+/** One row of `npm run bench`'s table. */
+export interface BenchRow {
+  name: string;
+  value: string;
+  target: string;
+  note: string;
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
 export function tempDir(prefix = 'flowstudio-bench-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }

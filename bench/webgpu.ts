@@ -7,7 +7,7 @@
  */
 import { Engine } from '../electron/engine/engine.ts';
 import { checkProviders } from '../electron/engine/onnx/provider-check.ts';
-import type { BenchRow } from './solver-step.ts';
+import type { BenchRow } from './util.ts';
 import { writeConvModel } from './conv-model.ts';
 import { samplerGraph, tempDir } from './util.ts';
 

@@ -9,24 +9,12 @@ import { Engine } from '../electron/engine/engine.ts';
 import { processHost } from '../electron/engine/worker/process-host.ts';
 import { threadHost } from '../electron/engine/worker/thread-host.ts';
 import { WorkerEngine } from '../electron/engine/worker/worker-client.ts';
-import { samplerGraph, tempDir } from './util.ts';
-
-interface Row {
-  name: string;
-  value: string;
-  target: string;
-  note: string;
-}
+import { median, samplerGraph, tempDir, type BenchRow } from './util.ts';
 
 const RUNS = 20;
 const WARMUP = 10;
 /** A latent of 4096 x 3 x 16 x 16 floats: 12 MiB. */
 const BIG_BATCH = 4096;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 async function time(fn: () => Promise<unknown>, runs: number, warmup: number): Promise<number> {
   const ms: number[] = [];
@@ -53,7 +41,7 @@ async function measure(engine: EngineAPI): Promise<{ runMs: number; readMs: numb
   return { runMs, readMs };
 }
 
-export async function workerRows(): Promise<Row[]> {
+export async function workerRows(): Promise<BenchRow[]> {
   const outDir = tempDir();
   const init = { outDir, providers: ['cpu'] };
   // One at a time: a worker starting up (loading its code, its models) would slow the others' rows.
