@@ -123,6 +123,13 @@ describe('engine pass-through', () => {
     expect(engine.calls).toEqual(['run:r1', 'cancel:r1', 'validate', 'checkFiles', 'listNodeTypes', 'listModels', 'freeMemory:{"cache":false}', 'memoryStatus', 'systemInfo']);
     expect(seen).toEqual([{ type: 'run-finished', runId: 'r1', ms: 1 }]);
   });
+
+  it('restarts an engine that can be restarted, and says why not for one in the app\'s own process', async () => {
+    expect(await backend.restartEngine()).toEqual({ restarted: false, reason: expect.stringContaining("inside the app's own process") });
+    const restartable = Object.assign(stubEngine(), { restart: async () => 2 });
+    const other = new AppBackend({ engine: restartable, outDir: tempDir('fs-backend-restart-out-'), dataDir: tempDir('fs-backend-restart-data-') });
+    expect(await other.restartEngine()).toEqual({ restarted: true, runsStopped: 2 });
+  });
 });
 
 describe('presets', () => {

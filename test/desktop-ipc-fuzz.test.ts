@@ -24,7 +24,7 @@ afterAll(() => engine.close());
 const ARITY: Record<AppMethod, number> = {
   listNodeTypes: 0, listModels: 0, validate: 1, checkFiles: 1, run: 1, cancel: 1, readOutput: 3, freeMemory: 1, memoryStatus: 0, systemInfo: 0,
   listPresets: 0, readPreset: 1, writePreset: 2, deletePreset: 1, readAutosave: 0, writeAutosave: 1, openGraphFile: 1,
-  saveGraphFile: 2, listRecentFiles: 0, readFile: 1, modelHashes: 1, listFiles: 1, takeOpenRequests: 0,
+  saveGraphFile: 2, listRecentFiles: 0, readFile: 1, modelHashes: 1, listFiles: 1, takeOpenRequests: 0, restartEngine: 0,
 };
 const METHODS = Object.keys(ARITY) as AppMethod[];
 /** The error kinds a transport answers with 4xx: the request was wrong, not the app. */

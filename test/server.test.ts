@@ -249,6 +249,13 @@ describe('API', () => {
     expect(errors[0]).toMatchObject({ code: 'unknown_node_type', nodeId: 'x' });
   });
 
+  it('restarts the engine over POST /api/restart-engine: a fresh engine process answers', async () => {
+    const before = engine.pid;
+    expect(await client.restartEngine()).toEqual({ restarted: true, runsStopped: 0 });
+    expect(engine.pid).not.toBe(before);
+    expect((await client.listNodeTypes()).length).toBeGreaterThan(0);
+  });
+
   it('checks the files a graph reads over POST /api/check-files', async () => {
     const missing = await client.checkFiles(graph([{ id: 'img', type: 'LoadImage', params: { path: 'not-here.png' } }], []));
     expect(missing).toEqual([{ nodeId: 'img', nodeType: 'LoadImage', param: 'path', value: 'not-here.png', fileKind: 'image', message: expect.stringMatching(/^File not found: "not-here\.png"/) }]);

@@ -208,6 +208,36 @@ describe.each(['thread', 'process'] as const)('WorkerEngine with the worker as a
     }
   });
 
+  it('restart() stops a run (cancelled, at its node) and starts a fresh engine; restarts are not crashes', async () => {
+    const own = newEngine(hostName, 'fs-worker-restart-');
+    try {
+      await own.listNodeTypes();
+      const before = own.pid;
+      const events: EngineEvent[] = [];
+      own.subscribe((e) => events.push(e));
+      const running = own.run({ graph: longRun() });
+      await eventOf(own, (e) => e.type === 'node-progress' && e.nodeId === 'sampler');
+      const [stopped, summary] = await Promise.all([own.restart(), running]);
+      expect(stopped).toBe(1);
+      expect(summary.status).toBe('cancelled');
+      expect(summary.error).toBeUndefined();
+      expect(summary.nodes.sampler.state).toBe('cancelled');
+      expect(events.filter((e) => e.runId === summary.runId).at(-1)).toMatchObject({ type: 'run-cancelled', nodeId: 'sampler' });
+      if (hostName === 'process') {
+        expect(own.pid).not.toBe(before);
+        expect(alive(before!)).toBe(false);
+      }
+      // More restarts than the crash rule allows deaths, and two asked for at once are one.
+      for (let i = 0; i < 4; i++) expect(await own.restart()).toBe(0);
+      const pids = new Set<number | undefined>();
+      await Promise.all([own.restart(), own.restart()].map((p) => p.then(() => pids.add(own.pid))));
+      expect(pids.size).toBe(1);
+      expect((await own.run({ graph: example() })).status).toBe('finished');
+    } finally {
+      await own.close();
+    }
+  });
+
   it('a death before the run reached a node still ends that run, as failed with no node', async () => {
     const own = newEngine(hostName, 'fs-worker-early-');
     try {
@@ -374,6 +404,15 @@ describe('RunsInFlight (how a dying worker\'s runs are ended)', () => {
     expect(a.summary.nodes).toMatchObject({ load: { state: 'cached' }, latent: { state: 'done', ms: 3 }, sampler: { state: 'failed' }, save: { state: 'skipped', ms: 0 } });
     expect(a.summary.error?.message).toBe('the engine process crashed (SIGSEGV) while this node ran; loaded models and cached outputs are gone, and the next run starts a fresh engine');
     expect(a.events.map((e) => e.type)).toEqual(['node-failed', 'run-failed']);
+
+    const cancelled = new RunsInFlight();
+    cancelled.begin('r');
+    cancelled.observe({ type: 'run-started', runId: 'r', at: 0, order: ['sampler'] });
+    cancelled.observe({ type: 'node-started', runId: 'r', nodeId: 'sampler', nodeType: 'Sampler' });
+    const r = cancelled.cancel('r', '/out');
+    expect(r.summary).toMatchObject({ status: 'cancelled', nodes: { sampler: { state: 'cancelled' } } });
+    expect(r.summary.error).toBeUndefined();
+    expect(r.events).toEqual([{ type: 'run-cancelled', runId: 'r', ms: expect.any(Number), nodeId: 'sampler' }]);
 
     const c = runs.fail('c', 'the engine process crashed (SIGSEGV)', '/out');
     expect(c.summary.error).toEqual({ message: 'the engine process crashed (SIGSEGV) during the run; loaded models and cached outputs are gone, and the next run starts a fresh engine' });

@@ -65,6 +65,7 @@ export function appMenuTemplate({ platform, send, developer }: MenuOptions): Men
         separator,
         item('Free Memory', 'free-memory'),
         item('Unload Models', 'unload-models'),
+        item('Restart Engine', 'restart-engine'),
         item('System…', 'system'),
       ],
     },

@@ -23,6 +23,7 @@ export const APP_COMMANDS = [
   'cancel',
   'free-memory',
   'unload-models',
+  'restart-engine',
   'system',
 ] as const;
 

@@ -77,6 +77,7 @@ export function createIpcDispatcher(api: AppAPI, extra: Record<string, ExtraCall
     // The backend checks the options' values.
     listFiles: (a, args) => (arity('listFiles', args, 1), a.listFiles(args[0] as Parameters<AppAPI['listFiles']>[0])),
     takeOpenRequests: (a, args) => (arity('takeOpenRequests', args, 0), a.takeOpenRequests()),
+    restartEngine: (a, args) => (arity('restartEngine', args, 0), a.restartEngine()),
   };
 
   const answer = async (sender: number, method: unknown, args: unknown[]): Promise<WireReply> => {

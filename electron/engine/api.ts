@@ -121,6 +121,15 @@ export interface ReadFolderGrant {
   allowReadFolder(dir: string): Promise<void>;
 }
 
+/**
+ * An engine that runs in a worker can be restarted: ended now, whatever it is doing, and started afresh.
+ * What the user reaches for when a model call takes too long to wait for, or memory stays taken.
+ */
+export interface EngineRestart {
+  /** Resolves with how many runs it stopped (they end as cancelled) once a fresh engine takes requests. */
+  restart(): Promise<number>;
+}
+
 /** A file a graph reads that cannot be read here: what checkFiles reports, one per node param. */
 export interface MissingFile {
   nodeId: string;

@@ -83,7 +83,15 @@ export interface AppAPI extends EngineAPI {
    * editor opens each. Editors ask at start and whenever their window gets the focus.
    */
   takeOpenRequests(): Promise<string[]>;
+  /**
+   * Ends the engine now and starts a fresh one (Engine ▸ Restart engine): runs in progress stop at once, even
+   * inside a model call, and end as cancelled; loaded models and cached outputs are gone. `restarted` is false
+   * where the engine runs inside the app's own process (nothing to restart), with the reason.
+   */
+  restartEngine(): Promise<RestartReport>;
 }
+
+export type RestartReport = { restarted: true; runsStopped: number } | { restarted: false; reason: string };
 
 /** Every AppAPI method a client calls (events come by subscribe, or as pushed messages over a transport). */
 export type AppMethod = Exclude<keyof AppAPI, 'subscribe'>;

@@ -5,8 +5,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { EngineAPI, ReadFolderGrant, FreeMemoryRequest, MemoryReport, MemoryStatus, MissingFile, ModelInfo, RunRequest, RunSummary, SystemInfo } from './api.ts';
-import type { AppAPI, ListedFile, ListFilesOptions, ModelHashResult, PresetInfo, RecentFile } from './app-api.ts';
+import type { EngineAPI, EngineRestart, ReadFolderGrant, FreeMemoryRequest, MemoryReport, MemoryStatus, MissingFile, ModelInfo, RunRequest, RunSummary, SystemInfo } from './api.ts';
+import type { AppAPI, ListedFile, ListFilesOptions, ModelHashResult, PresetInfo, RecentFile, RestartReport } from './app-api.ts';
 import type { EngineEventListener } from './events.ts';
 import type { NodeTypeDescription } from './graph/describe.ts';
 import type { OutputValue } from './summary.ts';
@@ -26,7 +26,7 @@ import { RecentFiles } from './app/recent-files.ts';
 
 export interface AppBackendOptions {
   /** With ReadFolderGrant (Engine, WorkerEngine), folders the user picks through the system are readable by runs too. */
-  engine: EngineAPI & Partial<ReadFolderGrant>;
+  engine: EngineAPI & Partial<ReadFolderGrant> & Partial<EngineRestart>;
   /** The engine's output folder (what runs write): readable through readFile. */
   outDir: string;
   /** Presets, autosave, recent files. Default: FLOWSTUDIO_DATA_DIR, $XDG_DATA_HOME/flowstudio or ~/.local/share/flowstudio. */
@@ -42,7 +42,7 @@ export interface AppBackendOptions {
 }
 
 export class AppBackend implements AppAPI {
-  readonly engine: EngineAPI & Partial<ReadFolderGrant>;
+  readonly engine: EngineAPI & Partial<ReadFolderGrant> & Partial<EngineRestart>;
   readonly dataDir: string;
   readonly outDir: string;
   readonly graphRoots: string[];
@@ -221,6 +221,11 @@ export class AppBackend implements AppAPI {
     this.outputFiles = createFileService({ outDir: this.outDir, readRoots: this.readRoots });
     // The worker takes requests in order: a run asked for after this sees the folder.
     void this.engine.allowReadFolder?.(resolved).catch(() => undefined);
+  }
+
+  async restartEngine(): Promise<RestartReport> {
+    if (!this.engine.restart) return { restarted: false, reason: "the engine runs inside the app's own process here: there is no engine process to restart" };
+    return { restarted: true, runsStopped: await this.engine.restart() };
   }
 
   async takeOpenRequests(): Promise<string[]> {

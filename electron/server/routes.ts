@@ -52,6 +52,7 @@ export const ROUTES: Route[] = [
   { method: 'GET', path: '/api/memory', handle: (api) => json(api.memoryStatus()) },
   { method: 'GET', path: '/api/system', handle: (api) => json(api.systemInfo()) },
   { method: 'POST', path: '/api/free-memory', handle: (api, { body }) => json(api.freeMemory(body as FreeMemoryRequest | undefined)) },
+  { method: 'POST', path: '/api/restart-engine', handle: (api) => json(api.restartEngine()) },
 
   { method: 'GET', path: '/api/presets', handle: (api) => json(api.listPresets()) },
   {

@@ -312,6 +312,28 @@ describe.skipIf(!chromiumAvailable())('editor end to end (browser)', () => {
     expect(h.engine.pid).not.toBe(pid);
   });
 
+  it('Engine ▸ Restart engine stops a run at once (cancelled at its step) and the next run finishes on a fresh engine', async () => {
+    const page = await h.newPage('engine-restart');
+    await openApp(page, h.url);
+    await setParam(page, 'latent', 'batch', '256');
+    await setParam(page, 'sampler', 'steps', '900');
+    await page.getByTestId('run').click();
+    await page.locator('[data-testid="status-sampler"][data-state="running"]').waitFor({ timeout: 30_000 });
+    await page.getByTestId('preview-sampler').waitFor({ timeout: 15_000 });
+    const pid = h.engine.pid;
+    await page.getByTestId('menu-engine').click();
+    await page.getByTestId('engine-restart').click();
+    await page.locator('[data-testid="toast"][data-kind="success"]', { hasText: 'Engine restarted (stopped the run in progress): models unloaded, cached results dropped.' }).waitFor({ timeout: 15_000 });
+    await page.locator('[data-testid="last-run"][data-status="cancelled"]').waitFor({ timeout: 15_000 });
+    await page.locator('[data-testid="status-sampler"][data-state="cancelled"]').waitFor({ timeout: 5_000 });
+    await page.locator('[data-testid="status-memory"]', { hasText: 'no model loaded · nothing cached' }).waitFor({ timeout: 5_000 });
+    expect(h.engine.pid).not.toBe(pid);
+    await setParam(page, 'latent', 'batch', '1');
+    await setParam(page, 'sampler', 'steps', '20');
+    await page.getByTestId('run').click();
+    await page.locator('[data-testid="status-save_image"][data-state="done"]').waitFor({ timeout: 60_000 });
+  });
+
   it('cancels a long run: status cancelled, sampling stops, nothing written', async () => {
     const page = await h.newPage('cancel');
     await openApp(page, h.url);

@@ -62,12 +62,8 @@ export class RunsInFlight {
    * the summary to return. `cause` is what happened ("the engine process crashed (SIGSEGV)").
    */
   fail(runId: string, cause: string, outDir: string): { events: EngineEvent[]; summary: RunSummary } {
-    const run: RunState = this.runs.get(runId) ?? { started: performance.now(), announced: false, nodes: {}, running: new Map() };
-    this.runs.delete(runId);
-    const now = performance.now();
-    const events: EngineEvent[] = run.announced ? [] : [{ type: 'run-started', runId, at: Date.now(), order: [] }];
-    const [first] = run.running;
-    const message = first ? `${cause} while this node ran; loaded models and cached outputs are gone, and the next run starts a fresh engine` : `${cause} during the run; loaded models and cached outputs are gone, and the next run starts a fresh engine`;
+    const { run, now, events, first } = this.take(runId);
+    const message = `${cause} ${first ? 'while this node ran' : 'during the run'}; loaded models and cached outputs are gone, and the next run starts a fresh engine`;
     for (const [nodeId, { nodeType, since }] of run.running) {
       run.nodes[nodeId] = { state: 'failed', ms: now - since };
       events.push({ type: 'node-failed', runId, nodeId, nodeType, message });
@@ -76,6 +72,27 @@ export class RunsInFlight {
     events.push({ type: 'run-failed', runId, ms, ...(first ? { nodeId: first[0] } : {}), message });
     const error = first ? { nodeId: first[0], nodeType: first[1].nodeType, message } : { message };
     return { events, summary: { runId, status: 'failed', ms, outDir, error, nodes: run.nodes, outputs: {} } };
+  }
+
+  /**
+   * Ends `runId` because its worker was stopped on purpose (a restart): its running node and the run are
+   * cancelled, as a cancel does, and the run-cancelled event names the node it stopped in.
+   */
+  cancel(runId: string, outDir: string): { events: EngineEvent[]; summary: RunSummary } {
+    const { run, now, events, first } = this.take(runId);
+    for (const [nodeId, { since }] of run.running) run.nodes[nodeId] = { state: 'cancelled', ms: now - since };
+    const ms = now - run.started;
+    events.push({ type: 'run-cancelled', runId, ms, ...(first ? { nodeId: first[0] } : {}) });
+    return { events, summary: { runId, status: 'cancelled', ms, outDir, nodes: run.nodes, outputs: {} } };
+  }
+
+  /** Removes a run for ending it: its state, the time, its first node running, and run-started if it never said so. */
+  private take(runId: string) {
+    const run: RunState = this.runs.get(runId) ?? { started: performance.now(), announced: false, nodes: {}, running: new Map() };
+    this.runs.delete(runId);
+    const events: EngineEvent[] = run.announced ? [] : [{ type: 'run-started', runId, at: Date.now(), order: [] }];
+    const [first] = run.running;
+    return { run, now: performance.now(), events, first };
   }
 
   /** Run ids still in flight. */

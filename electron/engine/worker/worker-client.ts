@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import type { EngineAPI, ReadFolderGrant, FreeMemoryRequest, MemoryReport, MemoryStatus, MissingFile, ModelInfo, RunRequest, RunSummary, SystemInfo } from '../api.ts';
+import type { EngineAPI, EngineRestart, ReadFolderGrant, FreeMemoryRequest, MemoryReport, MemoryStatus, MissingFile, ModelInfo, RunRequest, RunSummary, SystemInfo } from '../api.ts';
 import type { EngineEventListener, EngineEvent } from '../events.ts';
 import type { OutputValue } from '../summary.ts';
 import type { NodeTypeDescription } from '../graph/describe.ts';
@@ -37,7 +37,7 @@ function wireToError(error: WireError): Error {
   return Object.assign(new Error(error.message), { name: error.name, errors: error.errors });
 }
 
-export class WorkerEngine implements EngineAPI, ReadFolderGrant {
+export class WorkerEngine implements EngineAPI, ReadFolderGrant, EngineRestart {
   private host!: EngineHost;
   private ready!: Promise<void>;
   private readonly pending = new Map<number, Pending>();
@@ -46,6 +46,9 @@ export class WorkerEngine implements EngineAPI, ReadFolderGrant {
   private nextId = 1;
   private exited = false;
   private closing = false;
+  /** Set while restart() ends the worker on purpose: its runs end as cancelled, and it is no crash. */
+  private restarting = false;
+  private restartUnderWay?: Promise<number>;
   /** When the worker died unexpectedly, recently: the next call starts a fresh one unless these pile up. */
   private readonly crashes: number[] = [];
   private readonly hostFactory: EngineHostFactory;
@@ -96,6 +99,10 @@ export class WorkerEngine implements EngineAPI, ReadFolderGrant {
         const label = host.label;
         settleReady?.reject(new Error(`engine ${label} ${describeExit(how)} while starting${fatal ? `: ${fatal}` : ''}`));
         if (this.closing) return this.failAll(new Error('the engine was closed'));
+        if (this.restarting) {
+          this.cancelRunsInFlight();
+          return this.failAll(new Error('the engine was restarted'));
+        }
         this.crashes.push(Date.now());
         const cause = `the engine ${label} ${describeExit(how)}${fatal ? ` after an error nothing caught (${fatal})` : ''}`;
         const next = this.mayRestart() ? 'the next request starts a fresh engine' : `it died ${MAX_QUICK_RESTARTS} times within ${RESTART_WINDOW_MS / 1000} s and is not started again`;
@@ -146,6 +153,18 @@ export class WorkerEngine implements EngineAPI, ReadFolderGrant {
     }
   }
 
+  /** Each run in flight ends as cancelled, with its run-cancelled event, as a cancelled run does. */
+  private cancelRunsInFlight(): void {
+    const outDir = path.resolve(this.init.outDir ?? 'out');
+    for (const [id, p] of this.pending) {
+      if (p.runId === undefined) continue;
+      this.pending.delete(id);
+      const { events, summary } = this.runs.cancel(p.runId, outDir);
+      for (const e of events) this.emit(e);
+      p.resolve(summary);
+    }
+  }
+
   private failAll(e: Error): void {
     for (const p of this.pending.values()) {
       if (p.runId !== undefined) this.runs.end(p.runId);
@@ -155,7 +174,7 @@ export class WorkerEngine implements EngineAPI, ReadFolderGrant {
   }
 
   private async call<T>(method: EngineMethod, args: unknown[], runId?: string): Promise<T> {
-    if (this.exited && !this.closing) this.restart();
+    if (this.exited && !this.closing) this.startAgainAfterCrash();
     await this.ready;
     if (this.exited) throw new Error(this.closing ? `engine ${this.host.label} has exited` : `engine ${this.host.label} has exited and could not be started again`);
     const id = this.nextId++;
@@ -228,8 +247,36 @@ export class WorkerEngine implements EngineAPI, ReadFolderGrant {
     return this.crashes.length < MAX_QUICK_RESTARTS;
   }
 
-  private restart(): void {
+  private startAgainAfterCrash(): void {
     if (this.mayRestart()) this.start();
+  }
+
+  /**
+   * Ends the worker now and starts a fresh one. A process ends at once, even inside a model call; a thread
+   * ends after its current model call. Runs in flight end as cancelled; other calls in flight are rejected.
+   * Resolves with the number of runs stopped, once the fresh engine takes requests. Not counted as a crash.
+   */
+  restart(): Promise<number> {
+    // One at a time: a second request while one is under way is the same restart.
+    this.restartUnderWay ??= this.restartNow().finally(() => (this.restartUnderWay = undefined));
+    return this.restartUnderWay;
+  }
+
+  private async restartNow(): Promise<number> {
+    if (this.closing) throw new Error('the engine was closed');
+    const stopped = [...this.pending.values()].filter((p) => p.runId !== undefined).length;
+    if (!this.exited) {
+      this.restarting = true;
+      try {
+        await this.host.terminate();
+      } finally {
+        this.restarting = false;
+      }
+    }
+    // A call made meanwhile may have started the fresh worker already.
+    if (this.exited && !this.closing) this.start();
+    await this.ready;
+    return stopped;
   }
 
   /** Stops the worker (its engine's sessions go with it). */

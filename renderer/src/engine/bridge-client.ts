@@ -83,6 +83,7 @@ export function createBridgeClient(bridge: FlowStudioBridge): AppClient {
     // Float32Arrays cross IPC by structured clone: nothing to decode.
     readOutput: (runId, nodeId, port) => invoke('readOutput', runId, nodeId, port),
     freeMemory: (request) => invoke('freeMemory', request),
+    restartEngine: () => invoke('restartEngine'),
     memoryStatus: () => invoke('memoryStatus'),
     systemInfo: () => invoke('systemInfo'),
   };

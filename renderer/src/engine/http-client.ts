@@ -67,6 +67,7 @@ export function createHttpClient(opts: HttpClientOptions): AppClient {
     },
     cancel: (runId) => call('POST', '/api/cancel', { runId }),
     freeMemory: (request) => call('POST', '/api/free-memory', request ?? {}),
+    restartEngine: () => call('POST', '/api/restart-engine', {}),
     memoryStatus: () => call('GET', '/api/memory'),
     systemInfo: () => call('GET', '/api/system'),
 

@@ -62,6 +62,8 @@ export function runAppCommand(controller: AppController, command: AppCommand): v
       return void controller.runs.freeMemory();
     case 'unload-models':
       return void controller.runs.freeMemory(true);
+    case 'restart-engine':
+      return void controller.runs.restartEngine();
     case 'system':
       return session.setState({ dialog: { kind: 'system' } });
   }

@@ -83,6 +83,21 @@ export class RunController {
     await this.refreshMemory();
   }
 
+  /**
+   * Engine ▸ Restart engine: ends the engine now (a run stops at once, even inside a long model call, and
+   * ends as cancelled) and starts a fresh one, with nothing loaded or cached.
+   */
+  async restartEngine(): Promise<void> {
+    try {
+      const report = await this.client.restartEngine();
+      if (!report.restarted) toast.warning(`Cannot restart the engine: ${report.reason}`);
+      else toast.success(`Engine restarted${report.runsStopped ? ` (stopped ${report.runsStopped === 1 ? 'the run' : `${report.runsStopped} runs`} in progress)` : ''}: models unloaded, cached results dropped.`);
+    } catch (e) {
+      toast.error(`Restart failed: ${messageOf(e)}`);
+    }
+    await this.refreshMemory();
+  }
+
   /** Asks the engine what it holds, for the status bar; a failure leaves the last answer (it is only a display). */
   async refreshMemory(): Promise<void> {
     try {

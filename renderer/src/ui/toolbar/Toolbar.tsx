@@ -258,6 +258,9 @@ function RunControls() {
         <MenuItem testId="memory-unload-models" onClick={() => void controller.runs.freeMemory(true)}>
           Unload models only
         </MenuItem>
+        <MenuItem testId="engine-restart" onClick={() => void controller.runs.restartEngine()}>
+          Restart engine (stops a run at once)
+        </MenuItem>
         <MenuItem testId="engine-system" onClick={() => controller.session.setState({ dialog: { kind: 'system' } })}>
           System and execution providers…
         </MenuItem>
