@@ -1,7 +1,7 @@
 /** The Missing files dialog's grouping and hash check (renderer/src/graph/missing-files.ts). */
 import { describe, expect, it } from 'vitest';
 import type { MissingFile } from '../electron/engine/api.ts';
-import { describeHashCheck, fileNameOf, groupMissingFiles } from '../renderer/src/graph/missing-files.ts';
+import { candidatesFor, describeHashCheck, fileNameOf, groupMissingFiles } from '../renderer/src/graph/missing-files.ts';
 import { graph } from './helpers/engine.ts';
 
 const miss = (nodeId: string, value: string, fileKind: MissingFile['fileKind'], param = fileKind === 'model' ? 'model' : 'path'): MissingFile => ({
@@ -37,5 +37,16 @@ describe('groupMissingFiles', () => {
     expect(other.text).toBe('sd-turbo: not the model the graph was made with (sha256 000011112222… here, abcdef012345… in the graph); results may differ');
     expect(describeHashCheck(group, { error: 'not a model' })).toEqual({ ok: false, text: "Could not check sd-turbo against the graph's model: not a model" });
     expect(describeHashCheck({ value: 'x' }, { sha256: 'aa' })).toEqual({ ok: true, text: 'x located' });
+  });
+});
+
+describe('candidatesFor', () => {
+  const listed = (p: string) => ({ path: p, name: p.split('/').pop()!, root: '/r', size: 1, modified: '', isFolder: false });
+  it('offers files of the missing one\'s name (any case, any folder), at most three, never the value itself', () => {
+    const files = ['/r/a/Holiday.PNG', '/r/holiday.png.bak', '/r/b/holiday.png', '/r/c/holiday.png', '/r/d/holiday.png', '/r/e/other.png'].map(listed);
+    expect(candidatesFor({ value: 'holiday.png' }, files).map((f) => f.path)).toEqual(['/r/a/Holiday.PNG', '/r/b/holiday.png', '/r/c/holiday.png']);
+    expect(candidatesFor({ value: '/home/ann/pics/holiday.png' }, files.slice(2, 3)).map((f) => f.path)).toEqual(['/r/b/holiday.png']);
+    expect(candidatesFor({ value: '/r/b/holiday.png' }, files.slice(2, 3))).toEqual([]);
+    expect(candidatesFor({ value: 'sd-turbo' }, [listed('/r/models/sd-turbo'), listed('/r/models/sd-turbo-2')]).map((f) => f.path)).toEqual(['/r/models/sd-turbo']);
   });
 });

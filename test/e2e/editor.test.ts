@@ -660,9 +660,13 @@ describe.skipIf(!chromiumAvailable())('editor end to end (browser)', () => {
     await checkAutosave();
   });
 
-  it('says which files a dropped shared graph reads that are not here, and checks again once one is put in place', async () => {
+  it('says which files a dropped shared graph reads that are not here, offers files of their names, and checks again', async () => {
     const page = await h.newPage('missing-files');
     await openApp(page, h.url);
+    // The image is here, in a subfolder of a folder FlowStudio reads from, where a bare name does not reach.
+    const photo = join(h.outDir, 'photos', 'holiday.png');
+    mkdirSync(dirname(photo), { recursive: true });
+    writeFileSync(photo, Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]));
     const shared = {
       format: 'flowstudio-graph',
       schemaVersion: 1,
@@ -671,6 +675,7 @@ describe.skipIf(!chromiumAvailable())('editor end to end (browser)', () => {
         { id: 'model', type: 'LoadModel', params: { model: 'sd-turbo' }, position: { x: 0, y: 0 } },
         { id: 'photo', type: 'LoadImage', params: { path: 'holiday.png' }, position: { x: 0, y: 200 } },
         { id: 'again', type: 'LoadImage', params: { path: 'holiday.png' }, position: { x: 0, y: 400 } },
+        { id: 'noise', type: 'LoadLatent', params: { path: 'late-noise.npy' }, position: { x: 0, y: 600 } },
       ],
       edges: [],
       groups: [],
@@ -681,10 +686,11 @@ describe.skipIf(!chromiumAvailable())('editor end to end (browser)', () => {
     const dialog = page.getByTestId('dialog-missing-files');
     await dialog.waitFor({ timeout: 15_000 });
     const rows = page.getByTestId('missing-file');
-    await expect(rows.count()).resolves.toBe(2);
+    await expect(rows.count()).resolves.toBe(3);
     await expect(rows.evaluateAll((els) => els.map((e) => [e.getAttribute('data-kind'), e.getAttribute('data-value')]))).resolves.toEqual([
       ['model', 'sd-turbo'],
       ['image', 'holiday.png'],
+      ['latent', 'late-noise.npy'],
     ]);
     const image = page.locator('[data-testid="missing-file"][data-value="holiday.png"]');
     await expect(image.textContent()).resolves.toContain('read by Load Image (photo.path), Load Image (again.path)');
@@ -695,15 +701,23 @@ describe.skipIf(!chromiumAvailable())('editor end to end (browser)', () => {
     await expect(page.getByTestId('missing-locate').count()).resolves.toBe(0);
     await shot(page, '14a-missing-files');
 
-    // The image put where runs read from: Check again drops its row.
-    writeFileSync(join(h.outDir, 'holiday.png'), 'bytes');
+    // The image found by its name: Use points both nodes at it (one undo step).
+    const candidate = image.getByTestId('missing-candidate');
+    await candidate.waitFor({ timeout: 10_000 });
+    await expect(candidate.getAttribute('data-path')).resolves.toBe(realpathSync(photo));
+    await image.getByTestId('missing-use').click();
+    await image.waitFor({ state: 'detached', timeout: 10_000 });
+    // The latent put where runs read from: Check again drops its row.
+    writeFileSync(join(h.outDir, 'late-noise.npy'), 'bytes');
     await page.getByTestId('missing-check').click();
-    await page.locator('[data-testid="missing-file"][data-value="holiday.png"]').waitFor({ state: 'detached', timeout: 10_000 });
+    await page.locator('[data-testid="missing-file"][data-value="late-noise.npy"]').waitFor({ state: 'detached', timeout: 10_000 });
     await expect(rows.count()).resolves.toBe(1);
     // Show selects the nodes that read the model and closes the dialog.
     await model.getByTestId('missing-show').click();
     await dialog.waitFor({ state: 'detached', timeout: 5_000 });
     await expect(page.getByTestId('inspector').getAttribute('data-node-id')).resolves.toBe('model');
+    await selectNode(page, 'again');
+    await expect(page.getByTestId('param-again-path').inputValue()).resolves.toBe(realpathSync(photo));
   });
 
   it('drops damaged graph files on the canvas: each opens or is refused with a toast naming it, and the page logs no error', async () => {

@@ -4,6 +4,7 @@
  * a model (Export PNG's `model-hash:` tags). Pure: no client, no DOM.
  */
 import type { MissingFile } from '../../../electron/engine/api.ts';
+import type { ListedFile } from '../../../electron/engine/app-api.ts';
 import type { GraphDocument } from '../../../electron/engine/graph/schema.ts';
 import { modelHashesFromTags } from '../io/sanitize.ts';
 
@@ -51,4 +52,16 @@ export function describeHashCheck(group: Pick<MissingGroup, 'value' | 'expectedS
     ok: false,
     text: `${name}: not the model the graph was made with (sha256 ${found.sha256.slice(0, 12)}… here, ${group.expectedSha256.slice(0, 12)}… in the graph); results may differ`,
   };
+}
+
+/** How many files of the missing one's name the dialog offers. */
+export const MAX_CANDIDATES = 3;
+
+/**
+ * Files under the folders FlowStudio reads from that carry the missing file's name (a shared graph keeps
+ * only names): where the file may already be. Names compare without case, as macOS and Windows do.
+ */
+export function candidatesFor(group: Pick<MissingGroup, 'value'>, listed: readonly ListedFile[]): ListedFile[] {
+  const wanted = fileNameOf(group.value).toLowerCase();
+  return listed.filter((f) => fileNameOf(f.path).toLowerCase() === wanted && f.path !== group.value).slice(0, MAX_CANDIDATES);
 }

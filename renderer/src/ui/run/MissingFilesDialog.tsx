@@ -2,12 +2,13 @@
  * The Missing files dialog: after a graph is opened, the files it reads that are not here (a shared
  * graph's models and images), each with the nodes that read it and why it cannot be read. Locate… (where
  * the app has the system's file dialog) points all of those nodes at the chosen file in one undo step and,
- * for a model the graph recorded a hash for, says whether it is the same model. Show selects the nodes,
- * so their file fields in the inspector can be used; Check again looks once more (after copying files in).
+ * for a model the graph recorded a hash for, says whether it is the same model. Files of the same name
+ * under the folders FlowStudio reads from are offered too (Use). Show selects the nodes, so their file
+ * fields in the inspector can be used; Check again looks once more (after copying files in).
  */
-import { useMemo, useState } from 'react';
-import type { MissingFile } from '../../engine/app-client.ts';
-import { describeHashCheck, fileNameOf, groupMissingFiles, type MissingGroup } from '../../graph/missing-files.ts';
+import { useEffect, useMemo, useState } from 'react';
+import type { FileListKind, ListedFile, MissingFile } from '../../engine/app-client.ts';
+import { candidatesFor, describeHashCheck, fileNameOf, groupMissingFiles, type MissingGroup } from '../../graph/missing-files.ts';
 import { useClient, useController, useEditor, useEditorStore } from '../app-context.tsx';
 import { toast } from '../common/toasts.ts';
 import { messageOf } from '../controller/run-controller.ts';
@@ -24,6 +25,21 @@ export function MissingFilesBody({ missing, onClose }: { missing: MissingFile[];
   const [left, setLeft] = useState(missing);
   const [busy, setBusy] = useState(false);
   const groups = useMemo(() => groupMissingFiles(left, doc), [left, doc]);
+  // What the allowed folders hold, per file kind, to find files of the missing ones' names.
+  const [listed, setListed] = useState<Partial<Record<FileListKind, ListedFile[]>>>({});
+  const kinds = useMemo(() => [...new Set(groups.map((g) => fileListKind(g.fileKind)))], [groups]);
+  useEffect(() => {
+    let live = true;
+    for (const kind of kinds) {
+      client.listFiles({ kind }).then(
+        (files) => live && setListed((l) => ({ ...l, [kind]: files })),
+        () => undefined, // no suggestions; Locate and Show still work
+      );
+    }
+    return () => {
+      live = false;
+    };
+  }, [client, kinds]);
 
   const settle = (still: MissingFile[]) => {
     setLeft(still);
@@ -40,7 +56,11 @@ export function MissingFilesBody({ missing, onClose }: { missing: MissingFile[];
       toast.error(`Cannot show the file dialog: ${messageOf(e)}`);
       return null;
     });
-    if (!file) return;
+    if (file) await use(group, file);
+  };
+
+  /** Points the group's nodes at `file`, checks a model against the graph's hash, and looks again. */
+  const use = async (group: MissingGroup, file: string) => {
     setBusy(true);
     try {
       const still = await controller.docs.relocate(group, file);
@@ -95,6 +115,14 @@ export function MissingFilesBody({ missing, onClose }: { missing: MissingFile[];
             </div>
             <div className="dim small missing-file-why">{g.message}</div>
             {g.expectedSha256 && <div className="dim small mono">made with sha256 {g.expectedSha256.slice(0, 16)}…: checked when you locate it</div>}
+            {candidatesFor(g, listed[fileListKind(g.fileKind)] ?? []).map((c) => (
+              <div key={c.path} className="missing-file-candidate" data-testid="missing-candidate" data-path={c.path}>
+                <span className="dim small">Found here:</span> <span className="mono small">{c.path}</span>{' '}
+                <button type="button" className="btn btn-small" data-testid="missing-use" disabled={busy} onClick={() => void use(g, c.path)}>
+                  Use
+                </button>
+              </div>
+            ))}
             <div className="missing-file-actions">
               {client.chooseInputFile && (
                 <button type="button" className="btn" data-testid="missing-locate" disabled={busy} onClick={() => void locate(g)}>
