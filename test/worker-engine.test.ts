@@ -20,6 +20,7 @@ import { WorkerEngine } from '../electron/engine/worker/worker-client.ts';
 import { RunsInFlight } from '../electron/engine/worker/runs-in-flight.ts';
 import { writeNpy } from '../nodes/core/io/npy.ts';
 import { Tensor } from '../nodes/core/tensor.ts';
+import { createRng } from '../scripts/graph-fuzz/generate.ts';
 import { graph, tempDir, testCacheDir } from './helpers/engine.ts';
 
 const HOSTS = { thread: threadHost, process: processHost } as const;
@@ -238,6 +239,19 @@ describe.each(['thread', 'process'] as const)('WorkerEngine with the worker as a
     }
   });
 
+  it('a call waiting for the worker to start goes to the fresh one when a restart comes first', async () => {
+    const own = newEngine(hostName, 'fs-worker-early-restart-');
+    try {
+      const waiting = own.listNodeTypes(); // the worker is still starting
+      const running = own.run({ graph: example() });
+      await own.restart();
+      expect((await waiting).length).toBeGreaterThan(0);
+      expect((await running).status).toBe('finished');
+    } finally {
+      await own.close();
+    }
+  });
+
   it('a death before the run reached a node still ends that run, as failed with no node', async () => {
     const own = newEngine(hostName, 'fs-worker-early-');
     try {
@@ -285,6 +299,36 @@ describe('WorkerEngine in a process of its own', () => {
       expect((await own.listNodeTypes()).length).toBeGreaterThan(0);
     } finally {
       await own.close();
+    }
+  });
+
+  it('a worker that dies while starting is started again, up to the crash rule', async () => {
+    let starts = 0;
+    const killedTwice: EngineHostFactory = (handlers) => {
+      const host = processHost(handlers);
+      if (++starts <= 2) process.kill(host.pid!, 'SIGKILL');
+      return host;
+    };
+    const own = newEngine(killedTwice, 'fs-worker-start-');
+    try {
+      expect((await own.listNodeTypes()).length).toBeGreaterThan(0);
+      expect(starts).toBe(3);
+    } finally {
+      await own.close();
+    }
+    let tries = 0;
+    const alwaysKilled: EngineHostFactory = (handlers) => {
+      const host = processHost(handlers);
+      tries++;
+      process.kill(host.pid!, 'SIGKILL');
+      return host;
+    };
+    const broken = newEngine(alwaysKilled, 'fs-worker-never-');
+    try {
+      await expect(broken.listNodeTypes()).rejects.toThrow(/^engine process was killed \(SIGKILL; .*\) while starting$/);
+      expect(tries).toBe(3);
+    } finally {
+      await broken.close();
     }
   });
 
@@ -375,6 +419,52 @@ describe('allowReadFolder (ReadFolderGrant)', () => {
     } finally {
       await own.close();
     }
+  });
+});
+
+describe('a storm of runs, cancels, restarts and crashes (fixed seed)', () => {
+  it('settles every run call with a summary whose events are one run-started, then one ending that matches it', async () => {
+    const rng = createRng(11);
+    const own = newEngine('process', 'fs-worker-storm-');
+    const events = new Map<string, EngineEvent[]>();
+    own.subscribe((e) => events.set(e.runId, [...(events.get(e.runId) ?? []), e]));
+    const ending = { finished: 'run-finished', cancelled: 'run-cancelled', failed: 'run-failed' } as const;
+    const problems: string[] = [];
+    let n = 0;
+    try {
+      for (let round = 0; round < 12; round++) {
+        const calls: Promise<unknown>[] = [];
+        const ids: string[] = [];
+        for (let k = 0; k < 1 + Math.floor(rng.next() * 3); k++) {
+          const runId = `storm-${n++}`;
+          ids.push(runId);
+          const steps = 10 + Math.floor(rng.next() * 400);
+          calls.push(
+            own.run({ graph: longRun(steps), runId }).then(
+              (s) => {
+                const ev = events.get(runId) ?? [];
+                const ends = ev.filter((e) => e.type === 'run-finished' || e.type === 'run-cancelled' || e.type === 'run-failed');
+                const okOrder = ev.filter((e) => e.type === 'run-started').length === 1 && ends.length === 1 && ev.at(-1) === ends[0];
+                if (s.status === 'invalid' || !okOrder || ends[0].type !== ending[s.status]) problems.push(`${runId} (${s.status}): ${ev.map((e) => e.type).join(', ')}`);
+              },
+              (e: Error) => problems.push(`${runId}: rejected: ${e.message}`),
+            ),
+          );
+        }
+        await new Promise((r) => setTimeout(r, rng.next() * 150));
+        const act = rng.next();
+        if (act < 0.3) calls.push(own.restart());
+        else if (act < 0.5 && own.pid) process.kill(own.pid, rng.next() < 0.5 ? 'SIGSEGV' : 'SIGKILL');
+        else if (act < 0.75) calls.push(own.cancel(ids[0]));
+        await Promise.all(calls);
+        // Three deaths within 10 s stop the engine; a restart brings it back, as the user would.
+        if (!(await own.listNodeTypes().then(() => true, () => false))) await own.restart();
+      }
+    } finally {
+      await own.close();
+    }
+    expect(problems).toEqual([]);
+    expect(n).toBeGreaterThan(12);
   });
 });
 

@@ -174,8 +174,26 @@ export class WorkerEngine implements EngineAPI, ReadFolderGrant, EngineRestart {
   }
 
   private async call<T>(method: EngineMethod, args: unknown[], runId?: string): Promise<T> {
-    if (this.exited && !this.closing) this.startAgainAfterCrash();
-    await this.ready;
+    for (;;) {
+      if (this.exited && !this.closing) this.startAgainAfterCrash();
+      const ready = this.ready;
+      try {
+        await ready;
+      } catch (e) {
+        // A worker restarted while this call waited for it to start: the call goes to the fresh one.
+        if (this.restartUnderWay) {
+          await this.restartUnderWay.catch(() => undefined);
+          continue;
+        }
+        // One that died while starting is started again (by this call or one before it), within the crash
+        // rule: a worker that cannot start dies each time, and the third death within the window ends the tries.
+        if (this.ready !== ready || (this.exited && !this.closing && this.mayRestart())) continue;
+        throw e;
+      }
+      // Nor is a call sent to a worker being ended by a restart.
+      if (!this.restarting) break;
+      await this.restartUnderWay?.catch(() => undefined);
+    }
     if (this.exited) throw new Error(this.closing ? `engine ${this.host.label} has exited` : `engine ${this.host.label} has exited and could not be started again`);
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
