@@ -504,6 +504,23 @@ describe('RunsInFlight (how a dying worker\'s runs are ended)', () => {
     expect(r.summary.error).toBeUndefined();
     expect(r.events).toEqual([{ type: 'run-cancelled', runId: 'r', ms: expect.any(Number), nodeId: 'sampler' }]);
 
+    // A run whose ending came before the worker died keeps that ending, and gets no second one.
+    const ended = new RunsInFlight();
+    for (const id of ['done', 'broke']) {
+      ended.begin(id);
+      ended.observe({ type: 'run-started', runId: id, at: 0, order: ['load', 'sampler'] });
+      ended.observe({ type: 'node-started', runId: id, nodeId: 'load', nodeType: 'LoadModel' });
+    }
+    ended.observe({ type: 'node-finished', runId: 'done', nodeId: 'load', nodeType: 'LoadModel', ms: 4 });
+    ended.observe({ type: 'run-finished', runId: 'done', ms: 9 });
+    ended.observe({ type: 'node-failed', runId: 'broke', nodeId: 'load', nodeType: 'LoadModel', message: 'no such model' });
+    ended.observe({ type: 'run-failed', runId: 'broke', ms: 7, nodeId: 'load', message: 'no such model' });
+    expect(ended.fail('done', 'the engine process crashed (SIGSEGV)', '/out')).toEqual({
+      events: [],
+      summary: { runId: 'done', status: 'finished', ms: 9, outDir: '/out', nodes: { load: { state: 'done', ms: 4 }, sampler: { state: 'skipped', ms: 0 } }, outputs: {} },
+    });
+    expect(ended.cancel('broke', '/out')).toMatchObject({ events: [], summary: { status: 'failed', ms: 7, error: { nodeId: 'load', nodeType: 'LoadModel', message: 'no such model' } } });
+
     const c = runs.fail('c', 'the engine process crashed (SIGSEGV)', '/out');
     expect(c.summary.error).toEqual({ message: 'the engine process crashed (SIGSEGV) during the run; loaded models and cached outputs are gone, and the next run starts a fresh engine' });
     expect(c.events.map((e) => e.type)).toEqual(['run-started', 'run-failed']);

@@ -1,7 +1,8 @@
 /**
  * The runs an engine worker is executing, followed through its events, so that when the worker dies
  * mid-run each run can still end as any failed run does: its running node failed with the cause,
- * node-failed and run-failed events for the editor, and a failed RunSummary for the caller.
+ * node-failed and run-failed events for the editor, and a failed RunSummary for the caller. A run whose
+ * ending the worker sent before it died ended that way: it keeps it, and gets no second ending.
  */
 import type { RunSummary } from '../api.ts';
 import type { EngineEvent } from '../events.ts';
@@ -13,6 +14,9 @@ interface RunState {
   nodes: Record<string, { state: string; ms: number }>;
   /** Nodes running now, with when they started. */
   running: Map<string, { nodeType: string; since: number }>;
+  /** Its ending event (run-finished, -cancelled, -failed), when the worker sent one; and the failed node's type. */
+  ended?: Extract<EngineEvent, { type: 'run-finished' | 'run-cancelled' | 'run-failed' }>;
+  failedType?: string;
 }
 
 export class RunsInFlight {
@@ -51,6 +55,12 @@ export class RunsInFlight {
       case 'node-failed':
         run.running.delete(e.nodeId);
         run.nodes[e.nodeId] = { state: 'failed', ms: run.nodes[e.nodeId]?.ms ?? 0 };
+        run.failedType = e.nodeType;
+        break;
+      case 'run-finished':
+      case 'run-cancelled':
+      case 'run-failed':
+        run.ended = e;
         break;
       default:
         break;
@@ -63,6 +73,7 @@ export class RunsInFlight {
    */
   fail(runId: string, cause: string, outDir: string): { events: EngineEvent[]; summary: RunSummary } {
     const { run, now, events, first } = this.take(runId);
+    if (run.ended) return { events: [], summary: endedSummary(runId, run, outDir, run.ended) };
     const message = `${cause} ${first ? 'while this node ran' : 'during the run'}; loaded models and cached outputs are gone, and the next run starts a fresh engine`;
     for (const [nodeId, { nodeType, since }] of run.running) {
       run.nodes[nodeId] = { state: 'failed', ms: now - since };
@@ -80,6 +91,7 @@ export class RunsInFlight {
    */
   cancel(runId: string, outDir: string): { events: EngineEvent[]; summary: RunSummary } {
     const { run, now, events, first } = this.take(runId);
+    if (run.ended) return { events: [], summary: endedSummary(runId, run, outDir, run.ended) };
     for (const [nodeId, { since }] of run.running) run.nodes[nodeId] = { state: 'cancelled', ms: now - since };
     const ms = now - run.started;
     events.push({ type: 'run-cancelled', runId, ms, ...(first ? { nodeId: first[0] } : {}) });
@@ -99,4 +111,17 @@ export class RunsInFlight {
   ids(): string[] {
     return [...this.runs.keys()];
   }
+}
+
+/**
+ * The summary of a run that ended before its worker died but whose reply never came: what its events said.
+ * Its outputs' summaries came with the reply only, so there are none (files it wrote are on disk).
+ */
+function endedSummary(runId: string, run: RunState, outDir: string, ended: NonNullable<RunState['ended']>): RunSummary {
+  const status = ended.type === 'run-finished' ? 'finished' : ended.type === 'run-cancelled' ? 'cancelled' : 'failed';
+  const error =
+    ended.type === 'run-failed' ? (ended.nodeId !== undefined ? { nodeId: ended.nodeId, ...(run.failedType ? { nodeType: run.failedType } : {}), message: ended.message } : { message: ended.message }) : undefined;
+  // A node still marked running was stopped by the ending (no event says so for a cancel).
+  const nodes = Object.fromEntries(Object.entries(run.nodes).map(([id, n]) => [id, n.state === 'running' ? { state: 'cancelled', ms: n.ms } : n]));
+  return { runId, status, ms: ended.ms, outDir, ...(error ? { error } : {}), nodes, outputs: {} };
 }
