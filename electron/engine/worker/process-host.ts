@@ -35,11 +35,11 @@ function startProcess(handlers: HostHandlers, execArgv: string[]): EngineHost {
   child.on('message', (m) => handlers.message(m as Parameters<typeof handlers.message>[0]));
   child.on('error', (e) => {
     // A process that never started emits 'error' and no 'exit': say it ended, so calls do not wait forever.
+    // Other errors (a signal that could not be sent) leave 'exit' to say what happened.
+    if (child.pid !== undefined || ended) return;
     handlers.error(e);
-    if (child.pid === undefined && !ended) {
-      ended = true;
-      handlers.exit({ code: null });
-    }
+    ended = true;
+    handlers.exit({ code: null });
   });
   return {
     label: 'process',
@@ -47,7 +47,8 @@ function startProcess(handlers: HostHandlers, execArgv: string[]): EngineHost {
       return child.pid;
     },
     post: (m) => {
-      if (child.connected) child.send(m);
+      // A message to a process that is ending fails (EPIPE): its 'exit' says why, and fails the call.
+      if (child.connected) child.send(m, (err) => void err);
     },
     terminate: async () => {
       if (ended) return;
