@@ -180,10 +180,26 @@ describe('flowstudio CLI', () => {
     expect(JSON.parse(r.stdout).error.nodeId).toBe('model');
   });
 
+  it('validate lists the files a valid graph reads that are not here (exit 1), looked up where run looks', () => {
+    const dir = tempDir('fs-cli-validate-');
+    const doc = graph([{ id: 'photo', type: 'LoadImage', params: { path: 'holiday.png' } }], []);
+    fs.writeFileSync(path.join(dir, 'shared.flowstudio'), JSON.stringify(doc));
+    const missing = cli(['validate', path.join(dir, 'shared.flowstudio')], dir);
+    expect(missing.code).toBe(1);
+    expect(JSON.parse(missing.stdout)).toMatchObject({ status: 'missing-files', missingFiles: [{ nodeId: 'photo', param: 'path', value: 'holiday.png', fileKind: 'image' }] });
+    expect(missing.stderr).toMatch(/^photo\.path \(LoadImage\): File not found: "holiday\.png"/);
+    // In a --read folder, as run would find it.
+    const photos = tempDir('fs-cli-validate-photos-');
+    fs.writeFileSync(path.join(photos, 'holiday.png'), 'bytes');
+    const found = cli(['validate', path.join(dir, 'shared.flowstudio'), '--read', photos], dir);
+    expect(found.code).toBe(0);
+    expect(JSON.parse(found.stdout)).toMatchObject({ status: 'valid', missingFiles: [] });
+  });
+
   it('validate, nodes --json and models', () => {
     const v = cli(['validate', EXAMPLE]);
     expect(v.code).toBe(0);
-    expect(JSON.parse(v.stdout).status).toBe('valid');
+    expect(JSON.parse(v.stdout)).toMatchObject({ status: 'valid', missingFiles: [] });
     const nodes = JSON.parse(cli(['nodes', '--json']).stdout) as { type: string; params: unknown }[];
     const sampler = nodes.find((n) => n.type === 'Sampler');
     expect(sampler).toBeDefined();

@@ -29,7 +29,9 @@ Commands:
               [--target nodeId ...] [--force] [--quiet] [--read dir ...]
       Run a graph; progress on stderr, a JSON summary on stdout. Graphs may read files next to
       the graph, in the working folder, in --read folders and at paths given with --set.
-  validate <graph>      Check a graph file; prints the errors as JSON.
+  validate <graph> [--read dir ...]
+      Check a graph file: its errors, then the files it reads that are not here (looked up as run
+      does), as JSON. Exit 0 when it is valid and all its files are here, 1 when files are missing.
   nodes [--json]        List the node types.
   models [--json]       List the embedded models.
   providers [--json]    Which execution providers (CUDA, DirectML, CoreML, WebGPU, CPU) this machine
@@ -165,17 +167,22 @@ async function runCommand(args: string[], io: CliIO): Promise<number> {
 }
 
 async function validateCommand(args: string[], io: CliIO): Promise<number> {
-  const { positionals } = parse(args, {});
+  const { values, positionals } = parse(args, { read: { type: 'string', multiple: true } });
   const file = graphPath(positionals);
-  const engine = new Engine({ readRoots: [path.dirname(file)] });
+  // The folders `run` reads from (without --set paths, which validate does not take).
+  const readRoots = [path.dirname(file), process.cwd(), ...((values.read as string[] | undefined) ?? []).map((d) => path.resolve(d))];
+  const engine = new Engine({ readRoots });
   try {
-    const errors = await engine.validate(readGraphFile(file));
+    const graph = readGraphFile(file);
+    const errors = await engine.validate(graph);
     if (errors.length) {
       printGraphErrors(errors, io);
       return EXIT_INVALID;
     }
-    io.stdout.write(JSON.stringify({ status: 'valid', file }, null, 2) + '\n');
-    return EXIT_OK;
+    const missingFiles = await engine.checkFiles(graph);
+    for (const m of missingFiles) io.stderr.write(`${m.nodeId}.${m.param} (${m.nodeType}): ${m.message}\n`);
+    io.stdout.write(JSON.stringify({ status: missingFiles.length ? 'missing-files' : 'valid', file, missingFiles }, null, 2) + '\n');
+    return missingFiles.length ? EXIT_RUN_FAILED : EXIT_OK;
   } finally {
     await engine.dispose();
   }
