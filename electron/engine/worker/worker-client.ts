@@ -100,7 +100,7 @@ export class WorkerEngine implements EngineAPI, ReadFolderGrant, EngineRestart {
         settleReady?.reject(new Error(`engine ${label} ${describeExit(how)} while starting${fatal ? `: ${fatal}` : ''}`));
         if (this.closing) return this.failAll(new Error('the engine was closed'));
         if (this.restarting) {
-          this.cancelRunsInFlight();
+          this.endRunsInFlight();
           return this.failAll(new Error('the engine was restarted'));
         }
         this.crashes.push(Date.now());
@@ -141,25 +141,16 @@ export class WorkerEngine implements EngineAPI, ReadFolderGrant, EngineRestart {
     }
   }
 
-  /** Each run in flight ends as failed, with its events, as a run whose node failed does. */
-  private endRunsInFlight(cause: string): void {
+  /**
+   * Each run in flight ends with its events and summary: as failed at its running node (`cause`: the worker
+   * died), or as cancelled (no cause: a restart stopped it), as runs ending so in the engine do.
+   */
+  private endRunsInFlight(cause?: string): void {
     const outDir = path.resolve(this.init.outDir ?? 'out');
     for (const [id, p] of this.pending) {
       if (p.runId === undefined) continue;
       this.pending.delete(id);
-      const { events, summary } = this.runs.fail(p.runId, cause, outDir);
-      for (const e of events) this.emit(e);
-      p.resolve(summary);
-    }
-  }
-
-  /** Each run in flight ends as cancelled, with its run-cancelled event, as a cancelled run does. */
-  private cancelRunsInFlight(): void {
-    const outDir = path.resolve(this.init.outDir ?? 'out');
-    for (const [id, p] of this.pending) {
-      if (p.runId === undefined) continue;
-      this.pending.delete(id);
-      const { events, summary } = this.runs.cancel(p.runId, outDir);
+      const { events, summary } = cause === undefined ? this.runs.cancel(p.runId, outDir) : this.runs.fail(p.runId, cause, outDir);
       for (const e of events) this.emit(e);
       p.resolve(summary);
     }
