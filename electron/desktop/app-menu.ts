@@ -35,6 +35,7 @@ export function appMenuTemplate({ platform, send, developer }: MenuOptions): Men
         separator,
         item('Save', 'save', 'CmdOrCtrl+S'),
         item('Save As…', 'save-as', 'CmdOrCtrl+Shift+S'),
+        item('Check Missing Files…', 'check-files'),
         item('Export PNG with Graph', 'export-png'),
         ...(mac ? [] : [separator, { role: 'quit' } as MenuItemConstructorOptions]),
       ],

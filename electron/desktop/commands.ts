@@ -21,6 +21,7 @@ export const APP_COMMANDS = [
   'run',
   'run-to-selected',
   'cancel',
+  'check-files',
   'free-memory',
   'unload-models',
   'restart-engine',

@@ -718,6 +718,20 @@ describe.skipIf(!chromiumAvailable())('editor end to end (browser)', () => {
     await expect(page.getByTestId('inspector').getAttribute('data-node-id')).resolves.toBe('model');
     await selectNode(page, 'again');
     await expect(page.getByTestId('param-again-path').inputValue()).resolves.toBe(realpathSync(photo));
+    // File ▸ Check missing files… brings the dialog back with what is still missing.
+    await page.getByTestId('menu-file').click();
+    await page.getByTestId('file-check-files').click();
+    await dialog.waitFor({ timeout: 10_000 });
+    await expect(rows.evaluateAll((els) => els.map((e) => e.getAttribute('data-value')))).resolves.toEqual(['sd-turbo']);
+    await page.getByTestId('missing-close').click();
+    // ...and says so when nothing is missing.
+    await page.locator(`[data-testid="preset-item"][data-preset-id="${EXAMPLE_PRESET_ID}"]`).click();
+    const discard = page.getByTestId('confirm-ok');
+    if (await discard.isVisible().catch(() => false)) await discard.click();
+    await page.getByTestId('node-sampler').waitFor({ timeout: 10_000 });
+    await page.getByTestId('menu-file').click();
+    await page.getByTestId('file-check-files').click();
+    await page.locator('[data-testid="toast"][data-kind="success"]', { hasText: 'Every file this graph reads is here.' }).waitFor({ timeout: 10_000 });
   });
 
   it('drops damaged graph files on the canvas: each opens or is refused with a toast naming it, and the page logs no error', async () => {

@@ -58,6 +58,8 @@ export function runAppCommand(controller: AppController, command: AppCommand): v
       return controller.runToSelected();
     case 'cancel':
       return void controller.runs.cancelAll();
+    case 'check-files':
+      return void controller.docs.reportMissingFiles({ asked: true });
     case 'free-memory':
       return void controller.runs.freeMemory();
     case 'unload-models':

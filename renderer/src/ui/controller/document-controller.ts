@@ -317,17 +317,19 @@ export class DocumentController {
    * in the Missing files dialog, before a run fails on them. Nothing when all are here, when the engine
    * cannot answer (the run will say it) or when another document was opened meanwhile.
    */
-  async reportMissingFiles(): Promise<void> {
+  async reportMissingFiles(opts: { asked?: boolean } = {}): Promise<void> {
     const epoch = this.session.getState().docEpoch;
     const doc = this.store.getState().documentForSave();
-    if (doc.nodes.length === 0) return;
+    if (doc.nodes.length === 0 && !opts.asked) return;
     let missing: MissingFile[];
     try {
       missing = await this.client.checkFiles(doc);
-    } catch {
+    } catch (e) {
+      if (opts.asked) toast.error(`Cannot check the files: ${messageOf(e)}`);
       return;
     }
     const now = this.session.getState();
+    if (opts.asked && missing.length === 0) return void toast.success('Every file this graph reads is here.');
     // A dialog the user is in (a confirmation, Save As) is not replaced.
     if (now.docEpoch !== epoch || missing.length === 0 || now.dialog) return;
     this.session.setState({ dialog: { kind: 'missing-files', missing } });

@@ -143,6 +143,9 @@ function FileButtons() {
         <MenuItem testId="file-save-as" onClick={() => controller.session.setState({ dialog: { kind: 'save-as' } })} hint={`${MOD}Shift+S`}>
           Save as…
         </MenuItem>
+        <MenuItem testId="file-check-files" onClick={() => void docs.reportMissingFiles({ asked: true })}>
+          Check missing files…
+        </MenuItem>
         <MenuItem testId="file-export-png" onClick={() => void docs.exportPng()} disabled={!hasImage}>
           Export PNG with graph
         </MenuItem>
