@@ -277,6 +277,9 @@ describe('WorkerEngine in a process of its own', () => {
     expect(describeExit({ code: null, signal: 'SIGABRT' })).toBe('crashed (SIGABRT)');
     expect(describeExit({ code: null, signal: 'SIGKILL' })).toMatch(/^was killed \(SIGKILL; .*memory/);
     expect(describeExit({ code: 3 })).toBe('exited (code 3)');
+    // Windows: an access violation's NTSTATUS, as Node reports it (unsigned) and as a signed 32-bit code.
+    expect(describeExit({ code: 3221225477 })).toBe('crashed (access violation, 0xC0000005)');
+    expect(describeExit({ code: -1073740791 })).toBe('crashed (abort or stack buffer overrun, 0xC0000409)');
     const own = newEngine('process', 'fs-worker-kill-');
     try {
       await own.listNodeTypes();

@@ -36,8 +36,23 @@ export type EngineHostFactory = (handlers: HostHandlers) => EngineHost;
 /** Signals a process dies of when its own code faults (native code, or an abort()). */
 const CRASH_SIGNALS = new Set(['SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGABRT', 'SIGTRAP']);
 
+/**
+ * Windows has no signals: a process that faults exits with its exception's NTSTATUS code, which Node reports
+ * unsigned (and some callers signed).
+ */
+const WINDOWS_CRASH_CODES: Record<number, string> = {
+  0xc0000005: 'access violation',
+  0xc000001d: 'illegal instruction',
+  0xc0000094: 'integer division by zero',
+  0xc00000fd: 'stack overflow',
+  0xc0000409: 'abort or stack buffer overrun',
+  0xc0000374: 'heap corruption',
+};
+
 /** "crashed (SIGSEGV)", "was killed (SIGKILL, ...)", "exited (code 1)": the words after "engine process". */
 export function describeExit(how: HostExit): string {
+  const windowsCrash = how.code === null ? undefined : WINDOWS_CRASH_CODES[how.code >>> 0];
+  if (windowsCrash) return `crashed (${windowsCrash}, 0x${(how.code! >>> 0).toString(16).toUpperCase()})`;
   const signal = how.signal ?? null;
   if (signal && CRASH_SIGNALS.has(signal)) return `crashed (${signal})`;
   // Linux's out-of-memory killer sends SIGKILL, and nothing else in FlowStudio does.
