@@ -286,14 +286,28 @@ describe.skipIf(!chromiumAvailable())('editor end to end (browser)', () => {
     await expect(page.getByTestId('dialog-system').count()).resolves.toBe(0);
   });
 
-  it('survives a crash of the engine process mid-run: the sampler fails with the cause, the graph stays, the next run finishes', async () => {
-    const page = await h.newPage('engine-crash');
+  /** A page on the default example running a long sampler (900 steps over a batch of 256), past its first preview. */
+  async function startLongRun(name: string): Promise<Page> {
+    const page = await h.newPage(name);
     await openApp(page, h.url);
     await setParam(page, 'latent', 'batch', '256');
     await setParam(page, 'sampler', 'steps', '900');
     await page.getByTestId('run').click();
     await page.locator('[data-testid="status-sampler"][data-state="running"]').waitFor({ timeout: 30_000 });
     await page.getByTestId('preview-sampler').waitFor({ timeout: 15_000 });
+    return page;
+  }
+
+  /** A short run of the default example (batch 1, 20 steps) that finishes. */
+  async function runShort(page: Page): Promise<void> {
+    await setParam(page, 'latent', 'batch', '1');
+    await setParam(page, 'sampler', 'steps', '20');
+    await page.getByTestId('run').click();
+    await page.locator('[data-testid="status-save_image"][data-state="done"]').waitFor({ timeout: 60_000 });
+  }
+
+  it('survives a crash of the engine process mid-run: the sampler fails with the cause, the graph stays, the next run finishes', async () => {
+    const page = await startLongRun('engine-crash');
     // What a fault in native code (ONNX Runtime, a GPU driver) does to the process it happens in.
     const pid = h.engine.pid!;
     process.kill(pid, 'SIGSEGV');
@@ -304,22 +318,13 @@ describe.skipIf(!chromiumAvailable())('editor end to end (browser)', () => {
     await shot(page, '05c-engine-crashed');
     // The page and the graph are untouched: the edits are still there, and the next run starts a fresh engine.
     await expect(page.getByTestId('connection').getAttribute('data-state')).resolves.toBe('open');
-    await setParam(page, 'latent', 'batch', '1');
-    await setParam(page, 'sampler', 'steps', '20');
-    await page.getByTestId('run').click();
-    await page.locator('[data-testid="status-save_image"][data-state="done"]').waitFor({ timeout: 60_000 });
+    await runShort(page);
     await expect(page.getByTestId('node-error-sampler').count()).resolves.toBe(0);
     expect(h.engine.pid).not.toBe(pid);
   });
 
   it('Engine ▸ Restart engine stops a run at once (cancelled at its step) and the next run finishes on a fresh engine', async () => {
-    const page = await h.newPage('engine-restart');
-    await openApp(page, h.url);
-    await setParam(page, 'latent', 'batch', '256');
-    await setParam(page, 'sampler', 'steps', '900');
-    await page.getByTestId('run').click();
-    await page.locator('[data-testid="status-sampler"][data-state="running"]').waitFor({ timeout: 30_000 });
-    await page.getByTestId('preview-sampler').waitFor({ timeout: 15_000 });
+    const page = await startLongRun('engine-restart');
     const pid = h.engine.pid;
     await page.getByTestId('menu-engine').click();
     await page.getByTestId('engine-restart').click();
@@ -328,10 +333,7 @@ describe.skipIf(!chromiumAvailable())('editor end to end (browser)', () => {
     await page.locator('[data-testid="status-sampler"][data-state="cancelled"]').waitFor({ timeout: 5_000 });
     await page.locator('[data-testid="status-memory"]', { hasText: 'no model loaded · nothing cached' }).waitFor({ timeout: 5_000 });
     expect(h.engine.pid).not.toBe(pid);
-    await setParam(page, 'latent', 'batch', '1');
-    await setParam(page, 'sampler', 'steps', '20');
-    await page.getByTestId('run').click();
-    await page.locator('[data-testid="status-save_image"][data-state="done"]').waitFor({ timeout: 60_000 });
+    await runShort(page);
   });
 
   it('cancels a long run: status cancelled, sampling stops, nothing written', async () => {
