@@ -466,14 +466,16 @@ describe('the engine in a utility process (what the desktop app runs by default)
     const before = process.env.FLOWSTUDIO_CACHE_DIR;
     process.env.FLOWSTUDIO_CACHE_DIR = testCacheDir();
     try {
+      const dataDir = tempDir('fs-desktop-data-');
+      const logged: string[] = [];
       const desktop = await startDesktop(electron.asElectron(), {
         args: ['--out', tempDir('fs-desktop-out-'), '--provider', 'cpu', ...extraArgs],
         preloadPath: PRELOAD,
-        dataDir: tempDir('fs-desktop-data-'),
-        log: () => undefined,
+        dataDir,
+        log: (line) => logged.push(line),
       });
       if (!desktop) throw new Error('startDesktop did not start');
-      const s = { electron, desktop, window: electron.windows[0] };
+      const s = { electron, desktop, window: electron.windows[0], dataDir, logged };
       const exposed = await loadPreload(PRELOAD, electron, s.window.webContents);
       return { ...s, client: createBridgeClient(exposed.flowstudio as FlowStudioBridge) };
     } finally {
@@ -493,7 +495,7 @@ describe('the engine in a utility process (what the desktop app runs by default)
     try {
       const info = await s.client.systemInfo();
       const [child] = s.electron.utilityProcess.forked;
-      expect(info.engine).toEqual({ runsIn: 'process', pid: child.pid });
+      expect(info.engine).toEqual({ runsIn: 'process', pid: child.pid, crashes: 0 });
       const events: EngineEvent[] = [];
       s.client.subscribe((e) => events.push(e));
       let crashed = false;
@@ -510,6 +512,12 @@ describe('the engine in a utility process (what the desktop app runs by default)
       expect(events.filter((e) => e.runId === 'crashing-run').at(-1)).toMatchObject({ type: 'run-failed', nodeId: 'sampler' });
       expect(events.some((e) => e.type === 'node-failed' && e.nodeId === 'sampler')).toBe(true);
       expect(s.window.isDestroyed()).toBe(false);
+      // Said on the console and kept in the data dir's crash log, for a bug report.
+      expect(s.logged.some((l) => /^flowstudio: the engine process exited \(code \d+\); a fresh engine starts with the next request \(logged in .*engine-crashes\.json\)$/.test(l))).toBe(true);
+      await expect.poll(() => fs.existsSync(path.join(s.dataDir, 'engine-crashes.json'))).toBe(true);
+      expect(JSON.parse(fs.readFileSync(path.join(s.dataDir, 'engine-crashes.json'), 'utf8'))).toEqual([
+        { at: expect.any(String), cause: expect.stringMatching(/^the engine process exited/), runs: [{ runId: 'crashing-run', nodeId: 'sampler', nodeType: 'Sampler' }] },
+      ]);
 
       const next = await s.client.run({ graph: EXAMPLE, runId: 'after-crash' });
       expect(next.status).toBe('finished');
@@ -525,7 +533,7 @@ describe('the engine in a utility process (what the desktop app runs by default)
   it('--engine thread runs it in a worker thread instead, and a bad --engine value is refused', async () => {
     const s = await startDefault(['--engine', 'thread']);
     try {
-      expect((await s.client.systemInfo()).engine).toEqual({ runsIn: 'thread', pid: process.pid });
+      expect((await s.client.systemInfo()).engine).toEqual({ runsIn: 'thread', pid: process.pid, crashes: 0 });
       expect(s.electron.utilityProcess.forked).toHaveLength(0);
     } finally {
       await s.desktop.shutdown();

@@ -735,5 +735,9 @@ describe('the System dialog', () => {
     expect(describeEngineHost({ runsIn: 'thread', pid: 7 })).toBe('a worker thread of the app (pid 7)');
     expect(describeEngineHost({ runsIn: 'app', pid: 7 })).toBe("the app's own process (pid 7)");
     expect(describeEngineHost(undefined)).toBe('unknown (an older engine)');
+    const at = new Date(2026, 10, 29, 14, 5, 9).toISOString();
+    const crashed = describeEngineHost({ runsIn: 'process', pid: 42, crashes: 2, lastCrash: { at, cause: 'the engine process crashed (SIGSEGV)', runs: [{ runId: 'r', nodeId: 'sampler', nodeType: 'Sampler' }] } });
+    expect(crashed).toBe(`its own process (pid 42): a crash there restarts the engine, the editor keeps your graph. Crashed 2 times this session; last at ${new Date(at).toLocaleTimeString()}: the engine process crashed (SIGSEGV) (node sampler, Sampler)`);
+    expect(describeEngineHost({ runsIn: 'process', pid: 42, crashes: 0 })).toBe('its own process (pid 42): a crash there restarts the engine, the editor keeps your graph');
   });
 });

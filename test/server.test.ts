@@ -722,8 +722,9 @@ describe('flowstudio serve', () => {
     const stdout = new PassThrough();
     const stderr = new PassThrough();
     let printed = '';
+    let printedErr = '';
     stdout.on('data', (c: Buffer) => (printed += c.toString()));
-    stderr.resume();
+    stderr.on('data', (c: Buffer) => (printedErr += c.toString()));
     const stop = new AbortController();
     const serveOut = path.join(base, 'serve-out');
     // Keep the command's data and cache dirs in temp folders (vitest runs each file in its own process).
@@ -748,6 +749,13 @@ describe('flowstudio serve', () => {
     const system = await (await fetch(`${url![0]}api/system`, { headers: { Authorization: `Bearer ${token}` } })).json();
     expect(system.engine.runsIn).toBe('process');
     expect(system.engine.pid).not.toBe(process.pid);
+    // A crash of that process: said on stderr, kept in the data dir's crash log; the server answers on.
+    process.kill(system.engine.pid, 'SIGSEGV');
+    const crashLog = path.join(base, 'serve-data', 'engine-crashes.json');
+    await expect.poll(() => fs.existsSync(crashLog), { timeout: 10_000 }).toBe(true);
+    expect(JSON.parse(fs.readFileSync(crashLog, 'utf8'))[0]).toMatchObject({ cause: 'the engine process crashed (SIGSEGV)', runs: [] });
+    expect(printedErr).toContain('flowstudio: the engine process crashed (SIGSEGV); a fresh engine starts with the next request');
+    expect((await fetch(`${url![0]}api/node-types`, { headers: { Authorization: `Bearer ${token}` } })).status).toBe(200);
     const take = () => fetch(`${url![0]}api/open-requests/take`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } }).then((r) => r.json());
     const real = fs.realpathSync(named);
     await expect(take()).resolves.toEqual([real]);

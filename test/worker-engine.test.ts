@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { EngineEvent } from '../electron/engine/events.ts';
+import type { EngineCrash } from '../electron/engine/api.ts';
 import { readGraphFile } from '../electron/engine/graph/io.ts';
 import { EXAMPLES_DIR } from '../electron/engine/paths.ts';
 import { Engine } from '../electron/engine/engine.ts';
@@ -147,7 +148,7 @@ describe.each(['thread', 'process'] as const)('WorkerEngine with the worker as a
 
   it('says where it runs', async () => {
     const info = await engine.systemInfo();
-    if (hostName === 'thread') expect(info.engine).toEqual({ runsIn: 'thread', pid: process.pid });
+    if (hostName === 'thread') expect(info.engine).toEqual({ runsIn: 'thread', pid: process.pid, crashes: 0 });
     else {
       expect(info.engine.runsIn).toBe('process');
       expect(info.engine.pid).toBe(engine.pid);
@@ -166,7 +167,8 @@ describe.each(['thread', 'process'] as const)('WorkerEngine with the worker as a
   });
 
   it('a worker that dies mid-run ends the run as failed at the running node, with its events; the next call runs on a fresh one', async () => {
-    const own = newEngine(hostName, 'fs-worker-crash-');
+    const crashes: EngineCrash[] = [];
+    const own = new WorkerEngine({ cacheDir: testCacheDir(), outDir: tempDir('fs-worker-crash-'), providers: ['cpu'] }, { host: HOSTS[hostName], onCrash: (c) => crashes.push(c) });
     try {
       const events: EngineEvent[] = [];
       own.subscribe((e) => events.push(e));
@@ -189,6 +191,9 @@ describe.each(['thread', 'process'] as const)('WorkerEngine with the worker as a
       expect(ofRun.at(-1)).toMatchObject({ type: 'run-failed', nodeId: 'sampler', message: summary.error!.message });
       expect(ofRun.filter((e) => e.type === 'run-started')).toHaveLength(1);
       expect((await otherCall)?.message).toBe(`${exitWords}; the next request starts a fresh engine`);
+      // The app is told, for its crash log, and Engine ▸ System shows it.
+      expect(crashes).toEqual([{ at: expect.any(String), cause: `the ${exitWords}`, runs: [{ runId: summary.runId, nodeId: 'sampler', nodeType: 'Sampler' }] }]);
+      expect((await own.systemInfo()).engine).toMatchObject({ crashes: 1, lastCrash: crashes[0] });
 
       // A fresh engine: it runs, and events still reach the listeners subscribed before the crash.
       events.length = 0;

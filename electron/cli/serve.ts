@@ -15,6 +15,7 @@ import { threadHost } from '../engine/worker/thread-host.ts';
 import { startServer } from '../server/server.ts';
 import { parseByteSize, parseCount, UsageError } from './args.ts';
 import { defaultDataDir } from '../engine/app/data-dir.ts';
+import { CRASH_LOG_NAME, CrashLog } from '../engine/app/crash-log.ts';
 
 export const DEFAULT_STATIC_DIR = path.join(APP_ROOT, 'renderer', 'dist');
 
@@ -80,7 +81,17 @@ export async function serveCommand(args: string[], io: ServeIO, stop?: AbortSign
 
   // The engine may read whatever the editor can list and pick: the data dir (presets, saved graphs) and the roots.
   const dataDir = defaultDataDir();
-  const engine = new WorkerEngine({ outDir, providers, readRoots: [dataDir, ...roots], ...memory }, { host: engineHost === 'thread' ? threadHost : processHost });
+  const crashLog = new CrashLog(path.join(dataDir, CRASH_LOG_NAME));
+  const engine = new WorkerEngine(
+    { outDir, providers, readRoots: [dataDir, ...roots], ...memory },
+    {
+      host: engineHost === 'thread' ? threadHost : processHost,
+      onCrash: (crash) => {
+        io.stderr.write(`flowstudio: ${crash.cause}; a fresh engine starts with the next request (logged in ${crashLog.file})\n`);
+        void crashLog.add(crash).catch(() => undefined);
+      },
+    },
+  );
   let backend: AppBackend;
   let server;
   try {

@@ -6,9 +6,10 @@
  */
 import path from 'node:path';
 import type { BrowserWindow as BrowserWindowType, IpcMainInvokeEvent } from 'electron';
-import type { EngineAPI } from '../engine/api.ts';
+import type { EngineAPI, EngineCrash } from '../engine/api.ts';
 import { AppBackend } from '../engine/app-backend.ts';
 import { defaultDataDir } from '../engine/app/data-dir.ts';
+import { CRASH_LOG_NAME, CrashLog } from '../engine/app/crash-log.ts';
 import { toWireEvent, type WireReply } from '../engine/wire-messages.ts';
 import { WorkerEngine } from '../engine/worker/worker-client.ts';
 import { threadHost } from '../engine/worker/thread-host.ts';
@@ -94,7 +95,12 @@ export async function startDesktop(electron: ElectronModule, options: DesktopOpt
   const dataDir = options.dataDir ?? defaultDataDir();
   const outDir = args.outDir ?? (app.isPackaged ? path.join(app.getPath('documents'), 'FlowStudio') : path.resolve('out'));
   const host = args.engineHost === 'thread' ? threadHost : utilityProcessHost(utilityProcess);
-  const engine = (options.createEngine ?? ((init) => new WorkerEngine(init, { host })))({
+  const crashLog = new CrashLog(path.join(dataDir, CRASH_LOG_NAME));
+  const onCrash = (crash: EngineCrash) => {
+    log(`flowstudio: ${crash.cause}; a fresh engine starts with the next request (logged in ${crashLog.file})`);
+    void crashLog.add(crash).catch(() => undefined);
+  };
+  const engine = (options.createEngine ?? ((init) => new WorkerEngine(init, { host, onCrash })))({
     outDir,
     providers: args.providers,
     readRoots: [dataDir, ...args.roots],

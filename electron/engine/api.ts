@@ -99,7 +99,16 @@ export interface SystemInfo {
    * Where the engine runs: in the app's own thread ('app', the CLI), a worker thread, or a process of its
    * own, whose native crash the app survives. `pid` is that process's.
    */
-  engine: { runsIn: 'app' | 'thread' | 'process'; pid: number };
+  engine: { runsIn: 'app' | 'thread' | 'process'; pid: number; crashes?: number; lastCrash?: EngineCrash };
+}
+
+/** A death of the engine worker: when, why, and the node each run in flight was running. */
+export interface EngineCrash {
+  /** ISO time. */
+  at: string;
+  /** "the engine process crashed (SIGSEGV)". */
+  cause: string;
+  runs: { runId: string; nodeId?: string; nodeType?: string }[];
 }
 
 export interface ModelInfo {

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import type { EngineAPI, EngineRestart, ReadFolderGrant, FreeMemoryRequest, MemoryReport, MemoryStatus, MissingFile, ModelInfo, RunRequest, RunSummary, SystemInfo } from '../api.ts';
+import type { EngineAPI, EngineCrash, EngineRestart, ReadFolderGrant, FreeMemoryRequest, MemoryReport, MemoryStatus, MissingFile, ModelInfo, RunRequest, RunSummary, SystemInfo } from '../api.ts';
 import type { EngineEventListener, EngineEvent } from '../events.ts';
 import type { OutputValue } from '../summary.ts';
 import type { NodeTypeDescription } from '../graph/describe.ts';
@@ -24,6 +24,8 @@ const RESTART_WINDOW_MS = 10_000;
 export interface WorkerEngineOptions {
   /** Where the worker runs. Default: a child process (processHost). */
   host?: EngineHostFactory;
+  /** Told each death of the worker (the app keeps a log of them for bug reports). */
+  onCrash?: (crash: EngineCrash) => void;
 }
 
 interface Pending {
@@ -52,6 +54,10 @@ export class WorkerEngine implements EngineAPI, ReadFolderGrant, EngineRestart {
   /** When the worker died unexpectedly, recently: the next call starts a fresh one unless these pile up. */
   private readonly crashes: number[] = [];
   private readonly hostFactory: EngineHostFactory;
+  private readonly onCrash?: (crash: EngineCrash) => void;
+  /** This session's deaths: how many, and the last. */
+  private crashCount = 0;
+  private lastCrash?: EngineCrash;
 
   /** A copy: allowReadFolder adds to its read roots. */
   private readonly init: WorkerInit;
@@ -59,6 +65,7 @@ export class WorkerEngine implements EngineAPI, ReadFolderGrant, EngineRestart {
   constructor(init: WorkerInit = {}, options: WorkerEngineOptions = {}) {
     this.init = { ...init };
     this.hostFactory = options.host ?? processHost;
+    this.onCrash = options.onCrash;
     // The worker's sessions read the environment this process gives them.
     disableOrtTelemetry();
     this.start();
@@ -106,8 +113,9 @@ export class WorkerEngine implements EngineAPI, ReadFolderGrant, EngineRestart {
         this.crashes.push(Date.now());
         const cause = `the engine ${label} ${describeExit(how)}${fatal ? ` after an error nothing caught (${fatal})` : ''}`;
         const next = this.mayRestart() ? 'the next request starts a fresh engine' : `it died ${MAX_QUICK_RESTARTS} times within ${RESTART_WINDOW_MS / 1000} s and is not started again`;
-        this.endRunsInFlight(cause);
+        const ended = this.endRunsInFlight(cause);
         this.failAll(new Error(`${cause.replace(/^the /, '')}; ${next}`));
+        this.recordCrash(cause, ended);
       },
     });
     current = true;
@@ -145,14 +153,29 @@ export class WorkerEngine implements EngineAPI, ReadFolderGrant, EngineRestart {
    * Each run in flight ends with its events and summary: as failed at its running node (`cause`: the worker
    * died), or as cancelled (no cause: a restart stopped it), as runs ending so in the engine do.
    */
-  private endRunsInFlight(cause?: string): void {
+  private endRunsInFlight(cause?: string): RunSummary[] {
     const outDir = path.resolve(this.init.outDir ?? 'out');
+    const ended: RunSummary[] = [];
     for (const [id, p] of this.pending) {
       if (p.runId === undefined) continue;
       this.pending.delete(id);
       const { events, summary } = cause === undefined ? this.runs.cancel(p.runId, outDir) : this.runs.fail(p.runId, cause, outDir);
       for (const e of events) this.emit(e);
       p.resolve(summary);
+      ended.push(summary);
+    }
+    return ended;
+  }
+
+  /** Remembers a death for Engine ▸ System, and tells the app (its crash log). */
+  private recordCrash(cause: string, ended: RunSummary[]): void {
+    const runs = ended.map((s) => ({ runId: s.runId, ...(s.error?.nodeId !== undefined ? { nodeId: s.error.nodeId } : {}), ...(s.error?.nodeType ? { nodeType: s.error.nodeType } : {}) }));
+    this.lastCrash = { at: new Date().toISOString(), cause, runs };
+    this.crashCount++;
+    try {
+      this.onCrash?.(this.lastCrash);
+    } catch {
+      // a broken log must not break the engine's recovery
     }
   }
 
@@ -236,7 +259,8 @@ export class WorkerEngine implements EngineAPI, ReadFolderGrant, EngineRestart {
   /** The engine's report, with where it runs: this worker's kind and process. */
   async systemInfo(): Promise<SystemInfo> {
     const info = await this.call<SystemInfo>('systemInfo', []);
-    return { ...info, engine: { runsIn: this.host.label === 'process' ? 'process' : 'thread', pid: this.host.pid ?? process.pid } };
+    const runsIn = this.host.label === 'process' ? 'process' : 'thread';
+    return { ...info, engine: { runsIn, pid: this.host.pid ?? process.pid, crashes: this.crashCount, ...(this.lastCrash ? { lastCrash: this.lastCrash } : {}) } };
   }
   /** ReadFolderGrant; remembered, so a worker started again after a crash has it too. */
   allowReadFolder(dir: string): Promise<void> {

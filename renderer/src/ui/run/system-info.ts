@@ -19,8 +19,17 @@ export function describeProvider(p: ProviderCheck): { text: string; tone: 'ok' |
   }
 }
 
-/** Where the engine runs, and what that means when native code crashes. */
+/** Where the engine runs, what that means when native code crashes, and its crashes this session. */
 export function describeEngineHost(engine: SystemInfo['engine'] | undefined): string {
+  const where = describeWhere(engine);
+  const last = engine?.lastCrash;
+  if (!engine?.crashes || !last) return where;
+  const node = last.runs.find((r) => r.nodeId !== undefined);
+  const at = new Date(last.at).toLocaleTimeString();
+  return `${where}. Crashed ${engine.crashes === 1 ? 'once' : `${engine.crashes} times`} this session; last at ${at}: ${last.cause}${node ? ` (node ${node.nodeId}${node.nodeType ? `, ${node.nodeType}` : ''})` : ''}`;
+}
+
+function describeWhere(engine: SystemInfo['engine'] | undefined): string {
   switch (engine?.runsIn) {
     case 'process':
       return `its own process (pid ${engine.pid}): a crash there restarts the engine, the editor keeps your graph`;
