@@ -136,9 +136,7 @@ async function runCommand(args: string[], io: CliIO): Promise<number> {
   const sets = (values.set as string[] | undefined) ?? [];
   const registry = createDefaultRegistry();
   const graphDoc = readGraphFile(file);
-  // Files a graph may read: next to it, the working folder, --read folders and paths given with --set.
-  const readRoots = [path.dirname(file), process.cwd(), ...((values.read as string[] | undefined) ?? []).map((d) => path.resolve(d))];
-  readRoots.push(...readRootsFromSets(graphDoc, sets, registry));
+  const readRoots = [...graphReadRoots(file, values.read as string[] | undefined), ...readRootsFromSets(graphDoc, sets, registry)];
   const engine = new Engine({ outDir, providers, readRoots, registry });
   const controller = new AbortController();
   const onSigint = () => controller.abort();
@@ -166,12 +164,16 @@ async function runCommand(args: string[], io: CliIO): Promise<number> {
   }
 }
 
+/** Folders a graph file may read from: next to it, the working folder and --read folders (run adds --set paths). */
+function graphReadRoots(file: string, read: string[] | undefined): string[] {
+  return [path.dirname(file), process.cwd(), ...(read ?? []).map((d) => path.resolve(d))];
+}
+
 async function validateCommand(args: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parse(args, { read: { type: 'string', multiple: true } });
   const file = graphPath(positionals);
-  // The folders `run` reads from (without --set paths, which validate does not take).
-  const readRoots = [path.dirname(file), process.cwd(), ...((values.read as string[] | undefined) ?? []).map((d) => path.resolve(d))];
-  const engine = new Engine({ readRoots });
+  // Where `run` looks (validate takes no --set, whose paths run may also read).
+  const engine = new Engine({ readRoots: graphReadRoots(file, values.read as string[] | undefined) });
   try {
     const graph = readGraphFile(file);
     const errors = await engine.validate(graph);
