@@ -81,15 +81,11 @@ export async function serveCommand(args: string[], io: ServeIO, stop?: AbortSign
 
   // The engine may read whatever the editor can list and pick: the data dir (presets, saved graphs) and the roots.
   const dataDir = defaultDataDir();
-  const crashLog = new CrashLog(path.join(dataDir, CRASH_LOG_NAME));
   const engine = new WorkerEngine(
     { outDir, providers, readRoots: [dataDir, ...roots], ...memory },
     {
       host: engineHost === 'thread' ? threadHost : processHost,
-      onCrash: (crash) => {
-        io.stderr.write(`flowstudio: ${crash.cause}; a fresh engine starts with the next request (logged in ${crashLog.file})\n`);
-        void crashLog.add(crash).catch(() => undefined);
-      },
+      onCrash: new CrashLog(path.join(dataDir, CRASH_LOG_NAME)).reporter((line) => io.stderr.write(`${line}\n`)),
     },
   );
   let backend: AppBackend;

@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import type { BrowserWindow as BrowserWindowType, IpcMainInvokeEvent } from 'electron';
-import type { EngineAPI, EngineCrash } from '../engine/api.ts';
+import type { EngineAPI } from '../engine/api.ts';
 import { AppBackend } from '../engine/app-backend.ts';
 import { defaultDataDir } from '../engine/app/data-dir.ts';
 import { CRASH_LOG_NAME, CrashLog } from '../engine/app/crash-log.ts';
@@ -95,11 +95,7 @@ export async function startDesktop(electron: ElectronModule, options: DesktopOpt
   const dataDir = options.dataDir ?? defaultDataDir();
   const outDir = args.outDir ?? (app.isPackaged ? path.join(app.getPath('documents'), 'FlowStudio') : path.resolve('out'));
   const host = args.engineHost === 'thread' ? threadHost : utilityProcessHost(utilityProcess);
-  const crashLog = new CrashLog(path.join(dataDir, CRASH_LOG_NAME));
-  const onCrash = (crash: EngineCrash) => {
-    log(`flowstudio: ${crash.cause}; a fresh engine starts with the next request (logged in ${crashLog.file})`);
-    void crashLog.add(crash).catch(() => undefined);
-  };
+  const onCrash = new CrashLog(path.join(dataDir, CRASH_LOG_NAME)).reporter(log);
   const engine = (options.createEngine ?? ((init) => new WorkerEngine(init, { host, onCrash })))({
     outDir,
     providers: args.providers,

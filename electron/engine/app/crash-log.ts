@@ -14,4 +14,12 @@ export class CrashLog extends CappedJsonList<EngineCrash> {
   constructor(file: string) {
     super(file, MAX_CRASHES_KEPT, isCrash);
   }
+
+  /** What the app gives WorkerEngine as onCrash: says the crash in a log line and keeps it here. */
+  reporter(log: (line: string) => void): (crash: EngineCrash) => void {
+    return (crash) => {
+      log(`flowstudio: ${crash.cause}; a fresh engine starts with the next request (logged in ${this.file})`);
+      void this.add(crash).catch(() => undefined);
+    };
+  }
 }
