@@ -111,11 +111,11 @@ export class WorkerEngine implements EngineAPI, ReadFolderGrant, EngineRestart {
           return this.failAll(new Error('the engine was restarted'));
         }
         this.crashes.push(Date.now());
-        const cause = `the engine ${label} ${describeExit(how)}${fatal ? ` after an error nothing caught (${fatal})` : ''}`;
+        const what = `engine ${label} ${describeExit(how)}${fatal ? ` after an error nothing caught (${fatal})` : ''}`;
         const next = this.mayRestart() ? 'the next request starts a fresh engine' : `it died ${MAX_QUICK_RESTARTS} times within ${RESTART_WINDOW_MS / 1000} s and is not started again`;
-        const ended = this.endRunsInFlight(cause);
-        this.failAll(new Error(`${cause.replace(/^the /, '')}; ${next}`));
-        this.recordCrash(cause, ended);
+        const ended = this.endRunsInFlight(`the ${what}`);
+        this.failAll(new Error(`${what}; ${next}`));
+        this.recordCrash(`the ${what}`, ended);
       },
     });
     current = true;
@@ -246,7 +246,7 @@ export class WorkerEngine implements EngineAPI, ReadFolderGrant, EngineRestart {
   listModels(): Promise<ModelInfo[]> {
     return this.call('listModels', []);
   }
-  /** Float32Arrays arrive by structured clone (a copy made by the worker). */
+  /** Float32Arrays arrive copied: by structured clone from a thread, by V8 serialization from a process (a view into the message). */
   readOutput(runId: string, nodeId: string, port: string): Promise<OutputValue | null> {
     return this.call('readOutput', [runId, nodeId, port]);
   }
