@@ -251,17 +251,22 @@ describe.skipIf(!chromiumAvailable())('desktop window (renderer over the preload
     expect(problems).toEqual([]);
   });
 
+  /** Ctrl+O with the fake system dialog answering `file`, confirming the discard of unsaved changes if asked, until `opened`. */
+  async function openFromSystemDialog(file: string, opened: () => Promise<boolean>): Promise<void> {
+    fakeElectron.dialogAnswers.push(file);
+    await page.locator('.react-flow__pane').click({ position: { x: 5, y: 5 } });
+    await page.keyboard.press('Control+o');
+    const discard = page.getByTestId('confirm-ok');
+    await expect.poll(async () => (await discard.count()) > 0 || (await opened())).toBe(true);
+    if (await discard.count()) await discard.click();
+  }
+
   it('File > Open and Save As use the system dialogs', async () => {
     const folder = mkdtempSync(path.join(tmpdir(), 'fs-e2e-desktop-dialogs-'));
     try {
       const picked = path.join(folder, 'picked.flowstudio');
       fs.writeFileSync(picked, JSON.stringify({ ...EXAMPLE, metadata: { ...EXAMPLE.metadata, name: 'Picked in the dialog' } }));
-      fakeElectron.dialogAnswers.push(picked);
-      await page.locator('.react-flow__pane').click({ position: { x: 5, y: 5 } });
-      await page.keyboard.press('Control+o');
-      const discard = page.getByTestId('confirm-ok');
-      await expect.poll(async () => (await discard.count()) > 0 || (await page.getByTestId('doc-title').textContent())?.includes('Picked in the dialog')).toBe(true);
-      if (await discard.count()) await discard.click();
+      await openFromSystemDialog(picked, async () => (await page.getByTestId('doc-title').textContent())?.includes('Picked in the dialog') ?? false);
       await expect.poll(() => page.getByTestId('doc-title').textContent()).toContain('Picked in the dialog');
       // The editor's own open dialog (a path field) is not shown on the desktop.
       await expect(page.getByTestId('dialog-open').count()).resolves.toBe(0);
@@ -317,13 +322,8 @@ describe.skipIf(!chromiumAvailable())('desktop window (renderer over the preload
       fs.mkdirSync(path.dirname(image));
       fs.writeFileSync(image, Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]));
 
-      fakeElectron.dialogAnswers.push(graphFile);
-      await page.locator('.react-flow__pane').click({ position: { x: 5, y: 5 } });
-      await page.keyboard.press('Control+o');
-      const discard = page.getByTestId('confirm-ok');
       const dialog = page.getByTestId('dialog-missing-files');
-      await expect.poll(async () => (await discard.count()) > 0 || (await dialog.count()) > 0).toBe(true);
-      if (await discard.count()) await discard.click();
+      await openFromSystemDialog(graphFile, async () => (await dialog.count()) > 0);
       await dialog.waitFor({ timeout: 15_000 });
       await expect(page.getByTestId('missing-file').evaluateAll((els) => els.map((e) => e.getAttribute('data-value')))).resolves.toEqual(['sd-turbo', 'holiday.png']);
 
